@@ -1,0 +1,33 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Each bootstraps .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# torch first, pinned: an unpinned torch (or a range admitting newer releases) pulls a
+# multi-GB CUDA build. tf-keras without its dependencies: it would pull `tensorflow`
+# on top of tensorflow-cpu.
+TORCH_PIN := torch==2.13.0
+TF_KERAS_PIN := tf-keras==2.21.0
+
+.PHONY: demo test fixtures clean
+
+$(VENV)/.installed: pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet $(TORCH_PIN)
+	$(BIN)/pip install --quiet -e '.[torch,keras,dev]'
+	$(BIN)/pip install --quiet --no-deps $(TF_KERAS_PIN)
+	touch $@
+
+demo: $(VENV)/.installed
+	KERAS_HOME=$${KERAS_HOME:-$$(mktemp -d)} KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=3 \
+		$(BIN)/python examples/demo.py
+
+test: $(VENV)/.installed
+	KERAS_HOME=$${KERAS_HOME:-$$(mktemp -d)} KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=3 \
+		$(BIN)/python -m pytest -q tests
+
+fixtures: $(VENV)/.installed
+	$(BIN)/python fixtures/make_fixtures.py
+
+clean:
+	rm -rf $(VENV) out

@@ -1,0 +1,107 @@
+"""weightport's command line: parses, calls the `converter` library, maps errors to exit codes.
+
+Exit codes: 0 ok, 1 verification failed, 2 bad input or usage.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Sequence
+
+import converter
+
+DESCRIPTION = """\
+Move trained Keras weights to PyTorch without TensorFlow.
+
+Keras and PyTorch store the same weights in different layouts: a Keras Dense kernel is
+(in, out) because Keras computes x @ W, while nn.Linear stores (out, in) and computes
+x @ W.T. weightport reads Keras files with h5py alone and writes each tensor in the
+layout PyTorch expects, under keys `{layer_name}.{torch_param}`.
+
+Sources: Keras 3 .keras archives, Keras 3 .weights.h5, legacy HDF5 .h5 (Keras 2.0 to
+2.15, tf.keras, Keras 3's .h5 writer) full models and save_weights files."""
+
+EPILOG = """\
+examples:
+  weightport inspect model.keras
+  weightport convert model.h5 model.safetensors
+  weightport convert model.keras weights.pt --force
+  weightport convert model.weights.h5 weights.npz --architecture model.keras
+  weightport convert model.h5 weights.h5 --layout keras
+
+exit codes: 0 ok, 1 verification failed, 2 bad input or usage"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="weightport", description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"weightport {converter.__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    inspect = commands.add_parser(
+        "inspect", help="show the format, Keras version and each tensor's Keras and PyTorch layout",
+        description="Show what SRC holds: its format and Keras version and, per layer, each Keras "
+        "tensor's shape and layout beside the PyTorch key, shape and transform it becomes.",
+    )
+    inspect.add_argument("source", metavar="SRC", help="a .keras, .weights.h5 or .h5 file")
+    inspect.add_argument("--json", action="store_true", help="print the report as JSON")
+    _architecture_option(inspect)
+
+    convert = commands.add_parser(
+        "convert", help="convert SRC to DST (.safetensors, .pt/.pth, .npz, .h5/.hdf5)",
+        description="Convert the weights of SRC and write them to DST; the output format comes from "
+        "DST's suffix: .safetensors (recommended), .pt/.pth (a state_dict for torch.load), .npz, "
+        ".h5/.hdf5. Every file records its source, format, Keras version and layout.",
+    )
+    convert.add_argument("source", metavar="SRC", help="a .keras, .weights.h5 or .h5 file")
+    convert.add_argument("destination", metavar="DST", help="output file; its suffix picks the format")
+    convert.add_argument(
+        "--layout", choices=converter.OUTPUT_LAYOUTS, default="torch",
+        help="torch (default): PyTorch layouts and parameter names; keras: Keras's own layouts "
+        "and variable names, unchanged",
+    )
+    convert.add_argument("--force", action="store_true", help="overwrite DST if it exists")
+    convert.add_argument(
+        "--skip-unsupported", action="store_true",
+        help="leave out layers with weights that no rule converts (and list them) instead of failing",
+    )
+    convert.add_argument("--record", metavar="FILE", help="also write the per-tensor conversion record as JSON")
+    _architecture_option(convert)
+    return parser
+
+
+def _architecture_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--architecture", metavar="FILE",
+        help="a .keras file or model config JSON giving the layer names of a .weights.h5 file",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = build_parser().parse_args(argv)
+    try:
+        if arguments.command == "inspect":
+            report = converter.inspect(arguments.source, architecture=arguments.architecture)
+            print(json.dumps(report.to_dict(), indent=2) if arguments.json else report.to_text())
+        else:
+            conversion = converter.convert(
+                arguments.source, arguments.destination, layout=arguments.layout, force=arguments.force,
+                skip_unsupported=arguments.skip_unsupported, architecture=arguments.architecture,
+            )
+            for warning in conversion.warnings:
+                print(f"weightport: warning: {warning}", file=sys.stderr)
+            if arguments.record:
+                with open(arguments.record, "w", encoding="utf-8") as handle:
+                    json.dump(conversion.record(), handle, indent=2)
+            print(f"wrote {len(conversion.tensors)} tensors ({arguments.layout} layout) to {arguments.destination}")
+    except converter.ConverterError as error:
+        print(f"weightport: error: {error}", file=sys.stderr)
+        return error.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

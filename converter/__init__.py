@@ -1,0 +1,106 @@
+"""weightport: move trained Keras weights to PyTorch, proven by comparing outputs.
+
+    >>> import converter
+    >>> print(converter.inspect("fixtures/keras3/mlp.keras").to_text())   # doctest: +SKIP
+    >>> converter.convert("model.keras", "model.safetensors")             # doctest: +SKIP
+    >>> weights = converter.state_dict("model.h5")   # {'dense_1.weight': ndarray (32, 2000), ...}
+
+Importing this package imports neither tensorflow, keras nor torch.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from .convert import OUTPUT_LAYOUTS, Conversion, convert_graph
+from .errors import (
+    ConverterError, LayoutError, ReadError, UnsupportedLayerError, VerificationError, WriteError,
+)
+from .graph import BFLOAT16, InputSpec, Layer, ModelGraph, Tensor
+from .layers import RULES, tag_graph
+from .layouts import PERMUTATIONS, Layout
+from .readers import FORMATS, read_source
+from .report import Report
+from .writers import WRITERS, check_destination, write
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "read", "convert", "state_dict", "inspect", "Conversion", "OUTPUT_LAYOUTS", "ModelGraph", "Layer", "Tensor",
+    "InputSpec", "Report", "Layout", "PERMUTATIONS", "RULES", "FORMATS", "WRITERS", "BFLOAT16",
+    "ConverterError", "ReadError", "UnsupportedLayerError", "LayoutError", "WriteError", "VerificationError",
+]
+
+Source = Any  # a path (str or os.PathLike) or a live keras.Model
+
+
+def read(source: Source, *, architecture: Any = None) -> ModelGraph:
+    """Read a Keras file or live model into a graph whose tensors are tagged with layouts.
+
+    `architecture` gives exact layer names to a `.weights.h5` file: a `.keras` file, a
+    model config JSON file, or a config dict. Close the graph when done (`with` works).
+
+        >>> with converter.read("model.keras") as graph:          # doctest: +SKIP
+        ...     print([layer.key for layer in graph.walk()])
+    """
+    graph = read_source(source, architecture)
+    try:
+        tag_graph(graph)
+    except Exception:
+        graph.close()
+        raise
+    return graph
+
+
+def convert(
+    source: Source, destination: str | os.PathLike[str], *, layout: str = "torch", force: bool = False,
+    skip_unsupported: bool = False, architecture: Any = None,
+) -> Conversion:
+    """Convert `source` and write it to `destination` (format from its suffix).
+
+    Suffixes: .safetensors, .pt/.pth, .npz, .h5/.hdf5. `layout='keras'` keeps Keras's
+    own layouts. Returns the conversion, whose `record()` says what was done per tensor.
+
+        >>> converter.convert("model.keras", "model.safetensors")  # doctest: +SKIP
+    """
+    destination = os.fspath(destination)
+    check_destination(destination, force)
+    with read(source, architecture=architecture) as graph:
+        conversion = convert_graph(graph, layout, skip_unsupported)
+        write(conversion.tensors, conversion.metadata(), destination, force)
+    return conversion
+
+
+def state_dict(
+    source: Source, *, layout: str = "torch", skip_unsupported: bool = False, architecture: Any = None,
+) -> dict[str, np.ndarray]:
+    """Converted weights as {key: numpy array}, ready for `torch.from_numpy` and load_state_dict.
+
+    bfloat16 tensors come back as `ml_dtypes.bfloat16` arrays (installed with Keras).
+
+        >>> weights = converter.state_dict("model.keras")                   # doctest: +SKIP
+        >>> module.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})  # doctest: +SKIP
+    """
+    with read(source, architecture=architecture) as graph:
+        conversion = convert_graph(graph, layout, skip_unsupported)
+        result = {}
+        for target in conversion.tensors:
+            array = target.load()
+            if target.dtype == BFLOAT16:
+                import ml_dtypes  # numpy itself has no bfloat16
+
+                array = array.view(ml_dtypes.bfloat16)
+            result[target.key] = array
+    return result
+
+
+def inspect(source: Source, *, architecture: Any = None) -> Report:
+    """What the file holds and what each tensor becomes; never fails on unsupported layers.
+
+        >>> print(converter.inspect("model.h5").to_text())        # doctest: +SKIP
+    """
+    graph = read(source, architecture=architecture)
+    with graph:
+        return Report(convert_graph(graph, "torch", skip_unsupported=True))

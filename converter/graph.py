@@ -1,0 +1,139 @@
+"""The neutral model graph that readers produce and rules consume.
+
+Readers fill it from a file (or a live model) without knowing anything about PyTorch;
+`converter.layers.tag_graph` then names each tensor's role and layout from the rule
+registry. Tensors are lazy: `Tensor.load()` reads the array only when asked.
+"""
+from __future__ import annotations
+
+import re
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from .layouts import Layout
+
+#: numpy has no bfloat16: bfloat16 tensors travel as their uint16 bit patterns,
+#: with `Tensor.dtype == BFLOAT16` saying how to read them.
+BFLOAT16 = "bfloat16"
+
+
+def key_name(layer_name: str) -> str:
+    """A Keras layer name as it appears in keys: characters outside [A-Za-z0-9_] become _."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", layer_name)
+
+
+def to_snake_case(class_name: str) -> str:
+    """Keras's own `naming.to_snake_case`: `BatchNormalization` -> `batch_normalization`."""
+    name = re.sub(r"\W+", "", class_name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    name = re.sub("([a-z])([A-Z])", r"\1_\2", name)
+    return name.lower()
+
+
+@dataclass
+class Tensor:
+    """One weight tensor of a layer, read lazily from its source."""
+
+    role: str  # 'kernel', 'bias', ...; 'vars/0' until tagging names it
+    shape: tuple[int, ...]
+    dtype: str  # a numpy dtype name, or BFLOAT16
+    source: str  # file and path inside it, for messages and the record
+    loader: Callable[[], np.ndarray] = field(repr=False)
+    layout: Layout = Layout.UNKNOWN
+
+    def load(self) -> np.ndarray:
+        """Read the array (bfloat16 as uint16 bits)."""
+        return self.loader()
+
+
+@dataclass
+class Layer:
+    """A Keras layer: its config, where its inputs come from, and its tensors.
+
+    A model nested as a layer has `children` (its own layers, in graph order) and no
+    tensors of its own.
+    """
+
+    name: str
+    class_name: str
+    config: dict[str, Any]
+    path: tuple[str, ...]  # Keras names from the outermost model down to this layer
+    inbound: list[str] = field(default_factory=list)
+    tensors: list[Tensor] = field(default_factory=list)
+    children: list[Layer] | None = None
+    has_config: bool = True  # False when the class was inferred from a weights file
+
+    @property
+    def key(self) -> str:
+        """The key prefix of this layer's tensors, e.g. `encoder.dense_1`."""
+        return ".".join(key_name(part) for part in self.path)
+
+    @property
+    def is_model(self) -> bool:
+        return self.children is not None
+
+    def tensor(self, role: str) -> Tensor:
+        """The tensor playing `role`; KeyError if the layer has none."""
+        for tensor in self.tensors:
+            if tensor.role == role:
+                return tensor
+        raise KeyError(f"layer {self.key} has no tensor {role!r}")
+
+    def has(self, role: str) -> bool:
+        return any(tensor.role == role for tensor in self.tensors)
+
+    def walk(self) -> Iterator[Layer]:
+        """This layer, or, for a nested model, every layer inside it, in graph order."""
+        if self.children is None:
+            yield self
+        else:
+            for child in self.children:
+                yield from child.walk()
+
+
+@dataclass
+class InputSpec:
+    """One model input: its name, shape with None for the batch axis, and dtype."""
+
+    name: str
+    shape: tuple[int | None, ...]
+    dtype: str = "float32"
+
+
+@dataclass
+class ModelGraph:
+    """Layers in graph order plus what was found about the file they came from.
+
+    Holds open file handles while tensors are lazy: use it as a context manager, or
+    call `close()`, when done.
+    """
+
+    layers: list[Layer]
+    source: str
+    format: str  # one of converter.readers.FORMATS
+    keras_version: str
+    inputs: list[InputSpec] = field(default_factory=list)
+    metadata: dict[str, str] = field(default_factory=dict)
+    resources: ExitStack = field(default_factory=ExitStack, repr=False)
+
+    def walk(self) -> Iterator[Layer]:
+        """Every leaf layer (nested models flattened), in graph order."""
+        for layer in self.layers:
+            yield from layer.walk()
+
+    def tensors(self) -> Iterator[tuple[Layer, Tensor]]:
+        for layer in self.walk():
+            for tensor in layer.tensors:
+                yield layer, tensor
+
+    def close(self) -> None:
+        self.resources.close()
+
+    def __enter__(self) -> ModelGraph:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

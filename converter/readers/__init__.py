@@ -1,0 +1,60 @@
+"""Readers: recognise a Keras file by its content and read it into a `ModelGraph`.
+
+Only h5py, zipfile and json are used for files; never tensorflow, keras or torch.
+"""
+from __future__ import annotations
+
+import os
+import zipfile
+from typing import Any
+
+import h5py
+
+from ..errors import ReadError
+from ..graph import ModelGraph
+from . import keras3, legacy_h5, live
+
+#: Format codes and what `inspect` calls them.
+FORMATS = {
+    "keras-archive": "Keras v3 archive (.keras, from Keras 3 or tf.keras 2.13+)",
+    "keras-weights": "Keras 3 weights (.weights.h5)",
+    "legacy-h5": "legacy HDF5 model (.h5, Keras 2 / tf.keras / Keras 3 legacy writer)",
+    "legacy-h5-weights": "legacy HDF5 weights (.h5 from save_weights)",
+    "live": "live keras.Model",
+}
+
+_HINT = "expected a Keras .keras archive, a .weights.h5 file or a Keras HDF5 (.h5) file"
+
+
+def read_source(source: Any, architecture: Any = None) -> ModelGraph:
+    """Read a Keras file path or live model; `architecture` is a model config (dict) or a path to one."""
+    if live.is_live_model(source):
+        return live.read_live(source)
+    path = os.fspath(source)
+    if isinstance(architecture, (str, os.PathLike)):
+        architecture = keras3.load_architecture(os.fspath(architecture))
+    if not os.path.exists(path):
+        raise ReadError(f"{path}: no such file; {_HINT}")
+    if os.path.isdir(path):
+        raise ReadError(f"{path}: is a directory; {_HINT} (a SavedModel directory is not supported)")
+    if os.path.getsize(path) == 0:
+        raise ReadError(f"{path}: the file is empty; {_HINT}")
+    with open(path, "rb") as handle:
+        magic = handle.read(4)
+    if magic == b"PK\x03\x04" or zipfile.is_zipfile(path):
+        return keras3.read_archive(path, architecture)
+    if not h5py.is_hdf5(path):
+        raise ReadError(f"{path}: neither a zip archive nor an HDF5 file; {_HINT}")
+    try:
+        h5 = h5py.File(path, "r")
+    except OSError as error:
+        raise ReadError(f"{path}: damaged or truncated HDF5 file ({error})") from None
+    if legacy_h5.is_legacy(h5):
+        return legacy_h5.read_legacy(path, h5, architecture)
+    if keras3.is_keras3_weights(h5):
+        return keras3.read_weights(path, h5, architecture)
+    h5.close()
+    raise ReadError(
+        f"{path}: an HDF5 file, but not one Keras wrote (no model_config, layer_names or "
+        f"layers group); {_HINT}"
+    )

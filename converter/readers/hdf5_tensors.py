@@ -1,0 +1,60 @@
+"""Lazy tensors over HDF5 datasets, shared by the Keras 3 and legacy HDF5 readers."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import h5py
+import numpy as np
+
+from ..errors import ReadError
+from ..graph import BFLOAT16, Tensor
+
+
+def dataset_dtype(dataset: h5py.Dataset, where: str) -> str:
+    """The dtype name of a Keras weight dataset.
+
+    Keras stores bfloat16 as a 2-byte opaque type (numpy 'V2'); Keras 3 archives add a
+    `dtype='bfloat16'` attribute, its legacy .h5 writer does not. Keras writes no other
+    2-byte opaque type, so 'V2' is read as bfloat16 either way.
+    """
+    dtype = dataset.dtype
+    if dtype.kind == "V" and dtype.itemsize == 2:
+        return BFLOAT16
+    if dtype.kind not in "fiub":
+        raise ReadError(f"{where}: unsupported dtype {dtype} (expected a float or integer tensor)")
+    return dtype.name
+
+
+def tensor_from_dataset(dataset: h5py.Dataset, role: str, where: str) -> Tensor:
+    """A Tensor that reads `dataset` when loaded; `where` is the file and path for messages."""
+    dtype = dataset_dtype(dataset, where)
+
+    def load() -> np.ndarray:
+        try:
+            array = dataset[()]
+        except (OSError, ValueError, KeyError) as error:
+            raise ReadError(f"{where}: cannot read the tensor ({error}); the file may be truncated") from None
+        array = np.asarray(array)
+        return array.view(np.uint16) if dtype == BFLOAT16 else array
+
+    return Tensor(role=role, shape=tuple(dataset.shape), dtype=dtype, source=where, loader=load)
+
+
+def numeric_key(name: str) -> tuple[Any, ...]:
+    """Sort key that orders `vars/2` before `vars/10` (h5py lists 10 first)."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name))
+
+
+def attr_text(value: Any) -> str:
+    """An HDF5 attribute as str: old files (h5py 2) store bytes, new ones str."""
+    if isinstance(value, (bytes, np.bytes_)):
+        return value.decode("utf-8")
+    return str(value)
+
+
+def attr_list(value: Any) -> list[str]:
+    """A list-of-strings attribute (layer_names, weight_names) as a list of str."""
+    if value is None:
+        return []
+    return [attr_text(item) for item in np.atleast_1d(value).tolist()] if np.size(value) else []

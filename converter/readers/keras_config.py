@@ -1,0 +1,130 @@
+"""Parse a Keras model config (Keras 2.0 to Keras 3) into layers in graph order."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..errors import ReadError
+from ..graph import InputSpec, Layer, to_snake_case
+
+#: Config class names of models that can be nested as layers.
+MODEL_CLASSES = frozenset({"Sequential", "Functional", "Model"})
+
+
+def parse_model(model_config: Any, where: str) -> tuple[Layer, list[InputSpec]]:
+    """Parse a model config into a root `Layer` whose children are the model's layers.
+
+    Accepts Sequential configs (including Keras 2.0's bare list of layers) and
+    Functional ones; `where` names the file for error messages.
+    """
+    if not isinstance(model_config, dict) or "class_name" not in model_config:
+        raise ReadError(f"{where}: the model config is not a Keras model config (no class_name)")
+    root = _parse_model_entry(model_config, (), where)
+    return root, _input_specs(model_config, root)
+
+
+def is_model_entry(entry: dict[str, Any]) -> bool:
+    config = entry.get("config")
+    return entry.get("class_name") in MODEL_CLASSES or (
+        isinstance(config, dict) and isinstance(config.get("layers"), list)
+    ) or isinstance(config, list)
+
+
+def _parse_model_entry(entry: dict[str, Any], path: tuple[str, ...], where: str) -> Layer:
+    class_name = str(entry.get("class_name"))
+    config = entry.get("config")
+    if isinstance(config, list):  # Keras 2.0 wrote Sequential configs as a bare list
+        class_name, config = "Sequential", {"name": entry.get("name", "sequential"), "layers": config}
+    if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+        raise ReadError(f"{where}: model config of class {class_name} has no list of layers")
+    name = str(config.get("name") or entry.get("name") or class_name.lower())
+    sequential = class_name == "Sequential"
+    children: list[Layer] = []
+    previous: str | None = None
+    for layer_entry in config["layers"]:
+        child = _parse_layer_entry(layer_entry, path, where)
+        if sequential:
+            child.inbound = [previous] if previous else []
+        children.append(child)
+        previous = child.name
+    return Layer(name=name, class_name=class_name, config=config, path=path, children=children)
+
+
+def _parse_layer_entry(entry: Any, parent: tuple[str, ...], where: str) -> Layer:
+    if not isinstance(entry, dict) or not isinstance(entry.get("config"), (dict, list)):
+        raise ReadError(f"{where}: a layer entry of the model config has no config: {str(entry)[:80]}")
+    config = entry["config"]
+    name = entry.get("name") or (config.get("name") if isinstance(config, dict) else None)
+    if not name:
+        raise ReadError(f"{where}: a layer of class {entry.get('class_name')} has no name in the config")
+    path = parent + (str(name),)
+    if is_model_entry(entry):
+        layer = _parse_model_entry(entry, path, where)
+        layer.name = str(name)  # the name the outer model knows it by
+    else:
+        layer = Layer(name=str(name), class_name=str(entry.get("class_name")), config=config, path=path)
+    layer.inbound = _inbound_names(entry.get("inbound_nodes", []))
+    return layer
+
+
+def _inbound_names(nodes: Any) -> list[str]:
+    """Names of inbound layers, from Keras 2 (nested lists) or Keras 3 (keras_history) nodes."""
+    names: list[str] = []
+
+    def visit(item: Any) -> None:
+        if isinstance(item, dict):
+            history = item.get("config", {}).get("keras_history") if isinstance(item.get("config"), dict) else None
+            if history:
+                names.append(str(history[0]))
+                return
+            for value in item.values():
+                visit(value)
+        elif isinstance(item, list):
+            if item and isinstance(item[0], str) and len(item) >= 3 and isinstance(item[1], int):
+                names.append(item[0])  # Keras 2: [layer_name, node_index, tensor_index, kwargs]
+                return
+            for value in item:
+                visit(value)
+
+    visit(nodes)
+    return list(dict.fromkeys(names))
+
+
+def _shape_of(config: dict[str, Any]) -> tuple[int | None, ...] | None:
+    for key in ("batch_shape", "batch_input_shape"):
+        if config.get(key) is not None:
+            return tuple(config[key])
+    return None
+
+
+def _input_specs(model_config: dict[str, Any], root: Layer) -> list[InputSpec]:
+    """The model's inputs, from InputLayers or a Sequential's first layer."""
+    specs: list[InputSpec] = []
+    for layer in root.children or []:
+        if layer.class_name == "InputLayer":
+            shape = _shape_of(layer.config)
+            if shape is not None:
+                specs.append(InputSpec(layer.name, shape, _dtype_name(layer.config.get("dtype"))))
+    if specs or not root.children:
+        return specs
+    first = root.children[0]
+    shape = _shape_of(first.config)
+    if shape is not None:
+        specs.append(InputSpec(f"{first.name}_input", shape, _dtype_name(first.config.get("dtype"))))
+    return specs
+
+
+def _dtype_name(dtype: Any) -> str:
+    """A Keras dtype entry (a string, or a Keras 3 DTypePolicy dict) as a dtype name."""
+    if isinstance(dtype, dict):
+        dtype = dtype.get("config", {}).get("name", "float32")
+    dtype = str(dtype or "float32")
+    return dtype.split("_")[-1] if dtype.startswith("mixed_") else dtype
+
+
+def snake_class(layer_name: str) -> str:
+    """The snake-case class name inside an auto-generated layer name (`dense_3` -> `dense`).
+
+    Tagging resolves it against the rule registry.
+    """
+    return re.sub(r"_\d+$", "", layer_name)

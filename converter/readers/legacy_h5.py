@@ -1,0 +1,132 @@
+"""Legacy HDF5 files: Keras 1/2, tf.keras and Keras 3's `.h5` writer, full models and weights.
+
+Full models carry `model_config` (JSON) and `keras_version` as root attributes and their
+weights under `model_weights`; `save_weights` files hold the same tree at the root. Each
+layer group lists its datasets in `weight_names` (`dense_1/kernel:0` in Keras 2,
+`sequential/dense_1/kernel` from Keras 3's writer): read through those names, not by
+walking, so that the order is the layer's own.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import h5py
+
+from ..errors import LayoutError, ReadError
+from ..graph import Layer, ModelGraph, Tensor
+from .hdf5_tensors import attr_list, attr_text, tensor_from_dataset
+from .keras_config import parse_model, snake_class
+
+
+def is_legacy(h5: h5py.File) -> bool:
+    return "model_config" in h5.attrs or "model_weights" in h5 or "layer_names" in h5.attrs
+
+
+def read_legacy(path: str, h5: h5py.File, architecture: Any = None) -> ModelGraph:
+    """Read a legacy full-model or weights-only HDF5 file into a graph."""
+    weights_root = h5["model_weights"] if "model_weights" in h5 else h5
+    full_model = "model_config" in h5.attrs
+    version = h5.attrs.get("keras_version", weights_root.attrs.get("keras_version"))
+    graph = ModelGraph(
+        layers=[], source=path,
+        format="legacy-h5" if full_model else "legacy-h5-weights",
+        keras_version=attr_text(version) if version is not None else "unknown (before Keras 2.0?)",
+    )
+    graph.resources.enter_context(h5)
+    if "backend" in h5.attrs:
+        graph.metadata["backend"] = attr_text(h5.attrs["backend"])
+    try:
+        model_config = architecture
+        if model_config is None and full_model:
+            try:
+                model_config = json.loads(attr_text(h5.attrs["model_config"]))
+            except ValueError as error:
+                raise ReadError(f"{path}: the model_config attribute is not valid JSON ({error})") from None
+        if "layer_names" not in weights_root.attrs:
+            raise ReadError(f"{path}: no layer_names attribute under {weights_root.name}; the file holds no Keras weights")
+        layer_names = attr_list(weights_root.attrs["layer_names"])
+        if model_config is None:
+            graph.layers = [_layer_from_file(weights_root[name], name, path) for name in layer_names]
+        else:
+            root, graph.inputs = parse_model(model_config, path)
+            _attach(root, weights_root, layer_names, path)
+            graph.layers = root.children or []
+    except Exception:
+        graph.close()
+        raise
+    return graph
+
+
+def _weights_of(group: h5py.Group, path: str) -> list[tuple[list[str], Tensor]]:
+    """(name components, tensor) for each entry of the group's `weight_names`."""
+    weights = []
+    for weight_name in attr_list(group.attrs.get("weight_names")):
+        if weight_name not in group:
+            raise ReadError(f"{path}:{group.name}: weight_names lists {weight_name} but the file has no such dataset")
+        parts = weight_name.split("/")
+        role = parts[-1].split(":")[0]  # tf.keras names end in ':0'; Keras 3's writer drops it
+        weights.append((parts[:-1], tensor_from_dataset(group[weight_name], role, f"{path}:{group[weight_name].name}")))
+    return weights
+
+
+def _attach(root: Layer, weights_root: h5py.Group, layer_names: list[str], path: str) -> None:
+    by_name = {child.name: child for child in root.children or []}
+    stray = [name for name in layer_names if name not in by_name and attr_list(weights_root[name].attrs.get("weight_names"))]
+    if stray:
+        raise LayoutError(f"{path}: weights for {', '.join(stray)} match no layer of the model config")
+    for name in layer_names:
+        layer = by_name.get(name)
+        if layer is None:
+            continue
+        weights = _weights_of(weights_root[name], path)
+        if layer.is_model:
+            for components, tensor in weights:
+                _place(layer, components, tensor, path)
+        else:
+            layer.tensors = [tensor for _, tensor in weights]
+
+
+def _place(model: Layer, components: list[str], tensor: Tensor, path: str) -> None:
+    """Put a nested model's weight on the sub-layer its name points to.
+
+    The sub-layer is the first name component naming a child (`sub/dense_1/kernel` from
+    Keras 3, `dense_1/kernel:0` from tf.keras); tf.keras omits the names of models nested
+    two deep, so a leaf found further down is taken when it is the only one.
+    """
+    children = {child.name: child for child in model.children or []}
+    for index, component in enumerate(components):
+        child = children.get(component)
+        if child is None:
+            continue
+        if child.is_model:
+            _place(child, components[index + 1:], tensor, path)
+        else:
+            child.tensors.append(tensor)
+        return
+    leaves = [leaf for leaf in model.walk() if leaf.name in components]
+    if len(leaves) != 1:
+        raise LayoutError(
+            f"{tensor.source}: cannot tell which layer of nested model {model.name} this weight "
+            f"belongs to ({'/'.join(components)}: {len(leaves)} candidates)"
+        )
+    leaves[0].tensors.append(tensor)
+
+
+def _layer_from_file(group: h5py.Group, name: str, path: str) -> Layer:
+    """Without a config: a layer named by its group; a nested model's sub-layers from weight names."""
+    layer = Layer(name=name, class_name=snake_class(name), config={}, path=(name,), has_config=False)
+    weights = _weights_of(group, path)
+    if all(not components or components[-1] == name for components, _ in weights):
+        layer.tensors = [tensor for _, tensor in weights]
+        return layer
+    children: dict[str, Layer] = {}
+    for components, tensor in weights:
+        child_name = components[-1] if components else name
+        child = children.setdefault(child_name, Layer(
+            name=child_name, class_name=snake_class(child_name), config={},
+            path=(name, child_name), has_config=False,
+        ))
+        child.tensors.append(tensor)
+    layer.children = list(children.values())
+    return layer

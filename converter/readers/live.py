@@ -1,0 +1,60 @@
+"""A live `keras.Model` (Keras 3 or tf_keras), for the Python API.
+
+The graph comes from `model.get_config()`, parsed as a file's config would be, and each
+layer's tensors from its variables. The model object itself is only duck-typed here:
+whoever passes one has imported Keras already.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import numpy as np
+
+from ..errors import ReadError
+from ..graph import BFLOAT16, Layer, ModelGraph, Tensor
+from .keras_config import parse_model
+
+
+def is_live_model(source: Any) -> bool:
+    return all(hasattr(source, attribute) for attribute in ("get_config", "layers", "weights"))
+
+
+def read_live(model: Any) -> ModelGraph:
+    """Read the architecture and current weights of a live Keras model."""
+    package = type(model).__module__.split(".")[0]
+    version = getattr(sys.modules.get(package), "__version__", "unknown")
+    where = f"<live {type(model).__name__} {getattr(model, 'name', '')}>"
+    config = model.get_config()
+    if not isinstance(config, (dict, list)) or (isinstance(config, dict) and "layers" not in config):
+        raise ReadError(f"{where}: its config lists no layers (a subclassed model?); save it as .keras with a config")
+    class_name = "Sequential" if type(model).__name__ == "Sequential" else "Functional"
+    root, inputs = parse_model({"class_name": class_name, "config": config}, where)
+    _attach(root, model, where)
+    return ModelGraph(
+        layers=root.children or [], source=where, format="live", keras_version=f"{version} ({package})",
+        inputs=inputs,
+    )
+
+
+def _attach(parsed: Layer, keras_model: Any, where: str) -> None:
+    for child in parsed.children or []:
+        try:
+            keras_layer = keras_model.get_layer(child.name)
+        except ValueError:
+            if child.class_name == "InputLayer":
+                continue  # a Sequential's InputLayer is not among its layers
+            raise ReadError(f"{where}: the config names layer {child.name} but the model has none") from None
+        if child.is_model:
+            _attach(child, keras_layer, where)
+        else:
+            child.tensors = [_tensor(variable, f"{where}/{child.name}") for variable in keras_layer.weights]
+
+
+def _tensor(variable: Any, where: str) -> Tensor:
+    array = variable.numpy() if hasattr(variable, "numpy") else np.asarray(variable)
+    role = str(getattr(variable, "name", "")).split("/")[-1].split(":")[0]
+    dtype = BFLOAT16 if array.dtype.name == BFLOAT16 else array.dtype.name
+    if dtype == BFLOAT16:
+        array = array.view(np.uint16)
+    return Tensor(role=role, shape=tuple(array.shape), dtype=dtype, source=f"{where}/{role}", loader=lambda: array)

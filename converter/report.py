@@ -1,0 +1,98 @@
+"""The `inspect` report: per layer, each Keras tensor beside the PyTorch tensor it becomes."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .convert import Conversion
+from .readers import FORMATS
+
+
+@dataclass
+class Report:
+    """What `converter.inspect` found; `to_text()` is the CLI's table, `to_dict()` its --json."""
+
+    conversion: Conversion
+
+    def to_dict(self) -> dict[str, Any]:
+        graph = self.conversion.graph
+        by_layer = {result.layer.key: result for result in self.conversion.layers}
+        record = {entry["key"]: entry for entry in self.conversion.record()}
+        skipped = {key for key, _ in self.conversion.skipped}
+        layers = []
+        for layer in graph.walk():
+            result = by_layer.get(layer.key)
+            if result is not None:
+                status = "converted"
+                tensors = [record[target.key] for target in result.tensors]
+            elif layer.key in skipped:
+                status = "unsupported"
+                tensors = [{"source": t.source, "keras_role": t.role, "keras_shape": list(t.shape),
+                            "keras_layout": t.layout.value, "dtype": t.dtype} for t in layer.tensors]
+            else:
+                status, tensors = "no weights", []
+            layers.append({
+                "key": layer.key, "name": layer.name, "class": layer.class_name, "status": status,
+                "torch_module": result.torch_module if result else None,
+                "module_args": result.module_args if result else {},
+                "activation": _activation_name(result.activation) if result else None,
+                "tensors": tensors,
+            })
+        return {
+            "source": graph.source, "format": graph.format, "format_name": FORMATS[graph.format],
+            "keras_version": graph.keras_version,
+            "inputs": [{"name": spec.name, "shape": list(spec.shape), "dtype": spec.dtype} for spec in graph.inputs],
+            "layers": layers, "warnings": self.conversion.warnings,
+        }
+
+    def to_text(self) -> str:
+        data = self.to_dict()
+        lines = [
+            f"source   {data['source']}",
+            f"format   {data['format_name']}",
+            f"keras    {data['keras_version']}",
+        ]
+        for spec in data["inputs"]:
+            shape = "(" + ", ".join("None" if d is None else str(d) for d in spec["shape"]) + ")"
+            lines.append(f"input    {spec['name']} {shape} {spec['dtype']}")
+        header = ("layer", "class", "keras tensor", "keras shape", "keras layout", "torch key",
+                  "torch shape", "transform")
+        rows: list[tuple[str, ...]] = []
+        for layer in data["layers"]:
+            first = (layer["key"], layer["class"])
+            if not layer["tensors"]:
+                rows.append(first + ("-",) * 6)
+            for index, entry in enumerate(layer["tensors"]):
+                left = first if index == 0 else ("", "")
+                torch_key = entry.get("key", "(no rule: not converted)")
+                rows.append(left + (
+                    entry["keras_role"], _shape(entry["keras_shape"]), entry["keras_layout"], torch_key,
+                    _shape(entry["target_shape"]) if "target_shape" in entry else "-",
+                    entry.get("transform", "-"),
+                ))
+        widths = [max(len(row[i]) for row in rows + [header]) for i in range(len(header))]
+        lines.append("")
+        for row in [header] + rows:
+            lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        modules = [f"  {layer['key']}: {layer['torch_module']}({_args(layer['module_args'])})"
+                   + (f", then {layer['activation']}" if layer["activation"] not in (None, "linear") else "")
+                   for layer in data["layers"] if layer["torch_module"]]
+        if modules:
+            lines += ["", "PyTorch modules these weights load into:"] + modules
+        lines += [f"warning: {warning}" for warning in data["warnings"]]
+        return "\n".join(lines)
+
+
+def _shape(shape: list[int]) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _activation_name(activation: Any) -> str | None:
+    """A Keras activation entry (a name, or a serialized dict in Keras 3) as a name."""
+    if isinstance(activation, dict):
+        return str(activation.get("config", {}).get("name") or activation.get("class_name"))
+    return None if activation is None else str(activation)
+
+
+def _args(arguments: dict[str, Any]) -> str:
+    return ", ".join(f"{name}={value!r}" for name, value in arguments.items())

@@ -1,0 +1,30 @@
+"""PyTorch `.pt`/`.pth`: a plain state_dict of tensors.
+
+`torch.load(path, weights_only=True)` and `load_state_dict` accept it. The metadata
+rides in the state_dict's `_metadata` attribute (where PyTorch keeps its own per-module
+versions) under `__weightport__`, a name no module prefix matches.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..graph import BFLOAT16
+
+METADATA_KEY = "__weightport__"
+
+
+def write(path: str, tensors: Sequence[Any], metadata: dict[str, str]) -> None:
+    import torch  # only this writer and the module builder import torch
+
+    state_dict: OrderedDict[str, Any] = OrderedDict()
+    for tensor in tensors:
+        array = np.array(tensor.load(), copy=True, order="C")
+        if tensor.dtype == BFLOAT16:
+            state_dict[tensor.key] = torch.from_numpy(array.view(np.int16)).view(torch.bfloat16)
+        else:
+            state_dict[tensor.key] = torch.from_numpy(array)
+    state_dict._metadata = OrderedDict({METADATA_KEY: dict(metadata)})  # type: ignore[attr-defined]
+    torch.save(state_dict, path)

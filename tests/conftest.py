@@ -1,0 +1,9 @@
+"""Test set-up: Keras writes ~/.keras/keras.json on first import, so point it elsewhere."""
+from __future__ import annotations
+
+import os
+import tempfile
+
+os.environ["KERAS_HOME"] = tempfile.mkdtemp(prefix="weightport_keras_home_")
+os.environ["KERAS_BACKEND"] = "tensorflow"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

@@ -1,0 +1,116 @@
+"""Bad input gives one line on stderr, exit code 2, no traceback and no output file."""
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from helpers import fixture, run_cli
+
+
+def make_empty(folder: Path) -> Path:
+    path = folder / "empty.h5"
+    path.write_bytes(b"")
+    return path
+
+
+def make_truncated_h5(folder: Path) -> Path:
+    path = folder / "truncated.h5"
+    path.write_bytes(Path(fixture("keras2/mlp.h5")).read_bytes()[:4000])
+    return path
+
+
+def make_truncated_tail_h5(folder: Path) -> Path:
+    """The header survives, the weights do not: fails while reading a tensor."""
+    path = folder / "truncated_tail.h5"
+    data = Path(fixture("keras2/mlp.h5")).read_bytes()
+    path.write_bytes(data[: len(data) * 2 // 3])
+    return path
+
+
+def make_truncated_keras(folder: Path) -> Path:
+    path = folder / "truncated.keras"
+    data = Path(fixture("keras3/mlp.keras")).read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def make_not_hdf5(folder: Path) -> Path:
+    path = folder / "model.h5"
+    path.write_text("this is a text file, not a model\n")
+    return path
+
+
+def make_foreign_hdf5(folder: Path) -> Path:
+    path = folder / "data.h5"
+    with h5py.File(path, "w") as h5:
+        h5["images"] = np.zeros((2, 3))
+    return path
+
+
+def make_zip_without_config(folder: Path) -> Path:
+    path = folder / "model.keras"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("metadata.json", "{}")
+        archive.writestr("model.weights.h5", b"")
+    return path
+
+
+def make_directory(folder: Path) -> Path:
+    path = folder / "saved_model"
+    path.mkdir()
+    return path
+
+
+def make_missing(folder: Path) -> Path:
+    return folder / "missing.keras"
+
+
+CASES = {
+    "empty": (make_empty, "empty"),
+    "truncated_h5": (make_truncated_h5, "truncated"),
+    "truncated_tail_h5": (make_truncated_tail_h5, "truncated"),
+    "truncated_keras": (make_truncated_keras, "truncated"),
+    "not_hdf5": (make_not_hdf5, "neither a zip archive nor an HDF5 file"),
+    "foreign_hdf5": (make_foreign_hdf5, "not one Keras wrote"),
+    "zip_without_config": (make_zip_without_config, "without config.json"),
+    "directory": (make_directory, "is a directory"),
+    "missing": (make_missing, "no such file"),
+}
+
+
+# inspect reads no tensor data, so a file truncated after its header only fails convert.
+RUNS = [(case, command) for case in sorted(CASES) for command in ("convert", "inspect")
+        if (case, command) != ("truncated_tail_h5", "inspect")]
+
+
+@pytest.mark.parametrize("case, command", RUNS)
+def test_bad_input_is_one_line_exit_2_no_output(tmp_path, case, command):
+    make, expected_words = CASES[case]
+    bad = make(tmp_path)
+    destination = tmp_path / "out" / "weights.safetensors"
+    destination.parent.mkdir()
+    arguments = ["convert", str(bad), str(destination)] if command == "convert" else ["inspect", str(bad)]
+    result = run_cli(*arguments)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("weightport: error: ")
+    assert str(bad) in lines[0] and expected_words in lines[0]
+    assert "Traceback" not in result.stderr
+    assert list(destination.parent.iterdir()) == []
+
+
+def test_usage_error_exits_2():
+    result = run_cli("convert", fixture("keras3/mlp.keras"))
+    assert result.returncode == 2
+    assert "usage:" in result.stderr
+
+
+def test_unknown_layout_exits_2(tmp_path):
+    result = run_cli("convert", fixture("keras3/mlp.keras"), str(tmp_path / "o.npz"), "--layout", "tf")
+    assert result.returncode == 2
+    assert not (tmp_path / "o.npz").exists()

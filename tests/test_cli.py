@@ -1,0 +1,133 @@
+"""The CLI end to end: inspect, convert, --force, --skip-unsupported, --layout keras, --record."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from safetensors.numpy import load_file
+
+import converter
+from helpers import fixture, run_cli
+
+
+def test_inspect_answers_the_classic_question():
+    result = run_cli("inspect", fixture("keras2/mlp.h5"))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "legacy HDF5 model" in out and "2.21.0" in out
+    row = next(line for line in out.splitlines() if line.startswith("dense_1 "))
+    assert "kernel" in row and "(2000, 32)" in row and "dense_1.weight" in row and "(32, 2000)" in row
+    assert "transpose(1,0)" in row
+
+
+def test_inspect_json_lists_format_version_and_tensors():
+    result = run_cli("inspect", fixture("keras3/mlp.keras"), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["format"] == "keras-archive"
+    assert report["keras_version"].startswith("3.")
+    dense = next(layer for layer in report["layers"] if layer["name"] == "dense_1")
+    kernel = dense["tensors"][0]
+    assert kernel["keras_shape"] == [2000, 32] and kernel["target_shape"] == [32, 2000]
+    assert kernel["source"].endswith("model.weights.h5/layers/dense/vars/0")  # numbered by class, not name
+    assert dense["torch_module"] == "nn.Linear"
+
+
+def test_inspect_names_each_format():
+    expected = {
+        "keras3/mlp.keras": "Keras v3 archive", "keras2/mlp.keras": "Keras v3 archive",
+        "keras3/mlp.weights.h5": "Keras 3 weights", "keras3/mlp.h5": "legacy HDF5 model",
+        "keras2/mlp.h5": "legacy HDF5 model", "keras2/mlp_weights.h5": "legacy HDF5 weights",
+        "keras2/mlp_keras20.h5": "legacy HDF5 model",
+    }
+    versions = {"keras2/mlp_keras20.h5": "2.0.8", "keras2/mlp.h5": "2.21.0", "keras2/mlp.keras": "2.21.0"}
+    for name, format_name in expected.items():
+        report = json.loads(run_cli("inspect", fixture(name), "--json").stdout)
+        assert report["format_name"].startswith(format_name), name
+        if name in versions:
+            assert report["keras_version"] == versions[name]
+
+
+def test_convert_writes_safetensors_with_metadata(tmp_path):
+    destination = tmp_path / "mlp.safetensors"
+    result = run_cli("convert", fixture("keras3/mlp.keras"), str(destination))
+    assert result.returncode == 0, result.stderr
+    weights = load_file(destination)
+    assert weights["dense_1.weight"].shape == (32, 2000)
+    from safetensors import safe_open
+
+    with safe_open(destination, "np") as handle:
+        assert handle.metadata()["weightport_layout"] == "torch"
+
+
+def test_convert_refuses_to_overwrite_without_force(tmp_path):
+    destination = tmp_path / "mlp.npz"
+    destination.write_bytes(b"keep me")
+    result = run_cli("convert", fixture("keras3/mlp.keras"), str(destination))
+    assert result.returncode == 2 and "--force" in result.stderr
+    assert destination.read_bytes() == b"keep me"
+    assert run_cli("convert", fixture("keras3/mlp.keras"), str(destination), "--force").returncode == 0
+    assert set(np.load(destination).files) >= {"dense_1.weight", "dense_1.bias"}
+
+
+def test_unsupported_layer_fails_naming_every_offender(tmp_path):
+    destination = tmp_path / "custom.safetensors"
+    result = run_cli("convert", fixture("keras3/custom.keras"), str(destination))
+    assert result.returncode == 2
+    assert "scale (Scale)" in result.stderr and "--skip-unsupported" in result.stderr
+    assert not destination.exists()
+
+
+def test_skip_unsupported_converts_the_rest_and_says_so(tmp_path):
+    destination = tmp_path / "custom.safetensors"
+    result = run_cli("convert", fixture("keras3/custom.keras"), str(destination), "--skip-unsupported")
+    assert result.returncode == 0, result.stderr
+    assert "skipped layer scale (Scale)" in result.stderr
+    assert sorted(load_file(destination)) == ["after.bias", "after.weight", "before.bias", "before.weight"]
+
+
+def test_unsupported_error_lists_all_layers_from_the_library():
+    import pytest
+
+    with pytest.raises(converter.UnsupportedLayerError) as caught:
+        converter.state_dict(fixture("keras2/nested_weights.h5"))  # no architecture: classes unknown
+    assert len(caught.value.layers) == 4
+    assert "--architecture" in str(caught.value)
+
+
+def test_keras_layout_keeps_keras_shapes_and_names(tmp_path):
+    destination = tmp_path / "custom.h5"
+    result = run_cli("convert", fixture("keras3/custom.keras"), str(destination), "--layout", "keras")
+    assert result.returncode == 0, result.stderr
+    import h5py
+
+    with h5py.File(destination, "r") as h5:
+        # Keras 3 files number variables; without a rule the role stays the file's own name.
+        assert sorted(h5) == ["after.bias", "after.kernel", "before.bias", "before.kernel", "scale.vars.0"]
+        assert h5["before.kernel"].shape == (4, 4) and h5.attrs["weightport_layout"] == "keras"
+
+
+def test_record_lists_every_tensor(tmp_path):
+    record_path = tmp_path / "record.json"
+    result = run_cli("convert", fixture("keras3/nested.keras"), str(tmp_path / "n.safetensors"),
+                     "--record", str(record_path))
+    assert result.returncode == 0, result.stderr
+    record = {entry["key"]: entry for entry in json.loads(record_path.read_text())}
+    assert record["dense_a.weight"]["transform"] == "transpose(1,0)"
+    assert record["dense_a.weight"]["keras_shape"] == [16, 8]
+    assert "encoder.dense.bias" not in record  # use_bias=False
+    assert record["block.proj.bias"]["transform"] == "none"
+
+
+def test_weights_file_with_architecture_gets_real_names():
+    names = set(converter.state_dict(fixture("keras3/mlp.weights.h5"), architecture=fixture("keras3/mlp.keras")))
+    assert names == {"dense_1.weight", "dense_1.bias", "dense_2.weight", "dense_2.bias"}
+
+
+def test_help_teaches():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    assert "x @ W" in result.stdout and "inspect" in result.stdout and "convert" in result.stdout
+    convert_help = run_cli("convert", "--help").stdout
+    for option in ("--layout", "--force", "--skip-unsupported", "--architecture", ".safetensors"):
+        assert option in convert_help

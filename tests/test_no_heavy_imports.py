@@ -1,0 +1,39 @@
+"""Converting a file imports none of tensorflow, keras or torch."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from helpers import ROOT, fixture
+
+SCRIPT = """
+import sys
+sys.argv = ["weightport", "convert", {source!r}, {destination!r}]
+import cli
+assert cli.main() == 0
+heavy = sorted({{name.split('.')[0] for name in sys.modules}} & {{"tensorflow", "keras", "tf_keras", "torch"}})
+print("HEAVY", heavy)
+"""
+
+
+@pytest.mark.parametrize("source", ["keras3/mlp.keras", "keras2/mlp.h5", "keras3/mlp.weights.h5"])
+@pytest.mark.parametrize("suffix", [".safetensors", ".npz", ".h5"])
+def test_convert_imports_no_framework(tmp_path, source, suffix):
+    destination = str(tmp_path / f"out{suffix}")
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT.format(source=fixture(source), destination=destination)],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "HEAVY []" in result.stdout
+
+
+def test_import_converter_imports_no_framework():
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys, converter; print(sorted(m for m in sys.modules "
+         "if m.split('.')[0] in ('tensorflow', 'keras', 'tf_keras', 'torch')))"],
+        capture_output=True, text=True, cwd=ROOT, timeout=60,
+    )
+    assert result.stdout.strip() == "[]", result.stderr

@@ -1,0 +1,14 @@
+"""The README's supported-layers table is the registry's."""
+from __future__ import annotations
+
+import re
+
+from converter.layers import supported_layers_markdown
+from helpers import ROOT
+
+
+def test_supported_layers_table_is_generated_from_the_registry():
+    readme = (ROOT / "README.md").read_text()
+    table = re.search(r"<!-- supported-layers:start -->\n(.*?)\n<!-- supported-layers:end -->", readme, re.S)
+    assert table is not None
+    assert table.group(1) == supported_layers_markdown(), "regenerate it with: python -m converter.layers"
