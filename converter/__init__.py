@@ -89,11 +89,20 @@ def state_dict(
         for target in conversion.tensors:
             array = target.load()
             if target.dtype == BFLOAT16:
-                import ml_dtypes  # numpy itself has no bfloat16
-
-                array = array.view(ml_dtypes.bfloat16)
+                array = array.view(_bfloat16_dtype(target.key))
             result[target.key] = array
     return result
+
+
+def _bfloat16_dtype(key: str) -> Any:
+    try:
+        import ml_dtypes  # numpy itself has no bfloat16
+    except ImportError:
+        raise ConverterError(
+            f"{key} is bfloat16, which numpy cannot hold without ml_dtypes: pip install ml_dtypes, "
+            "or convert to a .safetensors or .pt file instead"
+        ) from None
+    return ml_dtypes.bfloat16
 
 
 def inspect(source: Source, *, architecture: Any = None) -> Report:

@@ -131,3 +131,33 @@ def test_help_teaches():
     convert_help = run_cli("convert", "--help").stdout
     for option in ("--layout", "--force", "--skip-unsupported", "--architecture", ".safetensors"):
         assert option in convert_help
+
+
+def test_weights_file_with_config_json_architecture(tmp_path):
+    import zipfile
+
+    config_path = tmp_path / "config.json"
+    config_path.write_bytes(zipfile.ZipFile(fixture("keras3/mlp.keras")).read("config.json"))
+    weights = converter.state_dict(fixture("keras3/mlp.weights.h5"), architecture=str(config_path))
+    reference = converter.state_dict(fixture("keras3/mlp.keras"))
+    assert list(weights) == list(reference)
+    for key in weights:
+        np.testing.assert_array_equal(weights[key], reference[key])
+
+
+def test_format_is_recognised_from_content_not_suffix(tmp_path):
+    import shutil
+
+    disguised = {"mlp.keras": "archive.h5", "mlp.h5": "model.keras", "mlp.weights.h5": "weights.bin"}
+    expected = {"mlp.keras": "keras-archive", "mlp.h5": "legacy-h5", "mlp.weights.h5": "keras-weights"}
+    for original, name in disguised.items():
+        shutil.copyfile(fixture(f"keras3/{original}"), tmp_path / name)
+        report = json.loads(run_cli("inspect", str(tmp_path / name), "--json").stdout)
+        assert report["format"] == expected[original], name
+
+
+def test_architecture_that_does_not_match_the_weights_is_refused(tmp_path):
+    import pytest
+
+    with pytest.raises(converter.LayoutError, match="does not match"):
+        converter.state_dict(fixture("keras3/mlp.weights.h5"), architecture=fixture("keras3/nested.keras"))

@@ -29,8 +29,17 @@ def tag_graph(graph: ModelGraph) -> None:
         if not layer.has_config:
             layer.class_name = by_snake_name.get(layer.class_name, layer.class_name)
         found = RULES.get(layer.class_name)
-        if found is not None and layer.tensors:
+        if found is None:
+            continue
+        if layer.tensors:
             _tag_layer(layer, found)
+        elif layer.has_config and found.variables(layer.config):
+            # A weighted layer kind whose weights the file does not hold: never a silent gap.
+            raise LayoutError(
+                f"{graph.source}: layer {layer.key} ({layer.class_name}) has no weights in the file; "
+                "expected " + ", ".join(variable.role for variable in found.variables(layer.config))
+                + "; was the model built before it was saved?"
+            )
 
 
 def _tag_layer(layer: Layer, found: Rule) -> None:
