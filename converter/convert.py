@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import LayoutError, UnsupportedLayerError
-from .graph import ModelGraph
+from .graph import Layer, ModelGraph
 from .layers import RULES, LayerConversion, TargetTensor
 
 OUTPUT_LAYOUTS = ("torch", "keras")
@@ -32,10 +32,13 @@ class Conversion:
         }
 
     def record(self) -> list[dict[str, Any]]:
-        """One entry per tensor: where it came from, where it goes, and what was done to it."""
+        """One entry per tensor: where it came from, where it goes, what was done to it, and
+        what the PyTorch module around it needs (its arguments and the layer's warnings)."""
+        by_key = {target.key: result for result in self.layers for target in result.tensors}
         entries = []
         for target in self.tensors:
             source = target.source
+            result = by_key.get(target.key)
             entries.append({
                 "key": target.key,
                 "source": source.source,
@@ -46,6 +49,12 @@ class Conversion:
                 "target_layout": target.layout.value,
                 "transform": target.transform,
                 "dtype": source.dtype,
+                "layer": result.layer.key if result else None,
+                "keras_class": result.layer.class_name if result else None,
+                "torch_module": result.torch_module if result else None,
+                "module_args": result.module_args if result else {},
+                "activation": result.activation if result else None,
+                "warnings": result.warnings if result else [],
             })
         return entries
 
@@ -66,7 +75,8 @@ def convert_graph(graph: ModelGraph, layout: str = "torch", skip_unsupported: bo
                 for tensor in layer.tensors
             ]
     else:
-        unsupported = [(layer.key, layer.class_name) for layer in graph.walk() if layer.tensors and layer.class_name not in RULES]
+        unsupported = [(layer.key, _unsupported_label(layer)) for layer in graph.walk()
+                       if layer.tensors and _unsupported_label(layer)]
         if unsupported and not skip_unsupported:
             names = ", ".join(f"{key} ({class_name})" for key, class_name in unsupported)
             guessed = any(not layer.has_config for layer in graph.walk())
@@ -80,14 +90,42 @@ def convert_graph(graph: ModelGraph, layout: str = "torch", skip_unsupported: bo
             )
         conversion.skipped = unsupported
         conversion.warnings += [f"skipped layer {key} ({class_name}): no rule for its weights" for key, class_name in unsupported]
+        context = GraphContext(graph)
         for layer in graph.walk():
-            if layer.tensors and layer.class_name in RULES:
-                result = RULES[layer.class_name].convert(layer)
+            if layer.tensors and not _unsupported_label(layer):
+                result = RULES[layer.class_name].convert(layer, context)
                 conversion.layers.append(result)
                 conversion.tensors += result.tensors
                 conversion.warnings += result.warnings
     _check_unique_keys(conversion)
     return conversion
+
+
+def _unsupported_label(layer: Layer) -> str | None:
+    """None when a rule converts this layer, else its class and why not (`EinsumDense: ...`)."""
+    found = RULES.get(layer.class_name)
+    if found is None:
+        return layer.class_name
+    reason = found.unsupported(layer)
+    return f"{layer.class_name}: {reason}" if reason else None
+
+
+class GraphContext:
+    """Lets a rule look at the layers feeding its layer, within the same (nested) model."""
+
+    def __init__(self, graph: ModelGraph) -> None:
+        self._by_path: dict[tuple[str, ...], Layer] = {}
+        stack = list(graph.layers)
+        while stack:
+            layer = stack.pop()
+            self._by_path[layer.path] = layer
+            stack.extend(layer.children or [])
+
+    def producer(self, layer: Layer) -> Layer | None:
+        """The first layer feeding `layer` (for merges, whose inputs agree in shape), or None."""
+        if not layer.inbound:
+            return None
+        return self._by_path.get(layer.path[:-1] + (layer.inbound[0],))
 
 
 def _check_unique_keys(conversion: Conversion) -> None:

@@ -65,6 +65,7 @@ class Layer:
     tensors: list[Tensor] = field(default_factory=list)
     children: list[Layer] | None = None
     has_config: bool = True  # False when the class was inferred from a weights file
+    input_shape: tuple[int | None, ...] | None = None  # from the config's build_config, when saved
 
     @property
     def key(self) -> str:

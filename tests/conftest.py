@@ -7,3 +7,8 @@ import tempfile
 os.environ["KERAS_HOME"] = tempfile.mkdtemp(prefix="weightport_keras_home_")
 os.environ["KERAS_BACKEND"] = "tensorflow"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import sys  # noqa: E402
+
+# tests/layers/ imports the shared helpers beside this file.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

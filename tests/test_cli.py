@@ -161,3 +161,35 @@ def test_architecture_that_does_not_match_the_weights_is_refused(tmp_path):
 
     with pytest.raises(converter.LayoutError, match="does not match"):
         converter.state_dict(fixture("keras3/mlp.weights.h5"), architecture=fixture("keras3/nested.keras"))
+
+
+def test_every_unsupported_layer_is_named_in_one_error(tmp_path):
+    import os
+
+    import pytest
+
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    import keras
+
+    @keras.saving.register_keras_serializable(package="tests")
+    class Gain(keras.layers.Layer):
+        def build(self, input_shape):
+            self.gain = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="gain")
+
+        def call(self, inputs):
+            return inputs * self.gain
+
+    model = keras.Sequential([keras.Input((3, 4)), Gain(name="gain"),
+                              keras.layers.EinsumDense("abc,cde->abde", output_shape=(None, 2, 3), name="mix"),
+                              keras.layers.Dense(2, name="out")])
+    path = str(tmp_path / "two_unsupported.keras")
+    model.save(path)
+    with pytest.raises(converter.UnsupportedLayerError) as caught:
+        converter.state_dict(path)
+    message = str(caught.value)
+    assert "gain (Gain)" in message and "mix (EinsumDense: equation 'abc,cde->abde'" in message
+    assert [key for key, _ in caught.value.layers] == ["gain", "mix"]
+    result = run_cli("convert", path, str(tmp_path / "rest.safetensors"), "--skip-unsupported")
+    assert result.returncode == 0
+    assert "skipped layer gain (Gain)" in result.stderr and "skipped layer mix (EinsumDense" in result.stderr
+    assert sorted(load_file(tmp_path / "rest.safetensors")) == ["out.bias", "out.weight"]

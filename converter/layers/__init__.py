@@ -1,21 +1,29 @@
 """Layer rules, registered by Keras class name, and the tagging of a graph's tensors.
 
-Importing this package imports every rule module: adding a layer kind is adding one
-module here and its name to `_RULE_MODULES`.
+Importing this package imports every module in it, so that each rule registers itself:
+adding a layer kind is adding one module here, and nothing else.
 """
 from __future__ import annotations
 
+import pkgutil
 from importlib import import_module
 
 from ..errors import LayoutError
 from ..graph import Layer, ModelGraph, to_snake_case
-from .registry import RULES, LayerConversion, Rule, TargetTensor, Variable, rule, to_torch
+from .registry import (
+    RULES, Context, LayerConversion, Rule, TargetTensor, Variable, concatenated, created, numbered, rule,
+    to_torch,
+)
 
-_RULE_MODULES = ("dense",)
-for _module in _RULE_MODULES:
-    import_module(f"{__name__}.{_module}")
+for _module in pkgutil.iter_modules(__path__):
+    if _module.name != "__main__":
+        import_module(f"{__name__}.{_module.name}")
 
-__all__ = ["RULES", "LayerConversion", "Rule", "TargetTensor", "Variable", "rule", "to_torch", "tag_graph"]
+__all__ = [
+    "RULES", "Context", "LayerConversion", "Rule", "TargetTensor", "Variable", "concatenated", "created",
+    "numbered", "rule",
+    "to_torch", "tag_graph", "supported_layers_markdown",
+]
 
 
 def tag_graph(graph: ModelGraph) -> None:
@@ -32,7 +40,7 @@ def tag_graph(graph: ModelGraph) -> None:
         if found is None:
             continue
         if layer.tensors:
-            _tag_layer(layer, found)
+            _tag_layer(layer, found.variables(layer.config))
         elif layer.has_config and found.variables(layer.config):
             # A weighted layer kind whose weights the file does not hold: never a silent gap.
             raise LayoutError(
@@ -42,35 +50,51 @@ def tag_graph(graph: ModelGraph) -> None:
             )
 
 
-def _tag_layer(layer: Layer, found: Rule) -> None:
-    expected = found.variables(layer.config)
-    layouts = {variable.role: variable.layout for variable in expected}
-    where = f"{layer.tensors[0].source}: layer {layer.key} ({layer.class_name})"
-    if all(tensor.role.startswith("vars/") for tensor in layer.tensors):
-        # Keras 3 files number variables in creation order. Without a config, optional
-        # variables (a bias) can only be told by their count.
-        count = len(layer.tensors)
-        if count > len(expected) or (count < len(expected) and layer.has_config):
-            raise LayoutError(
-                f"{where} has {count} tensors, expected {len(expected)}: {', '.join(layouts)}"
-            )
-        for tensor, variable in zip(layer.tensors, expected):
-            tensor.role = variable.role
-    roles = [tensor.role for tensor in layer.tensors]
-    unexpected = [role for role in roles if role not in layouts]
-    missing = [role for role in layouts if role not in roles] if layer.has_config else []
-    if unexpected or missing:
-        raise LayoutError(
-            f"{where}: unexpected tensors {unexpected}, missing {missing}; expected {', '.join(layouts)}"
-        )
-    for tensor in layer.tensors:
-        tensor.layout = layouts[tensor.role]
+def _tag_layer(layer: Layer, expected: list[Variable]) -> None:
+    """Match the layer's tensors to the rule's variables.
+
+    Keras 3 files say where each variable is stored (`cell/vars/1`): matched by path.
+    Legacy files and live models list variables in creation order with their names:
+    matched in order, each name checked. Without a config, optional variables may be
+    absent (a Dense without bias), so names alone decide there.
+    """
+    where = f"{layer.tensors[0].source.rsplit('/', 1)[0]}: layer {layer.key} ({layer.class_name})"
+    by_path = {variable.store_path: variable for variable in expected}
+    matched: list[Variable] = []
+    if all("vars/" in tensor.role for tensor in layer.tensors):
+        for tensor in layer.tensors:
+            if tensor.role not in by_path:
+                raise LayoutError(f"{where}: unexpected tensor {tensor.role}; expected {_roles(expected)}")
+            matched.append(by_path[tensor.role])
+    else:
+        position = 0
+        for tensor in layer.tensors:
+            while position < len(expected) and tensor.role not in expected[position].names:
+                if layer.has_config:
+                    break
+                position += 1  # an optional variable this weights-only file does not have
+            if position == len(expected) or tensor.role not in expected[position].names:
+                raise LayoutError(
+                    f"{where}: tensors {[t.role for t in layer.tensors]} do not match the "
+                    f"expected {_roles(expected)}"
+                )
+            matched.append(expected[position])
+            position += 1
+    missing = [variable.role for variable in expected if variable not in matched]
+    if missing and layer.has_config:
+        raise LayoutError(f"{where}: missing tensors {missing}; expected {_roles(expected)}")
+    for tensor, variable in zip(layer.tensors, matched):
+        tensor.role, tensor.layout = variable.role, variable.layout
+
+
+def _roles(variables: list[Variable]) -> str:
+    return ", ".join(variable.role for variable in variables)
 
 
 def supported_layers_markdown() -> str:
     """The README's supported-layers table, generated from the registry."""
-    lines = ["| Keras layer | PyTorch module | transform |", "|---|---|---|"]
+    lines = ["| Keras layer | PyTorch module | transform | options covered by tests |", "|---|---|---|---|"]
     for name in sorted(RULES):
         found = RULES[name]
-        lines.append(f"| {name} | `{found.torch_module}` | {found.description} |")
+        lines.append(f"| {name} | `{found.torch_module}` | {found.description} | {found.tested} |")
     return "\n".join(lines)

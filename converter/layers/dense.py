@@ -2,34 +2,44 @@
 
 Keras computes `x @ kernel` with the kernel stored (in, out); nn.Linear stores its
 weight (out, in) and computes `x @ weight.T`: the kernel is transposed. On inputs of
-rank > 2 both apply to the last axis, so nothing else changes.
+rank > 2 both apply to the last axis, so nothing else changes. After a Flatten of a
+channels-last feature map the kernel rows are regrouped from (h, w, c) to (c, h, w).
 """
 from __future__ import annotations
 
 from typing import Any
 
 from ..graph import Layer
-from ..layouts import Layout
-from .registry import LayerConversion, Variable, rule, to_torch
+from ..layouts import FlattenRowsToChannelsFirst, Layout
+from .feature_maps import flatten_channels
+from .registry import Context, LayerConversion, Variable, numbered, rule, to_torch
 
 
 def dense_variables(config: dict[str, Any]) -> list[Variable]:
-    variables = [Variable("kernel", Layout.KERAS_DENSE_IO)]
+    variables: list[tuple[str, Layout]] = [("kernel", Layout.KERAS_DENSE_IO)]
     if config.get("use_bias", True):
-        variables.append(Variable("bias", Layout.VECTOR))
-    return variables
+        variables.append(("bias", Layout.VECTOR))
+    return numbered("", variables)
 
 
 @rule("Dense", torch_module="nn.Linear", variables=dense_variables,
-      description="kernel (in, out) -> weight (out, in) by transpose(1,0); bias unchanged")
-def convert_dense(layer: Layer) -> LayerConversion:
-    tensors = [to_torch(layer, "kernel", "weight", Layout.TORCH_LINEAR_OI)]
+      description="kernel (in, out) -> weight (out, in) by transpose(1,0); after a Flatten of a "
+                  "channels-last feature map, rows regrouped (h,w,c) -> (c,h,w)",
+      tested="use_bias, inputs of rank 2 and 3, after Flatten of Conv1D/Conv2D/pooling maps, "
+             "nested models")
+def convert_dense(layer: Layer, context: Context) -> LayerConversion:
+    channels, warning = flatten_channels(layer, context)
+    step = FlattenRowsToChannelsFirst(channels) if channels else None
+    tensors = [to_torch(layer, "kernel", "weight", Layout.TORCH_LINEAR_OI, step)]
     if layer.has("bias"):
         tensors.append(to_torch(layer, "bias", "bias", Layout.VECTOR))
     in_features, out_features = layer.tensor("kernel").shape
-    return LayerConversion(
-        layer, "nn.Linear",
-        {"in_features": in_features, "out_features": out_features, "bias": layer.has("bias")},
-        tensors,
-        activation=layer.config.get("activation") if layer.has_config else None,
+    result = LayerConversion(
+        layer, "nn.Linear", {"in_features": in_features, "out_features": out_features, "bias": layer.has("bias")},
+        tensors, activation=layer.config.get("activation") if layer.has_config else None,
     )
+    if channels:
+        result.module_args["flattened_channels"] = channels
+    if warning:
+        result.warnings.append(warning)
+    return result

@@ -1,27 +1,46 @@
 """The rule registry: one rule per Keras layer class, each in its own module.
 
-A rule says which variables the Keras layer has (their roles and Keras layouts, in
-the order Keras creates them) and converts a tagged `Layer` into PyTorch tensors.
-Rules use numpy only and take every permutation from `converter.layouts`.
+A rule says which variables the Keras layer has (role, Keras layout, and where Keras 3
+stores it), in the order Keras creates them, and converts a tagged `Layer` into the
+tensors of the PyTorch module a user would write. Rules use numpy only and take every
+layout change from `converter.layouts`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Protocol
 
 import numpy as np
 
 from ..errors import LayoutError
 from ..graph import Layer, Tensor
-from ..layouts import Layout, Permutation, permutation
+from ..layouts import Layout, Transform, permutation
 
 
 @dataclass(frozen=True)
 class Variable:
-    """One Keras variable of a layer kind: its role name and Keras layout."""
+    """One Keras variable of a layer kind.
+
+    `store_path` is where a Keras 3 weights file keeps it under the layer's group
+    (`vars/0`, `cell/vars/1`); `names` are the last component of its name in legacy
+    files and live models (`kernel`, or tf.keras's `depthwise_kernel`).
+    """
 
     role: str
     layout: Layout
+    store_path: str
+    names: tuple[str, ...]
+
+
+def numbered(prefix: str, variables: Iterable[tuple[str, Layout] | tuple[str, Layout, tuple[str, ...]]],
+             role_prefix: str = "") -> list[Variable]:
+    """Variables stored as `{prefix}vars/0`, `vars/1`, ... in creation order."""
+    result = []
+    for index, entry in enumerate(variables):
+        role, layout = entry[0], entry[1]
+        aliases = entry[2] if len(entry) > 2 else ()  # type: ignore[misc]
+        result.append(Variable(role_prefix + role, layout, f"{prefix}vars/{index}", (role,) + tuple(aliases)))
+    return result
 
 
 @dataclass
@@ -33,7 +52,7 @@ class TargetTensor:
     layout: Layout
     shape: tuple[int, ...]
     transform: str  # as the record shows it: 'none', 'transpose(1,0)', ...
-    permutation: Permutation | None = field(default=None, repr=False)
+    step: Transform | None = field(default=None, repr=False)
 
     @property
     def dtype(self) -> str:
@@ -42,7 +61,7 @@ class TargetTensor:
     def load(self) -> np.ndarray:
         """Read the source tensor and apply the transform."""
         array = self.source.load()
-        return self.permutation.apply(array) if self.permutation else array
+        return self.step.apply(array) if self.step else array
 
 
 @dataclass
@@ -57,42 +76,93 @@ class LayerConversion:
     warnings: list[str] = field(default_factory=list)
 
 
+class Context(Protocol):
+    """What a rule may ask of the rest of the graph."""
+
+    def producer(self, layer: Layer) -> Layer | None:
+        """The single layer feeding `layer` (None for several inputs or none)."""
+
+
+Convert = Callable[[Layer, Context], LayerConversion]
+
+
 @dataclass(frozen=True)
 class Rule:
     keras_class: str
     torch_module: str
     variables: Callable[[dict[str, Any]], list[Variable]]
-    convert: Callable[[Layer], LayerConversion]
+    convert: Convert
     description: str  # one line for the README's supported-layers table
+    tested: str  # the options its tests cover, for the README
+    unsupported: Callable[[Layer], str | None] = lambda layer: None  # why this layer can't convert
 
 
 RULES: dict[str, Rule] = {}
 
 
 def rule(
-    keras_class: str, *, torch_module: str, variables: Callable[[dict[str, Any]], list[Variable]], description: str
-) -> Callable[[Callable[[Layer], LayerConversion]], Callable[[Layer], LayerConversion]]:
-    """Register the decorated function as the conversion of `keras_class`."""
+    *keras_classes: str, torch_module: str, variables: Callable[[dict[str, Any]], list[Variable]],
+    description: str, tested: str, unsupported: Callable[[Layer], str | None] | None = None,
+) -> Callable[[Convert], Convert]:
+    """Register the decorated function as the conversion of each of `keras_classes`."""
 
-    def register(convert: Callable[[Layer], LayerConversion]) -> Callable[[Layer], LayerConversion]:
-        if keras_class in RULES:
-            raise RuntimeError(f"two rules for Keras class {keras_class}")
-        RULES[keras_class] = Rule(keras_class, torch_module, variables, convert, description)
+    def register(convert: Convert) -> Convert:
+        for keras_class in keras_classes:
+            if keras_class in RULES:
+                raise RuntimeError(f"two rules for Keras class {keras_class}")
+            RULES[keras_class] = Rule(
+                keras_class, torch_module, variables, convert, description, tested,
+                unsupported or (lambda layer: None),
+            )
         return convert
 
     return register
 
 
-def to_torch(layer: Layer, role: str, torch_param: str, target: Layout) -> TargetTensor:
-    """The layer's `role` tensor as `{layer.key}.{torch_param}` in layout `target`."""
+def to_torch(layer: Layer, role: str, torch_param: str, target: Layout, step: Transform | None = None) -> TargetTensor:
+    """The layer's `role` tensor as `{layer.key}.{torch_param}` in layout `target`.
+
+    The transform is `step` when given, else the permutation from the table.
+    """
     tensor = layer.tensor(role)
-    step = permutation(tensor.layout, target)
+    key = f"{layer.key}.{torch_param}"
+    step = step if step is not None else permutation(tensor.layout, target)
     if step is None:
-        return TargetTensor(f"{layer.key}.{torch_param}", tensor, target, tensor.shape, "none")
-    if len(tensor.shape) != len(step.axes):
-        raise LayoutError(
-            f"{tensor.source}: {layer.class_name} {role} of layer {layer.key} should be "
-            f"{len(step.axes)}-D {step.source_shape}, found shape {tensor.shape}"
-        )
-    shape = tuple(tensor.shape[axis] for axis in step.axes)
-    return TargetTensor(f"{layer.key}.{torch_param}", tensor, target, shape, step.transform, step)
+        return TargetTensor(key, tensor, target, tensor.shape, "none")
+    try:
+        shape = step.shape(tensor.shape)
+    except LayoutError as error:
+        raise LayoutError(f"{tensor.source}: {role} of layer {layer.key} ({layer.class_name}): {error}") from None
+    return TargetTensor(key, tensor, target, shape, step.describe(), step)
+
+
+def concatenated(layer: Layer, torch_param: str, parts: list[TargetTensor], axis: int = 0) -> TargetTensor:
+    """One torch tensor made of several converted ones (q, k, v into in_proj_weight)."""
+    first = parts[0]
+    shape = list(first.shape)
+    shape[axis] = sum(part.shape[axis] for part in parts)
+    source = Tensor(
+        role=" + ".join(part.source.role for part in parts), shape=tuple(shape), dtype=first.dtype,
+        source=" + ".join(part.source.source for part in parts),
+        loader=lambda: np.concatenate([part.load() for part in parts], axis=axis), layout=first.layout,
+    )
+    transform = f"each {first.transform}; concatenate(axis={axis})"
+    return TargetTensor(f"{layer.key}.{torch_param}", source, first.layout, tuple(shape), transform)
+
+
+def created(layer: Layer, torch_param: str, value: float, shape: tuple[int, ...], like: str, why: str) -> TargetTensor:
+    """A tensor PyTorch's module has and Keras's layer does not (a second RNN bias, a counter).
+
+    Filled with `value`, in the dtype of the layer's `like` tensor (or `like` itself when
+    it names a dtype, such as 'int64').
+    """
+    dtype = layer.tensor(like).dtype if layer.has(like) else like
+    if dtype == "bfloat16":  # carried as uint16 bits: the top half of the float32 pattern
+        array = (np.full(shape, value, np.float32).view(np.uint32) >> 16).astype(np.uint16)
+    else:
+        array = np.full(shape, value, np.dtype(dtype))
+    source = Tensor(
+        role=torch_param, shape=shape, dtype=dtype, source=f"created by weightport: {why}",
+        loader=lambda: array, layout=Layout.SAME,
+    )
+    return TargetTensor(f"{layer.key}.{torch_param}", source, Layout.SAME, shape, f"created: {why}")

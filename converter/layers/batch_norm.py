@@ -1,0 +1,58 @@
+"""BatchNormalization -> nn.BatchNorm1d/2d/3d.
+
+Keras's epsilon defaults to 1e-3 (PyTorch 1e-5) and its momentum is the weight of the
+old moving value (0.99), PyTorch's the weight of the new batch (0.1): eps is carried and
+momentum becomes 1 - momentum. PyTorch's module always has weight and bias (affine) and a
+`num_batches_tracked` counter; the ones Keras lacks (center/scale off) are created.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..graph import Layer
+from ..layouts import Layout
+from .registry import Context, LayerConversion, Variable, created, numbered, rule, to_torch
+
+
+def batch_norm_variables(config: dict[str, Any]) -> list[Variable]:
+    entries: list[tuple[str, Layout]] = []
+    if config.get("scale", True):
+        entries.append(("gamma", Layout.VECTOR))
+    if config.get("center", True):
+        entries.append(("beta", Layout.VECTOR))
+    entries += [("moving_mean", Layout.VECTOR), ("moving_variance", Layout.VECTOR)]
+    return numbered("", entries)
+
+
+def _unsupported(layer: Layer) -> str | None:
+    axis = layer.config.get("axis", -1)
+    if isinstance(axis, list) and len(axis) != 1:
+        return f"normalizes over several axes {axis}; nn.BatchNorm normalizes over one channel axis"
+    return None
+
+
+@rule("BatchNormalization", torch_module="nn.BatchNorm1d/2d/3d", variables=batch_norm_variables,
+      unsupported=_unsupported,
+      description="gamma, beta, moving_mean, moving_variance -> weight, bias, running_mean, running_var; "
+                  "eps carried (Keras 1e-3), momentum -> 1 - momentum",
+      tested="center/scale off, epsilon, momentum, 2-D/3-D/4-D inputs")
+def convert_batch_norm(layer: Layer, context: Context) -> LayerConversion:
+    channels = layer.tensor("moving_mean").shape[0]
+    tensors = []
+    for role, torch_param, fill in (("gamma", "weight", 1.0), ("beta", "bias", 0.0)):
+        if layer.has(role):
+            tensors.append(to_torch(layer, role, torch_param, Layout.VECTOR))
+        elif layer.has("gamma") or layer.has("beta"):  # torch's affine module has both or neither
+            tensors.append(created(layer, torch_param, fill, (channels,), "moving_mean",
+                                   f"{'ones' if fill else 'zeros'} (Keras {'scale' if fill else 'center'}=False)"))
+    tensors += [to_torch(layer, "moving_mean", "running_mean", Layout.VECTOR),
+                to_torch(layer, "moving_variance", "running_var", Layout.VECTOR),
+                created(layer, "num_batches_tracked", 0, (), "int64", "0 (PyTorch's batch counter)")]
+    rank = len(layer.input_shape) if layer.input_shape else None
+    dims = {2: "1d", 3: "1d", 4: "2d", 5: "3d"}.get(rank or 0, "1d/2d/3d")
+    momentum = float(layer.config.get("momentum", 0.99))
+    arguments = {
+        "num_features": channels, "eps": float(layer.config.get("epsilon", 1e-3)),
+        "momentum": round(1.0 - momentum, 12), "affine": layer.has("gamma") or layer.has("beta"),
+    }
+    return LayerConversion(layer, f"nn.BatchNorm{dims}", arguments, tensors)

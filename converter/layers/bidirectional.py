@@ -1,0 +1,48 @@
+"""Bidirectional(LSTM/GRU/SimpleRNN) -> one torch RNN with bidirectional=True.
+
+The forward layer's tensors become `weight_ih_l0`, ..., the backward layer's
+`weight_ih_l0_reverse`, ... Keras re-reverses the backward sequence before merging, as
+torch does; merge_mode (concat, sum, mul, ave, None) is carried for the module to apply.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..graph import Layer
+from .recurrent import TORCH_MODULES, rnn_arguments, rnn_tensors, rnn_variables, rnn_warnings
+from .registry import Context, LayerConversion, Variable, rule
+
+
+def _inner(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    inner = config.get("layer") or {}
+    return str(inner.get("class_name")), dict(inner.get("config") or {})
+
+
+def bidirectional_variables(config: dict[str, Any]) -> list[Variable]:
+    class_name, inner = _inner(config)
+    if class_name not in TORCH_MODULES:
+        return []
+    backward = (config.get("backward_layer") or {}).get("config") or inner
+    return (rnn_variables(class_name, inner, "forward_layer/cell/", "forward/")
+            + rnn_variables(class_name, backward, "backward_layer/cell/", "backward/"))
+
+
+def _unsupported(layer: Layer) -> str | None:
+    class_name, _ = _inner(layer.config)
+    if class_name not in TORCH_MODULES:
+        return f"wraps {class_name}; only LSTM, GRU and SimpleRNN have a bidirectional torch module"
+    return None
+
+
+@rule("Bidirectional", torch_module="nn.LSTM/GRU/RNN(bidirectional=True)", variables=bidirectional_variables,
+      unsupported=_unsupported,
+      description="forward -> *_l0, backward -> *_l0_reverse, each as its recurrent layer; merge_mode carried",
+      tested="LSTM and GRU, merge_mode concat/sum/mul/ave/None, return_sequences")
+def convert_bidirectional(layer: Layer, context: Context) -> LayerConversion:
+    class_name, inner = _inner(layer.config)
+    tensors = (rnn_tensors(layer, class_name, inner, "forward/")
+               + rnn_tensors(layer, class_name, inner, "backward/", "_reverse"))
+    arguments = rnn_arguments(layer, class_name, inner, "forward/")
+    arguments.update(bidirectional=True, merge_mode=layer.config.get("merge_mode", "concat"))
+    return LayerConversion(layer, TORCH_MODULES[class_name], arguments, tensors,
+                           warnings=rnn_warnings(layer, class_name, arguments))

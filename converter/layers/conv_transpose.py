@@ -1,0 +1,50 @@
+"""Conv1DTranspose/2D/3D -> nn.ConvTranspose1d/2d/3d.
+
+Keras kernels are (*k, out, in); torch weights are (in, out, *k). No spatial flip: both
+compute the transpose (gradient) of the same correlation.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..graph import Layer
+from ..layouts import Layout
+from .conv_options import transpose_options
+from .registry import Context, LayerConversion, Variable, numbered, rule, to_torch
+
+SPATIAL = {"Conv1DTranspose": 1, "Conv2DTranspose": 2, "Conv3DTranspose": 3}
+KERAS_LAYOUTS = {1: Layout.KERAS_CONV1D_TRANSPOSE_WOI, 2: Layout.KERAS_CONV2D_TRANSPOSE_HWOI,
+                 3: Layout.KERAS_CONV3D_TRANSPOSE_DHWOI}
+TORCH_LAYOUTS = {1: Layout.TORCH_CONV_TRANSPOSE1D_IOW, 2: Layout.TORCH_CONV_TRANSPOSE2D_IOHW,
+                 3: Layout.TORCH_CONV_TRANSPOSE3D_IODHW}
+
+
+def transpose_variables(spatial: int):
+    def variables(config: dict[str, Any]) -> list[Variable]:
+        entries: list[tuple[str, Layout]] = [("kernel", KERAS_LAYOUTS[spatial])]
+        if config.get("use_bias", True):
+            entries.append(("bias", Layout.VECTOR))
+        return numbered("", entries)
+
+    return variables
+
+
+def _convert(layer: Layer, context: Context) -> LayerConversion:
+    spatial = SPATIAL[layer.class_name]
+    kernel = layer.tensor("kernel").shape
+    tensors = [to_torch(layer, "kernel", "weight", TORCH_LAYOUTS[spatial])]
+    if layer.has("bias"):
+        tensors.append(to_torch(layer, "bias", "bias", Layout.VECTOR))
+    options, warnings = transpose_options(layer, spatial, tuple(kernel[:spatial]))
+    arguments = {"in_channels": kernel[spatial + 1], "out_channels": kernel[spatial], **options,
+                 "bias": layer.has("bias")}
+    return LayerConversion(layer, f"nn.ConvTranspose{spatial}d", arguments, tensors,
+                           activation=layer.config.get("activation"), warnings=warnings)
+
+
+for _class, _spatial in SPATIAL.items():
+    rule(_class, torch_module=f"nn.ConvTranspose{_spatial}d", variables=transpose_variables(_spatial),
+         description="kernel (*k, out, in) -> weight (in, out, *k), no spatial flip; output crop of "
+                     "'same' recorded",
+         tested="strides, dilation, use_bias, padding valid/same, output_padding",
+         )(_convert)

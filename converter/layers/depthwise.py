@@ -1,0 +1,49 @@
+"""DepthwiseConv1D/2D -> nn.Conv1d/2d with groups=in_channels.
+
+The Keras kernel (*k, in, multiplier) becomes a grouped weight (in*multiplier, 1, *k);
+output channel c*multiplier + j is input channel c's j-th filter in both.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..graph import Layer
+from ..layouts import DepthwiseToGrouped, Layout
+from .conv_options import conv_options
+from .registry import Context, LayerConversion, Variable, numbered, rule, to_torch
+
+SPATIAL = {"DepthwiseConv1D": 1, "DepthwiseConv2D": 2}
+KERAS_LAYOUTS = {1: Layout.KERAS_DEPTHWISE1D_WIM, 2: Layout.KERAS_DEPTHWISE2D_HWIM}
+TORCH_LAYOUTS = {1: Layout.TORCH_CONV1D_OIW, 2: Layout.TORCH_CONV2D_OIHW}
+
+
+def depthwise_variables(spatial: int):
+    def variables(config: dict[str, Any]) -> list[Variable]:
+        # Keras 3 names it kernel; tf.keras depthwise_kernel.
+        entries: list[tuple[Any, ...]] = [("kernel", KERAS_LAYOUTS[spatial], ("depthwise_kernel",))]
+        if config.get("use_bias", True):
+            entries.append(("bias", Layout.VECTOR))
+        return numbered("", entries)
+
+    return variables
+
+
+def _convert(layer: Layer, context: Context) -> LayerConversion:
+    spatial = SPATIAL[layer.class_name]
+    kernel = layer.tensor("kernel").shape
+    in_channels, multiplier = kernel[spatial], kernel[spatial + 1]
+    tensors = [to_torch(layer, "kernel", "weight", TORCH_LAYOUTS[spatial], DepthwiseToGrouped(spatial))]
+    if layer.has("bias"):
+        tensors.append(to_torch(layer, "bias", "bias", Layout.VECTOR))
+    options, warnings = conv_options(layer, spatial, tuple(kernel[:spatial]))
+    arguments = {"in_channels": in_channels, "out_channels": in_channels * multiplier, **options,
+                 "groups": in_channels, "bias": layer.has("bias")}
+    return LayerConversion(layer, f"nn.Conv{spatial}d", arguments, tensors,
+                           activation=layer.config.get("activation"), warnings=warnings)
+
+
+for _class, _spatial in SPATIAL.items():
+    rule(_class, torch_module=f"nn.Conv{_spatial}d(groups=in)", variables=depthwise_variables(_spatial),
+         description="kernel (*k, in, m) -> weight (in*m, 1, *k): transpose, then merge (in, m)",
+         tested="depth_multiplier, strides, dilation, use_bias, padding valid/same",
+         )(_convert)

@@ -1,0 +1,52 @@
+"""EinsumDense that is a Dense in disguise -> nn.Linear.
+
+An equation contracting the input's last axis with a 2-D kernel into the output's last
+axis (`ab,bc->ac`, `abc,cd->abd`, `...b,bc->...c`), bias on that output axis or none,
+is a Dense. Other equations are reported unsupported.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..graph import Layer
+from ..layouts import Layout
+from .registry import Context, LayerConversion, Variable, numbered, rule, to_torch
+
+_DENSE_EQUATION = re.compile(r"^(\.\.\.|[a-z]*)([a-z]),\2([a-z])->\1\3$")
+
+
+def _dense_like(config: dict[str, Any]) -> re.Match[str] | None:
+    equation = str(config.get("equation", "")).replace(" ", "")
+    match = _DENSE_EQUATION.match(equation)
+    if match is None or match.group(2) in match.group(1) or match.group(3) in match.group(1):
+        return None
+    bias_axes = config.get("bias_axes")
+    return match if bias_axes in (None, "", match.group(3)) else None
+
+
+def einsum_variables(config: dict[str, Any]) -> list[Variable]:
+    entries: list[tuple[str, Layout]] = [("kernel", Layout.KERAS_DENSE_IO)]
+    if config.get("bias_axes"):
+        entries.append(("bias", Layout.VECTOR))
+    return numbered("", entries)
+
+
+def _unsupported(layer: Layer) -> str | None:
+    if _dense_like(layer.config):
+        return None
+    return (f"equation {layer.config.get('equation')!r} with bias_axes {layer.config.get('bias_axes')!r} is not "
+            "a Dense (the input's last axis contracted with a 2-D kernel into the output's last axis)")
+
+
+@rule("EinsumDense", torch_module="nn.Linear", variables=einsum_variables, unsupported=_unsupported,
+      description="when it is a Dense (`...b,bc->...c`): kernel (in, out) -> weight (out, in); others refused",
+      tested="ab,bc->ac and abc,cd->abd with and without bias; a non-Dense equation refused")
+def convert_einsum_dense(layer: Layer, context: Context) -> LayerConversion:
+    tensors = [to_torch(layer, "kernel", "weight", Layout.TORCH_LINEAR_OI)]
+    if layer.has("bias"):
+        tensors.append(to_torch(layer, "bias", "bias", Layout.VECTOR))
+    in_features, out_features = layer.tensor("kernel").shape
+    return LayerConversion(layer, "nn.Linear",
+                           {"in_features": in_features, "out_features": out_features, "bias": layer.has("bias")},
+                           tensors, activation=layer.config.get("activation"))

@@ -1,0 +1,26 @@
+"""Embedding -> nn.Embedding: the table (input_dim, output_dim) is stored alike."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..graph import Layer
+from ..layouts import Layout
+from .registry import Context, LayerConversion, Variable, numbered, rule, to_torch
+
+
+def embedding_variables(config: dict[str, Any]) -> list[Variable]:
+    return numbered("", [("embeddings", Layout.SAME)])
+
+
+@rule("Embedding", torch_module="nn.Embedding", variables=embedding_variables,
+      description="embeddings (input_dim, output_dim) -> weight, unchanged",
+      tested="mask_zero, integer inputs")
+def convert_embedding(layer: Layer, context: Context) -> LayerConversion:
+    rows, columns = layer.tensor("embeddings").shape
+    arguments: dict[str, Any] = {"num_embeddings": rows, "embedding_dim": columns}
+    warnings = []
+    if layer.config.get("mask_zero"):
+        warnings.append(f"layer {layer.key}: mask_zero=True: Keras masks index 0 for the layers after it; "
+                        "PyTorch has no masks (padding_idx only freezes a row's gradient)")
+    return LayerConversion(layer, "nn.Embedding", arguments, [to_torch(layer, "embeddings", "weight", Layout.SAME)],
+                           warnings=warnings)

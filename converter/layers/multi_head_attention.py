@@ -1,0 +1,85 @@
+"""MultiHeadAttention -> nn.MultiheadAttention, or four nn.Linear projections.
+
+Keras keeps each projection as an einsum kernel: q/k/v (d_in, heads, key_dim) with bias
+(heads, key_dim), output (heads, value_dim, d_out). Merging (heads, dim) head-major and
+transposing gives Linear weights; torch splits heads the same way and scales by
+1/sqrt(head_dim) as Keras scales by 1/sqrt(key_dim). When every dimension is the model
+width (heads*key_dim == d_model, value_dim == key_dim, same q/k/v/output width), the
+target is nn.MultiheadAttention's in_proj_weight/in_proj_bias/out_proj; otherwise the
+Linear layers `query`, `key`, `value`, `output`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..graph import Layer
+from ..layouts import Layout, MergeHeads
+from .registry import Context, LayerConversion, Variable, concatenated, numbered, rule, to_torch
+
+PROJECTIONS = (("query", "query_dense"), ("key", "key_dense"), ("value", "value_dense"), ("output", "output_dense"))
+
+
+def attention_variables(config: dict[str, Any]) -> list[Variable]:
+    variables = []
+    for role, store in PROJECTIONS:
+        kernel = Layout.KERAS_EINSUM_HKD if role == "output" else Layout.KERAS_EINSUM_DHK
+        bias = Layout.VECTOR if role == "output" else Layout.KERAS_EINSUM_HK
+        entries: list[tuple[str, Layout]] = [("kernel", kernel)]
+        if config.get("use_bias", True):
+            entries.append(("bias", bias))
+        variables += numbered(f"{store}/", entries, f"{role}.")
+    return variables
+
+
+def _unsupported(layer: Layer) -> str | None:
+    axes = layer.config.get("attention_axes")
+    if axes not in (None, [1], (1,), 1, [-2]):
+        return f"attention over axes {axes}; torch attention runs over the sequence axis only"
+    return None
+
+
+@rule("MultiHeadAttention", torch_module="nn.MultiheadAttention or nn.Linear x4", variables=attention_variables,
+      unsupported=_unsupported,
+      description="q/k/v kernels (d, heads, dim) -> (heads*dim, d) merged head-major; output (heads, dim, d) -> "
+                  "(d, heads*dim); into in_proj/out_proj when all widths agree",
+      tested="self and cross attention, use_bias, key_dim == and != d_model/heads, value_dim")
+def convert_attention(layer: Layer, context: Context) -> LayerConversion:
+    query, key, value = (layer.tensor(f"{role}.kernel").shape for role in ("query", "key", "value"))
+    output = layer.tensor("output.kernel").shape
+    heads, key_dim, value_dim = query[1], query[2], value[2]
+    width = heads * key_dim
+    bias = layer.has("query.bias")
+    packed = (query[0] == key[0] == value[0] == output[2] == width and value_dim == key_dim)
+    projections = {role: to_torch(layer, f"{role}.kernel", f"{role}.weight", Layout.TORCH_LINEAR_OI,
+                                  MergeHeads("output_kernel" if role == "output" else "input_kernel"))
+                   for role, _ in PROJECTIONS}
+    biases = {}
+    if bias:
+        biases = {role: to_torch(layer, f"{role}.bias", f"{role}.bias", Layout.VECTOR,
+                                 None if role == "output" else MergeHeads("bias"))
+                  for role, _ in PROJECTIONS}
+    dropout = float(layer.config.get("dropout", 0.0))
+    if packed:
+        tensors = [concatenated(layer, "in_proj_weight", [projections[r] for r in ("query", "key", "value")])]
+        if bias:
+            tensors.append(concatenated(layer, "in_proj_bias", [biases[r] for r in ("query", "key", "value")]))
+        output_weight = projections["output"]
+        output_weight.key = f"{layer.key}.out_proj.weight"
+        tensors.append(output_weight)
+        if bias:
+            biases["output"].key = f"{layer.key}.out_proj.bias"
+            tensors.append(biases["output"])
+        arguments = {"embed_dim": width, "num_heads": heads, "bias": bias, "dropout": dropout, "batch_first": True}
+        return LayerConversion(layer, "nn.MultiheadAttention", arguments, tensors)
+    tensors = [projections[role] for role, _ in PROJECTIONS] + list(biases.values())
+    arguments = {"num_heads": heads, "key_dim": key_dim, "value_dim": value_dim, "bias": bias,
+                 "query": {"in_features": query[0], "out_features": width},
+                 "key": {"in_features": key[0], "out_features": width},
+                 "value": {"in_features": value[0], "out_features": heads * value_dim},
+                 "output": {"in_features": heads * value_dim, "out_features": output[2]},
+                 "scale": f"1/sqrt({key_dim})"}
+    return LayerConversion(layer, "nn.Linear x4 (query, key, value, output)", arguments, tensors,
+                           warnings=[f"layer {layer.key}: widths do not fit nn.MultiheadAttention (heads*key_dim="
+                                     f"{width}, value_dim={value_dim}, inputs {query[0]}/{key[0]}/{value[0]}): "
+                                     "converted to four Linear projections; attention is softmax(q k^T / "
+                                     f"sqrt({key_dim})) v per head"])

@@ -1,0 +1,36 @@
+"""PReLU -> nn.PReLU when Keras shares alpha over every axis but the channels.
+
+Keras's alpha has the input's shape without batch, with 1 on each shared axis; nn.PReLU
+has one value per channel (axis 1 in torch) or one in all. A per-position alpha has no
+nn.PReLU form: it is written channels-last as Keras has it, with a warning.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..graph import Layer
+from ..layouts import Layout, ToVector
+from .registry import Context, LayerConversion, Variable, numbered, rule, to_torch
+
+
+def prelu_variables(config: dict[str, Any]) -> list[Variable]:
+    return numbered("", [("alpha", Layout.SAME)])
+
+
+@rule("PReLU", torch_module="nn.PReLU", variables=prelu_variables,
+      description="alpha shared over all axes but channels -> weight (c,); per-position alpha kept",
+      tested="shared_axes over spatial axes, over all axes, none shared")
+def convert_prelu(layer: Layer, context: Context) -> LayerConversion:
+    shape = layer.tensor("alpha").shape
+    varying = [axis for axis, size in enumerate(shape) if size != 1]
+    if not varying or varying == [len(shape) - 1]:
+        tensor = to_torch(layer, "alpha", "weight", Layout.VECTOR, ToVector())
+        return LayerConversion(layer, "nn.PReLU", {"num_parameters": int(np.prod(shape))}, [tensor])
+    kept = to_torch(layer, "alpha", "weight", Layout.SAME)
+    return LayerConversion(
+        layer, "PReLU with per-position alpha", {"alpha_shape": shape}, [kept],
+        warnings=[f"layer {layer.key}: alpha varies over axes {varying} of {shape}: nn.PReLU has one value "
+                  "per channel; compute torch.where(x >= 0, x, weight * x) on channels-last x"],
+    )

@@ -1,0 +1,137 @@
+"""Shared by the LSTM, GRU and SimpleRNN rules and the Bidirectional wrapper.
+
+Keras kernels are (in, gates*units) and recurrent kernels (units, gates*units); torch's
+weight_ih/weight_hh are (gates*units, in/units): transposed. LSTM gates are i, f, c, o
+in Keras and i, f, g, o in torch (the same order). GRU gates are z, r, h in Keras and
+r, z, n in torch: the blocks are reordered. Keras has one bias (GRU reset_after=True:
+an input and a recurrent row); torch has bias_ih and bias_hh, the missing one zeros.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..graph import Layer
+from ..layouts import Chain, GateReorder, Layout, TakeRow, Transform, permutation
+from .registry import Context, LayerConversion, TargetTensor, Variable, created, numbered, rule, to_torch
+
+TORCH_MODULES = {"LSTM": "nn.LSTM", "GRU": "nn.GRU", "SimpleRNN": "nn.RNN"}
+GATES = {"LSTM": 4, "GRU": 3, "SimpleRNN": 1}
+# torch's r, z, n blocks taken from Keras's z, r, h blocks
+GRU_GATES = {"keras_order": "zrh", "torch_order": "rzn", "source": (1, 0, 2)}
+
+
+def rnn_variables(class_name: str, config: dict[str, Any], store_prefix: str = "cell/",
+                  role_prefix: str = "") -> list[Variable]:
+    """kernel, recurrent_kernel, bias of a recurrent layer, stored under `store_prefix`."""
+    bias_layout = Layout.KERAS_RNN_BIAS_G if class_name == "GRU" else Layout.VECTOR
+    entries: list[tuple[str, Layout]] = [("kernel", Layout.KERAS_RNN_KERNEL_IG),
+                                         ("recurrent_kernel", Layout.KERAS_RNN_RECURRENT_UG)]
+    if config.get("use_bias", True):
+        entries.append(("bias", bias_layout))
+    return numbered(store_prefix, entries, role_prefix)
+
+
+def _reset_after(layer: Layer, class_name: str, config: dict[str, Any], role_prefix: str = "") -> bool:
+    """GRU's reset_after: the (2, 3u) bias says so; else the config, absent before Keras 2.1.3 (False)."""
+    if class_name != "GRU":
+        return False
+    bias = role_prefix + "bias"
+    if layer.has(bias):
+        return len(layer.tensor(bias).shape) == 2
+    # tf.keras 2 and Keras 3 always write it (default True); standalone Keras before 2.1.3 had no such option
+    return bool(config.get("reset_after", False))
+
+
+def rnn_tensors(layer: Layer, class_name: str, config: dict[str, Any], role_prefix: str = "",
+                suffix: str = "") -> list[TargetTensor]:
+    """The torch tensors `weight_ih_l0{suffix}`, ... of one direction of a recurrent layer."""
+    kernel_steps: dict[str, Transform | None] = {"kernel": None, "recurrent_kernel": None}
+    if class_name == "GRU":
+        for role, source in (("kernel", Layout.KERAS_RNN_KERNEL_IG), ("recurrent_kernel", Layout.KERAS_RNN_RECURRENT_UG)):
+            kernel_steps[role] = GateReorder(**GRU_GATES, axis=1, then=permutation(source, Layout.TORCH_RNN_WEIGHT_GI))
+    tensors = [
+        to_torch(layer, role_prefix + "kernel", f"weight_ih_l0{suffix}", Layout.TORCH_RNN_WEIGHT_GI,
+                 kernel_steps["kernel"]),
+        to_torch(layer, role_prefix + "recurrent_kernel", f"weight_hh_l0{suffix}", Layout.TORCH_RNN_WEIGHT_GI,
+                 kernel_steps["recurrent_kernel"]),
+    ]
+    bias = role_prefix + "bias"
+    if not layer.has(bias):
+        return tensors
+    units = layer.tensor(role_prefix + "recurrent_kernel").shape[0]
+    if class_name != "GRU":
+        tensors.append(to_torch(layer, bias, f"bias_ih_l0{suffix}", Layout.VECTOR))
+        tensors.append(created(layer, f"bias_hh_l0{suffix}", 0.0, (GATES[class_name] * units,), bias,
+                               "zeros (Keras has one bias, torch two that add up)"))
+    elif _reset_after(layer, class_name, config, role_prefix):
+        for row, name in ((0, "ih"), (1, "hh")):
+            step = Chain((TakeRow(row), GateReorder(**GRU_GATES, axis=0)))
+            tensors.append(to_torch(layer, bias, f"bias_{name}_l0{suffix}", Layout.TORCH_RNN_BIAS_G, step))
+    else:
+        tensors.append(to_torch(layer, bias, f"bias_ih_l0{suffix}", Layout.TORCH_RNN_BIAS_G,
+                                GateReorder(**GRU_GATES, axis=0)))
+        tensors.append(created(layer, f"bias_hh_l0{suffix}", 0.0, (3 * units,), bias,
+                               "zeros (reset_after=False has one bias)"))
+    return tensors
+
+
+def rnn_arguments(layer: Layer, class_name: str, config: dict[str, Any], role_prefix: str = "") -> dict[str, Any]:
+    """nn.LSTM/GRU/RNN arguments plus the Keras options the module around it must honour."""
+    input_size = layer.tensor(role_prefix + "kernel").shape[0]
+    units = layer.tensor(role_prefix + "recurrent_kernel").shape[0]
+    arguments: dict[str, Any] = {
+        "input_size": input_size, "hidden_size": units, "num_layers": 1, "bias": layer.has(role_prefix + "bias"),
+        "batch_first": True,
+        "return_sequences": bool(config.get("return_sequences", False)),
+        "go_backwards": bool(config.get("go_backwards", False)),
+    }
+    if class_name == "SimpleRNN":
+        arguments["nonlinearity"] = _name(config.get("activation", "tanh"))
+    else:
+        arguments["activation"] = _name(config.get("activation", "tanh"))
+        arguments["recurrent_activation"] = _name(config.get("recurrent_activation", "sigmoid"))
+    if class_name == "GRU":
+        arguments["reset_after"] = _reset_after(layer, class_name, config, role_prefix)
+    return arguments
+
+
+def rnn_warnings(layer: Layer, class_name: str, arguments: dict[str, Any]) -> list[str]:
+    """What torch's built-in module cannot do of this layer: it needs its own cell then."""
+    warnings = []
+    module = TORCH_MODULES[class_name]
+    if class_name == "SimpleRNN" and arguments["nonlinearity"] not in ("tanh", "relu"):
+        warnings.append(f"layer {layer.key}: activation {arguments['nonlinearity']!r}: nn.RNN has tanh or relu only")
+    if class_name != "SimpleRNN":
+        if arguments["activation"] != "tanh":
+            warnings.append(f"layer {layer.key}: activation {arguments['activation']!r}: {module} uses tanh; "
+                            "it needs its own cell")
+        if arguments["recurrent_activation"] != "sigmoid":
+            hint = " (Keras 2's clip(0.2x + 0.5, 0, 1))" if arguments["recurrent_activation"] == "hard_sigmoid" else ""
+            warnings.append(f"layer {layer.key}: recurrent_activation {arguments['recurrent_activation']!r}{hint}: "
+                            f"{module} uses sigmoid; it needs its own cell")
+    if class_name == "GRU" and not arguments["reset_after"]:
+        warnings.append(f"layer {layer.key}: GRU reset_after=False applies the reset gate before the recurrent "
+                        "matmul; nn.GRU applies it after: it needs its own cell (weights are in nn.GRU layout)")
+    return warnings
+
+
+def _name(activation: Any) -> str:
+    if isinstance(activation, dict):  # Keras 3 may serialize an activation as a dict
+        return str(activation.get("config", {}).get("name") or activation.get("class_name"))
+    return str(activation)
+
+
+def register_recurrent(class_name: str, description: str, tested: str) -> None:
+    """Register the rule of a plain recurrent layer: its one direction as the torch module's l0."""
+
+    def variables(config: dict[str, Any]) -> list[Variable]:
+        return rnn_variables(class_name, config)
+
+    def convert(layer: Layer, context: Context) -> LayerConversion:
+        arguments = rnn_arguments(layer, class_name, layer.config)
+        return LayerConversion(layer, TORCH_MODULES[class_name], arguments,
+                               rnn_tensors(layer, class_name, layer.config),
+                               warnings=rnn_warnings(layer, class_name, arguments))
+
+    rule(class_name, torch_module=f"{TORCH_MODULES[class_name]}(batch_first=True)", variables=variables,
+         description=description, tested=tested)(convert)

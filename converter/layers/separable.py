@@ -1,0 +1,58 @@
+"""SeparableConv1D/2D -> a depthwise nn.Conv (groups=in, no bias) then a 1x1 nn.Conv.
+
+Keys: `{layer}.depthwise.weight`, `{layer}.pointwise.weight`, `{layer}.pointwise.bias`,
+the two sub-modules a user writes.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..graph import Layer
+from ..layouts import DepthwiseToGrouped, Layout
+from .conv_options import conv_options
+from .registry import Context, LayerConversion, Variable, numbered, rule, to_torch
+
+SPATIAL = {"SeparableConv1D": 1, "SeparableConv2D": 2}
+DEPTHWISE = {1: Layout.KERAS_DEPTHWISE1D_WIM, 2: Layout.KERAS_DEPTHWISE2D_HWIM}
+POINTWISE = {1: Layout.KERAS_CONV1D_WIO, 2: Layout.KERAS_CONV2D_HWIO}
+TORCH_LAYOUTS = {1: Layout.TORCH_CONV1D_OIW, 2: Layout.TORCH_CONV2D_OIHW}
+
+
+def separable_variables(spatial: int):
+    def variables(config: dict[str, Any]) -> list[Variable]:
+        entries: list[tuple[str, Layout]] = [("depthwise_kernel", DEPTHWISE[spatial]),
+                                             ("pointwise_kernel", POINTWISE[spatial])]
+        if config.get("use_bias", True):
+            entries.append(("bias", Layout.VECTOR))
+        return numbered("", entries)
+
+    return variables
+
+
+def _convert(layer: Layer, context: Context) -> LayerConversion:
+    spatial = SPATIAL[layer.class_name]
+    depthwise = layer.tensor("depthwise_kernel").shape
+    pointwise = layer.tensor("pointwise_kernel").shape
+    in_channels, multiplier = depthwise[spatial], depthwise[spatial + 1]
+    tensors = [
+        to_torch(layer, "depthwise_kernel", "depthwise.weight", TORCH_LAYOUTS[spatial], DepthwiseToGrouped(spatial)),
+        to_torch(layer, "pointwise_kernel", "pointwise.weight", TORCH_LAYOUTS[spatial]),
+    ]
+    if layer.has("bias"):
+        tensors.append(to_torch(layer, "bias", "pointwise.bias", Layout.VECTOR))
+    options, warnings = conv_options(layer, spatial, tuple(depthwise[:spatial]))
+    arguments = {
+        "depthwise": {"in_channels": in_channels, "out_channels": in_channels * multiplier, **options,
+                      "groups": in_channels, "bias": False},
+        "pointwise": {"in_channels": in_channels * multiplier, "out_channels": pointwise[-1], "kernel_size": 1,
+                      "bias": layer.has("bias")},
+    }
+    return LayerConversion(layer, f"nn.Sequential(depthwise=nn.Conv{spatial}d, pointwise=nn.Conv{spatial}d)",
+                           arguments, tensors, activation=layer.config.get("activation"), warnings=warnings)
+
+
+for _class, _spatial in SPATIAL.items():
+    rule(_class, torch_module=f"depthwise + pointwise nn.Conv{_spatial}d", variables=separable_variables(_spatial),
+         description="depthwise (*k, in, m) -> (in*m, 1, *k); pointwise (1.., in*m, out) -> (out, in*m, 1..)",
+         tested="depth_multiplier, strides, use_bias, padding valid/same",
+         )(_convert)

@@ -1,0 +1,114 @@
+"""The Dense after a Flatten of a channels-last feature map, and models nested as layers."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import converter
+from layer_harness import LAYER_ATOL, channels_first, convert_file, load, max_diff, random_input, saved_model
+
+
+def conv_flatten_dense(keras, pooling: bool):
+    layers = [keras.Input((6, 6, 3)), keras.layers.Conv2D(4, 3, name="conv")]
+    if pooling:
+        layers.append(keras.layers.MaxPooling2D(name="pool"))
+    layers += [keras.layers.Flatten(name="flat"), keras.layers.Dropout(0.3), keras.layers.Dense(5, name="head")]
+    return keras.Sequential(layers)
+
+
+@pytest.mark.parametrize("writer", ["keras3.keras", "keras3.h5", "keras2.h5"])
+@pytest.mark.parametrize("pooling", [False, True])
+def test_dense_after_flatten_of_conv_map_matches_keras(tmp_path, writer, pooling):
+    model, path = saved_model(lambda keras: conv_flatten_dense(keras, pooling), writer, tmp_path)
+    inputs = random_input((6, 6, 3))
+    weights, layers = convert_file(path)
+    assert layers["head"].module_args["flattened_channels"] == 4
+    conv, head = torch.nn.Conv2d(3, 4, 3), torch.nn.Linear(**{
+        k: v for k, v in layers["head"].module_args.items() if k != "flattened_channels"})
+    load(conv, weights, "conv")
+    load(head, weights, "head")
+    with torch.no_grad():
+        x = conv(channels_first(torch.from_numpy(inputs)))
+        if pooling:
+            x = torch.nn.functional.max_pool2d(x, 2)
+        actual = head(x.flatten(1))  # PyTorch flattens NCHW as (c, h, w)
+    assert max_diff(model(inputs), actual) <= LAYER_ATOL
+
+
+def test_record_shows_the_row_regrouping(tmp_path):
+    _, path = saved_model(lambda keras: conv_flatten_dense(keras, True), "keras3.keras", tmp_path)
+    with converter.read(path) as graph:
+        record = {entry["key"]: entry for entry in converter.convert_graph(graph).record()}
+    assert record["head.weight"]["transform"] == "rows (h,w,c) -> (c,h,w); transpose(1,0)"
+
+
+@pytest.mark.parametrize("writer", ["keras3.keras", "keras2.h5"])
+def test_dense_after_flatten_of_conv1d_map_matches_keras(tmp_path, writer):
+    model, path = saved_model(lambda keras: keras.Sequential([
+        keras.Input((8, 3)), keras.layers.Conv1D(4, 3, name="conv"), keras.layers.Flatten(),
+        keras.layers.Dense(2, name="head")]), writer, tmp_path)
+    inputs = random_input((8, 3))
+    weights, layers = convert_file(path)
+    conv, head = torch.nn.Conv1d(3, 4, 3), torch.nn.Linear(24, 2)
+    load(conv, weights, "conv")
+    load(head, weights, "head")
+    with torch.no_grad():
+        actual = head(conv(channels_first(torch.from_numpy(inputs))).flatten(1))
+    assert max_diff(model(inputs), actual) <= LAYER_ATOL
+
+
+@pytest.mark.parametrize("writer", ["keras3.keras", "keras2.h5"])
+@pytest.mark.parametrize("shape, permuted", [((4, 4, 3), True), ((5, 3), False)])
+def test_flatten_of_an_input(tmp_path, writer, shape, permuted):
+    """An image input flattened is regrouped; a (time, features) sequence keeps its order."""
+    model, path = saved_model(lambda keras: keras.Sequential([
+        keras.Input(shape), keras.layers.Flatten(), keras.layers.Dense(2, name="head")]), writer, tmp_path)
+    inputs = random_input(shape)
+    weights, layers = convert_file(path)
+    assert ("flattened_channels" in layers["head"].module_args) == permuted
+    head = torch.nn.Linear(int(np.prod(shape)), 2)
+    load(head, weights, "head")
+    x = torch.from_numpy(inputs)
+    with torch.no_grad():
+        actual = head((channels_first(x) if permuted else x).flatten(1))
+    assert max_diff(model(inputs), actual) <= LAYER_ATOL
+
+
+def test_unknown_producer_before_flatten_is_warned(tmp_path):
+    _, path = saved_model(lambda keras: keras.Sequential([
+        keras.Input((6, 4)), keras.layers.Reshape((4, 6)), keras.layers.Flatten(),
+        keras.layers.Dense(2, name="head")]), "keras2.h5", tmp_path)
+    _, layers = convert_file(path)
+    assert "Reshape" in layers["head"].warnings[0]
+
+
+def nested_model(keras):
+    inner = keras.Sequential([keras.Input((6, 6, 3)), keras.layers.Conv2D(4, 3, name="conv"),
+                              keras.layers.BatchNormalization(name="bn")], name="features")
+    inputs = keras.Input((6, 6, 3))
+    x = inner(inputs)
+    x = keras.layers.Flatten()(x)
+    outputs = keras.layers.Dense(3, name="head")(x)
+    return keras.Model(inputs, outputs)
+
+
+@pytest.mark.parametrize("writer", ["keras3.keras", "keras3.h5", "keras2.h5"])
+def test_nested_model_keys_are_dotted(tmp_path, writer):
+    model, path = saved_model(nested_model, writer, tmp_path)
+    inputs = random_input((6, 6, 3))
+    weights, layers = convert_file(path)
+    assert {"features.conv.weight", "features.bn.running_var", "head.weight"} <= set(weights)
+    features = torch.nn.Sequential()
+    features.add_module("conv", torch.nn.Conv2d(3, 4, 3))
+    features.add_module("bn", torch.nn.BatchNorm2d(**layers["bn"].module_args))
+    load(features, weights, "features")
+    features.eval()
+    head = torch.nn.Linear(64, 3)
+    load(head, weights, "head")
+    with torch.no_grad():
+        actual = head(features(channels_first(torch.from_numpy(inputs))).flatten(1))
+    # The Flatten reads the nested model's output: its channels are not traced through it here.
+    if "flattened_channels" not in layers["head"].module_args:
+        pytest.fail(f"Dense after a nested conv model was not regrouped: {layers['head'].warnings}")
+    assert max_diff(model(inputs), actual) <= LAYER_ATOL
