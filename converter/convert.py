@@ -53,6 +53,7 @@ class Conversion:
                 "keras_class": result.layer.class_name if result else None,
                 "torch_module": result.torch_module if result else None,
                 "module_args": result.module_args if result else {},
+                "options": result.options if result else {},
                 "activation": result.activation if result else None,
                 "warnings": result.warnings if result else [],
             })

@@ -35,6 +35,7 @@ class Report:
                 "key": layer.key, "name": layer.name, "class": layer.class_name, "status": status,
                 "torch_module": result.torch_module if result else None,
                 "module_args": result.module_args if result else {},
+                "options": result.options if result else {},
                 "activation": _activation_name(result.activation) if result else None,
                 "tensors": tensors,
             })
@@ -65,8 +66,11 @@ class Report:
             for index, entry in enumerate(layer["tensors"]):
                 left = first if index == 0 else ("", "")
                 torch_key = entry.get("key", "(no rule: not converted)")
-                rows.append(left + (
-                    entry["keras_role"], _shape(entry["keras_shape"]), entry["keras_layout"], torch_key,
+                if entry.get("transform", "").startswith("created"):  # PyTorch has it, Keras does not
+                    keras_side: tuple[str, ...] = ("-", "-", "-")
+                else:
+                    keras_side = (entry["keras_role"], _shape(entry["keras_shape"]), entry["keras_layout"])
+                rows.append(left + keras_side + (torch_key,
                     _shape(entry["target_shape"]) if "target_shape" in entry else "-",
                     entry.get("transform", "-"),
                 ))
@@ -74,9 +78,14 @@ class Report:
         lines.append("")
         for row in [header] + rows:
             lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
-        modules = [f"  {layer['key']}: {layer['torch_module']}({_args(layer['module_args'])})"
-                   + (f", then {layer['activation']}" if layer["activation"] not in (None, "linear") else "")
-                   for layer in data["layers"] if layer["torch_module"]]
+        modules = []
+        for layer in data["layers"]:
+            if not layer["torch_module"]:
+                continue
+            modules.append(f"  {layer['key']}: {layer['torch_module']}({_args(layer['module_args'])})"
+                           + (f", then {layer['activation']}" if layer["activation"] not in (None, "linear") else ""))
+            if layer["options"]:
+                modules.append(f"    keras options: {_args(layer['options'])}")
         if modules:
             lines += ["", "PyTorch modules these weights load into:"] + modules
         lines += [f"warning: {warning}" for warning in data["warnings"]]

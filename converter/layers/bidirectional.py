@@ -42,7 +42,8 @@ def convert_bidirectional(layer: Layer, context: Context) -> LayerConversion:
     class_name, inner = _inner(layer.config)
     tensors = (rnn_tensors(layer, class_name, inner, "forward/")
                + rnn_tensors(layer, class_name, inner, "backward/", "_reverse"))
-    arguments = rnn_arguments(layer, class_name, inner, "forward/")
-    arguments.update(bidirectional=True, merge_mode=layer.config.get("merge_mode", "concat"))
+    arguments, options = rnn_arguments(layer, class_name, inner, "forward/")
+    arguments["bidirectional"] = True
+    options["merge_mode"] = layer.config.get("merge_mode", "concat")
     return LayerConversion(layer, TORCH_MODULES[class_name], arguments, tensors,
-                           warnings=rnn_warnings(layer, class_name, arguments))
+                           warnings=rnn_warnings(layer, class_name, options), options=options)

@@ -35,12 +35,12 @@ def _convert(layer: Layer, context: Context) -> LayerConversion:
     tensors = [to_torch(layer, "kernel", "weight", TORCH_LAYOUTS[spatial])]
     if layer.has("bias"):
         tensors.append(to_torch(layer, "bias", "bias", Layout.VECTOR))
-    options, warnings = conv_options(layer, spatial, tuple(kernel[:spatial]))
-    groups = options.get("groups", 1)
-    arguments = {"in_channels": kernel[spatial] * groups, "out_channels": kernel[spatial + 1], **options,
-                 "bias": layer.has("bias")}
+    arguments_from_config, options, warnings = conv_options(layer, spatial, tuple(kernel[:spatial]))
+    groups = arguments_from_config.get("groups", 1)
+    arguments = {"in_channels": kernel[spatial] * groups, "out_channels": kernel[spatial + 1],
+                 **arguments_from_config, "bias": layer.has("bias")}
     return LayerConversion(layer, f"nn.Conv{spatial}d", arguments, tensors,
-                           activation=layer.config.get("activation"), warnings=warnings)
+                           activation=layer.config.get("activation"), warnings=warnings, options=options)
 
 
 for _class, _spatial in SPATIAL.items():

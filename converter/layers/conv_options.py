@@ -26,43 +26,45 @@ def same_padding(size: int, kernel: int, stride: int, dilation: int) -> tuple[in
     return total // 2, total - total // 2
 
 
-def conv_options(layer: Layer, spatial: int, kernel_size: tuple[int, ...]) -> tuple[dict[str, Any], list[str]]:
-    """Module arguments (stride, padding, dilation, groups) and warnings for a convolution."""
+def conv_options(layer: Layer, spatial: int, kernel_size: tuple[int, ...]
+                 ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """Module arguments (stride, padding, dilation, groups), options around it, and warnings."""
     config = layer.config
     strides = as_tuple(config.get("strides", 1), spatial)
     dilation = as_tuple(config.get("dilation_rate", 1), spatial)
     padding = str(config.get("padding", "valid")).lower()
     arguments: dict[str, Any] = {"kernel_size": kernel_size, "stride": strides, "dilation": dilation}
+    options: dict[str, Any] = {}
     warnings: list[str] = []
     if config.get("data_format") == "channels_first":
-        arguments["data_format"] = "channels_first"
+        options["data_format"] = "channels_first"
     if padding == "valid":
         arguments["padding"] = 0
     elif padding == "causal":
         arguments["padding"] = 0
-        arguments["pad_before"] = [((kernel_size[0] - 1) * dilation[0], 0)]
+        options["pad_before"] = [((kernel_size[0] - 1) * dilation[0], 0)]
         warnings.append(f"layer {layer.key}: padding='causal': pad {(kernel_size[0] - 1) * dilation[0]} "
                         "steps at the start of the sequence before the Conv1d")
     elif all(s == 1 for s in strides):
         arguments["padding"] = "same"  # torch pads like TensorFlow here: the odd one at the end
     else:
         arguments["padding"] = 0
-        arguments["tf_same"] = True  # pad per input size: same_padding() on each spatial axis
+        options["tf_same"] = True  # pad per input size: same_padding() on each spatial axis
         shape = layer.input_shape
         spatial_sizes = shape[1:-1] if shape and config.get("data_format") != "channels_first" else (
             shape[2:] if shape else None)
         if spatial_sizes and all(spatial_sizes):
-            arguments["pad_before"] = [same_padding(int(n), k, s, d)
+            options["pad_before"] = [same_padding(int(n), k, s, d)
                                        for n, k, s, d in zip(spatial_sizes, kernel_size, strides, dilation)]
         warnings.append(
             f"layer {layer.key}: padding='same' with stride {strides}: PyTorch's padding='same' needs "
             "stride 1; pad explicitly before the convolution (TensorFlow puts the odd pixel at the "
-            "end)" + (f": {arguments['pad_before']} per spatial axis" if "pad_before" in arguments else "")
+            "end)" + (f": {options['pad_before']} per spatial axis" if "pad_before" in options else "")
         )
     groups = int(config.get("groups", 1) or 1)
     if groups != 1:
         arguments["groups"] = groups
-    return arguments, warnings
+    return arguments, options, warnings
 
 
 def transpose_crop(size: int, kernel: int, stride: int, dilation: int, padding: str,
@@ -87,23 +89,23 @@ def transpose_crop(size: int, kernel: int, stride: int, dilation: int, padding: 
     return start, length, max(start + length - full, 0)
 
 
-def transpose_options(layer: Layer, spatial: int, kernel_size: tuple[int, ...]) -> tuple[dict[str, Any], list[str]]:
-    """Module arguments for a transposed convolution, with TensorFlow's output crop when known."""
+def transpose_options(layer: Layer, spatial: int, kernel_size: tuple[int, ...]
+                      ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """Module arguments for a transposed convolution, and TensorFlow's output crop when known."""
     config = layer.config
     strides = as_tuple(config.get("strides", 1), spatial)
     dilation = as_tuple(config.get("dilation_rate", 1), spatial)
     padding = str(config.get("padding", "valid")).lower()
     output_padding = config.get("output_padding")
-    arguments: dict[str, Any] = {"kernel_size": kernel_size, "stride": strides, "dilation": dilation, "padding": 0,
-                                 "keras_padding": padding, "keras_output_padding": output_padding}
+    arguments: dict[str, Any] = {"kernel_size": kernel_size, "stride": strides, "dilation": dilation, "padding": 0}
+    options: dict[str, Any] = {"keras_padding": padding, "keras_output_padding": output_padding}
     shape = layer.input_shape
     if not shape or not all(shape[1:-1]):
-        return arguments, [f"layer {layer.key}: {layer.class_name}: the input size is not in the config; "
-                           "crop the full output per axis as transpose_crop() says"]
+        return arguments, options, [f"layer {layer.key}: {layer.class_name}: the input size is not in the config; "
+                                    "crop the full output per axis as transpose_crop() says"]
     paddings = as_tuple(output_padding, spatial) if output_padding is not None else (None,) * spatial
     crops = [transpose_crop(int(n), k, s, d, padding, p)
              for n, k, s, d, p in zip(shape[1:-1], kernel_size, strides, dilation, paddings)]
-    arguments.update(output_padding=tuple(extra for _, _, extra in crops),
-                     crop_start=tuple(start for start, _, _ in crops),
-                     output_size=tuple(length for _, length, _ in crops))
-    return arguments, []
+    arguments["output_padding"] = tuple(extra for _, _, extra in crops)
+    options.update(crop_start=tuple(start for start, _, _ in crops), output_size=tuple(length for _, length, _ in crops))
+    return arguments, options, []

@@ -35,11 +35,11 @@ def _convert(layer: Layer, context: Context) -> LayerConversion:
     tensors = [to_torch(layer, "kernel", "weight", TORCH_LAYOUTS[spatial])]
     if layer.has("bias"):
         tensors.append(to_torch(layer, "bias", "bias", Layout.VECTOR))
-    options, warnings = transpose_options(layer, spatial, tuple(kernel[:spatial]))
-    arguments = {"in_channels": kernel[spatial + 1], "out_channels": kernel[spatial], **options,
+    arguments_from_config, options, warnings = transpose_options(layer, spatial, tuple(kernel[:spatial]))
+    arguments = {"in_channels": kernel[spatial + 1], "out_channels": kernel[spatial], **arguments_from_config,
                  "bias": layer.has("bias")}
     return LayerConversion(layer, f"nn.ConvTranspose{spatial}d", arguments, tensors,
-                           activation=layer.config.get("activation"), warnings=warnings)
+                           activation=layer.config.get("activation"), warnings=warnings, options=options)
 
 
 for _class, _spatial in SPATIAL.items():

@@ -39,7 +39,7 @@ def convert_dense(layer: Layer, context: Context) -> LayerConversion:
         tensors, activation=layer.config.get("activation") if layer.has_config else None,
     )
     if channels:
-        result.module_args["flattened_channels"] = channels
+        result.options["flattened_channels"] = channels
     if warning:
         result.warnings.append(warning)
     return result

@@ -35,11 +35,11 @@ def _convert(layer: Layer, context: Context) -> LayerConversion:
     tensors = [to_torch(layer, "kernel", "weight", TORCH_LAYOUTS[spatial], DepthwiseToGrouped(spatial))]
     if layer.has("bias"):
         tensors.append(to_torch(layer, "bias", "bias", Layout.VECTOR))
-    options, warnings = conv_options(layer, spatial, tuple(kernel[:spatial]))
-    arguments = {"in_channels": in_channels, "out_channels": in_channels * multiplier, **options,
+    arguments_from_config, options, warnings = conv_options(layer, spatial, tuple(kernel[:spatial]))
+    arguments = {"in_channels": in_channels, "out_channels": in_channels * multiplier, **arguments_from_config,
                  "groups": in_channels, "bias": layer.has("bias")}
     return LayerConversion(layer, f"nn.Conv{spatial}d", arguments, tensors,
-                           activation=layer.config.get("activation"), warnings=warnings)
+                           activation=layer.config.get("activation"), warnings=warnings, options=options)
 
 
 for _class, _spatial in SPATIAL.items():

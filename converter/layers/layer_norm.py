@@ -68,8 +68,8 @@ def convert_layer_norm(layer: Layer, context: Context) -> LayerConversion:
         warnings.append(f"layer {layer.key}: axes {_axes(config)} are positive indices and the config does "
                         "not record the input rank: taken to be the trailing axes")
     if config.get("rms_scaling"):
-        arguments["rms_scaling"] = True
         warnings.append(f"layer {layer.key}: rms_scaling=True computes x * rsqrt(var(x) + eps) * gamma "
                         "(Keras's deprecated formula, centred variance): neither nn.LayerNorm nor "
                         "nn.RMSNorm computes it; write it out with this weight")
-    return LayerConversion(layer, "nn.LayerNorm", arguments, tensors, warnings=warnings)
+    options = {"rms_scaling": True} if config.get("rms_scaling") else {}
+    return LayerConversion(layer, "nn.LayerNorm", arguments, tensors, warnings=warnings, options=options)

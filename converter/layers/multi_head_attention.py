@@ -72,13 +72,12 @@ def convert_attention(layer: Layer, context: Context) -> LayerConversion:
         arguments = {"embed_dim": width, "num_heads": heads, "bias": bias, "dropout": dropout, "batch_first": True}
         return LayerConversion(layer, "nn.MultiheadAttention", arguments, tensors)
     tensors = [projections[role] for role, _ in PROJECTIONS] + list(biases.values())
-    arguments = {"num_heads": heads, "key_dim": key_dim, "value_dim": value_dim, "bias": bias,
-                 "query": {"in_features": query[0], "out_features": width},
-                 "key": {"in_features": key[0], "out_features": width},
-                 "value": {"in_features": value[0], "out_features": heads * value_dim},
-                 "output": {"in_features": heads * value_dim, "out_features": output[2]},
-                 "scale": f"1/sqrt({key_dim})"}
-    return LayerConversion(layer, "nn.Linear x4 (query, key, value, output)", arguments, tensors,
+    arguments = {"query": {"in_features": query[0], "out_features": width, "bias": bias},
+                 "key": {"in_features": key[0], "out_features": width, "bias": bias},
+                 "value": {"in_features": value[0], "out_features": heads * value_dim, "bias": bias},
+                 "output": {"in_features": heads * value_dim, "out_features": output[2], "bias": bias}}
+    options = {"num_heads": heads, "key_dim": key_dim, "value_dim": value_dim, "scale": f"1/sqrt({key_dim})"}
+    return LayerConversion(layer, "nn.Linear x4 (query, key, value, output)", arguments, tensors, options=options,
                            warnings=[f"layer {layer.key}: widths do not fit nn.MultiheadAttention (heads*key_dim="
                                      f"{width}, value_dim={value_dim}, inputs {query[0]}/{key[0]}/{value[0]}): "
                                      "converted to four Linear projections; attention is softmax(q k^T / "

@@ -30,7 +30,7 @@ def convert_prelu(layer: Layer, context: Context) -> LayerConversion:
         return LayerConversion(layer, "nn.PReLU", {"num_parameters": int(np.prod(shape))}, [tensor])
     kept = to_torch(layer, "alpha", "weight", Layout.SAME)
     return LayerConversion(
-        layer, "PReLU with per-position alpha", {"alpha_shape": shape}, [kept],
+        layer, "PReLU with per-position alpha", {}, [kept], options={"alpha_shape": shape},
         warnings=[f"layer {layer.key}: alpha varies over axes {varying} of {shape}: nn.PReLU has one value "
                   "per channel; compute torch.where(x >= 0, x, weight * x) on channels-last x"],
     )

@@ -75,41 +75,43 @@ def rnn_tensors(layer: Layer, class_name: str, config: dict[str, Any], role_pref
     return tensors
 
 
-def rnn_arguments(layer: Layer, class_name: str, config: dict[str, Any], role_prefix: str = "") -> dict[str, Any]:
-    """nn.LSTM/GRU/RNN arguments plus the Keras options the module around it must honour."""
-    input_size = layer.tensor(role_prefix + "kernel").shape[0]
-    units = layer.tensor(role_prefix + "recurrent_kernel").shape[0]
+def rnn_arguments(layer: Layer, class_name: str, config: dict[str, Any],
+                  role_prefix: str = "") -> tuple[dict[str, Any], dict[str, Any]]:
+    """nn.LSTM/GRU/RNN arguments, and the Keras options the code around it must honour."""
     arguments: dict[str, Any] = {
-        "input_size": input_size, "hidden_size": units, "num_layers": 1, "bias": layer.has(role_prefix + "bias"),
-        "batch_first": True,
+        "input_size": layer.tensor(role_prefix + "kernel").shape[0],
+        "hidden_size": layer.tensor(role_prefix + "recurrent_kernel").shape[0],
+        "num_layers": 1, "bias": layer.has(role_prefix + "bias"), "batch_first": True,
+    }
+    options: dict[str, Any] = {
         "return_sequences": bool(config.get("return_sequences", False)),
         "go_backwards": bool(config.get("go_backwards", False)),
+        "activation": _name(config.get("activation", "tanh")),
     }
     if class_name == "SimpleRNN":
-        arguments["nonlinearity"] = _name(config.get("activation", "tanh"))
+        arguments["nonlinearity"] = options["activation"]
     else:
-        arguments["activation"] = _name(config.get("activation", "tanh"))
-        arguments["recurrent_activation"] = _name(config.get("recurrent_activation", "sigmoid"))
+        options["recurrent_activation"] = _name(config.get("recurrent_activation", "sigmoid"))
     if class_name == "GRU":
-        arguments["reset_after"] = _reset_after(layer, class_name, config, role_prefix)
-    return arguments
+        options["reset_after"] = _reset_after(layer, class_name, config, role_prefix)
+    return arguments, options
 
 
-def rnn_warnings(layer: Layer, class_name: str, arguments: dict[str, Any]) -> list[str]:
+def rnn_warnings(layer: Layer, class_name: str, options: dict[str, Any]) -> list[str]:
     """What torch's built-in module cannot do of this layer: it needs its own cell then."""
     warnings = []
     module = TORCH_MODULES[class_name]
-    if class_name == "SimpleRNN" and arguments["nonlinearity"] not in ("tanh", "relu"):
-        warnings.append(f"layer {layer.key}: activation {arguments['nonlinearity']!r}: nn.RNN has tanh or relu only")
+    if class_name == "SimpleRNN" and options["activation"] not in ("tanh", "relu"):
+        warnings.append(f"layer {layer.key}: activation {options['activation']!r}: nn.RNN has tanh or relu only")
     if class_name != "SimpleRNN":
-        if arguments["activation"] != "tanh":
-            warnings.append(f"layer {layer.key}: activation {arguments['activation']!r}: {module} uses tanh; "
+        if options["activation"] != "tanh":
+            warnings.append(f"layer {layer.key}: activation {options['activation']!r}: {module} uses tanh; "
                             "it needs its own cell")
-        if arguments["recurrent_activation"] != "sigmoid":
-            hint = " (Keras 2's clip(0.2x + 0.5, 0, 1))" if arguments["recurrent_activation"] == "hard_sigmoid" else ""
-            warnings.append(f"layer {layer.key}: recurrent_activation {arguments['recurrent_activation']!r}{hint}: "
+        if options["recurrent_activation"] != "sigmoid":
+            hint = " (Keras 2's clip(0.2x + 0.5, 0, 1))" if options["recurrent_activation"] == "hard_sigmoid" else ""
+            warnings.append(f"layer {layer.key}: recurrent_activation {options['recurrent_activation']!r}{hint}: "
                             f"{module} uses sigmoid; it needs its own cell")
-    if class_name == "GRU" and not arguments["reset_after"]:
+    if class_name == "GRU" and not options["reset_after"]:
         warnings.append(f"layer {layer.key}: GRU reset_after=False applies the reset gate before the recurrent "
                         "matmul; nn.GRU applies it after: it needs its own cell (weights are in nn.GRU layout)")
     return warnings
@@ -128,10 +130,10 @@ def register_recurrent(class_name: str, description: str, tested: str) -> None:
         return rnn_variables(class_name, config)
 
     def convert(layer: Layer, context: Context) -> LayerConversion:
-        arguments = rnn_arguments(layer, class_name, layer.config)
+        arguments, options = rnn_arguments(layer, class_name, layer.config)
         return LayerConversion(layer, TORCH_MODULES[class_name], arguments,
                                rnn_tensors(layer, class_name, layer.config),
-                               warnings=rnn_warnings(layer, class_name, arguments))
+                               warnings=rnn_warnings(layer, class_name, options), options=options)
 
     rule(class_name, torch_module=f"{TORCH_MODULES[class_name]}(batch_first=True)", variables=variables,
          description=description, tested=tested)(convert)

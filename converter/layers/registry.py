@@ -74,6 +74,9 @@ class LayerConversion:
     tensors: list[TargetTensor]
     activation: str | None = None  # the Keras activation fused into the layer, applied after it
     warnings: list[str] = field(default_factory=list)
+    # Keras semantics the code around the module must honour (explicit padding, output crop,
+    # return_sequences, merge_mode, ...): not constructor arguments.
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 class Context(Protocol):

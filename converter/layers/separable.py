@@ -40,15 +40,16 @@ def _convert(layer: Layer, context: Context) -> LayerConversion:
     ]
     if layer.has("bias"):
         tensors.append(to_torch(layer, "bias", "pointwise.bias", Layout.VECTOR))
-    options, warnings = conv_options(layer, spatial, tuple(depthwise[:spatial]))
+    arguments_from_config, options, warnings = conv_options(layer, spatial, tuple(depthwise[:spatial]))
     arguments = {
-        "depthwise": {"in_channels": in_channels, "out_channels": in_channels * multiplier, **options,
+        "depthwise": {"in_channels": in_channels, "out_channels": in_channels * multiplier, **arguments_from_config,
                       "groups": in_channels, "bias": False},
         "pointwise": {"in_channels": in_channels * multiplier, "out_channels": pointwise[-1], "kernel_size": 1,
                       "bias": layer.has("bias")},
     }
     return LayerConversion(layer, f"nn.Sequential(depthwise=nn.Conv{spatial}d, pointwise=nn.Conv{spatial}d)",
-                           arguments, tensors, activation=layer.config.get("activation"), warnings=warnings)
+                           arguments, tensors, activation=layer.config.get("activation"), warnings=warnings,
+                           options=options)
 
 
 for _class, _spatial in SPATIAL.items():

@@ -45,6 +45,6 @@ def _unsupported(layer: Layer) -> str | None:
 def convert_time_distributed(layer: Layer, context: Context) -> LayerConversion:
     wrapped = _wrapped(layer)
     result = RULES[wrapped.class_name].convert(wrapped, context)
-    result.module_args = {**result.module_args, "time_distributed": True}
+    result.options = {**result.options, "time_distributed": True}
     result.layer = layer
     return result

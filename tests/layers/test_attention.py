@@ -42,19 +42,19 @@ def test_linear_projection_attention_matches_keras(tmp_path, writer, key_dim, va
     query = random_input((5, 8))
     value = random_input((7, 6), seed=2) if cross else query
     weights, layers = convert_file(path)
-    arguments = layers["mha"].module_args
+    arguments, options = layers["mha"].module_args, layers["mha"].options
     assert layers["mha"].torch_module.startswith("nn.Linear")
     projections = {}
     for role in ("query", "key", "value", "output"):
         projections[role] = torch.nn.Linear(**arguments[role])
         load(projections[role], weights, f"mha.{role}")
-    heads = arguments["num_heads"]
+    heads = options["num_heads"]
     q_in, v_in = torch.from_numpy(query), torch.from_numpy(value)
     with torch.no_grad():
         q = projections["query"](q_in).unflatten(-1, (heads, -1)).transpose(1, 2)
         k = projections["key"](v_in).unflatten(-1, (heads, -1)).transpose(1, 2)
         v = projections["value"](v_in).unflatten(-1, (heads, -1)).transpose(1, 2)
-        scores = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(arguments["key_dim"]), -1)
+        scores = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(options["key_dim"]), -1)
         actual = projections["output"]((scores @ v).transpose(1, 2).flatten(2))
     expected = model([query, value]) if cross else model(query)
     assert max_diff(expected, actual) <= LAYER_ATOL

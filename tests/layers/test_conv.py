@@ -29,10 +29,10 @@ CONV_CASES = [
 
 def conv_reference(result, x: torch.Tensor) -> torch.Tensor:
     """The nn.ConvNd a user writes from the converted module arguments, padding explicitly."""
-    arguments = dict(result.module_args)
+    arguments = result.module_args
     spatial = len(arguments["kernel_size"])
-    pads = arguments.pop("pad_before", None)
-    if arguments.pop("tf_same", False) and pads is None:  # input size not in a legacy config
+    pads = result.options.get("pad_before")
+    if result.options.get("tf_same") and pads is None:  # input size not in a legacy config
         pads = [same_padding(n, k, s, d) for n, k, s, d in
                 zip(x.shape[2:], arguments["kernel_size"], arguments["stride"], arguments["dilation"])]
     conv = getattr(torch.nn, f"Conv{spatial}d")(**arguments)
@@ -82,17 +82,17 @@ def test_transposed_convolution_matches_keras(tmp_path, writer, class_name, shap
         writer, tmp_path)
     inputs = random_input(shape)
     weights, layers = convert_file(path)
-    arguments = dict(layers["up"].module_args)
+    arguments, options = dict(layers["up"].module_args), dict(layers["up"].options)
     spatial = len(arguments["kernel_size"])
-    keras_padding, keras_output_padding = arguments.pop("keras_padding"), arguments.pop("keras_output_padding")
-    if "crop_start" not in arguments:  # a legacy config without the input size: crop as documented
+    keras_padding, keras_output_padding = options["keras_padding"], options["keras_output_padding"]
+    if "crop_start" not in options:  # a legacy config without the input size: crop as documented
         paddings = [keras_output_padding] * spatial if keras_output_padding is None or isinstance(
             keras_output_padding, int) else keras_output_padding
         crops = [transpose_crop(n, k, s, d, keras_padding, p) for n, k, s, d, p in zip(
             shape[:-1], arguments["kernel_size"], arguments["stride"], arguments["dilation"], paddings)]
-        arguments.update(crop_start=[c[0] for c in crops], output_size=[c[1] for c in crops],
-                         output_padding=tuple(c[2] for c in crops))
-    starts, sizes = arguments.pop("crop_start"), arguments.pop("output_size")
+        arguments["output_padding"] = tuple(c[2] for c in crops)
+        options.update(crop_start=[c[0] for c in crops], output_size=[c[1] for c in crops])
+    starts, sizes = options["crop_start"], options["output_size"]
     conv = getattr(torch.nn, f"ConvTranspose{spatial}d")(**arguments)
     load(conv, weights, "up")
     with torch.no_grad():
@@ -127,8 +127,8 @@ def test_depthwise_and_separable_match_keras(tmp_path, writer, class_name, shape
         x, conv = conv_reference(layers["dw"], x)
         load(conv, weights, "dw")
     else:
-        depthwise = dict(arguments["depthwise"])
-        x, depthwise_conv = conv_reference(type("R", (), {"module_args": depthwise}), x)
+        depthwise = arguments["depthwise"]
+        x, depthwise_conv = conv_reference(type("R", (), {"module_args": depthwise, "options": layers["dw"].options}), x)
         spatial = len(depthwise["kernel_size"])
         conv = torch.nn.Sequential()
         conv.add_module("depthwise", depthwise_conv)

@@ -23,9 +23,8 @@ def test_dense_after_flatten_of_conv_map_matches_keras(tmp_path, writer, pooling
     model, path = saved_model(lambda keras: conv_flatten_dense(keras, pooling), writer, tmp_path)
     inputs = random_input((6, 6, 3))
     weights, layers = convert_file(path)
-    assert layers["head"].module_args["flattened_channels"] == 4
-    conv, head = torch.nn.Conv2d(3, 4, 3), torch.nn.Linear(**{
-        k: v for k, v in layers["head"].module_args.items() if k != "flattened_channels"})
+    assert layers["head"].options["flattened_channels"] == 4
+    conv, head = torch.nn.Conv2d(3, 4, 3), torch.nn.Linear(**layers["head"].module_args)
     load(conv, weights, "conv")
     load(head, weights, "head")
     with torch.no_grad():
@@ -66,7 +65,7 @@ def test_flatten_of_an_input(tmp_path, writer, shape, permuted):
         keras.Input(shape), keras.layers.Flatten(), keras.layers.Dense(2, name="head")]), writer, tmp_path)
     inputs = random_input(shape)
     weights, layers = convert_file(path)
-    assert ("flattened_channels" in layers["head"].module_args) == permuted
+    assert ("flattened_channels" in layers["head"].options) == permuted
     head = torch.nn.Linear(int(np.prod(shape)), 2)
     load(head, weights, "head")
     x = torch.from_numpy(inputs)
@@ -109,6 +108,6 @@ def test_nested_model_keys_are_dotted(tmp_path, writer):
     with torch.no_grad():
         actual = head(features(channels_first(torch.from_numpy(inputs))).flatten(1))
     # The Flatten reads the nested model's output: its channels are not traced through it here.
-    if "flattened_channels" not in layers["head"].module_args:
+    if "flattened_channels" not in layers["head"].options:
         pytest.fail(f"Dense after a nested conv model was not regrouped: {layers['head'].warnings}")
     assert max_diff(model(inputs), actual) <= LAYER_ATOL

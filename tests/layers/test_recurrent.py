@@ -10,17 +10,16 @@ TORCH_CLASSES = {"LSTM": torch.nn.LSTM, "GRU": torch.nn.GRU, "SimpleRNN": torch.
 
 
 def torch_rnn(class_name: str, arguments: dict) -> torch.nn.Module:
-    """The module a user writes, from the converted arguments that torch takes."""
-    accepted = {"input_size", "hidden_size", "num_layers", "bias", "batch_first", "bidirectional", "nonlinearity"}
-    return TORCH_CLASSES[class_name](**{k: v for k, v in arguments.items() if k in accepted})
+    """The module a user writes, from the converted constructor arguments."""
+    return TORCH_CLASSES[class_name](**arguments)
 
 
-def run(module: torch.nn.Module, x: torch.Tensor, arguments: dict) -> torch.Tensor:
+def run(module: torch.nn.Module, x: torch.Tensor, options: dict) -> torch.Tensor:
     """Keras's return_sequences and go_backwards around torch's module."""
-    if arguments["go_backwards"]:
+    if options["go_backwards"]:
         x = x.flip(1)  # Keras returns the sequence in processing (reversed) order
     output, _ = module(x)
-    return output if arguments["return_sequences"] else output[:, -1]
+    return output if options["return_sequences"] else output[:, -1]
 
 
 RNN_CASES = [
@@ -42,12 +41,11 @@ def test_recurrent_layer_matches_keras(tmp_path, writer, class_name, options):
         [keras.Input((6, 3)), getattr(keras.layers, class_name)(5, name="rnn", **options)]), writer, tmp_path)
     inputs = random_input((6, 3))
     weights, layers = convert_file(path)
-    arguments = layers["rnn"].module_args
     assert not layers["rnn"].warnings
-    module = torch_rnn(class_name, arguments)
+    module = torch_rnn(class_name, layers["rnn"].module_args)
     load(module, weights, "rnn")
     with torch.no_grad():
-        actual = run(module, torch.from_numpy(inputs), arguments)
+        actual = run(module, torch.from_numpy(inputs), layers["rnn"].options)
     assert max_diff(model(inputs), actual) <= LAYER_ATOL
 
 
@@ -66,7 +64,7 @@ def test_stacked_recurrent_layers_match_keras(tmp_path, class_name):
         module = torch_rnn(class_name, layers[name].module_args)
         load(module, weights, name)
         with torch.no_grad():
-            x = run(module, x, layers[name].module_args)
+            x = run(module, x, layers[name].options)
     assert max_diff(model(inputs), x) <= LAYER_ATOL
 
 
@@ -127,7 +125,7 @@ def test_bidirectional_matches_keras(tmp_path, writer, class_name, merge_mode, r
     inputs = random_input((6, 3))
     weights, layers = convert_file(path)
     arguments = layers["bi"].module_args
-    assert arguments["bidirectional"] and arguments["merge_mode"] == merge_mode
+    assert arguments["bidirectional"] and layers["bi"].options["merge_mode"] == merge_mode
     module = torch_rnn(class_name, arguments)
     load(module, weights, "bi")
     with torch.no_grad():
@@ -156,7 +154,7 @@ def test_time_distributed_dense_matches_keras(tmp_path, writer):
         [keras.Input((6, 3)), keras.layers.TimeDistributed(keras.layers.Dense(4), name="td")]), writer, tmp_path)
     inputs = random_input((6, 3))
     weights, layers = convert_file(path)
-    linear = torch.nn.Linear(**{k: v for k, v in layers["td"].module_args.items() if k != "time_distributed"})
+    linear = torch.nn.Linear(**layers["td"].module_args)
     load(linear, weights, "td")
     with torch.no_grad():
         assert max_diff(model(inputs), linear(torch.from_numpy(inputs))) <= LAYER_ATOL
@@ -169,8 +167,7 @@ def test_time_distributed_conv_matches_keras(tmp_path, writer):
         writer, tmp_path)
     inputs = random_input((3, 6, 6, 2))
     weights, layers = convert_file(path)
-    arguments = {k: v for k, v in layers["td"].module_args.items() if k != "time_distributed"}
-    conv = torch.nn.Conv2d(**arguments)
+    conv = torch.nn.Conv2d(**layers["td"].module_args)
     load(conv, weights, "td")
     x = torch.from_numpy(inputs).flatten(0, 1)  # fold time into the batch
     with torch.no_grad():
