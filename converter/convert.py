@@ -72,7 +72,8 @@ def convert_graph(graph: ModelGraph, layout: str = "torch", skip_unsupported: bo
     if layout == "keras":
         for layer in graph.walk():
             conversion.tensors += [
-                TargetTensor(f"{layer.key}.{tensor.role.replace('/', '.')}", tensor, tensor.layout, tensor.shape, "none")
+                TargetTensor(f"{layer.key}.{tensor.role.replace('/', '.')}", tensor, tensor.layout, tensor.shape,
+                             "none")
                 for tensor in layer.tensors
             ]
     else:
@@ -90,7 +91,8 @@ def convert_graph(graph: ModelGraph, layout: str = "torch", skip_unsupported: bo
                 unsupported,
             )
         conversion.skipped = unsupported
-        conversion.warnings += [f"skipped layer {key} ({class_name}): no rule for its weights" for key, class_name in unsupported]
+        conversion.warnings += [f"skipped layer {key} ({class_name}): no rule for its weights"
+                                for key, class_name in unsupported]
         context = GraphContext(graph)
         for layer in graph.walk():
             if layer.tensors and not _unsupported_label(layer):

@@ -58,7 +58,8 @@ def main() -> None:
     expected = keras_model.predict(inputs, verbose=0)
     with torch.no_grad():
         actual = model(torch.from_numpy(inputs)).numpy()
-    print(f"\nKeras vs PyTorch on {len(inputs)} random inputs: max abs difference {np.max(np.abs(actual - expected)):.3g}")
+    difference = np.max(np.abs(actual - expected))
+    print(f"\nKeras vs PyTorch on {len(inputs)} random inputs: max abs difference {difference:.3g}")
 
 
 if __name__ == "__main__":

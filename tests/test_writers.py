@@ -63,7 +63,8 @@ def test_round_trip_is_exact_for_every_dtype(tmp_path, suffix, layout):
     conversion = converter.convert(source, destination, layout=layout)
     written, metadata = read_back(destination)
 
-    expected = {key: (array.dtype.name, bits(array)) for key, array in converter.state_dict(source, layout=layout).items()}
+    expected = {key: (array.dtype.name, bits(array))
+                for key, array in converter.state_dict(source, layout=layout).items()}
     assert {dtype for dtype, _ in expected.values()} == {"float64", "float16", "bfloat16", "float32"}
     assert sorted(written) == sorted(expected)
     for key, (dtype, raw) in expected.items():

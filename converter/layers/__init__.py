@@ -11,8 +11,8 @@ from importlib import import_module
 from ..errors import LayoutError
 from ..graph import Layer, ModelGraph, to_snake_case
 from .registry import (
-    RULES, Context, LayerConversion, Rule, TargetTensor, Variable, concatenated, created, numbered, rule,
-    to_torch,
+    RULES, Context, LayerConversion, Rule, TargetTensor, Variable, concatenated, created, kernel_and_bias,
+    numbered, rule, to_torch, with_bias,
 )
 
 for _module in pkgutil.iter_modules(__path__):
@@ -21,7 +21,7 @@ for _module in pkgutil.iter_modules(__path__):
 
 __all__ = [
     "RULES", "Context", "LayerConversion", "Rule", "TargetTensor", "Variable", "concatenated", "created",
-    "numbered", "rule",
+    "kernel_and_bias", "numbered", "rule", "with_bias",
     "to_torch", "tag_graph", "supported_layers_markdown",
 ]
 

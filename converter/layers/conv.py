@@ -5,12 +5,10 @@ strides and dilation carry over; 'same' padding is carried as conv_options expla
 """
 from __future__ import annotations
 
-from typing import Any
-
 from ..graph import Layer
 from ..layouts import Layout
 from .conv_options import conv_options
-from .registry import Context, LayerConversion, Variable, numbered, rule, to_torch
+from .registry import Context, LayerConversion, kernel_and_bias, rule, with_bias
 
 KERAS_LAYOUTS = {1: Layout.KERAS_CONV1D_WIO, 2: Layout.KERAS_CONV2D_HWIO, 3: Layout.KERAS_CONV3D_DHWIO}
 TORCH_LAYOUTS = {1: Layout.TORCH_CONV1D_OIW, 2: Layout.TORCH_CONV2D_OIHW, 3: Layout.TORCH_CONV3D_OIDHW}
@@ -19,22 +17,10 @@ SHAPES = {1: ("(k, in/g, out)", "(out, in/g, k)"), 2: ("(kh, kw, in/g, out)", "(
           3: ("(kd, kh, kw, in/g, out)", "(out, in/g, kd, kh, kw)")}
 
 
-def conv_variables(spatial: int):
-    def variables(config: dict[str, Any]) -> list[Variable]:
-        entries: list[tuple[str, Layout]] = [("kernel", KERAS_LAYOUTS[spatial])]
-        if config.get("use_bias", True):
-            entries.append(("bias", Layout.VECTOR))
-        return numbered("", entries)
-
-    return variables
-
-
 def _convert(layer: Layer, context: Context) -> LayerConversion:
     spatial = SPATIAL[layer.class_name]
     kernel = layer.tensor("kernel").shape
-    tensors = [to_torch(layer, "kernel", "weight", TORCH_LAYOUTS[spatial])]
-    if layer.has("bias"):
-        tensors.append(to_torch(layer, "bias", "bias", Layout.VECTOR))
+    tensors = kernel_and_bias(layer, TORCH_LAYOUTS[spatial])
     arguments_from_config, options, warnings = conv_options(layer, spatial, tuple(kernel[:spatial]))
     groups = arguments_from_config.get("groups", 1)
     arguments = {"in_channels": kernel[spatial] * groups, "out_channels": kernel[spatial + 1],
@@ -44,7 +30,7 @@ def _convert(layer: Layer, context: Context) -> LayerConversion:
 
 
 for _class, _spatial in SPATIAL.items():
-    rule(_class, torch_module=f"nn.Conv{_spatial}d", variables=conv_variables(_spatial),
+    rule(_class, torch_module=f"nn.Conv{_spatial}d", variables=with_bias(("kernel", KERAS_LAYOUTS[_spatial])),
          description=f"kernel {SHAPES[_spatial][0]} -> weight {SHAPES[_spatial][1]}; groups, strides, "
                      "dilation, padding carried",
          tested="groups, dilation, strides, use_bias, padding valid/same" + (", causal" if _spatial == 1 else ""),

@@ -107,5 +107,6 @@ def transpose_options(layer: Layer, spatial: int, kernel_size: tuple[int, ...]
     crops = [transpose_crop(int(n), k, s, d, padding, p)
              for n, k, s, d, p in zip(shape[1:-1], kernel_size, strides, dilation, paddings)]
     arguments["output_padding"] = tuple(extra for _, _, extra in crops)
-    options.update(crop_start=tuple(start for start, _, _ in crops), output_size=tuple(length for _, length, _ in crops))
+    options["crop_start"] = tuple(start for start, _, _ in crops)
+    options["output_size"] = tuple(length for _, length, _ in crops)
     return arguments, options, []

@@ -5,12 +5,10 @@ compute the transpose (gradient) of the same correlation.
 """
 from __future__ import annotations
 
-from typing import Any
-
 from ..graph import Layer
 from ..layouts import Layout
 from .conv_options import transpose_options
-from .registry import Context, LayerConversion, Variable, numbered, rule, to_torch
+from .registry import Context, LayerConversion, kernel_and_bias, rule, with_bias
 
 SPATIAL = {"Conv1DTranspose": 1, "Conv2DTranspose": 2, "Conv3DTranspose": 3}
 KERAS_LAYOUTS = {1: Layout.KERAS_CONV1D_TRANSPOSE_WOI, 2: Layout.KERAS_CONV2D_TRANSPOSE_HWOI,
@@ -19,22 +17,10 @@ TORCH_LAYOUTS = {1: Layout.TORCH_CONV_TRANSPOSE1D_IOW, 2: Layout.TORCH_CONV_TRAN
                  3: Layout.TORCH_CONV_TRANSPOSE3D_IODHW}
 
 
-def transpose_variables(spatial: int):
-    def variables(config: dict[str, Any]) -> list[Variable]:
-        entries: list[tuple[str, Layout]] = [("kernel", KERAS_LAYOUTS[spatial])]
-        if config.get("use_bias", True):
-            entries.append(("bias", Layout.VECTOR))
-        return numbered("", entries)
-
-    return variables
-
-
 def _convert(layer: Layer, context: Context) -> LayerConversion:
     spatial = SPATIAL[layer.class_name]
     kernel = layer.tensor("kernel").shape
-    tensors = [to_torch(layer, "kernel", "weight", TORCH_LAYOUTS[spatial])]
-    if layer.has("bias"):
-        tensors.append(to_torch(layer, "bias", "bias", Layout.VECTOR))
+    tensors = kernel_and_bias(layer, TORCH_LAYOUTS[spatial])
     arguments_from_config, options, warnings = transpose_options(layer, spatial, tuple(kernel[:spatial]))
     arguments = {"in_channels": kernel[spatial + 1], "out_channels": kernel[spatial], **arguments_from_config,
                  "bias": layer.has("bias")}
@@ -43,7 +29,7 @@ def _convert(layer: Layer, context: Context) -> LayerConversion:
 
 
 for _class, _spatial in SPATIAL.items():
-    rule(_class, torch_module=f"nn.ConvTranspose{_spatial}d", variables=transpose_variables(_spatial),
+    rule(_class, torch_module=f"nn.ConvTranspose{_spatial}d", variables=with_bias(("kernel", KERAS_LAYOUTS[_spatial])),
          description="kernel (*k, out, in) -> weight (in, out, *k), no spatial flip; output crop of "
                      "'same' recorded",
          tested="strides, dilation, use_bias, padding valid/same, output_padding",

@@ -7,22 +7,13 @@ channels-last feature map the kernel rows are regrouped from (h, w, c) to (c, h,
 """
 from __future__ import annotations
 
-from typing import Any
-
 from ..graph import Layer
 from ..layouts import FlattenRowsToChannelsFirst, Layout
 from .feature_maps import flatten_channels
-from .registry import Context, LayerConversion, Variable, numbered, rule, to_torch
+from .registry import Context, LayerConversion, kernel_and_bias, rule, with_bias
 
 
-def dense_variables(config: dict[str, Any]) -> list[Variable]:
-    variables: list[tuple[str, Layout]] = [("kernel", Layout.KERAS_DENSE_IO)]
-    if config.get("use_bias", True):
-        variables.append(("bias", Layout.VECTOR))
-    return numbered("", variables)
-
-
-@rule("Dense", torch_module="nn.Linear", variables=dense_variables,
+@rule("Dense", torch_module="nn.Linear", variables=with_bias(("kernel", Layout.KERAS_DENSE_IO)),
       description="kernel (in, out) -> weight (out, in) by transpose(1,0); after a Flatten of a "
                   "channels-last feature map, rows regrouped (h,w,c) -> (c,h,w)",
       tested="use_bias, inputs of rank 2 and 3, after Flatten of Conv1D/Conv2D/pooling maps, "
@@ -30,9 +21,7 @@ def dense_variables(config: dict[str, Any]) -> list[Variable]:
 def convert_dense(layer: Layer, context: Context) -> LayerConversion:
     channels, warning = flatten_channels(layer, context)
     step = FlattenRowsToChannelsFirst(channels) if channels else None
-    tensors = [to_torch(layer, "kernel", "weight", Layout.TORCH_LINEAR_OI, step)]
-    if layer.has("bias"):
-        tensors.append(to_torch(layer, "bias", "bias", Layout.VECTOR))
+    tensors = kernel_and_bias(layer, Layout.TORCH_LINEAR_OI, step)
     in_features, out_features = layer.tensor("kernel").shape
     result = LayerConversion(
         layer, "nn.Linear", {"in_features": in_features, "out_features": out_features, "bias": layer.has("bias")},

@@ -5,36 +5,21 @@ output channel c*multiplier + j is input channel c's j-th filter in both.
 """
 from __future__ import annotations
 
-from typing import Any
-
 from ..graph import Layer
 from ..layouts import DepthwiseToGrouped, Layout
 from .conv_options import conv_options
-from .registry import Context, LayerConversion, Variable, numbered, rule, to_torch
+from .registry import Context, LayerConversion, kernel_and_bias, rule, with_bias
 
 SPATIAL = {"DepthwiseConv1D": 1, "DepthwiseConv2D": 2}
 KERAS_LAYOUTS = {1: Layout.KERAS_DEPTHWISE1D_WIM, 2: Layout.KERAS_DEPTHWISE2D_HWIM}
 TORCH_LAYOUTS = {1: Layout.TORCH_CONV1D_OIW, 2: Layout.TORCH_CONV2D_OIHW}
 
 
-def depthwise_variables(spatial: int):
-    def variables(config: dict[str, Any]) -> list[Variable]:
-        # Keras 3 names it kernel; tf.keras depthwise_kernel.
-        entries: list[tuple[Any, ...]] = [("kernel", KERAS_LAYOUTS[spatial], ("depthwise_kernel",))]
-        if config.get("use_bias", True):
-            entries.append(("bias", Layout.VECTOR))
-        return numbered("", entries)
-
-    return variables
-
-
 def _convert(layer: Layer, context: Context) -> LayerConversion:
     spatial = SPATIAL[layer.class_name]
     kernel = layer.tensor("kernel").shape
     in_channels, multiplier = kernel[spatial], kernel[spatial + 1]
-    tensors = [to_torch(layer, "kernel", "weight", TORCH_LAYOUTS[spatial], DepthwiseToGrouped(spatial))]
-    if layer.has("bias"):
-        tensors.append(to_torch(layer, "bias", "bias", Layout.VECTOR))
+    tensors = kernel_and_bias(layer, TORCH_LAYOUTS[spatial], DepthwiseToGrouped(spatial))
     arguments_from_config, options, warnings = conv_options(layer, spatial, tuple(kernel[:spatial]))
     arguments = {"in_channels": in_channels, "out_channels": in_channels * multiplier, **arguments_from_config,
                  "groups": in_channels, "bias": layer.has("bias")}
@@ -43,7 +28,8 @@ def _convert(layer: Layer, context: Context) -> LayerConversion:
 
 
 for _class, _spatial in SPATIAL.items():
-    rule(_class, torch_module=f"nn.Conv{_spatial}d(groups=in)", variables=depthwise_variables(_spatial),
+    rule(_class, torch_module=f"nn.Conv{_spatial}d(groups=in)", variables=with_bias(
+             ("kernel", KERAS_LAYOUTS[_spatial], ("depthwise_kernel",))),  # tf.keras: depthwise_kernel
          description="kernel (*k, in, m) -> weight (in*m, 1, *k): transpose, then merge (in, m)",
          tested="depth_multiplier, strides, dilation, use_bias, padding valid/same",
          )(_convert)

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..graph import Layer
 from ..layouts import Layout
-from .registry import Context, LayerConversion, Variable, numbered, rule, to_torch
+from .registry import Context, LayerConversion, kernel_and_bias, rule, with_bias
 
 _DENSE_EQUATION = re.compile(r"^(\.\.\.|[a-z]*)([a-z]),\2([a-z])->\1\3$")
 
@@ -25,13 +25,6 @@ def _dense_like(config: dict[str, Any]) -> re.Match[str] | None:
     return match if bias_axes in (None, "", match.group(3)) else None
 
 
-def einsum_variables(config: dict[str, Any]) -> list[Variable]:
-    entries: list[tuple[str, Layout]] = [("kernel", Layout.KERAS_DENSE_IO)]
-    if config.get("bias_axes"):
-        entries.append(("bias", Layout.VECTOR))
-    return numbered("", entries)
-
-
 def _unsupported(layer: Layer) -> str | None:
     if _dense_like(layer.config):
         return None
@@ -39,13 +32,13 @@ def _unsupported(layer: Layer) -> str | None:
             "a Dense (the input's last axis contracted with a 2-D kernel into the output's last axis)")
 
 
-@rule("EinsumDense", torch_module="nn.Linear", variables=einsum_variables, unsupported=_unsupported,
+@rule("EinsumDense", torch_module="nn.Linear", variables=with_bias(
+          ("kernel", Layout.KERAS_DENSE_IO), flag=lambda config: bool(config.get("bias_axes"))),
+      unsupported=_unsupported,
       description="when it is a Dense (`...b,bc->...c`): kernel (in, out) -> weight (out, in); others refused",
       tested="ab,bc->ac and abc,cd->abd with and without bias; a non-Dense equation refused")
 def convert_einsum_dense(layer: Layer, context: Context) -> LayerConversion:
-    tensors = [to_torch(layer, "kernel", "weight", Layout.TORCH_LINEAR_OI)]
-    if layer.has("bias"):
-        tensors.append(to_torch(layer, "bias", "bias", Layout.VECTOR))
+    tensors = kernel_and_bias(layer, Layout.TORCH_LINEAR_OI)
     in_features, out_features = layer.tensor("kernel").shape
     return LayerConversion(layer, "nn.Linear",
                            {"in_features": in_features, "out_features": out_features, "bias": layer.has("bias")},

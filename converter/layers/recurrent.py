@@ -47,7 +47,8 @@ def rnn_tensors(layer: Layer, class_name: str, config: dict[str, Any], role_pref
     """The torch tensors `weight_ih_l0{suffix}`, ... of one direction of a recurrent layer."""
     kernel_steps: dict[str, Transform | None] = {"kernel": None, "recurrent_kernel": None}
     if class_name == "GRU":
-        for role, source in (("kernel", Layout.KERAS_RNN_KERNEL_IG), ("recurrent_kernel", Layout.KERAS_RNN_RECURRENT_UG)):
+        for role, source in (("kernel", Layout.KERAS_RNN_KERNEL_IG),
+                             ("recurrent_kernel", Layout.KERAS_RNN_RECURRENT_UG)):
             kernel_steps[role] = GateReorder(**GRU_GATES, axis=1, then=permutation(source, Layout.TORCH_RNN_WEIGHT_GI))
     tensors = [
         to_torch(layer, role_prefix + "kernel", f"weight_ih_l0{suffix}", Layout.TORCH_RNN_WEIGHT_GI,

@@ -43,6 +43,18 @@ def numbered(prefix: str, variables: Iterable[tuple[str, Layout] | tuple[str, La
     return result
 
 
+def with_bias(*weights: tuple[str, Layout] | tuple[str, Layout, tuple[str, ...]],
+              flag: Callable[[dict[str, Any]], bool] = lambda config: bool(config.get("use_bias", True)),
+              ) -> Callable[[dict[str, Any]], list[Variable]]:
+    """The variables of a layer that has `weights`, then a bias when `flag(config)` holds."""
+
+    def variables(config: dict[str, Any]) -> list[Variable]:
+        entries = list(weights) + ([("bias", Layout.VECTOR)] if flag(config) else [])
+        return numbered("", entries)
+
+    return variables
+
+
 @dataclass
 class TargetTensor:
     """A converted tensor: its key, layout and shape, and how it came from its source."""
@@ -137,6 +149,15 @@ def to_torch(layer: Layer, role: str, torch_param: str, target: Layout, step: Tr
     except LayoutError as error:
         raise LayoutError(f"{tensor.source}: {role} of layer {layer.key} ({layer.class_name}): {error}") from None
     return TargetTensor(key, tensor, target, shape, step.describe(), step)
+
+
+def kernel_and_bias(layer: Layer, target: Layout, step: Transform | None = None,
+                    prefix: str = "") -> list[TargetTensor]:
+    """`kernel` -> `{prefix}weight` in layout `target`, and `bias` -> `{prefix}bias` when present."""
+    tensors = [to_torch(layer, "kernel", f"{prefix}weight", target, step)]
+    if layer.has("bias"):
+        tensors.append(to_torch(layer, "bias", f"{prefix}bias", Layout.VECTOR))
+    return tensors
 
 
 def concatenated(layer: Layer, torch_param: str, parts: list[TargetTensor], axis: int = 0) -> TargetTensor:

@@ -5,28 +5,15 @@ the two sub-modules a user writes.
 """
 from __future__ import annotations
 
-from typing import Any
-
 from ..graph import Layer
 from ..layouts import DepthwiseToGrouped, Layout
 from .conv_options import conv_options
-from .registry import Context, LayerConversion, Variable, numbered, rule, to_torch
+from .registry import Context, LayerConversion, rule, to_torch, with_bias
 
 SPATIAL = {"SeparableConv1D": 1, "SeparableConv2D": 2}
 DEPTHWISE = {1: Layout.KERAS_DEPTHWISE1D_WIM, 2: Layout.KERAS_DEPTHWISE2D_HWIM}
 POINTWISE = {1: Layout.KERAS_CONV1D_WIO, 2: Layout.KERAS_CONV2D_HWIO}
 TORCH_LAYOUTS = {1: Layout.TORCH_CONV1D_OIW, 2: Layout.TORCH_CONV2D_OIHW}
-
-
-def separable_variables(spatial: int):
-    def variables(config: dict[str, Any]) -> list[Variable]:
-        entries: list[tuple[str, Layout]] = [("depthwise_kernel", DEPTHWISE[spatial]),
-                                             ("pointwise_kernel", POINTWISE[spatial])]
-        if config.get("use_bias", True):
-            entries.append(("bias", Layout.VECTOR))
-        return numbered("", entries)
-
-    return variables
 
 
 def _convert(layer: Layer, context: Context) -> LayerConversion:
@@ -53,7 +40,8 @@ def _convert(layer: Layer, context: Context) -> LayerConversion:
 
 
 for _class, _spatial in SPATIAL.items():
-    rule(_class, torch_module=f"depthwise + pointwise nn.Conv{_spatial}d", variables=separable_variables(_spatial),
+    rule(_class, torch_module=f"depthwise + pointwise nn.Conv{_spatial}d", variables=with_bias(
+             ("depthwise_kernel", DEPTHWISE[_spatial]), ("pointwise_kernel", POINTWISE[_spatial])),
          description="depthwise (*k, in, m) -> (in*m, 1, *k); pointwise (1.., in*m, out) -> (out, in*m, 1..)",
          tested="depth_multiplier, strides, use_bias, padding valid/same",
          )(_convert)

@@ -61,7 +61,8 @@ def read_archive(path: str, architecture: Any = None) -> ModelGraph:
 
 def read_weights(path: str, h5: h5py.File, architecture: Any = None) -> ModelGraph:
     """Read a Keras 3 `.weights.h5`; exact layer names only when `architecture` is given."""
-    graph = ModelGraph(layers=[], source=path, format="keras-weights", keras_version="unknown (not stored in .weights.h5)")
+    graph = ModelGraph(layers=[], source=path, format="keras-weights",
+                       keras_version="unknown (not stored in .weights.h5)")
     graph.resources.enter_context(h5)
     _fill(graph, h5, architecture, path)
     return graph
@@ -81,7 +82,8 @@ def load_architecture(path: str) -> Any:
         with open(path, encoding="utf-8") as handle:
             return json.load(handle)
     except (OSError, ValueError, zipfile.BadZipFile) as error:
-        raise ReadError(f"{path}: cannot read an architecture from it ({error}); give a .keras file, a full-model .h5 or a model config JSON") from None
+        raise ReadError(f"{path}: cannot read an architecture from it ({error}); give a .keras file, "
+                        "a full-model .h5 or a model config JSON") from None
 
 
 def _json_member(archive: zipfile.ZipFile, path: str, member: str) -> Any:

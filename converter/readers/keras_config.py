@@ -5,7 +5,7 @@ import re
 from typing import Any
 
 from ..errors import ReadError
-from ..graph import InputSpec, Layer, to_snake_case
+from ..graph import InputSpec, Layer
 
 #: Config class names of models that can be nested as layers.
 MODEL_CLASSES = frozenset({"Sequential", "Functional", "Model"})

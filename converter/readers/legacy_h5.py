@@ -44,7 +44,8 @@ def read_legacy(path: str, h5: h5py.File, architecture: Any = None) -> ModelGrap
             except ValueError as error:
                 raise ReadError(f"{path}: the model_config attribute is not valid JSON ({error})") from None
         if "layer_names" not in weights_root.attrs:
-            raise ReadError(f"{path}: no layer_names attribute under {weights_root.name}; the file holds no Keras weights")
+            raise ReadError(f"{path}: no layer_names attribute under {weights_root.name}; "
+                            "the file holds no Keras weights")
         layer_names = attr_list(weights_root.attrs["layer_names"])
         if model_config is None:
             graph.layers = [_layer_from_file(weights_root[name], name, path) for name in layer_names]
@@ -72,7 +73,8 @@ def _weights_of(group: h5py.Group, path: str) -> list[tuple[list[str], Tensor]]:
 
 def _attach(root: Layer, weights_root: h5py.Group, layer_names: list[str], path: str) -> None:
     by_name = {child.name: child for child in root.children or []}
-    stray = [name for name in layer_names if name not in by_name and attr_list(weights_root[name].attrs.get("weight_names"))]
+    stray = [name for name in layer_names
+             if name not in by_name and attr_list(weights_root[name].attrs.get("weight_names"))]
     if stray:
         raise LayoutError(f"{path}: weights for {', '.join(stray)} match no layer of the model config")
     for name in layer_names:

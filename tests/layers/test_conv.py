@@ -128,7 +128,8 @@ def test_depthwise_and_separable_match_keras(tmp_path, writer, class_name, shape
         load(conv, weights, "dw")
     else:
         depthwise = arguments["depthwise"]
-        x, depthwise_conv = conv_reference(type("R", (), {"module_args": depthwise, "options": layers["dw"].options}), x)
+        as_conv = type("DepthwisePart", (), {"module_args": depthwise, "options": layers["dw"].options})
+        x, depthwise_conv = conv_reference(as_conv, x)
         spatial = len(depthwise["kernel_size"])
         conv = torch.nn.Sequential()
         conv.add_module("depthwise", depthwise_conv)

@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from layer_harness import LAYER_ATOL, channels_first, channels_last, convert_file, load, max_diff, random_input, saved_model
+from layer_harness import (
+    LAYER_ATOL, channels_first, channels_last, convert_file, load, max_diff, random_input, saved_model,
+)
 
 BATCH_NORM_CASES = [
     ((6,), dict()),

@@ -4,7 +4,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from layer_harness import LAYER_ATOL, channels_first, channels_last, convert_file, load, max_diff, random_input, saved_model
+from layer_harness import (
+    LAYER_ATOL, channels_first, channels_last, convert_file, load, max_diff, random_input, saved_model,
+)
 
 TORCH_CLASSES = {"LSTM": torch.nn.LSTM, "GRU": torch.nn.GRU, "SimpleRNN": torch.nn.RNN}
 
