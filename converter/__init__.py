@@ -5,7 +5,8 @@
     >>> converter.convert("model.keras", "model.safetensors")             # doctest: +SKIP
     >>> weights = converter.state_dict("model.h5")   # {'dense_1.weight': ndarray (32, 2000), ...}
 
-Importing this package imports neither tensorflow, keras nor torch.
+Importing this package imports neither tensorflow, keras nor torch: `to_torch` and
+`export` import torch, `verify` keras too.
 """
 from __future__ import annotations
 
@@ -24,11 +25,12 @@ from .layouts import PERMUTATIONS, Layout
 from .readers import FORMATS, read_source
 from .report import Report
 from .writers import WRITERS, check_destination, write
+from .modeling import export, to_torch, verify
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "read", "convert", "state_dict", "inspect", "Conversion", "OUTPUT_LAYOUTS", "ModelGraph", "Layer", "Tensor",
+    "read", "convert", "state_dict", "inspect", "to_torch", "export", "verify", "Conversion", "OUTPUT_LAYOUTS", "ModelGraph", "Layer", "Tensor",
     "InputSpec", "Report", "Layout", "PERMUTATIONS", "RULES", "FORMATS", "WRITERS", "BFLOAT16",
     "ConverterError", "ReadError", "UnsupportedLayerError", "LayoutError", "WriteError", "VerificationError",
 ]

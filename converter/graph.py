@@ -62,6 +62,7 @@ class Layer:
     config: dict[str, Any]
     path: tuple[str, ...]  # Keras names from the outermost model down to this layer
     inbound: list[str] = field(default_factory=list)
+    inbound_nodes: Any = None  # the config's own record of each call, for the module builder
     tensors: list[Tensor] = field(default_factory=list)
     children: list[Layer] | None = None
     has_config: bool = True  # False when the class was inferred from a weights file
@@ -118,6 +119,7 @@ class ModelGraph:
     keras_version: str
     inputs: list[InputSpec] = field(default_factory=list)
     metadata: dict[str, str] = field(default_factory=dict)
+    root: Layer | None = None  # the model itself (class, config); None for weights-only files
     resources: ExitStack = field(default_factory=ExitStack, repr=False)
 
     def walk(self) -> Iterator[Layer]:

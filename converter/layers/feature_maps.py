@@ -43,6 +43,18 @@ def flatten_channels(dense: Layer, context: Context) -> tuple[int | None, str | 
         flatten = context.producer(flatten)
     if flatten is None or flatten.class_name != "Flatten":
         return None, None
+    channels, why_not = feature_map_channels(flatten, context)
+    if why_not:
+        return None, (f"layer {dense.key} follows Flatten {flatten.key}, but {why_not}: its kernel rows were "
+                      "left in Keras's (h, w, c) order")
+    return channels, None
+
+
+def feature_map_channels(flatten: Layer, context: Context) -> tuple[int | None, str | None]:
+    """The channel count when `flatten` flattens a channels-last feature map, else None.
+
+    The second item says why it cannot be told, when it cannot.
+    """
     if flatten.config.get("data_format") == "channels_first":
         return None, None
     shape = flatten.input_shape
@@ -64,11 +76,8 @@ def flatten_channels(dense: Layer, context: Context) -> tuple[int | None, str | 
         if source.class_name not in KEEPS_CHANNELS:
             break
         source = context.producer(source)
-    return None, (
-        f"layer {dense.key} follows Flatten {flatten.key}, but what feeds the Flatten "
-        f"({source.class_name if source else 'several or no inputs'}) does not tell whether it is a "
-        "channels-last feature map: its kernel rows were left in Keras's (h, w, c) order"
-    )
+    return None, (f"what feeds the Flatten ({source.class_name if source else 'several or no inputs'}) does not "
+                  "tell whether it is a channels-last feature map")
 
 
 def _output_layer(model: Layer) -> Layer | None:

@@ -104,7 +104,7 @@ def _fill(graph: ModelGraph, h5: h5py.File, model_config: Any, where: str) -> No
             return
         root, inputs = parse_model(model_config, where)
         _attach(root, root_group, where)
-        graph.layers, graph.inputs = root.children or [], inputs
+        graph.layers, graph.inputs, graph.root = root.children or [], inputs, root
     except Exception:
         graph.close()
         raise

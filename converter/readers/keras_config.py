@@ -64,6 +64,7 @@ def _parse_layer_entry(entry: Any, parent: tuple[str, ...], where: str) -> Layer
     else:
         layer = Layer(name=str(name), class_name=str(entry.get("class_name")), config=config, path=path)
     layer.inbound = _inbound_names(entry.get("inbound_nodes", []))
+    layer.inbound_nodes = entry.get("inbound_nodes", [])
     build_shape = (entry.get("build_config") or {}).get("input_shape")
     if isinstance(build_shape, list) and all(d is None or isinstance(d, int) for d in build_shape):
         layer.input_shape = tuple(build_shape)

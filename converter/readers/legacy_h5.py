@@ -52,7 +52,7 @@ def read_legacy(path: str, h5: h5py.File, architecture: Any = None) -> ModelGrap
         else:
             root, graph.inputs = parse_model(model_config, path)
             _attach(root, weights_root, layer_names, path)
-            graph.layers = root.children or []
+            graph.layers, graph.root = root.children or [], root
     except Exception:
         graph.close()
         raise

@@ -33,7 +33,7 @@ def read_live(model: Any) -> ModelGraph:
     _attach(root, model, where)
     return ModelGraph(
         layers=root.children or [], source=where, format="live", keras_version=f"{version} ({package})",
-        inputs=inputs,
+        inputs=inputs, root=root,
     )
 
 

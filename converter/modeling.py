@@ -1,0 +1,157 @@
+"""The public entry points that build PyTorch models: to_torch, export, verify."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from .convert import convert_graph
+from .errors import ConverterError, WriteError
+from .graph import ModelGraph
+from .layers import tag_graph
+from .readers import read_source
+from .verification import (
+    VerificationReport, compare, keras_call, keras_layer_outputs, load_inputs, load_keras_model, random_inputs,
+)
+from .writers import check_destination, write
+
+
+def _read(source: Any, architecture: Any) -> ModelGraph:
+    graph = read_source(source, architecture)
+    try:
+        tag_graph(graph)
+    except Exception:
+        graph.close()
+        raise
+    return graph
+
+
+def _build(graph: ModelGraph, input_layout: str, trace: bool) -> Any:
+    from .torch_build import build_module
+
+    conversion = convert_graph(graph)
+    weights = {target.key: target.load() for target in conversion.tensors}
+    return build_module(graph, conversion, weights, input_layout, trace)
+
+
+def to_torch(source: Any, *, input_layout: str = "torch", architecture: Any = None) -> Any:
+    """A runnable torch.nn.Module with the Keras weights loaded, built from the Keras architecture.
+
+    input_layout="torch": image inputs and outputs of rank 4 and 5 are channels-first
+    (N, C, H, W) and the module computes channels-first inside; "keras": it takes and
+    returns exactly the arrays Keras does. `module.source` is its Python source.
+
+        >>> model = converter.to_torch("model.keras")          # doctest: +SKIP
+        >>> model(torch.randn(1, 3, 224, 224))                  # doctest: +SKIP
+    """
+    with _read(source, architecture) as graph:
+        return _build(graph, input_layout, trace=False)
+
+
+def export(source: Any, destination: str | os.PathLike[str], *, weights: str | os.PathLike[str] | None = None,
+           input_layout: str = "torch", force: bool = False, architecture: Any = None) -> tuple[str, str]:
+    """Write a standalone PyTorch model file (torch only) and its weights; returns both paths.
+
+    The weights go beside it as `<name>.safetensors` unless `weights` names another file
+    (.safetensors or .pt). The file's `load()` returns the model with its weights.
+
+        >>> converter.export("model.keras", "model.py")         # doctest: +SKIP
+    """
+    destination = os.fspath(destination)
+    if not destination.endswith(".py"):
+        raise WriteError(f"{destination}: the model file must end in .py")
+    weights = os.fspath(weights) if weights else os.path.splitext(destination)[0] + ".safetensors"
+    if not weights.endswith((".safetensors", ".pt", ".pth")):
+        raise WriteError(f"{weights}: the weights of an exported model must be .safetensors, .pt or .pth")
+    if os.path.exists(destination) and not force:
+        raise WriteError(f"{destination}: already exists; pass --force (force=True) to overwrite it")
+    check_destination(weights, force)
+    from .torch_build import model_source
+
+    with _read(source, architecture) as graph:
+        conversion = convert_graph(graph)
+        code, root = model_source(graph, conversion, input_layout)
+        relative = os.path.relpath(os.path.abspath(weights), os.path.dirname(os.path.abspath(destination)))
+        code += _LOADER.format(root=root, weights=relative)
+        write(conversion.tensors, conversion.metadata(), weights, force)
+    _write_text(destination, code)
+    return destination, weights
+
+
+_LOADER = '''
+
+def load(weights: str | None = None) -> {root}:
+    """The model with its converted weights, in eval mode."""
+    import os
+
+    path = weights or os.path.join(os.path.dirname(os.path.abspath(__file__)), {weights!r})
+    if path.endswith(".safetensors"):
+        from safetensors.torch import load_file
+
+        state = load_file(path)
+    else:
+        state = torch.load(path, weights_only=True)
+    model = {root}()
+    model.load_state_dict(state)
+    return model.eval()
+'''
+
+
+def _write_text(destination: str, text: str) -> None:
+    temporary = destination + ".tmp"
+    try:
+        with open(temporary, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, destination)
+    except OSError as error:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise WriteError(f"{destination}: cannot write ({error})") from None
+
+
+def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float = 1e-5, rtol: float = 1e-4,
+           per_layer: bool = False, architecture: Any = None, seed: int = 0) -> VerificationReport:
+    """Run Keras and the converted PyTorch model on the same inputs and compare, per output and layer.
+
+    `inputs`: an .npz path, a list of arrays (Keras layout), or None for random inputs in a
+    realistic range derived from the input spec. Needs keras (and tf_keras for Keras 2 files).
+
+        >>> report = converter.verify("model.keras", per_layer=True)   # doctest: +SKIP
+        >>> report.ok, report.first_divergence                         # doctest: +SKIP
+    """
+    import torch
+
+    with _read(source, architecture) as graph:
+        if isinstance(inputs, (str, os.PathLike)):
+            arrays = load_inputs(os.fspath(inputs), graph)
+        elif inputs is not None:
+            arrays = [np.asarray(array) for array in inputs]
+        else:
+            arrays = random_inputs(graph, samples, seed)
+        module = _build(graph, "keras", trace=per_layer)
+        keras_model = load_keras_model(source, graph)
+        classes = {layer.name: layer.class_name for layer in graph.layers}
+    expected = keras_call(keras_model, arrays)
+    if per_layer:
+        module._captured = {}
+    with torch.no_grad():
+        actual = module(*[torch.from_numpy(array) for array in arrays])
+    actual = [a.numpy() for a in (actual if isinstance(actual, (list, tuple)) else [actual])]
+    if len(actual) != len(expected):
+        raise ConverterError(f"the PyTorch model returns {len(actual)} outputs, Keras {len(expected)}")
+    names = [getattr(t, "name", f"output_{i}") for i, t in enumerate(getattr(keras_model, "outputs", expected))]
+    report = VerificationReport(
+        source=str(graph.source), atol=atol, rtol=rtol, samples=len(arrays[0]),
+        outputs=[compare(f"output {i} ({name})", "", e, a, atol, rtol)
+                 for i, (name, e, a) in enumerate(zip(names, expected, actual))],
+    )
+    if per_layer:
+        keras_values, report.skipped_layers = keras_layer_outputs(keras_model, arrays)
+        for name, keras_value in keras_values.items():
+            captured = module._captured.get(name)
+            if captured is None:
+                report.skipped_layers.append(name)
+                continue
+            report.layers.append(compare(name, classes.get(name, ""), keras_value, captured.numpy(), atol, rtol))
+    return report

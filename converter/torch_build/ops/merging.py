@@ -1,0 +1,54 @@
+"""Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot."""
+from __future__ import annotations
+
+from ..codegen import Emitter, Value, op
+from .common import KERAS, keras_axis, same
+
+
+def _operands(e: Emitter) -> list[str]:
+    """Every input in the first input's layout."""
+    layout = e.inputs[0].layout
+    return [e.convert(value, layout) for value in e.inputs]
+
+
+@op("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
+def elementwise(e: Emitter) -> Value:
+    operands = _operands(e)
+    kind = e.layer.class_name
+    if kind == "Add":
+        expr = " + ".join(operands)
+    elif kind == "Subtract":
+        expr = f"{operands[0]} - {operands[1]}"
+    elif kind == "Multiply":
+        expr = " * ".join(operands)
+    elif kind == "Average":
+        expr = f"({' + '.join(operands)}) / {len(operands)}"
+    else:
+        function = "torch.maximum" if kind == "Maximum" else "torch.minimum"
+        expr = operands[0]
+        for operand in operands[1:]:
+            expr = f"{function}({expr}, {operand})"
+    ranks = [value.rank for value in e.inputs if value.rank is not None]
+    return Value(expr, e.inputs[0].layout, max(ranks) if ranks else None, e.inputs[0].mask)
+
+
+@op("Concatenate")
+def concatenate(e: Emitter) -> Value:
+    axis = int(e.config.get("axis", -1))
+    first = e.inputs[0]
+    try:
+        dim = keras_axis(axis, first)
+        operands = _operands(e)
+    except ValueError:  # rank unknown: concatenate in Keras's layout
+        dim, operands, first = axis, [e.convert(value, KERAS) for value in e.inputs], same(first, "", layout=KERAS)
+    return Value(f"torch.cat([{', '.join(operands)}], dim={dim})", first.layout, first.rank)
+
+
+@op("Dot")
+def dot(e: Emitter) -> Value:
+    axes = e.config.get("axes", -1)
+    axes = tuple(axes) if isinstance(axes, list) else axes
+    normalize = bool(e.config.get("normalize", False))
+    a, b = e.arg(0, KERAS), e.arg(1, KERAS)
+    rank = e.inputs[0].rank
+    return Value(f"{e.helper('keras_dot')}({a}, {b}, {axes!r}, {normalize!r})", KERAS, 2 if rank == 2 else rank)

@@ -1,0 +1,125 @@
+"""LSTM, GRU, SimpleRNN, Bidirectional and TimeDistributed.
+
+torch's nn.LSTM/GRU/RNN run the layer when they can compute it; Keras 2's hard_sigmoid,
+GRU reset_after=False, other activations and masks run step by step in keras_rnn(), on
+the same parameters.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..codegen import Emitter, Value, op
+from .common import KERAS, activation, constructor
+
+STANDARD = {"LSTM": ("tanh", "sigmoid"), "GRU": ("tanh", "sigmoid"), "SimpleRNN": ("tanh", None)}
+
+
+def _needs_own_cell(kind: str, options: dict[str, Any], mask: str | None) -> bool:
+    if mask is not None:
+        return True
+    if kind == "SimpleRNN":
+        return options["activation"] not in ("tanh", "relu")
+    return (options["activation"] != "tanh" or options["recurrent_activation"] != "sigmoid"
+            or (kind == "GRU" and not options["reset_after"]))
+
+
+def _function(e: Emitter, name: str) -> str:
+    """An activation as a one-argument function for keras_rnn()."""
+    from ..codegen import Value as V
+
+    return "lambda t: " + activation(e, name, V("t", KERAS, 2))
+
+
+def _direction(e: Emitter, kind: str, x: str, suffix: str, options: dict[str, Any], mask: str | None) -> str:
+    """keras_rnn() over one direction's parameters; returns (outputs, h, c)."""
+    module = e.attribute
+    bias = f"{module}.bias_ih_l0{suffix}" if e.result.module_args["bias"] else "None"
+    bias_hh = f"{module}.bias_hh_l0{suffix}" if e.result.module_args["bias"] else "None"
+    recurrent = options.get("recurrent_activation", "sigmoid")
+    return (f"{e.helper('keras_rnn')}({x}, {kind!r}, {module}.weight_ih_l0{suffix}, {module}.weight_hh_l0{suffix}, "
+            f"{bias}, {bias_hh}, {_function(e, options['activation'])}, {_function(e, recurrent)}, "
+            f"{bool(options.get('reset_after', True))!r}, {mask or 'None'})")
+
+
+@op("LSTM", "GRU", "SimpleRNN")
+def recurrent(e: Emitter) -> Value | list[Value]:
+    kind = e.layer.class_name
+    options = e.result.options
+    e.module(constructor({"LSTM": "nn.LSTM", "GRU": "nn.GRU", "SimpleRNN": "nn.RNN"}[kind], e.result.module_args))
+    x = e.arg(0, KERAS)
+    mask = e.inputs[0].mask
+    if options["go_backwards"]:
+        x = f"{x}.flip(1)"
+        mask = f"{mask}.flip(1)" if mask else None
+    outputs, h, c = e.variable("outputs"), e.variable("h"), e.variable("c")
+    if _needs_own_cell(kind, options, mask):
+        e.statement(f"{outputs}, {h}, {c} = {_direction(e, kind, x, '', options, mask)}")
+    elif kind == "LSTM":
+        e.statement(f"{outputs}, ({h}, {c}) = {e.attribute}({x})")
+        h, c = f"{h}[-1]", f"{c}[-1]"
+    else:
+        e.statement(f"{outputs}, {h} = {e.attribute}({x})")
+        h = f"{h}[-1]"
+    result = Value(outputs, KERAS, 3, e.inputs[0].mask) if options["return_sequences"] else Value(h, KERAS, 2)
+    if e.config.get("return_state"):
+        states = [Value(h, KERAS, 2)] + ([Value(c, KERAS, 2)] if kind == "LSTM" else [])
+        return [result] + states
+    return result
+
+
+def _merge(mode: Any, forward: str, backward: str) -> str:
+    if mode == "concat":
+        return f"torch.cat([{forward}, {backward}], dim=-1)"
+    if mode == "sum":
+        return f"{forward} + {backward}"
+    if mode == "mul":
+        return f"{forward} * {backward}"
+    if mode == "ave":
+        return f"({forward} + {backward}) / 2"
+    raise ValueError(mode)
+
+
+@op("Bidirectional")
+def bidirectional(e: Emitter) -> Value | list[Value]:
+    kind = e.config["layer"]["class_name"]
+    options = e.result.options
+    e.module(constructor({"LSTM": "nn.LSTM", "GRU": "nn.GRU", "SimpleRNN": "nn.RNN"}[kind], e.result.module_args))
+    x = e.arg(0, KERAS)
+    mask = e.inputs[0].mask
+    units = e.result.module_args["hidden_size"]
+    forward, backward = e.variable("forward"), e.variable("backward")
+    if _needs_own_cell(kind, options, mask):
+        e.statement(f"{forward}, _, _ = {_direction(e, kind, x, '', options, mask)}")
+        reversed_mask = f"{mask}.flip(1)" if mask else None
+        e.statement(f"{backward}, _, _ = {_direction(e, kind, f'{x}.flip(1)', '_reverse', options, reversed_mask)}")
+        e.statement(f"{backward} = {backward}.flip(1)")  # Keras re-aligns the backward sequence
+    else:
+        both = e.variable("both")
+        e.statement(f"{both}, _ = {e.attribute}({x})")
+        e.statement(f"{forward}, {backward} = {both}[..., :{units}], {both}[..., {units}:]")
+    if options["return_sequences"]:
+        pair, rank = (forward, backward), 3
+    else:  # the forward pass ends at the last step, the backward pass at the first
+        pair, rank = (f"{forward}[:, -1]", f"{backward}[:, 0]"), 2
+    mode = options["merge_mode"]
+    if mode is None:
+        return [Value(pair[0], KERAS, rank), Value(pair[1], KERAS, rank)]
+    return Value(_merge(mode, *pair), KERAS, rank)
+
+
+@op("TimeDistributed")
+def time_distributed(e: Emitter) -> Value:
+    from ..codegen import OPS, Call, Emitter as InnerEmitter
+
+    inner_class = e.config["layer"]["class_name"]
+    inner_layer = e.layer.__class__(name=e.layer.name, class_name=inner_class, config=e.config["layer"]["config"],
+                                    path=e.layer.path)
+    x = e.inputs[0]
+    step = Value("t", KERAS, x.rank - 1 if x.rank else None)
+    inner = InnerEmitter(e.generator, e.source, Call(inner_layer, e.call.node, [], {}), [step], {})
+    inner.result = e.result
+    value = OPS[inner_class](inner)
+    if inner.statements:
+        raise e.unsupported(f"TimeDistributed({inner_class}) is not built yet")
+    body = e.generator.convert(value, KERAS)
+    return Value(f"{e.helper('time_distributed')}(lambda t: {body}, {e.arg(0, KERAS)})", KERAS, x.rank)

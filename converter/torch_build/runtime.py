@@ -1,0 +1,181 @@
+"""Plain-torch helpers that generated models call.
+
+`weightport export` copies the source of the helpers a model uses into its model.py, so
+the exported file needs torch alone; `to_torch` runs the same source. Each helper is one
+Keras semantic that torch has no single call for.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def to_cf(x: torch.Tensor) -> torch.Tensor:
+    """Channels-last (N, ..., C) -> channels-first (N, C, ...)."""
+    return x.permute(0, x.ndim - 1, *range(1, x.ndim - 1))
+
+
+def to_cl(x: torch.Tensor) -> torch.Tensor:
+    """Channels-first (N, C, ...) -> channels-last (N, ..., C)."""
+    return x.permute(0, *range(2, x.ndim), 1)
+
+
+def same_pad(x: torch.Tensor, kernel: tuple, stride: tuple, dilation: tuple, value: float = 0.0) -> torch.Tensor:
+    """TensorFlow's 'same' padding of a channels-first tensor: the odd pixel at the end."""
+    pads = []
+    for size, k, s, d in zip(x.shape[2:], kernel, stride, dilation):
+        total = max((math.ceil(size / s) - 1) * s + (k - 1) * d + 1 - size, 0)
+        pads.append((total // 2, total - total // 2))
+    return F.pad(x, [p for pair in reversed(pads) for p in pair], value=value)
+
+
+def pool(x: torch.Tensor, kind: str, size: tuple, stride: tuple, padding: str) -> torch.Tensor:
+    """Keras max/average pooling of a channels-first tensor, 'valid' or TensorFlow 'same'.
+
+    'same' max pooling pads with -inf; 'same' average pooling leaves padded cells out
+    of each average (count_include_pad=False with TensorFlow's asymmetric padding).
+    """
+    spatial = x.ndim - 2
+    max_pool = (F.max_pool1d, F.max_pool2d, F.max_pool3d)[spatial - 1]
+    avg_pool = (F.avg_pool1d, F.avg_pool2d, F.avg_pool3d)[spatial - 1]
+    ones = (1,) * spatial
+    if kind == "max":
+        if padding == "same":
+            x = same_pad(x, size, stride, ones, value=-math.inf)
+        return max_pool(x, size, stride)
+    if padding != "same":
+        return avg_pool(x, size, stride)
+    total = avg_pool(same_pad(x, size, stride, ones), size, stride)
+    count = avg_pool(same_pad(torch.ones_like(x[:1, :1]), size, stride, ones), size, stride)
+    return total / count
+
+
+def conv_transpose(module: nn.Module, x: torch.Tensor, padding: str, output_padding) -> torch.Tensor:
+    """Keras's transposed convolution of a channels-first tensor: torch's, cropped as TensorFlow crops."""
+    spatial = x.ndim - 2
+    starts, sizes, extras = [], [], []
+    for axis, size in enumerate(x.shape[2:]):
+        k, s, d = module.kernel_size[axis], module.stride[axis], module.dilation[axis]
+        effective = d * (k - 1) + 1
+        full = (size - 1) * s + effective
+        if output_padding is None:
+            length = size * s + max(effective - s, 0) if padding == "valid" else size * s
+        else:
+            extra_in = output_padding[axis] if isinstance(output_padding, (list, tuple)) else output_padding
+            pad = 0 if padding == "valid" else effective // 2
+            length = (size - 1) * s + effective - 2 * pad + extra_in
+        start = 0
+        if padding == "same":
+            start = max((math.ceil(length / s) - 1) * s + effective - length, 0) // 2
+        starts.append(start)
+        sizes.append(length)
+        extras.append(max(start + length - full, 0))
+    function = (F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d)[spatial - 1]
+    y = function(x, module.weight, module.bias, module.stride, 0, tuple(extras), module.groups, module.dilation)
+    index = (slice(None), slice(None)) + tuple(slice(a, a + n) for a, n in zip(starts, sizes))
+    return y[index]
+
+
+def hard_sigmoid_keras2(x: torch.Tensor) -> torch.Tensor:
+    """Keras 2's hard_sigmoid: clip(0.2x + 0.5, 0, 1) (Keras 3's is relu6(x + 3) / 6)."""
+    return torch.clamp(0.2 * x + 0.5, 0.0, 1.0)
+
+
+def keras_relu(x: torch.Tensor, max_value, negative_slope: float, threshold: float) -> torch.Tensor:
+    """Keras's ReLU layer: slope below the threshold, identity above, capped at max_value."""
+    y = torch.where(x >= threshold, x, negative_slope * (x - threshold))
+    return torch.clamp(y, max=max_value) if max_value is not None else y
+
+
+def keras_rnn(x: torch.Tensor, kind: str, weight_ih: torch.Tensor, weight_hh: torch.Tensor, bias_ih, bias_hh,
+              activation, recurrent_activation, reset_after: bool, mask=None):
+    """A Keras recurrent layer step by step, for what torch's nn.LSTM/GRU/RNN cannot do.
+
+    Weights are in torch's layout and gate order (as converted). Masked steps keep the
+    previous output and state, as Keras does. Returns (outputs, last output, last cell state).
+    """
+    batch, steps = x.shape[0], x.shape[1]
+    units = weight_hh.shape[1]
+    h = x.new_zeros(batch, units)
+    c = x.new_zeros(batch, units)
+    outputs = []
+    for t in range(steps):
+        gates_x = x[:, t] @ weight_ih.T + (bias_ih if bias_ih is not None else 0)
+        if kind == "LSTM":
+            gates = gates_x + h @ weight_hh.T + (bias_hh if bias_hh is not None else 0)
+            i, f, g, o = gates.chunk(4, 1)
+            new_c = recurrent_activation(f) * c + recurrent_activation(i) * activation(g)
+            new_h = recurrent_activation(o) * activation(new_c)
+        elif kind == "GRU":
+            x_r, x_z, x_n = gates_x.chunk(3, 1)
+            w_r, w_z, w_n = weight_hh.chunk(3, 0)
+            b_r, b_z, b_n = (bias_hh.chunk(3, 0) if bias_hh is not None else (0, 0, 0))
+            r = recurrent_activation(x_r + h @ w_r.T + b_r)
+            z = recurrent_activation(x_z + h @ w_z.T + b_z)
+            if reset_after:
+                n = activation(x_n + r * (h @ w_n.T + b_n))
+            else:  # the reset gate before the recurrent matmul
+                n = activation(x_n + (r * h) @ w_n.T + b_n)
+            new_h, new_c = z * h + (1 - z) * n, c
+        else:
+            new_h = activation(gates_x + h @ weight_hh.T + (bias_hh if bias_hh is not None else 0))
+            new_c = c
+        if mask is not None:
+            keep = mask[:, t].unsqueeze(1)
+            new_h = torch.where(keep, new_h, h)
+            new_c = torch.where(keep, new_c, c)
+        h, c = new_h, new_c
+        outputs.append(h)
+    return torch.stack(outputs, 1), h, c
+
+
+def time_distributed(function, x: torch.Tensor) -> torch.Tensor:
+    """Apply `function` to every time step by folding time into the batch."""
+    y = function(x.flatten(0, 1))
+    return y.unflatten(0, (x.shape[0], x.shape[1]))
+
+
+def keras_dot(a: torch.Tensor, b: torch.Tensor, axes, normalize: bool) -> torch.Tensor:
+    """Keras's Dot layer (batch_dot) for 2-D and 3-D inputs."""
+    if isinstance(axes, int):
+        axes = (axes, axes)
+    axes = [axis % tensor.ndim for axis, tensor in zip(axes, (a, b))]
+    if normalize:
+        a = F.normalize(a, dim=axes[0])
+        b = F.normalize(b, dim=axes[1])
+    if a.ndim == 2:
+        return (a * b).sum(1, keepdim=True)
+    a = a if axes[0] == 2 else a.transpose(1, 2)
+    b = b if axes[1] == 1 else b.transpose(1, 2)
+    return torch.bmm(a, b)
+
+
+def masked_mean(x: torch.Tensor, mask) -> torch.Tensor:
+    """GlobalAveragePooling1D over the unmasked steps of (N, T, C), as Keras does with a mask."""
+    if mask is None:
+        return x.mean(1)
+    weights = mask.to(x.dtype).unsqueeze(-1)
+    return (x * weights).sum(1) / weights.sum(1)
+
+
+class Weight(nn.Module):
+    """A bare parameter under the key `weight` (a per-position PReLU alpha)."""
+
+    def __init__(self, *shape: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(shape))
+
+
+class Normalization(nn.Module):
+    """Keras's Normalization layer: (x - mean) / max(sqrt(variance), epsilon), channels-last."""
+
+    def __init__(self, *shape: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(shape))
+        self.register_buffer("variance", torch.ones(shape))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / torch.clamp(torch.sqrt(self.variance), min=1e-7)
