@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Sequence
 
@@ -29,6 +30,8 @@ examples:
   weightport convert model.keras weights.pt --force
   weightport convert model.weights.h5 weights.npz --architecture model.keras
   weightport convert model.h5 weights.h5 --layout keras
+  weightport export model.keras model.py
+  weightport verify model.keras --per-layer
 
 exit codes: 0 ok, 1 verification failed, 2 bad input or usage"""
 
@@ -70,7 +73,48 @@ def build_parser() -> argparse.ArgumentParser:
     )
     convert.add_argument("--record", metavar="FILE", help="also write the per-tensor conversion record as JSON")
     _architecture_option(convert)
+
+    export = commands.add_parser(
+        "export", help="write a standalone PyTorch model file (model.py) and its weights",
+        description="Write DST, a readable PyTorch source file (plain torch, no weightport) with one "
+        "nn.Module class whose attributes are the Keras layers and whose forward reads like the Keras "
+        "graph, and its weights beside it (DST with .safetensors). Its load() returns the model.",
+    )
+    export.add_argument("source", metavar="SRC", help="a .keras or full-model .h5 file")
+    export.add_argument("destination", metavar="DST", help="the model file to write, ending in .py")
+    export.add_argument("--weights", metavar="FILE", help="where to write the weights (.safetensors or .pt)")
+    _layout_option(export)
+    export.add_argument("--force", action="store_true", help="overwrite DST and its weights if they exist")
+    _architecture_option(export)
+
+    verify = commands.add_parser(
+        "verify", help="run Keras and the converted PyTorch model on the same inputs and compare",
+        description="Run the Keras model (needs keras; tf_keras for Keras 2 files) and the converted "
+        "PyTorch model on the same inputs and print, per output (and with --per-layer per layer, in "
+        "graph order), the max abs and max relative difference and a status: ok, inaccurate, failed. "
+        "Exit code 0 when every output is within tolerance, 1 otherwise.",
+    )
+    verify.add_argument("source", metavar="SRC", help="a .keras or full-model .h5 file")
+    verify.add_argument("--input", metavar="FILE.npz",
+                        help="inputs, one array per model input (by input name, or in order), Keras layout; "
+                        "default: random inputs in a realistic range from the input spec")
+    verify.add_argument("--samples", type=int, default=8, metavar="N", help="random samples (default 8)")
+    verify.add_argument("--atol", type=float, default=1e-5, metavar="A", help="absolute tolerance (default 1e-5)")
+    verify.add_argument("--rtol", type=float, default=1e-4, metavar="R",
+                        help="tolerance relative to the largest Keras value (default 1e-4)")
+    verify.add_argument("--per-layer", action="store_true",
+                        help="also compare every layer's output and name the first that diverges")
+    verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    _architecture_option(verify)
     return parser
+
+
+def _layout_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--input-layout", choices=("torch", "keras"), default="torch",
+        help="torch (default): image inputs/outputs of rank 4 and 5 are channels-first (N, C, H, W); "
+        "keras: the model takes and returns exactly the arrays Keras does",
+    )
 
 
 def _architecture_option(parser: argparse.ArgumentParser) -> None:
@@ -86,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if arguments.command == "inspect":
             report = converter.inspect(arguments.source, architecture=arguments.architecture)
             print(json.dumps(report.to_dict(), indent=2) if arguments.json else report.to_text())
-        else:
+        elif arguments.command == "convert":
             conversion = converter.convert(
                 arguments.source, arguments.destination, layout=arguments.layout, force=arguments.force,
                 skip_unsupported=arguments.skip_unsupported, architecture=arguments.architecture,
@@ -97,10 +141,27 @@ def main(argv: Sequence[str] | None = None) -> int:
                 with open(arguments.record, "w", encoding="utf-8") as handle:
                     json.dump(conversion.record(), handle, indent=2)
             print(f"wrote {len(conversion.tensors)} tensors ({arguments.layout} layout) to {arguments.destination}")
+        elif arguments.command == "export":
+            model_file, weights = converter.export(
+                arguments.source, arguments.destination, weights=arguments.weights,
+                input_layout=arguments.input_layout, force=arguments.force, architecture=arguments.architecture,
+            )
+            print(f"wrote {model_file} and {weights}; load with: from {_module_name(model_file)} import load")
+        elif arguments.command == "verify":
+            report = converter.verify(
+                arguments.source, inputs=arguments.input, samples=arguments.samples, atol=arguments.atol,
+                rtol=arguments.rtol, per_layer=arguments.per_layer, architecture=arguments.architecture,
+            )
+            print(json.dumps(report.to_dict(), indent=2) if arguments.json else report.to_text())
+            return 0 if report.ok else 1
     except converter.ConverterError as error:
         print(f"weightport: error: {error}", file=sys.stderr)
         return error.exit_code
     return 0
+
+
+def _module_name(path: str) -> str:
+    return os.path.splitext(os.path.basename(path))[0]
 
 
 if __name__ == "__main__":

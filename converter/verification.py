@@ -121,6 +121,7 @@ def load_keras_model(source: Any, graph: ModelGraph) -> Any:
     if not isinstance(source, (str, os.PathLike)):
         return source
     path = os.fspath(source)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter on stderr
     major = graph.keras_version.split(".")[0]
     try:
         if major.isdigit() and int(major) < 3:
@@ -142,7 +143,11 @@ def load_keras_model(source: Any, graph: ModelGraph) -> Any:
 
 def keras_call(model: Any, inputs: list[np.ndarray]) -> list[np.ndarray]:
     """The model's outputs as a list, called with inputs in the structure it was built with."""
-    structured = inputs if len(inputs) > 1 or isinstance(model.input, (list, tuple)) else inputs[0]
+    try:
+        as_list = isinstance(model.input, (list, tuple))
+    except (AttributeError, ValueError):  # a loaded Sequential that was never called
+        as_list = False
+    structured = inputs if len(inputs) > 1 or as_list else inputs[0]
     outputs = model(structured, training=False)
     return [np.asarray(output) for output in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
 

@@ -30,6 +30,7 @@ class Value:
     rank: int | None
     mask: str | None = None
     keras_view: str | None = None  # for per-layer checks: the value as Keras holds it, when not a permute
+    flat_order: str | None = None  # a flattened feature map: "hwc" (Keras's order) or "chw" (torch's)
 
 
 Ref = tuple[str, int, int]  # (layer name, node index, tensor index), as Keras configs write them
@@ -43,6 +44,7 @@ class Call:
     node: int
     args: list[Ref]
     kwargs: dict[str, Any]
+    positional: list[Any] = field(default_factory=list)  # tensors (as Refs) and constants, in order
 
 
 @dataclass
@@ -120,6 +122,18 @@ class Emitter:
     def variable(self, suffix: str) -> str:
         return f"{self.generator.value_name(self.layer, self.call.node)}_{suffix}"
 
+    def mask(self) -> str | None:
+        """The Keras mask of this call: passed explicitly (Keras 3 configs) or carried by the input."""
+        given = self.kwargs.get("mask")
+        if isinstance(given, Value):
+            return given.expr
+        return self.inputs[0].mask if self.inputs else None
+
+    def positional(self, index: int) -> Any:
+        """Positional argument `index`: a Value for a tensor, else the constant."""
+        item = self.call.positional[index]
+        return self.generator.values[item] if isinstance(item, tuple) else item
+
     def unsupported(self, why: str) -> UnsupportedLayerError:
         return UnsupportedLayerError(
             f"{self.generator.graph.source}: cannot build layer {self.layer.key} ({self.layer.class_name}): {why}",
@@ -188,7 +202,13 @@ class Generator:
         source = ClassSource(self.class_name(model.name))
         self.nested_class[model.name] = source.name
         inputs, calls, outputs = model_calls(model)
+        self.consumers = {}
+        for call in calls:
+            for ref in call_refs(call):
+                self.consumers.setdefault(ref[0], []).append(call.layer)
+        self.outputs = {ref[0] for ref in outputs}
         values: dict[Ref, Value] = {}
+        self.values = values
         for layer in inputs:
             rank = len(input_shape(layer)) if input_shape(layer) else None
             name = self.value_name(layer, 0)
@@ -225,6 +245,7 @@ class Generator:
         inputs = [values[ref] for ref in call.args]
         kwargs = {key: values[value] if isinstance(value, tuple) and value in values else value
                   for key, value in call.kwargs.items()}
+        self.values = values
         if call.layer.is_model:
             return self.emit_nested(source, call, inputs)
         emitter = Emitter(self, source, call, inputs, kwargs)
@@ -236,7 +257,7 @@ class Generator:
             name = self.value_name(call.layer, call.node) + (f"_{index}" if len(produced) > 1 else "")
             if value.expr != name:
                 source.forward.append(f"{name} = {value.expr}")
-            assigned.append(Value(name, value.layout, value.rank, value.mask, value.keras_view))
+            assigned.append(Value(name, value.layout, value.rank, value.mask, value.keras_view, value.flat_order))
         return assigned
 
     def emit_nested(self, source: ClassSource, call: Call, inputs: list[Value]) -> list[Value]:
@@ -244,7 +265,9 @@ class Generator:
         name = key_name(call.layer.name)
         if name not in source.defined:
             source.defined.add(name)
+            outer = (self.consumers, self.outputs, self.values)
             source.init.append(define_attribute(name, f"{self.model_class(call.layer)}()"))
+            self.consumers, self.outputs, self.values = outer
         class_name = self.nested_class[call.layer.name]
         model_inputs, _, _ = model_calls(call.layer)
         arguments = []
@@ -300,10 +323,11 @@ def model_calls(model: Layer) -> tuple[list[Layer], list[Call], list[Ref]]:
     for child in children:
         if child.class_name == "InputLayer":
             continue
-        for node, (args, kwargs) in enumerate(parse_nodes(child.inbound_nodes or [])):
+        for node, (args, kwargs, positional) in enumerate(parse_nodes(child.inbound_nodes or [])):
             args = [shift(ref) for ref in args]
             kwargs = {key: shift(value) if isinstance(value, tuple) else value for key, value in kwargs.items()}
-            calls.append(Call(child, node, args, kwargs))
+            positional = [shift(item) if isinstance(item, tuple) else item for item in positional]
+            calls.append(Call(child, node, args, kwargs, positional))
     inputs = [by_name[ref[0]] for ref in refs(model.config.get("input_layers"))]
     return inputs, calls, [shift(ref) for ref in refs(model.config.get("output_layers"))]
 
@@ -330,19 +354,21 @@ def refs(entry: Any) -> list[Ref]:
     return [(str(item[0]), int(item[1]), int(item[2])) for item in entry]
 
 
-def parse_nodes(nodes: list[Any]) -> list[tuple[list[Ref], dict[str, Any]]]:
-    """Each call's tensor arguments (in order) and keyword arguments, from Keras 2 or 3 configs."""
+def parse_nodes(nodes: list[Any]) -> list[tuple[list[Ref], dict[str, Any], list[Any]]]:
+    """Each call's tensor arguments (in order), keyword arguments and positional arguments."""
     parsed = []
     for node in nodes:
         if isinstance(node, dict):  # Keras 3: {"args": [...], "kwargs": {...}}
             args: list[Ref] = []
             _collect(node.get("args", []), args)
             kwargs = {key: _tensor_or_value(value) for key, value in (node.get("kwargs") or {}).items()}
+            positional = [_tensor_or_value(item) for item in node.get("args", [])]
         else:  # Keras 2: [[name, node, tensor, kwargs], ...]
             args = [(str(item[0]), int(item[1]), int(item[2])) for item in node]
             kwargs = {key: _tensor_or_value(value) for key, value in (node[0][3] if node and len(node[0]) > 3
                                                                        else {}).items()}
-        parsed.append((args, kwargs))
+            positional = list(args)
+        parsed.append((args, kwargs, positional))
     return parsed
 
 

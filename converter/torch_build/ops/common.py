@@ -63,8 +63,9 @@ def keras_axis(axis: int, value: Value) -> int:
 
 
 def same(value: Value, expr: str, rank: int | None = None, layout: str | None = None) -> Value:
-    """A new value like `value` (layout, rank, mask) with a new expression."""
-    return Value(expr, layout or value.layout, value.rank if rank is None else rank, value.mask)
+    """A new value like `value` (layout, rank, mask, flattening order) with a new expression."""
+    return Value(expr, layout or value.layout, value.rank if rank is None else rank, value.mask,
+                 flat_order=value.flat_order)
 
 
 __all__ = ["CHANNELS_FIRST", "KERAS", "constructor", "activation", "activated", "keras_axis", "same",

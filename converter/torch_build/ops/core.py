@@ -8,8 +8,13 @@ from .common import CHANNELS_FIRST, KERAS, activated, activation, channel_dim, c
 @op("Dense", "EinsumDense")
 def dense(e: Emitter) -> Value:
     e.module(constructor("nn.Linear", e.result.module_args))
+    x = e.inputs[0]
+    channels = e.result.options.get("flattened_channels")
+    if channels and x.flat_order != "chw":  # rows regrouped for (c, h, w): reorder Keras's (h, w, c)
+        reordered = f"{x.expr}.unflatten(1, (-1, {channels})).transpose(1, 2).flatten(1)"
+        return activated(e, Value(f"{e.attribute}({reordered})", KERAS, 2))
     # Dense reads the last (channels) axis: channels-last, whatever layout comes in
-    return activated(e, same(e.inputs[0], f"{e.attribute}({e.arg(0, KERAS)})", layout=KERAS))
+    return activated(e, Value(f"{e.attribute}({e.arg(0, KERAS)})", KERAS, x.rank, x.mask))
 
 
 @op("Activation")

@@ -32,8 +32,8 @@ def global_pooling(e: Emitter) -> Value:
     kind, spatial = GLOBAL[e.layer.class_name]
     x = e.inputs[0]
     keepdims = bool(e.config.get("keepdims", False))
-    if kind == "ave" and spatial == 1 and x.mask is not None and not keepdims:
-        return Value(f"{e.helper('masked_mean')}({e.arg(0, KERAS)}, {x.mask})", KERAS, 2)
+    if kind == "ave" and spatial == 1 and e.mask() is not None and not keepdims:
+        return Value(f"{e.helper('masked_mean')}({e.arg(0, KERAS)}, {e.mask()})", KERAS, 2)
     dims = tuple(range(2, 2 + spatial))
     reduce = "amax" if kind == "max" else "mean"
     expr = f"{e.arg(0, CHANNELS_FIRST)}.{reduce}(dim={dims!r}{', keepdim=True' if keepdims else ''})"

@@ -47,7 +47,7 @@ def recurrent(e: Emitter) -> Value | list[Value]:
     options = e.result.options
     e.module(constructor({"LSTM": "nn.LSTM", "GRU": "nn.GRU", "SimpleRNN": "nn.RNN"}[kind], e.result.module_args))
     x = e.arg(0, KERAS)
-    mask = e.inputs[0].mask
+    mask = e.mask()
     if options["go_backwards"]:
         x = f"{x}.flip(1)"
         mask = f"{mask}.flip(1)" if mask else None
@@ -60,7 +60,7 @@ def recurrent(e: Emitter) -> Value | list[Value]:
     else:
         e.statement(f"{outputs}, {h} = {e.attribute}({x})")
         h = f"{h}[-1]"
-    result = Value(outputs, KERAS, 3, e.inputs[0].mask) if options["return_sequences"] else Value(h, KERAS, 2)
+    result = Value(outputs, KERAS, 3, e.mask()) if options["return_sequences"] else Value(h, KERAS, 2)
     if e.config.get("return_state"):
         states = [Value(h, KERAS, 2)] + ([Value(c, KERAS, 2)] if kind == "LSTM" else [])
         return [result] + states
@@ -85,7 +85,7 @@ def bidirectional(e: Emitter) -> Value | list[Value]:
     options = e.result.options
     e.module(constructor({"LSTM": "nn.LSTM", "GRU": "nn.GRU", "SimpleRNN": "nn.RNN"}[kind], e.result.module_args))
     x = e.arg(0, KERAS)
-    mask = e.inputs[0].mask
+    mask = e.mask()
     units = e.result.module_args["hidden_size"]
     forward, backward = e.variable("forward"), e.variable("backward")
     if _needs_own_cell(kind, options, mask):

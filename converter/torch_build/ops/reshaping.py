@@ -11,13 +11,35 @@ from .common import CHANNELS_FIRST, KERAS, same
 
 @op("Flatten")
 def flatten(e: Emitter) -> Value:
-    # The same test as the Dense rule's: a channels-last feature map is flattened in torch's
-    # (c, h, w) order, which the following Dense's regrouped rows expect; anything else
-    # keeps Keras's order.
+    # A channels-last feature map feeding only Dense layers whose rows the converter regrouped
+    # is flattened in torch's (c, h, w) order; anything else keeps Keras's (h, w, c) order.
     channels, _ = feature_map_channels(e.layer, e.generator.context)
-    layout = CHANNELS_FIRST if channels else KERAS
-    keras_view = f"torch.flatten({e.arg(0, KERAS)}, 1)" if channels and e.generator.trace else None
-    return Value(f"torch.flatten({e.arg(0, layout)}, 1)", KERAS, 2, e.inputs[0].mask, keras_view)
+    if channels and _feeds_only_regrouped_dense(e):
+        keras_view = f"torch.flatten({e.arg(0, KERAS)}, 1)" if e.generator.trace else None
+        return Value(f"torch.flatten({e.arg(0, CHANNELS_FIRST)}, 1)", KERAS, 2, e.inputs[0].mask, keras_view, "chw")
+    return Value(f"torch.flatten({e.arg(0, KERAS)}, 1)", KERAS, 2, e.inputs[0].mask,
+                 flat_order="hwc" if channels else None)
+
+
+def _feeds_only_regrouped_dense(e: Emitter) -> bool:
+    from ...layers.feature_maps import ELEMENTWISE
+
+    generator, pending, seen = e.generator, [e.layer.name], set()
+    while pending:
+        name = pending.pop()
+        if name in generator.outputs:  # the model returns it: Keras's order
+            return False
+        for consumer in generator.consumers.get(name, []):
+            if consumer.name in seen:
+                continue
+            seen.add(consumer.name)
+            if consumer.class_name in ELEMENTWISE:
+                pending.append(consumer.name)
+                continue
+            result = generator.results.get(consumer.key)
+            if consumer.class_name != "Dense" or result is None or "flattened_channels" not in result.options:
+                return False
+    return True
 
 
 @op("Reshape")

@@ -1,0 +1,50 @@
+"""Compare a Keras model with converter.to_torch's module, in both input layouts."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+import converter
+
+#: whole models: max abs diff relative to the largest Keras output value
+MODEL_RTOL = 1e-4
+
+
+def to_channels_first(array: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(np.moveaxis(array, -1, 1)) if array.ndim in (4, 5) else array
+
+
+def to_channels_last(array: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(np.moveaxis(array, 1, -1)) if array.ndim in (4, 5) else array
+
+
+def keras_outputs(model, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    from converter.verification import keras_call
+
+    return keras_call(model, inputs)
+
+
+def torch_outputs(path: str, inputs: list[np.ndarray], input_layout: str) -> list[np.ndarray]:
+    """Run to_torch's module as its users would: channels-first images in the torch layout."""
+    module = converter.to_torch(path, input_layout=input_layout)
+    feed = [to_channels_first(a) if input_layout == "torch" else a for a in inputs]
+    with torch.no_grad():
+        outputs = module(*[torch.from_numpy(a) for a in feed])
+    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    return [to_channels_last(o.numpy()) if input_layout == "torch" else o.numpy() for o in outputs]
+
+
+def relative_difference(expected: list[np.ndarray], actual: list[np.ndarray]) -> float:
+    assert len(expected) == len(actual)
+    worst = 0.0
+    for e, a in zip(expected, actual):
+        assert e.shape == a.shape, (e.shape, a.shape)
+        worst = max(worst, float(np.max(np.abs(e - a)) / max(np.max(np.abs(e)), 1e-12)))
+    return worst
+
+
+def absolute_difference(expected: list[np.ndarray], actual: list[np.ndarray]) -> float:
+    assert len(expected) == len(actual)
+    for e, a in zip(expected, actual):
+        assert e.shape == a.shape, (e.shape, a.shape)
+    return max(float(np.max(np.abs(e - a))) if e.size else 0.0 for e, a in zip(expected, actual))
