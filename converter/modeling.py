@@ -111,11 +111,14 @@ def _write_text(destination: str, text: str) -> None:
 
 
 def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float = 1e-5, rtol: float = 1e-4,
-           per_layer: bool = False, architecture: Any = None, seed: int = 0) -> VerificationReport:
+           per_layer: bool = False, architecture: Any = None, seed: int = 0,
+           input_layout: str = "keras") -> VerificationReport:
     """Run Keras and the converted PyTorch model on the same inputs and compare, per output and layer.
 
     `inputs`: an .npz path, a list of arrays (Keras layout), or None for random inputs in a
-    realistic range derived from the input spec. Needs keras (and tf_keras for Keras 2 files).
+    realistic range derived from the input spec. `input_layout` picks which build of the
+    module runs (images are transposed for it and back). Needs keras (and tf_keras for
+    Keras 2 files).
 
         >>> report = converter.verify("model.keras", per_layer=True)   # doctest: +SKIP
         >>> report.ok, report.first_divergence                         # doctest: +SKIP
@@ -129,15 +132,18 @@ def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float = 1
             arrays = [np.asarray(array) for array in inputs]
         else:
             arrays = random_inputs(graph, samples, seed)
-        module = _build(graph, "keras", trace=per_layer)
+        module = _build(graph, input_layout, trace=per_layer)
         keras_model = load_keras_model(source, graph)
         classes = {layer.name: layer.class_name for layer in graph.layers}
     expected = keras_call(keras_model, arrays)
     if per_layer:
         module._captured = {}
+    channels_first = input_layout == "torch"
+    feed = [np.moveaxis(a, -1, 1) if channels_first and a.ndim in (4, 5) else a for a in arrays]
     with torch.no_grad():
-        actual = module(*[torch.from_numpy(array) for array in arrays])
+        actual = module(*[torch.from_numpy(np.ascontiguousarray(array)) for array in feed])
     actual = [a.numpy() for a in (actual if isinstance(actual, (list, tuple)) else [actual])]
+    actual = [np.moveaxis(a, 1, -1) if channels_first and a.ndim in (4, 5) else a for a in actual]
     if len(actual) != len(expected):
         raise ConverterError(f"the PyTorch model returns {len(actual)} outputs, Keras {len(expected)}")
     names = [getattr(t, "name", f"output_{i}") for i, t in enumerate(getattr(keras_model, "outputs", expected))]

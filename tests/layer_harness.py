@@ -34,15 +34,17 @@ def keras_module(writer: str):
 
 
 def randomize(model, seed: int = 0) -> None:
-    """Random weights by variable name: kernels by fan-in, positive variances, biases non-zero."""
+    """Random weights by variable name: kernels by fan-in, biases non-zero, BatchNorm statistics
+    away from their initial 0 and 1 (means of either sign, variances from 0.3 to 3) but not so far
+    that a ReLU after them kills every activation."""
     rng = np.random.default_rng(seed)
     for variable in model.weights:
         name = (getattr(variable, "path", None) or variable.name).split(":")[0]
         shape = tuple(variable.shape)
         if "moving_variance" in name or name.endswith("variance"):
-            value = rng.uniform(2.0, 5.0, shape)
+            value = rng.uniform(0.3, 3.0, shape)
         elif "moving_mean" in name or name.endswith("/mean"):
-            value = rng.normal(3.0, 1.0, shape)
+            value = rng.choice([-1.0, 1.0], shape) * rng.uniform(0.3, 1.5, shape)
         elif name.endswith("gamma") or name.endswith("/scale"):
             value = rng.uniform(0.5, 1.5, shape)
         elif len(shape) >= 2:

@@ -138,3 +138,26 @@ def test_prelu_matches_keras(tmp_path, writer, shape, shared_axes):
         assert shared_axes is None and layers["act"].warnings
         actual = torch.where(x >= 0, x, weights["act.weight"] * x)
     assert max_diff(model(inputs), actual) <= LAYER_ATOL
+
+
+def test_normalization_layer_matches_keras(tmp_path):
+    """The preprocessing Normalization: its adapted mean and variance become buffers."""
+    import converter
+
+    def build(keras):
+        layer = keras.layers.Normalization(axis=-1, name="norm")
+        layer.adapt(np.random.default_rng(5).normal(2.0, 3.0, (64, 4, 3)).astype("float32"))
+        return keras.Sequential([keras.Input((4, 3)), layer])
+
+    import keras
+
+    model = build(keras)
+    path = str(tmp_path / "normalization.keras")
+    model.save(path)
+    weights, layers = convert_file(path)
+    assert sorted(key for key in weights if key.startswith("norm.")) == ["norm.mean", "norm.variance"]
+    assert layers["norm"].options["left_out"]  # count, said so
+    inputs = random_input((4, 3))
+    module = converter.to_torch(path)
+    with torch.no_grad():
+        assert max_diff(model(inputs), module(torch.from_numpy(inputs))) <= LAYER_ATOL

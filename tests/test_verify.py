@@ -1,0 +1,101 @@
+"""verify: per output and per layer, exit codes, and naming the first divergent layer."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+import converter
+from helpers import ROOT, fixture, run_cli
+from layer_harness import randomize
+
+
+def cnn(tmp_path) -> str:
+    import keras
+
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", name="conv")(inputs)
+    x = keras.layers.ReLU(name="relu")(x)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.MaxPooling2D(name="pool")(x)
+    x = keras.layers.Flatten(name="flat")(x)
+    outputs = keras.layers.Dense(3, name="head")(x)
+    model = keras.Model(inputs, outputs)
+    randomize(model, seed=4)
+    path = str(tmp_path / "cnn.keras")
+    model.save(path)
+    return path
+
+
+def test_verify_reports_every_layer_ok(tmp_path):
+    report = converter.verify(cnn(tmp_path), per_layer=True)
+    assert report.ok and report.first_divergence is None
+    assert [c.name for c in report.layers] == ["conv", "relu", "bn", "pool", "flat", "head"]
+    assert all(c.status == "ok" for c in report.layers + report.outputs)
+
+
+def test_verify_names_the_broken_layer_first(tmp_path, monkeypatch):
+    """A BatchNorm rule that forgets Keras's epsilon: the first divergence is that layer."""
+    path = cnn(tmp_path)
+    rule = converter.RULES["BatchNormalization"]
+    original = rule.convert
+
+    def broken(layer, context):
+        result = original(layer, context)
+        result.module_args["eps"] = 1e-5  # PyTorch's default instead of Keras's 1e-3
+        return result
+
+    monkeypatch.setitem(converter.RULES, "BatchNormalization", type(rule)(**{**vars(rule), "convert": broken}))
+    report = converter.verify(path, per_layer=True)
+    assert report.first_divergence == "bn"
+    assert [c.status for c in report.layers[:2]] == ["ok", "ok"]
+    assert not report.ok
+
+
+def test_cli_verify_exit_codes_and_table(tmp_path):
+    path = cnn(tmp_path)
+    result = run_cli("verify", path, "--per-layer")
+    assert result.returncode == 0, result.stderr
+    assert "first divergence" not in result.stdout and "every layer matches" in result.stdout
+    broken = subprocess.run([sys.executable, "-c", (
+        "import sys, converter, cli\n"
+        "rule = converter.RULES['Conv2D']\n"
+        "original = rule.convert\n"
+        "def broken(layer, context):\n"
+        "    result = original(layer, context)\n"
+        "    result.tensors[0].step = None  # forget the kernel transpose... keep the shape by a view\n"
+        "    return result\n"
+        "import numpy as np\n"
+        "from converter.layouts import Transform\n"
+        "class Scrambled(Transform):\n"
+        "    def describe(self): return 'broken'\n"
+        "    def shape(self, shape): return (shape[3], shape[2], shape[0], shape[1])\n"
+        "    def apply(self, array): return np.ascontiguousarray(array.transpose(3, 2, 1, 0))\n"
+        "def broken(layer, context):\n"
+        "    result = original(layer, context)\n"
+        "    result.tensors[0].step = Scrambled()  # kh and kw swapped\n"
+        "    return result\n"
+        "converter.RULES['Conv2D'] = type(rule)(**{**vars(rule), 'convert': broken})\n"
+        f"sys.exit(cli.main(['verify', {path!r}, '--per-layer']))\n")],
+        capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert broken.returncode == 1, broken.stderr
+    assert "first divergence: conv" in broken.stdout
+
+
+def test_verify_with_given_inputs_and_json(tmp_path):
+    inputs = tmp_path / "inputs.npz"
+    np.savez(inputs, tokens=np.random.default_rng(0).normal(size=(3, 3, 16)).astype("float32"))
+    result = run_cli("verify", fixture("keras3/nested.keras"), "--input", str(inputs), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["ok"] and report["samples"] == 3
+
+
+def test_verify_bad_inputs_file_is_exit_2(tmp_path):
+    inputs = tmp_path / "inputs.npz"
+    np.savez(inputs, wrong=np.zeros((2, 3)), other=np.zeros(2))
+    result = run_cli("verify", fixture("keras3/nested.keras"), "--input", str(inputs))
+    assert result.returncode == 2 and "tokens" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
