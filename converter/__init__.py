@@ -20,17 +20,18 @@ from .errors import (
     ConverterError, LayoutError, ReadError, UnsupportedLayerError, VerificationError, WriteError,
 )
 from .graph import BFLOAT16, InputSpec, Layer, ModelGraph, Tensor
-from .layers import RULES, tag_graph
+from .layers import RULES
 from .layouts import PERMUTATIONS, Layout
-from .readers import FORMATS, read_source
+from .readers import FORMATS
 from .report import Report
 from .writers import WRITERS, check_destination, write
-from .modeling import export, to_torch, verify
+from .modeling import export, read_tagged, to_torch, verify
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "read", "convert", "state_dict", "inspect", "to_torch", "export", "verify", "Conversion", "OUTPUT_LAYOUTS", "ModelGraph", "Layer", "Tensor",
+    "read", "convert", "state_dict", "inspect", "to_torch", "export", "verify", "Conversion", "OUTPUT_LAYOUTS",
+    "ModelGraph", "Layer", "Tensor",
     "InputSpec", "Report", "Layout", "PERMUTATIONS", "RULES", "FORMATS", "WRITERS", "BFLOAT16",
     "ConverterError", "ReadError", "UnsupportedLayerError", "LayoutError", "WriteError", "VerificationError",
 ]
@@ -47,13 +48,7 @@ def read(source: Source, *, architecture: Any = None) -> ModelGraph:
         >>> with converter.read("model.keras") as graph:          # doctest: +SKIP
         ...     print([layer.key for layer in graph.walk()])
     """
-    graph = read_source(source, architecture)
-    try:
-        tag_graph(graph)
-    except Exception:
-        graph.close()
-        raise
-    return graph
+    return read_tagged(source, architecture)
 
 
 def convert(

@@ -17,7 +17,8 @@ from .verification import (
 from .writers import check_destination, write
 
 
-def _read(source: Any, architecture: Any) -> ModelGraph:
+def read_tagged(source: Any, architecture: Any) -> ModelGraph:
+    """Read a source and tag its tensors' roles and layouts (converter.read)."""
     graph = read_source(source, architecture)
     try:
         tag_graph(graph)
@@ -45,7 +46,7 @@ def to_torch(source: Any, *, input_layout: str = "torch", architecture: Any = No
         >>> model = converter.to_torch("model.keras")          # doctest: +SKIP
         >>> model(torch.randn(1, 3, 224, 224))                  # doctest: +SKIP
     """
-    with _read(source, architecture) as graph:
+    with read_tagged(source, architecture) as graph:
         return _build(graph, input_layout, trace=False)
 
 
@@ -69,7 +70,7 @@ def export(source: Any, destination: str | os.PathLike[str], *, weights: str | o
     check_destination(weights, force)
     from .torch_build import model_source
 
-    with _read(source, architecture) as graph:
+    with read_tagged(source, architecture) as graph:
         conversion = convert_graph(graph)
         code, root = model_source(graph, conversion, input_layout)
         relative = os.path.relpath(os.path.abspath(weights), os.path.dirname(os.path.abspath(destination)))
@@ -125,7 +126,7 @@ def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float = 1
     """
     import torch
 
-    with _read(source, architecture) as graph:
+    with read_tagged(source, architecture) as graph:
         if isinstance(inputs, (str, os.PathLike)):
             arrays = load_inputs(os.fspath(inputs), graph)
         elif inputs is not None:

@@ -58,7 +58,8 @@ class VerificationReport:
             if not rows:
                 continue
             width = max(len(row.name) for row in rows)
-            lines += ["", f"{title}:", f"  {'name'.ljust(width)}  {'class':<20}  {'max abs':>10}  {'max rel':>10}  status"]
+            header = f"  {'name'.ljust(width)}  {'class':<20}  {'max abs':>10}  {'max rel':>10}  status"
+            lines += ["", f"{title}:", header]
             lines += [f"  {row.name.ljust(width)}  {row.class_name:<20}  {row.max_abs:10.3g}  {row.max_rel:10.3g}  "
                       f"{row.status}" for row in rows]
         if self.layers:

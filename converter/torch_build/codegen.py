@@ -192,7 +192,8 @@ class Generator:
             names = ", ".join(f"{layer.key} ({layer.class_name})" for layer in unsupported)
             raise UnsupportedLayerError(
                 f"{self.graph.source}: no PyTorch equivalent for {len(unsupported)} layer(s): {names}; "
-                "Lambda and custom layers need hand-written code", [(l.key, l.class_name) for l in unsupported])
+                "Lambda and custom layers need hand-written code",
+                [(layer.key, layer.class_name) for layer in unsupported])
         return self.model_class(self.graph.root, root=True)  # type: ignore[arg-type]
 
     def value_name(self, layer: Layer, node: int) -> str:

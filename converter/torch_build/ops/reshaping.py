@@ -98,7 +98,8 @@ def upsampling(e: Emitter) -> Value:
     interpolation = e.config.get("interpolation", "nearest")
     x = e.arg(0, CHANNELS_FIRST)
     if interpolation == "bilinear":  # TensorFlow's resize: half-pixel centres, like align_corners=False
-        expr = f"F.interpolate({x}, scale_factor={tuple(float(s) for s in size)!r}, mode='bilinear', align_corners=False)"
+        factors = tuple(float(s) for s in size)
+        expr = f"F.interpolate({x}, scale_factor={factors!r}, mode='bilinear', align_corners=False)"
     elif interpolation == "nearest":
         expr = x
         for axis, factor in enumerate(size):
