@@ -17,6 +17,17 @@ from .verification import (
 from .writers import check_destination, write
 
 
+def output_names(graph: ModelGraph, count: int) -> list[str]:
+    """The layers whose outputs the model returns, from its config."""
+    if graph.root is not None:
+        from .torch_build.codegen import model_calls
+
+        _, _, outputs = model_calls(graph.root)
+        if len(outputs) == count:
+            return [name + (f"[{index}]" if index else "") for name, _, index in outputs]
+    return [f"output {i}" for i in range(count)]
+
+
 def read_tagged(source: Any, architecture: Any) -> ModelGraph:
     """Read a source and tag its tensors' roles and layouts (converter.read)."""
     graph = read_source(source, architecture)
@@ -147,11 +158,11 @@ def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float = 1
     actual = [np.moveaxis(a, 1, -1) if channels_first and a.ndim in (4, 5) else a for a in actual]
     if len(actual) != len(expected):
         raise ConverterError(f"the PyTorch model returns {len(actual)} outputs, Keras {len(expected)}")
-    names = [getattr(t, "name", f"output_{i}") for i, t in enumerate(getattr(keras_model, "outputs", expected))]
+    names = output_names(graph, len(expected))
     report = VerificationReport(
         source=str(graph.source), atol=atol, rtol=rtol, samples=len(arrays[0]),
-        outputs=[compare(f"output {i} ({name})", "", e, a, atol, rtol)
-                 for i, (name, e, a) in enumerate(zip(names, expected, actual))],
+        outputs=[compare(name, classes.get(name.split("[")[0], ""), e, a, atol, rtol)
+                 for name, e, a in zip(names, expected, actual)],
     )
     if per_layer:
         keras_values, report.skipped_layers = keras_layer_outputs(keras_model, arrays)

@@ -199,3 +199,9 @@ def test_flatten_feeding_a_dense_and_the_output_matches_keras(tmp_path, writer):
         return keras.Model(inputs, [flat, keras.layers.Dense(2, name="head")(flat), dense])
 
     check(tmp_path, writer, build, [random((5, 5, 2))])
+
+
+@pytest.mark.parametrize("writer", ["keras3", "keras2"])
+def test_layer_norm_without_weights_matches_keras(tmp_path, writer):
+    check(tmp_path, writer, sequential((4, 6), lambda k: k.layers.LayerNormalization(center=False, scale=False)),
+          [random((4, 6))])

@@ -21,11 +21,13 @@ def batch_norm(e: Emitter) -> Value:
 @op("LayerNormalization")
 def layer_norm(e: Emitter) -> Value:
     x = e.inputs[0]
-    arguments = e.result.module_args if e.result else {}
-    if e.result is None:  # scale and center off: no weights, no rule result
-        axis = e.config.get("axis", -1)
-        raise e.unsupported(f"LayerNormalization without weights over axis {axis} is not built yet")
     keras = e.arg(0, KERAS)
+    if e.result is None:  # scale and center off: no weights, nothing to hold
+        axes = e.config.get("axis", -1)
+        count = len(axes) if isinstance(axes, list) else 1
+        eps = float(e.config.get("epsilon", 1e-3))
+        return same(x, f"F.layer_norm({keras}, {keras}.shape[-{count}:], eps={eps!r})", layout=KERAS)
+    arguments = e.result.module_args
     if e.result.options.get("rms_scaling"):
         e.module(f"{e.helper('Weight')}(*{tuple(arguments['normalized_shape'])!r})")
         dims = tuple(range(-len(arguments["normalized_shape"]), 0))
