@@ -30,6 +30,7 @@ examples:
   weightport convert model.keras weights.pt --force
   weightport convert model.weights.h5 weights.npz --architecture model.keras
   weightport convert model.h5 weights.h5 --layout keras
+  weightport convert model.h5 weights.pt --like template.pt --map order
   weightport export model.keras model.py
   weightport verify model.keras --per-layer
 
@@ -72,6 +73,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="leave out layers with weights that no rule converts (and list them) instead of failing",
     )
     convert.add_argument("--record", metavar="FILE", help="also write the per-tensor conversion record as JSON")
+    convert.add_argument(
+        "--map", metavar="RULES.json",
+        help="rename keys: a JSON object {keras_key_or_layer: torch_key_or_module} or a list of "
+        "[regex, replacement] rules (the first that matches applies); 'order' (with --like) pairs "
+        "layers in order within each kind",
+    )
+    convert.add_argument(
+        "--like", metavar="TEMPLATE",
+        help="a state_dict saved from your freshly built model (.pt, .safetensors, .npz): the output "
+        "takes its keys and shapes, matched by key after --map (or in order with --map order); "
+        "fails with the plan if anything cannot be paired",
+    )
     _architecture_option(convert)
 
     export = commands.add_parser(
@@ -134,6 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             conversion = converter.convert(
                 arguments.source, arguments.destination, layout=arguments.layout, force=arguments.force,
                 skip_unsupported=arguments.skip_unsupported, architecture=arguments.architecture,
+                mapping=_mapping(arguments.map), like=arguments.like,
             )
             for warning in conversion.warnings:
                 print(f"weightport: warning: {warning}", file=sys.stderr)
@@ -154,10 +168,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             print(json.dumps(report.to_dict(), indent=2) if arguments.json else report.to_text())
             return 0 if report.ok else 1
+    except converter.LoadError as error:
+        print(error.plan, file=sys.stderr)
+        print(f"weightport: error: {error}", file=sys.stderr)
+        return error.exit_code
     except converter.ConverterError as error:
         print(f"weightport: error: {error}", file=sys.stderr)
         return error.exit_code
     return 0
+
+
+def _mapping(value: str | None) -> object:
+    """--map: 'order', or a JSON file of renames."""
+    if value is None or value == "order":
+        return value
+    try:
+        with open(value, encoding="utf-8") as handle:
+            rules = json.load(handle)
+    except (OSError, ValueError) as error:
+        raise converter.ReadError(f"{value}: cannot read the --map rules ({error}); give a JSON object or "
+                                  "a list of [regex, replacement] pairs") from None
+    if isinstance(rules, dict) or (isinstance(rules, list) and all(
+            isinstance(rule, list) and len(rule) == 2 for rule in rules)):
+        return rules
+    raise converter.ReadError(f"{value}: --map rules must be a JSON object or a list of [regex, replacement] pairs")
 
 
 def _module_name(path: str) -> str:

@@ -26,11 +26,13 @@ from .readers import FORMATS
 from .report import Report
 from .writers import WRITERS, check_destination, write
 from .modeling import export, read_tagged, to_torch, verify
+from .loading import LoadError, load_into, matched_like, renamed
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "read", "convert", "state_dict", "inspect", "to_torch", "export", "verify", "Conversion", "OUTPUT_LAYOUTS",
+    "read", "convert", "state_dict", "inspect", "to_torch", "export", "verify", "load_into", "LoadError",
+    "Conversion", "OUTPUT_LAYOUTS",
     "ModelGraph", "Layer", "Tensor",
     "InputSpec", "Report", "Layout", "PERMUTATIONS", "RULES", "FORMATS", "WRITERS", "BFLOAT16",
     "ConverterError", "ReadError", "UnsupportedLayerError", "LayoutError", "WriteError", "VerificationError",
@@ -53,12 +55,16 @@ def read(source: Source, *, architecture: Any = None) -> ModelGraph:
 
 def convert(
     source: Source, destination: str | os.PathLike[str], *, layout: str = "torch", force: bool = False,
-    skip_unsupported: bool = False, architecture: Any = None,
+    skip_unsupported: bool = False, architecture: Any = None, mapping: Any = None,
+    like: str | os.PathLike[str] | None = None,
 ) -> Conversion:
     """Convert `source` and write it to `destination` (format from its suffix).
 
     Suffixes: .safetensors, .pt/.pth, .npz, .h5/.hdf5. `layout='keras'` keeps Keras's
-    own layouts. Returns the conversion, whose `record()` says what was done per tensor.
+    own layouts. `mapping` renames keys (as load_into takes it); `like` names a template
+    state_dict (.pt, .safetensors, .npz) whose keys and shapes the output takes, matched by
+    key after `mapping`, or in order with mapping="order"; LoadError when anything does not
+    pair up. Returns the conversion, whose `record()` says what was done per tensor.
 
         >>> converter.convert("model.keras", "model.safetensors")  # doctest: +SKIP
     """
@@ -66,6 +72,10 @@ def convert(
     check_destination(destination, force)
     with read(source, architecture=architecture) as graph:
         conversion = convert_graph(graph, layout, skip_unsupported)
+        if like is not None:
+            conversion.tensors = matched_like(conversion, os.fspath(like), mapping)
+        elif mapping is not None:
+            conversion.tensors = renamed(conversion, mapping)
         write(conversion.tensors, conversion.metadata(), destination, force)
     return conversion
 

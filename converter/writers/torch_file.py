@@ -16,15 +16,21 @@ from ..graph import BFLOAT16
 METADATA_KEY = "__weightport__"
 
 
+def as_torch(array: np.ndarray, dtype: str) -> Any:
+    """A torch tensor owning a copy of `array` (bfloat16 carried as uint16 bits)."""
+    import torch
+
+    array = np.array(array, copy=True, order="C")
+    if dtype == BFLOAT16:
+        return torch.from_numpy(array.view(np.int16)).view(torch.bfloat16)
+    return torch.from_numpy(array)
+
+
 def write(path: str, tensors: Sequence[Any], metadata: dict[str, str]) -> None:
     import torch  # only this writer and the module builder import torch
 
     state_dict: OrderedDict[str, Any] = OrderedDict()
     for tensor in tensors:
-        array = np.array(tensor.load(), copy=True, order="C")
-        if tensor.dtype == BFLOAT16:
-            state_dict[tensor.key] = torch.from_numpy(array.view(np.int16)).view(torch.bfloat16)
-        else:
-            state_dict[tensor.key] = torch.from_numpy(array)
+        state_dict[tensor.key] = as_torch(tensor.load(), tensor.dtype)
     state_dict._metadata = OrderedDict({METADATA_KEY: dict(metadata)})  # type: ignore[attr-defined]
     torch.save(state_dict, path)

@@ -1,0 +1,93 @@
+"""load_into: the converted Keras weights into an existing PyTorch module, with a plan that explains."""
+from __future__ import annotations
+
+from typing import Any
+
+from .convert import convert_graph
+from .errors import ConverterError
+import copy
+
+from .convert import Conversion
+from .layers import TargetTensor
+from .matching import (
+    Mapping, Plan, plan, renamer, source_units, target_units_from_module, target_units_from_state_dict,
+)
+from .readers.templates import template_shapes
+from .modeling import read_tagged
+
+
+class LoadError(ConverterError):
+    """Some tensors cannot be paired with the module's parameters; `.plan` says which and why."""
+
+    def __init__(self, message: str, plan: Plan) -> None:
+        super().__init__(message)
+        self.plan = plan
+
+
+def load_into(module: Any, source: Any, *, mapping: Mapping = None, strict: bool = True, dry_run: bool = False,
+              architecture: Any = None) -> Plan:
+    """Load a Keras model's converted weights into `module` and return the plan that was carried out.
+
+    Matching: exact keys (`{keras_layer}.{param}`); `mapping` as a dict (full keys or layer
+    prefixes: {"dense_1": "fc1"}), a list of (regex, replacement) rename rules (the first
+    that matches applies), a function key -> key (None drops it), or "order": the i-th
+    Keras layer of each kind into the i-th module of that kind, checked by shape (stacked
+    LSTM/GRU layers fill one module's num_layers). With strict=True any missing,
+    unexpected or mismatched tensor raises LoadError and leaves the module untouched;
+    dry_run=True only returns the plan.
+
+        >>> plan = converter.load_into(model, "model.h5", mapping="order", dry_run=True)   # doctest: +SKIP
+        >>> print(plan)                                                                   # doctest: +SKIP
+    """
+    import torch
+
+    from .writers.torch_file import as_torch
+
+    with read_tagged(source, architecture) as graph:
+        conversion = convert_graph(graph)
+        result = plan(source_units(conversion), target_units_from_module(module), mapping)
+        if dry_run:
+            return result
+        if strict and not result.ok:
+            raise LoadError(_summary(result), result)
+        state = {row.target_key: as_torch(row.source.load(), row.source.dtype)
+                 for row in result.rows if row.status == "load" and row.source and row.target_key}
+    with torch.no_grad():
+        module.load_state_dict(state, strict=False)
+    return result
+
+
+def renamed(conversion: Conversion, mapping: Mapping) -> list[TargetTensor]:
+    """The converted tensors under the keys `mapping` gives them (None leaves a tensor out)."""
+    rename = renamer(mapping)
+    tensors = []
+    for tensor in conversion.tensors:
+        key = rename(tensor.key)
+        if key is not None:
+            tensors.append(_with_key(tensor, key))
+    return tensors
+
+
+def matched_like(conversion: Conversion, template: str, mapping: Mapping) -> list[TargetTensor]:
+    """The converted tensors under a template state_dict's keys, every one paired or LoadError."""
+    result = plan(source_units(conversion), target_units_from_state_dict(template_shapes(template)), mapping)
+    if not result.ok:
+        raise LoadError(f"{template}: " + _summary(result), result)
+    return [_with_key(row.source, row.target_key) for row in result.rows if row.source and row.target_key]
+
+
+def _with_key(tensor: TargetTensor, key: str) -> TargetTensor:
+    moved = copy.copy(tensor)
+    moved.key = key
+    return moved
+
+
+def _summary(result: Plan) -> str:
+    """One line: how many of each problem, and the first explanation."""
+    parts = [f"{len(keys)} {name}" for name, keys in (("missing", result.missing), ("unexpected", result.unexpected),
+                                                        ("mismatched", result.mismatched)) if keys]
+    first = result.problems[0] if result.problems else next(
+        (f"{row.target_key or row.source.key}: {row.note}" for row in result.rows if row.status != "load" and row.source
+         or row.status == "missing"), "")
+    return (f"cannot pair the Keras tensors with the module ({', '.join(parts) or 'refused pairings'}): {first}; "
+            "print the plan (dry_run=True) for every tensor, or give a mapping")
