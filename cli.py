@@ -85,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
         "takes its keys and shapes, matched by key after --map (or in order with --map order); "
         "fails with the plan if anything cannot be paired",
     )
+    convert.add_argument(
+        "--max-shard-size", metavar="SIZE",
+        help="split a .safetensors output larger than SIZE (bytes, or 500MB, 5GB) into shards with a "
+        "Hugging Face model.safetensors.index.json",
+    )
+    convert.add_argument("--quiet", action="store_true", help="no progress bar (it is drawn only on a terminal)")
     _architecture_option(convert)
 
     export = commands.add_parser(
@@ -147,14 +153,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             conversion = converter.convert(
                 arguments.source, arguments.destination, layout=arguments.layout, force=arguments.force,
                 skip_unsupported=arguments.skip_unsupported, architecture=arguments.architecture,
-                mapping=_mapping(arguments.map), like=arguments.like,
+                mapping=_mapping(arguments.map), like=arguments.like, max_shard_size=arguments.max_shard_size,
+                progress=not arguments.quiet,
             )
             for warning in conversion.warnings:
                 print(f"weightport: warning: {warning}", file=sys.stderr)
             if arguments.record:
                 with open(arguments.record, "w", encoding="utf-8") as handle:
                     json.dump(conversion.record(), handle, indent=2)
-            print(f"wrote {len(conversion.tensors)} tensors ({arguments.layout} layout) to {arguments.destination}")
+            files = conversion.files
+            where = files[0] if len(files) == 1 else f"{len(files) - 1} shards indexed by {files[-1]}"
+            print(f"wrote {len(conversion.tensors)} tensors ({arguments.layout} layout) to {where}")
         elif arguments.command == "export":
             model_file, weights = converter.export(
                 arguments.source, arguments.destination, weights=arguments.weights,

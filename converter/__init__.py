@@ -24,7 +24,9 @@ from .layers import RULES
 from .layouts import PERMUTATIONS, Layout
 from .readers import FORMATS
 from .report import Report
+from .progress import ProgressBar
 from .writers import WRITERS, check_destination, write
+from .writers.safetensors_file import nbytes
 from .modeling import export, read_tagged, to_torch, verify
 from .loading import LoadError, load_into, matched_like, renamed
 
@@ -56,7 +58,7 @@ def read(source: Source, *, architecture: Any = None) -> ModelGraph:
 def convert(
     source: Source, destination: str | os.PathLike[str], *, layout: str = "torch", force: bool = False,
     skip_unsupported: bool = False, architecture: Any = None, mapping: Any = None,
-    like: str | os.PathLike[str] | None = None,
+    like: str | os.PathLike[str] | None = None, max_shard_size: int | str | None = None, progress: bool = False,
 ) -> Conversion:
     """Convert `source` and write it to `destination` (format from its suffix).
 
@@ -64,7 +66,11 @@ def convert(
     own layouts. `mapping` renames keys (as load_into takes it); `like` names a template
     state_dict (.pt, .safetensors, .npz) whose keys and shapes the output takes, matched by
     key after `mapping`, or in order with mapping="order"; LoadError when anything does not
-    pair up. Returns the conversion, whose `record()` says what was done per tensor.
+    pair up. `max_shard_size` (bytes, or "500MB", "5GB") shards a large .safetensors output
+    with a Hugging Face index; `progress=True` draws a bar on stderr when it is a terminal.
+    Tensors are read lazily (memory-mapped where stored contiguously), converted and
+    written one at a time. Returns the conversion, whose `record()` says what was done
+    per tensor and `files` what was written.
 
         >>> converter.convert("model.keras", "model.safetensors")  # doctest: +SKIP
     """
@@ -76,7 +82,13 @@ def convert(
             conversion.tensors = matched_like(conversion, os.fspath(like), mapping)
         elif mapping is not None:
             conversion.tensors = renamed(conversion, mapping)
-        write(conversion.tensors, conversion.metadata(), destination, force)
+        bar = ProgressBar(sum(nbytes(t) for t in conversion.tensors), "converting") if progress else None
+        try:
+            conversion.files = write(conversion.tensors, conversion.metadata(), destination, force,
+                                     max_shard_size, bar)
+        finally:
+            if bar:
+                bar.close()
     return conversion
 
 
@@ -94,7 +106,7 @@ def state_dict(
         conversion = convert_graph(graph, layout, skip_unsupported)
         result = {}
         for target in conversion.tensors:
-            array = target.load()
+            array = np.array(target.load())  # a plain array, not a map of the source file
             if target.dtype == BFLOAT16:
                 array = array.view(_bfloat16_dtype(target.key))
             result[target.key] = array

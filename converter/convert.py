@@ -21,6 +21,7 @@ class Conversion:
     layers: list[LayerConversion] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (layer key, Keras class)
     warnings: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)  # what convert() wrote
 
     def metadata(self) -> dict[str, str]:
         """What every written file records about its convention."""

@@ -8,6 +8,8 @@ blocks, Dense rows after a Flatten, attention heads). A missing entry is a
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
 from typing import Sequence
@@ -49,6 +51,37 @@ class Layout(str, Enum):
     KERAS_EINSUM_HKD = "keras_einsum_hkd"  # output kernel (heads, key_dim, d_model)
 
 
+_BLOCK = 256  # a 256 x 256 float32 tile pair fits in L2: reads and writes both stay in cache
+_PARALLEL_BYTES = 8 << 20
+
+
+def transpose_2d(array: np.ndarray) -> np.ndarray:
+    """`array.T` as a new C-contiguous array, copied tile by tile.
+
+    numpy's transposed copy of a large matrix walks one side with a large stride and runs
+    several times slower than copying square tiles; big matrices are split across threads
+    (numpy releases the GIL while copying). Equal to np.ascontiguousarray(array.T).
+    """
+    rows, columns = array.shape
+    if array.nbytes < _PARALLEL_BYTES // 8:
+        return np.ascontiguousarray(array.T)
+    result = np.empty((columns, rows), dtype=array.dtype)
+
+    def copy_rows(start: int, stop: int) -> None:
+        for i in range(start, stop, _BLOCK):
+            for j in range(0, columns, _BLOCK):
+                result[j:j + _BLOCK, i:i + _BLOCK] = array[i:i + _BLOCK, j:j + _BLOCK].T
+
+    workers = min(os.cpu_count() or 1, 8) if array.nbytes >= _PARALLEL_BYTES else 1
+    step = -(-rows // (workers * _BLOCK)) * _BLOCK
+    if workers == 1:
+        copy_rows(0, rows)
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(lambda start: copy_rows(start, min(start + step, rows)), range(0, rows, step)))
+    return result
+
+
 class Transform:
     """A named change of layout: what the record shows, the shape it gives, the array it makes."""
 
@@ -81,6 +114,8 @@ class Permutation(Transform):
 
     def apply(self, array: np.ndarray) -> np.ndarray:
         self._check(array.shape)
+        if self.axes == (1, 0):
+            return transpose_2d(array)
         return np.ascontiguousarray(array.transpose(self.axes))
 
     def _check(self, shape: Sequence[int]) -> None:

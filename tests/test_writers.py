@@ -125,7 +125,7 @@ def test_existing_destination_needs_force(tmp_path):
 def test_failed_write_leaves_no_file(tmp_path, monkeypatch):
     from converter.writers import safetensors_file
 
-    def broken(path, tensors, metadata):
+    def broken(path, tensors, metadata, progress=None):
         with open(path, "wb") as handle:
             handle.write(b"half a file")
         raise OSError("disk full")

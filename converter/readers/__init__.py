@@ -12,18 +12,20 @@ import h5py
 
 from ..errors import ReadError
 from ..graph import ModelGraph
-from . import keras3, legacy_h5, live
+from . import keras3, legacy_h5, live, sharded
 
 #: Format codes and what `inspect` calls them.
 FORMATS = {
     "keras-archive": "Keras v3 archive (.keras, from Keras 3 or tf.keras 2.13+)",
     "keras-weights": "Keras 3 weights (.weights.h5)",
+    "keras-weights-sharded": "Keras 3 sharded weights (.weights.json and its .weights.h5 shards)",
     "legacy-h5": "legacy HDF5 model (.h5, Keras 2 / tf.keras / Keras 3 legacy writer)",
     "legacy-h5-weights": "legacy HDF5 weights (.h5 from save_weights)",
     "live": "live keras.Model",
 }
 
-_HINT = "expected a Keras .keras archive, a .weights.h5 file or a Keras HDF5 (.h5) file"
+_HINT = ("expected a Keras .keras archive, a .weights.h5 file (or a sharded .weights.json index) or a Keras "
+         "HDF5 (.h5) file")
 
 
 def read_source(source: Any, architecture: Any = None) -> ModelGraph:
@@ -43,6 +45,8 @@ def read_source(source: Any, architecture: Any = None) -> ModelGraph:
         magic = handle.read(4)
     if magic == b"PK\x03\x04" or zipfile.is_zipfile(path):
         return keras3.read_archive(path, architecture)
+    if sharded.is_keras_shard_index(path):
+        return keras3.read_sharded(path, architecture)
     if not h5py.is_hdf5(path):
         raise ReadError(f"{path}: neither a zip archive nor an HDF5 file; {_HINT}")
     try:

@@ -26,11 +26,25 @@ def dataset_dtype(dataset: h5py.Dataset, where: str) -> str:
     return dtype.name
 
 
-def tensor_from_dataset(dataset: h5py.Dataset, role: str, where: str) -> Tensor:
-    """A Tensor that reads `dataset` when loaded; `where` is the file and path for messages."""
+def tensor_from_dataset(dataset: h5py.Dataset, role: str, where: str,
+                        physical: tuple[str, int] | None = None) -> Tensor:
+    """A Tensor that reads `dataset` when loaded; `where` is the file and path for messages.
+
+    `physical` is (path, offset) of the bytes h5py sees as the file: a contiguous,
+    unfiltered dataset is then memory-mapped in place (no copy, nothing read until used,
+    pages released when the array is dropped) instead of read through h5py.
+    """
     dtype = dataset_dtype(dataset, where)
+    shape = tuple(dataset.shape)
+    start = _contiguous_offset(dataset) if physical else None
 
     def load() -> np.ndarray:
+        if start is not None and physical is not None:
+            stored = np.dtype(np.uint16) if dtype == BFLOAT16 else dataset.dtype
+            try:
+                return np.memmap(physical[0], dtype=stored, mode="r", offset=physical[1] + start, shape=shape)
+            except (OSError, ValueError) as error:
+                raise ReadError(f"{where}: cannot map the tensor ({error}); the file may be truncated") from None
         try:
             array = dataset[()]
         except (OSError, ValueError, KeyError) as error:
@@ -38,7 +52,18 @@ def tensor_from_dataset(dataset: h5py.Dataset, role: str, where: str) -> Tensor:
         array = np.asarray(array)
         return array.view(np.uint16) if dtype == BFLOAT16 else array
 
-    return Tensor(role=role, shape=tuple(dataset.shape), dtype=dtype, source=where, loader=load)
+    return Tensor(role=role, shape=shape, dtype=dtype, source=where, loader=load)
+
+
+def _contiguous_offset(dataset: h5py.Dataset) -> int | None:
+    """Where a contiguous, unfiltered, non-empty dataset's bytes start in its file, else None."""
+    if dataset.chunks is not None or dataset.size == 0 or dataset.dtype.byteorder == ">":
+        return None
+    try:
+        offset = dataset.id.get_offset()
+    except (OSError, ValueError):
+        return None
+    return int(offset) if offset is not None else None
 
 
 def numeric_key(name: str) -> tuple[Any, ...]:

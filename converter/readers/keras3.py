@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import zipfile
-from typing import Any
+from typing import Any, Optional
 
 import h5py
 
@@ -18,9 +18,12 @@ from ..errors import LayoutError, ReadError
 from ..graph import Layer, ModelGraph, Tensor, to_snake_case
 from .hdf5_tensors import attr_text, numeric_key, tensor_from_dataset
 from .keras_config import parse_model, snake_class
-from .zip_member import open_member
+from .sharded import MergedGroup, shard_files
+from .zip_member import FileWindow, open_member
 
 WEIGHTS_MEMBER = "model.weights.h5"
+Physical = Optional[tuple[str, int]]  # the file and offset where h5py's bytes start, for memory maps
+SHARD_FILE = ("<the dataset's own file>", 0)  # sharded weights: each dataset's file
 # Keras 3 writes `layers`; some tf.keras 2.13-2.15 archives wrote this instead.
 LAYER_GROUPS = ("layers", "_layer_checkpoint_dependencies")
 
@@ -51,11 +54,13 @@ def read_archive(path: str, architecture: Any = None) -> ModelGraph:
         )
         try:
             window = graph.resources.enter_context(open_member(archive, path, WEIGHTS_MEMBER))
+            # stored uncompressed, as Keras writes it: tensors can be mapped straight from the zip
+            physical: Physical = (path, window.start) if isinstance(window, FileWindow) else None
             h5 = graph.resources.enter_context(h5py.File(window, "r"))
         except (OSError, zipfile.BadZipFile) as error:
             graph.close()
             raise ReadError(f"{path}: cannot open {WEIGHTS_MEMBER} inside the archive ({error})") from None
-    _fill(graph, h5, model_config, f"{path}:{WEIGHTS_MEMBER}")
+    _fill(graph, h5, model_config, f"{path}:{WEIGHTS_MEMBER}", physical)
     return graph
 
 
@@ -64,7 +69,21 @@ def read_weights(path: str, h5: h5py.File, architecture: Any = None) -> ModelGra
     graph = ModelGraph(layers=[], source=path, format="keras-weights",
                        keras_version="unknown (not stored in .weights.h5)")
     graph.resources.enter_context(h5)
-    _fill(graph, h5, architecture, path)
+    _fill(graph, h5, architecture, path, (path, 0))
+    return graph
+
+
+def read_sharded(path: str, architecture: Any = None) -> ModelGraph:
+    """Read Keras 3 sharded weights: the `.weights.json` index and its `.weights.h5` shards."""
+    graph = ModelGraph(layers=[], source=path, format="keras-weights-sharded",
+                       keras_version="unknown (not stored in sharded weights)")
+    try:
+        files = [graph.resources.enter_context(h5py.File(file, "r")) for file in shard_files(path)]
+    except OSError as error:
+        graph.close()
+        raise ReadError(f"{path}: cannot open a shard it names ({error})") from None
+    # each dataset is mapped from the shard file that holds it
+    _fill(graph, MergedGroup(files, "/"), architecture, path, SHARD_FILE)  # type: ignore[arg-type]
     return graph
 
 
@@ -93,24 +112,24 @@ def _json_member(archive: zipfile.ZipFile, path: str, member: str) -> Any:
         raise ReadError(f"{path}: {member} inside the archive is not valid JSON ({error})") from None
 
 
-def _fill(graph: ModelGraph, h5: h5py.File, model_config: Any, where: str) -> None:
+def _fill(graph: ModelGraph, h5: h5py.File, model_config: Any, where: str, physical: Physical) -> None:
     root_group = next((h5[name] for name in LAYER_GROUPS if name in h5), None)
     if root_group is None:
         graph.close()
         raise ReadError(f"{where}: no 'layers' group; this is not a Keras 3 weights file")
     try:
         if model_config is None:
-            graph.layers = _layers_from_file(root_group, (), where)
+            graph.layers = _layers_from_file(root_group, (), where, physical)
             return
         root, inputs = parse_model(model_config, where)
-        _attach(root, root_group, where)
+        _attach(root, root_group, where, physical)
         graph.layers, graph.inputs, graph.root = root.children or [], inputs, root
     except Exception:
         graph.close()
         raise
 
 
-def _attach(model: Layer, layers_group: h5py.Group, where: str) -> None:
+def _attach(model: Layer, layers_group: h5py.Group, where: str, physical: Physical) -> None:
     """Give each layer of `model` the tensors of its class-name-numbered group."""
     used: dict[str, int] = {}
     claimed: set[str] = set()
@@ -127,9 +146,9 @@ def _attach(model: Layer, layers_group: h5py.Group, where: str) -> None:
         _check_name(group, child, f"{where}/{group.name.lstrip('/')}")
         if child.is_model:
             if "layers" in group:
-                _attach(child, group["layers"], where)
+                _attach(child, group["layers"], where, physical)
         else:
-            child.tensors = _tensors_of(group, where)
+            child.tensors = _tensors_of(group, where, physical)
     stray = [name for name in layers_group if name not in claimed and _has_datasets(layers_group[name])]
     if stray:
         raise LayoutError(
@@ -149,7 +168,7 @@ def _check_name(group: h5py.Group, layer: Layer, where: str) -> None:
         )
 
 
-def _tensors_of(group: h5py.Group, where: str) -> list[Tensor]:
+def _tensors_of(group: h5py.Group, where: str, physical: Physical) -> list[Tensor]:
     """Datasets of a layer group: `vars/<i>` in numeric order, then those of sub-objects."""
     found: list[tuple[str, h5py.Dataset]] = []
 
@@ -160,7 +179,9 @@ def _tensors_of(group: h5py.Group, where: str) -> list[Tensor]:
     group.visititems(visit)
     found.sort(key=lambda pair: (not pair[0].startswith("vars/"), numeric_key(pair[0])))
     prefix = group.name.lstrip("/")
-    return [tensor_from_dataset(dataset, name, f"{where}/{prefix}/{name}") for name, dataset in found]
+    return [tensor_from_dataset(dataset, name, f"{where}/{prefix}/{name}",
+                                (dataset.file.filename, 0) if physical == SHARD_FILE else physical)
+            for name, dataset in found]
 
 
 def _has_datasets(group: h5py.Group) -> bool:
@@ -169,7 +190,8 @@ def _has_datasets(group: h5py.Group) -> bool:
     return bool(found)
 
 
-def _layers_from_file(layers_group: h5py.Group, parent: tuple[str, ...], where: str) -> list[Layer]:
+def _layers_from_file(layers_group: h5py.Group, parent: tuple[str, ...], where: str,
+                      physical: Physical) -> list[Layer]:
     """Without a config: layers named by the file (their recorded names when present).
 
     The class is only known as the group's snake-case name; tagging resolves it.
@@ -181,9 +203,9 @@ def _layers_from_file(layers_group: h5py.Group, parent: tuple[str, ...], where: 
         name = attr_text(recorded) if recorded is not None else store_name
         layer = Layer(name=name, class_name=snake_class(store_name), config={}, path=parent + (name,), has_config=False)
         if "layers" in group:
-            layer.children = _layers_from_file(group["layers"], layer.path, where)
+            layer.children = _layers_from_file(group["layers"], layer.path, where, physical)
         else:
-            layer.tensors = _tensors_of(group, where)
+            layer.tensors = _tensors_of(group, where, physical)
         layers.append(layer)
     return layers
 

@@ -67,7 +67,8 @@ def _weights_of(group: h5py.Group, path: str) -> list[tuple[list[str], Tensor]]:
             raise ReadError(f"{path}:{group.name}: weight_names lists {weight_name} but the file has no such dataset")
         parts = weight_name.split("/")
         role = parts[-1].split(":")[0]  # tf.keras names end in ':0'; Keras 3's writer drops it
-        weights.append((parts[:-1], tensor_from_dataset(group[weight_name], role, f"{path}:{group[weight_name].name}")))
+        weights.append((parts[:-1], tensor_from_dataset(group[weight_name], role, f"{path}:{group[weight_name].name}",
+                                                               (path, 0))))
     return weights
 
 

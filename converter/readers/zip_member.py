@@ -19,7 +19,7 @@ class FileWindow(io.RawIOBase):
     def __init__(self, path: str, start: int, length: int) -> None:
         super().__init__()
         self._file = open(path, "rb")
-        self._start = start
+        self.start = start
         self._length = length
         self._position = 0
 
@@ -41,7 +41,7 @@ class FileWindow(io.RawIOBase):
         count = max(0, min(len(buffer), self._length - self._position))
         if count == 0:
             return 0
-        self._file.seek(self._start + self._position)
+        self._file.seek(self.start + self._position)
         read = self._file.readinto(memoryview(buffer)[:count])  # type: ignore[arg-type]
         self._position += read or 0
         return read or 0

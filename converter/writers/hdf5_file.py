@@ -12,11 +12,15 @@ import h5py
 from ..graph import BFLOAT16
 
 
-def write(path: str, tensors: Sequence[Any], metadata: dict[str, str]) -> None:
+def write(path: str, tensors: Sequence[Any], metadata: dict[str, str], progress: Any = None) -> None:
     with h5py.File(path, "w") as h5:
         for key, value in metadata.items():
             h5.attrs[key] = value
         for tensor in tensors:
-            dataset = h5.create_dataset(tensor.key, data=tensor.load())
+            array = tensor.load()
+            dataset = h5.create_dataset(tensor.key, data=array)
             if tensor.dtype == BFLOAT16:
                 dataset.attrs["dtype"] = BFLOAT16
+            if progress:
+                progress(array.nbytes)
+            del array

@@ -1,20 +1,91 @@
-"""safetensors: the default output; metadata in the header's `__metadata__`."""
+"""safetensors, written one tensor at a time; sharded with a Hugging Face index when asked.
+
+The safetensors library serializes from buffers that must all be in memory at once;
+a conversion streams instead: the header (names, dtypes, shapes, offsets) is known from
+the lazy tensors, then each tensor is loaded, written and freed. The bytes are the
+library's own: the same header (metadata first, tensors ordered by dtype rank then name,
+padded with spaces to 8 bytes) and layout, which the tests check against it.
+"""
 from __future__ import annotations
 
-from typing import Any, Sequence
+import json
+import os
+import struct
+from typing import Any, Callable, Sequence
 
 import numpy as np
-from safetensors import TensorSpec, serialize_file
+
+# safetensors' dtype names, and their rank in its ordering (larger first)
+DTYPES = {
+    "uint64": ("U64", 20), "int64": ("I64", 19), "float64": ("F64", 18), "float32": ("F32", 16),
+    "uint32": ("U32", 15), "int32": ("I32", 14), "bfloat16": ("BF16", 13), "float16": ("F16", 12),
+    "uint16": ("U16", 11), "int16": ("I16", 10), "int8": ("I8", 5), "uint8": ("U8", 4), "bool": ("BOOL", 0),
+}
+
+Progress = Callable[[int], None]  # called with the bytes just written
 
 
-def write(path: str, tensors: Sequence[Any], metadata: dict[str, str]) -> None:
-    arrays = {tensor.key: np.ascontiguousarray(tensor.load()) for tensor in tensors}
-    # safetensors takes raw buffers: bfloat16 bits go in as they are, tagged bfloat16.
-    specs = {
-        tensor.key: TensorSpec(
-            dtype=tensor.dtype, shape=arrays[tensor.key].shape,
-            data_ptr=arrays[tensor.key].ctypes.data, data_len=arrays[tensor.key].nbytes,
-        )
-        for tensor in tensors
+def ordered(tensors: Sequence[Any]) -> list[Any]:
+    """The library's order: dtype rank descending, then name."""
+    return sorted(tensors, key=lambda tensor: (-DTYPES[tensor.dtype][1], tensor.key))
+
+
+def nbytes(tensor: Any) -> int:
+    itemsize = 2 if tensor.dtype == "bfloat16" else np.dtype(tensor.dtype).itemsize
+    return int(np.prod(tensor.shape, dtype=np.int64)) * itemsize
+
+
+def write(path: str, tensors: Sequence[Any], metadata: dict[str, str], progress: Progress | None = None) -> None:
+    tensors = ordered(tensors)
+    header: dict[str, Any] = {"__metadata__": dict(metadata)} if metadata else {}
+    offset = 0
+    for tensor in tensors:
+        size = nbytes(tensor)
+        header[tensor.key] = {"dtype": DTYPES[tensor.dtype][0], "shape": list(tensor.shape),
+                              "data_offsets": [offset, offset + size]}
+        offset += size
+    encoded = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    encoded += b" " * (-len(encoded) % 8)
+    with open(path, "wb") as handle:
+        handle.write(struct.pack("<Q", len(encoded)))
+        handle.write(encoded)
+        for tensor in tensors:
+            array = np.asarray(tensor.load())
+            array = array if array.flags.c_contiguous else np.ascontiguousarray(array)
+            if array.dtype.byteorder == ">":
+                array = array.astype(array.dtype.newbyteorder("<"))
+            if array.nbytes != nbytes(tensor):
+                raise ValueError(f"{tensor.key}: loaded {array.shape} {array.dtype}, header says {tensor.shape}")
+            handle.write(memoryview(array).cast("B"))
+            if progress:
+                progress(array.nbytes)
+            del array  # free it (and unmap its source) before the next one
+
+
+def shard_names(path: str, count: int) -> list[str]:
+    """`model.safetensors` -> model-00001-of-00003.safetensors, ... (Hugging Face's naming)."""
+    stem = path[: -len(".safetensors")]
+    return [f"{stem}-{index:05d}-of-{count:05d}.safetensors" for index in range(1, count + 1)]
+
+
+def plan_shards(tensors: Sequence[Any], max_shard_size: int) -> list[list[Any]]:
+    """Tensors in order, cut into shards of at most `max_shard_size` bytes (a bigger tensor alone)."""
+    shards: list[list[Any]] = [[]]
+    size = 0
+    for tensor in tensors:
+        if shards[-1] and size + nbytes(tensor) > max_shard_size:
+            shards.append([])
+            size = 0
+        shards[-1].append(tensor)
+        size += nbytes(tensor)
+    return shards
+
+
+def index(path: str, shards: list[list[Any]], metadata: dict[str, str]) -> dict[str, Any]:
+    """The `model.safetensors.index.json` that Hugging Face tooling reads."""
+    names = shard_names(path, len(shards))
+    total = sum(nbytes(tensor) for shard in shards for tensor in shard)
+    return {
+        "metadata": {**metadata, "total_size": total},
+        "weight_map": {tensor.key: os.path.basename(name) for name, shard in zip(names, shards) for tensor in shard},
     }
-    serialize_file(specs, path, metadata=metadata)

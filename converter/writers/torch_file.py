@@ -26,11 +26,14 @@ def as_torch(array: np.ndarray, dtype: str) -> Any:
     return torch.from_numpy(array)
 
 
-def write(path: str, tensors: Sequence[Any], metadata: dict[str, str]) -> None:
+def write(path: str, tensors: Sequence[Any], metadata: dict[str, str], progress: Any = None) -> None:
+    """torch.save needs every tensor at once: this format is not streamed (use .safetensors for that)."""
     import torch  # only this writer and the module builder import torch
 
     state_dict: OrderedDict[str, Any] = OrderedDict()
     for tensor in tensors:
         state_dict[tensor.key] = as_torch(tensor.load(), tensor.dtype)
+        if progress:
+            progress(state_dict[tensor.key].nbytes)
     state_dict._metadata = OrderedDict({METADATA_KEY: dict(metadata)})  # type: ignore[attr-defined]
     torch.save(state_dict, path)
