@@ -31,6 +31,7 @@ def test_application_matches_keras_in_both_layouts(tmp_path, architecture, shape
         assert len(report.layers) == len(model.layers) - 1
         failing = [layer.name for layer in report.layers if layer.status != "ok"]
         assert not failing, report.to_text()
+        assert max(output.max_rel for output in report.outputs) <= MODEL_RTOL  # relative to the output scale
 
 
 @pytest.mark.parametrize("architecture", ["MobileNetV2", "ResNet50"])
