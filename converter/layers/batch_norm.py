@@ -11,17 +11,12 @@ from typing import Any
 
 from ..graph import Layer
 from ..layouts import Layout
+from .affine import affine_tensors, scale_and_center
 from .registry import Context, LayerConversion, Variable, created, numbered, rule, to_torch
 
 
 def batch_norm_variables(config: dict[str, Any]) -> list[Variable]:
-    entries: list[tuple[str, Layout]] = []
-    if config.get("scale", True):
-        entries.append(("gamma", Layout.VECTOR))
-    if config.get("center", True):
-        entries.append(("beta", Layout.VECTOR))
-    entries += [("moving_mean", Layout.VECTOR), ("moving_variance", Layout.VECTOR)]
-    return numbered("", entries)
+    return numbered("", scale_and_center(config) + [("moving_mean", Layout.VECTOR), ("moving_variance", Layout.VECTOR)])
 
 
 def _unsupported(layer: Layer) -> str | None:
@@ -38,13 +33,8 @@ def _unsupported(layer: Layer) -> str | None:
       tested="center/scale off, epsilon, momentum, 2-D/3-D/4-D inputs")
 def convert_batch_norm(layer: Layer, context: Context) -> LayerConversion:
     channels = layer.tensor("moving_mean").shape[0]
-    tensors = []
-    for role, torch_param, fill in (("gamma", "weight", 1.0), ("beta", "bias", 0.0)):
-        if layer.has(role):
-            tensors.append(to_torch(layer, role, torch_param, Layout.VECTOR))
-        elif layer.has("gamma") or layer.has("beta"):  # torch's affine module has both or neither
-            tensors.append(created(layer, torch_param, fill, (channels,), "moving_mean",
-                                   f"{'ones' if fill else 'zeros'} (Keras {'scale' if fill else 'center'}=False)"))
+    affine = layer.has("gamma") or layer.has("beta")  # torch's module has both or neither
+    tensors = affine_tensors(layer, channels, "moving_mean") if affine else []
     tensors += [to_torch(layer, "moving_mean", "running_mean", Layout.VECTOR),
                 to_torch(layer, "moving_variance", "running_var", Layout.VECTOR),
                 created(layer, "num_batches_tracked", 0, (), "int64", "0 (PyTorch's batch counter)")]
@@ -53,6 +43,6 @@ def convert_batch_norm(layer: Layer, context: Context) -> LayerConversion:
     momentum = float(layer.config.get("momentum", 0.99))
     arguments = {
         "num_features": channels, "eps": float(layer.config.get("epsilon", 1e-3)),
-        "momentum": round(1.0 - momentum, 12), "affine": layer.has("gamma") or layer.has("beta"),
+        "momentum": round(1.0 - momentum, 12), "affine": affine,
     }
     return LayerConversion(layer, f"nn.BatchNorm{dims}", arguments, tensors)

@@ -10,16 +10,11 @@ from typing import Any
 
 from ..graph import Layer
 from .recurrent import TORCH_MODULES, rnn_arguments, rnn_tensors, rnn_variables, rnn_warnings
-from .registry import Context, LayerConversion, Variable, rule
-
-
-def _inner(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    inner = config.get("layer") or {}
-    return str(inner.get("class_name")), dict(inner.get("config") or {})
+from .registry import Context, LayerConversion, Variable, rule, wrapped
 
 
 def bidirectional_variables(config: dict[str, Any]) -> list[Variable]:
-    class_name, inner = _inner(config)
+    class_name, inner = wrapped(config)
     if class_name not in TORCH_MODULES:
         return []
     backward = (config.get("backward_layer") or {}).get("config") or inner
@@ -28,7 +23,7 @@ def bidirectional_variables(config: dict[str, Any]) -> list[Variable]:
 
 
 def _unsupported(layer: Layer) -> str | None:
-    class_name, _ = _inner(layer.config)
+    class_name, _ = wrapped(layer.config)
     if class_name not in TORCH_MODULES:
         return f"wraps {class_name}; only LSTM, GRU and SimpleRNN have a bidirectional torch module"
     return None
@@ -39,7 +34,7 @@ def _unsupported(layer: Layer) -> str | None:
       description="forward -> *_l0, backward -> *_l0_reverse, each as its recurrent layer; merge_mode carried",
       tested="LSTM and GRU, merge_mode concat/sum/mul/ave/None, return_sequences")
 def convert_bidirectional(layer: Layer, context: Context) -> LayerConversion:
-    class_name, inner = _inner(layer.config)
+    class_name, inner = wrapped(layer.config)
     tensors = (rnn_tensors(layer, class_name, inner, "forward/")
                + rnn_tensors(layer, class_name, inner, "backward/", "_reverse"))
     arguments, options = rnn_arguments(layer, class_name, inner, "forward/")

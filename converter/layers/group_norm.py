@@ -8,17 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 from ..graph import Layer
-from ..layouts import Layout
-from .registry import Context, LayerConversion, Variable, created, numbered, rule, to_torch
+from .affine import affine_tensors, scale_and_center
+from .registry import Context, LayerConversion, Variable, numbered, rule
 
 
 def group_norm_variables(config: dict[str, Any]) -> list[Variable]:
-    entries: list[tuple[str, Layout]] = []
-    if config.get("scale", True):
-        entries.append(("gamma", Layout.VECTOR))
-    if config.get("center", True):
-        entries.append(("beta", Layout.VECTOR))
-    return numbered("", entries)
+    return numbered("", scale_and_center(config))
 
 
 def _unsupported(layer: Layer) -> str | None:
@@ -34,14 +29,7 @@ def _unsupported(layer: Layer) -> str | None:
       tested="groups, epsilon, center/scale off, 3-D and 4-D inputs")
 def convert_group_norm(layer: Layer, context: Context) -> LayerConversion:
     channels = (layer.tensor("gamma") if layer.has("gamma") else layer.tensor("beta")).shape[0]
-    tensors = []
-    for role, torch_param, fill in (("gamma", "weight", 1.0), ("beta", "bias", 0.0)):
-        if layer.has(role):
-            tensors.append(to_torch(layer, role, torch_param, Layout.VECTOR))
-        else:
-            like = "beta" if role == "gamma" else "gamma"
-            tensors.append(created(layer, torch_param, fill, (channels,), like,
-                                   f"{'ones' if fill else 'zeros'} (Keras {'scale' if fill else 'center'}=False)"))
+    tensors = affine_tensors(layer, channels, "gamma" if layer.has("gamma") else "beta")
     arguments = {"num_groups": int(layer.config.get("groups", 32)), "num_channels": channels,
                  "eps": float(layer.config.get("epsilon", 1e-3)), "affine": True}
     return LayerConversion(layer, "nn.GroupNorm", arguments, tensors)

@@ -134,6 +134,12 @@ def rule(
     return register
 
 
+def wrapped(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The class and config of the layer a wrapper (Bidirectional, TimeDistributed) holds."""
+    inner = config.get("layer") or {}
+    return str(inner.get("class_name")), dict(inner.get("config") or {})
+
+
 def to_torch(layer: Layer, role: str, torch_param: str, target: Layout, step: Transform | None = None) -> TargetTensor:
     """The layer's `role` tensor as `{layer.key}.{torch_param}` in layout `target`.
 

@@ -9,30 +9,25 @@ from __future__ import annotations
 from typing import Any
 
 from ..graph import Layer
-from .registry import RULES, Context, LayerConversion, Variable, rule
-
-
-def _inner(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    inner = config.get("layer") or {}
-    return str(inner.get("class_name")), dict(inner.get("config") or {})
+from .registry import RULES, Context, LayerConversion, Variable, rule, wrapped
 
 
 def time_distributed_variables(config: dict[str, Any]) -> list[Variable]:
-    class_name, inner = _inner(config)
+    class_name, inner = wrapped(config)
     if class_name not in RULES:
         return []
     return [Variable(v.role, v.layout, "layer/" + v.store_path, v.names) for v in RULES[class_name].variables(inner)]
 
 
 def _wrapped(layer: Layer) -> Layer:
-    class_name, inner = _inner(layer.config)
+    class_name, inner = wrapped(layer.config)
     shape = layer.input_shape
     return Layer(name=layer.name, class_name=class_name, config=inner, path=layer.path, tensors=layer.tensors,
                  input_shape=(shape[0],) + tuple(shape[2:]) if shape else None)
 
 
 def _unsupported(layer: Layer) -> str | None:
-    class_name, _ = _inner(layer.config)
+    class_name, _ = wrapped(layer.config)
     if class_name not in RULES:
         return f"wraps {class_name}, which has no rule"
     return RULES[class_name].unsupported(_wrapped(layer))
