@@ -20,8 +20,9 @@ Keras and PyTorch store the same weights in different layouts: a Keras Dense ker
 x @ W.T. weightport reads Keras files with h5py alone and writes each tensor in the
 layout PyTorch expects, under keys `{layer_name}.{torch_param}`.
 
-Sources: Keras 3 .keras archives, Keras 3 .weights.h5, legacy HDF5 .h5 (Keras 2.0 to
-2.15, tf.keras, Keras 3's .h5 writer) full models and save_weights files."""
+Sources: Keras 3 .keras archives, Keras 3 .weights.h5 (and sharded .weights.json), legacy
+HDF5 .h5 (Keras 2.0 to 2.15, tf.keras, Keras 3's .h5 writer) full models and save_weights
+files. `export` writes a runnable PyTorch model file, `verify` compares it with Keras."""
 
 EPILOG = """\
 examples:

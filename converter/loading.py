@@ -59,6 +59,9 @@ def load_into(module: Any, source: Any, *, mapping: Mapping = None, strict: bool
 
 def renamed(conversion: Conversion, mapping: Mapping) -> list[TargetTensor]:
     """The converted tensors under the keys `mapping` gives them (None leaves a tensor out)."""
+    if mapping == "order":
+        raise ConverterError("mapping 'order' pairs tensors with a model's parameters: give a template "
+                             "state_dict with --like (like=), or use load_into")
     rename = renamer(mapping)
     tensors = []
     for tensor in conversion.tensors:

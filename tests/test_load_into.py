@@ -258,3 +258,11 @@ def test_cli_like_that_cannot_pair_prints_the_plan_and_writes_nothing(tmp_path):
     assert "plan (order)" in result.stderr and "expects (64, 20)" in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("weightport: error: ")
     assert not out.exists()
+
+
+def test_cli_map_order_without_a_template_is_a_usage_error(tmp_path):
+    from helpers import run_cli
+
+    result = run_cli("convert", saved(tmp_path, keras_mlp(), "mlp"), str(tmp_path / "o.pt"), "--map", "order")
+    assert result.returncode == 2 and "--like" in result.stderr
+    assert not (tmp_path / "o.pt").exists()
