@@ -6,8 +6,8 @@
 
 Each is a separate process timed from outside (imports included, as a user waits for
 them) and reports its own peak resident set (ru_maxrss: file pages it mapped included).
-The disk is synced before each step. The copy is shutil.copyfile (copy_file_range: the
-kernel copies, nothing passes through the process).
+Before each step (untimed) its previous output is deleted and the disk synced. The copy
+is shutil.copyfile (copy_file_range: the kernel copies, nothing passes through the process).
 The median of --repeats runs is reported, with ratios against the other two.
 
     .venv/bin/python benchmarks/bench_convert.py --sizes 256MB 1GB 4GB --kind dense --repeats 3
@@ -83,13 +83,16 @@ shutil.copyfile({source!r}, {target!r})
 """
 
 
-def run(body: str) -> tuple[float, float]:
+def run(body: str, output: str) -> tuple[float, float]:
     """(wall seconds, peak resident MB) of a fresh Python process running `body`.
 
-    Dirty pages from the previous step are flushed first (untimed): otherwise the kernel
-    throttles whichever step comes next to the disk's write speed.
+    Untimed first: the step's output from the last repeat is deleted (freeing a large file
+    can cost as much as writing it, on a file system mounted with `discard`), and dirty
+    pages are flushed (else the kernel throttles whichever step comes next).
     """
     script = MEASURE.format(body=body)
+    if os.path.exists(output):
+        os.remove(output)
     os.sync()
     start = time.perf_counter()
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
@@ -111,16 +114,18 @@ def bench(kind: str, size_text: str, repeats: int, folder: str) -> dict[str, obj
     subprocess.run([sys.executable, "-c", MAKE, kind, str(parse_size(size_text)), source], check=True,
                    capture_output=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
     file_mb = os.path.getsize(source) / (1 << 20)
+    outputs = {name: os.path.join(folder, file) for name, file in
+               (("weightport", "out.safetensors"), ("keras", "out.pt"), ("copy", "copy.keras"))}
     steps = {
-        "weightport": WEIGHTPORT.format(root=ROOT, source=source, target=os.path.join(folder, "out.safetensors")),
-        "keras": KERAS_PATH.format(source=source, target=os.path.join(folder, "out.pt")),
-        "copy": COPY.format(source=source, target=os.path.join(folder, "copy.keras")),
+        "weightport": WEIGHTPORT.format(root=ROOT, source=source, target=outputs["weightport"]),
+        "keras": KERAS_PATH.format(source=source, target=outputs["keras"]),
+        "copy": COPY.format(source=source, target=outputs["copy"]),
     }
     times: dict[str, list[float]] = {name: [] for name in steps}
     peaks: dict[str, list[float]] = {name: [] for name in steps}
     for _ in range(repeats):
         for name, body in steps.items():  # interleaved, so that each sees the same machine state
-            elapsed, peak = run(body)
+            elapsed, peak = run(body, outputs[name])
             times[name].append(elapsed)
             peaks[name].append(peak)
     for name in ("out.safetensors", "out.pt", "copy.keras"):

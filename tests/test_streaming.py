@@ -124,3 +124,46 @@ def test_progress_bar_draws_on_a_terminal_only():
 def test_cli_convert_prints_no_bar_when_stderr_is_not_a_terminal(tmp_path):
     result = run_cli("convert", fixture("keras2/mlp.h5"), str(tmp_path / "m.safetensors"))
     assert result.returncode == 0 and result.stderr == ""
+
+
+def payload() -> bytes:
+    return bytes(range(256)) * (3 * (1 << 16) + 7)  # not a whole number of blocks
+
+
+@pytest.mark.parametrize("folder", ["tmp", "/dev/shm"])
+def test_direct_file_writes_exactly_what_it_is_given(tmp_path, folder):
+    """On a disk O_DIRECT is used (padded blocks, then truncated); on tmpfs it is refused and
+    the file is written buffered. Either way the bytes are the same."""
+    from converter.writers.safetensors_file import DirectFile
+
+    base = tmp_path if folder == "tmp" else folder
+    if not os.path.isdir(base):
+        pytest.skip("no /dev/shm here")
+    path = os.path.join(base, f"direct_{os.getpid()}.bin")
+    data = payload()
+    try:
+        with DirectFile(path) as handle:
+            handle.write(data[:10])
+            handle.write(data[10:])
+        with open(path, "rb") as check:
+            assert check.read() == data
+    finally:
+        os.remove(path)
+
+
+def test_direct_file_falls_back_when_a_direct_write_is_refused(tmp_path, monkeypatch):
+    from converter.writers import safetensors_file
+
+    real_write, refused = os.write, []
+
+    def refuse_direct(fd, data):
+        if not refused and len(data) % 4096 == 0:
+            refused.append(True)
+            raise OSError(22, "Invalid argument")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(safetensors_file.os, "write", refuse_direct)
+    path, data = str(tmp_path / "fallback.bin"), payload()
+    with safetensors_file.DirectFile(path) as handle:
+        handle.write(data)
+    assert refused and open(path, "rb").read() == data
