@@ -99,3 +99,12 @@ def test_verify_bad_inputs_file_is_exit_2(tmp_path):
     result = run_cli("verify", fixture("keras3/nested.keras"), "--input", str(inputs))
     assert result.returncode == 2 and "tokens" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_nested_models_build_and_match_per_layer():
+    """Nested Sequential and Functional models, from Keras 3 and tf.keras files (whose configs
+    number a nested model's calls from 1)."""
+    for source in ("keras3/nested.keras", "keras3/nested.h5", "keras2/nested.h5", "keras2/mlp_keras20.h5"):
+        report = converter.verify(fixture(source), per_layer=True, samples=3)
+        assert report.ok and report.first_divergence is None, report.to_text()
+        assert not report.skipped_layers
