@@ -82,6 +82,21 @@ def transpose_2d(array: np.ndarray) -> np.ndarray:
     return result
 
 
+def channels_to_front(array: np.ndarray) -> np.ndarray:
+    """(*k, a, b) -> (b, a, *k), as two tiled 2-D transposes (3 times numpy's transposed copy).
+
+    First (k, a*b) -> (a*b, k); then the (a, b) grid of k-element vectors -> (b, a).
+    Equal to np.ascontiguousarray(array.transpose(n-1, n-2, 0, ..., n-3)).
+    """
+    *kernel, a, b = array.shape
+    k = int(np.prod(kernel, dtype=np.int64))
+    if array.size == 0 or k == 1:
+        return np.ascontiguousarray(array.reshape(a, b).T).reshape(b, a, *kernel)
+    columns = transpose_2d(np.ascontiguousarray(array).reshape(k, a * b))  # (a*b, k)
+    vectors = columns.view(np.dtype((np.void, k * array.dtype.itemsize))).reshape(a, b)
+    return transpose_2d(vectors).view(array.dtype).reshape(b, a, *kernel)
+
+
 class Transform:
     """A named change of layout: what the record shows, the shape it gives, the array it makes."""
 
@@ -116,6 +131,9 @@ class Permutation(Transform):
         self._check(array.shape)
         if self.axes == (1, 0):
             return transpose_2d(array)
+        spatial = len(self.axes) - 2
+        if self.axes == (spatial + 1, spatial) + tuple(range(spatial)):  # convolution kernels
+            return channels_to_front(array)
         return np.ascontiguousarray(array.transpose(self.axes))
 
     def _check(self, shape: Sequence[int]) -> None:

@@ -167,3 +167,17 @@ def test_direct_file_falls_back_when_a_direct_write_is_refused(tmp_path, monkeyp
     with safetensors_file.DirectFile(path) as handle:
         handle.write(data)
     assert refused and open(path, "rb").read() == data
+
+
+@pytest.mark.parametrize("shape", [(3, 4, 5), (3, 3, 16, 8), (1, 1, 64, 32), (5, 1, 7, 3), (2, 3, 3, 4, 6),
+                                   (3, 3, 300, 700)])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "uint16"])
+def test_kernel_permutation_equals_numpy(shape, dtype):
+    from converter.layouts import channels_to_front
+
+    array = (np.random.default_rng(1).random(shape) * 1000).astype(dtype)
+    spatial = len(shape) - 2
+    expected = np.ascontiguousarray(array.transpose((spatial + 1, spatial) + tuple(range(spatial))))
+    result = channels_to_front(array)
+    assert result.shape == expected.shape and result.flags.c_contiguous
+    np.testing.assert_array_equal(result, expected)
