@@ -78,8 +78,8 @@ def convert_graph(graph: ModelGraph, layout: str = "torch", skip_unsupported: bo
                 for tensor in layer.tensors
             ]
     else:
-        unsupported = [(layer.key, _unsupported_label(layer)) for layer in graph.walk()
-                       if layer.tensors and _unsupported_label(layer)]
+        labels = {layer.key: _unsupported_label(layer) for layer in graph.walk() if layer.tensors}
+        unsupported = [(key, label) for key, label in labels.items() if label]
         if unsupported and not skip_unsupported:
             names = ", ".join(f"{key} ({class_name})" for key, class_name in unsupported)
             guessed = any(not layer.has_config for layer in graph.walk())
@@ -96,7 +96,7 @@ def convert_graph(graph: ModelGraph, layout: str = "torch", skip_unsupported: bo
                                 for key, class_name in unsupported]
         context = GraphContext(graph)
         for layer in graph.walk():
-            if layer.tensors and not _unsupported_label(layer):
+            if layer.tensors and not labels[layer.key]:
                 result = RULES[layer.class_name].convert(layer, context)
                 conversion.layers.append(result)
                 conversion.tensors += result.tensors

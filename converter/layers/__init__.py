@@ -39,14 +39,14 @@ def tag_graph(graph: ModelGraph) -> None:
         found = RULES.get(layer.class_name)
         if found is None:
             continue
+        expected = found.variables(layer.config)
         if layer.tensors:
-            _tag_layer(layer, found.variables(layer.config))
-        elif layer.has_config and found.variables(layer.config):
+            _tag_layer(layer, expected)
+        elif layer.has_config and expected:
             # A weighted layer kind whose weights the file does not hold: never a silent gap.
             raise LayoutError(
                 f"{graph.source}: layer {layer.key} ({layer.class_name}) has no weights in the file; "
-                "expected " + ", ".join(variable.role for variable in found.variables(layer.config))
-                + "; was the model built before it was saved?"
+                f"expected {_roles(expected)}; was the model built before it was saved?"
             )
 
 

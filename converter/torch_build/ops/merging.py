@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..codegen import Emitter, Value, op
-from .common import KERAS, keras_axis, same
+from .common import KERAS, keras_axis
 
 
 def _operands(e: Emitter) -> list[str]:
@@ -37,11 +37,11 @@ def concatenate(e: Emitter) -> Value:
     axis = int(e.config.get("axis", -1))
     first = e.inputs[0]
     try:
-        dim = keras_axis(axis, first)
-        operands = _operands(e)
+        dim, layout = keras_axis(axis, first), first.layout
     except ValueError:  # rank unknown: concatenate in Keras's layout
-        dim, operands, first = axis, [e.convert(value, KERAS) for value in e.inputs], same(first, "", layout=KERAS)
-    return Value(f"torch.cat([{', '.join(operands)}], dim={dim})", first.layout, first.rank)
+        dim, layout = axis, KERAS
+    operands = [e.convert(value, layout) for value in e.inputs]
+    return Value(f"torch.cat([{', '.join(operands)}], dim={dim})", layout, first.rank)
 
 
 @op("Dot")

@@ -48,13 +48,11 @@ def normalization(e: Emitter) -> Value:
     x = e.inputs[0]
     keras = e.arg(0, KERAS)
     if e.result is None:  # mean and variance given in the config
+        if e.config.get("invert"):
+            raise e.unsupported("invert=True with mean and variance given in the config is not built yet")
         mean, variance = e.config["mean"], e.config["variance"]
-        statistics = f"torch.tensor({mean!r}), torch.tensor({variance!r})"
-        expr = (f"({keras} - torch.tensor({mean!r})) / torch.clamp(torch.sqrt(torch.tensor({variance!r})), min=1e-7)"
-                if not e.config.get("invert") else None)
-        if expr is None:
-            raise e.unsupported(f"invert=True with constant {statistics} is not built yet")
-        return same(x, expr, layout=KERAS)
+        return same(x, f"({keras} - torch.tensor({mean!r})) / "
+                       f"torch.clamp(torch.sqrt(torch.tensor({variance!r})), min=1e-7)", layout=KERAS)
     e.module(f"{e.helper('Normalization')}(*{tuple(e.result.module_args['shape'])!r})")
     if e.result.options.get("invert"):
         return same(x, f"{keras} * torch.sqrt({e.attribute}.variance) + {e.attribute}.mean", layout=KERAS)

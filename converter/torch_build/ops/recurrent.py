@@ -8,11 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..codegen import Emitter, Value, op
+from ..codegen import OPS, Call, Emitter, Value, op
 from .common import KERAS, activation, constructor
-
-STANDARD = {"LSTM": ("tanh", "sigmoid"), "GRU": ("tanh", "sigmoid"), "SimpleRNN": ("tanh", None)}
-
 
 def _needs_own_cell(kind: str, options: dict[str, Any], mask: str | None) -> bool:
     if mask is not None:
@@ -25,9 +22,7 @@ def _needs_own_cell(kind: str, options: dict[str, Any], mask: str | None) -> boo
 
 def _function(e: Emitter, name: str) -> str:
     """An activation as a one-argument function for keras_rnn()."""
-    from ..codegen import Value as V
-
-    return "lambda t: " + activation(e, name, V("t", KERAS, 2))
+    return "lambda t: " + activation(e, name, Value("t", KERAS, 2))
 
 
 def _direction(e: Emitter, kind: str, x: str, suffix: str, options: dict[str, Any], mask: str | None) -> str:
@@ -109,14 +104,12 @@ def bidirectional(e: Emitter) -> Value | list[Value]:
 
 @op("TimeDistributed")
 def time_distributed(e: Emitter) -> Value:
-    from ..codegen import OPS, Call, Emitter as InnerEmitter
-
     inner_class = e.config["layer"]["class_name"]
     inner_layer = e.layer.__class__(name=e.layer.name, class_name=inner_class, config=e.config["layer"]["config"],
                                     path=e.layer.path)
     x = e.inputs[0]
     step = Value("t", KERAS, x.rank - 1 if x.rank else None)
-    inner = InnerEmitter(e.generator, e.source, Call(inner_layer, e.call.node, [], {}), [step], {})
+    inner = Emitter(e.generator, e.source, Call(inner_layer, e.call.node, [], {}), [step], {})
     inner.result = e.result
     value = OPS[inner_class](inner)
     if inner.statements:
