@@ -8,15 +8,17 @@ blocks, Dense rows after a Flatten, attention heads). A missing entry is a
 """
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
 from .errors import LayoutError
+from .transposes import as_kernel_vectors, channels_to_front, kernel_vectors, transpose_2d
+
+# Writes rows start:stop (along the first axis) of a transform's result into `out`.
+RowFiller = Callable[[int, int, np.ndarray], object]
 
 
 class Layout(str, Enum):
@@ -51,52 +53,6 @@ class Layout(str, Enum):
     KERAS_EINSUM_HKD = "keras_einsum_hkd"  # output kernel (heads, key_dim, d_model)
 
 
-_BLOCK = 256  # a 256 x 256 float32 tile pair fits in L2: reads and writes both stay in cache
-_PARALLEL_BYTES = 8 << 20
-
-
-def transpose_2d(array: np.ndarray) -> np.ndarray:
-    """`array.T` as a new C-contiguous array, copied tile by tile.
-
-    numpy's transposed copy of a large matrix walks one side with a large stride and runs
-    several times slower than copying square tiles; big matrices are split across threads
-    (numpy releases the GIL while copying). Equal to np.ascontiguousarray(array.T).
-    """
-    rows, columns = array.shape
-    if array.nbytes < _PARALLEL_BYTES // 8:
-        return np.ascontiguousarray(array.T)
-    result = np.empty((columns, rows), dtype=array.dtype)
-
-    def copy_rows(start: int, stop: int) -> None:
-        for i in range(start, stop, _BLOCK):
-            for j in range(0, columns, _BLOCK):
-                result[j:j + _BLOCK, i:i + _BLOCK] = array[i:i + _BLOCK, j:j + _BLOCK].T
-
-    workers = min(os.cpu_count() or 1, 8) if array.nbytes >= _PARALLEL_BYTES else 1
-    step = -(-rows // (workers * _BLOCK)) * _BLOCK
-    if workers == 1:
-        copy_rows(0, rows)
-    else:
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(lambda start: copy_rows(start, min(start + step, rows)), range(0, rows, step)))
-    return result
-
-
-def channels_to_front(array: np.ndarray) -> np.ndarray:
-    """(*k, a, b) -> (b, a, *k), as two tiled 2-D transposes (3 times numpy's transposed copy).
-
-    First (k, a*b) -> (a*b, k); then the (a, b) grid of k-element vectors -> (b, a).
-    Equal to np.ascontiguousarray(array.transpose(n-1, n-2, 0, ..., n-3)).
-    """
-    *kernel, a, b = array.shape
-    k = int(np.prod(kernel, dtype=np.int64))
-    if array.size == 0 or k == 1:
-        return np.ascontiguousarray(array.reshape(a, b).T).reshape(b, a, *kernel)
-    columns = transpose_2d(np.ascontiguousarray(array).reshape(k, a * b))  # (a*b, k)
-    vectors = columns.view(np.dtype((np.void, k * array.dtype.itemsize))).reshape(a, b)
-    return transpose_2d(vectors).view(array.dtype).reshape(b, a, *kernel)
-
-
 class Transform:
     """A named change of layout: what the record shows, the shape it gives, the array it makes."""
 
@@ -108,6 +64,15 @@ class Transform:
 
     def apply(self, array: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    def rows(self, array: np.ndarray) -> RowFiller:
+        """A function that writes rows start:stop of the result into `out`, for streaming writers.
+
+        This default makes the whole result once; a transform that can make a band of rows
+        by itself (a transpose) overrides it, so that no full-size result is ever held.
+        """
+        result = self.apply(array)
+        return lambda start, stop, out: np.copyto(out, result[start:stop])
 
 
 @dataclass(frozen=True)
@@ -131,10 +96,23 @@ class Permutation(Transform):
         self._check(array.shape)
         if self.axes == (1, 0):
             return transpose_2d(array)
-        spatial = len(self.axes) - 2
-        if self.axes == (spatial + 1, spatial) + tuple(range(spatial)):  # convolution kernels
+        if self._moves_channels_to_front():
             return channels_to_front(array)
         return np.ascontiguousarray(array.transpose(self.axes))
+
+    def rows(self, array: np.ndarray) -> RowFiller:
+        self._check(array.shape)
+        if self.axes == (1, 0):
+            return lambda start, stop, out: transpose_2d(array[:, start:stop], out=out)
+        if self._moves_channels_to_front() and array.size:
+            vectors = kernel_vectors(array)  # the first transpose once; each band is a slice of the second
+            return lambda start, stop, out: transpose_2d(vectors[:, start:stop], out=as_kernel_vectors(out))
+        return super().rows(array)
+
+    def _moves_channels_to_front(self) -> bool:
+        """(*k, a, b) -> (b, a, *k): every convolution kernel's permutation."""
+        spatial = len(self.axes) - 2
+        return spatial > 0 and self.axes == (spatial + 1, spatial) + tuple(range(spatial))
 
     def _check(self, shape: Sequence[int]) -> None:
         if len(shape) != len(self.axes):

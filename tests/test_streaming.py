@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import json
+import mmap
 import os
 
 import numpy as np
@@ -11,7 +12,8 @@ from safetensors import safe_open
 from safetensors.numpy import save_file
 
 import converter
-from converter.layouts import transpose_2d
+from converter.layouts import PERMUTATIONS
+from converter.transposes import transpose_2d
 from converter.progress import ProgressBar
 from helpers import fixture, run_cli
 
@@ -80,13 +82,26 @@ def test_blocked_transpose_equals_numpy(shape, dtype):
     result = transpose_2d(array)
     assert result.flags.c_contiguous
     np.testing.assert_array_equal(result, np.ascontiguousarray(array.T))
+    into = np.zeros(array.T.shape, dtype)
+    assert transpose_2d(array, out=into) is into
+    np.testing.assert_array_equal(into, result)
+    band = np.zeros((shape[1] - shape[1] // 3, shape[0]), dtype)  # a band of rows, from a strided view
+    transpose_2d(array[:, shape[1] // 3:], out=band)
+    np.testing.assert_array_equal(band, result[shape[1] // 3:])
 
 
 @pytest.mark.parametrize("source", ["keras3/mlp.keras", "keras2/mlp.h5", "keras3/mlp.weights.h5"])
 def test_tensors_are_memory_mapped_not_read(source):
     with converter.read(fixture(source)) as graph:
         kernels = [tensor for _, tensor in graph.tensors() if tensor.role == "kernel"]
-        assert kernels and all(isinstance(tensor.load(), np.memmap) for tensor in kernels)
+        assert kernels and all(mapped(tensor.load()) for tensor in kernels)
+
+
+def mapped(array: np.ndarray) -> bool:
+    base = array
+    while isinstance(base, np.ndarray):
+        base = base.base
+    return isinstance(base.obj if isinstance(base, memoryview) else base, mmap.mmap)
 
 
 def test_keras_sharded_weights_are_read_as_one(tmp_path):
@@ -130,50 +145,113 @@ def payload() -> bytes:
     return bytes(range(256)) * (3 * (1 << 16) + 7)  # not a whole number of blocks
 
 
-@pytest.mark.parametrize("folder", ["tmp", "/dev/shm"])
-def test_direct_file_writes_exactly_what_it_is_given(tmp_path, folder):
-    """On a disk O_DIRECT is used (padded blocks, then truncated); on tmpfs it is refused and
-    the file is written buffered. Either way the bytes are the same."""
-    from converter.writers.safetensors_file import DirectFile
+def write_pieces(path: str, data: bytes, buffer: int) -> None:
+    """`data` through a BlockFile in pieces of awkward sizes, each made inside the file's buffer."""
+    from converter.writers.block_file import BlockFile
 
+    with BlockFile(path, buffer=buffer) as handle:
+        handle.append_bytes(data[:10])
+        start, sizes = 10, [1, 4095, 4097, buffer, 3, buffer - 1]
+        while start < len(data):
+            piece = np.frombuffer(data, np.uint8, min(sizes[start % len(sizes)], len(data) - start), start)
+            handle.append(np.dtype(np.uint8), piece.shape, lambda out: np.copyto(out, piece))
+            start += piece.size
+
+
+@pytest.mark.parametrize("buffer", [4096, 3 * 4096 + 100, 1 << 20])
+@pytest.mark.parametrize("folder", ["tmp", "/dev/shm"])
+def test_block_file_writes_exactly_what_it_is_given(tmp_path, folder, buffer):
+    """On a disk O_DIRECT is used (whole blocks, the last padded then truncated); on tmpfs it is
+    refused and the same buffers are written through the page cache. Either way the bytes are
+    the same, whatever the pieces' sizes and however the writer threads interleave."""
     base = tmp_path if folder == "tmp" else folder
     if not os.path.isdir(base):
         pytest.skip("no /dev/shm here")
     path = os.path.join(base, f"direct_{os.getpid()}.bin")
     data = payload()
     try:
-        with DirectFile(path) as handle:
-            handle.write(data[:10])
-            handle.write(data[10:])
+        write_pieces(path, data, buffer)
         with open(path, "rb") as check:
             assert check.read() == data
     finally:
         os.remove(path)
 
 
-def test_direct_file_falls_back_when_a_direct_write_is_refused(tmp_path, monkeypatch):
-    from converter.writers import safetensors_file
+def test_block_file_falls_back_when_a_direct_write_is_refused(tmp_path, monkeypatch):
+    from converter.writers import block_file
 
-    real_write, refused = os.write, []
+    real_pwrite, refused = os.pwrite, []
 
-    def refuse_direct(fd, data):
-        if not refused and len(data) % 4096 == 0:
-            refused.append(True)
+    def refuse_direct(fd, data, offset):
+        if not refused:
+            refused.append(fd)
             raise OSError(22, "Invalid argument")
-        return real_write(fd, data)
+        return real_pwrite(fd, data, offset)
 
-    monkeypatch.setattr(safetensors_file.os, "write", refuse_direct)
+    monkeypatch.setattr(block_file.os, "pwrite", refuse_direct)
     path, data = str(tmp_path / "fallback.bin"), payload()
-    with safetensors_file.DirectFile(path) as handle:
-        handle.write(data)
+    write_pieces(path, data, 1 << 16)
     assert refused and open(path, "rb").read() == data
+
+
+def test_a_failed_write_is_raised_in_the_caller_and_leaves_no_file(tmp_path, monkeypatch):
+    from converter.writers import block_file
+
+    def disk_full(fd, data, offset):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(block_file.os, "pwrite", disk_full)
+    with pytest.raises(converter.WriteError, match="No space left on device"):
+        converter.convert(fixture("keras3/mlp.keras"), tmp_path / "out.safetensors")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failing_piece_stops_the_writers_and_raises_its_own_error(tmp_path):
+    from converter.writers.block_file import BlockFile
+
+    def broken(out: np.ndarray) -> None:
+        out[:] = 1
+        raise ValueError("cannot make this piece")
+
+    with pytest.raises(ValueError, match="cannot make this piece"):
+        with BlockFile(str(tmp_path / "broken.bin"), buffer=8192) as handle:
+            handle.append_bytes(payload()[:100_000])
+            handle.append(np.dtype(np.uint8), (100,), broken)
+    assert all(not thread.is_alive() for thread in handle.threads)
+
+
+@pytest.mark.parametrize("buffer", [4096, 16384])
+@pytest.mark.parametrize("source", ["keras3/dtypes.keras", "keras3/nested.keras", "keras2/dtypes.h5"])
+def test_tensors_larger_than_a_buffer_are_written_in_pieces(tmp_path, monkeypatch, source, buffer):
+    """Small buffers force every path: tensors made band by band (transposes write their rows
+    straight into the buffer), tensors loaded then copied in pieces, and rows wider than a buffer."""
+    from converter.writers.block_file import BlockFile
+
+    streamed, plain = tmp_path / "streamed.safetensors", tmp_path / "plain.safetensors"
+    monkeypatch.setattr(BlockFile, "BUFFER", buffer)
+    conversion = converter.convert(fixture(source), streamed)
+    save_file(plain_state_dict(fixture(source)), str(plain), metadata=conversion.metadata())
+    assert split(streamed) == split(plain)
+
+
+@pytest.mark.parametrize("permutation", list(PERMUTATIONS.values()), ids=lambda p: p.source.value)
+def test_rows_of_a_transform_equal_its_result(permutation):
+    """What streaming writers ask of a transform: any band of rows, made alone, equals the result's."""
+    shape = tuple(range(5, 5 + len(permutation.axes)))
+    array = np.random.default_rng(2).standard_normal(shape).astype(np.float32)
+    result = permutation.apply(array)
+    fill = permutation.rows(array)
+    for start, stop in [(0, 1), (1, 4), (0, result.shape[0]), (result.shape[0] - 1, result.shape[0])]:
+        out = np.empty((stop - start,) + result.shape[1:], np.float32)
+        fill(start, stop, out)
+        np.testing.assert_array_equal(out, result[start:stop])
 
 
 @pytest.mark.parametrize("shape", [(3, 4, 5), (3, 3, 16, 8), (1, 1, 64, 32), (5, 1, 7, 3), (2, 3, 3, 4, 6),
                                    (3, 3, 300, 700)])
 @pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "uint16"])
 def test_kernel_permutation_equals_numpy(shape, dtype):
-    from converter.layouts import channels_to_front
+    from converter.transposes import channels_to_front
 
     array = (np.random.default_rng(1).random(shape) * 1000).astype(dtype)
     spatial = len(shape) - 2

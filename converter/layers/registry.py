@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import LayoutError
 from ..graph import Layer, Tensor
-from ..layouts import Layout, Transform, permutation
+from ..layouts import Layout, RowFiller, Transform, permutation
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,13 @@ class TargetTensor:
         """Read the source tensor and apply the transform."""
         array = self.source.load()
         return self.step.apply(array) if self.step else array
+
+    def rows(self) -> RowFiller:
+        """Read the source tensor; return a function writing rows start:stop of the result into `out`."""
+        array = self.source.load()
+        if self.step:
+            return self.step.rows(array)
+        return lambda start, stop, out: np.copyto(out, array[start:stop])
 
 
 @dataclass

@@ -1,9 +1,10 @@
 """Writers: one module per target format, chosen by the destination's suffix.
 
-A writer gets tensors (anything with `key`, `dtype`, `shape` and `load()`) and a
-metadata dict of strings; it knows nothing about Keras. Tensors are loaded, written and
-freed one at a time (except for .pt, which torch.save writes at once), so memory stays
-near the largest tensor. Every write is atomic: files are written under temporary names
+A writer gets tensors (anything with `key`, `dtype`, `shape` and `load()`, optionally
+`rows()`) and a metadata dict of strings; it knows nothing about Keras. Tensors are loaded,
+written and freed one at a time (except for .pt, which torch.save writes at once), so
+memory stays near the largest tensor; the safetensors writer asks a large tensor for its
+rows band by band, made straight into its write buffers. Every write is atomic: files are written under temporary names
 in the destination's folder, then renamed; a sharded safetensors output renames its
 shards, then its index, last.
 """
@@ -30,6 +31,8 @@ class WritableTensor(Protocol):
     shape: tuple[int, ...]
 
     def load(self) -> np.ndarray: ...
+
+    # Optional: rows() -> fill(start, stop, out), writing rows start:stop of the tensor into `out`.
 
 
 Progress = Callable[[int], None]

@@ -1,0 +1,177 @@
+"""A file filled in page-aligned buffers and written by background threads, bypassing the page cache.
+
+Why: buffered writes of more than a few hundred MB are throttled by the kernel to its
+estimate of the disk's speed, while direct (O_DIRECT) writes go at the disk's own speed
+(measured on the development machine: 0.44 GB/s against 1.4 GB/s, 1.8 GB/s with two writes
+in flight). Direct writes need aligned memory, offsets and lengths, so the caller fills each
+piece straight into a page-aligned buffer (a transpose writes its result there: no staging
+copy) and threads write whole blocks while the caller makes the next piece. A piece's last
+partial block is carried to the front of the next buffer; the file's last block is padded,
+then the file is truncated to its true length.
+
+Where O_DIRECT is refused (tmpfs, some network file systems), at open or at the first write,
+the same buffers are written through the page cache.
+"""
+from __future__ import annotations
+
+import mmap
+import os
+import queue
+import threading
+from typing import Callable
+
+import numpy as np
+
+BLOCK = 4096  # the largest logical block size in use; every smaller one divides it
+Fill = Callable[[np.ndarray], None]
+
+
+class BlockFile:
+    """Append-only: `append(dtype, shape, fill)` hands `fill` an array inside the next buffer."""
+
+    BUFFER = 32 << 20  # bytes a piece may have (plus the carried partial block)
+    BUFFERS = 4  # one being filled, the others being written
+    WRITERS = 2  # writes in flight: dd measured 1.8 GB/s with two here, 1.4 GB/s with one
+
+    def __init__(self, path: str, buffer: int | None = None) -> None:
+        self.path = path
+        self.capacity = buffer or self.BUFFER
+        self.size = 0  # bytes appended so far
+        self.carry = b""  # the last partial block appended, not yet written
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+        direct = getattr(os, "O_DIRECT", 0)
+        self.direct = False
+        if direct:
+            try:
+                self.fd, self.direct = os.open(path, flags | direct, 0o644), True
+            except OSError:
+                pass
+        if not self.direct:
+            self.fd = os.open(path, flags, 0o644)
+        self.fds = [self.fd]  # every descriptor opened (a fallback adds one), closed at the end
+        self.lock = threading.Lock()
+        self.buffers = [mmap.mmap(-1, self.capacity + BLOCK) for _ in range(self.BUFFERS)]
+        self.free: queue.Queue[int] = queue.Queue()
+        for index in range(self.BUFFERS):
+            self.free.put(index)
+        self.jobs: queue.Queue[tuple[int, int, int] | None] = queue.Queue()
+        self.error: BaseException | None = None
+        self.threads = [threading.Thread(target=self._writer, daemon=True) for _ in range(self.WRITERS)]
+        for thread in self.threads:
+            thread.start()
+
+    def append(self, dtype: np.dtype, shape: tuple[int, ...], fill: Fill) -> None:
+        """Append the bytes of an array of `dtype` and `shape` that `fill(out)` writes into `out`."""
+        count = int(np.prod(shape, dtype=np.int64))
+        length = count * np.dtype(dtype).itemsize
+        if length > self.capacity:
+            raise ValueError(f"a piece of {length} bytes is larger than the {self.capacity}-byte buffer")
+        index = self._take()
+        buffer = self.buffers[index]
+        head = len(self.carry)
+        buffer[:head] = self.carry
+        out = np.frombuffer(buffer, dtype=dtype, count=count, offset=head).reshape(shape)
+        try:
+            fill(out)
+        finally:
+            del out  # the mmap cannot be closed while a view of it lives
+        end = head + length
+        whole = end - end % BLOCK
+        self.carry = buffer[whole:end]
+        start = self.size - head
+        self.size += length
+        if whole:
+            self.jobs.put((index, whole, start))
+        else:
+            self.free.put(index)
+
+    def append_bytes(self, data: bytes) -> None:
+        """Append bytes already made (a header), in pieces that fit the buffers."""
+        for start in range(0, len(data), self.capacity):
+            piece = np.frombuffer(data, dtype=np.uint8, count=min(self.capacity, len(data) - start), offset=start)
+            self.append(np.dtype(np.uint8), piece.shape, lambda out: np.copyto(out, piece))
+
+    def close(self) -> None:
+        """Write the last block, wait for every write, truncate the padding and close."""
+        try:
+            if self.carry and self.error is None:
+                index = self._take()
+                buffer = self.buffers[index]
+                buffer[:BLOCK] = self.carry + bytes(BLOCK - len(self.carry))
+                self.jobs.put((index, BLOCK, self.size - len(self.carry)))
+            self._stop()
+            if self.error is not None:
+                raise self.error
+            os.ftruncate(self.fd, self.size)
+        finally:
+            self._release()
+
+    def abort(self) -> None:
+        """Stop without finishing (the caller removes the file)."""
+        self._stop()
+        self._release()
+
+    def _take(self) -> int:
+        while True:
+            if self.error is not None:
+                raise self.error
+            try:
+                return self.free.get(timeout=0.1)
+            except queue.Empty:
+                continue
+
+    def _stop(self) -> None:
+        for _ in self.threads:
+            self.jobs.put(None)
+        for thread in self.threads:
+            thread.join()
+
+    def _release(self) -> None:
+        for fd in self.fds:
+            os.close(fd)
+        self.fds = []
+        for buffer in self.buffers:
+            try:
+                buffer.close()
+            except BufferError:  # a failed fill's traceback still holds a view: freed with it
+                pass
+
+    def _writer(self) -> None:
+        while (job := self.jobs.get()) is not None:
+            index, length, offset = job
+            if self.error is None:
+                try:
+                    self._write(memoryview(self.buffers[index])[:length], offset)
+                except BaseException as error:  # re-raised in the caller's thread
+                    self.error = error
+            self.free.put(index)
+
+    def _write(self, view: memoryview, offset: int) -> None:
+        fd = self.fd
+        try:
+            _pwrite_all(fd, view, offset)
+        except OSError:
+            if not self.direct and fd == self.fd:
+                raise
+            with self.lock:  # O_DIRECT accepted at open, refused on write: go on buffered
+                if self.direct:
+                    self.fd, self.direct = os.open(self.path, os.O_WRONLY), False
+                    self.fds.append(self.fd)
+            _pwrite_all(self.fd, view, offset)
+        finally:
+            view.release()
+
+    def __enter__(self) -> BlockFile:
+        return self
+
+    def __exit__(self, kind: object, *exc_info: object) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def _pwrite_all(fd: int, view: memoryview, offset: int) -> None:
+    while len(view):
+        written = os.pwrite(fd, view, offset)
+        view, offset = view[written:], offset + written
