@@ -81,3 +81,33 @@ def test_export_of_a_weights_only_file_asks_for_the_architecture(tmp_path):
     result = run_cli("export", fixture("keras3/mlp.weights.h5"), str(tmp_path / "model.py"))
     assert result.returncode == 2 and "architecture" in result.stderr
     assert not (tmp_path / "model.py").exists()
+
+
+def test_exported_padding_helpers_run_standalone(tmp_path):
+    """TensorFlow's 'same' padding at stride 2 (convolution, max and average pooling) and the
+    transposed-convolution crop: their arithmetic lives in converter/padding.py, copied into model.py."""
+    import keras
+
+    layers = keras.layers
+    inputs = keras.Input((None, None, 3))  # sizes unknown to the config: padding is worked out per input
+    x = layers.Conv2D(8, 3, strides=2, padding="same")(inputs)
+    x = layers.MaxPooling2D(3, strides=2, padding="same")(x)
+    x = layers.AveragePooling2D(2, strides=2, padding="same")(x)
+    x = layers.Conv2DTranspose(6, 3, strides=2, padding="same")(x)
+    x = layers.Conv2DTranspose(4, 3, strides=2, padding="same", output_padding=1)(x)
+    model = keras.Model(inputs, x)
+    randomize(model, seed=4)
+    source = str(tmp_path / "padding.keras")
+    model.save(source)
+    out = tmp_path / "export"
+    out.mkdir()
+    result = run_cli("export", source, str(out / "padding_model.py"), "--input-layout", "keras")
+    assert result.returncode == 0, result.stderr
+    text = (out / "padding_model.py").read_text()
+    assert "def same_padding(" in text and "def transpose_crop(" in text
+    for size in (13, 16):  # odd and even: the odd pixel goes at the end
+        data = [np.random.default_rng(size).normal(0, 1, (2, size, size + 3, 3)).astype("float32")]
+        expected = keras_outputs(model, data)[0]
+        actual = run_exported(out, "padding_model", data)
+        assert actual.shape == expected.shape
+        np.testing.assert_allclose(actual, expected, atol=1e-5, rtol=1e-5)

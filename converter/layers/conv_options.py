@@ -1,16 +1,16 @@
 """What a torch convolution needs from a Keras convolution's config: sizes, strides, padding.
 
-TensorFlow's 'same' pads total = max((ceil(n/s) - 1)*s + (k - 1)*d + 1 - n, 0) per axis,
-the odd pixel at the end. PyTorch's padding='same' exists only for stride 1; at larger
-strides the padding depends on the input size, so it is given per axis when the saved
-config records the input shape, and otherwise left to the module builder with a warning.
+TensorFlow's 'same' pads the odd pixel at the end (`converter/padding.py`). PyTorch's
+padding='same' exists only for stride 1; at larger strides the padding depends on the
+input size, so it is given per axis when the saved config records the input shape, and
+otherwise left to the module builder with a warning.
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from ..graph import Layer
+from ..padding import same_padding, transpose_crop
 
 
 def as_tuple(value: Any, spatial: int) -> tuple[int, ...]:
@@ -18,12 +18,6 @@ def as_tuple(value: Any, spatial: int) -> tuple[int, ...]:
     if isinstance(value, (list, tuple)):
         return tuple(int(v) for v in value)
     return (int(value),) * spatial
-
-
-def same_padding(size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
-    """TensorFlow's 'same' padding of one axis: (before, after), the extra one after."""
-    total = max((math.ceil(size / stride) - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
-    return total // 2, total - total // 2
 
 
 def conv_options(layer: Layer, spatial: int, kernel_size: tuple[int, ...]
@@ -65,28 +59,6 @@ def conv_options(layer: Layer, spatial: int, kernel_size: tuple[int, ...]
     if groups != 1:
         arguments["groups"] = groups
     return arguments, options, warnings
-
-
-def transpose_crop(size: int, kernel: int, stride: int, dilation: int, padding: str,
-                   output_padding: int | None) -> tuple[int, int, int]:
-    """One axis of a transposed convolution: (crop start, output size, output_padding for torch).
-
-    TensorFlow computes the full transposed output, (n-1)*s + d*(k-1) + 1 long, and keeps
-    Keras's output length from an offset that 'same' puts asymmetrically; torch's
-    symmetric `padding` cannot always say that, so: padding=0, this output_padding, then
-    slice [start:start + size].
-    """
-    effective = dilation * (kernel - 1) + 1
-    full = (size - 1) * stride + effective
-    if output_padding is None:
-        length = size * stride + max(effective - stride, 0) if padding == "valid" else size * stride
-    else:
-        pad = 0 if padding == "valid" else effective // 2
-        length = (size - 1) * stride + effective - 2 * pad + output_padding
-    start = 0
-    if padding == "same":
-        start = max((math.ceil(length / stride) - 1) * stride + effective - length, 0) // 2
-    return start, length, max(start + length - full, 0)
 
 
 def transpose_options(layer: Layer, spatial: int, kernel_size: tuple[int, ...]

@@ -14,8 +14,8 @@ from ..graph import ModelGraph
 from . import ops  # noqa: F401  (registers every op)
 from .codegen import Generator
 
-# helpers whose source calls other helpers
-_NEEDS = {"pool": ["same_pad"]}
+# helpers whose source calls other helpers (or converter/padding.py's functions)
+_NEEDS = {"pool": ["same_pad"], "same_pad": ["same_padding"], "conv_transpose": ["transpose_crop"]}
 _HEADER = '''import math
 from collections import OrderedDict
 
@@ -34,9 +34,12 @@ def model_source(graph: ModelGraph, conversion: Conversion, input_layout: str = 
     root = generator.generate()
     if trace:
         generator.helpers.add("to_cl")
-    helpers = set(generator.helpers)
-    for name in list(helpers):
-        helpers.update(_NEEDS.get(name, []))
+    helpers, waiting = set(), list(generator.helpers)
+    while waiting:
+        name = waiting.pop()
+        if name not in helpers:
+            helpers.add(name)
+            waiting.extend(_NEEDS.get(name, []))
     from . import runtime  # imports torch: only now that source is being written
 
     parts = [inspect.getsource(getattr(runtime, name)) for name in sorted(helpers)]

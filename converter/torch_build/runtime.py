@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..padding import same_padding, transpose_crop  # copied into exported files beside the helpers
+
 
 def to_cf(x: torch.Tensor) -> torch.Tensor:
     """Channels-last (N, ..., C) -> channels-first (N, C, ...)."""
@@ -25,10 +27,7 @@ def to_cl(x: torch.Tensor) -> torch.Tensor:
 
 def same_pad(x: torch.Tensor, kernel: tuple, stride: tuple, dilation: tuple, value: float = 0.0) -> torch.Tensor:
     """TensorFlow's 'same' padding of a channels-first tensor: the odd pixel at the end."""
-    pads = []
-    for size, k, s, d in zip(x.shape[2:], kernel, stride, dilation):
-        total = max((math.ceil(size / s) - 1) * s + (k - 1) * d + 1 - size, 0)
-        pads.append((total // 2, total - total // 2))
+    pads = [same_padding(size, k, s, d) for size, k, s, d in zip(x.shape[2:], kernel, stride, dilation)]
     return F.pad(x, [p for pair in reversed(pads) for p in pair], value=value)
 
 
@@ -58,21 +57,12 @@ def conv_transpose(module: nn.Module, x: torch.Tensor, padding: str, output_padd
     spatial = x.ndim - 2
     starts, sizes, extras = [], [], []
     for axis, size in enumerate(x.shape[2:]):
-        k, s, d = module.kernel_size[axis], module.stride[axis], module.dilation[axis]
-        effective = d * (k - 1) + 1
-        full = (size - 1) * s + effective
-        if output_padding is None:
-            length = size * s + max(effective - s, 0) if padding == "valid" else size * s
-        else:
-            extra_in = output_padding[axis] if isinstance(output_padding, (list, tuple)) else output_padding
-            pad = 0 if padding == "valid" else effective // 2
-            length = (size - 1) * s + effective - 2 * pad + extra_in
-        start = 0
-        if padding == "same":
-            start = max((math.ceil(length / s) - 1) * s + effective - length, 0) // 2
+        extra_in = output_padding[axis] if isinstance(output_padding, (list, tuple)) else output_padding
+        start, length, extra = transpose_crop(size, module.kernel_size[axis], module.stride[axis],
+                                              module.dilation[axis], padding, extra_in)
         starts.append(start)
         sizes.append(length)
-        extras.append(max(start + length - full, 0))
+        extras.append(extra)
     function = (F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d)[spatial - 1]
     y = function(x, module.weight, module.bias, module.stride, 0, tuple(extras), module.groups, module.dilation)
     index = (slice(None), slice(None)) + tuple(slice(a, a + n) for a, n in zip(starts, sizes))

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from converter.layers.conv_options import same_padding, transpose_crop
+from converter.padding import same_padding, transpose_crop
 
 from layer_harness import (
     LAYER_ATOL, channels_first, channels_last, convert_file, load, max_diff, random_input, saved_model,
