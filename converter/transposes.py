@@ -51,14 +51,19 @@ def transpose_2d(array: np.ndarray, out: np.ndarray | None = None) -> np.ndarray
     return result
 
 
-_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS: dict[tuple[int, int], ThreadPoolExecutor] = {}
 
 
 def _pool(workers: int) -> ThreadPoolExecutor:
-    """One pool per size, kept: a tensor written band by band asks for it many times."""
-    if workers not in _POOLS:
-        _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="weightport-transpose")
-    return _POOLS[workers]
+    """One pool per size and process, kept: a tensor written band by band asks for it many times.
+
+    Keyed by process id too: a forked child has none of its parent's threads, and a pool
+    copied from the parent would never run what it is given.
+    """
+    key = (os.getpid(), workers)
+    if key not in _POOLS:
+        _POOLS[key] = ThreadPoolExecutor(workers, thread_name_prefix="weightport-transpose")
+    return _POOLS[key]
 
 
 def channels_to_front(array: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

@@ -194,6 +194,40 @@ def test_block_file_falls_back_when_a_direct_write_is_refused(tmp_path, monkeypa
     assert refused and open(path, "rb").read() == data
 
 
+def test_block_file_without_pwrite_seeks_and_writes(tmp_path, monkeypatch):
+    """Windows has no os.pwrite: the writer threads seek and write under a lock instead."""
+    monkeypatch.delattr(os, "pwrite")
+    path, data = str(tmp_path / "seek.bin"), payload()
+    write_pieces(path, data, 3 * 4096 + 100)
+    assert open(path, "rb").read() == data
+
+
+FORKED = """
+import os, signal, sys
+import numpy as np
+from converter.transposes import transpose_2d
+array = np.arange(2048 * 2048, dtype=np.float32).reshape(2048, 2048)  # 16 MB: copied by the thread pool
+transpose_2d(array)  # the parent's pool now exists
+pid = os.fork()
+if pid == 0:
+    signal.alarm(30)  # a child that hangs dies instead of lingering
+    os._exit(0 if np.array_equal(transpose_2d(array), array.T) else 3)
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
+def test_transposes_work_in_a_forked_child():
+    """A forked child has none of its parent's threads: it must not wait on the parent's pool."""
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    result = subprocess.run([sys.executable, "-c", FORKED], cwd=root, capture_output=True, text=True, timeout=90)
+    assert result.returncode == 0, result.stderr
+
+
 def test_a_failed_write_is_raised_in_the_caller_and_leaves_no_file(tmp_path, monkeypatch):
     from converter.writers import block_file
 

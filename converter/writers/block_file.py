@@ -38,7 +38,7 @@ class BlockFile:
         self.capacity = buffer or self.BUFFER
         self.size = 0  # bytes appended so far
         self.carry = b""  # the last partial block appended, not yet written
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)  # Windows: no newline mangling
         direct = getattr(os, "O_DIRECT", 0)
         self.direct = False
         if direct:
@@ -155,7 +155,7 @@ class BlockFile:
                 raise
             with self.lock:  # O_DIRECT accepted at open, refused on write: go on buffered
                 if self.direct:
-                    self.fd, self.direct = os.open(self.path, os.O_WRONLY), False
+                    self.fd, self.direct = os.open(self.path, os.O_WRONLY | getattr(os, "O_BINARY", 0)), False
                     self.fds.append(self.fd)
             _pwrite_all(self.fd, view, offset)
         finally:
@@ -173,5 +173,17 @@ class BlockFile:
 
 def _pwrite_all(fd: int, view: memoryview, offset: int) -> None:
     while len(view):
-        written = os.pwrite(fd, view, offset)
+        written = _pwrite(fd, view, offset)
         view, offset = view[written:], offset + written
+
+
+_SEEK_LOCK = threading.Lock()
+
+
+def _pwrite(fd: int, data: memoryview, offset: int) -> int:
+    """os.pwrite, or a seek and a write under a lock where there is none (Windows)."""
+    if hasattr(os, "pwrite"):
+        return os.pwrite(fd, data, offset)
+    with _SEEK_LOCK:
+        os.lseek(fd, offset, os.SEEK_SET)
+        return os.write(fd, data)
