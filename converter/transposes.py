@@ -1,7 +1,7 @@
 """Fast copies for the layout permutations: 2-D transposes in cache-friendly tiles, on every core.
 
 numpy's transposed copy of a large matrix walks one side with a large stride; copying
-tiles runs 6 times faster here. Each function equals numpy's plain result (tested).
+tiles runs about 9 times faster here. Each function equals numpy's plain result (tested).
 """
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import numpy as np
 
 # Tiles of 16 source rows by 2048 columns: each tile reads 16 sequential streams and writes,
 # for float32, one whole 64-byte cache line per output row. Measured on 8192 x 8192 float32:
-# 0.045 s against 0.105 s for 256 x 256 tiles and 0.29 s for numpy's transposed copy.
+# 0.045-0.06 s (two cores) against 0.105 s for 256 x 256 tiles and 0.53 s for numpy's
+# transposed copy, np.copyto(out, a.T).
 _TILE_ROWS, _TILE_COLUMNS = 16, 2048
 _PARALLEL_BYTES = 8 << 20
 
