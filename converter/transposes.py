@@ -15,6 +15,7 @@ import numpy as np
 # 0.045-0.06 s (two cores) against 0.105 s for 256 x 256 tiles and 0.53 s for numpy's
 # transposed copy, np.copyto(out, a.T).
 _TILE_ROWS, _TILE_COLUMNS = 16, 2048
+_STAGED_COLUMNS = 1024  # a 16 x 1024 float32 staging tile is 64 KB: it stays in L2
 _PARALLEL_BYTES = 8 << 20
 
 
@@ -31,12 +32,26 @@ def transpose_2d(array: np.ndarray, out: np.ndarray | None = None) -> np.ndarray
         np.copyto(result, array.T)
         return result
 
+    # From a memory-mapped file (the page cache's small pages), each tile is first copied row by
+    # row into a small staging tile (sequential reads, which the prefetchers follow), then
+    # transposed from cache: 0.075-0.09 s per 256 MB against 0.10-0.12 s reading the map
+    # column-wise, and 0.94 s against 0.98 s for a whole 1 GB conversion (median of 10 pairs).
+    # From the process's own (huge-page) memory the plain tiles are faster: 0.05 against 0.065 s.
+    staged = isinstance(array, np.memmap)
+
     def copy_tiles(row_start: int, row_stop: int, column_start: int, column_stop: int) -> None:
+        staging = np.empty((_TILE_ROWS, _STAGED_COLUMNS), dtype=array.dtype) if staged else None
+        width = _STAGED_COLUMNS if staged else _TILE_COLUMNS
         for i in range(row_start, row_stop, _TILE_ROWS):
             rows_i = slice(i, min(i + _TILE_ROWS, row_stop))
-            for j in range(column_start, column_stop, _TILE_COLUMNS):
-                columns_j = slice(j, min(j + _TILE_COLUMNS, column_stop))
-                result[columns_j, rows_i] = array[rows_i, columns_j].T
+            for j in range(column_start, column_stop, width):
+                columns_j = slice(j, min(j + width, column_stop))
+                if staging is None:
+                    result[columns_j, rows_i] = array[rows_i, columns_j].T
+                else:
+                    tile = staging[:rows_i.stop - i, :columns_j.stop - j]
+                    np.copyto(tile, array[rows_i, columns_j])
+                    result[columns_j, rows_i] = tile.T
 
     workers = min(os.cpu_count() or 1, 8) if array.nbytes >= _PARALLEL_BYTES else 1
     if workers == 1:

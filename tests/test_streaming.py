@@ -75,10 +75,15 @@ def test_cli_max_shard_size(tmp_path):
     assert bad.returncode == 2 and "500MB" in bad.stderr
 
 
-@pytest.mark.parametrize("shape", [(3, 5), (300, 7), (1000, 4097), (4099, 1000), (2048, 2048)])
+@pytest.mark.parametrize("mapped", [False, True], ids=["memory", "memmap"])
+@pytest.mark.parametrize("shape", [(3, 5), (300, 7), (1000, 4097), (4099, 1000), (2048, 2048), (9, 300_001)])
 @pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "uint16"])
-def test_blocked_transpose_equals_numpy(shape, dtype):
+def test_blocked_transpose_equals_numpy(tmp_path, shape, dtype, mapped):
+    """Plain tiles from the process's memory, staged tiles from a memory-mapped file."""
     array = (np.random.default_rng(0).random(shape) * 1000).astype(dtype)
+    if mapped:
+        array.tofile(tmp_path / "array.bin")
+        array = np.memmap(tmp_path / "array.bin", dtype=dtype, mode="r", shape=shape)
     result = transpose_2d(array)
     assert result.flags.c_contiguous
     np.testing.assert_array_equal(result, np.ascontiguousarray(array.T))
