@@ -21,6 +21,11 @@ from .transposes import as_kernel_vectors, channels_to_front, kernel_vectors, tr
 RowFiller = Callable[[int, int, np.ndarray], object]
 
 
+def rows_of(array: np.ndarray) -> RowFiller:
+    """The RowFiller of an array already made: its rows copied."""
+    return lambda start, stop, out: np.copyto(out, array[start:stop])
+
+
 class Layout(str, Enum):
     """What each axis of a tensor means, in Keras's or PyTorch's convention."""
 
@@ -71,8 +76,7 @@ class Transform:
         This default makes the whole result once; a transform that can make a band of rows
         by itself (a transpose) overrides it, so that no full-size result is ever held.
         """
-        result = self.apply(array)
-        return lambda start, stop, out: np.copyto(out, result[start:stop])
+        return rows_of(self.apply(array))
 
 
 @dataclass(frozen=True)

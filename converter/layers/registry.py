@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import LayoutError
 from ..graph import Layer, Tensor
-from ..layouts import Layout, RowFiller, Transform, permutation
+from ..layouts import Layout, RowFiller, Transform, permutation, rows_of
 
 
 @dataclass(frozen=True)
@@ -78,9 +78,7 @@ class TargetTensor:
     def rows(self) -> RowFiller:
         """Read the source tensor; return a function writing rows start:stop of the result into `out`."""
         array = self.source.load()
-        if self.step:
-            return self.step.rows(array)
-        return lambda start, stop, out: np.copyto(out, array[start:stop])
+        return self.step.rows(array) if self.step else rows_of(array)
 
 
 @dataclass

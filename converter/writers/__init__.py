@@ -4,9 +4,9 @@ A writer gets tensors (anything with `key`, `dtype`, `shape` and `load()`, optio
 `rows()`) and a metadata dict of strings; it knows nothing about Keras. Tensors are loaded,
 written and freed one at a time (except for .pt, which torch.save writes at once), so
 memory stays near the largest tensor; the safetensors writer asks a large tensor for its
-rows band by band, made straight into its write buffers. Every write is atomic: files are written under temporary names
-in the destination's folder, then renamed; a sharded safetensors output renames its
-shards, then its index, last.
+rows band by band, made straight into its write buffers. Every write is atomic: files are
+written under temporary names in the destination's folder, then renamed; a sharded
+safetensors output renames its shards, then its index, last.
 """
 from __future__ import annotations
 

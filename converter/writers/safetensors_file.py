@@ -3,9 +3,9 @@
 The safetensors library serializes from buffers that must all be in memory at once;
 a conversion streams instead: the header (names, dtypes, shapes, offsets) is known from
 the lazy tensors, then each tensor is made, piece by piece, inside the buffers of a
-`BlockFile` (written by background threads while the next piece is made) and freed. The bytes are the
-library's own: the same header (metadata first, tensors ordered by dtype rank then name,
-padded with spaces to 8 bytes) and layout, which the tests check against it.
+`BlockFile` (written by background threads while the next piece is made) and freed. The
+bytes are the library's own: the same header (metadata first, tensors ordered by dtype
+rank then name, padded with spaces to 8 bytes) and layout, which the tests check against it.
 """
 from __future__ import annotations
 
@@ -33,9 +33,13 @@ def ordered(tensors: Sequence[Any]) -> list[Any]:
     return sorted(tensors, key=lambda tensor: (-DTYPES[tensor.dtype][1], tensor.key))
 
 
+def stored_dtype(name: str) -> np.dtype:
+    """The little-endian numpy dtype a tensor's bytes are written as (bfloat16 as its uint16 bits)."""
+    return np.dtype(np.uint16) if name == "bfloat16" else np.dtype(name).newbyteorder("<")
+
+
 def nbytes(tensor: Any) -> int:
-    itemsize = 2 if tensor.dtype == "bfloat16" else np.dtype(tensor.dtype).itemsize
-    return int(np.prod(tensor.shape, dtype=np.int64)) * itemsize
+    return int(np.prod(tensor.shape, dtype=np.int64)) * stored_dtype(tensor.dtype).itemsize
 
 
 def write(path: str, tensors: Sequence[Any], metadata: dict[str, str], progress: Progress | None = None) -> None:
@@ -61,7 +65,7 @@ def _write_tensor(handle: BlockFile, tensor: Any, progress: Progress | None) -> 
     A tensor that can make its rows on demand (`rows()`: a transpose writes a band of its
     result) is made band by band; any other is loaded, then copied in pieces.
     """
-    dtype = np.dtype(np.uint16) if tensor.dtype == "bfloat16" else np.dtype(tensor.dtype).newbyteorder("<")
+    dtype = stored_dtype(tensor.dtype)
     shape, size = tuple(tensor.shape), nbytes(tensor)
     row_bytes = size // shape[0] if shape and shape[0] else 0
     if size > handle.capacity and 0 < row_bytes <= handle.capacity and hasattr(tensor, "rows"):
