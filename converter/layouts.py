@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .errors import LayoutError
-from .transposes import as_kernel_vectors, channels_to_front, kernel_vectors, transpose_2d
+from .transposes import channels_to_front, transpose_2d
 
 # Writes rows start:stop (along the first axis) of a transform's result into `out`.
 RowFiller = Callable[[int, int, np.ndarray], object]
@@ -108,9 +108,8 @@ class Permutation(Transform):
         self._check(array.shape)
         if self.axes == (1, 0):
             return lambda start, stop, out: transpose_2d(array[:, start:stop], out=out)
-        if self._moves_channels_to_front() and array.size:
-            vectors = kernel_vectors(array)  # the first transpose once; each band is a slice of the second
-            return lambda start, stop, out: transpose_2d(vectors[:, start:stop], out=as_kernel_vectors(out))
+        if self._moves_channels_to_front():
+            return lambda start, stop, out: channels_to_front(array, out=out, start=start, stop=stop)
         return super().rows(array)
 
     def _moves_channels_to_front(self) -> bool:

@@ -1,7 +1,9 @@
-"""Fast copies for the layout permutations: 2-D transposes in cache-friendly tiles, on every core.
+"""Fast copies for the layout permutations: transposes in cache-friendly tiles, on every core.
 
 numpy's transposed copy of a large matrix walks one side with a large stride; copying
-tiles runs about 9 times faster here. Each function equals numpy's plain result (tested).
+tiles runs about 9 times faster here. A convolution kernel's permutation is the same
+tiled transpose with the source's rows taken in another order, so it too is one pass.
+Each function equals numpy's plain result (tested).
 """
 from __future__ import annotations
 
@@ -20,51 +22,86 @@ _PARALLEL_BYTES = 8 << 20
 
 
 def transpose_2d(array: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """`array.T` as a new C-contiguous array (or into `out`), copied tile by tile.
+    """`array.T` as a new C-contiguous array (or into C-contiguous `out`), copied tile by tile.
 
-    numpy's transposed copy of a large matrix walks one side with a large stride and runs
-    several times slower than copying tiles; big matrices are split across threads along
-    their longer side (numpy releases the GIL while copying). Equal to np.ascontiguousarray(array.T).
+    Equal to np.ascontiguousarray(array.T); `array` may be any strided view (a band of columns).
     """
     rows, columns = array.shape
     result = np.empty((columns, rows), dtype=array.dtype) if out is None else out
-    if array.nbytes < _PARALLEL_BYTES // 8:
-        np.copyto(result, array.T)
-        return result
+    _transpose_groups(array[:, None, :], _flat(result, (columns, rows)))
+    return result
+
+
+def channels_to_front(array: np.ndarray, out: np.ndarray | None = None,
+                      start: int = 0, stop: int | None = None) -> np.ndarray:
+    """Rows start:stop of (*k, a, b) -> (b, a, *k), as a new array or into C-contiguous `out`.
+
+    Seen as a matrix, the result (b, a*k) is the transpose of the (a*k, b) matrix whose row
+    (i, s) is the source's row (s, i): one tiled transpose whose staging copy gathers each
+    tile's rows in that order. Equal to np.ascontiguousarray(array.transpose(n-1, n-2, 0, ..., n-3))[start:stop].
+    """
+    *kernel, a, b = array.shape
+    stop = b if stop is None else stop
+    k = int(np.prod(kernel, dtype=np.int64))
+    result = np.empty((stop - start, a, *kernel), dtype=array.dtype) if out is None else out
+    if result.size:
+        groups = array.reshape(k, a, b).transpose(1, 0, 2)[:, :, start:stop]  # (a, k, band): row (i, s)
+        _transpose_groups(groups, _flat(result, (stop - start, a * k)))
+    return result
+
+
+def _flat(out: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """`out` seen as a matrix of `shape`: a view, so that writing it writes `out`."""
+    if not out.flags.c_contiguous or out.size != shape[0] * shape[1]:
+        raise ValueError(f"out must be a C-contiguous array of {shape[0] * shape[1]} elements")
+    return out.reshape(shape)
+
+
+def _transpose_groups(groups: np.ndarray, result: np.ndarray) -> None:
+    """result (c, g*k) = the transpose of the (g*k, c) matrix whose row (i, s) is groups[i, s].
+
+    A 2-D transpose has k = 1. Tiles hold whole groups, at least 16 rows.
+    """
+    count, k, columns = groups.shape
+    if groups.nbytes < _PARALLEL_BYTES // 8:
+        np.copyto(result.reshape(columns, count, k), groups.transpose(2, 0, 1))
+        return
 
     # From a memory-mapped file (the page cache's small pages), each tile is first copied row by
     # row into a small staging tile (sequential reads, which the prefetchers follow), then
     # transposed from cache: 0.075-0.09 s per 256 MB against 0.10-0.12 s reading the map
     # column-wise, and 0.94 s against 0.98 s for a whole 1 GB conversion (median of 10 pairs).
     # From the process's own (huge-page) memory the plain tiles are faster: 0.05 against 0.065 s.
-    staged = isinstance(array, np.memmap)
+    # Groups of several rows (k > 1) are always staged: the copy puts each tile's rows in order.
+    staged = k > 1 or isinstance(groups, np.memmap)
+    per_tile = -(-_TILE_ROWS // k)  # groups in a tile
+    width = _STAGED_COLUMNS if staged else _TILE_COLUMNS
 
-    def copy_tiles(row_start: int, row_stop: int, column_start: int, column_stop: int) -> None:
-        staging = np.empty((_TILE_ROWS, _STAGED_COLUMNS), dtype=array.dtype) if staged else None
-        width = _STAGED_COLUMNS if staged else _TILE_COLUMNS
-        for i in range(row_start, row_stop, _TILE_ROWS):
-            rows_i = slice(i, min(i + _TILE_ROWS, row_stop))
+    def copy_tiles(group_start: int, group_stop: int, column_start: int, column_stop: int) -> None:
+        staging = np.empty((per_tile, k, width), dtype=groups.dtype) if staged else None
+        for i in range(group_start, group_stop, per_tile):
+            n = min(per_tile, group_stop - i)
+            rows_i = slice(i * k, (i + n) * k)
             for j in range(column_start, column_stop, width):
                 columns_j = slice(j, min(j + width, column_stop))
                 if staging is None:
-                    result[columns_j, rows_i] = array[rows_i, columns_j].T
+                    result[columns_j, rows_i] = groups[i:i + n, 0, columns_j].T
                 else:
-                    tile = staging[:rows_i.stop - i, :columns_j.stop - j]
-                    np.copyto(tile, array[rows_i, columns_j])
-                    result[columns_j, rows_i] = tile.T
+                    tile = staging[:n, :, :columns_j.stop - j]
+                    np.copyto(tile, groups[i:i + n, :, columns_j])
+                    result[columns_j, rows_i] = tile.reshape(n * k, -1).T
 
-    workers = min(os.cpu_count() or 1, 8) if array.nbytes >= _PARALLEL_BYTES else 1
+    workers = min(os.cpu_count() or 1, 8) if groups.nbytes >= _PARALLEL_BYTES else 1
     if workers == 1:
-        copy_tiles(0, rows, 0, columns)
-    elif rows >= columns:
-        step = -(-rows // (workers * _TILE_ROWS)) * _TILE_ROWS
-        list(_pool(workers).map(lambda start: copy_tiles(start, min(start + step, rows), 0, columns),
-                                range(0, rows, step)))
-    else:  # few rows (a convolution kernel's k x (in*out)): split the columns
-        step = -(-columns // (workers * _TILE_COLUMNS)) * _TILE_COLUMNS
-        list(_pool(workers).map(lambda start: copy_tiles(0, rows, start, min(start + step, columns)),
+        copy_tiles(0, count, 0, columns)
+    elif count * k >= columns:
+        step = -(-count // (workers * per_tile)) * per_tile
+        list(_pool(workers).map(lambda start: copy_tiles(start, min(start + step, count), 0, columns),
+                                range(0, count, step)))
+    else:  # few rows (a kernel's (k, in*out) seen flat): split the columns
+        step = -(-columns // (workers * width)) * width
+        list(_pool(workers).map(lambda start: copy_tiles(0, count, start, min(start + step, columns)),
                                 range(0, columns, step)))
-    return result
 
 
 _POOLS: dict[tuple[int, int], ThreadPoolExecutor] = {}
@@ -80,33 +117,3 @@ def _pool(workers: int) -> ThreadPoolExecutor:
     if key not in _POOLS:
         _POOLS[key] = ThreadPoolExecutor(workers, thread_name_prefix="weightport-transpose")
     return _POOLS[key]
-
-
-def channels_to_front(array: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """(*k, a, b) -> (b, a, *k) (or into `out`), as two tiled 2-D transposes (3 times numpy's copy).
-
-    First (k, a*b) -> (a*b, k) (`kernel_vectors`); then the (a, b) grid of k-element vectors
-    -> (b, a). Equal to np.ascontiguousarray(array.transpose(n-1, n-2, 0, ..., n-3)).
-    """
-    *kernel, a, b = array.shape
-    result = np.empty((b, a, *kernel), dtype=array.dtype) if out is None else out
-    if array.size == 0:
-        return result
-    transpose_2d(kernel_vectors(array), out=as_kernel_vectors(result))
-    return result
-
-
-def kernel_vectors(array: np.ndarray) -> np.ndarray:
-    """(*k, a, b) -> the (a, b) grid of its kernels, each one contiguous k-element vector."""
-    *kernel, a, b = array.shape
-    k = int(np.prod(kernel, dtype=np.int64))
-    flat = np.ascontiguousarray(array).reshape(k, a * b)
-    columns = flat.reshape(a * b, 1) if k == 1 else transpose_2d(flat)  # (a*b, k)
-    return columns.view(np.dtype((np.void, k * array.dtype.itemsize))).reshape(a, b)
-
-
-def as_kernel_vectors(array: np.ndarray) -> np.ndarray:
-    """A C-contiguous (b, a, *k) array seen as its (b, a) grid of k-element vectors (a view)."""
-    b, a, *kernel = array.shape
-    k = int(np.prod(kernel, dtype=np.int64))
-    return array.reshape(b, a, k).view(np.dtype((np.void, k * array.dtype.itemsize))).reshape(b, a)

@@ -286,15 +286,25 @@ def test_rows_of_a_transform_equal_its_result(permutation):
         np.testing.assert_array_equal(out, result[start:stop])
 
 
+@pytest.mark.parametrize("mapped", [False, True], ids=["memory", "memmap"])
 @pytest.mark.parametrize("shape", [(3, 4, 5), (3, 3, 16, 8), (1, 1, 64, 32), (5, 1, 7, 3), (2, 3, 3, 4, 6),
-                                   (3, 3, 300, 700)])
+                                   (3, 3, 300, 700), (3, 3, 512, 1024), (5, 5, 160, 1030), (1, 1, 2048, 2048),
+                                   (3, 3, 3, 4000, 50)])
 @pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "uint16"])
-def test_kernel_permutation_equals_numpy(shape, dtype):
+def test_kernel_permutation_equals_numpy(tmp_path, shape, dtype, mapped):
+    """Small kernels, and kernels large enough for tiles on every core (k = 1, 9, 25 and 27 rows per group)."""
     from converter.transposes import channels_to_front
 
     array = (np.random.default_rng(1).random(shape) * 1000).astype(dtype)
+    if mapped:
+        array.tofile(tmp_path / "kernel.bin")
+        array = np.memmap(tmp_path / "kernel.bin", dtype=dtype, mode="r", shape=shape)
     spatial = len(shape) - 2
     expected = np.ascontiguousarray(array.transpose((spatial + 1, spatial) + tuple(range(spatial))))
     result = channels_to_front(array)
     assert result.shape == expected.shape and result.flags.c_contiguous
     np.testing.assert_array_equal(result, expected)
+    start = shape[-1] // 3  # a band of the result's rows, into an existing array
+    band = np.zeros_like(expected[start:])
+    assert channels_to_front(array, out=band, start=start) is band
+    np.testing.assert_array_equal(band, expected[start:])
