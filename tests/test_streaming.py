@@ -207,6 +207,16 @@ def test_block_file_without_pwrite_seeks_and_writes(tmp_path, monkeypatch):
     assert open(path, "rb").read() == data
 
 
+def test_block_file_without_map_populate_makes_the_same_file(tmp_path, monkeypatch):
+    """Where mmap has no MAP_POPULATE (not Linux), the buffers are plain anonymous maps."""
+    import mmap
+
+    monkeypatch.delattr(mmap, "MAP_POPULATE", raising=False)
+    path, data = str(tmp_path / "plain.bin"), payload()
+    write_pieces(path, data, 1 << 16)
+    assert open(path, "rb").read() == data
+
+
 FORKED = """
 import os, signal, sys
 import numpy as np

@@ -50,7 +50,7 @@ class BlockFile:
             self.fd = os.open(path, flags, 0o644)
         self.fds = [self.fd]  # every descriptor opened (a fallback adds one), closed at the end
         self.lock = threading.Lock()
-        self.buffers = [mmap.mmap(-1, self.capacity + BLOCK) for _ in range(self.BUFFERS)]
+        self.buffers = [_page_aligned(self.capacity + BLOCK) for _ in range(self.BUFFERS)]
         self.free: queue.Queue[int] = queue.Queue()
         for index in range(self.BUFFERS):
             self.free.put(index)
@@ -175,6 +175,16 @@ def _pwrite_all(fd: int, view: memoryview, offset: int) -> None:
     while len(view):
         written = _pwrite(fd, view, offset)
         view, offset = view[written:], offset + written
+
+
+def _page_aligned(size: int) -> mmap.mmap:
+    """Anonymous memory, its pages made up front where the system can (Linux's MAP_POPULATE):
+    one call instead of a page fault per 4 KB on the first fill (measured: 1 GB conversions
+    0.95-0.98 s against 1.00-1.02 s, 4 interleaved pairs)."""
+    populate = getattr(mmap, "MAP_POPULATE", 0)
+    if populate and hasattr(mmap, "MAP_ANONYMOUS"):
+        return mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | populate)
+    return mmap.mmap(-1, size)
 
 
 _SEEK_LOCK = threading.Lock()
