@@ -70,7 +70,8 @@ def _write_tensor(handle: BlockFile, tensor: Any, progress: Progress | None) -> 
     row_bytes = size // shape[0] if shape and shape[0] else 0
     if size > handle.capacity and 0 < row_bytes <= handle.capacity and hasattr(tensor, "rows"):
         fill_rows = tensor.rows()
-        step = handle.capacity // row_bytes
+        bands = -(-shape[0] // (handle.capacity // row_bytes))
+        step = -(-shape[0] // bands)  # equal bands: a small last one would be made on one core
         for start in range(0, shape[0], step):
             stop = min(start + step, shape[0])
             handle.append(dtype, (stop - start,) + shape[1:], lambda out: fill_rows(start, stop, out))
