@@ -182,6 +182,23 @@ def test_block_file_writes_exactly_what_it_is_given(tmp_path, folder, buffer):
         os.remove(path)
 
 
+def test_block_file_packs_small_pieces_into_large_writes(tmp_path, monkeypatch):
+    """A model of many small tensors: a buffer is written when the next piece does not fit, not per piece."""
+    from converter.writers import block_file
+
+    writes: list[int] = []
+    real = block_file._pwrite_all
+    monkeypatch.setattr(block_file, "_pwrite_all", lambda fd, view, offset: writes.append(len(view)) or
+                        real(fd, view, offset))
+    path, data = str(tmp_path / "small.bin"), payload()[:1000 * 999]
+    with block_file.BlockFile(path, buffer=1 << 18) as handle:
+        for start in range(0, len(data), 999):
+            piece = np.frombuffer(data, np.uint8, 999, start)
+            handle.append(np.dtype(np.uint8), piece.shape, lambda out: np.copyto(out, piece))
+    assert open(path, "rb").read() == data
+    assert len(writes) == 4 and all(size % 4096 == 0 for size in writes)  # 999,000 bytes in 256 KB buffers
+
+
 def test_block_file_falls_back_when_a_direct_write_is_refused(tmp_path, monkeypatch):
     from converter.writers import block_file
 
