@@ -83,6 +83,12 @@ class BlockFile:
         self.used += length
         self.size += length
 
+    def room(self) -> int:
+        """Bytes the next piece may have and still go into the current buffer (0: a new one is taken)."""
+        if self.current is None:
+            return 0
+        return min(self.capacity, len(self.buffers[self.current]) - self.used)
+
     def _next_buffer(self) -> None:
         """Hand the current buffer's whole blocks to the writers; its partial last block starts the next."""
         carry = b""

@@ -70,13 +70,17 @@ def _write_tensor(handle: BlockFile, tensor: Any, progress: Progress | None) -> 
     row_bytes = size // shape[0] if shape and shape[0] else 0
     if size > handle.capacity and 0 < row_bytes <= handle.capacity and hasattr(tensor, "rows"):
         fill_rows = tensor.rows()
-        bands = -(-shape[0] // (handle.capacity // row_bytes))
-        step = -(-shape[0] // bands)  # equal bands: a small last one would be made on one core
-        for start in range(0, shape[0], step):
-            stop = min(start + step, shape[0])
+        start = 0
+        while start < shape[0]:
+            # Fill what is left of the current buffer (whole writes), unless that is a sliver or
+            # holds no row: then a band the size of a whole new buffer.
+            room = handle.room()
+            fitting = room // row_bytes if room >= handle.capacity // 8 else 0
+            stop = min(shape[0], start + (fitting or handle.capacity // row_bytes))
             handle.append(dtype, (stop - start,) + shape[1:], lambda out: fill_rows(start, stop, out))
             if progress:
                 progress((stop - start) * row_bytes)
+            start = stop
         return
     array = _load(tensor)
     if size <= handle.capacity:
