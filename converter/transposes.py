@@ -108,7 +108,7 @@ def _transpose_groups(groups: np.ndarray, result: np.ndarray) -> None:
         step = -(-count // (workers * per_tile)) * per_tile
         list(_pool(workers).map(lambda start: copy_tiles(start, min(start + step, count), 0, columns),
                                 range(0, count, step)))
-    else:  # few rows (a kernel's (k, in*out) seen flat): split the columns
+    else:  # a wide matrix (fewer rows than columns): split the columns
         step = -(-columns // (workers * width)) * width
         list(_pool(workers).map(lambda start: copy_tiles(0, count, start, min(start + step, columns)),
                                 range(0, columns, step)))

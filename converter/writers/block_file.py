@@ -73,7 +73,7 @@ class BlockFile:
         length = count * np.dtype(dtype).itemsize
         if length > self.capacity:
             raise ValueError(f"a piece of {length} bytes is larger than the {self.capacity}-byte buffer")
-        if self.current is None or self.used + length > len(self.buffers[self.current]):
+        if self.current is None or length > self.room():
             self._next_buffer()
         out = np.frombuffer(self.buffers[self.current], dtype=dtype, count=count, offset=self.used).reshape(shape)
         try:
