@@ -1,14 +1,17 @@
 """weightport's command line: parses, calls the `converter` library, maps errors to exit codes.
 
-Exit codes: 0 ok, 1 verification failed, 2 bad input or usage.
+Exit codes: 0 ok, 1 verification failed, 2 bad input or usage, 70 a bug in weightport
+(one line; --debug or WEIGHTPORT_DEBUG=1 shows the traceback), 130 interrupted (Ctrl-C),
+143 terminated (SIGTERM); a closed output pipe ends quietly.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import signal
 import sys
-from typing import Sequence
+from typing import Any, Sequence
 
 import converter
 
@@ -35,7 +38,15 @@ examples:
   weightport export model.keras model.py
   weightport verify model.keras --per-layer
 
-exit codes: 0 ok, 1 verification failed, 2 bad input or usage"""
+exit codes: 0 ok, 1 verification failed, 2 bad input or usage, 70 a bug in weightport
+(rerun with --debug for the traceback), 130 interrupted, 143 terminated
+
+Files from strangers are safe to convert, inspect, export and verify: nothing in a file
+runs as code and nothing outside it is read (see SECURITY.md)."""
+
+EXIT_BUG = 70  # sysexits' EX_SOFTWARE: an error weightport did not mean to raise
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"weightport {converter.__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the Python traceback of an unexpected error (or set WEIGHTPORT_DEBUG=1)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     inspect = commands.add_parser(
@@ -73,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--skip-unsupported", action="store_true",
         help="leave out layers with weights that no rule converts (and list them) instead of failing",
     )
-    convert.add_argument("--record", metavar="FILE", help="also write the per-tensor conversion record as JSON")
+    convert.add_argument("--record", metavar="FILE",
+                         help="also write the per-tensor conversion record as JSON (not DST; --force to overwrite)")
     convert.add_argument(
         "--map", metavar="RULES.json",
         help="rename keys: a JSON object {keras_key_or_layer: torch_key_or_module} or a list of "
@@ -144,48 +158,94 @@ def _architecture_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class Terminated(BaseException):
+    """SIGTERM (a timeout, docker stop, Slurm): unwinds like Ctrl-C so temporary files are removed."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
+    debug = arguments.debug or os.environ.get("WEIGHTPORT_DEBUG", "") not in ("", "0")
+    previous = signal.signal(signal.SIGTERM, _terminate) if hasattr(signal, "SIGTERM") else None
     try:
-        if arguments.command == "inspect":
-            report = converter.inspect(arguments.source, architecture=arguments.architecture)
-            print(json.dumps(report.to_dict(), indent=2) if arguments.json else report.to_text())
-        elif arguments.command == "convert":
-            conversion = converter.convert(
-                arguments.source, arguments.destination, layout=arguments.layout, force=arguments.force,
-                skip_unsupported=arguments.skip_unsupported, architecture=arguments.architecture,
-                mapping=_mapping(arguments.map), like=arguments.like, max_shard_size=arguments.max_shard_size,
-                progress=not arguments.quiet,
-            )
-            for warning in conversion.warnings:
-                print(f"weightport: warning: {warning}", file=sys.stderr)
-            if arguments.record:
-                with open(arguments.record, "w", encoding="utf-8") as handle:
-                    json.dump(conversion.record(), handle, indent=2)
-            files = conversion.files
-            where = files[0] if len(files) == 1 else f"{len(files) - 1} shards indexed by {files[-1]}"
-            print(f"wrote {len(conversion.tensors)} tensors ({arguments.layout} layout) to {where}")
-        elif arguments.command == "export":
-            model_file, weights = converter.export(
-                arguments.source, arguments.destination, weights=arguments.weights,
-                input_layout=arguments.input_layout, force=arguments.force, architecture=arguments.architecture,
-            )
-            print(f"wrote {model_file} and {weights}; load with: from {_module_name(model_file)} import load")
-        elif arguments.command == "verify":
-            report = converter.verify(
-                arguments.source, inputs=arguments.input, samples=arguments.samples, atol=arguments.atol,
-                rtol=arguments.rtol, per_layer=arguments.per_layer, architecture=arguments.architecture,
-            )
-            print(json.dumps(report.to_dict(), indent=2) if arguments.json else report.to_text())
-            return 0 if report.ok else 1
+        return _run(arguments)
     except converter.LoadError as error:
         print(error.plan, file=sys.stderr)
         print(f"weightport: error: {error}", file=sys.stderr)
         return error.exit_code
     except converter.ConverterError as error:
-        print(f"weightport: error: {error}", file=sys.stderr)
+        print(f"weightport: error: {_one_line(str(error))}", file=sys.stderr)
         return error.exit_code
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except Terminated:
+        return EXIT_TERMINATED
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 0
+    except Exception as error:  # a bug of ours: one line, and the way to see more
+        if debug:
+            raise
+        print(f"weightport: internal error (a bug in weightport, not in your file): {type(error).__name__}: "
+              f"{_one_line(str(error))[:300]}; rerun with --debug (or WEIGHTPORT_DEBUG=1) for the traceback "
+              "and report it", file=sys.stderr)
+        return EXIT_BUG
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(arguments: argparse.Namespace) -> int:
+    if arguments.command == "inspect":
+        report = converter.inspect(arguments.source, architecture=arguments.architecture)
+        _print(json.dumps(report.to_dict(), indent=2) if arguments.json else report.to_text())
+    elif arguments.command == "convert":
+        conversion = converter.convert(
+            arguments.source, arguments.destination, layout=arguments.layout, force=arguments.force,
+            skip_unsupported=arguments.skip_unsupported, architecture=arguments.architecture,
+            mapping=_mapping(arguments.map), like=arguments.like, max_shard_size=arguments.max_shard_size,
+            progress=not arguments.quiet, record=arguments.record,
+        )
+        for warning in conversion.warnings:
+            print(f"weightport: warning: {warning}", file=sys.stderr)
+        files = conversion.files
+        where = files[0] if len(files) == 1 else f"{len(files) - 1} shards indexed by {files[-1]}"
+        _print(f"wrote {len(conversion.tensors)} tensors ({arguments.layout} layout) to {where}")
+    elif arguments.command == "export":
+        model_file, weights = converter.export(
+            arguments.source, arguments.destination, weights=arguments.weights,
+            input_layout=arguments.input_layout, force=arguments.force, architecture=arguments.architecture,
+        )
+        _print(f"wrote {model_file} and {weights}; load with: from {_module_name(model_file)} import load")
+    elif arguments.command == "verify":
+        report = converter.verify(
+            arguments.source, inputs=arguments.input, samples=arguments.samples, atol=arguments.atol,
+            rtol=arguments.rtol, per_layer=arguments.per_layer, architecture=arguments.architecture,
+        )
+        _print(json.dumps(report.to_dict(), indent=2) if arguments.json else report.to_text())
+        return 0 if report.ok else 1
     return 0
+
+
+def _print(text: str) -> None:
+    print(text)
+    sys.stdout.flush()  # a closed pipe shows here, inside main's handlers
+
+
+def _quiet_stdout() -> None:
+    """After a closed pipe: send what Python still flushes at exit nowhere, instead of a second error."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _mapping(value: str | None) -> object:
@@ -195,7 +255,7 @@ def _mapping(value: str | None) -> object:
     try:
         with open(value, encoding="utf-8") as handle:
             rules = json.load(handle)
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, RecursionError) as error:
         raise converter.ReadError(f"{value}: cannot read the --map rules ({error}); give a JSON object or "
                                   "a list of [regex, replacement] pairs") from None
     if isinstance(rules, dict) or (isinstance(rules, list) and all(

@@ -10,6 +10,7 @@ Importing this package imports neither tensorflow, keras nor torch: `to_torch` a
 """
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -25,7 +26,8 @@ from .layouts import PERMUTATIONS, Layout
 from .readers import FORMATS
 from .report import Report
 from .progress import ProgressBar
-from .writers import WRITERS, check_destination, write
+from .writers import WRITERS, check_destination, check_output, write
+from .writers.files import write_text
 from .writers.safetensors_file import nbytes
 from .modeling import export, read_tagged, to_torch, verify
 from .loading import LoadError, load_into, matched_like, renamed
@@ -59,6 +61,7 @@ def convert(
     source: Source, destination: str | os.PathLike[str], *, layout: str = "torch", force: bool = False,
     skip_unsupported: bool = False, architecture: Any = None, mapping: Any = None,
     like: str | os.PathLike[str] | None = None, max_shard_size: int | str | None = None, progress: bool = False,
+    record: str | os.PathLike[str] | None = None,
 ) -> Conversion:
     """Convert `source` and write it to `destination` (format from its suffix).
 
@@ -67,29 +70,56 @@ def convert(
     state_dict (.pt, .safetensors, .npz) whose keys and shapes the output takes, matched by
     key after `mapping`, or in order with mapping="order"; LoadError when anything does not
     pair up. `max_shard_size` (bytes, or "500MB", "5GB") shards a large .safetensors output
-    with a Hugging Face index; `progress=True` draws a bar on stderr when it is a terminal.
-    Tensors are read lazily (memory-mapped where stored contiguously), converted and
-    written one at a time. Returns the conversion, whose `record()` says what was done
-    per tensor and `files` what was written.
+    with a Hugging Face index; `progress=True` draws a bar on stderr when it is a terminal;
+    `record` also writes the per-tensor record there as JSON. Tensors are read lazily
+    (memory-mapped where stored contiguously), converted and written one at a time. No
+    output may be one of the files read, even with `force`. Returns the conversion, whose
+    `record()` says what was done per tensor and `files` what was written.
 
         >>> converter.convert("model.keras", "model.safetensors")  # doctest: +SKIP
     """
     destination = os.fspath(destination)
-    check_destination(destination, force)
+    record_path = os.fspath(record) if record is not None else None
+    inputs = [os.fspath(path) for path in (source, architecture, like)
+              if isinstance(path, (str, os.PathLike))]
+    check_destination(destination, force, inputs)
+    if record_path is not None:
+        if _same_path(record_path, destination):
+            raise WriteError(f"{record_path}: the record would overwrite the weights written to the same file; "
+                             "give --record another name")
+        check_output(record_path, force, inputs)
     with read(source, architecture=architecture) as graph:
+        inputs += graph.files
         conversion = convert_graph(graph, layout, skip_unsupported)
         if like is not None:
             conversion.tensors = matched_like(conversion, os.fspath(like), mapping)
         elif mapping is not None:
             conversion.tensors = renamed(conversion, mapping)
+        if not conversion.tensors:
+            raise ReadError(f"{graph.source}: no weights to convert ({_why_empty(conversion)}); nothing was written")
         bar = ProgressBar(sum(nbytes(t) for t in conversion.tensors), "converting") if progress else None
         try:
             conversion.files = write(conversion.tensors, conversion.metadata(), destination, force,
-                                     max_shard_size, bar)
+                                     max_shard_size, bar, validate=graph.check_integrity, sources=inputs)
         finally:
             if bar:
                 bar.close()
+    if record_path is not None:
+        write_text(record_path, json.dumps(conversion.record(), indent=2), force)
     return conversion
+
+
+def _same_path(first: str, second: str) -> bool:
+    return os.path.abspath(first) == os.path.abspath(second) or (
+        os.path.exists(first) and os.path.exists(second) and os.path.samefile(first, second))
+
+
+def _why_empty(conversion: Conversion) -> str:
+    if conversion.skipped:
+        return "every layer with weights was skipped as unsupported"
+    if not any(layer.tensors for layer in conversion.graph.walk()):
+        return "the file holds no layer weights"
+    return "the mapping left every tensor out"
 
 
 def state_dict(
@@ -110,6 +140,7 @@ def state_dict(
             if target.dtype == BFLOAT16:
                 array = array.view(_bfloat16_dtype(target.key))
             result[target.key] = array
+        graph.check_integrity()
     return result
 
 

@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from .config import Config
 from .layouts import Layout
 
 #: numpy has no bfloat16: bfloat16 tensors travel as their uint16 bit patterns,
@@ -59,7 +60,7 @@ class Layer:
 
     name: str
     class_name: str
-    config: dict[str, Any]
+    config: Config  # typed reads: layer.config.int("units"), ... (a plain dict is wrapped)
     path: tuple[str, ...]  # Keras names from the outermost model down to this layer
     inbound: list[str] = field(default_factory=list)
     inbound_nodes: Any = None  # the config's own record of each call, for the module builder
@@ -67,6 +68,11 @@ class Layer:
     children: list[Layer] | None = None
     has_config: bool = True  # False when the class was inferred from a weights file
     input_shape: tuple[int | None, ...] | None = None  # from the config's build_config, when saved
+    call_graph: CallGraph | None = field(default=None, repr=False)  # a model's calls, parsed from its config
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.config, Config):
+            self.config = Config(self.config, f"layer {self.name} ({self.class_name})")
 
     @property
     def key(self) -> str:
@@ -96,6 +102,41 @@ class Layer:
                 yield from child.walk()
 
 
+Ref = tuple[str, int, int]  # (layer name, node index, tensor index), as Keras configs write them
+
+
+@dataclass
+class Call:
+    """One call of a layer in a model's graph: the tensors it reads and its other arguments.
+
+    Tensors are Refs wherever they appear (nested in lists too); anything else is a constant.
+    """
+
+    layer: Layer
+    node: int
+    args: list[Ref]  # every tensor argument, in order
+    kwargs: dict[str, Any]
+    positional: list[Any] = field(default_factory=list)  # tensors (as Refs) and constants, in order
+
+    def refs(self) -> list[Ref]:
+        """Every tensor the call reads: its arguments and tensors passed by keyword."""
+        return self.args + [value for value in self.kwargs.values() if isinstance(value, tuple)]
+
+
+@dataclass
+class CallGraph:
+    """A model's input layers, its calls in config order, and the tensors it returns.
+
+    `error` says why the config's record of calls could not be parsed (the weights still
+    convert; building a module from it is refused with this message).
+    """
+
+    inputs: list[Layer]
+    calls: list[Call]
+    outputs: list[Ref]
+    error: str | None = None
+
+
 @dataclass
 class InputSpec:
     """One model input: its name, shape with None for the batch axis, and dtype."""
@@ -120,7 +161,10 @@ class ModelGraph:
     inputs: list[InputSpec] = field(default_factory=list)
     metadata: dict[str, str] = field(default_factory=dict)
     root: Layer | None = None  # the model itself (class, config); None for weights-only files
+    files: list[str] = field(default_factory=list)  # every file read (no output may overwrite one)
     resources: ExitStack = field(default_factory=ExitStack, repr=False)
+    # Checks of what was read (a zip member's CRC), run before any output is committed.
+    integrity: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     def walk(self) -> Iterator[Layer]:
         """Every leaf layer (nested models flattened), in graph order."""
@@ -131,6 +175,11 @@ class ModelGraph:
         for layer in self.walk():
             for tensor in layer.tensors:
                 yield layer, tensor
+
+    def check_integrity(self) -> None:
+        """Raise ReadError if any bytes read so far fail their source's own check (a zip CRC)."""
+        for check in self.integrity:
+            check()
 
     def close(self) -> None:
         self.resources.close()

@@ -52,6 +52,7 @@ def load_into(module: Any, source: Any, *, mapping: Mapping = None, strict: bool
             raise LoadError(_summary(result), result)
         state = {row.target_key: as_torch(row.source.load(), row.source.dtype)
                  for row in result.rows if row.status == "load" and row.source and row.target_key}
+        graph.check_integrity()  # before the module is touched
     with torch.no_grad():
         module.load_state_dict(state, strict=False)
     return result

@@ -1,6 +1,7 @@
 """The public entry points that build PyTorch models: to_torch, export, verify."""
 from __future__ import annotations
 
+import copy
 import os
 from typing import Any
 
@@ -14,7 +15,8 @@ from .readers import read_source
 from .verification import (
     VerificationReport, compare, keras_call, keras_layer_outputs, load_inputs, load_keras_model, random_inputs,
 )
-from .writers import check_destination, write
+from .writers import check_destination, check_output, write
+from .writers.files import write_text
 
 
 def output_names(graph: ModelGraph, count: int) -> list[str]:
@@ -44,6 +46,7 @@ def _build(graph: ModelGraph, input_layout: str, trace: bool) -> Any:
 
     conversion = convert_graph(graph)
     weights = {target.key: target.load() for target in conversion.tensors}
+    graph.check_integrity()
     return build_module(graph, conversion, weights, input_layout, trace)
 
 
@@ -76,19 +79,31 @@ def export(source: Any, destination: str | os.PathLike[str], *, weights: str | o
     weights = os.fspath(weights) if weights else os.path.splitext(destination)[0] + ".safetensors"
     if not weights.endswith((".safetensors", ".pt", ".pth")):
         raise WriteError(f"{weights}: the weights of an exported model must be .safetensors, .pt or .pth")
-    if os.path.exists(destination) and not force:
-        raise WriteError(f"{destination}: already exists; pass --force (force=True) to overwrite it")
-    check_destination(weights, force)
+    inputs = [os.fspath(path) for path in (source, architecture) if isinstance(path, (str, os.PathLike))]
+    if os.path.abspath(destination) == os.path.abspath(weights):
+        raise WriteError(f"{destination}: the model file and its weights need different names")
+    check_output(destination, force, inputs)
+    check_destination(weights, force, inputs)
     from .torch_build import model_source
 
     with read_tagged(source, architecture) as graph:
+        inputs += graph.files
         conversion = convert_graph(graph)
-        code, root = model_source(graph, conversion, input_layout)
+        generated = model_source(graph, conversion, input_layout)
         relative = os.path.relpath(os.path.abspath(weights), os.path.dirname(os.path.abspath(destination)))
-        code += _LOADER.format(root=root, weights=relative)
-        write(conversion.tensors, conversion.metadata(), weights, force)
-    _write_text(destination, code)
+        code = generated.source + _LOADER.format(root=generated.root, weights=repr(relative))
+        tensors = [_with_key(tensor, generated.module_key(tensor.key)) for tensor in conversion.tensors]
+        write(tensors, conversion.metadata(), weights, force, validate=graph.check_integrity, sources=inputs)
+    write_text(destination, code, force)
     return destination, weights
+
+
+def _with_key(tensor: Any, key: str) -> Any:
+    if key == tensor.key:
+        return tensor
+    moved = copy.copy(tensor)
+    moved.key = key
+    return moved
 
 
 _LOADER = '''
@@ -97,7 +112,7 @@ def load(weights: str | None = None) -> {root}:
     """The model with its converted weights, in eval mode."""
     import os
 
-    path = weights or os.path.join(os.path.dirname(os.path.abspath(__file__)), {weights!r})
+    path = weights or os.path.join(os.path.dirname(os.path.abspath(__file__)), {weights})
     if path.endswith(".safetensors"):
         from safetensors.torch import load_file
 
@@ -108,18 +123,6 @@ def load(weights: str | None = None) -> {root}:
     model.load_state_dict(state)
     return model.eval()
 '''
-
-
-def _write_text(destination: str, text: str) -> None:
-    temporary = destination + ".tmp"
-    try:
-        with open(temporary, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temporary, destination)
-    except OSError as error:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise WriteError(f"{destination}: cannot write ({error})") from None
 
 
 def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float = 1e-5, rtol: float = 1e-4,

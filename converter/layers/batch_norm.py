@@ -7,22 +7,21 @@ momentum becomes 1 - momentum. PyTorch's module always has weight and bias (affi
 """
 from __future__ import annotations
 
-from typing import Any
-
+from ..config import Config
 from ..graph import Layer
 from ..layouts import Layout
 from .affine import affine_tensors, scale_and_center
-from .registry import Context, LayerConversion, Variable, created, numbered, rule, to_torch
+from .registry import Context, LayerConversion, Variable, created, expect_shape, numbered, rule, to_torch
 
 
-def batch_norm_variables(config: dict[str, Any]) -> list[Variable]:
+def batch_norm_variables(config: Config) -> list[Variable]:
     return numbered("", scale_and_center(config) + [("moving_mean", Layout.VECTOR), ("moving_variance", Layout.VECTOR)])
 
 
 def _unsupported(layer: Layer) -> str | None:
-    axis = layer.config.get("axis", -1)
-    if isinstance(axis, list) and len(axis) != 1:
-        return f"normalizes over several axes {axis}; nn.BatchNorm normalizes over one channel axis"
+    axes = layer.config.axes("axis", -1)
+    if len(axes) != 1:
+        return f"normalizes over several axes {list(axes)}; nn.BatchNorm normalizes over one channel axis"
     return None
 
 
@@ -32,7 +31,9 @@ def _unsupported(layer: Layer) -> str | None:
                   "eps carried (Keras 1e-3), momentum -> 1 - momentum",
       tested="center/scale off, epsilon, momentum, 2-D/3-D/4-D inputs")
 def convert_batch_norm(layer: Layer, context: Context) -> LayerConversion:
+    expect_shape(layer, "moving_mean", (None,), "one value per channel")
     channels = layer.tensor("moving_mean").shape[0]
+    expect_shape(layer, "moving_variance", (channels,), f"one value per channel, {channels} channels")
     affine = layer.has("gamma") or layer.has("beta")  # torch's module has both or neither
     tensors = affine_tensors(layer, channels, "moving_mean") if affine else []
     tensors += [to_torch(layer, "moving_mean", "running_mean", Layout.VECTOR),
@@ -40,9 +41,9 @@ def convert_batch_norm(layer: Layer, context: Context) -> LayerConversion:
                 created(layer, "num_batches_tracked", 0, (), "int64", "0 (PyTorch's batch counter)")]
     rank = len(layer.input_shape) if layer.input_shape else None
     dims = {2: "1d", 3: "1d", 4: "2d", 5: "3d"}.get(rank or 0, "1d/2d/3d")
-    momentum = float(layer.config.get("momentum", 0.99))
+    momentum = layer.config.float("momentum", 0.99)
     arguments = {
-        "num_features": channels, "eps": float(layer.config.get("epsilon", 1e-3)),
+        "num_features": channels, "eps": layer.config.float("epsilon", 1e-3, minimum=0.0),
         "momentum": round(1.0 - momentum, 12), "affine": affine,
     }
     return LayerConversion(layer, f"nn.BatchNorm{dims}", arguments, tensors)

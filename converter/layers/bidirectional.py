@@ -6,18 +6,21 @@ torch does; merge_mode (concat, sum, mul, ave, None) is carried for the module t
 """
 from __future__ import annotations
 
-from typing import Any
-
+from ..config import Config
 from ..graph import Layer
 from .recurrent import TORCH_MODULES, rnn_arguments, rnn_tensors, rnn_variables, rnn_warnings
 from .registry import Context, LayerConversion, Variable, rule, wrapped
 
 
-def bidirectional_variables(config: dict[str, Any]) -> list[Variable]:
+MERGE_MODES = ("concat", "sum", "mul", "ave")
+
+
+def bidirectional_variables(config: Config) -> list[Variable]:
     class_name, inner = wrapped(config)
     if class_name not in TORCH_MODULES:
         return []
-    backward = (config.get("backward_layer") or {}).get("config") or inner
+    backward_class, backward = wrapped(config, "backward_layer")
+    backward = backward if backward_class == class_name else inner
     return (rnn_variables(class_name, inner, "forward_layer/cell/", "forward/")
             + rnn_variables(class_name, backward, "backward_layer/cell/", "backward/"))
 
@@ -25,7 +28,10 @@ def bidirectional_variables(config: dict[str, Any]) -> list[Variable]:
 def _unsupported(layer: Layer) -> str | None:
     class_name, _ = wrapped(layer.config)
     if class_name not in TORCH_MODULES:
-        return f"wraps {class_name}; only LSTM, GRU and SimpleRNN have a bidirectional torch module"
+        return f"wraps {class_name or 'no layer'}; only LSTM, GRU and SimpleRNN have a bidirectional torch module"
+    backward_class, _ = wrapped(layer.config, "backward_layer")
+    if backward_class not in ("", class_name):
+        return f"its backward layer is a {backward_class}, its forward one a {class_name}"
     return None
 
 
@@ -39,6 +45,8 @@ def convert_bidirectional(layer: Layer, context: Context) -> LayerConversion:
                + rnn_tensors(layer, class_name, inner, "backward/", "_reverse"))
     arguments, options = rnn_arguments(layer, class_name, inner, "forward/")
     arguments["bidirectional"] = True
-    options["merge_mode"] = layer.config.get("merge_mode", "concat")
+    merge_mode = layer.config.get("merge_mode", "concat")
+    options["merge_mode"] = None if merge_mode is None else layer.config.choice("merge_mode", MERGE_MODES)
+    options["kind"] = class_name
     return LayerConversion(layer, TORCH_MODULES[class_name], arguments, tensors,
                            warnings=rnn_warnings(layer, class_name, options), options=options)

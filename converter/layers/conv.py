@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from ..graph import Layer
 from ..layouts import Layout
-from .conv_options import conv_options
-from .registry import Context, LayerConversion, kernel_and_bias, rule, with_bias
+from ..errors import LayoutError
+from .conv_options import check_kernel_size, conv_options
+from .registry import Context, LayerConversion, expect_shape, kernel_and_bias, rule, with_bias
 
 KERAS_LAYOUTS = {1: Layout.KERAS_CONV1D_WIO, 2: Layout.KERAS_CONV2D_HWIO, 3: Layout.KERAS_CONV3D_DHWIO}
 TORCH_LAYOUTS = {1: Layout.TORCH_CONV1D_OIW, 2: Layout.TORCH_CONV2D_OIHW, 3: Layout.TORCH_CONV3D_OIDHW}
@@ -19,10 +20,17 @@ SHAPES = {1: ("(k, in/g, out)", "(out, in/g, k)"), 2: ("(kh, kw, in/g, out)", "(
 
 def _convert(layer: Layer, context: Context) -> LayerConversion:
     spatial = SPATIAL[layer.class_name]
+    filters = layer.config.optional_int("filters", minimum=1)
+    expect_shape(layer, "kernel", (None,) * (spatial + 1) + (filters,), f"{SHAPES[spatial][0]}")
     kernel = layer.tensor("kernel").shape
+    if layer.has("bias"):
+        expect_shape(layer, "bias", (kernel[-1],), "one per filter")
+    check_kernel_size(layer, spatial, tuple(kernel[:spatial]))
     tensors = kernel_and_bias(layer, TORCH_LAYOUTS[spatial])
     arguments_from_config, options, warnings = conv_options(layer, spatial, tuple(kernel[:spatial]))
     groups = arguments_from_config.get("groups", 1)
+    if kernel[-1] % groups:
+        raise LayoutError(f"{layer.config.where}: {kernel[-1]} filters do not split into {groups} groups")
     arguments = {"in_channels": kernel[spatial] * groups, "out_channels": kernel[spatial + 1],
                  **arguments_from_config, "bias": layer.has("bias")}
     return LayerConversion(layer, f"nn.Conv{spatial}d", arguments, tensors,

@@ -9,28 +9,34 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import LayoutError
 from ..graph import Layer
 from ..padding import same_padding, transpose_crop
 
+DATA_FORMATS = ("channels_last", "channels_first")
 
-def as_tuple(value: Any, spatial: int) -> tuple[int, ...]:
-    """Keras accepts an int or a tuple for kernel_size, strides and dilation_rate."""
-    if isinstance(value, (list, tuple)):
-        return tuple(int(v) for v in value)
-    return (int(value),) * spatial
+
+def check_kernel_size(layer: Layer, spatial: int, kernel_size: tuple[int, ...], role: str = "kernel") -> None:
+    """The config's kernel_size must be the kernel's: a file whose two disagree is refused."""
+    if layer.config.get("kernel_size") is None:
+        return
+    declared = layer.config.ints("kernel_size", spatial, minimum=1)
+    if declared != kernel_size:
+        raise LayoutError(f"{layer.tensor(role).source}: layer {layer.key} ({layer.class_name}) has a {role} of "
+                          f"spatial size {kernel_size}, but its config says kernel_size {declared}")
 
 
 def conv_options(layer: Layer, spatial: int, kernel_size: tuple[int, ...]
                  ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
     """Module arguments (stride, padding, dilation, groups), options around it, and warnings."""
     config = layer.config
-    strides = as_tuple(config.get("strides", 1), spatial)
-    dilation = as_tuple(config.get("dilation_rate", 1), spatial)
-    padding = str(config.get("padding", "valid")).lower()
+    strides = config.ints("strides", spatial, 1, minimum=1)
+    dilation = config.ints("dilation_rate", spatial, 1, minimum=1)
+    padding = config.choice("padding", ("valid", "same", "causal") if spatial == 1 else ("valid", "same"), "valid")
     arguments: dict[str, Any] = {"kernel_size": kernel_size, "stride": strides, "dilation": dilation}
     options: dict[str, Any] = {}
     warnings: list[str] = []
-    if config.get("data_format") == "channels_first":
+    if config.choice("data_format", DATA_FORMATS, "channels_last") == "channels_first":
         options["data_format"] = "channels_first"
     if padding == "valid":
         arguments["padding"] = 0
@@ -45,8 +51,7 @@ def conv_options(layer: Layer, spatial: int, kernel_size: tuple[int, ...]
         arguments["padding"] = 0
         options["tf_same"] = True  # pad per input size: same_padding() on each spatial axis
         shape = layer.input_shape
-        spatial_sizes = shape[1:-1] if shape and config.get("data_format") != "channels_first" else (
-            shape[2:] if shape else None)
+        spatial_sizes = shape[1:-1] if shape and "data_format" not in options else (shape[2:] if shape else None)
         if spatial_sizes and all(spatial_sizes):
             options["pad_before"] = [same_padding(int(n), k, s, d)
                                        for n, k, s, d in zip(spatial_sizes, kernel_size, strides, dilation)]
@@ -55,7 +60,7 @@ def conv_options(layer: Layer, spatial: int, kernel_size: tuple[int, ...]
             "stride 1; pad explicitly before the convolution (TensorFlow puts the odd pixel at the "
             "end)" + (f": {options['pad_before']} per spatial axis" if "pad_before" in options else "")
         )
-    groups = int(config.get("groups", 1) or 1)
+    groups = config.int("groups", 1, minimum=1)
     if groups != 1:
         arguments["groups"] = groups
     return arguments, options, warnings
@@ -65,17 +70,21 @@ def transpose_options(layer: Layer, spatial: int, kernel_size: tuple[int, ...]
                       ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
     """Module arguments for a transposed convolution, and TensorFlow's output crop when known."""
     config = layer.config
-    strides = as_tuple(config.get("strides", 1), spatial)
-    dilation = as_tuple(config.get("dilation_rate", 1), spatial)
-    padding = str(config.get("padding", "valid")).lower()
-    output_padding = config.get("output_padding")
+    strides = config.ints("strides", spatial, 1, minimum=1)
+    dilation = config.ints("dilation_rate", spatial, 1, minimum=1)
+    padding = config.choice("padding", ("valid", "same"), "valid")
+    output_padding = config.ints("output_padding", spatial, minimum=0) if config.get("output_padding") is not None \
+        else None
     arguments: dict[str, Any] = {"kernel_size": kernel_size, "stride": strides, "dilation": dilation, "padding": 0}
     options: dict[str, Any] = {"keras_padding": padding, "keras_output_padding": output_padding}
+    channels_first = config.choice("data_format", DATA_FORMATS, "channels_last") == "channels_first"
+    if channels_first:
+        options["data_format"] = "channels_first"
     shape = layer.input_shape
-    if not shape or not all(shape[1:-1]):
+    if not shape or channels_first or not all(shape[1:-1]):
         return arguments, options, [f"layer {layer.key}: {layer.class_name}: the input size is not in the config; "
                                     "crop the full output per axis as transpose_crop() says"]
-    paddings = as_tuple(output_padding, spatial) if output_padding is not None else (None,) * spatial
+    paddings = output_padding if output_padding is not None else (None,) * spatial
     crops = [transpose_crop(int(n), k, s, d, padding, p)
              for n, k, s, d, p in zip(shape[1:-1], kernel_size, strides, dilation, paddings)]
     arguments["output_padding"] = tuple(extra for _, _, extra in crops)

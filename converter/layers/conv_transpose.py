@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from ..graph import Layer
 from ..layouts import Layout
-from .conv_options import transpose_options
-from .registry import Context, LayerConversion, kernel_and_bias, rule, with_bias
+from .conv_options import check_kernel_size, transpose_options
+from .registry import Context, LayerConversion, expect_shape, kernel_and_bias, rule, with_bias
 
 SPATIAL = {"Conv1DTranspose": 1, "Conv2DTranspose": 2, "Conv3DTranspose": 3}
 KERAS_LAYOUTS = {1: Layout.KERAS_CONV1D_TRANSPOSE_WOI, 2: Layout.KERAS_CONV2D_TRANSPOSE_HWOI,
@@ -19,7 +19,12 @@ TORCH_LAYOUTS = {1: Layout.TORCH_CONV_TRANSPOSE1D_IOW, 2: Layout.TORCH_CONV_TRAN
 
 def _convert(layer: Layer, context: Context) -> LayerConversion:
     spatial = SPATIAL[layer.class_name]
+    filters = layer.config.optional_int("filters", minimum=1)
+    expect_shape(layer, "kernel", (None,) * spatial + (filters, None), "(*k, filters, in)")
     kernel = layer.tensor("kernel").shape
+    if layer.has("bias"):
+        expect_shape(layer, "bias", (kernel[spatial],), "one per filter")
+    check_kernel_size(layer, spatial, tuple(kernel[:spatial]))
     tensors = kernel_and_bias(layer, TORCH_LAYOUTS[spatial])
     arguments_from_config, options, warnings = transpose_options(layer, spatial, tuple(kernel[:spatial]))
     arguments = {"in_channels": kernel[spatial + 1], "out_channels": kernel[spatial], **arguments_from_config,

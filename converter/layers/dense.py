@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..graph import Layer
 from ..layouts import FlattenRowsToChannelsFirst, Layout
 from .feature_maps import flatten_channels
-from .registry import Context, LayerConversion, kernel_and_bias, rule, with_bias
+from .registry import Context, LayerConversion, expect_shape, kernel_and_bias, rule, with_bias
 
 
 @rule("Dense", torch_module="nn.Linear", variables=with_bias(("kernel", Layout.KERAS_DENSE_IO)),
@@ -19,10 +19,14 @@ from .registry import Context, LayerConversion, kernel_and_bias, rule, with_bias
       tested="use_bias, inputs of rank 2 and 3, after Flatten of Conv1D/Conv2D/pooling maps, "
              "nested models")
 def convert_dense(layer: Layer, context: Context) -> LayerConversion:
+    units = layer.config.optional_int("units", minimum=1) if layer.has_config else None
+    expect_shape(layer, "kernel", (None, units), "(in, units)")
+    in_features, out_features = layer.tensor("kernel").shape
+    if layer.has("bias"):
+        expect_shape(layer, "bias", (out_features,), "one per unit")
     channels, warning = flatten_channels(layer, context)
     step = FlattenRowsToChannelsFirst(channels) if channels else None
     tensors = kernel_and_bias(layer, Layout.TORCH_LINEAR_OI, step)
-    in_features, out_features = layer.tensor("kernel").shape
     result = LayerConversion(
         layer, "nn.Linear", {"in_features": in_features, "out_features": out_features, "bias": layer.has("bias")},
         tensors, activation=layer.config.get("activation") if layer.has_config else None,

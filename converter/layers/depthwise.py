@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from ..graph import Layer
 from ..layouts import DepthwiseToGrouped, Layout
-from .conv_options import conv_options
-from .registry import Context, LayerConversion, kernel_and_bias, rule, with_bias
+from .conv_options import check_kernel_size, conv_options
+from .registry import Context, LayerConversion, expect_shape, kernel_and_bias, rule, with_bias
 
 SPATIAL = {"DepthwiseConv1D": 1, "DepthwiseConv2D": 2}
 KERAS_LAYOUTS = {1: Layout.KERAS_DEPTHWISE1D_WIM, 2: Layout.KERAS_DEPTHWISE2D_HWIM}
@@ -17,7 +17,12 @@ TORCH_LAYOUTS = {1: Layout.TORCH_CONV1D_OIW, 2: Layout.TORCH_CONV2D_OIHW}
 
 def _convert(layer: Layer, context: Context) -> LayerConversion:
     spatial = SPATIAL[layer.class_name]
+    multiplier = layer.config.optional_int("depth_multiplier", minimum=1)
+    expect_shape(layer, "kernel", (None,) * (spatial + 1) + (multiplier,), "(*k, in, depth_multiplier)")
     kernel = layer.tensor("kernel").shape
+    if layer.has("bias"):
+        expect_shape(layer, "bias", (kernel[-2] * kernel[-1],), "one per output channel")
+    check_kernel_size(layer, spatial, tuple(kernel[:spatial]))
     in_channels, multiplier = kernel[spatial], kernel[spatial + 1]
     tensors = kernel_and_bias(layer, TORCH_LAYOUTS[spatial], DepthwiseToGrouped(spatial))
     arguments_from_config, options, warnings = conv_options(layer, spatial, tuple(kernel[:spatial]))

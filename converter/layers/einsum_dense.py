@@ -7,18 +7,17 @@ is a Dense. Other equations are reported unsupported.
 from __future__ import annotations
 
 import re
-from typing import Any
-
+from ..config import Config
 from ..graph import Layer
 from ..layouts import Layout
-from .registry import Context, LayerConversion, kernel_and_bias, rule, with_bias
+from .registry import Context, LayerConversion, expect_shape, kernel_and_bias, rule, with_bias
 
 _DENSE_EQUATION = re.compile(r"^(\.\.\.|[a-z]*)([a-z]),\2([a-z])->\1\3$")
 
 
-def _dense_like(config: dict[str, Any]) -> re.Match[str] | None:
-    equation = str(config.get("equation", "")).replace(" ", "")
-    match = _DENSE_EQUATION.match(equation)
+def _dense_like(config: Config) -> re.Match[str] | None:
+    equation = config.get("equation")
+    match = _DENSE_EQUATION.match(equation.replace(" ", "")) if isinstance(equation, str) else None
     if match is None or match.group(2) in match.group(1) or match.group(3) in match.group(1):
         return None
     bias_axes = config.get("bias_axes")
@@ -28,7 +27,8 @@ def _dense_like(config: dict[str, Any]) -> re.Match[str] | None:
 def _unsupported(layer: Layer) -> str | None:
     if _dense_like(layer.config):
         return None
-    return (f"equation {layer.config.get('equation')!r} with bias_axes {layer.config.get('bias_axes')!r} is not "
+    equation, bias_axes = str(layer.config.get("equation"))[:60], str(layer.config.get("bias_axes"))[:20]
+    return (f"equation {equation!r} with bias_axes {bias_axes!r} is not "
             "a Dense (the input's last axis contracted with a 2-D kernel into the output's last axis)")
 
 
@@ -38,8 +38,11 @@ def _unsupported(layer: Layer) -> str | None:
       description="when it is a Dense (`...b,bc->...c`): kernel (in, out) -> weight (out, in); others refused",
       tested="ab,bc->ac and abc,cd->abd with and without bias; a non-Dense equation refused")
 def convert_einsum_dense(layer: Layer, context: Context) -> LayerConversion:
-    tensors = kernel_and_bias(layer, Layout.TORCH_LINEAR_OI)
+    expect_shape(layer, "kernel", (None, None), "(in, out)")
     in_features, out_features = layer.tensor("kernel").shape
+    if layer.has("bias"):
+        expect_shape(layer, "bias", (out_features,), "one per output")
+    tensors = kernel_and_bias(layer, Layout.TORCH_LINEAR_OI)
     return LayerConversion(layer, "nn.Linear",
                            {"in_features": in_features, "out_features": out_features, "bias": layer.has("bias")},
                            tensors, activation=layer.config.get("activation"))

@@ -5,23 +5,23 @@ Both split the channels into contiguous groups. Keras's epsilon defaults to 1e-3
 """
 from __future__ import annotations
 
-from typing import Any
-
+from ..config import Config
+from ..errors import LayoutError
 from ..graph import Layer
 from .affine import affine_tensors, scale_and_center
 from .registry import Context, LayerConversion, Variable, numbered, rule
 
 
-def group_norm_variables(config: dict[str, Any]) -> list[Variable]:
+def group_norm_variables(config: Config) -> list[Variable]:
     return numbered("", scale_and_center(config))
 
 
 def _unsupported(layer: Layer) -> str | None:
-    axis = layer.config.get("axis", -1)
+    axes = layer.config.axes("axis", -1)
     rank = len(layer.input_shape) if layer.input_shape else None
-    if axis in (-1, [-1]) or (rank is not None and axis in (rank - 1, [rank - 1])):
+    if axes == (-1,) or (rank is not None and axes == (rank - 1,)):
         return None
-    return f"channel axis {axis} is not the last"
+    return f"channel axis {list(axes) if len(axes) > 1 else axes[0]} is not the last"
 
 
 @rule("GroupNormalization", torch_module="nn.GroupNorm", variables=group_norm_variables, unsupported=_unsupported,
@@ -30,6 +30,9 @@ def _unsupported(layer: Layer) -> str | None:
 def convert_group_norm(layer: Layer, context: Context) -> LayerConversion:
     channels = (layer.tensor("gamma") if layer.has("gamma") else layer.tensor("beta")).shape[0]
     tensors = affine_tensors(layer, channels, "gamma" if layer.has("gamma") else "beta")
-    arguments = {"num_groups": int(layer.config.get("groups", 32)), "num_channels": channels,
-                 "eps": float(layer.config.get("epsilon", 1e-3)), "affine": True}
+    groups = layer.config.int("groups", 32, minimum=1)
+    if channels % groups:
+        raise LayoutError(f"{layer.config.where}: {channels} channels do not split into {groups} groups")
+    arguments = {"num_groups": groups, "num_channels": channels,
+                 "eps": layer.config.float("epsilon", 1e-3, minimum=0.0), "affine": True}
     return LayerConversion(layer, "nn.GroupNorm", arguments, tensors)

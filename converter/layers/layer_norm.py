@@ -7,26 +7,24 @@ nn.LayerNorm nor nn.RMSNorm computes: the weight is converted and a warning says
 """
 from __future__ import annotations
 
-from typing import Any
-
+from ..config import Config
 from ..graph import Layer
 from ..layouts import Layout
-from .registry import Context, LayerConversion, Variable, created, numbered, rule, to_torch
+from .registry import Context, LayerConversion, Variable, created, expect_shape, numbered, rule, to_torch
 
 
-def layer_norm_variables(config: dict[str, Any]) -> list[Variable]:
-    rms = config.get("rms_scaling", False)
+def layer_norm_variables(config: Config) -> list[Variable]:
+    rms = config.bool("rms_scaling", False)
     entries: list[tuple[str, Layout]] = []
-    if config.get("scale", True) or rms:
+    if config.bool("scale", True) or rms:
         entries.append(("gamma", Layout.SAME))
-    if config.get("center", True) and not rms:
+    if config.bool("center", True) and not rms:
         entries.append(("beta", Layout.SAME))
     return numbered("", entries)
 
 
-def _axes(config: dict[str, Any]) -> list[int]:
-    axis = config.get("axis", -1)
-    return list(axis) if isinstance(axis, (list, tuple)) else [axis]
+def _axes(config: Config) -> list[int]:
+    return list(config.axes("axis", -1))
 
 
 def _trailing(layer: Layer) -> bool | None:
@@ -54,6 +52,11 @@ def _unsupported(layer: Layer) -> str | None:
 def convert_layer_norm(layer: Layer, context: Context) -> LayerConversion:
     config = layer.config
     shape = (layer.tensor("gamma") if layer.has("gamma") else layer.tensor("beta")).shape
+    if layer.has("gamma") and layer.has("beta"):
+        expect_shape(layer, "beta", shape, "the shape of gamma")
+    if len(shape) != len(_axes(config)):
+        expect_shape(layer, "gamma" if layer.has("gamma") else "beta", (None,) * len(_axes(config)),
+                     f"one axis per normalized axis {_axes(config)}")
     tensors = []
     warnings = []
     if layer.has("gamma"):
@@ -62,14 +65,14 @@ def convert_layer_norm(layer: Layer, context: Context) -> LayerConversion:
         tensors.append(created(layer, "weight", 1.0, shape, "beta", "ones (Keras scale=False)"))
     if layer.has("beta"):
         tensors.append(to_torch(layer, "beta", "bias", Layout.SAME))
-    arguments = {"normalized_shape": shape, "eps": float(config.get("epsilon", 1e-3)),
+    arguments = {"normalized_shape": shape, "eps": config.float("epsilon", 1e-3, minimum=0.0),
                  "elementwise_affine": bool(tensors), "bias": layer.has("beta")}
     if _trailing(layer) is None:
         warnings.append(f"layer {layer.key}: axes {_axes(config)} are positive indices and the config does "
                         "not record the input rank: taken to be the trailing axes")
-    if config.get("rms_scaling"):
+    if config.bool("rms_scaling", False):
         warnings.append(f"layer {layer.key}: rms_scaling=True computes x * rsqrt(var(x) + eps) * gamma "
                         "(Keras's deprecated formula, centred variance): neither nn.LayerNorm nor "
                         "nn.RMSNorm computes it; write it out with this weight")
-    options = {"rms_scaling": True} if config.get("rms_scaling") else {}
+    options = {"rms_scaling": True} if config.bool("rms_scaling", False) else {}
     return LayerConversion(layer, "nn.LayerNorm", arguments, tensors, warnings=warnings, options=options)

@@ -10,31 +10,30 @@ Linear layers `query`, `key`, `value`, `output`.
 """
 from __future__ import annotations
 
-from typing import Any
-
+from ..config import Config
 from ..graph import Layer
 from ..layouts import Layout, MergeHeads
-from .registry import Context, LayerConversion, Variable, concatenated, numbered, rule, to_torch
+from .registry import Context, LayerConversion, Variable, concatenated, expect_shape, numbered, rule, to_torch
 
 PROJECTIONS = (("query", "query_dense"), ("key", "key_dense"), ("value", "value_dense"), ("output", "output_dense"))
 
 
-def attention_variables(config: dict[str, Any]) -> list[Variable]:
+def attention_variables(config: Config) -> list[Variable]:
     variables = []
     for role, store in PROJECTIONS:
         kernel = Layout.KERAS_EINSUM_HKD if role == "output" else Layout.KERAS_EINSUM_DHK
         bias = Layout.VECTOR if role == "output" else Layout.KERAS_EINSUM_HK
         entries: list[tuple[str, Layout]] = [("kernel", kernel)]
-        if config.get("use_bias", True):
+        if config.bool("use_bias", True):
             entries.append(("bias", bias))
         variables += numbered(f"{store}/", entries, f"{role}.")
     return variables
 
 
 def _unsupported(layer: Layer) -> str | None:
-    axes = layer.config.get("attention_axes")
-    if axes not in (None, [1], (1,), 1, [-2]):
-        return f"attention over axes {axes}; torch attention runs over the sequence axis only"
+    axes = layer.config.axes("attention_axes") if layer.config.get("attention_axes") is not None else None
+    if axes not in (None, (1,), (-2,)):
+        return f"attention over axes {list(axes or ())}; torch attention runs over the sequence axis only"
     return None
 
 
@@ -44,9 +43,21 @@ def _unsupported(layer: Layer) -> str | None:
                   "(d, heads*dim); into in_proj/out_proj when all widths agree",
       tested="self and cross attention, use_bias, key_dim == and != d_model/heads, value_dim")
 def convert_attention(layer: Layer, context: Context) -> LayerConversion:
-    query, key, value = (layer.tensor(f"{role}.kernel").shape for role in ("query", "key", "value"))
+    heads = layer.config.optional_int("num_heads", minimum=1)
+    key_dim = layer.config.optional_int("key_dim", minimum=1)
+    expect_shape(layer, "query.kernel", (None, heads, key_dim), "(d_query, num_heads, key_dim)")
+    query = layer.tensor("query.kernel").shape
+    heads, key_dim = query[1], query[2]
+    expect_shape(layer, "key.kernel", (None, heads, key_dim), "(d_key, num_heads, key_dim)")
+    expect_shape(layer, "value.kernel", (None, heads, None), "(d_value, num_heads, value_dim)")
+    key, value = layer.tensor("key.kernel").shape, layer.tensor("value.kernel").shape
+    value_dim = value[2]
+    expect_shape(layer, "output.kernel", (heads, value_dim, None), "(num_heads, value_dim, d_out)")
     output = layer.tensor("output.kernel").shape
-    heads, key_dim, value_dim = query[1], query[2], value[2]
+    if layer.has("query.bias"):
+        for role, dim in (("query", key_dim), ("key", key_dim), ("value", value_dim)):
+            expect_shape(layer, f"{role}.bias", (heads, dim), "(num_heads, dim)")
+        expect_shape(layer, "output.bias", (output[2],), "(d_out,)")
     width = heads * key_dim
     bias = layer.has("query.bias")
     packed = (query[0] == key[0] == value[0] == output[2] == width and value_dim == key_dim)
@@ -58,7 +69,7 @@ def convert_attention(layer: Layer, context: Context) -> LayerConversion:
         biases = {role: to_torch(layer, f"{role}.bias", f"{role}.bias", Layout.VECTOR,
                                  None if role == "output" else MergeHeads("bias"))
                   for role, _ in PROJECTIONS}
-    dropout = float(layer.config.get("dropout", 0.0))
+    dropout = layer.config.float("dropout", 0.0, minimum=0.0)
     if packed:
         tensors = [concatenated(layer, "in_proj_weight", [projections[r] for r in ("query", "key", "value")])]
         if bias:

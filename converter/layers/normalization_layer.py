@@ -6,14 +6,13 @@ buffers. `count` only serves adapt() and is left out, as the record says.
 """
 from __future__ import annotations
 
-from typing import Any
-
+from ..config import Config
 from ..graph import Layer
 from ..layouts import Layout
-from .registry import Context, LayerConversion, Variable, numbered, rule, to_torch
+from .registry import Context, LayerConversion, Variable, expect_shape, numbered, rule, to_torch
 
 
-def normalization_variables(config: dict[str, Any]) -> list[Variable]:
+def normalization_variables(config: Config) -> list[Variable]:
     if config.get("mean") is not None:
         return []  # mean and variance given in the config: constants, no weights
     return numbered("", [("mean", Layout.SAME), ("variance", Layout.SAME), ("count", Layout.SAME)])
@@ -23,9 +22,10 @@ def normalization_variables(config: dict[str, Any]) -> list[Variable]:
       description="mean, variance -> buffers of the same shape; count (adapt bookkeeping) left out",
       tested="per-channel statistics of an image model (EfficientNetB0)")
 def convert_normalization(layer: Layer, context: Context) -> LayerConversion:
+    expect_shape(layer, "variance", layer.tensor("mean").shape, "the shape of mean")
     tensors = [to_torch(layer, "mean", "mean", Layout.SAME), to_torch(layer, "variance", "variance", Layout.SAME)]
     return LayerConversion(
         layer, "Normalization (mean, variance buffers)", {"shape": layer.tensor("mean").shape}, tensors,
-        options={"invert": bool(layer.config.get("invert", False)),
+        options={"invert": layer.config.bool("invert", False),
                  "left_out": ["count: only adapt() uses it"] if layer.has("count") else []},
     )

@@ -6,16 +6,15 @@ nn.PReLU form: it is written channels-last as Keras has it, with a warning.
 """
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
+from ..config import Config
 from ..graph import Layer
 from ..layouts import Layout, ToVector
 from .registry import Context, LayerConversion, Variable, numbered, rule, to_torch
 
 
-def prelu_variables(config: dict[str, Any]) -> list[Variable]:
+def prelu_variables(config: Config) -> list[Variable]:
     return numbered("", [("alpha", Layout.SAME)])
 
 

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..config import Config
 from ..graph import Layer
 from ..layouts import Chain, GateReorder, Layout, TakeRow, Transform, permutation
-from .registry import Context, LayerConversion, TargetTensor, Variable, created, numbered, rule, to_torch
+from .registry import (
+    Context, LayerConversion, TargetTensor, Variable, created, expect_shape, numbered, rule, to_torch,
+)
 
 TORCH_MODULES = {"LSTM": "nn.LSTM", "GRU": "nn.GRU", "SimpleRNN": "nn.RNN"}
 GATES = {"LSTM": 4, "GRU": 3, "SimpleRNN": 1}
@@ -20,18 +23,18 @@ GATES = {"LSTM": 4, "GRU": 3, "SimpleRNN": 1}
 GRU_GATES = {"keras_order": "zrh", "torch_order": "rzn", "source": (1, 0, 2)}
 
 
-def rnn_variables(class_name: str, config: dict[str, Any], store_prefix: str = "cell/",
+def rnn_variables(class_name: str, config: Config, store_prefix: str = "cell/",
                   role_prefix: str = "") -> list[Variable]:
     """kernel, recurrent_kernel, bias of a recurrent layer, stored under `store_prefix`."""
     bias_layout = Layout.KERAS_RNN_BIAS_G if class_name == "GRU" else Layout.VECTOR
     entries: list[tuple[str, Layout]] = [("kernel", Layout.KERAS_RNN_KERNEL_IG),
                                          ("recurrent_kernel", Layout.KERAS_RNN_RECURRENT_UG)]
-    if config.get("use_bias", True):
+    if config.bool("use_bias", True):
         entries.append(("bias", bias_layout))
     return numbered(store_prefix, entries, role_prefix)
 
 
-def _reset_after(layer: Layer, class_name: str, config: dict[str, Any], role_prefix: str = "") -> bool:
+def _reset_after(layer: Layer, class_name: str, config: Config, role_prefix: str = "") -> bool:
     """GRU's reset_after: the (2, 3u) bias says so; else the config, absent before Keras 2.1.3 (False)."""
     if class_name != "GRU":
         return False
@@ -39,12 +42,29 @@ def _reset_after(layer: Layer, class_name: str, config: dict[str, Any], role_pre
     if layer.has(bias):
         return len(layer.tensor(bias).shape) == 2
     # tf.keras 2 and Keras 3 always write it (default True); standalone Keras before 2.1.3 had no such option
-    return bool(config.get("reset_after", False))
+    return config.bool("reset_after", False)
 
 
-def rnn_tensors(layer: Layer, class_name: str, config: dict[str, Any], role_prefix: str = "",
+def check_shapes(layer: Layer, class_name: str, config: Config, role_prefix: str = "") -> None:
+    """Kernel (in, g*u), recurrent kernel (u, g*u) and bias agree with each other and with `units`."""
+    gates = GATES[class_name]
+    units = config.optional_int("units", minimum=1)
+    expect_shape(layer, role_prefix + "recurrent_kernel", (units, gates * units if units else None),
+                 f"(units, {gates}*units)")
+    units = layer.tensor(role_prefix + "recurrent_kernel").shape[0]
+    expect_shape(layer, role_prefix + "recurrent_kernel", (units, gates * units), f"(units, {gates}*units)")
+    expect_shape(layer, role_prefix + "kernel", (None, gates * units), f"(in, {gates}*units)")
+    bias = role_prefix + "bias"
+    if layer.has(bias) and not (class_name == "GRU" and len(layer.tensor(bias).shape) == 2):
+        expect_shape(layer, bias, (gates * units,), f"({gates}*units,)")
+    elif layer.has(bias):
+        expect_shape(layer, bias, (2, gates * units), "(2, 3*units) with reset_after=True")
+
+
+def rnn_tensors(layer: Layer, class_name: str, config: Config, role_prefix: str = "",
                 suffix: str = "") -> list[TargetTensor]:
     """The torch tensors `weight_ih_l0{suffix}`, ... of one direction of a recurrent layer."""
+    check_shapes(layer, class_name, config, role_prefix)
     kernel_steps: dict[str, Transform | None] = {"kernel": None, "recurrent_kernel": None}
     if class_name == "GRU":
         for role, source in (("kernel", Layout.KERAS_RNN_KERNEL_IG),
@@ -76,7 +96,7 @@ def rnn_tensors(layer: Layer, class_name: str, config: dict[str, Any], role_pref
     return tensors
 
 
-def rnn_arguments(layer: Layer, class_name: str, config: dict[str, Any],
+def rnn_arguments(layer: Layer, class_name: str, config: Config,
                   role_prefix: str = "") -> tuple[dict[str, Any], dict[str, Any]]:
     """nn.LSTM/GRU/RNN arguments, and the Keras options the code around it must honour."""
     arguments: dict[str, Any] = {
@@ -85,8 +105,8 @@ def rnn_arguments(layer: Layer, class_name: str, config: dict[str, Any],
         "num_layers": 1, "bias": layer.has(role_prefix + "bias"), "batch_first": True,
     }
     options: dict[str, Any] = {
-        "return_sequences": bool(config.get("return_sequences", False)),
-        "go_backwards": bool(config.get("go_backwards", False)),
+        "return_sequences": config.bool("return_sequences", False),
+        "go_backwards": config.bool("go_backwards", False),
         "activation": _name(config.get("activation", "tanh")),
     }
     if class_name == "SimpleRNN":
@@ -119,15 +139,17 @@ def rnn_warnings(layer: Layer, class_name: str, options: dict[str, Any]) -> list
 
 
 def _name(activation: Any) -> str:
-    if isinstance(activation, dict):  # Keras 3 may serialize an activation as a dict
-        return str(activation.get("config", {}).get("name") or activation.get("class_name"))
-    return str(activation)
+    """An activation entry as a name (Keras 3 may serialize it as a dict); only ever used as a key."""
+    if isinstance(activation, dict):
+        config = activation.get("config")
+        activation = (config.get("name") if isinstance(config, dict) else None) or activation.get("class_name")
+    return activation if isinstance(activation, str) else "linear" if activation is None else "?"
 
 
 def register_recurrent(class_name: str, description: str, tested: str) -> None:
     """Register the rule of a plain recurrent layer: its one direction as the torch module's l0."""
 
-    def variables(config: dict[str, Any]) -> list[Variable]:
+    def variables(config: Config) -> list[Variable]:
         return rnn_variables(class_name, config)
 
     def convert(layer: Layer, context: Context) -> LayerConversion:

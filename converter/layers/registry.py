@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterable, Protocol
 
 import numpy as np
 
+from ..config import Config
 from ..errors import LayoutError
 from ..graph import Layer, Tensor
 from ..layouts import Layout, RowFiller, Transform, permutation, rows_of
@@ -44,11 +45,11 @@ def numbered(prefix: str, variables: Iterable[tuple[str, Layout] | tuple[str, La
 
 
 def with_bias(*weights: tuple[str, Layout] | tuple[str, Layout, tuple[str, ...]],
-              flag: Callable[[dict[str, Any]], bool] = lambda config: bool(config.get("use_bias", True)),
-              ) -> Callable[[dict[str, Any]], list[Variable]]:
+              flag: Callable[[Config], bool] = lambda config: config.bool("use_bias", True),
+              ) -> Callable[[Config], list[Variable]]:
     """The variables of a layer that has `weights`, then a bias when `flag(config)` holds."""
 
-    def variables(config: dict[str, Any]) -> list[Variable]:
+    def variables(config: Config) -> list[Variable]:
         entries = list(weights) + ([("bias", Layout.VECTOR)] if flag(config) else [])
         return numbered("", entries)
 
@@ -110,7 +111,7 @@ Convert = Callable[[Layer, Context], LayerConversion]
 class Rule:
     keras_class: str
     torch_module: str
-    variables: Callable[[dict[str, Any]], list[Variable]]
+    variables: Callable[[Config], list[Variable]]
     convert: Convert
     description: str  # one line for the README's supported-layers table
     tested: str  # the options its tests cover, for the README
@@ -121,7 +122,7 @@ RULES: dict[str, Rule] = {}
 
 
 def rule(
-    *keras_classes: str, torch_module: str, variables: Callable[[dict[str, Any]], list[Variable]],
+    *keras_classes: str, torch_module: str, variables: Callable[[Config], list[Variable]],
     description: str, tested: str, unsupported: Callable[[Layer], str | None] | None = None,
 ) -> Callable[[Convert], Convert]:
     """Register the decorated function as the conversion of each of `keras_classes`."""
@@ -139,10 +140,27 @@ def rule(
     return register
 
 
-def wrapped(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The class and config of the layer a wrapper (Bidirectional, TimeDistributed) holds."""
-    inner = config.get("layer") or {}
-    return str(inner.get("class_name")), dict(inner.get("config") or {})
+def wrapped(config: Config, key: str = "layer") -> tuple[str, Config]:
+    """The class and config of the layer a wrapper (Bidirectional, TimeDistributed) holds ("" if none)."""
+    inner = config.get(key)
+    inner = inner if isinstance(inner, dict) else {}
+    class_name = inner.get("class_name")
+    inner_config = inner.get("config")
+    return (class_name if isinstance(class_name, str) else "",
+            Config(inner_config if isinstance(inner_config, dict) else {}, f"{config.where} (its {key})"))
+
+
+def expect_shape(layer: Layer, role: str, shape: tuple[int | None, ...], why: str) -> None:
+    """LayoutError unless the layer's `role` tensor has `shape` (None: any size on that axis).
+
+    Rules check what the config and their other tensors imply, so that a crafted file whose
+    tensors contradict each other stops here instead of giving a module that cannot load.
+    """
+    found = layer.tensor(role).shape
+    if len(found) != len(shape) or any(want is not None and want != have for want, have in zip(shape, found)):
+        wanted = "(" + ", ".join("?" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+        raise LayoutError(f"{layer.tensor(role).source}: {role} of layer {layer.key} ({layer.class_name}) has shape "
+                          f"{found}, expected {wanted} ({why})")
 
 
 def to_torch(layer: Layer, role: str, torch_param: str, target: Layout, step: Transform | None = None) -> TargetTensor:

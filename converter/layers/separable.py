@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from ..graph import Layer
 from ..layouts import DepthwiseToGrouped, Layout
-from .conv_options import conv_options
-from .registry import Context, LayerConversion, rule, to_torch, with_bias
+from .conv_options import check_kernel_size, conv_options
+from .registry import Context, LayerConversion, expect_shape, rule, to_torch, with_bias
 
 SPATIAL = {"SeparableConv1D": 1, "SeparableConv2D": 2}
 DEPTHWISE = {1: Layout.KERAS_DEPTHWISE1D_WIM, 2: Layout.KERAS_DEPTHWISE2D_HWIM}
@@ -18,9 +18,17 @@ TORCH_LAYOUTS = {1: Layout.TORCH_CONV1D_OIW, 2: Layout.TORCH_CONV2D_OIHW}
 
 def _convert(layer: Layer, context: Context) -> LayerConversion:
     spatial = SPATIAL[layer.class_name]
+    multiplier = layer.config.optional_int("depth_multiplier", minimum=1)
+    expect_shape(layer, "depthwise_kernel", (None,) * (spatial + 1) + (multiplier,), "(*k, in, depth_multiplier)")
     depthwise = layer.tensor("depthwise_kernel").shape
-    pointwise = layer.tensor("pointwise_kernel").shape
     in_channels, multiplier = depthwise[spatial], depthwise[spatial + 1]
+    filters = layer.config.optional_int("filters", minimum=1)
+    expect_shape(layer, "pointwise_kernel", (1,) * spatial + (in_channels * multiplier, filters),
+                 "(1.., in*depth_multiplier, filters)")
+    pointwise = layer.tensor("pointwise_kernel").shape
+    if layer.has("bias"):
+        expect_shape(layer, "bias", (pointwise[-1],), "one per filter")
+    check_kernel_size(layer, spatial, tuple(depthwise[:spatial]), "depthwise_kernel")
     tensors = [
         to_torch(layer, "depthwise_kernel", "depthwise.weight", TORCH_LAYOUTS[spatial], DepthwiseToGrouped(spatial)),
         to_torch(layer, "pointwise_kernel", "pointwise.weight", TORCH_LAYOUTS[spatial]),

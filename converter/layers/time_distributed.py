@@ -6,13 +6,12 @@ the batch).
 """
 from __future__ import annotations
 
-from typing import Any
-
+from ..config import Config
 from ..graph import Layer
 from .registry import RULES, Context, LayerConversion, Variable, rule, wrapped
 
 
-def time_distributed_variables(config: dict[str, Any]) -> list[Variable]:
+def time_distributed_variables(config: Config) -> list[Variable]:
     class_name, inner = wrapped(config)
     if class_name not in RULES:
         return []
@@ -29,7 +28,7 @@ def _wrapped(layer: Layer) -> Layer:
 def _unsupported(layer: Layer) -> str | None:
     class_name, _ = wrapped(layer.config)
     if class_name not in RULES:
-        return f"wraps {class_name}, which has no rule"
+        return f"wraps {class_name or 'no layer'}, which has no rule"
     return RULES[class_name].unsupported(_wrapped(layer))
 
 

@@ -13,6 +13,7 @@ import h5py
 from ..errors import ReadError
 from ..graph import ModelGraph
 from . import keras3, legacy_h5, live, sharded
+from .hdf5_checks import raised_by_h5py
 
 #: Format codes and what `inspect` calls them.
 FORMATS = {
@@ -29,10 +30,29 @@ _HINT = ("expected a Keras .keras archive, a .weights.h5 file (or a sharded .wei
 
 
 def read_source(source: Any, architecture: Any = None) -> ModelGraph:
-    """Read a Keras file path or live model; `architecture` is a model config (dict) or a path to one."""
+    """Read a Keras file path or live model; `architecture` is a model config (dict) or a path to one.
+
+    Whatever goes wrong inside h5py or the HDF5 library while reading a damaged file is a
+    ReadError naming the file; anything else that is not a ConverterError is a bug of ours.
+    """
     if live.is_live_model(source):
         return live.read_live(source)
     path = os.fspath(source)
+    try:
+        graph = _read_file(path, architecture)
+    except RecursionError:
+        raise ReadError(f"{path}: structures nested too deeply to be a Keras file") from None
+    except (OSError, RuntimeError, KeyError, ValueError, TypeError) as error:
+        if not raised_by_h5py(error):
+            raise
+        raise ReadError(f"{path}: damaged or malformed HDF5 data ({type(error).__name__}: "
+                        f"{str(error).splitlines()[0][:200] if str(error) else 'no detail'})") from None
+    graph.files = [path] + graph.files + ([os.fspath(architecture)] if isinstance(architecture, (str, os.PathLike))
+                                          else [])
+    return graph
+
+
+def _read_file(path: str, architecture: Any) -> ModelGraph:
     if isinstance(architecture, (str, os.PathLike)):
         architecture = keras3.load_architecture(os.fspath(architecture))
     if not os.path.exists(path):
@@ -41,8 +61,13 @@ def read_source(source: Any, architecture: Any = None) -> ModelGraph:
         raise ReadError(f"{path}: is a directory; {_HINT} (a SavedModel directory is not supported)")
     if os.path.getsize(path) == 0:
         raise ReadError(f"{path}: the file is empty; {_HINT}")
-    with open(path, "rb") as handle:
-        magic = handle.read(4)
+    if not os.path.isfile(path):
+        raise ReadError(f"{path}: not a regular file; {_HINT}")
+    try:
+        with open(path, "rb") as handle:
+            magic = handle.read(4)
+    except OSError as error:
+        raise ReadError(f"{path}: cannot read ({error.strerror or error})") from None
     if magic == b"PK\x03\x04" or zipfile.is_zipfile(path):
         return keras3.read_archive(path, architecture)
     if sharded.is_keras_shard_index(path):
@@ -53,10 +78,14 @@ def read_source(source: Any, architecture: Any = None) -> ModelGraph:
         h5 = h5py.File(path, "r")
     except OSError as error:
         raise ReadError(f"{path}: damaged or truncated HDF5 file ({error})") from None
-    if legacy_h5.is_legacy(h5):
-        return legacy_h5.read_legacy(path, h5, architecture)
-    if keras3.is_keras3_weights(h5):
-        return keras3.read_weights(path, h5, architecture)
+    try:
+        if legacy_h5.is_legacy(h5):
+            return legacy_h5.read_legacy(path, h5, architecture)
+        if keras3.is_keras3_weights(h5):
+            return keras3.read_weights(path, h5, architecture)
+    except BaseException:
+        h5.close()
+        raise
     h5.close()
     raise ReadError(
         f"{path}: an HDF5 file, but not one Keras wrote (no model_config, layer_names or "

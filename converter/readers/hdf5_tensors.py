@@ -9,45 +9,33 @@ import numpy as np
 
 from ..errors import ReadError
 from ..graph import BFLOAT16, Tensor
+from .hdf5_checks import Store, check_dataset, weight_dtype
 
 
-def dataset_dtype(dataset: h5py.Dataset, where: str) -> str:
-    """The dtype name of a Keras weight dataset.
-
-    Keras stores bfloat16 as a 2-byte opaque type (numpy 'V2'); Keras 3 archives add a
-    `dtype='bfloat16'` attribute, its legacy .h5 writer does not. Keras writes no other
-    2-byte opaque type, so 'V2' is read as bfloat16 either way.
-    """
-    dtype = dataset.dtype
-    if dtype.kind == "V" and dtype.itemsize == 2:
-        return BFLOAT16
-    if dtype.kind not in "fiub":
-        raise ReadError(f"{where}: unsupported dtype {dtype} (expected a float or integer tensor)")
-    return dtype.name
-
-
-def tensor_from_dataset(dataset: h5py.Dataset, role: str, where: str,
-                        physical: tuple[str, int] | None = None) -> Tensor:
+def tensor_from_dataset(dataset: h5py.Dataset, role: str, where: str, store: Store) -> Tensor:
     """A Tensor that reads `dataset` when loaded; `where` is the file and path for messages.
 
-    `physical` is (path, offset) of the bytes h5py sees as the file: a contiguous,
-    unfiltered dataset is then memory-mapped in place (no copy, nothing read until used,
-    pages released when the array is dropped) instead of read through h5py.
+    The dataset is checked first (hdf5_checks: nothing outside the file, nothing declared
+    and not stored). A contiguous, unfiltered dataset is memory-mapped in place from the
+    store's file (no copy, nothing read until used, pages released when the array is
+    dropped) instead of read through h5py.
     """
-    dtype = dataset_dtype(dataset, where)
+    dtype = weight_dtype(dataset, where)
+    check_dataset(dataset, where, store)
     shape = tuple(dataset.shape)
-    start = _contiguous_offset(dataset) if physical else None
+    start = _contiguous_offset(dataset) if store.path is not None else None
 
     def load() -> np.ndarray:
-        if start is not None and physical is not None:
+        store.used()
+        if start is not None and store.path is not None:
             stored = np.dtype(np.uint16) if dtype == BFLOAT16 else dataset.dtype
             try:
-                return np.memmap(physical[0], dtype=stored, mode="r", offset=physical[1] + start, shape=shape)
+                return np.memmap(store.path, dtype=stored, mode="r", offset=store.start + start, shape=shape)
             except (OSError, ValueError) as error:
                 raise ReadError(f"{where}: cannot map the tensor ({error}); the file may be truncated") from None
         try:
             array = dataset[()]
-        except (OSError, ValueError, KeyError) as error:
+        except (OSError, ValueError, KeyError, RuntimeError) as error:
             raise ReadError(f"{where}: cannot read the tensor ({error}); the file may be truncated") from None
         array = np.asarray(array)
         return array.view(np.uint16) if dtype == BFLOAT16 else array
@@ -74,7 +62,7 @@ def numeric_key(name: str) -> tuple[Any, ...]:
 def attr_text(value: Any) -> str:
     """An HDF5 attribute as str: old files (h5py 2) store bytes, new ones str."""
     if isinstance(value, (bytes, np.bytes_)):
-        return value.decode("utf-8")
+        return value.decode("utf-8", "replace")
     return str(value)
 
 

@@ -8,24 +8,25 @@ reproducible), so the mapping to real names comes from the model config.
 """
 from __future__ import annotations
 
-import json
+import os
 import zipfile
-from typing import Any, Optional
+from typing import Any
 
 import h5py
 
 from ..errors import LayoutError, ReadError
 from ..graph import Layer, ModelGraph, Tensor, to_snake_case
+from .hdf5_checks import Store, check_links, userblock
 from .hdf5_tensors import attr_text, numeric_key, tensor_from_dataset
 from .keras_config import parse_model, snake_class
+from .limits import MAX_MODEL_DEPTH, parse_json, read_json_file, version_text
 from .sharded import MergedGroup, shard_files
-from .zip_member import FileWindow, open_member
+from .zip_member import open_archive, open_member, read_json_member
 
 WEIGHTS_MEMBER = "model.weights.h5"
-Physical = Optional[tuple[str, int]]  # the file and offset where h5py's bytes start, for memory maps
-SHARD_FILE = ("<the dataset's own file>", 0)  # sharded weights: each dataset's file
 # Keras 3 writes `layers`; some tf.keras 2.13-2.15 archives wrote this instead.
 LAYER_GROUPS = ("layers", "_layer_checkpoint_dependencies")
+StoreOf = Any  # a function giving the Store of a dataset (sharded weights: each shard's own)
 
 
 def is_keras3_weights(h5: h5py.File) -> bool:
@@ -34,33 +35,40 @@ def is_keras3_weights(h5: h5py.File) -> bool:
 
 def read_archive(path: str, architecture: Any = None) -> ModelGraph:
     """Read a `.keras` zip: config.json for the graph, model.weights.h5 read in place."""
-    try:
-        archive = zipfile.ZipFile(path)
-        names = set(archive.namelist())
-    except (zipfile.BadZipFile, OSError) as error:
-        raise ReadError(f"{path}: damaged or truncated .keras archive ({error})") from None
+    archive = open_archive(path)
     with archive:
+        names = set(archive.namelist())
         for member in ("config.json", WEIGHTS_MEMBER):
             if member not in names and not (member == "config.json" and architecture is not None):
                 raise ReadError(
                     f"{path}: zip archive without {member}; a Keras .keras archive holds "
                     "config.json, metadata.json and model.weights.h5"
                 )
-        model_config = architecture if architecture is not None else _json_member(archive, path, "config.json")
-        metadata = _json_member(archive, path, "metadata.json") if "metadata.json" in names else {}
-        graph = ModelGraph(
-            layers=[], source=path, format="keras-archive",
-            keras_version=str(metadata.get("keras_version", "unknown")),
-        )
+        model_config = architecture if architecture is not None else read_json_member(archive, path, "config.json")
+        if not isinstance(model_config, dict):
+            raise ReadError(f"{path}: config.json holds {type(model_config).__name__}, not a Keras model config")
+        metadata = read_json_member(archive, path, "metadata.json") if "metadata.json" in names else {}
+        version = metadata.get("keras_version", "unknown") if isinstance(metadata, dict) else "unknown"
+        graph = ModelGraph(layers=[], source=path, format="keras-archive", keras_version=version_text(version))
         try:
-            window = graph.resources.enter_context(open_member(archive, path, WEIGHTS_MEMBER))
-            # stored uncompressed, as Keras writes it: tensors can be mapped straight from the zip
-            physical: Physical = (path, window.start) if isinstance(window, FileWindow) else None
-            h5 = graph.resources.enter_context(h5py.File(window, "r"))
-        except (OSError, zipfile.BadZipFile) as error:
+            member, check = open_member(archive, path, WEIGHTS_MEMBER)
+            graph.resources.enter_context(member)
+            h5 = graph.resources.enter_context(h5py.File(member, "r"))
+        except BaseException as error:
             graph.close()
-            raise ReadError(f"{path}: cannot open {WEIGHTS_MEMBER} inside the archive ({error})") from None
-    _fill(graph, h5, model_config, f"{path}:{WEIGHTS_MEMBER}", physical)
+            if isinstance(error, OSError):
+                raise ReadError(f"{path}: cannot open {WEIGHTS_MEMBER} inside the archive ({error})") from None
+            raise
+    where = f"{path}:{WEIGHTS_MEMBER}"
+    skip = userblock(h5)
+    if check is not None:  # stored: tensors are mapped straight from the zip, its CRC checked before output
+        graph.integrity.append(check.check)
+        graph.resources.callback(check.cancel)
+        store = Store(path, check.start + skip, check.info.file_size - skip, check.start_once)
+    else:
+        member.seek(0, os.SEEK_END)
+        store = Store(None, 0, member.tell() - skip)
+    _fill(graph, h5, model_config, where, lambda dataset: store)
     return graph
 
 
@@ -69,7 +77,9 @@ def read_weights(path: str, h5: h5py.File, architecture: Any = None) -> ModelGra
     graph = ModelGraph(layers=[], source=path, format="keras-weights",
                        keras_version="unknown (not stored in .weights.h5)")
     graph.resources.enter_context(h5)
-    _fill(graph, h5, architecture, path, (path, 0))
+    skip = userblock(h5)
+    store = Store(path, skip, os.path.getsize(path) - skip)
+    _fill(graph, h5, architecture, path, lambda dataset: store)
     return graph
 
 
@@ -77,59 +87,66 @@ def read_sharded(path: str, architecture: Any = None) -> ModelGraph:
     """Read Keras 3 sharded weights: the `.weights.json` index and its `.weights.h5` shards."""
     graph = ModelGraph(layers=[], source=path, format="keras-weights-sharded",
                        keras_version="unknown (not stored in sharded weights)")
+    stores: dict[str, Store] = {}
     try:
-        files = [graph.resources.enter_context(h5py.File(file, "r")) for file in shard_files(path)]
+        files = []
+        for file in shard_files(path):
+            h5 = graph.resources.enter_context(h5py.File(file, "r"))
+            check_links(h5, file)
+            skip = userblock(h5)
+            stores[h5.filename] = Store(file, skip, os.path.getsize(file) - skip)
+            files.append(h5)
     except OSError as error:
         graph.close()
         raise ReadError(f"{path}: cannot open a shard it names ({error})") from None
+    except BaseException:
+        graph.close()
+        raise
+    graph.files = [file for file in stores]
     # each dataset is mapped from the shard file that holds it
-    _fill(graph, MergedGroup(files, "/"), architecture, path, SHARD_FILE)  # type: ignore[arg-type]
+    _fill(graph, MergedGroup(files, "/"), architecture, path, lambda dataset: stores[dataset.file.filename])
     return graph
 
 
 def load_architecture(path: str) -> Any:
     """A model config from a `.keras` archive, a full-model `.h5`, or a JSON file (model.to_json())."""
-    try:
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive:
-                return _json_member(archive, path, "config.json")
-        if h5py.is_hdf5(path):
+    if not os.path.isfile(path):
+        raise ReadError(f"{path}: no such architecture file; give a .keras file, a full-model .h5 or a config JSON")
+    if zipfile.is_zipfile(path):
+        with open_archive(path) as archive:
+            if "config.json" not in archive.namelist():
+                raise ReadError(f"{path}: a zip archive without config.json; give a .keras file")
+            return read_json_member(archive, path, "config.json")
+    if h5py.is_hdf5(path):
+        try:
             with h5py.File(path, "r") as h5:
                 if "model_config" not in h5.attrs:
                     raise ReadError(f"{path}: an HDF5 file without model_config; give a full-model file")
-                return json.loads(attr_text(h5.attrs["model_config"]))
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except (OSError, ValueError, zipfile.BadZipFile) as error:
-        raise ReadError(f"{path}: cannot read an architecture from it ({error}); give a .keras file, "
-                        "a full-model .h5 or a model config JSON") from None
+                return parse_json(attr_text(h5.attrs["model_config"]), f"{path}: model_config")
+        except OSError as error:
+            raise ReadError(f"{path}: cannot read an architecture from it ({error})") from None
+    return read_json_file(path)
 
 
-def _json_member(archive: zipfile.ZipFile, path: str, member: str) -> Any:
+def _fill(graph: ModelGraph, h5: Any, model_config: Any, where: str, store_of: StoreOf) -> None:
     try:
-        return json.loads(archive.read(member))
-    except (ValueError, KeyError, zipfile.BadZipFile, OSError) as error:
-        raise ReadError(f"{path}: {member} inside the archive is not valid JSON ({error})") from None
-
-
-def _fill(graph: ModelGraph, h5: h5py.File, model_config: Any, where: str, physical: Physical) -> None:
-    root_group = next((h5[name] for name in LAYER_GROUPS if name in h5), None)
-    if root_group is None:
-        graph.close()
-        raise ReadError(f"{where}: no 'layers' group; this is not a Keras 3 weights file")
-    try:
+        if isinstance(h5, h5py.Group):  # shards were checked one by one
+            check_links(h5, where)
+        root_group = next((h5[name] for name in LAYER_GROUPS if name in h5), None)
+        if root_group is None:
+            raise ReadError(f"{where}: no 'layers' group; this is not a Keras 3 weights file")
         if model_config is None:
-            graph.layers = _layers_from_file(root_group, (), where, physical)
+            graph.layers = _layers_from_file(root_group, (), where, store_of)
             return
         root, inputs = parse_model(model_config, where)
-        _attach(root, root_group, where, physical)
+        _attach(root, root_group, where, store_of)
         graph.layers, graph.inputs, graph.root = root.children or [], inputs, root
-    except Exception:
+    except BaseException:
         graph.close()
         raise
 
 
-def _attach(model: Layer, layers_group: h5py.Group, where: str, physical: Physical) -> None:
+def _attach(model: Layer, layers_group: h5py.Group, where: str, store_of: StoreOf) -> None:
     """Give each layer of `model` the tensors of its class-name-numbered group."""
     used: dict[str, int] = {}
     claimed: set[str] = set()
@@ -143,12 +160,15 @@ def _attach(model: Layer, layers_group: h5py.Group, where: str, physical: Physic
             continue  # Keras writes no group for some weightless layers
         claimed.add(store_name)
         group = layers_group[store_name]
+        if not isinstance(group, (h5py.Group, MergedGroup)):
+            raise ReadError(f"{where}/{layers_group.name.lstrip('/')}/{store_name}: a dataset where Keras writes "
+                            "a layer group")
         _check_name(group, child, f"{where}/{group.name.lstrip('/')}")
         if child.is_model:
             if "layers" in group:
-                _attach(child, group["layers"], where, physical)
+                _attach(child, group["layers"], where, store_of)
         else:
-            child.tensors = _tensors_of(group, where, physical)
+            child.tensors = _tensors_of(group, where, store_of)
     stray = [name for name in layers_group if name not in claimed and _has_datasets(layers_group[name])]
     if stray:
         raise LayoutError(
@@ -168,7 +188,7 @@ def _check_name(group: h5py.Group, layer: Layer, where: str) -> None:
         )
 
 
-def _tensors_of(group: h5py.Group, where: str, physical: Physical) -> list[Tensor]:
+def _tensors_of(group: h5py.Group, where: str, store_of: StoreOf) -> list[Tensor]:
     """Datasets of a layer group: `vars/<i>` in numeric order, then those of sub-objects."""
     found: list[tuple[str, h5py.Dataset]] = []
 
@@ -179,33 +199,39 @@ def _tensors_of(group: h5py.Group, where: str, physical: Physical) -> list[Tenso
     group.visititems(visit)
     found.sort(key=lambda pair: (not pair[0].startswith("vars/"), numeric_key(pair[0])))
     prefix = group.name.lstrip("/")
-    return [tensor_from_dataset(dataset, name, f"{where}/{prefix}/{name}",
-                                (dataset.file.filename, 0) if physical == SHARD_FILE else physical)
+    return [tensor_from_dataset(dataset, name, f"{where}/{prefix}/{name}", store_of(dataset))
             for name, dataset in found]
 
 
-def _has_datasets(group: h5py.Group) -> bool:
+def _has_datasets(group: Any) -> bool:
+    if isinstance(group, h5py.Dataset):
+        return True
     found: list[str] = []
     group.visititems(lambda name, item: found.append(name) if isinstance(item, h5py.Dataset) else None)
     return bool(found)
 
 
 def _layers_from_file(layers_group: h5py.Group, parent: tuple[str, ...], where: str,
-                      physical: Physical) -> list[Layer]:
+                      store_of: StoreOf) -> list[Layer]:
     """Without a config: layers named by the file (their recorded names when present).
 
     The class is only known as the group's snake-case name; tagging resolves it.
     """
+    if len(parent) >= MAX_MODEL_DEPTH:
+        raise ReadError(f"{where}: models nested more than {MAX_MODEL_DEPTH} deep; the file is crafted")
     layers: list[Layer] = []
     for store_name in sorted(layers_group, key=numeric_key):
         group = layers_group[store_name]
+        if not isinstance(group, (h5py.Group, MergedGroup)):
+            raise ReadError(f"{where}/{layers_group.name.lstrip('/')}/{store_name}: a dataset where Keras writes "
+                            "a layer group")
         recorded = group["vars"].attrs.get("name") if "vars" in group else None
         name = attr_text(recorded) if recorded is not None else store_name
         layer = Layer(name=name, class_name=snake_class(store_name), config={}, path=parent + (name,), has_config=False)
         if "layers" in group:
-            layer.children = _layers_from_file(group["layers"], layer.path, where, physical)
+            layer.children = _layers_from_file(group["layers"], layer.path, where, store_of)
         else:
-            layer.tensors = _tensors_of(group, where, physical)
+            layer.tensors = _tensors_of(group, where, store_of)
         layers.append(layer)
     return layers
 

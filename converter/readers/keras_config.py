@@ -4,8 +4,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..config import Config
 from ..errors import ReadError
-from ..graph import InputSpec, Layer
+from ..graph import CallGraph, InputSpec, Layer
+from .call_graph import call_graph
+from .limits import MAX_MODEL_DEPTH
 
 #: Config class names of models that can be nested as layers.
 MODEL_CLASSES = frozenset({"Sequential", "Functional", "Model"})
@@ -25,19 +28,23 @@ def parse_model(model_config: Any, where: str) -> tuple[Layer, list[InputSpec]]:
 
 def is_model_entry(entry: dict[str, Any]) -> bool:
     config = entry.get("config")
-    return entry.get("class_name") in MODEL_CLASSES or (
+    return (isinstance(entry.get("class_name"), str) and entry["class_name"] in MODEL_CLASSES) or (
         isinstance(config, dict) and isinstance(config.get("layers"), list)
     ) or isinstance(config, list)
 
 
 def _parse_model_entry(entry: dict[str, Any], path: tuple[str, ...], where: str) -> Layer:
-    class_name = str(entry.get("class_name"))
+    if len(path) > MAX_MODEL_DEPTH:
+        raise ReadError(f"{where}: models nested more than {MAX_MODEL_DEPTH} deep; the config is crafted")
+    class_name = _class_name(entry, where)
     config = entry.get("config")
     if isinstance(config, list):  # Keras 2.0 wrote Sequential configs as a bare list
         class_name, config = "Sequential", {"name": entry.get("name", "sequential"), "layers": config}
     if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
         raise ReadError(f"{where}: model config of class {class_name} has no list of layers")
-    name = str(config.get("name") or entry.get("name") or class_name.lower())
+    name = config.get("name") or entry.get("name") or class_name.lower()
+    if not isinstance(name, str):
+        raise ReadError(f"{where}: a model of class {class_name} has a name that is not a string: {str(name)[:60]}")
     sequential = class_name == "Sequential"
     children: list[Layer] = []
     previous: str | None = None
@@ -47,7 +54,25 @@ def _parse_model_entry(entry: dict[str, Any], path: tuple[str, ...], where: str)
             child.inbound = [previous] if previous else []
         children.append(child)
         previous = child.name
-    return Layer(name=name, class_name=class_name, config=config, path=path, children=children)
+    names = [child.name for child in children]
+    repeated = sorted({child for child in names if names.count(child) > 1})
+    if repeated:
+        raise ReadError(f"{where}: model {name!r} has several layers named {repeated[0]!r}; Keras names layers "
+                        "uniquely, so the config is malformed")
+    label = f"{where}: model {name} ({class_name})"
+    model = Layer(name=name, class_name=class_name, config=Config(config, label), path=path, children=children)
+    try:
+        model.call_graph = call_graph(model, where)
+    except ReadError as error:  # weights still convert; the module builder refuses with this
+        model.call_graph = CallGraph([], [], [], error=str(error))
+    return model
+
+
+def _class_name(entry: dict[str, Any], where: str) -> str:
+    class_name = entry.get("class_name")
+    if not isinstance(class_name, str) or not class_name or len(class_name) > 200 or not class_name.isprintable():
+        raise ReadError(f"{where}: a layer entry's class_name is not a name: {str(class_name)[:60]}")
+    return class_name
 
 
 def _parse_layer_entry(entry: Any, parent: tuple[str, ...], where: str) -> Layer:
@@ -55,20 +80,31 @@ def _parse_layer_entry(entry: Any, parent: tuple[str, ...], where: str) -> Layer
         raise ReadError(f"{where}: a layer entry of the model config has no config: {str(entry)[:80]}")
     config = entry["config"]
     name = entry.get("name") or (config.get("name") if isinstance(config, dict) else None)
-    if not name:
-        raise ReadError(f"{where}: a layer of class {entry.get('class_name')} has no name in the config")
-    path = parent + (str(name),)
+    if not name or not isinstance(name, str):
+        raise ReadError(f"{where}: a layer of class {str(entry.get('class_name'))[:60]} has no name in the config")
+    path = parent + (name,)
     if is_model_entry(entry):
         layer = _parse_model_entry(entry, path, where)
-        layer.name = str(name)  # the name the outer model knows it by
+        layer.name = name  # the name the outer model knows it by
     else:
-        layer = Layer(name=str(name), class_name=str(entry.get("class_name")), config=config, path=path)
+        class_name = _class_name(entry, where)
+        layer = Layer(name=name, class_name=class_name, config=Config(config, f"{where}: layer {name} ({class_name})"),
+                      path=path)
+        if class_name == "InputLayer" or "batch_input_shape" in layer.config:
+            _shape_of(layer.config)  # checked once here: the module builder reads it
     layer.inbound = _inbound_names(entry.get("inbound_nodes", []))
     layer.inbound_nodes = entry.get("inbound_nodes", [])
-    build_shape = (entry.get("build_config") or {}).get("input_shape")
-    if isinstance(build_shape, list) and all(d is None or isinstance(d, int) for d in build_shape):
+    build_config = entry.get("build_config")
+    build_shape = build_config.get("input_shape") if isinstance(build_config, dict) else None
+    if _is_shape(build_shape):
         layer.input_shape = tuple(build_shape)
     return layer
+
+
+def _is_shape(value: Any) -> bool:
+    """A batch shape: a list of sizes (non-negative ints) or None for unknown ones."""
+    return isinstance(value, (list, tuple)) and all(d is None or (isinstance(d, int) and not isinstance(d, bool) and d >= 0)
+                                           for d in value)
 
 
 def _inbound_names(nodes: Any) -> list[str]:
@@ -78,8 +114,8 @@ def _inbound_names(nodes: Any) -> list[str]:
     def visit(item: Any) -> None:
         if isinstance(item, dict):
             history = item.get("config", {}).get("keras_history") if isinstance(item.get("config"), dict) else None
-            if history:
-                names.append(str(history[0]))
+            if isinstance(history, list) and history and isinstance(history[0], str):
+                names.append(history[0])
                 return
             for value in item.values():
                 visit(value)
@@ -97,6 +133,9 @@ def _inbound_names(nodes: Any) -> list[str]:
 def _shape_of(config: dict[str, Any]) -> tuple[int | None, ...] | None:
     for key in ("batch_shape", "batch_input_shape"):
         if config.get(key) is not None:
+            if not _is_shape(config[key]):
+                raise ReadError(f"{getattr(config, 'where', 'an input')}: {key} must be a list of sizes, found "
+                                f"{str(config[key])[:60]}; the model config is malformed")
             return tuple(config[key])
     return None
 
@@ -118,12 +157,22 @@ def _input_specs(model_config: dict[str, Any], root: Layer) -> list[InputSpec]:
     return specs
 
 
+#: input dtypes a model may declare (anything else is refused: it would reach generated code and numpy)
+INPUT_DTYPES = frozenset({"float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
+                          "uint16", "uint32", "uint64", "bool", "string"})
+
+
 def _dtype_name(dtype: Any) -> str:
     """A Keras dtype entry (a string, or a Keras 3 DTypePolicy dict) as a dtype name."""
     if isinstance(dtype, dict):
-        dtype = dtype.get("config", {}).get("name", "float32")
-    dtype = str(dtype or "float32")
-    return dtype.split("_")[-1] if dtype.startswith("mixed_") else dtype
+        config = dtype.get("config")
+        dtype = config.get("name", "float32") if isinstance(config, dict) else None
+    dtype = dtype if isinstance(dtype, str) and dtype else "float32"
+    dtype = dtype.split("_")[-1] if dtype.startswith("mixed_") else dtype
+    if dtype not in INPUT_DTYPES:
+        raise ReadError(f"an input declares dtype {dtype[:40]!r}, which is not a Keras tensor dtype; the model config "
+                        "is malformed")
+    return dtype
 
 
 def snake_class(layer_name: str) -> str:

@@ -8,15 +8,17 @@ walking, so that the order is the layer's own.
 """
 from __future__ import annotations
 
-import json
+import os
 from typing import Any
 
 import h5py
 
 from ..errors import LayoutError, ReadError
 from ..graph import Layer, ModelGraph, Tensor
+from .hdf5_checks import Store, check_links, userblock
 from .hdf5_tensors import attr_list, attr_text, tensor_from_dataset
 from .keras_config import parse_model, snake_class
+from .limits import parse_json, version_text
 
 
 def is_legacy(h5: h5py.File) -> bool:
@@ -25,54 +27,58 @@ def is_legacy(h5: h5py.File) -> bool:
 
 def read_legacy(path: str, h5: h5py.File, architecture: Any = None) -> ModelGraph:
     """Read a legacy full-model or weights-only HDF5 file into a graph."""
-    weights_root = h5["model_weights"] if "model_weights" in h5 else h5
-    full_model = "model_config" in h5.attrs
-    version = h5.attrs.get("keras_version", weights_root.attrs.get("keras_version"))
-    graph = ModelGraph(
-        layers=[], source=path,
-        format="legacy-h5" if full_model else "legacy-h5-weights",
-        keras_version=attr_text(version) if version is not None else "unknown (before Keras 2.0?)",
-    )
+    graph = ModelGraph(layers=[], source=path, format="legacy-h5", keras_version="unknown")
     graph.resources.enter_context(h5)
-    if "backend" in h5.attrs:
-        graph.metadata["backend"] = attr_text(h5.attrs["backend"])
     try:
+        check_links(h5, path)
+        weights_root = h5["model_weights"] if "model_weights" in h5 else h5
+        if not isinstance(weights_root, h5py.Group):
+            raise ReadError(f"{path}: model_weights is not a group; the file is damaged or crafted")
+        full_model = "model_config" in h5.attrs
+        graph.format = "legacy-h5" if full_model else "legacy-h5-weights"
+        version = h5.attrs.get("keras_version", weights_root.attrs.get("keras_version"))
+        graph.keras_version = version_text(attr_text(version)) if version is not None else "unknown (before Keras 2.0?)"
+        if "backend" in h5.attrs:
+            graph.metadata["backend"] = version_text(attr_text(h5.attrs["backend"]))
+        skip = userblock(h5)
+        store = Store(path, skip, os.path.getsize(path) - skip)
         model_config = architecture
         if model_config is None and full_model:
-            try:
-                model_config = json.loads(attr_text(h5.attrs["model_config"]))
-            except ValueError as error:
-                raise ReadError(f"{path}: the model_config attribute is not valid JSON ({error})") from None
+            model_config = parse_json(attr_text(h5.attrs["model_config"]), f"{path}: the model_config attribute")
         if "layer_names" not in weights_root.attrs:
             raise ReadError(f"{path}: no layer_names attribute under {weights_root.name}; "
                             "the file holds no Keras weights")
         layer_names = attr_list(weights_root.attrs["layer_names"])
+        missing = [name for name in layer_names if not isinstance(weights_root.get(name), h5py.Group)]
+        if missing:
+            raise ReadError(f"{path}: layer_names lists {', '.join(missing[:5])} but {weights_root.name} has no "
+                            "such group; the file is damaged")
         if model_config is None:
-            graph.layers = [_layer_from_file(weights_root[name], name, path) for name in layer_names]
+            graph.layers = [_layer_from_file(weights_root[name], name, path, store) for name in layer_names]
         else:
             root, graph.inputs = parse_model(model_config, path)
-            _attach(root, weights_root, layer_names, path)
+            _attach(root, weights_root, layer_names, path, store)
             graph.layers, graph.root = root.children or [], root
-    except Exception:
+    except BaseException:
         graph.close()
         raise
     return graph
 
 
-def _weights_of(group: h5py.Group, path: str) -> list[tuple[list[str], Tensor]]:
+def _weights_of(group: h5py.Group, path: str, store: Store) -> list[tuple[list[str], Tensor]]:
     """(name components, tensor) for each entry of the group's `weight_names`."""
     weights = []
     for weight_name in attr_list(group.attrs.get("weight_names")):
-        if weight_name not in group:
-            raise ReadError(f"{path}:{group.name}: weight_names lists {weight_name} but the file has no such dataset")
+        dataset = group.get(weight_name) if weight_name else None
+        if not isinstance(dataset, h5py.Dataset):
+            raise ReadError(f"{path}:{group.name}: weight_names lists {weight_name!r} but the file has no such dataset")
         parts = weight_name.split("/")
         role = parts[-1].split(":")[0]  # tf.keras names end in ':0'; Keras 3's writer drops it
-        weights.append((parts[:-1], tensor_from_dataset(group[weight_name], role, f"{path}:{group[weight_name].name}",
-                                                               (path, 0))))
+        weights.append((parts[:-1], tensor_from_dataset(dataset, role, f"{path}:{dataset.name}", store)))
     return weights
 
 
-def _attach(root: Layer, weights_root: h5py.Group, layer_names: list[str], path: str) -> None:
+def _attach(root: Layer, weights_root: h5py.Group, layer_names: list[str], path: str, store: Store) -> None:
     by_name = {child.name: child for child in root.children or []}
     stray = [name for name in layer_names
              if name not in by_name and attr_list(weights_root[name].attrs.get("weight_names"))]
@@ -82,7 +88,7 @@ def _attach(root: Layer, weights_root: h5py.Group, layer_names: list[str], path:
         layer = by_name.get(name)
         if layer is None:
             continue
-        weights = _weights_of(weights_root[name], path)
+        weights = _weights_of(weights_root[name], path, store)
         if layer.is_model:
             for components, tensor in weights:
                 _place(layer, components, tensor, path)
@@ -116,10 +122,10 @@ def _place(model: Layer, components: list[str], tensor: Tensor, path: str) -> No
     leaves[0].tensors.append(tensor)
 
 
-def _layer_from_file(group: h5py.Group, name: str, path: str) -> Layer:
+def _layer_from_file(group: h5py.Group, name: str, path: str, store: Store) -> Layer:
     """Without a config: a layer named by its group; a nested model's sub-layers from weight names."""
     layer = Layer(name=name, class_name=snake_class(name), config={}, path=(name,), has_config=False)
-    weights = _weights_of(group, path)
+    weights = _weights_of(group, path, store)
     if all(not components or components[-1] == name for components, _ in weights):
         layer.tensors = [tensor for _, tensor in weights]
         return layer

@@ -6,42 +6,54 @@ shards holding it. The shards are read as one tree through MergedGroup.
 """
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, Callable, Iterator
 
 import h5py
 
 from ..errors import ReadError
+from .limits import read_json_file
 
 
 def is_keras_shard_index(path: str) -> bool:
+    """Whether `path` is JSON text (it starts with `{`): then it must be a shard index."""
     try:
         with open(path, "rb") as handle:
-            if handle.read(1) != b"{":
-                return False
-        with open(path, encoding="utf-8") as handle:
-            index = json.load(handle)
-    except (OSError, ValueError):
+            return handle.read(1) == b"{"
+    except OSError:
         return False
-    return isinstance(index, dict) and isinstance(index.get("weight_map"), dict)
 
 
 def shard_files(path: str) -> list[str]:
-    """The shard files an index names, in order, each checked to exist."""
-    with open(path, encoding="utf-8") as handle:
-        index = json.load(handle)
+    """The shard files an index names, in order: bare file names of regular files beside it."""
+    index = read_json_file(path)
+    weight_map = index.get("weight_map") if isinstance(index, dict) else None
+    if not isinstance(weight_map, dict):
+        raise ReadError(f"{path}: JSON without a weight_map object; not a Keras sharded-weights index")
     folder = os.path.dirname(os.path.abspath(path))
     names: list[str] = []
-    for value in index["weight_map"].values():
+    for value in weight_map.values():
         for name in value if isinstance(value, list) else [value]:
             if name not in names:
-                names.append(name)
+                names.append(_bare_name(name, path))
     files = [os.path.join(folder, name) for name in names]
     missing = [name for name, file in zip(names, files) if not os.path.isfile(file)]
     if missing:
         raise ReadError(f"{path}: the index names shard(s) {', '.join(missing)} that are not beside it")
+    real_folder = os.path.realpath(folder)
+    outside = [name for name, file in zip(names, files) if os.path.dirname(os.path.realpath(file)) != real_folder]
+    if outside:
+        raise ReadError(f"{path}: shard {outside[0]} is a link to a file outside the index's folder; weightport "
+                        "reads shards beside the index only")
     return files
+
+
+def _bare_name(name: Any, path: str) -> str:
+    """A shard name as the index must give it: a file name, no folder, nothing above."""
+    if not isinstance(name, str) or not name or name in (".", "..") or "\0" in name \
+            or os.path.basename(name) != name or "/" in name or "\\" in name:
+        raise ReadError(f"{path}: the index names shard {name!r}; shards must be bare file names beside the index")
+    return name
 
 
 class MergedGroup:

@@ -13,13 +13,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
-from ..errors import ConverterError, WriteError
-from . import hdf5_file, npz_file, safetensors_file, torch_file
+from ..errors import WriteError
+from . import files, hdf5_file, npz_file, safetensors_file, torch_file
 
 
 class WritableTensor(Protocol):
@@ -58,16 +57,42 @@ def writer_for(destination: str) -> Writer:
     return WRITERS[suffix]
 
 
-def check_destination(destination: str, force: bool) -> None:
-    """Fail early, before any reading, if `destination` cannot or must not be written."""
+def check_destination(destination: str, force: bool, sources: Sequence[str] = ()) -> None:
+    """Fail early, before any reading, if `destination` cannot or must not be written.
+
+    `sources` are the files the conversion reads: none of them may be overwritten, even
+    with `force`.
+    """
     writer_for(destination)
-    if os.path.isdir(destination):
-        raise WriteError(f"{destination}: is a directory; give a file name with a suffix such as .safetensors")
-    if os.path.exists(destination) and not force:
-        raise WriteError(f"{destination}: already exists; pass --force (force=True) to overwrite it")
-    folder = os.path.dirname(os.path.abspath(destination))
+    check_output(destination, force, sources)
+    index = destination + ".index.json"
+    if destination.endswith(".safetensors") and os.path.exists(index) and not force:
+        raise WriteError(f"{destination}: a sharded output of that name exists ({index}); pass --force "
+                         "(force=True) to replace it")
+
+
+def check_output(path: str, force: bool, sources: Sequence[str] = ()) -> None:
+    """Any output file (weights, a record, a model file): writable, new or forced, and no source."""
+    if os.path.isdir(path):
+        raise WriteError(f"{path}: is a directory; give a file name")
+    for source in sources:
+        if _same_file(path, source):
+            raise WriteError(f"{path}: is the source {source} itself; writing it would destroy the source "
+                             "(--force does not allow that): choose another name")
+    if os.path.lexists(path) and not force:
+        raise WriteError(f"{path}: already exists; pass --force (force=True) to overwrite it")
+    folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise WriteError(f"{destination}: folder {folder} does not exist; create it first")
+        raise WriteError(f"{path}: folder {folder} does not exist; create it first")
+    if not os.access(folder, os.W_OK):
+        raise WriteError(f"{path}: folder {folder} is not writable; choose a folder you can write to")
+
+
+def _same_file(path: str, source: str) -> bool:
+    try:
+        return os.path.samefile(path, source)
+    except OSError:  # one of them does not exist (yet)
+        return os.path.abspath(path) == os.path.abspath(source)
 
 
 def parse_size(text: str | int) -> int:
@@ -83,74 +108,79 @@ def parse_size(text: str | int) -> int:
 
 
 def write(tensors: Sequence[WritableTensor], metadata: dict[str, str], destination: str, force: bool = False,
-          max_shard_size: int | str | None = None, progress: Progress | None = None) -> list[str]:
+          max_shard_size: int | str | None = None, progress: Progress | None = None,
+          validate: Callable[[], None] | None = None, sources: Sequence[str] = ()) -> list[str]:
     """Write `tensors` to `destination` atomically, in the format its suffix names; returns the files.
 
     With `max_shard_size` and a .safetensors destination larger than it, writes Hugging
     Face shards `name-0000i-of-0000n.safetensors` and `name.safetensors.index.json`.
+    `validate` runs after every byte is written and before any file takes its final name
+    (the source's own checks: a zip CRC); if it raises, nothing is left behind. With
+    `force`, the shards an earlier sharded output of that name listed are removed.
     """
-    check_destination(destination, force)
+    check_destination(destination, force, sources)
     writer = writer_for(destination)
+    shards: list[list[Any]] = [list(tensors)]
     if max_shard_size is not None:
         if not destination.endswith(".safetensors"):
             raise WriteError(f"{destination}: --max-shard-size shards .safetensors outputs only")
         shards = safetensors_file.plan_shards(safetensors_file.ordered(tensors), parse_size(max_shard_size))
-        if len(shards) > 1:
-            return _write_shards(shards, metadata, destination, force, progress)
-    _atomic(destination, lambda temporary: writer(temporary, tensors, metadata, progress=progress))
-    return [destination]
+    stale = _old_shards(destination) if force else []
+    if len(shards) > 1:
+        written = _write_shards(shards, metadata, destination, force, progress, validate, sources)
+    else:
+        files.atomic(destination, lambda temporary: writer(temporary, tensors, metadata, progress=progress), force,
+                     validate)
+        written = [destination]
+    files.remove(path for path in stale if path not in written)
+    return written
+
+
+def _old_shards(destination: str) -> list[str]:
+    """The index of an earlier sharded output at `destination` and the shards it names (ours only)."""
+    index_path = destination + ".index.json"
+    if not destination.endswith(".safetensors") or not os.path.isfile(index_path):
+        return []
+    try:
+        with open(index_path, encoding="utf-8") as handle:
+            weight_map = json.load(handle).get("weight_map", {})
+        names = {name for name in weight_map.values() if isinstance(name, str)}
+    except (OSError, ValueError, AttributeError):
+        return [index_path]
+    stem = re.escape(os.path.basename(destination)[: -len(".safetensors")])
+    ours = re.compile(stem + r"-\d{5}-of-\d{5}\.safetensors")
+    folder = os.path.dirname(os.path.abspath(destination))
+    return [index_path] + [os.path.join(folder, name) for name in sorted(names) if ours.fullmatch(name)]
 
 
 def _write_shards(shards: list[list[Any]], metadata: dict[str, str], destination: str, force: bool,
-                  progress: Progress | None) -> list[str]:
+                  progress: Progress | None, validate: Callable[[], None] | None,
+                  sources: Sequence[str]) -> list[str]:
     names = safetensors_file.shard_names(destination, len(shards))
     index_path = destination + ".index.json"
     for path in names + [index_path]:
-        if os.path.exists(path) and not force:
-            raise WriteError(f"{path}: already exists; pass --force (force=True) to overwrite it")
+        check_output(path, force, sources)
     temporaries: list[tuple[str, str]] = []
+    published: list[str] = []
     try:
         for name, shard in zip(names, shards):
-            temporaries.append((_temporary(name), name))
-            safetensors_file.write(temporaries[-1][0], shard, metadata, progress)
-        temporaries.append((_temporary(index_path), index_path))
+            temporaries.append((files.temporary_for(name), name))
+            try:
+                safetensors_file.write(temporaries[-1][0], shard, metadata, progress)
+            except OSError as error:
+                raise WriteError(f"{name}: cannot write ({files.describe(error)})") from None
+        temporaries.append((files.temporary_for(index_path), index_path))
         with open(temporaries[-1][0], "w", encoding="utf-8") as handle:
             json.dump(safetensors_file.index(destination, shards, metadata), handle, indent=2)
-        for temporary, final in temporaries:
-            os.replace(temporary, final)
+        if validate is not None:
+            validate()
+        for temporary, final in temporaries:  # the index last: a reader never sees it before its shards
+            files.publish(temporary, final, force)
+            published.append(final)
     except OSError as error:
-        _remove(temporary for temporary, _ in temporaries)
-        raise WriteError(f"{destination}: cannot write the shards ({error})") from None
-    except BaseException:
-        _remove(temporary for temporary, _ in temporaries)
-        raise
+        raise WriteError(f"{destination}: cannot write the shards ({files.describe(error)})") from None
+    finally:
+        leftover = [temporary for temporary, _ in temporaries if os.path.lexists(temporary)]
+        if len(published) < len(temporaries):  # failed part way: roll back what was published too
+            files.remove(leftover + published)
     return names + [index_path]
-
-
-def _temporary(destination: str) -> str:
-    folder, name = os.path.split(os.path.abspath(destination))
-    handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-    os.close(handle)
-    return temporary
-
-
-def _remove(paths: Any) -> None:
-    for path in paths:
-        if os.path.exists(path):
-            os.unlink(path)
-
-
-def _atomic(destination: str, write_to: Callable[[str], None]) -> None:
-    temporary = _temporary(destination)
-    try:
-        write_to(temporary)
-        os.replace(temporary, destination)
-    except ConverterError:
-        _remove([temporary])
-        raise
-    except OSError as error:
-        _remove([temporary])
-        raise WriteError(f"{destination}: cannot write ({error})") from None
-    except BaseException:
-        _remove([temporary])
-        raise

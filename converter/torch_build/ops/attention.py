@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..codegen import Emitter, Value, op
-from .common import KERAS, constructor
+from .common import KERAS, constructor, literal
 
 
 @op("MultiHeadAttention")
@@ -18,7 +18,7 @@ def multi_head_attention(e: Emitter) -> Value:
         key = e.convert(key_input, KERAS) if isinstance(key_input, Value) else value
     else:
         raise e.unsupported("cannot find the value input of this call")
-    if e.kwargs.get("attention_mask") is not None or e.config.get("use_causal_mask") \
+    if e.kwargs.get("attention_mask") is not None or e.config.bool("use_causal_mask", False) \
             or e.kwargs.get("use_causal_mask"):
         raise e.unsupported("attention masks are not built yet")
     rank = e.inputs[0].rank
@@ -36,5 +36,6 @@ def multi_head_attention(e: Emitter) -> Value:
     e.statement(f"{q} = {m}['query']({query}).unflatten(-1, ({heads}, -1)).transpose(1, 2)")
     e.statement(f"{k} = {m}['key']({key}).unflatten(-1, ({heads}, -1)).transpose(1, 2)")
     e.statement(f"{v} = {m}['value']({value}).unflatten(-1, ({heads}, -1)).transpose(1, 2)")
-    e.statement(f"{w} = torch.softmax({q} @ {k}.transpose(-1, -2) / {float(options['key_dim']) ** 0.5!r}, dim=-1)")
+    e.statement(f"{w} = torch.softmax({q} @ {k}.transpose(-1, -2) / {literal(float(options['key_dim']) ** 0.5)}, "
+                "dim=-1)")
     return Value(f"{m}['output'](({w} @ {v}).transpose(1, 2).flatten(2))", KERAS, rank)

@@ -4,17 +4,21 @@ from __future__ import annotations
 from typing import Any
 
 from ..codegen import CHANNELS_FIRST, KERAS, Emitter, Value
+from ..source import literal
 
 
 def constructor(module: str, arguments: dict[str, Any]) -> str:
-    """`nn.Conv2d(in_channels=3, ...)` from converted module arguments."""
-    return f"{module}(" + ", ".join(f"{name}={value!r}" for name, value in arguments.items()) + ")"
+    """`nn.Conv2d(in_channels=3, ...)` from converted module arguments (each a checked literal)."""
+    return f"{module}(" + ", ".join(f"{name}={literal(value)}" for name, value in arguments.items()) + ")"
 
 
 def activation_name(activation: Any) -> str:
-    if isinstance(activation, dict):  # Keras 3 may serialize an activation as a dict
-        return str(activation.get("config", {}).get("name") or activation.get("class_name"))
-    return str(activation or "linear")
+    """A Keras activation entry (a name, or Keras 3's serialized dict) as a name, only ever used as a key."""
+    if isinstance(activation, dict):
+        config = activation.get("config")
+        name = config.get("name") if isinstance(config, dict) else None
+        activation = name or activation.get("class_name")
+    return activation if isinstance(activation, str) and activation else "linear" if activation is None else "?"
 
 
 def channel_dim(value: Value) -> int:
@@ -69,4 +73,4 @@ def same(value: Value, expr: str, rank: int | None = None, layout: str | None = 
 
 
 __all__ = ["CHANNELS_FIRST", "KERAS", "constructor", "activation", "activated", "keras_axis", "same",
-           "channel_dim", "activation_name"]
+           "channel_dim", "activation_name", "literal"]

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..codegen import Emitter, Value, op
-from .common import CHANNELS_FIRST, activated, constructor, same
+from .common import CHANNELS_FIRST, activated, constructor, literal, same
 
 
 def _padded(e: Emitter, x: str) -> str:
@@ -11,10 +11,11 @@ def _padded(e: Emitter, x: str) -> str:
     arguments = e.result.module_args.get("depthwise", e.result.module_args)
     if options.get("tf_same"):
         kernel, stride, dilation = arguments["kernel_size"], arguments["stride"], arguments["dilation"]
-        return f"{e.helper('same_pad')}({x}, {tuple(kernel)!r}, {tuple(stride)!r}, {tuple(dilation)!r})"
+        return f"{e.helper('same_pad')}({x}, {literal(tuple(kernel))}, {literal(tuple(stride))}, " \
+               f"{literal(tuple(dilation))})"
     if "pad_before" in options:  # causal: the past only
         pads = [p for pair in reversed(options["pad_before"]) for p in pair]
-        return f"F.pad({x}, {pads!r})"
+        return f"F.pad({x}, {literal(pads)})"
     return x
 
 
@@ -30,6 +31,8 @@ def convolution(e: Emitter) -> Value:
 
 @op("SeparableConv1D", "SeparableConv2D")
 def separable(e: Emitter) -> Value:
+    if e.result.options.get("data_format") == "channels_first":
+        raise e.unsupported("data_format='channels_first' models are not built yet")
     arguments = e.result.module_args
     spatial = len(arguments["depthwise"]["kernel_size"])
     e.module(f"nn.Sequential(OrderedDict(depthwise={constructor(f'nn.Conv{spatial}d', arguments['depthwise'])}, "
@@ -40,6 +43,8 @@ def separable(e: Emitter) -> Value:
 
 @op("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")
 def convolution_transpose(e: Emitter) -> Value:
+    if e.result.options.get("data_format") == "channels_first":
+        raise e.unsupported("data_format='channels_first' models are not built yet")
     arguments = dict(e.result.module_args)
     arguments["output_padding"] = 0  # worked out per input size by conv_transpose()
     spatial = len(arguments["kernel_size"])
@@ -47,5 +52,5 @@ def convolution_transpose(e: Emitter) -> Value:
     options = e.result.options
     x = e.inputs[0]
     expr = (f"{e.helper('conv_transpose')}({e.attribute}, {e.arg(0, CHANNELS_FIRST)}, "
-            f"{options['keras_padding']!r}, {options['keras_output_padding']!r})")
+            f"{literal(options['keras_padding'])}, {literal(options['keras_output_padding'])})")
     return activated(e, same(x, expr, layout=CHANNELS_FIRST))

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..codegen import Emitter, Value, op
-from .common import KERAS, keras_axis
+from .common import KERAS, keras_axis, literal
 
 
 def _operands(e: Emitter) -> list[str]:
@@ -34,7 +34,7 @@ def elementwise(e: Emitter) -> Value:
 
 @op("Concatenate")
 def concatenate(e: Emitter) -> Value:
-    axis = int(e.config.get("axis", -1))
+    axis = e.config.int("axis", -1)
     first = e.inputs[0]
     try:
         dim, layout = keras_axis(axis, first), first.layout
@@ -46,9 +46,13 @@ def concatenate(e: Emitter) -> Value:
 
 @op("Dot")
 def dot(e: Emitter) -> Value:
-    axes = e.config.get("axes", -1)
-    axes = tuple(axes) if isinstance(axes, list) else axes
-    normalize = bool(e.config.get("normalize", False))
+    axes = e.config.axes("axes", -1)
+    if len(axes) not in (1, 2) or len(e.inputs) != 2:
+        raise e.unsupported(f"Dot of {len(e.inputs)} inputs over axes {axes} is not built")
+    normalize = e.config.bool("normalize", False)
     a, b = e.arg(0, KERAS), e.arg(1, KERAS)
     rank = e.inputs[0].rank
-    return Value(f"{e.helper('keras_dot')}({a}, {b}, {axes!r}, {normalize!r})", KERAS, 2 if rank == 2 else rank)
+    if rank not in (2, 3):
+        raise e.unsupported(f"Dot of rank-{rank} inputs is not built (ranks 2 and 3 are)")
+    return Value(f"{e.helper('keras_dot')}({a}, {b}, {literal(axes if len(axes) == 2 else axes[0])}, "
+                 f"{literal(normalize)})", KERAS, 2 if rank == 2 else rank)

@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..codegen import OPS, Call, Emitter, Value, op
-from .common import KERAS, activation, constructor
+from .common import KERAS, activation, constructor, literal
+
+MODULES = {"LSTM": "nn.LSTM", "GRU": "nn.GRU", "SimpleRNN": "nn.RNN"}
 
 def _needs_own_cell(kind: str, options: dict[str, Any], mask: str | None) -> bool:
     if mask is not None:
@@ -31,16 +33,16 @@ def _direction(e: Emitter, kind: str, x: str, suffix: str, options: dict[str, An
     bias = f"{module}.bias_ih_l0{suffix}" if e.result.module_args["bias"] else "None"
     bias_hh = f"{module}.bias_hh_l0{suffix}" if e.result.module_args["bias"] else "None"
     recurrent = options.get("recurrent_activation", "sigmoid")
-    return (f"{e.helper('keras_rnn')}({x}, {kind!r}, {module}.weight_ih_l0{suffix}, {module}.weight_hh_l0{suffix}, "
-            f"{bias}, {bias_hh}, {_function(e, options['activation'])}, {_function(e, recurrent)}, "
-            f"{bool(options.get('reset_after', True))!r}, {mask or 'None'})")
+    return (f"{e.helper('keras_rnn')}({x}, {literal(kind)}, {module}.weight_ih_l0{suffix}, "
+            f"{module}.weight_hh_l0{suffix}, {bias}, {bias_hh}, {_function(e, options['activation'])}, "
+            f"{_function(e, recurrent)}, {literal(bool(options.get('reset_after', True)))}, {mask or 'None'})")
 
 
 @op("LSTM", "GRU", "SimpleRNN")
 def recurrent(e: Emitter) -> Value | list[Value]:
     kind = e.layer.class_name
     options = e.result.options
-    e.module(constructor({"LSTM": "nn.LSTM", "GRU": "nn.GRU", "SimpleRNN": "nn.RNN"}[kind], e.result.module_args))
+    e.module(constructor(MODULES[kind], e.result.module_args))
     x = e.arg(0, KERAS)
     mask = e.mask()
     if options["go_backwards"]:
@@ -56,7 +58,7 @@ def recurrent(e: Emitter) -> Value | list[Value]:
         e.statement(f"{outputs}, {h} = {e.attribute}({x})")
         h = f"{h}[-1]"
     result = Value(outputs, KERAS, 3, e.mask()) if options["return_sequences"] else Value(h, KERAS, 2)
-    if e.config.get("return_state"):
+    if e.config.bool("return_state", False):
         states = [Value(h, KERAS, 2)] + ([Value(c, KERAS, 2)] if kind == "LSTM" else [])
         return [result] + states
     return result
@@ -76,9 +78,11 @@ def _merge(mode: Any, forward: str, backward: str) -> str:
 
 @op("Bidirectional")
 def bidirectional(e: Emitter) -> Value | list[Value]:
-    kind = e.config["layer"]["class_name"]
+    kind = e.result.options["kind"] if e.result else None
+    if kind not in MODULES:
+        raise e.unsupported("Bidirectional around a layer other than LSTM, GRU or SimpleRNN is not built")
     options = e.result.options
-    e.module(constructor({"LSTM": "nn.LSTM", "GRU": "nn.GRU", "SimpleRNN": "nn.RNN"}[kind], e.result.module_args))
+    e.module(constructor(MODULES[kind], e.result.module_args))
     x = e.arg(0, KERAS)
     mask = e.mask()
     units = e.result.module_args["hidden_size"]
@@ -104,15 +108,18 @@ def bidirectional(e: Emitter) -> Value | list[Value]:
 
 @op("TimeDistributed")
 def time_distributed(e: Emitter) -> Value:
-    inner_class = e.config["layer"]["class_name"]
-    inner_layer = e.layer.__class__(name=e.layer.name, class_name=inner_class, config=e.config["layer"]["config"],
+    inner = e.config.section("layer")
+    inner_class = inner.get("class_name")
+    if not isinstance(inner_class, str) or inner_class not in OPS or inner_class in ("TimeDistributed", "Bidirectional"):
+        raise e.unsupported(f"TimeDistributed({str(inner_class)[:40]}) is not built yet")
+    inner_layer = e.layer.__class__(name=e.layer.name, class_name=inner_class, config=inner.section("config"),
                                     path=e.layer.path)
     x = e.inputs[0]
     step = Value("t", KERAS, x.rank - 1 if x.rank else None)
-    inner = Emitter(e.generator, e.source, Call(inner_layer, e.call.node, [], {}), [step], {})
-    inner.result = e.result
-    value = OPS[inner_class](inner)
-    if inner.statements:
+    emitter = Emitter(e.generator, e.source, Call(inner_layer, e.call.node, [], {}), [step], {})
+    emitter.result = e.result
+    value = OPS[inner_class](emitter)
+    if emitter.statements or isinstance(value, list):
         raise e.unsupported(f"TimeDistributed({inner_class}) is not built yet")
     body = e.generator.convert(value, KERAS)
     return Value(f"{e.helper('time_distributed')}(lambda t: {body}, {e.arg(0, KERAS)})", KERAS, x.rank)

@@ -1,0 +1,134 @@
+"""A layer's Keras config, read with types: a malformed value is an error naming the layer and field.
+
+Configs come from files anyone can write. Rules and the module builder read every field
+they use through these getters, so a wrong type, a zero stride or an unknown padding mode
+stops with one line (`ConfigError`) instead of a crash or a silently different model, and
+only checked values (ints, floats, bools, known strings) ever reach generated source.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable
+
+from .errors import ReadError
+
+_MISSING: Any = object()
+
+
+class ConfigError(ReadError):
+    """A config field has the wrong type or value."""
+
+
+class Config(dict):  # type: ignore[type-arg]
+    """A Keras config dict; `where` names its layer for messages (`file: layer conv (Conv2D)`)."""
+
+    where: str = "a layer"
+
+    def __init__(self, values: Any = None, where: str = "a layer") -> None:
+        super().__init__(values if isinstance(values, dict) else {})
+        self.where = where
+
+    def fail(self, key: str, expected: str, found: Any = _MISSING) -> ConfigError:
+        shown = "" if found is _MISSING else f", found {_short(found)}"
+        return ConfigError(f"{self.where}: config field {key!r} must be {expected}{shown}; the model config is "
+                           "malformed")
+
+    def _value(self, key: str, default: Any) -> Any:
+        value = self.get(key, default)
+        if value is _MISSING:
+            raise self.fail(key, "present")
+        return value
+
+    def int(self, key: str, default: Any = _MISSING, minimum: int | None = None) -> int:
+        """An integer field (at least `minimum`)."""
+        value = self._value(key, default)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not _is_int(value) or (minimum is not None and value < minimum):
+            raise self.fail(key, "an integer" + (f" >= {minimum}" if minimum is not None else ""), value)
+        return int(value)
+
+    def optional_int(self, key: str, minimum: int | None = None) -> int | None:
+        return None if self.get(key) is None else self.int(key, minimum=minimum)
+
+    def ints(self, key: str, count: int, default: Any = _MISSING, minimum: int | None = None) -> tuple[int, ...]:
+        """An int, or a list of `count` ints (kernel_size, strides): always a tuple of `count`."""
+        value = self._value(key, default)
+        values = list(value) if isinstance(value, (list, tuple)) else [value] * count
+        expected = f"an integer or a list of {count} integers" + (f" >= {minimum}" if minimum is not None else "")
+        if len(values) != count or not all(_is_int(v) and (minimum is None or v >= minimum) for v in values):
+            raise self.fail(key, expected, value)
+        return tuple(int(v) for v in values)
+
+    def float(self, key: str, default: Any = _MISSING, minimum: float | None = None) -> float:
+        """A finite number (at least `minimum`)."""
+        value = self._value(key, default)
+        if not _is_number(value) or not math.isfinite(value) or (minimum is not None and value < minimum):
+            raise self.fail(key, "a finite number" + (f" >= {minimum}" if minimum is not None else ""), value)
+        return float(value)
+
+    def optional_float(self, key: str, minimum: float | None = None) -> float | None:
+        return None if self.get(key) is None else self.float(key, minimum=minimum)
+
+    def bool(self, key: str, default: Any = _MISSING) -> bool:
+        value = self._value(key, default)
+        if not isinstance(value, bool) and value not in (0, 1):
+            raise self.fail(key, "true or false", value)
+        return bool(value)
+
+    def choice(self, key: str, options: Iterable[str], default: Any = _MISSING) -> str:
+        """One of `options` (compared in lower case, as Keras does for padding)."""
+        value = self._value(key, default)
+        if value is None and default is not _MISSING:  # Keras 2 may write null for "the default"
+            value = default
+        allowed = tuple(options)
+        if not isinstance(value, str) or value.lower() not in allowed:
+            raise self.fail(key, "one of " + ", ".join(repr(option) for option in allowed), value)
+        return value.lower()
+
+    def text(self, key: str, default: Any = _MISSING) -> str:
+        value = self._value(key, default)
+        if not isinstance(value, str):
+            raise self.fail(key, "a string", value)
+        return value
+
+    def axes(self, key: str, default: Any = _MISSING) -> tuple[int, ...]:
+        """An axis or a list of axes (ints, negative allowed)."""
+        value = self._value(key, default)
+        values = list(value) if isinstance(value, (list, tuple)) else [value]
+        if not values or not all(_is_int(v) for v in values):
+            raise self.fail(key, "an axis or a list of axes (integers)", value)
+        return tuple(int(v) for v in values)
+
+    def numbers(self, key: str, default: Any = _MISSING) -> float | list[Any]:
+        """A number or a (nested) list of finite numbers (per-channel constants)."""
+        value = self._value(key, default)
+        if not _numbers(value):
+            raise self.fail(key, "a number or a list of numbers", value)
+        return float(value) if _is_number(value) else value
+
+    def section(self, key: str, default: Any = _MISSING) -> Config:
+        """A nested config (the layer a wrapper holds): a Config with the same `where`."""
+        value = self._value(key, default)
+        if not isinstance(value, dict):
+            raise self.fail(key, "an object", value)
+        return Config(value, self.where)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _numbers(value: Any, depth: int = 0) -> bool:
+    if _is_number(value):
+        return math.isfinite(value)
+    return isinstance(value, list) and depth < 8 and all(_numbers(item, depth + 1) for item in value)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
