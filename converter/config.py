@@ -115,6 +115,19 @@ class Config(dict):  # type: ignore[type-arg]
         return Config(value, self.where)
 
 
+def activation_name(activation: Any) -> str:
+    """A Keras activation entry (a name, or Keras 3's serialized dict) as a name; "?" when it is neither.
+
+    The name is only ever used to look an activation up, never written anywhere as it is.
+    """
+    if isinstance(activation, dict):
+        config = activation.get("config")
+        activation = (config.get("name") if isinstance(config, dict) else config) or activation.get("class_name")
+    if activation is None:
+        return "linear"
+    return activation if isinstance(activation, str) and activation else "?"
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 

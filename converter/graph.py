@@ -162,6 +162,7 @@ class ModelGraph:
     metadata: dict[str, str] = field(default_factory=dict)
     root: Layer | None = None  # the model itself (class, config); None for weights-only files
     files: list[str] = field(default_factory=list)  # every file read (no output may overwrite one)
+    own_config: Any = field(default=None, repr=False)  # the model config the file itself holds (what Keras loads)
     resources: ExitStack = field(default_factory=ExitStack, repr=False)
     # Checks of what was read (a zip member's CRC), run before any output is committed.
     integrity: list[Callable[[], None]] = field(default_factory=list, repr=False)

@@ -8,12 +8,13 @@ from typing import Any
 import numpy as np
 
 from .convert import convert_graph
-from .errors import ConverterError, WriteError
+from .errors import ConverterError, VerificationError, WriteError
 from .graph import ModelGraph
 from .layers import tag_graph
 from .readers import read_source
 from .verification import (
-    VerificationReport, compare, keras_call, keras_layer_outputs, load_inputs, load_keras_model, random_inputs,
+    VerificationReport, check_inputs, check_loadable, compare, keras_call, keras_layer_outputs, load_inputs, load_keras_model,
+    random_inputs,
 )
 from .writers import check_destination, check_output, write
 from .writers.files import write_text
@@ -138,25 +139,35 @@ def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float = 1
         >>> report = converter.verify("model.keras", per_layer=True)   # doctest: +SKIP
         >>> report.ok, report.first_divergence                         # doctest: +SKIP
     """
-    import torch
-
     with read_tagged(source, architecture) as graph:
+        check_loadable(source, graph, architecture)  # before Keras or torch is imported
+        import torch
+
         if isinstance(inputs, (str, os.PathLike)):
             arrays = load_inputs(os.fspath(inputs), graph)
         elif inputs is not None:
             arrays = [np.asarray(array) for array in inputs]
         else:
             arrays = random_inputs(graph, samples, seed)
+        check_inputs(arrays, graph)
         module = _build(graph, input_layout, trace=per_layer)
         keras_model = load_keras_model(source, graph)
         classes = {layer.name: layer.class_name for layer in graph.layers}
-    expected = keras_call(keras_model, arrays)
+    try:
+        expected = keras_call(keras_model, arrays)
+    except Exception as error:  # Keras's own errors are of many kinds
+        raise ConverterError(f"{graph.source}: Keras cannot run the model on these inputs ({type(error).__name__}: "
+                             f"{' '.join(str(error).split())[:200]}); check --input, or the file") from None
     if per_layer:
         module._captured = {}
     channels_first = input_layout == "torch"
     feed = [np.moveaxis(a, -1, 1) if channels_first and a.ndim in (4, 5) else a for a in arrays]
-    with torch.no_grad():
-        actual = module(*[torch.from_numpy(np.ascontiguousarray(array)) for array in feed])
+    try:
+        with torch.no_grad():
+            actual = module(*[torch.from_numpy(np.ascontiguousarray(array)) for array in feed])
+    except (RuntimeError, ValueError, IndexError, TypeError) as error:
+        raise VerificationError(f"{graph.source}: Keras runs the model, the converted PyTorch model fails on the "
+                                f"same inputs ({type(error).__name__}: {' '.join(str(error).split())[:200]})") from None
     actual = [a.numpy() for a in (actual if isinstance(actual, (list, tuple)) else [actual])]
     actual = [np.moveaxis(a, 1, -1) if channels_first and a.ndim in (4, 5) else a for a in actual]
     if len(actual) != len(expected):

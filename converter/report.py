@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .config import activation_name
 from .convert import Conversion
 from .readers import FORMATS
 
@@ -36,7 +37,8 @@ class Report:
                 "torch_module": result.torch_module if result else None,
                 "module_args": result.module_args if result else {},
                 "options": result.options if result else {},
-                "activation": _activation_name(result.activation) if result else None,
+                "activation": activation_name(result.activation) if result and result.activation is not None
+                else None,
                 "tensors": tensors,
             })
         return {
@@ -94,13 +96,6 @@ class Report:
 
 def _shape(shape: list[int]) -> str:
     return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
-
-
-def _activation_name(activation: Any) -> str | None:
-    """A Keras activation entry (a name, or a serialized dict in Keras 3) as a name."""
-    if isinstance(activation, dict):
-        return str(activation.get("config", {}).get("name") or activation.get("class_name"))
-    return None if activation is None else str(activation)
 
 
 def _args(arguments: dict[str, Any]) -> str:

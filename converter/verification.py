@@ -13,8 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from .code_check import code_carrying
 from .errors import ConverterError, ReadError
 from .graph import ModelGraph
+from .readers import load_architecture
 
 
 @dataclass
@@ -102,6 +104,23 @@ def random_inputs(graph: ModelGraph, samples: int, seed: int = 0) -> list[np.nda
     return arrays
 
 
+def check_inputs(arrays: list[np.ndarray], graph: ModelGraph) -> None:
+    """ReadError unless there is one array per model input, of its rank, sizes and a numeric dtype."""
+    if graph.inputs and len(arrays) != len(graph.inputs):
+        raise ReadError(f"{len(arrays)} input arrays for a model with {len(graph.inputs)} inputs "
+                        f"({', '.join(spec.name for spec in graph.inputs)})")
+    for array, spec in zip(arrays, graph.inputs):
+        if array.dtype.kind not in "fiub":
+            raise ReadError(f"input {spec.name}: dtype {array.dtype}, expected numbers")
+        expected = tuple(spec.shape)
+        if array.ndim != len(expected) or any(want is not None and want != have
+                                              for want, have in zip(expected[1:], array.shape[1:])):
+            shown = "(" + ", ".join("N" if d is None else str(d) for d in expected) + ")"
+            raise ReadError(f"input {spec.name}: shape {array.shape}, expected {shown} (Keras layout)")
+        if array.shape[0] == 0:
+            raise ReadError(f"input {spec.name}: no samples")
+
+
 def load_inputs(path: str, graph: ModelGraph) -> list[np.ndarray]:
     """Inputs from an .npz: by input name, or in order (arr_0, arr_1, ...)."""
     try:
@@ -117,8 +136,38 @@ def load_inputs(path: str, graph: ModelGraph) -> list[np.ndarray]:
         raise ReadError(f"{path}: cannot read inputs ({error}); give an .npz with one array per model input") from None
 
 
+def check_loadable(source: Any, graph: ModelGraph, architecture: Any) -> None:
+    """Refuse, before Keras is imported, a file whose loading would run code or differ from what was converted.
+
+    Keras rebuilds the model from the file's own config (`graph.own_config`, as the reader
+    found it): it must carry no code (code_check), and an `architecture` given for the
+    conversion must be that same config.
+    """
+    if not isinstance(source, (str, os.PathLike)):
+        return  # a live model: already loaded by its owner
+    path = os.fspath(source)
+    own = graph.own_config
+    if own is None:
+        raise ConverterError(f"{path}: verify needs a full model file (.keras, or an .h5 from model.save): Keras "
+                             "rebuilds the model from the file's own config, and this file holds weights only")
+    found = code_carrying(own)
+    if found:
+        raise ConverterError(f"{path}: verify would have Keras load {found[0]}"
+                             f"{f' (and {len(found) - 1} more)' if len(found) > 1 else ''}; weightport never "
+                             "lets code from a file run: compare with your own code instead")
+    if architecture is not None:
+        given = load_architecture(os.fspath(architecture)) if isinstance(architecture, (str, os.PathLike)) \
+            else architecture
+        if given != own:
+            raise ConverterError(f"{path}: the architecture given differs from the model config inside the file; "
+                                 "verify compares the file's own model: run it without --architecture")
+
+
 def load_keras_model(source: Any, graph: ModelGraph) -> Any:
-    """The Keras model to compare with: the live one, or the file loaded by the Keras that wrote it."""
+    """The Keras model to compare with: the live one, or the file loaded by the Keras that wrote it.
+
+    Call check_loadable first; Keras 3 and tf_keras load with safe_mode=True.
+    """
     if not isinstance(source, (str, os.PathLike)):
         return source
     path = os.fspath(source)
@@ -129,12 +178,12 @@ def load_keras_model(source: Any, graph: ModelGraph) -> Any:
             try:
                 import tf_keras
 
-                return tf_keras.models.load_model(path, compile=False)
+                return tf_keras.models.load_model(path, compile=False, safe_mode=True)
             except ImportError:
                 pass
         import keras
 
-        return keras.saving.load_model(path, compile=False)
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
     except ImportError:
         raise ConverterError("verify needs Keras: pip install 'weightport[keras]'") from None
     except Exception as error:  # Keras's own loading errors are of many kinds

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..config import Config
+from ..config import Config, activation_name
 from ..graph import Layer
 from ..layouts import Chain, GateReorder, Layout, TakeRow, Transform, permutation
 from .registry import (
@@ -107,12 +107,12 @@ def rnn_arguments(layer: Layer, class_name: str, config: Config,
     options: dict[str, Any] = {
         "return_sequences": config.bool("return_sequences", False),
         "go_backwards": config.bool("go_backwards", False),
-        "activation": _name(config.get("activation", "tanh")),
+        "activation": activation_name(config.get("activation", "tanh")),
     }
     if class_name == "SimpleRNN":
         arguments["nonlinearity"] = options["activation"]
     else:
-        options["recurrent_activation"] = _name(config.get("recurrent_activation", "sigmoid"))
+        options["recurrent_activation"] = activation_name(config.get("recurrent_activation", "sigmoid"))
     if class_name == "GRU":
         options["reset_after"] = _reset_after(layer, class_name, config, role_prefix)
     return arguments, options
@@ -136,14 +136,6 @@ def rnn_warnings(layer: Layer, class_name: str, options: dict[str, Any]) -> list
         warnings.append(f"layer {layer.key}: GRU reset_after=False applies the reset gate before the recurrent "
                         "matmul; nn.GRU applies it after: it needs its own cell (weights are in nn.GRU layout)")
     return warnings
-
-
-def _name(activation: Any) -> str:
-    """An activation entry as a name (Keras 3 may serialize it as a dict); only ever used as a key."""
-    if isinstance(activation, dict):
-        config = activation.get("config")
-        activation = (config.get("name") if isinstance(config, dict) else None) or activation.get("class_name")
-    return activation if isinstance(activation, str) else "linear" if activation is None else "?"
 
 
 def register_recurrent(class_name: str, description: str, tested: str) -> None:

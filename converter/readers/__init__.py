@@ -13,7 +13,8 @@ import h5py
 from ..errors import ReadError
 from ..graph import ModelGraph
 from . import keras3, legacy_h5, live, sharded
-from .hdf5_checks import raised_by_h5py
+from .keras3 import load_architecture
+from .hdf5_checks import open_hdf5, raised_by_h5py
 
 #: Format codes and what `inspect` calls them.
 FORMATS = {
@@ -74,10 +75,7 @@ def _read_file(path: str, architecture: Any) -> ModelGraph:
         return keras3.read_sharded(path, architecture)
     if not h5py.is_hdf5(path):
         raise ReadError(f"{path}: neither a zip archive nor an HDF5 file; {_HINT}")
-    try:
-        h5 = h5py.File(path, "r")
-    except OSError as error:
-        raise ReadError(f"{path}: damaged or truncated HDF5 file ({error})") from None
+    h5 = open_hdf5(path, path)
     try:
         if legacy_h5.is_legacy(h5):
             return legacy_h5.read_legacy(path, h5, architecture)

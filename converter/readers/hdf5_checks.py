@@ -8,12 +8,14 @@ writes none of these, so each is refused with the dataset's path, before anythin
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import IO, Any, Callable
 
 import h5py
 
 from ..errors import ReadError
+from .hdf5_heaps import register
 from .limits import compression_ok
 
 #: numpy dtypes a weight may have (and every writer can store)
@@ -38,6 +40,36 @@ class Store:
     start: int
     size: int
     used: Callable[[], None] = field(default=lambda: None, repr=False)
+
+
+def open_hdf5(source: str | IO[bytes], where: str, region: tuple[str | IO[bytes], int, int] | None = None) -> h5py.File:
+    """h5py's File over `source` (a path or a file object), its links checked, its raw bytes registered.
+
+    `region` says where the bytes h5py sees lie: (a path or file object, first byte, length);
+    by default the file at `source`. hdf5_heaps reads them to check variable-length attributes.
+    """
+    try:
+        h5 = h5py.File(source, "r")
+    except OSError as error:
+        raise ReadError(f"{where}: damaged or truncated HDF5 file ({error})") from None
+    try:
+        holder, start, length = region if region is not None else (source, 0, os.path.getsize(source))  # type: ignore
+        base = userblock(h5)
+
+        def read(address: int, count: int) -> bytes:
+            if isinstance(holder, str):
+                with open(holder, "rb") as handle:
+                    handle.seek(start + base + address)
+                    return handle.read(count)
+            holder.seek(start + base + address)
+            return holder.read(count)
+
+        register(h5, read, length - base)
+        check_links(h5, where)
+    except BaseException:
+        h5.close()
+        raise
+    return h5
 
 
 def check_links(h5: Any, where: str) -> None:

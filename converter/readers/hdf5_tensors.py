@@ -10,6 +10,7 @@ import numpy as np
 from ..errors import ReadError
 from ..graph import BFLOAT16, Tensor
 from .hdf5_checks import Store, check_dataset, weight_dtype
+from .hdf5_heaps import check_attribute
 
 
 def tensor_from_dataset(dataset: h5py.Dataset, role: str, where: str, store: Store) -> Tensor:
@@ -54,9 +55,46 @@ def _contiguous_offset(dataset: h5py.Dataset) -> int | None:
     return int(offset) if offset is not None else None
 
 
-def numeric_key(name: str) -> tuple[Any, ...]:
-    """Sort key that orders `vars/2` before `vars/10` (h5py lists 10 first)."""
-    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name))
+def numeric_key(name: str) -> tuple[tuple[int, int, str], ...]:
+    """Sort key that orders `vars/2` before `vars/10` (h5py lists 10 first); any two names compare."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name))
+
+
+MAX_ATTRIBUTE_ELEMENTS = 1 << 24  # layer_names of the largest models hold a few thousand
+
+
+def attribute(obj: Any, name: str, where: str) -> Any:
+    """An attribute's value (None when absent), read only once its declared size is checked.
+
+    A crafted file can declare an attribute of 2**40 elements stored in a few bytes; h5py
+    would allocate all of it before reading. `obj` may be a MergedGroup of shards.
+    """
+    if hasattr(obj, "groups"):  # sharded: the first shard that has it
+        return next((attribute(group, name, where) for group in obj.groups if name in group.attrs), None)
+    key = name.encode()
+    if not h5py.h5a.exists(obj.id, key):
+        return None
+    handle = h5py.h5a.open(obj.id, key)
+    shape = handle.shape
+    if shape is None:
+        return None  # a null dataspace: no value
+    count = 1
+    for size in shape:
+        count *= size
+    declared = count * handle.get_type().get_size()
+    try:
+        stored = handle.get_storage_size() if declared else 0
+    except RuntimeError:  # HDF5 reports 0 bytes as an error
+        stored = 0
+    if count > MAX_ATTRIBUTE_ELEMENTS or declared > stored:
+        raise ReadError(f"{where}: attribute {name!r} declares {count} elements ({declared} bytes) but the file "
+                        f"stores {stored} bytes for it; the file is damaged or crafted")
+    file_type = handle.get_type()
+    if file_type.get_class() == h5py.h5t.VLEN or (file_type.get_class() == h5py.h5t.STRING
+                                                   and file_type.is_variable_str()):
+        check_attribute(obj, name, where)  # its text lies on a heap: walked safely first
+    value = obj.attrs[name]
+    return None if isinstance(value, h5py.Empty) else value
 
 
 def attr_text(value: Any) -> str:
@@ -70,4 +108,4 @@ def attr_list(value: Any) -> list[str]:
     """A list-of-strings attribute (layer_names, weight_names) as a list of str."""
     if value is None:
         return []
-    return [attr_text(item) for item in np.atleast_1d(value).tolist()] if np.size(value) else []
+    return [attr_text(item) for item in np.ravel(value).tolist()] if np.size(value) else []

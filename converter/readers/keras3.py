@@ -16,8 +16,8 @@ import h5py
 
 from ..errors import LayoutError, ReadError
 from ..graph import Layer, ModelGraph, Tensor, to_snake_case
-from .hdf5_checks import Store, check_links, userblock
-from .hdf5_tensors import attr_text, numeric_key, tensor_from_dataset
+from .hdf5_checks import Store, open_hdf5, userblock
+from .hdf5_tensors import attr_text, attribute, numeric_key, tensor_from_dataset
 from .keras_config import parse_model, snake_class
 from .limits import MAX_MODEL_DEPTH, parse_json, read_json_file, version_text
 from .sharded import MergedGroup, shard_files
@@ -44,30 +44,34 @@ def read_archive(path: str, architecture: Any = None) -> ModelGraph:
                     f"{path}: zip archive without {member}; a Keras .keras archive holds "
                     "config.json, metadata.json and model.weights.h5"
                 )
-        model_config = architecture if architecture is not None else read_json_member(archive, path, "config.json")
-        if not isinstance(model_config, dict):
-            raise ReadError(f"{path}: config.json holds {type(model_config).__name__}, not a Keras model config")
+        own = read_json_member(archive, path, "config.json") if "config.json" in names else None
+        if own is not None and not isinstance(own, dict) or own is None and architecture is None:
+            raise ReadError(f"{path}: config.json holds {type(own).__name__}, not a Keras model config")
+        model_config = architecture if architecture is not None else own
         metadata = read_json_member(archive, path, "metadata.json") if "metadata.json" in names else {}
         version = metadata.get("keras_version", "unknown") if isinstance(metadata, dict) else "unknown"
-        graph = ModelGraph(layers=[], source=path, format="keras-archive", keras_version=version_text(version))
+        graph = ModelGraph(layers=[], source=path, format="keras-archive", keras_version=version_text(version),
+                           own_config=own)
+        where = f"{path}:{WEIGHTS_MEMBER}"
         try:
             member, check = open_member(archive, path, WEIGHTS_MEMBER)
             graph.resources.enter_context(member)
-            h5 = graph.resources.enter_context(h5py.File(member, "r"))
-        except BaseException as error:
+            if check is not None:  # stored in place: its bytes are the archive's, from the window's start
+                region: tuple[Any, int, int] = (path, check.start, check.info.file_size)
+            else:
+                member.seek(0, os.SEEK_END)
+                region = (member, 0, member.tell())
+            h5 = graph.resources.enter_context(open_hdf5(member, where, region))
+        except BaseException:
             graph.close()
-            if isinstance(error, OSError):
-                raise ReadError(f"{path}: cannot open {WEIGHTS_MEMBER} inside the archive ({error})") from None
             raise
-    where = f"{path}:{WEIGHTS_MEMBER}"
     skip = userblock(h5)
     if check is not None:  # stored: tensors are mapped straight from the zip, its CRC checked before output
         graph.integrity.append(check.check)
         graph.resources.callback(check.cancel)
         store = Store(path, check.start + skip, check.info.file_size - skip, check.start_once)
     else:
-        member.seek(0, os.SEEK_END)
-        store = Store(None, 0, member.tell() - skip)
+        store = Store(None, 0, region[2] - skip)
     _fill(graph, h5, model_config, where, lambda dataset: store)
     return graph
 
@@ -91,14 +95,10 @@ def read_sharded(path: str, architecture: Any = None) -> ModelGraph:
     try:
         files = []
         for file in shard_files(path):
-            h5 = graph.resources.enter_context(h5py.File(file, "r"))
-            check_links(h5, file)
+            h5 = graph.resources.enter_context(open_hdf5(file, file))
             skip = userblock(h5)
             stores[h5.filename] = Store(file, skip, os.path.getsize(file) - skip)
             files.append(h5)
-    except OSError as error:
-        graph.close()
-        raise ReadError(f"{path}: cannot open a shard it names ({error})") from None
     except BaseException:
         graph.close()
         raise
@@ -118,20 +118,16 @@ def load_architecture(path: str) -> Any:
                 raise ReadError(f"{path}: a zip archive without config.json; give a .keras file")
             return read_json_member(archive, path, "config.json")
     if h5py.is_hdf5(path):
-        try:
-            with h5py.File(path, "r") as h5:
-                if "model_config" not in h5.attrs:
-                    raise ReadError(f"{path}: an HDF5 file without model_config; give a full-model file")
-                return parse_json(attr_text(h5.attrs["model_config"]), f"{path}: model_config")
-        except OSError as error:
-            raise ReadError(f"{path}: cannot read an architecture from it ({error})") from None
+        with open_hdf5(path, path) as h5:
+            text = attribute(h5, "model_config", path)
+            if text is None:
+                raise ReadError(f"{path}: an HDF5 file without model_config; give a full-model file")
+            return parse_json(attr_text(text), f"{path}: model_config")
     return read_json_file(path)
 
 
 def _fill(graph: ModelGraph, h5: Any, model_config: Any, where: str, store_of: StoreOf) -> None:
     try:
-        if isinstance(h5, h5py.Group):  # shards were checked one by one
-            check_links(h5, where)
         root_group = next((h5[name] for name in LAYER_GROUPS if name in h5), None)
         if root_group is None:
             raise ReadError(f"{where}: no 'layers' group; this is not a Keras 3 weights file")
@@ -180,7 +176,7 @@ def _attach(model: Layer, layers_group: h5py.Group, where: str, store_of: StoreO
 def _check_name(group: h5py.Group, layer: Layer, where: str) -> None:
     # Recent Keras 3 files record the layer's real name: a disagreement means the
     # numbering above does not match how this file was written, so stop rather than guess.
-    recorded = group["vars"].attrs.get("name") if "vars" in group else None
+    recorded = attribute(group["vars"], "name", where) if "vars" in group else None
     if recorded is not None and attr_text(recorded) != layer.name:
         raise LayoutError(
             f"{where}: the file names this layer {attr_text(recorded)!r} but the config's layer in its "
@@ -225,7 +221,7 @@ def _layers_from_file(layers_group: h5py.Group, parent: tuple[str, ...], where: 
         if not isinstance(group, (h5py.Group, MergedGroup)):
             raise ReadError(f"{where}/{layers_group.name.lstrip('/')}/{store_name}: a dataset where Keras writes "
                             "a layer group")
-        recorded = group["vars"].attrs.get("name") if "vars" in group else None
+        recorded = attribute(group["vars"], "name", where) if "vars" in group else None
         name = attr_text(recorded) if recorded is not None else store_name
         layer = Layer(name=name, class_name=snake_class(store_name), config={}, path=parent + (name,), has_config=False)
         if "layers" in group:

@@ -15,8 +15,8 @@ import h5py
 
 from ..errors import LayoutError, ReadError
 from ..graph import Layer, ModelGraph, Tensor
-from .hdf5_checks import Store, check_links, userblock
-from .hdf5_tensors import attr_list, attr_text, tensor_from_dataset
+from .hdf5_checks import Store, userblock
+from .hdf5_tensors import attr_list, attr_text, attribute, tensor_from_dataset
 from .keras_config import parse_model, snake_class
 from .limits import parse_json, version_text
 
@@ -30,25 +30,28 @@ def read_legacy(path: str, h5: h5py.File, architecture: Any = None) -> ModelGrap
     graph = ModelGraph(layers=[], source=path, format="legacy-h5", keras_version="unknown")
     graph.resources.enter_context(h5)
     try:
-        check_links(h5, path)
         weights_root = h5["model_weights"] if "model_weights" in h5 else h5
         if not isinstance(weights_root, h5py.Group):
             raise ReadError(f"{path}: model_weights is not a group; the file is damaged or crafted")
         full_model = "model_config" in h5.attrs
         graph.format = "legacy-h5" if full_model else "legacy-h5-weights"
-        version = h5.attrs.get("keras_version", weights_root.attrs.get("keras_version"))
+        version = attribute(h5, "keras_version", path)
+        version = attribute(weights_root, "keras_version", path) if version is None else version
         graph.keras_version = version_text(attr_text(version)) if version is not None else "unknown (before Keras 2.0?)"
-        if "backend" in h5.attrs:
-            graph.metadata["backend"] = version_text(attr_text(h5.attrs["backend"]))
+        backend = attribute(h5, "backend", path)
+        if backend is not None:
+            graph.metadata["backend"] = version_text(attr_text(backend))
         skip = userblock(h5)
         store = Store(path, skip, os.path.getsize(path) - skip)
-        model_config = architecture
-        if model_config is None and full_model:
-            model_config = parse_json(attr_text(h5.attrs["model_config"]), f"{path}: the model_config attribute")
-        if "layer_names" not in weights_root.attrs:
+        if full_model:
+            graph.own_config = parse_json(attr_text(attribute(h5, "model_config", path)),
+                                          f"{path}: the model_config attribute")
+        model_config = architecture if architecture is not None else graph.own_config
+        layer_names_value = attribute(weights_root, "layer_names", path)
+        if layer_names_value is None:
             raise ReadError(f"{path}: no layer_names attribute under {weights_root.name}; "
                             "the file holds no Keras weights")
-        layer_names = attr_list(weights_root.attrs["layer_names"])
+        layer_names = attr_list(layer_names_value)
         missing = [name for name in layer_names if not isinstance(weights_root.get(name), h5py.Group)]
         if missing:
             raise ReadError(f"{path}: layer_names lists {', '.join(missing[:5])} but {weights_root.name} has no "
@@ -68,7 +71,7 @@ def read_legacy(path: str, h5: h5py.File, architecture: Any = None) -> ModelGrap
 def _weights_of(group: h5py.Group, path: str, store: Store) -> list[tuple[list[str], Tensor]]:
     """(name components, tensor) for each entry of the group's `weight_names`."""
     weights = []
-    for weight_name in attr_list(group.attrs.get("weight_names")):
+    for weight_name in attr_list(attribute(group, "weight_names", f"{path}:{group.name}")):
         dataset = group.get(weight_name) if weight_name else None
         if not isinstance(dataset, h5py.Dataset):
             raise ReadError(f"{path}:{group.name}: weight_names lists {weight_name!r} but the file has no such dataset")
@@ -81,7 +84,7 @@ def _weights_of(group: h5py.Group, path: str, store: Store) -> list[tuple[list[s
 def _attach(root: Layer, weights_root: h5py.Group, layer_names: list[str], path: str, store: Store) -> None:
     by_name = {child.name: child for child in root.children or []}
     stray = [name for name in layer_names
-             if name not in by_name and attr_list(weights_root[name].attrs.get("weight_names"))]
+             if name not in by_name and attr_list(attribute(weights_root[name], "weight_names", path))]
     if stray:
         raise LayoutError(f"{path}: weights for {', '.join(stray)} match no layer of the model config")
     for name in layer_names:

@@ -80,13 +80,6 @@ class MergedGroup:
             seen += [name for name in group if name not in seen]
         return iter(seen)
 
-    @property
-    def attrs(self) -> dict[str, Any]:
-        merged: dict[str, Any] = {}
-        for group in self.groups:
-            merged.update({key: value for key, value in group.attrs.items() if key not in merged})
-        return merged
-
     def visititems(self, function: Callable[[str, Any], Any]) -> None:
         seen: set[str] = set()
 

@@ -123,8 +123,8 @@ def open_archive(path: str) -> zipfile.ZipFile:
     try:
         archive = zipfile.ZipFile(path)
         names = archive.namelist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
-        raise ReadError(f"{path}: damaged or truncated zip archive ({error})") from None
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as error:
+        raise ReadError(f"{path}: damaged, truncated or unsupported zip archive ({error})") from None
     seen: set[str] = set()
     for name in names:
         if name in seen:

@@ -102,6 +102,9 @@ class Emitter:
 
     def arg(self, index: int = 0, layout: str | None = None) -> str:
         """Input `index` as an expression, converted to `layout` when one is asked for."""
+        if index >= len(self.inputs):
+            raise ReadError(f"{self.generator.graph.source}: layer {self.layer.key} ({self.layer.class_name}) is "
+                            f"called with {len(self.inputs)} input tensor(s); the config is malformed")
         return self.convert(self.inputs[index], layout)
 
     def convert(self, value: Value, layout: str | None) -> str:
@@ -240,6 +243,10 @@ class Generator:
                     values[(call.layer.name, call.node, index)] = value
                 if root and self.trace and call.node == 0:
                     source.forward.append(self.capture_line(call.layer.name, produced[0]))
+        never = [ref for ref in outputs if ref not in values]
+        if never:
+            raise ReadError(f"{self.graph.source}: model {model.name} returns {never[0][0]} (call {never[0][1]}, "
+                            f"output {never[0][2]}), which its config never computes")
         results = [self.convert(values[ref], self.boundary_layout(values[ref].rank)) for ref in outputs]
         source.forward.append("return " + (results[0] if len(results) == 1 else "(" + ", ".join(results) + ")"))
         self.output_ranks[source.name] = [values[ref].rank for ref in outputs]
@@ -253,6 +260,9 @@ class Generator:
 
     def emit_call(self, source: ClassSource, call: Call, values: dict[Ref, Value]) -> list[Value]:
         inputs = [values[ref] for ref in call.args]
+        if not inputs and not call.layer.is_model:
+            raise ReadError(f"{self.graph.source}: layer {call.layer.key} ({call.layer.class_name}) is called on no "
+                            "tensor; the config is malformed")
         kwargs = {key: values[value] if isinstance(value, tuple) and value in values else value
                   for key, value in call.kwargs.items()}
         self.values = values
@@ -282,6 +292,9 @@ class Generator:
             self.consumers, self.outputs, self.values = outer
         class_name = self.class_of[call.layer.path].name
         model_inputs, _, _ = model_calls(call.layer)
+        if len(inputs) != len(model_inputs):
+            raise ReadError(f"{self.graph.source}: model {call.layer.key} takes {len(model_inputs)} input(s) and is "
+                            f"called with {len(inputs)}; the config is malformed")
         arguments = []
         for value, layer in zip(inputs, model_inputs):
             shape = input_shape(layer)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...config import activation_name
 from ..codegen import CHANNELS_FIRST, KERAS, Emitter, Value
 from ..source import literal
 
@@ -10,15 +11,6 @@ from ..source import literal
 def constructor(module: str, arguments: dict[str, Any]) -> str:
     """`nn.Conv2d(in_channels=3, ...)` from converted module arguments (each a checked literal)."""
     return f"{module}(" + ", ".join(f"{name}={literal(value)}" for name, value in arguments.items()) + ")"
-
-
-def activation_name(activation: Any) -> str:
-    """A Keras activation entry (a name, or Keras 3's serialized dict) as a name, only ever used as a key."""
-    if isinstance(activation, dict):
-        config = activation.get("config")
-        name = config.get("name") if isinstance(config, dict) else None
-        activation = name or activation.get("class_name")
-    return activation if isinstance(activation, str) and activation else "linear" if activation is None else "?"
 
 
 def channel_dim(value: Value) -> int:

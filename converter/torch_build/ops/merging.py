@@ -15,6 +15,8 @@ def _operands(e: Emitter) -> list[str]:
 def elementwise(e: Emitter) -> Value:
     operands = _operands(e)
     kind = e.layer.class_name
+    if kind == "Subtract" and len(operands) != 2:
+        raise e.unsupported(f"Subtract takes two inputs, this call has {len(operands)}")
     if kind == "Add":
         expr = " + ".join(operands)
     elif kind == "Subtract":

@@ -1,0 +1,442 @@
+"""Crafted hostile and broken model files: one case per class of attack or damage.
+
+    .venv/bin/python fuzz/hostile.py OUT_DIR     write every case into OUT_DIR and list them
+
+Each case writes its file(s) into an empty folder that also holds `secret.txt` and
+`secret.h5` (bytes no output may contain) and names `MARKER` (a file no command may
+create: code payloads try to). `refused` says which commands must stop with one line and
+exit code 2, and words that line must contain; the other commands may succeed. The tests
+(tests/test_hostile_files.py) run every case through every command; fuzz/fuzz_readers.py
+starts from these files.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import h5py
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from craft import (  # noqa: E402
+    dense_model, dense_weights, functional, input_layer, layer, legacy_dense_config, legacy_dense_layers, tensor,
+    write_archive, write_legacy, write_weights_h5,
+)
+
+SECRET = b"WEIGHTPORT-SECRET-TOKEN-7f3a9c"
+MARKER_VARIABLE = "WEIGHTPORT_TEST_MARKER"  # set to the case's MARKER path while commands run
+COMMANDS = ("inspect", "convert", "export", "verify")
+ALL = "*"
+
+
+@dataclass
+class Case:
+    name: str
+    kind: str  # code, foreign, size, integrity, malformed
+    make: Callable[[Path], Path]  # folder -> the file to give weightport
+    refused: dict[str, str] = field(default_factory=dict)  # command (or "*") -> words of its one-line error
+    options: tuple[str, ...] = ()  # more CLI arguments, "{folder}" replaced
+
+
+def prepare(folder: Path) -> None:
+    """The secret files a crafted model may point at."""
+    (folder / "secret.txt").write_bytes(SECRET * 64)
+    with h5py.File(folder / "secret.h5", "w") as h5:
+        h5["token"] = np.frombuffer(SECRET * 4, dtype=np.uint8)[:96].astype(np.float32).reshape(4, 24)
+
+
+def marker(folder: Path) -> str:
+    return str(folder / "MARKER")
+
+
+def payload(folder: Path) -> str:
+    """Python that creates MARKER if it ever runs."""
+    return f"__import__('pathlib').Path({marker(folder)!r}).touch()"
+
+
+# ----------------------------------------------------------------- code from the file
+
+def _version_payload(folder: Path) -> Path:
+    return write_archive(folder / "model.keras", dense_model(),
+                         metadata={"keras_version": f'3"""\n{payload(folder)}\n"""'})
+
+
+def _h5_version_payload(folder: Path) -> Path:
+    return write_legacy(folder / "model.h5", legacy_dense_config(), legacy_dense_layers(),
+                        keras_version=f'2"""+{payload(folder)}+"""')
+
+
+def _path_payload(folder: Path) -> Path:
+    # a file name cannot hold "/": this payload finds MARKER through the environment (see MARKER_VARIABLE)
+    code = f"__import__('pathlib').Path(__import__('os').environ[{MARKER_VARIABLE!r}]).touch()"
+    return write_archive(folder / f'm"""\n{code}\n""".keras', dense_model())
+
+
+def _config_payload(class_name: str, **options: object) -> Callable[[Path], Path]:
+    def make(folder: Path) -> Path:
+        value = {key: (payload(folder) if item == "PAYLOAD" else
+                       [payload(folder), 1] if item == "PAYLOAD_PAIR" else item) for key, item in options.items()}
+        config = functional([input_layer("x", [6, 4]), layer(class_name, "op", ["x"], **value),
+                             layer("Dense", "dense", ["op"], units=3, activation="linear", use_bias=True)])
+        return write_archive(folder / "model.keras", config)
+    return make
+
+
+def _name_payload(folder: Path) -> Path:
+    config = functional([input_layer("x", [4]), layer("Dense", f"d = {payload(folder)}", ["x"], units=3,
+                                                     activation="linear", use_bias=True)], name=payload(folder))
+    return write_archive(folder / "model.keras", config)
+
+
+def _reserved_names(folder: Path) -> Path:
+    config = functional([input_layer("self", [4]),
+                         layer("Dense", "forward", ["self"], units=3, activation="relu", use_bias=True),
+                         layer("Dense", "class", ["forward"], units=3, activation="linear", use_bias=True),
+                         layer("Dense", "torch", ["class"], units=3, activation="linear", use_bias=True)], name="F")
+    return write_archive(folder / "model.keras", config, {"layers/dense": [tensor(4, 3), tensor(3)],
+                                                          "layers/dense_1": [tensor(3, 3), tensor(3)],
+                                                          "layers/dense_2": [tensor(3, 3), tensor(3)]})
+
+
+def _lambda_legacy(folder: Path) -> Path:
+    import marshal
+
+    code = compile(payload(folder), "<lambda>", "exec")
+    config = {"class_name": "Sequential", "config": {"name": "sequential", "layers": [
+        {"class_name": "Dense", "config": {"name": "dense", "units": 3, "activation": "linear", "use_bias": True,
+                                           "batch_input_shape": [None, 4]}},
+        {"class_name": "Lambda", "config": {"name": "lambda", "function": [marshal.dumps(code).hex(), None, None],
+                                            "function_type": "lambda", "arguments": {}}}]}}
+    (folder / "clean.json").write_text(json.dumps(legacy_dense_config()))
+    return write_legacy(folder / "model.h5", config, legacy_dense_layers())
+
+
+def _keras3_lambda(folder: Path) -> Path:
+    import base64
+    import marshal
+
+    function = {"class_name": "__lambda__", "config": {
+        "code": base64.b64encode(marshal.dumps(compile(payload(folder), "<lambda>", "exec"))).decode(),
+        "defaults": None, "closure": None}}
+    config = functional([input_layer("x", [4]), layer("Dense", "dense", ["x"], units=3, use_bias=True),
+                         layer("Lambda", "lambda", ["dense"], function=function)])
+    return write_archive(folder / "model.keras", config)
+
+
+def _module_import(folder: Path) -> Path:
+    config = dense_model(activation={"module": "antigravity", "class_name": "function", "config": "geohash",
+                                     "registered_name": "geohash"})
+    return write_archive(folder / "model.keras", config)
+
+
+def _tf_op_write_file(folder: Path) -> Path:
+    config = functional([input_layer("x", [4]), layer("Dense", "dense", ["x"], units=3, use_bias=True),
+                         layer("TFOpLambda", "tf.io.write_file", ["dense"], function="io.write_file")])
+    return write_archive(folder / "model.keras", config)
+
+
+# ----------------------------------------------------------------- bytes from outside the file
+
+def _external_storage(folder: Path) -> Path:
+    def hook(h5: h5py.File) -> None:
+        del h5["layers/dense/vars/0"]
+        h5["layers/dense/vars"].create_dataset("0", shape=(4, 3), dtype="f4",
+                                               external=[(str(folder / "secret.txt"), 0, 48)])
+    return write_archive(folder / "model.keras", dense_model(), hook=hook)
+
+
+def _virtual_dataset(folder: Path) -> Path:
+    def hook(h5: h5py.File) -> None:
+        del h5["layers/dense/vars/0"]
+        layout = h5py.VirtualLayout(shape=(4, 3), dtype="f4")
+        layout[:, :] = h5py.VirtualSource(str(folder / "secret.h5"), "token", shape=(4, 24))[:, :3]
+        h5["layers/dense/vars"].create_virtual_dataset("0", layout)
+    return write_archive(folder / "model.keras", dense_model(), hook=hook)
+
+
+def _external_link(folder: Path) -> Path:
+    def hook(h5: h5py.File) -> None:
+        del h5["model_weights/dense/dense/kernel:0"]
+        h5["model_weights/dense/dense/kernel:0"] = h5py.ExternalLink(str(folder / "secret.h5"), "/token")
+    return write_legacy(folder / "model.h5", legacy_dense_config(), legacy_dense_layers(), hook=hook)
+
+
+def _soft_link(target: str) -> Callable[[Path], Path]:
+    def make(folder: Path) -> Path:
+        def hook(h5: h5py.File) -> None:
+            h5["model_weights/loop"] = h5py.SoftLink(target)
+        return write_legacy(folder / "model.h5", legacy_dense_config(), legacy_dense_layers(), hook=hook)
+    return make
+
+
+def _shard_index(name: Callable[[Path], str], link: bool = False) -> Callable[[Path], Path]:
+    def make(folder: Path) -> Path:
+        outside = folder / "outside"
+        outside.mkdir()
+        write_weights_h5(outside / "secret.weights.h5", dense_weights())
+        shard = name(folder)
+        if link:
+            os.symlink(outside / "secret.weights.h5", folder / shard)
+        index = folder / "model.weights.json"
+        index.write_text(json.dumps({"metadata": {}, "weight_map": {"/layers/dense/vars": shard}}))
+        return index
+    return make
+
+
+# ----------------------------------------------------------------- sizes the file does not store
+
+def _json_bomb(folder: Path) -> Path:
+    path = folder / "model.keras"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("config.json", b"[" + b" " * (80 << 20) + b"]")
+        archive.writestr("metadata.json", "{}")
+        archive.writestr("model.weights.h5", b"")
+    return path
+
+
+def _weights_bomb(folder: Path) -> Path:
+    path = folder / "model.keras"
+    weights = folder / "big.h5"
+    write_weights_h5(weights, {"layers/dense": [np.zeros((2048, 1024), np.float32), np.zeros(1024, np.float32)]})
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr("config.json", json.dumps(dense_model(1024, 2048)))
+        archive.writestr("metadata.json", "{}")
+        archive.write(weights, "model.weights.h5", compress_type=zipfile.ZIP_DEFLATED)
+    weights.unlink()
+    return path
+
+
+def _unstored(shape: tuple[int, ...], chunks: tuple[int, ...] | None = None, written: bool = False,
+              compression: str | None = None) -> Callable[[Path], Path]:
+    def make(folder: Path) -> Path:
+        def hook(h5: h5py.File) -> None:
+            del h5["layers/dense/vars/0"]
+            if compression:  # every chunk written: zeros, compressed far beyond any real weight
+                h5["layers/dense/vars"].create_dataset("0", data=np.zeros(shape, np.float32), chunks=chunks,
+                                                       compression=compression)
+                return
+            dataset = h5["layers/dense/vars"].create_dataset("0", shape=shape, dtype="f4", chunks=chunks)
+            if written:  # the first chunk only
+                dataset[:chunks[0]] = np.ones((chunks[0],) + shape[1:], np.float32)  # type: ignore[index]
+        return write_archive(folder / "model.keras", dense_model(shape[-1], shape[0]),
+                             {"layers/dense": [tensor(1, 1), tensor(shape[-1])]}, hook=hook)
+    return make
+
+
+def _deep_json(folder: Path) -> Path:
+    return write_archive(folder / "model.keras", None, config_text=b"[" * 200_000 + b"]" * 200_000)
+
+
+def _deep_models(folder: Path) -> Path:
+    config: dict = dense_model()
+    for depth in range(100):
+        config = {"class_name": "Sequential", "config": {"name": f"s{depth}", "layers": [config]}}
+    return write_archive(folder / "model.keras", config)
+
+
+# ----------------------------------------------------------------- integrity and damage
+
+def _crc_flip(folder: Path) -> Path:
+    path = write_archive(folder / "model.keras", dense_model(64, 256), {"layers/dense": [tensor(256, 64),
+                                                                                         tensor(64)]})
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("model.weights.h5")
+    data[info.header_offset + 30 + len("model.weights.h5") + info.file_size // 2] ^= 0x10  # inside the kernel
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _corrupted(seed: int) -> Callable[[Path], Path]:
+    def make(folder: Path) -> Path:
+        path = write_legacy(folder / "model.h5", legacy_dense_config(), legacy_dense_layers())
+        data = bytearray(path.read_bytes())
+        rng = np.random.default_rng(seed)
+        for position in rng.integers(0, 2048, 24):  # the superblock and object headers
+            data[int(position)] = int(rng.integers(0, 256))
+        path.write_bytes(bytes(data))
+        return path
+    return make
+
+
+def _heap_loop(folder: Path) -> Path:
+    """A global heap collection whose free-space object has size 0: libhdf5 1.14 loops forever on it."""
+    path = write_legacy(folder / "model.h5", legacy_dense_config(), legacy_dense_layers())
+    data = bytearray(path.read_bytes())
+    start = data.find(b"GCOL")
+    position = start + 16
+    while int.from_bytes(data[position:position + 2], "little") != 0:  # skip the strings to the free space
+        size = int.from_bytes(data[position + 8:position + 16], "little")
+        position += 16 + -(-size // 8) * 8
+    data[position + 8:position + 16] = bytes(8)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _dense_config(**dense: object) -> Callable[[Path], Path]:
+    return lambda folder: write_archive(folder / "model.keras", dense_model(**dense))
+
+
+def _conv(padding: object = "valid", strides: object = 1, kernel_size: object = 3, rank: int = 2) -> Callable[[Path], Path]:
+    def make(folder: Path) -> Path:
+        shape = [8] * rank + [2]
+        config = functional([input_layer("x", shape), layer(f"Conv{rank}D", "conv", ["x"], filters=4,
+                                                            kernel_size=kernel_size, strides=strides,
+                                                            padding=padding, use_bias=True)])
+        groups = {f"layers/conv{rank}d": [tensor(*([3] * rank), 2, 4), tensor(4)]}
+        return write_archive(folder / "model.keras", config, groups)
+    return make
+
+
+def _dataset_hook(make_dataset: Callable[[h5py.Group], None]) -> Callable[[Path], Path]:
+    def make(folder: Path) -> Path:
+        def hook(h5: h5py.File) -> None:
+            del h5["layers/dense/vars/0"]
+            make_dataset(h5["layers/dense/vars"])
+        return write_archive(folder / "model.keras", dense_model(), hook=hook)
+    return make
+
+
+def _missing_filter(group: h5py.Group) -> None:
+    space = h5py.h5s.create_simple((4, 3))
+    plist = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    plist.set_chunk((4, 3))
+    plist.set_filter(32001, h5py.h5z.FLAG_OPTIONAL)  # Blosc, absent here
+    h5py.h5d.create(group.id, b"0", h5py.h5t.IEEE_F32LE, space, plist)
+
+
+def _raw_member(name: str, data: bytes, flag_bits: int = 0) -> Callable[[Path], Path]:
+    def make(folder: Path) -> Path:
+        path = write_archive(folder / "model.keras", dense_model())
+        with zipfile.ZipFile(path, "a") as archive:
+            info = zipfile.ZipInfo(name)
+            info.flag_bits |= flag_bits
+            archive.writestr(info, data)
+        return path
+    return make
+
+
+def _encrypted_config(folder: Path) -> Path:
+    path = folder / "model.keras"
+    with zipfile.ZipFile(path, "w") as archive:
+        info = zipfile.ZipInfo("config.json")
+        info.flag_bits |= 0x1
+        archive.writestr(info, json.dumps(dense_model()))
+        archive.writestr("metadata.json", "{}")
+        archive.writestr("model.weights.h5", b"")
+    return path
+
+
+def _bad_inbound(folder: Path) -> Path:
+    config = dense_model()
+    config["config"]["layers"][1]["inbound_nodes"] = [{"args": [{"class_name": "__keras_tensor__",
+                                                                 "config": {"keras_history": [["x"], "0", None]}}]}]
+    return write_archive(folder / "model.keras", config)
+
+
+def _missing_group(folder: Path) -> Path:
+    def hook(h5: h5py.File) -> None:
+        h5["model_weights"].attrs["layer_names"] = [b"dense", b"ghost"]
+    return write_legacy(folder / "model.h5", legacy_dense_config(), legacy_dense_layers(), hook=hook)
+
+
+CASES: list[Case] = [
+    # code from the file must never run, in any command
+    Case("keras_version_payload", "code", _version_payload),
+    Case("h5_keras_version_payload", "code", _h5_version_payload),
+    Case("source_path_payload", "code", _path_payload),
+    Case("cropping_payload", "code", _config_payload("Cropping1D", cropping="PAYLOAD_PAIR"),
+         {"export": "cropping", "verify": "cropping"}),
+    Case("zero_padding_payload", "code", _config_payload("ZeroPadding1D", padding="PAYLOAD"),
+         {"export": "padding", "verify": "padding"}),
+    Case("reshape_payload", "code", _config_payload("Reshape", target_shape=["PAYLOAD", 4]),
+         {"export": "target_shape"}),
+    Case("rescaling_payload", "code", _config_payload("Rescaling", scale="PAYLOAD"), {"export": "scale"}),
+    Case("leaky_relu_payload", "code", _config_payload("LeakyReLU", negative_slope="PAYLOAD"),
+         {"export": "negative_slope"}),
+    Case("pooling_payload", "code", _config_payload("MaxPooling1D", pool_size="PAYLOAD"), {"export": "pool_size"}),
+    Case("softmax_axis_payload", "code", _config_payload("Softmax", axis="PAYLOAD"), {"export": "axis"}),
+    Case("upsampling_payload", "code", _config_payload("UpSampling1D", size="PAYLOAD"), {"export": "size"}),
+    Case("names_payload", "code", _name_payload),
+    Case("reserved_names", "code", _reserved_names),
+    Case("lambda_behind_architecture", "code", _lambda_legacy, {"verify": "Lambda"},
+         ("--architecture", "{folder}/clean.json")),
+    Case("keras3_lambda", "code", _keras3_lambda, {"export": "Lambda", "verify": "Lambda"}),
+    Case("module_import", "code", _module_import, {"export": "activation", "verify": "antigravity"}),
+    Case("tf_op_write_file", "code", _tf_op_write_file, {"export": "TFOpLambda", "verify": "TFOpLambda"}),
+    # nothing outside the given file is read
+    Case("external_storage", "foreign", _external_storage, {ALL: "external file"}),
+    Case("virtual_dataset", "foreign", _virtual_dataset, {ALL: "virtual dataset"}),
+    Case("external_link", "foreign", _external_link, {ALL: "external link"}),
+    Case("soft_link_loop", "foreign", _soft_link("/model_weights/loop"), {ALL: "soft link"}),
+    Case("dangling_soft_link", "foreign", _soft_link("/nowhere"), {ALL: "soft link"}),
+    Case("shard_parent_folder", "foreign", _shard_index(lambda folder: "../outside/secret.weights.h5"),
+         {ALL: "bare file names"}),
+    Case("shard_absolute_path", "foreign", _shard_index(lambda folder: str(folder / "outside/secret.weights.h5")),
+         {ALL: "bare file names"}),
+    Case("shard_symlink_outside", "foreign", _shard_index(lambda folder: "shard.weights.h5", link=True),
+         {ALL: "outside the index's folder"}),
+    # memory and output bounded by what the file stores
+    Case("json_bomb", "size", _json_bomb, {ALL: "compression ratio"}),
+    Case("weights_member_bomb", "size", _weights_bomb, {ALL: "compression ratio"}),
+    Case("declared_1gb_unstored", "size", _unstored((16384, 16384)), {ALL: "stores none"}),
+    Case("declared_64gb_unstored", "size", _unstored((1 << 17, 1 << 17)), {ALL: "stores none"}),
+    Case("missing_chunks", "size", _unstored((4096, 256), chunks=(256, 256), written=True), {ALL: "chunks"}),
+    Case("chunk_compression_bomb", "size", _unstored((8192, 1024), chunks=(1024, 1024), written=True,
+                                                     compression="gzip"), {ALL: "compression ratio"}),
+    Case("deep_json", "size", _deep_json, {ALL: "nested"}),
+    Case("deep_models", "size", _deep_models, {ALL: "nested"}),
+    # a damaged file never converts silently
+    Case("crc_flip", "integrity", _crc_flip, {"convert": "CRC", "export": "CRC", "verify": "CRC"}),
+    Case("heap_free_space_loop", "integrity", _heap_loop, {ALL: "global heap"}),
+    Case("corrupted_1", "integrity", _corrupted(1)),  # whatever it does: no traceback, no foreign bytes
+    Case("corrupted_2", "integrity", _corrupted(2)),
+    Case("corrupted_3", "integrity", _corrupted(3)),
+    # malformed configs and datasets: one line, exit 2
+    Case("units_wrong_type", "malformed", _dense_config(units="3"), {ALL: "units"}),
+    Case("units_contradict_kernel", "malformed", _dense_config(units=7), {ALL: "units"}),
+    Case("use_bias_wrong_type", "malformed", _dense_config(use_bias="yes"), {ALL: "use_bias"}),
+    Case("zero_strides", "malformed", _conv(strides=[0, 1]), {ALL: "strides"}),
+    Case("padding_full", "malformed", _conv(padding="full"), {ALL: "padding"}),
+    Case("kernel_size_contradict", "malformed", _conv(kernel_size=5), {ALL: "kernel_size"}),
+    Case("config_null", "malformed", lambda folder: write_archive(folder / "model.keras", None),
+         {ALL: "not a Keras model config"}),
+    Case("config_list_class", "malformed", lambda folder: write_archive(
+        folder / "model.keras", {"class_name": ["Functional"], "config": {"layers": []}}), {ALL: "class_name"}),
+    Case("float128", "malformed", _dataset_hook(lambda group: group.create_dataset(
+        "0", data=np.zeros((4, 3), np.longdouble))), {ALL: "dtype"}),
+    Case("null_dataspace", "malformed", _dataset_hook(lambda group: group.create_dataset(
+        "0", data=h5py.Empty("f4"))), {ALL: "null dataspace"}),
+    Case("compound_two_bytes", "malformed", _dataset_hook(lambda group: group.create_dataset(
+        "0", data=np.zeros((4, 3), dtype=[("a", "u1"), ("b", "u1")]))), {ALL: "dtype"}),
+    Case("missing_filter", "malformed", _dataset_hook(_missing_filter), {ALL: "filter"}),
+    Case("duplicate_member", "malformed", _raw_member("config.json", b"{}"), {ALL: "two members"}),
+    Case("encrypted_member", "malformed", _encrypted_config, {ALL: "encrypted"}),
+    Case("bad_inbound_nodes", "malformed", _bad_inbound, {"export": "tensor reference", "verify": ""}),
+    Case("missing_layer_group", "malformed", _missing_group, {ALL: "ghost"}),
+    Case("duplicate_layer_names", "malformed", lambda folder: write_archive(folder / "model.keras", functional(
+        [input_layer("x", [4]), layer("Dense", "x", ["x"], units=3, use_bias=True)])), {ALL: "several layers"}),
+]
+
+
+def make_all(out: Path) -> list[tuple[Case, Path]]:
+    """Write every case into its own folder under `out`."""
+    made = []
+    for case in CASES:
+        folder = out / case.name
+        folder.mkdir(parents=True)
+        prepare(folder)
+        made.append((case, case.make(folder)))
+    return made
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "hostile")
+    for case, path in make_all(target):
+        refused = ", ".join(f"{command}: {words!r}" for command, words in case.refused.items()) or "must not run code"
+        print(f"{case.kind:10} {case.name:28} {path.relative_to(target)}  ({refused})")

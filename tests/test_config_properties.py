@@ -1,0 +1,140 @@
+"""Property-based checks of the config checks and the generated source (hypothesis).
+
+Whatever a config holds (wrong types, zero or negative sizes, unknown modes, strings of
+code, names Python reserves), reading, converting and writing a model's source either
+stops with a `ConverterError` or gives source that compiles and in which no value from
+the file is code: the sentinel name planted in every string never appears as a name.
+"""
+from __future__ import annotations
+
+import ast
+import keyword
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from converter.convert import convert_graph
+from converter.errors import ConverterError
+from converter.graph import BFLOAT16, ModelGraph, Tensor
+from converter.layers import RULES, tag_graph
+from converter.readers.keras_config import parse_model
+from converter.torch_build import model_source
+from converter.torch_build.codegen import OPS
+from converter.torch_build.source import RESERVED, Namer, literal
+
+SENTINEL = "pwned_sentinel"
+PAYLOADS = [f"{SENTINEL}()", f"1); {SENTINEL}(", f'"""\n{SENTINEL}()\n"""', f"x = {SENTINEL}", "forward", "class",
+            "self", "F", "torch", "None", "__init__", "_modules", "1st", "a-b", "a b", ""]
+FIELDS = ["units", "filters", "kernel_size", "strides", "dilation_rate", "padding", "data_format", "axis",
+          "activation", "use_bias", "epsilon", "momentum", "groups", "pool_size", "size", "interpolation",
+          "cropping", "target_shape", "dims", "n", "rate", "max_value", "negative_slope", "threshold", "alpha",
+          "theta", "scale", "offset", "center", "mean", "variance", "mask_zero", "mask_value", "keepdims",
+          "return_sequences", "return_state", "go_backwards", "reset_after", "merge_mode", "num_heads", "key_dim",
+          "output_padding", "depth_multiplier", "input_dim", "output_dim", "layer", "axes", "normalize",
+          "recurrent_activation", "invert", "rms_scaling", "use_causal_mask", "equation", "bias_axes"]
+
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-3, 9), st.sampled_from([2 ** 40, -2 ** 63]),
+                    st.floats(allow_nan=True, allow_infinity=True), st.sampled_from(PAYLOADS),
+                    st.sampled_from(["same", "valid", "causal", "full", "channels_first", "channels_last", "relu",
+                                     "tanh", "linear", "concat", "bilinear", "nearest"]))
+values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                       st.dictionaries(st.sampled_from(["class_name", "config",
+                                                                                        "name", "module"]),
+                                                                       inner, max_size=3)), max_leaves=8)
+configs = st.dictionaries(st.sampled_from(FIELDS), values, max_size=6)
+names = st.one_of(st.sampled_from(PAYLOADS), st.text(max_size=12))
+
+
+def layer_entry(class_name: str, name: str, config: dict, inbound: str) -> dict:
+    history = {"class_name": "__keras_tensor__", "config": {"keras_history": [inbound, 0, 0]}}
+    return {"class_name": class_name, "name": name, "config": {**config, "name": name},
+            "inbound_nodes": [{"args": [history], "kwargs": {}}]}
+
+
+def model_config(class_name: str, name: str, config: dict, shape: list[int], model_name: str) -> dict:
+    input_name = "x" if name != "x" else "input"
+    layers = [{"class_name": "InputLayer", "name": input_name, "inbound_nodes": [],
+               "config": {"name": input_name, "batch_shape": [None] + shape, "dtype": "float32"}},
+              layer_entry(class_name, name, config, input_name)]
+    return {"class_name": "Functional", "config": {"name": model_name, "layers": layers,
+                                                   "input_layers": [input_name, 0, 0],
+                                                   "output_layers": [name, 0, 0]}}
+
+
+def attach_tensors(graph: ModelGraph, data: st.DataObject) -> None:
+    """Tensors of random small shapes for what the rule expects: consistent or not."""
+    for layer in graph.walk():
+        found = RULES.get(layer.class_name)
+        if found is None:
+            continue
+        try:
+            variables = found.variables(layer.config)
+        except ConverterError:
+            return
+        for variable in variables:
+            shape = tuple(data.draw(st.lists(st.integers(1, 4), min_size=1, max_size=4)))
+            array = np.random.default_rng(0).normal(size=shape).astype(np.float32)
+            layer.tensors.append(Tensor(variable.store_path, shape, "float32", f"<hypothesis>/{variable.store_path}",
+                                        lambda array=array: array))
+
+
+def assert_safe(source: str) -> None:
+    tree = ast.parse(source)  # it compiles
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            assert node.id != SENTINEL, "a value from the file became code"
+        if isinstance(node, ast.Attribute):
+            assert node.attr != SENTINEL, "a value from the file became code"
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(class_name=st.sampled_from(sorted(OPS)), name=names, config=configs,
+       shape=st.lists(st.integers(1, 5), min_size=1, max_size=4), model_name=names, data=st.data())
+def test_any_config_is_refused_or_gives_safe_source(class_name, name, config, shape, model_name, data):
+    try:
+        root, inputs = parse_model(model_config(class_name, name or "layer", config, shape, model_name), "<h>")
+        graph = ModelGraph(layers=root.children or [], source="<hypothesis>", format="keras-archive",
+                           keras_version="3.15.1", inputs=inputs, root=root)
+        attach_tensors(graph, data)
+        tag_graph(graph)
+        generated = model_source(graph, convert_graph(graph), data.draw(st.sampled_from(["torch", "keras"])))
+    except ConverterError:
+        return
+    assert_safe(generated.source)
+
+
+@given(st.lists(st.text(max_size=20), max_size=20))
+def test_namer_gives_unique_safe_identifiers(texts):
+    namer = Namer()
+    made = [namer.name(text) for text in texts]
+    assert len(set(made)) == len(made)
+    for name in made:
+        assert name.isidentifier() and name.isascii() and not keyword.iskeyword(name)
+        assert name not in RESERVED and not name.startswith("_")
+
+
+literals = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text()),
+                        lambda inner: st.one_of(st.lists(inner, max_size=4), st.lists(inner, max_size=4).map(tuple)),
+                        max_leaves=10)
+
+
+@given(literals)
+def test_literals_are_constants(value):
+    tree = ast.parse(literal(value), mode="eval")
+    allowed = (ast.Expression, ast.Constant, ast.Tuple, ast.List, ast.Load, ast.UnaryOp, ast.USub, ast.Call, ast.Name)
+    for node in ast.walk(tree):
+        assert isinstance(node, allowed), ast.dump(node)
+        if isinstance(node, ast.Call):  # float('inf') / float('nan') only
+            assert isinstance(node.func, ast.Name) and node.func.id == "float"
+        if isinstance(node, ast.Name):
+            assert node.id == "float"
+
+
+def test_literal_refuses_other_types():
+    for value in ({"a": 1}, {1, 2}, object(), b"bytes", BFLOAT16.encode()):
+        try:
+            literal(value)
+        except ConverterError:
+            continue
+        raise AssertionError(f"literal accepted {value!r}")
