@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 TORCH_PIN := torch==2.13.0
 TF_KERAS_PIN := tf-keras==2.21.0
 
-.PHONY: demo test fixtures clean
+.PHONY: demo test fixtures fuzz clean
 
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,12 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	KERAS_HOME=$${KERAS_HOME:-$$(mktemp -d)} KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=3 \
 		$(BIN)/python -m pytest -q tests
+
+# Ten minutes of coverage-guided fuzzing of the readers and config checks (figures in SECURITY.md).
+fuzz: $(VENV)/.installed
+	$(BIN)/pip install --quiet 'atheris>=2.3'
+	KERAS_HOME=$${KERAS_HOME:-$$(mktemp -d)} KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=3 \
+		$(BIN)/python fuzz/fuzz_readers.py --seconds $${SECONDS_TO_FUZZ:-600}
 
 fixtures: $(VENV)/.installed
 	$(BIN)/python fixtures/make_fixtures.py

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import math
 import os
+import weakref
 from dataclasses import dataclass, field
 from typing import IO, Any, Callable
 
 import h5py
 
 from ..errors import ReadError
-from .hdf5_heaps import register
+from .hdf5_headers import check_objects, register
 from .limits import compression_ok
 
 #: numpy dtypes a weight may have (and every writer can store)
@@ -55,14 +56,14 @@ def open_hdf5(source: str | IO[bytes], where: str, region: tuple[str | IO[bytes]
     try:
         holder, start, length = region if region is not None else (source, 0, os.path.getsize(source))  # type: ignore
         base = userblock(h5)
+        # its own handle on a path (closed with the last reference to it); h5py's own file object otherwise
+        handle = open(holder, "rb") if isinstance(holder, str) else holder
+        if handle is not holder:
+            weakref.finalize(h5, handle.close)
 
         def read(address: int, count: int) -> bytes:
-            if isinstance(holder, str):
-                with open(holder, "rb") as handle:
-                    handle.seek(start + base + address)
-                    return handle.read(count)
-            holder.seek(start + base + address)
-            return holder.read(count)
+            handle.seek(start + base + address)
+            return handle.read(count)
 
         register(h5, read, length - base)
         check_links(h5, where)
@@ -73,13 +74,19 @@ def open_hdf5(source: str | IO[bytes], where: str, region: tuple[str | IO[bytes]
 
 
 def check_links(h5: Any, where: str) -> None:
-    """Refuse any link that is not a plain (hard) link inside the file."""
+    """Refuse any link that is not a plain (hard) link inside the file, then read every object's header.
+
+    The link walk decodes group headers only; every object it reaches is checked by
+    hdf5_headers before libhdf5 decodes its header (h5py's visititems would).
+    """
     found: list[tuple[str, int]] = []
+    addresses = {h5py.h5o.get_info(h5.id).addr}
 
     def visit(name: bytes, info: Any) -> bool | None:
         if info.type != h5py.h5l.TYPE_HARD:
             found.append((name.decode("utf-8", "replace"), info.type))
             return True  # one is enough to refuse
+        addresses.add(info.u)
         return None
 
     h5.id.links.visit(visit, info=True)
@@ -87,6 +94,7 @@ def check_links(h5: Any, where: str) -> None:
         name, kind = found[0]
         raise ReadError(f"{where}: /{name} is {_LINK_KINDS.get(kind, 'a user-defined link')}; Keras writes none, "
                         "and weightport reads nothing outside the given file")
+    check_objects(h5, addresses, where)
 
 
 def weight_dtype(dataset: h5py.Dataset, where: str) -> str:

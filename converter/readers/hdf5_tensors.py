@@ -10,7 +10,6 @@ import numpy as np
 from ..errors import ReadError
 from ..graph import BFLOAT16, Tensor
 from .hdf5_checks import Store, check_dataset, weight_dtype
-from .hdf5_heaps import check_attribute
 
 
 def tensor_from_dataset(dataset: h5py.Dataset, role: str, where: str, store: Store) -> Tensor:
@@ -55,9 +54,15 @@ def _contiguous_offset(dataset: h5py.Dataset) -> int | None:
     return int(offset) if offset is not None else None
 
 
-def numeric_key(name: str) -> tuple[tuple[int, int, str], ...]:
+def text_name(name: str | bytes) -> str:
+    """An HDF5 link name as text: h5py hands over bytes when a name is not UTF-8."""
+    return name.decode("utf-8", "replace") if isinstance(name, bytes) else name
+
+
+def numeric_key(name: str | bytes) -> tuple[tuple[int, int, str], ...]:
     """Sort key that orders `vars/2` before `vars/10` (h5py lists 10 first); any two names compare."""
-    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name))
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part)
+                 for part in re.split(r"(\d+)", text_name(name)))
 
 
 MAX_ATTRIBUTE_ELEMENTS = 1 << 24  # layer_names of the largest models hold a few thousand
@@ -89,11 +94,7 @@ def attribute(obj: Any, name: str, where: str) -> Any:
     if count > MAX_ATTRIBUTE_ELEMENTS or declared > stored:
         raise ReadError(f"{where}: attribute {name!r} declares {count} elements ({declared} bytes) but the file "
                         f"stores {stored} bytes for it; the file is damaged or crafted")
-    file_type = handle.get_type()
-    if file_type.get_class() == h5py.h5t.VLEN or (file_type.get_class() == h5py.h5t.STRING
-                                                   and file_type.is_variable_str()):
-        check_attribute(obj, name, where)  # its text lies on a heap: walked safely first
-    value = obj.attrs[name]
+    value = obj.attrs[name]  # its heap, if any, was walked at open (hdf5_headers)
     return None if isinstance(value, h5py.Empty) else value
 
 

@@ -17,7 +17,7 @@ import h5py
 from ..errors import LayoutError, ReadError
 from ..graph import Layer, ModelGraph, Tensor, to_snake_case
 from .hdf5_checks import Store, open_hdf5, userblock
-from .hdf5_tensors import attr_text, attribute, numeric_key, tensor_from_dataset
+from .hdf5_tensors import attr_text, attribute, numeric_key, tensor_from_dataset, text_name
 from .keras_config import parse_model, snake_class
 from .limits import MAX_MODEL_DEPTH, parse_json, read_json_file, version_text
 from .sharded import MergedGroup, shard_files
@@ -165,7 +165,7 @@ def _attach(model: Layer, layers_group: h5py.Group, where: str, store_of: StoreO
                 _attach(child, group["layers"], where, store_of)
         else:
             child.tensors = _tensors_of(group, where, store_of)
-    stray = [name for name in layers_group if name not in claimed and _has_datasets(layers_group[name])]
+    stray = [text_name(name) for name in layers_group if name not in claimed and _has_datasets(layers_group[name])]
     if stray:
         raise LayoutError(
             f"{where}: weights under {', '.join(layers_group.name + '/' + s for s in stray)} match no layer "
@@ -188,9 +188,9 @@ def _tensors_of(group: h5py.Group, where: str, store_of: StoreOf) -> list[Tensor
     """Datasets of a layer group: `vars/<i>` in numeric order, then those of sub-objects."""
     found: list[tuple[str, h5py.Dataset]] = []
 
-    def visit(name: str, item: Any) -> None:
+    def visit(name: str | bytes, item: Any) -> None:
         if isinstance(item, h5py.Dataset):
-            found.append((name, item))
+            found.append((text_name(name), item))
 
     group.visititems(visit)
     found.sort(key=lambda pair: (not pair[0].startswith("vars/"), numeric_key(pair[0])))
@@ -222,8 +222,9 @@ def _layers_from_file(layers_group: h5py.Group, parent: tuple[str, ...], where: 
             raise ReadError(f"{where}/{layers_group.name.lstrip('/')}/{store_name}: a dataset where Keras writes "
                             "a layer group")
         recorded = attribute(group["vars"], "name", where) if "vars" in group else None
-        name = attr_text(recorded) if recorded is not None else store_name
-        layer = Layer(name=name, class_name=snake_class(store_name), config={}, path=parent + (name,), has_config=False)
+        name = attr_text(recorded) if recorded is not None else text_name(store_name)
+        layer = Layer(name=name, class_name=snake_class(text_name(store_name)), config={}, path=parent + (name,),
+                      has_config=False)
         if "layers" in group:
             layer.children = _layers_from_file(group["layers"], layer.path, where, store_of)
         else:

@@ -1,12 +1,12 @@
-"""Variable-length attributes checked byte by byte before the HDF5 library reads them.
+"""Every object header of an HDF5 file read byte by byte before the HDF5 library decodes it.
 
-Keras stores strings (model_config, layer_names, weight_names) as variable-length
-attributes: the attribute holds (length, heap collection address, object index) and the
-text lies in a global heap collection. libhdf5 (1.14.6) loops forever on a collection
-whose free-space object has size 0, a fuzzed 11 KB file was enough. So before a
-variable-length attribute is read, its raw message is found in its object's header (v1 or
-v2, continuation chunks followed), and every collection it points to is walked here the way
-libhdf5 walks it, with a bound: a collection libhdf5 could not get through is refused.
+libhdf5 (1.14.6) loops forever on a global heap collection whose free-space object has size
+0; a fuzzed 11 KB file was enough, through a variable-length attribute (Keras keeps its
+strings there: model_config, layer_names, weight_names) or through a virtual dataset's
+layout, which is decoded as soon as the object is visited. So at open, after the link walk,
+each object's header (v1 or v2, continuation chunks followed) is read here: what points
+outside the file is refused, and every heap collection an attribute points to is walked as
+libhdf5 walks it, with a bound.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from ..errors import ReadError
 RawReader = Callable[[int, int], bytes]  # (address from the HDF5 base, length) -> bytes
 _RAW: "weakref.WeakKeyDictionary[Any, tuple[RawReader, int, int]]" = weakref.WeakKeyDictionary()
 _CHECKED: "weakref.WeakKeyDictionary[Any, set[int]]" = weakref.WeakKeyDictionary()
-_ATTRIBUTE, _CONTINUATION = 0x000C, 0x0010
+_EXTERNAL_FILES, _LAYOUT, _ATTRIBUTE, _CONTINUATION, _ATTRIBUTE_INFO = 0x0007, 0x0008, 0x000C, 0x0010, 0x0015
 _VLEN = 9
 
 
@@ -34,49 +34,64 @@ def register(h5: h5py.File, read: RawReader, size: int) -> None:
         raise ReadError(f"{h5.filename}: HDF5 address sizes ({offsets}, {lengths}) that Keras files never have")
 
 
-def check_attribute(obj: Any, name: str, where: str) -> None:
-    """Refuse a variable-length attribute whose heap libhdf5 could not read safely."""
-    fid = obj.file.id
-    if fid not in _RAW:
-        raise ReadError(f"{where}: weightport reads variable-length attributes of registered files only")
-    read, size, offsets = _RAW[fid]
-    info = h5py.h5o.get_info(obj.id)
-    message = _find_attribute(read, size, offsets, info.addr, info.hdr.version, name.encode(), where)
-    if message is None:
-        raise ReadError(f"{where}: attribute {name!r} is not where its object header should hold it (dense or "
-                        "shared attribute storage, which Keras never writes)")
-    for address, index, length in _references(message, offsets, where, name):
-        if address == 0 and length == 0:
-            continue  # an empty string: nothing on the heap
-        if address not in _CHECKED[fid]:
-            _check_collection(read, size, address, where)
-            _CHECKED[fid].add(address)
+def check_objects(h5: h5py.File, addresses: set[int], where: str) -> None:
+    """Read the header of every object at `addresses` before libhdf5 decodes any of them.
+
+    Refused: external data files, virtual layouts (both read other files, and a virtual
+    layout's mapping sits on a global heap libhdf5 walks as it decodes the header), dense
+    attribute storage (its strings could not be checked), and any variable-length attribute
+    whose heap collection libhdf5 could not walk.
+    """
+    read, size, offsets = _RAW[h5.id]
+    checked = _CHECKED[h5.id]
+    for address in sorted(addresses):
+        for kind, body in _messages(read, size, offsets, address, where):
+            if kind == _EXTERNAL_FILES:
+                raise ReadError(f"{where}: a dataset's bytes are stored in an external file; weightport reads "
+                                "nothing outside the given file")
+            if kind == _LAYOUT and len(body) > 1 and body[0] == 4 and body[1] == 3:
+                raise ReadError(f"{where}: a virtual dataset (its data lives in other files); weightport reads "
+                                "nothing outside the given file")
+            if kind == _ATTRIBUTE_INFO and _dense(body, offsets):
+                raise ReadError(f"{where}: an object keeps its attributes in dense storage, which Keras never "
+                                "writes; weightport does not read it")
+            if kind == _ATTRIBUTE:
+                for heap, _, length in _references(body, offsets, where, "an attribute"):
+                    if (heap or length) and heap not in checked:
+                        _check_collection(read, size, heap, where)
+                        checked.add(heap)
 
 
-def _find_attribute(read: RawReader, size: int, offsets: int, address: int, version: int, name: bytes,
-                    where: str) -> bytes | None:
-    """The raw attribute message called `name` in the object header at `address`."""
+def _dense(body: bytes, offsets: int) -> bool:
+    """Whether an Attribute Info message points to a fractal heap of attributes."""
+    if len(body) < 2:
+        return False
+    start = 2 + (2 if body[1] & 0x1 else 0)
+    address = body[start:start + offsets]
+    return len(address) == offsets and address != b"\xff" * offsets
+
+
+def _messages(read: RawReader, size: int, offsets: int, address: int, where: str) -> list[tuple[int, bytes]]:
+    """(type, body) of every message in the object header at `address`, continuation chunks followed."""
+    first = _read(read, size, address, 16, where)
     chunks: list[tuple[int, int]] = []
-    if version == 1:
-        prefix = _read(read, size, address, 16, where)
-        if prefix[0] != 1:
-            raise ReadError(f"{where}: object header at {address} is damaged")
-        chunk_size = struct.unpack_from("<I", prefix, 8)[0]
-        chunks.append((address + 16, chunk_size))
-    else:
-        prefix = _read(read, size, address, 6, where)
-        if prefix[:4] != b"OHDR" or prefix[4] != 2:
-            raise ReadError(f"{where}: object header at {address} is damaged")
-        flags = prefix[5]
+    if first[:4] == b"OHDR":
+        version, flags = 2, first[5]
         start = address + 6 + (16 if flags & 0x20 else 0) + (4 if flags & 0x10 else 0)
         width = 1 << (flags & 0x3)
         chunk_size = int.from_bytes(_read(read, size, start, width, where), "little")
         chunks.append((start + width, chunk_size))  # chunk 0: messages and a gap; its checksum follows
+    elif first[0] == 1:
+        version, flags = 1, 0
+        chunks.append((address + 16, struct.unpack_from("<I", first, 8)[0]))
+    else:
+        raise ReadError(f"{where}: object header at {address} is damaged")
+    found: list[tuple[int, bytes]] = []
     seen = 0
     while chunks:
         start, length = chunks.pop(0)
         seen += 1
-        if seen > 10_000 or length > size:
+        if seen > 1000 or length > size:
             raise ReadError(f"{where}: object header at {address} is damaged")
         data = _read(read, size, start, length, where)
         if version == 2 and seen > 1:  # a continuation chunk: signature, messages, gap, checksum
@@ -85,8 +100,7 @@ def _find_attribute(read: RawReader, size: int, offsets: int, address: int, vers
             data = data[4:-4]
         position = 0
         header = 8 if version == 1 else 4 + (2 if flags & 0x04 else 0)
-        end = len(data)
-        while position + header <= end:
+        while position + header <= len(data):
             if version == 1:
                 kind, message_size = struct.unpack_from("<HH", data, position)
             else:
@@ -96,18 +110,9 @@ def _find_attribute(read: RawReader, size: int, offsets: int, address: int, vers
             if kind == _CONTINUATION and len(body) >= offsets + 8:
                 chunks.append((int.from_bytes(body[:offsets], "little"),
                                int.from_bytes(body[offsets:offsets + 8], "little")))
-            elif kind == _ATTRIBUTE and _attribute_name(body) == name:
-                return body
-    return None
-
-
-def _attribute_name(body: bytes) -> bytes | None:
-    if len(body) < 8:
-        return None
-    version = body[0]
-    name_size = struct.unpack_from("<H", body, 2)[0]
-    start = 8 if version == 1 else 8 if version == 2 else 9
-    return body[start:start + name_size].rstrip(b"\0") if len(body) >= start + name_size else None
+            else:
+                found.append((kind, body))
+    return found
 
 
 def _references(body: bytes, offsets: int, where: str, name: str) -> list[tuple[int, int, int]]:
