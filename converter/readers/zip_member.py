@@ -9,6 +9,8 @@ first time a tensor's bytes are used, and checked before any output is committed
 from __future__ import annotations
 
 import io
+import mmap
+import os
 import shutil
 import struct
 import tempfile
@@ -16,6 +18,11 @@ import threading
 import zipfile
 import zlib
 from typing import IO, Any
+
+try:  # ISA-L's CRC-32 runs at ~13 GB/s here, zlib's at ~4: the check then hides behind the conversion
+    from isal.isal_zlib import crc32
+except ImportError:  # pragma: no cover - isal is a dependency where it has wheels
+    from zlib import crc32
 
 from ..errors import ReadError
 from .limits import MAX_JSON_BYTES, compression_ok, parse_json
@@ -83,20 +90,28 @@ class MemberCheck:
                 self.thread.start()
 
     def _run(self) -> None:
+        try:  # Linux: this thread alone at the lowest priority, so the conversion's own threads come first
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        except (AttributeError, OSError):
+            pass
         try:
-            crc, remaining = 0, self.info.file_size
-            buffer = bytearray(self.CHUNK)
-            view = memoryview(buffer)
-            with open(self.path, "rb", buffering=0) as handle:
-                handle.seek(self.start)
-                while remaining and not self.cancelled:
-                    read = handle.readinto(view[:min(self.CHUNK, remaining)])
-                    if not read:
-                        break
-                    crc = zlib.crc32(view[:read], crc)  # releases the GIL on large buffers
-                    remaining -= read
-            self.crc = crc if not remaining else None
-        except OSError as error:
+            crc, size = 0, self.info.file_size
+            with open(self.path, "rb") as handle:
+                if handle.seek(0, os.SEEK_END) < self.start + size:
+                    self.crc = None  # truncated
+                    return
+                # mapped, not read: the pages the conversion reads are already in memory, no copy
+                with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                    view = memoryview(mapped)
+                    try:
+                        for start in range(self.start, self.start + size, self.CHUNK):
+                            if self.cancelled:
+                                return
+                            crc = crc32(view[start:min(start + self.CHUNK, self.start + size)], crc)
+                    finally:
+                        view.release()
+            self.crc = crc
+        except (OSError, ValueError) as error:
             self.error = error
 
     def check(self) -> None:
