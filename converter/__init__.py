@@ -16,30 +16,35 @@ from typing import Any
 
 import numpy as np
 
-from .convert import OUTPUT_LAYOUTS, Conversion, convert_graph
+from .conversion import Conversion, LayerConversion, TargetTensor, TorchModule
+from .convert import OUTPUT_LAYOUTS, convert_graph, read_tagged
 from .errors import (
-    ConverterError, LayoutError, ReadError, UnsupportedLayerError, VerificationError, WriteError,
+    ArgumentError, ConfigError, ConverterError, LayoutError, LoadError, MissingDependencyError, ReadError,
+    UnsafeFileError, UnsupportedLayerError, VerificationError, WriteError,
 )
 from .graph import BFLOAT16, InputSpec, Layer, ModelGraph, Tensor
-from .layers import RULES
+from .kinds import KINDS, Kind
 from .layouts import PERMUTATIONS, Layout
+from .loading import load_into, matched_like, renamed
+from .matching import Plan
+from .modeling import export, to_torch
+from .progress import ProgressBar
 from .readers import FORMATS
 from .report import Report
-from .progress import ProgressBar
+from .verification import VerificationReport, verify
 from .writers import WRITERS, check_destination, check_output, write
 from .writers.files import write_text
 from .writers.safetensors_file import nbytes
-from .modeling import export, read_tagged, to_torch, verify
-from .loading import LoadError, load_into, matched_like, renamed
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "read", "convert", "state_dict", "inspect", "to_torch", "export", "verify", "load_into", "LoadError",
-    "Conversion", "OUTPUT_LAYOUTS",
-    "ModelGraph", "Layer", "Tensor",
-    "InputSpec", "Report", "Layout", "PERMUTATIONS", "RULES", "FORMATS", "WRITERS", "BFLOAT16",
-    "ConverterError", "ReadError", "UnsupportedLayerError", "LayoutError", "WriteError", "VerificationError",
+    "read", "convert", "state_dict", "inspect", "to_torch", "export", "verify", "load_into",
+    "Conversion", "LayerConversion", "TargetTensor", "TorchModule", "OUTPUT_LAYOUTS", "Plan", "VerificationReport",
+    "ModelGraph", "Layer", "Tensor", "InputSpec", "Report", "Layout", "PERMUTATIONS", "KINDS", "Kind", "FORMATS",
+    "WRITERS", "BFLOAT16",
+    "ConverterError", "ArgumentError", "MissingDependencyError", "ReadError", "ConfigError", "UnsafeFileError",
+    "UnsupportedLayerError", "LayoutError", "WriteError", "LoadError", "VerificationError",
 ]
 
 Source = Any  # a path (str or os.PathLike) or a live keras.Model
@@ -148,7 +153,7 @@ def _bfloat16_dtype(key: str) -> Any:
     try:
         import ml_dtypes  # numpy itself has no bfloat16
     except ImportError:
-        raise ConverterError(
+        raise MissingDependencyError(
             f"{key} is bfloat16, which numpy cannot hold without ml_dtypes: pip install ml_dtypes, "
             "or convert to a .safetensors or .pt file instead"
         ) from None

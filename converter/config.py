@@ -10,13 +10,9 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable
 
-from .errors import ReadError
+from .errors import ConfigError
 
 _MISSING: Any = object()
-
-
-class ConfigError(ReadError):
-    """A config field has the wrong type or value."""
 
 
 class Config(dict):  # type: ignore[type-arg]

@@ -1,64 +1,26 @@
-"""Apply the layer rules to a tagged graph: the converted tensors and their record."""
+"""Read and tag a source, then apply each layer kind's rule: the converted tensors and their record."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import LayoutError, UnsupportedLayerError
+from .conversion import Conversion, TargetTensor
+from .errors import ArgumentError, LayoutError, UnsupportedLayerError
 from .graph import Layer, ModelGraph
-from .layers import RULES, LayerConversion, TargetTensor
+from .kinds import lookup, tag_graph
+from .readers import read_source
 
 OUTPUT_LAYOUTS = ("torch", "keras")
 
 
-@dataclass
-class Conversion:
-    """The converted graph: tensors under their target keys, per-layer results, the record."""
-
-    graph: ModelGraph
-    layout: str  # 'torch' or 'keras'
-    tensors: list[TargetTensor]
-    layers: list[LayerConversion] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (layer key, Keras class)
-    warnings: list[str] = field(default_factory=list)
-    files: list[str] = field(default_factory=list)  # what convert() wrote
-
-    def metadata(self) -> dict[str, str]:
-        """What every written file records about its convention."""
-        return {
-            "weightport_source": self.graph.source,
-            "weightport_format": self.graph.format,
-            "weightport_keras_version": self.graph.keras_version,
-            "weightport_layout": self.layout,
-        }
-
-    def record(self) -> list[dict[str, Any]]:
-        """One entry per tensor: where it came from, where it goes, what was done to it, and
-        what the PyTorch module around it needs (its arguments and the layer's warnings)."""
-        by_key = {target.key: result for result in self.layers for target in result.tensors}
-        entries = []
-        for target in self.tensors:
-            source = target.source
-            result = by_key.get(target.key)
-            entries.append({
-                "key": target.key,
-                "source": source.source,
-                "keras_role": source.role,
-                "keras_shape": list(source.shape),
-                "keras_layout": source.layout.value,
-                "target_shape": list(target.shape),
-                "target_layout": target.layout.value,
-                "transform": target.transform,
-                "dtype": source.dtype,
-                "layer": result.layer.key if result else None,
-                "keras_class": result.layer.class_name if result else None,
-                "torch_module": result.torch_module if result else None,
-                "module_args": result.module_args if result else {},
-                "options": result.options if result else {},
-                "activation": result.activation if result else None,
-                "warnings": result.warnings if result else [],
-            })
-        return entries
+def read_tagged(source: Any, architecture: Any = None) -> ModelGraph:
+    """Read a source and tag its tensors' roles and layouts (`converter.read`)."""
+    graph = read_source(source, architecture)
+    try:
+        tag_graph(graph)
+    except BaseException:
+        graph.close()
+        raise
+    return graph
 
 
 def convert_graph(graph: ModelGraph, layout: str = "torch", skip_unsupported: bool = False) -> Conversion:
@@ -68,7 +30,7 @@ def convert_graph(graph: ModelGraph, layout: str = "torch", skip_unsupported: bo
     `skip_unsupported`, which leaves them out and lists them in `Conversion.skipped`.
     """
     if layout not in OUTPUT_LAYOUTS:
-        raise ValueError(f"layout must be one of {OUTPUT_LAYOUTS}, not {layout!r}")
+        raise ArgumentError(f"layout must be one of {', '.join(OUTPUT_LAYOUTS)}, not {layout!r}")
     conversion = Conversion(graph, layout, [])
     if layout == "keras":
         for layer in graph.walk():
@@ -97,7 +59,9 @@ def convert_graph(graph: ModelGraph, layout: str = "torch", skip_unsupported: bo
         context = GraphContext(graph)
         for layer in graph.walk():
             if layer.tensors and not labels[layer.key]:
-                result = RULES[layer.class_name].convert(layer, context)
+                found = lookup(layer)
+                assert found is not None and found.convert is not None
+                result = found.convert(layer, context)
                 conversion.layers.append(result)
                 conversion.tensors += result.tensors
                 conversion.warnings += result.warnings
@@ -106,10 +70,10 @@ def convert_graph(graph: ModelGraph, layout: str = "torch", skip_unsupported: bo
 
 
 def _unsupported_label(layer: Layer) -> str | None:
-    """None when a rule converts this layer, else its class and why not (`EinsumDense: ...`)."""
-    found = RULES.get(layer.class_name)
-    if found is None:
-        return layer.class_name
+    """None when a rule converts this layer, else its kind and why not (`EinsumDense: ...`)."""
+    found = lookup(layer)
+    if found is None or found.convert is None:
+        return layer.label
     reason = found.unsupported(layer)
     return f"{layer.class_name}: {reason}" if reason else None
 

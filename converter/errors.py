@@ -1,15 +1,22 @@
-"""The exceptions weightport raises.
+"""The exceptions weightport raises: one tree, one subclass for every kind of problem.
 
     ConverterError                 base; `cli.py` prints it on one line and exits 2
+     +-- ArgumentError             a bad argument value (a layout, a mapping, a size)
+     +-- MissingDependencyError    an optional package the command needs is not installed
      +-- ReadError                 the source is missing, unreadable or not a Keras file
-     +-- UnsupportedLayerError     layers with weights and no rule (lists every offender)
+     |    +-- ConfigError          a config field has the wrong type or value
+     |    +-- UnsafeFileError      loading the file would run its code (verify refuses it)
+     +-- UnsupportedLayerError     layers with weights and no rule, or no PyTorch equivalent
      +-- LayoutError               a tensor does not have the shape or layout its rule expects
      +-- WriteError                the destination cannot be written
+     +-- LoadError                 tensors and a module's parameters do not pair up (`.plan`)
      +-- VerificationError         converted outputs differ from Keras (exit code 1)
 
 The library raises; only the CLI prints and exits.
 """
 from __future__ import annotations
+
+from typing import Any
 
 
 class ConverterError(Exception):
@@ -18,12 +25,28 @@ class ConverterError(Exception):
     exit_code = 2
 
 
+class ArgumentError(ConverterError):
+    """An argument has a value weightport does not accept."""
+
+
+class MissingDependencyError(ConverterError):
+    """An optional dependency is not installed; the message says what to install."""
+
+
 class ReadError(ConverterError):
     """The source cannot be read as a Keras model or weights file."""
 
 
+class ConfigError(ReadError):
+    """A config field has the wrong type or value."""
+
+
+class UnsafeFileError(ReadError):
+    """Loading the file in Keras would run code the file carries."""
+
+
 class UnsupportedLayerError(ConverterError):
-    """One or more layers carry weights that no rule knows how to convert."""
+    """One or more layers carry weights that no rule knows how to convert, or cannot be built."""
 
     def __init__(self, message: str, layers: list[tuple[str, str]]) -> None:
         super().__init__(message)
@@ -36,6 +59,14 @@ class LayoutError(ConverterError):
 
 class WriteError(ConverterError):
     """The destination cannot be written (exists, bad suffix, I/O failure)."""
+
+
+class LoadError(ConverterError):
+    """Some tensors cannot be paired with the module's parameters; `.plan` says which and why."""
+
+    def __init__(self, message: str, plan: Any) -> None:
+        super().__init__(message)
+        self.plan = plan
 
 
 class VerificationError(ConverterError):

@@ -21,6 +21,23 @@ from .layouts import Layout
 BFLOAT16 = "bfloat16"
 
 
+def qualified_name(module: str | None, class_name: str, registered_name: str | None = None) -> str:
+    """A Keras kind's identity, as the registry of kinds keys it.
+
+    `keras.layers.Dense` for layers (Keras 2 configs name no module), `keras.ops.numpy.Add`
+    for an operation Keras 3 recorded in a functional graph (its module `keras.src.ops.numpy`),
+    `custom.<registered name>` for a class registered by user code, `<module>.<class>` for
+    anything else: never the same identity for a layer and an operation of the same name.
+    """
+    if module and ".ops." in f".{module}.":
+        return "keras.ops." + module.split("ops.", 1)[1] + "." + class_name
+    if registered_name and ">" in registered_name:
+        return f"custom.{registered_name}"
+    if not module or module.split(".")[0] in ("keras", "tf_keras"):
+        return f"keras.layers.{class_name}"
+    return f"{module}.{class_name}"
+
+
 def key_name(layer_name: str) -> str:
     """A Keras layer name as it appears in keys: characters outside [A-Za-z0-9_] become _."""
     return re.sub(r"[^A-Za-z0-9_]", "_", layer_name)
@@ -69,10 +86,22 @@ class Layer:
     has_config: bool = True  # False when the class was inferred from a weights file
     input_shape: tuple[int | None, ...] | None = None  # from the config's build_config, when saved
     call_graph: CallGraph | None = field(default=None, repr=False)  # a model's calls, parsed from its config
+    module: str | None = None  # the config's `module` (Keras 3): tells an operation from a layer
+    registered_name: str | None = None  # the config's `registered_name`: set for user-registered classes
 
     def __post_init__(self) -> None:
         if not isinstance(self.config, Config):
             self.config = Config(self.config, f"layer {self.name} ({self.class_name})")
+
+    @property
+    def kind(self) -> str:
+        """The layer's qualified kind, e.g. `keras.layers.Dense` or `keras.ops.numpy.Add`."""
+        return qualified_name(self.module, self.class_name, self.registered_name)
+
+    @property
+    def label(self) -> str:
+        """How messages name the layer's kind: its class, or the qualified name of an operation."""
+        return self.kind if self.kind.startswith("keras.ops.") else self.class_name
 
     @property
     def key(self) -> str:

@@ -3,25 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from .convert import convert_graph
-from .errors import ConverterError
-import copy
-
-from .convert import Conversion
-from .layers import TargetTensor
+from .conversion import Conversion, TargetTensor
+from .convert import convert_graph, read_tagged
+from .errors import ArgumentError, LoadError
 from .matching import (
     Mapping, Plan, plan, renamer, source_units, target_units_from_module, target_units_from_state_dict,
 )
-from .readers.templates import template_shapes
-from .modeling import read_tagged
-
-
-class LoadError(ConverterError):
-    """Some tensors cannot be paired with the module's parameters; `.plan` says which and why."""
-
-    def __init__(self, message: str, plan: Plan) -> None:
-        super().__init__(message)
-        self.plan = plan
+from .templates import template_shapes
 
 
 def load_into(module: Any, source: Any, *, mapping: Mapping = None, strict: bool = True, dry_run: bool = False,
@@ -61,14 +49,14 @@ def load_into(module: Any, source: Any, *, mapping: Mapping = None, strict: bool
 def renamed(conversion: Conversion, mapping: Mapping) -> list[TargetTensor]:
     """The converted tensors under the keys `mapping` gives them (None leaves a tensor out)."""
     if mapping == "order":
-        raise ConverterError("mapping 'order' pairs tensors with a model's parameters: give a template "
+        raise ArgumentError("mapping 'order' pairs tensors with a model's parameters: give a template "
                              "state_dict with --like (like=), or use load_into")
     rename = renamer(mapping)
     tensors = []
     for tensor in conversion.tensors:
         key = rename(tensor.key)
         if key is not None:
-            tensors.append(_with_key(tensor, key))
+            tensors.append(tensor.with_key(key))
     return tensors
 
 
@@ -77,13 +65,7 @@ def matched_like(conversion: Conversion, template: str, mapping: Mapping) -> lis
     result = plan(source_units(conversion), target_units_from_state_dict(template_shapes(template)), mapping)
     if not result.ok:
         raise LoadError(f"{template}: " + _summary(result), result)
-    return [_with_key(row.source, row.target_key) for row in result.rows if row.source and row.target_key]
-
-
-def _with_key(tensor: TargetTensor, key: str) -> TargetTensor:
-    moved = copy.copy(tensor)
-    moved.key = key
-    return moved
+    return [row.source.with_key(row.target_key) for row in result.rows if row.source and row.target_key]
 
 
 def _summary(result: Plan) -> str:

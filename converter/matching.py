@@ -12,8 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from .convert import Conversion
-from .layers import LayerConversion, TargetTensor
+from .conversion import Conversion, TargetTensor
 
 RNN_KINDS = ("LSTM", "GRU", "RNN")
 _RNN_SUFFIX = re.compile(r"_l(\d+)(_reverse)?$")
@@ -120,32 +119,18 @@ def source_units(conversion: Conversion) -> list[SourceUnit]:
     """The converted tensors as units, in Keras graph order."""
     units = []
     for result in conversion.layers:
-        kind = module_kind(result.torch_module)
-        if result.torch_module.startswith(("nn.Sequential(", "nn.Linear x4")):  # several modules in one layer
+        module = result.module
+        if module.parts:  # a container of several modules (a separable convolution's two)
             parts: dict[str, list[TargetTensor]] = {}
             for tensor in result.tensors:
                 part = tensor.key[len(result.layer.key) + 1:].split(".")[0]
                 parts.setdefault(part, []).append(tensor)
-            part_kind = "Linear" if result.torch_module.startswith("nn.Linear") else _conv_kind(result)
-            units += [SourceUnit(f"{result.layer.key}.{part}", part_kind, tensors) for part, tensors in parts.items()]
+            units += [SourceUnit(f"{result.layer.key}.{part}", module.part(part).family, tensors)
+                      for part, tensors in parts.items()]
         else:
-            directions = 2 if result.module_args.get("bidirectional") else 1
-            units.append(SourceUnit(result.layer.key, kind, list(result.tensors), directions))
+            directions = 2 if module.arguments.get("bidirectional") else 1
+            units.append(SourceUnit(result.layer.key, module.family, list(result.tensors), directions))
     return units
-
-
-def _conv_kind(result: LayerConversion) -> str:
-    match = re.search(r"nn\.(Conv\dd)", result.torch_module)
-    return match.group(1) if match else "Conv"
-
-
-def module_kind(torch_module: str) -> str:
-    """A rule's torch module as a class name: 'nn.BatchNorm2d' -> 'BatchNorm', 'nn.LSTM' -> 'LSTM'."""
-    match = re.match(r"nn\.([A-Za-z0-9]+)", torch_module)
-    if not match:
-        return torch_module.split(" ")[0]
-    name = match.group(1)
-    return "BatchNorm" if name.startswith("BatchNorm") else name
 
 
 def target_units_from_module(module: Any) -> list[TargetUnit]:

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import activation_name
-from .convert import Conversion
+from .conversion import Conversion
 from .readers import FORMATS
 
 
@@ -34,8 +34,9 @@ class Report:
                 status, tensors = "no weights", []
             layers.append({
                 "key": layer.key, "name": layer.name, "class": layer.class_name, "status": status,
-                "torch_module": result.torch_module if result else None,
-                "module_args": result.module_args if result else {},
+                "torch_module": result.module.name if result else None,
+                "module_args": result.module.record() if result else {},
+                "module": result.module.display() if result else None,
                 "options": result.options if result else {},
                 "activation": activation_name(result.activation) if result and result.activation is not None
                 else None,
@@ -84,7 +85,7 @@ class Report:
         for layer in data["layers"]:
             if not layer["torch_module"]:
                 continue
-            modules.append(f"  {layer['key']}: {layer['torch_module']}({_args(layer['module_args'])})"
+            modules.append(f"  {layer['key']}: {layer['module']}"
                            + (f", then {layer['activation']}" if layer["activation"] not in (None, "linear") else ""))
             if layer["options"]:
                 modules.append(f"    keras options: {_args(layer['options'])}")

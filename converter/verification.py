@@ -6,17 +6,18 @@ layer in graph order that is not ok is the first divergence. Imports keras and t
 """
 from __future__ import annotations
 
-import importlib
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .code_check import code_carrying
-from .errors import ConverterError, ReadError
+from .convert import read_tagged
+from .errors import ReadError, VerificationError
 from .graph import ModelGraph
-from .readers import load_architecture
+from .keras_side import check_loadable, keras_call, keras_layer_outputs, load_keras_model
+from .kinds.forward import is_image_rank
+from .modeling import module_from_graph
 
 
 @dataclass
@@ -136,113 +137,73 @@ def load_inputs(path: str, graph: ModelGraph) -> list[np.ndarray]:
         raise ReadError(f"{path}: cannot read inputs ({error}); give an .npz with one array per model input") from None
 
 
-def check_loadable(source: Any, graph: ModelGraph, architecture: Any) -> None:
-    """Refuse, before Keras is imported, a file whose loading would run code or differ from what was converted.
+def output_names(graph: ModelGraph, count: int) -> list[str]:
+    """The layers whose outputs the model returns, from its call graph."""
+    calls = graph.root.call_graph if graph.root is not None else None
+    if calls is not None and not calls.error and len(calls.outputs) == count:
+        return [name + (f"[{index}]" if index else "") for name, _, index in calls.outputs]
+    return [f"output {i}" for i in range(count)]
 
-    Keras rebuilds the model from the file's own config (`graph.own_config`, as the reader
-    found it): it must carry no code (code_check), and an `architecture` given for the
-    conversion must be that same config.
+
+def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float = 1e-5, rtol: float = 1e-4,
+           per_layer: bool = False, architecture: Any = None, seed: int = 0,
+           input_layout: str = "keras") -> VerificationReport:
+    """Run Keras and the converted PyTorch model on the same inputs and compare, per output and layer.
+
+    `inputs`: an .npz path, a list of arrays (Keras layout), or None for random inputs in a
+    realistic range derived from the input spec. `input_layout` picks which build of the
+    module runs (images are transposed for it and back). Needs keras (and tf_keras for
+    Keras 2 files).
+
+        >>> report = converter.verify("model.keras", per_layer=True)   # doctest: +SKIP
+        >>> report.ok, report.first_divergence                         # doctest: +SKIP
     """
-    if not isinstance(source, (str, os.PathLike)):
-        return  # a live model: already loaded by its owner
-    path = os.fspath(source)
-    own = graph.own_config
-    if own is None:
-        raise ConverterError(f"{path}: verify needs a full model file (.keras, or an .h5 from model.save): Keras "
-                             "rebuilds the model from the file's own config, and this file holds weights only")
-    found = code_carrying(own)
-    if found:
-        raise ConverterError(f"{path}: verify would have Keras load {found[0]}"
-                             f"{f' (and {len(found) - 1} more)' if len(found) > 1 else ''}; weightport never "
-                             "lets code from a file run: compare with your own code instead")
-    if architecture is not None:
-        given = load_architecture(os.fspath(architecture)) if isinstance(architecture, (str, os.PathLike)) \
-            else architecture
-        if given != own:
-            raise ConverterError(f"{path}: the architecture given differs from the model config inside the file; "
-                                 "verify compares the file's own model: run it without --architecture")
+    with read_tagged(source, architecture) as graph:
+        check_loadable(source, graph, architecture)  # before Keras or torch is imported
+        import torch
 
-
-def load_keras_model(source: Any, graph: ModelGraph) -> Any:
-    """The Keras model to compare with: the live one, or the file loaded by the Keras that wrote it.
-
-    Call check_loadable first; Keras 3 and tf_keras load with safe_mode=True.
-    """
-    if not isinstance(source, (str, os.PathLike)):
-        return source
-    path = os.fspath(source)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter on stderr
-    major = graph.keras_version.split(".")[0]
-    try:
-        if major.isdigit() and int(major) < 3:
-            try:
-                import tf_keras
-
-                return tf_keras.models.load_model(path, compile=False, safe_mode=True)
-            except ImportError:
-                pass
-        import keras
-
-        return keras.saving.load_model(path, compile=False, safe_mode=True)
-    except ImportError:
-        raise ConverterError("verify needs Keras: pip install 'weightport[keras]'") from None
-    except Exception as error:  # Keras's own loading errors are of many kinds
-        raise ConverterError(f"{path}: Keras cannot load this file to compare with ({type(error).__name__}: "
-                             f"{str(error).splitlines()[0][:200]})") from None
-
-
-def keras_call(model: Any, inputs: list[np.ndarray]) -> list[np.ndarray]:
-    """The model's outputs as a list, called with inputs in the structure it was built with."""
-    try:
-        as_list = isinstance(model.input, (list, tuple))
-    except (AttributeError, ValueError):  # a loaded Sequential that was never called
-        as_list = False
-    structured = inputs if len(inputs) > 1 or as_list else inputs[0]
-    outputs = model(structured, training=False)
-    return [np.asarray(output) for output in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
-
-
-def keras_layer_outputs(model: Any, inputs: list[np.ndarray]) -> tuple[dict[str, np.ndarray], list[str]]:
-    """Each top-level layer's output (its call in this model, first tensor), by layer name."""
-    keras = importlib.import_module(type(model).__module__.split(".")[0])
-    names, probes, skipped = [], [], []
-    for layer in model.layers:
-        if type(layer).__name__ == "InputLayer":
-            continue
-        names.append(layer.name)
-        probes.append(_candidates(layer))
-    try:  # one probe model for all layers when every layer.output belongs to this graph
-        probe = keras.Model(model.inputs, [candidates[0] for candidates in probes])
-        return dict(zip(names, keras_call(probe, inputs))), skipped
-    except Exception:  # nested models: their own output is not this graph's; try each call's
-        pass
-    found = {}
-    for name, candidates in zip(names, probes):
-        for candidate in candidates:
-            try:
-                found[name] = keras_call(keras.Model(model.inputs, candidate), inputs)[0]
-                break
-            except Exception:
-                continue
+        if isinstance(inputs, (str, os.PathLike)):
+            arrays = load_inputs(os.fspath(inputs), graph)
+        elif inputs is not None:
+            arrays = [np.asarray(array) for array in inputs]
         else:
-            skipped.append(name)
-    return found, skipped
-
-
-def _candidates(layer: Any) -> list[Any]:
-    """Tensors that may be this layer's output in the enclosing graph: layer.output, each call's."""
-    candidates = []
+            arrays = random_inputs(graph, samples, seed)
+        check_inputs(arrays, graph)
+        module = module_from_graph(graph, input_layout, trace=per_layer)
+        keras_model = load_keras_model(source, graph)
+        classes = {layer.name: layer.class_name for layer in graph.layers}
     try:
-        output = layer.output
-        candidates.append(output[0] if isinstance(output, (list, tuple)) else output)
-    except (AttributeError, ValueError, RuntimeError):
-        pass
-    for node in getattr(layer, "_inbound_nodes", []):
-        tensors = getattr(node, "output_tensors", None)
-        if tensors is None:
-            tensors = getattr(node, "outputs", None)
-        if tensors is not None:
-            tensors = list(tensors) if isinstance(tensors, (list, tuple)) else [tensors]
-            if tensors:
-                candidates.append(tensors[0])
-    return candidates
+        expected = keras_call(keras_model, arrays)
+    except Exception as error:  # Keras's own errors are of many kinds
+        raise ReadError(f"{graph.source}: Keras cannot run the model on these inputs ({type(error).__name__}: "
+                             f"{' '.join(str(error).split())[:200]}); check --input, or the file") from None
+    if per_layer:
+        module._captured = {}
+    channels_first = input_layout == "torch"
+    feed = [np.moveaxis(a, -1, 1) if channels_first and is_image_rank(a.ndim) else a for a in arrays]
+    try:
+        with torch.no_grad():
+            actual = module(*[torch.from_numpy(np.ascontiguousarray(array)) for array in feed])
+    except (RuntimeError, ValueError, IndexError, TypeError) as error:
+        raise VerificationError(f"{graph.source}: Keras runs the model, the converted PyTorch model fails on the "
+                                f"same inputs ({type(error).__name__}: {' '.join(str(error).split())[:200]})") from None
+    actual = [a.numpy() for a in (actual if isinstance(actual, (list, tuple)) else [actual])]
+    actual = [np.moveaxis(a, 1, -1) if channels_first and is_image_rank(a.ndim) else a for a in actual]
+    if len(actual) != len(expected):
+        raise VerificationError(f"{graph.source}: the PyTorch model returns {len(actual)} outputs, Keras "
+                                f"{len(expected)}")
+    names = output_names(graph, len(expected))
+    report = VerificationReport(
+        source=str(graph.source), atol=atol, rtol=rtol, samples=len(arrays[0]),
+        outputs=[compare(name, classes.get(name.split("[")[0], ""), e, a, atol, rtol)
+                 for name, e, a in zip(names, expected, actual)],
+    )
+    if per_layer:
+        keras_values, report.skipped_layers = keras_layer_outputs(keras_model, arrays)
+        for name, keras_value in keras_values.items():
+            captured = module._captured.get(name)
+            if captured is None:
+                report.skipped_layers.append(name)
+                continue
+            report.layers.append(compare(name, classes.get(name, ""), keras_value, captured.numpy(), atol, rtol))
+    return report

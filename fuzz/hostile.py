@@ -282,7 +282,8 @@ def _dense_config(**dense: object) -> Callable[[Path], Path]:
     return lambda folder: write_archive(folder / "model.keras", dense_model(**dense))
 
 
-def _conv(padding: object = "valid", strides: object = 1, kernel_size: object = 3, rank: int = 2) -> Callable[[Path], Path]:
+def _conv(padding: object = "valid", strides: object = 1, kernel_size: object = 3,
+          rank: int = 2) -> Callable[[Path], Path]:
     def make(folder: Path) -> Path:
         shape = [8] * rank + [2]
         config = functional([input_layer("x", shape), layer(f"Conv{rank}D", "conv", ["x"], filters=4,

@@ -39,6 +39,7 @@ def relative_difference(expected: list[np.ndarray], actual: list[np.ndarray]) ->
     worst = 0.0
     for e, a in zip(expected, actual):
         assert e.shape == a.shape, (e.shape, a.shape)
+        e, a = np.asarray(e, np.float64), np.asarray(a, np.float64)
         worst = max(worst, float(np.max(np.abs(e - a)) / max(np.max(np.abs(e)), 1e-12)))
     return worst
 
@@ -47,4 +48,23 @@ def absolute_difference(expected: list[np.ndarray], actual: list[np.ndarray]) ->
     assert len(expected) == len(actual)
     for e, a in zip(expected, actual):
         assert e.shape == a.shape, (e.shape, a.shape)
-    return max(float(np.max(np.abs(e - a))) if e.size else 0.0 for e, a in zip(expected, actual))
+    return max(float(np.max(np.abs(np.asarray(e, np.float64) - np.asarray(a, np.float64)))) if e.size else 0.0
+               for e, a in zip(expected, actual))
+
+
+def check(tmp_path, writer: str, build, inputs: list[np.ndarray]) -> str:
+    """Build with the writer's Keras ('keras3' or 'keras2'), randomize, save, and compare the saved model's
+    outputs (as Keras loads it back) with to_torch's module in both input layouts; returns the saved file."""
+    from layer_harness import LAYER_ATOL, keras_module, randomize
+
+    keras = keras_module(writer)
+    model = build(keras)
+    randomize(model, seed=11)
+    path = str(tmp_path / ("model.keras" if writer == "keras3" else "model.h5"))
+    model.save(path)
+    loaded = keras.saving.load_model(path, compile=False) if writer == "keras3" else \
+        keras.models.load_model(path, compile=False)
+    expected = keras_outputs(loaded, inputs)
+    for layout in ("torch", "keras"):
+        assert absolute_difference(expected, torch_outputs(path, inputs, layout)) <= LAYER_ATOL, layout
+    return path

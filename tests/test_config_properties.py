@@ -17,11 +17,12 @@ from hypothesis import strategies as st
 from converter.convert import convert_graph
 from converter.errors import ConverterError
 from converter.graph import BFLOAT16, ModelGraph, Tensor
-from converter.layers import RULES, tag_graph
+from converter.kinds import KINDS, lookup, tag_graph
 from converter.readers.keras_config import parse_model
+from converter.source import RESERVED, Namer, literal
 from converter.torch_build import model_source
-from converter.torch_build.codegen import OPS
-from converter.torch_build.source import RESERVED, Namer, literal
+
+LAYER_CLASSES = sorted({name.rsplit(".", 1)[1] for name in KINDS if name.startswith("keras.layers.")})
 
 SENTINEL = "pwned_sentinel"
 PAYLOADS = [f"{SENTINEL}()", f"1); {SENTINEL}(", f'"""\n{SENTINEL}()\n"""', f"x = {SENTINEL}", "forward", "class",
@@ -65,8 +66,8 @@ def model_config(class_name: str, name: str, config: dict, shape: list[int], mod
 def attach_tensors(graph: ModelGraph, data: st.DataObject) -> None:
     """Tensors of random small shapes for what the rule expects: consistent or not."""
     for layer in graph.walk():
-        found = RULES.get(layer.class_name)
-        if found is None:
+        found = lookup(layer)
+        if found is None or found.variables is None:
             continue
         try:
             variables = found.variables(layer.config)
@@ -89,7 +90,7 @@ def assert_safe(source: str) -> None:
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(class_name=st.sampled_from(sorted(OPS)), name=names, config=configs,
+@given(class_name=st.sampled_from(LAYER_CLASSES), name=names, config=configs,
        shape=st.lists(st.integers(1, 5), min_size=1, max_size=4), model_name=names, data=st.data())
 def test_any_config_is_refused_or_gives_safe_source(class_name, name, config, shape, model_name, data):
     try:

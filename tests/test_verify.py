@@ -1,6 +1,7 @@
 """verify: per output and per layer, exit codes, and naming the first divergent layer."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -39,15 +40,16 @@ def test_verify_reports_every_layer_ok(tmp_path):
 def test_verify_names_the_broken_layer_first(tmp_path, monkeypatch):
     """A BatchNorm rule that forgets Keras's epsilon: the first divergence is that layer."""
     path = cnn(tmp_path)
-    rule = converter.RULES["BatchNormalization"]
+    rule = converter.KINDS["keras.layers.BatchNormalization"]
     original = rule.convert
 
     def broken(layer, context):
         result = original(layer, context)
-        result.module_args["eps"] = 1e-5  # PyTorch's default instead of Keras's 1e-3
+        result.module.arguments["eps"] = 1e-5  # PyTorch's default instead of Keras's 1e-3
         return result
 
-    monkeypatch.setitem(converter.RULES, "BatchNormalization", type(rule)(**{**vars(rule), "convert": broken}))
+    monkeypatch.setitem(converter.KINDS, "keras.layers.BatchNormalization",
+                        dataclasses.replace(rule, convert=broken))
     report = converter.verify(path, per_layer=True)
     assert report.first_divergence == "bn"
     assert [c.status for c in report.layers[:2]] == ["ok", "ok"]
@@ -61,7 +63,8 @@ def test_cli_verify_exit_codes_and_table(tmp_path):
     assert "first divergence" not in result.stdout and "every layer matches" in result.stdout
     broken = subprocess.run([sys.executable, "-c", (
         "import sys, converter, cli\n"
-        "rule = converter.RULES['Conv2D']\n"
+        "import dataclasses\n"
+        "rule = converter.KINDS['keras.layers.Conv2D']\n"
         "original = rule.convert\n"
         "import numpy as np\n"
         "from converter.layouts import Transform\n"
@@ -73,7 +76,7 @@ def test_cli_verify_exit_codes_and_table(tmp_path):
         "    result = original(layer, context)\n"
         "    result.tensors[0].step = Scrambled()  # kh and kw swapped\n"
         "    return result\n"
-        "converter.RULES['Conv2D'] = type(rule)(**{**vars(rule), 'convert': broken})\n"
+        "converter.KINDS['keras.layers.Conv2D'] = dataclasses.replace(rule, convert=broken)\n"
         f"sys.exit(cli.main(['verify', {path!r}, '--per-layer']))\n")],
         capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert broken.returncode == 1, broken.stderr

@@ -13,8 +13,10 @@ import h5py
 from ..errors import ReadError
 from ..graph import ModelGraph
 from . import keras3, legacy_h5, live, sharded
-from .keras3 import load_architecture
 from .hdf5_checks import open_hdf5, raised_by_h5py
+from .keras3 import load_architecture
+
+__all__ = ["FORMATS", "load_architecture", "read_source"]
 
 #: Format codes and what `inspect` calls them.
 FORMATS = {

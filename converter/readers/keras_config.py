@@ -89,7 +89,7 @@ def _parse_layer_entry(entry: Any, parent: tuple[str, ...], where: str) -> Layer
     else:
         class_name = _class_name(entry, where)
         layer = Layer(name=name, class_name=class_name, config=Config(config, f"{where}: layer {name} ({class_name})"),
-                      path=path)
+                      path=path, module=_text(entry.get("module")), registered_name=_text(entry.get("registered_name")))
         if class_name == "InputLayer" or "batch_input_shape" in layer.config:
             _shape_of(layer.config)  # checked once here: the module builder reads it
     layer.inbound = _inbound_names(entry.get("inbound_nodes", []))
@@ -101,10 +101,14 @@ def _parse_layer_entry(entry: Any, parent: tuple[str, ...], where: str) -> Layer
     return layer
 
 
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and len(value) <= 200 else None
+
+
 def _is_shape(value: Any) -> bool:
     """A batch shape: a list of sizes (non-negative ints) or None for unknown ones."""
-    return isinstance(value, (list, tuple)) and all(d is None or (isinstance(d, int) and not isinstance(d, bool) and d >= 0)
-                                           for d in value)
+    return isinstance(value, (list, tuple)) and all(
+        d is None or (isinstance(d, int) and not isinstance(d, bool) and d >= 0) for d in value)
 
 
 def _inbound_names(nodes: Any) -> list[str]:

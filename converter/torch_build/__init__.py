@@ -10,12 +10,11 @@ import inspect
 from dataclasses import dataclass
 from typing import Any
 
-from ..convert import Conversion
-from ..errors import LayoutError
+from ..conversion import Conversion
+from ..errors import ArgumentError, LayoutError
 from ..graph import ModelGraph
-from . import ops  # noqa: F401  (registers every op)
+from ..source import literal
 from .codegen import Generator
-from .source import literal
 
 # helpers whose source calls other helpers (or converter/padding.py's functions)
 _NEEDS = {"pool": ["same_pad"], "same_pad": ["same_padding"], "conv_transpose": ["transpose_crop"]}
@@ -49,7 +48,7 @@ def model_source(graph: ModelGraph, conversion: Conversion, input_layout: str = 
                  trace: bool = False) -> GeneratedModel:
     """The Python source of the model's classes and helpers, its root class and its state_dict keys."""
     if input_layout not in ("torch", "keras"):
-        raise ValueError(f"input_layout must be 'torch' or 'keras', not {input_layout!r}")
+        raise ArgumentError(f"input_layout must be 'torch' or 'keras', not {input_layout!r}")
     generator = Generator(graph, conversion, input_layout, trace)
     root = generator.generate()
     if trace:

@@ -1,36 +1,24 @@
 """Write the PyTorch source of a Keras model: one nn.Module class per (nested) model.
 
 Each Keras layer becomes an attribute named after it (the converted state_dict's keys
-fit), and `forward` calls them in graph order, one line per Keras call. Every value
-carries its layout: "keras" (channels-last, as Keras holds it) or "cf" (channels-first,
-as torch convolutions want it); ops ask for the layout they need and the generator
-inserts the permutes. Generating source text keeps `export` and `to_torch` one path.
+fit), and `forward` calls them in graph order, one line per Keras call, each written by
+its kind's `forward` (converter.kinds) through the `Emitter` here. Every value carries
+its layout; kinds ask for the layout they need and the generator inserts the permutes.
+Generating source text keeps `export` and `to_torch` one path.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-from ..convert import Conversion, GraphContext
+from ..conversion import Conversion, LayerConversion, TorchModule
+from ..convert import GraphContext
 from ..errors import ReadError, UnsupportedLayerError
 from ..graph import Call, Layer, ModelGraph, Ref
-from .source import MODULE_ATTRIBUTES, Namer, literal
-
-CHANNELS_FIRST = "cf"
-KERAS = "keras"
-
-
-@dataclass
-class Value:
-    """A tensor in the generated forward: its Python expression, layout, rank and Keras mask."""
-
-    expr: str
-    layout: str
-    rank: int | None
-    mask: str | None = None
-    keras_view: str | None = None  # for per-layer checks: the value as Keras holds it, when not a permute
-    flat_order: str | None = None  # a flattened feature map: "hwc" (Keras's order) or "chw" (torch's)
+from ..kinds import lookup
+from ..kinds.forward import CHANNELS_FIRST, KERAS, Value, is_image_rank
+from ..source import MODULE_ATTRIBUTES, Namer, literal
 
 
 @dataclass
@@ -60,26 +48,11 @@ class ClassSource:
         return self.values[(layer_name, node)]
 
 
-OpFunction = Callable[["Emitter"], "Value | list[Value]"]
-OPS: dict[str, OpFunction] = {}
-
-
-def op(*class_names: str) -> Callable[[OpFunction], OpFunction]:
-    """Register how the layers of `class_names` are written in a generated forward."""
-
-    def register(function: OpFunction) -> OpFunction:
-        for name in class_names:
-            OPS[name] = function
-        return function
-
-    return register
-
-
 class Emitter:
-    """What an op sees of one Keras call, and how it adds code for it."""
+    """What a kind's forward sees of one Keras call, and how it adds code for it (kinds.forward.Emitter)."""
 
     def __init__(self, generator: Generator, source: ClassSource, call: Call, inputs: list[Value],
-                 kwargs: dict[str, Any]) -> None:
+                 kwargs: dict[str, Any], result: LayerConversion | None = None) -> None:
         self.generator = generator
         self.source = source
         self.layer = call.layer
@@ -87,18 +60,16 @@ class Emitter:
         self.inputs = inputs
         self.kwargs = kwargs
         self.config = call.layer.config
-        self.result = generator.results.get(call.layer.key)
+        self.result = result if result is not None else generator.results.get(call.layer.key)
         self.name = source.attribute(call.layer.name)
         self.statements: list[str] = []
+        self.keras_major = generator.keras_major
+        self.tracing = generator.trace
 
     @property
     def attribute(self) -> str:
         """How forward refers to this layer's module."""
         return f"self.{self.name}"
-
-    @property
-    def keras_major(self) -> int:
-        return self.generator.keras_major
 
     def arg(self, index: int = 0, layout: str | None = None) -> str:
         """Input `index` as an expression, converted to `layout` when one is asked for."""
@@ -110,11 +81,12 @@ class Emitter:
     def convert(self, value: Value, layout: str | None) -> str:
         return self.generator.convert(value, layout)
 
-    def module(self, constructor: str) -> str:
-        """Define `self.<layer> = constructor` once (a shared layer is defined once)."""
+    def module(self, module: TorchModule) -> str:
+        """Define `self.<layer> = module` once (a shared layer is defined once)."""
+        self.generator.helpers.update(module.helpers())
         if self.layer.name not in self.source.defined:
             self.source.defined.add(self.layer.name)
-            self.source.init.append(f"self.{self.name} = {constructor}")
+            self.source.init.append(f"self.{self.name} = {module.source()}")
         return self.attribute
 
     def helper(self, name: str) -> str:
@@ -148,6 +120,22 @@ class Emitter:
             [(self.layer.key, self.layer.class_name)],
         )
 
+    def inner(self, layer: Layer, inputs: list[Value]) -> Emitter:
+        """An emitter for a layer a wrapper holds, on `inputs`, with the wrapper's converted weights."""
+        return Emitter(self.generator, self.source, Call(layer, self.call.node, [], {}), inputs, {}, self.result)
+
+    def consumers(self, layer_name: str) -> list[Layer]:
+        return self.generator.consumers.get(layer_name, [])
+
+    def is_output(self, layer_name: str) -> bool:
+        return layer_name in self.generator.outputs
+
+    def result_of(self, layer: Layer) -> LayerConversion | None:
+        return self.generator.results.get(layer.key)
+
+    def producer(self, layer: Layer) -> Layer | None:
+        return self.generator.context.producer(layer)
+
 
 class Generator:
     """Generates the classes of one converted model."""
@@ -180,18 +168,18 @@ class Generator:
 
     def boundary_layout(self, rank: int | None) -> str:
         """The layout a model takes and returns: channels-first images in the torch layout."""
-        return CHANNELS_FIRST if self.input_layout == "torch" and rank in (4, 5) else KERAS
+        return CHANNELS_FIRST if self.input_layout == "torch" and is_image_rank(rank) else KERAS
 
     def generate(self) -> str:
         """The root class's name; self.classes holds every class, nested ones first."""
-        unsupported = [layer for layer in self.graph.walk()
-                       if layer.class_name not in OPS and layer.class_name != "InputLayer"]
+        unsupported = [layer for layer in self.graph.walk() if layer.class_name != "InputLayer"
+                       and (lookup(layer) is None or lookup(layer).forward is None)]  # type: ignore[union-attr]
         if unsupported:
-            names = ", ".join(f"{layer.key} ({layer.class_name})" for layer in unsupported)
+            names = ", ".join(f"{layer.key} ({layer.label})" for layer in unsupported)
             raise UnsupportedLayerError(
                 f"{self.graph.source}: no PyTorch equivalent for {len(unsupported)} layer(s): {names}; "
                 "Lambda and custom layers need hand-written code",
-                [(layer.key, layer.class_name) for layer in unsupported])
+                [(layer.key, layer.label) for layer in unsupported])
         return self.model_class(self.graph.root, root=True)  # type: ignore[arg-type]
 
     def module_paths(self) -> dict[tuple[str, ...], str]:
@@ -269,7 +257,9 @@ class Generator:
         if call.layer.is_model:
             return self.emit_nested(source, call, inputs)
         emitter = Emitter(self, source, call, inputs, kwargs)
-        produced = OPS[call.layer.class_name](emitter)
+        kind = lookup(call.layer)
+        assert kind is not None and kind.forward is not None  # generate() refused the others
+        produced = kind.forward(emitter)
         produced = produced if isinstance(produced, list) else [produced]
         source.forward.extend(emitter.statements)
         assigned = []

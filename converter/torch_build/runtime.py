@@ -152,9 +152,9 @@ def masked_mean(x: torch.Tensor, mask) -> torch.Tensor:
 
 
 class Weight(nn.Module):
-    """A bare parameter under the key `weight` (a per-position PReLU alpha)."""
+    """A bare parameter under the key `weight` (a per-position PReLU alpha, an rms_scaling gamma)."""
 
-    def __init__(self, *shape: int) -> None:
+    def __init__(self, shape: tuple) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.empty(shape))
 
@@ -162,7 +162,7 @@ class Weight(nn.Module):
 class Normalization(nn.Module):
     """Keras's Normalization layer: (x - mean) / max(sqrt(variance), epsilon), channels-last."""
 
-    def __init__(self, *shape: int) -> None:
+    def __init__(self, shape: tuple) -> None:
         super().__init__()
         self.register_buffer("mean", torch.zeros(shape))
         self.register_buffer("variance", torch.ones(shape))

@@ -47,9 +47,18 @@ WRITERS: dict[str, Writer] = {
 }
 
 
+#: the formats an exported model's load() reads back
+MODEL_FORMATS = (".safetensors", ".pt", ".pth")
+
+
+def suffix_of(path: str) -> str:
+    """The suffix that picks a format: `.safetensors`, `.pt`, ... (lower case)."""
+    return os.path.splitext(path)[1].lower()
+
+
 def writer_for(destination: str) -> Writer:
     """The writer for `destination`'s suffix; WriteError for an unknown one."""
-    suffix = os.path.splitext(destination)[1].lower()
+    suffix = suffix_of(destination)
     if suffix not in WRITERS:
         raise WriteError(
             f"{destination}: unknown output suffix {suffix or '(none)'}; use one of {', '.join(WRITERS)}"
@@ -116,9 +125,10 @@ def write(tensors: Sequence[WritableTensor], metadata: dict[str, str], destinati
     Face shards `name-0000i-of-0000n.safetensors` and `name.safetensors.index.json`.
     `validate` runs after every byte is written and before any file takes its final name
     (the source's own checks: a zip CRC); if it raises, nothing is left behind. With
-    `force`, the shards an earlier sharded output of that name listed are removed.
+    `force`, the shards an earlier sharded output of that name listed are removed. Callers
+    check `destination` with check_destination before they read anything; publishing never
+    overwrites a file that appeared since, without `force`.
     """
-    check_destination(destination, force, sources)
     writer = writer_for(destination)
     shards: list[list[Any]] = [list(tensors)]
     if max_shard_size is not None:

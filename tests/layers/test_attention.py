@@ -25,8 +25,8 @@ def test_packed_attention_matches_keras(tmp_path, writer, use_bias):
     model, path = saved_model(lambda keras: attention_model(keras, 2, 4, False, use_bias=use_bias), writer, tmp_path)
     inputs = random_input((5, 8))
     weights, layers = convert_file(path)
-    assert layers["mha"].torch_module == "nn.MultiheadAttention"
-    attention = torch.nn.MultiheadAttention(**layers["mha"].module_args)
+    assert layers["mha"].module.kind == "MultiheadAttention"
+    attention = torch.nn.MultiheadAttention(**layers["mha"].module.record())
     load(attention, weights, "mha")
     x = torch.from_numpy(inputs)
     with torch.no_grad():
@@ -42,8 +42,8 @@ def test_linear_projection_attention_matches_keras(tmp_path, writer, key_dim, va
     query = random_input((5, 8))
     value = random_input((7, 6), seed=2) if cross else query
     weights, layers = convert_file(path)
-    arguments, options = layers["mha"].module_args, layers["mha"].options
-    assert layers["mha"].torch_module.startswith("nn.Linear")
+    arguments, options = layers["mha"].module.record(), layers["mha"].options
+    assert layers["mha"].module.kind == "ModuleDict"
     projections = {}
     for role in ("query", "key", "value", "output"):
         projections[role] = torch.nn.Linear(**arguments[role])
@@ -68,7 +68,7 @@ def test_einsum_dense_as_dense_matches_keras(tmp_path, equation, shape, output, 
         equation, output_shape=output, bias_axes=bias_axes, name="ed")]), "keras3.keras", tmp_path)
     inputs = random_input(shape)
     weights, layers = convert_file(path)
-    linear = torch.nn.Linear(**layers["ed"].module_args)
+    linear = torch.nn.Linear(**layers["ed"].module.record())
     load(linear, weights, "ed")
     with torch.no_grad():
         assert max_diff(model(inputs), linear(torch.from_numpy(inputs))) <= LAYER_ATOL

@@ -1,6 +1,7 @@
 """Conv1D/2D/3D, their transposes, depthwise and separable convolutions against Keras."""
 from __future__ import annotations
 
+import dataclasses
 import pytest
 import torch
 import torch.nn.functional as F
@@ -29,7 +30,7 @@ CONV_CASES = [
 
 def conv_reference(result, x: torch.Tensor) -> torch.Tensor:
     """The nn.ConvNd a user writes from the converted module arguments, padding explicitly."""
-    arguments = result.module_args
+    arguments = result.module.record()
     spatial = len(arguments["kernel_size"])
     pads = result.options.get("pad_before")
     if result.options.get("tf_same") and pads is None:  # input size not in a legacy config
@@ -82,7 +83,7 @@ def test_transposed_convolution_matches_keras(tmp_path, writer, class_name, shap
         writer, tmp_path)
     inputs = random_input(shape)
     weights, layers = convert_file(path)
-    arguments, options = dict(layers["up"].module_args), dict(layers["up"].options)
+    arguments, options = dict(layers["up"].module.record()), dict(layers["up"].options)
     spatial = len(arguments["kernel_size"])
     keras_padding, keras_output_padding = options["keras_padding"], options["keras_output_padding"]
     if "crop_start" not in options:  # a legacy config without the input size: crop as documented
@@ -121,14 +122,14 @@ def test_depthwise_and_separable_match_keras(tmp_path, writer, class_name, shape
         writer, tmp_path)
     inputs = random_input(shape)
     weights, layers = convert_file(path)
-    arguments = layers["dw"].module_args
+    arguments = layers["dw"].module.record()
     x = channels_first(torch.from_numpy(inputs))
     if class_name.startswith("Depthwise"):
         x, conv = conv_reference(layers["dw"], x)
         load(conv, weights, "dw")
     else:
         depthwise = arguments["depthwise"]
-        as_conv = type("DepthwisePart", (), {"module_args": depthwise, "options": layers["dw"].options})
+        as_conv = dataclasses.replace(layers["dw"], module=layers["dw"].module.part("depthwise"))
         x, depthwise_conv = conv_reference(as_conv, x)
         spatial = len(depthwise["kernel_size"])
         conv = torch.nn.Sequential()

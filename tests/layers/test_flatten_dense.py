@@ -24,7 +24,7 @@ def test_dense_after_flatten_of_conv_map_matches_keras(tmp_path, writer, pooling
     inputs = random_input((6, 6, 3))
     weights, layers = convert_file(path)
     assert layers["head"].options["flattened_channels"] == 4
-    conv, head = torch.nn.Conv2d(3, 4, 3), torch.nn.Linear(**layers["head"].module_args)
+    conv, head = torch.nn.Conv2d(3, 4, 3), torch.nn.Linear(**layers["head"].module.record())
     load(conv, weights, "conv")
     load(head, weights, "head")
     with torch.no_grad():
@@ -100,7 +100,7 @@ def test_nested_model_keys_are_dotted(tmp_path, writer):
     assert {"features.conv.weight", "features.bn.running_var", "head.weight"} <= set(weights)
     features = torch.nn.Sequential()
     features.add_module("conv", torch.nn.Conv2d(3, 4, 3))
-    features.add_module("bn", torch.nn.BatchNorm2d(**layers["bn"].module_args))
+    features.add_module("bn", torch.nn.BatchNorm2d(**layers["bn"].module.record()))
     load(features, weights, "features")
     features.eval()
     head = torch.nn.Linear(64, 3)

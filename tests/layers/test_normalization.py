@@ -25,7 +25,7 @@ def test_batch_norm_matches_keras(tmp_path, writer, shape, options):
         [keras.Input(shape), keras.layers.BatchNormalization(name="bn", **options)]), writer, tmp_path)
     inputs = random_input(shape)
     weights, layers = convert_file(path)
-    arguments = layers["bn"].module_args
+    arguments = layers["bn"].module.record()
     assert arguments["eps"] == pytest.approx(options.get("epsilon", 1e-3))
     assert arguments["momentum"] == pytest.approx(1 - options.get("momentum", 0.99))
     norm = {2: torch.nn.BatchNorm1d, 3: torch.nn.BatchNorm1d, 4: torch.nn.BatchNorm2d, 5: torch.nn.BatchNorm3d}[
@@ -66,7 +66,7 @@ def test_layer_norm_matches_keras(tmp_path, writer, shape, options):
         [keras.Input(shape), keras.layers.LayerNormalization(name="ln", **options)]), writer, tmp_path)
     inputs = random_input(shape)
     weights, layers = convert_file(path)
-    arguments = layers["ln"].module_args
+    arguments = layers["ln"].module.record()
     assert arguments["eps"] == pytest.approx(options.get("epsilon", 1e-3))
     norm = torch.nn.LayerNorm(**arguments)
     load(norm, weights, "ln")
@@ -81,8 +81,9 @@ def test_layer_norm_rms_scaling_warns_and_converts(tmp_path):
     inputs = random_input((7, 6))
     weights, layers = convert_file(path)
     assert "rms_scaling" in layers["ln"].warnings[0]
+    assert layers["ln"].module.kind == "Weight"  # neither nn.LayerNorm nor nn.RMSNorm computes it
     x = torch.from_numpy(inputs)
-    eps = layers["ln"].module_args["eps"]
+    eps = layers["ln"].options["eps"]
     actual = x * torch.rsqrt(x.var(dim=-1, unbiased=False, keepdim=True) + eps) * weights["ln.weight"]
     assert max_diff(model(inputs), actual) <= LAYER_ATOL
 
@@ -97,8 +98,8 @@ def test_group_norm_matches_keras(tmp_path, shape, options):
         [keras.Input(shape), keras.layers.GroupNormalization(name="gn", **options)]), "keras3.keras", tmp_path)
     inputs = random_input(shape)
     weights, layers = convert_file(path)
-    assert layers["gn"].module_args["eps"] == pytest.approx(options.get("epsilon", 1e-3))
-    norm = torch.nn.GroupNorm(**layers["gn"].module_args)
+    assert layers["gn"].module.record()["eps"] == pytest.approx(options.get("epsilon", 1e-3))
+    norm = torch.nn.GroupNorm(**layers["gn"].module.record())
     load(norm, weights, "gn")
     with torch.no_grad():
         actual = channels_last(norm(channels_first(torch.from_numpy(inputs))))
@@ -113,7 +114,7 @@ def test_embedding_matches_keras(tmp_path, writer, mask_zero):
         writer, tmp_path)
     inputs = np.random.default_rng(0).integers(0, 12, (3, 5)).astype("int32")
     weights, layers = convert_file(path)
-    embedding = torch.nn.Embedding(**layers["emb"].module_args)
+    embedding = torch.nn.Embedding(**layers["emb"].module.record())
     load(embedding, weights, "emb")
     with torch.no_grad():
         actual = embedding(torch.from_numpy(inputs).long())
@@ -129,8 +130,8 @@ def test_prelu_matches_keras(tmp_path, writer, shape, shared_axes):
     inputs = random_input(shape)
     weights, layers = convert_file(path)
     x = torch.from_numpy(inputs)
-    if layers["act"].torch_module == "nn.PReLU":
-        prelu = torch.nn.PReLU(**layers["act"].module_args)
+    if layers["act"].module.kind == "PReLU":
+        prelu = torch.nn.PReLU(**layers["act"].module.record())
         load(prelu, weights, "act")
         with torch.no_grad():
             actual = channels_last(prelu(channels_first(x)))

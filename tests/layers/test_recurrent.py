@@ -44,7 +44,7 @@ def test_recurrent_layer_matches_keras(tmp_path, writer, class_name, options):
     inputs = random_input((6, 3))
     weights, layers = convert_file(path)
     assert not layers["rnn"].warnings
-    module = torch_rnn(class_name, layers["rnn"].module_args)
+    module = torch_rnn(class_name, layers["rnn"].module.record())
     load(module, weights, "rnn")
     with torch.no_grad():
         actual = run(module, torch.from_numpy(inputs), layers["rnn"].options)
@@ -63,7 +63,7 @@ def test_stacked_recurrent_layers_match_keras(tmp_path, class_name):
     weights, layers = convert_file(path)
     x = torch.from_numpy(inputs)
     for name in ("first", "second"):
-        module = torch_rnn(class_name, layers[name].module_args)
+        module = torch_rnn(class_name, layers[name].module.record())
         load(module, weights, name)
         with torch.no_grad():
             x = run(module, x, layers[name].options)
@@ -126,7 +126,7 @@ def test_bidirectional_matches_keras(tmp_path, writer, class_name, merge_mode, r
         writer, tmp_path)
     inputs = random_input((6, 3))
     weights, layers = convert_file(path)
-    arguments = layers["bi"].module_args
+    arguments = layers["bi"].module.record()
     assert arguments["bidirectional"] and layers["bi"].options["merge_mode"] == merge_mode
     module = torch_rnn(class_name, arguments)
     load(module, weights, "bi")
@@ -156,7 +156,7 @@ def test_time_distributed_dense_matches_keras(tmp_path, writer):
         [keras.Input((6, 3)), keras.layers.TimeDistributed(keras.layers.Dense(4), name="td")]), writer, tmp_path)
     inputs = random_input((6, 3))
     weights, layers = convert_file(path)
-    linear = torch.nn.Linear(**layers["td"].module_args)
+    linear = torch.nn.Linear(**layers["td"].module.record())
     load(linear, weights, "td")
     with torch.no_grad():
         assert max_diff(model(inputs), linear(torch.from_numpy(inputs))) <= LAYER_ATOL
@@ -169,7 +169,7 @@ def test_time_distributed_conv_matches_keras(tmp_path, writer):
         writer, tmp_path)
     inputs = random_input((3, 6, 6, 2))
     weights, layers = convert_file(path)
-    conv = torch.nn.Conv2d(**layers["td"].module_args)
+    conv = torch.nn.Conv2d(**layers["td"].module.record())
     load(conv, weights, "td")
     x = torch.from_numpy(inputs).flatten(0, 1)  # fold time into the batch
     with torch.no_grad():

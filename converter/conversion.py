@@ -1,0 +1,178 @@
+"""What a conversion produces: the PyTorch module of each layer, its tensors, and the record.
+
+These are the types rules make and the record, `inspect`, matching, loading and the module
+builder read. `TorchModule` is the one description of the module a layer's weights load
+into: made once by the layer's rule, shown by `display()`, written as source by
+`source()`, paired by `family`; it is never a string to be parsed back.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from .graph import Layer, ModelGraph, Tensor
+from .layouts import Layout, RowFiller, Transform, rows_of
+from .source import literal
+
+#: Modules of weightport's own runtime (a generated model defines them), not of torch.nn.
+HELPER_MODULES = frozenset({"Weight", "Normalization"})
+
+
+@dataclass(frozen=True)
+class TorchModule:
+    """A PyTorch module: its class, constructor arguments, and named parts when it is a container.
+
+    `kind` is the torch.nn class name (`Linear`, `Conv2d`, `BatchNorm2d`, `LSTM`,
+    `MultiheadAttention`, ...) or a weightport helper's (`Weight`, `Normalization`);
+    `BatchNorm` when the input rank, hence the class, is not known from the file.
+    A container (`Sequential`, `ModuleDict`) has `parts` and no arguments.
+    """
+
+    kind: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+    parts: tuple[tuple[str, TorchModule], ...] = ()
+
+    @property
+    def family(self) -> str:
+        """What a user's module must be to take these weights: BatchNorm1d/2d/3d are one family."""
+        return "BatchNorm" if self.kind.startswith("BatchNorm") else self.kind
+
+    @property
+    def name(self) -> str:
+        """How the module is called in tables: `nn.Linear`, `Weight`, `nn.Sequential(depthwise=..., ...)`."""
+        if self.parts:
+            return f"{self._class()}(" + ", ".join(f"{part}={module.name}" for part, module in self.parts) + ")"
+        if self.kind == "BatchNorm":
+            return "nn.BatchNorm1d/2d/3d"
+        return self._class()
+
+    def part(self, name: str) -> TorchModule:
+        return dict(self.parts)[name]
+
+    def display(self) -> str:
+        """The constructor call as a reader sees it: `nn.Linear(in_features=2000, out_features=32, bias=True)`."""
+        if self.parts:
+            return f"{self._class()}(" + ", ".join(f"{part}={module.display()}" for part, module in self.parts) + ")"
+        return f"{self.name}(" + ", ".join(f"{key}={value!r}" for key, value in self.arguments.items()) + ")"
+
+    def source(self) -> str:
+        """The constructor call as generated source (values as checked literals)."""
+        if self.parts:
+            inner = ", ".join(f"{part}={module.source()}" for part, module in self.parts)
+            wrapped = f"OrderedDict({inner})" if self.kind == "Sequential" else f"dict({inner})"
+            return f"nn.{self.kind}({wrapped})"
+        return f"{self._class()}(" + ", ".join(f"{key}={literal(value)}" for key, value in self.arguments.items()) + ")"
+
+    def helpers(self) -> set[str]:
+        """The weightport runtime classes its source needs."""
+        own = {self.kind} if self.kind in HELPER_MODULES else set()
+        return own.union(*(module.helpers() for _, module in self.parts))
+
+    def record(self) -> dict[str, Any]:
+        """The constructor arguments as the record shows them (a container's by part)."""
+        if self.parts:
+            return {part: module.record() for part, module in self.parts}
+        return dict(self.arguments)
+
+    def _class(self) -> str:
+        return self.kind if self.kind in HELPER_MODULES else f"nn.{self.kind}"
+
+
+@dataclass
+class TargetTensor:
+    """A converted tensor: its key, layout and shape, and how it came from its source."""
+
+    key: str
+    source: Tensor
+    layout: Layout
+    shape: tuple[int, ...]
+    transform: str  # as the record shows it: 'none', 'transpose(1,0)', ...
+    step: Transform | None = field(default=None, repr=False)
+
+    @property
+    def dtype(self) -> str:
+        return self.source.dtype
+
+    def with_key(self, key: str) -> TargetTensor:
+        """The same tensor under another key (a renamed or mapped output)."""
+        return self if key == self.key else replace(self, key=key)
+
+    def load(self) -> np.ndarray:
+        """Read the source tensor and apply the transform."""
+        array = self.source.load()
+        return self.step.apply(array) if self.step else array
+
+    def rows(self) -> RowFiller:
+        """Read the source tensor; return a function writing rows start:stop of the result into `out`."""
+        array = self.source.load()
+        return self.step.rows(array) if self.step else rows_of(array)
+
+
+@dataclass
+class LayerConversion:
+    """What a rule made of one layer: the torch module a user would write, and its tensors."""
+
+    layer: Layer
+    module: TorchModule
+    tensors: list[TargetTensor]
+    activation: Any = None  # the Keras activation fused into the layer, applied after it
+    warnings: list[str] = field(default_factory=list)
+    # Keras semantics the code around the module must honour (explicit padding, output crop,
+    # return_sequences, merge_mode, ...): not constructor arguments.
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Conversion:
+    """The converted graph: tensors under their target keys, per-layer results, the record."""
+
+    graph: ModelGraph
+    layout: str  # 'torch' or 'keras'
+    tensors: list[TargetTensor]
+    layers: list[LayerConversion] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (layer key, Keras class)
+    warnings: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)  # what convert() wrote
+
+    def metadata(self) -> dict[str, str]:
+        """What every written file records about its convention."""
+        return {
+            "weightport_source": self.graph.source,
+            "weightport_format": self.graph.format,
+            "weightport_keras_version": self.graph.keras_version,
+            "weightport_layout": self.layout,
+        }
+
+    def record(self) -> list[dict[str, Any]]:
+        """One entry per tensor: where it came from, where it goes, what was done to it, and
+        what the PyTorch module around it needs (its arguments and the layer's warnings)."""
+        by_key = {target.key: result for result in self.layers for target in result.tensors}
+        entries = []
+        for target in self.tensors:
+            source = target.source
+            result = by_key.get(target.key)
+            entries.append({
+                "key": target.key,
+                "source": source.source,
+                "keras_role": source.role,
+                "keras_shape": list(source.shape),
+                "keras_layout": source.layout.value,
+                "target_shape": list(target.shape),
+                "target_layout": target.layout.value,
+                "transform": target.transform,
+                "dtype": source.dtype,
+                "layer": result.layer.key if result else None,
+                "keras_class": result.layer.class_name if result else None,
+                "torch_module": result.module.name if result else None,
+                "module_args": result.module.record() if result else {},
+                "options": result.options if result else {},
+                "activation": result.activation if result else None,
+                "warnings": result.warnings if result else [],
+            })
+        return entries
+
+    def __repr__(self) -> str:
+        return (f"Conversion({self.graph.source!r}, {self.layout} layout, {len(self.tensors)} tensors, "
+                f"{len(self.layers)} layers, {len(self.warnings)} warnings)")

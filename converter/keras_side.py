@@ -1,0 +1,128 @@
+"""The Keras side of verification: loading the file in Keras only when that is safe, and running it.
+
+Imports keras (or tf_keras) only inside the functions that need it.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Any
+
+import numpy as np
+
+from .code_check import code_carrying
+from .errors import MissingDependencyError, ReadError, UnsafeFileError
+from .graph import ModelGraph
+from .readers import load_architecture
+
+
+def check_loadable(source: Any, graph: ModelGraph, architecture: Any) -> None:
+    """Refuse, before Keras is imported, a file whose loading would run code or differ from what was converted.
+
+    Keras rebuilds the model from the file's own config (`graph.own_config`, as the reader
+    found it): it must carry no code (code_check), and an `architecture` given for the
+    conversion must be that same config.
+    """
+    if not isinstance(source, (str, os.PathLike)):
+        return  # a live model: already loaded by its owner
+    path = os.fspath(source)
+    own = graph.own_config
+    if own is None:
+        raise ReadError(f"{path}: verify needs a full model file (.keras, or an .h5 from model.save): Keras "
+                             "rebuilds the model from the file's own config, and this file holds weights only")
+    found = code_carrying(own)
+    if found:
+        raise UnsafeFileError(f"{path}: verify would have Keras load {found[0]}"
+                             f"{f' (and {len(found) - 1} more)' if len(found) > 1 else ''}; weightport never "
+                             "lets code from a file run: compare with your own code instead")
+    if architecture is not None:
+        given = load_architecture(os.fspath(architecture)) if isinstance(architecture, (str, os.PathLike)) \
+            else architecture
+        if given != own:
+            raise ReadError(f"{path}: the architecture given differs from the model config inside the file; "
+                                 "verify compares the file's own model: run it without --architecture")
+
+
+def load_keras_model(source: Any, graph: ModelGraph) -> Any:
+    """The Keras model to compare with: the live one, or the file loaded by the Keras that wrote it.
+
+    Call check_loadable first; Keras 3 and tf_keras load with safe_mode=True.
+    """
+    if not isinstance(source, (str, os.PathLike)):
+        return source
+    path = os.fspath(source)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter on stderr
+    major = graph.keras_version.split(".")[0]
+    try:
+        if major.isdigit() and int(major) < 3:
+            try:
+                import tf_keras
+
+                return tf_keras.models.load_model(path, compile=False, safe_mode=True)
+            except ImportError:
+                pass
+        import keras
+
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
+    except ImportError:
+        raise MissingDependencyError("verify needs Keras: pip install 'weightport[keras]'") from None
+    except Exception as error:  # Keras's own loading errors are of many kinds
+        raise ReadError(f"{path}: Keras cannot load this file to compare with ({type(error).__name__}: "
+                             f"{str(error).splitlines()[0][:200]})") from None
+
+
+def keras_call(model: Any, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    """The model's outputs as a list, called with inputs in the structure it was built with."""
+    try:
+        as_list = isinstance(model.input, (list, tuple))
+    except (AttributeError, ValueError):  # a loaded Sequential that was never called
+        as_list = False
+    structured = inputs if len(inputs) > 1 or as_list else inputs[0]
+    outputs = model(structured, training=False)
+    return [np.asarray(output) for output in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
+
+
+def keras_layer_outputs(model: Any, inputs: list[np.ndarray]) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Each top-level layer's output (its call in this model, first tensor), by layer name."""
+    keras = importlib.import_module(type(model).__module__.split(".")[0])
+    names, probes, skipped = [], [], []
+    for layer in model.layers:
+        if type(layer).__name__ == "InputLayer":
+            continue
+        names.append(layer.name)
+        probes.append(_candidates(layer))
+    try:  # one probe model for all layers when every layer.output belongs to this graph
+        probe = keras.Model(model.inputs, [candidates[0] for candidates in probes])
+        return dict(zip(names, keras_call(probe, inputs))), skipped
+    except Exception:  # nested models: their own output is not this graph's; try each call's
+        pass
+    found = {}
+    for name, candidates in zip(names, probes):
+        for candidate in candidates:
+            try:
+                found[name] = keras_call(keras.Model(model.inputs, candidate), inputs)[0]
+                break
+            except Exception:
+                continue
+        else:
+            skipped.append(name)
+    return found, skipped
+
+
+def _candidates(layer: Any) -> list[Any]:
+    """Tensors that may be this layer's output in the enclosing graph: layer.output, each call's."""
+    candidates = []
+    try:
+        output = layer.output
+        candidates.append(output[0] if isinstance(output, (list, tuple)) else output)
+    except (AttributeError, ValueError, RuntimeError):
+        pass
+    for node in getattr(layer, "_inbound_nodes", []):
+        tensors = getattr(node, "output_tensors", None)
+        if tensors is None:
+            tensors = getattr(node, "outputs", None)
+        if tensors is not None:
+            tensors = list(tensors) if isinstance(tensors, (list, tuple)) else [tensors]
+            if tensors:
+                candidates.append(tensors[0])
+    return candidates

@@ -1,0 +1,70 @@
+"""BatchNormalization -> nn.BatchNorm1d/2d/3d.
+
+Keras's epsilon defaults to 1e-3 (PyTorch 1e-5) and its momentum is the weight of the
+old moving value (0.99), PyTorch's the weight of the new batch (0.1): eps is carried and
+momentum becomes 1 - momentum. PyTorch's module always has weight and bias (affine) and a
+`num_batches_tracked` counter; the ones Keras lacks (center/scale off) are created.
+"""
+from __future__ import annotations
+
+from ..config import Config
+from ..graph import Layer
+from ..layouts import Layout
+from .affine import affine_tensors, scale_and_center
+from ..conversion import LayerConversion, TorchModule
+from .forward import CHANNELS_FIRST, Emitter, Value, require_weights, same
+from .registry import Kind, register
+from .rules import Context, Variable, created, expect_shape, numbered, to_torch
+
+#: nn.BatchNorm class by the rank of the input (batch axis included)
+BATCH_NORMS = {2: "BatchNorm1d", 3: "BatchNorm1d", 4: "BatchNorm2d", 5: "BatchNorm3d"}
+
+
+def batch_norm_variables(config: Config) -> list[Variable]:
+    return numbered("", scale_and_center(config) + [("moving_mean", Layout.VECTOR), ("moving_variance", Layout.VECTOR)])
+
+
+def _unsupported(layer: Layer) -> str | None:
+    axes = layer.config.axes("axis", -1)
+    if len(axes) != 1:
+        return f"normalizes over several axes {list(axes)}; nn.BatchNorm normalizes over one channel axis"
+    return None
+
+
+def convert(layer: Layer, context: Context) -> LayerConversion:
+    expect_shape(layer, "moving_mean", (None,), "one value per channel")
+    channels = layer.tensor("moving_mean").shape[0]
+    expect_shape(layer, "moving_variance", (channels,), f"one value per channel, {channels} channels")
+    affine = layer.has("gamma") or layer.has("beta")  # torch's module has both or neither
+    tensors = affine_tensors(layer, channels, "moving_mean") if affine else []
+    tensors += [to_torch(layer, "moving_mean", "running_mean", Layout.VECTOR),
+                to_torch(layer, "moving_variance", "running_var", Layout.VECTOR),
+                created(layer, "num_batches_tracked", 0, (), "int64", "0 (PyTorch's batch counter)")]
+    rank = len(layer.input_shape) if layer.input_shape else None
+    momentum = layer.config.float("momentum", 0.99)
+    arguments = {
+        "num_features": channels, "eps": layer.config.float("epsilon", 1e-3, minimum=0.0),
+        "momentum": round(1.0 - momentum, 12), "affine": affine,
+    }
+    return LayerConversion(layer, TorchModule(BATCH_NORMS.get(rank or 0, "BatchNorm"), arguments), tensors)
+
+
+def forward(e: Emitter) -> Value:
+    """nn.BatchNorm of the input's rank over the channels, channels-first."""
+    require_weights(e)
+    x = e.inputs[0]
+    axes = e.config.axes("axis", -1)
+    axis = axes[0]
+    if x.rank is None or len(axes) != 1 or axis not in (-1, x.rank - 1) or x.rank not in BATCH_NORMS:
+        raise e.unsupported(f"BatchNormalization over axis {axis} of a rank-{x.rank} tensor is not built yet")
+    e.module(TorchModule(BATCH_NORMS[x.rank], e.result.module.arguments))
+    return same(x, f"{e.attribute}({e.arg(0, CHANNELS_FIRST)})", layout=CHANNELS_FIRST)
+
+
+register(Kind(
+    "keras.layers.BatchNormalization", module="nn.BatchNorm1d/2d/3d", variables=batch_norm_variables,
+    convert=convert, forward=forward, unsupported=_unsupported,
+    description="gamma, beta, moving_mean, moving_variance -> weight, bias, running_mean, running_var; eps carried "
+                "(Keras 1e-3), momentum -> 1 - momentum",
+    tested="center/scale off, epsilon, momentum, 2-D/3-D/4-D inputs",
+))

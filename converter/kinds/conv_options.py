@@ -1,0 +1,120 @@
+"""What a torch convolution needs from a Keras convolution's config: sizes, strides, padding.
+
+TensorFlow's 'same' pads the odd pixel at the end (`converter/padding.py`). PyTorch's
+padding='same' exists only for stride 1; at larger strides the padding depends on the
+input size, so it is given per axis when the saved config records the input shape, and
+otherwise left to the module builder with a warning.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import LayoutError
+from ..graph import Layer
+from ..padding import same_padding, transpose_crop
+from .forward import CHANNELS_FIRST, Emitter, Value, activated, literal, require_weights, same
+
+DATA_FORMATS = ("channels_last", "channels_first")
+
+
+def check_kernel_size(layer: Layer, spatial: int, kernel_size: tuple[int, ...], role: str = "kernel") -> None:
+    """The config's kernel_size must be the kernel's: a file whose two disagree is refused."""
+    if layer.config.get("kernel_size") is None:
+        return
+    declared = layer.config.ints("kernel_size", spatial, minimum=1)
+    if declared != kernel_size:
+        raise LayoutError(f"{layer.tensor(role).source}: layer {layer.key} ({layer.class_name}) has a {role} of "
+                          f"spatial size {kernel_size}, but its config says kernel_size {declared}")
+
+
+def conv_options(layer: Layer, spatial: int, kernel_size: tuple[int, ...]
+                 ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """Module arguments (stride, padding, dilation, groups), options around it, and warnings."""
+    config = layer.config
+    strides = config.ints("strides", spatial, 1, minimum=1)
+    dilation = config.ints("dilation_rate", spatial, 1, minimum=1)
+    padding = config.choice("padding", ("valid", "same", "causal") if spatial == 1 else ("valid", "same"), "valid")
+    arguments: dict[str, Any] = {"kernel_size": kernel_size, "stride": strides, "dilation": dilation}
+    options: dict[str, Any] = {}
+    warnings: list[str] = []
+    if config.choice("data_format", DATA_FORMATS, "channels_last") == "channels_first":
+        options["data_format"] = "channels_first"
+    if padding == "valid":
+        arguments["padding"] = 0
+    elif padding == "causal":
+        arguments["padding"] = 0
+        options["pad_before"] = [((kernel_size[0] - 1) * dilation[0], 0)]
+        warnings.append(f"layer {layer.key}: padding='causal': pad {(kernel_size[0] - 1) * dilation[0]} "
+                        "steps at the start of the sequence before the Conv1d")
+    elif all(s == 1 for s in strides):
+        arguments["padding"] = "same"  # torch pads like TensorFlow here: the odd one at the end
+    else:
+        arguments["padding"] = 0
+        options["tf_same"] = True  # pad per input size: same_padding() on each spatial axis
+        shape = layer.input_shape
+        spatial_sizes = shape[1:-1] if shape and "data_format" not in options else (shape[2:] if shape else None)
+        if spatial_sizes and all(spatial_sizes):
+            options["pad_before"] = [same_padding(int(n), k, s, d)
+                                       for n, k, s, d in zip(spatial_sizes, kernel_size, strides, dilation)]
+        warnings.append(
+            f"layer {layer.key}: padding='same' with stride {strides}: PyTorch's padding='same' needs "
+            "stride 1; pad explicitly before the convolution (TensorFlow puts the odd pixel at the "
+            "end)" + (f": {options['pad_before']} per spatial axis" if "pad_before" in options else "")
+        )
+    groups = config.int("groups", 1, minimum=1)
+    if groups != 1:
+        arguments["groups"] = groups
+    return arguments, options, warnings
+
+
+def transpose_options(layer: Layer, spatial: int, kernel_size: tuple[int, ...]
+                      ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """Module arguments for a transposed convolution, and TensorFlow's output crop when known."""
+    config = layer.config
+    strides = config.ints("strides", spatial, 1, minimum=1)
+    dilation = config.ints("dilation_rate", spatial, 1, minimum=1)
+    padding = config.choice("padding", ("valid", "same"), "valid")
+    output_padding = config.ints("output_padding", spatial, minimum=0) if config.get("output_padding") is not None \
+        else None
+    arguments: dict[str, Any] = {"kernel_size": kernel_size, "stride": strides, "dilation": dilation, "padding": 0}
+    options: dict[str, Any] = {"keras_padding": padding, "keras_output_padding": output_padding}
+    channels_first = config.choice("data_format", DATA_FORMATS, "channels_last") == "channels_first"
+    if channels_first:
+        options["data_format"] = "channels_first"
+    shape = layer.input_shape
+    if not shape or channels_first or not all(shape[1:-1]):
+        return arguments, options, [f"layer {layer.key}: {layer.class_name}: the input size is not in the config; "
+                                    "crop the full output per axis as transpose_crop() says"]
+    paddings = output_padding if output_padding is not None else (None,) * spatial
+    crops = [transpose_crop(int(n), k, s, d, padding, p)
+             for n, k, s, d, p in zip(shape[1:-1], kernel_size, strides, dilation, paddings)]
+    arguments["output_padding"] = tuple(extra for _, _, extra in crops)
+    options["crop_start"] = tuple(start for start, _, _ in crops)
+    options["output_size"] = tuple(length for _, length, _ in crops)
+    return arguments, options, []
+
+
+def padded(e: Emitter, x: str) -> str:
+    """The channels-first input `x` padded as Keras pads it, when torch's own padding argument cannot."""
+    require_weights(e)
+    options = e.result.options
+    module = e.result.module.part("depthwise") if e.result.module.parts else e.result.module
+    arguments = module.arguments
+    if options.get("tf_same"):
+        kernel, stride, dilation = arguments["kernel_size"], arguments["stride"], arguments["dilation"]
+        return (f"{e.helper('same_pad')}({x}, {literal(tuple(kernel))}, {literal(tuple(stride))}, "
+                f"{literal(tuple(dilation))})")
+    if "pad_before" in options:  # causal: the past only
+        pads = [p for pair in reversed(options["pad_before"]) for p in pair]
+        return f"F.pad({x}, {literal(pads)})"
+    return x
+
+
+def convolution_forward(e: Emitter) -> Value:
+    """A convolution module on the channels-first input, padded as Keras pads, then the activation."""
+    require_weights(e)
+    if e.result.options.get("data_format") == "channels_first":
+        raise e.unsupported("data_format='channels_first' models are not built yet")
+    e.module(e.result.module)
+    x = e.inputs[0]
+    return activated(e, same(x, f"{e.attribute}({padded(e, e.arg(0, CHANNELS_FIRST))})", layout=CHANNELS_FIRST))

@@ -1,0 +1,59 @@
+"""Conv1DTranspose/2D/3D -> nn.ConvTranspose1d/2d/3d.
+
+Keras kernels are (*k, out, in); torch weights are (in, out, *k). No spatial flip: both
+compute the transpose (gradient) of the same correlation.
+"""
+from __future__ import annotations
+
+from ..graph import Layer
+from ..layouts import Layout
+from ..conversion import LayerConversion, TorchModule
+from .conv_options import check_kernel_size, transpose_options
+from .forward import CHANNELS_FIRST, Emitter, Value, activated, literal, require_weights, same
+from .registry import Kind, register
+from .rules import Context, expect_shape, kernel_and_bias, with_bias
+
+SPATIAL = {"Conv1DTranspose": 1, "Conv2DTranspose": 2, "Conv3DTranspose": 3}
+KERAS_LAYOUTS = {1: Layout.KERAS_CONV1D_TRANSPOSE_WOI, 2: Layout.KERAS_CONV2D_TRANSPOSE_HWOI,
+                 3: Layout.KERAS_CONV3D_TRANSPOSE_DHWOI}
+TORCH_LAYOUTS = {1: Layout.TORCH_CONV_TRANSPOSE1D_IOW, 2: Layout.TORCH_CONV_TRANSPOSE2D_IOHW,
+                 3: Layout.TORCH_CONV_TRANSPOSE3D_IODHW}
+
+
+def _convert(layer: Layer, context: Context) -> LayerConversion:
+    spatial = SPATIAL[layer.class_name]
+    filters = layer.config.optional_int("filters", minimum=1)
+    expect_shape(layer, "kernel", (None,) * spatial + (filters, None), "(*k, filters, in)")
+    kernel = layer.tensor("kernel").shape
+    if layer.has("bias"):
+        expect_shape(layer, "bias", (kernel[spatial],), "one per filter")
+    check_kernel_size(layer, spatial, tuple(kernel[:spatial]))
+    tensors = kernel_and_bias(layer, TORCH_LAYOUTS[spatial])
+    arguments_from_config, options, warnings = transpose_options(layer, spatial, tuple(kernel[:spatial]))
+    arguments = {"in_channels": kernel[spatial + 1], "out_channels": kernel[spatial], **arguments_from_config,
+                 "bias": layer.has("bias")}
+    return LayerConversion(layer, TorchModule(f"ConvTranspose{spatial}d", arguments), tensors,
+                           activation=layer.config.get("activation"), warnings=warnings, options=options)
+
+
+def forward(e: Emitter) -> Value:
+    """torch's transposed convolution without output padding, cropped per input size as TensorFlow crops."""
+    require_weights(e)
+    if e.result.options.get("data_format") == "channels_first":
+        raise e.unsupported("data_format='channels_first' models are not built yet")
+    module = e.result.module  # output padding is worked out per input size by conv_transpose()
+    e.module(TorchModule(module.kind, {**module.arguments, "output_padding": 0}))
+    options = e.result.options
+    x = e.inputs[0]
+    expr = (f"{e.helper('conv_transpose')}({e.attribute}, {e.arg(0, CHANNELS_FIRST)}, "
+            f"{literal(options['keras_padding'])}, {literal(options['keras_output_padding'])})")
+    return activated(e, same(x, expr, layout=CHANNELS_FIRST))
+
+
+for _class, _spatial in SPATIAL.items():
+    register(Kind(
+        f"keras.layers.{_class}", module=f"nn.ConvTranspose{_spatial}d", convert=_convert, forward=forward,
+        variables=with_bias(("kernel", KERAS_LAYOUTS[_spatial])),
+        description="kernel (*k, out, in) -> weight (in, out, *k), no spatial flip; output crop of 'same' recorded",
+        tested="strides, dilation, use_bias, padding valid/same, output_padding",
+    ))

@@ -1,0 +1,137 @@
+"""How a kind is written in a generated `forward`: the values it sees and the emitter it writes with.
+
+A kind's `forward(e)` reads its call's inputs (`Value`s: a Python expression, its layout
+and rank) and returns the value (or values) it computes, as source text; it imports no
+torch. The module builder (`converter.torch_build`) implements `Emitter`. Every value
+carries its layout: "keras" (channels-last, as Keras holds it) or "cf" (channels-first,
+as torch convolutions want it); a kind asks for the layout it needs and the builder
+inserts the permutes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Union
+
+from ..config import Config, activation_name
+from ..source import literal
+
+if TYPE_CHECKING:
+    from ..conversion import LayerConversion, TorchModule
+    from ..errors import UnsupportedLayerError
+    from ..graph import Call, Layer
+
+CHANNELS_FIRST = "cf"
+KERAS = "keras"
+
+
+def is_image_rank(rank: int | None) -> bool:
+    """Whether a tensor of this rank is an image or volume (N, ..., C): the ones the layouts permute."""
+    return rank in (4, 5)
+
+
+@dataclass
+class Value:
+    """A tensor in the generated forward: its Python expression, layout, rank and Keras mask."""
+
+    expr: str
+    layout: str
+    rank: int | None
+    mask: str | None = None
+    keras_view: str | None = None  # for per-layer checks: the value as Keras holds it, when not a permute
+    flat_order: str | None = None  # a flattened feature map: "hwc" (Keras's order) or "chw" (torch's)
+
+
+class Emitter(Protocol):
+    """What a kind's forward sees of one Keras call, and how it adds code for it."""
+
+    layer: Layer
+    call: Call
+    config: Config
+    inputs: list[Value]
+    kwargs: dict[str, Any]
+    result: LayerConversion | None  # what the kind's rule made of the layer's weights
+    keras_major: int  # the Keras that wrote the file: 2 or 3
+    tracing: bool  # per-layer capture is on (verify --per-layer)
+    statements: list[str]  # lines added so far, run before the value is assigned
+
+    @property
+    def attribute(self) -> str: ...  # how forward refers to this layer's module: `self.<name>`
+
+    def arg(self, index: int = 0, layout: str | None = None) -> str: ...
+    def convert(self, value: Value, layout: str | None) -> str: ...
+    def module(self, module: TorchModule) -> str: ...
+    def helper(self, name: str) -> str: ...
+    def statement(self, line: str) -> None: ...
+    def variable(self, suffix: str) -> str: ...
+    def mask(self) -> str | None: ...
+    def positional(self, index: int) -> Any: ...
+    def unsupported(self, why: str) -> UnsupportedLayerError: ...
+    def inner(self, layer: Layer, inputs: list[Value]) -> Emitter: ...
+    def consumers(self, layer_name: str) -> list[Layer]: ...
+    def is_output(self, layer_name: str) -> bool: ...
+    def result_of(self, layer: Layer) -> LayerConversion | None: ...
+    def producer(self, layer: Layer) -> Layer | None: ...
+
+
+Forward = Callable[[Emitter], Union[Value, list[Value]]]
+
+
+def require_weights(emitter: Emitter) -> None:
+    """Refuse a layer of a weighted kind whose weights were not converted (the file holds none for it)."""
+    if emitter.result is None:
+        raise emitter.unsupported("no weights were converted for it (the file holds none, or the layer it wraps "
+                                  "has no rule)")
+
+
+def activation(emitter: Emitter, name: Any, value: Value) -> str:
+    """Keras activation `name` applied to `value`, with the semantics of the Keras that wrote the file."""
+    name = activation_name(name)
+    x = value.expr
+    dim = channel_dim(value)
+    simple = {
+        "linear": x, "relu": f"F.relu({x})", "sigmoid": f"torch.sigmoid({x})", "tanh": f"torch.tanh({x})",
+        "softmax": f"torch.softmax({x}, dim={dim})", "log_softmax": f"torch.log_softmax({x}, dim={dim})",
+        "elu": f"F.elu({x})", "selu": f"F.selu({x})", "softplus": f"F.softplus({x})",
+        "softsign": f"F.softsign({x})", "swish": f"F.silu({x})", "silu": f"F.silu({x})",
+        "gelu": f"F.gelu({x})", "exponential": f"torch.exp({x})", "relu6": f"F.relu6({x})",
+        "hard_silu": f"F.hardswish({x})", "hard_swish": f"F.hardswish({x})", "mish": f"F.mish({x})",
+        "leaky_relu": f"F.leaky_relu({x}, 0.2)", "celu": f"F.celu({x})", "log_sigmoid": f"F.logsigmoid({x})",
+        "tanh_shrink": f"F.tanhshrink({x})",
+    }
+    if name == "hard_sigmoid":
+        if emitter.keras_major < 3:  # Keras 2: clip(0.2x + 0.5, 0, 1); Keras 3: relu6(x + 3) / 6
+            return f"{emitter.helper('hard_sigmoid_keras2')}({x})"
+        return f"F.hardsigmoid({x})"
+    if name not in simple:
+        raise emitter.unsupported(f"activation {name[:40]!r} has no PyTorch equivalent here")
+    return simple[name]
+
+
+def activated(emitter: Emitter, value: Value) -> Value:
+    """`value` passed through the activation fused into this layer's config."""
+    return same(value, activation(emitter, emitter.config.get("activation", "linear"), value))
+
+
+def channel_dim(value: Value) -> int:
+    """The torch dim of Keras's last axis (the channels) for a value in its layout."""
+    return 1 if value.layout == CHANNELS_FIRST and value.rank != 2 else -1
+
+
+def keras_axis(axis: int, value: Value) -> int:
+    """A Keras axis as the torch dim of `value` in its layout; ValueError when the rank is unknown."""
+    if value.layout != CHANNELS_FIRST or value.rank == 2:
+        return axis
+    if value.rank is None:
+        raise ValueError("rank unknown")
+    axis = axis % value.rank
+    return 1 if axis == value.rank - 1 else (axis + 1 if axis > 0 else 0)
+
+
+def same(value: Value, expr: str, rank: int | None = None, layout: str | None = None) -> Value:
+    """A new value like `value` (layout, rank, mask, flattening order) with a new expression."""
+    return Value(expr, layout or value.layout, value.rank if rank is None else rank, value.mask,
+                 flat_order=value.flat_order)
+
+
+__all__ = ["CHANNELS_FIRST", "KERAS", "Emitter", "Forward", "Value", "activated", "activation", "channel_dim",
+           "is_image_rank", "keras_axis", "literal", "require_weights", "same"]

@@ -1,0 +1,53 @@
+"""GroupNormalization -> nn.GroupNorm (channels-first in torch, channels-last in Keras).
+
+Both split the channels into contiguous groups. Keras's epsilon defaults to 1e-3
+(PyTorch 1e-5): carried. A missing gamma or beta is created (torch's affine has both).
+"""
+from __future__ import annotations
+
+from ..config import Config
+from ..errors import LayoutError
+from ..graph import Layer
+from .affine import affine_tensors, scale_and_center
+from ..conversion import LayerConversion, TorchModule
+from .forward import CHANNELS_FIRST, Emitter, Value, require_weights, same
+from .registry import Kind, register
+from .rules import Context, Variable, numbered
+
+
+def group_norm_variables(config: Config) -> list[Variable]:
+    return numbered("", scale_and_center(config))
+
+
+def _unsupported(layer: Layer) -> str | None:
+    axes = layer.config.axes("axis", -1)
+    rank = len(layer.input_shape) if layer.input_shape else None
+    if axes == (-1,) or (rank is not None and axes == (rank - 1,)):
+        return None
+    return f"channel axis {list(axes) if len(axes) > 1 else axes[0]} is not the last"
+
+
+def convert(layer: Layer, context: Context) -> LayerConversion:
+    channels = (layer.tensor("gamma") if layer.has("gamma") else layer.tensor("beta")).shape[0]
+    tensors = affine_tensors(layer, channels, "gamma" if layer.has("gamma") else "beta")
+    groups = layer.config.int("groups", 32, minimum=1)
+    if channels % groups:
+        raise LayoutError(f"{layer.config.where}: {channels} channels do not split into {groups} groups")
+    arguments = {"num_groups": groups, "num_channels": channels,
+                 "eps": layer.config.float("epsilon", 1e-3, minimum=0.0), "affine": True}
+    return LayerConversion(layer, TorchModule("GroupNorm", arguments), tensors)
+
+
+def forward(e: Emitter) -> Value:
+    """nn.GroupNorm over the channels, channels-first: both split the channels into contiguous groups."""
+    require_weights(e)
+    e.module(e.result.module)
+    return same(e.inputs[0], f"{e.attribute}({e.arg(0, CHANNELS_FIRST)})", layout=CHANNELS_FIRST)
+
+
+register(Kind(
+    "keras.layers.GroupNormalization", module="nn.GroupNorm", variables=group_norm_variables, convert=convert,
+    forward=forward, unsupported=_unsupported,
+    description="gamma, beta -> weight, bias; groups and eps carried (Keras 1e-3)",
+    tested="groups, epsilon, center/scale off, 3-D and 4-D inputs",
+))

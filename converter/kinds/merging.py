@@ -1,0 +1,71 @@
+"""Merge layers: Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot (no weights).
+
+These are the *layers* (`keras.layers.Add`); Keras 3 records `x + y` and `keras.ops.add`
+as the operation `keras.ops.numpy.Add`, a different kind.
+"""
+from __future__ import annotations
+
+from .forward import KERAS, Emitter, Value, keras_axis, literal
+from .registry import Kind, register
+
+ELEMENTWISE = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
+
+
+def _operands(e: Emitter) -> list[str]:
+    """Every input in the first input's layout."""
+    layout = e.inputs[0].layout
+    return [e.convert(value, layout) for value in e.inputs]
+
+
+def elementwise(e: Emitter) -> Value:
+    operands = _operands(e)
+    kind = e.layer.class_name
+    if kind == "Subtract" and len(operands) != 2:
+        raise e.unsupported(f"Subtract takes two inputs, this call has {len(operands)}")
+    if kind == "Add":
+        expr = " + ".join(operands)
+    elif kind == "Subtract":
+        expr = f"{operands[0]} - {operands[1]}"
+    elif kind == "Multiply":
+        expr = " * ".join(operands)
+    elif kind == "Average":
+        expr = f"({' + '.join(operands)}) / {len(operands)}"
+    else:
+        function = "torch.maximum" if kind == "Maximum" else "torch.minimum"
+        expr = operands[0]
+        for operand in operands[1:]:
+            expr = f"{function}({expr}, {operand})"
+    ranks = [value.rank for value in e.inputs if value.rank is not None]
+    return Value(expr, e.inputs[0].layout, max(ranks) if ranks else None, e.inputs[0].mask)
+
+
+def concatenate(e: Emitter) -> Value:
+    axis = e.config.int("axis", -1)
+    first = e.inputs[0]
+    try:
+        dim, layout = keras_axis(axis, first), first.layout
+    except ValueError:  # rank unknown: concatenate in Keras's layout
+        dim, layout = axis, KERAS
+    operands = [e.convert(value, layout) for value in e.inputs]
+    return Value(f"torch.cat([{', '.join(operands)}], dim={dim})", layout, first.rank)
+
+
+def dot(e: Emitter) -> Value:
+    axes = e.config.axes("axes", -1)
+    if len(axes) not in (1, 2) or len(e.inputs) != 2:
+        raise e.unsupported(f"Dot of {len(e.inputs)} inputs over axes {axes} is not built")
+    normalize = e.config.bool("normalize", False)
+    a, b = e.arg(0, KERAS), e.arg(1, KERAS)
+    rank = e.inputs[0].rank
+    if rank not in (2, 3):
+        raise e.unsupported(f"Dot of rank-{rank} inputs is not built (ranks 2 and 3 are)")
+    return Value(f"{e.helper('keras_dot')}({a}, {b}, {literal(axes if len(axes) == 2 else axes[0])}, "
+                 f"{literal(normalize)})", KERAS, 2 if rank == 2 else rank)
+
+
+for _name in ELEMENTWISE:
+    register(Kind(f"keras.layers.{_name}", forward=elementwise, description="no weights",
+                  tested="two image inputs, one of them convolved; two outputs"))
+register(Kind("keras.layers.Concatenate", forward=concatenate, description="no weights",
+              tested="axis -1 and others, both layouts"))
+register(Kind("keras.layers.Dot", forward=dot, description="no weights", tested="axes, normalize, ranks 2 and 3"))

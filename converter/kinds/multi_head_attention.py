@@ -1,0 +1,136 @@
+"""MultiHeadAttention -> nn.MultiheadAttention, or four nn.Linear projections.
+
+Keras keeps each projection as an einsum kernel: q/k/v (d_in, heads, key_dim) with bias
+(heads, key_dim), output (heads, value_dim, d_out). Merging (heads, dim) head-major and
+transposing gives Linear weights; torch splits heads the same way and scales by
+1/sqrt(head_dim) as Keras scales by 1/sqrt(key_dim). When every dimension is the model
+width (heads*key_dim == d_model, value_dim == key_dim, same q/k/v/output width), the
+target is nn.MultiheadAttention's in_proj_weight/in_proj_bias/out_proj; otherwise the
+Linear layers `query`, `key`, `value`, `output`.
+"""
+from __future__ import annotations
+
+from ..config import Config
+from ..graph import Layer
+from ..layouts import Layout, MergeHeads
+from ..conversion import LayerConversion, TorchModule
+from .forward import KERAS, Emitter, Value, literal, require_weights
+from .registry import Kind, register
+from .rules import Context, Variable, concatenated, expect_shape, numbered, to_torch
+
+PROJECTIONS = (("query", "query_dense"), ("key", "key_dense"), ("value", "value_dense"), ("output", "output_dense"))
+
+
+def attention_variables(config: Config) -> list[Variable]:
+    variables = []
+    for role, store in PROJECTIONS:
+        kernel = Layout.KERAS_EINSUM_HKD if role == "output" else Layout.KERAS_EINSUM_DHK
+        bias = Layout.VECTOR if role == "output" else Layout.KERAS_EINSUM_HK
+        entries: list[tuple[str, Layout]] = [("kernel", kernel)]
+        if config.bool("use_bias", True):
+            entries.append(("bias", bias))
+        variables += numbered(f"{store}/", entries, f"{role}.")
+    return variables
+
+
+def _unsupported(layer: Layer) -> str | None:
+    axes = layer.config.axes("attention_axes") if layer.config.get("attention_axes") is not None else None
+    if axes not in (None, (1,), (-2,)):
+        return f"attention over axes {list(axes or ())}; torch attention runs over the sequence axis only"
+    return None
+
+
+def convert(layer: Layer, context: Context) -> LayerConversion:
+    heads = layer.config.optional_int("num_heads", minimum=1)
+    key_dim = layer.config.optional_int("key_dim", minimum=1)
+    expect_shape(layer, "query.kernel", (None, heads, key_dim), "(d_query, num_heads, key_dim)")
+    query = layer.tensor("query.kernel").shape
+    heads, key_dim = query[1], query[2]
+    expect_shape(layer, "key.kernel", (None, heads, key_dim), "(d_key, num_heads, key_dim)")
+    expect_shape(layer, "value.kernel", (None, heads, None), "(d_value, num_heads, value_dim)")
+    key, value = layer.tensor("key.kernel").shape, layer.tensor("value.kernel").shape
+    value_dim = value[2]
+    expect_shape(layer, "output.kernel", (heads, value_dim, None), "(num_heads, value_dim, d_out)")
+    output = layer.tensor("output.kernel").shape
+    if layer.has("query.bias"):
+        for role, dim in (("query", key_dim), ("key", key_dim), ("value", value_dim)):
+            expect_shape(layer, f"{role}.bias", (heads, dim), "(num_heads, dim)")
+        expect_shape(layer, "output.bias", (output[2],), "(d_out,)")
+    width = heads * key_dim
+    bias = layer.has("query.bias")
+    packed = (query[0] == key[0] == value[0] == output[2] == width and value_dim == key_dim)
+    projections = {role: to_torch(layer, f"{role}.kernel", f"{role}.weight", Layout.TORCH_LINEAR_OI,
+                                  MergeHeads("output_kernel" if role == "output" else "input_kernel"))
+                   for role, _ in PROJECTIONS}
+    biases = {}
+    if bias:
+        biases = {role: to_torch(layer, f"{role}.bias", f"{role}.bias", Layout.VECTOR,
+                                 None if role == "output" else MergeHeads("bias"))
+                  for role, _ in PROJECTIONS}
+    dropout = layer.config.float("dropout", 0.0, minimum=0.0)
+    if packed:
+        tensors = [concatenated(layer, "in_proj_weight", [projections[r] for r in ("query", "key", "value")])]
+        if bias:
+            tensors.append(concatenated(layer, "in_proj_bias", [biases[r] for r in ("query", "key", "value")]))
+        output_weight = projections["output"]
+        output_weight.key = f"{layer.key}.out_proj.weight"
+        tensors.append(output_weight)
+        if bias:
+            biases["output"].key = f"{layer.key}.out_proj.bias"
+            tensors.append(biases["output"])
+        arguments = {"embed_dim": width, "num_heads": heads, "bias": bias, "dropout": dropout, "batch_first": True}
+        return LayerConversion(layer, TorchModule("MultiheadAttention", arguments), tensors)
+    tensors = [projections[role] for role, _ in PROJECTIONS] + list(biases.values())
+    linears = {"query": (query[0], width), "key": (key[0], width), "value": (value[0], heads * value_dim),
+               "output": (heads * value_dim, output[2])}
+    module = TorchModule("ModuleDict", parts=tuple(
+        (role, TorchModule("Linear", {"in_features": size[0], "out_features": size[1], "bias": bias}))
+        for role, size in linears.items()))
+    options = {"num_heads": heads, "key_dim": key_dim, "value_dim": value_dim, "scale": f"1/sqrt({key_dim})"}
+    return LayerConversion(layer, module, tensors, options=options,
+                           warnings=[f"layer {layer.key}: widths do not fit nn.MultiheadAttention (heads*key_dim="
+                                     f"{width}, value_dim={value_dim}, inputs {query[0]}/{key[0]}/{value[0]}): "
+                                     "converted to four Linear projections; attention is softmax(q k^T / "
+                                     f"sqrt({key_dim})) v per head"])
+
+
+def forward(e: Emitter) -> Value:
+    """nn.MultiheadAttention, or its four projections written out: softmax(q k^T / sqrt(key_dim)) v per head."""
+    require_weights(e)
+    query = e.arg(0, KERAS)
+    value_input = e.kwargs.get("value")
+    if len(e.inputs) > 1:
+        value = e.arg(1, KERAS)
+        key = e.arg(2, KERAS) if len(e.inputs) > 2 else value
+    elif isinstance(value_input, Value):
+        value = e.convert(value_input, KERAS)
+        key_input = e.kwargs.get("key")
+        key = e.convert(key_input, KERAS) if isinstance(key_input, Value) else value
+    else:
+        raise e.unsupported("cannot find the value input of this call")
+    if e.kwargs.get("attention_mask") is not None or e.config.bool("use_causal_mask", False) \
+            or e.kwargs.get("use_causal_mask"):
+        raise e.unsupported("attention masks are not built yet")
+    rank = e.inputs[0].rank
+    e.module(e.result.module)
+    m = e.attribute
+    if not e.result.module.parts:  # nn.MultiheadAttention
+        return Value(f"{m}({query}, {key}, {value}, need_weights=False)[0]", KERAS, rank)
+    options = e.result.options
+    heads = int(options["num_heads"])
+    q, k, v, w = e.variable("q"), e.variable("k"), e.variable("v"), e.variable("weights")
+    e.statement(f"{q} = {m}['query']({query}).unflatten(-1, ({heads}, -1)).transpose(1, 2)")
+    e.statement(f"{k} = {m}['key']({key}).unflatten(-1, ({heads}, -1)).transpose(1, 2)")
+    e.statement(f"{v} = {m}['value']({value}).unflatten(-1, ({heads}, -1)).transpose(1, 2)")
+    e.statement(f"{w} = torch.softmax({q} @ {k}.transpose(-1, -2) / {literal(float(options['key_dim']) ** 0.5)}, "
+                "dim=-1)")
+    return Value(f"{m}['output'](({w} @ {v}).transpose(1, 2).flatten(2))", KERAS, rank)
+
+
+register(Kind(
+    "keras.layers.MultiHeadAttention", module="nn.MultiheadAttention or nn.Linear x4", variables=attention_variables,
+    convert=convert, forward=forward, unsupported=_unsupported,
+    description="q/k/v kernels (d, heads, dim) -> (heads*dim, d) merged head-major; output (heads, dim, d) -> "
+                "(d, heads*dim); into in_proj/out_proj when all widths agree",
+    tested="self and cross attention, use_bias, key_dim == and != d_model/heads, value_dim",
+))

@@ -1,0 +1,56 @@
+"""Max and average pooling, local and global, in 1D/2D/3D (no weights)."""
+from __future__ import annotations
+
+from .forward import CHANNELS_FIRST, KERAS, Emitter, Value, literal, same
+from .registry import Kind, layer_names, register
+
+DATA_FORMATS = ("channels_last", "channels_first")
+
+
+def _channels_last(e: Emitter) -> None:
+    if e.config.choice("data_format", DATA_FORMATS, "channels_last") == "channels_first":
+        raise e.unsupported("data_format='channels_first' models are not built yet")
+
+
+def local_pooling(kind: str, spatial: int):  # type: ignore[no-untyped-def]
+    """The forward of a local pooling: TensorFlow's 'same' padding (-inf for max, excluded from averages)."""
+
+    def forward(e: Emitter) -> Value:
+        _channels_last(e)
+        size = e.config.ints("pool_size", spatial, 2, minimum=1)
+        stride = e.config.ints("strides", spatial, minimum=1) if e.config.get("strides") is not None else size
+        padding = e.config.choice("padding", ("valid", "same"), "valid")
+        x = e.inputs[0]
+        expr = (f"{e.helper('pool')}({e.arg(0, CHANNELS_FIRST)}, {literal(kind)}, {literal(size)}, "
+                f"{literal(stride)}, {literal(padding)})")
+        return same(x, expr, layout=CHANNELS_FIRST)
+
+    return forward
+
+
+def global_pooling(kind: str, spatial: int):  # type: ignore[no-untyped-def]
+    """The forward of a global pooling: a mean or max over the spatial axes (masked steps left out)."""
+
+    def forward(e: Emitter) -> Value:
+        _channels_last(e)
+        x = e.inputs[0]
+        keepdims = e.config.bool("keepdims", False)
+        if kind == "average" and spatial == 1 and e.mask() is not None and not keepdims:
+            return Value(f"{e.helper('masked_mean')}({e.arg(0, KERAS)}, {e.mask()})", KERAS, 2)
+        dims = tuple(range(2, 2 + spatial))
+        reduce = "amax" if kind == "max" else "mean"
+        expr = f"{e.arg(0, CHANNELS_FIRST)}.{reduce}(dim={literal(dims)}{', keepdim=True' if keepdims else ''})"
+        return Value(expr, CHANNELS_FIRST, x.rank if keepdims else 2)
+
+    return forward
+
+
+for _spatial in (1, 2, 3):
+    for _kind, _long, _short in (("max", "Max", "Max"), ("average", "Average", "Avg")):
+        _names = sorted({_short, _long})  # MaxPool2D, AvgPool2D and AveragePool2D are aliases
+        register(Kind(f"keras.layers.{_long}Pooling{_spatial}D", forward=local_pooling(_kind, _spatial),
+                      aliases=layer_names(*(f"{name}Pool{_spatial}D" for name in _names)), description="no weights",
+                      tested="pool_size, strides, padding valid/same"))
+        register(Kind(f"keras.layers.Global{_long}Pooling{_spatial}D", forward=global_pooling(_kind, _spatial),
+                      aliases=layer_names(*(f"Global{name}Pool{_spatial}D" for name in _names)),
+                      description="no weights", tested="keepdims, masks (1D average)"))

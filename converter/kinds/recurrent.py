@@ -1,0 +1,209 @@
+"""Shared by the LSTM, GRU and SimpleRNN rules and the Bidirectional wrapper.
+
+Keras kernels are (in, gates*units) and recurrent kernels (units, gates*units); torch's
+weight_ih/weight_hh are (gates*units, in/units): transposed. LSTM gates are i, f, c, o
+in Keras and i, f, g, o in torch (the same order). GRU gates are z, r, h in Keras and
+r, z, n in torch: the blocks are reordered. Keras has one bias (GRU reset_after=True:
+an input and a recurrent row); torch has bias_ih and bias_hh, the missing one zeros.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..config import Config, activation_name
+from ..graph import Layer
+from ..layouts import Chain, GateReorder, Layout, TakeRow, Transform, permutation
+from ..conversion import LayerConversion, TargetTensor, TorchModule
+from .forward import KERAS, Emitter, Value, activation, literal, require_weights
+from .registry import Kind, register
+from .rules import Context, Variable, created, expect_shape, numbered, to_torch
+
+#: the torch.nn module of each Keras recurrent layer
+TORCH_MODULES = {"LSTM": "LSTM", "GRU": "GRU", "SimpleRNN": "RNN"}
+GATES = {"LSTM": 4, "GRU": 3, "SimpleRNN": 1}
+# torch's r, z, n blocks taken from Keras's z, r, h blocks
+GRU_GATES = {"keras_order": "zrh", "torch_order": "rzn", "source": (1, 0, 2)}
+
+
+def rnn_variables(class_name: str, config: Config, store_prefix: str = "cell/",
+                  role_prefix: str = "") -> list[Variable]:
+    """kernel, recurrent_kernel, bias of a recurrent layer, stored under `store_prefix`."""
+    bias_layout = Layout.KERAS_RNN_BIAS_G if class_name == "GRU" else Layout.VECTOR
+    entries: list[tuple[str, Layout]] = [("kernel", Layout.KERAS_RNN_KERNEL_IG),
+                                         ("recurrent_kernel", Layout.KERAS_RNN_RECURRENT_UG)]
+    if config.bool("use_bias", True):
+        entries.append(("bias", bias_layout))
+    return numbered(store_prefix, entries, role_prefix)
+
+
+def _reset_after(layer: Layer, class_name: str, config: Config, role_prefix: str = "") -> bool:
+    """GRU's reset_after: the (2, 3u) bias says so; else the config, absent before Keras 2.1.3 (False)."""
+    if class_name != "GRU":
+        return False
+    bias = role_prefix + "bias"
+    if layer.has(bias):
+        return len(layer.tensor(bias).shape) == 2
+    # tf.keras 2 and Keras 3 always write it (default True); standalone Keras before 2.1.3 had no such option
+    return config.bool("reset_after", False)
+
+
+def check_shapes(layer: Layer, class_name: str, config: Config, role_prefix: str = "") -> None:
+    """Kernel (in, g*u), recurrent kernel (u, g*u) and bias agree with each other and with `units`."""
+    gates = GATES[class_name]
+    units = config.optional_int("units", minimum=1)
+    expect_shape(layer, role_prefix + "recurrent_kernel", (units, gates * units if units else None),
+                 f"(units, {gates}*units)")
+    units = layer.tensor(role_prefix + "recurrent_kernel").shape[0]
+    expect_shape(layer, role_prefix + "recurrent_kernel", (units, gates * units), f"(units, {gates}*units)")
+    expect_shape(layer, role_prefix + "kernel", (None, gates * units), f"(in, {gates}*units)")
+    bias = role_prefix + "bias"
+    if layer.has(bias) and not (class_name == "GRU" and len(layer.tensor(bias).shape) == 2):
+        expect_shape(layer, bias, (gates * units,), f"({gates}*units,)")
+    elif layer.has(bias):
+        expect_shape(layer, bias, (2, gates * units), "(2, 3*units) with reset_after=True")
+
+
+def rnn_tensors(layer: Layer, class_name: str, config: Config, role_prefix: str = "",
+                suffix: str = "") -> list[TargetTensor]:
+    """The torch tensors `weight_ih_l0{suffix}`, ... of one direction of a recurrent layer."""
+    check_shapes(layer, class_name, config, role_prefix)
+    kernel_steps: dict[str, Transform | None] = {"kernel": None, "recurrent_kernel": None}
+    if class_name == "GRU":
+        for role, source in (("kernel", Layout.KERAS_RNN_KERNEL_IG),
+                             ("recurrent_kernel", Layout.KERAS_RNN_RECURRENT_UG)):
+            kernel_steps[role] = GateReorder(**GRU_GATES, axis=1, then=permutation(source, Layout.TORCH_RNN_WEIGHT_GI))
+    tensors = [
+        to_torch(layer, role_prefix + "kernel", f"weight_ih_l0{suffix}", Layout.TORCH_RNN_WEIGHT_GI,
+                 kernel_steps["kernel"]),
+        to_torch(layer, role_prefix + "recurrent_kernel", f"weight_hh_l0{suffix}", Layout.TORCH_RNN_WEIGHT_GI,
+                 kernel_steps["recurrent_kernel"]),
+    ]
+    bias = role_prefix + "bias"
+    if not layer.has(bias):
+        return tensors
+    units = layer.tensor(role_prefix + "recurrent_kernel").shape[0]
+    if class_name != "GRU":
+        tensors.append(to_torch(layer, bias, f"bias_ih_l0{suffix}", Layout.VECTOR))
+        tensors.append(created(layer, f"bias_hh_l0{suffix}", 0.0, (GATES[class_name] * units,), bias,
+                               "zeros (Keras has one bias, torch two that add up)"))
+    elif _reset_after(layer, class_name, config, role_prefix):
+        for row, name in ((0, "ih"), (1, "hh")):
+            step = Chain((TakeRow(row), GateReorder(**GRU_GATES, axis=0)))
+            tensors.append(to_torch(layer, bias, f"bias_{name}_l0{suffix}", Layout.TORCH_RNN_BIAS_G, step))
+    else:
+        tensors.append(to_torch(layer, bias, f"bias_ih_l0{suffix}", Layout.TORCH_RNN_BIAS_G,
+                                GateReorder(**GRU_GATES, axis=0)))
+        tensors.append(created(layer, f"bias_hh_l0{suffix}", 0.0, (3 * units,), bias,
+                               "zeros (reset_after=False has one bias)"))
+    return tensors
+
+
+def rnn_arguments(layer: Layer, class_name: str, config: Config,
+                  role_prefix: str = "") -> tuple[dict[str, Any], dict[str, Any]]:
+    """nn.LSTM/GRU/RNN arguments, and the Keras options the code around it must honour."""
+    arguments: dict[str, Any] = {
+        "input_size": layer.tensor(role_prefix + "kernel").shape[0],
+        "hidden_size": layer.tensor(role_prefix + "recurrent_kernel").shape[0],
+        "num_layers": 1, "bias": layer.has(role_prefix + "bias"), "batch_first": True,
+    }
+    options: dict[str, Any] = {
+        "return_sequences": config.bool("return_sequences", False),
+        "go_backwards": config.bool("go_backwards", False),
+        "activation": activation_name(config.get("activation", "tanh")),
+    }
+    if class_name == "SimpleRNN":
+        arguments["nonlinearity"] = options["activation"]
+    else:
+        options["recurrent_activation"] = activation_name(config.get("recurrent_activation", "sigmoid"))
+    if class_name == "GRU":
+        options["reset_after"] = _reset_after(layer, class_name, config, role_prefix)
+    return arguments, options
+
+
+def rnn_warnings(layer: Layer, class_name: str, options: dict[str, Any]) -> list[str]:
+    """What torch's built-in module cannot do of this layer: it needs its own cell then."""
+    warnings = []
+    module = f"nn.{TORCH_MODULES[class_name]}"
+    if class_name == "SimpleRNN" and options["activation"] not in ("tanh", "relu"):
+        warnings.append(f"layer {layer.key}: activation {options['activation']!r}: nn.RNN has tanh or relu only")
+    if class_name != "SimpleRNN":
+        if options["activation"] != "tanh":
+            warnings.append(f"layer {layer.key}: activation {options['activation']!r}: {module} uses tanh; "
+                            "it needs its own cell")
+        if options["recurrent_activation"] != "sigmoid":
+            hint = " (Keras 2's clip(0.2x + 0.5, 0, 1))" if options["recurrent_activation"] == "hard_sigmoid" else ""
+            warnings.append(f"layer {layer.key}: recurrent_activation {options['recurrent_activation']!r}{hint}: "
+                            f"{module} uses sigmoid; it needs its own cell")
+    if class_name == "GRU" and not options["reset_after"]:
+        warnings.append(f"layer {layer.key}: GRU reset_after=False applies the reset gate before the recurrent "
+                        "matmul; nn.GRU applies it after: it needs its own cell (weights are in nn.GRU layout)")
+    return warnings
+
+
+def needs_own_cell(kind: str, options: dict[str, Any], mask: str | None) -> bool:
+    """Whether torch's nn.LSTM/GRU/RNN cannot compute this Keras layer: then keras_rnn() runs it."""
+    if mask is not None:
+        return True
+    if kind == "SimpleRNN":
+        return options["activation"] not in ("tanh", "relu")
+    return (options["activation"] != "tanh" or options["recurrent_activation"] != "sigmoid"
+            or (kind == "GRU" and not options["reset_after"]))
+
+
+def _function(e: Emitter, name: str) -> str:
+    """An activation as a one-argument function for keras_rnn()."""
+    return "lambda t: " + activation(e, name, Value("t", KERAS, 2))
+
+
+def direction(e: Emitter, kind: str, x: str, suffix: str, options: dict[str, Any], mask: str | None) -> str:
+    """keras_rnn() over one direction's parameters (`suffix` '' or '_reverse'); returns (outputs, h, c)."""
+    require_weights(e)
+    module = e.attribute
+    biased = e.result.module.arguments["bias"]
+    bias = f"{module}.bias_ih_l0{suffix}" if biased else "None"
+    bias_hh = f"{module}.bias_hh_l0{suffix}" if biased else "None"
+    recurrent = options.get("recurrent_activation", "sigmoid")
+    return (f"{e.helper('keras_rnn')}({x}, {literal(kind)}, {module}.weight_ih_l0{suffix}, "
+            f"{module}.weight_hh_l0{suffix}, {bias}, {bias_hh}, {_function(e, options['activation'])}, "
+            f"{_function(e, recurrent)}, {literal(bool(options.get('reset_after', True)))}, {mask or 'None'})")
+
+
+def register_recurrent(class_name: str, description: str, tested: str) -> None:
+    """Register a plain recurrent layer: its one direction as the torch module's l0."""
+
+    def variables(config: Config) -> list[Variable]:
+        return rnn_variables(class_name, config)
+
+    def convert(layer: Layer, context: Context) -> LayerConversion:
+        arguments, options = rnn_arguments(layer, class_name, layer.config)
+        return LayerConversion(layer, TorchModule(TORCH_MODULES[class_name], arguments),
+                               rnn_tensors(layer, class_name, layer.config),
+                               warnings=rnn_warnings(layer, class_name, options), options=options)
+
+    def forward(e: Emitter) -> Value | list[Value]:
+        """torch's module where it computes Keras's layer, else keras_rnn() step by step on its parameters."""
+        require_weights(e)
+        options = e.result.options
+        e.module(e.result.module)
+        x = e.arg(0, KERAS)
+        mask = e.mask()
+        if options["go_backwards"]:
+            x = f"{x}.flip(1)"
+            mask = f"{mask}.flip(1)" if mask else None
+        outputs, h, c = e.variable("outputs"), e.variable("h"), e.variable("c")
+        if needs_own_cell(class_name, options, mask):
+            e.statement(f"{outputs}, {h}, {c} = {direction(e, class_name, x, '', options, mask)}")
+        elif class_name == "LSTM":
+            e.statement(f"{outputs}, ({h}, {c}) = {e.attribute}({x})")
+            h, c = f"{h}[-1]", f"{c}[-1]"
+        else:
+            e.statement(f"{outputs}, {h} = {e.attribute}({x})")
+            h = f"{h}[-1]"
+        result = Value(outputs, KERAS, 3, e.mask()) if options["return_sequences"] else Value(h, KERAS, 2)
+        if e.config.bool("return_state", False):
+            states = [Value(h, KERAS, 2)] + ([Value(c, KERAS, 2)] if class_name == "LSTM" else [])
+            return [result] + states
+        return result
+
+    register(Kind(f"keras.layers.{class_name}", module=f"nn.{TORCH_MODULES[class_name]}(batch_first=True)",
+                  variables=variables, convert=convert, forward=forward, description=description, tested=tested))

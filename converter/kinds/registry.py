@@ -1,0 +1,79 @@
+"""The one registry of Keras kinds: a layer or an operation, its weight rule and its forward.
+
+A kind is keyed by its qualified identity (`keras.layers.Dense`, `keras.ops.numpy.Add`;
+see `graph.qualified_name`), with the aliases Keras writes (`Convolution2D`), so that a
+Keras 3 operation recorded in a graph is never taken for the layer of the same name.
+Each kind lives in one module of this package and registers itself with `register`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from ..config import Config
+from ..conversion import LayerConversion
+from ..graph import Layer
+from .forward import Forward
+from .rules import Context, Variable
+
+Convert = Callable[[Layer, Context], LayerConversion]
+
+
+def _supported(layer: Layer) -> str | None:
+    return None
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One Keras kind: what its weights are and become, and how it is written in a forward.
+
+    A kind without weights has no `variables` or `convert`; a kind whose module cannot be
+    built yet has no `forward` (its weights still convert). `unsupported(layer)` says why a
+    layer of this kind cannot convert, or None. `module`, `description` and `tested` fill
+    the README's table.
+    """
+
+    name: str  # qualified: keras.layers.Dense
+    module: str = "-"  # the PyTorch module, as the README table shows it
+    description: str = ""
+    tested: str = ""
+    variables: Callable[[Config], list[Variable]] | None = None
+    convert: Convert | None = None
+    forward: Forward | None = None
+    unsupported: Callable[[Layer], str | None] = _supported
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def class_name(self) -> str:
+        return self.name.rsplit(".", 1)[1]
+
+    @property
+    def weighted(self) -> bool:
+        return self.convert is not None
+
+
+KINDS: dict[str, Kind] = {}  # every name and alias -> its kind
+
+
+def register(kind: Kind) -> Kind:
+    """Add `kind` under its name and aliases; two kinds may not claim one name."""
+    for name in (kind.name,) + kind.aliases:
+        if name in KINDS:
+            raise RuntimeError(f"two kinds claim {name}")
+        KINDS[name] = kind
+    return kind
+
+
+def layer_names(*class_names: str) -> tuple[str, ...]:
+    """`keras.layers.<class>` for each class name: the aliases of a layer kind."""
+    return tuple(f"keras.layers.{name}" for name in class_names)
+
+
+def lookup(layer: Layer) -> Kind | None:
+    """The kind of `layer`, or None when no kind of that identity is registered."""
+    return KINDS.get(layer.kind)
+
+
+def distinct() -> list[Kind]:
+    """Every registered kind once (aliases folded), by name."""
+    return sorted({id(kind): kind for kind in KINDS.values()}.values(), key=lambda kind: kind.name)

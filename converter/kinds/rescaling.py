@@ -1,0 +1,18 @@
+"""Rescaling: x * scale + offset, per channel when they are lists (no weights)."""
+from __future__ import annotations
+
+from .forward import KERAS, Emitter, Value, literal, same
+from .registry import Kind, register
+
+
+def rescaling(e: Emitter) -> Value:
+    scale, offset = e.config.numbers("scale", 1.0), e.config.numbers("offset", 0.0)
+    x = e.inputs[0]
+    if isinstance(scale, float) and isinstance(offset, float):
+        return same(x, f"{x.expr} * {literal(scale)} + {literal(offset)}")
+    keras = e.arg(0, KERAS)  # per-channel values broadcast over the last axis
+    return same(x, f"{keras} * torch.tensor({literal(scale)}) + torch.tensor({literal(offset)})", layout=KERAS)
+
+
+register(Kind("keras.layers.Rescaling", forward=rescaling, description="no weights",
+              tested="scalar scale and offset"))

@@ -1,0 +1,74 @@
+"""Tagging: each tensor of a graph gets its role and Keras layout from its layer's kind."""
+from __future__ import annotations
+
+from ..errors import LayoutError
+from ..graph import Layer, ModelGraph, to_snake_case
+from .registry import distinct, lookup
+from .rules import Variable
+
+
+def tag_graph(graph: ModelGraph) -> None:
+    """Name each tensor's role and set its Keras layout from the kind of its layer.
+
+    For layers read without a config, the class is first resolved from the snake-case
+    name the file gave it (`batch_normalization_2` -> BatchNormalization).
+    """
+    by_snake_name = {to_snake_case(kind.class_name): kind.class_name for kind in distinct() if kind.weighted}
+    for layer in graph.walk():
+        if not layer.has_config:
+            layer.class_name = by_snake_name.get(layer.class_name, layer.class_name)
+        found = lookup(layer)
+        if found is None or found.variables is None:
+            continue
+        expected = found.variables(layer.config)
+        if layer.tensors:
+            _tag_layer(layer, expected)
+        elif layer.has_config and expected:
+            # A weighted layer kind whose weights the file does not hold: never a silent gap.
+            raise LayoutError(
+                f"{graph.source}: layer {layer.key} ({layer.class_name}) has no weights in the file; "
+                f"expected {_roles(expected)}; was the model built before it was saved?"
+            )
+
+
+def _tag_layer(layer: Layer, expected: list[Variable]) -> None:
+    """Match the layer's tensors to the rule's variables.
+
+    Keras 3 files say where each variable is stored (`cell/vars/1`): matched by path.
+    Legacy files and live models list variables in creation order with their names:
+    matched in order, each name checked. Without a config, optional variables may be
+    absent (a Dense without bias), so names alone decide there.
+    """
+    where = f"{layer.tensors[0].source.rsplit('/', 1)[0]}: layer {layer.key} ({layer.class_name})"
+    by_path = {variable.store_path: variable for variable in expected}
+    matched: list[Variable] = []
+    if all("vars/" in tensor.role for tensor in layer.tensors):
+        for tensor in layer.tensors:
+            if tensor.role not in by_path:
+                raise LayoutError(f"{where}: unexpected tensor {tensor.role}; expected {_roles(expected)}")
+            matched.append(by_path[tensor.role])
+    else:
+        position = 0
+        for tensor in layer.tensors:
+            while position < len(expected) and tensor.role not in expected[position].names:
+                if layer.has_config:
+                    break
+                position += 1  # an optional variable this weights-only file does not have
+            if position == len(expected) or tensor.role not in expected[position].names:
+                raise LayoutError(
+                    f"{where}: tensors {[t.role for t in layer.tensors]} do not match the "
+                    f"expected {_roles(expected)}"
+                )
+            matched.append(expected[position])
+            position += 1
+    missing = [variable.role for variable in expected if variable not in matched]
+    if missing and layer.has_config:
+        raise LayoutError(f"{where}: missing tensors {missing}; expected {_roles(expected)}")
+    for tensor, variable in zip(layer.tensors, matched):
+        tensor.role, tensor.layout = variable.role, variable.layout
+
+
+def _roles(variables: list[Variable]) -> str:
+    return ", ".join(variable.role for variable in variables)
+
+

@@ -1,0 +1,73 @@
+"""TimeDistributed(layer) -> the wrapped layer's own rule, applied to every time step.
+
+Keys are the wrapper's: a user writes `self.td = nn.Linear(...)` and applies it per step
+(nn.Linear already maps over leading axes; convolutions need the time axis folded into
+the batch).
+"""
+from __future__ import annotations
+
+from ..config import Config
+from ..graph import Layer
+from ..conversion import LayerConversion
+from .forward import KERAS, Emitter, Value
+from .registry import KINDS, Kind, register
+from .rules import Context, Variable, wrapped
+
+
+def _inner_kind(config: Config) -> Kind | None:
+    class_name, _ = wrapped(config)
+    found = KINDS.get(f"keras.layers.{class_name}") if class_name else None
+    return found if found is not None and found.name != "keras.layers.TimeDistributed" else None
+
+
+def time_distributed_variables(config: Config) -> list[Variable]:
+    found, (_, inner) = _inner_kind(config), wrapped(config)
+    if found is None or found.variables is None:
+        return []
+    return [Variable(v.role, v.layout, "layer/" + v.store_path, v.names) for v in found.variables(inner)]
+
+
+def _wrapped(layer: Layer) -> Layer:
+    class_name, inner = wrapped(layer.config)
+    shape = layer.input_shape
+    return Layer(name=layer.name, class_name=class_name, config=inner, path=layer.path, tensors=layer.tensors,
+                 input_shape=(shape[0],) + tuple(shape[2:]) if shape else None)
+
+
+def _unsupported(layer: Layer) -> str | None:
+    found = _inner_kind(layer.config)
+    if found is None or (found.convert is None and layer.tensors):
+        return f"wraps {wrapped(layer.config)[0] or 'no layer'}, which has no rule"
+    return found.unsupported(_wrapped(layer))
+
+
+def convert(layer: Layer, context: Context) -> LayerConversion:
+    inner = _wrapped(layer)
+    found = _inner_kind(layer.config)
+    assert found is not None and found.convert is not None
+    result = found.convert(inner, context)
+    result.options = {**result.options, "time_distributed": True}
+    result.layer = layer
+    return result
+
+
+def forward(e: Emitter) -> Value:
+    """The wrapped layer's forward on every time step at once, time folded into the batch."""
+    found = _inner_kind(e.config)
+    if found is None or found.forward is None:
+        raise e.unsupported(f"TimeDistributed({wrapped(e.config)[0][:40]}) is not built yet")
+    inner_layer = _wrapped(e.layer)
+    x = e.inputs[0]
+    step = e.inner(inner_layer, [Value("t", KERAS, x.rank - 1 if x.rank else None)])
+    value = found.forward(step)
+    if step.statements or isinstance(value, list):
+        raise e.unsupported(f"TimeDistributed({inner_layer.class_name}) is not built yet")
+    body = e.convert(value, KERAS)
+    return Value(f"{e.helper('time_distributed')}(lambda t: {body}, {e.arg(0, KERAS)})", KERAS, x.rank)
+
+
+register(Kind(
+    "keras.layers.TimeDistributed", module="the wrapped layer's module", variables=time_distributed_variables,
+    convert=convert, forward=forward, unsupported=_unsupported,
+    description="the wrapped layer's rule, under the wrapper's name", tested="wrapping Dense and Conv2D",
+))

@@ -1,0 +1,107 @@
+"""Graphs built by to_torch against Keras (both layouts): several inputs and outputs, branches, shared
+layers, masks into recurrent layers, a Flatten feeding a Dense and the output. One case per kind is in
+tests/kind_cases.py."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from build_harness import check
+
+
+def sequential(shape, factory):
+    return lambda keras: keras.Sequential([keras.Input(shape), factory(keras)])
+
+
+def random(shape, seed=3):
+    return np.random.default_rng(seed).normal(0, 1, (3,) + tuple(shape)).astype("float32")
+
+
+def merge_model(keras, kind):
+    a, b = keras.Input((4, 4, 3), name="a"), keras.Input((4, 4, 3), name="b")
+    conv = keras.layers.Conv2D(3, 1, name="conv")(b)
+    if kind == "Concatenate":
+        merged = keras.layers.Concatenate()([a, conv])
+    elif kind == "Concatenate_axis1":
+        merged = keras.layers.Concatenate(axis=1)([a, conv])
+    else:
+        merged = getattr(keras.layers, kind)()([a, conv])
+    pooled = keras.layers.GlobalAveragePooling2D()(merged)
+    return keras.Model([a, b], [merged, keras.layers.Dense(2, name="head")(pooled)])
+
+
+@pytest.mark.parametrize("writer", ["keras3", "keras2"])
+@pytest.mark.parametrize("kind", ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
+                                  "Concatenate_axis1"])
+def test_merge_with_two_inputs_and_outputs_matches_keras(tmp_path, writer, kind):
+    check(tmp_path, writer, lambda keras: merge_model(keras, kind), [random((4, 4, 3)), random((4, 4, 3), 4)])
+
+
+@pytest.mark.parametrize("writer", ["keras3", "keras2"])
+@pytest.mark.parametrize("axes, normalize, shape", [(1, False, (5,)), (1, True, (5,)), ((2, 2), False, (3, 4)),
+                                                     ((1, 1), False, (3, 4))])
+def test_dot_matches_keras(tmp_path, writer, axes, normalize, shape):
+    def build(keras):
+        a, b = keras.Input(shape), keras.Input(shape)
+        return keras.Model([a, b], keras.layers.Dot(axes=axes, normalize=normalize)([a, b]))
+
+    check(tmp_path, writer, build, [random(shape), random(shape, 4)])
+
+
+@pytest.mark.parametrize("writer", ["keras3", "keras2"])
+def test_residual_branches_and_shared_layer_match_keras(tmp_path, writer):
+    def build(keras):
+        inputs = keras.Input((6, 6, 4))
+        shared = keras.layers.Conv2D(4, 3, padding="same", name="shared")
+        x = shared(inputs)
+        y = shared(keras.layers.ReLU()(x))  # the same layer called twice
+        z = keras.layers.Add()([inputs, y])
+        z = keras.layers.BatchNormalization()(z)
+        return keras.Model(inputs, keras.layers.Flatten()(z))
+
+    check(tmp_path, writer, build, [random((6, 6, 4))])
+
+
+@pytest.mark.parametrize("writer", ["keras3", "keras2"])
+def test_masking_propagates_to_recurrent_layers(tmp_path, writer):
+    def build(keras):
+        inputs = keras.Input((7, 3))
+        x = keras.layers.Masking(mask_value=0.0)(inputs)
+        x = keras.layers.GRU(4, return_sequences=True)(x)
+        x = keras.layers.LSTM(3)(x)
+        return keras.Model(inputs, x)
+
+    values = random((7, 3))
+    values[0, 4:] = 0.0
+    values[2, :2] = 0.0
+    check(tmp_path, writer, build, [values])
+
+
+def test_lambda_layer_fails_naming_it(tmp_path):
+    import converter
+    import keras
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Lambda(lambda t: t * 2, name="double"),
+                              keras.layers.Dense(2, name="head")])
+    path = str(tmp_path / "lambda.keras")
+    model.save(path)
+    with pytest.raises(converter.UnsupportedLayerError, match=r"double \(Lambda\)"):
+        converter.to_torch(path)
+
+
+@pytest.mark.parametrize("writer", ["keras3", "keras2"])
+def test_flatten_feeding_a_dense_and_the_output_matches_keras(tmp_path, writer):
+    """The Dense's rows are regrouped for (c, h, w); the Flatten's own output stays (h, w, c)."""
+    def build(keras):
+        inputs = keras.Input((5, 5, 2))
+        flat = keras.layers.Flatten()(keras.layers.Conv2D(3, 2, name="conv")(inputs))
+        dense = keras.layers.Dense(4, name="via_activation")(keras.layers.Activation("relu")(flat))
+        return keras.Model(inputs, [flat, keras.layers.Dense(2, name="head")(flat), dense])
+
+    check(tmp_path, writer, build, [random((5, 5, 2))])
+
+
+@pytest.mark.parametrize("writer", ["keras3", "keras2"])
+def test_layer_norm_without_weights_matches_keras(tmp_path, writer):
+    check(tmp_path, writer, sequential((4, 6), lambda k: k.layers.LayerNormalization(center=False, scale=False)),
+          [random((4, 6))])
