@@ -17,7 +17,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
-from ..errors import WriteError
+from ..errors import ArgumentError, WriteError
 from . import files, hdf5_file, npz_file, safetensors_file, torch_file
 
 
@@ -110,7 +110,7 @@ def parse_size(text: str | int) -> int:
         return text
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(i?)B?\s*", str(text), re.IGNORECASE)
     if not match:
-        raise WriteError(f"shard size {text!r}: give bytes or a size such as 500MB or 5GB")
+        raise ArgumentError(f"shard size {text!r}: give bytes or a size such as 500MB or 5GB")
     number, unit, binary = float(match.group(1)), match.group(2).upper(), match.group(3)
     base = 1024 if binary else 1000
     return int(number * base ** " KMGT".index(unit or " "))
