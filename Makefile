@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 TORCH_PIN := torch==2.13.0
 TF_KERAS_PIN := tf-keras==2.21.0
 
-.PHONY: demo test fixtures fuzz clean
+.PHONY: demo test fixtures fuzz applications random-graphs clean
 
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,16 @@ fuzz: $(VENV)/.installed
 	$(BIN)/pip install --quiet 'atheris>=2.3'
 	KERAS_HOME=$${KERAS_HOME:-$$(mktemp -d)} KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=3 \
 		$(BIN)/python fuzz/fuzz_readers.py --seconds $${SECONDS_TO_FUZZ:-600}
+
+# Every keras.applications model: convert, build in both layouts, verify per layer (README table; ~1 h).
+applications: $(VENV)/.installed
+	KERAS_HOME=$${KERAS_HOME:-$$(mktemp -d)} KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=3 \
+		$(BIN)/python sweeps/applications.py --markdown
+
+# The random-graph differential fuzzer's long run (README figures; ~15 min for 2,000 graphs).
+random-graphs: $(VENV)/.installed
+	KERAS_HOME=$${KERAS_HOME:-$$(mktemp -d)} TF_CPP_MIN_LOG_LEVEL=3 \
+		$(BIN)/python sweeps/random_graphs.py --count $${GRAPHS:-2000}
 
 fixtures: $(VENV)/.installed
 	$(BIN)/python fixtures/make_fixtures.py

@@ -133,9 +133,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="inputs, one array per model input (by input name, or in order), Keras layout; "
                         "default: random inputs in a realistic range from the input spec")
     verify.add_argument("--samples", type=int, default=8, metavar="N", help="random samples (default 8)")
-    verify.add_argument("--atol", type=float, default=1e-5, metavar="A", help="absolute tolerance (default 1e-5)")
-    verify.add_argument("--rtol", type=float, default=1e-4, metavar="R",
-                        help="tolerance relative to the largest Keras value (default 1e-4)")
+    verify.add_argument("--atol", type=float, metavar="A",
+                        help="absolute tolerance (default by the model's lowest compute precision: 1e-5 for "
+                        "float32, 1e-3 float16, 1e-2 bfloat16; 1e-9 with --float64)")
+    verify.add_argument("--rtol", type=float, metavar="R",
+                        help="tolerance relative to the largest activation on the path into each value (default "
+                        "1e-4 for float32, 1e-2 float16, 6e-2 bfloat16; 1e-8 with --float64)")
+    verify.add_argument("--float64", action="store_true",
+                        help="run both Keras and PyTorch in float64 (a float32 model): rounding noise of deep "
+                        "models then cannot hide or fake a difference")
     verify.add_argument("--per-layer", action="store_true",
                         help="also compare every layer's output and name the first that diverges")
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -224,6 +230,7 @@ def _run(arguments: argparse.Namespace) -> int:
         report = converter.verify(
             arguments.source, inputs=arguments.input, samples=arguments.samples, atol=arguments.atol,
             rtol=arguments.rtol, per_layer=arguments.per_layer, architecture=arguments.architecture,
+            precision="float64" if arguments.float64 else "model",
         )
         _print(json.dumps(report.to_dict(), indent=2) if arguments.json else report.to_text())
         return 0 if report.ok else 1

@@ -111,6 +111,34 @@ class Config(dict):  # type: ignore[type-arg]
         return Config(value, self.where)
 
 
+#: the floating dtypes a Keras layer may compute in
+COMPUTE_DTYPES = ("float16", "bfloat16", "float32", "float64")
+
+
+def compute_dtype(config: Config) -> str:
+    """The dtype a layer computes in, from its dtype policy: "mixed_float16" -> float16.
+
+    Keras writes a name ("float32", "mixed_bfloat16") or a policy object (Keras 3's
+    DTypePolicy, tf.keras's Policy) holding one; none means float32. A quantized policy
+    ("int8_from_mixed_bfloat16") computes in the policy it is from.
+    """
+    policy = config.get("dtype")
+    if isinstance(policy, dict):
+        inner = policy.get("config")
+        policy = inner.get("name") if isinstance(inner, dict) else None
+    if policy is None:
+        return "float32"
+    if not isinstance(policy, str):
+        raise config.fail("dtype", "a dtype policy name", policy)
+    name = policy.split("_from_")[-1]
+    name = name[len("mixed_"):] if name.startswith("mixed_") else name
+    if name not in COMPUTE_DTYPES:
+        if name in ("int8", "int16", "int32", "int64", "uint8", "bool", "string", "uint16", "uint32", "uint64"):
+            return "float32"  # an integer layer (an Input of token ids, a lookup): nothing floating to cast
+        raise config.fail("dtype", f"a dtype policy of {', '.join(COMPUTE_DTYPES)}", policy)
+    return name
+
+
 def activation_name(activation: Any) -> str:
     """A Keras activation entry (a name, or Keras 3's serialized dict) as a name; "?" when it is neither.
 

@@ -29,10 +29,14 @@ def qualified_name(module: str | None, class_name: str, registered_name: str | N
     `custom.<registered name>` for a class registered by user code, `<module>.<class>` for
     anything else: never the same identity for a layer and an operation of the same name.
     """
+    if module in ("keras.src.ops", "keras.ops"):  # an operation whose file did not say which module
+        return f"keras.ops.{class_name}"
     if module and ".ops." in f".{module}.":
         return "keras.ops." + module.split("ops.", 1)[1] + "." + class_name
     if registered_name and ">" in registered_name:
         return f"custom.{registered_name}"
+    if module and module.split(".")[0] == "keras" and ".applications." in f".{module}.":
+        return "keras.applications." + module.split("applications.", 1)[1] + "." + class_name  # their own layers
     if not module or module.split(".")[0] in ("keras", "tf_keras"):
         return f"keras.layers.{class_name}"
     return f"{module}.{class_name}"
@@ -146,10 +150,19 @@ class Call:
     args: list[Ref]  # every tensor argument, in order
     kwargs: dict[str, Any]
     positional: list[Any] = field(default_factory=list)  # tensors (as Refs) and constants, in order
+    shapes: dict[Ref, tuple[int | None, ...]] = field(default_factory=dict)  # what Keras 3 recorded of each
 
     def refs(self) -> list[Ref]:
         """Every tensor the call reads: its arguments and tensors passed by keyword."""
-        return self.args + [value for value in self.kwargs.values() if isinstance(value, tuple)]
+        found = list(self.args)
+        pending = list(self.kwargs.values())
+        while pending:  # tensors by keyword, nested in lists too (initial_state=[h, c])
+            value = pending.pop(0)
+            if isinstance(value, tuple):
+                found.append(value)
+            elif isinstance(value, list):
+                pending[:0] = value
+        return found
 
 
 @dataclass

@@ -79,7 +79,13 @@ def keras_call(model: Any, inputs: list[np.ndarray]) -> list[np.ndarray]:
         as_list = False
     structured = inputs if len(inputs) > 1 or as_list else inputs[0]
     outputs = model(structured, training=False)
-    return [np.asarray(output) for output in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
+    return [_numpy(output) for output in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
+
+
+def _numpy(tensor: Any) -> np.ndarray:
+    """A backend's tensor as numpy: TensorFlow's directly, torch's (Keras 3 on its torch backend) detached."""
+    detach = getattr(tensor, "detach", None)
+    return np.asarray(detach().cpu() if callable(detach) else tensor)
 
 
 def keras_layer_outputs(model: Any, inputs: list[np.ndarray]) -> tuple[dict[str, np.ndarray], list[str]]:

@@ -1,7 +1,12 @@
 """Run Keras and the converted PyTorch model on the same inputs; report per output and per layer.
 
-Statuses, per output or layer: ok (max abs diff <= atol + rtol * scale, scale being the
-largest absolute Keras value), inaccurate (within 100 times that), failed. The first
+Statuses, per output or layer: ok (max abs diff <= atol + rtol * scale), inaccurate (within
+100 times that), failed. The scale of a value is the largest activation magnitude on the
+path into it (its own, its inputs', and so on back to the model's inputs): rounding in a
+layer is relative to the magnitudes it works with, and a deep float32 model whose
+activations reach 1e3 carries errors of that size onwards. The default tolerances follow
+the lowest precision the model computes in (TOLERANCES); `precision="float64"` runs both
+sides in float64 instead, where rounding noise cannot hide a wrong convention. The first
 layer in graph order that is not ok is the first divergence. Imports keras and torch.
 """
 from __future__ import annotations
@@ -13,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from .convert import read_tagged
-from .errors import ReadError, VerificationError
+from .config import compute_dtype
+from .errors import ArgumentError, ReadError, VerificationError
 from .graph import ModelGraph
 from .keras_side import check_loadable, keras_call, keras_layer_outputs, load_keras_model
 from .kinds.forward import is_image_rank
@@ -27,8 +33,9 @@ class Comparison:
     name: str
     class_name: str
     max_abs: float
-    max_rel: float  # max abs diff relative to the Keras values' scale
+    max_rel: float  # max abs diff relative to the scale
     status: str
+    scale: float = 0.0  # the largest activation magnitude on the path into this value
 
 
 @dataclass
@@ -40,31 +47,34 @@ class VerificationReport:
     outputs: list[Comparison]
     layers: list[Comparison] = field(default_factory=list)
     skipped_layers: list[str] = field(default_factory=list)
+    precision: str = "float32"  # what both sides computed in: the model's lowest precision, or float64
 
     @property
     def ok(self) -> bool:
-        return all(comparison.status == "ok" for comparison in self.outputs)
+        """Every output, and every layer compared (--per-layer), within tolerance."""
+        return all(comparison.status == "ok" for comparison in self.outputs + self.layers)
 
     @property
     def first_divergence(self) -> str | None:
         return next((c.name for c in self.layers if c.status != "ok"), None)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "atol": self.atol, "rtol": self.rtol, "samples": self.samples, "ok": self.ok,
+        return {"source": self.source, "atol": self.atol, "rtol": self.rtol, "samples": self.samples,
+                "precision": self.precision, "ok": self.ok,
                 "outputs": [vars(c) for c in self.outputs], "layers": [vars(c) for c in self.layers],
                 "first_divergence": self.first_divergence, "skipped_layers": self.skipped_layers}
 
     def to_text(self) -> str:
-        lines = [f"verify {self.source}: {self.samples} samples, atol {self.atol:g}, rtol {self.rtol:g} "
-                 "(relative to the largest Keras value)"]
+        lines = [f"verify {self.source}: {self.samples} samples in {self.precision}, atol {self.atol:g}, "
+                 f"rtol {self.rtol:g} (relative to the largest activation on the path into each value)"]
         for title, rows in (("outputs", self.outputs), ("layers", self.layers)):
             if not rows:
                 continue
             width = max(len(row.name) for row in rows)
-            header = f"  {'name'.ljust(width)}  {'class':<20}  {'max abs':>10}  {'max rel':>10}  status"
+            header = f"  {'name'.ljust(width)}  {'class':<20}  {'max abs':>10}  {'max rel':>10}  {'scale':>9}  status"
             lines += ["", f"{title}:", header]
             lines += [f"  {row.name.ljust(width)}  {row.class_name:<20}  {row.max_abs:10.3g}  {row.max_rel:10.3g}  "
-                      f"{row.status}" for row in rows]
+                      f"{row.scale:9.3g}  {row.status}" for row in rows]
         if self.layers:
             divergence = self.first_divergence
             lines.append("")
@@ -72,22 +82,75 @@ class VerificationReport:
         if self.skipped_layers:
             lines.append(f"layers not compared (no single Keras output): {', '.join(self.skipped_layers)}")
         lines.append("")
-        lines.append("result: " + ("ok" if self.ok else "FAILED: outputs differ beyond tolerance"))
+        lines.append("result: " + ("ok" if self.ok else "FAILED: outputs or layers differ beyond tolerance"))
         return "\n".join(lines)
 
 
-def compare(name: str, class_name: str, expected: Any, actual: Any, atol: float, rtol: float) -> Comparison:
+#: (atol, rtol) by the lowest precision a model computes in; float64 comparisons use FLOAT64_TOLERANCE
+TOLERANCES = {"float64": (1e-5, 1e-4), "float32": (1e-5, 1e-4), "float16": (1e-3, 1e-2), "bfloat16": (1e-2, 6e-2)}
+FLOAT64_TOLERANCE = (1e-9, 1e-8)
+_PRECISION_ORDER = ("bfloat16", "float16", "float32", "float64")
+
+
+def compare(name: str, class_name: str, expected: Any, actual: Any, atol: float, rtol: float,
+            upstream: float = 0.0) -> Comparison:
+    """`actual` against Keras's `expected`, the bound scaled by the larger of its own and `upstream` magnitude."""
     expected = np.asarray(expected, dtype=np.float64)
     actual = np.asarray(actual, dtype=np.float64)
     if expected.shape != actual.shape:
         return Comparison(name, class_name, float("inf"), float("inf"), f"failed: shape {actual.shape} "
                           f"!= Keras {expected.shape}")
-    difference = float(np.max(np.abs(expected - actual))) if expected.size else 0.0
-    scale = float(np.max(np.abs(expected))) if expected.size else 0.0
+    if not np.array_equal(np.isfinite(expected), np.isfinite(actual)):
+        return Comparison(name, class_name, float("inf"), float("inf"), "failed: inf or nan where the other is not")
+    finite = np.isfinite(expected)
+    difference = float(np.max(np.abs(expected - actual)[finite])) if finite.any() else 0.0
+    scale = max(float(np.max(np.abs(expected[finite]))) if finite.any() else 0.0, upstream)
     relative = difference / scale if scale > 0 else difference
     bound = atol + rtol * scale
     status = "ok" if difference <= bound else ("inaccurate" if difference <= 100 * bound else "failed")
-    return Comparison(name, class_name, difference, relative, status)
+    return Comparison(name, class_name, difference, relative, status, scale)
+
+
+def lowest_precision(graph: ModelGraph) -> str:
+    """The least precise dtype any layer of the model computes in."""
+    dtypes = {compute_dtype(layer.config) for layer in graph.walk() if layer.has_config}
+    return min(dtypes or {"float32"}, key=_PRECISION_ORDER.index)
+
+
+def upstream_scales(graph: ModelGraph, magnitudes: dict[str, float]) -> dict[str, float]:
+    """Per top-level layer, the largest activation magnitude on the path into its output."""
+    scales = dict(magnitudes)
+    calls = graph.root.call_graph if graph.root is not None else None
+    if calls is None or calls.error:
+        return scales
+    for call in calls.calls:  # in config order, which is graph order
+        name = call.layer.name
+        scales[name] = max([scales.get(name, 0.0)] + [scales.get(ref[0], 0.0) for ref in call.refs()])
+    return scales
+
+
+class _Magnitudes(dict):  # type: ignore[type-arg]
+    """What the traced module captures when no layer is compared: each layer's largest magnitude only."""
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        super().__setitem__(name, _magnitude(value))
+
+
+def _magnitude(value: Any) -> float:
+    """The largest finite absolute value of a torch tensor (0 when it has none)."""
+    import torch
+
+    if value.dtype == torch.bool:
+        return 1.0
+    finite = value[torch.isfinite(value)] if value.is_floating_point() else value
+    return float(finite.abs().max()) if finite.numel() else 0.0
+
+
+def _as_numpy(value: Any) -> np.ndarray:
+    """A torch tensor as numpy (bfloat16 and float16 as float64, which numpy compares exactly)."""
+    import torch
+
+    return (value.to(torch.float64) if value.is_floating_point() else value).numpy()
 
 
 def random_inputs(graph: ModelGraph, samples: int, seed: int = 0) -> list[np.ndarray]:
@@ -95,7 +158,8 @@ def random_inputs(graph: ModelGraph, samples: int, seed: int = 0) -> list[np.nda
     rng = np.random.default_rng(seed)
     arrays = []
     for spec in graph.inputs:
-        shape = (samples,) + tuple(8 if dim is None else int(dim) for dim in spec.shape[1:])
+        batch = samples if not spec.shape or spec.shape[0] is None else int(spec.shape[0])  # a fixed batch size
+        shape = (batch,) + tuple(8 if dim is None else int(dim) for dim in spec.shape[1:])
         if spec.dtype.startswith(("int", "uint")):
             vocabulary = min((layer.config.get("input_dim", 10) for layer in graph.walk()
                               if layer.class_name == "Embedding" and spec.name in layer.inbound), default=10)
@@ -115,7 +179,7 @@ def check_inputs(arrays: list[np.ndarray], graph: ModelGraph) -> None:
             raise ReadError(f"input {spec.name}: dtype {array.dtype}, expected numbers")
         expected = tuple(spec.shape)
         if array.ndim != len(expected) or any(want is not None and want != have
-                                              for want, have in zip(expected[1:], array.shape[1:])):
+                                              for want, have in zip(expected, array.shape)):
             shown = "(" + ", ".join("N" if d is None else str(d) for d in expected) + ")"
             raise ReadError(f"input {spec.name}: shape {array.shape}, expected {shown} (Keras layout)")
         if array.shape[0] == 0:
@@ -145,23 +209,34 @@ def output_names(graph: ModelGraph, count: int) -> list[str]:
     return [f"output {i}" for i in range(count)]
 
 
-def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float = 1e-5, rtol: float = 1e-4,
-           per_layer: bool = False, architecture: Any = None, seed: int = 0,
-           input_layout: str = "keras") -> VerificationReport:
+def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float | None = None,
+           rtol: float | None = None, per_layer: bool = False, architecture: Any = None, seed: int = 0,
+           input_layout: str = "keras", precision: str = "model") -> VerificationReport:
     """Run Keras and the converted PyTorch model on the same inputs and compare, per output and layer.
 
     `inputs`: an .npz path, a list of arrays (Keras layout), or None for random inputs in a
     realistic range derived from the input spec. `input_layout` picks which build of the
-    module runs (images are transposed for it and back). Needs keras (and tf_keras for
+    module runs (images are transposed for it and back). `precision`: "model" runs both in
+    the dtypes the model computes in, tolerances by its lowest precision (TOLERANCES);
+    "float64" runs both in float64 (a float32 model only). Needs keras (and tf_keras for
     Keras 2 files).
 
         >>> report = converter.verify("model.keras", per_layer=True)   # doctest: +SKIP
         >>> report.ok, report.first_divergence                         # doctest: +SKIP
     """
+    if precision not in ("model", "float64"):
+        raise ArgumentError(f"precision {precision!r}: expected 'model' or 'float64'")
     with read_tagged(source, architecture) as graph:
         check_loadable(source, graph, architecture)  # before Keras or torch is imported
         import torch
 
+        dtype = lowest_precision(graph)
+        if precision == "float64" and dtype != "float32" and dtype != "float64":
+            raise ArgumentError(f"{graph.source}: the model computes in {dtype}; compare it in its own precision "
+                                "(without --float64)")
+        default_atol, default_rtol = FLOAT64_TOLERANCE if precision == "float64" else TOLERANCES[dtype]
+        atol = default_atol if atol is None else atol
+        rtol = default_rtol if rtol is None else rtol
         if isinstance(inputs, (str, os.PathLike)):
             arrays = load_inputs(os.fspath(inputs), graph)
         elif inputs is not None:
@@ -169,16 +244,19 @@ def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float = 1
         else:
             arrays = random_inputs(graph, samples, seed)
         check_inputs(arrays, graph)
-        module = module_from_graph(graph, input_layout, trace=per_layer)
+        module = module_from_graph(graph, input_layout, trace=True)
         keras_model = load_keras_model(source, graph)
         classes = {layer.name: layer.class_name for layer in graph.layers}
+    if precision == "float64":
+        keras_model = float64_twin(keras_model)
+        module = module.double()
+        arrays = [array.astype(np.float64) if array.dtype.kind == "f" else array for array in arrays]
     try:
         expected = keras_call(keras_model, arrays)
     except Exception as error:  # Keras's own errors are of many kinds
         raise ReadError(f"{graph.source}: Keras cannot run the model on these inputs ({type(error).__name__}: "
-                             f"{' '.join(str(error).split())[:200]}); check --input, or the file") from None
-    if per_layer:
-        module._captured = {}
+                        f"{' '.join(str(error).split())[:200]}); check --input, or the file") from None
+    module._captured = {} if per_layer else _Magnitudes()
     channels_first = input_layout == "torch"
     feed = [np.moveaxis(a, -1, 1) if channels_first and is_image_rank(a.ndim) else a for a in arrays]
     try:
@@ -187,23 +265,63 @@ def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float = 1
     except (RuntimeError, ValueError, IndexError, TypeError) as error:
         raise VerificationError(f"{graph.source}: Keras runs the model, the converted PyTorch model fails on the "
                                 f"same inputs ({type(error).__name__}: {' '.join(str(error).split())[:200]})") from None
-    actual = [a.numpy() for a in (actual if isinstance(actual, (list, tuple)) else [actual])]
+    actual = [_as_numpy(a) for a in (actual if isinstance(actual, (list, tuple)) else [actual])]
     actual = [np.moveaxis(a, 1, -1) if channels_first and is_image_rank(a.ndim) else a for a in actual]
     if len(actual) != len(expected):
         raise VerificationError(f"{graph.source}: the PyTorch model returns {len(actual)} outputs, Keras "
                                 f"{len(expected)}")
+    captured = module._captured
+    magnitudes = dict(captured) if not per_layer else {name: _magnitude(value) for name, value in captured.items()}
+    scales = upstream_scales(graph, magnitudes)
     names = output_names(graph, len(expected))
     report = VerificationReport(
         source=str(graph.source), atol=atol, rtol=rtol, samples=len(arrays[0]),
-        outputs=[compare(name, classes.get(name.split("[")[0], ""), e, a, atol, rtol)
-                 for name, e, a in zip(names, expected, actual)],
+        precision="float64" if precision == "float64" else dtype,
+        outputs=[compare(name, classes.get(name.split("[")[0], ""), e, a, atol, rtol,
+                         scales.get(name.split("[")[0], 0.0)) for name, e, a in zip(names, expected, actual)],
     )
     if per_layer:
         keras_values, report.skipped_layers = keras_layer_outputs(keras_model, arrays)
         for name, keras_value in keras_values.items():
-            captured = module._captured.get(name)
-            if captured is None:
+            value = captured.get(name)
+            if value is None:
                 report.skipped_layers.append(name)
                 continue
-            report.layers.append(compare(name, classes.get(name, ""), keras_value, captured.numpy(), atol, rtol))
+            report.layers.append(compare(name, classes.get(name, ""), keras_value, _as_numpy(value), atol, rtol,
+                                         scales.get(name, 0.0)))
     return report
+
+
+def float64_twin(model: Any) -> Any:
+    """The Keras model rebuilt with every layer computing in float64, with its weights (upcast)."""
+    config = _float64_config(model.get_config())
+    try:
+        twin = type(model).from_config(config)
+        twin.set_weights([np.asarray(weight, dtype=np.float64) if np.asarray(weight).dtype.kind == "f"
+                          else weight for weight in model.get_weights()])
+    except Exception as error:  # Keras's own errors are of many kinds
+        raise VerificationError(f"Keras cannot rebuild this model in float64 ({type(error).__name__}: "
+                                f"{' '.join(str(error).split())[:200]}); verify it without --float64") from None
+    return twin
+
+
+def _float64_config(value: Any) -> Any:
+    """A config with every floating dtype policy made float64 (integer input dtypes kept)."""
+    if isinstance(value, list):
+        return [_float64_config(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    result = {}
+    for key, item in value.items():
+        if key == "dtype" and _is_floating_policy(item):
+            result[key] = "float64"
+        else:
+            result[key] = _float64_config(item)
+    return result
+
+
+def _is_floating_policy(policy: Any) -> bool:
+    if isinstance(policy, dict):
+        inner = policy.get("config")
+        policy = inner.get("name") if isinstance(inner, dict) else None
+    return isinstance(policy, str) and policy.split("_")[-1] in ("float16", "bfloat16", "float32", "float64")

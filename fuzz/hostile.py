@@ -278,6 +278,18 @@ def _heap_loop(folder: Path) -> Path:
     return path
 
 
+def _vlen_type_field(folder: Path) -> Path:
+    """A string attribute whose variable-length type field names no type: libhdf5 1.14 crashed reading it."""
+    path = write_legacy(folder / "model.h5", legacy_dense_config(), legacy_dense_layers())
+    data = bytearray(path.read_bytes())
+    name = data.find(b"backend\0")
+    datatype = name + 8  # the name, padded to 8 bytes in a version 1 attribute message
+    assert data[datatype] == 0x19, "the backend attribute is not a variable-length string here"
+    data[datatype + 1] = 0x8B
+    path.write_bytes(bytes(data))
+    return path
+
+
 def _dense_config(**dense: object) -> Callable[[Path], Path]:
     return lambda folder: write_archive(folder / "model.keras", dense_model(**dense))
 
@@ -395,6 +407,7 @@ CASES: list[Case] = [
     # a damaged file never converts silently
     Case("crc_flip", "integrity", _crc_flip, {"convert": "CRC", "export": "CRC", "verify": "CRC"}),
     Case("heap_free_space_loop", "integrity", _heap_loop, {ALL: "global heap"}),
+    Case("vlen_type_field", "integrity", _vlen_type_field, {ALL: "not a string"}),
     Case("corrupted_1", "integrity", _corrupted(1)),  # whatever it does: no traceback, no foreign bytes
     Case("corrupted_2", "integrity", _corrupted(2)),
     Case("corrupted_3", "integrity", _corrupted(3)),

@@ -44,13 +44,62 @@ def two_inputs(kind: str, name: str, shape: tuple[int, ...], combine: Callable[[
     return Case(f"keras.layers.{kind}", name, build, (shape, shape), keras2)
 
 
-def operation(kind: str, name: str, shape: tuple[int, ...], combine: Callable[[Any, Any], Any]) -> Case:
+def graph(kind: str, name: str, inputs: tuple[tuple[int, ...], ...], outputs: Callable[..., Any],
+          keras2: bool = True, keras3: bool = True) -> Case:
+    """A functional model of several inputs whose outputs are `outputs(keras, *inputs)`."""
+    def build(keras: Any) -> Any:
+        tensors = [keras.Input(shape) for shape in inputs]
+        return keras.Model(tensors, outputs(keras, *tensors))
+
+    return Case(f"keras.layers.{kind}" if "." not in kind else kind, name, build, inputs, keras2, keras3)
+
+
+def seq2seq(k: Any, source: Any, target: Any, kind: str = "LSTM", **options: Any) -> Any:
+    """The classic encoder-decoder: the encoder's final states start the decoder."""
+    encoded = getattr(k.layers, kind)(6, return_state=True, **options)(source)
+    decoded = getattr(k.layers, kind)(6, return_sequences=True, **options)(target, initial_state=encoded[1:])
+    return k.layers.Dense(3)(decoded)
+
+
+def bidirectional_states(k: Any, source: Any, target: Any, kind: str = "LSTM", **options: Any) -> list[Any]:
+    """A Bidirectional encoder returning its four (or two) states, which start a Bidirectional decoder."""
+    encoded = k.layers.Bidirectional(getattr(k.layers, kind)(4, return_state=True, **options))(source)
+    decoded = k.layers.Bidirectional(getattr(k.layers, kind)(4, return_sequences=True, return_state=True,
+                                                             **options))(target, initial_state=encoded[1:])
+    return [decoded[0], *decoded[1:]]
+
+
+def operation(kind: str, name: str, shape: tuple[int, ...], combine: Callable[[Any, Any], Any],
+              module: str = "numpy") -> Case:
     """A Keras 3 functional model whose graph records `combine(keras, x)` as operations."""
     def build(keras: Any) -> Any:
         x = keras.Input(shape)
         return keras.Model(x, combine(keras, x))
 
-    return Case(f"keras.ops.numpy.{kind}", name, build, (shape,), keras2=False)
+    return Case(f"keras.ops.{module}.{kind}", name, build, (shape,), keras2=False)
+
+
+def tf_operation(kind: str, name: str, shape: tuple[int, ...], combine: Callable[[Any, Any], Any]) -> Case:
+    """A tf.keras functional model calling TensorFlow functions: saved as TFOpLambda/SlicingOpLambda layers."""
+    def build(keras: Any) -> Any:
+        import tensorflow as tf
+
+        x = keras.Input(shape)
+        return keras.Model(x, combine(tf, x))
+
+    return Case(f"keras.layers.{kind}", name, build, (shape,), keras3=False)
+
+
+def _application_layer(keras: Any, module: str, name: str) -> Any:
+    """A layer class keras.applications defines in one of its modules."""
+    from importlib import import_module
+
+    return getattr(import_module(f"keras.src.applications.{module}"), name)
+
+
+def positive(k: Any, x: Any) -> Any:
+    """|x| + 0.5: inputs where log, sqrt and powers are defined."""
+    return k.ops.abs(x) + 0.5
 
 
 ACTIVATIONS = ["linear", "relu", "sigmoid", "tanh", "softmax", "elu", "selu", "softplus", "softsign", "swish",
@@ -87,6 +136,9 @@ CASES: list[Case] = [
     single("Identity", "identity", (5, 4), lambda k: k.layers.Identity(), keras2=False),
     # reshaping
     single("Flatten", "flatten_image", (4, 4, 3), lambda k: k.layers.Flatten()),
+    single("Flatten", "flatten_channels_first", (4, 5, 3), lambda k: k.layers.Flatten(data_format="channels_first")),
+    single("Flatten", "flatten_channels_first_sequence", (5, 3),
+           lambda k: k.layers.Flatten(data_format="channels_first")),
     single("Reshape", "reshape", (4, 6), lambda k: k.layers.Reshape((3, 8))),
     single("Reshape", "reshape_to_image", (12,), lambda k: k.layers.Reshape((2, 2, 3))),
     single("Permute", "permute", (4, 6), lambda k: k.layers.Permute((2, 1))),
@@ -157,6 +209,13 @@ CASES: list[Case] = [
     # normalization
     single("BatchNormalization", "batch_norm_image", (4, 4, 3), lambda k: k.layers.BatchNormalization()),
     single("LayerNormalization", "layer_norm_image", (4, 4, 3), lambda k: k.layers.LayerNormalization()),
+    single("LayerNormalization", "layer_norm_axis1_sequence", (5, 4), lambda k: k.layers.LayerNormalization(axis=1)),
+    single("LayerNormalization", "layer_norm_spatial_axes", (4, 5, 3), lambda k: k.layers.LayerNormalization(
+        axis=(1, 2), epsilon=1e-5)),
+    single("LayerNormalization", "layer_norm_axis1_image", (4, 5, 3), lambda k: k.layers.LayerNormalization(
+        axis=1, center=False)),
+    single("LayerNormalization", "layer_norm_axis1_no_weights", (5, 4), lambda k: k.layers.LayerNormalization(
+        axis=1, center=False, scale=False)),
     single("LayerNormalization", "layer_norm_no_weights", (4, 6), lambda k: k.layers.LayerNormalization(
         center=False, scale=False)),
     single("GroupNormalization", "group_norm", (4, 4, 6), lambda k: k.layers.GroupNormalization(groups=3),
@@ -171,19 +230,132 @@ CASES: list[Case] = [
     single("SimpleRNN", "simple_rnn", (6, 3), lambda k: k.layers.SimpleRNN(5, go_backwards=True)),
     single("Bidirectional", "bidirectional_lstm", (6, 3), lambda k: k.layers.Bidirectional(
         k.layers.LSTM(4, return_sequences=True))),
+    graph("LSTM", "lstm_seq2seq", ((5, 3), (4, 2)), seq2seq),
+    graph("LSTM", "lstm_seq2seq_own_cell", ((5, 3), (4, 2)), lambda k, s, t: seq2seq(
+        k, s, t, recurrent_activation="hard_sigmoid", go_backwards=True)),
+    graph("LSTM", "lstm_masked_initial_state", ((5, 3), (4, 2)), lambda k, s, t: seq2seq(
+        k, k.layers.Masking(0.0)(s), k.layers.Masking(0.0)(t))),
+    graph("GRU", "gru_seq2seq", ((5, 3), (4, 2)), lambda k, s, t: seq2seq(k, s, t, "GRU")),
+    graph("GRU", "gru_reset_before_seq2seq", ((5, 3), (4, 2)), lambda k, s, t: seq2seq(k, s, t, "GRU",
+                                                                                        reset_after=False)),
+    graph("SimpleRNN", "simple_rnn_seq2seq", ((5, 3), (4, 2)), lambda k, s, t: seq2seq(k, s, t, "SimpleRNN")),
+    # the inference decoder: its states are model inputs, its final states model outputs
+    graph("LSTM", "lstm_states_as_inputs", ((4, 2), (6,), (6,)), lambda k, x, h, c: k.layers.LSTM(
+        6, return_sequences=True, return_state=True)(x, initial_state=[h, c])),
+    graph("GRU", "gru_state_from_dense", ((4, 2), (3,)), lambda k, x, v: k.layers.GRU(5)(
+        x, initial_state=k.layers.Dense(5)(v))),
+    graph("Bidirectional", "bidirectional_lstm_states", ((5, 3), (4, 2)), bidirectional_states),
+    graph("Bidirectional", "bidirectional_gru_states", ((5, 3), (4, 2)), lambda k, s, t: bidirectional_states(
+        k, s, t, "GRU")),
+    graph("Bidirectional", "bidirectional_states_own_cell", ((5, 3), (4, 2)), lambda k, s, t: bidirectional_states(
+        k, s, t, "LSTM", activation="relu")),
     single("TimeDistributed", "time_distributed_dense", (4, 3), lambda k: k.layers.TimeDistributed(
         k.layers.Dense(2))),
     single("Masking", "masking", (6, 3), lambda k: k.layers.Masking(mask_value=9.0)),
+    # the layers keras.applications defines for its models (Keras 3 saves them under their module)
+    single("keras.applications.convnext.LayerScale", "layer_scale", (4, 4, 6), lambda k: _application_layer(
+        k, "convnext", "LayerScale")(1e-6, 6), keras2=False),
+    graph("keras.applications.inception_resnet_v2.CustomScaleLayer", "custom_scale", ((4, 4, 3), (4, 4, 3)),
+          lambda k, a, b: _application_layer(k, "inception_resnet_v2", "CustomScaleLayer")(0.17)([a, b]),
+          keras2=False),
     # merges and attention: two inputs
     *[two_inputs(name, name.lower(), (4, 4, 3), lambda k, a, b, name=name: getattr(k.layers, name)()([a, b]))
       for name in ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate")],
+    # an operation named like a layer (x + 3.0 is keras.ops.numpy.Add) before that layer: MobileNetV3's hard-swish
+    graph("Add", "add_after_add_operation", ((4, 4, 3),), lambda k, x: k.layers.Add()([x + 3.0, k.layers.Dense(3)(
+        x)]), keras2=False),
     two_inputs("Dot", "dot", (3, 4), lambda k, a, b: k.layers.Dot(axes=(2, 2))([a, b])),
     two_inputs("MultiHeadAttention", "attention_cross", (5, 8), lambda k, a, b: k.layers.MultiHeadAttention(
         2, 4)(a, b)),
-    # Keras 3 operations recorded in a functional graph
-    *[operation(name, f"op_{name.lower()}", (5,), lambda k, x, function=function: getattr(k.ops, function)(x, 0.2))
+    # Keras 3 operations and tf.keras op layers: OPERATION_CASES, below
+]
+
+
+IMAGE = (4, 5, 3)
+SEQUENCE = (5, 4)
+OPERATION_CASES: list[Case] = [
+    # keras.ops.numpy: arithmetic with constants on either side and of another rank, on images and sequences
+    operation("Add", "op_add_constant", IMAGE, lambda k, x: x + 1.5),
+    operation("Subtract", "op_subtract_from_constant", SEQUENCE, lambda k, x: 2.0 - x),
+    operation("Multiply", "op_multiply_vector", IMAGE, lambda k, x: x * k.ops.convert_to_tensor([1.0, -2.0, 0.5])),
+    operation("TrueDivide", "op_true_divide", SEQUENCE, lambda k, x: 3.0 / positive(k, x)),
+    operation("Divide", "op_divide", SEQUENCE, lambda k, x: k.ops.divide(x, 4.0)),
+    operation("FloorDivide", "op_floor_divide", SEQUENCE, lambda k, x: k.ops.floor_divide(x * 4.0, 1.5)),
+    operation("Power", "op_power", SEQUENCE, lambda k, x: positive(k, x) ** 1.5),
+    operation("Mod", "op_mod", SEQUENCE, lambda k, x: k.ops.mod(x * 4.0, 1.5)),
+    operation("Maximum", "op_maximum", IMAGE, lambda k, x: k.ops.maximum(x, 0.5)),
+    operation("Minimum", "op_minimum_tensors", SEQUENCE, lambda k, x: k.ops.minimum(0.25, k.ops.minimum(x, -x))),
+    operation("Negative", "op_negative", SEQUENCE, lambda k, x: -x),
+    operation("Absolute", "op_absolute", IMAGE, lambda k, x: k.ops.abs(x)),
+    *[operation(name, f"op_{name.lower()}", SEQUENCE, lambda k, x, function=function: getattr(k.ops, function)(x, 0.2))
       for name, function in (("Equal", "equal"), ("NotEqual", "not_equal"), ("Greater", "greater"),
                              ("GreaterEqual", "greater_equal"), ("Less", "less"), ("LessEqual", "less_equal"))],
-    operation("Any", "op_any", (5,), lambda k, x: k.ops.any(k.ops.greater(x, 0.5), axis=1)),
-    operation("All", "op_all", (5,), lambda k, x: k.ops.all(k.ops.greater(x, -0.5), axis=1)),
+    operation("LogicalAnd", "op_logical_and", SEQUENCE, lambda k, x: k.ops.logical_and(x > 0, x < 1)),
+    operation("LogicalOr", "op_logical_or", SEQUENCE, lambda k, x: k.ops.logical_or(x > 1, x < -1)),
+    operation("LogicalNot", "op_logical_not", SEQUENCE, lambda k, x: k.ops.logical_not(x > 0)),
+    *[operation(name, f"op_{function}", SEQUENCE, lambda k, x, function=function: getattr(k.ops, function)(x))
+      for name, function in (("Square", "square"), ("Exp", "exp"), ("Sign", "sign"), ("Floor", "floor"),
+                             ("Ceil", "ceil"), ("Sin", "sin"), ("Cos", "cos"), ("Tanh", "tanh"), ("Expm1", "expm1"))],
+    *[operation(name, f"op_{function}", SEQUENCE, lambda k, x, function=function: getattr(k.ops, function)(
+        positive(k, x))) for name, function in (("Sqrt", "sqrt"), ("Log", "log"), ("Log1p", "log1p"),
+                                                ("Reciprocal", "reciprocal"))],
+    operation("Round", "op_round", SEQUENCE, lambda k, x: k.ops.round(x * 3.0)),
+    # reductions
+    operation("Mean", "op_mean_image_axis1", IMAGE, lambda k, x: k.ops.mean(x, axis=1)),
+    operation("Sum", "op_sum_keepdims", SEQUENCE, lambda k, x: k.ops.sum(x, axis=-1, keepdims=True)),
+    operation("Max", "op_max_axes", IMAGE, lambda k, x: k.ops.max(x, axis=(1, 2))),
+    operation("Min", "op_min", SEQUENCE, lambda k, x: k.ops.min(x, axis=1)),
+    operation("Prod", "op_prod", SEQUENCE, lambda k, x: k.ops.prod(x, axis=2)),
+    operation("Var", "op_var", SEQUENCE, lambda k, x: k.ops.var(x, axis=1)),
+    operation("Std", "op_std", SEQUENCE, lambda k, x: k.ops.std(x, axis=-1, keepdims=True)),
+    operation("Average", "op_average", IMAGE, lambda k, x: k.ops.average(x, axis=-1)),
+    operation("Any", "op_any", SEQUENCE, lambda k, x: k.ops.any(k.ops.greater(x, 0.5), axis=1)),
+    operation("All", "op_all", SEQUENCE, lambda k, x: k.ops.all(k.ops.greater(x, -0.5), axis=1)),
+    operation("Argmax", "op_argmax", SEQUENCE, lambda k, x: k.ops.argmax(x, axis=-1)),
+    operation("Argmin", "op_argmin", SEQUENCE, lambda k, x: k.ops.argmin(x, axis=1)),
+    operation("Cumsum", "op_cumsum", SEQUENCE, lambda k, x: k.ops.cumsum(x, axis=1)),
+    # shapes and indexing
+    operation("Reshape", "op_reshape", SEQUENCE, lambda k, x: k.ops.reshape(x, (-1, 20))),
+    operation("Transpose", "op_transpose_image", IMAGE, lambda k, x: k.ops.transpose(x, (0, 3, 1, 2))),
+    operation("ExpandDims", "op_expand_dims", SEQUENCE, lambda k, x: k.ops.expand_dims(x, 1)),
+    operation("Squeeze", "op_squeeze", SEQUENCE, lambda k, x: k.ops.squeeze(k.ops.expand_dims(x, -1), -1)),
+    operation("Concatenate", "op_concatenate", IMAGE, lambda k, x: k.ops.concatenate([x, x * 2.0], axis=-1)),
+    operation("Stack", "op_stack", SEQUENCE, lambda k, x: k.ops.stack([x, -x], axis=1)),
+    operation("GetItem", "op_getitem", IMAGE, lambda k, x: x[:, 1:3, ::2, 0]),
+    operation("Take", "op_take", SEQUENCE, lambda k, x: k.ops.take(x, [0, 2], axis=1)),
+    operation("Tile", "op_tile", SEQUENCE, lambda k, x: k.ops.tile(x, (1, 2, 1))),
+    operation("Flip", "op_flip", SEQUENCE, lambda k, x: k.ops.flip(x, axis=1)),
+    operation("Pad", "op_pad", SEQUENCE, lambda k, x: k.ops.pad(x, ((0, 0), (1, 2), (0, 1)))),
+    operation("Where", "op_where", SEQUENCE, lambda k, x: k.ops.where(x > 0, x, 0.1 * x)),
+    operation("Clip", "op_clip", IMAGE, lambda k, x: k.ops.clip(x, -0.5, 0.5)),
+    operation("Matmul", "op_matmul", SEQUENCE, lambda k, x: k.ops.matmul(x, k.ops.transpose(x, (0, 2, 1)))),
+    operation("Einsum", "op_einsum", SEQUENCE, lambda k, x: k.ops.einsum("bij,bkj->bik", x, x)),
+    # keras.ops.nn, math, core, linalg, image
+    *[operation(name, f"op_{function}", IMAGE, lambda k, x, function=function: getattr(k.ops, function)(x),
+                module="nn")
+      for name, function in (("Relu", "relu"), ("Relu6", "relu6"), ("Sigmoid", "sigmoid"), ("Silu", "silu"),
+                             ("HardSigmoid", "hard_sigmoid"), ("HardSilu", "hard_silu"), ("Selu", "selu"),
+                             ("Softplus", "softplus"), ("Softsign", "softsign"), ("LogSigmoid", "log_sigmoid"))],
+    operation("Gelu", "op_gelu", SEQUENCE, lambda k, x: k.ops.gelu(x) + k.ops.gelu(x, approximate=False), "nn"),
+    operation("LeakyRelu", "op_leaky_relu", SEQUENCE, lambda k, x: k.ops.leaky_relu(x, 0.1), "nn"),
+    operation("Elu", "op_elu", SEQUENCE, lambda k, x: k.ops.elu(x, alpha=0.5), "nn"),
+    operation("Softmax", "op_softmax", SEQUENCE, lambda k, x: k.ops.softmax(x, axis=1), "nn"),
+    operation("LogSoftmax", "op_log_softmax", IMAGE, lambda k, x: k.ops.log_softmax(x), "nn"),
+    operation("Erf", "op_erf", SEQUENCE, lambda k, x: k.ops.erf(x), "math"),
+    operation("Rsqrt", "op_rsqrt", SEQUENCE, lambda k, x: k.ops.rsqrt(positive(k, x)), "math"),
+    operation("Logsumexp", "op_logsumexp", SEQUENCE, lambda k, x: k.ops.logsumexp(x, axis=1), "math"),
+    operation("Cast", "op_cast", SEQUENCE, lambda k, x: k.ops.cast(x * 4.0, "int32"), "core"),
+    operation("Norm", "op_norm", SEQUENCE, lambda k, x: k.ops.norm(x, axis=-1), "linalg"),
+    operation("Resize", "op_resize", IMAGE, lambda k, x: k.ops.image.resize(x, (7, 9)), "image"),
+    # tf.keras: TensorFlow functions in a functional model
+    tf_operation("TFOpLambda", "tf_arithmetic", SEQUENCE, lambda tf, x: tf.nn.relu(x / 2.0) + 1.0 - 2.0 * x),
+    tf_operation("TFOpLambda", "tf_reductions", IMAGE, lambda tf, x: tf.reduce_mean(x, axis=[1, 2]) * tf.reduce_max(
+        x, axis=[1, 2])),
+    tf_operation("TFOpLambda", "tf_shapes", SEQUENCE, lambda tf, x: tf.transpose(tf.reshape(tf.concat(
+        [x, tf.math.sigmoid(x)], axis=-1), (-1, 5, 2, 4)), perm=[0, 2, 1, 3])),
+    tf_operation("TFOpLambda", "tf_split_where_cast", SEQUENCE, lambda tf, x: tf.cast(tf.where(
+        tf.split(x, 2, axis=-1)[0] > 0, 1.0, 0.0), tf.float32) + tf.expand_dims(tf.reduce_sum(x, axis=-1), -1)),
+    tf_operation("TFOpLambda", "tf_matmul", SEQUENCE, lambda tf, x: tf.matmul(x, x, transpose_b=True)),
+    tf_operation("SlicingOpLambda", "tf_slicing", IMAGE, lambda tf, x: x[:, 1:, ::2, 0] + x[:, None, 0, 0, :1]),
 ]
+CASES += OPERATION_CASES

@@ -105,3 +105,58 @@ def test_flatten_feeding_a_dense_and_the_output_matches_keras(tmp_path, writer):
 def test_layer_norm_without_weights_matches_keras(tmp_path, writer):
     check(tmp_path, writer, sequential((4, 6), lambda k: k.layers.LayerNormalization(center=False, scale=False)),
           [random((4, 6))])
+
+
+@pytest.mark.parametrize("writer", ["keras3", "keras2"])
+def test_names_that_collide_in_generated_source(tmp_path, writer):
+    """Auto names dense and dense_1, a shared layer called twice, names equal once sanitised."""
+    def build(keras):
+        inputs = keras.Input((4,))
+        dense = keras.layers.Dense(4, name="dense")
+        a = dense(inputs)
+        b = keras.layers.Dense(4, name="dense_1")(a)
+        c = dense(b)  # the second call of `dense`: its value must not overwrite dense_1's
+        d = keras.layers.Activation("relu", name="act-1")(c)
+        e = keras.layers.Activation("tanh", name="act_1")(b)
+        return keras.Model(inputs, [keras.layers.Add()([b, c]), keras.layers.Add()([d, e])])
+
+    check(tmp_path, writer, build, [random((4,))])
+
+
+@pytest.mark.parametrize("writer", ["keras3", "keras2"])
+def test_stateful_recurrent_layers_are_refused_by_name(tmp_path, writer):
+    """A stateful RNN carries its state between calls; the module cannot, so it is refused, not built."""
+    import converter
+    from layer_harness import keras_module
+
+    keras = keras_module(writer)
+    inputs = keras.Input((5, 3), batch_size=2)
+    model = keras.Model(inputs, keras.layers.LSTM(4, stateful=True, name="memory")(inputs))
+    path = str(tmp_path / ("stateful.keras" if writer == "keras3" else "stateful.h5"))
+    model.save(path)
+    assert "memory.weight_ih_l0" in converter.state_dict(path)  # its weights still convert
+    with pytest.raises(converter.UnsupportedLayerError, match="memory.*stateful=True"):
+        converter.to_torch(path)
+
+
+def test_a_subclassed_models_weights_are_refused_saying_why(tmp_path):
+    import keras
+
+    import converter
+
+    class Classifier(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.hidden = keras.layers.Dense(4)
+            self.head = keras.layers.Dense(2)
+
+        def call(self, x):
+            return self.head(self.hidden(x))
+
+    model = Classifier()
+    model(np.zeros((1, 3), "float32"))
+    path = str(tmp_path / "classifier.weights.h5")
+    model.save_weights(path)
+    with pytest.raises(converter.ReadError, match="subclassed Keras model .*head, hidden.*functional or Sequential"):
+        converter.convert(path, str(tmp_path / "out.safetensors"))
+    assert not (tmp_path / "out.safetensors").exists()

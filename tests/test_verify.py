@@ -54,6 +54,9 @@ def test_verify_names_the_broken_layer_first(tmp_path, monkeypatch):
     assert report.first_divergence == "bn"
     assert [c.status for c in report.layers[:2]] == ["ok", "ok"]
     assert not report.ok
+    # in float64 the wrong epsilon stands out at the outputs too: rounding noise is 1e-9 times smaller
+    in_float64 = converter.verify(path, precision="float64")
+    assert not in_float64.ok and in_float64.outputs[0].status == "failed", in_float64.to_text()
 
 
 def test_cli_verify_exit_codes_and_table(tmp_path):
@@ -107,3 +110,47 @@ def test_nested_models_build_and_match_per_layer():
         report = converter.verify(fixture(source), per_layer=True, samples=3)
         assert report.ok and report.first_divergence is None, report.to_text()
         assert not report.skipped_layers
+
+
+def test_verify_a_model_with_a_fixed_batch_size(tmp_path):
+    """Random inputs take the batch size the model fixes; given inputs of another batch size are refused."""
+    import keras
+
+    inputs = keras.Input((5,), batch_size=3)
+    model = keras.Model(inputs, keras.layers.Dense(2)(inputs))
+    randomize(model, seed=1)
+    path = str(tmp_path / "fixed.keras")
+    model.save(path)
+    report = converter.verify(path)
+    assert report.ok and report.samples == 3
+    import pytest
+
+    with pytest.raises(converter.ReadError, match=r"shape \(4, 5\), expected \(3, 5\)"):
+        converter.verify(path, inputs=[np.zeros((4, 5), np.float32)])
+    with pytest.raises(converter.ReadError, match=r"shape \(3, 6\), expected \(3, 5\)"):
+        converter.verify(path, inputs=[np.zeros((3, 6), np.float32)])
+    with pytest.raises(converter.ReadError, match="2 input arrays for a model with 1 inputs"):
+        converter.verify(path, inputs=[np.zeros((3, 5), np.float32)] * 2)
+
+
+def test_tolerance_scales_with_the_activations_upstream(tmp_path):
+    """Activations of 1e3 early on carry float32 rounding of that size into a small output: still ok,
+    and the report shows the scale each value was judged against."""
+    import keras
+
+    inputs = keras.Input((64,))
+    x = keras.layers.Dense(256, name="big")(inputs)
+    x = keras.layers.Dense(256, name="bigger")(x)
+    x = keras.layers.LayerNormalization(name="norm")(x)
+    outputs = keras.layers.Dense(4, name="small")(x)
+    model = keras.Model(inputs, outputs)
+    randomize(model, seed=2)
+    model.get_layer("big").kernel.assign(model.get_layer("big").kernel * 40.0)
+    model.get_layer("bigger").kernel.assign(model.get_layer("bigger").kernel * 10.0)
+    path = str(tmp_path / "deep.keras")
+    model.save(path)
+    report = converter.verify(path, per_layer=True)
+    scales = {row.name: row.scale for row in report.layers}
+    assert scales["bigger"] > 1e3 and scales["small"] >= scales["bigger"]
+    assert report.outputs[0].scale == scales["small"]
+    assert report.ok, report.to_text()

@@ -17,7 +17,11 @@ for _module in pkgutil.iter_modules(__path__):
         import_module(f"{__name__}.{_module.name}")
 
 __all__ = ["KINDS", "Kind", "distinct", "lookup", "tag_graph", "supported_layers_markdown",
-           "weightless_kinds_markdown"]
+           "weightless_kinds_markdown", "operations_markdown"]
+
+
+def _is_operation(kind: Kind) -> bool:
+    return kind.name.startswith("keras.ops.")
 
 
 def supported_layers_markdown() -> str:
@@ -33,7 +37,23 @@ def weightless_kinds_markdown() -> str:
     """The README's list of layers and operations without weights that the module builder writes."""
     lines = []
     for kind in distinct():
-        if not kind.weighted and kind.forward is not None:
+        if not kind.weighted and kind.forward is not None and not _is_operation(kind):
             aliases = f" (also {', '.join(alias.rsplit('.', 1)[1] for alias in kind.aliases)})" if kind.aliases else ""
             lines.append(f"- `{kind.name}`{aliases}: {kind.tested}")
+    return "\n".join(lines)
+
+
+def operations_markdown() -> str:
+    """The README's list of the Keras 3 operations and TensorFlow functions the module builder writes."""
+    from .tf_ops import FUNCTIONS  # the table of tf.keras TFOpLambda functions
+
+    modules: dict[str, list[str]] = {}
+    for kind in distinct():
+        if _is_operation(kind) and kind.forward is not None:
+            module, class_name = kind.name.rsplit(".", 1)
+            modules.setdefault(module, []).append(class_name)
+    lines = [f"- `{module}`: {', '.join(names)}" for module, names in sorted(modules.items())]
+    functions = sorted(f"tf.{name}" for name in FUNCTIONS if not name.startswith("__operators__"))
+    lines.append(f"- tf.keras `TFOpLambda`: {', '.join(functions)}, and the `+` operator")
+    lines.append("- tf.keras `SlicingOpLambda`: `x[...]` with integers, slices with steps, `None` and `...`")
     return "\n".join(lines)

@@ -1,6 +1,21 @@
-"""`python -m converter.kinds` prints the README's tables of kinds."""
-from . import supported_layers_markdown, weightless_kinds_markdown
+"""`python -m converter.kinds` prints the README's tables of kinds; `--write README.md` updates them in place."""
+import re
+import sys
+from pathlib import Path
 
-print(supported_layers_markdown())
-print()
-print(weightless_kinds_markdown())
+from . import operations_markdown, supported_layers_markdown, weightless_kinds_markdown
+
+SECTIONS = {"supported-layers": supported_layers_markdown, "weightless-kinds": weightless_kinds_markdown,
+            "operations": operations_markdown}
+
+if len(sys.argv) == 3 and sys.argv[1] == "--write":
+    readme = Path(sys.argv[2])
+    text = readme.read_text()
+    for marker, generate in SECTIONS.items():
+        pattern = re.compile(rf"(<!-- {marker}:start -->\n).*?(\n<!-- {marker}:end -->)", re.S)
+        if not pattern.search(text):
+            sys.exit(f"{readme}: no <!-- {marker}:start/end --> markers")
+        text = pattern.sub(lambda match: match.group(1) + generate() + match.group(2), text)
+    readme.write_text(text)
+else:
+    print("\n\n".join(generate() for generate in SECTIONS.values()))

@@ -12,7 +12,7 @@ from ..graph import Layer
 from ..layouts import Layout
 from .affine import affine_tensors, scale_and_center
 from ..conversion import LayerConversion, TorchModule
-from .forward import CHANNELS_FIRST, Emitter, Value, require_weights, same
+from .forward import CHANNELS_FIRST, KERAS, Emitter, Value, require_weights, same
 from .registry import Kind, register
 from .rules import Context, Variable, created, expect_shape, numbered, to_torch
 
@@ -50,15 +50,17 @@ def convert(layer: Layer, context: Context) -> LayerConversion:
 
 
 def forward(e: Emitter) -> Value:
-    """nn.BatchNorm of the input's rank over the channels, channels-first."""
+    """nn.BatchNorm of the input's rank over the channels, channels-first: the last axis moved
+    first, or axis 1 (a channels_first model's channels) on Keras's own tensor."""
     require_weights(e)
     x = e.inputs[0]
     axes = e.config.axes("axis", -1)
     axis = axes[0]
-    if x.rank is None or len(axes) != 1 or axis not in (-1, x.rank - 1) or x.rank not in BATCH_NORMS:
+    if x.rank is None or len(axes) != 1 or axis not in (-1, 1, x.rank - 1) or x.rank not in BATCH_NORMS:
         raise e.unsupported(f"BatchNormalization over axis {axis} of a rank-{x.rank} tensor is not built yet")
+    layout = KERAS if axis == 1 and x.rank > 2 else CHANNELS_FIRST
     e.module(TorchModule(BATCH_NORMS[x.rank], e.result.module.arguments))
-    return same(x, f"{e.attribute}({e.arg(0, CHANNELS_FIRST)})", layout=CHANNELS_FIRST)
+    return same(x, f"{e.attribute}({e.arg(0, layout)})", layout=layout)
 
 
 register(Kind(

@@ -11,7 +11,8 @@ from ..graph import Layer
 from ..conversion import LayerConversion, TorchModule
 from .forward import KERAS, Emitter, Value, require_weights
 from .recurrent import (
-    TORCH_MODULES, direction, needs_own_cell, rnn_arguments, rnn_tensors, rnn_variables, rnn_warnings,
+    TORCH_MODULES, direction, initial_states, needs_own_cell, rnn_arguments, rnn_tensors, rnn_variables,
+    rnn_warnings, torch_states,
 )
 from .registry import Kind, register
 from .rules import Context, Variable, wrapped
@@ -37,6 +38,10 @@ def _unsupported(layer: Layer) -> str | None:
     backward_class, _ = wrapped(layer.config, "backward_layer")
     if backward_class not in ("", class_name):
         return f"its backward layer is a {backward_class}, its forward one a {class_name}"
+    _, inner = wrapped(layer.config)
+    if inner.bool("go_backwards", False):  # Keras then runs its "forward" layer backwards, its "backward" forwards
+        return (f"its {class_name} has go_backwards=True, so the two directions swap roles and orders, which a "
+                f"bidirectional torch module does not; wrap a {class_name} with go_backwards=False")
     return None
 
 
@@ -48,6 +53,7 @@ def convert(layer: Layer, context: Context) -> LayerConversion:
     arguments["bidirectional"] = True
     merge_mode = layer.config.get("merge_mode", "concat")
     options["merge_mode"] = None if merge_mode is None else layer.config.choice("merge_mode", MERGE_MODES)
+    options["return_state"] = inner.bool("return_state", False)
     return LayerConversion(layer, TorchModule(TORCH_MODULES[class_name], arguments), tensors,
                            warnings=rnn_warnings(layer, class_name, options), options=options)
 
@@ -58,33 +64,50 @@ def _merge(mode: str, forward: str, backward: str) -> str:
 
 
 def forward(e: Emitter) -> Value | list[Value]:
-    """One bidirectional torch module (or keras_rnn() per direction), the backward pass re-aligned, merged."""
+    """One bidirectional torch module (or keras_rnn() per direction), the backward pass re-aligned, merged.
+
+    Initial states are the forward layer's then the backward layer's (h, c each for an LSTM);
+    with return_state the outputs are followed by the final states in the same order.
+    """
     require_weights(e)
-    kind = wrapped(e.config)[0]
+    kind, inner = wrapped(e.config)
+    if inner.bool("stateful", False):
+        raise e.unsupported("stateful=True carries its state from one call to the next; the generated "
+                            "module starts every call from zeros. Rebuild the model with stateful=False")
     options = e.result.options
     e.module(e.result.module)
     x = e.arg(0, KERAS)
     mask = e.mask()
     units = e.result.module.arguments["hidden_size"]
+    per_direction = 2 if kind == "LSTM" else 1
+    states = initial_states(e, f"Bidirectional({kind})", 2 * per_direction)
+    forward_states, backward_states = states[:per_direction], states[per_direction:]
     forward_values, backward_values = e.variable("forward"), e.variable("backward")
+    final = [e.variable(name) for name in ("forward_h", "forward_c", "backward_h", "backward_c")]
     if needs_own_cell(kind, options, mask):
-        e.statement(f"{forward_values}, _, _ = {direction(e, kind, x, '', options, mask)}")
+        e.statement(f"{forward_values}, {final[0]}, {final[1]} = "
+                    f"{direction(e, kind, x, '', options, mask, forward_states)}")
         reversed_mask = f"{mask}.flip(1)" if mask else None
-        backward = direction(e, kind, f"{x}.flip(1)", "_reverse", options, reversed_mask)
-        e.statement(f"{backward_values}, _, _ = {backward}")
+        backward = direction(e, kind, f"{x}.flip(1)", "_reverse", options, reversed_mask, backward_states)
+        e.statement(f"{backward_values}, {final[2]}, {final[3]} = {backward}")
         e.statement(f"{backward_values} = {backward_values}.flip(1)")  # Keras re-aligns the backward sequence
     else:
-        both = e.variable("both")
-        e.statement(f"{both}, _ = {e.attribute}({x})")
+        both, h, c = e.variable("both"), e.variable("h"), e.variable("c")
+        hx = f", {torch_states(kind, [forward_states, backward_states])}" if states else ""
+        e.statement(f"{both}, {f'({h}, {c})' if kind == 'LSTM' else h} = {e.attribute}({x}{hx})")
+        final = [f"{h}[0]", f"{c}[0]", f"{h}[1]", f"{c}[1]"]
         e.statement(f"{forward_values}, {backward_values} = {both}[..., :{int(units)}], {both}[..., {int(units)}:]")
+    returned_states = [Value(final[index], KERAS, 2) for index in ((0, 1, 2, 3) if kind == "LSTM" else (0, 2))]
+    returned_states = returned_states if options["return_state"] else []
     if options["return_sequences"]:
         pair, rank = (forward_values, backward_values), 3
     else:  # the forward pass ends at the last step, the backward pass at the first
         pair, rank = (f"{forward_values}[:, -1]", f"{backward_values}[:, 0]"), 2
     mode = options["merge_mode"]
     if mode is None:
-        return [Value(pair[0], KERAS, rank), Value(pair[1], KERAS, rank)]
-    return Value(_merge(mode, *pair), KERAS, rank)
+        return [Value(pair[0], KERAS, rank), Value(pair[1], KERAS, rank)] + returned_states
+    merged = Value(_merge(mode, *pair), KERAS, rank)
+    return [merged] + returned_states if returned_states else merged
 
 
 register(Kind(

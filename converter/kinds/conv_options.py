@@ -12,7 +12,7 @@ from typing import Any
 from ..errors import LayoutError
 from ..graph import Layer
 from ..padding import same_padding, transpose_crop
-from .forward import CHANNELS_FIRST, Emitter, Value, activated, literal, require_weights, same
+from .forward import CHANNELS_FIRST, KERAS, Emitter, Value, activated, literal, require_weights, same
 
 DATA_FORMATS = ("channels_last", "channels_first")
 
@@ -111,10 +111,11 @@ def padded(e: Emitter, x: str) -> str:
 
 
 def convolution_forward(e: Emitter) -> Value:
-    """A convolution module on the channels-first input, padded as Keras pads, then the activation."""
+    """A convolution module on the channels-first input, padded as Keras pads, then the activation.
+
+    A data_format="channels_first" layer computes on Keras's own tensor, channels-first already."""
     require_weights(e)
-    if e.result.options.get("data_format") == "channels_first":
-        raise e.unsupported("data_format='channels_first' models are not built yet")
+    layout = KERAS if e.result.options.get("data_format") == "channels_first" else CHANNELS_FIRST
     e.module(e.result.module)
     x = e.inputs[0]
-    return activated(e, same(x, f"{e.attribute}({padded(e, e.arg(0, CHANNELS_FIRST))})", layout=CHANNELS_FIRST))
+    return activated(e, same(x, f"{e.attribute}({padded(e, e.arg(0, layout))})", layout=layout))

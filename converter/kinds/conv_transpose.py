@@ -9,7 +9,7 @@ from ..graph import Layer
 from ..layouts import Layout
 from ..conversion import LayerConversion, TorchModule
 from .conv_options import check_kernel_size, transpose_options
-from .forward import CHANNELS_FIRST, Emitter, Value, activated, literal, require_weights, same
+from .forward import CHANNELS_FIRST, KERAS, Emitter, Value, activated, literal, require_weights, same
 from .registry import Kind, register
 from .rules import Context, expect_shape, kernel_and_bias, with_bias
 
@@ -39,15 +39,14 @@ def _convert(layer: Layer, context: Context) -> LayerConversion:
 def forward(e: Emitter) -> Value:
     """torch's transposed convolution without output padding, cropped per input size as TensorFlow crops."""
     require_weights(e)
-    if e.result.options.get("data_format") == "channels_first":
-        raise e.unsupported("data_format='channels_first' models are not built yet")
+    layout = KERAS if e.result.options.get("data_format") == "channels_first" else CHANNELS_FIRST
     module = e.result.module  # output padding is worked out per input size by conv_transpose()
     e.module(TorchModule(module.kind, {**module.arguments, "output_padding": 0}))
     options = e.result.options
     x = e.inputs[0]
-    expr = (f"{e.helper('conv_transpose')}({e.attribute}, {e.arg(0, CHANNELS_FIRST)}, "
+    expr = (f"{e.helper('conv_transpose')}({e.attribute}, {e.arg(0, layout)}, "
             f"{literal(options['keras_padding'])}, {literal(options['keras_output_padding'])})")
-    return activated(e, same(x, expr, layout=CHANNELS_FIRST))
+    return activated(e, same(x, expr, layout=layout))
 
 
 for _class, _spatial in SPATIAL.items():

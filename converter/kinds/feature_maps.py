@@ -51,35 +51,72 @@ def flatten_channels(dense: Layer, context: Context) -> tuple[int | None, str | 
 
 
 def feature_map_channels(flatten: Layer, context: Context) -> tuple[int | None, str | None]:
-    """The channel count when `flatten` flattens a channels-last feature map, else None.
+    """The channel count when the Dense after `flatten` needs its rows regrouped for torch, else None.
 
-    The second item says why it cannot be told, when it cannot.
+    Keras flattens a channels-last map in (h, w, c) order, a channels-first one in (c, h, w),
+    torch's order already; `Flatten(data_format="channels_first")` moves the channels last
+    first. Only a map the graph proves to be a feature map of known layout is regrouped:
+    the second item says why it cannot be told, when it cannot.
     """
-    if flatten.config.get("data_format") == "channels_first":
-        return None, None
     shape = flatten.input_shape
-    if shape is not None and len(shape) >= 4 and shape[-1]:
-        return int(shape[-1]), None  # an image or volume feature map
     if shape is not None and len(shape) <= 2:
         return None, None  # already flat
+    layout, channels, why_not = _map_layout(flatten, context)
+    if why_not or layout is None:
+        return None, why_not
+    moves_channels_last = flatten.config.get("data_format") == "channels_first"
+    if shape is not None and len(shape) >= 3:
+        recorded = shape[-1] if layout == "channels_last" else shape[1]
+        channels = int(recorded) if recorded else channels
+    if not channels:
+        return None, "the feature map's channel count is not recorded"
+    if layout == "channels_last" and not moves_channels_last:
+        return channels, None
+    if layout == "channels_first" and moves_channels_last:
+        return channels, None
+    if layout == "channels_first":
+        return None, None  # Keras flattens it in (c, h, w) order: torch's already
+    return None, "a Flatten(data_format='channels_first') reads a channels-last feature map"
+
+
+def _map_layout(flatten: Layer, context: Context) -> tuple[str | None, int | None, str | None]:
+    """(layout, channels, why not): the layout of the feature map a Flatten reads, from the layers that made it.
+
+    The nearest layer with a data_format says the layout, a convolution the channel count;
+    layers that keep channels are walked through; anything else (Permute, Reshape) proves nothing.
+    """
+    layout: str | None = None
     source = context.producer(flatten)
     while source is not None:
         if source.is_model:
             source = _output_layer(source)
             continue
+        data_format = _data_format(source)
+        if layout is None and data_format is not None:
+            layout = data_format
         if source.class_name in CONVOLUTIONS:
-            return _conv_channels(source), None
+            return layout or "channels_last", _conv_channels(source), None
         if source.class_name == "InputLayer":
             input_shape = source.config.get("batch_shape") or source.config.get("batch_input_shape") or ()
-            # An image input flattened as it is; a sequence (batch, time, features) keeps its order.
-            if len(input_shape) < 4:
-                return None, None
-            return (int(input_shape[-1]), None) if input_shape[-1] else (None, "the input's channels are not recorded")
+            if len(input_shape) < 4:  # a sequence (batch, time, features) read as it is: no map to regroup
+                return (layout, None, None) if layout is not None else (None, None, None)
+            layout = layout or "channels_last"  # an image input, in Keras's default layout
+            index = -1 if layout == "channels_last" else 1
+            return layout, int(input_shape[index]) if input_shape[index] else None, None
         if source.class_name not in KEEPS_CHANNELS:
             break
         source = context.producer(source)
-    return None, (f"what feeds the Flatten ({source.class_name if source else 'several or no inputs'}) does not "
-                  "tell whether it is a channels-last feature map")
+    return None, None, (f"what feeds the Flatten ({source.class_name if source else 'several or no inputs'}) does "
+                        "not tell whether it is a channels-last feature map")
+
+
+def _data_format(layer: Layer) -> str | None:
+    """channels_last or channels_first where the layer records one (Keras 1's dim_ordering too)."""
+    data_format = layer.config.get("data_format")
+    if data_format in ("channels_last", "channels_first"):
+        return str(data_format)
+    ordering = layer.config.get("dim_ordering")
+    return {"tf": "channels_last", "th": "channels_first"}.get(ordering) if isinstance(ordering, str) else None
 
 
 def _output_layer(model: Layer) -> Layer | None:

@@ -39,6 +39,7 @@ class Value:
     mask: str | None = None
     keras_view: str | None = None  # for per-layer checks: the value as Keras holds it, when not a permute
     flat_order: str | None = None  # a flattened feature map: "hwc" (Keras's order) or "chw" (torch's)
+    dtype: str | None = None  # a floating dtype other than float32 it is computed in (bfloat16 layers)
 
 
 class Emitter(Protocol):
@@ -65,6 +66,7 @@ class Emitter(Protocol):
     def variable(self, suffix: str) -> str: ...
     def mask(self) -> str | None: ...
     def positional(self, index: int) -> Any: ...
+    def named(self, name: str, default: Any = None) -> Any: ...
     def unsupported(self, why: str) -> UnsupportedLayerError: ...
     def inner(self, layer: Layer, inputs: list[Value]) -> Emitter: ...
     def consumers(self, layer_name: str) -> list[Layer]: ...
@@ -127,6 +129,13 @@ def keras_axis(axis: int, value: Value) -> int:
     return 1 if axis == value.rank - 1 else (axis + 1 if axis > 0 else 0)
 
 
+def spatial_layout(e: "Emitter") -> str:
+    """The layout a spatial layer (pooling, padding, cropping, upsampling) computes in: channels-first.
+    With data_format="channels_first" Keras's own tensor already is (batch, channels, *spatial)."""
+    data_format = e.config.choice("data_format", ("channels_last", "channels_first"), "channels_last")
+    return KERAS if data_format == "channels_first" else CHANNELS_FIRST
+
+
 def same(value: Value, expr: str, rank: int | None = None, layout: str | None = None) -> Value:
     """A new value like `value` (layout, rank, mask, flattening order) with a new expression."""
     return Value(expr, layout or value.layout, value.rank if rank is None else rank, value.mask,
@@ -134,4 +143,4 @@ def same(value: Value, expr: str, rank: int | None = None, layout: str | None = 
 
 
 __all__ = ["CHANNELS_FIRST", "KERAS", "Emitter", "Forward", "Value", "activated", "activation", "channel_dim",
-           "is_image_rank", "keras_axis", "literal", "require_weights", "same"]
+           "is_image_rank", "keras_axis", "literal", "require_weights", "same", "spatial_layout"]

@@ -1,29 +1,23 @@
 """Max and average pooling, local and global, in 1D/2D/3D (no weights)."""
 from __future__ import annotations
 
-from .forward import CHANNELS_FIRST, KERAS, Emitter, Value, literal, same
+from .forward import KERAS, Emitter, Value, literal, same, spatial_layout
 from .registry import Kind, layer_names, register
 
-DATA_FORMATS = ("channels_last", "channels_first")
-
-
-def _channels_last(e: Emitter) -> None:
-    if e.config.choice("data_format", DATA_FORMATS, "channels_last") == "channels_first":
-        raise e.unsupported("data_format='channels_first' models are not built yet")
 
 
 def local_pooling(kind: str, spatial: int):  # type: ignore[no-untyped-def]
     """The forward of a local pooling: TensorFlow's 'same' padding (-inf for max, excluded from averages)."""
 
     def forward(e: Emitter) -> Value:
-        _channels_last(e)
+        layout = spatial_layout(e)
         size = e.config.ints("pool_size", spatial, 2, minimum=1)
         stride = e.config.ints("strides", spatial, minimum=1) if e.config.get("strides") is not None else size
         padding = e.config.choice("padding", ("valid", "same"), "valid")
         x = e.inputs[0]
-        expr = (f"{e.helper('pool')}({e.arg(0, CHANNELS_FIRST)}, {literal(kind)}, {literal(size)}, "
+        expr = (f"{e.helper('pool')}({e.arg(0, layout)}, {literal(kind)}, {literal(size)}, "
                 f"{literal(stride)}, {literal(padding)})")
-        return same(x, expr, layout=CHANNELS_FIRST)
+        return same(x, expr, layout=layout)
 
     return forward
 
@@ -32,15 +26,17 @@ def global_pooling(kind: str, spatial: int):  # type: ignore[no-untyped-def]
     """The forward of a global pooling: a mean or max over the spatial axes (masked steps left out)."""
 
     def forward(e: Emitter) -> Value:
-        _channels_last(e)
+        layout = spatial_layout(e)
         x = e.inputs[0]
         keepdims = e.config.bool("keepdims", False)
         if kind == "average" and spatial == 1 and e.mask() is not None and not keepdims:
+            if layout == KERAS:
+                raise e.unsupported("a masked average over the steps of a channels_first sequence is not built")
             return Value(f"{e.helper('masked_mean')}({e.arg(0, KERAS)}, {e.mask()})", KERAS, 2)
         dims = tuple(range(2, 2 + spatial))
         reduce = "amax" if kind == "max" else "mean"
-        expr = f"{e.arg(0, CHANNELS_FIRST)}.{reduce}(dim={literal(dims)}{', keepdim=True' if keepdims else ''})"
-        return Value(expr, CHANNELS_FIRST, x.rank if keepdims else 2)
+        expr = f"{e.arg(0, layout)}.{reduce}(dim={literal(dims)}{', keepdim=True' if keepdims else ''})"
+        return Value(expr, layout, x.rank if keepdims else 2)
 
     return forward
 

@@ -155,8 +155,35 @@ def _function(e: Emitter, name: str) -> str:
     return "lambda t: " + activation(e, name, Value("t", KERAS, 2))
 
 
-def direction(e: Emitter, kind: str, x: str, suffix: str, options: dict[str, Any], mask: str | None) -> str:
-    """keras_rnn() over one direction's parameters (`suffix` '' or '_reverse'); returns (outputs, h, c)."""
+def initial_states(e: Emitter, kind: str, count: int) -> list[str]:
+    """The states a call starts from, as expressions (none: zeros).
+
+    Keras 3 records `initial_state=` as a keyword argument; Keras 2 and tf.keras append the
+    states to the call's inputs (x, h, c). `count` is how many the layer takes.
+    """
+    if e.call.kwargs.get("constants") is not None:
+        raise e.unsupported("called with constants (a custom cell's extra inputs); no torch module takes them")
+    named = e.named("initial_state")
+    if named is None:
+        values: list[Any] = list(e.inputs[1:])
+    else:
+        values = named if isinstance(named, list) else [named]
+    if not values:
+        return []
+    if len(values) != count or not all(isinstance(value, Value) for value in values):
+        raise e.unsupported(f"called with {len(values)} initial state value(s); a {kind} here takes {count} tensors")
+    for value in values:
+        if value.rank not in (None, 2):
+            raise e.unsupported(f"an initial state of rank {value.rank}; Keras states are (batch, units)")
+    return [e.convert(value, KERAS) for value in values]
+
+
+def direction(e: Emitter, kind: str, x: str, suffix: str, options: dict[str, Any], mask: str | None,
+              states: list[str] | None = None) -> str:
+    """keras_rnn() over one direction's parameters (`suffix` '' or '_reverse'); returns (outputs, h, c).
+
+    `states` are its initial h (and c for an LSTM), or none for zeros.
+    """
     require_weights(e)
     module = e.attribute
     biased = e.result.module.arguments["bias"]
@@ -165,7 +192,15 @@ def direction(e: Emitter, kind: str, x: str, suffix: str, options: dict[str, Any
     recurrent = options.get("recurrent_activation", "sigmoid")
     return (f"{e.helper('keras_rnn')}({x}, {literal(kind)}, {module}.weight_ih_l0{suffix}, "
             f"{module}.weight_hh_l0{suffix}, {bias}, {bias_hh}, {_function(e, options['activation'])}, "
-            f"{_function(e, recurrent)}, {literal(bool(options.get('reset_after', True)))}, {mask or 'None'})")
+            f"{_function(e, recurrent)}, {literal(bool(options.get('reset_after', True)))}, {mask or 'None'}"
+            + "".join(f", {state}" for state in states or []) + ")")
+
+
+def torch_states(kind: str, directions: list[list[str]]) -> str:
+    """The hx argument of nn.LSTM/GRU/RNN from each direction's states: (layers*directions, batch, units)."""
+    stacked = [f"torch.stack([{', '.join(states[index] for states in directions)}])"
+               for index in range(len(directions[0]))]
+    return f"({stacked[0]}, {stacked[1]})" if kind == "LSTM" else stacked[0]
 
 
 def register_recurrent(class_name: str, description: str, tested: str) -> None:
@@ -183,22 +218,28 @@ def register_recurrent(class_name: str, description: str, tested: str) -> None:
     def forward(e: Emitter) -> Value | list[Value]:
         """torch's module where it computes Keras's layer, else keras_rnn() step by step on its parameters."""
         require_weights(e)
+        if e.config.bool("stateful", False):
+            raise e.unsupported("stateful=True carries its state from one call to the next; the generated "
+                                "module starts every call from zeros. Rebuild the model with stateful=False")
         options = e.result.options
         e.module(e.result.module)
         x = e.arg(0, KERAS)
         mask = e.mask()
+        states = initial_states(e, class_name, 2 if class_name == "LSTM" else 1)
         if options["go_backwards"]:
             x = f"{x}.flip(1)"
             mask = f"{mask}.flip(1)" if mask else None
         outputs, h, c = e.variable("outputs"), e.variable("h"), e.variable("c")
         if needs_own_cell(class_name, options, mask):
-            e.statement(f"{outputs}, {h}, {c} = {direction(e, class_name, x, '', options, mask)}")
-        elif class_name == "LSTM":
-            e.statement(f"{outputs}, ({h}, {c}) = {e.attribute}({x})")
-            h, c = f"{h}[-1]", f"{c}[-1]"
+            e.statement(f"{outputs}, {h}, {c} = {direction(e, class_name, x, '', options, mask, states)}")
         else:
-            e.statement(f"{outputs}, {h} = {e.attribute}({x})")
-            h = f"{h}[-1]"
+            hx = f", {torch_states(class_name, [states])}" if states else ""
+            if class_name == "LSTM":
+                e.statement(f"{outputs}, ({h}, {c}) = {e.attribute}({x}{hx})")
+                h, c = f"{h}[-1]", f"{c}[-1]"
+            else:
+                e.statement(f"{outputs}, {h} = {e.attribute}({x}{hx})")
+                h = f"{h}[-1]"
         result = Value(outputs, KERAS, 3, e.mask()) if options["return_sequences"] else Value(h, KERAS, 2)
         if e.config.bool("return_state", False):
             states = [Value(h, KERAS, 2)] + ([Value(c, KERAS, 2)] if class_name == "LSTM" else [])

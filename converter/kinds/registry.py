@@ -70,8 +70,17 @@ def layer_names(*class_names: str) -> tuple[str, ...]:
 
 
 def lookup(layer: Layer) -> Kind | None:
-    """The kind of `layer`, or None when no kind of that identity is registered."""
-    return KINDS.get(layer.kind)
+    """The kind of `layer`, or None when no kind of that identity is registered.
+
+    An operation whose module the file did not record (`keras.ops.Multiply`, from Keras 3's
+    legacy `.h5` writer) is the one operation of that class name, when exactly one exists.
+    """
+    kind = KINDS.get(layer.kind)
+    if kind is None and layer.kind.count(".") == 2 and layer.kind.startswith("keras.ops."):
+        matches = {id(k): k for name, k in KINDS.items()
+                   if name.startswith("keras.ops.") and name.rsplit(".", 1)[1] == layer.class_name}
+        kind = next(iter(matches.values())) if len(matches) == 1 else None
+    return kind
 
 
 def distinct() -> list[Kind]:

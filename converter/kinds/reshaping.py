@@ -11,14 +11,20 @@ from .registry import Kind, register
 
 
 def flatten(e: Emitter) -> Value:
-    # A channels-last feature map feeding only Dense layers whose rows the converter regrouped
-    # is flattened in torch's (c, h, w) order; anything else keeps Keras's (h, w, c) order.
+    # A feature map feeding only Dense layers whose rows the converter regrouped is flattened in
+    # torch's (c, h, w) order; anything else keeps Keras's order.
     channels, _ = feature_map_channels(e.layer, e)
+    value = e.inputs[0]
+    # Flatten(data_format="channels_first") moves a channels-first map's channels last, then flattens
+    moves_channels_last = e.config.get("data_format") == "channels_first" and (value.rank or 0) >= 3
+    keras_order = e.arg(0, KERAS)
+    if moves_channels_last:
+        keras_order = f"{e.helper('to_cl')}({keras_order})"
     if channels and _feeds_only_regrouped_dense(e):
-        keras_view = f"torch.flatten({e.arg(0, KERAS)}, 1)" if e.tracing else None
-        return Value(f"torch.flatten({e.arg(0, CHANNELS_FIRST)}, 1)", KERAS, 2, e.inputs[0].mask, keras_view, "chw")
-    return Value(f"torch.flatten({e.arg(0, KERAS)}, 1)", KERAS, 2, e.inputs[0].mask,
-                 flat_order="hwc" if channels else None)
+        keras_view = f"torch.flatten({keras_order}, 1)" if e.tracing else None
+        channels_first = e.arg(0, KERAS) if moves_channels_last else e.arg(0, CHANNELS_FIRST)
+        return Value(f"torch.flatten({channels_first}, 1)", KERAS, 2, value.mask, keras_view, "chw")
+    return Value(f"torch.flatten({keras_order}, 1)", KERAS, 2, value.mask, flat_order="hwc" if channels else None)
 
 
 def _feeds_only_regrouped_dense(e: Emitter) -> bool:

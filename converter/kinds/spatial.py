@@ -1,10 +1,14 @@
-"""ZeroPadding, Cropping and UpSampling in 1D/2D/3D: spatial sizes change, channels-first (no weights)."""
+"""ZeroPadding, Cropping and UpSampling in 1D/2D/3D: spatial sizes change, channels-first (no weights).
+
+Either data_format: channels-first computations on a channels-last map in its torch layout,
+on a channels_first one in Keras's own.
+"""
 from __future__ import annotations
 
 from typing import Any
 
 from ..config import Config
-from .forward import CHANNELS_FIRST, Emitter, Value, literal, same
+from .forward import Emitter, Value, literal, same, spatial_layout
 from .registry import Kind, register
 
 
@@ -39,24 +43,27 @@ def _spatial(e: Emitter) -> int:
 def zero_padding(e: Emitter) -> Value:
     pads = _pairs(e.config, "padding", 1, _spatial(e))
     flat = [p for pair in reversed(pads) for p in pair]  # F.pad takes the last axis first
-    return same(e.inputs[0], f"F.pad({e.arg(0, CHANNELS_FIRST)}, {literal(flat)})", layout=CHANNELS_FIRST)
+    layout = spatial_layout(e)
+    return same(e.inputs[0], f"F.pad({e.arg(0, layout)}, {literal(flat)})", layout=layout)
 
 
 def cropping(e: Emitter) -> Value:
     spatial = _spatial(e)
     crops = _pairs(e.config, "cropping", 1 if spatial == 1 else 0, spatial)
-    x = e.arg(0, CHANNELS_FIRST)
+    layout = spatial_layout(e)
+    x = e.arg(0, layout)
     source = e.variable("in")
     e.statement(f"{source} = {x}")
     slices = ", ".join(f"{a}:{source}.shape[{axis + 2}] - {b}" for axis, (a, b) in enumerate(crops))
-    return same(e.inputs[0], f"{source}[:, :, {slices}]", layout=CHANNELS_FIRST)
+    return same(e.inputs[0], f"{source}[:, :, {slices}]", layout=layout)
 
 
 def upsampling(e: Emitter) -> Value:
     spatial = _spatial(e)
     size = e.config.ints("size", spatial, 2, minimum=1)
     interpolation = e.config.text("interpolation", "nearest")
-    x = e.arg(0, CHANNELS_FIRST)
+    layout = spatial_layout(e)
+    x = e.arg(0, layout)
     if interpolation == "bilinear" and spatial == 2:  # TensorFlow's resize: half-pixel centres
         factors = tuple(float(s) for s in size)
         expr = f"F.interpolate({x}, scale_factor={literal(factors)}, mode='bilinear', align_corners=False)"
@@ -67,7 +74,7 @@ def upsampling(e: Emitter) -> Value:
                 expr = f"{expr}.repeat_interleave({factor}, dim={axis + 2})"
     else:
         raise e.unsupported(f"interpolation {interpolation[:30]!r} is not built yet")
-    return same(e.inputs[0], expr, layout=CHANNELS_FIRST)
+    return same(e.inputs[0], expr, layout=layout)
 
 
 for _d in (1, 2, 3):

@@ -86,7 +86,10 @@ def _read_file(path: str, architecture: Any) -> ModelGraph:
     except BaseException:
         h5.close()
         raise
+    hint = keras3.subclassed_hint(h5)
     h5.close()
+    if hint:
+        raise ReadError(f"{path}: {hint}")
     raise ReadError(
         f"{path}: an HDF5 file, but not one Keras wrote (no model_config, layer_names or "
         f"layers group); {_HINT}"

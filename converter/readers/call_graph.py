@@ -21,7 +21,7 @@ def call_graph(model: Layer, where: str) -> CallGraph:
     if model.class_name == "Sequential":
         return _sequential(model, children, where)
     by_name = {child.name: child for child in children}
-    shift = _keras2_node_shift(children)
+    shift = _nested_node_shift(children)
     calls = []
     for child in children:
         if child.class_name == "InputLayer":
@@ -29,10 +29,11 @@ def call_graph(model: Layer, where: str) -> CallGraph:
         nodes = child.inbound_nodes or []
         if not isinstance(nodes, list):
             raise ReadError(f"{where}: layer {child.name}: inbound_nodes is not a list; the config is malformed")
-        for node, (args, kwargs, positional) in enumerate(_parse_node(item, f"{where}: layer {child.name}")
-                                                          for item in nodes):
+        for node, item in enumerate(nodes):
+            shapes: dict[Ref, tuple[int | None, ...]] = {}
+            args, kwargs, positional = _parse_node(item, f"{where}: layer {child.name}", shapes)
             calls.append(Call(child, node, [shift(ref) for ref in args], _map_refs(kwargs, shift),
-                              _map_refs(positional, shift)))
+                              _map_refs(positional, shift), {shift(ref): shape for ref, shape in shapes.items()}))
     inputs = []
     for ref in _refs(model.config.get("input_layers"), f"{where}: model {model.name}: input_layers"):
         if ref[0] not in by_name:
@@ -65,13 +66,16 @@ def _sequential(model: Layer, children: list[Layer], where: str) -> CallGraph:
     return CallGraph(inputs[:1], calls, [previous])
 
 
-def _keras2_node_shift(children: list[Layer]) -> Callable[[Ref], Ref]:
-    """Keras 2 numbers the calls of a nested model built on an Input from 1 (its node 0 links
-    its own input to its output and is not saved); Keras 3 from 0."""
+def _nested_node_shift(children: list[Layer]) -> Callable[[Ref], Ref]:
+    """References number the calls of a nested model built on an Input from 1: its node 0 links
+    its own input to its output and is not saved. Keras 2 does so for functional models and
+    Sequential ones that start with an InputLayer; Keras 3 for functional models only (its
+    Sequential holds no node of its own)."""
     keras2 = any(isinstance(child.inbound_nodes, list) and child.inbound_nodes
                  and isinstance(child.inbound_nodes[0], list) for child in children)
-    skipping = {child.name for child in children if keras2 and child.is_model and child.children
-                and (child.class_name != "Sequential" or child.children[0].class_name == "InputLayer")}
+    skipping = {child.name for child in children if child.is_model and child.children
+                and ((child.class_name != "Sequential") if not keras2 else
+                     (child.class_name != "Sequential" or child.children[0].class_name == "InputLayer"))}
 
     def shift(ref: Ref) -> Ref:
         return (ref[0], ref[1] - 1, ref[2]) if ref[0] in skipping and ref[1] > 0 else ref
@@ -112,34 +116,52 @@ def _index(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1 << 20
 
 
-def _parse_node(node: Any, where: str) -> tuple[list[Ref], dict[str, Any], list[Any]]:
-    """One call: its tensor arguments in order, keyword arguments and positional arguments."""
+def _parse_node(node: Any, where: str, shapes: dict[Ref, tuple[int | None, ...]]
+                ) -> tuple[list[Ref], dict[str, Any], list[Any]]:
+    """One call: its tensor arguments in order, keyword arguments and positional arguments.
+
+    Keras 3 records each tensor argument's shape: they go into `shapes`.
+    """
     if isinstance(node, dict):  # Keras 3: {"args": [...], "kwargs": {...}}
         raw_args, raw_kwargs = node.get("args", []), node.get("kwargs") or {}
         if not isinstance(raw_args, list) or not isinstance(raw_kwargs, dict):
             raise ReadError(f"{where}: a call's args or kwargs are malformed")
-        positional = [_keras3_value(item, where) for item in raw_args]
+        positional = [_keras3_value(item, where, shapes) for item in raw_args]
         args: list[Ref] = []
         _collect(positional, args)
-        kwargs = {str(key): _keras3_value(value, where) for key, value in raw_kwargs.items()}
+        kwargs = {str(key): _keras3_value(value, where, shapes) for key, value in raw_kwargs.items()}
         return args, kwargs, positional
     if not isinstance(node, list) or not node:  # Keras 2: [[name, node, tensor, kwargs], ...]
         raise ReadError(f"{where}: a call is neither a Keras 2 list nor a Keras 3 object: {_short(node)}")
-    args = [_ref(item, where) for item in node]
-    extra = node[0][3] if len(node[0]) > 3 else {}
+    if isinstance(node[0], str):  # tf.keras op layers write a call of one tensor as that one entry
+        node = [node]
+    args: list[Ref] = []
+    first: list[Any] = []  # the call's first argument: one tensor, or the list of them (merges, tf.concat)
+    for item in node:
+        if isinstance(item, list) and len(item) >= 3 and item[0] == "_CONSTANT_VALUE" and item[1] == -1:
+            first.append(_keras2_value(item[2], where))  # tf.keras op layers: a constant first argument
+        else:
+            args.append(_ref(item, where))
+            first.append(args[-1])
+    extra = node[0][3] if isinstance(node[0], list) and len(node[0]) > 3 else {}
     if not isinstance(extra, dict):
         raise ReadError(f"{where}: a call's keyword arguments are not an object: {_short(extra)}")
     kwargs = {str(key): _keras2_value(value, where) for key, value in extra.items()}
-    return args, kwargs, list(args)
+    return args, kwargs, [first[0]] if len(first) == 1 else [first]
 
 
-def _keras3_value(value: Any, where: str) -> Any:
+def _keras3_value(value: Any, where: str, shapes: dict[Ref, tuple[int | None, ...]]) -> Any:
     """A Keras 3 argument: a tensor (as a Ref), a list of arguments, or a constant."""
     if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
         config = value.get("config")
-        return _ref(config.get("keras_history") if isinstance(config, dict) else None, where)
+        ref = _ref(config.get("keras_history") if isinstance(config, dict) else None, where)
+        shape = config.get("shape") if isinstance(config, dict) else None
+        if isinstance(shape, list) and all(d is None or (isinstance(d, int) and not isinstance(d, bool) and d >= 0)
+                                           for d in shape):
+            shapes[ref] = tuple(shape)
+        return ref
     if isinstance(value, list):
-        return [_keras3_value(item, where) for item in value]
+        return [_keras3_value(item, where, shapes) for item in value]
     return value
 
 

@@ -56,7 +56,7 @@ def check_objects(h5: h5py.File, addresses: set[int], where: str) -> None:
                 raise ReadError(f"{where}: an object keeps its attributes in dense storage, which Keras never "
                                 "writes; weightport does not read it")
             if kind == _ATTRIBUTE:
-                for heap, _, length in _references(body, offsets, where, "an attribute"):
+                for heap, _, length in _references(body, offsets, where, "(unreadable name)"):
                     if (heap or length) and heap not in checked:
                         _check_collection(read, size, heap, where)
                         checked.add(heap)
@@ -123,11 +123,14 @@ def _references(body: bytes, offsets: int, where: str, name: str) -> list[tuple[
         if flags & 0x3:
             raise ValueError("shared datatype or dataspace")
         pad = (lambda n: -(-n // 8) * 8) if version == 1 else (lambda n: n)
-        position = (8 if version in (1, 2) else 9) + pad(name_size)
+        position = 8 if version in (1, 2) else 9
+        name = repr(body[position:position + name_size].rstrip(b"\0").decode("utf-8", "replace")[:40])
+        position += pad(name_size)
         datatype = body[position:position + type_size]
         position += pad(type_size)
         space = body[position:position + space_size]
         position += pad(space_size)
+        _check_datatype(datatype)
         if datatype[0] & 0x0F != _VLEN:
             return []  # fixed-size data: nothing on a heap
         count = _element_count(space)
@@ -141,7 +144,26 @@ def _references(body: bytes, offsets: int, where: str, name: str) -> list[tuple[
             references.append((address, heap_index, length))
         return references
     except (IndexError, struct.error, ValueError) as error:
-        raise ReadError(f"{where}: attribute {name!r} has a damaged message ({error})") from None
+        raise ReadError(f"{where}: attribute {name} has a damaged message ({error}); the file is damaged or "
+                        "crafted") from None
+
+
+def _check_datatype(datatype: bytes) -> None:
+    """ValueError for an attribute datatype libhdf5 may mis-decode (a fuzzed variable-length
+    type field made it crash): a known class and version, and a variable-length type only as
+    the strings h5py and Keras write (one-byte characters, known padding and character set)."""
+    version, kind = datatype[0] >> 4, datatype[0] & 0x0F
+    if not 1 <= version <= 5 or kind > 10:
+        raise ValueError(f"datatype class {kind} version {version}")
+    if kind != _VLEN:
+        return
+    vlen_type, padding, charset = datatype[1] & 0x0F, datatype[1] >> 4, datatype[2] & 0x0F
+    if vlen_type != 1 or padding > 2 or charset > 1:
+        raise ValueError("a variable-length type that is not a string")
+    base = datatype[8:]
+    if len(base) < 8 or base[0] >> 4 not in (1, 2, 3) or base[0] & 0x0F not in (0, 3) or \
+            struct.unpack_from("<I", base, 4)[0] != 1:
+        raise ValueError("a variable-length string of characters wider than one byte")
 
 
 def _element_count(space: bytes) -> int:

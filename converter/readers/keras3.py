@@ -130,7 +130,8 @@ def _fill(graph: ModelGraph, h5: Any, model_config: Any, where: str, store_of: S
     try:
         root_group = next((h5[name] for name in LAYER_GROUPS if name in h5), None)
         if root_group is None:
-            raise ReadError(f"{where}: no 'layers' group; this is not a Keras 3 weights file")
+            why = subclassed_hint(h5) or "this is not a Keras 3 weights file"
+            raise ReadError(f"{where}: no 'layers' group; {why}")
         if model_config is None:
             graph.layers = _layers_from_file(root_group, (), where, store_of)
             return
@@ -149,6 +150,8 @@ def _attach(model: Layer, layers_group: h5py.Group, where: str, store_of: StoreO
     for child in model.children or []:
         if model.class_name == "Sequential" and child.class_name == "InputLayer":
             continue  # a Sequential's `layers` leaves its InputLayer out
+        if child.kind.startswith("keras.ops."):
+            continue  # an operation in a functional graph is no layer: Keras saves nothing of it
         base = to_snake_case(child.class_name)
         used[base] = used.get(base, -1) + 1
         store_name = base if used[base] == 0 else f"{base}_{used[base]}"
@@ -232,3 +235,21 @@ def _layers_from_file(layers_group: h5py.Group, parent: tuple[str, ...], where: 
         layers.append(layer)
     return layers
 
+
+
+def subclassed_hint(h5: Any) -> str | None:
+    """What to say of a Keras 3 weights file saved from a subclassed model, or None when it is not one.
+
+    Such a file names its groups after the model's attributes (`d1/vars/0`), not `layers/<name>`,
+    and its config (if any) records no graph of layer calls.
+    """
+    try:
+        attributes = [name for name in list(h5.keys())[:64] if name != "vars" and "vars" in h5[name]]
+    except (KeyError, OSError, TypeError, ValueError):
+        return None
+    if not attributes:
+        return None
+    shown = ", ".join(attributes[:5]) + (", ..." if len(attributes) > 5 else "")
+    return (f"the weights of a subclassed Keras model (groups named after its attributes: {shown}), which "
+            "records no layer graph for weightport to follow; save the same layers as a functional or "
+            "Sequential model (model.save('model.keras')), or see README 'Models without a graph'")

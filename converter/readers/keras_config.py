@@ -92,6 +92,8 @@ def _parse_layer_entry(entry: Any, parent: tuple[str, ...], where: str) -> Layer
                       path=path, module=_text(entry.get("module")), registered_name=_text(entry.get("registered_name")))
         if class_name == "InputLayer" or "batch_input_shape" in layer.config:
             _shape_of(layer.config)  # checked once here: the module builder reads it
+        if layer.module is None and _is_operation_entry(entry):
+            layer.module = OPERATION_OF_UNKNOWN_MODULE
     layer.inbound = _inbound_names(entry.get("inbound_nodes", []))
     layer.inbound_nodes = entry.get("inbound_nodes", [])
     build_config = entry.get("build_config")
@@ -99,6 +101,20 @@ def _parse_layer_entry(entry: Any, parent: tuple[str, ...], where: str) -> Layer
     if _is_shape(build_shape):
         layer.input_shape = tuple(build_shape)
     return layer
+
+
+#: the module of an operation that Keras 3's legacy `.h5` writer saved without one
+OPERATION_OF_UNKNOWN_MODULE = "keras.src.ops"
+
+
+def _is_operation_entry(entry: dict[str, Any]) -> bool:
+    """An operation Keras 3 recorded in a functional graph and its legacy `.h5` writer saved like a layer but
+    without its module (Keras cannot load such a file back). A layer's config always holds `trainable` and
+    `dtype`; an operation's never does, and its calls are Keras 3's `args`/`kwargs` nodes."""
+    config, nodes = entry.get("config"), entry.get("inbound_nodes")
+    return (isinstance(config, dict) and "trainable" not in config and "dtype" not in config
+            and entry.get("class_name") != "InputLayer" and isinstance(nodes, list) and bool(nodes)
+            and all(isinstance(node, dict) and "args" in node for node in nodes))
 
 
 def _text(value: Any) -> str | None:

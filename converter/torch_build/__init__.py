@@ -94,17 +94,16 @@ def _render(source: Any, trace: bool) -> str:
 def build_module(graph: ModelGraph, conversion: Conversion, weights: dict[str, Any], input_layout: str = "torch",
                  trace: bool = False) -> Any:
     """The model as a live nn.Module in eval mode, with `weights` (numpy arrays) loaded strictly."""
-    import numpy as np
-    import torch
+    from ..writers.torch_file import as_torch
 
     generated = model_source(graph, conversion, input_layout, trace)
     namespace: dict[str, Any] = {"__name__": "weightport_generated"}
     # The source is weightport's own text: names from the file went through Namer, values through literal().
     exec(compile(generated.source, "<weightport generated model>", "exec"), namespace)  # noqa: S102
-    state = {generated.module_key(key): torch.from_numpy(np.ascontiguousarray(value).astype(np.float32)
-                                                         if value.dtype.kind == "f" or value.dtype.name == "bfloat16"
-                                                         else np.ascontiguousarray(value))
-             for key, value in weights.items()}
+    # each tensor in its stored dtype (bfloat16 from its bits): load_state_dict casts it to the parameter's,
+    # which is the dtype its layer computes in
+    dtypes = {tensor.key: tensor.dtype for tensor in conversion.tensors}
+    state = {generated.module_key(key): as_torch(value, dtypes[key]) for key, value in weights.items()}
     try:
         module = namespace[generated.root]()
         module.load_state_dict(state, strict=True)

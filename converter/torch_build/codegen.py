@@ -9,14 +9,15 @@ Generating source text keeps `export` and `to_torch` one path.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..config import compute_dtype
 from ..conversion import Conversion, LayerConversion, TorchModule
 from ..convert import GraphContext
 from ..errors import ReadError, UnsupportedLayerError
 from ..graph import Call, Layer, ModelGraph, Ref
-from ..kinds import lookup
+from ..kinds import Kind, lookup
 from ..kinds.forward import CHANNELS_FIRST, KERAS, Value, is_image_rank
 from ..source import MODULE_ATTRIBUTES, Namer, literal
 
@@ -60,7 +61,7 @@ class Emitter:
         self.inputs = inputs
         self.kwargs = kwargs
         self.config = call.layer.config
-        self.result = result if result is not None else generator.results.get(call.layer.key)
+        self.result = result if result is not None else generator.results.get(call.layer.path)
         self.name = source.attribute(call.layer.name)
         self.statements: list[str] = []
         self.keras_major = generator.keras_major
@@ -86,7 +87,9 @@ class Emitter:
         self.generator.helpers.update(module.helpers())
         if self.layer.name not in self.source.defined:
             self.source.defined.add(self.layer.name)
-            self.source.init.append(f"self.{self.name} = {module.source()}")
+            dtype = compute_dtype(self.config)
+            cast = f".to(torch.{dtype})" if dtype != "float32" else ""  # its parameters in the dtype it computes in
+            self.source.init.append(f"self.{self.name} = {module.source()}{cast}")
         return self.attribute
 
     def helper(self, name: str) -> str:
@@ -110,9 +113,19 @@ class Emitter:
         return self.inputs[0].mask if self.inputs else None
 
     def positional(self, index: int) -> Any:
-        """Positional argument `index`: a Value for a tensor, else the constant."""
-        item = self.call.positional[index]
-        return self.generator.values[item] if isinstance(item, tuple) else item
+        """Positional argument `index`: a Value for a tensor (lists of them too), else the constant."""
+        return self._resolved(self.call.positional[index])
+
+    def named(self, name: str, default: Any = None) -> Any:
+        """Keyword argument `name` of the call, resolved as `positional` resolves."""
+        return self._resolved(self.call.kwargs.get(name, default))
+
+    def _resolved(self, item: Any) -> Any:
+        if isinstance(item, tuple):
+            return self.generator.values[item]
+        if isinstance(item, list):
+            return [self._resolved(element) for element in item]
+        return item
 
     def unsupported(self, why: str) -> UnsupportedLayerError:
         return UnsupportedLayerError(
@@ -131,7 +144,7 @@ class Emitter:
         return layer_name in self.generator.outputs
 
     def result_of(self, layer: Layer) -> LayerConversion | None:
-        return self.generator.results.get(layer.key)
+        return self.generator.results.get(layer.path)
 
     def producer(self, layer: Layer) -> Layer | None:
         return self.generator.context.producer(layer)
@@ -147,13 +160,14 @@ class Generator:
                 "architecture= (a .keras file, a full-model .h5 or a config JSON)", [])
         self.graph = graph
         self.context = GraphContext(graph)
-        self.results = {result.layer.key: result for result in conversion.layers}
+        self.results = {result.layer.path: result for result in conversion.layers}  # raw names: keys may meet
         self.input_layout = input_layout
         self.trace = trace
         self.helpers: set[str] = set()
         self.classes: list[ClassSource] = []
         self.class_names = Namer()
         self.output_ranks: dict[str, list[int | None]] = {}  # per generated class
+        self.output_dtypes: dict[str, list[str | None]] = {}  # per generated class (None: float32)
         self.class_of: dict[tuple[str, ...], ClassSource] = {}  # a model's Keras path -> its class
         major = re.match(r"\d+", graph.keras_version)
         self.keras_major = int(major.group()) if major else 3
@@ -214,7 +228,9 @@ class Generator:
             rank = len(input_shape(layer)) if input_shape(layer) else None
             name = source.value(layer.name, 0)
             source.signature.append(name)
-            values[(layer.name, 0, 0)] = Value(name, self.boundary_layout(rank), rank)
+            dtype = compute_dtype(layer.config)
+            values[(layer.name, 0, 0)] = Value(name, self.boundary_layout(rank), rank,
+                                               dtype=None if dtype == "float32" else dtype)
             if root and self.trace:
                 source.forward.append(self.capture_line(layer.name, values[(layer.name, 0, 0)]))
         pending = list(calls)
@@ -238,6 +254,7 @@ class Generator:
         results = [self.convert(values[ref], self.boundary_layout(values[ref].rank)) for ref in outputs]
         source.forward.append("return " + (results[0] if len(results) == 1 else "(" + ", ".join(results) + ")"))
         self.output_ranks[source.name] = [values[ref].rank for ref in outputs]
+        self.output_dtypes[source.name] = [values[ref].dtype for ref in outputs]
         self.classes.append(source)
         return source.name
 
@@ -247,8 +264,8 @@ class Generator:
         return f"self._capture({literal(name)}, {value.expr}, {value.layout == CHANNELS_FIRST and value.rank != 2})"
 
     def emit_call(self, source: ClassSource, call: Call, values: dict[Ref, Value]) -> list[Value]:
-        inputs = [values[ref] for ref in call.args]
-        if not inputs and not call.layer.is_model:
+        inputs = [_with_rank(values[ref], call.shapes.get(ref)) for ref in call.args]
+        if not call.refs() and not call.layer.is_model:
             raise ReadError(f"{self.graph.source}: layer {call.layer.key} ({call.layer.class_name}) is called on no "
                             "tensor; the config is malformed")
         kwargs = {key: values[value] if isinstance(value, tuple) and value in values else value
@@ -256,9 +273,12 @@ class Generator:
         self.values = values
         if call.layer.is_model:
             return self.emit_nested(source, call, inputs)
-        emitter = Emitter(self, source, call, inputs, kwargs)
         kind = lookup(call.layer)
         assert kind is not None and kind.forward is not None  # generate() refused the others
+        dtype = self.output_dtype(kind, call.layer, inputs)
+        if autocasts(kind):
+            inputs = [self.autocast(value, dtype) for value in inputs]
+        emitter = Emitter(self, source, call, inputs, kwargs)
         produced = kind.forward(emitter)
         produced = produced if isinstance(produced, list) else [produced]
         source.forward.extend(emitter.statements)
@@ -269,8 +289,24 @@ class Generator:
                 name = source.local_names.name(f"{name}_{index}")
             if value.expr != name:
                 source.forward.append(f"{name} = {value.expr}")
-            assigned.append(Value(name, value.layout, value.rank, value.mask, value.keras_view, value.flat_order))
+            assigned.append(replace(value, expr=name, dtype=value.dtype or dtype))
         return assigned
+
+    def output_dtype(self, kind: Kind, layer: Layer, inputs: list[Value]) -> str | None:
+        """The floating dtype a call computes in (None: float32): its layer's policy, or, for an
+        operation, its inputs' when they agree (mixed ones promote to float32, in Keras and torch)."""
+        if autocasts(kind):
+            dtype = compute_dtype(layer.config)
+            return None if dtype == "float32" else dtype
+        dtypes = {value.dtype for value in inputs}
+        return dtypes.pop() if len(dtypes) == 1 else None
+
+    def autocast(self, value: Value, dtype: str | None) -> Value:
+        """`value` cast to the dtype its consumer computes in, as Keras casts a layer's floating inputs."""
+        if value.dtype == dtype:
+            return value
+        self.helpers.add("autocast")
+        return replace(value, expr=f"autocast({value.expr}, torch.{dtype or 'float32'})", dtype=dtype)
 
     def emit_nested(self, source: ClassSource, call: Call, inputs: list[Value]) -> list[Value]:
         """A model used as a layer: its own class, called with the layouts its forward takes."""
@@ -288,17 +324,27 @@ class Generator:
         arguments = []
         for value, layer in zip(inputs, model_inputs):
             shape = input_shape(layer)
+            dtype = compute_dtype(layer.config)  # a model casts its inputs to the dtypes of its Inputs, as Keras does
+            value = self.autocast(value, None if dtype == "float32" else dtype)
             arguments.append(self.convert(value, self.boundary_layout(len(shape) if shape else None)))
         result = source.value(call.layer.name, call.node)
-        ranks = self.output_ranks[class_name]
+        ranks, dtypes = self.output_ranks[class_name], self.output_dtypes[class_name]
         targets = [result] if len(ranks) == 1 else [source.local_names.name(f"{result}_{i}") for i in range(len(ranks))]
         source.forward.append(f"{', '.join(targets)} = self.{name}({', '.join(arguments)})")
-        return [Value(target, self.boundary_layout(rank), rank) for target, rank in zip(targets, ranks)]
+        return [Value(target, self.boundary_layout(rank), rank, dtype=dtype)
+                for target, rank, dtype in zip(targets, ranks, dtypes)]
 
     def class_name(self, model_name: str) -> str:
         """A CamelCase class name from a model's name, safe and unique."""
         base = "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", model_name) if part) or "Model"
         return self.class_names.name(base if base[0].isalpha() else "Model" + base)
+
+
+def _with_rank(value: Value, shape: tuple[int | None, ...] | None) -> Value:
+    """A value whose rank the builder could not tell, with the rank Keras 3 recorded for it."""
+    if value.rank is not None or shape is None:
+        return value
+    return replace(value, rank=len(shape))
 
 
 def input_shape(layer: Layer) -> tuple | None:
@@ -313,3 +359,12 @@ def model_calls(model: Layer) -> tuple[list[Layer], list[Call], list[Ref]]:
         raise ReadError(graph.error if graph is not None and graph.error else
                         f"model {model.name}: its config records no calls to build a module from")
     return graph.inputs, graph.calls, graph.outputs
+
+
+#: kinds that compute in their inputs' dtype: operations (and tf.keras's op layers, which do not autocast)
+_NO_AUTOCAST = ("keras.layers.TFOpLambda", "keras.layers.SlicingOpLambda", "keras.layers.InputLayer")
+
+
+def autocasts(kind: Kind) -> bool:
+    """Whether Keras casts a call's floating inputs to the layer's compute dtype (every layer; no operation)."""
+    return not kind.name.startswith("keras.ops.") and kind.name not in _NO_AUTOCAST

@@ -25,6 +25,11 @@ def to_cl(x: torch.Tensor) -> torch.Tensor:
     return x.permute(0, *range(2, x.ndim), 1)
 
 
+def autocast(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """A floating tensor in the dtype its layer computes in, as Keras casts a layer's inputs."""
+    return x.to(dtype) if x.is_floating_point() else x
+
+
 def same_pad(x: torch.Tensor, kernel: tuple, stride: tuple, dilation: tuple, value: float = 0.0) -> torch.Tensor:
     """TensorFlow's 'same' padding of a channels-first tensor: the odd pixel at the end."""
     pads = [same_padding(size, k, s, d) for size, k, s, d in zip(x.shape[2:], kernel, stride, dilation)]
@@ -81,16 +86,17 @@ def keras_relu(x: torch.Tensor, max_value, negative_slope: float, threshold: flo
 
 
 def keras_rnn(x: torch.Tensor, kind: str, weight_ih: torch.Tensor, weight_hh: torch.Tensor, bias_ih, bias_hh,
-              activation, recurrent_activation, reset_after: bool, mask=None):
+              activation, recurrent_activation, reset_after: bool, mask=None, h0=None, c0=None):
     """A Keras recurrent layer step by step, for what torch's nn.LSTM/GRU/RNN cannot do.
 
     Weights are in torch's layout and gate order (as converted). Masked steps keep the
-    previous output and state, as Keras does. Returns (outputs, last output, last cell state).
+    previous output and state, as Keras does; h0 and c0 are the initial state (zeros when None).
+    Returns (outputs, last output, last cell state).
     """
     batch, steps = x.shape[0], x.shape[1]
     units = weight_hh.shape[1]
-    h = x.new_zeros(batch, units)
-    c = x.new_zeros(batch, units)
+    h = x.new_zeros(batch, units) if h0 is None else h0
+    c = x.new_zeros(batch, units) if c0 is None else c0
     outputs = []
     for t in range(steps):
         gates_x = x[:, t] @ weight_ih.T + (bias_ih if bias_ih is not None else 0)

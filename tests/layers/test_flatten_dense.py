@@ -111,3 +111,56 @@ def test_nested_model_keys_are_dotted(tmp_path, writer):
     if "flattened_channels" not in layers["head"].options:
         pytest.fail(f"Dense after a nested conv model was not regrouped: {layers['head'].warnings}")
     assert max_diff(model(inputs), actual) <= LAYER_ATOL
+
+
+def channels_first_conv(keras, flatten_format: str, pooling: bool):
+    layers = [keras.Input((3, 6, 6)), keras.layers.Conv2D(4, 3, data_format="channels_first", name="conv")]
+    if pooling:
+        layers.append(keras.layers.MaxPooling2D(data_format="channels_first"))
+    layers += [keras.layers.Flatten(data_format=flatten_format), keras.layers.Dense(5, name="head")]
+    return keras.Sequential(layers)
+
+
+@pytest.mark.parametrize("writer", ["keras3.keras", "keras2.h5"])
+@pytest.mark.parametrize("flatten_format", ["channels_last", "channels_first"])
+@pytest.mark.parametrize("pooling", [False, True])
+def test_dense_after_flatten_of_a_channels_first_map(tmp_path, writer, flatten_format, pooling):
+    """A channels-first map is flattened (c, h, w) by Keras, as by torch: no regrouping. Flatten
+    (data_format="channels_first") moves the channels last first: then the rows are regrouped.
+    Either way, a PyTorch model flattening the NCHW map gets Keras's outputs."""
+    model, path = saved_model(lambda keras: channels_first_conv(keras, flatten_format, pooling), writer, tmp_path)
+    inputs = random_input((3, 6, 6))
+    weights, layers = convert_file(path)
+    assert ("flattened_channels" in layers["head"].options) == (flatten_format == "channels_first")
+    assert not layers["head"].warnings
+    conv, head = torch.nn.Conv2d(3, 4, 3), torch.nn.Linear(**layers["head"].module.record())
+    load(conv, weights, "conv")
+    load(head, weights, "head")
+    with torch.no_grad():
+        x = conv(torch.from_numpy(inputs))  # the Keras input is already NCHW
+        if pooling:
+            x = torch.nn.functional.max_pool2d(x, 2)
+        actual = head(x.flatten(1))
+    # predict: TensorFlow's eager NCHW convolution on CPU (oneDNN) computes wrong values; its graph mode does not
+    assert max_diff(model.predict(inputs, verbose=0), actual) <= LAYER_ATOL
+
+
+@pytest.mark.parametrize("writer", ["keras3.keras", "keras2.h5"])
+def test_permute_before_flatten_is_left_in_keras_order_with_a_warning(tmp_path, writer):
+    """After Permute the flattened order is not a feature map's: rows keep Keras's order, and the user is told."""
+    model, path = saved_model(lambda keras: keras.Sequential([
+        keras.Input((6, 6, 3)), keras.layers.Conv2D(4, 3, name="conv"), keras.layers.Permute((3, 1, 2)),
+        keras.layers.Flatten(), keras.layers.Dense(5, name="head")]), writer, tmp_path)
+    inputs = random_input((6, 6, 3))
+    weights, layers = convert_file(path)
+    assert "flattened_channels" not in layers["head"].options
+    assert "Permute" in layers["head"].warnings[0]
+    conv, head = torch.nn.Conv2d(3, 4, 3), torch.nn.Linear(**layers["head"].module.record())
+    load(conv, weights, "conv")
+    load(head, weights, "head")
+    with torch.no_grad():  # Keras's Permute((3, 1, 2)) of (h, w, c) is (c, h, w): torch's NCHW as it is
+        actual = head(conv(channels_first(torch.from_numpy(inputs))).flatten(1))
+    assert max_diff(model(inputs), actual) <= LAYER_ATOL
+    module = converter.to_torch(path, input_layout="keras")
+    with torch.no_grad():
+        assert max_diff(model(inputs), module(torch.from_numpy(inputs))) <= LAYER_ATOL

@@ -1,0 +1,319 @@
+"""What an operation in a graph computes, written once for keras.ops and for tf.keras op layers.
+
+Keras 3 records `x * 2.0`, `keras.ops.mean(x, axis=1)` as operations of `keras.ops.*`;
+tf.keras records `tf.nn.relu(x)`, `x / 255.0` as `TFOpLambda` layers. Both call these
+functions with their operands: a `Value` for a tensor, or a constant (a number, a bool, a
+nested list of numbers, a Keras 3 `__tensor__`). Elementwise operations keep their
+operands' layout when every tensor shares it and every constant is a scalar; anything that
+names an axis, or broadcasts a non-scalar constant or tensors of different ranks, is
+computed on Keras's own layout, so an axis is never silently the wrong one.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Sequence
+
+from .forward import KERAS, Emitter, Value, literal
+
+#: dtype names an operation may cast to, as torch spells them
+TORCH_DTYPES = {"float16": "torch.float16", "bfloat16": "torch.bfloat16", "float32": "torch.float32",
+                "float64": "torch.float64", "int8": "torch.int8", "int16": "torch.int16", "int32": "torch.int32",
+                "int64": "torch.int64", "uint8": "torch.uint8", "bool": "torch.bool"}
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (bool, int, float))
+
+
+def constant(e: Emitter, value: Any) -> tuple[str, int]:
+    """A constant operand as source, and its rank: a number as a literal, an array as torch.tensor(...)."""
+    if is_number(value):
+        return literal(value), 0
+    dtype = None
+    if isinstance(value, dict) and value.get("class_name") == "__tensor__" and isinstance(value.get("config"), dict):
+        dtype = value["config"].get("dtype")
+        value = value["config"].get("value")
+    rank = _array_rank(value)
+    if rank is None or (dtype is not None and dtype not in TORCH_DTYPES):
+        raise e.unsupported(f"operand {str(value)[:60]} is neither a tensor, a number nor an array of numbers")
+    dtype_argument = f", dtype={TORCH_DTYPES[dtype]}" if dtype else ""
+    return f"torch.tensor({literal(value)}{dtype_argument})", rank
+
+
+def _array_rank(value: Any, depth: int = 0) -> int | None:
+    """The rank of a nested list of numbers with a regular shape, else None."""
+    if is_number(value):
+        return 0
+    if not isinstance(value, list) or not value or depth > 8:
+        return None
+    ranks = {_array_rank(item, depth + 1) for item in value}
+    return None if len(ranks) != 1 or None in ranks else ranks.pop() + 1  # type: ignore[operator]
+
+
+def elementwise(e: Emitter, template: str, operands: Sequence[Any]) -> Value:
+    """`template` ({0}, {1}, ... the operands) applied elementwise, broadcasting as numpy does."""
+    tensors = [item for item in operands if isinstance(item, Value)]
+    if not tensors:
+        raise e.unsupported("an operation on constants only: Keras would have folded it")
+    constants = {index: constant(e, item) for index, item in enumerate(operands) if not isinstance(item, Value)}
+    ranks = {value.rank for value in tensors}
+    layouts = {value.layout for value in tensors}
+    shared = (len(ranks) == 1 and None not in ranks and len(layouts) == 1
+              and all(rank == 0 for _, rank in constants.values()))
+    layout = tensors[0].layout if shared else KERAS
+    expressions = [e.convert(item, layout) if isinstance(item, Value) else constants[index][0]
+                   for index, item in enumerate(operands)]
+    known = [value.rank for value in tensors if value.rank is not None] + [rank for _, rank in constants.values()]
+    rank = max(known) if len(known) == len(operands) else None
+    return Value(template.format(*expressions), layout, rank)
+
+
+def keras_value(e: Emitter, operand: Any) -> tuple[str, int | None]:
+    """A tensor operand in Keras's layout (axes as Keras numbers them), and its rank."""
+    if not isinstance(operand, Value):
+        raise e.unsupported(f"expected a tensor here, found {str(operand)[:40]}")
+    return e.convert(operand, KERAS), operand.rank
+
+
+def axes_of(e: Emitter, axis: Any, allow_none: bool = True) -> tuple[int, ...] | None:
+    """An axis argument (an int, a list of ints, or None for every axis), checked."""
+    if axis is None and allow_none:
+        return None
+    values = axis if isinstance(axis, (list, tuple)) else [axis]
+    if not values or not all(isinstance(item, int) and not isinstance(item, bool) for item in values):
+        raise e.unsupported(f"axis {str(axis)[:40]} is not an axis or a list of axes")
+    return tuple(values)
+
+
+REDUCTIONS = {"mean": "torch.mean", "sum": "torch.sum", "max": "torch.amax", "min": "torch.amin",
+              "logsumexp": "torch.logsumexp", "any": "torch.any", "all": "torch.all"}
+
+
+def reduce(e: Emitter, kind: str, operand: Any, axis: Any, keepdims: Any = False) -> Value:
+    """A reduction over `axis` (None: every axis, the batch too, as Keras does)."""
+    x, rank = keras_value(e, operand)
+    axes = axes_of(e, axis)
+    keep = bool(keepdims)
+    if kind in ("var", "std"):
+        function, extra = f"torch.{kind}", ", unbiased=False"
+    elif kind == "prod":
+        if axes is not None and len(axes) != 1:
+            raise e.unsupported("a product over several axes is not built yet")
+        function, extra = "torch.prod", ""
+    else:
+        function, extra = REDUCTIONS[kind], ""
+    if axes is None:
+        if keep or kind == "logsumexp":
+            axes = tuple(range(rank)) if rank is not None else None
+            if axes is None:
+                raise e.unsupported("a reduction over every axis of a tensor of unknown rank")
+        else:
+            return Value(f"{function}({x}{extra})", KERAS, 0)
+    dims = axes[0] if len(axes) == 1 else axes
+    result_rank = None if rank is None else (rank if keep else rank - len(axes))
+    return Value(f"{function}({x}, dim={literal(dims)}{extra}, keepdim={literal(keep)})", KERAS, result_rank)
+
+
+def arg_reduce(e: Emitter, kind: str, operand: Any, axis: Any, keepdims: Any = False) -> Value:
+    """argmax/argmin over one axis (None: of the flattened tensor)."""
+    x, rank = keras_value(e, operand)
+    axes = axes_of(e, axis)
+    if axes is None:
+        return Value(f"torch.{kind}({x})", KERAS, 0)
+    if len(axes) != 1:
+        raise e.unsupported(f"{kind} over several axes")
+    keep = bool(keepdims)
+    return Value(f"torch.{kind}({x}, dim={axes[0]}, keepdim={literal(keep)})", KERAS,
+                 None if rank is None else rank - (0 if keep else 1))
+
+
+def flip(e: Emitter, operand: Any, axis: Any) -> Value:
+    """The operand reversed along `axis` (an axis, a list of them, or None for all)."""
+    x, rank = keras_value(e, operand)
+    axes = axes_of(e, axis)
+    dims = tuple(range(rank)) if axes is None and rank is not None else axes
+    if dims is None:
+        raise e.unsupported("flipping every axis of a tensor of unknown rank")
+    return Value(f"torch.flip({x}, {literal(dims)})", KERAS, rank)
+
+
+def reshape(e: Emitter, operand: Any, shape: Any) -> Value:
+    """`shape` names every axis, the batch one too (-1 for one unknown size)."""
+    x, _ = keras_value(e, operand)
+    sizes = shape if isinstance(shape, (list, tuple)) else None
+    if sizes is None or not all(isinstance(d, int) and not isinstance(d, bool) and d >= -1 for d in sizes) \
+            or list(sizes).count(-1) > 1:
+        raise e.unsupported(f"shape {str(shape)[:40]} is not a list of sizes")
+    return Value(f"{x}.reshape({literal(tuple(sizes))})", KERAS, len(sizes))
+
+
+def transpose(e: Emitter, operand: Any, axes: Any) -> Value:
+    x, rank = keras_value(e, operand)
+    if axes is None:
+        if rank is None:
+            raise e.unsupported("transposing every axis of a tensor of unknown rank")
+        axes = list(range(rank - 1, -1, -1))
+    order = axes_of(e, axes, allow_none=False)
+    assert order is not None
+    if sorted(axis % len(order) for axis in order) != list(range(len(order))):
+        raise e.unsupported(f"axes {list(order)} are not a permutation")
+    return Value(f"{x}.permute({literal(order)})", KERAS, len(order))
+
+
+def expand_dims(e: Emitter, operand: Any, axis: Any) -> Value:
+    x, rank = keras_value(e, operand)
+    axes = axes_of(e, axis, allow_none=False)
+    assert axes is not None
+    if len(axes) != 1:
+        raise e.unsupported("expanding several axes at once is not built yet")
+    return Value(f"{x}.unsqueeze({axes[0]})", KERAS, None if rank is None else rank + 1)
+
+
+def squeeze(e: Emitter, operand: Any, axis: Any) -> Value:
+    x, rank = keras_value(e, operand)
+    axes = axes_of(e, axis)
+    if axes is None:
+        return Value(f"torch.squeeze({x})", KERAS, None)
+    return Value(f"torch.squeeze({x}, {literal(axes[0] if len(axes) == 1 else axes)})", KERAS,
+                 None if rank is None else rank - len(axes))
+
+
+def join(e: Emitter, function: str, operands: Any, axis: Any) -> Value:
+    """torch.cat or torch.stack of a list of tensors along a Keras axis."""
+    if not isinstance(operands, list) or not operands or not all(isinstance(item, Value) for item in operands):
+        raise e.unsupported(f"{function} of something other than a list of tensors")
+    axes = axes_of(e, axis, allow_none=False)
+    assert axes is not None and len(axes) == 1
+    values = [keras_value(e, item)[0] for item in operands]
+    rank = operands[0].rank
+    rank = None if rank is None else rank + (1 if function == "stack" else 0)
+    return Value(f"torch.{function}([{', '.join(values)}], dim={axes[0]})", KERAS, rank)
+
+
+_SLICE_FIELDS = ("start", "stop", "step")
+
+
+def getitem(e: Emitter, operand: Any, spec: Any) -> Value:
+    """x[spec]: ints, slices (Keras 3 `__slice__` or tf.keras {start, stop, step}), None (a new axis), `...`."""
+    x, rank = keras_value(e, operand)
+    items = spec if isinstance(spec, list) else [spec]
+    parts, kept = [], 0
+    ellipses = [item for item in items if isinstance(item, dict) and item.get("class_name") == "__ellipsis__"]
+    if len(ellipses) > 1:
+        raise e.unsupported("an index with several `...` is not an index")
+    for item in items:
+        if isinstance(item, dict) and item.get("class_name") == "__ellipsis__":
+            parts.append("...")
+            kept += 1  # not an axis consumed: balances the count below
+        elif isinstance(item, dict):
+            if item.get("class_name") not in (None, "__slice__") or not set(item) <= {"class_name", "config",
+                                                                                    *_SLICE_FIELDS}:
+                raise e.unsupported(f"index {str(item)[:40]} is not built")
+            bounds = item.get("config") if item.get("class_name") == "__slice__" else item
+            if not isinstance(bounds, dict) or not all(bounds.get(key) is None or isinstance(bounds.get(key), int)
+                                                       for key in _SLICE_FIELDS):
+                raise e.unsupported(f"index {str(item)[:40]} is not a slice of integers")
+            start, stop, step = (bounds.get(key) for key in _SLICE_FIELDS)
+            if step is not None and step <= 0:
+                raise e.unsupported("slices with a negative step are not built (torch has none)")
+            text = f"{'' if start is None else int(start)}:{'' if stop is None else int(stop)}"
+            parts.append(text if step is None else f"{text}:{int(step)}")
+            kept += 1
+        elif item is None:
+            parts.append("None")
+            kept += 1
+        elif isinstance(item, int) and not isinstance(item, bool):
+            parts.append(str(item))
+        else:
+            raise e.unsupported(f"index {str(item)[:40]} is not built")
+    consumed = sum(1 for item in items if item is not None)
+    result_rank = None if rank is None else rank - consumed + kept
+    return Value(f"{x}[{', '.join(parts)}]", KERAS, result_rank)
+
+
+def take(e: Emitter, operand: Any, indices: Any, axis: Any) -> Value:
+    x, rank = keras_value(e, operand)
+    index, index_rank = constant(e, indices) if not isinstance(indices, Value) else (keras_value(e, indices)[0], None)
+    if axis is None:
+        return Value(f"torch.take({x}, torch.as_tensor({index}).long())", KERAS, index_rank)
+    axes = axes_of(e, axis, allow_none=False)
+    assert axes is not None and len(axes) == 1
+    if rank is None and axes[0] < 0:
+        raise e.unsupported("take along a negative axis of a tensor of unknown rank")
+    dim = axes[0] % rank if rank is not None else axes[0]
+    prefix = ":, " * dim
+    result_rank = None if rank is None or index_rank is None else rank - 1 + index_rank
+    return Value(f"{x}[{prefix}torch.as_tensor({index}).long()]", KERAS, result_rank)
+
+
+def where(e: Emitter, condition: Any, first: Any, second: Any) -> Value:
+    return elementwise(e, "torch.where({0}, {1}, {2})", [condition, _as_tensor(e, first), _as_tensor(e, second)])
+
+
+def _as_tensor(e: Emitter, operand: Any) -> Any:
+    """torch.where and torch.maximum take tensors: a scalar constant becomes a 0-d array constant."""
+    if isinstance(operand, Value) or not is_number(operand):
+        return operand
+    return {"class_name": "__tensor__", "config": {"value": float(operand), "dtype": "float32"}}
+
+
+def clip(e: Emitter, operand: Any, low: Any, high: Any) -> Value:
+    for bound in (low, high):
+        if bound is not None and not is_number(bound):
+            raise e.unsupported("clip bounds that are not numbers are not built yet")
+    return elementwise(e, f"torch.clamp({{0}}, {literal(low)}, {literal(high)})", [operand])
+
+
+def cast(e: Emitter, operand: Any, dtype: Any) -> Value:
+    name = dtype if isinstance(dtype, str) else None
+    if name not in TORCH_DTYPES:
+        raise e.unsupported(f"cast to {str(dtype)[:30]!r} is not built")
+    return elementwise(e, f"{{0}}.to({TORCH_DTYPES[name]})", [operand])
+
+
+def matmul(e: Emitter, first: Any, second: Any, transpose_a: Any = False, transpose_b: Any = False) -> Value:
+    a, rank_a = keras_value(e, first)
+    b, rank_b = keras_value(e, second)
+    if transpose_a:
+        a = f"{a}.transpose(-1, -2)"
+    if transpose_b:
+        b = f"{b}.transpose(-1, -2)"
+    ranks = [rank for rank in (rank_a, rank_b) if rank is not None]
+    return Value(f"torch.matmul({a}, {b})", KERAS, max(ranks) if len(ranks) == 2 and min(ranks) >= 2 else None)
+
+
+def einsum(e: Emitter, subscripts: Any, operands: Sequence[Any]) -> Value:
+    if not isinstance(subscripts, str) or not re.fullmatch(r"[a-zA-Z.,\->\s]+", subscripts) \
+            or "->" not in subscripts:
+        raise e.unsupported(f"einsum {str(subscripts)[:40]!r} is not an explicit equation")
+    values = [keras_value(e, item)[0] for item in operands]
+    output = subscripts.split("->")[1].strip()
+    rank = None if "..." in output else len(output)
+    return Value(f"torch.einsum({literal(subscripts)}, {', '.join(values)})", KERAS, rank)
+
+
+def softmax(e: Emitter, function: str, operand: Any, axis: Any) -> Value:
+    x, rank = keras_value(e, operand)
+    axes = axes_of(e, axis, allow_none=False)
+    assert axes is not None
+    if len(axes) != 1:
+        raise e.unsupported(f"{function} over several axes is not built yet")
+    return Value(f"torch.{function}({x}, dim={axes[0]})", KERAS, rank)
+
+
+def split(e: Emitter, operand: Any, sections: Any, axis: Any) -> list[Value]:
+    """tf.split / keras.ops.split into equal parts or given sizes: one Value per part."""
+    x, rank = keras_value(e, operand)
+    axes = axes_of(e, axis, allow_none=False)
+    assert axes is not None and len(axes) == 1
+    if isinstance(sections, int) and not isinstance(sections, bool) and sections > 0:
+        parts = f"{x}.chunk({sections}, dim={axes[0]})"
+        count = sections
+    elif isinstance(sections, list) and sections and all(isinstance(s, int) and s > 0 for s in sections):
+        parts = f"{x}.split({literal(sections)}, dim={axes[0]})"
+        count = len(sections)
+    else:
+        raise e.unsupported(f"split into {str(sections)[:30]} is not built")
+    name = e.variable("parts")
+    e.statement(f"{name} = {parts}")
+    return [Value(f"{name}[{index}]", KERAS, rank) for index in range(count)]

@@ -1,0 +1,88 @@
+"""keras.ops.nn, .math, .core, .linalg and .image operations recorded in a Keras 3 functional graph.
+
+Activations keep their operand's layout (they act elementwise); softmax names an axis and
+resize works on images, channels-first in torch. Keras 3's own formulas: hard_sigmoid is
+relu6(x + 3) / 6, gelu's `approximate` defaults to True in keras.ops.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from . import operations as op
+from .forward import CHANNELS_FIRST, Emitter, Value, literal
+from .ops_numpy import operands
+from .registry import Kind, register
+
+ACTIVATIONS = {
+    "Relu": "F.relu({0})", "Relu6": "F.relu6({0})", "Sigmoid": "torch.sigmoid({0})", "Silu": "F.silu({0})",
+    "HardSigmoid": "F.hardsigmoid({0})", "HardSilu": "F.hardswish({0})", "Selu": "F.selu({0})",
+    "Softplus": "F.softplus({0})",
+    "Softsign": "F.softsign({0})", "LogSigmoid": "F.logsigmoid({0})",
+}
+
+
+def activation(template: str) -> Callable[[Emitter], Value]:
+    return lambda e: op.elementwise(e, template, operands(e, 1))
+
+
+def gelu(e: Emitter) -> Value:
+    approximate = "tanh" if e.config.bool("approximate", True) else "none"
+    return op.elementwise(e, f"F.gelu({{0}}, approximate={literal(approximate)})", operands(e, 1))
+
+
+def leaky_relu(e: Emitter) -> Value:
+    slope = e.config.float("negative_slope", 0.2)
+    return op.elementwise(e, f"F.leaky_relu({{0}}, {literal(slope)})", operands(e, 1))
+
+
+def elu(e: Emitter) -> Value:
+    return op.elementwise(e, f"F.elu({{0}}, {literal(e.config.float('alpha', 1.0))})", operands(e, 1))
+
+
+def resize(e: Emitter) -> Value:
+    """keras.ops.image.resize of channels-last images: bilinear (half-pixel centres) or nearest."""
+    config = e.config
+    size = config.ints("size", 2, minimum=1)
+    interpolation = config.choice("interpolation", ("bilinear", "nearest", "bicubic", "lanczos3", "lanczos5",
+                                                    "area"), "bilinear")
+    flags = [key for key in ("antialias", "crop_to_aspect_ratio", "pad_to_aspect_ratio") if config.bool(key, False)]
+    if interpolation not in ("bilinear", "nearest") or flags:
+        raise e.unsupported(f"resize with {interpolation} {' '.join(flags)} is not built (bilinear and nearest are)")
+    if config.choice("data_format", ("channels_last", "channels_first"), "channels_last") != "channels_last":
+        raise e.unsupported("resize of channels-first images is not built yet")
+    x = operands(e, 1)[0]
+    if not isinstance(x, Value) or x.rank != 4:
+        raise e.unsupported("resize of something other than a batch of images")
+    mode = "'bilinear', align_corners=False" if interpolation == "bilinear" else "'nearest-exact'"
+    return Value(f"F.interpolate({e.convert(x, CHANNELS_FIRST)}, size={literal(size)}, mode={mode})",
+                 CHANNELS_FIRST, 4)
+
+
+def norm(e: Emitter) -> Value:
+    order = e.config.get("ord")
+    if order not in (None, 2, 2.0):
+        raise e.unsupported(f"norm of order {str(order)[:10]} is not built yet")
+    x, rank = op.keras_value(e, operands(e, 1)[0])
+    axes = op.axes_of(e, e.config.get("axis"))
+    keep = e.config.bool("keepdims", False)
+    if axes is None or len(axes) != 1:
+        raise e.unsupported("norm over other than one axis is not built yet")
+    return Value(f"torch.linalg.vector_norm({x}, dim={axes[0]}, keepdim={literal(keep)})", "keras",
+                 None if rank is None else rank - (0 if keep else 1))
+
+
+FORWARDS: dict[str, Callable[[Emitter], Any]] = {
+    **{f"nn.{name}": activation(template) for name, template in ACTIVATIONS.items()},
+    "nn.Gelu": gelu, "nn.LeakyRelu": leaky_relu, "nn.Elu": elu,
+    "nn.Softmax": lambda e: op.softmax(e, "softmax", operands(e, 1)[0], e.config.get("axis", -1)),
+    "nn.LogSoftmax": lambda e: op.softmax(e, "log_softmax", operands(e, 1)[0], e.config.get("axis", -1)),
+    "math.Erf": activation("torch.erf({0})"), "math.Rsqrt": activation("torch.rsqrt({0})"),
+    "math.Logsumexp": lambda e: op.reduce(e, "logsumexp", operands(e, 1)[0], e.config.get("axis"),
+                                          e.config.bool("keepdims", False)),
+    "core.Cast": lambda e: op.cast(e, operands(e, 1)[0], e.config.get("dtype")),
+    "linalg.Norm": norm, "image.Resize": resize,
+}
+
+for _name, _forward in FORWARDS.items():
+    register(Kind(f"keras.ops.{_name}", forward=_forward, description="an operation, no weights",
+                  tested="on sequences and images, options as Keras 3 records them"))

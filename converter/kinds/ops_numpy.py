@@ -1,0 +1,139 @@
+"""keras.ops.numpy operations recorded in a Keras 3 functional graph (no weights).
+
+Keras 3 records `x + 1.0`, `keras.ops.mean(x, axis=1)`, `x[:, 0]` as operations of
+module `keras.src.ops.numpy`: kinds of their own (`keras.ops.numpy.Add`), never the merge
+layers of the same name. Operands come from the call (tensors and constants on either
+side), options from the operation's config; what they compute is in operations.py.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from . import operations as op
+from .forward import Emitter, Value, literal
+from .registry import Kind, register
+
+BINARY = {
+    "Add": "({0} + {1})", "Subtract": "({0} - {1})", "Multiply": "({0} * {1})", "TrueDivide": "({0} / {1})",
+    "Divide": "({0} / {1})", "FloorDivide": "({0} // {1})", "Power": "({0} ** {1})", "Mod": "({0} % {1})",
+    "Maximum": "torch.maximum({0}, {1})", "Minimum": "torch.minimum({0}, {1})",
+    "Equal": "({0} == {1})", "NotEqual": "({0} != {1})", "Greater": "({0} > {1})", "GreaterEqual": "({0} >= {1})",
+    "Less": "({0} < {1})", "LessEqual": "({0} <= {1})",
+    "LogicalAnd": "torch.logical_and({0}, {1})", "LogicalOr": "torch.logical_or({0}, {1})",
+}
+UNARY = {
+    "Negative": "(-{0})", "Absolute": "torch.abs({0})", "Square": "torch.square({0})", "Sqrt": "torch.sqrt({0})",
+    "Exp": "torch.exp({0})", "Log": "torch.log({0})", "Log1p": "torch.log1p({0})", "Expm1": "torch.expm1({0})",
+    "Sign": "torch.sign({0})", "Floor": "torch.floor({0})", "Ceil": "torch.ceil({0})", "Sin": "torch.sin({0})",
+    "Cos": "torch.cos({0})", "Tanh": "torch.tanh({0})", "Reciprocal": "torch.reciprocal({0})",
+    "LogicalNot": "torch.logical_not({0})",
+}
+REDUCTIONS = {"Mean": "mean", "Sum": "sum", "Max": "max", "Min": "min", "Prod": "prod", "Var": "var", "Std": "std",
+              "Any": "any", "All": "all"}
+
+
+def operands(e: Emitter, count: int) -> list[Any]:
+    """The first `count` positional arguments: a Value for each tensor, the constant otherwise."""
+    if len(e.call.positional) < count:
+        raise e.unsupported(f"expected {count} operand(s), found {len(e.call.positional)}")
+    return [e.positional(index) for index in range(count)]
+
+
+def binary(template: str) -> Callable[[Emitter], Value]:
+    def forward(e: Emitter) -> Value:
+        first, second = operands(e, 2)
+        if "torch.maximum" in template or "torch.minimum" in template:
+            first, second = op._as_tensor(e, first), op._as_tensor(e, second)
+        return op.elementwise(e, template, [first, second])
+    return forward
+
+
+def unary(template: str) -> Callable[[Emitter], Value]:
+    return lambda e: op.elementwise(e, template, operands(e, 1))
+
+
+def reduction(kind: str) -> Callable[[Emitter], Value]:
+    def forward(e: Emitter) -> Value:
+        if kind == "max" or kind == "min":
+            if e.config.get("initial") is not None:
+                raise e.unsupported("max/min with an initial value is not built yet")
+        return op.reduce(e, kind, operands(e, 1)[0], e.config.get("axis"), e.config.bool("keepdims", False))
+    return forward
+
+
+def average(e: Emitter) -> Value:
+    if e.kwargs.get("weights") is not None or len(e.call.positional) > 1:
+        raise e.unsupported("a weighted average is not built yet")
+    return op.reduce(e, "mean", operands(e, 1)[0], e.config.get("axis"))
+
+
+def round_(e: Emitter) -> Value:
+    if e.config.int("decimals", 0) != 0:
+        raise e.unsupported("rounding to decimals is not built yet")
+    return op.elementwise(e, "torch.round({0})", operands(e, 1))
+
+
+def pad(e: Emitter) -> Value:
+    width = e.config.get("pad_width")
+    if e.config.text("mode", "constant") != "constant":
+        raise e.unsupported(f"padding mode {e.config.get('mode')!r} is not built yet")
+    if not isinstance(width, list) or not all(isinstance(pair, list) and len(pair) == 2 and all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in pair) for pair in width):
+        raise e.unsupported(f"pad_width {str(width)[:40]} is not built")
+    value = e.kwargs.get("constant_values")
+    if value is not None and not op.is_number(value):
+        raise e.unsupported("padding with a tensor value is not built")
+    x, rank = op.keras_value(e, operands(e, 1)[0])
+    flat = [int(p) for pair in reversed(width) for p in pair]  # F.pad takes the last axis first
+    return Value(f"F.pad({x}, {literal(flat)}, value={literal(float(value or 0))})", "keras", rank)
+
+
+def cumsum(e: Emitter) -> Value:
+    x, rank = op.keras_value(e, operands(e, 1)[0])
+    if e.config.get("dtype") is not None:
+        raise e.unsupported("cumsum with a dtype is not built yet")
+    axis = e.config.get("axis")
+    if axis is None:
+        return Value(f"torch.cumsum({x}.flatten(), dim=0)", "keras", 1)
+    return Value(f"torch.cumsum({x}, dim={e.config.int('axis')})", "keras", rank)
+
+
+def tile(e: Emitter) -> Value:
+    repeats = e.config.get("repeats")
+    if not isinstance(repeats, list) or not all(isinstance(r, int) and r >= 1 for r in repeats):
+        raise e.unsupported(f"repeats {str(repeats)[:30]} is not built")
+    x, rank = op.keras_value(e, operands(e, 1)[0])
+    return Value(f"torch.tile({x}, {literal(tuple(repeats))})", "keras",
+                 None if rank is None else max(rank, len(repeats)))
+
+
+def flip(e: Emitter) -> Value:
+    return op.flip(e, operands(e, 1)[0], e.config.get("axis"))
+
+
+FORWARDS: dict[str, Callable[[Emitter], Any]] = {
+    **{name: binary(template) for name, template in BINARY.items()},
+    **{name: unary(template) for name, template in UNARY.items()},
+    **{name: reduction(kind) for name, kind in REDUCTIONS.items()},
+    "Average": average, "Round": round_, "Pad": pad, "Cumsum": cumsum, "Tile": tile, "Flip": flip,
+    "Argmax": lambda e: op.arg_reduce(e, "argmax", operands(e, 1)[0], e.config.get("axis"),
+                                      e.config.bool("keepdims", False)),
+    "Argmin": lambda e: op.arg_reduce(e, "argmin", operands(e, 1)[0], e.config.get("axis"),
+                                      e.config.bool("keepdims", False)),
+    "Reshape": lambda e: op.reshape(e, operands(e, 1)[0], e.config.get("newshape")),
+    "Transpose": lambda e: op.transpose(e, operands(e, 1)[0], e.config.get("axes")),
+    "ExpandDims": lambda e: op.expand_dims(e, operands(e, 1)[0], e.config.get("axis")),
+    "Squeeze": lambda e: op.squeeze(e, operands(e, 1)[0], e.config.get("axis")),
+    "Concatenate": lambda e: op.join(e, "cat", operands(e, 1)[0], e.config.get("axis", 0)),
+    "Stack": lambda e: op.join(e, "stack", operands(e, 1)[0], e.config.get("axis", 0)),
+    "GetItem": lambda e: op.getitem(e, *operands(e, 2)),
+    "Take": lambda e: op.take(e, *operands(e, 2), e.config.get("axis")),
+    "Where": lambda e: op.where(e, *operands(e, 3)),
+    "Clip": lambda e: op.clip(e, operands(e, 1)[0], e.config.get("x_min"), e.config.get("x_max")),
+    "Matmul": lambda e: op.matmul(e, *operands(e, 2)),
+    "Einsum": lambda e: op.einsum(e, e.config.get("subscripts"), operands(e, len(e.call.positional))),
+}
+
+for _name, _forward in FORWARDS.items():
+    register(Kind(f"keras.ops.numpy.{_name}", forward=_forward, description="an operation, no weights",
+                  tested="tensors and constants on either side, axis and keepdims where it has them"))

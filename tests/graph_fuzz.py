@@ -1,0 +1,132 @@
+"""Run one random graph through every file format and build: matched, refused, or a failure to report.
+
+A graph (tests/random_graphs.py) is built in real Keras with random weights, saved in each
+format that Keras writes, converted, built by `to_torch` in both input layouts, and exported
+as a standalone `model.py`; every output is compared with the live Keras model's. Keras
+refusing the random graph itself (an invalid combination) is counted apart and never blamed
+on weightport.
+"""
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import converter
+from build_harness import to_channels_first, to_channels_last
+from layer_harness import keras_module, randomize
+from random_graphs import Chooser, generate
+
+#: file suffixes each Keras writes a whole model to
+FORMATS = {"keras3": (".keras", ".h5"), "keras2": (".h5", ".keras")}
+#: max |torch - keras| / max(1, max |keras|) per output; float32 through a few layers
+TOLERANCE = 1e-4
+LOW_PRECISION_TOLERANCE = 2e-2
+
+
+@dataclass
+class Outcome:
+    status: str  # matched | refused | keras-rejected | mismatched | crashed
+    reason: str = ""  # for refusals: the error without its specifics; for failures: what differed
+    description: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.status in ("mismatched", "crashed")
+
+
+def run_graph(chooser: Chooser, writer: str, folder: Path, max_steps: int = 8, export: bool = True) -> Outcome:
+    keras = keras_module(writer)
+    keras.backend.clear_session()  # auto names from dense, dense_1 again: graphs reproduce by seed
+    try:
+        built = generate(keras, chooser, writer, max_steps)
+        randomize(built.model, seed=5)
+        rng = np.random.default_rng(0)
+        inputs = [rng.normal(0, 1, (2,) + s).astype("float32") for s in built.input_shapes]
+        from converter.keras_side import keras_call
+
+        expected = keras_call(built.model, inputs)
+    except Exception as error:  # noqa: BLE001 - Keras refusing a random combination is not our failure
+        return Outcome("keras-rejected", f"{type(error).__name__}: {str(error)[:120]}")
+    description = "\n".join(built.steps)
+    if any(not np.all(np.isfinite(e)) for e in expected):
+        return Outcome("keras-rejected", "non-finite Keras output", description)
+    tolerance = LOW_PRECISION_TOLERANCE if built.low_precision else TOLERANCE
+    exported = False
+    try:
+        for suffix in FORMATS[writer]:
+            path = folder / f"model{suffix}"
+            try:
+                built.model.save(str(path))
+            except Exception as error:  # noqa: BLE001 - Keras cannot write this graph in this format
+                return Outcome("keras-rejected", f"save {suffix}: {type(error).__name__}: {str(error)[:100]}",
+                               description)
+            for layout in ("torch", "keras"):
+                module = converter.to_torch(str(path), input_layout=layout)
+                worst = compare(expected, run_module(module, inputs, layout))
+                if worst > tolerance:
+                    return Outcome("mismatched", f"{suffix} {layout} layout: {worst:.2e}", description)
+            if export and not exported:
+                worst = compare(expected, run_exported(str(path), inputs, folder))
+                if worst > tolerance:
+                    return Outcome("mismatched", f"exported model.py from {suffix}: {worst:.2e}", description)
+                exported = True
+    except converter.ConverterError as error:
+        return Outcome("refused", refusal_reason(str(error)), description + f"\nrefused: {error}")
+    except Exception as error:  # noqa: BLE001 - a crash is a failure the caller reports
+        import traceback
+
+        return Outcome("crashed", f"{type(error).__name__}: {error}", description + "\n" + traceback.format_exc())
+    return Outcome("matched", "", description)
+
+
+def run_module(module: Any, inputs: list[np.ndarray], layout: str) -> list[np.ndarray]:
+    feed = [to_channels_first(a) if layout == "torch" else a for a in inputs]
+    with torch.no_grad():
+        outputs = module(*[torch.from_numpy(a) for a in feed])
+    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    return [to_channels_last(o.float().numpy()) if layout == "torch" else o.float().numpy() for o in outputs]
+
+
+def run_exported(path: str, inputs: list[np.ndarray], folder: Path) -> list[np.ndarray]:
+    """The standalone model.py, imported as a user would, in the torch layout."""
+    (folder / "export").mkdir(exist_ok=True)
+    source, _ = converter.export(path, folder / "export" / "model.py", force=True)
+    name = f"weightport_fuzz_export_{abs(hash(source))}"
+    spec = importlib.util.spec_from_file_location(name, source)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+        return run_module(module.load(), inputs, "torch")
+    finally:
+        sys.modules.pop(name, None)
+
+
+def compare(expected: list[np.ndarray], actual: list[np.ndarray]) -> float:
+    """The worst max |difference| / max(1, max |expected|) over the outputs; inf on a shape mismatch."""
+    if len(expected) != len(actual):
+        return float("inf")
+    worst = 0.0
+    for e, a in zip(expected, actual):
+        if e.shape != a.shape:
+            return float("inf")
+        e, a = np.asarray(e, np.float64), np.asarray(a, np.float64)
+        if e.size:
+            worst = max(worst, float(np.max(np.abs(e - a)) / max(1.0, float(np.max(np.abs(e))))))
+    return worst
+
+
+def refusal_reason(message: str) -> str:
+    """A refusal without the specifics (names, numbers, shapes), so that refusals group by reason."""
+    layer = re.search(r"(?:cannot build|for \d+) layers? .*?\(([^():]+)\)?:? (.*)", message)
+    reason = f"{layer.group(1)}: {layer.group(2)}" if layer else message.split(": ", 1)[-1]
+    reason = re.sub(r"'[^']*'|\"[^\"]*\"|\([^)]*\)|\[[^\]]*\]|\d+", "_", reason)
+    return reason[:90]

@@ -1,0 +1,132 @@
+"""Models that compute in float16, bfloat16, float64 or mixed precision: to_torch, export and verify.
+
+Each layer of the PyTorch model holds its parameters in the dtype it computes in (bfloat16
+ones as real torch.bfloat16) and casts its floating inputs to it, as Keras does; the outputs
+match Keras within that dtype's precision (verification.TOLERANCES).
+"""
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import converter
+from build_harness import to_channels_first, to_channels_last
+from converter.verification import TOLERANCES
+from layer_harness import keras_module, randomize
+
+TORCH_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32,
+                "float64": torch.float64}
+# (writer, policy): tf.keras has no bfloat16 convolution on CPU, so its bfloat16 runs are of Dense models
+POLICIES = [("keras3", "bfloat16"), ("keras3", "float16"), ("keras3", "mixed_float16"), ("keras3", "mixed_bfloat16"),
+            ("keras3", "float64"), ("keras2", "mixed_float16"), ("keras2", "float16"), ("keras2", "float64"),
+            ("keras2", "mixed_bfloat16")]
+
+
+def build(keras, policy: str, image: bool):
+    """Layers in `policy`, an operation (Keras 3) between them, and a float32 head, as mixed-precision guides say."""
+    inputs = keras.Input((6, 6, 3) if image else (10,))
+    x = inputs
+    if image:
+        x = keras.layers.Conv2D(4, 3, dtype=policy)(x)
+        x = keras.layers.BatchNormalization(dtype=policy)(x)
+        x = keras.layers.Flatten(dtype=policy)(x)
+    x = keras.layers.Dense(7, activation="relu", dtype=policy)(x)
+    if keras.__name__ == "keras":
+        x = x * 2.0 - 0.5
+    x = keras.layers.LayerNormalization(dtype=policy)(x)
+    low = keras.layers.Dense(5, dtype=policy, name="low")(x)
+    head = keras.layers.Dense(3, dtype="float32", name="head")(low)
+    return keras.Model(inputs, [low, head])
+
+
+def compute_dtype(policy: str) -> str:
+    return policy.split("_")[-1]
+
+
+@pytest.mark.parametrize("writer, policy", POLICIES, ids=[f"{w}-{p}" for w, p in POLICIES])
+def test_low_precision_models_match_keras_in_their_dtype(tmp_path, writer, policy):
+    keras = keras_module(writer)
+    image = not (writer == "keras2" and "bfloat16" in policy)
+    model = build(keras, policy, image)
+    randomize(model, seed=5)
+    path = str(tmp_path / ("model.keras" if writer == "keras3" else "model.h5"))
+    model.save(path)
+    rng = np.random.default_rng(0)
+    inputs = rng.normal(0, 1, (4,) + tuple(model.inputs[0].shape[1:])).astype("float32")
+    expected = [np.asarray(output, np.float64) for output in model(inputs, training=False)]
+    atol, rtol = TOLERANCES[compute_dtype(policy)]
+    for layout in ("keras", "torch"):
+        module = converter.to_torch(path, input_layout=layout)
+        parameters = dict(module.named_parameters())
+        assert parameters["low.weight"].dtype == TORCH_DTYPES[compute_dtype(policy)]
+        assert parameters["head.weight"].dtype == torch.float32
+        feed = torch.from_numpy(to_channels_first(inputs) if layout == "torch" else inputs)
+        with torch.no_grad():
+            actual = [output.double().numpy() for output in module(feed)]
+        for e, a in zip(expected, actual):
+            assert np.max(np.abs(e - a)) <= atol + rtol * np.max(np.abs(e)), (layout, np.max(np.abs(e - a)))
+        assert actual[0].dtype == np.float64 and module(feed)[0].dtype == TORCH_DTYPES[compute_dtype(policy)]
+    report = converter.verify(path)
+    lowest = "float32" if policy == "float64" else compute_dtype(policy)  # the head computes in float32
+    assert report.ok and report.precision == lowest, report.to_text()
+
+
+def test_bfloat16_weights_are_real_bfloat16_in_to_torch_and_export(tmp_path):
+    """The uint16 bit patterns Keras stores become torch.bfloat16 values, equal to Keras's."""
+    import keras
+
+    model = build(keras, "bfloat16", image=False)
+    randomize(model, seed=2)
+    path = str(tmp_path / "bf16.keras")
+    model.save(path)
+    expected = np.asarray(model.get_layer("low").kernel.value, np.float32).T
+    module = converter.to_torch(path)
+    assert torch.equal(module.low.weight.float(), torch.from_numpy(np.ascontiguousarray(expected)))
+    model_file, _ = converter.export(path, str(tmp_path / "bf16_model.py"))
+    spec = importlib.util.spec_from_file_location("bf16_model", model_file)
+    exported = importlib.util.module_from_spec(spec)
+    sys.modules["bf16_model"] = exported
+    spec.loader.exec_module(exported)
+    loaded = exported.load()
+    assert loaded.low.weight.dtype == torch.bfloat16
+    assert torch.equal(loaded.low.weight, module.low.weight)
+    x = torch.randn(3, 10)
+    with torch.no_grad():
+        assert all(torch.equal(a, b) for a, b in zip(loaded(x), module(x)))
+
+
+def test_float64_comparison_runs_both_sides_in_float64(tmp_path):
+    """verify --float64: a float32 model rebuilt in float64 on both sides agrees to float64 rounding."""
+    import keras
+
+    model = build(keras, "float32", image=True)
+    randomize(model, seed=4)
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    report = converter.verify(path, precision="float64", per_layer=True)
+    assert report.ok and report.precision == "float64", report.to_text()
+    assert max(row.max_rel for row in report.outputs + report.layers) < 1e-12
+    with pytest.raises(converter.ArgumentError, match="computes in float16"):
+        float16 = build(keras, "mixed_float16", image=False)
+        float16.save(str(tmp_path / "half.keras"))
+        converter.verify(str(tmp_path / "half.keras"), precision="float64")
+
+
+def test_channels_first_layout_keeps_dtypes(tmp_path):
+    """The torch layout's permutes happen in the dtype of the value permuted."""
+    import keras
+
+    model = build(keras, "float16", image=True)
+    randomize(model, seed=1)
+    path = str(tmp_path / "half.keras")
+    model.save(path)
+    module = converter.to_torch(path, input_layout="torch")
+    x = np.random.default_rng(1).normal(0, 1, (2, 6, 6, 3)).astype("float32")
+    with torch.no_grad():
+        low, head = module(torch.from_numpy(to_channels_first(x)))
+    assert low.dtype == torch.float16 and head.dtype == torch.float32
+    assert to_channels_last(head.numpy()).shape == (2, 3)
