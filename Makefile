@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 TORCH_PIN := torch==2.13.0
 TF_KERAS_PIN := tf-keras==2.21.0
 
-.PHONY: demo test fixtures fuzz applications random-graphs clean
+.PHONY: demo test lint fixtures fuzz applications random-graphs clean
 
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -26,13 +26,17 @@ test: $(VENV)/.installed
 	KERAS_HOME=$${KERAS_HOME:-$$(mktemp -d)} KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=3 \
 		$(BIN)/python -m pytest -q tests
 
+lint: $(VENV)/.installed
+	$(BIN)/ruff check converter cli.py tests fuzz benchmarks examples sweeps
+	$(BIN)/mypy
+
 # Ten minutes of coverage-guided fuzzing of the readers and config checks (figures in SECURITY.md).
 fuzz: $(VENV)/.installed
 	$(BIN)/pip install --quiet 'atheris>=2.3'
 	KERAS_HOME=$${KERAS_HOME:-$$(mktemp -d)} KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=3 \
 		$(BIN)/python fuzz/fuzz_readers.py --seconds $${SECONDS_TO_FUZZ:-600}
 
-# Every keras.applications model: convert, build in both layouts, verify per layer (README table; ~1 h).
+# Every keras.applications model: convert, build in both layouts, verify per layer (README table; ~15 min).
 applications: $(VENV)/.installed
 	KERAS_HOME=$${KERAS_HOME:-$$(mktemp -d)} KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=3 \
 		$(BIN)/python sweeps/applications.py --markdown

@@ -18,9 +18,11 @@ import numpy as np
 
 from .conversion import Conversion, LayerConversion, TargetTensor, TorchModule
 from .convert import OUTPUT_LAYOUTS, convert_graph, read_tagged
+from .batch import BatchItem, convert_many, summary_table
+from .dtypes import OUTPUT_DTYPES
 from .errors import (
-    ArgumentError, ConfigError, ConverterError, LayoutError, LoadError, MissingDependencyError, ReadError,
-    UnsafeFileError, UnsupportedLayerError, VerificationError, WriteError,
+    ArgumentError, ConfigError, ConversionWarning, ConverterError, LayoutError, LoadError, MissingDependencyError,
+    ReadError, UnsafeFileError, UnsupportedLayerError, VerificationError, WriteError,
 )
 from .graph import BFLOAT16, InputSpec, Layer, ModelGraph, Tensor
 from .kinds import KINDS, Kind
@@ -42,8 +44,9 @@ __all__ = [
     "read", "convert", "state_dict", "inspect", "to_torch", "export", "verify", "load_into",
     "Conversion", "LayerConversion", "TargetTensor", "TorchModule", "OUTPUT_LAYOUTS", "Plan", "VerificationReport",
     "ModelGraph", "Layer", "Tensor", "InputSpec", "Report", "Layout", "PERMUTATIONS", "KINDS", "Kind", "FORMATS",
-    "WRITERS", "BFLOAT16",
-    "ConverterError", "ArgumentError", "MissingDependencyError", "ReadError", "ConfigError", "UnsafeFileError",
+    "WRITERS", "BFLOAT16", "OUTPUT_DTYPES", "convert_many", "BatchItem", "summary_table",
+    "ConversionWarning", "ConverterError", "ArgumentError", "MissingDependencyError", "ReadError", "ConfigError",
+    "UnsafeFileError",
     "UnsupportedLayerError", "LayoutError", "WriteError", "LoadError", "VerificationError",
 ]
 
@@ -66,11 +69,14 @@ def convert(
     source: Source, destination: str | os.PathLike[str], *, layout: str = "torch", force: bool = False,
     skip_unsupported: bool = False, architecture: Any = None, mapping: Any = None,
     like: str | os.PathLike[str] | None = None, max_shard_size: int | str | None = None, progress: bool = False,
-    record: str | os.PathLike[str] | None = None,
+    record: str | os.PathLike[str] | None = None, dry_run: bool = False, allow_unused: bool = False,
+    dtype: str | None = None,
 ) -> Conversion:
     """Convert `source` and write it to `destination` (format from its suffix).
 
-    Suffixes: .safetensors, .pt/.pth, .npz, .h5/.hdf5. `layout='keras'` keeps Keras's
+    Suffixes: .safetensors, .pt/.pth, .npz, .h5/.hdf5; a folder gets Hugging Face's
+    `model.safetensors` (sharded: `model-0000i-of-0000n.safetensors` and
+    `model.safetensors.index.json`, as transformers looks for). `layout='keras'` keeps Keras's
     own layouts. `mapping` renames keys (as load_into takes it); `like` names a template
     state_dict (.pt, .safetensors, .npz) whose keys and shapes the output takes, matched by
     key after `mapping`, or in order with mapping="order"; LoadError when anything does not
@@ -79,11 +85,19 @@ def convert(
     `record` also writes the per-tensor record there as JSON. Tensors are read lazily
     (memory-mapped where stored contiguously), converted and written one at a time. No
     output may be one of the files read, even with `force`. Returns the conversion, whose
-    `record()` says what was done per tensor and `files` what was written.
+    `record()` says what was done per tensor and `files` what was written. `dry_run=True`
+    does everything but write (`files` stays empty). A `mapping` entry that renames no tensor
+    is an ArgumentError unless `allow_unused=True`. `dtype` ("float32", "float16",
+    "bfloat16") casts every floating tensor (rounding to nearest even; recorded per tensor).
+    Warnings are ConversionWarnings.
 
         >>> converter.convert("model.keras", "model.safetensors")  # doctest: +SKIP
     """
+    if dtype is not None and dtype not in OUTPUT_DTYPES:
+        raise ArgumentError(f"dtype {dtype!r}: expected one of {', '.join(OUTPUT_DTYPES)}")
     destination = os.fspath(destination)
+    if os.path.isdir(destination) or destination.endswith(("/", os.sep)):
+        destination = os.path.join(destination, HUGGING_FACE_WEIGHTS)
     record_path = os.fspath(record) if record is not None else None
     inputs = [os.fspath(path) for path in (source, architecture, like)
               if isinstance(path, (str, os.PathLike))]
@@ -97,11 +111,16 @@ def convert(
         inputs += graph.files
         conversion = convert_graph(graph, layout, skip_unsupported)
         if like is not None:
-            conversion.tensors = matched_like(conversion, os.fspath(like), mapping)
+            conversion.tensors = matched_like(conversion, os.fspath(like), mapping, allow_unused)
         elif mapping is not None:
-            conversion.tensors = renamed(conversion, mapping)
+            conversion.tensors = renamed(conversion, mapping, allow_unused)
         if not conversion.tensors:
             raise ReadError(f"{graph.source}: no weights to convert ({_why_empty(conversion)}); nothing was written")
+        if dtype is not None:
+            conversion.tensors = [tensor.cast_to(dtype) for tensor in conversion.tensors]
+        conversion.warn()
+        if dry_run:
+            return conversion
         bar = ProgressBar(sum(nbytes(t) for t in conversion.tensors), "converting") if progress else None
         try:
             conversion.files = write(conversion.tensors, conversion.metadata(), destination, force,
@@ -112,6 +131,10 @@ def convert(
     if record_path is not None:
         write_text(record_path, json.dumps(conversion.record(), indent=2), force)
     return conversion
+
+
+#: the file name Hugging Face loaders look for in a model folder
+HUGGING_FACE_WEIGHTS = "model.safetensors"
 
 
 def _same_path(first: str, second: str) -> bool:
@@ -139,6 +162,7 @@ def state_dict(
     """
     with read(source, architecture=architecture) as graph:
         conversion = convert_graph(graph, layout, skip_unsupported)
+        conversion.warn()
         result = {}
         for target in conversion.tensors:
             array = np.array(target.load())  # a plain array, not a map of the source file

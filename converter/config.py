@@ -7,6 +7,8 @@ only checked values (ints, floats, bools, known strings) ever reach generated so
 """
 from __future__ import annotations
 
+import builtins
+
 import math
 from typing import Any, Iterable
 
@@ -15,7 +17,7 @@ from .errors import ConfigError
 _MISSING: Any = object()
 
 
-class Config(dict):  # type: ignore[type-arg]
+class Config(dict):
     """A Keras config dict; `where` names its layer for messages (`file: layer conv (Conv2D)`)."""
 
     where: str = "a layer"
@@ -44,10 +46,11 @@ class Config(dict):  # type: ignore[type-arg]
             raise self.fail(key, "an integer" + (f" >= {minimum}" if minimum is not None else ""), value)
         return int(value)
 
-    def optional_int(self, key: str, minimum: int | None = None) -> int | None:
+    def optional_int(self, key: str, minimum: builtins.int | None = None) -> builtins.int | None:
         return None if self.get(key) is None else self.int(key, minimum=minimum)
 
-    def ints(self, key: str, count: int, default: Any = _MISSING, minimum: int | None = None) -> tuple[int, ...]:
+    def ints(self, key: str, count: builtins.int, default: Any = _MISSING,
+             minimum: builtins.int | None = None) -> tuple[builtins.int, ...]:
         """An int, or a list of `count` ints (kernel_size, strides): always a tuple of `count`."""
         value = self._value(key, default)
         values = list(value) if isinstance(value, (list, tuple)) else [value] * count
@@ -63,7 +66,7 @@ class Config(dict):  # type: ignore[type-arg]
             raise self.fail(key, "a finite number" + (f" >= {minimum}" if minimum is not None else ""), value)
         return float(value)
 
-    def optional_float(self, key: str, minimum: float | None = None) -> float | None:
+    def optional_float(self, key: str, minimum: builtins.float | None = None) -> builtins.float | None:
         return None if self.get(key) is None else self.float(key, minimum=minimum)
 
     def bool(self, key: str, default: Any = _MISSING) -> bool:
@@ -88,7 +91,7 @@ class Config(dict):  # type: ignore[type-arg]
             raise self.fail(key, "a string", value)
         return value
 
-    def axes(self, key: str, default: Any = _MISSING) -> tuple[int, ...]:
+    def axes(self, key: str, default: Any = _MISSING) -> tuple[builtins.int, ...]:
         """An axis or a list of axes (ints, negative allowed)."""
         value = self._value(key, default)
         values = list(value) if isinstance(value, (list, tuple)) else [value]
@@ -96,7 +99,7 @@ class Config(dict):  # type: ignore[type-arg]
             raise self.fail(key, "an axis or a list of axes (integers)", value)
         return tuple(int(v) for v in values)
 
-    def numbers(self, key: str, default: Any = _MISSING) -> float | list[Any]:
+    def numbers(self, key: str, default: Any = _MISSING) -> builtins.float | list[Any]:
         """A number or a (nested) list of finite numbers (per-channel constants)."""
         value = self._value(key, default)
         if not _numbers(value):

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from .dtypes import FLOATING, cast_array
+from .errors import ConversionWarning
 from .graph import Layer, ModelGraph, Tensor
 from .layouts import Layout, RowFiller, Transform, rows_of
 from .source import literal
@@ -90,24 +92,42 @@ class TargetTensor:
     shape: tuple[int, ...]
     transform: str  # as the record shows it: 'none', 'transpose(1,0)', ...
     step: Transform | None = field(default=None, repr=False)
+    cast: str | None = None  # the floating dtype it is written in (--dtype), when not its own
 
     @property
     def dtype(self) -> str:
-        return self.source.dtype
+        return self.cast or self.source.dtype
 
     def with_key(self, key: str) -> TargetTensor:
         """The same tensor under another key (a renamed or mapped output)."""
         return self if key == self.key else replace(self, key=key)
 
+    def cast_to(self, dtype: str) -> TargetTensor:
+        """The same tensor written in floating `dtype` (integers and bools stay as they are)."""
+        if self.source.dtype not in FLOATING or self.source.dtype == dtype:
+            return self
+        return replace(self, cast=dtype, transform=f"{self.transform}, cast {self.source.dtype} -> {dtype}")
+
     def load(self) -> np.ndarray:
-        """Read the source tensor and apply the transform."""
+        """Read the source tensor and apply the transform (and the cast)."""
         array = self.source.load()
-        return self.step.apply(array) if self.step else array
+        array = self.step.apply(array) if self.step else array
+        return cast_array(array, self.source.dtype, self.cast) if self.cast else array
 
     def rows(self) -> RowFiller:
         """Read the source tensor; return a function writing rows start:stop of the result into `out`."""
         array = self.source.load()
-        return self.step.rows(array) if self.step else rows_of(array)
+        fill = self.step.rows(array) if self.step else rows_of(array)
+        if not self.cast:
+            return fill
+        source, target, stored = self.source.dtype, self.cast, array.dtype
+
+        def cast_rows(start: int, stop: int, out: np.ndarray) -> None:
+            band = np.empty(out.shape, stored)
+            fill(start, stop, band)
+            np.copyto(out, cast_array(band, source, target).reshape(out.shape))
+
+        return cast_rows
 
 
 @dataclass
@@ -139,6 +159,8 @@ class Conversion:
     def metadata(self) -> dict[str, str]:
         """What every written file records about its convention."""
         return {
+            # Hugging Face's loaders (safetensors' torch loader, huggingface_hub) check the framework
+            "format": "pt" if self.layout == "torch" else "tf",
             "weightport_source": self.graph.source,
             "weightport_format": self.graph.format,
             "weightport_keras_version": self.graph.keras_version,
@@ -172,6 +194,14 @@ class Conversion:
                 "warnings": result.warnings if result else [],
             })
         return entries
+
+    def warn(self, stacklevel: int = 3) -> None:
+        """Each of the conversion's warnings as a Python ConversionWarning (the library's public functions call
+        it; `stacklevel` 3 points at their caller)."""
+        import warnings
+
+        for message in self.warnings:
+            warnings.warn(message, ConversionWarning, stacklevel=stacklevel)
 
     def __repr__(self) -> str:
         return (f"Conversion({self.graph.source!r}, {self.layout} layout, {len(self.tensors)} tensors, "

@@ -12,7 +12,8 @@
      +-- LoadError                 tensors and a module's parameters do not pair up (`.plan`)
      +-- VerificationError         converted outputs differ from Keras (exit code 1)
 
-The library raises; only the CLI prints and exits.
+The library raises; only the CLI prints and exits. What a user should know about a
+conversion that worked is a `ConversionWarning` (Python's warnings; the CLI prints them).
 """
 from __future__ import annotations
 
@@ -59,6 +60,11 @@ class LayoutError(ConverterError):
 
 class WriteError(ConverterError):
     """The destination cannot be written (exists, bad suffix, I/O failure)."""
+
+
+class ConversionWarning(UserWarning):
+    """Something a user may need to know about a conversion that succeeded (a Keras option PyTorch lacks,
+    a layer left out with skip_unsupported, a module in training mode). The CLI prints these on stderr."""
 
 
 class LoadError(ConverterError):

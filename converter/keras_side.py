@@ -4,9 +4,11 @@ Imports keras (or tf_keras) only inside the functions that need it.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
-from typing import Any
+import sys
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -43,6 +45,37 @@ def check_loadable(source: Any, graph: ModelGraph, architecture: Any) -> None:
                                  "verify compares the file's own model: run it without --architecture")
 
 
+@contextlib.contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """File descriptor 2 sent to the null device: TensorFlow's C++ start-up notices (absl's
+    "WARNING: All log messages before absl::InitializeLog()", oneDNN's and the CPU feature
+    guard's) ignore TF_CPP_MIN_LOG_LEVEL and would print on every verify. Python exceptions
+    still propagate; only what is written to stderr meanwhile is lost."""
+    if os.environ.get("WEIGHTPORT_DEBUG"):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
+def import_keras(name: str) -> Any:
+    """`keras` or `tf_keras` (importing TensorFlow), without TensorFlow's start-up notices."""
+    if name in sys.modules:
+        return sys.modules[name]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's Python-side chatter
+    with native_stderr_silenced():
+        return importlib.import_module(name)
+
+
 def load_keras_model(source: Any, graph: ModelGraph) -> Any:
     """The Keras model to compare with: the live one, or the file loaded by the Keras that wrote it.
 
@@ -51,18 +84,15 @@ def load_keras_model(source: Any, graph: ModelGraph) -> Any:
     if not isinstance(source, (str, os.PathLike)):
         return source
     path = os.fspath(source)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter on stderr
     major = graph.keras_version.split(".")[0]
     try:
         if major.isdigit() and int(major) < 3:
             try:
-                import tf_keras
-
+                tf_keras = import_keras("tf_keras")
                 return tf_keras.models.load_model(path, compile=False, safe_mode=True)
             except ImportError:
                 pass
-        import keras
-
+        keras = import_keras("keras")
         return keras.saving.load_model(path, compile=False, safe_mode=True)
     except ImportError:
         raise MissingDependencyError("verify needs Keras: pip install 'weightport[keras]'") from None
@@ -91,7 +121,9 @@ def _numpy(tensor: Any) -> np.ndarray:
 def keras_layer_outputs(model: Any, inputs: list[np.ndarray]) -> tuple[dict[str, np.ndarray], list[str]]:
     """Each top-level layer's output (its call in this model, first tensor), by layer name."""
     keras = importlib.import_module(type(model).__module__.split(".")[0])
-    names, probes, skipped = [], [], []
+    names: list[str] = []
+    probes: list[Any] = []
+    skipped: list[str] = []
     for layer in model.layers:
         if type(layer).__name__ == "InputLayer":
             continue

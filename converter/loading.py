@@ -7,13 +7,14 @@ from .conversion import Conversion, TargetTensor
 from .convert import convert_graph, read_tagged
 from .errors import ArgumentError, LoadError
 from .matching import (
-    Mapping, Plan, plan, renamer, source_units, target_units_from_module, target_units_from_state_dict,
+    Mapping, Plan, check_rules_used, plan, renamer, source_units, target_units_from_module,
+    target_units_from_state_dict,
 )
 from .templates import template_shapes
 
 
 def load_into(module: Any, source: Any, *, mapping: Mapping = None, strict: bool = True, dry_run: bool = False,
-              architecture: Any = None) -> Plan:
+              architecture: Any = None, allow_unused: bool = False) -> Plan:
     """Load a Keras model's converted weights into `module` and return the plan that was carried out.
 
     Matching: exact keys (`{keras_layer}.{param}`); `mapping` as a dict (full keys or layer
@@ -22,7 +23,9 @@ def load_into(module: Any, source: Any, *, mapping: Mapping = None, strict: bool
     Keras layer of each kind into the i-th module of that kind, checked by shape (stacked
     LSTM/GRU layers fill one module's num_layers). With strict=True any missing,
     unexpected or mismatched tensor raises LoadError and leaves the module untouched;
-    dry_run=True only returns the plan.
+    dry_run=True only returns the plan. A dict or rule of `mapping` that renames no tensor
+    is an ArgumentError (a typo, usually) unless allow_unused=True. A module in training mode
+    with BatchNorm or Dropout is warned about: it computes differently from Keras's inference.
 
         >>> plan = converter.load_into(model, "model.h5", mapping="order", dry_run=True)   # doctest: +SKIP
         >>> print(plan)                                                                   # doctest: +SKIP
@@ -33,6 +36,7 @@ def load_into(module: Any, source: Any, *, mapping: Mapping = None, strict: bool
 
     with read_tagged(source, architecture) as graph:
         conversion = convert_graph(graph)
+        check_rules_used(mapping, [target.key for target in conversion.tensors], allow_unused)
         result = plan(source_units(conversion), target_units_from_module(module), mapping)
         if dry_run:
             return result
@@ -43,14 +47,30 @@ def load_into(module: Any, source: Any, *, mapping: Mapping = None, strict: bool
         graph.check_integrity()  # before the module is touched
     with torch.no_grad():
         module.load_state_dict(state, strict=False)
+    warn_if_training(module)
     return result
 
 
-def renamed(conversion: Conversion, mapping: Mapping) -> list[TargetTensor]:
+def warn_if_training(module: Any) -> None:
+    """BatchNorm uses batch statistics and Dropout drops while training: outputs then differ from Keras's."""
+    import warnings
+
+    from .errors import ConversionWarning
+
+    kinds = sorted({type(child).__name__ for child in module.modules() if child.training and
+                    type(child).__name__.startswith(("BatchNorm", "Dropout", "AlphaDropout"))})
+    if kinds:
+        warnings.warn(f"the module is in training mode and holds {', '.join(kinds)}: it will not compute what Keras "
+                      "computes at inference; call module.eval() before comparing or predicting",
+                      ConversionWarning, stacklevel=3)
+
+
+def renamed(conversion: Conversion, mapping: Mapping, allow_unused: bool = False) -> list[TargetTensor]:
     """The converted tensors under the keys `mapping` gives them (None leaves a tensor out)."""
     if mapping == "order":
         raise ArgumentError("mapping 'order' pairs tensors with a model's parameters: give a template "
                              "state_dict with --like (like=), or use load_into")
+    check_rules_used(mapping, [target.key for target in conversion.tensors], allow_unused)
     rename = renamer(mapping)
     tensors = []
     for tensor in conversion.tensors:
@@ -60,8 +80,10 @@ def renamed(conversion: Conversion, mapping: Mapping) -> list[TargetTensor]:
     return tensors
 
 
-def matched_like(conversion: Conversion, template: str, mapping: Mapping) -> list[TargetTensor]:
+def matched_like(conversion: Conversion, template: str, mapping: Mapping,
+                 allow_unused: bool = False) -> list[TargetTensor]:
     """The converted tensors under a template state_dict's keys, every one paired or LoadError."""
+    check_rules_used(mapping, [target.key for target in conversion.tensors], allow_unused)
     result = plan(source_units(conversion), target_units_from_state_dict(template_shapes(template)), mapping)
     if not result.ok:
         raise LoadError(f"{template}: " + _summary(result), result)
@@ -73,7 +95,7 @@ def _summary(result: Plan) -> str:
     parts = [f"{len(keys)} {name}" for name, keys in (("missing", result.missing), ("unexpected", result.unexpected),
                                                         ("mismatched", result.mismatched)) if keys]
     first = result.problems[0] if result.problems else next(
-        (f"{row.target_key or row.source.key}: {row.note}" for row in result.rows if row.status != "load" and row.source
-         or row.status == "missing"), "")
+        (f"{row.target_key or (row.source.key if row.source else '?')}: {row.note}" for row in result.rows
+         if row.status != "load" and row.source or row.status == "missing"), "")
     return (f"cannot pair the Keras tensors with the module ({', '.join(parts) or 'refused pairings'}): {first}; "
-            "print the plan (dry_run=True) for every tensor, or give a mapping")
+            "see the plan of every tensor (load_into(..., dry_run=True); the CLI prints it), or give a mapping")

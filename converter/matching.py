@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from .conversion import Conversion, TargetTensor
+from .errors import ArgumentError
 
 RNN_KINDS = ("LSTM", "GRU", "RNN")
 _RNN_SUFFIX = re.compile(r"_l(\d+)(_reverse)?$")
@@ -56,7 +57,7 @@ class Row:
     note: str = ""
 
 
-@dataclass
+@dataclass(repr=False)
 class Plan:
     """What loading would do, tensor by tensor; printed, a readable table."""
 
@@ -86,6 +87,10 @@ class Plan:
     @property
     def ok(self) -> bool:
         return not (self.missing or self.unexpected or self.mismatched or self.problems)
+
+    def __repr__(self) -> str:
+        return (f"Plan({self.mode}, {len(self.rows)} rows, {'ok' if self.ok else 'not ok'}: "
+                f"{len(self.missing)} missing, {len(self.unexpected)} unexpected, {len(self.mismatched)} mismatched)")
 
     def __str__(self) -> str:
         header = ("keras tensor", "keras shape", "transform", "-> torch parameter", "torch shape", "status")
@@ -238,6 +243,27 @@ def explain(tensor: TargetTensor, key: str, shape: tuple[int, ...], target: Targ
     return f"{becomes} for {kind} {key}; {module} expects {_shape(shape)}"
 
 
+def unused_rules(mapping: Mapping, keys: list[str]) -> list[str]:
+    """Entries of a dict or rule-list `mapping` that rename none of `keys`: usually a typo, so an error."""
+    if mapping is None or callable(mapping) or mapping == "order":
+        return []
+    if isinstance(mapping, dict):
+        prefixes = {key.rsplit(".", depth)[0] for key in keys for depth in range(1, key.count(".") + 1)}
+        return [entry for entry in mapping if entry not in keys and entry not in prefixes]
+    rules = [(pattern, re.compile(pattern)) for pattern, _ in mapping]
+    first = {next((pattern for pattern, compiled in rules if compiled.search(key)), None) for key in keys}
+    return [pattern for pattern, _ in rules if pattern not in first]
+
+
+def check_rules_used(mapping: Mapping, keys: list[str], allow_unused: bool) -> None:
+    """ArgumentError naming the rules that matched nothing, unless `allow_unused`."""
+    unused = unused_rules(mapping, keys)
+    if unused and not allow_unused:
+        raise ArgumentError(f"{len(unused)} mapping rule(s) rename no tensor: {', '.join(map(repr, unused[:5]))}"
+                            f"{' ...' if len(unused) > 5 else ''}; the keys are like {keys[0]!r} (see inspect); "
+                            "pass --allow-unused (allow_unused=True) if that is intended")
+
+
 def renamer(mapping: Mapping) -> Callable[[str], str | None]:
     """A key -> key function from a dict (keys or layer prefixes), a list of (regex, replacement), or a function."""
     if mapping is None:
@@ -310,7 +336,7 @@ def _pair_unit(unit: SourceUnit, target: TargetUnit, layer_index: int, problems:
             local = _RNN_SUFFIX.sub(lambda m: f"_l{layer_index}{m.group(2) or ''}", local)
         available[local] = tensor
     for local in wanted:
-        tensor = available.pop(local, None)
+        tensor = available.pop(local, None)  # type: ignore[arg-type]  # None: not available
         key = target.key(local)
         if tensor is None:
             rows.append(Row(None, key, target.shapes[local], "missing",

@@ -5,6 +5,7 @@ import os
 from typing import Any
 
 from .convert import convert_graph, read_tagged
+from .dependencies import require_torch
 from .errors import WriteError
 from .graph import ModelGraph
 from .writers import MODEL_FORMATS, check_destination, check_output, suffix_of, write
@@ -16,6 +17,7 @@ def module_from_graph(graph: ModelGraph, input_layout: str = "torch", trace: boo
     from .torch_build import build_module
 
     conversion = convert_graph(graph)
+    conversion.warn(stacklevel=4)  # the caller of to_torch
     weights = {target.key: target.load() for target in conversion.tensors}
     graph.check_integrity()
     return build_module(graph, conversion, weights, input_layout, trace)
@@ -31,6 +33,7 @@ def to_torch(source: Any, *, input_layout: str = "torch", architecture: Any = No
         >>> model = converter.to_torch("model.keras")          # doctest: +SKIP
         >>> model(torch.randn(1, 3, 224, 224))                  # doctest: +SKIP
     """
+    require_torch("to_torch")
     with read_tagged(source, architecture) as graph:
         return module_from_graph(graph, input_layout)
 
@@ -45,6 +48,7 @@ def export(source: Any, destination: str | os.PathLike[str], *, weights: str | o
         >>> converter.export("model.keras", "model.py")         # doctest: +SKIP
     """
     destination = os.fspath(destination)
+    require_torch("export (a PyTorch model file and its weights)")
     if not destination.endswith(".py"):
         raise WriteError(f"{destination}: the model file must end in .py")
     weights = os.fspath(weights) if weights else os.path.splitext(destination)[0] + ".safetensors"
@@ -60,6 +64,7 @@ def export(source: Any, destination: str | os.PathLike[str], *, weights: str | o
     with read_tagged(source, architecture) as graph:
         inputs += graph.files
         conversion = convert_graph(graph)
+        conversion.warn()
         generated = model_source(graph, conversion, input_layout)
         relative = os.path.relpath(os.path.abspath(weights), os.path.dirname(os.path.abspath(destination)))
         code = generated.source + _LOADER.format(root=generated.root, weights=repr(relative))

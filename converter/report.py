@@ -9,11 +9,18 @@ from .conversion import Conversion
 from .readers import FORMATS
 
 
-@dataclass
+@dataclass(repr=False)
 class Report:
     """What `converter.inspect` found; `to_text()` is the CLI's table, `to_dict()` its --json."""
 
     conversion: Conversion
+
+    def __repr__(self) -> str:
+        graph = self.conversion.graph
+        return f"Report({graph.source!r}, {graph.format}, {len(self.conversion.tensors)} tensors)"
+
+    def __str__(self) -> str:
+        return self.to_text()
 
     def to_dict(self) -> dict[str, Any]:
         graph = self.conversion.graph

@@ -17,13 +17,16 @@ from typing import Any
 
 import numpy as np
 
-from .convert import read_tagged
+from .convert import convert_graph, read_tagged
+from .dependencies import require_keras, require_torch
 from .config import compute_dtype
 from .errors import ArgumentError, ReadError, VerificationError
 from .graph import ModelGraph
 from .keras_side import check_loadable, keras_call, keras_layer_outputs, load_keras_model
 from .kinds.forward import is_image_rank
+from .loading import warn_if_training
 from .modeling import module_from_graph
+from .own_module import Capture, keras_layout, paired_submodules
 
 
 @dataclass
@@ -38,7 +41,7 @@ class Comparison:
     scale: float = 0.0  # the largest activation magnitude on the path into this value
 
 
-@dataclass
+@dataclass(repr=False)
 class VerificationReport:
     source: str
     atol: float
@@ -63,6 +66,13 @@ class VerificationReport:
                 "precision": self.precision, "ok": self.ok,
                 "outputs": [vars(c) for c in self.outputs], "layers": [vars(c) for c in self.layers],
                 "first_divergence": self.first_divergence, "skipped_layers": self.skipped_layers}
+
+    def __repr__(self) -> str:
+        return (f"VerificationReport({self.source!r}, {'ok' if self.ok else 'not ok'}, {len(self.outputs)} outputs, "
+                f"{len(self.layers)} layers, {self.precision}, first divergence {self.first_divergence!r})")
+
+    def __str__(self) -> str:
+        return self.to_text()
 
     def to_text(self) -> str:
         lines = [f"verify {self.source}: {self.samples} samples in {self.precision}, atol {self.atol:g}, "
@@ -129,11 +139,18 @@ def upstream_scales(graph: ModelGraph, magnitudes: dict[str, float]) -> dict[str
     return scales
 
 
-class _Magnitudes(dict):  # type: ignore[type-arg]
+class _Magnitudes(dict):
     """What the traced module captures when no layer is compared: each layer's largest magnitude only."""
 
     def __setitem__(self, name: str, value: Any) -> None:
         super().__setitem__(name, _magnitude(value))
+
+
+def _magnitude_of(array: Any) -> float:
+    """The largest finite absolute value of a numpy array (0 when it has none)."""
+    values = np.asarray(array, dtype=np.float64) if np.asarray(array).dtype.kind in "fiub" else np.zeros(0)
+    finite = values[np.isfinite(values)]
+    return float(np.abs(finite).max()) if finite.size else 0.0
 
 
 def _magnitude(value: Any) -> float:
@@ -211,7 +228,8 @@ def output_names(graph: ModelGraph, count: int) -> list[str]:
 
 def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float | None = None,
            rtol: float | None = None, per_layer: bool = False, architecture: Any = None, seed: int = 0,
-           input_layout: str = "keras", precision: str = "model") -> VerificationReport:
+           input_layout: str = "keras", precision: str = "model", module: Any = None,
+           mapping: Any = None) -> VerificationReport:
     """Run Keras and the converted PyTorch model on the same inputs and compare, per output and layer.
 
     `inputs`: an .npz path, a list of arrays (Keras layout), or None for random inputs in a
@@ -219,13 +237,18 @@ def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float | N
     module runs (images are transposed for it and back). `precision`: "model" runs both in
     the dtypes the model computes in, tolerances by its lowest precision (TOLERANCES);
     "float64" runs both in float64 (a float32 model only). Needs keras (and tf_keras for
-    Keras 2 files).
+    Keras 2 files). `module`: your own torch module (weights loaded, e.g. by load_into) is
+    compared instead of weightport's; per layer, each Keras layer whose weights `load_into`
+    pairs with a submodule (by key, or `mapping` as load_into takes it) is compared with that
+    submodule's output.
 
         >>> report = converter.verify("model.keras", per_layer=True)   # doctest: +SKIP
         >>> report.ok, report.first_divergence                         # doctest: +SKIP
     """
     if precision not in ("model", "float64"):
         raise ArgumentError(f"precision {precision!r}: expected 'model' or 'float64'")
+    require_torch("verify")
+    require_keras("verify")
     with read_tagged(source, architecture) as graph:
         check_loadable(source, graph, architecture)  # before Keras or torch is imported
         import torch
@@ -244,7 +267,12 @@ def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float | N
         else:
             arrays = random_inputs(graph, samples, seed)
         check_inputs(arrays, graph)
-        module = module_from_graph(graph, input_layout, trace=True)
+        own = module is not None
+        if own:
+            warn_if_training(module)
+            pairs = paired_submodules(module, convert_graph(graph), mapping) if per_layer else {}
+        else:
+            module = module_from_graph(graph, input_layout, trace=True)
         keras_model = load_keras_model(source, graph)
         classes = {layer.name: layer.class_name for layer in graph.layers}
     if precision == "float64":
@@ -256,13 +284,19 @@ def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float | N
     except Exception as error:  # Keras's own errors are of many kinds
         raise ReadError(f"{graph.source}: Keras cannot run the model on these inputs ({type(error).__name__}: "
                         f"{' '.join(str(error).split())[:200]}); check --input, or the file") from None
-    module._captured = {} if per_layer else _Magnitudes()
+    if not own:
+        module._captured = {} if per_layer else _Magnitudes()
+    capture = Capture(pairs) if own else None
     channels_first = input_layout == "torch"
     feed = [np.moveaxis(a, -1, 1) if channels_first and is_image_rank(a.ndim) else a for a in arrays]
     try:
         with torch.no_grad():
             actual = module(*[torch.from_numpy(np.ascontiguousarray(array)) for array in feed])
     except (RuntimeError, ValueError, IndexError, TypeError) as error:
+        if own:
+            raise VerificationError(f"{graph.source}: Keras runs the model, your module fails on the same inputs "
+                                    f"({type(error).__name__}: {' '.join(str(error).split())[:200]}); check "
+                                    "input_layout") from None
         raise VerificationError(f"{graph.source}: Keras runs the model, the converted PyTorch model fails on the "
                                 f"same inputs ({type(error).__name__}: {' '.join(str(error).split())[:200]})") from None
     actual = [_as_numpy(a) for a in (actual if isinstance(actual, (list, tuple)) else [actual])]
@@ -270,10 +304,17 @@ def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float | N
     if len(actual) != len(expected):
         raise VerificationError(f"{graph.source}: the PyTorch model returns {len(actual)} outputs, Keras "
                                 f"{len(expected)}")
-    captured = module._captured
-    magnitudes = dict(captured) if not per_layer else {name: _magnitude(value) for name, value in captured.items()}
-    scales = upstream_scales(graph, magnitudes)
     names = output_names(graph, len(expected))
+    if capture is not None:
+        capture.close()
+        captured = capture.values
+        magnitudes = {name: _magnitude(value) for name, value in captured.items()}
+        magnitudes.update({name.split("[")[0]: max(magnitudes.get(name.split("[")[0], 0.0), _magnitude_of(e))
+                           for name, e in zip(names, expected)})  # outputs: at least their own size
+    else:
+        captured = module._captured
+        magnitudes = dict(captured) if not per_layer else {name: _magnitude(value) for name, value in captured.items()}
+    scales = upstream_scales(graph, magnitudes)
     report = VerificationReport(
         source=str(graph.source), atol=atol, rtol=rtol, samples=len(arrays[0]),
         precision="float64" if precision == "float64" else dtype,
@@ -284,10 +325,12 @@ def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float | N
         keras_values, report.skipped_layers = keras_layer_outputs(keras_model, arrays)
         for name, keras_value in keras_values.items():
             value = captured.get(name)
-            if value is None:
+            value = None if value is None else (keras_layout(value, channels_first, np.ndim(keras_value)) if own
+                                                else _as_numpy(value))
+            if value is None or value.shape != np.shape(keras_value):
                 report.skipped_layers.append(name)
                 continue
-            report.layers.append(compare(name, classes.get(name, ""), keras_value, _as_numpy(value), atol, rtol,
+            report.layers.append(compare(name, classes.get(name, ""), keras_value, value, atol, rtol,
                                          scales.get(name, 0.0)))
     return report
 

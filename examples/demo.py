@@ -17,7 +17,8 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-import cli  # noqa: E402
+from converter.cli import main as weightport_main  # noqa: E402
+from converter.keras_side import import_keras  # noqa: E402
 
 SOURCE = os.path.join("fixtures", "keras2", "mlp.h5")
 
@@ -25,7 +26,7 @@ SOURCE = os.path.join("fixtures", "keras2", "mlp.h5")
 def weightport(*arguments: str) -> None:
     """Run the CLI in this process, echoing the command as a user would type it."""
     print(f"\n$ weightport {' '.join(arguments)}", flush=True)
-    if cli.main(list(arguments)) != 0:
+    if weightport_main(list(arguments)) != 0:
         sys.exit("demo failed")
 
 
@@ -51,7 +52,7 @@ def main() -> None:
     model = MLP()
     model.load_state_dict(load_file(destination))
 
-    import tf_keras  # the Keras 2 that wrote this file, only to compare outputs
+    tf_keras = import_keras("tf_keras")  # the Keras 2 that wrote this file, only to compare (start-up notices off)
 
     keras_model = tf_keras.models.load_model(SOURCE, compile=False)
     inputs = np.random.default_rng(0).normal(size=(64, 2000)).astype("float32")

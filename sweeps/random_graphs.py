@@ -56,7 +56,8 @@ def main() -> int:
         for seed in seeds:
             writer = "keras3" if seed % 2 == 0 else "keras2"
             outcome = run_graph(SeededChooser(seed), writer, Path(folder), arguments.max_steps)
-            counts[outcome.status] += 1
+            counts[outcome.status + (f" {outcome.reason}" if outcome.status == "matched" and outcome.reason
+                                     else "")] += 1
             if outcome.status in ("refused", "keras-rejected"):
                 reasons[f"{outcome.status}: {outcome.reason}"] += 1
             rows.append({"seed": seed, "writer": writer, "status": outcome.status, "reason": outcome.reason})

@@ -58,7 +58,7 @@ def run_graph(chooser: Chooser, writer: str, folder: Path, max_steps: int = 8, e
     if any(not np.all(np.isfinite(e)) for e in expected):
         return Outcome("keras-rejected", "non-finite Keras output", description)
     tolerance = LOW_PRECISION_TOLERANCE if built.low_precision else TOLERANCE
-    exported = False
+    exported, float64 = False, False
     try:
         for suffix in FORMATS[writer]:
             path = folder / f"model{suffix}"
@@ -70,11 +70,13 @@ def run_graph(chooser: Chooser, writer: str, folder: Path, max_steps: int = 8, e
             for layout in ("torch", "keras"):
                 module = converter.to_torch(str(path), input_layout=layout)
                 worst = compare(expected, run_module(module, inputs, layout))
-                if worst > tolerance:
+                if worst > tolerance and not built.low_precision and agrees_in_float64(path, inputs, layout):
+                    float64 = True  # float32 rounding amplified (a norm over one element): float64 decides
+                elif worst > tolerance:
                     return Outcome("mismatched", f"{suffix} {layout} layout: {worst:.2e}", description)
             if export and not exported:
                 worst = compare(expected, run_exported(str(path), inputs, folder))
-                if worst > tolerance:
+                if worst > tolerance and not float64:
                     return Outcome("mismatched", f"exported model.py from {suffix}: {worst:.2e}", description)
                 exported = True
     except converter.ConverterError as error:
@@ -83,7 +85,16 @@ def run_graph(chooser: Chooser, writer: str, folder: Path, max_steps: int = 8, e
         import traceback
 
         return Outcome("crashed", f"{type(error).__name__}: {error}", description + "\n" + traceback.format_exc())
-    return Outcome("matched", "", description)
+    return Outcome("matched", "in float64" if float64 else "", description)
+
+
+def agrees_in_float64(path: Path, inputs: list[np.ndarray], layout: str) -> bool:
+    """Both sides again in float64 (Keras rebuilt with float64 layers, the module in float64): within
+    verify's float64 tolerance, the float32 difference was rounding, not a convention."""
+    try:
+        return converter.verify(str(path), inputs=inputs, input_layout=layout, precision="float64").ok
+    except converter.ConverterError:
+        return False
 
 
 def run_module(module: Any, inputs: list[np.ndarray], layout: str) -> list[np.ndarray]:

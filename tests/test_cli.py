@@ -193,3 +193,60 @@ def test_every_unsupported_layer_is_named_in_one_error(tmp_path):
     assert result.returncode == 0
     assert "skipped layer gain (Gain)" in result.stderr and "skipped layer mix (EinsumDense" in result.stderr
     assert sorted(load_file(tmp_path / "rest.safetensors")) == ["out.bias", "out.weight"]
+
+
+def test_verify_prints_no_tensorflow_start_up_notices():
+    """TensorFlow's C++ notices (absl, oneDNN) ignore TF_CPP_MIN_LOG_LEVEL; verify keeps them off stderr."""
+    result = run_cli("verify", fixture("keras3/mlp.keras"))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+
+
+def _warned_model(tmp_path) -> str:
+    """A Keras 3 GRU with reset_after=False: its conversion warns (nn.GRU cannot compute it)."""
+    import keras
+
+    model = keras.Sequential([keras.Input((3, 2)), keras.layers.GRU(4, reset_after=False)])
+    path = str(tmp_path / "gru.keras")
+    model.save(path)
+    return path
+
+
+def test_warnings_once_on_stderr_and_quiet_silences_them(tmp_path):
+    source = _warned_model(tmp_path)
+    result = run_cli("convert", source, str(tmp_path / "a.safetensors"))
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("weightport: warning:")]
+    assert len(lines) == 1 and "reset_after=False" in lines[0]
+    quiet = run_cli("convert", source, str(tmp_path / "b.safetensors"), "-q")
+    assert quiet.returncode == 0 and quiet.stderr == ""
+
+
+def test_the_api_warns_with_conversion_warning(tmp_path):
+    import warnings
+
+    import converter
+
+    source = _warned_model(tmp_path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        converter.convert(source, str(tmp_path / "w.safetensors"))
+    assert [w for w in caught if issubclass(w.category, converter.ConversionWarning)
+            and "reset_after=False" in str(w.message)]
+
+
+def test_dry_run_writes_nothing(tmp_path):
+    destination = tmp_path / "w.safetensors"
+    result = run_cli("convert", fixture("keras3/mlp.keras"), str(destination), "--dry-run")
+    assert result.returncode == 0 and "would write 4 tensors" in result.stdout
+    assert not destination.exists()
+
+
+def test_a_map_rule_that_renames_nothing_is_an_error(tmp_path):
+    rules = tmp_path / "map.json"
+    rules.write_text('{"dense_1": "fc1", "dens_2": "fc2"}')
+    result = run_cli("convert", fixture("keras3/mlp.keras"), str(tmp_path / "w.safetensors"), "--map", str(rules))
+    assert result.returncode == 2 and "'dens_2'" in result.stderr and "'dense_1'" not in result.stderr
+    allowed = run_cli("convert", fixture("keras3/mlp.keras"), str(tmp_path / "w.safetensors"), "--map", str(rules),
+                      "--allow-unused")
+    assert allowed.returncode == 0, allowed.stderr

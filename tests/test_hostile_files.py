@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT / "fuzz"))
 sys.path.insert(0, str(ROOT))
 import hostile  # noqa: E402
 
-import cli  # noqa: E402
+from converter import cli  # noqa: E402
 
 
 def run(arguments: list[str]) -> tuple[int, str, str]:

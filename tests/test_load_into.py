@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 import converter
+from helpers import fixture
 from layer_harness import LAYER_ATOL, randomize
 
 
@@ -266,3 +267,22 @@ def test_cli_map_order_without_a_template_is_a_usage_error(tmp_path):
     result = run_cli("convert", saved(tmp_path, keras_mlp(), "mlp"), str(tmp_path / "o.pt"), "--map", "order")
     assert result.returncode == 2 and "--like" in result.stderr
     assert not (tmp_path / "o.pt").exists()
+
+
+def test_a_module_left_in_training_mode_is_warned_about():
+    import warnings
+
+    source = fixture("keras3/mlp.keras")
+    module = converter.to_torch(source)
+    module.add_module("drop", torch.nn.Dropout(0.5))  # a hand-written twin would have one
+    module.train()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        converter.load_into(module, source, strict=False)
+    assert any(issubclass(w.category, converter.ConversionWarning) and "module.eval()" in str(w.message)
+               for w in caught)
+    module.eval()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        converter.load_into(module, source, strict=False)
+    assert not [w for w in caught if "module.eval()" in str(w.message)]

@@ -11,7 +11,7 @@ from helpers import ROOT, fixture
 SCRIPT = """
 import sys
 sys.argv = ["weightport", "convert", {source!r}, {destination!r}]
-import cli
+from converter import cli
 assert cli.main() == 0
 heavy = sorted({{name.split('.')[0] for name in sys.modules}} & {{"tensorflow", "keras", "tf_keras", "torch"}})
 print("HEAVY", heavy)

@@ -191,7 +191,7 @@ def test_a_closed_pipe_ends_quietly(tmp_path):
 
 def test_a_bug_of_ours_is_one_line_with_its_own_exit_code(monkeypatch, capsys):
     sys.path.insert(0, str(ROOT))
-    import cli
+    from converter import cli
     import converter
 
     def broken(*arguments, **options):

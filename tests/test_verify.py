@@ -65,7 +65,7 @@ def test_cli_verify_exit_codes_and_table(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "first divergence" not in result.stdout and "every layer matches" in result.stdout
     broken = subprocess.run([sys.executable, "-c", (
-        "import sys, converter, cli\n"
+        "import sys, converter\nfrom converter import cli\n"
         "import dataclasses\n"
         "rule = converter.KINDS['keras.layers.Conv2D']\n"
         "original = rule.convert\n"

@@ -28,8 +28,8 @@ def layer_scale_convert(layer: Layer, context: Context) -> LayerConversion:
 
 def layer_scale(e: Emitter) -> Value:
     """x * gamma over the channels, in whichever layout x is."""
-    require_weights(e)
-    e.module(e.result.module)
+    result = require_weights(e)
+    e.module(result.module)
     x = e.inputs[0]
     dim = channel_dim(x)
     if dim == -1:

@@ -52,14 +52,14 @@ def convert(layer: Layer, context: Context) -> LayerConversion:
 def forward(e: Emitter) -> Value:
     """nn.BatchNorm of the input's rank over the channels, channels-first: the last axis moved
     first, or axis 1 (a channels_first model's channels) on Keras's own tensor."""
-    require_weights(e)
+    result = require_weights(e)
     x = e.inputs[0]
     axes = e.config.axes("axis", -1)
     axis = axes[0]
     if x.rank is None or len(axes) != 1 or axis not in (-1, 1, x.rank - 1) or x.rank not in BATCH_NORMS:
         raise e.unsupported(f"BatchNormalization over axis {axis} of a rank-{x.rank} tensor is not built yet")
     layout = KERAS if axis == 1 and x.rank > 2 else CHANNELS_FIRST
-    e.module(TorchModule(BATCH_NORMS[x.rank], e.result.module.arguments))
+    e.module(TorchModule(BATCH_NORMS[x.rank], result.module.arguments))
     return same(x, f"{e.attribute}({e.arg(0, layout)})", layout=layout)
 
 

@@ -69,16 +69,16 @@ def forward(e: Emitter) -> Value | list[Value]:
     Initial states are the forward layer's then the backward layer's (h, c each for an LSTM);
     with return_state the outputs are followed by the final states in the same order.
     """
-    require_weights(e)
+    result = require_weights(e)
     kind, inner = wrapped(e.config)
     if inner.bool("stateful", False):
         raise e.unsupported("stateful=True carries its state from one call to the next; the generated "
                             "module starts every call from zeros. Rebuild the model with stateful=False")
-    options = e.result.options
-    e.module(e.result.module)
+    options = result.options
+    e.module(result.module)
     x = e.arg(0, KERAS)
     mask = e.mask()
-    units = e.result.module.arguments["hidden_size"]
+    units = result.module.arguments["hidden_size"]
     per_direction = 2 if kind == "LSTM" else 1
     states = initial_states(e, f"Bidirectional({kind})", 2 * per_direction)
     forward_states, backward_states = states[:per_direction], states[per_direction:]

@@ -54,7 +54,7 @@ def conv_options(layer: Layer, spatial: int, kernel_size: tuple[int, ...]
         shape = layer.input_shape
         spatial_sizes = shape[1:-1] if shape and "data_format" not in options else (shape[2:] if shape else None)
         if spatial_sizes and all(spatial_sizes):
-            options["pad_before"] = [same_padding(int(n), k, s, d)
+            options["pad_before"] = [same_padding(int(n or 0), k, s, d)
                                        for n, k, s, d in zip(spatial_sizes, kernel_size, strides, dilation)]
         warnings.append(
             f"layer {layer.key}: padding='same' with stride {strides}: PyTorch's padding='same' needs "
@@ -86,7 +86,7 @@ def transpose_options(layer: Layer, spatial: int, kernel_size: tuple[int, ...]
         return arguments, options, [f"layer {layer.key}: {layer.class_name}: the input size is not in the config; "
                                     "crop the full output per axis as transpose_crop() says"]
     paddings = output_padding if output_padding is not None else (None,) * spatial
-    crops = [transpose_crop(int(n), k, s, d, padding, p)
+    crops = [transpose_crop(int(n or 0), k, s, d, padding, p)  # every size known: checked above
              for n, k, s, d, p in zip(shape[1:-1], kernel_size, strides, dilation, paddings)]
     arguments["output_padding"] = tuple(extra for _, _, extra in crops)
     options["crop_start"] = tuple(start for start, _, _ in crops)
@@ -96,9 +96,9 @@ def transpose_options(layer: Layer, spatial: int, kernel_size: tuple[int, ...]
 
 def padded(e: Emitter, x: str) -> str:
     """The channels-first input `x` padded as Keras pads it, when torch's own padding argument cannot."""
-    require_weights(e)
-    options = e.result.options
-    module = e.result.module.part("depthwise") if e.result.module.parts else e.result.module
+    result = require_weights(e)
+    options = result.options
+    module = result.module.part("depthwise") if result.module.parts else result.module
     arguments = module.arguments
     if options.get("tf_same"):
         kernel, stride, dilation = arguments["kernel_size"], arguments["stride"], arguments["dilation"]
@@ -114,8 +114,8 @@ def convolution_forward(e: Emitter) -> Value:
     """A convolution module on the channels-first input, padded as Keras pads, then the activation.
 
     A data_format="channels_first" layer computes on Keras's own tensor, channels-first already."""
-    require_weights(e)
-    layout = KERAS if e.result.options.get("data_format") == "channels_first" else CHANNELS_FIRST
-    e.module(e.result.module)
+    result = require_weights(e)
+    layout = KERAS if result.options.get("data_format") == "channels_first" else CHANNELS_FIRST
+    e.module(result.module)
     x = e.inputs[0]
     return activated(e, same(x, f"{e.attribute}({padded(e, e.arg(0, layout))})", layout=layout))

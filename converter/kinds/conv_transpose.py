@@ -38,11 +38,11 @@ def _convert(layer: Layer, context: Context) -> LayerConversion:
 
 def forward(e: Emitter) -> Value:
     """torch's transposed convolution without output padding, cropped per input size as TensorFlow crops."""
-    require_weights(e)
-    layout = KERAS if e.result.options.get("data_format") == "channels_first" else CHANNELS_FIRST
-    module = e.result.module  # output padding is worked out per input size by conv_transpose()
+    result = require_weights(e)
+    layout = KERAS if result.options.get("data_format") == "channels_first" else CHANNELS_FIRST
+    module = result.module  # output padding is worked out per input size by conv_transpose()
     e.module(TorchModule(module.kind, {**module.arguments, "output_padding": 0}))
-    options = e.result.options
+    options = result.options
     x = e.inputs[0]
     expr = (f"{e.helper('conv_transpose')}({e.attribute}, {e.arg(0, layout)}, "
             f"{literal(options['keras_padding'])}, {literal(options['keras_output_padding'])})")

@@ -37,10 +37,10 @@ def convert(layer: Layer, context: Context) -> LayerConversion:
 
 def forward(e: Emitter) -> Value:
     """A Linear on the last (channels) axis: channels-last, whatever layout comes in."""
-    require_weights(e)
-    e.module(e.result.module)
+    result = require_weights(e)
+    e.module(result.module)
     x = e.inputs[0]
-    channels = e.result.options.get("flattened_channels")
+    channels = result.options.get("flattened_channels")
     if channels and x.flat_order != "chw":  # rows regrouped for (c, h, w): reorder Keras's (h, w, c)
         reordered = f"{x.expr}.unflatten(1, (-1, {int(channels)})).transpose(1, 2).flatten(1)"
         return activated(e, Value(f"{e.attribute}({reordered})", KERAS, 2))

@@ -35,8 +35,8 @@ def convert(layer: Layer, context: Context) -> LayerConversion:
 
 def forward(e: Emitter) -> Value:
     """nn.Embedding of the integer ids; mask_zero gives the values after it Keras's mask."""
-    require_weights(e)
-    e.module(e.result.module)
+    result = require_weights(e)
+    e.module(result.module)
     x = e.inputs[0]
     rank = x.rank + 1 if x.rank else None
     mask = f"({x.expr} != 0)" if e.config.bool("mask_zero", False) else None

@@ -78,11 +78,13 @@ class Emitter(Protocol):
 Forward = Callable[[Emitter], Union[Value, list[Value]]]
 
 
-def require_weights(emitter: Emitter) -> None:
-    """Refuse a layer of a weighted kind whose weights were not converted (the file holds none for it)."""
+def require_weights(emitter: Emitter) -> LayerConversion:
+    """What the kind's rule made of the layer's weights; refuses a layer of a weighted kind whose weights
+    were not converted (the file holds none for it)."""
     if emitter.result is None:
         raise emitter.unsupported("no weights were converted for it (the file holds none, or the layer it wraps "
                                   "has no rule)")
+    return emitter.result
 
 
 def activation(emitter: Emitter, name: Any, value: Value) -> str:

@@ -40,8 +40,8 @@ def convert(layer: Layer, context: Context) -> LayerConversion:
 
 def forward(e: Emitter) -> Value:
     """nn.GroupNorm over the channels, channels-first: both split the channels into contiguous groups."""
-    require_weights(e)
-    e.module(e.result.module)
+    result = require_weights(e)
+    e.module(result.module)
     return same(e.inputs[0], f"{e.attribute}({e.arg(0, CHANNELS_FIRST)})", layout=CHANNELS_FIRST)
 
 

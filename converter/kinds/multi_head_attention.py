@@ -96,7 +96,7 @@ def convert(layer: Layer, context: Context) -> LayerConversion:
 
 def forward(e: Emitter) -> Value:
     """nn.MultiheadAttention, or its four projections written out: softmax(q k^T / sqrt(key_dim)) v per head."""
-    require_weights(e)
+    result = require_weights(e)
     query = e.arg(0, KERAS)
     value_input = e.kwargs.get("value")
     if len(e.inputs) > 1:
@@ -112,11 +112,11 @@ def forward(e: Emitter) -> Value:
             or e.kwargs.get("use_causal_mask"):
         raise e.unsupported("attention masks are not built yet")
     rank = e.inputs[0].rank
-    e.module(e.result.module)
+    e.module(result.module)
     m = e.attribute
-    if not e.result.module.parts:  # nn.MultiheadAttention
+    if not result.module.parts:  # nn.MultiheadAttention
         return Value(f"{m}({query}, {key}, {value}, need_weights=False)[0]", KERAS, rank)
-    options = e.result.options
+    options = result.options
     heads = int(options["num_heads"])
     q, k, v, w = e.variable("q"), e.variable("k"), e.variable("v"), e.variable("weights")
     e.statement(f"{q} = {m}['query']({query}).unflatten(-1, ({heads}, -1)).transpose(1, 2)")

@@ -127,7 +127,7 @@ FORWARDS: dict[str, Callable[[Emitter], Any]] = {
     "Concatenate": lambda e: op.join(e, "cat", operands(e, 1)[0], e.config.get("axis", 0)),
     "Stack": lambda e: op.join(e, "stack", operands(e, 1)[0], e.config.get("axis", 0)),
     "GetItem": lambda e: op.getitem(e, *operands(e, 2)),
-    "Take": lambda e: op.take(e, *operands(e, 2), e.config.get("axis")),
+    "Take": lambda e: op.take(e, *operands(e, 2)[:2], axis=e.config.get("axis")),  # type: ignore[misc]
     "Where": lambda e: op.where(e, *operands(e, 3)),
     "Clip": lambda e: op.clip(e, operands(e, 1)[0], e.config.get("x_min"), e.config.get("x_max")),
     "Matmul": lambda e: op.matmul(e, *operands(e, 2)),

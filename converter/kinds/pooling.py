@@ -1,12 +1,14 @@
 """Max and average pooling, local and global, in 1D/2D/3D (no weights)."""
 from __future__ import annotations
 
+from typing import Callable
+
 from .forward import KERAS, Emitter, Value, literal, same, spatial_layout
 from .registry import Kind, layer_names, register
 
 
 
-def local_pooling(kind: str, spatial: int):  # type: ignore[no-untyped-def]
+def local_pooling(kind: str, spatial: int) -> Callable[[Emitter], Value]:
     """The forward of a local pooling: TensorFlow's 'same' padding (-inf for max, excluded from averages)."""
 
     def forward(e: Emitter) -> Value:
@@ -22,7 +24,7 @@ def local_pooling(kind: str, spatial: int):  # type: ignore[no-untyped-def]
     return forward
 
 
-def global_pooling(kind: str, spatial: int):  # type: ignore[no-untyped-def]
+def global_pooling(kind: str, spatial: int) -> Callable[[Emitter], Value]:
     """The forward of a global pooling: a mean or max over the spatial axes (masked steps left out)."""
 
     def forward(e: Emitter) -> Value:

@@ -37,10 +37,10 @@ def convert(layer: Layer, context: Context) -> LayerConversion:
 
 def forward(e: Emitter) -> Value:
     """nn.PReLU on channels-first values; a per-position alpha applied channels-last as Keras does."""
-    require_weights(e)
+    result = require_weights(e)
     x = e.inputs[0]
-    e.module(e.result.module)
-    if e.result.module.kind == "PReLU":
+    e.module(result.module)
+    if result.module.kind == "PReLU":
         return same(x, f"{e.attribute}({e.arg(0, CHANNELS_FIRST)})", layout=CHANNELS_FIRST)
     keras = e.arg(0, KERAS)
     return same(x, f"torch.where({keras} >= 0, {keras}, {e.attribute}.weight * {keras})", layout=KERAS)

@@ -22,7 +22,7 @@ from .rules import Context, Variable, created, expect_shape, numbered, to_torch
 TORCH_MODULES = {"LSTM": "LSTM", "GRU": "GRU", "SimpleRNN": "RNN"}
 GATES = {"LSTM": 4, "GRU": 3, "SimpleRNN": 1}
 # torch's r, z, n blocks taken from Keras's z, r, h blocks
-GRU_GATES = {"keras_order": "zrh", "torch_order": "rzn", "source": (1, 0, 2)}
+GRU_GATES: dict[str, Any] = {"keras_order": "zrh", "torch_order": "rzn", "source": (1, 0, 2)}
 
 
 def rnn_variables(class_name: str, config: Config, store_prefix: str = "cell/",
@@ -184,9 +184,9 @@ def direction(e: Emitter, kind: str, x: str, suffix: str, options: dict[str, Any
 
     `states` are its initial h (and c for an LSTM), or none for zeros.
     """
-    require_weights(e)
+    result = require_weights(e)
     module = e.attribute
-    biased = e.result.module.arguments["bias"]
+    biased = result.module.arguments["bias"]
     bias = f"{module}.bias_ih_l0{suffix}" if biased else "None"
     bias_hh = f"{module}.bias_hh_l0{suffix}" if biased else "None"
     recurrent = options.get("recurrent_activation", "sigmoid")
@@ -217,12 +217,12 @@ def register_recurrent(class_name: str, description: str, tested: str) -> None:
 
     def forward(e: Emitter) -> Value | list[Value]:
         """torch's module where it computes Keras's layer, else keras_rnn() step by step on its parameters."""
-        require_weights(e)
+        conversion = require_weights(e)
         if e.config.bool("stateful", False):
             raise e.unsupported("stateful=True carries its state from one call to the next; the generated "
                                 "module starts every call from zeros. Rebuild the model with stateful=False")
-        options = e.result.options
-        e.module(e.result.module)
+        options = conversion.options
+        e.module(conversion.module)
         x = e.arg(0, KERAS)
         mask = e.mask()
         states = initial_states(e, class_name, 2 if class_name == "LSTM" else 1)
@@ -242,8 +242,8 @@ def register_recurrent(class_name: str, description: str, tested: str) -> None:
                 h = f"{h}[-1]"
         result = Value(outputs, KERAS, 3, e.mask()) if options["return_sequences"] else Value(h, KERAS, 2)
         if e.config.bool("return_state", False):
-            states = [Value(h, KERAS, 2)] + ([Value(c, KERAS, 2)] if class_name == "LSTM" else [])
-            return [result] + states
+            returned = [Value(h, KERAS, 2)] + ([Value(c, KERAS, 2)] if class_name == "LSTM" else [])
+            return [result] + returned
         return result
 
     register(Kind(f"keras.layers.{class_name}", module=f"nn.{TORCH_MODULES[class_name]}(batch_first=True)",

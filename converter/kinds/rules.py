@@ -40,7 +40,7 @@ def numbered(prefix: str, variables: Iterable[tuple[str, Layout] | tuple[str, La
     result = []
     for index, entry in enumerate(variables):
         role, layout = entry[0], entry[1]
-        aliases = entry[2] if len(entry) > 2 else ()  # type: ignore[misc]
+        aliases = entry[2] if len(entry) > 2 else ()
         result.append(Variable(role_prefix + role, layout, f"{prefix}vars/{index}", (role,) + tuple(aliases)))
     return result
 

@@ -1,6 +1,8 @@
 """Tagging: each tensor of a graph gets its role and Keras layout from its layer's kind."""
 from __future__ import annotations
 
+import re
+
 from ..errors import LayoutError
 from ..graph import Layer, ModelGraph, to_snake_case
 from .registry import distinct, lookup
@@ -44,9 +46,11 @@ def _tag_layer(layer: Layer, expected: list[Variable]) -> None:
     matched: list[Variable] = []
     if all("vars/" in tensor.role for tensor in layer.tensors):
         for tensor in layer.tensors:
-            if tensor.role not in by_path:
+            # tf.keras 2's `.keras` writer names sublayers by their private attributes (`_query_dense/vars/0`)
+            role = tensor.role if tensor.role in by_path else re.sub(r"(^|/)_+", r"\1", tensor.role)
+            if role not in by_path:
                 raise LayoutError(f"{where}: unexpected tensor {tensor.role}; expected {_roles(expected)}")
-            matched.append(by_path[tensor.role])
+            matched.append(by_path[role])
     else:
         position = 0
         for tensor in layer.tensors:

@@ -41,6 +41,8 @@ def read_source(source: Any, architecture: Any = None) -> ModelGraph:
     if live.is_live_model(source):
         return live.read_live(source)
     path = os.fspath(source)
+    if os.path.isdir(path):
+        path, architecture = model_folder(path, architecture)
     try:
         graph = _read_file(path, architecture)
     except RecursionError:
@@ -53,6 +55,25 @@ def read_source(source: Any, architecture: Any = None) -> ModelGraph:
     graph.files = [path] + graph.files + ([os.fspath(architecture)] if isinstance(architecture, (str, os.PathLike))
                                           else [])
     return graph
+
+
+def model_folder(folder: str, architecture: Any) -> tuple[str, Any]:
+    """A Keras model folder (Keras and KerasHub presets on the Hub): `model.weights.h5` (or a sharded
+    `model.weights.json`) with the architecture in `config.json` beside it. Returns (weights, architecture)."""
+    names = set(os.listdir(folder))
+    if "saved_model.pb" in names:
+        raise ReadError(f"{folder}: a TensorFlow SavedModel directory, which is not supported; {_HINT}")
+    weights: list[str] = [name for name in ("model.weights.json", "model.weights.h5") if name in names]
+    if not weights:
+        candidates = sorted(name for name in names if name.endswith((".weights.h5", ".weights.json")))
+        weights = candidates if len(candidates) == 1 else []
+    if not weights:
+        raise ReadError(f"{folder}: is a directory without model.weights.h5 (a Keras model folder holds it beside "
+                        f"config.json); {_HINT}")
+    config = os.path.join(folder, "config.json")
+    if architecture is None and os.path.isfile(config):
+        architecture = config
+    return os.path.join(folder, weights[0]), architecture
 
 
 def _read_file(path: str, architecture: Any) -> ModelGraph:

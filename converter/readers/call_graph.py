@@ -135,7 +135,7 @@ def _parse_node(node: Any, where: str, shapes: dict[Ref, tuple[int | None, ...]]
         raise ReadError(f"{where}: a call is neither a Keras 2 list nor a Keras 3 object: {_short(node)}")
     if isinstance(node[0], str):  # tf.keras op layers write a call of one tensor as that one entry
         node = [node]
-    args: list[Ref] = []
+    args = []
     first: list[Any] = []  # the call's first argument: one tensor, or the list of them (merges, tf.concat)
     for item in node:
         if isinstance(item, list) and len(item) >= 3 and item[0] == "_CONSTANT_VALUE" and item[1] == -1:

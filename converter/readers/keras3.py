@@ -14,6 +14,7 @@ from typing import Any
 
 import h5py
 
+from ..config import Config
 from ..errors import LayoutError, ReadError
 from ..graph import Layer, ModelGraph, Tensor, to_snake_case
 from .hdf5_checks import Store, open_hdf5, userblock
@@ -54,14 +55,14 @@ def read_archive(path: str, architecture: Any = None) -> ModelGraph:
                            own_config=own)
         where = f"{path}:{WEIGHTS_MEMBER}"
         try:
-            member, check = open_member(archive, path, WEIGHTS_MEMBER)
-            graph.resources.enter_context(member)
+            stream, check = open_member(archive, path, WEIGHTS_MEMBER)
+            graph.resources.enter_context(stream)
             if check is not None:  # stored in place: its bytes are the archive's, from the window's start
                 region: tuple[Any, int, int] = (path, check.start, check.info.file_size)
             else:
-                member.seek(0, os.SEEK_END)
-                region = (member, 0, member.tell())
-            h5 = graph.resources.enter_context(open_hdf5(member, where, region))
+                stream.seek(0, os.SEEK_END)
+                region = (stream, 0, stream.tell())
+            h5 = graph.resources.enter_context(open_hdf5(stream, where, region))  # type: ignore[arg-type]
         except BaseException:
             graph.close()
             raise
@@ -226,8 +227,8 @@ def _layers_from_file(layers_group: h5py.Group, parent: tuple[str, ...], where: 
                             "a layer group")
         recorded = attribute(group["vars"], "name", where) if "vars" in group else None
         name = attr_text(recorded) if recorded is not None else text_name(store_name)
-        layer = Layer(name=name, class_name=snake_class(text_name(store_name)), config={}, path=parent + (name,),
-                      has_config=False)
+        layer = Layer(name=name, class_name=snake_class(text_name(store_name)), config=Config({}),
+                      path=parent + (name,), has_config=False)
         if "layers" in group:
             layer.children = _layers_from_file(group["layers"], layer.path, where, store_of)
         else:

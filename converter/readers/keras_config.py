@@ -98,7 +98,7 @@ def _parse_layer_entry(entry: Any, parent: tuple[str, ...], where: str) -> Layer
     layer.inbound_nodes = entry.get("inbound_nodes", [])
     build_config = entry.get("build_config")
     build_shape = build_config.get("input_shape") if isinstance(build_config, dict) else None
-    if _is_shape(build_shape):
+    if build_shape is not None and _is_shape(build_shape):
         layer.input_shape = tuple(build_shape)
     return layer
 

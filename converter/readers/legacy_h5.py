@@ -13,6 +13,7 @@ from typing import Any
 
 import h5py
 
+from ..config import Config
 from ..errors import LayoutError, ReadError
 from ..graph import Layer, ModelGraph, Tensor
 from .hdf5_checks import Store, userblock
@@ -127,7 +128,7 @@ def _place(model: Layer, components: list[str], tensor: Tensor, path: str) -> No
 
 def _layer_from_file(group: h5py.Group, name: str, path: str, store: Store) -> Layer:
     """Without a config: a layer named by its group; a nested model's sub-layers from weight names."""
-    layer = Layer(name=name, class_name=snake_class(name), config={}, path=(name,), has_config=False)
+    layer = Layer(name=name, class_name=snake_class(name), config=Config({}), path=(name,), has_config=False)
     weights = _weights_of(group, path, store)
     if all(not components or components[-1] == name for components, _ in weights):
         layer.tensors = [tensor for _, tensor in weights]
@@ -136,7 +137,7 @@ def _layer_from_file(group: h5py.Group, name: str, path: str, store: Store) -> L
     for components, tensor in weights:
         child_name = components[-1] if components else name
         child = children.setdefault(child_name, Layer(
-            name=child_name, class_name=snake_class(child_name), config={},
+            name=child_name, class_name=snake_class(child_name), config=Config({}),
             path=(name, child_name), has_config=False,
         ))
         child.tensors.append(tensor)

@@ -179,7 +179,8 @@ def read_json_member(archive: zipfile.ZipFile, path: str, member: str) -> Any:
     return parse_json(text, where)
 
 
-def open_member(archive: zipfile.ZipFile, path: str, member: str) -> tuple[IO[bytes], MemberCheck | None]:
+def open_member(archive: zipfile.ZipFile, path: str, member: str) -> tuple[IO[bytes] | FileWindow,
+                                                                         MemberCheck | None]:
     """A seekable binary file object over `member`, and the check of its CRC when read in place.
 
     A stored member is a window onto the archive (checked later, by MemberCheck); a

@@ -217,7 +217,7 @@ class Generator:
         source = ClassSource(self.class_name(model.name))
         self.class_of[model.path] = source
         inputs, calls, outputs = model_calls(model)
-        self.consumers = {}
+        self.consumers: dict[str, list[Layer]] = {}
         for call in calls:
             for ref in call.refs():
                 self.consumers.setdefault(ref[0], []).append(call.layer)
@@ -225,7 +225,8 @@ class Generator:
         values: dict[Ref, Value] = {}
         self.values = values
         for layer in inputs:
-            rank = len(input_shape(layer)) if input_shape(layer) else None
+            shape = input_shape(layer)
+            rank = len(shape) if shape else None
             name = source.value(layer.name, 0)
             source.signature.append(name)
             dtype = compute_dtype(layer.config)

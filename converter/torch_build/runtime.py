@@ -57,7 +57,8 @@ def pool(x: torch.Tensor, kind: str, size: tuple, stride: tuple, padding: str) -
     return total / count
 
 
-def conv_transpose(module: nn.Module, x: torch.Tensor, padding: str, output_padding) -> torch.Tensor:
+def conv_transpose(module: nn.ConvTranspose1d | nn.ConvTranspose2d | nn.ConvTranspose3d, x: torch.Tensor,
+                   padding: str, output_padding) -> torch.Tensor:
     """Keras's transposed convolution of a channels-first tensor: torch's, cropped as TensorFlow crops."""
     spatial = x.ndim - 2
     starts, sizes, extras = [], [], []
@@ -167,6 +168,9 @@ class Weight(nn.Module):
 
 class Normalization(nn.Module):
     """Keras's Normalization layer: (x - mean) / max(sqrt(variance), epsilon), channels-last."""
+
+    mean: torch.Tensor
+    variance: torch.Tensor
 
     def __init__(self, shape: tuple) -> None:
         super().__init__()

@@ -17,6 +17,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
+from ..dependencies import require_torch
 from ..errors import ArgumentError, WriteError
 from . import files, hdf5_file, npz_file, safetensors_file, torch_file
 
@@ -73,6 +74,8 @@ def check_destination(destination: str, force: bool, sources: Sequence[str] = ()
     with `force`.
     """
     writer_for(destination)
+    if suffix_of(destination) == ".pt":
+        require_torch(f"{destination}: writing a .pt file")
     check_output(destination, force, sources)
     index = destination + ".index.json"
     if destination.endswith(".safetensors") and os.path.exists(index) and not force:

@@ -75,6 +75,7 @@ class BlockFile:
             raise ValueError(f"a piece of {length} bytes is larger than the {self.capacity}-byte buffer")
         if self.current is None or length > self.room():
             self._next_buffer()
+        assert self.current is not None  # _next_buffer() took one
         out = np.frombuffer(self.buffers[self.current], dtype=dtype, count=count, offset=self.used).reshape(shape)
         try:
             fill(out)

@@ -53,7 +53,9 @@ def write(path: str, tensors: Sequence[Any], metadata: dict[str, str], progress:
         offset += size
     encoded = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     encoded += b" " * (-len(encoded) % 8)
-    with BlockFile(path) as handle:
+    total = 8 + len(encoded) + offset
+    # buffers no larger than the file: a small model costs kilobytes of buffers, not 4 x 32 MB
+    with BlockFile(path, buffer=min(BlockFile.BUFFER, max(total, 1 << 16))) as handle:
         handle.append_bytes(struct.pack("<Q", len(encoded)) + encoded)
         for tensor in tensors:
             _write_tensor(handle, tensor, progress)

@@ -1,0 +1,114 @@
+"""Small and many-tensor models, side by side with what they cannot beat, in one run:
+
+  a 34 KB model      `weightport convert` against `python -c "import converter"` (start-up alone)
+  ResNet50 (98 MB)   `weightport convert` against copying the file
+  NASNetMobile       `weightport inspect` against start-up alone
+
+Each step is a fresh process timed from outside (imports included, as a user waits for
+them), with its peak resident set (ru_maxrss). The median of --repeats runs is reported.
+
+    .venv/bin/python benchmarks/bench_small.py --repeats 5
+
+Needs keras and tensorflow (to write the models once).
+"""
+from __future__ import annotations
+
+import argparse
+import compileall
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+MAKE = r"""
+import os, sys
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+import keras
+kind, path = sys.argv[1], sys.argv[2]
+if kind == "small":
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(64), keras.layers.Dense(64),
+                              keras.layers.Dense(10)])
+else:
+    model = getattr(keras.applications, kind)(weights=None)
+model.save(path)
+"""
+
+
+def timed(command: list[str], env: dict[str, str]) -> float:
+    """Seconds of one fresh process, imports included."""
+    started = time.perf_counter()
+    subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def median(runs: list[float]) -> float:
+    return statistics.median(runs)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    arguments = parser.parse_args()
+    compileall.compile_dir(os.path.join(ROOT, "converter"), quiet=1)
+    env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="tensorflow")
+    python = sys.executable
+    cli = [python, "-m", "converter"]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="weightport_bench_small_") as folder:
+        paths = {}
+        for kind in ("small", "ResNet50", "NASNetMobile"):
+            paths[kind] = os.path.join(folder, f"{kind}.keras")
+            subprocess.run([python, "-c", MAKE, kind, paths[kind]], check=True, env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        out = os.path.join(folder, "out.safetensors")
+
+        def repeat(command: list[str], cleanup: str | None = None) -> tuple[float, list[float]]:
+            seconds = []
+            for _ in range(arguments.repeats):
+                if cleanup and os.path.exists(cleanup):
+                    os.remove(cleanup)
+                seconds.append(timed(command, env))
+            return median(seconds), seconds
+
+        # memory: each step once more, in a probe process reporting its child's peak (ru_maxrss)
+        def peak_mb(command: list[str]) -> float:
+            probe = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, "
+                     "stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
+                     "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+            if os.path.exists(out):
+                os.remove(out)
+            result = subprocess.run([python, "-c", probe, *command], check=True, env=env, capture_output=True,
+                                    text=True)
+            return int(result.stdout.strip()) / 1024
+
+        start_up = repeat([python, "-c", "import converter"])
+        small = repeat(cli + ["convert", paths["small"], out], out)
+        rows.append(("34 KB model: convert", os.path.getsize(paths["small"]), small[0],
+                     "import converter", start_up[0], peak_mb(cli + ["convert", paths["small"], out]),
+                     peak_mb([python, "-c", "import converter"])))
+        copy_target = os.path.join(folder, "copy.keras")
+        copy = repeat([python, "-c", f"import shutil; shutil.copyfile({paths['ResNet50']!r}, {copy_target!r})"],
+                      copy_target)
+        resnet = repeat(cli + ["convert", paths["ResNet50"], out], out)
+        rows.append(("ResNet50: convert", os.path.getsize(paths["ResNet50"]), resnet[0], "copy (a process)", copy[0],
+                     peak_mb(cli + ["convert", paths["ResNet50"], out]), float("nan")))
+        nasnet = repeat(cli + ["inspect", paths["NASNetMobile"]])
+        rows.append(("NASNetMobile: inspect", os.path.getsize(paths["NASNetMobile"]), nasnet[0], "import converter",
+                     start_up[0], peak_mb(cli + ["inspect", paths["NASNetMobile"]]), float("nan")))
+        shutil.rmtree(folder, ignore_errors=True)
+    print("| step | file | seconds | baseline | baseline seconds | ratio | peak RSS MB (baseline) |")
+    print("|---|---|---|---|---|---|---|")
+    for name, size, seconds, baseline, base_seconds, peak, base_peak in rows:
+        base_rss = "" if base_peak != base_peak else f" ({base_peak:.0f})"
+        print(f"| {name} | {size / 1e6:.2f} MB | {seconds:.2f} | {baseline} | {base_seconds:.2f} | "
+              f"{seconds / base_seconds:.2f}x | {peak:.0f}{base_rss} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""Many models at once: every Keras file of a list of files, folders and globs into one output folder.
+
+Each source converts on its own (in a pool of processes with jobs > 1); one failing does
+not stop the others. The result is one row per source, for a summary table.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+from .errors import ArgumentError, ConversionWarning, ConverterError
+from .writers import WRITERS
+
+#: the suffixes of Keras files a folder is searched for (a sharded index counts as one model)
+KERAS_SUFFIXES = (".keras", ".weights.json", ".weights.h5", ".h5", ".hdf5")
+
+
+@dataclass
+class BatchItem:
+    """One source of a batch: where it went and how it went."""
+
+    source: str
+    destination: str
+    status: str = "pending"  # ok | failed
+    format: str = ""
+    tensors: int = 0
+    seconds: float = 0.0
+    error: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+def keras_files(paths: Iterable[str]) -> list[str]:
+    """The Keras files named by `paths`: files as given, folders searched (not recursively), globs expanded."""
+    found: list[str] = []
+    for path in paths:
+        if os.path.isdir(path):
+            names = sorted(os.listdir(path))
+            shards = {name for name in names if name.endswith(".weights.json")}
+            found += [os.path.join(path, name) for name in names if name.endswith(KERAS_SUFFIXES)
+                      and not _is_shard_of(name, shards) and os.path.isfile(os.path.join(path, name))]
+        elif not os.path.exists(path) and glob.has_magic(path):
+            matches = sorted(glob.glob(path))
+            if not matches:
+                raise ArgumentError(f"{path}: matches no file")
+            found += keras_files(matches)
+        else:
+            found.append(path)  # a missing file fails in its own row, with the reader's message
+    return list(dict.fromkeys(found))
+
+
+def _is_shard_of(name: str, indexes: set[str]) -> bool:
+    """`model_00000.weights.h5` beside `model.weights.json`: a shard, converted through its index."""
+    return name.endswith(".weights.h5") and any(name.startswith(index[: -len(".weights.json")] + "_")
+                                                for index in indexes)
+
+
+def output_name(source: str, suffix: str) -> str:
+    base = os.path.basename(source)
+    for keras_suffix in KERAS_SUFFIXES:
+        if base.endswith(keras_suffix):
+            return base[: -len(keras_suffix)] + suffix
+    return base + suffix
+
+
+def plan_batch(paths: Sequence[str], out_dir: str, suffix: str = ".safetensors") -> list[BatchItem]:
+    """One item per Keras file, each with its destination in `out_dir`; two sources of one name are refused."""
+    if suffix not in WRITERS:
+        raise ArgumentError(f"suffix {suffix!r}: expected one of {', '.join(sorted(WRITERS))}")
+    if not os.path.isdir(out_dir):
+        raise ArgumentError(f"{out_dir}: the output folder does not exist; create it first")
+    sources = keras_files(paths)
+    if not sources:
+        raise ArgumentError(f"no Keras file in {', '.join(paths)} (looked for {', '.join(KERAS_SUFFIXES)})")
+    names = [output_name(source, suffix) for source in sources]
+    # one model saved in two formats side by side (model.keras, model.h5): keep the format in both names
+    names = [os.path.basename(source).replace(".", "_") + suffix if names.count(name) > 1 else name
+             for source, name in zip(sources, names)]
+    items = [BatchItem(source, os.path.join(out_dir, name)) for source, name in zip(sources, names)]
+    seen: dict[str, str] = {}
+    for item in items:
+        if item.destination in seen:
+            raise ArgumentError(f"{seen[item.destination]} and {item.source} would both be written to "
+                                f"{item.destination}; convert them into different folders")
+        seen[item.destination] = item.source
+    return items
+
+
+def convert_many(paths: Sequence[str], out_dir: str, *, suffix: str = ".safetensors", jobs: int = 1,
+                 **options: Any) -> list[BatchItem]:
+    """Convert every Keras file of `paths` (files, folders, globs) into `out_dir` as `<name><suffix>`.
+
+    `options` are `convert`'s (layout, force, dtype, skip_unsupported, ...). With `jobs` > 1
+    the files convert in that many processes. Failures are rows, not exceptions.
+    """
+    if jobs < 1:
+        raise ArgumentError(f"jobs {jobs}: expected 1 or more")
+    items = plan_batch(paths, out_dir, suffix)
+    if jobs == 1 or len(items) == 1:
+        return [_convert_one(item, options) for item in items]
+    with ProcessPoolExecutor(max_workers=min(jobs, len(items))) as pool:
+        return list(pool.map(_convert_one, items, [options] * len(items)))
+
+
+def _convert_one(item: BatchItem, options: dict[str, Any]) -> BatchItem:
+    from . import convert  # the package's own convert: imported here so that workers import it once
+
+    started = time.perf_counter()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConversionWarning)
+            conversion = convert(item.source, item.destination, **options)
+        item.status, item.format, item.tensors = "ok", conversion.graph.format, len(conversion.tensors)
+        item.warnings = [str(w.message) for w in caught if issubclass(w.category, ConversionWarning)]
+    except ConverterError as error:
+        item.status, item.error = "failed", " ".join(str(error).split())
+    except Exception as error:  # noqa: BLE001 - a bug of ours must not stop the other models
+        item.status, item.error = "failed", f"internal error (a bug in weightport): {type(error).__name__}: {error}"
+    item.seconds = round(time.perf_counter() - started, 2)
+    return item
+
+
+def summary_table(items: Sequence[BatchItem]) -> str:
+    """The batch as a table: source, format, tensors, seconds, status (and the error of a failed one)."""
+    rows = [("source", "format", "tensors", "seconds", "status")]
+    rows += [(item.source, item.format or "-", str(item.tensors), f"{item.seconds:.2f}",
+              item.status if item.status == "ok" else f"failed: {item.error}") for item in items]
+    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths)) + "  " + row[4] for row in rows]
+    failed = sum(item.status != "ok" for item in items)
+    lines.append(f"\n{len(items) - failed} of {len(items)} converted" + (f", {failed} failed" if failed else ""))
+    return "\n".join(lines)

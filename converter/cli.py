@@ -1,0 +1,379 @@
+"""weightport's command line: parses, calls the `converter` library, maps errors to exit codes.
+
+Exit codes: 0 ok, 1 verification failed, 2 bad input or usage, 70 a bug in weightport
+(one line; --debug or WEIGHTPORT_DEBUG=1 shows the traceback), 130 interrupted (Ctrl-C),
+143 terminated (SIGTERM); a closed output pipe ends quietly.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import warnings
+from typing import Any, Sequence
+
+import converter  # the library this CLI calls (absolute: it also runs as converter/cli.py)
+
+DESCRIPTION = """\
+Move trained Keras weights to PyTorch without TensorFlow.
+
+Keras and PyTorch store the same weights in different layouts: a Keras Dense kernel is
+(in, out) because Keras computes x @ W, while nn.Linear stores (out, in) and computes
+x @ W.T. weightport reads Keras files with h5py alone and writes each tensor in the
+layout PyTorch expects, under keys `{layer_name}.{torch_param}`.
+
+Sources: Keras 3 .keras archives, Keras 3 .weights.h5 (and sharded .weights.json), legacy
+HDF5 .h5 (Keras 2.0 to 2.15, tf.keras, Keras 3's .h5 writer) full models and save_weights
+files. `export` writes a runnable PyTorch model file, `verify` compares it with Keras."""
+
+EPILOG = """\
+examples:
+  weightport inspect model.keras
+  weightport convert model.h5 model.safetensors
+  weightport convert model.keras weights.pt --force
+  weightport convert model.weights.h5 weights.npz --architecture model.keras
+  weightport convert model.h5 weights.h5 --layout keras
+  weightport convert model.h5 weights.pt --like template.pt --map order
+  weightport export model.keras model.py
+  weightport verify model.keras --per-layer
+
+exit codes: 0 ok, 1 verification failed, 2 bad input or usage, 70 a bug in weightport
+(rerun with --debug for the traceback), 130 interrupted, 143 terminated
+
+Files from strangers are safe to convert, inspect, export and verify: nothing in a file
+runs as code and nothing outside it is read (see SECURITY.md)."""
+
+EXIT_BUG = 70  # sysexits' EX_SOFTWARE: an error weightport did not mean to raise
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="weightport", description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"weightport {converter.__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the Python traceback of an unexpected error (or set WEIGHTPORT_DEBUG=1)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    inspect = commands.add_parser(
+        "inspect", help="show the format, Keras version and each tensor's Keras and PyTorch layout",
+        description="Show what SRC holds: its format and Keras version and, per layer, each Keras "
+        "tensor's shape and layout beside the PyTorch key, shape and transform it becomes.",
+    )
+    inspect.add_argument("source", metavar="SRC", help="a .keras, .weights.h5 or .h5 file")
+    inspect.add_argument("--json", action="store_true", help="print the report as JSON")
+    _architecture_option(inspect)
+
+    convert = commands.add_parser(
+        "convert", help="convert SRC to DST (.safetensors, .pt/.pth, .npz, .h5/.hdf5)",
+        description="Convert the weights of SRC and write them to DST; the output format comes from "
+        "DST's suffix: .safetensors (recommended), .pt/.pth (a state_dict for torch.load), .npz, "
+        ".h5/.hdf5; a folder gets Hugging Face's model.safetensors. Every file records its source, format, "
+        "Keras version and layout (and safetensors files Hugging Face's \"format\": \"pt\").",
+    )
+    convert.add_argument("paths", nargs="+", metavar="SRC DST",
+                         help="SRC: a .keras, .weights.h5 (or sharded .weights.json) or .h5 file; DST: the output "
+                         "file (its suffix picks the format), or a folder: DST/model.safetensors. With --out-dir: "
+                         "any number of SRC (files, folders, globs) and no DST")
+    convert.set_defaults(subparser=convert)
+    convert.add_argument("--out-dir", metavar="DIR",
+                         help="convert every SRC into DIR as NAME.safetensors (or --suffix), one summary table; "
+                         "exit 2 if any failed, the others still written")
+    convert.add_argument("--suffix", default=".safetensors", choices=sorted(converter.WRITERS),
+                         help="the output format with --out-dir (default .safetensors)")
+    convert.add_argument("--jobs", type=int, default=1, metavar="N",
+                         help="with --out-dir: convert N models at once, in N processes (default 1)")
+    convert.add_argument(
+        "--layout", choices=converter.OUTPUT_LAYOUTS, default="torch",
+        help="torch (default): PyTorch layouts and parameter names; keras: Keras's own layouts "
+        "and variable names, unchanged",
+    )
+    convert.add_argument("--force", action="store_true", help="overwrite DST if it exists")
+    convert.add_argument(
+        "--skip-unsupported", action="store_true",
+        help="leave out layers with weights that no rule converts (and list them) instead of failing",
+    )
+    convert.add_argument("--record", metavar="FILE",
+                         help="also write the per-tensor conversion record as JSON (not DST; --force to overwrite)")
+    convert.add_argument(
+        "--map", metavar="RULES.json",
+        help="rename keys: a JSON object {keras_key_or_layer: torch_key_or_module} or a list of "
+        "[regex, replacement] rules (the first that matches applies); 'order' (with --like) pairs "
+        "layers in order within each kind",
+    )
+    convert.add_argument(
+        "--like", metavar="TEMPLATE",
+        help="a state_dict saved from your freshly built model (.pt, .safetensors, .npz): the output "
+        "takes its keys and shapes, matched by key after --map (or in order with --map order); "
+        "fails with the plan if anything cannot be paired",
+    )
+    convert.add_argument(
+        "--max-shard-size", metavar="SIZE",
+        help="split a .safetensors output larger than SIZE (bytes, or 500MB, 5GB) into shards "
+        "NAME-0000i-of-0000n.safetensors indexed by NAME.safetensors.index.json; with DST a folder, "
+        "model-...safetensors and model.safetensors.index.json, where transformers looks",
+    )
+    convert.add_argument("--dtype", choices=converter.OUTPUT_DTYPES,
+                         help="write every floating tensor in this dtype (rounded to nearest even; recorded); "
+                         "default: as stored")
+    convert.add_argument("--dry-run", action="store_true",
+                         help="read, convert and check everything (--map, --like, DST), write nothing; say what "
+                         "would be written")
+    convert.add_argument("--allow-unused", action="store_true",
+                         help="let --map entries that rename no tensor pass (by default they are an error: a typo)")
+    _quiet_option(convert, "no progress bar (it is drawn only on a terminal) and no warnings")
+    _architecture_option(convert)
+
+    export = commands.add_parser(
+        "export", help="write a standalone PyTorch model file (model.py) and its weights",
+        description="Write DST, a readable PyTorch source file (plain torch, no weightport) with one "
+        "nn.Module class whose attributes are the Keras layers and whose forward reads like the Keras "
+        "graph, and its weights beside it (DST with .safetensors). Its load() returns the model.",
+    )
+    export.add_argument("source", metavar="SRC", help="a .keras or full-model .h5 file")
+    export.add_argument("destination", metavar="DST", help="the model file to write, ending in .py")
+    export.add_argument("--weights", metavar="FILE", help="where to write the weights (.safetensors or .pt)")
+    _layout_option(export)
+    export.add_argument("--force", action="store_true", help="overwrite DST and its weights if they exist")
+    _architecture_option(export)
+    _quiet_option(export, "no warnings")
+
+    verify = commands.add_parser(
+        "verify", help="run Keras and the converted PyTorch model on the same inputs and compare",
+        description="Run the Keras model (needs keras; tf_keras for Keras 2 files) and the converted "
+        "PyTorch model on the same inputs and print, per output (and with --per-layer per layer, in "
+        "graph order), the max abs and max relative difference and a status: ok, inaccurate, failed. "
+        "Exit code 0 when every output is within tolerance, 1 otherwise.",
+    )
+    verify.add_argument("source", metavar="SRC", help="a .keras or full-model .h5 file")
+    verify.add_argument("--input", metavar="FILE.npz",
+                        help="inputs, one array per model input (by input name, or in order), Keras layout; "
+                        "default: random inputs in a realistic range from the input spec")
+    verify.add_argument("--samples", type=int, default=8, metavar="N", help="random samples (default 8)")
+    verify.add_argument("--atol", type=float, metavar="A",
+                        help="absolute tolerance (default by the model's lowest compute precision: 1e-5 for "
+                        "float32, 1e-3 float16, 1e-2 bfloat16; 1e-9 with --float64)")
+    verify.add_argument("--rtol", type=float, metavar="R",
+                        help="tolerance relative to the largest activation on the path into each value (default "
+                        "1e-4 for float32, 1e-2 float16, 6e-2 bfloat16; 1e-8 with --float64)")
+    verify.add_argument("--float64", action="store_true",
+                        help="run both Keras and PyTorch in float64 (a float32 model): rounding noise of deep "
+                        "models then cannot hide or fake a difference")
+    verify.add_argument("--per-layer", action="store_true",
+                        help="also compare every layer's output and name the first that diverges")
+    verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    verify.add_argument("--module", metavar="PACKAGE.MODULE:FACTORY",
+                        help="compare YOUR PyTorch module instead of weightport's: imports PACKAGE.MODULE (this runs "
+                        "your code; the current folder is searched first) and calls FACTORY(), which returns the "
+                        "module with its weights loaded (e.g. by converter.load_into); with --per-layer each Keras "
+                        "layer is compared with the submodule its weights load into")
+    verify.add_argument("--map", metavar="RULES.json",
+                        help="with --module: how Keras tensors pair with your parameters, as load_into takes it "
+                        "(a JSON file, or 'order')")
+    verify.add_argument("--input-layout", choices=("torch", "keras"), default=None,
+                        help="with --module: the layout your module takes images in (default torch: channels-first)")
+    _architecture_option(verify)
+    _quiet_option(verify, "no warnings")
+    return parser
+
+
+def _layout_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--input-layout", choices=("torch", "keras"), default="torch",
+        help="torch (default): image inputs/outputs of rank 4 and 5 are channels-first (N, C, H, W); "
+        "keras: the model takes and returns exactly the arrays Keras does",
+    )
+
+
+def _quiet_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("-q", "--quiet", action="store_true", help=what)
+
+
+def _architecture_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--architecture", metavar="FILE",
+        help="a .keras file or model config JSON giving the layer names of a .weights.h5 file",
+    )
+
+
+class Terminated(BaseException):
+    """SIGTERM (a timeout, docker stop, Slurm): unwinds like Ctrl-C so temporary files are removed."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = build_parser().parse_args(argv)
+    if arguments.command == "convert" and arguments.out_dir is None and len(arguments.paths) != 2:
+        arguments.subparser.error(f"convert takes SRC and DST (got {len(arguments.paths)} path(s)); to convert "
+                                  "several models give --out-dir DIR")
+    debug = arguments.debug or os.environ.get("WEIGHTPORT_DEBUG", "") not in ("", "0")
+    previous = signal.signal(signal.SIGTERM, _terminate) if hasattr(signal, "SIGTERM") else None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", converter.ConversionWarning)
+            warnings.showwarning = _warning_printer(warnings.showwarning, getattr(arguments, "quiet", False))
+            return _run(arguments)
+    except converter.LoadError as error:
+        print(error.plan, file=sys.stderr)
+        print(f"weightport: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except converter.ConverterError as error:
+        print(f"weightport: error: {_one_line(str(error))}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except Terminated:
+        return EXIT_TERMINATED
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 0
+    except Exception as error:  # a bug of ours: one line, and the way to see more
+        if debug:
+            raise
+        print(f"weightport: internal error (a bug in weightport, not in your file): {type(error).__name__}: "
+              f"{_one_line(str(error))[:300]}; rerun with --debug (or WEIGHTPORT_DEBUG=1) for the traceback "
+              "and report it", file=sys.stderr)
+        return EXIT_BUG
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _warning_printer(original: Any, quiet: bool) -> Any:
+    """warnings.showwarning for the CLI: weightport's own warnings as one `weightport: warning:` line each,
+    others (Keras's) as Python shows them; nothing with --quiet."""
+    def show(message: Any, category: type[Warning], filename: str, lineno: int, file: Any = None,
+             line: str | None = None) -> None:
+        if quiet:
+            return
+        if issubclass(category, converter.ConversionWarning):
+            print(f"weightport: warning: {_one_line(str(message))}", file=sys.stderr)
+        else:
+            original(message, category, filename, lineno, file, line)
+    return show
+
+
+def _run(arguments: argparse.Namespace) -> int:
+    if arguments.command == "inspect":
+        report = converter.inspect(arguments.source, architecture=arguments.architecture)
+        _print(json.dumps(report.to_dict(), indent=2) if arguments.json else report.to_text())
+    elif arguments.command == "convert" and arguments.out_dir is not None:
+        return _convert_many(arguments)
+    elif arguments.command == "convert":
+        arguments.source, arguments.destination = arguments.paths
+        conversion = converter.convert(
+            arguments.source, arguments.destination, layout=arguments.layout, force=arguments.force,
+            skip_unsupported=arguments.skip_unsupported, architecture=arguments.architecture,
+            mapping=_mapping(arguments.map), like=arguments.like, max_shard_size=arguments.max_shard_size,
+            progress=not arguments.quiet, record=arguments.record, dry_run=arguments.dry_run,
+            allow_unused=arguments.allow_unused, dtype=arguments.dtype,
+        )
+        if arguments.dry_run:
+            _print(f"dry run: would write {len(conversion.tensors)} tensors ({arguments.layout} layout) to "
+                   f"{arguments.destination}; nothing was written")
+            return 0
+        files = conversion.files
+        where = files[0] if len(files) == 1 else f"{len(files) - 1} shards indexed by {files[-1]}"
+        _print(f"wrote {len(conversion.tensors)} tensors ({arguments.layout} layout) to {where}")
+    elif arguments.command == "export":
+        model_file, weights = converter.export(
+            arguments.source, arguments.destination, weights=arguments.weights,
+            input_layout=arguments.input_layout, force=arguments.force, architecture=arguments.architecture,
+        )
+        _print(f"wrote {model_file} and {weights}; load with: from {_module_name(model_file)} import load")
+    elif arguments.command == "verify":
+        own = _own_module(arguments.module) if arguments.module else None
+        verification = converter.verify(
+            arguments.source, inputs=arguments.input, samples=arguments.samples, atol=arguments.atol,
+            rtol=arguments.rtol, per_layer=arguments.per_layer, architecture=arguments.architecture,
+            precision="float64" if arguments.float64 else "model", module=own, mapping=_mapping(arguments.map),
+            input_layout=arguments.input_layout or ("torch" if own is not None else "keras"),
+        )
+        _print(json.dumps(verification.to_dict(), indent=2) if arguments.json else verification.to_text())
+        return 0 if verification.ok else 1
+    return 0
+
+
+def _convert_many(arguments: argparse.Namespace) -> int:
+    single = [name for name, value in (("--record", arguments.record), ("--like", arguments.like),
+                                       ("--architecture", arguments.architecture), ("--dry-run", arguments.dry_run))
+              if value]
+    if single:
+        raise converter.ArgumentError(f"{', '.join(single)} apply to one model; not with --out-dir")
+    items = converter.convert_many(
+        arguments.paths, arguments.out_dir, suffix=arguments.suffix, jobs=arguments.jobs, layout=arguments.layout,
+        force=arguments.force, skip_unsupported=arguments.skip_unsupported, mapping=_mapping(arguments.map),
+        allow_unused=arguments.allow_unused, max_shard_size=arguments.max_shard_size, dtype=arguments.dtype,
+    )
+    if not arguments.quiet:
+        for item in items:
+            for warning in item.warnings:
+                print(f"weightport: warning: {item.source}: {_one_line(warning)}", file=sys.stderr)
+    _print(converter.summary_table(items))
+    return 0 if all(item.status == "ok" for item in items) else 2
+
+
+def _print(text: str) -> None:
+    print(text)
+    sys.stdout.flush()  # a closed pipe shows here, inside main's handlers
+
+
+def _quiet_stdout() -> None:
+    """After a closed pipe: send what Python still flushes at exit nowhere, instead of a second error."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _own_module(spec: str) -> object:
+    """--module PACKAGE.MODULE:FACTORY: the user's module, built by their own code (explicitly asked for)."""
+    import importlib
+
+    name, _, factory = spec.partition(":")
+    if not name or not factory.isidentifier():
+        raise converter.ArgumentError(f"--module {spec!r}: expected PACKAGE.MODULE:FACTORY, e.g. mynet:build")
+    sys.path.insert(0, os.getcwd())
+    try:
+        built = getattr(importlib.import_module(name), factory)()
+    except (ImportError, AttributeError) as error:
+        raise converter.ArgumentError(f"--module {spec!r}: {error}") from None
+    finally:
+        sys.path.pop(0)
+    if not callable(built) or not hasattr(built, "named_modules"):
+        raise converter.ArgumentError(f"--module {spec!r}: {factory}() returned a {type(built).__name__}, "
+                                      "not a torch.nn.Module")
+    return built
+
+
+def _mapping(value: str | None) -> object:
+    """--map: 'order', or a JSON file of renames."""
+    if value is None or value == "order":
+        return value
+    try:
+        with open(value, encoding="utf-8") as handle:
+            rules = json.load(handle)
+    except (OSError, ValueError, RecursionError) as error:
+        raise converter.ReadError(f"{value}: cannot read the --map rules ({error}); give a JSON object or "
+                                  "a list of [regex, replacement] pairs") from None
+    if isinstance(rules, dict) or (isinstance(rules, list) and all(
+            isinstance(rule, list) and len(rule) == 2 for rule in rules)):
+        return rules
+    raise converter.ReadError(f"{value}: --map rules must be a JSON object or a list of [regex, replacement] pairs")
+
+
+def _module_name(path: str) -> str:
+    return os.path.splitext(os.path.basename(path))[0]

@@ -1,0 +1,59 @@
+"""Verifying the user's own PyTorch module (after load_into) against Keras, per layer where pairable.
+
+The layers compared are those whose weights `load_into` pairs with a submodule (by key, a
+`mapping`, or "order"): a forward hook on that submodule captures its output, compared with
+the Keras layer's. Outputs that do not have the Keras layer's shape after the image axes are
+moved back (a torch LSTM returning every step where Keras returns the last) are listed as
+skipped, not judged.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .conversion import Conversion
+from .matching import Mapping, plan, source_units, target_units_from_module
+
+
+def paired_submodules(module: Any, conversion: Conversion, mapping: Mapping) -> dict[str, Any]:
+    """Keras layer name -> the submodule of `module` its weights load into."""
+    layer_of = {target.key: result.layer.name for result in conversion.layers for target in result.tensors}
+    submodules = dict(module.named_modules())
+    pairs: dict[str, Any] = {}
+    for row in plan(source_units(conversion), target_units_from_module(module), mapping).rows:
+        if row.status != "load" or row.source is None or row.target_key is None:
+            continue
+        path = row.target_key.rpartition(".")[0]
+        layer = layer_of.get(row.source.key)
+        if layer is not None and path in submodules and layer not in pairs:
+            pairs[layer] = submodules[path]
+    return pairs
+
+
+class Capture:
+    """Forward hooks keeping each paired submodule's first output (detached), by Keras layer name."""
+
+    def __init__(self, pairs: dict[str, Any]) -> None:
+        self.values: dict[str, Any] = {}
+        self.handles = [submodule.register_forward_hook(self._hook(name)) for name, submodule in pairs.items()]
+
+    def _hook(self, name: str) -> Any:
+        def keep(_module: Any, _inputs: Any, output: Any) -> None:
+            while isinstance(output, (tuple, list)) and output:
+                output = output[0]  # nn.LSTM: (outputs, (h, c)) -> outputs
+            if hasattr(output, "detach") and name not in self.values:
+                self.values[name] = output.detach()
+        return keep
+
+    def close(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+
+
+def keras_layout(value: Any, channels_first: bool, expected_ndim: int) -> np.ndarray:
+    """A captured torch value as Keras lays it out: channels moved last for images in the torch layout."""
+    array = value.float().cpu().numpy() if value.dtype.is_floating_point else value.cpu().numpy()
+    if channels_first and array.ndim in (4, 5) and expected_ndim == array.ndim:
+        array = np.moveaxis(array, 1, -1)
+    return array

@@ -1,0 +1,53 @@
+"""Many models at once: files, folders and globs into one folder, a summary, failures as rows."""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+from safetensors.numpy import load_file
+
+import converter
+from helpers import fixture, run_cli
+
+
+def _zoo(folder):
+    zoo = folder / "zoo"
+    zoo.mkdir()
+    shutil.copy(fixture("keras3/mlp.keras"), zoo / "a.keras")
+    shutil.copy(fixture("keras2/nested.h5"), zoo / "b.h5")
+    (zoo / "broken.h5").write_bytes(b"not an HDF5 file at all")
+    (zoo / "notes.txt").write_text("not a model")
+    return zoo
+
+
+def test_cli_converts_a_folder_and_reports_each_model(tmp_path):
+    zoo, out = _zoo(tmp_path), tmp_path / "out"
+    out.mkdir()
+    result = run_cli("convert", str(zoo), "--out-dir", str(out), "--jobs", "2")
+    assert result.returncode == 2, result.stderr  # one failed; the others are written
+    assert sorted(path.name for path in out.iterdir()) == ["a.safetensors", "b.safetensors"]
+    table = result.stdout
+    assert "broken.h5" in table and "failed:" in table and "2 of 3 converted, 1 failed" in table
+    assert "notes.txt" not in table
+    for name, source in (("a", "keras3/mlp.keras"), ("b", "keras2/nested.h5")):
+        written, expected = load_file(str(out / f"{name}.safetensors")), converter.state_dict(fixture(source))
+        assert set(written) == set(expected)
+        for key, value in expected.items():
+            np.testing.assert_array_equal(written[key], value)
+
+
+def test_python_api_and_options(tmp_path):
+    zoo, out = _zoo(tmp_path), tmp_path / "out"
+    out.mkdir()
+    items = converter.convert_many([str(zoo / "*.keras"), str(zoo / "b.h5")], str(out), suffix=".npz",
+                                   dtype="float16")
+    assert [item.status for item in items] == ["ok", "ok"]
+    assert all(np.load(item.destination)["dense_1.weight"].dtype == np.float16 for item in items[:1])
+    assert "2 of 2 converted" in converter.summary_table(items)
+
+
+def test_single_model_options_are_refused_with_out_dir(tmp_path):
+    result = run_cli("convert", fixture("keras3/mlp.keras"), "--out-dir", str(tmp_path), "--dry-run")
+    assert result.returncode == 2 and "--dry-run" in result.stderr
+    result = run_cli("convert", fixture("keras3/mlp.keras"), fixture("keras3/mlp.h5"), str(tmp_path / "x.pt"))
+    assert result.returncode == 2 and "--out-dir" in result.stderr

@@ -1,0 +1,89 @@
+"""verify(module=...): the user's own hand-written module, loaded with load_into, against Keras, per layer."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import converter
+from layer_harness import randomize
+
+
+class Net(nn.Module):
+    """What a user writes by hand for the Keras model below: other names, channels-first."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4, eps=1e-3), nn.ReLU())
+        self.head = nn.Linear(4, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x).mean(dim=(2, 3)))
+
+
+@pytest.fixture
+def keras_file(tmp_path):
+    import keras
+
+    model = keras.Sequential([keras.Input((6, 6, 3)), keras.layers.Conv2D(4, 3, padding="same", name="conv"),
+                              keras.layers.BatchNormalization(name="bn"), keras.layers.ReLU(name="relu"),
+                              keras.layers.GlobalAveragePooling2D(name="pool"), keras.layers.Dense(2, name="fc")])
+    randomize(model, seed=4)
+    path = str(tmp_path / "net.keras")
+    model.save(path)
+    return path
+
+
+def loaded(path: str) -> Net:
+    net = Net().eval()
+    converter.load_into(net, path, mapping="order")
+    return net
+
+
+def test_own_module_matches_per_layer(keras_file):
+    report = converter.verify(keras_file, module=loaded(keras_file), mapping="order", per_layer=True,
+                              input_layout="torch")
+    assert report.ok, report.to_text()
+    assert [row.name for row in report.layers] == ["conv", "bn", "fc"]
+    assert {"relu", "pool"} <= set(report.skipped_layers)
+
+
+def test_a_wrong_weight_is_found_at_its_layer(keras_file):
+    net = loaded(keras_file)
+    with torch.no_grad():
+        net.features[1].running_var.mul_(1.5)  # a wrong BatchNorm statistic
+    report = converter.verify(keras_file, module=net, mapping="order", per_layer=True, input_layout="torch")
+    assert not report.ok and report.first_divergence == "bn"
+
+
+def test_training_mode_is_warned_about(keras_file):
+    net = loaded(keras_file).train()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = converter.verify(keras_file, module=net, input_layout="torch")
+    assert not report.ok
+    assert any("module.eval()" in str(w.message) for w in caught)
+    np.testing.assert_equal(net.training, True)
+
+
+def test_cli_verify_module(tmp_path, keras_file):
+    from helpers import ROOT, run_cli
+
+    (tmp_path / "mynet.py").write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(ROOT / 'tests')!r})\n"
+        "import converter\n"
+        "from test_verify_own_module import Net\n\n"
+        "def build():\n"
+        "    net = Net().eval()\n"
+        f"    converter.load_into(net, {keras_file!r}, mapping='order')\n"
+        "    return net\n")
+    result = run_cli("verify", keras_file, "--module", "mynet:build", "--map", "order", "--per-layer",
+                     cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "result: ok" in result.stdout and "bn" in result.stdout
+    bad = run_cli("verify", keras_file, "--module", "mynet:nothing", cwd=tmp_path)
+    assert bad.returncode == 2 and "mynet:nothing" in bad.stderr
