@@ -66,6 +66,11 @@ class Report:
         for spec in data["inputs"]:
             shape = "(" + ", ".join("None" if d is None else str(d) for d in spec["shape"]) + ")"
             lines.append(f"input    {spec['name']} {shape} {spec['dtype']}")
+        left_out = self.conversion.graph.metadata.get("left_out", "")
+        if left_out:  # a checkpoint's training state: optimizer slots, counters, moving-average shadows
+            names = left_out.split(", ")
+            lines.append(f"left out {len(names)} variables of training state or aliases: {', '.join(names[:6])}"
+                         + (", ..." if len(names) > 6 else ""))
         header = ("layer", "class", "keras tensor", "keras shape", "keras layout", "torch key",
                   "torch shape", "transform")
         rows: list[tuple[str, ...]] = []

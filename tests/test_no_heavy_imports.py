@@ -37,3 +37,17 @@ def test_import_converter_imports_no_framework():
         capture_output=True, text=True, cwd=ROOT, timeout=60,
     )
     assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_converting_a_tensorflow_checkpoint_imports_no_framework(tmp_path):
+    import tf_keras
+
+    model = tf_keras.models.load_model(fixture("keras2/mlp.h5"), compile=False)
+    model.save(str(tmp_path / "saved"), save_format="tf")
+    destination = str(tmp_path / "out.safetensors")
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT.format(source=str(tmp_path / "saved"), destination=destination)],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "HEAVY []" in result.stdout

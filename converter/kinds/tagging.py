@@ -51,6 +51,11 @@ def _tag_layer(layer: Layer, expected: list[Variable]) -> None:
             if role not in by_path:
                 raise LayoutError(f"{where}: unexpected tensor {tensor.role}; expected {_roles(expected)}")
             matched.append(by_path[role])
+    elif _unique_names(layer, expected):
+        # every tensor names one expected variable: matched by name, whatever the stored order (a
+        # checkpoint lists variables alphabetically; Keras 2.0 wrote BatchNormalization's in its own order)
+        by_name = {name: variable for variable in expected for name in variable.names}
+        matched = [by_name[tensor.role] for tensor in layer.tensors]
     else:
         position = 0
         for tensor in layer.tensors:
@@ -70,6 +75,16 @@ def _tag_layer(layer: Layer, expected: list[Variable]) -> None:
         raise LayoutError(f"{where}: missing tensors {missing}; expected {_roles(expected)}")
     for tensor, variable in zip(layer.tensors, matched):
         tensor.role, tensor.layout = variable.role, variable.layout
+
+
+def _unique_names(layer: Layer, expected: list[Variable]) -> bool:
+    """Each tensor's name is the name of exactly one expected variable, and no two tensors share one."""
+    owners: dict[str, list[Variable]] = {}
+    for variable in expected:
+        for name in variable.names:
+            owners.setdefault(name, []).append(variable)
+    roles = [tensor.role for tensor in layer.tensors]
+    return len(set(roles)) == len(roles) and all(len(owners.get(role, [])) == 1 for role in roles)
 
 
 def _roles(variables: list[Variable]) -> str:

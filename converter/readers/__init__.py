@@ -12,7 +12,7 @@ import h5py
 
 from ..errors import ReadError
 from ..graph import ModelGraph
-from . import keras3, legacy_h5, live, sharded
+from . import keras3, legacy_h5, live, sharded, tf_checkpoint
 from .hdf5_checks import open_hdf5, raised_by_h5py
 from .keras3 import load_architecture
 
@@ -26,6 +26,8 @@ FORMATS = {
     "legacy-h5": "legacy HDF5 model (.h5, Keras 2 / tf.keras / Keras 3 legacy writer)",
     "legacy-h5-weights": "legacy HDF5 weights (.h5 from save_weights)",
     "live": "live keras.Model",
+    "tf-checkpoint": "TensorFlow checkpoint (PREFIX.index + PREFIX.data-*, TF1 or TF2)",
+    "tf-saved-model": "TensorFlow SavedModel directory (saved_model.pb + variables/)",
 }
 
 _HINT = ("expected a Keras .keras archive, a .weights.h5 file (or a sharded .weights.json index) or a Keras "
@@ -41,6 +43,15 @@ def read_source(source: Any, architecture: Any = None) -> ModelGraph:
     if live.is_live_model(source):
         return live.read_live(source)
     path = os.fspath(source)
+    try:
+        if tf_checkpoint.is_saved_model(path):
+            return _with_files(tf_checkpoint.read_saved_model(path, _architecture(architecture)), path, architecture)
+        prefix = tf_checkpoint.checkpoint_prefix(path)
+        if prefix is not None:
+            return _with_files(tf_checkpoint.read_checkpoint(prefix, _architecture(architecture), source=path), path,
+                               architecture)
+    except (OSError, ValueError) as error:  # a file of the checkpoint unreadable, or numpy refusing a mapping
+        raise ReadError(f"{path}: cannot read the checkpoint ({type(error).__name__}: {error})") from None
     if os.path.isdir(path):
         path, architecture = model_folder(path, architecture)
     try:
@@ -52,9 +63,20 @@ def read_source(source: Any, architecture: Any = None) -> ModelGraph:
             raise
         raise ReadError(f"{path}: damaged or malformed HDF5 data ({type(error).__name__}: "
                         f"{str(error).splitlines()[0][:200] if str(error) else 'no detail'})") from None
+    return _with_files(graph, path, architecture)
+
+
+def _with_files(graph: ModelGraph, path: str, architecture: Any) -> ModelGraph:
+    """Every file the graph was read from (no output may overwrite one)."""
     graph.files = [path] + graph.files + ([os.fspath(architecture)] if isinstance(architecture, (str, os.PathLike))
                                           else [])
     return graph
+
+
+def _architecture(architecture: Any) -> Any:
+    """A model config: as given, or read from a path (.keras, full-model .h5, JSON)."""
+    return keras3.load_architecture(os.fspath(architecture)) if isinstance(architecture, (str, os.PathLike)) \
+        else architecture
 
 
 def model_folder(folder: str, architecture: Any) -> tuple[str, Any]:

@@ -1,0 +1,245 @@
+"""TensorFlow checkpoints and SavedModel directories, read without TensorFlow (tensors via tf_bundle).
+
+Names: a TF2 object-based checkpoint keys each variable by its path in the object graph
+(`layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE`), a TF1 one by its variable name
+(`bert/encoder/layer_0/attention/self/query/kernel`). With a Keras architecture (given, or a
+tf.keras SavedModel's `keras_metadata.pb`) the object graph stored in the checkpoint
+(`_CHECKPOINTABLE_OBJECT_GRAPH`) says which layer each `layer_with_weights-N` is: the same
+object as its `layer-K` sibling, the K-th of the model's layers. Without one, the checkpoint
+is a tree of named variables: one group per path, converted with `--layout keras`.
+Optimizer slots and counters, step counters and exponential-moving-average shadows are
+left out and listed in the graph's metadata.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import Config
+from ..errors import ReadError
+from ..graph import Layer, ModelGraph, Tensor
+from . import tf_bundle
+from .keras_config import parse_model
+from .limits import parse_json
+from .protowire import all_bytes, first_bytes, first_int, message, varint
+
+OBJECT_GRAPH = "_CHECKPOINTABLE_OBJECT_GRAPH"
+VALUE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
+#: variables that are training state, not the model: left out (and listed)
+TRAINING_STATE = re.compile(r"(^|/)(optimizer|save_counter|global_step|keras_api)(/|$)|/\.OPTIMIZER_SLOT/|"
+                            r"/(Adam|Adam_1|adam_m|adam_v|Momentum|RMSProp|RMSProp_1|Adagrad|"
+                            r"AdamWeightDecayOptimizer(_1)?)$|"
+                            r"^(beta1_power|beta2_power|learning_rate)$")
+EMA = re.compile(r"/ExponentialMovingAverage$")
+#: a Keras model's lists of its own variables, saved beside the layers' (SavedModel): aliases
+ALIAS = re.compile(r"^(variables|trainable_variables|non_trainable_variables)/\d+(/|$)")
+
+
+def checkpoint_prefix(path: str) -> str | None:
+    """The bundle prefix `path` names: PREFIX, PREFIX.index, a data shard, a folder with a `checkpoint`
+    state file (its latest), or None when `path` is none of these."""
+    if path.endswith(".index") and os.path.isfile(path):
+        return path[: -len(".index")]
+    shard = re.match(r"^(.*)\.data-\d{5}-of-\d{5}$", path)
+    if shard and os.path.isfile(path) and os.path.isfile(shard.group(1) + ".index"):
+        return shard.group(1)
+    if os.path.isdir(path) and os.path.isfile(os.path.join(path, "checkpoint")):
+        return _latest(path)
+    if not os.path.exists(path) and os.path.isfile(path + ".index"):
+        return path
+    return None
+
+
+def _latest(folder: str) -> str:
+    """The checkpoint a `checkpoint` state file names, which must lie in that folder."""
+    with open(os.path.join(folder, "checkpoint"), encoding="utf-8", errors="replace") as handle:
+        text = handle.read(1 << 20)
+    found = re.search(r'^model_checkpoint_path:\s*"([^"\n]*)"', text, re.M)
+    if not found:
+        raise ReadError(f"{folder}/checkpoint: names no model_checkpoint_path")
+    name = found.group(1)
+    if os.path.basename(name) != name or name in ("", ".", ".."):
+        raise ReadError(f"{folder}/checkpoint: names {name!r}, not a checkpoint beside it; weightport reads only "
+                        "files in the folder given")
+    return os.path.join(folder, name)
+
+
+def is_saved_model(path: str) -> bool:
+    return os.path.isdir(path) and os.path.isfile(os.path.join(path, "saved_model.pb"))
+
+
+def read_saved_model(folder: str, architecture: Any = None) -> ModelGraph:
+    """A SavedModel directory: its variables bundle, named by tf.keras's `keras_metadata.pb` when present."""
+    prefix = os.path.join(folder, "variables", "variables")
+    if not os.path.isfile(prefix + ".index"):
+        raise ReadError(f"{folder}: a SavedModel without variables/variables.index")
+    own = _keras_metadata_config(os.path.join(folder, "keras_metadata.pb"))
+    graph = read_checkpoint(prefix, architecture if architecture is not None else own, source=folder)
+    graph.format, graph.own_config = "tf-saved-model", own
+    return graph
+
+
+def read_checkpoint(prefix: str, architecture: Any = None, source: str | None = None) -> ModelGraph:
+    """A checkpoint's variables: into the layers of `architecture` when given, else as a tree of names."""
+    shards, entries = tf_bundle.read_index(prefix)
+    index = tf_bundle.index_path(prefix)
+    graph = ModelGraph(layers=[], source=source or prefix, format="tf-checkpoint", keras_version="unknown")
+    weights, left_out = [], []
+    for entry in entries:
+        name = entry.name[: -len(VALUE_SUFFIX)] if entry.name.endswith(VALUE_SUFFIX) else entry.name
+        if entry.name == OBJECT_GRAPH or TRAINING_STATE.search(name) or EMA.search(name):
+            left_out.append(name)
+        elif entry.dtype in tf_bundle.SKIPPED_DTYPES.values() or entry.dtype.startswith("dtype "):
+            left_out.append(f"{name} ({entry.dtype})")
+        elif entry.sliced:
+            raise ReadError(f"{index}: {name} is a partitioned variable (saved in slices), which is not read yet")
+        else:
+            path, load = tf_bundle.loader(prefix, shards, entry)
+            graph.files.append(path)
+            weights.append((name, Tensor(role=name.rsplit("/", 1)[-1], shape=entry.shape, dtype=entry.dtype,
+                                         source=f"{index}:{entry.name}", loader=load)))
+    graph.files = sorted(set(graph.files))
+    graph.metadata["left_out"] = ", ".join(left_out)
+    if architecture is not None:
+        config = _plain(architecture)
+        root, graph.inputs = parse_model(config, graph.source)
+        objects = _object_graph(prefix, shards, entries)
+        _attach(root, weights, objects, index)
+        graph.layers, graph.root = root.children or [], root
+        graph.keras_version = "2.x"  # tf.keras: the Keras that writes object-based checkpoints and SavedModels
+    else:
+        graph.layers = _tree(weights)
+    return graph
+
+
+def _tree(weights: list[tuple[str, Tensor]]) -> list[Layer]:
+    """One weightless-kind group per variable path (`a/b/kernel` -> group a/b, tensor kernel)."""
+    groups: dict[tuple[str, ...], Layer] = {}
+    for name, tensor in weights:
+        parts = tuple(name.split("/"))
+        path = parts[:-1] or ("variables",)
+        if path not in groups:
+            groups[path] = Layer(name="/".join(path), class_name="Variables", config=Config({}), path=path,
+                                 has_config=False)
+        groups[path].tensors.append(tensor)
+    return list(groups.values())
+
+
+@dataclass
+class ObjectNode:
+    """One object of a TF2 checkpoint's object graph: its children by local name, and the checkpoint keys
+    of the tensors it holds (a variable holds one, `.../.ATTRIBUTES/VARIABLE_VALUE`)."""
+
+    children: dict[str, int]
+    keys: list[str]
+
+
+def _object_graph(prefix: str, shards: int, entries: list[tf_bundle.Entry]) -> list[ObjectNode]:
+    """The object graph TF2 stores in the checkpoint (a serialized TrackableObjectGraph)."""
+    entry = next((e for e in entries if e.name == OBJECT_GRAPH), None)
+    if entry is None:
+        raise ReadError(f"{prefix}.index: no object graph; a name-based (TF1) checkpoint has no Keras layer "
+                        "structure: convert it without --architecture (--layout keras)")
+    path = tf_bundle.shard_path(prefix, entry.shard, shards)
+    if entry.offset < 0 or entry.offset + entry.size > os.path.getsize(path):
+        raise ReadError(f"{path}: the object graph lies past the end of the data file")
+    with open(path, "rb") as handle:
+        handle.seek(entry.offset)
+        data = handle.read(entry.size)
+    length, position = varint(data, 0, path)  # a string tensor: its length, that length's masked CRC, the bytes
+    if position + 4 + length > len(data):
+        raise ReadError(f"{path}: the object graph is truncated")
+    graph = message(data[position + 4: position + 4 + length], f"{path}: object graph")
+    nodes = []
+    for node in all_bytes(graph, 1):
+        fields = message(node, f"{path}: object")
+        children = {}
+        for reference in all_bytes(fields, 1):
+            child = message(reference, f"{path}: reference")
+            children[first_bytes(child, 2).decode("utf-8", "replace")] = first_int(child, 1)
+        keys = [first_bytes(message(attribute, f"{path}: attribute"), 3).decode("utf-8", "replace")
+                for attribute in all_bytes(fields, 2)]
+        nodes.append(ObjectNode(children, keys))
+    return nodes
+
+
+def _attach(model: Layer, weights: list[tuple[str, Tensor]], objects: list[ObjectNode], where: str) -> None:
+    """Give each layer of `model` the variables the object graph places under it (its `layer-K` child)."""
+    places: dict[str, tuple[Layer, str]] = {}  # checkpoint key -> (layer, variable name)
+    _place(model, 0, objects, places, where)
+    unplaced = []
+    for name, tensor in weights:
+        key = tensor.source.rsplit(":", 1)[-1]
+        if key not in places:
+            if not ALIAS.match(name):
+                unplaced.append(name)
+            continue
+        layer, tensor.role = places[key]
+        layer.tensors.append(tensor)
+    if unplaced:
+        raise ReadError(f"{where}: variables {', '.join(unplaced[:4])} belong to no layer of the architecture; "
+                        "is it the model these weights were saved from?")
+
+
+def _place(model: Layer, node: int, objects: list[ObjectNode], places: dict[str, tuple[Layer, str]],
+           where: str, depth: int = 0) -> None:
+    """Walk a model's `layer-K` children (the K-th of its layers, as model.layers lists them)."""
+    if depth > 64 or node >= len(objects):
+        raise ReadError(f"{where}: the object graph nests models too deeply or names a missing object")
+    layers = [child for child in model.children or []
+              if not (model.class_name == "Sequential" and child.class_name == "InputLayer")]
+    for local, child in objects[node].children.items():
+        found = re.match(r"^layer-(\d+)$", local)
+        if not found:
+            continue
+        index = int(found.group(1))
+        if index >= len(layers) or child >= len(objects):
+            raise ReadError(f"{where}: the checkpoint's {local} is no layer of the architecture's {model.name}")
+        layer = layers[index]
+        if layer.is_model:
+            _place(layer, child, objects, places, where, depth + 1)
+        else:
+            _collect(layer, child, objects, places, {child})
+
+
+def _collect(layer: Layer, node: int, objects: list[ObjectNode], places: dict[str, tuple[Layer, str]],
+             seen: set[int]) -> None:
+    """The variables under one layer's object (through its cell or sublayers), named by their own name."""
+    for local, child in objects[node].children.items():
+        if child >= len(objects):
+            continue
+        for key in objects[child].keys:
+            # a layer's own lists of its variables name them by position ("0"): its attribute names win
+            if key not in places or places[key][1].isdigit():
+                places[key] = (layer, local)
+        if not objects[child].keys and child not in seen:
+            seen.add(child)
+            _collect(layer, child, objects, places, seen)
+
+
+def _keras_metadata_config(path: str) -> Any:
+    """The model config tf.keras stored in a SavedModel's `keras_metadata.pb` (its root object's), or None."""
+    if not os.path.isfile(path):
+        return None
+    with open(path, "rb") as handle:
+        data = handle.read(64 << 20)
+    for node in all_bytes(message(data, path), 1):
+        fields = message(node, path)
+        if first_bytes(fields, 3) == b"root":
+            metadata = parse_json(first_bytes(fields, 5).decode("utf-8", "replace"), f"{path}: root metadata")
+            if isinstance(metadata, dict) and "config" in metadata:
+                return {"class_name": metadata.get("class_name"), "config": metadata["config"]}
+    return None
+
+
+def _plain(value: Any) -> Any:
+    """tf.keras's SavedModel metadata writes tuples as {"class_name": "__tuple__", "items": [...]}: lists."""
+    if isinstance(value, dict):
+        if value.get("class_name") == "__tuple__" and isinstance(value.get("items"), list):
+            return [_plain(item) for item in value["items"]]
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value

@@ -1,0 +1,137 @@
+"""TensorFlow checkpoints and SavedModel directories, read without TensorFlow, against TensorFlow's own reader."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import converter
+from helpers import run_cli
+from layer_harness import randomize
+
+
+def _tf():
+    import tensorflow as tf
+
+    return tf
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    """One trained tf.keras model (optimizer slots exist) as .h5, a SavedModel and a TF2 checkpoint."""
+    import tf_keras as k
+
+    folder = tmp_path_factory.mktemp("tf")
+    x = k.Input((5, 4))
+    h = k.layers.LSTM(3, return_sequences=True, name="lstm")(x)
+    h = k.layers.Conv1D(4, 2, name="conv")(h)
+    h = k.layers.BatchNormalization(name="bn")(h)
+    h = k.layers.Flatten()(h)
+    y = k.layers.Dense(2, name="head")(h)
+    model = k.Model(x, y)
+    model.compile("adam", "mse")
+    model.fit(np.random.default_rng(0).normal(size=(8, 5, 4)), np.zeros((8, 2)), verbose=0)
+    randomize(model, seed=2)
+    model.save(str(folder / "model.h5"))
+    model.save(str(folder / "saved"), save_format="tf")
+    model.save_weights(str(folder / "ckpt" / "weights"))
+    return folder, model
+
+
+def _same(first: dict, second: dict) -> None:
+    assert set(first) == set(second)
+    for key in first:
+        np.testing.assert_array_equal(first[key], second[key], err_msg=key)
+
+
+def test_saved_model_and_checkpoint_equal_the_h5(written):
+    folder, _ = written
+    reference = converter.state_dict(str(folder / "model.h5"))
+    _same(converter.state_dict(str(folder / "saved")), reference)
+    for source in ("ckpt/weights", "ckpt/weights.index", "ckpt/weights.data-00000-of-00001", "ckpt"):
+        _same(converter.state_dict(str(folder / source), architecture=str(folder / "model.h5")), reference)
+    with converter.read(str(folder / "saved")) as graph:
+        assert graph.format == "tf-saved-model"
+        assert "optimizer/" in graph.metadata["left_out"]
+
+
+def test_saved_model_builds_and_verifies(written):
+    folder, model = written
+    inputs = np.random.default_rng(1).normal(size=(3, 5, 4)).astype("float32")
+    module = converter.to_torch(str(folder / "saved"), input_layout="keras")
+    with torch.no_grad():
+        actual = module(torch.from_numpy(inputs)).numpy()
+    np.testing.assert_allclose(actual, model(inputs).numpy(), atol=1e-5)
+    assert converter.verify(str(folder / "saved"), per_layer=True).ok
+
+
+def test_raw_checkpoint_tensors_equal_tensorflows(written, tmp_path):
+    folder, _ = written
+    prefix = str(folder / "ckpt" / "weights")
+    result = run_cli("convert", prefix, str(tmp_path / "raw.safetensors"), "--layout", "keras")
+    assert result.returncode == 0, result.stderr
+    reader = _tf().train.load_checkpoint(prefix)
+    weights = converter.state_dict(prefix, layout="keras")
+    names = [name for name in reader.get_variable_to_shape_map()
+             if not name.startswith(("optimizer", "save_counter", "_CHECKPOINTABLE")) and "OPTIMIZER_SLOT" not in name]
+    assert len(weights) == len(names) > 0
+    for name in names:
+        path = name[: -len("/.ATTRIBUTES/VARIABLE_VALUE")]
+        key = ".".join(part.replace("-", "_") for part in path.split("/"))
+        np.testing.assert_array_equal(weights[key], reader.get_tensor(name), err_msg=name)
+
+
+def test_tf1_name_based_checkpoint(tmp_path):
+    """tf.compat.v1.train.Saver with Google's BERT names, Adam slots, an EMA shadow and several dtypes."""
+    tf = _tf()
+    rng = np.random.default_rng(3)
+    values = {
+        "bert/encoder/layer_0/attention/self/query/kernel": rng.normal(size=(8, 8)).astype("float32"),
+        "bert/encoder/layer_0/attention/self/query/bias": rng.normal(size=(8,)).astype("float32"),
+        "bert/embeddings/word_embeddings": rng.normal(size=(30, 8)).astype("float16"),
+        "bert/pooler/dense/kernel": rng.normal(size=(8, 8)).astype("float64"),
+        "cls/predictions/output_bias": rng.integers(-5, 5, size=(30,)).astype("int32"),
+    }
+    prefix = str(tmp_path / "model.ckpt")
+    graph = tf.Graph()
+    with graph.as_default():
+        variables = [tf.compat.v1.get_variable(name, initializer=value) for name, value in values.items()]
+        kernel = variables[0]
+        extra = [tf.compat.v1.get_variable(kernel.op.name + suffix, initializer=np.zeros((8, 8), "float32"))
+                 for suffix in ("/adam_m", "/Adam", "/Adam_1", "/ExponentialMovingAverage")]
+        tf.compat.v1.get_variable("global_step", initializer=np.int64(7))
+        saver = tf.compat.v1.train.Saver()
+        with tf.compat.v1.Session() as session:
+            session.run(tf.compat.v1.global_variables_initializer())
+            saver.save(session, prefix)
+    assert extra
+    weights = converter.state_dict(prefix, layout="keras")
+    reader = tf.train.load_checkpoint(prefix)
+    for name, value in values.items():
+        key = name.replace("/", ".")
+        np.testing.assert_array_equal(weights[key], reader.get_tensor(name))
+        assert weights[key].dtype == value.dtype
+    with converter.read(prefix) as graph:
+        left_out = graph.metadata["left_out"]
+    for slot in ("/adam_m", "/Adam", "/Adam_1", "ExponentialMovingAverage", "global_step"):
+        assert slot in left_out
+    assert len(weights) == len(values)
+
+
+def test_damaged_checkpoints_are_one_line_errors(written, tmp_path):
+    folder, _ = written
+    import shutil
+
+    damaged = tmp_path / "ckpt"
+    shutil.copytree(folder / "ckpt", damaged)
+    data = damaged / "weights.data-00000-of-00001"
+    raw = bytearray(data.read_bytes())
+    raw[10] ^= 0xFF
+    data.write_bytes(bytes(raw))
+    result = run_cli("convert", str(damaged / "weights"), str(tmp_path / "out.safetensors"), "--layout", "keras")
+    assert result.returncode == 2 and "checksum" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert not (tmp_path / "out.safetensors").exists()
+    index = damaged / "weights.index"
+    index.write_bytes(index.read_bytes()[:-20])
+    result = run_cli("inspect", str(damaged / "weights"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
