@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import struct
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
@@ -169,8 +170,46 @@ def _shape(fields: Fields, where: str) -> tuple[int, ...]:
     return tuple(sizes)
 
 
-def loader(prefix: str, shards: int, entry: Entry) -> tuple[str, Callable[[], np.ndarray]]:
-    """The shard file of `entry`, checked to hold its bytes, and a function mapping them (checksum checked)."""
+class Checksums:
+    """Each loaded tensor's CRC-32C, computed from its file in a background thread while the conversion goes
+    on; `check()` (the graph's integrity check, run before any output is published) waits and compares."""
+
+    CHUNK = 8 << 20
+
+    def __init__(self) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="weightport-crc32c")
+        self.pending: list[tuple[str, int, Future[int]]] = []
+
+    def submit(self, where: str, path: str, offset: int, size: int, expected: int) -> None:
+        self.pending.append((where, expected, self.pool.submit(self._crc, path, offset, size)))
+
+    def _crc(self, path: str, offset: int, size: int) -> int:
+        import google_crc32c
+
+        crc = 0
+        with open(path, "rb", buffering=0) as handle:
+            end = offset + size
+            while offset < end:
+                chunk = os.pread(handle.fileno(), min(self.CHUNK, end - offset), offset)
+                if not chunk:
+                    raise ReadError(f"{path}: the data file ended early")
+                crc = google_crc32c.extend(crc, chunk)
+                offset += len(chunk)
+        return int(crc)
+
+    def check(self) -> None:
+        pending, self.pending = self.pending, []
+        for where, expected, future in pending:
+            if masked(future.result()) != expected:
+                raise ReadError(f"{where}: the tensor's checksum does not match its bytes; the data file is damaged")
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def loader(prefix: str, shards: int, entry: Entry, checksums: Checksums) -> tuple[str, Callable[[], np.ndarray]]:
+    """The shard file of `entry`, checked to hold its bytes, and a function mapping them (its checksum is
+    computed by `checksums` the first time, in the background)."""
     path = shard_path(prefix, entry.shard, shards)
     where = f"{path}:{entry.name}"
     itemsize = 2 if entry.dtype == "bfloat16" else np.dtype(entry.dtype).itemsize
@@ -189,13 +228,11 @@ def loader(prefix: str, shards: int, entry: Entry) -> tuple[str, Callable[[], np
     checked: list[bool] = []
 
     def load() -> np.ndarray:
+        if not checked:  # once: the bytes are the file's, read in place
+            checksums.submit(where, path, entry.offset, entry.size, entry.crc32c)
+            checked.append(True)
         if entry.size == 0:
             return np.zeros(entry.shape, stored)
-        array = np.memmap(path, dtype=stored, mode="r", offset=entry.offset, shape=entry.shape)
-        if not checked:  # once: the bytes are the file's, read in place
-            if masked(crc32c(np.ascontiguousarray(array).view(np.uint8).reshape(-1))) != entry.crc32c:
-                raise ReadError(f"{where}: the tensor's checksum does not match its bytes; the data file is damaged")
-            checked.append(True)
-        return array
+        return np.memmap(path, dtype=stored, mode="r", offset=entry.offset, shape=entry.shape)
 
     return path, load

@@ -86,6 +86,9 @@ def read_checkpoint(prefix: str, architecture: Any = None, source: str | None = 
     shards, entries = tf_bundle.read_index(prefix)
     index = tf_bundle.index_path(prefix)
     graph = ModelGraph(layers=[], source=source or prefix, format="tf-checkpoint", keras_version="unknown")
+    checksums = tf_bundle.Checksums()
+    graph.resources.callback(checksums.close)
+    graph.integrity.append(checksums.check)
     weights, left_out = [], []
     for entry in entries:
         name = entry.name[: -len(VALUE_SUFFIX)] if entry.name.endswith(VALUE_SUFFIX) else entry.name
@@ -96,7 +99,7 @@ def read_checkpoint(prefix: str, architecture: Any = None, source: str | None = 
         elif entry.sliced:
             raise ReadError(f"{index}: {name} is a partitioned variable (saved in slices), which is not read yet")
         else:
-            path, load = tf_bundle.loader(prefix, shards, entry)
+            path, load = tf_bundle.loader(prefix, shards, entry, checksums)
             graph.files.append(path)
             weights.append((name, Tensor(role=name.rsplit("/", 1)[-1], shape=entry.shape, dtype=entry.dtype,
                                          source=f"{index}:{entry.name}", loader=load)))
