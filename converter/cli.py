@@ -26,7 +26,10 @@ layout PyTorch expects, under keys `{layer_name}.{torch_param}`.
 
 Sources: Keras 3 .keras archives, Keras 3 .weights.h5 (and sharded .weights.json), legacy
 HDF5 .h5 (Keras 2.0 to 2.15, tf.keras, Keras 3's .h5 writer) full models and save_weights
-files. `export` writes a runnable PyTorch model file, `verify` compares it with Keras."""
+files, Keras model folders (config.json + model.weights.h5), TensorFlow checkpoints (PREFIX,
+PREFIX.index, or a folder with a `checkpoint` file; TF1 and TF2) and tf.keras SavedModel
+directories, all read without TensorFlow. `export` writes a runnable PyTorch model file,
+`verify` compares it with Keras."""
 
 EPILOG = """\
 examples:
@@ -65,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Show what SRC holds: its format and Keras version and, per layer, each Keras "
         "tensor's shape and layout beside the PyTorch key, shape and transform it becomes.",
     )
-    inspect.add_argument("source", metavar="SRC", help="a .keras, .weights.h5 or .h5 file")
+    inspect.add_argument("source", metavar="SRC", help="a .keras, .weights.h5 or .h5 file, a Keras model folder, a "
+                         "TensorFlow checkpoint or SavedModel directory")
     inspect.add_argument("--json", action="store_true", help="print the report as JSON")
     _architecture_option(inspect)
 
@@ -77,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
         "Keras version and layout (and safetensors files Hugging Face's \"format\": \"pt\").",
     )
     convert.add_argument("paths", nargs="+", metavar="SRC DST",
-                         help="SRC: a .keras, .weights.h5 (or sharded .weights.json) or .h5 file; DST: the output "
+                         help="SRC: a .keras, .weights.h5 (or sharded .weights.json) or .h5 file, a Keras model "
+                         "folder, a TensorFlow checkpoint or SavedModel directory; DST: the output "
                          "file (its suffix picks the format), or a folder: DST/model.safetensors. With --out-dir: "
                          "any number of SRC (files, folders, globs) and no DST")
     convert.set_defaults(subparser=convert)

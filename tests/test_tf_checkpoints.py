@@ -135,3 +135,46 @@ def test_damaged_checkpoints_are_one_line_errors(written, tmp_path):
     index.write_bytes(index.read_bytes()[:-20])
     result = run_cli("inspect", str(damaged / "weights"))
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+CRAFTED = {  # case -> (changes to the good entry, what the one-line error says)
+    "offset_past_shard": ({"offset": 1 << 20}, "past the end"),
+    "absurd_shape": ({"shape": (1 << 20, 1 << 20)}, "bytes stored"),
+    "size_mismatch": ({"size": 7}, "bytes stored"),
+    "unknown_dtype": ({"dtype": 99}, None),
+    "bad_checksum": ({"crc": 12345}, "checksum"),
+    "shard_out_of_range": ({"shard": 3}, "shard"),
+    "sliced": ({"sliced": 1}, "partitioned"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CRAFTED))
+def test_crafted_bundles_are_refused_in_one_line(tmp_path, case):
+    from bundle_writer import tensor_entry, write_bundle
+
+    array = np.arange(12, dtype="float32").reshape(3, 4)
+    changes, expected = CRAFTED[case]
+    write_bundle(str(tmp_path / "ckpt"), [("dense/kernel", tensor_entry(array, **changes))], array.tobytes())
+    result = run_cli("convert", str(tmp_path / "ckpt"), str(tmp_path / "out.safetensors"), "--layout", "keras")
+    if expected is None:  # an unknown dtype is left out and listed, nothing else to convert
+        assert result.returncode == 2 and "no weights" in result.stderr, result.stderr
+    else:
+        assert result.returncode == 2 and expected in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert not (tmp_path / "out.safetensors").exists()
+
+
+def test_crafted_good_bundle_converts(tmp_path):
+    """The writer above is right: its unchanged entry converts to the array it describes."""
+    from bundle_writer import tensor_entry, write_bundle
+
+    array = np.arange(12, dtype="float32").reshape(3, 4)
+    write_bundle(str(tmp_path / "ckpt"), [("dense/kernel", tensor_entry(array))], array.tobytes())
+    np.testing.assert_array_equal(converter.state_dict(str(tmp_path / "ckpt"), layout="keras")["dense.kernel"], array)
+
+
+def test_a_state_file_naming_another_folder_is_refused(tmp_path, written):
+    folder, _ = written
+    (tmp_path / "checkpoint").write_text(f'model_checkpoint_path: "{folder}/ckpt/weights"\n')
+    result = run_cli("inspect", str(tmp_path))
+    assert result.returncode == 2 and "only files in the folder" in result.stderr
