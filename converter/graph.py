@@ -19,6 +19,8 @@ from .layouts import Layout
 #: numpy has no bfloat16: bfloat16 tensors travel as their uint16 bit patterns,
 #: with `Tensor.dtype == BFLOAT16` saying how to read them.
 BFLOAT16 = "bfloat16"
+#: the class of a group of variables read without a Keras layer (a checkpoint without architecture)
+RAW_VARIABLES = "Variables"
 
 
 def qualified_name(module: str | None, class_name: str, registered_name: str | None = None) -> str:

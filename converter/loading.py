@@ -7,9 +7,10 @@ from .conversion import Conversion, TargetTensor
 from .convert import convert_graph, read_tagged
 from .errors import ArgumentError, LoadError
 from .matching import (
-    Mapping, Plan, check_rules_used, plan, renamer, source_units, target_units_from_module,
+    Mapping, Plan, check_rules_used, plan, raw_source_units, renamer, source_units, target_units_from_module,
     target_units_from_state_dict,
 )
+from .graph import RAW_VARIABLES
 from .templates import template_shapes
 
 
@@ -23,7 +24,10 @@ def load_into(module: Any, source: Any, *, mapping: Mapping = None, strict: bool
     Keras layer of each kind into the i-th module of that kind, checked by shape (stacked
     LSTM/GRU layers fill one module's num_layers). With strict=True any missing,
     unexpected or mismatched tensor raises LoadError and leaves the module untouched;
-    dry_run=True only returns the plan. A dict or rule of `mapping` that renames no tensor
+    dry_run=True only returns the plan. A checkpoint without architecture (named variables)
+    loads too: a variable named `kernel` into nn.Linear or nn.ConvNd gets TensorFlow's kernel
+    transposed as torch stores it, vectors, embeddings and norms load as stored, and any other
+    variable of rank 2 or more is refused. A dict or rule of `mapping` that renames no tensor
     is an ArgumentError (a typo, usually) unless allow_unused=True. A module in training mode
     with BatchNorm or Dropout is warned about: it computes differently from Keras's inference.
 
@@ -35,9 +39,12 @@ def load_into(module: Any, source: Any, *, mapping: Mapping = None, strict: bool
     from .writers.torch_file import as_torch
 
     with read_tagged(source, architecture) as graph:
-        conversion = convert_graph(graph)
+        raw = graph.root is None and bool(graph.layers) and all(layer.class_name == RAW_VARIABLES
+                                                                 for layer in graph.layers)
+        conversion = convert_graph(graph, "keras" if raw else "torch")
         check_rules_used(mapping, [target.key for target in conversion.tensors], allow_unused)
-        result = plan(source_units(conversion), target_units_from_module(module), mapping)
+        sources = raw_source_units(conversion) if raw else source_units(conversion)
+        result = plan(sources, target_units_from_module(module), mapping)
         if dry_run:
             return result
         if strict and not result.ok:

@@ -9,11 +9,12 @@ shapes, and explains every pairing it cannot make. numpy only: torch stays in lo
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable
 
 from .conversion import Conversion, TargetTensor
-from .errors import ArgumentError
+from .errors import ArgumentError, LayoutError
+from .layouts import Layout, permutation
 
 RNN_KINDS = ("LSTM", "GRU", "RNN")
 _RNN_SUFFIX = re.compile(r"_l(\d+)(_reverse)?$")
@@ -138,6 +139,51 @@ def source_units(conversion: Conversion) -> list[SourceUnit]:
     return units
 
 
+def raw_source_units(conversion: Conversion) -> list[SourceUnit]:
+    """Tensors converted with --layout keras from groups of named variables (a checkpoint without
+    architecture): one unit per group, its torch module decided by where each tensor goes."""
+    units: dict[str, SourceUnit] = {}
+    for tensor in conversion.tensors:
+        prefix = tensor.key.rpartition(".")[0]
+        units.setdefault(prefix, SourceUnit(prefix, "Variables", [])).tensors.append(tensor)
+    return list(units.values())
+
+
+#: TensorFlow's layout of a variable named `kernel`, by the torch module it goes into (Dense and
+#: convolution kernels are (in, out) and (k..., in, out) in every TensorFlow model); anything else
+#: of rank 2 or more has no known convention and is refused rather than guessed
+RAW_KERNELS = {
+    "Linear": (Layout.KERAS_DENSE_IO, Layout.TORCH_LINEAR_OI),
+    "Conv1d": (Layout.KERAS_CONV1D_WIO, Layout.TORCH_CONV1D_OIW),
+    "Conv2d": (Layout.KERAS_CONV2D_HWIO, Layout.TORCH_CONV2D_OIHW),
+    "Conv3d": (Layout.KERAS_CONV3D_DHWIO, Layout.TORCH_CONV3D_OIDHW),
+}
+#: modules whose parameters TensorFlow stores as torch does (tables and per-channel vectors)
+RAW_SAME = ("Embedding", "LayerNorm", "BatchNorm", "GroupNorm")
+
+
+def _raw_row(tensor: TargetTensor, key: str, shape: tuple[int, ...], target: TargetUnit | None) -> Row:
+    """A named variable into a parameter: its transform from the variable's name and the module's kind."""
+    kind = target.kinds[0] if target and len(target.kinds) == 1 else None
+    role = tensor.source.role
+    if kind in RAW_KERNELS and role == "kernel" and key.endswith(".weight"):
+        step = permutation(*RAW_KERNELS[kind])
+        assert step is not None
+        try:
+            adapted = replace(tensor, layout=RAW_KERNELS[kind][1], shape=step.shape(tensor.shape),
+                              transform=step.describe(), step=step)
+        except LayoutError as error:
+            return Row(tensor, key, shape, "mismatched", f"{tensor.key} {_shape(tensor.shape)} into {kind} {key}: "
+                                                         f"{error}")
+        return _row(adapted, key, shape, target)
+    if len(tensor.shape) <= 1 or kind in RAW_SAME:
+        return _row(tensor, key, shape, target)
+    return Row(tensor, key, shape, "mismatched",
+               f"{tensor.key} {_shape(tensor.shape)} into {kind or 'a module'} {key}: a {len(tensor.shape)}-D variable "
+               f"named {role!r} has no known TensorFlow layout for {kind or 'that module'}; refused, not guessed "
+               "(a Dense or convolution kernel is named 'kernel')")
+
+
 def target_units_from_module(module: Any) -> list[TargetUnit]:
     """The user's module as units: each submodule holding parameters or buffers, in definition order."""
     units = []
@@ -217,7 +263,8 @@ def plan(sources: list[SourceUnit], targets: list[TargetUnit], mapping: Mapping 
                 continue
             shape, target = target_shapes[key]
             used.add(key)
-            rows.append(_row(tensor, key, shape, target))
+            rows.append(_raw_row(tensor, key, shape, target) if unit.kind == "Variables" else
+                        _row(tensor, key, shape, target))
     rows += [Row(None, key, shape, "missing", "no Keras tensor goes here")
              for key, (shape, _) in target_shapes.items() if key not in used]
     return Plan(rows, "exact keys" if mapping is None else "mapping")

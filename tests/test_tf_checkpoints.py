@@ -178,3 +178,90 @@ def test_a_state_file_naming_another_folder_is_refused(tmp_path, written):
     (tmp_path / "checkpoint").write_text(f'model_checkpoint_path: "{folder}/ckpt/weights"\n')
     result = run_cli("inspect", str(tmp_path))
     assert result.returncode == 2 and "only files in the folder" in result.stderr
+
+
+def test_a_bert_shaped_tf1_checkpoint_loads_into_a_pytorch_module(tmp_path):
+    """Google's BERT variable names, no architecture: load_into with a few renames; Linear kernels are
+    transposed because they go into nn.Linear, embeddings and LayerNorm parameters load as stored."""
+    import re
+
+    from torch import nn
+
+    tf = _tf()
+    rng = np.random.default_rng(5)
+    hidden, inner, vocab = 8, 16, 20
+    names = {
+        "bert/embeddings/word_embeddings": (vocab, hidden),
+        "bert/embeddings/LayerNorm/gamma": (hidden,), "bert/embeddings/LayerNorm/beta": (hidden,),
+        "bert/encoder/layer_0/attention/self/query/kernel": (hidden, hidden),
+        "bert/encoder/layer_0/attention/self/query/bias": (hidden,),
+        "bert/encoder/layer_0/intermediate/dense/kernel": (hidden, inner),
+        "bert/encoder/layer_0/intermediate/dense/bias": (inner,),
+        "bert/encoder/layer_0/output/dense/kernel": (inner, hidden),
+        "bert/encoder/layer_0/output/dense/bias": (hidden,),
+    }
+    values = {name: rng.normal(size=shape).astype("float32") for name, shape in names.items()}
+    prefix = str(tmp_path / "bert_model.ckpt")
+    graph = tf.Graph()
+    with graph.as_default():
+        for name, value in values.items():
+            tf.compat.v1.get_variable(name, initializer=value)
+        with tf.compat.v1.Session() as session:
+            session.run(tf.compat.v1.global_variables_initializer())
+            tf.compat.v1.train.Saver().save(session, prefix)
+
+    class Layer(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.query = nn.Linear(hidden, hidden)
+            self.intermediate = nn.Linear(hidden, inner)
+            self.output = nn.Linear(inner, hidden)
+
+    class Bert(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.word_embeddings = nn.Embedding(vocab, hidden)
+            self.norm = nn.LayerNorm(hidden, eps=1e-12)
+            self.layer = nn.ModuleList([Layer()])
+
+        def forward(self, ids: torch.Tensor) -> torch.Tensor:
+            x = self.norm(self.word_embeddings(ids))
+            block = self.layer[0]
+            return block.output(torch.relu(block.intermediate(block.query(x))))
+
+    def rename(key: str) -> str:
+        key = re.sub(r"^bert\.embeddings\.LayerNorm\.gamma$", "norm.weight", key)
+        key = re.sub(r"^bert\.embeddings\.LayerNorm\.beta$", "norm.bias", key)
+        key = re.sub(r"^bert\.embeddings\.word_embeddings$", "word_embeddings.weight", key)
+        key = re.sub(r"^bert\.encoder\.layer_(\d+)\.(?:attention\.self\.|)(query|intermediate|output)(?:\.dense)?\.",
+                     r"layer.\1.\2.", key)
+        return re.sub(r"\.kernel$", ".weight", key)
+
+    model = Bert().eval()
+    plan = converter.load_into(model, prefix, mapping=rename)
+    assert plan.ok, str(plan)
+    ids = np.array([[1, 5, 7, 19]])
+    embedded = values["bert/embeddings/word_embeddings"][ids]
+    mean, var = embedded.mean(-1, keepdims=True), embedded.var(-1, keepdims=True)
+    x = (embedded - mean) / np.sqrt(var + 1e-12) * values["bert/embeddings/LayerNorm/gamma"] \
+        + values["bert/embeddings/LayerNorm/beta"]
+    layer = "bert/encoder/layer_0/"
+    x = x @ values[layer + "attention/self/query/kernel"] + values[layer + "attention/self/query/bias"]
+    x = np.maximum(x @ values[layer + "intermediate/dense/kernel"] + values[layer + "intermediate/dense/bias"], 0)
+    expected = x @ values[layer + "output/dense/kernel"] + values[layer + "output/dense/bias"]
+    with torch.no_grad():
+        actual = model(torch.from_numpy(ids)).numpy()
+    np.testing.assert_allclose(actual, expected, atol=1e-5)
+
+
+def test_a_variable_of_unknown_layout_is_refused(tmp_path):
+    """A 2-D variable not named `kernel` into nn.Linear: TensorFlow's layout for it is unknown."""
+    from bundle_writer import tensor_entry, write_bundle
+    from torch import nn
+
+    array = np.arange(12, dtype="float32").reshape(3, 4)
+    write_bundle(str(tmp_path / "ckpt"), [("fc/w", tensor_entry(array))], array.tobytes())
+    model = nn.Module()
+    model.fc = nn.Linear(3, 4, bias=False)
+    with pytest.raises(converter.LoadError, match="no known TensorFlow layout"):
+        converter.load_into(model, str(tmp_path / "ckpt"), mapping={"fc.w": "fc.weight"})

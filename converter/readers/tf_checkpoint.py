@@ -19,7 +19,7 @@ from typing import Any
 
 from ..config import Config
 from ..errors import ReadError
-from ..graph import Layer, ModelGraph, Tensor
+from ..graph import RAW_VARIABLES, Layer, ModelGraph, Tensor
 from . import tf_bundle
 from .keras_config import parse_model
 from .limits import parse_json
@@ -124,7 +124,7 @@ def _tree(weights: list[tuple[str, Tensor]]) -> list[Layer]:
         parts = tuple(name.split("/"))
         path = parts[:-1] or ("variables",)
         if path not in groups:
-            groups[path] = Layer(name="/".join(path), class_name="Variables", config=Config({}), path=path,
+            groups[path] = Layer(name="/".join(path), class_name=RAW_VARIABLES, config=Config({}), path=path,
                                  has_config=False)
         groups[path].tensors.append(tensor)
     return list(groups.values())
