@@ -265,3 +265,31 @@ def test_a_variable_of_unknown_layout_is_refused(tmp_path):
     model.fc = nn.Linear(3, 4, bias=False)
     with pytest.raises(converter.LoadError, match="no known TensorFlow layout"):
         converter.load_into(model, str(tmp_path / "ckpt"), mapping={"fc.w": "fc.weight"})
+
+
+def test_a_checkpoint_in_several_data_files(tmp_path):
+    """TF 2.16+'s MaxShardSizePolicy: one variable per data file here (a size that slices none)."""
+    tf = _tf()
+    variables = {f"v{i}": tf.Variable(np.random.default_rng(i).normal(size=(64, 64)).astype("float32"))
+                 for i in range(6)}
+    policy = tf.train.experimental.MaxShardSizePolicy(max_shard_size=16384)
+    prefix = str(tmp_path / "ckpt")
+    tf.train.Checkpoint(**variables).write(prefix, options=tf.train.CheckpointOptions(
+        experimental_sharding_callback=policy))
+    assert len(list(tmp_path.glob("ckpt.data-*"))) > 1
+    weights = converter.state_dict(prefix, layout="keras")
+    reader = tf.train.load_checkpoint(prefix)
+    for name in variables:
+        np.testing.assert_array_equal(weights[f"variables.{name}"],  # a name without a path: group "variables"
+                                      reader.get_tensor(f"{name}/.ATTRIBUTES/VARIABLE_VALUE"))
+
+
+def test_a_variable_saved_in_slices_is_refused_by_name(tmp_path):
+    tf = _tf()
+    variables = {f"v{i}": tf.Variable(np.zeros((64, 64), "float32")) for i in range(6)}
+    policy = tf.train.experimental.MaxShardSizePolicy(max_shard_size=20000)
+    prefix = str(tmp_path / "ckpt")
+    tf.train.Checkpoint(**variables).write(prefix, options=tf.train.CheckpointOptions(
+        experimental_sharding_callback=policy))
+    result = run_cli("inspect", prefix)
+    assert result.returncode == 2 and "partitioned variable" in result.stderr

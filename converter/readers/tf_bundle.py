@@ -85,6 +85,8 @@ def read_index(prefix: str) -> tuple[int, list[Entry]]:
     for _, block_value in _block_entries(_block(data, index_block, path), path):
         block, _ = _handle(block_value, 0, path)
         for key, value in _block_entries(_block(data, block, path), path):
+            if key.startswith(b"\x00"):
+                continue  # one slice of a variable saved in slices: its own entry says so (`sliced`)
             if key == b"":
                 header = message(value, f"{path}: header")
                 shards = first_int(header, 1, 1)
