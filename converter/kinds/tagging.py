@@ -42,6 +42,10 @@ def _tag_layer(layer: Layer, expected: list[Variable]) -> None:
     absent (a Dense without bias), so names alone decide there.
     """
     where = f"{layer.tensors[0].source.rsplit('/', 1)[0]}: layer {layer.key} ({layer.class_name})"
+    if not expected and not layer.has_config:
+        raise LayoutError(f"{where}: tensors {[t.role for t in layer.tensors]}: its variables cannot be known "
+                          "from its name alone (a wrapper's inner layer is in the config, which this file lacks); "
+                          "pass --architecture with the model's .keras, .h5 or config JSON")
     by_path = {variable.store_path: variable for variable in expected}
     matched: list[Variable] = []
     if all("vars/" in tensor.role for tensor in layer.tensors):
