@@ -53,16 +53,18 @@ __all__ = [
 Source = Any  # a path (str or os.PathLike) or a live keras.Model
 
 
-def read(source: Source, *, architecture: Any = None) -> ModelGraph:
+def read(source: Source, *, architecture: Any = None, variables: str = "raw") -> ModelGraph:
     """Read a Keras file or live model into a graph whose tensors are tagged with layouts.
 
     `architecture` gives exact layer names to a `.weights.h5` file: a `.keras` file, a
-    model config JSON file, or a config dict. Close the graph when done (`with` works).
+    model config JSON file, or a config dict. `variables="ema"` reads a TensorFlow
+    checkpoint's ExponentialMovingAverage shadows in place of the raw variables (the copy
+    that gives the published accuracy of many Google models). Close the graph when done.
 
         >>> with converter.read("model.keras") as graph:          # doctest: +SKIP
         ...     print([layer.key for layer in graph.walk()])
     """
-    return read_tagged(source, architecture)
+    return read_tagged(source, architecture, variables)
 
 
 def convert(
@@ -70,7 +72,7 @@ def convert(
     skip_unsupported: bool = False, architecture: Any = None, mapping: Any = None,
     like: str | os.PathLike[str] | None = None, max_shard_size: int | str | None = None, progress: bool = False,
     record: str | os.PathLike[str] | None = None, dry_run: bool = False, allow_unused: bool = False,
-    dtype: str | None = None,
+    dtype: str | None = None, variables: str = "raw",
 ) -> Conversion:
     """Convert `source` and write it to `destination` (format from its suffix).
 
@@ -107,7 +109,7 @@ def convert(
             raise WriteError(f"{record_path}: the record would overwrite the weights written to the same file; "
                              "give --record another name")
         check_output(record_path, force, inputs)
-    with read(source, architecture=architecture) as graph:
+    with read(source, architecture=architecture, variables=variables) as graph:
         inputs += graph.files
         conversion = convert_graph(graph, layout, skip_unsupported)
         if like is not None:
@@ -152,6 +154,7 @@ def _why_empty(conversion: Conversion) -> str:
 
 def state_dict(
     source: Source, *, layout: str = "torch", skip_unsupported: bool = False, architecture: Any = None,
+    variables: str = "raw",
 ) -> dict[str, np.ndarray]:
     """Converted weights as {key: numpy array}, ready for `torch.from_numpy` and load_state_dict.
 
@@ -160,7 +163,7 @@ def state_dict(
         >>> weights = converter.state_dict("model.keras")                   # doctest: +SKIP
         >>> module.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})  # doctest: +SKIP
     """
-    with read(source, architecture=architecture) as graph:
+    with read(source, architecture=architecture, variables=variables) as graph:
         conversion = convert_graph(graph, layout, skip_unsupported)
         conversion.warn()
         result = {}
@@ -184,11 +187,11 @@ def _bfloat16_dtype(key: str) -> Any:
     return ml_dtypes.bfloat16
 
 
-def inspect(source: Source, *, architecture: Any = None) -> Report:
+def inspect(source: Source, *, architecture: Any = None, variables: str = "raw") -> Report:
     """What the file holds and what each tensor becomes; never fails on unsupported layers.
 
         >>> print(converter.inspect("model.h5").to_text())        # doctest: +SKIP
     """
-    graph = read(source, architecture=architecture)
+    graph = read(source, architecture=architecture, variables=variables)
     with graph:
         return Report(convert_graph(graph, "torch", skip_unsupported=True))

@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Show what SRC holds: its format and Keras version and, per layer, each Keras "
         "tensor's shape and layout beside the PyTorch key, shape and transform it becomes.",
     )
+    inspect.add_argument("--variables", choices=("raw", "ema"), default="raw",
+                         help="a TensorFlow checkpoint's copy to show: raw (default) or its moving averages")
     inspect.add_argument("source", metavar="SRC", help="a .keras, .weights.h5 or .h5 file, a Keras model folder, a "
                          "TensorFlow checkpoint or SavedModel directory")
     inspect.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -123,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
         "NAME-0000i-of-0000n.safetensors indexed by NAME.safetensors.index.json; with DST a folder, "
         "model-...safetensors and model.safetensors.index.json, where transformers looks",
     )
+    convert.add_argument("--variables", choices=("raw", "ema"), default="raw",
+                         help="a TensorFlow checkpoint's copy to read: raw (default) or ema, its "
+                         "ExponentialMovingAverage shadows (the published accuracy of many Google models)")
     convert.add_argument("--dtype", choices=converter.OUTPUT_DTYPES,
                          help="write every floating tensor in this dtype (rounded to nearest even; recorded); "
                          "default: as stored")
@@ -268,7 +273,8 @@ def _warning_printer(original: Any, quiet: bool) -> Any:
 
 def _run(arguments: argparse.Namespace) -> int:
     if arguments.command == "inspect":
-        report = converter.inspect(arguments.source, architecture=arguments.architecture)
+        report = converter.inspect(arguments.source, architecture=arguments.architecture,
+                                   variables=arguments.variables)
         _print(json.dumps(report.to_dict(), indent=2) if arguments.json else report.to_text())
     elif arguments.command == "convert" and arguments.out_dir is not None:
         return _convert_many(arguments)
@@ -279,7 +285,7 @@ def _run(arguments: argparse.Namespace) -> int:
             skip_unsupported=arguments.skip_unsupported, architecture=arguments.architecture,
             mapping=_mapping(arguments.map), like=arguments.like, max_shard_size=arguments.max_shard_size,
             progress=not arguments.quiet, record=arguments.record, dry_run=arguments.dry_run,
-            allow_unused=arguments.allow_unused, dtype=arguments.dtype,
+            allow_unused=arguments.allow_unused, dtype=arguments.dtype, variables=arguments.variables,
         )
         if arguments.dry_run:
             _print(f"dry run: would write {len(conversion.tensors)} tensors ({arguments.layout} layout) to "

@@ -12,9 +12,9 @@ from .readers import read_source
 OUTPUT_LAYOUTS = ("torch", "keras")
 
 
-def read_tagged(source: Any, architecture: Any = None) -> ModelGraph:
+def read_tagged(source: Any, architecture: Any = None, variables: str = "raw") -> ModelGraph:
     """Read a source and tag its tensors' roles and layouts (`converter.read`)."""
-    graph = read_source(source, architecture)
+    graph = read_source(source, architecture, variables)
     try:
         tag_graph(graph)
     except BaseException:

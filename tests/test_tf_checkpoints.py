@@ -293,3 +293,30 @@ def test_a_variable_saved_in_slices_is_refused_by_name(tmp_path):
         experimental_sharding_callback=policy))
     result = run_cli("inspect", prefix)
     assert result.returncode == 2 and "partitioned variable" in result.stderr
+
+
+def test_moving_averages_are_a_choice(tmp_path):
+    """--variables ema reads each variable's ExponentialMovingAverage shadow under its own name."""
+    tf = _tf()
+    raw, shadow = np.ones((3, 2), "float32"), np.full((3, 2), 0.5, "float32")
+    prefix = str(tmp_path / "model.ckpt")
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.compat.v1.get_variable("dense/kernel", initializer=raw)
+        tf.compat.v1.get_variable("dense/kernel/ExponentialMovingAverage", initializer=shadow)
+        tf.compat.v1.get_variable("dense/bias", initializer=np.zeros(2, "float32"))  # no shadow: raw either way
+        with tf.compat.v1.Session() as session:
+            session.run(tf.compat.v1.global_variables_initializer())
+            tf.compat.v1.train.Saver().save(session, prefix)
+    np.testing.assert_array_equal(converter.state_dict(prefix, layout="keras")["dense.kernel"], raw)
+    averaged = converter.state_dict(prefix, layout="keras", variables="ema")
+    np.testing.assert_array_equal(averaged["dense.kernel"], shadow)
+    assert set(averaged) == {"dense.kernel", "dense.bias"}
+    result = run_cli("convert", prefix, str(tmp_path / "ema.safetensors"), "--layout", "keras", "--variables", "ema")
+    assert result.returncode == 0, result.stderr
+    inspect = run_cli("inspect", prefix)
+    assert "ExponentialMovingAverage" in inspect.stdout  # the shadows are listed beside the raw copy
+    from helpers import fixture
+
+    refused = run_cli("convert", fixture("keras3/mlp.keras"), str(tmp_path / "x.safetensors"), "--variables", "ema")
+    assert refused.returncode == 2 and "not a checkpoint" in refused.stderr

@@ -10,7 +10,7 @@ from typing import Any
 
 import h5py
 
-from ..errors import ReadError
+from ..errors import ArgumentError, ReadError
 from ..graph import ModelGraph
 from . import keras3, legacy_h5, live, sharded, tf_checkpoint
 from .hdf5_checks import open_hdf5, raised_by_h5py
@@ -34,22 +34,31 @@ _HINT = ("expected a Keras .keras archive, a .weights.h5 file (or a sharded .wei
          "HDF5 (.h5) file")
 
 
-def read_source(source: Any, architecture: Any = None) -> ModelGraph:
+def read_source(source: Any, architecture: Any = None, variables: str = "raw") -> ModelGraph:
     """Read a Keras file path or live model; `architecture` is a model config (dict) or a path to one.
 
     Whatever goes wrong inside h5py or the HDF5 library while reading a damaged file is a
     ReadError naming the file; anything else that is not a ConverterError is a bug of ours.
     """
+    if variables not in ("raw", "ema"):
+        raise ArgumentError(f"variables {variables!r}: expected 'raw' or 'ema'")
     if live.is_live_model(source):
+        if variables != "raw":
+            raise ArgumentError("variables='ema' chooses among a TensorFlow checkpoint's variables; a live model has "
+                                "one set")
         return live.read_live(source)
     path = os.fspath(source)
     try:
         if tf_checkpoint.is_saved_model(path):
-            return _with_files(tf_checkpoint.read_saved_model(path, _architecture(architecture)), path, architecture)
+            return _with_files(tf_checkpoint.read_saved_model(path, _architecture(architecture), variables), path,
+                               architecture)
         prefix = tf_checkpoint.checkpoint_prefix(path)
         if prefix is not None:
-            return _with_files(tf_checkpoint.read_checkpoint(prefix, _architecture(architecture), source=path), path,
-                               architecture)
+            return _with_files(tf_checkpoint.read_checkpoint(prefix, _architecture(architecture), source=path,
+                                                             variables=variables), path, architecture)
+        if variables != "raw":
+            raise ArgumentError(f"{path}: variables='ema' chooses among a TensorFlow checkpoint's variables; this "
+                                "is not a checkpoint")
     except (OSError, ValueError) as error:  # a file of the checkpoint unreadable, or numpy refusing a mapping
         raise ReadError(f"{path}: cannot read the checkpoint ({type(error).__name__}: {error})") from None
     if os.path.isdir(path):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..config import Config
@@ -32,6 +32,7 @@ TRAINING_STATE = re.compile(r"(^|/)(optimizer|save_counter|global_step|keras_api
                             r"/(Adam|Adam_1|adam_m|adam_v|Momentum|RMSProp|RMSProp_1|Adagrad|"
                             r"AdamWeightDecayOptimizer(_1)?)$|"
                             r"^(beta1_power|beta2_power|learning_rate)$")
+EMA_SUFFIX = "/ExponentialMovingAverage"
 EMA = re.compile(r"/ExponentialMovingAverage$")
 #: a Keras model's lists of its own variables, saved beside the layers' (SavedModel): aliases
 ALIAS = re.compile(r"^(variables|trainable_variables|non_trainable_variables)/\d+(/|$)")
@@ -70,20 +71,30 @@ def is_saved_model(path: str) -> bool:
     return os.path.isdir(path) and os.path.isfile(os.path.join(path, "saved_model.pb"))
 
 
-def read_saved_model(folder: str, architecture: Any = None) -> ModelGraph:
+def read_saved_model(folder: str, architecture: Any = None, variables: str = "raw") -> ModelGraph:
     """A SavedModel directory: its variables bundle, named by tf.keras's `keras_metadata.pb` when present."""
     prefix = os.path.join(folder, "variables", "variables")
     if not os.path.isfile(prefix + ".index"):
         raise ReadError(f"{folder}: a SavedModel without variables/variables.index")
     own = _keras_metadata_config(os.path.join(folder, "keras_metadata.pb"))
-    graph = read_checkpoint(prefix, architecture if architecture is not None else own, source=folder)
+    graph = read_checkpoint(prefix, architecture if architecture is not None else own, source=folder,
+                            variables=variables)
     graph.format, graph.own_config = "tf-saved-model", own
     return graph
 
 
-def read_checkpoint(prefix: str, architecture: Any = None, source: str | None = None) -> ModelGraph:
-    """A checkpoint's variables: into the layers of `architecture` when given, else as a tree of names."""
+def read_checkpoint(prefix: str, architecture: Any = None, source: str | None = None,
+                    variables: str = "raw") -> ModelGraph:
+    """A checkpoint's variables: into the layers of `architecture` when given, else as a tree of names.
+
+    `variables="ema"`: each variable that has an ExponentialMovingAverage shadow is read from the
+    shadow (under the variable's own name); the raw values are then the ones left out.
+    """
     shards, entries = tf_bundle.read_index(prefix)
+    shadows = {entry.name[: -len(EMA_SUFFIX)]: entry for entry in entries if entry.name.endswith(EMA_SUFFIX)}
+    if variables == "ema" and not shadows:
+        raise ReadError(f"{prefix}.index: no ExponentialMovingAverage shadows to read (variables='ema'); this "
+                        "checkpoint holds the raw variables only")
     index = tf_bundle.index_path(prefix)
     graph = ModelGraph(layers=[], source=source or prefix, format="tf-checkpoint", keras_version="unknown")
     checksums = tf_bundle.Checksums()
@@ -99,6 +110,9 @@ def read_checkpoint(prefix: str, architecture: Any = None, source: str | None = 
         elif entry.sliced:
             raise ReadError(f"{index}: {name} is a partitioned variable (saved in slices), which is not read yet")
         else:
+            if variables == "ema" and entry.name in shadows:
+                left_out.append(f"{name} (raw; its moving average is read)")
+                entry = replace(shadows[entry.name], name=entry.name)
             path, load = tf_bundle.loader(prefix, shards, entry, checksums)
             graph.files.append(path)
             weights.append((name, Tensor(role=name.rsplit("/", 1)[-1], shape=entry.shape, dtype=entry.dtype,
