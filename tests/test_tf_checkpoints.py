@@ -320,3 +320,17 @@ def test_moving_averages_are_a_choice(tmp_path):
 
     refused = run_cli("convert", fixture("keras3/mlp.keras"), str(tmp_path / "x.safetensors"), "--variables", "ema")
     assert refused.returncode == 2 and "not a checkpoint" in refused.stderr
+
+
+def test_tf_keras_weights_files_of_recurrent_models(tmp_path):
+    """tf.keras `save_weights("w.h5")` names an LSTM's variables `lstm/lstm_cell/kernel:0`: they are the
+    LSTM's own, without an architecture too."""
+    import tf_keras as k
+
+    model = k.Sequential([k.Input((3, 4)), k.layers.LSTM(2, return_sequences=True), k.layers.GRU(3),
+                          k.layers.Dense(1)])
+    randomize(model, seed=6)
+    model.save_weights(str(tmp_path / "w.h5"))
+    model.save(str(tmp_path / "full.h5"))
+    weights, reference = converter.state_dict(str(tmp_path / "w.h5")), converter.state_dict(str(tmp_path / "full.h5"))
+    _same(weights, reference)

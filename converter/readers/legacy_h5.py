@@ -9,6 +9,7 @@ walking, so that the order is the layer's own.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 import h5py
@@ -126,11 +127,20 @@ def _place(model: Layer, components: list[str], tensor: Tensor, path: str) -> No
     leaves[0].tensors.append(tensor)
 
 
+def _own_weight(components: list[str], name: str) -> bool:
+    """A weight of layer `name` itself: `name/kernel:0`, or its recurrent cell's (`lstm/lstm_cell/kernel:0`,
+    as tf.keras names an LSTM's, GRU's or SimpleRNN's variables)."""
+    if not components or components[-1] == name:
+        return True
+    return len(components) >= 2 and components[-2] == name and \
+        re.fullmatch(r"(lstm|gru|simple_rnn)_cell(_\d+)?", components[-1]) is not None
+
+
 def _layer_from_file(group: h5py.Group, name: str, path: str, store: Store) -> Layer:
     """Without a config: a layer named by its group; a nested model's sub-layers from weight names."""
     layer = Layer(name=name, class_name=snake_class(name), config=Config({}), path=(name,), has_config=False)
     weights = _weights_of(group, path, store)
-    if all(not components or components[-1] == name for components, _ in weights):
+    if all(_own_weight(components, name) for components, _ in weights):
         layer.tensors = [tensor for _, tensor in weights]
         return layer
     children: dict[str, Layer] = {}
