@@ -334,3 +334,19 @@ def test_tf_keras_weights_files_of_recurrent_models(tmp_path):
     model.save(str(tmp_path / "full.h5"))
     weights, reference = converter.state_dict(str(tmp_path / "w.h5")), converter.state_dict(str(tmp_path / "full.h5"))
     _same(weights, reference)
+
+
+@pytest.mark.parametrize("name, given", [("func", "x6"), ("nested", "x6"), ("seq", "x53")])
+def test_tf_keras_2_13_keras_archives(name, given):
+    """`.keras` files written by tf.keras 2.13 (weights under `_layer_checkpoint_dependencies`, numbered with
+    each weighted layer counted twice), which neither Keras 3 nor tf_keras 2.21 loads: converted and built,
+    against the outputs TensorFlow 2.13 computed (fixtures/tf2.13/make.py)."""
+    from helpers import fixture
+
+    io = np.load(fixture("tf2.13/io.npz"))
+    module = converter.to_torch(fixture(f"tf2.13/{name}.keras"), input_layout="keras")
+    with torch.no_grad():
+        actual = module(torch.from_numpy(io[given])).numpy()
+    np.testing.assert_allclose(actual, io[f"out_{name}"], atol=1e-5)
+    if name == "func":
+        _same(converter.state_dict(fixture("tf2.13/func.keras")), converter.state_dict(fixture("tf2.13/func.h5")))

@@ -9,6 +9,7 @@ reproducible), so the mapping to real names comes from the model config.
 from __future__ import annotations
 
 import os
+import re
 import zipfile
 from typing import Any
 
@@ -146,17 +147,13 @@ def _fill(graph: ModelGraph, h5: Any, model_config: Any, where: str, store_of: S
 
 def _attach(model: Layer, layers_group: h5py.Group, where: str, store_of: StoreOf) -> None:
     """Give each layer of `model` the tensors of its class-name-numbered group."""
-    used: dict[str, int] = {}
     claimed: set[str] = set()
-    for child in model.children or []:
-        if model.class_name == "Sequential" and child.class_name == "InputLayer":
-            continue  # a Sequential's `layers` leaves its InputLayer out
-        if child.kind.startswith("keras.ops."):
-            continue  # an operation in a functional graph is no layer: Keras saves nothing of it
-        base = to_snake_case(child.class_name)
-        used[base] = used.get(base, -1) + 1
-        store_name = base if used[base] == 0 else f"{base}_{used[base]}"
-        if store_name not in layers_group:
+    children = [child for child in model.children or []
+                if not (model.class_name == "Sequential" and child.class_name == "InputLayer")  # not in `layers`
+                and not child.kind.startswith("keras.ops.")]  # an operation: Keras saves nothing of it
+    names = _store_names(children, layers_group, where)
+    for child, store_name in zip(children, names):
+        if store_name is None or store_name not in layers_group:
             continue  # Keras writes no group for some weightless layers
         claimed.add(store_name)
         group = layers_group[store_name]
@@ -165,8 +162,9 @@ def _attach(model: Layer, layers_group: h5py.Group, where: str, store_of: StoreO
                             "a layer group")
         _check_name(group, child, f"{where}/{group.name.lstrip('/')}")
         if child.is_model:
-            if "layers" in group:
-                _attach(child, group["layers"], where, store_of)
+            inner = next((group[name] for name in LAYER_GROUPS if name in group), None)
+            if inner is not None:
+                _attach(child, inner, where, store_of)
         else:
             child.tensors = _tensors_of(group, where, store_of)
     stray = [text_name(name) for name in layers_group if name not in claimed and _has_datasets(layers_group[name])]
@@ -175,6 +173,41 @@ def _attach(model: Layer, layers_group: h5py.Group, where: str, store_of: StoreO
             f"{where}: weights under {', '.join(layers_group.name + '/' + s for s in stray)} match no layer "
             "of the model config; is the architecture the one these weights were saved from?"
         )
+
+
+def _store_names(children: list[Layer], layers_group: Any, where: str) -> list[str | None]:
+    """The group of each layer: its class's snake-case name, numbered in order (`dense`, `dense_1`).
+
+    tf.keras 2.13 and 2.14 saved a model's layers from its `_layer_checkpoint_dependencies`, where
+    a layer with weights appears twice (as `layer_with_weights-N` and `layer-K`) and counts twice
+    in the numbering (`dense`, `dense_2`): there the groups of a class are taken in order, and
+    only when there are as many as the config's layers of that class (else it cannot be told).
+    """
+    bases = [to_snake_case(child.class_name) for child in children]
+    if not layers_group.name.endswith("_layer_checkpoint_dependencies"):
+        used: dict[str, int] = {}
+        names: list[str | None] = []
+        for base in bases:
+            used[base] = used.get(base, -1) + 1
+            names.append(base if used[base] == 0 else f"{base}_{used[base]}")
+        return names
+    stored: dict[str, list[tuple[int, str]]] = {}
+    for name in layers_group:
+        found = re.fullmatch(r"(.+?)(?:_(\d+))?", text_name(name))
+        if found and _has_datasets(layers_group[name]):
+            stored.setdefault(found.group(1), []).append((int(found.group(2) or 0), text_name(name)))
+    result: list[str | None] = []
+    taken: dict[str, int] = {}
+    for base in bases:
+        groups = sorted(stored.get(base, []))
+        count = bases.count(base)
+        if groups and len(groups) != count:
+            raise LayoutError(f"{where}: {len(groups)} weight groups of class {base} under {layers_group.name} for "
+                              f"{count} such layers in the config (tf.keras 2.13/2.14 numbering): cannot tell which "
+                              "weights are whose; save the model again as .h5 or with a newer Keras")
+        taken[base] = taken.get(base, -1) + 1
+        result.append(groups[taken[base]][1] if groups else None)
+    return result
 
 
 def _check_name(group: h5py.Group, layer: Layer, where: str) -> None:
