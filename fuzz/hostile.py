@@ -27,6 +27,7 @@ from craft import (  # noqa: E402
     dense_model, dense_weights, functional, input_layer, layer, legacy_dense_config, legacy_dense_layers, tensor,
     write_archive, write_legacy, write_weights_h5,
 )
+from craft_bundle import tensor_entry, write_bundle  # noqa: E402
 
 SECRET = b"WEIGHTPORT-SECRET-TOKEN-7f3a9c"
 MARKER_VARIABLE = "WEIGHTPORT_TEST_MARKER"  # set to the case's MARKER path while commands run
@@ -41,6 +42,22 @@ class Case:
     make: Callable[[Path], Path]  # folder -> the file to give weightport
     refused: dict[str, str] = field(default_factory=dict)  # command (or "*") -> words of its one-line error
     options: tuple[str, ...] = ()  # more CLI arguments, "{folder}" replaced
+
+
+def _checkpoint(folder: Path, **changes: object) -> Path:
+    """A TensorFlow checkpoint of one tensor whose index entry says `changes`."""
+    array = np.arange(12, dtype=np.float32).reshape(3, 4)
+    write_bundle(str(folder / "ckpt"), [("dense/kernel", tensor_entry(array, **changes))], array.tobytes())
+    return folder / "ckpt.index"
+
+
+def _checkpoint_state(folder: Path, named: str) -> Path:
+    """A folder whose `checkpoint` state file names a checkpoint outside it."""
+    _checkpoint(folder)
+    run = folder / "run"
+    run.mkdir()
+    (run / "checkpoint").write_text(f'model_checkpoint_path: "{named}"\n')
+    return run
 
 
 def prepare(folder: Path) -> None:
@@ -408,6 +425,12 @@ CASES: list[Case] = [
     Case("crc_flip", "integrity", _crc_flip, {"convert": "CRC", "export": "CRC", "verify": "CRC"}),
     Case("heap_free_space_loop", "integrity", _heap_loop, {ALL: "global heap"}),
     Case("vlen_type_field", "integrity", _vlen_type_field, {ALL: "not a string"}),
+    Case("checkpoint_offset_past_shard", "size", lambda folder: _checkpoint(folder, offset=1 << 30),
+         {ALL: "past the end"}),
+    Case("checkpoint_absurd_shape", "size", lambda folder: _checkpoint(folder, shape=(1 << 31, 1 << 31)),
+         {ALL: "bytes stored"}),
+    Case("checkpoint_state_outside", "foreign", lambda folder: _checkpoint_state(folder, "../ckpt"),
+         {ALL: "only files in the folder"}),
     Case("corrupted_1", "integrity", _corrupted(1)),  # whatever it does: no traceback, no foreign bytes
     Case("corrupted_2", "integrity", _corrupted(2)),
     Case("corrupted_3", "integrity", _corrupted(3)),

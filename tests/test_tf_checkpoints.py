@@ -1,13 +1,17 @@
 """TensorFlow checkpoints and SavedModel directories, read without TensorFlow, against TensorFlow's own reader."""
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import torch
 
 import converter
-from helpers import run_cli
+from helpers import ROOT, run_cli
 from layer_harness import randomize
+
+sys.path.insert(0, str(ROOT / "fuzz"))  # craft_bundle: TensorFlow bundles written by hand, damaged on purpose
 
 
 def _tf():
@@ -150,7 +154,7 @@ CRAFTED = {  # case -> (changes to the good entry, what the one-line error says)
 
 @pytest.mark.parametrize("case", sorted(CRAFTED))
 def test_crafted_bundles_are_refused_in_one_line(tmp_path, case):
-    from bundle_writer import tensor_entry, write_bundle
+    from craft_bundle import tensor_entry, write_bundle
 
     array = np.arange(12, dtype="float32").reshape(3, 4)
     changes, expected = CRAFTED[case]
@@ -166,7 +170,7 @@ def test_crafted_bundles_are_refused_in_one_line(tmp_path, case):
 
 def test_crafted_good_bundle_converts(tmp_path):
     """The writer above is right: its unchanged entry converts to the array it describes."""
-    from bundle_writer import tensor_entry, write_bundle
+    from craft_bundle import tensor_entry, write_bundle
 
     array = np.arange(12, dtype="float32").reshape(3, 4)
     write_bundle(str(tmp_path / "ckpt"), [("dense/kernel", tensor_entry(array))], array.tobytes())
@@ -256,7 +260,7 @@ def test_a_bert_shaped_tf1_checkpoint_loads_into_a_pytorch_module(tmp_path):
 
 def test_a_variable_of_unknown_layout_is_refused(tmp_path):
     """A 2-D variable not named `kernel` into nn.Linear: TensorFlow's layout for it is unknown."""
-    from bundle_writer import tensor_entry, write_bundle
+    from craft_bundle import tensor_entry, write_bundle
     from torch import nn
 
     array = np.arange(12, dtype="float32").reshape(3, 4)

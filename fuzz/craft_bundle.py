@@ -1,4 +1,4 @@
-"""A minimal writer of TensorFlow tensor bundles for crafting damaged and hostile checkpoints in tests.
+"""A minimal writer of TensorFlow tensor bundles, for crafting damaged and hostile checkpoints (hostile.py, tests).
 
 It writes what tf_bundle reads (one data block, one index block, the footer), with any entry
 fields, so that each check of the reader can be met by a file TensorFlow would never write.
