@@ -118,6 +118,19 @@ class Config(dict):
 COMPUTE_DTYPES = ("float16", "bfloat16", "float32", "float64")
 
 
+def quantization_mode(config: Config) -> str | None:
+    """"int8", "float8", "int4"... for a layer Keras 3 quantized (`model.quantize`), else None."""
+    policy = config.get("dtype")
+    if isinstance(policy, dict):
+        inner = policy.get("config")
+        if isinstance(inner, dict) and isinstance(inner.get("mode"), str):
+            return str(inner["mode"])
+        policy = inner.get("name") if isinstance(inner, dict) else None
+    if isinstance(policy, str) and "_from_" in policy:
+        return policy.split("_from_")[0]
+    return None
+
+
 def compute_dtype(config: Config) -> str:
     """The dtype a layer computes in, from its dtype policy: "mixed_float16" -> float16.
 

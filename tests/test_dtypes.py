@@ -130,3 +130,22 @@ def test_channels_first_layout_keeps_dtypes(tmp_path):
         low, head = module(torch.from_numpy(to_channels_first(x)))
     assert low.dtype == torch.float16 and head.dtype == torch.float32
     assert to_channels_last(head.numpy()).shape == (2, 3)
+
+
+def test_a_quantized_model_is_refused_by_name(tmp_path):
+    """Keras 3 `model.quantize("int8")`: the refusal says quantized, not "unexpected tensor vars/2"."""
+    import warnings
+
+    import keras
+
+    from helpers import run_cli
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="fc")])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.quantize("int8")
+    path = str(tmp_path / "q.keras")
+    model.save(path)
+    result = run_cli("convert", path, str(tmp_path / "q.safetensors"))
+    assert result.returncode == 2 and "int8-quantized" in result.stderr and "fc" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

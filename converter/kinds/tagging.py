@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 
+from ..config import quantization_mode
 from ..errors import LayoutError
 from ..graph import Layer, ModelGraph, to_snake_case
 from .registry import distinct, lookup
@@ -42,6 +43,10 @@ def _tag_layer(layer: Layer, expected: list[Variable]) -> None:
     absent (a Dense without bias), so names alone decide there.
     """
     where = f"{layer.tensors[0].source.rsplit('/', 1)[0]}: layer {layer.key} ({layer.class_name})"
+    mode = quantization_mode(layer.config) if layer.has_config else None
+    if mode is not None:
+        raise LayoutError(f"{where}: the layer is {mode}-quantized (Keras 3 model.quantize: {mode} weights and their "
+                          "scales); weightport does not dequantize yet: convert the model saved before quantizing")
     if not expected and not layer.has_config:
         raise LayoutError(f"{where}: tensors {[t.role for t in layer.tensors]}: its variables cannot be known "
                           "from its name alone (a wrapper's inner layer is in the config, which this file lacks); "
