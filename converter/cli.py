@@ -68,8 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Show what SRC holds: its format and Keras version and, per layer, each Keras "
         "tensor's shape and layout beside the PyTorch key, shape and transform it becomes.",
     )
-    inspect.add_argument("--variables", choices=("raw", "ema"), default="raw",
-                         help="a TensorFlow checkpoint's copy to show: raw (default) or its moving averages")
+    _variables_option(inspect)
     inspect.add_argument("source", metavar="SRC", help="a .keras, .weights.h5 or .h5 file, a Keras model folder, a "
                          "TensorFlow checkpoint or SavedModel directory")
     inspect.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -125,9 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         "NAME-0000i-of-0000n.safetensors indexed by NAME.safetensors.index.json; with DST a folder, "
         "model-...safetensors and model.safetensors.index.json, where transformers looks",
     )
-    convert.add_argument("--variables", choices=("raw", "ema"), default="raw",
-                         help="a TensorFlow checkpoint's copy to read: raw (default) or ema, its "
-                         "ExponentialMovingAverage shadows (the published accuracy of many Google models)")
+    _variables_option(convert)
     convert.add_argument("--dtype", choices=converter.OUTPUT_DTYPES,
                          help="write every floating tensor in this dtype (rounded to nearest even; recorded); "
                          "default: as stored")
@@ -198,6 +195,12 @@ def _layout_option(parser: argparse.ArgumentParser) -> None:
         help="torch (default): image inputs/outputs of rank 4 and 5 are channels-first (N, C, H, W); "
         "keras: the model takes and returns exactly the arrays Keras does",
     )
+
+
+def _variables_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--variables", choices=("raw", "ema"), default="raw",
+                        help="a TensorFlow checkpoint's copy to read: raw (default) or ema, its "
+                        "ExponentialMovingAverage shadows (the published accuracy of many Google models)")
 
 
 def _quiet_option(parser: argparse.ArgumentParser, what: str) -> None:

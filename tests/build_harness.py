@@ -26,12 +26,17 @@ def keras_outputs(model, inputs: list[np.ndarray]) -> list[np.ndarray]:
 
 def torch_outputs(path: str, inputs: list[np.ndarray], input_layout: str) -> list[np.ndarray]:
     """Run to_torch's module as its users would: channels-first images in the torch layout."""
-    module = converter.to_torch(path, input_layout=input_layout)
+    return module_outputs(converter.to_torch(path, input_layout=input_layout), inputs, input_layout)
+
+
+def module_outputs(module, inputs: list[np.ndarray], input_layout: str) -> list[np.ndarray]:
+    """A module's outputs for Keras-layout `inputs`, in Keras's layout (bfloat16 as float32: numpy has none)."""
     feed = [to_channels_first(a) if input_layout == "torch" else a for a in inputs]
     with torch.no_grad():
         outputs = module(*[torch.from_numpy(a) for a in feed])
     outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-    return [to_channels_last(o.numpy()) if input_layout == "torch" else o.numpy() for o in outputs]
+    arrays = [(o.float() if o.dtype == torch.bfloat16 else o).numpy() for o in outputs]
+    return [to_channels_last(a) if input_layout == "torch" else a for a in arrays]
 
 
 def relative_difference(expected: list[np.ndarray], actual: list[np.ndarray]) -> float:

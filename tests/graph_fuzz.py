@@ -13,13 +13,11 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import torch
 
 import converter
-from build_harness import to_channels_first, to_channels_last
+from build_harness import module_outputs
 from layer_harness import keras_module, randomize
 from random_graphs import Chooser, generate
 
@@ -69,7 +67,7 @@ def run_graph(chooser: Chooser, writer: str, folder: Path, max_steps: int = 8, e
                                description)
             for layout in ("torch", "keras"):
                 module = converter.to_torch(str(path), input_layout=layout)
-                worst = compare(expected, run_module(module, inputs, layout))
+                worst = compare(expected, module_outputs(module, inputs, layout))
                 if worst > tolerance and not built.low_precision and agrees_in_float64(path, inputs, layout):
                     float64 = True  # float32 rounding amplified (a norm over one element): float64 decides
                 elif worst > tolerance:
@@ -97,14 +95,6 @@ def agrees_in_float64(path: Path, inputs: list[np.ndarray], layout: str) -> bool
         return False
 
 
-def run_module(module: Any, inputs: list[np.ndarray], layout: str) -> list[np.ndarray]:
-    feed = [to_channels_first(a) if layout == "torch" else a for a in inputs]
-    with torch.no_grad():
-        outputs = module(*[torch.from_numpy(a) for a in feed])
-    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-    return [to_channels_last(o.float().numpy()) if layout == "torch" else o.float().numpy() for o in outputs]
-
-
 def run_exported(path: str, inputs: list[np.ndarray], folder: Path) -> list[np.ndarray]:
     """The standalone model.py, imported as a user would, in the torch layout."""
     (folder / "export").mkdir(exist_ok=True)
@@ -116,7 +106,7 @@ def run_exported(path: str, inputs: list[np.ndarray], folder: Path) -> list[np.n
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
-        return run_module(module.load(), inputs, "torch")
+        return module_outputs(module.load(), inputs, "torch")
     finally:
         sys.modules.pop(name, None)
 

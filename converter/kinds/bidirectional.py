@@ -11,8 +11,8 @@ from ..graph import Layer
 from ..conversion import LayerConversion, TorchModule
 from .forward import KERAS, Emitter, Value, require_weights
 from .recurrent import (
-    TORCH_MODULES, direction, initial_states, needs_own_cell, rnn_arguments, rnn_tensors, rnn_variables,
-    rnn_warnings, torch_states,
+    TORCH_MODULES, direction, initial_states, needs_own_cell, refuse_stateful, rnn_arguments, rnn_tensors,
+    rnn_variables, rnn_warnings, torch_states,
 )
 from .registry import Kind, register
 from .rules import Context, Variable, wrapped
@@ -71,9 +71,7 @@ def forward(e: Emitter) -> Value | list[Value]:
     """
     result = require_weights(e)
     kind, inner = wrapped(e.config)
-    if inner.bool("stateful", False):
-        raise e.unsupported("stateful=True carries its state from one call to the next; the generated "
-                            "module starts every call from zeros. Rebuild the model with stateful=False")
+    refuse_stateful(e, inner)
     options = result.options
     e.module(result.module)
     x = e.arg(0, KERAS)

@@ -13,8 +13,16 @@ from ..errors import LayoutError
 from ..graph import Layer
 from ..padding import same_padding, transpose_crop
 from .forward import CHANNELS_FIRST, KERAS, Emitter, Value, activated, literal, require_weights, same
+from .rules import expect_shape
 
 DATA_FORMATS = ("channels_last", "channels_first")
+
+
+def depthwise_kernel(layer: Layer, role: str, spatial: int) -> tuple[int, ...]:
+    """The shape of a depthwise kernel (*k, in, depth_multiplier), its multiplier checked against the config."""
+    multiplier = layer.config.optional_int("depth_multiplier", minimum=1)
+    expect_shape(layer, role, (None,) * (spatial + 1) + (multiplier,), "(*k, in, depth_multiplier)")
+    return layer.tensor(role).shape
 
 
 def check_kernel_size(layer: Layer, spatial: int, kernel_size: tuple[int, ...], role: str = "kernel") -> None:

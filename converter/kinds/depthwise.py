@@ -8,7 +8,7 @@ from __future__ import annotations
 from ..graph import Layer
 from ..layouts import DepthwiseToGrouped, Layout
 from ..conversion import LayerConversion, TorchModule
-from .conv_options import check_kernel_size, conv_options, convolution_forward
+from .conv_options import check_kernel_size, conv_options, convolution_forward, depthwise_kernel
 from .registry import Kind, register
 from .rules import Context, expect_shape, kernel_and_bias, with_bias
 
@@ -19,9 +19,7 @@ TORCH_LAYOUTS = {1: Layout.TORCH_CONV1D_OIW, 2: Layout.TORCH_CONV2D_OIHW}
 
 def _convert(layer: Layer, context: Context) -> LayerConversion:
     spatial = SPATIAL[layer.class_name]
-    multiplier = layer.config.optional_int("depth_multiplier", minimum=1)
-    expect_shape(layer, "kernel", (None,) * (spatial + 1) + (multiplier,), "(*k, in, depth_multiplier)")
-    kernel = layer.tensor("kernel").shape
+    kernel = depthwise_kernel(layer, "kernel", spatial)
     if layer.has("bias"):
         expect_shape(layer, "bias", (kernel[-2] * kernel[-1],), "one per output channel")
     check_kernel_size(layer, spatial, tuple(kernel[:spatial]))

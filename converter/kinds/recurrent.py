@@ -155,6 +155,13 @@ def _function(e: Emitter, name: str) -> str:
     return "lambda t: " + activation(e, name, Value("t", KERAS, 2))
 
 
+def refuse_stateful(e: Emitter, config: Config) -> None:
+    """A stateful layer carries its state from one call to the next; a generated forward does not."""
+    if config.bool("stateful", False):
+        raise e.unsupported("stateful=True carries its state from one call to the next; the generated "
+                            "module starts every call from zeros. Rebuild the model with stateful=False")
+
+
 def initial_states(e: Emitter, kind: str, count: int) -> list[str]:
     """The states a call starts from, as expressions (none: zeros).
 
@@ -218,9 +225,7 @@ def register_recurrent(class_name: str, description: str, tested: str) -> None:
     def forward(e: Emitter) -> Value | list[Value]:
         """torch's module where it computes Keras's layer, else keras_rnn() step by step on its parameters."""
         conversion = require_weights(e)
-        if e.config.bool("stateful", False):
-            raise e.unsupported("stateful=True carries its state from one call to the next; the generated "
-                                "module starts every call from zeros. Rebuild the model with stateful=False")
+        refuse_stateful(e, e.config)
         options = conversion.options
         e.module(conversion.module)
         x = e.arg(0, KERAS)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from ..graph import Layer
 from ..layouts import DepthwiseToGrouped, Layout
 from ..conversion import LayerConversion, TorchModule
-from .conv_options import check_kernel_size, conv_options, convolution_forward
+from .conv_options import check_kernel_size, conv_options, convolution_forward, depthwise_kernel
 from .registry import Kind, register
 from .rules import Context, expect_shape, to_torch, with_bias
 
@@ -20,9 +20,7 @@ TORCH_LAYOUTS = {1: Layout.TORCH_CONV1D_OIW, 2: Layout.TORCH_CONV2D_OIHW}
 
 def _convert(layer: Layer, context: Context) -> LayerConversion:
     spatial = SPATIAL[layer.class_name]
-    multiplier = layer.config.optional_int("depth_multiplier", minimum=1)
-    expect_shape(layer, "depthwise_kernel", (None,) * (spatial + 1) + (multiplier,), "(*k, in, depth_multiplier)")
-    depthwise = layer.tensor("depthwise_kernel").shape
+    depthwise = depthwise_kernel(layer, "depthwise_kernel", spatial)
     in_channels, multiplier = depthwise[spatial], depthwise[spatial + 1]
     filters = layer.config.optional_int("filters", minimum=1)
     expect_shape(layer, "pointwise_kernel", (1,) * spatial + (in_channels * multiplier, filters),

@@ -92,8 +92,6 @@ def model_folder(folder: str, architecture: Any) -> tuple[str, Any]:
     """A Keras model folder (Keras and KerasHub presets on the Hub): `model.weights.h5` (or a sharded
     `model.weights.json`) with the architecture in `config.json` beside it. Returns (weights, architecture)."""
     names = set(os.listdir(folder))
-    if "saved_model.pb" in names:
-        raise ReadError(f"{folder}: a TensorFlow SavedModel directory, which is not supported; {_HINT}")
     weights: list[str] = [name for name in ("model.weights.json", "model.weights.h5") if name in names]
     if not weights:
         candidates = sorted(name for name in names if name.endswith((".weights.h5", ".weights.json")))
@@ -108,12 +106,11 @@ def model_folder(folder: str, architecture: Any) -> tuple[str, Any]:
 
 
 def _read_file(path: str, architecture: Any) -> ModelGraph:
-    if isinstance(architecture, (str, os.PathLike)):
-        architecture = keras3.load_architecture(os.fspath(architecture))
+    architecture = _architecture(architecture)
     if not os.path.exists(path):
         raise ReadError(f"{path}: no such file; {_HINT}")
     if os.path.isdir(path):
-        raise ReadError(f"{path}: is a directory; {_HINT} (a SavedModel directory is not supported)")
+        raise ReadError(f"{path}: is a directory; {_HINT}")
     if os.path.getsize(path) == 0:
         raise ReadError(f"{path}: the file is empty; {_HINT}")
     if not os.path.isfile(path):

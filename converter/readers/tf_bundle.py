@@ -46,10 +46,10 @@ class Entry:
     sliced: bool
 
 
-def crc32c(data: bytes | memoryview | np.ndarray) -> int:
+def crc32c(data: bytes) -> int:
     import google_crc32c  # Google's own CRC-32C (C, or its pure-Python fallback)
 
-    return int(google_crc32c.value(bytes(data) if isinstance(data, memoryview) else data))
+    return int(google_crc32c.value(data))
 
 
 def masked(crc: int) -> int:
