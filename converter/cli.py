@@ -134,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--allow-unused", action="store_true",
                          help="let --map entries that rename no tensor pass (by default they are an error: a typo)")
     _quiet_option(convert, "no progress bar (it is drawn only on a terminal) and no warnings")
+    convert.add_argument("-v", "--verbose", action="store_true",
+                         help="one line per tensor on stderr: its key, where it came from, the Keras and "
+                         "written shapes and the transform applied (--record FILE keeps all of it as JSON)")
     _architecture_option(convert)
 
     export = commands.add_parser(
@@ -290,6 +293,9 @@ def _run(arguments: argparse.Namespace) -> int:
             progress=not arguments.quiet, record=arguments.record, dry_run=arguments.dry_run,
             allow_unused=arguments.allow_unused, dtype=arguments.dtype, variables=arguments.variables,
         )
+        if arguments.verbose and not arguments.quiet:
+            for line in conversion.tensor_lines():
+                print(line, file=sys.stderr)
         if arguments.dry_run:
             _print(f"dry run: would write {len(conversion.tensors)} tensors ({arguments.layout} layout) to "
                    f"{arguments.destination}; nothing was written")
@@ -318,6 +324,7 @@ def _run(arguments: argparse.Namespace) -> int:
 
 def _convert_many(arguments: argparse.Namespace) -> int:
     single = [name for name, value in (("--record", arguments.record), ("--like", arguments.like),
+                                       ("--verbose", arguments.verbose),
                                        ("--architecture", arguments.architecture), ("--dry-run", arguments.dry_run))
               if value]
     if single:

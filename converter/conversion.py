@@ -22,6 +22,10 @@ from .source import literal
 HELPER_MODULES = frozenset({"Weight", "Normalization"})
 
 
+def _shape(shape: tuple[int, ...]) -> str:
+    return "(" + ",".join(str(size) for size in shape) + ")"
+
+
 @dataclass(frozen=True)
 class TorchModule:
     """A PyTorch module: its class, constructor arguments, and named parts when it is a container.
@@ -194,6 +198,11 @@ class Conversion:
                 "warnings": result.warnings if result else [],
             })
         return entries
+
+    def tensor_lines(self) -> list[str]:
+        """One line per tensor: key, source path, Keras shape -> written shape, transform (casts included)."""
+        return [f"{target.key}  <-  {target.source.source}  {_shape(target.source.shape)} -> {_shape(target.shape)}"
+                f"  {target.transform}" for target in self.tensors]
 
     def warn(self, stacklevel: int = 3) -> None:
         """Each of the conversion's warnings as a Python ConversionWarning (the library's public functions call

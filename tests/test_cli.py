@@ -60,6 +60,17 @@ def test_convert_writes_safetensors_with_metadata(tmp_path):
         assert handle.metadata()["weightport_layout"] == "torch"
 
 
+def test_verbose_says_what_was_done_to_each_tensor(tmp_path):
+    destination = tmp_path / "mlp.safetensors"
+    result = run_cli("convert", fixture("keras3/mlp.keras"), str(destination), "-v")
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 4
+    assert lines[0].startswith("dense_1.weight  <-  ") and "(2000,32) -> (32,2000)  transpose(1,0)" in lines[0]
+    assert "(32) -> (32)  none" in lines[1]
+    assert run_cli("convert", fixture("keras3/mlp.keras"), str(destination), "-v", "-q", "--force").stderr == ""
+
+
 def test_convert_refuses_to_overwrite_without_force(tmp_path):
     destination = tmp_path / "mlp.npz"
     destination.write_bytes(b"keep me")

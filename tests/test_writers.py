@@ -1,7 +1,6 @@
 """Every writer round-trips exactly, for every dtype, and records its convention."""
 from __future__ import annotations
 
-import json
 
 import h5py
 import numpy as np
@@ -10,6 +9,7 @@ import torch
 from safetensors import safe_open
 
 import converter
+from converter.writers import npz_file
 from helpers import fixture, load_keras_model
 
 SUFFIXES = [".safetensors", ".pt", ".pth", ".npz", ".h5", ".hdf5"]
@@ -34,12 +34,11 @@ def read_back(path: str) -> tuple[dict[str, tuple[str, np.ndarray]], dict[str, s
         metadata = state_dict._metadata["__weightport__"]
         result = {key: _from_torch(value) for key, value in state_dict.items()}
     elif path.endswith(".npz"):
+        metadata = npz_file.read_metadata(path)
         with np.load(path, allow_pickle=False) as archive:
-            metadata = json.loads(str(archive["__weightport__"]))
-            for key in archive.files:
-                if key != "__weightport__":
-                    dtype = "bfloat16" if key in metadata["bfloat16_keys"] else archive[key].dtype.name
-                    result[key] = (dtype, bits(archive[key]))
+            for key, array in archive.items():  # tensors only: the metadata is not an entry
+                dtype = "bfloat16" if key in metadata["bfloat16_keys"] else array.dtype.name
+                result[key] = (dtype, bits(array))
     else:
         with h5py.File(path, "r") as h5:
             metadata = {key: str(value) for key, value in h5.attrs.items()}
@@ -109,6 +108,16 @@ def test_pt_file_loads_with_weights_only_into_a_module(tmp_path):
     module.dense_1 = torch.nn.Linear(2000, 32)
     module.dense_2 = torch.nn.Linear(32, 1)
     assert not module.load_state_dict(state_dict, strict=True).missing_keys
+
+
+def test_npz_holds_tensors_only_and_keeps_metadata_in_its_comment(tmp_path):
+    path = str(tmp_path / "w.npz")
+    converter.convert(fixture("keras3/mlp.keras"), path, dtype="bfloat16")
+    with np.load(path, allow_pickle=False) as archive:
+        state_dict = {key: torch.from_numpy(value) for key, value in archive.items()}
+    metadata = npz_file.read_metadata(path)
+    assert metadata["weightport_format"] == "keras-archive" and sorted(metadata["bfloat16_keys"]) == sorted(state_dict)
+    assert all(value.dtype == torch.uint16 for value in state_dict.values())
 
 
 def test_existing_destination_needs_force(tmp_path):

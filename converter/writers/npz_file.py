@@ -1,7 +1,8 @@
-"""NumPy `.npz`: one array per key plus a JSON entry `__weightport__` with the metadata.
+"""NumPy `.npz`: one array per key, nothing else, so `np.load(path).items()` yields tensors only.
 
-numpy has no bfloat16: such tensors are stored as their uint16 bits and listed under
-`bfloat16_keys` in the JSON entry.
+The metadata is JSON in the zip archive's comment (`zipfile.ZipFile(path).comment`), which
+numpy never reads. numpy has no bfloat16: such tensors are stored as their uint16 bits and
+listed under `bfloat16_keys` in that JSON.
 """
 from __future__ import annotations
 
@@ -11,20 +12,32 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..errors import WriteError
 from ..graph import BFLOAT16
 
-METADATA_KEY = "__weightport__"
+COMMENT_LIMIT = 65535  # bytes a zip archive's comment can hold
 
 
 def write(path: str, tensors: Sequence[Any], metadata: dict[str, str], progress: Any = None) -> None:
     """One .npy member per tensor, each loaded, written and freed in turn (as np.savez lays them out)."""
     entry = dict(metadata, bfloat16_keys=[t.key for t in tensors if t.dtype == BFLOAT16])
+    comment = json.dumps(entry).encode("utf-8")
+    if len(comment) > COMMENT_LIMIT:  # checked first: no partial output
+        raise WriteError(f"{path}: {len(entry['bfloat16_keys'])} bfloat16 tensors are too many to list in an "
+                         ".npz; write .safetensors, which holds bfloat16 itself")
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
-        for key, load in [(t.key, t.load) for t in tensors] + [(METADATA_KEY, lambda: np.array(json.dumps(entry)))]:
-            array = np.asarray(load())
+        archive.comment = comment
+        for tensor in tensors:
+            array = np.asarray(tensor.load())
             array = array if array.flags.c_contiguous else np.ascontiguousarray(array)  # keeps 0-d
-            with archive.open(key + ".npy", "w", force_zip64=True) as member:
+            with archive.open(tensor.key + ".npy", "w", force_zip64=True) as member:
                 np.lib.format.write_array(member, array, allow_pickle=False)
-            if progress and key != METADATA_KEY:
+            if progress:
                 progress(array.nbytes)
             del array
+
+
+def read_metadata(path: str) -> dict[str, Any]:
+    """The metadata JSON an .npz written by weightport holds in its comment."""
+    with zipfile.ZipFile(path) as archive:
+        return dict(json.loads(archive.comment.decode("utf-8")))
