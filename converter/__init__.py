@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from typing import Any
 
 import numpy as np
 
+from . import hugging_face
 from .conversion import Conversion, LayerConversion, TargetTensor, TorchModule
 from .convert import OUTPUT_LAYOUTS, convert_graph, read_tagged
 from .batch import BatchItem, convert_many, summary_table
@@ -27,7 +29,7 @@ from .errors import (
 from .graph import BFLOAT16, InputSpec, Layer, ModelGraph, Tensor
 from .kinds import KINDS, Kind
 from .layouts import PERMUTATIONS, Layout
-from .loading import load_into, matched_like, renamed
+from .loading import converted_like, load_into, renamed
 from .matching import Plan
 from .modeling import export, to_torch
 from .progress import ProgressBar
@@ -35,7 +37,7 @@ from .readers import FORMATS
 from .report import Report
 from .verification import VerificationReport, verify
 from .writers import WRITERS, check_destination, check_output, write
-from .writers.files import write_text
+from .writers.files import copy_file, write_text
 from .writers.safetensors_file import nbytes
 
 __version__ = "0.1.0"
@@ -100,43 +102,91 @@ def convert(
     destination = os.fspath(destination)
     if os.path.isdir(destination) or destination.endswith(("/", os.sep)):
         destination = os.path.join(destination, HUGGING_FACE_WEIGHTS)
-    record_path = os.fspath(record) if record is not None else None
-    inputs = [os.fspath(path) for path in (source, architecture, like)
-              if isinstance(path, (str, os.PathLike))]
-    check_destination(destination, force, inputs)
-    if record_path is not None:
-        if _same_path(record_path, destination):
-            raise WriteError(f"{record_path}: the record would overwrite the weights written to the same file; "
-                             "give --record another name")
-        check_output(record_path, force, inputs)
-    with read(source, architecture=architecture, variables=variables) as graph:
-        inputs += graph.files
-        conversion = convert_graph(graph, layout, skip_unsupported)
-        if like is not None:
-            conversion.tensors = matched_like(conversion, os.fspath(like), mapping, allow_unused)
-        elif mapping is not None:
-            conversion.tensors = renamed(conversion, mapping, allow_unused)
-        if not conversion.tensors:
-            raise ReadError(f"{graph.source}: no weights to convert ({_why_empty(conversion)}); nothing was written")
-        if dtype is not None:
-            conversion.tensors = [tensor.cast_to(dtype) for tensor in conversion.tensors]
-        conversion.warn()
-        if dry_run:
-            return conversion
-        bar = ProgressBar(sum(nbytes(t) for t in conversion.tensors), "converting") if progress else None
-        try:
-            conversion.files = write(conversion.tensors, conversion.metadata(), destination, force,
-                                     max_shard_size, bar, validate=graph.check_integrity, sources=inputs)
-        finally:
-            if bar:
-                bar.close()
-    if record_path is not None:
-        write_text(record_path, json.dumps(conversion.record(), indent=2), force)
+    made = _output_folder(destination)
+    try:
+        record_path = os.fspath(record) if record is not None else None
+        inputs = [os.fspath(path) for path in (source, architecture, like)
+                  if isinstance(path, (str, os.PathLike))]
+        check_destination(destination, force, inputs)
+        if record_path is not None:
+            if _same_path(record_path, destination):
+                raise WriteError(f"{record_path}: the record would overwrite the weights written to the same "
+                                 "file; give --record another name")
+            check_output(record_path, force, inputs)
+        with read(source, architecture=architecture, variables=variables) as graph:
+            inputs += graph.files
+            if like is not None:
+                if layout != "torch":
+                    raise ArgumentError("--like pairs tensors with a PyTorch model's state_dict: torch layout only")
+                conversion = converted_like(graph, os.fspath(like), mapping, allow_unused, skip_unsupported)
+            else:
+                conversion = convert_graph(graph, layout, skip_unsupported)
+            if like is None and mapping is not None:
+                conversion.tensors = renamed(conversion, mapping, allow_unused)
+            if not conversion.tensors:
+                raise ReadError(f"{graph.source}: no weights to convert ({_why_empty(conversion)}); nothing was "
+                                "written")
+            beside = _hub_files(graph, conversion, destination, force, inputs)
+            if dtype is not None:
+                conversion.tensors = [tensor.cast_to(dtype) for tensor in conversion.tensors]
+            conversion.warn()
+            if dry_run:
+                if made:
+                    os.rmdir(made)
+                return conversion
+            bar = ProgressBar(sum(nbytes(t) for t in conversion.tensors), "converting") if progress else None
+            try:
+                conversion.files = write(conversion.tensors, conversion.metadata(), destination, force,
+                                         max_shard_size, bar, validate=graph.check_integrity, sources=inputs)
+            finally:
+                if bar:
+                    bar.close()
+            for path, content in beside:
+                if path.endswith(hugging_face.CONFIG):
+                    write_text(path, content, force)
+                else:
+                    copy_file(content, path, force)
+                conversion.files.append(path)
+        if record_path is not None:
+            write_text(record_path, json.dumps(conversion.record(), indent=2), force)
+    except BaseException:
+        if made:  # a failed conversion leaves no folder it made
+            shutil.rmtree(made, ignore_errors=True)
+        raise
     return conversion
 
 
 #: the file name Hugging Face loaders look for in a model folder
 HUGGING_FACE_WEIGHTS = "model.safetensors"
+
+
+def _output_folder(destination: str) -> str | None:
+    """DST/ that does not exist yet (a model folder to be) is made when its parent exists; returns it."""
+    folder = os.path.dirname(destination)
+    if os.path.basename(destination) != HUGGING_FACE_WEIGHTS or os.path.exists(folder) \
+            or not os.path.isdir(os.path.dirname(os.path.abspath(folder))):
+        return None
+    os.mkdir(folder)
+    return folder
+
+
+def _hub_files(graph: ModelGraph, conversion: Conversion, destination: str, force: bool,
+               inputs: list[str]) -> list[tuple[str, str]]:
+    """What a Hugging Face checkpoint's output folder gets beside model.safetensors: config.json naming the
+    PyTorch class, and the folder's tokenizer and preprocessing files (a file DST gets the weights only)."""
+    if graph.hub_config is None or conversion.layout != "torch":
+        return []
+    if os.path.basename(destination) != HUGGING_FACE_WEIGHTS:
+        conversion.warnings.append(f"{destination}: the weights only; give a folder as DST to get config.json "
+                                   "beside model.safetensors, a folder transformers loads")
+        return []
+    folder = os.path.dirname(destination)
+    beside = [(os.path.join(folder, hugging_face.CONFIG), hugging_face.torch_config(graph.hub_config, graph.source))]
+    beside += [(os.path.join(folder, os.path.basename(path)), path)
+               for path in hugging_face.companions(graph.hub_folder or ".")]
+    for path, _ in beside:
+        check_output(path, force, inputs)
+    return beside
 
 
 def _same_path(first: str, second: str) -> bool:

@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "TensorFlow checkpoint or SavedModel directory")
     inspect.add_argument("--json", action="store_true", help="print the report as JSON")
     _architecture_option(inspect)
+    _import_option(inspect)
 
     convert = commands.add_parser(
         "convert", help="convert SRC to DST (.safetensors, .pt/.pth, .npz, .h5/.hdf5)",
@@ -134,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--allow-unused", action="store_true",
                          help="let --map entries that rename no tensor pass (by default they are an error: a typo)")
     _quiet_option(convert, "no progress bar (it is drawn only on a terminal) and no warnings")
+    _import_option(convert)
     convert.add_argument("-v", "--verbose", action="store_true",
                          help="one line per tensor on stderr: its key, where it came from, the Keras and "
                          "written shapes and the transform applied (--record FILE keeps all of it as JSON)")
@@ -204,6 +206,16 @@ def _variables_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variables", choices=("raw", "ema"), default="raw",
                         help="a TensorFlow checkpoint's copy to read: raw (default) or ema, its "
                         "ExponentialMovingAverage shadows (the published accuracy of many Google models)")
+
+
+def _import_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--import", dest="import_module", metavar="MODULE[:FACTORY]",
+        help="a subclassed model's file: import YOUR module MODULE (this runs your code: only name a module you "
+        "trust), whose Keras classes register themselves, then load SRC through Keras: into the model FACTORY() "
+        "builds (for .weights.h5 / save_weights .h5), or with keras.saving.load_model without FACTORY (.keras); "
+        "the layers are then keyed by attribute path (encoder.dense.weight). Needs Keras",
+    )
 
 
 def _quiet_option(parser: argparse.ArgumentParser, what: str) -> None:
@@ -279,15 +291,18 @@ def _warning_printer(original: Any, quiet: bool) -> Any:
 
 def _run(arguments: argparse.Namespace) -> int:
     if arguments.command == "inspect":
-        report = converter.inspect(arguments.source, architecture=arguments.architecture,
-                                   variables=arguments.variables)
+        source = _imported(arguments.source, arguments.import_module)
+        report = converter.inspect(source, architecture=arguments.architecture, variables=arguments.variables)
         _print(json.dumps(report.to_dict(), indent=2) if arguments.json else report.to_text())
     elif arguments.command == "convert" and arguments.out_dir is not None:
         return _convert_many(arguments)
     elif arguments.command == "convert":
         arguments.source, arguments.destination = arguments.paths
+        if arguments.import_module:  # checked before the user's code runs and Keras reads anything
+            converter.check_destination(_destination_file(arguments.destination), arguments.force, [arguments.source])
+        source = _imported(arguments.source, arguments.import_module)
         conversion = converter.convert(
-            arguments.source, arguments.destination, layout=arguments.layout, force=arguments.force,
+            source, arguments.destination, layout=arguments.layout, force=arguments.force,
             skip_unsupported=arguments.skip_unsupported, architecture=arguments.architecture,
             mapping=_mapping(arguments.map), like=arguments.like, max_shard_size=arguments.max_shard_size,
             progress=not arguments.quiet, record=arguments.record, dry_run=arguments.dry_run,
@@ -324,7 +339,7 @@ def _run(arguments: argparse.Namespace) -> int:
 
 def _convert_many(arguments: argparse.Namespace) -> int:
     single = [name for name, value in (("--record", arguments.record), ("--like", arguments.like),
-                                       ("--verbose", arguments.verbose),
+                                       ("--verbose", arguments.verbose), ("--import", arguments.import_module),
                                        ("--architecture", arguments.architecture), ("--dry-run", arguments.dry_run))
               if value]
     if single:
@@ -358,6 +373,24 @@ def _quiet_stdout() -> None:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+def _imported(source: str, spec: str | None) -> object:
+    """SRC as given, or with --import the live model Keras loads from it with the user's classes."""
+    if spec is None:
+        return source
+    from converter.dependencies import require_keras
+    from converter.keras_side import load_with_import
+
+    require_keras("--import")
+    return load_with_import(source, spec)
+
+
+def _destination_file(destination: str) -> str:
+    """DST as convert() writes it: a folder gets model.safetensors."""
+    if os.path.isdir(destination) or destination.endswith(("/", os.sep)):
+        return os.path.join(destination, converter.HUGGING_FACE_WEIGHTS)
+    return destination
 
 
 def _own_module(spec: str) -> object:

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import hugging_face
 from .conversion import Conversion, TargetTensor
 from .errors import ArgumentError, LayoutError, UnsupportedLayerError
-from .graph import Layer, ModelGraph
+from .graph import RAW_VARIABLES, Layer, ModelGraph
 from .kinds import lookup, tag_graph
 from .readers import read_source
 
@@ -32,7 +33,14 @@ def convert_graph(graph: ModelGraph, layout: str = "torch", skip_unsupported: bo
     if layout not in OUTPUT_LAYOUTS:
         raise ArgumentError(f"layout must be one of {', '.join(OUTPUT_LAYOUTS)}, not {layout!r}")
     conversion = Conversion(graph, layout, [])
-    if layout == "keras":
+    if layout == "torch" and graph.hub_config is not None:  # transformers' class decides names and shapes
+        conversion = hugging_face.convert(graph, graph.hub_config)
+    elif layout == "torch" and is_variable_tree(graph):
+        message = without_graph(graph)
+        if not skip_unsupported:
+            raise UnsupportedLayerError(message, [(layer.key, layer.class_name) for layer in graph.walk()])
+        conversion.warnings.append(message)
+    elif layout == "keras":
         for layer in graph.walk():
             conversion.tensors += [
                 TargetTensor(f"{layer.key}.{tensor.role.replace('/', '.')}", tensor, tensor.layout, tensor.shape,
@@ -67,6 +75,25 @@ def convert_graph(graph: ModelGraph, layout: str = "torch", skip_unsupported: bo
                 conversion.warnings += result.warnings
     _check_unique_keys(conversion)
     return conversion
+
+
+def is_variable_tree(graph: ModelGraph) -> bool:
+    """Named variables without layers: a checkpoint without architecture, a subclassed model's file."""
+    return graph.root is None and bool(graph.layers) and all(layer.class_name == RAW_VARIABLES
+                                                              for layer in graph.walk())
+
+
+def without_graph(graph: ModelGraph) -> str:
+    """What to do with a tree of variables, which names no PyTorch module by itself."""
+    subclassed = graph.metadata.get("subclassed")
+    named = f" ({subclassed})" if subclassed and subclassed != "unknown" else ""
+    what = (f"the weights of a subclassed Keras model{named}, which record no layers, only its attributes"
+            if subclassed else "named variables without a Keras model (no architecture)")
+    options = ("--import MODULE[:FACTORY] (your module with the model's classes: Keras loads it and its layers convert "
+               "by attribute path), " if subclassed else "--architecture FILE (the model's .keras, .h5 or JSON), ")
+    return (f"{graph.source}: {what}; convert with {options}or --like TEMPLATE (a state_dict of your PyTorch model: "
+            "its modules decide each transform; load_into(module, ...) in Python), or --layout keras (every "
+            "variable as stored)")
 
 
 def _unsupported_label(layer: Layer) -> str | None:

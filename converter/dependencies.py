@@ -24,6 +24,14 @@ def require_torch(what: str) -> None:
                                      "(or a torch build of your choice first)")
 
 
+def require_transformers(what: str) -> None:
+    """Hugging Face transformers (and PyTorch): its PyTorch class of a model decides names and shapes."""
+    require_torch(what)
+    if not installed("transformers"):
+        raise MissingDependencyError(f"{what} needs Hugging Face transformers (its PyTorch class of the model decides "
+                                     "every name and shape): pip install transformers")
+
+
 def require_keras(what: str) -> None:
     """Keras (3, or tf_keras for Keras 2 files), for running the Keras side of a comparison."""
     if not installed("keras") and not installed("tf_keras"):

@@ -207,6 +207,8 @@ class ModelGraph:
     root: Layer | None = None  # the model itself (class, config); None for weights-only files
     files: list[str] = field(default_factory=list)  # every file read (no output may overwrite one)
     own_config: Any = field(default=None, repr=False)  # the model config the file itself holds (what Keras loads)
+    hub_config: dict[str, Any] | None = field(default=None, repr=False)  # a Hugging Face TF checkpoint's config.json
+    hub_folder: str | None = None  # the folder of that checkpoint (its tokenizer files are copied along)
     resources: ExitStack = field(default_factory=ExitStack, repr=False)
     # Checks of what was read (a zip member's CRC), run before any output is committed.
     integrity: list[Callable[[], None]] = field(default_factory=list, repr=False)

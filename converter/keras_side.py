@@ -13,7 +13,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from .code_check import code_carrying
-from .errors import MissingDependencyError, ReadError, UnsafeFileError
+from .errors import ArgumentError, MissingDependencyError, ReadError, UnsafeFileError
 from .graph import ModelGraph
 from .readers import load_architecture
 
@@ -99,6 +99,49 @@ def load_keras_model(source: Any, graph: ModelGraph) -> Any:
     except Exception as error:  # Keras's own loading errors are of many kinds
         raise ReadError(f"{path}: Keras cannot load this file to compare with ({type(error).__name__}: "
                              f"{str(error).splitlines()[0][:200]})") from None
+
+
+def load_with_import(path: str, spec: str) -> Any:
+    """`--import MODULE[:FACTORY]`: import the user's module (its classes register with Keras), then load the
+    file through Keras: into the model FACTORY() builds (`load_weights`), or by `load_model` without FACTORY.
+
+    This runs the user's own code, explicitly asked for; nothing from the file decides what is imported.
+    """
+    name, _, factory = spec.partition(":")
+    if not all(part.isidentifier() for part in name.split(".")) or (factory and not factory.isidentifier()):
+        raise ArgumentError(f"--import {spec!r}: expected MODULE or MODULE:FACTORY, e.g. mynet or mynet:build")
+    sys.path.insert(0, os.getcwd())  # as `python -m` would: the user's module beside their files
+    try:
+        with native_stderr_silenced():
+            module = importlib.import_module(name)
+            make = getattr(module, factory) if factory else None
+    except (ImportError, AttributeError) as error:
+        raise ArgumentError(f"--import {spec!r}: {error}") from None
+    finally:
+        sys.path.pop(0)
+    try:
+        if make is not None:
+            model = make()
+            model.load_weights(path)
+            return model
+        if _written_by_keras2(path):
+            return import_keras("tf_keras").models.load_model(path, compile=False, safe_mode=True)
+        return import_keras("keras").saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as error:  # Keras's own loading errors are of many kinds
+        raise ReadError(f"{path}: Keras cannot load this file with --import {spec} ({type(error).__name__}: "
+                        f"{str(error).splitlines()[0][:200] if str(error) else ''})") from None
+
+
+def _written_by_keras2(path: str) -> bool:
+    """An HDF5 file whose keras_version says Keras 2 (tf.keras); a .keras archive is Keras 3's."""
+    import h5py
+
+    if not h5py.is_hdf5(path):
+        return False
+    with h5py.File(path, "r") as h5:
+        version = h5.attrs.get("keras_version", b"")
+    version = version.decode() if isinstance(version, bytes) else str(version)
+    return version.split(".")[0].isdigit() and int(version.split(".")[0]) < 3
 
 
 def keras_call(model: Any, inputs: list[np.ndarray]) -> list[np.ndarray]:

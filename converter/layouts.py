@@ -307,6 +307,24 @@ class Chain(Transform):
 
 
 @dataclass(frozen=True)
+class UnitAxes(Transform):
+    """Axes of size 1 added or removed, the values and their order unchanged: (1, c) -> (c,)."""
+
+    to_shape: tuple[int, ...]
+
+    def describe(self) -> str:
+        return f"reshape({','.join(str(size) for size in self.to_shape)})"
+
+    def shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        if [size for size in shape if size != 1] != [size for size in self.to_shape if size != 1]:
+            raise LayoutError(f"{shape} -> {self.to_shape} changes more than axes of size 1")
+        return self.to_shape
+
+    def apply(self, array: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(array.reshape(self.shape(array.shape)))
+
+
+@dataclass(frozen=True)
 class ToVector(Transform):
     """A tensor with one non-trivial axis, (1, ..., 1, c) -> (c,): PReLU's shared alpha."""
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 from typing import Any
 
 from .conversion import Conversion, TargetTensor
-from .convert import convert_graph, read_tagged
+from .convert import convert_graph, is_variable_tree, read_tagged
 from .errors import ArgumentError, LoadError
+from .graph import ModelGraph
+from .hugging_face import refuse_module
+from .kinds import tag_graph
 from .matching import (
-    Mapping, Plan, check_rules_used, plan, raw_source_units, renamer, source_units, target_units_from_module,
-    target_units_from_state_dict,
+    Mapping, Plan, SourceUnit, TargetUnit, check_rules_used, plan, raw_source_units, renamer, source_units,
+    target_units_from_module, target_units_from_state_dict,
 )
-from .graph import RAW_VARIABLES
 from .templates import template_shapes
+from .twin_pairing import has_positional_roles, typed_layers
 
 
 def load_into(module: Any, source: Any, *, mapping: Mapping = None, strict: bool = True, dry_run: bool = False,
@@ -39,12 +42,11 @@ def load_into(module: Any, source: Any, *, mapping: Mapping = None, strict: bool
     from .writers.torch_file import as_torch
 
     with read_tagged(source, architecture) as graph:
-        raw = graph.root is None and bool(graph.layers) and all(layer.class_name == RAW_VARIABLES
-                                                                 for layer in graph.layers)
-        conversion = convert_graph(graph, "keras" if raw else "torch")
+        refuse_module(graph, "load_into")
+        targets = target_units_from_module(module)
+        conversion, sources = converted_for(graph, targets)
         check_rules_used(mapping, [target.key for target in conversion.tensors], allow_unused)
-        sources = raw_source_units(conversion) if raw else source_units(conversion)
-        result = plan(sources, target_units_from_module(module), mapping)
+        result = plan(sources, targets, mapping)
         if dry_run:
             return result
         if strict and not result.ok:
@@ -87,14 +89,36 @@ def renamed(conversion: Conversion, mapping: Mapping, allow_unused: bool = False
     return tensors
 
 
-def matched_like(conversion: Conversion, template: str, mapping: Mapping,
-                 allow_unused: bool = False) -> list[TargetTensor]:
-    """The converted tensors under a template state_dict's keys, every one paired or LoadError."""
+def converted_for(graph: ModelGraph, targets: list[TargetUnit],
+                  skip_unsupported: bool = False) -> tuple[Conversion, list[SourceUnit]]:
+    """The graph converted for pairing with `targets`, and its tensors grouped by the module they fill.
+
+    Layers convert by their kinds' rules. Named variables without layers (a checkpoint without
+    architecture) stay as stored, and each pairing decides its transform by the module's kind;
+    variables saved by position (a Keras 3 subclassed model's file) become the layers the twin's
+    modules say they were (twin_pairing), then convert by those layers' rules.
+    """
+    if is_variable_tree(graph) and has_positional_roles(graph):
+        graph.layers = typed_layers(graph, targets)
+        tag_graph(graph)
+    elif is_variable_tree(graph):
+        conversion = convert_graph(graph, "keras")
+        return conversion, raw_source_units(conversion)
+    conversion = convert_graph(graph, "torch", skip_unsupported)
+    return conversion, source_units(conversion)
+
+
+def converted_like(graph: ModelGraph, template: str, mapping: Mapping, allow_unused: bool = False,
+                   skip_unsupported: bool = False) -> Conversion:
+    """The graph converted under a template state_dict's keys, every tensor paired or LoadError."""
+    targets = target_units_from_state_dict(template_shapes(template))
+    conversion, sources = converted_for(graph, targets, skip_unsupported)
     check_rules_used(mapping, [target.key for target in conversion.tensors], allow_unused)
-    result = plan(source_units(conversion), target_units_from_state_dict(template_shapes(template)), mapping)
+    result = plan(sources, targets, mapping)
     if not result.ok:
         raise LoadError(f"{template}: " + _summary(result), result)
-    return [row.source.with_key(row.target_key) for row in result.rows if row.source and row.target_key]
+    conversion.tensors = [row.source.with_key(row.target_key) for row in result.rows if row.source and row.target_key]
+    return conversion
 
 
 def _summary(result: Plan) -> str:

@@ -4,12 +4,22 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from .hugging_face import refuse_module
 from .convert import convert_graph, read_tagged
 from .dependencies import require_torch
-from .errors import WriteError
+from .errors import ArgumentError, WriteError
 from .graph import ModelGraph
 from .writers import MODEL_FORMATS, check_destination, check_output, suffix_of, write
 from .writers.files import write_text
+
+
+def refuse_graphless(graph: ModelGraph, what: str) -> None:
+    """A Hugging Face checkpoint or a subclassed model: no Keras graph of calls to build a forward from."""
+    refuse_module(graph, what)
+    if graph.format == "live-subclassed":
+        raise ArgumentError(f"{graph.source}: a subclassed model records no graph of layer calls, so {what} cannot "
+                            "write its forward; write the PyTorch twin (same attribute names) and load it with "
+                            "converter.load_into(twin, model), or convert the weights (keys are attribute paths)")
 
 
 def module_from_graph(graph: ModelGraph, input_layout: str = "torch", trace: bool = False) -> Any:
@@ -35,6 +45,7 @@ def to_torch(source: Any, *, input_layout: str = "torch", architecture: Any = No
     """
     require_torch("to_torch")
     with read_tagged(source, architecture) as graph:
+        refuse_graphless(graph, "to_torch")
         return module_from_graph(graph, input_layout)
 
 
@@ -62,6 +73,7 @@ def export(source: Any, destination: str | os.PathLike[str], *, weights: str | o
     from .torch_build import model_source
 
     with read_tagged(source, architecture) as graph:
+        refuse_graphless(graph, "export")
         inputs += graph.files
         conversion = convert_graph(graph)
         conversion.warn()

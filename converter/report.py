@@ -6,6 +6,7 @@ from typing import Any
 
 from .config import activation_name
 from .conversion import Conversion
+from .graph import RAW_VARIABLES
 from .readers import FORMATS
 
 
@@ -27,12 +28,21 @@ class Report:
         by_layer = {result.layer.key: result for result in self.conversion.layers}
         record = {entry["key"]: entry for entry in self.conversion.record()}
         skipped = {key for key, _ in self.conversion.skipped}
+        by_source = {id(target.source): record[target.key] for target in self.conversion.tensors}
         layers = []
         for layer in graph.walk():
             result = by_layer.get(layer.key)
             if result is not None:
                 status = "converted"
                 tensors = [record[target.key] for target in result.tensors]
+            elif layer.tensors and all(id(tensor) in by_source for tensor in layer.tensors):
+                status = "converted"  # named by the source's own convention (Hugging Face), not a layer rule
+                tensors = [by_source[id(tensor)] for tensor in layer.tensors]
+            elif layer.class_name == RAW_VARIABLES:
+                status = "variables"
+                tensors = [{"source": t.source, "keras_role": t.role, "keras_shape": list(t.shape),
+                            "keras_layout": t.layout.value, "dtype": t.dtype, "role": variable_role(t.role)}
+                           for t in layer.tensors]
             elif layer.key in skipped:
                 status = "unsupported"
                 tensors = [{"source": t.source, "keras_role": t.role, "keras_shape": list(t.shape),
@@ -80,7 +90,8 @@ class Report:
                 rows.append(first + ("-",) * 6)
             for index, entry in enumerate(layer["tensors"]):
                 left = first if index == 0 else ("", "")
-                torch_key = entry.get("key", "(no rule: not converted)")
+                torch_key = entry.get("key", f"(variable: {entry['role']})" if "role" in entry
+                                      else "(no rule: not converted)")
                 if entry.get("transform", "").startswith("created"):  # PyTorch has it, Keras does not
                     keras_side: tuple[str, ...] = ("-", "-", "-")
                 else:
@@ -105,6 +116,20 @@ class Report:
             lines += ["", "PyTorch modules these weights load into:"] + modules
         lines += [f"warning: {warning}" for warning in data["warnings"]]
         return "\n".join(lines)
+
+
+#: what a variable's name says it is, in a tree of variables without layers
+ROLES = {
+    "kernel": "kernel, stored (in, out) or (k..., in, out)", "bias": "bias", "gamma": "norm scale",
+    "beta": "norm offset", "moving_mean": "moving mean", "moving_variance": "moving variance",
+    "embeddings": "embedding table", "recurrent_kernel": "recurrent kernel", "depthwise_kernel": "depthwise kernel",
+    "pointwise_kernel": "pointwise kernel", "scale": "norm scale", "weight": "weight", "alpha": "PReLU slope",
+}
+
+
+def variable_role(name: str) -> str:
+    """The role a variable's name gives it (`kernel`, `gamma`...), or `unknown`."""
+    return ROLES.get(name, "unknown")
 
 
 def _shape(shape: list[int]) -> str:

@@ -25,7 +25,7 @@ from .graph import ModelGraph
 from .keras_side import check_loadable, keras_call, keras_layer_outputs, load_keras_model
 from .kinds.forward import is_image_rank
 from .loading import warn_if_training
-from .modeling import module_from_graph
+from .modeling import module_from_graph, refuse_graphless
 from .own_module import Capture, keras_layout, paired_submodules
 
 
@@ -250,6 +250,7 @@ def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float | N
     require_torch("verify")
     require_keras("verify")
     with read_tagged(source, architecture) as graph:
+        refuse_graphless(graph, "verify")
         check_loadable(source, graph, architecture)  # before Keras or torch is imported
         import torch
 

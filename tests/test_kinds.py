@@ -46,7 +46,11 @@ READER_SAMPLES = {
 }
 
 
-@pytest.mark.parametrize("format_name", sorted(converter.FORMATS))
+#: formats of models that are not Keras graphs: tested against their own libraries' models
+OWN_TESTS = {"hf-tf": "tests/test_hf_tf.py", "live-subclassed": "tests/test_subclassed.py"}
+
+
+@pytest.mark.parametrize("format_name", sorted(set(converter.FORMATS) - set(OWN_TESTS)))
 def test_every_reader_gives_the_same_weights(tmp_path, format_name):
     """Each format the readers know, from a real file (or live model), converts to the fixture's weights."""
     reference = converter.state_dict(fixture("keras3/mlp.keras"))

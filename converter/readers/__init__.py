@@ -12,6 +12,7 @@ import h5py
 
 from ..errors import ArgumentError, ReadError
 from ..graph import ModelGraph
+from .. import hugging_face
 from . import keras3, legacy_h5, live, sharded, tf_checkpoint
 from .hdf5_checks import open_hdf5, raised_by_h5py
 from .keras3 import load_architecture
@@ -26,8 +27,10 @@ FORMATS = {
     "legacy-h5": "legacy HDF5 model (.h5, Keras 2 / tf.keras / Keras 3 legacy writer)",
     "legacy-h5-weights": "legacy HDF5 weights (.h5 from save_weights)",
     "live": "live keras.Model",
+    "live-subclassed": "live subclassed keras.Model (layers keyed by attribute path)",
     "tf-checkpoint": "TensorFlow checkpoint (PREFIX.index + PREFIX.data-*, TF1 or TF2)",
     "tf-saved-model": "TensorFlow SavedModel directory (saved_model.pb + variables/)",
+    "hf-tf": "Hugging Face TensorFlow checkpoint (tf_model.h5 + config.json)",
 }
 
 _HINT = ("expected a Keras .keras archive, a .weights.h5 file (or a sharded .weights.json index) or a Keras "
@@ -61,10 +64,13 @@ def read_source(source: Any, architecture: Any = None, variables: str = "raw") -
                                 "is not a checkpoint")
     except (OSError, ValueError) as error:  # a file of the checkpoint unreadable, or numpy refusing a mapping
         raise ReadError(f"{path}: cannot read the checkpoint ({type(error).__name__}: {error})") from None
-    if os.path.isdir(path):
+    hub = hub_checkpoint(path) if architecture is None else None
+    if hub is not None:
+        path = hub[0]
+    elif os.path.isdir(path):
         path, architecture = model_folder(path, architecture)
     try:
-        graph = _read_file(path, architecture)
+        graph = _read_file(path, architecture, hub[1] if hub else None)
     except RecursionError:
         raise ReadError(f"{path}: structures nested too deeply to be a Keras file") from None
     except (OSError, RuntimeError, KeyError, ValueError, TypeError) as error:
@@ -105,7 +111,30 @@ def model_folder(folder: str, architecture: Any) -> tuple[str, Any]:
     return os.path.join(folder, weights[0]), architecture
 
 
-def _read_file(path: str, architecture: Any) -> ModelGraph:
+def hub_checkpoint(path: str) -> tuple[str, dict[str, Any]] | None:
+    """(weights, config) of a Hugging Face TensorFlow checkpoint: a folder holding `tf_model.h5` and a
+    transformers `config.json`, or an `.h5` file with such a config beside it."""
+    if os.path.isdir(path):
+        weights = os.path.join(path, hugging_face.TF_WEIGHTS)
+        if not os.path.isfile(weights):
+            if os.path.isfile(weights + ".index.json"):
+                raise ReadError(f"{path}: a sharded Hugging Face TensorFlow checkpoint (tf_model.h5.index.json), "
+                                "which is not read yet")
+            return None
+    elif path.endswith(".h5") and os.path.isfile(path):
+        weights = path
+    else:
+        return None
+    config = hugging_face.read_config(os.path.join(os.path.dirname(weights), hugging_face.CONFIG))
+    if config is None:
+        if os.path.isdir(path):
+            raise ReadError(f"{path}: holds tf_model.h5 but no transformers config.json beside it (one with "
+                            "\"model_type\"); it names the PyTorch class the weights go into")
+        return None
+    return weights, config
+
+
+def _read_file(path: str, architecture: Any, hub_config: dict[str, Any] | None = None) -> ModelGraph:
     architecture = _architecture(architecture)
     if not os.path.exists(path):
         raise ReadError(f"{path}: no such file; {_HINT}")
@@ -128,6 +157,10 @@ def _read_file(path: str, architecture: Any) -> ModelGraph:
         raise ReadError(f"{path}: neither a zip archive nor an HDF5 file; {_HINT}")
     h5 = open_hdf5(path, path)
     try:
+        if hub_config is not None and legacy_h5.is_legacy(h5) and "model_config" not in h5.attrs:
+            graph = legacy_h5.read_legacy(path, h5, as_tree=True)
+            graph.format, graph.hub_config, graph.hub_folder = "hf-tf", hub_config, os.path.dirname(path)
+            return graph
         if legacy_h5.is_legacy(h5):
             return legacy_h5.read_legacy(path, h5, architecture)
         if keras3.is_keras3_weights(h5):
@@ -135,10 +168,7 @@ def _read_file(path: str, architecture: Any) -> ModelGraph:
     except BaseException:
         h5.close()
         raise
-    hint = keras3.subclassed_hint(h5)
     h5.close()
-    if hint:
-        raise ReadError(f"{path}: {hint}")
     raise ReadError(
         f"{path}: an HDF5 file, but not one Keras wrote (no model_config, layer_names or "
         f"layers group); {_HINT}"

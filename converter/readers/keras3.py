@@ -8,6 +8,7 @@ reproducible), so the mapping to real names comes from the model config.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import zipfile
@@ -17,10 +18,10 @@ import h5py
 
 from ..config import Config
 from ..errors import LayoutError, ReadError
-from ..graph import Layer, ModelGraph, Tensor, to_snake_case
+from ..graph import RAW_VARIABLES, Layer, ModelGraph, Tensor, to_snake_case
 from .hdf5_checks import Store, open_hdf5, userblock
 from .hdf5_tensors import attr_text, attribute, numeric_key, tensor_from_dataset, text_name
-from .keras_config import parse_model, snake_class
+from .keras_config import is_model_entry, parse_model, snake_class
 from .limits import MAX_MODEL_DEPTH, parse_json, read_json_file, version_text
 from .sharded import MergedGroup, shard_files
 from .zip_member import open_archive, open_member, read_json_member
@@ -32,7 +33,9 @@ StoreOf = Any  # a function giving the Store of a dataset (sharded weights: each
 
 
 def is_keras3_weights(h5: h5py.File) -> bool:
-    return any(name in h5 for name in LAYER_GROUPS)
+    """Keras 3's weights layout: a `layers` group, or (a subclassed model's) a root `vars` group beside
+    groups named after the model's attributes."""
+    return any(name in h5 for name in LAYER_GROUPS) or ("vars" in h5 and bool(_attribute_groups(h5)))
 
 
 def read_archive(path: str, architecture: Any = None) -> ModelGraph:
@@ -130,10 +133,15 @@ def load_architecture(path: str) -> Any:
 
 def _fill(graph: ModelGraph, h5: Any, model_config: Any, where: str, store_of: StoreOf) -> None:
     try:
+        if _attribute_groups(h5) or (isinstance(model_config, dict) and not is_model_entry(model_config)):
+            # a subclassed model: groups named after its attributes, a config without layers
+            graph.layers = _variable_groups(h5, where, store_of)
+            graph.metadata["subclassed"] = model_config.get("class_name", "") if isinstance(model_config, dict) \
+                else "unknown"
+            return
         root_group = next((h5[name] for name in LAYER_GROUPS if name in h5), None)
         if root_group is None:
-            why = subclassed_hint(h5) or "this is not a Keras 3 weights file"
-            raise ReadError(f"{where}: no 'layers' group; {why}")
+            raise ReadError(f"{where}: no 'layers' group; this is not a Keras 3 weights file")
         if model_config is None:
             graph.layers = _layers_from_file(root_group, (), where, store_of)
             return
@@ -271,19 +279,37 @@ def _layers_from_file(layers_group: h5py.Group, parent: tuple[str, ...], where: 
 
 
 
-def subclassed_hint(h5: Any) -> str | None:
-    """What to say of a Keras 3 weights file saved from a subclassed model, or None when it is not one.
+#: top-level groups of a Keras 3 weights file that are not a subclassed model's attributes
+NOT_ATTRIBUTES = ("layers", "vars", "optimizer", "_layer_checkpoint_dependencies", "metrics")
 
-    Such a file names its groups after the model's attributes (`d1/vars/0`), not `layers/<name>`,
-    and its config (if any) records no graph of layer calls.
-    """
+
+def _attribute_groups(h5: Any) -> list[str]:
+    """Top-level groups named after a subclassed model's attributes (`encoder`, `blocks`), holding variables."""
     try:
-        attributes = [name for name in list(h5.keys())[:64] if name != "vars" and "vars" in h5[name]]
+        names = [text_name(name) for name in itertools.islice(iter(h5), 10_000)]
+        return [name for name in names if name not in NOT_ATTRIBUTES and isinstance(h5[name], (h5py.Group, MergedGroup))
+                and _has_datasets(h5[name])]
     except (KeyError, OSError, TypeError, ValueError):
-        return None
-    if not attributes:
-        return None
-    shown = ", ".join(attributes[:5]) + (", ..." if len(attributes) > 5 else "")
-    return (f"the weights of a subclassed Keras model (groups named after its attributes: {shown}), which "
-            "records no layer graph for weightport to follow; save the same layers as a functional or "
-            "Sequential model (model.save('model.keras')), or see README 'Models without a graph'")
+        return []
+
+
+def _variable_groups(h5: Any, where: str, store_of: StoreOf) -> list[Layer]:
+    """A subclassed model's variables: one `Variables` group per object that holds `vars/<i>`
+    (`encoder/proj`, `layers/lstm/cell`), its tensors `vars/0`, `vars/1`... in Keras's order."""
+    found: dict[tuple[str, ...], list[tuple[str, Any]]] = {}
+
+    def visit(name: str | bytes, item: Any) -> None:
+        parts = tuple(text_name(name).split("/"))
+        if isinstance(item, h5py.Dataset) and len(parts) >= 2 and parts[-2] == "vars" and parts[0] != "optimizer":
+            found.setdefault(parts[:-2], []).append((parts[-1], item))
+
+    h5.visititems(visit)
+    layers = []
+    for path, datasets in found.items():
+        datasets.sort(key=lambda pair: numeric_key(pair[0]))
+        prefix = "/".join(path)
+        tensors = [tensor_from_dataset(dataset, f"vars/{index}", f"{where}/{prefix}/vars/{index}",
+                                       store_of(dataset)) for index, dataset in datasets]
+        layers.append(Layer(name=prefix or "model", class_name=RAW_VARIABLES, config=Config({}),
+                            path=path or ("model",), has_config=False, tensors=tensors))
+    return layers

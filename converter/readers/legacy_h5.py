@@ -17,6 +17,7 @@ import h5py
 from ..config import Config
 from ..errors import LayoutError, ReadError
 from ..graph import Layer, ModelGraph, Tensor
+from . import variable_tree
 from .hdf5_checks import Store, userblock
 from .hdf5_tensors import attr_list, attr_text, attribute, tensor_from_dataset
 from .keras_config import parse_model, snake_class
@@ -27,8 +28,14 @@ def is_legacy(h5: h5py.File) -> bool:
     return "model_config" in h5.attrs or "model_weights" in h5 or "layer_names" in h5.attrs
 
 
-def read_legacy(path: str, h5: h5py.File, architecture: Any = None) -> ModelGraph:
-    """Read a legacy full-model or weights-only HDF5 file into a graph."""
+def read_legacy(path: str, h5: h5py.File, architecture: Any = None, as_tree: bool = False) -> ModelGraph:
+    """Read a legacy full-model or weights-only HDF5 file into a graph.
+
+    Without a model config, weights whose names describe a deeper structure than layers and
+    their sublayers (a subclassed tf.keras model, a Hugging Face `tf_model.h5`: two different
+    variables would land on one layer) are read as a tree of named variables, as they are
+    with `as_tree`.
+    """
     graph = ModelGraph(layers=[], source=path, format="legacy-h5", keras_version="unknown")
     graph.resources.enter_context(h5)
     try:
@@ -59,7 +66,12 @@ def read_legacy(path: str, h5: h5py.File, architecture: Any = None) -> ModelGrap
             raise ReadError(f"{path}: layer_names lists {', '.join(missing[:5])} but {weights_root.name} has no "
                             "such group; the file is damaged")
         if model_config is None:
-            graph.layers = [_layer_from_file(weights_root[name], name, path, store) for name in layer_names]
+            grouped = {name: _weights_of(weights_root[name], path, store) for name in layer_names}
+            if as_tree or _needs_tree(grouped):
+                graph.layers = variable_tree.tree([("/".join(components + [tensor.role]), tensor)
+                                                   for weights in grouped.values() for components, tensor in weights])
+            else:
+                graph.layers = [_layer_from_weights(grouped[name], name) for name in layer_names]
         else:
             root, graph.inputs = parse_model(model_config, path)
             _attach(root, weights_root, layer_names, path, store)
@@ -136,10 +148,23 @@ def _own_weight(components: list[str], name: str) -> bool:
         re.fullmatch(r"(lstm|gru|simple_rnn)_cell(_\d+)?", components[-1]) is not None
 
 
-def _layer_from_file(group: h5py.Group, name: str, path: str, store: Store) -> Layer:
+def _needs_tree(grouped: dict[str, list[tuple[list[str], Tensor]]]) -> bool:
+    """Whether naming sublayers by the last component of their weights' paths would put two different
+    variables on one layer (`encoder/layer_._0/dense/kernel` and `encoder/layer_._1/dense/kernel`)."""
+    for name, weights in grouped.items():
+        seen: dict[tuple[str, str], list[str]] = {}
+        for components, tensor in weights:
+            if _own_weight(components, name):
+                continue
+            where = seen.setdefault((components[-1], tensor.role), components)
+            if where != components:
+                return True
+    return False
+
+
+def _layer_from_weights(weights: list[tuple[list[str], Tensor]], name: str) -> Layer:
     """Without a config: a layer named by its group; a nested model's sub-layers from weight names."""
     layer = Layer(name=name, class_name=snake_class(name), config=Config({}), path=(name,), has_config=False)
-    weights = _weights_of(group, path, store)
     if all(_own_weight(components, name) for components, _ in weights):
         layer.tensors = [tensor for _, tensor in weights]
         return layer

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import ReadError
 from ..graph import BFLOAT16, Layer, ModelGraph, Tensor
+from . import subclassed
 from .keras_config import parse_model
 
 
@@ -22,9 +23,12 @@ def is_live_model(source: Any) -> bool:
 
 def read_live(model: Any) -> ModelGraph:
     """Read the architecture and current weights of a live Keras model."""
-    package = type(model).__module__.split(".")[0]
+    packages = [cls.__module__.split(".")[0] for cls in type(model).__mro__]  # a user's class: its Keras base's
+    package = next((name for name in packages if name in ("keras", "tf_keras")), packages[0])
     version = getattr(sys.modules.get(package), "__version__", "unknown")
     where = f"<live {type(model).__name__} {getattr(model, 'name', '')}>"
+    if subclassed.is_subclassed(model):
+        return subclassed.read_subclassed(model, where, f"{version} ({package})", _nested)
     config = model.get_config()
     if not isinstance(config, (dict, list)) or (isinstance(config, dict) and "layers" not in config):
         raise ReadError(f"{where}: its config lists no layers (a subclassed model?); save it as .keras with a config")
@@ -35,6 +39,13 @@ def read_live(model: Any) -> ModelGraph:
         layers=root.children or [], source=where, format="live", keras_version=f"{version} ({package})",
         inputs=inputs, root=root,
     )
+
+
+def _nested(model: Any, where: str) -> ModelGraph:
+    """A built-in model held by a subclassed one: its graph, its layers' paths relative to it."""
+    graph = read_live(model)
+    graph.source = where
+    return graph
 
 
 def _attach(parsed: Layer, keras_model: Any, where: str) -> None:

@@ -17,10 +17,9 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..config import Config
 from ..errors import ReadError
-from ..graph import RAW_VARIABLES, Layer, ModelGraph, Tensor
-from . import tf_bundle
+from ..graph import Layer, ModelGraph, Tensor
+from . import tf_bundle, variable_tree
 from .keras_config import parse_model
 from .limits import parse_json
 from .protowire import all_bytes, first_bytes, first_int, message, varint
@@ -127,21 +126,8 @@ def read_checkpoint(prefix: str, architecture: Any = None, source: str | None = 
         graph.layers, graph.root = root.children or [], root
         graph.keras_version = "2.x"  # tf.keras: the Keras that writes object-based checkpoints and SavedModels
     else:
-        graph.layers = _tree(weights)
+        graph.layers = variable_tree.tree(weights)
     return graph
-
-
-def _tree(weights: list[tuple[str, Tensor]]) -> list[Layer]:
-    """One weightless-kind group per variable path (`a/b/kernel` -> group a/b, tensor kernel)."""
-    groups: dict[tuple[str, ...], Layer] = {}
-    for name, tensor in weights:
-        parts = tuple(name.split("/"))
-        path = parts[:-1] or ("variables",)
-        if path not in groups:
-            groups[path] = Layer(name="/".join(path), class_name=RAW_VARIABLES, config=Config({}), path=path,
-                                 has_config=False)
-        groups[path].tensors.append(tensor)
-    return list(groups.values())
 
 
 @dataclass

@@ -16,6 +16,7 @@ import errno
 import os
 import re
 import secrets
+import shutil
 import socket
 import sys
 from typing import Callable, Iterable
@@ -161,6 +162,14 @@ def write_text(destination: str, text: str, force: bool) -> None:
             handle.write(text)
 
     atomic(destination, write_to, force)
+
+
+def copy_file(source: str, destination: str, force: bool) -> None:
+    """A copy of a small data file (a tokenizer's vocabulary), written atomically."""
+    def copy_to(temporary: str) -> None:
+        shutil.copyfile(source, temporary)
+
+    atomic(destination, copy_to, force)
 
 
 def is_write_failure(error: BaseException) -> bool:

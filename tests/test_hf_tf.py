@@ -1,0 +1,130 @@
+"""Hugging Face TensorFlow checkpoints (tf_model.h5 + config.json) into folders transformers 5 loads.
+
+The fixtures (fixtures/hf_tf, made by its make.py with transformers 4.46 and TensorFlow 2.15)
+hold random weights everywhere, biases and norm scales included, and the outputs TensorFlow
+computed; the PyTorch model transformers builds from our folder must give them.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+import converter
+from helpers import fixture, run_cli
+
+transformers = pytest.importorskip("transformers")
+torch = pytest.importorskip("torch")
+
+MODELS = ["bert", "bert_classifier", "distilbert", "gpt2", "vit", "t5"]
+
+
+def outputs_of(model, folder: str) -> tuple[np.ndarray, np.ndarray]:
+    """(PyTorch's output, TensorFlow's) for the fixture's stored inputs."""
+    stored = np.load(folder + "/io.npz")
+    inputs = {name: torch.from_numpy(stored[name]).long() if stored[name].dtype.kind == "i"
+              else torch.from_numpy(stored[name]) for name in stored.files if name != "output"}
+    with torch.no_grad():
+        result = model.eval()(**inputs)
+    got = result.logits if getattr(result, "logits", None) is not None else result.last_hidden_state
+    return got.numpy(), stored["output"]
+
+
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("max_shard_size", [None, 20_000])
+def test_converted_folder_loads_strictly_and_computes_what_tensorflow_did(tmp_path, name, max_shard_size):
+    source = fixture(f"hf_tf/{name}")
+    out = tmp_path / "out"  # does not exist yet: made, as save_pretrained would
+    converter.convert(source, str(out) + "/", max_shard_size=max_shard_size)
+    files = sorted(path.name for path in out.iterdir())
+    assert "config.json" in files
+    if max_shard_size:
+        assert "model.safetensors.index.json" in files and "model-00001-of-" in " ".join(files)
+    else:
+        assert "model.safetensors" in files
+    config = json.loads((out / "config.json").read_text())
+    model_class = getattr(transformers, config["architectures"][0])
+    model, info = model_class.from_pretrained(str(out), output_loading_info=True)
+    assert not any(info[kind] for kind in ("missing_keys", "unexpected_keys", "mismatched_keys")), info
+    got, expected = outputs_of(model, source)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["bert", "distilbert", "vit"])
+def test_auto_model_loads_the_sharded_folder(tmp_path, name):
+    converter.convert(fixture(f"hf_tf/{name}"), str(tmp_path) + "/", max_shard_size=10_000)
+    model = transformers.AutoModel.from_pretrained(str(tmp_path))
+    got, expected = outputs_of(model, fixture(f"hf_tf/{name}"))
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_the_record_says_what_each_variable_became(tmp_path):
+    conversion = converter.convert(fixture("hf_tf/gpt2"), str(tmp_path) + "/")
+    record = {entry["key"]: entry for entry in conversion.record()}
+    assert "lm_head.weight" not in record  # tied to transformer.wte.weight: written once
+    bias = record["transformer.h.0.attn.c_attn.bias"]
+    assert bias["keras_shape"] == [1, 96] and bias["target_shape"] == [96] and bias["transform"] == "reshape(96)"
+    assert record["transformer.h.0.attn.c_attn.weight"]["transform"] == "none"  # GPT-2's Conv1D is (in, out) in both
+    assert record["transformer.h.0.ln_1.weight"]["source"].endswith("h_._0/ln_1/gamma:0")
+    assert (tmp_path / "generation_config.json").exists()
+    vit = {entry["key"]: entry for entry in converter.convert(fixture("hf_tf/vit"), str(tmp_path / "v") + "/").record()}
+    assert vit["embeddings.patch_embeddings.projection.weight"]["transform"] == "transpose(3,2,0,1)"
+    assert vit["encoder.layer.0.attention.attention.query.weight"]["transform"] == "transpose(1,0)"
+
+
+def test_inspect_shows_every_variable_and_its_pytorch_key():
+    text = converter.inspect(fixture("hf_tf/bert")).to_text()
+    assert "Hugging Face TensorFlow checkpoint" in text
+    assert "encoder.layer.1.attention.self.query.weight" in text and "(no rule" not in text
+
+
+def test_a_checkpoint_that_does_not_fit_the_class_is_refused_by_name(tmp_path):
+    folder = tmp_path / "src"
+    shutil.copytree(fixture("hf_tf/bert"), folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps(dict(config, architectures=["BertForMaskedLM"])))
+    with pytest.raises(converter.LayoutError, match=r"BertForMaskedLM.*cls\.predictions"):
+        converter.convert(str(folder), str(tmp_path / "out") + "/")
+    assert not (tmp_path / "out").exists()  # the folder it would have made is not left behind
+    (folder / "config.json").write_text(json.dumps(dict(config, architectures=["NoSuchModel"])))
+    with pytest.raises(converter.ReadError, match="no PyTorch class NoSuchModel"):
+        converter.convert(str(folder), str(tmp_path / "out") + "/")
+
+
+def test_a_config_asking_for_more_layers_than_the_file_holds_is_refused_before_building(tmp_path):
+    folder = tmp_path / "src"
+    shutil.copytree(fixture("hf_tf/bert"), folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps(dict(config, num_hidden_layers=10**9)))
+    with pytest.raises(converter.ReadError, match="num_hidden_layers=1000000000, more layers than the 39 variables"):
+        converter.convert(str(folder), str(tmp_path / "o.safetensors"))
+
+
+def test_a_folder_without_its_config_is_refused(tmp_path):
+    shutil.copy(fixture("hf_tf/bert/tf_model.h5"), tmp_path)
+    with pytest.raises(converter.ReadError, match="no transformers config.json"):
+        converter.convert(str(tmp_path), str(tmp_path / "out.safetensors"))
+
+
+def test_keras_layout_keeps_tensorflow_names(tmp_path):
+    weights = converter.state_dict(fixture("hf_tf/bert"), layout="keras")
+    key = "tf_bert_model.bert.encoder.layer___0.attention.self.query.kernel"
+    assert weights[key].shape == (32, 32)
+    torch_weights = converter.state_dict(fixture("hf_tf/bert"))
+    np.testing.assert_array_equal(torch_weights["encoder.layer.0.attention.self.query.weight"], weights[key].T)
+
+
+def test_building_a_module_points_to_transformers():
+    with pytest.raises(converter.ArgumentError, match=r"BertModel\.from_pretrained"):
+        converter.to_torch(fixture("hf_tf/bert"))
+
+
+def test_cli_converts_a_model_folder(tmp_path):
+    result = run_cli("convert", fixture("hf_tf/t5"), str(tmp_path / "t5") + "/")
+    assert result.returncode == 0, result.stderr
+    assert "47 tensors" in result.stdout
+    assert json.loads((tmp_path / "t5" / "config.json").read_text())["architectures"] == ["T5ForConditionalGeneration"]
+    file_only = run_cli("convert", fixture("hf_tf/t5/tf_model.h5"), str(tmp_path / "w.safetensors"))
+    assert file_only.returncode == 0 and "give a folder as DST" in file_only.stderr
