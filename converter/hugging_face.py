@@ -18,13 +18,14 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from .conversion import Conversion, TargetTensor
 from .dependencies import require_transformers
 from .errors import ArgumentError, LayoutError, ReadError
-from .graph import ModelGraph, Tensor
+from .graph import ModelGraph, Tensor, to_snake_case
 from .layouts import Chain, DepthwiseToGrouped, Layout, Transform, UnitAxes, permutation
 
 #: the weights file and config of a Hugging Face TensorFlow model folder
@@ -188,8 +189,34 @@ def tf_step(leaf: str, scopes: list[str], shape: tuple[int, ...]) -> Transform |
     return None
 
 
+def saving_class(graph: ModelGraph) -> str | None:
+    """The transformers class whose TF twin saved the weights, from their scope (`tf_bert_for_sequence_classification`
+    is Keras's name for a TFBertForSequenceClassification), or None when no class of transformers has that name."""
+    import transformers
+
+    scopes = Counter(layer.path[0] for layer, _ in graph.tensors() if len(layer.path) > 1)
+    if not scopes:
+        return None
+    scope = re.sub(r"_\d+$", "", scopes.most_common(1)[0][0])  # `tf_bert_model_1`: a second model in that session
+    found = [name for name in dir(transformers) if name[:1].isupper() and to_snake_case("TF" + name) == scope]
+    return found[0] if len(found) == 1 else None
+
+
 def convert(graph: ModelGraph, config: dict[str, Any]) -> Conversion:
-    """The graph's variables under the PyTorch class's keys, in its order; everything else refused."""
+    """The graph's variables under the PyTorch class's keys, in its order; everything else refused.
+
+    config.json may name another head than the one that saved the weights (a model fine-tuned from a
+    base whose config it kept): the class the weights' own scope names is then used, and said.
+    """
+    named = torch_class_name(config, graph.source)
+    warnings = []
+    if to_snake_case("TF" + named) not in {layer.path[0] for layer, _ in graph.tensors()}:
+        saved_by = saving_class(graph)
+        if saved_by is not None and saved_by != named:
+            warnings.append(f"config.json names {named}, but the weights were saved by TF{saved_by}: converted as "
+                            f"{saved_by}, and the config.json written names it")
+            config = dict(config, architectures=[saved_by])
+            graph.hub_config = config
     template = torch_template(config, graph.source, sum(1 for _ in graph.tensors()))
     found: dict[str, tuple[str, Tensor, Transform | None]] = {}
     for layer, tensor in graph.tensors():
@@ -212,7 +239,8 @@ def convert(graph: ModelGraph, config: dict[str, Any]) -> Conversion:
     for key, shape in template.shapes.items():
         if key in found:
             conversion.tensors.append(_target(key, shape, *found[key]))
-    conversion.warnings += [f"left out {found[key][0]}: {template.class_name} drops it on loading" for key in dropped]
+    conversion.warnings += warnings + [f"left out {found[key][0]}: {template.class_name} drops it on loading"
+                                       for key in dropped]
     return conversion
 
 

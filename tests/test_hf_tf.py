@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import converter
+from converter import hugging_face
 from helpers import fixture, run_cli
 
 transformers = pytest.importorskip("transformers")
@@ -80,17 +81,36 @@ def test_inspect_shows_every_variable_and_its_pytorch_key():
     assert "encoder.layer.1.attention.self.query.weight" in text and "(no rule" not in text
 
 
+def test_the_class_that_saved_the_weights_wins_over_a_stale_config(tmp_path):
+    """A model fine-tuned from a base often keeps the base's config.json (`"architectures": ["BertForMaskedLM"]`);
+    the weights' own scope (`tf_bert_for_sequence_classification`) says which class saved them."""
+    folder = tmp_path / "src"
+    shutil.copytree(fixture("hf_tf/bert_classifier"), folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps(dict(config, architectures=["BertForMaskedLM"])))
+    with pytest.warns(converter.ConversionWarning, match="saved by TFBertForSequenceClassification"):
+        converter.convert(str(folder), str(tmp_path / "out") + "/")
+    written = json.loads((tmp_path / "out" / "config.json").read_text())
+    assert written["architectures"] == ["BertForSequenceClassification"]
+    model, info = transformers.BertForSequenceClassification.from_pretrained(str(tmp_path / "out"),
+                                                                              output_loading_info=True)
+    assert not any(info[kind] for kind in ("missing_keys", "unexpected_keys", "mismatched_keys")), info
+    got, expected = outputs_of(model, fixture("hf_tf/bert_classifier"))
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
 def test_a_checkpoint_that_does_not_fit_the_class_is_refused_by_name(tmp_path):
     folder = tmp_path / "src"
     shutil.copytree(fixture("hf_tf/bert"), folder)
     config = json.loads((folder / "config.json").read_text())
-    (folder / "config.json").write_text(json.dumps(dict(config, architectures=["BertForMaskedLM"])))
-    with pytest.raises(converter.LayoutError, match=r"BertForMaskedLM.*cls\.predictions"):
+    (folder / "config.json").write_text(json.dumps(dict(config, num_hidden_layers=1)))
+    with pytest.raises(converter.LayoutError, match=r"BertModel has no key for: .*layer_\._1"):
         converter.convert(str(folder), str(tmp_path / "out") + "/")
     assert not (tmp_path / "out").exists()  # the folder it would have made is not left behind
-    (folder / "config.json").write_text(json.dumps(dict(config, architectures=["NoSuchModel"])))
     with pytest.raises(converter.ReadError, match="no PyTorch class NoSuchModel"):
-        converter.convert(str(folder), str(tmp_path / "out") + "/")
+        hugging_face.torch_template(dict(config, architectures=["TFNoSuchModel"]), "config.json", 39)
+    with pytest.raises(converter.ReadError, match="not a class name"):
+        hugging_face.torch_template(dict(config, architectures=["os.system"]), "config.json", 39)
 
 
 def test_a_config_asking_for_more_layers_than_the_file_holds_is_refused_before_building(tmp_path):
