@@ -340,17 +340,37 @@ def test_tf_keras_weights_files_of_recurrent_models(tmp_path):
     _same(weights, reference)
 
 
+@pytest.mark.parametrize("version", ["2.13", "2.14", "2.15"])
 @pytest.mark.parametrize("name, given", [("func", "x6"), ("nested", "x6"), ("seq", "x53")])
-def test_tf_keras_2_13_keras_archives(name, given):
-    """`.keras` files written by tf.keras 2.13 (weights under `_layer_checkpoint_dependencies`, numbered with
-    each weighted layer counted twice), which neither Keras 3 nor tf_keras 2.21 loads: converted and built,
-    against the outputs TensorFlow 2.13 computed (fixtures/tf2.13/make.py)."""
+def test_tf_keras_2_13_to_2_15_keras_archives(version, name, given):
+    """`.keras` files written by tf.keras 2.13 to 2.15 (weights under `_layer_checkpoint_dependencies`, numbered
+    with each weighted layer counted twice), which neither Keras 3 nor tf_keras 2.21 loads: converted and built,
+    against the outputs that TensorFlow computed (fixtures/make_tf_keras_archives.py)."""
     from helpers import fixture
 
-    io = np.load(fixture("tf2.13/io.npz"))
-    module = converter.to_torch(fixture(f"tf2.13/{name}.keras"), input_layout="keras")
+    io = np.load(fixture(f"tf{version}/io.npz"))
+    with converter.read(fixture(f"tf{version}/{name}.keras")) as graph:
+        assert graph.keras_version.startswith(version)
+    module = converter.to_torch(fixture(f"tf{version}/{name}.keras"), input_layout="keras")
     with torch.no_grad():
         actual = module(torch.from_numpy(io[given])).numpy()
     np.testing.assert_allclose(actual, io[f"out_{name}"], atol=1e-5)
     if name == "func":
-        _same(converter.state_dict(fixture("tf2.13/func.keras")), converter.state_dict(fixture("tf2.13/func.h5")))
+        _same(converter.state_dict(fixture(f"tf{version}/func.keras")),
+              converter.state_dict(fixture(f"tf{version}/func.h5")))
+
+
+def test_keras3_weights_of_a_time_distributed_layer(tmp_path):
+    """A Keras 3 `.weights.h5` stores TimeDistributed's inner layer under `layer/vars/0`: read with the
+    architecture exactly as the `.keras` is; without it, refused saying to give it (not guessed)."""
+    import keras
+
+    model = keras.Sequential([keras.Input((4, 3)), keras.layers.TimeDistributed(keras.layers.Dense(5)),
+                              keras.layers.LSTM(2)])
+    randomize(model, seed=8)
+    model.save(str(tmp_path / "m.keras"))
+    model.save_weights(str(tmp_path / "m.weights.h5"))
+    _same(converter.state_dict(str(tmp_path / "m.weights.h5"), architecture=str(tmp_path / "m.keras")),
+          converter.state_dict(str(tmp_path / "m.keras")))
+    with pytest.raises(converter.LayoutError, match="time_distributed.*--architecture"):
+        converter.state_dict(str(tmp_path / "m.weights.h5"))
