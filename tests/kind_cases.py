@@ -134,6 +134,24 @@ CASES: list[Case] = [
     single("SpatialDropout2D", "spatial_dropout2d", (4, 4, 3), lambda k: k.layers.SpatialDropout2D(0.5)),
     single("SpatialDropout3D", "spatial_dropout3d", (3, 3, 3, 2), lambda k: k.layers.SpatialDropout3D(0.5)),
     single("Identity", "identity", (5, 4), lambda k: k.layers.Identity(), keras2=False),
+    # random augmentation: identity at inference (tf.keras 2 has the first six, and RandomHeight/Width)
+    *[single(name, name.lower(), (8, 8, 3), lambda k, name=name, arguments=arguments:
+             getattr(k.layers, name)(*arguments), keras2=keras2, scale=50.0)
+      for name, arguments, keras2 in (
+          ("RandomFlip", (), True), ("RandomRotation", (0.2,), True), ("RandomTranslation", (0.1, 0.1), True),
+          ("RandomZoom", (0.2,), True), ("RandomContrast", (0.2,), True), ("RandomBrightness", (0.2,), True),
+          ("RandomHue", (0.2,), False), ("RandomSaturation", (0.2,), False), ("RandomColorJitter", (), False),
+          ("RandomColorDegeneration", (0.2,), False), ("RandomGrayscale", (), False),
+          ("RandomSharpness", (0.2,), False), ("RandomShear", ((0.0, 0.1),), False), ("RandomPosterization", ((1, 8),), False),
+          ("RandomInvert", (), False), ("RandomPerspective", (), False), ("RandomGaussianBlur", (), False),
+          ("RandomErasing", (), False), ("RandomElasticTransform", (), False), ("AugMix", (), False),
+          ("CutMix", (), False), ("MixUp", (), False), ("RandAugment", (), False))],
+    *[single(name, name.lower(), (8, 8, 3), lambda k, name=name: getattr(k.layers, name)(0.2), keras3=False)
+      for name in ("RandomHeight", "RandomWidth")],
+    single("UnitNormalization", "unit_normalization", (5, 4), lambda k: k.layers.UnitNormalization()),
+    single("UnitNormalization", "unit_normalization_axes", (3, 4, 2),
+           lambda k: k.layers.UnitNormalization(axis=[1, 2])),
+    single("UnitNormalization", "unit_normalization_image", (4, 4, 3), lambda k: k.layers.UnitNormalization()),
     # reshaping
     single("Flatten", "flatten_image", (4, 4, 3), lambda k: k.layers.Flatten()),
     single("Flatten", "flatten_channels_first", (4, 5, 3), lambda k: k.layers.Flatten(data_format="channels_first")),

@@ -19,6 +19,7 @@ from ..errors import ReadError, UnsupportedLayerError
 from ..graph import Call, Layer, ModelGraph, Ref
 from ..kinds import Kind, lookup
 from ..kinds.forward import CHANNELS_FIRST, KERAS, Value, is_image_rank
+from ..kinds.outside_state import OUTSIDE_STATE
 from ..source import MODULE_ATTRIBUTES, Namer, literal
 
 
@@ -190,9 +191,12 @@ class Generator:
                        and (lookup(layer) is None or lookup(layer).forward is None)]  # type: ignore[union-attr]
         if unsupported:
             names = ", ".join(f"{layer.key} ({layer.label})" for layer in unsupported)
+            preprocessing = [layer.key for layer in unsupported if layer.class_name in OUTSIDE_STATE]
+            hint = (f"; {', '.join(preprocessing)}: preprocessing whose state (a vocabulary, bins) PyTorch cannot "
+                    "compute in the model: run it before the model, on the model's input" if preprocessing else "")
             raise UnsupportedLayerError(
                 f"{self.graph.source}: no PyTorch equivalent for {len(unsupported)} layer(s): {names}; "
-                "Lambda and custom layers need hand-written code",
+                f"Lambda and custom layers need hand-written code{hint}",
                 [(layer.key, layer.label) for layer in unsupported])
         return self.model_class(self.graph.root, root=True)  # type: ignore[arg-type]
 
