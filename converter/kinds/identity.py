@@ -1,4 +1,6 @@
-"""Layers that do nothing at inference: dropout, noise, regularization (no weights)."""
+"""Layers that do nothing at inference (no weights): dropout, noise and regularization, and Keras's
+random augmentation layers, which transform their input only when called with training=True.
+RandomCrop is not among them: at inference it crops to its size."""
 from __future__ import annotations
 
 from .forward import Emitter, Value
@@ -6,6 +8,11 @@ from .registry import Kind, register
 
 NAMES = ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise", "GaussianDropout",
          "AlphaDropout", "ActivityRegularization", "Identity")
+AUGMENTATION = ("RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom", "RandomContrast",
+                "RandomBrightness", "RandomHue", "RandomSaturation", "RandomColorJitter", "RandomColorDegeneration",
+                "RandomGrayscale", "RandomSharpness", "RandomShear", "RandomPosterization", "RandomInvert",
+                "RandomPerspective", "RandomGaussianBlur", "RandomErasing", "RandomElasticTransform", "AugMix",
+                "CutMix", "MixUp", "RandAugment", "RandomHeight", "RandomWidth")
 
 
 def identity(e: Emitter) -> Value:
@@ -13,6 +20,6 @@ def identity(e: Emitter) -> Value:
     return e.inputs[0]
 
 
-for _name in NAMES:
+for _name in NAMES + AUGMENTATION:
     register(Kind(f"keras.layers.{_name}", forward=identity, description="no weights; identity at inference",
-                  tested="identity at inference"))
+                  tested="identity at inference" + (", against Keras" if _name in AUGMENTATION else "")))
