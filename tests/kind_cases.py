@@ -285,8 +285,25 @@ CASES: list[Case] = [
     two_inputs("Dot", "dot", (3, 4), lambda k, a, b: k.layers.Dot(axes=(2, 2))([a, b])),
     two_inputs("MultiHeadAttention", "attention_cross", (5, 8), lambda k, a, b: k.layers.MultiHeadAttention(
         2, 4)(a, b)),
+    # masks: causal (packed into nn.MultiheadAttention, and as four projections), a mask input, Keras masks
+    graph("MultiHeadAttention", "attention_causal", ((5, 8),), lambda k, x: k.layers.MultiHeadAttention(2, 4)(
+        x, x, use_causal_mask=True)),
+    graph("MultiHeadAttention", "attention_causal_projections", ((5, 8), (7, 6)), lambda k, x, y:
+          k.layers.MultiHeadAttention(2, 3, value_dim=5)(x, y, use_causal_mask=True)),
+    graph("MultiHeadAttention", "attention_mask_input", ((5, 8), (5, 7)), lambda k, x, m:
+          k.layers.MultiHeadAttention(2, 4)(x, x, attention_mask=k.ops.greater(m[:, :, :5], 0.0)), keras2=False),
+    Case("keras.layers.MultiHeadAttention", "attention_padding_masks", lambda k: _padded_attention(k), ((6,),),
+         vocabulary=5),
     # Keras 3 operations and tf.keras op layers: OPERATION_CASES, below
 ]
+
+
+def _padded_attention(k: Any) -> Any:
+    """Token 0 is padding: Embedding(mask_zero) gives the query and value Keras masks MultiHeadAttention uses
+    (ids below 5: some rows of the random batch are partly padded)."""
+    tokens = k.Input((6,), dtype="int32")
+    embedded = k.layers.Embedding(5, 8, mask_zero=True)(tokens)
+    return k.Model(tokens, k.layers.MultiHeadAttention(2, 4)(embedded, embedded))
 
 
 IMAGE = (4, 5, 3)

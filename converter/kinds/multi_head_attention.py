@@ -99,32 +99,80 @@ def forward(e: Emitter) -> Value:
     result = require_weights(e)
     query = e.arg(0, KERAS)
     value_input = e.kwargs.get("value")
+    value_of: Value | None = e.inputs[1] if len(e.inputs) > 1 else None
+    key_of: Value | None = e.inputs[2] if len(e.inputs) > 2 else None
     if len(e.inputs) > 1:
         value = e.arg(1, KERAS)
         key = e.arg(2, KERAS) if len(e.inputs) > 2 else value
     elif isinstance(value_input, Value):
+        value_of = value_input
         value = e.convert(value_input, KERAS)
         key_input = e.kwargs.get("key")
+        key_of = key_input if isinstance(key_input, Value) else None
         key = e.convert(key_input, KERAS) if isinstance(key_input, Value) else value
     else:
         raise e.unsupported("cannot find the value input of this call")
-    if e.kwargs.get("attention_mask") is not None or e.config.bool("use_causal_mask", False) \
-            or e.kwargs.get("use_causal_mask"):
-        raise e.unsupported("attention masks are not built yet")
     rank = e.inputs[0].rank
+    if rank != 3 and _masked(e, value_of, key_of):
+        raise e.unsupported(f"masks over inputs of rank {rank} (attention over several axes) are not built yet")
+    adder = _mask_adder(e, query, value, value_of, key_of)
     e.module(result.module)
     m = e.attribute
-    if not result.module.parts:  # nn.MultiheadAttention
-        return Value(f"{m}({query}, {key}, {value}, need_weights=False)[0]", KERAS, rank)
+    if not result.module.parts:  # nn.MultiheadAttention: the mask as a float added to the scaled scores
+        heads = int(result.module.arguments["num_heads"])
+        attn_mask = "" if adder is None else \
+            f", attn_mask={adder}.expand({query}.shape[0], -1, -1).repeat_interleave({heads}, dim=0)"
+        return Value(f"{m}({query}, {key}, {value}, need_weights=False{attn_mask})[0]", KERAS, rank,
+                     e.inputs[0].mask)
     options = result.options
     heads = int(options["num_heads"])
     q, k, v, w = e.variable("q"), e.variable("k"), e.variable("v"), e.variable("weights")
     e.statement(f"{q} = {m}['query']({query}).unflatten(-1, ({heads}, -1)).transpose(1, 2)")
     e.statement(f"{k} = {m}['key']({key}).unflatten(-1, ({heads}, -1)).transpose(1, 2)")
     e.statement(f"{v} = {m}['value']({value}).unflatten(-1, ({heads}, -1)).transpose(1, 2)")
-    e.statement(f"{w} = torch.softmax({q} @ {k}.transpose(-1, -2) / {literal(float(options['key_dim']) ** 0.5)}, "
-                "dim=-1)")
-    return Value(f"{m}['output'](({w} @ {v}).transpose(1, 2).flatten(2))", KERAS, rank)
+    scores = f"{q} @ {k}.transpose(-1, -2) / {literal(float(options['key_dim']) ** 0.5)}"
+    if adder is not None:
+        scores += f" + {adder}.unsqueeze(1)"
+    e.statement(f"{w} = torch.softmax({scores}, dim=-1)")
+    return Value(f"{m}['output'](({w} @ {v}).transpose(1, 2).flatten(2))", KERAS, rank, e.inputs[0].mask)
+
+
+def _masked(e: Emitter, value_of: Value | None, key_of: Value | None) -> bool:
+    return (e.kwargs.get("attention_mask") is not None or _causal(e) or e.inputs[0].mask is not None
+            or any(v is not None and v.mask is not None for v in (value_of, key_of)))
+
+
+def _causal(e: Emitter) -> bool:
+    return e.config.bool("use_causal_mask", False) or bool(e.kwargs.get("use_causal_mask"))
+
+
+def _mask_adder(e: Emitter, query: str, value: str, value_of: Value | None, key_of: Value | None) -> str | None:
+    """The (batch, T, S) float Keras adds to the scaled scores before the softmax, or None without masks.
+
+    Keras combines, with a logical and: `attention_mask` (batch, T, S), the causal mask (query
+    position i sees value positions j <= i), and the Keras masks the query (batch, T), value
+    and key (batch, S) carry; its softmax then adds (1 - mask) * -1e9, which keeps a fully
+    masked row finite (uniform), as this does.
+    """
+    terms = []
+    attention_mask = e.kwargs.get("attention_mask")
+    if isinstance(attention_mask, Value):
+        terms.append(f"{e.convert(attention_mask, KERAS)}.bool()")
+    elif attention_mask is not None:
+        raise e.unsupported("an attention_mask that is not a tensor of the graph")
+    if _causal(e):
+        terms.append(f"torch.ones({query}.shape[1], {value}.shape[1], dtype=torch.bool, "
+                     f"device={query}.device).tril().unsqueeze(0)")
+    if e.inputs[0].mask is not None:
+        terms.append(f"{e.inputs[0].mask}.bool().unsqueeze(2)")
+    for other in (value_of, key_of):
+        if other is not None and other.mask is not None:
+            terms.append(f"{other.mask}.bool().unsqueeze(1)")
+    if not terms:
+        return None
+    mask = e.variable("mask")
+    e.statement(f"{mask} = (1.0 - ({' & '.join(terms)}).to({query}.dtype)) * -1e9")
+    return mask
 
 
 register(Kind(
@@ -132,5 +180,6 @@ register(Kind(
     convert=convert, forward=forward, unsupported=_unsupported,
     description="q/k/v kernels (d, heads, dim) -> (heads*dim, d) merged head-major; output (heads, dim, d) -> "
                 "(d, heads*dim); into in_proj/out_proj when all widths agree",
-    tested="self and cross attention, use_bias, key_dim == and != d_model/heads, value_dim",
+    tested="self and cross attention, use_bias, key_dim == and != d_model/heads, value_dim; use_causal_mask, "
+           "attention_mask, the Keras masks of its inputs (Embedding mask_zero)",
 ))
