@@ -285,6 +285,11 @@ CASES: list[Case] = [
     two_inputs("Dot", "dot", (3, 4), lambda k, a, b: k.layers.Dot(axes=(2, 2))([a, b])),
     two_inputs("MultiHeadAttention", "attention_cross", (5, 8), lambda k, a, b: k.layers.MultiHeadAttention(
         2, 4)(a, b)),
+    # RNN(cell) of each built-in cell, as that cell's layer
+    single("RNN", "rnn_lstm_cell", (5, 3), lambda k: k.layers.RNN(k.layers.LSTMCell(4))),
+    single("RNN", "rnn_gru_cell_sequences", (5, 3), lambda k: k.layers.RNN(k.layers.GRUCell(4), return_sequences=True)),
+    single("RNN", "rnn_simple_cell_backwards", (5, 3), lambda k: k.layers.RNN(k.layers.SimpleRNNCell(4),
+                                                                              go_backwards=True)),
     # masks: causal (packed into nn.MultiheadAttention, and as four projections), a mask input, Keras masks
     graph("MultiHeadAttention", "attention_causal", ((5, 8),), lambda k, x: k.layers.MultiHeadAttention(2, 4)(
         x, x, use_causal_mask=True)),

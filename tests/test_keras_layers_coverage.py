@@ -16,7 +16,7 @@ keras = pytest.importorskip("keras")
 #: weighted classes without a rule: their weights make `convert` refuse the layer by name
 WEIGHTED_WITHOUT_RULE = {
     "AdditiveAttention", "Attention", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "GRUCell", "LSTMCell",
-    "SimpleRNNCell", "StackedRNNCells", "RNN", "GroupedQueryAttention", "RMSNormalization", "ReversibleEmbedding",
+    "SimpleRNNCell", "StackedRNNCells", "GroupedQueryAttention", "RMSNormalization", "ReversibleEmbedding",
     "SpectralNormalization", "STFTSpectrogram", "FlaxLayer", "JaxLayer", "TorchModuleWrapper", "TFSMLayer",
 }
 #: classes with neither weights nor state: nothing to convert; the module builder refuses them by name

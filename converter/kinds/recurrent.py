@@ -210,6 +210,44 @@ def torch_states(kind: str, directions: list[list[str]]) -> str:
     return f"({stacked[0]}, {stacked[1]})" if kind == "LSTM" else stacked[0]
 
 
+def recurrent_convert(layer: Layer, class_name: str, config: Config) -> LayerConversion:
+    """One direction of a recurrent layer (LSTM, GRU, SimpleRNN, or RNN of their cell) as the module's l0."""
+    arguments, options = rnn_arguments(layer, class_name, config)
+    return LayerConversion(layer, TorchModule(TORCH_MODULES[class_name], arguments),
+                           rnn_tensors(layer, class_name, config),
+                           warnings=rnn_warnings(layer, class_name, options), options=options)
+
+
+def recurrent_forward(e: Emitter, class_name: str, config: Config) -> Value | list[Value]:
+    """torch's module where it computes Keras's layer, else keras_rnn() step by step on its parameters."""
+    conversion = require_weights(e)
+    refuse_stateful(e, config)
+    options = conversion.options
+    e.module(conversion.module)
+    x = e.arg(0, KERAS)
+    mask = e.mask()
+    states = initial_states(e, class_name, 2 if class_name == "LSTM" else 1)
+    if options["go_backwards"]:
+        x = f"{x}.flip(1)"
+        mask = f"{mask}.flip(1)" if mask else None
+    outputs, h, c = e.variable("outputs"), e.variable("h"), e.variable("c")
+    if needs_own_cell(class_name, options, mask):
+        e.statement(f"{outputs}, {h}, {c} = {direction(e, class_name, x, '', options, mask, states)}")
+    else:
+        hx = f", {torch_states(class_name, [states])}" if states else ""
+        if class_name == "LSTM":
+            e.statement(f"{outputs}, ({h}, {c}) = {e.attribute}({x}{hx})")
+            h, c = f"{h}[-1]", f"{c}[-1]"
+        else:
+            e.statement(f"{outputs}, {h} = {e.attribute}({x}{hx})")
+            h = f"{h}[-1]"
+    result = Value(outputs, KERAS, 3, e.mask()) if options["return_sequences"] else Value(h, KERAS, 2)
+    if config.bool("return_state", False):
+        returned = [Value(h, KERAS, 2)] + ([Value(c, KERAS, 2)] if class_name == "LSTM" else [])
+        return [result] + returned
+    return result
+
+
 def register_recurrent(class_name: str, description: str, tested: str) -> None:
     """Register a plain recurrent layer: its one direction as the torch module's l0."""
 
@@ -217,39 +255,10 @@ def register_recurrent(class_name: str, description: str, tested: str) -> None:
         return rnn_variables(class_name, config)
 
     def convert(layer: Layer, context: Context) -> LayerConversion:
-        arguments, options = rnn_arguments(layer, class_name, layer.config)
-        return LayerConversion(layer, TorchModule(TORCH_MODULES[class_name], arguments),
-                               rnn_tensors(layer, class_name, layer.config),
-                               warnings=rnn_warnings(layer, class_name, options), options=options)
+        return recurrent_convert(layer, class_name, layer.config)
 
     def forward(e: Emitter) -> Value | list[Value]:
-        """torch's module where it computes Keras's layer, else keras_rnn() step by step on its parameters."""
-        conversion = require_weights(e)
-        refuse_stateful(e, e.config)
-        options = conversion.options
-        e.module(conversion.module)
-        x = e.arg(0, KERAS)
-        mask = e.mask()
-        states = initial_states(e, class_name, 2 if class_name == "LSTM" else 1)
-        if options["go_backwards"]:
-            x = f"{x}.flip(1)"
-            mask = f"{mask}.flip(1)" if mask else None
-        outputs, h, c = e.variable("outputs"), e.variable("h"), e.variable("c")
-        if needs_own_cell(class_name, options, mask):
-            e.statement(f"{outputs}, {h}, {c} = {direction(e, class_name, x, '', options, mask, states)}")
-        else:
-            hx = f", {torch_states(class_name, [states])}" if states else ""
-            if class_name == "LSTM":
-                e.statement(f"{outputs}, ({h}, {c}) = {e.attribute}({x}{hx})")
-                h, c = f"{h}[-1]", f"{c}[-1]"
-            else:
-                e.statement(f"{outputs}, {h} = {e.attribute}({x}{hx})")
-                h = f"{h}[-1]"
-        result = Value(outputs, KERAS, 3, e.mask()) if options["return_sequences"] else Value(h, KERAS, 2)
-        if e.config.bool("return_state", False):
-            returned = [Value(h, KERAS, 2)] + ([Value(c, KERAS, 2)] if class_name == "LSTM" else [])
-            return [result] + returned
-        return result
+        return recurrent_forward(e, class_name, e.config)
 
     register(Kind(f"keras.layers.{class_name}", module=f"nn.{TORCH_MODULES[class_name]}(batch_first=True)",
                   variables=variables, convert=convert, forward=forward, description=description, tested=tested))
