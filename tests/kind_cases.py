@@ -286,6 +286,13 @@ CASES: list[Case] = [
     two_inputs("Dot", "dot", (3, 4), lambda k, a, b: k.layers.Dot(axes=(2, 2))([a, b])),
     two_inputs("MultiHeadAttention", "attention_cross", (5, 8), lambda k, a, b: k.layers.MultiHeadAttention(
         2, 4)(a, b)),
+    # TimeDistributed of layers written as statements (time folded into the batch), and of pooling
+    single("TimeDistributed", "time_distributed_lstm", (3, 5, 2), lambda k: k.layers.TimeDistributed(
+        k.layers.LSTM(4))),
+    single("TimeDistributed", "time_distributed_gru_sequences", (3, 5, 2), lambda k: k.layers.TimeDistributed(
+        k.layers.GRU(4, return_sequences=True))),
+    graph("TimeDistributed", "time_distributed_conv_pooling", ((3, 6, 6, 2),), lambda k, x: k.layers.TimeDistributed(
+        k.layers.MaxPooling2D())(k.layers.TimeDistributed(k.layers.Conv2D(4, 3, padding="same"))(x))),
     # RNN(cell) of each built-in cell, as that cell's layer
     single("RNN", "rnn_lstm_cell", (5, 3), lambda k: k.layers.RNN(k.layers.LSTMCell(4))),
     single("RNN", "rnn_gru_cell_sequences", (5, 3), lambda k: k.layers.RNN(k.layers.GRUCell(4), return_sequences=True)),

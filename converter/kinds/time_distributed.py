@@ -58,16 +58,28 @@ def forward(e: Emitter) -> Value:
         raise e.unsupported(f"TimeDistributed({wrapped(e.config)[0][:40]}) is not built yet")
     inner_layer = _wrapped(e.layer)
     x = e.inputs[0]
-    step = e.inner(inner_layer, [Value("t", KERAS, x.rank - 1 if x.rank else None)])
+    steps = e.variable("steps")  # every time step of every sample: (batch * time, ...)
+    step = e.inner(inner_layer, [Value(steps, KERAS, x.rank - 1 if x.rank else None)])
     value = found.forward(step)
-    if step.statements or isinstance(value, list):
-        raise e.unsupported(f"TimeDistributed({inner_layer.class_name}) is not built yet")
+    if isinstance(value, list):
+        raise e.unsupported(f"TimeDistributed({inner_layer.class_name}) with several outputs is not built yet")
     body = e.convert(value, KERAS)
-    return Value(f"{e.helper('time_distributed')}(lambda t: {body}, {e.arg(0, KERAS)})", KERAS, x.rank)
+    if not step.statements:
+        return Value(f"{e.helper('time_distributed')}(lambda {steps}: {body}, {e.arg(0, KERAS)})", KERAS, x.rank)
+    if x.mask is not None:
+        raise e.unsupported(f"TimeDistributed({inner_layer.class_name}) of a masked input is not built yet")
+    # a layer written as statements (an LSTM, a nested model): time folded into the batch around them
+    source = e.arg(0, KERAS)
+    e.statement(f"{steps} = {source}.flatten(0, 1)")
+    for line in step.statements:
+        e.statement(line)
+    rank = value.rank + 1 if value.rank is not None else None
+    return Value(f"({body}).unflatten(0, ({source}.shape[0], {source}.shape[1]))", KERAS, rank)
 
 
 register(Kind(
     "keras.layers.TimeDistributed", module="the wrapped layer's module", variables=time_distributed_variables,
     convert=convert, forward=forward, unsupported=_unsupported,
-    description="the wrapped layer's rule, under the wrapper's name", tested="wrapping Dense and Conv2D",
+    description="the wrapped layer's rule, under the wrapper's name; time folded into the batch",
+    tested="wrapping Dense, Conv2D, MaxPooling2D, LSTM and GRU (return_sequences)",
 ))
