@@ -293,6 +293,22 @@ CASES: list[Case] = [
         k.layers.GRU(4, return_sequences=True))),
     graph("TimeDistributed", "time_distributed_conv_pooling", ((3, 6, 6, 2),), lambda k, x: k.layers.TimeDistributed(
         k.layers.MaxPooling2D())(k.layers.TimeDistributed(k.layers.Conv2D(4, 3, padding="same"))(x))),
+    # Attention (dot, scaled, concat scores), AdditiveAttention; a key, the causal mask, Keras masks
+    two_inputs("Attention", "luong_attention", (5, 4), lambda k, a, b: k.layers.Attention()([a, b])),
+    two_inputs("Attention", "luong_attention_scaled", (5, 4), lambda k, a, b: k.layers.Attention(use_scale=True)(
+        [a, b])),
+    two_inputs("Attention", "luong_attention_concat", (5, 4), lambda k, a, b: k.layers.Attention(
+        use_scale=True, score_mode="concat")([a, b])),
+    graph("Attention", "luong_attention_key_causal", ((5, 4), (5, 4), (5, 4)), lambda k, q, v, key:
+          k.layers.Attention()([q, v, key], use_causal_mask=True)),
+    two_inputs("AdditiveAttention", "additive_attention", (5, 4), lambda k, a, b: k.layers.AdditiveAttention()(
+        [a, b])),
+    two_inputs("AdditiveAttention", "additive_attention_unscaled", (5, 4), lambda k, a, b:
+               k.layers.AdditiveAttention(use_scale=False)([a, b])),
+    Case("keras.layers.Attention", "luong_attention_padding_masks", lambda k: _padded(k, k.layers.Attention()),
+         ((6,),), vocabulary=5),
+    Case("keras.layers.AdditiveAttention", "additive_attention_padding_masks",
+         lambda k: _padded(k, k.layers.AdditiveAttention()), ((6,),), vocabulary=5),
     # RNN(cell) of each built-in cell, as that cell's layer
     single("RNN", "rnn_lstm_cell", (5, 3), lambda k: k.layers.RNN(k.layers.LSTMCell(4))),
     single("RNN", "rnn_gru_cell_sequences", (5, 3), lambda k: k.layers.RNN(k.layers.GRUCell(4), return_sequences=True)),
@@ -309,6 +325,13 @@ CASES: list[Case] = [
          vocabulary=5),
     # Keras 3 operations and tf.keras op layers: OPERATION_CASES, below
 ]
+
+
+def _padded(k: Any, attention: Any) -> Any:
+    """Query and value from Embedding(mask_zero): their Keras masks hide padded values and zero padded queries."""
+    tokens = k.Input((6,), dtype="int32")
+    embedded = k.layers.Embedding(5, 4, mask_zero=True)(tokens)
+    return k.Model(tokens, attention([embedded, k.layers.Dense(4)(embedded)]))
 
 
 def _padded_attention(k: Any) -> Any:

@@ -15,7 +15,7 @@ keras = pytest.importorskip("keras")
 
 #: weighted classes without a rule: their weights make `convert` refuse the layer by name
 WEIGHTED_WITHOUT_RULE = {
-    "AdditiveAttention", "Attention", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "GRUCell", "LSTMCell",
+    "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "GRUCell", "LSTMCell",
     "SimpleRNNCell", "StackedRNNCells", "GroupedQueryAttention", "RMSNormalization", "ReversibleEmbedding",
     "SpectralNormalization", "STFTSpectrogram", "FlaxLayer", "JaxLayer", "TorchModuleWrapper", "TFSMLayer",
 }
