@@ -309,6 +309,11 @@ CASES: list[Case] = [
          ((6,),), vocabulary=5),
     Case("keras.layers.AdditiveAttention", "additive_attention_padding_masks",
          lambda k: _padded(k, k.layers.AdditiveAttention()), ((6,),), vocabulary=5),
+    # image preprocessing inside the model
+    single("Resizing", "resizing_bilinear_up", (5, 6, 3), lambda k: k.layers.Resizing(8, 9)),
+    single("Resizing", "resizing_bilinear_down", (9, 8, 3), lambda k: k.layers.Resizing(4, 3)),
+    single("Resizing", "resizing_nearest", (5, 6, 3), lambda k: k.layers.Resizing(8, 4, interpolation="nearest")),
+    single("CenterCrop", "center_crop", (8, 7, 3), lambda k: k.layers.CenterCrop(5, 4)),
     # RNN(cell) of each built-in cell, as that cell's layer
     single("RNN", "rnn_lstm_cell", (5, 3), lambda k: k.layers.RNN(k.layers.LSTMCell(4))),
     single("RNN", "rnn_gru_cell_sequences", (5, 3), lambda k: k.layers.RNN(k.layers.GRUCell(4), return_sequences=True)),

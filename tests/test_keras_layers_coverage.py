@@ -22,9 +22,9 @@ WEIGHTED_WITHOUT_RULE = {
 #: classes with neither weights nor state: nothing to convert; the module builder refuses them by name
 STATELESS_WITHOUT_FORWARD = {
     "AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D", "AdaptiveMaxPooling1D",
-    "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D", "AutoContrast", "CategoryEncoding", "CenterCrop",
+    "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D", "AutoContrast", "CategoryEncoding",
     "ContrastLimitedAdaptiveHistogramEqualization", "Equalization", "MaxNumBoundingBoxes", "MelSpectrogram",
-    "Pipeline", "RandomCrop", "Resizing", "Solarization",
+    "Pipeline", "RandomCrop", "Solarization",
 }
 #: the graph's own structure, or the user's code (Lambda, subclasses of Layer)
 STRUCTURAL = {"InputLayer", "Lambda", "Layer", "Wrapper"}

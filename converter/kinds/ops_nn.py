@@ -6,7 +6,7 @@ relu6(x + 3) / 6, gelu's `approximate` defaults to True in keras.ops.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from . import operations as op
 from .forward import CHANNELS_FIRST, Emitter, Value, literal
@@ -40,17 +40,21 @@ def elu(e: Emitter) -> Value:
 
 
 def resize(e: Emitter) -> Value:
-    """keras.ops.image.resize of channels-last images: bilinear (half-pixel centres) or nearest."""
+    """keras.ops.image.resize of images: bilinear (half-pixel centres) or nearest."""
+    return resized(e, operands(e, 1)[0], e.config.ints("size", 2, minimum=1))
+
+
+def resized(e: Emitter, x: Any, size: Sequence[int]) -> Value:
+    """Images resized as TensorFlow and Keras resize them (half-pixel centres, no antialiasing), the
+    config's interpolation, flags and data_format read from `e.config`."""
     config = e.config
-    size = config.ints("size", 2, minimum=1)
     interpolation = config.choice("interpolation", ("bilinear", "nearest", "bicubic", "lanczos3", "lanczos5",
                                                     "area"), "bilinear")
     flags = [key for key in ("antialias", "crop_to_aspect_ratio", "pad_to_aspect_ratio") if config.bool(key, False)]
     if interpolation not in ("bilinear", "nearest") or flags:
         raise e.unsupported(f"resize with {interpolation} {' '.join(flags)} is not built (bilinear and nearest are)")
-    if config.choice("data_format", ("channels_last", "channels_first"), "channels_last") != "channels_last":
+    if config.get("data_format") not in (None, "channels_last"):
         raise e.unsupported("resize of channels-first images is not built yet")
-    x = operands(e, 1)[0]
     if not isinstance(x, Value) or x.rank != 4:
         raise e.unsupported("resize of something other than a batch of images")
     mode = "'bilinear', align_corners=False" if interpolation == "bilinear" else "'nearest-exact'"

@@ -135,6 +135,15 @@ def time_distributed(function, x: torch.Tensor) -> torch.Tensor:
     return y.unflatten(0, (x.shape[0], x.shape[1]))
 
 
+def center_crop(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Keras's CenterCrop of channels-first images at least as large as the window."""
+    top, left = (x.shape[-2] - height) // 2, (x.shape[-1] - width) // 2
+    if top < 0 or left < 0:
+        raise ValueError(f"CenterCrop({height}, {width}) of images of {x.shape[-2]}x{x.shape[-1]}: Keras resizes "
+                         "images smaller than the window, which this model does not")
+    return x[..., top:top + height, left:left + width]
+
+
 def keras_dot(a: torch.Tensor, b: torch.Tensor, axes, normalize: bool) -> torch.Tensor:
     """Keras's Dot layer (batch_dot) for 2-D and 3-D inputs."""
     if isinstance(axes, int):
