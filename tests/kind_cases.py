@@ -309,11 +309,18 @@ CASES: list[Case] = [
          ((6,),), vocabulary=5),
     Case("keras.layers.AdditiveAttention", "additive_attention_padding_masks",
          lambda k: _padded(k, k.layers.AdditiveAttention()), ((6,),), vocabulary=5),
+    single("BatchNormalization", "batch_renormalization", (5,), lambda k: k.layers.BatchNormalization(renorm=True),
+           keras3=False),
     # image preprocessing inside the model
     single("Resizing", "resizing_bilinear_up", (5, 6, 3), lambda k: k.layers.Resizing(8, 9)),
     single("Resizing", "resizing_bilinear_down", (9, 8, 3), lambda k: k.layers.Resizing(4, 3)),
     single("Resizing", "resizing_nearest", (5, 6, 3), lambda k: k.layers.Resizing(8, 4, interpolation="nearest")),
     single("CenterCrop", "center_crop", (8, 7, 3), lambda k: k.layers.CenterCrop(5, 4)),
+    *[Case("keras.layers.CategoryEncoding", f"category_encoding_{mode}", lambda k, mode=mode, length=length:
+           _on_tokens(k, (length,), k.layers.CategoryEncoding(num_tokens=6, output_mode=mode)), ((length,),),
+           vocabulary=6) for mode, length in (("multi_hot", 4), ("count", 4), ("one_hot", 1))],
+    single("Discretization", "discretization", (5,), lambda k: k.layers.Discretization(
+        bin_boundaries=[-0.5, 0.0, 0.5])),
     # RNN(cell) of each built-in cell, as that cell's layer
     single("RNN", "rnn_lstm_cell", (5, 3), lambda k: k.layers.RNN(k.layers.LSTMCell(4))),
     single("RNN", "rnn_gru_cell_sequences", (5, 3), lambda k: k.layers.RNN(k.layers.GRUCell(4), return_sequences=True)),
@@ -330,6 +337,12 @@ CASES: list[Case] = [
          vocabulary=5),
     # Keras 3 operations and tf.keras op layers: OPERATION_CASES, below
 ]
+
+
+def _on_tokens(k: Any, shape: tuple[int, ...], layer: Any) -> Any:
+    """`layer` on integer token ids of `shape`."""
+    tokens = k.Input(shape, dtype="int32")
+    return k.Model(tokens, layer(tokens))
 
 
 def _padded(k: Any, attention: Any) -> Any:

@@ -20,8 +20,14 @@ from .rules import Context, Variable, created, expect_shape, numbered, to_torch
 BATCH_NORMS = {2: "BatchNorm1d", 3: "BatchNorm1d", 4: "BatchNorm2d", 5: "BatchNorm3d"}
 
 
+#: tf.keras's batch renormalization statistics: used in training only (inference uses the moving ones)
+RENORM = ("moving_stddev", "renorm_mean", "renorm_stddev")
+
+
 def batch_norm_variables(config: Config) -> list[Variable]:
-    return numbered("", scale_and_center(config) + [("moving_mean", Layout.VECTOR), ("moving_variance", Layout.VECTOR)])
+    renorm = [(name, Layout.VECTOR) for name in RENORM] if config.bool("renorm", False) else []
+    return numbered("", scale_and_center(config) + [("moving_mean", Layout.VECTOR), ("moving_variance", Layout.VECTOR)]
+                    + renorm)
 
 
 def _unsupported(layer: Layer) -> str | None:
@@ -46,7 +52,12 @@ def convert(layer: Layer, context: Context) -> LayerConversion:
         "num_features": channels, "eps": layer.config.float("epsilon", 1e-3, minimum=0.0),
         "momentum": round(1.0 - momentum, 12), "affine": affine,
     }
-    return LayerConversion(layer, TorchModule(BATCH_NORMS.get(rank or 0, "BatchNorm"), arguments), tensors)
+    left_out = [name for name in RENORM if layer.has(name)]
+    warnings = [f"layer {layer.key}: renorm=True: left out {', '.join(left_out)}, which batch renormalization uses "
+                "in training only (inference normalizes with the moving mean and variance, as converted)"] \
+        if left_out else []
+    return LayerConversion(layer, TorchModule(BATCH_NORMS.get(rank or 0, "BatchNorm"), arguments), tensors,
+                           warnings=warnings)
 
 
 def forward(e: Emitter) -> Value:

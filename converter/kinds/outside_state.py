@@ -14,7 +14,6 @@ OUTSIDE_STATE = {
     "IntegerLookup": "vocabulary (token -> index table)",
     "StringLookup": "vocabulary (string -> index table)",
     "TextVectorization": "vocabulary and text standardization",
-    "Discretization": "bin boundaries",
     "Hashing": "number of bins and salt",
     "HashedCrossing": "number of bins",
 }

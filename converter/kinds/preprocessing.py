@@ -8,7 +8,7 @@ with a message instead of returning a smaller crop.
 """
 from __future__ import annotations
 
-from .forward import CHANNELS_FIRST, Emitter, Value
+from .forward import CHANNELS_FIRST, KERAS, Emitter, Value, literal
 from .ops_nn import resized
 from .registry import Kind, register
 
@@ -30,3 +30,35 @@ register(Kind("keras.layers.Resizing", forward=resizing, description="no weights
               tested="bilinear and nearest, up and down"))
 register(Kind("keras.layers.CenterCrop", forward=center_crop, description="no weights; the centre window",
               tested="even and odd margins"))
+
+
+def category_encoding(e: Emitter) -> Value:
+    """Token ids (batch, tokens) -> one_hot, multi_hot or count vectors of num_tokens, as Keras encodes them."""
+    x = e.inputs[0]
+    depth = e.config.int("num_tokens", minimum=1)
+    mode = e.config.choice("output_mode", ("multi_hot", "one_hot", "count"), "multi_hot")
+    if x.rank != 2 or e.config.bool("sparse", False):
+        raise e.unsupported(f"CategoryEncoding of a rank-{x.rank} input (or sparse) is not built; (batch, tokens) is")
+    one_hot = f"F.one_hot({e.arg(0, KERAS)}.long(), {depth}).to(torch.float32)"
+    if mode == "one_hot":  # (batch, 1) -> (batch, depth); (batch, tokens) -> (batch, tokens, depth)
+        expr = f"{e.helper('squeezed_one_hot')}({e.arg(0, KERAS)}, {depth})"
+        return Value(expr, KERAS, None)
+    return Value(f"{one_hot}.{'amax' if mode == 'multi_hot' else 'sum'}(dim=1)", KERAS, 2)
+
+
+def discretization(e: Emitter) -> Value:
+    """The bin of each value: i such that boundaries[i-1] <= x < boundaries[i] (numpy's digitize)."""
+    boundaries = e.config.get("bin_boundaries")
+    if not isinstance(boundaries, list) or not all(isinstance(b, (int, float)) for b in boundaries):
+        raise e.unsupported("Discretization without bin_boundaries in its config (adapted, not saved) is not built")
+    if e.config.get("output_mode", "int") != "int":
+        raise e.unsupported(f"Discretization with output_mode {e.config.get('output_mode')!r} is not built (int is)")
+    x = e.inputs[0]
+    expr = f"torch.bucketize({e.arg(0, KERAS)}, torch.tensor({literal([float(b) for b in boundaries])}), right=True)"
+    return Value(expr, KERAS, x.rank)
+
+
+register(Kind("keras.layers.CategoryEncoding", forward=category_encoding, description="no weights; num_tokens kept",
+              tested="multi_hot, count, one_hot of (batch, 1)"))
+register(Kind("keras.layers.Discretization", forward=discretization,
+              description="no weights; bin_boundaries written into the module", tested="given bin_boundaries"))

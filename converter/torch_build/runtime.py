@@ -135,6 +135,13 @@ def time_distributed(function, x: torch.Tensor) -> torch.Tensor:
     return y.unflatten(0, (x.shape[0], x.shape[1]))
 
 
+def squeezed_one_hot(x: torch.Tensor, depth: int) -> torch.Tensor:
+    """Keras's one_hot CategoryEncoding: a trailing axis of 1 is dropped first."""
+    if x.ndim > 1 and x.shape[-1] == 1:
+        x = x.squeeze(-1)
+    return F.one_hot(x.long(), depth).to(torch.float32)
+
+
 def center_crop(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """Keras's CenterCrop of channels-first images at least as large as the window."""
     top, left = (x.shape[-2] - height) // 2, (x.shape[-1] - width) // 2
