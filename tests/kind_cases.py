@@ -311,6 +311,10 @@ CASES: list[Case] = [
          lambda k: _padded(k, k.layers.AdditiveAttention()), ((6,),), vocabulary=5),
     single("BatchNormalization", "batch_renormalization", (5,), lambda k: k.layers.BatchNormalization(renorm=True),
            keras3=False),
+    single("SpectralNormalization", "spectral_normalization_dense", (5,), lambda k: k.layers.SpectralNormalization(
+        k.layers.Dense(3)), keras2=False),
+    single("SpectralNormalization", "spectral_normalization_conv", (6, 6, 2), lambda k:
+           k.layers.SpectralNormalization(k.layers.Conv2D(3, 3)), keras2=False),
     # image preprocessing inside the model
     single("Resizing", "resizing_bilinear_up", (5, 6, 3), lambda k: k.layers.Resizing(8, 9)),
     single("Resizing", "resizing_bilinear_down", (9, 8, 3), lambda k: k.layers.Resizing(4, 3)),

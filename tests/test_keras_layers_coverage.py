@@ -17,7 +17,7 @@ keras = pytest.importorskip("keras")
 WEIGHTED_WITHOUT_RULE = {
     "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "GRUCell", "LSTMCell",
     "SimpleRNNCell", "StackedRNNCells", "GroupedQueryAttention", "RMSNormalization", "ReversibleEmbedding",
-    "SpectralNormalization", "STFTSpectrogram", "FlaxLayer", "JaxLayer", "TorchModuleWrapper", "TFSMLayer",
+    "STFTSpectrogram", "FlaxLayer", "JaxLayer", "TorchModuleWrapper", "TFSMLayer",
 }
 #: classes with neither weights nor state: nothing to convert; the module builder refuses them by name
 STATELESS_WITHOUT_FORWARD = {

@@ -83,6 +83,21 @@ def lookup(layer: Layer) -> Kind | None:
     return kind
 
 
+def wrapped_kind(config: Config, wrapper: str) -> Kind | None:
+    """The kind of the layer a wrapper (TimeDistributed, SpectralNormalization) holds; None if it has none."""
+    inner = config.get("layer")
+    class_name = inner.get("class_name") if isinstance(inner, dict) else None
+    found = KINDS.get(f"keras.layers.{class_name}") if isinstance(class_name, str) else None
+    return found if found is not None and found.name != f"keras.layers.{wrapper}" else None
+
+
+def wrapped_variables(found: Kind | None, inner: Config) -> list[Variable]:
+    """The variables of a wrapped layer of kind `found`, stored under the wrapper's `layer/`."""
+    if found is None or found.variables is None:
+        return []
+    return [Variable(v.role, v.layout, "layer/" + v.store_path, v.names) for v in found.variables(inner)]
+
+
 def distinct() -> list[Kind]:
     """Every registered kind once (aliases folded), by name."""
     return sorted({id(kind): kind for kind in KINDS.values()}.values(), key=lambda kind: kind.name)

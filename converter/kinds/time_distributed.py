@@ -10,21 +10,16 @@ from ..config import Config
 from ..graph import Layer
 from ..conversion import LayerConversion
 from .forward import KERAS, Emitter, Value
-from .registry import KINDS, Kind, register
+from .registry import Kind, register, wrapped_kind, wrapped_variables
 from .rules import Context, Variable, wrapped
 
 
 def _inner_kind(config: Config) -> Kind | None:
-    class_name, _ = wrapped(config)
-    found = KINDS.get(f"keras.layers.{class_name}") if class_name else None
-    return found if found is not None and found.name != "keras.layers.TimeDistributed" else None
+    return wrapped_kind(config, "TimeDistributed")
 
 
 def time_distributed_variables(config: Config) -> list[Variable]:
-    found, (_, inner) = _inner_kind(config), wrapped(config)
-    if found is None or found.variables is None:
-        return []
-    return [Variable(v.role, v.layout, "layer/" + v.store_path, v.names) for v in found.variables(inner)]
+    return wrapped_variables(_inner_kind(config), wrapped(config)[1])
 
 
 def _wrapped(layer: Layer) -> Layer:
