@@ -325,6 +325,12 @@ CASES: list[Case] = [
            vocabulary=6) for mode, length in (("multi_hot", 4), ("count", 4), ("one_hot", 1))],
     single("Discretization", "discretization", (5,), lambda k: k.layers.Discretization(
         bin_boundaries=[-0.5, 0.0, 0.5])),
+    # ConvLSTM: the steps written out over two convolutions
+    single("ConvLSTM2D", "conv_lstm2d", (3, 6, 6, 2), lambda k: k.layers.ConvLSTM2D(4, 3)),
+    single("ConvLSTM2D", "conv_lstm2d_same_sequences_relu", (3, 5, 5, 2), lambda k: k.layers.ConvLSTM2D(
+        4, (3, 2), padding="same", return_sequences=True, activation="relu")),
+    single("ConvLSTM1D", "conv_lstm1d_backwards", (4, 7, 2), lambda k: k.layers.ConvLSTM1D(3, 3, go_backwards=True)),
+    single("ConvLSTM3D", "conv_lstm3d", (2, 4, 4, 4, 1), lambda k: k.layers.ConvLSTM3D(2, 2)),
     # RNN(cell) of each built-in cell, as that cell's layer
     single("RNN", "rnn_lstm_cell", (5, 3), lambda k: k.layers.RNN(k.layers.LSTMCell(4))),
     single("RNN", "rnn_gru_cell_sequences", (5, 3), lambda k: k.layers.RNN(k.layers.GRUCell(4), return_sequences=True)),

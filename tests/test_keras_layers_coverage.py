@@ -15,8 +15,8 @@ keras = pytest.importorskip("keras")
 
 #: weighted classes without a rule: their weights make `convert` refuse the layer by name
 WEIGHTED_WITHOUT_RULE = {
-    "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "GRUCell", "LSTMCell",
-    "SimpleRNNCell", "StackedRNNCells", "GroupedQueryAttention", "RMSNormalization", "ReversibleEmbedding",
+    "GRUCell", "LSTMCell", "SimpleRNNCell", "StackedRNNCells", "GroupedQueryAttention", "RMSNormalization",
+    "ReversibleEmbedding",
     "STFTSpectrogram", "FlaxLayer", "JaxLayer", "TorchModuleWrapper", "TFSMLayer",
 }
 #: classes with neither weights nor state: nothing to convert; the module builder refuses them by name

@@ -129,6 +129,29 @@ def keras_rnn(x: torch.Tensor, kind: str, weight_ih: torch.Tensor, weight_hh: to
     return torch.stack(outputs, 1), h, c
 
 
+def keras_conv_lstm(x: torch.Tensor, input_conv: nn.Module, recurrent_conv: nn.Module, activation,
+                    recurrent_activation, return_sequences: bool, go_backwards: bool) -> torch.Tensor:
+    """Keras's ConvLSTM over channels-last steps (batch, time, *spatial, channels), gates i, f, c, o."""
+    steps = x.movedim(-1, 2)
+    if go_backwards:
+        steps = steps.flip(1)
+    h = c = None
+    outputs = []
+    for t in range(steps.shape[1]):
+        gates = input_conv(steps[:, t])
+        if h is None:
+            h = torch.zeros_like(gates[:, : gates.shape[1] // 4])
+            c = torch.zeros_like(h)
+        i, f, g, o = (gates + recurrent_conv(h)).chunk(4, dim=1)
+        c = recurrent_activation(f) * c + recurrent_activation(i) * activation(g)
+        h = recurrent_activation(o) * activation(c)
+        outputs.append(h)
+    if h is None:
+        raise ValueError("ConvLSTM of a sequence of no time steps")
+    result = torch.stack(outputs, 1) if return_sequences else h
+    return result.movedim(2 if return_sequences else 1, -1)
+
+
 def time_distributed(function, x: torch.Tensor) -> torch.Tensor:
     """Apply `function` to every time step by folding time into the batch."""
     y = function(x.flatten(0, 1))
