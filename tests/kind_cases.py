@@ -286,6 +286,8 @@ CASES: list[Case] = [
     two_inputs("Dot", "dot", (3, 4), lambda k, a, b: k.layers.Dot(axes=(2, 2))([a, b])),
     two_inputs("MultiHeadAttention", "attention_cross", (5, 8), lambda k, a, b: k.layers.MultiHeadAttention(
         2, 4)(a, b)),
+    graph("TimeDistributed", "time_distributed_flatten_then_attention", ((3, 4, 4, 2),), lambda k, x:
+          k.layers.Attention()([k.layers.TimeDistributed(k.layers.Flatten())(x)] * 2), keras2=False),
     # TimeDistributed of layers written as statements (time folded into the batch), and of pooling
     single("TimeDistributed", "time_distributed_lstm", (3, 5, 2), lambda k: k.layers.TimeDistributed(
         k.layers.LSTM(4))),

@@ -59,8 +59,9 @@ def forward(e: Emitter) -> Value:
     if isinstance(value, list):
         raise e.unsupported(f"TimeDistributed({inner_layer.class_name}) with several outputs is not built yet")
     body = e.convert(value, KERAS)
+    rank = value.rank + 1 if value.rank is not None else None  # the inner layer's, and time
     if not step.statements:
-        return Value(f"{e.helper('time_distributed')}(lambda {steps}: {body}, {e.arg(0, KERAS)})", KERAS, x.rank)
+        return Value(f"{e.helper('time_distributed')}(lambda {steps}: {body}, {e.arg(0, KERAS)})", KERAS, rank)
     if x.mask is not None:
         raise e.unsupported(f"TimeDistributed({inner_layer.class_name}) of a masked input is not built yet")
     # a layer written as statements (an LSTM, a nested model): time folded into the batch around them
@@ -68,7 +69,6 @@ def forward(e: Emitter) -> Value:
     e.statement(f"{steps} = {source}.flatten(0, 1)")
     for line in step.statements:
         e.statement(line)
-    rank = value.rank + 1 if value.rank is not None else None
     return Value(f"({body}).unflatten(0, ({source}.shape[0], {source}.shape[1]))", KERAS, rank)
 
 
