@@ -153,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     _layout_option(export)
     export.add_argument("--force", action="store_true", help="overwrite DST and its weights if they exist")
     _architecture_option(export)
+    _variables_option(export)
     _quiet_option(export, "no warnings")
 
     verify = commands.add_parser(
@@ -322,6 +323,7 @@ def _run(arguments: argparse.Namespace) -> int:
         model_file, weights = converter.export(
             arguments.source, arguments.destination, weights=arguments.weights,
             input_layout=arguments.input_layout, force=arguments.force, architecture=arguments.architecture,
+            variables=arguments.variables,
         )
         _print(f"wrote {model_file} and {weights}; load with: from {_module_name(model_file)} import load")
     elif arguments.command == "verify":

@@ -18,7 +18,7 @@ from .twin_pairing import has_positional_roles, typed_layers
 
 
 def load_into(module: Any, source: Any, *, mapping: Mapping = None, strict: bool = True, dry_run: bool = False,
-              architecture: Any = None, allow_unused: bool = False) -> Plan:
+              architecture: Any = None, allow_unused: bool = False, variables: str = "raw") -> Plan:
     """Load a Keras model's converted weights into `module` and return the plan that was carried out.
 
     Matching: exact keys (`{keras_layer}.{param}`); `mapping` as a dict (full keys or layer
@@ -41,7 +41,7 @@ def load_into(module: Any, source: Any, *, mapping: Mapping = None, strict: bool
 
     from .writers.torch_file import as_torch
 
-    with read_tagged(source, architecture) as graph:
+    with read_tagged(source, architecture, variables) as graph:
         refuse_module(graph, "load_into")
         targets = target_units_from_module(module)
         conversion, sources = converted_for(graph, targets)

@@ -33,7 +33,7 @@ def module_from_graph(graph: ModelGraph, input_layout: str = "torch", trace: boo
     return build_module(graph, conversion, weights, input_layout, trace)
 
 
-def to_torch(source: Any, *, input_layout: str = "torch", architecture: Any = None) -> Any:
+def to_torch(source: Any, *, input_layout: str = "torch", architecture: Any = None, variables: str = "raw") -> Any:
     """A runnable torch.nn.Module with the Keras weights loaded, built from the Keras architecture.
 
     input_layout="torch": image inputs and outputs of rank 4 and 5 are channels-first
@@ -44,13 +44,14 @@ def to_torch(source: Any, *, input_layout: str = "torch", architecture: Any = No
         >>> model(torch.randn(1, 3, 224, 224))                  # doctest: +SKIP
     """
     require_torch("to_torch")
-    with read_tagged(source, architecture) as graph:
+    with read_tagged(source, architecture, variables) as graph:
         refuse_graphless(graph, "to_torch")
         return module_from_graph(graph, input_layout)
 
 
 def export(source: Any, destination: str | os.PathLike[str], *, weights: str | os.PathLike[str] | None = None,
-           input_layout: str = "torch", force: bool = False, architecture: Any = None) -> tuple[str, str]:
+           input_layout: str = "torch", force: bool = False, architecture: Any = None,
+           variables: str = "raw") -> tuple[str, str]:
     """Write a standalone PyTorch model file (torch only) and its weights; returns both paths.
 
     The weights go beside it as `<name>.safetensors` unless `weights` names another file
@@ -72,7 +73,7 @@ def export(source: Any, destination: str | os.PathLike[str], *, weights: str | o
     check_destination(weights, force, inputs)
     from .torch_build import model_source
 
-    with read_tagged(source, architecture) as graph:
+    with read_tagged(source, architecture, variables) as graph:
         refuse_graphless(graph, "export")
         inputs += graph.files
         conversion = convert_graph(graph)

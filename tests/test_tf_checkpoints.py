@@ -320,6 +320,10 @@ def test_moving_averages_are_a_choice(tmp_path):
     assert result.returncode == 0, result.stderr
     inspect = run_cli("inspect", prefix)
     assert "ExponentialMovingAverage" in inspect.stdout  # the shadows are listed beside the raw copy
+    module = torch.nn.Sequential()
+    module.dense = torch.nn.Linear(3, 2)
+    converter.load_into(module, prefix, mapping={"dense.kernel": "dense.weight"}, variables="ema")
+    np.testing.assert_array_equal(module.dense.weight.detach().numpy(), shadow.T)  # the shadow, transposed
     from helpers import fixture
 
     refused = run_cli("convert", fixture("keras3/mlp.keras"), str(tmp_path / "x.safetensors"), "--variables", "ema")
