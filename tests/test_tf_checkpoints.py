@@ -324,6 +324,12 @@ def test_moving_averages_are_a_choice(tmp_path):
     module.dense = torch.nn.Linear(3, 2)
     converter.load_into(module, prefix, mapping={"dense.kernel": "dense.weight"}, variables="ema")
     np.testing.assert_array_equal(module.dense.weight.detach().numpy(), shadow.T)  # the shadow, transposed
+    template = str(tmp_path / "template.pt")
+    torch.save(module.state_dict(), template)
+    converted = converter.convert(prefix, str(tmp_path / "like.safetensors"), like=template,
+                                  mapping={"dense.kernel": "dense.weight"})
+    assert {target.key: target.transform for target in converted.tensors} == {"dense.weight": "transpose(1,0)",
+                                                                             "dense.bias": "none"}
     from helpers import fixture
 
     refused = run_cli("convert", fixture("keras3/mlp.keras"), str(tmp_path / "x.safetensors"), "--variables", "ema")
