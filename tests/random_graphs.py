@@ -247,7 +247,7 @@ class Generator:
         steps, channels = shape(x)
         kind = c.choice(["MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling1D",
                          "Flatten", "ZeroPadding1D", "Cropping1D", "UpSampling1D", "Permute", "TimeDistributed",
-                         "MultiHeadAttention", "Reshape"])
+                         "MultiHeadAttention", "Reshape", "Attention", "AdditiveAttention", "UnitNormalization"])
         if kind in ("MaxPooling1D", "AveragePooling1D"):
             return self.call(kind, x, pool_size=min(2, steps), padding=c.choice(["valid", "same"]))
         if kind == "ZeroPadding1D":
@@ -259,14 +259,27 @@ class Generator:
         if kind == "Permute":
             return self.call(kind, x, (2, 1))
         if kind == "TimeDistributed":
-            inner = self.k.layers.Dense(c.integer(1, 4))
+            if c.chance(0.3):  # an LSTM per step, over that step's channels as a sequence of one feature
+                x = self.call("Reshape", x, (steps, channels, 1))
+                inner = self.k.layers.LSTM(c.integer(1, 3))
+            else:
+                inner = self.k.layers.Dense(c.integer(1, 4))
             layer = self.layer("TimeDistributed", inner)
-            self.steps.append(f"TimeDistributed(Dense) as {layer.name} on {shape(x)}")
+            self.steps.append(f"TimeDistributed({type(inner).__name__}) as {layer.name} on {shape(x)}")
             return layer(x)
         if kind == "MultiHeadAttention":
+            causal = c.chance(0.4)
             layer = self.layer(kind, num_heads=c.integer(1, 2), key_dim=c.integer(1, 3))
-            self.steps.append(f"MultiHeadAttention as {layer.name} on {shape(x)}")
-            return layer(x, x)
+            self.steps.append(f"MultiHeadAttention{' (causal)' if causal else ''} as {layer.name} on {shape(x)}")
+            return layer(x, x, use_causal_mask=True) if causal else layer(x, x)
+        if kind in ("Attention", "AdditiveAttention"):
+            causal = c.chance(0.4)
+            options = {"use_scale": c.chance(0.5)}
+            if kind == "Attention" and c.chance(0.3):
+                options["score_mode"] = "concat"
+            layer = self.layer(kind, **options)
+            self.steps.append(f"{kind}({options}){' (causal)' if causal else ''} as {layer.name} on {shape(x)}")
+            return layer([x, x], use_causal_mask=True) if causal else layer([x, x])
         if kind == "Reshape":
             return self.call(kind, x, (steps, channels, 1))
         return self.call(kind, x)

@@ -384,3 +384,32 @@ def test_keras3_weights_of_a_time_distributed_layer(tmp_path):
           converter.state_dict(str(tmp_path / "m.keras")))
     with pytest.raises(converter.LayoutError, match="time_distributed.*--architecture"):
         converter.state_dict(str(tmp_path / "m.weights.h5"))
+
+
+def test_a_saved_model_of_a_tf_module_is_a_tree_of_its_variables(tmp_path):
+    """`tf.saved_model.save` of a plain tf.Module (no Keras metadata): its variables by attribute name."""
+    tf = _tf()
+
+    class Affine(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.kernel = tf.Variable(np.random.default_rng(1).normal(size=(3, 2)).astype("float32"))
+            self.bias = tf.Variable(np.array([0.5, -0.25], "float32"))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 3])])
+        def __call__(self, x):
+            return x @ self.kernel + self.bias
+
+    folder = str(tmp_path / "saved")
+    tf.saved_model.save(Affine(), folder)
+    loaded = tf.saved_model.load(folder)
+    weights = converter.state_dict(folder, layout="keras")
+    np.testing.assert_array_equal(weights["variables.kernel"], loaded.kernel.numpy())
+    np.testing.assert_array_equal(weights["variables.bias"], loaded.bias.numpy())
+    module = torch.nn.Sequential()
+    module.affine = torch.nn.Linear(3, 2)
+    converter.load_into(module.eval(), folder, mapping=[(r"^variables\.kernel$", "affine.weight"),
+                                                       (r"^variables\.bias$", "affine.bias")])
+    x = np.random.default_rng(2).normal(size=(4, 3)).astype("float32")
+    with torch.no_grad():
+        np.testing.assert_allclose(module(torch.from_numpy(x)).numpy(), loaded(tf.constant(x)).numpy(), atol=1e-6)
