@@ -325,6 +325,10 @@ CASES: list[Case] = [
     *[Case("keras.layers.CategoryEncoding", f"category_encoding_{mode}", lambda k, mode=mode, length=length:
            _on_tokens(k, (length,), k.layers.CategoryEncoding(num_tokens=6, output_mode=mode)), ((length,),),
            vocabulary=6) for mode, length in (("multi_hot", 4), ("count", 4), ("one_hot", 1))],
+    *[Case("keras.layers.IntegerLookup", name, lambda k, options=options: _on_tokens(
+        k, (6,), k.layers.IntegerLookup(vocabulary=[3, 1, 4], **options)), ((6,),), vocabulary=6)
+      for name, options in (("integer_lookup", {}), ("integer_lookup_mask", {"mask_token": 0}),
+                            ("integer_lookup_oov2", {"num_oov_indices": 2}))],
     single("Discretization", "discretization", (5,), lambda k: k.layers.Discretization(
         bin_boundaries=[-0.5, 0.0, 0.5])),
     # ConvLSTM: the steps written out over two convolutions

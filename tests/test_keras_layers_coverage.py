@@ -76,7 +76,19 @@ def test_preprocessing_state_is_named_when_left_behind(tmp_path):
     with pytest.warns(converter.ConversionWarning, match=r"integer_lookup \(IntegerLookup\): its vocabulary"):
         weights = converter.state_dict(path)
     assert len(weights) == 2 and all(key.endswith((".weight", ".bias")) for key in weights)
-    with pytest.raises(converter.UnsupportedLayerError, match="run it before the model"):
+    with pytest.raises(converter.UnsupportedLayerError, match="run the lookup before the model|output_mode='int'"):
         converter.to_torch(path)
     bias = next(value for key, value in weights.items() if key.endswith(".bias"))
     np.testing.assert_array_equal(bias, model.layers[-1].bias.numpy())
+
+
+def test_a_string_lookup_is_named_and_refused_for_the_module(tmp_path):
+    words = keras.Input((3,), dtype="string")
+    ids = keras.layers.StringLookup(vocabulary=["a", "b"])(words)
+    model = keras.Model(words, keras.layers.Embedding(4, 2)(ids))
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    with pytest.warns(converter.ConversionWarning, match=r"string_lookup \(StringLookup\): its vocabulary"):
+        converter.state_dict(path)
+    with pytest.raises(converter.UnsupportedLayerError, match="run it before the model"):
+        converter.to_torch(path)

@@ -7,7 +7,7 @@ refuses them by name (run that step outside the PyTorch model).
 """
 from __future__ import annotations
 
-from ..graph import ModelGraph
+from ..graph import Layer, ModelGraph
 
 #: class -> the state it keeps outside its weights
 OUTSIDE_STATE = {
@@ -25,4 +25,12 @@ def outside_state_warnings(graph: ModelGraph) -> list[str]:
             "in the output; run this preprocessing step before the PyTorch model (its config in the Keras file "
             "holds the settings)"
             for layer in graph.walk() if layer.class_name in OUTSIDE_STATE and
-            layer.kind == f"keras.layers.{layer.class_name}"]
+            layer.kind == f"keras.layers.{layer.class_name}" and not _in_config(layer)]
+
+
+def _in_config(layer: Layer) -> bool:
+    """An IntegerLookup given its vocabulary as a list, in 'int' mode: the config holds the vocabulary and the
+    module builder writes it in."""
+    vocabulary = layer.config.get("vocabulary")
+    return (layer.class_name == "IntegerLookup" and isinstance(vocabulary, list) and bool(vocabulary)
+            and layer.config.get("output_mode", "int") == "int" and not layer.config.get("invert", False))

@@ -158,6 +158,21 @@ def time_distributed(function, x: torch.Tensor) -> torch.Tensor:
     return y.unflatten(0, (x.shape[0], x.shape[1]))
 
 
+def integer_lookup(x: torch.Tensor, vocabulary: list, start: int, oov_start: int, oov_count: int,
+                   mask_token) -> torch.Tensor:
+    """Keras's IntegerLookup ('int' mode): vocabulary ids -> start + position; others -> their
+    out-of-vocabulary index (oov_start + id mod oov_count); the mask token -> 0."""
+    keys = torch.tensor(vocabulary, dtype=torch.int64, device=x.device)
+    order = keys.argsort()
+    ordered = keys[order]
+    ids = x.long()
+    position = torch.searchsorted(ordered, ids).clamp(max=len(vocabulary) - 1)
+    result = torch.where(ordered[position] == ids, order[position] + start, torch.remainder(ids, oov_count) + oov_start)
+    if mask_token is not None:
+        result = torch.where(ids == mask_token, torch.zeros_like(result), result)
+    return result
+
+
 def squeezed_one_hot(x: torch.Tensor, depth: int) -> torch.Tensor:
     """Keras's one_hot CategoryEncoding: a trailing axis of 1 is dropped first."""
     if x.ndim > 1 and x.shape[-1] == 1:
