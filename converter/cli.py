@@ -27,9 +27,11 @@ layout PyTorch expects, under keys `{layer_name}.{torch_param}`.
 Sources: Keras 3 .keras archives, Keras 3 .weights.h5 (and sharded .weights.json), legacy
 HDF5 .h5 (Keras 2.0 to 2.15, tf.keras, Keras 3's .h5 writer) full models and save_weights
 files, Keras model folders (config.json + model.weights.h5), TensorFlow checkpoints (PREFIX,
-PREFIX.index, or a folder with a `checkpoint` file; TF1 and TF2) and tf.keras SavedModel
-directories, all read without TensorFlow. `export` writes a runnable PyTorch model file,
-`verify` compares it with Keras."""
+PREFIX.index, or a folder with a `checkpoint` file; TF1 and TF2), tf.keras SavedModel
+directories and Hugging Face TensorFlow checkpoints (tf_model.h5 + config.json, written as a
+folder transformers loads), all read without TensorFlow; subclassed models' files with
+--import (your classes) or --like (your PyTorch twin). `export` writes a runnable PyTorch
+model file, `verify` compares it with Keras."""
 
 EPILOG = """\
 examples:
@@ -39,6 +41,8 @@ examples:
   weightport convert model.weights.h5 weights.npz --architecture model.keras
   weightport convert model.h5 weights.h5 --layout keras
   weightport convert model.h5 weights.pt --like template.pt --map order
+  weightport convert path/to/tf_model_dir out_dir/            # Hugging Face TF -> transformers
+  weightport convert net.weights.h5 net.safetensors --import mynet:build   # a subclassed model
   weightport export model.keras model.py
   weightport verify model.keras --per-layer
 
@@ -70,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _variables_option(inspect)
     inspect.add_argument("source", metavar="SRC", help="a .keras, .weights.h5 or .h5 file, a Keras model folder, a "
-                         "TensorFlow checkpoint or SavedModel directory")
+                         "TensorFlow checkpoint or SavedModel directory, a Hugging Face TF model folder")
     inspect.add_argument("--json", action="store_true", help="print the report as JSON")
     _architecture_option(inspect)
     _import_option(inspect)
@@ -84,8 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     convert.add_argument("paths", nargs="+", metavar="SRC DST",
                          help="SRC: a .keras, .weights.h5 (or sharded .weights.json) or .h5 file, a Keras model "
-                         "folder, a TensorFlow checkpoint or SavedModel directory; DST: the output "
-                         "file (its suffix picks the format), or a folder: DST/model.safetensors. With --out-dir: "
+                         "folder, a TensorFlow checkpoint or SavedModel directory, a Hugging Face TF model folder "
+                         "(tf_model.h5 + config.json); DST: the output file (its suffix picks the format), or a "
+                         "folder: DST/model.safetensors (and config.json for a Hugging Face model). With --out-dir: "
                          "any number of SRC (files, folders, globs) and no DST")
     convert.set_defaults(subparser=convert)
     convert.add_argument("--out-dir", metavar="DIR",
