@@ -146,6 +146,30 @@ def test_building_a_module_of_a_subclassed_model_points_to_load_into(model):
         converter.to_torch(model)
 
 
+def test_variables_no_attribute_path_reaches_are_refused_by_name():
+    """A private sublayer (`self._hidden`) and the model's own add_weight: no rule names them, so converting
+    refuses them by name instead of writing the rest."""
+    keras = pytest.importorskip("keras")
+
+    class Scaled(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(3)
+            self._hidden = keras.layers.Dense(2)
+            self.scale = self.add_weight(shape=(2,), name="scale")
+
+        def call(self, x):
+            return self._hidden(self.dense(x)) * self.scale
+
+    model = Scaled()
+    model(np.zeros((1, 4), "float32"))
+    with pytest.raises(converter.UnsupportedLayerError, match=r"\(Scaled\)"):
+        converter.state_dict(model)
+    with pytest.warns(converter.ConversionWarning, match="Scaled"):
+        weights = converter.state_dict(model, skip_unsupported=True)
+    assert set(weights) == {"dense.weight", "dense.bias"}
+
+
 def test_dict_attributes_key_like_a_module_dict(tmp_path):
     keras = pytest.importorskip("keras")
 

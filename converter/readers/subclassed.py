@@ -59,13 +59,14 @@ def _layers_of(owner: Any, path: tuple[str, ...], seen: set[int], where: str, ne
             yield from _layers_of(layer, attribute_path, seen, where, nested)
         elif layer.weights:
             yield _leaf(layer, attribute_path, where)
-    own = [variable for variable in getattr(owner, "weights", []) if id(variable) not in covered] if path else []
-    if own:  # variables the user's class made itself: a layer of that class, which no rule converts
+    own = [variable for variable in getattr(owner, "weights", []) if id(variable) not in covered]
+    if own:  # variables the user's class made itself (add_weight, private sublayers): no rule converts them
         from .live import _tensor
 
-        yield Layer(name=path[-1], class_name=type(owner).__name__, config=Config({}), path=path, has_config=False,
+        here = path or (str(getattr(owner, "name", "") or type(owner).__name__),)
+        yield Layer(name=here[-1], class_name=type(owner).__name__, config=Config({}), path=here, has_config=False,
                     module=type(owner).__module__,
-                    tensors=[_tensor(variable, f"{where}/{'/'.join(path)}") for variable in own])
+                    tensors=[_tensor(variable, f"{where}/{'/'.join(here)}") for variable in own])
 
 
 def _attribute_layers(owner: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Any]]:
