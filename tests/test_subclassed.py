@@ -204,3 +204,15 @@ def test_dict_attributes_key_like_a_module_dict(tmp_path):
         converter.load_into(twin, source)
         with torch.no_grad():
             np.testing.assert_allclose(twin(torch.from_numpy(x)).numpy(), np.asarray(model(x)), rtol=1e-5, atol=1e-5)
+
+
+def test_a_dataset_outside_any_objects_vars_is_refused(tmp_path):
+    """What a class's own save_own_variables wrote has no known meaning: refused by name, never paired."""
+    import h5py
+
+    path = str(tmp_path / "net.weights.h5")
+    models.build_keras3().save_weights(path)
+    with h5py.File(path, "a") as h5:
+        h5["encoder"].create_dataset("table", data=np.arange(4, dtype="float32"))
+    with pytest.raises(converter.ReadError, match="encoder/table"):
+        converter.load_into(models.TorchNet(), path)

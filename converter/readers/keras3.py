@@ -297,13 +297,21 @@ def _variable_groups(h5: Any, where: str, store_of: StoreOf) -> list[Layer]:
     """A subclassed model's variables: one `Variables` group per object that holds `vars/<i>`
     (`encoder/proj`, `layers/lstm/cell`), its tensors `vars/0`, `vars/1`... in Keras's order."""
     found: dict[tuple[str, ...], list[tuple[str, Any]]] = {}
+    elsewhere: list[str] = []
 
     def visit(name: str | bytes, item: Any) -> None:
         parts = tuple(text_name(name).split("/"))
-        if isinstance(item, h5py.Dataset) and len(parts) >= 2 and parts[-2] == "vars" and parts[0] != "optimizer":
+        if not isinstance(item, h5py.Dataset) or parts[0] == "optimizer":
+            return
+        if len(parts) >= 2 and parts[-2] == "vars":
             found.setdefault(parts[:-2], []).append((parts[-1], item))
+        else:
+            elsewhere.append("/".join(parts))
 
     h5.visititems(visit)
+    if elsewhere:  # a custom save_own_variables: what those bytes are, only that code knows
+        raise ReadError(f"{where}: {len(elsewhere)} dataset(s) outside any object's vars ({', '.join(elsewhere[:3])}), "
+                        "written by a class's own saving code; convert the live model instead (--import)")
     layers = []
     for path, datasets in found.items():
         datasets.sort(key=lambda pair: numeric_key(pair[0]))
