@@ -340,6 +340,10 @@ CASES: list[Case] = [
     # RNN(cell) of each built-in cell, as that cell's layer
     single("RNN", "rnn_lstm_cell", (5, 3), lambda k: k.layers.RNN(k.layers.LSTMCell(4))),
     single("RNN", "rnn_gru_cell_sequences", (5, 3), lambda k: k.layers.RNN(k.layers.GRUCell(4), return_sequences=True)),
+    single("RNN", "rnn_stacked_lstm_cells", (5, 3), lambda k: k.layers.RNN([k.layers.LSTMCell(4), k.layers.LSTMCell(4)],
+                                                                           return_sequences=True)),
+    single("RNN", "rnn_stacked_gru_cells", (5, 3), lambda k: k.layers.RNN(k.layers.StackedRNNCells(
+        [k.layers.GRUCell(3) for _ in range(3)]))),
     single("RNN", "rnn_simple_cell_backwards", (5, 3), lambda k: k.layers.RNN(k.layers.SimpleRNNCell(4),
                                                                               go_backwards=True)),
     # masks: causal (packed into nn.MultiheadAttention, and as four projections), a mask input, Keras masks
