@@ -64,8 +64,8 @@ def check_shapes(layer: Layer, class_name: str, config: Config, role_prefix: str
 
 
 def rnn_tensors(layer: Layer, class_name: str, config: Config, role_prefix: str = "",
-                suffix: str = "") -> list[TargetTensor]:
-    """The torch tensors `weight_ih_l0{suffix}`, ... of one direction of a recurrent layer."""
+                suffix: str = "", layer_index: int = 0) -> list[TargetTensor]:
+    """The torch tensors `weight_ih_l{layer_index}{suffix}`, ... of one direction of a recurrent layer."""
     check_shapes(layer, class_name, config, role_prefix)
     kernel_steps: dict[str, Transform | None] = {"kernel": None, "recurrent_kernel": None}
     if class_name == "GRU":
@@ -73,9 +73,10 @@ def rnn_tensors(layer: Layer, class_name: str, config: Config, role_prefix: str 
                              ("recurrent_kernel", Layout.KERAS_RNN_RECURRENT_UG)):
             kernel_steps[role] = GateReorder(**GRU_GATES, axis=1, then=permutation(source, Layout.TORCH_RNN_WEIGHT_GI))
     tensors = [
-        to_torch(layer, role_prefix + "kernel", f"weight_ih_l0{suffix}", Layout.TORCH_RNN_WEIGHT_GI,
+        to_torch(layer, role_prefix + "kernel", f"weight_ih_l{layer_index}{suffix}", Layout.TORCH_RNN_WEIGHT_GI,
                  kernel_steps["kernel"]),
-        to_torch(layer, role_prefix + "recurrent_kernel", f"weight_hh_l0{suffix}", Layout.TORCH_RNN_WEIGHT_GI,
+        to_torch(layer, role_prefix + "recurrent_kernel", f"weight_hh_l{layer_index}{suffix}",
+                 Layout.TORCH_RNN_WEIGHT_GI,
                  kernel_steps["recurrent_kernel"]),
     ]
     bias = role_prefix + "bias"
@@ -83,17 +84,18 @@ def rnn_tensors(layer: Layer, class_name: str, config: Config, role_prefix: str 
         return tensors
     units = layer.tensor(role_prefix + "recurrent_kernel").shape[0]
     if class_name != "GRU":
-        tensors.append(to_torch(layer, bias, f"bias_ih_l0{suffix}", Layout.VECTOR))
-        tensors.append(created(layer, f"bias_hh_l0{suffix}", 0.0, (GATES[class_name] * units,), bias,
+        tensors.append(to_torch(layer, bias, f"bias_ih_l{layer_index}{suffix}", Layout.VECTOR))
+        tensors.append(created(layer, f"bias_hh_l{layer_index}{suffix}", 0.0, (GATES[class_name] * units,), bias,
                                "zeros (Keras has one bias, torch two that add up)"))
     elif _reset_after(layer, class_name, config, role_prefix):
         for row, name in ((0, "ih"), (1, "hh")):
             step = Chain((TakeRow(row), GateReorder(**GRU_GATES, axis=0)))
-            tensors.append(to_torch(layer, bias, f"bias_{name}_l0{suffix}", Layout.TORCH_RNN_BIAS_G, step))
+            tensors.append(to_torch(layer, bias, f"bias_{name}_l{layer_index}{suffix}", Layout.TORCH_RNN_BIAS_G,
+                                    step))
     else:
-        tensors.append(to_torch(layer, bias, f"bias_ih_l0{suffix}", Layout.TORCH_RNN_BIAS_G,
+        tensors.append(to_torch(layer, bias, f"bias_ih_l{layer_index}{suffix}", Layout.TORCH_RNN_BIAS_G,
                                 GateReorder(**GRU_GATES, axis=0)))
-        tensors.append(created(layer, f"bias_hh_l0{suffix}", 0.0, (3 * units,), bias,
+        tensors.append(created(layer, f"bias_hh_l{layer_index}{suffix}", 0.0, (3 * units,), bias,
                                "zeros (reset_after=False has one bias)"))
     return tensors
 
@@ -210,11 +212,11 @@ def torch_states(kind: str, directions: list[list[str]]) -> str:
     return f"({stacked[0]}, {stacked[1]})" if kind == "LSTM" else stacked[0]
 
 
-def recurrent_convert(layer: Layer, class_name: str, config: Config) -> LayerConversion:
+def recurrent_convert(layer: Layer, class_name: str, config: Config, role_prefix: str = "") -> LayerConversion:
     """One direction of a recurrent layer (LSTM, GRU, SimpleRNN, or RNN of their cell) as the module's l0."""
-    arguments, options = rnn_arguments(layer, class_name, config)
+    arguments, options = rnn_arguments(layer, class_name, config, role_prefix)
     return LayerConversion(layer, TorchModule(TORCH_MODULES[class_name], arguments),
-                           rnn_tensors(layer, class_name, config),
+                           rnn_tensors(layer, class_name, config, role_prefix),
                            warnings=rnn_warnings(layer, class_name, options), options=options)
 
 
