@@ -46,7 +46,7 @@ __all__ = [
     "read", "convert", "state_dict", "inspect", "to_torch", "export", "verify", "load_into",
     "Conversion", "LayerConversion", "TargetTensor", "TorchModule", "OUTPUT_LAYOUTS", "Plan", "VerificationReport",
     "ModelGraph", "Layer", "Tensor", "InputSpec", "Report", "Layout", "PERMUTATIONS", "KINDS", "Kind", "FORMATS",
-    "WRITERS", "BFLOAT16", "OUTPUT_DTYPES", "convert_many", "BatchItem", "summary_table",
+    "WRITERS", "BFLOAT16", "OUTPUT_DTYPES", "weights_path", "convert_many", "BatchItem", "summary_table",
     "ConversionWarning", "ConverterError", "ArgumentError", "MissingDependencyError", "ReadError", "ConfigError",
     "UnsafeFileError",
     "UnsupportedLayerError", "LayoutError", "WriteError", "LoadError", "VerificationError",
@@ -99,9 +99,7 @@ def convert(
     """
     if dtype is not None and dtype not in OUTPUT_DTYPES:
         raise ArgumentError(f"dtype {dtype!r}: expected one of {', '.join(OUTPUT_DTYPES)}")
-    destination = os.fspath(destination)
-    if os.path.isdir(destination) or destination.endswith(("/", os.sep)):
-        destination = os.path.join(destination, HUGGING_FACE_WEIGHTS)
+    destination = weights_path(destination)
     made = _output_folder(destination)
     try:
         record_path = os.fspath(record) if record is not None else None
@@ -121,8 +119,8 @@ def convert(
                 conversion = converted_like(graph, os.fspath(like), mapping, allow_unused, skip_unsupported)
             else:
                 conversion = convert_graph(graph, layout, skip_unsupported)
-            if like is None and mapping is not None:
-                conversion.tensors = renamed(conversion, mapping, allow_unused)
+                if mapping is not None:
+                    conversion.tensors = renamed(conversion, mapping, allow_unused)
             if not conversion.tensors:
                 raise ReadError(f"{graph.source}: no weights to convert ({_why_empty(conversion)}); nothing was "
                                 "written")
@@ -158,6 +156,14 @@ def convert(
 
 #: the file name Hugging Face loaders look for in a model folder
 HUGGING_FACE_WEIGHTS = "model.safetensors"
+
+
+def weights_path(destination: str | os.PathLike[str]) -> str:
+    """The file `convert` writes for DST: DST itself, or DST/model.safetensors for a folder."""
+    destination = os.fspath(destination)
+    if os.path.isdir(destination) or destination.endswith(("/", os.sep)):
+        return os.path.join(destination, HUGGING_FACE_WEIGHTS)
+    return destination
 
 
 def _output_folder(destination: str) -> str | None:

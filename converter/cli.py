@@ -92,7 +92,8 @@ def _run(arguments: argparse.Namespace) -> int:
     elif arguments.command == "convert":
         arguments.source, arguments.destination = arguments.paths
         if arguments.import_module:  # checked before the user's code runs and Keras reads anything
-            converter.check_destination(_destination_file(arguments.destination), arguments.force, [arguments.source])
+            converter.check_destination(converter.weights_path(arguments.destination), arguments.force,
+                                        [arguments.source])
         source = _imported(arguments.source, arguments.import_module)
         conversion = converter.convert(
             source, arguments.destination, layout=arguments.layout, force=arguments.force,
@@ -180,27 +181,16 @@ def _imported(source: str, spec: str | None) -> object:
     return load_with_import(source, spec)
 
 
-def _destination_file(destination: str) -> str:
-    """DST as convert() writes it: a folder gets model.safetensors."""
-    if os.path.isdir(destination) or destination.endswith(("/", os.sep)):
-        return os.path.join(destination, converter.HUGGING_FACE_WEIGHTS)
-    return destination
-
-
 def _own_module(spec: str) -> object:
     """--module PACKAGE.MODULE:FACTORY: the user's module, built by their own code (explicitly asked for)."""
-    import importlib
+    from converter.user_code import user_module
 
-    name, _, factory = spec.partition(":")
-    if not name or not factory.isidentifier():
-        raise converter.ArgumentError(f"--module {spec!r}: expected PACKAGE.MODULE:FACTORY, e.g. mynet:build")
-    sys.path.insert(0, os.getcwd())
+    _, make = user_module(spec, "--module", "PACKAGE.MODULE:FACTORY, e.g. mynet:build", factory_required=True)
+    factory = spec.partition(":")[2]
     try:
-        built = getattr(importlib.import_module(name), factory)()
-    except (ImportError, AttributeError) as error:
+        built = make()
+    except (ImportError, AttributeError) as error:  # as when importing: the user's code, one line
         raise converter.ArgumentError(f"--module {spec!r}: {error}") from None
-    finally:
-        sys.path.pop(0)
     if not callable(built) or not hasattr(built, "named_modules"):
         raise converter.ArgumentError(f"--module {spec!r}: {factory}() returned a {type(built).__name__}, "
                                       "not a torch.nn.Module")

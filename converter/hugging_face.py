@@ -65,16 +65,12 @@ def is_hub_config(config: Any) -> bool:
 
 def read_config(path: str) -> dict[str, Any] | None:
     """config.json at `path` when it is a transformers config, else None."""
-    from .readers.limits import parse_json
+    from .readers.limits import read_json_file
 
     if not os.path.isfile(path) or os.path.islink(path):
         return None
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        text = handle.read(COMPANION_LIMIT + 1)
-    if len(text) > COMPANION_LIMIT:
-        return None
     try:
-        config = parse_json(text, path)
+        config = read_json_file(path)
     except ReadError:
         return None
     return config if is_hub_config(config) else None
@@ -218,21 +214,24 @@ def convert(graph: ModelGraph, config: dict[str, Any]) -> Conversion:
             config = dict(config, architectures=[saved_by])
             graph.hub_config = config
     template = torch_template(config, graph.source, sum(1 for _ in graph.tensors()))
+    # a base model's checkpoint keys have no `bert.`: the TF names' prefix is dropped
+    prefix = template.base_prefix + "."
+    strip = bool(template.base_prefix) and not any(key.startswith(prefix) for key in template.shapes)
     found: dict[str, tuple[str, Tensor, Transform | None]] = {}
     for layer, tensor in graph.tensors():
         tf_name = "/".join(layer.path + (tensor.role,))
         key, leaf = torch_name(tf_name)
-        if template.base_prefix and not any(k.startswith(template.base_prefix + ".") for k in template.shapes) \
-                and key.startswith(template.base_prefix + "."):
-            key = key[len(template.base_prefix) + 1:]  # a base model: its checkpoint keys have no `bert.`
+        if strip and key.startswith(prefix):
+            key = key[len(prefix):]
         if key in found:
             raise LayoutError(f"{graph.source}: variables {found[key][0]} and {tf_name} both name {key}; refused")
         found[key] = (tf_name, tensor, tf_step(leaf, tf_name.split("/")[:-1], tensor.shape))
     unexpected = [key for key in found if key not in template.shapes]
     dropped = [key for key in unexpected if _matches(key, template.ignore_unexpected)]
     unexpected = [key for key in unexpected if key not in dropped]
-    missing = [key for key in template.shapes if key not in found and not _matches(key, template.ignore_missing)
-               and not template.tied.get(key, set()) & set(found)]
+    filled = set(found)
+    missing = [key for key in template.shapes if key not in filled and not _matches(key, template.ignore_missing)
+               and not template.tied.get(key, set()) & filled]
     if unexpected or missing:
         raise LayoutError(_mismatch(graph.source, template, unexpected, missing, found))
     conversion = Conversion(graph, "torch", [])

@@ -13,9 +13,10 @@ from typing import Any, Iterator
 import numpy as np
 
 from .code_check import code_carrying
-from .errors import ArgumentError, MissingDependencyError, ReadError, UnsafeFileError
+from .errors import MissingDependencyError, ReadError, UnsafeFileError
 from .graph import ModelGraph
 from .readers import load_architecture
+from .user_code import user_module
 
 
 def check_loadable(source: Any, graph: ModelGraph, architecture: Any) -> None:
@@ -107,18 +108,9 @@ def load_with_import(path: str, spec: str) -> Any:
 
     This runs the user's own code, explicitly asked for; nothing from the file decides what is imported.
     """
-    name, _, factory = spec.partition(":")
-    if not all(part.isidentifier() for part in name.split(".")) or (factory and not factory.isidentifier()):
-        raise ArgumentError(f"--import {spec!r}: expected MODULE or MODULE:FACTORY, e.g. mynet or mynet:build")
-    sys.path.insert(0, os.getcwd())  # as `python -m` would: the user's module beside their files
-    try:
-        with native_stderr_silenced():
-            module = importlib.import_module(name)
-            make = getattr(module, factory) if factory else None
-    except (ImportError, AttributeError) as error:
-        raise ArgumentError(f"--import {spec!r}: {error}") from None
-    finally:
-        sys.path.pop(0)
+    with native_stderr_silenced():
+        _, make = user_module(spec, "--import", "MODULE or MODULE:FACTORY, e.g. mynet or mynet:build",
+                              factory_required=False)
     try:
         if make is not None:
             model = make()

@@ -7,7 +7,9 @@ refuses them by name (run that step outside the PyTorch model).
 """
 from __future__ import annotations
 
+from ..errors import ConfigError
 from ..graph import Layer, ModelGraph
+from .preprocessing import integer_lookup_refusal
 
 #: class -> the state it keeps outside its weights
 OUTSIDE_STATE = {
@@ -29,8 +31,10 @@ def outside_state_warnings(graph: ModelGraph) -> list[str]:
 
 
 def _in_config(layer: Layer) -> bool:
-    """An IntegerLookup given its vocabulary as a list, in 'int' mode: the config holds the vocabulary and the
-    module builder writes it in."""
-    vocabulary = layer.config.get("vocabulary")
-    return (layer.class_name == "IntegerLookup" and isinstance(vocabulary, list) and bool(vocabulary)
-            and layer.config.get("output_mode", "int") == "int" and not layer.config.get("invert", False))
+    """An IntegerLookup the module builder builds: its config holds the vocabulary, written into the module."""
+    if layer.class_name != "IntegerLookup":
+        return False
+    try:
+        return integer_lookup_refusal(layer.config) is None
+    except ConfigError:  # a malformed option: not built, so its state is named as left behind
+        return False

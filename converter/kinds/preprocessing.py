@@ -8,6 +8,7 @@ with a message instead of returning a smaller crop.
 """
 from __future__ import annotations
 
+from ..config import Config
 from .forward import CHANNELS_FIRST, KERAS, Emitter, Value, literal
 from .ops_nn import resized
 from .registry import Kind, register
@@ -39,11 +40,11 @@ def category_encoding(e: Emitter) -> Value:
     mode = e.config.choice("output_mode", ("multi_hot", "one_hot", "count"), "multi_hot")
     if x.rank != 2 or e.config.bool("sparse", False):
         raise e.unsupported(f"CategoryEncoding of a rank-{x.rank} input (or sparse) is not built; (batch, tokens) is")
-    one_hot = f"F.one_hot({e.arg(0, KERAS)}.long(), {depth}).to(torch.float32)"
+    ids = e.arg(0, KERAS)
     if mode == "one_hot":  # (batch, 1) -> (batch, depth); (batch, tokens) -> (batch, tokens, depth)
-        expr = f"{e.helper('squeezed_one_hot')}({e.arg(0, KERAS)}, {depth})"
-        return Value(expr, KERAS, None)
-    return Value(f"{one_hot}.{'amax' if mode == 'multi_hot' else 'sum'}(dim=1)", KERAS, 2)
+        return Value(f"{e.helper('squeezed_one_hot')}({ids}, {depth})", KERAS, None)
+    reduce = "amax" if mode == "multi_hot" else "sum"  # a token's presence, or its count
+    return Value(f"F.one_hot({ids}.long(), {depth}).to(torch.float32).{reduce}(dim=1)", KERAS, 2)
 
 
 def discretization(e: Emitter) -> Value:
@@ -64,6 +65,22 @@ register(Kind("keras.layers.Discretization", forward=discretization,
               description="no weights; bin_boundaries written into the module", tested="given bin_boundaries"))
 
 
+def integer_lookup_refusal(config: Config) -> str | None:
+    """Why an IntegerLookup of this config is not built (its vocabulary not in the config, a mode other than
+    'int' with out-of-vocabulary indices, an odd mask token), or None when it is."""
+    vocabulary = config.get("vocabulary")
+    if not isinstance(vocabulary, list) or not vocabulary or not all(isinstance(v, int) for v in vocabulary):
+        return ("IntegerLookup whose vocabulary is not a list of ids in its config (adapted, or a file) is not built "
+                "yet: run the lookup before the model")
+    mode, oov = config.get("output_mode", "int"), config.int("num_oov_indices", 1, minimum=0)
+    if mode != "int" or config.bool("invert", False) or oov == 0 or config.get("oov_method", "floormod") != "floormod":
+        return "IntegerLookup other than output_mode='int' with out-of-vocabulary indices is not built"
+    mask = config.get("mask_token")
+    if mask is not None and not isinstance(mask, int) or mask in vocabulary:
+        return "IntegerLookup with a mask token that is not an id outside the vocabulary is not built"
+    return None
+
+
 def integer_lookup(e: Emitter) -> Value:
     """IntegerLookup(vocabulary=[...]) in 'int' mode: each id's index, as Keras numbers them.
 
@@ -73,16 +90,10 @@ def integer_lookup(e: Emitter) -> Value:
     saved as an asset is not read yet.
     """
     config = e.config
-    vocabulary = config.get("vocabulary")
-    if not isinstance(vocabulary, list) or not vocabulary or not all(isinstance(v, int) for v in vocabulary):
-        raise e.unsupported("IntegerLookup whose vocabulary is not a list of ids in its config (adapted, or a file) "
-                            "is not built yet: run the lookup before the model")
-    mode, oov = config.get("output_mode", "int"), config.int("num_oov_indices", 1, minimum=0)
-    if mode != "int" or config.bool("invert", False) or oov == 0 or config.get("oov_method", "floormod") != "floormod":
-        raise e.unsupported("IntegerLookup other than output_mode='int' with out-of-vocabulary indices is not built")
-    mask = config.get("mask_token")
-    if mask is not None and not isinstance(mask, int) or mask in vocabulary:
-        raise e.unsupported("IntegerLookup with a mask token that is not an id outside the vocabulary is not built")
+    refused = integer_lookup_refusal(config)
+    if refused:
+        raise e.unsupported(refused)
+    vocabulary, oov, mask = config["vocabulary"], config.int("num_oov_indices", 1, minimum=0), config.get("mask_token")
     oov_start = 1 if mask is not None else 0
     expr = (f"{e.helper('integer_lookup')}({e.arg(0, KERAS)}, {literal(vocabulary)}, {oov_start + oov}, "
             f"{oov_start}, {oov}, {literal(mask)})")
