@@ -3,9 +3,10 @@
 The checkpoint (tf.train.Checkpoint of float32 variables, --size in total) is written once
 with TensorFlow; then each step is a fresh process timed from outside, the median of
 --repeats runs reported: `weightport convert PREFIX out.safetensors --layout keras` (every
-tensor's CRC-32C checked, written through the streaming writer) and a copy of the data file.
+tensor's CRC-32C checked; its bytes copied file to file by the kernel) and a copy of the data
+file, interleaved, the disk synced before each; the ratio of each pair is listed too.
 
-    .venv/bin/python benchmarks/bench_checkpoint.py --size 1GB --repeats 3
+    .venv/bin/python benchmarks/bench_checkpoint.py --size 1GB --repeats 7
 """
 from __future__ import annotations
 
@@ -59,16 +60,21 @@ def main() -> int:
         out, copy = os.path.join(folder, "out.safetensors"), os.path.join(folder, "copy.data")
         convert = [sys.executable, "-m", "converter", "convert", prefix, out, "--layout", "keras", "-q"]
         copier = [sys.executable, "-c", f"import shutil; shutil.copyfile({data!r}, {copy!r})"]
-        converts = [timed(convert, env, out) for _ in range(arguments.repeats)]
-        copies = [timed(copier, env, copy) for _ in range(arguments.repeats)]
+        converts, copies = [], []
+        for _ in range(arguments.repeats):  # interleaved: this machine's disk speed drifts within minutes
+            converts.append(timed(convert, env, out))
+            copies.append(timed(copier, env, copy))
         size = os.path.getsize(data)
     convert_s, copy_s = statistics.median(converts), statistics.median(copies)
+    ratios = sorted(convert / copy for convert, copy in zip(converts, copies))
     print("| step | data | seconds (median) | GB/s | ratio to copy |")
     print("|---|---|---|---|---|")
     print(f"| weightport convert (checkpoint -> safetensors) | {size / 1e9:.2f} GB | {convert_s:.2f} | "
           f"{size / 1e9 / convert_s:.2f} | {convert_s / copy_s:.2f}x |")
     print(f"| copy of the data file (a process) | {size / 1e9:.2f} GB | {copy_s:.2f} | {size / 1e9 / copy_s:.2f} | "
           "1.00x |")
+    print(f"\nratio of each interleaved pair: {', '.join(f'{ratio:.2f}' for ratio in ratios)} "
+          f"(median {statistics.median(ratios):.2f}x)")
     return 0
 
 

@@ -9,7 +9,6 @@ import glob
 import os
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
@@ -102,6 +101,8 @@ def convert_many(paths: Sequence[str], out_dir: str, *, suffix: str = ".safetens
     items = plan_batch(paths, out_dir, suffix)
     if jobs == 1 or len(items) == 1:
         return [_convert_one(item, options) for item in items]
+    from concurrent.futures import ProcessPoolExecutor  # multiprocessing: imported only for a pool
+
     with ProcessPoolExecutor(max_workers=min(jobs, len(items))) as pool:
         return list(pool.map(_convert_one, items, [options] * len(items)))
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from .dtypes import FLOATING, cast_array
 from .errors import ConversionWarning
-from .graph import Layer, ModelGraph, Tensor
+from .graph import FileRegion, Layer, ModelGraph, Tensor
 from .layouts import Layout, RowFiller, Transform, rows_of
 from .source import literal
 
@@ -111,6 +111,12 @@ class TargetTensor:
         if self.source.dtype not in FLOATING or self.source.dtype == dtype:
             return self
         return replace(self, cast=dtype, transform=f"{self.transform}, cast {self.source.dtype} -> {dtype}")
+
+    @property
+    def region(self) -> FileRegion | None:
+        """The file range holding this tensor's bytes as written: its source's, when nothing changes them."""
+        unchanged = self.step is None and self.cast is None and np.prod(self.shape) == np.prod(self.source.shape)
+        return self.source.region if unchanged else None
 
     def load(self) -> np.ndarray:
         """Read the source tensor and apply the transform (and the cast)."""

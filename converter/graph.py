@@ -57,6 +57,24 @@ def to_snake_case(class_name: str) -> str:
     return name.lower()
 
 
+@dataclass(frozen=True)
+class FileRegion:
+    """A loader whose array is, byte for byte, a range of a plain file: little-endian, C order.
+
+    A writer may then copy the range file to file (the kernel copies; nothing passes through
+    the process). `touch()` starts the checks a load would start (a tensor's checksum, a zip
+    member's CRC). Being the loader itself, the region goes wherever the loader is replaced.
+    """
+
+    path: str
+    offset: int
+    load: Callable[[], np.ndarray]
+    touch: Callable[[], None]
+
+    def __call__(self) -> np.ndarray:
+        return self.load()
+
+
 @dataclass
 class Tensor:
     """One weight tensor of a layer, read lazily from its source."""
@@ -71,6 +89,11 @@ class Tensor:
     def load(self) -> np.ndarray:
         """Read the array (bfloat16 as uint16 bits)."""
         return self.loader()
+
+    @property
+    def region(self) -> FileRegion | None:
+        """The file range holding the array's bytes as they are, when the reader knows one."""
+        return self.loader if isinstance(self.loader, FileRegion) else None
 
 
 @dataclass

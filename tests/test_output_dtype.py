@@ -32,7 +32,8 @@ def test_cast_matches_torch(tmp_path, dtype, suffix):
         assert written[key].dtype == reference[key].dtype
 
 
-def test_streamed_bands_cast_like_whole_tensors(tmp_path, monkeypatch):
+@pytest.mark.parametrize("page_cache", [True, False], ids=["page-cache", "direct"])
+def test_streamed_bands_cast_like_whole_tensors(tmp_path, monkeypatch, page_cache):
     """A tensor larger than the write buffer goes band by band through rows(): the cast applies there too."""
     import keras
 
@@ -40,9 +41,12 @@ def test_streamed_bands_cast_like_whole_tensors(tmp_path, monkeypatch):
     model.layers[0].kernel.assign(np.random.default_rng(0).normal(size=(300, 2000)).astype("float32"))
     path = str(tmp_path / "big.keras")
     model.save(path)
-    from converter.writers import block_file
+    from converter.writers import block_file, safetensors_file
 
     monkeypatch.setattr(block_file.BlockFile, "BUFFER", 1 << 16)
+    monkeypatch.setattr(safetensors_file, "BAND", 1 << 16)
+    if not page_cache:
+        monkeypatch.setattr(safetensors_file, "PAGE_CACHE_BYTES", 0)
     converter.convert(path, tmp_path / "w.safetensors", dtype="bfloat16")
     reference = torch.from_numpy(np.array(converter.state_dict(path)["big.weight"])).to(torch.bfloat16)
     assert torch.equal(load_file(str(tmp_path / "w.safetensors"))["big.weight"], reference)

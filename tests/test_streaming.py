@@ -22,9 +22,21 @@ def plain_state_dict(source: str, layout: str = "torch") -> dict[str, np.ndarray
     return converter.state_dict(source, layout=layout)
 
 
+@pytest.fixture(params=["page-cache", "direct"])
+def writes(request, monkeypatch) -> str:
+    """Both ways a safetensors file is written: through the page cache (up to PAGE_CACHE_BYTES of
+    made tensors, every fixture) and in a BlockFile's direct writes (forced by a limit of 0)."""
+    from converter.writers import safetensors_file
+
+    if request.param == "direct":
+        monkeypatch.setattr(safetensors_file, "PAGE_CACHE_BYTES", 0)
+        monkeypatch.setattr(safetensors_file.file_copy, "available", lambda: False)
+    return request.param
+
+
 @pytest.mark.parametrize("layout", ["torch", "keras"])
 @pytest.mark.parametrize("source", ["keras3/dtypes.keras", "keras3/nested.keras", "keras2/mlp.h5"])
-def test_streamed_safetensors_is_bit_identical_to_the_library(tmp_path, source, layout):
+def test_streamed_safetensors_is_bit_identical_to_the_library(tmp_path, source, layout, writes):
     """The plain path: every tensor in memory, written by safetensors itself. The data bytes are
     identical and so is the header's content (the library orders __metadata__ as a hash map)."""
     streamed, plain = tmp_path / "streamed.safetensors", tmp_path / "plain.safetensors"
@@ -34,6 +46,51 @@ def test_streamed_safetensors_is_bit_identical_to_the_library(tmp_path, source, 
     assert streamed_header == plain_header
     assert list(streamed_header) == list(plain_header)  # the same tensor order
     assert streamed_data == plain_data
+
+
+@pytest.mark.parametrize("copying", ["kernel", "refused", "absent"])
+@pytest.mark.parametrize("source", ["keras3/dtypes.keras", "keras3/nested.keras", "keras2/dtypes.h5"])
+def test_tensors_stored_as_written_are_copied_file_to_file(tmp_path, monkeypatch, source, copying):
+    """In Keras layout every tensor is a range of the source: copied by the kernel (or, where it
+    refuses, through the process; where it has no such call, through the direct-write buffers),
+    and the file is the library's, byte for byte."""
+    from converter.writers import file_copy
+
+    calls = []
+    real_copy = os.copy_file_range
+
+    def copy_file_range(*arguments):
+        calls.append(arguments[2])
+        if copying == "refused":
+            raise OSError(18, "Invalid cross-device link")  # EXDEV
+        return real_copy(*arguments)
+
+    monkeypatch.setattr(os, "copy_file_range", copy_file_range)
+    if copying == "absent":  # the made tensors of the page-cache path
+        monkeypatch.setattr(file_copy, "available", lambda: False)
+    streamed, plain = tmp_path / "streamed.safetensors", tmp_path / "plain.safetensors"
+    conversion = converter.convert(fixture(source), streamed, layout="keras")
+    save_file(plain_state_dict(fixture(source), "keras"), str(plain), metadata=conversion.metadata())
+    assert split(streamed) == split(plain)
+    assert (len(calls) >= len(conversion.tensors)) == (copying != "absent")
+    assert not [name for name in os.listdir(tmp_path) if name.startswith(".")]
+
+
+def test_a_damaged_member_copied_file_to_file_is_still_refused(tmp_path):
+    """The zip CRC of a .keras member starts when its first tensor is copied, as when one is loaded."""
+    import zipfile
+
+    source = tmp_path / "damaged.keras"
+    with zipfile.ZipFile(fixture("keras3/mlp.keras")) as archive:
+        info = archive.getinfo("model.weights.h5")
+        assert info.compress_type == zipfile.ZIP_STORED
+        offset = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    raw = bytearray(open(fixture("keras3/mlp.keras"), "rb").read())
+    raw[offset + info.file_size - 64] ^= 0xFF  # inside the last tensor's bytes
+    source.write_bytes(bytes(raw))
+    result = run_cli("convert", str(source), str(tmp_path / "out.safetensors"), "--layout", "keras")
+    assert result.returncode == 2 and "CRC" in result.stderr, result.stderr
+    assert not (tmp_path / "out.safetensors").exists()
 
 
 def split(path) -> tuple[dict, bytes]:
@@ -288,13 +345,15 @@ def test_a_failing_piece_stops_the_writers_and_raises_its_own_error(tmp_path):
 
 @pytest.mark.parametrize("buffer", [4096, 16384])
 @pytest.mark.parametrize("source", ["keras3/dtypes.keras", "keras3/nested.keras", "keras2/dtypes.h5"])
-def test_tensors_larger_than_a_buffer_are_written_in_pieces(tmp_path, monkeypatch, source, buffer):
-    """Small buffers force every path: tensors made band by band (transposes write their rows
-    straight into the buffer), tensors loaded then copied in pieces, and rows wider than a buffer."""
+def test_tensors_larger_than_a_buffer_are_written_in_pieces(tmp_path, monkeypatch, source, buffer, writes):
+    """Small buffers (and bands) force every path: tensors made band by band (transposes write their
+    rows straight into the buffer), tensors loaded then copied in pieces, and rows wider than a buffer."""
+    from converter.writers import safetensors_file
     from converter.writers.block_file import BlockFile
 
     streamed, plain = tmp_path / "streamed.safetensors", tmp_path / "plain.safetensors"
     monkeypatch.setattr(BlockFile, "BUFFER", buffer)
+    monkeypatch.setattr(safetensors_file, "BAND", buffer)
     conversion = converter.convert(fixture(source), streamed)
     save_file(plain_state_dict(fixture(source)), str(plain), metadata=conversion.metadata())
     assert split(streamed) == split(plain)

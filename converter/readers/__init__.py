@@ -8,14 +8,13 @@ import os
 import zipfile
 from typing import Any
 
-import h5py
-
 from ..errors import ArgumentError, ReadError
 from ..graph import ModelGraph
 from .. import hugging_face
-from . import keras3, legacy_h5, live, sharded, tf_checkpoint
-from .hdf5_checks import open_hdf5, raised_by_h5py
-from .keras3 import load_architecture
+from . import live, tf_checkpoint
+
+# The HDF5 readers (and h5py, 40 ms to import) are imported when a file needs them: a checkpoint
+# or a SavedModel is read without them.
 
 __all__ = ["FORMATS", "load_architecture", "read_source"]
 
@@ -35,6 +34,13 @@ FORMATS = {
 
 _HINT = ("expected a Keras .keras archive, a .weights.h5 file (or a sharded .weights.json index) or a Keras "
          "HDF5 (.h5) file")
+
+
+def load_architecture(path: str) -> Any:
+    """A model config read from a path (.keras, full-model .h5, JSON)."""
+    from . import keras3
+
+    return keras3.load_architecture(path)
 
 
 def read_source(source: Any, architecture: Any = None, variables: str = "raw") -> ModelGraph:
@@ -74,6 +80,8 @@ def read_source(source: Any, architecture: Any = None, variables: str = "raw") -
     except RecursionError:
         raise ReadError(f"{path}: structures nested too deeply to be a Keras file") from None
     except (OSError, RuntimeError, KeyError, ValueError, TypeError) as error:
+        from .hdf5_checks import raised_by_h5py
+
         if not raised_by_h5py(error):
             raise
         raise ReadError(f"{path}: damaged or malformed HDF5 data ({type(error).__name__}: "
@@ -90,7 +98,7 @@ def _with_files(graph: ModelGraph, path: str, architecture: Any) -> ModelGraph:
 
 def _architecture(architecture: Any) -> Any:
     """A model config: as given, or read from a path (.keras, full-model .h5, JSON)."""
-    return keras3.load_architecture(os.fspath(architecture)) if isinstance(architecture, (str, os.PathLike)) \
+    return load_architecture(os.fspath(architecture)) if isinstance(architecture, (str, os.PathLike)) \
         else architecture
 
 
@@ -135,6 +143,11 @@ def hub_checkpoint(path: str) -> tuple[str, dict[str, Any]] | None:
 
 
 def _read_file(path: str, architecture: Any, hub_config: dict[str, Any] | None = None) -> ModelGraph:
+    import h5py
+
+    from . import keras3, legacy_h5, sharded
+    from .hdf5_checks import open_hdf5
+
     architecture = _architecture(architecture)
     if not os.path.exists(path):
         raise ReadError(f"{path}: no such file; {_HINT}")

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import re
+import sys
 from typing import Any
 
 import h5py
 import numpy as np
 
 from ..errors import ReadError
-from ..graph import BFLOAT16, Tensor
+from ..graph import BFLOAT16, FileRegion, Tensor
 from .hdf5_checks import Store, check_dataset, weight_dtype
 
 
@@ -40,7 +41,10 @@ def tensor_from_dataset(dataset: h5py.Dataset, role: str, where: str, store: Sto
         array = np.asarray(array)
         return array.view(np.uint16) if dtype == BFLOAT16 else array
 
-    return Tensor(role=role, shape=shape, dtype=dtype, source=where, loader=load)
+    if start is None or store.path is None or dataset.dtype.byteorder == ">" or sys.byteorder != "little":
+        return Tensor(role=role, shape=shape, dtype=dtype, source=where, loader=load)
+    region = FileRegion(store.path, store.start + start, load, store.used)
+    return Tensor(role=role, shape=shape, dtype=dtype, source=where, loader=region)
 
 
 def _contiguous_offset(dataset: h5py.Dataset) -> int | None:

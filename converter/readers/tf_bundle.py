@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import struct
+import sys
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
@@ -19,6 +20,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import ReadError
+from ..graph import FileRegion
 from .protowire import Fields, all_bytes, first_bytes, first_int, message, signed, varint
 
 MAGIC = 0xDB4775248B80FB57
@@ -176,7 +178,7 @@ class Checksums:
     """Each loaded tensor's CRC-32C, computed from its file in a background thread while the conversion goes
     on; `check()` (the graph's integrity check, run before any output is published) waits and compares."""
 
-    CHUNK = 8 << 20
+    CHUNK = 64 << 20  # mapped a piece at a time: its pages are let go before the next
 
     def __init__(self) -> None:
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="weightport-crc32c")
@@ -189,14 +191,16 @@ class Checksums:
         import google_crc32c
 
         crc = 0
-        with open(path, "rb", buffering=0) as handle:
-            end = offset + size
-            while offset < end:
-                chunk = os.pread(handle.fileno(), min(self.CHUNK, end - offset), offset)
-                if not chunk:
-                    raise ReadError(f"{path}: the data file ended early")
-                crc = google_crc32c.extend(crc, chunk)
-                offset += len(chunk)
+        end = offset + size
+        while offset < end:  # mapped, not read: the CRC reads the page cache with no copy
+            length = min(self.CHUNK, end - offset)
+            try:
+                chunk = np.memmap(path, dtype=np.uint8, mode="r", offset=offset, shape=(length,))
+            except (OSError, ValueError):
+                raise ReadError(f"{path}: the data file ended early") from None
+            crc = google_crc32c.extend(crc, chunk)
+            del chunk
+            offset += length
         return int(crc)
 
     def check(self) -> None:
@@ -229,12 +233,18 @@ def loader(prefix: str, shards: int, entry: Entry, checksums: Checksums) -> tupl
     stored = np.dtype(np.uint16) if entry.dtype == "bfloat16" else np.dtype(entry.dtype)
     checked: list[bool] = []
 
-    def load() -> np.ndarray:
+    def touch() -> None:
         if not checked:  # once: the bytes are the file's, read in place
             checksums.submit(where, path, entry.offset, entry.size, entry.crc32c)
             checked.append(True)
+
+    def load() -> np.ndarray:
+        touch()
         if entry.size == 0:
             return np.zeros(entry.shape, stored)
         return np.memmap(path, dtype=stored, mode="r", offset=entry.offset, shape=entry.shape)
 
-    return path, load
+    # TensorFlow writes the host's byte order: a little-endian machine's bytes are the output's
+    if entry.size == 0 or sys.byteorder != "little":
+        return path, load
+    return path, FileRegion(path, entry.offset, load, touch)

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..dependencies import require_torch
 from ..errors import ArgumentError, WriteError
-from . import files, hdf5_file, npz_file, safetensors_file, torch_file
+from . import files, npz_file, safetensors_file, torch_file
 
 
 class WritableTensor(Protocol):
@@ -38,13 +38,19 @@ class WritableTensor(Protocol):
 Progress = Callable[[int], None]
 Writer = Callable[..., None]
 
+def _write_hdf5(*arguments: Any, **keywords: Any) -> None:
+    from . import hdf5_file  # h5py imported only when an .h5 is written
+
+    hdf5_file.write(*arguments, **keywords)
+
+
 WRITERS: dict[str, Writer] = {
     ".safetensors": safetensors_file.write,
     ".pt": torch_file.write,
     ".pth": torch_file.write,
     ".npz": npz_file.write,
-    ".h5": hdf5_file.write,
-    ".hdf5": hdf5_file.write,
+    ".h5": _write_hdf5,
+    ".hdf5": _write_hdf5,
 }
 
 

@@ -2,9 +2,12 @@
 
 The safetensors library serializes from buffers that must all be in memory at once;
 a conversion streams instead: the header (names, dtypes, shapes, offsets) is known from
-the lazy tensors, then each tensor is made, piece by piece, inside the buffers of a
-`BlockFile` (written by background threads while the next piece is made) and freed. The
-bytes are the library's own: the same header (metadata first, tensors ordered by dtype
+the lazy tensors, then each tensor is written in order. Up to PAGE_CACHE_BYTES of made
+tensors, through the page cache (a tensor stored in its source as it is written, a
+checkpoint's or a Keras file's in Keras layout, copied file to file by the kernel; the
+others made in bands); beyond, each is made, piece by piece, inside the buffers of a
+`BlockFile` (written directly to the disk by background threads while the next piece is
+made) and freed. The bytes are the library's own: the same header (metadata first, tensors ordered by dtype
 rank then name, padded with spaces to 8 bytes) and layout, which the tests check against it.
 """
 from __future__ import annotations
@@ -12,10 +15,12 @@ from __future__ import annotations
 import json
 import os
 import struct
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
+from ..graph import FileRegion
+from . import file_copy
 from .block_file import BlockFile
 
 # safetensors' dtype names, and their rank in its ordering (larger first)
@@ -26,6 +31,13 @@ DTYPES = {
 }
 
 Progress = Callable[[int], None]  # called with the bytes just written
+#: the most bytes (besides those the kernel copies) written through the page cache: faster than direct
+#: writes up to a few hundred MB (measured with dd: 256 MB in 0.13 s against 0.24 s), throttled by the
+#: kernel to the disk's speed estimate beyond (1 GB in 1.8 to 2.8 s against 1.0 s), where a BlockFile's
+#: direct writes take over
+PAGE_CACHE_BYTES = 256 << 20
+BAND = 16 << 20  # bytes of a transposed tensor made at a time on the page-cache path
+PAGE = 4096
 
 
 def ordered(tensors: Sequence[Any]) -> list[Any]:
@@ -54,11 +66,87 @@ def write(path: str, tensors: Sequence[Any], metadata: dict[str, str], progress:
     encoded = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     encoded += b" " * (-len(encoded) % 8)
     total = 8 + len(encoded) + offset
+    copying = file_copy.available()
+    copied = sum(nbytes(tensor) for tensor in tensors if _region(tensor) is not None) if copying else 0
+    if offset - copied <= PAGE_CACHE_BYTES:
+        if copied:
+            encoded += b" " * _page_padding(tensors, 8 + len(encoded))
+        _write_through_page_cache(path, struct.pack("<Q", len(encoded)) + encoded, tensors, copying, progress)
+        return
+    head = struct.pack("<Q", len(encoded)) + encoded
     # buffers no larger than the file: a small model costs kilobytes of buffers, not 4 x 32 MB
     with BlockFile(path, buffer=min(BlockFile.BUFFER, max(total, 1 << 16))) as handle:
-        handle.append_bytes(struct.pack("<Q", len(encoded)) + encoded)
+        handle.append_bytes(head)
         for tensor in tensors:
             _write_tensor(handle, tensor, progress)
+
+
+def _region(tensor: Any) -> FileRegion | None:
+    return getattr(tensor, "region", None)
+
+
+def _page_padding(tensors: Sequence[Any], start: int) -> int:
+    """Spaces to add after the header (the format allows any) so that the first copied tensor lies at the
+    same place within a page as in its source: the kernel then copies whole pages (measured: a 1 GB
+    copy 25% faster than one shifted by a header's length). 0 where that would unalign the data."""
+    before = 0
+    for tensor in tensors:
+        region = _region(tensor)
+        if region is not None:
+            padding = (region.offset - before - start) % PAGE
+            return padding if padding % 8 == 0 else 0
+        before += nbytes(tensor)
+    return 0
+
+
+def _write_through_page_cache(path: str, head: bytes, tensors: Sequence[Any], copying: bool,
+                              progress: Progress | None) -> None:
+    """The file written in order through the page cache: each tensor stored as it is written copied by
+    the kernel from its source file (when `copying`), the others (PAGE_CACHE_BYTES at most) made in
+    bands of BAND bytes and written."""
+    # No O_TRUNC: ext4 flushes a file truncated to nothing when it is closed (its auto_da_alloc guard
+    # for rewrite-in-place): 0.7 s measured at close for 1 GB, which the kernel otherwise writes later.
+    # The file is cut to its length at the end instead.
+    target = os.open(path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
+    sources: dict[str, int] = {}
+    try:
+        file_copy.write_all(target, head, 0)
+        at = len(head)
+        for tensor in tensors:
+            size, region = nbytes(tensor), _region(tensor) if copying else None
+            if region is not None:
+                region.touch()
+                if region.path not in sources:
+                    sources[region.path] = os.open(region.path, os.O_RDONLY)
+                file_copy.copy_range(sources[region.path], region.offset, size, target, at, progress)
+                at += size
+                continue
+            for piece in _bands(tensor):
+                file_copy.write_all(target, piece, at)
+                at += len(piece)
+                if progress:
+                    progress(len(piece))
+        os.ftruncate(target, at)
+    finally:
+        for descriptor in [target, *sources.values()]:
+            os.close(descriptor)
+
+
+def _bands(tensor: Any) -> Iterator[np.ndarray]:
+    """A tensor's bytes in order: band by band (of at most BAND bytes, one buffer reused) when it can
+    make its rows on demand (a transpose), else loaded whole."""
+    dtype = stored_dtype(tensor.dtype)
+    shape, size = tuple(tensor.shape), nbytes(tensor)
+    row_bytes = size // shape[0] if shape and shape[0] else 0
+    if size > BAND and 0 < row_bytes <= BAND and hasattr(tensor, "rows"):
+        fill_rows, count = tensor.rows(), BAND // row_bytes
+        band = np.empty((count,) + shape[1:], dtype)
+        for start in range(0, shape[0], count):
+            stop = min(shape[0], start + count)
+            fill_rows(start, stop, band[:stop - start])
+            yield band[:stop - start].reshape(-1).view(np.uint8)
+        return
+    yield _load(tensor).reshape(-1).view(np.uint8)
 
 
 def _write_tensor(handle: BlockFile, tensor: Any, progress: Progress | None) -> None:
