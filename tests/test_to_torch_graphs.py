@@ -160,3 +160,23 @@ def test_a_subclassed_models_weights_are_refused_saying_why(tmp_path):
     with pytest.raises(converter.UnsupportedLayerError, match="subclassed Keras model.*--import.*--like"):
         converter.convert(path, str(tmp_path / "out.safetensors"))
     assert not (tmp_path / "out.safetensors").exists()
+
+
+@pytest.mark.parametrize("writer", ["keras3", "keras2"])
+def test_a_live_functional_model_builds_like_its_file(writer):
+    """A live model's config holds tuples where a file's holds lists (its calls' args): read the same."""
+    from build_harness import absolute_difference, keras_outputs, module_outputs
+    from layer_harness import LAYER_ATOL, keras_module, randomize
+
+    import converter
+
+    keras = keras_module(writer)
+    inputs = keras.Input((5, 5, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    x = keras.layers.Add()([x, keras.layers.Conv2D(4, 1)(inputs)])
+    model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(x)))
+    randomize(model, seed=2)
+    expected = keras_outputs(model, [random((5, 5, 3))])
+    for layout in ("torch", "keras"):
+        module = converter.to_torch(model, input_layout=layout)
+        assert absolute_difference(expected, module_outputs(module, [random((5, 5, 3))], layout)) <= LAYER_ATOL

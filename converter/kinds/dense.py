@@ -7,13 +7,23 @@ channels-last feature map the kernel rows are regrouped from (h, w, c) to (c, h,
 """
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
+from ..config import Config
 from ..conversion import LayerConversion, TorchModule
 from ..graph import Layer
 from ..layouts import FlattenRowsToChannelsFirst, Layout
+from . import quantization
 from .feature_maps import flatten_channels
 from .forward import KERAS, Emitter, Value, activated, require_weights
 from .registry import Kind, register
-from .rules import Context, expect_shape, kernel_and_bias, with_bias
+from .rules import Context, Variable, expect_shape, kernel_and_bias, numbered
+
+
+def dense_variables(config: Config) -> list[Variable]:
+    weights = [("kernel", Layout.KERAS_DENSE_IO)] + ([("bias", Layout.VECTOR)] if config.bool("use_bias", True) else [])
+    return numbered("", quantization.int8_variables(weights, "kernel_scale", config))
 
 
 def convert(layer: Layer, context: Context) -> LayerConversion:
@@ -26,8 +36,19 @@ def convert(layer: Layer, context: Context) -> LayerConversion:
     step = FlattenRowsToChannelsFirst(channels) if channels else None
     module = TorchModule("Linear", {"in_features": in_features, "out_features": out_features,
                                     "bias": layer.has("bias")})
-    result = LayerConversion(layer, module, kernel_and_bias(layer, Layout.TORCH_LINEAR_OI, step),
+    int8 = layer.has_config and quantization.is_int8(layer.config)
+    source = quantization.dequantized(layer, "kernel", "kernel_scale", axis=1) if int8 else layer
+    tensors = kernel_and_bias(source, Layout.TORCH_LINEAR_OI, step)
+    result = LayerConversion(layer, module, tensors,
                              activation=layer.config.get("activation") if layer.has_config else None)
+    if int8:
+        tensors[0] = replace(tensors[0], transform=quantization.transform_note(tensors[0].transform, "kernel_scale"))
+        result.options["quantized_inputs"] = quantization.input_quantizer(layer)
+        if result.options["quantized_inputs"] is not None:
+            result.warnings.append(
+                f"layer {layer.key}: int8-quantized: its kernel is dequantized (int8 / kernel_scale, float32), "
+                "and Keras also quantizes its inputs to int8 per row at run time; the module weightport builds does "
+                "too, an nn.Linear loading this weight alone gives outputs within that quantization's noise")
     if channels:
         result.options["flattened_channels"] = channels
     if warning:
@@ -41,16 +62,27 @@ def forward(e: Emitter) -> Value:
     e.module(result.module)
     x = e.inputs[0]
     channels = result.options.get("flattened_channels")
+    quantizer = result.options.get("quantized_inputs")
     if channels and x.flat_order != "chw":  # rows regrouped for (c, h, w): reorder Keras's (h, w, c)
         reordered = f"{x.expr}.unflatten(1, (-1, {int(channels)})).transpose(1, 2).flatten(1)"
-        return activated(e, Value(f"{e.attribute}({reordered})", KERAS, 2))
-    return activated(e, Value(f"{e.attribute}({e.arg(0, KERAS)})", KERAS, x.rank, x.mask))
+        return activated(e, Value(f"{e.attribute}({_quantized(e, reordered, quantizer)})", KERAS, 2))
+    return activated(e, Value(f"{e.attribute}({_quantized(e, e.arg(0, KERAS), quantizer)})", KERAS, x.rank, x.mask))
+
+
+def _quantized(e: Emitter, x: str, quantizer: dict[str, Any] | None) -> str:
+    """`x`, quantized per row as an int8 Dense quantizes its inputs (scaled back to floats)."""
+    if quantizer is None:
+        return x
+    low, high = quantizer["value_range"]
+    return f"{e.helper('keras_int8_inputs')}({x}, {float(low)!r}, {float(high)!r}, {float(quantizer['epsilon'])!r})"
 
 
 register(Kind(
-    "keras.layers.Dense", module="nn.Linear", variables=with_bias(("kernel", Layout.KERAS_DENSE_IO)),
-    convert=convert, forward=forward,
+    "keras.layers.Dense", module="nn.Linear", variables=dense_variables, convert=convert, forward=forward,
     description="kernel (in, out) -> weight (out, in) by transpose(1,0); after a Flatten of a channels-last "
-                "feature map, rows regrouped (h,w,c) -> (c,h,w)",
-    tested="use_bias, inputs of rank 2 and 3, after Flatten of Conv1D/Conv2D/pooling maps, nested models",
+                "feature map, rows regrouped (h,w,c) -> (c,h,w); int8-quantized: kernel / kernel_scale, inputs "
+                "quantized per row in the built module",
+    tested="use_bias, inputs of rank 2 and 3, after Flatten of Conv1D/Conv2D/pooling maps, nested models, "
+           "int8-quantized (model.quantize)",
+    quantized=(quantization.INT8,),
 ))

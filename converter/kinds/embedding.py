@@ -1,19 +1,21 @@
 """Embedding -> nn.Embedding: the table (input_dim, output_dim) is stored alike."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from ..config import Config
 from ..graph import Layer
 from ..layouts import Layout
 from ..conversion import LayerConversion, TorchModule
+from . import quantization
 from .forward import KERAS, Emitter, Value, require_weights
 from .registry import Kind, register
 from .rules import Context, Variable, expect_shape, numbered, to_torch
 
 
 def embedding_variables(config: Config) -> list[Variable]:
-    return numbered("", [("embeddings", Layout.SAME)])
+    return numbered("", quantization.int8_variables([("embeddings", Layout.SAME)], "embeddings_scale", config))
 
 
 def convert(layer: Layer, context: Context) -> LayerConversion:
@@ -29,8 +31,13 @@ def convert(layer: Layer, context: Context) -> LayerConversion:
     if layer.config.bool("mask_zero", False):
         warnings.append(f"layer {layer.key}: mask_zero=True: Keras masks index 0 for the layers after it; "
                         "PyTorch has no masks (padding_idx only freezes a row's gradient)")
-    return LayerConversion(layer, TorchModule("Embedding", arguments),
-                           [to_torch(layer, "embeddings", "weight", Layout.SAME)], warnings=warnings)
+    if layer.has_config and quantization.is_int8(layer.config):  # Keras divides each looked-up row by its scale
+        table = to_torch(quantization.dequantized(layer, "embeddings", "embeddings_scale", axis=0), "embeddings",
+                         "weight", Layout.SAME)
+        table = replace(table, transform=quantization.transform_note(table.transform, "embeddings_scale"))
+    else:
+        table = to_torch(layer, "embeddings", "weight", Layout.SAME)
+    return LayerConversion(layer, TorchModule("Embedding", arguments), [table], warnings=warnings)
 
 
 def forward(e: Emitter) -> Value:
@@ -45,5 +52,7 @@ def forward(e: Emitter) -> Value:
 
 register(Kind(
     "keras.layers.Embedding", module="nn.Embedding", variables=embedding_variables, convert=convert, forward=forward,
-    description="embeddings (input_dim, output_dim) -> weight, unchanged", tested="mask_zero, integer inputs",
+    description="embeddings (input_dim, output_dim) -> weight, unchanged; int8-quantized: embeddings / "
+                "embeddings_scale (per row), exact",
+    tested="mask_zero, integer inputs, int8-quantized (model.quantize)", quantized=(quantization.INT8,),
 ))

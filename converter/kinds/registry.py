@@ -42,6 +42,7 @@ class Kind:
     forward: Forward | None = None
     unsupported: Callable[[Layer], str | None] = _supported
     aliases: tuple[str, ...] = ()
+    quantized: tuple[str, ...] = ()  # the Keras 3 quantization modes its rule dequantizes ("int8")
 
     @property
     def class_name(self) -> str:

@@ -25,7 +25,7 @@ def tag_graph(graph: ModelGraph) -> None:
             continue
         expected = found.variables(layer.config)
         if layer.tensors:
-            _tag_layer(layer, expected)
+            _tag_layer(layer, expected, found.quantized)
         elif layer.has_config and expected:
             # A weighted layer kind whose weights the file does not hold: never a silent gap.
             raise LayoutError(
@@ -34,7 +34,7 @@ def tag_graph(graph: ModelGraph) -> None:
             )
 
 
-def _tag_layer(layer: Layer, expected: list[Variable]) -> None:
+def _tag_layer(layer: Layer, expected: list[Variable], quantized: tuple[str, ...] = ()) -> None:
     """Match the layer's tensors to the rule's variables.
 
     Keras 3 files say where each variable is stored (`cell/vars/1`): matched by path.
@@ -44,9 +44,11 @@ def _tag_layer(layer: Layer, expected: list[Variable]) -> None:
     """
     where = f"{layer.tensors[0].source.rsplit('/', 1)[0]}: layer {layer.key} ({layer.class_name})"
     mode = quantization_mode(layer.config) if layer.has_config else None
-    if mode is not None:
+    if mode is not None and mode not in quantized:
+        supported = f"; weightport dequantizes {', '.join(quantized)} only" if quantized else ""
         raise LayoutError(f"{where}: the layer is {mode}-quantized (Keras 3 model.quantize: {mode} weights and their "
-                          "scales); weightport does not dequantize yet: convert the model saved before quantizing")
+                          f"scales), which weightport does not dequantize for this kind{supported}: convert the model "
+                          "saved before quantizing, or pass --layout keras to export the stored tensors as they are")
     if not expected and not layer.has_config:
         raise LayoutError(f"{where}: tensors {[t.role for t in layer.tensors]}: its variables cannot be known "
                           "from its name alone (a wrapper's inner layer is in the config, which this file lacks); "

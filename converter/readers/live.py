@@ -29,7 +29,7 @@ def read_live(model: Any) -> ModelGraph:
     where = f"<live {type(model).__name__} {getattr(model, 'name', '')}>"
     if subclassed.is_subclassed(model):
         return subclassed.read_subclassed(model, where, f"{version} ({package})", _nested)
-    config = model.get_config()
+    config = _as_saved(model.get_config())
     if not isinstance(config, (dict, list)) or (isinstance(config, dict) and "layers" not in config):
         raise ReadError(f"{where}: its config lists no layers (a subclassed model?); save it as .keras with a config")
     class_name = "Sequential" if type(model).__name__ == "Sequential" else "Functional"
@@ -39,6 +39,16 @@ def read_live(model: Any) -> ModelGraph:
         layers=root.children or [], source=where, format="live", keras_version=f"{version} ({package})",
         inputs=inputs, root=root,
     )
+
+
+def _as_saved(value: Any) -> Any:
+    """A live config as a saved file holds it: tuples as lists (JSON has none; a live Functional
+    model's calls hold `args` tuples, which the call-graph parser, reading files, refuses)."""
+    if isinstance(value, dict):
+        return {key: _as_saved(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_as_saved(item) for item in value]
+    return value
 
 
 def _nested(model: Any, where: str) -> ModelGraph:

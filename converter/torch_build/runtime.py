@@ -152,6 +152,13 @@ def keras_conv_lstm(x: torch.Tensor, input_conv: nn.Module, recurrent_conv: nn.M
     return result.movedim(2 if return_sequences else 1, -1)
 
 
+def keras_int8_inputs(x: torch.Tensor, low: float, high: float, epsilon: float) -> torch.Tensor:
+    """An int8 Dense's inputs as Keras quantizes them (AbsMaxQuantizer on the last axis), scaled back:
+    round(x * s) clipped to [low, high], divided by s = high / (max|x| + epsilon); round half to even."""
+    scale = high / (x.abs().amax(-1, keepdim=True) + epsilon)
+    return torch.clamp(torch.round(x * scale), low, high) / scale
+
+
 def time_distributed(function, x: torch.Tensor) -> torch.Tensor:
     """Apply `function` to every time step by folding time into the batch."""
     y = function(x.flatten(0, 1))
