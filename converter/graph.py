@@ -141,6 +141,12 @@ class Layer:
     def is_model(self) -> bool:
         return self.children is not None
 
+    @property
+    def time_distributed_model(self) -> bool:
+        """A TimeDistributed wrapping a model: read as that model (its layers are the children), applied to
+        every time step."""
+        return self.is_model and self.class_name == "TimeDistributed"
+
     def tensor(self, role: str) -> Tensor:
         """The tensor playing `role`; KeyError if the layer has none."""
         for tensor in self.tensors:

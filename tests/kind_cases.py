@@ -54,6 +54,20 @@ def graph(kind: str, name: str, inputs: tuple[tuple[int, ...], ...], outputs: Ca
     return Case(f"keras.layers.{kind}" if "." not in kind else kind, name, build, inputs, keras2, keras3)
 
 
+def frame_model(k: Any) -> Any:
+    """A small CNN for one frame: what video models wrap in TimeDistributed."""
+    return k.Sequential([k.Input((6, 6, 2)), k.layers.Conv2D(4, 3, activation="relu"),
+                         k.layers.BatchNormalization(), k.layers.GlobalAveragePooling2D(), k.layers.Dense(3)],
+                        name="frame")
+
+
+def branch_model(k: Any) -> Any:
+    """A functional block with a residual branch, for one time step."""
+    step = k.Input((5,))
+    hidden = k.layers.Dense(5, activation="tanh")(step)
+    return k.Model(step, k.layers.Dense(2)(k.layers.Add()([step, hidden])), name="block")
+
+
 def seq2seq(k: Any, source: Any, target: Any, kind: str = "LSTM", **options: Any) -> Any:
     """The classic encoder-decoder: the encoder's final states start the decoder."""
     encoded = getattr(k.layers, kind)(6, return_state=True, **options)(source)
@@ -295,6 +309,11 @@ CASES: list[Case] = [
         k.layers.GRU(4, return_sequences=True))),
     graph("TimeDistributed", "time_distributed_conv_pooling", ((3, 6, 6, 2),), lambda k, x: k.layers.TimeDistributed(
         k.layers.MaxPooling2D())(k.layers.TimeDistributed(k.layers.Conv2D(4, 3, padding="same"))(x))),
+    # TimeDistributed of a nested model (a per-frame CNN, a functional block with a branch), then an LSTM
+    graph("TimeDistributed", "time_distributed_sequential_model", ((3, 6, 6, 2),), lambda k, x: k.layers.LSTM(5)(
+        k.layers.TimeDistributed(frame_model(k))(x))),
+    graph("TimeDistributed", "time_distributed_functional_model", ((4, 5),), lambda k, x: k.layers.GRU(
+        3, return_sequences=True)(k.layers.TimeDistributed(branch_model(k))(x))),
     # Attention (dot, scaled, concat scores), AdditiveAttention; a key, the causal mask, Keras masks
     two_inputs("Attention", "luong_attention", (5, 4), lambda k, a, b: k.layers.Attention()([a, b])),
     two_inputs("Attention", "luong_attention_scaled", (5, 4), lambda k, a, b: k.layers.Attention(use_scale=True)(

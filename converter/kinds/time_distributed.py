@@ -2,7 +2,9 @@
 
 Keys are the wrapper's: a user writes `self.td = nn.Linear(...)` and applies it per step
 (nn.Linear already maps over leading axes; convolutions need the time axis folded into
-the batch).
+the batch). A wrapped model is read as that model under the wrapper's name
+(`Layer.time_distributed_model`: `time_distributed.conv2d.weight`), and the module builder
+calls its class with time folded into the batch.
 """
 from __future__ import annotations
 
@@ -76,5 +78,6 @@ register(Kind(
     "keras.layers.TimeDistributed", module="the wrapped layer's module", variables=time_distributed_variables,
     convert=convert, forward=forward, unsupported=_unsupported,
     description="the wrapped layer's rule, under the wrapper's name; time folded into the batch",
-    tested="wrapping Dense, Conv2D, MaxPooling2D, LSTM and GRU (return_sequences)",
+    tested="wrapping Dense, Conv2D, MaxPooling2D, LSTM and GRU (return_sequences), a nested Sequential or "
+           "Functional model (read as that model under the wrapper's name, built with time folded into the batch)",
 ))

@@ -170,6 +170,8 @@ def _attach(model: Layer, layers_group: h5py.Group, where: str, store_of: StoreO
                             "a layer group")
         _check_name(group, child, f"{where}/{group.name.lstrip('/')}")
         if child.is_model:
+            if child.time_distributed_model and "layer" in group:
+                group = group["layer"]  # the wrapped model's own group
             inner = next((group[name] for name in LAYER_GROUPS if name in group), None)
             if inner is not None:
                 _attach(child, inner, where, store_of)

@@ -83,9 +83,16 @@ def _parse_layer_entry(entry: Any, parent: tuple[str, ...], where: str) -> Layer
     if not name or not isinstance(name, str):
         raise ReadError(f"{where}: a layer of class {str(entry.get('class_name'))[:60]} has no name in the config")
     path = parent + (name,)
+    wrapped = config.get("layer") if isinstance(config, dict) and entry.get("class_name") == TIME_DISTRIBUTED \
+        else None
     if is_model_entry(entry):
         layer = _parse_model_entry(entry, path, where)
         layer.name = name  # the name the outer model knows it by
+    elif isinstance(wrapped, dict) and is_model_entry(wrapped):
+        # TimeDistributed(model): the model's layers under the wrapper's name, as Keras stores their weights
+        # (`time_distributed/layer/layers/dense`; tf.keras: `time_distributed/dense/kernel:0`)
+        layer = _parse_model_entry(wrapped, path, where)
+        layer.name, layer.class_name = name, TIME_DISTRIBUTED
     else:
         class_name = _class_name(entry, where)
         layer = Layer(name=name, class_name=class_name, config=Config(config, f"{where}: layer {name} ({class_name})"),
@@ -101,6 +108,9 @@ def _parse_layer_entry(entry: Any, parent: tuple[str, ...], where: str) -> Layer
     if build_shape is not None and _is_shape(build_shape):
         layer.input_shape = tuple(build_shape)
     return layer
+
+
+TIME_DISTRIBUTED = "TimeDistributed"  # a wrapper of a model is read as that model (Layer.time_distributed_model)
 
 
 #: the module of an operation that Keras 3's legacy `.h5` writer saved without one

@@ -67,7 +67,7 @@ def _attach(parsed: Layer, keras_model: Any, where: str) -> None:
                 continue  # a Sequential's InputLayer is not among its layers
             raise ReadError(f"{where}: the config names layer {child.name} but the model has none") from None
         if child.is_model:
-            _attach(child, keras_layer, where)
+            _attach(child, keras_layer.layer if child.time_distributed_model else keras_layer, where)
         else:
             child.tensors = [_tensor(variable, f"{where}/{child.name}") for variable in keras_layer.weights]
 

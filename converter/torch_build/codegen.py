@@ -326,18 +326,31 @@ class Generator:
         if len(inputs) != len(model_inputs):
             raise ReadError(f"{self.graph.source}: model {call.layer.key} takes {len(model_inputs)} input(s) and is "
                             f"called with {len(inputs)}; the config is malformed")
-        arguments = []
+        distributed = call.layer.time_distributed_model
+        if distributed and (len(inputs) != 1 or inputs[0].mask is not None):
+            raise UnsupportedLayerError(f"{self.graph.source}: layer {call.layer.key} (TimeDistributed of model "
+                                        f"{call.layer.name}) of several or masked inputs is not built yet",
+                                        [(call.layer.key, call.layer.label)])
+        arguments, steps = [], ""
         for value, layer in zip(inputs, model_inputs):
             shape = input_shape(layer)
             dtype = compute_dtype(layer.config)  # a model casts its inputs to the dtypes of its Inputs, as Keras does
             value = self.autocast(value, None if dtype == "float32" else dtype)
+            if distributed:  # time folded into the batch: (batch * time, ...) in Keras's layout, then the model's
+                steps = self.convert(value, KERAS)
+                value = Value(f"{steps}.flatten(0, 1)", KERAS, value.rank - 1 if value.rank else None,
+                              dtype=value.dtype)
             arguments.append(self.convert(value, self.boundary_layout(len(shape) if shape else None)))
         result = source.value(call.layer.name, call.node)
         ranks, dtypes = self.output_ranks[class_name], self.output_dtypes[class_name]
         targets = [result] if len(ranks) == 1 else [source.local_names.name(f"{result}_{i}") for i in range(len(ranks))]
         source.forward.append(f"{', '.join(targets)} = self.{name}({', '.join(arguments)})")
-        return [Value(target, self.boundary_layout(rank), rank, dtype=dtype)
-                for target, rank, dtype in zip(targets, ranks, dtypes)]
+        values = [Value(target, self.boundary_layout(rank), rank, dtype=dtype)
+                  for target, rank, dtype in zip(targets, ranks, dtypes)]
+        if distributed:  # back to (batch, time, ...) in Keras's layout
+            values = [Value(f"{self.convert(value, KERAS)}.unflatten(0, ({steps}.shape[0], {steps}.shape[1]))",
+                            KERAS, value.rank + 1 if value.rank else None, dtype=value.dtype) for value in values]
+        return values
 
     def class_name(self, model_name: str) -> str:
         """A CamelCase class name from a model's name, safe and unique."""
