@@ -19,7 +19,7 @@ from .layouts import Layout, RowFiller, Transform, rows_of
 from .source import literal
 
 #: Modules of weightport's own runtime (a generated model defines them), not of torch.nn.
-HELPER_MODULES = frozenset({"Weight", "Normalization"})
+HELPER_MODULES = frozenset({"Weight", "Normalization", "LocallyConnected"})
 
 
 def _shape(shape: tuple[int, ...]) -> str:

@@ -309,6 +309,13 @@ CASES: list[Case] = [
         k.layers.GRU(4, return_sequences=True))),
     graph("TimeDistributed", "time_distributed_conv_pooling", ((3, 6, 6, 2),), lambda k, x: k.layers.TimeDistributed(
         k.layers.MaxPooling2D())(k.layers.TimeDistributed(k.layers.Conv2D(4, 3, padding="same"))(x))),
+    # tf.keras's LocallyConnected (implementation 1): a weight per output position
+    single("LocallyConnected1D", "locally_connected_1d", (9, 3), lambda k: k.layers.LocallyConnected1D(
+        4, 3, strides=2, activation="relu"), keras3=False),
+    single("LocallyConnected2D", "locally_connected_2d", (6, 7, 2), lambda k: k.layers.LocallyConnected2D(
+        3, (2, 3), strides=(2, 1)), keras3=False),
+    single("LocallyConnected2D", "locally_connected_2d_no_bias", (5, 5, 2), lambda k: k.layers.LocallyConnected2D(
+        2, 3, use_bias=False), keras3=False),
     # TimeDistributed of a nested model (a per-frame CNN, a functional block with a branch), then an LSTM
     graph("TimeDistributed", "time_distributed_sequential_model", ((3, 6, 6, 2),), lambda k, x: k.layers.LSTM(5)(
         k.layers.TimeDistributed(frame_model(k))(x))),

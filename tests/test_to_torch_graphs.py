@@ -180,3 +180,15 @@ def test_a_live_functional_model_builds_like_its_file(writer):
     for layout in ("torch", "keras"):
         module = converter.to_torch(model, input_layout=layout)
         assert absolute_difference(expected, module_outputs(module, [random((5, 5, 3))], layout)) <= LAYER_ATOL
+
+
+def test_locally_connected_other_implementations_are_refused_by_name(tmp_path):
+    import tf_keras
+
+    import converter
+
+    model = tf_keras.Sequential([tf_keras.layers.LocallyConnected1D(3, 2, implementation=2, input_shape=(6, 2))])
+    path = str(tmp_path / "masked.h5")
+    model.save(path)
+    with pytest.raises(converter.UnsupportedLayerError, match="implementation=2"):
+        converter.state_dict(path)

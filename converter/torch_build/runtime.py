@@ -227,6 +227,33 @@ class Weight(nn.Module):
         self.weight = nn.Parameter(torch.empty(shape))
 
 
+class LocallyConnected(nn.Module):
+    """tf.keras's LocallyConnected1D/2D (implementation 1), channels-last: one (patch, filters) matrix per
+    output position. weight (positions, prod(kernel_size) * channels, filters), patches flattened in
+    (k1[, k2], channels) order and positions in row-major order, as tf.keras stores them; bias
+    (*positions, filters)."""
+
+    bias: torch.Tensor | None
+
+    def __init__(self, weight_shape: tuple, bias_shape: tuple | None, kernel_size: tuple, strides: tuple) -> None:
+        super().__init__()
+        self.kernel_size, self.strides = tuple(kernel_size), tuple(strides)
+        self.weight = nn.Parameter(torch.empty(weight_shape))
+        self.bias = nn.Parameter(torch.empty(bias_shape)) if bias_shape is not None else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        spatial = len(self.kernel_size)
+        patches = x
+        for axis, (size, stride) in enumerate(zip(self.kernel_size, self.strides)):
+            patches = patches.unfold(axis + 1, size, stride)  # (N, *positions, C, *kernel)
+        order = [0, *range(1, spatial + 1), *range(spatial + 2, 2 * spatial + 2), spatial + 1]
+        patches = patches.permute(order)  # (N, *positions, *kernel, C): tf.keras's patch order
+        positions = patches.shape[1:spatial + 1]
+        flat = patches.reshape(x.shape[0], -1, self.weight.shape[1])
+        y = torch.einsum("npf,pfo->npo", flat, self.weight).reshape(x.shape[0], *positions, -1)
+        return y + self.bias if self.bias is not None else y
+
+
 class Normalization(nn.Module):
     """Keras's Normalization layer: (x - mean) / max(sqrt(variance), epsilon), channels-last."""
 
