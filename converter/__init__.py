@@ -28,6 +28,7 @@ from .errors import (
 )
 from .graph import BFLOAT16, InputSpec, Layer, ModelGraph, Tensor
 from .kinds import KINDS, Kind
+from .kinds.outside_state import preprocessing_state as preprocessing_state_of
 from .layouts import PERMUTATIONS, Layout
 from .loading import converted_like, load_into, renamed
 from .matching import Plan
@@ -74,7 +75,7 @@ def convert(
     skip_unsupported: bool = False, architecture: Any = None, mapping: Any = None,
     like: str | os.PathLike[str] | None = None, max_shard_size: int | str | None = None, progress: bool = False,
     record: str | os.PathLike[str] | None = None, dry_run: bool = False, allow_unused: bool = False,
-    dtype: str | None = None, variables: str = "raw",
+    dtype: str | None = None, variables: str = "raw", preprocessing_state: str | os.PathLike[str] | None = None,
 ) -> Conversion:
     """Convert `source` and write it to `destination` (format from its suffix).
 
@@ -93,6 +94,8 @@ def convert(
     does everything but write (`files` stays empty). A `mapping` entry that renames no tensor
     is an ArgumentError unless `allow_unused=True`. `dtype` ("float32", "float16",
     "bfloat16") casts every floating tensor (rounding to nearest even; recorded per tensor).
+    `preprocessing_state` also writes, as JSON, the state of the model's preprocessing layers
+    that a state_dict does not carry (lookup vocabularies, hashing settings, bin boundaries).
     Warnings are ConversionWarnings.
 
         >>> converter.convert("model.keras", "model.safetensors")  # doctest: +SKIP
@@ -103,14 +106,17 @@ def convert(
     made = _output_folder(destination)
     try:
         record_path = os.fspath(record) if record is not None else None
+        state_path = os.fspath(preprocessing_state) if preprocessing_state is not None else None
         inputs = [os.fspath(path) for path in (source, architecture, like)
                   if isinstance(path, (str, os.PathLike))]
         check_destination(destination, force, inputs)
-        if record_path is not None:
-            if _same_path(record_path, destination):
-                raise WriteError(f"{record_path}: the record would overwrite the weights written to the same "
-                                 "file; give --record another name")
-            check_output(record_path, force, inputs)
+        sides = [(path, option) for path, option in ((record_path, "--record"), (state_path, "--preprocessing-state"))
+                 if path is not None]
+        for path, option in sides:
+            if _same_path(path, destination) or (record_path and state_path and _same_path(record_path, state_path)):
+                raise WriteError(f"{path}: two outputs of this conversion would be written to the same file; give "
+                                 f"{option} another name")
+            check_output(path, force, inputs)
         with read(source, architecture=architecture, variables=variables) as graph:
             inputs += graph.files
             if like is not None:
@@ -145,6 +151,9 @@ def convert(
                 else:
                     copy_file(content, path, force)
                 conversion.files.append(path)
+            if state_path is not None:
+                # default=str: a live model's config may hold numpy scalars
+                write_text(state_path, json.dumps(preprocessing_state_of(graph), indent=2, default=str), force)
         if record_path is not None:
             write_text(record_path, json.dumps(conversion.record(), indent=2), force)
     except BaseException:

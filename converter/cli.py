@@ -101,6 +101,7 @@ def _run(arguments: argparse.Namespace) -> int:
             mapping=_mapping(arguments.map), like=arguments.like, max_shard_size=arguments.max_shard_size,
             progress=not arguments.quiet, record=arguments.record, dry_run=arguments.dry_run,
             allow_unused=arguments.allow_unused, dtype=arguments.dtype, variables=arguments.variables,
+            preprocessing_state=arguments.preprocessing_state,
         )
         if arguments.verbose and not arguments.quiet:
             for line in conversion.tensor_lines():
@@ -112,6 +113,8 @@ def _run(arguments: argparse.Namespace) -> int:
         files = conversion.files
         where = files[0] if len(files) == 1 else f"{len(files) - 1} shards indexed by {files[-1]}"
         _print(f"wrote {len(conversion.tensors)} tensors ({arguments.layout} layout) to {where}")
+        if arguments.preprocessing_state:
+            _print(f"wrote the state of the preprocessing layers to {arguments.preprocessing_state}")
     elif arguments.command == "export":
         model_file, weights = converter.export(
             arguments.source, arguments.destination, weights=arguments.weights,
@@ -134,6 +137,7 @@ def _run(arguments: argparse.Namespace) -> int:
 
 def _convert_many(arguments: argparse.Namespace) -> int:
     single = [name for name, value in (("--record", arguments.record), ("--like", arguments.like),
+                                       ("--preprocessing-state", arguments.preprocessing_state),
                                        ("--verbose", arguments.verbose), ("--import", arguments.import_module),
                                        ("--architecture", arguments.architecture), ("--dry-run", arguments.dry_run))
               if value]

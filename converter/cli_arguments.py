@@ -99,6 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     convert.add_argument("--record", metavar="FILE",
                          help="also write the per-tensor conversion record as JSON (not DST; --force to overwrite)")
+    convert.add_argument("--preprocessing-state", metavar="FILE",
+                         help="also write, as JSON, the state of the model's preprocessing layers that weights do not "
+                              "carry: lookup vocabularies (adapted ones from the .keras archive's assets), hashing "
+                              "settings, bin boundaries")
     convert.add_argument(
         "--map", metavar="RULES.json",
         help="rename keys: a JSON object {keras_key_or_layer: torch_key_or_module} or a list of "

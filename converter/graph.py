@@ -117,6 +117,8 @@ class Layer:
     call_graph: CallGraph | None = field(default=None, repr=False)  # a model's calls, parsed from its config
     module: str | None = None  # the config's `module` (Keras 3): tells an operation from a layer
     registered_name: str | None = None  # the config's `registered_name`: set for user-registered classes
+    #: state a `.keras` archive keeps beside the weights, by asset name: a lookup's `vocabulary` (its lines)
+    assets: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.config, Config):

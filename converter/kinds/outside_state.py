@@ -7,9 +7,11 @@ refuses them by name (run that step outside the PyTorch model).
 """
 from __future__ import annotations
 
+from typing import Any
+
 from ..errors import ConfigError
 from ..graph import Layer, ModelGraph
-from .preprocessing import integer_lookup_refusal
+from .vocabulary import integer_lookup_refusal, lookup_vocabulary
 
 #: class -> the state it keeps outside its weights
 OUTSIDE_STATE = {
@@ -21,13 +23,44 @@ OUTSIDE_STATE = {
 }
 
 
+#: what a preprocessing-state file holds besides OUTSIDE_STATE's layers: state the module builder writes
+#: into the module, but a state_dict does not carry
+IN_MODULE_STATE = {"Discretization": "bin boundaries", "CategoryEncoding": "number of tokens"}
+_NOT_SETTINGS = ("name", "trainable", "dtype", "vocabulary")
+
+
 def outside_state_warnings(graph: ModelGraph) -> list[str]:
     """One warning per layer whose state a conversion cannot carry."""
     return [f"layer {layer.key} ({layer.class_name}): its {OUTSIDE_STATE[layer.class_name]} is not a weight and is not "
-            "in the output; run this preprocessing step before the PyTorch model (its config in the Keras file "
-            "holds the settings)"
+            "in the output; run this preprocessing step before the PyTorch model (convert --preprocessing-state "
+            "FILE writes its settings and vocabulary as JSON)"
             for layer in graph.walk() if layer.class_name in OUTSIDE_STATE and
             layer.kind == f"keras.layers.{layer.class_name}" and not _in_config(layer)]
+
+
+def preprocessing_state(graph: ModelGraph) -> dict[str, Any]:
+    """The state of every preprocessing layer, for a JSON side file: its key, class and settings (its config
+    less name, trainable and dtype) and, for a lookup, the vocabulary its constructor takes (from the config
+    or the archive's saved asset); a saved vocabulary whose special tokens are not where Keras lists them
+    is kept as saved (`saved_vocabulary`, special tokens included)."""
+    layers = []
+    for layer in graph.walk():
+        if layer.class_name not in OUTSIDE_STATE and layer.class_name not in IN_MODULE_STATE:
+            continue
+        entry: dict[str, Any] = {"layer": layer.key, "class": layer.class_name,
+                                 "settings": {key: value for key, value in layer.config.items()
+                                              if key not in _NOT_SETTINGS}}
+        if "vocabulary" in layer.config or layer.assets.get("vocabulary") is not None:
+            vocabulary = lookup_vocabulary(layer) if layer.class_name in LOOKUPS else layer.config.get("vocabulary")
+            if vocabulary is not None:
+                entry["vocabulary"] = vocabulary
+            elif layer.assets.get("vocabulary") is not None:
+                entry["saved_vocabulary"] = layer.assets["vocabulary"]
+        layers.append(entry)
+    return {"source": graph.source, "format": graph.format, "layers": layers}
+
+
+LOOKUPS = ("IntegerLookup", "StringLookup", "TextVectorization")
 
 
 def _in_config(layer: Layer) -> bool:
@@ -35,6 +68,6 @@ def _in_config(layer: Layer) -> bool:
     if layer.class_name != "IntegerLookup":
         return False
     try:
-        return integer_lookup_refusal(layer.config) is None
+        return integer_lookup_refusal(layer) is None
     except ConfigError:  # a malformed option: not built, so its state is named as left behind
         return False

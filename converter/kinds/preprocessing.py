@@ -8,7 +8,6 @@ with a message instead of returning a smaller crop.
 """
 from __future__ import annotations
 
-from ..config import Config
 from .forward import CHANNELS_FIRST, KERAS, Emitter, Value, literal
 from .ops_nn import resized
 from .registry import Kind, register
@@ -63,43 +62,3 @@ register(Kind("keras.layers.CategoryEncoding", forward=category_encoding, descri
               tested="multi_hot, count, one_hot of (batch, 1)"))
 register(Kind("keras.layers.Discretization", forward=discretization,
               description="no weights; bin_boundaries written into the module", tested="given bin_boundaries"))
-
-
-def integer_lookup_refusal(config: Config) -> str | None:
-    """Why an IntegerLookup of this config is not built (its vocabulary not in the config, a mode other than
-    'int' with out-of-vocabulary indices, an odd mask token), or None when it is."""
-    vocabulary = config.get("vocabulary")
-    if not isinstance(vocabulary, list) or not vocabulary or not all(isinstance(v, int) for v in vocabulary):
-        return ("IntegerLookup whose vocabulary is not a list of ids in its config (adapted, or a file) is not built "
-                "yet: run the lookup before the model")
-    mode, oov = config.get("output_mode", "int"), config.int("num_oov_indices", 1, minimum=0)
-    if mode != "int" or config.bool("invert", False) or oov == 0 or config.get("oov_method", "floormod") != "floormod":
-        return "IntegerLookup other than output_mode='int' with out-of-vocabulary indices is not built"
-    mask = config.get("mask_token")
-    if mask is not None and not isinstance(mask, int) or mask in vocabulary:
-        return "IntegerLookup with a mask token that is not an id outside the vocabulary is not built"
-    return None
-
-
-def integer_lookup(e: Emitter) -> Value:
-    """IntegerLookup(vocabulary=[...]) in 'int' mode: each id's index, as Keras numbers them.
-
-    Indices: 0 for the mask token (when one is set), then the out-of-vocabulary indices
-    (an id not in the vocabulary gets oov_start + id mod num_oov_indices, Keras's floormod),
-    then the vocabulary in its order. The vocabulary comes from the config; one adapted and
-    saved as an asset is not read yet.
-    """
-    config = e.config
-    refused = integer_lookup_refusal(config)
-    if refused:
-        raise e.unsupported(refused)
-    vocabulary, oov, mask = config["vocabulary"], config.int("num_oov_indices", 1, minimum=0), config.get("mask_token")
-    oov_start = 1 if mask is not None else 0
-    expr = (f"{e.helper('integer_lookup')}({e.arg(0, KERAS)}, {literal(vocabulary)}, {oov_start + oov}, "
-            f"{oov_start}, {oov}, {literal(mask)})")
-    return Value(expr, KERAS, e.inputs[0].rank)
-
-
-register(Kind("keras.layers.IntegerLookup", forward=integer_lookup,
-              description="no weights; the config's vocabulary written into the module",
-              tested="a vocabulary, a mask token, several out-of-vocabulary indices"))

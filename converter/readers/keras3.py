@@ -22,14 +22,15 @@ from ..graph import RAW_VARIABLES, Layer, ModelGraph, Tensor, to_snake_case
 from .hdf5_checks import Store, open_hdf5, userblock
 from .hdf5_tensors import attr_text, attribute, numeric_key, tensor_from_dataset, text_name
 from .keras_config import is_model_entry, parse_model, snake_class
-from .limits import MAX_MODEL_DEPTH, parse_json, read_json_file, version_text
+from .limits import MAX_JSON_BYTES, MAX_MODEL_DEPTH, parse_json, read_json_file, version_text
 from .sharded import MergedGroup, shard_files
-from .zip_member import open_archive, open_member, read_json_member
+from .zip_member import open_archive, open_member, read_json_member, read_small_member
 
 WEIGHTS_MEMBER = "model.weights.h5"
 # Keras 3 writes `layers`; some tf.keras 2.13-2.15 archives wrote this instead.
 LAYER_GROUPS = ("layers", "_layer_checkpoint_dependencies")
 StoreOf = Any  # a function giving the Store of a dataset (sharded weights: each shard's own)
+VOCABULARY_LAYERS = ("IntegerLookup", "StringLookup", "TextVectorization")  # their vocabulary: an asset
 
 
 def is_keras3_weights(h5: h5py.File) -> bool:
@@ -77,8 +78,34 @@ def read_archive(path: str, architecture: Any = None) -> ModelGraph:
         store = Store(path, check.start + skip, check.info.file_size - skip, check.start_once)
     else:
         store = Store(None, 0, region[2] - skip)
-    _fill(graph, h5, model_config, where, lambda dataset: store)
+    asset_dirs = _fill(graph, h5, model_config, where, lambda dataset: store)
+    if asset_dirs:
+        try:
+            _read_vocabularies(path, graph, asset_dirs)
+        except BaseException:
+            graph.close()
+            raise
     return graph
+
+
+def _read_vocabularies(path: str, graph: ModelGraph, asset_dirs: dict[tuple[str, ...], str]) -> None:
+    """The vocabulary each lookup layer saved beside the weights (`assets/<its group>/vocabulary.txt`, one
+    token a line, special tokens first, as Keras's get_vocabulary lists them), onto `Layer.assets`."""
+    with open_archive(path) as archive:
+        names = set(archive.namelist())
+        for layer in graph.walk():
+            member = asset_dirs.get(layer.path, "") + "/vocabulary.txt"
+            if layer.path not in asset_dirs or member not in names:
+                continue
+            data = read_small_member(archive, path, member, "vocabulary")
+            if len(data) > MAX_JSON_BYTES:
+                raise ReadError(f"{path}:{member}: more than the {MAX_JSON_BYTES >> 20} MB its header declares; "
+                                "the archive is crafted")
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ReadError(f"{path}:{member}: a vocabulary that is not UTF-8 text") from None
+            layer.assets["vocabulary"] = text.split("\n") if text else []
 
 
 def read_weights(path: str, h5: h5py.File, architecture: Any = None) -> ModelGraph:
@@ -131,36 +158,44 @@ def load_architecture(path: str) -> Any:
     return read_json_file(path)
 
 
-def _fill(graph: ModelGraph, h5: Any, model_config: Any, where: str, store_of: StoreOf) -> None:
+def _fill(graph: ModelGraph, h5: Any, model_config: Any, where: str,
+          store_of: StoreOf) -> dict[tuple[str, ...], str]:
+    """Read the layers into `graph`; returns where the archive keeps each lookup layer's assets (by path)."""
+    asset_dirs: dict[tuple[str, ...], str] = {}
     try:
         if _attribute_groups(h5) or (isinstance(model_config, dict) and not is_model_entry(model_config)):
             # a subclassed model: groups named after its attributes, a config without layers
             graph.layers = _variable_groups(h5, where, store_of)
             graph.metadata["subclassed"] = model_config.get("class_name", "") if isinstance(model_config, dict) \
                 else "unknown"
-            return
+            return asset_dirs
         root_group = next((h5[name] for name in LAYER_GROUPS if name in h5), None)
         if root_group is None:
             raise ReadError(f"{where}: no 'layers' group; this is not a Keras 3 weights file")
         if model_config is None:
             graph.layers = _layers_from_file(root_group, (), where, store_of)
-            return
+            return asset_dirs
         root, inputs = parse_model(model_config, where)
-        _attach(root, root_group, where, store_of)
+        _attach(root, root_group, where, store_of, asset_dirs)
         graph.layers, graph.inputs, graph.root = root.children or [], inputs, root
     except BaseException:
         graph.close()
         raise
+    return asset_dirs
 
 
-def _attach(model: Layer, layers_group: h5py.Group, where: str, store_of: StoreOf) -> None:
-    """Give each layer of `model` the tensors of its class-name-numbered group."""
+def _attach(model: Layer, layers_group: h5py.Group, where: str, store_of: StoreOf,
+            asset_dirs: dict[tuple[str, ...], str]) -> None:
+    """Give each layer of `model` the tensors of its class-name-numbered group; note where a lookup
+    layer's assets are (Keras keeps them under the same path)."""
     claimed: set[str] = set()
     children = [child for child in model.children or []
                 if not (model.class_name == "Sequential" and child.class_name == "InputLayer")  # not in `layers`
                 and not child.kind.startswith("keras.ops.")]  # an operation: Keras saves nothing of it
     names = _store_names(children, layers_group, where)
     for child, store_name in zip(children, names):
+        if store_name is not None and child.class_name in VOCABULARY_LAYERS:
+            asset_dirs[child.path] = f"assets/{layers_group.name.strip('/')}/{store_name}"
         if store_name is None or store_name not in layers_group:
             continue  # Keras writes no group for some weightless layers
         claimed.add(store_name)
@@ -174,7 +209,7 @@ def _attach(model: Layer, layers_group: h5py.Group, where: str, store_of: StoreO
                 group = group["layer"]  # the wrapped model's own group
             inner = next((group[name] for name in LAYER_GROUPS if name in group), None)
             if inner is not None:
-                _attach(child, inner, where, store_of)
+                _attach(child, inner, where, store_of, asset_dirs)
         else:
             child.tensors = _tensors_of(group, where, store_of)
     stray = [text_name(name) for name in layers_group if name not in claimed and _has_datasets(layers_group[name])]

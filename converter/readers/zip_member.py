@@ -166,17 +166,22 @@ def _checked_info(archive: zipfile.ZipFile, path: str, member: str) -> zipfile.Z
 
 def read_json_member(archive: zipfile.ZipFile, path: str, member: str) -> Any:
     """A JSON member, read within the caps (its declared size first, then what it really holds)."""
+    return parse_json(read_small_member(archive, path, member, "JSON"), f"{path}:{member}")
+
+
+def read_small_member(archive: zipfile.ZipFile, path: str, member: str, what: str) -> bytes:
+    """The bytes of a member Keras writes small (a config, a vocabulary), within MAX_JSON_BYTES, CRC checked."""
     info = _checked_info(archive, path, member)
     where = f"{path}:{member}"
     if info.file_size > MAX_JSON_BYTES:
-        raise ReadError(f"{where}: {info.file_size} bytes of JSON, more than the {MAX_JSON_BYTES >> 20} MB "
-                        "weightport reads; this is not a config Keras wrote")
+        raise ReadError(f"{where}: {info.file_size} bytes of {what}, more than the {MAX_JSON_BYTES >> 20} MB "
+                        "weightport reads; this is not what Keras writes there")
     try:
         with archive.open(info) as handle:
-            text = handle.read(MAX_JSON_BYTES + 1)  # to the end: zipfile checks the CRC there
+            data = handle.read(MAX_JSON_BYTES + 1)  # to the end: zipfile checks the CRC there
     except (zipfile.BadZipFile, OSError, EOFError, zlib.error, ValueError, NotImplementedError) as error:
         raise ReadError(f"{where}: cannot read the member ({error}); the archive is damaged") from None
-    return parse_json(text, where)
+    return data  # MAX_JSON_BYTES + 1 bytes when it holds more than it declares: the caller's check refuses it
 
 
 def open_member(archive: zipfile.ZipFile, path: str, member: str) -> tuple[IO[bytes] | FileWindow,

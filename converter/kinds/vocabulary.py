@@ -1,0 +1,89 @@
+"""IntegerLookup inside a model, and the vocabulary of any lookup layer: from its config, or from the
+`.keras` archive's assets.
+
+A vocabulary given to the constructor is in the config. One adapted (`layer.adapt(data)`) is
+saved beside the weights as `assets/<layer group>/vocabulary.txt`, one token a line, as
+Keras's `get_vocabulary()` lists it: the special tokens first (the mask token, when set, then
+`num_oov_indices` copies of the OOV token; TextVectorization's are '' and '[UNK]'). The
+vocabulary a constructor takes is what follows them; when the first lines are not those
+tokens, it cannot be told, and nothing is guessed.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..config import Config
+from ..graph import Layer
+from .forward import KERAS, Emitter, Value, literal
+from .registry import Kind, register
+
+
+def special_tokens(layer: Layer) -> list[str]:
+    """The tokens Keras lists before a lookup layer's vocabulary, as text (as its asset holds them)."""
+    config = layer.config
+    if layer.class_name == "TextVectorization":
+        return ["", "[UNK]"]
+    mask, oov = config.get("mask_token"), config.int("num_oov_indices", 1, minimum=0)
+    token = config.get("oov_token", -1 if layer.class_name == "IntegerLookup" else "[UNK]")
+    return ([str(mask)] if mask is not None else []) + [str(token)] * oov
+
+
+def lookup_vocabulary(layer: Layer) -> list[Any] | None:
+    """The vocabulary a lookup layer's constructor takes (no special tokens): its config's, or its saved
+    asset's with the special tokens removed (IntegerLookup's as ints). None when neither tells it."""
+    given = layer.config.get("vocabulary")
+    if isinstance(given, list):
+        return given
+    lines = layer.assets.get("vocabulary")
+    special = special_tokens(layer)
+    if lines is None or lines[:len(special)] != special:
+        return None
+    tokens = lines[len(special):]
+    if layer.class_name != "IntegerLookup":
+        return tokens
+    try:
+        return [int(token) for token in tokens]
+    except ValueError:
+        return None
+
+
+def integer_lookup_refusal(layer: Layer) -> str | None:
+    """Why an IntegerLookup is not built (no vocabulary of ids in its config or its saved asset, a mode
+    other than 'int' with out-of-vocabulary indices, an odd mask token), or None when it is."""
+    config: Config = layer.config
+    vocabulary = lookup_vocabulary(layer)
+    if not isinstance(vocabulary, list) or not vocabulary or not all(isinstance(v, int) for v in vocabulary):
+        return ("IntegerLookup whose vocabulary of ids is neither in its config nor in the archive's assets (a "
+                "file given by path, a weights-only source) is not built: run the lookup before the model")
+    mode, oov = config.get("output_mode", "int"), config.int("num_oov_indices", 1, minimum=0)
+    if mode != "int" or config.bool("invert", False) or oov == 0 or config.get("oov_method", "floormod") != "floormod":
+        return "IntegerLookup other than output_mode='int' with out-of-vocabulary indices is not built"
+    mask = config.get("mask_token")
+    if mask is not None and not isinstance(mask, int) or mask in vocabulary:
+        return "IntegerLookup with a mask token that is not an id outside the vocabulary is not built"
+    return None
+
+
+def integer_lookup(e: Emitter) -> Value:
+    """IntegerLookup(vocabulary=[...]) in 'int' mode: each id's index, as Keras numbers them.
+
+    Indices: 0 for the mask token (when one is set), then the out-of-vocabulary indices
+    (an id not in the vocabulary gets oov_start + id mod num_oov_indices, Keras's floormod),
+    then the vocabulary in its order: the config's, or the one adapted and saved as an asset.
+    """
+    config = e.config
+    refused = integer_lookup_refusal(e.layer)
+    if refused:
+        raise e.unsupported(refused)
+    vocabulary, oov, mask = lookup_vocabulary(e.layer), config.int("num_oov_indices", 1, minimum=0), \
+        config.get("mask_token")
+    oov_start = 1 if mask is not None else 0
+    expr = (f"{e.helper('integer_lookup')}({e.arg(0, KERAS)}, {literal(vocabulary)}, {oov_start + oov}, "
+            f"{oov_start}, {oov}, {literal(mask)})")
+    return Value(expr, KERAS, e.inputs[0].rank)
+
+
+register(Kind("keras.layers.IntegerLookup", forward=integer_lookup,
+              description="no weights; the vocabulary (the config's, or the .keras archive's adapted asset) "
+                          "written into the module",
+              tested="a vocabulary, a mask token, several out-of-vocabulary indices, adapted (an asset)"))

@@ -1,0 +1,123 @@
+"""Preprocessing state that is not a weight: adapted vocabularies read from a .keras archive's assets, an
+adapted IntegerLookup built, and every such layer's state written as JSON (`--preprocessing-state`)."""
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+import converter
+from build_harness import absolute_difference, keras_outputs, module_outputs
+from helpers import run_cli
+
+keras = pytest.importorskip("keras")
+
+
+def adapted_model(tmp_path) -> tuple[object, str]:
+    """Lookups adapted to data (their vocabularies become assets), hashing and bins, in front of weights."""
+    ids = keras.layers.IntegerLookup(mask_token=0, num_oov_indices=2)
+    ids.adapt(np.array([3, 5, 7, 3, 9, 11, 5, 3]))
+    words = keras.layers.StringLookup()
+    words.adapt(np.array(["the", "cat", "the", "hat", "a"]))
+    text = keras.layers.TextVectorization(max_tokens=20, output_sequence_length=4)
+    text.adapt(["the cat sat", "the hat"])
+    number, word, sentence = (keras.Input((4,), dtype="int64"), keras.Input((2,), dtype="string"),
+                              keras.Input((1,), dtype="string"))
+    hashed = keras.layers.Hashing(num_bins=7, salt=[1, 2])(number)
+    binned = keras.layers.Discretization(bin_boundaries=[0.5, 4.0])(keras.ops.cast(number, "float32"))
+    outputs = [keras.layers.Dense(2)(keras.layers.Embedding(12, 3)(ids(number))),
+               keras.layers.Embedding(8, 3)(words(word)), keras.layers.Embedding(20, 3)(text(sentence)),
+               hashed, binned]
+    model = keras.Model([number, word, sentence], outputs)
+    path = str(tmp_path / "adapted.keras")
+    model.save(path)
+    return model, path
+
+
+def test_an_adapted_integer_lookup_builds_from_its_asset(tmp_path):
+    lookup = keras.layers.IntegerLookup(mask_token=0, num_oov_indices=2)
+    lookup.adapt(np.array([3, 5, 7, 3, 9, 11, 5, 3]))
+    number = keras.Input((5,), dtype="int64")
+    model = keras.Model(number, keras.layers.Dense(2)(keras.layers.Embedding(12, 3)(lookup(number))))
+    path = str(tmp_path / "lookup.keras")
+    model.save(path)
+    with zipfile.ZipFile(path) as archive:
+        assert "assets/layers/integer_lookup/vocabulary.txt" in archive.namelist()
+        assert "vocabulary" not in json.loads(archive.read("config.json"))["config"]["layers"][1]["config"] or \
+            json.loads(archive.read("config.json"))["config"]["layers"][1]["config"]["vocabulary"] is None
+    ids = np.array([[3, 0, 9, 100, 5], [11, 7, 4, 3, -3]], dtype="int64")  # mask, unknown and negative ids
+    expected = keras_outputs(keras.saving.load_model(path), [ids])
+    for layout in ("torch", "keras"):
+        assert absolute_difference(expected, module_outputs(converter.to_torch(path, input_layout=layout), [ids],
+                                                            layout)) <= 1e-6, layout
+
+
+def test_the_state_file_rebuilds_each_layer_as_keras_computes_it(tmp_path):
+    model, path = adapted_model(tmp_path)
+    state_path = tmp_path / "state.json"
+    with pytest.warns(converter.ConversionWarning, match="preprocessing-state"):
+        converter.convert(path, tmp_path / "w.safetensors", preprocessing_state=state_path)
+    state = json.loads(state_path.read_text())
+    by_class = {entry["class"]: entry for entry in state["layers"]}
+    assert set(by_class) == {"IntegerLookup", "StringLookup", "TextVectorization", "Hashing", "Discretization"}
+    samples = {
+        "IntegerLookup": np.array([[3, 0, 9, 100], [5, 7, 11, 4]], dtype="int64"),
+        "StringLookup": np.array([["the", "dog"], ["hat", "a"]]),
+        "TextVectorization": np.array([["the cat"], ["a hat sat down"]]),
+        "Hashing": np.array([[3, 0, 9, 100]], dtype="int64"),
+        "Discretization": np.array([[0.0, 1.0, 4.0, 9.0]], dtype="float32"),
+    }
+    for class_name, entry in by_class.items():
+        original = next(layer for layer in model.layers if type(layer).__name__ == class_name)
+        settings = dict(entry["settings"])
+        if "vocabulary" in entry:
+            settings["vocabulary"] = entry["vocabulary"]
+        rebuilt = getattr(keras.layers, class_name).from_config(settings)
+        np.testing.assert_array_equal(np.asarray(rebuilt(samples[class_name])),
+                                      np.asarray(original(samples[class_name])), err_msg=class_name)
+
+
+def test_the_cli_writes_the_state_file_and_names_it(tmp_path):
+    _, path = adapted_model(tmp_path)
+    result = run_cli("convert", path, str(tmp_path / "w.safetensors"), "--preprocessing-state",
+                     str(tmp_path / "state.json"))
+    assert result.returncode == 0, result.stderr
+    assert "preprocessing layers to" in result.stdout and (tmp_path / "state.json").exists()
+    clash = run_cli("convert", path, str(tmp_path / "x.safetensors"), "--preprocessing-state",
+                    str(tmp_path / "x.safetensors"))
+    assert clash.returncode == 2 and "same file" in clash.stderr and not (tmp_path / "x.safetensors").exists()
+
+
+def test_a_vocabulary_that_is_not_text_is_one_line(tmp_path):
+    _, path = adapted_model(tmp_path)
+    damaged = tmp_path / "damaged.keras"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(damaged, "w") as target:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename.endswith("string_lookup/vocabulary.txt"):
+                data = b"\xff\xfe\x00bad"
+            target.writestr(info, data)
+    result = run_cli("inspect", str(damaged))
+    assert result.returncode == 2 and "not UTF-8" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_saved_vocabulary_without_its_special_tokens_is_kept_as_saved(tmp_path):
+    """Nothing is guessed: when the first lines are not the special tokens Keras lists, the state file
+    keeps the lines as saved, and the lookup is not built."""
+    lookup = keras.layers.IntegerLookup()
+    lookup.adapt(np.array([4, 6]))
+    number = keras.Input((2,), dtype="int64")
+    path = str(tmp_path / "odd.keras")
+    keras.Model(number, keras.layers.Embedding(5, 2)(lookup(number))).save(path)
+    odd = tmp_path / "odd2.keras"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(odd, "w") as target:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            target.writestr(info, b"4\n6" if info.filename.endswith("vocabulary.txt") else data)
+    with converter.read(str(odd)) as graph:
+        state = converter.kinds.outside_state.preprocessing_state(graph)
+    assert state["layers"][0]["saved_vocabulary"] == ["4", "6"] and "vocabulary" not in state["layers"][0]
+    with pytest.raises(converter.UnsupportedLayerError, match="run the lookup before the model"):
+        converter.to_torch(str(odd))
