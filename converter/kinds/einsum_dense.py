@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import re
 from ..config import Config
-from ..conversion import LayerConversion, TorchModule
+from ..conversion import LayerConversion
 from ..graph import Layer
 from ..layouts import Layout
-from . import dense
+from . import dense, quantization
 from .registry import Kind, register
-from .rules import Context, expect_shape, kernel_and_bias, with_bias
+from .rules import Context, Variable, expect_shape, numbered
 
 _DENSE_EQUATION = re.compile(r"^(\.\.\.|[a-z]*)([a-z]),\2([a-z])->\1\3$")
 
@@ -35,20 +35,23 @@ def _unsupported(layer: Layer) -> str | None:
             "a Dense (the input's last axis contracted with a 2-D kernel into the output's last axis)")
 
 
+def einsum_dense_variables(config: Config) -> list[Variable]:
+    weights = [("kernel", Layout.KERAS_DENSE_IO)] + ([("bias", Layout.VECTOR)] if config.get("bias_axes") else [])
+    return numbered("", quantization.int8_variables(weights, "kernel_scale", config))
+
+
 def convert(layer: Layer, context: Context) -> LayerConversion:
+    """A Dense's rule: the same kernel, bias, activation, Flatten regrouping and int8 dequantization (an
+    int8 EinsumDense that is a Dense keeps one scale per output, shaped (1, ..., out))."""
     expect_shape(layer, "kernel", (None, None), "(in, out)")
-    in_features, out_features = layer.tensor("kernel").shape
-    if layer.has("bias"):
-        expect_shape(layer, "bias", (out_features,), "one per output")
-    module = TorchModule("Linear", {"in_features": in_features, "out_features": out_features,
-                                    "bias": layer.has("bias")})
-    return LayerConversion(layer, module, kernel_and_bias(layer, Layout.TORCH_LINEAR_OI),
-                           activation=layer.config.get("activation"))
+    return dense.convert(layer, context)
 
 
 register(Kind(
     "keras.layers.EinsumDense", module="nn.Linear", convert=convert, forward=dense.forward, unsupported=_unsupported,
-    variables=with_bias(("kernel", Layout.KERAS_DENSE_IO), flag=lambda config: bool(config.get("bias_axes"))),
-    description="when it is a Dense (`...b,bc->...c`): kernel (in, out) -> weight (out, in); others refused",
-    tested="ab,bc->ac and abc,cd->abd with and without bias; a non-Dense equation refused",
+    variables=einsum_dense_variables,
+    description="when it is a Dense (`...b,bc->...c`): kernel (in, out) -> weight (out, in); int8-quantized as "
+                "Dense; others refused",
+    tested="ab,bc->ac and abc,cd->abd with and without bias, int8-quantized; a non-Dense equation refused",
+    quantized=(quantization.INT8,),
 ))

@@ -66,7 +66,9 @@ def dequantized(layer: Layer, role: str, scale_role: str, axis: int) -> Layer:
         raise LayoutError(f"{where}: int8-quantized from {compute_dtype(layer.config)}; weightport dequantizes "
                           "layers quantized from float32 only")
     weight, scale = layer.tensor(role), layer.tensor(scale_role)
-    if weight.dtype != "int8" or scale.dtype != "float32" or scale.shape != (weight.shape[axis],):
+    # one scale per index of `axis`: (n,), or (1, ..., 1, n) as an EinsumDense keeps it
+    per_index = bool(scale.shape) and scale.shape[-1] == weight.shape[axis] and set(scale.shape[:-1]) <= {1}
+    if weight.dtype != "int8" or scale.dtype != "float32" or not per_index:
         raise LayoutError(f"{weight.source}: {where} is int8-quantized, but its {role} is {weight.dtype} "
                           f"{weight.shape} and its {scale_role} {scale.dtype} {scale.shape}; expected int8 and one "
                           f"float32 scale per index of axis {axis}")

@@ -47,8 +47,14 @@ def compare(model, path: str, inputs: np.ndarray) -> None:
         assert relative_difference(expected, torch_outputs(path, [inputs], layout)) <= QUANTIZED_RTOL, layout
 
 
-@pytest.mark.parametrize("build, shape", [(dense_stack, (24,)), (conv_flatten_dense, (6, 6, 3))],
-                         ids=["dense", "flatten-dense"])
+def einsum_dense():
+    return keras.Sequential([keras.Input((3, 6)), keras.layers.EinsumDense("abc,cd->abd", (3, 4), bias_axes="d",
+                                                                          activation="relu"),
+                             keras.layers.EinsumDense("abc,cd->abd", (3, 2))])  # Keras cannot quantize `...`
+
+
+@pytest.mark.parametrize("build, shape", [(dense_stack, (24,)), (conv_flatten_dense, (6, 6, 3)),
+                                          (einsum_dense, (3, 6))], ids=["dense", "flatten-dense", "einsum-dense"])
 def test_int8_dense_matches_keras_in_both_layouts(tmp_path, build, shape):
     model, path = quantized_file(tmp_path, build)
     compare(model, path, np.random.default_rng(3).normal(size=(16,) + shape).astype("float32") * 3)
@@ -96,6 +102,16 @@ def test_the_record_and_the_warning_say_what_was_done(tmp_path):
     assert len([w for w in conversion.warnings if "int8-quantized" in w and "inputs" in w]) == 2
     kept = converter.state_dict(path, layout="keras")  # --layout keras: the stored tensors as they are
     assert kept["hidden.kernel"].dtype == np.int8 and kept["hidden.kernel_scale"].shape == (32,)
+
+
+def test_quantized_attention_is_refused_saying_quantized(tmp_path):
+    tokens = keras.Input((5, 8))
+    model = keras.Model(tokens, keras.layers.MultiHeadAttention(2, 4)(tokens, tokens))
+    model.quantize("int8")
+    path = str(tmp_path / "attention.keras")
+    model.save(path)  # (Keras 3.15 itself cannot load this file back)
+    with pytest.raises(converter.LayoutError, match=r"multi_head_attention.*int8 tensors.*quantized"):
+        converter.state_dict(path)
 
 
 def test_other_quantization_modes_are_refused_by_name(tmp_path):
