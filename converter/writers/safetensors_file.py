@@ -38,7 +38,6 @@ Progress = Callable[[int], None]  # called with the bytes just written
 #: 1.0 s), where a BlockFile's direct writes take over
 PAGE_CACHE_BYTES = 128 << 20
 BAND = 16 << 20  # bytes of a transposed tensor made at a time on the page-cache path
-PAGE = 4096
 
 
 def ordered(tensors: Sequence[Any]) -> list[Any]:
@@ -67,14 +66,12 @@ def write(path: str, tensors: Sequence[Any], metadata: dict[str, str], progress:
     encoded = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     encoded += b" " * (-len(encoded) % 8)
     total = 8 + len(encoded) + offset
+    head = struct.pack("<Q", len(encoded)) + encoded
     copying = file_copy.available()
     copied = sum(nbytes(tensor) for tensor in tensors if _region(tensor) is not None) if copying else 0
     if offset - copied <= PAGE_CACHE_BYTES:
-        if copied:
-            encoded += b" " * _page_padding(tensors, 8 + len(encoded))
-        _write_through_page_cache(path, struct.pack("<Q", len(encoded)) + encoded, tensors, copying, progress)
+        _write_through_page_cache(path, head, tensors, copying, progress)
         return
-    head = struct.pack("<Q", len(encoded)) + encoded
     # buffers no larger than the file: a small model costs kilobytes of buffers, not 4 x 32 MB
     with BlockFile(path, buffer=min(BlockFile.BUFFER, max(total, 1 << 16))) as handle:
         handle.append_bytes(head)
@@ -84,20 +81,6 @@ def write(path: str, tensors: Sequence[Any], metadata: dict[str, str], progress:
 
 def _region(tensor: Any) -> FileRegion | None:
     return getattr(tensor, "region", None)
-
-
-def _page_padding(tensors: Sequence[Any], start: int) -> int:
-    """Spaces to add after the header (the format allows any) so that the first copied tensor lies at the
-    same place within a page as in its source: the kernel then copies whole pages (measured: a 1 GB
-    copy 25% faster than one shifted by a header's length). 0 where that would unalign the data."""
-    before = 0
-    for tensor in tensors:
-        region = _region(tensor)
-        if region is not None:
-            padding = (region.offset - before - start) % PAGE
-            return padding if padding % 8 == 0 else 0
-        before += nbytes(tensor)
-    return 0
 
 
 def _write_through_page_cache(path: str, head: bytes, tensors: Sequence[Any], copying: bool,
