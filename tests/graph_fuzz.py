@@ -13,6 +13,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 
@@ -39,11 +40,12 @@ class Outcome:
         return self.status in ("mismatched", "crashed")
 
 
-def run_graph(chooser: Chooser, writer: str, folder: Path, max_steps: int = 8, export: bool = True) -> Outcome:
+def run_graph(chooser: Chooser, writer: str, folder: Path, max_steps: int = 8, export: bool = True,
+              generator: Callable[..., Any] = generate) -> Outcome:
     keras = keras_module(writer)
     keras.backend.clear_session()  # auto names from dense, dense_1 again: graphs reproduce by seed
     try:
-        built = generate(keras, chooser, writer, max_steps)
+        built = generator(keras, chooser, writer, max_steps)
         randomize(built.model, seed=5)
         rng = np.random.default_rng(0)
         inputs = [rng.normal(0, 1, (2,) + s).astype("float32") for s in built.input_shapes]

@@ -259,9 +259,17 @@ class Generator:
         if kind == "Permute":
             return self.call(kind, x, (2, 1))
         if kind == "TimeDistributed":
-            if c.chance(0.3):  # an LSTM per step, over that step's channels as a sequence of one feature
+            wrapped = c.integer(0, 2)
+            if wrapped == 0:  # an LSTM per step, over that step's channels as a sequence of one feature
                 x = self.call("Reshape", x, (steps, channels, 1))
                 inner = self.k.layers.LSTM(c.integer(1, 3))
+            elif wrapped == 1:  # a small model per step
+                step = self.k.Input((channels,))
+                self.steps.append(f"a model per step of {shape(x)}:")
+                values = [step]
+                for _ in range(c.integer(1, 2)):
+                    values.extend(self.step_without_nesting(values))
+                inner = self.k.Model(step, values[-1], name=self.name() or f"per_step_{len(self.steps)}")
             else:
                 inner = self.k.layers.Dense(c.integer(1, 4))
             layer = self.layer("TimeDistributed", inner)
@@ -424,3 +432,24 @@ def shape(value: Any) -> tuple[int, ...]:
 def generate(keras: Any, chooser: Chooser, writer: str, max_steps: int = 8) -> Built:
     """One random model of `writer`'s Keras ('keras3' or 'keras2')."""
     return Generator(keras, chooser, writer, max_steps).build()
+
+
+def generate_time_distributed(keras: Any, chooser: Chooser, writer: str, max_steps: int = 8) -> Built:
+    """A random small model (a vector's or an image's) applied to every time step: TimeDistributed(model),
+    sometimes followed by a recurrent layer over the steps."""
+    g = Generator(keras, chooser, writer, max_steps)
+    c = g.c
+    frame = c.choice([(c.integer(2, 6),), (c.integer(3, 6), c.integer(3, 6), c.integer(1, 4))])
+    steps = c.integer(2, 4)
+    g.steps.append(f"{writer}: a model per step of {(steps,) + frame}:")
+    step = keras.Input(frame)
+    values = [step]
+    for _ in range(c.integer(1, 3)):
+        values.extend(g.step_without_nesting(values))
+    inner = keras.Model(step, values[-1], name=g.name() or "per_step")
+    sequence = keras.Input((steps,) + frame)
+    output = g.layer("TimeDistributed", inner)(sequence)
+    if len(shape(output)) == 2 and c.chance(0.5):
+        output = g.call("LSTM", output, c.integer(1, 3), return_sequences=c.chance(0.5))
+    g.steps.append(f"outputs: {[shape(output)]}")
+    return Built(keras.Model(sequence, output), [(steps,) + frame], g.steps, g.low_precision)

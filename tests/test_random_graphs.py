@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from graph_fuzz import run_graph
-from random_graphs import DrawChooser
+from random_graphs import DrawChooser, generate_time_distributed
 
 OUTCOMES: dict[str, collections.Counter[str]] = {"keras3": collections.Counter(), "keras2": collections.Counter()}
 
@@ -34,4 +34,23 @@ def test_random_graphs_match_keras(tmp_path, writer):
 
     check()
     # the slice proves something only when most graphs are really compared
+    assert outcomes["matched"] >= 0.7 * sum(outcomes.values()), dict(outcomes)
+
+
+@pytest.mark.parametrize("writer", ["keras3", "keras2"])
+def test_random_models_per_time_step_match_keras(tmp_path, writer):
+    """TimeDistributed of a random small model (dense, convolution, normalization, elementwise steps on a
+    vector or an image), read as that model and built with time folded into the batch."""
+    outcomes: collections.Counter[str] = collections.Counter()
+
+    @settings(max_examples=30, derandomize=True, deadline=None, database=None, print_blob=True,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                     HealthCheck.function_scoped_fixture])
+    @given(st.data())
+    def check(data):
+        outcome = run_graph(DrawChooser(data), writer, tmp_path, generator=generate_time_distributed)
+        outcomes[outcome.status] += 1
+        assert not outcome.failed, f"{outcome.status}: {outcome.reason}\n{outcome.description}"
+
+    check()
     assert outcomes["matched"] >= 0.7 * sum(outcomes.values()), dict(outcomes)
