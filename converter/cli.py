@@ -111,7 +111,12 @@ def _run(arguments: argparse.Namespace) -> int:
                    f"{arguments.destination}; nothing was written")
             return 0
         files = conversion.files
-        where = files[0] if len(files) == 1 else f"{len(files) - 1} shards indexed by {files[-1]}"
+        index = next((path for path in files if path.endswith(".safetensors.index.json")), None)
+        weights = [path for path in files if path.endswith(".safetensors")] if index else files[:1]
+        where = f"{len(weights)} shards indexed by {index}" if index else files[0]
+        beside = [os.path.basename(path) for path in files if path not in weights and path != index]
+        if beside:  # a Hugging Face folder's config and tokenizer files
+            where += f", with {', '.join(beside)} beside"
         _print(f"wrote {len(conversion.tensors)} tensors ({arguments.layout} layout) to {where}")
         if arguments.preprocessing_state:
             _print(f"wrote the state of the preprocessing layers to {arguments.preprocessing_state}")

@@ -145,6 +145,8 @@ def test_cli_converts_a_model_folder(tmp_path):
     result = run_cli("convert", fixture("hf_tf/t5"), str(tmp_path / "t5") + "/")
     assert result.returncode == 0, result.stderr
     assert "47 tensors" in result.stdout
+    assert f"{tmp_path / 't5' / 'model.safetensors'}, with config.json" in result.stdout  # not "N shards"
+    assert "shards" not in result.stdout
     assert json.loads((tmp_path / "t5" / "config.json").read_text())["architectures"] == ["T5ForConditionalGeneration"]
     file_only = run_cli("convert", fixture("hf_tf/t5/tf_model.h5"), str(tmp_path / "w.safetensors"))
     assert file_only.returncode == 0 and "give a folder as DST" in file_only.stderr
