@@ -112,9 +112,9 @@ def _run(arguments: argparse.Namespace) -> int:
             return 0
         files = conversion.files
         index = next((path for path in files if path.endswith(".safetensors.index.json")), None)
-        weights = [path for path in files if path.endswith(".safetensors")] if index else files[:1]
-        where = f"{len(weights)} shards indexed by {index}" if index else files[0]
-        beside = [os.path.basename(path) for path in files if path not in weights and path != index]
+        shards = [path for path in files if path.endswith(".safetensors")] if index else files[:1]
+        where = f"{len(shards)} shards indexed by {index}" if index else files[0]
+        beside = [os.path.basename(path) for path in files if path not in shards and path != index]
         if beside:  # a Hugging Face folder's config and tokenizer files
             where += f", with {', '.join(beside)} beside"
         _print(f"wrote {len(conversion.tensors)} tensors ({arguments.layout} layout) to {where}")
