@@ -60,9 +60,11 @@ def _tag_layer(layer: Layer, expected: list[Variable], quantized: tuple[str, ...
             # tf.keras 2's `.keras` writer names sublayers by their private attributes (`_query_dense/vars/0`)
             role = tensor.role if tensor.role in by_path else re.sub(r"(^|/)_+", r"\1", tensor.role)
             if role not in by_path:
-                if any(other.dtype == "int8" for other in layer.tensors) and "int8" not in quantized:
-                    raise LayoutError(f"{where}: holds int8 tensors ({tensor.role}...): its sublayers are quantized "
-                                      "(Keras 3 model.quantize), which weightport does not dequantize for this kind: "
+                int8 = any(other.dtype == "int8" for other in layer.tensors)
+                if int8 and ("int8" not in quantized or not layer.has_config):
+                    raise LayoutError(f"{where}: holds int8 tensors ({tensor.role}...): it or its sublayers are "
+                                      "quantized (Keras 3 model.quantize), which weightport does not dequantize "
+                                      "here (for this kind, or without the model's config: pass --architecture): "
                                       "convert the model saved before quantizing, or pass --layout keras to export "
                                       "the stored tensors as they are")
                 raise LayoutError(f"{where}: unexpected tensor {tensor.role}; expected {_roles(expected)}")

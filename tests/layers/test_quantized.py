@@ -110,8 +110,18 @@ def test_quantized_attention_is_refused_saying_quantized(tmp_path):
     model.quantize("int8")
     path = str(tmp_path / "attention.keras")
     model.save(path)  # (Keras 3.15 itself cannot load this file back)
-    with pytest.raises(converter.LayoutError, match=r"multi_head_attention.*int8 tensors.*quantized"):
+    with pytest.raises(converter.LayoutError, match=r"multi_head_attention.*int8 tensors.*sublayers are quantized"):
         converter.state_dict(path)
+
+
+def test_quantized_weights_without_their_config_say_so(tmp_path):
+    model, _ = quantized_file(tmp_path, dense_stack)
+    path = str(tmp_path / "quantized.weights.h5")
+    model.save_weights(path)
+    with pytest.raises(converter.LayoutError, match=r"int8 tensors.*quantized.*--architecture"):
+        converter.state_dict(path)
+    architecture = str(tmp_path / "quantized.keras")  # with the config, they convert
+    assert converter.state_dict(path, architecture=architecture).keys() == converter.state_dict(architecture).keys()
 
 
 def test_other_quantization_modes_are_refused_by_name(tmp_path):
