@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from ..config import Config
 from ..conversion import LayerConversion, TorchModule
 from ..graph import Layer
 from ..layouts import FlattenRowsToChannelsFirst, Layout
@@ -18,12 +17,7 @@ from . import quantization
 from .feature_maps import flatten_channels
 from .forward import KERAS, Emitter, Value, activated, require_weights
 from .registry import Kind, register
-from .rules import Context, Variable, expect_shape, kernel_and_bias, numbered
-
-
-def dense_variables(config: Config) -> list[Variable]:
-    weights = [("kernel", Layout.KERAS_DENSE_IO)] + ([("bias", Layout.VECTOR)] if config.bool("use_bias", True) else [])
-    return numbered("", quantization.int8_variables(weights, "kernel_scale", config))
+from .rules import Context, expect_shape, kernel_and_bias, with_bias
 
 
 def convert(layer: Layer, context: Context) -> LayerConversion:
@@ -78,7 +72,9 @@ def _quantized(e: Emitter, x: str, quantizer: dict[str, Any] | None) -> str:
 
 
 register(Kind(
-    "keras.layers.Dense", module="nn.Linear", variables=dense_variables, convert=convert, forward=forward,
+    "keras.layers.Dense", module="nn.Linear",
+    variables=quantization.with_int8_scale(with_bias(("kernel", Layout.KERAS_DENSE_IO)), "kernel_scale"),
+    convert=convert, forward=forward,
     description="kernel (in, out) -> weight (out, in) by transpose(1,0); after a Flatten of a channels-last "
                 "feature map, rows regrouped (h,w,c) -> (c,h,w); int8-quantized: kernel / kernel_scale, inputs "
                 "quantized per row in the built module",

@@ -13,7 +13,7 @@ from ..graph import Layer
 from ..layouts import Layout
 from . import dense, quantization
 from .registry import Kind, register
-from .rules import Context, Variable, expect_shape, numbered
+from .rules import Context, expect_shape, with_bias
 
 _DENSE_EQUATION = re.compile(r"^(\.\.\.|[a-z]*)([a-z]),\2([a-z])->\1\3$")
 
@@ -35,11 +35,6 @@ def _unsupported(layer: Layer) -> str | None:
             "a Dense (the input's last axis contracted with a 2-D kernel into the output's last axis)")
 
 
-def einsum_dense_variables(config: Config) -> list[Variable]:
-    weights = [("kernel", Layout.KERAS_DENSE_IO)] + ([("bias", Layout.VECTOR)] if config.get("bias_axes") else [])
-    return numbered("", quantization.int8_variables(weights, "kernel_scale", config))
-
-
 def convert(layer: Layer, context: Context) -> LayerConversion:
     """A Dense's rule: the same kernel, bias, activation, Flatten regrouping and int8 dequantization (an
     int8 EinsumDense that is a Dense keeps one scale per output, shaped (1, ..., out))."""
@@ -49,7 +44,9 @@ def convert(layer: Layer, context: Context) -> LayerConversion:
 
 register(Kind(
     "keras.layers.EinsumDense", module="nn.Linear", convert=convert, forward=dense.forward, unsupported=_unsupported,
-    variables=einsum_dense_variables,
+    variables=quantization.with_int8_scale(with_bias(("kernel", Layout.KERAS_DENSE_IO),
+                                                     flag=lambda config: bool(config.get("bias_axes"))),
+                                           "kernel_scale"),
     description="when it is a Dense (`...b,bc->...c`): kernel (in, out) -> weight (out, in); int8-quantized as "
                 "Dense; others refused",
     tested="ab,bc->ac and abc,cd->abd with and without bias, int8-quantized; a non-Dense equation refused",

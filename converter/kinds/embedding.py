@@ -15,7 +15,7 @@ from .rules import Context, Variable, expect_shape, numbered, to_torch
 
 
 def embedding_variables(config: Config) -> list[Variable]:
-    return numbered("", quantization.int8_variables([("embeddings", Layout.SAME)], "embeddings_scale", config))
+    return numbered("", [("embeddings", Layout.SAME)])
 
 
 def convert(layer: Layer, context: Context) -> LayerConversion:
@@ -51,7 +51,8 @@ def forward(e: Emitter) -> Value:
 
 
 register(Kind(
-    "keras.layers.Embedding", module="nn.Embedding", variables=embedding_variables, convert=convert, forward=forward,
+    "keras.layers.Embedding", module="nn.Embedding",
+    variables=quantization.with_int8_scale(embedding_variables, "embeddings_scale"), convert=convert, forward=forward,
     description="embeddings (input_dim, output_dim) -> weight, unchanged; int8-quantized: embeddings / "
                 "embeddings_scale (per row), exact",
     tested="mask_zero, integer inputs, int8-quantized (model.quantize)", quantized=(quantization.INT8,),

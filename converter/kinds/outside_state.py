@@ -26,6 +26,7 @@ OUTSIDE_STATE = {
 #: what a preprocessing-state file holds besides OUTSIDE_STATE's layers: state the module builder writes
 #: into the module, but a state_dict does not carry
 IN_MODULE_STATE = {"Discretization": "bin boundaries", "CategoryEncoding": "number of tokens"}
+LOOKUPS = ("IntegerLookup", "StringLookup", "TextVectorization")  # their vocabulary: lookup_vocabulary
 _NOT_SETTINGS = ("name", "trainable", "dtype", "vocabulary")
 
 
@@ -50,21 +51,18 @@ def preprocessing_state(graph: ModelGraph) -> dict[str, Any]:
         entry: dict[str, Any] = {"layer": layer.key, "class": layer.class_name,
                                  "settings": {key: value for key, value in layer.config.items()
                                               if key not in _NOT_SETTINGS}}
-        if "vocabulary" in layer.config or layer.assets.get("vocabulary") is not None:
-            vocabulary = lookup_vocabulary(layer) if layer.class_name in LOOKUPS else layer.config.get("vocabulary")
-            if vocabulary is not None:
-                entry["vocabulary"] = vocabulary
-            elif layer.assets.get("vocabulary") is not None:
-                entry["saved_vocabulary"] = layer.assets["vocabulary"]
+        vocabulary = lookup_vocabulary(layer) if layer.class_name in LOOKUPS else None
+        if vocabulary is not None:
+            entry["vocabulary"] = vocabulary
+        elif layer.assets.get("vocabulary") is not None:
+            entry["saved_vocabulary"] = layer.assets["vocabulary"]
         layers.append(entry)
     return {"source": graph.source, "format": graph.format, "layers": layers}
 
 
-LOOKUPS = ("IntegerLookup", "StringLookup", "TextVectorization")
-
-
 def _in_config(layer: Layer) -> bool:
-    """An IntegerLookup the module builder builds: its config holds the vocabulary, written into the module."""
+    """An IntegerLookup the module builder builds: its vocabulary (its config's or its saved asset's) is
+    written into the module."""
     if layer.class_name != "IntegerLookup":
         return False
     try:

@@ -15,7 +15,7 @@ keeps the int8 tensors and their scales as Keras stores them.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -23,6 +23,7 @@ from ..config import Config, compute_dtype, quantization_mode
 from ..errors import LayoutError
 from ..graph import Layer, Tensor
 from ..layouts import Layout
+from .rules import Variable
 
 INT8 = "int8"
 #: Keras's default input quantizer: AbsMaxQuantizer's value range and epsilon
@@ -85,9 +86,14 @@ def dequantized(layer: Layer, role: str, scale_role: str, axis: int) -> Layer:
     return replace(layer, tensors=tensors)
 
 
-def int8_variables(weights: list[tuple[str, Layout]], scale: str, config: Config) -> list[tuple[str, Layout]]:
-    """The stored variables of a layer in Keras's order, with the int8 mode's scale after them."""
-    return weights + [(scale, Layout.VECTOR)] if is_int8(config) else weights
+def with_int8_scale(variables: Callable[[Config], list[Variable]], scale: str) -> Callable[[Config], list[Variable]]:
+    """A kind's variables, and after them, when the layer is int8-quantized, its scale (stored next)."""
+
+    def quantized(config: Config) -> list[Variable]:
+        found = variables(config)
+        return found + [Variable(scale, Layout.VECTOR, f"vars/{len(found)}", (scale,))] if is_int8(config) else found
+
+    return quantized
 
 
 def transform_note(text: str, scale: str) -> str:

@@ -30,7 +30,6 @@ WEIGHTS_MEMBER = "model.weights.h5"
 # Keras 3 writes `layers`; some tf.keras 2.13-2.15 archives wrote this instead.
 LAYER_GROUPS = ("layers", "_layer_checkpoint_dependencies")
 StoreOf = Any  # a function giving the Store of a dataset (sharded weights: each shard's own)
-VOCABULARY_LAYERS = ("IntegerLookup", "StringLookup", "TextVectorization")  # their vocabulary: an asset
 
 
 def is_keras3_weights(h5: h5py.File) -> bool:
@@ -71,41 +70,39 @@ def read_archive(path: str, architecture: Any = None) -> ModelGraph:
         except BaseException:
             graph.close()
             raise
-    skip = userblock(h5)
-    if check is not None:  # stored: tensors are mapped straight from the zip, its CRC checked before output
-        graph.integrity.append(check.check)
-        graph.resources.callback(check.cancel)
-        store = Store(path, check.start + skip, check.info.file_size - skip, check.start_once)
-    else:
-        store = Store(None, 0, region[2] - skip)
-    asset_dirs = _fill(graph, h5, model_config, where, lambda dataset: store)
-    if asset_dirs:
+        skip = userblock(h5)
+        if check is not None:  # stored: tensors are mapped straight from the zip, its CRC checked before output
+            graph.integrity.append(check.check)
+            graph.resources.callback(check.cancel)
+            store = Store(path, check.start + skip, check.info.file_size - skip, check.start_once)
+        else:
+            store = Store(None, 0, region[2] - skip)
+        asset_dirs = _fill(graph, h5, model_config, where, lambda dataset: store)
         try:
-            _read_vocabularies(path, graph, asset_dirs)
+            _read_vocabularies(archive, path, names, graph, asset_dirs)
         except BaseException:
             graph.close()
             raise
     return graph
 
 
-def _read_vocabularies(path: str, graph: ModelGraph, asset_dirs: dict[tuple[str, ...], str]) -> None:
-    """The vocabulary each lookup layer saved beside the weights (`assets/<its group>/vocabulary.txt`, one
+def _read_vocabularies(archive: zipfile.ZipFile, path: str, names: set[str], graph: ModelGraph,
+                       asset_dirs: dict[tuple[str, ...], str]) -> None:
+    """The vocabulary a layer (a lookup) saved beside the weights (`assets/<its group>/vocabulary.txt`, one
     token a line, special tokens first, as Keras's get_vocabulary lists them), onto `Layer.assets`."""
-    with open_archive(path) as archive:
-        names = set(archive.namelist())
-        for layer in graph.walk():
-            member = asset_dirs.get(layer.path, "") + "/vocabulary.txt"
-            if layer.path not in asset_dirs or member not in names:
-                continue
-            data = read_small_member(archive, path, member, "vocabulary")
-            if len(data) > MAX_JSON_BYTES:
-                raise ReadError(f"{path}:{member}: more than the {MAX_JSON_BYTES >> 20} MB its header declares; "
-                                "the archive is crafted")
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError:
-                raise ReadError(f"{path}:{member}: a vocabulary that is not UTF-8 text") from None
-            layer.assets["vocabulary"] = text.split("\n") if text else []
+    for layer in graph.walk():
+        member = asset_dirs.get(layer.path, "") + "/vocabulary.txt"
+        if layer.path not in asset_dirs or member not in names:
+            continue
+        data = read_small_member(archive, path, member, "vocabulary")
+        if len(data) > MAX_JSON_BYTES:
+            raise ReadError(f"{path}:{member}: more than the {MAX_JSON_BYTES >> 20} MB its header declares; "
+                            "the archive is crafted")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ReadError(f"{path}:{member}: a vocabulary that is not UTF-8 text") from None
+        layer.assets["vocabulary"] = text.split("\n") if text else []
 
 
 def read_weights(path: str, h5: h5py.File, architecture: Any = None) -> ModelGraph:
@@ -160,7 +157,7 @@ def load_architecture(path: str) -> Any:
 
 def _fill(graph: ModelGraph, h5: Any, model_config: Any, where: str,
           store_of: StoreOf) -> dict[tuple[str, ...], str]:
-    """Read the layers into `graph`; returns where the archive keeps each lookup layer's assets (by path)."""
+    """Read the layers into `graph`; returns where an archive keeps each layer's assets (by path)."""
     asset_dirs: dict[tuple[str, ...], str] = {}
     try:
         if _attribute_groups(h5) or (isinstance(model_config, dict) and not is_model_entry(model_config)):
@@ -186,15 +183,15 @@ def _fill(graph: ModelGraph, h5: Any, model_config: Any, where: str,
 
 def _attach(model: Layer, layers_group: h5py.Group, where: str, store_of: StoreOf,
             asset_dirs: dict[tuple[str, ...], str]) -> None:
-    """Give each layer of `model` the tensors of its class-name-numbered group; note where a lookup
-    layer's assets are (Keras keeps them under the same path)."""
+    """Give each layer of `model` the tensors of its class-name-numbered group; note where its assets
+    are (Keras keeps them under the same path)."""
     claimed: set[str] = set()
     children = [child for child in model.children or []
                 if not (model.class_name == "Sequential" and child.class_name == "InputLayer")  # not in `layers`
                 and not child.kind.startswith("keras.ops.")]  # an operation: Keras saves nothing of it
     names = _store_names(children, layers_group, where)
     for child, store_name in zip(children, names):
-        if store_name is not None and child.class_name in VOCABULARY_LAYERS:
+        if store_name is not None:
             asset_dirs[child.path] = f"assets/{layers_group.name.strip('/')}/{store_name}"
         if store_name is None or store_name not in layers_group:
             continue  # Keras writes no group for some weightless layers
