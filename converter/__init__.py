@@ -13,14 +13,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from typing import Any
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import hugging_face
 from .conversion import Conversion, LayerConversion, TargetTensor, TorchModule
 from .convert import OUTPUT_LAYOUTS, convert_graph, read_tagged
-from .batch import BatchItem, convert_many, summary_table
 from .dtypes import OUTPUT_DTYPES
 from .errors import (
     ArgumentError, ConfigError, ConversionWarning, ConverterError, LayoutError, LoadError, MissingDependencyError,
@@ -28,20 +28,41 @@ from .errors import (
 )
 from .graph import BFLOAT16, InputSpec, Layer, ModelGraph, Tensor
 from .kinds import KINDS, Kind
-from .kinds.outside_state import preprocessing_state as preprocessing_state_of
 from .layouts import PERMUTATIONS, Layout
-from .loading import converted_like, load_into, renamed
-from .matching import Plan
-from .modeling import export, to_torch
-from .progress import ProgressBar
 from .readers import FORMATS
 from .report import Report
-from .verification import VerificationReport, verify
 from .writers import WRITERS, check_destination, check_output, write
 from .writers.files import copy_file, write_text
 from .writers.safetensors_file import nbytes
 
+if TYPE_CHECKING:
+    from .batch import BatchItem, convert_many, summary_table
+    from .loading import load_into
+    from .matching import Plan
+    from .modeling import export, to_torch
+    from .verification import VerificationReport, verify
+
 __version__ = "0.1.0"
+
+# Imported on first use: a conversion needs none of these, and each process's start-up is most of what
+# converting a small model costs (`python -m converter convert` pays for every import here).
+_LAZY = {
+    "BatchItem": "batch", "convert_many": "batch", "summary_table": "batch", "load_into": "loading",
+    "Plan": "matching", "export": "modeling", "to_torch": "modeling", "VerificationReport": "verification",
+    "verify": "verification",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 __all__ = [
     "read", "convert", "state_dict", "inspect", "to_torch", "export", "verify", "load_into",
@@ -122,10 +143,12 @@ def convert(
             if like is not None:
                 if layout != "torch":
                     raise ArgumentError("--like pairs tensors with a PyTorch model's state_dict: torch layout only")
+                from .loading import converted_like
                 conversion = converted_like(graph, os.fspath(like), mapping, allow_unused, skip_unsupported)
             else:
                 conversion = convert_graph(graph, layout, skip_unsupported)
                 if mapping is not None:
+                    from .loading import renamed
                     conversion.tensors = renamed(conversion, mapping, allow_unused)
             if not conversion.tensors:
                 raise ReadError(f"{graph.source}: no weights to convert ({_why_empty(conversion)}); nothing was "
@@ -138,6 +161,7 @@ def convert(
                 if made:
                     os.rmdir(made)
                 return conversion
+            from .progress import ProgressBar
             bar = ProgressBar(sum(nbytes(t) for t in conversion.tensors), "converting") if progress else None
             try:
                 conversion.files = write(conversion.tensors, conversion.metadata(), destination, force,
@@ -152,6 +176,7 @@ def convert(
                     copy_file(content, path, force)
                 conversion.files.append(path)
             if state_path is not None:
+                from .kinds.outside_state import preprocessing_state as preprocessing_state_of
                 # default=str: a live model's config may hold numpy scalars
                 write_text(state_path, json.dumps(preprocessing_state_of(graph), indent=2, default=str), force)
         if record_path is not None:

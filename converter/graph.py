@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -44,6 +45,7 @@ def qualified_name(module: str | None, class_name: str, registered_name: str | N
     return f"{module}.{class_name}"
 
 
+@lru_cache(maxsize=1 << 16)  # every tensor's key asks for its layer's, many times over a conversion
 def key_name(layer_name: str) -> str:
     """A Keras layer name as it appears in keys: characters outside [A-Za-z0-9_] become _."""
     return re.sub(r"[^A-Za-z0-9_]", "_", layer_name)

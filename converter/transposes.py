@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import math
 import os
-from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 # Tiles of 16 float32 source rows by 2048 columns: each tile reads 16 sequential streams and
 # writes one whole 64-byte cache line per output row. Measured on 8192 x 8192 float32:
@@ -123,6 +126,8 @@ def _pool(workers: int) -> ThreadPoolExecutor:
     Keyed by process id too: a forked child has none of its parent's threads, and a pool
     copied from the parent would never run what it is given.
     """
+    from concurrent.futures import ThreadPoolExecutor  # here: with logging, a few ms of every start-up otherwise
+
     key = (os.getpid(), workers)
     if key not in _POOLS:
         _POOLS[key] = ThreadPoolExecutor(workers, thread_name_prefix="weightport-transpose")

@@ -51,3 +51,15 @@ def test_converting_a_tensorflow_checkpoint_imports_no_framework(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "HEAVY []" in result.stdout
+
+
+@pytest.mark.parametrize("source", ["keras3/mlp.keras", "keras3/mlp.weights.h5"])
+def test_keras3_weights_are_read_without_h5py(tmp_path, source):
+    """The HDF5 Keras 3 writes is read by hdf5_tree: h5py (tens of ms to import) is left for other files."""
+    script = SCRIPT.replace('"torch"}}', '"torch", "h5py"}}')
+    result = subprocess.run(
+        [sys.executable, "-c", script.format(source=fixture(source), destination=str(tmp_path / "out.safetensors"))],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "HEAVY []" in result.stdout

@@ -143,10 +143,7 @@ def hub_checkpoint(path: str) -> tuple[str, dict[str, Any]] | None:
 
 
 def _read_file(path: str, architecture: Any, hub_config: dict[str, Any] | None = None) -> ModelGraph:
-    import h5py
-
-    from . import keras3, legacy_h5, sharded
-    from .hdf5_checks import open_hdf5
+    from . import keras3
 
     architecture = _architecture(architecture)
     if not os.path.exists(path):
@@ -164,6 +161,14 @@ def _read_file(path: str, architecture: Any, hub_config: dict[str, Any] | None =
         raise ReadError(f"{path}: cannot read ({error.strerror or error})") from None
     if magic == b"PK\x03\x04" or zipfile.is_zipfile(path):
         return keras3.read_archive(path, architecture)
+    tree = keras3.simple_weights_file(path) if hub_config is None else None
+    if tree is not None:  # a .weights.h5 of the simple shape Keras writes: read in one pass, without h5py
+        return keras3.read_weights(path, tree, architecture)
+    import h5py
+
+    from . import legacy_h5, sharded
+    from .hdf5_checks import open_hdf5
+
     if sharded.is_keras_shard_index(path):
         return keras3.read_sharded(path, architecture)
     if not h5py.is_hdf5(path):

@@ -10,13 +10,13 @@ from __future__ import annotations
 import math
 import os
 import weakref
-from dataclasses import dataclass, field
-from typing import IO, Any, Callable
+from typing import IO, Any
 
 import h5py
 
 from ..errors import ReadError
 from .hdf5_headers import check_objects, register
+from .hdf5_tree import Store
 from .limits import compression_ok
 
 #: numpy dtypes a weight may have (and every writer can store)
@@ -25,22 +25,6 @@ WEIGHT_DTYPES = frozenset({
     "bool",
 })
 _LINK_KINDS = {h5py.h5l.TYPE_SOFT: "a soft link", h5py.h5l.TYPE_EXTERNAL: "an external link"}
-
-
-@dataclass
-class Store:
-    """The bytes h5py sees as one HDF5 file: where they lie on disk and how many there are.
-
-    `path` and `start` locate byte 0 (a `.keras` archive holds its weights file at an offset),
-    `size` bounds every offset a dataset may declare; `path` is None when the bytes are not
-    a plain file region (nothing is memory-mapped then). `used` runs when a tensor's bytes are
-    first read (a zip member starts checking its CRC then).
-    """
-
-    path: str | None
-    start: int
-    size: int
-    used: Callable[[], None] = field(default=lambda: None, repr=False)
 
 
 def open_hdf5(source: str | IO[bytes], where: str, region: tuple[str | IO[bytes], int, int] | None = None) -> h5py.File:

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import struct
 import weakref
-from typing import Any, Callable
-
-import h5py
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import ReadError
+
+if TYPE_CHECKING:
+    import h5py
 
 RawReader = Callable[[int, int], bytes]  # (address from the HDF5 base, length) -> bytes
 _RAW: "weakref.WeakKeyDictionary[Any, tuple[RawReader, int, int]]" = weakref.WeakKeyDictionary()
@@ -45,7 +46,7 @@ def check_objects(h5: h5py.File, addresses: set[int], where: str) -> None:
     read, size, offsets = _RAW[h5.id]
     checked = _CHECKED[h5.id]
     for address in sorted(addresses):
-        for kind, body in _messages(read, size, offsets, address, where):
+        for kind, _, body in messages(read, size, offsets, address, where):
             if kind == _EXTERNAL_FILES:
                 raise ReadError(f"{where}: a dataset's bytes are stored in an external file; weightport reads "
                                 "nothing outside the given file")
@@ -71,8 +72,8 @@ def _dense(body: bytes, offsets: int) -> bool:
     return len(address) == offsets and address != b"\xff" * offsets
 
 
-def _messages(read: RawReader, size: int, offsets: int, address: int, where: str) -> list[tuple[int, bytes]]:
-    """(type, body) of every message in the object header at `address`, continuation chunks followed."""
+def messages(read: RawReader, size: int, offsets: int, address: int, where: str) -> list[tuple[int, int, bytes]]:
+    """(type, flags, body) of every message in the object header at `address`, continuation chunks followed."""
     first = _read(read, size, address, 16, where)
     chunks: list[tuple[int, int]] = []
     if first[:4] == b"OHDR":
@@ -86,7 +87,7 @@ def _messages(read: RawReader, size: int, offsets: int, address: int, where: str
         chunks.append((address + 16, struct.unpack_from("<I", first, 8)[0]))
     else:
         raise ReadError(f"{where}: object header at {address} is damaged")
-    found: list[tuple[int, bytes]] = []
+    found: list[tuple[int, int, bytes]] = []
     seen = 0
     while chunks:
         start, length = chunks.pop(0)
@@ -102,16 +103,17 @@ def _messages(read: RawReader, size: int, offsets: int, address: int, where: str
         header = 8 if version == 1 else 4 + (2 if flags & 0x04 else 0)
         while position + header <= len(data):
             if version == 1:
-                kind, message_size = struct.unpack_from("<HH", data, position)
+                kind, message_size, flags_of = struct.unpack_from("<HHB", data, position)
             else:
-                kind, message_size = data[position], struct.unpack_from("<H", data, position + 1)[0]
+                kind, message_size, flags_of = data[position], struct.unpack_from("<H", data, position + 1)[0], \
+                    data[position + 3]
             body = data[position + header: position + header + message_size]
             position += header + message_size
             if kind == _CONTINUATION and len(body) >= offsets + 8:
                 chunks.append((int.from_bytes(body[:offsets], "little"),
                                int.from_bytes(body[offsets:offsets + 8], "little")))
             else:
-                found.append((kind, body))
+                found.append((kind, flags_of, body))
     return found
 
 

@@ -3,24 +3,31 @@ from __future__ import annotations
 
 import re
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import h5py
 import numpy as np
 
 from ..errors import ReadError
 from ..graph import BFLOAT16, FileRegion, Tensor
-from .hdf5_checks import Store, check_dataset, weight_dtype
+from .hdf5_tree import Store, TreeDataset, TreeGroup
+
+if TYPE_CHECKING:  # h5py is imported where a file is read through it: hdf5_tree reads Keras's own without it
+    import h5py
 
 
-def tensor_from_dataset(dataset: h5py.Dataset, role: str, where: str, store: Store) -> Tensor:
+def tensor_from_dataset(dataset: h5py.Dataset | TreeDataset, role: str, where: str, store: Store) -> Tensor:
     """A Tensor that reads `dataset` when loaded; `where` is the file and path for messages.
 
     The dataset is checked first (hdf5_checks: nothing outside the file, nothing declared
     and not stored). A contiguous, unfiltered dataset is memory-mapped in place from the
     store's file (no copy, nothing read until used, pages released when the array is
-    dropped) instead of read through h5py.
+    dropped) instead of read through h5py. A TreeDataset (hdf5_tree) is contiguous, checked
+    and in the file already.
     """
+    if isinstance(dataset, TreeDataset):
+        return _mapped(dataset, role, where, store)
+    from .hdf5_checks import check_dataset, weight_dtype
+
     dtype = weight_dtype(dataset, where)
     check_dataset(dataset, where, store)
     shape = tuple(dataset.shape)
@@ -45,6 +52,26 @@ def tensor_from_dataset(dataset: h5py.Dataset, role: str, where: str, store: Sto
         return Tensor(role=role, shape=shape, dtype=dtype, source=where, loader=load)
     region = FileRegion(store.path, store.start + start, load, store.used)
     return Tensor(role=role, shape=shape, dtype=dtype, source=where, loader=region)
+
+
+def _mapped(dataset: TreeDataset, role: str, where: str, store: Store) -> Tensor:
+    stored = np.dtype(np.uint16 if dataset.dtype == BFLOAT16 else dataset.dtype)
+    path = store.path
+    assert path is not None  # a tree is read from a file
+
+    def load() -> np.ndarray:
+        store.used()
+        if not dataset.nbytes:
+            return np.empty(dataset.shape, stored)  # nothing stored (np.memmap maps no empty range)
+        try:
+            return np.memmap(path, dtype=stored, mode="r", offset=store.start + dataset.offset, shape=dataset.shape)
+        except (OSError, ValueError) as error:
+            raise ReadError(f"{where}: cannot map the tensor ({error}); the file may be truncated") from None
+
+    if not dataset.nbytes or sys.byteorder != "little":
+        return Tensor(role=role, shape=dataset.shape, dtype=dataset.dtype, source=where, loader=load)
+    region = FileRegion(path, store.start + dataset.offset, load, store.used)
+    return Tensor(role=role, shape=dataset.shape, dtype=dataset.dtype, source=where, loader=region)
 
 
 def _contiguous_offset(dataset: h5py.Dataset) -> int | None:
@@ -78,6 +105,10 @@ def attribute(obj: Any, name: str, where: str) -> Any:
     A crafted file can declare an attribute of 2**40 elements stored in a few bytes; h5py
     would allocate all of it before reading. `obj` may be a MergedGroup of shards.
     """
+    if isinstance(obj, TreeGroup):  # read by hdf5_tree, its strings decoded there
+        return obj.attributes.get(name)
+    import h5py
+
     if hasattr(obj, "groups"):  # sharded: the first shard that has it
         return next((attribute(group, name, where) for group in obj.groups if name in group.attrs), None)
     key = name.encode()

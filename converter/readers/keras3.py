@@ -12,18 +12,15 @@ import itertools
 import os
 import re
 import zipfile
-from typing import Any
-
-import h5py
+from typing import TYPE_CHECKING, Any
 
 from ..config import Config
 from ..errors import LayoutError, ReadError
 from ..graph import RAW_VARIABLES, Layer, ModelGraph, Tensor, to_snake_case
-from .hdf5_checks import Store, open_hdf5, userblock
+from .hdf5_tree import NotSimple, Store, TreeDataset, TreeGroup, read_tree
 from .hdf5_tensors import attr_text, attribute, numeric_key, tensor_from_dataset, text_name
 from .keras_config import is_model_entry, parse_model, snake_class
 from .limits import MAX_JSON_BYTES, MAX_MODEL_DEPTH, parse_json, read_json_file, version_text
-from .sharded import MergedGroup, shard_files
 from .zip_member import open_archive, open_member, read_json_member, read_small_member
 
 WEIGHTS_MEMBER = "model.weights.h5"
@@ -31,8 +28,11 @@ WEIGHTS_MEMBER = "model.weights.h5"
 LAYER_GROUPS = ("layers", "_layer_checkpoint_dependencies")
 StoreOf = Any  # a function giving the Store of a dataset (sharded weights: each shard's own)
 
+if TYPE_CHECKING:  # h5py (and what uses it) is imported only for a file hdf5_tree leaves to it
+    import h5py
 
-def is_keras3_weights(h5: h5py.File) -> bool:
+
+def is_keras3_weights(h5: h5py.File | TreeGroup) -> bool:
     """Keras 3's weights layout: a `layers` group, or (a subclassed model's) a root `vars` group beside
     groups named after the model's attributes."""
     return any(name in h5 for name in LAYER_GROUPS) or ("vars" in h5 and bool(_attribute_groups(h5)))
@@ -61,16 +61,23 @@ def read_archive(path: str, architecture: Any = None) -> ModelGraph:
         try:
             stream, check = open_member(archive, path, WEIGHTS_MEMBER)
             graph.resources.enter_context(stream)
-            if check is not None:  # stored in place: its bytes are the archive's, from the window's start
-                region: tuple[Any, int, int] = (path, check.start, check.info.file_size)
+            # stored in place (as Keras writes it): its bytes are the archive's, from the window's start
+            h5: Any = simple_tree(path, check.start, check.info.file_size) if check is not None else None
+            if h5 is not None:
+                skip = 0
             else:
-                stream.seek(0, os.SEEK_END)
-                region = (stream, 0, stream.tell())
-            h5 = graph.resources.enter_context(open_hdf5(stream, where, region))  # type: ignore[arg-type]
+                from .hdf5_checks import open_hdf5, userblock
+
+                if check is not None:
+                    region: tuple[Any, int, int] = (path, check.start, check.info.file_size)
+                else:
+                    stream.seek(0, os.SEEK_END)
+                    region = (stream, 0, stream.tell())
+                h5 = graph.resources.enter_context(open_hdf5(stream, where, region))  # type: ignore[arg-type]
+                skip = userblock(h5)
         except BaseException:
             graph.close()
             raise
-        skip = userblock(h5)
         if check is not None:  # stored: tensors are mapped straight from the zip, its CRC checked before output
             graph.integrity.append(check.check)
             graph.resources.callback(check.cancel)
@@ -105,12 +112,35 @@ def _read_vocabularies(archive: zipfile.ZipFile, path: str, names: set[str], gra
         layer.assets["vocabulary"] = text.split("\n") if text else []
 
 
-def read_weights(path: str, h5: h5py.File, architecture: Any = None) -> ModelGraph:
-    """Read a Keras 3 `.weights.h5`; exact layer names only when `architecture` is given."""
+def simple_tree(path: str, start: int, size: int) -> TreeGroup | None:
+    """The HDF5 file at `start` of `path` read in one pass (hdf5_tree) when it has the simple shape Keras
+    writes, else None: h5py reads it then."""
+    try:
+        return read_tree(path, start, size)
+    except NotSimple:
+        return None
+
+
+def simple_weights_file(path: str) -> TreeGroup | None:
+    """A `.weights.h5` file read in one pass (hdf5_tree), or None: not one, or not of the simple shape."""
+    tree = simple_tree(path, 0, os.path.getsize(path))
+    if tree is None or "model_weights" in tree or tree.attribute_names & {"model_config", "layer_names"}:
+        return None  # a legacy file: legacy_h5 reads it
+    return tree if is_keras3_weights(tree) else None
+
+
+def read_weights(path: str, h5: h5py.File | TreeGroup, architecture: Any = None) -> ModelGraph:
+    """Read a Keras 3 `.weights.h5` (opened with h5py, or read by simple_weights_file); exact layer names
+    only when `architecture` is given."""
     graph = ModelGraph(layers=[], source=path, format="keras-weights",
                        keras_version="unknown (not stored in .weights.h5)")
-    graph.resources.enter_context(h5)
-    skip = userblock(h5)
+    if isinstance(h5, TreeGroup):
+        skip = 0
+    else:
+        from .hdf5_checks import userblock
+
+        graph.resources.enter_context(h5)
+        skip = userblock(h5)
     store = Store(path, skip, os.path.getsize(path) - skip)
     _fill(graph, h5, architecture, path, lambda dataset: store)
     return graph
@@ -118,6 +148,9 @@ def read_weights(path: str, h5: h5py.File, architecture: Any = None) -> ModelGra
 
 def read_sharded(path: str, architecture: Any = None) -> ModelGraph:
     """Read Keras 3 sharded weights: the `.weights.json` index and its `.weights.h5` shards."""
+    from .hdf5_checks import open_hdf5, userblock
+    from .sharded import MergedGroup, shard_files
+
     graph = ModelGraph(layers=[], source=path, format="keras-weights-sharded",
                        keras_version="unknown (not stored in sharded weights)")
     stores: dict[str, Store] = {}
@@ -146,6 +179,10 @@ def load_architecture(path: str) -> Any:
             if "config.json" not in archive.namelist():
                 raise ReadError(f"{path}: a zip archive without config.json; give a .keras file")
             return read_json_member(archive, path, "config.json")
+    import h5py
+
+    from .hdf5_checks import open_hdf5
+
     if h5py.is_hdf5(path):
         with open_hdf5(path, path) as h5:
             text = attribute(h5, "model_config", path)
@@ -197,7 +234,7 @@ def _attach(model: Layer, layers_group: h5py.Group, where: str, store_of: StoreO
             continue  # Keras writes no group for some weightless layers
         claimed.add(store_name)
         group = layers_group[store_name]
-        if not isinstance(group, (h5py.Group, MergedGroup)):
+        if not _is_group(group):
             raise ReadError(f"{where}/{layers_group.name.lstrip('/')}/{store_name}: a dataset where Keras writes "
                             "a layer group")
         _check_name(group, child, f"{where}/{group.name.lstrip('/')}")
@@ -268,7 +305,7 @@ def _tensors_of(group: h5py.Group, where: str, store_of: StoreOf) -> list[Tensor
     found: list[tuple[str, h5py.Dataset]] = []
 
     def visit(name: str | bytes, item: Any) -> None:
-        if isinstance(item, h5py.Dataset):
+        if _is_dataset(item):
             found.append((text_name(name), item))
 
     group.visititems(visit)
@@ -278,11 +315,30 @@ def _tensors_of(group: h5py.Group, where: str, store_of: StoreOf) -> list[Tensor
             for name, dataset in found]
 
 
+def _is_group(item: Any) -> bool:
+    """A group read by hdf5_tree or by h5py (then imported already), or sharded weights' MergedGroup."""
+    if isinstance(item, (TreeGroup, TreeDataset)):
+        return isinstance(item, TreeGroup)
+    import h5py
+
+    from .sharded import MergedGroup
+
+    return isinstance(item, (h5py.Group, MergedGroup))
+
+
+def _is_dataset(item: Any) -> bool:
+    if isinstance(item, (TreeGroup, TreeDataset)):
+        return isinstance(item, TreeDataset)
+    import h5py
+
+    return isinstance(item, h5py.Dataset)
+
+
 def _has_datasets(group: Any) -> bool:
-    if isinstance(group, h5py.Dataset):
+    if _is_dataset(group):
         return True
     found: list[str] = []
-    group.visititems(lambda name, item: found.append(name) if isinstance(item, h5py.Dataset) else None)
+    group.visititems(lambda name, item: found.append(name) if _is_dataset(item) else None)
     return bool(found)
 
 
@@ -297,7 +353,7 @@ def _layers_from_file(layers_group: h5py.Group, parent: tuple[str, ...], where: 
     layers: list[Layer] = []
     for store_name in sorted(layers_group, key=numeric_key):
         group = layers_group[store_name]
-        if not isinstance(group, (h5py.Group, MergedGroup)):
+        if not _is_group(group):
             raise ReadError(f"{where}/{layers_group.name.lstrip('/')}/{store_name}: a dataset where Keras writes "
                             "a layer group")
         recorded = attribute(group["vars"], "name", where) if "vars" in group else None
@@ -321,7 +377,7 @@ def _attribute_groups(h5: Any) -> list[str]:
     """Top-level groups named after a subclassed model's attributes (`encoder`, `blocks`), holding variables."""
     try:
         names = [text_name(name) for name in itertools.islice(iter(h5), 10_000)]
-        return [name for name in names if name not in NOT_ATTRIBUTES and isinstance(h5[name], (h5py.Group, MergedGroup))
+        return [name for name in names if name not in NOT_ATTRIBUTES and _is_group(h5[name])
                 and _has_datasets(h5[name])]
     except (KeyError, OSError, TypeError, ValueError):
         return []
@@ -335,7 +391,7 @@ def _variable_groups(h5: Any, where: str, store_of: StoreOf) -> list[Layer]:
 
     def visit(name: str | bytes, item: Any) -> None:
         parts = tuple(text_name(name).split("/"))
-        if not isinstance(item, h5py.Dataset) or parts[0] == "optimizer":
+        if not _is_dataset(item) or parts[0] == "optimizer":
             return
         if len(parts) >= 2 and parts[-2] == "vars":
             found.setdefault(parts[:-2], []).append((parts[-1], item))

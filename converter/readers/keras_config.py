@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Any
 
 from ..config import Config
@@ -54,8 +55,7 @@ def _parse_model_entry(entry: dict[str, Any], path: tuple[str, ...], where: str)
             child.inbound = [previous] if previous else []
         children.append(child)
         previous = child.name
-    names = [child.name for child in children]
-    repeated = sorted({child for child in names if names.count(child) > 1})
+    repeated = sorted(name for name, count in Counter(child.name for child in children).items() if count > 1)
     if repeated:
         raise ReadError(f"{where}: model {name!r} has several layers named {repeated[0]!r}; Keras names layers "
                         "uniquely, so the config is malformed")

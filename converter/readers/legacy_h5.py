@@ -18,7 +18,8 @@ from ..config import Config
 from ..errors import LayoutError, ReadError
 from ..graph import Layer, ModelGraph, Tensor
 from . import variable_tree
-from .hdf5_checks import Store, userblock
+from .hdf5_checks import userblock
+from .hdf5_tree import Store
 from .hdf5_tensors import attr_list, attr_text, attribute, tensor_from_dataset
 from .keras_config import parse_model, snake_class
 from .limits import parse_json, version_text

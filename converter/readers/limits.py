@@ -41,13 +41,17 @@ def parse_json(text: bytes | str, where: str) -> Any:
 
 def check_depth(value: Any, where: str) -> None:
     """ReadError when lists and dicts nest deeper than MAX_JSON_DEPTH (checked without recursion)."""
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
+    level = [value] if isinstance(value, (dict, list)) else []
+    depth = 0
+    while level:  # a level at a time: one comprehension per container (a config has tens of thousands)
+        depth += 1
         if depth > MAX_JSON_DEPTH:
             raise ReadError(f"{where}: JSON nested more than {MAX_JSON_DEPTH} levels deep; this is not a Keras config")
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
-        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+        below: list[Any] = []
+        for item in level:
+            below += [child for child in (item.values() if isinstance(item, dict) else item)
+                      if isinstance(child, (dict, list))]
+        level = below
 
 
 def read_json_file(path: str, where: str | None = None) -> Any:

@@ -11,9 +11,10 @@ Sizes and offsets are checked against the files; only files named from the prefi
 from __future__ import annotations
 
 import os
+import queue
 import struct
 import sys
-from concurrent.futures import Future, ThreadPoolExecutor
+import threading
 from dataclasses import dataclass
 from typing import Callable
 
@@ -181,11 +182,26 @@ class Checksums:
     CHUNK = 64 << 20  # mapped a piece at a time: its pages are let go before the next
 
     def __init__(self) -> None:
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="weightport-crc32c")
-        self.pending: list[tuple[str, int, Future[int]]] = []
+        # one thread and a queue, not concurrent.futures: that imports logging, a few ms of every start-up
+        self.jobs: queue.SimpleQueue[tuple[str, int, int] | None] = queue.SimpleQueue()
+        self.pending: list[tuple[str, int]] = []  # (where, expected CRC), in the order submitted
+        self.results: list[int | BaseException] = []  # the worker's, in the same order
+        self.worker: threading.Thread | None = None
+        self.cancelled = False
 
     def submit(self, where: str, path: str, offset: int, size: int, expected: int) -> None:
-        self.pending.append((where, expected, self.pool.submit(self._crc, path, offset, size)))
+        if self.worker is None:
+            self.worker = threading.Thread(target=self._work, name="weightport-crc32c", daemon=True)
+            self.worker.start()
+        self.pending.append((where, expected))
+        self.jobs.put((path, offset, size))
+
+    def _work(self) -> None:
+        while (job := self.jobs.get()) is not None and not self.cancelled:
+            try:
+                self.results.append(self._crc(*job))
+            except BaseException as error:  # raised in check(), on the converting thread
+                self.results.append(error)
 
     def _crc(self, path: str, offset: int, size: int) -> int:
         import google_crc32c
@@ -205,12 +221,22 @@ class Checksums:
 
     def check(self) -> None:
         pending, self.pending = self.pending, []
-        for where, expected, future in pending:
-            if masked(future.result()) != expected:
+        if self.worker is None:
+            return
+        self.jobs.put(None)
+        self.worker.join()
+        self.worker = None
+        results, self.results = self.results, []
+        for (where, expected), result in zip(pending, results):
+            if isinstance(result, BaseException):
+                raise result
+            if masked(result) != expected:
                 raise ReadError(f"{where}: the tensor's checksum does not match its bytes; the data file is damaged")
 
     def close(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        # the worker stops after the tensor it is on (a daemon thread: it never holds up the exit)
+        self.cancelled = True
+        self.jobs.put(None)
 
 
 def loader(prefix: str, shards: int, entry: Entry, checksums: Checksums) -> tuple[str, Callable[[], np.ndarray]]:

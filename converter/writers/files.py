@@ -15,9 +15,7 @@ import atexit
 import errno
 import os
 import re
-import secrets
 import shutil
-import socket
 import sys
 from typing import Callable, Iterable
 
@@ -29,7 +27,13 @@ _SWEPT: set[str] = set()  # folders already cleaned of dead processes' temporari
 
 
 def _host() -> str:
-    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:32] or "host"
+    if hasattr(os, "uname"):
+        name = os.uname().nodename
+    else:  # Windows: socket (and what it imports) only here, not in every start-up
+        import socket
+
+        name = socket.gethostname()
+    return re.sub(r"[^A-Za-z0-9-]", "-", name)[:32] or "host"
 
 
 _TEMPORARY = re.compile(r"^\..*\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)\.[0-9a-f]+" + re.escape(_SUFFIX) + "$")
@@ -40,7 +44,7 @@ def temporary_for(destination: str) -> str:
     folder, name = os.path.split(os.path.abspath(destination))
     sweep(folder)
     for _ in range(100):
-        temporary = os.path.join(folder, f".{name[:120]}.{_host()}.{os.getpid()}.{secrets.token_hex(4)}{_SUFFIX}")
+        temporary = os.path.join(folder, f".{name[:120]}.{_host()}.{os.getpid()}.{os.urandom(4).hex()}{_SUFFIX}")
         try:
             handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
         except FileExistsError:
