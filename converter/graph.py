@@ -51,6 +51,7 @@ def key_name(layer_name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", layer_name)
 
 
+@lru_cache(maxsize=1 << 12)  # asked once per layer, of a few class names
 def to_snake_case(class_name: str) -> str:
     """Keras's own `naming.to_snake_case`: `BatchNormalization` -> `batch_normalization`."""
     name = re.sub(r"\W+", "", class_name)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import sys
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -90,6 +91,7 @@ def text_name(name: str | bytes) -> str:
     return name.decode("utf-8", "replace") if isinstance(name, bytes) else name
 
 
+@lru_cache(maxsize=1 << 14)  # `vars/0`, `vars/1`... asked for in every layer
 def numeric_key(name: str | bytes) -> tuple[tuple[int, int, str], ...]:
     """Sort key that orders `vars/2` before `vars/10` (h5py lists 10 first); any two names compare."""
     return tuple((0, int(part), "") if part.isdigit() else (1, 0, part)
@@ -145,3 +147,22 @@ def attr_list(value: Any) -> list[str]:
     if value is None:
         return []
     return [attr_text(item) for item in np.ravel(value).tolist()] if np.size(value) else []
+
+
+def is_group(item: Any) -> bool:
+    """A group read by hdf5_tree or by h5py (then imported already), or sharded weights' MergedGroup."""
+    if isinstance(item, (TreeGroup, TreeDataset)):
+        return isinstance(item, TreeGroup)
+    import h5py
+
+    from .sharded import MergedGroup
+
+    return isinstance(item, (h5py.Group, MergedGroup))
+
+
+def is_dataset(item: Any) -> bool:
+    if isinstance(item, (TreeGroup, TreeDataset)):
+        return isinstance(item, TreeDataset)
+    import h5py
+
+    return isinstance(item, h5py.Dataset)

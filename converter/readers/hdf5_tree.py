@@ -131,6 +131,14 @@ def read_tree(path: str, start: int, size: int) -> TreeGroup:
         raise NotSimple(str(error)) from None
 
 
+def simple_tree(path: str, start: int, size: int) -> TreeGroup | None:
+    """read_tree, or None when the file is not of the simple shape Keras writes (h5py reads it then)."""
+    try:
+        return read_tree(path, start, size)
+    except NotSimple:
+        return None
+
+
 class _Walk:
     def __init__(self, read: Callable[[int, int], bytes], size: int) -> None:
         self.read_raw, self.size = read, size
@@ -164,10 +172,10 @@ class _Walk:
         if depth > MAX_DEPTH:
             raise NotSimple("groups nested too deep")
         self.once(address)
-        found = messages(self.read, self.size, 8, address, name)
+        found = messages(self.read_raw, self.size, 8, address, name)  # it checks each read against the size
+        kinds = {kind for kind, _, _ in found}
         if any(flags & _SHARED for _, flags, _ in found):
             raise NotSimple(f"{name}: a shared message")
-        kinds = {kind for kind, _, _ in found}
         if _SYMBOL_TABLE in kinds and kinds <= _GROUP_MESSAGES:
             return self.group(name, found, depth)
         if _LAYOUT in kinds and kinds <= _DATASET_MESSAGES:
@@ -181,6 +189,8 @@ class _Walk:
                 btree, heap = struct.unpack_from("<QQ", body)
                 names = self.local_heap(heap)
                 for link, header in self.links(btree, names, 0):
+                    if not link or "/" in link or link in group.members:
+                        raise NotSimple(f"{name}: a link named {link!r}, or twice")
                     path = f"{name.rstrip('/')}/{link}"
                     group.members[link] = self.node(path, header, depth + 1)
             elif kind == _ATTRIBUTE:
