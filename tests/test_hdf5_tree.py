@@ -217,3 +217,18 @@ def test_keras_files_take_the_one_pass_path_and_read_as_through_h5py(path: str, 
     assert taken == [True]
     monkeypatch.setattr(keras3, "simple_tree", lambda *arguments: None)
     assert graph_snapshot(path) == fast
+
+
+def test_a_name_given_twice_is_left_to_h5py(tmp_path: Any) -> None:
+    """A crafted group naming two objects alike: which is meant cannot be told, so no tree."""
+    path = str(tmp_path / "twice.h5")
+    with h5py.File(path, "w") as h5:
+        h5.create_dataset("layers/dense_aa/vars/0", data=np.zeros(2, "float32"))
+        h5.create_dataset("layers/dense_ab/vars/0", data=np.ones(2, "float32"))
+    read_tree(path, 0, os.path.getsize(path))  # the clean file is simple
+    data = open(path, "rb").read()
+    assert data.count(b"dense_ab\0") == 1
+    with open(path, "wb") as handle:
+        handle.write(data.replace(b"dense_ab\0", b"dense_aa\0"))
+    with pytest.raises(NotSimple):
+        read_tree(path, 0, os.path.getsize(path))
