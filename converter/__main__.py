@@ -1,6 +1,5 @@
 """`python -m converter ...`: the `weightport` command."""
-import sys
 
-from .cli import main
+from .cli import entry
 
-sys.exit(main())
+entry()

@@ -7,6 +7,7 @@ Exit codes: 0 ok, 1 verification failed, 2 bad input or usage, 70 a bug in weigh
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import signal
@@ -28,6 +29,21 @@ class Terminated(BaseException):
 
 def _terminate(signum: int, frame: Any) -> None:
     raise Terminated()
+
+
+def entry() -> None:
+    """The `weightport` command and `python -m converter`: main() in a process of its own, then exit.
+
+    What the imports made is frozen out of the garbage collector (gc.freeze) before the work,
+    and what the work made after it: collections during a conversion skip numpy's and
+    weightport's own objects, and exiting skips a last collection over all of them (with
+    both, `inspect` of NASNetMobile took 0.28 s instead of 0.32 s here). main() itself, as
+    tests and scripts call it, leaves the collector alone.
+    """
+    gc.freeze()
+    code = main()
+    gc.freeze()
+    sys.exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
