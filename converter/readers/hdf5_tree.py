@@ -127,7 +127,7 @@ def read_tree(path: str, start: int, size: int) -> TreeGroup:
                 return mapped[start + address:start + address + length]
 
             return _Walk(read, size).root()
-    except (OSError, ValueError, IndexError, struct.error, UnicodeDecodeError, ReadError) as error:
+    except (OSError, ValueError, IndexError, struct.error, UnicodeDecodeError, RecursionError, ReadError) as error:
         raise NotSimple(str(error)) from None
 
 
@@ -140,6 +140,9 @@ def simple_tree(path: str, start: int, size: int) -> TreeGroup | None:
 
 
 class _Walk:
+    """One pass over a file's bytes: each object header, B-tree and symbol node read once, global heap
+    collections decoded once."""
+
     def __init__(self, read: Callable[[int, int], bytes], size: int) -> None:
         self.read_raw, self.size = read, size
         self.seen: set[int] = set()  # object headers, B-tree and symbol nodes: each read once
