@@ -10,9 +10,10 @@ from .graph import ModelGraph
 from .hugging_face import refuse_module
 from .kinds import tag_graph
 from .matching import (
-    Mapping, Plan, SourceUnit, TargetUnit, check_rules_used, plan, raw_source_units, renamer, source_units,
-    target_units_from_module, target_units_from_state_dict,
+    Plan, SourceUnit, TargetUnit, plan, raw_source_units, source_units, target_units_from_module,
+    target_units_from_state_dict,
 )
+from .renaming import Mapping, check_rules_used, renamer
 from .templates import template_shapes
 from .twin_pairing import has_positional_roles, typed_layers
 

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from .conversion import Conversion
-from .matching import Mapping, plan, source_units, target_units_from_module
+from .matching import plan, source_units, target_units_from_module
+from .renaming import Mapping
 
 
 def paired_submodules(module: Any, conversion: Conversion, mapping: Mapping) -> dict[str, Any]:
