@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -45,13 +44,13 @@ def qualified_name(module: str | None, class_name: str, registered_name: str | N
     return f"{module}.{class_name}"
 
 
-@lru_cache(maxsize=1 << 16)  # every tensor's key asks for its layer's, many times over a conversion
 def key_name(layer_name: str) -> str:
     """A Keras layer name as it appears in keys: characters outside [A-Za-z0-9_] become _."""
+    if layer_name.isascii() and layer_name.replace("_", "a").isalnum():
+        return layer_name  # most names (every tensor's key asks for its layer's, many times): no regex
     return re.sub(r"[^A-Za-z0-9_]", "_", layer_name)
 
 
-@lru_cache(maxsize=1 << 12)  # asked once per layer, of a few class names
 def to_snake_case(class_name: str) -> str:
     """Keras's own `naming.to_snake_case`: `BatchNormalization` -> `batch_normalization`."""
     name = re.sub(r"\W+", "", class_name)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import re
 import sys
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -91,7 +90,6 @@ def text_name(name: str | bytes) -> str:
     return name.decode("utf-8", "replace") if isinstance(name, bytes) else name
 
 
-@lru_cache(maxsize=1 << 14)  # `vars/0`, `vars/1`... asked for in every layer
 def numeric_key(name: str | bytes) -> tuple[tuple[int, int, str], ...]:
     """Sort key that orders `vars/2` before `vars/10` (h5py lists 10 first); any two names compare."""
     return tuple((0, int(part), "") if part.isdigit() else (1, 0, part)

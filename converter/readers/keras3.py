@@ -256,7 +256,8 @@ def _store_names(children: list[Layer], layers_group: Any, where: str) -> list[s
     in the numbering (`dense`, `dense_2`): there the groups of a class are taken in order, and
     only when there are as many as the config's layers of that class (else it cannot be told).
     """
-    bases = [to_snake_case(child.class_name) for child in children]
+    snake = {name: to_snake_case(name) for name in {child.class_name for child in children}}  # a few classes
+    bases = [snake[child.class_name] for child in children]
     if not layers_group.name.endswith("_layer_checkpoint_dependencies"):
         used: dict[str, int] = {}
         names: list[str | None] = []
