@@ -295,6 +295,18 @@ def _heap_loop(folder: Path) -> Path:
     return path
 
 
+def _name_twice(folder: Path) -> Path:
+    """A weights file whose group names two variables `1` (a byte of its names changed): libhdf5 lists both,
+    so a Dense had two biases and no kernel (found by fuzzing: a traceback)."""
+    path = folder / "model.weights.h5"
+    write_weights_h5(path, dense_weights())
+    data = path.read_bytes()
+    names = b"\x00" * 8 + b"0" + b"\x00" * 7 + b"1\x00"  # the vars group's local heap: '', '0', '1'
+    assert data.count(names) == 1
+    path.write_bytes(data.replace(names, names.replace(b"0\x00", b"1\x00", 1)))
+    return path
+
+
 def _vlen_type_field(folder: Path) -> Path:
     """A string attribute whose variable-length type field names no type: libhdf5 1.14 crashed reading it."""
     path = write_legacy(folder / "model.h5", legacy_dense_config(), legacy_dense_layers())
@@ -425,6 +437,7 @@ CASES: list[Case] = [
     Case("crc_flip", "integrity", _crc_flip, {"convert": "CRC", "export": "CRC", "verify": "CRC"}),
     Case("heap_free_space_loop", "integrity", _heap_loop, {ALL: "global heap"}),
     Case("vlen_type_field", "integrity", _vlen_type_field, {ALL: "not a string"}),
+    Case("name_twice", "integrity", _name_twice, {ALL: "names two objects alike"}),
     Case("checkpoint_offset_past_shard", "size", lambda folder: _checkpoint(folder, offset=1 << 30),
          {ALL: "past the end"}),
     Case("checkpoint_absurd_shape", "size", lambda folder: _checkpoint(folder, shape=(1 << 31, 1 << 31)),

@@ -306,8 +306,16 @@ def _tensors_of(group: h5py.Group, where: str, store_of: StoreOf) -> list[Tensor
     group.visititems(visit)
     found.sort(key=lambda pair: (not pair[0].startswith("vars/"), numeric_key(pair[0])))
     prefix = group.name.lstrip("/")
+    _refuse_twice([name for name, _ in found], f"{where}/{prefix}")
     return [tensor_from_dataset(dataset, name, f"{where}/{prefix}/{name}", store_of(dataset))
             for name, dataset in found]
+
+
+def _refuse_twice(sorted_names: list[str], where: str) -> None:
+    """libhdf5 lists both links of a crafted group that names two objects alike: which is the variable?"""
+    twice = next((name for name, after in zip(sorted_names, sorted_names[1:]) if name == after), None)
+    if twice is not None:
+        raise ReadError(f"{where}/{twice}: the file names two objects alike; it is damaged or crafted")
 
 
 def _has_datasets(group: Any) -> bool:
@@ -382,6 +390,7 @@ def _variable_groups(h5: Any, where: str, store_of: StoreOf) -> list[Layer]:
     for path, datasets in found.items():
         datasets.sort(key=lambda pair: numeric_key(pair[0]))
         prefix = "/".join(path)
+        _refuse_twice([name for name, _ in datasets], f"{where}/{prefix}/vars")
         tensors = [tensor_from_dataset(dataset, f"vars/{index}", f"{where}/{prefix}/vars/{index}",
                                        store_of(dataset)) for index, dataset in datasets]
         layers.append(Layer(name=prefix or "model", class_name=RAW_VARIABLES, config=Config({}),
