@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from .config import Config
+from .errors import LayoutError
 from .layouts import Layout
 
 #: numpy has no bfloat16: bfloat16 tensors travel as their uint16 bit patterns,
@@ -152,11 +153,13 @@ class Layer:
         return self.is_model and self.class_name == "TimeDistributed"
 
     def tensor(self, role: str) -> Tensor:
-        """The tensor playing `role`; KeyError if the layer has none."""
+        """The tensor playing `role`; LayoutError (one line to the user, not a traceback) if the layer has none."""
         for tensor in self.tensors:
             if tensor.role == role:
                 return tensor
-        raise KeyError(f"layer {self.key} has no tensor {role!r}")
+        stored = ", ".join(tensor.role for tensor in self.tensors) or "none"
+        raise LayoutError(f"layer {self.key} ({self.class_name}) has no tensor {role!r} (it has {stored}); the "
+                          "file does not hold what a layer of its config holds: damaged, or saved from another model")
 
     def has(self, role: str) -> bool:
         return any(tensor.role == role for tensor in self.tensors)

@@ -307,6 +307,14 @@ def _name_twice(folder: Path) -> Path:
     return path
 
 
+def _missing_variable(folder: Path) -> Path:
+    """A weights file whose Dense stores its bias (`vars/1`) and no kernel: an internal error until this stop."""
+    path = folder / "model.weights.h5"
+    with h5py.File(path, "w") as h5:
+        h5.create_dataset("layers/dense/vars/1", data=tensor(3))
+    return path
+
+
 def _vlen_type_field(folder: Path) -> Path:
     """A string attribute whose variable-length type field names no type: libhdf5 1.14 crashed reading it."""
     path = write_legacy(folder / "model.h5", legacy_dense_config(), legacy_dense_layers())
@@ -438,6 +446,9 @@ CASES: list[Case] = [
     Case("heap_free_space_loop", "integrity", _heap_loop, {ALL: "global heap"}),
     Case("vlen_type_field", "integrity", _vlen_type_field, {ALL: "not a string"}),
     Case("name_twice", "integrity", _name_twice, {ALL: "names two objects alike"}),
+    Case("missing_variable", "malformed", _missing_variable,
+         {"inspect": "has no tensor 'kernel'", "convert": "has no tensor 'kernel'", "export": "has no tensor 'kernel'",
+          "verify": "holds weights only"}),
     Case("checkpoint_offset_past_shard", "size", lambda folder: _checkpoint(folder, offset=1 << 30),
          {ALL: "past the end"}),
     Case("checkpoint_absurd_shape", "size", lambda folder: _checkpoint(folder, shape=(1 << 31, 1 << 31)),
