@@ -168,6 +168,7 @@ def _read_file(path: str, architecture: Any, hub_config: dict[str, Any] | None =
 
     from . import legacy_h5, sharded
     from .hdf5_checks import open_hdf5
+    from .hdf5_tensors import is_legacy
 
     if sharded.is_keras_shard_index(path):
         return keras3.read_sharded(path, architecture)
@@ -175,11 +176,11 @@ def _read_file(path: str, architecture: Any, hub_config: dict[str, Any] | None =
         raise ReadError(f"{path}: neither a zip archive nor an HDF5 file; {_HINT}")
     h5 = open_hdf5(path, path)
     try:
-        if hub_config is not None and legacy_h5.is_legacy(h5) and "model_config" not in h5.attrs:
+        if hub_config is not None and is_legacy(h5) and "model_config" not in h5.attrs:
             graph = legacy_h5.read_legacy(path, h5, as_tree=True)
             graph.format, graph.hub_config, graph.hub_folder = "hf-tf", hub_config, os.path.dirname(path)
             return graph
-        if legacy_h5.is_legacy(h5):
+        if is_legacy(h5):
             return legacy_h5.read_legacy(path, h5, architecture)
         if keras3.is_keras3_weights(h5):
             return keras3.read_weights(path, h5, architecture)

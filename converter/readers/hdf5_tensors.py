@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -37,10 +37,7 @@ def tensor_from_dataset(dataset: h5py.Dataset | TreeDataset, role: str, where: s
         store.used()
         if start is not None and store.path is not None:
             stored = np.dtype(np.uint16) if dtype == BFLOAT16 else dataset.dtype
-            try:
-                return np.memmap(store.path, dtype=stored, mode="r", offset=store.start + start, shape=shape)
-            except (OSError, ValueError) as error:
-                raise ReadError(f"{where}: cannot map the tensor ({error}); the file may be truncated") from None
+            return _map(store.path, stored, store.start + start, shape, where)
         try:
             array = dataset[()]
         except (OSError, ValueError, KeyError, RuntimeError) as error:
@@ -48,10 +45,7 @@ def tensor_from_dataset(dataset: h5py.Dataset | TreeDataset, role: str, where: s
         array = np.asarray(array)
         return array.view(np.uint16) if dtype == BFLOAT16 else array
 
-    if start is None or store.path is None or dataset.dtype.byteorder == ">" or sys.byteorder != "little":
-        return Tensor(role=role, shape=shape, dtype=dtype, source=where, loader=load)
-    region = FileRegion(store.path, store.start + start, load, store.used)
-    return Tensor(role=role, shape=shape, dtype=dtype, source=where, loader=region)
+    return _tensor(role, shape, dtype, where, load, store, start if dataset.dtype.byteorder != ">" else None)
 
 
 def _mapped(dataset: TreeDataset, role: str, where: str, store: Store) -> Tensor:
@@ -63,15 +57,27 @@ def _mapped(dataset: TreeDataset, role: str, where: str, store: Store) -> Tensor
         store.used()
         if not dataset.nbytes:
             return np.empty(dataset.shape, stored)  # nothing stored (np.memmap maps no empty range)
-        try:
-            return np.memmap(path, dtype=stored, mode="r", offset=store.start + dataset.offset, shape=dataset.shape)
-        except (OSError, ValueError) as error:
-            raise ReadError(f"{where}: cannot map the tensor ({error}); the file may be truncated") from None
+        return _map(path, stored, store.start + dataset.offset, dataset.shape, where)
 
-    if not dataset.nbytes or sys.byteorder != "little":
-        return Tensor(role=role, shape=dataset.shape, dtype=dataset.dtype, source=where, loader=load)
-    region = FileRegion(path, store.start + dataset.offset, load, store.used)
-    return Tensor(role=role, shape=dataset.shape, dtype=dataset.dtype, source=where, loader=region)
+    return _tensor(role, dataset.shape, dataset.dtype, where, load, store, dataset.offset if dataset.nbytes else None)
+
+
+def _map(path: str, stored: np.dtype, offset: int, shape: tuple[int, ...], where: str) -> np.ndarray:
+    """A tensor's bytes memory-mapped in place (no copy; pages released when the array is dropped)."""
+    try:
+        return np.memmap(path, dtype=stored, mode="r", offset=offset, shape=shape)
+    except (OSError, ValueError) as error:
+        raise ReadError(f"{where}: cannot map the tensor ({error}); the file may be truncated") from None
+
+
+def _tensor(role: str, shape: tuple[int, ...], dtype: str, where: str, load: Callable[[], np.ndarray], store: Store,
+            start: int | None) -> Tensor:
+    """A lazy Tensor; with its FileRegion (writers copy unchanged bytes file to file) when its bytes lie, as
+    they are, at `start` of the store's file."""
+    if start is None or store.path is None or sys.byteorder != "little":
+        return Tensor(role=role, shape=shape, dtype=dtype, source=where, loader=load)
+    return Tensor(role=role, shape=shape, dtype=dtype, source=where,
+                  loader=FileRegion(store.path, store.start + start, load, store.used))
 
 
 def _contiguous_offset(dataset: h5py.Dataset) -> int | None:
@@ -145,6 +151,13 @@ def attr_list(value: Any) -> list[str]:
     if value is None:
         return []
     return [attr_text(item) for item in np.ravel(value).tolist()] if np.size(value) else []
+
+
+def is_legacy(h5: Any) -> bool:
+    """A legacy HDF5 file (Keras 2, tf.keras, Keras 3's legacy writer), read by hdf5_tree or h5py: its root
+    holds model_config or layer_names, or a model_weights group."""
+    names = h5.attribute_names if isinstance(h5, TreeGroup) else h5.attrs
+    return "model_config" in names or "model_weights" in h5 or "layer_names" in names
 
 
 def is_group(item: Any) -> bool:

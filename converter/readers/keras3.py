@@ -21,7 +21,9 @@ from ..config import Config
 from ..errors import LayoutError, ReadError
 from ..graph import RAW_VARIABLES, Layer, ModelGraph, Tensor, to_snake_case
 from .hdf5_tree import Store, TreeGroup, simple_tree
-from .hdf5_tensors import attr_text, attribute, is_dataset, is_group, numeric_key, tensor_from_dataset, text_name
+from .hdf5_tensors import (
+    attr_text, attribute, is_dataset, is_group, is_legacy, numeric_key, tensor_from_dataset, text_name,
+)
 from .keras_config import is_model_entry, parse_model, snake_class
 from .limits import MAX_JSON_BYTES, MAX_MODEL_DEPTH, parse_json, read_json_file, version_text
 from .zip_member import open_archive, open_member, read_json_member, read_small_member
@@ -118,7 +120,7 @@ def _read_vocabularies(archive: zipfile.ZipFile, path: str, names: set[str], gra
 def simple_weights_file(path: str) -> TreeGroup | None:
     """A `.weights.h5` file read in one pass (hdf5_tree), or None: not one, or not of the simple shape."""
     tree = simple_tree(path, 0, os.path.getsize(path))
-    if tree is None or "model_weights" in tree or tree.attribute_names & {"model_config", "layer_names"}:
+    if tree is None or is_legacy(tree):
         return None  # a legacy file: legacy_h5 reads it
     return tree if is_keras3_weights(tree) else None
 

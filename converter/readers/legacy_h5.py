@@ -25,10 +25,6 @@ from .keras_config import parse_model, snake_class
 from .limits import parse_json, version_text
 
 
-def is_legacy(h5: h5py.File) -> bool:
-    return "model_config" in h5.attrs or "model_weights" in h5 or "layer_names" in h5.attrs
-
-
 def read_legacy(path: str, h5: h5py.File, architecture: Any = None, as_tree: bool = False) -> ModelGraph:
     """Read a legacy full-model or weights-only HDF5 file into a graph.
 
