@@ -22,8 +22,14 @@ RowFiller = Callable[[int, int, np.ndarray], object]
 
 
 def rows_of(array: np.ndarray) -> RowFiller:
-    """The RowFiller of an array already made: its rows copied."""
-    return lambda start, stop, out: np.copyto(out, array[start:stop])
+    """The RowFiller of an array already made: its rows copied (never broadcast into a larger `out`)."""
+
+    def fill(start: int, stop: int, out: np.ndarray) -> None:
+        if array[start:stop].shape != out.shape:
+            raise ValueError(f"rows {start}:{stop} of a {array.shape} array do not fill {out.shape}")
+        np.copyto(out, array[start:stop])
+
+    return fill
 
 
 class Layout(str, Enum):

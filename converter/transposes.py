@@ -16,18 +16,22 @@ import numpy as np
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
 
-# Tiles of 16 float32 source rows by 2048 columns: each tile reads 16 sequential streams and
-# writes one whole 64-byte cache line per output row. Measured on 8192 x 8192 float32:
-# 0.045-0.06 s (two cores) against 0.105 s for 256 x 256 tiles and 0.53 s for numpy's
-# transposed copy, np.copyto(out, a.T). A tile's rows always end on a cache line (for a 3x3
-# kernel, 16 groups of 9 rows: 576 bytes per output row); partial lines would be read and
-# written again by the next tile: 0.009-0.012 s against 0.017-0.020 s for 2 groups of 9 rows
-# (a 3x3x1024x1024 float32 kernel from a memory-mapped file, two cores).
+# A matrix (k = 1) is copied in tiles of 128 float32 source rows by 256 columns (128 KB, in L2):
+# each output row gets 512 bytes, whole cache lines, per tile. Measured from a memory-mapped
+# file, two cores, best of 3 (GB/s; `benchmarks/bench_transposes.py`): 8192 x 8192 3.6-3.9
+# against 1.5-2.2 for the tiles of 16 rows by 2048 columns staged through a small buffer used
+# before, and 1x1 kernels (2048, 512) and (1024, 2048) 2.4-3.8 against 1.3-1.9; 64 x 1024
+# tiles come close, 256 x 256 falls to 1.5 on 4096 x 4096. A kernel's groups (k > 1) are
+# staged: a tile's rows always end on a cache line (for a 3x3 kernel, 16 groups of 9 rows:
+# 576 bytes per output row); partial lines would be read and written again by the next tile:
+# 0.009-0.012 s against 0.017-0.020 s for 2 groups of 9 rows (a 3x3x1024x1024 float32 kernel
+# from a memory-mapped file, two cores).
 _CACHE_LINE = 64
-_TILE_COLUMNS = 2048
+_TILE_ROW_BYTES = 512  # of a matrix's tile, per output row: 128 float32 source rows
+_TILE_BYTES = 128 << 10
 _STAGED_COLUMNS = 1024  # at most; a 16 x 1024 float32 staging tile is 64 KB: it stays in L2
 _STAGED_BYTES = 256 << 10  # a taller tile (kernel groups) gets fewer columns
-_TILED_BYTES = 1 << 20  # smaller arrays: numpy's own copy
+_TILED_BYTES = 2 << 20  # smaller arrays: numpy's own copy (twice as fast as tiles at 1 MB, in cache)
 
 
 def transpose_2d(array: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -76,19 +80,17 @@ def _transpose_groups(groups: np.ndarray, result: np.ndarray) -> None:
         np.copyto(result.reshape(columns, count, k), groups.transpose(2, 0, 1))
         return
 
-    # From a memory-mapped file (the page cache's small pages), each tile is first copied row by
-    # row into a small staging tile (sequential reads, which the prefetchers follow), then
-    # transposed from cache: 0.075-0.09 s per 256 MB against 0.10-0.12 s reading the map
-    # column-wise, and 0.94 s against 0.98 s for a whole 1 GB conversion (median of 10 pairs).
-    # From the process's own (huge-page) memory the plain tiles are faster: 0.05 against 0.065 s.
-    # Groups of several rows (k > 1) are always staged: the copy puts each tile's rows in order.
-    staged = k > 1 or isinstance(groups, np.memmap)
+    # Groups of several rows (k > 1) are staged: each tile is first copied, group by group, into a
+    # small buffer that puts its rows in order, then transposed from cache.
+    staged = k > 1
     groups = groups.view(np.ndarray)  # a memmap's slices each run Python code (__array_finalize__)
     group_bytes = k * groups.dtype.itemsize
     per_tile = _CACHE_LINE // math.gcd(_CACHE_LINE, group_bytes)  # groups in a tile: whole lines per output row
-    width = _TILE_COLUMNS
     if staged:
         width = max(64, min(_STAGED_COLUMNS, _STAGED_BYTES // (per_tile * group_bytes)) // 64 * 64)
+    else:
+        per_tile *= max(1, _TILE_ROW_BYTES // (per_tile * group_bytes))
+        width = max(64, _TILE_BYTES // (per_tile * group_bytes))
 
     def copy_tiles(group_start: int, group_stop: int, column_start: int, column_stop: int) -> None:
         staging = np.empty((per_tile, k, width), dtype=groups.dtype) if staged else None

@@ -136,7 +136,7 @@ def test_cli_max_shard_size(tmp_path):
 @pytest.mark.parametrize("shape", [(3, 5), (300, 7), (1000, 4097), (4099, 1000), (2048, 2048), (9, 300_001)])
 @pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "uint16"])
 def test_blocked_transpose_equals_numpy(tmp_path, shape, dtype, mapped):
-    """Plain tiles from the process's memory, staged tiles from a memory-mapped file."""
+    """Tiles from the process's memory and from a memory-mapped file (the map read in place)."""
     array = (np.random.default_rng(0).random(shape) * 1000).astype(dtype)
     if mapped:
         array.tofile(tmp_path / "array.bin")

@@ -93,6 +93,7 @@ def _write_through_page_cache(path: str, head: bytes, tensors: Sequence[Any], co
     # The file is cut to its length at the end instead.
     target = os.open(path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
     sources: dict[str, int] = {}
+    band = _Band()
     try:
         file_copy.write_all(target, head, 0)
         at = len(head)
@@ -105,7 +106,7 @@ def _write_through_page_cache(path: str, head: bytes, tensors: Sequence[Any], co
                 file_copy.copy_range(sources[region.path], region.offset, size, target, at, progress)
                 at += size
                 continue
-            for piece in _bands(tensor):
+            for piece in _bands(tensor, band):
                 file_copy.write_all(target, piece, at)
                 at += len(piece)
                 if progress:
@@ -116,19 +117,33 @@ def _write_through_page_cache(path: str, head: bytes, tensors: Sequence[Any], co
             os.close(descriptor)
 
 
-def _bands(tensor: Any) -> Iterator[np.ndarray]:
-    """A tensor's bytes in order: band by band (of at most BAND bytes, one buffer reused) when it can
+class _Band:
+    """One buffer of at most BAND bytes for the tensors made on the page-cache path, grown as needed and
+    reused: its pages are faulted in once, not once per tensor (ResNet50: about 10 ms less)."""
+
+    def __init__(self) -> None:
+        self.buffer = np.empty(0, np.uint8)
+
+    def rows(self, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+        size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        if self.buffer.size < size:
+            self.buffer = np.empty(min(BAND, max(size, 2 * self.buffer.size)), np.uint8)
+        return self.buffer[:size].view(dtype).reshape(shape)
+
+
+def _bands(tensor: Any, band: _Band) -> Iterator[np.ndarray]:
+    """A tensor's bytes in order: band by band (of at most BAND bytes, in `band`'s buffer) when it can
     make its rows on demand (a transpose), else loaded whole."""
     dtype = stored_dtype(tensor.dtype)
     shape, size = tuple(tensor.shape), nbytes(tensor)
     row_bytes = size // shape[0] if shape and shape[0] else 0
-    if size > BAND and 0 < row_bytes <= BAND and hasattr(tensor, "rows"):
+    if 0 < row_bytes <= BAND and hasattr(tensor, "rows"):
         fill_rows, count = tensor.rows(), BAND // row_bytes
-        band = np.empty((count,) + shape[1:], dtype)
         for start in range(0, shape[0], count):
             stop = min(shape[0], start + count)
-            fill_rows(start, stop, band[:stop - start])
-            yield band[:stop - start].reshape(-1).view(np.uint8)
+            rows = band.rows(dtype, (stop - start,) + shape[1:])
+            fill_rows(start, stop, rows)
+            yield rows.reshape(-1).view(np.uint8)
         return
     yield _load(tensor).reshape(-1).view(np.uint8)
 
