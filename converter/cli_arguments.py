@@ -222,5 +222,6 @@ def _quiet_option(parser: argparse.ArgumentParser, what: str) -> None:
 def _architecture_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--architecture", metavar="FILE",
-        help="a .keras file or model config JSON giving the layer names of a .weights.h5 file",
+        help="a .keras file, full-model .h5, model config JSON or tf.keras SavedModel directory giving the layer "
+             "names of a .weights.h5 file or a TensorFlow checkpoint",
     )

@@ -54,6 +54,15 @@ def test_saved_model_and_checkpoint_equal_the_h5(written):
     _same(converter.state_dict(str(folder / "saved")), reference)
     for source in ("ckpt/weights", "ckpt/weights.index", "ckpt/weights.data-00000-of-00001", "ckpt"):
         _same(converter.state_dict(str(folder / source), architecture=str(folder / "model.h5")), reference)
+    # the SavedModel of the same model as the architecture (its keras_metadata.pb), as projects keep both
+    _same(converter.state_dict(str(folder / "ckpt"), architecture=str(folder / "saved")), reference)
+    (folder / "bare").mkdir(exist_ok=True)
+    for name in ("saved_model.pb", "variables"):
+        (folder / "bare" / name).symlink_to(folder / "saved" / name)
+    with pytest.raises(converter.ReadError, match="without a Keras model config"):
+        converter.state_dict(str(folder / "ckpt"), architecture=str(folder / "bare"))
+    with pytest.raises(converter.ReadError, match="a directory, not a SavedModel"):
+        converter.state_dict(str(folder / "ckpt"), architecture=str(folder))
     with converter.read(str(folder / "saved")) as graph:
         assert graph.format == "tf-saved-model"
         assert "optimizer/" in graph.metadata["left_out"]

@@ -12,6 +12,7 @@ from ..errors import ArgumentError, ReadError
 from ..graph import ModelGraph
 from .. import hugging_face
 from . import live, tf_checkpoint
+from .limits import parse_json, read_json_file
 
 # The HDF5 readers (and h5py, 40 ms to import) are imported when a file needs them: a checkpoint
 # or a SavedModel is read without them.
@@ -37,10 +38,32 @@ _HINT = ("expected a Keras .keras archive, a .weights.h5 file (or a sharded .wei
 
 
 def load_architecture(path: str) -> Any:
-    """A model config read from a path (.keras, full-model .h5, JSON)."""
-    from . import keras3
+    """A model config from a `.keras` archive, a full-model `.h5`, a JSON file (model.to_json()) or a
+    tf.keras SavedModel directory (its keras_metadata.pb)."""
+    if tf_checkpoint.is_saved_model(path):
+        return tf_checkpoint.saved_model_architecture(path)
+    if not os.path.isfile(path):
+        what = "a directory, not a SavedModel" if os.path.isdir(path) else "no such architecture file"
+        raise ReadError(f"{path}: {what}; give a .keras file, a full-model .h5, a config JSON or a SavedModel")
+    if zipfile.is_zipfile(path):
+        from .zip_member import open_archive, read_json_member
 
-    return keras3.load_architecture(path)
+        with open_archive(path) as archive:
+            if "config.json" not in archive.namelist():
+                raise ReadError(f"{path}: a zip archive without config.json; give a .keras file")
+            return read_json_member(archive, path, "config.json")
+    import h5py
+
+    from .hdf5_checks import open_hdf5
+    from .hdf5_tensors import attr_text, attribute
+
+    if h5py.is_hdf5(path):
+        with open_hdf5(path, path) as h5:
+            text = attribute(h5, "model_config", path)
+            if text is None:
+                raise ReadError(f"{path}: an HDF5 file without model_config; give a full-model file")
+            return parse_json(attr_text(text), f"{path}: model_config")
+    return read_json_file(path)
 
 
 def read_source(source: Any, architecture: Any = None, variables: str = "raw") -> ModelGraph:

@@ -25,7 +25,7 @@ from .hdf5_tensors import (
     attr_text, attribute, is_dataset, is_group, is_legacy, numeric_key, tensor_from_dataset, text_name,
 )
 from .keras_config import is_model_entry, parse_model, snake_class
-from .limits import MAX_JSON_BYTES, MAX_MODEL_DEPTH, parse_json, read_json_file, version_text
+from .limits import MAX_JSON_BYTES, MAX_MODEL_DEPTH, version_text
 from .zip_member import open_archive, open_member, read_json_member, read_small_member
 
 WEIGHTS_MEMBER = "model.weights.h5"
@@ -164,28 +164,6 @@ def read_sharded(path: str, architecture: Any = None) -> ModelGraph:
     # each dataset is mapped from the shard file that holds it
     _fill(graph, MergedGroup(files, "/"), architecture, path, lambda dataset: stores[dataset.file.filename])
     return graph
-
-
-def load_architecture(path: str) -> Any:
-    """A model config from a `.keras` archive, a full-model `.h5`, or a JSON file (model.to_json())."""
-    if not os.path.isfile(path):
-        raise ReadError(f"{path}: no such architecture file; give a .keras file, a full-model .h5 or a config JSON")
-    if zipfile.is_zipfile(path):
-        with open_archive(path) as archive:
-            if "config.json" not in archive.namelist():
-                raise ReadError(f"{path}: a zip archive without config.json; give a .keras file")
-            return read_json_member(archive, path, "config.json")
-    import h5py
-
-    from .hdf5_checks import open_hdf5
-
-    if h5py.is_hdf5(path):
-        with open_hdf5(path, path) as h5:
-            text = attribute(h5, "model_config", path)
-            if text is None:
-                raise ReadError(f"{path}: an HDF5 file without model_config; give a full-model file")
-            return parse_json(attr_text(text), f"{path}: model_config")
-    return read_json_file(path)
 
 
 def _fill(graph: ModelGraph, h5: Any, model_config: Any, where: str,

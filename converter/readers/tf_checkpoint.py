@@ -82,6 +82,15 @@ def read_saved_model(folder: str, architecture: Any = None, variables: str = "ra
     return graph
 
 
+def saved_model_architecture(folder: str) -> Any:
+    """The model config of a tf.keras SavedModel directory (its `keras_metadata.pb`), as an architecture."""
+    config = _keras_metadata_config(os.path.join(folder, "keras_metadata.pb"))
+    if config is None:
+        raise ReadError(f"{folder}: a SavedModel without a Keras model config (keras_metadata.pb, which tf.keras "
+                        "writes); give a .keras file, a full-model .h5 or a config JSON as the architecture")
+    return config
+
+
 def read_checkpoint(prefix: str, architecture: Any = None, source: str | None = None,
                     variables: str = "raw") -> ModelGraph:
     """A checkpoint's variables: into the layers of `architecture` when given, else as a tree of names.
