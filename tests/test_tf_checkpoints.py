@@ -78,6 +78,41 @@ def test_saved_model_builds_and_verifies(written):
     assert converter.verify(str(folder / "saved"), per_layer=True).ok
 
 
+def test_a_tf_2_4_saved_model_keeps_its_keras_config_in_saved_model_pb(written, tmp_path):
+    """TF 2.0-2.4 wrote no keras_metadata.pb: the config is the root object's metadata inside saved_model.pb.
+    Made here from a TF 2.21 SavedModel as those versions laid it out (a real TF 2.4.1 one converted and
+    verified the same way)."""
+    import shutil
+
+    from tensorflow.core.protobuf import saved_model_pb2
+    from tf_keras.protobuf import saved_metadata_pb2
+
+    folder, _ = written
+    old = tmp_path / "tf24"
+    shutil.copytree(folder / "saved", old)
+    metadata = saved_metadata_pb2.SavedMetadata.FromString((old / "keras_metadata.pb").read_bytes())
+    saved = saved_model_pb2.SavedModel.FromString((old / "saved_model.pb").read_bytes())
+    nodes = saved.meta_graphs[0].object_graph_def.nodes
+    root = nodes[0].user_object
+    assert root.identifier.startswith("_tf_keras_") and not root.metadata
+    for node in metadata.nodes:  # every Keras object's metadata on its node, as TF 2.0-2.4 wrote it
+        nodes[node.node_id].user_object.metadata = node.metadata
+    assert root.metadata
+    (old / "saved_model.pb").write_bytes(saved.SerializeToString())
+    (old / "keras_metadata.pb").unlink()
+    reference = converter.state_dict(str(folder / "model.h5"))
+    _same(converter.state_dict(str(old)), reference)
+    _same(converter.state_dict(str(folder / "ckpt"), architecture=str(old)), reference)
+    assert converter.verify(str(old)).ok
+    root.metadata = ""  # a SavedModel of TF 2.5+ that lost its keras_metadata.pb: a tree of variables, not a guess
+    (old / "saved_model.pb").write_bytes(saved.SerializeToString())
+    with pytest.raises(converter.UnsupportedLayerError, match="without a Keras model"):
+        converter.state_dict(str(old))
+    (old / "saved_model.pb").write_bytes(saved.SerializeToString()[:-7])  # damaged: a one-line error
+    result = run_cli("inspect", str(old))
+    assert result.returncode == 2 and "saved_model.pb" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_raw_checkpoint_tensors_equal_tensorflows(written, tmp_path):
     folder, _ = written
     prefix = str(folder / "ckpt" / "weights")

@@ -3,7 +3,8 @@
 Names: a TF2 object-based checkpoint keys each variable by its path in the object graph
 (`layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE`), a TF1 one by its variable name
 (`bert/encoder/layer_0/attention/self/query/kernel`). With a Keras architecture (given, or a
-tf.keras SavedModel's `keras_metadata.pb`) the object graph stored in the checkpoint
+tf.keras SavedModel's: `keras_metadata.pb` from TF 2.5 on, the root object's metadata inside
+`saved_model.pb` from TF 2.0 to 2.4) the object graph stored in the checkpoint
 (`_CHECKPOINTABLE_OBJECT_GRAPH`) says which layer each `layer_with_weights-N` is: the same
 object as its `layer-K` sibling, the K-th of the model's layers. Without one, the checkpoint
 is a tree of named variables: one group per path, converted with `--layout keras`.
@@ -21,7 +22,7 @@ from ..errors import ReadError
 from ..graph import Layer, ModelGraph, Tensor
 from . import tf_bundle, variable_tree
 from .keras_config import parse_model
-from .limits import parse_json
+from .limits import MAX_JSON_BYTES, parse_json
 from .protowire import all_bytes, first_bytes, first_int, message, varint
 
 OBJECT_GRAPH = "_CHECKPOINTABLE_OBJECT_GRAPH"
@@ -75,7 +76,7 @@ def read_saved_model(folder: str, architecture: Any = None, variables: str = "ra
     prefix = os.path.join(folder, "variables", "variables")
     if not os.path.isfile(prefix + ".index"):
         raise ReadError(f"{folder}: a SavedModel without variables/variables.index")
-    own = _keras_metadata_config(os.path.join(folder, "keras_metadata.pb"))
+    own = _keras_metadata_config(folder)
     graph = read_checkpoint(prefix, architecture if architecture is not None else own, source=folder,
                             variables=variables)
     graph.format, graph.own_config = "tf-saved-model", own
@@ -83,11 +84,12 @@ def read_saved_model(folder: str, architecture: Any = None, variables: str = "ra
 
 
 def saved_model_architecture(folder: str) -> Any:
-    """The model config of a tf.keras SavedModel directory (its `keras_metadata.pb`), as an architecture."""
-    config = _keras_metadata_config(os.path.join(folder, "keras_metadata.pb"))
+    """The model config of a tf.keras SavedModel directory, as an architecture."""
+    config = _keras_metadata_config(folder)
     if config is None:
-        raise ReadError(f"{folder}: a SavedModel without a Keras model config (keras_metadata.pb, which tf.keras "
-                        "writes); give a .keras file, a full-model .h5 or a config JSON as the architecture")
+        raise ReadError(f"{folder}: a SavedModel without a Keras model config (keras_metadata.pb, or the metadata "
+                        "tf.keras 2.0-2.4 kept in saved_model.pb); give a .keras file, a full-model .h5 or a config "
+                        "JSON as the architecture")
     return config
 
 
@@ -231,19 +233,50 @@ def _collect(layer: Layer, node: int, objects: list[ObjectNode], places: dict[st
             _collect(layer, child, objects, places, seen)
 
 
-def _keras_metadata_config(path: str) -> Any:
-    """The model config tf.keras stored in a SavedModel's `keras_metadata.pb` (its root object's), or None."""
-    if not os.path.isfile(path):
+def _keras_metadata_config(folder: str) -> Any:
+    """The model config tf.keras stored with a SavedModel (its root object's metadata), or None."""
+    path = os.path.join(folder, "keras_metadata.pb")
+    text = _metadata_file_root(path) if os.path.isfile(path) else None
+    if text is None:
+        path = os.path.join(folder, "saved_model.pb")
+        text = _saved_model_root(path)
+    if not text:
         return None
-    with open(path, "rb") as handle:
-        data = handle.read(64 << 20)
-    for node in all_bytes(message(data, path), 1):
+    metadata = parse_json(text.decode("utf-8", "replace"), f"{path}: the Keras metadata of the model")
+    if isinstance(metadata, dict) and "config" in metadata:
+        return {"class_name": metadata.get("class_name"), "config": metadata["config"]}
+    return None
+
+
+def _metadata_file_root(path: str) -> bytes | None:
+    """TF 2.5+: `keras_metadata.pb` (SavedMetadata) lists each Keras object's metadata by path; the root's."""
+    for node in all_bytes(message(_read_capped(path), path), 1):
         fields = message(node, path)
         if first_bytes(fields, 3) == b"root":
-            metadata = parse_json(first_bytes(fields, 5).decode("utf-8", "replace"), f"{path}: root metadata")
-            if isinstance(metadata, dict) and "config" in metadata:
-                return {"class_name": metadata.get("class_name"), "config": metadata["config"]}
+            return first_bytes(fields, 5)
     return None
+
+
+def _saved_model_root(path: str) -> bytes | None:
+    """TF 2.0-2.4: the metadata sits in `saved_model.pb`, on the root of the first meta graph's object graph
+    (SavedModel.meta_graphs[0].object_graph_def.nodes[0].user_object, identifier `_tf_keras_...`). A larger
+    file than MAX_JSON_BYTES (a graph holding big constants) is not read for it: the variables are then a tree."""
+    if not os.path.isfile(path) or os.path.getsize(path) > MAX_JSON_BYTES:
+        return None
+    graphs = all_bytes(message(_read_capped(path), path), 2)
+    nodes = all_bytes(message(first_bytes(message(graphs[0], path), 7), path), 1) if graphs else []
+    if not nodes:
+        return None
+    user_object = message(first_bytes(message(nodes[0], path), 4), path)
+    return first_bytes(user_object, 3) if first_bytes(user_object, 1).startswith(b"_tf_keras_") else None
+
+
+def _read_capped(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_JSON_BYTES + 1)
+    if len(data) > MAX_JSON_BYTES:
+        raise ReadError(f"{path}: more than {MAX_JSON_BYTES >> 20} MB of Keras metadata; weightport reads at most that")
+    return data
 
 
 def _plain(value: Any) -> Any:
