@@ -164,6 +164,9 @@ def test_tf1_name_based_checkpoint(tmp_path):
     for slot in ("/adam_m", "/Adam", "/Adam_1", "ExponentialMovingAverage", "global_step"):
         assert slot in left_out
     assert len(weights) == len(values)
+    # every file the Saver wrote names the checkpoint: the graph beside it (.meta) and the state file too
+    for path in (prefix + ".meta", str(tmp_path / "checkpoint"), str(tmp_path)):
+        _same(converter.state_dict(path, layout="keras"), weights)
 
 
 def test_damaged_checkpoints_are_one_line_errors(written, tmp_path):
@@ -226,6 +229,16 @@ def test_a_state_file_naming_another_folder_is_refused(tmp_path, written):
     (tmp_path / "checkpoint").write_text(f'model_checkpoint_path: "{folder}/ckpt/weights"\n')
     result = run_cli("inspect", str(tmp_path))
     assert result.returncode == 2 and "only files in the folder" in result.stderr
+    # the folder moved (TF1 writes absolute paths): the checkpoint of that name beside the state file is read
+    import shutil
+
+    for file in (folder / "ckpt").iterdir():
+        if file.name.startswith("weights."):
+            shutil.copy(file, tmp_path / file.name)
+    with converter.read(str(tmp_path)) as graph:
+        assert graph.files and all(file.startswith(str(tmp_path)) for file in graph.files)
+    _same(converter.state_dict(str(tmp_path / "checkpoint"), layout="keras"),
+          converter.state_dict(str(folder / "ckpt"), layout="keras"))
 
 
 def test_a_bert_shaped_tf1_checkpoint_loads_into_a_pytorch_module(tmp_path):

@@ -39,10 +39,14 @@ ALIAS = re.compile(r"^(variables|trainable_variables|non_trainable_variables)/\d
 
 
 def checkpoint_prefix(path: str) -> str | None:
-    """The bundle prefix `path` names: PREFIX, PREFIX.index, a data shard, a folder with a `checkpoint`
-    state file (its latest), or None when `path` is none of these."""
-    if path.endswith(".index") and os.path.isfile(path):
-        return path[: -len(".index")]
+    """The bundle prefix `path` names: PREFIX, PREFIX.index, a data shard, PREFIX.meta (the graph TF1's
+    Saver writes beside the variables: not read), a folder with a `checkpoint` state file or that file
+    (its latest), or None when `path` is none of these."""
+    for suffix in (".index", ".meta"):
+        if path.endswith(suffix) and os.path.isfile(path) and os.path.isfile(path[: -len(suffix)] + ".index"):
+            return path[: -len(suffix)]
+    if os.path.basename(path) == "checkpoint" and os.path.isfile(path):
+        return _latest(os.path.dirname(path) or ".")
     shard = re.match(r"^(.*)\.data-\d{5}-of-\d{5}$", path)
     if shard and os.path.isfile(path) and os.path.isfile(shard.group(1) + ".index"):
         return shard.group(1)
@@ -60,10 +64,15 @@ def _latest(folder: str) -> str:
     found = re.search(r'^model_checkpoint_path:\s*"([^"\n]*)"', text, re.M)
     if not found:
         raise ReadError(f"{folder}/checkpoint: names no model_checkpoint_path")
-    name = found.group(1)
-    if os.path.basename(name) != name or name in ("", ".", ".."):
-        raise ReadError(f"{folder}/checkpoint: names {name!r}, not a checkpoint beside it; weightport reads only "
-                        "files in the folder given")
+    named = found.group(1)
+    # TF1's Saver writes the absolute prefix it was given; the folder may have moved since. The checkpoint of
+    # that name beside the state file is the one meant (tf.train.latest_checkpoint users do the same by hand);
+    # nothing outside the folder is read.
+    name = re.split(r"[/\\]", named)[-1]
+    if name in ("", ".", "..") or not os.path.isfile(os.path.join(folder, name + ".index")):
+        raise ReadError(f"{folder}/checkpoint: names {named!r}, and the folder holds no {name or '(no name)'}.index; "
+                        "weightport reads only files in the folder given: name the checkpoint itself (PREFIX or "
+                        "PREFIX.index)")
     return os.path.join(folder, name)
 
 
