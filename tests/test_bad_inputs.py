@@ -69,6 +69,23 @@ def make_missing(folder: Path) -> Path:
     return folder / "missing.keras"
 
 
+LFS_POINTER = ("version https://git-lfs.github.com/spec/v1\n"
+               "oid sha256:92d6207eedd0c3de4cf64f23c8746aa90c385820405e489757a32dfb00e7802a\nsize 487203636\n")
+
+
+def make_lfs_pointer(folder: Path) -> Path:
+    """A clone without `git lfs pull`: the pointer file stands where the model should be."""
+    path = folder / "tf_model.h5"
+    path.write_text(LFS_POINTER)
+    return path
+
+
+def make_lfs_checkpoint(folder: Path) -> Path:
+    (folder / "ckpt.index").write_text(LFS_POINTER)
+    (folder / "ckpt.data-00000-of-00001").write_text(LFS_POINTER)
+    return folder / "ckpt.index"
+
+
 CASES = {
     "empty": (make_empty, "empty"),
     "truncated_h5": (make_truncated_h5, "truncated"),
@@ -79,6 +96,8 @@ CASES = {
     "zip_without_config": (make_zip_without_config, "without config.json"),
     "directory": (make_directory, "is a directory"),
     "missing": (make_missing, "no such file"),
+    "lfs_pointer": (make_lfs_pointer, "a Git LFS pointer to a 487.2 MB file"),
+    "lfs_checkpoint": (make_lfs_checkpoint, "a Git LFS pointer to a 487.2 MB file"),
 }
 
 

@@ -182,6 +182,9 @@ def test_damaged_checkpoints_are_one_line_errors(written, tmp_path):
     result = run_cli("convert", str(damaged / "weights"), str(tmp_path / "out.safetensors"), "--layout", "keras")
     assert result.returncode == 2 and "checksum" in result.stderr and len(result.stderr.splitlines()) == 1
     assert not (tmp_path / "out.safetensors").exists()
+    data.write_text("version https://git-lfs.github.com/spec/v1\noid sha256:00\nsize 2000000\n")  # not pulled
+    result = run_cli("inspect", str(damaged / "weights"))
+    assert result.returncode == 2 and "a Git LFS pointer to a 2.0 MB file" in result.stderr
     index = damaged / "weights.index"
     index.write_bytes(index.read_bytes()[:-20])
     result = run_cli("inspect", str(damaged / "weights"))

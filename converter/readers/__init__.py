@@ -12,7 +12,7 @@ from ..errors import ArgumentError, ReadError
 from ..graph import ModelGraph
 from .. import hugging_face
 from . import live, tf_checkpoint
-from .limits import parse_json, read_json_file
+from .limits import parse_json, read_json_file, refuse_lfs_pointer
 
 # The HDF5 readers (and h5py, 40 ms to import) are imported when a file needs them: a checkpoint
 # or a SavedModel is read without them.
@@ -45,6 +45,8 @@ def load_architecture(path: str) -> Any:
     if not os.path.isfile(path):
         what = "a directory, not a SavedModel" if os.path.isdir(path) else "no such architecture file"
         raise ReadError(f"{path}: {what}; give a .keras file, a full-model .h5, a config JSON or a SavedModel")
+    with open(path, "rb") as handle:
+        refuse_lfs_pointer(path, handle.read(200))
     if zipfile.is_zipfile(path):
         from .zip_member import open_archive, read_json_member
 
@@ -179,9 +181,11 @@ def _read_file(path: str, architecture: Any, hub_config: dict[str, Any] | None =
         raise ReadError(f"{path}: not a regular file; {_HINT}")
     try:
         with open(path, "rb") as handle:
-            magic = handle.read(4)
+            head = handle.read(200)
     except OSError as error:
         raise ReadError(f"{path}: cannot read ({error.strerror or error})") from None
+    refuse_lfs_pointer(path, head)
+    magic = head[:4]
     if magic == b"PK\x03\x04" or zipfile.is_zipfile(path):
         return keras3.read_archive(path, architecture)
     tree = keras3.simple_weights_file(path) if hub_config is None else None

@@ -8,6 +8,7 @@ weights compress by about 1.1x) and far below what would exhaust memory.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from ..errors import ReadError
@@ -17,6 +18,19 @@ MAX_JSON_DEPTH = 200  # nesting of lists and dicts; Keras configs of nested mode
 MAX_MODEL_DEPTH = 64  # models nested inside models
 MAX_COMPRESSION_RATIO = 100  # uncompressed / compressed bytes of a zip member or HDF5 dataset...
 COMPRESSION_SLACK = 1 << 20  # ...once it decompresses to more than this (small zero biases compress well)
+
+
+#: what a Git LFS pointer file starts with: a clone made without `git lfs pull` holds these in place of weights
+LFS_POINTER = b"version https://git-lfs.github.com/spec/"
+
+
+def refuse_lfs_pointer(path: str, head: bytes) -> None:
+    """ReadError when `head` (a file's first bytes, 200 are enough) is a Git LFS pointer's: say so, and what to do."""
+    if head.startswith(LFS_POINTER):
+        size = re.search(rb"\nsize (\d+)", head)
+        stands_for = f" to a {int(size.group(1)) / 1e6:,.1f} MB file" if size else ""
+        raise ReadError(f"{path}: a Git LFS pointer{stands_for}, not the file itself (a clone without its LFS "
+                        "objects); fetch them (git lfs pull, or download the file from where it is hosted)")
 
 
 def compression_ok(uncompressed: int, compressed: int) -> bool:

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import ReadError
 from ..graph import FileRegion
+from .limits import refuse_lfs_pointer
 from .protowire import Fields, all_bytes, first_bytes, first_int, message, signed, varint
 
 MAGIC = 0xDB4775248B80FB57
@@ -72,6 +73,8 @@ def read_index(prefix: str) -> tuple[int, list[Entry]]:
     """The number of data shards and every entry of `PREFIX.index`, checked."""
     path = index_path(prefix)
     size = os.path.getsize(path)
+    with open(path, "rb") as handle:
+        refuse_lfs_pointer(path, handle.read(200))
     if size < FOOTER:
         raise ReadError(f"{path}: {size} bytes, too short for a TensorFlow checkpoint index")
     if size > MAX_INDEX_BYTES:
@@ -254,6 +257,8 @@ def loader(prefix: str, shards: int, entry: Entry, checksums: Checksums) -> tupl
     if not os.path.isfile(path):
         raise ReadError(f"{where}: the data file {os.path.basename(path)} is missing beside the index")
     if entry.offset < 0 or entry.offset + entry.size > os.path.getsize(path):
+        with open(path, "rb") as handle:
+            refuse_lfs_pointer(path, handle.read(200))
         raise ReadError(f"{where}: bytes {entry.offset}..{entry.offset + entry.size} lie past the end of the data "
                         "file; it is truncated or the index is damaged")
     stored = np.dtype(np.uint16) if entry.dtype == "bfloat16" else np.dtype(entry.dtype)
