@@ -39,6 +39,14 @@ def test_import_converter_imports_no_framework():
     assert result.stdout.strip() == "[]", result.stderr
 
 
+@pytest.mark.parametrize("enabled", [True, False])
+def test_import_converter_leaves_the_garbage_collector_as_it_found_it(enabled):
+    """The imports pause collections (start-up time); a user's setting is restored, whichever it was."""
+    code = f"import gc; {'' if enabled else 'gc.disable(); '}import converter; print(gc.isenabled())"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.stdout.strip() == str(enabled), result.stderr
+
+
 def test_converting_a_tensorflow_checkpoint_imports_no_framework(tmp_path):
     import tf_keras
 

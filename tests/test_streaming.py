@@ -329,6 +329,69 @@ def test_a_failed_write_is_raised_in_the_caller_and_leaves_no_file(tmp_path, mon
     assert list(tmp_path.iterdir()) == []
 
 
+class _Made:
+    """A tensor made on demand (as a transpose is), failing at `fail_at` rows when asked to."""
+
+    def __init__(self, key: str, rows: int, fail: BaseException | None = None):
+        self.key, self.dtype, self.shape, self.fail = key, "float32", (rows, 4096), fail
+        self.array = np.random.default_rng(rows).random(self.shape, dtype=np.float32)
+
+    def load(self) -> np.ndarray:
+        return self.array
+
+    def rows(self):
+        if self.fail is not None:
+            raise self.fail
+        return lambda start, stop, out: np.copyto(out, self.array[start:stop])
+
+
+def _band_threads() -> list:
+    import threading
+
+    return [thread for thread in threading.enumerate() if thread.name == "weightport-bands"]
+
+
+def test_page_cache_writer_makes_bands_while_it_writes_and_equals_the_library(tmp_path, monkeypatch):
+    """Tensors made in a background thread, two buffers ahead, several bands each: the library's bytes."""
+    from safetensors.numpy import load_file
+
+    from converter.writers import safetensors_file
+
+    monkeypatch.setattr(safetensors_file, "BAND", 1 << 16)  # 4 rows of 16 KB per band: many pieces
+    tensors = [_Made(f"t{i}", rows) for i, rows in enumerate([1, 3, 4, 5, 17, 64])]
+    safetensors_file.write(str(tmp_path / "made.safetensors"), tensors, {})
+    loaded = load_file(str(tmp_path / "made.safetensors"))
+    for tensor in tensors:
+        np.testing.assert_array_equal(loaded[tensor.key], tensor.array)
+    assert _band_threads() == []
+
+
+@pytest.mark.parametrize("where", ["making", "writing"])
+def test_page_cache_writer_raises_in_the_caller_and_stops_making(tmp_path, monkeypatch, where):
+    from converter.writers import file_copy, safetensors_file
+
+    monkeypatch.setattr(safetensors_file, "BAND", 1 << 16)
+    tensors = [_Made(f"t{i}", 40) for i in range(6)]
+    if where == "making":
+        tensors[3] = _Made("t3", 40, converter.ReadError("t3: cannot read the tensor"))
+        expected: type[BaseException] = converter.ReadError
+    else:
+        calls = []
+        real = file_copy.write_all
+
+        def disk_full(target, data, at):
+            calls.append(at)
+            if len(calls) > 3:
+                raise OSError(28, "No space left on device")
+            real(target, data, at)
+
+        monkeypatch.setattr(file_copy, "write_all", disk_full)
+        expected = OSError
+    with pytest.raises(expected):
+        safetensors_file.write(str(tmp_path / "out.safetensors"), tensors, {})
+    assert _band_threads() == []
+
+
 def test_a_failing_piece_stops_the_writers_and_raises_its_own_error(tmp_path):
     from converter.writers.block_file import BlockFile
 

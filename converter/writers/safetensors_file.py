@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import struct
+import threading
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
@@ -91,14 +93,15 @@ def _write_through_page_cache(path: str, head: bytes, tensors: Sequence[Any], co
     # No O_TRUNC: ext4 flushes a file truncated to nothing when it is closed (its auto_da_alloc guard
     # for rewrite-in-place): 0.7 s measured at close for 1 GB, which the kernel otherwise writes later.
     # The file is cut to its length at the end instead.
+    regions = [_region(tensor) if copying else None for tensor in tensors]
     target = os.open(path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
     sources: dict[str, int] = {}
-    band = _Band()
+    maker = _Maker([tensor for tensor, region in zip(tensors, regions) if region is None])
     try:
         file_copy.write_all(target, head, 0)
         at = len(head)
-        for tensor in tensors:
-            size, region = nbytes(tensor), _region(tensor) if copying else None
+        for tensor, region in zip(tensors, regions):
+            size = nbytes(tensor)
             if region is not None:
                 region.touch()
                 if region.path not in sources:
@@ -106,15 +109,72 @@ def _write_through_page_cache(path: str, head: bytes, tensors: Sequence[Any], co
                 file_copy.copy_range(sources[region.path], region.offset, size, target, at, progress)
                 at += size
                 continue
-            for piece in _bands(tensor, band):
+            end = at + size
+            while at < end:  # the maker's pieces of this tensor, in order
+                piece, band = maker.next_piece()
                 file_copy.write_all(target, piece, at)
+                maker.release(band)
                 at += len(piece)
                 if progress:
                     progress(len(piece))
         os.ftruncate(target, at)
     finally:
+        maker.close()
         for descriptor in [target, *sources.values()]:
             os.close(descriptor)
+
+
+class _Maker:
+    """Makes the bands of `tensors`, in order, in a background thread while the caller writes the previous
+    ones: two buffers, so that making one overlaps writing the other (ResNet50: transposes 0.065 s, writes
+    0.025 s, about 0.02 s less in all). Errors are raised in the caller, by `next_piece`."""
+
+    def __init__(self, tensors: list[Any]) -> None:
+        self.pieces: queue.SimpleQueue[tuple[np.ndarray, _Band | None] | BaseException] = queue.SimpleQueue()
+        self.free: queue.SimpleQueue[_Band | None] = queue.SimpleQueue()
+        for _ in range(2):
+            self.free.put(_Band())
+        self.thread: threading.Thread | None = None
+        if tensors:
+            self.thread = threading.Thread(target=self._make, args=(tensors,), name="weightport-bands", daemon=True)
+            self.thread.start()
+
+    def _make(self, tensors: list[Any]) -> None:
+        try:
+            for tensor in tensors:
+                for piece in _bands(tensor, self._take):
+                    self.pieces.put(piece)
+        except _Stopped:
+            pass
+        except BaseException as error:  # raised in the caller's thread
+            self.pieces.put(error)
+
+    def _take(self) -> _Band:
+        band = self.free.get()
+        if band is None:
+            raise _Stopped
+        return band
+
+    def next_piece(self) -> tuple[np.ndarray, _Band | None]:
+        item = self.pieces.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def release(self, band: _Band | None) -> None:
+        if band is not None:
+            self.free.put(band)
+
+    def close(self) -> None:
+        """Stop making (after the piece in hand, if the caller stopped early) and wait for the thread."""
+        if self.thread is not None:
+            self.free.put(None)
+            self.thread.join()
+            self.thread = None
+
+
+class _Stopped(Exception):
+    """The writer stopped before every band was made."""
 
 
 class _Band:
@@ -131,9 +191,9 @@ class _Band:
         return self.buffer[:size].view(dtype).reshape(shape)
 
 
-def _bands(tensor: Any, band: _Band) -> Iterator[np.ndarray]:
-    """A tensor's bytes in order: band by band (of at most BAND bytes, in `band`'s buffer) when it can
-    make its rows on demand (a transpose), else loaded whole."""
+def _bands(tensor: Any, take: Callable[[], _Band]) -> Iterator[tuple[np.ndarray, _Band | None]]:
+    """A tensor's bytes in order, with the buffer holding them: band by band (of at most BAND bytes, each in
+    a buffer from `take`) when it can make its rows on demand (a transpose), else loaded whole (no buffer)."""
     dtype = stored_dtype(tensor.dtype)
     shape, size = tuple(tensor.shape), nbytes(tensor)
     row_bytes = size // shape[0] if shape and shape[0] else 0
@@ -141,11 +201,12 @@ def _bands(tensor: Any, band: _Band) -> Iterator[np.ndarray]:
         fill_rows, count = tensor.rows(), BAND // row_bytes
         for start in range(0, shape[0], count):
             stop = min(shape[0], start + count)
+            band = take()
             rows = band.rows(dtype, (stop - start,) + shape[1:])
             fill_rows(start, stop, rows)
-            yield rows.reshape(-1).view(np.uint8)
+            yield rows.reshape(-1).view(np.uint8), band
         return
-    yield _load(tensor).reshape(-1).view(np.uint8)
+    yield _load(tensor).reshape(-1).view(np.uint8), None
 
 
 def _write_tensor(handle: BlockFile, tensor: Any, progress: Progress | None) -> None:
