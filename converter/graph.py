@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Protocol
 
 import numpy as np
 
@@ -66,16 +66,28 @@ class FileRegion:
 
     A writer may then copy the range file to file (the kernel copies; nothing passes through
     the process). `touch()` starts the checks a load would start (a tensor's checksum, a zip
-    member's CRC). Being the loader itself, the region goes wherever the loader is replaced.
+    member's CRC). A reader may offer `watch()` instead: a Watcher the writer hands every byte
+    as it copies them through the process, so that a check reads them once, not twice (None
+    when the checks have started already). Being the loader itself, the region goes wherever
+    the loader is replaced.
     """
 
     path: str
     offset: int
     load: Callable[[], np.ndarray]
     touch: Callable[[], None]
+    watch: Callable[[], Watcher | None] | None = None
 
     def __call__(self) -> np.ndarray:
         return self.load()
+
+
+class Watcher(Protocol):
+    """What checks a FileRegion's bytes as a writer copies them: every chunk in order, then finish()."""
+
+    def update(self, chunk: np.ndarray) -> None: ...
+
+    def finish(self) -> None: ...
 
 
 @dataclass

@@ -392,6 +392,76 @@ def test_page_cache_writer_raises_in_the_caller_and_stops_making(tmp_path, monke
     assert _band_threads() == []
 
 
+class _Seen:
+    """A Watcher keeping what it was shown."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.finished = False
+
+    def update(self, chunk: np.ndarray) -> None:
+        assert not chunk.flags.writeable  # checksum libraries take read-only buffers
+        self.chunks.append(chunk.tobytes())
+
+    def finish(self) -> None:
+        self.finished = True
+
+
+def _copy_threads() -> list:
+    import threading
+
+    return [thread for thread in threading.enumerate() if thread.name == "weightport-copy"]
+
+
+@pytest.mark.parametrize("length", [0, 5, 100_000, (9 << 20) + 12_345])  # the last: written by a second thread
+def test_a_watched_copy_shows_every_byte_in_order_and_copies_them(tmp_path, length):
+    import os
+
+    from converter.writers import file_copy
+
+    data = np.random.default_rng(length).integers(0, 256, length + 300, dtype=np.uint8).tobytes()
+    (tmp_path / "source").write_bytes(data)
+    seen, moved = _Seen(), []
+    source = os.open(tmp_path / "source", os.O_RDONLY)
+    target = os.open(tmp_path / "target", os.O_WRONLY | os.O_CREAT)
+    try:
+        file_copy.copy_range_watched(source, 100, length, target, 7, seen, moved.append)
+    finally:
+        os.close(source)
+        os.close(target)
+    assert b"".join(seen.chunks) == data[100:100 + length] and seen.finished
+    assert (tmp_path / "target").read_bytes()[7:] == data[100:100 + length] and sum(moved) == length
+    assert _copy_threads() == []
+
+
+@pytest.mark.parametrize("length", [100_000, 12 << 20])
+def test_a_watched_copy_that_fails_raises_and_never_finishes_the_watcher(tmp_path, monkeypatch, length):
+    import os
+
+    from converter.writers import file_copy
+
+    (tmp_path / "source").write_bytes(bytes(length))
+    real = file_copy.write_all
+
+    def disk_full(target, data, at):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(file_copy, "write_all", disk_full)
+    seen = _Seen()
+    source = os.open(tmp_path / "source", os.O_RDONLY)
+    target = os.open(tmp_path / "target", os.O_WRONLY | os.O_CREAT)
+    try:
+        with pytest.raises(OSError, match="No space left"):
+            file_copy.copy_range_watched(source, 0, length, target, 0, seen)
+        monkeypatch.setattr(file_copy, "write_all", real)
+        with pytest.raises(OSError, match="ended"):  # a source shorter than the range
+            file_copy.copy_range_watched(source, 0, length + 10, target, 0, _Seen())
+    finally:
+        os.close(source)
+        os.close(target)
+    assert not seen.finished and _copy_threads() == []
+
+
 def test_a_failing_piece_stops_the_writers_and_raises_its_own_error(tmp_path):
     from converter.writers.block_file import BlockFile
 

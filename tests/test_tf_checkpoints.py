@@ -182,6 +182,16 @@ def test_damaged_checkpoints_are_one_line_errors(written, tmp_path):
     result = run_cli("convert", str(damaged / "weights"), str(tmp_path / "out.safetensors"), "--layout", "keras")
     assert result.returncode == 2 and "checksum" in result.stderr and len(result.stderr.splitlines()) == 1
     assert not (tmp_path / "out.safetensors").exists()
+    # the object graph (which names every variable for an architecture) damaged: found by its checksum
+    from converter.readers import tf_bundle
+
+    shards, entries = tf_bundle.read_index(str(damaged / "weights"))
+    graph_entry = next(entry for entry in entries if entry.name == "_CHECKPOINTABLE_OBJECT_GRAPH")
+    raw[10] ^= 0xFF
+    raw[graph_entry.offset + graph_entry.size - 3] ^= 0x01
+    data.write_bytes(bytes(raw))
+    with pytest.raises(converter.ReadError, match="the object graph: the checksum does not match"):
+        converter.state_dict(str(damaged / "weights"), architecture=str(folder / "model.h5"))
     data.write_text("version https://git-lfs.github.com/spec/v1\noid sha256:00\nsize 2000000\n")  # not pulled
     result = run_cli("inspect", str(damaged / "weights"))
     assert result.returncode == 2 and "a Git LFS pointer to a 2.0 MB file" in result.stderr
@@ -346,6 +356,33 @@ def test_a_checkpoint_in_several_data_files(tmp_path):
     for name in variables:
         np.testing.assert_array_equal(weights[f"variables.{name}"],  # a name without a path: group "variables"
                                       reader.get_tensor(f"{name}/.ATTRIBUTES/VARIABLE_VALUE"))
+
+
+def test_a_large_tensor_is_checked_as_it_is_copied(tmp_path):
+    """A 12 MB tensor copied through the process in chunks (a second thread writing) while its CRC-32C is
+    computed: the output equals TensorFlow's tensor; one flipped byte near its end fails the conversion,
+    leaving no output."""
+    tf = _tf()
+    value = np.random.default_rng(5).normal(size=(3072, 1024)).astype("float32")
+    prefix = str(tmp_path / "ckpt")
+    tf.train.Checkpoint(big=tf.Variable(value), small=tf.Variable(value[:3, :5])).write(prefix)
+    out = tmp_path / "out.safetensors"
+    converter.convert(prefix, out, layout="keras")
+    from safetensors.numpy import load_file
+
+    written = load_file(str(out))
+    np.testing.assert_array_equal(written["variables.big"], value)
+    np.testing.assert_array_equal(written["variables.small"], value[:3, :5])
+    data = tmp_path / "ckpt.data-00000-of-00001"
+    raw = bytearray(data.read_bytes())
+    last_row = raw.find(value[-1].tobytes())
+    assert last_row > 0
+    raw[last_row + 4000] ^= 0x01  # in the last chunk of the big tensor
+    data.write_bytes(bytes(raw))
+    out.unlink()
+    with pytest.raises(converter.ReadError, match="checksum does not match"):
+        converter.convert(prefix, out, layout="keras")
+    assert not out.exists()
 
 
 def test_a_variable_saved_in_slices_is_refused_by_name(tmp_path):

@@ -61,6 +61,23 @@ def masked(crc: int) -> int:
     return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + MASK_DELTA) & 0xFFFFFFFF
 
 
+def scalar_string(data: bytes, expected: int, where: str) -> bytes:
+    """The bytes of a scalar string tensor as a bundle stores them, checked: its length as a varint, the
+    masked CRC-32C of that length (taken as a little-endian uint32), the bytes; the entry's CRC covers the
+    length's uint32, the stored length CRC and the bytes, in that order."""
+    import google_crc32c
+
+    length, position = varint(data, 0, where)
+    if position + 4 + length != len(data) or length > 0xFFFFFFFF:
+        raise ReadError(f"{where}: the string's length does not match its entry; the data file is damaged")
+    crc = google_crc32c.extend(0, struct.pack("<I", length))
+    stored = data[position:position + 4]
+    crc = google_crc32c.extend(google_crc32c.extend(crc, stored), data[position + 4:])
+    if masked(int(crc)) != expected:
+        raise ReadError(f"{where}: the checksum does not match its bytes; the data file is damaged")
+    return data[position + 4:]
+
+
 def index_path(prefix: str) -> str:
     return prefix + ".index"
 
@@ -180,15 +197,17 @@ def _shape(fields: Fields, where: str) -> tuple[int, ...]:
 
 class Checksums:
     """Each loaded tensor's CRC-32C, computed from its file in a background thread while the conversion goes
-    on; `check()` (the graph's integrity check, run before any output is published) waits and compares."""
+    on, or from its bytes as a writer copies them (`watch`); `check()` (the graph's integrity check, run
+    before any output is published) waits and compares."""
 
     CHUNK = 64 << 20  # mapped a piece at a time: its pages are let go before the next
 
     def __init__(self) -> None:
         # one thread and a queue, not concurrent.futures: that imports logging, a few ms of every start-up
-        self.jobs: queue.SimpleQueue[tuple[str, int, int] | None] = queue.SimpleQueue()
-        self.pending: list[tuple[str, int]] = []  # (where, expected CRC), in the order submitted
-        self.results: list[int | BaseException] = []  # the worker's, in the same order
+        self.jobs: queue.SimpleQueue[tuple[tuple[str, int, int], list[int | BaseException]] | None] = \
+            queue.SimpleQueue()
+        # (where, expected CRC, the result once known: the worker's or a watcher's), in the order asked
+        self.pending: list[tuple[str, int, list[int | BaseException]]] = []
         self.worker: threading.Thread | None = None
         self.cancelled = False
 
@@ -196,15 +215,23 @@ class Checksums:
         if self.worker is None:
             self.worker = threading.Thread(target=self._work, name="weightport-crc32c", daemon=True)
             self.worker.start()
-        self.pending.append((where, expected))
-        self.jobs.put((path, offset, size))
+        result: list[int | BaseException] = []
+        self.pending.append((where, expected, result))
+        self.jobs.put(((path, offset, size), result))
+
+    def watch(self, where: str, expected: int) -> CrcWatcher:
+        """A watcher the writer hands the tensor's bytes as it copies them: one pass over them, not two."""
+        result: list[int | BaseException] = []
+        self.pending.append((where, expected, result))
+        return CrcWatcher(result)
 
     def _work(self) -> None:
         while (job := self.jobs.get()) is not None and not self.cancelled:
+            arguments, result = job
             try:
-                self.results.append(self._crc(*job))
+                result.append(self._crc(*arguments))
             except BaseException as error:  # raised in check(), on the converting thread
-                self.results.append(error)
+                result.append(error)
 
     def _crc(self, path: str, offset: int, size: int) -> int:
         import google_crc32c
@@ -224,22 +251,39 @@ class Checksums:
 
     def check(self) -> None:
         pending, self.pending = self.pending, []
-        if self.worker is None:
-            return
-        self.jobs.put(None)
-        self.worker.join()
-        self.worker = None
-        results, self.results = self.results, []
-        for (where, expected), result in zip(pending, results):
-            if isinstance(result, BaseException):
-                raise result
-            if masked(result) != expected:
+        if self.worker is not None:
+            self.jobs.put(None)
+            self.worker.join()
+            self.worker = None
+        for where, expected, result in pending:
+            if not result:  # a watcher the writer never finished: the bytes were not all seen
+                raise RuntimeError(f"{where}: the tensor's checksum was never computed")
+            if isinstance(result[0], BaseException):
+                raise result[0]
+            if masked(result[0]) != expected:
                 raise ReadError(f"{where}: the tensor's checksum does not match its bytes; the data file is damaged")
 
     def close(self) -> None:
         # the worker stops after the tensor it is on (a daemon thread: it never holds up the exit)
         self.cancelled = True
         self.jobs.put(None)
+
+
+class CrcWatcher:
+    """The CRC-32C of the bytes a writer copies (a graph.Watcher): chunks in order, then finish()."""
+
+    def __init__(self, result: list[int | BaseException]) -> None:
+        import google_crc32c
+
+        self.extend = google_crc32c.extend
+        self.crc = 0
+        self.result = result
+
+    def update(self, chunk: np.ndarray) -> None:
+        self.crc = self.extend(self.crc, chunk)
+
+    def finish(self) -> None:
+        self.result.append(int(self.crc))
 
 
 def loader(prefix: str, shards: int, entry: Entry, checksums: Checksums) -> tuple[str, Callable[[], np.ndarray]]:
@@ -269,6 +313,12 @@ def loader(prefix: str, shards: int, entry: Entry, checksums: Checksums) -> tupl
             checksums.submit(where, path, entry.offset, entry.size, entry.crc32c)
             checked.append(True)
 
+    def watch() -> CrcWatcher | None:
+        if checked:  # already being checked
+            return None
+        checked.append(True)
+        return checksums.watch(where, entry.crc32c)
+
     def load() -> np.ndarray:
         touch()
         if entry.size == 0:
@@ -278,4 +328,4 @@ def loader(prefix: str, shards: int, entry: Entry, checksums: Checksums) -> tupl
     # TensorFlow writes the host's byte order: a little-endian machine's bytes are the output's
     if entry.size == 0 or sys.byteorder != "little":
         return path, load
-    return path, FileRegion(path, entry.offset, load, touch)
+    return path, FileRegion(path, entry.offset, load, touch, watch)

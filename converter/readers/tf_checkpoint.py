@@ -23,7 +23,7 @@ from ..graph import Layer, ModelGraph, Tensor
 from . import tf_bundle, variable_tree
 from .keras_config import parse_model
 from .limits import MAX_JSON_BYTES, parse_json
-from .protowire import all_bytes, first_bytes, first_int, message, varint
+from .protowire import all_bytes, first_bytes, first_int, message
 
 OBJECT_GRAPH = "_CHECKPOINTABLE_OBJECT_GRAPH"
 VALUE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
@@ -171,10 +171,8 @@ def _object_graph(prefix: str, shards: int, entries: list[tf_bundle.Entry]) -> l
     with open(path, "rb") as handle:
         handle.seek(entry.offset)
         data = handle.read(entry.size)
-    length, position = varint(data, 0, path)  # a string tensor: its length, that length's masked CRC, the bytes
-    if position + 4 + length > len(data):
-        raise ReadError(f"{path}: the object graph is truncated")
-    graph = message(data[position + 4: position + 4 + length], f"{path}: object graph")
+    graph = message(tf_bundle.scalar_string(data, entry.crc32c, f"{path}: the object graph"),
+                    f"{path}: object graph")
     nodes = []
     for node in all_bytes(graph, 1):
         fields = message(node, f"{path}: object")
