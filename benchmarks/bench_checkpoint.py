@@ -3,8 +3,8 @@
 The checkpoint (tf.train.Checkpoint of float32 variables, --size in total) is written once
 with TensorFlow; then each step is a fresh process timed from outside, the median of
 --repeats runs reported: `weightport convert PREFIX out.safetensors --layout keras` (every
-tensor's CRC-32C checked; its bytes copied file to file by the kernel) and a copy of the data
-file, interleaved, the disk synced before each; the ratio of each pair is listed too.
+tensor's CRC-32C checked as its bytes pass once through the process, in 1 MB chunks) and a
+copy of the data file, interleaved, the disk synced before each; the ratio of each pair is listed too.
 
     .venv/bin/python benchmarks/bench_checkpoint.py --size 1GB --repeats 7
 """

@@ -73,6 +73,11 @@ def import_keras(name: str) -> Any:
     if name in sys.modules:
         return sys.modules[name]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's Python-side chatter
+    # TensorFlow enables its oneDNN kernels by default only on CPUs with AVX-512 features; without them it
+    # has no CPU kernel for a channels_first Conv2D ("only supports the NHWC tensor format") or a dilated
+    # Conv2DTranspose, and such a Keras model cannot run to be compared with (an AMD EPYC, any AVX2-only
+    # x86). A user's own setting stands.
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
     with native_stderr_silenced():
         return importlib.import_module(name)
 

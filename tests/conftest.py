@@ -7,6 +7,9 @@ import tempfile
 os.environ["KERAS_HOME"] = tempfile.mkdtemp(prefix="weightport_keras_home_")
 os.environ["KERAS_BACKEND"] = "tensorflow"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# As verify does (converter.keras_side.import_keras): without oneDNN, TensorFlow on an AVX2-only CPU has no
+# kernel for channels_first convolutions or dilated transposed ones, and the Keras side of a test cannot run.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 import sys  # noqa: E402
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 
@@ -154,3 +155,23 @@ def test_tolerance_scales_with_the_activations_upstream(tmp_path):
     assert scales["bigger"] > 1e3 and scales["small"] >= scales["bigger"]
     assert report.outputs[0].scale == scales["small"]
     assert report.ok, report.to_text()
+
+
+def test_verify_runs_channels_first_and_dilated_transposed_convolutions(tmp_path):
+    """TensorFlow without oneDNN (its default on AVX2-only CPUs, an AMD EPYC here) has no CPU kernel for
+    these two: verify turns oneDNN on unless the user set TF_ENABLE_ONEDNN_OPTS, so the Keras side runs."""
+    import keras
+
+    inputs = keras.Input((3, 8, 8))
+    x = keras.layers.Conv2D(4, 3, data_format="channels_first", name="conv")(inputs)
+    x = keras.layers.Permute((2, 3, 1), name="to_last")(x)
+    outputs = keras.layers.Conv2DTranspose(2, 3, dilation_rate=2, name="up")(x)
+    model = keras.Model(inputs, outputs)
+    randomize(model, seed=5)
+    path = str(tmp_path / "cf.keras")
+    model.save(path)
+    environment = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    result = subprocess.run([sys.executable, str(ROOT / "cli.py"), "verify", path, "--per-layer"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=300, env=environment)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "every layer matches" in result.stdout
