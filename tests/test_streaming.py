@@ -413,12 +413,15 @@ def _copy_threads() -> list:
     return [thread for thread in threading.enumerate() if thread.name == "weightport-copy"]
 
 
-@pytest.mark.parametrize("length", [0, 5, 100_000, (9 << 20) + 12_345])  # the last: written by a second thread
+# in chunks of file_copy.CHUNK (512 KB): none, part of one, several in one thread, and more than 8 (the writes
+# then go to a second thread)
+@pytest.mark.parametrize("length", [0, 5, 100_000, (3 << 19) + 17, (9 << 19) + 12_345, (20 << 20) + 3])
 def test_a_watched_copy_shows_every_byte_in_order_and_copies_them(tmp_path, length):
     import os
 
     from converter.writers import file_copy
 
+    assert file_copy.CHUNK == 1 << 19  # the lengths above are chosen around it
     data = np.random.default_rng(length).integers(0, 256, length + 300, dtype=np.uint8).tobytes()
     (tmp_path / "source").write_bytes(data)
     seen, moved = _Seen(), []
