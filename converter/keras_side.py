@@ -89,7 +89,8 @@ def load_keras_model(source: Any, graph: ModelGraph) -> Any:
     """
     if not isinstance(source, (str, os.PathLike)):
         return source
-    path = os.fspath(source)
+    # a SavedModel named by its saved_model.pb: Keras loads the folder, which the graph was read from
+    path = graph.source if graph.format == "tf-saved-model" else os.fspath(source)
     major = graph.keras_version.split(".")[0]
     try:
         if major.isdigit() and int(major) < 3:

@@ -52,6 +52,9 @@ def test_saved_model_and_checkpoint_equal_the_h5(written):
     folder, _ = written
     reference = converter.state_dict(str(folder / "model.h5"))
     _same(converter.state_dict(str(folder / "saved")), reference)
+    for name in ("saved_model.pb", "keras_metadata.pb"):  # the folder named by one of its files, as users do
+        _same(converter.state_dict(str(folder / "saved" / name)), reference)
+        _same(converter.state_dict(str(folder / "ckpt"), architecture=str(folder / "saved" / name)), reference)
     for source in ("ckpt/weights", "ckpt/weights.index", "ckpt/weights.data-00000-of-00001", "ckpt"):
         _same(converter.state_dict(str(folder / source), architecture=str(folder / "model.h5")), reference)
     # the SavedModel of the same model as the architecture (its keras_metadata.pb), as projects keep both
@@ -63,6 +66,11 @@ def test_saved_model_and_checkpoint_equal_the_h5(written):
         converter.state_dict(str(folder / "ckpt"), architecture=str(folder / "bare"))
     with pytest.raises(converter.ReadError, match="a directory, not a SavedModel"):
         converter.state_dict(str(folder / "ckpt"), architecture=str(folder))
+    (folder / "committed").mkdir(exist_ok=True)  # a repository that committed saved_model.pb alone
+    (folder / "committed" / "saved_model.pb").write_bytes((folder / "saved" / "saved_model.pb").read_bytes())
+    for named in ("committed", "committed/saved_model.pb"):
+        with pytest.raises(converter.ReadError, match="without variables/variables.index .*fetch that folder"):
+            converter.state_dict(str(folder / named))
     with converter.read(str(folder / "saved")) as graph:
         assert graph.format == "tf-saved-model"
         assert "optimizer/" in graph.metadata["left_out"]
@@ -76,6 +84,7 @@ def test_saved_model_builds_and_verifies(written):
         actual = module(torch.from_numpy(inputs)).numpy()
     np.testing.assert_allclose(actual, model(inputs).numpy(), atol=1e-5)
     assert converter.verify(str(folder / "saved"), per_layer=True).ok
+    assert converter.verify(str(folder / "saved" / "saved_model.pb")).ok  # Keras loads the folder
 
 
 def test_a_tf_2_4_saved_model_keeps_its_keras_config_in_saved_model_pb(written, tmp_path):

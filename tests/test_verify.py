@@ -11,6 +11,7 @@ import numpy as np
 
 import converter
 from helpers import ROOT, fixture, run_cli
+from converter.verification import random_inputs
 from layer_harness import randomize
 
 
@@ -175,3 +176,27 @@ def test_verify_runs_channels_first_and_dilated_transposed_convolutions(tmp_path
                             capture_output=True, text=True, cwd=ROOT, timeout=300, env=environment)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "every layer matches" in result.stdout
+
+
+def test_embedding_ids_are_ids_and_do_not_widen_the_tolerance(tmp_path):
+    """A Keras 2 Sequential gives its Embedding a float32 input (a real SavedModel of a public repository):
+    verify feeds it ids below the vocabulary, held as floats (normal floats made Keras fail on id -1), and the
+    ids' size (up to 4999) does not become the scale of the layers after the Embedding: it made a bound of
+    1e-5 + 1e-4 * 4999 = 0.5 there, which a wrong convention passes."""
+    import tf_keras as k
+
+    model = k.Sequential([k.layers.Embedding(5000, 4, input_length=6, name="embed"),
+                          k.layers.LSTM(3, name="lstm"), k.layers.Dense(2, name="head")])
+    randomize(model, seed=3)
+    path = str(tmp_path / "sequential.h5")
+    model.save(path)
+    with converter.read(path) as graph:
+        assert graph.inputs[0].dtype == "float32"
+        (ids,) = random_inputs(graph, 64)
+    assert ids.dtype == np.float32 and np.array_equal(ids, np.round(ids)) and 0 <= ids.min() and ids.max() < 5000
+    assert ids.max() > 1000  # drawn over the whole vocabulary
+    report = converter.verify(path, per_layer=True)
+    assert report.ok, report.to_text()
+    scales = {comparison.name: comparison.scale for comparison in report.layers}
+    assert set(scales) == {"embed", "lstm", "head"}
+    assert max(scales.values()) < 10, scales

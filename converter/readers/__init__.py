@@ -40,8 +40,9 @@ _HINT = ("expected a Keras .keras archive, a .weights.h5 file (or a sharded .wei
 def load_architecture(path: str) -> Any:
     """A model config from a `.keras` archive, a full-model `.h5`, a JSON file (model.to_json()) or a
     tf.keras SavedModel directory (its keras_metadata.pb)."""
-    if tf_checkpoint.is_saved_model(path):
-        return tf_checkpoint.saved_model_architecture(path)
+    folder = tf_checkpoint.saved_model_folder(path)
+    if folder is not None:
+        return tf_checkpoint.saved_model_architecture(folder)
     if not os.path.isfile(path):
         what = "a directory, not a SavedModel" if os.path.isdir(path) else "no such architecture file"
         raise ReadError(f"{path}: {what}; give a .keras file, a full-model .h5, a config JSON or a SavedModel")
@@ -83,8 +84,9 @@ def read_source(source: Any, architecture: Any = None, variables: str = "raw") -
         return live.read_live(source)
     path = os.fspath(source)
     try:
-        if tf_checkpoint.is_saved_model(path):
-            return _with_files(tf_checkpoint.read_saved_model(path, _architecture(architecture), variables), path,
+        folder = tf_checkpoint.saved_model_folder(path)
+        if folder is not None:
+            return _with_files(tf_checkpoint.read_saved_model(folder, _architecture(architecture), variables), path,
                                architecture)
         prefix = tf_checkpoint.checkpoint_prefix(path)
         if prefix is not None:

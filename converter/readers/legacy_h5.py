@@ -23,6 +23,7 @@ from .hdf5_tree import Store
 from .hdf5_tensors import attr_list, attr_text, attribute, tensor_from_dataset
 from .keras_config import parse_model, snake_class
 from .limits import parse_json, version_text
+from .nested_weights import place_weights
 
 
 def read_legacy(path: str, h5: h5py.File, architecture: Any = None, as_tree: bool = False) -> ModelGraph:
@@ -104,36 +105,9 @@ def _attach(root: Layer, weights_root: h5py.Group, layer_names: list[str], path:
             continue
         weights = _weights_of(weights_root[name], path, store)
         if layer.is_model:
-            for components, tensor in weights:
-                _place(layer, components, tensor, path)
+            place_weights(layer, weights)
         else:
             layer.tensors = [tensor for _, tensor in weights]
-
-
-def _place(model: Layer, components: list[str], tensor: Tensor, path: str) -> None:
-    """Put a nested model's weight on the sub-layer its name points to.
-
-    The sub-layer is the first name component naming a child (`sub/dense_1/kernel` from
-    Keras 3, `dense_1/kernel:0` from tf.keras); tf.keras omits the names of models nested
-    two deep, so a leaf found further down is taken when it is the only one.
-    """
-    children = {child.name: child for child in model.children or []}
-    for index, component in enumerate(components):
-        child = children.get(component)
-        if child is None:
-            continue
-        if child.is_model:
-            _place(child, components[index + 1:], tensor, path)
-        else:
-            child.tensors.append(tensor)
-        return
-    leaves = [leaf for leaf in model.walk() if leaf.name in components]
-    if len(leaves) != 1:
-        raise LayoutError(
-            f"{tensor.source}: cannot tell which layer of nested model {model.name} this weight "
-            f"belongs to ({'/'.join(components)}: {len(leaves)} candidates)"
-        )
-    leaves[0].tensors.append(tensor)
 
 
 def _own_weight(components: list[str], name: str) -> bool:

@@ -80,11 +80,20 @@ def is_saved_model(path: str) -> bool:
     return os.path.isdir(path) and os.path.isfile(os.path.join(path, "saved_model.pb"))
 
 
+def saved_model_folder(path: str) -> str | None:
+    """The SavedModel directory `path` names: the directory, or its `saved_model.pb` or `keras_metadata.pb`
+    (users point at the file as often as at the folder); None for anything else."""
+    if os.path.basename(path) in ("saved_model.pb", "keras_metadata.pb") and os.path.isfile(path):
+        path = os.path.dirname(path) or "."
+    return path if is_saved_model(path) else None
+
+
 def read_saved_model(folder: str, architecture: Any = None, variables: str = "raw") -> ModelGraph:
     """A SavedModel directory: its variables bundle, named by tf.keras's `keras_metadata.pb` when present."""
     prefix = os.path.join(folder, "variables", "variables")
     if not os.path.isfile(prefix + ".index"):
-        raise ReadError(f"{folder}: a SavedModel without variables/variables.index")
+        raise ReadError(f"{folder}: a SavedModel without variables/variables.index (its weights: the variables "
+                        "folder beside saved_model.pb was not copied or committed with it); fetch that folder too")
     own = _keras_metadata_config(folder)
     graph = read_checkpoint(prefix, architecture if architecture is not None else own, source=folder,
                             variables=variables)

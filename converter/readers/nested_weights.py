@@ -1,0 +1,102 @@
+"""A nested model's weights in a legacy `.h5` group, put on the sub-layers they belong to.
+
+A nested model's group lists every weight of the model in `weight_names`, each named by a
+variable scope: `dense_1/kernel:0` (tf.keras), `sub/dense_1/kernel` (Keras 3's writer). The
+scope names the sub-layer, except where TF1-era Keras (2.2.4-tf and earlier, graph mode)
+made a scope unique with a suffix: a layer named `latent_vector` in a model built twice in
+one session stores `latent_vector_1/kernel:0`. Keras itself loads such a group by position
+(the model's trainable weights layer by layer, then its non-trainable ones), never by name;
+so a weight whose scope names no layer goes to the layer of the name without the suffix only
+when that placement is the one Keras's order gives, and is refused otherwise.
+"""
+from __future__ import annotations
+
+import re
+from typing import Iterator
+
+from ..errors import LayoutError
+from ..graph import Layer, Tensor
+
+#: a scope made unique by TF1-era Keras: `latent_vector_1` for layer `latent_vector`
+UNIQUIFIED = re.compile(r"(.+)_\d+")
+#: roles Keras keeps among a layer's non-trainable weights (saved after every trainable one)
+NON_TRAINABLE_ROLES = frozenset({"moving_mean", "moving_variance"})
+
+
+def place_weights(model: Layer, weights: list[tuple[list[str], Tensor]]) -> None:
+    """Put each (name components, tensor) of nested `model`'s group on its sub-layer; LayoutError when a
+    weight's layer cannot be told (see the module's docstring)."""
+    unplaced: list[tuple[list[str], Tensor, LayoutError]] = []
+    for components, tensor in weights:
+        try:
+            _place(model, components, tensor)
+        except LayoutError as error:
+            unplaced.append((components, tensor, error))
+    if not unplaced:
+        return
+    claimed = {id(leaf) for leaf in model.walk() if leaf.tensors}  # named by their own scope
+    scopes: dict[int, str] = {}
+    for components, tensor, refusal in unplaced:
+        leaf, scope = _unsuffixed(model, components)
+        if leaf is None or id(leaf) in claimed or scopes.setdefault(id(leaf), scope) != scope:
+            raise refusal
+        leaf.tensors.append(tensor)
+    if not _in_keras_order(model, [tensor for _, tensor in weights]):
+        raise LayoutError(f"{unplaced[0][2]}; its scope {'/'.join(unplaced[0][0])} is a layer's name made unique "
+                          "(a suffix), but the order Keras loads the weights in does not confirm which layer")
+
+
+def _place(model: Layer, components: list[str], tensor: Tensor) -> None:
+    """Put a weight on the sub-layer its name points to.
+
+    The sub-layer is the first name component naming a child (`sub/dense_1/kernel` from
+    Keras 3, `dense_1/kernel:0` from tf.keras); tf.keras omits the names of models nested
+    two deep, so a leaf found further down is taken when it is the only one.
+    """
+    children = {child.name: child for child in model.children or []}
+    for index, component in enumerate(components):
+        child = children.get(component)
+        if child is None:
+            continue
+        if child.is_model:
+            _place(child, components[index + 1:], tensor)
+        else:
+            child.tensors.append(tensor)
+        return
+    leaves = [leaf for leaf in model.walk() if leaf.name in components]
+    if len(leaves) != 1:
+        raise LayoutError(
+            f"{tensor.source}: cannot tell which layer of nested model {model.name} this weight "
+            f"belongs to ({'/'.join(components)}: {len(leaves)} candidates)"
+        )
+    leaves[0].tensors.append(tensor)
+
+
+def _unsuffixed(model: Layer, components: list[str]) -> tuple[Layer | None, str]:
+    """The one leaf whose name is a component of `components` without its unique-making suffix, and that
+    component; (None, "") unless exactly one leaf is found so."""
+    found = [(leaf, component) for component in components if (match := UNIQUIFIED.fullmatch(component))
+             for leaf in model.walk() if leaf.name == match.group(1)]
+    return found[0] if len(found) == 1 else (None, "")
+
+
+def _in_keras_order(model: Layer, stored: list[Tensor]) -> bool:
+    """Whether the stored order is the one Keras gives the model's weights: every trainable weight, sub-layer
+    by sub-layer in the model's order, then every non-trainable one (moving statistics, and all of a frozen
+    layer's), sub-layer by sub-layer."""
+    place: dict[int, tuple[bool, int]] = {}
+    for index, (leaf, trainable) in enumerate(_leaves(model, True)):
+        for tensor in leaf.tensors:
+            place[id(tensor)] = (not trainable or tensor.role in NON_TRAINABLE_ROLES, index)
+    keys = [place.get(id(tensor)) for tensor in stored]
+    return None not in keys and all(a <= b for a, b in zip(keys, keys[1:]))  # type: ignore[operator]
+
+
+def _leaves(layer: Layer, trainable: bool) -> Iterator[tuple[Layer, bool]]:
+    """Each leaf under `layer` in order, with whether Keras trains it (a frozen model freezes its layers)."""
+    trainable = trainable and layer.config.get("trainable", True) is not False
+    if layer.children is None:
+        yield layer, trainable
+    else:
+        for child in layer.children:
+            yield from _leaves(child, trainable)

@@ -1,0 +1,80 @@
+""".h5 files whose nested model names a weight by a scope TF1-era Keras made unique (`latent_1/kernel:0`).
+
+Keras 2.2.4-tf in graph mode stored `latent_vector_1/kernel:0` for layer `latent_vector` of a model built
+twice in one session (a real file from a public repository). Keras loads a nested model's group by
+position; weightport places such a weight on `latent_vector` only when Keras's order agrees.
+"""
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+
+import converter
+from layer_harness import randomize
+
+
+def _nested_h5(tmp_path, inner=("hidden", "norm", "latent")):
+    import tf_keras as k
+
+    inner_in = k.Input((6,))
+    h = k.layers.Dense(4, name=inner[0])(inner_in)
+    h = k.layers.BatchNormalization(name=inner[1])(h)
+    inner_out = k.layers.Dense(4, name=inner[2])(h)
+    encoder = k.Model(inner_in, inner_out, name="encoder")
+    x = k.Input((6,))
+    y = k.layers.Dense(2, name="head")(encoder(x))
+    model = k.Model(x, y)
+    randomize(model, seed=7)
+    path = tmp_path / "model.h5"
+    model.save(str(path))
+    return model, path
+
+
+def _rename_scopes(path, renames: dict[str, str]) -> None:
+    """Rename scopes inside the nested model's group, as TF1-era Keras named them (datasets and weight_names)."""
+    with h5py.File(path, "r+") as handle:
+        group = handle["model_weights"]["encoder"]
+        names = [name.decode() if isinstance(name, bytes) else str(name) for name in group.attrs["weight_names"]]
+        for old, new in renames.items():
+            group.move(old, new + "_tmp")
+        for old, new in renames.items():
+            group.move(new + "_tmp", new)
+
+        def renamed(name: str) -> str:
+            scope, rest = name.split("/", 1)
+            return f"{renames.get(scope, scope)}/{rest}"
+
+        group.attrs["weight_names"] = [renamed(name).encode() for name in names]
+
+
+def test_a_scope_made_unique_goes_to_its_layer_as_keras_loads_it(tmp_path):
+    model, path = _nested_h5(tmp_path)
+    reference = converter.state_dict(str(path))
+    _rename_scopes(path, {"latent": "latent_1", "norm": "norm_3"})
+    renamed = converter.state_dict(str(path))
+    assert set(renamed) == set(reference)
+    for key in reference:
+        np.testing.assert_array_equal(renamed[key], reference[key], err_msg=key)
+    import tf_keras as k
+
+    loaded = k.models.load_model(str(path), compile=False)  # Keras loads the renamed file by position
+    inputs = np.random.default_rng(0).normal(size=(3, 6)).astype("float32")
+    np.testing.assert_allclose(loaded(inputs).numpy(), model(inputs).numpy(), atol=1e-6)
+    report = converter.verify(str(path), per_layer=True)
+    assert report.ok, report.to_text()
+
+
+@pytest.mark.parametrize("renames, why", [
+    # the two Dense layers (same shapes) swapped by their scopes: a placement by name alone would load each
+    # with the other's weights; Keras's order (hidden's weights first) refutes it
+    ({"hidden": "latent_1", "latent": "hidden_1"}, "order Keras loads"),
+    # a made-unique scope whose layer is named by another weight's own scope
+    ({"latent": "hidden_2"}, "0 candidates"),
+])
+def test_a_scope_that_keras_order_does_not_confirm_is_refused(tmp_path, renames, why):
+    _, path = _nested_h5(tmp_path)
+    _rename_scopes(path, renames)
+    with pytest.raises(converter.LayoutError, match="cannot tell which layer of nested model encoder") as raised:
+        converter.state_dict(str(path))
+    assert why in str(raised.value)
