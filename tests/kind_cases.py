@@ -75,6 +75,26 @@ def seq2seq(k: Any, source: Any, target: Any, kind: str = "LSTM", **options: Any
     return k.layers.Dense(3)(decoded)
 
 
+def padded_seq2seq(kind: str, return_sequences: bool, wrapper: str | None = None) -> Callable[[Any], Any]:
+    """Token 0 is padding (Embedding(mask_zero)); with ids below 2 and the harness's batch (seed 3), a decoder
+    row starts with padding and another is all padding, each after a source that leaves a non-zero state:
+    Keras's decoder outputs zeros there, not its initial state, until its first real step (a real seq2seq
+    file of Keras 2.2.4 showed it)."""
+    def build(k: Any) -> Any:
+        source, target = k.Input((5,), dtype="int32"), k.Input((3,), dtype="int32")
+
+        def layer(**options: Any) -> Any:
+            inner = getattr(k.layers, kind)(4, return_state=True, **options)
+            return getattr(k.layers, wrapper)(inner) if wrapper else inner
+
+        encoded = layer()(k.layers.Embedding(2, 3, mask_zero=True)(source))
+        decoded = layer(return_sequences=return_sequences)(k.layers.Embedding(2, 3, mask_zero=True)(target),
+                                                           initial_state=encoded[1:])
+        return k.Model([source, target], decoded)
+
+    return build
+
+
 def bidirectional_states(k: Any, source: Any, target: Any, kind: str = "LSTM", **options: Any) -> list[Any]:
     """A Bidirectional encoder returning its four (or two) states, which start a Bidirectional decoder."""
     encoded = k.layers.Bidirectional(getattr(k.layers, kind)(4, return_state=True, **options))(source)
@@ -268,6 +288,20 @@ CASES: list[Case] = [
         k, s, t, recurrent_activation="hard_sigmoid", go_backwards=True)),
     graph("LSTM", "lstm_masked_initial_state", ((5, 3), (4, 2)), lambda k, s, t: seq2seq(
         k, k.layers.Masking(0.0)(s), k.layers.Masking(0.0)(t))),
+    Case("keras.layers.LSTM", "lstm_padded_seq2seq", padded_seq2seq("LSTM", True), ((5,), (3,)), vocabulary=2),
+    Case("keras.layers.GRU", "gru_padded_seq2seq_last", padded_seq2seq("GRU", False), ((5,), (3,)), vocabulary=2),
+    Case("keras.layers.SimpleRNN", "simple_rnn_padded_seq2seq", padded_seq2seq("SimpleRNN", True), ((5,), (3,)),
+         vocabulary=2),
+    Case("keras.layers.Bidirectional", "bidirectional_lstm_padded_seq2seq",
+         padded_seq2seq("LSTM", True, "Bidirectional"), ((5,), (3,)), vocabulary=2),
+    # masked steps inside a sequence: zeros from a Bidirectional returning sequences (it sets its layers'
+    # zero_output_for_mask), or from a Keras 3 layer given zero_output_for_mask; else the previous output
+    Case("keras.layers.Bidirectional", "bidirectional_gru_padded", lambda k: _on_tokens(k, (5,), lambda x: (
+        k.layers.Bidirectional(k.layers.GRU(4, return_sequences=True))(k.layers.Embedding(2, 3, mask_zero=True)(x)))),
+        ((5,),), vocabulary=2),
+    Case("keras.layers.LSTM", "lstm_zero_output_for_mask", lambda k: _on_tokens(k, (5,), lambda x: k.layers.LSTM(
+        4, return_sequences=True, zero_output_for_mask=True)(k.layers.Embedding(2, 3, mask_zero=True)(x))),
+        ((5,),), keras2=False, vocabulary=2),
     graph("GRU", "gru_seq2seq", ((5, 3), (4, 2)), lambda k, s, t: seq2seq(k, s, t, "GRU")),
     graph("GRU", "gru_reset_before_seq2seq", ((5, 3), (4, 2)), lambda k, s, t: seq2seq(k, s, t, "GRU",
                                                                                         reset_after=False)),

@@ -200,3 +200,32 @@ def test_embedding_ids_are_ids_and_do_not_widen_the_tolerance(tmp_path):
     scales = {comparison.name: comparison.scale for comparison in report.layers}
     assert set(scales) == {"embed", "lstm", "head"}
     assert max(scales.values()) < 10, scales
+
+
+def test_inputs_follow_input_layers_not_the_order_of_the_layers_list(tmp_path):
+    """tf.keras lists a model's layers in the order it reaches them, which may put one InputLayer before another
+    that the model's input_layers (the order its call takes them) lists first: b here, whose branch is used
+    first. verify fed Keras its inputs in the wrong order (a shape error) and inspect listed them so."""
+    import h5py
+    import tf_keras as k
+
+    a, b = k.Input((3,), name="a"), k.Input((5,), name="b")
+    model = k.Model([a, b], k.layers.Dense(2, name="head")(k.layers.Concatenate()([a, k.layers.Dense(3)(b)])))
+    randomize(model, seed=6)
+    path = str(tmp_path / "two_inputs.h5")
+    model.save(path)
+    with h5py.File(path, "r") as handle:
+        config = json.loads(handle.attrs["model_config"])["config"]
+    assert [layer["config"]["name"] for layer in config["layers"][:2]] == ["b", "a"]  # the case at hand
+    assert [ref[0] for ref in config["input_layers"]] == ["a", "b"]
+    with converter.read(path) as graph:
+        assert [spec.name for spec in graph.inputs] == ["a", "b"]
+    assert converter.verify(path).ok
+    import torch
+
+    inputs = [np.random.default_rng(1).normal(size=(4, 3)).astype("float32"),
+              np.random.default_rng(2).normal(size=(4, 5)).astype("float32")]
+    module = converter.to_torch(path, input_layout="keras")
+    with torch.no_grad():
+        actual = module(*[torch.from_numpy(array) for array in inputs]).numpy()
+    np.testing.assert_allclose(actual, model(inputs).numpy(), atol=1e-5)

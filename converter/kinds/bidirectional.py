@@ -83,10 +83,14 @@ def forward(e: Emitter) -> Value | list[Value]:
     forward_values, backward_values = e.variable("forward"), e.variable("backward")
     final = [e.variable(name) for name in ("forward_h", "forward_c", "backward_h", "backward_c")]
     if needs_own_cell(kind, options, mask):
+        # Keras's Bidirectional sets zero_output_for_mask on both layers when it returns sequences: masked
+        # steps are zeros in both halves, so that the re-aligned backward sequence lines up
+        zero_masked = bool(options["return_sequences"])
         e.statement(f"{forward_values}, {final[0]}, {final[1]} = "
-                    f"{direction(e, kind, x, '', options, mask, forward_states)}")
+                    f"{direction(e, kind, x, '', options, mask, forward_states, zero_masked)}")
         reversed_mask = f"{mask}.flip(1)" if mask else None
-        backward = direction(e, kind, f"{x}.flip(1)", "_reverse", options, reversed_mask, backward_states)
+        backward = direction(e, kind, f"{x}.flip(1)", "_reverse", options, reversed_mask, backward_states,
+                             zero_masked)
         e.statement(f"{backward_values}, {final[2]}, {final[3]} = {backward}")
         e.statement(f"{backward_values} = {backward_values}.flip(1)")  # Keras re-aligns the backward sequence
     else:

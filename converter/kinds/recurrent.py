@@ -188,10 +188,11 @@ def initial_states(e: Emitter, kind: str, count: int) -> list[str]:
 
 
 def direction(e: Emitter, kind: str, x: str, suffix: str, options: dict[str, Any], mask: str | None,
-              states: list[str] | None = None) -> str:
+              states: list[str] | None = None, zero_masked: bool = False) -> str:
     """keras_rnn() over one direction's parameters (`suffix` '' or '_reverse'); returns (outputs, h, c).
 
-    `states` are its initial h (and c for an LSTM), or none for zeros.
+    `states` are its initial h (and c for an LSTM), or none for zeros; `zero_masked`: masked steps
+    output zeros (Keras's zero_output_for_mask), not the previous output.
     """
     result = require_weights(e)
     module = e.attribute
@@ -202,7 +203,7 @@ def direction(e: Emitter, kind: str, x: str, suffix: str, options: dict[str, Any
     return (f"{e.helper('keras_rnn')}({x}, {literal(kind)}, {module}.weight_ih_l0{suffix}, "
             f"{module}.weight_hh_l0{suffix}, {bias}, {bias_hh}, {_function(e, options['activation'])}, "
             f"{_function(e, recurrent)}, {literal(bool(options.get('reset_after', True)))}, {mask or 'None'}"
-            + "".join(f", {state}" for state in states or []) + ")")
+            + "".join(f", {state}" for state in states or []) + (", zero_masked=True" if zero_masked else "") + ")")
 
 
 def torch_states(kind: str, directions: list[list[str]]) -> str:
@@ -233,8 +234,11 @@ def recurrent_forward(e: Emitter, class_name: str, config: Config) -> Value | li
         x = f"{x}.flip(1)"
         mask = f"{mask}.flip(1)" if mask else None
     outputs, h, c = e.variable("outputs"), e.variable("h"), e.variable("c")
+    last = h
     if needs_own_cell(class_name, options, mask):
-        e.statement(f"{outputs}, {h}, {c} = {direction(e, class_name, x, '', options, mask, states)}")
+        zero_masked = config.bool("zero_output_for_mask", False)  # Keras 3 records it; tf.keras's is False
+        e.statement(f"{outputs}, {h}, {c} = {direction(e, class_name, x, '', options, mask, states, zero_masked)}")
+        last = f"{outputs}[:, -1]"  # Keras's last output: zeros, not the initial state, if every step is masked
     else:
         hx = f", {torch_states(class_name, [states])}" if states else ""
         if class_name == "LSTM":
@@ -243,7 +247,8 @@ def recurrent_forward(e: Emitter, class_name: str, config: Config) -> Value | li
         else:
             e.statement(f"{outputs}, {h} = {e.attribute}({x}{hx})")
             h = f"{h}[-1]"
-    result = Value(outputs, KERAS, 3, e.mask()) if options["return_sequences"] else Value(h, KERAS, 2)
+        last = h
+    result = Value(outputs, KERAS, 3, e.mask()) if options["return_sequences"] else Value(last, KERAS, 2)
     if config.bool("return_state", False):
         returned = [Value(h, KERAS, 2)] + ([Value(c, KERAS, 2)] if class_name == "LSTM" else [])
         return [result] + returned

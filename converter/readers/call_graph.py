@@ -94,6 +94,11 @@ def _map_refs(value: Any, shift: Callable[[Ref], Ref]) -> Any:
     return value
 
 
+def input_layer_names(model: Layer, where: str) -> list[str]:
+    """The layers a model's `input_layers` name, in the order its call takes them."""
+    return [ref[0] for ref in _refs(model.config.get("input_layers"), f"{where}: model {model.name}: input_layers")]
+
+
 def _refs(entry: Any, where: str) -> list[Ref]:
     """input_layers/output_layers: a list of [name, node, tensor], or Keras 3's single one unwrapped."""
     if not entry:

@@ -8,7 +8,7 @@ from typing import Any
 from ..config import Config
 from ..errors import ReadError
 from ..graph import CallGraph, InputSpec, Layer
-from .call_graph import call_graph
+from .call_graph import call_graph, input_layer_names
 from .limits import MAX_MODEL_DEPTH
 
 #: Config class names of models that can be nested as layers.
@@ -171,13 +171,19 @@ def _shape_of(config: dict[str, Any]) -> tuple[int | None, ...] | None:
 
 
 def _input_specs(model_config: dict[str, Any], root: Layer) -> list[InputSpec]:
-    """The model's inputs, from InputLayers or a Sequential's first layer."""
+    """The model's inputs, from InputLayers (in the order of the model's `input_layers`: the order its call
+    takes them, which the layers list need not follow) or a Sequential's first layer."""
     specs: list[InputSpec] = []
     for layer in root.children or []:
         if layer.class_name == "InputLayer":
             shape = _shape_of(layer.config)
             if shape is not None:
                 specs.append(InputSpec(layer.name, shape, _dtype_name(layer.config.get("dtype"))))
+    if specs:
+        by_name = {spec.name: spec for spec in specs}
+        listed = input_layer_names(root, "the model config")
+        if sorted(listed) == sorted(by_name):
+            specs = [by_name[name] for name in listed]
     if specs or not root.children:
         return specs
     first = root.children[0]

@@ -107,11 +107,26 @@ class Emitter:
         return self.source.local_names.name(f"{self.source.value(self.layer.name, self.call.node)}_{suffix}")
 
     def mask(self) -> str | None:
-        """The Keras mask of this call: passed explicitly (Keras 3 configs) or carried by the input."""
+        """The Keras mask of this call: passed explicitly (Keras 3 configs) or carried by the input.
+
+        Keras 3 passes a carried mask only to a call of one tensor argument: an LSTM called with
+        `initial_state=` as well runs unmasked there (tf.keras masks it).
+        """
         given = self.kwargs.get("mask")
         if isinstance(given, Value):
             return given.expr
+        if self.keras_major >= 3 and self._tensor_arguments() > 1:
+            return None
         return self.inputs[0].mask if self.inputs else None
+
+    def _tensor_arguments(self) -> int:
+        """How many arguments of the call hold a tensor (a list of tensors is one argument), as Keras 3
+        counts them to decide whether a mask is passed."""
+        def holds(item: Any) -> bool:
+            return isinstance(item, tuple) or (isinstance(item, list) and any(holds(element) for element in item))
+
+        return (sum(holds(item) for item in self.call.positional)
+                + sum(holds(value) for name, value in self.call.kwargs.items() if name != "mask"))
 
     def positional(self, index: int) -> Any:
         """Positional argument `index`: a Value for a tensor (lists of them too), else the constant."""

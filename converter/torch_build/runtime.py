@@ -87,17 +87,22 @@ def keras_relu(x: torch.Tensor, max_value, negative_slope: float, threshold: flo
 
 
 def keras_rnn(x: torch.Tensor, kind: str, weight_ih: torch.Tensor, weight_hh: torch.Tensor, bias_ih, bias_hh,
-              activation, recurrent_activation, reset_after: bool, mask=None, h0=None, c0=None):
+              activation, recurrent_activation, reset_after: bool, mask=None, h0=None, c0=None,
+              zero_masked: bool = False):
     """A Keras recurrent layer step by step, for what torch's nn.LSTM/GRU/RNN cannot do.
 
     Weights are in torch's layout and gate order (as converted). Masked steps keep the
-    previous output and state, as Keras does; h0 and c0 are the initial state (zeros when None).
-    Returns (outputs, last output, last cell state).
+    previous state, and output the previous output, as Keras does: zeros before the first
+    step not masked, even when an initial state h0 is given (Keras's own rnn loop starts its
+    outputs from zeros, its states from h0 and c0; zeros when None). With `zero_masked` (Keras's
+    zero_output_for_mask, which Bidirectional sets when it returns sequences) a masked step
+    outputs zeros instead. Returns (outputs, last state h, last state c); the last output is outputs[:, -1].
     """
     batch, steps = x.shape[0], x.shape[1]
     units = weight_hh.shape[1]
     h = x.new_zeros(batch, units) if h0 is None else h0
     c = x.new_zeros(batch, units) if c0 is None else c0
+    output = x.new_zeros(batch, units)
     outputs = []
     for t in range(steps):
         gates_x = x[:, t] @ weight_ih.T + (bias_ih if bias_ih is not None else 0)
@@ -122,10 +127,13 @@ def keras_rnn(x: torch.Tensor, kind: str, weight_ih: torch.Tensor, weight_hh: to
             new_c = c
         if mask is not None:
             keep = mask[:, t].unsqueeze(1)
+            output = torch.where(keep, new_h, torch.zeros_like(output) if zero_masked else output)
             new_h = torch.where(keep, new_h, h)
             new_c = torch.where(keep, new_c, c)
+        else:
+            output = new_h
         h, c = new_h, new_c
-        outputs.append(h)
+        outputs.append(output)
     return torch.stack(outputs, 1), h, c
 
 
