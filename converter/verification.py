@@ -93,6 +93,11 @@ class VerificationReport:
             lines.append(f"layers not compared (no single Keras output): {', '.join(self.skipped_layers)}")
         lines.append("")
         lines.append("result: " + ("ok" if self.ok else "FAILED: outputs or layers differ beyond tolerance"))
+        if not self.ok and self.precision == "float32":
+            # a recurrent or deep model can amplify float32 rounding (each side sums in its own order) past any
+            # tolerance; in float64 that noise falls by nine orders of magnitude and a wrong convention does not
+            lines.append("(run it again with --float64: if that passes, the difference is float32 rounding the "
+                         "model amplifies, not a wrong conversion)")
         return "\n".join(lines)
 
 

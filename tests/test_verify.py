@@ -59,6 +59,9 @@ def test_verify_names_the_broken_layer_first(tmp_path, monkeypatch):
     # in float64 the wrong epsilon stands out at the outputs too: rounding noise is 1e-9 times smaller
     in_float64 = converter.verify(path, precision="float64")
     assert not in_float64.ok and in_float64.outputs[0].status == "failed", in_float64.to_text()
+    # a float32 failure points to --float64, which tells amplified rounding from a wrong conversion
+    assert "run it again with --float64" in report.to_text()
+    assert "--float64" not in in_float64.to_text() and "--float64" not in converter.verify(cnn(tmp_path)).to_text()
 
 
 def test_cli_verify_exit_codes_and_table(tmp_path):
