@@ -234,7 +234,6 @@ def recurrent_forward(e: Emitter, class_name: str, config: Config) -> Value | li
         x = f"{x}.flip(1)"
         mask = f"{mask}.flip(1)" if mask else None
     outputs, h, c = e.variable("outputs"), e.variable("h"), e.variable("c")
-    last = h
     if needs_own_cell(class_name, options, mask):
         zero_masked = config.bool("zero_output_for_mask", False)  # Keras 3 records it; tf.keras's is False
         e.statement(f"{outputs}, {h}, {c} = {direction(e, class_name, x, '', options, mask, states, zero_masked)}")

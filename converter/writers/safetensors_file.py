@@ -103,12 +103,11 @@ def _write_through_page_cache(path: str, head: bytes, tensors: Sequence[Any], co
         for tensor, region in zip(tensors, regions):
             size = nbytes(tensor)
             if region is not None:
+                if region.path not in sources:
+                    sources[region.path] = os.open(region.path, os.O_RDONLY)
                 watcher = region.watch() if region.watch is not None else None
                 if watcher is None:
                     region.touch()
-                if region.path not in sources:
-                    sources[region.path] = os.open(region.path, os.O_RDONLY)
-                if watcher is None:
                     file_copy.copy_range(sources[region.path], region.offset, size, target, at, progress)
                 else:  # the source checks the bytes as they pass: one read of them, not two
                     file_copy.copy_range_watched(sources[region.path], region.offset, size, target, at, watcher,
