@@ -7,6 +7,7 @@ into: made once by the layer's rule, shown by `display()`, written as source by
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -115,7 +116,7 @@ class TargetTensor:
     @property
     def region(self) -> FileRegion | None:
         """The file range holding this tensor's bytes as written: its source's, when nothing changes them."""
-        unchanged = self.step is None and self.cast is None and np.prod(self.shape) == np.prod(self.source.shape)
+        unchanged = self.step is None and self.cast is None and math.prod(self.shape) == math.prod(self.source.shape)
         return self.source.region if unchanged else None
 
     def load(self) -> np.ndarray:

@@ -8,6 +8,7 @@ blocks, Dense rows after a Flatten, attention heads). A missing entry is a
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import Enum
 from typing import Callable, Sequence
@@ -340,7 +341,7 @@ class ToVector(Transform):
     def shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         if sum(1 for size in shape if size != 1) > 1:
             raise LayoutError(f"expected one axis longer than 1, found shape {shape}")
-        return (int(np.prod(shape)),)
+        return (math.prod(shape),)
 
     def apply(self, array: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(array.reshape(self.shape(array.shape)))

@@ -55,7 +55,7 @@ def channels_to_front(array: np.ndarray, out: np.ndarray | None = None,
     """
     *kernel, a, b = array.shape
     stop = b if stop is None else stop
-    k = int(np.prod(kernel, dtype=np.int64))
+    k = math.prod(kernel)
     result = np.empty((stop - start, a, *kernel), dtype=array.dtype) if out is None else out
     if result.size:
         groups = array.reshape(k, a, b).transpose(1, 0, 2)[:, :, start:stop]  # (a, k, band): row (i, s)

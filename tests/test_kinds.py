@@ -143,3 +143,31 @@ def test_an_operation_is_never_taken_for_the_layer_of_its_name(tmp_path):
     if "keras.ops.numpy.Multiply" not in converter.KINDS:  # until the operation is built: refused by name
         with pytest.raises(converter.UnsupportedLayerError, match=r"keras\.ops\.numpy\.Multiply"):
             converter.to_torch(path)
+
+
+def test_the_index_of_kind_modules_is_current():
+    """The registry imports a kind's module on first lookup, through the generated index."""
+    from pathlib import Path
+
+    from converter.kinds import registry
+
+    index = Path(registry.__file__).with_name("index.py")
+    assert index.read_text() == registry.index_source(), "regenerate it with: python -m converter.kinds --index"
+
+
+def test_a_conversion_imports_only_the_kinds_its_model_uses(tmp_path):
+    """Looking up a kind imports its module alone; listing the registry imports every one."""
+    import subprocess
+    import sys
+
+    from helpers import ROOT
+
+    code = ("import sys, converter; converter.convert(sys.argv[1], sys.argv[2]); "
+            "print(sorted(m.split('.')[-1] for m in sys.modules if m.startswith('converter.kinds.'))); "
+            "print(len(converter.KINDS) > 200, 'converter.kinds.multi_head_attention' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code, fixture("keras3/mlp.keras"), str(tmp_path / "out.npz")],
+                            capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr
+    imported, listed = result.stdout.splitlines()
+    assert "'dense'" in imported and "'multi_head_attention'" not in imported and "'lstm'" not in imported
+    assert listed == "True True"

@@ -149,3 +149,12 @@ def test_failed_write_leaves_no_file(tmp_path, monkeypatch):
 def test_unknown_suffix_is_refused_before_reading(tmp_path):
     with pytest.raises(converter.WriteError, match="unknown output suffix .bin"):
         converter.convert(fixture("keras3/mlp.keras"), tmp_path / "out.bin")
+
+
+def test_safetensors_item_sizes_are_numpys():
+    """The writer's table of bytes per element (offsets in the header come from it) agrees with numpy's."""
+    from converter.writers import safetensors_file
+
+    assert set(safetensors_file.ITEMSIZES) == set(safetensors_file.DTYPES)
+    for name, size in safetensors_file.ITEMSIZES.items():
+        assert size == safetensors_file.stored_dtype(name).itemsize, name

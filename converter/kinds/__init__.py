@@ -1,20 +1,15 @@
 """Keras kinds (layers and operations): one module each, holding its weight rule and its forward.
 
-Importing this package imports every module in it, so that each kind registers itself:
-adding a kind is adding one module here (and one test case), nothing else. The README's
-tables are generated from the registry (`python -m converter.kinds`).
+Each kind registers itself when its module is imported, which the registry does the first
+time one of its names is looked up (`index.py`, generated, says which module holds which
+name): adding a kind is adding one module here and one test case, then
+`python -m converter.kinds --index` (a test fails until the index is regenerated). The
+README's tables are generated from the registry (`python -m converter.kinds`).
 """
 from __future__ import annotations
 
-import pkgutil
-from importlib import import_module
-
 from .registry import KINDS, Kind, distinct, lookup
 from .tagging import tag_graph
-
-for _module in pkgutil.iter_modules(__path__):
-    if _module.name not in ("__main__", "registry", "tagging"):
-        import_module(f"{__name__}.{_module.name}")
 
 __all__ = ["KINDS", "Kind", "distinct", "lookup", "tag_graph", "supported_layers_markdown",
            "weightless_kinds_markdown", "operations_markdown"]

@@ -6,7 +6,7 @@ nn.PReLU form: it is written channels-last as Keras has it, with a warning.
 """
 from __future__ import annotations
 
-import numpy as np
+import math
 
 from ..config import Config
 from ..graph import Layer
@@ -26,7 +26,7 @@ def convert(layer: Layer, context: Context) -> LayerConversion:
     varying = [axis for axis, size in enumerate(shape) if size != 1]
     if not varying or varying == [len(shape) - 1]:
         tensor = to_torch(layer, "alpha", "weight", Layout.VECTOR, ToVector())
-        return LayerConversion(layer, TorchModule("PReLU", {"num_parameters": int(np.prod(shape))}), [tensor])
+        return LayerConversion(layer, TorchModule("PReLU", {"num_parameters": math.prod(shape)}), [tensor])
     kept = to_torch(layer, "alpha", "weight", Layout.SAME)
     return LayerConversion(
         layer, TorchModule("Weight", {"shape": tuple(shape)}), [kept],

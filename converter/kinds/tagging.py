@@ -16,9 +16,11 @@ def tag_graph(graph: ModelGraph) -> None:
     For layers read without a config, the class is first resolved from the snake-case
     name the file gave it (`batch_normalization_2` -> BatchNormalization).
     """
-    by_snake_name = {to_snake_case(kind.class_name): kind.class_name for kind in distinct() if kind.weighted}
+    by_snake_name: dict[str, str] | None = None  # every kind's module imported: only for a file without config
     for layer in graph.walk():
         if not layer.has_config:
+            if by_snake_name is None:
+                by_snake_name = {to_snake_case(k.class_name): k.class_name for k in distinct() if k.weighted}
             layer.class_name = by_snake_name.get(layer.class_name, layer.class_name)
         found = lookup(layer)
         if found is None or found.variables is None:

@@ -10,6 +10,7 @@ Sizes and offsets are checked against the files; only files named from the prefi
 """
 from __future__ import annotations
 
+import math
 import os
 import queue
 import struct
@@ -292,7 +293,7 @@ def loader(prefix: str, shards: int, entry: Entry, checksums: Checksums) -> tupl
     path = shard_path(prefix, entry.shard, shards)
     where = f"{path}:{entry.name}"
     itemsize = 2 if entry.dtype == "bfloat16" else np.dtype(entry.dtype).itemsize
-    expected = int(np.prod(entry.shape, dtype=np.int64)) * itemsize
+    expected = math.prod(entry.shape) * itemsize
     if entry.size != expected:
         raise ReadError(f"{where}: {entry.size} bytes stored for a {entry.dtype} tensor of shape {entry.shape} "
                         f"({expected} bytes); the index is damaged")

@@ -14,6 +14,7 @@ the same buffers are written through the page cache.
 """
 from __future__ import annotations
 
+import math
 import mmap
 import os
 import queue
@@ -69,7 +70,7 @@ class BlockFile:
 
     def append(self, dtype: np.dtype, shape: tuple[int, ...], fill: Fill) -> None:
         """Append the bytes of an array of `dtype` and `shape` that `fill(out)` writes into `out`."""
-        count = int(np.prod(shape, dtype=np.int64))
+        count = math.prod(shape)
         length = count * np.dtype(dtype).itemsize
         if length > self.capacity:
             raise ValueError(f"a piece of {length} bytes is larger than the {self.capacity}-byte buffer")
