@@ -105,7 +105,22 @@ def load_keras_model(source: Any, graph: ModelGraph) -> Any:
         raise MissingDependencyError("verify needs Keras: pip install 'weightport[keras]'") from None
     except Exception as error:  # Keras's own loading errors are of many kinds
         raise ReadError(f"{path}: Keras cannot load this file to compare with ({type(error).__name__}: "
-                             f"{str(error).splitlines()[0][:200]})") from None
+                        f"{str(error).splitlines()[0][:200]}){_unloadable_hint(graph)}") from None
+
+
+def _unloadable_hint(graph: ModelGraph) -> str:
+    """What to do about a `.keras` archive of tf.keras 2.13 to 2.15: its weights lie under
+    `_layer_checkpoint_dependencies`, which neither Keras 3 nor tf_keras 2.16+ reads (weightport does)."""
+    minor = ".".join(graph.keras_version.split(".")[:2])
+    if graph.metadata.get("written_on") == "windows":
+        return (f"; tf.keras {graph.keras_version} wrote it on Windows, joining its group paths with backslashes, "
+                f"and Keras loads it only there: run verify on Windows with tensorflow=={minor}.*; converting "
+                "needs neither")
+    if graph.format != "keras-archive" or minor not in ("2.13", "2.14", "2.15"):
+        return ""
+    return (f"; tf.keras {minor} wrote it, and no later Keras loads its .keras files (weights under "
+            f"_layer_checkpoint_dependencies): run verify where tensorflow=={minor}.* is installed, whose tf.keras "
+            "loads it; converting needs neither")
 
 
 def load_with_import(path: str, spec: str) -> Any:

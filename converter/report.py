@@ -76,6 +76,8 @@ class Report:
         for spec in data["inputs"]:
             shape = "(" + ", ".join("None" if d is None else str(d) for d in spec["shape"]) + ")"
             lines.append(f"input    {spec['name']} {shape} {spec['dtype']}")
+        if self.conversion.graph.metadata.get("written_on") == "windows":
+            lines.append("paths    written on Windows: groups named `layers\\dense` read as `layers/dense`")
         left_out = self.conversion.graph.metadata.get("left_out", "")
         if left_out:  # a checkpoint's training state: optimizer slots, counters, moving-average shadows
             names = left_out.split(", ")

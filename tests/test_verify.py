@@ -232,3 +232,12 @@ def test_inputs_follow_input_layers_not_the_order_of_the_layers_list(tmp_path):
     with torch.no_grad():
         actual = module(*[torch.from_numpy(array) for array in inputs]).numpy()
     np.testing.assert_allclose(actual, model(inputs).numpy(), atol=1e-5)
+
+
+def test_verify_of_a_tf_keras_2_14_archive_says_which_tensorflow_loads_it():
+    """No Keras installed loads tf.keras 2.13-2.15 `.keras` files (weightport converts them): verify says so
+    and names the TensorFlow that does, exit 2."""
+    result = run_cli("verify", fixture("tf2.14/func.keras"))
+    assert result.returncode == 2, result.stderr
+    assert "Keras cannot load this file" in result.stderr and "tensorflow==2.14.*" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -26,6 +26,7 @@ from .hdf5_tensors import (
 )
 from .keras_config import is_model_entry, parse_model, snake_class
 from .limits import MAX_JSON_BYTES, MAX_MODEL_DEPTH, version_text
+from .windows_paths import windows_tree
 from .zip_member import open_archive, open_member, read_json_member, read_small_member
 
 WEIGHTS_MEMBER = "model.weights.h5"
@@ -171,6 +172,9 @@ def _fill(graph: ModelGraph, h5: Any, model_config: Any, where: str,
     """Read the layers into `graph`; returns where an archive keeps each layer's assets (by path)."""
     asset_dirs: dict[tuple[str, ...], str] = {}
     try:
+        split = windows_tree(h5, where, LAYER_GROUPS)
+        if split is not h5:
+            graph.metadata["written_on"], h5 = "windows", split
         if _attribute_groups(h5) or (isinstance(model_config, dict) and not is_model_entry(model_config)):
             # a subclassed model: groups named after its attributes, a config without layers
             graph.layers = _variable_groups(h5, where, store_of)
