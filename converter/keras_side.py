@@ -33,6 +33,11 @@ def check_loadable(source: Any, graph: ModelGraph, architecture: Any) -> None:
     if own is None:
         raise ReadError(f"{path}: verify needs a full model file (.keras, or an .h5 from model.save): Keras "
                              "rebuilds the model from the file's own config, and this file holds weights only")
+    if graph.format == "keras-archive" and isinstance(own, dict):
+        # Keras's `.keras` loader sets the top-level compile_config to None before it rebuilds a model loaded
+        # with compile=False, as verify loads it: a custom loss or metric named there (common) is never loaded.
+        # A nested model's compile_config is compiled even so, and still checked.
+        own = {key: value for key, value in own.items() if key != "compile_config"}
     found = code_carrying(own)
     if found:
         raise UnsafeFileError(f"{path}: verify would have Keras load {found[0]}"
@@ -41,7 +46,7 @@ def check_loadable(source: Any, graph: ModelGraph, architecture: Any) -> None:
     if architecture is not None:
         given = load_architecture(os.fspath(architecture)) if isinstance(architecture, (str, os.PathLike)) \
             else architecture
-        if given != own:
+        if given != graph.own_config:
             raise ReadError(f"{path}: the architecture given differs from the model config inside the file; "
                                  "verify compares the file's own model: run it without --architecture")
 

@@ -241,3 +241,47 @@ def test_verify_of_a_tf_keras_2_14_archive_says_which_tensorflow_loads_it():
     assert result.returncode == 2, result.stderr
     assert "Keras cannot load this file" in result.stderr and "tensorflow==2.14.*" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def _custom_loss(y_true, y_pred):
+    return ((y_true - y_pred) ** 2).sum()
+
+
+def test_verify_runs_a_model_compiled_with_a_custom_loss_and_refuses_one_inside(tmp_path):
+    """A `.keras` model compiled with the user's own loss names it in its top-level compile_config (module
+    builtins: a real Keras 3.10 file of a public repository), which Keras drops when loading with compile=False,
+    as verify does: verified. A nested model's compile_config is compiled even so: still refused."""
+    import zipfile
+
+    import keras
+    from layer_harness import randomize
+
+    inputs = keras.Input((5,))
+    model = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Dense(4, activation="relu")(inputs)))
+    randomize(model, seed=4)
+    model.compile(optimizer="adam", loss=_custom_loss)
+    model.save(str(tmp_path / "custom_loss.keras"))
+    with zipfile.ZipFile(tmp_path / "custom_loss.keras") as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    config = json.loads(members["config.json"])
+    assert config["compile_config"]["loss"]["module"] not in ("keras", "keras.losses")
+    result = run_cli("verify", str(tmp_path / "custom_loss.keras"), "--samples", "2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "result: ok" in result.stdout
+
+    inner = keras.Model(inputs, keras.layers.Dense(3, name="inner_dense")(inputs), name="inner")
+    outer = keras.Model(inputs, keras.layers.Dense(2)(inner(inputs)))
+    randomize(outer, seed=5)
+    outer.save(str(tmp_path / "nested.keras"))
+    with zipfile.ZipFile(tmp_path / "nested.keras") as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    config = json.loads(members["config.json"])
+    entry = next(layer for layer in config["config"]["layers"] if layer["class_name"] == "Functional")
+    entry["compile_config"] = {"loss": {"module": "antigravity", "class_name": "function", "config": "geohash",
+                                        "registered_name": "geohash"}}
+    members["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(tmp_path / "nested_loss.keras", "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    refused = run_cli("verify", str(tmp_path / "nested_loss.keras"))
+    assert refused.returncode == 2 and "antigravity" in refused.stderr, refused.stderr
