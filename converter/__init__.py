@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import gc
 
-# The imports below (numpy's included) make tens of thousands of objects and no garbage: the collections
-# their allocations trigger would only walk them: 8 ms of `python -c "import converter"` here (134 against 143
-# ms, medians of 12 interleaved runs). Paused, then restored as it was.
+# The imports below make thousands of objects and no garbage: the collections their allocations trigger
+# would only walk them (with numpy's, imported here until lazy_numpy: 8 ms of `python -c "import converter"`,
+# 134 against 143 ms, medians of 12 interleaved runs). Paused, then restored as it was.
 _collecting = gc.isenabled()
 gc.disable()
 try:
@@ -23,8 +23,6 @@ try:
     import shutil
     from importlib import import_module
     from typing import TYPE_CHECKING, Any
-
-    import numpy as np
 
     from . import hugging_face
     from .conversion import Conversion, LayerConversion, TargetTensor, TorchModule
@@ -42,6 +40,10 @@ try:
     from .writers import WRITERS, check_destination, check_output, write
     from .writers.files import copy_file, write_text
     from .writers.safetensors_file import nbytes
+    if TYPE_CHECKING:
+        import numpy as np
+    else:
+        from .lazy_numpy import np  # numpy on first use: `import converter` and `inspect` need none
 finally:
     if _collecting:
         gc.enable()

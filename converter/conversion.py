@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from .dtypes import FLOATING, cast_array
 from .errors import ConversionWarning
 from .graph import FileRegion, Layer, ModelGraph, Tensor
 from .layouts import Layout, RowFiller, Transform, rows_of
 from .source import literal
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    from .lazy_numpy import np  # numpy on first use: reading a file's structure needs none
 
 #: Modules of weightport's own runtime (a generated model defines them), not of torch.nn.
 HELPER_MODULES = frozenset({"Weight", "Normalization", "LocallyConnected"})

@@ -6,9 +6,14 @@ does), and keeps NaN a NaN.
 """
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
 
 from .graph import BFLOAT16
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    from .lazy_numpy import np  # numpy on first use: reading a file's structure needs none
 
 #: what `--dtype` accepts
 OUTPUT_DTYPES = ("float32", "float16", "bfloat16")

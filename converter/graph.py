@@ -9,13 +9,16 @@ from __future__ import annotations
 import re
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
 from .config import Config
 from .errors import LayoutError
 from .layouts import Layout
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    from .lazy_numpy import np  # numpy on first use: reading a file's structure needs none
 
 #: numpy has no bfloat16: bfloat16 tensors travel as their uint16 bit patterns,
 #: with `Tensor.dtype == BFLOAT16` saying how to read them.

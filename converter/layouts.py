@@ -11,15 +11,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import Enum
-from typing import Callable, Sequence
-
-import numpy as np
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from .errors import LayoutError
 from .transposes import channels_to_front, transpose_2d
 
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    from .lazy_numpy import np  # numpy on first use: reading a file's structure needs none
+
 # Writes rows start:stop (along the first axis) of a transform's result into `out`.
-RowFiller = Callable[[int, int, np.ndarray], object]
+RowFiller = Callable[[int, int, "np.ndarray"], object]
 
 
 def rows_of(array: np.ndarray) -> RowFiller:

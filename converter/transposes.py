@@ -11,10 +11,12 @@ import math
 import os
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+else:
+    from .lazy_numpy import np  # numpy on first use: reading a file's structure needs none
 
 # A matrix (k = 1) is copied in tiles of 128 float32 source rows by 256 columns (128 KB, in L2):
 # each output row gets 512 bytes, whole cache lines, per tile. Measured from a memory-mapped

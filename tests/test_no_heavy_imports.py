@@ -71,3 +71,15 @@ def test_keras3_weights_are_read_without_h5py(tmp_path, source):
     )
     assert result.returncode == 0, result.stderr
     assert "HEAVY []" in result.stdout
+
+
+@pytest.mark.parametrize("source", ["keras3/mlp.keras", "keras3/dtypes.keras", "keras3/mlp.weights.h5"])
+def test_import_and_inspect_import_no_numpy(source):
+    """numpy (most of start-up) is imported on first use (converter/lazy_numpy.py): `import converter` and
+    `inspect` of a file read without h5py (which imports numpy itself) never use it; converting does."""
+    code = ("import sys, io, contextlib; from converter import cli; assert 'numpy' not in sys.modules\n"
+            "with contextlib.redirect_stdout(io.StringIO()): code = cli.main(['inspect', sys.argv[1]])\n"
+            "print(code, 'numpy' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code, fixture(source)], capture_output=True, text=True, cwd=ROOT,
+                            timeout=120)
+    assert result.stdout.split() == ["0", "False"], result.stdout + result.stderr

@@ -15,15 +15,18 @@ keeps the int8 tensors and their scales as Keras stores them.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Callable
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..config import Config, compute_dtype, quantization_mode
 from ..errors import LayoutError
 from ..graph import Layer, Tensor
 from ..layouts import Layout
 from .rules import Variable
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    from ..lazy_numpy import np  # numpy on first use: reading a file's structure needs none
 
 INT8 = "int8"
 #: Keras's default input quantizer: AbsMaxQuantizer's value range and epsilon

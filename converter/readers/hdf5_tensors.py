@@ -5,14 +5,15 @@ import re
 import sys
 from typing import TYPE_CHECKING, Any, Callable
 
-import numpy as np
-
 from ..errors import ReadError
 from ..graph import BFLOAT16, FileRegion, Tensor
 from .hdf5_tree import Store, TreeDataset, TreeGroup
 
 if TYPE_CHECKING:  # h5py is imported where a file is read through it: hdf5_tree reads Keras's own without it
     import h5py
+    import numpy as np
+else:
+    from ..lazy_numpy import np  # numpy on first use: reading a file's structure needs none
 
 
 def tensor_from_dataset(dataset: h5py.Dataset | TreeDataset, role: str, where: str, store: Store) -> Tensor:
@@ -49,12 +50,12 @@ def tensor_from_dataset(dataset: h5py.Dataset | TreeDataset, role: str, where: s
 
 
 def _mapped(dataset: TreeDataset, role: str, where: str, store: Store) -> Tensor:
-    stored = np.dtype(np.uint16 if dataset.dtype == BFLOAT16 else dataset.dtype)
     path = store.path
     assert path is not None  # a tree is read from a file
 
     def load() -> np.ndarray:
         store.used()
+        stored = np.dtype(np.uint16 if dataset.dtype == BFLOAT16 else dataset.dtype)
         if not dataset.nbytes:
             return np.empty(dataset.shape, stored)  # nothing stored (np.memmap maps no empty range)
         return _map(path, stored, store.start + dataset.offset, dataset.shape, where)
@@ -141,7 +142,7 @@ def attribute(obj: Any, name: str, where: str) -> Any:
 
 def attr_text(value: Any) -> str:
     """An HDF5 attribute as str: old files (h5py 2) store bytes, new ones str."""
-    if isinstance(value, (bytes, np.bytes_)):
+    if isinstance(value, bytes):  # numpy.bytes_ too (a subclass)
         return value.decode("utf-8", "replace")
     return str(value)
 

@@ -54,18 +54,16 @@ def parse_json(text: bytes | str, where: str) -> Any:
 
 
 def check_depth(value: Any, where: str) -> None:
-    """ReadError when lists and dicts nest deeper than MAX_JSON_DEPTH (checked without recursion)."""
-    level = [value] if isinstance(value, (dict, list)) else []
+    """ReadError when the lists and dicts json.loads made (plain ones: compared by type, three times faster
+    than isinstance) nest deeper than MAX_JSON_DEPTH; checked without recursion."""
+    level = [value] if type(value) is dict or type(value) is list else []
     depth = 0
-    while level:  # a level at a time: one comprehension per container (a config has tens of thousands)
+    while level:  # a level at a time, in one comprehension (a config has tens of thousands of containers)
         depth += 1
         if depth > MAX_JSON_DEPTH:
             raise ReadError(f"{where}: JSON nested more than {MAX_JSON_DEPTH} levels deep; this is not a Keras config")
-        below: list[Any] = []
-        for item in level:
-            below += [child for child in (item.values() if isinstance(item, dict) else item)
-                      if isinstance(child, (dict, list))]
-        level = below
+        level = [child for item in level for child in (item.values() if type(item) is dict else item)
+                 if type(child) is dict or type(child) is list]
 
 
 def read_json_file(path: str, where: str | None = None) -> Any:

@@ -7,14 +7,17 @@ whoever passes one has imported Keras already.
 from __future__ import annotations
 
 import sys
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ReadError
 from ..graph import BFLOAT16, Layer, ModelGraph, Tensor
 from . import subclassed
 from .keras_config import parse_model
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    from ..lazy_numpy import np  # numpy on first use: reading a file's structure needs none
 
 
 def is_live_model(source: Any) -> bool:

@@ -17,14 +17,17 @@ import struct
 import sys
 import threading
 from dataclasses import dataclass
-from typing import Callable
-
-import numpy as np
+from typing import TYPE_CHECKING, Callable
 
 from ..errors import ReadError
 from ..graph import FileRegion
 from .limits import refuse_lfs_pointer
 from .protowire import Fields, all_bytes, first_bytes, first_int, message, signed, varint
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    from ..lazy_numpy import np  # numpy on first use: reading a file's structure needs none
 
 MAGIC = 0xDB4775248B80FB57
 FOOTER = 48

@@ -9,13 +9,16 @@ the naming rules of the source's own convention (Hugging Face).
 """
 from __future__ import annotations
 
-from typing import Callable
-
-import numpy as np
+from typing import TYPE_CHECKING, Callable
 
 from ..config import Config
 from ..errors import ReadError
 from ..graph import RAW_VARIABLES, Layer, Tensor
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    from ..lazy_numpy import np  # numpy on first use: reading a file's structure needs none
 
 
 def tree(weights: list[tuple[str, Tensor]]) -> list[Layer]:

@@ -13,13 +13,16 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import Any, Callable, Protocol, Sequence
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 from ..dependencies import require_torch
 from ..errors import ArgumentError, WriteError
 from . import files, npz_file, safetensors_file, torch_file
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    from ..lazy_numpy import np  # numpy on first use: reading a file's structure needs none
 
 
 class WritableTensor(Protocol):

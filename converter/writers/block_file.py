@@ -19,12 +19,16 @@ import mmap
 import os
 import queue
 import threading
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    from ..lazy_numpy import np  # numpy on first use: reading a file's structure needs none
+
 
 BLOCK = 4096  # the largest logical block size in use; every smaller one divides it
-Fill = Callable[[np.ndarray], None]
+Fill = Callable[["np.ndarray"], None]
 
 
 class BlockFile:

@@ -11,11 +11,14 @@ import errno
 import os
 import queue
 import threading
-from typing import Any, Callable
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..graph import Watcher
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    from ..lazy_numpy import np  # numpy on first use: reading a file's structure needs none
 
 PIECE = 64 << 20  # bytes per call: progress moves, an interrupt is seen between calls
 #: a watched copy's reads: each chunk stays in a core's L2 while it is checked and written. 512 KB: on an

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 import zipfile
-from typing import Any, Sequence
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Sequence
 
 from ..errors import WriteError
 from ..graph import BFLOAT16
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    from ..lazy_numpy import np  # numpy on first use: reading a file's structure needs none
 
 COMMENT_LIMIT = 65535  # bytes a zip archive's comment can hold
 

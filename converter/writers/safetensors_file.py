@@ -18,13 +18,16 @@ import os
 import queue
 import struct
 import threading
-from typing import Any, Callable, Iterator, Sequence
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from ..graph import FileRegion
 from . import file_copy
 from .block_file import BlockFile
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    from ..lazy_numpy import np  # numpy on first use: reading a file's structure needs none
 
 # safetensors' dtype names, and their rank in its ordering (larger first)
 DTYPES = {

@@ -7,11 +7,14 @@ versions) under `__weightport__`, a name no module prefix matches.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Sequence
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Sequence
 
 from ..graph import BFLOAT16
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    from ..lazy_numpy import np  # numpy on first use: reading a file's structure needs none
 
 METADATA_KEY = "__weightport__"
 
