@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from .dtypes import FLOATING, cast_array
 from .errors import ConversionWarning
 from .graph import FileRegion, Layer, ModelGraph, Tensor
-from .layouts import Layout, RowFiller, Transform, rows_of
+from .layouts import Layout, Permutation, RowFiller, Transform, rows_of
 from .source import literal
 
 if TYPE_CHECKING:
@@ -121,6 +121,22 @@ class TargetTensor:
         """The file range holding this tensor's bytes as written: its source's, when nothing changes them."""
         unchanged = self.step is None and self.cast is None and math.prod(self.shape) == math.prod(self.source.shape)
         return self.source.region if unchanged else None
+
+    def small_bytes(self, itemsize: int) -> bytes | None:
+        """This tensor's bytes as written, made without numpy when its source is a file range it permutes
+        (or copies) unchanged in dtype: for the tensors of a small model. None otherwise."""
+        region = self.source.region
+        if region is None or region.watch is not None or self.cast is not None or \
+                not (self.step is None or isinstance(self.step, Permutation)):
+            return None
+        region.touch()  # the checks a load starts (a zip member's CRC)
+        size = math.prod(self.source.shape) * itemsize
+        with open(region.path, "rb") as handle:
+            handle.seek(region.offset)
+            data = handle.read(size)
+        if len(data) != size:
+            return None  # a short file: the load path says so
+        return data if self.step is None else self.step.apply_bytes(data, self.source.shape, itemsize)
 
     def load(self) -> np.ndarray:
         """Read the source tensor and apply the transform (and the cast)."""

@@ -14,7 +14,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from .errors import LayoutError
-from .transposes import channels_to_front, transpose_2d
+from .transposes import channels_to_front, permuted_bytes, transpose_2d
 
 if TYPE_CHECKING:
     import numpy as np
@@ -113,6 +113,11 @@ class Permutation(Transform):
         if self._moves_channels_to_front():
             return channels_to_front(array)
         return np.ascontiguousarray(array.transpose(self.axes))
+
+    def apply_bytes(self, data: bytes, shape: tuple[int, ...], itemsize: int) -> bytes | None:
+        """apply() to a small tensor's bytes, without numpy (None when it cannot)."""
+        self._check(shape)
+        return permuted_bytes(data, shape, self.axes, itemsize)
 
     def rows(self, array: np.ndarray) -> RowFiller:
         self._check(array.shape)

@@ -83,3 +83,15 @@ def test_import_and_inspect_import_no_numpy(source):
     result = subprocess.run([sys.executable, "-c", code, fixture(source)], capture_output=True, text=True, cwd=ROOT,
                             timeout=120)
     assert result.stdout.split() == ["0", "False"], result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("source", ["keras3/mlp.keras", "keras3/nested.keras"])
+def test_a_small_model_converts_without_numpy(tmp_path, source):
+    """A small model's tensors (permuted or copied file ranges, 256 KB at most) are made without numpy, which
+    would cost more than the rest of the conversion; the file is the one numpy's path writes (test_streaming)."""
+    code = ("import sys; from converter import cli\n"
+            "code = cli.main(['convert', sys.argv[1], sys.argv[2], '--quiet'])\n"
+            "print(code, 'numpy' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code, fixture(source), str(tmp_path / "out.safetensors")],
+                            capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.stdout.split()[-2:] == ["0", "False"], result.stdout + result.stderr

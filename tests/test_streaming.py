@@ -8,6 +8,8 @@ import os
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from safetensors import safe_open
 from safetensors.numpy import save_file
 
@@ -22,11 +24,15 @@ def plain_state_dict(source: str, layout: str = "torch") -> dict[str, np.ndarray
     return converter.state_dict(source, layout=layout)
 
 
-@pytest.fixture(params=["page-cache", "direct"])
+@pytest.fixture(params=["small", "page-cache", "direct"])
 def writes(request, monkeypatch) -> str:
-    """Both ways a safetensors file is written: through the page cache (up to PAGE_CACHE_BYTES of
-    made tensors, every fixture) and in a BlockFile's direct writes (forced by a limit of 0)."""
+    """Every way a safetensors file is written: made without numpy (up to SMALL_BYTES of permuted tensors,
+    most fixtures), through the page cache (up to PAGE_CACHE_BYTES of made tensors, every fixture, forced
+    by a SMALL_BYTES of 0) and in a BlockFile's direct writes (forced by a limit of 0)."""
     from converter.writers import safetensors_file
+
+    if request.param == "page-cache":
+        monkeypatch.setattr(safetensors_file, "SMALL_BYTES", 0)
 
     if request.param == "direct":
         monkeypatch.setattr(safetensors_file, "PAGE_CACHE_BYTES", 0)
@@ -530,3 +536,18 @@ def test_kernel_permutation_equals_numpy(tmp_path, shape, dtype, mapped):
     band = np.zeros_like(expected[start:])
     assert channels_to_front(array, out=band, start=start) is band
     np.testing.assert_array_equal(band, expected[start:])
+
+
+@settings(max_examples=300, deadline=None)
+@given(shape=st.lists(st.integers(0, 5), min_size=0, max_size=5), itemsize=st.sampled_from([1, 2, 4, 8]),
+       data=st.data())
+def test_permuted_bytes_equal_numpys_transpose(shape, itemsize, data):
+    """The numpy-free permutation of a small model's tensors gives numpy's bytes, for any shape and axes."""
+    from converter.transposes import permuted_bytes
+
+    axes = tuple(data.draw(st.permutations(range(len(shape)))))
+    array = np.random.default_rng(len(shape)).integers(0, 255, size=(*shape, itemsize), dtype=np.uint8)
+    array = array.view(f"u{itemsize}")[..., 0]
+    expected = np.ascontiguousarray(array.transpose(axes)).tobytes()
+    assert permuted_bytes(array.tobytes(), tuple(shape), axes, itemsize) == expected
+    assert permuted_bytes(array.tobytes() + b"x", tuple(shape), axes, itemsize) is None  # a size that is not its own
