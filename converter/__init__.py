@@ -26,7 +26,7 @@ try:
 
     from . import hugging_face
     from .conversion import Conversion, LayerConversion, TargetTensor, TorchModule
-    from .convert import OUTPUT_LAYOUTS, convert_graph, read_tagged
+    from .convert import OUTPUT_LAYOUTS, convert_graph, defaults_warnings, read_tagged
     from .dtypes import OUTPUT_DTYPES
     from .errors import (
         ArgumentError, ConfigError, ConversionWarning, ConverterError, LayoutError, LoadError, MissingDependencyError,
@@ -169,6 +169,8 @@ def convert(
             beside = _hub_files(graph, conversion, destination, force, inputs)
             if dtype is not None:
                 conversion.tensors = [tensor.cast_to(dtype) for tensor in conversion.tensors]
+            if record_path is not None:  # the record shows module arguments
+                conversion.warnings += defaults_warnings(conversion)
             conversion.warn()
             if dry_run:
                 if made:
@@ -297,4 +299,6 @@ def inspect(source: Source, *, architecture: Any = None, variables: str = "raw")
     """
     graph = read(source, architecture=architecture, variables=variables)
     with graph:
-        return Report(convert_graph(graph, "torch", skip_unsupported=True))
+        conversion = convert_graph(graph, "torch", skip_unsupported=True)
+        conversion.warnings += defaults_warnings(conversion)
+        return Report(conversion)

@@ -79,6 +79,19 @@ def convert_graph(graph: ModelGraph, layout: str = "torch", skip_unsupported: bo
     return conversion
 
 
+def defaults_warnings(conversion: Conversion) -> list[str]:
+    """For a report or record of layers read without a config (a weights-only file): their weights fix shapes
+    only, so the module arguments and options shown beside them are Keras's defaults, not the model's."""
+    guessed = [result.layer.key for result in conversion.layers if not result.layer.has_config]
+    if not guessed:
+        return []
+    named = ", ".join(guessed[:5]) + (f" and {len(guessed) - 5} more" if len(guessed) > 5 else "")
+    return [f"{conversion.graph.source} holds weights without the model's config: for {named} the module arguments "
+            "and Keras options that weights do not fix (strides, padding, activations, return_sequences...) are "
+            "Keras's defaults, not read from the model (the tensors convert all the same); pass --architecture "
+            "with the model's .keras, .h5 or config JSON for its own"]
+
+
 def is_variable_tree(graph: ModelGraph) -> bool:
     """Named variables without layers: a checkpoint without architecture, a subclassed model's file."""
     return graph.root is None and bool(graph.layers) and all(layer.class_name == RAW_VARIABLES

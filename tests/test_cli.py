@@ -261,3 +261,17 @@ def test_a_map_rule_that_renames_nothing_is_an_error(tmp_path):
     allowed = run_cli("convert", fixture("keras3/mlp.keras"), str(tmp_path / "w.safetensors"), "--map", str(rules),
                       "--allow-unused")
     assert allowed.returncode == 0, allowed.stderr
+
+
+def test_a_weights_only_report_says_module_arguments_are_keras_defaults(tmp_path):
+    """Weights fix shapes only: for a file without the model's config, inspect (and a --record) says the module
+    arguments and options it shows are Keras's defaults; a full model's report, and a plain convert, do not."""
+    weights_only = run_cli("inspect", fixture("keras2/mlp_weights.h5"))
+    assert weights_only.returncode == 0, weights_only.stderr
+    assert "holds weights without the model's config" in weights_only.stdout
+    assert "holds weights without" not in run_cli("inspect", fixture("keras2/mlp.h5")).stdout
+    plain = run_cli("convert", fixture("keras2/mlp_weights.h5"), str(tmp_path / "w.safetensors"))
+    assert plain.returncode == 0 and "holds weights without" not in plain.stderr
+    recorded = run_cli("convert", fixture("keras2/mlp_weights.h5"), str(tmp_path / "r.safetensors"), "--record",
+                       str(tmp_path / "record.json"))
+    assert recorded.returncode == 0 and "holds weights without the model's config" in recorded.stderr
