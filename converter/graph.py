@@ -137,6 +137,8 @@ class Layer:
     registered_name: str | None = None  # the config's `registered_name`: set for user-registered classes
     #: state a `.keras` archive keeps beside the weights, by asset name: a lookup's `vocabulary` (its lines)
     assets: dict[str, list[str]] = field(default_factory=dict)
+    #: `key` as last made, with the path it was made from (reports and rules ask for it thousands of times)
+    _key: tuple[tuple[str, ...], str] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.config, Config):
@@ -155,7 +157,12 @@ class Layer:
     @property
     def key(self) -> str:
         """The key prefix of this layer's tensors, e.g. `encoder.dense_1`."""
-        return ".".join(key_name(part) for part in self.path)
+        made = self._key
+        if made is not None and made[0] is self.path:
+            return made[1]
+        key = ".".join(key_name(part) for part in self.path)
+        self._key = (self.path, key)
+        return key
 
     @property
     def is_model(self) -> bool:
