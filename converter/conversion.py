@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from .dtypes import FLOATING, cast_array
 from .errors import ConversionWarning
-from .graph import FileRegion, Layer, ModelGraph, Tensor
-from .layouts import Layout, Permutation, RowFiller, Transform, rows_of
+from .graph import FileRegion, Filled, Layer, ModelGraph, Tensor
+from .layouts import Layout, RowFiller, Transform, rows_of
 from .source import literal
 
 if TYPE_CHECKING:
@@ -123,20 +123,27 @@ class TargetTensor:
         return self.source.region if unchanged else None
 
     def small_bytes(self, itemsize: int) -> bytes | None:
-        """This tensor's bytes as written, made without numpy when its source is a file range it permutes
-        (or copies) unchanged in dtype: for the tensors of a small model. None otherwise."""
-        region = self.source.region
-        if region is None or region.watch is not None or self.cast is not None or \
-                not (self.step is None or isinstance(self.step, Permutation)):
+        """This tensor's bytes as written, made without numpy (for the tensors of a small model) when its
+        source is a file range or a created fill, its dtype unchanged, and its transform has a way
+        (Transform.apply_bytes). None otherwise."""
+        region, loader = self.source.region, self.source.loader
+        if self.cast is not None:
             return None
-        region.touch()  # the checks a load starts (a zip member's CRC)
-        size = math.prod(self.source.shape) * itemsize
-        with open(region.path, "rb") as handle:
-            handle.seek(region.offset)
-            data = handle.read(size)
-        if len(data) != size:
-            return None  # a short file: the load path says so
-        return data if self.step is None else self.step.apply_bytes(data, self.source.shape, itemsize)
+        if isinstance(loader, Filled):
+            data = loader.tobytes()
+        elif region is not None and region.watch is None:
+            region.touch()  # the checks a load starts (a zip member's CRC)
+            size = math.prod(self.source.shape) * itemsize
+            with open(region.path, "rb") as handle:
+                handle.seek(region.offset)
+                data = handle.read(size)
+            if len(data) != size:
+                return None  # a short file: the load path says so
+        else:
+            return None
+        if data is None or self.step is None:
+            return data
+        return self.step.apply_bytes(data, self.source.shape, itemsize)
 
     def load(self) -> np.ndarray:
         """Read the source tensor and apply the transform (and the cast)."""

@@ -6,7 +6,9 @@ registry. Tensors are lazy: `Tensor.load()` reads the array only when asked.
 """
 from __future__ import annotations
 
+import math
 import re
+import struct
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
@@ -83,6 +85,39 @@ class FileRegion:
 
     def __call__(self) -> np.ndarray:
         return self.load()
+
+
+#: struct codes of the dtypes a created tensor may have (bfloat16: the top half of float32's bits)
+_STRUCT_CODES = {"float16": "e", "float32": "f", "float64": "d", "int8": "b", "uint8": "B", "int16": "h",
+                 "uint16": "H", "int32": "i", "uint32": "I", "int64": "q", "uint64": "Q", "bool": "?"}
+
+
+@dataclass(frozen=True)
+class Filled:
+    """The loader of a tensor weightport creates (a second RNN bias, a counter): `value` everywhere."""
+
+    shape: tuple[int, ...]
+    value: float
+    dtype: str  # a numpy dtype name, or BFLOAT16 (carried as the top half of the float32 bits)
+
+    def __call__(self) -> np.ndarray:
+        if self.dtype == BFLOAT16:
+            return (np.full(self.shape, self.value, np.float32).view(np.uint32) >> 16).astype(np.uint16)
+        return np.full(self.shape, self.value, np.dtype(self.dtype))
+
+    def tobytes(self) -> bytes | None:
+        """The bytes of __call__()'s array, little-endian, without numpy; None for a dtype it does not know."""
+        if self.dtype == BFLOAT16:
+            item = struct.pack("<f", self.value)[2:]
+        elif self.dtype in _STRUCT_CODES:
+            code = _STRUCT_CODES[self.dtype]
+            try:
+                item = struct.pack("<" + code, self.value if code in "efd" else int(self.value))
+            except (struct.error, OverflowError):
+                return None  # out of range for the dtype: numpy's own conversion decides
+        else:
+            return None
+        return item * math.prod(self.shape)
 
 
 class Watcher(Protocol):

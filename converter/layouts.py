@@ -80,6 +80,11 @@ class Transform:
     def apply(self, array: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def apply_bytes(self, data: bytes, shape: tuple[int, ...], itemsize: int) -> bytes | None:
+        """apply() on the C-order bytes of a tensor of `shape` (items of `itemsize` bytes), without numpy: a
+        small model converts without importing it (transposes.permuted_bytes). None where it cannot."""
+        return None
+
     def rows(self, array: np.ndarray) -> RowFiller:
         """A function that writes rows start:stop of the result into `out`, for streaming writers.
 
@@ -115,7 +120,6 @@ class Permutation(Transform):
         return np.ascontiguousarray(array.transpose(self.axes))
 
     def apply_bytes(self, data: bytes, shape: tuple[int, ...], itemsize: int) -> bytes | None:
-        """apply() to a small tensor's bytes, without numpy (None when it cannot)."""
         self._check(shape)
         return permuted_bytes(data, shape, self.axes, itemsize)
 
@@ -198,6 +202,11 @@ class DepthwiseToGrouped(Transform):
         axes = (self.spatial_dims, self.spatial_dims + 1) + tuple(range(self.spatial_dims))
         return np.ascontiguousarray(array.transpose(axes).reshape(self.shape(array.shape)))
 
+    def apply_bytes(self, data: bytes, shape: tuple[int, ...], itemsize: int) -> bytes | None:
+        self.shape(shape)
+        axes = (self.spatial_dims, self.spatial_dims + 1) + tuple(range(self.spatial_dims))
+        return permuted_bytes(data, shape, axes, itemsize)  # the reshape leaves the bytes as they are
+
 
 @dataclass(frozen=True)
 class GateReorder(Transform):
@@ -223,6 +232,15 @@ class GateReorder(Transform):
         reordered = np.concatenate([blocks[index] for index in self.source], axis=self.axis)
         return self.then.apply(reordered) if self.then else np.ascontiguousarray(reordered)
 
+    def apply_bytes(self, data: bytes, shape: tuple[int, ...], itemsize: int) -> bytes | None:
+        self.shape(shape)
+        gates = len(self.source)
+        # each index before `axis` holds the gate blocks in turn, each `block` contiguous bytes
+        block = shape[self.axis] // gates * math.prod(shape[self.axis + 1:]) * itemsize
+        reordered = b"".join(data[(row * gates + index) * block:(row * gates + index + 1) * block]
+                             for row in range(math.prod(shape[:self.axis])) for index in self.source)
+        return self.then.apply_bytes(reordered, shape, itemsize) if self.then else reordered
+
 
 @dataclass(frozen=True)
 class FlattenRowsToChannelsFirst(Transform):
@@ -246,6 +264,10 @@ class FlattenRowsToChannelsFirst(Transform):
         rows, units = array.shape
         regrouped = array.reshape(rows // self.channels, self.channels, units).transpose(1, 0, 2)
         return np.ascontiguousarray(regrouped.reshape(rows, units).T)
+
+    def apply_bytes(self, data: bytes, shape: tuple[int, ...], itemsize: int) -> bytes | None:
+        rows, units = shape[0], self.shape(shape)[0]  # result[u, c, s] = kernel[s, c, u], s along h*w
+        return permuted_bytes(data, (rows // self.channels, self.channels, units), (2, 1, 0), itemsize)
 
 
 @dataclass(frozen=True)
@@ -281,6 +303,12 @@ class MergeHeads(Transform):
             return np.ascontiguousarray(array.reshape(target))
         return np.ascontiguousarray(array.reshape(-1, array.shape[-1]).T)
 
+    def apply_bytes(self, data: bytes, shape: tuple[int, ...], itemsize: int) -> bytes | None:
+        target = self.shape(shape)
+        if self.kind == "bias":
+            return bytes(data)
+        return permuted_bytes(data, (target[1], target[0]), (1, 0), itemsize)
+
 
 @dataclass(frozen=True)
 class TakeRow(Transform):
@@ -299,6 +327,10 @@ class TakeRow(Transform):
     def apply(self, array: np.ndarray) -> np.ndarray:
         self.shape(array.shape)
         return np.ascontiguousarray(array[self.index])
+
+    def apply_bytes(self, data: bytes, shape: tuple[int, ...], itemsize: int) -> bytes | None:
+        row = math.prod(self.shape(shape)) * itemsize
+        return data[self.index * row:(self.index + 1) * row]
 
 
 @dataclass(frozen=True)
@@ -320,9 +352,27 @@ class Chain(Transform):
             array = step.apply(array)
         return array
 
+    def apply_bytes(self, data: bytes, shape: tuple[int, ...], itemsize: int) -> bytes | None:
+        made: bytes | None = data
+        for step in self.steps:
+            made = step.apply_bytes(made, shape, itemsize) if made is not None else None
+            shape = step.shape(shape)
+        return made
+
+
+class _Reshape(Transform):
+    """A transform that keeps the values and their order: only the shape changes."""
+
+    def apply(self, array: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(array.reshape(self.shape(array.shape)))
+
+    def apply_bytes(self, data: bytes, shape: tuple[int, ...], itemsize: int) -> bytes | None:
+        self.shape(shape)
+        return bytes(data)
+
 
 @dataclass(frozen=True)
-class UnitAxes(Transform):
+class UnitAxes(_Reshape):
     """Axes of size 1 added or removed, the values and their order unchanged: (1, c) -> (c,)."""
 
     to_shape: tuple[int, ...]
@@ -335,12 +385,9 @@ class UnitAxes(Transform):
             raise LayoutError(f"{shape} -> {self.to_shape} changes more than axes of size 1")
         return self.to_shape
 
-    def apply(self, array: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(array.reshape(self.shape(array.shape)))
-
 
 @dataclass(frozen=True)
-class ToVector(Transform):
+class ToVector(_Reshape):
     """A tensor with one non-trivial axis, (1, ..., 1, c) -> (c,): PReLU's shared alpha."""
 
     def describe(self) -> str:
@@ -350,6 +397,3 @@ class ToVector(Transform):
         if sum(1 for size in shape if size != 1) > 1:
             raise LayoutError(f"expected one axis longer than 1, found shape {shape}")
         return (math.prod(shape),)
-
-    def apply(self, array: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(array.reshape(self.shape(array.shape)))

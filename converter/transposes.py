@@ -72,20 +72,36 @@ _ITEM_CODES = {1: "B", 2: "H", 4: "I", 8: "Q"}
 
 def permuted_bytes(data: bytes, shape: tuple[int, ...], axes: tuple[int, ...], itemsize: int) -> bytes | None:
     """The bytes of `data` (C order, `shape`, items of `itemsize` bytes) with its axes permuted, made without
-    numpy: each item gathered by its index. For the few thousand items of a small model, whose conversion
-    would otherwise spend most of its time importing numpy; None for an item size it cannot move.
-    Equal to np.ascontiguousarray(array.transpose(axes)).tobytes() (tested)."""
+    numpy, by strided slices of Python arrays (0.2 to 0.4 GB/s here: a few MB take less than importing numpy,
+    0.15 to 0.2 s); None for an item size it cannot move. Equal to
+    np.ascontiguousarray(array.transpose(axes)).tobytes() (tested)."""
     code = _ITEM_CODES.get(itemsize)
     if code is None or array(code).itemsize != itemsize or len(data) != math.prod(shape) * itemsize:
         return None
+    if not shape or not data:
+        return bytes(data)
     items = array(code)
     items.frombytes(data)
-    strides = [math.prod(shape[axis + 1:]) for axis in range(len(shape))]
-    indices = [0]
-    for axis in axes:  # the result's C order: its last axis varies fastest
-        size, stride = shape[axis], strides[axis]
-        indices = [index + k * stride for index in indices for k in range(size)]
-    return array(code, map(items.__getitem__, indices)).tobytes()
+    rank = len(shape)
+    source_strides = [math.prod(shape[axis + 1:]) for axis in range(rank)]
+    result_shape = [shape[axis] for axis in axes]
+    result_strides = [0] * rank  # where a step along each source axis lands in the result
+    for position, axis in enumerate(axes):
+        result_strides[axis] = math.prod(result_shape[position + 1:])
+    # One slice per line along the longer of the source's last axis (contiguous reads) and the axis that
+    # becomes the result's last (contiguous writes): the fewest Python-level steps.
+    along = rank - 1 if shape[rank - 1] >= shape[axes[-1]] else axes[-1]
+    size, read_step, write_step = shape[along], source_strides[along], result_strides[along]
+    reads, writes = [0], [0]
+    for axis in range(rank):
+        if axis != along:
+            reads = [start + k * source_strides[axis] for start in reads for k in range(shape[axis])]
+            writes = [start + k * result_strides[axis] for start in writes for k in range(shape[axis])]
+    result = array(code, [0]) * len(items)
+    read_span, write_span = read_step * (size - 1) + 1, write_step * (size - 1) + 1
+    for read, write in zip(reads, writes):
+        result[write:write + write_span:write_step] = items[read:read + read_span:read_step]
+    return result.tobytes()
 
 
 def _flat(out: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from helpers import ROOT, fixture
@@ -95,3 +96,37 @@ def test_a_small_model_converts_without_numpy(tmp_path, source):
     result = subprocess.run([sys.executable, "-c", code, fixture(source), str(tmp_path / "out.safetensors")],
                             capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.stdout.split()[-2:] == ["0", "False"], result.stdout + result.stderr
+
+
+def test_recurrent_and_convolutional_models_convert_without_numpy_to_numpys_bytes(tmp_path):
+    """Gate reorders, created biases, depthwise regroupings, Flatten's row order, BatchNorm: every transform of
+    these small models is made without numpy, and the file holds exactly what numpy's path makes."""
+    import keras
+    from safetensors.numpy import load_file
+
+    from converter import state_dict
+    from layer_harness import randomize
+
+    models = {
+        "recurrent": keras.Sequential([keras.Input((6, 4)), keras.layers.LSTM(3, return_sequences=True),
+                                       keras.layers.GRU(2, return_sequences=True),
+                                       keras.layers.GRU(2, reset_after=False), keras.layers.Dense(2)]),
+        "conv": keras.Sequential([keras.Input((6, 6, 3)), keras.layers.Conv2D(4, 3),
+                                  keras.layers.BatchNormalization(), keras.layers.DepthwiseConv2D(2),
+                                  keras.layers.SeparableConv2D(3, 2), keras.layers.Flatten(), keras.layers.Dense(5),
+                                  keras.layers.PReLU()]),
+    }
+    code = ("import sys; from converter import cli\n"
+            "code = cli.main(['convert', sys.argv[1], sys.argv[2], '--quiet'])\n"
+            "print(code, 'numpy' in sys.modules)")
+    for name, model in models.items():
+        randomize(model, seed=3)
+        model.save(str(tmp_path / f"{name}.keras"))
+        out = str(tmp_path / f"{name}.safetensors")
+        result = subprocess.run([sys.executable, "-c", code, str(tmp_path / f"{name}.keras"), out],
+                                capture_output=True, text=True, cwd=ROOT, timeout=120)
+        assert result.stdout.split()[-2:] == ["0", "False"], result.stdout + result.stderr
+        written, expected = load_file(out), state_dict(str(tmp_path / f"{name}.keras"))
+        assert sorted(written) == sorted(expected)
+        for key in expected:
+            assert written[key].tobytes() == np.ascontiguousarray(expected[key]).tobytes(), key

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Protocol
 from ..config import Config
 from ..conversion import TargetTensor
 from ..errors import LayoutError
-from ..graph import Layer, Tensor
+from ..graph import Filled, Layer, Tensor
 from ..layouts import Layout, Transform, permutation
 
 if TYPE_CHECKING:
@@ -137,12 +137,6 @@ def created(layer: Layer, torch_param: str, value: float, shape: tuple[int, ...]
     it names a dtype, such as 'int64').
     """
     dtype = layer.tensor(like).dtype if layer.has(like) else like
-
-    def make() -> np.ndarray:
-        if dtype == "bfloat16":  # carried as uint16 bits: the top half of the float32 pattern
-            return (np.full(shape, value, np.float32).view(np.uint32) >> 16).astype(np.uint16)
-        return np.full(shape, value, np.dtype(dtype))
-
-    source = Tensor(role=torch_param, shape=shape, dtype=dtype, source=f"created by weightport: {why}", loader=make,
-                    layout=Layout.SAME)
+    source = Tensor(role=torch_param, shape=shape, dtype=dtype, source=f"created by weightport: {why}",
+                    loader=Filled(shape, value, dtype), layout=Layout.SAME)
     return TargetTensor(f"{layer.key}.{torch_param}", source, Layout.SAME, shape, f"created: {why}")
