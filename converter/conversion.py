@@ -134,9 +134,12 @@ class TargetTensor:
         elif region is not None and region.watch is None:
             region.touch()  # the checks a load starts (a zip member's CRC)
             size = math.prod(self.source.shape) * itemsize
-            with open(region.path, "rb") as handle:
-                handle.seek(region.offset)
-                data = handle.read(size)
+            try:
+                with open(region.path, "rb") as handle:
+                    handle.seek(region.offset)
+                    data = handle.read(size)
+            except OSError:
+                return None  # the load path says what is wrong, as for any other tensor
             if len(data) != size:
                 return None  # a short file: the load path says so
         else:

@@ -114,8 +114,9 @@ def load_keras_model(source: Any, graph: ModelGraph) -> Any:
 
 
 def _unloadable_hint(graph: ModelGraph) -> str:
-    """What to do about a `.keras` archive of tf.keras 2.13 to 2.15: its weights lie under
-    `_layer_checkpoint_dependencies`, which neither Keras 3 nor tf_keras 2.16+ reads (weightport does)."""
+    """What to do about a file no Keras here loads and weightport reads: one tf.keras wrote on Windows (group
+    paths joined with backslashes), or a `.keras` archive of tf.keras 2.13 to 2.15 (weights under
+    `_layer_checkpoint_dependencies`, which neither Keras 3 nor tf_keras 2.16+ reads)."""
     minor = ".".join(graph.keras_version.split(".")[:2])
     if graph.metadata.get("written_on") == "windows":
         return (f"; tf.keras {graph.keras_version} wrote it on Windows, joining its group paths with backslashes, "

@@ -149,9 +149,10 @@ def _write_through_page_cache(path: str, head: bytes, tensors: Sequence[Any], co
 
 
 def _small_pieces(tensors: Sequence[Any]) -> dict[int, bytes] | None:
-    """The bytes of every tensor (by id) when together they are at most SMALL_BYTES and each is a file range
-    permuted or copied (TargetTensor.small_bytes), else None: a small model converts without importing numpy,
-    which would cost more than the rest of its conversion (0.15 to 0.2 s)."""
+    """The bytes of every tensor (by id) when together they are at most SMALL_BYTES and each can be made without
+    numpy (TargetTensor.small_bytes: a file range or a created fill, through its transform's apply_bytes), else
+    None: a small model converts without importing numpy, which would cost more than the rest of its conversion
+    (0.15 to 0.2 s)."""
     if sum(nbytes(tensor) for tensor in tensors) > SMALL_BYTES:
         return None
     pieces: dict[int, bytes] = {}
