@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import json
 import os
 import sys
 from typing import Any, Iterator
@@ -19,34 +20,42 @@ from .readers import load_architecture
 from .user_code import user_module
 
 
+#: weights-only files verify can load into a model built from --architecture, with Keras's own load_weights
+WEIGHTS_ONLY_FORMATS = ("legacy-h5-weights", "keras-weights")
+
+
 def check_loadable(source: Any, graph: ModelGraph, architecture: Any) -> None:
     """Refuse, before Keras is imported, a file whose loading would run code or differ from what was converted.
 
     Keras rebuilds the model from the file's own config (`graph.own_config`, as the reader
-    found it): it must carry no code (code_check), and an `architecture` given for the
-    conversion must be that same config.
+    found it), or for a weights-only file from the `architecture` given: it must carry no code
+    (code_check), and an `architecture` given with a full file must be that file's own config.
     """
     if not isinstance(source, (str, os.PathLike)):
         return  # a live model: already loaded by its owner
     path = os.fspath(source)
     own = graph.own_config
-    if own is None:
-        raise ReadError(f"{path}: verify needs a full model file (.keras, or an .h5 from model.save): Keras "
-                             "rebuilds the model from the file's own config, and this file holds weights only")
-    if graph.format == "keras-archive" and isinstance(own, dict):
+    if own is None:  # a weights-only file: Keras builds the architecture given and loads the weights itself
+        if architecture is None or graph.format not in WEIGHTS_ONLY_FORMATS:
+            raise ReadError(f"{path}: verify needs the model's architecture: this file holds weights only; pass "
+                            "--architecture with the model's .keras, full-model .h5 or config JSON (Keras builds "
+                            "the model from it and loads these weights with its own load_weights)"
+                            if graph.format in WEIGHTS_ONLY_FORMATS else
+                            f"{path}: verify needs a full model file (.keras, or an .h5 from model.save): Keras "
+                            "rebuilds the model from the file's own config, and this file holds weights only")
+        own = _uncompiled(_architecture_config(architecture))  # as _built_with_weights builds it
+    elif graph.format == "keras-archive":
         # Keras's `.keras` loader sets the top-level compile_config to None before it rebuilds a model loaded
         # with compile=False, as verify loads it: a custom loss or metric named there (common) is never loaded.
         # A nested model's compile_config is compiled even so, and still checked.
-        own = {key: value for key, value in own.items() if key != "compile_config"}
+        own = _uncompiled(own)
     found = code_carrying(own)
     if found:
         raise UnsafeFileError(f"{path}: verify would have Keras load {found[0]}"
                              f"{f' (and {len(found) - 1} more)' if len(found) > 1 else ''}; weightport never "
                              "lets code from a file run: compare with your own code instead")
-    if architecture is not None:
-        given = load_architecture(os.fspath(architecture)) if isinstance(architecture, (str, os.PathLike)) \
-            else architecture
-        if given != graph.own_config:
+    if architecture is not None and graph.own_config is not None:
+        if _architecture_config(architecture) != graph.own_config:
             raise ReadError(f"{path}: the architecture given differs from the model config inside the file; "
                                  "verify compares the file's own model: run it without --architecture")
 
@@ -87,8 +96,20 @@ def import_keras(name: str) -> Any:
         return importlib.import_module(name)
 
 
-def load_keras_model(source: Any, graph: ModelGraph) -> Any:
-    """The Keras model to compare with: the live one, or the file loaded by the Keras that wrote it.
+def _uncompiled(config: Any) -> Any:
+    """`config` without its top-level compile_config (what Keras does to a model loaded with compile=False)."""
+    return {key: value for key, value in config.items() if key != "compile_config"} if isinstance(config, dict) \
+        else config
+
+
+def _architecture_config(architecture: Any) -> Any:
+    return load_architecture(os.fspath(architecture)) if isinstance(architecture, (str, os.PathLike)) \
+        else architecture
+
+
+def load_keras_model(source: Any, graph: ModelGraph, architecture: Any = None) -> Any:
+    """The Keras model to compare with: the live one, or the file loaded by the Keras that wrote it (a
+    weights-only file: the `architecture` built, then the weights loaded by Keras's own load_weights).
 
     Call check_loadable first; Keras 3 and tf_keras load with safe_mode=True.
     """
@@ -98,6 +119,8 @@ def load_keras_model(source: Any, graph: ModelGraph) -> Any:
     path = graph.source if graph.format == "tf-saved-model" else os.fspath(source)
     major = graph.keras_version.split(".")[0]
     try:
+        if graph.own_config is None:
+            return _built_with_weights(path, graph, _architecture_config(architecture))
         if major.isdigit() and int(major) < 3:
             try:
                 tf_keras = import_keras("tf_keras")
@@ -111,6 +134,24 @@ def load_keras_model(source: Any, graph: ModelGraph) -> Any:
     except Exception as error:  # Keras's own loading errors are of many kinds
         raise ReadError(f"{path}: Keras cannot load this file to compare with ({type(error).__name__}: "
                         f"{str(error).splitlines()[0][:200]}){_unloadable_hint(graph)}") from None
+
+
+def _built_with_weights(path: str, graph: ModelGraph, config: Any) -> Any:
+    """The model `config` describes (checked by check_loadable), built by the Keras that wrote the weights file,
+    with the weights loaded from `path` by that Keras."""
+    major = graph.keras_version.split(".")[0]
+    text = json.dumps(_uncompiled(config))
+    if graph.format == "legacy-h5-weights" and major.isdigit() and int(major) < 3:
+        try:
+            model = import_keras("tf_keras").models.model_from_json(text)
+        except ImportError:
+            model = None
+        if model is not None:
+            model.load_weights(path)
+            return model
+    model = import_keras("keras").models.model_from_json(text)  # deserialize_keras_object: safe mode by default
+    model.load_weights(path)
+    return model
 
 
 def _unloadable_hint(graph: ModelGraph) -> str:

@@ -285,3 +285,50 @@ def test_verify_runs_a_model_compiled_with_a_custom_loss_and_refuses_one_inside(
             archive.writestr(name, data)
     refused = run_cli("verify", str(tmp_path / "nested_loss.keras"))
     assert refused.returncode == 2 and "antigravity" in refused.stderr, refused.stderr
+
+
+def test_verify_a_weights_only_file_against_the_architecture_given(tmp_path, monkeypatch):
+    """A weights-only file (tf.keras save_weights .h5, Keras 3 .weights.h5) verifies with --architecture: Keras
+    builds that model and loads the weights itself. Without it, the error says to give it; an architecture
+    carrying code is refused before Keras is imported."""
+    import keras
+    import tf_keras
+    from layer_harness import randomize
+
+    legacy = tf_keras.Sequential([tf_keras.Input((6, 6, 3)), tf_keras.layers.Conv2D(4, 3),
+                                  tf_keras.layers.BatchNormalization(name="bn"), tf_keras.layers.Flatten(),
+                                  tf_keras.layers.Dense(3)])
+    randomize(legacy, seed=7)
+    legacy.save_weights(str(tmp_path / "w.h5"))
+    (tmp_path / "arch.json").write_text(legacy.to_json())
+    inputs = keras.Input((5,))
+    modern = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Dense(4, activation="relu")(inputs)))
+    randomize(modern, seed=8)
+    modern.compile(optimizer="adam", loss=_custom_loss)  # its compile_config names a loss Keras would not find
+    modern.save_weights(str(tmp_path / "m.weights.h5"))
+    modern.save(str(tmp_path / "m.keras"))
+    for weights, architecture in (("w.h5", "arch.json"), ("m.weights.h5", "m.keras")):
+        result = run_cli("verify", str(tmp_path / weights), "--architecture", str(tmp_path / architecture),
+                         "--samples", "2")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "result: ok" in result.stdout
+    refused = run_cli("verify", str(tmp_path / "w.h5"))
+    assert refused.returncode == 2 and "--architecture" in refused.stderr, refused.stderr
+    rule = converter.KINDS["keras.layers.BatchNormalization"]
+    original = rule.convert
+
+    def broken(layer, context):
+        result = original(layer, context)
+        result.module.arguments["eps"] = 1e-5  # PyTorch's default instead of Keras's 1e-3
+        return result
+
+    monkeypatch.setitem(converter.KINDS, "keras.layers.BatchNormalization", dataclasses.replace(rule, convert=broken))
+    report = converter.verify(str(tmp_path / "w.h5"), architecture=str(tmp_path / "arch.json"), per_layer=True)
+    assert not report.ok and report.first_divergence == "bn", report.to_text()
+    monkeypatch.undo()
+    config = json.loads(legacy.to_json())
+    config["config"]["layers"].append({"class_name": "Lambda", "config": {"name": "payload", "function": ["00", None,
+                                                                                                          None]}})
+    (tmp_path / "code.json").write_text(json.dumps(config))
+    unsafe = run_cli("verify", str(tmp_path / "w.h5"), "--architecture", str(tmp_path / "code.json"))
+    assert unsafe.returncode == 2 and "Lambda" in unsafe.stderr, unsafe.stderr
