@@ -39,19 +39,23 @@ def test_verify_reports_every_layer_ok(tmp_path):
     assert all(c.status == "ok" for c in report.layers + report.outputs)
 
 
-def test_verify_names_the_broken_layer_first(tmp_path, monkeypatch):
-    """A BatchNorm rule that forgets Keras's epsilon: the first divergence is that layer."""
-    path = cnn(tmp_path)
+def _break_batch_norm_epsilon(monkeypatch) -> None:
+    """The BatchNorm rule made to forget Keras's epsilon (PyTorch's default 1e-5 instead of 1e-3)."""
     rule = converter.KINDS["keras.layers.BatchNormalization"]
     original = rule.convert
 
     def broken(layer, context):
         result = original(layer, context)
-        result.module.arguments["eps"] = 1e-5  # PyTorch's default instead of Keras's 1e-3
+        result.module.arguments["eps"] = 1e-5
         return result
 
-    monkeypatch.setitem(converter.KINDS, "keras.layers.BatchNormalization",
-                        dataclasses.replace(rule, convert=broken))
+    monkeypatch.setitem(converter.KINDS, "keras.layers.BatchNormalization", dataclasses.replace(rule, convert=broken))
+
+
+def test_verify_names_the_broken_layer_first(tmp_path, monkeypatch):
+    """A BatchNorm rule that forgets Keras's epsilon: the first divergence is that layer."""
+    path = cnn(tmp_path)
+    _break_batch_norm_epsilon(monkeypatch)
     report = converter.verify(path, per_layer=True)
     assert report.first_divergence == "bn"
     assert [c.status for c in report.layers[:2]] == ["ok", "ok"]
@@ -314,15 +318,7 @@ def test_verify_a_weights_only_file_against_the_architecture_given(tmp_path, mon
         assert "result: ok" in result.stdout
     refused = run_cli("verify", str(tmp_path / "w.h5"))
     assert refused.returncode == 2 and "--architecture" in refused.stderr, refused.stderr
-    rule = converter.KINDS["keras.layers.BatchNormalization"]
-    original = rule.convert
-
-    def broken(layer, context):
-        result = original(layer, context)
-        result.module.arguments["eps"] = 1e-5  # PyTorch's default instead of Keras's 1e-3
-        return result
-
-    monkeypatch.setitem(converter.KINDS, "keras.layers.BatchNormalization", dataclasses.replace(rule, convert=broken))
+    _break_batch_norm_epsilon(monkeypatch)
     report = converter.verify(str(tmp_path / "w.h5"), architecture=str(tmp_path / "arch.json"), per_layer=True)
     assert not report.ok and report.first_divergence == "bn", report.to_text()
     monkeypatch.undo()
