@@ -212,3 +212,26 @@ def test_record_is_written_atomically_with_the_weights(tmp_path):
     assert json.loads(record.read_text())[0]["key"] == "dense_1.weight"
     again = run_cli("convert", fixture("keras3/mlp.keras"), str(tmp_path / "w2.npz"), "--record", str(record))
     assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_a_signal_the_moment_the_temporary_exists_still_has_it_removed(tmp_path, monkeypatch):
+    """A signal handled right after the temporary file is made (before the code that made it returns) raises there;
+    the file is already registered, so the exit's cleanup removes it (a CI run once left one under load)."""
+    from converter.writers import files
+
+    class InterruptedOs:
+        def __getattr__(self, name: str):
+            return getattr(os, name)
+
+        @staticmethod
+        def close(handle: int) -> None:
+            os.close(handle)
+            raise KeyboardInterrupt  # as a SIGINT handled just after the file was made
+
+    monkeypatch.setattr(files, "os", InterruptedOs())
+    with pytest.raises(KeyboardInterrupt):
+        files.temporary_for(str(tmp_path / "out.safetensors"))
+    monkeypatch.undo()
+    assert len(leftovers(tmp_path)) == 1
+    files.remove_all()  # what atexit runs
+    assert leftovers(tmp_path) == []

@@ -45,15 +45,19 @@ def temporary_for(destination: str) -> str:
     sweep(folder)
     for _ in range(100):
         temporary = os.path.join(folder, f".{name[:120]}.{_host()}.{os.getpid()}.{os.urandom(4).hex()}{_SUFFIX}")
+        # registered before it exists: a signal (SIGTERM, Ctrl-C) from the moment it does finds it in _LIVE
+        # (removing a name that was never made is harmless)
+        _LIVE.add(temporary)
         try:
             handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
         except FileExistsError:
+            _LIVE.discard(temporary)  # someone else's
             continue
         except OSError as error:
+            _LIVE.discard(temporary)
             raise WriteError(f"{destination}: cannot create a file in {folder} ({error.strerror or error}); "
                              "choose a folder you can write to") from None
         os.close(handle)
-        _LIVE.add(temporary)
         return temporary
     raise WriteError(f"{destination}: cannot find a free temporary name in {folder}")
 
