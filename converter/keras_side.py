@@ -9,7 +9,7 @@ import importlib
 import json
 import os
 import sys
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -24,15 +24,16 @@ from .user_code import user_module
 WEIGHTS_ONLY_FORMATS = ("legacy-h5-weights", "keras-weights")
 
 
-def check_loadable(source: Any, graph: ModelGraph, architecture: Any) -> None:
-    """Refuse, before Keras is imported, a file whose loading would run code or differ from what was converted.
+def check_loadable(source: Any, graph: ModelGraph, architecture: Any) -> Any:
+    """Refuse, before Keras is imported, a file whose loading would run code or differ from what was converted;
+    return the config checked, which load_keras_model builds for a weights-only file (None for a live model).
 
     Keras rebuilds the model from the file's own config (`graph.own_config`, as the reader
     found it), or for a weights-only file from the `architecture` given: it must carry no code
     (code_check), and an `architecture` given with a full file must be that file's own config.
     """
     if not isinstance(source, (str, os.PathLike)):
-        return  # a live model: already loaded by its owner
+        return None  # a live model: already loaded by its owner
     path = os.fspath(source)
     own = graph.own_config
     if own is None:  # a weights-only file: Keras builds the architecture given and loads the weights itself
@@ -43,7 +44,7 @@ def check_loadable(source: Any, graph: ModelGraph, architecture: Any) -> None:
                             if graph.format in WEIGHTS_ONLY_FORMATS else
                             f"{path}: verify needs a full model file (.keras, or an .h5 from model.save): Keras "
                             "rebuilds the model from the file's own config, and this file holds weights only")
-        own = _uncompiled(_architecture_config(architecture))  # as _built_with_weights builds it
+        own = _uncompiled(_architecture_config(architecture))  # what load_keras_model builds
     elif graph.format == "keras-archive":
         # Keras's `.keras` loader sets the top-level compile_config to None before it rebuilds a model loaded
         # with compile=False, as verify loads it: a custom loss or metric named there (common) is never loaded.
@@ -58,6 +59,7 @@ def check_loadable(source: Any, graph: ModelGraph, architecture: Any) -> None:
         if _architecture_config(architecture) != graph.own_config:
             raise ReadError(f"{path}: the architecture given differs from the model config inside the file; "
                                  "verify compares the file's own model: run it without --architecture")
+    return own
 
 
 @contextlib.contextmanager
@@ -107,9 +109,10 @@ def _architecture_config(architecture: Any) -> Any:
         else architecture
 
 
-def load_keras_model(source: Any, graph: ModelGraph, architecture: Any = None) -> Any:
+def load_keras_model(source: Any, graph: ModelGraph, checked: Any = None) -> Any:
     """The Keras model to compare with: the live one, or the file loaded by the Keras that wrote it (a
-    weights-only file: the `architecture` built, then the weights loaded by Keras's own load_weights).
+    weights-only file: the config `checked` by check_loadable built, then the weights loaded by Keras's own
+    load_weights).
 
     Call check_loadable first; Keras 3 and tf_keras load with safe_mode=True.
     """
@@ -117,18 +120,16 @@ def load_keras_model(source: Any, graph: ModelGraph, architecture: Any = None) -
         return source
     # a SavedModel named by its saved_model.pb: Keras loads the folder, which the graph was read from
     path = graph.source if graph.format == "tf-saved-model" else os.fspath(source)
-    major = graph.keras_version.split(".")[0]
+
+    def built_with_weights(keras: Any) -> Any:
+        model = keras.models.model_from_json(json.dumps(checked))  # deserialize_keras_object: safe mode
+        model.load_weights(path)
+        return model
+
     try:
         if graph.own_config is None:
-            return _built_with_weights(path, graph, _architecture_config(architecture))
-        if major.isdigit() and int(major) < 3:
-            try:
-                tf_keras = import_keras("tf_keras")
-                return tf_keras.models.load_model(path, compile=False, safe_mode=True)
-            except ImportError:
-                pass
-        keras = import_keras("keras")
-        return keras.saving.load_model(path, compile=False, safe_mode=True)
+            return _with_writer_keras(graph, built_with_weights)
+        return _with_writer_keras(graph, lambda keras: keras.models.load_model(path, compile=False, safe_mode=True))
     except ImportError:
         raise MissingDependencyError("verify needs Keras: pip install 'weightport[keras]'") from None
     except Exception as error:  # Keras's own loading errors are of many kinds
@@ -136,22 +137,16 @@ def load_keras_model(source: Any, graph: ModelGraph, architecture: Any = None) -
                         f"{str(error).splitlines()[0][:200]}){_unloadable_hint(graph)}") from None
 
 
-def _built_with_weights(path: str, graph: ModelGraph, config: Any) -> Any:
-    """The model `config` describes (checked by check_loadable), built by the Keras that wrote the weights file,
-    with the weights loaded from `path` by that Keras."""
+def _with_writer_keras(graph: ModelGraph, load: Callable[[Any], Any]) -> Any:
+    """`load(keras)` with the Keras that wrote the file: tf_keras for a Keras 2 file when it is installed (and
+    loads without wanting a module it lacks), else Keras 3."""
     major = graph.keras_version.split(".")[0]
-    text = json.dumps(_uncompiled(config))
-    if graph.format == "legacy-h5-weights" and major.isdigit() and int(major) < 3:
+    if major.isdigit() and int(major) < 3:
         try:
-            model = import_keras("tf_keras").models.model_from_json(text)
+            return load(import_keras("tf_keras"))
         except ImportError:
-            model = None
-        if model is not None:
-            model.load_weights(path)
-            return model
-    model = import_keras("keras").models.model_from_json(text)  # deserialize_keras_object: safe mode by default
-    model.load_weights(path)
-    return model
+            pass
+    return load(import_keras("keras"))
 
 
 def _unloadable_hint(graph: ModelGraph) -> str:

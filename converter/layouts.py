@@ -189,9 +189,12 @@ class DepthwiseToGrouped(Transform):
 
     spatial_dims: int
 
+    @property
+    def axes(self) -> tuple[int, ...]:  # (*k, in, m) -> (in, m, *k), which the reshape flattens
+        return (self.spatial_dims, self.spatial_dims + 1) + tuple(range(self.spatial_dims))
+
     def describe(self) -> str:
-        axes = (self.spatial_dims, self.spatial_dims + 1) + tuple(range(self.spatial_dims))
-        return f"transpose({','.join(map(str, axes))}).reshape(in*m,1,{','.join('k' * self.spatial_dims)})"
+        return f"transpose({','.join(map(str, self.axes))}).reshape(in*m,1,{','.join('k' * self.spatial_dims)})"
 
     def shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         if len(shape) != self.spatial_dims + 2:
@@ -199,13 +202,11 @@ class DepthwiseToGrouped(Transform):
         return (shape[-2] * shape[-1], 1) + tuple(shape[: self.spatial_dims])
 
     def apply(self, array: np.ndarray) -> np.ndarray:
-        axes = (self.spatial_dims, self.spatial_dims + 1) + tuple(range(self.spatial_dims))
-        return np.ascontiguousarray(array.transpose(axes).reshape(self.shape(array.shape)))
+        return np.ascontiguousarray(array.transpose(self.axes).reshape(self.shape(array.shape)))
 
     def apply_bytes(self, data: bytes, shape: tuple[int, ...], itemsize: int) -> bytes | None:
         self.shape(shape)
-        axes = (self.spatial_dims, self.spatial_dims + 1) + tuple(range(self.spatial_dims))
-        return permuted_bytes(data, shape, axes, itemsize)  # the reshape leaves the bytes as they are
+        return permuted_bytes(data, shape, self.axes, itemsize)  # the reshape leaves the bytes as they are
 
 
 @dataclass(frozen=True)

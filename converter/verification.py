@@ -266,7 +266,7 @@ def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float | N
     require_keras("verify")
     with read_tagged(source, architecture) as graph:
         refuse_graphless(graph, "verify")
-        check_loadable(source, graph, architecture)  # before Keras or torch is imported
+        checked = check_loadable(source, graph, architecture)  # before Keras or torch is imported
         import torch
 
         dtype = lowest_precision(graph)
@@ -289,7 +289,7 @@ def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float | N
             pairs = paired_submodules(module, convert_graph(graph), mapping) if per_layer else {}
         else:
             module = module_from_graph(graph, input_layout, trace=True)
-        keras_model = load_keras_model(source, graph, architecture)
+        keras_model = load_keras_model(source, graph, checked)
         classes = {layer.name: layer.class_name for layer in graph.layers}
     if precision == "float64":
         keras_model = float64_twin(keras_model)

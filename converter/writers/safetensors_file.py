@@ -173,10 +173,10 @@ class _Maker:
     def __init__(self, tensors: list[Any]) -> None:
         self.pieces: queue.SimpleQueue[tuple[np.ndarray, _Band | None] | BaseException] = queue.SimpleQueue()
         self.free: queue.SimpleQueue[_Band | None] = queue.SimpleQueue()
-        for _ in range(2):
-            self.free.put(_Band())
         self.thread: threading.Thread | None = None
-        if tensors:
+        if tensors:  # (none when every tensor is copied or made without numpy: no buffers then)
+            for _ in range(2):
+                self.free.put(_Band())
             self.thread = threading.Thread(target=self._make, args=(tensors,), name="weightport-bands", daemon=True)
             self.thread.start()
 
@@ -223,13 +223,12 @@ class _Band:
     reused: its pages are faulted in once, not once per tensor (ResNet50: about 10 ms less)."""
 
     def __init__(self) -> None:
-        self.buffer: np.ndarray | None = None  # made on first use: numpy is imported then
+        self.buffer = np.empty(0, np.uint8)
 
     def rows(self, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
         size = math.prod(shape) * dtype.itemsize
-        if self.buffer is None or self.buffer.size < size:
-            self.buffer = np.empty(min(BAND, max(size, 2 * (0 if self.buffer is None else self.buffer.size))),
-                                   np.uint8)
+        if self.buffer.size < size:
+            self.buffer = np.empty(min(BAND, max(size, 2 * self.buffer.size)), np.uint8)
         return self.buffer[:size].view(dtype).reshape(shape)
 
 
