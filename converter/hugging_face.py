@@ -26,7 +26,8 @@ from .conversion import Conversion, TargetTensor
 from .dependencies import require_transformers
 from .errors import ArgumentError, LayoutError, ReadError
 from .graph import ModelGraph, Tensor, to_snake_case
-from .layouts import Chain, DepthwiseToGrouped, Layout, Transform, UnitAxes, permutation
+from .layouts import Chain, Layout, Transform, permutation
+from .regroupings import DepthwiseToGrouped, UnitAxes
 
 #: the weights file and config of a Hugging Face TensorFlow model folder
 TF_WEIGHTS = "tf_model.h5"

@@ -137,6 +137,40 @@ def load_keras_model(source: Any, graph: ModelGraph, checked: Any = None) -> Any
                         f"{str(error).splitlines()[0][:200]}){_unloadable_hint(graph)}") from None
 
 
+#: the layers whose kernels Keras 2 flipped when it loaded a Theano-trained file on TensorFlow (its saving.py,
+#: _need_convert_kernel; Conv1D/3D transposed and ConvLSTM1D/3D came later, and convolve alike)
+_CONVOLUTIONS = ("Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
+                 "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D")
+
+
+def flip_theano_kernels(model: Any) -> str:
+    """Flip the convolution kernels of a Theano-trained file's model as Keras 2 did to load it on TensorFlow
+    (tf_keras loads them as stored, unflipped: a different model); what was done, for the report."""
+    flipped = []
+    for layer in _all_layers(model):
+        if type(layer).__name__ in _CONVOLUTIONS:
+            layer.set_weights([np.ascontiguousarray(value[(slice(None, None, -1),) * (value.ndim - 2)])
+                               if value.ndim >= 3 else value for value in layer.get_weights()])
+            flipped.append(layer.name)
+    return (f"trained with Theano: the kernels of {len(flipped)} convolution layers flipped on the Keras side "
+            "too, as Keras 2 flipped them to load the file on TensorFlow (tf_keras loads them unflipped)")
+
+
+def _all_layers(model: Any) -> Iterator[Any]:
+    """Every layer inside `model`: nested models' and wrappers' (TimeDistributed, Bidirectional) too, once."""
+    seen: set[int] = set()
+    pending = list(getattr(model, "layers", []))
+    while pending:
+        layer = pending.pop(0)
+        if id(layer) in seen:
+            continue
+        seen.add(id(layer))
+        yield layer
+        pending += list(getattr(layer, "layers", []))
+        pending += [getattr(layer, name) for name in ("layer", "forward_layer", "backward_layer")
+                    if getattr(layer, name, None) is not None]
+
+
 def _with_writer_keras(graph: ModelGraph, load: Callable[[Any], Any]) -> Any:
     """`load(keras)` with the Keras that wrote the file: tf_keras for a Keras 2 file when it is installed (and
     loads without wanting a module it lacks), else Keras 3."""

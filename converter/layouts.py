@@ -1,10 +1,10 @@
 """Tensor layouts and the one table of transforms between them.
 
-A tensor never changes layout except through a transform defined here: the axis
-permutations of `PERMUTATIONS` (both shapes written beside each), and the few
-regroupings that are more than a permutation (depthwise kernels, recurrent gate
-blocks, Dense rows after a Flatten, attention heads). A missing entry is a
-`LayoutError`, never a silent reshape.
+A tensor never changes layout except through a transform defined here or in
+regroupings.py: the axis permutations of `PERMUTATIONS` (both shapes written beside
+each), the spatial flip of kernels trained on Theano, and the few regroupings that are
+more than a permutation (depthwise kernels, recurrent gate blocks, Dense rows after a
+Flatten, attention heads). A missing entry is a `LayoutError`, never a silent reshape.
 """
 from __future__ import annotations
 
@@ -58,6 +58,14 @@ class Layout(str, Enum):
     TORCH_CONV_TRANSPOSE3D_IODHW = "torch_conv_transpose3d_iodhw"  # (in, out, kd, kh, kw)
     KERAS_DEPTHWISE1D_WIM = "keras_depthwise1d_wim"  # (k, in, multiplier)
     KERAS_DEPTHWISE2D_HWIM = "keras_depthwise2d_hwim"  # (kh, kw, in, multiplier)
+    # Keras 2 on Theano computed a true convolution (Theano's conv2d flips its filters), TensorFlow and
+    # PyTorch a cross-correlation: the same kernels, spatial axes reversed
+    THEANO_CONV1D_WIO = "theano_conv1d_wio"  # (k, in/g, out), k reversed
+    THEANO_CONV2D_HWIO = "theano_conv2d_hwio"  # (kh, kw, in/g, out), kh and kw reversed
+    THEANO_CONV3D_DHWIO = "theano_conv3d_dhwio"  # (kd, kh, kw, in/g, out), kd, kh and kw reversed
+    THEANO_CONV1D_TRANSPOSE_WOI = "theano_conv1d_transpose_woi"  # (k, out, in), k reversed
+    THEANO_CONV2D_TRANSPOSE_HWOI = "theano_conv2d_transpose_hwoi"  # (kh, kw, out, in), kh and kw reversed
+    THEANO_CONV3D_TRANSPOSE_DHWOI = "theano_conv3d_transpose_dhwoi"  # (kd, kh, kw, out, in), spatial reversed
     KERAS_RNN_KERNEL_IG = "keras_rnn_kernel_ig"  # (in, gates*units), Keras gate order
     KERAS_RNN_RECURRENT_UG = "keras_rnn_recurrent_ug"  # (units, gates*units), Keras gate order
     KERAS_RNN_BIAS_G = "keras_rnn_bias_g"  # (gates*units,) or GRU's (2, 3*units)
@@ -166,6 +174,55 @@ PERMUTATIONS: dict[tuple[Layout, Layout], Permutation] = {
 }
 
 
+@dataclass(frozen=True)
+class FlipSpatial(Transform):
+    """The first `spatial_dims` axes reversed: a Theano-trained kernel as TensorFlow would hold it (Keras 2.2's
+    loader did the same, conv_utils.convert_kernel, when it loaded a Theano file on TensorFlow)."""
+
+    spatial_dims: int
+
+    def describe(self) -> str:
+        return "flip(" + ",".join(str(axis) for axis in range(self.spatial_dims)) + ")"
+
+    def shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        if len(shape) != self.spatial_dims + 2:
+            raise LayoutError(f"expected a {self.spatial_dims + 2}-D convolution kernel, found shape {shape}")
+        return shape
+
+    def apply(self, array: np.ndarray) -> np.ndarray:
+        self.shape(array.shape)
+        return np.ascontiguousarray(array[(slice(None, None, -1),) * self.spatial_dims])
+
+    def apply_bytes(self, data: bytes, shape: tuple[int, ...], itemsize: int) -> bytes | None:
+        # reversing every leading axis reverses the order of the C-order blocks they index
+        positions = math.prod(self.shape(shape)[:self.spatial_dims])
+        block = len(data) // positions if positions else 0
+        return b"".join(data[index * block:(index + 1) * block] for index in reversed(range(positions)))
+
+
+#: each convolution layout of TensorFlow's Keras, and the same kernel trained on Theano (flipped)
+THEANO_KERNELS: dict[Layout, Layout] = {
+    Layout.KERAS_CONV1D_WIO: Layout.THEANO_CONV1D_WIO,
+    Layout.KERAS_CONV2D_HWIO: Layout.THEANO_CONV2D_HWIO,
+    Layout.KERAS_CONV3D_DHWIO: Layout.THEANO_CONV3D_DHWIO,
+    Layout.KERAS_CONV1D_TRANSPOSE_WOI: Layout.THEANO_CONV1D_TRANSPOSE_WOI,
+    Layout.KERAS_CONV2D_TRANSPOSE_HWOI: Layout.THEANO_CONV2D_TRANSPOSE_HWOI,
+    Layout.KERAS_CONV3D_TRANSPOSE_DHWOI: Layout.THEANO_CONV3D_TRANSPOSE_DHWOI,
+}
+_UNFLIPPED = {theano: keras for keras, theano in THEANO_KERNELS.items()}
+
+
+def transform(source: Layout, target: Layout) -> Transform | None:
+    """The transform from `source` to `target`: the table's permutation, after a flip for a Theano kernel;
+    None when both are the same layout."""
+    if source not in _UNFLIPPED:
+        return permutation(source, target)
+    keras = _UNFLIPPED[source]
+    flip = FlipSpatial(int(keras.value[len("keras_conv")]))  # the spatial rank its name gives: keras_conv2d_...
+    step = permutation(keras, target)
+    return Chain((flip, step)) if step is not None else flip
+
+
 def permutation(source: Layout, target: Layout) -> Permutation | None:
     """The permutation from `source` to `target`; None when both are the same layout."""
     if source == target:
@@ -177,161 +234,6 @@ def permutation(source: Layout, target: Layout) -> Permutation | None:
             f"no permutation from layout {source.value} to {target.value}; "
             "add one to converter/layouts.py"
         ) from None
-
-
-@dataclass(frozen=True)
-class DepthwiseToGrouped(Transform):
-    """Keras depthwise kernel (*k, in, m) -> grouped torch conv weight (in*m, 1, *k).
-
-    Keras's output channel c*m + j comes from input channel c and multiplier j, the
-    order that (in, m) flattened gives.
-    """
-
-    spatial_dims: int
-
-    @property
-    def axes(self) -> tuple[int, ...]:  # (*k, in, m) -> (in, m, *k), which the reshape flattens
-        return (self.spatial_dims, self.spatial_dims + 1) + tuple(range(self.spatial_dims))
-
-    def describe(self) -> str:
-        return f"transpose({','.join(map(str, self.axes))}).reshape(in*m,1,{','.join('k' * self.spatial_dims)})"
-
-    def shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
-        if len(shape) != self.spatial_dims + 2:
-            raise LayoutError(f"expected a depthwise kernel (*k, in, multiplier), found shape {shape}")
-        return (shape[-2] * shape[-1], 1) + tuple(shape[: self.spatial_dims])
-
-    def apply(self, array: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(array.transpose(self.axes).reshape(self.shape(array.shape)))
-
-    def apply_bytes(self, data: bytes, shape: tuple[int, ...], itemsize: int) -> bytes | None:
-        self.shape(shape)
-        return permuted_bytes(data, shape, self.axes, itemsize)  # the reshape leaves the bytes as they are
-
-
-@dataclass(frozen=True)
-class GateReorder(Transform):
-    """Reorder gate blocks along `axis` (Keras GRU z,r,h -> torch r,z,n), then maybe transpose."""
-
-    keras_order: str  # e.g. "zrh"
-    torch_order: str  # e.g. "rzn": position i takes the block of keras_order[source[i]]
-    source: tuple[int, ...]  # Keras block index for each torch block
-    axis: int
-    then: Permutation | None = None
-
-    def describe(self) -> str:
-        gates = f"gates {','.join(self.keras_order)} -> {','.join(self.torch_order)}"
-        return gates + (f"; {self.then.describe()}" if self.then else "")
-
-    def shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
-        if shape[self.axis] % len(self.source):
-            raise LayoutError(f"axis {self.axis} of shape {shape} does not split into {len(self.source)} gates")
-        return self.then.shape(shape) if self.then else shape
-
-    def apply(self, array: np.ndarray) -> np.ndarray:
-        blocks = np.split(array, len(self.source), axis=self.axis)
-        reordered = np.concatenate([blocks[index] for index in self.source], axis=self.axis)
-        return self.then.apply(reordered) if self.then else np.ascontiguousarray(reordered)
-
-    def apply_bytes(self, data: bytes, shape: tuple[int, ...], itemsize: int) -> bytes | None:
-        self.shape(shape)
-        gates = len(self.source)
-        # each index before `axis` holds the gate blocks in turn, each `block` contiguous bytes
-        block = shape[self.axis] // gates * math.prod(shape[self.axis + 1:]) * itemsize
-        reordered = b"".join(data[(row * gates + index) * block:(row * gates + index + 1) * block]
-                             for row in range(math.prod(shape[:self.axis])) for index in self.source)
-        return self.then.apply_bytes(reordered, shape, itemsize) if self.then else reordered
-
-
-@dataclass(frozen=True)
-class FlattenRowsToChannelsFirst(Transform):
-    """Dense kernel rows after a Flatten: (h, w, c) order -> (c, h, w) order, then transpose.
-
-    Keras flattens a channels-last feature map as (h, w, c); torch flattens NCHW as
-    (c, h, w). Only the channel count is needed: the spatial axes keep their order.
-    """
-
-    channels: int
-
-    def describe(self) -> str:
-        return "rows (h,w,c) -> (c,h,w); transpose(1,0)"
-
-    def shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
-        if len(shape) != 2 or shape[0] % self.channels:
-            raise LayoutError(f"Dense kernel {shape} after Flatten does not split into {self.channels} channels")
-        return (shape[1], shape[0])
-
-    def apply(self, array: np.ndarray) -> np.ndarray:
-        rows, units = array.shape
-        regrouped = array.reshape(rows // self.channels, self.channels, units).transpose(1, 0, 2)
-        return np.ascontiguousarray(regrouped.reshape(rows, units).T)
-
-    def apply_bytes(self, data: bytes, shape: tuple[int, ...], itemsize: int) -> bytes | None:
-        rows, units = shape[0], self.shape(shape)[0]  # result[u, c, s] = kernel[s, c, u], s along h*w
-        return permuted_bytes(data, (rows // self.channels, self.channels, units), (2, 1, 0), itemsize)
-
-
-@dataclass(frozen=True)
-class MergeHeads(Transform):
-    """Attention einsum kernels -> Linear weights: merge (heads, dim) axes, then transpose.
-
-    q/k/v kernel (d_model, heads, key_dim) -> (heads*key_dim, d_model); bias (heads,
-    key_dim) -> (heads*key_dim,); output kernel (heads, key_dim, d_model) -> (d_model,
-    heads*key_dim). Heads stay head-major, as torch splits them.
-    """
-
-    kind: str  # "input_kernel", "bias" or "output_kernel"
-
-    def describe(self) -> str:
-        return {"input_kernel": "reshape(d,h*k); transpose(1,0)", "bias": "reshape(h*k)",
-                "output_kernel": "reshape(h*k,d); transpose(1,0)"}[self.kind]
-
-    def shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
-        expected = {"input_kernel": 3, "bias": 2, "output_kernel": 3}[self.kind]
-        if len(shape) != expected:
-            raise LayoutError(f"expected a {expected}-D attention tensor for {self.kind}, found shape {shape}")
-        if self.kind == "input_kernel":
-            return (shape[1] * shape[2], shape[0])
-        if self.kind == "bias":
-            return (shape[0] * shape[1],)
-        return (shape[2], shape[0] * shape[1])
-
-    def apply(self, array: np.ndarray) -> np.ndarray:
-        target = self.shape(array.shape)
-        if self.kind == "input_kernel":
-            return np.ascontiguousarray(array.reshape(array.shape[0], -1).T)
-        if self.kind == "bias":
-            return np.ascontiguousarray(array.reshape(target))
-        return np.ascontiguousarray(array.reshape(-1, array.shape[-1]).T)
-
-    def apply_bytes(self, data: bytes, shape: tuple[int, ...], itemsize: int) -> bytes | None:
-        target = self.shape(shape)
-        if self.kind == "bias":
-            return bytes(data)
-        return permuted_bytes(data, (target[1], target[0]), (1, 0), itemsize)
-
-
-@dataclass(frozen=True)
-class TakeRow(Transform):
-    """Row `index` of a stacked tensor: GRU's (2, 3u) bias holds input and recurrent biases."""
-
-    index: int
-
-    def describe(self) -> str:
-        return f"[{self.index}]"
-
-    def shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
-        if len(shape) < 2 or shape[0] <= self.index:
-            raise LayoutError(f"expected a stacked tensor with a row {self.index}, found shape {shape}")
-        return shape[1:]
-
-    def apply(self, array: np.ndarray) -> np.ndarray:
-        self.shape(array.shape)
-        return np.ascontiguousarray(array[self.index])
-
-    def apply_bytes(self, data: bytes, shape: tuple[int, ...], itemsize: int) -> bytes | None:
-        row = math.prod(self.shape(shape)) * itemsize
-        return data[self.index * row:(self.index + 1) * row]
 
 
 @dataclass(frozen=True)
@@ -359,42 +261,3 @@ class Chain(Transform):
             made = step.apply_bytes(made, shape, itemsize) if made is not None else None
             shape = step.shape(shape)
         return made
-
-
-class _Reshape(Transform):
-    """A transform that keeps the values and their order: only the shape changes."""
-
-    def apply(self, array: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(array.reshape(self.shape(array.shape)))
-
-    def apply_bytes(self, data: bytes, shape: tuple[int, ...], itemsize: int) -> bytes | None:
-        self.shape(shape)
-        return bytes(data)
-
-
-@dataclass(frozen=True)
-class UnitAxes(_Reshape):
-    """Axes of size 1 added or removed, the values and their order unchanged: (1, c) -> (c,)."""
-
-    to_shape: tuple[int, ...]
-
-    def describe(self) -> str:
-        return f"reshape({','.join(str(size) for size in self.to_shape)})"
-
-    def shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
-        if [size for size in shape if size != 1] != [size for size in self.to_shape if size != 1]:
-            raise LayoutError(f"{shape} -> {self.to_shape} changes more than axes of size 1")
-        return self.to_shape
-
-
-@dataclass(frozen=True)
-class ToVector(_Reshape):
-    """A tensor with one non-trivial axis, (1, ..., 1, c) -> (c,): PReLU's shared alpha."""
-
-    def describe(self) -> str:
-        return "reshape(-1)"
-
-    def shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
-        if sum(1 for size in shape if size != 1) > 1:
-            raise LayoutError(f"expected one axis longer than 1, found shape {shape}")
-        return (math.prod(shape),)

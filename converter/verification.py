@@ -22,7 +22,7 @@ from .dependencies import require_keras, require_torch
 from .config import compute_dtype
 from .errors import ArgumentError, ReadError, VerificationError
 from .graph import ModelGraph
-from .keras_side import check_loadable, keras_call, keras_layer_outputs, load_keras_model
+from .keras_side import check_loadable, flip_theano_kernels, keras_call, keras_layer_outputs, load_keras_model
 from .kinds.forward import is_image_rank
 from .loading import warn_if_training
 from .modeling import module_from_graph, refuse_graphless
@@ -51,6 +51,7 @@ class VerificationReport:
     layers: list[Comparison] = field(default_factory=list)
     skipped_layers: list[str] = field(default_factory=list)
     precision: str = "float32"  # what both sides computed in: the model's lowest precision, or float64
+    notes: list[str] = field(default_factory=list)  # what was done on the Keras side to load the file as written
 
     @property
     def ok(self) -> bool:
@@ -65,7 +66,8 @@ class VerificationReport:
         return {"source": self.source, "atol": self.atol, "rtol": self.rtol, "samples": self.samples,
                 "precision": self.precision, "ok": self.ok,
                 "outputs": [vars(c) for c in self.outputs], "layers": [vars(c) for c in self.layers],
-                "first_divergence": self.first_divergence, "skipped_layers": self.skipped_layers}
+                "first_divergence": self.first_divergence, "skipped_layers": self.skipped_layers,
+                "notes": self.notes}
 
     def __repr__(self) -> str:
         return (f"VerificationReport({self.source!r}, {'ok' if self.ok else 'not ok'}, {len(self.outputs)} outputs, "
@@ -77,6 +79,7 @@ class VerificationReport:
     def to_text(self) -> str:
         lines = [f"verify {self.source}: {self.samples} samples in {self.precision}, atol {self.atol:g}, "
                  f"rtol {self.rtol:g} (relative to the largest activation on the path into each value)"]
+        lines += [f"note: {note}" for note in self.notes]
         for title, rows in (("outputs", self.outputs), ("layers", self.layers)):
             if not rows:
                 continue
@@ -290,6 +293,7 @@ def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float | N
         else:
             module = module_from_graph(graph, input_layout, trace=True)
         keras_model = load_keras_model(source, graph, checked)
+        notes = [flip_theano_kernels(keras_model)] if graph.metadata.get("backend") == "theano" else []
         classes = {layer.name: layer.class_name for layer in graph.layers}
     if precision == "float64":
         keras_model = float64_twin(keras_model)
@@ -336,6 +340,7 @@ def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float | N
         precision="float64" if precision == "float64" else dtype,
         outputs=[compare(name, classes.get(name.split("[")[0], ""), e, a, atol, rtol,
                          scales.get(name.split("[")[0], 0.0)) for name, e, a in zip(names, expected, actual)],
+        notes=notes,
     )
     if per_layer:
         keras_values, report.skipped_layers = keras_layer_outputs(keras_model, arrays)

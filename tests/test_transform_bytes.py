@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 
 from converter.graph import BFLOAT16, Filled
 from converter.kinds.recurrent import GRU_GATES
-from converter.layouts import (
-    PERMUTATIONS, Chain, DepthwiseToGrouped, FlattenRowsToChannelsFirst, GateReorder, Layout, MergeHeads, TakeRow,
-    ToVector, Transform, UnitAxes,
+from converter.layouts import PERMUTATIONS, THEANO_KERNELS, Chain, Layout, Transform, transform
+from converter.regroupings import (
+    DepthwiseToGrouped, FlattenRowsToChannelsFirst, GateReorder, MergeHeads, TakeRow, ToVector, UnitAxes,
 )
 
 LSTM_GATES = {"keras_order": "ifco", "torch_order": "ifgo", "source": (0, 1, 2, 3)}
@@ -21,7 +21,7 @@ def _cases(draw: st.DrawFn) -> tuple[Transform, tuple[int, ...]]:
     """A transform weightport uses, and a shape it takes (sizes drawn small, zero included)."""
     size = st.integers(1, 5)
     kind = draw(st.sampled_from(["permutation", "depthwise", "gates0", "gates1", "flatten", "heads", "row", "chain",
-                                 "unit", "vector"]))
+                                 "unit", "vector", "theano"]))
     if kind == "permutation":
         step = draw(st.sampled_from(sorted(PERMUTATIONS.values(), key=lambda p: p.source.value)))
         return step, tuple(draw(st.integers(0, 4)) for _ in step.axes)
@@ -44,6 +44,10 @@ def _cases(draw: st.DrawFn) -> tuple[Transform, tuple[int, ...]]:
         return TakeRow(draw(st.integers(0, 1))), (2, draw(size) * 3)
     if kind == "chain":
         return Chain((TakeRow(1), GateReorder(**GRU_GATES, axis=0))), (2, draw(size) * 3)
+    if kind == "theano":  # a Theano-trained kernel: the spatial flip, then the table's permutation
+        keras = draw(st.sampled_from(sorted(THEANO_KERNELS, key=lambda layout: layout.value)))
+        step = next(p for p in PERMUTATIONS.values() if p.source == keras)
+        return transform(THEANO_KERNELS[keras], step.target), tuple(draw(st.integers(0, 4)) for _ in step.axes)
     if kind == "unit":
         channels = draw(size)
         return UnitAxes((channels,)), (1, channels)

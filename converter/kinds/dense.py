@@ -12,7 +12,8 @@ from typing import Any
 
 from ..conversion import LayerConversion, TorchModule
 from ..graph import Layer
-from ..layouts import FlattenRowsToChannelsFirst, Layout
+from ..layouts import Layout
+from ..regroupings import FlattenRowsToChannelsFirst
 from . import quantization
 from .feature_maps import flatten_channels
 from .forward import KERAS, Emitter, Value, activated, require_weights

@@ -6,7 +6,8 @@ output channel c*multiplier + j is input channel c's j-th filter in both.
 from __future__ import annotations
 
 from ..graph import Layer
-from ..layouts import DepthwiseToGrouped, Layout
+from ..layouts import Layout
+from ..regroupings import DepthwiseToGrouped
 from ..conversion import LayerConversion, TorchModule
 from .conv_options import check_kernel_size, conv_options, convolution_forward, depthwise_kernel
 from .registry import Kind, register

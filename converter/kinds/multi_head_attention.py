@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from ..config import Config
 from ..graph import Layer
-from ..layouts import Layout, MergeHeads
+from ..layouts import Layout
+from ..regroupings import MergeHeads
 from ..conversion import LayerConversion, TorchModule
 from .forward import KERAS, Emitter, Value, literal, require_weights
 from .registry import Kind, register

@@ -10,7 +10,8 @@ import math
 
 from ..config import Config
 from ..graph import Layer
-from ..layouts import Layout, ToVector
+from ..layouts import Layout
+from ..regroupings import ToVector
 from ..conversion import LayerConversion, TorchModule
 from .forward import CHANNELS_FIRST, KERAS, Emitter, Value, require_weights, same
 from .registry import Kind, register

@@ -12,7 +12,8 @@ from typing import Any
 
 from ..config import Config, activation_name
 from ..graph import Layer
-from ..layouts import Chain, GateReorder, Layout, TakeRow, Transform, permutation
+from ..layouts import Chain, Layout, Transform, permutation
+from ..regroupings import GateReorder, TakeRow
 from ..conversion import LayerConversion, TargetTensor, TorchModule
 from .forward import KERAS, Emitter, Value, activation, literal, require_weights
 from .registry import Kind, register

@@ -14,7 +14,7 @@ from ..config import Config
 from ..conversion import TargetTensor
 from ..errors import LayoutError
 from ..graph import Filled, Layer, Tensor
-from ..layouts import Layout, Transform, permutation
+from ..layouts import Layout, Transform, transform
 
 if TYPE_CHECKING:
     import numpy as np
@@ -93,11 +93,11 @@ def expect_shape(layer: Layer, role: str, shape: tuple[int | None, ...], why: st
 def to_torch(layer: Layer, role: str, torch_param: str, target: Layout, step: Transform | None = None) -> TargetTensor:
     """The layer's `role` tensor as `{layer.key}.{torch_param}` in layout `target`.
 
-    The transform is `step` when given, else the permutation from the table.
+    The transform is `step` when given, else the table's (a permutation, a Theano kernel's flip first).
     """
     tensor = layer.tensor(role)
     key = f"{layer.key}.{torch_param}"
-    step = step if step is not None else permutation(tensor.layout, target)
+    step = step if step is not None else transform(tensor.layout, target)
     if step is None:
         return TargetTensor(key, tensor, target, tensor.shape, "none")
     try:

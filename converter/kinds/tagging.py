@@ -6,6 +6,7 @@ import re
 from ..config import quantization_mode
 from ..errors import LayoutError
 from ..graph import Layer, ModelGraph, to_snake_case
+from ..layouts import THEANO_KERNELS, Layout
 from .registry import distinct, lookup
 from .rules import Variable
 
@@ -17,6 +18,7 @@ def tag_graph(graph: ModelGraph) -> None:
     name the file gave it (`batch_normalization_2` -> BatchNormalization).
     """
     by_snake_name: dict[str, str] | None = None  # every kind's module imported: only for a file without config
+    theano = graph.metadata.get("backend") == "theano"
     for layer in graph.walk():
         if not layer.has_config:
             if by_snake_name is None:
@@ -28,6 +30,8 @@ def tag_graph(graph: ModelGraph) -> None:
         expected = found.variables(layer.config)
         if layer.tensors:
             _tag_layer(layer, expected, found.quantized)
+            if theano:
+                _trained_on_theano(layer)
         elif layer.has_config and expected:
             # A weighted layer kind whose weights the file does not hold: never a silent gap.
             raise LayoutError(
@@ -86,7 +90,7 @@ def _tag_layer(layer: Layer, expected: list[Variable], quantized: tuple[str, ...
             if position == len(expected) or tensor.role not in expected[position].names:
                 raise LayoutError(
                     f"{where}: tensors {[t.role for t in layer.tensors]} do not match the "
-                    f"expected {_roles(expected)}"
+                    f"expected {_roles(expected)}" + _keras1_hint(layer, tensor.role)
                 )
             matched.append(expected[position])
             position += 1
@@ -97,6 +101,26 @@ def _tag_layer(layer: Layer, expected: list[Variable], quantized: tuple[str, ...
         tensor.role, tensor.layout = variable.role, variable.layout
 
 
+#: kernels Keras 2's Theano backend also applied as a true convolution, but which Keras's own loader never flipped
+#: when it moved a Theano file to TensorFlow: which way they hold cannot be told from Keras, so refused
+_THEANO_UNSURE = (Layout.KERAS_DEPTHWISE1D_WIM, Layout.KERAS_DEPTHWISE2D_HWIM)
+
+
+def _trained_on_theano(layer: Layer) -> None:
+    """A Theano-trained layer's convolution kernels take the flipped layout they hold (their rule's transform
+    then flips them, as Keras 2.2's loader did for TensorFlow)."""
+    for tensor in layer.tensors:
+        if tensor.layout in THEANO_KERNELS:
+            tensor.layout = THEANO_KERNELS[tensor.layout]
+        elif tensor.layout in _THEANO_UNSURE:
+            raise LayoutError(f"{tensor.source}: layer {layer.key} ({layer.class_name}) was trained with Keras's "
+                              "Theano backend, which applies a depthwise kernel as a convolution (flipped), but "
+                              "Keras's own loader never flipped these when it moved such a file to TensorFlow: "
+                              "weightport cannot be sure which way it holds, so it is not converted; load the model "
+                              "with Keras 2 on Theano and save it from a TensorFlow Keras after "
+                              "keras.utils.conv_utils.convert_kernel")
+
+
 def _unique_names(layer: Layer, expected: list[Variable]) -> bool:
     """Each tensor's name is the name of exactly one expected variable, and no two tensors share one."""
     owners: dict[str, list[Variable]] = {}
@@ -105,6 +129,14 @@ def _unique_names(layer: Layer, expected: list[Variable]) -> bool:
             owners.setdefault(name, []).append(variable)
     roles = [tensor.role for tensor in layer.tensors]
     return len(set(roles)) == len(roles) and all(len(owners.get(role, [])) == 1 for role in roles)
+
+
+def _keras1_hint(layer: Layer, role: str) -> str:
+    """Keras 1 named weights after their layer (`dense_1_W`): a file without a version saying so."""
+    if not role.startswith(f"{layer.name}_"):
+        return ""
+    return ("; these are Keras 1's weight names: weightport reads files of Keras 2 and later: load it with Keras "
+            "2.0-2.3, which converts Keras 1 files, and save it again")
 
 
 def _roles(variables: list[Variable]) -> str:

@@ -45,7 +45,14 @@ def read_legacy(path: str, h5: h5py.File, architecture: Any = None, as_tree: boo
         version = attribute(h5, "keras_version", path)
         version = attribute(weights_root, "keras_version", path) if version is None else version
         graph.keras_version = version_text(attr_text(version)) if version is not None else "unknown (before Keras 2.0?)"
+        if graph.keras_version.startswith("1."):
+            # Keras 1 named weights `dense_1_W` and configs `nb_filter`, `border_mode`, `subsample`; its LSTM kept
+            # 12 tensors in gate order i, c, f, o; Keras 2 converted them as it loaded (saving.py)
+            raise ReadError(f"{path}: written by Keras {graph.keras_version} (Keras 1), whose layer configs and "
+                            "weights are laid out differently; weightport reads files of Keras 2 and later: load "
+                            "it with Keras 2.0-2.3, which converts Keras 1 files, and save it again")
         backend = attribute(h5, "backend", path)
+        backend = attribute(weights_root, "backend", path) if backend is None else backend
         if backend is not None:
             graph.metadata["backend"] = version_text(attr_text(backend))
         skip = userblock(h5)
@@ -66,6 +73,9 @@ def read_legacy(path: str, h5: h5py.File, architecture: Any = None, as_tree: boo
         if model_config is None:
             grouped = {name: _weights_of(weights_root[name], path, store) for name in layer_names}
             if as_tree or _needs_tree(grouped):
+                if graph.metadata.get("backend") == "theano":  # its kernels are flipped only by the kinds' rules
+                    raise ReadError(f"{path}: weights trained with Theano, named too deep to tell their layers "
+                                    "without the model's config; pass --architecture")
                 graph.layers = variable_tree.tree([("/".join(components + [tensor.role]), tensor)
                                                    for weights in grouped.values() for components, tensor in weights])
             else:

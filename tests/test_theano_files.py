@@ -1,0 +1,174 @@
+"""Keras 2 files trained on Theano (their `backend` attribute says 'theano'), and files of Keras 1.
+
+Theano convolves, TensorFlow and PyTorch cross-correlate: Theano's Keras holds each convolution kernel spatially
+flipped for the same function, and Keras 2's own loader flipped such kernels to load a Theano file on TensorFlow
+(saving.py, _need_convert_kernel). The files here are made from a tf_keras model: every convolution kernel flipped
+and the backend set to Theano, which is what Keras 2 on Theano writes for that model. tf_keras itself loads them
+unflipped (it dropped the conversion), so its outputs are not those of the model the file describes.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+import converter
+from helpers import run_cli
+from layer_harness import randomize
+
+
+def _images(k: Any) -> Any:
+    return k.Sequential([k.Input((12, 10, 3)), k.layers.Conv2D(4, (3, 2), padding="same"),
+                         k.layers.Conv2DTranspose(3, (2, 3), strides=2), k.layers.BatchNormalization(),
+                         k.layers.Reshape((24 * 21, 3)), k.layers.Conv1D(5, 3, strides=2), k.layers.Flatten(),
+                         k.layers.Dense(2)])
+
+
+def _videos(k: Any) -> Any:
+    inputs = k.Input((3, 6, 5, 2))
+    x = k.layers.ConvLSTM2D(3, (3, 2), padding="same", return_sequences=True)(inputs)
+    x = k.layers.TimeDistributed(k.layers.Conv2D(2, (2, 3)))(x)
+    y = k.layers.Conv3D(2, (2, 3, 2))(inputs)
+    outputs = k.layers.Concatenate()([k.layers.Flatten()(x), k.layers.Flatten()(y)])
+    return k.Model(inputs, k.layers.Dense(3)(outputs))
+
+
+BUILDERS: dict[str, Callable[[Any], Any]] = {"images": _images, "videos": _videos}
+
+
+def _as_theano(source: Path, target: Path, flip: bool = True) -> None:
+    """`source` (a tf_keras .h5) as Keras 2 on Theano would have written the same model: each convolution kernel
+    (a dataset named kernel of 3 or more axes) reversed along its spatial axes, the backend attributes 'theano'."""
+    target.write_bytes(source.read_bytes())
+    with h5py.File(target, "a") as h5:
+        for group in (h5, h5["model_weights"]):
+            assert group.attrs["backend"] in (b"tensorflow", "tensorflow")
+            group.attrs["backend"] = "theano"
+        kernels: list[str] = []
+        h5["model_weights"].visititems(lambda name, item: kernels.append(name) if isinstance(item, h5py.Dataset)
+                                       and "kernel" in name.rsplit("/", 1)[-1] and item.ndim >= 3 else None)
+        assert kernels
+        for name in kernels if flip else []:
+            dataset = h5["model_weights"][name]
+            dataset[...] = dataset[()][(slice(None, None, -1),) * (dataset.ndim - 2)]
+
+
+@pytest.fixture(scope="module", params=sorted(BUILDERS))
+def theano_model(request, tmp_path_factory):
+    import tf_keras as k
+
+    folder = tmp_path_factory.mktemp("theano")
+    model = BUILDERS[request.param](k)
+    randomize(model, seed=7)
+    model.save(str(folder / "tensorflow.h5"))
+    _as_theano(folder / "tensorflow.h5", folder / "theano.h5")
+    x = np.random.default_rng(1).normal(size=(3,) + tuple(model.input_shape[1:])).astype("float32")
+    return model, folder, x
+
+
+def _torch_outputs(path: Path, x: np.ndarray) -> np.ndarray:
+    module = converter.to_torch(str(path), input_layout="keras")
+    with torch.no_grad():
+        return module(torch.from_numpy(x)).numpy()
+
+
+def test_a_theano_file_converts_to_the_model_it_was_trained_as(theano_model):
+    model, folder, x = theano_model
+    expected = model(x).numpy()
+    np.testing.assert_allclose(_torch_outputs(folder / "theano.h5", x), expected, atol=1e-5)
+    # the state_dict is the TensorFlow-trained file's, tensor for tensor: the flip undone exactly
+    theano, tensorflow = (converter.state_dict(str(folder / f"{name}.h5")) for name in ("theano", "tensorflow"))
+    assert sorted(theano) == sorted(tensorflow)
+    for key in tensorflow:
+        np.testing.assert_array_equal(theano[key], tensorflow[key], err_msg=key)
+
+
+def test_the_cli_writes_the_flipped_kernels(theano_model, tmp_path):
+    _, folder, _ = theano_model
+    result = run_cli("convert", str(folder / "theano.h5"), str(tmp_path / "out.safetensors"))
+    assert result.returncode == 0, result.stderr
+    from safetensors.numpy import load_file
+
+    written, expected = load_file(str(tmp_path / "out.safetensors")), converter.state_dict(str(folder / "theano.h5"))
+    assert sorted(written) == sorted(expected)
+    for key in expected:
+        np.testing.assert_array_equal(written[key], expected[key], err_msg=key)
+
+
+def test_the_backend_decides_the_flip(theano_model, tmp_path):
+    """The same kernels said to be Theano's but not flipped: the converted model must differ (the flip is
+    real), and the TensorFlow-written file converts as before."""
+    model, folder, x = theano_model
+    _as_theano(folder / "tensorflow.h5", tmp_path / "unflipped.h5", flip=False)
+    expected = model(x).numpy()
+    assert np.abs(_torch_outputs(tmp_path / "unflipped.h5", x) - expected).max() > 1e-2
+    np.testing.assert_allclose(_torch_outputs(folder / "tensorflow.h5", x), expected, atol=1e-5)
+
+
+def test_inspect_shows_the_flip(theano_model):
+    _, folder, _ = theano_model
+    text = converter.inspect(str(folder / "theano.h5")).to_text()
+    assert "backend  theano" in text and "theano_conv" in text
+    assert "flip(0,1); transpose(3,2,0,1)" in text or "flip(0,1,2); transpose(4,3,0,1,2)" in text
+    text = converter.inspect(str(folder / "tensorflow.h5")).to_text()
+    assert "backend  theano" not in text and "theano_conv" not in text and "flip(" not in text
+
+
+def test_verify_loads_a_theano_file_as_keras_2_did(theano_model, monkeypatch):
+    _, folder, _ = theano_model
+    report = converter.verify(str(folder / "theano.h5"), samples=3)
+    assert report.ok, report.to_text()
+    assert report.notes and "Theano" in report.notes[0] and "note: trained with Theano" in report.to_text()
+    # a rule that forgot the flip is caught (the Keras side is flipped by verify, not by the rule)
+    monkeypatch.setattr(converter.layouts.FlipSpatial, "apply", lambda self, array: array)
+    monkeypatch.setattr(converter.layouts.FlipSpatial, "apply_bytes", lambda self, data, shape, itemsize: data)
+    assert not converter.verify(str(folder / "theano.h5"), samples=3).ok
+
+
+def test_a_theano_depthwise_kernel_is_refused(tmp_path):
+    import tf_keras as k
+
+    model = k.Sequential([k.Input((6, 6, 2)), k.layers.DepthwiseConv2D(3), k.layers.Flatten(), k.layers.Dense(2)])
+    randomize(model, seed=3)
+    model.save(str(tmp_path / "tensorflow.h5"))
+    _as_theano(tmp_path / "tensorflow.h5", tmp_path / "theano.h5")
+    with pytest.raises(converter.LayoutError, match="Theano backend.*depthwise"):
+        converter.state_dict(str(tmp_path / "theano.h5"))
+
+
+def _dense_file(folder: Path) -> Path:
+    import tf_keras as k
+
+    model = k.Sequential([k.Input((4,)), k.layers.Dense(3, name="dense_1")])
+    randomize(model, seed=2)
+    model.save(str(folder / "dense.h5"))
+    return folder / "dense.h5"
+
+
+def test_a_keras_1_file_is_refused_by_name(tmp_path):
+    path = _dense_file(tmp_path)
+    with h5py.File(path, "a") as h5:
+        h5.attrs["keras_version"] = "1.2.1"
+    result = run_cli("convert", str(path), str(tmp_path / "out.safetensors"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "Keras 1.2.1 (Keras 1)" in result.stderr and "Keras 2.0-2.3" in result.stderr
+    assert not (tmp_path / "out.safetensors").exists()
+
+
+def test_keras_1_weight_names_without_a_version_get_a_hint(tmp_path):
+    """Keras 1 named a layer's weights after it (`dense_1_W`), and early versions wrote no keras_version."""
+    path = _dense_file(tmp_path)
+    with h5py.File(path, "a") as h5:
+        for group in (h5, h5["model_weights"]):
+            del group.attrs["keras_version"]
+        layer = h5["model_weights/dense_1"]
+        kernel, bias = layer["dense_1/kernel:0"][()], layer["dense_1/bias:0"][()]
+        del layer["dense_1"]
+        layer["dense_1_W"], layer["dense_1_b"] = kernel, bias
+        layer.attrs["weight_names"] = [b"dense_1_W", b"dense_1_b"]
+    with pytest.raises(converter.LayoutError, match="Keras 1's weight names"):
+        converter.state_dict(str(path))
