@@ -127,7 +127,7 @@ def load_keras_model(source: Any, graph: ModelGraph, checked: Any = None) -> Any
         return model
 
     try:
-        if graph.own_config is None:
+        if graph.own_config is None or graph.metadata.get("numpy_values"):  # see verification_notes
             return _with_writer_keras(graph, built_with_weights)
         return _with_writer_keras(graph, lambda keras: keras.models.load_model(path, compile=False, safe_mode=True))
     except ImportError:
@@ -143,17 +143,34 @@ _CONVOLUTIONS = ("Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspo
                  "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D")
 
 
-def flip_theano_kernels(model: Any) -> str:
+def verification_notes(graph: ModelGraph, model: Any) -> list[str]:
+    """What load_keras_model and this function did to have Keras load the model the file describes, for the
+    report: a Keras 2.0/2.1 config's numpy values read (by model_from_json, then Keras's load_weights), a
+    Theano-trained file's convolution kernels flipped."""
+    notes = []
+    if graph.metadata.get("numpy_values"):
+        notes.append("the file's config holds numpy values as Keras 2.0 and 2.1 wrote them ({'type': 'ndarray', "
+                     "'value': ...}), which no later Keras reads: Keras built the model from the config with those "
+                     "values read, then loaded the file's weights with its own load_weights")
+    if graph.metadata.get("backend") == "theano":
+        flipped = flip_theano_kernels(model)
+        if flipped:
+            notes.append(f"trained with Theano: the kernels of {flipped} convolution layers flipped on the Keras "
+                         "side too, as Keras 2 flipped them to load the file on TensorFlow (tf_keras loads them "
+                         "unflipped)")
+    return notes
+
+
+def flip_theano_kernels(model: Any) -> int:
     """Flip the convolution kernels of a Theano-trained file's model as Keras 2 did to load it on TensorFlow
-    (tf_keras loads them as stored, unflipped: a different model); what was done, for the report."""
+    (tf_keras loads them as stored, unflipped: a different model); how many layers."""
     flipped = []
     for layer in _all_layers(model):
         if type(layer).__name__ in _CONVOLUTIONS:
             layer.set_weights([np.ascontiguousarray(value[(slice(None, None, -1),) * (value.ndim - 2)])
                                if value.ndim >= 3 else value for value in layer.get_weights()])
             flipped.append(layer.name)
-    return (f"trained with Theano: the kernels of {len(flipped)} convolution layers flipped on the Keras side "
-            "too, as Keras 2 flipped them to load the file on TensorFlow (tf_keras loads them unflipped)")
+    return len(flipped)
 
 
 def _all_layers(model: Any) -> Iterator[Any]:

@@ -79,7 +79,9 @@ class Report:
         if self.conversion.graph.metadata.get("written_on") == "windows":
             lines.append("paths    written on Windows: groups named `layers\\dense` read as `layers/dense`")
         if self.conversion.graph.metadata.get("backend") == "theano":
-            lines.append("backend  theano: its convolution kernels are flipped (Theano convolves, PyTorch "
+            flipped = sum(1 for layer in data["layers"] for entry in layer["tensors"]
+                          if entry.get("keras_layout", "").startswith("theano_"))
+            lines.append(f"backend  theano: {flipped} convolution kernels flipped (Theano convolves, PyTorch "
                          "cross-correlates), as Keras 2 flipped them to load the file on TensorFlow")
         left_out = self.conversion.graph.metadata.get("left_out", "")
         if left_out:  # a checkpoint's training state: optimizer slots, counters, moving-average shadows

@@ -22,7 +22,7 @@ from .dependencies import require_keras, require_torch
 from .config import compute_dtype
 from .errors import ArgumentError, ReadError, VerificationError
 from .graph import ModelGraph
-from .keras_side import check_loadable, flip_theano_kernels, keras_call, keras_layer_outputs, load_keras_model
+from .keras_side import check_loadable, keras_call, keras_layer_outputs, load_keras_model, verification_notes
 from .kinds.forward import is_image_rank
 from .loading import warn_if_training
 from .modeling import module_from_graph, refuse_graphless
@@ -293,7 +293,7 @@ def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float | N
         else:
             module = module_from_graph(graph, input_layout, trace=True)
         keras_model = load_keras_model(source, graph, checked)
-        notes = [flip_theano_kernels(keras_model)] if graph.metadata.get("backend") == "theano" else []
+        notes = verification_notes(graph, keras_model)
         classes = {layer.name: layer.class_name for layer in graph.layers}
     if precision == "float64":
         keras_model = float64_twin(keras_model)

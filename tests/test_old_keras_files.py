@@ -1,4 +1,5 @@
-"""Keras 2 files trained on Theano (their `backend` attribute says 'theano'), and files of Keras 1.
+"""Files of early Keras: Keras 2 trained on Theano (their `backend` attribute says 'theano'), configs holding
+Keras 2.0's encoding of numpy values, and Keras 1 files.
 
 Theano convolves, TensorFlow and PyTorch cross-correlate: Theano's Keras holds each convolution kernel spatially
 flipped for the same function, and Keras 2's own loader flipped such kernels to load a Theano file on TensorFlow
@@ -138,6 +139,29 @@ def test_a_theano_depthwise_kernel_is_refused(tmp_path):
     _as_theano(tmp_path / "tensorflow.h5", tmp_path / "theano.h5")
     with pytest.raises(converter.LayoutError, match="Theano backend.*depthwise"):
         converter.state_dict(str(tmp_path / "theano.h5"))
+
+
+def test_keras_2_0_numpy_values_in_a_config_are_read(tmp_path):
+    """Keras 2.0 and 2.1 wrote a numpy value of a config as {"type": "ndarray", "value": ...} (LeakyReLU's and ELU's
+    alpha are 0-d arrays); no later Keras reads it back, so verify builds the model from the config read so."""
+    import json
+
+    import tf_keras as k
+
+    model = k.Sequential([k.Input((5,)), k.layers.Dense(4), k.layers.LeakyReLU(alpha=0.3), k.layers.Dense(3),
+                          k.layers.ELU(alpha=0.7), k.layers.Dense(2)])
+    randomize(model, seed=4)
+    model.save(str(tmp_path / "model.h5"))
+    with h5py.File(tmp_path / "model.h5", "a") as h5:
+        config = json.loads(h5.attrs["model_config"])
+        for layer in config["config"]["layers"]:
+            if "alpha" in layer["config"]:
+                layer["config"]["alpha"] = {"type": "ndarray", "value": layer["config"]["alpha"]}
+        h5.attrs["model_config"] = json.dumps(config)
+    x = np.random.default_rng(0).normal(size=(6, 5)).astype("float32")
+    np.testing.assert_allclose(_torch_outputs(tmp_path / "model.h5", x), model(x).numpy(), atol=1e-5)
+    report = converter.verify(str(tmp_path / "model.h5"), samples=4)
+    assert report.ok and "numpy values" in report.notes[0], report.to_text()
 
 
 def _dense_file(folder: Path) -> Path:
