@@ -70,6 +70,10 @@ class Layout(str, Enum):
     KERAS_RNN_RECURRENT_UG = "keras_rnn_recurrent_ug"  # (units, gates*units), Keras gate order
     KERAS_RNN_BIAS_G = "keras_rnn_bias_g"  # (gates*units,) or GRU's (2, 3*units)
     TORCH_RNN_WEIGHT_GI = "torch_rnn_weight_gi"  # (gates*units, in), torch gate order
+    # CuDNNLSTM/CuDNNGRU (Keras 2, tf.keras 1.x): each gate's (in, units) block of columns holds, in its C-order
+    # values, the (units, in) matrix cuDNN multiplies by (canonical_to_params reshapes each block so)
+    CUDNN_RNN_KERNEL_IG = "cudnn_rnn_kernel_ig"  # (in or units, gates*units), Keras gate order
+    CUDNN_RNN_BIAS_2G = "cudnn_rnn_bias_2g"  # (2*gates*units,): the input biases, then the recurrent ones
     TORCH_RNN_BIAS_G = "torch_rnn_bias_g"  # (gates*units,), torch gate order
     KERAS_EINSUM_DHK = "keras_einsum_dhk"  # MultiHeadAttention q/k/v kernel (d_model, heads, key_dim)
     KERAS_EINSUM_HK = "keras_einsum_hk"  # q/k/v bias (heads, key_dim)

@@ -214,3 +214,61 @@ class ToVector(_Reshape):
         if sum(1 for size in shape if size != 1) > 1:
             raise LayoutError(f"expected one axis longer than 1, found shape {shape}")
         return (math.prod(shape),)
+
+
+@dataclass(frozen=True)
+class CudnnGateBlocks(Transform):
+    """A CuDNN layer's kernel (rows, gates*u) -> torch's (gates*u, rows): each gate's (rows, u) block of columns
+    is the (u, rows) matrix cuDNN multiplies by, in its C-order values; torch's block i is Keras's block
+    `source[i]` (GRU's z, r, h -> r, z, n; an LSTM's i, f, c, o stay)."""
+
+    keras_order: str  # e.g. "zrh"
+    torch_order: str  # e.g. "rzn"
+    source: tuple[int, ...]
+
+    def describe(self) -> str:
+        reordered = self.source != tuple(range(len(self.source)))
+        gates = f"gates {','.join(self.keras_order)} -> {','.join(self.torch_order)}; " if reordered else ""
+        return f"{gates}each gate's (rows, u) block read as cuDNN's (u, rows)"
+
+    def shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        if len(shape) != 2 or shape[1] % len(self.source):
+            raise LayoutError(f"expected a kernel (rows, {len(self.source)}*units), found shape {shape}")
+        return (shape[1], shape[0])
+
+    def apply(self, array: np.ndarray) -> np.ndarray:
+        rows, units = array.shape[0], self.shape(array.shape)[0] // len(self.source)
+        blocks = np.split(array, len(self.source), axis=1)
+        return np.ascontiguousarray(np.concatenate(
+            [np.ascontiguousarray(blocks[index]).reshape(units, rows) for index in self.source], axis=0))
+
+    def apply_bytes(self, data: bytes, shape: tuple[int, ...], itemsize: int) -> bytes | None:
+        gates = len(self.source)
+        rows, units = shape[0], self.shape(shape)[0] // gates
+        # (rows, gates, u) -> (gates, rows, u): each gate's block then lies in its C-order values
+        by_gate = permuted_bytes(data, (rows, gates, units), (1, 0, 2), itemsize)
+        block = rows * units * itemsize
+        return b"".join(by_gate[index * block:(index + 1) * block] for index in self.source)
+
+
+@dataclass(frozen=True)
+class Half(Transform):
+    """The first (0) or second (1) half of a vector: a CuDNN layer's input or recurrent biases."""
+
+    index: int
+
+    def describe(self) -> str:
+        return "first half" if self.index == 0 else "second half"
+
+    def shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        if len(shape) != 1 or shape[0] % 2:
+            raise LayoutError(f"expected a vector of an even length, found shape {shape}")
+        return (shape[0] // 2,)
+
+    def apply(self, array: np.ndarray) -> np.ndarray:
+        half = self.shape(array.shape)[0]
+        return np.ascontiguousarray(array[self.index * half:(self.index + 1) * half])
+
+    def apply_bytes(self, data: bytes, shape: tuple[int, ...], itemsize: int) -> bytes | None:
+        half = self.shape(shape)[0] * itemsize
+        return data[self.index * half:(self.index + 1) * half]

@@ -293,7 +293,7 @@ def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float | N
         else:
             module = module_from_graph(graph, input_layout, trace=True)
         keras_model = load_keras_model(source, graph, checked)
-        notes = verification_notes(graph, keras_model)
+        notes = verification_notes(graph, keras_model, checked)
         classes = {layer.name: layer.class_name for layer in graph.layers}
     if precision == "float64":
         keras_model = float64_twin(keras_model)

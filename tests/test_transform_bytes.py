@@ -10,7 +10,8 @@ from converter.graph import BFLOAT16, Filled
 from converter.kinds.recurrent import GRU_GATES
 from converter.layouts import PERMUTATIONS, THEANO_KERNELS, Chain, Layout, Transform, transform
 from converter.regroupings import (
-    DepthwiseToGrouped, FlattenRowsToChannelsFirst, GateReorder, MergeHeads, TakeRow, ToVector, UnitAxes,
+    CudnnGateBlocks, DepthwiseToGrouped, FlattenRowsToChannelsFirst, GateReorder, Half, MergeHeads, TakeRow, ToVector,
+    UnitAxes,
 )
 
 LSTM_GATES = {"keras_order": "ifco", "torch_order": "ifgo", "source": (0, 1, 2, 3)}
@@ -21,7 +22,7 @@ def _cases(draw: st.DrawFn) -> tuple[Transform, tuple[int, ...]]:
     """A transform weightport uses, and a shape it takes (sizes drawn small, zero included)."""
     size = st.integers(1, 5)
     kind = draw(st.sampled_from(["permutation", "depthwise", "gates0", "gates1", "flatten", "heads", "row", "chain",
-                                 "unit", "vector", "theano"]))
+                                 "unit", "vector", "theano", "cudnn", "half"]))
     if kind == "permutation":
         step = draw(st.sampled_from(sorted(PERMUTATIONS.values(), key=lambda p: p.source.value)))
         return step, tuple(draw(st.integers(0, 4)) for _ in step.axes)
@@ -48,6 +49,11 @@ def _cases(draw: st.DrawFn) -> tuple[Transform, tuple[int, ...]]:
         keras = draw(st.sampled_from(sorted(THEANO_KERNELS, key=lambda layout: layout.value)))
         step = next(p for p in PERMUTATIONS.values() if p.source == keras)
         return transform(THEANO_KERNELS[keras], step.target), tuple(draw(st.integers(0, 4)) for _ in step.axes)
+    if kind == "cudnn":  # a CuDNN layer's kernel: each gate's block read as cuDNN's matrix
+        gates = draw(st.sampled_from([GRU_GATES, LSTM_GATES]))
+        return CudnnGateBlocks(**gates), (draw(st.integers(0, 4)), draw(size) * len(gates["source"]))
+    if kind == "half":
+        return Half(draw(st.integers(0, 1))), (2 * draw(st.integers(0, 5)),)
     if kind == "unit":
         channels = draw(size)
         return UnitAxes((channels,)), (1, channels)

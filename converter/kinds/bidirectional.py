@@ -11,7 +11,7 @@ from ..graph import Layer
 from ..conversion import LayerConversion, TorchModule
 from .forward import KERAS, Emitter, Value, require_weights
 from .recurrent import (
-    TORCH_MODULES, direction, initial_states, needs_own_cell, refuse_stateful, rnn_arguments, rnn_tensors,
+    CUDNN, TORCH_MODULES, direction, initial_states, needs_own_cell, refuse_stateful, rnn_arguments, rnn_tensors,
     rnn_variables, rnn_warnings, torch_states,
 )
 from .registry import Kind, register
@@ -77,6 +77,7 @@ def forward(e: Emitter) -> Value | list[Value]:
     x = e.arg(0, KERAS)
     mask = e.mask()
     units = result.module.arguments["hidden_size"]
+    kind = CUDNN.get(kind, kind)  # a CuDNN layer computes as the layer it stands for
     per_direction = 2 if kind == "LSTM" else 1
     states = initial_states(e, f"Bidirectional({kind})", 2 * per_direction)
     forward_states, backward_states = states[:per_direction], states[per_direction:]

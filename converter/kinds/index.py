@@ -38,6 +38,8 @@ MODULES: dict[str, str] = {
     "keras.layers.Cropping1D": "spatial",
     "keras.layers.Cropping2D": "spatial",
     "keras.layers.Cropping3D": "spatial",
+    "keras.layers.CuDNNGRU": "cudnn_rnn",
+    "keras.layers.CuDNNLSTM": "cudnn_rnn",
     "keras.layers.CutMix": "identity",
     "keras.layers.Dense": "dense",
     "keras.layers.DepthwiseConv1D": "depthwise",

@@ -5,6 +5,11 @@ weight_ih/weight_hh are (gates*units, in/units): transposed. LSTM gates are i, f
 in Keras and i, f, g, o in torch (the same order). GRU gates are z, r, h in Keras and
 r, z, n in torch: the blocks are reordered. Keras has one bias (GRU reset_after=True:
 an input and a recurrent row); torch has bias_ih and bias_hh, the missing one zeros.
+
+Keras 2's CuDNNLSTM and CuDNNGRU (tf.keras 1.x's too) are an LSTM and a GRU with
+reset_after=True, tanh and sigmoid, computed by cuDNN: each gate's block of a kernel holds
+cuDNN's (units, in) matrix in its C-order values, and their 8u/6u bias is the input biases
+then the recurrent ones, torch's bias_ih and bias_hh.
 """
 from __future__ import annotations
 
@@ -13,15 +18,17 @@ from typing import Any
 from ..config import Config, activation_name
 from ..graph import Layer
 from ..layouts import Chain, Layout, Transform, permutation
-from ..regroupings import GateReorder, TakeRow
+from ..regroupings import CudnnGateBlocks, GateReorder, Half, TakeRow
 from ..conversion import LayerConversion, TargetTensor, TorchModule
 from .forward import KERAS, Emitter, Value, activation, literal, require_weights
 from .registry import Kind, register
 from .rules import Context, Variable, created, expect_shape, numbered, to_torch
 
 #: the torch.nn module of each Keras recurrent layer
-TORCH_MODULES = {"LSTM": "LSTM", "GRU": "GRU", "SimpleRNN": "RNN"}
-GATES = {"LSTM": 4, "GRU": 3, "SimpleRNN": 1}
+TORCH_MODULES = {"LSTM": "LSTM", "GRU": "GRU", "SimpleRNN": "RNN", "CuDNNLSTM": "LSTM", "CuDNNGRU": "GRU"}
+GATES = {"LSTM": 4, "GRU": 3, "SimpleRNN": 1, "CuDNNLSTM": 4, "CuDNNGRU": 3}
+#: the cuDNN-only layers, and the recurrent layer each computes
+CUDNN = {"CuDNNLSTM": "LSTM", "CuDNNGRU": "GRU"}
 # torch's r, z, n blocks taken from Keras's z, r, h blocks
 GRU_GATES: dict[str, Any] = {"keras_order": "zrh", "torch_order": "rzn", "source": (1, 0, 2)}
 
@@ -29,6 +36,10 @@ GRU_GATES: dict[str, Any] = {"keras_order": "zrh", "torch_order": "rzn", "source
 def rnn_variables(class_name: str, config: Config, store_prefix: str = "cell/",
                   role_prefix: str = "") -> list[Variable]:
     """kernel, recurrent_kernel, bias of a recurrent layer, stored under `store_prefix`."""
+    if class_name in CUDNN:  # always with its two biases; no cell: the layer holds its variables itself
+        return numbered(store_prefix.removesuffix("cell/"), [("kernel", Layout.CUDNN_RNN_KERNEL_IG),
+                                       ("recurrent_kernel", Layout.CUDNN_RNN_KERNEL_IG),
+                                       ("bias", Layout.CUDNN_RNN_BIAS_2G)], role_prefix)
     bias_layout = Layout.KERAS_RNN_BIAS_G if class_name == "GRU" else Layout.VECTOR
     entries: list[tuple[str, Layout]] = [("kernel", Layout.KERAS_RNN_KERNEL_IG),
                                          ("recurrent_kernel", Layout.KERAS_RNN_RECURRENT_UG)]
@@ -58,7 +69,9 @@ def check_shapes(layer: Layer, class_name: str, config: Config, role_prefix: str
     expect_shape(layer, role_prefix + "recurrent_kernel", (units, gates * units), f"(units, {gates}*units)")
     expect_shape(layer, role_prefix + "kernel", (None, gates * units), f"(in, {gates}*units)")
     bias = role_prefix + "bias"
-    if layer.has(bias) and not (class_name == "GRU" and len(layer.tensor(bias).shape) == 2):
+    if class_name in CUDNN:
+        expect_shape(layer, bias, (2 * gates * units,), f"(2*{gates}*units,): input, then recurrent biases")
+    elif layer.has(bias) and not (class_name == "GRU" and len(layer.tensor(bias).shape) == 2):
         expect_shape(layer, bias, (gates * units,), f"({gates}*units,)")
     elif layer.has(bias):
         expect_shape(layer, bias, (2, gates * units), "(2, 3*units) with reset_after=True")
@@ -68,6 +81,8 @@ def rnn_tensors(layer: Layer, class_name: str, config: Config, role_prefix: str 
                 suffix: str = "", layer_index: int = 0) -> list[TargetTensor]:
     """The torch tensors `weight_ih_l{layer_index}{suffix}`, ... of one direction of a recurrent layer."""
     check_shapes(layer, class_name, config, role_prefix)
+    if class_name in CUDNN:
+        return _cudnn_tensors(layer, class_name, role_prefix, f"_l{layer_index}{suffix}")
     kernel_steps: dict[str, Transform | None] = {"kernel": None, "recurrent_kernel": None}
     if class_name == "GRU":
         for role, source in (("kernel", Layout.KERAS_RNN_KERNEL_IG),
@@ -101,6 +116,18 @@ def rnn_tensors(layer: Layer, class_name: str, config: Config, role_prefix: str 
     return tensors
 
 
+def _cudnn_tensors(layer: Layer, class_name: str, role_prefix: str, ending: str) -> list[TargetTensor]:
+    """weight_ih, weight_hh, bias_ih, bias_hh (names ending in `ending`) of a CuDNNLSTM or CuDNNGRU."""
+    gru = CUDNN[class_name] == "GRU"
+    gates = GRU_GATES if gru else {"keras_order": "ifco", "torch_order": "ifgo", "source": (0, 1, 2, 3)}
+    tensors = [to_torch(layer, role_prefix + role, f"weight_{name}{ending}", Layout.TORCH_RNN_WEIGHT_GI,
+                        CudnnGateBlocks(**gates)) for role, name in (("kernel", "ih"), ("recurrent_kernel", "hh"))]
+    for index, name in ((0, "ih"), (1, "hh")):
+        step: Transform = Chain((Half(index), GateReorder(**GRU_GATES, axis=0))) if gru else Half(index)
+        tensors.append(to_torch(layer, role_prefix + "bias", f"bias_{name}{ending}", Layout.TORCH_RNN_BIAS_G, step))
+    return tensors
+
+
 def rnn_arguments(layer: Layer, class_name: str, config: Config,
                   role_prefix: str = "") -> tuple[dict[str, Any], dict[str, Any]]:
     """nn.LSTM/GRU/RNN arguments, and the Keras options the code around it must honour."""
@@ -120,6 +147,8 @@ def rnn_arguments(layer: Layer, class_name: str, config: Config,
         options["recurrent_activation"] = activation_name(config.get("recurrent_activation", "sigmoid"))
     if class_name == "GRU":
         options["reset_after"] = _reset_after(layer, class_name, config, role_prefix)
+    elif class_name == "CuDNNGRU":
+        options["reset_after"] = True  # cuDNN's GRU applies the reset gate after the recurrent matmul
     return arguments, options
 
 
@@ -226,6 +255,7 @@ def recurrent_forward(e: Emitter, class_name: str, config: Config) -> Value | li
     """torch's module where it computes Keras's layer, else keras_rnn() step by step on its parameters."""
     conversion = require_weights(e)
     refuse_stateful(e, config)
+    class_name = CUDNN.get(class_name, class_name)  # a CuDNN layer computes as the layer it stands for
     options = conversion.options
     e.module(conversion.module)
     x = e.arg(0, KERAS)
