@@ -122,12 +122,12 @@ def load_keras_model(source: Any, graph: ModelGraph, checked: Any = None) -> Any
     path = graph.source if graph.format == "tf-saved-model" else os.fspath(source)
 
     def built_with_weights(keras: Any) -> Any:
-        model = keras.models.model_from_json(json.dumps(without_cudnn(checked)))  # deserialize: safe mode
+        model = keras.models.model_from_json(json.dumps(as_meant(checked)))  # deserialize_keras_object: safe mode
         model.load_weights(path)  # converts a cuDNN layer's weights for the layer computing as it (Keras's own)
         return model
 
     try:
-        if graph.own_config is None or graph.metadata.get("numpy_values") or without_cudnn(checked) != checked:
+        if graph.own_config is None or graph.metadata.get("numpy_values") or as_meant(checked) != checked:
             return _with_writer_keras(graph, built_with_weights)  # see verification_notes
         return _with_writer_keras(graph, lambda keras: keras.models.load_model(path, compile=False, safe_mode=True))
     except ImportError:
@@ -145,20 +145,27 @@ _CONVOLUTIONS = ("Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspo
 
 #: cuDNN-only layers (they run on NVIDIA GPUs only), and the arguments of the layer that computes the same on any
 #: device: Keras's load_weights converts cuDNN weights for it (hdf5_format._convert_rnn_weights)
-_CUDNN_TWINS = {"CuDNNLSTM": ("LSTM", {"activation": "tanh", "recurrent_activation": "sigmoid"}),
-                "CuDNNGRU": ("GRU", {"activation": "tanh", "recurrent_activation": "sigmoid", "reset_after": True})}
+_CUDNN_TWINS: dict[str, tuple[str, dict[str, Any]]] = {
+    "CuDNNLSTM": ("LSTM", {"activation": "tanh", "recurrent_activation": "sigmoid"}),
+    "CuDNNGRU": ("GRU", {"activation": "tanh", "recurrent_activation": "sigmoid", "reset_after": True})}
 
 
-def without_cudnn(config: Any) -> Any:
-    """`config` with each CuDNNLSTM/CuDNNGRU the LSTM/GRU that computes the same (Keras loads their weights)."""
+def as_meant(config: Any, cudnn: bool = True, gru: bool = True) -> Any:
+    """`config` as the Keras that wrote it meant it, for a Keras here to build: each CuDNNLSTM/CuDNNGRU the
+    LSTM/GRU that computes the same (`cudnn`; Keras's load_weights converts their weights), and each GRU without
+    reset_after (Keras before 2.1.3 had no such option: False, where later Keras defaults to True) given
+    reset_after=False (`gru`)."""
     if isinstance(config, list):
-        return [without_cudnn(value) for value in config]
+        return [as_meant(value, cudnn, gru) for value in config]
     if not isinstance(config, dict):
         return config
-    twin = _CUDNN_TWINS.get(config.get("class_name", "")) if isinstance(config.get("config"), dict) else None
+    inner: Any = config.get("config")
+    twin = _CUDNN_TWINS.get(config.get("class_name", "")) if isinstance(inner, dict) and cudnn else None
     if twin is not None:
-        return {**config, "class_name": twin[0], "config": {**config["config"], **twin[1]}}
-    return {key: without_cudnn(value) for key, value in config.items()}
+        return {**config, "class_name": twin[0], "config": {**inner, **twin[1]}}
+    if gru and config.get("class_name") == "GRU" and isinstance(inner, dict) and "reset_after" not in inner:
+        return {**config, "config": {**inner, "reset_after": False}}
+    return {key: as_meant(value, cudnn, gru) for key, value in config.items()}
 
 
 def verification_notes(graph: ModelGraph, model: Any, checked: Any = None) -> list[str]:
@@ -166,9 +173,13 @@ def verification_notes(graph: ModelGraph, model: Any, checked: Any = None) -> li
     report: a Keras 2.0/2.1 config's numpy values read (by model_from_json, then Keras's load_weights), a
     Theano-trained file's convolution kernels flipped."""
     notes = []
-    if without_cudnn(checked) != checked:
+    if as_meant(checked, gru=False) != checked:
         notes.append("CuDNNLSTM/CuDNNGRU run on NVIDIA GPUs only: Keras built the LSTM/GRU(reset_after=True) that "
                      "computes the same for each, and its load_weights converted the file's weights for them")
+    if as_meant(checked, cudnn=False) != checked:
+        notes.append("GRU layers without reset_after (Keras before 2.1.3 had no such option, and computed as "
+                     "reset_after=False, which later Keras no longer defaults to): Keras built them with "
+                     "reset_after=False")
     if graph.metadata.get("numpy_values"):
         notes.append("the file's config holds numpy values as Keras 2.0 and 2.1 wrote them ({'type': 'ndarray', "
                      "'value': ...}), which no later Keras reads: Keras built the model from the config with those "

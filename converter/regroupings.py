@@ -247,6 +247,8 @@ class CudnnGateBlocks(Transform):
         rows, units = shape[0], self.shape(shape)[0] // gates
         # (rows, gates, u) -> (gates, rows, u): each gate's block then lies in its C-order values
         by_gate = permuted_bytes(data, (rows, gates, units), (1, 0, 2), itemsize)
+        if by_gate is None:
+            return None
         block = rows * units * itemsize
         return b"".join(by_gate[index * block:(index + 1) * block] for index in self.source)
 

@@ -164,6 +164,32 @@ def test_keras_2_0_numpy_values_in_a_config_are_read(tmp_path):
     assert report.ok and "numpy values" in report.notes[0], report.to_text()
 
 
+def test_a_gru_of_keras_before_2_1_3_verifies(tmp_path):
+    """Keras before 2.1.3 had no GRU reset_after and wrote none: it computed as reset_after=False, which later
+    Keras (tf_keras) would build as True and refuse to load the weights into; verify builds it as meant."""
+    import json
+
+    import tf_keras as k
+
+    model = k.Sequential([k.Input((6, 3)), k.layers.Bidirectional(k.layers.GRU(4, reset_after=False,
+                                                                                 return_sequences=True)),
+                          k.layers.GRU(2, reset_after=False)])
+    randomize(model, seed=6)
+    model.save(str(tmp_path / "model.h5"))
+
+    def without_reset_after(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: without_reset_after(item) for key, item in value.items() if key != "reset_after"}
+        return [without_reset_after(item) for item in value] if isinstance(value, list) else value
+
+    with h5py.File(tmp_path / "model.h5", "a") as h5:
+        h5.attrs["model_config"] = json.dumps(without_reset_after(json.loads(h5.attrs["model_config"])))
+    x = np.random.default_rng(2).normal(size=(3, 6, 3)).astype("float32")
+    np.testing.assert_allclose(_torch_outputs(tmp_path / "model.h5", x), model(x).numpy(), atol=1e-5)
+    report = converter.verify(str(tmp_path / "model.h5"), samples=3)
+    assert report.ok and "reset_after=False" in " ".join(report.notes), report.to_text()
+
+
 def _dense_file(folder: Path) -> Path:
     import tf_keras as k
 
