@@ -488,7 +488,7 @@ def test_keras3_weights_of_a_time_distributed_layer(tmp_path):
     model.save_weights(str(tmp_path / "m.weights.h5"))
     _same(converter.state_dict(str(tmp_path / "m.weights.h5"), architecture=str(tmp_path / "m.keras")),
           converter.state_dict(str(tmp_path / "m.keras")))
-    with pytest.raises(converter.LayoutError, match="time_distributed.*--architecture"):
+    with pytest.raises(converter.UnsupportedLayerError, match="time_distributed.*--architecture"):
         converter.state_dict(str(tmp_path / "m.weights.h5"))
 
 

@@ -20,6 +20,7 @@ def tag_graph(graph: ModelGraph) -> None:
     by_snake_name: dict[str, str] | None = None  # every kind's module imported: only for a file without config
     theano = graph.metadata.get("backend") == "theano"
     for layer in graph.walk():
+        named = layer.class_name
         if not layer.has_config:
             if by_snake_name is None:
                 by_snake_name = {to_snake_case(k.class_name): k.class_name for k in distinct() if k.weighted}
@@ -28,6 +29,12 @@ def tag_graph(graph: ModelGraph) -> None:
         if found is None or found.variables is None:
             continue
         expected = found.variables(layer.config)
+        if layer.tensors and not layer.has_config and not _fits(layer, expected):
+            # named like a Keras class whose variables (by default) these are not: a wrapper, whose inner layer
+            # only the config names, or a layer of the user's own of that name: left without a rule (its
+            # tensors still export as stored, and the error names it and asks for --architecture)
+            layer.class_name = named
+            continue
         if layer.tensors:
             _tag_layer(layer, expected, found.quantized)
             if theano:
@@ -55,10 +62,6 @@ def _tag_layer(layer: Layer, expected: list[Variable], quantized: tuple[str, ...
         raise LayoutError(f"{where}: the layer is {mode}-quantized (Keras 3 model.quantize: {mode} weights and their "
                           f"scales), which weightport does not dequantize for this kind{supported}: convert the model "
                           "saved before quantizing, or pass --layout keras to export the stored tensors as they are")
-    if not expected and not layer.has_config:
-        raise LayoutError(f"{where}: tensors {[t.role for t in layer.tensors]}: its variables cannot be known "
-                          "from its name alone (a wrapper's inner layer is in the config, which this file lacks); "
-                          "pass --architecture with the model's .keras, .h5 or config JSON")
     by_path = {variable.store_path: variable for variable in expected}
     matched: list[Variable] = []
     if all("vars/" in tensor.role for tensor in layer.tensors):
@@ -119,6 +122,12 @@ def _trained_on_theano(layer: Layer) -> None:
                               "weightport cannot be sure which way it holds, so it is not converted; load the model "
                               "with Keras 2 on Theano and save it from a TensorFlow Keras after "
                               "keras.utils.conv_utils.convert_kernel")
+
+
+def _fits(layer: Layer, expected: list[Variable]) -> bool:
+    """Whether some tensor of the layer is one of the `expected` variables, by name or by where Keras 3 keeps it."""
+    known = {name for variable in expected for name in variable.names} | {v.store_path for v in expected}
+    return any(tensor.role in known for tensor in layer.tensors)
 
 
 def _unique_names(layer: Layer, expected: list[Variable]) -> bool:

@@ -1,0 +1,51 @@
+"""Weights-only files read without the model's config: each layer's class is told from its name (`dense_3`), and a
+layer whose name says a Keras class its variables are not (a user's own `attention` layer, as in a real tf.keras
+file of a public repository) is left without a rule: named in the error, its tensors exported as stored."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import converter
+from helpers import run_cli
+from layer_harness import randomize
+
+
+@pytest.fixture(scope="module")
+def weights_file(tmp_path_factory):
+    import tf_keras as k
+
+    class Scorer(k.layers.Layer):  # a user's own layer, named like Keras's (weightless) Attention
+        def build(self, input_shape):
+            self.W = self.add_weight(name="attention_W", shape=(int(input_shape[-1]), 1))
+
+        def call(self, x):
+            return x * k.backend.sum(x @ self.W)
+
+    inputs = k.Input((5,))
+    outputs = k.layers.Dense(3, name="dense_1")(Scorer(name="attention")(k.layers.Dense(5, name="dense")(inputs)))
+    model = k.Model(inputs, outputs)
+    randomize(model, seed=5)
+    path = tmp_path_factory.mktemp("names") / "weights.h5"
+    model.save_weights(str(path))
+    return path, model
+
+
+def test_a_layer_named_like_a_keras_class_it_is_not_is_left_without_a_rule(weights_file):
+    path, _ = weights_file
+    with pytest.raises(converter.UnsupportedLayerError, match=r"attention.*--architecture"):
+        converter.state_dict(str(path))
+    # the others convert without it, and every tensor exports as stored
+    converted = converter.state_dict(str(path), skip_unsupported=True)
+    assert sorted(converted) == ["dense.bias", "dense.weight", "dense_1.bias", "dense_1.weight"]
+
+
+def test_its_tensors_export_as_stored(weights_file, tmp_path):
+    path, model = weights_file
+    result = run_cli("convert", str(path), str(tmp_path / "out.safetensors"), "--layout", "keras")
+    assert result.returncode == 0, result.stderr
+    from safetensors.numpy import load_file
+
+    written = load_file(str(tmp_path / "out.safetensors"))
+    key = next(key for key in written if key.endswith("attention_W"))
+    np.testing.assert_array_equal(written[key], model.get_layer("attention").weights[0].numpy())
