@@ -170,8 +170,8 @@ def as_meant(config: Any, cudnn: bool = True, gru: bool = True) -> Any:
 
 def verification_notes(graph: ModelGraph, model: Any, checked: Any = None) -> list[str]:
     """What load_keras_model and this function did to have Keras load the model the file describes, for the
-    report: a Keras 2.0/2.1 config's numpy values read (by model_from_json, then Keras's load_weights), a
-    Theano-trained file's convolution kernels flipped."""
+    report: cuDNN layers and old GRUs built as meant (as_meant), a Keras 2.0/2.1 config's numpy values read (each
+    by model_from_json, then Keras's load_weights), a Theano-trained file's convolution kernels flipped (here)."""
     notes = []
     if as_meant(checked, gru=False) != checked:
         notes.append("CuDNNLSTM/CuDNNGRU run on NVIDIA GPUs only: Keras built the LSTM/GRU(reset_after=True) that "

@@ -3,6 +3,8 @@ layer whose name says a Keras class its variables are not (a user's own `attenti
 file of a public repository) is left without a rule: named in the error, its tensors exported as stored."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -49,3 +51,39 @@ def test_its_tensors_export_as_stored(weights_file, tmp_path):
     written = load_file(str(tmp_path / "out.safetensors"))
     key = next(key for key in written if key.endswith("attention_W"))
     np.testing.assert_array_equal(written[key], model.get_layer("attention").weights[0].numpy())
+
+
+def _without_cells(path) -> None:
+    """Rename a tf.keras weights file's `bidirectional/forward_lstm/lstm_cell/kernel:0` as Keras 2.2 wrote it,
+    `bidirectional/forward_lstm/kernel:0` (a real Keras 2.1.6 file of a public repository)."""
+    import h5py
+
+    with h5py.File(path, "a") as h5:
+        for layer in h5.attrs["layer_names"]:
+            group = h5[layer]
+            names = [name.decode() if isinstance(name, bytes) else name for name in group.attrs["weight_names"]]
+            renamed = [re.sub(r"/(lstm|gru)_cell(_\d+)?/", "/", name) for name in names]
+            for old, new in zip(names, renamed):
+                if old != new:
+                    group[new] = group[old][()]
+                    del group[old]
+            group.attrs["weight_names"] = [name.encode() for name in renamed]
+
+
+@pytest.mark.parametrize("cells", [True, False], ids=["tf.keras names", "Keras 2.2 names"])
+def test_bidirectional_weights_without_the_model(tmp_path, cells):
+    """Keras names a Bidirectional's copies `forward_<inner>` and `backward_<inner>`: the wrapped class is told
+    from them, and the tensors convert exactly as with the model's config."""
+    import tf_keras as k
+
+    model = k.Sequential([k.Input((4, 3)), k.layers.Bidirectional(k.layers.LSTM(5, return_sequences=True)),
+                          k.layers.Bidirectional(k.layers.GRU(2), name="rnn"), k.layers.Dense(2)])
+    randomize(model, seed=3)
+    model.save(str(tmp_path / "model.h5"))
+    model.save_weights(str(tmp_path / "weights.h5"))
+    if not cells:
+        _without_cells(tmp_path / "weights.h5")
+    full, weights_only = (converter.state_dict(str(tmp_path / name)) for name in ("model.h5", "weights.h5"))
+    assert sorted(full) == sorted(weights_only) and "rnn.weight_hh_l0_reverse" in full
+    for key in full:
+        np.testing.assert_array_equal(full[key], weights_only[key], err_msg=key)

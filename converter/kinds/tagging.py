@@ -119,9 +119,7 @@ def _trained_on_theano(layer: Layer) -> None:
             raise LayoutError(f"{tensor.source}: layer {layer.key} ({layer.class_name}) was trained with Keras's "
                               "Theano backend, which applies a depthwise kernel as a convolution (flipped), but "
                               "Keras's own loader never flipped these when it moved such a file to TensorFlow: "
-                              "weightport cannot be sure which way it holds, so it is not converted; load the model "
-                              "with Keras 2 on Theano and save it from a TensorFlow Keras after "
-                              "keras.utils.conv_utils.convert_kernel")
+                              "which way this one holds cannot be told, so it is refused, not guessed")
 
 
 def _fits(layer: Layer, expected: list[Variable]) -> bool:

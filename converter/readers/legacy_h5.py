@@ -162,6 +162,8 @@ def _needs_tree(grouped: dict[str, list[tuple[list[str], Tensor]]]) -> bool:
     """Whether naming sublayers by the last component of their weights' paths would put two different
     variables on one layer (`encoder/layer_._0/dense/kernel` and `encoder/layer_._1/dense/kernel`)."""
     for name, weights in grouped.items():
+        if _bidirectional(weights) is not None:
+            continue  # its two directions' cells share names: one layer all the same
         seen: dict[tuple[str, str], list[str]] = {}
         for components, tensor in weights:
             if _own_weight(components, name):
@@ -172,9 +174,36 @@ def _needs_tree(grouped: dict[str, list[tuple[list[str], Tensor]]]) -> bool:
     return False
 
 
+#: the recurrent layers a Bidirectional wraps, by the name Keras gives them (snake case): Keras names the two
+#: copies `forward_<inner name>` and `backward_<inner name>` (`forward_lstm_1`)
+_RECURRENT = {"lstm": "LSTM", "gru": "GRU", "simple_rnn": "SimpleRNN", "cu_dnnlstm": "CuDNNLSTM",
+              "cu_dnngru": "CuDNNGRU"}
+_DIRECTION = re.compile(r"(forward|backward)_(lstm|gru|simple_rnn|cu_dnnlstm|cu_dnngru)(?:_\d+)?")
+
+
+def _bidirectional(weights: list[tuple[list[str], Tensor]]) -> str | None:
+    """The class a Bidirectional wraps, when every weight lies under its `forward_<rnn>` then its `backward_<rnn>`
+    scope (Keras 2: `bidirectional_1/forward_lstm_1/kernel:0`; tf.keras adds the cell: `.../lstm_cell_1/...`)."""
+    found = [next((match for part in components if (match := _DIRECTION.fullmatch(part))), None)
+             for components, _ in weights]
+    if not found or any(match is None for match in found):
+        return None
+    directions = [match.group(1) for match in found if match is not None]
+    classes = {match.group(2) for match in found if match is not None}
+    ordered = directions == sorted(directions, key=("forward", "backward").index)
+    return _RECURRENT[classes.pop()] if len(classes) == 1 and ordered and "backward" in directions else None
+
+
 def _layer_from_weights(weights: list[tuple[list[str], Tensor]], name: str) -> Layer:
     """Without a config: a layer named by its group; a nested model's sub-layers from weight names."""
     layer = Layer(name=name, class_name=snake_class(name), config=Config({}), path=(name,), has_config=False)
+    wrapped = _bidirectional(weights)
+    if wrapped is not None:  # its inner layer's defaults: the arguments weights do not fix are warned of
+        layer.class_name = "Bidirectional"
+        layer.config = Config({"layer": {"class_name": wrapped, "config": {}}, "merge_mode": "concat"},
+                              f"{name} (Keras's defaults: the file holds no config)")
+        layer.tensors = [tensor for _, tensor in weights]
+        return layer
     if all(_own_weight(components, name) for components, _ in weights):
         layer.tensors = [tensor for _, tensor in weights]
         return layer
