@@ -52,7 +52,8 @@ def convert_graph(graph: ModelGraph, layout: str = "torch", skip_unsupported: bo
         labels = {layer.key: _unsupported_label(layer) for layer in graph.walk() if layer.tensors}
         unsupported = [(key, label) for key, label in labels.items() if label]
         if unsupported and not skip_unsupported:
-            names = ", ".join(f"{key} ({class_name})" for key, class_name in unsupported)
+            names = ", ".join(f"{key} ({class_name})" for key, class_name in unsupported[:10]) + \
+                (f" and {len(unsupported) - 10} more" if len(unsupported) > 10 else "")  # one readable line
             guessed = any(not layer.has_config for layer in graph.walk())
             hint = (" (this file has no architecture, so layer classes were guessed from names: "
                     "pass --architecture with the model's .keras, .h5 or config JSON)") if guessed else ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import h5py
 import numpy as np
 import pytest
+import torch
 
 import converter
 from layer_harness import randomize
@@ -78,3 +79,31 @@ def test_a_scope_that_keras_order_does_not_confirm_is_refused(tmp_path, renames,
     with pytest.raises(converter.LayoutError, match="cannot tell which layer of nested model encoder") as raised:
         converter.state_dict(str(path))
     assert why in str(raised.value)
+
+
+def test_list_attributes_keras_split_into_chunks(tmp_path):
+    """Past HDF5's 64 KB object header limit Keras splits `layer_names` and `weight_names` into `layer_names0`,
+    `layer_names1`, ... (a large backbone nested in a transfer-learning model: its weight_names; a model of many
+    layers: its layer_names): read whole, as Keras reads them."""
+    import tf_keras as k
+
+    backbone = k.Sequential([k.Input((3,))] + [k.layers.Dense(3, name=f"{'a_long_layer_name_' * 20}{index:04d}")
+                                               for index in range(200)], name="backbone")
+    x = k.Input((3,))
+    model = k.Model(x, k.layers.Dense(2, name="head")(backbone(x)))
+    randomize(model, seed=1)
+    model.save(str(tmp_path / "model.h5"))
+    backbone.save_weights(str(tmp_path / "backbone.h5"))
+    (tmp_path / "backbone.json").write_text(backbone.to_json())
+    with h5py.File(tmp_path / "model.h5", "r") as h5, h5py.File(tmp_path / "backbone.h5", "r") as weights:
+        assert "weight_names1" in h5["model_weights/backbone"].attrs and "layer_names1" in weights.attrs
+    inputs = np.random.default_rng(0).normal(size=(4, 3)).astype("float32")
+    module = converter.to_torch(str(tmp_path / "model.h5"), input_layout="keras")
+    with torch.no_grad():
+        np.testing.assert_allclose(module(torch.from_numpy(inputs)).numpy(), model(inputs).numpy(), atol=1e-5)
+    nested = converter.state_dict(str(tmp_path / "model.h5"))
+    flat = converter.state_dict(str(tmp_path / "backbone.h5"), architecture=str(tmp_path / "backbone.json"))
+    with pytest.raises(converter.UnsupportedLayerError, match="and 190 more") as refused:  # names it cannot tell
+        converter.state_dict(str(tmp_path / "backbone.h5"))
+    assert len(str(refused.value)) < 10_000  # ten (360-character) names, the rest counted: not 200 of them
+    assert len(flat) == 400 and all(np.array_equal(flat[key], nested[f"backbone.{key}"]) for key in flat)

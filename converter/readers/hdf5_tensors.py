@@ -154,11 +154,32 @@ def attr_list(value: Any) -> list[str]:
     return [attr_text(item) for item in np.ravel(value).tolist()] if np.size(value) else []
 
 
+#: Keras splits a list attribute past HDF5's 64 KB object header limit into `name0`, `name1`, ...
+#: (save_attributes_to_hdf5_group): the weight_names of a large nested backbone, or of a big Hugging Face model
+MAX_ATTRIBUTE_CHUNKS = 4096
+
+
+def list_attribute(obj: Any, name: str, where: str) -> list[str] | None:
+    """A list-of-strings attribute (layer_names, weight_names), whole or in the chunks Keras split it into, as
+    Keras's load_attributes_from_hdf5_group reads it; None when absent."""
+    value = attribute(obj, name, where)
+    if value is not None:
+        return attr_list(value)
+    parts: list[str] = []
+    for index in range(MAX_ATTRIBUTE_CHUNKS):
+        chunk = attribute(obj, f"{name}{index}", where)
+        if chunk is None:
+            return parts if index else None
+        parts += attr_list(chunk)
+    raise ReadError(f"{where}: attribute {name} split into more than {MAX_ATTRIBUTE_CHUNKS} chunks; the file is "
+                    "damaged or crafted")
+
+
 def is_legacy(h5: Any) -> bool:
     """A legacy HDF5 file (Keras 2, tf.keras, Keras 3's legacy writer), read by hdf5_tree or h5py: its root
-    holds model_config or layer_names, or a model_weights group."""
+    holds model_config or layer_names (maybe split into layer_names0, ...), or a model_weights group."""
     names = h5.attribute_names if isinstance(h5, TreeGroup) else h5.attrs
-    return "model_config" in names or "model_weights" in h5 or "layer_names" in names
+    return "model_config" in names or "model_weights" in h5 or "layer_names" in names or "layer_names0" in names
 
 
 def is_group(item: Any) -> bool:

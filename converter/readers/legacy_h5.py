@@ -20,7 +20,7 @@ from ..graph import Layer, ModelGraph, Tensor
 from . import variable_tree
 from .hdf5_checks import userblock
 from .hdf5_tree import Store
-from .hdf5_tensors import attr_list, attr_text, attribute, tensor_from_dataset
+from .hdf5_tensors import attr_text, attribute, list_attribute, tensor_from_dataset
 from .keras_config import parse_model, snake_class
 from .limits import parse_json, version_text
 from .nested_weights import place_weights
@@ -64,11 +64,10 @@ def read_legacy(path: str, h5: h5py.File, architecture: Any = None, as_tree: boo
                 graph.own_config = _numpy_values(graph.own_config)
                 graph.metadata["numpy_values"] = "unwrapped"
         model_config = architecture if architecture is not None else graph.own_config
-        layer_names_value = attribute(weights_root, "layer_names", path)
-        if layer_names_value is None:
+        layer_names = list_attribute(weights_root, "layer_names", path)
+        if layer_names is None:
             raise ReadError(f"{path}: no layer_names attribute under {weights_root.name}; "
                             "the file holds no Keras weights")
-        layer_names = attr_list(layer_names_value)
         missing = [name for name in layer_names if not isinstance(weights_root.get(name), h5py.Group)]
         if missing:
             raise ReadError(f"{path}: layer_names lists {', '.join(missing[:5])} but {weights_root.name} has no "
@@ -122,7 +121,7 @@ def _numpy_values(config: Any) -> Any:
 def _weights_of(group: h5py.Group, path: str, store: Store) -> list[tuple[list[str], Tensor]]:
     """(name components, tensor) for each entry of the group's `weight_names`."""
     weights = []
-    for weight_name in attr_list(attribute(group, "weight_names", f"{path}:{group.name}")):
+    for weight_name in list_attribute(group, "weight_names", f"{path}:{group.name}") or []:
         dataset = group.get(weight_name) if weight_name else None
         if not isinstance(dataset, h5py.Dataset):
             raise ReadError(f"{path}:{group.name}: weight_names lists {weight_name!r} but the file has no such dataset")
@@ -135,7 +134,7 @@ def _weights_of(group: h5py.Group, path: str, store: Store) -> list[tuple[list[s
 def _attach(root: Layer, weights_root: h5py.Group, layer_names: list[str], path: str, store: Store) -> None:
     by_name = {child.name: child for child in root.children or []}
     stray = [name for name in layer_names
-             if name not in by_name and attr_list(attribute(weights_root[name], "weight_names", path))]
+             if name not in by_name and list_attribute(weights_root[name], "weight_names", path)]
     if stray:
         raise LayoutError(f"{path}: weights for {', '.join(stray)} match no layer of the model config")
     for name in layer_names:
