@@ -162,6 +162,15 @@ def test_keras_2_0_numpy_values_in_a_config_are_read(tmp_path):
     np.testing.assert_allclose(_torch_outputs(tmp_path / "model.h5", x), model(x).numpy(), atol=1e-5)
     report = converter.verify(str(tmp_path / "model.h5"), samples=4)
     assert report.ok and "numpy values" in report.notes[0], report.to_text()
+    # the same config as an architecture (model.to_json() of Keras 2.0 wrote them alike) for a weights-only file
+    model.save_weights(str(tmp_path / "weights.h5"))
+    with h5py.File(tmp_path / "model.h5", "r") as h5:
+        (tmp_path / "model.json").write_text(h5.attrs["model_config"])
+    built = converter.to_torch(str(tmp_path / "weights.h5"), architecture=str(tmp_path / "model.json"),
+                               input_layout="keras")
+    with torch.no_grad():
+        np.testing.assert_allclose(built(torch.from_numpy(x)).numpy(), model(x).numpy(), atol=1e-5)
+    assert converter.verify(str(tmp_path / "weights.h5"), architecture=str(tmp_path / "model.json"), samples=4).ok
 
 
 def test_a_gru_of_keras_before_2_1_3_verifies(tmp_path):

@@ -12,6 +12,7 @@ from ..errors import ArgumentError, ReadError
 from ..graph import ModelGraph
 from .. import hugging_face
 from . import live, tf_checkpoint
+from .keras_config import numpy_values_read
 from .limits import parse_json, read_json_file, refuse_lfs_pointer
 
 # The HDF5 readers (and h5py, 40 ms to import) are imported when a file needs them: a checkpoint
@@ -65,8 +66,8 @@ def load_architecture(path: str) -> Any:
             text = attribute(h5, "model_config", path)
             if text is None:
                 raise ReadError(f"{path}: an HDF5 file without model_config; give a full-model file")
-            return parse_json(attr_text(text), f"{path}: model_config")
-    return read_json_file(path)
+            return numpy_values_read(parse_json(attr_text(text), f"{path}: model_config"))
+    return numpy_values_read(read_json_file(path))  # Keras 2.0's numpy values read, as in its own files
 
 
 def read_source(source: Any, architecture: Any = None, variables: str = "raw") -> ModelGraph:

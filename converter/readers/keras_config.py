@@ -217,3 +217,30 @@ def snake_class(layer_name: str) -> str:
     Tagging resolves it against the rule registry.
     """
     return re.sub(r"_\d+$", "", layer_name)
+
+
+#: what Keras 2.0 and 2.1 wrote for a numpy value in a config (its get_json_type): {"type": type name, "value":
+#: tolist()}; LeakyReLU's and ELU's alpha are 0-d arrays there. No Keras since reads it back.
+_NUMPY_TYPES = {"ndarray", "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16",
+                "uint32", "uint64", "bool_"}
+
+
+def _is_numpy_value(value: Any) -> bool:
+    return isinstance(value, dict) and value.keys() == {"type", "value"} and value["type"] in _NUMPY_TYPES
+
+
+def holds_numpy_values(config: Any) -> bool:
+    """Whether a config holds a numpy value as Keras 2.0 and 2.1 wrote it."""
+    if _is_numpy_value(config):
+        return True
+    values = config.values() if isinstance(config, dict) else config if isinstance(config, list) else ()
+    return any(holds_numpy_values(value) for value in values)
+
+
+def numpy_values_read(config: Any) -> Any:
+    """`config` with each of Keras 2.0's numpy values replaced by the value it holds."""
+    if _is_numpy_value(config):
+        return config["value"]
+    if isinstance(config, dict):
+        return {key: numpy_values_read(value) for key, value in config.items()}
+    return [numpy_values_read(value) for value in config] if isinstance(config, list) else config

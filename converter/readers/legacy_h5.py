@@ -21,7 +21,7 @@ from . import variable_tree
 from .hdf5_checks import userblock
 from .hdf5_tree import Store
 from .hdf5_tensors import attr_text, attribute, list_attribute, tensor_from_dataset
-from .keras_config import parse_model, snake_class
+from .keras_config import holds_numpy_values, numpy_values_read, parse_model, snake_class
 from .limits import parse_json, version_text
 from .nested_weights import place_weights
 
@@ -60,8 +60,8 @@ def read_legacy(path: str, h5: h5py.File, architecture: Any = None, as_tree: boo
         if full_model:
             graph.own_config = parse_json(attr_text(attribute(h5, "model_config", path)),
                                           f"{path}: the model_config attribute")
-            if _holds_numpy_values(graph.own_config):
-                graph.own_config = _numpy_values(graph.own_config)
+            if holds_numpy_values(graph.own_config):
+                graph.own_config = numpy_values_read(graph.own_config)
                 graph.metadata["numpy_values"] = "unwrapped"
         model_config = architecture if architecture is not None else graph.own_config
         layer_names = list_attribute(weights_root, "layer_names", path)
@@ -90,32 +90,6 @@ def read_legacy(path: str, h5: h5py.File, architecture: Any = None, as_tree: boo
         graph.close()
         raise
     return graph
-
-
-#: what Keras 2.0 and 2.1 wrote for a numpy value in a config (its get_json_type): {"type": type name, "value":
-#: tolist()}; LeakyReLU's and ELU's alpha are 0-d arrays there. No Keras since reads it back.
-_NUMPY_TYPES = {"ndarray", "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16",
-                "uint32", "uint64", "bool_"}
-
-
-def _is_numpy_value(value: Any) -> bool:
-    return isinstance(value, dict) and value.keys() == {"type", "value"} and value["type"] in _NUMPY_TYPES
-
-
-def _holds_numpy_values(config: Any) -> bool:
-    if _is_numpy_value(config):
-        return True
-    values = config.values() if isinstance(config, dict) else config if isinstance(config, list) else ()
-    return any(_holds_numpy_values(value) for value in values)
-
-
-def _numpy_values(config: Any) -> Any:
-    """`config` with each of Keras 2.0's numpy values replaced by the value it holds."""
-    if _is_numpy_value(config):
-        return config["value"]
-    if isinstance(config, dict):
-        return {key: _numpy_values(value) for key, value in config.items()}
-    return [_numpy_values(value) for value in config] if isinstance(config, list) else config
 
 
 def _weights_of(group: h5py.Group, path: str, store: Store) -> list[tuple[list[str], Tensor]]:
