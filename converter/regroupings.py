@@ -1,9 +1,10 @@
 """The transforms between layouts that are more than an axis permutation.
 
 Depthwise kernels regrouped for a grouped convolution, recurrent gate blocks reordered,
-Dense rows after a Flatten, attention heads merged, a row of a stacked tensor, and
-reshapes that only add or drop axes of size 1. Each says what it does (`describe`), the
-shape it gives and the array (or, without numpy, the bytes) it makes.
+a CuDNN layer's gate blocks read as cuDNN's matrices and its bias halves, Dense rows after
+a Flatten, attention heads merged, a row of a stacked tensor, and reshapes that only add or
+drop axes of size 1. Each says what it does (`describe`), the shape it gives and the array
+(or, without numpy, the bytes) it makes.
 """
 from __future__ import annotations
 
