@@ -204,16 +204,17 @@ class FlipSpatial(Transform):
         return b"".join(data[index * block:(index + 1) * block] for index in reversed(range(positions)))
 
 
-#: each convolution layout of TensorFlow's Keras, and the same kernel trained on Theano (flipped)
-THEANO_KERNELS: dict[Layout, Layout] = {
-    Layout.KERAS_CONV1D_WIO: Layout.THEANO_CONV1D_WIO,
-    Layout.KERAS_CONV2D_HWIO: Layout.THEANO_CONV2D_HWIO,
-    Layout.KERAS_CONV3D_DHWIO: Layout.THEANO_CONV3D_DHWIO,
-    Layout.KERAS_CONV1D_TRANSPOSE_WOI: Layout.THEANO_CONV1D_TRANSPOSE_WOI,
-    Layout.KERAS_CONV2D_TRANSPOSE_HWOI: Layout.THEANO_CONV2D_TRANSPOSE_HWOI,
-    Layout.KERAS_CONV3D_TRANSPOSE_DHWOI: Layout.THEANO_CONV3D_TRANSPOSE_DHWOI,
-}
-_UNFLIPPED = {theano: keras for keras, theano in THEANO_KERNELS.items()}
+#: each convolution layout of TensorFlow's Keras, the same kernel trained on Theano (flipped), its spatial axes
+_THEANO = (
+    (Layout.KERAS_CONV1D_WIO, Layout.THEANO_CONV1D_WIO, 1),
+    (Layout.KERAS_CONV2D_HWIO, Layout.THEANO_CONV2D_HWIO, 2),
+    (Layout.KERAS_CONV3D_DHWIO, Layout.THEANO_CONV3D_DHWIO, 3),
+    (Layout.KERAS_CONV1D_TRANSPOSE_WOI, Layout.THEANO_CONV1D_TRANSPOSE_WOI, 1),
+    (Layout.KERAS_CONV2D_TRANSPOSE_HWOI, Layout.THEANO_CONV2D_TRANSPOSE_HWOI, 2),
+    (Layout.KERAS_CONV3D_TRANSPOSE_DHWOI, Layout.THEANO_CONV3D_TRANSPOSE_DHWOI, 3),
+)
+THEANO_KERNELS: dict[Layout, Layout] = {keras: theano for keras, theano, _ in _THEANO}
+_UNFLIPPED = {theano: (keras, spatial) for keras, theano, spatial in _THEANO}
 
 
 def transform(source: Layout, target: Layout) -> Transform | None:
@@ -221,8 +222,8 @@ def transform(source: Layout, target: Layout) -> Transform | None:
     None when both are the same layout."""
     if source not in _UNFLIPPED:
         return permutation(source, target)
-    keras = _UNFLIPPED[source]
-    flip = FlipSpatial(int(keras.value[len("keras_conv")]))  # the spatial rank its name gives: keras_conv2d_...
+    keras, spatial = _UNFLIPPED[source]
+    flip = FlipSpatial(spatial)
     step = permutation(keras, target)
     return Chain((flip, step)) if step is not None else flip
 
