@@ -24,7 +24,7 @@ from .hdf5_tree import Store, TreeGroup, simple_tree
 from .hdf5_tensors import (
     attr_text, attribute, is_dataset, is_group, is_legacy, numeric_key, tensor_from_dataset, text_name,
 )
-from .keras_config import is_model_entry, parse_model, snake_class
+from .keras_config import bidirectional_config, is_model_entry, parse_model, snake_class
 from .limits import MAX_JSON_BYTES, MAX_MODEL_DEPTH, version_text
 from .windows_paths import windows_tree
 from .zip_member import open_archive, open_member, read_json_member, read_small_member
@@ -328,6 +328,9 @@ def _layers_from_file(layers_group: h5py.Group, parent: tuple[str, ...], where: 
         name = attr_text(recorded) if recorded is not None else text_name(store_name)
         layer = Layer(name=name, class_name=snake_class(text_name(store_name)), config=Config({}),
                       path=parent + (name,), has_config=False)
+        wrapped = _bidirectional_inner(group, where) if "layers" not in group else None
+        if wrapped is not None:  # its inner layer's defaults: the arguments weights do not fix are warned of
+            layer.class_name, layer.config = "Bidirectional", bidirectional_config(wrapped, name)
         if "layers" in group:
             layer.children = _layers_from_file(group["layers"], layer.path, where, store_of)
         else:
@@ -335,6 +338,28 @@ def _layers_from_file(layers_group: h5py.Group, parent: tuple[str, ...], where: 
         layers.append(layer)
     return layers
 
+
+
+#: the names Keras 3 records for a Bidirectional's copies (`forward_lstm`) and their cells (`lstm_cell`)
+_WRAPPED_RNN = re.compile(r"(?:forward|backward)_(lstm|gru|simple_rnn)(?:_\d+)?|(lstm|gru|simple_rnn)_cell(?:_\d+)?")
+_RNN_CLASSES = {"lstm": "LSTM", "gru": "GRU", "simple_rnn": "SimpleRNN"}
+
+
+def _bidirectional_inner(group: Any, where: str) -> str | None:
+    """The recurrent class a Bidirectional's group (`forward_layer/`, `backward_layer/`) wraps, from the names
+    Keras 3 records for its copies and their cells; None when it is not one, or the names do not say."""
+    if "forward_layer" not in group or "backward_layer" not in group:
+        return None
+    classes: set[str] = set()
+    for side in ("forward_layer", "backward_layer"):
+        recorded = [attribute(group[f"{side}/{path}"], "name", where) for path in ("vars", "cell/vars")
+                    if f"{side}/{path}" in group]
+        found = [match for value in recorded if value is not None
+                 and (match := _WRAPPED_RNN.fullmatch(attr_text(value))) is not None]
+        if not found:
+            return None
+        classes |= {match.group(1) or match.group(2) for match in found}
+    return _RNN_CLASSES[classes.pop()] if len(classes) == 1 else None
 
 
 #: top-level groups of a Keras 3 weights file that are not a subclassed model's attributes

@@ -244,3 +244,10 @@ def numpy_values_read(config: Any) -> Any:
     if isinstance(config, dict):
         return {key: numpy_values_read(value) for key, value in config.items()}
     return [numpy_values_read(value) for value in config] if isinstance(config, list) else config
+
+
+def bidirectional_config(inner: str, name: str) -> Config:
+    """The config of a Bidirectional told from a weights-only file's names: the recurrent class it wraps, and
+    Keras's defaults for the rest (which the report warns of)."""
+    return Config({"layer": {"class_name": inner, "config": {}}, "merge_mode": "concat"},
+                  f"{name} (Keras's defaults: the file holds no config)")

@@ -21,7 +21,7 @@ from . import variable_tree
 from .hdf5_checks import userblock
 from .hdf5_tree import Store
 from .hdf5_tensors import attr_text, attribute, list_attribute, tensor_from_dataset
-from .keras_config import holds_numpy_values, numpy_values_read, parse_model, snake_class
+from .keras_config import bidirectional_config, holds_numpy_values, numpy_values_read, parse_model, snake_class
 from .limits import parse_json, version_text
 from .nested_weights import place_weights
 
@@ -172,9 +172,7 @@ def _layer_from_weights(weights: list[tuple[list[str], Tensor]], name: str) -> L
     layer = Layer(name=name, class_name=snake_class(name), config=Config({}), path=(name,), has_config=False)
     wrapped = _bidirectional(weights)
     if wrapped is not None:  # its inner layer's defaults: the arguments weights do not fix are warned of
-        layer.class_name = "Bidirectional"
-        layer.config = Config({"layer": {"class_name": wrapped, "config": {}}, "merge_mode": "concat"},
-                              f"{name} (Keras's defaults: the file holds no config)")
+        layer.class_name, layer.config = "Bidirectional", bidirectional_config(wrapped, name)
         layer.tensors = [tensor for _, tensor in weights]
         return layer
     if all(_own_weight(components, name) for components, _ in weights):
