@@ -121,13 +121,15 @@ def load_keras_model(source: Any, graph: ModelGraph, checked: Any = None) -> Any
     # a SavedModel named by its saved_model.pb: Keras loads the folder, which the graph was read from
     path = graph.source if graph.format == "tf-saved-model" else os.fspath(source)
 
+    meant = as_meant(checked)
+
     def built_with_weights(keras: Any) -> Any:
-        model = keras.models.model_from_json(json.dumps(as_meant(checked)))  # deserialize_keras_object: safe mode
+        model = keras.models.model_from_json(json.dumps(meant))  # deserialize_keras_object: safe mode
         model.load_weights(path)  # converts a cuDNN layer's weights for the layer computing as it (Keras's own)
         return model
 
     try:
-        if graph.own_config is None or graph.metadata.get("numpy_values") or as_meant(checked) != checked:
+        if graph.own_config is None or graph.metadata.get("numpy_values") or meant != checked:
             return _with_writer_keras(graph, built_with_weights)  # see verification_notes
         return _with_writer_keras(graph, lambda keras: keras.models.load_model(path, compile=False, safe_mode=True))
     except ImportError:

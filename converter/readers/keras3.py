@@ -24,7 +24,9 @@ from .hdf5_tree import Store, TreeGroup, simple_tree
 from .hdf5_tensors import (
     attr_text, attribute, is_dataset, is_group, is_legacy, numeric_key, tensor_from_dataset, text_name,
 )
-from .keras_config import bidirectional_config, is_model_entry, parse_model, snake_class
+from .keras_config import (
+    BIDIRECTIONAL_COPY, WRAPPED_RECURRENT, bidirectional_config, is_model_entry, parse_model, snake_class,
+)
 from .limits import MAX_JSON_BYTES, MAX_MODEL_DEPTH, version_text
 from .windows_paths import windows_tree
 from .zip_member import open_archive, open_member, read_json_member, read_small_member
@@ -340,9 +342,8 @@ def _layers_from_file(layers_group: h5py.Group, parent: tuple[str, ...], where: 
 
 
 
-#: the names Keras 3 records for a Bidirectional's copies (`forward_lstm`) and their cells (`lstm_cell`)
-_WRAPPED_RNN = re.compile(r"(?:forward|backward)_(lstm|gru|simple_rnn)(?:_\d+)?|(lstm|gru|simple_rnn)_cell(?:_\d+)?")
-_RNN_CLASSES = {"lstm": "LSTM", "gru": "GRU", "simple_rnn": "SimpleRNN"}
+#: the name Keras 3 records for a Bidirectional's copies' cells (`lstm_cell`; the copies: BIDIRECTIONAL_COPY)
+_RNN_CELL = re.compile(rf"({'|'.join(WRAPPED_RECURRENT)})_cell(?:_\d+)?")
 
 
 def _bidirectional_inner(group: Any, where: str) -> str | None:
@@ -354,12 +355,13 @@ def _bidirectional_inner(group: Any, where: str) -> str | None:
     for side in ("forward_layer", "backward_layer"):
         recorded = [attribute(group[f"{side}/{path}"], "name", where) for path in ("vars", "cell/vars")
                     if f"{side}/{path}" in group]
-        found = [match for value in recorded if value is not None
-                 and (match := _WRAPPED_RNN.fullmatch(attr_text(value))) is not None]
+        names = [attr_text(value) for value in recorded if value is not None]
+        found = [copy.group(2) for name in names if (copy := BIDIRECTIONAL_COPY.fullmatch(name))] + \
+            [cell.group(1) for name in names if (cell := _RNN_CELL.fullmatch(name))]
         if not found:
             return None
-        classes |= {match.group(1) or match.group(2) for match in found}
-    return _RNN_CLASSES[classes.pop()] if len(classes) == 1 else None
+        classes |= set(found)
+    return WRAPPED_RECURRENT[classes.pop()] if len(classes) == 1 else None
 
 
 #: top-level groups of a Keras 3 weights file that are not a subclassed model's attributes

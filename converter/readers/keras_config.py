@@ -246,6 +246,13 @@ def numpy_values_read(config: Any) -> Any:
     return [numpy_values_read(value) for value in config] if isinstance(config, list) else config
 
 
+#: the recurrent layers a Bidirectional wraps, by the snake-case name Keras gives them: Keras names the wrapper's
+#: two copies `forward_<inner name>` and `backward_<inner name>` (`forward_lstm_1`)
+WRAPPED_RECURRENT = {"lstm": "LSTM", "gru": "GRU", "simple_rnn": "SimpleRNN", "cu_dnnlstm": "CuDNNLSTM",
+                     "cu_dnngru": "CuDNNGRU"}
+BIDIRECTIONAL_COPY = re.compile(rf"(forward|backward)_({'|'.join(WRAPPED_RECURRENT)})(?:_\d+)?")
+
+
 def bidirectional_config(inner: str, name: str) -> Config:
     """The config of a Bidirectional told from a weights-only file's names: the recurrent class it wraps, and
     Keras's defaults for the rest (which the report warns of)."""

@@ -21,7 +21,10 @@ from . import variable_tree
 from .hdf5_checks import userblock
 from .hdf5_tree import Store
 from .hdf5_tensors import attr_text, attribute, list_attribute, tensor_from_dataset
-from .keras_config import bidirectional_config, holds_numpy_values, numpy_values_read, parse_model, snake_class
+from .keras_config import (
+    BIDIRECTIONAL_COPY, WRAPPED_RECURRENT, bidirectional_config, holds_numpy_values, numpy_values_read, parse_model,
+    snake_class,
+)
 from .limits import parse_json, version_text
 from .nested_weights import place_weights
 
@@ -147,24 +150,17 @@ def _needs_tree(grouped: dict[str, list[tuple[list[str], Tensor]]]) -> bool:
     return False
 
 
-#: the recurrent layers a Bidirectional wraps, by the name Keras gives them (snake case): Keras names the two
-#: copies `forward_<inner name>` and `backward_<inner name>` (`forward_lstm_1`)
-_RECURRENT = {"lstm": "LSTM", "gru": "GRU", "simple_rnn": "SimpleRNN", "cu_dnnlstm": "CuDNNLSTM",
-              "cu_dnngru": "CuDNNGRU"}
-_DIRECTION = re.compile(r"(forward|backward)_(lstm|gru|simple_rnn|cu_dnnlstm|cu_dnngru)(?:_\d+)?")
-
-
 def _bidirectional(weights: list[tuple[list[str], Tensor]]) -> str | None:
     """The class a Bidirectional wraps, when every weight lies under its `forward_<rnn>` then its `backward_<rnn>`
     scope (Keras 2: `bidirectional_1/forward_lstm_1/kernel:0`; tf.keras adds the cell: `.../lstm_cell_1/...`)."""
-    found = [next((match for part in components if (match := _DIRECTION.fullmatch(part))), None)
+    found = [next((match for part in components if (match := BIDIRECTIONAL_COPY.fullmatch(part))), None)
              for components, _ in weights]
     if not found or any(match is None for match in found):
         return None
     directions = [match.group(1) for match in found if match is not None]
     classes = {match.group(2) for match in found if match is not None}
     ordered = directions == sorted(directions, key=("forward", "backward").index)
-    return _RECURRENT[classes.pop()] if len(classes) == 1 and ordered and "backward" in directions else None
+    return WRAPPED_RECURRENT[classes.pop()] if len(classes) == 1 and ordered and "backward" in directions else None
 
 
 def _layer_from_weights(weights: list[tuple[list[str], Tensor]], name: str) -> Layer:
