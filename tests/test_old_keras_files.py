@@ -231,3 +231,40 @@ def test_keras_1_weight_names_without_a_version_get_a_hint(tmp_path):
         layer.attrs["weight_names"] = [b"dense_1_W", b"dense_1_b"]
     with pytest.raises(converter.LayoutError, match="Keras 1's weight names"):
         converter.state_dict(str(path))
+
+
+def test_a_nested_sequential_of_keras_2_3_numbers_its_calls_from_1(tmp_path):
+    """Keras 2.0-2.3 numbered the saved calls of every nested model from 1 (its node 0, linking its own input to
+    its output, is not saved), a Sequential included, whose config starts with the layer carrying
+    batch_input_shape; tf.keras 2.4+ does so only for one that starts with an InputLayer. The file here is a
+    tf_keras file whose Sequential is written as Keras 2.3 writes it; the Sequential, called on two inputs, also
+    gives an output of the model."""
+    import json
+
+    import tf_keras as k
+
+    tower = k.Sequential([k.Input((6,)), k.layers.Dense(5, name="d1"), k.layers.BatchNormalization(name="bn"),
+                          k.layers.Dense(4, name="d2")], name="tower")
+    left, right = k.Input((6,), name="left"), k.Input((6,), name="right")
+    joined = k.layers.Concatenate(name="joined")([tower(left), tower(right)])
+    model = k.Model([left, right], [k.layers.Dense(2, name="head")(joined), tower(right)])
+    randomize(model, seed=8)
+    model.save(str(tmp_path / "model.h5"))
+    with h5py.File(tmp_path / "model.h5", "a") as h5:
+        config = json.loads(h5.attrs["model_config"])
+        (nested,) = [layer for layer in config["config"]["layers"] if layer["class_name"] == "Sequential"]
+        first, *layers = nested["config"]["layers"]
+        assert first["class_name"] == "InputLayer"
+        layers[0]["config"]["batch_input_shape"] = first["config"]["batch_input_shape"]
+        nested["config"]["layers"] = layers
+        assert [ref[1] for ref in config["config"]["output_layers"]] == [0, 3]  # tower's calls are 1, 2, 3
+        h5.attrs["model_config"] = json.dumps(config)
+        h5.attrs["keras_version"] = "2.3.1"
+    rng = np.random.default_rng(5)
+    x = [rng.normal(size=(4, 6)).astype("float32") for _ in range(2)]
+    module = converter.to_torch(str(tmp_path / "model.h5"), input_layout="keras")
+    with torch.no_grad():
+        outputs = module(*(torch.from_numpy(value) for value in x))
+    for got, expected in zip(outputs, model(x), strict=True):
+        np.testing.assert_allclose(got.numpy(), expected.numpy(), atol=1e-5)
+    assert converter.verify(str(tmp_path / "model.h5"), samples=3).ok

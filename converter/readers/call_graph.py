@@ -21,8 +21,7 @@ def call_graph(model: Layer, where: str) -> CallGraph:
     if model.class_name == "Sequential":
         return _sequential(model, children, where)
     by_name = {child.name: child for child in children}
-    shift = _nested_node_shift(children)
-    calls = []
+    parsed = []
     for child in children:
         if child.class_name == "InputLayer":
             continue
@@ -32,15 +31,22 @@ def call_graph(model: Layer, where: str) -> CallGraph:
         for node, item in enumerate(nodes):
             shapes: dict[Ref, tuple[int | None, ...]] = {}
             args, kwargs, positional = _parse_node(item, f"{where}: layer {child.name}", shapes)
-            calls.append(Call(child, node, [shift(ref) for ref in args], _map_refs(kwargs, shift),
-                              _map_refs(positional, shift), {shift(ref): shape for ref, shape in shapes.items()}))
+            parsed.append((child, node, args, kwargs, positional, shapes))
     inputs = []
     for ref in _refs(model.config.get("input_layers"), f"{where}: model {model.name}: input_layers"):
         if ref[0] not in by_name:
             raise ReadError(f"{where}: model {model.name} names input {ref[0]!r}, which is none of its layers")
         inputs.append(by_name[ref[0]])
-    outputs = [shift(ref) for ref in _refs(model.config.get("output_layers"),
-                                           f"{where}: model {model.name}: output_layers")]
+    outputs = _refs(model.config.get("output_layers"), f"{where}: model {model.name}: output_layers")
+    referenced: list[Ref] = list(outputs)
+    for _, _, args, kwargs, _, _ in parsed:
+        referenced += args
+        _collect(list(kwargs.values()), referenced)
+    shift = _nested_node_shift(children, referenced)
+    calls = [Call(child, node, [shift(ref) for ref in args], _map_refs(kwargs, shift), _map_refs(positional, shift),
+                  {shift(ref): shape for ref, shape in shapes.items()})
+             for child, node, args, kwargs, positional, shapes in parsed]
+    outputs = [shift(ref) for ref in outputs]
     if not outputs:
         raise ReadError(f"{where}: model {model.name} lists no outputs; the config is malformed")
     unknown = [ref[0] for ref in outputs if ref[0] not in by_name]
@@ -66,16 +72,18 @@ def _sequential(model: Layer, children: list[Layer], where: str) -> CallGraph:
     return CallGraph(inputs[:1], calls, [previous])
 
 
-def _nested_node_shift(children: list[Layer]) -> Callable[[Ref], Ref]:
-    """References number the calls of a nested model built on an Input from 1: its node 0 links
-    its own input to its output and is not saved. Keras 2 does so for functional models and
-    Sequential ones that start with an InputLayer; Keras 3 for functional models only (its
-    Sequential holds no node of its own)."""
-    keras2 = any(isinstance(child.inbound_nodes, list) and child.inbound_nodes
-                 and isinstance(child.inbound_nodes[0], list) for child in children)
+def _nested_node_shift(children: list[Layer], referenced: list[Ref]) -> Callable[[Ref], Ref]:
+    """References may number the calls of a nested model from 1: a model built on an Input holds a
+    node 0 linking its own input to its output, which is not saved. Which models do differs by
+    version (Keras 2.0-2.3: every nested model, Sequential included; tf.keras 2.4+: functional
+    ones and Sequential ones that start with an InputLayer; Keras 3: functional ones only), so
+    the references tell: every saved call of a model leads to an output and is referenced, so
+    they number its calls 0..n-1 or 1..n, and a model whose call 0 nobody names skips it."""
+    named: dict[str, set[int]] = {}
+    for ref in referenced:
+        named.setdefault(ref[0], set()).add(ref[1])
     skipping = {child.name for child in children if child.is_model and child.children
-                and ((child.class_name != "Sequential") if not keras2 else
-                     (child.class_name != "Sequential" or child.children[0].class_name == "InputLayer"))}
+                and named.get(child.name) and 0 not in named[child.name]}
 
     def shift(ref: Ref) -> Ref:
         return (ref[0], ref[1] - 1, ref[2]) if ref[0] in skipping and ref[1] > 0 else ref
