@@ -8,6 +8,7 @@ from .conversion import Conversion, TargetTensor
 from .errors import ArgumentError, LayoutError, UnsupportedLayerError
 from .graph import RAW_VARIABLES, Layer, ModelGraph
 from .kinds import lookup, tag_graph
+from .kinds.feature_maps import unseen_flatten_warning
 from .kinds.outside_state import outside_state_warnings
 from .readers import read_source
 
@@ -75,6 +76,8 @@ def convert_graph(graph: ModelGraph, layout: str = "torch", skip_unsupported: bo
                 conversion.layers.append(result)
                 conversion.tensors += result.tensors
                 conversion.warnings += result.warnings
+        flatten_warning = unseen_flatten_warning(conversion.layers, graph.source)
+        conversion.warnings += [flatten_warning] if flatten_warning else []
     conversion.warnings += outside_state_warnings(graph)
     _check_unique_keys(conversion)
     return conversion

@@ -105,3 +105,48 @@ def test_keras3_bidirectional_weights_without_the_model(tmp_path):
     assert sorted(full) == sorted(weights_only) and "summary.weight_hh_l0_reverse" in full
     for key in full:
         np.testing.assert_array_equal(full[key], weights_only[key], err_msg=key)
+
+
+def test_a_scope_numbered_twice_is_told_by_its_class(tmp_path):
+    """Keras 2 on TensorFlow 1 numbered a layer's weight scope again when the model was built more than once in a
+    session (`conv2d_27` saved as `conv2d_27_4`, a real Keras 2.2.2 file of a public repository): still a Conv2D."""
+    import tf_keras as k
+
+    cnn = k.Sequential([k.Input((6, 6, 1)), k.layers.Conv2D(3, 3, name="conv2d_27_4"), k.layers.GlobalMaxPooling2D(),
+                        k.layers.Dense(4, name="dense_52_4")], name="cnn")
+    inputs = k.Input((6, 6, 1))
+    model = k.Model(inputs, k.layers.Dense(2, name="dense_3_1")(cnn(inputs)))
+    randomize(model, seed=9)
+    model.save_weights(str(tmp_path / "weights.h5"))
+    (tmp_path / "model.json").write_text(model.to_json())
+    guessed = converter.state_dict(str(tmp_path / "weights.h5"))
+    known = converter.state_dict(str(tmp_path / "weights.h5"), architecture=str(tmp_path / "model.json"))
+    assert sorted(guessed) == sorted(known) and len(known) == 6
+    for key in known:
+        np.testing.assert_array_equal(guessed[key], known[key], err_msg=key)
+
+
+@pytest.mark.parametrize("pooled", [False, True])
+def test_a_dense_that_may_read_a_flattened_map_is_named(tmp_path, pooled):
+    """Without the model's config nothing shows whether a Dense reads a Flatten of a feature map (its rows then in
+    Keras's (h, w, c) order, not NCHW's): where it can (its width a multiple of a convolution's channels, and no
+    layer's output width), a warning names it; with the architecture its rows are regrouped and nothing is said."""
+    import tf_keras as k
+
+    layers = [k.Input((5, 5, 2)), k.layers.Conv2D(3, 2, name="conv2d"),
+              k.layers.BatchNormalization(name="batch_normalization"),
+              k.layers.GlobalAveragePooling2D() if pooled else k.layers.Flatten(), k.layers.Dense(4, name="dense"),
+              k.layers.Dense(2, name="dense_1")]
+    model = k.Sequential(layers)
+    randomize(model, seed=10)
+    model.save_weights(str(tmp_path / "weights.h5"))
+    (tmp_path / "model.json").write_text(model.to_json())
+    with converter.read(str(tmp_path / "weights.h5")) as graph:
+        warnings = converter.convert_graph(graph).warnings
+    named = [warning for warning in warnings if "Flatten of a feature map" in warning]
+    if pooled:
+        assert not named, named
+    else:
+        assert len(named) == 1 and "whether dense read(s)" in named[0] and "conv2d" in named[0], warnings
+    with converter.read(str(tmp_path / "weights.h5"), architecture=str(tmp_path / "model.json")) as graph:
+        assert not [warning for warning in converter.convert_graph(graph).warnings if "Flatten" in warning]

@@ -7,6 +7,7 @@ walking back through layers that keep the channels to the one that made them.
 """
 from __future__ import annotations
 
+from ..conversion import LayerConversion, TorchModule
 from ..graph import Layer
 from .rules import Context
 
@@ -31,6 +32,8 @@ CONVOLUTIONS = frozenset({
     "SeparableConv1D", "SeparableConv2D", "DepthwiseConv1D", "DepthwiseConv2D",
     "Convolution1D", "Convolution2D", "Convolution3D",
 })
+#: Recurrent layers whose output is a channels-last feature map.
+CONV_RECURRENT = frozenset({"ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"})
 
 
 def flatten_channels(dense: Layer, context: Context) -> tuple[int | None, str | None]:
@@ -132,3 +135,48 @@ def _conv_channels(layer: Layer) -> int:
         return layer.config.int("filters", minimum=1)
     kernel = layer.tensors[0].shape  # depthwise: (*k, in, multiplier) -> in * multiplier channels
     return int(kernel[-2] * kernel[-1])
+
+
+def unseen_flatten_warning(results: list[LayerConversion], source: str) -> str | None:
+    """For layers read without the model's config (a weights-only file): whether a Dense reads a
+    Flatten of a feature map cannot be seen, and their kernel rows stay in Keras's (h, w, c) order.
+
+    Where the file also holds convolutions, the Dense layers whose input width could be a
+    flattened map of theirs (a multiple of a channel count other than 1, for which the orders
+    agree) and is no layer's output width (as after global pooling, a Dense or a recurrent
+    layer) are named, so that nobody takes their rows for NCHW's.
+    """
+    guessed = [result for result in results if not result.layer.has_config]
+    maps = [result for result in guessed if result.layer.class_name in CONVOLUTIONS | CONV_RECURRENT]
+    channels = {width for result in maps for width in _output_widths(result.module) if width > 1}
+    widths: set[int] = set()
+    for result in results:
+        widths |= _output_widths(result.module)
+    suspects = [result.layer.key for result in guessed if result.layer.class_name == "Dense"
+                and _could_be_flattened(result.module.arguments.get("in_features"), channels, widths)]
+    if not suspects:
+        return None
+    named = ", ".join(suspects[:5]) + (f" and {len(suspects) - 5} more" if len(suspects) > 5 else "")
+    convolutions = ", ".join(result.layer.key for result in maps[:3]) + (" ..." if len(maps) > 3 else "")
+    return (f"{source} holds no architecture, so whether {named} read(s) a Flatten of a feature map (the file holds "
+            f"convolutions: {convolutions}) cannot be told: their kernel rows "
+            "are left in Keras's (h, w, c) order, right for a PyTorch model that flattens channels-last, wrong for "
+            "one that flattens NCHW; pass --architecture with the model's .keras, .h5 or config JSON to have them "
+            "regrouped where they do")
+
+
+def _could_be_flattened(in_features: object, channels: set[int], widths: set[int]) -> bool:
+    return (isinstance(in_features, int) and in_features not in widths
+            and any(in_features % count == 0 for count in channels))
+
+
+def _output_widths(module: TorchModule) -> set[int]:
+    """The widths a module's outputs may have on their last (channels or features) axis."""
+    arguments = module.arguments
+    widths = {int(arguments[name]) for name in ("out_channels", "out_features", "num_features", "embed_dim")
+              if isinstance(arguments.get(name), int)}
+    if isinstance(arguments.get("hidden_size"), int):
+        widths |= {arguments["hidden_size"], 2 * arguments["hidden_size"]}  # one direction, or both
+    for _, part in module.parts:
+        widths |= _output_widths(part)
+    return widths

@@ -214,9 +214,11 @@ def _dtype_name(dtype: Any) -> str:
 def snake_class(layer_name: str) -> str:
     """The snake-case class name inside an auto-generated layer name (`dense_3` -> `dense`).
 
-    Tagging resolves it against the rule registry.
+    Keras 2 on TensorFlow 1 named a weight's scope uniquely in the session's graph, so a model
+    built again there saved `dense_3`'s weights under `dense_3_4`: every numeric suffix goes.
+    Tagging resolves the class against the rule registry.
     """
-    return re.sub(r"_\d+$", "", layer_name)
+    return re.sub(r"(_\d+)+$", "", layer_name)
 
 
 #: what Keras 2.0 and 2.1 wrote for a numpy value in a config (its get_json_type): {"type": type name, "value":
