@@ -7,7 +7,7 @@ from . import hugging_face
 from .conversion import Conversion, TargetTensor
 from .errors import ArgumentError, LayoutError, UnsupportedLayerError
 from .graph import RAW_VARIABLES, Layer, ModelGraph
-from .kinds import lookup, tag_graph
+from .kinds import KERAS1_HINT, keras1_weight_name, lookup, tag_graph
 from .kinds.feature_maps import unseen_flatten_warning
 from .kinds.outside_state import outside_state_warnings
 from .readers import read_source
@@ -58,6 +58,9 @@ def convert_graph(graph: ModelGraph, layout: str = "torch", skip_unsupported: bo
             guessed = any(not layer.has_config for layer in graph.walk())
             hint = (" (this file has no architecture, so layer classes were guessed from names: "
                     "pass --architecture with the model's .keras, .h5 or config JSON)") if guessed else ""
+            keras1 = any(keras1_weight_name(layer, tensor.role) for layer in graph.walk() if not layer.has_config
+                         and labels.get(layer.key) for tensor in layer.tensors)
+            hint = KERAS1_HINT if keras1 else hint
             raise UnsupportedLayerError(
                 f"{graph.source}: no rule for {len(unsupported)} layer(s) with weights: {names}{hint}; "
                 "pass --skip-unsupported to convert the rest without them, or --layout keras to "

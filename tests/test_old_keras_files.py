@@ -233,6 +233,25 @@ def test_keras_1_weight_names_without_a_version_get_a_hint(tmp_path):
         converter.state_dict(str(path))
 
 
+def test_keras_1_weights_only_get_the_hint(tmp_path):
+    """The same in a weights-only file (real ones of Keras 1.2: `convolution2d_1_W:0`): its layers have no rule, and
+    the error says why instead of asking for an architecture, which would be Keras 1's too."""
+    import tf_keras as k
+
+    model = k.Sequential([k.Input((4,)), k.layers.Dense(3, name="dense_1")])
+    model.save_weights(str(tmp_path / "weights.h5"))
+    with h5py.File(tmp_path / "weights.h5", "a") as h5:
+        del h5.attrs["keras_version"]
+        layer = h5["dense_1"]
+        kernel, bias = layer["dense_1/kernel:0"][()], layer["dense_1/bias:0"][()]
+        del layer["dense_1"]
+        layer["dense_1_W:0"], layer["dense_1_b:0"] = kernel, bias
+        layer.attrs["weight_names"] = [b"dense_1_W:0", b"dense_1_b:0"]
+    result = run_cli("convert", str(tmp_path / "weights.h5"), str(tmp_path / "out.safetensors"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "Keras 1's weight names" in result.stderr and "--architecture" not in result.stderr
+
+
 def test_a_nested_sequential_of_keras_2_3_numbers_its_calls_from_1(tmp_path):
     """Keras 2.0-2.3 numbered the saved calls of every nested model from 1 (its node 0, linking its own input to
     its output, is not saved), a Sequential included, whose config starts with the layer carrying

@@ -9,9 +9,10 @@ README's tables are generated from the registry (`python -m converter.kinds`).
 from __future__ import annotations
 
 from .registry import KINDS, Kind, distinct, lookup
-from .tagging import tag_graph
+from .tagging import KERAS1_HINT, keras1_weight_name, tag_graph
 
-__all__ = ["KINDS", "Kind", "distinct", "lookup", "tag_graph", "supported_layers_markdown",
+__all__ = ["KERAS1_HINT", "KINDS", "Kind", "distinct", "keras1_weight_name", "lookup", "tag_graph",
+           "supported_layers_markdown",
            "weightless_kinds_markdown", "operations_markdown"]
 
 

@@ -93,7 +93,7 @@ def _tag_layer(layer: Layer, expected: list[Variable], quantized: tuple[str, ...
             if position == len(expected) or tensor.role not in expected[position].names:
                 raise LayoutError(
                     f"{where}: tensors {[t.role for t in layer.tensors]} do not match the "
-                    f"expected {_roles(expected)}" + _keras1_hint(layer, tensor.role)
+                    f"expected {_roles(expected)}" + (KERAS1_HINT if keras1_weight_name(layer, tensor.role) else "")
                 )
             matched.append(expected[position])
             position += 1
@@ -138,12 +138,13 @@ def _unique_names(layer: Layer, expected: list[Variable]) -> bool:
     return len(set(roles)) == len(roles) and all(len(owners.get(role, [])) == 1 for role in roles)
 
 
-def _keras1_hint(layer: Layer, role: str) -> str:
+KERAS1_HINT = ("; these are Keras 1's weight names: weightport reads files of Keras 2 and later: load it with Keras "
+               "2.0-2.3, which converts Keras 1 files, and save it again")
+
+
+def keras1_weight_name(layer: Layer, role: str) -> bool:
     """Keras 1 named weights after their layer (`dense_1_W`): a file without a version saying so."""
-    if not role.startswith(f"{layer.name}_"):
-        return ""
-    return ("; these are Keras 1's weight names: weightport reads files of Keras 2 and later: load it with Keras "
-            "2.0-2.3, which converts Keras 1 files, and save it again")
+    return role.startswith(f"{layer.name}_")
 
 
 def _roles(variables: list[Variable]) -> str:
