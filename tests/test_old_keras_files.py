@@ -218,17 +218,21 @@ def test_a_keras_1_file_is_refused_by_name(tmp_path):
     assert not (tmp_path / "out.safetensors").exists()
 
 
+def _with_keras1_names(layer: h5py.Group, suffix: str) -> None:
+    """dense_1's weights named as Keras 1 named them: after the layer (`dense_1_W`)."""
+    kernel, bias = layer["dense_1/kernel:0"][()], layer["dense_1/bias:0"][()]
+    del layer["dense_1"]
+    layer[f"dense_1_W{suffix}"], layer[f"dense_1_b{suffix}"] = kernel, bias
+    layer.attrs["weight_names"] = [f"dense_1_W{suffix}".encode(), f"dense_1_b{suffix}".encode()]
+
+
 def test_keras_1_weight_names_without_a_version_get_a_hint(tmp_path):
     """Keras 1 named a layer's weights after it (`dense_1_W`), and early versions wrote no keras_version."""
     path = _dense_file(tmp_path)
     with h5py.File(path, "a") as h5:
         for group in (h5, h5["model_weights"]):
             del group.attrs["keras_version"]
-        layer = h5["model_weights/dense_1"]
-        kernel, bias = layer["dense_1/kernel:0"][()], layer["dense_1/bias:0"][()]
-        del layer["dense_1"]
-        layer["dense_1_W"], layer["dense_1_b"] = kernel, bias
-        layer.attrs["weight_names"] = [b"dense_1_W", b"dense_1_b"]
+        _with_keras1_names(h5["model_weights/dense_1"], "")
     with pytest.raises(converter.LayoutError, match="Keras 1's weight names"):
         converter.state_dict(str(path))
 
@@ -242,11 +246,7 @@ def test_keras_1_weights_only_get_the_hint(tmp_path):
     model.save_weights(str(tmp_path / "weights.h5"))
     with h5py.File(tmp_path / "weights.h5", "a") as h5:
         del h5.attrs["keras_version"]
-        layer = h5["dense_1"]
-        kernel, bias = layer["dense_1/kernel:0"][()], layer["dense_1/bias:0"][()]
-        del layer["dense_1"]
-        layer["dense_1_W:0"], layer["dense_1_b:0"] = kernel, bias
-        layer.attrs["weight_names"] = [b"dense_1_W:0", b"dense_1_b:0"]
+        _with_keras1_names(h5["dense_1"], ":0")
     result = run_cli("convert", str(tmp_path / "weights.h5"), str(tmp_path / "out.safetensors"))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "Keras 1's weight names" in result.stderr and "--architecture" not in result.stderr
