@@ -58,8 +58,9 @@ def convert_graph(graph: ModelGraph, layout: str = "torch", skip_unsupported: bo
             guessed = any(not layer.has_config for layer in graph.walk())
             hint = (" (this file has no architecture, so layer classes were guessed from names: "
                     "pass --architecture with the model's .keras, .h5 or config JSON)") if guessed else ""
-            keras1 = any(keras1_weight_name(layer, tensor.role) for layer in graph.walk() if not layer.has_config
-                         and labels.get(layer.key) for tensor in layer.tensors)
+            keras1 = graph.keras_version.startswith("unknown") and any(  # Keras 2.0 began recording its version
+                keras1_weight_name(layer, tensor.role) for layer in graph.walk() if not layer.has_config
+                and labels.get(layer.key) for tensor in layer.tensors)
             hint = KERAS1_HINT if keras1 else hint
             raise UnsupportedLayerError(
                 f"{graph.source}: no rule for {len(unsupported)} layer(s) with weights: {names}{hint}; "
@@ -79,7 +80,7 @@ def convert_graph(graph: ModelGraph, layout: str = "torch", skip_unsupported: bo
                 conversion.layers.append(result)
                 conversion.tensors += result.tensors
                 conversion.warnings += result.warnings
-        flatten_warning = unseen_flatten_warning(conversion.layers, graph.source)
+        flatten_warning = unseen_flatten_warning(graph, conversion.layers)
         conversion.warnings += [flatten_warning] if flatten_warning else []
     conversion.warnings += outside_state_warnings(graph)
     _check_unique_keys(conversion)

@@ -126,27 +126,40 @@ def test_a_scope_numbered_twice_is_told_by_its_class(tmp_path):
         np.testing.assert_array_equal(guessed[key], known[key], err_msg=key)
 
 
-@pytest.mark.parametrize("pooled", [False, True])
-def test_a_dense_that_may_read_a_flattened_map_is_named(tmp_path, pooled):
-    """Without the model's config nothing shows whether a Dense reads a Flatten of a feature map (its rows then in
-    Keras's (h, w, c) order, not NCHW's): where it can (its width a multiple of a convolution's channels, and no
-    layer's output width), a warning names it; with the architecture its rows are regrouped and nothing is said."""
-    import tf_keras as k
+def _head_cases(k):
+    conv = [k.layers.Conv2D(3, 2, name="conv2d"), k.layers.BatchNormalization(name="batch_normalization")]
+    return {  # case: (layers, whether a Dense is named, and what the warning names as evidence)
+        "flatten": ([k.Input((5, 5, 2)), *conv, k.layers.Flatten(name="flatten")], True, ["flatten", "conv2d"]),
+        "pooled": ([k.Input((5, 5, 2)), *conv, k.layers.GlobalAveragePooling2D(name="pool")], False, []),
+        "reshaped": ([k.Input((5, 5, 2)), *conv, k.layers.Reshape((48,), name="reshape")], True, ["conv2d"]),
+        "bottleneck": ([k.Input((4, 4, 8)), k.layers.Flatten(name="flatten")], True, ["flatten"]),  # a top model
+        "tabular": ([k.Input((6,))], False, []),
+    }
 
-    layers = [k.Input((5, 5, 2)), k.layers.Conv2D(3, 2, name="conv2d"),
-              k.layers.BatchNormalization(name="batch_normalization"),
-              k.layers.GlobalAveragePooling2D() if pooled else k.layers.Flatten(), k.layers.Dense(4, name="dense"),
-              k.layers.Dense(2, name="dense_1")]
-    model = k.Sequential(layers)
+
+@pytest.mark.parametrize("writer", ["tf_keras", "keras"])
+@pytest.mark.parametrize("case", ["flatten", "pooled", "reshaped", "bottleneck", "tabular"])
+def test_a_dense_that_may_read_a_flattened_map_is_named(tmp_path, writer, case):
+    """Without the model's config nothing shows whether a Dense reads a Flatten of a feature map (its rows then in
+    Keras's (h, w, c) order, not NCHW's): where it can (no layer's output width, and the file holds a Flatten or
+    convolutions whose flattened map it could be), a warning names it; with the architecture it is regrouped or
+    known not to need it, and nothing is said."""
+    import importlib
+
+    k = importlib.import_module(writer)
+    layers, named_expected, evidence = _head_cases(k)[case]
+    model = k.Sequential([*layers, k.layers.Dense(4, name="dense"), k.layers.Dense(2, name="dense_1")])
     randomize(model, seed=10)
-    model.save_weights(str(tmp_path / "weights.h5"))
+    path = tmp_path / ("weights.h5" if writer == "tf_keras" else "model.weights.h5")
+    model.save_weights(str(path))
     (tmp_path / "model.json").write_text(model.to_json())
-    with converter.read(str(tmp_path / "weights.h5")) as graph:
+    with converter.read(str(path)) as graph:
         warnings = converter.convert_graph(graph).warnings
     named = [warning for warning in warnings if "Flatten of a feature map" in warning]
-    if pooled:
+    if not named_expected:
         assert not named, named
     else:
-        assert len(named) == 1 and "whether dense read(s)" in named[0] and "conv2d" in named[0], warnings
-    with converter.read(str(tmp_path / "weights.h5"), architecture=str(tmp_path / "model.json")) as graph:
-        assert not [warning for warning in converter.convert_graph(graph).warnings if "Flatten" in warning]
+        assert len(named) == 1 and "whether dense read(s)" in named[0], warnings
+        assert all(name in named[0] for name in evidence), named[0]
+    with converter.read(str(path), architecture=str(tmp_path / "model.json")) as graph:
+        assert not [warning for warning in converter.convert_graph(graph).warnings if "Flatten of a" in warning]

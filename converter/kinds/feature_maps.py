@@ -8,7 +8,7 @@ walking back through layers that keep the channels to the one that made them.
 from __future__ import annotations
 
 from ..conversion import LayerConversion, TorchModule
-from ..graph import Layer
+from ..graph import Layer, ModelGraph
 from .rules import Context
 
 #: Weightless layers between a Flatten and its Dense that change nothing about the order.
@@ -137,37 +137,42 @@ def _conv_channels(layer: Layer) -> int:
     return int(kernel[-2] * kernel[-1])
 
 
-def unseen_flatten_warning(results: list[LayerConversion], source: str) -> str | None:
+def unseen_flatten_warning(graph: ModelGraph, results: list[LayerConversion]) -> str | None:
     """For layers read without the model's config (a weights-only file): whether a Dense reads a
     Flatten of a feature map cannot be seen, and their kernel rows stay in Keras's (h, w, c) order.
 
-    Where the file also holds convolutions, the Dense layers whose input width could be a
-    flattened map of theirs (a multiple of a channel count other than 1, for which the orders
-    agree) and is no layer's output width (as after global pooling, a Dense or a recurrent
-    layer) are named, so that nobody takes their rows for NCHW's.
+    The Dense layers whose input width is no layer's output width (as after global pooling, a
+    Dense or a recurrent layer) are named where the file holds a Flatten layer (weights files
+    list weightless layers too) or convolutions whose flattened map that width could be (a
+    multiple of a channel count other than 1, for which the orders agree), so that nobody takes
+    their rows for NCHW's.
     """
     guessed = [result for result in results if not result.layer.has_config]
     maps = [result for result in guessed if result.layer.class_name in CONVOLUTIONS | CONV_RECURRENT]
+    flattens = [layer.key for layer in graph.walk() if not layer.has_config
+                and layer.class_name.lower() == "flatten"]
     channels = {width for result in maps for width in _output_widths(result.module) if width > 1}
     widths: set[int] = set()
     for result in results:
         widths |= _output_widths(result.module)
     suspects = [result.layer.key for result in guessed if result.layer.class_name == "Dense"
-                and _could_be_flattened(result.module.arguments.get("in_features"), channels, widths)]
+                and _could_be_flattened(result.module.arguments.get("in_features"), bool(flattens), channels,
+                                        widths)]
     if not suspects:
         return None
     named = ", ".join(suspects[:5]) + (f" and {len(suspects) - 5} more" if len(suspects) > 5 else "")
-    convolutions = ", ".join(result.layer.key for result in maps[:3]) + (" ..." if len(maps) > 3 else "")
-    return (f"{source} holds no architecture, so whether {named} read(s) a Flatten of a feature map (the file holds "
-            f"convolutions: {convolutions}) cannot be told: their kernel rows "
-            "are left in Keras's (h, w, c) order, right for a PyTorch model that flattens channels-last, wrong for "
-            "one that flattens NCHW; pass --architecture with the model's .keras, .h5 or config JSON to have them "
-            "regrouped where they do")
+    evidence = [f"{kind}: {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}"
+                for kind, keys in (("Flatten", flattens), ("convolutions", [result.layer.key for result in maps]))
+                if keys]
+    return (f"{graph.source} holds no architecture, so whether {named} read(s) a Flatten of a feature map (the file "
+            f"holds {'; '.join(evidence)}) cannot be told: their kernel rows are left in Keras's (h, w, c) order, "
+            "right for a PyTorch model that flattens channels-last, wrong for one that flattens NCHW; pass "
+            "--architecture with the model's .keras, .h5 or config JSON to have them regrouped where they do")
 
 
-def _could_be_flattened(in_features: object, channels: set[int], widths: set[int]) -> bool:
+def _could_be_flattened(in_features: object, flatten: bool, channels: set[int], widths: set[int]) -> bool:
     return (isinstance(in_features, int) and in_features not in widths
-            and any(in_features % count == 0 for count in channels))
+            and (flatten or any(in_features % count == 0 for count in channels)))
 
 
 def _output_widths(module: TorchModule) -> set[int]:
