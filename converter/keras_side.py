@@ -21,7 +21,7 @@ from .user_code import user_module
 
 
 #: weights-only files verify can load into a model built from --architecture, with Keras's own load_weights
-WEIGHTS_ONLY_FORMATS = ("legacy-h5-weights", "keras-weights")
+WEIGHTS_ONLY_FORMATS = ("legacy-h5-weights", "keras-weights", "tf-checkpoint")
 
 
 def check_loadable(source: Any, graph: ModelGraph, architecture: Any) -> Any:
@@ -125,11 +125,14 @@ def load_keras_model(source: Any, graph: ModelGraph, checked: Any = None) -> Any
 
     def built_with_weights(keras: Any) -> Any:
         model = keras.models.model_from_json(json.dumps(meant))  # deserialize_keras_object: safe mode
-        model.load_weights(path)  # converts a cuDNN layer's weights for the layer computing as it (Keras's own)
+        status = model.load_weights(path)  # converts a cuDNN layer's weights for the layer computing as it
+        if hasattr(status, "assert_existing_objects_matched"):  # a TF checkpoint: every variable of the model
+            status.assert_existing_objects_matched().expect_partial()  # restored; the rest (configs) said nothing
         return model
 
     try:
-        if graph.own_config is None or graph.metadata.get("numpy_values") or meant != checked:
+        if (graph.own_config is None or graph.format == "tf-checkpoint" or graph.metadata.get("numpy_values")
+                or meant != checked):  # a checkpoint holds no model: Keras builds its config, loads the weights
             return _with_writer_keras(graph, built_with_weights)  # see verification_notes
         return _with_writer_keras(graph, lambda keras: keras.models.load_model(path, compile=False, safe_mode=True))
     except ImportError:

@@ -1,6 +1,7 @@
 """TensorFlow checkpoints and SavedModel directories, read without TensorFlow, against TensorFlow's own reader."""
 from __future__ import annotations
 
+import json
 import sys
 
 import numpy as np
@@ -519,3 +520,74 @@ def test_a_saved_model_of_a_tf_module_is_a_tree_of_its_variables(tmp_path):
     x = np.random.default_rng(2).normal(size=(4, 3)).astype("float32")
     with torch.no_grad():
         np.testing.assert_allclose(module(torch.from_numpy(x)).numpy(), loaded(tf.constant(x)).numpy(), atol=1e-6)
+
+
+def _as_tf2_0_checkpoint(prefix: str, target: str, config: dict, input_layer: bool) -> None:
+    """The checkpoint of `prefix` (tf_keras's save_weights) as tf.keras of TF 2.0-2.3 wrote it: the model's
+    config saved at the root (`OBJECT_CONFIG_JSON`, get_config) and, for a Sequential (`input_layer`), the
+    InputLayer it made numbered `layer-0` among its layers, the others after it."""
+    import re
+
+    from tensorflow.core.protobuf import trackable_object_graph_pb2
+
+    tf = _tf()
+    reader = tf.train.load_checkpoint(prefix)
+    graph = trackable_object_graph_pb2.TrackableObjectGraph()
+    graph.ParseFromString(reader.get_tensor("_CHECKPOINTABLE_OBJECT_GRAPH"))
+    root = graph.nodes[0]
+    if input_layer:
+        for child in root.children:
+            found = re.match(r"^layer-(\d+)$", child.local_name)
+            if found:
+                child.local_name = f"layer-{int(found.group(1)) + 1}"
+        graph.nodes.add()  # the InputLayer: an object without variables
+        root.children.add(node_id=len(graph.nodes) - 1, local_name="layer-0")
+    root.attributes.add(name="OBJECT_CONFIG_JSON", full_name="", checkpoint_key="/.ATTRIBUTES/OBJECT_CONFIG_JSON")
+    tensors = {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
+    tensors["_CHECKPOINTABLE_OBJECT_GRAPH"] = graph.SerializeToString()
+    tensors["/.ATTRIBUTES/OBJECT_CONFIG_JSON"] = json.dumps(config).encode()
+    tf.raw_ops.SaveV2(prefix=target, tensor_names=list(tensors), shape_and_slices=[""] * len(tensors),
+                      tensors=[tf.constant(value) for value in tensors.values()])
+
+
+@pytest.mark.parametrize("kind", ["sequential", "functional"])
+def test_a_tf_2_0_checkpoint_holds_its_model_config(tmp_path, kind):
+    """tf.keras of TF 2.0-2.3 saved the model's config inside a save_weights checkpoint (a real one of a public
+    repository, TensorFlow's own save-and-load tutorial): it is the architecture, so such a checkpoint converts,
+    builds and verifies on its own; its Sequential counted the InputLayer it made among its layers."""
+    import tf_keras as k
+
+    layers = [k.layers.Conv2D(3, 2, name="conv"), k.layers.BatchNormalization(name="bn"),
+              k.layers.Flatten(name="flatten"), k.layers.Dropout(0.1, name="drop"), k.layers.Dense(2, name="head")]
+    if kind == "sequential":
+        model = k.Sequential([k.Input((5, 5, 2)), *layers])
+    else:
+        x = inputs = k.Input((5, 5, 2))
+        for layer in layers:
+            x = layer(x)
+        model = k.Model(inputs, x)
+    randomize(model, seed=11)
+    model.save_weights(str(tmp_path / "new" / "weights"))
+    config = json.loads(model.to_json())
+    config = {"class_name": config["class_name"], "config": config["config"]}
+    if kind == "sequential":  # TF 2.0-2.3: no InputLayer in a Sequential's config, its first layer has the shape
+        first, *rest = config["config"]["layers"]
+        rest[0]["config"]["batch_input_shape"] = first["config"]["batch_input_shape"]
+        config["config"]["layers"] = rest
+    prefix = str(tmp_path / "old" / "weights")
+    (tmp_path / "old").mkdir()
+    _as_tf2_0_checkpoint(str(tmp_path / "new" / "weights"), prefix, config, input_layer=kind == "sequential")
+    (tmp_path / "model.json").write_text(model.to_json())
+    expected = converter.state_dict(str(tmp_path / "new" / "weights"), architecture=str(tmp_path / "model.json"))
+    _same(converter.state_dict(prefix), expected)  # the Dense after Flatten regrouped: the graph is known
+    x = np.random.default_rng(3).normal(size=(4, 5, 5, 2)).astype("float32")
+    with torch.no_grad():
+        built = converter.to_torch(prefix, input_layout="keras")(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(built, model(x).numpy(), atol=1e-5)
+    assert converter.verify(prefix, samples=3).ok
+    # without the config (TF 2.4+) the same checkpoint is a tree of variables, as before; with the architecture
+    # given it converts and verifies (Keras builds it and restores the checkpoint, every variable matched)
+    assert "named variables" in run_cli("convert", str(tmp_path / "new" / "weights"),
+                                        str(tmp_path / "out.safetensors")).stderr
+    assert converter.verify(str(tmp_path / "new" / "weights"), architecture=str(tmp_path / "model.json"),
+                            samples=3).ok

@@ -4,7 +4,8 @@ Names: a TF2 object-based checkpoint keys each variable by its path in the objec
 (`layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE`), a TF1 one by its variable name
 (`bert/encoder/layer_0/attention/self/query/kernel`). With a Keras architecture (given, or a
 tf.keras SavedModel's: `keras_metadata.pb` from TF 2.5 on, the root object's metadata inside
-`saved_model.pb` from TF 2.0 to 2.4) the object graph stored in the checkpoint
+`saved_model.pb` from TF 2.0 to 2.4; early tf.keras 2 also saved it in a `save_weights` checkpoint, as
+`/.ATTRIBUTES/OBJECT_CONFIG_JSON`) the object graph stored in the checkpoint
 (`_CHECKPOINTABLE_OBJECT_GRAPH`) says which layer each `layer_with_weights-N` is: the same
 object as its `layer-K` sibling, the K-th of the model's layers. Without one, the checkpoint
 is a tree of named variables: one group per path, converted with `--layout keras`.
@@ -26,6 +27,10 @@ from .limits import MAX_JSON_BYTES, parse_json
 from .protowire import all_bytes, first_bytes, first_int, message
 
 OBJECT_GRAPH = "_CHECKPOINTABLE_OBJECT_GRAPH"
+#: tf.keras of early TF 2 releases saved each layer's config (get_config) in a checkpoint: the root's is the model's
+CONFIG_SUFFIX = "/.ATTRIBUTES/OBJECT_CONFIG_JSON"
+ROOT_CONFIG = CONFIG_SUFFIX
+KERAS_MODELS = ("Sequential", "Functional", "Model")
 VALUE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
 #: variables that are training state, not the model: left out (and listed)
 TRAINING_STATE = re.compile(r"(^|/)(optimizer|save_counter|global_step|keras_api)(/|$)|/\.OPTIMIZER_SLOT/|"
@@ -131,6 +136,8 @@ def read_checkpoint(prefix: str, architecture: Any = None, source: str | None = 
     weights, left_out = [], []
     for entry in entries:
         name = entry.name[: -len(VALUE_SUFFIX)] if entry.name.endswith(VALUE_SUFFIX) else entry.name
+        if entry.name.endswith(CONFIG_SUFFIX):
+            continue  # a layer's config (the root's is read as the architecture), not a variable
         if entry.name == OBJECT_GRAPH or TRAINING_STATE.search(name) or EMA.search(name):
             left_out.append(name)
         elif entry.dtype in tf_bundle.SKIPPED_DTYPES.values() or entry.dtype.startswith("dtype "):
@@ -147,6 +154,8 @@ def read_checkpoint(prefix: str, architecture: Any = None, source: str | None = 
                                          source=f"{index}:{entry.name}", loader=load)))
     graph.files = sorted(set(graph.files))
     graph.metadata["left_out"] = ", ".join(left_out)
+    graph.own_config = _own_config(prefix, shards, entries)
+    architecture = architecture if architecture is not None else graph.own_config
     if architecture is not None:
         config = _plain(architecture)
         root, graph.inputs = parse_model(config, graph.source)
@@ -175,13 +184,7 @@ def _object_graph(prefix: str, shards: int, entries: list[tf_bundle.Entry]) -> l
         raise ReadError(f"{prefix}.index: no object graph; a name-based (TF1) checkpoint has no Keras layer "
                         "structure: convert it without --architecture (--layout keras)")
     path = tf_bundle.shard_path(prefix, entry.shard, shards)
-    if entry.offset < 0 or entry.offset + entry.size > os.path.getsize(path):
-        raise ReadError(f"{path}: the object graph lies past the end of the data file")
-    with open(path, "rb") as handle:
-        handle.seek(entry.offset)
-        data = handle.read(entry.size)
-    graph = message(tf_bundle.scalar_string(data, entry.crc32c, f"{path}: the object graph"),
-                    f"{path}: object graph")
+    graph = message(_scalar_string(prefix, shards, entry, "the object graph"), f"{path}: object graph")
     nodes = []
     for node in all_bytes(graph, 1):
         fields = message(node, f"{path}: object")
@@ -193,6 +196,31 @@ def _object_graph(prefix: str, shards: int, entries: list[tf_bundle.Entry]) -> l
                 for attribute in all_bytes(fields, 2)]
         nodes.append(ObjectNode(children, keys))
     return nodes
+
+
+def _scalar_string(prefix: str, shards: int, entry: tf_bundle.Entry, what: str) -> bytes:
+    """The bytes of a scalar string entry (the object graph, a config), checked against its CRC."""
+    path = tf_bundle.shard_path(prefix, entry.shard, shards)
+    if entry.offset < 0 or entry.size > MAX_JSON_BYTES or entry.offset + entry.size > os.path.getsize(path):
+        raise ReadError(f"{path}: {what} lies past the end of the data file, or is larger than weightport reads")
+    with open(path, "rb") as handle:
+        handle.seek(entry.offset)
+        data = handle.read(entry.size)
+    return tf_bundle.scalar_string(data, entry.crc32c, f"{path}: {what}")
+
+
+def _own_config(prefix: str, shards: int, entries: list[tf_bundle.Entry]) -> Any:
+    """The Keras model config a TF2 checkpoint of tf.keras holds at its root (early TF 2 releases saved every
+    layer's get_config there; later ones do not), or None: read as the file's own architecture."""
+    entry = next((e for e in entries if e.name == ROOT_CONFIG and e.dtype == "string" and not e.shape), None)
+    if entry is None:
+        return None
+    where = f"{prefix}.index: {ROOT_CONFIG}"
+    config = parse_json(_scalar_string(prefix, shards, entry, "the model config"), where)
+    if not (isinstance(config, dict) and config.get("class_name") in KERAS_MODELS
+            and isinstance(config.get("config"), dict)):
+        return None  # a subclassed model's, or a layer's: no graph to build from
+    return {"class_name": config["class_name"], "config": config["config"]}
 
 
 def _attach(model: Layer, weights: list[tuple[str, Tensor]], objects: list[ObjectNode], where: str) -> None:
@@ -215,16 +243,22 @@ def _attach(model: Layer, weights: list[tuple[str, Tensor]], objects: list[Objec
 
 def _place(model: Layer, node: int, objects: list[ObjectNode], places: dict[str, tuple[Layer, str]],
            where: str, depth: int = 0) -> None:
-    """Walk a model's `layer-K` children (the K-th of its layers, as model.layers lists them)."""
+    """Walk a model's `layer-K` children (the K-th of its layers, as model.layers lists them).
+
+    A Sequential's list holds no InputLayer from TF 2.4 on; before, its `layer-0` was the InputLayer
+    it made (which its config does not list): told by the count of `layer-K` children.
+    """
     if depth > 64 or node >= len(objects):
         raise ReadError(f"{where}: the object graph nests models too deeply or names a missing object")
     layers = [child for child in model.children or []
               if not (model.class_name == "Sequential" and child.class_name == "InputLayer")]
+    numbered = [local for local in objects[node].children if re.match(r"^layer-\d+$", local)]
+    shift = 1 if model.class_name == "Sequential" and len(numbered) == len(layers) + 1 else 0
     for local, child in objects[node].children.items():
         found = re.match(r"^layer-(\d+)$", local)
-        if not found:
+        if not found or int(found.group(1)) < shift:
             continue
-        index = int(found.group(1))
+        index = int(found.group(1)) - shift
         if index >= len(layers) or child >= len(objects):
             raise ReadError(f"{where}: the checkpoint's {local} is no layer of the architecture's {model.name}")
         layer = layers[index]
