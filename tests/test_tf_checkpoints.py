@@ -591,3 +591,26 @@ def test_a_tf_2_0_checkpoint_holds_its_model_config(tmp_path, kind):
                                         str(tmp_path / "out.safetensors")).stderr
     assert converter.verify(str(tmp_path / "new" / "weights"), architecture=str(tmp_path / "model.json"),
                             samples=3).ok
+
+
+def test_a_checkpoints_own_config_is_data_only(tmp_path):
+    """The config inside a checkpoint is read as any file's config: not JSON is a one-line error, and a config
+    carrying code (a Lambda) converts its weights but is never handed to Keras by verify."""
+    import tf_keras as k
+
+    model = k.Sequential([k.Input((3,)), k.layers.Dense(4, name="dense"), k.layers.Lambda(lambda x: x * 2),
+                          k.layers.Dense(2, name="head")])
+    model.save_weights(str(tmp_path / "new" / "weights"))
+    (tmp_path / "bad").mkdir()
+    _tf().raw_ops.SaveV2(prefix=str(tmp_path / "bad" / "weights"), tensor_names=["/.ATTRIBUTES/OBJECT_CONFIG_JSON"],
+                         shape_and_slices=[""], tensors=[_tf().constant(b"{not json")])
+    result = run_cli("inspect", str(tmp_path / "bad" / "weights"))
+    assert result.returncode == 2 and "not valid JSON" in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    (tmp_path / "code").mkdir()
+    _as_tf2_0_checkpoint(str(tmp_path / "new" / "weights"), str(tmp_path / "code" / "weights"),
+                         json.loads(model.to_json()), False)
+    assert sorted(converter.state_dict(str(tmp_path / "code" / "weights"))) == [
+        "dense.bias", "dense.weight", "head.bias", "head.weight"]
+    with pytest.raises(converter.UnsafeFileError, match="never lets code from a file run"):
+        converter.verify(str(tmp_path / "code" / "weights"))

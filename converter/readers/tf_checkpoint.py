@@ -29,7 +29,7 @@ from .protowire import all_bytes, first_bytes, first_int, message
 OBJECT_GRAPH = "_CHECKPOINTABLE_OBJECT_GRAPH"
 #: tf.keras of early TF 2 releases saved each layer's config (get_config) in a checkpoint: the root's is the model's
 CONFIG_SUFFIX = "/.ATTRIBUTES/OBJECT_CONFIG_JSON"
-ROOT_CONFIG = CONFIG_SUFFIX
+ROOT_CONFIG = CONFIG_SUFFIX  # the root object's path is empty
 KERAS_MODELS = ("Sequential", "Functional", "Model")
 VALUE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
 #: variables that are training state, not the model: left out (and listed)
@@ -198,11 +198,13 @@ def _object_graph(prefix: str, shards: int, entries: list[tf_bundle.Entry]) -> l
     return nodes
 
 
-def _scalar_string(prefix: str, shards: int, entry: tf_bundle.Entry, what: str) -> bytes:
-    """The bytes of a scalar string entry (the object graph, a config), checked against its CRC."""
+def _scalar_string(prefix: str, shards: int, entry: tf_bundle.Entry, what: str, limit: int | None = None) -> bytes:
+    """The bytes of a scalar string entry (the object graph, a config of at most `limit` bytes), CRC-checked."""
     path = tf_bundle.shard_path(prefix, entry.shard, shards)
-    if entry.offset < 0 or entry.size > MAX_JSON_BYTES or entry.offset + entry.size > os.path.getsize(path):
-        raise ReadError(f"{path}: {what} lies past the end of the data file, or is larger than weightport reads")
+    if entry.offset < 0 or entry.offset + entry.size > os.path.getsize(path):
+        raise ReadError(f"{path}: {what} lies past the end of the data file")
+    if limit is not None and entry.size > limit:
+        raise ReadError(f"{path}: {what} is {entry.size} bytes, more than the {limit >> 20} MB weightport reads")
     with open(path, "rb") as handle:
         handle.seek(entry.offset)
         data = handle.read(entry.size)
@@ -216,7 +218,7 @@ def _own_config(prefix: str, shards: int, entries: list[tf_bundle.Entry]) -> Any
     if entry is None:
         return None
     where = f"{prefix}.index: {ROOT_CONFIG}"
-    config = parse_json(_scalar_string(prefix, shards, entry, "the model config"), where)
+    config = parse_json(_scalar_string(prefix, shards, entry, "the model config", MAX_JSON_BYTES), where)
     if not (isinstance(config, dict) and config.get("class_name") in KERAS_MODELS
             and isinstance(config.get("config"), dict)):
         return None  # a subclassed model's, or a layer's: no graph to build from
