@@ -3,7 +3,7 @@
 A generator builds a model step by step in real Keras, choosing each step from what the
 values so far allow: layers of the registry's kinds with random options, keras.ops (Keras 3)
 or TensorFlow functions (tf.keras, saved as TFOpLambda/SlicingOpLambda) with constants on
-either side, merges, layers shared between calls, nested models, recurrent layers started
+either side, merges, layers and nested models shared between calls, recurrent layers started
 from other values' states and returning theirs, channels_first layers, float64 layers, and
 layer names that collide once sanitised. Every decision goes through a `Chooser`, so one
 seed (or one hypothesis draw) is one graph, and `describe` tells what it holds.
@@ -92,6 +92,7 @@ class Generator:
         self.steps: list[str] = []
         self.used_names: set[str] = set()
         self.shared: dict[tuple[tuple[int, ...], str], Any] = {}  # (input shape, kind) -> a layer called before
+        self.shared_models: dict[tuple[int, ...], Any] = {}  # input shape -> a nested model called before
         self.low_precision = False
         if not self.keras3:
             import tensorflow as tf
@@ -412,13 +413,20 @@ class Generator:
         return layer([a, b])
 
     def nested(self, x: Any) -> Any:
-        """A small functional model, built from random steps, called as a layer."""
+        """A small functional model, built from random steps, called as a layer; one made before on this
+        shape is sometimes called again (each reference must name the right call: Keras numbers a nested
+        model's calls differently in a call's arguments and in the model's outputs)."""
+        if shape(x) in self.shared_models and self.c.chance(0.5):
+            inner = self.shared_models[shape(x)]
+            self.steps.append(f"nested model {inner.name} (shared) on {shape(x)}")
+            return inner(x)
         inner_input = self.k.Input(shape(x))
         self.steps.append(f"nested model on {shape(x)}:")
         values = [inner_input]
         for _ in range(self.c.integer(1, 2)):
             values.extend(self.step_without_nesting(values))
         inner = self.k.Model(inner_input, values[-1], name=self.name() or f"inner_{len(self.steps)}")
+        self.shared_models[shape(x)] = inner
         return inner(x)
 
     def step_without_nesting(self, values: list[Any]) -> list[Any]:

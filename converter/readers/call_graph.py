@@ -42,11 +42,13 @@ def call_graph(model: Layer, where: str) -> CallGraph:
     for _, _, args, kwargs, _, _ in parsed:
         referenced += args
         _collect(list(kwargs.values()), referenced)
-    shift = _nested_node_shift(children, referenced)
-    calls = [Call(child, node, [shift(ref) for ref in args], _map_refs(kwargs, shift), _map_refs(positional, shift),
-                  {shift(ref): shape for ref, shape in shapes.items()})
+    keras3 = any(isinstance(item, dict) for child in children if isinstance(child.inbound_nodes, list)
+                 for item in child.inbound_nodes)
+    shift_calls, shift_outputs = _nested_node_shifts(children, referenced, keras3)
+    calls = [Call(child, node, [shift_calls(ref) for ref in args], _map_refs(kwargs, shift_calls),
+                  _map_refs(positional, shift_calls), {shift_calls(ref): shape for ref, shape in shapes.items()})
              for child, node, args, kwargs, positional, shapes in parsed]
-    outputs = [shift(ref) for ref in outputs]
+    outputs = [shift_outputs(ref) for ref in outputs]
     if not outputs:
         raise ReadError(f"{where}: model {model.name} lists no outputs; the config is malformed")
     unknown = [ref[0] for ref in outputs if ref[0] not in by_name]
@@ -72,23 +74,29 @@ def _sequential(model: Layer, children: list[Layer], where: str) -> CallGraph:
     return CallGraph(inputs[:1], calls, [previous])
 
 
-def _nested_node_shift(children: list[Layer], referenced: list[Ref]) -> Callable[[Ref], Ref]:
-    """References may number the calls of a nested model from 1: a model built on an Input holds a
-    node 0 linking its own input to its output, which is not saved. Which models do differs by
-    version (Keras 2.0-2.3: every nested model, Sequential included; tf.keras 2.4+: functional
-    ones and Sequential ones that start with an InputLayer; Keras 3: functional ones only), so
-    the references tell: every saved call of a model leads to an output and is referenced, so
-    they number its calls 0..n-1 or 1..n, and a model whose call 0 nobody names skips it."""
+def _nested_node_shifts(children: list[Layer], referenced: list[Ref], keras3: bool
+                        ) -> tuple[Callable[[Ref], Ref], Callable[[Ref], Ref]]:
+    """How the calls' references and the model's outputs number a nested model's calls: from 1 where
+    a model built on an Input holds a node 0 linking its own input to its output, not saved.
+
+    Keras 2 numbers both alike, and which models skip differs by version (Keras 2.0-2.3: every
+    nested model, Sequential included; tf.keras 2.4+: functional ones and Sequential ones that
+    start with an InputLayer), so the references tell: every saved call of a model leads to an
+    output and is referenced, so they number its calls 0..n-1 or 1..n, and a model whose call 0
+    nobody names skips it. Keras 3 numbers a call's arguments from 0 and the model's outputs from
+    1 for a nested functional model (its loader subtracts 1 there only).
+    """
+    def shifting(skipping: set[str]) -> Callable[[Ref], Ref]:
+        return lambda ref: (ref[0], ref[1] - 1, ref[2]) if ref[0] in skipping and ref[1] > 0 else ref
+
+    nested = [child for child in children if child.is_model and child.children]
+    if keras3:
+        return shifting(set()), shifting({child.name for child in nested if child.class_name != "Sequential"})
     named: dict[str, set[int]] = {}
     for ref in referenced:
         named.setdefault(ref[0], set()).add(ref[1])
-    skipping = {child.name for child in children if child.is_model and child.children
-                and named.get(child.name) and 0 not in named[child.name]}
-
-    def shift(ref: Ref) -> Ref:
-        return (ref[0], ref[1] - 1, ref[2]) if ref[0] in skipping and ref[1] > 0 else ref
-
-    return shift
+    both = shifting({child.name for child in nested if named.get(child.name) and 0 not in named[child.name]})
+    return both, both
 
 
 def _map_refs(value: Any, shift: Callable[[Ref], Ref]) -> Any:
