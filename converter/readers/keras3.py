@@ -11,7 +11,6 @@ shape Keras writes, by h5py otherwise: the functions below take either's groups.
 """
 from __future__ import annotations
 
-import itertools
 import os
 import re
 import zipfile
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import Config
 from ..errors import LayoutError, ReadError
-from ..graph import RAW_VARIABLES, Layer, ModelGraph, Tensor, to_snake_case
+from ..graph import Layer, ModelGraph, Tensor, to_snake_case
 from .hdf5_tree import Store, TreeGroup, simple_tree
 from .hdf5_tensors import (
     attr_text, attribute, is_dataset, is_group, is_legacy, numeric_key, tensor_from_dataset, text_name,
@@ -28,13 +27,13 @@ from .keras_config import (
     BIDIRECTIONAL_COPY, WRAPPED_RECURRENT, bidirectional_config, is_model_entry, parse_model, snake_class,
 )
 from .limits import MAX_JSON_BYTES, MAX_MODEL_DEPTH, version_text
+from .keras3_variables import StoreOf, attribute_groups, has_datasets, refuse_twice, variable_groups
 from .windows_paths import windows_tree
 from .zip_member import open_archive, open_member, read_json_member, read_small_member
 
 WEIGHTS_MEMBER = "model.weights.h5"
 # Keras 3 writes `layers`; some tf.keras 2.13-2.15 archives wrote this instead.
 LAYER_GROUPS = ("layers", "_layer_checkpoint_dependencies")
-StoreOf = Any  # a function giving the Store of a dataset (sharded weights: each shard's own)
 
 if TYPE_CHECKING:  # h5py (and what uses it) is imported only for a file hdf5_tree leaves to it
     import h5py
@@ -43,7 +42,7 @@ if TYPE_CHECKING:  # h5py (and what uses it) is imported only for a file hdf5_tr
 def is_keras3_weights(h5: h5py.File | TreeGroup) -> bool:
     """Keras 3's weights layout: a `layers` group, or (a subclassed model's) a root `vars` group beside
     groups named after the model's attributes."""
-    return any(name in h5 for name in LAYER_GROUPS) or ("vars" in h5 and bool(_attribute_groups(h5)))
+    return any(name in h5 for name in LAYER_GROUPS) or ("vars" in h5 and bool(attribute_groups(h5)))
 
 
 def read_archive(path: str, architecture: Any = None) -> ModelGraph:
@@ -177,9 +176,9 @@ def _fill(graph: ModelGraph, h5: Any, model_config: Any, where: str,
         split = windows_tree(h5, where, LAYER_GROUPS)
         if split is not h5:
             graph.metadata["written_on"], h5 = "windows", split
-        if _attribute_groups(h5) or (isinstance(model_config, dict) and not is_model_entry(model_config)):
+        if attribute_groups(h5) or (isinstance(model_config, dict) and not is_model_entry(model_config)):
             # a subclassed model: groups named after its attributes, a config without layers
-            graph.layers = _variable_groups(h5, where, store_of)
+            graph.layers = variable_groups(h5, where, store_of)
             graph.metadata["subclassed"] = model_config.get("class_name", "") if isinstance(model_config, dict) \
                 else "unknown"
             return asset_dirs
@@ -226,7 +225,7 @@ def _attach(model: Layer, layers_group: h5py.Group, where: str, store_of: StoreO
                 _attach(child, inner, where, store_of, asset_dirs)
         else:
             child.tensors = _tensors_of(group, where, store_of)
-    stray = [text_name(name) for name in layers_group if name not in claimed and _has_datasets(layers_group[name])]
+    stray = [text_name(name) for name in layers_group if name not in claimed and has_datasets(layers_group[name])]
     if stray:
         raise LayoutError(
             f"{where}: weights under {', '.join(layers_group.name + '/' + s for s in stray)} match no layer "
@@ -254,7 +253,7 @@ def _store_names(children: list[Layer], layers_group: Any, where: str) -> list[s
     stored: dict[str, list[tuple[int, str]]] = {}
     for name in layers_group:
         found = re.fullmatch(r"(.+?)(?:_(\d+))?", text_name(name))
-        if found and _has_datasets(layers_group[name]):
+        if found and has_datasets(layers_group[name]):
             stored.setdefault(found.group(1), []).append((int(found.group(2) or 0), text_name(name)))
     result: list[str | None] = []
     taken: dict[str, int] = {}
@@ -292,24 +291,9 @@ def _tensors_of(group: h5py.Group, where: str, store_of: StoreOf) -> list[Tensor
     group.visititems(visit)
     found.sort(key=lambda pair: (not pair[0].startswith("vars/"), numeric_key(pair[0])))
     prefix = group.name.lstrip("/")
-    _refuse_twice([name for name, _ in found], f"{where}/{prefix}")
+    refuse_twice([name for name, _ in found], f"{where}/{prefix}")
     return [tensor_from_dataset(dataset, name, f"{where}/{prefix}/{name}", store_of(dataset))
             for name, dataset in found]
-
-
-def _refuse_twice(sorted_names: list[str], where: str) -> None:
-    """libhdf5 lists both links of a crafted group that names two objects alike: which is the variable?"""
-    twice = next((name for name, after in zip(sorted_names, sorted_names[1:]) if name == after), None)
-    if twice is not None:
-        raise ReadError(f"{where}/{twice}: the file names two objects alike; it is damaged or crafted")
-
-
-def _has_datasets(group: Any) -> bool:
-    if is_dataset(group):
-        return True
-    found: list[str] = []
-    group.visititems(lambda name, item: found.append(name) if is_dataset(item) else None)
-    return bool(found)
 
 
 def _layers_from_file(layers_group: h5py.Group, parent: tuple[str, ...], where: str,
@@ -362,48 +346,3 @@ def _bidirectional_inner(group: Any, where: str) -> str | None:
             return None
         classes |= set(found)
     return WRAPPED_RECURRENT[classes.pop()] if len(classes) == 1 else None
-
-
-#: top-level groups of a Keras 3 weights file that are not a subclassed model's attributes
-NOT_ATTRIBUTES = ("layers", "vars", "optimizer", "_layer_checkpoint_dependencies", "metrics")
-
-
-def _attribute_groups(h5: Any) -> list[str]:
-    """Top-level groups named after a subclassed model's attributes (`encoder`, `blocks`), holding variables."""
-    try:
-        names = [text_name(name) for name in itertools.islice(iter(h5), 10_000)]
-        return [name for name in names if name not in NOT_ATTRIBUTES and is_group(h5[name])
-                and _has_datasets(h5[name])]
-    except (KeyError, OSError, TypeError, ValueError):
-        return []
-
-
-def _variable_groups(h5: Any, where: str, store_of: StoreOf) -> list[Layer]:
-    """A subclassed model's variables: one `Variables` group per object that holds `vars/<i>`
-    (`encoder/proj`, `layers/lstm/cell`), its tensors `vars/0`, `vars/1`... in Keras's order."""
-    found: dict[tuple[str, ...], list[tuple[str, Any]]] = {}
-    elsewhere: list[str] = []
-
-    def visit(name: str | bytes, item: Any) -> None:
-        parts = tuple(text_name(name).split("/"))
-        if not is_dataset(item) or parts[0] == "optimizer":
-            return
-        if len(parts) >= 2 and parts[-2] == "vars":
-            found.setdefault(parts[:-2], []).append((parts[-1], item))
-        else:
-            elsewhere.append("/".join(parts))
-
-    h5.visititems(visit)
-    if elsewhere:  # a custom save_own_variables: what those bytes are, only that code knows
-        raise ReadError(f"{where}: {len(elsewhere)} dataset(s) outside any object's vars ({', '.join(elsewhere[:3])}), "
-                        "written by a class's own saving code; convert the live model instead (--import)")
-    layers = []
-    for path, datasets in found.items():
-        datasets.sort(key=lambda pair: numeric_key(pair[0]))
-        prefix = "/".join(path)
-        _refuse_twice([name for name, _ in datasets], f"{where}/{prefix}/vars")
-        tensors = [tensor_from_dataset(dataset, f"vars/{index}", f"{where}/{prefix}/vars/{index}",
-                                       store_of(dataset)) for index, dataset in datasets]
-        layers.append(Layer(name=prefix or "model", class_name=RAW_VARIABLES, config=Config({}),
-                            path=path or ("model",), has_config=False, tensors=tensors))
-    return layers

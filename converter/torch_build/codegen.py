@@ -2,168 +2,25 @@
 
 Each Keras layer becomes an attribute named after it (the converted state_dict's keys
 fit), and `forward` calls them in graph order, one line per Keras call, each written by
-its kind's `forward` (converter.kinds) through the `Emitter` here. Every value carries
+its kind's `forward` (converter.kinds) through an `Emitter` (emitter.py). Every value carries
 its layout; kinds ask for the layout they need and the generator inserts the permutes.
 Generating source text keeps `export` and `to_torch` one path.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import replace
 
 from ..config import compute_dtype
-from ..conversion import Conversion, LayerConversion, TorchModule
+from ..conversion import Conversion
 from ..convert import GraphContext
 from ..errors import ReadError, UnsupportedLayerError
 from ..graph import Call, Layer, ModelGraph, Ref
 from ..kinds import Kind, lookup
 from ..kinds.forward import CHANNELS_FIRST, KERAS, Value, is_image_rank
 from ..kinds.outside_state import OUTSIDE_STATE
-from ..source import MODULE_ATTRIBUTES, Namer, literal
-
-
-@dataclass
-class ClassSource:
-    """One generated class: its lines, and the names it gave (attributes and forward's locals)."""
-
-    name: str
-    init: list[str] = field(default_factory=list)
-    forward: list[str] = field(default_factory=list)
-    signature: list[str] = field(default_factory=list)
-    defined: set[str] = field(default_factory=set)  # Keras layers whose module is defined
-    attributes: dict[str, str] = field(default_factory=dict)  # Keras layer name -> attribute
-    attribute_names: Namer = field(default_factory=lambda: Namer(MODULE_ATTRIBUTES))  # self.<name>: own namespace
-    local_names: Namer = field(default_factory=Namer)
-    values: dict[tuple[str, int], str] = field(default_factory=dict)  # (layer, node) -> local
-
-    def attribute(self, layer_name: str) -> str:
-        """The attribute holding a Keras layer's module: its name made safe and unique."""
-        if layer_name not in self.attributes:
-            self.attributes[layer_name] = self.attribute_names.name(layer_name)
-        return self.attributes[layer_name]
-
-    def value(self, layer_name: str, node: int) -> str:
-        """The local holding the output of a layer's call `node`."""
-        if (layer_name, node) not in self.values:
-            self.values[(layer_name, node)] = self.local_names.name(layer_name + (f"_{node}" if node else ""), "x_")
-        return self.values[(layer_name, node)]
-
-
-class Emitter:
-    """What a kind's forward sees of one Keras call, and how it adds code for it (kinds.forward.Emitter)."""
-
-    def __init__(self, generator: Generator, source: ClassSource, call: Call, inputs: list[Value],
-                 kwargs: dict[str, Any], result: LayerConversion | None = None) -> None:
-        self.generator = generator
-        self.source = source
-        self.layer = call.layer
-        self.call = call
-        self.inputs = inputs
-        self.kwargs = kwargs
-        self.config = call.layer.config
-        self.result = result if result is not None else generator.results.get(call.layer.path)
-        self.name = source.attribute(call.layer.name)
-        self.statements: list[str] = []
-        self.keras_major = generator.keras_major
-        self.tracing = generator.trace
-
-    @property
-    def attribute(self) -> str:
-        """How forward refers to this layer's module."""
-        return f"self.{self.name}"
-
-    def arg(self, index: int = 0, layout: str | None = None) -> str:
-        """Input `index` as an expression, converted to `layout` when one is asked for."""
-        if index >= len(self.inputs):
-            raise ReadError(f"{self.generator.graph.source}: layer {self.layer.key} ({self.layer.class_name}) is "
-                            f"called with {len(self.inputs)} input tensor(s); the config is malformed")
-        return self.convert(self.inputs[index], layout)
-
-    def convert(self, value: Value, layout: str | None) -> str:
-        return self.generator.convert(value, layout)
-
-    def module(self, module: TorchModule) -> str:
-        """Define `self.<layer> = module` once (a shared layer is defined once)."""
-        self.generator.helpers.update(module.helpers())
-        if self.layer.name not in self.source.defined:
-            self.source.defined.add(self.layer.name)
-            dtype = compute_dtype(self.config)
-            cast = f".to(torch.{dtype})" if dtype != "float32" else ""  # its parameters in the dtype it computes in
-            self.source.init.append(f"self.{self.name} = {module.source()}{cast}")
-        return self.attribute
-
-    def helper(self, name: str) -> str:
-        """A runtime helper by name; its source goes into the generated file."""
-        self.generator.helpers.add(name)
-        return name
-
-    def statement(self, line: str) -> None:
-        """A line to run before the layer's output is assigned."""
-        self.statements.append(line)
-
-    def variable(self, suffix: str) -> str:
-        """A fresh local for an intermediate value of this call."""
-        return self.source.local_names.name(f"{self.source.value(self.layer.name, self.call.node)}_{suffix}")
-
-    def mask(self) -> str | None:
-        """The Keras mask of this call: passed explicitly (Keras 3 configs) or carried by the input.
-
-        Keras 3 passes a carried mask only to a call of one tensor argument: an LSTM called with
-        `initial_state=` as well runs unmasked there (tf.keras masks it).
-        """
-        given = self.kwargs.get("mask")
-        if isinstance(given, Value):
-            return given.expr
-        if self.keras_major >= 3 and self._tensor_arguments() > 1:
-            return None
-        return self.inputs[0].mask if self.inputs else None
-
-    def _tensor_arguments(self) -> int:
-        """How many arguments of the call hold a tensor (a list of tensors is one argument), as Keras 3
-        counts them to decide whether a mask is passed."""
-        def holds(item: Any) -> bool:
-            return isinstance(item, tuple) or (isinstance(item, list) and any(holds(element) for element in item))
-
-        return (sum(holds(item) for item in self.call.positional)
-                + sum(holds(value) for name, value in self.call.kwargs.items() if name != "mask"))
-
-    def positional(self, index: int) -> Any:
-        """Positional argument `index`: a Value for a tensor (lists of them too), else the constant."""
-        return self._resolved(self.call.positional[index])
-
-    def named(self, name: str, default: Any = None) -> Any:
-        """Keyword argument `name` of the call, resolved as `positional` resolves."""
-        return self._resolved(self.call.kwargs.get(name, default))
-
-    def _resolved(self, item: Any) -> Any:
-        if isinstance(item, tuple):
-            return self.generator.values[item]
-        if isinstance(item, list):
-            return [self._resolved(element) for element in item]
-        return item
-
-    def unsupported(self, why: str) -> UnsupportedLayerError:
-        return UnsupportedLayerError(
-            f"{self.generator.graph.source}: cannot build layer {self.layer.key} ({self.layer.class_name}): {why}",
-            [(self.layer.key, self.layer.class_name)],
-        )
-
-    def inner(self, layer: Layer, inputs: list[Value]) -> Emitter:
-        """An emitter for a layer a wrapper holds, on `inputs`, with the wrapper's converted weights."""
-        return Emitter(self.generator, self.source, Call(layer, self.call.node, [], {}), inputs, {}, self.result)
-
-    def consumers(self, layer_name: str) -> list[Layer]:
-        return self.generator.consumers.get(layer_name, [])
-
-    def is_output(self, layer_name: str) -> bool:
-        return layer_name in self.generator.outputs
-
-    def result_of(self, layer: Layer) -> LayerConversion | None:
-        return self.generator.results.get(layer.path)
-
-    def producer(self, layer: Layer) -> Layer | None:
-        return self.generator.context.producer(layer)
+from ..source import Namer, literal
+from .emitter import ClassSource, Emitter
 
 
 class Generator:
