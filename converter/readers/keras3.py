@@ -26,8 +26,8 @@ from .hdf5_tensors import (
 from .keras_config import (
     BIDIRECTIONAL_COPY, WRAPPED_RECURRENT, bidirectional_config, is_model_entry, parse_model, snake_class,
 )
-from .limits import MAX_JSON_BYTES, MAX_MODEL_DEPTH, version_text
 from .keras3_variables import StoreOf, attribute_groups, has_datasets, refuse_twice, variable_groups
+from .limits import MAX_JSON_BYTES, MAX_MODEL_DEPTH, version_text
 from .windows_paths import windows_tree
 from .zip_member import open_archive, open_member, read_json_member, read_small_member
 
@@ -323,7 +323,6 @@ def _layers_from_file(layers_group: h5py.Group, parent: tuple[str, ...], where: 
             layer.tensors = _tensors_of(group, where, store_of)
         layers.append(layer)
     return layers
-
 
 
 #: the name Keras 3 records for a Bidirectional's copies' cells (`lstm_cell`; the copies: BIDIRECTIONAL_COPY)
