@@ -194,14 +194,39 @@ def random_inputs(graph: ModelGraph, samples: int, seed: int = 0) -> list[np.nda
     for spec in graph.inputs:
         batch = samples if not spec.shape or spec.shape[0] is None else int(spec.shape[0])  # a fixed batch size
         shape = (batch,) + tuple(8 if dim is None else int(dim) for dim in spec.shape[1:])
-        vocabularies = [layer.config.get("input_dim", 10) for layer in graph.walk()
-                        if layer.class_name == "Embedding" and spec.name in layer.inbound]
+        readers = [layer for layer in graph.walk() if spec.name in layer.inbound]
+        vocabularies = [layer.config.get("input_dim", 10) for layer in readers if layer.class_name == "Embedding"]
         if spec.dtype.startswith(("int", "uint")) or vocabularies:
             vocabulary = min(vocabularies, default=10)
-            arrays.append(rng.integers(0, int(vocabulary), shape).astype(spec.dtype))
+            array = rng.integers(0, int(vocabulary), shape).astype(spec.dtype)
+            if any(layer.class_name == "Embedding" and layer.config.get("mask_zero") is True for layer in readers):
+                pad_steps(array, rng, 0)
         else:
-            arrays.append(rng.normal(0.0, 1.0, shape).astype(np.float32))
+            array = rng.normal(0.0, 1.0, shape).astype(np.float32)
+            for layer in readers:
+                if layer.class_name == "Masking" and isinstance(layer.config.get("mask_value", 0.0), (int, float)):
+                    pad_steps(array, rng, float(layer.config.get("mask_value", 0.0)))
+        arrays.append(array)
     return arrays
+
+
+def pad_steps(array: np.ndarray, rng: np.random.Generator, value: float) -> None:
+    """Give the samples of `array` padded steps (axis 1) of `value`, which a mask_zero Embedding or a Masking layer
+    masks: after the sequence, before it (pad_sequences' default), between its steps, or none, in turn; every
+    sample keeps one step at least. Random ids or normal floats would almost never be padding, and the converted
+    model's masking would go unchecked."""
+    if array.ndim < 2 or array.shape[1] < 2:
+        return
+    steps = array.shape[1]
+    for index in range(array.shape[0]):
+        padded = int(rng.integers(1, steps))
+        if index % 4 == 0:
+            array[index, steps - padded:] = value
+        elif index % 4 == 1:
+            array[index, :padded] = value
+        elif index % 4 == 2:
+            between = rng.permutation(steps)[:padded]
+            array[index, between] = value
 
 
 def check_inputs(arrays: list[np.ndarray], graph: ModelGraph) -> None:

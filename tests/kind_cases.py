@@ -494,6 +494,10 @@ OPERATION_CASES: list[Case] = [
     operation("Take", "op_take", SEQUENCE, lambda k, x: k.ops.take(x, [0, 2], axis=1)),
     operation("Tile", "op_tile", SEQUENCE, lambda k, x: k.ops.tile(x, (1, 2, 1))),
     operation("Flip", "op_flip", SEQUENCE, lambda k, x: k.ops.flip(x, axis=1)),
+    operation("ZerosLike", "op_zeros_like_bool", SEQUENCE, lambda k, x: k.ops.logical_or(
+        x > 0, k.ops.zeros_like(x, dtype="bool"))),
+    operation("OnesLike", "op_ones_like", IMAGE, lambda k, x: x + k.ops.ones_like(x)),
+    operation("FullLike", "op_full_like", SEQUENCE, lambda k, x: x * k.ops.full_like(x, 2.5)),
     operation("Pad", "op_pad", SEQUENCE, lambda k, x: k.ops.pad(x, ((0, 0), (1, 2), (0, 1)))),
     operation("Where", "op_where", SEQUENCE, lambda k, x: k.ops.where(x > 0, x, 0.1 * x)),
     operation("Clip", "op_clip", IMAGE, lambda k, x: k.ops.clip(x, -0.5, 0.5)),
@@ -514,6 +518,8 @@ OPERATION_CASES: list[Case] = [
     operation("Rsqrt", "op_rsqrt", SEQUENCE, lambda k, x: k.ops.rsqrt(positive(k, x)), "math"),
     operation("Logsumexp", "op_logsumexp", SEQUENCE, lambda k, x: k.ops.logsumexp(x, axis=1), "math"),
     operation("Cast", "op_cast", SEQUENCE, lambda k, x: k.ops.cast(x * 4.0, "int32"), "core"),
+    operation("ConvertToTensor", "op_convert_to_tensor", SEQUENCE, lambda k, x: k.ops.convert_to_tensor(
+        x > 0.5, dtype="float32") + x, "core"),
     operation("Norm", "op_norm", SEQUENCE, lambda k, x: k.ops.norm(x, axis=-1), "linalg"),
     operation("Resize", "op_resize", IMAGE, lambda k, x: k.ops.image.resize(x, (7, 9)), "image"),
     # tf.keras: TensorFlow functions in a functional model

@@ -70,6 +70,8 @@ def _register(spatial: int) -> None:
         if options.get("tf_same") or e.config.bool("return_state", False) or e.named("initial_state") is not None \
                 or len(e.inputs) != 1:
             raise e.unsupported("padding='same' with strides, return_state or initial_state is not built yet")
+        if e.mask() is not None:
+            raise e.unsupported("a masked input is not built yet")
         e.module(result.module)
         functions = [f"lambda t: {activation(e, options[name], Value('t', KERAS, None))}"
                      for name in ("activation", "recurrent_activation")]

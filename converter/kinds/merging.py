@@ -6,6 +6,7 @@ as the operation `keras.ops.numpy.Add`, a different kind.
 from __future__ import annotations
 
 from .forward import KERAS, Emitter, Value, keras_axis, literal
+from .masks import concatenated_mask, merged_mask
 from .registry import Kind, register
 
 ELEMENTWISE = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
@@ -20,6 +21,10 @@ def _operands(e: Emitter) -> list[str]:
 def elementwise(e: Emitter) -> Value:
     operands = _operands(e)
     kind = e.layer.class_name
+    masks = [value.mask for value in e.inputs]
+    if e.keras_major >= 3 and kind in ("Multiply", "Maximum", "Minimum") and any(masks):
+        # Keras 3 fills an input's masked steps (ones, or the other inputs' values) before merging
+        raise e.unsupported(f"Keras 3 {kind} of masked inputs is not built yet")
     if kind == "Subtract" and len(operands) != 2:
         raise e.unsupported(f"Subtract takes two inputs, this call has {len(operands)}")
     if kind == "Add":
@@ -36,7 +41,7 @@ def elementwise(e: Emitter) -> Value:
         for operand in operands[1:]:
             expr = f"{function}({expr}, {operand})"
     ranks = [value.rank for value in e.inputs if value.rank is not None]
-    return Value(expr, e.inputs[0].layout, max(ranks) if ranks else None, e.inputs[0].mask)
+    return Value(expr, e.inputs[0].layout, max(ranks) if ranks else None, merged_mask(e.keras_major, masks))
 
 
 def concatenate(e: Emitter) -> Value:
@@ -47,7 +52,12 @@ def concatenate(e: Emitter) -> Value:
     except ValueError:  # rank unknown: concatenate in Keras's layout
         dim, layout = axis, KERAS
     operands = [e.convert(value, layout) for value in e.inputs]
-    return Value(f"torch.cat([{', '.join(operands)}], dim={dim})", layout, first.rank)
+    mask = None
+    if any(value.mask for value in e.inputs):
+        if first.rank is None:
+            raise e.unsupported("Concatenate of masked inputs of unknown rank is not built")
+        mask = concatenated_mask(e.keras_major, [(e.convert(value, KERAS), value.mask) for value in e.inputs], axis)
+    return Value(f"torch.cat([{', '.join(operands)}], dim={dim})", layout, first.rank, mask)
 
 
 def dot(e: Emitter) -> Value:

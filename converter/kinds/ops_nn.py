@@ -75,6 +75,16 @@ def norm(e: Emitter) -> Value:
                  None if rank is None else rank - (0 if keep else 1))
 
 
+def convert_to_tensor(e: Emitter) -> Value:
+    """keras.ops.convert_to_tensor of a tensor (Keras 3's Attention passes on its query's mask through it): the
+    tensor, cast where a dtype is given."""
+    if e.config.get("sparse") or e.config.get("ragged"):
+        raise e.unsupported("a sparse or ragged tensor is not built")
+    x = operands(e, 1)[0]
+    dtype = e.config.get("dtype")
+    return op.elementwise(e, "{0}", [x]) if dtype is None else op.cast(e, x, dtype)
+
+
 FORWARDS: dict[str, Callable[[Emitter], Any]] = {
     **{f"nn.{name}": activation(template) for name, template in ACTIVATIONS.items()},
     "nn.Gelu": gelu, "nn.LeakyRelu": leaky_relu, "nn.Elu": elu,
@@ -84,6 +94,7 @@ FORWARDS: dict[str, Callable[[Emitter], Any]] = {
     "math.Logsumexp": lambda e: op.reduce(e, "logsumexp", operands(e, 1)[0], e.config.get("axis"),
                                           e.config.bool("keepdims", False)),
     "core.Cast": lambda e: op.cast(e, operands(e, 1)[0], e.config.get("dtype")),
+    "core.ConvertToTensor": convert_to_tensor,
     "linalg.Norm": norm, "image.Resize": resize,
 }
 

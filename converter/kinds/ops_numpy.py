@@ -111,11 +111,30 @@ def flip(e: Emitter) -> Value:
     return op.flip(e, operands(e, 1)[0], e.config.get("axis"))
 
 
+def filled_like(fill: str | None) -> Callable[[Emitter], Value]:
+    """zeros_like, ones_like (`fill` given) and full_like (its second operand): the operand's shape, the config's
+    dtype or the operand's. Keras 3 computes a Concatenate's mask with them (`zeros_like(x, dtype="bool")`)."""
+    def forward(e: Emitter) -> Value:
+        value = fill
+        if value is None:
+            constant = operands(e, 2)[1]
+            if not op.is_number(constant):
+                raise e.unsupported("full_like with a fill value that is not a number is not built")
+            value = literal(constant)
+        dtype = e.config.get("dtype")
+        if dtype is not None and dtype not in op.TORCH_DTYPES:
+            raise e.unsupported(f"dtype {str(dtype)[:30]!r} is not built")
+        dtype_argument = f", dtype={op.TORCH_DTYPES[dtype]}" if dtype is not None else ""
+        return op.elementwise(e, f"torch.full_like({{0}}, {value}{dtype_argument})", operands(e, 1))
+    return forward
+
+
 FORWARDS: dict[str, Callable[[Emitter], Any]] = {
     **{name: binary(template) for name, template in BINARY.items()},
     **{name: unary(template) for name, template in UNARY.items()},
     **{name: reduction(kind) for name, kind in REDUCTIONS.items()},
     "Average": average, "Round": round_, "Pad": pad, "Cumsum": cumsum, "Tile": tile, "Flip": flip,
+    "ZerosLike": filled_like("0"), "OnesLike": filled_like("1"), "FullLike": filled_like(None),
     "Argmax": lambda e: op.arg_reduce(e, "argmax", operands(e, 1)[0], e.config.get("axis"),
                                       e.config.bool("keepdims", False)),
     "Argmin": lambda e: op.arg_reduce(e, "argmin", operands(e, 1)[0], e.config.get("axis"),

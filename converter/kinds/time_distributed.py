@@ -55,6 +55,9 @@ def forward(e: Emitter) -> Value:
         raise e.unsupported(f"TimeDistributed({wrapped(e.config)[0][:40]}) is not built yet")
     inner_layer = _wrapped(e.layer)
     x = e.inputs[0]
+    if e.keras_major < 3 and (inner_layer.class_name == "Masking" or inner_layer.config.bool("mask_zero", False)):
+        # tf.keras gives the wrapper the mask its layer computes per step, reshaped back
+        raise e.unsupported(f"TimeDistributed({inner_layer.class_name}) making a mask is not built yet")
     steps = e.variable("steps")  # every time step of every sample: (batch * time, ...)
     step = e.inner(inner_layer, [Value(steps, KERAS, x.rank - 1 if x.rank else None)])
     value = found.forward(step)

@@ -18,6 +18,7 @@ from ..errors import ReadError, UnsupportedLayerError
 from ..graph import Call, Layer, ModelGraph, Ref
 from ..kinds import Kind, lookup
 from ..kinds.forward import CHANNELS_FIRST, KERAS, Value, is_image_rank
+from ..kinds.masks import carried
 from ..kinds.outside_state import OUTSIDE_STATE
 from ..source import Namer, literal
 from .emitter import ClassSource, Emitter
@@ -41,6 +42,7 @@ class Generator:
         self.class_names = Namer()
         self.output_ranks: dict[str, list[int | None]] = {}  # per generated class
         self.output_dtypes: dict[str, list[str | None]] = {}  # per generated class (None: float32)
+        self.masked_outputs: dict[str, list[str]] = {}  # per generated class: the layers of outputs with a Keras mask
         self.class_of: dict[tuple[str, ...], ClassSource] = {}  # a model's Keras path -> its class
         major = re.match(r"\d+", graph.keras_version)
         self.keras_major = int(major.group()) if major else 3
@@ -132,6 +134,7 @@ class Generator:
         source.forward.append("return " + (results[0] if len(results) == 1 else "(" + ", ".join(results) + ")"))
         self.output_ranks[source.name] = [values[ref].rank for ref in outputs]
         self.output_dtypes[source.name] = [values[ref].dtype for ref in outputs]
+        self.masked_outputs[source.name] = [ref[0] for ref in outputs if values[ref].mask is not None]
         self.classes.append(source)
         return source.name
 
@@ -157,7 +160,7 @@ class Generator:
             inputs = [self.autocast(value, dtype) for value in inputs]
         emitter = Emitter(self, source, call, inputs, kwargs)
         produced = kind.forward(emitter)
-        produced = produced if isinstance(produced, list) else [produced]
+        produced = carried(kind.name, self.keras_major, inputs, produced if isinstance(produced, list) else [produced])
         source.forward.extend(emitter.statements)
         assigned = []
         for index, value in enumerate(produced):
@@ -198,10 +201,18 @@ class Generator:
         if len(inputs) != len(model_inputs):
             raise ReadError(f"{self.graph.source}: model {call.layer.key} takes {len(model_inputs)} input(s) and is "
                             f"called with {len(inputs)}; the config is malformed")
+        # Keras gives a nested model's layers the masks of its inputs, and the layers after it those of its outputs;
+        # a generated class takes and returns tensors only
+        masked_input, masked_outputs = any(value.mask for value in inputs), self.masked_outputs[class_name]
+        if masked_input or masked_outputs:
+            what = "a masked input" if masked_input else f"a masked output ({masked_outputs[0]})"
+            raise UnsupportedLayerError(f"{self.graph.source}: model {call.layer.key} used as a layer with {what}: "
+                                        "masks through a nested model are not built yet",
+                                        [(call.layer.key, call.layer.label)])
         distributed = call.layer.time_distributed_model
-        if distributed and (len(inputs) != 1 or inputs[0].mask is not None):
+        if distributed and len(inputs) != 1:
             raise UnsupportedLayerError(f"{self.graph.source}: layer {call.layer.key} (TimeDistributed of model "
-                                        f"{call.layer.name}) of several or masked inputs is not built yet",
+                                        f"{call.layer.name}) of several inputs is not built yet",
                                         [(call.layer.key, call.layer.label)])
         arguments, steps = [], ""
         for value, layer in zip(inputs, model_inputs):

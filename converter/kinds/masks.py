@@ -1,0 +1,70 @@
+"""Which Keras mask a call's outputs carry: Keras's own propagation, for tf.keras and Keras 3.
+
+A mask (`Embedding(mask_zero=True)`, `Masking`) travels with a tensor from layer to layer
+and tells recurrent layers, pooling and attention which steps to skip. A layer passes it on
+unchanged only where Keras says it `supports_masking` and computes no mask of its own;
+every other layer drops it, silently in tf.keras 2 and Keras 3 (a Conv1D, a pooling, a
+padding, an EinsumDense). Layers with a `compute_mask` of their own (Embedding, Masking,
+the recurrent layers, Bidirectional, attention, merges) set their outputs' masks in their
+kind's rule. Keras 3 also records the mask a layer is called with in its config (`mask=`,
+or `null` where none reached it): the emitter takes that where it is there.
+
+The sets are Keras's `supports_masking = True` layers (tf_keras 2.x and Keras 3 sources).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from .forward import Value
+
+_BOTH = {"Activation", "ELU", "LeakyReLU", "PReLU", "ReLU", "Softmax", "Dense", "BatchNormalization",
+         "GroupNormalization", "LayerNormalization", "UnitNormalization", "ActivityRegularization", "AlphaDropout",
+         "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianDropout", "GaussianNoise",
+         "MultiHeadAttention", "TimeDistributed"}
+#: layers that carry their first input's mask to their outputs unchanged, by Keras major version
+PASSING = {
+    2: {f"keras.layers.{name}" for name in _BOTH | {"ThresholdedReLU"}},
+    3: {f"keras.layers.{name}" for name in _BOTH | {"Identity", "Normalization", "Rescaling"}},
+}
+#: layers whose kind's rule sets the masks of their outputs (their own compute_mask)
+OWN = {f"keras.layers.{name}" for name in (
+    "Embedding", "Masking", "LSTM", "GRU", "SimpleRNN", "RNN", "CuDNNLSTM", "CuDNNGRU", "ConvLSTM1D", "ConvLSTM2D",
+    "ConvLSTM3D", "Bidirectional", "Attention", "AdditiveAttention", "Concatenate", "Add", "Subtract", "Multiply",
+    "Average", "Maximum", "Minimum")}
+
+
+def carried(kind_name: str, keras_major: int, inputs: list[Value], produced: list[Value]) -> list[Value]:
+    """`produced` (a call's outputs) with the masks Keras gives them."""
+    if kind_name in OWN:
+        return produced
+    passing = PASSING[2 if keras_major < 3 else 3]
+    mask = inputs[0].mask if inputs and kind_name in passing else None
+    return [value if value.mask == mask else replace(value, mask=mask) for value in produced]
+
+
+def merged_mask(keras_major: int, masks: list[str | None]) -> str | None:
+    """The mask of an elementwise merge (Add, Multiply, ...) of inputs with `masks`: tf.keras keeps the steps every
+    masked input keeps (AND over the masked ones), Keras 3 those any input keeps, and none where an input has
+    none."""
+    present = [mask for mask in masks if mask is not None]
+    if not present or (keras_major >= 3 and len(present) < len(masks)):
+        return None
+    return f"({' & '.join(present)})" if keras_major < 3 else f"({' | '.join(present)})"
+
+
+def concatenated_mask(keras_major: int, inputs: list[tuple[str, str | None]], axis: int) -> str | None:
+    """The mask of a Concatenate of (Keras-layout tensor, mask) inputs along Keras's `axis`: each mask widened to
+    its input (an unmasked input keeps everything), joined along the axis, then reduced over the last one: every
+    part kept (tf.keras) or any part (Keras 3)."""
+    if all(mask is None for _, mask in inputs):
+        return None
+    parts = []
+    for tensor, mask in inputs:
+        if mask is None:
+            parts.append(f"torch.ones_like({tensor}, dtype=torch.bool)")
+        elif keras_major < 3:
+            parts.append(f"{mask}.unsqueeze(-1)")  # (batch, steps, 1): broadcast by the reduction that follows
+        else:
+            parts.append(f"{mask}.unsqueeze(-1).expand_as({tensor})")
+    reduce = "all" if keras_major < 3 else "any"
+    return f"torch.cat([{', '.join(parts)}], dim={axis}).{reduce}(-1)"

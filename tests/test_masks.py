@@ -1,0 +1,137 @@
+"""Keras masks through every kind of layer, against Keras, on padded sequences.
+
+A mask (Embedding(mask_zero=True), Masking) passes through the layers that support masking
+and is dropped by the others (a Conv1D, a pooling, a padding, an EinsumDense); merges and
+Concatenate combine their inputs' masks, differently in tf.keras (the steps every masked
+input keeps) and Keras 3 (those any input keeps); Bidirectional and TimeDistributed pass it
+on. Each case feeds an LSTM after the layer: it skips the masked steps, so a mask carried or
+dropped wrongly changes its output. Inputs: padding after, before and between the tokens,
+and none.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from build_harness import check
+
+STEPS = 7
+IDS = np.array([[0, 0, 0, 5, 6, 7, 8], [5, 6, 7, 8, 0, 0, 0], [3, 0, 4, 0, 5, 0, 6], [1, 2, 3, 4, 5, 6, 7],
+                [0, 0, 0, 0, 0, 0, 9], [4, 4, 0, 0, 4, 4, 0]], dtype="int32")
+OTHER_IDS = np.array([[1, 2, 3, 4, 0, 0, 0], [0, 0, 5, 6, 7, 8, 9], [3, 3, 0, 0, 5, 5, 6], [0, 0, 0, 0, 0, 0, 7],
+                      [1, 0, 0, 0, 0, 0, 9], [4, 4, 4, 4, 4, 4, 4]], dtype="int32")
+FLOATS = np.random.default_rng(5).normal(0, 1, (6, STEPS, 4)).astype("float32")
+
+#: the layer under test, given (keras.layers, masked embedding, other masked embedding, unmasked float input)
+LAYERS = {
+    "Dense": lambda L, e, e2, r: L.Dense(4, name="under_test")(e),
+    "LayerNormalization": lambda L, e, e2, r: L.LayerNormalization(name="under_test")(e),
+    "SpatialDropout1D": lambda L, e, e2, r: L.SpatialDropout1D(0.2, name="under_test")(e),
+    "Conv1D": lambda L, e, e2, r: L.Conv1D(4, 3, padding="same", name="under_test")(e),
+    "SeparableConv1D": lambda L, e, e2, r: L.SeparableConv1D(4, 3, padding="same", name="under_test")(e),
+    "Conv1DTranspose": lambda L, e, e2, r: L.Conv1DTranspose(4, 3, padding="same", name="under_test")(e),
+    "ZeroPadding1D": lambda L, e, e2, r: L.ZeroPadding1D(1, name="under_test")(e),
+    "Cropping1D": lambda L, e, e2, r: L.Cropping1D((1, 0), name="under_test")(e),
+    "UpSampling1D": lambda L, e, e2, r: L.UpSampling1D(2, name="under_test")(e),
+    "MaxPooling1D": lambda L, e, e2, r: L.MaxPooling1D(1, name="under_test")(e),
+    "EinsumDense": lambda L, e, e2, r: L.EinsumDense("abc,cd->abd", (None, 4), name="under_test")(e),
+    "TimeDistributed": lambda L, e, e2, r: L.TimeDistributed(L.Dense(3, name="inner"), name="under_test")(e),
+    "Bidirectional": lambda L, e, e2, r: L.Bidirectional(L.GRU(3, return_sequences=True, name="inner"),
+                                                         name="under_test")(e),
+    "Attention": lambda L, e, e2, r: L.Attention(name="under_test")([e, e]),
+    "MultiHeadAttention": lambda L, e, e2, r: L.MultiHeadAttention(2, 2, name="under_test")(e, e),
+    "Concatenate masked and unmasked": lambda L, e, e2, r: L.Concatenate(name="under_test")([r, e]),
+    "Concatenate two masks": lambda L, e, e2, r: L.Concatenate(name="under_test")([e, e2]),
+    "Concatenate along time": lambda L, e, e2, r: L.Concatenate(axis=1, name="under_test")([e, e2]),
+    "Add two masks": lambda L, e, e2, r: L.Add(name="under_test")([e, e2]),
+    "Add unmasked first": lambda L, e, e2, r: L.Add(name="under_test")([r, e]),
+    "Average two masks": lambda L, e, e2, r: L.Average(name="under_test")([e, e2]),
+}
+#: tf.keras only: Keras 3 fills masked steps before merging, which is refused (below)
+KERAS2_LAYERS = {
+    "Multiply two masks": lambda L, e, e2, r: L.Multiply(name="under_test")([e, e2]),
+    "Maximum two masks": lambda L, e, e2, r: L.Maximum(name="under_test")([e, e2]),
+}
+
+
+def masked_model(keras, layer):
+    L = keras.layers
+    a = keras.Input((STEPS,), dtype="int32", name="a")
+    b = keras.Input((STEPS,), dtype="int32", name="b")
+    r = keras.Input((STEPS, 4), name="r")
+    e = L.Embedding(20, 4, mask_zero=True, name="embedding_a")(a)
+    e2 = L.Embedding(20, 4, mask_zero=True, name="embedding_b")(b)
+    return keras.Model([a, b, r], L.LSTM(3, name="lstm")(layer(L, e, e2, r)))
+
+
+@pytest.mark.parametrize("writer", ["keras3", "keras2"])
+@pytest.mark.parametrize("case", sorted(LAYERS))
+def test_a_mask_through_a_layer_matches_keras(tmp_path, writer, case):
+    check(tmp_path, writer, lambda keras: masked_model(keras, LAYERS[case]), [IDS, OTHER_IDS, FLOATS])
+
+
+@pytest.mark.parametrize("case", sorted(KERAS2_LAYERS))
+def test_a_tf_keras_merge_of_masks_matches_keras(tmp_path, case):
+    check(tmp_path, "keras2", lambda keras: masked_model(keras, KERAS2_LAYERS[case]), [IDS, OTHER_IDS, FLOATS])
+
+
+def test_a_keras3_multiply_of_masked_inputs_is_refused(tmp_path):
+    import keras
+
+    import converter
+
+    model = masked_model(keras, KERAS2_LAYERS["Multiply two masks"])
+    path = str(tmp_path / "multiply.keras")
+    model.save(path)
+    with pytest.raises(converter.UnsupportedLayerError, match="Keras 3 Multiply of masked inputs"):
+        converter.to_torch(path)
+
+
+@pytest.mark.parametrize("writer", ["keras3", "keras2"])
+@pytest.mark.parametrize("where", ["input", "output"])
+def test_a_mask_into_or_out_of_a_nested_model_is_refused(tmp_path, writer, where):
+    """Keras hands a nested model's layers its inputs' masks and the layers after it its outputs' masks; the
+    generated classes take and return tensors only."""
+    from layer_harness import keras_module
+
+    import converter
+
+    keras = keras_module(writer)
+    L = keras.layers
+    ids = keras.Input((STEPS,), dtype="int32", name="ids")
+    if where == "input":
+        inner_input = keras.Input((STEPS, 4), name="inner_input")
+        inner = keras.Model(inner_input, L.LSTM(3, name="lstm")(inner_input), name="inner")
+        outputs = inner(L.Embedding(20, 4, mask_zero=True, name="embedding")(ids))
+    else:
+        inner_ids = keras.Input((STEPS,), dtype="int32", name="inner_ids")
+        inner = keras.Model(inner_ids, L.Embedding(20, 4, mask_zero=True, name="embedding")(inner_ids), name="inner")
+        outputs = L.LSTM(3, name="lstm")(inner(ids))
+    path = str(tmp_path / ("nested.keras" if writer == "keras3" else "nested.h5"))
+    keras.Model(ids, outputs).save(path)
+    with pytest.raises(converter.UnsupportedLayerError, match=f"a masked {where}.*nested model"):
+        converter.to_torch(path)
+
+
+def test_verify_pads_the_inputs_that_masks_read():
+    """Random ids of a large vocabulary are almost never 0: verify's inputs pad the sequences a mask_zero Embedding
+    or a Masking layer reads (after, before, between the steps, or not), so that their masks are exercised."""
+    from converter.graph import InputSpec, Layer, ModelGraph
+    from converter.verification import random_inputs
+
+    def layer(name, class_name, config, inbound):
+        return Layer(name, class_name, config, (name,), inbound=[inbound])
+
+    graph = ModelGraph(layers=[layer("embedding", "Embedding", {"input_dim": 1000, "mask_zero": True}, "ids"),
+                               layer("masking", "Masking", {"mask_value": -1.0}, "values"),
+                               layer("other", "Embedding", {"input_dim": 1000}, "plain")],
+                       inputs=[InputSpec("ids", (None, 12), "int32"), InputSpec("values", (None, 12, 3), "float32"),
+                               InputSpec("plain", (None, 12), "int32")], source="model", format="keras-h5",
+                       keras_version="2.15.0")
+    ids, values, plain = random_inputs(graph, 8)
+    padded = ids == 0
+    assert padded[0, -1] and padded[1, 0] and padded[2].any() and padded[4, -1] and padded[5, 0]
+    assert not padded.all(axis=1).any()  # every sample keeps a token
+    steps = (values == -1.0).all(axis=-1)
+    assert steps[0, -1] and steps[1, 0] and steps[2].any() and not steps.all(axis=1).any()
+    assert (plain == 0).sum() <= 2  # no mask reads it: left as drawn
