@@ -123,7 +123,13 @@ def compare(expected: list[np.ndarray], actual: list[np.ndarray]) -> float:
             return float("inf")
         e, a = np.asarray(e, np.float64), np.asarray(a, np.float64)
         if e.size:
-            worst = max(worst, float(np.max(np.abs(e - a)) / max(1.0, float(np.max(np.abs(e))))))
+            # equal (infinities too) and NaN on both sides agree; a NaN on one side only is a mismatch (max()
+            # over a NaN would have passed it)
+            difference = np.where((e == a) | (np.isnan(e) & np.isnan(a)), 0.0, np.abs(e - a))
+            if np.isnan(difference).any():
+                return float("inf")
+            scale = np.abs(e[np.isfinite(e)])
+            worst = max(worst, float(np.max(difference)) / max(1.0, float(scale.max()) if scale.size else 1.0))
     return worst
 
 

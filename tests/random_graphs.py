@@ -138,6 +138,7 @@ class Generator:
         inputs = [k.Input(s, name=f"in{i}" if self.c.chance(0.5) else None) for i, s in enumerate(input_shapes)]
         self.steps.append(f"{self.writer}: inputs {input_shapes}")
         values = list(inputs)
+        values += [self.masked(value) for value in inputs if len(shape(value)) == 2 and self.c.chance(0.3)]
         for _ in range(self.c.integer(2, self.max_steps)):
             values.extend(self.step(values))
         produced = values[len(inputs):] or values
@@ -248,12 +249,19 @@ class Generator:
             return self.call(kind, x, size, depth_multiplier=c.integer(1, 2), **options)
         return self.call(kind, x, c.integer(1, 5), size, activation=c.choice(ACTIVATIONS), **options)
 
+    def masked(self, x: Any) -> Any:
+        """A sequence with a Keras mask: a narrow ReLU'd one has steps of zeros, which Masking masks."""
+        return self.call("Masking", self.call("Dense", x, self.c.integer(1, 2), activation="relu"), mask_value=0.0)
+
     def sequence_layer(self, x: Any) -> Any:
         c = self.c
         steps, channels = shape(x)
         kind = c.choice(["MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling1D",
                          "Flatten", "ZeroPadding1D", "Cropping1D", "UpSampling1D", "Permute", "TimeDistributed",
-                         "MultiHeadAttention", "Reshape", "Attention", "AdditiveAttention", "UnitNormalization"])
+                         "MultiHeadAttention", "Reshape", "Attention", "AdditiveAttention", "UnitNormalization",
+                         "Masking"])
+        if kind == "Masking":
+            return self.masked(x)
         if kind in ("MaxPooling1D", "AveragePooling1D"):
             return self.call(kind, x, pool_size=min(2, steps), padding=c.choice(["valid", "same"]))
         if kind == "ZeroPadding1D":

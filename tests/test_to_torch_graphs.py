@@ -192,3 +192,24 @@ def test_locally_connected_other_implementations_are_refused_by_name(tmp_path):
     model.save(path)
     with pytest.raises(converter.UnsupportedLayerError, match="implementation=2"):
         converter.state_dict(path)
+
+
+def test_keras3_h5_operations_that_hold_a_dtype_match_keras(tmp_path):
+    """Keras 3's legacy .h5 writer saves an operation without its module, like a layer; `cast` and `zeros_like`
+    hold a dtype as layers do, but never `trainable`. (Keras cannot load the file back: its in-memory outputs are
+    the reference.)"""
+    import keras
+    import torch
+
+    import converter
+
+    inputs = keras.Input((5, 4), name="values")
+    mask = keras.ops.logical_or(inputs > 0.2, keras.ops.zeros_like(inputs, dtype="bool"))
+    outputs = keras.ops.cast(mask, "float32") * inputs + keras.ops.full_like(inputs, 0.5)
+    model = keras.Model(inputs, keras.layers.Dense(3, name="head")(outputs))
+    path = str(tmp_path / "operations.h5")
+    model.save(path)
+    values = random((5, 4))
+    with torch.no_grad():
+        got = converter.to_torch(path, input_layout="keras")(torch.from_numpy(values)).numpy()
+    np.testing.assert_allclose(got, np.asarray(model(values)), atol=1e-5)
