@@ -75,6 +75,23 @@ def test_a_tf_keras_merge_of_masks_matches_keras(tmp_path, case):
     check(tmp_path, "keras2", lambda keras: masked_model(keras, KERAS2_LAYERS[case]), [IDS, OTHER_IDS, FLOATS])
 
 
+@pytest.mark.parametrize("writer", ["keras3", "keras2"])
+def test_a_softmax_of_a_masked_input_is_refused(tmp_path, writer):
+    """Keras's Softmax adds a large negative number where the mask, broadcast to its input, is 0: with as many
+    steps as features it runs, and computes what no rule here builds."""
+    from layer_harness import keras_module
+
+    import converter
+
+    keras = keras_module(writer)
+    ids = keras.Input((4,), dtype="int32", name="ids")
+    embedded = keras.layers.Embedding(20, 4, mask_zero=True, name="embedding")(ids)
+    path = str(tmp_path / ("softmax.keras" if writer == "keras3" else "softmax.h5"))
+    keras.Model(ids, keras.layers.Softmax(name="softmax")(embedded)).save(path)
+    with pytest.raises(converter.UnsupportedLayerError, match="softmax of a masked input"):
+        converter.to_torch(path)
+
+
 def test_a_keras3_multiply_of_masked_inputs_is_refused(tmp_path):
     import keras
 

@@ -45,6 +45,8 @@ def softmax(e: Emitter) -> Value:
     axes = e.config.axes("axis", -1)
     if len(axes) != 1:
         raise e.unsupported(f"softmax over several axes {axes} is not built yet")
+    if e.mask() is not None:  # Keras adds a large negative number where its mask, broadcast to the input, is 0
+        raise e.unsupported("softmax of a masked input is not built yet")
     if axes[0] == -1 or (x.rank is not None and axes[0] == x.rank - 1):
         return same(x, f"torch.softmax({x.expr}, dim={channel_dim(x)})")
     return same(x, f"torch.softmax({e.arg(0, KERAS)}, dim={axes[0]})", layout=KERAS)

@@ -41,6 +41,8 @@ def convert(layer: Layer, context: Context) -> LayerConversion:
 def forward(e: Emitter) -> Value:
     """nn.GroupNorm over the channels, channels-first: both split the channels into contiguous groups."""
     result = require_weights(e)
+    if e.keras_major < 3 and e.mask() is not None:  # tf.keras takes its statistics over the unmasked values
+        raise e.unsupported("a masked input is not built yet (tf.keras normalizes over its unmasked values)")
     e.module(result.module)
     return same(e.inputs[0], f"{e.attribute}({e.arg(0, CHANNELS_FIRST)})", layout=CHANNELS_FIRST)
 
