@@ -6,8 +6,9 @@ unchanged only where Keras says it `supports_masking` and computes no mask of it
 every other layer drops it, silently in tf.keras 2 and Keras 3 (a Conv1D, a pooling, a
 padding, an EinsumDense). Layers with a `compute_mask` of their own (Embedding, Masking,
 the recurrent layers, Bidirectional, attention, merges) set their outputs' masks in their
-kind's rule. Keras 3 also records the mask a layer is called with in its config (`mask=`,
-or `null` where none reached it): the emitter takes that where it is there.
+kind's rule. Keras 3 also records the mask a layer is called with in its config (`mask=`):
+the emitter takes a recorded mask tensor; a recorded `null` Keras fills at run time from the
+mask its input carries, as the emitter does.
 
 The sets are Keras's `supports_masking = True` layers (tf_keras 2.x and Keras 3 sources).
 """
