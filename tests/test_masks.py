@@ -70,6 +70,23 @@ def test_a_mask_through_a_layer_matches_keras(tmp_path, writer, case):
     check(tmp_path, writer, lambda keras: masked_model(keras, LAYERS[case]), [IDS, OTHER_IDS, FLOATS])
 
 
+@pytest.mark.parametrize("writer", ["keras3", "keras2"])
+def test_the_classic_padded_text_classifier_matches_keras(tmp_path, writer):
+    """Sequential Embedding(mask_zero) -> Bidirectional(LSTM) returning sequences -> Dropout -> Bidirectional(LSTM)
+    -> Dense, as text tutorials write it: the second LSTM skips the padded steps only if the first passes the
+    mask on (tf.keras files lost it there before)."""
+    def build(keras):
+        L = keras.layers
+        return keras.Sequential([
+            keras.Input((STEPS,), dtype="int32"), L.Embedding(20, 6, mask_zero=True, name="embedding"),
+            L.Bidirectional(L.LSTM(4, return_sequences=True, name="first"), name="bidirectional_first"),
+            L.Dropout(0.3, name="dropout"),
+            L.Bidirectional(L.LSTM(3, name="second"), name="bidirectional_second"),
+            L.Dense(2, activation="softmax", name="classes")])
+
+    check(tmp_path, writer, build, [IDS])
+
+
 @pytest.mark.parametrize("case", sorted(KERAS2_LAYERS))
 def test_a_tf_keras_merge_of_masks_matches_keras(tmp_path, case):
     check(tmp_path, "keras2", lambda keras: masked_model(keras, KERAS2_LAYERS[case]), [IDS, OTHER_IDS, FLOATS])
