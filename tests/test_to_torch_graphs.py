@@ -139,6 +139,25 @@ def test_stateful_recurrent_layers_are_refused_by_name(tmp_path, writer):
         converter.to_torch(path)
 
 
+@pytest.mark.parametrize("wrapped", [False, True])
+def test_time_major_recurrent_layers_are_refused_by_name(tmp_path, wrapped):
+    """tf.keras's time_major=True reads the input's first axis as time: built as batch-major, the module ran and
+    was wrong (0.26 abs); refused instead, its weights still converted."""
+    import tf_keras as keras
+
+    import converter
+
+    inputs = keras.Input((5, 3))
+    layer = keras.layers.LSTM(4, time_major=True, return_sequences=True, name="memory")
+    if wrapped:
+        layer = keras.layers.Bidirectional(layer, name="both_ways")
+    path = str(tmp_path / "time_major.h5")
+    keras.Model(inputs, layer(inputs)).save(path)
+    assert any(key.endswith("weight_ih_l0") for key in converter.state_dict(path))
+    with pytest.raises(converter.UnsupportedLayerError, match="time_major=True"):
+        converter.to_torch(path)
+
+
 def test_a_subclassed_models_weights_are_refused_saying_why(tmp_path):
     import keras
 

@@ -11,7 +11,7 @@ from ..graph import Layer
 from ..conversion import LayerConversion, TorchModule
 from .forward import KERAS, Emitter, Value, require_weights
 from .recurrent import (
-    CUDNN, TORCH_MODULES, direction, initial_states, needs_own_cell, refuse_stateful, rnn_arguments, rnn_tensors,
+    CUDNN, TORCH_MODULES, direction, initial_states, needs_own_cell, refuse_unbuilt_state, rnn_arguments, rnn_tensors,
     rnn_variables, rnn_warnings, torch_states,
 )
 from .registry import Kind, register
@@ -71,7 +71,7 @@ def forward(e: Emitter) -> Value | list[Value]:
     """
     result = require_weights(e)
     kind, inner = wrapped(e.config)
-    refuse_stateful(e, inner)
+    refuse_unbuilt_state(e, inner)
     options = result.options
     e.module(result.module)
     x = e.arg(0, KERAS)

@@ -15,7 +15,7 @@ from ..graph import Layer
 from ..layouts import Layout
 from .conv_options import check_kernel_size, conv_options
 from .forward import KERAS, Emitter, Value, activation, literal, require_weights
-from .recurrent import refuse_stateful
+from .recurrent import refuse_unbuilt_state
 from .registry import Kind, register
 from .rules import Context, Variable, numbered, to_torch
 
@@ -65,7 +65,7 @@ def _register(spatial: int) -> None:
 
     def forward(e: Emitter) -> Value:
         result = require_weights(e)
-        refuse_stateful(e, e.config)
+        refuse_unbuilt_state(e, e.config)
         options = result.options
         if options.get("tf_same") or e.config.bool("return_state", False) or e.named("initial_state") is not None \
                 or len(e.inputs) != 1:

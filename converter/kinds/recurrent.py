@@ -187,11 +187,14 @@ def _function(e: Emitter, name: str) -> str:
     return "lambda t: " + activation(e, name, Value("t", KERAS, 2))
 
 
-def refuse_stateful(e: Emitter, config: Config) -> None:
-    """A stateful layer carries its state from one call to the next; a generated forward does not."""
+def refuse_unbuilt_state(e: Emitter, config: Config) -> None:
+    """A stateful layer carries its state from one call to the next; a generated forward does not. A time_major
+    layer (tf.keras) reads its input's first axis as time, which the generated forward would take for the batch."""
     if config.bool("stateful", False):
         raise e.unsupported("stateful=True carries its state from one call to the next; the generated "
                             "module starts every call from zeros. Rebuild the model with stateful=False")
+    if config.bool("time_major", False):
+        raise e.unsupported("time_major=True (inputs (time, batch, features)) is not built yet")
 
 
 def initial_states(e: Emitter, kind: str, count: int) -> list[str]:
@@ -254,7 +257,7 @@ def recurrent_convert(layer: Layer, class_name: str, config: Config, role_prefix
 def recurrent_forward(e: Emitter, class_name: str, config: Config) -> Value | list[Value]:
     """torch's module where it computes Keras's layer, else keras_rnn() step by step on its parameters."""
     conversion = require_weights(e)
-    refuse_stateful(e, config)
+    refuse_unbuilt_state(e, config)
     class_name = CUDNN.get(class_name, class_name)  # a CuDNN layer computes as the layer it stands for
     options = conversion.options
     e.module(conversion.module)
