@@ -415,6 +415,12 @@ CASES: list[Case] = [
           k.layers.MultiHeadAttention(2, 4)(x, x, attention_mask=k.ops.greater(m[:, :, :5], 0.0)), keras2=False),
     Case("keras.layers.MultiHeadAttention", "attention_padding_masks", lambda k: _padded_attention(k), ((6,),),
          vocabulary=5),
+    # Keras 3's sliding window (each query sees the keys less than 2 steps away), with and without causality,
+    # packed and as projections (a longer value)
+    graph("MultiHeadAttention", "attention_sliding_window", ((6, 8),), lambda k, x: k.layers.MultiHeadAttention(
+        2, 4, sliding_window=2)(x, x), keras2=False),
+    graph("MultiHeadAttention", "attention_sliding_window_causal", ((5, 8), (7, 6)), lambda k, x, y:
+          k.layers.MultiHeadAttention(2, 3, value_dim=5, sliding_window=3)(x, y, use_causal_mask=True), keras2=False),
     # Keras 3 operations and tf.keras op layers: OPERATION_CASES, below
 ]
 

@@ -140,6 +140,7 @@ def forward(e: Emitter) -> Value:
 
 def _masked(e: Emitter, value_of: Value | None, key_of: Value | None) -> bool:
     return (e.kwargs.get("attention_mask") is not None or _causal(e) or e.inputs[0].mask is not None
+            or e.config.get("sliding_window") is not None
             or any(v is not None and v.mask is not None for v in (value_of, key_of)))
 
 
@@ -151,7 +152,8 @@ def _mask_adder(e: Emitter, query: str, value: str, value_of: Value | None, key_
     """The (batch, T, S) float Keras adds to the scaled scores before the softmax, or None without masks.
 
     Keras combines, with a logical and: `attention_mask` (batch, T, S), the causal mask (query
-    position i sees value positions j <= i), and the Keras masks the query (batch, T), value
+    position i sees value positions j <= i), Keras 3's sliding window (i sees j where |i - j| <
+    sliding_window), and the Keras masks the query (batch, T), value
     and key (batch, S) carry; its softmax then adds (1 - mask) * -1e9, which keeps a fully
     masked row finite (uniform), as this does.
     """
@@ -164,6 +166,10 @@ def _mask_adder(e: Emitter, query: str, value: str, value_of: Value | None, key_
     if _causal(e):
         terms.append(f"torch.ones({query}.shape[1], {value}.shape[1], dtype=torch.bool, "
                      f"device={query}.device).tril().unsqueeze(0)")
+    window = e.config.optional_int("sliding_window", minimum=1)
+    if window is not None:
+        rows, columns = (f"torch.arange({x}.shape[1], device={query}.device)" for x in (query, value))
+        terms.append(f"(({rows}.unsqueeze(1) - {columns}.unsqueeze(0)).abs() < {window}).unsqueeze(0)")
     if e.inputs[0].mask is not None:
         terms.append(f"{e.inputs[0].mask}.bool().unsqueeze(2)")
     for other in (value_of, key_of):
@@ -182,5 +188,5 @@ register(Kind(
     description="q/k/v kernels (d, heads, dim) -> (heads*dim, d) merged head-major; output (heads, dim, d) -> "
                 "(d, heads*dim); into in_proj/out_proj when all widths agree",
     tested="self and cross attention, use_bias, key_dim == and != d_model/heads, value_dim; use_causal_mask, "
-           "attention_mask, the Keras masks of its inputs (Embedding mask_zero)",
+           "attention_mask, the Keras masks of its inputs (Embedding mask_zero), Keras 3's sliding_window",
 ))
