@@ -40,7 +40,9 @@ def carried(kind_name: str, keras_major: int, inputs: list[Value], produced: lis
         return produced
     passing = PASSING[2 if keras_major < 3 else 3]
     mask = inputs[0].mask if inputs and kind_name in passing else None
-    return [value if value.mask == mask else replace(value, mask=mask) for value in produced]
+    # Keras pairs the one mask with the first output (MultiHeadAttention's scores get none)
+    masks = [mask] + [None] * (len(produced) - 1)
+    return [value if value.mask == want else replace(value, mask=want) for value, want in zip(produced, masks)]
 
 
 def merged_mask(keras_major: int, masks: list[str | None]) -> str | None:
