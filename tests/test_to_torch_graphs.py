@@ -139,6 +139,31 @@ def test_stateful_recurrent_layers_are_refused_by_name(tmp_path, writer):
         converter.to_torch(path)
 
 
+@pytest.mark.parametrize("writer", ["keras3", "keras2"])
+@pytest.mark.parametrize("backward", ["same", "relu"])
+def test_a_bidirectional_backward_layer_matches_keras_or_is_refused(tmp_path, writer, backward):
+    """A `backward_layer` given to Bidirectional: like the forward layer it is built (one torch module computes
+    both directions); with another activation it was built as the forward one (0.78 abs), now refused by name."""
+    def build(keras):
+        inputs = keras.Input((5, 3))
+        forward = keras.layers.GRU(4, return_sequences=True, name="forward_gru")
+        activation = "relu" if backward == "relu" else "tanh"
+        reverse = keras.layers.GRU(4, return_sequences=True, go_backwards=True, activation=activation,
+                                   name="backward_gru")
+        return keras.Model(inputs, keras.layers.Bidirectional(forward, backward_layer=reverse, name="both")(inputs))
+
+    if backward == "same":
+        check(tmp_path, writer, build, [random((5, 3))])
+        return
+    import converter
+    from layer_harness import keras_module
+
+    path = str(tmp_path / ("model.keras" if writer == "keras3" else "model.h5"))
+    build(keras_module(writer)).save(path)
+    with pytest.raises(converter.UnsupportedLayerError, match="backward layer has another activation"):
+        converter.to_torch(path)
+
+
 @pytest.mark.parametrize("wrapped", [False, True])
 def test_time_major_recurrent_layers_are_refused_by_name(tmp_path, wrapped):
     """tf.keras's time_major=True reads the input's first axis as time: built as batch-major, the module ran and

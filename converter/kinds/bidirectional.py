@@ -19,6 +19,8 @@ from .rules import Context, Variable, wrapped
 
 
 MERGE_MODES = ("concat", "sum", "mul", "ave")
+#: options of a `backward_layer` that change what it computes: they must be the forward layer's
+COMPUTING_OPTIONS = ("units", "activation", "recurrent_activation", "use_bias", "reset_after")
 
 
 def bidirectional_variables(config: Config) -> list[Variable]:
@@ -35,10 +37,14 @@ def _unsupported(layer: Layer) -> str | None:
     class_name, _ = wrapped(layer.config)
     if class_name not in TORCH_MODULES:
         return f"wraps {class_name or 'no layer'}; only LSTM, GRU and SimpleRNN have a bidirectional torch module"
-    backward_class, _ = wrapped(layer.config, "backward_layer")
+    backward_class, backward = wrapped(layer.config, "backward_layer")
     if backward_class not in ("", class_name):
         return f"its backward layer is a {backward_class}, its forward one a {class_name}"
     _, inner = wrapped(layer.config)
+    differing = [key for key in COMPUTING_OPTIONS if backward_class and backward.get(key) != inner.get(key)]
+    if differing:  # a bidirectional torch module computes both directions alike
+        return (f"its backward layer has another {' and '.join(differing)} than its forward one; a bidirectional "
+                "torch module computes both directions alike")
     if inner.bool("go_backwards", False):  # Keras then runs its "forward" layer backwards, its "backward" forwards
         return (f"its {class_name} has go_backwards=True, so the two directions swap roles and orders, which a "
                 f"bidirectional torch module does not; wrap a {class_name} with go_backwards=False")
@@ -118,5 +124,6 @@ register(Kind(
     "keras.layers.Bidirectional", module="nn.LSTM/GRU/RNN(bidirectional=True)", variables=bidirectional_variables,
     convert=convert, forward=forward, unsupported=_unsupported,
     description="forward -> *_l0, backward -> *_l0_reverse, each as its recurrent layer; merge_mode carried",
-    tested="LSTM and GRU, merge_mode concat/sum/mul/ave/None, return_sequences",
+    tested="LSTM and GRU, merge_mode concat/sum/mul/ave/None, return_sequences, a backward_layer like the forward "
+           "one (another activation, units or use_bias is refused)",
 ))
