@@ -34,14 +34,13 @@ def bidirectional_variables(config: Config) -> list[Variable]:
 
 
 def _unsupported(layer: Layer) -> str | None:
-    class_name, _ = wrapped(layer.config)
+    class_name, inner = wrapped(layer.config)
     if class_name not in TORCH_MODULES:
         return f"wraps {class_name or 'no layer'}; only LSTM, GRU and SimpleRNN have a bidirectional torch module"
     backward_class, backward = wrapped(layer.config, "backward_layer")
     if backward_class not in ("", class_name):
         return f"its backward layer is a {backward_class}, its forward one a {class_name}"
-    _, inner = wrapped(layer.config)
-    differing = [key for key in COMPUTING_OPTIONS if backward_class and backward.get(key) != inner.get(key)]
+    differing = [key for key in COMPUTING_OPTIONS if backward.get(key) != inner.get(key)] if backward_class else []
     if differing:  # a bidirectional torch module computes both directions alike
         return (f"its backward layer has another {' and '.join(differing)} than its forward one; a bidirectional "
                 "torch module computes both directions alike")

@@ -115,17 +115,17 @@ def filled_like(fill: str | None) -> Callable[[Emitter], Value]:
     """zeros_like, ones_like (`fill` given) and full_like (its second operand): the operand's shape, the config's
     dtype or the operand's. Keras 3 computes a Concatenate's mask with them (`zeros_like(x, dtype="bool")`)."""
     def forward(e: Emitter) -> Value:
+        arguments = operands(e, 1 if fill is not None else 2)
         value = fill
         if value is None:
-            constant = operands(e, 2)[1]
-            if not op.is_number(constant):
+            if not op.is_number(arguments[1]):
                 raise e.unsupported("full_like with a fill value that is not a number is not built")
-            value = literal(constant)
+            value = literal(arguments[1])
         dtype = e.config.get("dtype")
         if dtype is not None and dtype not in op.TORCH_DTYPES:
             raise e.unsupported(f"dtype {str(dtype)[:30]!r} is not built")
         dtype_argument = f", dtype={op.TORCH_DTYPES[dtype]}" if dtype is not None else ""
-        return op.elementwise(e, f"torch.full_like({{0}}, {value}{dtype_argument})", operands(e, 1))
+        return op.elementwise(e, f"torch.full_like({{0}}, {value}{dtype_argument})", arguments[:1])
     return forward
 
 
