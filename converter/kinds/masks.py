@@ -55,12 +55,10 @@ def merged_mask(keras_major: int, masks: list[str | None]) -> str | None:
     return f"({' & '.join(present)})" if keras_major < 3 else f"({' | '.join(present)})"
 
 
-def concatenated_mask(keras_major: int, inputs: list[tuple[str, str | None]], axis: int) -> str | None:
-    """The mask of a Concatenate of (Keras-layout tensor, mask) inputs along Keras's `axis`: each mask widened to
-    its input (an unmasked input keeps everything), joined along the axis, then reduced over the last one: every
-    part kept (tf.keras) or any part (Keras 3)."""
-    if all(mask is None for _, mask in inputs):
-        return None
+def concatenated_mask(keras_major: int, inputs: list[tuple[str, str | None]], axis: int) -> str:
+    """The mask of a Concatenate of (Keras-layout tensor, mask) inputs, one masked at least, along Keras's `axis`:
+    each mask widened to its input (an unmasked input keeps everything), joined along the axis, then reduced over
+    the last one: every part kept (tf.keras) or any part (Keras 3)."""
     parts = []
     for tensor, mask in inputs:
         if mask is None:
