@@ -281,6 +281,9 @@ CASES: list[Case] = [
     single("LSTM", "lstm", (6, 3), lambda k: k.layers.LSTM(5, return_sequences=True)),
     single("GRU", "gru", (6, 3), lambda k: k.layers.GRU(5)),
     single("SimpleRNN", "simple_rnn", (6, 3), lambda k: k.layers.SimpleRNN(5, go_backwards=True)),
+    # an activation nn.RNN lacks: its own cell on the module's parameters
+    single("SimpleRNN", "simple_rnn_elu", (6, 3), lambda k: k.layers.SimpleRNN(5, activation="elu",
+                                                                                  return_sequences=True)),
     single("Bidirectional", "bidirectional_lstm", (6, 3), lambda k: k.layers.Bidirectional(
         k.layers.LSTM(4, return_sequences=True))),
     graph("LSTM", "lstm_seq2seq", ((5, 3), (4, 2)), seq2seq),

@@ -290,18 +290,20 @@ class Generator:
             self.steps.append(f"TimeDistributed({type(inner).__name__}) as {layer.name} on {shape(x)}")
             return layer(x)
         if kind == "MultiHeadAttention":
-            causal = c.chance(0.4)
-            layer = self.layer(kind, num_heads=c.integer(1, 2), key_dim=c.integer(1, 3))
-            self.steps.append(f"MultiHeadAttention{' (causal)' if causal else ''} as {layer.name} on {shape(x)}")
-            return layer(x, x, use_causal_mask=True) if causal else layer(x, x)
+            # dropout (0 at inference) and returned scores each make Keras 3 compute the softmax itself
+            call = {"use_causal_mask": c.chance(0.4), "return_attention_scores": c.chance(0.3)}
+            dropout = {"dropout": 0.1} if c.chance(0.3) else {}
+            layer = self.layer(kind, num_heads=c.integer(1, 2), key_dim=c.integer(1, 3), **dropout)
+            self.steps.append(f"MultiHeadAttention({dropout}) {call} as {layer.name} on {shape(x)}")
+            return layer(x, x, **call)
         if kind in ("Attention", "AdditiveAttention"):
-            causal = c.chance(0.4)
+            call = {"use_causal_mask": c.chance(0.4), "return_attention_scores": c.chance(0.3)}
             options = {"use_scale": c.chance(0.5)}
             if kind == "Attention" and c.chance(0.3):
                 options["score_mode"] = "concat"
             layer = self.layer(kind, **options)
-            self.steps.append(f"{kind}({options}){' (causal)' if causal else ''} as {layer.name} on {shape(x)}")
-            return layer([x, x], use_causal_mask=True) if causal else layer([x, x])
+            self.steps.append(f"{kind}({options}) {call} as {layer.name} on {shape(x)}")
+            return layer([x, x], **call)
         if kind == "Reshape":
             return self.call(kind, x, (steps, channels, 1))
         return self.call(kind, x)

@@ -85,8 +85,22 @@ def test_lambda_layer_fails_naming_it(tmp_path):
                               keras.layers.Dense(2, name="head")])
     path = str(tmp_path / "lambda.keras")
     model.save(path)
-    with pytest.raises(converter.UnsupportedLayerError, match=r"double \(Lambda\)"):
+    with pytest.raises(converter.UnsupportedLayerError, match=r"double \(Lambda\).*hand-written code"):
         converter.to_torch(path)
+
+
+def test_an_operation_without_a_rule_fails_naming_it_as_an_operation(tmp_path):
+    import converter
+    import keras
+
+    values = keras.Input((6,), name="values")
+    model = keras.Model(values, keras.layers.Dense(2, name="head")(keras.ops.top_k(values, 2)[0]))
+    path = str(tmp_path / "top_k.keras")
+    model.save(path)
+    with pytest.raises(converter.UnsupportedLayerError) as refused:
+        converter.to_torch(path)
+    assert "(keras.ops.math.TopK); no rule here builds those keras.ops operations yet" in str(refused.value)
+    assert "Lambda" not in str(refused.value)
 
 
 @pytest.mark.parametrize("writer", ["keras3", "keras2"])

@@ -42,9 +42,9 @@ def convert(layer: Layer, context: Context) -> LayerConversion:
     return LayerConversion(layer, TorchModule("ModuleDict", parts=parts), tensors)
 
 
-def forward(e: Emitter) -> Value:
-    if e.named("return_attention_scores") or e.kwargs.get("return_attention_scores"):
-        raise e.unsupported("return_attention_scores=True (a second output) is not built yet")
+def forward(e: Emitter) -> Value | list[Value]:
+    """The attended values; with return_attention_scores, also the softmax of the scores (batch, T, S), which
+    Keras returns unmasked by the query's mask."""
     if len(e.inputs) not in (2, 3) or any(value.rank != 3 for value in e.inputs):
         raise e.unsupported("inputs other than [query, value(, key)] of rank 3 are not built yet")
     names = _weights(e.layer.class_name, e.config)
@@ -72,10 +72,15 @@ def forward(e: Emitter) -> Value:
                       f"device={scores}.device).tril()")
     if hidden:
         e.statement(f"{scores} = {scores} - 1e9 * (~({' & '.join(hidden)})).to({scores}.dtype)")
-    result = f"torch.softmax({scores}, dim=-1) @ {value}"
+    distribution = e.variable("distribution")
+    e.statement(f"{distribution} = torch.softmax({scores}, dim=-1)")
+    result = f"{distribution} @ {value}"
     if e.inputs[0].mask is not None:
         result = f"({result}) * {e.inputs[0].mask}.unsqueeze(-1).to({scores}.dtype)"
-    return Value(result, KERAS, 3, e.inputs[0].mask)
+    attended = Value(result, KERAS, 3, e.inputs[0].mask)
+    if e.named("return_attention_scores") or e.kwargs.get("return_attention_scores"):
+        return [attended, Value(distribution, KERAS, 3)]
+    return attended
 
 
 for _name, _description in (
@@ -83,4 +88,5 @@ for _name, _description in (
         ("AdditiveAttention", "scale (one per feature) kept; softmax(sum(scale * tanh(q + k))) v")):
     register(Kind(f"keras.layers.{_name}", module="ModuleDict of Weight", variables=_variables(_name),
                   convert=convert, forward=forward, description=_description,
-                  tested="use_scale, score_mode dot/concat, key given or not, causal, Keras masks of query and value"))
+                  tested="use_scale, score_mode dot/concat, key given or not, causal, Keras masks of query and value, "
+                         "return_attention_scores"))

@@ -95,8 +95,9 @@ def convert(layer: Layer, context: Context) -> LayerConversion:
                                      f"sqrt({key_dim})) v per head"])
 
 
-def forward(e: Emitter) -> Value:
-    """nn.MultiheadAttention, or its four projections written out: softmax(q k^T / sqrt(key_dim)) v per head."""
+def forward(e: Emitter) -> Value | list[Value]:
+    """nn.MultiheadAttention, or its four projections written out: softmax(q k^T / sqrt(key_dim)) v per head;
+    with return_attention_scores, also that softmax per head (batch, heads, T, S), as Keras returns it."""
     result = require_weights(e)
     query = e.arg(0, KERAS)
     value_input = e.kwargs.get("value")
@@ -116,15 +117,39 @@ def forward(e: Emitter) -> Value:
     rank = e.inputs[0].rank
     if rank != 3 and _masked(e, value_of, key_of):
         raise e.unsupported(f"masks over inputs of rank {rank} (attention over several axes) are not built yet")
-    adder = _mask_adder(e, query, value, value_of, key_of)
+    with_scores = bool(e.named("return_attention_scores") or e.kwargs.get("return_attention_scores"))
+    if with_scores and rank != 3:
+        raise e.unsupported(f"return_attention_scores over inputs of rank {rank} is not built yet (rank 3 is)")
+    keep = _attention_mask(e, query, value, value_of, key_of)
+    adder = None
+    if keep is not None:  # Keras's softmax adds (1 - mask) * -1e9: a fully masked row stays finite
+        adder = e.variable("adder")
+        e.statement(f"{adder} = (~{keep}).to({query}.dtype) * -1e9")
+    # Keras 3 (3.10 on) zeroes the masked weights after the softmax, so that a fully masked row attends to nothing,
+    # where it computes them itself: when they are returned or dropout is configured. Otherwise its
+    # dot_product_attention, like tf.keras, leaves such a row uniform.
+    dropout = e.config.get("dropout", 0.0)
+    zeroed = keep is not None and e.keras_major >= 3 and (with_scores or (isinstance(dropout, (int, float))
+                                                                          and dropout > 0))
     e.module(result.module)
     m = e.attribute
     if not result.module.parts:  # nn.MultiheadAttention: the mask as a float added to the scaled scores
         heads = int(result.module.arguments["num_heads"])
         attn_mask = "" if adder is None else \
             f", attn_mask={adder}.expand({query}.shape[0], -1, -1).repeat_interleave({heads}, dim=0)"
-        return Value(f"{m}({query}, {key}, {value}, need_weights=False{attn_mask})[0]", KERAS, rank,
-                     e.inputs[0].mask)
+        if not with_scores and not zeroed:
+            return Value(f"{m}({query}, {key}, {value}, need_weights=False{attn_mask})[0]", KERAS, rank,
+                         e.inputs[0].mask)
+        pair = e.variable("attended")
+        e.statement(f"{pair} = {m}({query}, {key}, {value}, need_weights={with_scores}, "
+                    f"average_attn_weights=False{attn_mask})")
+        attended, weights = f"{pair}[0]", f"{pair}[1]"
+        if zeroed:  # a row that attends to nothing is the output projection of zeros (its bias)
+            attended = (f"torch.where({keep}.any(-1, keepdim=True), {attended}, "
+                        f"{m}.out_proj(torch.zeros_like({attended})))")
+            weights = f"{weights} * {keep}.unsqueeze(1).to({query}.dtype)"
+        outputs = [Value(attended, KERAS, rank, e.inputs[0].mask)]
+        return outputs + [Value(weights, KERAS, 4)] if with_scores else outputs[0]
     options = result.options
     heads = int(options["num_heads"])
     q, k, v, w = e.variable("q"), e.variable("k"), e.variable("v"), e.variable("weights")
@@ -135,7 +160,10 @@ def forward(e: Emitter) -> Value:
     if adder is not None:
         scores += f" + {adder}.unsqueeze(1)"
     e.statement(f"{w} = torch.softmax({scores}, dim=-1)")
-    return Value(f"{m}['output'](({w} @ {v}).transpose(1, 2).flatten(2))", KERAS, rank, e.inputs[0].mask)
+    if zeroed:
+        e.statement(f"{w} = {w} * {keep}.unsqueeze(1).to({w}.dtype)")
+    output = Value(f"{m}['output'](({w} @ {v}).transpose(1, 2).flatten(2))", KERAS, rank, e.inputs[0].mask)
+    return [output, Value(w, KERAS, 4)] if with_scores else output
 
 
 def _masked(e: Emitter, value_of: Value | None, key_of: Value | None) -> bool:
@@ -148,14 +176,13 @@ def _causal(e: Emitter) -> bool:
     return e.config.bool("use_causal_mask", False) or bool(e.kwargs.get("use_causal_mask"))
 
 
-def _mask_adder(e: Emitter, query: str, value: str, value_of: Value | None, key_of: Value | None) -> str | None:
-    """The (batch, T, S) float Keras adds to the scaled scores before the softmax, or None without masks.
+def _attention_mask(e: Emitter, query: str, value: str, value_of: Value | None, key_of: Value | None) -> str | None:
+    """The (batch, T, S) boolean mask of the scores each query position sees, or None without masks.
 
     Keras combines, with a logical and: `attention_mask` (batch, T, S), the causal mask (query
     position i sees value positions j <= i), Keras 3's sliding window (i sees j where |i - j| <
     sliding_window), and the Keras masks the query (batch, T), value
-    and key (batch, S) carry; its softmax then adds (1 - mask) * -1e9, which keeps a fully
-    masked row finite (uniform), as this does.
+    and key (batch, S) carry.
     """
     terms = []
     attention_mask = e.kwargs.get("attention_mask")
@@ -178,7 +205,7 @@ def _mask_adder(e: Emitter, query: str, value: str, value_of: Value | None, key_
     if not terms:
         return None
     mask = e.variable("mask")
-    e.statement(f"{mask} = (1.0 - ({' & '.join(terms)}).to({query}.dtype)) * -1e9")
+    e.statement(f"{mask} = {' & '.join(terms)}")
     return mask
 
 
@@ -188,5 +215,7 @@ register(Kind(
     description="q/k/v kernels (d, heads, dim) -> (heads*dim, d) merged head-major; output (heads, dim, d) -> "
                 "(d, heads*dim); into in_proj/out_proj when all widths agree",
     tested="self and cross attention, use_bias, key_dim == and != d_model/heads, value_dim; use_causal_mask, "
-           "attention_mask, the Keras masks of its inputs (Embedding mask_zero), Keras 3's sliding_window",
+           "attention_mask, the Keras masks of its inputs (Embedding mask_zero), Keras 3's sliding_window; "
+           "return_attention_scores; fully masked rows (Keras 3 zeroes them when it returns the scores or has "
+           "dropout)",
 ))

@@ -141,8 +141,8 @@ def rnn_arguments(layer: Layer, class_name: str, config: Config,
         "go_backwards": config.bool("go_backwards", False),
         "activation": activation_name(config.get("activation", "tanh")),
     }
-    if class_name == "SimpleRNN":
-        arguments["nonlinearity"] = options["activation"]
+    if class_name == "SimpleRNN":  # nn.RNN has tanh or relu; for another, keras_rnn() runs on its parameters
+        arguments["nonlinearity"] = options["activation"] if options["activation"] in ("tanh", "relu") else "tanh"
     else:
         options["recurrent_activation"] = activation_name(config.get("recurrent_activation", "sigmoid"))
     if class_name == "GRU":

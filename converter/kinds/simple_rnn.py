@@ -6,5 +6,5 @@ from .recurrent import register_recurrent
 register_recurrent(
     "SimpleRNN",
     description="kernel, recurrent_kernel transposed; bias -> bias_ih_l0, zeros -> bias_hh_l0",
-    tested="activation tanh/relu, return_sequences, go_backwards",
+    tested="activation tanh/relu (nn.RNN) and others (its own cell), return_sequences, go_backwards",
 )

@@ -68,9 +68,12 @@ class Generator:
             preprocessing = [layer.key for layer in unsupported if layer.class_name in OUTSIDE_STATE]
             hint = (f"; {', '.join(preprocessing)}: preprocessing whose state (a vocabulary, bins) PyTorch cannot "
                     "compute in the model: run it before the model, on the model's input" if preprocessing else "")
+            operations = [layer for layer in unsupported if layer.label.startswith("keras.ops.")]
+            what = "; Lambda and custom layers need hand-written code" if len(operations) < len(unsupported) else ""
+            if operations:
+                what += "; no rule here builds those keras.ops operations yet"
             raise UnsupportedLayerError(
-                f"{self.graph.source}: no PyTorch equivalent for {len(unsupported)} layer(s): {names}; "
-                f"Lambda and custom layers need hand-written code{hint}",
+                f"{self.graph.source}: no PyTorch equivalent for {len(unsupported)} layer(s): {names}{what}{hint}",
                 [(layer.key, layer.label) for layer in unsupported])
         return self.model_class(self.graph.root, root=True)  # type: ignore[arg-type]
 

@@ -1,0 +1,84 @@
+"""Attention layers' second output (return_attention_scores) and their rows that see nothing, against Keras.
+
+With return_attention_scores=True, Attention and AdditiveAttention also return the softmax of their
+scores (batch, T, S), MultiHeadAttention that softmax per head (batch, heads, T, S). A query step
+whose every key is masked (a padded query, or padding before the tokens under a causal mask) has
+a fully masked row: tf.keras and Keras 3's dot_product_attention leave it uniform, while Keras
+3's own softmax (3.10 on; used when the scores are returned or dropout is configured) zeroes it,
+so that the step's output is the output projection's bias. Each model returns the attention
+layer's outputs directly: a layer after it that skips masked steps would hide those rows.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from build_harness import check
+
+STEPS = 6
+#: padding after, before and between the tokens, none, and all but one step
+IDS = np.array([[3, 4, 5, 0, 0, 0], [0, 0, 3, 4, 5, 6], [3, 0, 4, 0, 5, 0], [1, 2, 3, 4, 5, 6],
+                [0, 0, 0, 0, 0, 7]], dtype="int32")
+FLOATS = np.random.default_rng(7).normal(0, 1, (5, STEPS, 4)).astype("float32")
+OTHER = np.random.default_rng(8).normal(0, 1, (5, STEPS, 4)).astype("float32")
+
+
+def scores_model(keras, layer: str):
+    """Float query and value (as many steps: Keras 3 gives a cross attention's scores the query's length twice
+    when it builds the graph); the layer's output and its scores."""
+    L = keras.layers
+    query, value = keras.Input((STEPS, 4), name="query"), keras.Input((STEPS, 4), name="value")
+    if layer == "MultiHeadAttention packed":  # widths agree: one nn.MultiheadAttention
+        outputs = L.MultiHeadAttention(2, 2, name="under_test")(query, value, return_attention_scores=True)
+    elif layer == "MultiHeadAttention projections":
+        outputs = L.MultiHeadAttention(2, 3, value_dim=5, name="under_test")(query, value,
+                                                                             return_attention_scores=True)
+    elif layer == "MultiHeadAttention causal":
+        outputs = L.MultiHeadAttention(2, 3, name="under_test")(query, query, use_causal_mask=True,
+                                                                return_attention_scores=True)
+    elif layer == "Attention":
+        outputs = L.Attention(use_scale=True, name="under_test")([query, value], return_attention_scores=True)
+    else:
+        outputs = L.AdditiveAttention(name="under_test")([query, value], return_attention_scores=True)
+    attended, scores = outputs
+    # the scores feed another layer too: the second output is a value of the graph like any other
+    summary = L.Dense(2, name="after")(L.Flatten(name="flat")(scores))
+    return keras.Model([query, value], [attended, scores, summary])
+
+
+@pytest.mark.parametrize("writer", ["keras3", "keras2"])
+@pytest.mark.parametrize("layer", ["MultiHeadAttention packed", "MultiHeadAttention projections",
+                                   "MultiHeadAttention causal", "Attention", "AdditiveAttention"])
+def test_returned_attention_scores_match_keras(tmp_path, writer, layer):
+    check(tmp_path, writer, lambda keras: scores_model(keras, layer), [FLOATS, OTHER])
+
+
+def padded_model(keras, heads: int, key_dim: int, scores: bool, **options):
+    """Embedding(mask_zero) -> MultiHeadAttention, its output (and scores) returned as they are."""
+    ids = keras.Input((STEPS,), dtype="int32", name="ids")
+    embedded = keras.layers.Embedding(10, 4, mask_zero=True, name="embedding")(ids)
+    layer = keras.layers.MultiHeadAttention(heads, key_dim, name="under_test", **options)
+    if not scores:
+        return keras.Model(ids, layer(embedded, embedded))
+    attended, weights = layer(embedded, embedded, return_attention_scores=True)
+    return keras.Model(ids, [attended, weights])
+
+
+@pytest.mark.parametrize("writer", ["keras3", "keras2"])
+@pytest.mark.parametrize("key_dim", [2, 3], ids=["packed", "projections"])
+@pytest.mark.parametrize("variant", ["plain", "dropout", "scores", "causal scores"])
+def test_fully_masked_attention_rows_match_keras(tmp_path, writer, key_dim, variant):
+    """Keras 3 zeroes a fully masked row where it computes the softmax itself (dropout configured, scores
+    returned); the plain layer, and tf.keras always, leave it uniform. Padded query steps have such rows."""
+    options = {"dropout": 0.1} if variant == "dropout" else {}
+    if variant == "causal scores":
+        def build(keras):
+            ids = keras.Input((STEPS,), dtype="int32", name="ids")
+            embedded = keras.layers.Embedding(10, 4, mask_zero=True, name="embedding")(ids)
+            attended, weights = keras.layers.MultiHeadAttention(2, key_dim, name="under_test")(
+                embedded, embedded, use_causal_mask=True, return_attention_scores=True)
+            return keras.Model(ids, [attended, weights])
+    else:
+        def build(keras):
+            return padded_model(keras, 2, key_dim, variant.endswith("scores"), **options)
+    check(tmp_path, writer, build, [IDS])
