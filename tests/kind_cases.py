@@ -508,6 +508,9 @@ OPERATION_CASES: list[Case] = [
     operation("OnesLike", "op_ones_like", IMAGE, lambda k, x: x + k.ops.ones_like(x)),
     operation("FullLike", "op_full_like", SEQUENCE, lambda k, x: x * k.ops.full_like(x, 2.5)),
     operation("Pad", "op_pad", SEQUENCE, lambda k, x: k.ops.pad(x, ((0, 0), (1, 2), (0, 1)))),
+    operation("Pad", "op_pad_mirrored", IMAGE, lambda k, x: k.ops.pad(x, ((0, 0), (1, 2), (2, 0), (0, 0)),
+                                                                      mode="reflect") + k.ops.pad(
+        x, ((0, 0), (2, 1), (1, 1), (0, 0)), mode="symmetric")),
     operation("Where", "op_where", SEQUENCE, lambda k, x: k.ops.where(x > 0, x, 0.1 * x)),
     operation("Clip", "op_clip", IMAGE, lambda k, x: k.ops.clip(x, -0.5, 0.5)),
     operation("Matmul", "op_matmul", SEQUENCE, lambda k, x: k.ops.matmul(x, k.ops.transpose(x, (0, 2, 1)))),
@@ -540,6 +543,25 @@ OPERATION_CASES: list[Case] = [
     tf_operation("TFOpLambda", "tf_split_where_cast", SEQUENCE, lambda tf, x: tf.cast(tf.where(
         tf.split(x, 2, axis=-1)[0] > 0, 1.0, 0.0), tf.float32) + tf.expand_dims(tf.reduce_sum(x, axis=-1), -1)),
     tf_operation("TFOpLambda", "tf_matmul", SEQUENCE, lambda tf, x: tf.matmul(x, x, transpose_b=True)),
+    tf_operation("TFOpLambda", "tf_normalize_and_sums", IMAGE, lambda tf, x: tf.math.l2_normalize(x, axis=-1) + (
+        tf.cumsum(x, axis=1, exclusive=True, reverse=True) + tf.math.reduce_std(x, axis=[1, 2], keepdims=True)
+        - tf.math.reduce_variance(x, axis=-1, keepdims=True)) * tf.stop_gradient(
+        tf.math.squared_difference(x, 0.5))),
+    tf_operation("TFOpLambda", "tf_pad_tile", IMAGE, lambda tf, x: tf.pad(x, [[0, 0], [1, 2], [2, 1], [0, 0]],
+                                                                          mode="REFLECT") + tf.pad(
+        x, [[0, 0], [2, 1], [1, 2], [0, 0]], mode="SYMMETRIC") * tf.pad(x, [[0, 0], [1, 2], [0, 3], [0, 0]],
+                                                                         constant_values=0.5)
+        + tf.tile(x, [1, 1, 1, 1])[:, :1, :1]),
+    tf_operation("TFOpLambda", "tf_resize", IMAGE, lambda tf, x: tf.image.resize(x, (7, 9)) * tf.image.resize(
+        x, (7, 9), method="nearest") + tf.compat.v1.image.resize_bilinear(x, (7, 9), align_corners=True)),
+    tf_operation("TFOpLambda", "tf_depth_space", (4, 6, 8), lambda tf, x: tf.nn.depth_to_space(
+        tf.nn.relu(tf.nn.space_to_depth(x, 2)) + 0.5, 2) * tf.tile(tf.nn.depth_to_space(x, 2)[:, ::2, 1::2],
+                                                                  [1, 1, 1, 4])),
+    tf_operation("TFOpLambda", "tf_one_hot_and_rounding", SEQUENCE, lambda tf, x: tf.concat([
+        tf.one_hot(tf.cast(tf.abs(x) * 2.0, tf.int32), 3, on_value=2.0, off_value=-1.0)[:, :, 0],
+        tf.math.round(x * 2.0), x % 0.3, x // 0.3, tf.math.divide_no_nan(x, tf.nn.relu(x)),
+        tf.nn.log_softmax(x, axis=1), tf.nn.bias_add(x, [0.5, -1.0, 2.0, 0.25]),
+        tf.norm(x, axis=-1, keepdims=True), tf.linalg.matmul(x, x, adjoint_b=True)], axis=-1)),
     tf_operation("SlicingOpLambda", "tf_slicing", IMAGE, lambda tf, x: x[:, 1:, ::2, 0] + x[:, None, 0, 0, :1]),
 ]
 CASES += OPERATION_CASES

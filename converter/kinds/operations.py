@@ -246,6 +246,27 @@ def take(e: Emitter, operand: Any, indices: Any, axis: Any) -> Value:
     return Value(f"{x}[{prefix}torch.as_tensor({index}).long()]", KERAS, result_rank)
 
 
+def pad(e: Emitter, operand: Any, width: Any, mode: str, value: Any) -> Value:
+    """numpy's and TensorFlow's pad: (before, after) per axis, the batch's included; 'constant' (with
+    `value`), 'reflect' (the edge not repeated) or 'symmetric' (repeated), in any case."""
+    if not isinstance(width, list) or not all(isinstance(pair, list) and len(pair) == 2 and all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in pair) for pair in width):
+        raise e.unsupported(f"paddings {str(width)[:40]} are not built (pairs of sizes per axis are)")
+    x, rank = keras_value(e, operand)
+    if rank is not None and len(width) != rank:
+        raise e.unsupported(f"{len(width)} pairs of paddings for a tensor of rank {rank}")
+    mode = mode.lower()
+    if mode == "constant":
+        if value is not None and not is_number(value):
+            raise e.unsupported("padding with a tensor value is not built")
+        flat = [int(p) for pair in reversed(width) for p in pair]  # F.pad takes the last axis first
+        return Value(f"F.pad({x}, {literal(flat)}, value={literal(float(value or 0))})", KERAS, rank)
+    if mode not in ("reflect", "symmetric"):
+        raise e.unsupported(f"padding mode {mode[:20]!r} is not built yet (constant, reflect and symmetric are)")
+    pairs = tuple(tuple(pair) for pair in width)
+    return Value(f"{e.helper('mirror_pad')}({x}, {literal(pairs)}, {literal(mode == 'symmetric')})", KERAS, rank)
+
+
 def where(e: Emitter, condition: Any, first: Any, second: Any) -> Value:
     return elementwise(e, "torch.where({0}, {1}, {2})", [condition, _as_tensor(e, first), _as_tensor(e, second)])
 

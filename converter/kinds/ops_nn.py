@@ -45,16 +45,22 @@ def resize(e: Emitter) -> Value:
 
 
 def resized(e: Emitter, x: Any, size: Sequence[int]) -> Value:
-    """Images resized as TensorFlow and Keras resize them (half-pixel centres, no antialiasing), the
-    config's interpolation, flags and data_format read from `e.config`."""
+    """Images resized as Keras resizes them, the config's interpolation, flags and data_format read from
+    `e.config`."""
     config = e.config
     interpolation = config.choice("interpolation", ("bilinear", "nearest", "bicubic", "lanczos3", "lanczos5",
                                                     "area"), "bilinear")
     flags = [key for key in ("antialias", "crop_to_aspect_ratio", "pad_to_aspect_ratio") if config.bool(key, False)]
-    if interpolation not in ("bilinear", "nearest") or flags:
-        raise e.unsupported(f"resize with {interpolation} {' '.join(flags)} is not built (bilinear and nearest are)")
     if config.get("data_format") not in (None, "channels_last"):
         raise e.unsupported("resize of channels-first images is not built yet")
+    return resized_images(e, x, size, interpolation, flags)
+
+
+def resized_images(e: Emitter, x: Any, size: Sequence[int], interpolation: str, flags: Sequence[str]) -> Value:
+    """Channels-last images resized as TensorFlow resizes them (half-pixel centres, no antialiasing):
+    bilinear or nearest; other methods and `flags` (antialias, ...) are refused by name."""
+    if interpolation not in ("bilinear", "nearest") or flags:
+        raise e.unsupported(f"resize with {interpolation} {' '.join(flags)} is not built (bilinear and nearest are)")
     if not isinstance(x, Value) or x.rank != 4:
         raise e.unsupported("resize of something other than a batch of images")
     mode = "'bilinear', align_corners=False" if interpolation == "bilinear" else "'nearest-exact'"

@@ -74,18 +74,8 @@ def round_(e: Emitter) -> Value:
 
 
 def pad(e: Emitter) -> Value:
-    width = e.config.get("pad_width")
-    if e.config.text("mode", "constant") != "constant":
-        raise e.unsupported(f"padding mode {e.config.get('mode')!r} is not built yet")
-    if not isinstance(width, list) or not all(isinstance(pair, list) and len(pair) == 2 and all(
-            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in pair) for pair in width):
-        raise e.unsupported(f"pad_width {str(width)[:40]} is not built")
-    value = e.kwargs.get("constant_values")
-    if value is not None and not op.is_number(value):
-        raise e.unsupported("padding with a tensor value is not built")
-    x, rank = op.keras_value(e, operands(e, 1)[0])
-    flat = [int(p) for pair in reversed(width) for p in pair]  # F.pad takes the last axis first
-    return Value(f"F.pad({x}, {literal(flat)}, value={literal(float(value or 0))})", "keras", rank)
+    return op.pad(e, operands(e, 1)[0], e.config.get("pad_width"), e.config.text("mode", "constant"),
+                  e.kwargs.get("constant_values"))
 
 
 def cumsum(e: Emitter) -> Value:

@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from . import operations as op
-from .forward import Emitter, Value, literal
+from .forward import CHANNELS_FIRST, KERAS, Emitter, Value, literal
+from .ops_nn import resized_images
 from .registry import Kind, register
 
 Arguments = dict[str, Any]
@@ -61,6 +62,143 @@ def _where(e: Emitter, a: Arguments) -> Value:
     return op.where(e, a["condition"], a["x"], a["y"])
 
 
+def _axis(e: Emitter, axis: Any, default: int | None = None) -> int:
+    """One axis, as an int (tensors and lists refused)."""
+    axis = default if axis is None else axis
+    if not isinstance(axis, int) or isinstance(axis, bool):
+        raise e.unsupported(f"axis {str(axis)[:30]} is not one axis")
+    return axis
+
+
+def _l2_normalize(e: Emitter, a: Arguments) -> Value:
+    """x / sqrt(max(sum(x^2 over axis), epsilon)), as TensorFlow computes it."""
+    axes = op.axes_of(e, a.get("axis") if a.get("axis") is not None else a.get("dim"))
+    if axes is None:
+        raise e.unsupported("l2_normalize over every axis (the batch too) is not built")
+    epsilon = 1e-12 if a.get("epsilon") is None else a["epsilon"]
+    if not op.is_number(epsilon):
+        raise e.unsupported("l2_normalize with a non-number epsilon")
+    dims = literal(axes[0] if len(axes) == 1 else axes)
+    x, rank = op.keras_value(e, a["x"])  # the axes are Keras's
+    return Value(f"({x} * torch.rsqrt(torch.clamp(torch.sum(torch.square({x}), dim={dims}, keepdim=True), "
+                 f"min={literal(float(epsilon))})))", KERAS, rank)
+
+
+def _cumsum(e: Emitter, a: Arguments) -> Value:
+    """Sums along an axis; `reverse` from its end, `exclusive` of the element itself (0 first)."""
+    x, rank = op.keras_value(e, a["x"])
+    axis = _axis(e, a.get("axis"), 0)
+    if a.get("reverse"):
+        x = f"torch.flip({x}, ({axis},))"
+    total = f"torch.cumsum({x}, dim={axis})"
+    if a.get("exclusive"):  # shifted by one step, exactly (not the sum less the element)
+        total = (f"torch.cat([torch.zeros_like({x}.narrow({axis}, 0, 1)), {total}.narrow({axis}, 0, "
+                 f"{x}.shape[{axis}] - 1)], {axis})")
+    if a.get("reverse"):
+        total = f"torch.flip({total}, ({axis},))"
+    return Value(total, KERAS, rank)
+
+
+def _tile(e: Emitter, a: Arguments) -> Value:
+    multiples = a.get("multiples")
+    if not isinstance(multiples, list) or not all(isinstance(m, int) and not isinstance(m, bool) and m >= 0
+                                                  for m in multiples):
+        raise e.unsupported(f"tile by {str(multiples)[:30]} is not built (a list of counts is)")
+    x, rank = op.keras_value(e, a["input"])
+    return Value(f"torch.tile({x}, {literal(tuple(multiples))})", KERAS, rank)
+
+
+def _resize(e: Emitter, a: Arguments) -> Value:
+    """tf.image.resize (TensorFlow 2: half-pixel centres) to a constant size."""
+    size = a.get("size")
+    if not isinstance(size, list) or len(size) != 2 or not all(isinstance(s, int) and s >= 1 for s in size):
+        raise e.unsupported(f"resize to {str(size)[:30]} is not built (a constant [height, width] is)")
+    method = a.get("method") or "bilinear"
+    flags = [key for key in ("preserve_aspect_ratio", "antialias") if a.get(key)]
+    return resized_images(e, a["images"], size, str(method)[:20], flags)
+
+
+def _resize_bilinear_v1(e: Emitter, a: Arguments) -> Value:
+    """tf.compat.v1.image.resize_bilinear with align_corners (corner pixels aligned, as torch's) or half-pixel
+    centres (TensorFlow 2's); its default, neither, maps pixels as no torch mode does and is refused."""
+    size = a.get("size")
+    if not isinstance(size, list) or len(size) != 2 or not all(isinstance(s, int) and s >= 1 for s in size):
+        raise e.unsupported(f"resize to {str(size)[:30]} is not built (a constant [height, width] is)")
+    if a.get("half_pixel_centers") and not a.get("align_corners"):
+        return resized_images(e, a["images"], size, "bilinear", [])
+    if not a.get("align_corners"):
+        raise e.unsupported("resize_bilinear without align_corners or half_pixel_centers (TensorFlow 1's pixel "
+                            "mapping) is not built")
+    x = a["images"]
+    if not isinstance(x, Value) or x.rank != 4:
+        raise e.unsupported("resize of something other than a batch of images")
+    return Value(f"F.interpolate({e.convert(x, CHANNELS_FIRST)}, size={literal(tuple(size))}, mode='bilinear', "
+                 "align_corners=True)", CHANNELS_FIRST, 4)
+
+
+def _norm(e: Emitter, a: Arguments) -> Value:
+    """tf.norm: the euclidean norm over one axis."""
+    if a.get("ord") not in (None, "euclidean", 2, 2.0):
+        raise e.unsupported(f"norm of order {str(a.get('ord'))[:10]} is not built yet (euclidean is)")
+    x, rank = op.keras_value(e, a["tensor"])
+    axis = _axis(e, a.get("axis"))
+    keep = bool(a.get("keepdims") or a.get("keep_dims"))
+    return Value(f"torch.linalg.vector_norm({x}, dim={axis}, keepdim={literal(keep)})", KERAS,
+                 None if rank is None else rank - (0 if keep else 1))
+
+
+def _space_depth(helper: str) -> tuple[tuple[str, ...], Implementation]:
+    def run(e: Emitter, a: Arguments) -> Value:
+        block = a.get("block_size")
+        if not isinstance(block, int) or isinstance(block, bool) or block < 2:
+            raise e.unsupported(f"block_size {str(block)[:20]} is not built")
+        if a.get("data_format") not in (None, "NHWC"):
+            raise e.unsupported(f"{helper} of {str(a.get('data_format'))[:10]} images is not built (NHWC is)")
+        x, rank = op.keras_value(e, a["input"])
+        if rank != 4:
+            raise e.unsupported(f"{helper} of a tensor of rank {rank} (images are rank 4)")
+        return Value(f"{e.helper(helper)}({x}, {block})", KERAS, 4)
+    return ("input", "block_size", "data_format"), run
+
+
+def _one_hot(e: Emitter, a: Arguments) -> Value:
+    """float32 one-hot vectors along a new last axis; an id outside [0, depth) gives a row of off_value."""
+    depth = a.get("depth")
+    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 1:
+        raise e.unsupported(f"one_hot of depth {str(depth)[:20]} is not built")
+    if a.get("axis") not in (None, -1) or a.get("dtype") not in (None, "float32"):
+        raise e.unsupported("one_hot along another axis than the last, or of a dtype other than float32")
+    on, off = (1.0 if a.get("on_value") is None else a["on_value"]), (0.0 if a.get("off_value") is None
+                                                                       else a["off_value"])
+    if not op.is_number(on) or not op.is_number(off):
+        raise e.unsupported("one_hot with tensor on_value or off_value")
+    x, rank = op.keras_value(e, a["indices"])  # the new axis is Keras's last
+    hot = f"({x}.long().unsqueeze(-1) == torch.arange({depth}, device={x}.device)).to(torch.float32)"
+    if (on, off) != (1.0, 0.0):
+        hot = f"({hot} * {literal(float(on) - float(off))} + {literal(float(off))})"
+    return Value(hot, KERAS, None if rank is None else rank + 1)
+
+
+def _bias_add(e: Emitter, a: Arguments) -> Value:
+    if a.get("data_format") not in (None, "NHWC", "NWC", "NDHWC", "N...C"):
+        raise e.unsupported(f"bias_add to {str(a.get('data_format'))[:10]} data is not built (channels-last is)")
+    return op.elementwise(e, "({0} + {1})", [a["value"], a["bias"]])
+
+
+def _matmul(e: Emitter, a: Arguments) -> Value:
+    if a.get("output_type") is not None:
+        raise e.unsupported("matmul with an output_type is not built")
+    return op.matmul(e, a["a"], a["b"], a.get("transpose_a") or a.get("adjoint_a"),  # real: adjoint = transpose
+                     a.get("transpose_b") or a.get("adjoint_b"))
+
+
+def _pad(e: Emitter, a: Arguments) -> Value:
+    mode = a.get("mode") or "CONSTANT"
+    if not isinstance(mode, str):
+        raise e.unsupported(f"padding mode {str(mode)[:20]} is not built")
+    return op.pad(e, a["tensor"], a.get("paddings"), mode, a.get("constant_values"))
+
+
 FUNCTIONS: dict[str, tuple[tuple[str, ...], Implementation]] = {
     **{name: _binary("({0} + {1})") for name in ("__operators__.add", "math.add")},
     "math.subtract": _binary("({0} - {1})"), "math.multiply": _binary("({0} * {1})"),
@@ -83,6 +221,26 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], Implementation]] = {
     "math.log1p": _unary("torch.log1p({0})"), "math.expm1": _unary("torch.expm1({0})"),
     "math.reciprocal": _unary("torch.reciprocal({0})"), "math.floor": _unary("torch.floor({0})"),
     "math.ceil": _unary("torch.ceil({0})"), "math.softplus": _unary("F.softplus({0})", "features"),
+    "math.round": _unary("torch.round({0})"),  # both round half to even
+    **{name: _binary("({0} % {1})") for name in ("math.floormod", "math.mod")},  # torch's % floors, as TF's
+    "compat.v1.floor_div": _binary("({0} // {1})"),
+    "math.squared_difference": _binary("torch.square({0} - {1})"),
+    "math.divide_no_nan": _binary("torch.where({1} == 0, torch.zeros_like({0} / {1}), {0} / {1})", tensors=True),
+    "stop_gradient": _unary("{0}", "input"),  # inference: the identity
+    "math.l2_normalize": (("x", "axis", "epsilon", "dim"), _l2_normalize),
+    "math.cumsum": (("x", "axis", "exclusive", "reverse"), _cumsum),
+    "tile": (("input", "multiples"), _tile),
+    **{name: (("tensor", "paddings", "mode", "constant_values"), _pad) for name in ("pad", "compat.v1.pad")},
+    "image.resize": (("images", "size", "method", "preserve_aspect_ratio", "antialias"), _resize),
+    "compat.v1.image.resize_bilinear": (("images", "size", "align_corners", "half_pixel_centers"),
+                                        _resize_bilinear_v1),
+    **{name: (("tensor", "ord", "axis", "keepdims", "keep_dims"), _norm) for name in ("norm", "compat.v1.norm")},
+    "nn.depth_to_space": _space_depth("depth_to_space"), "nn.space_to_depth": _space_depth("space_to_depth"),
+    "one_hot": (("indices", "depth", "on_value", "off_value", "axis", "dtype"), _one_hot),
+    "nn.bias_add": (("value", "bias", "data_format"), _bias_add),
+    **{name: (("logits", "axis"), lambda e, a: op.softmax(e, "log_softmax", a["logits"], -1 if a.get("axis") is None
+                                                           else a["axis"])) for name in ("nn.log_softmax",
+                                                                                         "math.log_softmax")},
     "math.softsign": _unary("F.softsign({0})", "features"), "nn.softsign": _unary("F.softsign({0})", "features"),
     "nn.relu": _unary("F.relu({0})", "features"), "nn.relu6": _unary("F.relu6({0})", "features"),
     "nn.sigmoid": _unary("torch.sigmoid({0})"), "nn.silu": _unary("F.silu({0})", "features"),
@@ -94,6 +252,7 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], Implementation]] = {
     "math.reduce_mean": _reduce("mean"), "math.reduce_sum": _reduce("sum"), "math.reduce_max": _reduce("max"),
     "math.reduce_min": _reduce("min"), "math.reduce_prod": _reduce("prod"), "math.reduce_any": _reduce("any"),
     "math.reduce_all": _reduce("all"), "math.reduce_logsumexp": _reduce("logsumexp"),
+    "math.reduce_std": _reduce("std"), "math.reduce_variance": _reduce("var"),  # population, as op.reduce
     "math.argmax": (("input", "axis"), lambda e, a: op.arg_reduce(e, "argmax", a["input"], a.get("axis") or 0)),
     "math.argmin": (("input", "axis"), lambda e, a: op.arg_reduce(e, "argmin", a["input"], a.get("axis") or 0)),
     "concat": (("values", "axis"), lambda e, a: op.join(e, "cat", a["values"], a["axis"])),
@@ -113,8 +272,8 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], Implementation]] = {
               lambda e, a: op.split(e, a["value"], a["num_or_size_splits"], a.get("axis") or 0)),
     **{name: (("params", "indices", "validate_indices", "axis", "batch_dims"), _gather)
        for name in ("gather", "compat.v1.gather")},
-    "linalg.matmul": (("a", "b", "transpose_a", "transpose_b"),
-                      lambda e, a: op.matmul(e, a["a"], a["b"], a.get("transpose_a"), a.get("transpose_b"))),
+    "linalg.matmul": (("a", "b", "transpose_a", "transpose_b", "adjoint_a", "adjoint_b", "a_is_sparse",
+                       "b_is_sparse", "output_type"), _matmul),
 }
 
 
@@ -148,6 +307,9 @@ def slicing(e: Emitter) -> Value:
 
 register(Kind("keras.layers.TFOpLambda", forward=tf_op, description="no weights; a TensorFlow function",
               tested="tf.math arithmetic with constants on either side, tf.nn activations, reductions, "
-                     "concat, reshape, transpose, expand_dims, split, where, cast, matmul"))
+                     "concat, reshape, transpose, expand_dims, split, where, cast, matmul; l2_normalize, cumsum, "
+                     "reduce_std/variance, pad (constant, REFLECT, SYMMETRIC), tile, image.resize, "
+                     "depth_to_space, space_to_depth, one_hot, round, floormod, divide_no_nan, log_softmax, "
+                     "bias_add, norm"))
 register(Kind("keras.layers.SlicingOpLambda", forward=slicing, description="no weights; x[...] in tf.keras",
               tested="ints, slices with steps, new axes"))

@@ -204,6 +204,33 @@ def center_crop(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
     return x[..., top:top + height, left:left + width]
 
 
+def mirror_pad(x: torch.Tensor, pads: tuple, symmetric: bool) -> torch.Tensor:
+    """TensorFlow's REFLECT padding (the edge not repeated: c b | a b c d | c b) or SYMMETRIC (repeated:
+    b a | a b c d | d c); `pads` holds (before, after) for every axis."""
+    skip = 0 if symmetric else 1
+    for axis, (before, after) in enumerate(pads):
+        if before or after:
+            size = x.shape[axis]
+            x = torch.cat([x.narrow(axis, skip, before).flip(axis), x,
+                           x.narrow(axis, size - after - skip, after).flip(axis)], axis)
+    return x
+
+
+def depth_to_space(x: torch.Tensor, block: int) -> torch.Tensor:
+    """TensorFlow's depth_to_space of channels-last images: channel (i * block + j) * c + k of a pixel goes to
+    offset (i, j) of its block, channel k (torch's pixel_shuffle orders channels the other way)."""
+    n, h, w, c = x.shape
+    x = x.reshape(n, h, w, block, block, c // (block * block)).permute(0, 1, 3, 2, 4, 5)
+    return x.reshape(n, h * block, w * block, c // (block * block))
+
+
+def space_to_depth(x: torch.Tensor, block: int) -> torch.Tensor:
+    """TensorFlow's space_to_depth of channels-last images: the inverse of depth_to_space."""
+    n, h, w, c = x.shape
+    x = x.reshape(n, h // block, block, w // block, block, c).permute(0, 1, 3, 2, 4, 5)
+    return x.reshape(n, h // block, w // block, block * block * c)
+
+
 def keras_dot(a: torch.Tensor, b: torch.Tensor, axes, normalize: bool) -> torch.Tensor:
     """Keras's Dot layer (batch_dot) for 2-D and 3-D inputs."""
     if isinstance(axes, int):
