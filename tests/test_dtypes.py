@@ -116,6 +116,39 @@ def test_float64_comparison_runs_both_sides_in_float64(tmp_path):
         converter.verify(str(tmp_path / "half.keras"), precision="float64")
 
 
+@pytest.mark.parametrize("writer", ["keras3", "keras2"])
+@pytest.mark.parametrize("attention", ["float32", "float64"])
+def test_tensors_passed_by_keyword_are_cast_to_the_layer_dtype(tmp_path, writer, attention):
+    """Keras casts every floating argument of a layer to its compute dtype, keyword ones too: tf.keras records a
+    MultiHeadAttention's value as `value=`, which was passed on uncast (torch: "mat1 and mat2 must have the
+    same dtype"; found by the random-graph fuzzer, seeds 54145 and 54797)."""
+    from build_harness import check
+
+    def build_model(keras):
+        query = keras.Input((4, 3), name="query")
+        other = "float32" if attention == "float64" else "float64"
+        value = keras.layers.Dense(3, dtype=other, name="value")(query)
+        return keras.Model(query, keras.layers.MultiHeadAttention(2, 2, dtype=attention, name="attention")(
+            query, value=value, key=value))
+
+    check(tmp_path, writer, build_model, [np.random.default_rng(2).normal(0, 1, (3, 4, 3)).astype("float32")])
+
+
+@pytest.mark.parametrize("layer", ["GRU", "LSTM"])
+def test_initial_states_are_cast_to_the_layer_dtype(tmp_path, layer):
+    """Keras 3 casts a recurrent layer's initial_state to its compute dtype (tf.keras refuses to mix them)."""
+    from build_harness import check
+
+    def build_model(keras):
+        sequence = keras.Input((5, 3), name="sequence")
+        summary = keras.layers.GlobalAveragePooling1D(name="summary")(sequence)
+        states = [keras.layers.Dense(4, name=f"state_{index}")(summary) for index in range(2 if layer == "LSTM" else 1)]
+        return keras.Model(sequence, getattr(keras.layers, layer)(4, dtype="float64", name="recurrent")(
+            sequence, initial_state=states))
+
+    check(tmp_path, "keras3", build_model, [np.random.default_rng(3).normal(0, 1, (3, 5, 3)).astype("float32")])
+
+
 def test_channels_first_layout_keeps_dtypes(tmp_path):
     """The torch layout's permutes happen in the dtype of the value permuted."""
     import keras

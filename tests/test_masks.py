@@ -87,6 +87,30 @@ def test_the_classic_padded_text_classifier_matches_keras(tmp_path, writer):
     check(tmp_path, writer, build, [IDS])
 
 
+@pytest.mark.parametrize("writer", ["keras3", "keras2"])
+@pytest.mark.parametrize("wrapper", ["plain", "bidirectional"])
+def test_sequences_of_a_layer_given_initial_state_carry_its_input_mask(tmp_path, writer, wrapper):
+    """Keras 3 runs a recurrent layer called with `initial_state=` unmasked, yet its sequences carry its input's
+    mask (its compute_mask gets the first input's; tf.keras masks both). The attention after it reads that mask
+    (a layer with a `mask` argument is handed one Keras 3 records in the config; MultiHeadAttention and the merges
+    read what the tensor carries): it was dropped there, so the attention saw the padded steps."""
+    def build(keras):
+        L = keras.layers
+        ids = keras.Input((STEPS,), dtype="int32", name="ids")
+        embedded = L.Embedding(20, 4, mask_zero=True, name="embedding")(ids)
+        summary = L.GlobalAveragePooling1D(name="summary")(embedded)
+        states = [L.Dense(3, activation="tanh", name=f"state_{index}")(summary) for index in range(4)]
+        if wrapper == "plain":
+            first = L.LSTM(3, return_sequences=True, name="first")(embedded, initial_state=states[:2])
+        else:
+            first = L.Bidirectional(L.LSTM(3, return_sequences=True, name="inner"), name="first")(
+                embedded, initial_state=states)
+        return keras.Model(ids, [L.LSTM(2, name="second")(first),
+                                 L.MultiHeadAttention(2, 2, name="attention")(first, first)])
+
+    check(tmp_path, writer, build, [IDS])
+
+
 @pytest.mark.parametrize("case", sorted(KERAS2_LAYERS))
 def test_a_tf_keras_merge_of_masks_matches_keras(tmp_path, case):
     check(tmp_path, "keras2", lambda keras: masked_model(keras, KERAS2_LAYERS[case]), [IDS, OTHER_IDS, FLOATS])

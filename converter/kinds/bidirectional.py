@@ -112,7 +112,8 @@ def forward(e: Emitter) -> Value | list[Value]:
     else:  # the forward pass ends at the last step, the backward pass at the first
         pair, rank = (f"{forward_values}[:, -1]", f"{backward_values}[:, 0]"), 2
     mode = options["merge_mode"]
-    carried = mask if options["return_sequences"] else None  # Keras's compute_mask: the sequences keep it
+    # Keras's compute_mask: the sequences keep the mask (their input's, even where the call ran unmasked)
+    carried = e.previous_mask() if options["return_sequences"] else None
     if mode is None:
         return [Value(pair[0], KERAS, rank, carried), Value(pair[1], KERAS, rank, carried)] + returned_states
     merged = Value(_merge(mode, *pair), KERAS, rank, carried)

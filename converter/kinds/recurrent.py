@@ -281,7 +281,7 @@ def recurrent_forward(e: Emitter, class_name: str, config: Config) -> Value | li
             e.statement(f"{outputs}, {h} = {e.attribute}({x}{hx})")
             h = f"{h}[-1]"
         last = h
-    result = Value(outputs, KERAS, 3, e.mask()) if options["return_sequences"] else Value(last, KERAS, 2)
+    result = Value(outputs, KERAS, 3, e.previous_mask()) if options["return_sequences"] else Value(last, KERAS, 2)
     if config.bool("return_state", False):
         returned = [Value(h, KERAS, 2)] + ([Value(c, KERAS, 2)] if class_name == "LSTM" else [])
         return [result] + returned

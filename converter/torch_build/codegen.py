@@ -159,9 +159,14 @@ class Generator:
         kind = lookup(call.layer)
         assert kind is not None and kind.forward is not None  # generate() refused the others
         dtype = self.output_dtype(kind, call.layer, inputs)
-        if autocasts(kind):
-            inputs = [self.autocast(value, dtype) for value in inputs]
-        emitter = Emitter(self, source, call, inputs, kwargs)
+        cast = None
+        if autocasts(kind):  # every floating tensor argument, keyword ones too (a MultiHeadAttention's value=)
+            def cast(value: Value) -> Value:
+                return self.autocast(value, dtype)
+
+            inputs = [cast(value) for value in inputs]
+            kwargs = {key: cast(value) if isinstance(value, Value) else value for key, value in kwargs.items()}
+        emitter = Emitter(self, source, call, inputs, kwargs, cast=cast)
         produced = kind.forward(emitter)
         produced = carried(kind.name, self.keras_major, inputs, produced if isinstance(produced, list) else [produced])
         source.forward.extend(emitter.statements)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..config import compute_dtype
 from ..conversion import LayerConversion, TorchModule
@@ -47,8 +47,10 @@ class Emitter:
     """What a kind's forward sees of one Keras call, and how it adds code for it (kinds.forward.Emitter)."""
 
     def __init__(self, generator: Generator, source: ClassSource, call: Call, inputs: list[Value],
-                 kwargs: dict[str, Any], result: LayerConversion | None = None) -> None:
+                 kwargs: dict[str, Any], result: LayerConversion | None = None,
+                 cast: Callable[[Value], Value] | None = None) -> None:
         self.generator = generator
+        self.cast = cast  # what Keras does to a floating tensor argument of this call (its autocast), if anything
         self.source = source
         self.layer = call.layer
         self.call = call
@@ -112,6 +114,12 @@ class Emitter:
             return None
         return self.inputs[0].mask if self.inputs else None
 
+    def previous_mask(self) -> str | None:
+        """The mask Keras hands the layer's compute_mask for its outputs' masks: the one the call runs with,
+        else its first input's (Keras 3: an LSTM called with `initial_state=` runs unmasked, and its
+        sequences still carry its input's mask)."""
+        return self.mask() or (self.inputs[0].mask if self.inputs else None)
+
     def _tensor_arguments(self) -> int:
         """How many arguments of the call hold a tensor (a list of tensors is one argument), as Keras 3
         counts them to decide whether a mask is passed."""
@@ -131,7 +139,8 @@ class Emitter:
 
     def _resolved(self, item: Any) -> Any:
         if isinstance(item, tuple):
-            return self.generator.values[item]
+            value = self.generator.values[item]
+            return self.cast(value) if self.cast is not None else value
         if isinstance(item, list):
             return [self._resolved(element) for element in item]
         return item
