@@ -534,6 +534,23 @@ OPERATION_CASES: list[Case] = [
         x > 0.5, dtype="float32") + x, "core"),
     operation("Norm", "op_norm", SEQUENCE, lambda k, x: k.ops.norm(x, axis=-1), "linalg"),
     operation("Resize", "op_resize", IMAGE, lambda k, x: k.ops.image.resize(x, (7, 9)), "image"),
+    operation("Norm", "op_norm_orders", IMAGE, lambda k, x: k.ops.norm(x, ord=1, axis=-1) + k.ops.norm(
+        x, ord=float("inf"), axis=-1) * k.ops.norm(x, ord="fro", axis=(1, 2))[:, None, :1], "linalg"),
+    # split (sections and indices), unstack, top_k: several outputs each
+    operation("Split", "op_split", SEQUENCE, lambda k, x: k.ops.split(x, 5, axis=1)[2] + k.ops.split(
+        x, [1, 3], axis=-1)[1][..., :1]),
+    operation("Unstack", "op_unstack", IMAGE, lambda k, x: k.ops.unstack(x, axis=2)[1] * 2.0, "core"),
+    operation("TopK", "op_top_k", SEQUENCE, lambda k, x: k.ops.concatenate([
+        k.ops.top_k(x, 2)[0], k.ops.cast(k.ops.top_k(x, 2)[1], "float32")], axis=-1), "math"),
+    operation("OneHot", "op_one_hot", SEQUENCE, lambda k, x: k.ops.one_hot(k.ops.cast(x * 2.0, "int32"), 3), "nn"),
+    operation("Normalize", "op_normalize", IMAGE, lambda k, x: k.ops.normalize(x, axis=1) + k.ops.normalize(
+        x, order=1), "nn"),
+    operation("Repeat", "op_repeat", SEQUENCE, lambda k, x: k.ops.repeat(x, 2, axis=1)),
+    operation("Moveaxis", "op_moveaxis", IMAGE, lambda k, x: k.ops.moveaxis(x, -1, 1)),
+    operation("Swapaxes", "op_swapaxes", IMAGE, lambda k, x: k.ops.swapaxes(x, 1, 3)),
+    operation("Triu", "op_triu", SEQUENCE, lambda k, x: k.ops.triu(x, k=1)),
+    operation("Tril", "op_tril", IMAGE, lambda k, x: k.ops.tril(x, -1)),
+    operation("Sort", "op_sort", SEQUENCE, lambda k, x: k.ops.sort(x, axis=1) + k.ops.sort(x)),
     # tf.keras: TensorFlow functions in a functional model
     tf_operation("TFOpLambda", "tf_arithmetic", SEQUENCE, lambda tf, x: tf.nn.relu(x / 2.0) + 1.0 - 2.0 * x),
     tf_operation("TFOpLambda", "tf_reductions", IMAGE, lambda tf, x: tf.reduce_mean(x, axis=[1, 2]) * tf.reduce_max(

@@ -6,6 +6,7 @@ relu6(x + 3) / 6, gelu's `approximate` defaults to True in keras.ops.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Sequence
 
 from . import operations as op
@@ -69,16 +70,30 @@ def resized_images(e: Emitter, x: Any, size: Sequence[int], interpolation: str, 
 
 
 def norm(e: Emitter) -> Value:
+    """numpy's norm over one axis (a vector norm of any order) or two (a matrix norm: 'fro', 'nuc', +-1, +-2,
+    +-inf), as torch.linalg defines them alike."""
     order = e.config.get("ord")
-    if order not in (None, 2, 2.0):
-        raise e.unsupported(f"norm of order {str(order)[:10]} is not built yet")
     x, rank = op.keras_value(e, operands(e, 1)[0])
     axes = op.axes_of(e, e.config.get("axis"))
     keep = e.config.bool("keepdims", False)
-    if axes is None or len(axes) != 1:
-        raise e.unsupported("norm over other than one axis is not built yet")
-    return Value(f"torch.linalg.vector_norm({x}, dim={axes[0]}, keepdim={literal(keep)})", "keras",
-                 None if rank is None else rank - (0 if keep else 1))
+    if axes is None or len(axes) not in (1, 2):
+        raise e.unsupported("norm over other than one or two axes is not built yet")
+    result_rank = None if rank is None else rank - (0 if keep else len(axes))
+    if len(axes) == 1 and (order is None or op.is_number(order) and not isinstance(order, bool)):
+        ord_argument = "" if order is None else f"ord={_order(order)}, "
+        return Value(f"torch.linalg.vector_norm({x}, {ord_argument}dim={axes[0]}, keepdim={literal(keep)})",
+                     "keras", result_rank)
+    if len(axes) == 2 and (order in (None, "fro", "nuc") or order in (1, -1, 2, -2, math.inf, -math.inf)):
+        return Value(f"torch.linalg.matrix_norm({x}, ord={_order('fro' if order is None else order)}, "
+                     f"dim={literal(axes)}, keepdim={literal(keep)})", "keras", result_rank)
+    raise e.unsupported(f"norm of order {str(order)[:10]} over {len(axes)} axes is not built")
+
+
+def _order(order: Any) -> str:
+    """An order as source: infinities as math.inf (a literal cannot spell them)."""
+    if isinstance(order, float) and math.isinf(order):
+        return "math.inf" if order > 0 else "-math.inf"
+    return literal(order)
 
 
 def convert_to_tensor(e: Emitter) -> Value:

@@ -1,0 +1,133 @@
+"""Keras 3 operations that split, move, repeat, order or encode a tensor's entries (no weights).
+
+Each computes what the operation computes on the TensorFlow backend, numpy's semantics where
+Keras follows numpy: `split` takes sections or split indices (torch.tensor_split, not
+torch.split's sizes), `repeat` repeats entries in place (repeat_interleave), `one_hot` gives a
+row of zeros for an id outside [0, num_classes). Their options come from the operation's config.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from . import operations as op
+from .forward import KERAS, Emitter, Value, literal
+from .ops_numpy import operands
+from .registry import Kind, register
+
+
+def _int(e: Emitter, key: str, default: Any = None) -> int:
+    value = e.config.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise e.unsupported(f"{key} {str(value)[:30]} is not an int")
+    return value
+
+
+def _static_size(e: Emitter, axis: int) -> int | None:
+    """The size Keras 3 recorded for `axis` of the call's first tensor argument, if it did."""
+    first = e.call.positional[0] if e.call.positional else None
+    shape = e.call.shapes.get(first) if isinstance(first, tuple) else None
+    if shape is None or not -len(shape) <= axis < len(shape):
+        return None
+    return shape[axis]
+
+
+def split(e: Emitter) -> list[Value]:
+    """numpy's split: `indices_or_sections` equal sections, or the indices where each part starts."""
+    x, rank = op.keras_value(e, operands(e, 1)[0])
+    axis = _int(e, "axis", 0)
+    sections = e.config.get("indices_or_sections")
+    if isinstance(sections, int) and not isinstance(sections, bool) and sections > 0:
+        count = sections
+    elif isinstance(sections, list) and all(isinstance(s, int) and not isinstance(s, bool) for s in sections):
+        count = len(sections) + 1
+    else:
+        raise e.unsupported(f"split at {str(sections)[:30]} is not built")
+    parts = e.variable("parts")
+    e.statement(f"{parts} = torch.tensor_split({x}, {literal(sections)}, dim={axis})")
+    return [Value(f"{parts}[{index}]", KERAS, rank) for index in range(count)]
+
+
+def unstack(e: Emitter) -> list[Value]:
+    """The slices along `axis`: as many as its size, recorded by Keras 3 (or `num`)."""
+    x, rank = op.keras_value(e, operands(e, 1)[0])
+    axis = _int(e, "axis", 0)
+    count = e.config.get("num") or _static_size(e, axis)
+    if not isinstance(count, int) or count < 1:
+        raise e.unsupported("unstack along an axis of unknown size is not built")
+    parts = e.variable("parts")
+    e.statement(f"{parts} = torch.unbind({x}, dim={axis})")
+    return [Value(f"{parts}[{index}]", KERAS, None if rank is None else rank - 1) for index in range(count)]
+
+
+def top_k(e: Emitter) -> list[Value]:
+    """The k largest entries along the last axis, largest first, and their indices."""
+    if not e.config.bool("sorted", True):
+        raise e.unsupported("top_k with sorted=False (an unspecified order) is not built")
+    x, rank = op.keras_value(e, operands(e, 1)[0])
+    found = e.variable("top")
+    e.statement(f"{found} = torch.topk({x}, {_int(e, 'k')}, dim=-1, largest=True, sorted=True)")
+    return [Value(f"{found}.values", KERAS, rank), Value(f"{found}.indices", KERAS, rank)]
+
+
+def one_hot(e: Emitter) -> Value:
+    if e.config.bool("sparse", False) or e.config.get("axis", -1) != -1:
+        raise e.unsupported("one_hot along another axis than the last, or sparse, is not built")
+    dtype = e.config.get("dtype") or "float32"
+    if dtype not in op.TORCH_DTYPES:
+        raise e.unsupported(f"one_hot of dtype {str(dtype)[:20]!r} is not built")
+    x, rank = op.keras_value(e, operands(e, 1)[0])
+    depth = _int(e, "num_classes")
+    return Value(f"({x}.long().unsqueeze(-1) == torch.arange({depth}, device={x}.device)).to("
+                 f"{op.TORCH_DTYPES[dtype]})", KERAS, None if rank is None else rank + 1)
+
+
+def normalize(e: Emitter) -> Value:
+    """x over its `order`-norm along `axis`: for order 2, x * min(rsqrt(sum(x^2)), 1/epsilon); else x / max(norm,
+    epsilon). Keras's epsilon defaults to its backend's (1e-7, keras.json's default)."""
+    x, rank = op.keras_value(e, operands(e, 1)[0])
+    axes = op.axes_of(e, e.config.get("axis", -1))
+    order = _int(e, "order", 2)
+    epsilon = e.config.get("epsilon")
+    epsilon = 1e-7 if epsilon is None else epsilon
+    if axes is None or not op.is_number(epsilon) or order < 1:
+        raise e.unsupported("normalize over every axis, or with a non-number epsilon, is not built")
+    dims = literal(axes[0] if len(axes) == 1 else axes)
+    if order == 2:
+        inverse = f"torch.rsqrt(torch.sum(torch.square({x}), dim={dims}, keepdim=True))"
+        return Value(f"({x} * torch.clamp({inverse}, max={literal(1.0 / float(epsilon))}))", KERAS, rank)
+    norm = f"torch.linalg.vector_norm({x}, ord={order}, dim={dims}, keepdim=True)"
+    return Value(f"({x} / torch.clamp({norm}, min={literal(float(epsilon))}))", KERAS, rank)
+
+
+def _axes_operation(template: str, **keys: int) -> Callable[[Emitter], Value]:
+    """An operation whose config holds ints (`keys`, with Keras's defaults) that `template` places, in the
+    input's Keras layout."""
+    def forward(e: Emitter) -> Value:
+        x, rank = op.keras_value(e, operands(e, 1)[0])
+        return Value(template.format(x, *(_int(e, key, default) for key, default in keys.items())), KERAS, rank)
+    return forward
+
+
+def repeat(e: Emitter) -> Value:
+    x, rank = op.keras_value(e, operands(e, 1)[0])
+    repeats = e.config.get("repeats")
+    if not (isinstance(repeats, int) and not isinstance(repeats, bool) and repeats >= 0):
+        raise e.unsupported(f"repeat {str(repeats)[:30]} times is not built (one count is)")
+    if e.config.get("axis") is None:  # numpy: of the flattened tensor
+        return Value(f"torch.repeat_interleave({x}.flatten(), {repeats})", KERAS, 1)
+    return Value(f"torch.repeat_interleave({x}, {repeats}, dim={_int(e, 'axis')})", KERAS, rank)
+
+
+FORWARDS: dict[str, Callable[[Emitter], Any]] = {
+    "numpy.Split": split, "core.Unstack": unstack, "math.TopK": top_k, "nn.OneHot": one_hot,
+    "nn.Normalize": normalize, "numpy.Repeat": repeat,
+    "numpy.Moveaxis": _axes_operation("torch.movedim({0}, {1}, {2})", source=0, destination=0),
+    "numpy.Swapaxes": _axes_operation("torch.swapaxes({0}, {1}, {2})", axis1=0, axis2=0),
+    "numpy.Triu": _axes_operation("torch.triu({0}, diagonal={1})", k=0),
+    "numpy.Tril": _axes_operation("torch.tril({0}, diagonal={1})", k=0),
+    "numpy.Sort": _axes_operation("torch.sort({0}, dim={1}).values", axis=-1),
+}
+
+for _name, _forward in FORWARDS.items():
+    register(Kind(f"keras.ops.{_name}", forward=_forward, description="an operation, no weights",
+                  tested="its options as the kind case gives them"))
