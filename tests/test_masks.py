@@ -47,10 +47,11 @@ LAYERS = {
     "Add unmasked first": lambda L, e, e2, r: L.Add(name="under_test")([r, e]),
     "Average two masks": lambda L, e, e2, r: L.Average(name="under_test")([e, e2]),
 }
-#: tf.keras only: Keras 3 fills masked steps before merging, which is refused (below)
-KERAS2_LAYERS = {
-    "Multiply two masks": lambda L, e, e2, r: L.Multiply(name="under_test")([e, e2]),
-    "Maximum two masks": lambda L, e, e2, r: L.Maximum(name="under_test")([e, e2]),
+#: merges that fill masked steps in Keras 3 before merging (ones, or the merge so far): their own output is
+#: compared too, below, where the LSTM after them would skip those steps
+FILLING_MERGES = {
+    f"{kind} {which}": (kind, which) for kind in ("Multiply", "Maximum", "Minimum")
+    for which in ("two masks", "unmasked first", "masked first", "three inputs")
 }
 
 
@@ -111,9 +112,26 @@ def test_sequences_of_a_layer_given_initial_state_carry_its_input_mask(tmp_path,
     check(tmp_path, writer, build, [IDS])
 
 
-@pytest.mark.parametrize("case", sorted(KERAS2_LAYERS))
-def test_a_tf_keras_merge_of_masks_matches_keras(tmp_path, case):
-    check(tmp_path, "keras2", lambda keras: masked_model(keras, KERAS2_LAYERS[case]), [IDS, OTHER_IDS, FLOATS])
+@pytest.mark.parametrize("writer", ["keras3", "keras2"])
+@pytest.mark.parametrize("case", sorted(FILLING_MERGES))
+def test_a_merge_that_fills_masked_steps_matches_keras(tmp_path, writer, case):
+    """Keras 3's Multiply fills masked steps with ones (and zeroes those every input masks), its Maximum and
+    Minimum with the merge of the inputs before (where those are masked, this input's values); tf.keras merges
+    as they are. The merge's own output and an LSTM after it, against Keras."""
+    kind, which = FILLING_MERGES[case]
+
+    def build(keras):
+        L = keras.layers
+        a, b = keras.Input((STEPS,), dtype="int32", name="a"), keras.Input((STEPS,), dtype="int32", name="b")
+        r = keras.Input((STEPS, 4), name="r")
+        e = L.Embedding(20, 4, mask_zero=True, name="embedding_a")(a)
+        e2 = L.Embedding(20, 4, mask_zero=True, name="embedding_b")(b)
+        inputs = {"two masks": [e, e2], "unmasked first": [r, e], "masked first": [e, r],
+                  "three inputs": [e, r, e2]}[which]
+        merged = getattr(L, kind)(name="under_test")(inputs)
+        return keras.Model([a, b, r], [merged, L.LSTM(3, name="lstm")(merged)])
+
+    check(tmp_path, writer, build, [IDS, OTHER_IDS, FLOATS])
 
 
 @pytest.mark.parametrize("writer", ["keras3", "keras2"])
@@ -130,18 +148,6 @@ def test_a_softmax_of_a_masked_input_is_refused(tmp_path, writer):
     path = str(tmp_path / ("softmax.keras" if writer == "keras3" else "softmax.h5"))
     keras.Model(ids, keras.layers.Softmax(name="softmax")(embedded)).save(path)
     with pytest.raises(converter.UnsupportedLayerError, match="softmax of a masked input"):
-        converter.to_torch(path)
-
-
-def test_a_keras3_multiply_of_masked_inputs_is_refused(tmp_path):
-    import keras
-
-    import converter
-
-    model = masked_model(keras, KERAS2_LAYERS["Multiply two masks"])
-    path = str(tmp_path / "multiply.keras")
-    model.save(path)
-    with pytest.raises(converter.UnsupportedLayerError, match="Keras 3 Multiply of masked inputs"):
         converter.to_torch(path)
 
 

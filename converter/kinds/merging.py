@@ -23,8 +23,7 @@ def elementwise(e: Emitter) -> Value:
     kind = e.layer.class_name
     masks = [value.mask for value in e.inputs]
     if e.keras_major >= 3 and kind in ("Multiply", "Maximum", "Minimum") and any(masks):
-        # Keras 3 fills an input's masked steps (ones, or the other inputs' values) before merging
-        raise e.unsupported(f"Keras 3 {kind} of masked inputs is not built yet")
+        return _keras3_masked(e, kind, masks)
     if kind == "Subtract" and len(operands) != 2:
         raise e.unsupported(f"Subtract takes two inputs, this call has {len(operands)}")
     if kind == "Add":
@@ -42,6 +41,16 @@ def elementwise(e: Emitter) -> Value:
             expr = f"{function}({expr}, {operand})"
     ranks = [value.rank for value in e.inputs if value.rank is not None]
     return Value(expr, e.inputs[0].layout, max(ranks) if ranks else None, merged_mask(e.keras_major, masks))
+
+
+def _keras3_masked(e: Emitter, kind: str, masks: list[str | None]) -> Value:
+    """Keras 3's Multiply, Maximum and Minimum of masked sequences: masked steps are filled first (ones, or the
+    merge so far) and, for Multiply of all-masked inputs, zeroed after (keras3_masked_merge)."""
+    if any(value.rank != 3 for value in e.inputs):
+        raise e.unsupported(f"Keras 3 {kind} of masked inputs of rank other than 3 is not built")
+    values = ", ".join(e.convert(value, KERAS) for value in e.inputs)
+    expr = f"{e.helper('keras3_masked_merge')}({literal(kind)}, [{values}], [{', '.join(m or 'None' for m in masks)}])"
+    return Value(expr, KERAS, 3, merged_mask(e.keras_major, masks))
 
 
 def concatenate(e: Emitter) -> Value:

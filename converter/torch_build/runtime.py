@@ -204,6 +204,33 @@ def center_crop(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
     return x[..., top:top + height, left:left + width]
 
 
+def keras3_masked_merge(kind: str, values: list, masks: list) -> torch.Tensor:
+    """Keras 3's Multiply, Maximum or Minimum of sequences (batch, steps, features) with Keras masks (batch,
+    steps), or None: a masked step of an input is filled before merging, with ones (Multiply) or the merge of
+    the inputs before it (Maximum, Minimum: where those are masked, this input's values); a Multiply of masked
+    inputs only is zeroed where every one is masked."""
+    keeps = [None if mask is None else mask.bool().unsqueeze(-1).expand_as(x) for x, mask in zip(values, masks)]
+    if kind == "Multiply":
+        everywhere = all(keep is not None for keep in keeps)
+        product, kept = None, None
+        for x, keep in zip(values, keeps):
+            if keep is not None:
+                x = torch.where(keep, x, torch.ones_like(x))
+                kept = keep if kept is None else kept | keep
+            product = x if product is None else product * x
+        return torch.where(kept, product, torch.zeros_like(product)) if everywhere else product
+    function = torch.maximum if kind == "Maximum" else torch.minimum
+    merged, kept = values[0], keeps[0]
+    for x, keep in zip(values[1:], keeps[1:]):
+        if keep is not None:
+            x = torch.where(keep, x, merged)
+        if kept is not None:
+            merged = torch.where(kept, merged, x)
+        kept = kept | keep if keep is not None and kept is not None else None
+        merged = function(merged, x)
+    return merged
+
+
 def mirror_pad(x: torch.Tensor, pads: tuple, symmetric: bool) -> torch.Tensor:
     """TensorFlow's REFLECT padding (the edge not repeated: c b | a b c d | c b) or SYMMETRIC (repeated:
     b a | a b c d | d c); `pads` holds (before, after) for every axis."""
