@@ -25,8 +25,8 @@ from .errors import ReadError
 MODULE_NAMES = frozenset({
     "torch", "nn", "F", "math", "OrderedDict", "load", "self", "to_cf", "to_cl", "same_pad", "same_padding",
     "transpose_crop", "pool", "conv_transpose", "hard_sigmoid_keras2", "keras_relu", "keras_rnn",
-    "time_distributed", "keras_dot", "masked_mean", "mirror_pad", "keras3_masked_merge", "depth_to_space", "space_to_depth", "Weight",
-    "Normalization",
+    "time_distributed", "keras_dot", "masked_mean", "mirror_pad", "keras3_masked_merge", "depth_to_space",
+    "space_to_depth", "Weight", "Normalization",
 })
 #: Attributes of torch.nn.Module (torch 2.x) and of generated modules: a layer must not shadow them.
 MODULE_ATTRIBUTES = frozenset({
