@@ -211,14 +211,14 @@ def keras3_masked_merge(kind: str, values: list, masks: list) -> torch.Tensor:
     inputs only is zeroed where every one is masked."""
     keeps = [None if mask is None else mask.bool().unsqueeze(-1).expand_as(x) for x, mask in zip(values, masks)]
     if kind == "Multiply":
-        everywhere = all(keep is not None for keep in keeps)
-        product, kept = None, None
-        for x, keep in zip(values, keeps):
-            if keep is not None:
-                x = torch.where(keep, x, torch.ones_like(x))
-                kept = keep if kept is None else kept | keep
-            product = x if product is None else product * x
-        return torch.where(kept, product, torch.zeros_like(product)) if everywhere else product
+        filled = [x if keep is None else torch.where(keep, x, torch.ones_like(x)) for x, keep in zip(values, keeps)]
+        product = filled[0]
+        for x in filled[1:]:
+            product = product * x
+        present = [keep for keep in keeps if keep is not None]
+        if len(present) < len(keeps):
+            return product
+        return torch.where(torch.stack(present).any(0), product, torch.zeros_like(product))
     function = torch.maximum if kind == "Maximum" else torch.minimum
     merged, kept = values[0], keeps[0]
     for x, keep in zip(values[1:], keeps[1:]):
