@@ -149,6 +149,20 @@ def test_initial_states_are_cast_to_the_layer_dtype(tmp_path, layer):
     check(tmp_path, "keras3", build_model, [np.random.default_rng(3).normal(0, 1, (3, 5, 3)).astype("float32")])
 
 
+def test_an_operation_of_float32_and_float64_tensors_computes_in_float64(tmp_path):
+    """Keras 3 (and torch) promote float32 + float64 to float64; the layers after it cast that to their own dtype
+    (it was taken for float32 and left uncast: "mat1 and mat2 must have the same dtype"; fuzzer seed 56818)."""
+    from build_harness import check
+
+    def build_model(keras):
+        sequence = keras.Input((5, 3), name="sequence")
+        wide = keras.layers.Dense(3, dtype="float64", name="wide")(sequence)
+        mixed = wide + keras.layers.Dense(3, name="narrow")(sequence)
+        return keras.Model(sequence, [keras.layers.LSTM(2, name="recurrent")(mixed), mixed * 2.0])
+
+    check(tmp_path, "keras3", build_model, [np.random.default_rng(4).normal(0, 1, (3, 5, 3)).astype("float32")])
+
+
 def test_channels_first_layout_keeps_dtypes(tmp_path):
     """The torch layout's permutes happen in the dtype of the value permuted."""
     import keras

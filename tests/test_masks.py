@@ -113,6 +113,22 @@ def test_sequences_of_a_layer_given_initial_state_carry_its_input_mask(tmp_path,
 
 
 @pytest.mark.parametrize("writer", ["keras3", "keras2"])
+def test_an_attention_query_of_another_dtype_keeps_its_mask_as_keras_does(tmp_path, writer):
+    """tf.keras's MultiHeadAttention reads the mask its query tensor carries, and casting a float64 query to the
+    layer's float32 makes one that carries none: the padded query steps attend as any other there (Keras 3
+    hands the mask on). Found by the random-graph fuzzer (seed 56969)."""
+    def build(keras):
+        L = keras.layers
+        ids = keras.Input((STEPS,), dtype="int32", name="ids")
+        embedded = L.Embedding(20, 4, mask_zero=True, dtype="float64", name="embedding")(ids)
+        attended, scores = L.MultiHeadAttention(2, 2, name="attention")(embedded, embedded,
+                                                                         return_attention_scores=True)
+        return keras.Model(ids, [attended, scores])
+
+    check(tmp_path, writer, build, [IDS])
+
+
+@pytest.mark.parametrize("writer", ["keras3", "keras2"])
 @pytest.mark.parametrize("case", sorted(FILLING_MERGES))
 def test_a_merge_that_fills_masked_steps_matches_keras(tmp_path, writer, case):
     """Keras 3's Multiply fills masked steps with ones (and zeroes those every input masks), its Maximum and

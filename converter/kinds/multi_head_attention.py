@@ -167,9 +167,18 @@ def forward(e: Emitter) -> Value | list[Value]:
 
 
 def _masked(e: Emitter, value_of: Value | None, key_of: Value | None) -> bool:
-    return (e.kwargs.get("attention_mask") is not None or _causal(e) or e.inputs[0].mask is not None
+    return (e.kwargs.get("attention_mask") is not None or _causal(e) or _query_mask(e) is not None
             or e.config.get("sliding_window") is not None
             or any(v is not None and v.mask is not None for v in (value_of, key_of)))
+
+
+def _query_mask(e: Emitter) -> str | None:
+    """The query's mask as the attention reads it: tf.keras's MultiHeadAttention reads the mask its query tensor
+    carries, and casting the query to the layer's dtype (a float64 query into a float32 layer) makes a tensor
+    that carries none; Keras 3 hands the mask on."""
+    if e.keras_major < 3 and e.first_input_cast:
+        return None
+    return e.inputs[0].mask
 
 
 def _causal(e: Emitter) -> bool:
@@ -197,15 +206,16 @@ def _attention_mask(e: Emitter, query: str, value: str, value_of: Value | None, 
     if window is not None:
         rows, columns = (f"torch.arange({x}.shape[1], device={query}.device)" for x in (query, value))
         terms.append(f"(({rows}.unsqueeze(1) - {columns}.unsqueeze(0)).abs() < {window}).unsqueeze(0)")
-    if e.inputs[0].mask is not None:
-        terms.append(f"{e.inputs[0].mask}.bool().unsqueeze(2)")
+    query_mask = _query_mask(e)
+    if query_mask is not None:
+        terms.append(f"{query_mask}.bool().unsqueeze(2)")
     for other in (value_of, key_of):
         if other is not None and other.mask is not None:
             terms.append(f"{other.mask}.bool().unsqueeze(1)")
     if not terms:
         return None
-    mask = e.variable("mask")
-    e.statement(f"{mask} = {' & '.join(terms)}")
+    mask = e.variable("mask")  # broadcast to (batch, T, S): its terms may lack the batch, T or S
+    e.statement(f"{mask} = ({' & '.join(terms)}).expand({query}.shape[0], {query}.shape[1], {value}.shape[1])")
     return mask
 
 

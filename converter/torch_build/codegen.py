@@ -160,6 +160,7 @@ class Generator:
         assert kind is not None and kind.forward is not None  # generate() refused the others
         dtype = self.output_dtype(kind, call.layer, inputs)
         cast = None
+        first_dtype = inputs[0].dtype if inputs else None
         if autocasts(kind):  # every floating tensor argument, keyword ones too (a MultiHeadAttention's value=)
             def cast(value: Value) -> Value:
                 return self.autocast(value, dtype)
@@ -167,6 +168,7 @@ class Generator:
             inputs = [cast(value) for value in inputs]
             kwargs = {key: cast(value) if isinstance(value, Value) else value for key, value in kwargs.items()}
         emitter = Emitter(self, source, call, inputs, kwargs, cast=cast)
+        emitter.first_input_cast = bool(inputs) and inputs[0].dtype != first_dtype
         produced = kind.forward(emitter)
         produced = carried(kind.name, self.keras_major, inputs, produced if isinstance(produced, list) else [produced])
         source.forward.extend(emitter.statements)
@@ -182,12 +184,15 @@ class Generator:
 
     def output_dtype(self, kind: Kind, layer: Layer, inputs: list[Value]) -> str | None:
         """The floating dtype a call computes in (None: float32): its layer's policy, or, for an
-        operation, its inputs' when they agree (mixed ones promote to float32, in Keras and torch)."""
+        operation, its inputs' when they agree; mixed ones promote, in Keras 3 and torch alike, to float64 where
+        one is float64, else to float32 (float16 or bfloat16 with float32, float16 with bfloat16)."""
         if autocasts(kind):
             dtype = compute_dtype(layer.config)
             return None if dtype == "float32" else dtype
         dtypes = {value.dtype for value in inputs}
-        return dtypes.pop() if len(dtypes) == 1 else None
+        if len(dtypes) == 1:
+            return dtypes.pop()
+        return "float64" if "float64" in dtypes else None
 
     def autocast(self, value: Value, dtype: str | None) -> Value:
         """`value` cast to the dtype its consumer computes in, as Keras casts a layer's floating inputs."""

@@ -51,6 +51,7 @@ class Emitter:
                  cast: Callable[[Value], Value] | None = None) -> None:
         self.generator = generator
         self.cast = cast  # what Keras does to a floating tensor argument of this call (its autocast), if anything
+        self.first_input_cast = False  # whether that cast changed the first input's dtype (set by the generator)
         self.source = source
         self.layer = call.layer
         self.call = call
