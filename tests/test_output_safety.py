@@ -57,10 +57,15 @@ def wait_for_temporary(folder: Path, process: subprocess.Popen, limit: float = 6
 @pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_signal_removes_temporary_files(tmp_path, big_model, signum, code):
     destination = tmp_path / "out.safetensors"
-    process = cli_process("convert", str(big_model), str(destination), "--quiet")
-    wait_for_temporary(tmp_path, process)
-    process.send_signal(signum)
-    stdout, stderr = process.communicate(timeout=60)
+    for _ in range(3):
+        process = cli_process("convert", str(big_model), str(destination), "--quiet")
+        wait_for_temporary(tmp_path, process)
+        process.send_signal(signum)
+        stdout, stderr = process.communicate(timeout=60)
+        if process.returncode == 0 and destination.exists() and not leftovers(tmp_path):
+            destination.unlink()  # it finished before the signal came (a busy machine): nothing was proven, again
+            continue
+        break
     assert process.returncode == code, stderr
     assert "Traceback" not in stderr and stderr.strip() == "", stderr
     assert leftovers(tmp_path) == [] and not destination.exists()
