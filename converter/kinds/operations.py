@@ -267,6 +267,32 @@ def pad(e: Emitter, operand: Any, width: Any, mode: str, value: Any) -> Value:
     return Value(f"{e.helper('mirror_pad')}({x}, {literal(pairs)}, {literal(mode == 'symmetric')})", KERAS, rank)
 
 
+def tile(e: Emitter, operand: Any, repeats: Any, minimum: int) -> Value:
+    """The operand repeated `repeats` times along each axis (each count at least `minimum`)."""
+    if not isinstance(repeats, list) or not all(isinstance(r, int) and not isinstance(r, bool) and r >= minimum
+                                                for r in repeats):
+        raise e.unsupported(f"tile by {str(repeats)[:30]} is not built (a list of counts is)")
+    x, rank = keras_value(e, operand)
+    return Value(f"torch.tile({x}, {literal(tuple(repeats))})", KERAS,
+                 None if rank is None else max(rank, len(repeats)))
+
+
+def vector_norm(e: Emitter, operand: Any, order: str | None, axis: int, keepdims: bool) -> Value:
+    """The norm over one axis; `order` as source (None: euclidean)."""
+    x, rank = keras_value(e, operand)
+    ord_argument = "" if order is None else f"ord={order}, "
+    return Value(f"torch.linalg.vector_norm({x}, {ord_argument}dim={axis}, keepdim={literal(keepdims)})", KERAS,
+                 None if rank is None else rank - (0 if keepdims else 1))
+
+
+def one_hot(e: Emitter, operand: Any, depth: int, dtype: str) -> Value:
+    """One-hot vectors of `depth` along a new last axis (Keras's), in `dtype`: an id outside [0, depth) gives a
+    row of zeros, as Keras and TensorFlow give (F.one_hot would fail)."""
+    x, rank = keras_value(e, operand)
+    return Value(f"({x}.long().unsqueeze(-1) == torch.arange({depth}, device={x}.device)).to({TORCH_DTYPES[dtype]})",
+                 KERAS, None if rank is None else rank + 1)
+
+
 def where(e: Emitter, condition: Any, first: Any, second: Any) -> Value:
     return elementwise(e, "torch.where({0}, {1}, {2})", [condition, _as_tensor(e, first), _as_tensor(e, second)])
 

@@ -75,10 +75,7 @@ def one_hot(e: Emitter) -> Value:
     dtype = e.config.get("dtype") or "float32"
     if dtype not in op.TORCH_DTYPES:
         raise e.unsupported(f"one_hot of dtype {str(dtype)[:20]!r} is not built")
-    x, rank = op.keras_value(e, operands(e, 1)[0])
-    depth = _int(e, "num_classes")
-    return Value(f"({x}.long().unsqueeze(-1) == torch.arange({depth}, device={x}.device)).to("
-                 f"{op.TORCH_DTYPES[dtype]})", KERAS, None if rank is None else rank + 1)
+    return op.one_hot(e, operands(e, 1)[0], _int(e, "num_classes"), dtype)
 
 
 def normalize(e: Emitter) -> Value:

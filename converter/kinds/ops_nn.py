@@ -57,14 +57,16 @@ def resized(e: Emitter, x: Any, size: Sequence[int]) -> Value:
     return resized_images(e, x, size, interpolation, flags)
 
 
-def resized_images(e: Emitter, x: Any, size: Sequence[int], interpolation: str, flags: Sequence[str]) -> Value:
-    """Channels-last images resized as TensorFlow resizes them (half-pixel centres, no antialiasing):
-    bilinear or nearest; other methods and `flags` (antialias, ...) are refused by name."""
+def resized_images(e: Emitter, x: Any, size: Sequence[int], interpolation: str, flags: Sequence[str],
+                   align_corners: bool = False) -> Value:
+    """Channels-last images resized as TensorFlow resizes them (half-pixel centres, or bilinear with the corner
+    pixels aligned; no antialiasing): bilinear or nearest; other methods and `flags` (antialias, ...) are refused
+    by name."""
     if interpolation not in ("bilinear", "nearest") or flags:
         raise e.unsupported(f"resize with {interpolation} {' '.join(flags)} is not built (bilinear and nearest are)")
     if not isinstance(x, Value) or x.rank != 4:
         raise e.unsupported("resize of something other than a batch of images")
-    mode = "'bilinear', align_corners=False" if interpolation == "bilinear" else "'nearest-exact'"
+    mode = f"'bilinear', align_corners={align_corners}" if interpolation == "bilinear" else "'nearest-exact'"
     return Value(f"F.interpolate({e.convert(x, CHANNELS_FIRST)}, size={literal(size)}, mode={mode})",
                  CHANNELS_FIRST, 4)
 
@@ -78,11 +80,9 @@ def norm(e: Emitter) -> Value:
     keep = e.config.bool("keepdims", False)
     if axes is None or len(axes) not in (1, 2):
         raise e.unsupported("norm over other than one or two axes is not built yet")
-    result_rank = None if rank is None else rank - (0 if keep else len(axes))
     if len(axes) == 1 and (order is None or op.is_number(order) and not isinstance(order, bool)):
-        ord_argument = "" if order is None else f"ord={_order(order)}, "
-        return Value(f"torch.linalg.vector_norm({x}, {ord_argument}dim={axes[0]}, keepdim={literal(keep)})",
-                     "keras", result_rank)
+        return op.vector_norm(e, operands(e, 1)[0], None if order is None else _order(order), axes[0], keep)
+    result_rank = None if rank is None else rank - (0 if keep else len(axes))
     if len(axes) == 2 and (order in (None, "fro", "nuc") or order in (1, -1, 2, -2, math.inf, -math.inf)):
         return Value(f"torch.linalg.matrix_norm({x}, ord={_order('fro' if order is None else order)}, "
                      f"dim={literal(axes)}, keepdim={literal(keep)})", "keras", result_rank)

@@ -89,12 +89,7 @@ def cumsum(e: Emitter) -> Value:
 
 
 def tile(e: Emitter) -> Value:
-    repeats = e.config.get("repeats")
-    if not isinstance(repeats, list) or not all(isinstance(r, int) and r >= 1 for r in repeats):
-        raise e.unsupported(f"repeats {str(repeats)[:30]} is not built")
-    x, rank = op.keras_value(e, operands(e, 1)[0])
-    return Value(f"torch.tile({x}, {literal(tuple(repeats))})", "keras",
-                 None if rank is None else max(rank, len(repeats)))
+    return op.tile(e, operands(e, 1)[0], e.config.get("repeats"), minimum=1)
 
 
 def flip(e: Emitter) -> Value:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from . import operations as op
-from .forward import CHANNELS_FIRST, KERAS, Emitter, Value, literal
+from .forward import KERAS, Emitter, Value, literal
 from .ops_nn import resized_images
 from .registry import Kind, register
 
@@ -99,52 +99,36 @@ def _cumsum(e: Emitter, a: Arguments) -> Value:
     return Value(total, KERAS, rank)
 
 
-def _tile(e: Emitter, a: Arguments) -> Value:
-    multiples = a.get("multiples")
-    if not isinstance(multiples, list) or not all(isinstance(m, int) and not isinstance(m, bool) and m >= 0
-                                                  for m in multiples):
-        raise e.unsupported(f"tile by {str(multiples)[:30]} is not built (a list of counts is)")
-    x, rank = op.keras_value(e, a["input"])
-    return Value(f"torch.tile({x}, {literal(tuple(multiples))})", KERAS, rank)
+def _size(e: Emitter, a: Arguments) -> list[int]:
+    """A resize's constant [height, width]."""
+    size = a.get("size")
+    if not isinstance(size, list) or len(size) != 2 or not all(isinstance(s, int) and s >= 1 for s in size):
+        raise e.unsupported(f"resize to {str(size)[:30]} is not built (a constant [height, width] is)")
+    return size
 
 
 def _resize(e: Emitter, a: Arguments) -> Value:
     """tf.image.resize (TensorFlow 2: half-pixel centres) to a constant size."""
-    size = a.get("size")
-    if not isinstance(size, list) or len(size) != 2 or not all(isinstance(s, int) and s >= 1 for s in size):
-        raise e.unsupported(f"resize to {str(size)[:30]} is not built (a constant [height, width] is)")
     method = a.get("method") or "bilinear"
     flags = [key for key in ("preserve_aspect_ratio", "antialias") if a.get(key)]
-    return resized_images(e, a["images"], size, str(method)[:20], flags)
+    return resized_images(e, a["images"], _size(e, a), str(method)[:20], flags)
 
 
 def _resize_bilinear_v1(e: Emitter, a: Arguments) -> Value:
     """tf.compat.v1.image.resize_bilinear with align_corners (corner pixels aligned, as torch's) or half-pixel
     centres (TensorFlow 2's); its default, neither, maps pixels as no torch mode does and is refused."""
-    size = a.get("size")
-    if not isinstance(size, list) or len(size) != 2 or not all(isinstance(s, int) and s >= 1 for s in size):
-        raise e.unsupported(f"resize to {str(size)[:30]} is not built (a constant [height, width] is)")
-    if a.get("half_pixel_centers") and not a.get("align_corners"):
-        return resized_images(e, a["images"], size, "bilinear", [])
-    if not a.get("align_corners"):
+    size = _size(e, a)
+    if not a.get("align_corners") and not a.get("half_pixel_centers"):
         raise e.unsupported("resize_bilinear without align_corners or half_pixel_centers (TensorFlow 1's pixel "
                             "mapping) is not built")
-    x = a["images"]
-    if not isinstance(x, Value) or x.rank != 4:
-        raise e.unsupported("resize of something other than a batch of images")
-    return Value(f"F.interpolate({e.convert(x, CHANNELS_FIRST)}, size={literal(tuple(size))}, mode='bilinear', "
-                 "align_corners=True)", CHANNELS_FIRST, 4)
+    return resized_images(e, a["images"], size, "bilinear", [], align_corners=bool(a.get("align_corners")))
 
 
 def _norm(e: Emitter, a: Arguments) -> Value:
     """tf.norm: the euclidean norm over one axis."""
     if a.get("ord") not in (None, "euclidean", 2, 2.0):
         raise e.unsupported(f"norm of order {str(a.get('ord'))[:10]} is not built yet (euclidean is)")
-    x, rank = op.keras_value(e, a["tensor"])
-    axis = _axis(e, a.get("axis"))
-    keep = bool(a.get("keepdims") or a.get("keep_dims"))
-    return Value(f"torch.linalg.vector_norm({x}, dim={axis}, keepdim={literal(keep)})", KERAS,
-                 None if rank is None else rank - (0 if keep else 1))
+    return op.vector_norm(e, a["tensor"], None, _axis(e, a.get("axis")), bool(a.get("keepdims") or a.get("keep_dims")))
 
 
 def _space_depth(helper: str) -> tuple[tuple[str, ...], Implementation]:
@@ -172,11 +156,10 @@ def _one_hot(e: Emitter, a: Arguments) -> Value:
                                                                        else a["off_value"])
     if not op.is_number(on) or not op.is_number(off):
         raise e.unsupported("one_hot with tensor on_value or off_value")
-    x, rank = op.keras_value(e, a["indices"])  # the new axis is Keras's last
-    hot = f"({x}.long().unsqueeze(-1) == torch.arange({depth}, device={x}.device)).to(torch.float32)"
-    if (on, off) != (1.0, 0.0):
-        hot = f"({hot} * {literal(float(on) - float(off))} + {literal(float(off))})"
-    return Value(hot, KERAS, None if rank is None else rank + 1)
+    hot = op.one_hot(e, a["indices"], depth, "float32")
+    if (on, off) == (1.0, 0.0):
+        return hot
+    return Value(f"({hot.expr} * {literal(float(on) - float(off))} + {literal(float(off))})", KERAS, hot.rank)
 
 
 def _bias_add(e: Emitter, a: Arguments) -> Value:
@@ -229,7 +212,7 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], Implementation]] = {
     "stop_gradient": _unary("{0}", "input"),  # inference: the identity
     "math.l2_normalize": (("x", "axis", "epsilon", "dim"), _l2_normalize),
     "math.cumsum": (("x", "axis", "exclusive", "reverse"), _cumsum),
-    "tile": (("input", "multiples"), _tile),
+    "tile": (("input", "multiples"), lambda e, a: op.tile(e, a["input"], a.get("multiples"), minimum=0)),
     **{name: (("tensor", "paddings", "mode", "constant_values"), _pad) for name in ("pad", "compat.v1.pad")},
     "image.resize": (("images", "size", "method", "preserve_aspect_ratio", "antialias"), _resize),
     "compat.v1.image.resize_bilinear": (("images", "size", "align_corners", "half_pixel_centers"),
