@@ -167,8 +167,8 @@ class Generator:
 
             inputs = [cast(value) for value in inputs]
             kwargs = {key: cast(value) if isinstance(value, Value) else value for key, value in kwargs.items()}
-        emitter = Emitter(self, source, call, inputs, kwargs, cast=cast)
-        emitter.first_input_cast = bool(inputs) and inputs[0].dtype != first_dtype
+        emitter = Emitter(self, source, call, inputs, kwargs, cast=cast,
+                          first_input_cast=bool(inputs) and inputs[0].dtype != first_dtype)
         produced = kind.forward(emitter)
         produced = carried(kind.name, self.keras_major, inputs, produced if isinstance(produced, list) else [produced])
         source.forward.extend(emitter.statements)

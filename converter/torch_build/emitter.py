@@ -48,10 +48,10 @@ class Emitter:
 
     def __init__(self, generator: Generator, source: ClassSource, call: Call, inputs: list[Value],
                  kwargs: dict[str, Any], result: LayerConversion | None = None,
-                 cast: Callable[[Value], Value] | None = None) -> None:
+                 cast: Callable[[Value], Value] | None = None, first_input_cast: bool = False) -> None:
         self.generator = generator
         self.cast = cast  # what Keras does to a floating tensor argument of this call (its autocast), if anything
-        self.first_input_cast = False  # whether that cast changed the first input's dtype (set by the generator)
+        self.first_input_cast = first_input_cast  # whether that cast changed the first input's dtype
         self.source = source
         self.layer = call.layer
         self.call = call
