@@ -42,7 +42,8 @@ class Generator:
         self.class_names = Namer()
         self.output_ranks: dict[str, list[int | None]] = {}  # per generated class
         self.output_dtypes: dict[str, list[str | None]] = {}  # per generated class (None: float32)
-        self.masked_outputs: dict[str, list[str]] = {}  # per generated class: the layers of outputs with a Keras mask
+        self.output_masked: dict[str, list[bool]] = {}  # per generated class: which outputs carry a Keras mask
+        self.input_masked: dict[tuple[str, ...], tuple[bool, ...]] = {}  # per nested model: its inputs with a mask
         self.class_of: dict[tuple[str, ...], ClassSource] = {}  # a model's Keras path -> its class
         major = re.match(r"\d+", graph.keras_version)
         self.keras_major = int(major.group()) if major else 3
@@ -94,7 +95,10 @@ class Generator:
             walk(self.graph.root, "")
         return paths
 
-    def model_class(self, model: Layer, root: bool = False) -> str:
+    def model_class(self, model: Layer, root: bool = False, masked_inputs: tuple[bool, ...] = ()) -> str:
+        """The class of `model`. A nested model whose `masked_inputs` carry a Keras mask takes those masks after its
+        tensors, and returns the masks its outputs carry after them: Keras gives a nested model's layers the masks
+        of its inputs, and the layers after it the masks its own layers computed for its outputs."""
         source = ClassSource(self.class_name(model.name))
         self.class_of[model.path] = source
         inputs, calls, outputs = model_calls(model)
@@ -105,14 +109,21 @@ class Generator:
         self.outputs = {ref[0] for ref in outputs}
         values: dict[Ref, Value] = {}
         self.values = values
-        for layer in inputs:
+        mask_parameters = []
+        for index, layer in enumerate(inputs):
             shape = input_shape(layer)
             rank = len(shape) if shape else None
             name = source.value(layer.name, 0)
             source.signature.append(name)
             dtype = compute_dtype(layer.config)
-            values[(layer.name, 0, 0)] = Value(name, self.boundary_layout(rank), rank,
+            mask = None
+            if index < len(masked_inputs) and masked_inputs[index]:
+                mask = source.local_names.name(f"{name}_mask")
+                mask_parameters.append(mask)
+            values[(layer.name, 0, 0)] = Value(name, self.boundary_layout(rank), rank, mask=mask,
                                                dtype=None if dtype == "float32" else dtype)
+        source.signature.extend(mask_parameters)
+        for layer in inputs:
             if root and self.trace:
                 source.forward.append(self.capture_line(layer.name, values[(layer.name, 0, 0)]))
         pending = list(calls)
@@ -134,10 +145,12 @@ class Generator:
             raise ReadError(f"{self.graph.source}: model {model.name} returns {never[0][0]} (call {never[0][1]}, "
                             f"output {never[0][2]}), which its config never computes")
         results = [self.convert(values[ref], self.boundary_layout(values[ref].rank)) for ref in outputs]
+        if not root:  # a nested class returns its outputs' masks after them
+            results += [mask for mask in (values[ref].mask for ref in outputs) if mask is not None]
         source.forward.append("return " + (results[0] if len(results) == 1 else "(" + ", ".join(results) + ")"))
         self.output_ranks[source.name] = [values[ref].rank for ref in outputs]
         self.output_dtypes[source.name] = [values[ref].dtype for ref in outputs]
-        self.masked_outputs[source.name] = [ref[0] for ref in outputs if values[ref].mask is not None]
+        self.output_masked[source.name] = [values[ref].mask is not None and not root for ref in outputs]
         self.classes.append(source)
         return source.name
 
@@ -204,28 +217,29 @@ class Generator:
     def emit_nested(self, source: ClassSource, call: Call, inputs: list[Value]) -> list[Value]:
         """A model used as a layer: its own class, called with the layouts its forward takes."""
         name = source.attribute(call.layer.name)
-        if call.layer.name not in source.defined:
-            source.defined.add(call.layer.name)
-            outer = (self.consumers, self.outputs, self.values)
-            source.init.append(f"self.{name} = {self.model_class(call.layer)}()")
-            self.consumers, self.outputs, self.values = outer
-        class_name = self.class_of[call.layer.path].name
         model_inputs, _, _ = model_calls(call.layer)
         if len(inputs) != len(model_inputs):
             raise ReadError(f"{self.graph.source}: model {call.layer.key} takes {len(model_inputs)} input(s) and is "
                             f"called with {len(inputs)}; the config is malformed")
-        # Keras gives a nested model's layers the masks of its inputs, and the layers after it those of its outputs;
-        # a generated class takes and returns tensors only
-        masked_input, masked_outputs = any(value.mask for value in inputs), self.masked_outputs[class_name]
-        if masked_input or masked_outputs:
-            what = "a masked input" if masked_input else f"a masked output ({masked_outputs[0]})"
-            raise UnsupportedLayerError(f"{self.graph.source}: model {call.layer.key} used as a layer with {what}: "
-                                        "masks through a nested model are not built yet",
-                                        [(call.layer.key, call.layer.label)])
+        masks = self.nested_input_masks(source, call, inputs, model_inputs)
+        masked = tuple(mask is not None for mask in masks)
+        if call.layer.name not in source.defined:
+            source.defined.add(call.layer.name)
+            outer = (self.consumers, self.outputs, self.values)
+            source.init.append(f"self.{name} = {self.model_class(call.layer, masked_inputs=masked)}()")
+            self.consumers, self.outputs, self.values = outer
+            self.input_masked[call.layer.path] = masked
+        class_name = self.class_of[call.layer.path].name
+        if self.input_masked[call.layer.path] != masked:
+            raise UnsupportedLayerError(
+                f"{self.graph.source}: model {call.layer.key} is called with Keras masks on other inputs than at its "
+                "first call; a nested model called with different masks is not built yet",
+                [(call.layer.key, call.layer.label)])
         distributed = call.layer.time_distributed_model
-        if distributed and len(inputs) != 1:
+        if distributed and (len(inputs) != 1 or any(masked) or any(self.output_masked[class_name])):
+            what = "of several inputs" if len(inputs) != 1 else "with a Keras mask"
             raise UnsupportedLayerError(f"{self.graph.source}: layer {call.layer.key} (TimeDistributed of model "
-                                        f"{call.layer.name}) of several inputs is not built yet",
+                                        f"{call.layer.name}) {what} is not built yet",
                                         [(call.layer.key, call.layer.label)])
         arguments, steps = [], ""
         for value, layer in zip(inputs, model_inputs):
@@ -237,16 +251,43 @@ class Generator:
                 value = Value(f"{steps}.flatten(0, 1)", KERAS, value.rank - 1 if value.rank else None,
                               dtype=value.dtype)
             arguments.append(self.convert(value, self.boundary_layout(len(shape) if shape else None)))
+        arguments += [mask for mask in masks if mask is not None]
         result = source.value(call.layer.name, call.node)
         ranks, dtypes = self.output_ranks[class_name], self.output_dtypes[class_name]
         targets = [result] if len(ranks) == 1 else [source.local_names.name(f"{result}_{i}") for i in range(len(ranks))]
-        source.forward.append(f"{', '.join(targets)} = self.{name}({', '.join(arguments)})")
-        values = [Value(target, self.boundary_layout(rank), rank, dtype=dtype)
-                  for target, rank, dtype in zip(targets, ranks, dtypes)]
+        output_masks = [source.local_names.name(f"{target}_mask") if masked_output else None
+                        for target, masked_output in zip(targets, self.output_masked[class_name])]
+        returned = targets + [mask for mask in output_masks if mask is not None]
+        source.forward.append(f"{', '.join(returned)} = self.{name}({', '.join(arguments)})")
+        values = [Value(target, self.boundary_layout(rank), rank, mask=mask, dtype=dtype)
+                  for target, rank, dtype, mask in zip(targets, ranks, dtypes, output_masks)]
         if distributed:  # back to (batch, time, ...) in Keras's layout
             values = [Value(f"{self.convert(value, KERAS)}.unflatten(0, ({steps}.shape[0], {steps}.shape[1]))",
                             KERAS, value.rank + 1 if value.rank else None, dtype=value.dtype) for value in values]
         return values
+
+    def nested_input_masks(self, source: ClassSource, call: Call, inputs: list[Value],
+                           model_inputs: list[Layer]) -> list[str | None]:
+        """The mask Keras hands each input of a nested model's call: the ones Keras 3 records (`mask=`, computed by
+        operations in the graph), else the masks its inputs carry (Keras 3: only to a call of one tensor argument, a
+        list of them counting as one); tf.keras loses one where the model casts its input to another dtype (the
+        cast tensor carries none)."""
+        given = call.kwargs.get("mask")
+        if given is not None:
+            recorded = given if isinstance(given, list) else [given]
+            if len(recorded) != len(inputs):
+                raise ReadError(f"{self.graph.source}: model {call.layer.key} is called with {len(recorded)} mask(s) "
+                                f"for {len(inputs)} input(s); the config is malformed")
+            return [self.values[item].expr if isinstance(item, tuple) else None for item in recorded]
+        if self.keras_major >= 3 and Emitter(self, source, call, inputs, {}).tensor_arguments() > 1:
+            return [None] * len(inputs)
+        masks = [value.mask for value in inputs]
+        if self.keras_major < 3:
+            for index, (value, layer) in enumerate(zip(inputs, model_inputs)):
+                dtype = compute_dtype(layer.config)
+                if value.dtype != (None if dtype == "float32" else dtype):
+                    masks[index] = None
+        return masks
 
     def class_name(self, model_name: str) -> str:
         """A CamelCase class name from a model's name, safe and unique."""

@@ -111,7 +111,7 @@ class Emitter:
         given = self.kwargs.get("mask")
         if isinstance(given, Value):
             return given.expr
-        if self.keras_major >= 3 and self._tensor_arguments() > 1:
+        if self.keras_major >= 3 and self.tensor_arguments() > 1:
             return None
         return self.inputs[0].mask if self.inputs else None
 
@@ -121,7 +121,7 @@ class Emitter:
         sequences still carry its input's mask)."""
         return self.mask() or (self.inputs[0].mask if self.inputs else None)
 
-    def _tensor_arguments(self) -> int:
+    def tensor_arguments(self) -> int:
         """How many arguments of the call hold a tensor (a list of tensors is one argument), as Keras 3
         counts them to decide whether a mask is passed."""
         def holds(item: Any) -> bool:
