@@ -303,7 +303,8 @@ def loader(prefix: str, shards: int, entry: Entry, checksums: Checksums) -> tupl
     if not 0 <= entry.shard < shards:
         raise ReadError(f"{where}: shard {entry.shard} of {shards}; the index is damaged")
     if not os.path.isfile(path):
-        raise ReadError(f"{where}: the data file {os.path.basename(path)} is missing beside the index")
+        raise ReadError(f"{index_path(prefix)}: its data file {os.path.basename(path)} (holding {entry.name}) is "
+                        "missing beside it; copy it too (a checkpoint is its .index and every .data-* file)")
     if entry.offset < 0 or entry.offset + entry.size > os.path.getsize(path):
         with open(path, "rb") as handle:
             refuse_lfs_pointer(path, handle.read(200))
