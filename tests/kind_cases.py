@@ -384,6 +384,16 @@ CASES: list[Case] = [
     single("Resizing", "resizing_bilinear_up", (5, 6, 3), lambda k: k.layers.Resizing(8, 9)),
     single("Resizing", "resizing_bilinear_down", (9, 8, 3), lambda k: k.layers.Resizing(4, 3)),
     single("Resizing", "resizing_nearest", (5, 6, 3), lambda k: k.layers.Resizing(8, 4, interpolation="nearest")),
+    # the largest centred window of the target's aspect ratio, then resized: wider and taller inputs, odd margins
+    *[single("Resizing", f"resizing_crop_to_aspect_{name}", shape, lambda k, target=target: k.layers.Resizing(
+        *target, crop_to_aspect_ratio=True)) for name, shape, target in (
+            ("wider", (5, 12, 3), (4, 4)), ("taller", (11, 6, 2), (3, 4)), ("same", (6, 9, 1), (4, 6)))],
+    *[single("Resizing", f"resizing_pad_to_aspect_{name}", shape, lambda k, target=target: k.layers.Resizing(
+        *target, pad_to_aspect_ratio=True, fill_value=0.5), keras2=False) for name, shape, target in (
+            ("wider", (5, 12, 3), (4, 4)), ("taller", (11, 6, 2), (3, 5)))],
+    *[single("RandomCrop", f"random_crop_{name}", shape, lambda k, target=target: k.layers.RandomCrop(*target),
+             keras3=False) for name, shape, target in (
+        ("wider", (6, 13, 3), (4, 4)), ("taller", (12, 5, 2), (5, 3)), ("smaller", (3, 4, 2), (6, 5)))],
     single("CenterCrop", "center_crop", (8, 7, 3), lambda k: k.layers.CenterCrop(5, 4)),
     *[Case("keras.layers.CategoryEncoding", f"category_encoding_{mode}", lambda k, mode=mode, length=length:
            _on_tokens(k, (length,), k.layers.CategoryEncoding(num_tokens=6, output_mode=mode)), ((length,),),

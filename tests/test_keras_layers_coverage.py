@@ -24,7 +24,7 @@ STATELESS_WITHOUT_FORWARD = {
     "AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D", "AdaptiveMaxPooling1D",
     "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D", "AutoContrast",
     "ContrastLimitedAdaptiveHistogramEqualization", "Equalization", "MaxNumBoundingBoxes", "MelSpectrogram",
-    "Pipeline", "RandomCrop", "Solarization",
+    "Pipeline", "Solarization",
 }
 #: the graph's own structure, or the user's code (Lambda, subclasses of Layer)
 STRUCTURAL = {"InputLayer", "Lambda", "Layer", "Wrapper"}
@@ -91,4 +91,14 @@ def test_a_string_lookup_is_named_and_refused_for_the_module(tmp_path):
     with pytest.warns(converter.ConversionWarning, match=r"string_lookup(_\d+)? \(StringLookup\): its vocabulary"):
         converter.state_dict(path)
     with pytest.raises(converter.UnsupportedLayerError, match="run it before the model"):
+        converter.to_torch(path)
+
+
+def test_a_keras3_random_crop_is_refused_by_name(tmp_path):
+    """Keras 3's RandomCrop at inference returns its input unchanged from one release on and resized it before
+    (keras-team/keras#21868): the module is refused by name rather than built as either (tf.keras's is built)."""
+    model = keras.Sequential([keras.Input((6, 8, 3)), keras.layers.RandomCrop(4, 4), keras.layers.Flatten()])
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    with pytest.raises(converter.UnsupportedLayerError, match=r"random_crop \(RandomCrop\).*returns its input"):
         converter.to_torch(path)

@@ -1,6 +1,6 @@
 """Layers that do nothing at inference (no weights): dropout, noise and regularization, and Keras's
 random augmentation layers, which transform their input only when called with training=True.
-RandomCrop is not among them: at inference it crops to its size."""
+RandomCrop is not among them: tf.keras's resizes to its size at inference (preprocessing.py)."""
 from __future__ import annotations
 
 from .forward import Emitter, Value

@@ -98,6 +98,7 @@ MODULES: dict[str, str] = {
     "keras.layers.RandomColorDegeneration": "identity",
     "keras.layers.RandomColorJitter": "identity",
     "keras.layers.RandomContrast": "identity",
+    "keras.layers.RandomCrop": "preprocessing",
     "keras.layers.RandomElasticTransform": "identity",
     "keras.layers.RandomErasing": "identity",
     "keras.layers.RandomFlip": "identity",

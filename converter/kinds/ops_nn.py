@@ -51,24 +51,36 @@ def resized(e: Emitter, x: Any, size: Sequence[int]) -> Value:
     config = e.config
     interpolation = config.choice("interpolation", ("bilinear", "nearest", "bicubic", "lanczos3", "lanczos5",
                                                     "area"), "bilinear")
-    flags = [key for key in ("antialias", "crop_to_aspect_ratio", "pad_to_aspect_ratio") if config.bool(key, False)]
+    flags = ["antialias"] if config.bool("antialias", False) else []
     if config.get("data_format") not in (None, "channels_last"):
         raise e.unsupported("resize of channels-first images is not built yet")
-    return resized_images(e, x, size, interpolation, flags)
+    crop, pad = config.bool("crop_to_aspect_ratio", False), config.bool("pad_to_aspect_ratio", False)
+    if crop and pad:
+        raise e.unsupported("crop_to_aspect_ratio and pad_to_aspect_ratio together (Keras refuses them)")
+    if pad and config.get("fill_mode", "constant") != "constant":
+        raise e.unsupported(f"pad_to_aspect_ratio with fill_mode {str(config.get('fill_mode'))[:20]!r} is not "
+                            "built (constant is)")
+    window = "crop" if crop else "pad" if pad else None
+    return resized_images(e, x, size, interpolation, flags, window=window, fill=config.float("fill_value", 0.0))
 
 
 def resized_images(e: Emitter, x: Any, size: Sequence[int], interpolation: str, flags: Sequence[str],
-                   align_corners: bool = False) -> Value:
+                   align_corners: bool = False, window: str | None = None, fill: float = 0.0) -> Value:
     """Channels-last images resized as TensorFlow resizes them (half-pixel centres, or bilinear with the corner
     pixels aligned; no antialiasing): bilinear or nearest; other methods and `flags` (antialias, ...) are refused
-    by name."""
+    by name. `window` "crop" first takes the largest centred window of the target's aspect ratio (Keras's
+    crop_to_aspect_ratio, TensorFlow's smart_resize), "pad" pads to that ratio with `fill` (pad_to_aspect_ratio)."""
     if interpolation not in ("bilinear", "nearest") or flags:
         raise e.unsupported(f"resize with {interpolation} {' '.join(flags)} is not built (bilinear and nearest are)")
     if not isinstance(x, Value) or x.rank != 4:
         raise e.unsupported("resize of something other than a batch of images")
+    images = e.convert(x, CHANNELS_FIRST)
+    if window == "crop":  # Keras 3 keeps a window of at least one pixel, tf.keras's may be empty
+        images = f"{e.helper('aspect_crop')}({images}, {size[0]}, {size[1]}, {literal(e.keras_major >= 3)})"
+    elif window == "pad":
+        images = f"{e.helper('aspect_pad')}({images}, {size[0]}, {size[1]}, {literal(fill)})"
     mode = f"'bilinear', align_corners={align_corners}" if interpolation == "bilinear" else "'nearest-exact'"
-    return Value(f"F.interpolate({e.convert(x, CHANNELS_FIRST)}, size={literal(size)}, mode={mode})",
-                 CHANNELS_FIRST, 4)
+    return Value(f"F.interpolate({images}, size={literal(size)}, mode={mode})", CHANNELS_FIRST, 4)
 
 
 def norm(e: Emitter) -> Value:

@@ -2,14 +2,16 @@
 them at inference.
 
 Resizing is TensorFlow's resize (half-pixel centres, no antialiasing): F.interpolate with
-align_corners=False (bilinear) or 'nearest-exact'. CenterCrop keeps the centre window, starting
-at (H - height) // 2; an input smaller than the window (Keras then resizes) fails at run time
-with a message instead of returning a smaller crop.
+align_corners=False (bilinear) or 'nearest-exact', after the largest centred window of the target's
+aspect ratio (crop_to_aspect_ratio) or padding to it (pad_to_aspect_ratio). CenterCrop keeps the
+centre window, starting at (H - height) // 2; an input smaller than the window (Keras then resizes)
+fails at run time with a message instead of returning a smaller crop. tf.keras's RandomCrop at
+inference is TensorFlow's smart_resize: that window, resized bilinearly.
 """
 from __future__ import annotations
 
 from .forward import CHANNELS_FIRST, KERAS, Emitter, Value, literal
-from .ops_nn import resized
+from .ops_nn import resized, resized_images
 from .registry import Kind, register
 
 
@@ -26,8 +28,22 @@ def center_crop(e: Emitter) -> Value:
     return Value(f"{e.helper('center_crop')}({e.convert(x, CHANNELS_FIRST)}, {height}, {width})", CHANNELS_FIRST, 4)
 
 
+def random_crop(e: Emitter) -> Value:
+    if e.keras_major >= 3:  # keras-team/keras#21868
+        raise e.unsupported("Keras 3's RandomCrop at inference returns its input unchanged from one release on, "
+                            "and resized it to its size before; which one this file's Keras did is not known here, "
+                            "so it is not built (a CenterCrop or Resizing says what you mean)")
+    if e.config.get("data_format") not in (None, "channels_last"):
+        raise e.unsupported("RandomCrop of channels-first images is not built yet")
+    size = (e.config.int("height", minimum=1), e.config.int("width", minimum=1))
+    return resized_images(e, e.inputs[0], size, "bilinear", [], window="crop")
+
+
 register(Kind("keras.layers.Resizing", forward=resizing, description="no weights; TensorFlow's resize",
-              tested="bilinear and nearest, up and down"))
+              tested="bilinear and nearest, up and down, cropped or padded to the aspect ratio"))
+register(Kind("keras.layers.RandomCrop", forward=random_crop, description="no weights; tf.keras: the centred "
+              "window of its aspect ratio, resized (TensorFlow's smart_resize)",
+              tested="wider, taller and smaller images (tf.keras)"))
 register(Kind("keras.layers.CenterCrop", forward=center_crop, description="no weights; the centre window",
               tested="even and odd margins"))
 

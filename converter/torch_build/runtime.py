@@ -204,6 +204,33 @@ def center_crop(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
     return x[..., top:top + height, left:left + width]
 
 
+def aspect_crop(x: torch.Tensor, height: int, width: int, at_least_one: bool) -> torch.Tensor:
+    """The largest centred window of channels-first images with the aspect ratio height:width, as TensorFlow's
+    smart_resize and Keras's crop_to_aspect_ratio take it: quotients in float32, truncated (Keras 3 keeps a pixel
+    at least)."""
+    def quotient(a: int, b: int) -> int:
+        return int(torch.tensor(a, dtype=torch.float32) / torch.tensor(b, dtype=torch.float32))
+
+    rows, columns = x.shape[-2], x.shape[-1]
+    kept_rows, kept_columns = min(rows, quotient(columns * height, width)), min(columns, quotient(rows * width, height))
+    if at_least_one:
+        kept_rows, kept_columns = max(kept_rows, 1), max(kept_columns, 1)
+    top, left = quotient(rows - kept_rows, 2), quotient(columns - kept_columns, 2)
+    return x[..., top:top + kept_rows, left:left + kept_columns]
+
+
+def aspect_pad(x: torch.Tensor, height: int, width: int, fill: float) -> torch.Tensor:
+    """Channels-first images padded with `fill` to the aspect ratio height:width, as Keras 3's pad_to_aspect_ratio
+    pads them: the same margin on both sides (quotients in float32, truncated)."""
+    def quotient(a: int, b: int) -> int:
+        return int(torch.tensor(a, dtype=torch.float32) / torch.tensor(b, dtype=torch.float32))
+
+    rows, columns = x.shape[-2], x.shape[-1]
+    top = quotient(max(rows, quotient(columns * height, width)) - rows, 2)
+    left = quotient(max(columns, quotient(rows * width, height)) - columns, 2)
+    return F.pad(x, (left, left, top, top), value=fill)
+
+
 def keras3_masked_merge(kind: str, values: list, masks: list) -> torch.Tensor:
     """Keras 3's Multiply, Maximum or Minimum of sequences (batch, steps, features) with Keras masks (batch,
     steps), or None: a masked step of an input is filled before merging, with ones (Multiply) or the merge of
