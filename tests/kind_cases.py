@@ -380,6 +380,12 @@ CASES: list[Case] = [
         k.layers.Dense(3)), keras2=False),
     single("SpectralNormalization", "spectral_normalization_conv", (6, 6, 2), lambda k:
            k.layers.SpectralNormalization(k.layers.Conv2D(3, 3)), keras2=False),
+    # RMSNormalization (Keras 3): nn.RMSNorm over the trailing axes, written out in float16
+    *[single("RMSNormalization", f"rms_normalization_{name}", shape, lambda k, options=options:
+             k.layers.RMSNormalization(**options), keras2=False) for name, shape, options in (
+        ("last", (5, 6), {}), ("last_two", (3, 4, 5), {"axis": [-2, -1], "epsilon": 1e-3}),
+        ("image_channels", (4, 5, 3), {"epsilon": 0.1}),
+        ("float16", (5, 6), {"dtype": "float16"}))],
     # image preprocessing inside the model
     single("Resizing", "resizing_bilinear_up", (5, 6, 3), lambda k: k.layers.Resizing(8, 9)),
     single("Resizing", "resizing_bilinear_down", (9, 8, 3), lambda k: k.layers.Resizing(4, 3)),

@@ -15,8 +15,7 @@ keras = pytest.importorskip("keras")
 
 #: weighted classes without a rule: their weights make `convert` refuse the layer by name
 WEIGHTED_WITHOUT_RULE = {
-    "GRUCell", "LSTMCell", "SimpleRNNCell", "StackedRNNCells", "GroupedQueryAttention", "RMSNormalization",
-    "ReversibleEmbedding",
+    "GRUCell", "LSTMCell", "SimpleRNNCell", "StackedRNNCells", "GroupedQueryAttention", "ReversibleEmbedding",
     "STFTSpectrogram", "FlaxLayer", "JaxLayer", "TorchModuleWrapper", "TFSMLayer",
 }
 #: classes with neither weights nor state: nothing to convert; the module builder refuses them by name
@@ -60,10 +59,11 @@ def test_stateless_claims_hold(name, build):
 
 
 def test_a_weighted_layer_without_a_rule_is_refused_by_name(tmp_path):
-    model = keras.Sequential([keras.Input((5, 4)), keras.layers.RMSNormalization(), keras.layers.Dense(2)])
+    model = keras.Sequential([keras.Input((5,), dtype="int32"), keras.layers.ReversibleEmbedding(10, 4, name="reversible_embedding"),
+                              keras.layers.Dense(2)])
     path = str(tmp_path / "m.keras")
     model.save(path)
-    with pytest.raises(converter.UnsupportedLayerError, match=r"rms_normalization \(RMSNormalization\)"):
+    with pytest.raises(converter.UnsupportedLayerError, match=r"reversible_embedding \(ReversibleEmbedding\)"):
         converter.convert(path, str(tmp_path / "o.safetensors"))
 
 
@@ -97,8 +97,20 @@ def test_a_string_lookup_is_named_and_refused_for_the_module(tmp_path):
 def test_a_keras3_random_crop_is_refused_by_name(tmp_path):
     """Keras 3's RandomCrop at inference returns its input unchanged from one release on and resized it before
     (keras-team/keras#21868): the module is refused by name rather than built as either (tf.keras's is built)."""
-    model = keras.Sequential([keras.Input((6, 8, 3)), keras.layers.RandomCrop(4, 4), keras.layers.Flatten()])
+    model = keras.Sequential([keras.Input((6, 8, 3)), keras.layers.RandomCrop(4, 4, name="crop"),
+                              keras.layers.Flatten()])
     path = str(tmp_path / "m.keras")
     model.save(path)
-    with pytest.raises(converter.UnsupportedLayerError, match=r"random_crop \(RandomCrop\).*returns its input"):
+    with pytest.raises(converter.UnsupportedLayerError, match=r"crop \(RandomCrop\).*returns its input"):
+        converter.to_torch(path)
+
+
+def test_an_rms_normalization_over_other_axes_is_refused_by_name(tmp_path):
+    """Keras 3's RMSNormalization over other than the trailing axes multiplies by its scale broadcast over the last
+    axes on TensorFlow and normalizes the last axes on torch: no one answer to build."""
+    model = keras.Sequential([keras.Input((5, 5)), keras.layers.RMSNormalization(axis=1, name="rms")])
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    assert set(converter.state_dict(path)) == {"rms.weight"}  # the weight converts
+    with pytest.raises(converter.UnsupportedLayerError, match=r"RMSNormalization over axes \[1\], not the trailing"):
         converter.to_torch(path)

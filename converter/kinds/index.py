@@ -92,6 +92,7 @@ MODULES: dict[str, str] = {
     "keras.layers.Normalization": "normalization",
     "keras.layers.PReLU": "prelu",
     "keras.layers.Permute": "reshaping",
+    "keras.layers.RMSNormalization": "rms_norm",
     "keras.layers.RNN": "rnn",
     "keras.layers.RandAugment": "identity",
     "keras.layers.RandomBrightness": "identity",
