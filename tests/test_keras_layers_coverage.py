@@ -59,7 +59,8 @@ def test_stateless_claims_hold(name, build):
 
 
 def test_a_weighted_layer_without_a_rule_is_refused_by_name(tmp_path):
-    model = keras.Sequential([keras.Input((5,), dtype="int32"), keras.layers.ReversibleEmbedding(10, 4, name="reversible_embedding"),
+    model = keras.Sequential([keras.Input((5,), dtype="int32"),
+                              keras.layers.ReversibleEmbedding(10, 4, name="reversible_embedding"),
                               keras.layers.Dense(2)])
     path = str(tmp_path / "m.keras")
     model.save(path)
