@@ -380,6 +380,11 @@ CASES: list[Case] = [
         k.layers.Dense(3)), keras2=False),
     single("SpectralNormalization", "spectral_normalization_conv", (6, 6, 2), lambda k:
            k.layers.SpectralNormalization(k.layers.Conv2D(3, 3)), keras2=False),
+    # ReversibleEmbedding (Keras 3): the table looks ids up, then (reverse=True) projects hidden states to logits
+    *[Case("keras.layers.ReversibleEmbedding", f"reversible_embedding_{name}", lambda k, options=options:
+           _language_model(k, k.layers.ReversibleEmbedding(11, 4, **options)), ((6,),), keras2=False, vocabulary=11)
+      for name, options in (("tied", {}), ("untied_soft_cap", {"tie_weights": False, "logit_soft_cap": 2.0}),
+                            ("reverse_float64", {"reverse_dtype": "float64"}))],
     # RMSNormalization (Keras 3): nn.RMSNorm over the trailing axes, written out in float16
     *[single("RMSNormalization", f"rms_normalization_{name}", shape, lambda k, options=options:
              k.layers.RMSNormalization(**options), keras2=False) for name, shape, options in (
@@ -448,6 +453,13 @@ def _on_tokens(k: Any, shape: tuple[int, ...], layer: Any) -> Any:
     """`layer` on integer token ids of `shape`."""
     tokens = k.Input(shape, dtype="int32")
     return k.Model(tokens, layer(tokens))
+
+
+def _language_model(k: Any, embedding: Any) -> Any:
+    """Token ids embedded, mixed, and projected back to logits over the vocabulary by the same layer."""
+    tokens = k.Input((6,), dtype="int32")
+    hidden = k.layers.Dense(4, activation="tanh")(embedding(tokens))
+    return k.Model(tokens, [hidden, embedding(hidden, reverse=True)])
 
 
 def _padded(k: Any, attention: Any) -> Any:

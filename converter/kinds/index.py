@@ -122,6 +122,7 @@ MODULES: dict[str, str] = {
     "keras.layers.Rescaling": "rescaling",
     "keras.layers.Reshape": "reshaping",
     "keras.layers.Resizing": "preprocessing",
+    "keras.layers.ReversibleEmbedding": "reversible_embedding",
     "keras.layers.SeparableConv1D": "separable",
     "keras.layers.SeparableConv2D": "separable",
     "keras.layers.SimpleRNN": "simple_rnn",

@@ -233,6 +233,11 @@ def _attach(model: Layer, layers_group: h5py.Group, where: str, store_of: StoreO
         )
 
 
+#: classes whose Python name, which names their weights' group, is not the name the config records (the one they
+#: are exported and registered as)
+PYTHON_CLASS_NAMES = {"GroupQueryAttention": "GroupedQueryAttention"}
+
+
 def _store_names(children: list[Layer], layers_group: Any, where: str) -> list[str | None]:
     """The group of each layer: its class's snake-case name, numbered in order (`dense`, `dense_1`).
 
@@ -241,7 +246,8 @@ def _store_names(children: list[Layer], layers_group: Any, where: str) -> list[s
     in the numbering (`dense`, `dense_2`): there the groups of a class are taken in order, and
     only when there are as many as the config's layers of that class (else it cannot be told).
     """
-    snake = {name: to_snake_case(name) for name in {child.class_name for child in children}}  # a few classes
+    snake = {name: to_snake_case(PYTHON_CLASS_NAMES.get(name, name))
+             for name in {child.class_name for child in children}}  # a few classes
     bases = [snake[child.class_name] for child in children]
     if not layers_group.name.endswith("_layer_checkpoint_dependencies"):
         used: dict[str, int] = {}
