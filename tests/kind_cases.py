@@ -385,6 +385,13 @@ CASES: list[Case] = [
            _language_model(k, k.layers.ReversibleEmbedding(11, 4, **options)), ((6,),), keras2=False, vocabulary=11)
       for name, options in (("tied", {}), ("untied_soft_cap", {"tie_weights": False, "logit_soft_cap": 2.0}),
                             ("reverse_float64", {"reverse_dtype": "float64"}))],
+    # Keras 3's adaptive pooling: PyTorch's windows, overlapping where the size does not divide the input
+    *[single(f"Adaptive{kind}Pooling{len(shape) - 1}D", f"adaptive_{kind.lower()}_pooling_{len(shape) - 1}d{suffix}",
+             shape, lambda k, kind=kind, size=size, options=options: getattr(
+                 k.layers, f"Adaptive{kind}Pooling{len(size)}D")(size, **options), keras2=False)
+      for kind in ("Average", "Max") for shape, size, options, suffix in (
+          ((9, 2), (4,), {}, ""), ((7, 10, 3), (3, 4), {}, ""), ((5, 6, 7, 2), (2, 3, 4), {}, ""),
+          ((3, 7, 10), (3, 4), {"data_format": "channels_first"}, "_channels_first"))],
     # RMSNormalization (Keras 3): nn.RMSNorm over the trailing axes, written out in float16
     *[single("RMSNormalization", f"rms_normalization_{name}", shape, lambda k, options=options:
              k.layers.RMSNormalization(**options), keras2=False) for name, shape, options in (

@@ -20,8 +20,7 @@ WEIGHTED_WITHOUT_RULE = {
 }
 #: classes with neither weights nor state: nothing to convert; the module builder refuses them by name
 STATELESS_WITHOUT_FORWARD = {
-    "AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D", "AdaptiveMaxPooling1D",
-    "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D", "AutoContrast",
+    "AutoContrast",
     "ContrastLimitedAdaptiveHistogramEqualization", "Equalization", "MaxNumBoundingBoxes", "MelSpectrogram",
     "Pipeline", "Solarization",
 }

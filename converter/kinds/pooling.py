@@ -1,4 +1,8 @@
-"""Max and average pooling, local and global, in 1D/2D/3D (no weights)."""
+"""Max and average pooling, local, global and adaptive, in 1D/2D/3D (no weights).
+
+Keras 3's adaptive pooling takes PyTorch's windows (output i spans floor(i * n / size) to
+ceil((i + 1) * n / size)): F.adaptive_avg_pool / F.adaptive_max_pool on channels-first values.
+"""
 from __future__ import annotations
 
 from typing import Callable
@@ -43,7 +47,22 @@ def global_pooling(kind: str, spatial: int) -> Callable[[Emitter], Value]:
     return forward
 
 
+def adaptive_pooling(kind: str, spatial: int) -> Callable[[Emitter], Value]:
+    """The forward of an adaptive pooling: torch's own, whose windows Keras 3 takes."""
+
+    def forward(e: Emitter) -> Value:
+        layout = spatial_layout(e)
+        size = e.config.ints("output_size", spatial, minimum=1)
+        function = f"F.adaptive_{'max' if kind == 'max' else 'avg'}_pool{spatial}d"
+        return same(e.inputs[0], f"{function}({e.arg(0, layout)}, {literal(size)})", layout=layout)
+
+    return forward
+
+
 for _spatial in (1, 2, 3):
+    for _kind, _long in (("max", "Max"), ("average", "Average")):
+        register(Kind(f"keras.layers.Adaptive{_long}Pooling{_spatial}D", forward=adaptive_pooling(_kind, _spatial),
+                      description="no weights; PyTorch's windows", tested="sizes that do not divide the input"))
     for _kind, _long, _short in (("max", "Max", "Max"), ("average", "Average", "Avg")):
         _names = sorted({_short, _long})  # MaxPool2D, AvgPool2D and AveragePool2D are aliases
         register(Kind(f"keras.layers.{_long}Pooling{_spatial}D", forward=local_pooling(_kind, _spatial),
