@@ -380,6 +380,20 @@ CASES: list[Case] = [
         k.layers.Dense(3)), keras2=False),
     single("SpectralNormalization", "spectral_normalization_conv", (6, 6, 2), lambda k:
            k.layers.SpectralNormalization(k.layers.Conv2D(3, 3)), keras2=False),
+    # GroupQueryAttention (Keras 3): key/value heads shared by groups of query heads
+    *[Case("keras.layers.GroupQueryAttention", f"group_query_attention_{name}", lambda k, options=options, call=call:
+           _grouped_attention(k, options, call), ((6, 5), (7, 5)), keras2=False)
+      for name, options, call in (
+          ("grouped", {"head_dim": 3, "num_query_heads": 4, "num_key_value_heads": 2}, {}),
+          ("one_kv_head_no_bias", {"head_dim": 2, "num_query_heads": 3, "num_key_value_heads": 1,
+                                   "use_bias": False}, {}),
+          ("gate_key_scores", {"head_dim": 2, "num_query_heads": 2, "num_key_value_heads": 2, "use_gate": True},
+           {"key": True, "return_attention_scores": True}),
+          ("self_causal_window", {"head_dim": 2, "num_query_heads": 4, "num_key_value_heads": 2,
+                                  "sliding_window": 2}, {"self": True, "use_causal_mask": True}))],
+    Case("keras.layers.GroupQueryAttention", "group_query_attention_padding_masks_dropout", lambda k: _padded(
+        k, lambda pair: k.layers.GroupQueryAttention(2, 4, 2, dropout=0.1)(*pair)), ((6,),), keras2=False,
+         vocabulary=5),
     # ReversibleEmbedding (Keras 3): the table looks ids up, then (reverse=True) projects hidden states to logits
     *[Case("keras.layers.ReversibleEmbedding", f"reversible_embedding_{name}", lambda k, options=options:
            _language_model(k, k.layers.ReversibleEmbedding(11, 4, **options)), ((6,),), keras2=False, vocabulary=11)
@@ -460,6 +474,20 @@ def _on_tokens(k: Any, shape: tuple[int, ...], layer: Any) -> Any:
     """`layer` on integer token ids of `shape`."""
     tokens = k.Input(shape, dtype="int32")
     return k.Model(tokens, layer(tokens))
+
+
+def _grouped_attention(k: Any, options: dict[str, Any], call: dict[str, Any]) -> Any:
+    """A GroupQueryAttention of a (6, 5) query over a (7, 5) value (or the query itself), as `call` says."""
+    query, value = k.Input((6, 5)), k.Input((7, 5))
+    layer = k.layers.GroupQueryAttention(**options)
+    arguments = {name: setting for name, setting in call.items() if name not in ("key", "self")}
+    if call.get("self"):
+        outputs = layer(query, query, **arguments)
+    elif call.get("key"):
+        outputs = layer(query, value, key=k.layers.Dense(5)(value), **arguments)
+    else:
+        outputs = layer(query, value, **arguments)
+    return k.Model([query, value], outputs)
 
 
 def _language_model(k: Any, embedding: Any) -> Any:

@@ -15,7 +15,7 @@ keras = pytest.importorskip("keras")
 
 #: weighted classes without a rule: their weights make `convert` refuse the layer by name
 WEIGHTED_WITHOUT_RULE = {
-    "GRUCell", "LSTMCell", "SimpleRNNCell", "StackedRNNCells", "GroupedQueryAttention",
+    "GRUCell", "LSTMCell", "SimpleRNNCell", "StackedRNNCells",
     "STFTSpectrogram", "FlaxLayer", "JaxLayer", "TorchModuleWrapper", "TFSMLayer",
 }
 #: classes with neither weights nor state: nothing to convert; the module builder refuses them by name
@@ -29,9 +29,12 @@ STRUCTURAL = {"InputLayer", "Lambda", "Layer", "Wrapper"}
 
 
 def keras_layer_classes() -> dict[str, type]:
-    """Every layer class keras.layers exports, by its own name (aliases such as Convolution2D folded)."""
-    return {cls.__name__: cls for cls in vars(keras.layers).values()
-            if inspect.isclass(cls) and issubclass(cls, keras.layers.Layer)}
+    """Every layer class keras.layers exports, by its own name (aliases such as Convolution2D folded), or by the
+    name it is exported as where that is not exported (GroupedQueryAttention is GroupQueryAttention, as configs
+    record it)."""
+    exported = {name: cls for name, cls in vars(keras.layers).items()
+                if inspect.isclass(cls) and issubclass(cls, keras.layers.Layer)}
+    return {cls.__name__ if cls.__name__ in exported else name: cls for name, cls in exported.items()}
 
 
 def test_every_keras_layer_is_converted_refused_or_stateless():
@@ -58,15 +61,24 @@ def test_stateless_claims_hold(name, build):
 
 
 def test_a_weighted_layer_without_a_rule_is_refused_by_name(tmp_path):
-    """GroupQueryAttention: its weights sit under the snake case of its Python class, GroupedQueryAttention, which
-    is not the name the config records; read, then refused by name (they matched no layer before)."""
+    """A recurrent cell called on its own in a functional model (RNN, LSTM, GRU wrap theirs)."""
+    step, state = keras.Input((4,)), keras.Input((3,))
+    output, _ = keras.layers.SimpleRNNCell(3, name="cell")(step, [state])
+    path = str(tmp_path / "m.keras")
+    keras.Model([step, state], output).save(path)
+    with pytest.raises(converter.UnsupportedLayerError, match=r"cell \(SimpleRNNCell\)"):
+        converter.convert(path, str(tmp_path / "o.safetensors"))
+
+
+def test_a_group_query_attention_is_read_under_its_python_class_name(tmp_path):
+    """Keras files a GroupQueryAttention's weights under the snake case of its Python class, GroupedQueryAttention,
+    not of the name its config records (they matched no layer before)."""
     sequence = keras.Input((5, 4))
     attention = keras.layers.GroupQueryAttention(head_dim=2, num_query_heads=2, num_key_value_heads=1, name="gqa")
-    model = keras.Model(sequence, attention(sequence, sequence))
     path = str(tmp_path / "m.keras")
-    model.save(path)
-    with pytest.raises(converter.UnsupportedLayerError, match=r"gqa \(GroupQueryAttention\)"):
-        converter.convert(path, str(tmp_path / "o.safetensors"))
+    keras.Model(sequence, attention(sequence, sequence)).save(path)
+    assert sorted(converter.state_dict(path)) == [f"gqa.{role}.{part}" for role in ("key", "output", "query", "value")
+                                                  for part in ("bias", "weight")]
 
 
 def test_preprocessing_state_is_named_when_left_behind(tmp_path):

@@ -304,3 +304,18 @@ def test_verify_pads_the_inputs_that_masks_read():
     steps = (values == -1.0).all(axis=-1)
     assert steps[0, -1] and steps[1, 0] and steps[2].any() and not steps.all(axis=1).any()
     assert (plain == 0).sum() <= 2  # no mask reads it: left as drawn
+
+
+def test_a_group_query_attention_passes_its_query_mask_on(tmp_path):
+    """Keras 3's GroupQueryAttention supports masking: the attention after it reads the query's mask from the tensor
+    (an LSTM gets it recorded in the config), and it masks padded keys itself and zeroes padded query rows where
+    its dropout is set."""
+    def build(keras):
+        L = keras.layers
+        ids = keras.Input((STEPS,), dtype="int32", name="ids")
+        embedded = L.Embedding(20, 4, mask_zero=True, name="embedding")(ids)
+        attended = L.GroupQueryAttention(2, 4, 2, dropout=0.2, name="attention")(embedded, embedded)
+        after = L.MultiHeadAttention(2, 2, name="after")(attended, attended)
+        return keras.Model(ids, [attended, L.LSTM(3, name="lstm")(attended), after])
+
+    check(tmp_path, "keras3", build, [IDS])

@@ -76,6 +76,7 @@ MODULES: dict[str, str] = {
     "keras.layers.GlobalMaxPooling2D": "pooling",
     "keras.layers.GlobalMaxPooling3D": "pooling",
     "keras.layers.GroupNormalization": "group_norm",
+    "keras.layers.GroupQueryAttention": "grouped_query_attention",
     "keras.layers.Identity": "identity",
     "keras.layers.IntegerLookup": "vocabulary",
     "keras.layers.LSTM": "lstm",

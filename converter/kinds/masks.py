@@ -25,7 +25,7 @@ _BOTH = {"Activation", "ELU", "LeakyReLU", "PReLU", "ReLU", "Softmax", "Dense", 
 #: layers that carry their first input's mask to their outputs unchanged, by Keras major version
 PASSING = {
     2: {f"keras.layers.{name}" for name in _BOTH | {"ThresholdedReLU"}},
-    3: {f"keras.layers.{name}" for name in _BOTH | {"Identity", "Normalization", "Rescaling"}},
+    3: {f"keras.layers.{name}" for name in _BOTH | {"Identity", "Normalization", "Rescaling", "GroupQueryAttention"}},
 }
 #: layers whose kind's rule sets the masks of their outputs (their own compute_mask)
 OWN = {f"keras.layers.{name}" for name in (

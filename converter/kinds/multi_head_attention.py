@@ -10,6 +10,8 @@ Linear layers `query`, `key`, `value`, `output`.
 """
 from __future__ import annotations
 
+from typing import Iterable
+
 from ..config import Config
 from ..graph import Layer
 from ..layouts import Layout
@@ -23,8 +25,14 @@ PROJECTIONS = (("query", "query_dense"), ("key", "key_dense"), ("value", "value_
 
 
 def attention_variables(config: Config) -> list[Variable]:
+    return projection_variables(config, PROJECTIONS)
+
+
+def projection_variables(config: Config, projections: Iterable[tuple[str, str]]) -> list[Variable]:
+    """The einsum kernels (and biases, with use_bias) of attention projections (role, the group they sit in): the
+    output's (heads, dim, d), the others' (d, heads, dim)."""
     variables = []
-    for role, store in PROJECTIONS:
+    for role, store in projections:
         kernel = Layout.KERAS_EINSUM_HKD if role == "output" else Layout.KERAS_EINSUM_DHK
         bias = Layout.VECTOR if role == "output" else Layout.KERAS_EINSUM_HK
         entries: list[tuple[str, Layout]] = [("kernel", kernel)]
