@@ -179,7 +179,9 @@ class Generator:
     def normalization(self, x: Any) -> Any:
         rank = len(shape(x))
         kind = self.c.choice(["BatchNormalization", "LayerNormalization", "Activation", "Dropout", "PReLU",
-                              "LeakyReLU", "Softmax"])
+                              "LeakyReLU", "Softmax"] + (["RMSNormalization"] if self.keras3 else []))
+        if kind == "RMSNormalization":
+            return self.call(kind, x, epsilon=self.c.choice([1e-6, 0.1]))
         if kind == "BatchNormalization":
             axis = self.c.choice([-1, 1]) if rank > 1 else -1
             return self.call(kind, x, axis=axis, epsilon=self.c.choice([1e-3, 1e-5, 0.1]),
@@ -259,7 +261,20 @@ class Generator:
         kind = c.choice(["MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling1D",
                          "Flatten", "ZeroPadding1D", "Cropping1D", "UpSampling1D", "Permute", "TimeDistributed",
                          "MultiHeadAttention", "Reshape", "Attention", "AdditiveAttention", "UnitNormalization",
-                         "Masking"])
+                         "Masking"] + (["GroupQueryAttention", "AdaptiveAveragePooling1D", "AdaptiveMaxPooling1D"]
+                                       if self.keras3 else []))
+        if kind.startswith("Adaptive"):
+            return self.call(kind, x, c.integer(1, steps))
+        if kind == "GroupQueryAttention":
+            call = {"use_causal_mask": c.chance(0.4), "return_attention_scores": c.chance(0.3)}
+            key_value_heads = c.integer(1, 2)
+            options = {"head_dim": c.integer(1, 3), "num_query_heads": key_value_heads * c.integer(1, 2),
+                       "num_key_value_heads": key_value_heads, "use_gate": c.chance(0.3)}
+            if c.chance(0.3):
+                options["dropout"] = 0.1
+            layer = self.layer(kind, **options)
+            self.steps.append(f"GroupQueryAttention({options}) {call} as {layer.name} on {shape(x)}")
+            return layer(x, x, **call)
         if kind == "Masking":
             return self.masked(x)
         if kind in ("MaxPooling1D", "AveragePooling1D"):
@@ -327,9 +342,12 @@ class Generator:
         c = self.c
         height, width, channels = shape(x)
         kind = c.choice(["MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D",
-                         "Flatten", "ZeroPadding2D", "Cropping2D", "UpSampling2D", "Permute", "Reshape"])
+                         "Flatten", "ZeroPadding2D", "Cropping2D", "UpSampling2D", "Permute", "Reshape"]
+                        + (["AdaptiveAveragePooling2D", "AdaptiveMaxPooling2D"] if self.keras3 else []))
         data_format = "channels_first" if c.chance(0.2) else "channels_last"
         spatial = (width, channels) if data_format == "channels_first" else (height, width)
+        if kind.startswith("Adaptive"):
+            return self.call(kind, x, (c.integer(1, spatial[0]), c.integer(1, spatial[1])), data_format=data_format)
         if kind in ("MaxPooling2D", "AveragePooling2D"):
             return self.call(kind, x, pool_size=min(2, *spatial), padding=c.choice(["valid", "same"]),
                              data_format=data_format)

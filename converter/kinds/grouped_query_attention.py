@@ -18,7 +18,7 @@ from ..graph import Layer
 from ..layouts import Layout
 from ..regroupings import MergeHeads
 from .forward import KERAS, Emitter, Value, literal, require_weights
-from .multi_head_attention import _attention_mask, _masked, projection_variables
+from .multi_head_attention import keep_mask, projection_variables
 from .registry import Kind, register
 from .rules import Context, Variable, expect_shape, to_torch
 
@@ -76,7 +76,7 @@ def forward(e: Emitter) -> Value | list[Value]:
     if rank != 3:
         raise e.unsupported(f"inputs of rank {rank} are not built (sequences, rank 3, are)")
     with_scores = bool(e.named("return_attention_scores"))
-    keep = _attention_mask(e, query, value, value_of, key_of) if _masked(e, value_of, key_of) else None
+    keep = keep_mask(e, query, value, value_of, key_of)
     e.module(result.module)
     m, options = e.attribute, result.options
     heads, repeats = int(options["query_heads"]), int(options["query_heads"]) // int(options["kv_heads"])

@@ -128,7 +128,7 @@ def forward(e: Emitter) -> Value | list[Value]:
     with_scores = bool(e.named("return_attention_scores") or e.kwargs.get("return_attention_scores"))
     if with_scores and rank != 3:
         raise e.unsupported(f"return_attention_scores over inputs of rank {rank} is not built yet (rank 3 is)")
-    keep = _attention_mask(e, query, value, value_of, key_of)
+    keep = keep_mask(e, query, value, value_of, key_of)
     adder = None
     if keep is not None:  # Keras's softmax adds (1 - mask) * -1e9: a fully masked row stays finite
         adder = e.variable("adder")
@@ -193,7 +193,7 @@ def _causal(e: Emitter) -> bool:
     return e.config.bool("use_causal_mask", False) or bool(e.kwargs.get("use_causal_mask"))
 
 
-def _attention_mask(e: Emitter, query: str, value: str, value_of: Value | None, key_of: Value | None) -> str | None:
+def keep_mask(e: Emitter, query: str, value: str, value_of: Value | None, key_of: Value | None) -> str | None:
     """The (batch, T, S) boolean mask of the scores each query position sees, or None without masks.
 
     Keras combines, with a logical and: `attention_mask` (batch, T, S), the causal mask (query
