@@ -82,3 +82,23 @@ def test_fully_masked_attention_rows_match_keras(tmp_path, writer, key_dim, vari
         def build(keras):
             return padded_model(keras, 2, key_dim, variant.endswith("scores"), **options)
     check(tmp_path, writer, build, [IDS])
+
+
+@pytest.mark.parametrize("use_gate", [False, True])
+def test_a_group_query_attention_in_a_keras3_h5_file_matches_keras(tmp_path, use_gate):
+    """Keras 3's legacy .h5 writer records GroupQueryAttention by its Python class (GroupedQueryAttention) and names
+    its weights `kernel` and `bias` alone, in the order it creates them: query, key, the gate's, value, output.
+    Found by the random-graph fuzzer (seeds 62066 and 62296: refused, 'no rule')."""
+    from build_harness import absolute_difference, keras_outputs, torch_outputs
+    from layer_harness import LAYER_ATOL, keras_module, randomize
+
+    keras = keras_module("keras3")
+    query = keras.Input((STEPS, 4), name="query")
+    layer = keras.layers.GroupQueryAttention(head_dim=2, num_query_heads=4, num_key_value_heads=2, use_gate=use_gate,
+                                             name="attention")
+    model = keras.Model(query, layer(query, query, use_causal_mask=True))
+    randomize(model, seed=5)
+    path = str(tmp_path / "model.h5")
+    model.save(path)
+    expected = keras_outputs(keras.saving.load_model(path, compile=False), [FLOATS])
+    assert absolute_difference(expected, torch_outputs(path, [FLOATS], "keras")) <= LAYER_ATOL

@@ -19,12 +19,14 @@ from ..layouts import Layout
 from ..regroupings import MergeHeads
 from .forward import KERAS, Emitter, Value, literal, require_weights
 from .multi_head_attention import keep_mask, projection_variables
-from .registry import Kind, register
+from .registry import Kind, layer_names, register
 from .rules import Context, Variable, expect_shape, to_torch
 
 
 def _projections(config: Config) -> tuple[str, ...]:
-    return ("query", "key", "value", "output") + (("gate",) if config.bool("use_gate", False) else ())
+    """The projections in the order Keras creates them: a legacy .h5 file names each weight `kernel` or `bias`
+    alone, in that order."""
+    return ("query", "key") + (("gate",) if config.bool("use_gate", False) else ()) + ("value", "output")
 
 
 def gqa_variables(config: Config) -> list[Variable]:
@@ -101,7 +103,7 @@ def forward(e: Emitter) -> Value | list[Value]:
 
 register(Kind(
     "keras.layers.GroupQueryAttention", module="nn.Linear x4 (x5 with use_gate)", variables=gqa_variables,
-    convert=convert, forward=forward,
+    convert=convert, forward=forward, aliases=layer_names("GroupedQueryAttention"),  # its class, as .h5 files say
     description="q/k/v/gate kernels (d, heads, head_dim) -> (heads*head_dim, d) merged head-major; output "
                 "(heads, head_dim, d) -> (d, heads*head_dim); key/value heads repeated per query head group",
     tested="grouped and one key/value head, use_bias off, use_gate, key given, causal, sliding_window, Keras masks, "

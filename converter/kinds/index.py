@@ -77,6 +77,7 @@ MODULES: dict[str, str] = {
     "keras.layers.GlobalMaxPooling3D": "pooling",
     "keras.layers.GroupNormalization": "group_norm",
     "keras.layers.GroupQueryAttention": "grouped_query_attention",
+    "keras.layers.GroupedQueryAttention": "grouped_query_attention",
     "keras.layers.Identity": "identity",
     "keras.layers.IntegerLookup": "vocabulary",
     "keras.layers.LSTM": "lstm",
