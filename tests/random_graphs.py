@@ -263,8 +263,10 @@ class Generator:
                          "MultiHeadAttention", "Reshape", "Attention", "AdditiveAttention", "UnitNormalization",
                          "Masking"] + (["GroupQueryAttention", "AdaptiveAveragePooling1D", "AdaptiveMaxPooling1D"]
                                        if self.keras3 else []))
-        if kind.startswith("Adaptive"):
-            return self.call(kind, x, c.integer(1, steps))
+        if kind.startswith("Adaptive"):  # TensorFlow dies (SIGFPE) pooling an axis of 1, or to 1: Keras's window
+            if steps < 2:                 # is then wider than the axis
+                return self.call("GlobalAveragePooling1D", x)
+            return self.call(kind, x, c.integer(2, steps))
         if kind == "GroupQueryAttention":
             call = {"use_causal_mask": c.chance(0.4), "return_attention_scores": c.chance(0.3)}
             key_value_heads = c.integer(1, 2)
@@ -346,8 +348,10 @@ class Generator:
                         + (["AdaptiveAveragePooling2D", "AdaptiveMaxPooling2D"] if self.keras3 else []))
         data_format = "channels_first" if c.chance(0.2) else "channels_last"
         spatial = (width, channels) if data_format == "channels_first" else (height, width)
-        if kind.startswith("Adaptive"):
-            return self.call(kind, x, (c.integer(1, spatial[0]), c.integer(1, spatial[1])), data_format=data_format)
+        if kind.startswith("Adaptive"):  # not to 1 nor over an axis of 1 (TensorFlow dies: see sequence_layer)
+            if min(spatial) < 2:
+                return self.call("GlobalAveragePooling2D", x, data_format=data_format)
+            return self.call(kind, x, (c.integer(2, spatial[0]), c.integer(2, spatial[1])), data_format=data_format)
         if kind in ("MaxPooling2D", "AveragePooling2D"):
             return self.call(kind, x, pool_size=min(2, *spatial), padding=c.choice(["valid", "same"]),
                              data_format=data_format)
