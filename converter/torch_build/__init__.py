@@ -17,7 +17,8 @@ from ..source import literal
 from .codegen import Generator
 
 # helpers whose source calls other helpers (or converter/padding.py's functions)
-_NEEDS = {"pool": ["same_pad"], "same_pad": ["same_padding"], "conv_transpose": ["transpose_crop"]}
+_NEEDS = {"pool": ["same_pad"], "same_pad": ["same_padding"], "conv_transpose": ["transpose_crop"],
+          "aspect_crop": ["float32_quotient"], "aspect_pad": ["float32_quotient"]}
 _HEADER = '''import math
 from collections import OrderedDict
 

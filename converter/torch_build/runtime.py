@@ -204,13 +204,15 @@ def center_crop(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
     return x[..., top:top + height, left:left + width]
 
 
+def float32_quotient(a: int, b: int) -> int:
+    """a / b as TensorFlow computes an image window's size: in float32, truncated to an int."""
+    return int(torch.tensor(a, dtype=torch.float32) / torch.tensor(b, dtype=torch.float32))
+
+
 def aspect_crop(x: torch.Tensor, height: int, width: int, at_least_one: bool) -> torch.Tensor:
     """The largest centred window of channels-first images with the aspect ratio height:width, as TensorFlow's
-    smart_resize and Keras's crop_to_aspect_ratio take it: quotients in float32, truncated (Keras 3 keeps a pixel
-    at least)."""
-    def quotient(a: int, b: int) -> int:
-        return int(torch.tensor(a, dtype=torch.float32) / torch.tensor(b, dtype=torch.float32))
-
+    smart_resize and Keras's crop_to_aspect_ratio take it (Keras 3 keeps a pixel at least)."""
+    quotient = float32_quotient
     rows, columns = x.shape[-2], x.shape[-1]
     kept_rows, kept_columns = min(rows, quotient(columns * height, width)), min(columns, quotient(rows * width, height))
     if at_least_one:
@@ -221,10 +223,8 @@ def aspect_crop(x: torch.Tensor, height: int, width: int, at_least_one: bool) ->
 
 def aspect_pad(x: torch.Tensor, height: int, width: int, fill: float) -> torch.Tensor:
     """Channels-first images padded with `fill` to the aspect ratio height:width, as Keras 3's pad_to_aspect_ratio
-    pads them: the same margin on both sides (quotients in float32, truncated)."""
-    def quotient(a: int, b: int) -> int:
-        return int(torch.tensor(a, dtype=torch.float32) / torch.tensor(b, dtype=torch.float32))
-
+    pads them: the same margin on both sides."""
+    quotient = float32_quotient
     rows, columns = x.shape[-2], x.shape[-1]
     top = quotient(max(rows, quotient(columns * height, width)) - rows, 2)
     left = quotient(max(columns, quotient(rows * width, height)) - columns, 2)
