@@ -60,10 +60,9 @@ def adaptive_pooling(kind: str, spatial: int) -> Callable[[Emitter], Value]:
 
 
 for _spatial in (1, 2, 3):
-    for _kind, _long in (("max", "Max"), ("average", "Average")):
+    for _kind, _long, _short in (("max", "Max", "Max"), ("average", "Average", "Avg")):
         register(Kind(f"keras.layers.Adaptive{_long}Pooling{_spatial}D", forward=adaptive_pooling(_kind, _spatial),
                       description="no weights; PyTorch's windows", tested="sizes that do not divide the input"))
-    for _kind, _long, _short in (("max", "Max", "Max"), ("average", "Average", "Avg")):
         _names = sorted({_short, _long})  # MaxPool2D, AvgPool2D and AveragePool2D are aliases
         register(Kind(f"keras.layers.{_long}Pooling{_spatial}D", forward=local_pooling(_kind, _spatial),
                       aliases=layer_names(*(f"{name}Pool{_spatial}D" for name in _names)), description="no weights",

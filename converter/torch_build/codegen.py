@@ -21,7 +21,7 @@ from ..kinds.forward import CHANNELS_FIRST, KERAS, Value, is_image_rank
 from ..kinds.masks import carried
 from ..kinds.outside_state import OUTSIDE_STATE
 from ..source import Namer, literal
-from .emitter import ClassSource, Emitter
+from .emitter import ClassSource, Emitter, tensor_arguments
 
 
 class Generator:
@@ -122,10 +122,9 @@ class Generator:
                 mask_parameters.append(mask)
             values[(layer.name, 0, 0)] = Value(name, self.boundary_layout(rank), rank, mask=mask,
                                                dtype=None if dtype == "float32" else dtype)
-        source.signature.extend(mask_parameters)
-        for layer in inputs:
             if root and self.trace:
                 source.forward.append(self.capture_line(layer.name, values[(layer.name, 0, 0)]))
+        source.signature.extend(mask_parameters)
         pending = list(calls)
         while pending:
             ready = [call for call in pending if all(ref in values for ref in call.refs())]
@@ -221,7 +220,7 @@ class Generator:
         if len(inputs) != len(model_inputs):
             raise ReadError(f"{self.graph.source}: model {call.layer.key} takes {len(model_inputs)} input(s) and is "
                             f"called with {len(inputs)}; the config is malformed")
-        masks = self.nested_input_masks(source, call, inputs, model_inputs)
+        masks = self.nested_input_masks(call, inputs, model_inputs)
         masked = tuple(mask is not None for mask in masks)
         if call.layer.name not in source.defined:
             source.defined.add(call.layer.name)
@@ -266,8 +265,7 @@ class Generator:
                             KERAS, value.rank + 1 if value.rank else None, dtype=value.dtype) for value in values]
         return values
 
-    def nested_input_masks(self, source: ClassSource, call: Call, inputs: list[Value],
-                           model_inputs: list[Layer]) -> list[str | None]:
+    def nested_input_masks(self, call: Call, inputs: list[Value], model_inputs: list[Layer]) -> list[str | None]:
         """The mask Keras hands each input of a nested model's call: the ones Keras 3 records (`mask=`, computed by
         operations in the graph), else the masks its inputs carry (Keras 3: only to a call of one tensor argument, a
         list of them counting as one); tf.keras loses one where the model casts its input to another dtype (the
@@ -279,7 +277,7 @@ class Generator:
                 raise ReadError(f"{self.graph.source}: model {call.layer.key} is called with {len(recorded)} mask(s) "
                                 f"for {len(inputs)} input(s); the config is malformed")
             return [self.values[item].expr if isinstance(item, tuple) else None for item in recorded]
-        if self.keras_major >= 3 and Emitter(self, source, call, inputs, {}).tensor_arguments() > 1:
+        if self.keras_major >= 3 and tensor_arguments(call) > 1:
             return [None] * len(inputs)
         masks = [value.mask for value in inputs]
         if self.keras_major < 3:

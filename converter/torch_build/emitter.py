@@ -43,6 +43,16 @@ class ClassSource:
         return self.values[(layer_name, node)]
 
 
+def tensor_arguments(call: Call) -> int:
+    """How many arguments of `call` hold a tensor (a list of tensors is one argument), as Keras 3 counts them to
+    decide whether a mask is passed."""
+    def holds(item: Any) -> bool:
+        return isinstance(item, tuple) or (isinstance(item, list) and any(holds(element) for element in item))
+
+    return sum(holds(item) for item in call.positional) + sum(holds(value) for name, value in call.kwargs.items()
+                                                             if name != "mask")
+
+
 class Emitter:
     """What a kind's forward sees of one Keras call, and how it adds code for it (kinds.forward.Emitter)."""
 
@@ -111,7 +121,7 @@ class Emitter:
         given = self.kwargs.get("mask")
         if isinstance(given, Value):
             return given.expr
-        if self.keras_major >= 3 and self.tensor_arguments() > 1:
+        if self.keras_major >= 3 and tensor_arguments(self.call) > 1:
             return None
         return self.inputs[0].mask if self.inputs else None
 
@@ -120,15 +130,6 @@ class Emitter:
         else its first input's (Keras 3: an LSTM called with `initial_state=` runs unmasked, and its
         sequences still carry its input's mask)."""
         return self.mask() or (self.inputs[0].mask if self.inputs else None)
-
-    def tensor_arguments(self) -> int:
-        """How many arguments of the call hold a tensor (a list of tensors is one argument), as Keras 3
-        counts them to decide whether a mask is passed."""
-        def holds(item: Any) -> bool:
-            return isinstance(item, tuple) or (isinstance(item, list) and any(holds(element) for element in item))
-
-        return (sum(holds(item) for item in self.call.positional)
-                + sum(holds(value) for name, value in self.call.kwargs.items() if name != "mask"))
 
     def positional(self, index: int) -> Any:
         """Positional argument `index`: a Value for a tensor (lists of them too), else the constant."""
