@@ -15,12 +15,11 @@ from __future__ import annotations
 from ..config import Config
 from ..conversion import LayerConversion, TorchModule
 from ..graph import Layer
-from ..layouts import Layout
-from ..regroupings import MergeHeads
 from .forward import KERAS, Emitter, Value, literal, require_weights
-from .multi_head_attention import keep_mask, projection_variables
+from .multi_head_attention import (keep_mask, projection_bias, projection_variables, projection_weight, score_adder,
+                                   zeroes_masked_rows)
 from .registry import Kind, layer_names, register
-from .rules import Context, Variable, expect_shape, to_torch
+from .rules import Context, Variable, expect_shape
 
 
 def _projections(config: Config) -> tuple[str, ...]:
@@ -53,11 +52,9 @@ def convert(layer: Layer, context: Context) -> LayerConversion:
     for role in roles:
         kernel = layer.tensor(f"{role}.kernel").shape
         sizes = (kernel[0] * kernel[1], kernel[2]) if role == "output" else (kernel[0], kernel[1] * kernel[2])
-        tensors.append(to_torch(layer, f"{role}.kernel", f"{role}.weight", Layout.TORCH_LINEAR_OI,
-                                MergeHeads("output_kernel" if role == "output" else "input_kernel")))
+        tensors.append(projection_weight(layer, role))
         if layer.has(f"{role}.bias"):
-            tensors.append(to_torch(layer, f"{role}.bias", f"{role}.bias", Layout.VECTOR,
-                                    None if role == "output" else MergeHeads("bias")))
+            tensors.append(projection_bias(layer, role))
         parts.append((role, TorchModule("Linear", {"in_features": sizes[0], "out_features": sizes[1],
                                                    "bias": layer.has(f"{role}.bias")})))
     options = {"query_heads": query_heads, "kv_heads": kv_heads, "head_dim": head_dim}
@@ -79,6 +76,7 @@ def forward(e: Emitter) -> Value | list[Value]:
         raise e.unsupported(f"inputs of rank {rank} are not built (sequences, rank 3, are)")
     with_scores = bool(e.named("return_attention_scores"))
     keep = keep_mask(e, query, value, value_of, key_of)
+    adder = score_adder(e, keep, query)
     e.module(result.module)
     m, options = e.attribute, result.options
     heads, repeats = int(options["query_heads"]), int(options["query_heads"]) // int(options["kv_heads"])
@@ -88,12 +86,11 @@ def forward(e: Emitter) -> Value | list[Value]:
         e.statement(f"{name} = {m}['{role}']({source}).unflatten(-1, ({int(options['kv_heads'])}, -1))"
                     f".transpose(1, 2).repeat_interleave({repeats}, dim=1)")
     scores = f"{q} @ {k}.transpose(-1, -2) / {literal(float(options['head_dim']) ** 0.5)}"
-    if keep is not None:  # Keras's masked softmax: -1e9 added where masked (a fully masked row stays finite)
-        scores += f" + ((~{keep}).to({query}.dtype) * -1e9).unsqueeze(1)"
+    if adder is not None:
+        scores += f" + {adder}.unsqueeze(1)"
     e.statement(f"{w} = torch.softmax({scores}, dim=-1)")
-    dropout = e.config.get("dropout", 0.0)
-    if keep is not None and (with_scores or (isinstance(dropout, (int, float)) and dropout > 0)):
-        e.statement(f"{w} = {w} * {keep}.unsqueeze(1).to({w}.dtype)")  # Keras 3's softmax zeroes masked weights
+    if zeroes_masked_rows(e, keep, with_scores):
+        e.statement(f"{w} = {w} * {keep}.unsqueeze(1).to({w}.dtype)")
     attended = f"({w} @ {v}).transpose(1, 2)"  # (batch, T, heads, head_dim)
     if "gate" in dict(result.module.parts):
         attended = f"({attended} * torch.sigmoid({m}['gate']({query}).unflatten(-1, ({heads}, -1))))"

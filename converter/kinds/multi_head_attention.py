@@ -16,7 +16,7 @@ from ..config import Config
 from ..graph import Layer
 from ..layouts import Layout
 from ..regroupings import MergeHeads
-from ..conversion import LayerConversion, TorchModule
+from ..conversion import LayerConversion, TargetTensor, TorchModule
 from .forward import KERAS, Emitter, Value, literal, require_weights
 from .registry import Kind, register
 from .rules import Context, Variable, concatenated, expect_shape, numbered, to_torch
@@ -68,14 +68,8 @@ def convert(layer: Layer, context: Context) -> LayerConversion:
     width = heads * key_dim
     bias = layer.has("query.bias")
     packed = (query[0] == key[0] == value[0] == output[2] == width and value_dim == key_dim)
-    projections = {role: to_torch(layer, f"{role}.kernel", f"{role}.weight", Layout.TORCH_LINEAR_OI,
-                                  MergeHeads("output_kernel" if role == "output" else "input_kernel"))
-                   for role, _ in PROJECTIONS}
-    biases = {}
-    if bias:
-        biases = {role: to_torch(layer, f"{role}.bias", f"{role}.bias", Layout.VECTOR,
-                                 None if role == "output" else MergeHeads("bias"))
-                  for role, _ in PROJECTIONS}
+    projections = {role: projection_weight(layer, role) for role, _ in PROJECTIONS}
+    biases = {role: projection_bias(layer, role) for role, _ in PROJECTIONS} if bias else {}
     dropout = layer.config.float("dropout", 0.0, minimum=0.0)
     if packed:
         tensors = [concatenated(layer, "in_proj_weight", [projections[r] for r in ("query", "key", "value")])]
@@ -101,6 +95,19 @@ def convert(layer: Layer, context: Context) -> LayerConversion:
                                      f"{width}, value_dim={value_dim}, inputs {query[0]}/{key[0]}/{value[0]}): "
                                      "converted to four Linear projections; attention is softmax(q k^T / "
                                      f"sqrt({key_dim})) v per head"])
+
+
+def projection_weight(layer: Layer, role: str) -> TargetTensor:
+    """A projection's einsum kernel as a Linear weight: (d, heads, dim) -> (heads*dim, d), the output's
+    (heads, dim, d) -> (d, heads*dim), heads merged head-major."""
+    return to_torch(layer, f"{role}.kernel", f"{role}.weight", Layout.TORCH_LINEAR_OI,
+                    MergeHeads("output_kernel" if role == "output" else "input_kernel"))
+
+
+def projection_bias(layer: Layer, role: str) -> TargetTensor:
+    """A projection's bias as a Linear bias: (heads, dim) -> (heads*dim,); the output's (d,) as it is."""
+    return to_torch(layer, f"{role}.bias", f"{role}.bias", Layout.VECTOR,
+                    None if role == "output" else MergeHeads("bias"))
 
 
 def forward(e: Emitter) -> Value | list[Value]:
@@ -129,16 +136,8 @@ def forward(e: Emitter) -> Value | list[Value]:
     if with_scores and rank != 3:
         raise e.unsupported(f"return_attention_scores over inputs of rank {rank} is not built yet (rank 3 is)")
     keep = keep_mask(e, query, value, value_of, key_of)
-    adder = None
-    if keep is not None:  # Keras's softmax adds (1 - mask) * -1e9: a fully masked row stays finite
-        adder = e.variable("adder")
-        e.statement(f"{adder} = (~{keep}).to({query}.dtype) * -1e9")
-    # Keras 3 (3.10 on) zeroes the masked weights after the softmax, so that a fully masked row attends to nothing,
-    # where it computes them itself: when they are returned or dropout is configured. Otherwise its
-    # dot_product_attention, like tf.keras, leaves such a row uniform.
-    dropout = e.config.get("dropout", 0.0)
-    zeroed = keep is not None and e.keras_major >= 3 and (with_scores or (isinstance(dropout, (int, float))
-                                                                          and dropout > 0))
+    adder = score_adder(e, keep, query)
+    zeroed = zeroes_masked_rows(e, keep, with_scores)
     e.module(result.module)
     m = e.attribute
     if not result.module.parts:  # nn.MultiheadAttention: the mask as a float added to the scaled scores
@@ -191,6 +190,25 @@ def _query_mask(e: Emitter) -> str | None:
 
 def _causal(e: Emitter) -> bool:
     return e.config.bool("use_causal_mask", False) or bool(e.kwargs.get("use_causal_mask"))
+
+
+def score_adder(e: Emitter, keep: str | None, query: str) -> str | None:
+    """A local holding what Keras's masked softmax adds to the scores, (1 - mask) * -1e9 (batch, T, S): a fully
+    masked row stays finite; None without a mask."""
+    if keep is None:
+        return None
+    adder = e.variable("adder")
+    e.statement(f"{adder} = (~{keep}).to({query}.dtype) * -1e9")
+    return adder
+
+
+def zeroes_masked_rows(e: Emitter, keep: str | None, with_scores: bool) -> bool:
+    """Whether the masked weights are zeroed after the softmax, so that a fully masked row attends to nothing:
+    Keras 3 (3.10 on) does where it computes the softmax itself, when the scores are returned or dropout is
+    configured; its dot_product_attention, like tf.keras, leaves such a row uniform."""
+    dropout = e.config.get("dropout", 0.0)
+    return keep is not None and e.keras_major >= 3 and (with_scores or (isinstance(dropout, (int, float))
+                                                                        and dropout > 0))
 
 
 def keep_mask(e: Emitter, query: str, value: str, value_of: Value | None, key_of: Value | None) -> str | None:
