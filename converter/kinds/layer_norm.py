@@ -81,7 +81,7 @@ def convert(layer: Layer, context: Context) -> LayerConversion:
     return LayerConversion(layer, TorchModule("LayerNorm", arguments), tensors, warnings=warnings)
 
 
-def _dims(e: Emitter, rank: int | None) -> tuple[int, ...]:
+def normalized_dims(e: Emitter, rank: int | None) -> tuple[int, ...]:
     """The normalized axes as non-negative dims of the Keras-layout input."""
     axes = _axes(e.config)
     if rank is None:
@@ -111,7 +111,7 @@ def forward(e: Emitter) -> Value:
     """nn.LayerNorm over the trailing axes, channels-last; other axes and Keras's rms_scaling formula written out."""
     x = e.inputs[0]
     keras = e.arg(0, KERAS)
-    dims = _dims(e, x.rank)
+    dims = normalized_dims(e, x.rank)
     trailing = x.rank is None or dims == tuple(range(x.rank - len(dims), x.rank))
     eps = e.config.float("epsilon", 1e-3, minimum=0.0)
     if not trailing and e.config.bool("rms_scaling", False):

@@ -13,6 +13,7 @@ from ..conversion import LayerConversion, TorchModule
 from ..graph import Layer
 from ..layouts import Layout
 from .forward import KERAS, Emitter, Value, literal, require_weights, same
+from .layer_norm import normalized_dims
 from .registry import Kind, register
 from .rules import Context, Variable, expect_shape, numbered, to_torch
 
@@ -40,21 +41,11 @@ def forward(e: Emitter) -> Value:
     x = e.inputs[0]
     keras = e.arg(0, KERAS)
     e.module(result.module)
-    rank = x.rank
-    axes = e.config.axes("axis", -1)
-    if rank is None:
-        if sorted(axes) != list(range(-len(axes), 0)):
-            raise e.unsupported(f"normalizes over axes {list(axes)} of an input whose rank the graph does not tell")
-        dims: tuple[int, ...] = tuple(range(-len(axes), 0))
-        trailing = True
-    else:
-        if any(not -rank <= axis < rank for axis in axes):
-            raise e.unsupported(f"axes {list(axes)} do not fit an input of rank {rank}")
-        dims = tuple(sorted(axis % rank for axis in axes))
-        trailing = dims == tuple(range(rank - len(dims), rank))
-    if not trailing:
-        raise e.unsupported(f"RMSNormalization over axes {list(axes)}, not the trailing ones: Keras's backends compute "
-                            "it differently (TensorFlow multiplies by scale broadcast over the last axes, torch "
+    dims = normalized_dims(e, x.rank)  # the axis config is LayerNormalization's
+    if x.rank is not None and dims != tuple(range(x.rank - len(dims), x.rank)):
+        axes = list(e.config.axes("axis", -1))
+        raise e.unsupported(f"RMSNormalization over axes {axes}, not the trailing ones: Keras's backends compute it "
+                            "differently (TensorFlow multiplies by scale broadcast over the last axes, torch "
                             "normalizes the last ones)")
     if x.dtype not in ("float16", "bfloat16"):
         return same(x, f"{e.attribute}({keras})", layout=KERAS)
