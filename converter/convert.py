@@ -55,13 +55,23 @@ def convert_graph(graph: ModelGraph, layout: str = "torch", skip_unsupported: bo
         if unsupported and not skip_unsupported:
             names = ", ".join(f"{key} ({class_name})" for key, class_name in unsupported[:10]) + \
                 (f" and {len(unsupported) - 10} more" if len(unsupported) > 10 else "")  # one readable line
-            guessed = any(not layer.has_config for layer in graph.walk())
+            live = graph.format.startswith("live")
+            guessed = not live and any(not layer.has_config for layer in graph.walk())
             hint = (" (this file has no architecture, so layer classes were guessed from names: "
                     "pass --architecture with the model's .keras, .h5 or config JSON)") if guessed else ""
+            own = [key for key, _ in unsupported if live and not _layer_at(graph, key).has_config]
+            if own:  # a live model's classes are known: these are variables a class made itself
+                hint += (f"; {', '.join(own[:3])}{' ...' if len(own) > 3 else ''}: variables a class creates itself "
+                         "(add_weight), which only its own code gives a meaning")
             keras1 = graph.keras_version.startswith("unknown") and any(  # Keras 2.0 began recording its version
                 keras1_weight_name(layer, tensor.role) for layer in graph.walk() if not layer.has_config
                 and labels.get(layer.key) for tensor in layer.tensors)
             hint = KERAS1_HINT if keras1 else hint
+            users = [key for key, _ in unsupported if _is_users_class(graph, key)]
+            if users and not graph.format.startswith("live"):
+                hint += (f"; {', '.join(users[:3])}{' ...' if len(users) > 3 else ''}: your own layer classes, which a "
+                         "file records by their arguments only: pass --import MODULE (the module defining them; "
+                         "Keras loads the model) and the built-in layers they hold convert by attribute path")
             raise UnsupportedLayerError(
                 f"{graph.source}: no rule for {len(unsupported)} layer(s) with weights: {names}{hint}; "
                 "pass --skip-unsupported to convert the rest without them, or --layout keras to "
@@ -117,6 +127,19 @@ def without_graph(graph: ModelGraph) -> str:
     return (f"{graph.source}: {what}; convert with {options}or --like TEMPLATE (a state_dict of your PyTorch model: "
             "its modules decide each transform; load_into(module, ...) in Python), or --layout keras (every "
             "variable as stored)")
+
+
+def _layer_at(graph: ModelGraph, key: str) -> Layer:
+    return next(layer for layer in graph.walk() if layer.key == key)
+
+
+def _is_users_class(graph: ModelGraph, key: str) -> bool:
+    """The layer at `key` is of a class a user registered (`package>Class`, as Keras 3 records it beside the
+    class name or an `.h5` file in it; tf.keras's `Custom>Class`) or of a module outside Keras."""
+    layer = _layer_at(graph, key)
+    package = (layer.module or "keras").split(".")[0]
+    return layer.has_config and (">" in (layer.registered_name or "") or ">" in layer.class_name or
+                                 package not in ("keras", "tf_keras", "tensorflow"))
 
 
 def _unsupported_label(layer: Layer) -> str | None:

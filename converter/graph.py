@@ -166,6 +166,9 @@ class Layer:
     tensors: list[Tensor] = field(default_factory=list)
     children: list[Layer] | None = None
     has_config: bool = True  # False when the class was inferred from a weights file
+    #: a user's layer class read from a live model: `children` are the built-in layers found as its attributes
+    #: (their tensors convert by their rules); what it computes is the user's code, so no module builds it
+    custom: bool = False
     input_shape: tuple[int | None, ...] | None = None  # from the config's build_config, when saved
     call_graph: CallGraph | None = field(default=None, repr=False)  # a model's calls, parsed from its config
     module: str | None = None  # the config's `module` (Keras 3): tells an operation from a layer
@@ -201,7 +204,7 @@ class Layer:
 
     @property
     def is_model(self) -> bool:
-        return self.children is not None
+        return self.children is not None and not self.custom
 
     @property
     def time_distributed_model(self) -> bool:
@@ -310,6 +313,15 @@ class ModelGraph:
         """Every leaf layer (nested models flattened), in graph order."""
         for layer in self.layers:
             yield from layer.walk()
+
+    def custom_layers(self) -> Iterator[Layer]:
+        """Every user's layer read with its sublayers (`Layer.custom`), nested ones too."""
+        stack = list(self.layers)
+        while stack:
+            layer = stack.pop(0)
+            if layer.custom:
+                yield layer
+            stack.extend(layer.children or [])
 
     def tensors(self) -> Iterator[tuple[Layer, Tensor]]:
         for layer in self.walk():

@@ -71,8 +71,22 @@ def _attach(parsed: Layer, keras_model: Any, where: str) -> None:
             raise ReadError(f"{where}: the config names layer {child.name} but the model has none") from None
         if child.is_model:
             _attach(child, keras_layer.layer if child.time_distributed_model else keras_layer, where)
+        elif not subclassed.is_keras_class(keras_layer) and _custom(child, keras_layer, where):
+            continue
         else:
             child.tensors = [_tensor(variable, f"{where}/{child.name}") for variable in keras_layer.weights]
+
+
+def _custom(layer: Layer, keras_layer: Any, where: str) -> bool:
+    """A user's layer holding built-in layers as attributes (a Keras example's `TransformerBlock` of a
+    MultiHeadAttention, Dense and LayerNormalization layers): those become its children, keyed by attribute path
+    under it, each converted by its own rule. False for one holding only variables of its own (refused as before).
+    """
+    children = list(subclassed.layers_of(keras_layer, layer.path, set(), where, _nested))
+    if all(child.path == layer.path for child in children):
+        return False
+    layer.children, layer.custom = children, True
+    return True
 
 
 def _tensor(variable: Any, where: str) -> Tensor:

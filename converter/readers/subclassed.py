@@ -5,7 +5,10 @@ layers are attributes (`self.encoder`, `self.blocks = [...]`), and the PyTorch t
 for it usually has the same attribute names (`self.encoder`, `self.blocks = nn.ModuleList`).
 Walking the attributes in the order they were assigned gives each built-in Keras layer its
 key (`encoder.proj`, `blocks.0`), and its kind's rule converts it as in any model; the
-user's own layer classes are walked into. Variables a user's class creates itself
+user's own layer classes are walked into. A private attribute holding one layer
+(`self._dense`, as KerasHub's layers keep theirs) counts too, after the public ones; private
+lists and dicts do not (Keras keeps its own bookkeeping there: `_layers`, `_operations`).
+Keras's `.keras` writer keys them the same way. Variables a user's class creates itself
 (`add_weight`) have no rule: they form a layer of that class, refused by name like any
 layer without a rule.
 """
@@ -22,7 +25,7 @@ KERAS_PACKAGES = ("keras", "tf_keras", "tensorflow")
 
 def is_subclassed(model: Any) -> bool:
     """A model whose config lists no layers: the user's class with its own `call`."""
-    if type(model).__name__ in ("Sequential", "Functional") and _is_keras_class(model):
+    if type(model).__name__ in ("Sequential", "Functional") and is_keras_class(model):
         return False
     try:
         config = model.get_config()
@@ -37,26 +40,28 @@ def read_subclassed(model: Any, where: str, version: str, nested: Any) -> ModelG
     `nested(model, where)` reads a built-in (Sequential or functional) model met on the way.
     """
     seen: set[int] = set()
-    layers = list(_layers_of(model, (), seen, where, nested))
+    layers = list(layers_of(model, (), seen, where, nested))
     return ModelGraph(layers=layers, source=where, format="live-subclassed", keras_version=version)
 
 
-def _layers_of(owner: Any, path: tuple[str, ...], seen: set[int], where: str, nested: Any) -> Iterator[Layer]:
+def layers_of(owner: Any, path: tuple[str, ...], seen: set[int], where: str, nested: Any) -> Iterator[Layer]:
+    """The weighted layers reachable from `owner`'s attributes, keys under `path`; the variables `owner` holds
+    outside them, as one layer of its class (no rule converts those)."""
     covered: set[int] = set()
     for attribute_path, layer in _attribute_layers(owner, path):
         covered.update(id(variable) for variable in layer.weights)
         if id(layer) in seen:
             continue  # a layer reached twice (shared): its weights once, under its first path
         seen.add(id(layer))
-        if not _is_keras_class(layer):
-            yield from _layers_of(layer, attribute_path, seen, where, nested)
+        if not is_keras_class(layer):
+            yield from layers_of(layer, attribute_path, seen, where, nested)
         elif hasattr(layer, "layers") and not is_subclassed(layer):
             sub = nested(layer, f"{where}/{'/'.join(attribute_path)}")
             model = Layer(name=attribute_path[-1], class_name=type(layer).__name__, config=Config({}),
                           path=attribute_path, children=[_under(child, attribute_path) for child in sub.layers])
             yield model
         elif hasattr(layer, "layers"):  # a built-in Model class used as a base without its own graph
-            yield from _layers_of(layer, attribute_path, seen, where, nested)
+            yield from layers_of(layer, attribute_path, seen, where, nested)
         elif layer.weights:
             yield _leaf(layer, attribute_path, where)
     own = [variable for variable in getattr(owner, "weights", []) if id(variable) not in covered]
@@ -71,7 +76,8 @@ def _layers_of(owner: Any, path: tuple[str, ...], seen: set[int], where: str, ne
 
 def _attribute_layers(owner: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Any]]:
     """(attribute path, layer) of each public attribute holding a layer, a list or a dict of layers,
-    in the order the attributes were assigned (lists by index, dicts by key)."""
+    in the order the attributes were assigned (lists by index, dicts by key); then each private attribute
+    holding one layer."""
     for name, value in vars(owner).items():
         if name.startswith("_"):
             continue
@@ -85,6 +91,9 @@ def _attribute_layers(owner: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple
             for key, item in value.items():
                 if _is_layer(item):
                     yield path + (name, str(key)), item
+    for name, value in vars(owner).items():
+        if name.startswith("_") and not name.startswith("__") and _is_layer(value):
+            yield path + (name,), value
 
 
 def _is_layer(value: Any) -> bool:
@@ -92,7 +101,7 @@ def _is_layer(value: Any) -> bool:
         not isinstance(value, type)
 
 
-def _is_keras_class(layer: Any) -> bool:
+def is_keras_class(layer: Any) -> bool:
     return type(layer).__module__.split(".")[0] in KERAS_PACKAGES
 
 

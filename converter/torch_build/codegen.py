@@ -64,6 +64,7 @@ class Generator:
         """The root class's name; self.classes holds every class, nested ones first."""
         unsupported = [layer for layer in self.graph.walk() if layer.class_name != "InputLayer"
                        and (lookup(layer) is None or lookup(layer).forward is None)]  # type: ignore[union-attr]
+        unsupported += list(self.graph.custom_layers())  # its sublayers have rules; what it computes is code
         if unsupported:
             names = ", ".join(f"{layer.key} ({layer.label})" for layer in unsupported)
             preprocessing = [layer.key for layer in unsupported if layer.class_name in OUTSIDE_STATE]
@@ -73,6 +74,10 @@ class Generator:
             what = "; Lambda and custom layers need hand-written code" if len(operations) < len(unsupported) else ""
             if operations:
                 what += "; no rule here builds those keras.ops operations yet"
+            custom = [layer.key for layer in unsupported if layer.custom]
+            if custom:
+                what += (f"; the built-in layers inside {', '.join(custom)} convert (`convert`, `load_into`) for a "
+                         "PyTorch module you write")
             raise UnsupportedLayerError(
                 f"{self.graph.source}: no PyTorch equivalent for {len(unsupported)} layer(s): {names}{what}{hint}",
                 [(layer.key, layer.label) for layer in unsupported])

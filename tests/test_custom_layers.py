@@ -1,0 +1,97 @@
+"""A functional model with the user's own layer classes (tests/custom_layer_models.py): read live (or a file
+with `--import`), the built-in layers each holds convert by attribute path under it, load strictly into a
+hand-written twin, which computes what Keras does; building a module of it is refused by name."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import converter
+import custom_layer_models as models
+from helpers import ROOT, run_cli
+
+TESTS = str(ROOT / "tests")
+
+
+@pytest.fixture(params=["keras", "tf_keras"])
+def model(request):
+    keras = pytest.importorskip(request.param)
+    built = models.build(keras)
+    models.randomize(built)
+    return built
+
+
+def assert_twin_matches(weights: dict, model) -> None:
+    twin = models.TorchNet().eval()
+    tensors = {key: torch.as_tensor(value) for key, value in weights.items()}
+    twin.load_state_dict(tensors, strict=True)  # every key paired, every shape right
+    ids = models.inputs()
+    expected = np.asarray(model(ids, training=False))
+    with torch.no_grad():
+        got = twin(torch.from_numpy(ids).long()).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_the_layers_inside_custom_layers_convert_by_attribute_path(model):
+    with pytest.warns(converter.ConversionWarning, match="block.att"):  # four Linear projections, said so
+        weights = converter.state_dict(model)
+    assert {"embedding.token_emb.weight", "block.att.query.weight", "block.ffn.expand.weight",
+            "block.layernorm2.bias", "block._gate.weight", "head.bias"} <= set(weights)
+    assert_twin_matches(weights, model)
+
+
+def test_a_keras_file_with_custom_layers_converts_with_import(tmp_path):
+    keras = pytest.importorskip("keras")
+    model = models.build(keras)
+    models.randomize(model)
+    path, out = str(tmp_path / "net.keras"), str(tmp_path / "net.safetensors")
+    model.save(path)
+    result = run_cli("convert", path, out, "--import", "custom_layer_models", cwd=TESTS)
+    assert result.returncode == 0, result.stderr
+    assert_twin_matches(load_file(out), model)
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_without_import_the_refusal_names_the_custom_layers_and_import(tmp_path, suffix):
+    keras = pytest.importorskip("keras")
+    path, out = str(tmp_path / f"net{suffix}"), str(tmp_path / "net.safetensors")
+    models.build(keras).save(path)
+    result = run_cli("convert", path, out, cwd=TESTS)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "embedding, block: your own layer classes" in result.stderr and "--import MODULE" in result.stderr
+    assert not (tmp_path / "net.safetensors").exists()
+
+
+def test_building_a_module_refuses_the_custom_layers_by_name(model):
+    with pytest.raises(converter.UnsupportedLayerError) as refused:
+        converter.to_torch(model)
+    message = str(refused.value)
+    assert "embedding (TokenAndPositionEmbedding), block (TransformerBlock)" in message
+    assert "the built-in layers inside embedding, block convert" in message
+
+
+def test_a_custom_layer_with_variables_of_its_own_is_refused_by_name():
+    """Its add_weight variables have no rule: refused, as before, naming the layer; its sublayers still convert
+    with --skip-unsupported."""
+    keras = pytest.importorskip("keras")
+
+    class Scaled(keras.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = keras.layers.Dense(3)
+
+        def build(self, shape):
+            self.scale = self.add_weight(shape=(3,), name="scale")
+
+        def call(self, x):
+            return self.dense(x) * self.scale
+
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, Scaled(name="scaled")(inputs))
+    with pytest.raises(converter.UnsupportedLayerError, match=r"scaled \(Scaled\)"):
+        converter.state_dict(model)
+    with pytest.warns(converter.ConversionWarning, match="scaled"):
+        weights = converter.state_dict(model, skip_unsupported=True)
+    assert set(weights) == {"scaled.dense.weight", "scaled.dense.bias"}
