@@ -146,8 +146,9 @@ def _run(arguments: argparse.Namespace) -> int:
     elif arguments.command == "verify":
         own = _own_module(arguments.module) if arguments.module else None
         verification = converter.verify(
-            arguments.source, inputs=arguments.input, samples=arguments.samples, atol=arguments.atol,
-            rtol=arguments.rtol, per_layer=arguments.per_layer, architecture=arguments.architecture,
+            _imported(arguments.source, arguments.import_module), inputs=arguments.input, samples=arguments.samples,
+            atol=arguments.atol, rtol=arguments.rtol, per_layer=arguments.per_layer,
+            architecture=arguments.architecture,
             precision="float64" if arguments.float64 else "model", module=own, mapping=_mapping(arguments.map),
             input_layout=arguments.input_layout or ("torch" if own is not None else "keras"),
         )

@@ -187,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--input-layout", choices=("torch", "keras"), default=None,
                         help="with --module: the layout your module takes images in (default torch: channels-first)")
     _architecture_option(verify)
+    _import_option(verify)
     _quiet_option(verify, "no warnings")
     return parser
 
@@ -208,10 +209,11 @@ def _variables_option(parser: argparse.ArgumentParser) -> None:
 def _import_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--import", dest="import_module", metavar="MODULE[:FACTORY]",
-        help="a subclassed model's file: import YOUR module MODULE (this runs your code: only name a module you "
-        "trust), whose Keras classes register themselves, then load SRC through Keras: into the model FACTORY() "
-        "builds (for .weights.h5 / save_weights .h5), or with keras.saving.load_model without FACTORY (.keras); "
-        "the layers are then keyed by attribute path (encoder.dense.weight). Needs Keras",
+        help="a file of a model with YOUR classes (a subclassed model, your own layers in a functional one): import "
+        "YOUR module MODULE (this runs your code: only name a module you trust), whose Keras classes register "
+        "themselves, then load SRC through Keras: into the model FACTORY() builds (for .weights.h5 / save_weights "
+        ".h5), or with keras.saving.load_model without FACTORY (.keras); the layers your classes hold are then keyed "
+        "by attribute path (encoder.dense.weight). Needs Keras",
     )
 
 

@@ -4,7 +4,9 @@ The layers compared are those whose weights `load_into` pairs with a submodule (
 `mapping`, or "order"): a forward hook on that submodule captures its output, compared with
 the Keras layer's. Outputs that do not have the Keras layer's shape after the image axes are
 moved back (a torch LSTM returning every step where Keras returns the last) are listed as
-skipped, not judged.
+skipped, not judged. A Keras layer's fused activation (`Dense(64, activation="relu")`) is
+applied, with Keras's own function, to the output of the nn.Linear or convolution paired
+with it: torch's modules leave the activation to the forward that calls them.
 """
 from __future__ import annotations
 
@@ -50,6 +52,20 @@ class Capture:
     def close(self) -> None:
         for handle in self.handles:
             handle.remove()
+
+
+#: torch modules that compute no activation, paired with Keras layers that may fuse one
+PLAIN_MODULES = ("Linear", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d")
+
+
+def with_fused_activation(keras_layer: Any, submodule: Any, value: np.ndarray) -> np.ndarray:
+    """`value` (a plain torch module's output, in Keras's layout) with the Keras layer's own activation applied,
+    as the Keras layer computes it; unchanged for other modules or layers without one."""
+    function = getattr(keras_layer, "activation", None)
+    plain = type(submodule).__name__ in PLAIN_MODULES and type(submodule).__module__.startswith("torch.nn")
+    if not plain or not callable(function):
+        return value
+    return np.asarray(function(value))
 
 
 def keras_layout(value: Any, channels_first: bool, expected_ndim: int) -> np.ndarray:

@@ -25,8 +25,9 @@ from .graph import ModelGraph
 from .keras_side import check_loadable, keras_call, keras_layer_outputs, load_keras_model, verification_notes
 from .kinds.forward import is_image_rank
 from .loading import warn_if_training
+from .hugging_face import refuse_module
 from .modeling import module_from_graph, refuse_graphless
-from .own_module import Capture, keras_layout, paired_submodules
+from .own_module import Capture, keras_layout, paired_submodules, with_fused_activation
 
 
 @dataclass
@@ -93,7 +94,8 @@ class VerificationReport:
             lines.append("")
             lines.append(f"first divergence: {divergence}" if divergence else "every layer matches")
         if self.skipped_layers:
-            lines.append(f"layers not compared (no single Keras output): {', '.join(self.skipped_layers)}")
+            lines.append("layers not compared (no single Keras output, or no module output of its shape; with your "
+                         f"own module, none paired with the layer's weights): {', '.join(self.skipped_layers)}")
         lines.append("")
         lines.append("result: " + ("ok" if self.ok else "FAILED: outputs or layers differ beyond tolerance"))
         if not self.ok and self.precision == "float32":
@@ -189,6 +191,9 @@ def random_inputs(graph: ModelGraph, samples: int, seed: int = 0) -> list[np.nda
     """Inputs in a realistic range from the input spec: N(0, 1) floats; integer ids below the vocabulary for an
     integer input or one an Embedding reads (a Keras 2 Sequential gives its Embedding a float32 input: ids
     held as floats, which Keras casts)."""
+    if not graph.inputs:
+        raise ArgumentError(f"{graph.source}: the model records no input shapes (a subclassed model): pass its inputs "
+                            "(inputs=[arrays] in Python, --input FILE.npz on the command line)")
     rng = np.random.default_rng(seed)
     arrays = []
     for spec in graph.inputs:
@@ -293,7 +298,10 @@ def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float | N
     require_torch("verify")
     require_keras("verify")
     with read_tagged(source, architecture) as graph:
-        refuse_graphless(graph, "verify")
+        if module is None:
+            refuse_graphless(graph, "verify")
+        else:  # your module computes; Keras runs the model (a live subclassed one too: its outputs are compared)
+            refuse_module(graph, "verify")
         checked = check_loadable(source, graph, architecture)  # before Keras or torch is imported
         import torch
 
@@ -373,6 +381,8 @@ def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float | N
             value = captured.get(name)
             value = None if value is None else (keras_layout(value, channels_first, np.ndim(keras_value)) if own
                                                 else _as_numpy(value))
+            if own and value is not None:
+                value = with_fused_activation(keras_model.get_layer(name), pairs[name], value)
             if value is None or value.shape != np.shape(keras_value):
                 report.skipped_layers.append(name)
                 continue

@@ -7,6 +7,7 @@ CLI's `--import custom_layer_models`).
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import torch
@@ -150,6 +151,17 @@ class TorchNet(nn.Module):
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         pooled = self.block(self.embedding(ids)).mean(dim=1)
         return torch.softmax(self.head(torch.relu(self.hidden(pooled))), dim=-1)
+
+
+def loaded_twin() -> TorchNet:
+    """`verify --module custom_layer_models:loaded_twin`: the twin with the weights of the `.keras` file named by
+    $WEIGHTPORT_TEST_MODEL loaded by load_into, as a user's factory would."""
+    import converter
+    import keras
+
+    twin = TorchNet().eval()
+    converter.load_into(twin, keras.saving.load_model(os.environ["WEIGHTPORT_TEST_MODEL"]))
+    return twin
 
 
 try:  # `--import custom_layer_models` registers the Keras 3 classes

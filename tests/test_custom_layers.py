@@ -53,6 +53,21 @@ def test_a_keras_file_with_custom_layers_converts_with_import(tmp_path):
     assert_twin_matches(load_file(out), model)
 
 
+def test_verify_compares_your_twin_per_layer_with_import(tmp_path, monkeypatch):
+    """The migration end to end on the command line: Keras loads the file with your classes (--import), your
+    twin gets its weights (load_into), and verify compares it per output and per layer."""
+    keras = pytest.importorskip("keras")
+    model = models.build(keras)
+    models.randomize(model)
+    path = str(tmp_path / "net.keras")
+    model.save(path)
+    monkeypatch.setenv("WEIGHTPORT_TEST_MODEL", path)
+    result = run_cli("verify", path, "--import", "custom_layer_models", "--module", "custom_layer_models:loaded_twin",
+                     "--per-layer", cwd=TESTS)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "hidden  Dense" in result.stdout and "every layer matches" in result.stdout
+
+
 @pytest.mark.parametrize("suffix", [".keras", ".h5"])
 def test_without_import_the_refusal_names_the_custom_layers_and_import(tmp_path, suffix):
     keras = pytest.importorskip("keras")

@@ -216,3 +216,16 @@ def test_a_dataset_outside_any_objects_vars_is_refused(tmp_path):
         h5["encoder"].create_dataset("table", data=np.arange(4, dtype="float32"))
     with pytest.raises(converter.ReadError, match="encoder/table"):
         converter.load_into(models.TorchNet(), path)
+
+
+def test_verify_compares_your_twin_with_a_subclassed_model(model):
+    """No graph to build a module from, but your twin's outputs compare with the Keras model's on your inputs."""
+    twin = models.TorchNet().eval()
+    converter.load_into(twin, model)
+    report = converter.verify(model, module=twin, inputs=[inputs()])
+    assert report.ok and report.outputs[0].max_abs < 1e-5, report.to_text()
+    with torch.no_grad():
+        twin.head.bias.add_(0.01)  # a wrong weight is found
+    assert not converter.verify(model, module=twin, inputs=[inputs()]).ok
+    with pytest.raises(converter.ArgumentError, match="records no input shapes"):
+        converter.verify(model, module=twin)

@@ -87,3 +87,32 @@ def test_cli_verify_module(tmp_path, keras_file):
     assert "result: ok" in result.stdout and "bn" in result.stdout
     bad = run_cli("verify", keras_file, "--module", "mynet:nothing", cwd=tmp_path)
     assert bad.returncode == 2 and "mynet:nothing" in bad.stderr
+
+
+def test_fused_activations_are_applied_to_the_plain_modules_outputs(tmp_path):
+    """Keras fuses an activation into Conv2D and Dense; a torch twin calls it after nn.Conv2d and nn.Linear (their
+    outputs are pre-activation): each layer is compared after Keras's own activation is applied to them."""
+    import keras
+
+    model = keras.Sequential([keras.Input((6, 6, 3)),
+                              keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv"),
+                              keras.layers.GlobalAveragePooling2D(name="pool"),
+                              keras.layers.Dense(3, activation="tanh", name="fc")])
+    randomize(model, seed=5)
+    path = str(tmp_path / "fused.keras")
+    model.save(path)
+
+    class Fused(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3, padding=1)
+            self.fc = nn.Linear(4, 3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.tanh(self.fc(torch.relu(self.conv(x)).mean(dim=(2, 3))))
+
+    net = Fused().eval()
+    converter.load_into(net, path)
+    report = converter.verify(path, module=net, per_layer=True, input_layout="torch")
+    assert report.ok, report.to_text()
+    assert [row.name for row in report.layers] == ["conv", "fc"]
