@@ -58,19 +58,42 @@ class Capture:
 PLAIN_MODULES = ("Linear", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d")
 
 
+#: torch modules whose outputs are channels-first (N, C, ...) whatever layout the module as a whole takes
+CHANNELS_FIRST_MODULES = ("Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
+                          "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d",
+                          "InstanceNorm3d")
+
+
+def _torch_module(submodule: Any, names: tuple[str, ...]) -> bool:
+    return type(submodule).__name__ in names and type(submodule).__module__.startswith("torch.nn")
+
+
 def with_fused_activation(keras_layer: Any, submodule: Any, value: np.ndarray) -> np.ndarray:
     """`value` (a plain torch module's output, in Keras's layout) with the Keras layer's own activation applied,
     as the Keras layer computes it; unchanged for other modules or layers without one."""
     function = getattr(keras_layer, "activation", None)
-    plain = type(submodule).__name__ in PLAIN_MODULES and type(submodule).__module__.startswith("torch.nn")
-    if not plain or not callable(function):
+    if not _torch_module(submodule, PLAIN_MODULES) or not callable(function):
         return value
     return np.asarray(function(value))
 
 
-def keras_layout(value: Any, channels_first: bool, expected_ndim: int) -> np.ndarray:
-    """A captured torch value as Keras lays it out: channels moved last for images in the torch layout."""
+def keras_layout(value: Any, channels_first: bool, expected_ndim: int, submodule: Any = None,
+                 keras_layer: Any = None) -> np.ndarray:
+    """A captured torch value as Keras lays it out. A torch convolution or normalization returns channels
+    first, whatever layout your module takes (one taking Keras's channels-last input permutes before it; a
+    Conv1d's (N, C, T) is Keras's (N, T, C)): moved last unless the Keras layer is channels-first too. Another
+    module's output: channels moved last for images when the module takes the torch layout."""
     array = value.float().cpu().numpy() if value.dtype.is_floating_point else value.cpu().numpy()
+    if _torch_module(submodule, CHANNELS_FIRST_MODULES):
+        return np.moveaxis(array, 1, -1) if array.ndim >= 3 and not _channels_first(keras_layer) else array
     if channels_first and array.ndim in (4, 5) and expected_ndim == array.ndim:
         array = np.moveaxis(array, 1, -1)
     return array
+
+
+def _channels_first(keras_layer: Any) -> bool:
+    """A Keras layer computing channels-first: data_format='channels_first', or BatchNormalization(axis=1)."""
+    if getattr(keras_layer, "data_format", None) == "channels_first":
+        return True
+    axis = getattr(keras_layer, "axis", None)
+    return axis == 1 or (isinstance(axis, (list, tuple)) and list(axis) == [1])

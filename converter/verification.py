@@ -379,10 +379,12 @@ def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float | N
         keras_values, report.skipped_layers = keras_layer_outputs(keras_model, arrays)
         for name, keras_value in keras_values.items():
             value = captured.get(name)
-            value = None if value is None else (keras_layout(value, channels_first, np.ndim(keras_value)) if own
-                                                else _as_numpy(value))
             if own and value is not None:
-                value = with_fused_activation(keras_model.get_layer(name), pairs[name], value)
+                keras_layer = keras_model.get_layer(name)
+                value = keras_layout(value, channels_first, np.ndim(keras_value), pairs[name], keras_layer)
+                value = with_fused_activation(keras_layer, pairs[name], value)
+            elif value is not None:
+                value = _as_numpy(value)
             if value is None or value.shape != np.shape(keras_value):
                 report.skipped_layers.append(name)
                 continue

@@ -116,3 +116,34 @@ def test_fused_activations_are_applied_to_the_plain_modules_outputs(tmp_path):
     report = converter.verify(path, module=net, per_layer=True, input_layout="torch")
     assert report.ok, report.to_text()
     assert [row.name for row in report.layers] == ["conv", "fc"]
+
+
+@pytest.mark.parametrize("rank", [1, 2])
+def test_torch_convolutions_are_compared_channels_last_whatever_the_module_takes(tmp_path, rank):
+    """A Conv1d returns (N, C, T), Keras's Conv1D (N, T, C): with as many steps as channels, compared unmoved, they
+    differ. A twin taking Keras's channels-last images (input_layout="keras") permutes before its nn.Conv2d, whose
+    output is channels-first all the same."""
+    import keras
+
+    conv = keras.layers.Conv1D if rank == 1 else keras.layers.Conv2D
+    shape = (5, 3) if rank == 1 else (5, 5, 3)
+    model = keras.Sequential([keras.Input(shape), conv(5, 3, padding="same", name="conv"),
+                              keras.layers.BatchNormalization(name="bn")])
+    randomize(model, seed=6)
+    path = str(tmp_path / "conv.keras")
+    model.save(path)
+
+    class ChannelsLast(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = (nn.Conv1d if rank == 1 else nn.Conv2d)(3, 5, 3, padding=1)
+            self.bn = (nn.BatchNorm1d if rank == 1 else nn.BatchNorm2d)(5, eps=1e-3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.movedim(self.bn(self.conv(torch.movedim(x, -1, 1))), 1, -1)
+
+    net = ChannelsLast().eval()
+    converter.load_into(net, path)
+    report = converter.verify(path, module=net, per_layer=True, input_layout="keras")
+    assert report.ok, report.to_text()
+    assert [row.name for row in report.layers] == ["conv", "bn"]
