@@ -19,34 +19,41 @@ from .matching import plan, source_units, target_units_from_module
 from .renaming import Mapping
 
 
-def paired_submodules(module: Any, conversion: Conversion, mapping: Mapping) -> dict[str, Any]:
-    """Keras layer name -> the submodule of `module` its weights load into."""
+def paired_submodules(module: Any, conversion: Conversion, mapping: Mapping) -> dict[str, list[Any]]:
+    """Keras layer name -> the submodules of `module` its weights load into (a SeparableConv2D's depthwise and
+    pointwise convolutions, an attention's four projections: several)."""
     layer_of = {target.key: result.layer.name for result in conversion.layers for target in result.tensors}
     submodules = dict(module.named_modules())
-    pairs: dict[str, Any] = {}
+    pairs: dict[str, list[Any]] = {}
     for row in plan(source_units(conversion), target_units_from_module(module), mapping).rows:
         if row.status != "load" or row.source is None or row.target_key is None:
             continue
         path = row.target_key.rpartition(".")[0]
         layer = layer_of.get(row.source.key)
-        if layer is not None and path in submodules and layer not in pairs:
-            pairs[layer] = submodules[path]
+        if layer is not None and path in submodules and submodules[path] not in pairs.setdefault(layer, []):
+            pairs[layer].append(submodules[path])
     return pairs
 
 
 class Capture:
-    """Forward hooks keeping each paired submodule's first output (detached), by Keras layer name."""
+    """Forward hooks keeping, by Keras layer name, the first output (detached) of whichever of its submodules
+    runs last: the layer's own output (a separable convolution's pointwise one, an attention's output projection),
+    and that submodule in `producers`."""
 
-    def __init__(self, pairs: dict[str, Any]) -> None:
+    def __init__(self, pairs: dict[str, list[Any]]) -> None:
         self.values: dict[str, Any] = {}
-        self.handles = [submodule.register_forward_hook(self._hook(name)) for name, submodule in pairs.items()]
+        self.producers: dict[str, Any] = {}
+        self._ran: set[int] = set()  # submodules seen once (a shared one's later calls are other layers' calls)
+        self.handles = [submodule.register_forward_hook(self._hook(name)) for name, submodules in pairs.items()
+                        for submodule in submodules]
 
     def _hook(self, name: str) -> Any:
-        def keep(_module: Any, _inputs: Any, output: Any) -> None:
+        def keep(module: Any, _inputs: Any, output: Any) -> None:
             while isinstance(output, (tuple, list)) and output:
                 output = output[0]  # nn.LSTM: (outputs, (h, c)) -> outputs
-            if hasattr(output, "detach") and name not in self.values:
-                self.values[name] = output.detach()
+            if hasattr(output, "detach") and id(module) not in self._ran:
+                self._ran.add(id(module))
+                self.values[name], self.producers[name] = output.detach(), module
         return keep
 
     def close(self) -> None:

@@ -381,8 +381,9 @@ def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float | N
             value = captured.get(name)
             if own and value is not None:
                 keras_layer = keras_model.get_layer(name)
-                value = keras_layout(value, channels_first, np.ndim(keras_value), pairs[name], keras_layer)
-                value = with_fused_activation(keras_layer, pairs[name], value)
+                producer = capture.producers[name] if capture is not None else None
+                value = keras_layout(value, channels_first, np.ndim(keras_value), producer, keras_layer)
+                value = with_fused_activation(keras_layer, producer, value)
             elif value is not None:
                 value = _as_numpy(value)
             if value is None or value.shape != np.shape(keras_value):

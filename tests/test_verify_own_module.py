@@ -147,3 +147,33 @@ def test_torch_convolutions_are_compared_channels_last_whatever_the_module_takes
     report = converter.verify(path, module=net, per_layer=True, input_layout="keras")
     assert report.ok, report.to_text()
     assert [row.name for row in report.layers] == ["conv", "bn"]
+
+
+def test_a_layer_split_over_several_modules_is_compared_at_the_last_that_runs(tmp_path):
+    """A SeparableConv2D loads into a depthwise and a pointwise nn.Conv2d: its output is the pointwise one's
+    (with as many filters as input channels the depthwise output has its shape too, and differs)."""
+    import keras
+
+    model = keras.Sequential([keras.Input((6, 6, 4)),
+                              keras.layers.SeparableConv2D(4, 3, padding="same", activation="relu", name="sep"),
+                              keras.layers.GlobalAveragePooling2D(name="pool"), keras.layers.Dense(2, name="fc")])
+    randomize(model, seed=7)
+    path = str(tmp_path / "separable.keras")
+    model.save(path)
+
+    class Separable(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.sep = nn.ModuleDict({"depthwise": nn.Conv2d(4, 4, 3, padding=1, groups=4, bias=False),
+                                      "pointwise": nn.Conv2d(4, 4, 1)})
+            self.fc = nn.Linear(4, 2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            mapped = torch.relu(self.sep["pointwise"](self.sep["depthwise"](x)))
+            return self.fc(mapped.mean(dim=(2, 3)))
+
+    net = Separable().eval()
+    converter.load_into(net, path)
+    report = converter.verify(path, module=net, per_layer=True, input_layout="torch")
+    assert report.ok, report.to_text()
+    assert [row.name for row in report.layers] == ["sep", "fc"]
