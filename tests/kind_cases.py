@@ -563,6 +563,8 @@ OPERATION_CASES: list[Case] = [
     operation("Concatenate", "op_concatenate", IMAGE, lambda k, x: k.ops.concatenate([x, x * 2.0], axis=-1)),
     operation("Stack", "op_stack", SEQUENCE, lambda k, x: k.ops.stack([x, -x], axis=1)),
     operation("GetItem", "op_getitem", IMAGE, lambda k, x: x[:, 1:3, ::2, 0]),
+    operation("GetItem", "op_getitem_backwards", IMAGE,
+              lambda k, x: x[:, ::-2, 4:0:-1, 0] + x[:, 1::-1, 1:, ::-3][..., 0]),
     operation("Take", "op_take", SEQUENCE, lambda k, x: k.ops.take(x, [0, 2], axis=1)),
     operation("Tile", "op_tile", SEQUENCE, lambda k, x: k.ops.tile(x, (1, 2, 1))),
     operation("Flip", "op_flip", SEQUENCE, lambda k, x: k.ops.flip(x, axis=1)),
@@ -643,5 +645,7 @@ OPERATION_CASES: list[Case] = [
         tf.nn.log_softmax(x, axis=1), tf.nn.bias_add(x, [0.5, -1.0, 2.0, 0.25]),
         tf.norm(x, axis=-1, keepdims=True), tf.linalg.matmul(x, x, adjoint_b=True)], axis=-1)),
     tf_operation("SlicingOpLambda", "tf_slicing", IMAGE, lambda tf, x: x[:, 1:, ::2, 0] + x[:, None, 0, 0, :1]),
+    tf_operation("SlicingOpLambda", "tf_slicing_backwards", SEQUENCE,
+                 lambda tf, x: x[:, ::-1] * x[:, ::-1, ::-1] + x[..., 3::-1] - x[:, -1:-6:-1, :]),
 ]
 CASES += OPERATION_CASES

@@ -201,7 +201,9 @@ def getitem(e: Emitter, operand: Any, spec: Any) -> Value:
     ellipses = [item for item in items if isinstance(item, dict) and item.get("class_name") == "__ellipsis__"]
     if len(ellipses) > 1:
         raise e.unsupported("an index with several `...` is not an index")
-    for item in items:
+    axes = _indexed_axes(items)
+    flipped = []  # torch slices have no negative step: such an axis is flipped first, and sliced forwards
+    for position, item in enumerate(items):
         if isinstance(item, dict) and item.get("class_name") == "__ellipsis__":
             parts.append("...")
             kept += 1  # not an axis consumed: balances the count below
@@ -214,8 +216,11 @@ def getitem(e: Emitter, operand: Any, spec: Any) -> Value:
                                                        for key in _SLICE_FIELDS):
                 raise e.unsupported(f"index {str(item)[:40]} is not a slice of integers")
             start, stop, step = (bounds.get(key) for key in _SLICE_FIELDS)
-            if step is not None and step <= 0:
-                raise e.unsupported("slices with a negative step are not built (torch has none)")
+            if step == 0:
+                raise e.unsupported("a slice with step 0 is not a slice")
+            if step is not None and step < 0:
+                flipped.append(axes[position])
+                start, stop, step = _from_the_end(start), _from_the_end(stop), -step
             text = f"{'' if start is None else int(start)}:{'' if stop is None else int(stop)}"
             parts.append(text if step is None else f"{text}:{int(step)}")
             kept += 1
@@ -228,7 +233,31 @@ def getitem(e: Emitter, operand: Any, spec: Any) -> Value:
             raise e.unsupported(f"index {str(item)[:40]} is not built")
     consumed = sum(1 for item in items if item is not None)
     result_rank = None if rank is None else rank - consumed + kept
+    if flipped:
+        x = f"torch.flip({x}, {literal(tuple(flipped))})"
     return Value(f"{x}[{', '.join(parts)}]", KERAS, result_rank)
+
+
+def _indexed_axes(items: list[Any]) -> dict[int, int]:
+    """Each index item's position -> the input axis it indexes: counted from the start before a `...`, from the
+    end after it (None adds an axis and indexes none)."""
+    consuming = [position for position, item in enumerate(items) if item is not None and not (
+        isinstance(item, dict) and item.get("class_name") == "__ellipsis__")]
+    ellipsis = next((position for position, item in enumerate(items) if isinstance(item, dict)
+                     and item.get("class_name") == "__ellipsis__"), len(items))
+    before = [position for position in consuming if position < ellipsis]
+    after = [position for position in consuming if position > ellipsis]
+    return {**{position: axis for axis, position in enumerate(before)},
+            **{position: axis - len(after) for axis, position in enumerate(after)}}
+
+
+def _from_the_end(bound: int | None) -> int | None:
+    """A bound of a backwards slice as a bound of the forward slice of the flipped axis: element i is element
+    n - 1 - i there, which is -(i + 1) counted from its end (for i >= 0) or -i - 1 (for i < 0, itself from the
+    end); Python's clamping of bounds out of range carries over."""
+    if bound is None:
+        return None
+    return -(bound + 1) if bound >= 0 else -bound - 1
 
 
 def take(e: Emitter, operand: Any, indices: Any, axis: Any) -> Value:

@@ -295,4 +295,4 @@ register(Kind("keras.layers.TFOpLambda", forward=tf_op, description="no weights;
                      "depth_to_space, space_to_depth, one_hot, round, floormod, divide_no_nan, log_softmax, "
                      "bias_add, norm"))
 register(Kind("keras.layers.SlicingOpLambda", forward=slicing, description="no weights; x[...] in tf.keras",
-              tested="ints, slices with steps, new axes"))
+              tested="ints, slices with steps (negative ones too), new axes, `...`"))
