@@ -607,6 +607,12 @@ OPERATION_CASES: list[Case] = [
     operation("Unstack", "op_unstack", IMAGE, lambda k, x: k.ops.unstack(x, axis=2)[1] * 2.0, "core"),
     operation("TopK", "op_top_k", SEQUENCE, lambda k, x: k.ops.concatenate([
         k.ops.top_k(x, 2)[0], k.ops.cast(k.ops.top_k(x, 2)[1], "float32")], axis=-1), "math"),
+    # ties (relu's zeros, rounded values): TensorFlow orders equal entries by index
+    operation("TopK", "op_top_k_ties", SEQUENCE, lambda k, x: k.ops.cast(k.ops.top_k(k.ops.relu(x), 3)[1],
+                                                                             "float32"), "math"),
+    operation("Argsort", "op_argsort", SEQUENCE, lambda k, x: k.ops.concatenate([
+        k.ops.cast(k.ops.argsort(k.ops.round(x), axis=1), "float32"),
+        k.ops.cast(k.ops.argsort(k.ops.relu(x)), "float32")], axis=-1)),
     operation("OneHot", "op_one_hot", SEQUENCE, lambda k, x: k.ops.one_hot(k.ops.cast(x * 2.0, "int32"), 3), "nn"),
     operation("Normalize", "op_normalize", IMAGE, lambda k, x: k.ops.normalize(x, axis=1) + k.ops.normalize(
         x, order=1), "nn"),
@@ -645,6 +651,11 @@ OPERATION_CASES: list[Case] = [
         tf.nn.log_softmax(x, axis=1), tf.nn.bias_add(x, [0.5, -1.0, 2.0, 0.25]),
         tf.norm(x, axis=-1, keepdims=True), tf.linalg.matmul(x, x, adjoint_b=True)], axis=-1)),
     tf_operation("SlicingOpLambda", "tf_slicing", IMAGE, lambda tf, x: x[:, 1:, ::2, 0] + x[:, None, 0, 0, :1]),
+    tf_operation("TFOpLambda", "tf_sort_slice_unstack", SEQUENCE, lambda tf, x: tf.concat([
+        tf.math.top_k(tf.nn.relu(x), 2).values, tf.cast(tf.math.top_k(tf.round(x), k=2).indices, tf.float32),
+        tf.sort(x, axis=1, direction="DESCENDING"), tf.cast(tf.argsort(tf.round(x), axis=1), tf.float32),
+        tf.cast(tf.argsort(tf.nn.relu(x), direction="DESCENDING"), tf.float32), tf.slice(x, [0, 0, 1], [-1, 5, -1]),
+        tf.stack(tf.unstack(x, num=4, axis=2)[::-1], axis=-1)], axis=-1)),
     tf_operation("SlicingOpLambda", "tf_slicing_backwards", SEQUENCE,
                  lambda tf, x: x[:, ::-1] * x[:, ::-1, ::-1] + x[..., 3::-1] - x[:, -1:-6:-1, :]),
 ]

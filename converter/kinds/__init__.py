@@ -51,5 +51,6 @@ def operations_markdown() -> str:
     lines = [f"- `{module}`: {', '.join(names)}" for module, names in sorted(modules.items())]
     functions = sorted(f"tf.{name}" for name in FUNCTIONS if not name.startswith("__operators__"))
     lines.append(f"- tf.keras `TFOpLambda`: {', '.join(functions)}, and the `+` operator")
-    lines.append("- tf.keras `SlicingOpLambda`: `x[...]` with integers, slices with steps, `None` and `...`")
+    lines.append("- tf.keras `SlicingOpLambda`: `x[...]` with integers, slices with steps (negative too), `None` "
+                 "and `...`")
     return "\n".join(lines)

@@ -183,6 +183,7 @@ MODULES: dict[str, str] = {
     "keras.ops.numpy.Any": "ops_numpy",
     "keras.ops.numpy.Argmax": "ops_numpy",
     "keras.ops.numpy.Argmin": "ops_numpy",
+    "keras.ops.numpy.Argsort": "ops_arrays",
     "keras.ops.numpy.Average": "ops_numpy",
     "keras.ops.numpy.Ceil": "ops_numpy",
     "keras.ops.numpy.Clip": "ops_numpy",

@@ -60,13 +60,23 @@ def unstack(e: Emitter) -> list[Value]:
 
 
 def top_k(e: Emitter) -> list[Value]:
-    """The k largest entries along the last axis, largest first, and their indices."""
+    """The k largest entries along the last axis, largest first, and their indices: equal entries in index order,
+    as TensorFlow's top_k gives them (a stable sort; torch.topk leaves ties unordered)."""
     if not e.config.bool("sorted", True):
         raise e.unsupported("top_k with sorted=False (an unspecified order) is not built")
     x, rank = op.keras_value(e, operands(e, 1)[0])
-    found = e.variable("top")
-    e.statement(f"{found} = torch.topk({x}, {_int(e, 'k')}, dim=-1, largest=True, sorted=True)")
-    return [Value(f"{found}.values", KERAS, rank), Value(f"{found}.indices", KERAS, rank)]
+    found, k = e.variable("top"), _int(e, "k")
+    e.statement(f"{found} = torch.sort({x}, dim=-1, descending=True, stable=True)")
+    return [Value(f"{found}.values[..., :{k}]", KERAS, rank), Value(f"{found}.indices[..., :{k}]", KERAS, rank)]
+
+
+def argsort(e: Emitter) -> Value:
+    """The indices that sort `axis` ascending (int32): equal entries in index order, as TensorFlow's argsort
+    orders them; `axis=None` sorts the flattened tensor."""
+    x, rank = op.keras_value(e, operands(e, 1)[0])
+    if e.config.get("axis", -1) is None:
+        return Value(f"torch.sort({x}.flatten(), stable=True).indices.to(torch.int32)", KERAS, 1)
+    return Value(f"torch.sort({x}, dim={_int(e, 'axis', -1)}, stable=True).indices.to(torch.int32)", KERAS, rank)
 
 
 def one_hot(e: Emitter) -> Value:
@@ -116,7 +126,7 @@ def repeat(e: Emitter) -> Value:
 
 
 FORWARDS: dict[str, Callable[[Emitter], Any]] = {
-    "numpy.Split": split, "core.Unstack": unstack, "math.TopK": top_k, "nn.OneHot": one_hot,
+    "numpy.Split": split, "core.Unstack": unstack, "math.TopK": top_k, "numpy.Argsort": argsort, "nn.OneHot": one_hot,
     "nn.Normalize": normalize, "numpy.Repeat": repeat,
     "numpy.Moveaxis": _axes_operation("torch.movedim({0}, {1}, {2})", source=0, destination=0),
     "numpy.Swapaxes": _axes_operation("torch.swapaxes({0}, {1}, {2})", axis1=0, axis2=0),

@@ -175,6 +175,62 @@ def _matmul(e: Emitter, a: Arguments) -> Value:
                      a.get("transpose_b") or a.get("adjoint_b"))
 
 
+def _top_k(e: Emitter, a: Arguments) -> list[Value]:
+    """(values, indices) of the k largest along the last axis, largest first; equal values in index order, as
+    TensorFlow orders them (a stable sort: torch.topk leaves ties unordered)."""
+    k = 1 if a.get("k") is None else a["k"]
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1 or a.get("sorted") is False:
+        raise e.unsupported(f"top_k of k={str(k)[:20]}, or sorted=False (an unspecified order), is not built")
+    if a.get("index_type") not in (None, "int32"):
+        raise e.unsupported("top_k with int64 indices is not built")
+    x, rank = op.keras_value(e, a["input"])
+    found = e.variable("top")
+    e.statement(f"{found} = torch.sort({x}, dim=-1, descending=True, stable=True)")
+    return [Value(f"{found}.values[..., :{k}]", KERAS, rank),
+            Value(f"{found}.indices[..., :{k}].to(torch.int32)", KERAS, rank)]
+
+
+def _sorted(part: str) -> Implementation:
+    """tf.sort (`values`) or tf.argsort (`indices`, int32): equal values in index order, as TensorFlow's argsort
+    (top_k of the values, or of their negatives, orders ties so) gives them."""
+    def run(e: Emitter, a: Arguments) -> Value:
+        direction = a.get("direction") or "ASCENDING"
+        if direction not in ("ASCENDING", "DESCENDING"):
+            raise e.unsupported(f"sort direction {str(direction)[:20]} is not built")
+        x, rank = op.keras_value(e, a["values"])
+        axis = _axis(e, a.get("axis"), -1)
+        cast = ".to(torch.int32)" if part == "indices" else ""
+        return Value(f"torch.sort({x}, dim={axis}, descending={direction == 'DESCENDING'}, stable=True).{part}{cast}",
+                     KERAS, rank)
+    return run
+
+
+def _slice(e: Emitter, a: Arguments) -> Value:
+    """tf.slice: `size` entries from `begin` along each axis (-1: to its end), both constant lists."""
+    begin, size = a.get("begin"), a.get("size")
+    begin, size = (begin if isinstance(begin, list) else []), (size if isinstance(size, list) else [])
+    x, rank = op.keras_value(e, a["input_"])
+    numbers = bool(begin) and len(begin) == len(size) and all(
+        isinstance(n, int) and not isinstance(n, bool) for n in begin + size)
+    if not numbers or (rank is not None and len(begin) != rank) or any(
+            b < 0 or s < -1 for b, s in zip(begin, size)):
+        raise e.unsupported(f"slice from {str(begin)[:30]} of size {str(size)[:30]} is not built (constant lists "
+                            "of the input's rank are)")
+    parts = [f"{b}:" if s == -1 else f"{b}:{b + s}" for b, s in zip(begin, size)]
+    return Value(f"{x}[{', '.join(parts)}]", KERAS, rank)
+
+
+def _unstack(e: Emitter, a: Arguments) -> list[Value]:
+    """The slices along `axis`; as many as `num` says (tf.keras records no shape to count them from)."""
+    count = a.get("num")
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        raise e.unsupported("unstack without num (tf.keras records no shape to count the slices from) is not built")
+    x, rank = op.keras_value(e, a["value"])
+    parts = e.variable("parts")
+    e.statement(f"{parts} = torch.unbind({x}, dim={_axis(e, a.get('axis'), 0)})")
+    return [Value(f"{parts}[{index}]", KERAS, None if rank is None else rank - 1) for index in range(count)]
+
+
 def _pad(e: Emitter, a: Arguments) -> Value:
     mode = a.get("mode") or "CONSTANT"
     if not isinstance(mode, str):
@@ -255,6 +311,11 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], Implementation]] = {
               lambda e, a: op.split(e, a["value"], a["num_or_size_splits"], a.get("axis") or 0)),
     **{name: (("params", "indices", "validate_indices", "axis", "batch_dims"), _gather)
        for name in ("gather", "compat.v1.gather")},
+    "math.top_k": (("input", "k", "sorted", "index_type"), _top_k),
+    "sort": (("values", "axis", "direction"), _sorted("values")),
+    "argsort": (("values", "axis", "direction", "stable"), _sorted("indices")),
+    "slice": (("input_", "begin", "size"), _slice),
+    "unstack": (("value", "num", "axis"), _unstack),
     "linalg.matmul": (("a", "b", "transpose_a", "transpose_b", "adjoint_a", "adjoint_b", "a_is_sparse",
                        "b_is_sparse", "output_type"), _matmul),
 }
@@ -293,6 +354,6 @@ register(Kind("keras.layers.TFOpLambda", forward=tf_op, description="no weights;
                      "concat, reshape, transpose, expand_dims, split, where, cast, matmul; l2_normalize, cumsum, "
                      "reduce_std/variance, pad (constant, REFLECT, SYMMETRIC), tile, image.resize, "
                      "depth_to_space, space_to_depth, one_hot, round, floormod, divide_no_nan, log_softmax, "
-                     "bias_add, norm"))
+                     "bias_add, norm, top_k, sort, argsort (ties in index order), slice, unstack"))
 register(Kind("keras.layers.SlicingOpLambda", forward=slicing, description="no weights; x[...] in tf.keras",
               tested="ints, slices with steps (negative ones too), new axes, `...`"))
