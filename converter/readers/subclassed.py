@@ -109,10 +109,26 @@ def _leaf(layer: Any, path: tuple[str, ...], where: str) -> Layer:
     from .live import _tensor
 
     config = layer.get_config()
-    return Layer(name=path[-1], class_name=type(layer).__name__, config=Config(config if isinstance(config, dict)
+    leaf = Layer(name=path[-1], class_name=type(layer).__name__, config=Config(config if isinstance(config, dict)
                                                                                   else {}),
                  path=path, module=type(layer).__module__,
                  tensors=[_tensor(variable, f"{where}/{'/'.join(path)}") for variable in layer.weights])
+    leaf.input_shape = _built_shape(layer)
+    return leaf
+
+
+def _built_shape(layer: Any) -> tuple[int | None, ...] | None:
+    """The input shape the layer was built with, as a saved file's build_config records it (a rule resolves
+    positive axes by its rank), when Keras says."""
+    try:
+        built = layer.get_build_config() if hasattr(layer, "get_build_config") else None
+    except Exception:  # a user's override of Keras's own method
+        return None
+    shape = built.get("input_shape") if isinstance(built, dict) else None
+    if isinstance(shape, (list, tuple)) and all(dim is None or (isinstance(dim, int) and not isinstance(dim, bool))
+                                               for dim in shape):
+        return tuple(shape)
+    return None
 
 
 def _under(layer: Layer, prefix: tuple[str, ...]) -> Layer:
