@@ -421,8 +421,10 @@ class Generator:
         name = c.choice(["slice", "transpose", "expand_squeeze", "flip"] if rank > 1 else ["slice", "expand_squeeze"])
         self.steps.append(f"op {name} on {shape(x)}")
         if name == "slice":
-            last = shape(x)[-1]
-            return x[..., : max(1, last - 1)] if c.chance(0.5) else x[:, ::2]
+            last, form = shape(x)[-1], c.integer(0, 2)
+            if form == 2:  # backwards (torch has no negative step)
+                return x[:, ::-2] if c.chance(0.5) else x[..., ::-1]
+            return x[..., : max(1, last - 1)] if form == 0 else x[:, ::2]
         tensor_ops = self.k.ops if self.keras3 else self.tf
         if name == "transpose":
             axes = [0] + [1 + i for i in reversed(range(rank))]
