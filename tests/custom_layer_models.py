@@ -164,9 +164,8 @@ def loaded_twin() -> TorchNet:
     return twin
 
 
-try:  # `--import custom_layer_models` registers the Keras 3 classes
-    import keras as _keras3
-
-    layer_classes(_keras3)
-except ImportError:
-    pass
+for _package in ("keras", "tf_keras"):  # `--import custom_layer_models` registers the classes with each Keras
+    try:
+        layer_classes(__import__(_package))
+    except ImportError:
+        pass

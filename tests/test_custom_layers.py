@@ -45,11 +45,12 @@ def test_the_layers_inside_custom_layers_convert_by_attribute_path(model):
     assert_twin_matches(weights, model)
 
 
-def test_a_keras_file_with_custom_layers_converts_with_import(tmp_path):
-    keras = pytest.importorskip("keras")
+@pytest.mark.parametrize("package, suffix", [("keras", ".keras"), ("keras", ".h5"), ("tf_keras", ".h5")])
+def test_a_keras_file_with_custom_layers_converts_with_import(tmp_path, package, suffix):
+    keras = pytest.importorskip(package)
     model = models.build(keras)
     models.randomize(model)
-    path, out = str(tmp_path / "net.keras"), str(tmp_path / "net.safetensors")
+    path, out = str(tmp_path / f"net{suffix}"), str(tmp_path / "net.safetensors")
     model.save(path)
     result = run_cli("convert", path, out, "--import", "custom_layer_models", cwd=TESTS)
     assert result.returncode == 0, result.stderr
@@ -71,9 +72,9 @@ def test_verify_compares_your_twin_per_layer_with_import(tmp_path, monkeypatch):
     assert "hidden  Dense" in result.stdout and "every layer matches" in result.stdout
 
 
-@pytest.mark.parametrize("suffix", [".keras", ".h5"])
-def test_without_import_the_refusal_names_the_custom_layers_and_import(tmp_path, suffix):
-    keras = pytest.importorskip("keras")
+@pytest.mark.parametrize("package, suffix", [("keras", ".keras"), ("keras", ".h5"), ("tf_keras", ".h5")])
+def test_without_import_the_refusal_names_the_custom_layers_and_import(tmp_path, package, suffix):
+    keras = pytest.importorskip(package)
     path, out = str(tmp_path / f"net{suffix}"), str(tmp_path / "net.safetensors")
     models.build(keras).save(path)
     result = run_cli("convert", path, out, cwd=TESTS)
