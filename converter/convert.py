@@ -134,11 +134,12 @@ def _layer_at(graph: ModelGraph, key: str) -> Layer:
 
 
 def _is_users_class(graph: ModelGraph, key: str) -> bool:
-    """The layer at `key` is of a class a user registered (`package>Class`, as Keras 3 records it beside the
-    class name or an `.h5` file in it; tf.keras's `Custom>Class`) or of a module outside Keras."""
+    """The layer at `key` is of a user's class: Keras 3 records a `registered_name` for those only (`package>Class`
+    when registered, the class name for one defined in a notebook, whose module it records as null), an `.h5`
+    file `package>Class` as the class name (tf.keras `Custom>Class`); or its module is outside Keras."""
     layer = _layer_at(graph, key)
     package = (layer.module or "keras").split(".")[0]
-    return layer.has_config and (">" in (layer.registered_name or "") or ">" in layer.class_name or
+    return layer.has_config and (bool(layer.registered_name) or ">" in layer.class_name or
                                  package not in ("keras", "tf_keras", "tensorflow"))
 
 

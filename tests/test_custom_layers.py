@@ -114,3 +114,25 @@ def test_a_custom_layer_with_variables_of_its_own_is_refused_by_name():
     with pytest.warns(converter.ConversionWarning, match="scaled"):
         weights = converter.state_dict(model, skip_unsupported=True)
     assert set(weights) == {"scaled.dense.weight", "scaled.dense.bias"}
+
+
+def test_a_notebooks_custom_layer_is_named_as_yours(tmp_path):
+    """A class defined in a notebook (module __main__, unregistered): Keras 3 records its module as null and its
+    class name as registered_name (a real file: a SelfAttention of two Dense layers); the refusal says --import."""
+    keras = pytest.importorskip("keras")
+
+    class SelfAttention(keras.layers.Layer):
+        def __init__(self, units=4, **kwargs):
+            super().__init__(**kwargs)
+            self.W = keras.layers.Dense(units, activation="tanh")
+            self.v = keras.layers.Dense(1)
+
+        def call(self, x):
+            return x * keras.ops.softmax(self.v(self.W(x)), axis=1)
+
+    SelfAttention.__module__ = "__main__"
+    inputs = keras.Input((5, 3))
+    path, out = str(tmp_path / "attention.keras"), str(tmp_path / "attention.safetensors")
+    keras.Model(inputs, SelfAttention(name="self_attention")(inputs)).save(path)
+    result = run_cli("convert", path, out, cwd=TESTS)
+    assert result.returncode == 2 and "self_attention: your own layer classes" in result.stderr, result.stderr
