@@ -22,7 +22,9 @@ from .renaming import Mapping
 def paired_submodules(module: Any, conversion: Conversion, mapping: Mapping) -> dict[str, list[Any]]:
     """Keras layer name -> the submodules of `module` its weights load into (a SeparableConv2D's depthwise and
     pointwise convolutions, an attention's four projections: several)."""
-    layer_of = {target.key: result.layer.name for result in conversion.layers for target in result.tensors}
+    layer_of = {target.key: result.layer.name for result in conversion.layers for target in result.tensors
+                if len(result.layer.path) == 1}  # the model's own layers: Keras gives their outputs, by name (a
+    # layer inside a nested model or your own layer may have an outer layer's name)
     submodules = dict(module.named_modules())
     pairs: dict[str, list[Any]] = {}
     for row in plan(source_units(conversion), target_units_from_module(module), mapping).rows:
