@@ -177,3 +177,29 @@ def test_a_layer_split_over_several_modules_is_compared_at_the_last_that_runs(tm
     report = converter.verify(path, module=net, per_layer=True, input_layout="torch")
     assert report.ok, report.to_text()
     assert [row.name for row in report.layers] == ["sep", "fc"]
+
+
+def test_a_nested_layer_named_as_an_outer_one_is_not_compared_with_it(tmp_path):
+    """A nested model's `fc` is not the model's `fc`: only the model's own layers pair with submodules."""
+    import keras
+
+    inner = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="fc")], name="inner")
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4, name="fc"), inner])
+    randomize(model, seed=8)
+    path = str(tmp_path / "nested.keras")
+    model.save(path)
+
+    class Twin(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+            self.inner = nn.ModuleDict({"fc": nn.Linear(4, 3)})
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.inner["fc"](self.fc(x))  # the inner fc runs last
+
+    net = Twin().eval()
+    converter.load_into(net, path)
+    report = converter.verify(path, module=net, per_layer=True)
+    assert report.ok, report.to_text()
+    assert [row.name for row in report.layers] == ["fc"]
