@@ -655,7 +655,8 @@ OPERATION_CASES: list[Case] = [
         tf.math.top_k(tf.nn.relu(x), 2).values, tf.cast(tf.math.top_k(tf.round(x), k=2).indices, tf.float32),
         tf.sort(x, axis=1, direction="DESCENDING"), tf.cast(tf.argsort(tf.round(x), axis=1), tf.float32),
         tf.cast(tf.argsort(tf.nn.relu(x), direction="DESCENDING"), tf.float32), tf.slice(x, [0, 0, 1], [-1, 5, -1]),
-        tf.stack(tf.unstack(x, num=4, axis=2)[::-1], axis=-1)], axis=-1)),
+        tf.stack(tf.unstack(x, num=4, axis=2)[::-1], axis=-1), x + tf.expand_dims(tf.unstack(x, axis=1)[3], 1)],
+        axis=-1)),
     tf_operation("SlicingOpLambda", "tf_slicing_backwards", SEQUENCE,
                  lambda tf, x: x[:, ::-1] * x[:, ::-1, ::-1] + x[..., 3::-1] - x[:, -1:-6:-1, :]),
 ]

@@ -48,10 +48,10 @@ def split(e: Emitter) -> list[Value]:
 
 
 def unstack(e: Emitter) -> list[Value]:
-    """The slices along `axis`: as many as its size, recorded by Keras 3 (or `num`)."""
+    """The slices along `axis`: as many as its size, recorded by Keras 3 (or `num`), else as the model reads."""
     x, rank = op.keras_value(e, operands(e, 1)[0])
     axis = _int(e, "axis", 0)
-    count = e.config.get("num") or _static_size(e, axis)
+    count = e.config.get("num") or _static_size(e, axis) or e.outputs_read()
     if not isinstance(count, int) or count < 1:
         raise e.unsupported("unstack along an axis of unknown size is not built")
     parts = e.variable("parts")

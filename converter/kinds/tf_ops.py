@@ -221,10 +221,11 @@ def _slice(e: Emitter, a: Arguments) -> Value:
 
 
 def _unstack(e: Emitter, a: Arguments) -> list[Value]:
-    """The slices along `axis`; as many as `num` says (tf.keras records no shape to count them from)."""
-    count = a.get("num")
+    """The slices along `axis`: as many as `num` says, else as the model reads (tf.keras records no shape to
+    count them from; torch.unbind makes them all)."""
+    count = a.get("num") if a.get("num") is not None else e.outputs_read()
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-        raise e.unsupported("unstack without num (tf.keras records no shape to count the slices from) is not built")
+        raise e.unsupported(f"unstack into {str(count)[:20]} slices is not built")
     x, rank = op.keras_value(e, a["value"])
     parts = e.variable("parts")
     e.statement(f"{parts} = torch.unbind({x}, dim={_axis(e, a.get('axis'), 0)})")
@@ -354,6 +355,6 @@ register(Kind("keras.layers.TFOpLambda", forward=tf_op, description="no weights;
                      "concat, reshape, transpose, expand_dims, split, where, cast, matmul; l2_normalize, cumsum, "
                      "reduce_std/variance, pad (constant, REFLECT, SYMMETRIC), tile, image.resize, "
                      "depth_to_space, space_to_depth, one_hot, round, floormod, divide_no_nan, log_softmax, "
-                     "bias_add, norm, top_k, sort, argsort (ties in index order), slice, unstack"))
+                     "bias_add, norm, top_k, sort, argsort (ties in index order), slice, unstack (with num or without)"))
 register(Kind("keras.layers.SlicingOpLambda", forward=slicing, description="no weights; x[...] in tf.keras",
               tested="ints, slices with steps (negative ones too), new axes, `...`"))

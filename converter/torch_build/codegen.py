@@ -108,9 +108,12 @@ class Generator:
         self.class_of[model.path] = source
         inputs, calls, outputs = model_calls(model)
         self.consumers: dict[str, list[Layer]] = {}
+        self.used: dict[tuple[str, int], int] = {}  # (layer, call) -> how many of its outputs the model reads
         for call in calls:
             for ref in call.refs():
                 self.consumers.setdefault(ref[0], []).append(call.layer)
+        for ref in [ref for call in calls for ref in call.refs()] + list(outputs):
+            self.used[ref[:2]] = max(self.used.get(ref[:2], 0), ref[2] + 1)
         self.outputs = {ref[0] for ref in outputs}
         values: dict[Ref, Value] = {}
         self.values = values
@@ -229,9 +232,9 @@ class Generator:
         masked = tuple(mask is not None for mask in masks)
         if call.layer.name not in source.defined:
             source.defined.add(call.layer.name)
-            outer = (self.consumers, self.outputs, self.values)
+            outer = (self.consumers, self.used, self.outputs, self.values)
             source.init.append(f"self.{name} = {self.model_class(call.layer, masked_inputs=masked)}()")
-            self.consumers, self.outputs, self.values = outer
+            self.consumers, self.used, self.outputs, self.values = outer
             self.input_masked[call.layer.path] = masked
         class_name = self.class_of[call.layer.path].name
         if self.input_masked[call.layer.path] != masked:

@@ -163,6 +163,10 @@ class Emitter:
     def is_output(self, layer_name: str) -> bool:
         return layer_name in self.generator.outputs
 
+    def outputs_read(self) -> int:
+        """How many of this call's outputs the model reads (one past the highest index read)."""
+        return self.generator.used.get((self.layer.name, self.call.node), 1)
+
     def result_of(self, layer: Layer) -> LayerConversion | None:
         return self.generator.results.get(layer.path)
 
