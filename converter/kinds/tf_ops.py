@@ -355,6 +355,7 @@ register(Kind("keras.layers.TFOpLambda", forward=tf_op, description="no weights;
                      "concat, reshape, transpose, expand_dims, split, where, cast, matmul; l2_normalize, cumsum, "
                      "reduce_std/variance, pad (constant, REFLECT, SYMMETRIC), tile, image.resize, "
                      "depth_to_space, space_to_depth, one_hot, round, floormod, divide_no_nan, log_softmax, "
-                     "bias_add, norm, top_k, sort, argsort (ties in index order), slice, unstack (with num or without)"))
+                     "bias_add, norm, top_k, sort, argsort (ties in index order), slice, unstack (with or "
+                     "without num)"))
 register(Kind("keras.layers.SlicingOpLambda", forward=slicing, description="no weights; x[...] in tf.keras",
               tested="ints, slices with steps (negative ones too), new axes, `...`"))
