@@ -34,6 +34,9 @@ def paired_submodules(module: Any, conversion: Conversion, mapping: Mapping) -> 
         layer = layer_of.get(row.source.key)
         if layer is not None and path in submodules and submodules[path] not in pairs.setdefault(layer, []):
             pairs[layer].append(submodules[path])
+    for custom in conversion.graph.custom_layers():  # your own layer: your module at its path computes it
+        if len(custom.path) == 1 and custom.key in submodules and not pairs.get(custom.name):
+            pairs[custom.name] = [submodules[custom.key]]
     return pairs
 
 
