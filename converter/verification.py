@@ -22,10 +22,10 @@ from .dependencies import require_keras, require_torch
 from .config import compute_dtype
 from .errors import ArgumentError, ReadError, VerificationError
 from .graph import ModelGraph
+from .hugging_face import refuse_module
 from .keras_side import check_loadable, keras_call, keras_layer_outputs, load_keras_model, verification_notes
 from .kinds.forward import is_image_rank
 from .loading import warn_if_training
-from .hugging_face import refuse_module
 from .modeling import module_from_graph, refuse_graphless
 from .own_module import Capture, keras_layout, paired_submodules, with_fused_activation
 
