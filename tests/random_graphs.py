@@ -422,7 +422,8 @@ class Generator:
         self.steps.append(f"op {name} on {shape(x)}")
         if name == "slice":
             last, form = shape(x)[-1], c.integer(0, 2)
-            if form == 2:  # backwards (torch has no negative step)
+            # backwards: weightport flips the axis (torch has no negative step, and Keras 3 on torch refuses one)
+            if form == 2 and not (self.keras3 and self.k.backend.backend() == "torch"):
                 return x[:, ::-2] if c.chance(0.5) else x[..., ::-1]
             return x[..., : max(1, last - 1)] if form == 0 else x[:, ::2]
         tensor_ops = self.k.ops if self.keras3 else self.tf
