@@ -379,9 +379,9 @@ def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float | N
         keras_values, report.skipped_layers = keras_layer_outputs(keras_model, arrays)
         for name, keras_value in keras_values.items():
             value = captured.get(name)
-            if own and value is not None:
+            if capture is not None and value is not None:  # your module's submodule made it
                 keras_layer = keras_model.get_layer(name)
-                producer = capture.producers[name] if capture is not None else None
+                producer = capture.producers[name]
                 value = keras_layout(value, channels_first, np.ndim(keras_value), producer, keras_layer)
                 value = with_fused_activation(keras_layer, producer, value)
             elif value is not None:

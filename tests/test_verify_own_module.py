@@ -89,6 +89,17 @@ def test_cli_verify_module(tmp_path, keras_file):
     assert bad.returncode == 2 and "mynet:nothing" in bad.stderr
 
 
+def compared_layers(tmp_path, model, net: nn.Module, input_layout: str) -> list[str]:
+    """The Keras model saved, its weights loaded into `net` by load_into, verified per layer: every layer ok, and
+    the names of those compared."""
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    converter.load_into(net.eval(), path)
+    report = converter.verify(path, module=net, per_layer=True, input_layout=input_layout)
+    assert report.ok, report.to_text()
+    return [row.name for row in report.layers]
+
+
 def test_fused_activations_are_applied_to_the_plain_modules_outputs(tmp_path):
     """Keras fuses an activation into Conv2D and Dense; a torch twin calls it after nn.Conv2d and nn.Linear (their
     outputs are pre-activation): each layer is compared after Keras's own activation is applied to them."""
@@ -99,8 +110,6 @@ def test_fused_activations_are_applied_to_the_plain_modules_outputs(tmp_path):
                               keras.layers.GlobalAveragePooling2D(name="pool"),
                               keras.layers.Dense(3, activation="tanh", name="fc")])
     randomize(model, seed=5)
-    path = str(tmp_path / "fused.keras")
-    model.save(path)
 
     class Fused(nn.Module):
         def __init__(self) -> None:
@@ -111,11 +120,7 @@ def test_fused_activations_are_applied_to_the_plain_modules_outputs(tmp_path):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return torch.tanh(self.fc(torch.relu(self.conv(x)).mean(dim=(2, 3))))
 
-    net = Fused().eval()
-    converter.load_into(net, path)
-    report = converter.verify(path, module=net, per_layer=True, input_layout="torch")
-    assert report.ok, report.to_text()
-    assert [row.name for row in report.layers] == ["conv", "fc"]
+    assert compared_layers(tmp_path, model, Fused(), "torch") == ["conv", "fc"]
 
 
 @pytest.mark.parametrize("rank", [1, 2])
@@ -130,8 +135,6 @@ def test_torch_convolutions_are_compared_channels_last_whatever_the_module_takes
     model = keras.Sequential([keras.Input(shape), conv(5, 3, padding="same", name="conv"),
                               keras.layers.BatchNormalization(name="bn")])
     randomize(model, seed=6)
-    path = str(tmp_path / "conv.keras")
-    model.save(path)
 
     class ChannelsLast(nn.Module):
         def __init__(self) -> None:
@@ -142,11 +145,7 @@ def test_torch_convolutions_are_compared_channels_last_whatever_the_module_takes
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return torch.movedim(self.bn(self.conv(torch.movedim(x, -1, 1))), 1, -1)
 
-    net = ChannelsLast().eval()
-    converter.load_into(net, path)
-    report = converter.verify(path, module=net, per_layer=True, input_layout="keras")
-    assert report.ok, report.to_text()
-    assert [row.name for row in report.layers] == ["conv", "bn"]
+    assert compared_layers(tmp_path, model, ChannelsLast(), "keras") == ["conv", "bn"]
 
 
 def test_a_layer_split_over_several_modules_is_compared_at_the_last_that_runs(tmp_path):
@@ -158,8 +157,6 @@ def test_a_layer_split_over_several_modules_is_compared_at_the_last_that_runs(tm
                               keras.layers.SeparableConv2D(4, 3, padding="same", activation="relu", name="sep"),
                               keras.layers.GlobalAveragePooling2D(name="pool"), keras.layers.Dense(2, name="fc")])
     randomize(model, seed=7)
-    path = str(tmp_path / "separable.keras")
-    model.save(path)
 
     class Separable(nn.Module):
         def __init__(self) -> None:
@@ -172,11 +169,7 @@ def test_a_layer_split_over_several_modules_is_compared_at_the_last_that_runs(tm
             mapped = torch.relu(self.sep["pointwise"](self.sep["depthwise"](x)))
             return self.fc(mapped.mean(dim=(2, 3)))
 
-    net = Separable().eval()
-    converter.load_into(net, path)
-    report = converter.verify(path, module=net, per_layer=True, input_layout="torch")
-    assert report.ok, report.to_text()
-    assert [row.name for row in report.layers] == ["sep", "fc"]
+    assert compared_layers(tmp_path, model, Separable(), "torch") == ["sep", "fc"]
 
 
 def test_a_nested_layer_named_as_an_outer_one_is_not_compared_with_it(tmp_path):
@@ -186,8 +179,6 @@ def test_a_nested_layer_named_as_an_outer_one_is_not_compared_with_it(tmp_path):
     inner = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="fc")], name="inner")
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4, name="fc"), inner])
     randomize(model, seed=8)
-    path = str(tmp_path / "nested.keras")
-    model.save(path)
 
     class Twin(nn.Module):
         def __init__(self) -> None:
@@ -198,8 +189,4 @@ def test_a_nested_layer_named_as_an_outer_one_is_not_compared_with_it(tmp_path):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return self.inner["fc"](self.fc(x))  # the inner fc runs last
 
-    net = Twin().eval()
-    converter.load_into(net, path)
-    report = converter.verify(path, module=net, per_layer=True)
-    assert report.ok, report.to_text()
-    assert [row.name for row in report.layers] == ["fc"]
+    assert compared_layers(tmp_path, model, Twin(), "keras") == ["fc"]

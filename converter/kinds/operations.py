@@ -393,3 +393,32 @@ def split(e: Emitter, operand: Any, sections: Any, axis: Any) -> list[Value]:
     name = e.variable("parts")
     e.statement(f"{name} = {parts}")
     return [Value(f"{name}[{index}]", KERAS, rank) for index in range(count)]
+
+
+def top_k(e: Emitter, operand: Any, k: int, index_dtype: str | None = None) -> list[Value]:
+    """(values, indices) of the k largest along the last axis, largest first; equal entries in index order, as
+    TensorFlow's top_k gives them (a stable sort: torch.topk leaves ties unordered). `index_dtype` casts the
+    indices (tf.math.top_k's int32)."""
+    x, rank = keras_value(e, operand)
+    found = e.variable("top")
+    e.statement(f"{found} = torch.sort({x}, dim=-1, descending=True, stable=True)")
+    cast = f".to({TORCH_DTYPES[index_dtype]})" if index_dtype else ""
+    return [Value(f"{found}.values[..., :{k}]", KERAS, rank), Value(f"{found}.indices[..., :{k}]{cast}", KERAS, rank)]
+
+
+def sorted_along(e: Emitter, operand: Any, axis: int | None, part: str, descending: bool = False) -> Value:
+    """torch.sort's `values` or `indices` (as int32) along `axis` (None: of the flattened tensor), equal entries in
+    index order, as TensorFlow's sort and argsort (top_k of the values or their negatives) order them."""
+    x, rank = keras_value(e, operand)
+    if axis is None:
+        x, rank, axis = f"{x}.flatten()", 1, 0
+    cast = ".to(torch.int32)" if part == "indices" else ""
+    return Value(f"torch.sort({x}, dim={axis}, descending={descending}, stable=True).{part}{cast}", KERAS, rank)
+
+
+def unstack(e: Emitter, operand: Any, axis: int, count: int) -> list[Value]:
+    """The `count` first slices along `axis` (torch.unbind makes them all)."""
+    x, rank = keras_value(e, operand)
+    parts = e.variable("parts")
+    e.statement(f"{parts} = torch.unbind({x}, dim={axis})")
+    return [Value(f"{parts}[{index}]", KERAS, None if rank is None else rank - 1) for index in range(count)]

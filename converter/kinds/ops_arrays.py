@@ -49,34 +49,26 @@ def split(e: Emitter) -> list[Value]:
 
 def unstack(e: Emitter) -> list[Value]:
     """The slices along `axis`: as many as its size, recorded by Keras 3 (or `num`), else as the model reads."""
-    x, rank = op.keras_value(e, operands(e, 1)[0])
     axis = _int(e, "axis", 0)
     count = e.config.get("num") or _static_size(e, axis) or e.outputs_read()
     if not isinstance(count, int) or count < 1:
         raise e.unsupported("unstack along an axis of unknown size is not built")
-    parts = e.variable("parts")
-    e.statement(f"{parts} = torch.unbind({x}, dim={axis})")
-    return [Value(f"{parts}[{index}]", KERAS, None if rank is None else rank - 1) for index in range(count)]
+    return op.unstack(e, operands(e, 1)[0], axis, count)
 
 
 def top_k(e: Emitter) -> list[Value]:
-    """The k largest entries along the last axis, largest first, and their indices: equal entries in index order,
-    as TensorFlow's top_k gives them (a stable sort; torch.topk leaves ties unordered)."""
+    """The k largest entries along the last axis, largest first, and their indices (op.top_k: ties as TensorFlow
+    orders them)."""
     if not e.config.bool("sorted", True):
         raise e.unsupported("top_k with sorted=False (an unspecified order) is not built")
-    x, rank = op.keras_value(e, operands(e, 1)[0])
-    found, k = e.variable("top"), _int(e, "k")
-    e.statement(f"{found} = torch.sort({x}, dim=-1, descending=True, stable=True)")
-    return [Value(f"{found}.values[..., :{k}]", KERAS, rank), Value(f"{found}.indices[..., :{k}]", KERAS, rank)]
+    return op.top_k(e, operands(e, 1)[0], _int(e, "k"))
 
 
 def argsort(e: Emitter) -> Value:
-    """The indices that sort `axis` ascending (int32): equal entries in index order, as TensorFlow's argsort
-    orders them; `axis=None` sorts the flattened tensor."""
-    x, rank = op.keras_value(e, operands(e, 1)[0])
-    if e.config.get("axis", -1) is None:
-        return Value(f"torch.sort({x}.flatten(), stable=True).indices.to(torch.int32)", KERAS, 1)
-    return Value(f"torch.sort({x}, dim={_int(e, 'axis', -1)}, stable=True).indices.to(torch.int32)", KERAS, rank)
+    """The indices that sort `axis` ascending (int32), ties as TensorFlow orders them; `axis=None` sorts the
+    flattened tensor."""
+    axis = None if e.config.get("axis", -1) is None else _int(e, "axis", -1)
+    return op.sorted_along(e, operands(e, 1)[0], axis, "indices")
 
 
 def one_hot(e: Emitter) -> Value:

@@ -183,11 +183,7 @@ def _top_k(e: Emitter, a: Arguments) -> list[Value]:
         raise e.unsupported(f"top_k of k={str(k)[:20]}, or sorted=False (an unspecified order), is not built")
     if a.get("index_type") not in (None, "int32"):
         raise e.unsupported("top_k with int64 indices is not built")
-    x, rank = op.keras_value(e, a["input"])
-    found = e.variable("top")
-    e.statement(f"{found} = torch.sort({x}, dim=-1, descending=True, stable=True)")
-    return [Value(f"{found}.values[..., :{k}]", KERAS, rank),
-            Value(f"{found}.indices[..., :{k}].to(torch.int32)", KERAS, rank)]
+    return op.top_k(e, a["input"], k, "int32")
 
 
 def _sorted(part: str) -> Implementation:
@@ -197,11 +193,7 @@ def _sorted(part: str) -> Implementation:
         direction = a.get("direction") or "ASCENDING"
         if direction not in ("ASCENDING", "DESCENDING"):
             raise e.unsupported(f"sort direction {str(direction)[:20]} is not built")
-        x, rank = op.keras_value(e, a["values"])
-        axis = _axis(e, a.get("axis"), -1)
-        cast = ".to(torch.int32)" if part == "indices" else ""
-        return Value(f"torch.sort({x}, dim={axis}, descending={direction == 'DESCENDING'}, stable=True).{part}{cast}",
-                     KERAS, rank)
+        return op.sorted_along(e, a["values"], _axis(e, a.get("axis"), -1), part, direction == "DESCENDING")
     return run
 
 
@@ -226,10 +218,7 @@ def _unstack(e: Emitter, a: Arguments) -> list[Value]:
     count = a.get("num") if a.get("num") is not None else e.outputs_read()
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
         raise e.unsupported(f"unstack into {str(count)[:20]} slices is not built")
-    x, rank = op.keras_value(e, a["value"])
-    parts = e.variable("parts")
-    e.statement(f"{parts} = torch.unbind({x}, dim={_axis(e, a.get('axis'), 0)})")
-    return [Value(f"{parts}[{index}]", KERAS, None if rank is None else rank - 1) for index in range(count)]
+    return op.unstack(e, a["value"], _axis(e, a.get("axis"), 0), count)
 
 
 def _pad(e: Emitter, a: Arguments) -> Value:
