@@ -23,7 +23,7 @@ else:
     from .lazy_numpy import np  # numpy on first use: reading a file's structure needs none
 
 #: Modules of weightport's own runtime (a generated model defines them), not of torch.nn.
-HELPER_MODULES = frozenset({"Weight", "Normalization", "LocallyConnected"})
+HELPER_MODULES = frozenset({"Weight", "Normalization", "LocallyConnected", "EinsumDense"})
 
 
 def _shape(shape: tuple[int, ...]) -> str:

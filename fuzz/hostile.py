@@ -104,6 +104,14 @@ def _config_payload(class_name: str, **options: object) -> Callable[[Path], Path
     return make
 
 
+def _einsum_payload(folder: Path) -> Path:
+    """An EinsumDense whose equation carries code: its einsum reaches generated source only once parsed."""
+    config = functional([input_layer("x", [6, 4]),
+                         layer("EinsumDense", "mix", ["x"], equation=f"abc,cd->abd'),{payload(folder)},('",
+                               output_shape=[None, 3], bias_axes="d", activation="linear")])
+    return write_archive(folder / "model.keras", config, {"layers/einsum_dense": [tensor(4, 3), tensor(3)]})
+
+
 def _name_payload(folder: Path) -> Path:
     config = functional([input_layer("x", [4]), layer("Dense", f"d = {payload(folder)}", ["x"], units=3,
                                                      activation="linear", use_bias=True)], name=payload(folder))
@@ -412,6 +420,7 @@ CASES: list[Case] = [
     Case("pooling_payload", "code", _config_payload("MaxPooling1D", pool_size="PAYLOAD"), {"export": "pool_size"}),
     Case("softmax_axis_payload", "code", _config_payload("Softmax", axis="PAYLOAD"), {"export": "axis"}),
     Case("upsampling_payload", "code", _config_payload("UpSampling1D", size="PAYLOAD"), {"export": "size"}),
+    Case("einsum_equation_payload", "code", _einsum_payload, {"convert": "equation", "export": "equation"}),
     Case("names_payload", "code", _name_payload),
     Case("reserved_names", "code", _reserved_names),
     Case("lambda_behind_architecture", "code", _lambda_legacy, {"verify": "Lambda"},

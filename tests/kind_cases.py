@@ -160,6 +160,20 @@ CASES: list[Case] = [
     single("Dense", "dense_on_image", (3, 3, 4), lambda k: k.layers.Dense(5)),
     single("EinsumDense", "einsum_dense", (3, 6), lambda k: k.layers.EinsumDense("abc,cd->abd", output_shape=(3, 4),
                                                                                   bias_axes="d"), keras2=False),
+    single("EinsumDense", "einsum_dense_tf_keras", (3, 6), lambda k: k.layers.EinsumDense(
+        "abc,cd->abd", output_shape=(3, 4), bias_axes="d", activation="relu")),
+    # EinsumDense that is not a Dense: the same einsum, kernel and bias as stored (bias on some output axes)
+    *[single("EinsumDense", f"einsum_{name}", shape, lambda k, equation=equation, out=out, bias=bias:
+             k.layers.EinsumDense(equation, output_shape=out, bias_axes=bias, activation="tanh"))
+      for name, equation, shape, out, bias in (
+          ("to_heads", "abc,cde->abde", (4, 6), (None, 2, 3), "de"),
+          ("to_heads_bias_last", "abc,cde->abde", (4, 6), (None, 2, 3), "e"),
+          ("from_heads", "abcd,cde->abe", (4, 2, 3), (None, 5), "e"),
+          ("left_ellipsis", "...b,bcd->...cd", (4, 5), (2, 3), "d"),
+          ("right_ellipsis", "ab...,bc->ac...", (4, 5), (7, 5), "c"),
+          ("no_bias", "ab,bcd->acd", (6,), (3, 2), None),
+          ("contract_two", "abc,bcd->ad", (3, 6), (4,), "d"),
+          ("capitals", "aBc,cD->aBD", (3, 6), (3, 4), "D"))],
     # identity at inference
     *[single(name, name.lower(), (5, 4), lambda k, name=name, argument=argument: getattr(k.layers, name)(argument))
       for name, argument in (("Dropout", 0.5), ("GaussianNoise", 1.0), ("GaussianDropout", 0.5),

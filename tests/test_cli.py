@@ -193,12 +193,13 @@ def test_every_unsupported_layer_is_named_in_one_error(tmp_path):
     model = keras.Sequential([keras.Input((3, 4)), Gain(name="gain"),
                               keras.layers.EinsumDense("abc,cde->abde", output_shape=(None, 2, 3), name="mix"),
                               keras.layers.Dense(2, name="out")])
+    model.quantize("int8")  # an int8 EinsumDense is read only when it is a Dense
     path = str(tmp_path / "two_unsupported.keras")
     model.save(path)
     with pytest.raises(converter.UnsupportedLayerError) as caught:
         converter.state_dict(path)
     message = str(caught.value)
-    assert "gain (Gain)" in message and "mix (EinsumDense: equation 'abc,cde->abde'" in message
+    assert "gain (Gain)" in message and "mix (EinsumDense: int8-quantized with equation 'abc,cde->abde'" in message
     assert [key for key, _ in caught.value.layers] == ["gain", "mix"]
     result = run_cli("convert", path, str(tmp_path / "rest.safetensors"), "--skip-unsupported")
     assert result.returncode == 0

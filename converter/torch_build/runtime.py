@@ -343,6 +343,23 @@ class LocallyConnected(nn.Module):
         return y + self.bias if self.bias is not None else y
 
 
+class EinsumDense(nn.Module):
+    """Keras's EinsumDense for an equation that is not a Dense: einsum(equation, x, weight) + bias, weight and
+    bias as Keras stores them (the bias shaped to broadcast against the output's trailing axes)."""
+
+    bias: torch.Tensor | None
+
+    def __init__(self, equation: str, weight_shape: tuple, bias_shape: tuple | None) -> None:
+        super().__init__()
+        self.equation = equation
+        self.weight = nn.Parameter(torch.empty(weight_shape))
+        self.bias = nn.Parameter(torch.empty(bias_shape)) if bias_shape is not None else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.einsum(self.equation, x, self.weight)
+        return y + self.bias if self.bias is not None else y
+
+
 class Normalization(nn.Module):
     """Keras's Normalization layer: (x - mean) / max(sqrt(variance), epsilon), channels-last."""
 
