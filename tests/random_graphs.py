@@ -173,8 +173,29 @@ class Generator:
 
     # -- steps --------------------------------------------------------------------------------
     def dense(self, x: Any) -> Any:
+        if self.c.chance(0.2):
+            return self.einsum_dense(x)
         return self.call("Dense", x, self.c.integer(1, 6), activation=self.c.choice(ACTIVATIONS),
                          use_bias=self.c.chance(0.8))
+
+    def einsum_dense(self, x: Any) -> Any:
+        """An EinsumDense that is not a Dense: the last axis split in two, the last two merged, or the last
+        axis split under an ellipsis; a bias on some output axes (not the batch's)."""
+        c, dims = self.c, shape(x)
+        letters = "bcd"[:len(dims)]
+        form = c.choice(["split", "merge", "ellipsis"] if len(dims) >= 2 else ["split", "ellipsis"])
+        sizes = (c.integer(1, 3), c.integer(1, 4))
+        if form == "split":
+            equation, out, free = f"a{letters},{letters[-1]}xy->a{letters[:-1]}xy", (*dims[:-1], *sizes), \
+                letters[:-1] + "xy"
+        elif form == "merge":
+            equation, out, free = f"a{letters},{letters[-2:]}x->a{letters[:-2]}x", (*dims[:-2], sizes[1]), \
+                letters[:-2] + "x"
+        else:
+            equation, out, free = f"...{letters[-1]},{letters[-1]}xy->...xy", sizes, "xy"
+        bias = "".join(letter for letter in free if c.chance(0.5)) or None
+        return self.call("EinsumDense", x, equation, output_shape=out, bias_axes=bias,
+                         activation=c.choice(ACTIVATIONS))
 
     def normalization(self, x: Any) -> Any:
         rank = len(shape(x))
