@@ -26,7 +26,7 @@ try:
 
     from . import hugging_face
     from .conversion import Conversion, LayerConversion, TargetTensor, TorchModule
-    from .convert import OUTPUT_LAYOUTS, convert_graph, defaults_warnings, read_tagged
+    from .convert import OUTPUT_LAYOUTS, SKIP_OR_KEEP, convert_graph, defaults_warnings, read_tagged
     from .dtypes import OUTPUT_DTYPES
     from .errors import (
         ArgumentError, ConfigError, ConversionWarning, ConverterError, LayoutError, LoadError, MissingDependencyError,
@@ -106,7 +106,7 @@ def read(source: Source, *, architecture: Any = None, variables: str = "raw") ->
 
 def convert(
     source: Source, destination: str | os.PathLike[str], *, layout: str = "torch", force: bool = False,
-    skip_unsupported: bool = False, architecture: Any = None, mapping: Any = None,
+    skip_unsupported: bool = False, keep_unsupported: bool = False, architecture: Any = None, mapping: Any = None,
     like: str | os.PathLike[str] | None = None, max_shard_size: int | str | None = None, progress: bool = False,
     record: str | os.PathLike[str] | None = None, dry_run: bool = False, allow_unused: bool = False,
     dtype: str | None = None, variables: str = "raw", preprocessing_state: str | os.PathLike[str] | None = None,
@@ -116,7 +116,10 @@ def convert(
     Suffixes: .safetensors, .pt/.pth, .npz, .h5/.hdf5; a folder gets Hugging Face's
     `model.safetensors` (sharded: `model-0000i-of-0000n.safetensors` and
     `model.safetensors.index.json`, as transformers looks for). `layout='keras'` keeps Keras's
-    own layouts. `mapping` renames keys (as load_into takes it); `like` names a template
+    own layouts. Layers with weights that no rule converts are an UnsupportedLayerError naming
+    them all, unless `skip_unsupported` (left out) or `keep_unsupported` (their tensors written
+    as stored: Keras's layout, under `layer.variable`; your code for them decides what they
+    mean; each recorded as kept). `mapping` renames keys (as load_into takes it); `like` names a template
     state_dict (.pt, .safetensors, .npz) whose keys and shapes the output takes, matched by
     key after `mapping`, or in order with mapping="order"; LoadError when anything does not
     pair up. `max_shard_size` (bytes, or "500MB", "5GB") shards a large .safetensors output
@@ -136,6 +139,8 @@ def convert(
     """
     if dtype is not None and dtype not in OUTPUT_DTYPES:
         raise ArgumentError(f"dtype {dtype!r}: expected one of {', '.join(OUTPUT_DTYPES)}")
+    if skip_unsupported and keep_unsupported:
+        raise ArgumentError(SKIP_OR_KEEP)
     destination = weights_path(destination)
     made = _output_folder(destination)
     try:
@@ -156,10 +161,13 @@ def convert(
             if like is not None:
                 if layout != "torch":
                     raise ArgumentError("--like pairs tensors with a PyTorch model's state_dict: torch layout only")
+                if keep_unsupported:
+                    raise ArgumentError("--like takes each tensor's layout from the template's modules: "
+                                        "--keep-unsupported does not apply (pass --skip-unsupported or neither)")
                 from .loading import converted_like
                 conversion = converted_like(graph, os.fspath(like), mapping, allow_unused, skip_unsupported)
             else:
-                conversion = convert_graph(graph, layout, skip_unsupported)
+                conversion = convert_graph(graph, layout, skip_unsupported, keep_unsupported)
                 if mapping is not None:
                     from .loading import renamed
                     conversion.tensors = renamed(conversion, mapping, allow_unused)
@@ -258,10 +266,12 @@ def _why_empty(conversion: Conversion) -> str:
 
 
 def state_dict(
-    source: Source, *, layout: str = "torch", skip_unsupported: bool = False, architecture: Any = None,
-    variables: str = "raw",
+    source: Source, *, layout: str = "torch", skip_unsupported: bool = False, keep_unsupported: bool = False,
+    architecture: Any = None, variables: str = "raw",
 ) -> dict[str, np.ndarray]:
     """Converted weights as {key: numpy array}, ready for `torch.from_numpy` and load_state_dict.
+
+    Layers without a rule: as `convert` takes `skip_unsupported` and `keep_unsupported`.
 
     bfloat16 tensors come back as `ml_dtypes.bfloat16` arrays (installed with Keras).
 
@@ -269,7 +279,7 @@ def state_dict(
         >>> module.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})  # doctest: +SKIP
     """
     with read(source, architecture=architecture, variables=variables) as graph:
-        conversion = convert_graph(graph, layout, skip_unsupported)
+        conversion = convert_graph(graph, layout, skip_unsupported, keep_unsupported)
         conversion.warn()
         result = {}
         for target in conversion.tensors:

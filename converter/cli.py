@@ -113,7 +113,8 @@ def _run(arguments: argparse.Namespace) -> int:
         source = _imported(arguments.source, arguments.import_module)
         conversion = converter.convert(
             source, arguments.destination, layout=arguments.layout, force=arguments.force,
-            skip_unsupported=arguments.skip_unsupported, architecture=arguments.architecture,
+            skip_unsupported=arguments.skip_unsupported, keep_unsupported=arguments.keep_unsupported,
+            architecture=arguments.architecture,
             mapping=_mapping(arguments.map), like=arguments.like, max_shard_size=arguments.max_shard_size,
             progress=not arguments.quiet, record=arguments.record, dry_run=arguments.dry_run,
             allow_unused=arguments.allow_unused, dtype=arguments.dtype, variables=arguments.variables,
@@ -167,7 +168,8 @@ def _convert_many(arguments: argparse.Namespace) -> int:
         raise converter.ArgumentError(f"{', '.join(single)} apply to one model; not with --out-dir")
     items = converter.convert_many(
         arguments.paths, arguments.out_dir, suffix=arguments.suffix, jobs=arguments.jobs, layout=arguments.layout,
-        force=arguments.force, skip_unsupported=arguments.skip_unsupported, mapping=_mapping(arguments.map),
+        force=arguments.force, skip_unsupported=arguments.skip_unsupported,
+        keep_unsupported=arguments.keep_unsupported, mapping=_mapping(arguments.map),
         allow_unused=arguments.allow_unused, max_shard_size=arguments.max_shard_size, dtype=arguments.dtype,
     )
     if not arguments.quiet:

@@ -97,6 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--skip-unsupported", action="store_true",
         help="leave out layers with weights that no rule converts (and list them) instead of failing",
     )
+    convert.add_argument(
+        "--keep-unsupported", action="store_true",
+        help="write the tensors of layers that no rule converts as stored (Keras's layout, named layer.variable; "
+        "your own code for those layers decides what they mean), each listed, instead of failing",
+    )
     convert.add_argument("--record", metavar="FILE",
                          help="also write the per-tensor conversion record as JSON (not DST; --force to overwrite)")
     convert.add_argument("--preprocessing-state", metavar="FILE",

@@ -193,6 +193,7 @@ class Conversion:
     tensors: list[TargetTensor]
     layers: list[LayerConversion] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (layer key, Keras class)
+    kept: list[tuple[str, str]] = field(default_factory=list)  # without a rule, written as stored
     warnings: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)  # what convert() wrote
 

@@ -13,6 +13,8 @@ from .kinds.outside_state import outside_state_warnings
 from .readers import read_source
 
 OUTPUT_LAYOUTS = ("torch", "keras")
+SKIP_OR_KEEP = ("--skip-unsupported leaves the layers without a rule out and --keep-unsupported writes their "
+                "tensors as stored: choose one")
 
 
 def read_tagged(source: Any, architecture: Any = None, variables: str = "raw") -> ModelGraph:
@@ -26,33 +28,39 @@ def read_tagged(source: Any, architecture: Any = None, variables: str = "raw") -
     return graph
 
 
-def convert_graph(graph: ModelGraph, layout: str = "torch", skip_unsupported: bool = False) -> Conversion:
+def convert_graph(graph: ModelGraph, layout: str = "torch", skip_unsupported: bool = False,
+                  keep_unsupported: bool = False) -> Conversion:
     """Convert every weighted layer of `graph` to `layout` ('torch' or 'keras').
 
     Raises UnsupportedLayerError naming every weighted layer without a rule, unless
-    `skip_unsupported`, which leaves them out and lists them in `Conversion.skipped`.
+    `skip_unsupported`, which leaves them out and lists them in `Conversion.skipped`, or
+    `keep_unsupported`, which writes their tensors as stored (Keras's layout and variable
+    names) and lists them in `Conversion.kept`.
     """
     if layout not in OUTPUT_LAYOUTS:
         raise ArgumentError(f"layout must be one of {', '.join(OUTPUT_LAYOUTS)}, not {layout!r}")
+    if skip_unsupported and keep_unsupported:
+        raise ArgumentError(SKIP_OR_KEEP)
     conversion = Conversion(graph, layout, [])
     if layout == "torch" and graph.hub_config is not None:  # transformers' class decides names and shapes
         conversion = hugging_face.convert(graph, graph.hub_config)
     elif layout == "torch" and is_variable_tree(graph):
         message = without_graph(graph)
-        if not skip_unsupported:
+        if not (skip_unsupported or keep_unsupported):
             raise UnsupportedLayerError(message, [(layer.key, layer.class_name) for layer in graph.walk()])
+        if keep_unsupported:
+            conversion.tensors = [tensor for layer in graph.walk() for tensor in _as_stored(layer, "named variables")]
+            conversion.kept = [(layer.key, layer.class_name) for layer in graph.walk() if layer.tensors]
+            message = (f"{graph.source}: named variables without layers: every one kept as stored, in Keras's layout "
+                       "under its Keras name (--keep-unsupported)")
         conversion.warnings.append(message)
     elif layout == "keras":
         for layer in graph.walk():
-            conversion.tensors += [
-                TargetTensor(f"{layer.key}.{tensor.role.replace('/', '.')}", tensor, tensor.layout, tensor.shape,
-                             "none")
-                for tensor in layer.tensors
-            ]
+            conversion.tensors += _as_stored(layer, None)
     else:
         labels = {layer.key: _unsupported_label(layer) for layer in graph.walk() if layer.tensors}
         unsupported = [(key, label) for key, label in labels.items() if label]
-        if unsupported and not skip_unsupported:
+        if unsupported and not (skip_unsupported or keep_unsupported):
             names = ", ".join(f"{key} ({class_name})" for key, class_name in unsupported[:10]) + \
                 (f" and {len(unsupported) - 10} more" if len(unsupported) > 10 else "")  # one readable line
             live = graph.format.startswith("live")
@@ -74,13 +82,21 @@ def convert_graph(graph: ModelGraph, layout: str = "torch", skip_unsupported: bo
                          "Keras loads the model) and the built-in layers they hold convert by attribute path")
             raise UnsupportedLayerError(
                 f"{graph.source}: no rule for {len(unsupported)} layer(s) with weights: {names}{hint}; "
-                "pass --skip-unsupported to convert the rest without them, or --layout keras to "
-                "export every tensor unchanged",
+                "pass --skip-unsupported to convert the rest without them, --keep-unsupported to write their "
+                "tensors as stored, or --layout keras to export every tensor unchanged",
                 unsupported,
             )
-        conversion.skipped = unsupported
-        conversion.warnings += [f"skipped layer {key} ({class_name}): no rule for its weights"
-                                for key, class_name in unsupported]
+        if keep_unsupported:
+            conversion.kept = unsupported
+            conversion.tensors += [tensor for key, label in unsupported
+                                   for tensor in _as_stored(_layer_at(graph, key), label.split(":")[0])]
+            conversion.warnings += [f"kept layer {key} ({class_name}) as stored: no rule for its weights, so they are "
+                                    "written in Keras's layout under their Keras names; your code for the layer "
+                                    "decides what they mean" for key, class_name in unsupported]
+        else:
+            conversion.skipped = unsupported
+            conversion.warnings += [f"skipped layer {key} ({class_name}): no rule for its weights"
+                                    for key, class_name in unsupported]
         context = GraphContext(graph)
         for layer in graph.walk():
             if layer.tensors and not labels[layer.key]:
@@ -95,6 +111,14 @@ def convert_graph(graph: ModelGraph, layout: str = "torch", skip_unsupported: bo
     conversion.warnings += outside_state_warnings(graph)
     _check_unique_keys(conversion)
     return conversion
+
+
+def _as_stored(layer: Layer, kept: str | None) -> list[TargetTensor]:
+    """The layer's tensors unchanged, keyed by layer and Keras role; `kept` names why in the record (the class
+    without a rule) when the rest of the model is in torch layout."""
+    transform = "none" if kept is None else f"none (kept as stored: no rule for {kept})"
+    return [TargetTensor(f"{layer.key}.{tensor.role.replace('/', '.')}", tensor, tensor.layout, tensor.shape, transform)
+            for tensor in layer.tensors]
 
 
 def defaults_warnings(conversion: Conversion) -> list[str]:

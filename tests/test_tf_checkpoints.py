@@ -118,6 +118,8 @@ def test_a_tf_2_4_saved_model_keeps_its_keras_config_in_saved_model_pb(written, 
     (old / "saved_model.pb").write_bytes(saved.SerializeToString())
     with pytest.raises(converter.UnsupportedLayerError, match="without a Keras model"):
         converter.state_dict(str(old))
+    with pytest.warns(converter.ConversionWarning, match="kept as stored"):  # asked for: every variable as stored
+        _same(converter.state_dict(str(old), keep_unsupported=True), converter.state_dict(str(old), layout="keras"))
     (old / "saved_model.pb").write_bytes(saved.SerializeToString()[:-7])  # damaged: a one-line error
     result = run_cli("inspect", str(old))
     assert result.returncode == 2 and "saved_model.pb" in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,79 @@
+"""--keep-unsupported: the tensors of layers without a rule written as stored, the rest converted.
+
+A file's own layer class (an attention, a gain) has variables only its code gives a meaning:
+kept, they come out exactly as Keras holds them, under the layer's key and Keras's variable
+names, each recorded as kept; the layers around them are converted as always.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+import converter
+from helpers import run_cli
+from layer_harness import keras_module, randomize
+
+
+def _model_with_own_layer(writer: str):
+    keras = keras_module(writer)
+
+    class Gain(keras.layers.Layer):
+        def build(self, input_shape):
+            self.gain = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="gain")
+            self.shift = self.add_weight(shape=(2, input_shape[-1]), initializer="zeros", name="shift")
+
+        def call(self, inputs):
+            return inputs * self.gain + self.shift[0]
+
+    registered = keras.saving.register_keras_serializable(package=f"keep_{writer}")(Gain)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="hidden"), registered(name="gain"),
+                              keras.layers.Dense(2, name="out")])
+    randomize(model, seed=7)
+    return model
+
+
+@pytest.mark.parametrize("writer, suffix", [("keras3", ".keras"), ("keras3", ".h5"), ("keras2", ".h5")])
+def test_kept_tensors_are_kerass_and_the_rest_converted(tmp_path, writer, suffix):
+    model = _model_with_own_layer(writer)
+    path = str(tmp_path / f"model{suffix}")
+    model.save(path)
+    gain = model.get_layer("gain")
+    with pytest.raises(converter.UnsupportedLayerError, match="--keep-unsupported"):
+        converter.state_dict(path)
+    with pytest.warns(converter.ConversionWarning, match="kept layer gain"):
+        weights = converter.state_dict(path, keep_unsupported=True)
+    kept = {key: value for key, value in weights.items() if key.startswith("gain.")}
+    # a .keras archive numbers a layer's own variables (vars/0, vars/1); an .h5 file names them
+    names = ["gain.vars.0", "gain.vars.1"] if suffix == ".keras" else ["gain.gain", "gain.shift"]
+    assert sorted(kept) == names
+    for name, variable in zip(names, (gain.gain, gain.shift)):
+        np.testing.assert_array_equal(kept[name], np.asarray(variable))
+    np.testing.assert_array_equal(weights["hidden.weight"], np.asarray(model.get_layer("hidden").kernel).T)
+    np.testing.assert_array_equal(weights["out.bias"], np.asarray(model.get_layer("out").bias))
+
+
+def test_the_cli_records_each_kept_tensor_and_refuses_both_options(tmp_path):
+    model = _model_with_own_layer("keras3")
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    out, record = tmp_path / "out.safetensors", tmp_path / "record.json"
+    result = run_cli("convert", path, str(out), "--keep-unsupported", "--record", str(record))
+    assert result.returncode == 0, result.stderr
+    assert "kept layer gain" in result.stderr and "your code for the layer decides" in result.stderr
+    assert sorted(load_file(out)) == ["gain.vars.0", "gain.vars.1", "hidden.bias", "hidden.weight", "out.bias",
+                                      "out.weight"]
+    entries = json.loads(record.read_text())
+    entries = entries["tensors"] if isinstance(entries, dict) else entries
+    transforms = {entry["key"]: entry["transform"] for entry in entries}
+    assert transforms["gain.vars.1"] == "none (kept as stored: no rule for Gain)"
+    assert transforms["hidden.weight"] == "transpose(1,0)"
+    both = run_cli("convert", path, str(tmp_path / "both.safetensors"), "--keep-unsupported", "--skip-unsupported")
+    assert both.returncode == 2 and "choose one" in both.stderr and not (tmp_path / "both.safetensors").exists()
+    like = tmp_path / "like.safetensors"
+    like.write_bytes(out.read_bytes())
+    with_like = run_cli("convert", path, str(tmp_path / "liked.safetensors"), "--keep-unsupported", "--like",
+                        str(like))
+    assert with_like.returncode == 2 and "--keep-unsupported does not apply" in with_like.stderr
