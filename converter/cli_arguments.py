@@ -176,8 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="tolerance relative to the largest activation on the path into each value (default "
                         "1e-4 for float32, 1e-2 float16, 6e-2 bfloat16; 1e-8 with --float64)")
     verify.add_argument("--float64", action="store_true",
-                        help="run both Keras and PyTorch in float64 (a float32 model): rounding noise of deep "
-                        "models then cannot hide or fake a difference")
+                        help="run both Keras and PyTorch in float64 (every layer, a float16 or bfloat16 model's "
+                        "too; weights upcast): rounding noise of deep models then cannot hide or fake a difference")
     verify.add_argument("--per-layer", action="store_true",
                         help="also compare every layer's output and name the first that diverges")
     verify.add_argument("--json", action="store_true", help="print the report as JSON")

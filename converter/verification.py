@@ -98,11 +98,11 @@ class VerificationReport:
                          f"own module, none paired with the layer's weights): {', '.join(self.skipped_layers)}")
         lines.append("")
         lines.append("result: " + ("ok" if self.ok else "FAILED: outputs or layers differ beyond tolerance"))
-        if not self.ok and self.precision == "float32":
+        if not self.ok and self.precision in ("float32", "float16", "bfloat16"):
             # a recurrent or deep model can amplify float32 rounding (each side sums in its own order) past any
             # tolerance; in float64 that noise falls by nine orders of magnitude and a wrong convention does not
-            lines.append("(run it again with --float64: if that passes, the difference is float32 rounding the "
-                         "model amplifies, not a wrong conversion)")
+            lines.append(f"(run it again with --float64: if that passes, the difference is {self.precision} rounding "
+                         "the model amplifies, not a wrong conversion)")
         return "\n".join(lines)
 
 
@@ -284,7 +284,8 @@ def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float | N
     realistic range derived from the input spec. `input_layout` picks which build of the
     module runs (images are transposed for it and back). `precision`: "model" runs both in
     the dtypes the model computes in, tolerances by its lowest precision (TOLERANCES);
-    "float64" runs both in float64 (a float32 model only). Needs keras (and tf_keras for
+    "float64" runs both in float64 (a float16 or bfloat16 model too: every layer computing in
+    float64, its weights upcast), where only a wrong convention makes a difference. Needs keras (and tf_keras for
     Keras 2 files). `module`: your own torch module (weights loaded, e.g. by load_into) is
     compared instead of weightport's; per layer, each Keras layer whose weights `load_into`
     pairs with a submodule (by key, or `mapping` as load_into takes it) is compared with that
@@ -306,9 +307,8 @@ def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float | N
         import torch
 
         dtype = lowest_precision(graph)
-        if precision == "float64" and dtype != "float32" and dtype != "float64":
-            raise ArgumentError(f"{graph.source}: the model computes in {dtype}; compare it in its own precision "
-                                "(without --float64)")
+        if precision == "float64" and dtype not in ("float32", "float64"):
+            computes_in_float64(graph)  # the module built computes in float64 as the Keras twin does (no casts down)
         default_atol, default_rtol = FLOAT64_TOLERANCE if precision == "float64" else TOLERANCES[dtype]
         atol = default_atol if atol is None else atol
         rtol = default_rtol if rtol is None else rtol
@@ -405,6 +405,14 @@ def float64_twin(model: Any) -> Any:
         raise VerificationError(f"Keras cannot rebuild this model in float64 ({type(error).__name__}: "
                                 f"{' '.join(str(error).split())[:200]}); verify it without --float64") from None
     return twin
+
+
+def computes_in_float64(graph: ModelGraph) -> None:
+    """Every layer of `graph` set to compute in float64 (its floating dtype policy replaced, as float64_twin
+    replaces Keras's): the module built from it casts nothing down to float16 or bfloat16."""
+    for layer in graph.walk():
+        if layer.has_config:
+            layer.config.update(_float64_config(dict(layer.config)))
 
 
 def _float64_config(value: Any) -> Any:

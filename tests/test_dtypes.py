@@ -110,10 +110,24 @@ def test_float64_comparison_runs_both_sides_in_float64(tmp_path):
     report = converter.verify(path, precision="float64", per_layer=True)
     assert report.ok and report.precision == "float64", report.to_text()
     assert max(row.max_rel for row in report.outputs + report.layers) < 1e-12
-    with pytest.raises(converter.ArgumentError, match="computes in float16"):
-        float16 = build(keras, "mixed_float16", image=False)
-        float16.save(str(tmp_path / "half.keras"))
-        converter.verify(str(tmp_path / "half.keras"), precision="float64")
+
+
+
+@pytest.mark.parametrize("writer, policy", [("keras3", "mixed_float16"), ("keras3", "bfloat16"),
+                                            ("keras2", "float16")])
+def test_float64_comparison_of_a_low_precision_model(tmp_path, writer, policy):
+    """verify --float64 of a float16 or bfloat16 model: every layer computes in float64 on both sides (the module
+    built casts nothing down), its weights upcast, and the two agree to float64 rounding: what separates a model
+    amplifying its own rounding from a wrong convention (it was refused)."""
+    keras = keras_module(writer)
+    model = build(keras, policy, image=True)
+    randomize(model, seed=4)
+    path = str(tmp_path / ("model.keras" if writer == "keras3" else "model.h5"))
+    model.save(path)
+    report = converter.verify(path, precision="float64", per_layer=True)
+    assert report.ok and report.precision == "float64", report.to_text()
+    assert max(row.max_rel for row in report.outputs + report.layers) < 1e-12, report.to_text()
+    assert len(report.layers) >= 5
 
 
 @pytest.mark.parametrize("writer", ["keras3", "keras2"])
