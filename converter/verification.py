@@ -19,7 +19,6 @@ import numpy as np
 
 from .convert import convert_graph, read_tagged
 from .dependencies import require_keras, require_torch
-from .config import compute_dtype
 from .errors import ArgumentError, ReadError, VerificationError
 from .graph import ModelGraph
 from .hugging_face import refuse_module
@@ -28,6 +27,7 @@ from .kinds.forward import is_image_rank
 from .loading import warn_if_training
 from .modeling import module_from_graph, refuse_graphless
 from .own_module import Capture, keras_layout, paired_submodules, with_fused_activation
+from .precision import FLOAT64_TOLERANCE, TOLERANCES, computes_in_float64, float64_twin, lowest_precision
 
 
 @dataclass
@@ -107,9 +107,6 @@ class VerificationReport:
 
 
 #: (atol, rtol) by the lowest precision a model computes in; float64 comparisons use FLOAT64_TOLERANCE
-TOLERANCES = {"float64": (1e-5, 1e-4), "float32": (1e-5, 1e-4), "float16": (1e-3, 1e-2), "bfloat16": (1e-2, 6e-2)}
-FLOAT64_TOLERANCE = (1e-9, 1e-8)
-_PRECISION_ORDER = ("bfloat16", "float16", "float32", "float64")
 
 
 def compare(name: str, class_name: str, expected: Any, actual: Any, atol: float, rtol: float,
@@ -130,11 +127,6 @@ def compare(name: str, class_name: str, expected: Any, actual: Any, atol: float,
     status = "ok" if difference <= bound else ("inaccurate" if difference <= 100 * bound else "failed")
     return Comparison(name, class_name, difference, relative, status, scale)
 
-
-def lowest_precision(graph: ModelGraph) -> str:
-    """The least precise dtype any layer of the model computes in."""
-    dtypes = {compute_dtype(layer.config) for layer in graph.walk() if layer.has_config}
-    return min(dtypes or {"float32"}, key=_PRECISION_ORDER.index)
 
 
 #: layers whose inputs are row numbers: an Embedding's output is a row of its table, as exact for id 2712 as
@@ -392,46 +384,3 @@ def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float | N
             report.layers.append(compare(name, classes.get(name, ""), keras_value, value, atol, rtol,
                                          scales.get(name, 0.0)))
     return report
-
-
-def float64_twin(model: Any) -> Any:
-    """The Keras model rebuilt with every layer computing in float64, with its weights (upcast)."""
-    config = _float64_config(model.get_config())
-    try:
-        twin = type(model).from_config(config)
-        twin.set_weights([np.asarray(weight, dtype=np.float64) if np.asarray(weight).dtype.kind == "f"
-                          else weight for weight in model.get_weights()])
-    except Exception as error:  # Keras's own errors are of many kinds
-        raise VerificationError(f"Keras cannot rebuild this model in float64 ({type(error).__name__}: "
-                                f"{' '.join(str(error).split())[:200]}); verify it without --float64") from None
-    return twin
-
-
-def computes_in_float64(graph: ModelGraph) -> None:
-    """Every layer of `graph` set to compute in float64 (its floating dtype policy replaced, as float64_twin
-    replaces Keras's): the module built from it casts nothing down to float16 or bfloat16."""
-    for layer in graph.walk():
-        if layer.has_config:
-            layer.config.update(_float64_config(dict(layer.config)))
-
-
-def _float64_config(value: Any) -> Any:
-    """A config with every floating dtype policy made float64 (integer input dtypes kept)."""
-    if isinstance(value, list):
-        return [_float64_config(item) for item in value]
-    if not isinstance(value, dict):
-        return value
-    result = {}
-    for key, item in value.items():
-        if key == "dtype" and _is_floating_policy(item):
-            result[key] = "float64"
-        else:
-            result[key] = _float64_config(item)
-    return result
-
-
-def _is_floating_policy(policy: Any) -> bool:
-    if isinstance(policy, dict):
-        inner = policy.get("config")
-        policy = inner.get("name") if isinstance(inner, dict) else None
-    return isinstance(policy, str) and policy.split("_")[-1] in ("float16", "bfloat16", "float32", "float64")
