@@ -62,3 +62,36 @@ def _is_floating_policy(policy: Any) -> bool:
         inner = policy.get("config")
         policy = inner.get("name") if isinstance(inner, dict) else None
     return isinstance(policy, str) and policy.split("_")[-1] in ("float16", "bfloat16", "float32", "float64")
+
+
+#: normalizations over a layer's own axes whose divisor comes from the row itself (not moving statistics)
+_ROW_NORMALIZATIONS = frozenset({"LayerNormalization"})
+
+
+def amplification_note(graph: ModelGraph, keras_model: Any, keras_values: dict[str, Any],
+                       layers: list[Any]) -> str | None:
+    """Why the first divergence may be the model amplifying rounding rather than a wrong conversion: a
+    LayerNormalization of rows nearly constant along its axes divides its input's differences by their spread,
+    up to 1/sqrt(epsilon). None unless its difference is within what its input's (compared) difference explains."""
+    first = next((row for row in layers if row.status != "ok"), None)
+    calls = graph.root.call_graph if graph.root is not None else None
+    if first is None or first.class_name not in _ROW_NORMALIZATIONS or calls is None or calls.error:
+        return None
+    call = next((c for c in calls.calls if c.layer.name == first.name), None)
+    refs = call.refs() if call is not None else []
+    upstream = next((row for row in layers if refs and row.name == refs[0][0]), None)
+    if len(refs) != 1 or upstream is None or refs[0][0] not in keras_values:
+        return None
+    layer = keras_model.get_layer(first.name)
+    axes = layer.axis if isinstance(layer.axis, (list, tuple)) else [layer.axis]
+    x = np.asarray(keras_values[refs[0][0]], dtype=np.float64)
+    spread = float(np.sqrt(np.min(np.var(x, axis=tuple(axes))) + float(layer.epsilon)))
+    gamma = getattr(layer, "gamma", None)
+    gain = (float(np.max(np.abs(np.asarray(gamma, dtype=np.float64)))) if gamma is not None else 1.0) / spread
+    # each output of a row moves by at most about twice gain x its inputs' largest move (the mean and spread move too)
+    if first.max_abs > 2 * gain * upstream.max_abs or upstream.max_abs == 0:
+        return None
+    return (f"{first.name} ({first.class_name}) divides by its rows' spread along axes {list(axes)}, as small as "
+            f"{spread:.3g} here (epsilon {float(layer.epsilon):g}): its input's difference of {upstream.max_abs:.3g} "
+            f"({upstream.name}, within tolerance) can grow {gain:.3g}-fold, to the {first.max_abs:.3g} found: the "
+            "model amplifies rounding there (no wrong conversion is needed to explain it)")

@@ -27,7 +27,8 @@ from .kinds.forward import is_image_rank
 from .loading import warn_if_training
 from .modeling import module_from_graph, refuse_graphless
 from .own_module import Capture, keras_layout, paired_submodules, with_fused_activation
-from .precision import FLOAT64_TOLERANCE, TOLERANCES, computes_in_float64, float64_twin, lowest_precision
+from .precision import (FLOAT64_TOLERANCE, TOLERANCES, amplification_note, computes_in_float64, float64_twin,
+                        lowest_precision)
 
 
 @dataclass
@@ -383,4 +384,6 @@ def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float | N
                 continue
             report.layers.append(compare(name, classes.get(name, ""), keras_value, value, atol, rtol,
                                          scales.get(name, 0.0)))
+        amplified = amplification_note(graph, keras_model, keras_values, report.layers)
+        report.notes += [amplified] if amplified else []
     return report

@@ -328,3 +328,33 @@ def test_verify_a_weights_only_file_against_the_architecture_given(tmp_path, mon
     (tmp_path / "code.json").write_text(json.dumps(config))
     unsafe = run_cli("verify", str(tmp_path / "w.h5"), "--architecture", str(tmp_path / "code.json"))
     assert unsafe.returncode == 2 and "Lambda" in unsafe.stderr, unsafe.stderr
+
+
+def test_a_normalization_of_nearly_constant_rows_is_explained(tmp_path):
+    """A LayerNormalization divides by its rows' spread: rows nearly constant along its axis (a bottleneck whose
+    ReLUs all died, in a public repository's float16 Transformer) multiply its input's rounding by up to
+    1/sqrt(epsilon). When that explains its difference, the report says so; not when it does not."""
+    import keras
+
+    from converter.precision import amplification_note
+    from converter.verification import Comparison
+
+    inputs = keras.Input((5, 4))
+    hidden = keras.layers.Dense(4, name="hidden")(inputs)
+    normed = keras.layers.LayerNormalization(epsilon=1e-6, name="norm")(hidden)
+    model = keras.Model(inputs, keras.layers.Dense(2, name="head")(normed))
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    constant = np.full((2, 5, 4), 0.25)  # Keras's input to the norm: every row constant, spread sqrt(1e-6)
+
+    def note(rows: np.ndarray, norm_difference: float, hidden_difference: float = 0.004) -> str | None:
+        layers = [Comparison("hidden", "Dense", hidden_difference, 0.0, "ok", 1.0),
+                  Comparison("norm", "LayerNormalization", norm_difference, 0.0, "inaccurate", 1.0)]
+        with converter.read(path) as graph:
+            return amplification_note(graph, model, {"hidden": rows}, layers)
+
+    explained = note(constant, 1.0)
+    assert explained and "norm (LayerNormalization)" in explained and "1e+03-fold" in explained, explained
+    assert note(constant, 50.0) is None  # more than 2 x 1000 x 0.004: not rounding alone
+    assert note(np.random.default_rng(0).normal(size=(2, 5, 4)), 1.0) is None  # rows with spread: gain ~1
+    assert note(constant, 1.0, hidden_difference=0.0) is None
