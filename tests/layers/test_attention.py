@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -74,8 +75,13 @@ def test_einsum_dense_as_dense_matches_keras(tmp_path, equation, shape, output, 
         assert max_diff(model(inputs), linear(torch.from_numpy(inputs))) <= LAYER_ATOL
 
 
-def test_einsum_dense_that_is_not_a_dense_is_refused(tmp_path):
-    _, path = saved_model(lambda keras: keras.Sequential([keras.Input((5, 6)), keras.layers.EinsumDense(
-        "abc,cde->abde", output_shape=(None, 2, 3), name="ed")]), "keras3.keras", tmp_path)
-    with pytest.raises(converter.UnsupportedLayerError, match="is not a Dense"):
-        converter.state_dict(path)
+def test_einsum_dense_that_is_not_a_dense_keeps_kernel_and_bias_as_stored(tmp_path):
+    """Its module computes Keras's own einsum: the kernel (6, 2, 3) and bias (2, 3) go in unchanged (the kind
+    cases compare its outputs with Keras's)."""
+    model, path = saved_model(lambda keras: keras.Sequential([keras.Input((5, 6)), keras.layers.EinsumDense(
+        "abc,cde->abde", output_shape=(None, 2, 3), bias_axes="de", name="ed")]), "keras3.keras", tmp_path)
+    weights = converter.state_dict(path)
+    layer = model.get_layer("ed")
+    assert sorted(weights) == ["ed.bias", "ed.weight"]
+    assert (weights["ed.weight"] == np.asarray(layer.kernel)).all() and weights["ed.weight"].shape == (6, 2, 3)
+    assert (weights["ed.bias"] == np.asarray(layer.bias)).all() and weights["ed.bias"].shape == (2, 3)
