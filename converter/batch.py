@@ -93,7 +93,7 @@ def convert_many(paths: Sequence[str], out_dir: str, *, suffix: str = ".safetens
                  **options: Any) -> list[BatchItem]:
     """Convert every Keras file of `paths` (files, folders, globs) into `out_dir` as `<name><suffix>`.
 
-    `options` are `convert`'s (layout, force, dtype, skip_unsupported, ...). With `jobs` > 1
+    `options` are `convert`'s (layout, force, dtype, skip_unsupported, keep_unsupported, ...). With `jobs` > 1
     the files convert in that many processes. Failures are rows, not exceptions.
     """
     if jobs < 1:

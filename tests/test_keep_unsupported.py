@@ -77,3 +77,16 @@ def test_the_cli_records_each_kept_tensor_and_refuses_both_options(tmp_path):
     with_like = run_cli("convert", path, str(tmp_path / "liked.safetensors"), "--keep-unsupported", "--like",
                         str(like))
     assert with_like.returncode == 2 and "--keep-unsupported does not apply" in with_like.stderr
+
+
+def test_many_models_at_once_keep_them_too(tmp_path):
+    model = _model_with_own_layer("keras3")
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    out = tmp_path / "out"
+    out.mkdir()
+    refused, = converter.convert_many([path], str(out))
+    assert refused.status == "failed" and "--keep-unsupported" in refused.error
+    kept, = converter.convert_many([path], str(out), keep_unsupported=True)
+    assert kept.status == "ok" and any("kept layer gain" in warning for warning in kept.warnings), kept
+    assert "gain.vars.0" in load_file(kept.destination)
