@@ -90,3 +90,33 @@ def test_many_models_at_once_keep_them_too(tmp_path):
     kept, = converter.convert_many([path], str(out), keep_unsupported=True)
     assert kept.status == "ok" and any("kept layer gain" in warning for warning in kept.warnings), kept
     assert "gain.vars.0" in load_file(kept.destination)
+
+
+def test_a_live_layers_own_variable_is_kept_and_the_layers_it_holds_converted():
+    """Your layer class in a live model: the Dense it holds converts by attribute path (its kernel transposed), the
+    variable it made itself (add_weight: KerasHub's PositionEmbedding, a LayerNorm scale) is kept as stored."""
+    import keras
+
+    class Scaled(keras.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.proj = keras.layers.Dense(3)
+
+        def build(self, input_shape):
+            self.scale = self.add_weight(shape=(3,), initializer="ones", name="scale")
+            self.proj.build(input_shape)
+
+        def call(self, inputs):
+            return self.proj(inputs) * self.scale
+
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(2, name="out")(Scaled(name="block")(inputs)))
+    randomize(model, seed=3)
+    block = model.get_layer("block")
+    with pytest.raises(converter.UnsupportedLayerError, match="add_weight"):
+        converter.state_dict(model)
+    with pytest.warns(converter.ConversionWarning, match="kept layer block"):
+        weights = converter.state_dict(model, keep_unsupported=True)
+    assert sorted(weights) == ["block.proj.bias", "block.proj.weight", "block.scale", "out.bias", "out.weight"]
+    np.testing.assert_array_equal(weights["block.scale"], np.asarray(block.scale))
+    np.testing.assert_array_equal(weights["block.proj.weight"], np.asarray(block.proj.kernel).T)
