@@ -88,8 +88,8 @@ def convert_graph(graph: ModelGraph, layout: str = "torch", skip_unsupported: bo
             )
         if keep_unsupported:
             conversion.kept = unsupported
-            conversion.tensors += [tensor for key, label in unsupported
-                                   for tensor in _as_stored(_layer_at(graph, key), label.split(":")[0])]
+            conversion.tensors += [tensor for layer in graph.walk() if labels.get(layer.key)
+                                   for tensor in _as_stored(layer, layer.class_name)]
             conversion.warnings += [f"kept layer {key} ({class_name}) as stored: no rule for its weights, so they are "
                                     "written in Keras's layout under their Keras names; your code for the layer "
                                     "decides what they mean" for key, class_name in unsupported]

@@ -10,6 +10,7 @@ from .config import compute_dtype
 from .errors import VerificationError
 from .graph import ModelGraph
 
+#: (atol, rtol) by the lowest precision a model computes in; float64 comparisons use FLOAT64_TOLERANCE
 TOLERANCES = {"float64": (1e-5, 1e-4), "float32": (1e-5, 1e-4), "float16": (1e-3, 1e-2), "bfloat16": (1e-2, 6e-2)}
 FLOAT64_TOLERANCE = (1e-9, 1e-8)
 _PRECISION_ORDER = ("bfloat16", "float16", "float32", "float64")

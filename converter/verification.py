@@ -107,9 +107,6 @@ class VerificationReport:
         return "\n".join(lines)
 
 
-#: (atol, rtol) by the lowest precision a model computes in; float64 comparisons use FLOAT64_TOLERANCE
-
-
 def compare(name: str, class_name: str, expected: Any, actual: Any, atol: float, rtol: float,
             upstream: float = 0.0) -> Comparison:
     """`actual` against Keras's `expected`, the bound scaled by the larger of its own and `upstream` magnitude."""

@@ -134,10 +134,10 @@ def forward(e: Emitter) -> Value:
     if result.module.kind != "EinsumDense":
         return dense.forward(e)
     e.module(result.module)
-    x = e.inputs[0]
-    equation = str(result.module.arguments["equation"])
-    inputs, outputs = (side.replace("...", "") for side in re.split(",[a-zA-Z]+->", equation))
-    rank = None if x.rank is None else x.rank - len(inputs) + len(outputs)  # an ellipsis: as many axes in as out
+    x, equation = e.inputs[0], parse(e.config)
+    assert isinstance(equation, Equation)  # convert() built the module from it
+    # an ellipsis stands for as many axes in the output as in the input
+    rank = None if x.rank is None else x.rank - len(equation.inputs) + len(equation.outputs)
     return activated(e, Value(f"{e.attribute}({e.arg(0, KERAS)})", KERAS, rank))
 
 
