@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -15,8 +16,11 @@ from typing import Any, Iterable, Sequence
 from .errors import ArgumentError, ConversionWarning, ConverterError
 from .writers import WRITERS
 
-#: the suffixes of Keras files a folder is searched for (a sharded index counts as one model)
-KERAS_SUFFIXES = (".keras", ".weights.json", ".weights.h5", ".h5", ".hdf5")
+#: the suffixes of Keras files a folder is searched for (a sharded index counts as one model, and so does a sharded
+#: Hugging Face TensorFlow checkpoint's tf_model.h5.index.json)
+KERAS_SUFFIXES = (".keras", ".weights.json", ".h5.index.json", ".weights.h5", ".h5", ".hdf5")
+#: a Hugging Face TensorFlow checkpoint's shard (`tf_model-00001-of-00003.h5`), converted through its index
+HUB_SHARD = re.compile(r"tf_model-\d+-of-\d+\.h5")
 
 
 @dataclass
@@ -40,8 +44,10 @@ def keras_files(paths: Iterable[str]) -> list[str]:
         if os.path.isdir(path):
             names = sorted(os.listdir(path))
             shards = {name for name in names if name.endswith(".weights.json")}
+            hub_shards = "tf_model.h5.index.json" in names
             found += [os.path.join(path, name) for name in names if name.endswith(KERAS_SUFFIXES)
-                      and not _is_shard_of(name, shards) and os.path.isfile(os.path.join(path, name))]
+                      and not _is_shard_of(name, shards) and not (hub_shards and HUB_SHARD.fullmatch(name))
+                      and os.path.isfile(os.path.join(path, name))]
         elif not os.path.exists(path) and glob.has_magic(path):
             matches = sorted(glob.glob(path))
             if not matches:

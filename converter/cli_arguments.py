@@ -20,10 +20,10 @@ Sources: Keras 3 .keras archives, Keras 3 .weights.h5 (and sharded .weights.json
 HDF5 .h5 (Keras 2.0 to 2.15, tf.keras, Keras 3's .h5 writer) full models and save_weights
 files, Keras model folders (config.json + model.weights.h5), TensorFlow checkpoints (PREFIX,
 PREFIX.index, or a folder with a `checkpoint` file; TF1 and TF2), tf.keras SavedModel
-directories and Hugging Face TensorFlow checkpoints (tf_model.h5 + config.json, written as a
-folder transformers loads), all read without TensorFlow; subclassed models' files with
---import (your classes) or --like (your PyTorch twin). `export` writes a runnable PyTorch
-model file, `verify` compares it with Keras."""
+directories and Hugging Face TensorFlow checkpoints (tf_model.h5 or a sharded
+tf_model.h5.index.json, + config.json, written as a folder transformers loads), all read
+without TensorFlow; subclassed models' files with --import (your classes) or --like (your
+PyTorch twin). `export` writes a runnable PyTorch model file, `verify` compares it with Keras."""
 
 EPILOG = """\
 examples:
@@ -76,8 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("paths", nargs="+", metavar="SRC DST",
                          help="SRC: a .keras, .weights.h5 (or sharded .weights.json) or .h5 file, a Keras model "
                          "folder, a TensorFlow checkpoint or SavedModel directory, a Hugging Face TF model folder "
-                         "(tf_model.h5 + config.json); DST: the output file (its suffix picks the format), or a "
-                         "folder: DST/model.safetensors (and config.json for a Hugging Face model). With --out-dir: "
+                         "(tf_model.h5 or a sharded tf_model.h5.index.json, + config.json); DST: the output file "
+                         "(its suffix picks the format), or a folder: DST/model.safetensors (and config.json for "
+                         "a Hugging Face model). With --out-dir: "
                          "any number of SRC (files, folders, globs) and no DST")
     convert.set_defaults(subparser=convert)
     convert.add_argument("--out-dir", metavar="DIR",

@@ -213,6 +213,26 @@ def _shard_index(name: Callable[[Path], str], link: bool = False) -> Callable[[P
     return make
 
 
+def _hub_shard_index(link: bool) -> Callable[[Path], Path]:
+    """A sharded Hugging Face TF checkpoint whose index names a shard outside its folder (by path or by link)."""
+    def make(folder: Path) -> Path:
+        outside = folder / "outside"
+        outside.mkdir()
+        with h5py.File(outside / "secret.h5", "w") as shard:
+            shard["pooler/dense/kernel:0"] = np.frombuffer(SECRET * 4, dtype=np.uint8)[:96].astype(np.float32)
+            shard.attrs["layer_names"] = np.array(["pooler/dense/kernel:0"], dtype="S")
+        model = folder / "model"
+        model.mkdir()
+        shard_name = "tf_model-00001-of-00001.h5" if link else "../outside/secret.h5"
+        if link:
+            os.symlink(outside / "secret.h5", model / shard_name)
+        (model / "config.json").write_text(json.dumps({"model_type": "bert", "architectures": ["TFBertModel"]}))
+        (model / "tf_model.h5.index.json").write_text(json.dumps(
+            {"metadata": {}, "weight_map": {"tf_bert_model/pooler/dense/kernel:0": shard_name}}))
+        return model
+    return make
+
+
 # ----------------------------------------------------------------- sizes the file does not store
 
 def _json_bomb(folder: Path) -> Path:
@@ -440,6 +460,8 @@ CASES: list[Case] = [
          {ALL: "bare file names"}),
     Case("shard_symlink_outside", "foreign", _shard_index(lambda folder: "shard.weights.h5", link=True),
          {ALL: "outside the index's folder"}),
+    Case("hub_shard_parent_folder", "foreign", _hub_shard_index(link=False), {ALL: "bare file names"}),
+    Case("hub_shard_symlink_outside", "foreign", _hub_shard_index(link=True), {ALL: "outside the index's folder"}),
     # memory and output bounded by what the file stores
     Case("json_bomb", "size", _json_bomb, {ALL: "compression ratio"}),
     Case("weights_member_bomb", "size", _weights_bomb, {ALL: "compression ratio"}),

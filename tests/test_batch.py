@@ -51,3 +51,17 @@ def test_single_model_options_are_refused_with_out_dir(tmp_path):
     assert result.returncode == 2 and "--dry-run" in result.stderr
     result = run_cli("convert", fixture("keras3/mlp.keras"), fixture("keras3/mlp.h5"), str(tmp_path / "x.pt"))
     assert result.returncode == 2 and "--out-dir" in result.stderr
+
+
+def test_a_sharded_hugging_face_checkpoint_in_a_folder_is_one_model(tmp_path):
+    """Its shards are converted through their index, as one model, not each on its own."""
+    out = tmp_path / "out"
+    out.mkdir()
+    items = converter.convert_many([fixture("hf_tf/gpt2_sharded")], str(out))
+    assert [(item.source.rsplit("/", 1)[-1], item.status, item.tensors) for item in items] == \
+        [("tf_model.h5.index.json", "ok", 28)]
+    written = load_file(str(out / "tf_model.safetensors"))
+    expected = converter.state_dict(fixture("hf_tf/gpt2_sharded"))
+    assert set(written) == set(expected)
+    for key, value in expected.items():
+        np.testing.assert_array_equal(written[key], value)

@@ -19,7 +19,10 @@ from helpers import fixture, run_cli
 transformers = pytest.importorskip("transformers")
 torch = pytest.importorskip("torch")
 
-MODELS = ["bert", "bert_classifier", "distilbert", "gpt2", "vit", "t5"]
+MODELS = ["bert", "bert_classifier", "distilbert", "gpt2", "vit", "t5", "bart"]
+#: three of them saved by transformers in 20 KB shards (tf_model.h5.index.json and its shards); BART's shared
+#: embedding, named outside the model's scope (`model.shared/...`), is kept under its whole name in its shard
+SHARDED = ["bert_classifier_sharded", "gpt2_sharded", "bart_sharded"]
 
 
 def outputs_of(model, folder: str) -> tuple[np.ndarray, np.ndarray]:
@@ -33,7 +36,7 @@ def outputs_of(model, folder: str) -> tuple[np.ndarray, np.ndarray]:
     return got.numpy(), stored["output"]
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", MODELS + SHARDED)
 @pytest.mark.parametrize("max_shard_size", [None, 20_000])
 def test_converted_folder_loads_strictly_and_computes_what_tensorflow_did(tmp_path, name, max_shard_size):
     source = fixture(f"hf_tf/{name}")
@@ -150,3 +153,59 @@ def test_cli_converts_a_model_folder(tmp_path):
     assert json.loads((tmp_path / "t5" / "config.json").read_text())["architectures"] == ["T5ForConditionalGeneration"]
     file_only = run_cli("convert", fixture("hf_tf/t5/tf_model.h5"), str(tmp_path / "w.safetensors"))
     assert file_only.returncode == 0 and "give a folder as DST" in file_only.stderr
+
+
+def test_a_sharded_checkpoint_reads_as_one_file_would(tmp_path):
+    """Its index and shards give every variable under its full name: the same tree, the same record."""
+    index = fixture("hf_tf/gpt2_sharded/tf_model.h5.index.json")
+    assert converter.inspect(index).to_dict()["format"] == "hf-tf-sharded"
+    sharded = converter.convert(index, str(tmp_path / "out") + "/").record()  # the index itself as the source
+    single = converter.convert(fixture("hf_tf/gpt2"), str(tmp_path / "one") + "/").record()
+    assert [(entry["key"], entry["transform"], entry["keras_shape"]) for entry in sharded] == \
+        [(entry["key"], entry["transform"], entry["keras_shape"]) for entry in single]
+    weight_map = json.loads(open(index).read())["weight_map"]
+    for entry in sharded:  # each from the shard the index names, at its name less the model's scope
+        shard, name = entry["source"].split(":/")
+        full_name = next(full for full in weight_map if full.split("/", 1)[1] == name)
+        assert shard == fixture(f"hf_tf/gpt2_sharded/{weight_map[full_name]}")
+
+
+def _copy(tmp_path, name: str = "bert_classifier_sharded"):
+    folder = tmp_path / "src"
+    shutil.copytree(fixture(f"hf_tf/{name}"), folder)
+    return folder
+
+
+def test_a_shard_that_disagrees_with_the_index_is_refused_by_name(tmp_path):
+    import h5py
+
+    folder = _copy(tmp_path)
+    with h5py.File(folder / "tf_model-00005-of-00005.h5", "a") as shard:
+        shard["classifier/extra:0"] = np.ones(3, "float32")
+        names = [name.decode() if isinstance(name, bytes) else str(name) for name in shard.attrs["layer_names"]]
+        shard.attrs["layer_names"] = np.array(names + ["classifier/extra:0"], dtype="S")
+    result = run_cli("convert", str(folder), str(tmp_path / "out") + "/")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "tf_model-00005-of-00005.h5: its layer_names and the index's weight_map disagree" in result.stderr
+    assert "'classifier/extra:0'" in result.stderr and not (tmp_path / "out").exists()
+
+
+def test_a_sharded_index_naming_a_file_outside_its_folder_is_refused(tmp_path):
+    folder = _copy(tmp_path)
+    (tmp_path / "elsewhere.h5").write_bytes((folder / "tf_model-00001-of-00005.h5").read_bytes())
+    index = json.loads((folder / "tf_model.h5.index.json").read_text())
+    first = next(iter(index["weight_map"]))
+    index["weight_map"][first] = "../elsewhere.h5"
+    (folder / "tf_model.h5.index.json").write_text(json.dumps(index))
+    with pytest.raises(converter.ReadError, match="shards must be bare file names beside the index"):
+        converter.convert(str(folder), str(tmp_path / "out") + "/")
+
+
+def test_a_missing_shard_or_config_is_named(tmp_path):
+    folder = _copy(tmp_path)
+    (folder / "tf_model-00003-of-00005.h5").unlink()
+    with pytest.raises(converter.ReadError, match=r"names shard\(s\) tf_model-00003-of-00005.h5 that are not beside"):
+        converter.convert(str(folder), str(tmp_path / "out") + "/")
+    (folder / "config.json").unlink()
+    with pytest.raises(converter.ReadError, match="holds tf_model.h5.index.json but no transformers config.json"):
+        converter.convert(str(folder), str(tmp_path / "out") + "/")

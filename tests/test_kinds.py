@@ -60,7 +60,8 @@ READER_SAMPLES = {
 
 
 #: formats of models that are not Keras graphs: tested against their own libraries' models
-OWN_TESTS = {"hf-tf": "tests/test_hf_tf.py", "live-subclassed": "tests/test_subclassed.py"}
+OWN_TESTS = {"hf-tf": "tests/test_hf_tf.py", "hf-tf-sharded": "tests/test_hf_tf.py",
+             "live-subclassed": "tests/test_subclassed.py"}
 
 
 @pytest.mark.parametrize("format_name", sorted(set(converter.FORMATS) - set(OWN_TESTS)))

@@ -11,7 +11,7 @@ from typing import Any
 from ..errors import ArgumentError, ReadError
 from ..graph import ModelGraph
 from .. import hugging_face
-from . import live, tf_checkpoint
+from . import hub_sharded, live, tf_checkpoint
 from .keras_config import numpy_values_read
 from .limits import parse_json, read_json_file, refuse_lfs_pointer
 
@@ -32,6 +32,7 @@ FORMATS = {
     "tf-checkpoint": "TensorFlow checkpoint (PREFIX.index + PREFIX.data-*, TF1 or TF2)",
     "tf-saved-model": "TensorFlow SavedModel directory (saved_model.pb + variables/)",
     "hf-tf": "Hugging Face TensorFlow checkpoint (tf_model.h5 + config.json)",
+    "hf-tf-sharded": "Hugging Face TensorFlow checkpoint, sharded (tf_model.h5.index.json, its shards, config.json)",
 }
 
 _HINT = ("expected a Keras .keras archive, a .weights.h5 file (or a sharded .weights.json index) or a Keras "
@@ -104,7 +105,11 @@ def read_source(source: Any, architecture: Any = None, variables: str = "raw") -
     elif os.path.isdir(path):
         path, architecture = model_folder(path, architecture)
     try:
-        graph = _read_file(path, architecture, hub[1] if hub else None)
+        if hub is not None and hub_sharded.is_index(path):
+            graph = hub_sharded.read(path)
+            graph.hub_config, graph.hub_folder = hub[1], os.path.dirname(path)
+        else:
+            graph = _read_file(path, architecture, hub[1] if hub else None)
     except RecursionError:
         raise ReadError(f"{path}: structures nested too deeply to be a Keras file") from None
     except (OSError, RuntimeError, KeyError, ValueError, TypeError) as error:
@@ -148,24 +153,24 @@ def model_folder(folder: str, architecture: Any) -> tuple[str, Any]:
 
 
 def hub_checkpoint(path: str) -> tuple[str, dict[str, Any]] | None:
-    """(weights, config) of a Hugging Face TensorFlow checkpoint: a folder holding `tf_model.h5` and a
-    transformers `config.json`, or an `.h5` file with such a config beside it."""
+    """(weights, config) of a Hugging Face TensorFlow checkpoint: a folder holding `tf_model.h5` (or a sharded
+    checkpoint's `tf_model.h5.index.json`) and a transformers `config.json`, or such a file with the config
+    beside it."""
     if os.path.isdir(path):
         weights = os.path.join(path, hugging_face.TF_WEIGHTS)
         if not os.path.isfile(weights):
-            if os.path.isfile(weights + ".index.json"):
-                raise ReadError(f"{path}: a sharded Hugging Face TensorFlow checkpoint (tf_model.h5.index.json), "
-                                "which is not read yet")
-            return None
-    elif path.endswith(".h5") and os.path.isfile(path):
+            weights = os.path.join(path, hub_sharded.INDEX)
+            if not os.path.isfile(weights):
+                return None
+    elif (path.endswith(".h5") or hub_sharded.is_index(path)) and os.path.isfile(path):
         weights = path
     else:
         return None
     config = hugging_face.read_config(os.path.join(os.path.dirname(weights), hugging_face.CONFIG))
     if config is None:
         if os.path.isdir(path):
-            raise ReadError(f"{path}: holds tf_model.h5 but no transformers config.json beside it (one with "
-                            "\"model_type\"); it names the PyTorch class the weights go into")
+            raise ReadError(f"{path}: holds {os.path.basename(weights)} but no transformers config.json beside it "
+                            "(one with \"model_type\"); it names the PyTorch class the weights go into")
         return None
     return weights, config
 

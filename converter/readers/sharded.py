@@ -24,13 +24,19 @@ def is_keras_shard_index(path: str) -> bool:
         return False
 
 
-def shard_files(path: str) -> list[str]:
-    """The shard files an index names, in order: bare file names of regular files beside it."""
+def read_weight_map(path: str, what: str = "a Keras sharded-weights index") -> dict[str, Any]:
+    """The index's weight_map object (what each name is kept in)."""
     index = read_json_file(path)
     weight_map = index.get("weight_map") if isinstance(index, dict) else None
     if not isinstance(weight_map, dict):
-        raise ReadError(f"{path}: JSON without a weight_map object; not a Keras sharded-weights index")
-    folder = os.path.dirname(os.path.abspath(path))
+        raise ReadError(f"{path}: JSON without a weight_map object; not {what}")
+    return weight_map
+
+
+def shard_files(path: str, weight_map: dict[str, Any] | None = None) -> list[str]:
+    """The shard files an index names, in order: bare file names of regular files beside it."""
+    weight_map = read_weight_map(path) if weight_map is None else weight_map
+    folder = os.path.dirname(path)  # the shards named as the index is (messages, records)
     names: list[str] = []
     for value in weight_map.values():
         for name in value if isinstance(value, list) else [value]:
@@ -40,7 +46,7 @@ def shard_files(path: str) -> list[str]:
     missing = [name for name, file in zip(names, files) if not os.path.isfile(file)]
     if missing:
         raise ReadError(f"{path}: the index names shard(s) {', '.join(missing)} that are not beside it")
-    real_folder = os.path.realpath(folder)
+    real_folder = os.path.realpath(folder or ".")
     outside = [name for name, file in zip(names, files) if os.path.dirname(os.path.realpath(file)) != real_folder]
     if outside:
         raise ReadError(f"{path}: shard {outside[0]} is a link to a file outside the index's folder; weightport "
