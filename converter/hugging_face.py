@@ -25,7 +25,7 @@ from typing import Any
 from .conversion import Conversion, TargetTensor
 from .dependencies import require_transformers
 from .errors import ArgumentError, LayoutError, ReadError
-from .graph import ModelGraph, Tensor, to_snake_case
+from .graph import Filled, ModelGraph, Tensor, to_snake_case
 from .layouts import Chain, Layout, Transform, permutation
 from .regroupings import DepthwiseToGrouped, UnitAxes
 
@@ -47,7 +47,17 @@ PATH_RULES: tuple[tuple[str, str], ...] = (
 )
 #: the last component's PyTorch name
 LEAF_NAMES = {"kernel": "weight", "embeddings": "weight", "gamma": "weight", "beta": "bias",
-              "pointwise_kernel": "pointwise.weight", "depthwise_kernel": "depthwise.weight"}
+              "pointwise_kernel": "pointwise.weight", "depthwise_kernel": "depthwise.weight",
+              "moving_mean": "running_mean", "moving_variance": "running_var"}
+#: model types whose TF and PyTorch classes in transformers compute differently, with the same weights: warned of
+KNOWN_DIFFERENCES = {
+    "openai-gpt": "transformers' PyTorch OpenAIGPTModel computes GELU with the tanh approximation (gelu_new) where "
+                  "its TF class computed the exact GELU: with these same weights its outputs differ from TensorFlow's "
+                  "(2.6e-4 in a random-weight test model; transformers' own from_tf conversion gives the same)",
+}
+#: buffers of a PyTorch module that TensorFlow has no variable for, created as a new module holds them
+#: (BatchNorm's batch counter: read only when momentum is None, never in inference)
+CREATED = {"num_batches_tracked": (0, "int64", "running_mean")}
 #: TensorFlow's layout of a `kernel` / `pointwise_kernel` by rank, and PyTorch's
 KERNEL_LAYOUTS = {
     2: (Layout.KERAS_DENSE_IO, Layout.TORCH_LINEAR_OI),
@@ -99,6 +109,9 @@ class TorchTemplate:
     base_prefix: str = ""
     ignore_missing: tuple[str, ...] = ()  # patterns transformers itself lets be missing
     ignore_unexpected: tuple[str, ...] = ()  # patterns of checkpoint keys the class drops
+    #: the module's own key -> the key transformers saves it under, where they differ; a checkpoint may hold
+    #: either (transformers 5 renames ESM's `LayerNorm.weight` to the legacy `LayerNorm.gamma` on saving)
+    aliases: dict[str, str] = field(default_factory=dict)
 
 
 def torch_template(config: dict[str, Any], source: str, variables: int) -> TorchTemplate:
@@ -135,6 +148,9 @@ def torch_template(config: dict[str, Any], source: str, variables: int) -> Torch
         transformers.logging.set_verbosity(verbosity)
     state = model.state_dict()
     saved = _saved_keys(model, state)
+    own_names = {id(value): key for key, value in state.items()}
+    aliases = {own_names[id(value)]: key for key, value in saved.items()
+               if own_names.get(id(value), key) != key}  # the same tensor, renamed (not split or fused)
     groups: dict[int, set[str]] = {}
     for key, parameter in model.named_parameters(remove_duplicate=False):
         groups.setdefault(id(parameter), set()).add(key)
@@ -149,6 +165,7 @@ def torch_template(config: dict[str, Any], source: str, variables: int) -> Torch
         base_prefix=str(getattr(model_class, "base_model_prefix", "") or ""),
         ignore_missing=tuple(getattr(model_class, "_keys_to_ignore_on_load_missing", None) or ()),
         ignore_unexpected=tuple(getattr(model_class, "_keys_to_ignore_on_load_unexpected", None) or ()),
+        aliases=aliases,
     )
 
 
@@ -219,28 +236,45 @@ def convert(graph: ModelGraph, config: dict[str, Any]) -> Conversion:
     prefix = template.base_prefix + "."
     strip = bool(template.base_prefix) and not any(key.startswith(prefix) for key in template.shapes)
     found: dict[str, tuple[str, Tensor, Transform | None]] = {}
+    written: dict[str, str] = {}  # template key -> the key written (the module's own name where it has two)
     for layer, tensor in graph.tensors():
         tf_name = "/".join(layer.path + (tensor.role,))
         key, leaf = torch_name(tf_name)
         if strip and key.startswith(prefix):
             key = key[len(prefix):]
+        own_key = key
+        if key not in template.shapes:
+            key = template.aliases.get(key, key)
         if key in found:
             raise LayoutError(f"{graph.source}: variables {found[key][0]} and {tf_name} both name {key}; refused")
         found[key] = (tf_name, tensor, tf_step(leaf, tf_name.split("/")[:-1], tensor.shape))
+        written[key] = own_key
     unexpected = [key for key in found if key not in template.shapes]
     dropped = [key for key in unexpected if _matches(key, template.ignore_unexpected)]
     unexpected = [key for key in unexpected if key not in dropped]
     filled = set(found)
-    missing = [key for key in template.shapes if key not in filled and not _matches(key, template.ignore_missing)
-               and not template.tied.get(key, set()) & filled]
+    created = {key: CREATED[leaf] for key in template.shapes if key not in filled
+               for module, _, leaf in [key.rpartition(".")]
+               if leaf in CREATED and f"{module}.{CREATED[leaf][2]}" in filled}
+    missing = [key for key in template.shapes if key not in filled and key not in created
+               and not _matches(key, template.ignore_missing) and not template.tied.get(key, set()) & filled]
     if unexpected or missing:
         raise LayoutError(_mismatch(graph.source, template, unexpected, missing, found))
     conversion = Conversion(graph, "torch", [])
     for key, shape in template.shapes.items():
         if key in found:
-            conversion.tensors.append(_target(key, shape, *found[key]))
+            conversion.tensors.append(_target(written[key], shape, *found[key]))
+        elif key in created:
+            value, dtype, _ = created[key]
+            source = Tensor(role=key.rpartition(".")[2], shape=shape, dtype=dtype, loader=Filled(shape, value, dtype),
+                            source=f"created by weightport: {value} (PyTorch's buffer, no TensorFlow variable)",
+                            layout=Layout.SAME)
+            conversion.tensors.append(TargetTensor(key, source, Layout.SAME, shape, f"created: {value}"))
     conversion.warnings += warnings + [f"left out {found[key][0]}: {template.class_name} drops it on loading"
                                        for key in dropped]
+    known = KNOWN_DIFFERENCES.get(str(config.get("model_type")))
+    if known:
+        conversion.warnings.append(known)
     return conversion
 
 

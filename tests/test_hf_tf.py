@@ -19,7 +19,7 @@ from helpers import fixture, run_cli
 transformers = pytest.importorskip("transformers")
 torch = pytest.importorskip("torch")
 
-MODELS = ["bert", "bert_classifier", "distilbert", "gpt2", "vit", "t5", "bart"]
+MODELS = ["bert", "bert_classifier", "distilbert", "gpt2", "vit", "t5", "bart", "resnet", "esm"]
 #: three of them saved by transformers in 20 KB shards (tf_model.h5.index.json and its shards); BART's shared
 #: embedding, named outside the model's scope (`model.shared/...`), is kept under its whole name in its shard
 SHARDED = ["bert_classifier_sharded", "gpt2_sharded", "bart_sharded"]
@@ -37,14 +37,14 @@ def outputs_of(model, folder: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.mark.parametrize("name", MODELS + SHARDED)
-@pytest.mark.parametrize("max_shard_size", [None, 20_000])
+@pytest.mark.parametrize("max_shard_size", [None, 8_000])
 def test_converted_folder_loads_strictly_and_computes_what_tensorflow_did(tmp_path, name, max_shard_size):
     source = fixture(f"hf_tf/{name}")
     out = tmp_path / "out"  # does not exist yet: made, as save_pretrained would
     converter.convert(source, str(out) + "/", max_shard_size=max_shard_size)
     files = sorted(path.name for path in out.iterdir())
     assert "config.json" in files
-    if max_shard_size:
+    if max_shard_size and sum(value.nbytes for value in converter.state_dict(source).values()) > max_shard_size:
         assert "model.safetensors.index.json" in files and "model-00001-of-" in " ".join(files)
     else:
         assert "model.safetensors" in files
@@ -209,3 +209,40 @@ def test_a_missing_shard_or_config_is_named(tmp_path):
     (folder / "config.json").unlink()
     with pytest.raises(converter.ReadError, match="holds tf_model.h5.index.json but no transformers config.json"):
         converter.convert(str(folder), str(tmp_path / "out") + "/")
+
+
+def test_batch_norm_statistics_and_the_batch_counter(tmp_path):
+    """TF's moving_mean/moving_variance are PyTorch's running_mean/running_var; num_batches_tracked, which TF
+    has no variable for, is created as a new module holds it (0), so the folder loads strictly."""
+    from safetensors.numpy import load_file
+
+    record = {entry["key"]: entry for entry in converter.convert(fixture("hf_tf/resnet"), str(tmp_path) + "/").record()}
+    stem = "embedder.embedder.normalization"
+    assert record[f"{stem}.running_var"]["source"].endswith("embedder/normalization/moving_variance:0")
+    assert record[f"{stem}.num_batches_tracked"]["transform"] == "created: 0"
+    written = load_file(str(tmp_path / "model.safetensors"))
+    assert written[f"{stem}.num_batches_tracked"].dtype == np.int64 and written[f"{stem}.num_batches_tracked"] == 0
+    keras_layout = converter.state_dict(fixture("hf_tf/resnet"), layout="keras")
+    np.testing.assert_array_equal(written[f"{stem}.running_var"],
+                                  keras_layout["tf_res_net_model.resnet.embedder.embedder.normalization.moving_variance"])
+
+
+def test_a_key_transformers_saves_under_another_name_is_written_under_the_modules_own(tmp_path):
+    """transformers 5 saves ESM's LayerNorm weight as the legacy `LayerNorm.gamma` (and reads either name): TF's
+    gamma is matched to it and written as `LayerNorm.weight`, the name the module itself has."""
+    keys = [entry["key"] for entry in converter.convert(fixture("hf_tf/esm"), str(tmp_path) + "/").record()]
+    assert "encoder.layer.0.attention.LayerNorm.weight" in keys and not any(key.endswith(".gamma") for key in keys)
+
+
+def test_a_known_difference_of_transformers_own_classes_is_warned_of(tmp_path):
+    """transformers' PyTorch OpenAIGPTModel computes the tanh GELU where its TF class computed the exact one: the
+    conversion says so, and the difference is that of the activation, not of the weights."""
+    with pytest.warns(converter.ConversionWarning, match="gelu_new"):
+        converter.convert(fixture("hf_tf/openai_gpt"), str(tmp_path) + "/")
+    model = transformers.OpenAIGPTModel.from_pretrained(str(tmp_path))
+    got, expected = outputs_of(model, fixture("hf_tf/openai_gpt"))
+    assert 1e-5 < np.abs(got - expected).max() < 1e-3
+    for block in model.h:  # with TF's exact GELU, PyTorch computes what TensorFlow did
+        block.mlp.act = torch.nn.GELU()
+    got, expected = outputs_of(model, fixture("hf_tf/openai_gpt"))
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
