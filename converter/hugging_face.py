@@ -48,12 +48,15 @@ PATH_RULES: tuple[tuple[str, str], ...] = (
 #: the last component's PyTorch name
 LEAF_NAMES = {"kernel": "weight", "embeddings": "weight", "gamma": "weight", "beta": "bias",
               "pointwise_kernel": "pointwise.weight", "depthwise_kernel": "depthwise.weight",
-              "moving_mean": "running_mean", "moving_variance": "running_var"}
+              "moving_mean": "running_mean", "moving_variance": "running_var",
+              # a weight-normalized convolution (Wav2Vec2's positional one): TF keeps it in PyTorch's layout,
+              # PyTorch as the parametrization's magnitude (original0) and direction (original1)
+              "weight_g": "parametrizations.weight.original0", "weight_v": "parametrizations.weight.original1"}
 #: model types whose TF and PyTorch classes in transformers compute differently, with the same weights: warned of
 KNOWN_DIFFERENCES = {
     "openai-gpt": "transformers' PyTorch OpenAIGPTModel computes GELU with the tanh approximation (gelu_new) where "
                   "its TF class computed the exact GELU: with these same weights its outputs differ from TensorFlow's "
-                  "(2.6e-4 in a random-weight test model; transformers' own from_tf conversion gives the same)",
+                  "(a few 1e-4 in random-weight test models; transformers' own from_tf conversion gives the same)",
 }
 #: buffers of a PyTorch module that TensorFlow has no variable for, created as a new module holds them
 #: (BatchNorm's batch counter: read only when momentum is None, never in inference)

@@ -34,7 +34,50 @@ S2S = dict(vocab_size=99, d_model=32, encoder_layers=1, decoder_layers=1, encode
 VIS = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37, image_size=32,
            patch_size=8, num_channels=3)
 TEXT, SEQ2SEQ, IMAGE = "text", "seq2seq", "image"
+AUDIO, SPEECH2TEXT, TEXT_IMAGE = "audio", "speech2text", "text+image"
+AUDIO_CONV = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37, conv_dim=(8, 8),
+                  conv_stride=(4, 4), conv_kernel=(8, 4), num_conv_pos_embeddings=4, num_conv_pos_embedding_groups=2,
+                  vocab_size=20)
 ZOO = {
+    "gpt2_cls": ("TFGPT2ForSequenceClassification", "GPT2Config", dict(vocab_size=99, n_embd=32, n_layer=2, n_head=4,
+                 n_positions=64, num_labels=3, pad_token_id=0), TEXT),
+    "bert_pretraining": ("TFBertForPreTraining", "BertConfig", T, TEXT),
+    "roberta_mlm": ("TFRobertaForMaskedLM", "RobertaConfig", T, TEXT),
+    "albert_pretraining": ("TFAlbertForPreTraining", "AlbertConfig", dict(T, embedding_size=16), TEXT),
+    "xlnet_lm": ("TFXLNetLMHeadModel", "XLNetConfig", dict(vocab_size=99, d_model=32, n_layer=2, n_head=4,
+                 d_inner=37), TEXT),
+    "whisper": ("TFWhisperForConditionalGeneration", "WhisperConfig", dict(vocab_size=99, d_model=32,
+                encoder_layers=1, decoder_layers=1, encoder_attention_heads=4, decoder_attention_heads=4,
+                encoder_ffn_dim=37, decoder_ffn_dim=37, num_mel_bins=8, max_source_positions=16,
+                max_target_positions=16, pad_token_id=0, bos_token_id=1, eos_token_id=2,
+                decoder_start_token_id=1, begin_suppress_tokens=None, suppress_tokens=None), SPEECH2TEXT),
+    "speech2text": ("TFSpeech2TextModel", "Speech2TextConfig", dict(S2S, input_feat_per_channel=8,
+                    input_channels=1, conv_channels=16, conv_kernel_sizes=[5, 5], max_source_positions=64,
+                    max_target_positions=64), SPEECH2TEXT),
+    "wav2vec2_ctc": ("TFWav2Vec2ForCTC", "Wav2Vec2Config", AUDIO_CONV, AUDIO),
+    "hubert": ("TFHubertModel", "HubertConfig", AUDIO_CONV, AUDIO),
+    "clip": ("TFCLIPModel", "CLIPConfig", dict(
+        text_config=dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                         intermediate_size=37, max_position_embeddings=64, projection_dim=16),
+        vision_config=dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
+                           image_size=32, patch_size=8, projection_dim=16), projection_dim=16), TEXT_IMAGE),
+    "layoutlmv3": ("TFLayoutLMv3Model", "LayoutLMv3Config", dict(T, input_size=32, patch_size=8,
+                   max_2d_position_embeddings=64, coordinate_size=6, shape_size=4), "layout"),
+    "tapas": ("TFTapasModel", "TapasConfig", T, TEXT),
+    "dpr_ctx": ("TFDPRContextEncoder", "DPRConfig", T, TEXT),
+    "lxmert": ("TFLxmertModel", "LxmertConfig", dict(vocab_size=99, hidden_size=32, num_attention_heads=4,
+               intermediate_size=37, l_layers=1, x_layers=1, r_layers=1, visual_feat_dim=8, visual_pos_dim=4),
+               "lxmert"),
+    "groupvit": ("TFGroupViTModel", "GroupViTConfig", dict(
+        text_config=dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                         intermediate_size=37, max_position_embeddings=64),
+        vision_config=dict(hidden_size=32, num_hidden_layers=2, depths=[1, 1], num_group_tokens=[4, 0],
+                           num_output_groups=[4, 1], num_attention_heads=4, intermediate_size=37, image_size=32,
+                           patch_size=8), projection_dim=16, projection_intermediate_dim=32), TEXT_IMAGE),
+    "swiftformer": ("TFSwiftFormerModel", "SwiftFormerConfig", dict(depths=[1, 1, 1, 1],
+                    embed_dims=[8, 8, 16, 16]), IMAGE),
+    "vit_mae": ("TFViTMAEModel", "ViTMAEConfig", dict(VIS, mask_ratio=0.5), "mae"),
+
     "roberta": ("TFRobertaModel", "RobertaConfig", T, TEXT),
     "roberta_cls": ("TFRobertaForSequenceClassification", "RobertaConfig", dict(T, num_labels=3), TEXT),
     "xlm_roberta": ("TFXLMRobertaModel", "XLMRobertaConfig", T, TEXT),
@@ -126,6 +169,28 @@ def make(out: str, only: list[str]) -> None:
             model = getattr(hf, model_name)(getattr(hf, config_name)(**settings))
             if kind == IMAGE:
                 inputs = {"pixel_values": rng.normal(size=(2, 3, 32, 32)).astype("float32")}
+            elif kind == AUDIO:
+                inputs = {"input_values": rng.normal(size=(2, 400)).astype("float32")}
+            elif kind == SPEECH2TEXT and "Whisper" in model_name:
+                inputs = {"input_features": rng.normal(size=(2, 8, 32)).astype("float32"),
+                          "decoder_input_ids": ids[:, :5]}
+            elif kind == SPEECH2TEXT:
+                inputs = {"input_features": rng.normal(size=(2, 24, 8)).astype("float32"),
+                          "decoder_input_ids": ids[:, :5]}
+            elif kind == TEXT_IMAGE:
+                inputs = {"input_ids": ids, "attention_mask": mask,
+                          "pixel_values": rng.normal(size=(2, 3, 32, 32)).astype("float32")}
+            elif kind == "mae":  # its patches are masked by the noise given: the same on both sides
+                inputs = {"pixel_values": rng.normal(size=(2, 3, 32, 32)).astype("float32"),
+                          "noise": rng.uniform(size=(2, 16)).astype("float32")}
+            elif kind == "layout":
+                corners = np.sort(rng.integers(0, 64, size=(2, 8, 2, 2)), axis=2)  # [low, high] of x and of y
+                inputs = {"input_ids": ids, "attention_mask": mask,
+                          "bbox": corners.reshape(2, 8, 4).astype("int32")}  # x0, y0, x1, y1
+            elif kind == "lxmert":
+                inputs = {"input_ids": ids, "attention_mask": mask,
+                          "visual_feats": rng.normal(size=(2, 3, 8)).astype("float32"),
+                          "visual_pos": rng.uniform(size=(2, 3, 4)).astype("float32")}
             else:
                 inputs = {"input_ids": ids, "attention_mask": mask}
                 if kind == SEQ2SEQ:
@@ -139,7 +204,8 @@ def make(out: str, only: list[str]) -> None:
                     value = np.abs(value) + 0.1
                 weight.assign(value.astype(weight.dtype.as_numpy_dtype))
             result = model(inputs, training=False)
-            key = next(key for key in ("logits", "last_hidden_state", *result.keys())
+            key = next(key for key in ("logits", "logits_per_image", "itm_score", "last_hidden_state",
+                                       "language_output", *result.keys())
                        if getattr(result, key, None) is not None)
             target = os.path.join(out, name)
             model.save_pretrained(target)

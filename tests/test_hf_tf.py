@@ -19,7 +19,7 @@ from helpers import fixture, run_cli
 transformers = pytest.importorskip("transformers")
 torch = pytest.importorskip("torch")
 
-MODELS = ["bert", "bert_classifier", "distilbert", "gpt2", "vit", "t5", "bart", "resnet", "esm"]
+MODELS = ["bert", "bert_classifier", "distilbert", "gpt2", "vit", "t5", "bart", "resnet", "esm", "wav2vec2"]
 #: three of them saved by transformers in 20 KB shards (tf_model.h5.index.json and its shards); BART's shared
 #: embedding, named outside the model's scope (`model.shared/...`), is kept under its whole name in its shard
 SHARDED = ["bert_classifier_sharded", "gpt2_sharded", "bart_sharded"]
