@@ -160,11 +160,12 @@ def _layer_at(graph: ModelGraph, key: str) -> Layer:
 def _is_users_class(graph: ModelGraph, key: str) -> bool:
     """The layer at `key` is of a user's class: Keras 3 records a `registered_name` for those only (`package>Class`
     when registered, the class name for one defined in a notebook, whose module it records as null), an `.h5`
-    file `package>Class` as the class name (tf.keras `Custom>Class`); or its module is outside Keras."""
+    file `package>Class` as the class name (tf.keras `Custom>Class`); or its module is outside Keras; or, in an
+    `.h5` file, which records no module, its class is none of Keras's (an unregistered class: `AttentionLayer`)."""
     layer = _layer_at(graph, key)
     package = (layer.module or "keras").split(".")[0]
     return layer.has_config and (bool(layer.registered_name) or ">" in layer.class_name or
-                                 package not in ("keras", "tf_keras", "tensorflow"))
+                                 package not in ("keras", "tf_keras", "tensorflow") or lookup(layer) is None)
 
 
 def _unsupported_label(layer: Layer) -> str | None:

@@ -138,3 +138,24 @@ def test_a_notebooks_custom_layer_is_named_as_yours(tmp_path):
     keras.Model(inputs, SelfAttention(name="self_attention")(inputs)).save(path)
     result = run_cli("convert", path, out, cwd=TESTS)
     assert result.returncode == 2 and "self_attention: your own layer classes" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("package", ["keras", "tf_keras"])
+def test_an_unregistered_class_in_an_h5_file_is_named_as_yours(tmp_path, package):
+    """An `.h5` file records no module, and an unregistered class by its bare name: a class that is none of
+    Keras's is the user's, and the refusal says how to bring it (--import)."""
+    keras = pytest.importorskip(package)
+
+    class AttentionLayer(keras.layers.Layer):
+        def build(self, input_shape):
+            self.W = self.add_weight(name="att_weight", shape=(input_shape[-1], 1))
+
+        def call(self, x):
+            return x * self.W[0, 0]
+
+    inputs = keras.Input((5, 3))
+    path = str(tmp_path / "attention.h5")
+    keras.Model(inputs, AttentionLayer(name="attention_layer_4")(inputs)).save(path)
+    result = run_cli("convert", path, str(tmp_path / "attention.safetensors"), cwd=TESTS)
+    assert result.returncode == 2 and "attention_layer_4 (AttentionLayer)" in result.stderr, result.stderr
+    assert "attention_layer_4: your own layer classes" in result.stderr and "--import MODULE" in result.stderr
