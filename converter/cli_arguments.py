@@ -216,9 +216,10 @@ def _import_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--import", dest="import_module", metavar="MODULE[:FACTORY]",
         help="a file of a model with YOUR classes (a subclassed model, your own layers in a functional one): import "
-        "YOUR module MODULE (this runs your code: only name a module you trust), whose Keras classes register "
-        "themselves, then load SRC through Keras: into the model FACTORY() builds (for .weights.h5 / save_weights "
-        ".h5), or with keras.saving.load_model without FACTORY (.keras); the layers your classes hold are then keyed "
+        "YOUR module MODULE (this runs your code: only name a module you trust), then load SRC through Keras: into "
+        "the model FACTORY() builds (for .weights.h5 / save_weights .h5), or with keras.saving.load_model without "
+        "FACTORY (.keras, full-model .h5), given the classes MODULE defines as custom objects; the layers your "
+        "classes hold are then keyed "
         "by attribute path (encoder.dense.weight). Needs Keras",
     )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import inspect
 import json
 import os
 import sys
@@ -255,21 +256,28 @@ def _unloadable_hint(graph: ModelGraph) -> str:
 
 def load_with_import(path: str, spec: str) -> Any:
     """`--import MODULE[:FACTORY]`: import the user's module (its classes register with Keras), then load the
-    file through Keras: into the model FACTORY() builds (`load_weights`), or by `load_model` without FACTORY.
+    file through Keras: into the model FACTORY() builds (`load_weights`), or by `load_model` without FACTORY,
+    given the classes and functions the module defines as custom objects (a class not registered with
+    `register_keras_serializable` is found by its name, as `load_model(custom_objects=...)` would).
 
     This runs the user's own code, explicitly asked for; nothing from the file decides what is imported.
     """
     with native_stderr_silenced():
-        _, make = user_module(spec, "--import", "MODULE or MODULE:FACTORY, e.g. mynet or mynet:build",
-                              factory_required=False)
+        module, make = user_module(spec, "--import", "MODULE or MODULE:FACTORY, e.g. mynet or mynet:build",
+                                   factory_required=False)
+    custom_objects = {name: value for name, value in vars(module).items()
+                      if (inspect.isclass(value) or inspect.isfunction(value))
+                      and getattr(value, "__module__", None) == module.__name__}
     try:
         if make is not None:
             model = make()
             model.load_weights(path)
             return model
         if _written_by_keras2(path):
-            return import_keras("tf_keras").models.load_model(path, compile=False, safe_mode=True)
-        return import_keras("keras").saving.load_model(path, compile=False, safe_mode=True)
+            return import_keras("tf_keras").models.load_model(path, compile=False, safe_mode=True,
+                                                               custom_objects=custom_objects)
+        return import_keras("keras").saving.load_model(path, compile=False, safe_mode=True,
+                                                       custom_objects=custom_objects)
     except Exception as error:  # Keras's own loading errors are of many kinds
         raise ReadError(f"{path}: Keras cannot load this file with --import {spec} ({type(error).__name__}: "
                         f"{str(error).splitlines()[0][:200] if str(error) else ''})") from None

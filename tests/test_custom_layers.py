@@ -3,6 +3,8 @@ with `--import`), the built-in layers each holds convert by attribute path under
 hand-written twin, which computes what Keras does; building a module of it is refused by name."""
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -159,3 +161,49 @@ def test_an_unregistered_class_in_an_h5_file_is_named_as_yours(tmp_path, package
     result = run_cli("convert", path, str(tmp_path / "attention.safetensors"), cwd=TESTS)
     assert result.returncode == 2 and "attention_layer_4 (AttentionLayer)" in result.stderr, result.stderr
     assert "attention_layer_4: your own layer classes" in result.stderr and "--import MODULE" in result.stderr
+
+
+UNREGISTERED = '''
+import {package} as keras
+
+
+class AttentionLayer(keras.layers.Layer):
+    """Not registered with Keras: a file names it by its bare class name."""
+
+    def build(self, input_shape):
+        self.score = self.add_weight(name="score", shape=(input_shape[-1], 1))
+        self.project = keras.layers.Dense(4, name="project")
+        self.project.build(input_shape)
+
+    def call(self, x):
+        return self.project(x) * self.score[0, 0]
+'''
+
+
+@pytest.mark.parametrize("package, suffix", [("keras", ".keras"), ("keras", ".h5"), ("tf_keras", ".h5")])
+def test_import_gives_keras_an_unregistered_class_by_its_name(tmp_path, package, suffix):
+    """--import MODULE hands the module's classes to Keras as custom objects: a class never registered loads,
+    its Dense converts by attribute path and, with --keep-unsupported, its own variable is kept as stored."""
+    keras = pytest.importorskip(package)
+    (tmp_path / "attention_module.py").write_text(UNREGISTERED.format(package=package))
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import attention_module
+    finally:
+        sys.path.pop(0)
+        sys.modules.pop("attention_module", None)
+    inputs = keras.Input((5, 3))
+    model = keras.Model(inputs, attention_module.AttentionLayer(name="att")(inputs))
+    for weight in model.weights:
+        weight.assign(np.random.default_rng(1).normal(size=weight.shape).astype("float32"))
+    path, out = str(tmp_path / f"net{suffix}"), tmp_path / "net.safetensors"
+    model.save(path)
+    refused = run_cli("convert", path, str(out), cwd=tmp_path)
+    assert refused.returncode == 2 and "--import MODULE" in refused.stderr, refused.stderr
+    result = run_cli("convert", path, str(out), "--import", "attention_module", "--keep-unsupported", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    written = {key: value.numpy() for key, value in load_file(str(out)).items()}
+    kernel = next(weight for weight in model.weights if weight.shape == (3, 4))
+    np.testing.assert_array_equal(written["att.project.weight"], np.asarray(kernel).T)
+    score = next(weight for weight in model.weights if weight.shape == (3, 1))
+    assert any(np.array_equal(value, np.asarray(score)) for value in written.values())
