@@ -223,10 +223,18 @@ def convert(graph: ModelGraph, config: dict[str, Any]) -> Conversion:
     """The graph's variables under the PyTorch class's keys, in its order; everything else refused.
 
     config.json may name another head than the one that saved the weights (a model fine-tuned from a
-    base whose config it kept): the class the weights' own scope names is then used, and said.
+    base whose config it kept), or none (older configs have no "architectures"): the class the weights'
+    own scope names is then used, and said.
     """
-    named = torch_class_name(config, graph.source)
     warnings = []
+    if "architectures" not in config:
+        saved_by = saving_class(graph)
+        if saved_by is not None:
+            warnings.append(f"config.json names no architecture; the weights were saved by TF{saved_by}: converted as "
+                            f"{saved_by}, and the config.json written names it")
+            config = dict(config, architectures=[saved_by])
+            graph.hub_config = config
+    named = torch_class_name(config, graph.source)
     if to_snake_case("TF" + named) not in {layer.path[0] for layer, _ in graph.tensors()}:
         saved_by = saving_class(graph)
         if saved_by is not None and saved_by != named:

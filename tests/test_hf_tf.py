@@ -246,3 +246,19 @@ def test_a_known_difference_of_transformers_own_classes_is_warned_of(tmp_path):
         block.mlp.act = torch.nn.GELU()
     got, expected = outputs_of(model, fixture("hf_tf/openai_gpt"))
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_config_without_architectures_takes_the_class_that_saved_the_weights(tmp_path):
+    """Older configs name no architecture: the weights' own scope (tf_bert_for_sequence_classification) does."""
+    folder = _copy(tmp_path, "bert_classifier")
+    config = json.loads((folder / "config.json").read_text())
+    del config["architectures"]
+    (folder / "config.json").write_text(json.dumps(config))
+    out = tmp_path / "out"
+    with pytest.warns(converter.ConversionWarning, match="names no architecture; the weights were saved by "
+                                                         "TFBertForSequenceClassification"):
+        converter.convert(str(folder), str(out) + "/")
+    assert json.loads((out / "config.json").read_text())["architectures"] == ["BertForSequenceClassification"]
+    model = transformers.BertForSequenceClassification.from_pretrained(str(out))
+    got, expected = outputs_of(model, str(folder))
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
