@@ -14,8 +14,8 @@ import os
 
 from ..errors import ReadError
 from ..graph import ModelGraph, Tensor
-from .hdf5_tree import Store
-from .sharded import read_weight_map, shard_files
+
+# h5py and the HDF5 readers are imported when a sharded checkpoint is read: `import converter` needs neither
 
 #: the index transformers writes beside the shards
 INDEX = "tf_model.h5.index.json"
@@ -37,6 +37,8 @@ def read(index: str) -> ModelGraph:
     from . import variable_tree
     from .hdf5_checks import open_hdf5, userblock
     from .hdf5_tensors import list_attribute, tensor_from_dataset
+    from .hdf5_tree import Store
+    from .sharded import read_weight_map, shard_files
 
     weight_map = read_weight_map(index, "a Hugging Face TensorFlow checkpoint index")
     wanted: dict[str, dict[str, str]] = {}  # shard file name -> {name in the shard: full name}
