@@ -52,6 +52,8 @@ LEAF_NAMES = {"kernel": "weight", "embeddings": "weight", "gamma": "weight", "be
               # a weight-normalized convolution (Wav2Vec2's positional one): TF keeps it in PyTorch's layout,
               # PyTorch as the parametrization's magnitude (original0) and direction (original1)
               "weight_g": "parametrizations.weight.original0", "weight_v": "parametrizations.weight.original1"}
+#: classes transformers renamed, as configs of the time name them (t5-small's config.json says T5WithLMHeadModel)
+RENAMED_CLASSES = {"T5WithLMHeadModel": "T5ForConditionalGeneration"}
 #: model types whose TF and PyTorch classes in transformers compute differently, with the same weights: warned of
 KNOWN_DIFFERENCES = {
     "openai-gpt": "transformers' PyTorch OpenAIGPTModel computes GELU with the tanh approximation (gelu_new) where "
@@ -227,6 +229,14 @@ def convert(graph: ModelGraph, config: dict[str, Any]) -> Conversion:
     own scope names is then used, and said.
     """
     warnings = []
+    named = config.get("architectures")
+    old = named[0].removeprefix("TF") if isinstance(named, list) and len(named) == 1 and isinstance(named[0], str) \
+        else None
+    if old in RENAMED_CLASSES:
+        warnings.append(f"config.json names {old}, transformers' name before 3.0 for {RENAMED_CLASSES[old]}: converted "
+                        "as that, and the config.json written names it")
+        config = dict(config, architectures=[RENAMED_CLASSES[old]])
+        graph.hub_config = config
     if "architectures" not in config:
         saved_by = saving_class(graph)
         if saved_by is not None:

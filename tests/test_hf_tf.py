@@ -262,3 +262,17 @@ def test_a_config_without_architectures_takes_the_class_that_saved_the_weights(t
     model = transformers.BertForSequenceClassification.from_pretrained(str(out))
     got, expected = outputs_of(model, str(folder))
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_class_transformers_renamed_is_read_as_its_new_name(tmp_path):
+    """t5-small's config.json names T5WithLMHeadModel, transformers' class before 3.0."""
+    folder = _copy(tmp_path, "t5")
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps(dict(config, architectures=["T5WithLMHeadModel"])))
+    out = tmp_path / "out"
+    with pytest.warns(converter.ConversionWarning, match="T5WithLMHeadModel, transformers' name before 3.0 for "
+                                                         "T5ForConditionalGeneration"):
+        converter.convert(str(folder), str(out) + "/")
+    assert json.loads((out / "config.json").read_text())["architectures"] == ["T5ForConditionalGeneration"]
+    got, expected = outputs_of(transformers.T5ForConditionalGeneration.from_pretrained(str(out)), str(folder))
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
