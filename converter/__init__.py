@@ -171,18 +171,26 @@ def convert(
                 if mapping is not None:
                     from .loading import renamed
                     conversion.tensors = renamed(conversion, mapping, allow_unused)
-            if not conversion.tensors:
+            from .kinds.outside_state import preprocessing_state as preprocessing_state_of
+            state_only = bool(not conversion.tensors and state_path and preprocessing_state_of(graph)["layers"])
+            if not conversion.tensors and not state_only:
                 raise ReadError(f"{graph.source}: no weights to convert ({_why_empty(conversion)}); nothing was "
                                 "written")
+            if state_only:  # a model of preprocessing alone (a TextVectorization): its state is what it has
+                conversion.warnings.append(f"{graph.source}: no weights to convert ({_why_empty(conversion)}): "
+                                           f"{destination} is not written, only the preprocessing state")
             beside = _hub_files(graph, conversion, destination, force, inputs)
             if dtype is not None:
                 conversion.tensors = [tensor.cast_to(dtype) for tensor in conversion.tensors]
             if record_path is not None:  # the record shows module arguments
                 conversion.warnings += defaults_warnings(conversion)
             conversion.warn()
-            if dry_run:
+            if dry_run or state_only:
                 if made:
                     os.rmdir(made)
+                if state_only and state_path is not None and not dry_run:
+                    write_text(state_path, json.dumps(preprocessing_state_of(graph), indent=2, default=str), force)
+                    conversion.files = []
                 return conversion
             from .progress import ProgressBar
             bar = ProgressBar(sum(nbytes(t) for t in conversion.tensors), "converting") if progress else None
@@ -199,7 +207,6 @@ def convert(
                     copy_file(content, path, force)
                 conversion.files.append(path)
             if state_path is not None:
-                from .kinds.outside_state import preprocessing_state as preprocessing_state_of
                 # default=str: a live model's config may hold numpy scalars
                 write_text(state_path, json.dumps(preprocessing_state_of(graph), indent=2, default=str), force)
         if record_path is not None:

@@ -128,6 +128,9 @@ def _run(arguments: argparse.Namespace) -> int:
                    f"{arguments.destination}; nothing was written")
             return 0
         files = conversion.files
+        if not files:  # a model of preprocessing alone: its state was written, no weights (warned)
+            _print(f"wrote the state of the preprocessing layers to {arguments.preprocessing_state}")
+            return 0
         index = next((path for path in files if path.endswith(".safetensors.index.json")), None)
         shards = [path for path in files if path.endswith(".safetensors")] if index else files[:1]
         where = f"{len(shards)} shards indexed by {index}" if index else files[0]

@@ -121,3 +121,24 @@ def test_a_saved_vocabulary_without_its_special_tokens_is_kept_as_saved(tmp_path
     assert state["layers"][0]["saved_vocabulary"] == ["4", "6"] and "vocabulary" not in state["layers"][0]
     with pytest.raises(converter.UnsupportedLayerError, match="run the lookup before the model"):
         converter.to_torch(str(odd))
+
+
+def test_a_model_of_preprocessing_alone_writes_its_state_and_no_weights_file(tmp_path):
+    """A saved TextVectorization (a common companion file of a text model) has no weights: with
+    --preprocessing-state its vocabulary is written, DST is not (and says so); without, the refusal stands."""
+    text = keras.layers.TextVectorization(max_tokens=20, output_sequence_length=4)
+    text.adapt(["the cat sat", "the hat"])
+    sentence = keras.Input((1,), dtype="string")
+    path, out, state = str(tmp_path / "vectorizer.keras"), tmp_path / "out.safetensors", tmp_path / "state.json"
+    keras.Model(sentence, text(sentence)).save(path)
+    result = run_cli("convert", path, str(out), "--preprocessing-state", str(state))
+    assert result.returncode == 0, result.stderr
+    assert f"wrote the state of the preprocessing layers to {state}" in result.stdout
+    assert f"{out} is not written, only the preprocessing state" in result.stderr and not out.exists()
+    [entry] = json.loads(state.read_text())["layers"]
+    assert entry["class"] == "TextVectorization"
+    rebuilt = keras.layers.TextVectorization(**entry["settings"], vocabulary=entry["vocabulary"])
+    sample = np.array([["the hat sat"], ["a cat"]])
+    np.testing.assert_array_equal(np.asarray(rebuilt(sample)), np.asarray(text(sample)))
+    refused = run_cli("convert", path, str(out))
+    assert refused.returncode == 2 and "no weights to convert" in refused.stderr and not out.exists()
