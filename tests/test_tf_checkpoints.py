@@ -621,3 +621,74 @@ def test_a_checkpoints_own_config_is_data_only(tmp_path):
         "dense.bias", "dense.weight", "head.bias", "head.weight"]
     with pytest.raises(converter.UnsafeFileError, match="never lets code from a file run"):
         converter.verify(str(tmp_path / "code" / "weights"))
+
+
+def _keras3_model():
+    """A Keras 3 model whose variables' paths take every form: a nested functional model's layers (their own
+    names alone), a Sequential's (under its name), an attention's sublayers, a Bidirectional's two cells, a
+    BatchNormalization's statistics, a Dropout's and an LSTM's random seeds."""
+    import keras
+
+    inner_input = keras.Input((6, 8))
+    inner = keras.Model(inner_input, keras.layers.Dense(8, name="inner_dense")(inner_input), name="inner")
+    block = keras.Sequential([keras.layers.Dense(8, name="block_dense"), keras.layers.BatchNormalization(name="bn")],
+                             name="block")
+    x = keras.Input((6, 8))
+    h = block(inner(x))
+    h = keras.layers.Dropout(0.2)(keras.layers.MultiHeadAttention(2, 4, name="mha")(h, h))
+    h = keras.layers.Bidirectional(keras.layers.LSTM(3, return_sequences=True), name="bi")(h)
+    model = keras.Model(x, keras.layers.LSTM(3, name="lstm")(h))
+    randomize(model, seed=4)
+    return model
+
+
+def test_a_keras3_export_pairs_with_its_architecture_by_the_variables_names(tmp_path):
+    """model.export() writes no Keras metadata and keys variables by position (`variables/7`); saved_model.pb
+    names each by its Keras path, in model.variables' order: with the architecture every layer gets its own,
+    and without one the variables are a tree of those names (not of positions)."""
+    pytest.importorskip("tensorflow")
+    model = _keras3_model()
+    keras_file, folder = str(tmp_path / "model.keras"), str(tmp_path / "exported")
+    model.save(keras_file)
+    model.export(folder, verbose=False)
+    _same(converter.state_dict(folder, architecture=keras_file), converter.state_dict(keras_file))
+    named = converter.state_dict(folder, layout="keras")
+    assert "mha.query.kernel" in named and any(key.startswith("bi.backward_lstm") and  # `_1` in a second model
+                                               key.endswith(".lstm_cell.recurrent_kernel") for key in named)
+    assert not any(key.startswith(("variables.", "_all_variables.", "seed_generator")) for key in named)
+    np.testing.assert_array_equal(named["block.bn.moving_variance"], model.get_layer("block").layers[1].moving_variance)
+    with converter.read(folder) as graph:
+        left_out = graph.metadata["left_out"]
+    assert "a random seed's state" in left_out and "listed again" in left_out
+
+
+def test_a_keras3_saved_model_in_another_order_is_refused_with_an_architecture(tmp_path):
+    """tf.saved_model.save(model) lists the variables by the model's attributes, in the checkpoint's order: an
+    attention's projections would come in another order than a layer's weights are read in; refused by name,
+    and its variables are still a tree of their names without the architecture."""
+    tf = _tf()
+    model = _keras3_model()
+    keras_file, folder = str(tmp_path / "model.keras"), str(tmp_path / "saved")
+    model.save(keras_file)
+    tf.saved_model.save(model, folder)
+    with pytest.raises(converter.ReadError, match="not listed in the model's order"):
+        converter.state_dict(folder, architecture=keras_file)
+    assert "mha.query.kernel" in converter.state_dict(folder, layout="keras")
+
+
+def test_a_keras3_export_whose_names_repeat_is_refused_with_an_architecture(tmp_path):
+    """A nested model's layers are named without its name: an inner `dense` and an outer `dense` both save
+    `dense/kernel`, and which is which would be a guess."""
+    pytest.importorskip("tensorflow")
+    import keras
+
+    inner_input = keras.Input((4,))
+    inner = keras.Model(inner_input, keras.layers.Dense(4, name="dense")(inner_input), name="inner")
+    x = keras.Input((4,))
+    model = keras.Model(x, keras.layers.Dense(3, name="dense")(inner(x)))
+    keras_file, folder = str(tmp_path / "model.keras"), str(tmp_path / "exported")
+    model.save(keras_file)
+    model.export(folder, verbose=False)
+    with pytest.raises(converter.ReadError, match=r"cannot be told apart by the names it records \(2 name\(s\) "
+                                                  r"stand for two variables \(dense/bias, dense/kernel\)\)"):
+        converter.state_dict(folder, architecture=keras_file)

@@ -21,7 +21,7 @@ from typing import Any
 
 from ..errors import ReadError
 from ..graph import Layer, ModelGraph, Tensor
-from . import tf_bundle, variable_tree
+from . import saved_variables, tf_bundle, variable_tree
 from .keras_config import parse_model
 from .limits import MAX_JSON_BYTES, parse_json
 from .protowire import all_bytes, first_bytes, first_int, message
@@ -100,8 +100,9 @@ def read_saved_model(folder: str, architecture: Any = None, variables: str = "ra
         raise ReadError(f"{folder}: a SavedModel without variables/variables.index (its weights: the variables "
                         "folder beside saved_model.pb was not copied or committed with it); fetch that folder too")
     own = _keras_metadata_config(folder)
+    names = saved_variables.variable_names(folder) if own is None else None  # Keras 3's, tf.Module's
     graph = read_checkpoint(prefix, architecture if architecture is not None else own, source=folder,
-                            variables=variables)
+                            variables=variables, node_names=names)
     graph.format, graph.own_config = "tf-saved-model", own
     return graph
 
@@ -117,11 +118,12 @@ def saved_model_architecture(folder: str) -> Any:
 
 
 def read_checkpoint(prefix: str, architecture: Any = None, source: str | None = None,
-                    variables: str = "raw") -> ModelGraph:
+                    variables: str = "raw", node_names: dict[int, str] | None = None) -> ModelGraph:
     """A checkpoint's variables: into the layers of `architecture` when given, else as a tree of names.
 
     `variables="ema"`: each variable that has an ExponentialMovingAverage shadow is read from the
-    shadow (under the variable's own name); the raw values are then the ones left out.
+    shadow (under the variable's own name); the raw values are then the ones left out. `node_names`
+    (a SavedModel without Keras metadata: saved_variables) names variables by object-graph node.
     """
     shards, entries = tf_bundle.read_index(prefix)
     shadows = {entry.name[: -len(EMA_SUFFIX)]: entry for entry in entries if entry.name.endswith(EMA_SUFFIX)}
@@ -153,14 +155,23 @@ def read_checkpoint(prefix: str, architecture: Any = None, source: str | None = 
             weights.append((name, Tensor(role=name.rsplit("/", 1)[-1], shape=entry.shape, dtype=entry.dtype,
                                          source=f"{index}:{entry.name}", loader=load)))
     graph.files = sorted(set(graph.files))
+    unnamed = ""
+    if node_names:
+        objects = _object_graph(prefix, shards, entries)
+        key_names = {key: node_names[node] for node, found in enumerate(objects) if node in node_names
+                     for key in found.keys}
+        weights, aliases, unnamed = saved_variables.named_weights(weights, key_names)
+        left_out += aliases
     graph.metadata["left_out"] = ", ".join(left_out)
     graph.own_config = _own_config(prefix, shards, entries)
     architecture = architecture if architecture is not None else graph.own_config
     if architecture is not None:
         config = _plain(architecture)
         root, graph.inputs = parse_model(config, graph.source)
-        objects = _object_graph(prefix, shards, entries)
-        _attach(root, weights, objects, index)
+        if node_names:
+            saved_variables.place_named(root, weights, index, unnamed)
+        else:
+            _attach(root, weights, _object_graph(prefix, shards, entries), index)
         graph.layers, graph.root = root.children or [], root
         graph.keras_version = "2.x"  # tf.keras: the Keras that writes object-based checkpoints and SavedModels
     else:
