@@ -171,7 +171,8 @@ def convert(
                 if mapping is not None:
                     from .loading import renamed
                     conversion.tensors = renamed(conversion, mapping, allow_unused)
-            from .kinds.outside_state import preprocessing_state as preprocessing_state_of
+            if state_path is not None:
+                from .kinds.outside_state import preprocessing_state as preprocessing_state_of
             state_only = bool(not conversion.tensors and state_path and preprocessing_state_of(graph)["layers"])
             if not conversion.tensors and not state_only:
                 raise ReadError(f"{graph.source}: no weights to convert ({_why_empty(conversion)}); nothing was "

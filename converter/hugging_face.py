@@ -229,8 +229,8 @@ def convert(graph: ModelGraph, config: dict[str, Any]) -> Conversion:
     own scope names is then used, and said.
     """
     warnings = []
-    named = config.get("architectures")
-    old = named[0].removeprefix("TF") if isinstance(named, list) and len(named) == 1 and isinstance(named[0], str) \
+    listed = config.get("architectures")
+    old = listed[0].removeprefix("TF") if isinstance(listed, list) and len(listed) == 1 and isinstance(listed[0], str) \
         else None
     if old in RENAMED_CLASSES:
         warnings.append(f"config.json names {old}, transformers' name before 3.0 for {RENAMED_CLASSES[old]}: converted "
