@@ -19,11 +19,12 @@ layout PyTorch expects, under keys `{layer_name}.{torch_param}`.
 Sources: Keras 3 .keras archives, Keras 3 .weights.h5 (and sharded .weights.json), legacy
 HDF5 .h5 (Keras 2.0 to 2.15, tf.keras, Keras 3's .h5 writer) full models and save_weights
 files, Keras model folders (config.json + model.weights.h5), TensorFlow checkpoints (PREFIX,
-PREFIX.index, or a folder with a `checkpoint` file; TF1 and TF2), tf.keras SavedModel
-directories and Hugging Face TensorFlow checkpoints (tf_model.h5 or a sharded
-tf_model.h5.index.json, + config.json, written as a folder transformers loads), all read
-without TensorFlow; subclassed models' files with --import (your classes) or --like (your
-PyTorch twin). `export` writes a runnable PyTorch model file, `verify` compares it with Keras."""
+PREFIX.index, or a folder with a `checkpoint` file; TF1 and TF2), SavedModel directories
+(tf.keras; Keras 3's model.export() with --architecture) and Hugging Face TensorFlow
+checkpoints (tf_model.h5 or a sharded tf_model.h5.index.json, + config.json, written as a
+folder transformers loads), all read without TensorFlow; subclassed models' files with
+--import (your classes) or --like (your PyTorch twin). `export` writes a runnable PyTorch
+model file, `verify` compares it with Keras."""
 
 EPILOG = """\
 examples:
