@@ -151,6 +151,12 @@ def userblock(h5: h5py.File) -> int:
         return 0
 
 
+def file_store(h5: h5py.File, path: str) -> Store:
+    """Where the datasets of the HDF5 file at `path` (open as `h5`) lie: from its superblock to the file's end."""
+    skip = userblock(h5)
+    return Store(path, skip, os.path.getsize(path) - skip)
+
+
 def raised_by_h5py(error: BaseException) -> bool:
     """Whether `error` came out of h5py or the HDF5 library (a damaged file), not out of weightport."""
     trace = error.__traceback__

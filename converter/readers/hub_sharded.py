@@ -35,9 +35,8 @@ def read(index: str) -> ModelGraph:
     import h5py
 
     from . import variable_tree
-    from .hdf5_checks import open_hdf5, userblock
+    from .hdf5_checks import file_store, open_hdf5
     from .hdf5_tensors import list_attribute, tensor_from_dataset
-    from .hdf5_tree import Store
     from .sharded import read_weight_map, shard_files
 
     weight_map = read_weight_map(index, "a Hugging Face TensorFlow checkpoint index")
@@ -57,8 +56,7 @@ def read(index: str) -> ModelGraph:
         graph.files = shard_files(index, weight_map)
         for file in graph.files:
             h5 = graph.resources.enter_context(open_hdf5(file, file))
-            skip = userblock(h5)
-            store = Store(file, skip, os.path.getsize(file) - skip)
+            store = file_store(h5, file)
             names = wanted[os.path.basename(file)]
             listed = list_attribute(h5, "layer_names", file) or []
             unlisted = sorted(set(names) - set(listed)) or sorted(set(listed) - set(names))

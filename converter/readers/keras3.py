@@ -146,7 +146,7 @@ def read_weights(path: str, h5: h5py.File | TreeGroup, architecture: Any = None)
 
 def read_sharded(path: str, architecture: Any = None) -> ModelGraph:
     """Read Keras 3 sharded weights: the `.weights.json` index and its `.weights.h5` shards."""
-    from .hdf5_checks import open_hdf5, userblock
+    from .hdf5_checks import file_store, open_hdf5
     from .sharded import MergedGroup, shard_files
 
     graph = ModelGraph(layers=[], source=path, format="keras-weights-sharded",
@@ -156,8 +156,7 @@ def read_sharded(path: str, architecture: Any = None) -> ModelGraph:
         files = []
         for file in shard_files(path):
             h5 = graph.resources.enter_context(open_hdf5(file, file))
-            skip = userblock(h5)
-            stores[h5.filename] = Store(file, skip, os.path.getsize(file) - skip)
+            stores[h5.filename] = file_store(h5, file)
             files.append(h5)
     except BaseException:
         graph.close()

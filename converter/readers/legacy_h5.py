@@ -8,7 +8,6 @@ walking, so that the order is the layer's own.
 """
 from __future__ import annotations
 
-import os
 import re
 from typing import Any
 
@@ -18,7 +17,7 @@ from ..config import Config
 from ..errors import LayoutError, ReadError
 from ..graph import Layer, ModelGraph, Tensor
 from . import variable_tree
-from .hdf5_checks import userblock
+from .hdf5_checks import file_store
 from .hdf5_tree import Store
 from .hdf5_tensors import attr_text, attribute, list_attribute, tensor_from_dataset
 from .keras_config import (
@@ -58,8 +57,7 @@ def read_legacy(path: str, h5: h5py.File, architecture: Any = None, as_tree: boo
         backend = attribute(weights_root, "backend", path) if backend is None else backend
         if backend is not None:
             graph.metadata["backend"] = version_text(attr_text(backend))
-        skip = userblock(h5)
-        store = Store(path, skip, os.path.getsize(path) - skip)
+        store = file_store(h5, path)
         if full_model:
             graph.own_config = parse_json(attr_text(attribute(h5, "model_config", path)),
                                           f"{path}: the model_config attribute")
