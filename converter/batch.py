@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 from .errors import ArgumentError, ConversionWarning, ConverterError
+from .readers import hub_sharded
 from .writers import WRITERS
 
 #: the suffixes of Keras files a folder is searched for (a sharded index counts as one model, and so does a sharded
@@ -44,7 +45,7 @@ def keras_files(paths: Iterable[str]) -> list[str]:
         if os.path.isdir(path):
             names = sorted(os.listdir(path))
             shards = {name for name in names if name.endswith(".weights.json")}
-            hub_shards = "tf_model.h5.index.json" in names
+            hub_shards = hub_sharded.INDEX in names
             found += [os.path.join(path, name) for name in names if name.endswith(KERAS_SUFFIXES)
                       and not _is_shard_of(name, shards) and not (hub_shards and HUB_SHARD.fullmatch(name))
                       and os.path.isfile(os.path.join(path, name))]

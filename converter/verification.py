@@ -126,7 +126,6 @@ def compare(name: str, class_name: str, expected: Any, actual: Any, atol: float,
     return Comparison(name, class_name, difference, relative, status, scale)
 
 
-
 #: layers whose inputs are row numbers: an Embedding's output is a row of its table, as exact for id 2712 as
 #: for id 3, so the ids' size must not widen the tolerance of what follows (it made an LSTM's bound 0.27)
 INDEX_READERS = frozenset({"Embedding"})

@@ -65,6 +65,7 @@ def named_weights(weights: list[tuple[str, Tensor]], key_names: dict[str, str]) 
     if twice:
         return weights, [], f"{len(twice)} name(s) stand for two variables ({', '.join(twice[:3])})"
     kept = {name: tensor for name, (_, tensor) in zip(names, primary)}
+    listed_ids = {id(tensor) for _, tensor in primary}
     named, left_out = [], []
     for name, (_, tensor) in zip(names, primary):
         if SEED_STATE.search(name):
@@ -73,7 +74,7 @@ def named_weights(weights: list[tuple[str, Tensor]], key_names: dict[str, str]) 
         tensor.role = name.rsplit("/", 1)[-1]
         named.append((name, tensor))
     for path, tensor in weights:
-        if any(tensor is other for _, other in primary):
+        if id(tensor) in listed_ids:
             continue
         again = key_names.get(_key(tensor))
         twin = kept.get(again) if again is not None else None
