@@ -86,6 +86,89 @@ def make_lfs_checkpoint(folder: Path) -> Path:
     return folder / "ckpt.index"
 
 
+def make_torch_checkpoint(folder: Path) -> Path:
+    """A PyTorch checkpoint saved under a Keras name (found in a public repository as model.hdf5)."""
+    import torch
+
+    path = folder / "model.hdf5"
+    torch.save({"fc.weight": torch.ones(2, 3)}, path)
+    return path
+
+
+def make_torch_legacy_checkpoint(folder: Path) -> Path:
+    import torch
+
+    path = folder / "model.h5"
+    torch.save({"fc.weight": torch.ones(2, 3)}, path, _use_new_zipfile_serialization=False)
+    return path
+
+
+def make_pickle(folder: Path) -> Path:
+    import pickle
+
+    path = folder / "model.h5"
+    path.write_bytes(pickle.dumps({"weights": [1.0, 2.0]}))
+    return path
+
+
+def make_npy(folder: Path) -> Path:
+    path = folder / "weights.h5"
+    with open(path, "wb") as handle:
+        np.save(handle, np.ones((2, 3), np.float32))
+    return path
+
+
+def make_npz(folder: Path) -> Path:
+    path = folder / "model.keras"
+    with open(path, "wb") as handle:
+        np.savez(handle, kernel=np.ones((2, 3), np.float32))
+    return path
+
+
+def make_safetensors(folder: Path) -> Path:
+    from safetensors.numpy import save_file
+
+    path = folder / "model.h5"
+    save_file({"dense.weight": np.ones((2, 3), np.float32)}, str(path))
+    return path
+
+
+def make_gzip(folder: Path) -> Path:
+    import gzip
+
+    path = folder / "model.h5"
+    path.write_bytes(gzip.compress(Path(fixture("keras2/mlp.h5")).read_bytes()))
+    return path
+
+
+def make_web_page(folder: Path) -> Path:
+    """What `wget https://github.com/OWNER/REPO/blob/main/model.h5` saves."""
+    path = folder / "model.h5"
+    path.write_text('\n\n<!DOCTYPE html>\n<html lang="en" data-color-mode="auto">\n<head><meta charset="utf-8">')
+    return path
+
+
+def make_jpeg(folder: Path) -> Path:
+    """A JPEG's start (SOI and the JFIF segment) under a model's name (found in a public repository)."""
+    path = folder / "generator.h5"
+    path.write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + bytes(64))
+    return path
+
+
+def make_png(folder: Path) -> Path:
+    """A 1x1 grey PNG, built chunk by chunk."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    path = folder / "model.h5"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(b"\x00\x80")) + chunk(b"IEND", b""))
+    return path
+
+
 CASES = {
     "empty": (make_empty, "empty"),
     "truncated_h5": (make_truncated_h5, "truncated"),
@@ -98,6 +181,17 @@ CASES = {
     "missing": (make_missing, "no such file"),
     "lfs_pointer": (make_lfs_pointer, "a Git LFS pointer to a 487.2 MB file"),
     "lfs_checkpoint": (make_lfs_checkpoint, "a Git LFS pointer to a 487.2 MB file"),
+    # files that are not Keras's, named for what they are
+    "torch_checkpoint": (make_torch_checkpoint, "a PyTorch checkpoint (torch.save), not a Keras file"),
+    "torch_legacy_checkpoint": (make_torch_legacy_checkpoint, "a PyTorch checkpoint (torch.save before PyTorch 1.6)"),
+    "pickle": (make_pickle, "a Python pickle"),
+    "npy": (make_npy, "a NumPy array (.npy"),
+    "npz": (make_npz, "a NumPy archive (.npz"),
+    "safetensors": (make_safetensors, "a safetensors file"),
+    "gzip": (make_gzip, "gzip-compressed: decompress it"),
+    "web_page": (make_web_page, "a web page, not a model"),
+    "png": (make_png, "a PNG image, not a model file"),
+    "jpeg": (make_jpeg, "a JPEG image, not a model file"),
 }
 
 
@@ -133,3 +227,16 @@ def test_unknown_layout_exits_2(tmp_path):
     result = run_cli("convert", fixture("keras3/mlp.keras"), str(tmp_path / "o.npz"), "--layout", "tf")
     assert result.returncode == 2
     assert not (tmp_path / "o.npz").exists()
+
+
+def test_tflite_file_is_named(tmp_path):
+    """A TensorFlow Lite flatbuffer made by TensorFlow's own converter: named, and the Keras model asked for."""
+    tf = pytest.importorskip("tensorflow")
+    double = tf.function(lambda x: x * 2.0 + 1.0, input_signature=[tf.TensorSpec([1, 3], tf.float32)])
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([double.get_concrete_function()], double)
+    path = tmp_path / "model.h5"
+    path.write_bytes(converter.convert())
+    result = run_cli("convert", str(path), str(tmp_path / "out.safetensors"))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "a TensorFlow Lite model (.tflite)" in result.stderr
+    assert not (tmp_path / "out.safetensors").exists()

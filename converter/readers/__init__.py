@@ -12,6 +12,7 @@ from ..errors import ArgumentError, ReadError
 from ..graph import ModelGraph
 from .. import hugging_face
 from . import hub_sharded, live, tf_checkpoint
+from .foreign import file_kind, zip_kind
 from .keras_config import numpy_values_read
 from .limits import parse_json, read_json_file, refuse_lfs_pointer
 
@@ -55,7 +56,8 @@ def load_architecture(path: str) -> Any:
 
         with open_archive(path) as archive:
             if "config.json" not in archive.namelist():
-                raise ReadError(f"{path}: a zip archive without config.json; give a .keras file")
+                what = zip_kind(archive.namelist()) or "a zip archive without config.json"
+                raise ReadError(f"{path}: {what}; give a .keras file")
             return read_json_member(archive, path, "config.json")
     import h5py
 
@@ -208,7 +210,7 @@ def _read_file(path: str, architecture: Any, hub_config: dict[str, Any] | None =
     if sharded.is_keras_shard_index(path):
         return keras3.read_sharded(path, architecture)
     if not h5py.is_hdf5(path):
-        raise ReadError(f"{path}: neither a zip archive nor an HDF5 file; {_HINT}")
+        raise ReadError(f"{path}: {file_kind(head) or 'neither a zip archive nor an HDF5 file'}; {_HINT}")
     h5 = open_hdf5(path, path)
     try:
         if hub_config is not None and is_legacy(h5) and "model_config" not in h5.attrs:

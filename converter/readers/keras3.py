@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ..config import Config
 from ..errors import LayoutError, ReadError
 from ..graph import Layer, ModelGraph, Tensor, to_snake_case
+from .foreign import zip_kind
 from .hdf5_tree import Store, TreeGroup, simple_tree
 from .hdf5_tensors import (
     attr_text, attribute, is_dataset, is_group, is_legacy, numeric_key, tensor_from_dataset, text_name,
@@ -52,10 +53,9 @@ def read_archive(path: str, architecture: Any = None) -> ModelGraph:
         names = set(archive.namelist())
         for member in ("config.json", WEIGHTS_MEMBER):
             if member not in names and not (member == "config.json" and architecture is not None):
-                raise ReadError(
-                    f"{path}: zip archive without {member}; a Keras .keras archive holds "
-                    "config.json, metadata.json and model.weights.h5"
-                )
+                what = zip_kind(archive.namelist()) or f"zip archive without {member}"
+                raise ReadError(f"{path}: {what}; a Keras .keras archive holds config.json, metadata.json and "
+                                "model.weights.h5")
         own = read_json_member(archive, path, "config.json") if "config.json" in names else None
         if own is not None and not isinstance(own, dict) or own is None and architecture is None:
             raise ReadError(f"{path}: config.json holds {type(own).__name__}, not a Keras model config")
