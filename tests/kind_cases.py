@@ -173,7 +173,12 @@ CASES: list[Case] = [
           ("right_ellipsis", "ab...,bc->ac...", (4, 5), (7, 5), "c"),
           ("no_bias", "ab,bcd->acd", (6,), (3, 2), None),
           ("contract_two", "abc,bcd->ad", (3, 6), (4,), "d"),
-          ("capitals", "aBc,cD->aBD", (3, 6), (3, 4), "D"))],
+          ("capitals", "aBc,cD->aBD", (3, 6), (3, 4), "D"),
+          # a bias on an output axis that is not the last: Keras 3.7+ on TensorFlow adds it along the last axis
+          # (sizes equal) or axis 1 (tf.nn.bias_add), tf.keras broadcasts it; (3, 4): both agree
+          ("bias_not_last_square", "...b,bxy->...xy", (5,), (3, 3), "x"),
+          ("bias_not_last_axis_one", "abc,cde->abde", (4, 6), (None, 4, 3), "d"),
+          ("bias_not_last", "...b,bxy->...xy", (5,), (3, 4), "x"))],
     # identity at inference
     *[single(name, name.lower(), (5, 4), lambda k, name=name, argument=argument: getattr(k.layers, name)(argument))
       for name, argument in (("Dropout", 0.5), ("GaussianNoise", 1.0), ("GaussianDropout", 0.5),

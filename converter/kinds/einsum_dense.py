@@ -123,9 +123,31 @@ def convert(layer: Layer, context: Context) -> LayerConversion:
     module = TorchModule("EinsumDense", {"equation": equation.text, "weight_shape": layer.tensor("kernel").shape,
                                          "bias_shape": bias})
     tensors = [to_torch(layer, "kernel", "weight", Layout.SAME)]
+    warnings = []
     if bias is not None:
         tensors.append(to_torch(layer, "bias", "bias", Layout.SAME))
-    return LayerConversion(layer, module, tensors, activation=layer.config.get("activation"))
+        if layer.module is not None and backend_dependent(bias):  # a Keras 3 config records its module
+            warnings.append(
+                f"layer {layer.key}: its bias {bias} lies along an output axis that is not the last; Keras 3.7 and "
+                "later on TensorFlow add such a bias along the output's last axis, or else its axis 1, when that "
+                "axis has the bias's size (tf.nn.bias_add), where JAX, PyTorch and earlier Keras broadcast it: the "
+                "module computes as the Keras that wrote the file did on TensorFlow (a .keras file does not record "
+                "its backend; for a model run on JAX or PyTorch, set bias_add = 'broadcast' on this layer's "
+                "EinsumDense in the built module)")
+    return LayerConversion(layer, module, tensors, activation=layer.config.get("activation"), warnings=warnings)
+
+
+def backend_dependent(bias: tuple[int, ...]) -> bool:
+    """Whether Keras 3.7+'s TensorFlow backend may add this bias along another axis than the one it is shaped
+    for: one axis longer than 1, and not its last (a bias on the output's last axis is added there by all)."""
+    longer = [axis for axis, size in enumerate(bias) if size > 1]
+    return len(longer) == 1 and longer[0] != len(bias) - 1
+
+
+def _tensorflow_bias_add(e: Emitter) -> bool:
+    """Whether the Keras that wrote the file added EinsumDense biases with TensorFlow's bias_add rule: Keras 3.7
+    on (its ops.add), on TensorFlow or a backend the file does not record."""
+    return e.keras_version >= (3, 7) and e.backend in (None, "tensorflow")
 
 
 def forward(e: Emitter) -> Value:
@@ -133,6 +155,9 @@ def forward(e: Emitter) -> Value:
     result = require_weights(e)
     if result.module.kind != "EinsumDense":
         return dense.forward(e)
+    bias = result.module.arguments.get("bias_shape")
+    if bias is not None and backend_dependent(bias) and _tensorflow_bias_add(e):
+        result.module.arguments["bias_add"] = "tensorflow"
     e.module(result.module)
     x, equation = e.inputs[0], parse(e.config)
     assert isinstance(equation, Equation)  # convert() built the module from it
@@ -145,8 +170,11 @@ register(Kind(
     "keras.layers.EinsumDense", module="nn.Linear; else EinsumDense (weightport)", convert=convert, forward=forward,
     unsupported=_unsupported, variables=variables,
     description="as a Dense (`...b,bc->...c`): kernel (in, out) -> weight (out, in), int8-quantized too; any other "
-                "equation: kernel and bias kept as stored, the same einsum",
+                "equation: kernel and bias kept as stored, the same einsum; a bias on an axis that is not the "
+                "output's last added as the file's Keras added it (3.7+ on TensorFlow: tf.nn.bias_add's axis, "
+                "warned)",
     tested="ab,bc->ac and abc,cd->abd with and without bias, int8-quantized; abc,cde->abde, abcd,cde->abe, "
-           "...b,bcd->...cd, ab...,bc->ac..., bias on some output axes, both Keras",
+           "...b,bcd->...cd, ab...,bc->ac..., bias on some output axes (not the last: Keras 3.7+ on TensorFlow, "
+           "tf.keras), both Keras",
     quantized=(quantization.INT8,),
 ))

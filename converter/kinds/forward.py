@@ -52,6 +52,8 @@ class Emitter(Protocol):
     kwargs: dict[str, Any]
     result: LayerConversion | None  # what the kind's rule made of the layer's weights
     keras_major: int  # the Keras that wrote the file: 2 or 3
+    keras_version: tuple[int, int]  # its major and minor version ((3, 99) when the file does not say)
+    backend: str | None  # the backend it ran on, where the file records it (legacy .h5)
     first_input_cast: bool  # whether the call's first input was cast to the layer's dtype (Keras's autocast)
     tracing: bool  # per-layer capture is on (verify --per-layer)
     statements: list[str]  # lines added so far, run before the value is assigned

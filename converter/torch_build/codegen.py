@@ -45,8 +45,11 @@ class Generator:
         self.output_masked: dict[str, list[bool]] = {}  # per generated class: which outputs carry a Keras mask
         self.input_masked: dict[tuple[str, ...], tuple[bool, ...]] = {}  # per nested model: its inputs with a mask
         self.class_of: dict[tuple[str, ...], ClassSource] = {}  # a model's Keras path -> its class
-        major = re.match(r"\d+", graph.keras_version)
-        self.keras_major = int(major.group()) if major else 3
+        version = re.match(r"(\d+)(?:\.(\d+))?", graph.keras_version)
+        # a file that does not say (a .weights.h5): the Keras of today
+        self.keras_version = (int(version.group(1)), int(version.group(2) or 0)) if version else (3, 99)
+        self.keras_major = self.keras_version[0]
+        self.backend = graph.metadata.get("backend")  # legacy .h5 files record it; a .keras archive does not
 
     def convert(self, value: Value, layout: str | None) -> str:
         """`value` as an expression in `layout` (None: as it is)."""

@@ -72,6 +72,8 @@ class Emitter:
         self.name = source.attribute(call.layer.name)
         self.statements: list[str] = []
         self.keras_major = generator.keras_major
+        self.keras_version = generator.keras_version
+        self.backend = generator.backend
         self.tracing = generator.trace
 
     @property

@@ -345,19 +345,34 @@ class LocallyConnected(nn.Module):
 
 class EinsumDense(nn.Module):
     """Keras's EinsumDense for an equation that is not a Dense: einsum(equation, x, weight) + bias, weight and
-    bias as Keras stores them (the bias shaped to broadcast against the output's trailing axes)."""
+    bias as Keras stores them (the bias shaped to broadcast against the output's trailing axes).
+
+    bias_add "tensorflow" adds the bias as Keras 3.7 and later do on TensorFlow: a bias with one axis longer
+    than 1 whose size is that of the output's last axis, or else of its axis 1, goes along that axis
+    (tf.nn.bias_add), whichever axis the bias was shaped for; "broadcast" (JAX, PyTorch, earlier Keras,
+    tf.keras) broadcasts it. The two differ only for a bias on an axis that is not the output's last.
+    """
 
     bias: torch.Tensor | None
 
-    def __init__(self, equation: str, weight_shape: tuple, bias_shape: tuple | None) -> None:
+    def __init__(self, equation: str, weight_shape: tuple, bias_shape: tuple | None,
+                 bias_add: str = "broadcast") -> None:
         super().__init__()
         self.equation = equation
         self.weight = nn.Parameter(torch.empty(weight_shape))
         self.bias = nn.Parameter(torch.empty(bias_shape)) if bias_shape is not None else None
+        self.bias_add = bias_add
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = torch.einsum(self.equation, x, self.weight)
-        return y + self.bias if self.bias is not None else y
+        if self.bias is None:
+            return y
+        longer = [size for size in self.bias.shape if size > 1]
+        if self.bias_add == "tensorflow" and len(longer) == 1 and longer[0] in (y.shape[1], y.shape[-1]):
+            shape = [1] * y.dim()
+            shape[-1 if y.shape[-1] == longer[0] else 1] = longer[0]
+            return y + self.bias.reshape(shape)
+        return y + self.bias
 
 
 class Normalization(nn.Module):

@@ -1,0 +1,104 @@
+"""EinsumDense's bias on an output axis that is not the last: Keras 3.7 and later on TensorFlow add it with
+tf.nn.bias_add along the output's last axis (or axis 1) where that axis has its size; JAX, PyTorch, earlier
+Keras and tf.keras broadcast it. The built module computes as the file's Keras and backend did (the kind
+cases compare both with real Keras); these check the choice for files Keras 3.15 on TensorFlow cannot write.
+"""
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+import converter
+from helpers import keras3
+
+KERNEL_AND_BIAS = ("...b,bxy->...xy", (3, 3), "x")
+
+
+def einsum_model(keras, seed: int = 3):
+    equation, output_shape, bias_axes = KERNEL_AND_BIAS
+    inputs = keras.Input((5,))
+    model = keras.Model(inputs, keras.layers.EinsumDense(equation, output_shape=output_shape,
+                                                         bias_axes=bias_axes)(inputs))
+    rng = np.random.default_rng(seed)
+    for weight in model.weights:
+        weight.assign(rng.normal(0, 1, weight.shape).astype("float32"))
+    return model
+
+
+def broadcast(x: np.ndarray, model) -> np.ndarray:
+    """What JAX, PyTorch and Keras before 3.7 compute: the einsum, the (3, 1) bias broadcast along x."""
+    kernel, bias = (np.asarray(w) for w in model.weights)
+    return np.einsum("nb,bxy->nxy", x, kernel) + bias
+
+
+def with_keras_version(source: Path, destination: Path, version: str) -> Path:
+    """The .keras archive with metadata.json claiming another Keras version (the rest as written)."""
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(destination, "w") as new:
+        for item in old.infolist():
+            data = old.read(item.filename)
+            if item.filename == "metadata.json":
+                data = json.dumps(dict(json.loads(data), keras_version=version)).encode()
+            new.writestr(item, data)
+    return destination
+
+
+def outputs(path: Path, x: np.ndarray) -> np.ndarray:
+    module = converter.to_torch(str(path), input_layout="keras")
+    with torch.no_grad():
+        return module(torch.from_numpy(x)).numpy()
+
+
+def test_keras_3_on_tensorflow_matches_keras_and_differs_from_broadcast(tmp_path):
+    keras = keras3()
+    model = einsum_model(keras)
+    model.save(tmp_path / "m.keras")
+    x = np.random.default_rng(0).normal(0, 1, (4, 5)).astype("float32")
+    with pytest.warns(converter.ConversionWarning, match=r"bias_add = 'broadcast'"):
+        got = outputs(tmp_path / "m.keras", x)
+    np.testing.assert_allclose(got, np.asarray(model(x)), atol=1e-5)
+    assert np.abs(got - broadcast(x, model)).max() > 1e-2  # the case tells the two apart
+
+
+def test_keras_before_3_7_broadcasts(tmp_path):
+    keras = keras3()
+    model = einsum_model(keras)
+    model.save(tmp_path / "m.keras")
+    older = with_keras_version(tmp_path / "m.keras", tmp_path / "old.keras", "3.6.0")
+    x = np.random.default_rng(1).normal(0, 1, (4, 5)).astype("float32")
+    np.testing.assert_allclose(outputs(older, x), broadcast(x, model), atol=1e-5)
+
+
+def test_legacy_h5_of_another_backend_broadcasts(tmp_path):
+    """A Keras 3 .h5 records its backend: as written on TensorFlow it computes as Keras; one run on JAX
+    broadcasts."""
+    keras = keras3()
+    model = einsum_model(keras)
+    model.save(tmp_path / "m.h5")
+    with h5py.File(tmp_path / "m.h5", "r+") as h5:
+        assert h5.attrs["backend"] in ("tensorflow", b"tensorflow")
+    x = np.random.default_rng(2).normal(0, 1, (4, 5)).astype("float32")
+    np.testing.assert_allclose(outputs(tmp_path / "m.h5", x), np.asarray(model(x)), atol=1e-5)
+    with h5py.File(tmp_path / "m.h5", "r+") as h5:
+        h5.attrs["backend"] = "jax"
+    np.testing.assert_allclose(outputs(tmp_path / "m.h5", x), broadcast(x, model), atol=1e-5)
+
+
+def test_the_attribute_the_warning_names_switches_to_broadcast(tmp_path):
+    """A .keras file does not record its backend: for a model run on JAX or PyTorch, the warning's switch."""
+    keras = keras3()
+    model = einsum_model(keras)
+    model.save(tmp_path / "m.keras")
+    x = np.random.default_rng(3).normal(0, 1, (4, 5)).astype("float32")
+    with pytest.warns(converter.ConversionWarning) as caught:
+        module = converter.to_torch(str(tmp_path / "m.keras"), input_layout="keras")
+    layer = model.layers[-1].name
+    assert f"layer {layer}:" in str(caught[0].message) and "set bias_add = 'broadcast'" in str(caught[0].message)
+    getattr(module, layer).bias_add = "broadcast"
+    with torch.no_grad():
+        np.testing.assert_allclose(module(torch.from_numpy(x)).numpy(), broadcast(x, model), atol=1e-5)
