@@ -425,6 +425,16 @@ CASES: list[Case] = [
       for kind in ("Average", "Max") for shape, size, options, suffix in (
           ((9, 2), (4,), {}, ""), ((7, 10, 3), (3, 4), {}, ""), ((5, 6, 7, 2), (2, 3, 4), {}, ""),
           ((3, 7, 10), (3, 4), {"data_format": "channels_first"}, "_channels_first"))],
+    # channels_first, the output as wide as its channels: Keras 3.7+ on TensorFlow adds the bias along the width
+    # (tf.nn.bias_add), tf.keras per channel
+    *[single(kind, f"{kind.lower()}_channels_first_as_wide_as_channels", shape,
+             lambda k, kind=kind, options=options: getattr(k.layers, kind)(**options, data_format="channels_first"))
+      for kind, shape, options in (
+          ("Conv1D", (3, 6), {"filters": 4, "kernel_size": 3}),  # output (4, 4)
+          ("Conv2D", (3, 5, 6), {"filters": 4, "kernel_size": 3}),  # (4, 3, 4)
+          ("Conv2DTranspose", (3, 5, 2), {"filters": 4, "kernel_size": 3}),  # (4, 7, 4)
+          ("DepthwiseConv2D", (2, 5, 6), {"kernel_size": 3, "depth_multiplier": 2}),  # (4, 3, 4)
+          ("SeparableConv2D", (3, 5, 6), {"filters": 4, "kernel_size": 3}))],  # (4, 3, 4)
     # RMSNormalization (Keras 3): nn.RMSNorm over the trailing axes, written out in float16
     *[single("RMSNormalization", f"rms_normalization_{name}", shape, lambda k, options=options:
              k.layers.RMSNormalization(**options), keras2=False) for name, shape, options in (

@@ -12,7 +12,8 @@ from typing import Any
 from ..errors import LayoutError
 from ..graph import Layer
 from ..padding import same_padding, transpose_crop
-from .forward import CHANNELS_FIRST, KERAS, Emitter, Value, activated, literal, require_weights, same
+from .forward import (CHANNELS_FIRST, KERAS, Emitter, Value, activated, literal, require_weights, same,
+                      tensorflow_bias_add)
 from .rules import expect_shape
 
 DATA_FORMATS = ("channels_last", "channels_first")
@@ -126,4 +127,16 @@ def convolution_forward(e: Emitter) -> Value:
     layout = KERAS if result.options.get("data_format") == "channels_first" else CHANNELS_FIRST
     e.module(result.module)
     x = e.inputs[0]
-    return activated(e, same(x, f"{e.attribute}({padded(e, e.arg(0, layout))})", layout=layout))
+    expr = f"{e.attribute}({padded(e, e.arg(0, layout))})"
+    bias = f"{e.attribute}.pointwise.bias" if result.module.parts else f"{e.attribute}.bias"
+    return activated(e, same(x, channels_first_bias(e, expr, bias), layout=layout))
+
+
+def channels_first_bias(e: Emitter, expr: str, bias: str) -> str:
+    """`expr`, a convolution's output with its bias added per channel, with the bias moved as Keras 3.7+ on
+    TensorFlow adds a channels_first convolution's (ops.add: along the last axis when it has as many entries
+    as channels); unchanged for other files, channels_last layers and layers without a bias."""
+    channels_first = require_weights(e).options.get("data_format") == "channels_first"
+    if not channels_first or not e.layer.has("bias") or not tensorflow_bias_add(e):
+        return expr
+    return f"{e.helper('keras_tf_channels_first_bias')}({expr}, {bias}, {literal(e.layer.key)})"

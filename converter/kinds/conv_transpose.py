@@ -8,7 +8,7 @@ from __future__ import annotations
 from ..graph import Layer
 from ..layouts import Layout
 from ..conversion import LayerConversion, TorchModule
-from .conv_options import check_kernel_size, transpose_options
+from .conv_options import channels_first_bias, check_kernel_size, transpose_options
 from .forward import CHANNELS_FIRST, KERAS, Emitter, Value, activated, literal, require_weights, same
 from .registry import Kind, register
 from .rules import Context, expect_shape, kernel_and_bias, with_bias
@@ -46,7 +46,7 @@ def forward(e: Emitter) -> Value:
     x = e.inputs[0]
     expr = (f"{e.helper('conv_transpose')}({e.attribute}, {e.arg(0, layout)}, "
             f"{literal(options['keras_padding'])}, {literal(options['keras_output_padding'])})")
-    return activated(e, same(x, expr, layout=layout))
+    return activated(e, same(x, channels_first_bias(e, expr, f"{e.attribute}.bias"), layout=layout))
 
 
 for _class, _spatial in SPATIAL.items():

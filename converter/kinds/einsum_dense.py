@@ -18,7 +18,7 @@ from ..conversion import LayerConversion, TorchModule
 from ..graph import Layer
 from ..layouts import Layout
 from . import dense, quantization
-from .forward import KERAS, Emitter, Value, activated, require_weights
+from .forward import KERAS, Emitter, Value, activated, require_weights, tensorflow_bias_add
 from .registry import Kind, register
 from .rules import Context, Variable, expect_shape, numbered, to_torch
 
@@ -144,11 +144,6 @@ def backend_dependent(bias: tuple[int, ...]) -> bool:
     return len(longer) == 1 and longer[0] != len(bias) - 1
 
 
-def _tensorflow_bias_add(e: Emitter) -> bool:
-    """Whether the Keras that wrote the file added EinsumDense biases with TensorFlow's bias_add rule: Keras 3.7
-    on (its ops.add), on TensorFlow or a backend the file does not record."""
-    return e.keras_version >= (3, 7) and e.backend in (None, "tensorflow")
-
 
 def forward(e: Emitter) -> Value:
     """A Dense's forward, or the einsum on the input as Keras holds it (channels-last)."""
@@ -156,7 +151,7 @@ def forward(e: Emitter) -> Value:
     if result.module.kind != "EinsumDense":
         return dense.forward(e)
     bias = result.module.arguments.get("bias_shape")
-    if bias is not None and backend_dependent(bias) and _tensorflow_bias_add(e):
+    if bias is not None and backend_dependent(bias) and tensorflow_bias_add(e):
         result.module.arguments["bias_add"] = "tensorflow"
     e.module(result.module)
     x, equation = e.inputs[0], parse(e.config)

@@ -116,6 +116,14 @@ def activation(emitter: Emitter, name: Any, value: Value) -> str:
     return simple[name]
 
 
+def tensorflow_bias_add(e: Emitter) -> bool:
+    """Whether the file's Keras added biases by its TensorFlow backend's rule: from Keras 3.7 its ops.add adds a
+    bias with one axis longer than 1 by tf.nn.bias_add, along the output's last axis when that axis has the
+    bias's size, else axis 1, whichever axis the bias was shaped for; on TensorFlow, or a backend the file does
+    not record (a .keras archive)."""
+    return e.keras_version >= (3, 7) and e.backend in (None, "tensorflow")
+
+
 def activated(emitter: Emitter, value: Value) -> Value:
     """`value` passed through the activation fused into this layer's config."""
     return same(value, activation(emitter, emitter.config.get("activation", "linear"), value))

@@ -20,6 +20,7 @@ from .codegen import Generator
 _NEEDS = {"pool": ["same_pad"], "same_pad": ["same_padding"], "conv_transpose": ["transpose_crop"],
           "aspect_crop": ["float32_quotient"], "aspect_pad": ["float32_quotient"]}
 _HEADER = '''import math
+import warnings
 from collections import OrderedDict
 
 import torch

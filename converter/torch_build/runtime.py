@@ -7,6 +7,7 @@ Keras semantic that torch has no single call for.
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 import torch.nn.functional as F
@@ -73,6 +74,19 @@ def conv_transpose(module: nn.ConvTranspose1d | nn.ConvTranspose2d | nn.ConvTran
     y = function(x, module.weight, module.bias, module.stride, 0, tuple(extras), module.groups, module.dilation)
     index = (slice(None), slice(None)) + tuple(slice(a, a + n) for a, n in zip(starts, sizes))
     return y[index]
+
+
+def keras_tf_channels_first_bias(y: torch.Tensor, bias: torch.Tensor | None, layer: str) -> torch.Tensor:
+    """A channels_first convolution's output, its bias added per channel, as Keras 3.7+ on TensorFlow adds it:
+    along the last axis instead when that axis has as many entries as channels (tf.nn.bias_add's NHWC)."""
+    if bias is None or y.shape[-1] != bias.shape[0]:
+        return y
+    warnings.warn(f"layer {layer}: its output's last axis has as many entries as its channels, and Keras 3.7+ on "
+                  "TensorFlow adds the bias along that axis then (tf.nn.bias_add), as this module does; "
+                  "other backends, and Keras's own traced graphs of a Conv1D/2D/3D, add it per channel", stacklevel=2)
+    per_channel = [1] * y.dim()
+    per_channel[1] = -1
+    return y - bias.reshape(per_channel) + bias.reshape([1] * (y.dim() - 1) + [-1])
 
 
 def hard_sigmoid_keras2(x: torch.Tensor) -> torch.Tensor:
