@@ -119,8 +119,11 @@ def load_keras_model(source: Any, graph: ModelGraph, checked: Any = None) -> Any
     """
     if not isinstance(source, (str, os.PathLike)):
         return source
-    # a SavedModel named by its saved_model.pb: Keras loads the folder, which the graph was read from
-    path = graph.source if graph.format == "tf-saved-model" else os.fspath(source)
+    # A SavedModel is never given to TensorFlow's SavedModel loader: loading one runs functions the file holds (a
+    # resource's initializer, which may write files). Keras builds the model from its checked config and restores
+    # the variables checkpoint beside saved_model.pb, data only, as for a checkpoint.
+    path = os.path.join(graph.source, "variables", "variables") if graph.format == "tf-saved-model" \
+        else os.fspath(source)
 
     meant = as_meant(checked)
 
@@ -132,7 +135,8 @@ def load_keras_model(source: Any, graph: ModelGraph, checked: Any = None) -> Any
         return model
 
     try:
-        if (graph.own_config is None or graph.format == "tf-checkpoint" or graph.metadata.get("numpy_values")
+        if (graph.own_config is None or graph.format in ("tf-checkpoint", "tf-saved-model")
+                or graph.metadata.get("numpy_values")
                 or meant != checked):  # a checkpoint holds no model: Keras builds its config, loads the weights
             return _with_writer_keras(graph, built_with_weights)  # see verification_notes
         return _with_writer_keras(graph, lambda keras: keras.models.load_model(path, compile=False, safe_mode=True))

@@ -85,7 +85,38 @@ def test_saved_model_builds_and_verifies(written):
         actual = module(torch.from_numpy(inputs)).numpy()
     np.testing.assert_allclose(actual, model(inputs).numpy(), atol=1e-5)
     assert converter.verify(str(folder / "saved"), per_layer=True).ok
-    assert converter.verify(str(folder / "saved" / "saved_model.pb")).ok  # Keras loads the folder
+    assert converter.verify(str(folder / "saved" / "saved_model.pb")).ok  # Keras builds it from the folder
+
+
+def test_verify_never_runs_a_saved_models_own_functions(tmp_path):
+    """TensorFlow's SavedModel loader runs functions the file holds (a resource's initializer): a crafted
+    SavedModel whose Keras config is clean but whose resource writes a file when loaded. verify builds the
+    model from the config and restores the variables checkpoint instead: nothing is written, and it verifies."""
+    import tf_keras as k
+
+    tf = _tf()
+    marker = tmp_path / "MARKER"
+
+    class Initialized(tf.saved_model.experimental.TrackableResource):
+        def _create_resource(self):
+            return tf.raw_ops.VarHandleOp(dtype=tf.float32, shape=[], shared_name="weightport_test_resource")
+
+        def _initialize(self):
+            tf.io.write_file(str(marker), "code from the file ran")
+
+    inputs = k.Input((6,))
+    model = k.Model(inputs, k.layers.Dense(3, name="head")(k.layers.Dense(5, activation="relu")(inputs)))
+    randomize(model, seed=4)
+    model.resource = Initialized()
+    model.save(str(tmp_path / "saved"), save_format="tf")
+    marker.unlink(missing_ok=True)
+    k.models.load_model(str(tmp_path / "saved"), compile=False)  # what verify must not do: it runs the initializer
+    assert marker.exists()
+    marker.unlink()
+    result = run_cli("verify", str(tmp_path / "saved"))
+    assert result.returncode == 0, result.stderr
+    assert "result: ok" in result.stdout
+    assert not marker.exists()
 
 
 def test_a_tf_2_4_saved_model_keeps_its_keras_config_in_saved_model_pb(written, tmp_path):
