@@ -356,6 +356,10 @@ CASES: list[Case] = [
     two_inputs("Dot", "dot", (3, 4), lambda k, a, b: k.layers.Dot(axes=(2, 2))([a, b])),
     two_inputs("MultiHeadAttention", "attention_cross", (5, 8), lambda k, a, b: k.layers.MultiHeadAttention(
         2, 4)(a, b)),
+    # (heads, 1) projection biases, sequences as long as there are heads: Keras 3.7+ on TensorFlow adds them along
+    # the sequence (tf.nn.bias_add), tf.keras per head
+    two_inputs("MultiHeadAttention", "attention_key_dim_one", (5, 8), lambda k, a, b: k.layers.MultiHeadAttention(
+        5, 1)(a, b)),
     graph("TimeDistributed", "time_distributed_flatten_then_attention", ((3, 4, 4, 2),), lambda k, x:
           k.layers.Attention()([k.layers.TimeDistributed(k.layers.Flatten())(x)] * 2), keras2=False),
     # TimeDistributed of layers written as statements (time folded into the batch), and of pooling
@@ -409,7 +413,9 @@ CASES: list[Case] = [
           ("gate_key_scores", {"head_dim": 2, "num_query_heads": 2, "num_key_value_heads": 2, "use_gate": True},
            {"key": True, "return_attention_scores": True}),
           ("self_causal_window", {"head_dim": 2, "num_query_heads": 4, "num_key_value_heads": 2,
-                                  "sliding_window": 2}, {"self": True, "use_causal_mask": True}))],
+                                  "sliding_window": 2}, {"self": True, "use_causal_mask": True}),
+          # (heads, 1) biases: Keras 3.7+ on TensorFlow adds the query's and gate's along the sequence (6 long)
+          ("head_dim_one", {"head_dim": 1, "num_query_heads": 6, "num_key_value_heads": 3, "use_gate": True}, {}))],
     Case("keras.layers.GroupQueryAttention", "group_query_attention_padding_masks_dropout", lambda k: _padded(
         k, lambda pair: k.layers.GroupQueryAttention(2, 4, 2, dropout=0.1)(*pair)), ((6,),), keras2=False,
          vocabulary=5),

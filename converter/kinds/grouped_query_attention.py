@@ -16,8 +16,8 @@ from ..config import Config
 from ..conversion import LayerConversion, TorchModule
 from ..graph import Layer
 from .forward import KERAS, Emitter, Value, literal, require_weights
-from .multi_head_attention import (keep_mask, projection_bias, projection_variables, projection_weight, score_adder,
-                                   zeroes_masked_rows)
+from .multi_head_attention import (heads_projected, keep_mask, projection_bias, projection_variables,
+                                   projection_weight, score_adder, zeroes_masked_rows)
 from .registry import Kind, layer_names, register
 from .rules import Context, Variable, expect_shape
 
@@ -80,10 +80,11 @@ def forward(e: Emitter) -> Value | list[Value]:
     e.module(result.module)
     m, options = e.attribute, result.options
     heads, repeats = int(options["query_heads"]), int(options["query_heads"]) // int(options["kv_heads"])
+    head_dim = int(options["head_dim"])
     q, k, v, w = e.variable("q"), e.variable("k"), e.variable("v"), e.variable("weights")
-    e.statement(f"{q} = {m}['query']({query}).unflatten(-1, ({heads}, -1)).transpose(1, 2)")
+    e.statement(f"{q} = {heads_projected(e, 'query', query, heads, head_dim)}.transpose(1, 2)")
     for name, source, role in ((k, key, "key"), (v, value, "value")):
-        e.statement(f"{name} = {m}['{role}']({source}).unflatten(-1, ({int(options['kv_heads'])}, -1))"
+        e.statement(f"{name} = {heads_projected(e, role, source, int(options['kv_heads']), head_dim)}"
                     f".transpose(1, 2).repeat_interleave({repeats}, dim=1)")
     scores = f"{q} @ {k}.transpose(-1, -2) / {literal(float(options['head_dim']) ** 0.5)}"
     if adder is not None:
@@ -93,7 +94,7 @@ def forward(e: Emitter) -> Value | list[Value]:
         e.statement(f"{w} = {w} * {keep}.unsqueeze(1).to({w}.dtype)")
     attended = f"({w} @ {v}).transpose(1, 2)"  # (batch, T, heads, head_dim)
     if "gate" in dict(result.module.parts):
-        attended = f"({attended} * torch.sigmoid({m}['gate']({query}).unflatten(-1, ({heads}, -1))))"
+        attended = f"({attended} * torch.sigmoid({heads_projected(e, 'gate', query, heads, head_dim)}))"
     output = Value(f"{m}['output']({attended}.flatten(2))", KERAS, rank, e.inputs[0].mask)
     return [output, Value(w, KERAS, 4)] if with_scores else output
 

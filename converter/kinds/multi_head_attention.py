@@ -17,7 +17,7 @@ from ..graph import Layer
 from ..layouts import Layout
 from ..regroupings import MergeHeads
 from ..conversion import LayerConversion, TargetTensor, TorchModule
-from .forward import KERAS, Emitter, Value, literal, require_weights
+from .forward import KERAS, Emitter, Value, literal, require_weights, tensorflow_bias_add
 from .registry import Kind, register
 from .rules import Context, Variable, concatenated, expect_shape, numbered, to_torch
 
@@ -142,6 +142,10 @@ def forward(e: Emitter) -> Value | list[Value]:
     m = e.attribute
     if not result.module.parts:  # nn.MultiheadAttention: the mask as a float added to the scaled scores
         heads = int(result.module.arguments["num_heads"])
+        if moves_head_bias(e, heads, int(result.module.arguments["embed_dim"]) // heads, "query"):
+            raise e.unsupported("key_dim=1 with biases: Keras 3.7+ on TensorFlow adds each projection's (heads, 1) "
+                                "bias along the sequence when it is as long as there are heads (tf.nn.bias_add), "
+                                "which nn.MultiheadAttention cannot; the weights convert")
         attn_mask = "" if adder is None else \
             f", attn_mask={adder}.expand({query}.shape[0], -1, -1).repeat_interleave({heads}, dim=0)"
         if not with_scores and not zeroed:
@@ -160,9 +164,10 @@ def forward(e: Emitter) -> Value | list[Value]:
     options = result.options
     heads = int(options["num_heads"])
     q, k, v, w = e.variable("q"), e.variable("k"), e.variable("v"), e.variable("weights")
-    e.statement(f"{q} = {m}['query']({query}).unflatten(-1, ({heads}, -1)).transpose(1, 2)")
-    e.statement(f"{k} = {m}['key']({key}).unflatten(-1, ({heads}, -1)).transpose(1, 2)")
-    e.statement(f"{v} = {m}['value']({value}).unflatten(-1, ({heads}, -1)).transpose(1, 2)")
+    key_dim, value_dim = int(options["key_dim"]), int(options["value_dim"])
+    e.statement(f"{q} = {heads_projected(e, 'query', query, heads, key_dim)}.transpose(1, 2)")
+    e.statement(f"{k} = {heads_projected(e, 'key', key, heads, key_dim)}.transpose(1, 2)")
+    e.statement(f"{v} = {heads_projected(e, 'value', value, heads, value_dim)}.transpose(1, 2)")
     scores = f"{q} @ {k}.transpose(-1, -2) / {literal(float(options['key_dim']) ** 0.5)}"
     if adder is not None:
         scores += f" + {adder}.unsqueeze(1)"
@@ -171,6 +176,21 @@ def forward(e: Emitter) -> Value | list[Value]:
         e.statement(f"{w} = {w} * {keep}.unsqueeze(1).to({w}.dtype)")
     output = Value(f"{m}['output'](({w} @ {v}).transpose(1, 2).flatten(2))", KERAS, rank, e.inputs[0].mask)
     return [output, Value(w, KERAS, 4)] if with_scores else output
+
+
+def moves_head_bias(e: Emitter, heads: int, dim: int, role: str) -> bool:
+    """Whether the file's Keras added this projection's (heads, dim) bias along another axis: a (heads, 1) one on
+    Keras 3.7+'s TensorFlow backend (its ops.add: tf.nn.bias_add along axis 1, the sequence, when it is as long
+    as there are heads)."""
+    return dim == 1 and heads > 1 and e.layer.has(f"{role}.bias") and tensorflow_bias_add(e)
+
+
+def heads_projected(e: Emitter, role: str, source: str, heads: int, dim: int) -> str:
+    """A projection's output split into heads, (batch, T, heads, dim), its bias added as the file's Keras did."""
+    projected = f"{e.attribute}['{role}']({source}).unflatten(-1, ({heads}, -1))"
+    if not moves_head_bias(e, heads, dim, role):
+        return projected
+    return f"{e.helper('keras_tf_bias')}({projected}, {e.attribute}['{role}'].bias.view({heads}, {dim}))"
 
 
 def _masked(e: Emitter, value_of: Value | None, key_of: Value | None) -> bool:

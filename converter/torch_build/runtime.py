@@ -76,6 +76,22 @@ def conv_transpose(module: nn.ConvTranspose1d | nn.ConvTranspose2d | nn.ConvTran
     return y[index]
 
 
+def keras_tf_bias(y: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """`y`, with `bias` added as broadcasting adds it (aligned to y's trailing axes), as Keras 3.7+ on TensorFlow
+    adds it instead: a bias with one axis longer than 1 goes along y's last axis when that axis has its size,
+    else along axis 1 when that one has it (tf.nn.bias_add), whichever axis the bias was shaped for."""
+    longer = [axis for axis, size in enumerate(bias.shape) if size > 1]
+    if len(longer) != 1:
+        return y
+    size = bias.shape[longer[0]]
+    axis = y.dim() - 1 if y.shape[-1] == size else 1 if y.shape[1] == size else None
+    if axis is None or axis == y.dim() - bias.dim() + longer[0]:
+        return y  # added where the bias was shaped for
+    shape = [1] * y.dim()
+    shape[axis] = size
+    return y - bias + bias.reshape(shape)
+
+
 def keras_tf_channels_first_bias(y: torch.Tensor, bias: torch.Tensor | None, layer: str) -> torch.Tensor:
     """A channels_first convolution's output, its bias added per channel, as Keras 3.7+ on TensorFlow adds it:
     along the last axis instead when that axis has as many entries as channels (tf.nn.bias_add's NHWC)."""
@@ -381,12 +397,7 @@ class EinsumDense(nn.Module):
         y = torch.einsum(self.equation, x, self.weight)
         if self.bias is None:
             return y
-        longer = [size for size in self.bias.shape if size > 1]
-        if self.bias_add == "tensorflow" and len(longer) == 1 and longer[0] in (y.shape[1], y.shape[-1]):
-            shape = [1] * y.dim()
-            shape[-1 if y.shape[-1] == longer[0] else 1] = longer[0]
-            return y + self.bias.reshape(shape)
-        return y + self.bias
+        return keras_tf_bias(y + self.bias, self.bias) if self.bias_add == "tensorflow" else y + self.bias
 
 
 class Normalization(nn.Module):

@@ -1,7 +1,8 @@
-"""EinsumDense's bias on an output axis that is not the last: Keras 3.7 and later on TensorFlow add it with
-tf.nn.bias_add along the output's last axis (or axis 1) where that axis has its size; JAX, PyTorch, earlier
-Keras and tf.keras broadcast it. The built module computes as the file's Keras and backend did (the kind
-cases compare both with real Keras); these check the choice for files Keras 3.15 on TensorFlow cannot write.
+"""A bias on an output axis that is not the last: Keras 3.7 and later on TensorFlow add it with tf.nn.bias_add
+along the output's last axis (or axis 1) where that axis has its size; JAX, PyTorch, earlier Keras and tf.keras
+broadcast it. The built module computes as the file's Keras and backend did (the kind cases compare EinsumDense,
+channels_first convolutions and attention with key_dim 1 with real Keras); these check the choice for files
+Keras 3.15 on TensorFlow cannot write, and what cannot be built.
 """
 from __future__ import annotations
 
@@ -102,3 +103,24 @@ def test_the_attribute_the_warning_names_switches_to_broadcast(tmp_path):
     getattr(module, layer).bias_add = "broadcast"
     with torch.no_grad():
         np.testing.assert_allclose(module(torch.from_numpy(x)).numpy(), broadcast(x, model), atol=1e-5)
+
+
+def test_attention_of_key_dim_one_that_fits_nn_multihead_attention_is_refused_in_keras_3(tmp_path):
+    """nn.MultiheadAttention adds its (heads, 1) biases per head: a Keras 3.7+ file is refused by name (its weights
+    convert); the tf.keras one, which adds them per head, builds and matches."""
+    from helpers import tf_keras
+
+    x = np.random.default_rng(4).normal(0, 1, (3, 2, 2)).astype("float32")
+    for keras, suffix in ((keras3(), ".keras"), (tf_keras(), ".h5")):
+        inputs = keras.Input((2, 2))
+        model = keras.Model(inputs, keras.layers.MultiHeadAttention(2, 1)(inputs, inputs))
+        rng = np.random.default_rng(5)
+        model.set_weights([rng.normal(0, 1, w.shape).astype("float32") for w in model.get_weights()])
+        path = tmp_path / f"m{suffix}"
+        model.save(str(path))
+        assert converter.state_dict(str(path))  # the weights convert either way
+        if suffix == ".keras":
+            with pytest.raises(converter.ConverterError, match="key_dim=1 with biases"):
+                converter.to_torch(str(path), input_layout="keras")
+        else:
+            np.testing.assert_allclose(outputs(path, x), np.asarray(model(x)), atol=1e-5)
