@@ -233,5 +233,5 @@ def _architecture_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--architecture", metavar="FILE",
         help="a .keras file, full-model .h5, model config JSON or tf.keras SavedModel directory giving the layer "
-             "names of a .weights.h5 file or a TensorFlow checkpoint",
+             "names of a .weights.h5 file, a TensorFlow checkpoint or a Keras 3 model.export() SavedModel",
     )

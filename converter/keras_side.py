@@ -21,8 +21,9 @@ from .readers import load_architecture
 from .user_code import user_module
 
 
-#: weights-only files verify can load into a model built from --architecture, with Keras's own load_weights
-WEIGHTS_ONLY_FORMATS = ("legacy-h5-weights", "keras-weights", "tf-checkpoint")
+#: weights-only files verify can load into a model built from --architecture, with Keras's own load_weights (a
+#: Keras 3 model.export() SavedModel: by the position TensorFlow's checkpoint reader gives each variable)
+WEIGHTS_ONLY_FORMATS = ("legacy-h5-weights", "keras-weights", "tf-checkpoint", "tf-saved-model")
 
 
 def check_loadable(source: Any, graph: ModelGraph, architecture: Any) -> Any:
@@ -135,6 +136,8 @@ def load_keras_model(source: Any, graph: ModelGraph, checked: Any = None) -> Any
         return model
 
     try:
+        if graph.format == "tf-saved-model" and graph.own_config is None:  # Keras 3's: no Keras metadata
+            return exported_into(import_keras("keras"), meant, path)
         if (graph.own_config is None or graph.format in ("tf-checkpoint", "tf-saved-model")
                 or graph.metadata.get("numpy_values")
                 or meant != checked):  # a checkpoint holds no model: Keras builds its config, loads the weights
@@ -145,6 +148,24 @@ def load_keras_model(source: Any, graph: ModelGraph, checked: Any = None) -> Any
     except Exception as error:  # Keras's own loading errors are of many kinds
         raise ReadError(f"{path}: Keras cannot load this file to compare with ({type(error).__name__}: "
                         f"{str(error).splitlines()[0][:200]}){_unloadable_hint(graph)}") from None
+
+
+def exported_into(keras: Any, config: Any, prefix: str) -> Any:
+    """The model `config` builds, given a Keras 3 `model.export()` SavedModel's variables: its checkpoint lists them
+    as `variables/N` in `model.variables`' order. Read with TensorFlow's checkpoint reader (data only), each
+    assigned by its position, independently of the names weightport's reader placed them by."""
+    import tensorflow as tf
+
+    model = keras.models.model_from_json(json.dumps(config))
+    reader = tf.train.load_checkpoint(prefix)
+    listed = {key for key in reader.get_variable_to_shape_map() if key.startswith("variables/")
+              and key.endswith("/.ATTRIBUTES/VARIABLE_VALUE")}
+    if len(listed) != len(model.variables):
+        raise ReadError(f"{prefix}: the SavedModel lists {len(listed)} variables and the architecture's model has "
+                        f"{len(model.variables)}: not the export of this architecture")
+    for index, variable in enumerate(model.variables):
+        variable.assign(reader.get_tensor(f"variables/{index}/.ATTRIBUTES/VARIABLE_VALUE"))
+    return model
 
 
 #: the layers whose kernels Keras 2 flipped when it loaded a Theano-trained file on TensorFlow (its saving.py,

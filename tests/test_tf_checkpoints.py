@@ -693,6 +693,26 @@ def test_a_keras3_export_pairs_with_its_architecture_by_the_variables_names(tmp_
     assert "a random seed's state" in left_out and "listed again" in left_out
 
 
+def test_a_keras3_export_verifies_with_its_architecture(tmp_path):
+    """Keras builds the architecture and takes the export's variables by position (TensorFlow's checkpoint reader),
+    independently of the names weightport placed them by; another architecture's export is refused."""
+    pytest.importorskip("tensorflow")
+    import keras
+
+    model = _keras3_model()
+    keras_file, folder = str(tmp_path / "model.keras"), str(tmp_path / "exported")
+    model.save(keras_file)
+    model.export(folder, verbose=False)
+    report = converter.verify(folder, architecture=keras_file, per_layer=True)
+    assert report.ok, report
+    result = run_cli("verify", folder)
+    assert result.returncode == 2 and "--architecture" in result.stderr, result.stderr
+    other = keras.Sequential([keras.Input((6, 8)), keras.layers.LSTM(3, name="lstm")])
+    other.save(str(tmp_path / "other.keras"))
+    with pytest.raises(converter.ConverterError):
+        converter.verify(folder, architecture=str(tmp_path / "other.keras"))
+
+
 def test_a_keras3_saved_model_in_another_order_is_refused_with_an_architecture(tmp_path):
     """tf.saved_model.save(model) lists the variables by the model's attributes, in the checkpoint's order: an
     attention's projections would come in another order than a layer's weights are read in; refused by name,
