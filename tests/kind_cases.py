@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import numpy as np
+
 Build = Callable[[Any], Any]  # the keras module -> a model
 
 
@@ -554,6 +556,13 @@ OPERATION_CASES: list[Case] = [
     operation("Add", "op_add_constant", IMAGE, lambda k, x: x + 1.5),
     operation("Subtract", "op_subtract_from_constant", SEQUENCE, lambda k, x: 2.0 - x),
     operation("Multiply", "op_multiply_vector", IMAGE, lambda k, x: x * k.ops.convert_to_tensor([1.0, -2.0, 0.5])),
+    # numpy arrays (saved as __numpy__): an image normalized inside the model, and a column added on either side
+    # (x + column: Keras 3.7+ on TensorFlow adds it along the last axis, tf.nn.bias_add; column + x broadcasts)
+    operation("Subtract", "op_subtract_numpy_mean", IMAGE, lambda k, x: (x - np.array([0.485, 0.456, 0.406],
+                                                                                       "float32")) / 0.25),
+    operation("Add", "op_add_numpy_column", (4, 4), lambda k, x: x + np.linspace(-1, 2, 4, dtype="float32")[:, None]),
+    operation("Add", "op_add_to_numpy_column", (4, 4), lambda k, x: k.ops.add(
+        np.linspace(-1, 2, 4, dtype="float32")[:, None], x)),
     operation("TrueDivide", "op_true_divide", SEQUENCE, lambda k, x: 3.0 / positive(k, x)),
     operation("Divide", "op_divide", SEQUENCE, lambda k, x: k.ops.divide(x, 4.0)),
     operation("FloorDivide", "op_floor_divide", SEQUENCE, lambda k, x: k.ops.floor_divide(x * 4.0, 1.5)),

@@ -3,7 +3,7 @@
 Keras 3 records `x * 2.0`, `keras.ops.mean(x, axis=1)` as operations of `keras.ops.*`;
 tf.keras records `tf.nn.relu(x)`, `x / 255.0` as `TFOpLambda` layers. Both call these
 functions with their operands: a `Value` for a tensor, or a constant (a number, a bool, a
-nested list of numbers, a Keras 3 `__tensor__`). Elementwise operations keep their
+nested list of numbers, a Keras 3 `__tensor__` or `__numpy__`). Elementwise operations keep their
 operands' layout when every tensor shares it and every constant is a scalar; anything that
 names an axis, or broadcasts a non-scalar constant or tensors of different ranks, is
 computed on Keras's own layout, so an axis is never silently the wrong one.
@@ -30,7 +30,8 @@ def constant(e: Emitter, value: Any) -> tuple[str, int]:
     if is_number(value):
         return literal(value), 0
     dtype = None
-    if isinstance(value, dict) and value.get("class_name") == "__tensor__" and isinstance(value.get("config"), dict):
+    if isinstance(value, dict) and value.get("class_name") in ("__tensor__", "__numpy__") \
+            and isinstance(value.get("config"), dict):  # a tensor, or a numpy array (x - np.array([...]))
         dtype = value["config"].get("dtype")
         value = value["config"].get("value")
     rank = _array_rank(value)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from . import operations as op
-from .forward import Emitter, Value, literal
+from .forward import Emitter, Value, literal, tensorflow_bias_add
 from .registry import Kind, register
 
 BINARY = {
@@ -46,6 +46,18 @@ def binary(template: str) -> Callable[[Emitter], Value]:
             first, second = op._as_tensor(e, first), op._as_tensor(e, second)
         return op.elementwise(e, template, [first, second])
     return forward
+
+
+def add(e: Emitter) -> Value:
+    """x + c; with an array c after a tensor, as Keras 3.7+ on TensorFlow adds it (ops.add: an array with one axis
+    longer than 1 goes along x's last axis, or its axis 1, when that axis has its size: tf.nn.bias_add)."""
+    first, second = operands(e, 2)
+    value = op.elementwise(e, BINARY["Add"], [first, second])
+    if isinstance(first, Value) and not isinstance(second, Value) and tensorflow_bias_add(e):
+        array, rank = op.constant(e, second)
+        if rank > 0:  # elementwise computed it in Keras's layout, whose axes tf.nn.bias_add chose from
+            return Value(f"{e.helper('keras_tf_bias')}({value.expr}, {array})", value.layout, value.rank)
+    return value
 
 
 def unary(template: str) -> Callable[[Emitter], Value]:
@@ -115,7 +127,7 @@ def filled_like(fill: str | None) -> Callable[[Emitter], Value]:
 
 
 FORWARDS: dict[str, Callable[[Emitter], Any]] = {
-    **{name: binary(template) for name, template in BINARY.items()},
+    **{name: binary(template) for name, template in BINARY.items()}, "Add": add,
     **{name: unary(template) for name, template in UNARY.items()},
     **{name: reduction(kind) for name, kind in REDUCTIONS.items()},
     "Average": average, "Round": round_, "Pad": pad, "Cumsum": cumsum, "Tile": tile, "Flip": flip,
