@@ -144,7 +144,6 @@ def backend_dependent(bias: tuple[int, ...]) -> bool:
     return len(longer) == 1 and longer[0] != len(bias) - 1
 
 
-
 def forward(e: Emitter) -> Value:
     """A Dense's forward, or the einsum on the input as Keras holds it (channels-last)."""
     result = require_weights(e)

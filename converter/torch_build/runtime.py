@@ -100,9 +100,7 @@ def keras_tf_channels_first_bias(y: torch.Tensor, bias: torch.Tensor | None, lay
     warnings.warn(f"layer {layer}: its output's last axis has as many entries as its channels, and Keras 3.7+ on "
                   "TensorFlow adds the bias along that axis then (tf.nn.bias_add), as this module does; "
                   "other backends, and Keras's own traced graphs of a Conv1D/2D/3D, add it per channel", stacklevel=2)
-    per_channel = [1] * y.dim()
-    per_channel[1] = -1
-    return y - bias.reshape(per_channel) + bias.reshape([1] * (y.dim() - 1) + [-1])
+    return keras_tf_bias(y, bias.reshape([-1] + [1] * (y.dim() - 2)))  # shaped per channel, as Keras reshapes it
 
 
 def hard_sigmoid_keras2(x: torch.Tensor) -> torch.Tensor:
