@@ -14,6 +14,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence, TypeVar
 
+import numpy as np
+
 T = TypeVar("T")
 
 #: names that stay distinct for Keras but meet once sanitised for Python (`act-1`, `act_1`, `act.1`)
@@ -422,15 +424,23 @@ class Generator:
             functions = {"relu": tf.nn.relu, "silu": tf.nn.swish, "elu": tf.nn.elu}
             return (functions.get(name) or getattr(tf.math, name))(x)
         constant: Any = round(c.choice([-1.5, -0.5, 0.25, 2.0, 3.0]), 2)
-        if c.chance(0.3):  # an array broadcast along the last axis
+        if c.chance(0.3):  # an array broadcast along the last axis, or a column along the one before it
             constant = [round(0.5 * (i + 1) * (-1) ** i, 2) for i in range(shape(x)[-1])]
+            if len(shape(x)) >= 2 and c.chance(0.3):
+                constant = [[round(0.5 - 0.75 * i, 2)] for i in range(shape(x)[-2])]
         operator = c.choice(["+", "-", "*", "maximum", "minimum"])
         left = c.chance(0.5)
-        self.steps.append(f"op {'c ' + operator + ' x' if left else 'x ' + operator + ' c'} (c={constant})")
+        numpy_array = self.keras3 and isinstance(constant, list) and c.chance(0.5)  # saved as __numpy__
+        self.steps.append(f"op {'c ' + operator + ' x' if left else 'x ' + operator + ' c'} (c={constant}"
+                          f"{', numpy' if numpy_array else ''})")
         if isinstance(constant, list):
-            constant = self.k.ops.convert_to_tensor(constant) if self.keras3 else self.tf.constant(constant)
+            constant = (np.array(constant, "float32") if numpy_array else self.k.ops.convert_to_tensor(constant)) \
+                if self.keras3 else self.tf.constant(constant)
+        if self.keras3:  # functions, not operators: a numpy array on the left would take the operator itself
+            function = getattr(self.k.ops, {"+": "add", "-": "subtract", "*": "multiply"}.get(operator, operator))
+            return function(constant, x) if left else function(x, constant)
         if operator in ("maximum", "minimum"):
-            function = getattr(self.k.ops, operator) if self.keras3 else getattr(self.tf.math, operator)
+            function = getattr(self.tf.math, operator)
             return function(constant, x) if left else function(x, constant)
         return {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b}[operator](
             *((constant, x) if left else (x, constant)))
