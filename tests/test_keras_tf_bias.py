@@ -124,3 +124,19 @@ def test_attention_of_key_dim_one_that_fits_nn_multihead_attention_is_refused_in
                 converter.to_torch(str(path), input_layout="keras")
         else:
             np.testing.assert_allclose(outputs(path, x), np.asarray(model(x)), atol=1e-5)
+
+
+def test_a_live_model_is_built_for_the_backend_it_runs_on(monkeypatch):
+    """A live model's backend is known (keras.backend.backend()): TensorFlow's rule there, broadcast elsewhere."""
+    keras = keras3()
+    model = einsum_model(keras)
+    x = np.random.default_rng(6).normal(0, 1, (4, 5)).astype("float32")
+    with pytest.warns(converter.ConversionWarning):
+        module = converter.to_torch(model, input_layout="keras")
+    with torch.no_grad():
+        np.testing.assert_allclose(module(torch.from_numpy(x)).numpy(), np.asarray(model(x)), atol=1e-5)
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")  # as keras.backend.backend() says on JAX
+    with pytest.warns(converter.ConversionWarning):
+        module = converter.to_torch(model, input_layout="keras")
+    with torch.no_grad():
+        np.testing.assert_allclose(module(torch.from_numpy(x)).numpy(), broadcast(x, model), atol=1e-5)

@@ -38,10 +38,19 @@ def read_live(model: Any) -> ModelGraph:
     class_name = "Sequential" if type(model).__name__ == "Sequential" else "Functional"
     root, inputs = parse_model({"class_name": class_name, "config": config}, where)
     _attach(root, model, where)
+    backend = _backend(package)
     return ModelGraph(
         layers=root.children or [], source=where, format="live", keras_version=f"{version} ({package})",
-        inputs=inputs, root=root,
+        inputs=inputs, root=root, metadata={"backend": backend} if backend else {},
     )
+
+
+def _backend(package: str) -> str | None:
+    """The backend the live model runs on (Keras 3 computes some layers differently per backend), if Keras says."""
+    try:
+        return str(sys.modules[package].backend.backend())
+    except (AttributeError, KeyError, TypeError):
+        return None
 
 
 def _as_saved(value: Any) -> Any:
