@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from .code_check import code_carrying
-from .errors import MissingDependencyError, ReadError, UnsafeFileError
+from .errors import ConverterError, MissingDependencyError, ReadError, UnsafeFileError
 from .graph import ModelGraph
 from .readers import load_architecture
 from .user_code import user_module
@@ -145,6 +145,8 @@ def load_keras_model(source: Any, graph: ModelGraph, checked: Any = None) -> Any
         return _with_writer_keras(graph, lambda keras: keras.models.load_model(path, compile=False, safe_mode=True))
     except ImportError:
         raise MissingDependencyError("verify needs Keras: pip install 'weightport[keras]'") from None
+    except ConverterError:  # already says what is wrong (exported_into)
+        raise
     except Exception as error:  # Keras's own loading errors are of many kinds
         raise ReadError(f"{path}: Keras cannot load this file to compare with ({type(error).__name__}: "
                         f"{str(error).splitlines()[0][:200]}){_unloadable_hint(graph)}") from None

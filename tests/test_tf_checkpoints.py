@@ -711,6 +711,16 @@ def test_a_keras3_export_verifies_with_its_architecture(tmp_path):
     other.save(str(tmp_path / "other.keras"))
     with pytest.raises(converter.ConverterError):
         converter.verify(folder, architecture=str(tmp_path / "other.keras"))
+    # the same layers and a Dropout more: weightport's reader pairs every weight by name, and Keras's model holds a
+    # variable more (the Dropout's seed) than the export lists
+    x = keras.Input((4,))
+    small = keras.Model(x, keras.layers.Dense(3, name="head")(keras.layers.Dense(5, name="d")(x)))
+    small.export(str(tmp_path / "small"), verbose=False)
+    x = keras.Input((4,))
+    keras.Model(x, keras.layers.Dense(3, name="head")(keras.layers.Dropout(0.1, seed=1)(
+        keras.layers.Dense(5, name="d")(x)))).save(str(tmp_path / "dropout.keras"))
+    with pytest.raises(converter.ReadError, match="lists 4 variables and the architecture's model has 5"):
+        converter.verify(str(tmp_path / "small"), architecture=str(tmp_path / "dropout.keras"))
 
 
 def test_a_keras3_saved_model_in_another_order_is_refused_with_an_architecture(tmp_path):
