@@ -151,20 +151,63 @@ def test_a_merge_that_fills_masked_steps_matches_keras(tmp_path, writer, case):
 
 
 @pytest.mark.parametrize("writer", ["keras3", "keras2"])
-def test_a_softmax_of_a_masked_input_is_refused(tmp_path, writer):
-    """Keras's Softmax adds a large negative number where the mask, broadcast to its input, is 0: with as many
-    steps as features it runs, and computes what no rule here builds."""
-    from layer_harness import keras_module
+def test_a_softmax_of_a_masked_input_matches_keras(tmp_path, writer):
+    """Keras's Softmax puts a large negative number where the mask, broadcast to its input, is False (as many
+    steps as features: it runs); Keras 3.10 on zeroes the masked outputs. An explicit mask too (Keras 3), with a
+    row masked throughout."""
+    ids = np.array([[0, 0, 5, 6], [5, 6, 7, 8], [3, 0, 4, 0], [0, 0, 0, 0]], dtype="int32")
+
+    def embedded(keras):
+        tokens = keras.Input((4,), dtype="int32", name="ids")
+        values = keras.layers.Embedding(20, 4, mask_zero=True, name="embedding")(tokens)
+        return keras.Model(tokens, keras.layers.Softmax(name="softmax")(values))
+
+    check(tmp_path, writer, embedded, [ids])
+    if writer == "keras3":
+        scores = np.random.default_rng(7).normal(0, 1, (5, 6)).astype("float32")
+        scores[0] = -np.abs(scores[0])
+
+        def explicit(keras):
+            x = keras.Input((6,))
+            return keras.Model(x, keras.layers.Softmax()(x, mask=keras.ops.greater(x, 0.0)))
+
+        check(tmp_path, writer, explicit, [scores])
+
+
+@pytest.mark.parametrize("version, zeroed", [("3.9.2", False), ("3.11.0", True)])
+def test_a_masked_softmax_of_an_earlier_keras_3(tmp_path, version, zeroed):
+    """Keras 3 up to 3.12 added (1 - mask) * -1e9 to the scores (float32: a row masked throughout comes out
+    even), and zeroed the masked outputs from 3.10; the file's keras_version says which (Keras 3.15 writes the
+    file, its metadata is given the earlier version)."""
+    import json
+    import zipfile
+
+    import torch
 
     import converter
+    from layer_harness import keras_module
 
-    keras = keras_module(writer)
-    ids = keras.Input((4,), dtype="int32", name="ids")
-    embedded = keras.layers.Embedding(20, 4, mask_zero=True, name="embedding")(ids)
-    path = str(tmp_path / ("softmax.keras" if writer == "keras3" else "softmax.h5"))
-    keras.Model(ids, keras.layers.Softmax(name="softmax")(embedded)).save(path)
-    with pytest.raises(converter.UnsupportedLayerError, match="softmax of a masked input"):
-        converter.to_torch(path)
+    keras = keras_module("keras3")
+    x = keras.Input((6,))
+    keras.Model(x, keras.layers.Softmax()(x, mask=keras.ops.greater(x, 0.0))).save(str(tmp_path / "m.keras"))
+    with zipfile.ZipFile(tmp_path / "m.keras") as old, zipfile.ZipFile(tmp_path / "old.keras", "w") as new:
+        for item in old.infolist():
+            data = old.read(item.filename)
+            if item.filename == "metadata.json":
+                data = json.dumps(dict(json.loads(data), keras_version=version)).encode()
+            new.writestr(item, data)
+    scores = np.random.default_rng(8).normal(0, 1, (5, 6)).astype("float32")
+    scores[0] = -np.abs(scores[0])
+    mask = scores > 0
+    shifted = scores + (1.0 - mask.astype("float32")) * np.float32(-1e9)
+    expected = np.exp(shifted - shifted.max(-1, keepdims=True))
+    expected /= expected.sum(-1, keepdims=True)
+    if zeroed:
+        expected *= mask
+    module = converter.to_torch(str(tmp_path / "old.keras"), input_layout="keras")
+    with torch.no_grad():
+        np.testing.assert_allclose(module(torch.from_numpy(scores)).numpy(), expected, atol=1e-6)
+    assert abs(expected[0].sum() - (0.0 if zeroed else 1.0)) < 1e-6  # the row masked throughout tells them apart
 
 
 def _masked_ids(L, ids, name="embedding"):

@@ -45,15 +45,39 @@ def softmax(e: Emitter) -> Value:
     axes = e.config.axes("axis", -1)
     if len(axes) != 1:
         raise e.unsupported(f"softmax over several axes {axes} is not built yet")
-    if e.mask() is not None:  # Keras adds a large negative number where its mask, broadcast to the input, is 0
-        raise e.unsupported("softmax of a masked input is not built yet")
+    mask = e.mask()
+    if mask is not None:
+        return _masked_softmax(e, axes[0], mask)
     if axes[0] == -1 or (x.rank is not None and axes[0] == x.rank - 1):
         return same(x, f"torch.softmax({x.expr}, dim={channel_dim(x)})")
     return same(x, f"torch.softmax({e.arg(0, KERAS)}, dim={axes[0]})", layout=KERAS)
 
 
+def _masked_softmax(e: Emitter, axis: int, mask: str) -> Value:
+    """A masked softmax as the file's Keras computes it, the mask broadcast against the input as numpy does:
+    Keras 3 up to 3.12 and tf.keras add (1 - mask) * -1e9 to the scores (-3e4 in float16 for Keras 3, float16's
+    lowest for tf.keras), Keras 3.13 on and tf.keras's robust_masking put -1e9 where the mask is False; Keras
+    3.10 on then zero the masked outputs (a row masked throughout gives zeros, not a spread)."""
+    x = e.inputs[0]
+    if x.rank is None or x.rank > 3:
+        raise e.unsupported("softmax of a masked input is built for sequences and vectors (rank 2 or 3)")
+    scores = e.arg(0, KERAS)
+    keras3 = e.keras_major >= 3
+    low = (-3e4 if keras3 else -65504.0) if x.dtype == "float16" else -1e9
+    dtype = f"torch.{x.dtype or 'float32'}"
+    if e.keras_version >= (3, 13) or (not keras3 and e.config.bool("robust_masking", False)):
+        scores = f"torch.where({mask}, {scores}, {literal(low)})"
+    else:
+        scores = f"({scores} + (1.0 - {mask}.to({dtype})) * {literal(low)})"
+    output = f"torch.softmax({scores}, dim={axis})"
+    if keras3 and e.keras_version >= (3, 10):
+        output = f"({output} * {mask}.to({dtype}))"
+    return Value(output, KERAS, x.rank, dtype=x.dtype)
+
+
 for _name, _forward, _tested in (
         ("Activation", activation_layer, "softsign (every activation is tested through Dense)"),
         ("ReLU", relu, "max_value, negative_slope, threshold"), ("LeakyReLU", leaky_relu, "the default slope"),
-        ("ELU", elu, "alpha"), ("ThresholdedReLU", thresholded_relu, "theta"), ("Softmax", softmax, "axis")):
+        ("ELU", elu, "alpha"), ("ThresholdedReLU", thresholded_relu, "theta"),
+        ("Softmax", softmax, "axis; a masked input (rank 2 or 3) as each Keras masks it")):
     register(Kind(f"keras.layers.{_name}", forward=_forward, description="no weights", tested=_tested))
