@@ -171,13 +171,17 @@ def convert(
                 if mapping is not None:
                     from .loading import renamed
                     conversion.tensors = renamed(conversion, mapping, allow_unused)
+            state: dict[str, Any] | None = None  # the preprocessing layers' state, made once
             if state_path is not None:
                 from .kinds.outside_state import preprocessing_state as preprocessing_state_of
-            state_only = bool(not conversion.tensors and state_path and preprocessing_state_of(graph)["layers"])
+
+                state = preprocessing_state_of(graph)
+            # a model of preprocessing alone (a TextVectorization): its state is what it has
+            state_only = not conversion.tensors and bool(state and state["layers"])
             if not conversion.tensors and not state_only:
                 raise ReadError(f"{graph.source}: no weights to convert ({_why_empty(conversion)}); nothing was "
                                 "written")
-            if state_only:  # a model of preprocessing alone (a TextVectorization): its state is what it has
+            if state_only:
                 conversion.warnings.append(f"{graph.source}: no weights to convert ({_why_empty(conversion)}): "
                                            f"{destination} is not written, only the preprocessing state")
             beside = _hub_files(graph, conversion, destination, force, inputs)
@@ -190,7 +194,7 @@ def convert(
                 if made:
                     os.rmdir(made)
                 if state_only and state_path is not None and not dry_run:
-                    write_text(state_path, json.dumps(preprocessing_state_of(graph), indent=2, default=str), force)
+                    write_text(state_path, _state_text(state), force)
                     conversion.files = []
                 return conversion
             from .progress import ProgressBar
@@ -208,8 +212,7 @@ def convert(
                     copy_file(content, path, force)
                 conversion.files.append(path)
             if state_path is not None:
-                # default=str: a live model's config may hold numpy scalars
-                write_text(state_path, json.dumps(preprocessing_state_of(graph), indent=2, default=str), force)
+                write_text(state_path, _state_text(state), force)
         if record_path is not None:
             write_text(record_path, json.dumps(conversion.record(), indent=2), force)
     except BaseException:
@@ -217,6 +220,11 @@ def convert(
             shutil.rmtree(made, ignore_errors=True)
         raise
     return conversion
+
+
+def _state_text(state: Any) -> str:
+    """The preprocessing state as the JSON written (default=str: a live model's config may hold numpy scalars)."""
+    return json.dumps(state, indent=2, default=str)
 
 
 #: the file name Hugging Face loaders look for in a model folder
