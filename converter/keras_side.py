@@ -17,7 +17,7 @@ import numpy as np
 from .code_check import code_carrying
 from .errors import ConverterError, MissingDependencyError, ReadError, UnsafeFileError
 from .graph import ModelGraph
-from .readers import load_architecture
+from .readers import load_architecture, tf_checkpoint
 from .user_code import user_module
 
 
@@ -123,8 +123,7 @@ def load_keras_model(source: Any, graph: ModelGraph, checked: Any = None) -> Any
     # A SavedModel is never given to TensorFlow's SavedModel loader: loading one runs functions the file holds (a
     # resource's initializer, which may write files). Keras builds the model from its checked config and restores
     # the variables checkpoint beside saved_model.pb, data only, as for a checkpoint.
-    path = os.path.join(graph.source, "variables", "variables") if graph.format == "tf-saved-model" \
-        else os.fspath(source)
+    path = tf_checkpoint.variables_prefix(graph.source) if graph.format == "tf-saved-model" else os.fspath(source)
 
     meant = as_meant(checked)
 
@@ -161,12 +160,12 @@ def exported_into(keras: Any, config: Any, prefix: str) -> Any:
     model = keras.models.model_from_json(json.dumps(config))
     reader = tf.train.load_checkpoint(prefix)
     listed = {key for key in reader.get_variable_to_shape_map() if key.startswith("variables/")
-              and key.endswith("/.ATTRIBUTES/VARIABLE_VALUE")}
+              and key.endswith(tf_checkpoint.VALUE_SUFFIX)}
     if len(listed) != len(model.variables):
         raise ReadError(f"{prefix}: the SavedModel lists {len(listed)} variables and the architecture's model has "
                         f"{len(model.variables)}: not the export of this architecture")
     for index, variable in enumerate(model.variables):
-        variable.assign(reader.get_tensor(f"variables/{index}/.ATTRIBUTES/VARIABLE_VALUE"))
+        variable.assign(reader.get_tensor(f"variables/{index}{tf_checkpoint.VALUE_SUFFIX}"))
     return model
 
 

@@ -93,9 +93,14 @@ def saved_model_folder(path: str) -> str | None:
     return path if is_saved_model(path) else None
 
 
+def variables_prefix(folder: str) -> str:
+    """The checkpoint prefix of a SavedModel's variables, beside its saved_model.pb."""
+    return os.path.join(folder, "variables", "variables")
+
+
 def read_saved_model(folder: str, architecture: Any = None, variables: str = "raw") -> ModelGraph:
     """A SavedModel directory: its variables bundle, named by tf.keras's `keras_metadata.pb` when present."""
-    prefix = os.path.join(folder, "variables", "variables")
+    prefix = variables_prefix(folder)
     if not os.path.isfile(prefix + ".index"):
         raise ReadError(f"{folder}: a SavedModel without variables/variables.index (its weights: the variables "
                         "folder beside saved_model.pb was not copied or committed with it); fetch that folder too")
