@@ -62,16 +62,18 @@ def _masked_softmax(e: Emitter, axis: int, mask: str) -> Value:
     if x.rank is None or x.rank > 3:
         raise e.unsupported("softmax of a masked input is built for sequences and vectors (rank 2 or 3)")
     scores = e.arg(0, KERAS)
+    kept = e.variable("kept")  # the mask, computed once for the two or three uses below
+    e.statement(f"{kept} = {mask}")
     keras3 = e.keras_major >= 3
     low = (-3e4 if keras3 else -65504.0) if x.dtype == "float16" else -1e9
     dtype = f"torch.{x.dtype or 'float32'}"
     if e.keras_version >= (3, 13) or (not keras3 and e.config.bool("robust_masking", False)):
-        scores = f"torch.where({mask}, {scores}, {literal(low)})"
+        scores = f"torch.where({kept}, {scores}, {literal(low)})"
     else:
-        scores = f"({scores} + (1.0 - {mask}.to({dtype})) * {literal(low)})"
+        scores = f"({scores} + (1.0 - {kept}.to({dtype})) * {literal(low)})"
     output = f"torch.softmax({scores}, dim={axis})"
     if keras3 and e.keras_version >= (3, 10):
-        output = f"({output} * {mask}.to({dtype}))"
+        output = f"({output} * {kept}.to({dtype}))"
     return Value(output, KERAS, x.rank, dtype=x.dtype)
 
 
