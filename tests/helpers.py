@@ -1,9 +1,11 @@
 """Shared test helpers: fixture paths, tolerances, Keras loaders, a hand-written torch model."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -101,3 +103,15 @@ def run_cli(*arguments: str, cwd: str | os.PathLike | None = None) -> subprocess
         [sys.executable, str(ROOT / "cli.py"), *arguments],
         capture_output=True, text=True, cwd=cwd or ROOT, timeout=300,
     )
+
+
+def with_keras_version(source: Path, destination: Path, version: str) -> Path:
+    """The .keras archive with metadata.json claiming another Keras version (the rest as written): what an
+    earlier Keras's file of the same model holds, for behaviour that depends on the version."""
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(destination, "w") as new:
+        for item in old.infolist():
+            data = old.read(item.filename)
+            if item.filename == "metadata.json":
+                data = json.dumps(dict(json.loads(data), keras_version=version)).encode()
+            new.writestr(item, data)
+    return destination

@@ -6,8 +6,6 @@ Keras 3.15 on TensorFlow cannot write, and what cannot be built.
 """
 from __future__ import annotations
 
-import json
-import zipfile
 from pathlib import Path
 
 import h5py
@@ -16,7 +14,7 @@ import pytest
 import torch
 
 import converter
-from helpers import keras3
+from helpers import keras3, with_keras_version
 
 KERNEL_AND_BIAS = ("...b,bxy->...xy", (3, 3), "x")
 
@@ -36,17 +34,6 @@ def broadcast(x: np.ndarray, model) -> np.ndarray:
     """What JAX, PyTorch and Keras before 3.7 compute: the einsum, the (3, 1) bias broadcast along x."""
     kernel, bias = (np.asarray(w) for w in model.weights)
     return np.einsum("nb,bxy->nxy", x, kernel) + bias
-
-
-def with_keras_version(source: Path, destination: Path, version: str) -> Path:
-    """The .keras archive with metadata.json claiming another Keras version (the rest as written)."""
-    with zipfile.ZipFile(source) as old, zipfile.ZipFile(destination, "w") as new:
-        for item in old.infolist():
-            data = old.read(item.filename)
-            if item.filename == "metadata.json":
-                data = json.dumps(dict(json.loads(data), keras_version=version)).encode()
-            new.writestr(item, data)
-    return destination
 
 
 def outputs(path: Path, x: np.ndarray) -> np.ndarray:

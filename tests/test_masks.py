@@ -179,23 +179,16 @@ def test_a_masked_softmax_of_an_earlier_keras_3(tmp_path, version, zeroed):
     """Keras 3 up to 3.12 added (1 - mask) * -1e9 to the scores (float32: a row masked throughout comes out
     even), and zeroed the masked outputs from 3.10; the file's keras_version says which (Keras 3.15 writes the
     file, its metadata is given the earlier version)."""
-    import json
-    import zipfile
-
     import torch
 
     import converter
+    from helpers import with_keras_version
     from layer_harness import keras_module
 
     keras = keras_module("keras3")
     x = keras.Input((6,))
     keras.Model(x, keras.layers.Softmax()(x, mask=keras.ops.greater(x, 0.0))).save(str(tmp_path / "m.keras"))
-    with zipfile.ZipFile(tmp_path / "m.keras") as old, zipfile.ZipFile(tmp_path / "old.keras", "w") as new:
-        for item in old.infolist():
-            data = old.read(item.filename)
-            if item.filename == "metadata.json":
-                data = json.dumps(dict(json.loads(data), keras_version=version)).encode()
-            new.writestr(item, data)
+    with_keras_version(tmp_path / "m.keras", tmp_path / "old.keras", version)
     scores = np.random.default_rng(8).normal(0, 1, (5, 6)).astype("float32")
     scores[0] = -np.abs(scores[0])
     mask = scores > 0
