@@ -154,7 +154,7 @@ def test_a_merge_that_fills_masked_steps_matches_keras(tmp_path, writer, case):
 def test_a_softmax_of_a_masked_input_matches_keras(tmp_path, writer):
     """Keras's Softmax puts a large negative number where the mask, broadcast to its input, is False (as many
     steps as features: it runs); Keras 3.10 on zeroes the masked outputs. An explicit mask too (Keras 3), with a
-    row masked throughout."""
+    row masked throughout, and a float one (Keras 3.13 on keep where it is above 0.5)."""
     ids = np.array([[0, 0, 5, 6], [5, 6, 7, 8], [3, 0, 4, 0], [0, 0, 0, 0]], dtype="int32")
 
     def embedded(keras):
@@ -172,6 +172,12 @@ def test_a_softmax_of_a_masked_input_matches_keras(tmp_path, writer):
             return keras.Model(x, keras.layers.Softmax()(x, mask=keras.ops.greater(x, 0.0)))
 
         check(tmp_path, writer, explicit, [scores])
+
+        def explicit_float(keras):
+            x = keras.Input((6,))
+            return keras.Model(x, keras.layers.Softmax()(x, mask=keras.ops.sigmoid(x * 3.0)))
+
+        check(tmp_path, writer, explicit_float, [scores])
 
 
 @pytest.mark.parametrize("version, zeroed", [("3.9.2", False), ("3.11.0", True)])

@@ -56,8 +56,9 @@ def softmax(e: Emitter) -> Value:
 def _masked_softmax(e: Emitter, axis: int, mask: str) -> Value:
     """A masked softmax as the file's Keras computes it, the mask broadcast against the input as numpy does:
     Keras 3 up to 3.12 and tf.keras add (1 - mask) * -1e9 to the scores (-3e4 in float16 for Keras 3, float16's
-    lowest for tf.keras), Keras 3.13 on and tf.keras's robust_masking put -1e9 where the mask is False; Keras
-    3.10 on then zero the masked outputs (a row masked throughout gives zeros, not a spread)."""
+    lowest for tf.keras), Keras 3.13 on and tf.keras's robust_masking put -1e9 where the mask is False (a float
+    mask given explicitly: where it is not above 0.5); Keras 3.10 on then zero the masked outputs (a row masked
+    throughout gives zeros, not a spread)."""
     x = e.inputs[0]
     if x.rank is None or x.rank > 3:
         raise e.unsupported("softmax of a masked input is built for sequences and vectors (rank 2 or 3)")
@@ -68,6 +69,8 @@ def _masked_softmax(e: Emitter, axis: int, mask: str) -> Value:
     low = (-3e4 if keras3 else -65504.0) if x.dtype == "float16" else -1e9
     dtype = f"torch.{x.dtype or 'float32'}"
     if e.keras_version >= (3, 13) or (not keras3 and e.config.bool("robust_masking", False)):
+        if isinstance(e.kwargs.get("mask"), Value):  # only an explicit mask can be float: its dtype is known late
+            e.statement(f"{kept} = {kept} if {kept}.dtype == torch.bool else {kept} > 0.5")
         scores = f"torch.where({kept}, {scores}, {literal(low)})"
     else:
         scores = f"({scores} + (1.0 - {kept}.to({dtype})) * {literal(low)})"
