@@ -294,6 +294,8 @@ CASES: list[Case] = [
         center=False, scale=False)),
     single("GroupNormalization", "group_norm", (4, 4, 6), lambda k: k.layers.GroupNormalization(groups=3),
            keras2=False),
+    single("GroupNormalization", "group_norm_no_weights", (5, 4), lambda k: k.layers.GroupNormalization(
+        groups=2, center=False, scale=False, epsilon=0.05)),
     single("Normalization", "normalization", (4, 3), lambda k: k.layers.Normalization(axis=-1), keras2=False),
     single("Rescaling", "rescaling", (5, 4), lambda k: k.layers.Rescaling(0.5, offset=-1.0)),
     single("PReLU", "prelu_image", (4, 4, 3), lambda k: k.layers.PReLU(shared_axes=[1, 2])),

@@ -1,7 +1,8 @@
 """GroupNormalization -> nn.GroupNorm (channels-first in torch, channels-last in Keras).
 
 Both split the channels into contiguous groups. Keras's epsilon defaults to 1e-3
-(PyTorch 1e-5): carried. A missing gamma or beta is created (torch's affine has both).
+(PyTorch 1e-5): carried. A missing gamma or beta is created (torch's affine has both); with
+neither (scale and center off) there are no weights: F.group_norm alone.
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from ..errors import LayoutError
 from ..graph import Layer
 from .affine import affine_tensors, scale_and_center
 from ..conversion import LayerConversion, TorchModule
-from .forward import CHANNELS_FIRST, Emitter, Value, require_weights, same
+from .forward import CHANNELS_FIRST, Emitter, Value, literal, require_weights, same
 from .registry import Kind, register
 from .rules import Context, Variable, numbered
 
@@ -40,16 +41,20 @@ def convert(layer: Layer, context: Context) -> LayerConversion:
 
 def forward(e: Emitter) -> Value:
     """nn.GroupNorm over the channels, channels-first: both split the channels into contiguous groups."""
-    result = require_weights(e)
     if e.keras_major < 3 and e.mask() is not None:  # tf.keras takes its statistics over the unmasked values
         raise e.unsupported("a masked input is not built yet (tf.keras normalizes over its unmasked values)")
-    e.module(result.module)
-    return same(e.inputs[0], f"{e.attribute}({e.arg(0, CHANNELS_FIRST)})", layout=CHANNELS_FIRST)
+    x = e.arg(0, CHANNELS_FIRST)
+    if not scale_and_center(e.config):  # no weights to hold
+        groups = e.config.int("groups", 32, minimum=1)
+        eps = e.config.float("epsilon", 1e-3, minimum=0.0)
+        return same(e.inputs[0], f"F.group_norm({x}, {groups}, eps={literal(eps)})", layout=CHANNELS_FIRST)
+    e.module(require_weights(e).module)
+    return same(e.inputs[0], f"{e.attribute}({x})", layout=CHANNELS_FIRST)
 
 
 register(Kind(
     "keras.layers.GroupNormalization", module="nn.GroupNorm", variables=group_norm_variables, convert=convert,
     forward=forward, unsupported=_unsupported,
     description="gamma, beta -> weight, bias; groups and eps carried (Keras 1e-3)",
-    tested="groups, epsilon, center/scale off, 3-D and 4-D inputs",
+    tested="groups, epsilon, center/scale off (both: no weights), 3-D and 4-D inputs",
 ))
