@@ -177,6 +177,26 @@ def test_an_operation_of_float32_and_float64_tensors_computes_in_float64(tmp_pat
     check(tmp_path, "keras3", build_model, [np.random.default_rng(4).normal(0, 1, (3, 5, 3)).astype("float32")])
 
 
+def test_an_operation_given_its_tensor_by_keyword_keeps_its_dtype(tmp_path):
+    """tf.keras records `2.0 * x` as tf.math.multiply(2.0, y=x): the float64 tensor, given by keyword, made the
+    product float32 to the layers after it, left uncast ("expected scalar type Float but found Double"; fuzzer
+    seed 220383). Compared with the live model: tf.keras itself cannot load this file back (it makes the 2.0 a
+    float32 tensor then)."""
+    from build_harness import absolute_difference, keras_outputs, torch_outputs
+    from layer_harness import LAYER_ATOL
+
+    keras = keras_module("keras2")
+    sequence = keras.Input((5, 3), name="sequence")
+    wide = keras.layers.Dense(4, dtype="float64", name="wide")(sequence)
+    model = keras.Model(sequence, [keras.layers.Dense(2, name="narrow")(2.0 * wide), 0.5 - wide])
+    randomize(model, seed=11)
+    path = str(tmp_path / "model.h5")
+    model.save(path)
+    inputs = [np.random.default_rng(5).normal(0, 1, (3, 5, 3)).astype("float32")]
+    for layout in ("torch", "keras"):
+        assert absolute_difference(keras_outputs(model, inputs), torch_outputs(path, inputs, layout)) <= LAYER_ATOL
+
+
 def test_channels_first_layout_keeps_dtypes(tmp_path):
     """The torch layout's permutes happen in the dtype of the value permuted."""
     import keras

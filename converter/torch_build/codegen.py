@@ -181,7 +181,7 @@ class Generator:
             return self.emit_nested(source, call, inputs)
         kind = lookup(call.layer)
         assert kind is not None and kind.forward is not None  # generate() refused the others
-        dtype = self.output_dtype(kind, call.layer, inputs)
+        dtype = self.output_dtype(kind, call.layer, inputs + [v for v in kwargs.values() if isinstance(v, Value)])
         cast = None
         first_dtype = inputs[0].dtype if inputs else None
         if autocasts(kind):  # every floating tensor argument, keyword ones too (a MultiHeadAttention's value=)
@@ -207,7 +207,8 @@ class Generator:
 
     def output_dtype(self, kind: Kind, layer: Layer, inputs: list[Value]) -> str | None:
         """The floating dtype a call computes in (None: float32): its layer's policy, or, for an
-        operation, its inputs' when they agree; mixed ones promote, in Keras 3 and torch alike, to float64 where
+        operation, its tensor arguments' (keyword ones too: tf.keras records `2.0 * x` as multiply(2.0, y=x)) when
+        they agree; mixed ones promote, in Keras 3 and torch alike, to float64 where
         one is float64, else to float32 (float16 or bfloat16 with float32, float16 with bfloat16)."""
         if autocasts(kind):
             dtype = compute_dtype(layer.config)
