@@ -606,6 +606,8 @@ OPERATION_CASES: list[Case] = [
     operation("Transpose", "op_transpose_image", IMAGE, lambda k, x: k.ops.transpose(x, (0, 3, 1, 2))),
     operation("ExpandDims", "op_expand_dims", SEQUENCE, lambda k, x: k.ops.expand_dims(x, 1)),
     operation("Squeeze", "op_squeeze", SEQUENCE, lambda k, x: k.ops.squeeze(k.ops.expand_dims(x, -1), -1)),
+    # every axis of 1 squeezed: a rank known only at run time, returned in the input layout asked for
+    operation("Squeeze", "op_squeeze_every_axis", (1, 4, 5, 3), lambda k, x: k.ops.squeeze(x)),
     operation("Concatenate", "op_concatenate", IMAGE, lambda k, x: k.ops.concatenate([x, x * 2.0], axis=-1)),
     operation("Stack", "op_stack", SEQUENCE, lambda k, x: k.ops.stack([x, -x], axis=1)),
     operation("GetItem", "op_getitem", IMAGE, lambda k, x: x[:, 1:3, ::2, 0]),
@@ -626,6 +628,7 @@ OPERATION_CASES: list[Case] = [
     operation("Clip", "op_clip", IMAGE, lambda k, x: k.ops.clip(x, -0.5, 0.5)),
     operation("Matmul", "op_matmul", SEQUENCE, lambda k, x: k.ops.matmul(x, k.ops.transpose(x, (0, 2, 1)))),
     operation("Einsum", "op_einsum", SEQUENCE, lambda k, x: k.ops.einsum("bij,bkj->bik", x, x)),
+    operation("Einsum", "op_einsum_ellipsis_image", IMAGE, lambda k, x: k.ops.einsum("...ij->...ji", x)),
     # keras.ops.nn, math, core, linalg, image
     *[operation(name, f"op_{function}", IMAGE, lambda k, x, function=function: getattr(k.ops, function)(x),
                 module="nn")

@@ -363,9 +363,15 @@ def einsum(e: Emitter, subscripts: Any, operands: Sequence[Any]) -> Value:
     if not isinstance(subscripts, str) or not re.fullmatch(r"[a-zA-Z.,\->\s]+", subscripts) \
             or "->" not in subscripts:
         raise e.unsupported(f"einsum {str(subscripts)[:40]!r} is not an explicit equation")
-    values = [keras_value(e, item)[0] for item in operands]
-    output = subscripts.split("->")[1].strip()
-    rank = None if "..." in output else len(output)
+    pairs = [keras_value(e, item) for item in operands]
+    values = [value for value, _ in pairs]
+    inputs, output = (part.replace(" ", "") for part in subscripts.split("->"))
+    rank: int | None = len(output)
+    if "..." in output:  # the ellipsis spans what each operand has beyond its letters; they broadcast
+        spans = [operand_rank - len(letters.replace("...", "")) if operand_rank is not None else None
+                 for letters, (_, operand_rank) in zip(inputs.split(","), pairs) if "..." in letters]
+        known = [span for span in spans if span is not None]
+        rank = max(known) + len(output) - 3 if spans and len(known) == len(spans) else None
     return Value(f"torch.einsum({literal(subscripts)}, {', '.join(values)})", KERAS, rank)
 
 

@@ -19,7 +19,7 @@ from .codegen import Generator
 # helpers whose source calls other helpers (or converter/padding.py's functions)
 _NEEDS = {"pool": ["same_pad"], "same_pad": ["same_padding"], "conv_transpose": ["transpose_crop"],
           "aspect_crop": ["float32_quotient"], "aspect_pad": ["float32_quotient"], "EinsumDense": ["keras_tf_bias"],
-          "keras_tf_channels_first_bias": ["keras_tf_bias"]}
+          "keras_tf_channels_first_bias": ["keras_tf_bias"], "torch_layout": ["to_cf", "to_cl"]}
 _HEADER = '''import math
 import warnings
 from collections import OrderedDict

@@ -59,6 +59,14 @@ class Generator:
         self.helpers.add(function)
         return f"{function}({value.expr})"
 
+    def root_output(self, value: Value) -> str:
+        """An output of the model in the layout asked for; one whose rank only the run tells is arranged then
+        (a nested model's stay as Keras has them: its caller takes them so)."""
+        if value.rank is None and self.input_layout == "torch":
+            self.helpers.add("torch_layout")
+            return f"torch_layout({value.expr}, {value.layout == CHANNELS_FIRST})"
+        return self.convert(value, self.boundary_layout(value.rank))
+
     def boundary_layout(self, rank: int | None) -> str:
         """The layout a model takes and returns: channels-first images in the torch layout."""
         return CHANNELS_FIRST if self.input_layout == "torch" and is_image_rank(rank) else KERAS
@@ -154,7 +162,8 @@ class Generator:
         if never:
             raise ReadError(f"{self.graph.source}: model {model.name} returns {never[0][0]} (call {never[0][1]}, "
                             f"output {never[0][2]}), which its config never computes")
-        results = [self.convert(values[ref], self.boundary_layout(values[ref].rank)) for ref in outputs]
+        results = [self.root_output(values[ref]) if root else self.convert(values[ref], self.boundary_layout(
+            values[ref].rank)) for ref in outputs]
         if not root:  # a nested class returns its outputs' masks after them
             results += [mask for mask in (values[ref].mask for ref in outputs) if mask is not None]
         source.forward.append("return " + (results[0] if len(results) == 1 else "(" + ", ".join(results) + ")"))

@@ -26,6 +26,14 @@ def to_cl(x: torch.Tensor) -> torch.Tensor:
     return x.permute(0, *range(2, x.ndim), 1)
 
 
+def torch_layout(x: torch.Tensor, channels_first: bool) -> torch.Tensor:
+    """An output whose rank is known only at run time (a squeeze of every axis of 1), in the torch layout:
+    images and volumes channels-first, any other rank as Keras has it."""
+    if x.ndim in (4, 5):
+        return x if channels_first else to_cf(x)
+    return to_cl(x) if channels_first and x.ndim > 2 else x
+
+
 def autocast(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """A floating tensor in the dtype its layer computes in, as Keras casts a layer's inputs."""
     return x.to(dtype) if x.is_floating_point() else x
