@@ -663,6 +663,9 @@ OPERATION_CASES: list[Case] = [
         k.ops.cast(k.ops.argsort(k.ops.round(x), axis=1), "float32"),
         k.ops.cast(k.ops.argsort(k.ops.relu(x)), "float32")], axis=-1)),
     operation("OneHot", "op_one_hot", SEQUENCE, lambda k, x: k.ops.one_hot(k.ops.cast(x * 2.0, "int32"), 3), "nn"),
+    operation("OneHot", "op_one_hot_axes", SEQUENCE, lambda k, x: k.ops.concatenate([
+        k.ops.one_hot(k.ops.cast(x * 2.0, "int32"), 4, axis=1),
+        k.ops.one_hot(k.ops.cast(x[:, :4] * 2.0, "int32"), 5, axis=2)], axis=1), "nn"),
     operation("Normalize", "op_normalize", IMAGE, lambda k, x: k.ops.normalize(x, axis=1) + k.ops.normalize(
         x, order=1), "nn"),
     operation("Repeat", "op_repeat", SEQUENCE, lambda k, x: k.ops.repeat(x, 2, axis=1)),
@@ -699,6 +702,9 @@ OPERATION_CASES: list[Case] = [
         tf.math.round(x * 2.0), x % 0.3, x // 0.3, tf.math.divide_no_nan(x, tf.nn.relu(x)),
         tf.nn.log_softmax(x, axis=1), tf.nn.bias_add(x, [0.5, -1.0, 2.0, 0.25]),
         tf.norm(x, axis=-1, keepdims=True), tf.linalg.matmul(x, x, adjoint_b=True)], axis=-1)),
+    tf_operation("TFOpLambda", "tf_one_hot_axes", SEQUENCE, lambda tf, x: tf.concat([
+        tf.one_hot(tf.cast(x * 2.0, tf.int32), 4, axis=1), tf.one_hot(tf.cast(x[:, :4] * 2.0, tf.int32), 5, axis=2,
+                                                                    on_value=0.5)], axis=1)),
     tf_operation("SlicingOpLambda", "tf_slicing", IMAGE, lambda tf, x: x[:, 1:, ::2, 0] + x[:, None, 0, 0, :1]),
     tf_operation("TFOpLambda", "tf_sort_slice_unstack", SEQUENCE, lambda tf, x: tf.concat([
         tf.math.top_k(tf.nn.relu(x), 2).values, tf.cast(tf.math.top_k(tf.round(x), k=2).indices, tf.float32),

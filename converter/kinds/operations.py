@@ -315,12 +315,17 @@ def vector_norm(e: Emitter, operand: Any, order: str | None, axis: int, keepdims
                  None if rank is None else rank - (0 if keepdims else 1))
 
 
-def one_hot(e: Emitter, operand: Any, depth: int, dtype: str) -> Value:
-    """One-hot vectors of `depth` along a new last axis (Keras's), in `dtype`: an id outside [0, depth) gives a
-    row of zeros, as Keras and TensorFlow give (F.one_hot would fail)."""
+def one_hot(e: Emitter, operand: Any, depth: int, dtype: str, axis: Any = -1) -> Value:
+    """One-hot vectors of `depth` along a new axis `axis` of the output (Keras's numbering; the last by
+    default), in `dtype`: an id outside [0, depth) gives a row of zeros, as Keras and TensorFlow give
+    (F.one_hot would fail)."""
+    if not isinstance(axis, int) or isinstance(axis, bool) or axis == 0:
+        raise e.unsupported(f"one_hot along axis {str(axis)[:20]} is not built (one after the batch's is)")
     x, rank = keras_value(e, operand)
-    return Value(f"({x}.long().unsqueeze(-1) == torch.arange({depth}, device={x}.device)).to({TORCH_DTYPES[dtype]})",
-                 KERAS, None if rank is None else rank + 1)
+    hot = f"({x}.long().unsqueeze(-1) == torch.arange({depth}, device={x}.device)).to({TORCH_DTYPES[dtype]})"
+    if axis != -1:
+        hot = f"{hot}.movedim(-1, {axis})"
+    return Value(hot, KERAS, None if rank is None else rank + 1)
 
 
 def where(e: Emitter, condition: Any, first: Any, second: Any) -> Value:

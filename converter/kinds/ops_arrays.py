@@ -72,12 +72,12 @@ def argsort(e: Emitter) -> Value:
 
 
 def one_hot(e: Emitter) -> Value:
-    if e.config.bool("sparse", False) or e.config.get("axis", -1) != -1:
-        raise e.unsupported("one_hot along another axis than the last, or sparse, is not built")
+    if e.config.bool("sparse", False):
+        raise e.unsupported("a sparse one_hot is not built")
     dtype = e.config.get("dtype") or "float32"
     if dtype not in op.TORCH_DTYPES:
         raise e.unsupported(f"one_hot of dtype {str(dtype)[:20]!r} is not built")
-    return op.one_hot(e, operands(e, 1)[0], _int(e, "num_classes"), dtype)
+    return op.one_hot(e, operands(e, 1)[0], _int(e, "num_classes"), dtype, e.config.get("axis", -1))
 
 
 def normalize(e: Emitter) -> Value:

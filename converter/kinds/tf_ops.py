@@ -146,17 +146,17 @@ def _space_depth(helper: str) -> tuple[tuple[str, ...], Implementation]:
 
 
 def _one_hot(e: Emitter, a: Arguments) -> Value:
-    """float32 one-hot vectors along a new last axis; an id outside [0, depth) gives a row of off_value."""
+    """float32 one-hot vectors along a new axis (the last by default); an id outside [0, depth) gives off_value."""
     depth = a.get("depth")
     if not isinstance(depth, int) or isinstance(depth, bool) or depth < 1:
         raise e.unsupported(f"one_hot of depth {str(depth)[:20]} is not built")
-    if a.get("axis") not in (None, -1) or a.get("dtype") not in (None, "float32"):
-        raise e.unsupported("one_hot along another axis than the last, or of a dtype other than float32")
+    if a.get("dtype") not in (None, "float32"):
+        raise e.unsupported("one_hot of a dtype other than float32 is not built")
     on, off = (1.0 if a.get("on_value") is None else a["on_value"]), (0.0 if a.get("off_value") is None
                                                                        else a["off_value"])
     if not op.is_number(on) or not op.is_number(off):
         raise e.unsupported("one_hot with tensor on_value or off_value")
-    hot = op.one_hot(e, a["indices"], depth, "float32")
+    hot = op.one_hot(e, a["indices"], depth, "float32", -1 if a.get("axis") is None else a["axis"])
     if (on, off) == (1.0, 0.0):
         return hot
     return Value(f"({hot.expr} * {literal(float(on) - float(off))} + {literal(float(off))})", KERAS, hot.rank)
@@ -343,8 +343,8 @@ register(Kind("keras.layers.TFOpLambda", forward=tf_op, description="no weights;
               tested="tf.math arithmetic with constants on either side, tf.nn activations, reductions, "
                      "concat, reshape, transpose, expand_dims, split, where, cast, matmul; l2_normalize, cumsum, "
                      "reduce_std/variance, pad (constant, REFLECT, SYMMETRIC), tile, image.resize, "
-                     "depth_to_space, space_to_depth, one_hot, round, floormod, divide_no_nan, log_softmax, "
-                     "bias_add, norm, top_k, sort, argsort (ties in index order), slice, unstack (with or "
+                     "depth_to_space, space_to_depth, one_hot (along any axis), round, floormod, divide_no_nan, "
+                     "log_softmax, bias_add, norm, top_k, sort, argsort (ties in index order), slice, unstack (with or "
                      "without num)"))
 register(Kind("keras.layers.SlicingOpLambda", forward=slicing, description="no weights; x[...] in tf.keras",
               tested="ints, slices with steps (negative ones too), new axes, `...`"))
