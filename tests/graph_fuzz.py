@@ -48,7 +48,8 @@ def run_graph(chooser: Chooser, writer: str, folder: Path, max_steps: int = 8, e
         built = generator(keras, chooser, writer, max_steps)
         randomize(built.model, seed=5)
         rng = np.random.default_rng(0)
-        inputs = [rng.normal(0, 1, (2,) + s).astype("float32") for s in built.input_shapes]
+        inputs = [rng.integers(0, built.vocabularies[i], (2,) + s).astype("int32") if i in built.vocabularies
+                  else rng.normal(0, 1, (2,) + s).astype("float32") for i, s in enumerate(built.input_shapes)]
         from converter.keras_side import keras_call
 
         expected = keras_call(built.model, inputs)

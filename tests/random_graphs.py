@@ -1,11 +1,13 @@
 """Random functional Keras models for the differential fuzzer (tests/test_random_graphs.py, sweeps/random_graphs.py).
 
 A generator builds a model step by step in real Keras, choosing each step from what the
-values so far allow: layers of the registry's kinds with random options, keras.ops (Keras 3)
-or TensorFlow functions (tf.keras, saved as TFOpLambda/SlicingOpLambda) with constants on
-either side, merges, layers and nested models shared between calls, recurrent layers started
-from other values' states and returning theirs, channels_first layers, float64 layers, and
-layer names that collide once sanitised. Every decision goes through a `Chooser`, so one
+values so far allow: layers of the registry's kinds with random options (on vectors,
+sequences, images and volumes; token ids embedded, their zeros masked or not), keras.ops
+(Keras 3) or TensorFlow functions (tf.keras, saved as TFOpLambda/SlicingOpLambda) with
+constants on either side and many more operations with random axes (tests/random_ops.py),
+merges, layers and nested models shared between calls, recurrent layers started from other
+values' states and returning theirs, channels_first layers, float64 layers, and layer names
+that collide once sanitised. Every decision goes through a `Chooser`, so one
 seed (or one hypothesis draw) is one graph, and `describe` tells what it holds.
 """
 from __future__ import annotations
@@ -72,6 +74,7 @@ class Built:
     input_shapes: list[tuple[int, ...]]
     steps: list[str] = field(default_factory=list)
     low_precision: bool = False
+    vocabularies: dict[int, int] = field(default_factory=dict)  # input index -> ids drawn from range(size)
 
     def describe(self) -> str:
         return "\n".join(self.steps)
@@ -141,9 +144,18 @@ class Generator:
         self.steps.append(f"{self.writer}: inputs {input_shapes}")
         values = list(inputs)
         values += [self.masked(value) for value in inputs if len(shape(value)) == 2 and self.c.chance(0.3)]
+        vocabularies: dict[int, int] = {}
+        if self.c.chance(0.2):  # token ids, embedded (their zeros masked or not): a sequence among the values
+            vocabularies[len(inputs)], length = self.c.integer(2, 6), self.c.integer(2, 7)
+            input_shapes.append((length,))
+            inputs.append(k.Input((length,), dtype="int32"))
+            self.steps.append(f"ids input ({length},) of {vocabularies[len(inputs) - 1]} tokens")
+            values.append(self.call("Embedding", inputs[-1], vocabularies[len(inputs) - 1], self.c.integer(1, 4),
+                                    mask_zero=self.c.chance(0.5)))
+        first = len(values)
         for _ in range(self.c.integer(2, self.max_steps)):
             values.extend(self.step(values))
-        produced = values[len(inputs):] or values
+        produced = values[first:] or values
         outputs = [produced[-1]]
         for _ in range(self.c.integer(0, 2)):
             extra = self.c.choice(produced)
@@ -151,23 +163,27 @@ class Generator:
                 outputs.append(extra)
         self.steps.append(f"outputs: {[shape(o) for o in outputs]}")
         model = k.Model(inputs, outputs if len(outputs) > 1 else outputs[0])
-        return Built(model, input_shapes, self.steps, self.low_precision)
+        return Built(model, input_shapes, self.steps, self.low_precision, vocabularies)
 
     def input_shape(self) -> tuple[int, ...]:
-        rank = self.c.choice([1, 2, 2, 3, 3])
-        return tuple(self.c.integer(2, 7) for _ in range(rank))
+        rank = self.c.choice([1, 2, 2, 3, 3, 4])
+        return tuple(self.c.integer(2, 7 if rank < 4 else 4) for _ in range(rank))
 
     def step(self, values: list[Any]) -> list[Any]:
         """One random step on the values so far: its new values (several for states)."""
         value = self.c.choice(values[-3:] if self.c.chance(0.6) else values)
         rank = len(shape(value))
         partners = [v for v in values if v is not value and shape(v) == shape(value)]
-        menu: list[Callable[[Any], Any]] = [self.elementwise, self.operation, self.normalization]
+        menu: list[Callable[[Any], Any]] = [self.elementwise, self.operation, self.normalization, self.more_ops]
         menu += {1: [self.dense, self.dense, self.to_sequence],
                  2: [self.recurrent, self.recurrent, self.conv1d, self.sequence_layer, self.dense, self.reduce],
-                 3: [self.conv2d, self.conv2d, self.image_layer, self.reduce, self.dense]}.get(rank, [])
+                 3: [self.conv2d, self.conv2d, self.image_layer, self.reduce, self.dense, self.conv_lstm],
+                 4: [self.conv3d, self.conv3d, self.volume_layer, self.reduce, self.dense, self.conv_lstm],
+                 }.get(rank, [])
         if partners:
             menu += [lambda v: self.merge(v, self.c.choice(partners))] * 2
+            if rank <= 2:
+                menu.append(lambda v: self.dot(v, self.c.choice(partners)))
         if self.c.chance(0.08):
             menu = [self.nested]
         result = self.c.choice(menu)(value)
@@ -202,7 +218,20 @@ class Generator:
     def normalization(self, x: Any) -> Any:
         rank = len(shape(x))
         kind = self.c.choice(["BatchNormalization", "LayerNormalization", "Activation", "Dropout", "PReLU",
-                              "LeakyReLU", "Softmax"] + (["RMSNormalization"] if self.keras3 else []))
+                              "LeakyReLU", "Softmax", "GroupNormalization", "ReLU", "ELU", "Rescaling"]
+                             + (["RMSNormalization"] if self.keras3 else []))
+        if kind == "GroupNormalization":
+            channels = shape(x)[-1]
+            groups = self.c.choice([g for g in range(1, channels + 1) if channels % g == 0])
+            return self.call(kind, x, groups=groups, epsilon=self.c.choice([1e-3, 0.1]), center=self.c.chance(0.8),
+                             scale=self.c.chance(0.8))
+        if kind == "ReLU":
+            return self.call(kind, x, max_value=self.c.choice([None, 1.5]), negative_slope=self.c.choice([0.0, 0.1]),
+                             threshold=self.c.choice([0.0, 0.3]))
+        if kind == "ELU":
+            return self.call(kind, x, alpha=self.c.choice([1.0, 0.5]))
+        if kind == "Rescaling":
+            return self.call(kind, x, self.c.choice([0.5, 2.0]), offset=self.c.choice([0.0, -1.0]))
         if kind == "RMSNormalization":
             return self.call(kind, x, epsilon=self.c.choice([1e-6, 0.1]))
         if kind == "BatchNormalization":
@@ -263,10 +292,10 @@ class Generator:
     def conv1d(self, x: Any) -> Any:
         c = self.c
         steps, channels = shape(x)
-        kind = c.choice(["Conv1D", "Conv1D", "SeparableConv1D", "DepthwiseConv1D"])
+        kind = c.choice(["Conv1D", "Conv1D", "SeparableConv1D", "DepthwiseConv1D", "Conv1DTranspose"])
         size = c.integer(1, min(3, steps))
         options: dict[str, Any] = {"padding": c.choice(["valid", "same"] + (["causal"] if kind == "Conv1D" else []))}
-        if c.chance(0.3) and options["padding"] != "valid":
+        if c.chance(0.3) and options["padding"] != "valid" and kind != "Conv1DTranspose":
             options["dilation_rate"] = 2
         elif c.chance(0.3) and steps > 2:
             options["strides"] = 2
@@ -390,6 +419,48 @@ class Generator:
             return self.call(kind, x, (height * width, channels))
         return self.call(kind, x)
 
+    def conv3d(self, x: Any) -> Any:
+        c = self.c
+        spatial = shape(x)[:3]
+        kind = c.choice(["Conv3D", "Conv3D", "Conv3DTranspose"])
+        size = c.integer(1, min(2, *spatial))
+        options: dict[str, Any] = {"padding": c.choice(["valid", "same"])}
+        if c.chance(0.3) and min(spatial) > 2:
+            options["strides"] = 2
+        return self.call(kind, x, c.integer(1, 3), size, activation=c.choice(ACTIVATIONS), **options)
+
+    def volume_layer(self, x: Any) -> Any:
+        c = self.c
+        depth, height, width, channels = shape(x)
+        kind = c.choice(["MaxPooling3D", "AveragePooling3D", "GlobalAveragePooling3D", "GlobalMaxPooling3D",
+                         "Flatten", "ZeroPadding3D", "Cropping3D", "UpSampling3D", "Reshape"])
+        if kind in ("MaxPooling3D", "AveragePooling3D"):
+            return self.call(kind, x, pool_size=min(2, depth, height, width), padding=c.choice(["valid", "same"]))
+        if kind == "Cropping3D":
+            return self.call(kind, x, ((0, (depth - 1) // 2), ((height - 1) // 2, 0), (0, 0)))
+        if kind == "ZeroPadding3D":
+            return self.call(kind, x, (c.integer(0, 1), 1, c.integer(0, 1)))
+        if kind == "Reshape":
+            return self.call(kind, x, (depth * height, width, channels))
+        return self.call(kind, x)
+
+    def conv_lstm(self, x: Any) -> Any:
+        """A ConvLSTM1D over a sequence of rows (time, width, channels) or a ConvLSTM2D over one of images."""
+        c = self.c
+        dims = shape(x)
+        kind = "ConvLSTM1D" if len(dims) == 3 else "ConvLSTM2D"
+        size = c.integer(1, min(2, *dims[1:-1]))
+        return self.call(kind, x, c.integer(1, 3), size, padding=c.choice(["valid", "same"]),
+                         return_sequences=c.chance(0.5), go_backwards=c.chance(0.2),
+                         activation=c.choice(["tanh", "relu"]))
+
+    def dot(self, a: Any, b: Any) -> Any:
+        """A Dot of two values of one shape, over their last axes or (sequences) their steps."""
+        axes = self.c.choice([-1, 1]) if len(shape(a)) == 2 else -1
+        layer = self.layer("Dot", axes=axes, normalize=self.c.chance(0.3))
+        self.steps.append(f"Dot(axes={axes}, normalize={layer.normalize}) as {layer.name} on two {shape(a)}")
+        return layer([a, b])
+
     def reduce(self, x: Any) -> Any:
         """A reduction or axis-naming operation over a random axis."""
         c = self.c
@@ -411,6 +482,12 @@ class Generator:
         if name == "concat_self":
             return tf.concat([x, tf.math.tanh(x)], axis=axis)
         return getattr(tf, f"reduce_{name}")(x, axis=axis, keepdims=keepdims)
+
+    def more_ops(self, x: Any) -> Any:
+        """One of many more operations (tests/random_ops.py)."""
+        from random_ops import random_op
+
+        return random_op(self.c, self.keras3, self.k.ops if self.keras3 else self.tf, x, self.steps)
 
     def elementwise(self, x: Any) -> Any:
         """A unary function, or arithmetic with a constant on either side."""
@@ -499,7 +576,8 @@ class Generator:
         value = values[-1]
         rank = len(shape(value))
         menu = [self.elementwise, self.normalization] + {1: [self.dense], 2: [self.conv1d, self.dense],
-                                                          3: [self.conv2d, self.dense]}.get(rank, [])
+                                                          3: [self.conv2d, self.dense],
+                                                          4: [self.conv3d, self.dense]}.get(rank, [])
         result = self.c.choice(menu)(value)
         return list(result) if isinstance(result, (list, tuple)) else [result]
 

@@ -1,0 +1,167 @@
+"""Random tensor operations for the graph fuzzer (tests/random_graphs.py): keras.ops in Keras 3, TensorFlow
+functions in tf.keras (saved as TFOpLambda), with random axes (negative ones too), keepdims, modes and
+arguments, over the operations users write between layers: reshapes and axis moves, cumulative and
+statistical reductions, padding, tiling, sorting, gathering, splitting and stacking, matmul and einsum,
+clipping and powers, argmax cast back to float, one-hot, resizing."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from random_graphs import Chooser, shape
+
+KERAS3_OPS = ["reshape", "swapaxes", "moveaxis", "cumsum", "clip", "power", "logsumexp", "std", "mean_axes", "tile",
+              "repeat", "pad", "sort", "norm", "where", "matmul", "einsum", "split", "stack", "take", "top_k", "tril",
+              "argmax", "one_hot", "log_softmax", "normalize", "rsqrt", "erf", "resize", "var", "prod", "max_axes"]
+TF_OPS = ["reshape", "transpose", "cumsum", "clip", "power", "logsumexp", "std", "mean_axes", "tile", "pad", "sort",
+          "norm", "where", "matmul", "split", "stack", "gather", "top_k", "argmax", "one_hot", "log_softmax",
+          "l2_normalize", "rsqrt", "erf", "resize", "squared_difference", "divide_no_nan", "variance", "prod",
+          "max_axes"]
+
+
+def random_op(c: Chooser, keras3: bool, ops: Any, x: Any, steps: list[str]) -> Any:
+    """One random operation on `x` (ops: keras.ops, or the tensorflow module for tf.keras)."""
+    dims = shape(x)
+    rank = len(dims)
+    name = c.choice(KERAS3_OPS if keras3 else TF_OPS)
+
+    def axis() -> int:  # an axis other than the batch's, positive or negative
+        a = c.integer(1, rank)
+        return a - rank - 1 if c.chance(0.4) else a
+
+    a, keepdims = axis(), c.chance(0.5)
+    steps.append(f"op {name} axis={a} keepdims={keepdims} on {dims}")
+    size = dims[a - 1 if a > 0 else a]
+    if keras3:
+        return _keras3(c, ops, name, x, dims, a, keepdims, size, axis)
+    return _tensorflow(c, ops, name, x, dims, a, keepdims, size, axis)
+
+
+def _keras3(c: Chooser, ops: Any, name: str, x: Any, dims: tuple[int, ...], a: int, keepdims: bool, size: int,
+            axis: Any) -> Any:
+    rank = len(dims)
+    if name == "reshape":
+        return ops.reshape(x, (-1, math.prod(dims)) if c.chance(0.5) else (-1, *reversed(dims)))
+    if name == "swapaxes":
+        return ops.swapaxes(x, a, axis())
+    if name == "moveaxis":
+        return ops.moveaxis(x, a, axis())
+    if name == "cumsum":
+        return ops.cumsum(x, axis=a)
+    if name == "clip":
+        return ops.clip(x, -0.5, 0.7)
+    if name == "power":
+        return ops.power(ops.abs(x) + 0.5, c.choice([1.5, 2.0, -0.5]))
+    if name in ("logsumexp", "std", "var", "prod"):
+        return getattr(ops, name)(x, axis=a, keepdims=keepdims)
+    if name in ("mean_axes", "max_axes") and rank >= 2:
+        every = tuple(range(1, rank + 1))  # not None: that reduces the batch too
+        return getattr(ops, name[:-5])(x, axis=tuple({a % (rank + 1), axis() % (rank + 1)}) if c.chance(0.5)
+                                       else every, keepdims=keepdims)
+    if name == "tile":
+        return ops.tile(x, (1,) + tuple(c.integer(1, 2) for _ in dims))
+    if name == "repeat":
+        return ops.repeat(x, 2, axis=a)
+    if name == "pad":
+        mode = c.choice(["constant", "reflect", "symmetric"])
+        widths = [(0, 0)] + [(c.integer(0, 1), c.integer(0, 1)) if d > 1 else (0, 0) for d in dims]
+        return ops.pad(x, widths, mode=mode)
+    if name == "sort":
+        return ops.sort(x, axis=a)
+    if name == "norm":
+        return ops.norm(x, axis=a, keepdims=keepdims)
+    if name == "where":
+        return ops.where(ops.greater(x, 0.2), x, ops.multiply(x, -0.3))
+    if name == "matmul" and rank >= 2:
+        return ops.matmul(x, ops.swapaxes(x, -1, -2))
+    if name == "einsum" and rank >= 2:
+        return ops.einsum("...ij->...ji", x) if c.chance(0.5) else ops.einsum("...ij,...ij->...i", x, x)
+    if name == "split" and size % 2 == 0:
+        first, second = ops.split(x, 2, axis=a)
+        return ops.subtract(first, second)
+    if name == "stack":
+        return ops.stack([x, ops.tanh(x)], axis=c.choice([1, -1, rank]))
+    if name == "take":
+        return ops.take(x, [size - 1, 0, size // 2], axis=a)
+    if name == "top_k":
+        return ops.top_k(x, min(2, dims[-1]))[0]
+    if name == "tril" and rank >= 2:
+        return ops.tril(x, k=c.choice([0, -1, 1]))
+    if name == "argmax":
+        return ops.cast(ops.argmax(x, axis=a, keepdims=keepdims), "float32")
+    if name == "one_hot":
+        return ops.one_hot(ops.argmax(x, axis=-1), 3, axis=c.choice([-1, 1]) if rank > 1 else -1)
+    if name == "log_softmax":
+        return ops.log_softmax(x, axis=a)
+    if name == "normalize":
+        return ops.normalize(x, axis=a, order=c.choice([1, 2]))
+    if name == "rsqrt":
+        return ops.rsqrt(ops.abs(x) + 1.0)
+    if name == "resize" and rank == 3:
+        size = (c.integer(1, 2 * dims[0]), c.integer(1, 2 * dims[1]))
+        return ops.image.resize(x, size, interpolation=c.choice(["bilinear", "nearest"]))
+    return ops.erf(x)
+
+
+def _tensorflow(c: Chooser, tf: Any, name: str, x: Any, dims: tuple[int, ...], a: int, keepdims: bool, size: int,
+                axis: Any) -> Any:
+    rank = len(dims)
+    if name == "reshape":
+        return tf.reshape(x, (-1, math.prod(dims)) if c.chance(0.5) else (-1, *reversed(dims)))
+    if name == "transpose":
+        order = list(range(1, rank + 1))
+        order.reverse() if c.chance(0.5) else order.insert(0, order.pop())
+        return tf.transpose(x, [0] + order)
+    if name == "cumsum":
+        return tf.math.cumsum(x, axis=a, exclusive=c.chance(0.3), reverse=c.chance(0.3))
+    if name == "clip":
+        return tf.clip_by_value(x, -0.5, 0.7)
+    if name == "power":
+        return tf.math.pow(tf.math.abs(x) + 0.5, c.choice([1.5, 2.0, -0.5]))
+    if name in ("logsumexp", "std", "variance", "prod"):
+        return getattr(tf.math, f"reduce_{name}")(x, axis=a, keepdims=keepdims)
+    if name in ("mean_axes", "max_axes") and rank >= 2:
+        function = getattr(tf.math, f"reduce_{name[:-5]}")
+        every = list(range(1, rank + 1))  # not None: that reduces the batch too
+        return function(x, axis=[a, axis()] if c.chance(0.5) else every, keepdims=keepdims)
+    if name == "tile":
+        return tf.tile(x, [1] + [c.integer(1, 2) for _ in dims])
+    if name == "pad":
+        mode = c.choice(["CONSTANT", "REFLECT", "SYMMETRIC"])
+        widths = [[0, 0]] + [[c.integer(0, 1), c.integer(0, 1)] if d > 1 else [0, 0] for d in dims]
+        return tf.pad(x, widths, mode=mode)
+    if name == "sort":
+        return tf.sort(x, axis=a, direction=c.choice(["ASCENDING", "DESCENDING"]))
+    if name == "norm":
+        return tf.norm(x, axis=a, keepdims=keepdims)
+    if name == "where":
+        return tf.where(tf.math.greater(x, 0.2), x, x * -0.3)
+    if name == "matmul" and rank >= 2:
+        return tf.linalg.matmul(x, x, transpose_b=True)
+    if name == "split" and size % 2 == 0:
+        first, second = tf.split(x, 2, axis=a)
+        return first - second
+    if name == "stack":
+        return tf.stack([x, tf.math.tanh(x)], axis=c.choice([1, -1, rank]))
+    if name == "gather":
+        return tf.gather(x, [size - 1, 0, size // 2], axis=a)
+    if name == "top_k":
+        return tf.math.top_k(x, k=min(2, dims[-1])).values
+    if name == "argmax":
+        return tf.cast(tf.math.argmax(x, axis=a), "float32")
+    if name == "one_hot":
+        return tf.one_hot(tf.math.argmax(x, axis=-1), 3, axis=c.choice([-1, 1]) if rank > 1 else -1)
+    if name == "log_softmax":
+        return tf.nn.log_softmax(x, axis=a)
+    if name == "l2_normalize":
+        return tf.math.l2_normalize(x, axis=a)
+    if name == "rsqrt":
+        return tf.math.rsqrt(tf.math.abs(x) + 1.0)
+    if name == "resize" and rank == 3:
+        size = (c.integer(1, 2 * dims[0]), c.integer(1, 2 * dims[1]))
+        return tf.image.resize(x, size, method=c.choice(["bilinear", "nearest"]))
+    if name == "squared_difference":
+        return tf.math.squared_difference(x, 0.5)
+    if name == "divide_no_nan":
+        return tf.math.divide_no_nan(x, tf.math.round(x))
+    return tf.math.erf(x)
