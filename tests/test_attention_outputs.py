@@ -102,3 +102,65 @@ def test_a_group_query_attention_in_a_keras3_h5_file_matches_keras(tmp_path, use
     model.save(path)
     expected = keras_outputs(keras.saving.load_model(path, compile=False), [FLOATS])
     assert absolute_difference(expected, torch_outputs(path, [FLOATS], "keras")) <= LAYER_ATOL
+
+
+FLOAT16_CASES = [(writer, layer) for writer in ("keras3", "keras2")
+                 for layer in ("packed", "projections", "projections scores", "group query")
+                 if (writer, layer) != ("keras2", "group query")]  # tf.keras has no GroupQueryAttention
+
+
+@pytest.mark.parametrize("writer, layer", FLOAT16_CASES, ids=[f"{w}-{lay}" for w, lay in FLOAT16_CASES])
+def test_padded_float16_attention_matches_keras(tmp_path, writer, layer):
+    """In float16, -1e9 is -inf: a padded query step (a row masked throughout) came out NaN where Keras gives a
+    uniform or zeroed row (2.6 off at the outputs of a padded sample). Keras masks float16 scores with -0.7 *
+    65500 (Keras 3.7+'s dot_product_attention, which computes them in float32), -3e4 (Keras 3's softmax) or
+    float16's lowest (tf.keras)."""
+    import converter
+    from build_harness import keras_outputs, module_outputs
+    from converter.precision import TOLERANCES
+    from layer_harness import keras_module, randomize
+
+    keras = keras_module(writer)
+    ids = keras.Input((STEPS,), dtype="int32", name="ids")
+    embedded = keras.layers.Embedding(10, 8, mask_zero=True, name="embedding")(ids)
+    if layer == "group query":
+        attention = keras.layers.GroupQueryAttention(2, 4, 2, dtype="mixed_float16", name="under_test")
+    else:
+        attention = keras.layers.MultiHeadAttention(2, 4 if layer == "packed" else 3, dtype="mixed_float16",
+                                                    name="under_test")
+    outputs = attention(embedded, embedded, return_attention_scores=layer.endswith("scores"))
+    model = keras.Model(ids, outputs)
+    randomize(model, seed=3)
+    path = str(tmp_path / ("model.keras" if writer == "keras3" else "model.h5"))
+    model.save(path)
+    expected = keras_outputs(model, [IDS])
+    atol, rtol = TOLERANCES["float16"]
+    for layout in ("keras", "torch"):
+        actual = module_outputs(converter.to_torch(path, input_layout=layout), [IDS], layout)
+        for e, a in zip(expected, actual):
+            e, a = np.asarray(e, np.float64), np.asarray(a, np.float64)
+            assert np.isfinite(a).all() and np.max(np.abs(e - a)) <= atol + rtol * np.max(np.abs(e)), layout
+
+
+def test_a_keras_3_9_file_leaves_fully_masked_score_rows_uniform(tmp_path):
+    """Keras 3 zeroes the rows of the returned scores that are masked throughout from 3.10 on (its Softmax);
+    a file of Keras 3.9 leaves them uniform, and the module follows the version in the file."""
+    import torch
+
+    import converter
+    from helpers import with_keras_version
+    from layer_harness import keras_module, randomize
+
+    keras = keras_module("keras3")
+    model = padded_model(keras, 2, 3, True)
+    randomize(model, seed=4)
+    model.save(str(tmp_path / "m.keras"))
+    with_keras_version(tmp_path / "m.keras", tmp_path / "old.keras", "3.9.2")
+    with torch.no_grad():
+        _, current = converter.to_torch(str(tmp_path / "m.keras"), input_layout="keras")(torch.from_numpy(IDS))
+        _, old = converter.to_torch(str(tmp_path / "old.keras"), input_layout="keras")(torch.from_numpy(IDS))
+    padded = IDS == 0  # (batch, T): the query steps whose rows are masked throughout
+    np.testing.assert_allclose(current.numpy().transpose(0, 2, 1, 3)[padded], 0.0)
+    np.testing.assert_allclose(old.numpy().transpose(0, 2, 1, 3)[padded], 1.0 / STEPS, atol=1e-6)
+    kept = ~padded
+    np.testing.assert_allclose(old.numpy().transpose(0, 2, 1, 3)[kept], current.numpy().transpose(0, 2, 1, 3)[kept])

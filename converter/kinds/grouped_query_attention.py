@@ -76,7 +76,7 @@ def forward(e: Emitter) -> Value | list[Value]:
         raise e.unsupported(f"inputs of rank {rank} are not built (sequences, rank 3, are)")
     with_scores = bool(e.named("return_attention_scores"))
     keep = keep_mask(e, query, value, value_of, key_of)
-    adder = score_adder(e, keep, query)
+    adder = score_adder(e, keep, query, with_scores)
     e.module(result.module)
     m, options = e.attribute, result.options
     heads, repeats = int(options["query_heads"]), int(options["query_heads"]) // int(options["kv_heads"])
@@ -105,5 +105,5 @@ register(Kind(
     description="q/k/v/gate kernels (d, heads, head_dim) -> (heads*head_dim, d) merged head-major; output "
                 "(heads, head_dim, d) -> (d, heads*head_dim); key/value heads repeated per query head group",
     tested="grouped and one key/value head, use_bias off, use_gate, key given, causal, sliding_window, Keras masks, "
-           "dropout with a fully masked row, return_attention_scores",
+           "dropout with a fully masked row, padding in float16, return_attention_scores",
 ))

@@ -136,7 +136,7 @@ def forward(e: Emitter) -> Value | list[Value]:
     if with_scores and rank != 3:
         raise e.unsupported(f"return_attention_scores over inputs of rank {rank} is not built yet (rank 3 is)")
     keep = keep_mask(e, query, value, value_of, key_of)
-    adder = score_adder(e, keep, query)
+    adder = score_adder(e, keep, query, with_scores)
     zeroed = zeroes_masked_rows(e, keep, with_scores)
     e.module(result.module)
     m = e.attribute
@@ -212,23 +212,39 @@ def _causal(e: Emitter) -> bool:
     return e.config.bool("use_causal_mask", False) or bool(e.kwargs.get("use_causal_mask"))
 
 
-def score_adder(e: Emitter, keep: str | None, query: str) -> str | None:
-    """A local holding what Keras's masked softmax adds to the scores, (1 - mask) * -1e9 (batch, T, S): a fully
-    masked row stays finite; None without a mask."""
+def score_adder(e: Emitter, keep: str | None, query: str, with_scores: bool) -> str | None:
+    """A local holding what Keras's masked softmax adds to the scores, (1 - mask) * a large negative number
+    (batch, T, S): a fully masked row stays finite; None without a mask."""
     if keep is None:
         return None
     adder = e.variable("adder")
-    e.statement(f"{adder} = (~{keep}).to({query}.dtype) * -1e9")
+    e.statement(f"{adder} = (~{keep}).to({query}.dtype) * {literal(_large_negative(e, with_scores))}")
     return adder
+
+
+def _large_negative(e: Emitter, with_scores: bool) -> float:
+    """-1e9, but in float16 (where it is -inf, and a row masked throughout NaN) the number the file's Keras
+    masks with: tf.keras float16's lowest, Keras 3's softmax -3e4, Keras 3.7+'s dot_product_attention
+    -0.7 * 65500 (on TensorFlow; it computes those scores in float32)."""
+    if e.inputs[0].dtype != "float16":  # the layer's compute dtype: its inputs are cast to it
+        return -1e9
+    if e.keras_major < 3:
+        return -65504.0
+    return -3e4 if _own_softmax(e, with_scores) else -0.7 * 65500.0
+
+
+def _own_softmax(e: Emitter, with_scores: bool) -> bool:
+    """Whether Keras 3 computes the masked softmax itself: before 3.7 always, since then when the scores are
+    returned or dropout is configured (else ops.dot_product_attention)."""
+    dropout = e.config.get("dropout", 0.0)
+    return e.keras_version < (3, 7) or with_scores or (isinstance(dropout, (int, float)) and dropout > 0)
 
 
 def zeroes_masked_rows(e: Emitter, keep: str | None, with_scores: bool) -> bool:
     """Whether the masked weights are zeroed after the softmax, so that a fully masked row attends to nothing:
-    Keras 3 (3.10 on) does where it computes the softmax itself, when the scores are returned or dropout is
-    configured; its dot_product_attention, like tf.keras, leaves such a row uniform."""
-    dropout = e.config.get("dropout", 0.0)
-    return keep is not None and e.keras_major >= 3 and (with_scores or (isinstance(dropout, (int, float))
-                                                                        and dropout > 0))
+    Keras 3.10 on does where it computes the softmax itself (its Softmax zeroes them); its
+    dot_product_attention, earlier Keras 3 and tf.keras leave such a row uniform."""
+    return keep is not None and e.keras_major >= 3 and e.keras_version >= (3, 10) and _own_softmax(e, with_scores)
 
 
 def keep_mask(e: Emitter, query: str, value: str, value_of: Value | None, key_of: Value | None) -> str | None:
@@ -272,6 +288,6 @@ register(Kind(
                 "(d, heads*dim); into in_proj/out_proj when all widths agree",
     tested="self and cross attention, use_bias, key_dim == and != d_model/heads, value_dim; use_causal_mask, "
            "attention_mask, the Keras masks of its inputs (Embedding mask_zero), Keras 3's sliding_window; "
-           "return_attention_scores; fully masked rows (Keras 3 zeroes them when it returns the scores or has "
-           "dropout)",
+           "return_attention_scores; fully masked rows (Keras 3.10+ zeroes them when it returns the scores or has "
+           "dropout; a 3.9 file), in float16 too (masked as each Keras masks them)",
 ))
