@@ -182,7 +182,7 @@ class Generator:
                  }.get(rank, [])
         if partners:
             menu += [lambda v: self.merge(v, self.c.choice(partners))] * 2
-            if rank <= 2:
+            if 1 <= rank <= 2:
                 menu.append(lambda v: self.dot(v, self.c.choice(partners)))
         if self.c.chance(0.08):
             menu = [self.nested]
@@ -271,6 +271,10 @@ class Generator:
                                    "go_backwards": not bidirectional and c.chance(0.2)}
         if kind == "GRU":
             options["reset_after"] = c.chance(0.7)
+        if c.chance(0.25):  # other activations need the module's own cell (hard_sigmoid: Keras 2's default)
+            options["activation"] = c.choice(["relu", "elu", "tanh"])
+            if kind != "SimpleRNN":
+                options["recurrent_activation"] = c.choice(["hard_sigmoid", "sigmoid", "tanh"])
         count = 2 if kind == "LSTM" else 1
         initial = None
         if c.chance(0.4):  # states computed from this sequence's mean: Dense(units) each
@@ -452,7 +456,8 @@ class Generator:
         size = c.integer(1, min(2, *dims[1:-1]))
         return self.call(kind, x, c.integer(1, 3), size, padding=c.choice(["valid", "same"]),
                          return_sequences=c.chance(0.5), go_backwards=c.chance(0.2),
-                         activation=c.choice(["tanh", "relu"]))
+                         activation=c.choice(["tanh", "relu"]),
+                         recurrent_activation=c.choice(["sigmoid", "hard_sigmoid"]))
 
     def dot(self, a: Any, b: Any) -> Any:
         """A Dot of two values of one shape, over their last axes or (sequences) their steps."""
@@ -487,6 +492,8 @@ class Generator:
         """One of many more operations (tests/random_ops.py)."""
         from random_ops import random_op
 
+        if not shape(x):  # a value per sample: no axis to choose
+            return self.elementwise(x)
         return random_op(self.c, self.keras3, self.k.ops if self.keras3 else self.tf, x, self.steps)
 
     def elementwise(self, x: Any) -> Any:
