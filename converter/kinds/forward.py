@@ -56,6 +56,9 @@ class Emitter(Protocol):
     backend: str | None  # the backend it ran on, where the file records it (legacy .h5)
     first_input_cast: bool  # whether the call's first input was cast to the layer's dtype (Keras's autocast)
     tracing: bool  # per-layer capture is on (verify --per-layer)
+    #: set by a forward where Keras returns its input tensor itself (a cast to the dtype it has, a move of an axis
+    #: to where it is): the input's Keras mask stays on it, as on that tensor object in Keras
+    returns_input: bool
     statements: list[str]  # lines added so far, run before the value is assigned
 
     @property

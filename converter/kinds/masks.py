@@ -34,12 +34,14 @@ OWN = {f"keras.layers.{name}" for name in (
     "Average", "Maximum", "Minimum")}
 
 
-def carried(kind_name: str, keras_major: int, inputs: list[Value], produced: list[Value]) -> list[Value]:
-    """`produced` (a call's outputs) with the masks Keras gives them."""
+def carried(kind_name: str, keras_major: int, inputs: list[Value], produced: list[Value],
+            returns_input: bool = False) -> list[Value]:
+    """`produced` (a call's outputs) with the masks Keras gives them. An operation that returned its input tensor
+    itself (`returns_input`: Keras keeps a mask as an attribute of the tensor object) leaves its mask on it."""
     if kind_name in OWN:
         return produced
     passing = PASSING[2 if keras_major < 3 else 3]
-    mask = inputs[0].mask if inputs and kind_name in passing else None
+    mask = inputs[0].mask if inputs and (kind_name in passing or returns_input) else None
     # Keras pairs the one mask with the first output (MultiHeadAttention's scores get none)
     masks = [mask] + [None] * (len(produced) - 1)
     return [value if value.mask == want else replace(value, mask=want) for value, want in zip(produced, masks)]

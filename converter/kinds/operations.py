@@ -11,6 +11,7 @@ computed on Keras's own layout, so an axis is never silently the wrong one.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any, Sequence
 
 from .forward import KERAS, Emitter, Value, literal
@@ -347,10 +348,16 @@ def clip(e: Emitter, operand: Any, low: Any, high: Any) -> Value:
 
 
 def cast(e: Emitter, operand: Any, dtype: Any) -> Value:
+    """`operand` in `dtype`; a cast to the dtype it has is the tensor itself in Keras (tf.cast returns it), which
+    keeps its Keras mask."""
     name = dtype if isinstance(dtype, str) else None
     if name not in TORCH_DTYPES:
         raise e.unsupported(f"cast to {str(dtype)[:30]!r} is not built")
-    return elementwise(e, f"{{0}}.to({TORCH_DTYPES[name]})", [operand])
+    if isinstance(operand, Value) and (operand.dtype or "float32") == name:
+        e.returns_input = True
+        return elementwise(e, "{0}", [operand])
+    # the dtype named, float32 too: the builder would otherwise take the operand's for it
+    return replace(elementwise(e, f"{{0}}.to({TORCH_DTYPES[name]})", [operand]), dtype=name)
 
 
 def matmul(e: Emitter, first: Any, second: Any, transpose_a: Any = False, transpose_b: Any = False) -> Value:

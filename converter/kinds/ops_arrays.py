@@ -107,6 +107,16 @@ def _axes_operation(template: str, **keys: int) -> Callable[[Emitter], Value]:
     return forward
 
 
+def _axis_move(e: Emitter, template: str, first: str, second: str) -> Value:
+    """moveaxis or swapaxes of one axis; to where it is, Keras returns the tensor itself (on TensorFlow), which
+    keeps its Keras mask."""
+    x, rank = op.keras_value(e, operands(e, 1)[0])
+    a, b = _int(e, first, 0), _int(e, second, 0)
+    if rank is not None and a % rank == b % rank:
+        e.returns_input = True
+    return Value(template.format(x, a, b), KERAS, rank)
+
+
 def repeat(e: Emitter) -> Value:
     x, rank = op.keras_value(e, operands(e, 1)[0])
     repeats = e.config.get("repeats")
@@ -120,8 +130,8 @@ def repeat(e: Emitter) -> Value:
 FORWARDS: dict[str, Callable[[Emitter], Any]] = {
     "numpy.Split": split, "core.Unstack": unstack, "math.TopK": top_k, "numpy.Argsort": argsort, "nn.OneHot": one_hot,
     "nn.Normalize": normalize, "numpy.Repeat": repeat,
-    "numpy.Moveaxis": _axes_operation("torch.movedim({0}, {1}, {2})", source=0, destination=0),
-    "numpy.Swapaxes": _axes_operation("torch.swapaxes({0}, {1}, {2})", axis1=0, axis2=0),
+    "numpy.Moveaxis": lambda e: _axis_move(e, "torch.movedim({0}, {1}, {2})", "source", "destination"),
+    "numpy.Swapaxes": lambda e: _axis_move(e, "torch.swapaxes({0}, {1}, {2})", "axis1", "axis2"),
     "numpy.Triu": _axes_operation("torch.triu({0}, diagonal={1})", k=0),
     "numpy.Tril": _axes_operation("torch.tril({0}, diagonal={1})", k=0),
     "numpy.Sort": _axes_operation("torch.sort({0}, dim={1}).values", axis=-1),

@@ -110,12 +110,15 @@ def _order(order: Any) -> str:
 
 def convert_to_tensor(e: Emitter) -> Value:
     """keras.ops.convert_to_tensor of a tensor (Keras 3's Attention passes on its query's mask through it): the
-    tensor, cast where a dtype is given."""
+    tensor itself (its Keras mask stays on it), cast where a dtype is given."""
     if e.config.get("sparse") or e.config.get("ragged"):
         raise e.unsupported("a sparse or ragged tensor is not built")
     x = operands(e, 1)[0]
     dtype = e.config.get("dtype")
-    return op.elementwise(e, "{0}", [x]) if dtype is None else op.cast(e, x, dtype)
+    if dtype is None:
+        e.returns_input = True
+        return op.elementwise(e, "{0}", [x])
+    return op.cast(e, x, dtype)
 
 
 FORWARDS: dict[str, Callable[[Emitter], Any]] = {

@@ -202,7 +202,8 @@ class Generator:
         emitter = Emitter(self, source, call, inputs, kwargs, cast=cast,
                           first_input_cast=bool(inputs) and inputs[0].dtype != first_dtype)
         produced = kind.forward(emitter)
-        produced = carried(kind.name, self.keras_major, inputs, produced if isinstance(produced, list) else [produced])
+        produced = carried(kind.name, self.keras_major, inputs, produced if isinstance(produced, list) else [produced],
+                           emitter.returns_input)
         source.forward.extend(emitter.statements)
         assigned = []
         for index, value in enumerate(produced):

@@ -75,6 +75,7 @@ class Emitter:
         self.keras_version = generator.keras_version
         self.backend = generator.backend
         self.tracing = generator.trace
+        self.returns_input = False
 
     @property
     def attribute(self) -> str:
