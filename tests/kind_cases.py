@@ -644,6 +644,9 @@ OPERATION_CASES: list[Case] = [
     operation("Rsqrt", "op_rsqrt", SEQUENCE, lambda k, x: k.ops.rsqrt(positive(k, x)), "math"),
     operation("Logsumexp", "op_logsumexp", SEQUENCE, lambda k, x: k.ops.logsumexp(x, axis=1), "math"),
     operation("Cast", "op_cast", SEQUENCE, lambda k, x: k.ops.cast(x * 4.0, "int32"), "core"),
+    # an int tensor (whose dtype the builder does not follow) cast to float32 is cast all the same
+    operation("Cast", "op_cast_of_argmax", SEQUENCE, lambda k, x: k.ops.mean(k.ops.cast(
+        k.ops.argmax(x, axis=-1, keepdims=True), "float32"), axis=1), "core"),
     operation("ConvertToTensor", "op_convert_to_tensor", SEQUENCE, lambda k, x: k.ops.convert_to_tensor(
         x > 0.5, dtype="float32") + x, "core"),
     operation("Norm", "op_norm", SEQUENCE, lambda k, x: k.ops.norm(x, axis=-1), "linalg"),

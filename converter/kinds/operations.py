@@ -348,16 +348,17 @@ def clip(e: Emitter, operand: Any, low: Any, high: Any) -> Value:
 
 
 def cast(e: Emitter, operand: Any, dtype: Any) -> Value:
-    """`operand` in `dtype`; a cast to the dtype it has is the tensor itself in Keras (tf.cast returns it), which
-    keeps its Keras mask."""
+    """`operand` in `dtype`. A cast to the dtype it has is the tensor itself in Keras (tf.cast returns it), which
+    keeps its Keras mask: a masked tensor's (a floating one, whose dtype the builder follows; the cast is
+    written all the same, a no-op then)."""
     name = dtype if isinstance(dtype, str) else None
     if name not in TORCH_DTYPES:
         raise e.unsupported(f"cast to {str(dtype)[:30]!r} is not built")
-    if isinstance(operand, Value) and (operand.dtype or "float32") == name:
+    if isinstance(operand, Value) and operand.mask is not None and (operand.dtype or "float32") == name:
         e.returns_input = True
-        return elementwise(e, "{0}", [operand])
-    # the dtype named, float32 too: the builder would otherwise take the operand's for it
-    return replace(elementwise(e, f"{{0}}.to({TORCH_DTYPES[name]})", [operand]), dtype=name)
+    cast = elementwise(e, f"{{0}}.to({TORCH_DTYPES[name]})", [operand])
+    # a floating dtype other than float32 is the value's own (the builder would otherwise take the operand's)
+    return replace(cast, dtype=name) if name in ("float16", "bfloat16", "float64") else cast
 
 
 def matmul(e: Emitter, first: Any, second: Any, transpose_a: Any = False, transpose_b: Any = False) -> Value:
