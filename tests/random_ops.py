@@ -2,7 +2,8 @@
 functions in tf.keras (saved as TFOpLambda), with random axes (negative ones too), keepdims, modes and
 arguments, over the operations users write between layers: reshapes and axis moves, cumulative and
 statistical reductions, padding, tiling, sorting, gathering, splitting and stacking, matmul and einsum,
-clipping and powers, argmax cast back to float, one-hot, resizing."""
+clipping and powers, argmax cast back to float, one-hot, resizing, casts (to the dtype a tensor has: the
+tensor itself, which keeps its Keras mask)."""
 from __future__ import annotations
 
 import math
@@ -12,11 +13,12 @@ from random_graphs import Chooser, shape
 
 KERAS3_OPS = ["reshape", "swapaxes", "moveaxis", "cumsum", "clip", "power", "logsumexp", "std", "mean_axes", "tile",
               "repeat", "pad", "sort", "norm", "where", "matmul", "einsum", "split", "stack", "take", "top_k", "tril",
-              "argmax", "one_hot", "log_softmax", "normalize", "rsqrt", "erf", "resize", "var", "prod", "max_axes"]
+              "argmax", "one_hot", "log_softmax", "normalize", "rsqrt", "erf", "resize", "var", "prod", "max_axes",
+              "cast", "convert_to_tensor"]
 TF_OPS = ["reshape", "transpose", "cumsum", "clip", "power", "logsumexp", "std", "mean_axes", "tile", "pad", "sort",
           "norm", "where", "matmul", "split", "stack", "gather", "top_k", "argmax", "one_hot", "log_softmax",
           "l2_normalize", "rsqrt", "erf", "resize", "squared_difference", "divide_no_nan", "variance", "prod",
-          "max_axes"]
+          "max_axes", "cast"]
 
 
 def random_op(c: Chooser, keras3: bool, ops: Any, x: Any, steps: list[str]) -> Any:
@@ -46,6 +48,10 @@ def _keras3(c: Chooser, ops: Any, name: str, x: Any, dims: tuple[int, ...], a: i
         return ops.swapaxes(x, a, axis())
     if name == "moveaxis":
         return ops.moveaxis(x, a, axis())
+    if name == "cast":  # to the dtype it has (the tensor itself: its mask stays), or away and back
+        return ops.cast(x, "float32") if c.chance(0.5) else ops.cast(ops.cast(x, "float16"), "float32")
+    if name == "convert_to_tensor":
+        return ops.convert_to_tensor(x)
     if name == "cumsum":
         return ops.cumsum(x, axis=a)
     if name == "clip":
@@ -114,6 +120,8 @@ def _tensorflow(c: Chooser, tf: Any, name: str, x: Any, dims: tuple[int, ...], a
         return tf.transpose(x, [0] + order)
     if name == "cumsum":
         return tf.math.cumsum(x, axis=a, exclusive=c.chance(0.3), reverse=c.chance(0.3))
+    if name == "cast":  # to the dtype it has (the tensor itself: its mask stays), or away and back
+        return tf.cast(x, "float32") if c.chance(0.5) else tf.cast(tf.cast(x, "float16"), "float32")
     if name == "clip":
         return tf.clip_by_value(x, -0.5, 0.7)
     if name == "power":
