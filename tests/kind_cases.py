@@ -562,6 +562,11 @@ OPERATION_CASES: list[Case] = [
     # (x + column: Keras 3.7+ on TensorFlow adds it along the last axis, tf.nn.bias_add; column + x broadcasts)
     operation("Subtract", "op_subtract_numpy_mean", IMAGE, lambda k, x: (x - np.array([0.485, 0.456, 0.406],
                                                                                        "float32")) / 0.25),
+    # numpy's own float64 arrays make the result float64 (Keras 3 promotes); the Conv2D after it casts it back
+    operation("Subtract", "op_subtract_float64_numpy_mean", IMAGE, lambda k, x: k.layers.Conv2D(2, 1)(
+        (x - np.array([0.485, 0.456, 0.406])) / np.array([0.229, 0.224, 0.225]))),
+    operation("Matmul", "op_matmul_of_arrays", SEQUENCE, lambda k, x: k.ops.matmul(
+        np.ones((3, 5), "float32"), k.ops.matmul(x, np.eye(4)))),
     operation("Add", "op_add_numpy_column", (4, 4), lambda k, x: x + np.linspace(-1, 2, 4, dtype="float32")[:, None]),
     operation("Add", "op_add_to_numpy_column", (4, 4), lambda k, x: k.ops.add(
         np.linspace(-1, 2, 4, dtype="float32")[:, None], x)),
@@ -708,6 +713,9 @@ OPERATION_CASES: list[Case] = [
     tf_operation("TFOpLambda", "tf_one_hot_axes", SEQUENCE, lambda tf, x: tf.concat([
         tf.one_hot(tf.cast(x * 2.0, tf.int32), 4, axis=1), tf.one_hot(tf.cast(x[:, :4] * 2.0, tf.int32), 5, axis=2,
                                                                     on_value=0.5)], axis=1)),
+    # TensorFlow converts numpy's float64 arrays to the tensor's dtype (no promotion, unlike Keras 3)
+    tf_operation("TFOpLambda", "tf_float64_numpy_normalization", IMAGE, lambda tf, x: (
+        x - np.array([0.485, 0.456, 0.406])) / np.array([0.229, 0.224, 0.225]) + tf.math.reduce_mean(x)),
     tf_operation("SlicingOpLambda", "tf_slicing", IMAGE, lambda tf, x: x[:, 1:, ::2, 0] + x[:, None, 0, 0, :1]),
     tf_operation("TFOpLambda", "tf_sort_slice_unstack", SEQUENCE, lambda tf, x: tf.concat([
         tf.math.top_k(tf.nn.relu(x), 2).values, tf.cast(tf.math.top_k(tf.round(x), k=2).indices, tf.float32),

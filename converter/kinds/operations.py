@@ -362,8 +362,16 @@ def cast(e: Emitter, operand: Any, dtype: Any) -> Value:
 
 
 def matmul(e: Emitter, first: Any, second: Any, transpose_a: Any = False, transpose_b: Any = False) -> Value:
-    a, rank_a = keras_value(e, first)
-    b, rank_b = keras_value(e, second)
+    """A matrix product of tensors, or of a tensor and a constant matrix (ops.matmul(x, np.eye(3)))."""
+    if not isinstance(first, Value) and not isinstance(second, Value):
+        raise e.unsupported("a matrix product of constants only: Keras would have folded it")
+    a, rank_a = keras_value(e, first) if isinstance(first, Value) else constant(e, first)
+    b, rank_b = keras_value(e, second) if isinstance(second, Value) else constant(e, second)
+    if not isinstance(first, Value) or not isinstance(second, Value):  # torch.matmul does not promote dtypes
+        a_local, b_local, promoted = e.variable("a"), e.variable("b"), e.variable("dtype")
+        e.statement(f"{a_local}, {b_local} = {a}, {b}")
+        e.statement(f"{promoted} = torch.promote_types({a_local}.dtype, {b_local}.dtype)")
+        a, b = f"{a_local}.to({promoted})", f"{b_local}.to({promoted})"
     if transpose_a:
         a = f"{a}.transpose(-1, -2)"
     if transpose_b:

@@ -190,7 +190,8 @@ class Generator:
             return self.emit_nested(source, call, inputs)
         kind = lookup(call.layer)
         assert kind is not None and kind.forward is not None  # generate() refused the others
-        dtype = self.output_dtype(kind, call.layer, inputs + [v for v in kwargs.values() if isinstance(v, Value)])
+        dtype = self.output_dtype(kind, call.layer, inputs + [v for v in kwargs.values() if isinstance(v, Value)],
+                                  _array_dtypes(call) if kind.name.startswith("keras.ops.") else set())
         cast = None
         first_dtype = inputs[0].dtype if inputs else None
         if autocasts(kind):  # every floating tensor argument, keyword ones too (a MultiHeadAttention's value=)
@@ -215,7 +216,7 @@ class Generator:
             assigned.append(replace(value, expr=name, dtype=value.dtype or dtype))
         return assigned
 
-    def output_dtype(self, kind: Kind, layer: Layer, inputs: list[Value]) -> str | None:
+    def output_dtype(self, kind: Kind, layer: Layer, inputs: list[Value], arrays: set[str | None]) -> str | None:
         """The floating dtype a call computes in (None: float32): its layer's policy, or, for an
         operation, its tensor arguments' (keyword ones too: tf.keras records `2.0 * x` as multiply(2.0, y=x)) when
         they agree; mixed ones promote, in Keras 3 and torch alike, to float64 where
@@ -223,7 +224,7 @@ class Generator:
         if autocasts(kind):
             dtype = compute_dtype(layer.config)
             return None if dtype == "float32" else dtype
-        dtypes = {value.dtype for value in inputs}
+        dtypes = {value.dtype for value in inputs} | arrays
         if len(dtypes) == 1:
             return dtypes.pop()
         return "float64" if "float64" in dtypes else None
@@ -313,6 +314,19 @@ class Generator:
         """A CamelCase class name from a model's name, safe and unique."""
         base = "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", model_name) if part) or "Model"
         return self.class_names.name(base if base[0].isalpha() else "Model" + base)
+
+
+def _array_dtypes(call: Call) -> set[str | None]:
+    """The floating dtypes of a Keras 3 operation's array constants (None: float32): a float64 numpy array
+    (np.array([0.485, 0.456, 0.406])) makes a float32 tensor's result float64, as Keras 3 promotes."""
+    found: set[str | None] = set()
+    for item in [*call.positional, *call.kwargs.values()]:
+        if isinstance(item, dict) and item.get("class_name") in ("__tensor__", "__numpy__") \
+                and isinstance(item.get("config"), dict):
+            dtype = item["config"].get("dtype")
+            if dtype in ("float16", "bfloat16", "float32", "float64"):
+                found.add(None if dtype == "float32" else dtype)
+    return found
 
 
 def _with_rank(value: Value, shape: tuple[int | None, ...] | None) -> Value:
