@@ -515,10 +515,11 @@ class Generator:
         operator = c.choice(["+", "-", "*", "maximum", "minimum"])
         left = c.chance(0.5)
         numpy_array = self.keras3 and isinstance(constant, list) and c.chance(0.5)  # saved as __numpy__
+        array_dtype = "float64" if numpy_array and c.chance(0.4) else "float32"  # numpy's own: Keras 3 promotes
         self.steps.append(f"op {'c ' + operator + ' x' if left else 'x ' + operator + ' c'} (c={constant}"
-                          f"{', numpy' if numpy_array else ''})")
+                          f"{', numpy ' + array_dtype if numpy_array else ''})")
         if isinstance(constant, list):
-            constant = (np.array(constant, "float32") if numpy_array else self.k.ops.convert_to_tensor(constant)) \
+            constant = (np.array(constant, array_dtype) if numpy_array else self.k.ops.convert_to_tensor(constant)) \
                 if self.keras3 else self.tf.constant(constant)
         if self.keras3:  # functions, not operators: a numpy array on the left would take the operator itself
             function = getattr(self.k.ops, {"+": "add", "-": "subtract", "*": "multiply"}.get(operator, operator))
