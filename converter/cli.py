@@ -144,7 +144,7 @@ def _run(arguments: argparse.Namespace) -> int:
         model_file, weights = converter.export(
             arguments.source, arguments.destination, weights=arguments.weights,
             input_layout=arguments.input_layout, force=arguments.force, architecture=arguments.architecture,
-            variables=arguments.variables,
+            variables=arguments.variables, keras_backend=arguments.keras_backend,
         )
         _print(f"wrote {model_file} and {weights}; load with: from {_module_name(model_file)} import load")
     elif arguments.command == "verify":
@@ -155,6 +155,7 @@ def _run(arguments: argparse.Namespace) -> int:
             architecture=arguments.architecture,
             precision="float64" if arguments.float64 else "model", module=own, mapping=_mapping(arguments.map),
             input_layout=arguments.input_layout or ("torch" if own is not None else "keras"),
+            keras_backend=arguments.keras_backend,
         )
         _print(json.dumps(verification.to_dict(), indent=2) if arguments.json else verification.to_text())
         return 0 if verification.ok else 1

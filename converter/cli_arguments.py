@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 
 import converter
+from .convert import KERAS_BACKENDS
 
 DESCRIPTION = """\
 Move trained Keras weights to PyTorch without TensorFlow.
@@ -157,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--force", action="store_true", help="overwrite DST and its weights if they exist")
     _architecture_option(export)
     _variables_option(export)
+    _backend_option(export)
     _quiet_option(export, "no warnings")
 
     verify = commands.add_parser(
@@ -195,8 +197,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with --module: the layout your module takes images in (default torch: channels-first)")
     _architecture_option(verify)
     _import_option(verify)
+    _backend_option(verify)
     _quiet_option(verify, "no warnings")
     return parser
+
+
+def _backend_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--keras-backend", choices=KERAS_BACKENDS, default=None,
+        help="the backend a Keras 3 model ran on, for a .keras archive (it does not record it; tensorflow is "
+        "assumed): Keras 3.7+ on TensorFlow adds some biases along another axis than JAX and PyTorch do",
+    )
 
 
 def _layout_option(parser: argparse.ArgumentParser) -> None:

@@ -17,15 +17,34 @@ SKIP_OR_KEEP = ("--skip-unsupported leaves the layers without a rule out and --k
                 "tensors as stored: choose one")
 
 
-def read_tagged(source: Any, architecture: Any = None, variables: str = "raw") -> ModelGraph:
-    """Read a source and tag its tensors' roles and layouts (`converter.read`)."""
+#: Keras 3's backends: a model computes a few layers differently on TensorFlow (forward.tensorflow_bias_add)
+KERAS_BACKENDS = ("tensorflow", "jax", "torch", "numpy", "openvino")
+
+
+def read_tagged(source: Any, architecture: Any = None, variables: str = "raw",
+                keras_backend: str | None = None) -> ModelGraph:
+    """Read a source and tag its tensors' roles and layouts (`converter.read`). `keras_backend`: the backend
+    the model ran on, for a file that does not record it (a .keras archive; TensorFlow is assumed)."""
     graph = read_source(source, architecture, variables)
     try:
+        if keras_backend is not None:
+            given_backend(graph, keras_backend)
         tag_graph(graph)
     except BaseException:
         graph.close()
         raise
     return graph
+
+
+def given_backend(graph: ModelGraph, keras_backend: str) -> None:
+    """Record the backend a user names for the model, checked against the one the file records."""
+    if keras_backend not in KERAS_BACKENDS:
+        raise ArgumentError(f"keras_backend {keras_backend!r}: expected one of {', '.join(KERAS_BACKENDS)}")
+    recorded = graph.metadata.get("backend")
+    if recorded is not None and recorded != keras_backend:
+        raise ArgumentError(f"{graph.source}: the file records the backend {recorded!r}; keras_backend "
+                            f"{keras_backend!r} contradicts it (leave it out)")
+    graph.metadata["backend"] = keras_backend
 
 
 def convert_graph(graph: ModelGraph, layout: str = "torch", skip_unsupported: bool = False,

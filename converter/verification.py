@@ -266,7 +266,7 @@ def output_names(graph: ModelGraph, count: int) -> list[str]:
 def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float | None = None,
            rtol: float | None = None, per_layer: bool = False, architecture: Any = None, seed: int = 0,
            input_layout: str = "keras", precision: str = "model", module: Any = None,
-           mapping: Any = None) -> VerificationReport:
+           mapping: Any = None, keras_backend: str | None = None) -> VerificationReport:
     """Run Keras and the converted PyTorch model on the same inputs and compare, per output and layer.
 
     `inputs`: an .npz path, a list of arrays (Keras layout), or None for random inputs in a
@@ -278,7 +278,8 @@ def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float | N
     Keras 2 files). `module`: your own torch module (weights loaded, e.g. by load_into) is
     compared instead of weightport's; per layer, each Keras layer whose weights `load_into`
     pairs with a submodule (by key, or `mapping` as load_into takes it) is compared with that
-    submodule's output.
+    submodule's output. `keras_backend`: as for to_torch (the module built for the backend named; Keras
+    computes on the one it runs on here).
 
         >>> report = converter.verify("model.keras", per_layer=True)   # doctest: +SKIP
         >>> report.ok, report.first_divergence                         # doctest: +SKIP
@@ -287,7 +288,7 @@ def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float | N
         raise ArgumentError(f"precision {precision!r}: expected 'model' or 'float64'")
     require_torch("verify")
     require_keras("verify")
-    with read_tagged(source, architecture) as graph:
+    with read_tagged(source, architecture, keras_backend=keras_backend) as graph:
         if module is None:
             refuse_graphless(graph, "verify")
         else:  # your module computes; Keras runs the model (a live subclassed one too: its outputs are compared)

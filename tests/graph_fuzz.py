@@ -60,6 +60,8 @@ def run_graph(chooser: Chooser, writer: str, folder: Path, max_steps: int = 8, e
         return Outcome("keras-rejected", "non-finite Keras output", description)
     tolerance = LOW_PRECISION_TOLERANCE if built.low_precision else TOLERANCE
     exported, float64 = False, False
+    # the backend Keras 3 computed on, which a .keras file does not record (a few biases differ on TensorFlow)
+    backend = keras.backend.backend() if writer == "keras3" else None
     try:
         for suffix in FORMATS[writer]:
             path = folder / f"model{suffix}"
@@ -69,14 +71,14 @@ def run_graph(chooser: Chooser, writer: str, folder: Path, max_steps: int = 8, e
                 return Outcome("keras-rejected", f"save {suffix}: {type(error).__name__}: {str(error)[:100]}",
                                description)
             for layout in ("torch", "keras"):
-                module = converter.to_torch(str(path), input_layout=layout)
+                module = converter.to_torch(str(path), input_layout=layout, keras_backend=backend)
                 worst = compare(expected, module_outputs(module, inputs, layout))
-                if worst > tolerance and not built.low_precision and agrees_in_float64(path, inputs, layout):
+                if worst > tolerance and not built.low_precision and agrees_in_float64(path, inputs, layout, backend):
                     float64 = True  # float32 rounding amplified (a norm over one element): float64 decides
                 elif worst > tolerance:
                     return Outcome("mismatched", f"{suffix} {layout} layout: {worst:.2e}", description)
             if export and not exported:
-                worst = compare(expected, run_exported(str(path), inputs, folder))
+                worst = compare(expected, run_exported(str(path), inputs, folder, backend))
                 if worst > tolerance and not float64:
                     return Outcome("mismatched", f"exported model.py from {suffix}: {worst:.2e}", description)
                 exported = True
@@ -89,19 +91,20 @@ def run_graph(chooser: Chooser, writer: str, folder: Path, max_steps: int = 8, e
     return Outcome("matched", "in float64" if float64 else "", description)
 
 
-def agrees_in_float64(path: Path, inputs: list[np.ndarray], layout: str) -> bool:
+def agrees_in_float64(path: Path, inputs: list[np.ndarray], layout: str, backend: str | None) -> bool:
     """Both sides again in float64 (Keras rebuilt with float64 layers, the module in float64): within
     verify's float64 tolerance, the float32 difference was rounding, not a convention."""
     try:
-        return converter.verify(str(path), inputs=inputs, input_layout=layout, precision="float64").ok
+        return converter.verify(str(path), inputs=inputs, input_layout=layout, precision="float64",
+                                keras_backend=backend).ok
     except converter.ConverterError:
         return False
 
 
-def run_exported(path: str, inputs: list[np.ndarray], folder: Path) -> list[np.ndarray]:
+def run_exported(path: str, inputs: list[np.ndarray], folder: Path, backend: str | None) -> list[np.ndarray]:
     """The standalone model.py, imported as a user would, in the torch layout."""
     (folder / "export").mkdir(exist_ok=True)
-    source, _ = converter.export(path, folder / "export" / "model.py", force=True)
+    source, _ = converter.export(path, folder / "export" / "model.py", force=True, keras_backend=backend)
     name = f"weightport_fuzz_export_{abs(hash(source))}"
     spec = importlib.util.spec_from_file_location(name, source)
     assert spec and spec.loader

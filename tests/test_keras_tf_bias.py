@@ -127,3 +127,46 @@ def test_a_live_model_is_built_for_the_backend_it_runs_on(monkeypatch):
         module = converter.to_torch(model, input_layout="keras")
     with torch.no_grad():
         np.testing.assert_allclose(module(torch.from_numpy(x)).numpy(), broadcast(x, model), atol=1e-5)
+
+
+def test_a_keras_file_is_built_for_the_backend_named(tmp_path):
+    """A .keras file does not record its backend: keras_backend (--keras-backend) names it, and the module
+    broadcasts as JAX and PyTorch do; TensorFlow's rule stays the default. A backend the file contradicts
+    (a .h5 records its own) is refused in one line."""
+    keras = keras3()
+    model = einsum_model(keras)
+    model.save(tmp_path / "m.keras")
+    model.save(tmp_path / "m.h5")
+    x = np.random.default_rng(4).normal(0, 1, (4, 5)).astype("float32")
+    for backend in ("jax", "torch"):
+        module = converter.to_torch(str(tmp_path / "m.keras"), input_layout="keras", keras_backend=backend)
+        with torch.no_grad():
+            np.testing.assert_allclose(module(torch.from_numpy(x)).numpy(), broadcast(x, model), atol=1e-5)
+    module = converter.to_torch(str(tmp_path / "m.keras"), input_layout="keras", keras_backend="tensorflow")
+    with torch.no_grad():
+        np.testing.assert_allclose(module(torch.from_numpy(x)).numpy(), np.asarray(model(x)), atol=1e-5)
+    source, _ = converter.export(tmp_path / "m.keras", tmp_path / "model.py", keras_backend="jax")
+    assert "bias_add='tensorflow'" not in Path(source).read_text()
+    with pytest.raises(converter.ArgumentError, match=r"records the backend 'tensorflow'"):
+        converter.to_torch(str(tmp_path / "m.h5"), keras_backend="jax")
+    with pytest.raises(converter.ArgumentError, match=r"expected one of tensorflow, jax, torch"):
+        converter.to_torch(str(tmp_path / "m.keras"), keras_backend="theano")
+
+
+def test_the_cli_takes_the_backend(tmp_path):
+    """`export --keras-backend jax` builds the module as JAX computes it; a contradiction or an unknown backend is
+    one line, exit 2."""
+    from helpers import run_cli
+
+    keras = keras3()
+    model = einsum_model(keras)
+    model.save(tmp_path / "m.keras")
+    model.save(tmp_path / "m.h5")
+    result = run_cli("export", str(tmp_path / "m.keras"), str(tmp_path / "model.py"), "--keras-backend", "jax")
+    assert result.returncode == 0, result.stderr
+    assert "bias_add='tensorflow'" not in (tmp_path / "model.py").read_text()
+    result = run_cli("export", str(tmp_path / "m.h5"), str(tmp_path / "other.py"), "--keras-backend", "torch")
+    assert result.returncode == 2 and "records the backend 'tensorflow'" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "other.py").exists()
+    result = run_cli("verify", str(tmp_path / "m.keras"), "--keras-backend", "theano")
+    assert result.returncode == 2 and "--keras-backend" in result.stderr

@@ -131,9 +131,9 @@ def convert(layer: Layer, context: Context) -> LayerConversion:
                 f"layer {layer.key}: its bias {bias} lies along an output axis that is not the last; Keras 3.7 and "
                 "later on TensorFlow add such a bias along the output's last axis, or else its axis 1, when that "
                 "axis has the bias's size (tf.nn.bias_add), where JAX, PyTorch and earlier Keras broadcast it: the "
-                "module computes as the Keras that wrote the file did on TensorFlow (a .keras file does not record "
-                "its backend; for a model run on JAX or PyTorch, set bias_add = 'broadcast' on this layer's "
-                "EinsumDense in the built module)")
+                "module computes as the Keras that wrote the file did on its backend, TensorFlow unless the file or "
+                "keras_backend (--keras-backend) names another (a .keras file does not record it; or set "
+                "bias_add = 'broadcast' on this layer's EinsumDense in the built module)")
     return LayerConversion(layer, module, tensors, activation=layer.config.get("activation"), warnings=warnings)
 
 

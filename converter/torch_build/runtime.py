@@ -107,7 +107,8 @@ def keras_tf_channels_first_bias(y: torch.Tensor, bias: torch.Tensor | None, lay
         return y
     warnings.warn(f"layer {layer}: its output's last axis has as many entries as its channels, and Keras 3.7+ on "
                   "TensorFlow adds the bias along that axis then (tf.nn.bias_add), as this module does; "
-                  "other backends, and Keras's own traced graphs of a Conv1D/2D/3D, add it per channel", stacklevel=2)
+                  "other backends (build with keras_backend=, --keras-backend), and Keras's own traced graphs of a "
+                  "Conv1D/2D/3D, add it per channel", stacklevel=2)
     return keras_tf_bias(y, bias.reshape([-1] + [1] * (y.dim() - 2)))  # shaped per channel, as Keras reshapes it
 
 
