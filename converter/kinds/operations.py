@@ -371,7 +371,8 @@ def matmul(e: Emitter, first: Any, second: Any, transpose_a: Any = False, transp
         a_local, b_local, promoted = e.variable("a"), e.variable("b"), e.variable("dtype")
         e.statement(f"{a_local}, {b_local} = {a}, {b}")
         e.statement(f"{promoted} = torch.promote_types({a_local}.dtype, {b_local}.dtype)")
-        a, b = f"{a_local}.to({promoted})", f"{b_local}.to({promoted})"
+        device = a_local if isinstance(first, Value) else b_local  # the constant goes where the tensor is
+        a, b = f"{a_local}.to({device}.device, {promoted})", f"{b_local}.to({device}.device, {promoted})"
     if transpose_a:
         a = f"{a}.transpose(-1, -2)"
     if transpose_b:
