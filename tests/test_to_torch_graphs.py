@@ -271,3 +271,38 @@ def test_keras3_h5_operations_that_hold_a_dtype_match_keras(tmp_path):
     with torch.no_grad():
         got = converter.to_torch(path, input_layout="keras")(torch.from_numpy(values)).numpy()
     np.testing.assert_allclose(got, np.asarray(model(values)), atol=1e-5)
+
+
+@pytest.mark.parametrize("writer", ["keras3", "keras2"])
+def test_constants_move_with_the_module(tmp_path, writer):
+    """Arrays in the graph (a numpy mean and std, Normalization and Rescaling given per-channel values,
+    Discretization's boundaries) are buffers of the module: moved to another device with it (a tensor made in
+    forward stayed on the CPU: 'Tensor on device cpu is not on the expected device', as on a GPU), left out of
+    the state_dict, and computing as Keras does."""
+    import torch
+
+    import converter
+    from build_harness import module_outputs
+
+    def build(keras):
+        x = keras.Input((4, 5, 3), name="image")
+        if writer == "keras3":
+            x_normalized = (x - np.array([0.485, 0.456, 0.406], "float32")) / np.array([0.229, 0.224, 0.225],
+                                                                                      "float32")
+        else:
+            import tensorflow as tf
+
+            x_normalized = tf.math.subtract(x, tf.constant([0.485, 0.456, 0.406])) * 2.0
+        h = keras.layers.Normalization(mean=[0.1, 0.2, 0.3], variance=[1.0, 2.0, 3.0], name="normalization")(
+            x_normalized)
+        h = keras.layers.Rescaling([0.5, 1.0, 2.0], offset=[0.0, 1.0, -1.0], name="rescaling")(h)
+        bins = keras.layers.Discretization(bin_boundaries=[-1.0, 0.0, 1.0], name="bins")(h)
+        return keras.Model(x, [keras.layers.Conv2D(2, 1, name="conv")(h), bins])
+
+    inputs = [np.random.default_rng(6).normal(0, 1, (2, 4, 5, 3)).astype("float32")]
+    path = check(tmp_path, writer, build, inputs)
+    module = converter.to_torch(path)
+    assert sorted(module.state_dict()) == ["conv.bias", "conv.weight"]
+    expected = module_outputs(module, inputs, "torch")
+    on_meta = module.to("meta")(torch.empty(2, 3, 4, 5, device="meta"))
+    assert [tuple(o.shape) for o in on_meta] == [tuple(np.moveaxis(e, -1, 1).shape) for e in expected]

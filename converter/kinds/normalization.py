@@ -39,8 +39,9 @@ def forward(e: Emitter) -> Value:
         if e.config.bool("invert", False):
             raise e.unsupported("invert=True with mean and variance given in the config is not built yet")
         mean, variance = e.config.numbers("mean"), e.config.numbers("variance")
-        return same(x, f"({keras} - torch.tensor({literal(mean)})) / "
-                       f"torch.clamp(torch.sqrt(torch.tensor({literal(variance)})), min=1e-7)", layout=KERAS)
+        mean_buffer, variance_buffer = (e.buffer(f"torch.tensor({literal(v)})") for v in (mean, variance))
+        return same(x, f"({keras} - {mean_buffer}) / torch.clamp(torch.sqrt({variance_buffer}), min=1e-7)",
+                    layout=KERAS)
     e.module(e.result.module)
     if e.result.options.get("invert"):
         return same(x, f"{keras} * torch.sqrt({e.attribute}.variance) + {e.attribute}.mean", layout=KERAS)

@@ -39,7 +39,8 @@ def constant(e: Emitter, value: Any) -> tuple[str, int]:
     if rank is None or (dtype is not None and dtype not in TORCH_DTYPES):
         raise e.unsupported(f"operand {str(value)[:60]} is neither a tensor, a number nor an array of numbers")
     dtype_argument = f", dtype={TORCH_DTYPES[dtype]}" if dtype else ""
-    return f"torch.tensor({literal(value)}{dtype_argument})", rank
+    made = f"torch.tensor({literal(value)}{dtype_argument})"
+    return (e.buffer(made) if rank else made), rank  # a CPU scalar may meet a tensor on any device; no other
 
 
 def _array_rank(value: Any, depth: int = 0) -> int | None:

@@ -70,7 +70,8 @@ def discretization(e: Emitter) -> Value:
     if e.config.get("output_mode", "int") != "int":
         raise e.unsupported(f"Discretization with output_mode {e.config.get('output_mode')!r} is not built (int is)")
     x = e.inputs[0]
-    expr = f"torch.bucketize({e.arg(0, KERAS)}, torch.tensor({literal([float(b) for b in boundaries])}), right=True)"
+    edges = e.buffer(f"torch.tensor({literal([float(b) for b in boundaries])})")
+    expr = f"torch.bucketize({e.arg(0, KERAS)}, {edges}, right=True)"
     return Value(expr, KERAS, x.rank)
 
 

@@ -11,7 +11,8 @@ def rescaling(e: Emitter) -> Value:
     if isinstance(scale, float) and isinstance(offset, float):
         return same(x, f"{x.expr} * {literal(scale)} + {literal(offset)}")
     keras = e.arg(0, KERAS)  # per-channel values broadcast over the last axis
-    return same(x, f"{keras} * torch.tensor({literal(scale)}) + torch.tensor({literal(offset)})", layout=KERAS)
+    scale_buffer, offset_buffer = (e.buffer(f"torch.tensor({literal(v)})") for v in (scale, offset))
+    return same(x, f"{keras} * {scale_buffer} + {offset_buffer}", layout=KERAS)
 
 
 register(Kind("keras.layers.Rescaling", forward=rescaling, description="no weights",

@@ -107,6 +107,13 @@ class Emitter:
         self.generator.helpers.add(name)
         return name
 
+    def buffer(self, expr: str) -> str:
+        """A constant tensor (`expr`, made once) the module holds as a buffer: it moves with the module to a
+        device (a tensor made in forward would stay on the CPU), and is not in the state_dict."""
+        name = self.source.attribute_names.name(f"{self.layer.name}_constant")
+        self.source.init.append(f"self.register_buffer({name!r}, {expr}, persistent=False)")
+        return f"self.{name}"
+
     def statement(self, line: str) -> None:
         """A line to run before the layer's output is assigned."""
         self.statements.append(line)
