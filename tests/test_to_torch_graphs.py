@@ -306,3 +306,15 @@ def test_constants_move_with_the_module(tmp_path, writer):
     expected = module_outputs(module, inputs, "torch")
     on_meta = module.to("meta")(torch.empty(2, 3, 4, 5, device="meta"))
     assert [tuple(o.shape) for o in on_meta] == [tuple(np.moveaxis(e, -1, 1).shape) for e in expected]
+
+
+def test_a_value_per_sample_is_the_same_in_both_layouts(tmp_path):
+    """A (batch,) value (a mean over the features) has no axis to move: a PReLU of it was given a permute to
+    channels-first and failed (fuzzer seed 261036)."""
+    def build(keras):
+        x = keras.Input((5,), name="features")
+        per_sample = keras.ops.mean(x, axis=-1)
+        prelu = keras.layers.PReLU(name="prelu")(keras.ops.relu(per_sample) - 0.5)
+        return keras.Model(x, [prelu, keras.layers.Activation("tanh", name="tanh")(per_sample) * 2.0])
+
+    check(tmp_path, "keras3", build, [np.random.default_rng(7).normal(0, 1, (3, 5)).astype("float32")])

@@ -133,14 +133,20 @@ def activated(emitter: Emitter, value: Value) -> Value:
     return same(value, activation(emitter, emitter.config.get("activation", "linear"), value))
 
 
+def one_layout(rank: int | None) -> bool:
+    """Whether a tensor of this rank is the same in both layouts: (batch, features) and (batch,) have no axis to
+    move."""
+    return rank is not None and rank <= 2
+
+
 def channel_dim(value: Value) -> int:
     """The torch dim of Keras's last axis (the channels) for a value in its layout."""
-    return 1 if value.layout == CHANNELS_FIRST and value.rank != 2 else -1
+    return 1 if value.layout == CHANNELS_FIRST and not one_layout(value.rank) else -1
 
 
 def keras_axis(axis: int, value: Value) -> int:
     """A Keras axis as the torch dim of `value` in its layout; ValueError when the rank is unknown."""
-    if value.layout != CHANNELS_FIRST or value.rank == 2:
+    if value.layout != CHANNELS_FIRST or one_layout(value.rank):
         return axis
     if value.rank is None:
         raise ValueError("rank unknown")

@@ -17,7 +17,7 @@ from ..convert import GraphContext
 from ..errors import ReadError, UnsupportedLayerError
 from ..graph import Call, Layer, ModelGraph, Ref
 from ..kinds import Kind, lookup
-from ..kinds.forward import CHANNELS_FIRST, KERAS, Value, is_image_rank
+from ..kinds.forward import CHANNELS_FIRST, KERAS, Value, is_image_rank, one_layout
 from ..kinds.masks import carried
 from ..kinds.outside_state import OUTSIDE_STATE
 from ..source import Namer, literal
@@ -53,7 +53,7 @@ class Generator:
 
     def convert(self, value: Value, layout: str | None) -> str:
         """`value` as an expression in `layout` (None: as it is)."""
-        if layout is None or value.layout == layout or value.rank == 2:
+        if layout is None or value.layout == layout or one_layout(value.rank):
             return value.expr
         function = "to_cf" if layout == CHANNELS_FIRST else "to_cl"
         self.helpers.add(function)
@@ -176,7 +176,8 @@ class Generator:
     def capture_line(self, name: str, value: Value) -> str:
         if value.keras_view:
             return f"self._capture({literal(name)}, {value.keras_view}, False)"
-        return f"self._capture({literal(name)}, {value.expr}, {value.layout == CHANNELS_FIRST and value.rank != 2})"
+        channels_first = value.layout == CHANNELS_FIRST and not one_layout(value.rank)
+        return f"self._capture({literal(name)}, {value.expr}, {channels_first})"
 
     def emit_call(self, source: ClassSource, call: Call, values: dict[Ref, Value]) -> list[Value]:
         inputs = [_with_rank(values[ref], call.shapes.get(ref)) for ref in call.args]
