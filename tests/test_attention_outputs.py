@@ -164,3 +164,18 @@ def test_a_keras_3_9_file_leaves_fully_masked_score_rows_uniform(tmp_path):
     np.testing.assert_allclose(old.numpy().transpose(0, 2, 1, 3)[padded], 1.0 / STEPS, atol=1e-6)
     kept = ~padded
     np.testing.assert_allclose(old.numpy().transpose(0, 2, 1, 3)[kept], current.numpy().transpose(0, 2, 1, 3)[kept])
+
+
+@pytest.mark.parametrize("key_dim", [2, 3], ids=["packed", "projections"])
+@pytest.mark.parametrize("causal", [False, True], ids=["padding", "causal"])
+def test_fully_masked_rows_of_float64_attention_match_keras(tmp_path, key_dim, causal):
+    """Keras 3.7+'s dot_product_attention masks with -0.7 x float32's largest, which leaves a fully masked row
+    uniform in float64 too; -1e9 added to float64 scores does not swamp them, and such a row came out a softmax
+    of its scores (3.3e-3 off; fuzzer seed 270490)."""
+    def build(keras):
+        ids = keras.Input((STEPS,), dtype="int32", name="ids")
+        embedded = keras.layers.Embedding(10, 4, mask_zero=True, name="embedding", dtype="float64")(ids)
+        attention = keras.layers.MultiHeadAttention(2, key_dim, name="under_test", dtype="float64")
+        return keras.Model(ids, attention(embedded, embedded, use_causal_mask=causal))
+
+    check(tmp_path, "keras3", build, [IDS])

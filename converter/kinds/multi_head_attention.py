@@ -223,14 +223,16 @@ def score_adder(e: Emitter, keep: str | None, query: str, with_scores: bool) -> 
 
 
 def _large_negative(e: Emitter, with_scores: bool) -> float:
-    """-1e9, but in float16 (where it is -inf, and a row masked throughout NaN) the number the file's Keras
-    masks with: tf.keras float16's lowest, Keras 3's softmax -3e4, Keras 3.7+'s dot_product_attention
-    -0.7 * 65500 (on TensorFlow; it computes those scores in float32)."""
-    if e.inputs[0].dtype != "float16":  # the layer's compute dtype: its inputs are cast to it
-        return -1e9
+    """The number the file's Keras masks scores with. Its softmax: -1e9, in float16 (where that is -inf, and a row
+    masked throughout NaN) tf.keras's float16 lowest or Keras 3's -3e4. Keras 3.7+'s dot_product_attention (on
+    TensorFlow): -0.7 x the dtype's largest (65500 in float16, 3.38953e38 else), which leaves a row masked
+    throughout uniform in float64 too, where -1e9 would not swamp the scores."""
+    float16 = e.inputs[0].dtype == "float16"  # the layer's compute dtype: its inputs are cast to it
     if e.keras_major < 3:
-        return -65504.0
-    return -3e4 if _own_softmax(e, with_scores) else -0.7 * 65500.0
+        return -65504.0 if float16 else -1e9
+    if _own_softmax(e, with_scores):
+        return -3e4 if float16 else -1e9
+    return -0.7 * (65500.0 if float16 else 3.38953e38)
 
 
 def _own_softmax(e: Emitter, with_scores: bool) -> bool:
