@@ -105,7 +105,8 @@ def test_a_group_query_attention_in_a_keras3_h5_file_matches_keras(tmp_path, use
 
 
 FLOAT16_CASES = [(writer, layer) for writer in ("keras3", "keras2")
-                 for layer in ("packed", "projections", "projections scores", "group query")
+                 for layer in ("packed", "projections", "projections scores", "group query", "Attention",
+                               "AdditiveAttention")
                  if (writer, layer) != ("keras2", "group query")]  # tf.keras has no GroupQueryAttention
 
 
@@ -114,7 +115,7 @@ def test_padded_float16_attention_matches_keras(tmp_path, writer, layer):
     """In float16, -1e9 is -inf: a padded query step (a row masked throughout) came out NaN where Keras gives a
     uniform or zeroed row (2.6 off at the outputs of a padded sample). Keras masks float16 scores with -0.7 *
     65500 (Keras 3.7+'s dot_product_attention, which computes them in float32), -3e4 (Keras 3's softmax) or
-    float16's lowest (tf.keras)."""
+    float16's lowest (tf.keras); Attention and AdditiveAttention subtract float16's largest."""
     import converter
     from build_harness import keras_outputs, module_outputs
     from converter.precision import TOLERANCES
@@ -125,11 +126,15 @@ def test_padded_float16_attention_matches_keras(tmp_path, writer, layer):
     embedded = keras.layers.Embedding(10, 8, mask_zero=True, name="embedding")(ids)
     if layer == "group query":
         attention = keras.layers.GroupQueryAttention(2, 4, 2, dtype="mixed_float16", name="under_test")
+    elif layer.endswith("Attention"):  # Luong and Bahdanau: Keras subtracts float16's largest where masked
+        model = keras.Model(ids, getattr(keras.layers, layer)(dtype="mixed_float16", name="under_test")(
+            [embedded, embedded], use_causal_mask=True))  # padding before the tokens: rows masked throughout
+        attention = None
     else:
         attention = keras.layers.MultiHeadAttention(2, 4 if layer == "packed" else 3, dtype="mixed_float16",
                                                     name="under_test")
-    outputs = attention(embedded, embedded, return_attention_scores=layer.endswith("scores"))
-    model = keras.Model(ids, outputs)
+    if attention is not None:
+        model = keras.Model(ids, attention(embedded, embedded, return_attention_scores=layer.endswith("scores")))
     randomize(model, seed=3)
     path = str(tmp_path / ("model.keras" if writer == "keras3" else "model.h5"))
     model.save(path)

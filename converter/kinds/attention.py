@@ -16,7 +16,7 @@ from ..config import Config
 from ..conversion import LayerConversion, TorchModule
 from ..graph import Layer
 from ..layouts import Layout
-from .forward import KERAS, Emitter, Value, require_weights
+from .forward import KERAS, Emitter, Value, literal, require_weights
 from .registry import Kind, register
 from .rules import Context, Variable, numbered, to_torch
 
@@ -70,8 +70,9 @@ def forward(e: Emitter) -> Value | list[Value]:
     if e.config.bool("causal", False) or e.named("use_causal_mask") or e.kwargs.get("use_causal_mask"):
         hidden.append(f"torch.ones({scores}.shape[-2], {scores}.shape[-1], dtype=torch.bool, "
                       f"device={scores}.device).tril()")
-    if hidden:
-        e.statement(f"{scores} = {scores} - 1e9 * (~({' & '.join(hidden)})).to({scores}.dtype)")
+    if hidden:  # Keras subtracts float16's largest there (1e9 would be inf, and a row masked throughout NaN)
+        large = 65504.0 if e.inputs[0].dtype == "float16" else 1e9
+        e.statement(f"{scores} = {scores} - {literal(large)} * (~({' & '.join(hidden)})).to({scores}.dtype)")
     distribution = e.variable("distribution")
     e.statement(f"{distribution} = torch.softmax({scores}, dim=-1)")
     result = f"{distribution} @ {value}"
