@@ -1,7 +1,8 @@
 """Activation layers: Activation, ReLU, LeakyReLU, ELU, ThresholdedReLU, Softmax (no weights)."""
 from __future__ import annotations
 
-from .forward import KERAS, Emitter, Value, activation, channel_dim, literal, same
+from .forward import (KERAS, Emitter, Value, activation, channel_dim, literal, same, softmax_large_negative,
+                      softmax_zeroes_masked)
 from .registry import Kind, register
 
 
@@ -65,17 +66,16 @@ def _masked_softmax(e: Emitter, axis: int, mask: str) -> Value:
     scores = e.arg(0, KERAS)
     kept = e.variable("kept")  # the mask, computed once for the two or three uses below
     e.statement(f"{kept} = {mask}")
-    keras3 = e.keras_major >= 3
-    low = (-3e4 if keras3 else -65504.0) if x.dtype == "float16" else -1e9
+    low = softmax_large_negative(e, x.dtype)
     dtype = f"torch.{x.dtype or 'float32'}"
-    if e.keras_version >= (3, 13) or (not keras3 and e.config.bool("robust_masking", False)):
+    if e.keras_version >= (3, 13) or (e.keras_major < 3 and e.config.bool("robust_masking", False)):
         if isinstance(e.kwargs.get("mask"), Value):  # only an explicit mask can be float: its dtype is known late
             e.statement(f"{kept} = {kept} if {kept}.dtype == torch.bool else {kept} > 0.5")
         scores = f"torch.where({kept}, {scores}, {literal(low)})"
     else:
         scores = f"({scores} + (1.0 - {kept}.to({dtype})) * {literal(low)})"
     output = f"torch.softmax({scores}, dim={axis})"
-    if keras3 and e.keras_version >= (3, 10):
+    if softmax_zeroes_masked(e):
         output = f"({output} * {kept}.to({dtype}))"
     return Value(output, KERAS, x.rank, dtype=x.dtype)
 

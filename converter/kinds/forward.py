@@ -128,6 +128,20 @@ def tensorflow_bias_add(e: Emitter) -> bool:
     return e.keras_version >= (3, 7) and e.backend in (None, "tensorflow")
 
 
+def softmax_large_negative(e: Emitter, dtype: str | None) -> float:
+    """The number Keras's Softmax puts at masked scores: -1e9; in float16, where that is -inf (and a row masked
+    throughout NaN), -3e4 (Keras 3) or float16's lowest (tf.keras)."""
+    if dtype != "float16":
+        return -1e9
+    return -3e4 if e.keras_major >= 3 else -65504.0
+
+
+def softmax_zeroes_masked(e: Emitter) -> bool:
+    """Whether Keras's Softmax zeroes its masked outputs after the softmax (Keras 3.10 on): a row masked
+    throughout gives zeros, not an even spread."""
+    return e.keras_major >= 3 and e.keras_version >= (3, 10)
+
+
 def activated(emitter: Emitter, value: Value) -> Value:
     """`value` passed through the activation fused into this layer's config."""
     return same(value, activation(emitter, emitter.config.get("activation", "linear"), value))

@@ -17,7 +17,8 @@ from ..graph import Layer
 from ..layouts import Layout
 from ..regroupings import MergeHeads
 from ..conversion import LayerConversion, TargetTensor, TorchModule
-from .forward import KERAS, Emitter, Value, literal, require_weights, tensorflow_bias_add
+from .forward import (KERAS, Emitter, Value, literal, require_weights, softmax_large_negative, softmax_zeroes_masked,
+                      tensorflow_bias_add)
 from .registry import Kind, register
 from .rules import Context, Variable, concatenated, expect_shape, numbered, to_torch
 
@@ -223,16 +224,13 @@ def score_adder(e: Emitter, keep: str | None, query: str, with_scores: bool) -> 
 
 
 def _large_negative(e: Emitter, with_scores: bool) -> float:
-    """The number the file's Keras masks scores with. Its softmax: -1e9, in float16 (where that is -inf, and a row
-    masked throughout NaN) tf.keras's float16 lowest or Keras 3's -3e4. Keras 3.7+'s dot_product_attention (on
-    TensorFlow): -0.7 x the dtype's largest (65500 in float16, 3.38953e38 else), which leaves a row masked
+    """The number the file's Keras masks scores with: its Softmax's, or Keras 3.7+'s dot_product_attention's (on
+    TensorFlow) -0.7 x the dtype's largest (65500 in float16, 3.38953e38 else), which leaves a row masked
     throughout uniform in float64 too, where -1e9 would not swamp the scores."""
-    float16 = e.inputs[0].dtype == "float16"  # the layer's compute dtype: its inputs are cast to it
-    if e.keras_major < 3:
-        return -65504.0 if float16 else -1e9
-    if _own_softmax(e, with_scores):
-        return -3e4 if float16 else -1e9
-    return -0.7 * (65500.0 if float16 else 3.38953e38)
+    dtype = e.inputs[0].dtype  # the layer's compute dtype: its inputs are cast to it
+    if e.keras_major < 3 or _own_softmax(e, with_scores):
+        return softmax_large_negative(e, dtype)
+    return -0.7 * (65500.0 if dtype == "float16" else 3.38953e38)
 
 
 def _own_softmax(e: Emitter, with_scores: bool) -> bool:
@@ -246,7 +244,7 @@ def zeroes_masked_rows(e: Emitter, keep: str | None, with_scores: bool) -> bool:
     """Whether the masked weights are zeroed after the softmax, so that a fully masked row attends to nothing:
     Keras 3.10 on does where it computes the softmax itself (its Softmax zeroes them); its
     dot_product_attention, earlier Keras 3 and tf.keras leave such a row uniform."""
-    return keep is not None and e.keras_major >= 3 and e.keras_version >= (3, 10) and _own_softmax(e, with_scores)
+    return keep is not None and softmax_zeroes_masked(e) and _own_softmax(e, with_scores)
 
 
 def keep_mask(e: Emitter, query: str, value: str, value_of: Value | None, key_of: Value | None) -> str | None:
