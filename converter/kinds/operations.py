@@ -31,16 +31,24 @@ def constant(e: Emitter, value: Any) -> tuple[str, int]:
     if is_number(value):
         return literal(value), 0
     dtype = None
-    if isinstance(value, dict) and value.get("class_name") in ("__tensor__", "__numpy__") \
-            and isinstance(value.get("config"), dict):  # a tensor, or a numpy array (x - np.array([...]))
-        dtype = value["config"].get("dtype")
-        value = value["config"].get("value")
+    recorded = array_constant(value)
+    if recorded is not None:
+        value, dtype = recorded
     rank = _array_rank(value)
     if rank is None or (dtype is not None and dtype not in TORCH_DTYPES):
         raise e.unsupported(f"operand {str(value)[:60]} is neither a tensor, a number nor an array of numbers")
     dtype_argument = f", dtype={TORCH_DTYPES[dtype]}" if dtype else ""
     made = f"torch.tensor({literal(value)}{dtype_argument})"
     return (e.buffer(made) if rank else made), rank  # a CPU scalar may meet a tensor on any device; no other
+
+
+def array_constant(item: Any) -> tuple[Any, Any] | None:
+    """A tensor or numpy array a Keras 3 config records as a constant (`__tensor__`, `__numpy__`: x -
+    np.array([...])): its values and dtype; None for anything else."""
+    if isinstance(item, dict) and item.get("class_name") in ("__tensor__", "__numpy__") \
+            and isinstance(item.get("config"), dict):
+        return item["config"].get("value"), item["config"].get("dtype")
+    return None
 
 
 def _array_rank(value: Any, depth: int = 0) -> int | None:

@@ -19,6 +19,7 @@ from ..graph import Call, Layer, ModelGraph, Ref
 from ..kinds import Kind, lookup
 from ..kinds.forward import CHANNELS_FIRST, KERAS, Value, is_image_rank, one_layout
 from ..kinds.masks import carried
+from ..kinds.operations import array_constant
 from ..kinds.outside_state import OUTSIDE_STATE
 from ..source import Namer, literal
 from .emitter import ClassSource, Emitter, tensor_arguments
@@ -322,11 +323,9 @@ def _array_dtypes(call: Call) -> set[str | None]:
     (np.array([0.485, 0.456, 0.406])) makes a float32 tensor's result float64, as Keras 3 promotes."""
     found: set[str | None] = set()
     for item in [*call.positional, *call.kwargs.values()]:
-        if isinstance(item, dict) and item.get("class_name") in ("__tensor__", "__numpy__") \
-                and isinstance(item.get("config"), dict):
-            dtype = item["config"].get("dtype")
-            if dtype in ("float16", "bfloat16", "float32", "float64"):
-                found.add(None if dtype == "float32" else dtype)
+        recorded = array_constant(item)
+        if recorded is not None and recorded[1] in ("float16", "bfloat16", "float32", "float64"):
+            found.add(None if recorded[1] == "float32" else recorded[1])
     return found
 
 
