@@ -28,14 +28,18 @@ def _unsupported(layer: Layer) -> str | None:
     return f"channel axis {list(axes) if len(axes) > 1 else axes[0]} is not the last"
 
 
+def _groups_and_eps(config: Config) -> tuple[int, float]:
+    """The groups and epsilon, with Keras's defaults (32; 1e-3, where PyTorch's is 1e-5)."""
+    return config.int("groups", 32, minimum=1), config.float("epsilon", 1e-3, minimum=0.0)
+
+
 def convert(layer: Layer, context: Context) -> LayerConversion:
     channels = (layer.tensor("gamma") if layer.has("gamma") else layer.tensor("beta")).shape[0]
     tensors = affine_tensors(layer, channels, "gamma" if layer.has("gamma") else "beta")
-    groups = layer.config.int("groups", 32, minimum=1)
+    groups, eps = _groups_and_eps(layer.config)
     if channels % groups:
         raise LayoutError(f"{layer.config.where}: {channels} channels do not split into {groups} groups")
-    arguments = {"num_groups": groups, "num_channels": channels,
-                 "eps": layer.config.float("epsilon", 1e-3, minimum=0.0), "affine": True}
+    arguments = {"num_groups": groups, "num_channels": channels, "eps": eps, "affine": True}
     return LayerConversion(layer, TorchModule("GroupNorm", arguments), tensors)
 
 
@@ -45,8 +49,7 @@ def forward(e: Emitter) -> Value:
         raise e.unsupported("a masked input is not built yet (tf.keras normalizes over its unmasked values)")
     x = e.arg(0, CHANNELS_FIRST)
     if not scale_and_center(e.config):  # no weights to hold
-        groups = e.config.int("groups", 32, minimum=1)
-        eps = e.config.float("epsilon", 1e-3, minimum=0.0)
+        groups, eps = _groups_and_eps(e.config)
         return same(e.inputs[0], f"F.group_norm({x}, {groups}, eps={literal(eps)})", layout=CHANNELS_FIRST)
     e.module(require_weights(e).module)
     return same(e.inputs[0], f"{e.attribute}({x})", layout=CHANNELS_FIRST)
