@@ -21,12 +21,16 @@ from typing import Any
 
 from .errors import ReadError
 
-#: Names of the generated module's own imports and helpers (runtime.py), and of its loader.
+#: Names of the generated module's own imports and helpers (runtime.py, padding.py), and of its loader: a
+#: class named after a model must not replace one (tests/test_config_properties.py checks the list is whole).
 MODULE_NAMES = frozenset({
-    "torch", "nn", "F", "math", "OrderedDict", "load", "self", "to_cf", "to_cl", "same_pad", "same_padding",
-    "transpose_crop", "pool", "conv_transpose", "hard_sigmoid_keras2", "keras_relu", "keras_rnn",
-    "time_distributed", "keras_dot", "masked_mean", "mirror_pad", "keras3_masked_merge", "depth_to_space",
-    "space_to_depth", "Weight", "Normalization",
+    "torch", "nn", "F", "math", "warnings", "OrderedDict", "load", "self", "to_cf", "to_cl", "torch_layout",
+    "autocast", "same_pad", "same_padding", "transpose_crop", "pool", "conv_transpose", "keras_tf_bias",
+    "keras_tf_channels_first_bias", "hard_sigmoid_keras2", "keras_relu", "keras_rnn", "keras_conv_lstm",
+    "keras_int8_inputs", "time_distributed", "integer_lookup", "squeezed_one_hot", "center_crop",
+    "float32_quotient", "aspect_crop", "aspect_pad", "keras_dot", "masked_mean", "mirror_pad",
+    "keras3_masked_merge", "depth_to_space", "space_to_depth", "Weight", "LocallyConnected", "EinsumDense",
+    "Normalization",
 })
 #: Attributes of torch.nn.Module (torch 2.x) and of generated modules: a layer must not shadow them.
 MODULE_ATTRIBUTES = frozenset({

@@ -105,6 +105,29 @@ def test_any_config_is_refused_or_gives_safe_source(class_name, name, config, sh
     assert_safe(generated.source)
 
 
+def test_names_the_generated_file_defines_are_reserved():
+    """Every name a generated model file defines at its top level (its imports, the runtime helpers and the
+    padding functions copied beside them, export's loader) is reserved: a model or nested model named after one
+    (`einsum_dense` -> class EinsumDense) would otherwise replace it, and the module would fail or compute
+    otherwise."""
+    import inspect
+
+    from converter import modeling, padding
+    from converter.torch_build import _HEADER, runtime
+
+    source = "\n".join([_HEADER, inspect.getsource(runtime), inspect.getsource(padding),
+                        modeling._LOADER.format(root="Model", weights="''")])
+    defined = set()
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            defined.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)) and getattr(node, "module", None) not in ("__future__",
+                                                                                                   "..padding"):
+            defined.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+    defined.discard("Model")
+    assert defined - RESERVED == set()
+
+
 @given(st.lists(st.text(max_size=20), max_size=20))
 def test_namer_gives_unique_safe_identifiers(texts):
     namer = Namer()

@@ -138,6 +138,21 @@ def test_names_that_collide_in_generated_source(tmp_path, writer):
 
 
 @pytest.mark.parametrize("writer", ["keras3", "keras2"])
+def test_models_named_after_the_runtime_classes(tmp_path, writer):
+    """A model named `locally_connected` with a nested one named `einsum_dense`: their classes would be
+    LocallyConnected and EinsumDense, weightport's own runtime classes, and replaced them (the module failed)."""
+    def build(keras):
+        inner_inputs = keras.Input((5, 6))
+        inner = keras.Model(inner_inputs, keras.layers.Dense(6, name="dense")(inner_inputs), name="einsum_dense")
+        inputs = keras.Input((5, 6))
+        x = keras.layers.EinsumDense("abc,cde->abde", output_shape=(None, 2, 3), bias_axes="e", name="ed")(inputs)
+        x = inner(keras.layers.Reshape((5, 6))(x))
+        return keras.Model(inputs, x, name="locally_connected")
+
+    check(tmp_path, writer, build, [random((5, 6))])
+
+
+@pytest.mark.parametrize("writer", ["keras3", "keras2"])
 def test_stateful_recurrent_layers_are_refused_by_name(tmp_path, writer):
     """A stateful RNN carries its state between calls; the module cannot, so it is refused, not built."""
     import converter
