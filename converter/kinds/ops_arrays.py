@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from . import operations as op
+from . import shaping
 from .forward import KERAS, Emitter, Value, literal
 from .ops_numpy import operands
 from .registry import Kind, register
@@ -53,7 +54,7 @@ def unstack(e: Emitter) -> list[Value]:
     count = e.config.get("num") or _static_size(e, axis) or e.outputs_read()
     if not isinstance(count, int) or count < 1:
         raise e.unsupported("unstack along an axis of unknown size is not built")
-    return op.unstack(e, operands(e, 1)[0], axis, count)
+    return shaping.unstack(e, operands(e, 1)[0], axis, count)
 
 
 def top_k(e: Emitter) -> list[Value]:

@@ -3,13 +3,14 @@
 Keras 3 records `x + 1.0`, `keras.ops.mean(x, axis=1)`, `x[:, 0]` as operations of
 module `keras.src.ops.numpy`: kinds of their own (`keras.ops.numpy.Add`), never the merge
 layers of the same name. Operands come from the call (tensors and constants on either
-side), options from the operation's config; what they compute is in operations.py.
+side), options from the operation's config; what they compute is in operations.py and shaping.py.
 """
 from __future__ import annotations
 
 from typing import Any, Callable
 
 from . import operations as op
+from . import shaping
 from .forward import Emitter, Value, literal, tensorflow_bias_add
 from .registry import Kind, register
 
@@ -86,7 +87,7 @@ def round_(e: Emitter) -> Value:
 
 
 def pad(e: Emitter) -> Value:
-    return op.pad(e, operands(e, 1)[0], e.config.get("pad_width"), e.config.text("mode", "constant"),
+    return shaping.pad(e, operands(e, 1)[0], e.config.get("pad_width"), e.config.text("mode", "constant"),
                   e.kwargs.get("constant_values"))
 
 
@@ -101,11 +102,11 @@ def cumsum(e: Emitter) -> Value:
 
 
 def tile(e: Emitter) -> Value:
-    return op.tile(e, operands(e, 1)[0], e.config.get("repeats"), minimum=1)
+    return shaping.tile(e, operands(e, 1)[0], e.config.get("repeats"), minimum=1)
 
 
 def flip(e: Emitter) -> Value:
-    return op.flip(e, operands(e, 1)[0], e.config.get("axis"))
+    return shaping.flip(e, operands(e, 1)[0], e.config.get("axis"))
 
 
 def filled_like(fill: str | None) -> Callable[[Emitter], Value]:
@@ -136,14 +137,14 @@ FORWARDS: dict[str, Callable[[Emitter], Any]] = {
                                       e.config.bool("keepdims", False)),
     "Argmin": lambda e: op.arg_reduce(e, "argmin", operands(e, 1)[0], e.config.get("axis"),
                                       e.config.bool("keepdims", False)),
-    "Reshape": lambda e: op.reshape(e, operands(e, 1)[0], e.config.get("newshape")),
-    "Transpose": lambda e: op.transpose(e, operands(e, 1)[0], e.config.get("axes")),
-    "ExpandDims": lambda e: op.expand_dims(e, operands(e, 1)[0], e.config.get("axis")),
-    "Squeeze": lambda e: op.squeeze(e, operands(e, 1)[0], e.config.get("axis")),
-    "Concatenate": lambda e: op.join(e, "cat", operands(e, 1)[0], e.config.get("axis", 0)),
-    "Stack": lambda e: op.join(e, "stack", operands(e, 1)[0], e.config.get("axis", 0)),
-    "GetItem": lambda e: op.getitem(e, *operands(e, 2)),
-    "Take": lambda e: op.take(e, *operands(e, 2)[:2], axis=e.config.get("axis")),  # type: ignore[misc]
+    "Reshape": lambda e: shaping.reshape(e, operands(e, 1)[0], e.config.get("newshape")),
+    "Transpose": lambda e: shaping.transpose(e, operands(e, 1)[0], e.config.get("axes")),
+    "ExpandDims": lambda e: shaping.expand_dims(e, operands(e, 1)[0], e.config.get("axis")),
+    "Squeeze": lambda e: shaping.squeeze(e, operands(e, 1)[0], e.config.get("axis")),
+    "Concatenate": lambda e: shaping.join(e, "cat", operands(e, 1)[0], e.config.get("axis", 0)),
+    "Stack": lambda e: shaping.join(e, "stack", operands(e, 1)[0], e.config.get("axis", 0)),
+    "GetItem": lambda e: shaping.getitem(e, *operands(e, 2)),
+    "Take": lambda e: shaping.take(e, *operands(e, 2)[:2], axis=e.config.get("axis")),  # type: ignore[misc]
     "Where": lambda e: op.where(e, *operands(e, 3)),
     "Clip": lambda e: op.clip(e, operands(e, 1)[0], e.config.get("x_min"), e.config.get("x_max")),
     "Matmul": lambda e: op.matmul(e, *operands(e, 2)),

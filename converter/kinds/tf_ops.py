@@ -3,7 +3,7 @@
 tf.keras saves a TensorFlow function called in a functional model as a layer naming the
 function (`math.truediv`) with its first argument as the inbound tensor (or a constant)
 and the others as keyword arguments. Each function weightport builds is a row of
-FUNCTIONS: its parameters in TensorFlow's order and what it computes (operations.py).
+FUNCTIONS: its parameters in TensorFlow's order and what it computes (operations.py, shaping.py).
 Any other function is refused by name; no TensorFlow function is ever called.
 """
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from . import operations as op
+from . import shaping
 from .forward import KERAS, Emitter, Value, literal
 from .ops_nn import resized_images
 from .registry import Kind, register
@@ -53,7 +54,7 @@ def _leaky_relu(e: Emitter, a: Arguments) -> Value:
 def _gather(e: Emitter, a: Arguments) -> Value:
     if a.get("batch_dims") not in (None, 0):
         raise e.unsupported("gather with batch_dims is not built yet")
-    return op.take(e, a["params"], a["indices"], 0 if a.get("axis") is None else a["axis"])
+    return shaping.take(e, a["params"], a["indices"], 0 if a.get("axis") is None else a["axis"])
 
 
 def _where(e: Emitter, a: Arguments) -> Value:
@@ -218,14 +219,14 @@ def _unstack(e: Emitter, a: Arguments) -> list[Value]:
     count = a.get("num") if a.get("num") is not None else e.outputs_read()
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
         raise e.unsupported(f"unstack into {str(count)[:20]} slices is not built")
-    return op.unstack(e, a["value"], _axis(e, a.get("axis"), 0), count)
+    return shaping.unstack(e, a["value"], _axis(e, a.get("axis"), 0), count)
 
 
 def _pad(e: Emitter, a: Arguments) -> Value:
     mode = a.get("mode") or "CONSTANT"
     if not isinstance(mode, str):
         raise e.unsupported(f"padding mode {str(mode)[:20]} is not built")
-    return op.pad(e, a["tensor"], a.get("paddings"), mode, a.get("constant_values"))
+    return shaping.pad(e, a["tensor"], a.get("paddings"), mode, a.get("constant_values"))
 
 
 FUNCTIONS: dict[str, tuple[tuple[str, ...], Implementation]] = {
@@ -258,7 +259,7 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], Implementation]] = {
     "stop_gradient": _unary("{0}", "input"),  # inference: the identity
     "math.l2_normalize": (("x", "axis", "epsilon", "dim"), _l2_normalize),
     "math.cumsum": (("x", "axis", "exclusive", "reverse"), _cumsum),
-    "tile": (("input", "multiples"), lambda e, a: op.tile(e, a["input"], a.get("multiples"), minimum=0)),
+    "tile": (("input", "multiples"), lambda e, a: shaping.tile(e, a["input"], a.get("multiples"), minimum=0)),
     **{name: (("tensor", "paddings", "mode", "constant_values"), _pad) for name in ("pad", "compat.v1.pad")},
     "image.resize": (("images", "size", "method", "preserve_aspect_ratio", "antialias"), _resize),
     "compat.v1.image.resize_bilinear": (("images", "size", "align_corners", "half_pixel_centers"),
@@ -284,21 +285,21 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], Implementation]] = {
     "math.reduce_std": _reduce("std"), "math.reduce_variance": _reduce("var"),  # population, as op.reduce
     "math.argmax": (("input", "axis"), lambda e, a: op.arg_reduce(e, "argmax", a["input"], a.get("axis") or 0)),
     "math.argmin": (("input", "axis"), lambda e, a: op.arg_reduce(e, "argmin", a["input"], a.get("axis") or 0)),
-    "concat": (("values", "axis"), lambda e, a: op.join(e, "cat", a["values"], a["axis"])),
-    "stack": (("values", "axis"), lambda e, a: op.join(e, "stack", a["values"], a.get("axis") or 0)),
-    "reshape": (("tensor", "shape"), lambda e, a: op.reshape(e, a["tensor"], a["shape"])),
-    **{name: (("a", "perm", "conjugate"), lambda e, a: op.transpose(e, a["a"], a.get("perm")))
+    "concat": (("values", "axis"), lambda e, a: shaping.join(e, "cat", a["values"], a["axis"])),
+    "stack": (("values", "axis"), lambda e, a: shaping.join(e, "stack", a["values"], a.get("axis") or 0)),
+    "reshape": (("tensor", "shape"), lambda e, a: shaping.reshape(e, a["tensor"], a["shape"])),
+    **{name: (("a", "perm", "conjugate"), lambda e, a: shaping.transpose(e, a["a"], a.get("perm")))
        for name in ("transpose", "compat.v1.transpose")},
-    "reverse": (("tensor", "axis"), lambda e, a: op.flip(e, a["tensor"], a["axis"])),
-    "expand_dims": (("input", "axis"), lambda e, a: op.expand_dims(e, a["input"], a["axis"])),
-    **{name: (("input", "axis"), lambda e, a: op.squeeze(e, a["input"], a.get("axis")))
+    "reverse": (("tensor", "axis"), lambda e, a: shaping.flip(e, a["tensor"], a["axis"])),
+    "expand_dims": (("input", "axis"), lambda e, a: shaping.expand_dims(e, a["input"], a["axis"])),
+    **{name: (("input", "axis"), lambda e, a: shaping.squeeze(e, a["input"], a.get("axis")))
        for name in ("squeeze", "compat.v1.squeeze")},
     "clip_by_value": (("t", "clip_value_min", "clip_value_max"),
                       lambda e, a: op.clip(e, a["t"], a["clip_value_min"], a["clip_value_max"])),
     "cast": (("x", "dtype"), lambda e, a: op.cast(e, a["x"], a["dtype"])),
     "where": (("condition", "x", "y"), _where),
     "split": (("value", "num_or_size_splits", "axis"),
-              lambda e, a: op.split(e, a["value"], a["num_or_size_splits"], a.get("axis") or 0)),
+              lambda e, a: shaping.split(e, a["value"], a["num_or_size_splits"], a.get("axis") or 0)),
     **{name: (("params", "indices", "validate_indices", "axis", "batch_dims"), _gather)
        for name in ("gather", "compat.v1.gather")},
     "math.top_k": (("input", "k", "sorted", "index_type"), _top_k),
@@ -336,7 +337,7 @@ def tf_op(e: Emitter) -> Any:
 def slicing(e: Emitter) -> Value:
     if e.config.text("function") != "__operators__.getitem":
         raise e.unsupported(f"slicing function {str(e.config.get('function'))[:40]} is not built")
-    return op.getitem(e, e.positional(0), e.named("slice_spec", _MISSING))
+    return shaping.getitem(e, e.positional(0), e.named("slice_spec", _MISSING))
 
 
 register(Kind("keras.layers.TFOpLambda", forward=tf_op, description="no weights; a TensorFlow function",
