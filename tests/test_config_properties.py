@@ -113,16 +113,17 @@ def test_names_the_generated_file_defines_are_reserved():
     import inspect
 
     from converter import modeling, padding
-    from converter.torch_build import _HEADER, runtime
+    from converter.torch_build import _HEADER, runtime, runtime_modules
 
-    source = "\n".join([_HEADER, inspect.getsource(runtime), inspect.getsource(padding),
+    source = "\n".join([_HEADER, inspect.getsource(runtime), inspect.getsource(runtime_modules),
+                        inspect.getsource(padding),
                         modeling._LOADER.format(root="Model", weights="''")])
     defined = set()
     for node in ast.parse(source).body:
         if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
             defined.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)) and getattr(node, "module", None) not in ("__future__",
-                                                                                                   "..padding"):
+        elif isinstance(node, ast.Import) or (isinstance(node, ast.ImportFrom) and node.level == 0
+                                              and node.module != "__future__"):  # not weightport's own modules
             defined.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
     defined.discard("Model")
     assert defined - RESERVED == set()

@@ -62,9 +62,10 @@ def model_source(graph: ModelGraph, conversion: Conversion, input_layout: str = 
         if name not in helpers:
             helpers.add(name)
             waiting.extend(_NEEDS.get(name, []))
-    from . import runtime  # imports torch: only now that source is being written
+    from . import runtime, runtime_modules  # import torch: only now that source is being written
 
-    parts = [inspect.getsource(getattr(runtime, name)) for name in sorted(helpers)]
+    parts = [inspect.getsource(getattr(runtime, name, None) or getattr(runtime_modules, name))
+             for name in sorted(helpers)]
     classes = [_render(source, trace and source.name == root) for source in generator.classes]
     layout_note = ("image inputs and outputs of rank 4 and 5 are channels-first (N, C, H, W)"
                    if input_layout == "torch" else "inputs and outputs are laid out as in Keras (channels-last)")
