@@ -21,9 +21,11 @@ import numpy as np
 T = TypeVar("T")
 
 #: names that stay distinct for Keras but meet once sanitised for Python (`act-1`, `act_1`, `act.1`)
-#: (Keras's auto names, `dense`, `dense_1`, collide with the second call of a shared `dense` on their own)
+#: (Keras's auto names, `dense`, `dense_1`, collide with the second call of a shared `dense` on their own),
+#: and names of (nested) models whose class would take a name the generated file defines (`einsum_dense`)
 NAME_POOL = ["act-1", "act_1", "act.1", "x", "x_1", "x-1", "1st", "class", "forward", "self", "torch",
-             "Dense", "dense-1", "dense.2", "lstm-1", "in0-", "F", "nn", "x__1", "x-"]
+             "Dense", "dense-1", "dense.2", "lstm-1", "in0-", "F", "nn", "x__1", "x-", "einsum_dense",
+             "locally_connected", "normalization", "weight", "ordered_dict", "warnings", "autocast"]
 SAFE_UNARY = ["tanh", "sigmoid", "relu", "abs", "negative", "sin", "cos", "softplus", "silu", "square", "elu"]
 ACTIVATIONS = [None, "relu", "tanh", "sigmoid", "gelu", "softplus", "elu", "swish", "softsign", "hard_sigmoid"]
 
@@ -162,7 +164,7 @@ class Generator:
             if all(extra is not other for other in outputs):
                 outputs.append(extra)
         self.steps.append(f"outputs: {[shape(o) for o in outputs]}")
-        model = k.Model(inputs, outputs if len(outputs) > 1 else outputs[0])
+        model = k.Model(inputs, outputs if len(outputs) > 1 else outputs[0], name=self.name())
         return Built(model, input_shapes, self.steps, self.low_precision, vocabularies)
 
     def input_shape(self) -> tuple[int, ...]:
