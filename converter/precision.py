@@ -36,11 +36,16 @@ def float64_twin(model: Any) -> Any:
 
 
 def computes_in_float64(graph: ModelGraph) -> None:
-    """Every layer of `graph` set to compute in float64 (its floating dtype policy replaced, as float64_twin
-    replaces Keras's): the module built from it casts nothing down to float16 or bfloat16."""
-    for layer in graph.walk():
+    """Every layer of `graph` set to compute in float64, and every floating dtype an operation is called with
+    made float64 (tf.keras records `tf.cast(x, "float16")`'s among the call's arguments), as float64_twin
+    replaces them in Keras's config: the module built from it casts nothing down to float32, float16 or
+    bfloat16."""
+    for layer in [graph.root, *graph.walk()] if graph.root is not None else graph.walk():
         if layer.has_config:
             layer.config.update(_float64_config(dict(layer.config)))
+        if layer.call_graph is not None:
+            for call in layer.call_graph.calls:
+                call.kwargs.update(_float64_config(dict(call.kwargs)))
 
 
 def _float64_config(value: Any) -> Any:

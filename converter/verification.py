@@ -297,7 +297,7 @@ def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float | N
         import torch
 
         dtype = lowest_precision(graph)
-        if precision == "float64" and dtype not in ("float32", "float64"):
+        if precision == "float64":
             computes_in_float64(graph)  # the module built computes in float64 as the Keras twin does (no casts down)
         default_atol, default_rtol = FLOAT64_TOLERANCE if precision == "float64" else TOLERANCES[dtype]
         atol = default_atol if atol is None else atol
