@@ -1,4 +1,5 @@
-"""Random functional Keras models for the differential fuzzer (tests/test_random_graphs.py, sweeps/random_graphs.py).
+"""Random functional and Sequential Keras models for the differential fuzzer (tests/test_random_graphs.py,
+sweeps/random_graphs.py).
 
 A generator builds a model step by step in real Keras, choosing each step from what the
 values so far allow: layers of the registry's kinds with random options (on vectors,
@@ -7,7 +8,9 @@ sequences, images and volumes; token ids embedded, their zeros masked or not), k
 constants on either side and many more operations with random axes (tests/random_ops.py),
 merges, layers and nested models shared between calls, recurrent layers started from other
 values' states and returning theirs, channels_first layers, float64 layers, and layer names
-that collide once sanitised. Every decision goes through a `Chooser`, so one
+that collide once sanitised. A quarter of the models grow as one chain of layers, each on the last
+value, and are saved as a Sequential of them when the chain holds layers only (the form most user
+models have; a chain that does not is kept functional). Every decision goes through a `Chooser`, so one
 seed (or one hypothesis draw) is one graph, and `describe` tells what it holds.
 """
 from __future__ import annotations
@@ -101,6 +104,7 @@ class Generator:
         self.shared: dict[tuple[tuple[int, ...], str], Any] = {}  # (input shape, kind) -> a layer called before
         self.shared_models: dict[tuple[int, ...], Any] = {}  # input shape -> a nested model called before
         self.low_precision = False
+        self.linear = False  # one chain of layers, each on the last value: a Sequential when it can be
         if not self.keras3:
             import tensorflow as tf
 
@@ -141,13 +145,16 @@ class Generator:
     # -- the graph ------------------------------------------------------------------------------
     def build(self) -> Built:
         k = self.k
-        input_shapes = [self.input_shape() for _ in range(self.c.integer(1, 2))]
+        self.linear = self.c.chance(0.25)
+        input_shapes = [self.input_shape() for _ in range(1 if self.linear else self.c.integer(1, 2))]
         inputs = [k.Input(s, name=f"in{i}" if self.c.chance(0.5) else None) for i, s in enumerate(input_shapes)]
-        self.steps.append(f"{self.writer}: inputs {input_shapes}")
+        self.steps.append(f"{self.writer}: inputs {input_shapes}{' (a chain)' if self.linear else ''}")
         values = list(inputs)
         values += [self.masked(value) for value in inputs if len(shape(value)) == 2 and self.c.chance(0.3)]
         vocabularies: dict[int, int] = {}
         if self.c.chance(0.2):  # token ids, embedded (their zeros masked or not): a sequence among the values
+            if self.linear:  # the ids are the chain's input
+                input_shapes, inputs = [], []
             vocabularies[len(inputs)], length = self.c.integer(2, 6), self.c.integer(2, 7)
             input_shapes.append((length,))
             inputs.append(k.Input((length,), dtype="int32"))
@@ -159,13 +166,36 @@ class Generator:
             values.extend(self.step(values))
         produced = values[first:] or values
         outputs = [produced[-1]]
-        for _ in range(self.c.integer(0, 2)):
+        for _ in range(0 if self.linear else self.c.integer(0, 2)):
             extra = self.c.choice(produced)
             if all(extra is not other for other in outputs):
                 outputs.append(extra)
         self.steps.append(f"outputs: {[shape(o) for o in outputs]}")
         model = k.Model(inputs, outputs if len(outputs) > 1 else outputs[0], name=self.name())
+        chain = self.chain_of_layers(model) if self.linear else None
+        if chain:
+            model = k.Sequential([k.Input(input_shapes[0], dtype="int32" if vocabularies else "float32"), *chain],
+                                 name=self.name())
+            self.steps.append(f"as a Sequential of {len(chain)} layers")
         return Built(model, input_shapes, self.steps, self.low_precision, vocabularies)
+
+    def chain_of_layers(self, model: Any) -> list[Any] | None:
+        """The layers of `model`, in order, when it is one chain of layers that each take one tensor, give one
+        and are called once in it; else None (operations, merges, states, shared layers)."""
+        flatten = self.k.tree.flatten if self.keras3 else self.tf.nest.flatten
+        chain: list[Any] = []
+        tensor = model.outputs[0]
+        while True:
+            layer, node_index, _ = tensor._keras_history
+            if type(layer).__name__ == "InputLayer":
+                return chain[::-1] if chain else None
+            node = layer._inbound_nodes[node_index]
+            inputs = node.input_tensors if self.keras3 else node.keras_inputs
+            if not isinstance(layer, self.k.layers.Layer) or "OpLambda" in type(layer).__name__ \
+                    or len(inputs) != 1 or len(flatten(node.outputs)) != 1 or any(layer is seen for seen in chain):
+                return None
+            chain.append(layer)
+            tensor = inputs[0]
 
     def input_shape(self) -> tuple[int, ...]:
         rank = self.c.choice([1, 2, 2, 3, 3, 4])
@@ -173,15 +203,13 @@ class Generator:
 
     def step(self, values: list[Any]) -> list[Any]:
         """One random step on the values so far: its new values (several for states)."""
+        if self.linear:
+            return self.chain_step(values[-1])
         value = self.c.choice(values[-3:] if self.c.chance(0.6) else values)
         rank = len(shape(value))
         partners = [v for v in values if v is not value and shape(v) == shape(value)]
         menu: list[Callable[[Any], Any]] = [self.elementwise, self.operation, self.normalization, self.more_ops]
-        menu += {1: [self.dense, self.dense, self.to_sequence],
-                 2: [self.recurrent, self.recurrent, self.conv1d, self.sequence_layer, self.dense, self.reduce],
-                 3: [self.conv2d, self.conv2d, self.image_layer, self.reduce, self.dense, self.conv_lstm],
-                 4: [self.conv3d, self.conv3d, self.volume_layer, self.reduce, self.dense, self.conv_lstm],
-                 }.get(rank, [])
+        menu += self.layer_menu(rank) + ([self.reduce] if 2 <= rank <= 4 else [])
         if partners:
             menu += [lambda v: self.merge(v, self.c.choice(partners))] * 2
             if 1 <= rank <= 2:
@@ -190,6 +218,19 @@ class Generator:
             menu = [self.nested]
         result = self.c.choice(menu)(value)
         return list(result) if isinstance(result, (list, tuple)) else [result]
+
+    def layer_menu(self, rank: int) -> list[Callable[[Any], Any]]:
+        """The steps that are layers (or mostly: a step may add an operation) on a value of `rank`."""
+        return {1: [self.dense, self.dense, self.to_sequence],
+                2: [self.recurrent, self.recurrent, self.conv1d, self.sequence_layer, self.dense],
+                3: [self.conv2d, self.conv2d, self.image_layer, self.dense, self.conv_lstm],
+                4: [self.conv3d, self.conv3d, self.volume_layer, self.dense, self.conv_lstm]}.get(rank, [])
+
+    def chain_step(self, value: Any) -> list[Any]:
+        """A layer on the last value (a chain's step); its first output when it gives several."""
+        menu = [self.normalization, self.nested] + self.layer_menu(len(shape(value)))
+        result = self.c.choice(menu)(value) if shape(value) else self.normalization(value)
+        return [result[0] if isinstance(result, (list, tuple)) else result]
 
     # -- steps --------------------------------------------------------------------------------
     def dense(self, x: Any) -> Any:

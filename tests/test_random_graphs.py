@@ -1,4 +1,4 @@
-"""The random-graph differential fuzzer's seeded slice: random functional models match Keras.
+"""The random-graph differential fuzzer's seeded slice: random functional and Sequential models match Keras.
 
 Hypothesis draws each graph's decisions (tests/random_graphs.py), so a failure shrinks to a
 small graph, printed step by step. Each graph is saved in every format its Keras writes,
@@ -17,6 +17,7 @@ from graph_fuzz import run_graph
 from random_graphs import DrawChooser, generate_time_distributed
 
 OUTCOMES: dict[str, collections.Counter[str]] = {"keras3": collections.Counter(), "keras2": collections.Counter()}
+SEQUENTIAL_MATCHED: collections.Counter[str] = collections.Counter()
 
 
 @pytest.mark.parametrize("writer", ["keras3", "keras2"])
@@ -30,11 +31,14 @@ def test_random_graphs_match_keras(tmp_path, writer):
     def check(data):
         outcome = run_graph(DrawChooser(data), writer, tmp_path, max_steps=6)
         outcomes[outcome.status] += 1
+        if outcome.status == "matched" and "as a Sequential" in outcome.description:
+            SEQUENTIAL_MATCHED[writer] += 1
         assert not outcome.failed, f"{outcome.status}: {outcome.reason}\n{outcome.description}"
 
     check()
-    # the slice proves something only when most graphs are really compared
+    # the slice proves something only when most graphs are really compared, Sequential models among them
     assert outcomes["matched"] >= 0.7 * sum(outcomes.values()), dict(outcomes)
+    assert SEQUENTIAL_MATCHED[writer] >= 5, dict(SEQUENTIAL_MATCHED)
 
 
 @pytest.mark.parametrize("writer", ["keras3", "keras2"])
