@@ -34,7 +34,7 @@ os.environ.setdefault("KERAS_HOME", tempfile.mkdtemp(prefix="weightport_keras_ho
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from graph_fuzz import run_graph  # noqa: E402
-from random_graphs import SeededChooser  # noqa: E402
+from random_choices import SeededChooser  # noqa: E402
 
 
 def main() -> int:

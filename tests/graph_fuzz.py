@@ -20,7 +20,8 @@ import numpy as np
 import converter
 from build_harness import module_outputs
 from layer_harness import keras_module, randomize
-from random_graphs import Chooser, generate
+from random_choices import Chooser
+from random_graphs import generate
 
 #: file suffixes each Keras writes a whole model to
 FORMATS = {"keras3": (".keras", ".h5"), "keras2": (".h5", ".keras")}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from random_graphs import Chooser, shape
+from random_choices import Chooser, shape
 
 KERAS3_OPS = ["reshape", "swapaxes", "moveaxis", "cumsum", "clip", "power", "logsumexp", "std", "mean_axes", "tile",
               "repeat", "pad", "sort", "norm", "where", "matmul", "einsum", "split", "stack", "take", "top_k", "tril",

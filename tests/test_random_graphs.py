@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from graph_fuzz import run_graph
-from random_graphs import DrawChooser, generate_time_distributed
+from random_choices import DrawChooser
+from random_graphs import generate_time_distributed
 
 OUTCOMES: dict[str, collections.Counter[str]] = {"keras3": collections.Counter(), "keras2": collections.Counter()}
 SEQUENTIAL_MATCHED: collections.Counter[str] = collections.Counter()
