@@ -44,8 +44,9 @@ class Generator:
         self.output_ranks: dict[str, list[int | None]] = {}  # per generated class
         self.output_dtypes: dict[str, list[str | None]] = {}  # per generated class (None: float32)
         self.output_masked: dict[str, list[bool]] = {}  # per generated class: which outputs carry a Keras mask
-        self.input_masked: dict[tuple[str, ...], tuple[bool, ...]] = {}  # per nested model: its inputs with a mask
-        self.class_of: dict[tuple[str, ...], ClassSource] = {}  # a model's Keras path -> its class
+        # per nested model and the inputs a call masks: the class written for such calls
+        self.call_class: dict[tuple[tuple[str, ...], tuple[bool, ...]], str] = {}
+        self.class_of: dict[tuple[str, ...], ClassSource] = {}  # a model's Keras path -> the class of its module
         version = re.match(r"(\d+)(?:\.(\d+))?", graph.keras_version)
         # a file that does not say (a .weights.h5): the Keras of today
         self.keras_version = (int(version.group(1)), int(version.group(2) or 0)) if version else (3, 99)
@@ -247,18 +248,13 @@ class Generator:
                             f"called with {len(inputs)}; the config is malformed")
         masks = self.nested_input_masks(call, inputs, model_inputs)
         masked = tuple(mask is not None for mask in masks)
+        class_name = self.nested_class(call, masked)
         if call.layer.name not in source.defined:
             source.defined.add(call.layer.name)
-            outer = (self.consumers, self.used, self.outputs, self.values)
-            source.init.append(f"self.{name} = {self.model_class(call.layer, masked_inputs=masked)}()")
-            self.consumers, self.used, self.outputs, self.values = outer
-            self.input_masked[call.layer.path] = masked
-        class_name = self.class_of[call.layer.path].name
-        if self.input_masked[call.layer.path] != masked:
-            raise UnsupportedLayerError(
-                f"{self.graph.source}: model {call.layer.key} is called with Keras masks on other inputs than at its "
-                "first call; a nested model called with different masks is not built yet",
-                [(call.layer.key, call.layer.label)])
+            source.init.append(f"self.{name} = {self.class_of[call.layer.path].name}()")
+        # a call masking other inputs than the module's class takes runs its own class's forward on that module
+        callee = (f"self.{name}(" if class_name == self.class_of[call.layer.path].name
+                  else f"{class_name}.forward(self.{name}, ")
         distributed = call.layer.time_distributed_model
         if distributed and (len(inputs) != 1 or any(masked) or any(self.output_masked[class_name])):
             what = "of several inputs" if len(inputs) != 1 else "with a Keras mask"
@@ -282,13 +278,33 @@ class Generator:
         output_masks = [source.local_names.name(f"{target}_mask") if masked_output else None
                         for target, masked_output in zip(targets, self.output_masked[class_name])]
         returned = targets + [mask for mask in output_masks if mask is not None]
-        source.forward.append(f"{', '.join(returned)} = self.{name}({', '.join(arguments)})")
+        source.forward.append(f"{', '.join(returned)} = {callee}{', '.join(arguments)})")
         values = [Value(target, self.boundary_layout(rank), rank, mask=mask, dtype=dtype)
                   for target, rank, dtype, mask in zip(targets, ranks, dtypes, output_masks)]
         if distributed:  # back to (batch, time, ...) in Keras's layout
             values = [Value(f"{self.convert(value, KERAS)}.unflatten(0, ({steps}.shape[0], {steps}.shape[1]))",
                             KERAS, value.rank + 1 if value.rank else None, dtype=value.dtype) for value in values]
         return values
+
+    def nested_class(self, call: Call, masked: tuple[bool, ...]) -> str:
+        """The class a call of a nested model runs, written once per model and set of masked inputs (its forward
+        takes those masks). The module is of the class written first; another one, for a call masking other
+        inputs (a shared encoder called on padded ids and on dense features), holds the same modules under the
+        same names, and its forward runs on that module."""
+        key = (call.layer.path, masked)
+        if key not in self.call_class:
+            outer = (self.consumers, self.used, self.outputs, self.values, dict(self.class_of))
+            self.call_class[key] = self.model_class(call.layer, masked_inputs=masked)
+            self.consumers, self.used, self.outputs, self.values, class_of = outer
+            first = class_of.get(call.layer.path)
+            if first is not None:  # the modules (and module_paths) stay the first class's
+                if self.class_of[call.layer.path].attributes != first.attributes:
+                    raise UnsupportedLayerError(
+                        f"{self.graph.source}: model {call.layer.key} is called with Keras masks on other inputs "
+                        "than at its first call, and builds other modules then; that is not built yet",
+                        [(call.layer.key, call.layer.label)])
+                self.class_of = class_of
+        return self.call_class[key]
 
     def nested_input_masks(self, call: Call, inputs: list[Value], model_inputs: list[Layer]) -> list[str | None]:
         """The mask Keras hands each input of a nested model's call: the ones Keras 3 records (`mask=`, computed by
