@@ -84,12 +84,24 @@ def run_graph(chooser: Chooser, writer: str, folder: Path, max_steps: int = 8, e
                     return Outcome("mismatched", f"exported model.py from {suffix}: {worst:.2e}", description)
                 exported = True
     except converter.ConverterError as error:
+        unloadable = keras_cannot_load(keras, path)
+        if unloadable:  # tf.keras writes a layer shared by a nested model and another into .keras once
+            return Outcome("keras-rejected", f"Keras cannot load its own {path.suffix}: {unloadable}", description)
         return Outcome("refused", refusal_reason(str(error)), description + f"\nrefused: {error}")
     except Exception as error:  # noqa: BLE001 - a crash is a failure the caller reports
         import traceback
 
         return Outcome("crashed", f"{type(error).__name__}: {error}", description + "\n" + traceback.format_exc())
     return Outcome("matched", "in float64" if float64 else "", description)
+
+
+def keras_cannot_load(keras: Any, path: Path) -> str | None:
+    """Why Keras cannot load a file it saved (a refusal of it is no failure of ours), or None."""
+    try:
+        keras.models.load_model(str(path), compile=False)
+    except Exception as error:  # noqa: BLE001 - Keras's own errors are of many kinds
+        return f"{type(error).__name__}: {str(error)[:80]}"
+    return None
 
 
 def agrees_in_float64(path: Path, inputs: list[np.ndarray], layout: str, backend: str | None) -> bool:
