@@ -18,8 +18,6 @@ from typing import Any, Sequence
 from .forward import KERAS, Emitter, Value, literal
 
 #: dtype names an operation may cast to, as torch spells them
-
-
 TORCH_DTYPES = {"float16": "torch.float16", "bfloat16": "torch.bfloat16", "float32": "torch.float32",
                 "float64": "torch.float64", "int8": "torch.int8", "int16": "torch.int16", "int32": "torch.int32",
                 "int64": "torch.int64", "uint8": "torch.uint8", "bool": "torch.bool"}
