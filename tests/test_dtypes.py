@@ -118,16 +118,22 @@ def verified_in_float64(model, tmp_path, writer):
 
 
 @pytest.mark.parametrize("writer", ["keras3", "keras2"])
-def test_float64_comparison_of_a_float32_model_with_casts(tmp_path, writer):
+@pytest.mark.parametrize("nested", [False, True])
+def test_float64_comparison_of_a_float32_model_with_casts(tmp_path, writer, nested):
     """A float32 model casting to float16 and back (`tf.cast` records its dtype among the call's arguments, not
-    in a layer's config): in float64 the Keras twin casts to float64 there, and so must the module. It failed
-    with "mat1 and mat2 must have the same dtype" (tf.keras; the fuzzer's seed 300333)."""
+    in a layer's config), in the model or in a model nested in it: in float64 the Keras twin casts to float64
+    there, and so must the module. It failed with "mat1 and mat2 must have the same dtype" (tf.keras; the
+    fuzzer's seed 300333)."""
     keras = keras_module(writer)
     ops = keras.ops if writer == "keras3" else pytest.importorskip("tensorflow")
     inputs = keras.Input((6,))
     x = keras.layers.Dense(5, name="first")(inputs)
     x = ops.cast(ops.cast(x, "float16"), "float32")
-    verified_in_float64(keras.Model(inputs, keras.layers.Dense(3, name="second")(x)), tmp_path, writer)
+    model = keras.Model(inputs, keras.layers.Dense(3, name="second")(x), name="casting")
+    if nested:
+        outer_inputs = keras.Input((6,))
+        model = keras.Model(outer_inputs, keras.layers.Dense(2, name="after")(model(outer_inputs)))
+    verified_in_float64(model, tmp_path, writer)
 
 
 @pytest.mark.parametrize("writer, policy", [("keras3", "mixed_float16"), ("keras3", "bfloat16"),
