@@ -21,7 +21,7 @@ from .forward import Value
 _BOTH = {"Activation", "ELU", "LeakyReLU", "PReLU", "ReLU", "Softmax", "Dense", "BatchNormalization",
          "GroupNormalization", "LayerNormalization", "UnitNormalization", "ActivityRegularization", "AlphaDropout",
          "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianDropout", "GaussianNoise",
-         "MultiHeadAttention", "TimeDistributed"}
+         "MultiHeadAttention"}
 #: layers that carry their first input's mask to their outputs unchanged, by Keras major version
 PASSING = {
     2: {f"keras.layers.{name}" for name in _BOTH | {"ThresholdedReLU"}},
@@ -31,7 +31,7 @@ PASSING = {
 OWN = {f"keras.layers.{name}" for name in (
     "Embedding", "Masking", "LSTM", "GRU", "SimpleRNN", "RNN", "CuDNNLSTM", "CuDNNGRU", "ConvLSTM1D", "ConvLSTM2D",
     "ConvLSTM3D", "Bidirectional", "Attention", "AdditiveAttention", "Concatenate", "Add", "Subtract", "Multiply",
-    "Average", "Maximum", "Minimum")}
+    "Average", "Maximum", "Minimum", "TimeDistributed")}
 
 
 def carried(kind_name: str, keras_major: int, inputs: list[Value], produced: list[Value],
@@ -71,3 +71,18 @@ def concatenated_mask(keras_major: int, inputs: list[tuple[str, str | None]], ax
             parts.append(f"{mask}.unsqueeze(-1).expand_as({tensor})")
     reduce = "all" if keras_major < 3 else "any"
     return f"torch.cat([{', '.join(parts)}], dim={axis}).{reduce}(-1)"
+
+
+def time_distributed_mask(keras_major: int, input_mask: str | None, step_mask: str | None,
+                          source: str) -> str | None:
+    """The mask of a TimeDistributed's output. `input_mask` is the one its input (`source`, in Keras's layout)
+    carries, `step_mask` the one the wrapped layer gives its output with time folded into the batch. Keras 3
+    passes the input's on unchanged. tf.keras gives the wrapped layer's back per time step, or, where that
+    layer computes none (an LSTM returning its last state, a pooling), whether each time step keeps any entry."""
+    if keras_major >= 3:
+        return input_mask
+    if step_mask is not None:
+        return f"{step_mask}.unflatten(0, ({source}.shape[0], {source}.shape[1]))"
+    if input_mask is not None:
+        return f"{input_mask}.reshape({input_mask}.shape[0], {input_mask}.shape[1], -1).any(-1)"
+    return None

@@ -12,6 +12,7 @@ from ..config import Config
 from ..graph import Layer
 from ..conversion import LayerConversion
 from .forward import KERAS, Emitter, Value
+from .masks import carried, time_distributed_mask
 from .registry import Kind, register, wrapped_kind, wrapped_variables
 from .rules import Context, Variable, wrapped
 
@@ -55,26 +56,32 @@ def forward(e: Emitter) -> Value:
         raise e.unsupported(f"TimeDistributed({wrapped(e.config)[0][:40]}) is not built yet")
     inner_layer = _wrapped(e.layer)
     x = e.inputs[0]
-    if e.keras_major < 3 and (inner_layer.class_name == "Masking" or inner_layer.config.bool("mask_zero", False)):
-        # tf.keras gives the wrapper the mask its layer computes per step, reshaped back
-        raise e.unsupported(f"TimeDistributed({inner_layer.class_name}) making a mask is not built yet")
+    given = e.mask()  # Keras hands the wrapped layer every time step's slice of it: (batch * time, ...)
     steps = e.variable("steps")  # every time step of every sample: (batch * time, ...)
-    step = e.inner(inner_layer, [Value(steps, KERAS, x.rank - 1 if x.rank else None)])
+    steps_mask = e.variable("steps_mask") if given is not None else None
+    step_input = Value(steps, KERAS, x.rank - 1 if x.rank else None, mask=steps_mask)
+    step = e.inner(inner_layer, [step_input])
     value = found.forward(step)
     if isinstance(value, list):
         raise e.unsupported(f"TimeDistributed({inner_layer.class_name}) with several outputs is not built yet")
+    value = carried(found.name, e.keras_major, [step_input], [value])[0]
     body = e.convert(value, KERAS)
     rank = value.rank + 1 if value.rank is not None else None  # the inner layer's, and time
-    if not step.statements:
-        return Value(f"{e.helper('time_distributed')}(lambda {steps}: {body}, {e.arg(0, KERAS)})", KERAS, rank)
-    if x.mask is not None:
-        raise e.unsupported(f"TimeDistributed({inner_layer.class_name}) of a masked input is not built yet")
-    # a layer written as statements (an LSTM, a nested model): time folded into the batch around them
     source = e.arg(0, KERAS)
+    mask = time_distributed_mask(e.keras_major, x.mask, value.mask, source)
+    if not step.statements and given is None and mask is None:
+        return Value(f"{e.helper('time_distributed')}(lambda {steps}: {body}, {source})", KERAS, rank)
+    # a layer written as statements (an LSTM, a nested model), or masked: time folded into the batch around it
     e.statement(f"{steps} = {source}.flatten(0, 1)")
+    if steps_mask is not None:
+        e.statement(f"{steps_mask} = {given}.flatten(0, 1)")
     for line in step.statements:
         e.statement(line)
-    return Value(f"({body}).unflatten(0, ({source}.shape[0], {source}.shape[1]))", KERAS, rank)
+    if mask is not None and mask != x.mask:  # tf.keras's, built from the step's mask
+        name = e.variable("mask")
+        e.statement(f"{name} = {mask}")
+        mask = name
+    return Value(f"({body}).unflatten(0, ({source}.shape[0], {source}.shape[1]))", KERAS, rank, mask=mask)
 
 
 register(Kind(
@@ -82,5 +89,6 @@ register(Kind(
     convert=convert, forward=forward, unsupported=_unsupported,
     description="the wrapped layer's rule, under the wrapper's name; time folded into the batch",
     tested="wrapping Dense, Conv2D, MaxPooling2D, LSTM and GRU (return_sequences), a nested Sequential or "
-           "Functional model (read as that model under the wrapper's name, built with time folded into the batch)",
+           "Functional model (read as that model under the wrapper's name, built with time folded into the batch); "
+           "of a masked input (an LSTM, a pooling or a model per sentence of padded words)",
 ))

@@ -18,7 +18,7 @@ from ..errors import ReadError, UnsupportedLayerError
 from ..graph import Call, Layer, ModelGraph, Ref
 from ..kinds import Kind, lookup
 from ..kinds.forward import CHANNELS_FIRST, KERAS, Value, is_image_rank, one_layout
-from ..kinds.masks import carried
+from ..kinds.masks import carried, time_distributed_mask
 from ..kinds.operations import array_constant
 from ..kinds.outside_state import OUTSIDE_STATE
 from ..source import Namer, literal
@@ -256,10 +256,9 @@ class Generator:
         callee = (f"self.{name}(" if class_name == self.class_of[call.layer.path].name
                   else f"{class_name}.forward(self.{name}, ")
         distributed = call.layer.time_distributed_model
-        if distributed and (len(inputs) != 1 or any(masked) or any(self.output_masked[class_name])):
-            what = "of several inputs" if len(inputs) != 1 else "with a Keras mask"
+        if distributed and len(inputs) != 1:
             raise UnsupportedLayerError(f"{self.graph.source}: layer {call.layer.key} (TimeDistributed of model "
-                                        f"{call.layer.name}) {what} is not built yet",
+                                        f"{call.layer.name}) of several inputs is not built yet",
                                         [(call.layer.key, call.layer.label)])
         arguments, steps = [], ""
         for value, layer in zip(inputs, model_inputs):
@@ -271,7 +270,8 @@ class Generator:
                 value = Value(f"{steps}.flatten(0, 1)", KERAS, value.rank - 1 if value.rank else None,
                               dtype=value.dtype)
             arguments.append(self.convert(value, self.boundary_layout(len(shape) if shape else None)))
-        arguments += [mask for mask in masks if mask is not None]
+        # TimeDistributed hands the model every time step's slice of the masks, time folded into the batch too
+        arguments += [f"{mask}.flatten(0, 1)" if distributed else mask for mask in masks if mask is not None]
         result = source.value(call.layer.name, call.node)
         ranks, dtypes = self.output_ranks[class_name], self.output_dtypes[class_name]
         targets = [result] if len(ranks) == 1 else [source.local_names.name(f"{result}_{i}") for i in range(len(ranks))]
@@ -281,10 +281,22 @@ class Generator:
         source.forward.append(f"{', '.join(returned)} = {callee}{', '.join(arguments)})")
         values = [Value(target, self.boundary_layout(rank), rank, mask=mask, dtype=dtype)
                   for target, rank, dtype, mask in zip(targets, ranks, dtypes, output_masks)]
-        if distributed:  # back to (batch, time, ...) in Keras's layout
+        if distributed:  # back to (batch, time, ...) in Keras's layout, with the mask Keras gives the wrapper's output
             values = [Value(f"{self.convert(value, KERAS)}.unflatten(0, ({steps}.shape[0], {steps}.shape[1]))",
-                            KERAS, value.rank + 1 if value.rank else None, dtype=value.dtype) for value in values]
+                            KERAS, value.rank + 1 if value.rank else None, dtype=value.dtype,
+                            mask=self.distributed_mask(source, inputs[0].mask, value.mask, steps, target))
+                      for value, target in zip(values, targets)]
         return values
+
+    def distributed_mask(self, source: ClassSource, input_mask: str | None, step_mask: str | None, steps: str,
+                         target: str) -> str | None:
+        """The mask of a TimeDistributed model's output `target`, in a local of its own where it is computed."""
+        mask = time_distributed_mask(self.keras_major, input_mask, step_mask, steps)
+        if mask is None or mask == input_mask:
+            return mask
+        name = source.local_names.name(f"{target}_mask")
+        source.forward.append(f"{name} = {mask}")
+        return name
 
     def nested_class(self, call: Call, masked: tuple[bool, ...]) -> str:
         """The class a call of a nested model runs, written once per model and set of masked inputs (its forward
