@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..conversion import LayerConversion, TorchModule
 from ..graph import Layer, ModelGraph
-from .rules import Context
+from .rules import Context, wrapped
 
 #: Weightless layers between a Flatten and its Dense that change nothing about the order.
 ELEMENTWISE = frozenset({
@@ -34,6 +34,12 @@ CONVOLUTIONS = frozenset({
 })
 #: Recurrent layers whose output is a channels-last feature map.
 CONV_RECURRENT = frozenset({"ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"})
+#: Layers whose output keeps its features on the last axis in PyTorch too (nn.Linear, nn.Embedding, recurrent
+#: layers and attention with batch_first): flattened straight after them, it is in Keras's order already.
+FEATURES_LAST = frozenset({
+    "Dense", "Embedding", "LSTM", "GRU", "SimpleRNN", "RNN", "CuDNNLSTM", "CuDNNGRU", "Bidirectional",
+    "MultiHeadAttention", "GroupQueryAttention", "Attention", "AdditiveAttention",
+})
 
 
 def flatten_channels(dense: Layer, context: Context) -> tuple[int | None, str | None]:
@@ -89,11 +95,16 @@ def _map_layout(flatten: Layer, context: Context) -> tuple[str | None, int | Non
     layers that keep channels are walked through; anything else (Permute, Reshape) proves nothing.
     """
     layout: str | None = None
+    elementwise_only = True  # every layer walked through so far keeps each value where it is
     source = context.producer(flatten)
     while source is not None:
         if source.is_model:
             source = _output_layer(source)
             continue
+        made_by = wrapped(source.config)[0] if source.class_name == "TimeDistributed" else source.class_name
+        if elementwise_only and made_by in FEATURES_LAST:
+            return None, None, None  # (steps, features) in either framework: no map to regroup
+        elementwise_only = elementwise_only and source.class_name in ELEMENTWISE
         data_format = _data_format(source)
         if layout is None and data_format is not None:
             layout = data_format

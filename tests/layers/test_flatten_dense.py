@@ -164,3 +164,46 @@ def test_permute_before_flatten_is_left_in_keras_order_with_a_warning(tmp_path, 
     module = converter.to_torch(path, input_layout="keras")
     with torch.no_grad():
         assert max_diff(model(inputs), module(torch.from_numpy(inputs))) <= LAYER_ATOL
+
+
+#: layers whose output keeps its features on the last axis in PyTorch too (nn.Embedding, batch_first recurrent
+#: layers and attention, nn.Linear): flattened, it is in Keras's order already
+SEQUENCES = {
+    "Embedding": lambda keras, L: [keras.Input((5,), dtype="int32"), L.Embedding(10, 4, name="embedding")],
+    "LSTM": lambda keras, L: [keras.Input((5, 3)), L.LSTM(4, return_sequences=True, name="lstm")],
+    "Bidirectional GRU": lambda keras, L: [keras.Input((5, 3)),
+                                           L.Bidirectional(L.GRU(2, return_sequences=True), name="bidirectional")],
+    "TimeDistributed GRU": lambda keras, L: [keras.Input((2, 5, 3)), L.TimeDistributed(L.GRU(3), name="td")],
+    "Dense on a sequence": lambda keras, L: [keras.Input((5, 3)), L.Dense(4, name="dense")],
+}
+
+
+@pytest.mark.parametrize("writer", ["keras3.keras", "keras2.h5"])
+@pytest.mark.parametrize("producer", sorted(SEQUENCES))
+def test_flatten_of_a_sequence_is_in_torch_order_without_a_warning(tmp_path, writer, producer):
+    """Embedding -> Flatten -> Dense, the classic text model, warned that its rows were left in Keras's (h, w, c)
+    order, as if it might be a feature map: its PyTorch counterpart flattens (steps, features) as Keras does."""
+    def build(keras):
+        return keras.Sequential(SEQUENCES[producer](keras, keras.layers) + [
+            keras.layers.Flatten(name="flatten"), keras.layers.Dropout(0.2), keras.layers.Dense(2, name="head")])
+
+    model, path = saved_model(build, writer, tmp_path)
+    _, layers = convert_file(path)
+    assert "flattened_channels" not in layers["head"].options
+    assert not layers["head"].warnings
+    inputs = np.random.default_rng(3).integers(1, 10, (4, 5)).astype("int32") if producer == "Embedding" \
+        else random_input(tuple(model.input_shape[1:]))
+    module = converter.to_torch(path, input_layout="keras")  # (2, 5, 3) sequences, not an image
+    with torch.no_grad():
+        assert max_diff(model(inputs), module(torch.from_numpy(inputs))) <= LAYER_ATOL
+
+
+@pytest.mark.parametrize("writer", ["keras3.keras", "keras2.h5"])
+def test_flatten_of_a_pooled_sequence_is_warned(tmp_path, writer):
+    """An LSTM's sequences pooled by a MaxPooling1D: a PyTorch model pools them channels-first (nn.MaxPool1d), and
+    may flatten them so: that cannot be told, and the user is told."""
+    _, path = saved_model(lambda keras: keras.Sequential([
+        keras.Input((6, 3)), keras.layers.LSTM(4, return_sequences=True), keras.layers.MaxPooling1D(),
+        keras.layers.Flatten(), keras.layers.Dense(2, name="head")]), writer, tmp_path)
+    _, layers = convert_file(path)
+    assert "LSTM" in layers["head"].warnings[0]
