@@ -33,6 +33,19 @@ def tf_keras():
     return module
 
 
+def tensorflow():
+    import tensorflow as module
+
+    return module
+
+
+def same_tensors(first: dict, second: dict) -> None:
+    """Two state dicts with the same keys and bit-identical tensors."""
+    assert set(first) == set(second)
+    for key in first:
+        np.testing.assert_array_equal(first[key], second[key], err_msg=key)
+
+
 def load_keras_model(path: str, writer: str):
     """Load `path` with the Keras that wrote it ('keras3' or 'keras2')."""
     if writer == "keras3":
