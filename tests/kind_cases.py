@@ -3,144 +3,16 @@
 tests/test_kinds.py runs every row with each Keras that has the kind (Keras 3 `.keras`,
 tf.keras 2 `.h5`), in both input layouts, against Keras's own outputs, and fails when a
 registered kind has no row. Options a kind's rule covers in more depth (weights against a
-hand-written module) are in tests/layers/.
+hand-written module) are in tests/layers/. The rows of Keras 3 operations and tf.keras op
+layers are in tests/operation_cases.py; how rows build their models, in tests/case_builders.py.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable
-
-import numpy as np
-
-Build = Callable[[Any], Any]  # the keras module -> a model
-
-
-@dataclass(frozen=True)
-class Case:
-    kind: str  # the qualified kind the model holds, e.g. keras.layers.Dense
-    name: str  # the test id
-    build: Build
-    inputs: tuple[tuple[int, ...], ...]  # input shapes without the batch axis
-    keras2: bool = True  # tf.keras 2 has the kind (its .h5 file is tested too)
-    keras3: bool = True  # Keras 3 has it (ThresholdedReLU is tf.keras only)
-    vocabulary: int | None = None  # integer inputs below this (token ids)
-    scale: float = 1.0  # inputs ~ N(0, scale)
-
-
-def single(kind: str, name: str, shape: tuple[int, ...], factory: Callable[[Any], Any], keras2: bool = True,
-           **options: Any) -> Case:
-    """A Sequential of one layer on one input."""
-    def build(keras: Any) -> Any:
-        return keras.Sequential([keras.Input(shape), factory(keras)])
-
-    return Case(f"keras.layers.{kind}" if "." not in kind else kind, name, build, (shape,), keras2, **options)
-
-
-def two_inputs(kind: str, name: str, shape: tuple[int, ...], combine: Callable[[Any, Any, Any], Any],
-               keras2: bool = True) -> Case:
-    """A model of two inputs of `shape` combined by `combine(keras, a, b)`."""
-    def build(keras: Any) -> Any:
-        a, b = keras.Input(shape, name="a"), keras.Input(shape, name="b")
-        return keras.Model([a, b], combine(keras, a, b))
-
-    return Case(f"keras.layers.{kind}", name, build, (shape, shape), keras2)
-
-
-def graph(kind: str, name: str, inputs: tuple[tuple[int, ...], ...], outputs: Callable[..., Any],
-          keras2: bool = True, keras3: bool = True) -> Case:
-    """A functional model of several inputs whose outputs are `outputs(keras, *inputs)`."""
-    def build(keras: Any) -> Any:
-        tensors = [keras.Input(shape) for shape in inputs]
-        return keras.Model(tensors, outputs(keras, *tensors))
-
-    return Case(f"keras.layers.{kind}" if "." not in kind else kind, name, build, inputs, keras2, keras3)
-
-
-def frame_model(k: Any) -> Any:
-    """A small CNN for one frame: what video models wrap in TimeDistributed."""
-    return k.Sequential([k.Input((6, 6, 2)), k.layers.Conv2D(4, 3, activation="relu"),
-                         k.layers.BatchNormalization(), k.layers.GlobalAveragePooling2D(), k.layers.Dense(3)],
-                        name="frame")
-
-
-def branch_model(k: Any) -> Any:
-    """A functional block with a residual branch, for one time step."""
-    step = k.Input((5,))
-    hidden = k.layers.Dense(5, activation="tanh")(step)
-    return k.Model(step, k.layers.Dense(2)(k.layers.Add()([step, hidden])), name="block")
-
-
-def seq2seq(k: Any, source: Any, target: Any, kind: str = "LSTM", **options: Any) -> Any:
-    """The classic encoder-decoder: the encoder's final states start the decoder."""
-    encoded = getattr(k.layers, kind)(6, return_state=True, **options)(source)
-    decoded = getattr(k.layers, kind)(6, return_sequences=True, **options)(target, initial_state=encoded[1:])
-    return k.layers.Dense(3)(decoded)
-
-
-def padded_seq2seq(kind: str, return_sequences: bool, wrapper: str | None = None) -> Callable[[Any], Any]:
-    """Token 0 is padding (Embedding(mask_zero)); with ids below 2 and the harness's batch (seed 3), a decoder
-    row starts with padding and another is all padding, each after a source that leaves a non-zero state:
-    Keras's decoder outputs zeros there, not its initial state, until its first real step (a real seq2seq
-    file of Keras 2.2.4 showed it)."""
-    def build(k: Any) -> Any:
-        source, target = k.Input((5,), dtype="int32"), k.Input((3,), dtype="int32")
-
-        def layer(**options: Any) -> Any:
-            inner = getattr(k.layers, kind)(4, return_state=True, **options)
-            return getattr(k.layers, wrapper)(inner) if wrapper else inner
-
-        encoded = layer()(k.layers.Embedding(2, 3, mask_zero=True)(source))
-        decoded = layer(return_sequences=return_sequences)(k.layers.Embedding(2, 3, mask_zero=True)(target),
-                                                           initial_state=encoded[1:])
-        return k.Model([source, target], decoded)
-
-    return build
-
-
-def bidirectional_states(k: Any, source: Any, target: Any, kind: str = "LSTM", **options: Any) -> list[Any]:
-    """A Bidirectional encoder returning its four (or two) states, which start a Bidirectional decoder."""
-    encoded = k.layers.Bidirectional(getattr(k.layers, kind)(4, return_state=True, **options))(source)
-    decoded = k.layers.Bidirectional(getattr(k.layers, kind)(4, return_sequences=True, return_state=True,
-                                                             **options))(target, initial_state=encoded[1:])
-    return [decoded[0], *decoded[1:]]
-
-
-def operation(kind: str, name: str, shape: tuple[int, ...], combine: Callable[[Any, Any], Any],
-              module: str = "numpy") -> Case:
-    """A Keras 3 functional model whose graph records `combine(keras, x)` as operations."""
-    def build(keras: Any) -> Any:
-        x = keras.Input(shape)
-        return keras.Model(x, combine(keras, x))
-
-    return Case(f"keras.ops.{module}.{kind}", name, build, (shape,), keras2=False)
-
-
-def tf_operation(kind: str, name: str, shape: tuple[int, ...], combine: Callable[[Any, Any], Any]) -> Case:
-    """A tf.keras functional model calling TensorFlow functions: saved as TFOpLambda/SlicingOpLambda layers."""
-    def build(keras: Any) -> Any:
-        import tensorflow as tf
-
-        x = keras.Input(shape)
-        return keras.Model(x, combine(tf, x))
-
-    return Case(f"keras.layers.{kind}", name, build, (shape,), keras3=False)
-
-
-def _application_layer(keras: Any, module: str, name: str) -> Any:
-    """A layer class keras.applications defines in one of its modules."""
-    from importlib import import_module
-
-    return getattr(import_module(f"keras.src.applications.{module}"), name)
-
-
-def positive(k: Any, x: Any) -> Any:
-    """|x| + 0.5: inputs where log, sqrt and powers are defined."""
-    return k.ops.abs(x) + 0.5
-
-
-ACTIVATIONS = ["linear", "relu", "sigmoid", "tanh", "softmax", "elu", "selu", "softplus", "softsign", "swish",
-               "gelu", "exponential", "hard_sigmoid", "relu6", "log_softmax", "leaky_relu", "silu", "mish"]
-KERAS3_ACTIVATIONS = {"relu6", "log_softmax", "leaky_relu", "mish"}
+from case_builders import (
+    ACTIVATIONS, KERAS3_ACTIVATIONS, Case, application_layer, bidirectional_states, branch_model, frame_model, graph,
+    grouped_attention, language_model, on_tokens, padded, padded_attention, padded_seq2seq, seq2seq, single, two_inputs,
+)
+from operation_cases import OPERATION_CASES
 
 CASES: list[Case] = [
     # activations (no weights) and Dense with each activation of the Keras that wrote it
@@ -322,10 +194,10 @@ CASES: list[Case] = [
          padded_seq2seq("LSTM", True, "Bidirectional"), ((5,), (3,)), vocabulary=2),
     # masked steps inside a sequence: zeros from a Bidirectional returning sequences (it sets its layers'
     # zero_output_for_mask), or from a Keras 3 layer given zero_output_for_mask; else the previous output
-    Case("keras.layers.Bidirectional", "bidirectional_gru_padded", lambda k: _on_tokens(k, (5,), lambda x: (
+    Case("keras.layers.Bidirectional", "bidirectional_gru_padded", lambda k: on_tokens(k, (5,), lambda x: (
         k.layers.Bidirectional(k.layers.GRU(4, return_sequences=True))(k.layers.Embedding(2, 3, mask_zero=True)(x)))),
         ((5,),), vocabulary=2),
-    Case("keras.layers.LSTM", "lstm_zero_output_for_mask", lambda k: _on_tokens(k, (5,), lambda x: k.layers.LSTM(
+    Case("keras.layers.LSTM", "lstm_zero_output_for_mask", lambda k: on_tokens(k, (5,), lambda x: k.layers.LSTM(
         4, return_sequences=True, zero_output_for_mask=True)(k.layers.Embedding(2, 3, mask_zero=True)(x))),
         ((5,),), keras2=False, vocabulary=2),
     graph("GRU", "gru_seq2seq", ((5, 3), (4, 2)), lambda k, s, t: seq2seq(k, s, t, "GRU")),
@@ -346,10 +218,10 @@ CASES: list[Case] = [
         k.layers.Dense(2))),
     single("Masking", "masking", (6, 3), lambda k: k.layers.Masking(mask_value=9.0)),
     # the layers keras.applications defines for its models (Keras 3 saves them under their module)
-    single("keras.applications.convnext.LayerScale", "layer_scale", (4, 4, 6), lambda k: _application_layer(
+    single("keras.applications.convnext.LayerScale", "layer_scale", (4, 4, 6), lambda k: application_layer(
         k, "convnext", "LayerScale")(1e-6, 6), keras2=False),
     graph("keras.applications.inception_resnet_v2.CustomScaleLayer", "custom_scale", ((4, 4, 3), (4, 4, 3)),
-          lambda k, a, b: _application_layer(k, "inception_resnet_v2", "CustomScaleLayer")(0.17)([a, b]),
+          lambda k, a, b: application_layer(k, "inception_resnet_v2", "CustomScaleLayer")(0.17)([a, b]),
           keras2=False),
     # merges and attention: two inputs
     *[two_inputs(name, name.lower(), (4, 4, 3), lambda k, a, b, name=name: getattr(k.layers, name)()([a, b]))
@@ -397,10 +269,10 @@ CASES: list[Case] = [
         [a, b])),
     two_inputs("AdditiveAttention", "additive_attention_unscaled", (5, 4), lambda k, a, b:
                k.layers.AdditiveAttention(use_scale=False)([a, b])),
-    Case("keras.layers.Attention", "luong_attention_padding_masks", lambda k: _padded(k, k.layers.Attention()),
+    Case("keras.layers.Attention", "luong_attention_padding_masks", lambda k: padded(k, k.layers.Attention()),
          ((6,),), vocabulary=5),
     Case("keras.layers.AdditiveAttention", "additive_attention_padding_masks",
-         lambda k: _padded(k, k.layers.AdditiveAttention()), ((6,),), vocabulary=5),
+         lambda k: padded(k, k.layers.AdditiveAttention()), ((6,),), vocabulary=5),
     single("BatchNormalization", "batch_renormalization", (5,), lambda k: k.layers.BatchNormalization(renorm=True),
            keras3=False),
     single("SpectralNormalization", "spectral_normalization_dense", (5,), lambda k: k.layers.SpectralNormalization(
@@ -409,7 +281,7 @@ CASES: list[Case] = [
            k.layers.SpectralNormalization(k.layers.Conv2D(3, 3)), keras2=False),
     # GroupQueryAttention (Keras 3): key/value heads shared by groups of query heads
     *[Case("keras.layers.GroupQueryAttention", f"group_query_attention_{name}", lambda k, options=options, call=call:
-           _grouped_attention(k, options, call), ((6, 5), (7, 5)), keras2=False)
+           grouped_attention(k, options, call), ((6, 5), (7, 5)), keras2=False)
       for name, options, call in (
           ("grouped", {"head_dim": 3, "num_query_heads": 4, "num_key_value_heads": 2}, {}),
           ("one_kv_head_no_bias", {"head_dim": 2, "num_query_heads": 3, "num_key_value_heads": 1,
@@ -420,12 +292,12 @@ CASES: list[Case] = [
                                   "sliding_window": 2}, {"self": True, "use_causal_mask": True}),
           # (heads, 1) biases: Keras 3.7+ on TensorFlow adds the query's and gate's along the sequence (6 long)
           ("head_dim_one", {"head_dim": 1, "num_query_heads": 6, "num_key_value_heads": 3, "use_gate": True}, {}))],
-    Case("keras.layers.GroupQueryAttention", "group_query_attention_padding_masks_dropout", lambda k: _padded(
+    Case("keras.layers.GroupQueryAttention", "group_query_attention_padding_masks_dropout", lambda k: padded(
         k, lambda pair: k.layers.GroupQueryAttention(2, 4, 2, dropout=0.1)(*pair)), ((6,),), keras2=False,
          vocabulary=5),
     # ReversibleEmbedding (Keras 3): the table looks ids up, then (reverse=True) projects hidden states to logits
     *[Case("keras.layers.ReversibleEmbedding", f"reversible_embedding_{name}", lambda k, options=options:
-           _language_model(k, k.layers.ReversibleEmbedding(11, 4, **options)), ((6,),), keras2=False, vocabulary=11)
+           language_model(k, k.layers.ReversibleEmbedding(11, 4, **options)), ((6,),), keras2=False, vocabulary=11)
       for name, options in (("tied", {}), ("untied_soft_cap", {"tie_weights": False, "logit_soft_cap": 2.0}),
                             ("reverse_float64", {"reverse_dtype": "float64"}))],
     # Keras 3's adaptive pooling: PyTorch's windows, overlapping where the size does not divide the input
@@ -467,9 +339,9 @@ CASES: list[Case] = [
         ("wider", (6, 13, 3), (4, 4)), ("taller", (12, 5, 2), (5, 3)), ("smaller", (3, 4, 2), (6, 5)))],
     single("CenterCrop", "center_crop", (8, 7, 3), lambda k: k.layers.CenterCrop(5, 4)),
     *[Case("keras.layers.CategoryEncoding", f"category_encoding_{mode}", lambda k, mode=mode, length=length:
-           _on_tokens(k, (length,), k.layers.CategoryEncoding(num_tokens=6, output_mode=mode)), ((length,),),
+           on_tokens(k, (length,), k.layers.CategoryEncoding(num_tokens=6, output_mode=mode)), ((length,),),
            vocabulary=6) for mode, length in (("multi_hot", 4), ("count", 4), ("one_hot", 1))],
-    *[Case("keras.layers.IntegerLookup", name, lambda k, options=options: _on_tokens(
+    *[Case("keras.layers.IntegerLookup", name, lambda k, options=options: on_tokens(
         k, (6,), k.layers.IntegerLookup(vocabulary=[3, 1, 4], **options)), ((6,),), vocabulary=6)
       for name, options in (("integer_lookup", {}), ("integer_lookup_mask", {"mask_token": 0}),
                             ("integer_lookup_oov2", {"num_oov_indices": 2}))],
@@ -497,7 +369,7 @@ CASES: list[Case] = [
           k.layers.MultiHeadAttention(2, 3, value_dim=5)(x, y, use_causal_mask=True)),
     graph("MultiHeadAttention", "attention_mask_input", ((5, 8), (5, 7)), lambda k, x, m:
           k.layers.MultiHeadAttention(2, 4)(x, x, attention_mask=k.ops.greater(m[:, :, :5], 0.0)), keras2=False),
-    Case("keras.layers.MultiHeadAttention", "attention_padding_masks", lambda k: _padded_attention(k), ((6,),),
+    Case("keras.layers.MultiHeadAttention", "attention_padding_masks", lambda k: padded_attention(k), ((6,),),
          vocabulary=5),
     # Keras 3's sliding window (each query sees the keys less than 2 steps away), with and without causality,
     # packed and as projections (a longer value)
@@ -506,224 +378,5 @@ CASES: list[Case] = [
     graph("MultiHeadAttention", "attention_sliding_window_causal", ((5, 8), (7, 6)), lambda k, x, y:
           k.layers.MultiHeadAttention(2, 3, value_dim=5, sliding_window=3)(x, y, use_causal_mask=True), keras2=False),
     # Keras 3 operations and tf.keras op layers: OPERATION_CASES, below
-]
-
-
-def _on_tokens(k: Any, shape: tuple[int, ...], layer: Any) -> Any:
-    """`layer` on integer token ids of `shape`."""
-    tokens = k.Input(shape, dtype="int32")
-    return k.Model(tokens, layer(tokens))
-
-
-def _grouped_attention(k: Any, options: dict[str, Any], call: dict[str, Any]) -> Any:
-    """A GroupQueryAttention of a (6, 5) query over a (7, 5) value (or the query itself), as `call` says."""
-    query, value = k.Input((6, 5)), k.Input((7, 5))
-    layer = k.layers.GroupQueryAttention(**options)
-    arguments = {name: setting for name, setting in call.items() if name not in ("key", "self")}
-    if call.get("self"):
-        outputs = layer(query, query, **arguments)
-    elif call.get("key"):
-        outputs = layer(query, value, key=k.layers.Dense(5)(value), **arguments)
-    else:
-        outputs = layer(query, value, **arguments)
-    return k.Model([query, value], outputs)
-
-
-def _language_model(k: Any, embedding: Any) -> Any:
-    """Token ids embedded, mixed, and projected back to logits over the vocabulary by the same layer."""
-    tokens = k.Input((6,), dtype="int32")
-    hidden = k.layers.Dense(4, activation="tanh")(embedding(tokens))
-    return k.Model(tokens, [hidden, embedding(hidden, reverse=True)])
-
-
-def _padded(k: Any, attention: Any) -> Any:
-    """Query and value from Embedding(mask_zero): their Keras masks hide padded values and zero padded queries."""
-    tokens = k.Input((6,), dtype="int32")
-    embedded = k.layers.Embedding(5, 4, mask_zero=True)(tokens)
-    return k.Model(tokens, attention([embedded, k.layers.Dense(4)(embedded)]))
-
-
-def _padded_attention(k: Any) -> Any:
-    """Token 0 is padding: Embedding(mask_zero) gives the query and value Keras masks MultiHeadAttention uses
-    (ids below 5: some rows of the random batch are partly padded)."""
-    tokens = k.Input((6,), dtype="int32")
-    embedded = k.layers.Embedding(5, 8, mask_zero=True)(tokens)
-    return k.Model(tokens, k.layers.MultiHeadAttention(2, 4)(embedded, embedded))
-
-
-IMAGE = (4, 5, 3)
-SEQUENCE = (5, 4)
-OPERATION_CASES: list[Case] = [
-    # keras.ops.numpy: arithmetic with constants on either side and of another rank, on images and sequences
-    operation("Add", "op_add_constant", IMAGE, lambda k, x: x + 1.5),
-    operation("Subtract", "op_subtract_from_constant", SEQUENCE, lambda k, x: 2.0 - x),
-    operation("Multiply", "op_multiply_vector", IMAGE, lambda k, x: x * k.ops.convert_to_tensor([1.0, -2.0, 0.5])),
-    # numpy arrays (saved as __numpy__): an image normalized inside the model, and a column added on either side
-    # (x + column: Keras 3.7+ on TensorFlow adds it along the last axis, tf.nn.bias_add; column + x broadcasts)
-    operation("Subtract", "op_subtract_numpy_mean", IMAGE, lambda k, x: (x - np.array([0.485, 0.456, 0.406],
-                                                                                       "float32")) / 0.25),
-    # numpy's own float64 arrays make the result float64 (Keras 3 promotes); the Conv2D after it casts it back
-    operation("Subtract", "op_subtract_float64_numpy_mean", IMAGE, lambda k, x: k.layers.Conv2D(2, 1)(
-        (x - np.array([0.485, 0.456, 0.406])) / np.array([0.229, 0.224, 0.225]))),
-    operation("Matmul", "op_matmul_of_arrays", SEQUENCE, lambda k, x: k.ops.matmul(
-        np.ones((3, 5), "float32"), k.ops.matmul(x, np.eye(4)))),
-    operation("Add", "op_add_numpy_column", (4, 4), lambda k, x: x + np.linspace(-1, 2, 4, dtype="float32")[:, None]),
-    operation("Add", "op_add_to_numpy_column", (4, 4), lambda k, x: k.ops.add(
-        np.linspace(-1, 2, 4, dtype="float32")[:, None], x)),
-    operation("TrueDivide", "op_true_divide", SEQUENCE, lambda k, x: 3.0 / positive(k, x)),
-    operation("Divide", "op_divide", SEQUENCE, lambda k, x: k.ops.divide(x, 4.0)),
-    operation("FloorDivide", "op_floor_divide", SEQUENCE, lambda k, x: k.ops.floor_divide(x * 4.0, 1.5)),
-    operation("Power", "op_power", SEQUENCE, lambda k, x: positive(k, x) ** 1.5),
-    operation("Mod", "op_mod", SEQUENCE, lambda k, x: k.ops.mod(x * 4.0, 1.5)),
-    operation("Maximum", "op_maximum", IMAGE, lambda k, x: k.ops.maximum(x, 0.5)),
-    operation("Minimum", "op_minimum_tensors", SEQUENCE, lambda k, x: k.ops.minimum(0.25, k.ops.minimum(x, -x))),
-    operation("Negative", "op_negative", SEQUENCE, lambda k, x: -x),
-    operation("Absolute", "op_absolute", IMAGE, lambda k, x: k.ops.abs(x)),
-    *[operation(name, f"op_{name.lower()}", SEQUENCE, lambda k, x, function=function: getattr(k.ops, function)(x, 0.2))
-      for name, function in (("Equal", "equal"), ("NotEqual", "not_equal"), ("Greater", "greater"),
-                             ("GreaterEqual", "greater_equal"), ("Less", "less"), ("LessEqual", "less_equal"))],
-    operation("LogicalAnd", "op_logical_and", SEQUENCE, lambda k, x: k.ops.logical_and(x > 0, x < 1)),
-    operation("LogicalOr", "op_logical_or", SEQUENCE, lambda k, x: k.ops.logical_or(x > 1, x < -1)),
-    operation("LogicalNot", "op_logical_not", SEQUENCE, lambda k, x: k.ops.logical_not(x > 0)),
-    *[operation(name, f"op_{function}", SEQUENCE, lambda k, x, function=function: getattr(k.ops, function)(x))
-      for name, function in (("Square", "square"), ("Exp", "exp"), ("Sign", "sign"), ("Floor", "floor"),
-                             ("Ceil", "ceil"), ("Sin", "sin"), ("Cos", "cos"), ("Tanh", "tanh"), ("Expm1", "expm1"))],
-    *[operation(name, f"op_{function}", SEQUENCE, lambda k, x, function=function: getattr(k.ops, function)(
-        positive(k, x))) for name, function in (("Sqrt", "sqrt"), ("Log", "log"), ("Log1p", "log1p"),
-                                                ("Reciprocal", "reciprocal"))],
-    operation("Round", "op_round", SEQUENCE, lambda k, x: k.ops.round(x * 3.0)),
-    # reductions
-    operation("Mean", "op_mean_image_axis1", IMAGE, lambda k, x: k.ops.mean(x, axis=1)),
-    operation("Sum", "op_sum_keepdims", SEQUENCE, lambda k, x: k.ops.sum(x, axis=-1, keepdims=True)),
-    operation("Max", "op_max_axes", IMAGE, lambda k, x: k.ops.max(x, axis=(1, 2))),
-    operation("Min", "op_min", SEQUENCE, lambda k, x: k.ops.min(x, axis=1)),
-    operation("Prod", "op_prod", SEQUENCE, lambda k, x: k.ops.prod(x, axis=2)),
-    operation("Var", "op_var", SEQUENCE, lambda k, x: k.ops.var(x, axis=1)),
-    operation("Std", "op_std", SEQUENCE, lambda k, x: k.ops.std(x, axis=-1, keepdims=True)),
-    operation("Average", "op_average", IMAGE, lambda k, x: k.ops.average(x, axis=-1)),
-    operation("Any", "op_any", SEQUENCE, lambda k, x: k.ops.any(k.ops.greater(x, 0.5), axis=1)),
-    operation("All", "op_all", SEQUENCE, lambda k, x: k.ops.all(k.ops.greater(x, -0.5), axis=1)),
-    operation("Argmax", "op_argmax", SEQUENCE, lambda k, x: k.ops.argmax(x, axis=-1)),
-    operation("Argmin", "op_argmin", SEQUENCE, lambda k, x: k.ops.argmin(x, axis=1)),
-    operation("Cumsum", "op_cumsum", SEQUENCE, lambda k, x: k.ops.cumsum(x, axis=1)),
-    # shapes and indexing
-    operation("Reshape", "op_reshape", SEQUENCE, lambda k, x: k.ops.reshape(x, (-1, 20))),
-    operation("Transpose", "op_transpose_image", IMAGE, lambda k, x: k.ops.transpose(x, (0, 3, 1, 2))),
-    operation("ExpandDims", "op_expand_dims", SEQUENCE, lambda k, x: k.ops.expand_dims(x, 1)),
-    operation("Squeeze", "op_squeeze", SEQUENCE, lambda k, x: k.ops.squeeze(k.ops.expand_dims(x, -1), -1)),
-    # every axis of 1 squeezed: a rank known only at run time, returned in the input layout asked for
-    operation("Squeeze", "op_squeeze_every_axis", (1, 4, 5, 3), lambda k, x: k.ops.squeeze(x)),
-    operation("Concatenate", "op_concatenate", IMAGE, lambda k, x: k.ops.concatenate([x, x * 2.0], axis=-1)),
-    operation("Stack", "op_stack", SEQUENCE, lambda k, x: k.ops.stack([x, -x], axis=1)),
-    operation("GetItem", "op_getitem", IMAGE, lambda k, x: x[:, 1:3, ::2, 0]),
-    operation("GetItem", "op_getitem_backwards", IMAGE,
-              lambda k, x: x[:, ::-2, 4:0:-1, 0] + x[:, 1::-1, 1:, ::-3][..., 0]),
-    operation("Take", "op_take", SEQUENCE, lambda k, x: k.ops.take(x, [0, 2], axis=1)),
-    operation("Tile", "op_tile", SEQUENCE, lambda k, x: k.ops.tile(x, (1, 2, 1))),
-    operation("Flip", "op_flip", SEQUENCE, lambda k, x: k.ops.flip(x, axis=1)),
-    operation("ZerosLike", "op_zeros_like_bool", SEQUENCE, lambda k, x: k.ops.logical_or(
-        x > 0, k.ops.zeros_like(x, dtype="bool"))),
-    operation("OnesLike", "op_ones_like", IMAGE, lambda k, x: x + k.ops.ones_like(x)),
-    operation("FullLike", "op_full_like", SEQUENCE, lambda k, x: x * k.ops.full_like(x, 2.5)),
-    operation("Pad", "op_pad", SEQUENCE, lambda k, x: k.ops.pad(x, ((0, 0), (1, 2), (0, 1)))),
-    operation("Pad", "op_pad_mirrored", IMAGE, lambda k, x: k.ops.pad(x, ((0, 0), (1, 2), (2, 0), (0, 0)),
-                                                                      mode="reflect") + k.ops.pad(
-        x, ((0, 0), (2, 1), (1, 1), (0, 0)), mode="symmetric")),
-    operation("Where", "op_where", SEQUENCE, lambda k, x: k.ops.where(x > 0, x, 0.1 * x)),
-    operation("Clip", "op_clip", IMAGE, lambda k, x: k.ops.clip(x, -0.5, 0.5)),
-    operation("Matmul", "op_matmul", SEQUENCE, lambda k, x: k.ops.matmul(x, k.ops.transpose(x, (0, 2, 1)))),
-    operation("Einsum", "op_einsum", SEQUENCE, lambda k, x: k.ops.einsum("bij,bkj->bik", x, x)),
-    operation("Einsum", "op_einsum_ellipsis_image", IMAGE, lambda k, x: k.ops.einsum("...ij->...ji", x)),
-    # keras.ops.nn, math, core, linalg, image
-    *[operation(name, f"op_{function}", IMAGE, lambda k, x, function=function: getattr(k.ops, function)(x),
-                module="nn")
-      for name, function in (("Relu", "relu"), ("Relu6", "relu6"), ("Sigmoid", "sigmoid"), ("Silu", "silu"),
-                             ("HardSigmoid", "hard_sigmoid"), ("HardSilu", "hard_silu"), ("Selu", "selu"),
-                             ("Softplus", "softplus"), ("Softsign", "softsign"), ("LogSigmoid", "log_sigmoid"))],
-    operation("Gelu", "op_gelu", SEQUENCE, lambda k, x: k.ops.gelu(x) + k.ops.gelu(x, approximate=False), "nn"),
-    operation("LeakyRelu", "op_leaky_relu", SEQUENCE, lambda k, x: k.ops.leaky_relu(x, 0.1), "nn"),
-    operation("Elu", "op_elu", SEQUENCE, lambda k, x: k.ops.elu(x, alpha=0.5), "nn"),
-    operation("Softmax", "op_softmax", SEQUENCE, lambda k, x: k.ops.softmax(x, axis=1), "nn"),
-    operation("LogSoftmax", "op_log_softmax", IMAGE, lambda k, x: k.ops.log_softmax(x), "nn"),
-    operation("Erf", "op_erf", SEQUENCE, lambda k, x: k.ops.erf(x), "math"),
-    operation("Rsqrt", "op_rsqrt", SEQUENCE, lambda k, x: k.ops.rsqrt(positive(k, x)), "math"),
-    operation("Logsumexp", "op_logsumexp", SEQUENCE, lambda k, x: k.ops.logsumexp(x, axis=1), "math"),
-    operation("Cast", "op_cast", SEQUENCE, lambda k, x: k.ops.cast(x * 4.0, "int32"), "core"),
-    # an int tensor (whose dtype the builder does not follow) cast to float32 is cast all the same
-    operation("Cast", "op_cast_of_argmax", SEQUENCE, lambda k, x: k.ops.mean(k.ops.cast(
-        k.ops.argmax(x, axis=-1, keepdims=True), "float32"), axis=1), "core"),
-    operation("ConvertToTensor", "op_convert_to_tensor", SEQUENCE, lambda k, x: k.ops.convert_to_tensor(
-        x > 0.5, dtype="float32") + x, "core"),
-    operation("Norm", "op_norm", SEQUENCE, lambda k, x: k.ops.norm(x, axis=-1), "linalg"),
-    operation("Resize", "op_resize", IMAGE, lambda k, x: k.ops.image.resize(x, (7, 9)), "image"),
-    operation("Norm", "op_norm_orders", IMAGE, lambda k, x: k.ops.norm(x, ord=1, axis=-1) + k.ops.norm(
-        x, ord=float("inf"), axis=-1) * k.ops.norm(x, ord="fro", axis=(1, 2))[:, None, :1], "linalg"),
-    # split (sections and indices), unstack, top_k: several outputs each
-    operation("Split", "op_split", SEQUENCE, lambda k, x: k.ops.split(x, 5, axis=1)[2] + k.ops.split(
-        x, [1, 3], axis=-1)[1][..., :1]),
-    operation("Unstack", "op_unstack", IMAGE, lambda k, x: k.ops.unstack(x, axis=2)[1] * 2.0, "core"),
-    operation("TopK", "op_top_k", SEQUENCE, lambda k, x: k.ops.concatenate([
-        k.ops.top_k(x, 2)[0], k.ops.cast(k.ops.top_k(x, 2)[1], "float32")], axis=-1), "math"),
-    # ties (relu's zeros, rounded values): TensorFlow orders equal entries by index
-    operation("TopK", "op_top_k_ties", SEQUENCE, lambda k, x: k.ops.cast(k.ops.top_k(k.ops.relu(x), 3)[1],
-                                                                             "float32"), "math"),
-    operation("Argsort", "op_argsort", SEQUENCE, lambda k, x: k.ops.concatenate([
-        k.ops.cast(k.ops.argsort(k.ops.round(x), axis=1), "float32"),
-        k.ops.cast(k.ops.argsort(k.ops.relu(x)), "float32")], axis=-1)),
-    operation("OneHot", "op_one_hot", SEQUENCE, lambda k, x: k.ops.one_hot(k.ops.cast(x * 2.0, "int32"), 3), "nn"),
-    operation("OneHot", "op_one_hot_axes", SEQUENCE, lambda k, x: k.ops.concatenate([
-        k.ops.one_hot(k.ops.cast(x * 2.0, "int32"), 4, axis=1),
-        k.ops.one_hot(k.ops.cast(x[:, :4] * 2.0, "int32"), 5, axis=2)], axis=1), "nn"),
-    operation("Normalize", "op_normalize", IMAGE, lambda k, x: k.ops.normalize(x, axis=1) + k.ops.normalize(
-        x, order=1), "nn"),
-    operation("Repeat", "op_repeat", SEQUENCE, lambda k, x: k.ops.repeat(x, 2, axis=1)),
-    operation("Moveaxis", "op_moveaxis", IMAGE, lambda k, x: k.ops.moveaxis(x, -1, 1)),
-    operation("Swapaxes", "op_swapaxes", IMAGE, lambda k, x: k.ops.swapaxes(x, 1, 3)),
-    operation("Triu", "op_triu", SEQUENCE, lambda k, x: k.ops.triu(x, k=1)),
-    operation("Tril", "op_tril", IMAGE, lambda k, x: k.ops.tril(x, -1)),
-    operation("Sort", "op_sort", SEQUENCE, lambda k, x: k.ops.sort(x, axis=1) + k.ops.sort(x)),
-    # tf.keras: TensorFlow functions in a functional model
-    tf_operation("TFOpLambda", "tf_arithmetic", SEQUENCE, lambda tf, x: tf.nn.relu(x / 2.0) + 1.0 - 2.0 * x),
-    tf_operation("TFOpLambda", "tf_reductions", IMAGE, lambda tf, x: tf.reduce_mean(x, axis=[1, 2]) * tf.reduce_max(
-        x, axis=[1, 2])),
-    tf_operation("TFOpLambda", "tf_shapes", SEQUENCE, lambda tf, x: tf.transpose(tf.reshape(tf.concat(
-        [x, tf.math.sigmoid(x)], axis=-1), (-1, 5, 2, 4)), perm=[0, 2, 1, 3])),
-    tf_operation("TFOpLambda", "tf_split_where_cast", SEQUENCE, lambda tf, x: tf.cast(tf.where(
-        tf.split(x, 2, axis=-1)[0] > 0, 1.0, 0.0), tf.float32) + tf.expand_dims(tf.reduce_sum(x, axis=-1), -1)),
-    tf_operation("TFOpLambda", "tf_matmul", SEQUENCE, lambda tf, x: tf.matmul(x, x, transpose_b=True)),
-    tf_operation("TFOpLambda", "tf_normalize_and_sums", IMAGE, lambda tf, x: tf.math.l2_normalize(x, axis=-1) + (
-        tf.cumsum(x, axis=1, exclusive=True, reverse=True) + tf.math.reduce_std(x, axis=[1, 2], keepdims=True)
-        - tf.math.reduce_variance(x, axis=-1, keepdims=True)) * tf.stop_gradient(
-        tf.math.squared_difference(x, 0.5))),
-    tf_operation("TFOpLambda", "tf_pad_tile", IMAGE, lambda tf, x: tf.pad(x, [[0, 0], [1, 2], [2, 1], [0, 0]],
-                                                                          mode="REFLECT") + tf.pad(
-        x, [[0, 0], [2, 1], [1, 2], [0, 0]], mode="SYMMETRIC") * tf.pad(x, [[0, 0], [1, 2], [0, 3], [0, 0]],
-                                                                         constant_values=0.5)
-        + tf.tile(x, [1, 1, 1, 1])[:, :1, :1]),
-    tf_operation("TFOpLambda", "tf_resize", IMAGE, lambda tf, x: tf.image.resize(x, (7, 9)) * tf.image.resize(
-        x, (7, 9), method="nearest") + tf.compat.v1.image.resize_bilinear(x, (7, 9), align_corners=True)),
-    tf_operation("TFOpLambda", "tf_depth_space", (4, 6, 8), lambda tf, x: tf.nn.depth_to_space(
-        tf.nn.relu(tf.nn.space_to_depth(x, 2)) + 0.5, 2) * tf.tile(tf.nn.depth_to_space(x, 2)[:, ::2, 1::2],
-                                                                  [1, 1, 1, 4])),
-    tf_operation("TFOpLambda", "tf_one_hot_and_rounding", SEQUENCE, lambda tf, x: tf.concat([
-        tf.one_hot(tf.cast(tf.abs(x) * 2.0, tf.int32), 3, on_value=2.0, off_value=-1.0)[:, :, 0],
-        tf.math.round(x * 2.0), x % 0.3, x // 0.3, tf.math.divide_no_nan(x, tf.nn.relu(x)),
-        tf.nn.log_softmax(x, axis=1), tf.nn.bias_add(x, [0.5, -1.0, 2.0, 0.25]),
-        tf.norm(x, axis=-1, keepdims=True), tf.linalg.matmul(x, x, adjoint_b=True)], axis=-1)),
-    tf_operation("TFOpLambda", "tf_one_hot_axes", SEQUENCE, lambda tf, x: tf.concat([
-        tf.one_hot(tf.cast(x * 2.0, tf.int32), 4, axis=1), tf.one_hot(tf.cast(x[:, :4] * 2.0, tf.int32), 5, axis=2,
-                                                                    on_value=0.5)], axis=1)),
-    # TensorFlow converts numpy's float64 arrays to the tensor's dtype (no promotion, unlike Keras 3)
-    tf_operation("TFOpLambda", "tf_float64_numpy_normalization", IMAGE, lambda tf, x: (
-        x - np.array([0.485, 0.456, 0.406])) / np.array([0.229, 0.224, 0.225]) + tf.math.reduce_mean(x)),
-    tf_operation("SlicingOpLambda", "tf_slicing", IMAGE, lambda tf, x: x[:, 1:, ::2, 0] + x[:, None, 0, 0, :1]),
-    tf_operation("TFOpLambda", "tf_sort_slice_unstack", SEQUENCE, lambda tf, x: tf.concat([
-        tf.math.top_k(tf.nn.relu(x), 2).values, tf.cast(tf.math.top_k(tf.round(x), k=2).indices, tf.float32),
-        tf.sort(x, axis=1, direction="DESCENDING"), tf.cast(tf.argsort(tf.round(x), axis=1), tf.float32),
-        tf.cast(tf.argsort(tf.nn.relu(x), direction="DESCENDING"), tf.float32), tf.slice(x, [0, 0, 1], [-1, 5, -1]),
-        tf.stack(tf.unstack(x, num=4, axis=2)[::-1], axis=-1), x + tf.expand_dims(tf.unstack(x, axis=1)[3], 1)],
-        axis=-1)),
-    tf_operation("SlicingOpLambda", "tf_slicing_backwards", SEQUENCE,
-                 lambda tf, x: x[:, ::-1] * x[:, ::-1, ::-1] + x[..., 3::-1] - x[:, -1:-6:-1, :]),
 ]
 CASES += OPERATION_CASES

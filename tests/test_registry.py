@@ -12,7 +12,8 @@ from test_outputs_match_keras import CASES
 def test_every_rule_is_built_in_keras_by_a_layer_test():
     """Each registered class is built as `keras.layers.<Class>` or named in a test of tests/layers/."""
     sources = "\n".join(path.read_text() for path in (ROOT / "tests" / "layers").glob("test_*.py"))
-    sources += (ROOT / "tests" / "test_applications.py").read_text() + (ROOT / "tests" / "kind_cases.py").read_text()
+    sources += "\n".join((ROOT / "tests" / name).read_text() for name in (
+        "test_applications.py", "kind_cases.py", "case_builders.py", "operation_cases.py"))
     untested = [kind.class_name for kind in converter.kinds.distinct() if kind.weighted
                 and not re.search(rf"(layers\.{kind.class_name}\(|[\"']{kind.class_name}[\"'])", sources)]
     assert not untested, f"rules without a test against Keras: {untested}"

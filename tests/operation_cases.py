@@ -1,0 +1,184 @@
+"""The Keras 3 operations and tf.keras op layers (TFOpLambda, SlicingOpLambda) of tests/kind_cases.py: one row per
+kind, run by tests/test_kinds.py like every other row."""
+from __future__ import annotations
+
+import numpy as np
+
+from case_builders import Case, operation, tf_operation, positive
+
+
+IMAGE = (4, 5, 3)
+SEQUENCE = (5, 4)
+OPERATION_CASES: list[Case] = [
+    # keras.ops.numpy: arithmetic with constants on either side and of another rank, on images and sequences
+    operation("Add", "op_add_constant", IMAGE, lambda k, x: x + 1.5),
+    operation("Subtract", "op_subtract_from_constant", SEQUENCE, lambda k, x: 2.0 - x),
+    operation("Multiply", "op_multiply_vector", IMAGE, lambda k, x: x * k.ops.convert_to_tensor([1.0, -2.0, 0.5])),
+    # numpy arrays (saved as __numpy__): an image normalized inside the model, and a column added on either side
+    # (x + column: Keras 3.7+ on TensorFlow adds it along the last axis, tf.nn.bias_add; column + x broadcasts)
+    operation("Subtract", "op_subtract_numpy_mean", IMAGE, lambda k, x: (x - np.array([0.485, 0.456, 0.406],
+                                                                                       "float32")) / 0.25),
+    # numpy's own float64 arrays make the result float64 (Keras 3 promotes); the Conv2D after it casts it back
+    operation("Subtract", "op_subtract_float64_numpy_mean", IMAGE, lambda k, x: k.layers.Conv2D(2, 1)(
+        (x - np.array([0.485, 0.456, 0.406])) / np.array([0.229, 0.224, 0.225]))),
+    operation("Matmul", "op_matmul_of_arrays", SEQUENCE, lambda k, x: k.ops.matmul(
+        np.ones((3, 5), "float32"), k.ops.matmul(x, np.eye(4)))),
+    operation("Add", "op_add_numpy_column", (4, 4), lambda k, x: x + np.linspace(-1, 2, 4, dtype="float32")[:, None]),
+    operation("Add", "op_add_to_numpy_column", (4, 4), lambda k, x: k.ops.add(
+        np.linspace(-1, 2, 4, dtype="float32")[:, None], x)),
+    operation("TrueDivide", "op_true_divide", SEQUENCE, lambda k, x: 3.0 / positive(k, x)),
+    operation("Divide", "op_divide", SEQUENCE, lambda k, x: k.ops.divide(x, 4.0)),
+    operation("FloorDivide", "op_floor_divide", SEQUENCE, lambda k, x: k.ops.floor_divide(x * 4.0, 1.5)),
+    operation("Power", "op_power", SEQUENCE, lambda k, x: positive(k, x) ** 1.5),
+    operation("Mod", "op_mod", SEQUENCE, lambda k, x: k.ops.mod(x * 4.0, 1.5)),
+    operation("Maximum", "op_maximum", IMAGE, lambda k, x: k.ops.maximum(x, 0.5)),
+    operation("Minimum", "op_minimum_tensors", SEQUENCE, lambda k, x: k.ops.minimum(0.25, k.ops.minimum(x, -x))),
+    operation("Negative", "op_negative", SEQUENCE, lambda k, x: -x),
+    operation("Absolute", "op_absolute", IMAGE, lambda k, x: k.ops.abs(x)),
+    *[operation(name, f"op_{name.lower()}", SEQUENCE, lambda k, x, function=function: getattr(k.ops, function)(x, 0.2))
+      for name, function in (("Equal", "equal"), ("NotEqual", "not_equal"), ("Greater", "greater"),
+                             ("GreaterEqual", "greater_equal"), ("Less", "less"), ("LessEqual", "less_equal"))],
+    operation("LogicalAnd", "op_logical_and", SEQUENCE, lambda k, x: k.ops.logical_and(x > 0, x < 1)),
+    operation("LogicalOr", "op_logical_or", SEQUENCE, lambda k, x: k.ops.logical_or(x > 1, x < -1)),
+    operation("LogicalNot", "op_logical_not", SEQUENCE, lambda k, x: k.ops.logical_not(x > 0)),
+    *[operation(name, f"op_{function}", SEQUENCE, lambda k, x, function=function: getattr(k.ops, function)(x))
+      for name, function in (("Square", "square"), ("Exp", "exp"), ("Sign", "sign"), ("Floor", "floor"),
+                             ("Ceil", "ceil"), ("Sin", "sin"), ("Cos", "cos"), ("Tanh", "tanh"), ("Expm1", "expm1"))],
+    *[operation(name, f"op_{function}", SEQUENCE, lambda k, x, function=function: getattr(k.ops, function)(
+        positive(k, x))) for name, function in (("Sqrt", "sqrt"), ("Log", "log"), ("Log1p", "log1p"),
+                                                ("Reciprocal", "reciprocal"))],
+    operation("Round", "op_round", SEQUENCE, lambda k, x: k.ops.round(x * 3.0)),
+    # reductions
+    operation("Mean", "op_mean_image_axis1", IMAGE, lambda k, x: k.ops.mean(x, axis=1)),
+    operation("Sum", "op_sum_keepdims", SEQUENCE, lambda k, x: k.ops.sum(x, axis=-1, keepdims=True)),
+    operation("Max", "op_max_axes", IMAGE, lambda k, x: k.ops.max(x, axis=(1, 2))),
+    operation("Min", "op_min", SEQUENCE, lambda k, x: k.ops.min(x, axis=1)),
+    operation("Prod", "op_prod", SEQUENCE, lambda k, x: k.ops.prod(x, axis=2)),
+    operation("Var", "op_var", SEQUENCE, lambda k, x: k.ops.var(x, axis=1)),
+    operation("Std", "op_std", SEQUENCE, lambda k, x: k.ops.std(x, axis=-1, keepdims=True)),
+    operation("Average", "op_average", IMAGE, lambda k, x: k.ops.average(x, axis=-1)),
+    operation("Any", "op_any", SEQUENCE, lambda k, x: k.ops.any(k.ops.greater(x, 0.5), axis=1)),
+    operation("All", "op_all", SEQUENCE, lambda k, x: k.ops.all(k.ops.greater(x, -0.5), axis=1)),
+    operation("Argmax", "op_argmax", SEQUENCE, lambda k, x: k.ops.argmax(x, axis=-1)),
+    operation("Argmin", "op_argmin", SEQUENCE, lambda k, x: k.ops.argmin(x, axis=1)),
+    operation("Cumsum", "op_cumsum", SEQUENCE, lambda k, x: k.ops.cumsum(x, axis=1)),
+    # shapes and indexing
+    operation("Reshape", "op_reshape", SEQUENCE, lambda k, x: k.ops.reshape(x, (-1, 20))),
+    operation("Transpose", "op_transpose_image", IMAGE, lambda k, x: k.ops.transpose(x, (0, 3, 1, 2))),
+    operation("ExpandDims", "op_expand_dims", SEQUENCE, lambda k, x: k.ops.expand_dims(x, 1)),
+    operation("Squeeze", "op_squeeze", SEQUENCE, lambda k, x: k.ops.squeeze(k.ops.expand_dims(x, -1), -1)),
+    # every axis of 1 squeezed: a rank known only at run time, returned in the input layout asked for
+    operation("Squeeze", "op_squeeze_every_axis", (1, 4, 5, 3), lambda k, x: k.ops.squeeze(x)),
+    operation("Concatenate", "op_concatenate", IMAGE, lambda k, x: k.ops.concatenate([x, x * 2.0], axis=-1)),
+    operation("Stack", "op_stack", SEQUENCE, lambda k, x: k.ops.stack([x, -x], axis=1)),
+    operation("GetItem", "op_getitem", IMAGE, lambda k, x: x[:, 1:3, ::2, 0]),
+    operation("GetItem", "op_getitem_backwards", IMAGE,
+              lambda k, x: x[:, ::-2, 4:0:-1, 0] + x[:, 1::-1, 1:, ::-3][..., 0]),
+    operation("Take", "op_take", SEQUENCE, lambda k, x: k.ops.take(x, [0, 2], axis=1)),
+    operation("Tile", "op_tile", SEQUENCE, lambda k, x: k.ops.tile(x, (1, 2, 1))),
+    operation("Flip", "op_flip", SEQUENCE, lambda k, x: k.ops.flip(x, axis=1)),
+    operation("ZerosLike", "op_zeros_like_bool", SEQUENCE, lambda k, x: k.ops.logical_or(
+        x > 0, k.ops.zeros_like(x, dtype="bool"))),
+    operation("OnesLike", "op_ones_like", IMAGE, lambda k, x: x + k.ops.ones_like(x)),
+    operation("FullLike", "op_full_like", SEQUENCE, lambda k, x: x * k.ops.full_like(x, 2.5)),
+    operation("Pad", "op_pad", SEQUENCE, lambda k, x: k.ops.pad(x, ((0, 0), (1, 2), (0, 1)))),
+    operation("Pad", "op_pad_mirrored", IMAGE, lambda k, x: k.ops.pad(x, ((0, 0), (1, 2), (2, 0), (0, 0)),
+                                                                      mode="reflect") + k.ops.pad(
+        x, ((0, 0), (2, 1), (1, 1), (0, 0)), mode="symmetric")),
+    operation("Where", "op_where", SEQUENCE, lambda k, x: k.ops.where(x > 0, x, 0.1 * x)),
+    operation("Clip", "op_clip", IMAGE, lambda k, x: k.ops.clip(x, -0.5, 0.5)),
+    operation("Matmul", "op_matmul", SEQUENCE, lambda k, x: k.ops.matmul(x, k.ops.transpose(x, (0, 2, 1)))),
+    operation("Einsum", "op_einsum", SEQUENCE, lambda k, x: k.ops.einsum("bij,bkj->bik", x, x)),
+    operation("Einsum", "op_einsum_ellipsis_image", IMAGE, lambda k, x: k.ops.einsum("...ij->...ji", x)),
+    # keras.ops.nn, math, core, linalg, image
+    *[operation(name, f"op_{function}", IMAGE, lambda k, x, function=function: getattr(k.ops, function)(x),
+                module="nn")
+      for name, function in (("Relu", "relu"), ("Relu6", "relu6"), ("Sigmoid", "sigmoid"), ("Silu", "silu"),
+                             ("HardSigmoid", "hard_sigmoid"), ("HardSilu", "hard_silu"), ("Selu", "selu"),
+                             ("Softplus", "softplus"), ("Softsign", "softsign"), ("LogSigmoid", "log_sigmoid"))],
+    operation("Gelu", "op_gelu", SEQUENCE, lambda k, x: k.ops.gelu(x) + k.ops.gelu(x, approximate=False), "nn"),
+    operation("LeakyRelu", "op_leaky_relu", SEQUENCE, lambda k, x: k.ops.leaky_relu(x, 0.1), "nn"),
+    operation("Elu", "op_elu", SEQUENCE, lambda k, x: k.ops.elu(x, alpha=0.5), "nn"),
+    operation("Softmax", "op_softmax", SEQUENCE, lambda k, x: k.ops.softmax(x, axis=1), "nn"),
+    operation("LogSoftmax", "op_log_softmax", IMAGE, lambda k, x: k.ops.log_softmax(x), "nn"),
+    operation("Erf", "op_erf", SEQUENCE, lambda k, x: k.ops.erf(x), "math"),
+    operation("Rsqrt", "op_rsqrt", SEQUENCE, lambda k, x: k.ops.rsqrt(positive(k, x)), "math"),
+    operation("Logsumexp", "op_logsumexp", SEQUENCE, lambda k, x: k.ops.logsumexp(x, axis=1), "math"),
+    operation("Cast", "op_cast", SEQUENCE, lambda k, x: k.ops.cast(x * 4.0, "int32"), "core"),
+    # an int tensor (whose dtype the builder does not follow) cast to float32 is cast all the same
+    operation("Cast", "op_cast_of_argmax", SEQUENCE, lambda k, x: k.ops.mean(k.ops.cast(
+        k.ops.argmax(x, axis=-1, keepdims=True), "float32"), axis=1), "core"),
+    operation("ConvertToTensor", "op_convert_to_tensor", SEQUENCE, lambda k, x: k.ops.convert_to_tensor(
+        x > 0.5, dtype="float32") + x, "core"),
+    operation("Norm", "op_norm", SEQUENCE, lambda k, x: k.ops.norm(x, axis=-1), "linalg"),
+    operation("Resize", "op_resize", IMAGE, lambda k, x: k.ops.image.resize(x, (7, 9)), "image"),
+    operation("Norm", "op_norm_orders", IMAGE, lambda k, x: k.ops.norm(x, ord=1, axis=-1) + k.ops.norm(
+        x, ord=float("inf"), axis=-1) * k.ops.norm(x, ord="fro", axis=(1, 2))[:, None, :1], "linalg"),
+    # split (sections and indices), unstack, top_k: several outputs each
+    operation("Split", "op_split", SEQUENCE, lambda k, x: k.ops.split(x, 5, axis=1)[2] + k.ops.split(
+        x, [1, 3], axis=-1)[1][..., :1]),
+    operation("Unstack", "op_unstack", IMAGE, lambda k, x: k.ops.unstack(x, axis=2)[1] * 2.0, "core"),
+    operation("TopK", "op_top_k", SEQUENCE, lambda k, x: k.ops.concatenate([
+        k.ops.top_k(x, 2)[0], k.ops.cast(k.ops.top_k(x, 2)[1], "float32")], axis=-1), "math"),
+    # ties (relu's zeros, rounded values): TensorFlow orders equal entries by index
+    operation("TopK", "op_top_k_ties", SEQUENCE, lambda k, x: k.ops.cast(k.ops.top_k(k.ops.relu(x), 3)[1],
+                                                                             "float32"), "math"),
+    operation("Argsort", "op_argsort", SEQUENCE, lambda k, x: k.ops.concatenate([
+        k.ops.cast(k.ops.argsort(k.ops.round(x), axis=1), "float32"),
+        k.ops.cast(k.ops.argsort(k.ops.relu(x)), "float32")], axis=-1)),
+    operation("OneHot", "op_one_hot", SEQUENCE, lambda k, x: k.ops.one_hot(k.ops.cast(x * 2.0, "int32"), 3), "nn"),
+    operation("OneHot", "op_one_hot_axes", SEQUENCE, lambda k, x: k.ops.concatenate([
+        k.ops.one_hot(k.ops.cast(x * 2.0, "int32"), 4, axis=1),
+        k.ops.one_hot(k.ops.cast(x[:, :4] * 2.0, "int32"), 5, axis=2)], axis=1), "nn"),
+    operation("Normalize", "op_normalize", IMAGE, lambda k, x: k.ops.normalize(x, axis=1) + k.ops.normalize(
+        x, order=1), "nn"),
+    operation("Repeat", "op_repeat", SEQUENCE, lambda k, x: k.ops.repeat(x, 2, axis=1)),
+    operation("Moveaxis", "op_moveaxis", IMAGE, lambda k, x: k.ops.moveaxis(x, -1, 1)),
+    operation("Swapaxes", "op_swapaxes", IMAGE, lambda k, x: k.ops.swapaxes(x, 1, 3)),
+    operation("Triu", "op_triu", SEQUENCE, lambda k, x: k.ops.triu(x, k=1)),
+    operation("Tril", "op_tril", IMAGE, lambda k, x: k.ops.tril(x, -1)),
+    operation("Sort", "op_sort", SEQUENCE, lambda k, x: k.ops.sort(x, axis=1) + k.ops.sort(x)),
+    # tf.keras: TensorFlow functions in a functional model
+    tf_operation("TFOpLambda", "tf_arithmetic", SEQUENCE, lambda tf, x: tf.nn.relu(x / 2.0) + 1.0 - 2.0 * x),
+    tf_operation("TFOpLambda", "tf_reductions", IMAGE, lambda tf, x: tf.reduce_mean(x, axis=[1, 2]) * tf.reduce_max(
+        x, axis=[1, 2])),
+    tf_operation("TFOpLambda", "tf_shapes", SEQUENCE, lambda tf, x: tf.transpose(tf.reshape(tf.concat(
+        [x, tf.math.sigmoid(x)], axis=-1), (-1, 5, 2, 4)), perm=[0, 2, 1, 3])),
+    tf_operation("TFOpLambda", "tf_split_where_cast", SEQUENCE, lambda tf, x: tf.cast(tf.where(
+        tf.split(x, 2, axis=-1)[0] > 0, 1.0, 0.0), tf.float32) + tf.expand_dims(tf.reduce_sum(x, axis=-1), -1)),
+    tf_operation("TFOpLambda", "tf_matmul", SEQUENCE, lambda tf, x: tf.matmul(x, x, transpose_b=True)),
+    tf_operation("TFOpLambda", "tf_normalize_and_sums", IMAGE, lambda tf, x: tf.math.l2_normalize(x, axis=-1) + (
+        tf.cumsum(x, axis=1, exclusive=True, reverse=True) + tf.math.reduce_std(x, axis=[1, 2], keepdims=True)
+        - tf.math.reduce_variance(x, axis=-1, keepdims=True)) * tf.stop_gradient(
+        tf.math.squared_difference(x, 0.5))),
+    tf_operation("TFOpLambda", "tf_pad_tile", IMAGE, lambda tf, x: tf.pad(x, [[0, 0], [1, 2], [2, 1], [0, 0]],
+                                                                          mode="REFLECT") + tf.pad(
+        x, [[0, 0], [2, 1], [1, 2], [0, 0]], mode="SYMMETRIC") * tf.pad(x, [[0, 0], [1, 2], [0, 3], [0, 0]],
+                                                                         constant_values=0.5)
+        + tf.tile(x, [1, 1, 1, 1])[:, :1, :1]),
+    tf_operation("TFOpLambda", "tf_resize", IMAGE, lambda tf, x: tf.image.resize(x, (7, 9)) * tf.image.resize(
+        x, (7, 9), method="nearest") + tf.compat.v1.image.resize_bilinear(x, (7, 9), align_corners=True)),
+    tf_operation("TFOpLambda", "tf_depth_space", (4, 6, 8), lambda tf, x: tf.nn.depth_to_space(
+        tf.nn.relu(tf.nn.space_to_depth(x, 2)) + 0.5, 2) * tf.tile(tf.nn.depth_to_space(x, 2)[:, ::2, 1::2],
+                                                                  [1, 1, 1, 4])),
+    tf_operation("TFOpLambda", "tf_one_hot_and_rounding", SEQUENCE, lambda tf, x: tf.concat([
+        tf.one_hot(tf.cast(tf.abs(x) * 2.0, tf.int32), 3, on_value=2.0, off_value=-1.0)[:, :, 0],
+        tf.math.round(x * 2.0), x % 0.3, x // 0.3, tf.math.divide_no_nan(x, tf.nn.relu(x)),
+        tf.nn.log_softmax(x, axis=1), tf.nn.bias_add(x, [0.5, -1.0, 2.0, 0.25]),
+        tf.norm(x, axis=-1, keepdims=True), tf.linalg.matmul(x, x, adjoint_b=True)], axis=-1)),
+    tf_operation("TFOpLambda", "tf_one_hot_axes", SEQUENCE, lambda tf, x: tf.concat([
+        tf.one_hot(tf.cast(x * 2.0, tf.int32), 4, axis=1), tf.one_hot(tf.cast(x[:, :4] * 2.0, tf.int32), 5, axis=2,
+                                                                    on_value=0.5)], axis=1)),
+    # TensorFlow converts numpy's float64 arrays to the tensor's dtype (no promotion, unlike Keras 3)
+    tf_operation("TFOpLambda", "tf_float64_numpy_normalization", IMAGE, lambda tf, x: (
+        x - np.array([0.485, 0.456, 0.406])) / np.array([0.229, 0.224, 0.225]) + tf.math.reduce_mean(x)),
+    tf_operation("SlicingOpLambda", "tf_slicing", IMAGE, lambda tf, x: x[:, 1:, ::2, 0] + x[:, None, 0, 0, :1]),
+    tf_operation("TFOpLambda", "tf_sort_slice_unstack", SEQUENCE, lambda tf, x: tf.concat([
+        tf.math.top_k(tf.nn.relu(x), 2).values, tf.cast(tf.math.top_k(tf.round(x), k=2).indices, tf.float32),
+        tf.sort(x, axis=1, direction="DESCENDING"), tf.cast(tf.argsort(tf.round(x), axis=1), tf.float32),
+        tf.cast(tf.argsort(tf.nn.relu(x), direction="DESCENDING"), tf.float32), tf.slice(x, [0, 0, 1], [-1, 5, -1]),
+        tf.stack(tf.unstack(x, num=4, axis=2)[::-1], axis=-1), x + tf.expand_dims(tf.unstack(x, axis=1)[3], 1)],
+        axis=-1)),
+    tf_operation("SlicingOpLambda", "tf_slicing_backwards", SEQUENCE,
+                 lambda tf, x: x[:, ::-1] * x[:, ::-1, ::-1] + x[..., 3::-1] - x[:, -1:-6:-1, :]),
+]
