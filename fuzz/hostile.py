@@ -7,7 +7,8 @@ Each case writes its file(s) into an empty folder that also holds `secret.txt` a
 create: code payloads try to). `refused` says which commands must stop with one line and
 exit code 2, and words that line must contain; the other commands may succeed. The tests
 (tests/test_hostile_files.py) run every case through every command; fuzz/fuzz_readers.py
-starts from these files.
+starts from these files. The files that try to run code or reach outside themselves are made
+in fuzz/hostile_reach.py; the damaged, oversized and malformed ones here.
 """
 from __future__ import annotations
 
@@ -28,9 +29,12 @@ from craft import (  # noqa: E402
     write_archive, write_legacy, write_weights_h5,
 )
 from craft_bundle import tensor_entry, write_bundle  # noqa: E402
-
-SECRET = b"WEIGHTPORT-SECRET-TOKEN-7f3a9c"
-MARKER_VARIABLE = "WEIGHTPORT_TEST_MARKER"  # set to the case's MARKER path while commands run
+from hostile_reach import (  # noqa: E402
+    config_payload, einsum_payload, external_link, external_storage, h5_version_payload, hub_shard_index,
+    keras3_lambda, lambda_legacy, module_import, name_payload, path_payload, reserved_names, shard_index, soft_link,
+    tf_op_write_file, version_payload, virtual_dataset,
+)
+from hostile_reach import MARKER_VARIABLE, SECRET, marker  # noqa: E402, F401 (the tests read them here)
 COMMANDS = ("inspect", "convert", "export", "verify")
 ALL = "*"
 
@@ -65,172 +69,6 @@ def prepare(folder: Path) -> None:
     (folder / "secret.txt").write_bytes(SECRET * 64)
     with h5py.File(folder / "secret.h5", "w") as h5:
         h5["token"] = np.frombuffer(SECRET * 4, dtype=np.uint8)[:96].astype(np.float32).reshape(4, 24)
-
-
-def marker(folder: Path) -> str:
-    return str(folder / "MARKER")
-
-
-def payload(folder: Path) -> str:
-    """Python that creates MARKER if it ever runs."""
-    return f"__import__('pathlib').Path({marker(folder)!r}).touch()"
-
-
-# ----------------------------------------------------------------- code from the file
-
-def _version_payload(folder: Path) -> Path:
-    return write_archive(folder / "model.keras", dense_model(),
-                         metadata={"keras_version": f'3"""\n{payload(folder)}\n"""'})
-
-
-def _h5_version_payload(folder: Path) -> Path:
-    return write_legacy(folder / "model.h5", legacy_dense_config(), legacy_dense_layers(),
-                        keras_version=f'2"""+{payload(folder)}+"""')
-
-
-def _path_payload(folder: Path) -> Path:
-    # a file name cannot hold "/": this payload finds MARKER through the environment (see MARKER_VARIABLE)
-    code = f"__import__('pathlib').Path(__import__('os').environ[{MARKER_VARIABLE!r}]).touch()"
-    return write_archive(folder / f'm"""\n{code}\n""".keras', dense_model())
-
-
-def _config_payload(class_name: str, **options: object) -> Callable[[Path], Path]:
-    def make(folder: Path) -> Path:
-        value = {key: (payload(folder) if item == "PAYLOAD" else
-                       [payload(folder), 1] if item == "PAYLOAD_PAIR" else item) for key, item in options.items()}
-        config = functional([input_layer("x", [6, 4]), layer(class_name, "op", ["x"], **value),
-                             layer("Dense", "dense", ["op"], units=3, activation="linear", use_bias=True)])
-        return write_archive(folder / "model.keras", config)
-    return make
-
-
-def _einsum_payload(folder: Path) -> Path:
-    """An EinsumDense whose equation carries code: its einsum reaches generated source only once parsed."""
-    config = functional([input_layer("x", [6, 4]),
-                         layer("EinsumDense", "mix", ["x"], equation=f"abc,cd->abd'),{payload(folder)},('",
-                               output_shape=[None, 3], bias_axes="d", activation="linear")])
-    return write_archive(folder / "model.keras", config, {"layers/einsum_dense": [tensor(4, 3), tensor(3)]})
-
-
-def _name_payload(folder: Path) -> Path:
-    config = functional([input_layer("x", [4]), layer("Dense", f"d = {payload(folder)}", ["x"], units=3,
-                                                     activation="linear", use_bias=True)], name=payload(folder))
-    return write_archive(folder / "model.keras", config)
-
-
-def _reserved_names(folder: Path) -> Path:
-    config = functional([input_layer("self", [4]),
-                         layer("Dense", "forward", ["self"], units=3, activation="relu", use_bias=True),
-                         layer("Dense", "class", ["forward"], units=3, activation="linear", use_bias=True),
-                         layer("Dense", "torch", ["class"], units=3, activation="linear", use_bias=True)], name="F")
-    return write_archive(folder / "model.keras", config, {"layers/dense": [tensor(4, 3), tensor(3)],
-                                                          "layers/dense_1": [tensor(3, 3), tensor(3)],
-                                                          "layers/dense_2": [tensor(3, 3), tensor(3)]})
-
-
-def _lambda_legacy(folder: Path) -> Path:
-    import marshal
-
-    code = compile(payload(folder), "<lambda>", "exec")
-    config = {"class_name": "Sequential", "config": {"name": "sequential", "layers": [
-        {"class_name": "Dense", "config": {"name": "dense", "units": 3, "activation": "linear", "use_bias": True,
-                                           "batch_input_shape": [None, 4]}},
-        {"class_name": "Lambda", "config": {"name": "lambda", "function": [marshal.dumps(code).hex(), None, None],
-                                            "function_type": "lambda", "arguments": {}}}]}}
-    (folder / "clean.json").write_text(json.dumps(legacy_dense_config()))
-    return write_legacy(folder / "model.h5", config, legacy_dense_layers())
-
-
-def _keras3_lambda(folder: Path) -> Path:
-    import base64
-    import marshal
-
-    function = {"class_name": "__lambda__", "config": {
-        "code": base64.b64encode(marshal.dumps(compile(payload(folder), "<lambda>", "exec"))).decode(),
-        "defaults": None, "closure": None}}
-    config = functional([input_layer("x", [4]), layer("Dense", "dense", ["x"], units=3, use_bias=True),
-                         layer("Lambda", "lambda", ["dense"], function=function)])
-    return write_archive(folder / "model.keras", config)
-
-
-def _module_import(folder: Path) -> Path:
-    config = dense_model(activation={"module": "antigravity", "class_name": "function", "config": "geohash",
-                                     "registered_name": "geohash"})
-    return write_archive(folder / "model.keras", config)
-
-
-def _tf_op_write_file(folder: Path) -> Path:
-    config = functional([input_layer("x", [4]), layer("Dense", "dense", ["x"], units=3, use_bias=True),
-                         layer("TFOpLambda", "tf.io.write_file", ["dense"], function="io.write_file")])
-    return write_archive(folder / "model.keras", config)
-
-
-# ----------------------------------------------------------------- bytes from outside the file
-
-def _external_storage(folder: Path) -> Path:
-    def hook(h5: h5py.File) -> None:
-        del h5["layers/dense/vars/0"]
-        h5["layers/dense/vars"].create_dataset("0", shape=(4, 3), dtype="f4",
-                                               external=[(str(folder / "secret.txt"), 0, 48)])
-    return write_archive(folder / "model.keras", dense_model(), hook=hook)
-
-
-def _virtual_dataset(folder: Path) -> Path:
-    def hook(h5: h5py.File) -> None:
-        del h5["layers/dense/vars/0"]
-        layout = h5py.VirtualLayout(shape=(4, 3), dtype="f4")
-        layout[:, :] = h5py.VirtualSource(str(folder / "secret.h5"), "token", shape=(4, 24))[:, :3]
-        h5["layers/dense/vars"].create_virtual_dataset("0", layout)
-    return write_archive(folder / "model.keras", dense_model(), hook=hook)
-
-
-def _external_link(folder: Path) -> Path:
-    def hook(h5: h5py.File) -> None:
-        del h5["model_weights/dense/dense/kernel:0"]
-        h5["model_weights/dense/dense/kernel:0"] = h5py.ExternalLink(str(folder / "secret.h5"), "/token")
-    return write_legacy(folder / "model.h5", legacy_dense_config(), legacy_dense_layers(), hook=hook)
-
-
-def _soft_link(target: str) -> Callable[[Path], Path]:
-    def make(folder: Path) -> Path:
-        def hook(h5: h5py.File) -> None:
-            h5["model_weights/loop"] = h5py.SoftLink(target)
-        return write_legacy(folder / "model.h5", legacy_dense_config(), legacy_dense_layers(), hook=hook)
-    return make
-
-
-def _shard_index(name: Callable[[Path], str], link: bool = False) -> Callable[[Path], Path]:
-    def make(folder: Path) -> Path:
-        outside = folder / "outside"
-        outside.mkdir()
-        write_weights_h5(outside / "secret.weights.h5", dense_weights())
-        shard = name(folder)
-        if link:
-            os.symlink(outside / "secret.weights.h5", folder / shard)
-        index = folder / "model.weights.json"
-        index.write_text(json.dumps({"metadata": {}, "weight_map": {"/layers/dense/vars": shard}}))
-        return index
-    return make
-
-
-def _hub_shard_index(link: bool) -> Callable[[Path], Path]:
-    """A sharded Hugging Face TF checkpoint whose index names a shard outside its folder (by path or by link)."""
-    def make(folder: Path) -> Path:
-        outside = folder / "outside"
-        outside.mkdir()
-        with h5py.File(outside / "secret.h5", "w") as shard:
-            shard["pooler/dense/kernel:0"] = np.frombuffer(SECRET * 4, dtype=np.uint8)[:96].astype(np.float32)
-            shard.attrs["layer_names"] = np.array(["pooler/dense/kernel:0"], dtype="S")
-        model = folder / "model"
-        model.mkdir()
-        shard_name = "tf_model-00001-of-00001.h5" if link else "../outside/secret.h5"
-        if link:
-            os.symlink(outside / "secret.h5", model / shard_name)
-        (model / "config.json").write_text(json.dumps({"model_type": "bert", "architectures": ["TFBertModel"]}))
-        (model / "tf_model.h5.index.json").write_text(json.dumps(
-            {"metadata": {}, "weight_map": {"tf_bert_model/pooler/dense/kernel:0": shard_name}}))
-        return model
-    return make
 
 
 # ----------------------------------------------------------------- sizes the file does not store
@@ -425,43 +263,43 @@ def _missing_group(folder: Path) -> Path:
 
 CASES: list[Case] = [
     # code from the file must never run, in any command
-    Case("keras_version_payload", "code", _version_payload),
-    Case("h5_keras_version_payload", "code", _h5_version_payload),
-    Case("source_path_payload", "code", _path_payload),
-    Case("cropping_payload", "code", _config_payload("Cropping1D", cropping="PAYLOAD_PAIR"),
+    Case("keras_version_payload", "code", version_payload),
+    Case("h5_keras_version_payload", "code", h5_version_payload),
+    Case("source_path_payload", "code", path_payload),
+    Case("cropping_payload", "code", config_payload("Cropping1D", cropping="PAYLOAD_PAIR"),
          {"export": "cropping", "verify": "cropping"}),
-    Case("zero_padding_payload", "code", _config_payload("ZeroPadding1D", padding="PAYLOAD"),
+    Case("zero_padding_payload", "code", config_payload("ZeroPadding1D", padding="PAYLOAD"),
          {"export": "padding", "verify": "padding"}),
-    Case("reshape_payload", "code", _config_payload("Reshape", target_shape=["PAYLOAD", 4]),
+    Case("reshape_payload", "code", config_payload("Reshape", target_shape=["PAYLOAD", 4]),
          {"export": "target_shape"}),
-    Case("rescaling_payload", "code", _config_payload("Rescaling", scale="PAYLOAD"), {"export": "scale"}),
-    Case("leaky_relu_payload", "code", _config_payload("LeakyReLU", negative_slope="PAYLOAD"),
+    Case("rescaling_payload", "code", config_payload("Rescaling", scale="PAYLOAD"), {"export": "scale"}),
+    Case("leaky_relu_payload", "code", config_payload("LeakyReLU", negative_slope="PAYLOAD"),
          {"export": "negative_slope"}),
-    Case("pooling_payload", "code", _config_payload("MaxPooling1D", pool_size="PAYLOAD"), {"export": "pool_size"}),
-    Case("softmax_axis_payload", "code", _config_payload("Softmax", axis="PAYLOAD"), {"export": "axis"}),
-    Case("upsampling_payload", "code", _config_payload("UpSampling1D", size="PAYLOAD"), {"export": "size"}),
-    Case("einsum_equation_payload", "code", _einsum_payload, {"convert": "equation", "export": "equation"}),
-    Case("names_payload", "code", _name_payload),
-    Case("reserved_names", "code", _reserved_names),
-    Case("lambda_behind_architecture", "code", _lambda_legacy, {"verify": "Lambda"},
+    Case("pooling_payload", "code", config_payload("MaxPooling1D", pool_size="PAYLOAD"), {"export": "pool_size"}),
+    Case("softmax_axis_payload", "code", config_payload("Softmax", axis="PAYLOAD"), {"export": "axis"}),
+    Case("upsampling_payload", "code", config_payload("UpSampling1D", size="PAYLOAD"), {"export": "size"}),
+    Case("einsum_equation_payload", "code", einsum_payload, {"convert": "equation", "export": "equation"}),
+    Case("names_payload", "code", name_payload),
+    Case("reserved_names", "code", reserved_names),
+    Case("lambda_behind_architecture", "code", lambda_legacy, {"verify": "Lambda"},
          ("--architecture", "{folder}/clean.json")),
-    Case("keras3_lambda", "code", _keras3_lambda, {"export": "Lambda", "verify": "Lambda"}),
-    Case("module_import", "code", _module_import, {"export": "activation", "verify": "antigravity"}),
-    Case("tf_op_write_file", "code", _tf_op_write_file, {"export": "TFOpLambda", "verify": "TFOpLambda"}),
+    Case("keras3_lambda", "code", keras3_lambda, {"export": "Lambda", "verify": "Lambda"}),
+    Case("module_import", "code", module_import, {"export": "activation", "verify": "antigravity"}),
+    Case("tf_op_write_file", "code", tf_op_write_file, {"export": "TFOpLambda", "verify": "TFOpLambda"}),
     # nothing outside the given file is read
-    Case("external_storage", "foreign", _external_storage, {ALL: "external file"}),
-    Case("virtual_dataset", "foreign", _virtual_dataset, {ALL: "virtual dataset"}),
-    Case("external_link", "foreign", _external_link, {ALL: "external link"}),
-    Case("soft_link_loop", "foreign", _soft_link("/model_weights/loop"), {ALL: "soft link"}),
-    Case("dangling_soft_link", "foreign", _soft_link("/nowhere"), {ALL: "soft link"}),
-    Case("shard_parent_folder", "foreign", _shard_index(lambda folder: "../outside/secret.weights.h5"),
+    Case("external_storage", "foreign", external_storage, {ALL: "external file"}),
+    Case("virtual_dataset", "foreign", virtual_dataset, {ALL: "virtual dataset"}),
+    Case("external_link", "foreign", external_link, {ALL: "external link"}),
+    Case("soft_link_loop", "foreign", soft_link("/model_weights/loop"), {ALL: "soft link"}),
+    Case("dangling_soft_link", "foreign", soft_link("/nowhere"), {ALL: "soft link"}),
+    Case("shard_parent_folder", "foreign", shard_index(lambda folder: "../outside/secret.weights.h5"),
          {ALL: "bare file names"}),
-    Case("shard_absolute_path", "foreign", _shard_index(lambda folder: str(folder / "outside/secret.weights.h5")),
+    Case("shard_absolute_path", "foreign", shard_index(lambda folder: str(folder / "outside/secret.weights.h5")),
          {ALL: "bare file names"}),
-    Case("shard_symlink_outside", "foreign", _shard_index(lambda folder: "shard.weights.h5", link=True),
+    Case("shard_symlink_outside", "foreign", shard_index(lambda folder: "shard.weights.h5", link=True),
          {ALL: "outside the index's folder"}),
-    Case("hub_shard_parent_folder", "foreign", _hub_shard_index(link=False), {ALL: "bare file names"}),
-    Case("hub_shard_symlink_outside", "foreign", _hub_shard_index(link=True), {ALL: "outside the index's folder"}),
+    Case("hub_shard_parent_folder", "foreign", hub_shard_index(link=False), {ALL: "bare file names"}),
+    Case("hub_shard_symlink_outside", "foreign", hub_shard_index(link=True), {ALL: "outside the index's folder"}),
     # memory and output bounded by what the file stores
     Case("json_bomb", "size", _json_bomb, {ALL: "compression ratio"}),
     Case("weights_member_bomb", "size", _weights_bomb, {ALL: "compression ratio"}),
