@@ -235,9 +235,14 @@ class LayerSteps:
             return self.call(kind, x, (2, 1))
         if kind == "TimeDistributed":
             wrapped = c.integer(0, 2)
+            masked = False
             if wrapped == 0:  # an LSTM per step, over that step's channels as a sequence of one feature
                 x = self.call("Reshape", x, (steps, channels, 1))
-                inner = self.k.layers.LSTM(c.integer(1, 3))
+                masked = c.chance(0.4)
+                if masked:  # each step's sequence masked: the recurrent layer skips its masked entries
+                    x = self.masked(x)
+                units = c.integer(1, 3)
+                inner = getattr(self.k.layers, c.choice(["LSTM", "GRU"]))(units)
             elif wrapped == 1:  # a small model per step
                 step = self.k.Input((channels,))
                 self.steps.append(f"a model per step of {shape(x)}:")
@@ -249,6 +254,8 @@ class LayerSteps:
                 inner = self.k.layers.Dense(c.integer(1, 4))
             layer = self.layer("TimeDistributed", inner)
             self.steps.append(f"TimeDistributed({type(inner).__name__}) as {layer.name} on {shape(x)}")
+            if masked and self.keras3:  # Keras 3 passes the (steps, channels) mask on, which no layer after takes
+                return self.call("Reshape", layer(x), (steps, units))
             return layer(x)
         if kind == "MultiHeadAttention":
             # dropout (0 at inference) and returned scores each make Keras 3 compute the softmax itself
