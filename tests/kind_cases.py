@@ -154,6 +154,9 @@ CASES: list[Case] = [
         2, 2, strides=2, padding="same")),
     # normalization
     single("BatchNormalization", "batch_norm_image", (4, 4, 3), lambda k: k.layers.BatchNormalization()),
+    # over a middle axis (a spectrogram's frequencies), and over the channels of a rank-6 tensor
+    single("BatchNormalization", "batch_norm_middle_axis", (3, 4, 5), lambda k: k.layers.BatchNormalization(axis=2)),
+    single("BatchNormalization", "batch_norm_rank_6", (2, 3, 2, 2, 3), lambda k: k.layers.BatchNormalization(axis=1)),
     single("LayerNormalization", "layer_norm_image", (4, 4, 3), lambda k: k.layers.LayerNormalization()),
     single("LayerNormalization", "layer_norm_axis1_sequence", (5, 4), lambda k: k.layers.LayerNormalization(axis=1)),
     single("LayerNormalization", "layer_norm_spatial_axes", (4, 5, 3), lambda k: k.layers.LayerNormalization(

@@ -62,13 +62,22 @@ def convert(layer: Layer, context: Context) -> LayerConversion:
 
 def forward(e: Emitter) -> Value:
     """nn.BatchNorm of the input's rank over the channels, channels-first: the last axis moved
-    first, or axis 1 (a channels_first model's channels) on Keras's own tensor."""
+    first, or axis 1 (a channels_first model's channels) on Keras's own tensor. Another axis (a
+    spectrogram's frequencies), or a tensor of rank 6 or more: that axis moved to 1 and the
+    others after it flattened into one, for an nn.BatchNorm1d."""
     result = require_weights(e)
     x = e.inputs[0]
     axes = e.config.axes("axis", -1)
     axis = axes[0]
-    if x.rank is None or len(axes) != 1 or axis not in (-1, 1, x.rank - 1) or x.rank not in BATCH_NORMS:
+    if x.rank is None or len(axes) != 1 or not -x.rank < axis < x.rank or axis in (0, -x.rank):
         raise e.unsupported(f"BatchNormalization over axis {axis} of a rank-{x.rank} tensor is not built yet")
+    axis %= x.rank
+    if axis not in (1, x.rank - 1) or x.rank not in BATCH_NORMS:
+        e.module(TorchModule("BatchNorm1d", result.module.arguments))
+        moved = e.variable("moved")  # (batch, channels, the other axes in order)
+        e.statement(f"{moved} = {e.arg(0, KERAS)}.movedim({axis}, 1)")
+        normalized = f"{e.attribute}({moved}.flatten(2)).unflatten(2, {moved}.shape[2:])"
+        return same(x, f"{normalized}.movedim(1, {axis})", layout=KERAS)
     layout = KERAS if axis == 1 and x.rank > 2 else CHANNELS_FIRST
     e.module(TorchModule(BATCH_NORMS[x.rank], result.module.arguments))
     return same(x, f"{e.attribute}({e.arg(0, layout)})", layout=layout)
@@ -79,5 +88,5 @@ register(Kind(
     convert=convert, forward=forward, unsupported=_unsupported,
     description="gamma, beta, moving_mean, moving_variance -> weight, bias, running_mean, running_var; eps carried "
                 "(Keras 1e-3), momentum -> 1 - momentum",
-    tested="center/scale off, epsilon, momentum, 2-D/3-D/4-D inputs",
+    tested="center/scale off, epsilon, momentum, 2-D/3-D/4-D inputs, over a middle axis, a rank-6 input",
 ))
