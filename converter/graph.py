@@ -250,10 +250,11 @@ class Call:
     positional: list[Any] = field(default_factory=list)  # tensors (as Refs) and constants, in order
     shapes: dict[Ref, tuple[int | None, ...]] = field(default_factory=dict)  # what Keras 3 recorded of each
 
-    def refs(self) -> list[Ref]:
-        """Every tensor the call reads: its arguments and tensors passed by keyword."""
+    def refs(self, keywords_by_name: bool = False) -> list[Ref]:
+        """Every tensor the call reads: its arguments and tensors passed by keyword (those by name with
+        `keywords_by_name`: Keras 3 lists a call's parent nodes so, flattening a dict's keys sorted)."""
         found = list(self.args)
-        pending = list(self.kwargs.values())
+        pending = [self.kwargs[key] for key in (sorted(self.kwargs) if keywords_by_name else self.kwargs)]
         while pending:  # tensors by keyword, nested in lists too (initial_state=[h, c])
             value = pending.pop(0)
             if isinstance(value, tuple):

@@ -23,6 +23,7 @@ from ..kinds.operations import array_constant
 from ..kinds.outside_state import OUTSIDE_STATE
 from ..source import Namer, literal
 from .emitter import ClassSource, Emitter, tensor_arguments
+from .run_order import CLEARS_MASKS_FROM, masks_cleared
 
 
 class Generator:
@@ -120,6 +121,7 @@ class Generator:
         source = ClassSource(self.class_name(model.name))
         self.class_of[model.path] = source
         inputs, calls, outputs = model_calls(model)
+        self.cleared = masks_cleared(calls, outputs) if self.keras_version >= CLEARS_MASKS_FROM else set()
         self.consumers: dict[str, list[Layer]] = {}
         self.used: dict[tuple[str, int], int] = {}  # (layer, call) -> how many of its outputs the model reads
         for call in calls:
@@ -182,11 +184,11 @@ class Generator:
         return f"self._capture({literal(name)}, {value.expr}, {channels_first})"
 
     def emit_call(self, source: ClassSource, call: Call, values: dict[Ref, Value]) -> list[Value]:
-        inputs = [_with_rank(values[ref], call.shapes.get(ref)) for ref in call.args]
+        inputs = [_with_rank(self.found(call, ref, values), call.shapes.get(ref)) for ref in call.args]
         if not call.refs() and not call.layer.is_model:
             raise ReadError(f"{self.graph.source}: layer {call.layer.key} ({call.layer.class_name}) is called on no "
                             "tensor; the config is malformed")
-        kwargs = {key: values[value] if isinstance(value, tuple) and value in values else value
+        kwargs = {key: self.found(call, value, values) if isinstance(value, tuple) and value in values else value
                   for key, value in call.kwargs.items()}
         self.values = values
         if call.layer.is_model:
@@ -218,6 +220,13 @@ class Generator:
                 source.forward.append(f"{name} = {value.expr}")
             assigned.append(replace(value, expr=name, dtype=value.dtype or dtype))
         return assigned
+
+    def found(self, call: Call, ref: Ref, values: dict[Ref, Value]) -> Value:
+        """The value of `ref` as `call` finds it: without its Keras mask where a MultiHeadAttention that Keras ran
+        before cleared it (run_order.py), unless the config gives the call a mask of its own."""
+        if ((call.layer.name, call.node), ref) in self.cleared and not isinstance(call.kwargs.get("mask"), tuple):
+            return replace(values[ref], mask=None)
+        return values[ref]
 
     def output_dtype(self, kind: Kind, layer: Layer, inputs: list[Value], arrays: set[str | None]) -> str | None:
         """The floating dtype a call computes in (None: float32): its layer's policy, or, for an
@@ -305,9 +314,9 @@ class Generator:
         same names, and its forward runs on that module."""
         key = (call.layer.path, masked)
         if key not in self.call_class:
-            outer = (self.consumers, self.used, self.outputs, self.values, dict(self.class_of))
+            outer = (self.consumers, self.used, self.outputs, self.values, dict(self.class_of), self.cleared)
             self.call_class[key] = self.model_class(call.layer, masked_inputs=masked)
-            self.consumers, self.used, self.outputs, self.values, class_of = outer
+            self.consumers, self.used, self.outputs, self.values, class_of, self.cleared = outer
             first = class_of.get(call.layer.path)
             if first is not None:  # the modules (and module_paths) stay the first class's
                 if self.class_of[call.layer.path].attributes != first.attributes:
