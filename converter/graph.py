@@ -315,14 +315,17 @@ class ModelGraph:
         for layer in self.layers:
             yield from layer.walk()
 
-    def custom_layers(self) -> Iterator[Layer]:
-        """Every user's layer read with its sublayers (`Layer.custom`), nested ones too."""
+    def every_layer(self) -> Iterator[Layer]:
+        """Every layer and every nested model (walk() gives the leaves only), outer ones first."""
         stack = list(self.layers)
         while stack:
             layer = stack.pop(0)
-            if layer.custom:
-                yield layer
+            yield layer
             stack.extend(layer.children or [])
+
+    def custom_layers(self) -> Iterator[Layer]:
+        """Every user's layer read with its sublayers (`Layer.custom`), nested ones too."""
+        return (layer for layer in self.every_layer() if layer.custom)
 
     def tensors(self) -> Iterator[tuple[Layer, Tensor]]:
         for layer in self.walk():

@@ -40,10 +40,7 @@ def computes_in_float64(graph: ModelGraph) -> None:
     made float64 (tf.keras records `tf.cast(x, "float16")`'s among the call's arguments), as float64_twin
     replaces them in Keras's config: the module built from it casts nothing down to float32, float16 or
     bfloat16."""
-    stack = [graph.root] if graph.root is not None else list(graph.layers)
-    while stack:  # every layer and every model, nested ones too (graph.walk() gives the leaves only)
-        layer = stack.pop()
-        stack.extend(layer.children or [])
+    for layer in ([graph.root] if graph.root is not None else []) + list(graph.every_layer()):
         if layer.has_config:
             layer.config.update(_float64_config(dict(layer.config)))
         if layer.call_graph is not None:
