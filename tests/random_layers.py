@@ -263,11 +263,15 @@ class LayerSteps:
             dropout = {"dropout": 0.1} if c.chance(0.3) else {}
             layer = self.layer(kind, num_heads=c.integer(1, 2), key_dim=c.integer(1, 3), **dropout)
             self.steps.append(f"MultiHeadAttention({dropout}) {call} as {layer.name} on {shape(x)}")
+            query = x
+            if self.keras3 and c.chance(0.3):  # the same tensor object at inference: Keras 3.8+ clears both masks
+                through = c.choice(["Dropout", "Identity", "Activation"])
+                query = self.call(through, x, *{"Dropout": (0.2,), "Identity": (), "Activation": ("linear",)}[through])
             if not call["return_attention_scores"] and c.chance(0.3):  # a transformer block: added back, normalized
                 add = self.layer("Add")
                 self.steps.append(f"  added back to its input by {add.name}, then normalized")
-                return self.call("LayerNormalization", add([x, layer(x, x, **call)]))
-            return layer(x, x, **call)
+                return self.call("LayerNormalization", add([x, layer(query, query, **call)]))
+            return layer(query, query, **call)
         if kind in ("Attention", "AdditiveAttention"):
             call = {"use_causal_mask": c.chance(0.4), "return_attention_scores": c.chance(0.3)}
             options = {"use_scale": c.chance(0.5)}

@@ -7,6 +7,8 @@ from .registry import Kind, register
 
 
 def activation_layer(e: Emitter) -> Value:
+    # Keras 3's linear activation returns the tensor object it is given (its Keras mask stays on it)
+    e.returns_input = e.keras_major >= 3 and e.config.get("activation") in (None, "linear") and not e.first_input_cast
     return same(e.inputs[0], activation(e, e.config.get("activation"), e.inputs[0]))
 
 

@@ -57,7 +57,8 @@ class Emitter(Protocol):
     first_input_cast: bool  # whether the call's first input was cast to the layer's dtype (Keras's autocast)
     tracing: bool  # per-layer capture is on (verify --per-layer)
     #: set by a forward where Keras returns its input tensor itself (a cast to the dtype it has, a move of an axis
-    #: to where it is): the input's Keras mask stays on it, as on that tensor object in Keras
+    #: to where it is, a Dropout at inference): the input's Keras mask stays on it, as on that tensor object in
+    #: Keras, and a MultiHeadAttention that clears one clears the other (run_order.py)
     returns_input: bool
     statements: list[str]  # lines added so far, run before the value is assigned
 

@@ -16,7 +16,9 @@ AUGMENTATION = ("RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom
 
 
 def identity(e: Emitter) -> Value:
-    """The input, unchanged: these layers act only in training."""
+    """The input, unchanged: these layers act only in training. Keras 3's return the tensor object they are called
+    on, whose Keras mask stays on it."""
+    e.returns_input = e.keras_major >= 3 and not e.first_input_cast
     return e.inputs[0]
 
 

@@ -19,11 +19,11 @@ from ..graph import Call, Layer, ModelGraph, Ref
 from ..kinds import Kind, lookup
 from ..kinds.forward import CHANNELS_FIRST, KERAS, Value, is_image_rank, one_layout
 from ..kinds.masks import carried, time_distributed_mask
-from ..kinds.operations import array_constant
 from ..kinds.outside_state import OUTSIDE_STATE
 from ..source import Namer, literal
-from .emitter import ClassSource, Emitter, tensor_arguments
-from .run_order import CLEARS_MASKS_FROM, masks_cleared
+from .calls import array_dtypes, autocasts, input_shape, model_calls, tensor_arguments, with_rank
+from .emitter import ClassSource, Emitter
+from .run_order import CLEARS_MASKS_FROM, ClearedMasks, ObjectEffects, clears_masks, run_order
 
 
 class Generator:
@@ -45,6 +45,7 @@ class Generator:
         self.output_ranks: dict[str, list[int | None]] = {}  # per generated class
         self.output_dtypes: dict[str, list[str | None]] = {}  # per generated class (None: float32)
         self.output_masked: dict[str, list[bool]] = {}  # per generated class: which outputs carry a Keras mask
+        self.object_effects: dict[str, ObjectEffects] = {}  # per generated class (Keras 3.8+ clears masks)
         # per nested model and the inputs a call masks: the class written for such calls
         self.call_class: dict[tuple[tuple[str, ...], tuple[bool, ...]], str] = {}
         self.class_of: dict[tuple[str, ...], ClassSource] = {}  # a model's Keras path -> the class of its module
@@ -121,7 +122,7 @@ class Generator:
         source = ClassSource(self.class_name(model.name))
         self.class_of[model.path] = source
         inputs, calls, outputs = model_calls(model)
-        self.cleared = masks_cleared(calls, outputs) if self.keras_version >= CLEARS_MASKS_FROM else set()
+        self.clearing = ClearedMasks(self.keras_version >= CLEARS_MASKS_FROM)
         self.consumers: dict[str, list[Layer]] = {}
         self.used: dict[tuple[str, int], int] = {}  # (layer, call) -> how many of its outputs the model reads
         for call in calls:
@@ -148,20 +149,24 @@ class Generator:
             if root and self.trace:
                 source.forward.append(self.capture_line(layer.name, values[(layer.name, 0, 0)]))
         source.signature.extend(mask_parameters)
+        # where masks are cleared, the calls in the order Keras runs them (calls no output needs after)
         pending = list(calls)
+        if self.clearing.active:
+            pending = run_order(calls, outputs)
+            pending += [call for call in calls if call not in pending]
         while pending:
-            ready = [call for call in pending if all(ref in values for ref in call.refs())]
-            if not ready:
+            ready = next((index for index, call in enumerate(pending) if all(ref in values for ref in call.refs())),
+                         None)
+            if ready is None:
                 missing = sorted({ref[0] for call in pending for ref in call.args if ref not in values})
                 raise UnsupportedLayerError(f"{self.graph.source}: the graph of {model.name} cannot be ordered "
                                             f"(inputs never computed: {missing})", [])
-            for call in ready:
-                pending.remove(call)
-                produced = self.emit_call(source, call, values)
-                for index, value in enumerate(produced):
-                    values[(call.layer.name, call.node, index)] = value
-                if root and self.trace and call.node == 0:
-                    source.forward.append(self.capture_line(call.layer.name, produced[0]))
+            call = pending.pop(ready)
+            produced = self.emit_call(source, call, values)
+            for index, value in enumerate(produced):
+                values[(call.layer.name, call.node, index)] = value
+            if root and self.trace and call.node == 0:
+                source.forward.append(self.capture_line(call.layer.name, produced[0]))
         never = [ref for ref in outputs if ref not in values]
         if never:
             raise ReadError(f"{self.graph.source}: model {model.name} returns {never[0][0]} (call {never[0][1]}, "
@@ -174,6 +179,7 @@ class Generator:
         self.output_ranks[source.name] = [values[ref].rank for ref in outputs]
         self.output_dtypes[source.name] = [values[ref].dtype for ref in outputs]
         self.output_masked[source.name] = [values[ref].mask is not None and not root for ref in outputs]
+        self.object_effects[source.name] = self.clearing.effects([(layer.name, 0, 0) for layer in inputs], outputs)
         self.classes.append(source)
         return source.name
 
@@ -184,7 +190,7 @@ class Generator:
         return f"self._capture({literal(name)}, {value.expr}, {channels_first})"
 
     def emit_call(self, source: ClassSource, call: Call, values: dict[Ref, Value]) -> list[Value]:
-        inputs = [_with_rank(self.found(call, ref, values), call.shapes.get(ref)) for ref in call.args]
+        inputs = [with_rank(self.found(call, ref, values), call.shapes.get(ref)) for ref in call.args]
         if not call.refs() and not call.layer.is_model:
             raise ReadError(f"{self.graph.source}: layer {call.layer.key} ({call.layer.class_name}) is called on no "
                             "tensor; the config is malformed")
@@ -196,7 +202,7 @@ class Generator:
         kind = lookup(call.layer)
         assert kind is not None and kind.forward is not None  # generate() refused the others
         dtype = self.output_dtype(kind, call.layer, inputs + [v for v in kwargs.values() if isinstance(v, Value)],
-                                  _array_dtypes(call) if kind.name.startswith("keras.ops.") else set())
+                                  array_dtypes(call) if kind.name.startswith("keras.ops.") else set())
         cast = None
         first_dtype = inputs[0].dtype if inputs else None
         if autocasts(kind):  # every floating tensor argument, keyword ones too (a MultiHeadAttention's value=)
@@ -211,6 +217,10 @@ class Generator:
         produced = carried(kind.name, self.keras_major, inputs, produced if isinstance(produced, list) else [produced],
                            emitter.returns_input)
         source.forward.extend(emitter.statements)
+        if emitter.returns_input and call.args:
+            self.clearing.same_object((call.layer.name, call.node, 0), call.args[0])
+        # an input Keras cast for the layer (another dtype) is a new tensor object: its own mask is cleared
+        self.clearing.mark([ref for ref in clears_masks(call) if values[ref].dtype == dtype], cleared=True)
         assigned = []
         for index, value in enumerate(produced):
             name = source.value(call.layer.name, call.node)
@@ -224,7 +234,7 @@ class Generator:
     def found(self, call: Call, ref: Ref, values: dict[Ref, Value]) -> Value:
         """The value of `ref` as `call` finds it: without its Keras mask where a MultiHeadAttention that Keras ran
         before cleared it (run_order.py), unless the config gives the call a mask of its own."""
-        if ((call.layer.name, call.node), ref) in self.cleared and not isinstance(call.kwargs.get("mask"), tuple):
+        if self.clearing.finds_cleared(call, ref):
             return replace(values[ref], mask=None)
         return values[ref]
 
@@ -281,6 +291,10 @@ class Generator:
             arguments.append(self.convert(value, self.boundary_layout(len(shape) if shape else None)))
         # TimeDistributed hands the model every time step's slice of the masks, time folded into the batch too
         arguments += [f"{mask}.flatten(0, 1)" if distributed else mask for mask in masks if mask is not None]
+        # the model gets the tensor objects it is called on where it needs no cast (another dtype) nor reshape
+        self.clearing.called_model(call, self.object_effects[class_name], [not distributed and value.dtype == (
+            None if compute_dtype(layer.config) == "float32" else compute_dtype(layer.config))
+            for value, layer in zip(inputs, model_inputs)])
         result = source.value(call.layer.name, call.node)
         ranks, dtypes = self.output_ranks[class_name], self.output_dtypes[class_name]
         targets = [result] if len(ranks) == 1 else [source.local_names.name(f"{result}_{i}") for i in range(len(ranks))]
@@ -314,9 +328,9 @@ class Generator:
         same names, and its forward runs on that module."""
         key = (call.layer.path, masked)
         if key not in self.call_class:
-            outer = (self.consumers, self.used, self.outputs, self.values, dict(self.class_of), self.cleared)
+            outer = (self.consumers, self.used, self.outputs, self.values, dict(self.class_of), self.clearing)
             self.call_class[key] = self.model_class(call.layer, masked_inputs=masked)
-            self.consumers, self.used, self.outputs, self.values, class_of, self.cleared = outer
+            self.consumers, self.used, self.outputs, self.values, class_of, self.clearing = outer
             first = class_of.get(call.layer.path)
             if first is not None:  # the modules (and module_paths) stay the first class's
                 if self.class_of[call.layer.path].attributes != first.attributes:
@@ -353,44 +367,3 @@ class Generator:
         """A CamelCase class name from a model's name, safe and unique."""
         base = "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", model_name) if part) or "Model"
         return self.class_names.name(base if base[0].isalpha() else "Model" + base)
-
-
-def _array_dtypes(call: Call) -> set[str | None]:
-    """The floating dtypes of a Keras 3 operation's array constants (None: float32): a float64 numpy array
-    (np.array([0.485, 0.456, 0.406])) makes a float32 tensor's result float64, as Keras 3 promotes."""
-    found: set[str | None] = set()
-    for item in [*call.positional, *call.kwargs.values()]:
-        recorded = array_constant(item)
-        if recorded is not None and recorded[1] in ("float16", "bfloat16", "float32", "float64"):
-            found.add(None if recorded[1] == "float32" else recorded[1])
-    return found
-
-
-def _with_rank(value: Value, shape: tuple[int | None, ...] | None) -> Value:
-    """A value whose rank the builder could not tell, with the rank Keras 3 recorded for it."""
-    if value.rank is not None or shape is None:
-        return value
-    return replace(value, rank=len(shape))
-
-
-def input_shape(layer: Layer) -> tuple | None:
-    shape = layer.config.get("batch_shape") or layer.config.get("batch_input_shape")
-    return tuple(shape) if shape else None
-
-
-def model_calls(model: Layer) -> tuple[list[Layer], list[Call], list[Ref]]:
-    """A model's input layers, its calls in config order, and its output references (parsed by the reader)."""
-    graph = model.call_graph
-    if graph is None or graph.error:
-        raise ReadError(graph.error if graph is not None and graph.error else
-                        f"model {model.name}: its config records no calls to build a module from")
-    return graph.inputs, graph.calls, graph.outputs
-
-
-#: kinds that compute in their inputs' dtype: operations (and tf.keras's op layers, which do not autocast)
-_NO_AUTOCAST = ("keras.layers.TFOpLambda", "keras.layers.SlicingOpLambda", "keras.layers.InputLayer")
-
-
-def autocasts(kind: Kind) -> bool:
-    """Whether Keras casts a call's floating inputs to the layer's compute dtype (every layer; no operation)."""
-    return not kind.name.startswith("keras.ops.") and kind.name not in _NO_AUTOCAST

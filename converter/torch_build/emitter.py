@@ -11,6 +11,7 @@ from ..errors import ReadError, UnsupportedLayerError
 from ..graph import Call, Layer
 from ..kinds.forward import Value
 from ..source import MODULE_ATTRIBUTES, Namer
+from .calls import tensor_arguments
 
 if TYPE_CHECKING:
     from .codegen import Generator
@@ -41,16 +42,6 @@ class ClassSource:
         if (layer_name, node) not in self.values:
             self.values[(layer_name, node)] = self.local_names.name(layer_name + (f"_{node}" if node else ""), "x_")
         return self.values[(layer_name, node)]
-
-
-def tensor_arguments(call: Call) -> int:
-    """How many arguments of `call` hold a tensor (a list of tensors is one argument), as Keras 3 counts them to
-    decide whether a mask is passed."""
-    def holds(item: Any) -> bool:
-        return isinstance(item, tuple) or (isinstance(item, list) and any(holds(element) for element in item))
-
-    return sum(holds(item) for item in call.positional) + sum(holds(value) for name, value in call.kwargs.items()
-                                                             if name != "mask")
 
 
 class Emitter:

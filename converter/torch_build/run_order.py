@@ -8,9 +8,15 @@ with it: in a stack of transformer blocks, the second block attends to the paddi
 Keras recorded in the config as the call's own `mask=` argument is passed explicitly and
 stays. Which calls run after it is Keras's order (keras.src.ops.function.map_graph): by
 depth from the outputs, the deepest first, and in the order the graph walk met them within
-one depth.
+one depth: the builder writes a model's calls in that order where masks are cleared.
+
+Several tensors of the graph can be one object: a Dropout at inference returns the object it
+is called on, and a nested model hands its layers the objects it is called on. Clearing one
+clears the others (`ClearedMasks`), checked against Keras on both backends.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from ..graph import Call, Ref
 from ..kinds import lookup
@@ -58,15 +64,68 @@ def run_order(calls: list[Call], outputs: list[Ref]) -> list[Call]:
     return [by_key[key] for key in ordered]
 
 
-def masks_cleared(calls: list[Call], outputs: list[Ref]) -> set[tuple[CallKey, Ref]]:
-    """(call, tensor) pairs where the call finds the tensor's Keras mask cleared by a MultiHeadAttention that
-    Keras ran before it on the same tensor (Keras 3.8+)."""
-    cleared: set[Ref] = set()
-    found: set[tuple[CallKey, Ref]] = set()
-    for call in run_order(calls, outputs):
-        key = (call.layer.name, call.node)
-        found.update((key, ref) for ref in call.refs() if ref in cleared)
-        kind = None if call.layer.is_model else lookup(call.layer)
-        if kind is not None and kind.name == _CLEARING:
-            cleared.update(call.refs())
-    return found
+class ClearedMasks:
+    """Which tensors' Keras masks a MultiHeadAttention has cleared (Keras 3.8+), as a model's calls are built in
+    Keras's run order. Keras keeps a mask on the tensor object, so this follows objects: a Dropout (at inference),
+    an Identity or a cast to the tensor's own dtype returns the object it is called on, and a nested model hands
+    its layers the objects it is called on (clearing them for the calls after it)."""
+
+    def __init__(self, active: bool) -> None:
+        self.active = active
+        self.objects: dict[Ref, Ref] = {}  # a tensor -> the first tensor of its object
+        self.state: dict[Ref, bool] = {}  # an object -> True: its mask cleared; False: set again after that
+
+    def object(self, ref: Ref) -> Ref:
+        return self.objects.get(ref, ref)
+
+    def same_object(self, ref: Ref, as_ref: Ref) -> None:
+        """`ref` is the tensor object `as_ref` is."""
+        self.objects[ref] = self.object(as_ref)
+
+    def finds_cleared(self, call: Call, ref: Ref) -> bool:
+        """Whether `call` finds the mask of `ref` cleared (a mask the config gives the call as its own `mask=`
+        is passed explicitly and stays)."""
+        return self.state.get(self.object(ref)) is True and not isinstance(call.kwargs.get("mask"), tuple)
+
+    def mark(self, refs: list[Ref], cleared: bool) -> None:
+        """The masks of `refs`' objects cleared, or set again (a nested model called with `mask=` sets it)."""
+        if self.active:
+            self.state.update((self.object(ref), cleared) for ref in refs)
+
+    def effects(self, inputs: list[Ref], outputs: list[Ref]) -> ObjectEffects:
+        """What a model's calls did to the objects of its `inputs`, once all have run."""
+        objects = [self.object(ref) for ref in inputs]
+        return ObjectEffects([self.state.get(found) for found in objects],
+                             [objects.index(self.object(ref)) if self.object(ref) in objects else None
+                              for ref in outputs])
+
+    def called_model(self, call: Call, effects: ObjectEffects, same_objects: list[bool]) -> None:
+        """A call of a nested model with `effects`, on tensor objects it gets as they are where `same_objects`
+        says so (not cast nor reshaped): Keras sets the masks recorded as its `mask=` on them, then its layers
+        clear or set them, and an output that is one of them is that object."""
+        recorded = call.kwargs.get("mask")
+        recorded = recorded if isinstance(recorded, list) else [recorded]
+        for index, (ref, same_object) in enumerate(zip(call.args, same_objects)):
+            if same_object and index < len(recorded) and isinstance(recorded[index], tuple):
+                self.mark([ref], cleared=False)
+            if same_object and effects.input_masks[index] is not None:
+                self.mark([ref], cleared=bool(effects.input_masks[index]))
+        for index, input_index in enumerate(effects.output_objects):
+            if input_index is not None and same_objects[input_index]:
+                self.same_object((call.layer.name, call.node, index), call.args[input_index])
+
+
+@dataclass
+class ObjectEffects:
+    """What a model's calls do to the tensor objects it is called on."""
+
+    input_masks: list[bool | None]  # each input's mask: cleared (True), set again (False) or left (None)
+    output_objects: list[int | None]  # each output: the input whose object it is, if one is
+
+
+def clears_masks(call: Call) -> list[Ref]:
+    """The tensors whose masks a call clears: a MultiHeadAttention's query, value and key."""
+    if call.layer.is_model or (kind := lookup(call.layer)) is None or kind.name != _CLEARING:
+        return []
+    found = [item for item in call.positional[:3] if isinstance(item, tuple)]
+    return found + [call.kwargs[name] for name in ("query", "value", "key") if isinstance(call.kwargs.get(name), tuple)]

@@ -1,0 +1,63 @@
+"""What the builder reads of a model's recorded calls: the calls themselves, its inputs' shapes, how Keras
+counts a call's tensor arguments and which calls it autocasts."""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from ..errors import ReadError
+from ..graph import Call, Layer, Ref
+from ..kinds import Kind
+from ..kinds.forward import Value
+from ..kinds.operations import array_constant
+
+
+def tensor_arguments(call: Call) -> int:
+    """How many arguments of `call` hold a tensor (a list of tensors is one argument), as Keras 3 counts them to
+    decide whether a mask is passed."""
+    def holds(item: Any) -> bool:
+        return isinstance(item, tuple) or (isinstance(item, list) and any(holds(element) for element in item))
+
+    return sum(holds(item) for item in call.positional) + sum(holds(value) for name, value in call.kwargs.items()
+                                                             if name != "mask")
+
+
+def array_dtypes(call: Call) -> set[str | None]:
+    """The floating dtypes of a Keras 3 operation's array constants (None: float32): a float64 numpy array
+    (np.array([0.485, 0.456, 0.406])) makes a float32 tensor's result float64, as Keras 3 promotes."""
+    found: set[str | None] = set()
+    for item in [*call.positional, *call.kwargs.values()]:
+        recorded = array_constant(item)
+        if recorded is not None and recorded[1] in ("float16", "bfloat16", "float32", "float64"):
+            found.add(None if recorded[1] == "float32" else recorded[1])
+    return found
+
+
+def with_rank(value: Value, shape: tuple[int | None, ...] | None) -> Value:
+    """A value whose rank the builder could not tell, with the rank Keras 3 recorded for it."""
+    if value.rank is not None or shape is None:
+        return value
+    return replace(value, rank=len(shape))
+
+
+def input_shape(layer: Layer) -> tuple | None:
+    shape = layer.config.get("batch_shape") or layer.config.get("batch_input_shape")
+    return tuple(shape) if shape else None
+
+
+def model_calls(model: Layer) -> tuple[list[Layer], list[Call], list[Ref]]:
+    """A model's input layers, its calls in config order, and its output references (parsed by the reader)."""
+    graph = model.call_graph
+    if graph is None or graph.error:
+        raise ReadError(graph.error if graph is not None and graph.error else
+                        f"model {model.name}: its config records no calls to build a module from")
+    return graph.inputs, graph.calls, graph.outputs
+
+
+#: kinds that compute in their inputs' dtype: operations (and tf.keras's op layers, which do not autocast)
+_NO_AUTOCAST = ("keras.layers.TFOpLambda", "keras.layers.SlicingOpLambda", "keras.layers.InputLayer")
+
+
+def autocasts(kind: Kind) -> bool:
+    """Whether Keras casts a call's floating inputs to the layer's compute dtype (every layer; no operation)."""
+    return not kind.name.startswith("keras.ops.") and kind.name not in _NO_AUTOCAST
