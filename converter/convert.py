@@ -9,7 +9,7 @@ from .errors import ArgumentError, LayoutError, UnsupportedLayerError
 from .graph import RAW_VARIABLES, Layer, ModelGraph
 from .kinds import KERAS1_HINT, keras1_weight_name, lookup, tag_graph
 from .kinds.feature_maps import unseen_flatten_warning
-from .kinds.outside_state import outside_state_warnings
+from .kinds.outside_state import holds_idf_weights, outside_state_warnings
 from .readers import read_source
 
 OUTPUT_LAYOUTS = ("torch", "keras")
@@ -77,7 +77,9 @@ def convert_graph(graph: ModelGraph, layout: str = "torch", skip_unsupported: bo
         for layer in graph.walk():
             conversion.tensors += _as_stored(layer, None)
     else:
-        labels = {layer.key: _unsupported_label(layer) for layer in graph.walk() if layer.tensors}
+        # a TF-IDF lookup's weights are preprocessing state, named by outside_state_warnings like its vocabulary
+        labels = {layer.key: None if holds_idf_weights(layer) else _unsupported_label(layer)
+                  for layer in graph.walk() if layer.tensors}
         unsupported = [(key, label) for key, label in labels.items() if label]
         if unsupported and not (skip_unsupported or keep_unsupported):
             names = ", ".join(f"{key} ({class_name})" for key, class_name in unsupported[:10]) + \
@@ -118,7 +120,7 @@ def convert_graph(graph: ModelGraph, layout: str = "torch", skip_unsupported: bo
                                     for key, class_name in unsupported]
         context = GraphContext(graph)
         for layer in graph.walk():
-            if layer.tensors and not labels[layer.key]:
+            if layer.tensors and not labels[layer.key] and not holds_idf_weights(layer):
                 found = lookup(layer)
                 assert found is not None and found.convert is not None
                 result = found.convert(layer, context)
@@ -184,7 +186,8 @@ def _is_users_class(graph: ModelGraph, key: str) -> bool:
     layer = _layer_at(graph, key)
     package = (layer.module or "keras").split(".")[0]
     return layer.has_config and (bool(layer.registered_name) or ">" in layer.class_name or
-                                 package not in ("keras", "tf_keras", "tensorflow") or lookup(layer) is None)
+                                 package not in ("keras", "tf_keras", "tensorflow") or
+                                 (layer.module is None and lookup(layer) is None))
 
 
 def _unsupported_label(layer: Layer) -> str | None:

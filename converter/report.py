@@ -7,6 +7,7 @@ from typing import Any
 from .config import activation_name
 from .conversion import Conversion
 from .graph import RAW_VARIABLES
+from .kinds.outside_state import holds_idf_weights
 from .readers import FORMATS
 
 
@@ -43,8 +44,8 @@ class Report:
                 tensors = [{"source": t.source, "keras_role": t.role, "keras_shape": list(t.shape),
                             "keras_layout": t.layout.value, "dtype": t.dtype, "role": variable_role(t.role)}
                            for t in layer.tensors]
-            elif layer.key in skipped:
-                status = "unsupported"
+            elif layer.key in skipped or holds_idf_weights(layer):
+                status = "unsupported" if layer.key in skipped else "preprocessing state"
                 tensors = [{"source": t.source, "keras_role": t.role, "keras_shape": list(t.shape),
                             "keras_layout": t.layout.value, "dtype": t.dtype} for t in layer.tensors]
             else:
@@ -98,6 +99,7 @@ class Report:
             for index, entry in enumerate(layer["tensors"]):
                 left = first if index == 0 else ("", "")
                 torch_key = entry.get("key", f"(variable: {entry['role']})" if "role" in entry
+                                      else "(preprocessing state)" if layer["status"] == "preprocessing state"
                                       else "(no rule: not converted)")
                 if entry.get("transform", "").startswith("created"):  # PyTorch has it, Keras does not
                     keras_side: tuple[str, ...] = ("-", "-", "-")

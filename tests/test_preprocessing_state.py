@@ -7,6 +7,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from safetensors import safe_open
 
 import converter
 from build_harness import absolute_difference, keras_outputs, module_outputs
@@ -142,3 +143,77 @@ def test_a_model_of_preprocessing_alone_writes_its_state_and_no_weights_file(tmp
     np.testing.assert_array_equal(np.asarray(rebuilt(sample)), np.asarray(text(sample)))
     refused = run_cli("convert", path, str(out))
     assert refused.returncode == 2 and "no weights to convert" in refused.stderr and not out.exists()
+
+
+def tf_idf_model(tmp_path) -> tuple[object, str]:
+    """TF-IDF lookups (their IDF weights are tensors of the file) and a count-mode TextVectorization, before a
+    Dense each, as text classifiers use them."""
+    text = keras.layers.TextVectorization(max_tokens=20, output_mode="tf_idf")
+    text.adapt(["the cat sat", "the hat", "a cat a dog"])
+    counts = keras.layers.TextVectorization(max_tokens=20, output_mode="count")
+    counts.adapt(["the cat sat", "the hat"])
+    words = keras.layers.StringLookup(output_mode="tf_idf")
+    words.adapt(np.array([["the", "cat"], ["the", "hat"], ["a", "a"]]))
+    ids = keras.layers.IntegerLookup(output_mode="tf_idf", mask_token=0)
+    ids.adapt(np.array([[3, 5], [3, 7], [9, 9]]))
+    sentence, word, number = (keras.Input((1,), dtype="string"), keras.Input((2,), dtype="string"),
+                              keras.Input((3,), dtype="int64"))
+    outputs = [keras.layers.Dense(2)(layer(value)) for layer, value in
+               ((text, sentence), (counts, sentence), (words, word), (ids, number))]
+    model = keras.Model([sentence, word, number], outputs)
+    path = str(tmp_path / "tf_idf.keras")
+    model.save(path)
+    return model, path
+
+
+def test_tf_idf_weights_are_preprocessing_state_written_with_the_vocabulary(tmp_path):
+    """A TextVectorization(output_mode='tf_idf') was refused as a layer with weights and no rule, named as the
+    user's own class (--import): its IDF weights are state of the text step, as its vocabulary is. The rest
+    converts, the warning names them, and the state file rebuilds each lookup as Keras computes it (unknown
+    tokens and the mask id included)."""
+    model, path = tf_idf_model(tmp_path)
+    state_path = tmp_path / "state.json"
+    with pytest.warns(converter.ConversionWarning, match="IDF weights"):
+        converter.convert(path, tmp_path / "w.safetensors", preprocessing_state=state_path)
+    with safe_open(str(tmp_path / "w.safetensors"), "np") as written:
+        assert len(list(written.keys())) == 8  # the four Dense layers
+    samples = {"TextVectorization": np.array([["the cat zebra zebra"], ["a hat sat down"]]),
+               "StringLookup": np.array([["the", "dog"], ["hat", "a"]]),
+               "IntegerLookup": np.array([[3, 0, 100], [5, 9, 9]], dtype="int64")}
+    entries = json.loads(state_path.read_text())["layers"]
+    assert sorted(entry["settings"]["output_mode"] for entry in entries) == ["count"] + ["tf_idf"] * 3
+    for entry in entries:
+        original = model.get_layer(entry["layer"])
+        rebuilt = getattr(keras.layers, entry["class"]).from_config({**entry["settings"],
+                                                                     "vocabulary": entry["vocabulary"]})
+        np.testing.assert_allclose(np.asarray(rebuilt(samples[entry["class"]])),
+                                   np.asarray(original(samples[entry["class"]])), rtol=1e-6, err_msg=entry["layer"])
+    shown = run_cli("inspect", path)
+    assert shown.returncode == 0 and "(preprocessing state)" in shown.stdout, shown.stderr
+    with pytest.raises(converter.UnsupportedLayerError, match="text_vectorization"):
+        converter.to_torch(path)
+
+
+def test_idf_weights_the_constructor_cannot_give_back_are_kept_as_saved(tmp_path):
+    """Special tokens given their own weight (not the mean Keras gives them), by set_vocabulary (saved as an
+    asset, not in the config): the weights are kept one per output index, as saved, and nothing is guessed."""
+    words = keras.layers.StringLookup(output_mode="tf_idf")
+    words.set_vocabulary(["[UNK]", "the", "cat"], idf_weights=[5.0, 1.0, 2.0])
+    word = keras.Input((2,), dtype="string")
+    path = str(tmp_path / "given.keras")
+    keras.Model(word, keras.layers.Dense(2)(words(word))).save(path)
+    with converter.read(path) as graph:
+        [entry] = converter.kinds.outside_state.preprocessing_state(graph)["layers"]
+    assert entry["saved_idf_weights"] == [5.0, 1.0, 2.0] and entry["settings"].get("idf_weights") is None
+
+
+def test_a_keras_layer_without_a_rule_is_not_called_the_users_own_class(tmp_path):
+    """Keras's STFTSpectrogram keeps its DFT kernels as weights; the refusal names it, without asking for the
+    module that defines it (it is Keras's)."""
+    signal = keras.Input((64, 1))
+    path = str(tmp_path / "stft.keras")
+    spectrogram = keras.layers.STFTSpectrogram(frame_length=16, frame_step=8, fft_length=16, window=None)(signal)
+    keras.Model(signal, keras.layers.Dense(2)(spectrogram)).save(path)
+    result = run_cli("convert", path, str(tmp_path / "out.safetensors"))
+    assert result.returncode == 2 and "stft_spectrogram (STFTSpectrogram)" in result.stderr, result.stderr
+    assert "your own layer classes" not in result.stderr and "--import" not in result.stderr

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..graph import Layer, ModelGraph
-from .vocabulary import integer_lookup_refusal, lookup_vocabulary
+from .vocabulary import integer_lookup_refusal, lookup_vocabulary, special_tokens
 
 #: class -> the state it keeps outside its weights
 OUTSIDE_STATE = {
@@ -30,13 +30,27 @@ LOOKUPS = ("IntegerLookup", "StringLookup", "TextVectorization")  # their vocabu
 _NOT_SETTINGS = ("name", "trainable", "dtype", "vocabulary")
 
 
+def holds_idf_weights(layer: Layer) -> bool:
+    """A lookup layer in output_mode 'tf_idf': its tensors are the IDF weights of its vocabulary, preprocessing
+    state as the vocabulary is (TextVectorization keeps them twice: its own and its StringLookup's)."""
+    return (layer.class_name in LOOKUPS and layer.kind == f"keras.layers.{layer.class_name}" and bool(layer.tensors)
+            and all(tensor.role.split("/")[-1] == "idf_weights" for tensor in layer.tensors))
+
+
 def outside_state_warnings(graph: ModelGraph) -> list[str]:
     """One warning per layer whose state a conversion cannot carry."""
-    return [f"layer {layer.key} ({layer.class_name}): its {OUTSIDE_STATE[layer.class_name]} is not a weight and is not "
-            "in the output; run this preprocessing step before the PyTorch model (convert --preprocessing-state "
-            "FILE writes its settings and vocabulary as JSON)"
-            for layer in graph.walk() if layer.class_name in OUTSIDE_STATE and
-            layer.kind == f"keras.layers.{layer.class_name}" and not _in_config(layer)]
+    warnings = []
+    for layer in graph.walk():
+        if layer.class_name not in OUTSIDE_STATE or layer.kind != f"keras.layers.{layer.class_name}" or \
+                _in_config(layer):
+            continue
+        idf = holds_idf_weights(layer)
+        warnings.append(f"layer {layer.key} ({layer.class_name}): its {OUTSIDE_STATE[layer.class_name]}"
+                        f"{', and IDF weights (output_mode=tf_idf),' if idf else ''} is preprocessing state, not in "
+                        "the output; run this preprocessing step before the PyTorch model (convert "
+                        f"--preprocessing-state FILE writes its settings{', vocabulary and IDF weights' if idf else ''}"
+                        f"{'' if idf else ' and vocabulary'} as JSON)")
+    return warnings
 
 
 def preprocessing_state(graph: ModelGraph) -> dict[str, Any]:
@@ -56,8 +70,26 @@ def preprocessing_state(graph: ModelGraph) -> dict[str, Any]:
             entry["vocabulary"] = vocabulary
         elif layer.assets.get("vocabulary") is not None:
             entry["saved_vocabulary"] = layer.assets["vocabulary"]
+        if holds_idf_weights(layer):
+            _idf_weights(layer, entry, vocabulary)
         layers.append(entry)
     return {"source": graph.source, "format": graph.format, "layers": layers}
+
+
+def _idf_weights(layer: Layer, entry: dict[str, Any], vocabulary: list[Any] | None) -> None:
+    """A TF-IDF lookup's weights in `entry`: as its constructor takes them (`settings["idf_weights"]`, one per
+    token of `vocabulary`) where that gives the saved ones back (Keras gives the special tokens the weights'
+    mean), else as saved (`saved_idf_weights`, one per output index, special tokens first)."""
+    used = [tensor for tensor in layer.tensors if tensor.role.startswith("_lookup_layer/")]  # what it computes with
+    saved = (used or layer.tensors)[0].load().astype("float64").reshape(-1)
+    start = len(special_tokens(layer))
+    if vocabulary is not None and len(saved) >= start + len(vocabulary) > start:
+        weights = saved[start:start + len(vocabulary)]
+        mean = float(weights.astype("float32").mean(dtype="float64"))
+        if all(abs(value - mean) <= 1e-6 * max(1.0, abs(mean)) for value in saved[:start]):
+            entry["settings"]["idf_weights"] = weights.tolist()
+            return
+    entry["saved_idf_weights"] = saved.tolist()
 
 
 def _in_config(layer: Layer) -> bool:

@@ -19,13 +19,15 @@ from .registry import Kind, register
 
 
 def special_tokens(layer: Layer) -> list[str]:
-    """The tokens Keras lists before a lookup layer's vocabulary, as text (as its asset holds them)."""
+    """The tokens Keras lists before a lookup layer's vocabulary, as text (as its asset holds them): the mask
+    token in output_mode 'int' only (the other modes give it no index), then the out-of-vocabulary ones."""
     config = layer.config
+    integers = config.get("output_mode", "int") == "int"
     if layer.class_name == "TextVectorization":
-        return ["", "[UNK]"]
+        return ["", "[UNK]"] if integers else ["[UNK]"]
     mask, oov = config.get("mask_token"), config.int("num_oov_indices", 1, minimum=0)
     token = config.get("oov_token", -1 if layer.class_name == "IntegerLookup" else "[UNK]")
-    return ([str(mask)] if mask is not None else []) + [str(token)] * oov
+    return ([str(mask)] if mask is not None and integers else []) + [str(token)] * oov
 
 
 def lookup_vocabulary(layer: Layer) -> list[Any] | None:
