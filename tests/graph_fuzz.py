@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import sys
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -41,6 +42,12 @@ class Outcome:
         return self.status in ("mismatched", "crashed")
 
 
+def _raised_in_keras(error: BaseException) -> bool:
+    """Whether Keras or TensorFlow raised `error` (a frame of theirs is on its traceback)."""
+    frames = traceback.extract_tb(error.__traceback__)
+    return any(part in frame.filename for frame in frames for part in ("/keras/", "/tf_keras/", "/tensorflow/"))
+
+
 def run_graph(chooser: Chooser, writer: str, folder: Path, max_steps: int = 8, export: bool = True,
               generator: Callable[..., Any] = generate) -> Outcome:
     keras = keras_module(writer)
@@ -55,6 +62,8 @@ def run_graph(chooser: Chooser, writer: str, folder: Path, max_steps: int = 8, e
 
         expected = keras_call(built.model, inputs)
     except Exception as error:  # noqa: BLE001 - Keras refusing a random combination is not our failure
+        if not _raised_in_keras(error):  # the generator's own fault: it must not hide as a Keras refusal
+            return Outcome("crashed", f"the generator failed: {type(error).__name__}: {str(error)[:120]}")
         return Outcome("keras-rejected", f"{type(error).__name__}: {str(error)[:120]}")
     description = "\n".join(built.steps)
     if any(not np.all(np.isfinite(e)) for e in expected):

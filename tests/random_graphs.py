@@ -207,7 +207,8 @@ class Generator(LayerSteps):
         """Shape operations: transpose, expand and squeeze, slicing."""
         c = self.c
         rank = len(shape(x))
-        name = c.choice(["slice", "transpose", "expand_squeeze", "flip"] if rank > 1 else ["slice", "expand_squeeze"])
+        name = c.choice(["slice", "transpose", "expand_squeeze", "flip"] if rank > 1 else
+                        ["slice", "expand_squeeze"] if rank else ["expand_squeeze"])  # rank 0: one value a sample
         self.steps.append(f"op {name} on {shape(x)}")
         if name == "slice":
             last, form = shape(x)[-1], c.integer(0, 2)
@@ -229,6 +230,8 @@ class Generator(LayerSteps):
         if kind == "operator":
             self.steps.append(f"op a + b * 0.5 on {shape(a)}")
             return a + b * 0.5
+        if kind == "Concatenate" and not shape(a):  # one value per sample (a reduction's): no axis to join on
+            kind = "Add"
         if kind == "Concatenate":
             layer = self.layer(kind, axis=c.integer(1, len(shape(a))))
         else:
