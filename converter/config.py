@@ -155,14 +155,29 @@ def compute_dtype(config: Config) -> str:
     return name
 
 
+def activation_layer(activation: Any) -> tuple[str, Config] | None:
+    """The class and config of a Keras layer given as an activation (`Dense(activation=LeakyReLU())`, which
+    both Keras serialize as the layer), or None for an activation function."""
+    if not isinstance(activation, dict) or activation.get("class_name") == "function":
+        return None
+    config = activation.get("config")
+    return str(activation.get("class_name")), Config(config if isinstance(config, dict) else {}, "activation layer")
+
+
 def activation_name(activation: Any) -> str:
-    """A Keras activation entry (a name, or Keras 3's serialized dict) as a name; "?" when it is neither.
+    """A Keras activation entry (a name, or Keras 3's serialized dict) as a name; "?" when it is neither. A layer
+    given as an activation is named by its class (`LeakyReLU layer`), never by its own name, which is the
+    user's (an ELU(alpha=0.5) is named `elu`); a function by its name only where it is Keras's own.
 
     The name is only ever used to look an activation up, never written anywhere as it is.
     """
-    if isinstance(activation, dict):
-        config = activation.get("config")
-        activation = (config.get("name") if isinstance(config, dict) else config) or activation.get("class_name")
+    layer = activation_layer(activation)
+    if layer is not None:
+        return f"{layer[0][:40]} layer"
+    if isinstance(activation, dict):  # a function: Keras's by its name, the user's by a name no Keras one has
+        module, name = str(activation.get("module") or "keras.activations"), activation.get("config")
+        keras_own = module.split(".")[0] in ("keras", "tf_keras") and "activations" in module
+        activation = name if keras_own or not isinstance(name, str) or ">" in name else f"{module}.{name}"
     if activation is None:
         return "linear"
     return activation if isinstance(activation, str) and activation else "?"

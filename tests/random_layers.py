@@ -81,8 +81,20 @@ class LayerSteps:
     def dense(self, x: Any) -> Any:
         if self.c.chance(0.2):
             return self.einsum_dense(x)
-        return self.call("Dense", x, self.c.integer(1, 6), activation=self.c.choice(ACTIVATIONS),
-                         use_bias=self.c.chance(0.8))
+        activation = self.c.choice(ACTIVATIONS)
+        if self.c.chance(0.1):  # a layer as the activation: built by its options, not its name (ELU is `elu`)
+            activation = self.activation_layer()
+        return self.call("Dense", x, self.c.integer(1, 6), activation=activation, use_bias=self.c.chance(0.8))
+
+    def activation_layer(self) -> Any:
+        c, layers = self.c, self.k.layers
+        kind = c.choice(["ELU", "LeakyReLU", "ReLU"])
+        if kind == "ELU":
+            return layers.ELU(alpha=c.choice([0.5, 1.5]))
+        if kind == "LeakyReLU":
+            return layers.LeakyReLU()  # 0.3, where keras.activations.leaky_relu's slope is 0.2
+        return layers.ReLU(max_value=c.choice([None, 6.0]), negative_slope=c.choice([0.0, 0.1]),
+                           threshold=c.choice([0.0, 0.3]))
 
     def einsum_dense(self, x: Any) -> Any:
         """An EinsumDense that is not a Dense: the last axis split in two, the last two merged, or the last

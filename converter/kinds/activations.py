@@ -1,6 +1,7 @@
 """Activation layers: Activation, ReLU, LeakyReLU, ELU, ThresholdedReLU, Softmax (no weights)."""
 from __future__ import annotations
 
+from ..config import Config
 from .forward import (KERAS, Emitter, Value, activation, channel_dim, literal, same, softmax_large_negative,
                       softmax_zeroes_masked)
 from .registry import Kind, register
@@ -13,28 +14,53 @@ def activation_layer(e: Emitter) -> Value:
 
 
 def relu(e: Emitter) -> Value:
+    return same(e.inputs[0], _relu(e, e.config, e.inputs[0].expr))
+
+
+def _relu(e: Emitter, config: Config, x: str) -> str:
     """Keras's ReLU layer: F.relu or relu6 when it can be, keras_relu() with a slope or threshold."""
-    x = e.inputs[0]
-    max_value = e.config.optional_float("max_value", minimum=0.0)
-    slope = e.config.float("negative_slope", 0.0) if e.config.get("negative_slope") is not None else 0.0
-    threshold = e.config.float("threshold", 0.0) if e.config.get("threshold") is not None else 0.0
+    max_value = config.optional_float("max_value", minimum=0.0)
+    slope = config.float("negative_slope", 0.0) if config.get("negative_slope") is not None else 0.0
+    threshold = config.float("threshold", 0.0) if config.get("threshold") is not None else 0.0
     if slope == 0 and threshold == 0:
-        expr = f"F.relu({x.expr})" if max_value is None else (
-            f"F.relu6({x.expr})" if max_value == 6 else f"torch.clamp({x.expr}, 0.0, {literal(max_value)})")
-    else:
-        expr = (f"{e.helper('keras_relu')}({x.expr}, {literal(max_value)}, {literal(slope)}, "
-                f"{literal(threshold)})")
-    return same(x, expr)
+        return f"F.relu({x})" if max_value is None else (
+            f"F.relu6({x})" if max_value == 6 else f"torch.clamp({x}, 0.0, {literal(max_value)})")
+    return f"{e.helper('keras_relu')}({x}, {literal(max_value)}, {literal(slope)}, {literal(threshold)})"
 
 
 def leaky_relu(e: Emitter) -> Value:
-    # Keras 2 calls it alpha, Keras 3 negative_slope; both default 0.3
-    slope = e.config.float("negative_slope" if "negative_slope" in e.config else "alpha", 0.3)
-    return same(e.inputs[0], f"F.leaky_relu({e.inputs[0].expr}, {literal(slope)})")
+    return same(e.inputs[0], _leaky_relu(e.config, e.inputs[0].expr))
+
+
+def _leaky_relu(config: Config, x: str) -> str:
+    slope = config.float("negative_slope" if "negative_slope" in config else "alpha", 0.3)  # Keras 2: alpha
+    return f"F.leaky_relu({x}, {literal(slope)})"
 
 
 def elu(e: Emitter) -> Value:
-    return same(e.inputs[0], f"F.elu({e.inputs[0].expr}, {literal(e.config.float('alpha', 1.0))})")
+    return same(e.inputs[0], _elu(e.config, e.inputs[0].expr))
+
+
+def _elu(config: Config, x: str) -> str:
+    return f"F.elu({x}, {literal(config.float('alpha', 1.0))})"
+
+
+def layer_as_activation(e: Emitter, class_name: str, config: Config, value: Value) -> str:
+    """A Keras activation layer given as a layer's activation (`Conv2D(activation=LeakyReLU())`), with its own
+    options (its slope, alpha, bounds): the expression of `value` through it."""
+    x = value.expr
+    if class_name == "Activation":
+        return activation(e, config.get("activation"), value)
+    if class_name == "ReLU":
+        return _relu(e, config, x)
+    if class_name == "LeakyReLU":
+        return _leaky_relu(config, x)
+    if class_name == "ELU":
+        return _elu(config, x)
+    if class_name == "Softmax" and config.axes("axis", -1) in ((-1,), (value.rank - 1,) if value.rank else (-1,)):
+        return f"torch.softmax({x}, dim={channel_dim(value)})"
+    raise e.unsupported(f"a {class_name[:40]} layer given as the activation is not built (one of Activation, "
+                        "ReLU, LeakyReLU, ELU, or Softmax over the last axis is)")
 
 
 def thresholded_relu(e: Emitter) -> Value:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Protocol, Union
 
-from ..config import Config, activation_name
+from ..config import Config, activation_layer, activation_name
 from ..source import literal
 
 if TYPE_CHECKING:
@@ -99,6 +99,11 @@ def require_weights(emitter: Emitter) -> LayerConversion:
 
 def activation(emitter: Emitter, name: Any, value: Value) -> str:
     """Keras activation `name` applied to `value`, with the semantics of the Keras that wrote the file."""
+    layer = activation_layer(name)
+    if layer is not None:  # a layer given as the activation: its own options
+        from .activations import layer_as_activation  # the activation layers' rules (they import this module)
+
+        return layer_as_activation(emitter, layer[0], layer[1], value)
     name = activation_name(name)
     x = value.expr
     dim = channel_dim(value)

@@ -1,0 +1,62 @@
+"""A Keras layer given as another layer's activation (`Conv2D(activation=LeakyReLU())`), against Keras.
+
+Both Keras serialize such an activation as the layer, config and name included. The name is
+the user's (an ELU(alpha=0.5) is named `elu`, a Softmax may be named `relu`): the module
+builder reads the class and its options, never the name.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import converter
+from build_harness import check
+
+WRITERS = ["keras3", "keras2"]
+FEATURES = np.random.default_rng(3).normal(0, 2, (4, 6)).astype("float32")
+IMAGES = np.random.default_rng(4).normal(0, 2, (2, 6, 6, 3)).astype("float32")
+
+
+def dense_layers(keras):
+    """Options that differ from the function of the same name, and a name that is another function's."""
+    L = keras.layers
+    x = keras.Input((6,))
+    h = L.Dense(5, activation=L.ELU(alpha=0.5))(x)  # named `elu`: F.elu's alpha is 1
+    h = L.Dense(5, activation=L.Softmax(name="relu"))(h)
+    if keras.__name__ == "keras":  # tf.keras cannot load an Activation given as one
+        h = L.Dense(4, activation=L.Activation("tanh", name="sigmoid"))(h)
+    return keras.Model(x, L.Dense(3, activation=L.ReLU(max_value=1.5, negative_slope=0.1, threshold=0.2))(h))
+
+
+def conv_layers(keras):
+    """LeakyReLU at its default slope (0.3; keras.activations.leaky_relu's is 0.2), and ReLU6."""
+    L = keras.layers
+    x = keras.Input((6, 6, 3))
+    h = L.Conv2D(4, 3, padding="same", activation=L.LeakyReLU())(x)
+    return keras.Model(x, L.Conv2D(2, 3, activation=L.ReLU(max_value=6.0))(h))
+
+
+@pytest.mark.parametrize("writer", WRITERS)
+@pytest.mark.parametrize("build, inputs", [(dense_layers, FEATURES), (conv_layers, IMAGES)], ids=["dense", "conv"])
+def test_a_layer_given_as_the_activation_computes_as_in_keras(tmp_path, writer, build, inputs):
+    """The ELU and the Softmax named `relu` were built by their names, 1.23 off Keras (silently); LeakyReLU
+    was refused by its name (`leaky_re_lu`)."""
+    check(tmp_path, writer, build, [inputs])
+
+
+@pytest.mark.parametrize("writer", WRITERS)
+def test_a_layer_activation_not_built_is_refused_by_its_class(tmp_path, writer):
+    """A recurrent layer's activation runs inside its cell, where only functions are built; a Softmax over
+    another axis than the last is not built either."""
+    from layer_harness import keras_module
+
+    keras = keras_module(writer)
+    L = keras.layers
+    for name, layer, shape, refusal in (
+            ("lstm", L.LSTM(3, activation=L.ELU(alpha=0.5)), (4, 2), "'ELU layer'"),
+            ("softmax", L.Conv1D(3, 1, activation=L.Softmax(axis=1, name="softmax")), (4, 2), "a Softmax layer")):
+        x = keras.Input(shape)
+        path = str(tmp_path / (name + (".keras" if writer == "keras3" else ".h5")))
+        keras.Model(x, layer(x)).save(path)
+        with pytest.raises(converter.UnsupportedLayerError, match=refusal):
+            converter.to_torch(path)
