@@ -8,7 +8,7 @@ import numpy as np
 
 from .config import compute_dtype
 from .errors import VerificationError
-from .graph import ModelGraph
+from .graph import Layer, ModelGraph
 
 #: (atol, rtol) by the lowest precision a model computes in; float64 comparisons use FLOAT64_TOLERANCE
 TOLERANCES = {"float64": (1e-5, 1e-4), "float32": (1e-5, 1e-4), "float16": (1e-3, 1e-2), "bfloat16": (1e-2, 6e-2)}
@@ -43,9 +43,19 @@ def computes_in_float64(graph: ModelGraph) -> None:
     for layer in ([graph.root] if graph.root is not None else []) + list(graph.every_layer()):
         if layer.has_config:
             layer.config.update(_float64_config(dict(layer.config)))
+            if "dtype" not in layer.config and _computes_in_floatx(layer):
+                layer.config["dtype"] = "float64"
         if layer.call_graph is not None:
             for call in layer.call_graph.calls:
                 call.kwargs.update(_float64_config(dict(call.kwargs)))
+
+
+def _computes_in_floatx(layer: Layer) -> bool:
+    """Whether a layer whose config records no dtype (Keras 2.0 to 2.2 record the first layer's only) computes in
+    float64 in the Keras twin (rebuilt from the loaded model's config, which records every layer's); an
+    operation or an input keeps the dtype of its tensors."""
+    return (not layer.is_model and layer.kind.startswith("keras.layers.") and
+            layer.class_name not in ("InputLayer", "TFOpLambda", "SlicingOpLambda"))
 
 
 def _float64_config(value: Any) -> Any:
