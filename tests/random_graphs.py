@@ -181,7 +181,7 @@ class Generator(LayerSteps):
             functions = {"relu": tf.nn.relu, "silu": tf.nn.swish, "elu": tf.nn.elu}
             return (functions.get(name) or getattr(tf.math, name))(x)
         constant: Any = round(c.choice([-1.5, -0.5, 0.25, 2.0, 3.0]), 2)
-        if c.chance(0.3):  # an array broadcast along the last axis, or a column along the one before it
+        if shape(x) and c.chance(0.3):  # an array broadcast along the last axis, or a column along the one before it
             constant = [round(0.5 * (i + 1) * (-1) ** i, 2) for i in range(shape(x)[-1])]
             if len(shape(x)) >= 2 and c.chance(0.3):
                 constant = [[round(0.5 - 0.75 * i, 2)] for i in range(shape(x)[-2])]
