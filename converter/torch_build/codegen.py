@@ -153,7 +153,8 @@ class Generator:
         pending = list(calls)
         if self.clearing.active:
             pending = run_order(calls, outputs)
-            pending += [call for call in calls if call not in pending]
+            ordered = {id(call) for call in pending}  # by identity: comparing calls compares their layers
+            pending += [call for call in calls if id(call) not in ordered]
         while pending:
             ready = next((index for index, call in enumerate(pending) if all(ref in values for ref in call.refs())),
                          None)
@@ -279,11 +280,14 @@ class Generator:
             raise UnsupportedLayerError(f"{self.graph.source}: layer {call.layer.key} (TimeDistributed of model "
                                         f"{call.layer.name}) of several inputs is not built yet",
                                         [(call.layer.key, call.layer.label)])
-        arguments, steps = [], ""
+        arguments, steps, same_objects = [], "", []
         for value, layer in zip(inputs, model_inputs):
             shape = input_shape(layer)
             dtype = compute_dtype(layer.config)  # a model casts its inputs to the dtypes of its Inputs, as Keras does
-            value = self.autocast(value, None if dtype == "float32" else dtype)
+            cast = self.autocast(value, None if dtype == "float32" else dtype)
+            # the model gets the tensor object it is called on where it needs no cast nor reshape (run_order.py)
+            same_objects.append(cast is value and not distributed)
+            value = cast
             if distributed:  # time folded into the batch: (batch * time, ...) in Keras's layout, then the model's
                 steps = self.convert(value, KERAS)
                 value = Value(f"{steps}.flatten(0, 1)", KERAS, value.rank - 1 if value.rank else None,
@@ -291,10 +295,7 @@ class Generator:
             arguments.append(self.convert(value, self.boundary_layout(len(shape) if shape else None)))
         # TimeDistributed hands the model every time step's slice of the masks, time folded into the batch too
         arguments += [f"{mask}.flatten(0, 1)" if distributed else mask for mask in masks if mask is not None]
-        # the model gets the tensor objects it is called on where it needs no cast (another dtype) nor reshape
-        self.clearing.called_model(call, self.object_effects[class_name], [not distributed and value.dtype == (
-            None if compute_dtype(layer.config) == "float32" else compute_dtype(layer.config))
-            for value, layer in zip(inputs, model_inputs)])
+        self.clearing.called_model(call, self.object_effects[class_name], same_objects)
         result = source.value(call.layer.name, call.node)
         ranks, dtypes = self.output_ranks[class_name], self.output_dtypes[class_name]
         targets = [result] if len(ranks) == 1 else [source.local_names.name(f"{result}_{i}") for i in range(len(ranks))]
