@@ -22,6 +22,13 @@ def tensor_arguments(call: Call) -> int:
                                                              if name != "mask")
 
 
+def recorded_masks(call: Call) -> list[Any] | None:
+    """The masks Keras 3 recorded as a call's `mask=`, one per tensor argument (a Ref, or None where that one
+    has none); None when it recorded none."""
+    given = call.kwargs.get("mask")
+    return None if given is None else given if isinstance(given, list) else [given]
+
+
 def array_dtypes(call: Call) -> set[str | None]:
     """The floating dtypes of a Keras 3 operation's array constants (None: float32): a float64 numpy array
     (np.array([0.485, 0.456, 0.406])) makes a float32 tensor's result float64, as Keras 3 promotes."""

@@ -21,9 +21,9 @@ from ..kinds.forward import CHANNELS_FIRST, KERAS, Value, is_image_rank, one_lay
 from ..kinds.masks import carried, time_distributed_mask
 from ..kinds.outside_state import OUTSIDE_STATE
 from ..source import Namer, literal
-from .calls import array_dtypes, autocasts, input_shape, model_calls, tensor_arguments, with_rank
+from .calls import array_dtypes, autocasts, input_shape, model_calls, recorded_masks, tensor_arguments, with_rank
 from .emitter import ClassSource, Emitter
-from .run_order import CLEARS_MASKS_FROM, ClearedMasks, ObjectEffects, clears_masks, run_order
+from .run_order import CLEARS_MASKS_FROM, ClearedMasks, ObjectEffects, cleared_by, run_order
 
 
 class Generator:
@@ -221,7 +221,7 @@ class Generator:
         if emitter.returns_input and call.args:
             self.clearing.same_object((call.layer.name, call.node, 0), call.args[0])
         # an input Keras cast for the layer (another dtype) is a new tensor object: its own mask is cleared
-        self.clearing.mark([ref for ref in clears_masks(call) if values[ref].dtype == dtype], cleared=True)
+        self.clearing.mark([ref for ref in cleared_by(call, kind.name) if values[ref].dtype == dtype], cleared=True)
         assigned = []
         for index, value in enumerate(produced):
             name = source.value(call.layer.name, call.node)
@@ -347,9 +347,8 @@ class Generator:
         operations in the graph), else the masks its inputs carry (Keras 3: only to a call of one tensor argument, a
         list of them counting as one); tf.keras loses one where the model casts its input to another dtype (the
         cast tensor carries none)."""
-        given = call.kwargs.get("mask")
-        if given is not None:
-            recorded = given if isinstance(given, list) else [given]
+        recorded = recorded_masks(call)
+        if recorded is not None:
             if len(recorded) != len(inputs):
                 raise ReadError(f"{self.graph.source}: model {call.layer.key} is called with {len(recorded)} mask(s) "
                                 f"for {len(inputs)} input(s); the config is malformed")

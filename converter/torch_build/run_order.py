@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..graph import Call, Ref
-from ..kinds import lookup
+from .calls import recorded_masks
 
 #: the first Keras whose MultiHeadAttention clears its inputs' masks
 CLEARS_MASKS_FROM = (3, 8)
@@ -103,8 +103,7 @@ class ClearedMasks:
         """A call of a nested model with `effects`, on tensor objects it gets as they are where `same_objects`
         says so (not cast nor reshaped): Keras sets the masks recorded as its `mask=` on them, then its layers
         clear or set them, and an output that is one of them is that object."""
-        recorded = call.kwargs.get("mask")
-        recorded = recorded if isinstance(recorded, list) else [recorded]
+        recorded = recorded_masks(call) or []
         for index, (ref, same_object) in enumerate(zip(call.args, same_objects)):
             if same_object and index < len(recorded) and isinstance(recorded[index], tuple):
                 self.mark([ref], cleared=False)
@@ -123,9 +122,10 @@ class ObjectEffects:
     output_objects: list[int | None]  # each output: the input whose object it is, if one is
 
 
-def clears_masks(call: Call) -> list[Ref]:
-    """The tensors whose masks a call clears: a MultiHeadAttention's query, value and key."""
-    if call.layer.is_model or (kind := lookup(call.layer)) is None or kind.name != _CLEARING:
+def cleared_by(call: Call, kind_name: str) -> list[Ref]:
+    """The tensors whose masks a call of a layer of `kind_name` clears: a MultiHeadAttention's query, value and
+    key."""
+    if kind_name != _CLEARING:
         return []
     found = [item for item in call.positional[:3] if isinstance(item, tuple)]
     return found + [call.kwargs[name] for name in ("query", "value", "key") if isinstance(call.kwargs.get(name), tuple)]
