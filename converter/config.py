@@ -164,6 +164,15 @@ def activation_layer(activation: Any) -> tuple[str, Config] | None:
     return str(activation.get("class_name")), Config(config if isinstance(config, dict) else {}, "activation layer")
 
 
+def activation_identity(activation: Any) -> Any:
+    """What an activation entry computes, for comparing two: a layer given as one without what only names it
+    (its name; Keras 3's shared_object_id, which differs between a Bidirectional's two copies)."""
+    layer = activation_layer(activation)
+    if layer is None:
+        return activation
+    return layer[0], {key: value for key, value in layer[1].items() if key not in ("name", "build_config")}
+
+
 def activation_name(activation: Any) -> str:
     """A Keras activation entry (a name, or Keras 3's serialized dict) as a name; "?" when it is neither. A layer
     given as an activation is named by its class (`LeakyReLU layer`), never by its own name, which is the

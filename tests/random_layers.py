@@ -173,6 +173,8 @@ class LayerSteps:
             options["reset_after"] = c.chance(0.7)
         if c.chance(0.25):  # other activations need the module's own cell (hard_sigmoid: Keras 2's default)
             options["activation"] = c.choice(["relu", "elu", "tanh"])
+            if c.chance(0.2):  # a layer as the cell's activation (both directions' copies of it, in a Bidirectional)
+                options["activation"] = self.activation_layer()
             if kind != "SimpleRNN":
                 options["recurrent_activation"] = c.choice(["hard_sigmoid", "sigmoid", "tanh"])
         count = 2 if kind == "LSTM" else 1

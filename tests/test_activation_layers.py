@@ -15,6 +15,8 @@ from build_harness import check
 WRITERS = ["keras3", "keras2"]
 FEATURES = np.random.default_rng(3).normal(0, 2, (4, 6)).astype("float32")
 IMAGES = np.random.default_rng(4).normal(0, 2, (2, 6, 6, 3)).astype("float32")
+SEQUENCES = np.random.default_rng(5).normal(0, 2, (2, 5, 3)).astype("float32")
+FRAMES = np.random.default_rng(6).normal(0, 2, (2, 3, 5, 5, 2)).astype("float32")
 
 
 def dense_layers(keras):
@@ -36,27 +38,50 @@ def conv_layers(keras):
     return keras.Model(x, L.Conv2D(2, 3, activation=L.ReLU(max_value=6.0))(h))
 
 
+def recurrent_layers(keras):
+    """Inside the cells (keras_rnn(), both directions of a Bidirectional): the options, never the names."""
+    L = keras.layers
+    x = keras.Input((5, 3))
+    h = L.LSTM(4, return_sequences=True, activation=L.ELU(alpha=0.5),
+               recurrent_activation=L.ReLU(max_value=1.0, name="sigmoid"))(x)
+    h = L.GRU(4, return_sequences=True, activation=L.LeakyReLU(name="tanh"))(h)
+    h = L.Bidirectional(L.LSTM(3, return_sequences=True, activation=L.LeakyReLU()))(h)
+    return keras.Model(x, L.SimpleRNN(3, activation=L.ELU(alpha=0.3))(h))
+
+
+def conv_lstm_layers(keras):
+    L = keras.layers
+    x = keras.Input((3, 5, 5, 2))
+    return keras.Model(x, L.ConvLSTM2D(3, 3, padding="same", activation=L.LeakyReLU(),
+                                       recurrent_activation=L.ReLU(max_value=1.0))(x))
+
+
 @pytest.mark.parametrize("writer", WRITERS)
-@pytest.mark.parametrize("build, inputs", [(dense_layers, FEATURES), (conv_layers, IMAGES)], ids=["dense", "conv"])
+@pytest.mark.parametrize("build, inputs", [(dense_layers, FEATURES), (conv_layers, IMAGES),
+                                           (recurrent_layers, SEQUENCES), (conv_lstm_layers, FRAMES)],
+                         ids=["dense", "conv", "recurrent", "conv_lstm"])
 def test_a_layer_given_as_the_activation_computes_as_in_keras(tmp_path, writer, build, inputs):
     """The ELU and the Softmax named `relu` were built by their names, 1.23 off Keras (silently); LeakyReLU
-    was refused by its name (`leaky_re_lu`)."""
+    was refused by its name (`leaky_re_lu`); inside a recurrent cell, every such layer was refused."""
     check(tmp_path, writer, build, [inputs])
 
 
 @pytest.mark.parametrize("writer", WRITERS)
 def test_a_layer_activation_not_built_is_refused_by_its_class(tmp_path, writer):
-    """A recurrent layer's activation runs inside its cell, where only functions are built; a Softmax over
-    another axis than the last is not built either."""
+    """A Softmax over another axis than the last is not built, as a layer's or a recurrent cell's activation;
+    nor is an activation layer with weights of its own (PReLU): tf.keras saves its alpha among the Dense's
+    tensors, which the Dense's rule then refuses."""
     from layer_harness import keras_module
 
     keras = keras_module(writer)
     L = keras.layers
+    prelu = "a PReLU layer" if writer == "keras3" else r"\['kernel', 'bias', 'alpha'\] do not match"
     for name, layer, shape, refusal in (
-            ("lstm", L.LSTM(3, activation=L.ELU(alpha=0.5)), (4, 2), "'ELU layer'"),
+            ("lstm", L.LSTM(3, activation=L.Softmax(axis=0)), (4, 2), "a Softmax layer"),
+            ("prelu", L.Dense(3, activation=L.PReLU()), (4,), prelu),
             ("softmax", L.Conv1D(3, 1, activation=L.Softmax(axis=1, name="softmax")), (4, 2), "a Softmax layer")):
         x = keras.Input(shape)
         path = str(tmp_path / (name + (".keras" if writer == "keras3" else ".h5")))
         keras.Model(x, layer(x)).save(path)
-        with pytest.raises(converter.UnsupportedLayerError, match=refusal):
+        with pytest.raises((converter.UnsupportedLayerError, converter.LayoutError), match=refusal):
             converter.to_torch(path)

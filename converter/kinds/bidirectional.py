@@ -6,7 +6,9 @@ torch does; merge_mode (concat, sum, mul, ave, None) is carried for the module t
 """
 from __future__ import annotations
 
-from ..config import Config
+from typing import Any
+
+from ..config import Config, activation_identity
 from ..graph import Layer
 from ..conversion import LayerConversion, TorchModule
 from .forward import KERAS, Emitter, Value, require_weights
@@ -40,7 +42,8 @@ def _unsupported(layer: Layer) -> str | None:
     backward_class, backward = wrapped(layer.config, "backward_layer")
     if backward_class not in ("", class_name):
         return f"its backward layer is a {backward_class}, its forward one a {class_name}"
-    differing = [key for key in COMPUTING_OPTIONS if backward.get(key) != inner.get(key)] if backward_class else []
+    differing = [key for key in COMPUTING_OPTIONS if _computes(backward, key) != _computes(inner, key)] \
+        if backward_class else []
     if differing:  # a bidirectional torch module computes both directions alike
         return (f"its backward layer has another {' and '.join(differing)} than its forward one; a bidirectional "
                 "torch module computes both directions alike")
@@ -48,6 +51,11 @@ def _unsupported(layer: Layer) -> str | None:
         return (f"its {class_name} has go_backwards=True, so the two directions swap roles and orders, which a "
                 f"bidirectional torch module does not; wrap a {class_name} with go_backwards=False")
     return None
+
+
+def _computes(config: Config, key: str) -> Any:
+    value = config.get(key)
+    return activation_identity(value) if key.endswith("activation") else value
 
 
 def convert(layer: Layer, context: Context) -> LayerConversion:

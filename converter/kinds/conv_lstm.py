@@ -9,7 +9,7 @@ generated module runs the steps with keras_conv_lstm().
 """
 from __future__ import annotations
 
-from ..config import Config, activation_name
+from ..config import Config
 from ..conversion import LayerConversion, TorchModule
 from ..graph import Layer
 from ..layouts import Layout
@@ -59,8 +59,9 @@ def _register(spatial: int) -> None:
         options.update(
             return_sequences=layer.config.bool("return_sequences", False),
             go_backwards=layer.config.bool("go_backwards", False),
-            activation=activation_name(layer.config.get("activation", "tanh")),
-            recurrent_activation=activation_name(layer.config.get("recurrent_activation", "sigmoid")))
+            # as written: a Keras layer given as an activation (LeakyReLU()) is built from its options
+            activation=layer.config.get("activation", "tanh"),
+            recurrent_activation=layer.config.get("recurrent_activation", "sigmoid"))
         return LayerConversion(layer, module, tensors, warnings=warnings, options=options)
 
     def forward(e: Emitter) -> Value:

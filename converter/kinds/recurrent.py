@@ -140,11 +140,14 @@ def rnn_arguments(layer: Layer, class_name: str, config: Config,
         "return_sequences": config.bool("return_sequences", False),
         "go_backwards": config.bool("go_backwards", False),
         "activation": activation_name(config.get("activation", "tanh")),
+        # as written: a Keras layer given as the activation (ELU(alpha=0.5)) is built from its options
+        "activation_entry": config.get("activation", "tanh"),
     }
     if class_name == "SimpleRNN":  # nn.RNN has tanh or relu; for another, keras_rnn() runs on its parameters
         arguments["nonlinearity"] = options["activation"] if options["activation"] in ("tanh", "relu") else "tanh"
     else:
         options["recurrent_activation"] = activation_name(config.get("recurrent_activation", "sigmoid"))
+        options["recurrent_activation_entry"] = config.get("recurrent_activation", "sigmoid")
     if class_name == "GRU":
         options["reset_after"] = _reset_after(layer, class_name, config, role_prefix)
     elif class_name == "CuDNNGRU":
@@ -182,9 +185,10 @@ def needs_own_cell(kind: str, options: dict[str, Any], mask: str | None) -> bool
             or (kind == "GRU" and not options["reset_after"]))
 
 
-def _function(e: Emitter, name: str) -> str:
-    """An activation as a one-argument function for keras_rnn()."""
-    return "lambda t: " + activation(e, name, Value("t", KERAS, 2))
+def _function(e: Emitter, entry: Any) -> str:
+    """An activation (a name, or its entry as written: a layer given as one) as a one-argument function for
+    keras_rnn()."""
+    return "lambda t: " + activation(e, entry, Value("t", KERAS, 2))
 
 
 def refuse_unbuilt_state(e: Emitter, config: Config) -> None:
@@ -232,9 +236,10 @@ def direction(e: Emitter, kind: str, x: str, suffix: str, options: dict[str, Any
     biased = result.module.arguments["bias"]
     bias = f"{module}.bias_ih_l0{suffix}" if biased else "None"
     bias_hh = f"{module}.bias_hh_l0{suffix}" if biased else "None"
-    recurrent = options.get("recurrent_activation", "sigmoid")
+    activation = options.get("activation_entry", options["activation"])
+    recurrent = options.get("recurrent_activation_entry", options.get("recurrent_activation", "sigmoid"))
     return (f"{e.helper('keras_rnn')}({x}, {literal(kind)}, {module}.weight_ih_l0{suffix}, "
-            f"{module}.weight_hh_l0{suffix}, {bias}, {bias_hh}, {_function(e, options['activation'])}, "
+            f"{module}.weight_hh_l0{suffix}, {bias}, {bias_hh}, {_function(e, activation)}, "
             f"{_function(e, recurrent)}, {literal(bool(options.get('reset_after', True)))}, {mask or 'None'}"
             + "".join(f", {state}" for state in states or []) + (", zero_masked=True" if zero_masked else "") + ")")
 
