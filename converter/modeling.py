@@ -9,6 +9,7 @@ from .convert import convert_graph, read_tagged
 from .dependencies import require_torch
 from .errors import ArgumentError, WriteError
 from .graph import ModelGraph
+from .torch_build.codegen import KerasRun
 from .writers import MODEL_FORMATS, check_destination, check_output, suffix_of, write
 from .writers.files import write_text
 
@@ -22,15 +23,17 @@ def refuse_graphless(graph: ModelGraph, what: str) -> None:
                             "converter.load_into(twin, model), or convert the weights (keys are attribute paths)")
 
 
-def module_from_graph(graph: ModelGraph, input_layout: str = "torch", trace: bool = False) -> Any:
-    """The nn.Module of a tagged graph, its weights loaded (checked against their source first)."""
+def module_from_graph(graph: ModelGraph, input_layout: str = "torch", trace: bool = False,
+                      keras: KerasRun | None = None) -> Any:
+    """The nn.Module of a tagged graph, its weights loaded (checked against their source first); built as
+    `keras` (a version and backend) computes, where given (verify), else as the Keras that wrote the file."""
     from .torch_build import build_module
 
     conversion = convert_graph(graph)
     conversion.warn(stacklevel=4)  # the caller of to_torch
     weights = {target.key: target.load() for target in conversion.tensors}
     graph.check_integrity()
-    return build_module(graph, conversion, weights, input_layout, trace)
+    return build_module(graph, conversion, weights, input_layout, trace, keras)
 
 
 def to_torch(source: Any, *, input_layout: str = "torch", architecture: Any = None, variables: str = "raw",

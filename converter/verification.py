@@ -29,6 +29,7 @@ from .modeling import module_from_graph, refuse_graphless
 from .own_module import Capture, keras_layout, paired_submodules, with_fused_activation
 from .precision import (FLOAT64_TOLERANCE, TOLERANCES, amplification_note, computes_in_float64, float64_twin,
                         lowest_precision)
+from .running_keras import computed_differently, running_keras, version_note
 
 
 @dataclass
@@ -313,10 +314,14 @@ def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float | N
         if own:
             warn_if_training(module)
             pairs = paired_submodules(module, convert_graph(graph), mapping) if per_layer else {}
-        else:
-            module = module_from_graph(graph, input_layout, trace=True)
+        else:  # built as the Keras that runs here computes where it differs from the file's (running_keras.py)
+            running = running_keras(graph)
+            differing = computed_differently(graph, input_layout, running) if running else []
+            module = module_from_graph(graph, input_layout, trace=True, keras=running if differing else None)
         keras_model = load_keras_model(source, graph, checked)
         notes = verification_notes(graph, keras_model, checked)
+        if not own and differing and running:
+            notes.append(version_note(graph, running, differing))
         classes = {layer.name: layer.class_name for layer in graph.layers}
     if precision == "float64":
         keras_model = float64_twin(keras_model)

@@ -7,14 +7,14 @@ package imports neither torch nor keras; building a module imports torch.
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..conversion import Conversion
 from ..errors import ArgumentError, LayoutError
 from ..graph import ModelGraph
 from ..source import literal
-from .codegen import Generator
+from .codegen import Generator, KerasRun
 
 # helpers whose source calls other helpers (or converter/padding.py's functions)
 _NEEDS = {"pool": ["same_pad"], "same_pad": ["same_padding"], "conv_transpose": ["transpose_crop"],
@@ -42,17 +42,21 @@ class GeneratedModel:
     source: str
     root: str
     keys: dict[str, str]
+    calls: dict[tuple[str, int], list[str]] = field(default_factory=dict)  # each call's code: (layer key, node)
 
     def module_key(self, key: str) -> str:
         return self.keys.get(key, key)
 
 
 def model_source(graph: ModelGraph, conversion: Conversion, input_layout: str = "torch",
-                 trace: bool = False) -> GeneratedModel:
-    """The Python source of the model's classes and helpers, its root class and its state_dict keys."""
+                 trace: bool = False, keras: KerasRun | None = None) -> GeneratedModel:
+    """The Python source of the model's classes and helpers, its root class and its state_dict keys.
+
+    `keras`: build as that Keras (version, backend) computes (verify, where it runs another Keras than the
+    file's); by default as the Keras that wrote the file."""
     if input_layout not in ("torch", "keras"):
         raise ArgumentError(f"input_layout must be 'torch' or 'keras', not {input_layout!r}")
-    generator = Generator(graph, conversion, input_layout, trace)
+    generator = Generator(graph, conversion, input_layout, trace, keras)
     root = generator.generate()
     if trace:
         generator.helpers.add("to_cl")
@@ -79,7 +83,8 @@ def model_source(graph: ModelGraph, conversion: Conversion, input_layout: str = 
         module_path = paths.get(result.layer.path)
         if module_path is not None and module_path != result.layer.key:
             keys.update({target.key: module_path + target.key[len(result.layer.key):] for target in result.tensors})
-    return GeneratedModel(docstring + _HEADER + "\n\n" + "\n\n".join(parts + classes), root, keys)
+    return GeneratedModel(docstring + _HEADER + "\n\n" + "\n\n".join(parts + classes), root, keys,
+                          generator.calls)
 
 
 def _render(source: Any, trace: bool) -> str:
@@ -96,11 +101,11 @@ def _render(source: Any, trace: bool) -> str:
 
 
 def build_module(graph: ModelGraph, conversion: Conversion, weights: dict[str, Any], input_layout: str = "torch",
-                 trace: bool = False) -> Any:
+                 trace: bool = False, keras: KerasRun | None = None) -> Any:
     """The model as a live nn.Module in eval mode, with `weights` (numpy arrays) loaded strictly."""
     from ..writers.torch_file import as_torch
 
-    generated = model_source(graph, conversion, input_layout, trace)
+    generated = model_source(graph, conversion, input_layout, trace, keras)
     namespace: dict[str, Any] = {"__name__": "weightport_generated"}
     # The source is weightport's own text: names from the file went through Namer, values through literal().
     exec(compile(generated.source, "<weightport generated model>", "exec"), namespace)  # noqa: S102

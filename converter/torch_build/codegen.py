@@ -9,7 +9,7 @@ Generating source text keeps `export` and `to_torch` one path.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from ..config import compute_dtype
 from ..conversion import Conversion
@@ -26,10 +26,19 @@ from .emitter import ClassSource, Emitter
 from .run_order import CLEARS_MASKS_FROM, ClearedMasks, ObjectEffects, cleared_by, run_order
 
 
+@dataclass(frozen=True)
+class KerasRun:
+    """A Keras to build a module as it computes, where not the file's own (verify: the Keras running there)."""
+
+    version: str
+    backend: str
+
+
 class Generator:
     """Generates the classes of one converted model."""
 
-    def __init__(self, graph: ModelGraph, conversion: Conversion, input_layout: str, trace: bool) -> None:
+    def __init__(self, graph: ModelGraph, conversion: Conversion, input_layout: str, trace: bool,
+                 keras: KerasRun | None = None) -> None:
         if graph.root is None:
             raise UnsupportedLayerError(
                 f"{graph.source}: no architecture in this file (a weights-only file): give one with "
@@ -49,11 +58,14 @@ class Generator:
         # per nested model and the inputs a call masks: the class written for such calls
         self.call_class: dict[tuple[tuple[str, ...], tuple[bool, ...]], str] = {}
         self.class_of: dict[tuple[str, ...], ClassSource] = {}  # a model's Keras path -> the class of its module
-        version = re.match(r"(\d+)(?:\.(\d+))?", graph.keras_version)
+        self.calls: dict[tuple[str, int], list[str]] = {}  # (layer key, node) -> its code (init, forward lines)
+        # the Keras whose computation is built: the file's, or (verify) the one that runs the comparison
+        version = re.match(r"(\d+)(?:\.(\d+))?", keras.version if keras else graph.keras_version)
         # a file that does not say (a .weights.h5): the Keras of today
         self.keras_version = (int(version.group(1)), int(version.group(2) or 0)) if version else (3, 99)
         self.keras_major = self.keras_version[0]
-        self.backend = graph.metadata.get("backend")  # legacy .h5 files record it; a .keras archive does not
+        # legacy .h5 files record it; a .keras archive does not (None: TensorFlow is assumed)
+        self.backend = keras.backend if keras else graph.metadata.get("backend")
 
     def convert(self, value: Value, layout: str | None) -> str:
         """`value` as an expression in `layout` (None: as it is)."""
@@ -214,6 +226,7 @@ class Generator:
             kwargs = {key: cast(value) if isinstance(value, Value) else value for key, value in kwargs.items()}
         emitter = Emitter(self, source, call, inputs, kwargs, cast=cast,
                           first_input_cast=bool(inputs) and inputs[0].dtype != first_dtype)
+        init_start = len(source.init)
         produced = kind.forward(emitter)
         produced = carried(kind.name, self.keras_major, inputs, produced if isinstance(produced, list) else [produced],
                            emitter.returns_input)
@@ -230,6 +243,8 @@ class Generator:
             if value.expr != name:
                 source.forward.append(f"{name} = {value.expr}")
             assigned.append(replace(value, expr=name, dtype=value.dtype or dtype))
+        self.calls[(call.layer.key, call.node)] = (
+            source.init[init_start:] + emitter.statements + [value.expr for value in produced])
         return assigned
 
     def found(self, call: Call, ref: Ref, values: dict[Ref, Value]) -> Value:
