@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .config import COMPUTE_DTYPES
 from .graph import BFLOAT16
 
 if TYPE_CHECKING:
@@ -17,7 +18,7 @@ else:
 
 #: what `--dtype` accepts
 OUTPUT_DTYPES = ("float32", "float16", "bfloat16")
-FLOATING = ("float16", "float32", "float64", BFLOAT16)
+FLOATING = COMPUTE_DTYPES  # the tensors --dtype casts
 
 
 def _to_float32(array: np.ndarray, dtype: str) -> np.ndarray:

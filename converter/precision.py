@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import compute_dtype
+from .config import COMPUTE_DTYPES, compute_dtype
 from .errors import VerificationError
 from .graph import Layer, ModelGraph
 
@@ -77,7 +77,7 @@ def _is_floating_policy(policy: Any) -> bool:
     if isinstance(policy, dict):
         inner = policy.get("config")
         policy = inner.get("name") if isinstance(inner, dict) else None
-    return isinstance(policy, str) and policy.split("_")[-1] in ("float16", "bfloat16", "float32", "float64")
+    return isinstance(policy, str) and policy.split("_")[-1] in COMPUTE_DTYPES
 
 
 #: normalizations over a layer's own axes whose divisor comes from the row itself (not moving statistics)

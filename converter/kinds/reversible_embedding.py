@@ -10,7 +10,7 @@ first; `logit_soft_cap` gives tanh(logits / cap) * cap.
 """
 from __future__ import annotations
 
-from ..config import Config
+from ..config import COMPUTE_DTYPES, Config
 from ..conversion import LayerConversion, TorchModule
 from ..graph import Layer
 from ..layouts import Layout
@@ -54,7 +54,7 @@ def forward(e: Emitter) -> Value:
     weight = f"{e.attribute}.weight" if tied else f"{e.attribute}['reverse'].weight"
     dtype = e.config.get("reverse_dtype")
     if dtype is not None:
-        if dtype not in ("float16", "bfloat16", "float32", "float64"):
+        if dtype not in COMPUTE_DTYPES:
             raise e.unsupported(f"reverse_dtype {str(dtype)[:20]!r} is not built (a floating dtype is)")
         hidden, weight = f"{hidden}.to(torch.{dtype})", f"{weight}.to(torch.{dtype})"
     logits = f"F.linear({hidden}, {weight})"

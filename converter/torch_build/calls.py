@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from ..config import COMPUTE_DTYPES
 from ..errors import ReadError
 from ..graph import Call, Layer, Ref
 from ..kinds import Kind
@@ -35,7 +36,7 @@ def array_dtypes(call: Call) -> set[str | None]:
     found: set[str | None] = set()
     for item in [*call.positional, *call.kwargs.values()]:
         recorded = array_constant(item)
-        if recorded is not None and recorded[1] in ("float16", "bfloat16", "float32", "float64"):
+        if recorded is not None and recorded[1] in COMPUTE_DTYPES:
             found.add(None if recorded[1] == "float32" else recorded[1])
     return found
 
