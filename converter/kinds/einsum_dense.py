@@ -18,7 +18,7 @@ from ..conversion import LayerConversion, TorchModule
 from ..graph import Layer
 from ..layouts import Layout
 from . import dense, quantization
-from .forward import KERAS, Emitter, Value, activated, require_weights, tensorflow_bias_add
+from .forward import EINSUM_OPS_ADD_BIAS_FROM, KERAS, Emitter, Value, activated, require_weights, tensorflow_bias_add
 from .registry import Kind, register
 from .rules import Context, Variable, expect_shape, numbered, to_torch
 
@@ -128,7 +128,7 @@ def convert(layer: Layer, context: Context) -> LayerConversion:
         tensors.append(to_torch(layer, "bias", "bias", Layout.SAME))
         if layer.module is not None and backend_dependent(bias):  # a Keras 3 config records its module
             warnings.append(
-                f"layer {layer.key}: its bias {bias} lies along an output axis that is not the last; Keras 3.7 and "
+                f"layer {layer.key}: its bias {bias} lies along an output axis that is not the last; Keras 3.10 and "
                 "later on TensorFlow add such a bias along the output's last axis, or else its axis 1, when that "
                 "axis has the bias's size (tf.nn.bias_add), where JAX, PyTorch and earlier Keras broadcast it: the "
                 "module computes as the Keras that wrote the file did on its backend, TensorFlow unless the file or "
@@ -138,7 +138,7 @@ def convert(layer: Layer, context: Context) -> LayerConversion:
 
 
 def backend_dependent(bias: tuple[int, ...]) -> bool:
-    """Whether Keras 3.7+'s TensorFlow backend may add this bias along another axis than the one it is shaped
+    """Whether Keras 3.10+'s TensorFlow backend may add this bias along another axis than the one it is shaped
     for: one axis longer than 1, and not its last (a bias on the output's last axis is added there by all)."""
     longer = [axis for axis, size in enumerate(bias) if size > 1]
     return len(longer) == 1 and longer[0] != len(bias) - 1
@@ -150,7 +150,7 @@ def forward(e: Emitter) -> Value:
     if result.module.kind != "EinsumDense":
         return dense.forward(e)
     bias = result.module.arguments.get("bias_shape")
-    if bias is not None and backend_dependent(bias) and tensorflow_bias_add(e):
+    if bias is not None and backend_dependent(bias) and tensorflow_bias_add(e, EINSUM_OPS_ADD_BIAS_FROM):
         result.module.arguments["bias_add"] = "tensorflow"
     e.module(result.module)
     x, equation = e.inputs[0], parse(e.config)
@@ -165,10 +165,10 @@ register(Kind(
     unsupported=_unsupported, variables=variables,
     description="as a Dense (`...b,bc->...c`): kernel (in, out) -> weight (out, in), int8-quantized too; any other "
                 "equation: kernel and bias kept as stored, the same einsum; a bias on an axis that is not the "
-                "output's last added as the file's Keras added it (3.7+ on TensorFlow: tf.nn.bias_add's axis, "
+                "output's last added as the file's Keras added it (3.10+ on TensorFlow: tf.nn.bias_add's axis, "
                 "warned)",
     tested="ab,bc->ac and abc,cd->abd with and without bias, int8-quantized; abc,cde->abde, abcd,cde->abe, "
-           "...b,bcd->...cd, ab...,bc->ac..., bias on some output axes (not the last: Keras 3.7+ on TensorFlow, "
+           "...b,bcd->...cd, ab...,bc->ac..., bias on some output axes (not the last: Keras 3.10+ on TensorFlow, "
            "tf.keras), both Keras",
     quantized=(quantization.INT8,),
 ))

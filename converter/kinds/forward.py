@@ -126,12 +126,19 @@ def activation(emitter: Emitter, name: Any, value: Value) -> str:
     return simple[name]
 
 
-def tensorflow_bias_add(e: Emitter) -> bool:
-    """Whether the file's Keras added biases by its TensorFlow backend's rule: from Keras 3.7 its ops.add adds a
-    bias with one axis longer than 1 by tf.nn.bias_add, along the output's last axis when that axis has the
-    bias's size, else axis 1, whichever axis the bias was shaped for; on TensorFlow, or a backend the file does
-    not record (a .keras archive)."""
-    return e.keras_version >= (3, 7) and e.backend in (None, "tensorflow")
+#: from which Keras the layers add their bias with ops.add (whose TensorFlow backend may use tf.nn.bias_add);
+#: before, with `+=`, which broadcasts: the convolutions and ops.add itself from 3.7, EinsumDense (the
+#: MultiHeadAttention projections too, which are EinsumDense layers) from 3.10 (Keras's sources, 3.6 to 3.15)
+OPS_ADD_BIAS_FROM = (3, 7)
+EINSUM_OPS_ADD_BIAS_FROM = (3, 10)
+
+
+def tensorflow_bias_add(e: Emitter, since: tuple[int, int] = OPS_ADD_BIAS_FROM) -> bool:
+    """Whether the file's Keras added biases by its TensorFlow backend's rule: its ops.add (from Keras 3.7; for the
+    layer, from `since`, when it adds its bias with ops.add) adds a bias with one axis longer than 1 by
+    tf.nn.bias_add, along the output's last axis when that axis has the bias's size, else axis 1, whichever axis
+    the bias was shaped for; on TensorFlow, or a backend the file does not record (a .keras archive)."""
+    return e.keras_version >= max(since, OPS_ADD_BIAS_FROM) and e.backend in (None, "tensorflow")
 
 
 def softmax_large_negative(e: Emitter, dtype: str | None) -> float:

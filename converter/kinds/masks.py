@@ -47,6 +47,20 @@ def carried(kind_name: str, keras_major: int, inputs: list[Value], produced: lis
     return [value if value.mask == want else replace(value, mask=want) for value, want in zip(produced, masks)]
 
 
+#: from which Keras 3 a layer called on a list of tensors (the merges, Attention) gives its outputs masks: Keras 3.0
+#: to 3.3 asked its compute_mask with the first argument's `_keras_mask`, which a list has not: none (Keras's sources)
+LIST_CALL_MASKS_FROM = (3, 4)
+#: from which Keras 3 Multiply, Maximum and Minimum fill their inputs' masked steps before merging
+MASKED_MERGES_FROM = (3, 4)
+
+
+def list_call_masks(keras_version: tuple[int, int], called_on_list: bool, produced: list[Value]) -> list[Value]:
+    """`produced` without masks where Keras 3.0 to 3.3 gave a call on a list of tensors none."""
+    if not called_on_list or not (3, 0) <= keras_version < LIST_CALL_MASKS_FROM:
+        return produced
+    return [replace(value, mask=None) if value.mask is not None else value for value in produced]
+
+
 def merged_mask(keras_major: int, masks: list[str | None]) -> str | None:
     """The mask of an elementwise merge (Add, Multiply, ...) of inputs with `masks`: tf.keras keeps the steps every
     masked input keeps (AND over the masked ones), Keras 3 those any input keeps, and none where an input has

@@ -6,7 +6,7 @@ as the operation `keras.ops.numpy.Add`, a different kind.
 from __future__ import annotations
 
 from .forward import KERAS, Emitter, Value, keras_axis, literal
-from .masks import concatenated_mask, merged_mask
+from .masks import MASKED_MERGES_FROM, concatenated_mask, merged_mask
 from .registry import Kind, register
 
 ELEMENTWISE = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
@@ -22,7 +22,7 @@ def elementwise(e: Emitter) -> Value:
     operands = _operands(e)
     kind = e.layer.class_name
     masks = [value.mask for value in e.inputs]
-    if e.keras_major >= 3 and kind in ("Multiply", "Maximum", "Minimum") and any(masks):
+    if e.keras_version >= MASKED_MERGES_FROM and kind in ("Multiply", "Maximum", "Minimum") and any(masks):
         return _keras3_masked(e, kind, masks)
     if kind == "Subtract" and len(operands) != 2:
         raise e.unsupported(f"Subtract takes two inputs, this call has {len(operands)}")
@@ -44,7 +44,7 @@ def elementwise(e: Emitter) -> Value:
 
 
 def _keras3_masked(e: Emitter, kind: str, masks: list[str | None]) -> Value:
-    """Keras 3's Multiply, Maximum and Minimum of masked sequences: masked steps are filled first (ones, or the
+    """Keras 3.4+'s Multiply, Maximum and Minimum of masked sequences: masked steps are filled first (ones, or the
     merge so far) and, for Multiply of all-masked inputs, zeroed after (keras3_masked_merge)."""
     if any(value.rank != 3 for value in e.inputs):
         raise e.unsupported(f"Keras 3 {kind} of masked inputs of rank other than 3 is not built")

@@ -17,8 +17,8 @@ from ..graph import Layer
 from ..layouts import Layout
 from ..regroupings import MergeHeads
 from ..conversion import LayerConversion, TargetTensor, TorchModule
-from .forward import (KERAS, Emitter, Value, literal, require_weights, softmax_large_negative, softmax_zeroes_masked,
-                      tensorflow_bias_add)
+from .forward import (EINSUM_OPS_ADD_BIAS_FROM, KERAS, Emitter, Value, literal, require_weights,
+                      softmax_large_negative, softmax_zeroes_masked, tensorflow_bias_add)
 from .registry import Kind, register
 from .rules import Context, Variable, concatenated, expect_shape, numbered, to_torch
 
@@ -144,7 +144,7 @@ def forward(e: Emitter) -> Value | list[Value]:
     if not result.module.parts:  # nn.MultiheadAttention: the mask as a float added to the scaled scores
         heads = int(result.module.arguments["num_heads"])
         if moves_head_bias(e, heads, int(result.module.arguments["embed_dim"]) // heads, "query"):
-            raise e.unsupported("key_dim=1 with biases: Keras 3.7+ on TensorFlow adds each projection's (heads, 1) "
+            raise e.unsupported("key_dim=1 with biases: Keras 3.10+ on TensorFlow adds each projection's (heads, 1) "
                                 "bias along the sequence when it is as long as there are heads (tf.nn.bias_add), "
                                 "which nn.MultiheadAttention cannot; the weights convert")
         attn_mask = "" if adder is None else \
@@ -181,9 +181,10 @@ def forward(e: Emitter) -> Value | list[Value]:
 
 def moves_head_bias(e: Emitter, heads: int, dim: int, role: str) -> bool:
     """Whether the file's Keras added this projection's (heads, dim) bias along another axis: a (heads, 1) one on
-    Keras 3.7+'s TensorFlow backend (its ops.add: tf.nn.bias_add along axis 1, the sequence, when it is as long
-    as there are heads)."""
-    return dim == 1 and heads > 1 and e.layer.has(f"{role}.bias") and tensorflow_bias_add(e)
+    Keras 3.10+'s TensorFlow backend (the projections are EinsumDense layers; its ops.add: tf.nn.bias_add along
+    axis 1, the sequence, when it is as long as there are heads)."""
+    return (dim == 1 and heads > 1 and e.layer.has(f"{role}.bias")
+            and tensorflow_bias_add(e, EINSUM_OPS_ADD_BIAS_FROM))
 
 
 def heads_projected(e: Emitter, role: str, source: str, heads: int, dim: int) -> str:

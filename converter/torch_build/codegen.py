@@ -18,7 +18,7 @@ from ..errors import ReadError, UnsupportedLayerError
 from ..graph import Call, Layer, ModelGraph, Ref
 from ..kinds import Kind, lookup
 from ..kinds.forward import CHANNELS_FIRST, KERAS, Value, is_image_rank, one_layout
-from ..kinds.masks import carried, time_distributed_mask
+from ..kinds.masks import carried, list_call_masks, time_distributed_mask
 from ..kinds.outside_state import OUTSIDE_STATE
 from ..source import Namer, literal
 from .calls import array_dtypes, autocasts, input_shape, model_calls, recorded_masks, tensor_arguments, with_rank
@@ -230,6 +230,8 @@ class Generator:
         produced = kind.forward(emitter)
         produced = carried(kind.name, self.keras_major, inputs, produced if isinstance(produced, list) else [produced],
                            emitter.returns_input)
+        produced = list_call_masks(self.keras_version, bool(call.positional) and isinstance(call.positional[0], list),
+                                   produced)
         source.forward.extend(emitter.statements)
         if emitter.returns_input and call.args:
             self.clearing.same_object((call.layer.name, call.node, 0), call.args[0])
