@@ -180,7 +180,7 @@ def _as_numpy(value: Any) -> np.ndarray:
 def random_inputs(graph: ModelGraph, samples: int, seed: int = 0) -> list[np.ndarray]:
     """Inputs in a realistic range from the input spec: N(0, 1) floats; integer ids below the vocabulary for an
     integer input or one an Embedding reads (a Keras 2 Sequential gives its Embedding a float32 input: ids
-    held as floats, which Keras casts)."""
+    held as floats, which Keras casts); random booleans for a boolean one (a mask given as an input)."""
     if not graph.inputs:
         raise ArgumentError(f"{graph.source}: the model records no input shapes (a subclassed model): pass its inputs "
                             "(inputs=[arrays] in Python, --input FILE.npz on the command line)")
@@ -191,7 +191,9 @@ def random_inputs(graph: ModelGraph, samples: int, seed: int = 0) -> list[np.nda
         shape = (batch,) + tuple(8 if dim is None else int(dim) for dim in spec.shape[1:])
         readers = [layer for layer in graph.walk() if spec.name in layer.inbound]
         vocabularies = [layer.config.get("input_dim", 10) for layer in readers if layer.class_name == "Embedding"]
-        if spec.dtype.startswith(("int", "uint")) or vocabularies:
+        if spec.dtype == "bool":
+            array = rng.random(shape) < 0.7
+        elif spec.dtype.startswith(("int", "uint")) or vocabularies:
             vocabulary = min(vocabularies, default=10)
             array = rng.integers(0, int(vocabulary), shape).astype(spec.dtype)
             if any(layer.class_name == "Embedding" and layer.config.get("mask_zero") is True for layer in readers):

@@ -142,6 +142,21 @@ def test_verify_a_model_with_a_fixed_batch_size(tmp_path):
         converter.verify(path, inputs=[np.zeros((3, 5), np.float32)] * 2)
 
 
+def test_a_boolean_input_gets_random_booleans(tmp_path):
+    """A mask given as an input (a Softmax's `mask=`): random normal floats there were compared as a float mask
+    (kept where above 0.5) against Keras's cast to bool, 1.0 off; a boolean input gets booleans, both kinds."""
+    import keras
+
+    scores, allowed = keras.Input((4, 4)), keras.Input((4, 4), dtype="bool")
+    model = keras.Model([scores, allowed], keras.layers.Softmax()(scores, mask=allowed))
+    path = str(tmp_path / "masked.keras")
+    model.save(path)
+    report = converter.verify(path)
+    assert report.ok, report
+    arrays = random_inputs(converter.read(path), 8)
+    assert arrays[1].dtype == np.bool_ and 0 < arrays[1].mean() < 1
+
+
 def test_tolerance_scales_with_the_activations_upstream(tmp_path):
     """Activations of 1e3 early on carry float32 rounding of that size into a small output: still ok,
     and the report shows the scale each value was judged against."""

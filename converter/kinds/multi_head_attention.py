@@ -198,7 +198,7 @@ def heads_projected(e: Emitter, role: str, source: str, heads: int, dim: int) ->
 def _masked(e: Emitter, value_of: Value | None, key_of: Value | None) -> bool:
     return (e.kwargs.get("attention_mask") is not None or _causal(e) or _query_mask(e) is not None
             or e.config.get("sliding_window") is not None
-            or any(v is not None and v.mask is not None for v in (value_of, key_of)))
+            or any(input_mask(e, name, v) is not None for name, v in (("value", value_of), ("key", key_of))))
 
 
 def _query_mask(e: Emitter) -> str | None:
@@ -207,7 +207,17 @@ def _query_mask(e: Emitter) -> str | None:
     that carries none; Keras 3 hands the mask on."""
     if e.keras_major < 3 and e.first_input_cast:
         return None
-    return e.inputs[0].mask
+    return input_mask(e, "query", e.inputs[0])
+
+
+def input_mask(e: Emitter, name: str, value: Value | None) -> str | None:
+    """The mask an attention call reads for its `name` input ("query", "value", "key"): the tensor the config
+    gives as its `{name}_mask` (Keras 3.0 to 3.9 record the masks a call ran with, which it runs with again,
+    whatever a MultiHeadAttention before it cleared), else the mask the input carries."""
+    given = e.kwargs.get(f"{name}_mask")
+    if isinstance(given, Value):
+        return given.expr
+    return value.mask if value is not None else None
 
 
 def _causal(e: Emitter) -> bool:
@@ -272,9 +282,10 @@ def keep_mask(e: Emitter, query: str, value: str, value_of: Value | None, key_of
     query_mask = _query_mask(e)
     if query_mask is not None:
         terms.append(f"{query_mask}.bool().unsqueeze(2)")
-    for other in (value_of, key_of):
-        if other is not None and other.mask is not None:
-            terms.append(f"{other.mask}.bool().unsqueeze(1)")
+    for name, other in (("value", value_of), ("key", key_of)):
+        other_mask = input_mask(e, name, other)
+        if other_mask is not None:
+            terms.append(f"{other_mask}.bool().unsqueeze(1)")
     if not terms:
         return None
     mask = e.variable("mask")  # broadcast to (batch, T, S): its terms may lack the batch, T or S
