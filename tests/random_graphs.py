@@ -50,7 +50,7 @@ class Generator(LayerSteps):
     # -- the graph ------------------------------------------------------------------------------
     def build(self) -> Built:
         k = self.k
-        self.linear = self.c.chance(0.25)
+        self.linear = self.c.chance(0.3)
         input_shapes = [self.input_shape() for _ in range(1 if self.linear else self.c.integer(1, 2))]
         inputs = [k.Input(s, name=f"in{i}" if self.c.chance(0.5) else None) for i, s in enumerate(input_shapes)]
         self.steps.append(f"{self.writer}: inputs {input_shapes}{' (a chain)' if self.linear else ''}")
