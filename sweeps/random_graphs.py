@@ -5,6 +5,11 @@ seeds) or tf.keras 2 (odd seeds), saved in every format that Keras writes, conve
 by `to_torch` in both input layouts and exported as `model.py`, and compared with Keras
 (tests/graph_fuzz.py). A failing seed reproduces alone with `--seeds N`.
 
+An earlier Keras 3, installed beside the project's (`pip install --no-deps --target /tmp/keras38
+keras==3.8.0`) and put first on PYTHONPATH, writes and runs the Keras 3 graphs (`--keras3-only`): the
+module must compute as the Keras that wrote the file did (a generator step whose layer that Keras lacks
+is counted as crashed, the generator's own fault).
+
 Keras 3 runs on its torch backend here (KERAS_BACKEND=torch unless set): TensorFlow's CPU
 kernels compute channels_first separable and depthwise convolutions wrongly under Keras 3
 (in eager and graph mode alike), so they cannot be the reference; tf.keras graphs run on
@@ -12,6 +17,7 @@ TensorFlow as always. The saved files do not depend on the backend.
 
     .venv/bin/python sweeps/random_graphs.py --count 2000            # the README figures
     .venv/bin/python sweeps/random_graphs.py --seeds 17 --verbose    # one graph, described
+    PYTHONPATH=/tmp/keras38 .venv/bin/python sweeps/random_graphs.py --keras3-only --count 200 --start 606000
 
 Exit status 1 when any graph mismatched or crashed.
 """
@@ -45,9 +51,14 @@ def main() -> int:
     parser.add_argument("--max-steps", type=int, default=8, help="steps per graph (8)")
     parser.add_argument("--json", metavar="FILE", help="write every outcome as JSON")
     parser.add_argument("--verbose", action="store_true", help="describe every graph")
+    parser.add_argument("--keras3-only", action="store_true",
+                        help="only the Keras 3 graphs (even seeds, COUNT of them): an earlier Keras 3 on PYTHONPATH")
     arguments = parser.parse_args()
     seeds = arguments.seeds if arguments.seeds is not None else range(arguments.start,
                                                                        arguments.start + arguments.count)
+    if arguments.keras3_only and arguments.seeds is None:
+        first = arguments.start + arguments.start % 2
+        seeds = range(first, first + 2 * arguments.count, 2)
     counts: collections.Counter[str] = collections.Counter()
     reasons: collections.Counter[str] = collections.Counter()
     rows, failures = [], []

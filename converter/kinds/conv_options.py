@@ -12,8 +12,8 @@ from typing import Any
 from ..errors import LayoutError
 from ..graph import Layer
 from ..padding import same_padding, transpose_crop
-from .forward import (CHANNELS_FIRST, KERAS, Emitter, Value, activated, literal, require_weights, same,
-                      tensorflow_bias_add)
+from .forward import (CHANNELS_FIRST, KERAS, Emitter, Value, activated, literal, refuse_early_torch_same,
+                      require_weights, same, tensorflow_bias_add)
 from .rules import expect_shape
 
 DATA_FORMATS = ("channels_last", "channels_first")
@@ -111,6 +111,7 @@ def padded(e: Emitter, x: str) -> str:
     arguments = module.arguments
     if options.get("tf_same"):
         kernel, stride, dilation = arguments["kernel_size"], arguments["stride"], arguments["dilation"]
+        refuse_early_torch_same(e, tuple(stride))
         return (f"{e.helper('same_pad')}({x}, {literal(tuple(kernel))}, {literal(tuple(stride))}, "
                 f"{literal(tuple(dilation))})")
     if "pad_before" in options:  # causal: the past only

@@ -141,6 +141,23 @@ def tensorflow_bias_add(e: Emitter, since: tuple[int, int] = OPS_ADD_BIAS_FROM) 
     return e.keras_version >= max(since, OPS_ADD_BIAS_FROM) and e.backend in (None, "tensorflow")
 
 
+#: from which Keras its torch backend pads 'same' as TensorFlow does (Keras's sources, 3.0 to 3.15)
+TORCH_SAME_PADDING_FROM = (3, 9)
+
+
+def refuse_early_torch_same(e: Emitter, strides: tuple[int, ...], average: bool = False) -> None:
+    """Refuse a 'same' layer that Keras 3.0 to 3.8 on their torch backend padded by their own rule, where it may
+    differ from TensorFlow's (which the module builds): with strides, a negative total padding cropped the input
+    (a 1x1 convolution of stride 2 read the odd rows); pooling padded with copies of the edge, which an average
+    counts. Only for a model that ran there: the file or keras_backend says torch."""
+    if e.keras_major != 3 or e.keras_version >= TORCH_SAME_PADDING_FROM or e.backend != "torch":
+        return
+    if e.config.get("padding") == "same" and (average or any(stride > 1 for stride in strides)):
+        raise e.unsupported(f"padding='same'{' with strides' if not average else ''}: Keras {e.keras_version[0]}."
+                            f"{e.keras_version[1]} on its torch backend padded it by its own rule (fixed in "
+                            "Keras 3.9), which is not built")
+
+
 def softmax_large_negative(e: Emitter, dtype: str | None) -> float:
     """The number Keras's Softmax puts at masked scores: -1e9; in float16, where that is -inf (and a row masked
     throughout NaN), -3e4 (Keras 3) or float16's lowest (tf.keras)."""

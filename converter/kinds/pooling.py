@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .forward import KERAS, Emitter, Value, literal, same, spatial_layout
+from .forward import KERAS, Emitter, Value, literal, refuse_early_torch_same, same, spatial_layout
 from .registry import Kind, layer_names, register
 
 
@@ -20,6 +20,7 @@ def local_pooling(kind: str, spatial: int) -> Callable[[Emitter], Value]:
         size = e.config.ints("pool_size", spatial, 2, minimum=1)
         stride = e.config.ints("strides", spatial, minimum=1) if e.config.get("strides") is not None else size
         padding = e.config.choice("padding", ("valid", "same"), "valid")
+        refuse_early_torch_same(e, stride, average=kind == "average")
         x = e.inputs[0]
         expr = (f"{e.helper('pool')}({e.arg(0, layout)}, {literal(kind)}, {literal(size)}, "
                 f"{literal(stride)}, {literal(padding)})")
