@@ -1,7 +1,8 @@
 """verify's Keras and the file's: a Keras 3 file checked with another Keras 3 version or backend than wrote it.
 
-Some layers compute differently from one Keras 3 to the next (EinsumDense's bias from 3.7 on TensorFlow,
-MultiHeadAttention clearing its inputs' masks from 3.8, a masked Softmax from 3.10 and 3.13) and from one
+Some layers compute differently from one Keras 3 to the next (masked merges from 3.4, a convolution's bias
+from 3.7 and EinsumDense's from 3.10 on TensorFlow, MultiHeadAttention clearing its inputs' masks from 3.8 and
+the masks a call ran with no longer recorded from 3.10, a masked Softmax from 3.10 and 3.13) and from one
 backend to another. The module `to_torch` and `export` build follows the Keras that wrote the file (its
 backend: the one the file records, or keras_backend, else TensorFlow), which is what the user's model
 computed. `verify` runs the Keras installed here: where the two compute a layer differently, the module it
@@ -11,30 +12,23 @@ against each Keras's behaviour (tests/test_keras_tf_bias.py, test_attention_clea
 """
 from __future__ import annotations
 
-import re
-
 from .convert import convert_graph
 from .graph import ModelGraph
 from .keras_side import import_keras
-from .torch_build.codegen import KerasRun
+from .torch_build.codegen import KerasRun, minor_version
 
 ASSUMED_BACKEND = "tensorflow"  # where neither the file nor keras_backend names one (a .keras archive)
-
-
-def _minor(version: str) -> tuple[int, int] | None:
-    match = re.match(r"(\d+)(?:\.(\d+))?", version)
-    return (int(match.group(1)), int(match.group(2) or 0)) if match else None
 
 
 def running_keras(graph: ModelGraph) -> KerasRun | None:
     """The installed Keras 3 (version and backend) where it will run a Keras 3 file of another minor version or
     backend; None where verify runs the Keras that wrote it (tf_keras for a Keras 2 file) or one like it."""
-    written = _minor(graph.keras_version)
+    written = minor_version(graph.keras_version)
     if written is not None and written[0] < 3:
         return None
     keras = import_keras("keras")  # TensorFlow's start-up notices kept off stderr
     running = KerasRun(str(getattr(keras, "__version__", "")), keras.backend.backend())
-    minor = _minor(running.version)
+    minor = minor_version(running.version)
     if minor is None or minor[0] < 3:
         return None
     same_version = written is None or minor == written  # unrecorded: built as today's Keras computes already

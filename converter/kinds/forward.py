@@ -155,7 +155,7 @@ def refuse_early_torch_same(e: Emitter, strides: tuple[int, ...], average: bool 
     if e.config.get("padding") == "same" and (average or any(stride > 1 for stride in strides)):
         raise e.unsupported(f"padding='same'{' with strides' if not average else ''}: Keras {e.keras_version[0]}."
                             f"{e.keras_version[1]} on its torch backend padded it by its own rule (fixed in "
-                            "Keras 3.9), which is not built")
+                            "Keras 3.9), which is not built; the weights convert")
 
 
 def softmax_large_negative(e: Emitter, dtype: str | None) -> float:

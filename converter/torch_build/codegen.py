@@ -26,6 +26,12 @@ from .emitter import ClassSource, Emitter
 from .run_order import CLEARS_MASKS_FROM, ClearedMasks, ObjectEffects, cleared_by, run_order
 
 
+def minor_version(version: str) -> tuple[int, int] | None:
+    """(major, minor) of a Keras version string ("3.8.0" -> (3, 8)); None when it names none."""
+    match = re.match(r"(\d+)(?:\.(\d+))?", version)
+    return (int(match.group(1)), int(match.group(2) or 0)) if match else None
+
+
 @dataclass(frozen=True)
 class KerasRun:
     """A Keras to build a module as it computes, where not the file's own (verify: the Keras running there)."""
@@ -60,9 +66,8 @@ class Generator:
         self.class_of: dict[tuple[str, ...], ClassSource] = {}  # a model's Keras path -> the class of its module
         self.calls: dict[tuple[str, int], list[str]] = {}  # (layer key, node) -> its code (init, forward lines)
         # the Keras whose computation is built: the file's, or (verify) the one that runs the comparison
-        version = re.match(r"(\d+)(?:\.(\d+))?", keras.version if keras else graph.keras_version)
         # a file that does not say (a .weights.h5): the Keras of today
-        self.keras_version = (int(version.group(1)), int(version.group(2) or 0)) if version else (3, 99)
+        self.keras_version = minor_version(keras.version if keras else graph.keras_version) or (3, 99)
         self.keras_major = self.keras_version[0]
         # legacy .h5 files record it; a .keras archive does not (None: TensorFlow is assumed)
         self.backend = keras.backend if keras else graph.metadata.get("backend")
