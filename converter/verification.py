@@ -313,6 +313,7 @@ def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float | N
             arrays = random_inputs(graph, samples, seed)
         check_inputs(arrays, graph)
         own = module is not None
+        running, differing = None, []  # the Keras here, where it computes some layers otherwise
         if own:
             warn_if_training(module)
             pairs = paired_submodules(module, convert_graph(graph), mapping) if per_layer else {}
@@ -322,7 +323,7 @@ def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float | N
             module = module_from_graph(graph, input_layout, trace=True, keras=running if differing else None)
         keras_model = load_keras_model(source, graph, checked)
         notes = verification_notes(graph, keras_model, checked)
-        if not own and differing and running:
+        if running and differing:
             notes.append(version_note(graph, running, differing))
         classes = {layer.name: layer.class_name for layer in graph.layers}
     if precision == "float64":

@@ -85,3 +85,17 @@ def test_a_layer_activation_not_built_is_refused_by_its_class(tmp_path, writer):
         keras.Model(x, layer(x)).save(path)
         with pytest.raises((converter.UnsupportedLayerError, converter.LayoutError), match=refusal):
             converter.to_torch(path)
+
+
+def test_inspect_names_a_layer_activation_by_its_class(tmp_path):
+    """The record's options name the activation (`ELU layer`), not the layer's serialized config."""
+    from layer_harness import keras_module
+
+    keras = keras_module("keras3")
+    L = keras.layers
+    x = keras.Input((4, 2))
+    path = str(tmp_path / "cells.keras")
+    keras.Model(x, L.LSTM(3, activation=L.ELU(alpha=0.5))(x)).save(path)
+    (options,) = [layer["options"] for layer in converter.inspect(path).to_dict()["layers"] if layer["options"]]
+    assert options["activation"] == "ELU layer" and set(options) == {
+        "return_sequences", "go_backwards", "activation", "recurrent_activation"}, options

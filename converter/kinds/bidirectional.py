@@ -101,9 +101,9 @@ def forward(e: Emitter) -> Value | list[Value]:
         # steps are zeros in both halves, so that the re-aligned backward sequence lines up
         zero_masked = bool(options["return_sequences"])
         e.statement(f"{forward_values}, {final[0]}, {final[1]} = "
-                    f"{direction(e, kind, x, '', options, mask, forward_states, zero_masked)}")
+                    f"{direction(e, kind, x, '', options, inner, mask, forward_states, zero_masked)}")
         reversed_mask = f"{mask}.flip(1)" if mask else None
-        backward = direction(e, kind, f"{x}.flip(1)", "_reverse", options, reversed_mask, backward_states,
+        backward = direction(e, kind, f"{x}.flip(1)", "_reverse", options, inner, reversed_mask, backward_states,
                              zero_masked)
         e.statement(f"{backward_values}, {final[2]}, {final[3]} = {backward}")
         e.statement(f"{backward_values} = {backward_values}.flip(1)")  # Keras re-aligns the backward sequence

@@ -9,7 +9,7 @@ generated module runs the steps with keras_conv_lstm().
 """
 from __future__ import annotations
 
-from ..config import Config
+from ..config import Config, activation_name
 from ..conversion import LayerConversion, TorchModule
 from ..graph import Layer
 from ..layouts import Layout
@@ -59,9 +59,8 @@ def _register(spatial: int) -> None:
         options.update(
             return_sequences=layer.config.bool("return_sequences", False),
             go_backwards=layer.config.bool("go_backwards", False),
-            # as written: a Keras layer given as an activation (LeakyReLU()) is built from its options
-            activation=layer.config.get("activation", "tanh"),
-            recurrent_activation=layer.config.get("recurrent_activation", "sigmoid"))
+            activation=activation_name(layer.config.get("activation", "tanh")),
+            recurrent_activation=activation_name(layer.config.get("recurrent_activation", "sigmoid")))
         return LayerConversion(layer, module, tensors, warnings=warnings, options=options)
 
     def forward(e: Emitter) -> Value:
@@ -74,8 +73,9 @@ def _register(spatial: int) -> None:
         if e.mask() is not None:
             raise e.unsupported("a masked input is not built yet")
         e.module(result.module)
-        functions = [f"lambda t: {activation(e, options[name], Value('t', KERAS, None))}"
-                     for name in ("activation", "recurrent_activation")]
+        # the entries as written: a Keras layer given as an activation (LeakyReLU()) is built from its options
+        functions = [f"lambda t: {activation(e, e.config.get(name, default), Value('t', KERAS, None))}"
+                     for name, default in (("activation", "tanh"), ("recurrent_activation", "sigmoid"))]
         x = e.arg(0, KERAS)
         expr = (f"{e.helper('keras_conv_lstm')}({x}, {e.attribute}['input'], {e.attribute}['recurrent'], "
                 f"{functions[0]}, {functions[1]}, {literal(options['return_sequences'])}, "

@@ -140,14 +140,11 @@ def rnn_arguments(layer: Layer, class_name: str, config: Config,
         "return_sequences": config.bool("return_sequences", False),
         "go_backwards": config.bool("go_backwards", False),
         "activation": activation_name(config.get("activation", "tanh")),
-        # as written: a Keras layer given as the activation (ELU(alpha=0.5)) is built from its options
-        "activation_entry": config.get("activation", "tanh"),
     }
     if class_name == "SimpleRNN":  # nn.RNN has tanh or relu; for another, keras_rnn() runs on its parameters
         arguments["nonlinearity"] = options["activation"] if options["activation"] in ("tanh", "relu") else "tanh"
     else:
         options["recurrent_activation"] = activation_name(config.get("recurrent_activation", "sigmoid"))
-        options["recurrent_activation_entry"] = config.get("recurrent_activation", "sigmoid")
     if class_name == "GRU":
         options["reset_after"] = _reset_after(layer, class_name, config, role_prefix)
     elif class_name == "CuDNNGRU":
@@ -224,20 +221,21 @@ def initial_states(e: Emitter, kind: str, count: int) -> list[str]:
     return [e.convert(value, KERAS) for value in values]
 
 
-def direction(e: Emitter, kind: str, x: str, suffix: str, options: dict[str, Any], mask: str | None,
-              states: list[str] | None = None, zero_masked: bool = False) -> str:
+def direction(e: Emitter, kind: str, x: str, suffix: str, options: dict[str, Any], config: Config,
+              mask: str | None, states: list[str] | None = None, zero_masked: bool = False) -> str:
     """keras_rnn() over one direction's parameters (`suffix` '' or '_reverse'); returns (outputs, h, c).
 
-    `states` are its initial h (and c for an LSTM), or none for zeros; `zero_masked`: masked steps
-    output zeros (Keras's zero_output_for_mask), not the previous output.
+    The cell's activations are the entries of the recurrent layer's `config` as written: a Keras layer given as
+    one (ELU(alpha=0.5)) is built from its options. `states` are its initial h (and c for an LSTM), or none for
+    zeros; `zero_masked`: masked steps output zeros (Keras's zero_output_for_mask), not the previous output.
     """
     result = require_weights(e)
     module = e.attribute
     biased = result.module.arguments["bias"]
     bias = f"{module}.bias_ih_l0{suffix}" if biased else "None"
     bias_hh = f"{module}.bias_hh_l0{suffix}" if biased else "None"
-    activation = options.get("activation_entry", options["activation"])
-    recurrent = options.get("recurrent_activation_entry", options.get("recurrent_activation", "sigmoid"))
+    activation = config.get("activation", "tanh")
+    recurrent = config.get("recurrent_activation", "sigmoid")
     return (f"{e.helper('keras_rnn')}({x}, {literal(kind)}, {module}.weight_ih_l0{suffix}, "
             f"{module}.weight_hh_l0{suffix}, {bias}, {bias_hh}, {_function(e, activation)}, "
             f"{_function(e, recurrent)}, {literal(bool(options.get('reset_after', True)))}, {mask or 'None'}"
@@ -275,7 +273,8 @@ def recurrent_forward(e: Emitter, class_name: str, config: Config) -> Value | li
     outputs, h, c = e.variable("outputs"), e.variable("h"), e.variable("c")
     if needs_own_cell(class_name, options, mask):
         zero_masked = config.bool("zero_output_for_mask", False)  # Keras 3 records it; tf.keras's is False
-        e.statement(f"{outputs}, {h}, {c} = {direction(e, class_name, x, '', options, mask, states, zero_masked)}")
+        steps = direction(e, class_name, x, '', options, config, mask, states, zero_masked)
+        e.statement(f"{outputs}, {h}, {c} = {steps}")
         last = f"{outputs}[:, -1]"  # Keras's last output: zeros, not the initial state, if every step is masked
     else:
         hx = f", {torch_states(class_name, [states])}" if states else ""
