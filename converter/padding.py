@@ -19,6 +19,39 @@ def same_padding(size: int, kernel: int, stride: int, dilation: int) -> tuple[in
     return total // 2, total - total // 2
 
 
+def keras_torch_same_padding(size: int, kernel: int, stride: int, dilation: int, crops: bool) -> tuple[int, int]:
+    """Keras 3's 'same' padding of one axis on its torch backend, (before, after).
+
+    The total is TensorFlow's, d*(k-1) - (n-1) % s, split the same way (the odd one after); Keras 3.0 to 3.8
+    (`crops`) did not clamp it at 0, so a negative total crops: a 1x1 window of stride 2 over an even size
+    reads the odd positions.
+    """
+    total = dilation * (kernel - 1) - (size - 1) % stride
+    if not crops:
+        total = max(total, 0)
+    return total // 2, (total + 1) // 2
+
+
+def keras_torch_transpose_padding(kernel: int, stride: int, dilation: int, output_padding: int | None,
+                                  clamps: bool) -> tuple[int, int]:
+    """One axis of a 'same' transposed convolution of Keras 3.0 to 3.14 on its torch backend: torch's
+    (padding, output_padding), a symmetric crop and an extension at the end (Keras 3.15 crops as TensorFlow
+    does). An output padding of at least the stride: Keras 3.14 (`clamps`) makes it stride - 1, earlier Keras
+    fail.
+    """
+    effective = dilation * (kernel - 1) + 1
+    if output_padding is None:
+        output_padding = stride - effective % 2
+    pad = max(-((effective % 2 - effective + output_padding) // 2), 0)
+    extra = 2 * pad + effective % 2 - effective + output_padding
+    if extra >= stride:
+        if not clamps:
+            raise ValueError(f"output padding {extra} at least the stride {stride}: Keras's torch backend cannot "
+                             "compute this transposed convolution either")
+        extra = stride - 1
+    return pad, extra
+
+
 def transpose_crop(size: int, kernel: int, stride: int, dilation: int, padding: str,
                    output_padding: int | None) -> tuple[int, int, int]:
     """One axis of a transposed convolution: (crop start, output size, output_padding for torch).

@@ -25,7 +25,9 @@ from .errors import ReadError
 #: class named after a model must not replace one (tests/test_config_properties.py checks the list is whole).
 MODULE_NAMES = frozenset({
     "torch", "nn", "F", "math", "warnings", "OrderedDict", "load", "self", "to_cf", "to_cl", "torch_layout",
-    "autocast", "same_pad", "same_padding", "transpose_crop", "pool", "conv_transpose", "keras_tf_bias",
+    "autocast", "same_pad", "same_padding", "transpose_crop", "pool", "keras_torch_same_pad", "keras_torch_pool",
+    "keras_torch_same_padding", "keras_torch_conv_transpose", "keras_torch_transpose_padding", "conv_transpose",
+    "keras_tf_bias",
     "keras_tf_channels_first_bias", "hard_sigmoid_keras2", "keras_relu", "keras_rnn", "keras_conv_lstm",
     "keras_int8_inputs", "time_distributed", "integer_lookup", "squeezed_one_hot", "center_crop",
     "float32_quotient", "aspect_crop", "aspect_pad", "keras_dot", "masked_mean", "mirror_pad",

@@ -238,7 +238,9 @@ class LayerSteps:
         if kind == "Masking":
             return self.masked(x)
         if kind in ("MaxPooling1D", "AveragePooling1D"):
-            return self.call(kind, x, pool_size=min(2, steps), padding=c.choice(["valid", "same"]))
+            # windows of 1 to 3 and strides that make 'same' pad unevenly or crop (Keras's torch backend)
+            return self.call(kind, x, pool_size=c.integer(1, min(3, steps)), strides=c.choice([None, 1, 2]),
+                             padding=c.choice(["valid", "same"]))
         if kind == "ZeroPadding1D":
             return self.call(kind, x, (c.integer(0, 2), c.integer(0, 2)))
         if kind == "Cropping1D":
@@ -326,7 +328,8 @@ class LayerSteps:
                 return self.call("GlobalAveragePooling2D", x, data_format=data_format)
             return self.call(kind, x, (c.integer(2, spatial[0]), c.integer(2, spatial[1])), data_format=data_format)
         if kind in ("MaxPooling2D", "AveragePooling2D"):
-            return self.call(kind, x, pool_size=min(2, *spatial), padding=c.choice(["valid", "same"]),
+            return self.call(kind, x, pool_size=(c.integer(1, min(3, spatial[0])), c.integer(1, min(3, spatial[1]))),
+                             strides=c.choice([None, 1, 2]), padding=c.choice(["valid", "same"]),
                              data_format=data_format)
         if kind in ("GlobalAveragePooling2D", "GlobalMaxPooling2D", "UpSampling2D", "ZeroPadding2D"):
             return self.call(kind, x, data_format=data_format)
@@ -356,7 +359,8 @@ class LayerSteps:
         kind = c.choice(["MaxPooling3D", "AveragePooling3D", "GlobalAveragePooling3D", "GlobalMaxPooling3D",
                          "Flatten", "ZeroPadding3D", "Cropping3D", "UpSampling3D", "Reshape"])
         if kind in ("MaxPooling3D", "AveragePooling3D"):
-            return self.call(kind, x, pool_size=min(2, depth, height, width), padding=c.choice(["valid", "same"]))
+            return self.call(kind, x, pool_size=min(2, depth, height, width), strides=c.choice([None, 1, 2]),
+                             padding=c.choice(["valid", "same"]))
         if kind == "Cropping3D":
             return self.call(kind, x, ((0, (depth - 1) // 2), ((height - 1) // 2, 0), (0, 0)))
         if kind == "ZeroPadding3D":

@@ -35,28 +35,51 @@ def test_a_file_of_an_earlier_keras_3_computes_as_that_keras_did(version, name):
         np.testing.assert_allclose(got.numpy(), want, atol=1e-5, rtol=1e-5)
 
 
-def test_strided_same_padding_of_keras_before_3_9_on_torch_is_refused(tmp_path):
-    """Keras 3.0 to 3.8 on their torch backend padded 'same' with strides by their own rule (a 1x1 convolution of
-    stride 2 read the odd rows; pooling padded with edge copies, which an average counts): found by the fuzzer run
-    with Keras 3.3 to 3.8 on torch, 0.03 to 1.0 off. Such a model (keras_backend="torch", or an .h5 recording it)
-    is refused by name; the same file of a model run on TensorFlow, or of Keras 3.9, builds."""
-    from helpers import keras3, with_keras_version
+TORCH_VERSIONS = ["3.3", "3.8", "3.14", "3.15"]
 
-    keras = keras3()
-    L = keras.layers
-    for name, layer in (("conv", L.Conv2D(2, 1, strides=2, padding="same")),
-                        ("transposed", L.Conv2DTranspose(2, 3, strides=2, padding="same")),
-                        ("average", L.AveragePooling2D(3, strides=1, padding="same")),
-                        ("maximum", L.MaxPooling2D(1, strides=2, padding="same"))):
-        inputs = keras.Input((4, 6, 3))
-        keras.Model(inputs, layer(inputs)).save(tmp_path / f"{name}.keras")
-        early = with_keras_version(tmp_path / f"{name}.keras", tmp_path / f"{name}_38.keras", "3.8.0")
-        with pytest.raises(converter.UnsupportedLayerError, match=r"Keras 3\.8 on its torch backend padded it"):
-            converter.to_torch(str(early), keras_backend="torch")
-        converter.to_torch(str(early), keras_backend="tensorflow")
-        later = with_keras_version(tmp_path / f"{name}.keras", tmp_path / f"{name}_39.keras", "3.9.0")
-        converter.to_torch(str(later), keras_backend="torch")
-    inputs = keras.Input((4, 6, 3))  # stride 1: both rules pad alike
-    keras.Model(inputs, L.Conv2D(2, 3, padding="same")(inputs)).save(tmp_path / "unstrided.keras")
-    converter.to_torch(str(with_keras_version(tmp_path / "unstrided.keras", tmp_path / "u38.keras", "3.8.0")),
-                       keras_backend="torch")
+
+@pytest.mark.parametrize("version", TORCH_VERSIONS)
+def test_same_padding_on_the_torch_backend_computes_as_that_keras_did(version, tmp_path):
+    """Keras 3's torch backend pads 'same' by rules of its own, which changed from version to version: an average
+    pooling padded unevenly counts edge copies (every version; Keras 3.0 to 3.4 padded a zero, on the wrong axis),
+    Keras 3.0 to 3.8 crop where the total is negative (a 1x1 convolution of stride 2 reads the odd rows) and
+    give an even padding in reverse axis order, and Keras 3.0 to 3.14 pad transposed convolutions by torch's
+    symmetric rule. Found by the fuzzer with Keras 3.3 to 3.8 on torch (0.03 to 1.0 off), and by a sweep of
+    pool and stride sizes with each Keras 3 from 3.0.5 to 3.15 (`fixtures/keras3.N-torch`, one output per
+    layer). A model that ran there (keras_backend="torch", or an .h5 recording it) is built as that Keras
+    computed; the module built and the exported model.py match its outputs, and the same file built as
+    TensorFlow pads differs."""
+    from graph_fuzz import run_exported
+
+    io = np.load(fixture(f"keras{version}-torch/io.npz"))
+    inputs = [io[f"torch_same_in{i}"] for i in range(sum(key.startswith("torch_same_in") for key in io.files))]
+    expected = [io[f"torch_same_out{i}"] for i in range(sum(key.startswith("torch_same_out") for key in io.files))]
+    path = fixture(f"keras{version}-torch/torch_same.keras")
+    module = converter.to_torch(path, input_layout="keras", keras_backend="torch")
+    tensorflow_rule = converter.to_torch(path, input_layout="keras")  # what a .keras is taken for by default
+    with torch.no_grad():
+        outputs = module(*[torch.from_numpy(array) for array in inputs])
+        assumed = tensorflow_rule(*[torch.from_numpy(array) for array in inputs])
+    assert len(outputs) == len(expected) >= 70
+    for got, want in zip(outputs, expected):
+        np.testing.assert_allclose(got.numpy(), want, atol=1e-5, rtol=1e-5)
+    differing = sum(got.shape != want.shape or not np.allclose(got.numpy(), want, atol=1e-3)
+                    for got, want in zip(assumed, expected))
+    assert differing >= 5
+    for got, want in zip(run_exported(path, inputs, tmp_path, "torch"), expected):  # torch layout, Keras's back
+        np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
+
+
+def test_keras_torch_padding_equals_tensorflows_where_it_clamps():
+    """From Keras 3.9 the torch backend's 'same' padding of a convolution is TensorFlow's, for every size, kernel,
+    stride and dilation; before, only where the total is not negative."""
+    from converter.padding import keras_torch_same_padding, same_padding
+
+    for size in range(1, 12):
+        for kernel in range(1, 6):
+            for stride in range(1, 5):
+                for dilation in range(1, 3):
+                    tensorflow = same_padding(size, kernel, stride, dilation)
+                    assert keras_torch_same_padding(size, kernel, stride, dilation, False) == tensorflow
+                    early = keras_torch_same_padding(size, kernel, stride, dilation, True)
+                    assert early == tensorflow or sum(early) < 0

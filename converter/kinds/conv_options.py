@@ -12,8 +12,8 @@ from typing import Any
 from ..errors import LayoutError
 from ..graph import Layer
 from ..padding import same_padding, transpose_crop
-from .forward import (CHANNELS_FIRST, KERAS, Emitter, Value, activated, literal, refuse_early_torch_same,
-                      require_weights, same, tensorflow_bias_add)
+from .forward import (CHANNELS_FIRST, KERAS, Emitter, Value, activated, literal, require_weights, same,
+                      tensorflow_bias_add, torch_same_crops)
 from .rules import expect_shape
 
 DATA_FORMATS = ("channels_last", "channels_first")
@@ -111,8 +111,8 @@ def padded(e: Emitter, x: str) -> str:
     arguments = module.arguments
     if options.get("tf_same"):
         kernel, stride, dilation = arguments["kernel_size"], arguments["stride"], arguments["dilation"]
-        refuse_early_torch_same(e, tuple(stride))
-        return (f"{e.helper('same_pad')}({x}, {literal(tuple(kernel))}, {literal(tuple(stride))}, "
+        helper = "keras_torch_same_pad" if torch_same_crops(e) else "same_pad"  # Keras 3.0-3.8 on torch crop
+        return (f"{e.helper(helper)}({x}, {literal(tuple(kernel))}, {literal(tuple(stride))}, "
                 f"{literal(tuple(dilation))})")
     if "pad_before" in options:  # causal: the past only
         pads = [p for pair in reversed(options["pad_before"]) for p in pair]

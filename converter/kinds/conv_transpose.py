@@ -9,8 +9,8 @@ from ..graph import Layer
 from ..layouts import Layout
 from ..conversion import LayerConversion, TorchModule
 from .conv_options import channels_first_bias, check_kernel_size, transpose_options
-from .forward import (CHANNELS_FIRST, KERAS, Emitter, Value, activated, literal, refuse_early_torch_same,
-                      require_weights, same)
+from .forward import (CHANNELS_FIRST, KERAS, Emitter, Value, activated, literal, require_weights, same,
+                      torch_transpose_clamps)
 from .registry import Kind, register
 from .rules import Context, expect_shape, kernel_and_bias, with_bias
 
@@ -44,8 +44,12 @@ def forward(e: Emitter) -> Value:
     module = result.module  # output padding is worked out per input size by conv_transpose()
     e.module(TorchModule(module.kind, {**module.arguments, "output_padding": 0}))
     options = result.options
-    refuse_early_torch_same(e, tuple(module.arguments["stride"]))
     x = e.inputs[0]
+    clamps = torch_transpose_clamps(e) if options["keras_padding"] == "same" else None
+    if clamps is not None:  # Keras 3.0-3.14 on torch: torch's symmetric padding, an output padding at the end
+        expr = (f"{e.helper('keras_torch_conv_transpose')}({e.attribute}, {e.arg(0, layout)}, "
+                f"{literal(options['keras_output_padding'])}, {literal(clamps)})")
+        return activated(e, same(x, channels_first_bias(e, expr, f"{e.attribute}.bias"), layout=layout))
     expr = (f"{e.helper('conv_transpose')}({e.attribute}, {e.arg(0, layout)}, "
             f"{literal(options['keras_padding'])}, {literal(options['keras_output_padding'])})")
     return activated(e, same(x, channels_first_bias(e, expr, f"{e.attribute}.bias"), layout=layout))

@@ -145,17 +145,39 @@ def tensorflow_bias_add(e: Emitter, since: tuple[int, int] = OPS_ADD_BIAS_FROM) 
 TORCH_SAME_PADDING_FROM = (3, 9)
 
 
-def refuse_early_torch_same(e: Emitter, strides: tuple[int, ...], average: bool = False) -> None:
-    """Refuse a 'same' layer that Keras 3.0 to 3.8 on their torch backend padded by their own rule, where it may
-    differ from TensorFlow's (which the module builds): with strides, a negative total padding cropped the input
-    (a 1x1 convolution of stride 2 read the odd rows); pooling padded with copies of the edge, which an average
-    counts. Only for a model that ran there: the file or keras_backend says torch."""
-    if e.keras_major != 3 or e.keras_version >= TORCH_SAME_PADDING_FROM or e.backend != "torch":
-        return
-    if e.config.get("padding") == "same" and (average or any(stride > 1 for stride in strides)):
-        raise e.unsupported(f"padding='same'{' with strides' if not average else ''}: Keras {e.keras_version[0]}."
-                            f"{e.keras_version[1]} on its torch backend padded it by its own rule (fixed in "
-                            "Keras 3.9), which is not built; the weights convert")
+TORCH_POOL_PADDING_FROM = (3, 5)  # an average pooling's 'same' padding as a max pooling's (keras_torch_pool)
+TORCH_TRANSPOSE_CLAMPS_FROM, TORCH_TRANSPOSE_CROPS_FROM = (3, 14), (3, 15)
+
+
+def _keras_torch(e: Emitter) -> bool:
+    """Whether Keras 3 ran this model on its torch backend (the file or keras_backend says so)."""
+    return e.keras_major == 3 and e.backend == "torch"
+
+
+def torch_same_crops(e: Emitter) -> bool:
+    """Whether a strided 'same' convolution's padding crops where its total is negative: Keras 3.0 to 3.8 on
+    their torch backend (padding.keras_torch_same_padding); every other Keras pads as TensorFlow does."""
+    return _keras_torch(e) and e.keras_version < TORCH_SAME_PADDING_FROM
+
+
+def torch_pool_rule(e: Emitter, average: bool) -> str | None:
+    """The rule of runtime.keras_torch_pool by which Keras's torch backend pads a 'same' pooling where it
+    differs from TensorFlow's: None elsewhere (and for a max pooling from Keras 3.9: its edge copies pool as
+    TensorFlow's -inf)."""
+    if not _keras_torch(e) or (not average and e.keras_version >= TORCH_SAME_PADDING_FROM):
+        return None
+    if average and e.keras_version < TORCH_POOL_PADDING_FROM:
+        return "zeros"
+    return "crops" if e.keras_version < TORCH_SAME_PADDING_FROM else "clamped"
+
+
+def torch_transpose_clamps(e: Emitter) -> bool | None:
+    """For a 'same' transposed convolution of Keras 3.0 to 3.14 on their torch backend, whether an output padding
+    of at least the stride is clamped (3.14) rather than refused (runtime.keras_torch_conv_transpose); None
+    where the output is cropped as TensorFlow crops it."""
+    if not _keras_torch(e) or e.keras_version >= TORCH_TRANSPOSE_CROPS_FROM:
+        return None
+    return e.keras_version >= TORCH_TRANSPOSE_CLAMPS_FROM
 
 
 def softmax_large_negative(e: Emitter, dtype: str | None) -> float:

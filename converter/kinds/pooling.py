@@ -7,21 +7,26 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .forward import KERAS, Emitter, Value, literal, refuse_early_torch_same, same, spatial_layout
+from .forward import KERAS, Emitter, Value, literal, same, spatial_layout, torch_pool_rule
 from .registry import Kind, layer_names, register
 
 
 
 def local_pooling(kind: str, spatial: int) -> Callable[[Emitter], Value]:
-    """The forward of a local pooling: TensorFlow's 'same' padding (-inf for max, excluded from averages)."""
+    """The forward of a local pooling: TensorFlow's 'same' padding (-inf for max, excluded from averages), or
+    Keras's torch backend's where it differs (edge copies an uneven average counts; Keras 3.0 to 3.8 crop)."""
 
     def forward(e: Emitter) -> Value:
         layout = spatial_layout(e)
         size = e.config.ints("pool_size", spatial, 2, minimum=1)
         stride = e.config.ints("strides", spatial, minimum=1) if e.config.get("strides") is not None else size
         padding = e.config.choice("padding", ("valid", "same"), "valid")
-        refuse_early_torch_same(e, stride, average=kind == "average")
         x = e.inputs[0]
+        rule = torch_pool_rule(e, average=kind == "average") if padding == "same" else None
+        if rule is not None:
+            expr = (f"{e.helper('keras_torch_pool')}({e.arg(0, layout)}, {literal(kind)}, {literal(size)}, "
+                    f"{literal(stride)}, {literal(rule)})")
+            return same(x, expr, layout=layout)
         expr = (f"{e.helper('pool')}({e.arg(0, layout)}, {literal(kind)}, {literal(size)}, "
                 f"{literal(stride)}, {literal(padding)})")
         return same(x, expr, layout=layout)

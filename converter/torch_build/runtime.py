@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..padding import same_padding, transpose_crop  # copied into exported files beside the helpers
+# copied into exported files beside the helpers
+from ..padding import keras_torch_same_padding, keras_torch_transpose_padding, same_padding, transpose_crop
 
 
 def to_cf(x: torch.Tensor) -> torch.Tensor:
@@ -64,6 +65,62 @@ def pool(x: torch.Tensor, kind: str, size: tuple, stride: tuple, padding: str) -
     total = avg_pool(same_pad(x, size, stride, ones), size, stride)
     count = avg_pool(same_pad(torch.ones_like(x[:1, :1]), size, stride, ones), size, stride)
     return total / count
+
+
+def keras_torch_same_pad(x: torch.Tensor, kernel: tuple, stride: tuple, dilation: tuple) -> torch.Tensor:
+    """Keras 3.0 to 3.8's 'same' padding of a strided convolution on their torch backend, of a channels-first
+    tensor: zeros, the odd one after, and a negative total crops (keras_torch_same_padding). Where every axis
+    pads evenly, those Keras gave torch's convolution the paddings in reverse axis order."""
+    pads = [keras_torch_same_padding(size, k, s, d, True) for size, k, s, d in zip(x.shape[2:], kernel, stride,
+                                                                                     dilation)]
+    if all(before == after for before, after in pads):
+        pads = pads[::-1]
+        if any(before < 0 for before, _ in pads):
+            raise ValueError(f"padding {[before for before, _ in pads]}: Keras's torch backend cannot convolve an "
+                             f"input of size {tuple(x.shape[2:])} either (negative padding)")
+    return F.pad(x, [p for pair in reversed(pads) for p in pair])
+
+
+def keras_torch_pool(x: torch.Tensor, kind: str, size: tuple, stride: tuple, rule: str) -> torch.Tensor:
+    """Keras 3's 'same' max or average pooling on its torch backend, of a channels-first tensor.
+
+    The padding is keras_torch_same_padding's, unclamped (a negative total crops) but for rule 'clamped' (Keras
+    3.9 on). Where every axis pads evenly, torch's own padding (left out of averages, as TensorFlow does; rule
+    'crops', Keras 3.0 to 3.8, gave it in reverse axis order); else the input is padded with copies of its edge,
+    which an average counts. Rule 'zeros' (Keras 3.0 to 3.4's average): torch's padding of the shorter side, and
+    for each uneven axis a zero at the end of one of the last axes (they listed only the uneven ones), counted.
+    """
+    spatial = x.ndim - 2
+    max_pool = (F.max_pool1d, F.max_pool2d, F.max_pool3d)[spatial - 1]
+    avg_pool = (F.avg_pool1d, F.avg_pool2d, F.avg_pool3d)[spatial - 1]
+    pads = [keras_torch_same_padding(n, k, s, 1, rule != "clamped") for n, k, s in zip(x.shape[2:], size, stride)]
+    padding = [before for before, _ in pads]
+    if rule == "zeros":
+        x = F.pad(x, [0, 1] * sum(before != after for before, after in pads))
+    elif rule == "crops" and all(before == after for before, after in pads):
+        padding = padding[::-1]
+    elif any(before != after for before, after in pads):
+        x = F.pad(x, [p for pair in reversed(pads) for p in pair], mode="replicate")
+        padding = [0] * spatial
+    if kind == "max":
+        return max_pool(x, size, stride, padding=padding)
+    return avg_pool(x, size, stride, padding=padding, count_include_pad=False)
+
+
+def keras_torch_conv_transpose(module: nn.ConvTranspose1d | nn.ConvTranspose2d | nn.ConvTranspose3d,
+                               x: torch.Tensor, output_padding, clamps: bool) -> torch.Tensor:
+    """Keras 3.0 to 3.14's 'same' transposed convolution on their torch backend, of a channels-first tensor:
+    torch's symmetric padding and output padding as keras_torch_transpose_padding says."""
+    paddings, extras = [], []
+    for axis in range(x.ndim - 2):
+        extra_in = output_padding[axis] if isinstance(output_padding, (list, tuple)) else output_padding
+        padding, extra = keras_torch_transpose_padding(module.kernel_size[axis], module.stride[axis],
+                                                       module.dilation[axis], extra_in, clamps)
+        paddings.append(padding)
+        extras.append(extra)
+    function = (F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d)[x.ndim - 3]
+    return function(x, module.weight, module.bias, module.stride, tuple(paddings), tuple(extras), module.groups,
+                    module.dilation)
 
 
 def conv_transpose(module: nn.ConvTranspose1d | nn.ConvTranspose2d | nn.ConvTranspose3d, x: torch.Tensor,
