@@ -2,11 +2,13 @@
 
 Each holds layers that compute differently in the Keras 3 after it: masked merges (3.3), a channels_first
 convolution's bias (3.6), MultiHeadAttention's masks (3.7, 3.9: recorded in the config), EinsumDense's bias and a
-masked Softmax (3.9, 3.12).
+masked Softmax (3.9, 3.12), and a layer of another dtype that drops its input's mask when it casts it (3.13: Keras
+3.5 to 3.13 cast to a new tensor without the mask; 3.14 keeps it).
 The module follows the Keras that wrote the file. Found by the random-graph fuzzer run with those Keras versions
 (sweeps/random_graphs.py with an earlier keras on PYTHONPATH): the masked merges (Keras 3.3) and EinsumDense's bias
 (Keras 3.8) were built as later Keras computes them, 0.1 to 0.6 off; the masks Keras 3.8 and 3.9 record for a
-MultiHeadAttention's call (it runs with them, whatever an attention before it cleared) were not read, 0.064 off.
+MultiHeadAttention's call (it runs with them, whatever an attention before it cleared) were not read, 0.064 off;
+the masks Keras 3.10 to 3.13 drop on a cast were kept (seed 672108: a float64 Dense before a Bidirectional LSTM).
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import converter
 from helpers import fixture
 
 CASES = [("3.3", "merges"), ("3.6", "conv_bias"), ("3.7", "attention_masks"), ("3.9", "einsum_bias"),
-         ("3.9", "masked_softmax"), ("3.9", "attention_masks"), ("3.12", "masked_softmax")]
+         ("3.9", "masked_softmax"), ("3.9", "attention_masks"), ("3.12", "masked_softmax"), ("3.13", "cast_masks")]
 
 
 @pytest.mark.parametrize("version, name", CASES, ids=[f"{version}-{name}" for version, name in CASES])

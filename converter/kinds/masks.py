@@ -61,6 +61,18 @@ def list_call_masks(keras_version: tuple[int, int], called_on_list: bool, produc
     return [replace(value, mask=None) if value.mask is not None else value for value in produced]
 
 
+#: Keras 3.5 to 3.13 cast a layer's floating input to the layer's compute dtype as a new tensor without the
+#: input's mask: the layer runs unmasked and its outputs carry no mask (3.14 sets the mask on the cast tensor)
+CAST_DROPS_MASK_FROM, CAST_KEEPS_MASK_FROM = (3, 5), (3, 14)
+
+
+def cast_input(keras_version: tuple[int, int], value: Value, cast: Value) -> Value:
+    """`cast`, the layer's input `value` cast to the layer's compute dtype, with the mask Keras gives it."""
+    if cast is value or not CAST_DROPS_MASK_FROM <= keras_version < CAST_KEEPS_MASK_FROM:
+        return cast
+    return replace(cast, mask=None)
+
+
 def merged_mask(keras_major: int, masks: list[str | None]) -> str | None:
     """The mask of an elementwise merge (Add, Multiply, ...) of inputs with `masks`: tf.keras keeps the steps every
     masked input keeps (AND over the masked ones), Keras 3 those any input keeps, and none where an input has

@@ -18,7 +18,7 @@ from ..errors import ReadError, UnsupportedLayerError
 from ..graph import Call, Layer, ModelGraph, Ref
 from ..kinds import Kind, lookup
 from ..kinds.forward import CHANNELS_FIRST, KERAS, Value, is_image_rank, one_layout
-from ..kinds.masks import carried, list_call_masks, time_distributed_mask
+from ..kinds.masks import carried, cast_input, list_call_masks, time_distributed_mask
 from ..kinds.outside_state import OUTSIDE_STATE
 from ..source import Namer, literal
 from .calls import array_dtypes, autocasts, input_shape, model_calls, recorded_masks, tensor_arguments, with_rank
@@ -225,7 +225,7 @@ class Generator:
         first_dtype = inputs[0].dtype if inputs else None
         if autocasts(kind):  # every floating tensor argument, keyword ones too (a MultiHeadAttention's value=)
             def cast(value: Value) -> Value:
-                return self.autocast(value, dtype)
+                return cast_input(self.keras_version, value, self.autocast(value, dtype))
 
             inputs = [cast(value) for value in inputs]
             kwargs = {key: cast(value) if isinstance(value, Value) else value for key, value in kwargs.items()}
