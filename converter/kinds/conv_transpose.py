@@ -49,9 +49,9 @@ def forward(e: Emitter) -> Value:
     if clamps is not None:  # Keras 3.0-3.14 on torch: torch's symmetric padding, an output padding at the end
         expr = (f"{e.helper('keras_torch_conv_transpose')}({e.attribute}, {e.arg(0, layout)}, "
                 f"{literal(options['keras_output_padding'])}, {literal(clamps)})")
-        return activated(e, same(x, channels_first_bias(e, expr, f"{e.attribute}.bias"), layout=layout))
-    expr = (f"{e.helper('conv_transpose')}({e.attribute}, {e.arg(0, layout)}, "
-            f"{literal(options['keras_padding'])}, {literal(options['keras_output_padding'])})")
+    else:
+        expr = (f"{e.helper('conv_transpose')}({e.attribute}, {e.arg(0, layout)}, "
+                f"{literal(options['keras_padding'])}, {literal(options['keras_output_padding'])})")
     return activated(e, same(x, channels_first_bias(e, expr, f"{e.attribute}.bias"), layout=layout))
 
 

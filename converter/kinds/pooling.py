@@ -26,9 +26,9 @@ def local_pooling(kind: str, spatial: int) -> Callable[[Emitter], Value]:
         if rule is not None:
             expr = (f"{e.helper('keras_torch_pool')}({e.arg(0, layout)}, {literal(kind)}, {literal(size)}, "
                     f"{literal(stride)}, {literal(rule)})")
-            return same(x, expr, layout=layout)
-        expr = (f"{e.helper('pool')}({e.arg(0, layout)}, {literal(kind)}, {literal(size)}, "
-                f"{literal(stride)}, {literal(padding)})")
+        else:
+            expr = (f"{e.helper('pool')}({e.arg(0, layout)}, {literal(kind)}, {literal(size)}, "
+                    f"{literal(stride)}, {literal(padding)})")
         return same(x, expr, layout=layout)
 
     return forward
