@@ -232,3 +232,24 @@ def test_a_name_given_twice_is_left_to_h5py(tmp_path: Any) -> None:
         handle.write(data.replace(b"dense_ab\0", b"dense_aa\0"))
     with pytest.raises(NotSimple):
         read_tree(path, 0, os.path.getsize(path))
+
+
+def test_fixed_length_strings_keep_what_h5py_keeps(tmp_path: Any) -> None:
+    """A fixed-length name's trailing spaces are part of it unless the string is space-padded, and a
+    null-terminated one ends at its first null, as h5py reads them (found by the random files above: a name " "
+    read as "")."""
+    path = str(tmp_path / "names.h5")
+    with h5py.File(path, "w", libver="earliest") as h5:
+        for index, name in enumerate(["dense ", " ", "a b ", "x\0y", "plain"]):
+            h5.create_group(f"g{index}").attrs["name"] = np.bytes_(name.encode())
+        for index, (padding, stored) in enumerate([(h5py.h5t.STR_SPACEPAD, b"sp    "), (h5py.h5t.STR_NULLTERM,
+                                                                                       b"nt\0xy\0")]):
+            string = h5py.h5t.C_S1.copy()
+            string.set_size(6)
+            string.set_strpad(padding)
+            attribute = h5py.h5a.create(h5.create_group(f"p{index}").id, b"name", string,
+                                        h5py.h5s.create(h5py.h5s.SCALAR))
+            attribute.write(np.array(stored, dtype="S6"))
+    tree = read_tree(path, 0, os.path.getsize(path))
+    assert tree_view(tree, path) == h5py_view(path)
+    assert tree["g0"].attributes["name"] == "dense " and tree["p1"].attributes["name"] == "nt"

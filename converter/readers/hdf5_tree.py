@@ -282,8 +282,12 @@ class _Walk:
         if _shape(space) != ():
             raise NotSimple("an attribute that is not a scalar")
         kind, size = datatype[0] & 0x0F, struct.unpack_from("<I", datatype, 4)[0]
-        if kind == 3:  # a fixed-length string
-            return data[:size].rstrip(b"\0 ").decode("utf-8")
+        if kind == 3:  # a fixed-length string, its padding as h5py reads it: libhdf5 ends a null-terminated one at
+            # its first null and turns a space-padded one's trailing spaces to nulls; numpy drops trailing nulls
+            value, padding = data[:size], datatype[1] & 0x0F
+            if padding == 0:
+                value = value.split(b"\0", 1)[0]
+            return value.rstrip(b"\0 " if padding == 2 else b"\0").decode("utf-8")
         if kind == 9 and datatype[1] & 0x0F == 1:  # a variable-length string: on a global heap
             length, collection, index = struct.unpack_from("<IQI", data)
             return self.heap_object(collection, index)[:length].decode("utf-8")
