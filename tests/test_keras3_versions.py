@@ -3,7 +3,8 @@
 Each holds layers that compute differently in the Keras 3 after it: masked merges (3.3), a channels_first
 convolution's bias (3.6), MultiHeadAttention's masks (3.7, 3.9: recorded in the config), EinsumDense's bias and a
 masked Softmax (3.9, 3.12), and a layer of another dtype that drops its input's mask when it casts it (3.13: Keras
-3.5 to 3.13 cast to a new tensor without the mask; 3.14 keeps it).
+3.0 to 3.13 cast to a new tensor without the mask; 3.14 keeps it; 3.3: where no mask is recorded for the call, and
+nested models whose Inputs those Keras built as the dtype of the layer reading them).
 The module follows the Keras that wrote the file. Found by the random-graph fuzzer run with those Keras versions
 (sweeps/random_graphs.py with an earlier keras on PYTHONPATH): the masked merges (Keras 3.3) and EinsumDense's bias
 (Keras 3.8) were built as later Keras computes them, 0.1 to 0.6 off; the masks Keras 3.8 and 3.9 record for a
@@ -20,7 +21,8 @@ import converter
 from helpers import fixture
 
 CASES = [("3.3", "merges"), ("3.6", "conv_bias"), ("3.7", "attention_masks"), ("3.9", "einsum_bias"),
-         ("3.9", "masked_softmax"), ("3.9", "attention_masks"), ("3.12", "masked_softmax"), ("3.13", "cast_masks")]
+         ("3.9", "masked_softmax"), ("3.9", "attention_masks"), ("3.12", "masked_softmax"), ("3.13", "cast_masks"),
+         ("3.3", "nested_casts")]
 
 
 @pytest.mark.parametrize("version, name", CASES, ids=[f"{version}-{name}" for version, name in CASES])
@@ -70,6 +72,30 @@ def test_same_padding_on_the_torch_backend_computes_as_that_keras_did(version, t
     assert differing >= 5
     for got, want in zip(run_exported(path, inputs, tmp_path, "torch"), expected):  # torch layout, Keras's back
         np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
+
+
+def test_a_masked_input_read_in_two_dtypes_is_refused_for_keras_3_0_to_3_4(tmp_path):
+    """Keras 3.0 to 3.4 convert a nested model's input to the dtype of the layer built last on it, and a layer of
+    another dtype runs without the mask: with layers of two dtypes on a masked input, which one that was is not in
+    the file. Refused by name there; built for later Keras, which keep the Input's dtype."""
+    import keras
+
+    from helpers import with_keras_version
+
+    ids = keras.Input((6,), dtype="int32")
+    x = keras.Input((6, 3), dtype="float64")
+    both = keras.layers.Concatenate()([keras.layers.LSTM(2, return_sequences=True)(x),
+                                       keras.layers.LSTM(2, return_sequences=True, dtype="float64")(x)])
+    inner = keras.Model(x, both, name="inner")
+    model = keras.Model(ids, keras.layers.LSTM(2)(inner(keras.layers.Embedding(5, 3, mask_zero=True)(ids))))
+    model.save(tmp_path / "new.keras")
+    old = with_keras_version(tmp_path / "new.keras", tmp_path / "old.keras", "3.4.1")
+    with pytest.raises(converter.UnsupportedLayerError, match="inner: its masked input .* several dtypes"):
+        converter.to_torch(old)
+    ids_in = np.array([[1, 2, 0, 0, 0, 0], [3, 4, 1, 2, 3, 4]], dtype="int32")
+    with torch.no_grad():
+        got = converter.to_torch(tmp_path / "new.keras", input_layout="keras")(torch.from_numpy(ids_in))
+    np.testing.assert_allclose(got.numpy(), keras.ops.convert_to_numpy(model(ids_in)), atol=1e-5, rtol=1e-5)
 
 
 def test_keras_torch_padding_equals_tensorflows_where_it_clamps():

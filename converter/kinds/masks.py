@@ -61,14 +61,17 @@ def list_call_masks(keras_version: tuple[int, int], called_on_list: bool, produc
     return [replace(value, mask=None) if value.mask is not None else value for value in produced]
 
 
-#: Keras 3.5 to 3.13 cast a layer's floating input to the layer's compute dtype as a new tensor without the
-#: input's mask: the layer runs unmasked and its outputs carry no mask (3.14 sets the mask on the cast tensor)
-CAST_DROPS_MASK_FROM, CAST_KEEPS_MASK_FROM = (3, 5), (3, 14)
+#: Keras 3.0 to 3.13 cast a layer's floating input to the layer's compute dtype as a new tensor without the
+#: input's mask: the layer runs unmasked and its outputs carry no mask (3.14 sets the mask on the cast tensor).
+#: A mask the config records for the call (`mask=`, Keras 3.0 to 3.9) still reaches it: Keras 3.0 to 3.4 cast a
+#: symbolic input in place, so building the model recorded the mask there, unless the input came from a nested
+#: model (whose symbolic outputs carry none) or the call had several tensor arguments.
+CAST_KEEPS_MASK_FROM = (3, 14)
 
 
 def cast_input(keras_version: tuple[int, int], value: Value, cast: Value) -> Value:
     """`cast`, the layer's input `value` cast to the layer's compute dtype, with the mask Keras gives it."""
-    if cast is value or not CAST_DROPS_MASK_FROM <= keras_version < CAST_KEEPS_MASK_FROM:
+    if cast is value or not (3, 0) <= keras_version < CAST_KEEPS_MASK_FROM:
         return cast
     return replace(cast, mask=None)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from ..config import COMPUTE_DTYPES
-from ..errors import ReadError
+from ..config import COMPUTE_DTYPES, compute_dtype
+from ..errors import ReadError, UnsupportedLayerError
 from ..graph import Call, Layer, Ref
-from ..kinds import Kind
+from ..kinds import Kind, lookup
 from ..kinds.forward import Value
 from ..kinds.operations import array_constant
 
@@ -69,3 +69,33 @@ _NO_AUTOCAST = ("keras.layers.TFOpLambda", "keras.layers.SlicingOpLambda", "kera
 def autocasts(kind: Kind) -> bool:
     """Whether Keras casts a call's floating inputs to the layer's compute dtype (every layer; no operation)."""
     return not kind.name.startswith("keras.ops.") and kind.name not in _NO_AUTOCAST
+
+
+#: Keras 3.0 to 3.4 cast a layer's symbolic floating input in place: building a model gave its Input's tensor the
+#: compute dtype of each layer called on it in turn, and calling the model converts its inputs to that dtype (then
+#: gives them their masks), not to the Input's own. A layer of that dtype then runs on it uncast, with its mask.
+INPUT_CAST_IN_PLACE_UNTIL = (3, 5)
+
+
+def run_input_dtypes(source: str, model: Layer, keras_version: tuple[int, int], masked: tuple[bool, ...]) -> list[str]:
+    """The dtype Keras converts each input of nested `model` to when it runs it: its Input's own, or for Keras 3.0
+    to 3.4 a floating Input's last layer's (one dtype where its layers agree). Layers of several dtypes on a masked
+    input are refused: whose is last depends on the order they were built in, which the config does not keep."""
+    inputs, calls, _ = model_calls(model)
+    dtypes = []
+    for index, layer in enumerate(inputs):
+        dtype = compute_dtype(layer.config)
+        if (3, 0) <= keras_version < INPUT_CAST_IN_PLACE_UNTIL and dtype in COMPUTE_DTYPES:
+            consumers = {compute_dtype(call.layer.config) for call in calls if not call.layer.is_model
+                         and any(ref[0] == layer.name for ref in call.refs())
+                         and (kind := lookup(call.layer)) is not None and autocasts(kind)} & set(COMPUTE_DTYPES)
+            if len(consumers) > 1 and index < len(masked) and masked[index]:
+                raise UnsupportedLayerError(
+                    f"{source}: model {model.key}: its masked input {layer.name} goes to layers of several dtypes "
+                    f"({', '.join(sorted(consumers))}); Keras {'.'.join(map(str, keras_version))} converts it to the "
+                    "dtype of the one it built last, which the file does not record, and which keeps the mask; "
+                    "its weights convert (weightport convert)",
+                    [(model.key, model.label)])
+            dtype = consumers.pop() if len(consumers) == 1 else dtype
+        dtypes.append(dtype)
+    return dtypes

@@ -21,7 +21,9 @@ from ..kinds.forward import CHANNELS_FIRST, KERAS, Value, is_image_rank, one_lay
 from ..kinds.masks import carried, cast_input, list_call_masks, time_distributed_mask
 from ..kinds.outside_state import OUTSIDE_STATE
 from ..source import Namer, literal
-from .calls import array_dtypes, autocasts, input_shape, model_calls, recorded_masks, tensor_arguments, with_rank
+from .calls import (
+    array_dtypes, autocasts, input_shape, model_calls, recorded_masks, run_input_dtypes, tensor_arguments, with_rank,
+)
 from .emitter import ClassSource, Emitter
 from .run_order import CLEARS_MASKS_FROM, ClearedMasks, ObjectEffects, cleared_by, run_order
 
@@ -151,12 +153,13 @@ class Generator:
         values: dict[Ref, Value] = {}
         self.values = values
         mask_parameters = []
-        for index, layer in enumerate(inputs):
+        dtypes = [compute_dtype(layer.config) for layer in inputs] if root else run_input_dtypes(
+            self.graph.source, model, self.keras_version, masked_inputs)
+        for index, (layer, dtype) in enumerate(zip(inputs, dtypes)):
             shape = input_shape(layer)
             rank = len(shape) if shape else None
             name = source.value(layer.name, 0)
             source.signature.append(name)
-            dtype = compute_dtype(layer.config)
             mask = None
             if index < len(masked_inputs) and masked_inputs[index]:
                 mask = source.local_names.name(f"{name}_mask")
@@ -303,9 +306,10 @@ class Generator:
                                         f"{call.layer.name}) of several inputs is not built yet",
                                         [(call.layer.key, call.layer.label)])
         arguments, steps, same_objects = [], "", []
-        for value, layer in zip(inputs, model_inputs):
+        # a model casts its inputs to the dtypes of its Inputs, as Keras does
+        run_dtypes = run_input_dtypes(self.graph.source, call.layer, self.keras_version, masked)
+        for value, layer, dtype in zip(inputs, model_inputs, run_dtypes):
             shape = input_shape(layer)
-            dtype = compute_dtype(layer.config)  # a model casts its inputs to the dtypes of its Inputs, as Keras does
             cast = self.autocast(value, None if dtype == "float32" else dtype)
             # the model gets the tensor object it is called on where it needs no cast nor reshape (run_order.py)
             same_objects.append(cast is value and not distributed)
