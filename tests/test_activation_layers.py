@@ -99,3 +99,56 @@ def test_inspect_names_a_layer_activation_by_its_class(tmp_path):
     (options,) = [layer["options"] for layer in converter.inspect(path).to_dict()["layers"] if layer["options"]]
     assert options["activation"] == "ELU layer" and set(options) == {
         "return_sequences", "go_backwards", "activation", "recurrent_activation"}, options
+
+
+RELU_OPTIONS = [dict(threshold=0.5), dict(threshold=0.5, negative_slope=0.1), dict(threshold=0.5, max_value=1.0),
+                dict(threshold=0.5, max_value=6.0), dict(threshold=0.5, max_value=1.0, negative_slope=0.1),
+                dict(max_value=1.0, negative_slope=0.1), dict(max_value=6.0, negative_slope=0.2)]
+
+
+@pytest.mark.parametrize("writer", WRITERS)
+@pytest.mark.parametrize("options", RELU_OPTIONS, ids=lambda options: "-".join(f"{k}={v}" for k, v in options.items()))
+def test_relu_at_its_threshold_and_on_nan_computes_as_keras(tmp_path, writer, options):
+    """Keras keeps x strictly above the threshold: at it, a ReLU(threshold=0.5) gives 0 (the module gave 0.5, off by
+    the threshold wherever an input sits on it, as counts and quantized values do). Keras 3.15 keeps x there by a
+    where, so a NaN gives 0; tf.keras and earlier Keras 3s multiply by the comparison (NaN, and -inf, give NaN).
+    Found by the fuzzer (seed 700292: a GlobalAveragePooling1D of a fully masked sequence gave NaN, which the ReLU
+    after it made 0)."""
+    import torch
+
+    from layer_harness import keras_module
+
+    keras = keras_module(writer)
+    x = keras.Input((10,))
+    model = keras.Model(x, keras.layers.ReLU(**options)(x))
+    path = str(tmp_path / ("relu.keras" if writer == "keras3" else "relu.h5"))
+    model.save(path)
+    values = np.array([[0.5, 0.5 + 1e-7, 0.5 - 1e-7, -0.2, 0.0, 1.0, 7.0, np.nan, -np.inf, np.inf]], dtype="float32")
+    expected = np.asarray(keras.ops.convert_to_numpy(model(values)) if writer == "keras3" else model(values))
+    with torch.no_grad():
+        got = converter.to_torch(path)(torch.from_numpy(values)).numpy()
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-7)  # NaN where Keras has NaN, and only there
+    if writer == "keras3" and "threshold" in options:  # the same file from Keras 3.14, which multiplied
+        from helpers import with_keras_version
+
+        earlier = with_keras_version(tmp_path / "relu.keras", tmp_path / "relu_3.14.keras", "3.14.0")
+        with torch.no_grad():
+            got = converter.to_torch(earlier)(torch.from_numpy(values)).numpy()
+        assert np.isnan(got[0, 7]) and np.isnan(got[0, 8]), got  # -inf * 0
+        np.testing.assert_allclose(got[:, :7], expected[:, :7], rtol=0, atol=1e-7)
+
+
+def test_thresholded_relu_at_theta_and_on_nan_computes_as_tf_keras(tmp_path):
+    """tf.keras's ThresholdedReLU multiplies x by x > theta: 0 at theta, NaN from NaN and -inf."""
+    import torch
+
+    from layer_harness import keras_module
+
+    keras = keras_module("keras2")
+    x = keras.Input((6,))
+    model = keras.Model(x, keras.layers.ThresholdedReLU(theta=0.5)(x))
+    model.save(tmp_path / "thresholded.h5")
+    values = np.array([[0.5, 0.6, -0.2, np.nan, -np.inf, np.inf]], dtype="float32")
+    with torch.no_grad():
+        got = converter.to_torch(str(tmp_path / "thresholded.h5"))(torch.from_numpy(values)).numpy()
+    np.testing.assert_allclose(got, np.asarray(model(values)), rtol=0, atol=1e-7)

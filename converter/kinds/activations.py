@@ -17,6 +17,10 @@ def relu(e: Emitter) -> Value:
     return same(e.inputs[0], _relu(e, e.config, e.inputs[0].expr))
 
 
+#: from Keras 3.15, a threshold keeps x by a where, not a multiplication (which makes NaN of NaN and -inf)
+RELU_WHERE_FROM = (3, 15)
+
+
 def _relu(e: Emitter, config: Config, x: str) -> str:
     """Keras's ReLU layer: F.relu or relu6 when it can be, keras_relu() with a slope or threshold."""
     max_value = config.optional_float("max_value", minimum=0.0)
@@ -25,7 +29,8 @@ def _relu(e: Emitter, config: Config, x: str) -> str:
     if slope == 0 and threshold == 0:
         return f"F.relu({x})" if max_value is None else (
             f"F.relu6({x})" if max_value == 6 else f"torch.clamp({x}, 0.0, {literal(max_value)})")
-    return f"{e.helper('keras_relu')}({x}, {literal(max_value)}, {literal(slope)}, {literal(threshold)})"
+    multiply = ", True" if threshold != 0 and e.keras_version < RELU_WHERE_FROM else ""
+    return f"{e.helper('keras_relu')}({x}, {literal(max_value)}, {literal(slope)}, {literal(threshold)}{multiply})"
 
 
 def leaky_relu(e: Emitter) -> Value:
@@ -66,7 +71,8 @@ def layer_as_activation(e: Emitter, class_name: str, config: Config, value: Valu
 def thresholded_relu(e: Emitter) -> Value:
     x = e.inputs[0].expr
     theta = literal(e.config.float("theta", 1.0))
-    return same(e.inputs[0], f"torch.where({x} > {theta}, {x}, torch.zeros_like({x}))")
+    # tf.keras multiplies by the comparison: NaN, and -inf, give NaN, as a where would not
+    return same(e.inputs[0], f"{x} * ({x} > {theta}).to({x}.dtype)")
 
 
 def softmax(e: Emitter) -> Value:

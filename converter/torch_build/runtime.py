@@ -174,10 +174,24 @@ def hard_sigmoid_keras2(x: torch.Tensor) -> torch.Tensor:
     return torch.clamp(0.2 * x + 0.5, 0.0, 1.0)
 
 
-def keras_relu(x: torch.Tensor, max_value, negative_slope: float, threshold: float) -> torch.Tensor:
-    """Keras's ReLU layer: slope below the threshold, identity above, capped at max_value."""
-    y = torch.where(x >= threshold, x, negative_slope * (x - threshold))
-    return torch.clamp(y, max=max_value) if max_value is not None else y
+def keras_relu(x: torch.Tensor, max_value, negative_slope: float, threshold: float, multiply: bool = False
+               ) -> torch.Tensor:
+    """Keras's ReLU layer, in Keras's steps: x above the threshold (strictly: 0 at it), else 0, clipped to
+    [0, max_value], less the slope times how far x lies below the threshold. Keras 3.15 keeps x above the threshold
+    with a where (NaN gives 0); tf.keras and earlier Keras 3s multiply x by the comparison (`multiply`: NaN and -inf
+    give NaN)."""
+    if negative_slope != 0 and max_value is None and threshold == 0:
+        return F.leaky_relu(x, negative_slope)
+    if threshold != 0:
+        above = x > threshold
+        y = x * above.to(x.dtype) if multiply else torch.where(above, x, torch.zeros_like(x))
+    elif max_value == 6:
+        y, max_value = F.relu6(x), None
+    else:
+        y = F.relu(x)
+    if max_value is not None:
+        y = torch.clamp(y, 0.0, max_value)
+    return y - negative_slope * F.relu(threshold - x) if negative_slope != 0 else y
 
 
 def keras_rnn(x: torch.Tensor, kind: str, weight_ih: torch.Tensor, weight_hh: torch.Tensor, bias_ih, bias_hh,
