@@ -56,8 +56,17 @@ def run_graph(chooser: Chooser, writer: str, folder: Path, max_steps: int = 8, e
         built = generator(keras, chooser, writer, max_steps)
         randomize(built.model, seed=5)
         rng = np.random.default_rng(0)
+        # a graph in three reads inputs on a grid of halves: values at a threshold, ties and exact zeros (masks), which
+        # normal draws never hit (drawn after the graph: every seed's graph stays as it was)
+        on_grid = chooser.chance(1 / 3)
+
+        def floats(s: tuple[int, ...]) -> np.ndarray:
+            return (rng.integers(-4, 5, (2,) + s) / 2 if on_grid else rng.normal(0, 1, (2,) + s)).astype("float32")
+
         inputs = [rng.integers(0, built.vocabularies[i], (2,) + s).astype("int32") if i in built.vocabularies
-                  else rng.normal(0, 1, (2,) + s).astype("float32") for i, s in enumerate(built.input_shapes)]
+                  else floats(s) for i, s in enumerate(built.input_shapes)]
+        if on_grid:
+            built.steps.append("inputs: on a grid of halves, -2 to 2")
         from converter.keras_side import keras_call
 
         expected = keras_call(built.model, inputs)

@@ -120,6 +120,8 @@ class LayerSteps:
         kind = self.c.choice(["BatchNormalization", "LayerNormalization", "Activation", "Dropout", "PReLU",
                               "LeakyReLU", "Softmax", "GroupNormalization", "ReLU", "ELU", "Rescaling"]
                              + (["RMSNormalization"] if self.keras3 else []))
+        if kind == "GroupNormalization" and not rank:  # a scalar per sample has no channels to group
+            kind = "Activation"
         if kind == "GroupNormalization":
             channels = shape(x)[-1]
             groups = self.c.choice([g for g in range(1, channels + 1) if channels % g == 0])
