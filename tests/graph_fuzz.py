@@ -22,7 +22,7 @@ import converter
 from build_harness import module_outputs
 from layer_harness import keras_module, randomize
 from random_choices import Chooser
-from random_graphs import generate
+from random_graphs import draw_inputs, generate
 
 #: file suffixes each Keras writes a whole model to
 FORMATS = {"keras3": (".keras", ".h5"), "keras2": (".h5", ".keras")}
@@ -55,18 +55,7 @@ def run_graph(chooser: Chooser, writer: str, folder: Path, max_steps: int = 8, e
     try:
         built = generator(keras, chooser, writer, max_steps)
         randomize(built.model, seed=5)
-        rng = np.random.default_rng(0)
-        # a graph in three reads inputs on a grid of halves: values at a threshold, ties and exact zeros (masks), which
-        # normal draws never hit (drawn after the graph: every seed's graph stays as it was)
-        on_grid = chooser.chance(1 / 3)
-
-        def floats(s: tuple[int, ...]) -> np.ndarray:
-            return (rng.integers(-4, 5, (2,) + s) / 2 if on_grid else rng.normal(0, 1, (2,) + s)).astype("float32")
-
-        inputs = [rng.integers(0, built.vocabularies[i], (2,) + s).astype("int32") if i in built.vocabularies
-                  else floats(s) for i, s in enumerate(built.input_shapes)]
-        if on_grid:
-            built.steps.append("inputs: on a grid of halves, -2 to 2")
+        inputs = draw_inputs(built, chooser)
         from converter.keras_side import keras_call
 
         expected = keras_call(built.model, inputs)

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 import converter
+from random_weights import randomize
 
 #: float32, per layer: a wrong BatchNorm epsilon is ~1e-3 off, far above this.
 LAYER_ATOL = 1e-5
@@ -31,29 +32,6 @@ def keras_module(writer: str):
     import tf_keras
 
     return tf_keras
-
-
-def randomize(model, seed: int = 0) -> None:
-    """Random weights by variable name: kernels by fan-in, biases non-zero, BatchNorm statistics
-    away from their initial 0 and 1 (means of either sign, variances from 0.3 to 3) but not so far
-    that a ReLU after them kills every activation."""
-    rng = np.random.default_rng(seed)
-    for variable in model.weights:
-        name = (getattr(variable, "path", None) or variable.name).split(":")[0]
-        shape = tuple(variable.shape)
-        if "moving_variance" in name or name.endswith("variance"):
-            value = rng.uniform(0.3, 3.0, shape)
-        elif "moving_mean" in name or name.endswith("/mean"):
-            value = rng.choice([-1.0, 1.0], shape) * rng.uniform(0.3, 1.5, shape)
-        elif name.endswith("gamma") or name.endswith("/scale"):
-            value = rng.uniform(0.5, 1.5, shape)
-        elif len(shape) >= 2:
-            fan_in = int(np.prod(shape[:-1])) if len(shape) > 2 else shape[0]
-            value = rng.normal(0.0, 1.0 / np.sqrt(max(fan_in, 1)), shape)
-        else:
-            value = rng.normal(0.0, 0.5, shape)
-        variable.assign(value.astype(np.dtype(variable.dtype if isinstance(variable.dtype, str)
-                                              else variable.dtype.name)))
 
 
 def saved_model(build: Callable[[Any], Any], writer: str, folder: Path, seed: int = 0):

@@ -38,6 +38,22 @@ class Built:
         return "\n".join(self.steps)
 
 
+def draw_inputs(built: Built, chooser: Chooser) -> list[np.ndarray]:
+    """A batch of 2 for the graph: ids from each vocabulary, floats from a normal draw, or, for a graph in three, on
+    a grid of halves (-2 to 2: values at a threshold, ties and exact zeros that mask, which normal draws never hit).
+    Drawn after the graph, so that every seed's graph stays as it was."""
+    rng = np.random.default_rng(0)
+    on_grid = chooser.chance(1 / 3)
+    if on_grid:
+        built.steps.append("inputs: on a grid of halves, -2 to 2")
+
+    def floats(s: tuple[int, ...]) -> np.ndarray:
+        return (rng.integers(-4, 5, (2,) + s) / 2 if on_grid else rng.normal(0, 1, (2,) + s)).astype("float32")
+
+    return [rng.integers(0, built.vocabularies[i], (2,) + s).astype("int32") if i in built.vocabularies
+            else floats(s) for i, s in enumerate(built.input_shapes)]
+
+
 class Generator(LayerSteps):
     """Grows one random model in one Keras ('keras3' or 'keras2')."""
 
