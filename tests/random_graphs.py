@@ -7,7 +7,7 @@ sequences, images and volumes; token ids embedded, their zeros masked or not), k
 (Keras 3) or TensorFlow functions (tf.keras, saved as TFOpLambda/SlicingOpLambda) with
 constants on either side and many more operations with random axes (tests/random_ops.py),
 merges, layers and nested models shared between calls, recurrent layers started from other
-values' states and returning theirs, channels_first layers, float64 layers, and layer names
+values' states and returning theirs, channels_first layers, float64 layers (nested models' Inputs too), and layer names
 that collide once sanitised. A quarter of the models grow as one chain of layers, each on the last
 value, and are saved as a Sequential of them when the chain holds layers only (the form most user
 models have; a chain that does not is kept functional). Every decision goes through a `Chooser`, so one
@@ -263,8 +263,11 @@ class Generator(LayerSteps):
             inner = self.shared_models[shape(x)]
             self.steps.append(f"nested model {inner.name} (shared) on {shape(x)}")
             return inner(x)
-        inner_input = self.k.Input(shape(x))
-        self.steps.append(f"nested model on {shape(x)}:")
+        # a float64 Input: the model converts what it is called on (Keras 3.0 to 3.4: to its first layer's dtype),
+        # and the masks of the layers after a cast are Keras's own per version (fixtures/keras3.3/nested_casts)
+        dtype = "float64" if self.c.chance(0.15) else "float32"
+        inner_input = self.k.Input(shape(x), dtype=dtype)
+        self.steps.append(f"nested model on {shape(x)}{' (float64 Input)' if dtype == 'float64' else ''}:")
         values = [inner_input]
         for _ in range(self.c.integer(1, 2)):
             values.extend(self.step_without_nesting(values))
