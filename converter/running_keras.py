@@ -3,11 +3,12 @@
 Some layers compute differently from one Keras 3 to the next (masked merges from 3.4, a convolution's bias from 3.7
 and EinsumDense's from 3.10 on TensorFlow, MultiHeadAttention clearing its inputs' masks from 3.8 and the masks a
 call ran with no longer recorded from 3.10, a masked Softmax from 3.10 and 3.13, a cast input's mask dropped from
-3.5 to 3.13, and from 3.0 where the call records none, a nested model's input built as its reader's dtype until
-3.5) and from one backend to another ('same' padding on torch, by version). The module `to_torch` and
-`export` build follows the Keras that wrote the file (its backend: the one the file records, or keras_backend, else
-TensorFlow), which is what the user's model computed. `verify` runs the Keras installed here: where the two compute
-a layer differently, the module it checks is built as the running Keras computes, and the report names those layers.
+3.5 to 3.13, and from 3.0 where the call records none, a nested model's input built as its reader's dtype until 3.5,
+normalize's axis and order swapped in a model of 3.0.5) and from one backend to another ('same' padding on torch, by
+version). The module `to_torch` and `export` build follows the Keras that wrote the file (its backend: the one the
+file records, or keras_backend, else TensorFlow), which is what the user's model computed. `verify` runs the Keras
+installed here: where the two compute a layer differently, the module it checks is built as the running Keras
+computes, and the report names those layers.
 Everything else (each weight's layout, every other layer) is checked as it is; the version and backend rules
 themselves are tested against each Keras's behaviour (tests/test_keras_tf_bias.py, test_attention_clears_masks.py,
 test_masks.py).

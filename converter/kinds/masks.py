@@ -67,11 +67,16 @@ def list_call_masks(keras_version: tuple[int, int], called_on_list: bool, produc
 #: symbolic input in place, so building the model recorded the mask there, unless the input came from a nested
 #: model (whose symbolic outputs carry none) or the call had several tensor arguments.
 CAST_KEEPS_MASK_FROM = (3, 14)
+CAST_IN_PLACE_UNTIL = (3, 5)  # Keras 3.0 to 3.4 cast a symbolic tensor in place (it keeps its mask there)
 
 
-def cast_input(keras_version: tuple[int, int], value: Value, cast: Value) -> Value:
-    """`cast`, the layer's input `value` cast to the layer's compute dtype, with the mask Keras gives it."""
+def cast_input(keras_version: tuple[int, int], value: Value, cast: Value, recorded: bool = False) -> Value:
+    """`cast`, the layer's input `value` cast to the layer's compute dtype, with the mask Keras gives it. A call
+    that records masks (`recorded`) in a file of Keras 3.0 to 3.4 runs with them: its input keeps its mask (those
+    Keras recorded the mask the input had before the cast; a list's masks reach the layer only so)."""
     if cast is value or not (3, 0) <= keras_version < CAST_KEEPS_MASK_FROM:
+        return cast
+    if recorded and keras_version < CAST_IN_PLACE_UNTIL:
         return cast
     return replace(cast, mask=None)
 

@@ -81,12 +81,23 @@ def one_hot(e: Emitter) -> Value:
     return op.one_hot(e, operands(e, 1)[0], _int(e, "num_classes"), dtype, e.config.get("axis", -1))
 
 
+#: Keras 3.0.5 (the first with normalize) ran the operation in a model as _normalize(x, order, axis): over axis `order`
+#: by the `axis`-norm, fixed in 3.1
+NORMALIZE_ARGUMENTS_FROM = (3, 1)
+
+
 def normalize(e: Emitter) -> Value:
     """x over its `order`-norm along `axis`: for order 2, x * min(rsqrt(sum(x^2)), 1/epsilon); else x / max(norm,
     epsilon). Keras's epsilon defaults to its backend's (1e-7, keras.json's default)."""
     x, rank = op.keras_value(e, operands(e, 1)[0])
     axes = op.axes_of(e, e.config.get("axis", -1))
     order = _int(e, "order", 2)
+    if (3, 0) <= e.keras_version < NORMALIZE_ARGUMENTS_FROM:  # as Keras 3.0.5 computed it: axis and order swapped
+        if axes is None or len(axes) != 1 or axes[0] < 1:
+            raise e.unsupported(f"Keras {e.keras_version[0]}.{e.keras_version[1]} runs normalize in a model with its "
+                                f"axis and order swapped (a bug of that Keras), and could not run it with axis "
+                                f"{str(e.config.get('axis', -1))[:20]} as the order")
+        axes, order = (order,), axes[0]
     epsilon = e.config.get("epsilon")
     epsilon = 1e-7 if epsilon is None else epsilon
     if axes is None or not op.is_number(epsilon) or order < 1:

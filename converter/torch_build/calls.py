@@ -10,6 +10,7 @@ from ..errors import ReadError, UnsupportedLayerError
 from ..graph import Call, Layer, Ref
 from ..kinds import Kind, lookup
 from ..kinds.forward import Value
+from ..kinds.masks import CAST_IN_PLACE_UNTIL
 from ..kinds.operations import array_constant
 
 
@@ -71,21 +72,19 @@ def autocasts(kind: Kind) -> bool:
     return not kind.name.startswith("keras.ops.") and kind.name not in _NO_AUTOCAST
 
 
-#: Keras 3.0 to 3.4 cast a layer's symbolic floating input in place: building a model gave its Input's tensor the
-#: compute dtype of each layer called on it in turn, and calling the model converts its inputs to that dtype (then
-#: gives them their masks), not to the Input's own. A layer of that dtype then runs on it uncast, with its mask.
-INPUT_CAST_IN_PLACE_UNTIL = (3, 5)
-
-
 def run_input_dtypes(source: str, model: Layer, keras_version: tuple[int, int], masked: tuple[bool, ...]) -> list[str]:
     """The dtype Keras converts each input of nested `model` to when it runs it: its Input's own, or for Keras 3.0
     to 3.4 a floating Input's last layer's (one dtype where its layers agree). Layers of several dtypes on a masked
-    input are refused: whose is last depends on the order they were built in, which the config does not keep."""
+    input are refused: whose is last depends on the order they were built in, which the config does not keep.
+
+    Keras 3.0 to 3.4 cast a layer's symbolic floating input in place: building a model gave its Input's tensor the
+    compute dtype of each layer called on it in turn, and calling the model converts its inputs to that dtype (then
+    gives them their masks), not to the Input's own. A layer of that dtype then runs on it uncast, with its mask."""
     inputs, calls, _ = model_calls(model)
     dtypes = []
     for index, layer in enumerate(inputs):
         dtype = compute_dtype(layer.config)
-        if (3, 0) <= keras_version < INPUT_CAST_IN_PLACE_UNTIL and dtype in COMPUTE_DTYPES:
+        if (3, 0) <= keras_version < CAST_IN_PLACE_UNTIL and dtype in COMPUTE_DTYPES:
             consumers = {compute_dtype(call.layer.config) for call in calls if not call.layer.is_model
                          and any(ref[0] == layer.name for ref in call.refs())
                          and (kind := lookup(call.layer)) is not None and autocasts(kind)} & set(COMPUTE_DTYPES)

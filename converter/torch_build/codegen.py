@@ -227,8 +227,10 @@ class Generator:
         cast = None
         first_dtype = inputs[0].dtype if inputs else None
         if autocasts(kind):  # every floating tensor argument, keyword ones too (a MultiHeadAttention's value=)
+            recorded = any(isinstance(mask, tuple) for mask in recorded_masks(call) or [])
+
             def cast(value: Value) -> Value:
-                return cast_input(self.keras_version, value, self.autocast(value, dtype))
+                return cast_input(self.keras_version, value, self.autocast(value, dtype), recorded)
 
             inputs = [cast(value) for value in inputs]
             kwargs = {key: cast(value) if isinstance(value, Value) else value for key, value in kwargs.items()}
