@@ -244,6 +244,7 @@ def _store_names(children: list[Layer], layers_group: Any, where: str) -> list[s
     a layer with weights appears twice (as `layer_with_weights-N` and `layer-K`) and counts twice
     in the numbering (`dense`, `dense_2`): there the groups of a class are taken in order, and
     only when there are as many as the config's layers of that class (else it cannot be told).
+    A weightless layer's group (a nested model of operations) counts too: it holds that layer's place.
     """
     snake = {name: to_snake_case(PYTHON_CLASS_NAMES.get(name, name))
              for name in {child.class_name for child in children}}  # a few classes
@@ -258,7 +259,7 @@ def _store_names(children: list[Layer], layers_group: Any, where: str) -> list[s
     stored: dict[str, list[tuple[int, str]]] = {}
     for name in layers_group:
         found = re.fullmatch(r"(.+?)(?:_(\d+))?", text_name(name))
-        if found and has_datasets(layers_group[name]):
+        if found and is_group(layers_group[name]):
             stored.setdefault(found.group(1), []).append((int(found.group(2) or 0), text_name(name)))
     result: list[str | None] = []
     taken: dict[str, int] = {}
