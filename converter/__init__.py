@@ -90,18 +90,22 @@ __all__ = [
 Source = Any  # a path (str or os.PathLike) or a live keras.Model
 
 
-def read(source: Source, *, architecture: Any = None, variables: str = "raw") -> ModelGraph:
+def read(source: Source, *, architecture: Any = None, variables: str = "raw",
+         keras_backend: str | None = None) -> ModelGraph:
     """Read a Keras file or live model into a graph whose tensors are tagged with layouts.
 
     `architecture` gives exact layer names to a `.weights.h5` file: a `.keras` file, a
     model config JSON file, or a config dict. `variables="ema"` reads a TensorFlow
     checkpoint's ExponentialMovingAverage shadows in place of the raw variables (the copy
-    that gives the published accuracy of many Google models). Close the graph when done.
+    that gives the published accuracy of many Google models). `keras_backend` names the
+    backend a Keras 3 model ran on where the file does not record it (a .keras archive:
+    TensorFlow is assumed); a few layers compute differently by backend. Close the graph when
+    done.
 
         >>> with converter.read("model.keras") as graph:          # doctest: +SKIP
         ...     print([layer.key for layer in graph.walk()])
     """
-    return read_tagged(source, architecture, variables)
+    return read_tagged(source, architecture, variables, keras_backend)
 
 
 def convert(
@@ -110,6 +114,7 @@ def convert(
     like: str | os.PathLike[str] | None = None, max_shard_size: int | str | None = None, progress: bool = False,
     record: str | os.PathLike[str] | None = None, dry_run: bool = False, allow_unused: bool = False,
     dtype: str | None = None, variables: str = "raw", preprocessing_state: str | os.PathLike[str] | None = None,
+    keras_backend: str | None = None,
 ) -> Conversion:
     """Convert `source` and write it to `destination` (format from its suffix).
 
@@ -133,7 +138,8 @@ def convert(
     "bfloat16") casts every floating tensor (rounding to nearest even; recorded per tensor).
     `preprocessing_state` also writes, as JSON, the state of the model's preprocessing layers
     that a state_dict does not carry (lookup vocabularies, hashing settings, bin boundaries).
-    Warnings are ConversionWarnings.
+    `keras_backend`: as `read` takes it (the module arguments recorded follow it). Warnings are
+    ConversionWarnings.
 
         >>> converter.convert("model.keras", "model.safetensors")  # doctest: +SKIP
     """
@@ -156,7 +162,7 @@ def convert(
                 raise WriteError(f"{path}: two outputs of this conversion would be written to the same file; give "
                                  f"{option} another name")
             check_output(path, force, inputs)
-        with read(source, architecture=architecture, variables=variables) as graph:
+        with read(source, architecture=architecture, variables=variables, keras_backend=keras_backend) as graph:
             inputs += graph.files
             if like is not None:
                 if layout != "torch":
@@ -318,12 +324,14 @@ def _bfloat16_dtype(key: str) -> Any:
     return ml_dtypes.bfloat16
 
 
-def inspect(source: Source, *, architecture: Any = None, variables: str = "raw") -> Report:
-    """What the file holds and what each tensor becomes; never fails on unsupported layers.
+def inspect(source: Source, *, architecture: Any = None, variables: str = "raw",
+            keras_backend: str | None = None) -> Report:
+    """What the file holds and what each tensor becomes; never fails on unsupported layers. `keras_backend`: as
+    `read` takes it (the module arguments shown follow it).
 
         >>> print(converter.inspect("model.h5").to_text())        # doctest: +SKIP
     """
-    graph = read(source, architecture=architecture, variables=variables)
+    graph = read(source, architecture=architecture, variables=variables, keras_backend=keras_backend)
     with graph:
         conversion = convert_graph(graph, "torch", skip_unsupported=True)
         conversion.warnings += defaults_warnings(conversion)

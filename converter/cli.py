@@ -101,7 +101,8 @@ def _warning_printer(original: Any, quiet: bool) -> Any:
 def _run(arguments: argparse.Namespace) -> int:
     if arguments.command == "inspect":
         source = _imported(arguments.source, arguments.import_module)
-        report = converter.inspect(source, architecture=arguments.architecture, variables=arguments.variables)
+        report = converter.inspect(source, architecture=arguments.architecture, variables=arguments.variables,
+                                   keras_backend=arguments.keras_backend)
         _print(json.dumps(report.to_dict(), indent=2) if arguments.json else report.to_text())
     elif arguments.command == "convert" and arguments.out_dir is not None:
         return _convert_many(arguments)
@@ -118,7 +119,7 @@ def _run(arguments: argparse.Namespace) -> int:
             mapping=_mapping(arguments.map), like=arguments.like, max_shard_size=arguments.max_shard_size,
             progress=not arguments.quiet, record=arguments.record, dry_run=arguments.dry_run,
             allow_unused=arguments.allow_unused, dtype=arguments.dtype, variables=arguments.variables,
-            preprocessing_state=arguments.preprocessing_state,
+            preprocessing_state=arguments.preprocessing_state, keras_backend=arguments.keras_backend,
         )
         if arguments.verbose and not arguments.quiet:
             for line in conversion.tensor_lines():
@@ -175,6 +176,7 @@ def _convert_many(arguments: argparse.Namespace) -> int:
         force=arguments.force, skip_unsupported=arguments.skip_unsupported,
         keep_unsupported=arguments.keep_unsupported, mapping=_mapping(arguments.map),
         allow_unused=arguments.allow_unused, max_shard_size=arguments.max_shard_size, dtype=arguments.dtype,
+        keras_backend=arguments.keras_backend,
     )
     if not arguments.quiet:
         for item in items:

@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--json", action="store_true", help="print the report as JSON")
     _architecture_option(inspect)
     _import_option(inspect)
+    _backend_option(inspect)
 
     convert = commands.add_parser(
         "convert", help="convert SRC to DST (.safetensors, .pt/.pth, .npz, .h5/.hdf5)",
@@ -144,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="one line per tensor on stderr: its key, where it came from, the Keras and "
                          "written shapes and the transform applied (--record FILE keeps all of it as JSON)")
     _architecture_option(convert)
+    _backend_option(convert)
 
     export = commands.add_parser(
         "export", help="write a standalone PyTorch model file (model.py) and its weights",
@@ -206,7 +208,9 @@ def _backend_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--keras-backend", choices=KERAS_BACKENDS, default=None,
         help="the backend a Keras 3 model ran on, for a .keras archive (it does not record it; tensorflow is "
-        "assumed): Keras 3.7+ on TensorFlow adds some biases along another axis than JAX and PyTorch do",
+        "assumed): a few layers compute differently by backend (Keras 3.7+ on TensorFlow adds some biases along "
+        "another axis; Keras 3.0 to 3.14 on torch pad some strided 'same' convolutions otherwise), and the module "
+        "built and the module arguments shown follow it",
     )
 
 

@@ -29,6 +29,12 @@ BFLOAT16 = "bfloat16"
 RAW_VARIABLES = "Variables"
 
 
+def minor_version(version: str) -> tuple[int, int] | None:
+    """(major, minor) of a Keras version string ("3.8.0" -> (3, 8)); None when it names none."""
+    match = re.match(r"(\d+)(?:\.(\d+))?", version)
+    return (int(match.group(1)), int(match.group(2) or 0)) if match else None
+
+
 def qualified_name(module: str | None, class_name: str, registered_name: str | None = None) -> str:
     """A Keras kind's identity, as the registry of kinds keys it.
 

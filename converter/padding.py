@@ -32,6 +32,21 @@ def keras_torch_same_padding(size: int, kernel: int, stride: int, dilation: int,
     return total // 2, (total + 1) // 2
 
 
+def keras_torch_same_paddings(sizes: tuple[int, ...], kernel: tuple[int, ...], stride: tuple[int, ...],
+                              dilation: tuple[int, ...]) -> list[tuple[int, int]]:
+    """Keras 3.0 to 3.8's 'same' padding of a strided convolution on their torch backend, (before, after) per
+    spatial axis: keras_torch_same_padding's, cropping where the total is negative. Where every axis pads evenly,
+    those Keras gave torch's convolution the paddings in reverse axis order; a negative one there: ValueError,
+    as Keras failed."""
+    pads = [keras_torch_same_padding(n, k, s, d, True) for n, k, s, d in zip(sizes, kernel, stride, dilation)]
+    if all(before == after for before, after in pads):
+        pads = pads[::-1]
+        if any(before < 0 for before, _ in pads):
+            raise ValueError(f"padding {[before for before, _ in pads]}: Keras's torch backend cannot convolve an "
+                             f"input of size {tuple(sizes)} either (negative padding)")
+    return pads
+
+
 def keras_torch_transpose_padding(kernel: int, stride: int, dilation: int, output_padding: int | None,
                                   clamps: bool) -> tuple[int, int]:
     """One axis of a 'same' transposed convolution of Keras 3.0 to 3.14 on its torch backend: torch's

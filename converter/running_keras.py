@@ -18,7 +18,8 @@ from __future__ import annotations
 from .convert import convert_graph
 from .graph import ModelGraph
 from .keras_side import import_keras
-from .torch_build.codegen import KerasRun, minor_version
+from .graph import minor_version
+from .torch_build.codegen import KerasRun
 
 ASSUMED_BACKEND = "tensorflow"  # where neither the file nor keras_backend names one (a .keras archive)
 

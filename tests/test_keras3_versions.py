@@ -112,3 +112,95 @@ def test_keras_torch_padding_equals_tensorflows_where_it_clamps():
                     assert keras_torch_same_padding(size, kernel, stride, dilation, False) == tensorflow
                     early = keras_torch_same_padding(size, kernel, stride, dilation, True)
                     assert early == tensorflow or sum(early) < 0
+
+
+def _own_layer(result, state):
+    """A plain torch module built from what the record says of one layer: its module and arguments, a strided
+    'same' convolution's pad_before (negative: a crop), a transposed one's crop; as a user writes it."""
+    import torch.nn.functional as F
+    from torch import nn
+
+    def made(module):
+        if module.parts:
+            return nn.Sequential(*(made(part) for _, part in module.parts))
+        return getattr(nn, module.kind)(**module.arguments)
+
+    module = made(result.module)
+    prefix = result.layer.key + "."
+    own = {key[len(prefix):]: torch.as_tensor(value) for key, value in state.items() if key.startswith(prefix)}
+    if result.module.parts:  # depthwise.weight -> 0.weight: nn.Sequential numbers its parts
+        names = [name for name, _ in result.module.parts]
+        own = {f"{names.index(key.split('.')[0])}.{key.split('.', 1)[1]}": value for key, value in own.items()}
+    module.load_state_dict(own)
+    options = result.options
+
+    def forward(x):
+        x = x.movedim(-1, 1)  # Keras's channels-last input, channels-first for torch
+        if "pad_before" in options:
+            x = F.pad(x, [p for pair in reversed(options["pad_before"]) for p in pair])
+        y = module(x)
+        if "crop_start" in options:
+            y = y[(slice(None), slice(None)) + tuple(slice(start, start + size) for start, size in
+                                                     zip(options["crop_start"], options["output_size"]))]
+        return y.movedim(1, -1)
+
+    return forward
+
+
+@pytest.mark.parametrize("version", TORCH_VERSIONS)
+def test_the_recorded_module_arguments_compute_as_keras_did_on_its_torch_backend(version):
+    """A user who writes their own module from the record (`inspect` and `convert --record`: each module's
+    arguments, a strided 'same' convolution's pad_before, a transposed one's output crop) gets what Keras computed,
+    given the backend (keras_backend="torch"; an .h5 records it). Before, the record gave TensorFlow's numbers
+    for every backend: wrong where Keras 3.0 to 3.8 on torch crop (a negative total) and for Keras 3.0 to 3.14's
+    'same' transposed convolutions, which pad by torch's symmetric rule (found reading the warnings, which named
+    TensorFlow's padding for those files)."""
+    path = fixture(f"keras{version}-torch/torch_same.keras")
+    with pytest.warns(converter.ConversionWarning, match="pad explicitly"):
+        state = converter.state_dict(path)
+    matched, differing = _own_layers_against_keras(converter.inspect(path, keras_backend="torch"), version, state)
+    assert matched >= 20 and not differing
+    # the record for TensorFlow (a .keras taken by default, and every file before): Keras 3.15 pads as it does
+    matched, differing = _own_layers_against_keras(converter.inspect(path), version, state)
+    assert (len(differing) >= 3) == (version != "3.15"), differing
+
+
+def _own_layers_against_keras(report, version, state):
+    """How many weighted layers of a torch_same fixture, built by hand from `report`, give Keras's outputs, and
+    the names of those that do not."""
+    io = np.load(fixture(f"keras{version}-torch/io.npz"))
+    inputs = [io[f"torch_same_in{i}"] for i in range(sum(key.startswith("torch_same_in") for key in io.files))]
+    config = report.conversion.graph.root.config
+    input_names = [name for name, _, _ in config["input_layers"]]
+    results = {result.layer.key: result for result in report.conversion.layers}
+    by_name = {layer.name: layer for layer in report.conversion.graph.walk()}
+    matched, differing = 0, []
+    for index, (name, _, _) in enumerate(config["output_layers"]):
+        if name not in results:  # a pooling: no weights, nothing recorded
+            continue
+        x = torch.from_numpy(inputs[input_names.index(by_name[name].inbound[0])])
+        with torch.no_grad():
+            got = _own_layer(results[name], state)(x).numpy()
+        want = io[f"torch_same_out{index}"]
+        if got.shape == want.shape and np.allclose(got, want, atol=1e-5, rtol=1e-5):
+            matched += 1
+        else:
+            differing.append(name)
+    return matched, differing
+
+
+def test_inspect_and_convert_take_the_backend_on_the_command_line(tmp_path):
+    """`--keras-backend torch` on inspect and convert: the record shows the padding that Keras 3.8 on torch used (a
+    1x1 convolution of stride 2 over an even size crops the first row), where TensorFlow pads none."""
+    from helpers import run_cli
+
+    path = fixture("keras3.8-torch/torch_same.keras")
+    shown = run_cli("inspect", path, "--keras-backend", "torch")
+    assert shown.returncode == 0, shown.stderr
+    assert "conv1d_13: nn.Conv1d(" in shown.stdout and "pad_before=[(-1, 0)]" in shown.stdout
+    assert "pad_before=[(-1, 0)]" not in run_cli("inspect", path).stdout
+    record = tmp_path / "record.json"
+    written = run_cli("convert", path, str(tmp_path / "out.safetensors"), "--keras-backend", "torch", "--record",
+                      str(record))
+    assert written.returncode == 0, written.stderr
+    assert "Keras 3.0 to 3.8 on torch" in written.stderr and "[(-1, 0)] per spatial axis" in record.read_text()

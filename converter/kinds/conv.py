@@ -29,7 +29,7 @@ def _convert(layer: Layer, context: Context) -> LayerConversion:
         expect_shape(layer, "bias", (kernel[-1],), "one per filter")
     check_kernel_size(layer, spatial, tuple(kernel[:spatial]))
     tensors = kernel_and_bias(layer, TORCH_LAYOUTS[spatial])
-    arguments_from_config, options, warnings = conv_options(layer, spatial, tuple(kernel[:spatial]))
+    arguments_from_config, options, warnings = conv_options(layer, spatial, tuple(kernel[:spatial]), context)
     groups = arguments_from_config.get("groups", 1)
     if kernel[-1] % groups:
         raise LayoutError(f"{layer.config.where}: {kernel[-1]} filters do not split into {groups} groups")

@@ -45,7 +45,7 @@ def _register(spatial: int) -> None:
         check_kernel_size(layer, spatial, kernel_size)
         inputs, gates = kernel[spatial], kernel[spatial + 1]
         filters = gates // 4
-        arguments, options, warnings = conv_options(layer, spatial, kernel_size)
+        arguments, options, warnings = conv_options(layer, spatial, kernel_size, context)
         arguments.update(in_channels=inputs, out_channels=gates, bias=layer.has("bias"))
         recurrent = {"in_channels": filters, "out_channels": gates, "kernel_size": kernel_size, "padding": "same",
                      "bias": False}

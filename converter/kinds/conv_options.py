@@ -11,9 +11,9 @@ from typing import Any
 
 from ..errors import LayoutError
 from ..graph import Layer
-from ..padding import same_padding, transpose_crop
-from .forward import (CHANNELS_FIRST, KERAS, Emitter, Value, activated, literal, require_weights, same,
-                      tensorflow_bias_add, torch_same_crops)
+from ..padding import keras_torch_same_paddings, keras_torch_transpose_padding, same_padding, transpose_crop
+from .forward import (CHANNELS_FIRST, KERAS, Emitter, SavedBy, Value, activated, literal, require_weights, same,
+                      tensorflow_bias_add, torch_same_crops, torch_transpose_clamps)
 from .rules import expect_shape
 
 DATA_FORMATS = ("channels_last", "channels_first")
@@ -36,9 +36,10 @@ def check_kernel_size(layer: Layer, spatial: int, kernel_size: tuple[int, ...], 
                           f"spatial size {kernel_size}, but its config says kernel_size {declared}")
 
 
-def conv_options(layer: Layer, spatial: int, kernel_size: tuple[int, ...]
+def conv_options(layer: Layer, spatial: int, kernel_size: tuple[int, ...], keras: SavedBy
                  ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
-    """Module arguments (stride, padding, dilation, groups), options around it, and warnings."""
+    """Module arguments (stride, padding, dilation, groups), options around it, and warnings, for the Keras
+    that ran the model (`keras`: Keras 3.0 to 3.8 on torch padded a strided 'same' convolution otherwise)."""
     config = layer.config
     strides = config.ints("strides", spatial, 1, minimum=1)
     dilation = config.ints("dilation_rate", spatial, 1, minimum=1)
@@ -60,15 +61,24 @@ def conv_options(layer: Layer, spatial: int, kernel_size: tuple[int, ...]
     else:
         arguments["padding"] = 0
         options["tf_same"] = True  # pad per input size: same_padding() on each spatial axis
+        crops = torch_same_crops(keras)
         shape = layer.input_shape
         spatial_sizes = shape[1:-1] if shape and "data_format" not in options else (shape[2:] if shape else None)
+        how = ("Keras 3.0 to 3.8 on torch: TensorFlow's total unclamped, a negative one cropping the start, and "
+               "an even padding in reverse axis order, as converter.padding.keras_torch_same_paddings computes"
+               if crops else "TensorFlow puts the odd pixel at the end")
         if spatial_sizes and all(spatial_sizes):
-            options["pad_before"] = [same_padding(int(n or 0), k, s, d)
-                                       for n, k, s, d in zip(spatial_sizes, kernel_size, strides, dilation)]
+            sizes = tuple(int(n or 0) for n in spatial_sizes)
+            try:
+                options["pad_before"] = (keras_torch_same_paddings(sizes, kernel_size, strides, dilation) if crops
+                                         else [same_padding(*axis) for axis in zip(sizes, kernel_size, strides,
+                                                                                   dilation)])
+            except ValueError as error:  # Keras could not run it: nothing to build it as (the module refuses it)
+                how += f"; {error}"
         warnings.append(
             f"layer {layer.key}: padding='same' with stride {strides}: PyTorch's padding='same' needs "
-            "stride 1; pad explicitly before the convolution (TensorFlow puts the odd pixel at the "
-            "end)" + (f": {options['pad_before']} per spatial axis" if "pad_before" in options else "")
+            f"stride 1; pad explicitly before the convolution ({how})"
+            + (f": {options['pad_before']} per spatial axis" if "pad_before" in options else "")
         )
     groups = config.int("groups", 1, minimum=1)
     if groups != 1:
@@ -76,9 +86,10 @@ def conv_options(layer: Layer, spatial: int, kernel_size: tuple[int, ...]
     return arguments, options, warnings
 
 
-def transpose_options(layer: Layer, spatial: int, kernel_size: tuple[int, ...]
+def transpose_options(layer: Layer, spatial: int, kernel_size: tuple[int, ...], keras: SavedBy
                       ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
-    """Module arguments for a transposed convolution, and TensorFlow's output crop when known."""
+    """Module arguments for a transposed convolution, and TensorFlow's output crop when known; for 'same' on
+    the torch backend of Keras 3.0 to 3.14, torch's own padding and output padding, which need no crop."""
     config = layer.config
     strides = config.ints("strides", spatial, 1, minimum=1)
     dilation = config.ints("dilation_rate", spatial, 1, minimum=1)
@@ -90,6 +101,9 @@ def transpose_options(layer: Layer, spatial: int, kernel_size: tuple[int, ...]
     channels_first = config.choice("data_format", DATA_FORMATS, "channels_last") == "channels_first"
     if channels_first:
         options["data_format"] = "channels_first"
+    clamps = torch_transpose_clamps(keras) if padding == "same" else None
+    if clamps is not None:
+        return _keras_torch_transpose(layer, arguments, options, clamps)
     shape = layer.input_shape
     if not shape or channels_first or not all(shape[1:-1]):
         return arguments, options, [f"layer {layer.key}: {layer.class_name}: the input size is not in the config; "
@@ -100,6 +114,21 @@ def transpose_options(layer: Layer, spatial: int, kernel_size: tuple[int, ...]
     arguments["output_padding"] = tuple(extra for _, _, extra in crops)
     options["crop_start"] = tuple(start for start, _, _ in crops)
     options["output_size"] = tuple(length for _, length, _ in crops)
+    return arguments, options, []
+
+
+def _keras_torch_transpose(layer: Layer, arguments: dict[str, Any], options: dict[str, Any], clamps: bool
+                           ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """A 'same' transposed convolution as Keras 3.0 to 3.14 ran it on torch: torch's symmetric padding and an
+    output padding at the end (padding.keras_torch_transpose_padding), whatever the input size."""
+    extras_in = options["keras_output_padding"] or (None,) * len(arguments["kernel_size"])
+    try:
+        pairs = [keras_torch_transpose_padding(k, s, d, p, clamps) for k, s, d, p in
+                 zip(arguments["kernel_size"], arguments["stride"], arguments["dilation"], extras_in)]
+    except ValueError as error:  # Keras could not run it: nothing to build it as (the forward refuses it too)
+        return arguments, options, [f"layer {layer.key}: {layer.class_name}: {error}"]
+    arguments["padding"] = tuple(pad for pad, _ in pairs)
+    arguments["output_padding"] = tuple(extra for _, extra in pairs)
     return arguments, options, []
 
 

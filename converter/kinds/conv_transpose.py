@@ -30,7 +30,7 @@ def _convert(layer: Layer, context: Context) -> LayerConversion:
         expect_shape(layer, "bias", (kernel[spatial],), "one per filter")
     check_kernel_size(layer, spatial, tuple(kernel[:spatial]))
     tensors = kernel_and_bias(layer, TORCH_LAYOUTS[spatial])
-    arguments_from_config, options, warnings = transpose_options(layer, spatial, tuple(kernel[:spatial]))
+    arguments_from_config, options, warnings = transpose_options(layer, spatial, tuple(kernel[:spatial]), context)
     arguments = {"in_channels": kernel[spatial + 1], "out_channels": kernel[spatial], **arguments_from_config,
                  "bias": layer.has("bias")}
     return LayerConversion(layer, TorchModule(f"ConvTranspose{spatial}d", arguments), tensors,
@@ -42,7 +42,7 @@ def forward(e: Emitter) -> Value:
     result = require_weights(e)
     layout = KERAS if result.options.get("data_format") == "channels_first" else CHANNELS_FIRST
     module = result.module  # output padding is worked out per input size by conv_transpose()
-    e.module(TorchModule(module.kind, {**module.arguments, "output_padding": 0}))
+    e.module(TorchModule(module.kind, {**module.arguments, "padding": 0, "output_padding": 0}))
     options = result.options
     x = e.inputs[0]
     clamps = torch_transpose_clamps(e) if options["keras_padding"] == "same" else None

@@ -26,7 +26,7 @@ def _convert(layer: Layer, context: Context) -> LayerConversion:
     check_kernel_size(layer, spatial, tuple(kernel[:spatial]))
     in_channels, multiplier = kernel[spatial], kernel[spatial + 1]
     tensors = kernel_and_bias(layer, TORCH_LAYOUTS[spatial], DepthwiseToGrouped(spatial))
-    arguments_from_config, options, warnings = conv_options(layer, spatial, tuple(kernel[:spatial]))
+    arguments_from_config, options, warnings = conv_options(layer, spatial, tuple(kernel[:spatial]), context)
     arguments = {"in_channels": in_channels, "out_channels": in_channels * multiplier, **arguments_from_config,
                  "groups": in_channels, "bias": layer.has("bias")}
     return LayerConversion(layer, TorchModule(f"Conv{spatial}d", arguments), tensors,

@@ -42,6 +42,15 @@ class Value:
     dtype: str | None = None  # a floating dtype other than float32 it is computed in (bfloat16 layers)
 
 
+class SavedBy(Protocol):
+    """The Keras that ran the model, as the file (or the user) says: a few layers compute differently by
+    version and backend, and a rule's module arguments and a forward follow the one that ran it."""
+
+    keras_major: int  # 2 or 3
+    keras_version: tuple[int, int]  # its major and minor version ((3, 99) when the file does not say)
+    backend: str | None  # the backend it ran on, where the file (legacy .h5) or the user says; None: TensorFlow
+
+
 class Emitter(Protocol):
     """What a kind's forward sees of one Keras call, and how it adds code for it."""
 
@@ -149,18 +158,18 @@ TORCH_POOL_PADDING_FROM = (3, 5)  # an average pooling's 'same' padding as a max
 TORCH_TRANSPOSE_CLAMPS_FROM, TORCH_TRANSPOSE_CROPS_FROM = (3, 14), (3, 15)
 
 
-def _keras_torch(e: Emitter) -> bool:
+def _keras_torch(e: SavedBy) -> bool:
     """Whether Keras 3 ran this model on its torch backend (the file or keras_backend says so)."""
     return e.keras_major == 3 and e.backend == "torch"
 
 
-def torch_same_crops(e: Emitter) -> bool:
+def torch_same_crops(e: SavedBy) -> bool:
     """Whether a strided 'same' convolution's padding crops where its total is negative: Keras 3.0 to 3.8 on
     their torch backend (padding.keras_torch_same_padding); every other Keras pads as TensorFlow does."""
     return _keras_torch(e) and e.keras_version < TORCH_SAME_PADDING_FROM
 
 
-def torch_pool_rule(e: Emitter, average: bool) -> str | None:
+def torch_pool_rule(e: SavedBy, average: bool) -> str | None:
     """The rule of runtime.keras_torch_pool by which Keras's torch backend pads a 'same' pooling where it
     differs from TensorFlow's: None elsewhere (and for a max pooling from Keras 3.9: its edge copies pool as
     TensorFlow's -inf)."""
@@ -171,7 +180,7 @@ def torch_pool_rule(e: Emitter, average: bool) -> str | None:
     return "crops" if e.keras_version < TORCH_SAME_PADDING_FROM else "clamped"
 
 
-def torch_transpose_clamps(e: Emitter) -> bool | None:
+def torch_transpose_clamps(e: SavedBy) -> bool | None:
     """For a 'same' transposed convolution of Keras 3.0 to 3.14 on their torch backend, whether an output padding
     of at least the stride is clamped (3.14) rather than refused (runtime.keras_torch_conv_transpose); None
     where the output is cropped as TensorFlow crops it."""

@@ -15,6 +15,7 @@ from ..conversion import TargetTensor
 from ..errors import LayoutError
 from ..graph import Filled, Layer, Tensor
 from ..layouts import Layout, Transform, transform
+from .forward import SavedBy
 
 if TYPE_CHECKING:
     import numpy as np
@@ -60,8 +61,8 @@ def with_bias(*weights: tuple[str, Layout] | tuple[str, Layout, tuple[str, ...]]
     return variables
 
 
-class Context(Protocol):
-    """What a rule may ask of the rest of the graph."""
+class Context(SavedBy, Protocol):
+    """What a rule may ask of the rest of the graph, and of the Keras that ran it."""
 
     def producer(self, layer: Layer) -> Layer | None:
         """The single layer feeding `layer` (None for several inputs or none)."""

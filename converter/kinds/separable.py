@@ -36,7 +36,7 @@ def _convert(layer: Layer, context: Context) -> LayerConversion:
     ]
     if layer.has("bias"):
         tensors.append(to_torch(layer, "bias", "pointwise.bias", Layout.VECTOR))
-    arguments_from_config, options, warnings = conv_options(layer, spatial, tuple(depthwise[:spatial]))
+    arguments_from_config, options, warnings = conv_options(layer, spatial, tuple(depthwise[:spatial]), context)
     depthwise_module = TorchModule(f"Conv{spatial}d", {
         "in_channels": in_channels, "out_channels": in_channels * multiplier, **arguments_from_config,
         "groups": in_channels, "bias": False})

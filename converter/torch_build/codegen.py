@@ -15,7 +15,7 @@ from ..config import compute_dtype
 from ..conversion import Conversion
 from ..convert import GraphContext
 from ..errors import ReadError, UnsupportedLayerError
-from ..graph import Call, Layer, ModelGraph, Ref
+from ..graph import Call, Layer, ModelGraph, Ref, minor_version
 from ..kinds import Kind, lookup
 from ..kinds.forward import CHANNELS_FIRST, KERAS, Value, is_image_rank, one_layout
 from ..kinds.masks import carried, cast_input, list_call_masks, time_distributed_mask
@@ -26,12 +26,6 @@ from .calls import (
 )
 from .emitter import ClassSource, Emitter
 from .run_order import CLEARS_MASKS_FROM, ClearedMasks, ObjectEffects, cleared_by, run_order
-
-
-def minor_version(version: str) -> tuple[int, int] | None:
-    """(major, minor) of a Keras version string ("3.8.0" -> (3, 8)); None when it names none."""
-    match = re.match(r"(\d+)(?:\.(\d+))?", version)
-    return (int(match.group(1)), int(match.group(2) or 0)) if match else None
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 
 # copied into exported files beside the helpers
-from ..padding import keras_torch_same_padding, keras_torch_transpose_padding, same_padding, transpose_crop
+from ..padding import (keras_torch_same_padding, keras_torch_same_paddings, keras_torch_transpose_padding,
+                       same_padding, transpose_crop)
 
 
 def to_cf(x: torch.Tensor) -> torch.Tensor:
@@ -69,15 +70,9 @@ def pool(x: torch.Tensor, kind: str, size: tuple, stride: tuple, padding: str) -
 
 def keras_torch_same_pad(x: torch.Tensor, kernel: tuple, stride: tuple, dilation: tuple) -> torch.Tensor:
     """Keras 3.0 to 3.8's 'same' padding of a strided convolution on their torch backend, of a channels-first
-    tensor: zeros, the odd one after, and a negative total crops (keras_torch_same_padding). Where every axis
-    pads evenly, those Keras gave torch's convolution the paddings in reverse axis order."""
-    pads = [keras_torch_same_padding(size, k, s, d, True) for size, k, s, d in zip(x.shape[2:], kernel, stride,
-                                                                                     dilation)]
-    if all(before == after for before, after in pads):
-        pads = pads[::-1]
-        if any(before < 0 for before, _ in pads):
-            raise ValueError(f"padding {[before for before, _ in pads]}: Keras's torch backend cannot convolve an "
-                             f"input of size {tuple(x.shape[2:])} either (negative padding)")
+    tensor: zeros, the odd one after, a negative total crops, and an even padding goes in reverse axis order
+    (keras_torch_same_paddings)."""
+    pads = keras_torch_same_paddings(tuple(x.shape[2:]), kernel, stride, dilation)
     return F.pad(x, [p for pair in reversed(pads) for p in pair])
 
 
