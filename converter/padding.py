@@ -10,6 +10,11 @@ from __future__ import annotations
 import math
 
 
+def pad_argument(pads: list[tuple[int, int]]) -> list[int]:
+    """torch's F.pad argument for (before, after) pairs given first axis first: F.pad takes the last axis first."""
+    return [int(p) for pair in reversed(pads) for p in pair]
+
+
 def same_padding(size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
     """TensorFlow's 'same' padding of one axis, (before, after): the odd pixel after.
 

@@ -27,7 +27,7 @@ MODULE_NAMES = frozenset({
     "torch", "nn", "F", "math", "warnings", "OrderedDict", "load", "self", "to_cf", "to_cl", "torch_layout",
     "autocast", "same_pad", "same_padding", "transpose_crop", "pool", "keras_torch_same_pad", "keras_torch_pool",
     "keras_torch_same_padding", "keras_torch_same_paddings", "keras_torch_conv_transpose",
-    "keras_torch_transpose_padding", "conv_transpose",
+    "keras_torch_transpose_padding", "conv_transpose", "pad_argument",
     "keras_tf_bias",
     "keras_tf_channels_first_bias", "hard_sigmoid_keras2", "keras_relu", "keras_rnn", "keras_conv_lstm",
     "keras_int8_inputs", "time_distributed", "integer_lookup", "squeezed_one_hot", "center_crop",

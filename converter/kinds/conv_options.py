@@ -11,7 +11,8 @@ from typing import Any
 
 from ..errors import LayoutError
 from ..graph import Layer
-from ..padding import keras_torch_same_paddings, keras_torch_transpose_padding, same_padding, transpose_crop
+from ..padding import (keras_torch_same_paddings, keras_torch_transpose_padding, pad_argument, same_padding,
+                       transpose_crop)
 from .forward import (CHANNELS_FIRST, KERAS, Emitter, SavedBy, Value, activated, literal, require_weights, same,
                       tensorflow_bias_add, torch_same_crops, torch_transpose_clamps)
 from .rules import expect_shape
@@ -144,7 +145,7 @@ def padded(e: Emitter, x: str) -> str:
         return (f"{e.helper(helper)}({x}, {literal(tuple(kernel))}, {literal(tuple(stride))}, "
                 f"{literal(tuple(dilation))})")
     if "pad_before" in options:  # causal: the past only
-        pads = [p for pair in reversed(options["pad_before"]) for p in pair]
+        pads = pad_argument(options["pad_before"])
         return f"F.pad({x}, {literal(pads)})"
     return x
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..padding import pad_argument
 from .forward import KERAS, Emitter, Value, literal
 from .operations import axes_of, constant, is_number, keras_value
 
@@ -171,8 +172,7 @@ def pad(e: Emitter, operand: Any, width: Any, mode: str, value: Any) -> Value:
     if mode == "constant":
         if value is not None and not is_number(value):
             raise e.unsupported("padding with a tensor value is not built")
-        flat = [int(p) for pair in reversed(width) for p in pair]  # F.pad takes the last axis first
-        return Value(f"F.pad({x}, {literal(flat)}, value={literal(float(value or 0))})", KERAS, rank)
+        return Value(f"F.pad({x}, {literal(pad_argument(width))}, value={literal(float(value or 0))})", KERAS, rank)
     if mode not in ("reflect", "symmetric"):
         raise e.unsupported(f"padding mode {mode[:20]!r} is not built yet (constant, reflect and symmetric are)")
     pairs = tuple(tuple(pair) for pair in width)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import Config
+from ..padding import pad_argument
 from .forward import Emitter, Value, literal, same, spatial_layout
 from .registry import Kind, register
 
@@ -42,9 +43,8 @@ def _spatial(e: Emitter) -> int:
 
 def zero_padding(e: Emitter) -> Value:
     pads = _pairs(e.config, "padding", 1, _spatial(e))
-    flat = [p for pair in reversed(pads) for p in pair]  # F.pad takes the last axis first
     layout = spatial_layout(e)
-    return same(e.inputs[0], f"F.pad({e.arg(0, layout)}, {literal(flat)})", layout=layout)
+    return same(e.inputs[0], f"F.pad({e.arg(0, layout)}, {literal(pad_argument(pads))})", layout=layout)
 
 
 def cropping(e: Emitter) -> Value:

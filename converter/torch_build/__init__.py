@@ -17,9 +17,10 @@ from ..source import literal
 from .codegen import Generator, KerasRun
 
 # helpers whose source calls other helpers (or converter/padding.py's functions)
-_NEEDS = {"pool": ["same_pad"], "same_pad": ["same_padding"], "conv_transpose": ["transpose_crop"],
-          "keras_torch_same_pad": ["keras_torch_same_paddings"],
-          "keras_torch_same_paddings": ["keras_torch_same_padding"], "keras_torch_pool": ["keras_torch_same_padding"],
+_NEEDS = {"pool": ["same_pad"], "same_pad": ["same_padding", "pad_argument"], "conv_transpose": ["transpose_crop"],
+          "keras_torch_same_pad": ["keras_torch_same_paddings", "pad_argument"],
+          "keras_torch_same_paddings": ["keras_torch_same_padding"],
+          "keras_torch_pool": ["keras_torch_same_padding", "pad_argument"],
           "keras_torch_conv_transpose": ["keras_torch_transpose_padding"],
           "aspect_crop": ["float32_quotient"], "aspect_pad": ["float32_quotient"], "EinsumDense": ["keras_tf_bias"],
           "keras_tf_channels_first_bias": ["keras_tf_bias"], "torch_layout": ["to_cf", "to_cl"]}

@@ -15,7 +15,7 @@ from torch import nn
 
 # copied into exported files beside the helpers
 from ..padding import (keras_torch_same_padding, keras_torch_same_paddings, keras_torch_transpose_padding,
-                       same_padding, transpose_crop)
+                       pad_argument, same_padding, transpose_crop)
 
 
 def to_cf(x: torch.Tensor) -> torch.Tensor:
@@ -44,7 +44,7 @@ def autocast(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
 def same_pad(x: torch.Tensor, kernel: tuple, stride: tuple, dilation: tuple, value: float = 0.0) -> torch.Tensor:
     """TensorFlow's 'same' padding of a channels-first tensor: the odd pixel at the end."""
     pads = [same_padding(size, k, s, d) for size, k, s, d in zip(x.shape[2:], kernel, stride, dilation)]
-    return F.pad(x, [p for pair in reversed(pads) for p in pair], value=value)
+    return F.pad(x, pad_argument(pads), value=value)
 
 
 def pool(x: torch.Tensor, kind: str, size: tuple, stride: tuple, padding: str) -> torch.Tensor:
@@ -73,7 +73,7 @@ def keras_torch_same_pad(x: torch.Tensor, kernel: tuple, stride: tuple, dilation
     tensor: zeros, the odd one after, a negative total crops, and an even padding goes in reverse axis order
     (keras_torch_same_paddings)."""
     pads = keras_torch_same_paddings(tuple(x.shape[2:]), kernel, stride, dilation)
-    return F.pad(x, [p for pair in reversed(pads) for p in pair])
+    return F.pad(x, pad_argument(pads))
 
 
 def keras_torch_pool(x: torch.Tensor, kind: str, size: tuple, stride: tuple, rule: str) -> torch.Tensor:
@@ -95,7 +95,7 @@ def keras_torch_pool(x: torch.Tensor, kind: str, size: tuple, stride: tuple, rul
     elif rule == "crops" and all(before == after for before, after in pads):
         padding = padding[::-1]
     elif any(before != after for before, after in pads):
-        x = F.pad(x, [p for pair in reversed(pads) for p in pair], mode="replicate")
+        x = F.pad(x, pad_argument(pads), mode="replicate")
         padding = [0] * spatial
     if kind == "max":
         return max_pool(x, size, stride, padding=padding)
