@@ -31,8 +31,8 @@ from craft import (  # noqa: E402
 from craft_bundle import tensor_entry, write_bundle  # noqa: E402
 from hostile_reach import (  # noqa: E402
     config_payload, einsum_payload, external_link, external_storage, h5_version_payload, hub_shard_index,
-    keras3_lambda, lambda_legacy, module_import, name_payload, path_payload, reserved_names, shard_index, soft_link,
-    tf_op_write_file, version_payload, virtual_dataset,
+    keras3_lambda, lambda_legacy, module_import, name_payload, npz_weights, path_payload, reserved_names, shard_index,
+    soft_link, tf_op_write_file, version_payload, virtual_dataset,
 )
 from hostile_reach import MARKER_VARIABLE, SECRET, marker  # noqa: E402, F401 (the tests read them here)
 COMMANDS = ("inspect", "convert", "export", "verify")
@@ -226,25 +226,43 @@ def _missing_filter(group: h5py.Group) -> None:
     h5py.h5d.create(group.id, b"0", h5py.h5t.IEEE_F32LE, space, plist)
 
 
-def _raw_member(name: str, data: bytes, flag_bits: int = 0) -> Callable[[Path], Path]:
+def _raw_member(name: str, data: bytes) -> Callable[[Path], Path]:
     def make(folder: Path) -> Path:
         path = write_archive(folder / "model.keras", dense_model())
         with zipfile.ZipFile(path, "a") as archive:
-            info = zipfile.ZipInfo(name)
-            info.flag_bits |= flag_bits
-            archive.writestr(info, data)
+            archive.writestr(zipfile.ZipInfo(name), data)
         return path
     return make
 
 
+def _set_flag(path: Path, member: str, bit: int) -> None:
+    """Set a general-purpose flag bit of `member` in its local header and central directory entry (zipfile
+    writes its own flags, whatever a ZipInfo says)."""
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        local = archive.getinfo(member).header_offset
+    data[local + 6] |= bit  # local file header: signature, version, then the flags
+    name = member.encode()
+    central = data.find(b"PK\x01\x02")
+    while central >= 0:
+        length = int.from_bytes(data[central + 28:central + 30], "little")
+        if data[central + 46:central + 46 + length] == name:
+            data[central + 8] |= bit  # central directory entry: signature, two versions, then the flags
+        central = data.find(b"PK\x01\x02", central + 4)
+    path.write_bytes(bytes(data))
+
+
 def _encrypted_config(folder: Path) -> Path:
+    """A whole archive but for its config.json, whose encrypted flag is set."""
     path = folder / "model.keras"
+    weights = folder / "weights.tmp.h5"
+    write_weights_h5(weights, dense_weights())
     with zipfile.ZipFile(path, "w") as archive:
-        info = zipfile.ZipInfo("config.json")
-        info.flag_bits |= 0x1
-        archive.writestr(info, json.dumps(dense_model()))
+        archive.writestr("config.json", json.dumps(dense_model()))
         archive.writestr("metadata.json", "{}")
-        archive.writestr("model.weights.h5", b"")
+        archive.write(weights, "model.weights.h5")
+    weights.unlink()
+    _set_flag(path, "config.json", 0x1)
     return path
 
 
@@ -284,6 +302,7 @@ CASES: list[Case] = [
     Case("lambda_behind_architecture", "code", lambda_legacy, {"verify": "Lambda"},
          ("--architecture", "{folder}/clean.json")),
     Case("keras3_lambda", "code", keras3_lambda, {"export": "Lambda", "verify": "Lambda"}),
+    Case("npz_pickled_weights", "code", npz_weights, {ALL: "pickled"}),
     Case("module_import", "code", module_import, {"export": "activation", "verify": "antigravity"}),
     Case("tf_op_write_file", "code", tf_op_write_file, {"export": "TFOpLambda", "verify": "TFOpLambda"}),
     # nothing outside the given file is read

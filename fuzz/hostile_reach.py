@@ -108,6 +108,32 @@ def keras3_lambda(folder: Path) -> Path:
     return write_archive(folder / "model.keras", config)
 
 
+class _Runs:
+    """An object whose unpickling runs `code` (as a crafted npy of dtype object carries it)."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return exec, (self.code,)
+
+
+def npz_weights(folder: Path) -> Path:
+    """A .keras archive whose weights are model.weights.npz (Keras's NumPy store) holding a pickled payload, as
+    a public repository's crafted model does."""
+    import io
+    import zipfile
+
+    store = io.BytesIO()
+    np.savez(store, **{"layers/dense": np.array([_Runs(payload(folder))], dtype=object)})
+    path = folder / "model.keras"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("metadata.json", json.dumps({"keras_version": "3.15.1"}))
+        archive.writestr("config.json", json.dumps(dense_model()))
+        archive.writestr("model.weights.npz", store.getvalue())
+    return path
+
+
 def module_import(folder: Path) -> Path:
     config = dense_model(activation={"module": "antigravity", "class_name": "function", "config": "geohash",
                                      "registered_name": "geohash"})

@@ -33,6 +33,7 @@ from .windows_paths import windows_tree
 from .zip_member import open_archive, open_member, read_json_member, read_small_member
 
 WEIGHTS_MEMBER = "model.weights.h5"
+NPZ_WEIGHTS_MEMBER = "model.weights.npz"  # Keras's other weight store (saving_lib.NpzIOStore): pickled dicts
 # Keras 3 writes `layers`; some tf.keras 2.13-2.15 archives wrote this instead.
 LAYER_GROUPS = ("layers", "_layer_checkpoint_dependencies")
 
@@ -53,6 +54,11 @@ def read_archive(path: str, architecture: Any = None) -> ModelGraph:
         names = set(archive.namelist())
         for member in ("config.json", WEIGHTS_MEMBER):
             if member not in names and not (member == "config.json" and architecture is not None):
+                if member == WEIGHTS_MEMBER and NPZ_WEIGHTS_MEMBER in names:
+                    raise ReadError(f"{path}: its weights are {NPZ_WEIGHTS_MEMBER}, Keras's NumPy weight store, which "
+                                    "holds each layer's variables as pickled objects: never unpickled here (loading "
+                                    "one can run code); load the model in Keras from a source you trust and save it "
+                                    "again with model.save('model.keras'), which writes model.weights.h5")
                 what = zip_kind(archive.namelist()) or f"zip archive without {member}"
                 raise ReadError(f"{path}: {what}; a Keras .keras archive holds config.json, metadata.json and "
                                 "model.weights.h5")
