@@ -41,6 +41,11 @@ class LayerSteps:
 
             self.tf = tf
 
+    def newer(self, kinds: list[str]) -> list[str]:
+        """Of these Keras 3 layer kinds, those the running Keras has (an earlier Keras 3 lacks some: the graph is
+        drawn from the others instead of failing; today's Keras has them all, so its graphs stay as they were)."""
+        return [kind for kind in kinds if self.keras3 and hasattr(self.k.layers, kind)]
+
     # -- names and layers -------------------------------------------------------------------------
     def name(self) -> str | None:
         if not self.c.chance(0.4):
@@ -119,7 +124,7 @@ class LayerSteps:
         rank = len(shape(x))
         kind = self.c.choice(["BatchNormalization", "LayerNormalization", "Activation", "Dropout", "PReLU",
                               "LeakyReLU", "Softmax", "GroupNormalization", "ReLU", "ELU", "Rescaling"]
-                             + (["RMSNormalization"] if self.keras3 else []))
+                             + self.newer(["RMSNormalization"]))
         if kind == "GroupNormalization" and not rank:  # a scalar per sample has no channels to group
             kind = "Activation"
         if kind == "GroupNormalization":
@@ -221,8 +226,8 @@ class LayerSteps:
         kind = c.choice(["MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling1D",
                          "Flatten", "ZeroPadding1D", "Cropping1D", "UpSampling1D", "Permute", "TimeDistributed",
                          "MultiHeadAttention", "Reshape", "Attention", "AdditiveAttention", "UnitNormalization",
-                         "Masking"] + (["GroupQueryAttention", "AdaptiveAveragePooling1D", "AdaptiveMaxPooling1D"]
-                                       if self.keras3 else []))
+                         "Masking"] + self.newer(["GroupQueryAttention", "AdaptiveAveragePooling1D",
+                                                  "AdaptiveMaxPooling1D"]))
         if kind.startswith("Adaptive"):  # TensorFlow dies (SIGFPE) pooling an axis of 1, or to 1: Keras's window
             if steps < 2:                 # is then wider than the axis
                 return self.call("GlobalAveragePooling1D", x)
@@ -322,7 +327,7 @@ class LayerSteps:
         height, width, channels = shape(x)
         kind = c.choice(["MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D",
                          "Flatten", "ZeroPadding2D", "Cropping2D", "UpSampling2D", "Permute", "Reshape"]
-                        + (["AdaptiveAveragePooling2D", "AdaptiveMaxPooling2D"] if self.keras3 else []))
+                        + self.newer(["AdaptiveAveragePooling2D", "AdaptiveMaxPooling2D"]))
         data_format = "channels_first" if c.chance(0.2) else "channels_last"
         spatial = (width, channels) if data_format == "channels_first" else (height, width)
         if kind.startswith("Adaptive"):  # not to 1 nor over an axis of 1 (TensorFlow dies: see sequence_layer)
