@@ -4,6 +4,7 @@ states and returning theirs, channels_first layers, attention, TimeDistributed o
 named at random from names that collide once sanitised, sometimes in float64, sometimes called again."""
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from random_choices import Chooser, shape
@@ -237,6 +238,8 @@ class LayerSteps:
             key_value_heads = c.integer(1, 2)
             options = {"head_dim": c.integer(1, 3), "num_query_heads": key_value_heads * c.integer(1, 2),
                        "num_key_value_heads": key_value_heads, "use_gate": c.chance(0.3)}
+            if "use_gate" not in inspect.signature(self.k.layers.GroupQueryAttention).parameters:
+                del options["use_gate"]  # Keras 3.14 and earlier have no gate (drawn all the same: seeds keep)
             if c.chance(0.3):
                 options["dropout"] = 0.1
             layer = self.layer(kind, **options)
@@ -305,6 +308,8 @@ class LayerSteps:
             return layer([x, x], **call)
         if kind == "Reshape":
             return self.call(kind, x, (steps, channels, 1))
+        if kind in ("GlobalAveragePooling1D", "GlobalMaxPooling1D") and c.chance(0.25):  # a sequence of one step
+            return self.call(kind, x, keepdims=True)
         return self.call(kind, x)
 
     def conv2d(self, x: Any) -> Any:

@@ -396,3 +396,22 @@ def test_an_operation_returning_its_input_keeps_the_mask(tmp_path, writer, opera
         return keras.Model(ids, keras.layers.LSTM(3, name="lstm")(value))
 
     check(tmp_path, writer, build, [IDS])
+
+
+@pytest.mark.parametrize("writer", ["keras3", "keras2"])
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_a_masked_global_average_keeps_dims_and_takes_either_format_as_keras_does(tmp_path, writer, keepdims,
+                                                                                   data_format):
+    """A masked GlobalAveragePooling1D averages the unmasked steps with keepdims=True too (the module averaged
+    every step there: 0.58 off in a probe model), and channels_first averages the last axis, with the mask
+    multiplied along it as Keras broadcasts it (it was refused). Embedded as wide as the sequence is long, so
+    that Keras's broadcast of the mask over a channels_first tensor runs."""
+    def build(keras):
+        L = keras.layers
+        ids = keras.Input((STEPS,), dtype="int32", name="ids")
+        embedded = L.Embedding(20, STEPS, mask_zero=True, name="embedding")(ids)
+        pooled = L.GlobalAveragePooling1D(data_format=data_format, keepdims=keepdims, name="pooling")(embedded)
+        return keras.Model(ids, L.Dense(3, name="dense")(L.Flatten(name="flatten")(pooled)))
+
+    check(tmp_path, writer, build, [IDS])

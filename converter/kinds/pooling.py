@@ -34,6 +34,10 @@ def local_pooling(kind: str, spatial: int) -> Callable[[Emitter], Value]:
     return forward
 
 
+#: from which Keras a masked GlobalAveragePooling1D zeroes the masked steps with a where, not a multiply
+MASKED_MEAN_WHERE_FROM = (3, 15)
+
+
 def global_pooling(kind: str, spatial: int) -> Callable[[Emitter], Value]:
     """The forward of a global pooling: a mean or max over the spatial axes (masked steps left out)."""
 
@@ -41,10 +45,11 @@ def global_pooling(kind: str, spatial: int) -> Callable[[Emitter], Value]:
         layout = spatial_layout(e)
         x = e.inputs[0]
         keepdims = e.config.bool("keepdims", False)
-        if kind == "average" and spatial == 1 and e.mask() is not None and not keepdims:
-            if layout == KERAS:
-                raise e.unsupported("a masked average over the steps of a channels_first sequence is not built")
-            return Value(f"{e.helper('masked_mean')}({e.arg(0, KERAS)}, {e.mask()})", KERAS, 2)
+        if kind == "average" and spatial == 1 and e.mask() is not None:  # on Keras's own tensor, either format
+            steps_axis = 2 if layout == KERAS else 1  # spatial_layout: KERAS for a channels_first layer
+            where = e.keras_major >= 3 and e.keras_version >= MASKED_MEAN_WHERE_FROM
+            return Value(f"{e.helper('masked_mean')}({e.arg(0, KERAS)}, {e.mask()}, {steps_axis}, {literal(keepdims)}, "
+                         f"{literal(where)})", KERAS, 3 if keepdims else 2)
         dims = tuple(range(2, 2 + spatial))
         reduce = "amax" if kind == "max" else "mean"
         expr = f"{e.arg(0, layout)}.{reduce}(dim={literal(dims)}{', keepdim=True' if keepdims else ''})"

@@ -403,9 +403,13 @@ def keras_dot(a: torch.Tensor, b: torch.Tensor, axes, normalize: bool) -> torch.
     return torch.bmm(a, b)
 
 
-def masked_mean(x: torch.Tensor, mask) -> torch.Tensor:
-    """GlobalAveragePooling1D over the unmasked steps of (N, T, C), as Keras does with a mask."""
+def masked_mean(x: torch.Tensor, mask, steps_axis: int = 1, keepdims: bool = False,
+                where: bool = False) -> torch.Tensor:
+    """GlobalAveragePooling1D over the unmasked steps of (N, T, C) (steps_axis 1; (N, C, T): 2), as Keras does
+    with a mask: the masked steps zeroed by a where (Keras 3.15; else multiplied by the mask, as earlier Keras did:
+    a NaN there stays), summed, over the count of unmasked steps."""
     if mask is None:
-        return x.mean(1)
-    weights = mask.to(x.dtype).unsqueeze(-1)
-    return (x * weights).sum(1) / weights.sum(1)
+        return x.mean(steps_axis, keepdim=keepdims)
+    weights = mask.to(x.dtype).unsqueeze(3 - steps_axis)
+    kept = torch.where(weights != 0, x, torch.zeros((), dtype=x.dtype, device=x.device)) if where else x * weights
+    return kept.sum(steps_axis, keepdim=keepdims) / weights.sum(steps_axis, keepdim=keepdims)
