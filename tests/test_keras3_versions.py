@@ -14,6 +14,9 @@ the masks Keras 3.10 to 3.13 drop on a cast were kept (seed 672108: a float64 De
 """
 from __future__ import annotations
 
+import json
+import zipfile
+
 import numpy as np
 import pytest
 import torch
@@ -204,3 +207,50 @@ def test_inspect_and_convert_take_the_backend_on_the_command_line(tmp_path):
                       str(record))
     assert written.returncode == 0, written.stderr
     assert "Keras 3.0 to 3.8 on torch" in written.stderr and "[(-1, 0)] per spatial axis" in record.read_text()
+
+
+def test_tensors_keras_changed_in_place_on_torch_are_read_changed_after_it(tmp_path):
+    """Keras 3's torch backend changes a masked GlobalAveragePooling1D's input (`inputs *= mask`, before 3.15) and a
+    masked Softmax's (`inputs += adder`, before 3.13) in place: the calls Keras runs after it read the masked steps
+    zeroed (pushed to -1e9). An Embedding read by the average and then a max pooling, a common text model, was
+    0.21 off. Built so for a model that ran there (Keras 3.12 wrote fixtures/keras3.12-torch/in_place.keras, with a
+    Dropout handing the object on, and scores a convolution reads after the Softmax), module and model.py; the
+    same file taken as TensorFlow ran it (whose tensors cannot change) differs."""
+    from graph_fuzz import run_exported
+
+    io = np.load(fixture("keras3.12-torch/io.npz"))
+    inputs = [io[f"in_place_in{i}"] for i in range(2)]
+    expected = [io[f"in_place_out{i}"] for i in range(5)]
+    path = fixture("keras3.12-torch/in_place.keras")
+    module = converter.to_torch(path, input_layout="keras", keras_backend="torch")
+    tensorflow_rule = converter.to_torch(path, input_layout="keras")
+    with torch.no_grad():
+        outputs = module(*[torch.from_numpy(array) for array in inputs])
+        assumed = tensorflow_rule(*[torch.from_numpy(array) for array in inputs])
+    for got, want in zip(outputs, expected, strict=True):
+        np.testing.assert_allclose(got.numpy(), want, atol=1e-5, rtol=1e-5)
+    assert sum(not np.allclose(got.numpy(), want, atol=1e-3) for got, want in zip(assumed, expected)) >= 2
+    for got, want in zip(run_exported(path, inputs, tmp_path, "torch"), expected):
+        np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
+
+
+def test_a_tensor_changed_in_place_that_a_view_may_share_is_refused_by_name(tmp_path):
+    """Where a tensor Keras's torch backend changed in place may share its storage with another (made by a
+    Reshape, or read before by one), which values saw the change depends on torch's views: refused by name."""
+    keras = pytest.importorskip("keras")
+    L = keras.layers
+    ids = keras.Input((6,), dtype="int32")
+    embedded = L.Embedding(5, 4, mask_zero=True)(ids)
+    flat = L.Flatten()(embedded)  # a view of the embedding on torch, read after the average changed it
+    model = keras.Model(ids, [L.GlobalAveragePooling1D()(embedded), L.Dense(2)(flat)])
+    saved, path = tmp_path / "saved.keras", str(tmp_path / "model.keras")
+    model.save(saved)
+    with zipfile.ZipFile(saved) as source, zipfile.ZipFile(path, "w") as target:  # as Keras 3.12 wrote it
+        for name in source.namelist():
+            data = source.read(name)
+            target.writestr(name, json.dumps({**json.loads(data), "keras_version": "3.12.0"}) if name ==
+                            "metadata.json" else data)
+    converter.to_torch(path, input_layout="keras")  # TensorFlow's tensors cannot change
+    with pytest.raises(converter.UnsupportedLayerError,
+                       match=r"changed its input tensor in place.*flatten \(Flatten\) read it before"):
+        converter.to_torch(path, input_layout="keras", keras_backend="torch")

@@ -1,9 +1,11 @@
 """Activation layers: Activation, ReLU, LeakyReLU, ELU, ThresholdedReLU, Softmax (no weights)."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..config import Config
 from .forward import (KERAS, Emitter, Value, activation, channel_dim, literal, same, softmax_large_negative,
-                      softmax_zeroes_masked)
+                      softmax_zeroes_masked, torch_changes_input)
 from .registry import Kind, register
 
 
@@ -19,6 +21,8 @@ def relu(e: Emitter) -> Value:
 
 #: from Keras 3.15, a threshold keeps x by a where, not a multiplication (which makes NaN of NaN and -inf)
 RELU_WHERE_FROM = (3, 15)
+#: from Keras 3.13, a masked Softmax puts its large negative where the mask is False, not adds it to the scores
+SOFTMAX_WHERE_FROM = (3, 13)
 
 
 def _relu(e: Emitter, config: Config, x: str) -> str:
@@ -102,12 +106,17 @@ def _masked_softmax(e: Emitter, axis: int, mask: str) -> Value:
     e.statement(f"{kept} = {mask}")
     low = softmax_large_negative(e, x.dtype)
     dtype = f"torch.{x.dtype or 'float32'}"
-    if e.keras_version >= (3, 13) or (e.keras_major < 3 and e.config.bool("robust_masking", False)):
+    if e.keras_version >= SOFTMAX_WHERE_FROM or (e.keras_major < 3 and e.config.bool("robust_masking", False)):
         if isinstance(e.kwargs.get("mask"), Value):  # only an explicit mask can be float: its dtype is known late
             e.statement(f"{kept} = {kept} if {kept}.dtype == torch.bool else {kept} > 0.5")
         scores = f"torch.where({kept}, {scores}, {literal(low)})"
     else:
         scores = f"({scores} + (1.0 - {kept}.to({dtype})) * {literal(low)})"
+        if torch_changes_input(e, SOFTMAX_WHERE_FROM):  # `inputs += adder`: the masked scores pushed down
+            added = e.variable("added")
+            e.statement(f"{added} = {scores}")
+            scores = added
+            e.changed_input = replace(x, expr=added, layout=KERAS, keras_view=None)
     output = f"torch.softmax({scores}, dim={axis})"
     if softmax_zeroes_masked(e):
         output = f"({output} * {kept}.to({dtype}))"

@@ -69,6 +69,9 @@ class Emitter(Protocol):
     #: to where it is, a Dropout at inference): the input's Keras mask stays on it, as on that tensor object in
     #: Keras, and a MultiHeadAttention that clears one clears the other (run_order.py)
     returns_input: bool
+    #: set by a forward where the file's Keras changed its first input tensor in place (Keras 3 before 3.15 on
+    #: torch: in_place.py): that tensor's value for the calls Keras runs after it
+    changed_input: Value | None
     statements: list[str]  # lines added so far, run before the value is assigned
 
     @property
@@ -161,6 +164,12 @@ TORCH_TRANSPOSE_CLAMPS_FROM, TORCH_TRANSPOSE_CROPS_FROM = (3, 14), (3, 15)
 def _keras_torch(e: SavedBy) -> bool:
     """Whether Keras 3 ran this model on its torch backend (the file or keras_backend says so)."""
     return e.keras_major == 3 and e.backend == "torch"
+
+
+def torch_changes_input(e: SavedBy, until: tuple[int, int]) -> bool:
+    """Whether the file's Keras changed a layer's input tensor in place: Keras 3 before `until` on its torch backend
+    (torch_build/in_place.py; TensorFlow's and JAX's tensors cannot change)."""
+    return _keras_torch(e) and e.keras_version < until
 
 
 def torch_same_crops(e: SavedBy) -> bool:

@@ -25,6 +25,7 @@ from .calls import (
     array_dtypes, autocasts, input_shape, model_calls, recorded_masks, run_input_dtypes, tensor_arguments, with_rank,
 )
 from .emitter import ClassSource, Emitter
+from .in_place import InPlace
 from .run_order import CLEARS_MASKS_FROM, ClearedMasks, ObjectEffects, cleared_by, run_order
 
 
@@ -136,6 +137,7 @@ class Generator:
         self.class_of[model.path] = source
         inputs, calls, outputs = model_calls(model)
         self.clearing = ClearedMasks(self.keras_version >= CLEARS_MASKS_FROM)
+        self.in_place = InPlace(self, self.graph.source, calls, [(layer.name, 0, 0) for layer in inputs], root)
         self.consumers: dict[str, list[Layer]] = {}
         self.used: dict[tuple[str, int], int] = {}  # (layer, call) -> how many of its outputs the model reads
         for call in calls:
@@ -163,9 +165,10 @@ class Generator:
             if root and self.trace:
                 source.forward.append(self.capture_line(layer.name, values[(layer.name, 0, 0)]))
         source.signature.extend(mask_parameters)
-        # where masks are cleared, the calls in the order Keras runs them (calls no output needs after)
+        # where masks are cleared or tensors changed in place, the calls in the order Keras runs them (calls no output
+        # needs after)
         pending = list(calls)
-        if self.clearing.active:
+        if self.clearing.active or self.in_place.active:
             pending = run_order(calls, outputs)
             ordered = {id(call) for call in pending}  # by identity: comparing calls compares their layers
             pending += [call for call in calls if id(call) not in ordered]
@@ -213,6 +216,7 @@ class Generator:
                   for key, value in call.kwargs.items()}
         self.values = values
         if call.layer.is_model:
+            self.in_place.ran_call(call, None)
             return self.emit_nested(source, call, inputs)
         kind = lookup(call.layer)
         assert kind is not None and kind.forward is not None  # generate() refused the others
@@ -241,6 +245,9 @@ class Generator:
             self.clearing.same_object((call.layer.name, call.node, 0), call.args[0])
         # an input Keras cast for the layer (another dtype) is a new tensor object: its own mask is cleared
         self.clearing.mark([ref for ref in cleared_by(call, kind.name) if values[ref].dtype == dtype], cleared=True)
+        self.in_place.ran_call(call, kind.name)
+        if emitter.changed_input is not None and call.args and not emitter.first_input_cast:  # a cast: a new object
+            self.in_place.changed(call, call.args[0], emitter.changed_input, values, source, self.clearing)
         assigned = []
         for index, value in enumerate(produced):
             name = source.value(call.layer.name, call.node)
@@ -351,9 +358,10 @@ class Generator:
         same names, and its forward runs on that module."""
         key = (call.layer.path, masked)
         if key not in self.call_class:
-            outer = (self.consumers, self.used, self.outputs, self.values, dict(self.class_of), self.clearing)
+            outer = (self.consumers, self.used, self.outputs, self.values, dict(self.class_of), self.clearing,
+                     self.in_place)
             self.call_class[key] = self.model_class(call.layer, masked_inputs=masked)
-            self.consumers, self.used, self.outputs, self.values, class_of, self.clearing = outer
+            self.consumers, self.used, self.outputs, self.values, class_of, self.clearing, self.in_place = outer
             first = class_of.get(call.layer.path)
             if first is not None:  # the modules (and module_paths) stay the first class's
                 if self.class_of[call.layer.path].attributes != first.attributes:

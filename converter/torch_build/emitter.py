@@ -67,6 +67,7 @@ class Emitter:
         self.backend = generator.backend
         self.tracing = generator.trace
         self.returns_input = False
+        self.changed_input: Value | None = None  # what Keras changed its first input's tensor to in place
 
     @property
     def attribute(self) -> str:
