@@ -137,7 +137,8 @@ class Generator:
         self.class_of[model.path] = source
         inputs, calls, outputs = model_calls(model)
         self.clearing = ClearedMasks(self.keras_version >= CLEARS_MASKS_FROM)
-        self.in_place = InPlace(self, self.graph.source, calls, [(layer.name, 0, 0) for layer in inputs], root)
+        self.in_place = InPlace(self, self.graph.source, calls, [(layer.name, 0, 0) for layer in inputs], outputs,
+                                root)
         self.consumers: dict[str, list[Layer]] = {}
         self.used: dict[tuple[str, int], int] = {}  # (layer, call) -> how many of its outputs the model reads
         for call in calls:

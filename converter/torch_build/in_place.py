@@ -9,9 +9,10 @@ mask_zero=True read by a GlobalAveragePooling1D and then by a GlobalMaxPooling1D
 the calls after.
 
 torch also shares storage between a tensor and its views (a reshape, a permute, a slice), which a change in
-place reaches too; that is not followed. Where such a tensor could be involved (the changed object made by, or
-read earlier by, a call not known to compute a new tensor; or the input of a nested model, which its caller
-holds), the model is refused by name.
+place reaches too; that is not followed. Where a view may be read after the change (made before it, by a call
+not known to compute a new tensor, of the changed object or of what that object is maybe a view of, and read by
+a call after it or returned by the model; or the changed object is a nested model's input, which its caller
+holds), the model is refused by name. A view made after the change is made of the changed value, as in Keras.
 """
 from __future__ import annotations
 
@@ -42,11 +43,14 @@ _FRESH = frozenset(f"keras.layers.{name}" for name in (
 class InPlace:
     """The calls of one model as they are written, in Keras's run order, and the changes in place among them."""
 
-    def __init__(self, keras: SavedBy, source_name: str, calls: list[Call], input_refs: list[Ref], root: bool) -> None:
+    def __init__(self, keras: SavedBy, source_name: str, calls: list[Call], input_refs: list[Ref],
+                 output_refs: list[Ref], root: bool) -> None:
         self.active = torch_changes_input(keras, IN_PLACE_UNTIL)
         self.source_name = source_name
+        self.calls = calls
         self.producers = {(call.layer.name, call.node): call for call in calls}
         self.input_refs = input_refs
+        self.output_refs = output_refs
         self.root = root
         self.ran: list[tuple[Call, str | None]] = []  # each call written so far, with its kind (None: a model)
 
@@ -75,17 +79,39 @@ class InPlace:
         if not self.root and obj in {clearing.object(ref) for ref in self.input_refs}:
             return "that tensor is an input of a nested model, which its caller holds too"
         producer = self.producers.get(obj[:2])
-        if producer is not None and self._kind(producer) not in _FRESH:
-            return f"that tensor was made by {producer.layer.key} ({producer.layer.class_name}), maybe as a view"
+        if producer is not None and self._kind(producer) not in _FRESH:  # maybe a view of what it read
+            if any(self._read_later(clearing.object(ref), clearing) for ref in producer.refs()):
+                return f"that tensor was made by {producer.layer.key} ({producer.layer.class_name}), maybe as a view"
         for earlier, kind_name in self.ran:
-            if earlier is call or kind_name in _FRESH:
+            if earlier is call or kind_name in _FRESH or not any(clearing.object(ref) == obj for ref in earlier.refs()):
                 continue
-            read = any(clearing.object(ref) == obj for ref in earlier.refs())
             # a Dropout at inference, an Identity, a nested model handing it back: the object itself, not a view
-            returned = any(clearing.object((earlier.layer.name, earlier.node, index)) == obj for index in range(16))
-            if read and not returned:
+            outputs = [(earlier.layer.name, earlier.node, index) for index in range(16)]
+            if all(clearing.object(ref) != obj for ref in outputs) and any(
+                    self._read_later(clearing.object(ref), clearing) for ref in outputs):
                 return f"{earlier.layer.key} ({earlier.layer.class_name}) read it before, maybe as a view"
         return None
+
+    def _read_later(self, obj: Ref, clearing: ClearedMasks, seen: set[Ref] | None = None) -> bool:
+        """Whether a call not yet written, or the model's outputs, read tensor object `obj`, or a view a call that
+        is not known to make a new tensor may have made of it (a view of a view reaches it too)."""
+        seen = set() if seen is None else seen
+        if obj in seen:  # reached by another path: answered there
+            return False
+        seen.add(obj)
+        ran = {id(call) for call, _ in self.ran}
+        if any(clearing.object(ref) == obj for ref in self.output_refs):
+            return True
+        for call in self.calls:
+            if not any(clearing.object(ref) == obj for ref in call.refs()):
+                continue
+            if id(call) not in ran:
+                return True
+            if self._kind(call) not in _FRESH and any(
+                    self._read_later(clearing.object((call.layer.name, call.node, index)), clearing, seen)
+                    for index in range(16)):
+                return True
+        return False
 
     def _kind(self, call: Call) -> str | None:
         return next((kind for ran, kind in self.ran if ran is call), None)
