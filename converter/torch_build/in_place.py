@@ -40,6 +40,10 @@ _FRESH = frozenset(f"keras.layers.{name}" for name in (
 ))  # (a linear Activation returns its input object: that is followed as the object, not as a view)
 
 
+_MERGES = frozenset(f"keras.layers.{name}" for name in ("Add", "Subtract", "Multiply", "Average", "Maximum",
+                                                       "Minimum", "Concatenate"))
+
+
 class InPlace:
     """The calls of one model as they are written, in Keras's run order, and the changes in place among them."""
 
@@ -55,6 +59,8 @@ class InPlace:
         self.ran: list[tuple[Call, str | None]] = []  # each call written so far, with its kind (None: a model)
 
     def ran_call(self, call: Call, kind_name: str | None) -> None:
+        if kind_name in _MERGES and len(call.refs()) < 2:  # a merge of one tensor returns that tensor itself
+            kind_name = None
         self.ran.append((call, kind_name))
 
     def changed(self, call: Call, ref: Ref, changed: Value, values: dict[Ref, Value], source: ClassSource,
