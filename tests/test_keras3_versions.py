@@ -266,3 +266,22 @@ def _as_keras_3_12(model, folder) -> str:
             target.writestr(name, json.dumps({**json.loads(data), "keras_version": "3.12.0"}) if name ==
                             "metadata.json" else data)
     return path
+
+
+def test_an_output_padding_keras_3_13_clamps_on_torch_is_built_clamped(tmp_path):
+    """Keras 3.13 on torch clamps a 'same' transposed convolution's torch output padding to the stride less one, as
+    3.14 does (3.0 to 3.12 fail): built as 3.0 to 3.12 were, the module refused to run (the fuzzer, seeds 1051078
+    and 1051188 with Keras 3.13). Keras 3.13 wrote fixtures/keras3.13-torch/transpose_clamps.keras on torch."""
+    from graph_fuzz import run_exported
+
+    io = np.load(fixture("keras3.13-torch/io.npz"))
+    inputs = [io[f"transpose_clamps_in{i}"] for i in range(2)]
+    expected = [io[f"transpose_clamps_out{i}"] for i in range(3)]
+    path = fixture("keras3.13-torch/transpose_clamps.keras")
+    module = converter.to_torch(path, input_layout="keras", keras_backend="torch")
+    with torch.no_grad():
+        outputs = module(*[torch.from_numpy(array) for array in inputs])
+    for got, want in zip(outputs, expected, strict=True):
+        np.testing.assert_allclose(got.numpy(), want, atol=1e-5, rtol=1e-5)
+    for got, want in zip(run_exported(path, inputs, tmp_path, "torch"), expected, strict=True):
+        np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)

@@ -158,7 +158,7 @@ TORCH_SAME_PADDING_FROM = (3, 9)
 
 
 TORCH_POOL_PADDING_FROM = (3, 5)  # an average pooling's 'same' padding as a max pooling's (keras_torch_pool)
-TORCH_TRANSPOSE_CLAMPS_FROM, TORCH_TRANSPOSE_CROPS_FROM = (3, 14), (3, 15)
+TORCH_TRANSPOSE_CLAMPS_FROM, TORCH_TRANSPOSE_CROPS_FROM = (3, 13), (3, 15)
 
 
 def _keras_torch(e: SavedBy) -> bool:
@@ -191,7 +191,7 @@ def torch_pool_rule(e: SavedBy, average: bool) -> str | None:
 
 def torch_transpose_clamps(e: SavedBy) -> bool | None:
     """For a 'same' transposed convolution of Keras 3.0 to 3.14 on their torch backend, whether an output padding
-    of at least the stride is clamped (3.14) rather than refused (runtime.keras_torch_conv_transpose); None
+    of at least the stride is clamped (3.13, 3.14) rather than refused (runtime.keras_torch_conv_transpose); None
     where the output is cropped as TensorFlow crops it."""
     if not _keras_torch(e) or e.keras_version >= TORCH_TRANSPOSE_CROPS_FROM:
         return None
