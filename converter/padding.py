@@ -56,8 +56,8 @@ def keras_torch_transpose_padding(kernel: int, stride: int, dilation: int, outpu
                                   clamps: bool) -> tuple[int, int]:
     """One axis of a 'same' transposed convolution of Keras 3.0 to 3.14 on its torch backend: torch's
     (padding, output_padding), a symmetric crop and an extension at the end (Keras 3.15 crops as TensorFlow
-    does). An output padding of at least the stride: Keras 3.14 (`clamps`) makes it stride - 1, earlier Keras
-    fail.
+    does). An output padding of at least the stride: Keras 3.13 and 3.14 (`clamps`) make it stride - 1, earlier
+    Keras fail.
     """
     effective = dilation * (kernel - 1) + 1
     if output_padding is None:
