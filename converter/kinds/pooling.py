@@ -50,11 +50,12 @@ def global_pooling(kind: str, spatial: int) -> Callable[[Emitter], Value]:
         if kind == "average" and spatial == 1 and e.mask() is not None:  # on Keras's own tensor, either format
             steps_axis = 2 if layout == KERAS else 1  # spatial_layout: KERAS for a channels_first layer
             where = e.keras_major >= 3 and e.keras_version >= MASKED_MEAN_WHERE_FROM
+            x_keras = e.arg(0, KERAS)
             if torch_changes_input(e, MASKED_MEAN_WHERE_FROM):  # `inputs *= mask`: the masked steps zeroed
-                x_keras, dtype = e.arg(0, KERAS), f"torch.{x.dtype or 'float32'}"
+                dtype = f"torch.{x.dtype or 'float32'}"
                 e.changed_input = replace(x, expr=f"({x_keras} * {e.mask()}.to({dtype}).unsqueeze({3 - steps_axis}))",
                                           layout=KERAS, keras_view=None)
-            return Value(f"{e.helper('masked_mean')}({e.arg(0, KERAS)}, {e.mask()}, {steps_axis}, {literal(keepdims)}, "
+            return Value(f"{e.helper('masked_mean')}({x_keras}, {e.mask()}, {steps_axis}, {literal(keepdims)}, "
                          f"{literal(where)})", KERAS, 3 if keepdims else 2)
         dims = tuple(range(2, 2 + spatial))
         reduce = "amax" if kind == "max" else "mean"

@@ -56,18 +56,21 @@ class InPlace:
         self.input_refs = input_refs
         self.output_refs = output_refs
         self.root = root
-        self.ran: list[tuple[Call, str | None]] = []  # each call written so far, with its kind (None: a model)
+        self.ran: dict[int, str | None] = {}  # id of each call written so far -> its kind (None: a model)
 
     def ran_call(self, call: Call, kind_name: str | None) -> None:
         if kind_name in _MERGES and len(call.refs()) < 2:  # a merge of one tensor returns that tensor itself
             kind_name = None
-        self.ran.append((call, kind_name))
+        self.ran[id(call)] = kind_name
 
     def changed(self, call: Call, ref: Ref, changed: Value, values: dict[Ref, Value], source: ClassSource,
                 clearing: ClearedMasks) -> None:
         """`call` changed the tensor object of its input `ref` to `changed`: the calls written after it read that."""
         obj = clearing.object(ref)
-        why = self._unsure(call, obj, clearing)
+        outputs: dict[tuple[str, int], list[Ref]] = {}  # each call written so far -> its outputs
+        for written in values:
+            outputs.setdefault(written[:2], []).append(written)
+        why = self._unsure(call, obj, clearing, outputs)
         if why:
             raise UnsupportedLayerError(
                 f"{self.source_name}: layer {call.layer.key} ({call.layer.class_name}): Keras's torch backend before "
@@ -80,44 +83,42 @@ class InPlace:
             if clearing.object(other) == obj:
                 values[other] = replace(values[other], expr=name, layout=KERAS, keras_view=None, flat_order=None)
 
-    def _unsure(self, call: Call, obj: Ref, clearing: ClearedMasks) -> str | None:
+    def _unsure(self, call: Call, obj: Ref, clearing: ClearedMasks,
+                outputs: dict[tuple[str, int], list[Ref]]) -> str | None:
         """Why the change may reach tensors other than the object's own (None: it cannot)."""
         if not self.root and obj in {clearing.object(ref) for ref in self.input_refs}:
             return "that tensor is an input of a nested model, which its caller holds too"
         producer = self.producers.get(obj[:2])
-        if producer is not None and self._kind(producer) not in _FRESH:  # maybe a view of what it read
-            if any(self._read_later(clearing.object(ref), clearing) for ref in producer.refs()):
+        if producer is not None and self.ran.get(id(producer)) not in _FRESH:  # maybe a view of what it read
+            if any(self._read_later(clearing.object(ref), clearing, outputs, set()) for ref in producer.refs()):
                 return f"that tensor was made by {producer.layer.key} ({producer.layer.class_name}), maybe as a view"
-        for earlier, kind_name in self.ran:
-            if earlier is call or kind_name in _FRESH or not any(clearing.object(ref) == obj for ref in earlier.refs()):
+        for earlier in self.calls:
+            if earlier is call or id(earlier) not in self.ran or self.ran[id(earlier)] in _FRESH or not any(
+                    clearing.object(ref) == obj for ref in earlier.refs()):
                 continue
+            made = outputs.get((earlier.layer.name, earlier.node), [])
             # a Dropout at inference, an Identity, a nested model handing it back: the object itself, not a view
-            outputs = [(earlier.layer.name, earlier.node, index) for index in range(16)]
-            if all(clearing.object(ref) != obj for ref in outputs) and any(
-                    self._read_later(clearing.object(ref), clearing) for ref in outputs):
+            if all(clearing.object(ref) != obj for ref in made) and any(
+                    self._read_later(clearing.object(ref), clearing, outputs, set()) for ref in made):
                 return f"{earlier.layer.key} ({earlier.layer.class_name}) read it before, maybe as a view"
         return None
 
-    def _read_later(self, obj: Ref, clearing: ClearedMasks, seen: set[Ref] | None = None) -> bool:
+    def _read_later(self, obj: Ref, clearing: ClearedMasks, outputs: dict[tuple[str, int], list[Ref]],
+                    seen: set[Ref]) -> bool:
         """Whether a call not yet written, or the model's outputs, read tensor object `obj`, or a view a call that
         is not known to make a new tensor may have made of it (a view of a view reaches it too)."""
-        seen = set() if seen is None else seen
         if obj in seen:  # reached by another path: answered there
             return False
         seen.add(obj)
-        ran = {id(call) for call, _ in self.ran}
         if any(clearing.object(ref) == obj for ref in self.output_refs):
             return True
         for call in self.calls:
             if not any(clearing.object(ref) == obj for ref in call.refs()):
                 continue
-            if id(call) not in ran:
+            if id(call) not in self.ran:
                 return True
-            if self._kind(call) not in _FRESH and any(
-                    self._read_later(clearing.object((call.layer.name, call.node, index)), clearing, seen)
-                    for index in range(16)):
+            if self.ran[id(call)] not in _FRESH and any(
+                    self._read_later(clearing.object(ref), clearing, outputs, seen)
+                    for ref in outputs.get((call.layer.name, call.node), [])):
                 return True
         return False
-
-    def _kind(self, call: Call) -> str | None:
-        return next((kind for ran, kind in self.ran if ran is call), None)
