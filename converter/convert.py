@@ -6,7 +6,7 @@ from typing import Any
 from . import hugging_face
 from .conversion import Conversion, TargetTensor
 from .errors import ArgumentError, LayoutError, UnsupportedLayerError
-from .graph import RAW_VARIABLES, Layer, ModelGraph, minor_version
+from .graph import RAW_VARIABLES, Layer, ModelGraph, built_version
 from .kinds import KERAS1_HINT, keras1_weight_name, lookup, tag_graph
 from .kinds.feature_maps import unseen_flatten_warning
 from .kinds.outside_state import holds_idf_weights, outside_state_warnings
@@ -204,7 +204,7 @@ class GraphContext:
     that ran it (forward.SavedBy: the file's version, and the backend the file or the user names)."""
 
     def __init__(self, graph: ModelGraph) -> None:
-        self.keras_version = minor_version(graph.keras_version) or (3, 99)  # as the module builder reads it
+        self.keras_version = built_version(graph.keras_version)
         self.keras_major = self.keras_version[0]
         self.backend = graph.metadata.get("backend")
         self._by_path: dict[tuple[str, ...], Layer] = {}

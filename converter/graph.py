@@ -35,6 +35,12 @@ def minor_version(version: str) -> tuple[int, int] | None:
     return (int(match.group(1)), int(match.group(2) or 0)) if match else None
 
 
+def built_version(version: str) -> tuple[int, int]:
+    """The Keras version a model is built as computing: minor_version's, or today's (3, 99) where the file does not
+    say (a .weights.h5)."""
+    return minor_version(version) or (3, 99)
+
+
 def qualified_name(module: str | None, class_name: str, registered_name: str | None = None) -> str:
     """A Keras kind's identity, as the registry of kinds keys it.
 

@@ -15,7 +15,7 @@ from ..config import compute_dtype
 from ..conversion import Conversion
 from ..convert import GraphContext
 from ..errors import ReadError, UnsupportedLayerError
-from ..graph import Call, Layer, ModelGraph, Ref, minor_version
+from ..graph import Call, Layer, ModelGraph, Ref, built_version
 from ..kinds import Kind, lookup
 from ..kinds.forward import CHANNELS_FIRST, KERAS, Value, is_image_rank, one_layout
 from ..kinds.masks import carried, cast_input, list_call_masks, time_distributed_mask
@@ -64,7 +64,7 @@ class Generator:
         self.calls: dict[tuple[str, int], list[str]] = {}  # (layer key, node) -> its code (init, forward lines)
         # the Keras whose computation is built: the file's, or (verify) the one that runs the comparison
         # a file that does not say (a .weights.h5): the Keras of today
-        self.keras_version = minor_version(keras.version if keras else graph.keras_version) or (3, 99)
+        self.keras_version = built_version(keras.version if keras else graph.keras_version)
         self.keras_major = self.keras_version[0]
         # legacy .h5 files record it; a .keras archive does not (None: TensorFlow is assumed)
         self.backend = keras.backend if keras else graph.metadata.get("backend")
