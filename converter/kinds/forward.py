@@ -251,5 +251,12 @@ def same(value: Value, expr: str, rank: int | None = None, layout: str | None = 
                  flat_order=value.flat_order)
 
 
+def constant_tensor(e: Emitter, values: Any) -> str:
+    """Numbers from a config (a list, nested lists) as a tensor the module holds as a buffer (torch's default
+    dtype for floats, int64 for integers, as torch.tensor makes them)."""
+    return e.buffer(f"torch.tensor({literal(values)})")
+
+
 __all__ = ["CHANNELS_FIRST", "KERAS", "Emitter", "Forward", "Value", "activated", "activation", "channel_dim",
-           "is_image_rank", "keras_axis", "literal", "require_weights", "same", "spatial_layout"]
+           "constant_tensor", "is_image_rank", "keras_axis", "literal", "require_weights", "same",
+           "spatial_layout"]

@@ -10,7 +10,7 @@ from ..config import Config
 from ..graph import Layer
 from ..layouts import Layout
 from ..conversion import LayerConversion, TorchModule
-from .forward import KERAS, Emitter, Value, literal, same
+from .forward import KERAS, Emitter, Value, constant_tensor, same
 from .registry import Kind, register
 from .rules import Context, Variable, expect_shape, numbered, to_torch
 
@@ -39,7 +39,7 @@ def forward(e: Emitter) -> Value:
         if e.config.bool("invert", False):
             raise e.unsupported("invert=True with mean and variance given in the config is not built yet")
         mean, variance = e.config.numbers("mean"), e.config.numbers("variance")
-        mean_buffer, variance_buffer = (e.buffer(f"torch.tensor({literal(v)})") for v in (mean, variance))
+        mean_buffer, variance_buffer = constant_tensor(e, mean), constant_tensor(e, variance)
         return same(x, f"({keras} - {mean_buffer}) / torch.clamp(torch.sqrt({variance_buffer}), min=1e-7)",
                     layout=KERAS)
     e.module(e.result.module)

@@ -10,7 +10,7 @@ inference is TensorFlow's smart_resize: that window, resized bilinearly.
 """
 from __future__ import annotations
 
-from .forward import CHANNELS_FIRST, KERAS, Emitter, Value, literal
+from .forward import CHANNELS_FIRST, KERAS, Emitter, Value, constant_tensor
 from .ops_nn import resized, resized_images
 from .registry import Kind, register
 
@@ -70,7 +70,7 @@ def discretization(e: Emitter) -> Value:
     if e.config.get("output_mode", "int") != "int":
         raise e.unsupported(f"Discretization with output_mode {e.config.get('output_mode')!r} is not built (int is)")
     x = e.inputs[0]
-    edges = e.buffer(f"torch.tensor({literal([float(b) for b in boundaries])})")
+    edges = constant_tensor(e, [float(b) for b in boundaries])
     expr = f"torch.bucketize({e.arg(0, KERAS)}, {edges}, right=True)"
     return Value(expr, KERAS, x.rank)
 

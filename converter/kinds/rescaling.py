@@ -1,7 +1,7 @@
 """Rescaling: x * scale + offset, per channel when they are lists (no weights)."""
 from __future__ import annotations
 
-from .forward import KERAS, Emitter, Value, literal, same
+from .forward import KERAS, Emitter, Value, constant_tensor, literal, same
 from .registry import Kind, register
 
 
@@ -11,7 +11,7 @@ def rescaling(e: Emitter) -> Value:
     if isinstance(scale, float) and isinstance(offset, float):
         return same(x, f"{x.expr} * {literal(scale)} + {literal(offset)}")
     keras = e.arg(0, KERAS)  # per-channel values broadcast over the last axis
-    scale_buffer, offset_buffer = (e.buffer(f"torch.tensor({literal(v)})") for v in (scale, offset))
+    scale_buffer, offset_buffer = constant_tensor(e, scale), constant_tensor(e, offset)
     return same(x, f"{keras} * {scale_buffer} + {offset_buffer}", layout=KERAS)
 
 
