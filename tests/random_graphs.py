@@ -92,7 +92,18 @@ class Generator(LayerSteps):
             if all(extra is not other for other in outputs):
                 outputs.append(extra)
         self.steps.append(f"outputs: {[shape(o) for o in outputs]}")
-        model = k.Model(inputs, outputs if len(outputs) > 1 else outputs[0], name=self.name())
+        name = self.name()
+        try:
+            model = k.Model(inputs, outputs if len(outputs) > 1 else outputs[0], name=name)
+        except ValueError as error:  # Keras 3 before 3.12 (about) wants every input to reach an output
+            if not self.keras3 or "not connected" not in str(error):
+                raise
+            reached = self.reached(outputs)
+            used = [index for index, value in enumerate(inputs) if id(value) in reached]
+            self.steps.append(f"inputs {[input_shapes[i] for i in used]} only: the others reach no output")
+            vocabularies = {position: vocabularies[i] for position, i in enumerate(used) if i in vocabularies}
+            inputs, input_shapes = [inputs[i] for i in used], [input_shapes[i] for i in used]
+            model = k.Model(inputs, outputs if len(outputs) > 1 else outputs[0], name=name)
         chain = self.chain_of_layers(model) if self.linear else None
         if chain:
             model = k.Sequential([k.Input(input_shapes[0], dtype="int32" if vocabularies else "float32"), *chain],
@@ -100,10 +111,24 @@ class Generator(LayerSteps):
             self.steps.append(f"as a Sequential of {len(chain)} layers")
         return Built(model, input_shapes, self.steps, self.low_precision, vocabularies)
 
+    @staticmethod
+    def reached(outputs: list[Any]) -> set[int]:
+        """The ids of the Keras 3 symbolic tensors that `outputs` are computed from, themselves included."""
+        seen: set[int] = set()
+        pending = list(outputs)
+        while pending:
+            tensor = pending.pop()
+            if id(tensor) not in seen:
+                seen.add(id(tensor))
+                operation, node_index, _ = tensor._keras_history
+                pending.extend(operation._inbound_nodes[node_index].input_tensors)
+        return seen
+
     def chain_of_layers(self, model: Any) -> list[Any] | None:
         """The layers of `model`, in order, when it is one chain of layers that each take one tensor, give one
         and are called once in it; else None (operations, merges, states, shared layers)."""
-        flatten = self.k.tree.flatten if self.keras3 else self.tf.nest.flatten
+        flatten = (self.k.tree.flatten if hasattr(self.k, "tree") else _flattened) if self.keras3 \
+            else self.tf.nest.flatten  # (Keras 3.0 has no keras.tree)
         chain: list[Any] = []
         tensor = model.outputs[0]
         while True:
@@ -309,3 +334,12 @@ def generate_time_distributed(keras: Any, chooser: Chooser, writer: str, max_ste
         output = g.call("LSTM", output, c.integer(1, 3), return_sequences=c.chance(0.5))
     g.steps.append(f"outputs: {[shape(output)]}")
     return Built(keras.Model(sequence, output), [(steps,) + frame], g.steps, g.low_precision)
+
+
+def _flattened(value: Any) -> list[Any]:
+    """The leaves of nested lists, tuples and dicts (keras.tree.flatten, for a Keras without it)."""
+    if isinstance(value, (list, tuple)):
+        return [leaf for item in value for leaf in _flattened(item)]
+    if isinstance(value, dict):
+        return [leaf for item in value.values() for leaf in _flattened(item)]
+    return [value]
