@@ -365,6 +365,14 @@ CASES: list[Case] = [
         [k.layers.GRUCell(3) for _ in range(3)]))),
     single("RNN", "rnn_simple_cell_backwards", (5, 3), lambda k: k.layers.RNN(k.layers.SimpleRNNCell(4),
                                                                               go_backwards=True)),
+    # Bidirectional of an RNN of a cell: as Bidirectional of the cell's layer (a backward_layer of its own too)
+    single("Bidirectional", "bidirectional_rnn_lstm_cell", (5, 3), lambda k: k.layers.Bidirectional(
+        k.layers.RNN(k.layers.LSTMCell(4), return_sequences=True))),
+    single("Bidirectional", "bidirectional_rnn_gru_cell_sum", (5, 3), lambda k: k.layers.Bidirectional(
+        k.layers.RNN(k.layers.GRUCell(3)), merge_mode="sum")),
+    single("Bidirectional", "bidirectional_rnn_simple_cell_backward_layer", (5, 3), lambda k: k.layers.Bidirectional(
+        k.layers.RNN(k.layers.SimpleRNNCell(3), return_sequences=True), backward_layer=k.layers.RNN(
+            k.layers.SimpleRNNCell(3), return_sequences=True, go_backwards=True))),
     # masks: causal (packed into nn.MultiheadAttention, and as four projections), a mask input, Keras masks
     graph("MultiHeadAttention", "attention_causal", ((5, 8),), lambda k, x: k.layers.MultiHeadAttention(2, 4)(
         x, x, use_causal_mask=True)),

@@ -3,6 +3,8 @@
 The forward layer's tensors become `weight_ih_l0`, ..., the backward layer's
 `weight_ih_l0_reverse`, ... Keras re-reverses the backward sequence before merging, as
 torch does; merge_mode (concat, sum, mul, ave, None) is carried for the module to apply.
+An RNN of one built-in cell (`RNN(LSTMCell(u))`) is the layer that runs that cell, as
+rnn.py builds it alone: Keras stores its variables where that layer's are.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from .recurrent import (
     rnn_variables, rnn_warnings, torch_states,
 )
 from .registry import Kind, register
+from .rnn import CELLS, as_layer
 from .rules import Context, Variable, wrapped
 
 
@@ -25,21 +28,31 @@ MERGE_MODES = ("concat", "sum", "mul", "ave")
 COMPUTING_OPTIONS = ("units", "activation", "recurrent_activation", "use_bias", "reset_after")
 
 
+def recurrent(config: Config, key: str = "layer") -> tuple[str, Config]:
+    """The class and config of the layer the wrapper holds at `key`; an RNN of one built-in cell as the layer
+    that runs that cell (LSTM for an LSTMCell), with the RNN's options over the cell's."""
+    class_name, inner = wrapped(config, key)
+    if class_name == "RNN" and wrapped(inner, "cell")[0] in CELLS:
+        return as_layer(inner)
+    return class_name, inner
+
+
 def bidirectional_variables(config: Config) -> list[Variable]:
-    class_name, inner = wrapped(config)
+    class_name, inner = recurrent(config)
     if class_name not in TORCH_MODULES:
         return []
-    backward_class, backward = wrapped(config, "backward_layer")
+    backward_class, backward = recurrent(config, "backward_layer")
     backward = backward if backward_class == class_name else inner
     return (rnn_variables(class_name, inner, "forward_layer/cell/", "forward/")
             + rnn_variables(class_name, backward, "backward_layer/cell/", "backward/"))
 
 
 def _unsupported(layer: Layer) -> str | None:
-    class_name, inner = wrapped(layer.config)
+    class_name, inner = recurrent(layer.config)
     if class_name not in TORCH_MODULES:
-        return f"wraps {class_name or 'no layer'}; only LSTM, GRU and SimpleRNN have a bidirectional torch module"
-    backward_class, backward = wrapped(layer.config, "backward_layer")
+        return (f"wraps {class_name or 'no layer'}; only LSTM, GRU and SimpleRNN (or an RNN of one of their cells) "
+                "have a bidirectional torch module")
+    backward_class, backward = recurrent(layer.config, "backward_layer")
     if backward_class not in ("", class_name):
         return f"its backward layer is a {backward_class}, its forward one a {class_name}"
     differing = [key for key in COMPUTING_OPTIONS if _computes(backward, key) != _computes(inner, key)] \
@@ -59,7 +72,7 @@ def _computes(config: Config, key: str) -> Any:
 
 
 def convert(layer: Layer, context: Context) -> LayerConversion:
-    class_name, inner = wrapped(layer.config)
+    class_name, inner = recurrent(layer.config)
     tensors = (rnn_tensors(layer, class_name, inner, "forward/")
                + rnn_tensors(layer, class_name, inner, "backward/", "_reverse"))
     arguments, options = rnn_arguments(layer, class_name, inner, "forward/")
@@ -83,7 +96,7 @@ def forward(e: Emitter) -> Value | list[Value]:
     with return_state the outputs are followed by the final states in the same order.
     """
     result = require_weights(e)
-    kind, inner = wrapped(e.config)
+    kind, inner = recurrent(e.config)
     refuse_unbuilt_state(e, inner)
     options = result.options
     e.module(result.module)
@@ -133,5 +146,5 @@ register(Kind(
     convert=convert, forward=forward, unsupported=_unsupported,
     description="forward -> *_l0, backward -> *_l0_reverse, each as its recurrent layer; merge_mode carried",
     tested="LSTM and GRU, merge_mode concat/sum/mul/ave/None, return_sequences, a backward_layer like the forward "
-           "one (another activation, units or use_bias is refused)",
+           "one (another activation, units or use_bias is refused), RNN of an LSTMCell, GRUCell or SimpleRNNCell",
 ))

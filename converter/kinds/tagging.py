@@ -29,6 +29,8 @@ def tag_graph(graph: ModelGraph) -> None:
         if found is None or found.variables is None:
             continue
         expected = found.variables(layer.config)
+        if layer.tensors and not expected and layer.has_config and found.unsupported(layer):
+            continue  # variables of a form its rule does not build (stacked cells of two kinds): refused by name
         if layer.tensors and not layer.has_config and not _fits(layer, expected):
             # named like a Keras class whose variables (by default) these are not: a wrapper, whose inner layer
             # only the config names, or a layer of the user's own of that name: left without a rule (its

@@ -4,6 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+import converter
+
 from layer_harness import (
     LAYER_ATOL, channels_first, channels_last, convert_file, load, max_diff, random_input, saved_model,
 )
@@ -175,3 +177,20 @@ def test_time_distributed_conv_matches_keras(tmp_path, writer):
     with torch.no_grad():
         actual = channels_last(conv(channels_first(x))).unflatten(0, (inputs.shape[0], 3))
     assert max_diff(model(inputs), actual) <= LAYER_ATOL
+
+
+@pytest.mark.parametrize("writer", ["keras3.keras", "keras3.h5", "keras2.h5"])
+@pytest.mark.parametrize("build, reason", [
+    (lambda keras: keras.layers.RNN(keras.layers.StackedRNNCells([keras.layers.GRUCell(4),
+                                                                  keras.layers.SimpleRNNCell(2)]), name="rnn"),
+     "stacks cells of different kinds"),
+    (lambda keras: keras.layers.Bidirectional(keras.layers.RNN([keras.layers.LSTMCell(3), keras.layers.LSTMCell(3)]),
+                                              name="rnn"),
+     "only LSTM, GRU and SimpleRNN"),
+], ids=["stack-of-two-kinds", "bidirectional-stack"])
+def test_recurrent_layers_without_a_torch_module_are_refused_by_name(tmp_path, writer, build, reason):
+    """Weights a rule does not lay out (cells of two kinds in one stack) are refused naming the layer and why,
+    not failed on as tensors it did not expect."""
+    _, path = saved_model(lambda keras: keras.Sequential([keras.Input((5, 3)), build(keras)]), writer, tmp_path)
+    with pytest.raises(converter.UnsupportedLayerError, match=f"rnn \\(.*{reason}"):
+        converter.convert(str(path), str(tmp_path / "out.safetensors"))
