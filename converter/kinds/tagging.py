@@ -150,6 +150,6 @@ def keras1_weight_name(layer: Layer, role: str) -> bool:
 
 
 def _roles(variables: list[Variable]) -> str:
-    return ", ".join(variable.role for variable in variables)
+    return ", ".join(variable.role for variable in variables) or "none (no tensors for this configuration)"
 
 
