@@ -169,12 +169,13 @@ class LayerSteps:
         return self.call("RepeatVector", x, self.c.integer(2, 4))
 
     def recurrent(self, x: Any) -> Any:
-        """LSTM, GRU or SimpleRNN (sometimes Bidirectional), sometimes started from a state computed from the
-        graph, sometimes returning its states."""
+        """LSTM, GRU or SimpleRNN (sometimes Bidirectional, sometimes an RNN of its cell), sometimes started from
+        a state computed from the graph, sometimes returning its states."""
         k, c = self.k, self.c
         kind = c.choice(["LSTM", "GRU", "SimpleRNN"])
         units = c.integer(1, 5)
         bidirectional = c.chance(0.25)
+        of_cell = c.chance(0.25)  # RNN(LSTMCell(...)): what LSTM(...) computes, written with a generic RNN
         options: dict[str, Any] = {"return_sequences": c.chance(0.5), "return_state": c.chance(0.4),
                                    "go_backwards": not bidirectional and c.chance(0.2)}
         if kind == "GRU":
@@ -191,16 +192,20 @@ class LayerSteps:
             summary = k.layers.GlobalAveragePooling1D()(x)
             initial = [k.layers.Dense(units, activation="tanh")(summary)
                        for _ in range(count * (2 if bidirectional else 1))]
-        cell = getattr(k.layers, kind)(units, **options)
+        def recurrent_layer(**name: Any) -> Any:
+            if not of_cell:
+                return getattr(k.layers, kind)(units, **options, **name)
+            outer = ("return_sequences", "return_state", "go_backwards")
+            cell = getattr(k.layers, f"{kind}Cell")(units, **{key: v for key, v in options.items() if key not in outer})
+            return k.layers.RNN(cell, **{key: options[key] for key in outer}, **name)
+
         if bidirectional:
-            layer = self.layer("Bidirectional", cell, merge_mode=c.choice(["concat", "sum", "ave", "mul"]))
+            layer = self.layer("Bidirectional", recurrent_layer(), merge_mode=c.choice(["concat", "sum", "ave", "mul"]))
         else:
-            options["name"] = self.name()
-            if options["name"] is None:
-                del options["name"]
-            layer = getattr(k.layers, kind)(units, **options)
-        self.steps.append(f"{'Bidirectional ' if bidirectional else ''}{kind}({units}, {options}) as {layer.name} "
-                          f"on {shape(x)}{' with initial_state' if initial else ''}")
+            chosen = self.name()
+            layer = recurrent_layer(**({"name": chosen} if chosen else {}))
+        self.steps.append(f"{'Bidirectional ' if bidirectional else ''}{'RNN of ' if of_cell else ''}{kind}({units}, "
+                          f"{options}) as {layer.name} on {shape(x)}{' with initial_state' if initial else ''}")
         return layer(x, initial_state=initial) if initial else layer(x)
 
     def conv1d(self, x: Any) -> Any:
