@@ -172,6 +172,15 @@ CASES: list[Case] = [
     single("GroupNormalization", "group_norm_no_weights", (5, 4), lambda k: k.layers.GroupNormalization(
         groups=2, center=False, scale=False, epsilon=0.05)),
     single("Normalization", "normalization", (4, 3), lambda k: k.layers.Normalization(axis=-1), keras2=False),
+    # kept axes other than the last: the mean lines up with them, not with the input's last axes (same sizes here)
+    single("Normalization", "normalization_middle_axis", (3, 3), lambda k: k.layers.Normalization(axis=1)),
+    single("Normalization", "normalization_two_axes_invert", (3, 2, 4), lambda k: k.layers.Normalization(
+        axis=(1, 3), invert=True)),
+    single("Normalization", "normalization_one_mean", (4, 3), lambda k: k.layers.Normalization(axis=None)),
+    single("Normalization", "normalization_given_middle_axis", (3, 3), lambda k: k.layers.Normalization(
+        axis=1, mean=[0.5, -1.0, 2.0], variance=[1.0, 4.0, 0.25])),
+    single("Normalization", "normalization_given_invert", (3, 2, 4), lambda k: k.layers.Normalization(
+        axis=(1, 3), mean=[[0.5], [-1.0], [2.0]], variance=[[1.0], [4.0], [0.25]], invert=True)),
     single("Rescaling", "rescaling", (5, 4), lambda k: k.layers.Rescaling(0.5, offset=-1.0)),
     single("PReLU", "prelu_image", (4, 4, 3), lambda k: k.layers.PReLU(shared_axes=[1, 2])),
     single("Embedding", "embedding", (6,), lambda k: k.layers.Embedding(20, 4), vocabulary=20),

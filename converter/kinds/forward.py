@@ -251,10 +251,11 @@ def same(value: Value, expr: str, rank: int | None = None, layout: str | None = 
                  flat_order=value.flat_order)
 
 
-def constant_tensor(e: Emitter, values: Any) -> str:
+def constant_tensor(e: Emitter, values: Any, shape: tuple[int, ...] | None = None) -> str:
     """Numbers from a config (a list, nested lists) as a tensor the module holds as a buffer (torch's default
-    dtype for floats, int64 for integers, as torch.tensor makes them)."""
-    return e.buffer(f"torch.tensor({literal(values)})")
+    dtype for floats, int64 for integers, as torch.tensor makes them), reshaped to `shape` if given."""
+    reshaped = f".reshape({literal(shape)})" if shape is not None else ""
+    return e.buffer(f"torch.tensor({literal(values)}){reshaped}")
 
 
 __all__ = ["CHANNELS_FIRST", "KERAS", "Emitter", "Forward", "Value", "activated", "activation", "channel_dim",
