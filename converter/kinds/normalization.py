@@ -130,5 +130,5 @@ register(Kind(
     convert=convert, forward=forward,
     description="mean, variance -> buffers of the same shape; count (adapt bookkeeping) left out",
     tested="per-channel statistics of an image model (EfficientNetB0); adapted and given, invert, axis None, "
-           "last, middle and several, against Keras 3, 3.0, 3.8 and tf.keras",
+           "last, middle and several (Keras 3 and tf.keras); a given mean as Keras 3.12 broadcast it",
 ))
