@@ -124,8 +124,8 @@ class LayerSteps:
     def normalization(self, x: Any) -> Any:
         rank = len(shape(x))
         kind = self.c.choice(["BatchNormalization", "LayerNormalization", "Activation", "Dropout", "PReLU",
-                              "LeakyReLU", "Softmax", "GroupNormalization", "ReLU", "ELU", "Rescaling"]
-                             + self.newer(["RMSNormalization"]))
+                              "LeakyReLU", "Softmax", "GroupNormalization", "ReLU", "ELU", "Rescaling",
+                              "Normalization"] + self.newer(["RMSNormalization"]))
         if kind == "GroupNormalization" and not rank:  # a scalar per sample has no channels to group
             kind = "Activation"
         if kind == "GroupNormalization":
@@ -142,6 +142,8 @@ class LayerSteps:
             return self.call(kind, x, self.c.choice([0.5, 2.0]), offset=self.c.choice([0.0, -1.0]))
         if kind == "RMSNormalization":
             return self.call(kind, x, epsilon=self.c.choice([1e-6, 0.1]))
+        if kind == "Normalization":
+            return self.preprocessing_normalization(x)
         if kind == "BatchNormalization":
             axis = self.c.choice([-1, 1]) if rank > 1 else -1
             return self.call(kind, x, axis=axis, epsilon=self.c.choice([1e-3, 1e-5, 0.1]),
@@ -159,6 +161,18 @@ class LayerSteps:
         if kind == "LeakyReLU":
             return self.call(kind, x, negative_slope=0.2) if self.keras3 else self.call(kind, x, alpha=0.2)
         return self.call(kind, x, axis=self.c.choice([-1, 1]) if rank > 1 else -1)
+
+    def preprocessing_normalization(self, x: Any) -> Any:
+        """Normalization over the last axis, the first, the first and last, or none (one mean); its mean and
+        variance adapted (randomize draws them) or, for one axis, given in the config; sometimes inverted."""
+        c, dims = self.c, shape(x)
+        axis = c.choice([-1, None] + ([1, (1, len(dims))] if len(dims) > 1 else [])) if dims else None
+        options: dict[str, Any] = {"axis": axis, "invert": c.chance(0.3)}
+        if isinstance(axis, int) and c.chance(0.3):
+            size = dims[axis - 1] if axis > 0 else dims[-1]
+            options["mean"] = [c.choice([-1.0, 0.5, 2.0]) for _ in range(size)]
+            options["variance"] = [c.choice([0.25, 1.0, 4.0]) for _ in range(size)]
+        return self.call("Normalization", x, **options)
 
     def to_sequence(self, x: Any) -> Any:
         (n,) = shape(x)

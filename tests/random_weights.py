@@ -26,3 +26,10 @@ def randomize(model, seed: int = 0) -> None:
             value = rng.normal(0.0, 0.5, shape)
         variable.assign(value.astype(np.dtype(variable.dtype if isinstance(variable.dtype, str)
                                               else variable.dtype.name)))
+    # A preprocessing layer (Normalization) computes with a copy of its state made when the state was last set
+    # (finalize_state, which loading a file runs too): made again, so that the live model computes with these
+    layers = model._flatten_layers(include_self=False) if hasattr(model, "_flatten_layers") else []
+    for layer in layers:
+        finalize = getattr(layer, "finalize_state", None)
+        if callable(finalize):
+            finalize()
