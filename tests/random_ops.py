@@ -6,6 +6,7 @@ clipping and powers, argmax cast back to float, one-hot, resizing, casts (to the
 tensor itself, which keeps its Keras mask)."""
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any
 
@@ -93,8 +94,9 @@ def _keras3(c: Chooser, ops: Any, name: str, x: Any, dims: tuple[int, ...], a: i
         return ops.top_k(x, min(2, dims[-1]))[0]
     if name == "tril" and rank >= 2:
         return ops.tril(x, k=c.choice([0, -1, 1]))
-    if name == "argmax":
-        return ops.cast(ops.argmax(x, axis=a, keepdims=keepdims), "float32")
+    if name == "argmax":  # (Keras 3.0's argmax has no keepdims: the axis goes)
+        kept = {"keepdims": keepdims} if "keepdims" in inspect.signature(ops.argmax).parameters else {}
+        return ops.cast(ops.argmax(x, axis=a, **kept), "float32")
     if name == "one_hot":
         return ops.one_hot(ops.argmax(x, axis=-1), 3, axis=c.choice([-1, 1]) if rank > 1 else -1)
     if name == "log_softmax":
