@@ -36,6 +36,7 @@ class Variable:
     layout: Layout
     store_path: str
     names: tuple[str, ...]
+    optional: bool = False  # a second reference to another variable, which some formats store once
 
 
 def numbered(prefix: str, variables: Iterable[tuple[str, Layout] | tuple[str, Layout, tuple[str, ...]]],

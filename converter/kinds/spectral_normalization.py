@@ -1,9 +1,10 @@
 """SpectralNormalization(layer) -> the wrapped layer's own rule and module, its kernel as stored.
 
 Keras normalizes the kernel only in training (and stores the result in the layer's kernel);
-at inference the wrapped layer runs on its kernel as it is. The wrapper's own variables, the
-power iteration's `vector_u` and a second reference to the kernel, are training state: left
-out, and the record says so.
+at inference the wrapped layer runs on its kernel as it is, and its output is cast to the
+input's dtype (an Embedding's integer ids make it integers). The wrapper's own variables, the
+power iteration's `vector_u` and a second reference to the kernel (which a `.keras` file
+stores again and an `.h5` file once), are training state: left out, and the record says so.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from ..config import Config
 from ..conversion import LayerConversion
 from ..graph import Layer
 from ..layouts import Layout
-from .forward import Emitter, Value
+from .forward import Emitter, Value, same
 from .registry import Kind, register, wrapped_kind, wrapped_variables
 from .rules import Context, Variable, wrapped
 
@@ -27,7 +28,7 @@ def variables(config: Config) -> list[Variable]:
     if not inner_variables:
         return []
     kernel = next((v.layout for v in inner_variables if v.role in ("kernel", "embeddings")), Layout.UNKNOWN)
-    return inner_variables + [Variable("kernel_alias", kernel, "vars/0", ("kernel_alias",)),
+    return inner_variables + [Variable("kernel_alias", kernel, "vars/0", ("kernel_alias",), optional=True),
                               Variable("vector_u", Layout.VECTOR, "vars/1", ("vector_u",))]
 
 
@@ -65,6 +66,8 @@ def forward(e: Emitter) -> Value | list[Value]:
     value = found.forward(step)
     for line in step.statements:
         e.statement(line)
+    if wrapped(e.config)[0] == "Embedding" and isinstance(value, Value):  # Keras casts to the ids' dtype
+        value = same(value, f"{value.expr}.to({e.inputs[0].expr}.dtype)")
     return value
 
 
@@ -72,5 +75,5 @@ register(Kind(
     "keras.layers.SpectralNormalization", module="the wrapped layer's module", variables=variables,
     convert=convert, forward=forward, unsupported=unsupported,
     description="the wrapped layer's rule on its stored kernel; vector_u (training state) left out",
-    tested="wrapping Dense and Conv2D (Keras 3)",
+    tested="wrapping Dense, Conv2D and Embedding (Keras 3), in .keras and .h5",
 ))

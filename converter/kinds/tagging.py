@@ -99,7 +99,7 @@ def _tag_layer(layer: Layer, expected: list[Variable], quantized: tuple[str, ...
                 )
             matched.append(expected[position])
             position += 1
-    missing = [variable.role for variable in expected if variable not in matched]
+    missing = [variable.role for variable in expected if variable not in matched and not variable.optional]
     if missing and layer.has_config:
         raise LayoutError(f"{where}: missing tensors {missing}; expected {_roles(expected)}")
     for tensor, variable in zip(layer.tensors, matched):

@@ -162,3 +162,31 @@ def test_normalization_layer_matches_keras(tmp_path):
     module = converter.to_torch(path)
     with torch.no_grad():
         assert max_diff(model(inputs), module(torch.from_numpy(inputs))) <= LAYER_ATOL
+
+
+SPECTRAL_CASES = [
+    ("dense", (5,), lambda keras: keras.layers.Dense(4)),
+    ("conv", (6, 6, 2), lambda keras: keras.layers.Conv2D(3, 2)),
+    ("embedding", (4,), lambda keras: keras.layers.Embedding(10, 3)),
+]
+
+
+@pytest.mark.parametrize("writer", ["keras3.keras", "keras3.h5"])
+@pytest.mark.parametrize("name, shape, inner", SPECTRAL_CASES, ids=[case[0] for case in SPECTRAL_CASES])
+def test_spectral_normalization_matches_keras(tmp_path, writer, name, shape, inner):
+    """The wrapped layer on its kernel as stored, in both formats of Keras 3 (an `.h5` stores the wrapper's second
+    reference to the kernel once), its output cast to the input's dtype as Keras casts it (integer ids: integers)."""
+    import converter
+
+    ids = name == "embedding"
+    model, path = saved_model(lambda keras: keras.Sequential([
+        keras.Input(shape, dtype="int32" if ids else "float32"),
+        keras.layers.SpectralNormalization(inner(keras), name="spectral")]), writer, tmp_path)
+    inputs = (np.random.default_rng(0).integers(0, 10, (3,) + shape).astype("int32") if ids
+              else random_input(shape))
+    expected = np.asarray(model(inputs))
+    module = converter.to_torch(path, input_layout="keras")
+    with torch.no_grad():
+        actual = module(torch.from_numpy(inputs))
+    assert actual.numpy().dtype == expected.dtype
+    assert max_diff(expected, actual) <= LAYER_ATOL
