@@ -288,6 +288,25 @@ def test_keras3_h5_operations_that_hold_a_dtype_match_keras(tmp_path):
     np.testing.assert_allclose(got, np.asarray(model(values)), atol=1e-5)
 
 
+def test_keras3_h5_layers_without_trainable_are_layers(tmp_path):
+    """Keras 3's Discretization (and HashedCrossing, Pipeline) records no `trainable`, as an operation does: its
+    legacy .h5 file is read as holding that layer, not an operation of that name (it was refused as
+    keras.ops.Discretization)."""
+    import keras
+    import torch
+
+    import converter
+
+    inputs = keras.Input((4,), name="values")
+    model = keras.Model(inputs, keras.layers.Discretization(bin_boundaries=[-0.5, 0.0, 0.5], name="bins")(inputs))
+    path = str(tmp_path / "bins.h5")
+    model.save(path)
+    values = np.array([[-1.0, -0.5, 0.2, 0.5], [0.0, 0.7, -0.1, 3.0]], dtype="float32")
+    with torch.no_grad():
+        got = converter.to_torch(path, input_layout="keras")(torch.from_numpy(values)).numpy()
+    np.testing.assert_array_equal(got, np.asarray(model(values)))
+
+
 @pytest.mark.parametrize("writer", ["keras3", "keras2"])
 def test_constants_move_with_the_module(tmp_path, writer):
     """Arrays in the graph (a numpy mean and std, Normalization and Rescaling given per-channel values,
