@@ -350,6 +350,9 @@ CASES: list[Case] = [
              keras3=False) for name, shape, target in (
         ("wider", (6, 13, 3), (4, 4)), ("taller", (12, 5, 2), (5, 3)), ("smaller", (3, 4, 2), (6, 5)))],
     single("CenterCrop", "center_crop", (8, 7, 3), lambda k: k.layers.CenterCrop(5, 4)),
+    # images smaller than the window on one axis or both: resized to it (smart_resize), not cropped
+    single("CenterCrop", "center_crop_shorter", (3, 9, 2), lambda k: k.layers.CenterCrop(5, 4)),
+    single("CenterCrop", "center_crop_smaller", (2, 3, 1), lambda k: k.layers.CenterCrop(6, 5)),
     *[Case("keras.layers.CategoryEncoding", f"category_encoding_{mode}", lambda k, mode=mode, length=length:
            on_tokens(k, (length,), k.layers.CategoryEncoding(num_tokens=6, output_mode=mode)), ((length,),),
            vocabulary=6) for mode, length in (("multi_hot", 4), ("count", 4), ("one_hot", 1))],

@@ -4,13 +4,13 @@ them at inference.
 Resizing is TensorFlow's resize (half-pixel centres, no antialiasing): F.interpolate with
 align_corners=False (bilinear) or 'nearest-exact', after the largest centred window of the target's
 aspect ratio (crop_to_aspect_ratio) or padding to it (pad_to_aspect_ratio). CenterCrop keeps the
-centre window, starting at (H - height) // 2; an input smaller than the window (Keras then resizes)
-fails at run time with a message instead of returning a smaller crop. tf.keras's RandomCrop at
-inference is TensorFlow's smart_resize: that window, resized bilinearly.
+centre window, starting at (H - height) // 2; an input smaller than the window on either axis is
+resized to it as Keras resizes it (smart_resize: the largest centred window of its aspect ratio,
+resized bilinearly). tf.keras's RandomCrop at inference is that smart_resize too.
 """
 from __future__ import annotations
 
-from .forward import CHANNELS_FIRST, KERAS, Emitter, Value, constant_tensor
+from .forward import CHANNELS_FIRST, KERAS, Emitter, Value, constant_tensor, literal
 from .ops_nn import resized, resized_images
 from .registry import Kind, register
 
@@ -25,7 +25,9 @@ def center_crop(e: Emitter) -> Value:
     if x.rank != 4 or e.config.get("data_format") not in (None, "channels_last"):
         raise e.unsupported("CenterCrop of something other than a batch of channels-last images is not built yet")
     height, width = e.config.int("height", minimum=1), e.config.int("width", minimum=1)
-    return Value(f"{e.helper('center_crop')}({e.convert(x, CHANNELS_FIRST)}, {height}, {width})", CHANNELS_FIRST, 4)
+    at_least_one = e.keras_major >= 3  # smart_resize's window: Keras 3 keeps a pixel at least, tf.keras's may be empty
+    return Value(f"{e.helper('center_crop')}({e.convert(x, CHANNELS_FIRST)}, {height}, {width}, "
+                 f"{literal(at_least_one)})", CHANNELS_FIRST, 4)
 
 
 def random_crop(e: Emitter) -> Value:
@@ -44,8 +46,8 @@ register(Kind("keras.layers.Resizing", forward=resizing, description="no weights
 register(Kind("keras.layers.RandomCrop", forward=random_crop, description="no weights; tf.keras: the centred "
               "window of its aspect ratio, resized (TensorFlow's smart_resize)",
               tested="wider, taller and smaller images (tf.keras)"))
-register(Kind("keras.layers.CenterCrop", forward=center_crop, description="no weights; the centre window",
-              tested="even and odd margins"))
+register(Kind("keras.layers.CenterCrop", forward=center_crop, description="no weights; the centre window, or "
+              "images smaller than it resized (smart_resize)", tested="even and odd margins, smaller images"))
 
 
 def category_encoding(e: Emitter) -> Value:

@@ -23,6 +23,7 @@ _NEEDS = {"pool": ["same_pad"], "same_pad": ["same_padding", "pad_argument"], "c
           "keras_torch_pool": ["keras_torch_same_padding", "pad_argument"],
           "keras_torch_conv_transpose": ["keras_torch_transpose_padding"],
           "aspect_crop": ["float32_quotient"], "aspect_pad": ["float32_quotient"], "EinsumDense": ["keras_tf_bias"],
+          "center_crop": ["aspect_crop"],
           "keras_tf_channels_first_bias": ["keras_tf_bias"], "torch_layout": ["to_cf", "to_cl"]}
 _HEADER = '''import math
 import warnings

@@ -298,12 +298,13 @@ def squeezed_one_hot(x: torch.Tensor, depth: int) -> torch.Tensor:
     return F.one_hot(x.long(), depth).to(torch.float32)
 
 
-def center_crop(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Keras's CenterCrop of channels-first images at least as large as the window."""
+def center_crop(x: torch.Tensor, height: int, width: int, at_least_one: bool) -> torch.Tensor:
+    """Keras's CenterCrop of channels-first images: the centred window; images smaller than it on either axis are
+    resized to it instead, from the largest centred window of its aspect ratio (smart_resize, bilinear)."""
     top, left = (x.shape[-2] - height) // 2, (x.shape[-1] - width) // 2
     if top < 0 or left < 0:
-        raise ValueError(f"CenterCrop({height}, {width}) of images of {x.shape[-2]}x{x.shape[-1]}: Keras resizes "
-                         "images smaller than the window, which this model does not")
+        window = aspect_crop(x, height, width, at_least_one)
+        return F.interpolate(window, size=(height, width), mode="bilinear", align_corners=False)
     return x[..., top:top + height, left:left + width]
 
 
