@@ -79,6 +79,22 @@ def test_same_padding_on_the_torch_backend_computes_as_that_keras_did(version, t
         np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
 
 
+def test_operations_on_the_torch_backend_compute_as_that_keras_did():
+    """Keras 3's torch backend pads 'symmetric' as torch's 'replicate' (the edge repeated) and returns top_k's ties
+    in torch.topk's order (TensorFlow's: by index). A model that ran there (Keras 3.15 on torch wrote
+    fixtures/keras3.15-torch/torch_ops.keras) is built so; the same file built as TensorFlow computes differs in
+    both outputs."""
+    io = np.load(fixture("keras3.15-torch/io.npz"))
+    inputs, expected = io["torch_ops_in0"], [io["torch_ops_out0"], io["torch_ops_out1"]]
+    path = fixture("keras3.15-torch/torch_ops.keras")
+    with torch.no_grad():
+        outputs = converter.to_torch(path, input_layout="keras", keras_backend="torch")(torch.from_numpy(inputs))
+        assumed = converter.to_torch(path, input_layout="keras")(torch.from_numpy(inputs))
+    for got, want in zip(outputs, expected):
+        np.testing.assert_allclose(got.numpy(), want, atol=1e-6)
+    assert all(not np.allclose(got.numpy(), want) for got, want in zip(assumed, expected))
+
+
 def test_a_masked_input_read_in_two_dtypes_is_refused_for_keras_3_0_to_3_4(tmp_path):
     """Keras 3.0 to 3.4 convert a nested model's input to the dtype of the layer built last on it, and a layer of
     another dtype runs without the mask: with layers of two dtypes on a masked input, which one that was is not in

@@ -161,7 +161,7 @@ TORCH_POOL_PADDING_FROM = (3, 5)  # an average pooling's 'same' padding as a max
 TORCH_TRANSPOSE_CLAMPS_FROM, TORCH_TRANSPOSE_CROPS_FROM = (3, 13), (3, 15)
 
 
-def _keras_torch(e: SavedBy) -> bool:
+def ran_on_torch(e: SavedBy) -> bool:
     """Whether Keras 3 ran this model on its torch backend (the file or keras_backend says so)."""
     return e.keras_major == 3 and e.backend == "torch"
 
@@ -169,20 +169,20 @@ def _keras_torch(e: SavedBy) -> bool:
 def torch_changes_input(e: SavedBy, until: tuple[int, int]) -> bool:
     """Whether the file's Keras changed a layer's input tensor in place: Keras 3 before `until` on its torch backend
     (torch_build/in_place.py; TensorFlow's and JAX's tensors cannot change)."""
-    return _keras_torch(e) and e.keras_version < until
+    return ran_on_torch(e) and e.keras_version < until
 
 
 def torch_same_crops(e: SavedBy) -> bool:
     """Whether a strided 'same' convolution's padding crops where its total is negative: Keras 3.0 to 3.8 on
     their torch backend (padding.keras_torch_same_padding); every other Keras pads as TensorFlow does."""
-    return _keras_torch(e) and e.keras_version < TORCH_SAME_PADDING_FROM
+    return ran_on_torch(e) and e.keras_version < TORCH_SAME_PADDING_FROM
 
 
 def torch_pool_rule(e: SavedBy, average: bool) -> str | None:
     """The rule of runtime.keras_torch_pool by which Keras's torch backend pads a 'same' pooling where it
     differs from TensorFlow's: None elsewhere (and for a max pooling from Keras 3.9: its edge copies pool as
     TensorFlow's -inf)."""
-    if not _keras_torch(e) or (not average and e.keras_version >= TORCH_SAME_PADDING_FROM):
+    if not ran_on_torch(e) or (not average and e.keras_version >= TORCH_SAME_PADDING_FROM):
         return None
     if average and e.keras_version < TORCH_POOL_PADDING_FROM:
         return "zeros"
@@ -193,7 +193,7 @@ def torch_transpose_clamps(e: SavedBy) -> bool | None:
     """For a 'same' transposed convolution of Keras 3.0 to 3.14 on their torch backend, whether an output padding
     of at least the stride is clamped (3.13, 3.14) rather than refused (runtime.keras_torch_conv_transpose); None
     where the output is cropped as TensorFlow crops it."""
-    if not _keras_torch(e) or e.keras_version >= TORCH_TRANSPOSE_CROPS_FROM:
+    if not ran_on_torch(e) or e.keras_version >= TORCH_TRANSPOSE_CROPS_FROM:
         return None
     return e.keras_version >= TORCH_TRANSPOSE_CLAMPS_FROM
 
@@ -259,5 +259,5 @@ def constant_tensor(e: Emitter, values: Any, shape: tuple[int, ...] | None = Non
 
 
 __all__ = ["CHANNELS_FIRST", "KERAS", "Emitter", "Forward", "Value", "activated", "activation", "channel_dim",
-           "constant_tensor", "is_image_rank", "keras_axis", "literal", "require_weights", "same",
+           "constant_tensor", "is_image_rank", "keras_axis", "literal", "ran_on_torch", "require_weights", "same",
            "spatial_layout"]

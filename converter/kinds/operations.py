@@ -237,12 +237,16 @@ def softmax(e: Emitter, function: str, operand: Any, axis: Any) -> Value:
     return Value(f"torch.{function}({x}, dim={axes[0]})", KERAS, rank)
 
 
-def top_k(e: Emitter, operand: Any, k: int, index_dtype: str | None = None) -> list[Value]:
+def top_k(e: Emitter, operand: Any, k: int, index_dtype: str | None = None, ties: str = "tensorflow") -> list[Value]:
     """(values, indices) of the k largest along the last axis, largest first; equal entries in index order, as
-    TensorFlow's top_k gives them (a stable sort: torch.topk leaves ties unordered). `index_dtype` casts the
-    indices (tf.math.top_k's int32)."""
+    TensorFlow's top_k gives them (a stable sort: torch.topk leaves ties unordered), or, with ties="torch", in
+    torch.topk's own order (what Keras's torch backend runs). `index_dtype` casts the indices (tf.math.top_k's
+    int32)."""
     x, rank = keras_value(e, operand)
     found = e.variable("top")
+    if ties == "torch":
+        e.statement(f"{found} = torch.topk({x}, {k}, dim=-1)")
+        return [Value(f"{found}.values", KERAS, rank), Value(f"{found}.indices", KERAS, rank)]
     e.statement(f"{found} = torch.sort({x}, dim=-1, descending=True, stable=True)")
     cast = f".to({TORCH_DTYPES[index_dtype]})" if index_dtype else ""
     return [Value(f"{found}.values[..., :{k}]", KERAS, rank), Value(f"{found}.indices[..., :{k}]{cast}", KERAS, rank)]

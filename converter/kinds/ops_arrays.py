@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from . import operations as op
 from . import shaping
-from .forward import KERAS, Emitter, Value, literal
+from .forward import KERAS, Emitter, Value, literal, ran_on_torch
 from .ops_numpy import operands
 from .registry import Kind, register
 
@@ -59,10 +59,11 @@ def unstack(e: Emitter) -> list[Value]:
 
 def top_k(e: Emitter) -> list[Value]:
     """The k largest entries along the last axis, largest first, and their indices (op.top_k: ties as TensorFlow
-    orders them)."""
+    orders them, or as torch.topk does where Keras's torch backend ran it)."""
     if not e.config.bool("sorted", True):
         raise e.unsupported("top_k with sorted=False (an unspecified order) is not built")
-    return op.top_k(e, operands(e, 1)[0], _int(e, "k"))
+    ties = "torch" if ran_on_torch(e) else "tensorflow"
+    return op.top_k(e, operands(e, 1)[0], _int(e, "k"), ties=ties)
 
 
 def argsort(e: Emitter) -> Value:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..padding import pad_argument
-from .forward import KERAS, Emitter, Value, literal
+from .forward import KERAS, Emitter, Value, literal, ran_on_torch
 from .operations import axes_of, constant, is_number, keras_value
 
 
@@ -176,6 +176,9 @@ def pad(e: Emitter, operand: Any, width: Any, mode: str, value: Any) -> Value:
     if mode not in ("reflect", "symmetric"):
         raise e.unsupported(f"padding mode {mode[:20]!r} is not built yet (constant, reflect and symmetric are)")
     pairs = tuple(tuple(pair) for pair in width)
+    if mode == "symmetric" and ran_on_torch(e):
+        # Keras's torch backend runs 'symmetric' as torch's 'replicate': the edge repeated (Keras 3.0 to 3.15)
+        return Value(f"{e.helper('edge_pad')}({x}, {literal(pairs)})", KERAS, rank)
     return Value(f"{e.helper('mirror_pad')}({x}, {literal(pairs)}, {literal(mode == 'symmetric')})", KERAS, rank)
 
 

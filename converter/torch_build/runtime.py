@@ -374,6 +374,16 @@ def mirror_pad(x: torch.Tensor, pads: tuple, symmetric: bool) -> torch.Tensor:
     return x
 
 
+def edge_pad(x: torch.Tensor, pads: tuple) -> torch.Tensor:
+    """torch's 'replicate' padding (numpy's 'edge': a a | a b c d | d d) of every axis; `pads` holds (before, after)
+    for every axis."""
+    for axis, (before, after) in enumerate(pads):
+        if before or after:
+            size = x.shape[axis]
+            x = torch.cat([x.narrow(axis, 0, 1)] * before + [x] + [x.narrow(axis, size - 1, 1)] * after, axis)
+    return x
+
+
 def depth_to_space(x: torch.Tensor, block: int) -> torch.Tensor:
     """TensorFlow's depth_to_space of channels-last images: channel (i * block + j) * c + k of a pixel goes to
     offset (i, j) of its block, channel k (torch's pixel_shuffle orders channels the other way)."""
