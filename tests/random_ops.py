@@ -71,7 +71,9 @@ def _keras3(c: Chooser, ops: Any, name: str, x: Any, dims: tuple[int, ...], a: i
         return ops.repeat(x, 2, axis=a)
     if name == "pad":
         mode = c.choice(["constant", "reflect", "symmetric"])
-        widths = [(0, 0)] + [(c.integer(0, 1), c.integer(0, 1)) if d > 1 else (0, 0) for d in dims]
+        # up to 2: a mirror of one step is the edge repeated, whatever the mode (Keras's torch backend differs at 2)
+        widths = [(0, 0)] + [(c.integer(0, min(2, d - 1)), c.integer(0, min(2, d - 1))) if d > 1 else (0, 0)
+                             for d in dims]
         return ops.pad(x, widths, mode=mode)
     if name == "sort":
         return ops.sort(x, axis=a)
