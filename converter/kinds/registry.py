@@ -15,7 +15,7 @@ import os
 import pkgutil
 import sys
 from collections.abc import Iterator, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import import_module
 from types import FrameType
 from typing import Callable
@@ -172,7 +172,7 @@ def wrapped_variables(found: Kind | None, inner: Config) -> list[Variable]:
     """The variables of a wrapped layer of kind `found`, stored under the wrapper's `layer/`."""
     if found is None or found.variables is None:
         return []
-    return [Variable(v.role, v.layout, "layer/" + v.store_path, v.names) for v in found.variables(inner)]
+    return [replace(v, store_path="layer/" + v.store_path) for v in found.variables(inner)]
 
 
 def distinct() -> list[Kind]:
