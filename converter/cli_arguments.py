@@ -210,7 +210,7 @@ def _backend_option(parser: argparse.ArgumentParser) -> None:
         help="the backend a Keras 3 model ran on, for a .keras archive (it does not record it; tensorflow is "
         "assumed): a few layers compute differently by backend (Keras 3.7+ on TensorFlow adds some biases along "
         "another axis; Keras 3.0 to 3.14 on torch pad some strided 'same' convolutions otherwise and change a masked "
-        "average pooling's input in place), and the module "
+        "average pooling's input in place; every Keras 3 on torch pads 'symmetric' as 'replicate'), and the module "
         "built and the module arguments shown follow it",
     )
 
