@@ -129,7 +129,7 @@ def convert_graph(graph: ModelGraph, layout: str = "torch", skip_unsupported: bo
                 conversion.warnings += result.warnings
         flatten_warning = unseen_flatten_warning(graph, conversion.layers)
         conversion.warnings += [flatten_warning] if flatten_warning else []
-    conversion.warnings += outside_state_warnings(graph)
+    conversion.warnings += outside_state_warnings(graph) + graph.notes
     _check_unique_keys(conversion)
     return conversion
 

@@ -318,6 +318,8 @@ class ModelGraph:
     own_config: Any = field(default=None, repr=False)  # the model config the file itself holds (what Keras loads)
     hub_config: dict[str, Any] | None = field(default=None, repr=False)  # a Hugging Face TF checkpoint's config.json
     hub_folder: str | None = None  # the folder of that checkpoint (its tokenizer files are copied along)
+    #: what reading changed of the file's config, as Keras's own loading of it does: each is a conversion warning
+    notes: list[str] = field(default_factory=list)
     resources: ExitStack = field(default_factory=ExitStack, repr=False)
     # Checks of what was read (a zip member's CRC), run before any output is committed.
     integrity: list[Callable[[], None]] = field(default_factory=list, repr=False)

@@ -27,6 +27,8 @@ CASES: list[Case] = [
     single("Softmax", "softmax", (5, 4), lambda k: k.layers.Softmax()),
     single("Softmax", "softmax_axis1", (5, 4), lambda k: k.layers.Softmax(axis=1)),
     single("Softmax", "softmax_image", (4, 4, 3), lambda k: k.layers.Softmax(), keras2=False),
+    single("Softmax", "softmax_axes", (3, 4, 2), lambda k: k.layers.Softmax(axis=[1, 2])),
+    single("Softmax", "softmax_axes_with_channels", (4, 3, 2), lambda k: k.layers.Softmax(axis=[-1, 1]), scale=3.0),
     single("Activation", "activation_layer", (5, 4), lambda k: k.layers.Activation("softsign")),
     *[single("Dense", f"dense_{name}", (6,), lambda k, name=name: k.layers.Dense(5, activation=name),
              keras2=name not in KERAS3_ACTIVATIONS, scale=1.0 if name == "exponential" else 3.0)

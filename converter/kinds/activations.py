@@ -82,9 +82,14 @@ def thresholded_relu(e: Emitter) -> Value:
 def softmax(e: Emitter) -> Value:
     x = e.inputs[0]
     axes = e.config.axes("axis", -1)
-    if len(axes) != 1:
-        raise e.unsupported(f"softmax over several axes {axes} is not built yet")
     mask = e.mask()
+    if len(axes) > 1:
+        if mask is not None:
+            raise e.unsupported(f"softmax of a masked input over several axes {axes} is not built")
+        # Keras (3, and tf.keras) computes it as exp(x - logsumexp(x, axes))
+        scores = e.variable("scores")
+        e.statement(f"{scores} = {e.arg(0, KERAS)}")
+        return same(x, f"torch.exp({scores} - torch.logsumexp({scores}, dim={axes}, keepdim=True))", layout=KERAS)
     if mask is not None:
         return _masked_softmax(e, axes[0], mask)
     if axes[0] == -1 or (x.rank is not None and axes[0] == x.rank - 1):
@@ -127,5 +132,5 @@ for _name, _forward, _tested in (
         ("Activation", activation_layer, "softsign (every activation is tested through Dense)"),
         ("ReLU", relu, "max_value, negative_slope, threshold"), ("LeakyReLU", leaky_relu, "the default slope"),
         ("ELU", elu, "alpha"), ("ThresholdedReLU", thresholded_relu, "theta"),
-        ("Softmax", softmax, "axis; a masked input (rank 2 or 3) as each Keras masks it")):
+        ("Softmax", softmax, "axis, several axes; a masked input (rank 2 or 3) as each Keras masks it")):
     register(Kind(f"keras.layers.{_name}", forward=_forward, description="no weights", tested=_tested))

@@ -85,12 +85,45 @@ def read_legacy(path: str, h5: h5py.File, architecture: Any = None, as_tree: boo
                 graph.layers = [_layer_from_weights(grouped[name], name) for name in layer_names]
         else:
             root, graph.inputs = parse_model(model_config, path)
+            if architecture is None and graph.keras_version.split(".")[0].isdigit() and \
+                    int(graph.keras_version.split(".")[0]) >= 3:
+                graph.notes += axes_as_keras3_loads(root)
             _attach(root, weights_root, layer_names, path, store)
             graph.layers, graph.root = root.children or [], root
     except BaseException:
         graph.close()
         raise
     return graph
+
+
+#: Keras 3 loads a `.h5` through its legacy saving_utils.model_from_config (every Keras 3, to 3.15), which keeps a
+#: layer's `axis` list of one entry as that int and drops a longer one: the layer then takes its default, -1.
+#: These classes load so whenever they hold no weights, and compute along the last axis. A layer whose weights
+#: fit the axes it was saved with (LayerNormalization with gamma or beta, RMSNormalization, an adapted
+#: Normalization) does not load in Keras at all, and is built as saved; a wrapped layer keeps its axes.
+AXIS_DROPPED_ON_LOADING = frozenset({"Softmax", "UnitNormalization", "LayerNormalization"})
+
+
+def axes_as_keras3_loads(model: Layer) -> list[str]:
+    """Give the weightless layers of a Keras 3 `.h5` model (nested models too) the axis Keras 3 loads them with
+    (AXIS_DROPPED_ON_LOADING); one note for each layer changed."""
+    notes = []
+    for layer in model.children or []:
+        if layer.is_model:
+            notes += axes_as_keras3_loads(layer)
+            continue
+        axis = layer.config.get("axis")
+        weightless = layer.class_name != "LayerNormalization" or not (
+            layer.config.bool("center", True) or layer.config.bool("scale", True))
+        if layer.class_name not in AXIS_DROPPED_ON_LOADING or layer.module is not None or not weightless or \
+                not isinstance(axis, list) or len(axis) < 2:
+            continue
+        config = {key: value for key, value in layer.config.items() if key != "axis"}
+        layer.config = Config(config, layer.config.where)
+        notes.append(f"layer {layer.key} ({layer.class_name}): the file saves axis {axis}, which Keras 3 drops when it "
+                     "loads a .h5 (an axis list of more than one entry): Keras computes it over the last axis, and so "
+                     "does the module; save the model as .keras to keep its axes")
+    return notes
 
 
 def _weights_of(group: h5py.Group, path: str, store: Store) -> list[tuple[list[str], Tensor]]:

@@ -1,0 +1,85 @@
+"""Keras 3 loads a `.h5` through its legacy loader, which drops a layer's `axis` list of more than one entry (the
+layer takes its default, -1). A weightless Softmax, UnitNormalization or LayerNormalization then computes over
+the last axis: the module follows Keras's loading of the file, and says so. A `.keras` archive, a wrapped layer
+and a LayerNormalization with weights (which Keras cannot load so) keep the axes they were saved with.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import converter
+from helpers import keras3
+
+
+def several_axes_model(keras):
+    inputs = keras.Input((2, 3, 4))
+    inner = keras.Sequential([keras.Input((2, 3, 4)), keras.layers.UnitNormalization(axis=(1, 3), name="un_inner")],
+                             name="inner")
+    outputs = [
+        keras.layers.Softmax(axis=[1, 2], name="softmax")(inputs),
+        keras.layers.UnitNormalization(axis=[1, 2], name="unit")(inputs),
+        keras.layers.LayerNormalization(axis=[2, 3], center=False, scale=False, name="plain_norm")(inputs),
+        inner(inputs),
+        keras.layers.TimeDistributed(keras.layers.UnitNormalization(axis=[1, 2]), name="wrapped")(inputs),
+        keras.layers.Softmax(axis=[2], name="one_axis")(inputs),
+    ]
+    return keras.Model(inputs, outputs)
+
+
+def module_outputs(path, x: np.ndarray) -> list[np.ndarray]:
+    module = converter.to_torch(str(path), input_layout="keras")
+    with torch.no_grad():
+        return [output.numpy() for output in module(torch.from_numpy(x))]
+
+
+def test_a_keras3_h5_computes_as_keras_loads_it(tmp_path):
+    keras = keras3()
+    model = several_axes_model(keras)
+    x = np.random.default_rng(0).normal(0, 2, (3, 2, 3, 4)).astype("float32")
+    model.save(tmp_path / "m.h5")
+    loaded = keras.saving.load_model(tmp_path / "m.h5", compile=False)
+    expected = [np.asarray(output) for output in loaded(x)]
+    live = [np.asarray(output) for output in model(x)]
+    # the premise: Keras's loading changed the four layers, and only them
+    changed = [not np.allclose(a, b, atol=1e-5) for a, b in zip(expected, live)]
+    assert changed == [True, True, True, True, False, False]
+    with pytest.warns(converter.ConversionWarning) as caught:
+        actual = module_outputs(tmp_path / "m.h5", x)
+    for name, (want, got) in zip(("softmax", "unit", "plain_norm", "inner", "wrapped", "one_axis"),
+                                 zip(expected, actual)):
+        np.testing.assert_allclose(got, want, atol=1e-5, err_msg=name)
+    messages = [str(warning.message) for warning in caught]
+    for key, axis in (("softmax", "[1, 2]"), ("unit", "[1, 2]"), ("plain_norm", "[2, 3]"),
+                      ("inner.un_inner", "[1, 3]")):
+        assert any(message.startswith(f"layer {key} (") and f"saves axis {axis}, which Keras 3 drops" in message
+                   for message in messages), key
+    assert not any("wrapped" in message or "one_axis" in message for message in messages)
+
+
+def test_a_keras_archive_keeps_its_axes(tmp_path):
+    keras = keras3()
+    model = several_axes_model(keras)
+    x = np.random.default_rng(1).normal(0, 2, (3, 2, 3, 4)).astype("float32")
+    model.save(tmp_path / "m.keras")
+    for want, got in zip(model(x), module_outputs(tmp_path / "m.keras", x)):
+        np.testing.assert_allclose(got, np.asarray(want), atol=1e-5)
+
+
+def test_a_layer_normalization_with_weights_keeps_its_axes(tmp_path):
+    """Its gamma and beta fit the saved axes: Keras 3 cannot load the file (shape mismatch), the module is the model
+    that was saved."""
+    keras = keras3()
+    inputs = keras.Input((2, 3, 4))
+    model = keras.Model(inputs, keras.layers.LayerNormalization(axis=[1, 2])(inputs))
+    rng = np.random.default_rng(2)
+    for weight in model.weights:
+        weight.assign(rng.normal(1, 0.5, weight.shape).astype("float32"))
+    model.save(tmp_path / "m.h5")
+    with pytest.raises(ValueError, match="(?i)shape"):
+        keras.saving.load_model(tmp_path / "m.h5", compile=False)
+    x = rng.normal(0, 2, (3, 2, 3, 4)).astype("float32")
+    module = converter.to_torch(str(tmp_path / "m.h5"), input_layout="keras")
+    with torch.no_grad():
+        np.testing.assert_allclose(module(torch.from_numpy(x)).numpy(), np.asarray(model(x)), atol=1e-5)
