@@ -5,6 +5,8 @@ and a LayerNormalization with weights (which Keras cannot load so) keep the axes
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -83,3 +85,30 @@ def test_a_layer_normalization_with_weights_keeps_its_axes(tmp_path):
     module = converter.to_torch(str(tmp_path / "m.h5"), input_layout="keras")
     with torch.no_grad():
         np.testing.assert_allclose(module(torch.from_numpy(x)).numpy(), np.asarray(model(x)), atol=1e-5)
+
+
+@pytest.mark.parametrize("version, warned", [("3.6.0", True), ("3.9.2", False)])
+def test_an_int_axis_is_kept_and_keras_3_8_loading_it_named(tmp_path, version, warned):
+    """Keras 3.0 to 3.8 load a `.h5` without an int axis too; the module keeps it, as the model was saved and as
+    Keras 3.9 on load it, and names the layers an earlier Keras loads otherwise."""
+    keras = keras3()
+    inputs = keras.Input((5, 1))
+    scores = keras.layers.Softmax(axis=1, name="over_steps")(inputs)  # attention weights over the steps
+    joined = keras.layers.Concatenate(axis=1, name="joined")([scores, inputs])
+    model = keras.Model(inputs, [joined, keras.layers.Softmax(name="last")(inputs)])
+    model.save(tmp_path / "m.h5")
+    import h5py
+
+    with h5py.File(tmp_path / "m.h5", "r+") as h5:
+        h5.attrs["keras_version"] = version  # the file as that Keras writes it: only the loader differs
+    x = np.random.default_rng(4).normal(0, 2, (3, 5, 1)).astype("float32")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        actual = module_outputs(tmp_path / "m.h5", x)
+    for want, got in zip(model(x), actual):
+        np.testing.assert_allclose(got, np.asarray(want), atol=1e-5)
+    messages = [str(warning.message) for warning in caught if issubclass(warning.category, converter.ConversionWarning)]
+    named = sorted(key for key in ("over_steps", "joined", "last")
+                   if any(message.startswith(f"layer {key} (") and "Keras 3.0 to 3.8 drop" in message
+                          for message in messages))
+    assert named == (["joined", "over_steps"] if warned else [])
