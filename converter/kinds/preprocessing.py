@@ -50,6 +50,11 @@ register(Kind("keras.layers.CenterCrop", forward=center_crop, description="no we
               "images smaller than it resized (smart_resize)", tested="even and odd margins, smaller images"))
 
 
+#: from which Keras 3 a one_hot CategoryEncoding drops a trailing axis of 1 first (numerical_utils from 3.4; 3.0 to
+#: 3.3 one-hot encode (batch, 1) as (batch, 1, depth); tf.keras drops it)
+ONE_HOT_SQUEEZES_FROM = (3, 4)
+
+
 def category_encoding(e: Emitter) -> Value:
     """Token ids (batch, tokens) -> one_hot, multi_hot or count vectors of num_tokens, as Keras encodes them."""
     x = e.inputs[0]
@@ -58,6 +63,8 @@ def category_encoding(e: Emitter) -> Value:
     if x.rank != 2 or e.config.bool("sparse", False):
         raise e.unsupported(f"CategoryEncoding of a rank-{x.rank} input (or sparse) is not built; (batch, tokens) is")
     ids = e.arg(0, KERAS)
+    if mode == "one_hot" and (3, 0) <= e.keras_version < ONE_HOT_SQUEEZES_FROM:
+        return Value(f"F.one_hot({ids}.long(), {depth}).to(torch.float32)", KERAS, 3)
     if mode == "one_hot":  # (batch, 1) -> (batch, depth); (batch, tokens) -> (batch, tokens, depth)
         return Value(f"{e.helper('squeezed_one_hot')}({ids}, {depth})", KERAS, None)
     reduce = "amax" if mode == "multi_hot" else "sum"  # a token's presence, or its count
@@ -78,6 +85,6 @@ def discretization(e: Emitter) -> Value:
 
 
 register(Kind("keras.layers.CategoryEncoding", forward=category_encoding, description="no weights; num_tokens kept",
-              tested="multi_hot, count, one_hot of (batch, 1)"))
+              tested="multi_hot, count, one_hot of (batch, 1) (Keras 3.3's too)"))
 register(Kind("keras.layers.Discretization", forward=discretization,
               description="no weights; bin_boundaries written into the module", tested="given bin_boundaries"))
