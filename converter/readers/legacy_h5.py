@@ -20,6 +20,7 @@ from . import variable_tree
 from .hdf5_checks import file_store
 from .hdf5_tree import Store
 from .hdf5_tensors import attr_text, attribute, list_attribute, tensor_from_dataset
+from .keras3_h5_loading import as_keras3_loads
 from .keras_config import (
     BIDIRECTIONAL_COPY, WRAPPED_RECURRENT, bidirectional_config, holds_numpy_values, numpy_values_read, parse_model,
     snake_class,
@@ -85,57 +86,15 @@ def read_legacy(path: str, h5: h5py.File, architecture: Any = None, as_tree: boo
                 graph.layers = [_layer_from_weights(grouped[name], name) for name in layer_names]
         else:
             root, graph.inputs = parse_model(model_config, path)
+            _attach(root, weights_root, layer_names, path, store)
             version = minor_version(graph.keras_version)
             if architecture is None and version is not None and version[0] >= 3:
-                graph.notes += axes_as_keras3_loads(root, version)
-            _attach(root, weights_root, layer_names, path, store)
+                graph.notes += as_keras3_loads(root, version)
             graph.layers, graph.root = root.children or [], root
     except BaseException:
         graph.close()
         raise
     return graph
-
-
-#: Keras 3 loads a `.h5` through its legacy saving_utils.model_from_config, which keeps a layer's `axis` list of one
-#: entry as that int and drops a longer one (every Keras 3, to 3.15): the layer takes its default, -1. These
-#: classes load so whenever they hold no weights, and compute along the last axis. A layer whose weights fit the
-#: axes it was saved with (LayerNormalization with gamma or beta, RMSNormalization, an adapted Normalization) does
-#: not load in Keras at all, and is built as saved; a wrapped layer keeps its axes.
-AXIS_DROPPED_ON_LOADING = frozenset({"Softmax", "UnitNormalization", "LayerNormalization"})
-#: Keras 3.0 to 3.8 dropped an int axis too (3.9 keeps it): the model as saved, and as later Keras load it, keeps it
-INT_AXIS_KEPT_FROM = (3, 9)
-
-
-def axes_as_keras3_loads(model: Layer, version: tuple[int, int]) -> list[str]:
-    """Give the weightless layers of a Keras 3 `.h5` model (nested models too) the axis Keras 3 loads them with
-    (AXIS_DROPPED_ON_LOADING); one note for each layer changed, and for each int axis the file's Keras (`version`,
-    before INT_AXIS_KEPT_FROM) loads without."""
-    notes = []
-    for layer in model.children or []:
-        if layer.is_model:
-            notes += axes_as_keras3_loads(layer, version)
-            continue
-        axis = layer.config.get("axis")
-        if layer.module is not None or axis is None:
-            continue
-        if isinstance(axis, (int, float)) and not isinstance(axis, bool) and axis != -1 and \
-                version < INT_AXIS_KEPT_FROM:
-            notes.append(f"layer {layer.key} ({layer.class_name}): Keras 3.0 to 3.8 drop a layer's axis when they "
-                         f"load a .h5 (unless it is a list of one), so Keras {version[0]}.{version[1]}, which wrote "
-                         f"this file, loads it with axis -1, not {axis}, and computes differently or does not load it; "
-                         "the module keeps the saved axis, as Keras 3.9 and later load it")
-            continue
-        weightless = layer.class_name != "LayerNormalization" or not (
-            layer.config.bool("center", True) or layer.config.bool("scale", True))
-        if layer.class_name not in AXIS_DROPPED_ON_LOADING or not weightless or not isinstance(axis, list) or \
-                len(axis) < 2:
-            continue
-        config = {key: value for key, value in layer.config.items() if key != "axis"}
-        layer.config = Config(config, layer.config.where)
-        notes.append(f"layer {layer.key} ({layer.class_name}): the file saves axis {axis}, which Keras 3 drops when it "
-                     "loads a .h5 (an axis list of more than one entry): Keras computes it over the last axis, and so "
-                     "does the module; save the model as .keras to keep its axes")
-    return notes
 
 
 def _weights_of(group: h5py.Group, path: str, store: Store) -> list[tuple[list[str], Tensor]]:

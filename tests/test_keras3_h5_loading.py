@@ -1,7 +1,11 @@
-"""Keras 3 loads a `.h5` through its legacy loader, which drops a layer's `axis` list of more than one entry (the
-layer takes its default, -1). A weightless Softmax, UnitNormalization or LayerNormalization then computes over
-the last axis: the module follows Keras's loading of the file, and says so. A `.keras` archive, a wrapped layer
-and a LayerNormalization with weights (which Keras cannot load so) keep the axes they were saved with.
+"""A Keras 3 `.h5` as Keras 3 loads it (converter/readers/keras3_h5_loading.py).
+
+Its legacy loader drops a layer's `axis` list of more than one entry (the layer takes its default, -1): a
+weightless Softmax, UnitNormalization or LayerNormalization then computes over the last axis, and so does the
+module, saying so. A `.keras` archive, a wrapped layer and a LayerNormalization with weights (which Keras cannot load
+so) keep their axes. Keras 3.0 to 3.8 drop an int axis too, and 3.0 to 3.5 never finalize an adapted Normalization:
+the module keeps what was saved (as later Keras load it) and names those layers. An adapted Normalization in a
+nested model or a TimeDistributed is never finalized by any Keras 3: built as Keras loads it, its input unchanged.
 """
 from __future__ import annotations
 
@@ -112,3 +116,63 @@ def test_an_int_axis_is_kept_and_keras_3_8_loading_it_named(tmp_path, version, w
                    if any(message.startswith(f"layer {key} (") and "Keras 3.0 to 3.8 drop" in message
                           for message in messages))
     assert named == (["joined", "over_steps"] if warned else [])
+
+
+def adapted(keras, name: str, seed: int):
+    layer = keras.layers.Normalization(name=name)
+    layer.adapt(np.random.default_rng(seed).normal(3, 2, (40, 4)).astype("float32"))
+    return layer
+
+
+def test_an_adapted_normalization_keras_3_never_finalizes_computes_as_keras_loads_it(tmp_path):
+    """In a nested model or a TimeDistributed, Keras 3 loads it from a `.h5` with its initial statistics (its input
+    unchanged): so does the module, saying so; at the top level it keeps its statistics, as Keras 3.6 on load it."""
+    keras = keras3()
+    inner = keras.Sequential([keras.Input((4,)), adapted(keras, "nested_norm", 0), keras.layers.Dense(3)], name="inner")
+    vector, steps = keras.Input((4,)), keras.Input((2, 4))
+    model = keras.Model([vector, steps], [
+        inner(vector), keras.layers.TimeDistributed(adapted(keras, "wrapped_norm", 1), name="per_step")(steps),
+        adapted(keras, "top_norm", 2)(vector)])
+    rng = np.random.default_rng(5)
+    dense = inner.layers[-1]
+    for weight in dense.weights:
+        weight.assign(rng.normal(0, 1, weight.shape).astype("float32"))
+    model.save(tmp_path / "m.h5")
+    loaded = keras.saving.load_model(tmp_path / "m.h5", compile=False)
+    xs = [rng.normal(3, 2, (3, 4)).astype("float32"), rng.normal(3, 2, (3, 2, 4)).astype("float32")]
+    expected = [np.asarray(output) for output in loaded(xs)]
+    live = [np.asarray(output) for output in model(xs)]
+    assert [not np.allclose(a, b, atol=1e-3) for a, b in zip(expected, live)] == [True, True, False]  # the premise
+    module = converter.to_torch(str(tmp_path / "m.h5"), input_layout="keras")
+    with torch.no_grad():
+        actual = [output.numpy() for output in module(*[torch.from_numpy(x) for x in xs])]
+    for want, got in zip(expected, actual):
+        np.testing.assert_allclose(got, want, atol=1e-5)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        conversion = converter.convert(str(tmp_path / "m.h5"), str(tmp_path / "out.safetensors"))
+    messages = [str(warning.message) for warning in caught]
+    for key, where in (("inner.nested_norm", "a nested model"), ("per_step", "a TimeDistributed")):
+        assert any(message.startswith(f"layer {key} (") and f"Normalization in {where}" in message
+                   for message in messages), key
+    keys = [tensor.key for tensor in conversion.tensors]
+    assert any(key.startswith("top_norm") for key in keys)
+    assert not any(key.startswith(("inner.nested_norm", "per_step")) for key in keys)
+
+
+def test_an_adapted_normalization_of_keras_3_5_keeps_its_statistics_and_says_so(tmp_path):
+    keras = keras3()
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, adapted(keras, "norm", 3)(inputs))
+    model.save(tmp_path / "m.h5")
+    import h5py
+
+    with h5py.File(tmp_path / "m.h5", "r+") as h5:
+        h5.attrs["keras_version"] = "3.5.0"  # the file as that Keras writes it: only its loader differs
+    x = np.random.default_rng(6).normal(3, 2, (3, 4)).astype("float32")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        module = converter.to_torch(str(tmp_path / "m.h5"), input_layout="keras")
+    with torch.no_grad():
+        np.testing.assert_allclose(module(torch.from_numpy(x)).numpy(), np.asarray(model(x)), atol=1e-5)
+    assert any("Keras 3.0 to 3.5 load an adapted Normalization" in str(warning.message) for warning in caught)
