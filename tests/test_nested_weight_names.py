@@ -107,3 +107,28 @@ def test_list_attributes_keras_split_into_chunks(tmp_path):
         converter.state_dict(str(tmp_path / "backbone.h5"))
     assert len(str(refused.value)) < 10_000  # ten (360-character) names, the rest counted: not 200 of them
     assert len(flat) == 400 and all(np.array_equal(flat[key], nested[f"backbone.{key}"]) for key in flat)
+
+
+def test_an_adapted_normalization_in_a_tf_keras_nested_model_gets_its_unscoped_weights(tmp_path):
+    """tf.keras names a nested model's adapted Normalization weights `mean:0`, `variance:0`, `count:0` (no layer):
+    they go to its one Normalization, and the module computes as tf.keras loads the file."""
+    import tf_keras as keras
+
+    data = np.random.default_rng(0).normal(3, 2, (40, 4)).astype("float32")
+    normalization = keras.layers.Normalization(name="norm")
+    normalization.adapt(data)
+    inner = keras.Sequential([keras.Input((4,)), normalization, keras.layers.Dense(3, name="head")], name="inner")
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, inner(inputs))
+    rng = np.random.default_rng(1)
+    inner.get_layer("head").set_weights([rng.normal(0, 1, w.shape).astype("float32")
+                                         for w in inner.get_layer("head").get_weights()])
+    model.save(tmp_path / "m.h5")
+    with h5py.File(tmp_path / "m.h5", "r") as h5:  # the premise: weights that name no layer
+        names = [n.decode() if isinstance(n, bytes) else n for n in h5["model_weights/inner"].attrs["weight_names"]]
+    assert "mean:0" in names
+    x = data[:5]
+    expected = np.asarray(keras.models.load_model(tmp_path / "m.h5", compile=False)(x))
+    module = converter.to_torch(str(tmp_path / "m.h5"), input_layout="keras")
+    with torch.no_grad():
+        np.testing.assert_allclose(module(torch.from_numpy(x)).numpy(), expected, atol=1e-5)

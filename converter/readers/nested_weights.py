@@ -7,7 +7,9 @@ made a scope unique with a suffix: a layer named `latent_vector` in a model buil
 one session stores `latent_vector_1/kernel:0`. Keras itself loads such a group by position
 (the model's trainable weights layer by layer, then its non-trainable ones), never by name;
 so a weight whose scope names no layer goes to the layer of the name without the suffix only
-when that placement is the one Keras's order gives, and is refused otherwise.
+when that placement is the one Keras's order gives, and is refused otherwise. tf.keras's adapted
+Normalization names its weights with no scope at all (`mean:0`): they go to the model's one
+Normalization.
 """
 from __future__ import annotations
 
@@ -21,6 +23,9 @@ from ..graph import Layer, Tensor
 UNIQUIFIED = re.compile(r"(.+)_\d+")
 #: roles Keras keeps among a layer's non-trainable weights (saved after every trainable one)
 NON_TRAINABLE_ROLES = frozenset({"moving_mean", "moving_variance"})
+#: tf.keras's adapted Normalization creates its weights outside its name scope: in a nested model's group they are
+#: `mean:0`, `variance:0`, `count:0`, naming no layer
+UNSCOPED_NORMALIZATION = frozenset({"mean", "variance", "count"})
 
 
 def place_weights(model: Layer, weights: list[tuple[list[str], Tensor]]) -> None:
@@ -33,6 +38,12 @@ def place_weights(model: Layer, weights: list[tuple[list[str], Tensor]]) -> None
         except LayoutError as error:
             unplaced.append((components, tensor, error))
     if not unplaced:
+        return
+    unscoped = [tensor for components, tensor, _ in unplaced if not components]
+    normalizations = [leaf for leaf in model.walk() if leaf.class_name == "Normalization" and not leaf.tensors]
+    if len(unscoped) == len(unplaced) and {tensor.role for tensor in unscoped} <= UNSCOPED_NORMALIZATION and \
+            len(normalizations) == 1 and len({tensor.role for tensor in unscoped}) == len(unscoped):
+        normalizations[0].tensors += unscoped  # the one layer they can be
         return
     claimed = {id(leaf) for leaf in model.walk() if leaf.tensors}  # named by their own scope
     scopes: dict[int, str] = {}
