@@ -35,8 +35,9 @@ def axes_as_keras3_loads(model: Layer, version: tuple[int, int]) -> list[str]:
                 version < INT_AXIS_KEPT_FROM:
             notes.append(f"layer {layer.key} ({layer.class_name}): Keras 3.0 to 3.8 drop a layer's axis when they "
                          f"load a .h5 (unless it is a list of one), so Keras {version[0]}.{version[1]}, which wrote "
-                         f"this file, loads it with axis -1, not {axis}, and computes differently or does not load it; "
-                         "the module keeps the saved axis, as Keras 3.9 and later load it")
+                         f"this file, loads it with axis -1, not {axis} (unless that is the last axis, it computes "
+                         "differently or does not load it); the module keeps the saved axis, as Keras 3.9 and later "
+                         "load it")
             continue
         weightless = layer.class_name != "LayerNormalization" or not (
             layer.config.bool("center", True) or layer.config.bool("scale", True))
