@@ -24,10 +24,7 @@ def axes_as_keras3_loads(model: Layer, version: tuple[int, int]) -> list[str]:
     (AXIS_DROPPED_ON_LOADING); one note for each layer changed, and for each int axis the file's Keras (`version`,
     before INT_AXIS_KEPT_FROM) loads without."""
     notes = []
-    for layer in model.children or []:
-        if layer.is_model:
-            notes += axes_as_keras3_loads(layer, version)
-            continue
+    for layer in model.walk():
         axis = layer.config.get("axis")
         if layer.module is not None or axis is None:
             continue
@@ -60,14 +57,12 @@ NORMALIZATION_FINALIZED_FROM = (3, 6)
 KEEP_STATISTICS = "load the file in Keras and save it as .keras, which keeps them"
 
 
-def normalizations_as_keras3_loads(model: Layer, version: tuple[int, int], top_level: bool = True) -> list[str]:
+def normalizations_as_keras3_loads(model: Layer, version: tuple[int, int]) -> list[str]:
     """Read each adapted Normalization of a Keras 3 `.h5` model as Keras 3 loads it (NORMALIZATION_FINALIZED_FROM);
     one note for each changed, and for each the file's own Keras (`version`) loads without its statistics."""
     notes = []
-    for layer in model.children or []:
-        if layer.is_model:
-            notes += normalizations_as_keras3_loads(layer, version, top_level=False)
-            continue
+    for layer in model.walk():
+        top_level = len(layer.path) == 1  # a layer of the outermost model, not of one nested in it
         inner = layer.config.get("layer") if layer.class_name == "TimeDistributed" else None
         wrapped = isinstance(inner, dict) and inner.get("class_name") == "Normalization" and \
             isinstance(inner.get("config"), dict)
