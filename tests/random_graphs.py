@@ -187,19 +187,21 @@ class Generator(LayerSteps):
         axis = c.integer(1, rank)
         keepdims = c.chance(0.5)
         name = c.choice(["mean", "sum", "max", "softmax", "concat_self"])
-        self.steps.append(f"op {name} axis={axis} keepdims={keepdims} on {shape(x)}")
+        # x with itself: the only operations a Keras 3 .h5 can hold and load (as the Concatenate layer, masks on)
+        twice = name == "concat_self" and c.chance(0.5)
+        self.steps.append(f"op {name} axis={axis} keepdims={keepdims}{' twice' if twice else ''} on {shape(x)}")
         if self.keras3:
             ops = self.k.ops
             if name == "softmax":
                 return ops.softmax(x, axis=axis)
             if name == "concat_self":
-                return ops.concatenate([x, ops.tanh(x)], axis=axis)
+                return ops.concatenate([x, x if twice else ops.tanh(x)], axis=axis)
             return getattr(ops, name)(x, axis=axis, keepdims=keepdims)
         tf = self.tf
         if name == "softmax":
             return tf.nn.softmax(x, axis=axis)
         if name == "concat_self":
-            return tf.concat([x, tf.math.tanh(x)], axis=axis)
+            return tf.concat([x, x if twice else tf.math.tanh(x)], axis=axis)
         return getattr(tf, f"reduce_{name}")(x, axis=axis, keepdims=keepdims)
 
     def more_ops(self, x: Any) -> Any:

@@ -96,10 +96,13 @@ def test_an_int_axis_is_kept_and_keras_3_8_loading_it_named(tmp_path, version, w
     """Keras 3.0 to 3.8 load a `.h5` without an int axis too; the module keeps it, as the model was saved and as
     Keras 3.9 on load it, and names the layers an earlier Keras loads otherwise."""
     keras = keras3()
+    keras.backend.clear_session()  # the operations' names, softmax and concatenate, are Keras's
     inputs = keras.Input((5, 1))
     scores = keras.layers.Softmax(axis=1, name="over_steps")(inputs)  # attention weights over the steps
     joined = keras.layers.Concatenate(axis=1, name="joined")([scores, inputs])
-    model = keras.Model(inputs, [joined, keras.layers.Softmax(name="last")(inputs)])
+    # operations Keras loads from a .h5 as the layers of their names (named by Keras: softmax, concatenate)
+    operations = keras.ops.concatenate([keras.ops.softmax(inputs * 2.0, axis=1), inputs], axis=1)
+    model = keras.Model(inputs, [joined, keras.layers.Softmax(name="last")(inputs), operations])
     model.save(tmp_path / "m.h5")
     import h5py
 
@@ -112,10 +115,10 @@ def test_an_int_axis_is_kept_and_keras_3_8_loading_it_named(tmp_path, version, w
     for want, got in zip(model(x), actual):
         np.testing.assert_allclose(got, np.asarray(want), atol=1e-5)
     messages = [str(warning.message) for warning in caught if issubclass(warning.category, converter.ConversionWarning)]
-    named = sorted(key for key in ("over_steps", "joined", "last")
+    named = sorted(key for key in ("over_steps", "joined", "last", "softmax", "concatenate")
                    if any(message.startswith(f"layer {key} (") and "Keras 3.0 to 3.8 drop" in message
                           for message in messages))
-    assert named == (["joined", "over_steps"] if warned else [])
+    assert named == (["concatenate", "joined", "over_steps", "softmax"] if warned else [])
 
 
 def adapted(keras, name: str, seed: int):
@@ -176,3 +179,71 @@ def test_an_adapted_normalization_of_keras_3_5_keeps_its_statistics_and_says_so(
     with torch.no_grad():
         np.testing.assert_allclose(module(torch.from_numpy(x)).numpy(), np.asarray(model(x)), atol=1e-5)
     assert any("Keras 3.0 to 3.5 load an adapted Normalization" in str(warning.message) for warning in caught)
+
+
+def masked_concatenations(keras):
+    """keras.ops.concatenate of masked sequences, over the features and over the steps, each pooled after."""
+    keras.backend.clear_session()  # the operations' names, concatenate and concatenate_1, are Keras's
+    ids = keras.Input((6,), dtype="int32")
+    embedded = keras.layers.Embedding(5, 3, mask_zero=True, name="embedding")(ids)
+    pooled = [keras.layers.GlobalAveragePooling1D(name=f"pool_{axis}")(
+        keras.ops.concatenate([embedded, keras.layers.Dense(3, name=f"dense_{axis}")(embedded)], axis=axis))
+        for axis in (-1, 1)]
+    model = keras.Model(ids, pooled)
+    rng = np.random.default_rng(7)
+    for weight in model.weights:
+        weight.assign(rng.normal(0, 1, weight.shape).astype("float32"))
+    return model
+
+
+def test_an_operation_concatenate_passes_masks_on_as_keras_loads_it(tmp_path):
+    """Keras 3 loads keras.ops.concatenate from a `.h5` as the Concatenate layer, which passes its inputs' masks on
+    (the operation did not): the pooling after it is masked once loaded. So is the module's, saying so; a `.keras`
+    archive keeps the operation."""
+    keras = keras3()
+    model = masked_concatenations(keras)
+    ids = np.array([[1, 2, 0, 3, 0, 0], [4, 4, 1, 0, 2, 0], [0, 1, 2, 3, 4, 1]], dtype="int32")
+    model.save(tmp_path / "m.h5")
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.h5", compile=False)
+    expected = [np.asarray(output) for output in loaded(ids)]
+    live = [np.asarray(output) for output in model(ids)]
+    assert all(not np.allclose(a, b, atol=1e-3) for a, b in zip(expected, live))  # the premise
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        module = converter.to_torch(str(tmp_path / "m.h5"), input_layout="keras")
+    with torch.no_grad():
+        actual = [output.numpy() for output in module(torch.from_numpy(ids))]
+    for want, got in zip(expected, actual):
+        np.testing.assert_allclose(got, want, atol=1e-5)
+    messages = [str(warning.message) for warning in caught]
+    for key in ("concatenate", "concatenate_1"):
+        assert any(message.startswith(f"layer {key} (Concatenate): Keras 3 loads keras.ops.concatenate")
+                   for message in messages), key
+    for want, got in zip(live, module_outputs_of(tmp_path / "m.keras", ids)):
+        np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def module_outputs_of(path, x: np.ndarray) -> list[np.ndarray]:
+    module = converter.to_torch(str(path), input_layout="keras")
+    with torch.no_grad():
+        return [output.numpy() for output in module(torch.from_numpy(x))]
+
+
+def test_an_operation_concatenate_of_keras_3_3_computes_as_saved(tmp_path):
+    """Keras 3.0 to 3.3 give a layer called on a list of tensors no mask: the Concatenate layer they load computes as
+    the operation, and nothing is said."""
+    keras = keras3()
+    model = masked_concatenations(keras)
+    model.save(tmp_path / "m.h5")
+    import h5py
+
+    with h5py.File(tmp_path / "m.h5", "r+") as h5:
+        h5.attrs["keras_version"] = "3.3.3"  # the file as that Keras writes it: only its loader differs
+    ids = np.array([[1, 2, 0, 3, 0, 0], [4, 4, 1, 0, 2, 0]], dtype="int32")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        actual = module_outputs_of(tmp_path / "m.h5", ids)
+    for want, got in zip(model(ids), actual):
+        np.testing.assert_allclose(got, np.asarray(want), atol=1e-5)
+    assert not any("keras.ops.concatenate" in str(warning.message) for warning in caught)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..config import Config
 from ..graph import Layer
+from .keras_config import OPERATION_OF_UNKNOWN_MODULE
 
 #: Keras 3 loads a `.h5` through its legacy saving_utils.model_from_config, which keeps a layer's `axis` list of one
 #: entry as that int and drops a longer one (every Keras 3, to 3.15): the layer takes its default, -1. These
@@ -20,13 +21,14 @@ INT_AXIS_KEPT_FROM = (3, 9)
 
 
 def axes_as_keras3_loads(model: Layer, version: tuple[int, int]) -> list[str]:
-    """Give the weightless layers of a Keras 3 `.h5` model (nested models too) the axis Keras 3 loads them with
+    """Give the weightless layers of a Keras 3 `.h5` model (nested models too, and the operations Keras loads as
+    layers) the axis Keras 3 loads them with
     (AXIS_DROPPED_ON_LOADING); one note for each layer changed, and for each int axis the file's Keras (`version`,
     before INT_AXIS_KEPT_FROM) loads without."""
     notes = []
     for layer in model.walk():
         axis = layer.config.get("axis")
-        if layer.module is not None or axis is None:
+        if (layer.module is not None and not loaded_as_layer(layer)) or axis is None:
             continue
         if isinstance(axis, (int, float)) and not isinstance(axis, bool) and axis != -1 and \
                 version < INT_AXIS_KEPT_FROM:
@@ -90,6 +92,44 @@ def normalizations_as_keras3_loads(model: Layer, version: tuple[int, int]) -> li
     return notes
 
 
+#: Operations of a functional graph whose class name is a layer's: Keras 3's legacy loader finds them among the
+#: layers (every Keras 3, to 3.15), and these two load so (their config, `axis`, fits the layer, and so does their
+#: call). Add, Subtract, Multiply, Maximum and Minimum take two operands, Average, Dot and Reshape other arguments:
+#: Keras cannot load those. The layers compute as the operations but for masks: Concatenate passes its inputs' masks
+#: on (it is read as that layer); Softmax applies one, which mostly does not fit its input (Keras then fails to run
+#: the model): it is kept as the operation, and only its axis is read as Keras loads it.
+OPERATIONS_LOADED_AS_LAYERS = frozenset({"Concatenate", "Softmax"})
+READ_AS_LAYERS = frozenset({"Concatenate"})
+#: from which Keras 3 a layer called on a list of tensors gives its output a mask (3.0 to 3.3 give none; Keras 3.4
+#: to 3.9 then fail to run a masked Concatenate loaded so, 3.10 and later pass the masks on)
+LIST_CALL_MASKS_FROM = (3, 4)
+
+
+def loaded_as_layer(layer: Layer) -> bool:
+    """Whether this operation of a Keras 3 `.h5` is one Keras loads as the layer of its name."""
+    return layer.module == OPERATION_OF_UNKNOWN_MODULE and layer.class_name in OPERATIONS_LOADED_AS_LAYERS
+
+
+def operations_as_keras3_loads(model: Layer, version: tuple[int, int]) -> list[str]:
+    """Read the operations READ_AS_LAYERS of a Keras 3 `.h5` model as the layers Keras loads; a note for each where
+    the model makes masks and the file's Keras (`version`) passes them on (elsewhere the layer computes as the
+    operation)."""
+    masked = version >= LIST_CALL_MASKS_FROM and any(
+        layer.class_name == "Masking" or layer.config.bool("mask_zero", False) for layer in model.walk())
+    notes = []
+    for layer in model.walk():
+        if not loaded_as_layer(layer) or layer.class_name not in READ_AS_LAYERS:
+            continue
+        layer.module = None
+        if masked:
+            notes.append(f"layer {layer.key} ({layer.class_name}): Keras 3 loads keras.ops.concatenate from a .h5 as "
+                         "the Concatenate layer, which passes its inputs' masks on to the layers after it (the "
+                         "operation did not; Keras 3.4 to 3.9 fail to run it so): Keras 3.10 and later compute them "
+                         "with those masks, and so does the module; save the model as .keras to keep the operation")
+    return notes
+
+
 def as_keras3_loads(model: Layer, version: tuple[int, int]) -> list[str]:
     """Read a Keras 3 `.h5` model (its layers' weights attached) as Keras 3 loads it; the notes of what changed."""
-    return axes_as_keras3_loads(model, version) + normalizations_as_keras3_loads(model, version)
+    return (operations_as_keras3_loads(model, version) + axes_as_keras3_loads(model, version)
+            + normalizations_as_keras3_loads(model, version))
