@@ -121,8 +121,8 @@ def test_an_int_axis_is_kept_and_keras_3_8_loading_it_named(tmp_path, version, w
     assert named == (["concatenate", "joined", "over_steps", "softmax"] if warned else [])
 
 
-def adapted(keras, name: str, seed: int):
-    layer = keras.layers.Normalization(name=name)
+def adapted(keras, name: str, seed: int, policy: str = "float32"):
+    layer = keras.layers.Normalization(name=name, dtype=policy)
     layer.adapt(np.random.default_rng(seed).normal(3, 2, (40, 4)).astype("float32"))
     return layer
 
@@ -247,3 +247,36 @@ def test_an_operation_concatenate_of_keras_3_3_computes_as_saved(tmp_path):
     for want, got in zip(model(ids), actual):
         np.testing.assert_allclose(got, np.asarray(want), atol=1e-5)
     assert not any("keras.ops.concatenate" in str(warning.message) for warning in caught)
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_float16"])
+def test_an_adapted_normalization_of_a_file_keras_wrote_on_torch(tmp_path, policy):
+    """Keras on torch computes with views of a Normalization's weights, which loading fills in place: every adapted
+    Normalization loads with its statistics, nested or wrapped too (checked with Keras 3.0.5 to 3.15 on torch), but
+    one whose policy is mixed (its cast to float16 is a copy), which loads as on TensorFlow."""
+    keras = keras3()
+    inner = keras.Sequential([keras.Input((4,)), adapted(keras, "nested_norm", 0, policy)], name="inner")
+    vector, steps = keras.Input((4,)), keras.Input((2, 4))
+    model = keras.Model([vector, steps], [
+        inner(vector), keras.layers.TimeDistributed(adapted(keras, "wrapped_norm", 1, policy), name="per_step")(steps),
+        adapted(keras, "top_norm", 2, policy)(vector)])
+    model.save(tmp_path / "m.h5")
+    import h5py
+
+    with h5py.File(tmp_path / "m.h5", "r+") as h5:
+        h5.attrs["backend"] = "torch"  # the file as Keras writes it on torch: only the loading differs
+    rng = np.random.default_rng(8)
+    xs = [rng.normal(3, 2, (3, 4)).astype("float32"), rng.normal(3, 2, (3, 2, 4)).astype("float32")]
+    live = [np.asarray(output, dtype="float32") for output in model(xs)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        module = converter.to_torch(str(tmp_path / "m.h5"), input_layout="keras")
+    with torch.no_grad():
+        actual = [output.float().numpy() for output in module(*[torch.from_numpy(x) for x in xs])]
+    unchanged = policy.startswith("mixed")  # nested and wrapped: their input unchanged
+    for want, got, x in zip(live, actual, [xs[0], xs[1], None]):
+        np.testing.assert_allclose(got, x if unchanged and x is not None else want, atol=1e-2 if unchanged else 1e-5)
+    messages = [str(warning.message) for warning in caught]
+    for key in ("inner.nested_norm", "per_step"):
+        said = "Keras on torch, which wrote this file" if not unchanged else "so Keras computes it as its input"
+        assert any(message.startswith(f"layer {key} (") and said in message for message in messages), key

@@ -6,6 +6,8 @@ read as saved (as later Keras load it). Each such layer gets a note (a conversio
 """
 from __future__ import annotations
 
+from typing import Any
+
 from ..config import Config
 from ..graph import Layer
 from .keras_config import OPERATION_OF_UNKNOWN_MODULE
@@ -54,14 +56,17 @@ def axes_as_keras3_loads(model: Layer, version: tuple[int, int]) -> list[str]:
 #: Keras 3 sets a `.h5`'s weights layer by layer of the outermost model, then finalizes that layer's state (from 3.6;
 #: 3.0 to 3.5 never do): an adapted Normalization computes with the mean and variance it copies then. One inside a
 #: nested model or a TimeDistributed is never finalized: every Keras 3 computes it with its initial statistics
-#: (mean 0, variance 1: its input unchanged).
+#: (mean 0, variance 1: its input unchanged). On torch, the statistics it computes with are views of its weights
+#: (a reshape), which loading fills in place: it computes with them wherever it is, unless its dtype policy is mixed
+#: (the cast to its compute dtype is a copy).
 NORMALIZATION_FINALIZED_FROM = (3, 6)
 KEEP_STATISTICS = "load the file in Keras and save it as .keras, which keeps them"
 
 
-def normalizations_as_keras3_loads(model: Layer, version: tuple[int, int]) -> list[str]:
-    """Read each adapted Normalization of a Keras 3 `.h5` model as Keras 3 loads it (NORMALIZATION_FINALIZED_FROM);
-    one note for each changed, and for each the file's own Keras (`version`) loads without its statistics."""
+def normalizations_as_keras3_loads(model: Layer, version: tuple[int, int], backend: str | None) -> list[str]:
+    """Read each adapted Normalization of a Keras 3 `.h5` model as Keras 3 loads it on the file's `backend`
+    (NORMALIZATION_FINALIZED_FROM); one note for each changed, and for each the file's own Keras (`version`) loads
+    without its statistics."""
     notes = []
     for layer in model.walk():
         top_level = len(layer.path) == 1  # a layer of the outermost model, not of one nested in it
@@ -69,6 +74,14 @@ def normalizations_as_keras3_loads(model: Layer, version: tuple[int, int]) -> li
         wrapped = isinstance(inner, dict) and inner.get("class_name") == "Normalization" and \
             isinstance(inner.get("config"), dict)
         if layer.module is not None or not layer.tensors or not (wrapped or layer.class_name == "Normalization"):
+            continue
+        own = inner["config"] if wrapped and isinstance(inner, dict) else layer.config  # the Normalization's
+        if backend == "torch" and not _mixed_policy(own):
+            if not (top_level and not wrapped):
+                notes.append(f"layer {layer.key} ({layer.class_name}): Keras on torch, which wrote this file, loads an "
+                             "adapted Normalization inside a nested model or a TimeDistributed from a .h5 with its "
+                             "mean and variance, and the module keeps them; Keras on TensorFlow or JAX loads it as "
+                             "its input unchanged")
             continue
         if top_level and not wrapped:
             if version < NORMALIZATION_FINALIZED_FROM:
@@ -129,7 +142,17 @@ def operations_as_keras3_loads(model: Layer, version: tuple[int, int]) -> list[s
     return notes
 
 
-def as_keras3_loads(model: Layer, version: tuple[int, int]) -> list[str]:
-    """Read a Keras 3 `.h5` model (its layers' weights attached) as Keras 3 loads it; the notes of what changed."""
+def _mixed_policy(config: Any) -> bool:
+    """Whether a layer's dtype policy computes in another dtype than its weights' ("mixed_float16")."""
+    policy = config.get("dtype")
+    if isinstance(policy, dict):
+        inner = policy.get("config")
+        policy = inner.get("name") if isinstance(inner, dict) else None
+    return isinstance(policy, str) and policy.startswith("mixed_")
+
+
+def as_keras3_loads(model: Layer, version: tuple[int, int], backend: str | None) -> list[str]:
+    """Read a Keras 3 `.h5` model (its layers' weights attached) as Keras 3 loads it on the file's `backend`; the
+    notes of what changed."""
     return (operations_as_keras3_loads(model, version) + axes_as_keras3_loads(model, version)
-            + normalizations_as_keras3_loads(model, version))
+            + normalizations_as_keras3_loads(model, version, backend))

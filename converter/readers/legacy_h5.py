@@ -89,7 +89,7 @@ def read_legacy(path: str, h5: h5py.File, architecture: Any = None, as_tree: boo
             _attach(root, weights_root, layer_names, path, store)
             version = minor_version(graph.keras_version)
             if architecture is None and version is not None and version[0] >= 3:
-                graph.notes += as_keras3_loads(root, version)
+                graph.notes += as_keras3_loads(root, version, graph.metadata.get("backend"))
             graph.layers, graph.root = root.children or [], root
     except BaseException:
         graph.close()
