@@ -270,3 +270,38 @@ def test_float64_comparison_of_a_file_recording_the_first_layers_dtype_only(tmp_
         file.attrs["model_config"] = json.dumps(config)
     report = converter.verify(str(path), precision="float64", per_layer=True)
     assert report.ok and max(row.max_rel for row in report.outputs + report.layers) < 1e-12, report.to_text()
+
+
+# (writer, wrapper, wrapper's policy, wrapped layer's policy): a float32 output layer under a mixed global policy,
+# and a mixed layer in a float32 model
+WRAPPED = [(writer, wrapper, outer, inner) for writer in ("keras3", "keras2") for wrapper in ("TimeDistributed",
+           "Bidirectional") for outer, inner in (("mixed_float16", "float32"), ("float32", "mixed_float16"))]
+
+
+@pytest.mark.parametrize("writer, wrapper, outer, inner", WRAPPED, ids=["-".join(case) for case in WRAPPED])
+def test_a_wrapped_layer_of_another_policy_than_its_wrapper(tmp_path, writer, wrapper, outer, inner):
+    """Keras 3's TimeDistributed runs the wrapped layer's `call` under its own policy: the layer computes in the
+    wrapper's dtype. tf.keras's, and every Bidirectional, call the layer: it casts its input to its own dtype. The
+    module holds its parameters in that dtype (it raised at run time: a float16 input to float32 weights)."""
+    keras = keras_module(writer)
+    inputs = keras.Input((5, 4))
+    if wrapper == "TimeDistributed":
+        layer = keras.layers.TimeDistributed(keras.layers.Dense(3, dtype=inner), name="wrapped", dtype=outer)
+    else:
+        layer = keras.layers.Bidirectional(keras.layers.LSTM(3, return_sequences=True, dtype=inner), name="wrapped",
+                                           dtype=outer)
+    model = keras.Model(inputs, keras.layers.Dense(2, dtype="float32", name="head")(layer(inputs)))
+    randomize(model, seed=6)
+    path = str(tmp_path / ("model.keras" if writer == "keras3" else "model.h5"))
+    model.save(path)
+    computes = outer if wrapper == "TimeDistributed" and writer == "keras3" else inner
+    x = np.random.default_rng(1).normal(0, 1, (3, 5, 4)).astype("float32")
+    expected = np.asarray(model(x), np.float64)
+    module = converter.to_torch(path, input_layout="keras")
+    assert {parameter.dtype for name, parameter in module.named_parameters() if name.startswith("wrapped.")} == \
+        {TORCH_DTYPES[compute_dtype(computes)]}
+    with torch.no_grad():
+        actual = module(torch.from_numpy(x)).double().numpy()
+    atol, rtol = TOLERANCES[compute_dtype(computes)]
+    worst = np.max(np.abs(expected - actual))
+    assert worst <= atol + rtol * np.max(np.abs(expected)), worst

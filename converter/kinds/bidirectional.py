@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..config import Config, activation_identity
+from ..config import Config, activation_identity, compute_dtype
 from ..graph import Layer
 from ..conversion import LayerConversion, TorchModule
 from .forward import KERAS, Emitter, Value, require_weights
@@ -99,8 +99,9 @@ def forward(e: Emitter) -> Value | list[Value]:
     kind, inner = recurrent(e.config)
     refuse_unbuilt_state(e, inner)
     options = result.options
-    e.module(result.module)
-    x = e.arg(0, KERAS)
+    e.module(result.module, policy=inner)  # the recurrent layer computes in its own policy's dtype, not the wrapper's
+    x = e.convert(e.cast_for(inner, e.inputs[0]), KERAS)
+    dtype = compute_dtype(inner)  # the dtype Keras passes the outputs on in
     mask = e.mask()
     units = result.module.arguments["hidden_size"]
     kind = CUDNN.get(kind, kind)  # a CuDNN layer computes as the layer it stands for
@@ -126,7 +127,8 @@ def forward(e: Emitter) -> Value | list[Value]:
         e.statement(f"{both}, {f'({h}, {c})' if kind == 'LSTM' else h} = {e.attribute}({x}{hx})")
         final = [f"{h}[0]", f"{c}[0]", f"{h}[1]", f"{c}[1]"]
         e.statement(f"{forward_values}, {backward_values} = {both}[..., :{int(units)}], {both}[..., {int(units)}:]")
-    returned_states = [Value(final[index], KERAS, 2) for index in ((0, 1, 2, 3) if kind == "LSTM" else (0, 2))]
+    returned_states = [Value(final[index], KERAS, 2, dtype=dtype)
+                       for index in ((0, 1, 2, 3) if kind == "LSTM" else (0, 2))]
     returned_states = returned_states if options["return_state"] else []
     if options["return_sequences"]:
         pair, rank = (forward_values, backward_values), 3
@@ -136,8 +138,9 @@ def forward(e: Emitter) -> Value | list[Value]:
     # Keras's compute_mask: the sequences keep the mask (their input's, even where the call ran unmasked)
     carried = e.previous_mask() if options["return_sequences"] else None
     if mode is None:
-        return [Value(pair[0], KERAS, rank, carried), Value(pair[1], KERAS, rank, carried)] + returned_states
-    merged = Value(_merge(mode, *pair), KERAS, rank, carried)
+        return [Value(pair[0], KERAS, rank, carried, dtype=dtype),
+                Value(pair[1], KERAS, rank, carried, dtype=dtype)] + returned_states
+    merged = Value(_merge(mode, *pair), KERAS, rank, carried, dtype=dtype)
     return [merged] + returned_states if returned_states else merged
 
 

@@ -8,7 +8,7 @@ calls its class with time folded into the batch.
 """
 from __future__ import annotations
 
-from ..config import Config
+from ..config import Config, compute_dtype
 from ..graph import Layer
 from ..conversion import LayerConversion
 from .forward import KERAS, Emitter, Value
@@ -59,8 +59,15 @@ def forward(e: Emitter) -> Value:
     given = e.mask()  # Keras hands the wrapped layer every time step's slice of it: (batch * time, ...)
     steps = e.variable("steps")  # every time step of every sample: (batch * time, ...)
     steps_mask = e.variable("steps_mask") if given is not None else None
-    step_input = Value(steps, KERAS, x.rank - 1 if x.rank else None, mask=steps_mask)
-    step = e.inner(inner_layer, [step_input])
+    step_input = Value(steps, KERAS, x.rank - 1 if x.rank else None, mask=steps_mask, dtype=x.dtype)
+    if e.keras_major >= 3:
+        # Keras 3 runs the wrapped layer's `call` itself, under the wrapper's dtype policy: it computes in the
+        # wrapper's dtype (its weights read in it), whatever its own; tf.keras calls it, in its own dtype
+        policy = {key: value for key, value in inner_layer.config.items() if key != "dtype"}
+        if "dtype" in e.config:
+            policy["dtype"] = e.config["dtype"]
+        inner_layer.config = Config(policy, inner_layer.config.where)
+    step = e.inner(inner_layer, [step_input], own_policy=e.keras_major < 3)
     value = found.forward(step)
     if isinstance(value, list):
         raise e.unsupported(f"TimeDistributed({inner_layer.class_name}) with several outputs is not built yet")
@@ -69,8 +76,9 @@ def forward(e: Emitter) -> Value:
     rank = value.rank + 1 if value.rank is not None else None  # the inner layer's, and time
     source = e.arg(0, KERAS)
     mask = time_distributed_mask(e.keras_major, x.mask, value.mask, source)
+    dtype = value.dtype or compute_dtype(inner_layer.config)  # the dtype the wrapped layer computed in
     if not step.statements and given is None and mask is None:
-        return Value(f"{e.helper('time_distributed')}(lambda {steps}: {body}, {source})", KERAS, rank)
+        return Value(f"{e.helper('time_distributed')}(lambda {steps}: {body}, {source})", KERAS, rank, dtype=dtype)
     # a layer written as statements (an LSTM, a nested model), or masked: time folded into the batch around it
     e.statement(f"{steps} = {source}.flatten(0, 1)")
     if steps_mask is not None:
@@ -81,7 +89,8 @@ def forward(e: Emitter) -> Value:
         name = e.variable("mask")
         e.statement(f"{name} = {mask}")
         mask = name
-    return Value(f"({body}).unflatten(0, ({source}.shape[0], {source}.shape[1]))", KERAS, rank, mask=mask)
+    return Value(f"({body}).unflatten(0, ({source}.shape[0], {source}.shape[1]))", KERAS, rank, mask=mask,
+                 dtype=dtype)
 
 
 register(Kind(

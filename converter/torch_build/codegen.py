@@ -256,7 +256,8 @@ class Generator:
                 name = source.local_names.name(f"{name}_{index}")
             if value.expr != name:
                 source.forward.append(f"{name} = {value.expr}")
-            assigned.append(replace(value, expr=name, dtype=value.dtype or dtype))
+            computed = value.dtype or dtype  # a wrapper's output says "float32" where its layer's differs
+            assigned.append(replace(value, expr=name, dtype=None if computed == "float32" else computed))
         self.calls[(call.layer.key, call.node)] = (
             source.init[init_start:] + emitter.statements + [value.expr for value in produced])
         return assigned

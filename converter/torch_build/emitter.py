@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..config import compute_dtype
+from ..config import Config, compute_dtype
 from ..conversion import LayerConversion, TorchModule
 from ..errors import ReadError, UnsupportedLayerError
 from ..graph import Call, Layer
@@ -84,12 +84,13 @@ class Emitter:
     def convert(self, value: Value, layout: str | None) -> str:
         return self.generator.convert(value, layout)
 
-    def module(self, module: TorchModule) -> str:
-        """Define `self.<layer> = module` once (a shared layer is defined once)."""
+    def module(self, module: TorchModule, policy: Config | None = None) -> str:
+        """Define `self.<layer> = module` once (a shared layer is defined once), its parameters in the dtype the layer
+        computes in: by its own policy, or `policy`'s (the config of the layer a wrapper holds)."""
         self.generator.helpers.update(module.helpers())
         if self.layer.name not in self.source.defined:
             self.source.defined.add(self.layer.name)
-            dtype = compute_dtype(self.config)
+            dtype = compute_dtype(self.config if policy is None else policy)
             cast = f".to(torch.{dtype})" if dtype != "float32" else ""  # its parameters in the dtype it computes in
             self.source.init.append(f"self.{self.name} = {module.source()}{cast}")
         return self.attribute
@@ -155,9 +156,17 @@ class Emitter:
             [(self.layer.key, self.layer.class_name)],
         )
 
-    def inner(self, layer: Layer, inputs: list[Value]) -> Emitter:
-        """An emitter for a layer a wrapper holds, on `inputs`, with the wrapper's converted weights."""
-        return Emitter(self.generator, self.source, Call(layer, self.call.node, [], {}), inputs, {}, self.result)
+    def inner(self, layer: Layer, inputs: list[Value], own_policy: bool = True) -> Emitter:
+        """An emitter for a layer a wrapper holds, on `inputs`, with the wrapper's converted weights. A wrapper that
+        calls the layer (`own_policy`) has it cast them to its own compute dtype; one that runs its `call` does not."""
+        cast = [self.cast_for(layer.config, value) for value in inputs] if own_policy else inputs
+        return Emitter(self.generator, self.source, Call(layer, self.call.node, [], {}), cast, {}, self.result)
+
+    def cast_for(self, config: Config, value: Value) -> Value:
+        """`value` cast to the dtype a layer of `config` computes in, as Keras casts a layer's floating inputs (a
+        wrapper's layer of another dtype policy than the wrapper casts its input again)."""
+        dtype = compute_dtype(config)
+        return self.generator.autocast(value, None if dtype == "float32" else dtype)
 
     def consumers(self, layer_name: str) -> list[Layer]:
         return self.generator.consumers.get(layer_name, [])
