@@ -251,6 +251,35 @@ def test_tensors_keras_changed_in_place_on_torch_are_read_changed_after_it(tmp_p
         np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
 
 
+def test_images_padded_to_an_aspect_ratio_on_torch_as_that_keras_did(tmp_path):
+    """Keras 3.9 to 3.14's torch backend pads an image to the aspect ratio (Resizing's pad_to_aspect_ratio) with ones
+    in its left margin, fill_value in the right (its first width margin lacks `* fill_value`); a margin in height is
+    fill_value both sides. Built so for a model that ran there (Keras 3.12 on torch wrote
+    fixtures/keras3.12-torch/aspect_pad.keras; the taller image was 0.5 off): module and model.py. Keras 3.0 to 3.8 on
+    torch pad onto a larger canvas: refused by name."""
+    from graph_fuzz import run_exported
+
+    from helpers import with_keras_version
+
+    io = np.load(fixture("keras3.12-torch/io.npz"))
+    inputs = [io[f"aspect_pad_in{i}"] for i in range(2)]
+    expected = [io[f"aspect_pad_out{i}"] for i in range(2)]
+    path = fixture("keras3.12-torch/aspect_pad.keras")
+    module = converter.to_torch(path, input_layout="keras", keras_backend="torch")
+    tensorflow_rule = converter.to_torch(path, input_layout="keras")
+    with torch.no_grad():
+        outputs = module(*[torch.from_numpy(array) for array in inputs])
+        assumed = tensorflow_rule(*[torch.from_numpy(array) for array in inputs])
+    for got, want in zip(outputs, expected, strict=True):
+        np.testing.assert_allclose(got.numpy(), want, atol=1e-5, rtol=1e-5)
+    assert [np.allclose(got.numpy(), want, atol=1e-3) for got, want in zip(assumed, expected)] == [False, True]
+    for got, want in zip(run_exported(path, inputs, tmp_path, "torch"), expected):
+        np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
+    old = with_keras_version(path, tmp_path / "old.keras", "3.8.0")
+    with pytest.raises(converter.UnsupportedLayerError, match="pad_to_aspect_ratio as Keras 3.8 on torch pads"):
+        converter.to_torch(old, keras_backend="torch")
+
+
 def test_a_tensor_changed_in_place_that_a_view_may_share_is_refused_by_name(tmp_path):
     """Where a tensor Keras's torch backend changed in place may share its storage with another that is read after
     the change (a Flatten made before it, whose Dense runs after: 1.8 off in Keras 3.12 on torch from the same

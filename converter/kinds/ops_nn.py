@@ -10,7 +10,7 @@ import math
 from typing import Any, Callable, Sequence
 
 from . import operations as op
-from .forward import CHANNELS_FIRST, Emitter, Value, literal
+from .forward import CHANNELS_FIRST, Emitter, Value, literal, ran_on_torch
 from .ops_numpy import operands
 from .registry import Kind, register
 
@@ -45,6 +45,13 @@ def resize(e: Emitter) -> Value:
     return resized(e, operands(e, 1)[0], e.config.ints("size", 2, minimum=1))
 
 
+#: Keras 3's torch backend pads images to an aspect ratio (pad_to_aspect_ratio) by rules of its own: 3.0 to 3.8 onto a
+#: canvas of the padded size plus the image's (the image at the margins' offset: not centred), 3.9 to 3.14 centred
+#: but with ones to the left (its first width margin lacks `* fill_value`), and from 3.15 as TensorFlow does
+TORCH_ASPECT_PAD_CENTRED_FROM = (3, 9)
+TORCH_ASPECT_PAD_FILLED_FROM = (3, 15)
+
+
 def resized(e: Emitter, x: Any, size: Sequence[int]) -> Value:
     """Images resized as Keras resizes them, the config's interpolation, flags and data_format read from
     `e.config`."""
@@ -61,6 +68,10 @@ def resized(e: Emitter, x: Any, size: Sequence[int]) -> Value:
         raise e.unsupported(f"pad_to_aspect_ratio with fill_mode {str(config.get('fill_mode'))[:20]!r} is not "
                             "built (constant is)")
     window = "crop" if crop else "pad" if pad else None
+    if pad and ran_on_torch(e) and e.keras_version < TORCH_ASPECT_PAD_CENTRED_FROM:
+        raise e.unsupported(f"pad_to_aspect_ratio as Keras {e.keras_version[0]}.{e.keras_version[1]} on torch pads: "
+                            "onto a canvas larger than the aspect ratio, the image not centred (3.0 to 3.8), is not "
+                            "built")
     return resized_images(e, x, size, interpolation, flags, window=window, fill=config.float("fill_value", 0.0))
 
 
@@ -78,7 +89,8 @@ def resized_images(e: Emitter, x: Any, size: Sequence[int], interpolation: str, 
     if window == "crop":  # Keras 3 keeps a window of at least one pixel, tf.keras's may be empty
         images = f"{e.helper('aspect_crop')}({images}, {size[0]}, {size[1]}, {literal(e.keras_major >= 3)})"
     elif window == "pad":
-        images = f"{e.helper('aspect_pad')}({images}, {size[0]}, {size[1]}, {literal(fill)})"
+        ones_left = ran_on_torch(e) and e.keras_version < TORCH_ASPECT_PAD_FILLED_FROM
+        images = f"{e.helper('aspect_pad')}({images}, {size[0]}, {size[1]}, {literal(fill)}, {literal(ones_left)})"
     mode = f"'bilinear', align_corners={align_corners}" if interpolation == "bilinear" else "'nearest-exact'"
     return Value(f"F.interpolate({images}, size={literal(size)}, mode={mode})", CHANNELS_FIRST, 4)
 

@@ -325,13 +325,17 @@ def aspect_crop(x: torch.Tensor, height: int, width: int, at_least_one: bool) ->
     return x[..., top:top + kept_rows, left:left + kept_columns]
 
 
-def aspect_pad(x: torch.Tensor, height: int, width: int, fill: float) -> torch.Tensor:
+def aspect_pad(x: torch.Tensor, height: int, width: int, fill: float, ones_left: bool = False) -> torch.Tensor:
     """Channels-first images padded with `fill` to the aspect ratio height:width, as Keras 3's pad_to_aspect_ratio
-    pads them: the same margin on both sides."""
+    pads them: the same margin on both sides; the left one with ones where `ones_left` (Keras 3.9 to 3.14 on
+    torch)."""
     quotient = float32_quotient
     rows, columns = x.shape[-2], x.shape[-1]
     top = quotient(max(rows, quotient(columns * height, width)) - rows, 2)
     left = quotient(max(columns, quotient(rows * width, height)) - columns, 2)
+    if ones_left:
+        x = F.pad(x, (left, 0, 0, 0), value=1.0)
+        return F.pad(x, (0, left, top, top), value=fill)
     return F.pad(x, (left, left, top, top), value=fill)
 
 
