@@ -233,22 +233,28 @@ def test_tensors_keras_changed_in_place_on_torch_are_read_changed_after_it(tmp_p
     0.21 off. Built so for a model that ran there (Keras 3.12 wrote fixtures/keras3.12-torch/in_place.keras, with a
     Dropout handing the object on, and scores a convolution reads after the Softmax), module and model.py; the
     same file taken as TensorFlow ran it (whose tensors cannot change) differs."""
+    assert sum(not agrees for agrees in _torch_fixture_agrees("in_place", 2, 6, tmp_path)) == 5
+
+
+def _torch_fixture_agrees(name: str, inputs: int, outputs: int, tmp_path) -> list[bool]:
+    """Checks that the module built from fixtures/keras3.12-torch/<name>.keras as Keras on torch ran it, and its
+    model.py, give the outputs Keras computed; for each output, whether the file built as TensorFlow runs it does."""
     from graph_fuzz import run_exported
 
     io = np.load(fixture("keras3.12-torch/io.npz"))
-    inputs = [io[f"in_place_in{i}"] for i in range(2)]
-    expected = [io[f"in_place_out{i}"] for i in range(6)]
-    path = fixture("keras3.12-torch/in_place.keras")
+    feed = [io[f"{name}_in{i}"] for i in range(inputs)]
+    expected = [io[f"{name}_out{i}"] for i in range(outputs)]
+    path = fixture(f"keras3.12-torch/{name}.keras")
     module = converter.to_torch(path, input_layout="keras", keras_backend="torch")
     tensorflow_rule = converter.to_torch(path, input_layout="keras")
     with torch.no_grad():
-        outputs = module(*[torch.from_numpy(array) for array in inputs])
-        assumed = tensorflow_rule(*[torch.from_numpy(array) for array in inputs])
-    for got, want in zip(outputs, expected, strict=True):
+        built = module(*[torch.from_numpy(array) for array in feed])
+        assumed = tensorflow_rule(*[torch.from_numpy(array) for array in feed])
+    for got, want in zip(built, expected, strict=True):
         np.testing.assert_allclose(got.numpy(), want, atol=1e-5, rtol=1e-5)
-    assert sum(not np.allclose(got.numpy(), want, atol=1e-3) for got, want in zip(assumed, expected)) == 5
-    for got, want in zip(run_exported(path, inputs, tmp_path, "torch"), expected):
+    for got, want in zip(run_exported(path, feed, tmp_path, "torch"), expected):
         np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
+    return [np.allclose(got.numpy(), want, atol=1e-3) for got, want in zip(assumed, expected)]
 
 
 def test_images_padded_to_an_aspect_ratio_on_torch_as_that_keras_did(tmp_path):
@@ -257,25 +263,10 @@ def test_images_padded_to_an_aspect_ratio_on_torch_as_that_keras_did(tmp_path):
     fill_value both sides. Built so for a model that ran there (Keras 3.12 on torch wrote
     fixtures/keras3.12-torch/aspect_pad.keras; the taller image was 0.5 off): module and model.py. Keras 3.0 to 3.8 on
     torch pad onto a larger canvas: refused by name."""
-    from graph_fuzz import run_exported
-
     from helpers import with_keras_version
 
-    io = np.load(fixture("keras3.12-torch/io.npz"))
-    inputs = [io[f"aspect_pad_in{i}"] for i in range(2)]
-    expected = [io[f"aspect_pad_out{i}"] for i in range(2)]
-    path = fixture("keras3.12-torch/aspect_pad.keras")
-    module = converter.to_torch(path, input_layout="keras", keras_backend="torch")
-    tensorflow_rule = converter.to_torch(path, input_layout="keras")
-    with torch.no_grad():
-        outputs = module(*[torch.from_numpy(array) for array in inputs])
-        assumed = tensorflow_rule(*[torch.from_numpy(array) for array in inputs])
-    for got, want in zip(outputs, expected, strict=True):
-        np.testing.assert_allclose(got.numpy(), want, atol=1e-5, rtol=1e-5)
-    assert [np.allclose(got.numpy(), want, atol=1e-3) for got, want in zip(assumed, expected)] == [False, True]
-    for got, want in zip(run_exported(path, inputs, tmp_path, "torch"), expected):
-        np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
-    old = with_keras_version(path, tmp_path / "old.keras", "3.8.0")
+    assert _torch_fixture_agrees("aspect_pad", 2, 2, tmp_path) == [False, True]
+    old = with_keras_version(fixture("keras3.12-torch/aspect_pad.keras"), tmp_path / "old.keras", "3.8.0")
     with pytest.raises(converter.UnsupportedLayerError, match="pad_to_aspect_ratio as Keras 3.8 on torch pads"):
         converter.to_torch(old, keras_backend="torch")
 
