@@ -206,9 +206,11 @@ class LayerSteps:
             summary = k.layers.GlobalAveragePooling1D()(x)
             initial = [k.layers.Dense(units, activation="tanh")(summary)
                        for _ in range(count * (2 if bidirectional else 1))]
+        own_dtype = {"dtype": "float64"} if bidirectional and c.chance(0.15) else {}  # computed in, not the wrapper's
+
         def recurrent_layer(**name: Any) -> Any:
             if not of_cell:
-                return getattr(k.layers, kind)(units, **options, **name)
+                return getattr(k.layers, kind)(units, **options, **name, **own_dtype)
             outer = ("return_sequences", "return_state", "go_backwards")
             cell = getattr(k.layers, f"{kind}Cell")(units, **{key: v for key, v in options.items() if key not in outer})
             return k.layers.RNN(cell, **{key: options[key] for key in outer}, **name)
@@ -295,8 +297,8 @@ class LayerSteps:
                 for _ in range(c.integer(1, 2)):
                     values.extend(self.step_without_nesting(values))
                 inner = self.k.Model(step, values[-1], name=self.name() or f"per_step_{len(self.steps)}")
-            else:
-                inner = self.k.layers.Dense(c.integer(1, 4))
+            else:  # sometimes of another dtype than its wrapper: Keras 3 computes it in the wrapper's
+                inner = self.k.layers.Dense(c.integer(1, 4), **({"dtype": "float64"} if c.chance(0.15) else {}))
             layer = self.layer("TimeDistributed", inner)
             self.steps.append(f"TimeDistributed({type(inner).__name__}) as {layer.name} on {shape(x)}")
             if masked and self.keras3:  # Keras 3 passes the (steps, channels) mask on, which no layer after takes

@@ -290,7 +290,13 @@ def test_a_wrapped_layer_of_another_policy_than_its_wrapper(tmp_path, writer, wr
     else:
         layer = keras.layers.Bidirectional(keras.layers.LSTM(3, return_sequences=True, dtype=inner), name="wrapped",
                                            dtype=outer)
-    model = keras.Model(inputs, keras.layers.Dense(2, dtype="float32", name="head")(layer(inputs)))
+    if wrapper == "Bidirectional" and writer == "keras3":  # from float32 states, which the LSTM casts (tf.keras fails)
+        summary = keras.layers.GlobalAveragePooling1D()(inputs)
+        states = [keras.layers.Dense(3, activation="tanh")(summary) for _ in range(4)]
+        sequence = layer(inputs, initial_state=states)
+    else:
+        sequence = layer(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(2, dtype="float32", name="head")(sequence))
     randomize(model, seed=6)
     path = str(tmp_path / ("model.keras" if writer == "keras3" else "model.h5"))
     model.save(path)

@@ -106,7 +106,7 @@ def forward(e: Emitter) -> Value | list[Value]:
     units = result.module.arguments["hidden_size"]
     kind = CUDNN.get(kind, kind)  # a CuDNN layer computes as the layer it stands for
     per_direction = 2 if kind == "LSTM" else 1
-    states = initial_states(e, f"Bidirectional({kind})", 2 * per_direction)
+    states = initial_states(e, f"Bidirectional({kind})", 2 * per_direction, policy=inner)
     forward_states, backward_states = states[:per_direction], states[per_direction:]
     forward_values, backward_values = e.variable("forward"), e.variable("backward")
     final = [e.variable(name) for name in ("forward_h", "forward_c", "backward_h", "backward_c")]

@@ -198,8 +198,9 @@ def refuse_unbuilt_state(e: Emitter, config: Config) -> None:
         raise e.unsupported("time_major=True (inputs (time, batch, features)) is not built yet")
 
 
-def initial_states(e: Emitter, kind: str, count: int) -> list[str]:
-    """The states a call starts from, as expressions (none: zeros).
+def initial_states(e: Emitter, kind: str, count: int, policy: Config | None = None) -> list[str]:
+    """The states a call starts from, as expressions (none: zeros), cast as the layer of `policy` casts them (a
+    wrapper's recurrent layer of its own dtype policy).
 
     Keras 3 records `initial_state=` as a keyword argument; Keras 2 and tf.keras append the
     states to the call's inputs (x, h, c). `count` is how many the layer takes.
@@ -218,7 +219,7 @@ def initial_states(e: Emitter, kind: str, count: int) -> list[str]:
     for value in values:
         if value.rank not in (None, 2):
             raise e.unsupported(f"an initial state of rank {value.rank}; Keras states are (batch, units)")
-    return [e.convert(value, KERAS) for value in values]
+    return [e.convert(value if policy is None else e.cast_for(policy, value), KERAS) for value in values]
 
 
 def direction(e: Emitter, kind: str, x: str, suffix: str, options: dict[str, Any], config: Config,
