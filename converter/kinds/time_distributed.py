@@ -63,10 +63,10 @@ def forward(e: Emitter) -> Value:
     if e.keras_major >= 3:
         # Keras 3 runs the wrapped layer's `call` itself, under the wrapper's dtype policy: it computes in the
         # wrapper's dtype (its weights read in it), whatever its own; tf.keras calls it, in its own dtype
-        policy = {key: value for key, value in inner_layer.config.items() if key != "dtype"}
+        computed_in = {key: value for key, value in inner_layer.config.items() if key != "dtype"}
         if "dtype" in e.config:
-            policy["dtype"] = e.config["dtype"]
-        inner_layer.config = Config(policy, inner_layer.config.where)
+            computed_in["dtype"] = e.config["dtype"]
+        inner_layer.config = Config(computed_in, inner_layer.config.where)
     step = e.inner(inner_layer, [step_input], own_policy=e.keras_major < 3)
     value = found.forward(step)
     if isinstance(value, list):

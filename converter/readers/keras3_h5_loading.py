@@ -24,9 +24,8 @@ INT_AXIS_KEPT_FROM = (3, 9)
 
 def axes_as_keras3_loads(model: Layer, version: tuple[int, int]) -> list[str]:
     """Give the weightless layers of a Keras 3 `.h5` model (nested models too, and the operations Keras loads as
-    layers) the axis Keras 3 loads them with
-    (AXIS_DROPPED_ON_LOADING); one note for each layer changed, and for each int axis the file's Keras (`version`,
-    before INT_AXIS_KEPT_FROM) loads without."""
+    layers) the axis Keras 3 loads them with (AXIS_DROPPED_ON_LOADING); one note for each layer changed, and for
+    each int axis the file's Keras (`version`, before INT_AXIS_KEPT_FROM) loads without."""
     notes = []
     for layer in model.walk():
         axis = layer.config.get("axis")
