@@ -118,6 +118,15 @@ class Config(dict):
 COMPUTE_DTYPES = ("float16", "bfloat16", "float32", "float64")
 
 
+def policy_name(policy: Any) -> Any:
+    """A layer's `dtype` entry as the name it holds: Keras writes a name ("mixed_float16") or a policy object
+    (Keras 3's DTypePolicy, tf.keras's Policy) holding one; None for an object without one, else the entry as it is."""
+    if isinstance(policy, dict):
+        inner = policy.get("config")
+        return inner.get("name") if isinstance(inner, dict) else None
+    return policy
+
+
 def quantization_mode(config: Config) -> str | None:
     """"int8", "float8", "int4"... for a layer Keras 3 quantized (`model.quantize`), else None."""
     policy = config.get("dtype")
@@ -125,7 +134,7 @@ def quantization_mode(config: Config) -> str | None:
         inner = policy.get("config")
         if isinstance(inner, dict) and isinstance(inner.get("mode"), str):
             return str(inner["mode"])
-        policy = inner.get("name") if isinstance(inner, dict) else None
+    policy = policy_name(policy)
     if isinstance(policy, str) and "_from_" in policy:
         return policy.split("_from_")[0]
     return None
@@ -138,10 +147,7 @@ def compute_dtype(config: Config) -> str:
     DTypePolicy, tf.keras's Policy) holding one; none means float32. A quantized policy
     ("int8_from_mixed_bfloat16") computes in the policy it is from.
     """
-    policy = config.get("dtype")
-    if isinstance(policy, dict):
-        inner = policy.get("config")
-        policy = inner.get("name") if isinstance(inner, dict) else None
+    policy = policy_name(config.get("dtype"))
     if policy is None:
         return "float32"
     if not isinstance(policy, str):

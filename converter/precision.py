@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import COMPUTE_DTYPES, compute_dtype
+from .config import COMPUTE_DTYPES, compute_dtype, policy_name
 from .errors import VerificationError
 from .graph import Layer, ModelGraph
 
@@ -74,9 +74,7 @@ def _float64_config(value: Any) -> Any:
 
 
 def _is_floating_policy(policy: Any) -> bool:
-    if isinstance(policy, dict):
-        inner = policy.get("config")
-        policy = inner.get("name") if isinstance(inner, dict) else None
+    policy = policy_name(policy)
     return isinstance(policy, str) and policy.split("_")[-1] in COMPUTE_DTYPES
 
 

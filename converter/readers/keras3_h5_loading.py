@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..config import Config
+from ..config import Config, policy_name
 from ..graph import Layer
 from .keras_config import OPERATION_OF_UNKNOWN_MODULE
 
@@ -143,10 +143,7 @@ def operations_as_keras3_loads(model: Layer, version: tuple[int, int]) -> list[s
 
 def _mixed_policy(config: Any) -> bool:
     """Whether a layer's dtype policy computes in another dtype than its weights' ("mixed_float16")."""
-    policy = config.get("dtype")
-    if isinstance(policy, dict):
-        inner = policy.get("config")
-        policy = inner.get("name") if isinstance(inner, dict) else None
+    policy = policy_name(config.get("dtype"))
     return isinstance(policy, str) and policy.startswith("mixed_")
 
 

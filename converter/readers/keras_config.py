@@ -5,7 +5,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from ..config import Config
+from ..config import Config, policy_name
 from ..errors import ReadError
 from ..graph import CallGraph, InputSpec, Layer
 from .call_graph import call_graph, input_layer_names
@@ -205,9 +205,7 @@ INPUT_DTYPES = frozenset({"float16", "bfloat16", "float32", "float64", "int8", "
 
 def _dtype_name(dtype: Any) -> str:
     """A Keras dtype entry (a string, or a Keras 3 DTypePolicy dict) as a dtype name."""
-    if isinstance(dtype, dict):
-        config = dtype.get("config")
-        dtype = config.get("name", "float32") if isinstance(config, dict) else None
+    dtype = policy_name(dtype)
     dtype = dtype if isinstance(dtype, str) and dtype else "float32"
     dtype = dtype.split("_")[-1] if dtype.startswith("mixed_") else dtype
     if dtype not in INPUT_DTYPES:
