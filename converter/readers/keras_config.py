@@ -117,17 +117,22 @@ TIME_DISTRIBUTED = "TimeDistributed"  # a wrapper of a model is read as that mod
 OPERATION_OF_UNKNOWN_MODULE = "keras.src.ops"
 
 
-#: Keras 3 layers whose config holds no `trainable`, as an operation's does not (Keras 3.0 to 3.15)
-LAYERS_WITHOUT_TRAINABLE = frozenset({"InputLayer", "Discretization", "HashedCrossing", "Pipeline"})
+#: Keras 3 layers whose config holds no `trainable`, as an operation's does not (Keras 3.0 to 3.15: each
+#: layer's get_config checked with 3.0.5, 3.3.3, 3.6.0, 3.9.2, 3.12.0 and 3.15.1)
+LAYERS_WITHOUT_TRAINABLE = frozenset({"InputLayer", "Discretization", "HashedCrossing", "Pipeline",
+                                      "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"})
 
 
 def _is_operation_entry(entry: dict[str, Any]) -> bool:
     """An operation Keras 3 recorded in a functional graph and its legacy `.h5` writer saved like a layer but
     without its module (Keras cannot load such a file back). A layer's config holds `trainable` and `dtype`
     (but for LAYERS_WITHOUT_TRAINABLE); an operation's never holds `trainable` (`cast`, `zeros_like` hold a dtype:
-    the one they make), and its calls are Keras 3's `args`/`kwargs` nodes."""
+    the one they make), and its calls are Keras 3's `args`/`kwargs` nodes. A class registered as `package>Name`
+    (the `.h5` writer's class name, the `.keras` writer's registered name, without a module) is the user's own
+    layer, whatever its config holds."""
     config, nodes = entry.get("config"), entry.get("inbound_nodes")
-    return (isinstance(config, dict) and "trainable" not in config
+    registered = [name for name in (entry.get("class_name"), entry.get("registered_name")) if isinstance(name, str)]
+    return (isinstance(config, dict) and "trainable" not in config and not any(">" in name for name in registered)
             and entry.get("class_name") not in LAYERS_WITHOUT_TRAINABLE and isinstance(nodes, list) and bool(nodes)
             and all(isinstance(node, dict) and "args" in node for node in nodes))
 
