@@ -46,6 +46,10 @@ LAYERS = {
     "Add two masks": lambda L, e, e2, r: L.Add(name="under_test")([e, e2]),
     "Add unmasked first": lambda L, e, e2, r: L.Add(name="under_test")([r, e]),
     "Average two masks": lambda L, e, e2, r: L.Average(name="under_test")([e, e2]),
+    # random augmentation, identity at inference: tf.keras keeps the mask, Keras 3.6 on drops it (a new tensor)
+    "RandomFlip": lambda L, e, e2, r: L.RandomFlip(name="under_test")(e),
+    "RandomContrast": lambda L, e, e2, r: L.RandomContrast(0.3, name="under_test")(e),
+    "RandomZoom": lambda L, e, e2, r: L.RandomZoom(0.3, name="under_test")(e),
 }
 #: merges that fill masked steps in Keras 3 before merging (ones, or the merge so far): their own output is
 #: compared too, below, where the LSTM after them would skip those steps
@@ -207,6 +211,34 @@ def test_a_masked_softmax_of_an_earlier_keras_3(tmp_path, version, zeroed):
     with torch.no_grad():
         np.testing.assert_allclose(module(torch.from_numpy(scores)).numpy(), expected, atol=1e-6)
     assert abs(expected[0].sum() - (0.0 if zeroed else 1.0)) < 1e-6  # the row masked throughout tells them apart
+
+
+@pytest.mark.parametrize("version, kept", [("3.5.0", True), ("3.6.0", False)])
+def test_a_mask_through_an_augmentation_layer_of_an_earlier_keras_3(tmp_path, version, kept):
+    """Keras 3.0 to 3.5's augmentation layers return the tensor they are called on at inference, and its mask stays
+    on it for the LSTM after them; 3.6 on return a new tensor, without it (tf.keras keeps it: the cases above). The
+    module kept the mask for every Keras 3 (0.91 off against 3.15), and dropped it for tf.keras (0.88 off). The
+    file's keras_version says which (Keras 3.15 writes the file; its metadata is given the earlier version)."""
+    import torch
+
+    import converter
+    from helpers import with_keras_version
+    from layer_harness import keras_module, randomize
+
+    keras = keras_module("keras3")
+    ids = keras.Input((STEPS,), dtype="int32", name="ids")
+    embedding, lstm = keras.layers.Embedding(20, 4, mask_zero=True), keras.layers.LSTM(3)
+    model = keras.Model(ids, lstm(keras.layers.RandomContrast(0.3)(embedding(ids))))
+    randomize(model, seed=11)
+    model.save(str(tmp_path / "m.keras"))
+    with_keras_version(tmp_path / "m.keras", tmp_path / "old.keras", version)
+    if kept:
+        expected = np.asarray(keras.Model(ids, lstm(embedding(ids)))(IDS, training=False))
+    else:
+        expected = np.asarray(model(IDS, training=False))
+    module = converter.to_torch(str(tmp_path / "old.keras"), input_layout="keras")
+    with torch.no_grad():
+        np.testing.assert_allclose(module(torch.from_numpy(IDS)).numpy(), expected, atol=1e-5)
 
 
 def _masked_ids(L, ids, name="embedding"):
