@@ -62,7 +62,7 @@ class LayerSteps:
         options.setdefault("name", self.name())
         if options["name"] is None:
             del options["name"]
-        if self.c.chance(0.06) and kind not in ("Bidirectional", "TimeDistributed"):
+        if self.c.chance(0.06) and kind not in ("Bidirectional", "TimeDistributed", "SpectralNormalization"):
             options["dtype"] = "float64"
         return getattr(self.k.layers, kind)(*args, **options)
 
@@ -90,6 +90,11 @@ class LayerSteps:
         activation = self.c.choice(ACTIVATIONS)
         if self.c.chance(0.1):  # a layer as the activation: built by its options, not its name (ELU is `elu`)
             activation = self.activation_layer()
+        if self.keras3 and self.c.chance(0.1):  # its kernel as it was last normalized (the one saved) at inference
+            dense = self.k.layers.Dense(self.c.integer(1, 6), activation=activation)
+            layer = self.layer("SpectralNormalization", dense, power_iterations=self.c.integer(1, 2))
+            self.steps.append(f"SpectralNormalization(Dense) as {layer.name} on {shape(x)}")
+            return layer(x)
         return self.call("Dense", x, self.c.integer(1, 6), activation=activation, use_bias=self.c.chance(0.8))
 
     def activation_layer(self) -> Any:
@@ -125,7 +130,8 @@ class LayerSteps:
         rank = len(shape(x))
         kind = self.c.choice(["BatchNormalization", "LayerNormalization", "Activation", "Dropout", "PReLU",
                               "LeakyReLU", "Softmax", "GroupNormalization", "ReLU", "ELU", "Rescaling",
-                              "Normalization"] + self.newer(["RMSNormalization"]))
+                              "Normalization", "InferenceOnly"] + self.newer(["RMSNormalization"])
+                             + ([] if self.keras3 else ["ThresholdedReLU"]))
         if kind == "GroupNormalization" and not rank:  # a scalar per sample has no channels to group
             kind = "Activation"
         if kind == "GroupNormalization":
@@ -144,6 +150,10 @@ class LayerSteps:
             return self.call(kind, x, epsilon=self.c.choice([1e-6, 0.1]))
         if kind == "Normalization":
             return self.preprocessing_normalization(x)
+        if kind == "InferenceOnly":
+            return self.inference_only(x)
+        if kind == "ThresholdedReLU":
+            return self.call(kind, x, theta=self.c.choice([0.0, 0.5, 1.0]))
         if kind == "BatchNormalization":
             axis = self.c.choice([-1, 1]) if rank > 1 else -1
             return self.call(kind, x, axis=axis, epsilon=self.c.choice([1e-3, 1e-5, 0.1]),
@@ -161,6 +171,28 @@ class LayerSteps:
         if kind == "LeakyReLU":
             return self.call(kind, x, negative_slope=0.2) if self.keras3 else self.call(kind, x, alpha=0.2)
         return self.call(kind, x, axis=self.c.choice([-1, 1]) if rank > 1 else -1)
+
+    def inference_only(self, x: Any) -> Any:
+        """A layer that is the identity at inference: a dropout or noise (they pass a mask on), or a random
+        augmentation (not marked to support masks: a mask stays on the tensor or is dropped, as each Keras does;
+        on a sequence, Keras takes it for one image)."""
+        c, rank = self.c, len(shape(x))
+        kinds = ["GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization"]
+        if 2 <= rank <= 4:
+            kinds.append(f"SpatialDropout{rank - 1}D")
+        if rank in (2, 3):
+            kinds += ["RandomFlip", "RandomContrast", "RandomZoom", "RandomTranslation", "RandomRotation",
+                      "RandomBrightness"]
+        kind = c.choice(kinds)
+        if kind == "ActivityRegularization":
+            return self.call(kind, x, l1=0.01)
+        if kind == "GaussianNoise":
+            return self.call(kind, x, 0.5)
+        if kind in ("RandomFlip", "RandomContrast", "RandomZoom", "RandomRotation", "RandomBrightness"):
+            return self.call(kind, x, *(() if kind == "RandomFlip" else (0.2,)))
+        if kind == "RandomTranslation":
+            return self.call(kind, x, 0.2, 0.2)
+        return self.call(kind, x, 0.3)
 
     def preprocessing_normalization(self, x: Any) -> Any:
         """Normalization over the last axis, the first, the first and last, or none (one mean); its mean and
@@ -352,10 +384,12 @@ class LayerSteps:
         c = self.c
         height, width, channels = shape(x)
         kind = c.choice(["MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D",
-                         "Flatten", "ZeroPadding2D", "Cropping2D", "UpSampling2D", "Permute", "Reshape"]
-                        + self.newer(["AdaptiveAveragePooling2D", "AdaptiveMaxPooling2D"]))
+                         "Flatten", "ZeroPadding2D", "Cropping2D", "UpSampling2D", "Permute", "Reshape", "Resizing",
+                         "CenterCrop"] + self.newer(["AdaptiveAveragePooling2D", "AdaptiveMaxPooling2D"]))
         data_format = "channels_first" if c.chance(0.2) else "channels_last"
         spatial = (width, channels) if data_format == "channels_first" else (height, width)
+        if kind in ("Resizing", "CenterCrop"):
+            return self.resizing(x, kind)
         if kind.startswith("Adaptive"):  # not to 1 nor over an axis of 1 (TensorFlow dies: see sequence_layer)
             if min(spatial) < 2:
                 return self.call("GlobalAveragePooling2D", x, data_format=data_format)
@@ -375,6 +409,22 @@ class LayerSteps:
         if kind == "Reshape":
             return self.call(kind, x, (height * width, channels))
         return self.call(kind, x)
+
+    def resizing(self, x: Any, kind: str) -> Any:
+        """A Resizing (bilinear or nearest, up or down, sometimes to the target's aspect ratio first) or a CenterCrop
+        (the window sometimes larger than the image: resized then) of channels-last images."""
+        c = self.c
+        size = (c.integer(1, 8), c.integer(1, 8))
+        if kind == "CenterCrop":
+            return self.call(kind, x, *size)
+        options: dict[str, Any] = {"interpolation": c.choice(["bilinear", "nearest"])}
+        aspect = c.choice([None, "crop_to_aspect_ratio", "pad_to_aspect_ratio"])
+        if aspect == "crop_to_aspect_ratio" or (aspect and "pad_to_aspect_ratio" in
+                                                inspect.signature(self.k.layers.Resizing).parameters):
+            options[aspect] = True
+        if self.keras3 and c.chance(0.2):
+            options["data_format"] = "channels_first"
+        return self.call(kind, x, *size, **options)
 
     def conv3d(self, x: Any) -> Any:
         c = self.c
