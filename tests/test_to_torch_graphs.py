@@ -316,17 +316,18 @@ def test_keras3_h5_layers_without_trainable_are_layers(tmp_path, kind):
     np.testing.assert_allclose(got, np.asarray(keras.models.load_model(path)(values)), atol=1e-5)
 
 
+@pytest.mark.parametrize("registered", [True, False])
 @pytest.mark.parametrize("suffix", [".h5", ".keras"])
-def test_keras3_own_layers_without_trainable_are_not_operations(tmp_path, suffix):
-    """A layer class of the user's, registered as `package>Name`, whose config holds no `trainable` (its get_config
-    leaves out the base config) is named as the user's own layer. It was read as an operation: the `.h5` refused as
-    `keras.ops.weightport_tests>Affine`, the `.keras` with "weights under /layers/affine match no layer". (A class
-    defined in a notebook or a script, `__main__`, is written without a module.)"""
+def test_keras3_own_layers_without_trainable_are_not_operations(tmp_path, suffix, registered):
+    """A layer class of the user's, defined in a notebook or a script (`__main__`: written without a module) and
+    registered as `package>Name` or not, whose config holds no `trainable` (its get_config leaves out the base
+    config), is named as the user's own layer. It was read as an operation: the `.h5` refused as
+    `keras.ops.weightport_tests>Affine` or `keras.ops.Affine`, the `.keras` with "weights under /layers/affine match
+    no layer"."""
     import keras
 
     import converter
 
-    @keras.saving.register_keras_serializable(package="weightport_tests")
     class Affine(keras.layers.Layer):
         def __init__(self, units: int = 2, **options):
             super().__init__(**options)
@@ -342,6 +343,8 @@ def test_keras3_own_layers_without_trainable_are_not_operations(tmp_path, suffix
             return {"units": self.units, "name": self.name}
 
     Affine.__module__ = "__main__"
+    if registered:
+        keras.saving.register_keras_serializable(package="weightport_tests")(Affine)
     inputs = keras.Input((4,), name="values")
     model = keras.Model(inputs, Affine(3, name="affine")(keras.layers.Dense(4, name="before")(inputs)))
     path = str(tmp_path / f"model{suffix}")

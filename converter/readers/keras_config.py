@@ -127,12 +127,12 @@ def _is_operation_entry(entry: dict[str, Any]) -> bool:
     """An operation Keras 3 recorded in a functional graph and its legacy `.h5` writer saved like a layer but
     without its module (Keras cannot load such a file back). A layer's config holds `trainable` and `dtype`
     (but for LAYERS_WITHOUT_TRAINABLE); an operation's never holds `trainable` (`cast`, `zeros_like` hold a dtype:
-    the one they make), and its calls are Keras 3's `args`/`kwargs` nodes. A class registered as `package>Name`
-    (the `.h5` writer's class name, the `.keras` writer's registered name, without a module) is the user's own
-    layer, whatever its config holds."""
+    the one they make), and its calls are Keras 3's `args`/`kwargs` nodes. Only the legacy writer leaves out the
+    `module` key: a `.keras` entry without a module (None) is the user's own layer, defined in a notebook or a
+    script, whatever its config holds; so is a class registered as `package>Name` (the legacy writer's name)."""
     config, nodes = entry.get("config"), entry.get("inbound_nodes")
-    registered = [name for name in (entry.get("class_name"), entry.get("registered_name")) if isinstance(name, str)]
-    return (isinstance(config, dict) and "trainable" not in config and not any(">" in name for name in registered)
+    return (isinstance(config, dict) and "trainable" not in config and "module" not in entry
+            and ">" not in str(entry.get("class_name"))
             and entry.get("class_name") not in LAYERS_WITHOUT_TRAINABLE and isinstance(nodes, list) and bool(nodes)
             and all(isinstance(node, dict) and "args" in node for node in nodes))
 

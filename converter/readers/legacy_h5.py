@@ -22,8 +22,8 @@ from .hdf5_tree import Store
 from .hdf5_tensors import attr_text, attribute, list_attribute, tensor_from_dataset
 from .keras3_h5_loading import as_keras3_loads
 from .keras_config import (
-    BIDIRECTIONAL_COPY, WRAPPED_RECURRENT, bidirectional_config, holds_numpy_values, numpy_values_read, parse_model,
-    snake_class,
+    BIDIRECTIONAL_COPY, OPERATION_OF_UNKNOWN_MODULE, WRAPPED_RECURRENT, bidirectional_config, holds_numpy_values,
+    numpy_values_read, parse_model, snake_class,
 )
 from .limits import parse_json, version_text
 from .nested_weights import place_weights
@@ -125,6 +125,8 @@ def _attach(root: Layer, weights_root: h5py.Group, layer_names: list[str], path:
             place_weights(layer, weights)
         else:
             layer.tensors = [tensor for _, tensor in weights]
+            if layer.tensors and layer.module == OPERATION_OF_UNKNOWN_MODULE:
+                layer.module = None  # no operation holds weights: the user's own layer, its config without trainable
 
 
 def _own_weight(components: list[str], name: str) -> bool:
