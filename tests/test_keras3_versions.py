@@ -27,7 +27,7 @@ from helpers import fixture
 CASES = [("3.3", "merges"), ("3.6", "conv_bias"), ("3.7", "attention_masks"), ("3.9", "einsum_bias"),
          ("3.9", "masked_softmax"), ("3.9", "attention_masks"), ("3.12", "masked_softmax"), ("3.13", "cast_masks"),
          ("3.3", "nested_casts"), ("3.3", "cast_list_masks"), ("3.0", "normalize_swapped"),
-         ("3.12", "normalization_given"), ("3.3", "one_hot")]
+         ("3.12", "normalization_given"), ("3.3", "one_hot"), ("3.0", "bidirectional_from_config")]
 
 
 @pytest.mark.parametrize("version, name", CASES, ids=[f"{version}-{name}" for version, name in CASES])

@@ -194,7 +194,7 @@ def _fill(graph: ModelGraph, h5: Any, model_config: Any, where: str,
             graph.layers = _layers_from_file(root_group, (), where, store_of)
             return asset_dirs
         root, inputs = parse_model(model_config, where)
-        _attach(root, root_group, where, store_of, asset_dirs)
+        _attach(root, root_group, where, store_of, asset_dirs, graph.notes)
         graph.layers, graph.inputs, graph.root = root.children or [], inputs, root
     except BaseException:
         graph.close()
@@ -203,7 +203,7 @@ def _fill(graph: ModelGraph, h5: Any, model_config: Any, where: str,
 
 
 def _attach(model: Layer, layers_group: h5py.Group, where: str, store_of: StoreOf,
-            asset_dirs: dict[tuple[str, ...], str]) -> None:
+            asset_dirs: dict[tuple[str, ...], str], notes: list[str]) -> None:
     """Give each layer of `model` the tensors of its class-name-numbered group; note where its assets
     are (Keras keeps them under the same path)."""
     claimed: set[str] = set()
@@ -227,9 +227,16 @@ def _attach(model: Layer, layers_group: h5py.Group, where: str, store_of: StoreO
                 group = group["layer"]  # the wrapped model's own group
             inner = next((group[name] for name in LAYER_GROUPS if name in group), None)
             if inner is not None:
-                _attach(child, inner, where, store_of, asset_dirs)
+                _attach(child, inner, where, store_of, asset_dirs, notes)
         else:
             child.tensors = _tensors_of(group, where, store_of)
+            if child.class_name == "Bidirectional" and {"layer", "forward_layer", "backward_layer"} <= set(group):
+                # Keras 3.0 to 3.2 build the wrapped layer itself too when a Bidirectional is made from its config
+                # (a clone, a model loaded and saved again) and save its weights: a template their call never uses
+                child.tensors = [tensor for tensor in child.tensors if not tensor.role.startswith("layer/")]
+                notes.append(f"layer {child.key} ({child.class_name}): the weights of its unused template under "
+                             "layer/ are left out (Keras 3.0 to 3.2 save them for a Bidirectional made from its "
+                             "config); its two directions' are converted")
     stray = [text_name(name) for name in layers_group if name not in claimed and has_datasets(layers_group[name])]
     if stray:
         raise LayoutError(
