@@ -22,7 +22,10 @@ import numpy as np
 
 import converter
 from build_harness import module_outputs
+from converter.convert import read_tagged
 from converter.graph import minor_version
+from converter.modeling import module_from_graph
+from converter.precision import computes_in_float64
 from converter.readers.keras3_h5_loading import INT_AXIS_KEPT_FROM
 from layer_harness import keras_module, randomize
 from random_choices import Chooser
@@ -169,13 +172,22 @@ def agrees_with_twin(keras: Any, path: Path, twin: Path | None, inputs: list[np.
                      backend: str | None) -> bool:
     """Where Keras cannot load `path` again for the float64 check (Keras 3.9's `.h5` of a NotEqual): its
     module against the module of `twin`, the same graph in another format that agreed with Keras in float64,
-    both in float64. Equal to float64 rounding, the twin's agreement carries over."""
+    both built in float64 as verify's float64 check builds them. Equal to float64 rounding, the twin's agreement
+    carries over."""
     if twin is None or keras_cannot_load(keras, path) is None:
         return False
     feed = [a.astype(np.float64) if np.issubdtype(a.dtype, np.floating) else a for a in inputs]
-    outputs = [module_outputs(converter.to_torch(str(file), input_layout=layout, keras_backend=backend).double(),
-                              feed, layout) for file in (twin, path)]
+    outputs = [module_outputs(float64_module(file, layout, backend), feed, layout) for file in (twin, path)]
     return compare(*outputs) <= FLOAT64_TOLERANCE
+
+
+def float64_module(path: Path, layout: str, backend: str | None) -> Any:
+    """The module of `path` with every layer computing in float64, as verify's float64 check builds it. (`.double()`
+    of the module is not that: a layer of another dtype policy than its input's still casts to float32; seed
+    1540042 raised "expected scalar type Float but found Double".)"""
+    with read_tagged(str(path), None, "raw", backend) as graph:
+        computes_in_float64(graph)
+        return module_from_graph(graph, layout)
 
 
 def run_exported(path: str, inputs: list[np.ndarray], folder: Path, backend: str | None) -> list[np.ndarray]:
