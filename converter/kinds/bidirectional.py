@@ -16,7 +16,7 @@ from ..conversion import LayerConversion, TorchModule
 from .forward import KERAS, Emitter, Value, require_weights
 from .recurrent import (
     CUDNN, TORCH_MODULES, direction, initial_states, needs_own_cell, refuse_unbuilt_state, rnn_arguments, rnn_tensors,
-    rnn_variables, rnn_warnings, torch_states,
+    rnn_variables, rnn_warnings, torch_states, unrolled_zeros, zero_by_input_order,
 )
 from .registry import Kind, register
 from .rnn import CELLS, as_layer
@@ -114,12 +114,16 @@ def forward(e: Emitter) -> Value | list[Value]:
         # Keras's Bidirectional sets zero_output_for_mask on both layers when it returns sequences: masked
         # steps are zeros in both halves, so that the re-aligned backward sequence lines up
         zero_masked = bool(options["return_sequences"])
+        forward_zeros = unrolled_zeros(e, options, zero_masked, backwards=False)
         e.statement(f"{forward_values}, {final[0]}, {final[1]} = "
-                    f"{direction(e, kind, x, '', options, inner, mask, forward_states, zero_masked)}")
+                    f"{direction(e, kind, x, '', options, inner, mask, forward_states, forward_zeros == 'steps')}")
         reversed_mask = f"{mask}.flip(1)" if mask else None
+        backward_zeros = unrolled_zeros(e, options, zero_masked, backwards=True)
         backward = direction(e, kind, f"{x}.flip(1)", "_reverse", options, inner, reversed_mask, backward_states,
-                             zero_masked)
+                             backward_zeros == "steps")
         e.statement(f"{backward_values}, {final[2]}, {final[3]} = {backward}")
+        if backward_zeros == "input_order" and mask is not None:
+            zero_by_input_order(e, backward_values, mask)
         e.statement(f"{backward_values} = {backward_values}.flip(1)")  # Keras re-aligns the backward sequence
     else:
         both, h, c = e.variable("both"), e.variable("h"), e.variable("c")

@@ -149,6 +149,9 @@ def rnn_arguments(layer: Layer, class_name: str, config: Config,
         options["reset_after"] = _reset_after(layer, class_name, config, role_prefix)
     elif class_name == "CuDNNGRU":
         options["reset_after"] = True  # cuDNN's GRU applies the reset gate after the recurrent matmul
+    for name in ("unroll", "stateful"):  # shown where set: each changes what the module computes
+        if config.bool(name, False):
+            options[name] = True
     return arguments, options
 
 
@@ -169,6 +172,13 @@ def rnn_warnings(layer: Layer, class_name: str, options: dict[str, Any]) -> list
     if class_name == "GRU" and not options["reset_after"]:
         warnings.append(f"layer {layer.key}: GRU reset_after=False applies the reset gate before the recurrent "
                         "matmul; nn.GRU applies it after: it needs its own cell (weights are in nn.GRU layout)")
+    zeroes = layer.class_name == "Bidirectional" and options["return_sequences"] or \
+        layer.config.bool("zero_output_for_mask", False)
+    if options.get("unroll") and zeroes and layer.module is not None:  # a Keras 3 config records its module
+        warnings.append(f"layer {layer.key}: unroll=True: given a mask, Keras's unrolled loop zeroes the outputs of "
+                        "masked steps on TensorFlow and not on JAX; the module computes as the Keras that wrote the "
+                        "file did on its backend, TensorFlow unless the file or keras_backend (--keras-backend) names "
+                        "another")
     return warnings
 
 
@@ -243,6 +253,29 @@ def direction(e: Emitter, kind: str, x: str, suffix: str, options: dict[str, Any
             + "".join(f", {state}" for state in states or []) + (", zero_masked=True" if zero_masked else "") + ")")
 
 
+def unrolled_zeros(e: Emitter, options: dict[str, Any], zero_masked: bool, backwards: bool) -> str:
+    """How Keras zeroes the outputs of masked steps (`zero_masked`: zero_output_for_mask) for a sequence it returns.
+
+    "none": at no step (a masked step repeats the previous output); "steps": at each masked step. Keras's unrolled
+    loop (unroll=True) differs: on JAX it zeroes none (its unrolled code never reads zero_output_for_mask); on
+    TensorFlow (tf.keras too) it zeroes the sequence afterwards by the mask in the input's order, though a backwards
+    pass (go_backwards, a Bidirectional's backward layer) made it in reverse: "input_order", the outputs of the steps
+    the reversed mask drops repeating the previous one (Keras's torch backend refuses that unrolled pass).
+    """
+    if not zero_masked:
+        return "none"
+    if not options.get("unroll"):
+        return "steps"
+    if e.keras_major == 3 and e.backend in ("jax", "numpy"):
+        return "none"
+    return "input_order" if backwards and options["return_sequences"] else "steps"
+
+
+def zero_by_input_order(e: Emitter, outputs: str, mask: str) -> None:
+    """Zero `outputs` (in the order a backwards pass made them) where `mask`, in the input's order, is False."""
+    e.statement(f"{outputs} = torch.where({mask}.unsqueeze(-1), {outputs}, torch.zeros_like({outputs}))")
+
+
 def torch_states(kind: str, directions: list[list[str]]) -> str:
     """The hx argument of nn.LSTM/GRU/RNN from each direction's states: (layers*directions, batch, units)."""
     stacked = [f"torch.stack([{', '.join(states[index] for states in directions)}])"
@@ -268,14 +301,18 @@ def recurrent_forward(e: Emitter, class_name: str, config: Config) -> Value | li
     x = e.arg(0, KERAS)
     mask = e.mask()
     states = initial_states(e, class_name, 2 if class_name == "LSTM" else 1)
+    input_mask = mask
     if options["go_backwards"]:
         x = f"{x}.flip(1)"
         mask = f"{mask}.flip(1)" if mask else None
     outputs, h, c = e.variable("outputs"), e.variable("h"), e.variable("c")
     if needs_own_cell(class_name, options, mask):
-        zero_masked = config.bool("zero_output_for_mask", False)  # Keras 3 records it; tf.keras's is False
-        steps = direction(e, class_name, x, '', options, config, mask, states, zero_masked)
+        # Keras 3 records zero_output_for_mask; tf.keras's is False
+        zeros = unrolled_zeros(e, options, config.bool("zero_output_for_mask", False), options["go_backwards"])
+        steps = direction(e, class_name, x, '', options, config, mask, states, zeros == "steps")
         e.statement(f"{outputs}, {h}, {c} = {steps}")
+        if zeros == "input_order" and input_mask is not None:
+            zero_by_input_order(e, outputs, input_mask)
         last = f"{outputs}[:, -1]"  # Keras's last output: zeros, not the initial state, if every step is masked
     else:
         hx = f", {torch_states(class_name, [states])}" if states else ""
