@@ -351,6 +351,7 @@ def keras_layer_outputs(model: Any, inputs: list[np.ndarray]) -> tuple[dict[str,
         probes.append(_candidates(layer))
     try:  # one probe model for all layers when every layer.output belongs to this graph
         probe = keras.Model(model.inputs, [candidates[0] for candidates in probes])
+        reset_states(model)
         return dict(zip(names, keras_call(probe, inputs))), skipped
     except Exception:  # nested models: their own output is not this graph's; try each call's
         pass
@@ -358,6 +359,7 @@ def keras_layer_outputs(model: Any, inputs: list[np.ndarray]) -> tuple[dict[str,
     for name, candidates in zip(names, probes):
         for candidate in candidates:
             try:
+                reset_states(model)
                 found[name] = keras_call(keras.Model(model.inputs, candidate), inputs)[0]
                 break
             except Exception:
@@ -365,6 +367,15 @@ def keras_layer_outputs(model: Any, inputs: list[np.ndarray]) -> tuple[dict[str,
         else:
             skipped.append(name)
     return found, skipped
+
+
+def reset_states(model: Any) -> None:
+    """Zero the states of the model's stateful recurrent layers: each probe call starts from where the model's
+    first call did (zeros, as loaded), not from where the previous call ended."""
+    for layer in model._flatten_layers(include_self=False):
+        reset = getattr(layer, "reset_state", None) or getattr(layer, "reset_states", None)
+        if getattr(layer, "stateful", False) is True and callable(reset):
+            reset()
 
 
 def _candidates(layer: Any) -> list[Any]:

@@ -45,7 +45,7 @@ MODULE_ATTRIBUTES = frozenset({
     "register_full_backward_pre_hook", "register_load_state_dict_post_hook", "register_load_state_dict_pre_hook",
     "register_module", "register_parameter", "register_state_dict_post_hook", "register_state_dict_pre_hook",
     "requires_grad_", "set_extra_state", "set_submodule", "share_memory", "state_dict", "to", "to_empty", "train",
-    "training", "type", "xpu", "zero_grad", "source",
+    "training", "type", "xpu", "zero_grad", "source", "reset_states",
 })
 RESERVED = MODULE_NAMES | MODULE_ATTRIBUTES | frozenset(dir(builtins))
 

@@ -30,6 +30,7 @@ from .own_module import Capture, keras_layout, paired_submodules, with_fused_act
 from .precision import (FLOAT64_TOLERANCE, TOLERANCES, amplification_note, computes_in_float64, float64_twin,
                         lowest_precision)
 from .running_keras import computed_differently, running_keras, version_note
+from .verify_inputs import check_inputs, load_inputs, random_inputs
 
 
 @dataclass
@@ -177,85 +178,29 @@ def _as_numpy(value: Any) -> np.ndarray:
     return (value.to(torch.float64) if value.is_floating_point() else value).numpy()
 
 
-def random_inputs(graph: ModelGraph, samples: int, seed: int = 0) -> list[np.ndarray]:
-    """Inputs in a realistic range from the input spec: N(0, 1) floats; integer ids below the vocabulary for an
-    integer input or one an Embedding reads (a Keras 2 Sequential gives its Embedding a float32 input: ids
-    held as floats, which Keras casts); random booleans for a boolean one (a mask given as an input)."""
-    if not graph.inputs:
-        raise ArgumentError(f"{graph.source}: the model records no input shapes (a subclassed model): pass its inputs "
-                            "(inputs=[arrays] in Python, --input FILE.npz on the command line)")
-    rng = np.random.default_rng(seed)
-    arrays = []
-    for spec in graph.inputs:
-        batch = samples if not spec.shape or spec.shape[0] is None else int(spec.shape[0])  # a fixed batch size
-        shape = (batch,) + tuple(8 if dim is None else int(dim) for dim in spec.shape[1:])
-        readers = [layer for layer in graph.walk() if spec.name in layer.inbound]
-        vocabularies = [layer.config.get("input_dim", 10) for layer in readers if layer.class_name == "Embedding"]
-        if spec.dtype == "bool":
-            array = rng.random(shape) < 0.7
-        elif spec.dtype.startswith(("int", "uint")) or vocabularies:
-            vocabulary = min(vocabularies, default=10)
-            array = rng.integers(0, int(vocabulary), shape).astype(spec.dtype)
-            if any(layer.class_name == "Embedding" and layer.config.get("mask_zero") is True for layer in readers):
-                pad_steps(array, rng, 0)
-        else:
-            array = rng.normal(0.0, 1.0, shape).astype(np.float32)
-            for layer in readers:
-                if layer.class_name == "Masking" and isinstance(layer.config.get("mask_value", 0.0), (int, float)):
-                    pad_steps(array, rng, float(layer.config.get("mask_value", 0.0)))
-        arrays.append(array)
-    return arrays
+def _module_outputs(module: Any, arrays: list[np.ndarray], channels_first: bool, source: str,
+                    own: bool) -> list[np.ndarray]:
+    """The module's outputs for Keras-layout `arrays` (images moved channels-first for it and back)."""
+    import torch
 
-
-def pad_steps(array: np.ndarray, rng: np.random.Generator, value: float) -> None:
-    """Give the samples of `array` padded steps (axis 1) of `value`, which a mask_zero Embedding or a Masking layer
-    masks: after the sequence, before it (pad_sequences' default), between its steps, or none, in turn; every
-    sample keeps one step at least. Random ids or normal floats would almost never be padding, and the converted
-    model's masking would go unchecked."""
-    if array.ndim < 2 or array.shape[1] < 2:
-        return
-    steps = array.shape[1]
-    for index in range(array.shape[0]):
-        padded = int(rng.integers(1, steps))
-        if index % 4 == 0:
-            array[index, steps - padded:] = value
-        elif index % 4 == 1:
-            array[index, :padded] = value
-        elif index % 4 == 2:
-            between = rng.permutation(steps)[:padded]
-            array[index, between] = value
-
-
-def check_inputs(arrays: list[np.ndarray], graph: ModelGraph) -> None:
-    """ReadError unless there is one array per model input, of its rank, sizes and a numeric dtype."""
-    if graph.inputs and len(arrays) != len(graph.inputs):
-        raise ReadError(f"{len(arrays)} input arrays for a model with {len(graph.inputs)} inputs "
-                        f"({', '.join(spec.name for spec in graph.inputs)})")
-    for array, spec in zip(arrays, graph.inputs):
-        if array.dtype.kind not in "fiub":
-            raise ReadError(f"input {spec.name}: dtype {array.dtype}, expected numbers")
-        expected = tuple(spec.shape)
-        if array.ndim != len(expected) or any(want is not None and want != have
-                                              for want, have in zip(expected, array.shape)):
-            shown = "(" + ", ".join("N" if d is None else str(d) for d in expected) + ")"
-            raise ReadError(f"input {spec.name}: shape {array.shape}, expected {shown} (Keras layout)")
-        if array.shape[0] == 0:
-            raise ReadError(f"input {spec.name}: no samples")
-
-
-def load_inputs(path: str, graph: ModelGraph) -> list[np.ndarray]:
-    """Inputs from an .npz: by input name, or in order (arr_0, arr_1, ...)."""
+    feed = [np.moveaxis(a, -1, 1) if channels_first and is_image_rank(a.ndim) else a for a in arrays]
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            names = [spec.name for spec in graph.inputs]
-            if all(name in archive.files for name in names):
-                return [archive[name] for name in names]
-            if len(archive.files) == len(names):
-                return [archive[name] for name in archive.files]
-            raise ReadError(f"{path}: expected arrays named {names} (or {len(names)} arrays in order), "
-                            f"found {archive.files}")
-    except (OSError, ValueError) as error:
-        raise ReadError(f"{path}: cannot read inputs ({error}); give an .npz with one array per model input") from None
+        with torch.no_grad():
+            actual = module(*[torch.from_numpy(np.ascontiguousarray(array)) for array in feed])
+    except (RuntimeError, ValueError, IndexError, TypeError) as error:
+        if own:
+            raise VerificationError(f"{source}: Keras runs the model, your module fails on the same inputs "
+                                    f"({type(error).__name__}: {' '.join(str(error).split())[:200]}); check "
+                                    "input_layout") from None
+        raise VerificationError(f"{source}: Keras runs the model, the converted PyTorch model fails on the "
+                                f"same inputs ({type(error).__name__}: {' '.join(str(error).split())[:200]})") from None
+    actual = [_as_numpy(a) for a in (actual if isinstance(actual, (list, tuple)) else [actual])]
+    return [np.moveaxis(a, 1, -1) if channels_first and is_image_rank(a.ndim) else a for a in actual]
+
+
+def _layer_of(output: str) -> str:
+    """The layer an output row names ("gru[1] (2nd call)": gru)."""
+    return output.removesuffix(" (2nd call)").split("[")[0]
 
 
 def output_names(graph: ModelGraph, count: int) -> list[str]:
@@ -297,8 +242,6 @@ def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float | N
         else:  # your module computes; Keras runs the model (a live subclassed one too: its outputs are compared)
             refuse_module(graph, "verify")
         checked = check_loadable(source, graph, architecture)  # before Keras or torch is imported
-        import torch
-
         dtype = lowest_precision(graph)
         if precision == "float64":
             computes_in_float64(graph)  # the module built computes in float64 as the Keras twin does (no casts down)
@@ -339,23 +282,19 @@ def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float | N
         module._captured = {} if per_layer else _Magnitudes()
     capture = Capture(pairs) if own else None
     channels_first = input_layout == "torch"
-    feed = [np.moveaxis(a, -1, 1) if channels_first and is_image_rank(a.ndim) else a for a in arrays]
-    try:
-        with torch.no_grad():
-            actual = module(*[torch.from_numpy(np.ascontiguousarray(array)) for array in feed])
-    except (RuntimeError, ValueError, IndexError, TypeError) as error:
-        if own:
-            raise VerificationError(f"{graph.source}: Keras runs the model, your module fails on the same inputs "
-                                    f"({type(error).__name__}: {' '.join(str(error).split())[:200]}); check "
-                                    "input_layout") from None
-        raise VerificationError(f"{graph.source}: Keras runs the model, the converted PyTorch model fails on the "
-                                f"same inputs ({type(error).__name__}: {' '.join(str(error).split())[:200]})") from None
-    actual = [_as_numpy(a) for a in (actual if isinstance(actual, (list, tuple)) else [actual])]
-    actual = [np.moveaxis(a, 1, -1) if channels_first and is_image_rank(a.ndim) else a for a in actual]
+    actual = _module_outputs(module, arrays, channels_first, str(graph.source), own)
     if len(actual) != len(expected):
         raise VerificationError(f"{graph.source}: the PyTorch model returns {len(actual)} outputs, Keras "
                                 f"{len(expected)}")
     names = output_names(graph, len(expected))
+    # stateful recurrent layers: a second call starts from the states the first ended with, on both sides
+    carries = not own and hasattr(module, "reset_states")
+    if carries:
+        module._captured, captured_first = None, module._captured  # the layers' values stay the first call's
+        expected += keras_call(keras_model, arrays)
+        actual += _module_outputs(module, arrays, channels_first, str(graph.source), own)
+        module._captured = captured_first
+        names += [f"{name} (2nd call)" for name in names]
     if capture is not None:
         capture.close()
         captured = capture.values
@@ -369,10 +308,13 @@ def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float | N
     report = VerificationReport(
         source=str(graph.source), atol=atol, rtol=rtol, samples=len(arrays[0]),
         precision="float64" if precision == "float64" else dtype,
-        outputs=[compare(name, classes.get(name.split("[")[0], ""), e, a, atol, rtol,
-                         scales.get(name.split("[")[0], 0.0)) for name, e, a in zip(names, expected, actual)],
+        outputs=[compare(name, classes.get(_layer_of(name), ""), e, a, atol, rtol, scales.get(_layer_of(name), 0.0))
+                 for name, e, a in zip(names, expected, actual)],
         notes=notes,
     )
+    if carries:
+        report.notes.append("stateful recurrent layers: both models were called twice on the inputs, the second call "
+                            "starting from the states the first ended with; layers are compared on the first call")
     if per_layer:
         keras_values, report.skipped_layers = keras_layer_outputs(keras_model, arrays)
         for name, keras_value in keras_values.items():

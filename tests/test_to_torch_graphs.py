@@ -154,22 +154,6 @@ def test_models_named_after_the_runtime_classes(tmp_path, writer):
 
 
 @pytest.mark.parametrize("writer", ["keras3", "keras2"])
-def test_stateful_recurrent_layers_are_refused_by_name(tmp_path, writer):
-    """A stateful RNN carries its state between calls; the module cannot, so it is refused, not built."""
-    import converter
-    from layer_harness import keras_module
-
-    keras = keras_module(writer)
-    inputs = keras.Input((5, 3), batch_size=2)
-    model = keras.Model(inputs, keras.layers.LSTM(4, stateful=True, name="memory")(inputs))
-    path = str(tmp_path / ("stateful.keras" if writer == "keras3" else "stateful.h5"))
-    model.save(path)
-    assert "memory.weight_ih_l0" in converter.state_dict(path)  # its weights still convert
-    with pytest.raises(converter.UnsupportedLayerError, match="memory.*stateful=True"):
-        converter.to_torch(path)
-
-
-@pytest.mark.parametrize("writer", ["keras3", "keras2"])
 @pytest.mark.parametrize("backward", ["same", "relu"])
 def test_a_bidirectional_backward_layer_matches_keras_or_is_refused(tmp_path, writer, backward):
     """A `backward_layer` given to Bidirectional: like the forward layer it is built (one torch module computes

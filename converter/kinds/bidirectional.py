@@ -20,6 +20,7 @@ from .recurrent import (
 )
 from .registry import Kind, register
 from .rnn import CELLS, as_layer
+from .stateful import carried_in, carried_out
 from .rules import Context, Variable, wrapped
 
 
@@ -97,7 +98,7 @@ def forward(e: Emitter) -> Value | list[Value]:
     """
     result = require_weights(e)
     kind, inner = recurrent(e.config)
-    refuse_unbuilt_state(e, inner)
+    refuse_unbuilt_state(e, inner, stateful_built=True)
     options = result.options
     e.module(result.module, policy=inner)  # the recurrent layer computes in its own policy's dtype, not the wrapper's
     x = e.convert(e.cast_for(inner, e.inputs[0]), KERAS)
@@ -107,6 +108,9 @@ def forward(e: Emitter) -> Value | list[Value]:
     kind = CUDNN.get(kind, kind)  # a CuDNN layer computes as the layer it stands for
     per_direction = 2 if kind == "LSTM" else 1
     states = initial_states(e, f"Bidirectional({kind})", 2 * per_direction, policy=inner)
+    stateful = inner.bool("stateful", False)  # each direction carries its own states (the forward's first)
+    if stateful:
+        states = carried_in(e, x, [int(units)] * 2 * per_direction, states)
     forward_states, backward_states = states[:per_direction], states[per_direction:]
     forward_values, backward_values = e.variable("forward"), e.variable("backward")
     final = [e.variable(name) for name in ("forward_h", "forward_c", "backward_h", "backward_c")]
@@ -131,8 +135,10 @@ def forward(e: Emitter) -> Value | list[Value]:
         e.statement(f"{both}, {f'({h}, {c})' if kind == 'LSTM' else h} = {e.attribute}({x}{hx})")
         final = [f"{h}[0]", f"{c}[0]", f"{h}[1]", f"{c}[1]"]
         e.statement(f"{forward_values}, {backward_values} = {both}[..., :{int(units)}], {both}[..., {int(units)}:]")
-    returned_states = [Value(final[index], KERAS, 2, dtype=dtype)
-                       for index in ((0, 1, 2, 3) if kind == "LSTM" else (0, 2))]
+    finals = [final[index] for index in ((0, 1, 2, 3) if kind == "LSTM" else (0, 2))]
+    if stateful:
+        carried_out(e, finals)
+    returned_states = [Value(state, KERAS, 2, dtype=dtype) for state in finals]
     returned_states = returned_states if options["return_state"] else []
     if options["return_sequences"]:
         pair, rank = (forward_values, backward_values), 3

@@ -23,6 +23,7 @@ from ..conversion import LayerConversion, TargetTensor, TorchModule
 from .forward import KERAS, Emitter, Value, activation, literal, require_weights
 from .registry import Kind, register
 from .rules import Context, Variable, created, expect_shape, numbered, to_torch
+from .stateful import carried_in, carried_out
 
 #: the torch.nn module of each Keras recurrent layer
 TORCH_MODULES = {"LSTM": "LSTM", "GRU": "GRU", "SimpleRNN": "RNN", "CuDNNLSTM": "LSTM", "CuDNNGRU": "GRU"}
@@ -198,12 +199,13 @@ def _function(e: Emitter, entry: Any) -> str:
     return "lambda t: " + activation(e, entry, Value("t", KERAS, 2))
 
 
-def refuse_unbuilt_state(e: Emitter, config: Config) -> None:
-    """A stateful layer carries its state from one call to the next; a generated forward does not. A time_major
-    layer (tf.keras) reads its input's first axis as time, which the generated forward would take for the batch."""
-    if config.bool("stateful", False):
-        raise e.unsupported("stateful=True carries its state from one call to the next; the generated "
-                            "module starts every call from zeros. Rebuild the model with stateful=False")
+def refuse_unbuilt_state(e: Emitter, config: Config, stateful_built: bool = False) -> None:
+    """A stateful layer carries its state from one call to the next (built where `stateful_built`: stateful.py). A
+    time_major layer (tf.keras) reads its input's first axis as time, which the generated forward would take for
+    the batch."""
+    if config.bool("stateful", False) and not stateful_built:
+        raise e.unsupported("stateful=True carries its state from one call to the next, which is not built for this "
+                            "layer; rebuild the model with stateful=False")
     if config.bool("time_major", False):
         raise e.unsupported("time_major=True (inputs (time, batch, features)) is not built yet")
 
@@ -294,13 +296,17 @@ def recurrent_convert(layer: Layer, class_name: str, config: Config, role_prefix
 def recurrent_forward(e: Emitter, class_name: str, config: Config) -> Value | list[Value]:
     """torch's module where it computes Keras's layer, else keras_rnn() step by step on its parameters."""
     conversion = require_weights(e)
-    refuse_unbuilt_state(e, config)
+    refuse_unbuilt_state(e, config, stateful_built=True)
     class_name = CUDNN.get(class_name, class_name)  # a CuDNN layer computes as the layer it stands for
     options = conversion.options
     e.module(conversion.module)
     x = e.arg(0, KERAS)
     mask = e.mask()
-    states = initial_states(e, class_name, 2 if class_name == "LSTM" else 1)
+    count = 2 if class_name == "LSTM" else 1
+    states = initial_states(e, class_name, count)
+    stateful = config.bool("stateful", False)
+    if stateful:
+        states = carried_in(e, x, [int(conversion.module.arguments["hidden_size"])] * count, states)
     input_mask = mask
     if options["go_backwards"]:
         x = f"{x}.flip(1)"
@@ -323,6 +329,8 @@ def recurrent_forward(e: Emitter, class_name: str, config: Config) -> Value | li
             e.statement(f"{outputs}, {h} = {e.attribute}({x}{hx})")
             h = f"{h}[-1]"
         last = h
+    if stateful:
+        carried_out(e, [h, c] if class_name == "LSTM" else [h])
     result = Value(outputs, KERAS, 3, e.previous_mask()) if options["return_sequences"] else Value(last, KERAS, 2)
     if config.bool("return_state", False):
         returned = [Value(h, KERAS, 2)] + ([Value(c, KERAS, 2)] if class_name == "LSTM" else [])

@@ -75,7 +75,9 @@ def model_source(graph: ModelGraph, conversion: Conversion, input_layout: str = 
 
     parts = [inspect.getsource(getattr(runtime, name, None) or getattr(runtime_modules, name))
              for name in sorted(helpers)]
-    classes = [_render(source, trace and source.name == root) for source in generator.classes]
+    resets = any(source.carried for source in generator.classes)
+    classes = [_render(source, trace and source.name == root, resets and source.name == root)
+               for source in generator.classes]
     layout_note = ("image inputs and outputs of rank 4 and 5 are channels-first (N, C, H, W)"
                    if input_layout == "torch" else "inputs and outputs are laid out as in Keras (channels-last)")
     # File metadata enters the source only inside this one string literal.
@@ -92,9 +94,19 @@ def model_source(graph: ModelGraph, conversion: Conversion, input_layout: str = 
                           generator.calls)
 
 
-def _render(source: Any, trace: bool) -> str:
+def _render(source: Any, trace: bool, resets: bool = False) -> str:
+    """A class's source; `resets`: with reset_states(), which the root class of a model with stateful recurrent
+    layers gets."""
     lines = [f"class {source.name}(nn.Module):", "    def __init__(self) -> None:", "        super().__init__()"]
+    if source.keeps_states:  # each stateful layer's states by its attribute: none until its first call
+        lines.append("        self._carried_states = {}")
     lines += [f"        {line}" for line in source.init]
+    if resets:
+        lines += ["", "    def reset_states(self) -> None:",
+                  '        """Start every stateful recurrent layer from zeros again (Keras\'s reset_states())."""',
+                  "        for module in self.modules():",
+                  "            if hasattr(module, '_carried_states'):",
+                  "                module._carried_states.clear()"]
     if trace:
         lines += ["        self._captured = None", "",
                   "    def _capture(self, name, value, channels_first):",

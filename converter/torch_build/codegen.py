@@ -306,6 +306,17 @@ class Generator:
         callee = (f"self.{name}(" if class_name == self.class_of[call.layer.path].name
                   else f"{class_name}.forward(self.{name}, ")
         distributed = call.layer.time_distributed_model
+        if any(written.name == class_name and written.carried for written in self.classes):
+            if distributed:  # time folded into the batch: each step's rows would be a state's rows
+                raise UnsupportedLayerError(f"{self.graph.source}: layer {call.layer.key} (TimeDistributed of model "
+                                            f"{call.layer.name}) holds a stateful recurrent layer; not built",
+                                            [(call.layer.key, call.layer.label)])
+            if call.layer.name in source.carried:
+                raise UnsupportedLayerError(
+                    f"{self.graph.source}: model {call.layer.key} holds a stateful recurrent layer and is called more "
+                    "than once; the state each call starts from depends on the order Keras runs them, which is not "
+                    "built", [(call.layer.key, call.layer.label)])
+            source.carried.add(call.layer.name)
         if distributed and len(inputs) != 1:
             raise UnsupportedLayerError(f"{self.graph.source}: layer {call.layer.key} (TimeDistributed of model "
                                         f"{call.layer.name}) of several inputs is not built yet",

@@ -30,6 +30,9 @@ class ClassSource:
     attribute_names: Namer = field(default_factory=lambda: Namer(MODULE_ATTRIBUTES))  # self.<name>: own namespace
     local_names: Namer = field(default_factory=Namer)
     values: dict[tuple[str, int], str] = field(default_factory=dict)  # (layer, node) -> local
+    # stateful recurrent layers (and nested models holding them) called here: each may be called once
+    carried: set[str] = field(default_factory=set)
+    keeps_states: bool = False  # whether its __init__ makes the dict those layers keep their states in
 
     def attribute(self, layer_name: str) -> str:
         """The attribute holding a Keras layer's module: its name made safe and unique."""
@@ -99,6 +102,19 @@ class Emitter:
         """A runtime helper by name; its source goes into the generated file."""
         self.generator.helpers.add(name)
         return name
+
+    def carried_states(self) -> str:
+        """The dict in which a stateful recurrent layer keeps the states its call ended with, for its next call
+        (reset_states() empties it). A layer's attribute never starts with "_", so `_carried_states` is free.
+
+        Keras carries the state from one call to the next in the order it runs them; a stateful layer (or a model
+        holding one) called more than once in a graph is refused: that order is not the generated forward's."""
+        if self.layer.name in self.source.carried:
+            raise self.unsupported("a stateful recurrent layer called more than once in the graph; the state each "
+                                   "call starts from depends on the order Keras runs them, which is not built")
+        self.source.carried.add(self.layer.name)
+        self.source.keeps_states = True
+        return "self._carried_states"
 
     def buffer(self, expr: str) -> str:
         """A constant tensor (`expr`, made once) the module holds as a buffer: it moves with the module to a

@@ -189,6 +189,18 @@ def keras_relu(x: torch.Tensor, max_value, negative_slope: float, threshold: flo
     return y - negative_slope * F.relu(threshold - x) if negative_slope != 0 else y
 
 
+def carried_state(store: dict, key: str, x: torch.Tensor, sizes: tuple) -> list:
+    """The states a stateful recurrent layer's call starts from: those its previous call ended with, or zeros (its
+    first call, or after reset_states()). Keras keeps them for a fixed batch, so another batch size is an error."""
+    states = store.get(key)
+    if states is None:
+        return [x.new_zeros(x.shape[0], size) for size in sizes]
+    if states[0].shape[0] != x.shape[0]:
+        raise ValueError(f"{key} is stateful: its states hold a batch of {states[0].shape[0]}, and this call's input "
+                         f"a batch of {x.shape[0]}; call reset_states() to start again with another batch size")
+    return [state.to(device=x.device, dtype=x.dtype) for state in states]
+
+
 def keras_rnn(x: torch.Tensor, kind: str, weight_ih: torch.Tensor, weight_hh: torch.Tensor, bias_ih, bias_hh,
               activation, recurrent_activation, reset_after: bool, mask=None, h0=None, c0=None,
               zero_masked: bool = False):
