@@ -227,6 +227,10 @@ class LayerSteps(ImageSteps):
                                    "go_backwards": not bidirectional and c.chance(0.2)}
         if kind == "GRU":
             options["reset_after"] = c.chance(0.7)
+        if c.chance(0.2):  # Keras's unrolled loop zeroes masked outputs otherwise (recurrent.unrolled_zeros)
+            options["unroll"] = True
+            if self.keras3 and c.chance(0.5):
+                options["zero_output_for_mask"] = True
         if c.chance(0.25):  # other activations need the module's own cell (hard_sigmoid: Keras 2's default)
             options["activation"] = c.choice(["relu", "elu", "tanh"])
             if c.chance(0.2):  # a layer as the cell's activation (both directions' copies of it, in a Bidirectional)
@@ -244,9 +248,9 @@ class LayerSteps(ImageSteps):
         def recurrent_layer(**name: Any) -> Any:
             if not of_cell:
                 return getattr(k.layers, kind)(units, **options, **name, **own_dtype)
-            outer = ("return_sequences", "return_state", "go_backwards")
+            outer = ("return_sequences", "return_state", "go_backwards", "unroll", "zero_output_for_mask")
             cell = getattr(k.layers, f"{kind}Cell")(units, **{key: v for key, v in options.items() if key not in outer})
-            return k.layers.RNN(cell, **{key: options[key] for key in outer}, **name)
+            return k.layers.RNN(cell, **{key: options[key] for key in outer if key in options}, **name)
 
         if bidirectional:
             layer = self.layer("Bidirectional", recurrent_layer(), merge_mode=c.choice(["concat", "sum", "ave", "mul"]))
