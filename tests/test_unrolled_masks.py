@@ -59,3 +59,20 @@ def test_unrolled_layers_on_jax_compute_as_that_keras_did():
     for got, want in zip(on_jax, expected):
         np.testing.assert_allclose(got.numpy(), want, atol=1e-5)
     assert all(not np.allclose(got.numpy(), want, atol=1e-3) for got, want in zip(assumed, expected))
+
+
+def test_masked_steps_before_the_first_real_one_on_jax_output_the_initial_state():
+    """Keras 3's loop over time on JAX outputs the state a masked step keeps; TensorFlow's and torch's the previous
+    output, zeros before the first step not masked. Keras 3.15 on JAX wrote fixtures/keras3.15-jax/masked_states.keras
+    (a mask given as `mask=` with initial states): built for JAX the module gives its outputs, built as TensorFlow
+    computes the rows that start with padding differ."""
+    io = np.load(FIXTURES / "keras3.15-jax" / "io.npz")
+    path = str(FIXTURES / "keras3.15-jax" / "masked_states.keras")
+    inputs = [torch.from_numpy(io[f"masked_states_in{index}"]) for index in range(2)]
+    expected = [io[f"masked_states_out{index}"] for index in range(2)]
+    with torch.no_grad():
+        on_jax = converter.to_torch(path, keras_backend="jax")(*inputs)
+        assumed = converter.to_torch(path)(*inputs)
+    for got, want in zip(on_jax, expected):
+        np.testing.assert_allclose(got.numpy(), want, atol=1e-5)
+    assert not np.allclose(assumed[0].numpy(), expected[0], atol=1e-3)

@@ -249,10 +249,15 @@ def direction(e: Emitter, kind: str, x: str, suffix: str, options: dict[str, Any
     bias_hh = f"{module}.bias_hh_l0{suffix}" if biased else "None"
     activation = config.get("activation", "tanh")
     recurrent = config.get("recurrent_activation", "sigmoid")
+    # Keras 3's loop over time on JAX outputs the state a masked step keeps, where the others output the previous
+    # output: the same after the first step not masked, the initial state (not zeros) before it
+    from_state = bool(mask and states and e.keras_major == 3 and e.backend in ("jax", "numpy")
+                      and not options.get("unroll"))
     return (f"{e.helper('keras_rnn')}({x}, {literal(kind)}, {module}.weight_ih_l0{suffix}, "
             f"{module}.weight_hh_l0{suffix}, {bias}, {bias_hh}, {_function(e, activation)}, "
             f"{_function(e, recurrent)}, {literal(bool(options.get('reset_after', True)))}, {mask or 'None'}"
-            + "".join(f", {state}" for state in states or []) + (", zero_masked=True" if zero_masked else "") + ")")
+            + "".join(f", {state}" for state in states or []) + (", zero_masked=True" if zero_masked else "")
+            + (", masked_state_out=True" if from_state else "") + ")")
 
 
 def unrolled_zeros(e: Emitter, options: dict[str, Any], zero_masked: bool, backwards: bool) -> str:

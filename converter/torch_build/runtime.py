@@ -203,7 +203,7 @@ def carried_state(store: dict, key: str, x: torch.Tensor, sizes: tuple) -> list:
 
 def keras_rnn(x: torch.Tensor, kind: str, weight_ih: torch.Tensor, weight_hh: torch.Tensor, bias_ih, bias_hh,
               activation, recurrent_activation, reset_after: bool, mask=None, h0=None, c0=None,
-              zero_masked: bool = False):
+              zero_masked: bool = False, masked_state_out: bool = False):
     """A Keras recurrent layer step by step, for what torch's nn.LSTM/GRU/RNN cannot do.
 
     Weights are in torch's layout and gate order (as converted). Masked steps keep the
@@ -211,13 +211,14 @@ def keras_rnn(x: torch.Tensor, kind: str, weight_ih: torch.Tensor, weight_hh: to
     step not masked, even when an initial state h0 is given (Keras's own rnn loop starts its
     outputs from zeros, its states from h0 and c0; zeros when None). With `zero_masked` (Keras's
     zero_output_for_mask, which Bidirectional sets when it returns sequences) a masked step
-    outputs zeros instead. Returns (outputs, last state h, last state c); the last output is outputs[:, -1].
+    outputs zeros instead; with `masked_state_out` (Keras 3 on JAX) the state h it keeps, which is h0 before the
+    first step not masked. Returns (outputs, last state h, last state c); the last output is outputs[:, -1].
     """
     batch, steps = x.shape[0], x.shape[1]
     units = weight_hh.shape[1]
     h = x.new_zeros(batch, units) if h0 is None else h0
     c = x.new_zeros(batch, units) if c0 is None else c0
-    output = x.new_zeros(batch, units)
+    output = h if masked_state_out else x.new_zeros(batch, units)
     outputs = []
     for t in range(steps):
         gates_x = x[:, t] @ weight_ih.T + (bias_ih if bias_ih is not None else 0)
