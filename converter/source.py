@@ -33,7 +33,7 @@ MODULE_NAMES = frozenset({
     "keras_int8_inputs", "time_distributed", "integer_lookup", "squeezed_one_hot", "center_crop",
     "float32_quotient", "aspect_crop", "aspect_pad", "keras_dot", "masked_mean", "mirror_pad", "edge_pad",
     "keras3_masked_merge", "depth_to_space", "space_to_depth", "Weight", "LocallyConnected", "EinsumDense",
-    "Normalization",
+    "Normalization", "carried_state",
 })
 #: Attributes of torch.nn.Module (torch 2.x) and of generated modules: a layer must not shadow them.
 MODULE_ATTRIBUTES = frozenset({
