@@ -216,3 +216,45 @@ def test_the_exported_model_carries_and_resets_states(tmp_path):
             assert np.abs(np.asarray(loaded(x, training=False)) - got).max() <= LAYER_ATOL, round_
         reset_keras(loaded)
         module.reset_states()
+
+
+def random_stateful(seed: int, keras3: bool):
+    """A random stateful recurrent layer (sometimes Bidirectional, unrolled, masked, returning states, with other
+    activations, followed by a second stateful layer), its input shape and whether it takes token ids."""
+    rng = np.random.default_rng(seed)
+    kind = str(rng.choice(["LSTM", "GRU", "SimpleRNN"]))
+    bidirectional = bool(rng.random() < 0.3)
+    options = {"stateful": True, "return_sequences": bool(rng.random() < 0.5), "unroll": bool(rng.random() < 0.3),
+               "go_backwards": not bidirectional and bool(rng.random() < 0.3)}
+    if rng.random() < 0.4:
+        options["activation"] = str(rng.choice(["relu", "sigmoid", "tanh"]))
+    if kind != "SimpleRNN" and rng.random() < 0.3:
+        options["recurrent_activation"] = str(rng.choice(["hard_sigmoid", "sigmoid"]))
+    if kind == "GRU" and rng.random() < 0.3:
+        options["reset_after"] = False
+    if keras3 and not bidirectional and rng.random() < 0.3:
+        options["zero_output_for_mask"] = True
+    masked, second = bool(rng.random() < 0.5), bool(rng.random() < 0.4)
+    returns_state = not bidirectional and not second and bool(rng.random() < 0.3)
+    merge_mode = str(rng.choice(["concat", "sum", "mul", "ave"]))
+    steps = int(rng.integers(2, 6))
+
+    def body(keras, x):
+        x = keras.layers.Embedding(7, 3, mask_zero=True)(x) if masked else x
+        layer = getattr(keras.layers, kind)(int(rng.integers(1, 5)), return_state=returns_state, **options)
+        if bidirectional:
+            layer = keras.layers.Bidirectional(layer, merge_mode=merge_mode)
+        y = layer(x)
+        if second and options["return_sequences"]:
+            y = keras.layers.GRU(2, stateful=True)(y)
+        return y
+
+    return body, (steps,) if masked else (steps, 3), masked
+
+
+@pytest.mark.parametrize("writer", ["keras3.keras", "keras2.h5"])
+@pytest.mark.parametrize("seed", range(8))
+def test_random_stateful_layers_carry_their_states_as_keras(tmp_path, writer, seed):
+    body, shape, masked = random_stateful(seed, writer.startswith("keras3"))
+    check(tmp_path, writer, lambda keras: functional(keras, shape, body, "int32" if masked else "float32"),
+          batches(shape, seed=seed, integers=7 if masked else None))
