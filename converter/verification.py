@@ -22,7 +22,8 @@ from .dependencies import require_keras, require_torch
 from .errors import ArgumentError, ReadError, VerificationError
 from .graph import ModelGraph
 from .hugging_face import refuse_module
-from .keras_side import check_loadable, keras_call, keras_layer_outputs, load_keras_model, verification_notes
+from .keras_probes import keras_layer_outputs
+from .keras_side import check_loadable, keras_call, load_keras_model, verification_notes
 from .kinds.forward import is_image_rank
 from .loading import warn_if_training
 from .modeling import module_from_graph, refuse_graphless

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import converter
-from layer_harness import LAYER_ATOL, WRITERS, keras_module, saved_model
+from layer_harness import LAYER_ATOL, WRITERS, keras_module, randomize, saved_model
 
 BATCH = 3
 
@@ -258,3 +258,19 @@ def test_random_stateful_layers_carry_their_states_as_keras(tmp_path, writer, se
     body, shape, masked = random_stateful(seed, writer.startswith("keras3"))
     check(tmp_path, writer, lambda keras: functional(keras, shape, body, "int32" if masked else "float32"),
           batches(shape, seed=seed, integers=7 if masked else None))
+
+
+def test_verify_per_layer_of_a_sequential_runs_each_stateful_layer_once_per_probe(tmp_path):
+    """A Keras 3 Sequential's layer.output is another call of the layer than the one the next layer reads: one probe
+    model over every layer.output ran each stateful GRU twice, and compared the second call's output (0.38 off)."""
+    keras = keras_module("keras3.keras")
+    model = keras.Sequential([keras.Input(batch_shape=(1, None, 6)),
+                              keras.layers.GRU(5, return_sequences=True, stateful=True, name="first"),
+                              keras.layers.GRU(4, return_sequences=True, stateful=True, name="second"),
+                              keras.layers.Dense(3, name="head")])
+    randomize(model, seed=3)
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    report = converter.verify(path, per_layer=True)
+    assert report.ok, report.to_text()
+    assert [layer.name for layer in report.layers] == ["first", "second", "head"]
