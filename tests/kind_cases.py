@@ -348,6 +348,13 @@ CASES: list[Case] = [
     *[single("Resizing", f"resizing_pad_to_aspect_{name}", shape, lambda k, target=target: k.layers.Resizing(
         *target, pad_to_aspect_ratio=True, fill_value=0.5), keras2=False) for name, shape, target in (
             ("wider", (5, 12, 3), (4, 4)), ("taller", (11, 6, 2), (3, 5)))],
+    # Keras 3's channels_first: (N, C, H, W) resized as it is (refused before)
+    *[single("Resizing", f"resizing_channels_first_{name}", shape, lambda k, options=options: k.layers.Resizing(
+        data_format="channels_first", **options), keras2=False) for name, shape, options in (
+            ("bilinear", (3, 5, 6), {"height": 8, "width": 4}),
+            ("nearest_crop", (2, 5, 12), {"height": 4, "width": 4, "interpolation": "nearest",
+                                          "crop_to_aspect_ratio": True}),
+            ("pad", (2, 11, 6), {"height": 3, "width": 5, "pad_to_aspect_ratio": True, "fill_value": 0.5}))],
     *[single("RandomCrop", f"random_crop_{name}", shape, lambda k, target=target: k.layers.RandomCrop(*target),
              keras3=False) for name, shape, target in (
         ("wider", (6, 13, 3), (4, 4)), ("taller", (12, 5, 2), (5, 3)), ("smaller", (3, 4, 2), (6, 5)))],

@@ -10,7 +10,7 @@ import math
 from typing import Any, Callable, Sequence
 
 from . import operations as op
-from .forward import CHANNELS_FIRST, Emitter, Value, literal, ran_on_torch
+from .forward import CHANNELS_FIRST, KERAS, Emitter, Value, literal, ran_on_torch
 from .ops_numpy import operands
 from .registry import Kind, register
 
@@ -59,8 +59,7 @@ def resized(e: Emitter, x: Any, size: Sequence[int]) -> Value:
     interpolation = config.choice("interpolation", ("bilinear", "nearest", "bicubic", "lanczos3", "lanczos5",
                                                     "area"), "bilinear")
     flags = ["antialias"] if config.bool("antialias", False) else []
-    if config.get("data_format") not in (None, "channels_last"):
-        raise e.unsupported("resize of channels-first images is not built yet")
+    data_format = config.choice("data_format", ("channels_last", "channels_first"), "channels_last")
     crop, pad = config.bool("crop_to_aspect_ratio", False), config.bool("pad_to_aspect_ratio", False)
     if crop and pad:
         raise e.unsupported("crop_to_aspect_ratio and pad_to_aspect_ratio together (Keras refuses them)")
@@ -72,27 +71,31 @@ def resized(e: Emitter, x: Any, size: Sequence[int]) -> Value:
         raise e.unsupported(f"pad_to_aspect_ratio as Keras {e.keras_version[0]}.{e.keras_version[1]} on torch pads: "
                             "onto a canvas larger than the aspect ratio, the image not centred (3.0 to 3.8), is not "
                             "built")
-    return resized_images(e, x, size, interpolation, flags, window=window, fill=config.float("fill_value", 0.0))
+    return resized_images(e, x, size, interpolation, flags, window=window, fill=config.float("fill_value", 0.0),
+                          channels_first=data_format == "channels_first")
 
 
 def resized_images(e: Emitter, x: Any, size: Sequence[int], interpolation: str, flags: Sequence[str],
-                   align_corners: bool = False, window: str | None = None, fill: float = 0.0) -> Value:
+                   align_corners: bool = False, window: str | None = None, fill: float = 0.0,
+                   channels_first: bool = False) -> Value:
     """Channels-last images resized as TensorFlow resizes them (half-pixel centres, or bilinear with the corner
     pixels aligned; no antialiasing): bilinear or nearest; other methods and `flags` (antialias, ...) are refused
     by name. `window` "crop" first takes the largest centred window of the target's aspect ratio (Keras's
-    crop_to_aspect_ratio, TensorFlow's smart_resize), "pad" pads to that ratio with `fill` (pad_to_aspect_ratio)."""
+    crop_to_aspect_ratio, TensorFlow's smart_resize), "pad" pads to that ratio with `fill` (pad_to_aspect_ratio).
+    `channels_first`: Keras's own tensor is (N, C, H, W) (data_format="channels_first"), resized as it is."""
     if interpolation not in ("bilinear", "nearest") or flags:
         raise e.unsupported(f"resize with {interpolation} {' '.join(flags)} is not built (bilinear and nearest are)")
     if not isinstance(x, Value) or x.rank != 4:
         raise e.unsupported("resize of something other than a batch of images")
-    images = e.convert(x, CHANNELS_FIRST)
+    layout = KERAS if channels_first else CHANNELS_FIRST  # F.interpolate's (N, C, H, W), either way
+    images = e.convert(x, layout)
     if window == "crop":  # Keras 3 keeps a window of at least one pixel, tf.keras's may be empty
         images = f"{e.helper('aspect_crop')}({images}, {size[0]}, {size[1]}, {literal(e.keras_major >= 3)})"
     elif window == "pad":
         ones_left = ran_on_torch(e) and e.keras_version < TORCH_ASPECT_PAD_FILLED_FROM
         images = f"{e.helper('aspect_pad')}({images}, {size[0]}, {size[1]}, {literal(fill)}, {literal(ones_left)})"
     mode = f"'bilinear', align_corners={align_corners}" if interpolation == "bilinear" else "'nearest-exact'"
-    return Value(f"F.interpolate({images}, size={literal(size)}, mode={mode})", CHANNELS_FIRST, 4)
+    return Value(f"F.interpolate({images}, size={literal(size)}, mode={mode})", layout, 4)
 
 
 def norm(e: Emitter) -> Value:

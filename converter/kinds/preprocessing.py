@@ -42,7 +42,8 @@ def random_crop(e: Emitter) -> Value:
 
 
 register(Kind("keras.layers.Resizing", forward=resizing, description="no weights; TensorFlow's resize",
-              tested="bilinear and nearest, up and down, cropped or padded to the aspect ratio"))
+              tested="bilinear and nearest, up and down, cropped or padded to the aspect ratio, Keras 3's "
+                     "channels_first"))
 register(Kind("keras.layers.RandomCrop", forward=random_crop, description="no weights; tf.keras: the centred "
               "window of its aspect ratio, resized (TensorFlow's smart_resize)",
               tested="wider, taller and smaller images (tf.keras)"))
