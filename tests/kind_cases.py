@@ -362,6 +362,9 @@ CASES: list[Case] = [
     # images smaller than the window on one axis or both: resized to it (smart_resize), not cropped
     single("CenterCrop", "center_crop_shorter", (3, 9, 2), lambda k: k.layers.CenterCrop(5, 4)),
     single("CenterCrop", "center_crop_smaller", (2, 3, 1), lambda k: k.layers.CenterCrop(6, 5)),
+    *[single("CenterCrop", f"center_crop_channels_first_{name}", shape, lambda k, size=size: k.layers.CenterCrop(
+        *size, data_format="channels_first"), keras2=False) for name, shape, size in (
+            ("crop", (3, 8, 7), (5, 4)), ("smaller", (2, 3, 9), (5, 4)))],
     *[Case("keras.layers.CategoryEncoding", f"category_encoding_{mode}", lambda k, mode=mode, length=length:
            on_tokens(k, (length,), k.layers.CategoryEncoding(num_tokens=6, output_mode=mode)), ((length,),),
            vocabulary=6) for mode, length in (("multi_hot", 4), ("count", 4), ("one_hot", 1))],

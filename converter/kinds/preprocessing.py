@@ -22,12 +22,15 @@ def resizing(e: Emitter) -> Value:
 
 def center_crop(e: Emitter) -> Value:
     x = e.inputs[0]
-    if x.rank != 4 or e.config.get("data_format") not in (None, "channels_last"):
-        raise e.unsupported("CenterCrop of something other than a batch of channels-last images is not built yet")
+    if x.rank != 4:
+        raise e.unsupported("CenterCrop of something other than a batch of images is not built yet")
+    # center_crop() takes (N, C, H, W): Keras's own tensor for channels_first (Keras 3), else the permuted one
+    layout = KERAS if e.config.choice("data_format", ("channels_last", "channels_first"),
+                                      "channels_last") == "channels_first" else CHANNELS_FIRST
     height, width = e.config.int("height", minimum=1), e.config.int("width", minimum=1)
     at_least_one = e.keras_major >= 3  # smart_resize's window: Keras 3 keeps a pixel at least, tf.keras's may be empty
-    return Value(f"{e.helper('center_crop')}({e.convert(x, CHANNELS_FIRST)}, {height}, {width}, "
-                 f"{literal(at_least_one)})", CHANNELS_FIRST, 4)
+    return Value(f"{e.helper('center_crop')}({e.convert(x, layout)}, {height}, {width}, {literal(at_least_one)})",
+                 layout, 4)
 
 
 def random_crop(e: Emitter) -> Value:
@@ -48,7 +51,7 @@ register(Kind("keras.layers.RandomCrop", forward=random_crop, description="no we
               "window of its aspect ratio, resized (TensorFlow's smart_resize)",
               tested="wider, taller and smaller images (tf.keras)"))
 register(Kind("keras.layers.CenterCrop", forward=center_crop, description="no weights; the centre window, or "
-              "images smaller than it resized (smart_resize)", tested="even and odd margins, smaller images"))
+              "images smaller than it resized (smart_resize)", tested="even and odd margins, smaller images, Keras 3's channels_first"))
 
 
 #: from which Keras 3 a one_hot CategoryEncoding drops a trailing axis of 1 first (numerical_utils from 3.4; 3.0 to
