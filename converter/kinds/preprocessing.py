@@ -51,7 +51,8 @@ register(Kind("keras.layers.RandomCrop", forward=random_crop, description="no we
               "window of its aspect ratio, resized (TensorFlow's smart_resize)",
               tested="wider, taller and smaller images (tf.keras)"))
 register(Kind("keras.layers.CenterCrop", forward=center_crop, description="no weights; the centre window, or "
-              "images smaller than it resized (smart_resize)", tested="even and odd margins, smaller images, Keras 3's channels_first"))
+              "images smaller than it resized (smart_resize)",
+              tested="even and odd margins, smaller images, Keras 3's channels_first"))
 
 
 #: from which Keras 3 a one_hot CategoryEncoding drops a trailing axis of 1 first (numerical_utils from 3.4; 3.0 to
