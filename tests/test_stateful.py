@@ -92,13 +92,15 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("writer", list(WRITERS))
-@pytest.mark.parametrize("case", sorted(CASES))
+#: Keras 3 cannot load its own .h5 of a mask made in the graph ("Unknown layer: 'NotEqual'")
+PAIRS = [(case, writer) for case in sorted(CASES) for writer in WRITERS
+         if not (case.startswith("masked") and writer == "keras3.h5")]
+
+
+@pytest.mark.parametrize("case, writer", PAIRS)
 def test_stateful_layers_carry_their_states_as_keras(tmp_path, writer, case):
     body, shape = CASES[case]
     integers = 9 if case.startswith("masked") else None
-    if integers and writer == "keras3.h5":
-        pytest.skip("Keras 3 cannot load its own .h5 of a mask made in the graph (Unknown layer: 'NotEqual')")
     check(tmp_path, writer, lambda keras: functional(keras, shape, body, "int32" if integers else "float32"),
           batches(shape, integers=integers))
 
