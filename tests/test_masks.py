@@ -51,6 +51,13 @@ LAYERS = {
     "RandomContrast": lambda L, e, e2, r: L.RandomContrast(0.3, name="under_test")(e),
     "RandomZoom": lambda L, e, e2, r: L.RandomZoom(0.3, name="under_test")(e),
 }
+#: Keras 3 only: SpectralNormalization (not supports_masking) returns its wrapped layer's output tensor itself, with
+#: the mask that layer's call gave it (a Dense passes its input's on, a Conv1D none): tf_keras cannot build it
+KERAS3_LAYERS = {
+    "SpectralNormalization(Dense)": lambda L, e, e2, r: L.SpectralNormalization(L.Dense(4), name="under_test")(e),
+    "SpectralNormalization(Conv1D)": lambda L, e, e2, r: L.SpectralNormalization(
+        L.Conv1D(4, 3, padding="same"), name="under_test")(e),
+}
 #: merges that fill masked steps in Keras 3 before merging (ones, or the merge so far): their own output is
 #: compared too, below, where the LSTM after them would skip those steps
 FILLING_MERGES = {
@@ -73,6 +80,11 @@ def masked_model(keras, layer):
 @pytest.mark.parametrize("case", sorted(LAYERS))
 def test_a_mask_through_a_layer_matches_keras(tmp_path, writer, case):
     check(tmp_path, writer, lambda keras: masked_model(keras, LAYERS[case]), [IDS, OTHER_IDS, FLOATS])
+
+
+@pytest.mark.parametrize("case", sorted(KERAS3_LAYERS))
+def test_a_mask_through_a_keras3_layer_matches_keras(tmp_path, case):
+    check(tmp_path, "keras3", lambda keras: masked_model(keras, KERAS3_LAYERS[case]), [IDS, OTHER_IDS, FLOATS])
 
 
 @pytest.mark.parametrize("writer", ["keras3", "keras2"])

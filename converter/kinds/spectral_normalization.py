@@ -13,6 +13,7 @@ from ..conversion import LayerConversion
 from ..graph import Layer
 from ..layouts import Layout
 from .forward import Emitter, Value, same
+from .masks import carried
 from .registry import Kind, register, wrapped_kind, wrapped_variables
 from .rules import Context, Variable, wrapped
 
@@ -67,8 +68,12 @@ def forward(e: Emitter) -> Value | list[Value]:
     for line in step.statements:
         e.statement(line)
     if wrapped(e.config)[0] == "Embedding" and isinstance(value, Value):  # Keras casts to the ids' dtype
-        value = same(value, f"{value.expr}.to({e.inputs[0].expr}.dtype)")
-    return value
+        return same(value, f"{value.expr}.to({e.inputs[0].expr}.dtype)")  # a new tensor: no mask
+    # Keras returns the wrapped layer's output tensor itself (its cast to the input's dtype is no change): the mask
+    # the wrapped layer's call gave that tensor stays on it (a Dense passes its input's on), though the wrapper
+    # does not support masking
+    return carried(found.name, e.keras_major, step.inputs, value if isinstance(value, list) else [value],
+                   step.returns_input)
 
 
 register(Kind(
