@@ -168,6 +168,12 @@ def ran_on_torch(e: SavedBy) -> bool:
     return e.keras_major == 3 and e.backend == "torch"
 
 
+def ran_on_jax(e: SavedBy) -> bool:
+    """Whether Keras 3 ran this model on its JAX backend (or NumPy's, whose recurrent loops are JAX's): the file or
+    keras_backend says so."""
+    return e.keras_major == 3 and e.backend in ("jax", "numpy")
+
+
 def torch_changes_input(e: SavedBy, until: tuple[int, int]) -> bool:
     """Whether the file's Keras changed a layer's input tensor in place: Keras 3 before `until` on its torch backend
     (torch_build/in_place.py; TensorFlow's and JAX's tensors cannot change)."""

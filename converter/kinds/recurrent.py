@@ -20,7 +20,7 @@ from ..graph import Layer
 from ..layouts import Chain, Layout, Transform, permutation
 from ..regroupings import CudnnGateBlocks, GateReorder, Half, TakeRow
 from ..conversion import LayerConversion, TargetTensor, TorchModule
-from .forward import KERAS, Emitter, Value, activation, literal, require_weights
+from .forward import KERAS, Emitter, Value, activation, literal, ran_on_jax, require_weights
 from .registry import Kind, register
 from .rules import Context, Variable, created, expect_shape, numbered, to_torch
 from .stateful import carried_in, carried_out
@@ -251,8 +251,7 @@ def direction(e: Emitter, kind: str, x: str, suffix: str, options: dict[str, Any
     recurrent = config.get("recurrent_activation", "sigmoid")
     # Keras 3's loop over time on JAX outputs the state a masked step keeps, where the others output the previous
     # output: the same after the first step not masked, the initial state (not zeros) before it
-    from_state = bool(mask and states and e.keras_major == 3 and e.backend in ("jax", "numpy")
-                      and not options.get("unroll"))
+    from_state = bool(mask and states and ran_on_jax(e) and not options.get("unroll"))
     return (f"{e.helper('keras_rnn')}({x}, {literal(kind)}, {module}.weight_ih_l0{suffix}, "
             f"{module}.weight_hh_l0{suffix}, {bias}, {bias_hh}, {_function(e, activation)}, "
             f"{_function(e, recurrent)}, {literal(bool(options.get('reset_after', True)))}, {mask or 'None'}"
@@ -273,7 +272,7 @@ def unrolled_zeros(e: Emitter, options: dict[str, Any], zero_masked: bool, backw
         return "none"
     if not options.get("unroll"):
         return "steps"
-    if e.keras_major == 3 and e.backend in ("jax", "numpy"):
+    if ran_on_jax(e):
         return "none"
     return "input_order" if backwards and options["return_sequences"] else "steps"
 
