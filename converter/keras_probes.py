@@ -34,7 +34,8 @@ def keras_layer_outputs(model: Any, inputs: list[np.ndarray]) -> tuple[dict[str,
     for name, candidates in zip(names, probes):
         for candidate in candidates:
             try:
-                reset_states(model)
+                if stateful:
+                    reset_states(model)
                 found[name] = keras_call(keras.Model(model.inputs, candidate), inputs)[0]
                 break
             except Exception:

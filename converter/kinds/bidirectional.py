@@ -108,9 +108,9 @@ def forward(e: Emitter) -> Value | list[Value]:
     kind = CUDNN.get(kind, kind)  # a CuDNN layer computes as the layer it stands for
     per_direction = 2 if kind == "LSTM" else 1
     states = initial_states(e, f"Bidirectional({kind})", 2 * per_direction, policy=inner)
-    stateful = inner.bool("stateful", False)  # each direction carries its own states (the forward's first)
-    if stateful:
-        states = carried_in(e, x, [int(units)] * 2 * per_direction, states)
+    store = None  # the dict a stateful layer keeps its states in: each direction's, the forward's first
+    if inner.bool("stateful", False):
+        store, states = carried_in(e, x, [int(units)] * 2 * per_direction, states)
     forward_states, backward_states = states[:per_direction], states[per_direction:]
     forward_values, backward_values = e.variable("forward"), e.variable("backward")
     final = [e.variable(name) for name in ("forward_h", "forward_c", "backward_h", "backward_c")]
@@ -136,8 +136,8 @@ def forward(e: Emitter) -> Value | list[Value]:
         final = [f"{h}[0]", f"{c}[0]", f"{h}[1]", f"{c}[1]"]
         e.statement(f"{forward_values}, {backward_values} = {both}[..., :{int(units)}], {both}[..., {int(units)}:]")
     finals = [final[index] for index in ((0, 1, 2, 3) if kind == "LSTM" else (0, 2))]
-    if stateful:
-        carried_out(e, finals)
+    if store is not None:
+        carried_out(e, store, finals)
     returned_states = [Value(state, KERAS, 2, dtype=dtype) for state in finals]
     returned_states = returned_states if options["return_state"] else []
     if options["return_sequences"]:

@@ -308,9 +308,9 @@ def recurrent_forward(e: Emitter, class_name: str, config: Config) -> Value | li
     mask = e.mask()
     count = 2 if class_name == "LSTM" else 1
     states = initial_states(e, class_name, count)
-    stateful = config.bool("stateful", False)
-    if stateful:
-        states = carried_in(e, x, [int(conversion.module.arguments["hidden_size"])] * count, states)
+    store = None  # the dict a stateful layer keeps its states in
+    if config.bool("stateful", False):
+        store, states = carried_in(e, x, [int(conversion.module.arguments["hidden_size"])] * count, states)
     input_mask = mask
     if options["go_backwards"]:
         x = f"{x}.flip(1)"
@@ -333,8 +333,8 @@ def recurrent_forward(e: Emitter, class_name: str, config: Config) -> Value | li
             e.statement(f"{outputs}, {h} = {e.attribute}({x}{hx})")
             h = f"{h}[-1]"
         last = h
-    if stateful:
-        carried_out(e, [h, c] if class_name == "LSTM" else [h])
+    if store is not None:
+        carried_out(e, store, [h, c] if class_name == "LSTM" else [h])
     result = Value(outputs, KERAS, 3, e.previous_mask()) if options["return_sequences"] else Value(last, KERAS, 2)
     if config.bool("return_state", False):
         returned = [Value(h, KERAS, 2)] + ([Value(c, KERAS, 2)] if class_name == "LSTM" else [])

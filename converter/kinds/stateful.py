@@ -13,23 +13,25 @@ from ..source import literal
 from .forward import Emitter
 
 
-def carried_in(e: Emitter, x: str, sizes: list[int], given: list[str]) -> list[str]:
-    """The states a stateful layer's call starts from (expressions): Keras 3 starts from `given` (the call's
-    `initial_state`) when there are any, else from the carried ones. `x`: the call's input, for the batch size."""
+def carried_in(e: Emitter, x: str, sizes: list[int], given: list[str]) -> tuple[str, list[str]]:
+    """The dict the layer keeps its states in, and the states its call starts from (expressions): Keras 3 starts
+    from `given` (the call's `initial_state`) when there are any, else from the carried ones. `x`: the call's
+    input, for the batch size."""
     store = e.carried_states()
     if given:
         if e.keras_major < 3:  # tf.keras's RNN._process_inputs: the carried states once any is non-zero
             raise e.unsupported("stateful=True and called with initial_state: tf.keras starts from the carried state "
                                 "once it is non-zero, Keras 2.2 from the given one, and the file does not tell "
                                 "which Keras runs it")
-        return given
+        return store, given
     carried = e.variable("carried")
     e.statement(f"{carried} = {e.helper('carried_state')}({store}, {literal(e.layer.name)}, {x}, "
                 f"{literal(tuple(sizes))})")
-    return [f"{carried}[{index}]" for index in range(len(sizes))]
+    return store, [f"{carried}[{index}]" for index in range(len(sizes))]
 
 
-def carried_out(e: Emitter, finals: list[str]) -> None:
-    """Keep the states the call ended with (Keras assigns them to its state variables) for the next call."""
+def carried_out(e: Emitter, store: str, finals: list[str]) -> None:
+    """Keep the states the call ended with in `store` (Keras assigns them to its state variables) for the next
+    call."""
     kept = ", ".join(f"{state}.detach()" for state in finals)
-    e.statement(f"self._carried_states[{literal(e.layer.name)}] = [{kept}]")
+    e.statement(f"{store}[{literal(e.layer.name)}] = [{kept}]")
