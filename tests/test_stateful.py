@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import converter
+from converter.keras_probes import reset_states
 from layer_harness import LAYER_ATOL, WRITERS, keras_module, randomize, saved_model
 
 BATCH = 3
@@ -26,16 +27,6 @@ def batches(shape, count=3, seed=5, integers=None):
     return [rng.normal(0, 1, (BATCH,) + tuple(shape)).astype("float32") for _ in range(count)]
 
 
-def reset_keras(model) -> None:
-    """Keras's reset of every stateful layer (tf.keras: Model.reset_states; Keras 3: each layer's reset_state)."""
-    if hasattr(model, "reset_states") and not hasattr(model, "_tracker"):
-        model.reset_states()
-        return
-    for layer in model._flatten_layers(include_self=False):
-        if getattr(layer, "stateful", False) and hasattr(layer, "reset_state"):
-            layer.reset_state()
-
-
 def as_list(outputs) -> list[np.ndarray]:
     outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
     return [np.asarray(output) for output in outputs]
@@ -51,7 +42,7 @@ def run_both(loaded, path: str, inputs: list[np.ndarray], layout: str) -> None:
             assert len(expected) == len(actual)
             for want, got in zip(expected, actual):
                 assert np.abs(want - got).max() <= LAYER_ATOL, (layout, round_, index)
-        reset_keras(loaded)
+        reset_states(loaded)
         module.reset_states()
 
 
@@ -59,7 +50,7 @@ def check(tmp_path, writer, build, inputs) -> None:
     loaded, path = saved_model(build, writer, tmp_path, seed=2)
     first = as_list(loaded(inputs[0], training=False))
     assert np.abs(first[0] - as_list(loaded(inputs[0], training=False))[0]).max() > 1e-3  # the state carries
-    reset_keras(loaded)
+    reset_states(loaded)
     for layout in ("torch", "keras"):
         run_both(loaded, path, inputs, layout)
 
@@ -216,7 +207,7 @@ def test_the_exported_model_carries_and_resets_states(tmp_path):
             with torch.no_grad():
                 got = module(torch.from_numpy(x)).numpy()
             assert np.abs(np.asarray(loaded(x, training=False)) - got).max() <= LAYER_ATOL, round_
-        reset_keras(loaded)
+        reset_states(loaded)
         module.reset_states()
 
 
