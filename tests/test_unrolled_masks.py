@@ -35,6 +35,19 @@ def test_an_unrolled_bidirectional_returning_sequences_matches_keras(tmp_path, w
         getattr(keras.layers, kind)(3, unroll=True, return_sequences=True), merge_mode=merge_mode)), [IDS])
 
 
+@pytest.mark.parametrize("writer", ["keras3", "keras2"])
+@pytest.mark.parametrize("kind, unrolled", itertools.product(KINDS, ["forward", "backward"]))
+def test_a_bidirectional_unrolling_one_direction_matches_keras(tmp_path, writer, kind, unrolled):
+    """A backward_layer of its own may unroll where the forward layer does not, or the other way round: each
+    direction zeroes its masked outputs as its own loop does."""
+    def layer(keras):
+        def recurrent(unroll, go_backwards=False):
+            return getattr(keras.layers, kind)(3, unroll=unroll, go_backwards=go_backwards, return_sequences=True)
+        return keras.layers.Bidirectional(recurrent(unrolled == "forward"),
+                                          backward_layer=recurrent(unrolled == "backward", go_backwards=True))
+    check(tmp_path, writer, masked(layer), [IDS])
+
+
 @pytest.mark.parametrize("kind, go_backwards, return_sequences",
                          itertools.product(KINDS, [False, True], [False, True]))
 def test_an_unrolled_layer_zeroing_masked_outputs_matches_keras(tmp_path, kind, go_backwards, return_sequences):
