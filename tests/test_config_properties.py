@@ -11,6 +11,7 @@ import ast
 import keyword
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -103,6 +104,19 @@ def test_any_config_is_refused_or_gives_safe_source(class_name, name, config, sh
     except ConverterError:
         return
     assert_safe(generated.source)
+
+
+@pytest.mark.parametrize("dims", [[None, 1], [1, "2"], [2, True], [[1], 2]])
+def test_a_permutation_of_other_than_axis_numbers_is_refused(dims):
+    """Found by mutating saved configs (a None among Permute's dims): sorting them raised a TypeError, a bug."""
+    config = model_config("Permute", "permute", {"dims": dims}, [3, 4], "model")
+    config["config"]["layers"][1]["module"] = "keras.layers"
+    root, inputs = parse_model(config, "<test>")
+    graph = ModelGraph(layers=root.children or [], source="<test>", format="keras-archive", keras_version="3.15.1",
+                       inputs=inputs, root=root)
+    tag_graph(graph)
+    with pytest.raises(ConverterError, match="dims"):
+        model_source(graph, convert_graph(graph), "torch")
 
 
 def test_names_the_generated_file_defines_are_reserved():

@@ -59,7 +59,8 @@ def reshape(e: Emitter) -> Value:
 def permute(e: Emitter) -> Value:
     value = e.config.get("dims")
     dims = tuple(value) if isinstance(value, (list, tuple)) else ()
-    if sorted(dims) != list(range(1, len(dims) + 1)) or not all(isinstance(d, int) for d in dims):
+    if not all(isinstance(d, int) and not isinstance(d, bool) for d in dims) \
+            or sorted(dims) != list(range(1, len(dims) + 1)):  # types first: sorted() compares them
         raise e.config.fail("dims", "a permutation of 1..rank-1", value)
     return Value(f"{e.arg(0, KERAS)}.permute(0, *{literal(dims)})", KERAS, len(dims) + 1)
 
