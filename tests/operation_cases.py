@@ -48,6 +48,37 @@ OPERATION_CASES: list[Case] = [
         positive(k, x))) for name, function in (("Sqrt", "sqrt"), ("Log", "log"), ("Log1p", "log1p"),
                                                 ("Reciprocal", "reciprocal"))],
     operation("Round", "op_round", SEQUENCE, lambda k, x: k.ops.round(x * 3.0)),
+    # more of numpy's elementwise functions, on inputs in their domains
+    *[operation(name, f"op_{function}", SEQUENCE, lambda k, x, function=function, scale=scale: getattr(k.ops, function)(
+        x * scale)) for name, function, scale in (
+        ("Arctan", "arctan", 3.0), ("Sinh", "sinh", 1.0), ("Cosh", "cosh", 1.0), ("Arcsinh", "arcsinh", 3.0),
+        ("Exp2", "exp2", 1.0), ("Trunc", "trunc", 3.0), ("Deg2rad", "deg2rad", 90.0), ("Rad2deg", "rad2deg", 0.02),
+        ("Cbrt", "cbrt", 5.0))],
+    *[operation(name, f"op_{function}", SEQUENCE, lambda k, x, function=function: getattr(k.ops, function)(
+        k.ops.tanh(x) * 0.9)) for name, function in (("Tan", "tan"), ("Arcsin", "arcsin"), ("Arccos", "arccos"),
+                                                     ("Arctanh", "arctanh"))],
+    operation("Erfinv", "op_erfinv", SEQUENCE, lambda k, x: k.ops.erfinv(k.ops.tanh(x) * 0.9), module="math"),
+    *[operation(name, f"op_{function}", SEQUENCE, lambda k, x, function=function: getattr(k.ops, function)(
+        positive(k, x))) for name, function in (("Log2", "log2"), ("Log10", "log10"))],
+    operation("Arccosh", "op_arccosh", SEQUENCE, lambda k, x: k.ops.arccosh(positive(k, x) + 0.5)),
+    # -inf where x <= 0 (log of relu), NaN there after subtracting it from itself; -0.0 has its sign bit set
+    operation("Isnan", "op_isnan", SEQUENCE, lambda k, x: k.ops.isnan(
+        k.ops.log(k.ops.relu(x)) - k.ops.log(k.ops.relu(x)))),
+    operation("Isinf", "op_isinf", SEQUENCE, lambda k, x: k.ops.isinf(k.ops.log(k.ops.relu(x)))),
+    operation("Isfinite", "op_isfinite", SEQUENCE, lambda k, x: k.ops.isfinite(k.ops.log(k.ops.relu(x)))),
+    operation("Signbit", "op_signbit", SEQUENCE, lambda k, x: k.ops.signbit(k.ops.minimum(x, 0.0))),
+    operation("NanToNum", "op_nan_to_num", SEQUENCE, lambda k, x: k.ops.nan_to_num(
+        k.ops.log(k.ops.relu(x)) - k.ops.log(k.ops.relu(x)), nan=1.5) + k.ops.nan_to_num(k.ops.log(k.ops.relu(x)),
+                                                                                        neginf=-3.0)),
+    operation("NanToNum", "op_nan_to_num_defaults", SEQUENCE, lambda k, x: k.ops.tanh(k.ops.nan_to_num(
+        k.ops.log(k.ops.relu(x))) * 1e-37)),  # the dtype's lowest finite value (1e-38 would be subnormal)
+    operation("LogicalXor", "op_logical_xor", SEQUENCE, lambda k, x: k.ops.logical_xor(x > 0, x < 0.5)),
+    operation("Arctan2", "op_arctan2", SEQUENCE, lambda k, x: k.ops.arctan2(x, 0.5) + k.ops.arctan2(-1.5, x)
+              + k.ops.arctan2(x, k.ops.flip(x, axis=1))),
+    operation("Hypot", "op_hypot", SEQUENCE, lambda k, x: k.ops.hypot(x, k.ops.flip(x, axis=1))),
+    operation("Logaddexp", "op_logaddexp", SEQUENCE, lambda k, x: k.ops.logaddexp(x, k.ops.flip(x, axis=1))),
+    operation("Logaddexp2", "op_logaddexp2", SEQUENCE, lambda k, x: k.ops.logaddexp2(x, 0.3)),
+    operation("Fmod", "op_fmod", SEQUENCE, lambda k, x: k.ops.fmod(x * 4.0, 1.5) + k.ops.fmod(-2.5, x + 3.0)),
     # reductions
     operation("Mean", "op_mean_image_axis1", IMAGE, lambda k, x: k.ops.mean(x, axis=1)),
     operation("Sum", "op_sum_keepdims", SEQUENCE, lambda k, x: k.ops.sum(x, axis=-1, keepdims=True)),
@@ -99,6 +130,18 @@ OPERATION_CASES: list[Case] = [
     operation("Gelu", "op_gelu", SEQUENCE, lambda k, x: k.ops.gelu(x) + k.ops.gelu(x, approximate=False), "nn"),
     operation("LeakyRelu", "op_leaky_relu", SEQUENCE, lambda k, x: k.ops.leaky_relu(x, 0.1), "nn"),
     operation("Elu", "op_elu", SEQUENCE, lambda k, x: k.ops.elu(x, alpha=0.5), "nn"),
+    operation("Celu", "op_celu", IMAGE, lambda k, x: k.ops.celu(x, alpha=0.5), "nn"),
+    operation("HardTanh", "op_hard_tanh", IMAGE, lambda k, x: k.ops.hard_tanh(x * 2.0), "nn"),
+    operation("Squareplus", "op_squareplus", SEQUENCE, lambda k, x: k.ops.squareplus(x, b=3), "nn"),
+    operation("HardShrink", "op_hard_shrink", SEQUENCE, lambda k, x: k.ops.hard_shrink(x, 0.3), "nn"),
+    operation("SoftShrink", "op_soft_shrink", SEQUENCE, lambda k, x: k.ops.soft_shrink(x, 0.4), "nn"),
+    operation("TanhShrink", "op_tanh_shrink", SEQUENCE, lambda k, x: k.ops.tanh_shrink(x), "nn"),
+    operation("Threshold", "op_threshold", IMAGE, lambda k, x: k.ops.threshold(x, 0.1, -2.0), "nn"),
+    operation("SparsePlus", "op_sparse_plus", SEQUENCE, lambda k, x: k.ops.sparse_plus(x * 2.0), "nn"),
+    # the halves along an axis of images (channels, then height): the axis follows the input layout
+    operation("Glu", "op_glu_image_channels", (4, 5, 6), lambda k, x: k.ops.glu(x), "nn"),
+    operation("Glu", "op_glu_image_axis1", IMAGE, lambda k, x: k.ops.glu(x, axis=1), "nn"),
+    operation("StopGradient", "op_stop_gradient", SEQUENCE, lambda k, x: k.ops.stop_gradient(x) * 2.0, "core"),
     operation("Softmax", "op_softmax", SEQUENCE, lambda k, x: k.ops.softmax(x, axis=1), "nn"),
     operation("LogSoftmax", "op_log_softmax", IMAGE, lambda k, x: k.ops.log_softmax(x), "nn"),
     operation("Erf", "op_erf", SEQUENCE, lambda k, x: k.ops.erf(x), "math"),

@@ -2,7 +2,8 @@
 functions in tf.keras (saved as TFOpLambda), with random axes (negative ones too), keepdims, modes and
 arguments, over the operations users write between layers: reshapes and axis moves, cumulative and
 statistical reductions, padding, tiling, sorting, gathering, splitting and stacking, matmul and einsum,
-clipping and powers, argmax cast back to float, one-hot, resizing, casts (to the dtype a tensor has: the
+clipping and powers, continuous elementwise functions and glu, argmax cast back to float, one-hot, resizing,
+casts (to the dtype a tensor has: the
 tensor itself, which keeps its Keras mask)."""
 from __future__ import annotations
 
@@ -15,7 +16,14 @@ from random_choices import Chooser, shape
 KERAS3_OPS = ["reshape", "swapaxes", "moveaxis", "cumsum", "clip", "power", "logsumexp", "std", "mean_axes", "tile",
               "repeat", "pad", "sort", "norm", "where", "matmul", "einsum", "split", "stack", "take", "top_k", "tril",
               "argmax", "one_hot", "log_softmax", "normalize", "rsqrt", "erf", "resize", "var", "prod", "max_axes",
-              "cast", "convert_to_tensor"]
+              "cast", "convert_to_tensor", "elementwise", "elementwise", "glu"]
+#: continuous elementwise functions (no jump a rounding difference could cross), each on inputs in its domain:
+#: bounded ones on tanh(x) * 0.9, fast-growing ones on tanh(x) * 2; those a Keras lacks are not drawn
+ELEMENTWISE = {"arctan": "x", "arcsinh": "x", "cbrt": "x", "celu": "x", "hard_tanh": "x", "squareplus": "x",
+               "soft_shrink": "x", "tanh_shrink": "x", "sparse_plus": "x", "stop_gradient": "x",
+               "sinh": "grows", "cosh": "grows", "exp2": "grows",
+               "tan": "bounded", "arcsin": "bounded", "arctanh": "bounded", "erfinv": "bounded",
+               "log2": "positive", "log10": "positive", "arctan2": "pair", "hypot": "pair", "logaddexp": "pair"}
 TF_OPS = ["reshape", "transpose", "cumsum", "clip", "power", "logsumexp", "std", "mean_axes", "tile", "pad", "sort",
           "norm", "where", "matmul", "split", "stack", "gather", "top_k", "argmax", "one_hot", "log_softmax",
           "l2_normalize", "rsqrt", "erf", "resize", "squared_difference", "divide_no_nan", "variance", "prod",
@@ -27,6 +35,8 @@ def random_op(c: Chooser, keras3: bool, ops: Any, x: Any, steps: list[str]) -> A
     dims = shape(x)
     rank = len(dims)
     name = c.choice(KERAS3_OPS if keras3 else TF_OPS)
+    if name == "elementwise":
+        name = f"elementwise {c.choice([function for function in ELEMENTWISE if hasattr(ops, function)] or ['erf'])}"
 
     def axis() -> int:  # an axis other than the batch's, positive or negative
         a = c.integer(1, rank)
@@ -107,6 +117,15 @@ def _keras3(c: Chooser, ops: Any, name: str, x: Any, dims: tuple[int, ...], a: i
         return ops.normalize(x, axis=a, order=c.choice([1, 2]))
     if name == "rsqrt":
         return ops.rsqrt(ops.abs(x) + 1.0)
+    if name.startswith("elementwise "):
+        function = name.split()[1]
+        domain = ELEMENTWISE.get(function, "x")
+        if domain == "pair":  # a second tensor of the same shape; arctan2's x > 0: no jump at the negative axis
+            return getattr(ops, function)(x, ops.abs(ops.flip(x, axis=a)) + 0.5)
+        operand = {"x": x, "grows": ops.tanh(x) * 2.0, "bounded": ops.tanh(x) * 0.9, "positive": ops.abs(x) + 0.5}
+        return getattr(ops, function)(operand[domain])
+    if name == "glu" and size % 2 == 0 and hasattr(ops, "glu"):
+        return ops.glu(x, axis=a)
     if name == "resize" and rank == 3:
         size = (c.integer(1, 2 * dims[0]), c.integer(1, 2 * dims[1]))
         return ops.image.resize(x, size, interpolation=c.choice(["bilinear", "nearest"]))

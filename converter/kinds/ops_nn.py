@@ -40,6 +40,37 @@ def elu(e: Emitter) -> Value:
     return op.elementwise(e, f"F.elu({{0}}, {literal(e.config.float('alpha', 1.0))})", operands(e, 1))
 
 
+def celu(e: Emitter) -> Value:
+    return op.elementwise(e, f"F.celu({{0}}, {literal(e.config.float('alpha', minimum=1e-30))})", operands(e, 1))
+
+
+def squareplus(e: Emitter) -> Value:
+    """(x + sqrt(x^2 + b)) / 2, as Keras computes it."""
+    b = literal(e.config.float("b", minimum=0.0))
+    return op.elementwise(e, f"(({{0}} + torch.sqrt(torch.square({{0}}) + {b})) / 2)", operands(e, 1))
+
+
+def shrink(function: str) -> Callable[[Emitter], Value]:
+    """hard_shrink and soft_shrink: their threshold is torch's lambd."""
+    return lambda e: op.elementwise(e, f"F.{function}({{0}}, {literal(e.config.float('threshold', minimum=0.0))})",
+                                    operands(e, 1))
+
+
+def threshold(e: Emitter) -> Value:
+    """x where x > threshold, else default_value (F.threshold's rule). Keras 3.9 recorded the two as
+    threshold_value and value."""
+    config = e.config
+    level = config.float("threshold_value" if "threshold_value" in config else "threshold")
+    value = config.float("value" if "value" in config else "default_value")
+    return op.elementwise(e, f"F.threshold({{0}}, {literal(level)}, {literal(value)})", operands(e, 1))
+
+
+def glu(e: Emitter) -> Value:
+    """The first half along `axis` times the sigmoid of the second (F.glu's order)."""
+    x, rank = op.keras_value(e, operands(e, 1)[0])
+    return Value(f"F.glu({x}, dim={e.config.int('axis', -1)})", KERAS, rank)
+
+
 def resize(e: Emitter) -> Value:
     """keras.ops.image.resize of images: bilinear (half-pixel centres) or nearest."""
     return resized(e, operands(e, 1)[0], e.config.ints("size", 2, minimum=1))
@@ -139,6 +170,13 @@ def convert_to_tensor(e: Emitter) -> Value:
 FORWARDS: dict[str, Callable[[Emitter], Any]] = {
     **{f"nn.{name}": activation(template) for name, template in ACTIVATIONS.items()},
     "nn.Gelu": gelu, "nn.LeakyRelu": leaky_relu, "nn.Elu": elu,
+    "nn.Celu": celu, "nn.Squareplus": squareplus, "nn.HardShrink": shrink("hardshrink"),
+    "nn.SoftShrink": shrink("softshrink"), "nn.Threshold": threshold, "nn.Glu": glu,
+    "nn.HardTanh": activation("F.hardtanh({0})"), "nn.TanhShrink": activation("F.tanhshrink({0})"),
+    # 0 up to -1, x from 1, (x + 1)^2 / 4 between: Keras's formula
+    "nn.SparsePlus": activation("torch.where({0} <= -1, 0.0, torch.where({0} >= 1, {0}, torch.square({0} + 1) / 4))"),
+    "math.Erfinv": activation("torch.erfinv({0})"),
+    "core.StopGradient": activation("{0}.detach()"),  # the value itself: gradients stop in the module too
     "nn.Softmax": lambda e: op.softmax(e, "softmax", operands(e, 1)[0], e.config.get("axis", -1)),
     "nn.LogSoftmax": lambda e: op.softmax(e, "log_softmax", operands(e, 1)[0], e.config.get("axis", -1)),
     "math.Erf": activation("torch.erf({0})"), "math.Rsqrt": activation("torch.rsqrt({0})"),

@@ -22,12 +22,26 @@ BINARY = {
     "Less": "({0} < {1})", "LessEqual": "({0} <= {1})",
     "LogicalAnd": "torch.logical_and({0}, {1})", "LogicalOr": "torch.logical_or({0}, {1})",
 }
+#: binary operations torch takes tensors for: a number on either side becomes a 0-d tensor. fmod is C's (the
+#: dividend's sign), as Keras computes it (sign(x1) * floormod(|x1|, |x2|) on TensorFlow)
+TENSOR_BINARY = {
+    "LogicalXor": "torch.logical_xor({0}, {1})", "Arctan2": "torch.atan2({0}, {1})", "Hypot": "torch.hypot({0}, {1})",
+    "Logaddexp": "torch.logaddexp({0}, {1})", "Logaddexp2": "torch.logaddexp2({0}, {1})",
+    "Fmod": "torch.fmod({0}, {1})",
+}
 UNARY = {
     "Negative": "(-{0})", "Absolute": "torch.abs({0})", "Square": "torch.square({0})", "Sqrt": "torch.sqrt({0})",
     "Exp": "torch.exp({0})", "Log": "torch.log({0})", "Log1p": "torch.log1p({0})", "Expm1": "torch.expm1({0})",
     "Sign": "torch.sign({0})", "Floor": "torch.floor({0})", "Ceil": "torch.ceil({0})", "Sin": "torch.sin({0})",
     "Cos": "torch.cos({0})", "Tanh": "torch.tanh({0})", "Reciprocal": "torch.reciprocal({0})",
     "LogicalNot": "torch.logical_not({0})",
+    "Tan": "torch.tan({0})", "Arcsin": "torch.asin({0})", "Arccos": "torch.acos({0})", "Arctan": "torch.atan({0})",
+    "Sinh": "torch.sinh({0})", "Cosh": "torch.cosh({0})", "Arcsinh": "torch.asinh({0})",
+    "Arccosh": "torch.acosh({0})", "Arctanh": "torch.atanh({0})", "Log2": "torch.log2({0})",
+    "Log10": "torch.log10({0})", "Exp2": "torch.exp2({0})", "Trunc": "torch.trunc({0})",
+    "Deg2rad": "torch.deg2rad({0})", "Rad2deg": "torch.rad2deg({0})", "Isnan": "torch.isnan({0})",
+    "Isinf": "torch.isinf({0})", "Isfinite": "torch.isfinite({0})", "Signbit": "torch.signbit({0})",
+    "Cbrt": "(torch.sign({0}) * torch.abs({0}) ** (1 / 3))",  # Keras's own formula (torch has no cbrt)
 }
 REDUCTIONS = {"Mean": "mean", "Sum": "sum", "Max": "max", "Min": "min", "Prod": "prod", "Var": "var", "Std": "std",
               "Any": "any", "All": "all"}
@@ -40,10 +54,11 @@ def operands(e: Emitter, count: int) -> list[Any]:
     return [e.positional(index) for index in range(count)]
 
 
-def binary(template: str) -> Callable[[Emitter], Value]:
+def binary(template: str, tensors: bool = False) -> Callable[[Emitter], Value]:
+    """`tensors`: torch takes tensors on both sides (a number becomes a 0-d tensor)."""
     def forward(e: Emitter) -> Value:
         first, second = operands(e, 2)
-        if "torch.maximum" in template or "torch.minimum" in template:
+        if tensors:
             first, second = op._as_tensor(e, first), op._as_tensor(e, second)
         return op.elementwise(e, template, [first, second])
     return forward
@@ -84,6 +99,14 @@ def round_(e: Emitter) -> Value:
     if e.config.int("decimals", 0) != 0:
         raise e.unsupported("rounding to decimals is not built yet")
     return op.elementwise(e, "torch.round({0})", operands(e, 1))
+
+
+def nan_to_num(e: Emitter) -> Value:
+    """NaN and infinities replaced: by the config's numbers, or as numpy does (0, the dtype's largest and smallest
+    finite values: torch's defaults too)."""
+    replaced = {key: e.config.optional_float(key) for key in ("nan", "posinf", "neginf")}
+    arguments = "".join(f", {key}={literal(value)}" for key, value in replaced.items() if value is not None)
+    return op.elementwise(e, f"torch.nan_to_num({{0}}{arguments})", operands(e, 1))
 
 
 def pad(e: Emitter) -> Value:
@@ -129,9 +152,12 @@ def filled_like(fill: str | None) -> Callable[[Emitter], Value]:
 
 FORWARDS: dict[str, Callable[[Emitter], Any]] = {
     **{name: binary(template) for name, template in BINARY.items()}, "Add": add,
+    "Maximum": binary(BINARY["Maximum"], tensors=True), "Minimum": binary(BINARY["Minimum"], tensors=True),
+    **{name: binary(template, tensors=True) for name, template in TENSOR_BINARY.items()},
     **{name: unary(template) for name, template in UNARY.items()},
     **{name: reduction(kind) for name, kind in REDUCTIONS.items()},
-    "Average": average, "Round": round_, "Pad": pad, "Cumsum": cumsum, "Tile": tile, "Flip": flip,
+    "Average": average, "Round": round_, "Pad": pad, "NanToNum": nan_to_num, "Cumsum": cumsum, "Tile": tile,
+    "Flip": flip,
     "ZerosLike": filled_like("0"), "OnesLike": filled_like("1"), "FullLike": filled_like(None),
     "Argmax": lambda e: op.arg_reduce(e, "argmax", operands(e, 1)[0], e.config.get("axis"),
                                       e.config.bool("keepdims", False)),
