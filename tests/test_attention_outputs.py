@@ -184,3 +184,28 @@ def test_fully_masked_rows_of_float64_attention_match_keras(tmp_path, key_dim, c
         return keras.Model(ids, attention(embedded, embedded, use_causal_mask=causal))
 
     check(tmp_path, "keras3", build, [IDS])
+
+
+def softmax_after_scores(keras, layer: str, causal: bool):
+    """Softmax layers over the scores a padded attention returns: the scores carry the attention mask their own
+    softmax was called with (MultiHeadAttention from Keras 3.11, GroupQueryAttention from 3.15, tf.keras's), and
+    a masked Softmax after them reads it."""
+    L = keras.layers
+    ids = keras.Input((STEPS,), dtype="int32", name="ids")
+    embedded = L.Embedding(10, 4, mask_zero=True, name="embedding")(ids)
+    if layer == "GroupQueryAttention":
+        attention = L.GroupQueryAttention(head_dim=2, num_query_heads=2, num_key_value_heads=1, name="under_test")
+    else:
+        attention = L.MultiHeadAttention(2, 2 if layer.endswith("packed") else 3, name="under_test")
+    _, scores = attention(embedded, embedded, use_causal_mask=causal, return_attention_scores=True)
+    return keras.Model(ids, [L.Softmax(axis=-1, name="over_keys")(scores),
+                             L.Softmax(axis=2, name="over_queries")(scores)])
+
+
+@pytest.mark.parametrize("writer, layer", [("keras3", "MultiHeadAttention packed"),
+                                           ("keras3", "MultiHeadAttention projections"),
+                                           ("keras3", "GroupQueryAttention"), ("keras2", "MultiHeadAttention packed"),
+                                           ("keras2", "MultiHeadAttention projections")])
+@pytest.mark.parametrize("causal", [False, True], ids=["padded", "causal"])
+def test_a_softmax_after_returned_scores_reads_their_mask(tmp_path, writer, layer, causal):
+    check(tmp_path, writer, lambda keras: softmax_after_scores(keras, layer, causal), [IDS])

@@ -104,8 +104,9 @@ def _masked_softmax(e: Emitter, axis: int, mask: str) -> Value:
     mask given explicitly: where it is not above 0.5); Keras 3.10 on then zero the masked outputs (a row masked
     throughout gives zeros, not a spread)."""
     x = e.inputs[0]
-    if x.rank is None or x.rank > 3:
-        raise e.unsupported("softmax of a masked input is built for sequences and vectors (rank 2 or 3)")
+    if x.rank is None or x.rank > 4:  # rank 4: attention scores, masked by the attention mask they carry
+        raise e.unsupported("softmax of a masked input is built for vectors, sequences and attention scores "
+                            "(rank 2 to 4)")
     scores = e.arg(0, KERAS)
     kept = e.variable("kept")  # the mask, computed once for the two or three uses below
     e.statement(f"{kept} = {mask}")
@@ -132,5 +133,6 @@ for _name, _forward, _tested in (
         ("Activation", activation_layer, "softsign (every activation is tested through Dense)"),
         ("ReLU", relu, "max_value, negative_slope, threshold"), ("LeakyReLU", leaky_relu, "the default slope"),
         ("ELU", elu, "alpha"), ("ThresholdedReLU", thresholded_relu, "theta"),
-        ("Softmax", softmax, "axis, several axes; a masked input (rank 2 or 3) as each Keras masks it")):
+        ("Softmax", softmax, "axis, several axes; a masked input (rank 2 to 4: attention scores too) as each Keras "
+                             "masks it")):
     register(Kind(f"keras.layers.{_name}", forward=_forward, description="no weights", tested=_tested))

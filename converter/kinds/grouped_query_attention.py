@@ -17,9 +17,13 @@ from ..conversion import LayerConversion, TorchModule
 from ..graph import Layer
 from .forward import KERAS, Emitter, Value, literal, require_weights
 from .multi_head_attention import (heads_projected, keep_mask, projection_bias, projection_variables,
-                                   projection_weight, score_adder, zeroes_masked_rows)
+                                   projection_weight, score_adder, scores_mask, zeroes_masked_rows)
 from .registry import Kind, layer_names, register
 from .rules import Context, Variable, expect_shape
+
+
+#: from which Keras 3 the scores a GroupedQueryAttention returns carry its attention mask
+GQA_SCORES_MASKED_FROM = (3, 15)
 
 
 def _projections(config: Config) -> tuple[str, ...]:
@@ -96,7 +100,7 @@ def forward(e: Emitter) -> Value | list[Value]:
     if "gate" in dict(result.module.parts):
         attended = f"({attended} * torch.sigmoid({heads_projected(e, 'gate', query, heads, head_dim)}))"
     output = Value(f"{m}['output']({attended}.flatten(2))", KERAS, rank, e.inputs[0].mask)
-    return [output, Value(w, KERAS, 4)] if with_scores else output
+    return [output, Value(w, KERAS, 4, scores_mask(e, keep, GQA_SCORES_MASKED_FROM))] if with_scores else output
 
 
 register(Kind(

@@ -42,8 +42,9 @@ def carried(kind_name: str, keras_major: int, inputs: list[Value], produced: lis
         return produced
     passing = PASSING[2 if keras_major < 3 else 3]
     mask = inputs[0].mask if inputs and (kind_name in passing or returns_input) else None
-    # Keras pairs the one mask with the first output (MultiHeadAttention's scores get none)
-    masks = [mask] + [None] * (len(produced) - 1)
+    # Keras pairs the one mask with the first output; the others keep the mask their rule gave them (the scores a
+    # MultiHeadAttention returns carry its attention mask from Keras 3.11 on, none before)
+    masks = [mask] + [value.mask for value in produced[1:]]
     return [value if value.mask == want else replace(value, mask=want) for value, want in zip(produced, masks)]
 
 

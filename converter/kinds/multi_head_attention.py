@@ -161,7 +161,7 @@ def forward(e: Emitter) -> Value | list[Value]:
                         f"{m}.out_proj(torch.zeros_like({attended})))")
             weights = f"{weights} * {keep}.unsqueeze(1).to({query}.dtype)"
         outputs = [Value(attended, KERAS, rank, e.inputs[0].mask)]
-        return outputs + [Value(weights, KERAS, 4)] if with_scores else outputs[0]
+        return outputs + [Value(weights, KERAS, 4, scores_mask(e, keep))] if with_scores else outputs[0]
     options = result.options
     heads = int(options["num_heads"])
     q, k, v, w = e.variable("q"), e.variable("k"), e.variable("v"), e.variable("weights")
@@ -176,7 +176,20 @@ def forward(e: Emitter) -> Value | list[Value]:
     if zeroed:
         e.statement(f"{w} = {w} * {keep}.unsqueeze(1).to({w}.dtype)")
     output = Value(f"{m}['output'](({w} @ {v}).transpose(1, 2).flatten(2))", KERAS, rank, e.inputs[0].mask)
-    return [output, Value(w, KERAS, 4)] if with_scores else output
+    return [output, Value(w, KERAS, 4, scores_mask(e, keep))] if with_scores else output
+
+
+#: from which Keras 3 the scores a MultiHeadAttention returns carry its attention mask (tf.keras's do too)
+SCORES_MASKED_FROM = (3, 11)
+
+
+def scores_mask(e: Emitter, keep: str | None, masked_from: tuple[int, int] = SCORES_MASKED_FROM) -> str | None:
+    """The Keras mask on the returned scores (batch, 1, T, S): the attention mask their softmax layer was called
+    with, which it leaves on its output; a masked Softmax after them reads it. None without masks, and where the
+    file's Keras 3 is older than `masked_from`, whose scores carry none."""
+    if keep is None or (e.keras_major >= 3 and e.keras_version < masked_from):
+        return None
+    return f"{keep}.unsqueeze(1)"
 
 
 def moves_head_bias(e: Emitter, heads: int, dim: int, role: str) -> bool:
