@@ -6,7 +6,8 @@ masked Softmax (3.9, 3.12), and a layer of another dtype that drops its input's 
 3.0 to 3.13 cast to a new tensor without the mask; 3.14 keeps it; 3.3: where no mask is recorded for the call, and
 nested models whose Inputs those Keras built as the dtype of the layer reading them; a list's masks recorded for
 the call, which it runs with after a cast), and Keras 3.0.5's normalize, whose axis and order a model swapped;
-ops.threshold's arguments, which Keras 3.9 and 3.10 record under other names.
+ops.threshold's arguments, which Keras 3.9 and 3.10 record under other names; the scores attention layers return,
+which carry the attention mask from Keras 3.11 (MultiHeadAttention) and 3.15 (GroupQueryAttention) on.
 The module follows the Keras that wrote the file. Found by the random-graph fuzzer run with those Keras versions
 (sweeps/random_graphs.py with an earlier keras on PYTHONPATH): the masked merges (Keras 3.3) and EinsumDense's bias
 (Keras 3.8) were built as later Keras computes them, 0.1 to 0.6 off; the masks Keras 3.8 and 3.9 record for a
@@ -29,7 +30,7 @@ CASES = [("3.3", "merges"), ("3.6", "conv_bias"), ("3.7", "attention_masks"), ("
          ("3.9", "masked_softmax"), ("3.9", "attention_masks"), ("3.12", "masked_softmax"), ("3.13", "cast_masks"),
          ("3.3", "nested_casts"), ("3.3", "cast_list_masks"), ("3.0", "normalize_swapped"),
          ("3.12", "normalization_given"), ("3.3", "one_hot"), ("3.0", "bidirectional_from_config"),
-         ("3.9", "threshold_names")]
+         ("3.9", "threshold_names"), ("3.9", "scores_masks"), ("3.13", "scores_masks")]
 
 
 @pytest.mark.parametrize("version, name", CASES, ids=[f"{version}-{name}" for version, name in CASES])
