@@ -2,10 +2,16 @@
 below the vocabulary, padded steps where a layer masks them), or the user's, checked against that spec."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .errors import ArgumentError, ReadError
 from .graph import ModelGraph
+
+#: at most this many bytes of random inputs (float64 while drawn): an input shape is what the file says, and a large
+#: or crafted one would otherwise have verify allocate whatever it names
+MAX_RANDOM_INPUT_BYTES = 2 << 30
 
 
 def random_inputs(graph: ModelGraph, samples: int, seed: int = 0) -> list[np.ndarray]:
@@ -17,9 +23,18 @@ def random_inputs(graph: ModelGraph, samples: int, seed: int = 0) -> list[np.nda
                             "(inputs=[arrays] in Python, --input FILE.npz on the command line)")
     rng = np.random.default_rng(seed)
     arrays = []
+    shapes = []
     for spec in graph.inputs:
         batch = samples if not spec.shape or spec.shape[0] is None else int(spec.shape[0])  # a fixed batch size
-        shape = (batch,) + tuple(8 if dim is None else int(dim) for dim in spec.shape[1:])
+        shapes.append((batch,) + tuple(8 if dim is None else int(dim) for dim in spec.shape[1:]))
+    drawn = sum(math.prod(shape) for shape in shapes) * 8
+    if drawn > MAX_RANDOM_INPUT_BYTES:
+        largest = max(range(len(shapes)), key=lambda index: math.prod(shapes[index]))
+        raise ArgumentError(f"{graph.source}: random inputs of the shapes the model records (input "
+                            f"{graph.inputs[largest].name!r}: {shapes[largest]}) would take {drawn / 2 ** 30:.1f} GiB; "
+                            "pass fewer samples (--samples), or inputs of your own (inputs=[arrays] in Python, "
+                            "--input FILE.npz on the command line)")
+    for spec, shape in zip(graph.inputs, shapes):
         readers = [layer for layer in graph.walk() if spec.name in layer.inbound]
         vocabularies = [layer.config.get("input_dim", 10) for layer in readers if layer.class_name == "Embedding"]
         if spec.dtype == "bool":

@@ -142,6 +142,24 @@ def test_verify_a_model_with_a_fixed_batch_size(tmp_path):
         converter.verify(path, inputs=[np.zeros((3, 5), np.float32)] * 2)
 
 
+def test_random_inputs_larger_than_memory_allows_are_refused(tmp_path):
+    """An input shape is what the file says: found by mutating saved configs (a width of 10**9 made verify allocate
+    954 GiB, a MemoryError, exit status 70). Refused by name before anything is drawn."""
+    import keras
+
+    inputs = keras.Input((100_000, 100_000))
+    model = keras.Model(inputs, keras.layers.Dense(2)(inputs))
+    path = str(tmp_path / "wide.keras")
+    model.save(path)
+    import pytest
+
+    refusal = r"'input_layer': \(8, 100000, 100000\)\) would take 596\.0 GiB.*--input"
+    with pytest.raises(converter.ArgumentError, match=refusal):
+        converter.verify(path)
+    result = run_cli("verify", path)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+
+
 def test_a_boolean_input_gets_random_booleans(tmp_path):
     """A mask given as an input (a Softmax's `mask=`): random normal floats there were compared as a float mask
     (kept where above 0.5) against Keras's cast to bool, 1.0 off; a boolean input gets booleans, both kinds."""
