@@ -116,6 +116,8 @@ class Config(dict):
 
 #: the floating dtypes a Keras layer may compute in
 COMPUTE_DTYPES = ("float16", "bfloat16", "float32", "float64")
+#: policies of layers that compute in no floating dtype (an Input of token ids, a lookup)
+INTEGER_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "bool", "string", "uint16", "uint32", "uint64")
 
 
 def policy_name(policy: Any) -> Any:
@@ -155,10 +157,19 @@ def compute_dtype(config: Config) -> str:
     name = policy.split("_from_")[-1]
     name = name[len("mixed_"):] if name.startswith("mixed_") else name
     if name not in COMPUTE_DTYPES:
-        if name in ("int8", "int16", "int32", "int64", "uint8", "bool", "string", "uint16", "uint32", "uint64"):
+        if name in INTEGER_DTYPES:
             return "float32"  # an integer layer (an Input of token ids, a lookup): nothing floating to cast
         raise config.fail("dtype", f"a dtype policy of {', '.join(COMPUTE_DTYPES)}", policy)
     return name
+
+
+def integer_policy(config: Config) -> str | None:
+    """The integer dtype a layer's policy names ("int32"), or None for a floating (or quantized) one."""
+    policy = policy_name(config.get("dtype"))
+    if not isinstance(policy, str):
+        return None
+    name = policy.split("_from_")[-1]
+    return name if name in INTEGER_DTYPES else None
 
 
 def activation_layer(activation: Any) -> tuple[str, Config] | None:

@@ -252,6 +252,23 @@ def test_a_quantized_model_is_refused_by_name(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_a_layer_with_weights_computing_in_integers_is_refused_by_name(tmp_path):
+    """A Dense of dtype int32: Keras casts its inputs and weights to int32. Found by mutating saved configs (a
+    Dense's policy set to int32, which Keras loads: built as a float32 Dense it was 0.97 off); its weights still
+    convert."""
+    import keras
+
+    inputs = keras.Input((4,))
+    counts = keras.layers.Dense(3, dtype="int32", kernel_initializer="ones", name="counts")  # (glorot has no int32)
+    outputs = counts(keras.layers.Dense(4)(inputs) * 4.0)
+    model = keras.Model(inputs, outputs)
+    path = str(tmp_path / "int.keras")
+    model.save(path)
+    with pytest.raises(converter.UnsupportedLayerError, match="counts.*dtype policy is int32"):
+        converter.to_torch(path)
+    assert "counts.kernel" in converter.state_dict(path, layout="keras")
+
+
 def test_float64_comparison_of_a_file_recording_the_first_layers_dtype_only(tmp_path):
     """Keras 2.0 to 2.2 record a dtype in the first layer's config only: the others compute in float64 in the
     Keras twin, and must in the module. It failed with "mat1 and mat2 must have the same dtype" (a Keras 2.2 LSTM

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..config import Config, compute_dtype
+from ..config import Config, compute_dtype, integer_policy
 from ..conversion import LayerConversion, TorchModule
 from ..errors import ReadError, UnsupportedLayerError
 from ..graph import Call, Layer
@@ -91,6 +91,10 @@ class Emitter:
         """Define `self.<layer> = module` once (a shared layer is defined once), its parameters in the dtype the layer
         computes in: by its own policy, or `policy`'s (the config of the layer a wrapper holds)."""
         self.generator.helpers.update(module.helpers())
+        integer = integer_policy(self.config if policy is None else policy)
+        if integer is not None:  # Keras casts its weights and inputs to it: not what a float module computes
+            raise self.unsupported(f"its dtype policy is {integer}: Keras computes this layer in {integer}, its "
+                                   f"weights cast to {integer}, which is not built")
         if self.layer.name not in self.source.defined:
             self.source.defined.add(self.layer.name)
             dtype = compute_dtype(self.config if policy is None else policy)
