@@ -379,6 +379,10 @@ CASES: list[Case] = [
     single("ConvLSTM2D", "conv_lstm2d_same_sequences_relu", (3, 5, 5, 2), lambda k: k.layers.ConvLSTM2D(
         4, (3, 2), padding="same", return_sequences=True, activation="relu")),
     single("ConvLSTM1D", "conv_lstm1d_backwards", (4, 7, 2), lambda k: k.layers.ConvLSTM1D(3, 3, go_backwards=True)),
+    # softmax gates: over the channels, which the steps written out hold first (found by mutating saved configs)
+    single("ConvLSTM2D", "conv_lstm2d_softmax_gates", (3, 5, 5, 2), lambda k: k.layers.ConvLSTM2D(
+        3, 2, padding="same", activation="softmax", recurrent_activation="softmax", return_sequences=True)),
+    single("ConvLSTM1D", "conv_lstm1d_softmax", (3, 6, 2), lambda k: k.layers.ConvLSTM1D(3, 2, activation="softmax")),
     single("ConvLSTM3D", "conv_lstm3d", (2, 4, 4, 4, 1), lambda k: k.layers.ConvLSTM3D(2, 2)),
     # RNN(cell) of each built-in cell, as that cell's layer
     single("RNN", "rnn_lstm_cell", (5, 3), lambda k: k.layers.RNN(k.layers.LSTMCell(4))),

@@ -14,7 +14,7 @@ from ..conversion import LayerConversion, TorchModule
 from ..graph import Layer
 from ..layouts import Layout
 from .conv_options import check_kernel_size, conv_options
-from .forward import KERAS, Emitter, Value, activation, literal, require_weights
+from .forward import CHANNELS_FIRST, KERAS, Emitter, Value, activation, literal, require_weights
 from .recurrent import refuse_unbuilt_state
 from .registry import Kind, register
 from .rules import Context, Variable, numbered, to_torch
@@ -73,8 +73,9 @@ def _register(spatial: int) -> None:
         if e.mask() is not None:
             raise e.unsupported("a masked input is not built yet")
         e.module(result.module)
-        # the entries as written: a Keras layer given as an activation (LeakyReLU()) is built from its options
-        functions = [f"lambda t: {activation(e, e.config.get(name, default), Value('t', KERAS, None))}"
+        # the entries as written: a Keras layer given as an activation (LeakyReLU()) is built from its options; the
+        # gates are channels-first steps (batch, channels, *spatial): a softmax goes over their channels, as Keras's
+        functions = [f"lambda t: {activation(e, e.config.get(name, default), Value('t', CHANNELS_FIRST, spatial + 2))}"
                      for name, default in (("activation", "tanh"), ("recurrent_activation", "sigmoid"))]
         x = e.arg(0, KERAS)
         expr = (f"{e.helper('keras_conv_lstm')}({x}, {e.attribute}['input'], {e.attribute}['recurrent'], "
@@ -86,7 +87,7 @@ def _register(spatial: int) -> None:
                   variables=variables, convert=convert, forward=forward, unsupported=unsupported,
                   description="kernel, recurrent_kernel (k..., in, 4*filters) -> input.weight, recurrent.weight "
                               "(4*filters, in, k...), gates i,f,c,o kept; bias -> input.bias; steps written out",
-                  tested="padding valid/same, return_sequences, go_backwards, activation relu"))
+                  tested="padding valid/same, return_sequences, go_backwards, activation relu, softmax gates"))
 
 
 for _spatial in (1, 2, 3):
