@@ -192,7 +192,8 @@ def as_meant(config: Any, cudnn: bool = True, gru: bool = True) -> Any:
     if not isinstance(config, dict):
         return config
     inner: Any = config.get("config")
-    twin = _CUDNN_TWINS.get(config.get("class_name", "")) if isinstance(inner, dict) and cudnn else None
+    class_name = config.get("class_name")  # any JSON value in a crafted file: only a name is looked up
+    twin = _CUDNN_TWINS.get(class_name) if isinstance(class_name, str) and isinstance(inner, dict) and cudnn else None
     if twin is not None:
         return {**config, "class_name": twin[0], "config": {**inner, **twin[1]}}
     if gru and config.get("class_name") == "GRU" and isinstance(inner, dict) and "reset_after" not in inner:

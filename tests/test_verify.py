@@ -160,6 +160,31 @@ def test_random_inputs_larger_than_memory_allows_are_refused(tmp_path):
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
 
 
+def test_a_class_name_that_is_not_a_name_is_left_to_keras_to_refuse(tmp_path):
+    """Found by mutating saved configs: a dtype policy's class_name given as a list made verify's config reading
+    (the cuDNN twins' lookup) raise a TypeError, exit status 70; Keras now refuses the file, exit 2."""
+    import json
+    import zipfile
+
+    import keras
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="fc")])
+    path = tmp_path / "model.keras"
+    model.save(path)
+    crafted = tmp_path / "crafted.keras"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(crafted, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "config.json":
+                config = json.loads(data)
+                config["config"]["layers"][-1]["config"]["dtype"]["class_name"] = ["DTypePolicy"]
+                data = json.dumps(config).encode()
+            target.writestr(item, data)
+    result = run_cli("verify", str(crafted))
+    assert result.returncode == 2 and "Keras cannot load this file" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
 def test_a_boolean_input_gets_random_booleans(tmp_path):
     """A mask given as an input (a Softmax's `mask=`): random normal floats there were compared as a float mask
     (kept where above 0.5) against Keras's cast to bool, 1.0 off; a boolean input gets booleans, both kinds."""
