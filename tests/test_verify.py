@@ -147,13 +147,13 @@ def test_random_inputs_larger_than_memory_allows_are_refused(tmp_path):
     954 GiB, a MemoryError, exit status 70). Refused by name before anything is drawn."""
     import keras
 
-    inputs = keras.Input((100_000, 100_000))
+    inputs = keras.Input((100_000, 100_000), name="rows")  # named: Keras numbers its default names per process
     model = keras.Model(inputs, keras.layers.Dense(2)(inputs))
     path = str(tmp_path / "wide.keras")
     model.save(path)
     import pytest
 
-    refusal = r"'input_layer': \(8, 100000, 100000\)\) would take 596\.0 GiB.*--input"
+    refusal = r"'rows': \(8, 100000, 100000\)\) would take 596\.0 GiB.*--input"
     with pytest.raises(converter.ArgumentError, match=refusal):
         converter.verify(path)
     result = run_cli("verify", path)
