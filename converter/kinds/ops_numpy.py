@@ -17,7 +17,6 @@ from .registry import Kind, register
 BINARY = {
     "Add": "({0} + {1})", "Subtract": "({0} - {1})", "Multiply": "({0} * {1})", "TrueDivide": "({0} / {1})",
     "Divide": "({0} / {1})", "FloorDivide": "({0} // {1})", "Power": "({0} ** {1})", "Mod": "({0} % {1})",
-    "Maximum": "torch.maximum({0}, {1})", "Minimum": "torch.minimum({0}, {1})",
     "Equal": "({0} == {1})", "NotEqual": "({0} != {1})", "Greater": "({0} > {1})", "GreaterEqual": "({0} >= {1})",
     "Less": "({0} < {1})", "LessEqual": "({0} <= {1})",
     "LogicalAnd": "torch.logical_and({0}, {1})", "LogicalOr": "torch.logical_or({0}, {1})",
@@ -25,6 +24,7 @@ BINARY = {
 #: binary operations torch takes tensors for: a number on either side becomes a 0-d tensor. fmod is C's (the
 #: dividend's sign), as Keras computes it (sign(x1) * floormod(|x1|, |x2|) on TensorFlow)
 TENSOR_BINARY = {
+    "Maximum": "torch.maximum({0}, {1})", "Minimum": "torch.minimum({0}, {1})",
     "LogicalXor": "torch.logical_xor({0}, {1})", "Arctan2": "torch.atan2({0}, {1})", "Hypot": "torch.hypot({0}, {1})",
     "Logaddexp": "torch.logaddexp({0}, {1})", "Logaddexp2": "torch.logaddexp2({0}, {1})",
     "Fmod": "torch.fmod({0}, {1})",
@@ -152,7 +152,6 @@ def filled_like(fill: str | None) -> Callable[[Emitter], Value]:
 
 FORWARDS: dict[str, Callable[[Emitter], Any]] = {
     **{name: binary(template) for name, template in BINARY.items()}, "Add": add,
-    "Maximum": binary(BINARY["Maximum"], tensors=True), "Minimum": binary(BINARY["Minimum"], tensors=True),
     **{name: binary(template, tensors=True) for name, template in TENSOR_BINARY.items()},
     **{name: unary(template) for name, template in UNARY.items()},
     **{name: reduction(kind) for name, kind in REDUCTIONS.items()},
