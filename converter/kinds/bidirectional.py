@@ -81,22 +81,19 @@ def convert(layer: Layer, context: Context) -> LayerConversion:
     merge_mode = layer.config.get("merge_mode", "concat")
     options["merge_mode"] = None if merge_mode is None else layer.config.choice("merge_mode", MERGE_MODES)
     options["return_state"] = inner.bool("return_state", False)
-    backward_unroll = _backward_options(layer.config, options).get("unroll")
-    if backward_unroll != options.get("unroll"):  # shown where it differs: each direction zeroes as its loop does
-        options["backward_unroll"] = bool(backward_unroll)
-    warned = dict(options, unroll=options.get("unroll") or backward_unroll)
+    backward_unroll = _backward_unroll(layer.config, options)
+    if backward_unroll != bool(options.get("unroll")):  # shown where it differs: each direction zeroes as its loop does
+        options["backward_unroll"] = backward_unroll
+    warned = dict(options, unroll=bool(options.get("unroll")) or backward_unroll)
     return LayerConversion(layer, TorchModule(TORCH_MODULES[class_name], arguments), tensors,
                            warnings=rnn_warnings(layer, class_name, warned), options=options)
 
 
-def _backward_options(config: Config, options: dict[str, Any]) -> dict[str, Any]:
-    """The forward layer's options with the backward_layer's own unroll, where it has a config of its own: the
-    one option a backward layer may set otherwise that changes what the module computes (given a mask)."""
+def _backward_unroll(config: Config, options: dict[str, Any]) -> bool:
+    """Whether the backward direction unrolls: the backward_layer's own unroll where it has a config of its own
+    (the one option it may set otherwise that changes what the module computes, given a mask), else the forward's."""
     backward_class, backward = recurrent(config, "backward_layer")
-    if not backward_class:
-        return options
-    return {key: value for key, value in options.items() if key != "unroll"} | (
-        {"unroll": True} if backward.bool("unroll", False) else {})
+    return backward.bool("unroll", False) if backward_class else bool(options.get("unroll"))
 
 
 def _merge(mode: str, forward: str, backward: str) -> str:
@@ -136,7 +133,7 @@ def forward(e: Emitter) -> Value | list[Value]:
         e.statement(f"{forward_values}, {final[0]}, {final[1]} = "
                     f"{direction(e, kind, x, '', options, inner, mask, forward_states, forward_zeros == 'steps')}")
         reversed_mask = f"{mask}.flip(1)" if mask else None
-        backward_options = _backward_options(e.config, options)
+        backward_options = dict(options, unroll=options.get("backward_unroll", options.get("unroll")))
         backward_zeros = unrolled_zeros(e, backward_options, zero_masked, backwards=True)
         backward = direction(e, kind, f"{x}.flip(1)", "_reverse", backward_options, inner, reversed_mask,
                              backward_states, backward_zeros == "steps")
