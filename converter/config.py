@@ -154,8 +154,7 @@ def compute_dtype(config: Config) -> str:
         return "float32"
     if not isinstance(policy, str):
         raise config.fail("dtype", "a dtype policy name", policy)
-    name = policy.split("_from_")[-1]
-    name = name[len("mixed_"):] if name.startswith("mixed_") else name
+    name = _policy_dtype(policy)
     if name not in COMPUTE_DTYPES:
         if name in INTEGER_DTYPES:
             return "float32"  # an integer layer (an Input of token ids, a lookup): nothing floating to cast
@@ -168,8 +167,15 @@ def integer_policy(config: Config) -> str | None:
     policy = policy_name(config.get("dtype"))
     if not isinstance(policy, str):
         return None
-    name = policy.split("_from_")[-1]
+    name = _policy_dtype(policy)
     return name if name in INTEGER_DTYPES else None
+
+
+def _policy_dtype(policy: str) -> str:
+    """The dtype a policy name computes in: "mixed_float16" -> float16; a quantized policy
+    ("int8_from_mixed_bfloat16") the one it is from."""
+    name = policy.split("_from_")[-1]
+    return name[len("mixed_"):] if name.startswith("mixed_") else name
 
 
 def activation_layer(activation: Any) -> tuple[str, Config] | None:
