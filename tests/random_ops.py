@@ -3,8 +3,7 @@ functions in tf.keras (saved as TFOpLambda), with random axes (negative ones too
 arguments, over the operations users write between layers: reshapes and axis moves, cumulative and
 statistical reductions, padding, tiling, sorting, gathering, splitting and stacking, matmul and einsum,
 clipping and powers, continuous elementwise functions and glu, argmax cast back to float, one-hot, resizing,
-casts (to the dtype a tensor has: the
-tensor itself, which keeps its Keras mask)."""
+casts (to the dtype a tensor has: the tensor itself, which keeps its Keras mask)."""
 from __future__ import annotations
 
 import inspect
@@ -122,8 +121,9 @@ def _keras3(c: Chooser, ops: Any, name: str, x: Any, dims: tuple[int, ...], a: i
         domain = ELEMENTWISE.get(function, "x")
         if domain == "pair":  # a second tensor of the same shape; arctan2's x > 0: no jump at the negative axis
             return getattr(ops, function)(x, ops.abs(ops.flip(x, axis=a)) + 0.5)
-        operand = {"x": x, "grows": ops.tanh(x) * 2.0, "bounded": ops.tanh(x) * 0.9, "positive": ops.abs(x) + 0.5}
-        return getattr(ops, function)(operand[domain])
+        operands = {"x": lambda: x, "grows": lambda: ops.tanh(x) * 2.0, "bounded": lambda: ops.tanh(x) * 0.9,
+                    "positive": lambda: ops.abs(x) + 0.5}  # only the one drawn is built
+        return getattr(ops, function)(operands[domain]())
     if name == "glu" and size % 2 == 0 and hasattr(ops, "glu"):
         return ops.glu(x, axis=a)
     if name == "resize" and rank == 3:
