@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from ..config import COMPUTE_DTYPES, compute_dtype
+from ..config import COMPUTE_DTYPES, compute_dtype, integer_policy
 from ..errors import ReadError, UnsupportedLayerError
-from ..graph import Call, Layer, Ref
+from ..graph import Call, Layer, ModelGraph, Ref
 from ..kinds import Kind, lookup
 from ..kinds.forward import Value
 from ..kinds.masks import CAST_IN_PLACE_UNTIL
@@ -70,6 +70,25 @@ _NO_AUTOCAST = ("keras.layers.TFOpLambda", "keras.layers.SlicingOpLambda", "kera
 def autocasts(kind: Kind) -> bool:
     """Whether Keras casts a call's floating inputs to the layer's compute dtype (every layer; no operation)."""
     return not kind.name.startswith("keras.ops.") and kind.name not in _NO_AUTOCAST
+
+
+#: kinds whose own default dtype policy is an integer type (their output's): Keras casts no input for them
+_INTEGER_KINDS = ("keras.layers.IntegerLookup", "keras.layers.CategoryEncoding", "keras.layers.Discretization")
+
+
+def refuse_integer_policies(graph: ModelGraph) -> None:
+    """Refuse the layers that compute in an integer dtype their policy names ("int32"): Keras 3 casts their
+    floating inputs (and weights) to it, tf.keras's layers cast to it where they cast to their compute dtype. A
+    float module would compute on the values Keras truncates (0.97 off, a mutated config). An Input, an operation
+    and a kind whose own default policy is an integer type are not refused."""
+    integers = [(layer, dtype) for layer in graph.walk() if (kind := lookup(layer)) is not None and autocasts(kind)
+                and kind.name not in _INTEGER_KINDS and (dtype := integer_policy(layer.config)) is not None]
+    if integers:
+        named = ", ".join(f"{layer.key} (its dtype policy is {dtype})" for layer, dtype in integers)
+        raise UnsupportedLayerError(
+            f"{graph.source}: cannot build {named}: Keras computes a layer in the integer dtype its policy names, "
+            "casting its floating inputs and weights to it, which is not built; the weights convert "
+            "(weightport convert)", [(layer.key, layer.label) for layer, _ in integers])
 
 
 def run_input_dtypes(source: str, model: Layer, keras_version: tuple[int, int], masked: tuple[bool, ...]) -> list[str]:

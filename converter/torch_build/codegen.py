@@ -22,7 +22,8 @@ from ..kinds.masks import carried, cast_input, list_call_masks, time_distributed
 from ..kinds.outside_state import OUTSIDE_STATE
 from ..source import Namer, literal
 from .calls import (
-    array_dtypes, autocasts, input_shape, model_calls, recorded_masks, run_input_dtypes, tensor_arguments, with_rank,
+    array_dtypes, autocasts, input_shape, model_calls, recorded_masks, refuse_integer_policies,
+    run_input_dtypes, tensor_arguments, with_rank,
 )
 from .emitter import ClassSource, Emitter
 from .in_place import InPlace
@@ -110,6 +111,7 @@ class Generator:
             raise UnsupportedLayerError(
                 f"{self.graph.source}: no PyTorch equivalent for {len(unsupported)} layer(s): {names}{what}{hint}",
                 [(layer.key, layer.label) for layer in unsupported])
+        refuse_integer_policies(self.graph)
         return self.model_class(self.graph.root, root=True)  # type: ignore[arg-type]
 
     def module_paths(self) -> dict[tuple[str, ...], str]:
