@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from ..config import compute_dtype
+from ..config import compute_dtype, integer_policy
 from ..conversion import Conversion
 from ..convert import GraphContext
 from ..errors import ReadError, UnsupportedLayerError
@@ -22,8 +22,8 @@ from ..kinds.masks import carried, cast_input, list_call_masks, time_distributed
 from ..kinds.outside_state import OUTSIDE_STATE
 from ..source import Namer, literal
 from .calls import (
-    array_dtypes, autocasts, input_shape, model_calls, recorded_masks, refuse_integer_policies,
-    run_input_dtypes, tensor_arguments, with_rank,
+    array_dtypes, autocasts, floats_for_weights, input_shape, model_calls, moves_integers, recorded_masks,
+    refuse_integer_policies, run_input_dtypes, tensor_arguments, with_rank,
 )
 from .emitter import ClassSource, Emitter
 from .in_place import InPlace
@@ -164,7 +164,8 @@ class Generator:
                 mask = source.local_names.name(f"{name}_mask")
                 mask_parameters.append(mask)
             values[(layer.name, 0, 0)] = Value(name, self.boundary_layout(rank), rank, mask=mask,
-                                               dtype=None if dtype == "float32" else dtype)
+                                               dtype=None if dtype == "float32" else dtype,
+                                               integer=integer_policy(layer.config) is not None)
             if root and self.trace:
                 source.forward.append(self.capture_line(layer.name, values[(layer.name, 0, 0)]))
         source.signature.extend(mask_parameters)
@@ -230,7 +231,10 @@ class Generator:
         if autocasts(kind):  # every floating tensor argument, keyword ones too (a MultiHeadAttention's value=)
             recorded = any(isinstance(mask, tuple) for mask in recorded_masks(call) or [])
 
+            weighted = bool((result := self.results.get(call.layer.path)) and result.tensors)
+
             def cast(value: Value) -> Value:
+                value = floats_for_weights(self.graph.source, call, value, kind, weighted, dtype)
                 return cast_input(self.keras_version, value, self.autocast(value, dtype), recorded)
 
             inputs = [cast(value) for value in inputs]
@@ -259,7 +263,8 @@ class Generator:
             if value.expr != name:
                 source.forward.append(f"{name} = {value.expr}")
             computed = value.dtype or dtype  # a wrapper's output says "float32" where its layer's differs
-            assigned.append(replace(value, expr=name, dtype=None if computed == "float32" else computed))
+            assigned.append(replace(value, expr=name, dtype=None if computed == "float32" else computed,
+                                    integer=value.integer or moves_integers(kind, inputs)))
         self.calls[(call.layer.key, call.node)] = (
             source.init[init_start:] + emitter.statements + [value.expr for value in produced])
         return assigned
