@@ -177,3 +177,32 @@ def test_literal_refuses_other_types():
         except ConverterError:
             continue
         raise AssertionError(f"literal accepted {value!r}")
+
+
+def test_a_graph_whose_calls_read_each_other_is_refused():
+    """Found by mutating saved configs (a layer's input renamed to a later layer): ordering a Keras 3.8+ graph's
+    calls walked the cycle forever, its stack growing until the machine's memory ran out."""
+    import signal
+
+    config = model_config("ReLU", "first", {}, [3], "model")
+    config["config"]["layers"][1] = layer_entry("ReLU", "first", {}, "second")  # reads second, which reads first
+    config["config"]["layers"].append(layer_entry("ReLU", "second", {}, "first"))
+    config["config"]["output_layers"] = ["second", 0, 0]
+    for layer in config["config"]["layers"][1:]:
+        layer["module"] = "keras.layers"
+    root, inputs = parse_model(config, "<test>")
+    graph = ModelGraph(layers=root.children or [], source="<test>", format="keras-archive", keras_version="3.15.1",
+                       inputs=inputs, root=root)
+    tag_graph(graph)
+
+    def stop(signum: int, frame: object) -> None:
+        raise TimeoutError("ordering the calls did not end")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.alarm(30)
+    try:
+        with pytest.raises(ConverterError, match="cannot be ordered"):
+            model_source(graph, convert_graph(graph), "torch")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

@@ -35,6 +35,7 @@ def run_order(calls: list[Call], outputs: list[Ref]) -> list[Call]:
     by_key = {(call.layer.name, call.node): call for call in calls}
     walked: list[CallKey] = []  # post-order of the depth-first walk from the outputs: inputs -> outputs
     finished: set[CallKey] = set()
+    started: set[CallKey] = set()  # on the walk's current path: met again there, a call reads its own output
 
     def visit(key: CallKey) -> None:
         pending = [(key, False)]
@@ -46,6 +47,9 @@ def run_order(calls: list[Call], outputs: list[Ref]) -> list[Call]:
                 finished.add(current)
                 walked.append(current)
                 continue
+            if current in started:  # a cycle (a crafted config): left out here, refused as never ready by the caller
+                continue
+            started.add(current)
             pending.append((current, True))
             for ref in reversed(by_key[current].refs(keywords_by_name=True)):
                 pending.append((ref[:2], False))
