@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from ..config import COMPUTE_DTYPES, compute_dtype, integer_policy
+from ..config import COMPUTE_DTYPES, compute_dtype
 from ..errors import ReadError, UnsupportedLayerError
-from ..graph import Call, Layer, ModelGraph, Ref
+from ..graph import Call, Layer, Ref
 from ..kinds import Kind, lookup
 from ..kinds.forward import Value
 from ..kinds.masks import CAST_IN_PLACE_UNTIL
@@ -72,63 +72,18 @@ def autocasts(kind: Kind) -> bool:
     return not kind.name.startswith("keras.ops.") and kind.name not in _NO_AUTOCAST
 
 
-#: kinds whose own default dtype policy is an integer type (their output's): Keras casts no input for them
-_INTEGER_KINDS = ("keras.layers.IntegerLookup", "keras.layers.CategoryEncoding", "keras.layers.Discretization")
-
-
-#: kinds with weights that take integer ids (a lookup's vocabulary may be stored as weights)
-_ID_KINDS = ("keras.layers.Embedding", "keras.layers.ReversibleEmbedding", *_INTEGER_KINDS)
-#: kinds with weights that compute on an integer input as on its floats (probed on Keras 3 and tf.keras, int32 and
-#: int64: their first step multiplies it by a float weight, which promotes, or casts it to their compute dtype,
-#: as Normalization does).
-#: Not so Keras 3's LayerNormalization, which truncates its output to the input's integer dtype (refused).
-_FLOATS_FROM_INTEGERS = ("keras.layers.Dense", "keras.layers.EinsumDense", "keras.layers.BatchNormalization",
-                         "keras.layers.LSTM", "keras.layers.GRU", "keras.layers.SimpleRNN",
-                         "keras.layers.MultiHeadAttention", "keras.layers.Normalization")
-
-
-#: kinds that only move their inputs' elements: integer inputs give an integer output
-_MOVES_ELEMENTS = tuple(f"keras.layers.{name}" for name in (
-    "Reshape", "Flatten", "Permute", "Concatenate", "RepeatVector", "Identity", "Cropping1D", "Cropping2D",
-    "Cropping3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D"))
-
-
-def moves_integers(kind: Kind, inputs: list[Value]) -> bool:
-    """Whether a call's output is an integer tensor its kind moved from integer inputs (a Reshape of ids)."""
-    return kind.name in _MOVES_ELEMENTS and bool(inputs) and all(value.integer for value in inputs)
-
-
-def floats_for_weights(source: str, call: Call, value: Value, kind: Kind, weighted: bool,
-                       dtype: str | None) -> Value:
-    """An integer input of a layer with weights (a Dense on an Input of dtype int32) in the layer's compute dtype,
-    where Keras computes it so. Keras's autocast leaves it as it is, so its mask stays. A LayerNormalization on
-    one is refused by name; any other kind (a wrapper of an Embedding takes ids) is given it as it is."""
-    if not value.integer or not weighted or kind.name in _ID_KINDS:
-        return value
-    if kind.name == "keras.layers.LayerNormalization":
-        raise UnsupportedLayerError(
-            f"{source}: cannot build layer {call.layer.key} ({call.layer.class_name}): it takes an integer "
-            "tensor (from an Input of an integer dtype), whose normalized values Keras 3 truncates to that dtype, "
-            "which is not built; cast the input to float in Keras, or convert the weights only (weightport convert)",
-            [(call.layer.key, call.layer.class_name)])
-    if kind.name not in _FLOATS_FROM_INTEGERS:
-        return value
-    return replace(value, expr=f"{value.expr}.to(torch.{dtype or 'float32'})", dtype=dtype, integer=False)
-
-
-def refuse_integer_policies(graph: ModelGraph) -> None:
-    """Refuse the layers that compute in an integer dtype their policy names ("int32"): Keras 3 casts their
-    floating inputs (and weights) to it, tf.keras's layers cast to it where they cast to their compute dtype. A
-    float module would compute on the values Keras truncates (0.97 off, a mutated config). An Input, an operation
-    and a kind whose own default policy is an integer type are not refused."""
-    integers = [(layer, dtype) for layer in graph.walk() if (kind := lookup(layer)) is not None and autocasts(kind)
-                and kind.name not in _INTEGER_KINDS and (dtype := integer_policy(layer.config)) is not None]
-    if integers:
-        named = ", ".join(f"{layer.key} (its dtype policy is {dtype})" for layer, dtype in integers)
-        raise UnsupportedLayerError(
-            f"{graph.source}: cannot build {named}: Keras computes a layer in the integer dtype its policy names, "
-            "casting its floating inputs and weights to it, which is not built; the weights convert "
-            "(weightport convert)", [(layer.key, layer.label) for layer, _ in integers])
+def call_dtype(kind: Kind, layer: Layer, inputs: list[Value], arrays: set[str | None]) -> str | None:
+    """The floating dtype a call computes in (None: float32): its layer's policy, or, for an
+    operation, its tensor arguments' (keyword ones too: tf.keras records `2.0 * x` as multiply(2.0, y=x)) when
+    they agree; mixed ones promote, in Keras 3 and torch alike, to float64 where
+    one is float64, else to float32 (float16 or bfloat16 with float32, float16 with bfloat16)."""
+    if autocasts(kind):
+        dtype = compute_dtype(layer.config)
+        return None if dtype == "float32" else dtype
+    dtypes = {value.dtype for value in inputs} | arrays
+    if len(dtypes) == 1:
+        return dtypes.pop()
+    return "float64" if "float64" in dtypes else None
 
 
 def run_input_dtypes(source: str, model: Layer, keras_version: tuple[int, int], masked: tuple[bool, ...]) -> list[str]:

@@ -16,18 +16,19 @@ from ..conversion import Conversion
 from ..convert import GraphContext
 from ..errors import ReadError, UnsupportedLayerError
 from ..graph import Call, Layer, ModelGraph, Ref, built_version
-from ..kinds import Kind, lookup
+from ..kinds import lookup
 from ..kinds.forward import CHANNELS_FIRST, KERAS, Value, is_image_rank, one_layout
 from ..kinds.masks import carried, cast_input, list_call_masks, time_distributed_mask
-from ..kinds.outside_state import OUTSIDE_STATE
 from ..source import Namer, literal
 from .calls import (
-    array_dtypes, autocasts, floats_for_weights, input_shape, model_calls, moves_integers, recorded_masks,
-    refuse_integer_policies, run_input_dtypes, tensor_arguments, with_rank,
+    array_dtypes, autocasts, call_dtype, input_shape, model_calls, recorded_masks, run_input_dtypes,
+    tensor_arguments, with_rank,
 )
 from .emitter import ClassSource, Emitter
 from .in_place import InPlace
+from .integers import floats_for_weights, moves_integers
 from .run_order import CLEARS_MASKS_FROM, ClearedMasks, ObjectEffects, cleared_by, run_order
+from .unbuildable import refuse_unbuildable
 
 
 @dataclass(frozen=True)
@@ -92,26 +93,7 @@ class Generator:
 
     def generate(self) -> str:
         """The root class's name; self.classes holds every class, nested ones first."""
-        unsupported = [layer for layer in self.graph.walk() if layer.class_name != "InputLayer"
-                       and (lookup(layer) is None or lookup(layer).forward is None)]  # type: ignore[union-attr]
-        unsupported += list(self.graph.custom_layers())  # its sublayers have rules; what it computes is code
-        if unsupported:
-            names = ", ".join(f"{layer.key} ({layer.label})" for layer in unsupported)
-            preprocessing = [layer.key for layer in unsupported if layer.class_name in OUTSIDE_STATE]
-            hint = (f"; {', '.join(preprocessing)}: preprocessing whose state (a vocabulary, bins) PyTorch cannot "
-                    "compute in the model: run it before the model, on the model's input" if preprocessing else "")
-            operations = [layer for layer in unsupported if layer.label.startswith("keras.ops.")]
-            what = "; Lambda and custom layers need hand-written code" if len(operations) < len(unsupported) else ""
-            if operations:
-                what += "; no rule here builds those keras.ops operations yet"
-            custom = [layer.key for layer in unsupported if layer.custom]
-            if custom:
-                what += (f"; the built-in layers inside {', '.join(custom)} convert (`convert`, `load_into`) for a "
-                         "PyTorch module you write")
-            raise UnsupportedLayerError(
-                f"{self.graph.source}: no PyTorch equivalent for {len(unsupported)} layer(s): {names}{what}{hint}",
-                [(layer.key, layer.label) for layer in unsupported])
-        refuse_integer_policies(self.graph)
+        refuse_unbuildable(self.graph)
         return self.model_class(self.graph.root, root=True)  # type: ignore[arg-type]
 
     def module_paths(self) -> dict[tuple[str, ...], str]:
@@ -224,7 +206,7 @@ class Generator:
             return self.emit_nested(source, call, inputs)
         kind = lookup(call.layer)
         assert kind is not None and kind.forward is not None  # generate() refused the others
-        dtype = self.output_dtype(kind, call.layer, inputs + [v for v in kwargs.values() if isinstance(v, Value)],
+        dtype = call_dtype(kind, call.layer, inputs + [v for v in kwargs.values() if isinstance(v, Value)],
                                   array_dtypes(call) if kind.name.startswith("keras.ops.") else set())
         cast = None
         first_dtype = inputs[0].dtype if inputs else None
@@ -275,19 +257,6 @@ class Generator:
         if self.clearing.finds_cleared(call, ref):
             return replace(values[ref], mask=None)
         return values[ref]
-
-    def output_dtype(self, kind: Kind, layer: Layer, inputs: list[Value], arrays: set[str | None]) -> str | None:
-        """The floating dtype a call computes in (None: float32): its layer's policy, or, for an
-        operation, its tensor arguments' (keyword ones too: tf.keras records `2.0 * x` as multiply(2.0, y=x)) when
-        they agree; mixed ones promote, in Keras 3 and torch alike, to float64 where
-        one is float64, else to float32 (float16 or bfloat16 with float32, float16 with bfloat16)."""
-        if autocasts(kind):
-            dtype = compute_dtype(layer.config)
-            return None if dtype == "float32" else dtype
-        dtypes = {value.dtype for value in inputs} | arrays
-        if len(dtypes) == 1:
-            return dtypes.pop()
-        return "float64" if "float64" in dtypes else None
 
     def autocast(self, value: Value, dtype: str | None) -> Value:
         """`value` cast to the dtype its consumer computes in, as Keras casts a layer's floating inputs."""
