@@ -21,7 +21,7 @@ from typing import Any
 
 from .errors import ReadError
 
-#: Names of the generated module's own imports and helpers (runtime.py, padding.py), and of its loader: a
+#: Names of the generated module's own imports and helpers (runtime*.py, padding.py), and of its loader: a
 #: class named after a model must not replace one (tests/test_config_properties.py checks the list is whole).
 MODULE_NAMES = frozenset({
     "torch", "nn", "F", "math", "warnings", "OrderedDict", "load", "self", "to_cf", "to_cl", "torch_layout",

@@ -127,9 +127,10 @@ def test_names_the_generated_file_defines_are_reserved():
     import inspect
 
     from converter import modeling, padding
-    from converter.torch_build import _HEADER, runtime, runtime_modules
+    from converter.torch_build import _HEADER, runtime, runtime_modules, runtime_recurrent
 
-    source = "\n".join([_HEADER, inspect.getsource(runtime), inspect.getsource(runtime_modules),
+    source = "\n".join([_HEADER, inspect.getsource(runtime), inspect.getsource(runtime_recurrent),
+                        inspect.getsource(runtime_modules),
                         inspect.getsource(padding),
                         modeling._LOADER.format(root="Model", weights="''")])
     defined = set()

@@ -71,9 +71,10 @@ def model_source(graph: ModelGraph, conversion: Conversion, input_layout: str = 
         if name not in helpers:
             helpers.add(name)
             waiting.extend(_NEEDS.get(name, []))
-    from . import runtime, runtime_modules  # import torch: only now that source is being written
+    from . import runtime, runtime_modules, runtime_recurrent  # import torch: only now that source is being written
 
-    parts = [inspect.getsource(getattr(runtime, name, None) or getattr(runtime_modules, name))
+    modules = (runtime, runtime_recurrent, runtime_modules)
+    parts = [inspect.getsource(next(getattr(module, name) for module in modules if hasattr(module, name)))
              for name in sorted(helpers)]
     resets = any(source.carried for source in generator.classes)
     classes = [_render(source, trace and source.name == root, resets and source.name == root)
