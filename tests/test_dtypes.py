@@ -406,6 +406,28 @@ def test_an_integer_input_of_a_layer_with_weights_is_computed_as_floats(tmp_path
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5 * max(1.0, float(np.abs(expected).max())))
 
 
+def test_an_integer_attention_mask_stays_a_mask(tmp_path):
+    """An integer Input given to a MultiHeadAttention as its attention_mask is a mask, read as booleans: it is not
+    cast to floats as the integer data a layer with weights computes on are."""
+    import keras
+
+    data = keras.Input((4, 3), name="x")
+    mask = keras.Input((4, 4), dtype="int32", name="m")
+    model = keras.Model([data, mask], keras.layers.MultiHeadAttention(2, 2, name="mha")(data, data,
+                                                                                        attention_mask=mask))
+    randomize(model, 2)
+    path = str(tmp_path / "mask.keras")
+    model.save(path)
+    x = np.random.default_rng(0).normal(size=(2, 4, 3)).astype("float32")
+    m = np.random.default_rng(1).integers(0, 2, (2, 4, 4)).astype("int32")
+    m[:, :, 0] = 1
+    with torch.no_grad():
+        got = converter.to_torch(path)(torch.from_numpy(x), torch.from_numpy(m)).numpy()
+    np.testing.assert_allclose(got, np.asarray(model([x, m])), rtol=0, atol=1e-5)
+    converter.export(path, tmp_path / "mask.py")
+    assert "x_m.to(torch.float32)" not in (tmp_path / "mask.py").read_text()
+
+
 @pytest.mark.parametrize("writer", ["keras3", "keras2"])
 def test_a_layer_normalization_of_an_integer_input_is_refused_by_name(tmp_path, writer):
     """Keras 3's LayerNormalization gives an integer input back truncated to its integer dtype: a float LayerNorm

@@ -26,7 +26,7 @@ from .calls import (
 )
 from .emitter import ClassSource, Emitter
 from .in_place import InPlace
-from .integers import floats_for_weights, moves_integers
+from .integers import DATA_KEYWORDS, floats_for_weights, moves_integers
 from .run_order import CLEARS_MASKS_FROM, ClearedMasks, ObjectEffects, cleared_by, run_order
 from .unbuildable import refuse_unbuildable
 
@@ -216,11 +216,14 @@ class Generator:
             weighted = bool((result := self.results.get(call.layer.path)) and result.tensors)
 
             def cast(value: Value) -> Value:
-                value = floats_for_weights(self.graph.source, call, value, kind, weighted, dtype)
                 return cast_input(self.keras_version, value, self.autocast(value, dtype), recorded)
 
-            inputs = [cast(value) for value in inputs]
-            kwargs = {key: cast(value) if isinstance(value, Value) else value for key, value in kwargs.items()}
+            def floats(value: Value) -> Value:  # the data a layer with weights computes on, not a mask
+                return floats_for_weights(self.graph.source, call, value, kind, weighted, dtype)
+
+            inputs = [cast(floats(value)) for value in inputs]
+            kwargs = {key: cast(floats(value) if key in DATA_KEYWORDS else value) if isinstance(value, Value)
+                      else value for key, value in kwargs.items()}
         emitter = Emitter(self, source, call, inputs, kwargs, cast=cast,
                           first_input_cast=bool(inputs) and inputs[0].dtype != first_dtype)
         init_start = len(source.init)

@@ -26,6 +26,8 @@ _FLOATS_FROM_INTEGERS = ("keras.layers.Dense", "keras.layers.EinsumDense", "kera
                          "keras.layers.MultiHeadAttention", "keras.layers.Normalization")
 
 
+#: the keyword arguments that hold a layer's data (a MultiHeadAttention's value=), not a mask it reads
+DATA_KEYWORDS = ("inputs", "query", "value", "key")
 #: kinds that only move their inputs' elements: integer inputs give an integer output
 _MOVES_ELEMENTS = tuple(f"keras.layers.{name}" for name in (
     "Reshape", "Flatten", "Permute", "Concatenate", "RepeatVector", "Identity", "Cropping1D", "Cropping2D",
