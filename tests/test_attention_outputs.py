@@ -209,3 +209,30 @@ def softmax_after_scores(keras, layer: str, causal: bool):
 @pytest.mark.parametrize("causal", [False, True], ids=["padded", "causal"])
 def test_a_softmax_after_returned_scores_reads_their_mask(tmp_path, writer, layer, causal):
     check(tmp_path, writer, lambda keras: softmax_after_scores(keras, layer, causal), [IDS])
+
+
+@pytest.mark.parametrize("writer", ["keras3", "keras2"])
+@pytest.mark.parametrize("width", [4, 3])  # 4: all widths agree, nn.MultiheadAttention; 3: four nn.Linear
+def test_an_integer_attention_mask_of_other_values_than_0_and_1(tmp_path, writer, width):
+    """An attention_mask from an integer Input holding 2s and 3s. tf.keras's MultiHeadAttention hands a mask no
+    other mask joins to its Softmax as it is, which adds (1 - mask) * -1e9 to the scores; the module read it as
+    booleans, as Keras 3 does (1.28 off; verify's random integers found it). Keras 3 reads it as booleans."""
+    import torch
+
+    import converter
+    from layer_harness import keras_module, randomize
+
+    keras = keras_module(writer)
+    data = keras.Input((4, width), name="x")
+    mask = keras.Input((4, 4), dtype="int32", name="m")
+    attention = keras.layers.MultiHeadAttention(2, 2, name="mha")(data, data, attention_mask=mask)
+    model = keras.Model([data, mask], attention)
+    randomize(model, 2)
+    path = str(tmp_path / ("mask.keras" if writer == "keras3" else "mask.h5"))
+    model.save(path)
+    x = np.random.default_rng(0).normal(size=(3, 4, width)).astype("float32")
+    m = np.random.default_rng(1).integers(0, 4, (3, 4, 4)).astype("int32")
+    m[:, :, 0] = 1
+    with torch.no_grad():
+        got = converter.to_torch(path)(torch.from_numpy(x), torch.from_numpy(m)).numpy()
+    np.testing.assert_allclose(got, np.asarray(model([x, m])), rtol=0, atol=1e-5)

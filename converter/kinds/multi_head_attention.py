@@ -137,7 +137,7 @@ def forward(e: Emitter) -> Value | list[Value]:
     if with_scores and rank != 3:
         raise e.unsupported(f"return_attention_scores over inputs of rank {rank} is not built yet (rank 3 is)")
     keep = keep_mask(e, query, value, value_of, key_of)
-    adder = score_adder(e, keep, query, with_scores)
+    adder = score_adder(e, keep, query, with_scores, _mask_as_given(e, value_of, key_of))
     zeroed = zeroes_masked_rows(e, keep, with_scores)
     e.module(result.module)
     m = e.attribute
@@ -237,14 +237,32 @@ def _causal(e: Emitter) -> bool:
     return e.config.bool("use_causal_mask", False) or bool(e.kwargs.get("use_causal_mask"))
 
 
-def score_adder(e: Emitter, keep: str | None, query: str, with_scores: bool) -> str | None:
+def score_adder(e: Emitter, keep: str | None, query: str, with_scores: bool, given: str | None = None) -> str | None:
     """A local holding what Keras's masked softmax adds to the scores, (1 - mask) * a large negative number
-    (batch, T, S): a fully masked row stays finite; None without a mask."""
+    (batch, T, S): a fully masked row stays finite; None without a mask. `given`: the attention_mask as tf.keras
+    hands it to its Softmax, its values uncast (_mask_as_given)."""
     if keep is None:
         return None
     adder = e.variable("adder")
-    e.statement(f"{adder} = (~{keep}).to({query}.dtype) * {literal(_large_negative(e, with_scores))}")
+    negative = literal(_large_negative(e, with_scores))
+    if given is not None:
+        e.statement(f"{adder} = (1 - {given}.to({query}.dtype)).expand_as({keep}) * {negative}")
+    else:
+        e.statement(f"{adder} = (~{keep}).to({query}.dtype) * {negative}")
     return adder
+
+
+def _mask_as_given(e: Emitter, value_of: Value | None, key_of: Value | None) -> str | None:
+    """tf.keras's MultiHeadAttention hands an attention_mask that no other mask joins (no causal mask, no Keras
+    mask on its inputs) to its Softmax as it is, which adds (1 - mask) * -1e9 to the scores: an integer mask of
+    other values than 0 and 1 (from an Input) shifts the scores by them, where reading it as booleans (Keras 3,
+    and tf.keras once it joins another mask) does not. That mask's expression, else None."""
+    attention_mask = e.kwargs.get("attention_mask")
+    if e.keras_major >= 3 or not isinstance(attention_mask, Value) or _causal(e) or _query_mask(e) is not None:
+        return None
+    if any(input_mask(e, name, other) is not None for name, other in (("value", value_of), ("key", key_of))):
+        return None
+    return e.convert(attention_mask, KERAS)
 
 
 def _large_negative(e: Emitter, with_scores: bool) -> float:
