@@ -330,7 +330,8 @@ register(Kind(
     description="q/k/v kernels (d, heads, dim) -> (heads*dim, d) merged head-major; output (heads, dim, d) -> "
                 "(d, heads*dim); into in_proj/out_proj when all widths agree",
     tested="self and cross attention, use_bias, key_dim == and != d_model/heads, value_dim; use_causal_mask, "
-           "attention_mask, the Keras masks of its inputs (Embedding mask_zero), Keras 3's sliding_window; "
+           "attention_mask (integer ones too, of other values than 0 and 1: tf.keras adds one no other mask joins "
+           "on its values), the Keras masks of its inputs (Embedding mask_zero), Keras 3's sliding_window; "
            "return_attention_scores; fully masked rows (Keras 3.10+ zeroes them when it returns the scores or has "
            "dropout; a 3.9 file), in float16 too (masked as each Keras masks them)",
 ))
