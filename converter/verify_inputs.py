@@ -37,6 +37,8 @@ def random_inputs(graph: ModelGraph, samples: int, seed: int = 0) -> list[np.nda
     for spec, shape in zip(graph.inputs, shapes):
         readers = [layer for layer in graph.walk() if spec.name in layer.inbound]
         vocabularies = [layer.config.get("input_dim", 10) for layer in readers if layer.class_name == "Embedding"]
+        # (a crafted input_dim, not a positive number, bounds nothing: Keras refuses the file when it loads it)
+        vocabularies = [size for size in vocabularies if type(size) is int and size > 0]
         if spec.dtype == "bool":
             array = rng.random(shape) < 0.7
         elif spec.dtype.startswith(("int", "uint")) or vocabularies:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 import converter
 from helpers import ROOT, fixture, run_cli
@@ -416,3 +417,25 @@ def test_a_normalization_of_nearly_constant_rows_is_explained(tmp_path):
     assert note(constant, 50.0) is None  # more than 2 x 1000 x 0.004: not rounding alone
     assert note(np.random.default_rng(0).normal(size=(2, 5, 4)), 1.0) is None  # rows with spread: gain ~1
     assert note(constant, 1.0, hidden_difference=0.0) is None
+
+
+@pytest.mark.parametrize("input_dim", [None, "9", 0, 2.5])
+def test_an_embedding_input_dim_that_is_not_a_size_draws_ids_below_ten(tmp_path, input_dim):
+    """Found by mutating saved configs (an Embedding's input_dim set to null): drawing ids below it raised a
+    TypeError (exit status 70) before Keras could refuse the file."""
+    import h5py
+    import tf_keras as k
+
+    ids = k.Input((6,), dtype="int32", name="ids")
+    model = k.Model(ids, k.layers.Dense(2, name="head")(k.layers.Flatten(name="flat")(
+        k.layers.Embedding(9, 4, name="embed")(ids))))
+    path = str(tmp_path / "embedding.h5")
+    model.save(path)
+    with h5py.File(path, "r+") as file:
+        config = json.loads(file.attrs["model_config"])
+        next(layer for layer in config["config"]["layers"] if layer["name"] == "embed")["config"]["input_dim"] = \
+            input_dim
+        file.attrs["model_config"] = json.dumps(config)
+    with converter.read(path) as graph:
+        (drawn,) = random_inputs(graph, 16)
+    assert drawn.dtype == np.int32 and 0 <= drawn.min() and drawn.max() < 10
