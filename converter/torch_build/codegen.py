@@ -207,12 +207,11 @@ class Generator:
         kind = lookup(call.layer)
         assert kind is not None and kind.forward is not None  # generate() refused the others
         dtype = call_dtype(kind, call.layer, inputs + [v for v in kwargs.values() if isinstance(v, Value)],
-                                  array_dtypes(call) if kind.name.startswith("keras.ops.") else set())
+                           array_dtypes(call) if kind.name.startswith("keras.ops.") else set())
         cast = None
         first_dtype = inputs[0].dtype if inputs else None
         if autocasts(kind):  # every floating tensor argument, keyword ones too (a MultiHeadAttention's value=)
             recorded = any(isinstance(mask, tuple) for mask in recorded_masks(call) or [])
-
             weighted = bool((result := self.results.get(call.layer.path)) and result.tensors)
 
             def cast(value: Value) -> Value:
