@@ -218,7 +218,7 @@ class Generator:
                 return cast_input(self.keras_version, value, self.autocast(value, dtype), recorded)
 
             def floats(value: Value) -> Value:  # the data a layer with weights computes on, not a mask
-                return floats_for_weights(self.graph.source, call, value, kind, weighted, dtype)
+                return floats_for_weights(self.graph.source, call, value, kind, weighted, dtype, self.keras_major)
 
             inputs = [cast(floats(value)) for value in inputs]
             kwargs = {key: cast(floats(value) if key in DATA_KEYWORDS else value) if isinstance(value, Value)

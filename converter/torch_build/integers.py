@@ -20,7 +20,8 @@ _ID_KINDS = ("keras.layers.Embedding", "keras.layers.ReversibleEmbedding", *_INT
 #: kinds with weights that compute on an integer input as on its floats (probed on Keras 3 and tf.keras, int32 and
 #: int64: their first step multiplies it by a float weight, which promotes, or casts it to their compute dtype,
 #: as Normalization does).
-#: Not so Keras 3's LayerNormalization, which truncates its output to the input's integer dtype (refused).
+#: Not so Keras 3's LayerNormalization, which truncates its output to the input's integer dtype (refused);
+#: tf.keras's casts its input to its compute dtype.
 _FLOATS_FROM_INTEGERS = ("keras.layers.Dense", "keras.layers.EinsumDense", "keras.layers.BatchNormalization",
                          "keras.layers.LSTM", "keras.layers.GRU", "keras.layers.SimpleRNN",
                          "keras.layers.MultiHeadAttention", "keras.layers.Normalization")
@@ -40,19 +41,20 @@ def moves_integers(kind: Kind, inputs: list[Value]) -> bool:
 
 
 def floats_for_weights(source: str, call: Call, value: Value, kind: Kind, weighted: bool,
-                       dtype: str | None) -> Value:
+                       dtype: str | None, keras_major: int) -> Value:
     """An integer input of a layer with weights (a Dense on an Input of dtype int32) in the layer's compute dtype,
-    where Keras computes it so. Keras's autocast leaves it as it is, so its mask stays. A LayerNormalization on
-    one is refused by name; any other kind (a wrapper of an Embedding takes ids) is given it as it is."""
+    where Keras computes it so. Keras's autocast leaves it as it is, so its mask stays. A Keras 3
+    LayerNormalization on one is refused by name (tf.keras's casts it to floats); any other kind (a wrapper of an
+    Embedding takes ids) is given it as it is."""
     if not value.integer or not weighted or kind.name in _ID_KINDS:
         return value
-    if kind.name == "keras.layers.LayerNormalization":
+    if kind.name == "keras.layers.LayerNormalization" and keras_major >= 3:
         raise UnsupportedLayerError(
             f"{source}: cannot build layer {call.layer.key} ({call.layer.class_name}): it takes an integer "
             "tensor (from an Input of an integer dtype), whose normalized values Keras 3 truncates to that dtype, "
             "which is not built; cast the input to float in Keras, or convert the weights only (weightport convert)",
             [(call.layer.key, call.layer.class_name)])
-    if kind.name not in _FLOATS_FROM_INTEGERS:
+    if kind.name not in _FLOATS_FROM_INTEGERS and kind.name != "keras.layers.LayerNormalization":
         return value
     return replace(value, expr=f"{value.expr}.to(torch.{dtype or 'float32'})", dtype=dtype, integer=False)
 
