@@ -48,6 +48,19 @@ def bidirectional_variables(config: Config) -> list[Variable]:
             + rnn_variables(class_name, backward, "backward_layer/cell/", "backward/"))
 
 
+def forward_first(layer: Layer) -> None:
+    """A legacy file (and a live model) lists a Bidirectional's weights in its variables' order, trainable ones
+    first: with its forward layer frozen (trainable=False), the backward layer's come first, and matching them in
+    order swapped the directions. Its tensors forward layer's first, told by the `forward_<name>` scope Keras gives
+    its forward copy; left as they are where the names do not tell (half the tensors in that scope)."""
+    def in_forward(tensor: Any) -> bool:
+        return any(part.startswith("forward_") for part in tensor.source.split("/"))
+
+    forward = [tensor for tensor in layer.tensors if in_forward(tensor)]
+    if 2 * len(forward) == len(layer.tensors):
+        layer.tensors = forward + [tensor for tensor in layer.tensors if not in_forward(tensor)]
+
+
 def _unsupported(layer: Layer) -> str | None:
     class_name, inner = recurrent(layer.config)
     if class_name not in TORCH_MODULES:
@@ -168,7 +181,7 @@ def forward(e: Emitter) -> Value | list[Value]:
 
 register(Kind(
     "keras.layers.Bidirectional", module="nn.LSTM/GRU/RNN(bidirectional=True)", variables=bidirectional_variables,
-    convert=convert, forward=forward, unsupported=_unsupported,
+    convert=convert, forward=forward, unsupported=_unsupported, stored_order=forward_first,
     description="forward -> *_l0, backward -> *_l0_reverse, each as its recurrent layer; merge_mode carried",
     tested="LSTM and GRU, merge_mode concat/sum/mul/ave/None, return_sequences, a backward_layer like the forward "
            "one (another activation, units or use_bias is refused), RNN of an LSTMCell, GRUCell or SimpleRNNCell",

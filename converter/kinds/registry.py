@@ -54,6 +54,8 @@ class Kind:
     unsupported: Callable[[Layer], str | None] = _supported
     aliases: tuple[str, ...] = ()
     quantized: tuple[str, ...] = ()  # the Keras 3 quantization modes its rule dequantizes ("int8")
+    # puts a configured layer's tensors in its variables' order where a file lists them otherwise
+    stored_order: Callable[[Layer], None] | None = None
 
     @property
     def class_name(self) -> str:

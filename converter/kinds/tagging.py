@@ -38,6 +38,8 @@ def tag_graph(graph: ModelGraph) -> None:
             layer.class_name = named
             continue
         if layer.tensors:
+            if found.stored_order is not None and layer.has_config:
+                found.stored_order(layer)
             _tag_layer(layer, expected, found.quantized)
             if theano:
                 _trained_on_theano(layer)

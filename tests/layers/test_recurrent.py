@@ -194,3 +194,29 @@ def test_recurrent_layers_without_a_torch_module_are_refused_by_name(tmp_path, w
     _, path = saved_model(lambda keras: keras.Sequential([keras.Input((5, 3)), build(keras)]), writer, tmp_path)
     with pytest.raises(converter.UnsupportedLayerError, match=f"rnn \\(.*{reason}"):
         converter.convert(str(path), str(tmp_path / "out.safetensors"))
+
+
+@pytest.mark.parametrize("frozen", ["forward", "backward"])
+@pytest.mark.parametrize("writer,suffix", [("keras3", ".h5"), ("keras3", ".keras"), ("keras2", ".h5")])
+def test_a_bidirectional_with_one_direction_frozen(tmp_path, frozen, writer, suffix):
+    """A Keras 3 legacy .h5 lists a Bidirectional's weights trainable ones first: with its forward layer frozen
+    (trainable=False), the backward layer's come first, and matching them in order swapped the two directions
+    (a verify failure). They are told apart by the `forward_<name>` scope Keras gives the forward copy."""
+    import numpy as np
+
+    from layer_harness import keras_module, randomize
+
+    keras = keras_module(writer)
+    layers = keras.layers
+    inputs = keras.Input((5, 3), name="x")
+    forward = layers.LSTM(2, trainable=frozen != "forward", name="ahead")
+    backward = layers.LSTM(2, go_backwards=True, trainable=frozen != "backward", name="behind")
+    outputs = layers.Dense(2, name="head")(layers.Bidirectional(forward, backward_layer=backward, name="both")(inputs))
+    model = keras.Model(inputs, outputs)
+    randomize(model, 4)
+    path = str(tmp_path / f"frozen{suffix}")
+    model.save(path)
+    x = np.random.default_rng(0).normal(size=(3, 5, 3)).astype("float32")
+    with torch.no_grad():
+        got = converter.to_torch(path)(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, np.asarray(model(x)), rtol=0, atol=1e-5)
