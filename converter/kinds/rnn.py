@@ -10,6 +10,8 @@ torch's activations. User cells, and other stacks, are refused by name.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from ..config import Config
 from ..conversion import LayerConversion
 from ..graph import Layer, to_snake_case
@@ -62,6 +64,29 @@ def variables(config: Config) -> list[Variable]:
     return result
 
 
+def cells_in_order(layer: Layer) -> None:
+    """A legacy file (and a live model) lists a stack's weights in its variables' order, trainable ones first: with
+    its first cell frozen (trainable=False), the second cell's come first, and matching them in order swapped the
+    cells (or stopped on their shapes). Its tensors in the order of its cells, told by each cell's name in their
+    paths (`rnn/stacked_rnn_cells/<cell name>/kernel`); left as they are where the names do not tell."""
+    if not _stacked(layer.config):
+        return
+    names = [cell.get("name") for _, cell in cells(layer.config)]
+    if len(set(names)) != len(names) or not all(isinstance(name, str) and name for name in names):
+        return
+
+    def cell_of(tensor: Any) -> int | None:
+        parts = tensor.source.split("/")
+        found = [index for index, name in enumerate(names) if name in parts or f"{name}:0" in parts]
+        return found[0] if len(found) == 1 else None
+
+    owners = [cell_of(tensor) for tensor in layer.tensors]
+    known = [owner for owner in owners if owner is not None]
+    if len(known) == len(owners):
+        order = sorted(range(len(known)), key=lambda position: known[position])  # stable within a cell
+        layer.tensors = [layer.tensors[position] for position in order]
+
+
 def _stacked(layer_config: Config) -> bool:
     return wrapped(layer_config, "cell")[0] == "StackedRNNCells"
 
@@ -106,7 +131,7 @@ def forward(e: Emitter) -> Value | list[Value]:
 
 register(Kind(
     "keras.layers.RNN", module="nn.LSTM/GRU/RNN(batch_first=True)", variables=variables, convert=convert,
-    forward=forward, unsupported=unsupported,
+    forward=forward, unsupported=unsupported, stored_order=cells_in_order,
     description="RNN(LSTMCell/GRUCell/SimpleRNNCell): as the LSTM, GRU or SimpleRNN of that cell; a stack of one "
                 "kind and size -> num_layers",
     tested="each built-in cell, return_sequences, go_backwards, stacked LSTM and GRU cells",

@@ -220,3 +220,27 @@ def test_a_bidirectional_with_one_direction_frozen(tmp_path, frozen, writer, suf
     with torch.no_grad():
         got = converter.to_torch(path)(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(got, np.asarray(model(x)), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("frozen", [0, 1])
+@pytest.mark.parametrize("writer,suffix", [("keras3", ".h5"), ("keras3", ".keras"), ("keras2", ".h5")])
+def test_stacked_cells_with_one_cell_frozen(tmp_path, frozen, writer, suffix):
+    """A legacy .h5 lists an RNN's stacked cells' weights trainable ones first: with the first cell frozen, the
+    second's come first, and matching them in order swapped the cells (silently, where they are of one size with
+    the input). They are put in the cells' order by each cell's name in their paths."""
+    import numpy as np
+
+    from layer_harness import keras_module, randomize
+
+    keras = keras_module(writer)
+    layers = keras.layers
+    inputs = keras.Input((5, 2), name="x")
+    cells = [layers.LSTMCell(2, trainable=frozen != index, name=f"cell{index}") for index in range(2)]
+    model = keras.Model(inputs, layers.Dense(2, name="head")(layers.RNN(cells, name="stack")(inputs)))
+    randomize(model, 4)
+    path = str(tmp_path / f"stacked{suffix}")
+    model.save(path)
+    x = np.random.default_rng(0).normal(size=(3, 5, 2)).astype("float32")
+    with torch.no_grad():
+        got = converter.to_torch(path)(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, np.asarray(model(x)), rtol=0, atol=1e-5)
