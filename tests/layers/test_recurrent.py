@@ -196,15 +196,27 @@ def test_recurrent_layers_without_a_torch_module_are_refused_by_name(tmp_path, w
         converter.convert(str(path), str(tmp_path / "out.safetensors"))
 
 
+def assert_saved_model_matches(model, path: str, width: int) -> None:
+    """Save `model` (random weights) to `path`; the module built from the file matches Keras within 1e-5."""
+    import numpy as np
+
+    from layer_harness import randomize
+
+    randomize(model, 4)
+    model.save(path)
+    x = np.random.default_rng(0).normal(size=(3, 5, width)).astype("float32")
+    with torch.no_grad():
+        got = converter.to_torch(path)(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, np.asarray(model(x)), rtol=0, atol=1e-5)
+
+
 @pytest.mark.parametrize("frozen", ["forward", "backward"])
 @pytest.mark.parametrize("writer,suffix", [("keras3", ".h5"), ("keras3", ".keras"), ("keras2", ".h5")])
 def test_a_bidirectional_with_one_direction_frozen(tmp_path, frozen, writer, suffix):
     """A Keras 3 legacy .h5 lists a Bidirectional's weights trainable ones first: with its forward layer frozen
     (trainable=False), the backward layer's come first, and matching them in order swapped the two directions
     (a verify failure). They are told apart by the `forward_<name>` scope Keras gives the forward copy."""
-    import numpy as np
-
-    from layer_harness import keras_module, randomize
+    from layer_harness import keras_module
 
     keras = keras_module(writer)
     layers = keras.layers
@@ -212,14 +224,7 @@ def test_a_bidirectional_with_one_direction_frozen(tmp_path, frozen, writer, suf
     forward = layers.LSTM(2, trainable=frozen != "forward", name="ahead")
     backward = layers.LSTM(2, go_backwards=True, trainable=frozen != "backward", name="behind")
     outputs = layers.Dense(2, name="head")(layers.Bidirectional(forward, backward_layer=backward, name="both")(inputs))
-    model = keras.Model(inputs, outputs)
-    randomize(model, 4)
-    path = str(tmp_path / f"frozen{suffix}")
-    model.save(path)
-    x = np.random.default_rng(0).normal(size=(3, 5, 3)).astype("float32")
-    with torch.no_grad():
-        got = converter.to_torch(path)(torch.from_numpy(x)).numpy()
-    np.testing.assert_allclose(got, np.asarray(model(x)), rtol=0, atol=1e-5)
+    assert_saved_model_matches(keras.Model(inputs, outputs), str(tmp_path / f"frozen{suffix}"), 3)
 
 
 @pytest.mark.parametrize("frozen", [0, 1])
@@ -228,19 +233,11 @@ def test_stacked_cells_with_one_cell_frozen(tmp_path, frozen, writer, suffix):
     """A legacy .h5 lists an RNN's stacked cells' weights trainable ones first: with the first cell frozen, the
     second's come first, and matching them in order swapped the cells (silently, where they are of one size with
     the input). They are put in the cells' order by each cell's name in their paths."""
-    import numpy as np
-
-    from layer_harness import keras_module, randomize
+    from layer_harness import keras_module
 
     keras = keras_module(writer)
     layers = keras.layers
     inputs = keras.Input((5, 2), name="x")
     cells = [layers.LSTMCell(2, trainable=frozen != index, name=f"cell{index}") for index in range(2)]
-    model = keras.Model(inputs, layers.Dense(2, name="head")(layers.RNN(cells, name="stack")(inputs)))
-    randomize(model, 4)
-    path = str(tmp_path / f"stacked{suffix}")
-    model.save(path)
-    x = np.random.default_rng(0).normal(size=(3, 5, 2)).astype("float32")
-    with torch.no_grad():
-        got = converter.to_torch(path)(torch.from_numpy(x)).numpy()
-    np.testing.assert_allclose(got, np.asarray(model(x)), rtol=0, atol=1e-5)
+    outputs = layers.Dense(2, name="head")(layers.RNN(cells, name="stack")(inputs))
+    assert_saved_model_matches(keras.Model(inputs, outputs), str(tmp_path / f"stacked{suffix}"), 2)
