@@ -141,3 +141,105 @@ def test_a_keras3_layer_normalization_of_an_integer_input_is_refused_by_name(tmp
     refusal = "layer norm .LayerNormalization.: it takes an integer tensor.*truncates"
     with pytest.raises(converter.UnsupportedLayerError, match=refusal):
         converter.to_torch(path)
+
+
+def integer_layer_model(keras, case: str, dtype: str):
+    """An integer Input (ids of either sign) through a layer without weights that Keras computes on integers, and
+    for the max poolings, a Dense after them (their output is still integers, which the Dense computes as floats)."""
+    layers = keras.layers
+    inputs = keras.Input((6, 4), dtype=dtype, name="ids")
+    if case == "average":
+        x = layers.GlobalAveragePooling1D(name="average")(inputs)
+    elif case == "average_first":
+        x = layers.GlobalAveragePooling1D(data_format="channels_first", keepdims=True, name="average")(inputs)
+    elif case == "max_same":
+        x = layers.Dense(3, name="head")(layers.MaxPooling1D(4, padding="same", name="pool")(inputs))
+    elif case == "max_global":
+        x = layers.Dense(3, name="head")(layers.GlobalMaxPooling1D(name="pool")(inputs))
+    elif case == "leaky":
+        x = layers.LeakyReLU(0.25, name="leaky")(inputs)
+    elif case == "additive_attention":
+        x = layers.AdditiveAttention(name="attention")([inputs, inputs])
+    return keras.Model(inputs, x)
+
+
+def signed_ids(shape: tuple, dtype: str, seed: int = 4) -> np.ndarray:
+    """Integers of either sign: a mean of them is often not whole, so truncating it towards zero (TensorFlow)
+    and flooring it differ."""
+    return np.random.default_rng(seed).integers(-9, 10, shape).astype(dtype)
+
+
+LAYER_CASES = [(writer, case, dtype) for writer in ("keras3", "keras2") for case in (
+    "average", "average_first", "max_same", "max_global", "leaky") for dtype in ("int32", "int64")] + [
+    ("keras3", "additive_attention", "int32")]  # tf.keras's refuses an integer input
+
+
+@pytest.mark.parametrize("writer,case,dtype", LAYER_CASES)
+def test_a_layer_without_weights_on_integers_computes_what_keras_does(tmp_path, writer, case, dtype):
+    """Keras 3's GlobalAveragePooling is a float32 mean of integers, tf.keras's an integer mean truncated towards
+    zero; a max pooling gives integers; a LeakyReLU float32. The module stopped at run time on each ("mean():
+    could not infer output dtype", "max_pool1d_impl not implemented for 'Int'")."""
+    keras = keras_module(writer)
+    model = integer_layer_model(keras, case, dtype)
+    randomize(model, 3)
+    path = str(tmp_path / ("int.keras" if writer == "keras3" else "int.h5"))
+    model.save(path)
+    ids = signed_ids((3, 6, 4), dtype)
+    expected = np.asarray(model(ids))
+    with torch.no_grad():
+        got = converter.to_torch(path, input_layout="keras")(torch.from_numpy(ids)).numpy()
+    assert got.dtype == expected.dtype
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5 * max(1.0, float(np.abs(expected).max())))
+
+
+def keras3_operation(ops, name: str, x):
+    if name in ("hypot", "logaddexp", "logaddexp2"):
+        return getattr(ops, name)(x, ops.flip(x, axis=1))
+    if name in ("mean", "var", "std", "norm"):
+        return getattr(ops, name)(x, axis=1)
+    if name == "average":
+        return ops.average(x, axis=-1)
+    return getattr(ops, name)(x)
+
+
+OPERATIONS = ["mean", "var", "std", "average", "norm", "hypot", "logaddexp", "logaddexp2", "leaky_relu", "floor",
+              "ceil"]
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64"])
+@pytest.mark.parametrize("name", OPERATIONS)
+def test_a_keras3_operation_on_integers_computes_floats(tmp_path, name, dtype):
+    """Keras 3 computes these operations on integers as floats (result_type(x, float)). The module stopped at run
+    time on most (torch computes a mean, a norm, a hypot of floats only) and kept integers for floor and ceil."""
+    import keras
+
+    inputs = keras.Input((6, 4), dtype=dtype, name="ids")
+    model = keras.Model(inputs, keras3_operation(keras.ops, name, inputs))
+    path = str(tmp_path / "int.keras")
+    model.save(path)
+    ids = signed_ids((3, 6, 4), dtype, seed=5)
+    expected = np.asarray(model(ids))
+    with torch.no_grad():
+        got = converter.to_torch(path)(torch.from_numpy(ids)).numpy()
+    assert got.dtype == np.float32  # Keras's too, but for hypot of int64 (float64; float32 holds it to 6e-8)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5 * max(1.0, float(np.abs(expected).max())))
+
+
+@pytest.mark.parametrize("name", ["reduce_mean", "leaky_relu"])
+def test_a_tensorflow_operation_on_integers_computes_what_tensorflow_does(tmp_path, name):
+    """tf.keras records tf.reduce_mean and tf.nn.leaky_relu as op layers: TensorFlow's mean of integers is an
+    integer, truncated towards zero; its leaky_relu casts them to float32. The module stopped at run time."""
+    import tensorflow as tf
+    import tf_keras
+
+    inputs = tf_keras.Input((6, 4), dtype="int32", name="ids")
+    outputs = tf.reduce_mean(inputs, axis=1) if name == "reduce_mean" else tf.nn.leaky_relu(inputs, alpha=0.3)
+    model = tf_keras.Model(inputs, outputs)
+    path = str(tmp_path / "int.h5")
+    model.save(path)
+    ids = signed_ids((3, 6, 4), "int32", seed=6)
+    expected = np.asarray(model(ids))
+    with torch.no_grad():
+        got = converter.to_torch(path, input_layout="keras")(torch.from_numpy(ids)).numpy()
+    assert got.dtype == expected.dtype
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5 * max(1.0, float(np.abs(expected).max())))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..config import Config
-from .forward import (KERAS, Emitter, Value, activation, channel_dim, literal, same, softmax_large_negative,
+from .forward import (KERAS, Emitter, Value, activation, channel_dim, floats, literal, same, softmax_large_negative,
                       softmax_zeroes_masked, torch_changes_input)
 from .registry import Kind, register
 
@@ -38,7 +38,8 @@ def _relu(e: Emitter, config: Config, x: str) -> str:
 
 
 def leaky_relu(e: Emitter) -> Value:
-    return same(e.inputs[0], _leaky_relu(e.config, e.inputs[0].expr))
+    x = floats(e.inputs[0])  # an integer tensor's leaky ReLU is float32 (TensorFlow's casts it; Keras 3's too)
+    return same(x, _leaky_relu(e.config, x.expr))
 
 
 def _leaky_relu(config: Config, x: str) -> str:

@@ -9,7 +9,7 @@ inserts the permutes.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Protocol, Union
 
 from ..config import Config, activation_layer, activation_name
@@ -260,6 +260,15 @@ def same(value: Value, expr: str, rank: int | None = None, layout: str | None = 
                  flat_order=value.flat_order)
 
 
+def floats(operand: Any) -> Any:
+    """An integer tensor (an Input of ids, `Value.integer`) as float32, where Keras computes on one so: Keras 3's
+    mean, variance, norm, floor, hypot (result_type(x, float)), a leaky ReLU (TensorFlow casts). Any other operand
+    (a float tensor, a constant) as it is."""
+    if not isinstance(operand, Value) or not operand.integer:
+        return operand
+    return replace(operand, expr=f"{operand.expr}.to(torch.float32)", keras_view=None, dtype=None, integer=False)
+
+
 def constant_tensor(e: Emitter, values: Any, shape: tuple[int, ...] | None = None) -> str:
     """Numbers from a config (a list, nested lists) as a tensor the module holds as a buffer (torch's default
     dtype for floats, int64 for integers, as torch.tensor makes them), reshaped to `shape` if given."""
@@ -268,5 +277,5 @@ def constant_tensor(e: Emitter, values: Any, shape: tuple[int, ...] | None = Non
 
 
 __all__ = ["CHANNELS_FIRST", "KERAS", "Emitter", "Forward", "Value", "activated", "activation", "channel_dim",
-           "constant_tensor", "is_image_rank", "keras_axis", "literal", "ran_on_torch", "require_weights", "same",
-           "spatial_layout"]
+           "constant_tensor", "floats", "is_image_rank", "keras_axis", "literal", "ran_on_torch", "require_weights",
+           "same", "spatial_layout"]

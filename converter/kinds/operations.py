@@ -112,6 +112,8 @@ def reduce(e: Emitter, kind: str, operand: Any, axis: Any, keepdims: Any = False
         if axes is not None and len(axes) != 1:
             raise e.unsupported("a product over several axes is not built yet")
         function, extra = "torch.prod", ""
+    elif kind == "integer_mean":
+        function, extra = e.helper("integer_mean"), ""
     else:
         function, extra = REDUCTIONS[kind], ""
     if axes is None:

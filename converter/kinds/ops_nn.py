@@ -10,7 +10,7 @@ import math
 from typing import Any, Callable, Sequence
 
 from . import operations as op
-from .forward import CHANNELS_FIRST, KERAS, Emitter, Value, literal, ran_on_torch
+from .forward import CHANNELS_FIRST, KERAS, Emitter, Value, floats, literal, ran_on_torch
 from .ops_numpy import operands
 from .registry import Kind, register
 
@@ -33,7 +33,7 @@ def gelu(e: Emitter) -> Value:
 
 def leaky_relu(e: Emitter) -> Value:
     slope = e.config.float("negative_slope", 0.2)
-    return op.elementwise(e, f"F.leaky_relu({{0}}, {literal(slope)})", operands(e, 1))
+    return op.elementwise(e, f"F.leaky_relu({{0}}, {literal(slope)})", [floats(operands(e, 1)[0])])
 
 
 def elu(e: Emitter) -> Value:
@@ -133,13 +133,14 @@ def norm(e: Emitter) -> Value:
     """numpy's norm over one axis (a vector norm of any order) or two (a matrix norm: 'fro', 'nuc', +-1, +-2,
     +-inf), as torch.linalg defines them alike."""
     order = e.config.get("ord")
-    x, rank = op.keras_value(e, operands(e, 1)[0])
+    operand = floats(operands(e, 1)[0])
+    x, rank = op.keras_value(e, operand)
     axes = op.axes_of(e, e.config.get("axis"))
     keep = e.config.bool("keepdims", False)
     if axes is None or len(axes) not in (1, 2):
         raise e.unsupported("norm over other than one or two axes is not built yet")
     if len(axes) == 1 and (order is None or op.is_number(order) and not isinstance(order, bool)):
-        return op.vector_norm(e, operands(e, 1)[0], None if order is None else _order(order), axes[0], keep)
+        return op.vector_norm(e, operand, None if order is None else _order(order), axes[0], keep)
     result_rank = None if rank is None else rank - (0 if keep else len(axes))
     if len(axes) == 2 and (order in (None, "fro", "nuc") or order in (1, -1, 2, -2, math.inf, -math.inf)):
         return Value(f"torch.linalg.matrix_norm({x}, ord={_order('fro' if order is None else order)}, "

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from . import operations as op
 from . import shaping
-from .forward import Emitter, Value, literal, tensorflow_bias_add
+from .forward import Emitter, Value, floats, literal, tensorflow_bias_add
 from .registry import Kind, register
 
 BINARY = {
@@ -43,6 +43,9 @@ UNARY = {
     "Isinf": "torch.isinf({0})", "Isfinite": "torch.isfinite({0})", "Signbit": "torch.signbit({0})",
     "Cbrt": "(torch.sign({0}) * torch.abs({0}) ** (1 / 3))",  # Keras's own formula (torch has no cbrt)
 }
+#: operations Keras 3 computes on integers as floats (result_type(x, float)), which torch computes on integers
+#: (floor, ceil: the same numbers as integers) or refuses to (hypot, logaddexp)
+FLOATS_OF_INTEGERS = ("Floor", "Ceil", "Hypot", "Logaddexp", "Logaddexp2")
 REDUCTIONS = {"Mean": "mean", "Sum": "sum", "Max": "max", "Min": "min", "Prod": "prod", "Var": "var", "Std": "std",
               "Any": "any", "All": "all"}
 
@@ -54,10 +57,13 @@ def operands(e: Emitter, count: int) -> list[Any]:
     return [e.positional(index) for index in range(count)]
 
 
-def binary(template: str, tensors: bool = False) -> Callable[[Emitter], Value]:
-    """`tensors`: torch takes tensors on both sides (a number becomes a 0-d tensor)."""
+def binary(template: str, tensors: bool = False, as_floats: bool = False) -> Callable[[Emitter], Value]:
+    """`tensors`: torch takes tensors on both sides (a number becomes a 0-d tensor); `as_floats`: integer tensors
+    as floats."""
     def forward(e: Emitter) -> Value:
         first, second = operands(e, 2)
+        if as_floats:
+            first, second = floats(first), floats(second)
         if tensors:
             first, second = op._as_tensor(e, first), op._as_tensor(e, second)
         return op.elementwise(e, template, [first, second])
@@ -76,7 +82,9 @@ def add(e: Emitter) -> Value:
     return value
 
 
-def unary(template: str) -> Callable[[Emitter], Value]:
+def unary(template: str, as_floats: bool = False) -> Callable[[Emitter], Value]:
+    if as_floats:
+        return lambda e: op.elementwise(e, template, [floats(operand) for operand in operands(e, 1)])
     return lambda e: op.elementwise(e, template, operands(e, 1))
 
 
@@ -85,14 +93,17 @@ def reduction(kind: str) -> Callable[[Emitter], Value]:
         if kind == "max" or kind == "min":
             if e.config.get("initial") is not None:
                 raise e.unsupported("max/min with an initial value is not built yet")
-        return op.reduce(e, kind, operands(e, 1)[0], e.config.get("axis"), e.config.bool("keepdims", False))
+        operand = operands(e, 1)[0]
+        if kind in ("mean", "var", "std"):  # of integers, in floats (torch computes these of floats only)
+            operand = floats(operand)
+        return op.reduce(e, kind, operand, e.config.get("axis"), e.config.bool("keepdims", False))
     return forward
 
 
 def average(e: Emitter) -> Value:
     if e.kwargs.get("weights") is not None or len(e.call.positional) > 1:
         raise e.unsupported("a weighted average is not built yet")
-    return op.reduce(e, "mean", operands(e, 1)[0], e.config.get("axis"))
+    return op.reduce(e, "mean", floats(operands(e, 1)[0]), e.config.get("axis"))
 
 
 def round_(e: Emitter) -> Value:
@@ -152,8 +163,9 @@ def filled_like(fill: str | None) -> Callable[[Emitter], Value]:
 
 FORWARDS: dict[str, Callable[[Emitter], Any]] = {
     **{name: binary(template) for name, template in BINARY.items()}, "Add": add,
-    **{name: binary(template, tensors=True) for name, template in TENSOR_BINARY.items()},
-    **{name: unary(template) for name, template in UNARY.items()},
+    **{name: binary(template, tensors=True, as_floats=name in FLOATS_OF_INTEGERS)
+       for name, template in TENSOR_BINARY.items()},
+    **{name: unary(template, as_floats=name in FLOATS_OF_INTEGERS) for name, template in UNARY.items()},
     **{name: reduction(kind) for name, kind in REDUCTIONS.items()},
     "Average": average, "Round": round_, "Pad": pad, "NanToNum": nan_to_num, "Cumsum": cumsum, "Tile": tile,
     "Flip": flip,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Callable
 
-from .forward import (KERAS, Emitter, Value, literal, same, spatial_layout, torch_changes_input,
+from .forward import (KERAS, Emitter, Value, floats, literal, same, spatial_layout, torch_changes_input,
                       torch_pool_rule)
 from .registry import Kind, layer_names, register
 
@@ -58,8 +58,12 @@ def global_pooling(kind: str, spatial: int) -> Callable[[Emitter], Value]:
             return Value(f"{e.helper('masked_mean')}({x_keras}, {e.mask()}, {steps_axis}, {literal(keepdims)}, "
                          f"{literal(where)})", KERAS, 3 if keepdims else 2)
         dims = tuple(range(2, 2 + spatial))
-        reduce = "amax" if kind == "max" else "mean"
-        expr = f"{e.arg(0, layout)}.{reduce}(dim={literal(dims)}{', keepdim=True' if keepdims else ''})"
+        keep = ", keepdim=True" if keepdims else ""
+        if kind == "average" and x.integer and e.keras_major < 3:  # TensorFlow's mean of integers: truncated
+            expr = f"{e.helper('integer_mean')}({e.arg(0, layout)}, dim={literal(dims)}{keep})"
+        else:  # Keras 3's mean of integers is float32
+            reduce = "amax" if kind == "max" else "mean"
+            expr = f"{e.convert(floats(x) if kind == 'average' else x, layout)}.{reduce}(dim={literal(dims)}{keep})"
         return Value(expr, layout, x.rank if keepdims else 2)
 
     return forward

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from . import operations as op
 from . import shaping
-from .forward import KERAS, Emitter, Value, literal
+from .forward import KERAS, Emitter, Value, floats, literal
 from .ops_nn import resized_images
 from .registry import Kind, register
 
@@ -35,8 +35,12 @@ def _unary(template: str, parameter: str = "x") -> tuple[tuple[str, ...], Implem
 
 
 def _reduce(kind: str) -> tuple[tuple[str, ...], Implementation]:
-    return (("input_tensor", "axis", "keepdims"),
-            lambda e, a: op.reduce(e, kind, a["input_tensor"], a.get("axis"), a.get("keepdims") or False))
+    def run(e: Emitter, a: Arguments) -> Value:
+        operand = a["input_tensor"]
+        # TensorFlow's mean of integers is an integer, truncated; its variance of them fails
+        integer = kind == "mean" and isinstance(operand, Value) and operand.integer
+        return op.reduce(e, "integer_mean" if integer else kind, operand, a.get("axis"), a.get("keepdims") or False)
+    return ("input_tensor", "axis", "keepdims"), run
 
 
 def _gelu(e: Emitter, a: Arguments) -> Value:
@@ -48,7 +52,7 @@ def _leaky_relu(e: Emitter, a: Arguments) -> Value:
     alpha = a.get("alpha", 0.2)
     if not op.is_number(alpha):
         raise e.unsupported("leaky_relu with a non-number alpha")
-    return op.elementwise(e, f"F.leaky_relu({{0}}, {literal(float(alpha))})", [a["features"]])
+    return op.elementwise(e, f"F.leaky_relu({{0}}, {literal(float(alpha))})", [floats(a["features"])])
 
 
 def _gather(e: Emitter, a: Arguments) -> Value:

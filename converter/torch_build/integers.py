@@ -24,15 +24,17 @@ _ID_KINDS = ("keras.layers.Embedding", "keras.layers.ReversibleEmbedding", *_INT
 #: tf.keras's casts its input to its compute dtype.
 _FLOATS_FROM_INTEGERS = ("keras.layers.Dense", "keras.layers.EinsumDense", "keras.layers.BatchNormalization",
                          "keras.layers.LSTM", "keras.layers.GRU", "keras.layers.SimpleRNN",
-                         "keras.layers.MultiHeadAttention", "keras.layers.Normalization")
+                         "keras.layers.MultiHeadAttention", "keras.layers.Normalization",
+                         "keras.layers.AdditiveAttention")  # tf.keras's refuses an integer input
 
 
 #: the keyword arguments that hold a layer's data (a MultiHeadAttention's value=), not a mask it reads
 DATA_KEYWORDS = ("inputs", "query", "value", "key")
-#: kinds that only move their inputs' elements: integer inputs give an integer output
+#: kinds that only move or select their inputs' elements: integer inputs give an integer output
 _MOVES_ELEMENTS = tuple(f"keras.layers.{name}" for name in (
     "Reshape", "Flatten", "Permute", "Concatenate", "RepeatVector", "Identity", "Cropping1D", "Cropping2D",
-    "Cropping3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D"))
+    "Cropping3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D",
+    "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D"))
 
 
 def moves_integers(kind: Kind, inputs: list[Value]) -> bool:

@@ -53,6 +53,8 @@ def pool(x: torch.Tensor, kind: str, size: tuple, stride: tuple, padding: str) -
     'same' max pooling pads with -inf; 'same' average pooling leaves padded cells out
     of each average (count_include_pad=False with TensorFlow's asymmetric padding).
     """
+    if not x.is_floating_point():  # torch pools floats only; float64 holds every int32 (Keras max-pools integers)
+        return pool(x.to(torch.float64), kind, size, stride, padding).to(x.dtype)
     spatial = x.ndim - 2
     max_pool = (F.max_pool1d, F.max_pool2d, F.max_pool3d)[spatial - 1]
     avg_pool = (F.avg_pool1d, F.avg_pool2d, F.avg_pool3d)[spatial - 1]
@@ -85,6 +87,8 @@ def keras_torch_pool(x: torch.Tensor, kind: str, size: tuple, stride: tuple, rul
     which an average counts. Rule 'zeros' (Keras 3.0 to 3.4's average): torch's padding of the shorter side, and
     for each uneven axis a zero at the end of one of the last axes (they listed only the uneven ones), counted.
     """
+    if not x.is_floating_point():  # as pool() does
+        return keras_torch_pool(x.to(torch.float64), kind, size, stride, rule).to(x.dtype)
     spatial = x.ndim - 2
     max_pool = (F.max_pool1d, F.max_pool2d, F.max_pool3d)[spatial - 1]
     avg_pool = (F.avg_pool1d, F.avg_pool2d, F.avg_pool3d)[spatial - 1]
@@ -342,6 +346,14 @@ def keras_dot(a: torch.Tensor, b: torch.Tensor, axes, normalize: bool) -> torch.
     a = a if axes[0] == 2 else a.transpose(1, 2)
     b = b if axes[1] == 1 else b.transpose(1, 2)
     return torch.bmm(a, b)
+
+
+def integer_mean(x: torch.Tensor, dim: int | tuple | None = None, keepdim: bool = False) -> torch.Tensor:
+    """TensorFlow's mean of integers (tf.reduce_mean, tf.keras's GlobalAveragePooling): their sum in their dtype
+    over the count, truncated towards zero."""
+    dims = tuple(range(x.ndim)) if dim is None else (dim,) if isinstance(dim, int) else tuple(dim)
+    total = x.sum(dim=dims, keepdim=keepdim, dtype=x.dtype)
+    return torch.div(total, math.prod(x.shape[d] for d in dims), rounding_mode="trunc")
 
 
 def masked_mean(x: torch.Tensor, mask, steps_axis: int = 1, keepdims: bool = False,
