@@ -243,3 +243,42 @@ def test_a_tensorflow_operation_on_integers_computes_what_tensorflow_does(tmp_pa
         got = converter.to_torch(path, input_layout="keras")(torch.from_numpy(ids)).numpy()
     assert got.dtype == expected.dtype
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5 * max(1.0, float(np.abs(expected).max())))
+
+
+MADE_IN_GRAPH = [(writer, case) for writer in ("keras3", "keras2") for case in (
+    "cast_dense", "cast_bool_dense", "cast_average", "cast_mean", "argmax_dense")]
+
+
+@pytest.mark.parametrize("writer,case", MADE_IN_GRAPH)
+def test_integers_made_in_the_graph_are_computed_as_keras_does(tmp_path, writer, case):
+    """An integer (or boolean) tensor a cast or an argmax makes, read by a Dense, a GlobalAveragePooling or a
+    mean: Keras computes them as it does an integer Input's (floats; TensorFlow's mean of integers truncated).
+    The module stopped at run time ("mat1 and mat2 must have the same dtype")."""
+    keras = keras_module(writer)
+    if writer == "keras3":
+        cast, argmax, mean = keras.ops.cast, lambda x: keras.ops.argmax(x, axis=-1), keras.ops.mean
+    else:
+        import tensorflow as tf
+
+        cast, argmax, mean = tf.cast, lambda x: tf.argmax(x, axis=-1), tf.reduce_mean
+    layers = keras.layers
+    inputs = keras.Input((3, 4), name="x")
+    counts = cast(inputs * 4.0, "bool" if case == "cast_bool_dense" else "int32")
+    if case in ("cast_dense", "cast_bool_dense"):
+        outputs = layers.Dense(3, name="head")(counts)
+    elif case == "cast_average":
+        outputs = layers.GlobalAveragePooling1D(name="average")(counts)
+    elif case == "cast_mean":
+        outputs = mean(counts, axis=1)
+    else:
+        outputs = layers.Dense(2, name="head")(layers.Reshape((3, 1), name="steps")(argmax(inputs)))
+    model = keras.Model(inputs, outputs)
+    randomize(model, 3)
+    path = str(tmp_path / ("int.keras" if writer == "keras3" else "int.h5"))
+    model.save(path)
+    x = np.random.default_rng(7).normal(0, 1, (3, 3, 4)).astype("float32")
+    expected = np.asarray(model(x))
+    with torch.no_grad():
+        got = converter.to_torch(path, input_layout="keras")(torch.from_numpy(x)).numpy()
+    assert got.dtype == expected.dtype
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5 * max(1.0, float(np.abs(expected).max())))

@@ -133,12 +133,12 @@ def arg_reduce(e: Emitter, kind: str, operand: Any, axis: Any, keepdims: Any = F
     x, rank = keras_value(e, operand)
     axes = axes_of(e, axis)
     if axes is None:
-        return Value(f"torch.{kind}({x})", KERAS, 0)
+        return Value(f"torch.{kind}({x})", KERAS, 0, integer=True)
     if len(axes) != 1:
         raise e.unsupported(f"{kind} over several axes")
     keep = bool(keepdims)
     return Value(f"torch.{kind}({x}, dim={axes[0]}, keepdim={literal(keep)})", KERAS,
-                 None if rank is None else rank - (0 if keep else 1))
+                 None if rank is None else rank - (0 if keep else 1), integer=True)
 
 
 def vector_norm(e: Emitter, operand: Any, order: str | None, axis: int, keepdims: bool) -> Value:
@@ -191,7 +191,9 @@ def cast(e: Emitter, operand: Any, dtype: Any) -> Value:
         e.returns_input = True
     cast = elementwise(e, f"{{0}}.to({TORCH_DTYPES[name]})", [operand])
     # a floating dtype other than float32 is the value's own (the builder would otherwise take the operand's)
-    return replace(cast, dtype=name) if name in ("float16", "bfloat16", "float64") else cast
+    if name in ("float16", "bfloat16", "float64"):
+        return replace(cast, dtype=name)
+    return replace(cast, integer=name != "float32")  # integers (or booleans) a layer with weights takes as floats
 
 
 def matmul(e: Emitter, first: Any, second: Any, transpose_a: Any = False, transpose_b: Any = False) -> Value:

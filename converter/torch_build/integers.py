@@ -53,8 +53,9 @@ def floats_for_weights(source: str, call: Call, value: Value, kind: Kind, weight
     if kind.name == "keras.layers.LayerNormalization" and keras_major >= 3:
         raise UnsupportedLayerError(
             f"{source}: cannot build layer {call.layer.key} ({call.layer.class_name}): it takes an integer "
-            "tensor (from an Input of an integer dtype), whose normalized values Keras 3 truncates to that dtype, "
-            "which is not built; cast the input to float in Keras, or convert the weights only (weightport convert)",
+            "tensor (an Input of an integer dtype, a cast to one), whose normalized values Keras 3 truncates to that "
+            "dtype, which is not built; cast the input to float in Keras, or convert the weights only "
+            "(weightport convert)",
             [(call.layer.key, call.layer.class_name)])
     if kind.name not in _FLOATS_FROM_INTEGERS and kind.name != "keras.layers.LayerNormalization":
         return value
