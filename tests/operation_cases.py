@@ -209,6 +209,11 @@ OPERATION_CASES: list[Case] = [
         tf.math.round(x * 2.0), x % 0.3, x // 0.3, tf.math.divide_no_nan(x, tf.nn.relu(x)),
         tf.nn.log_softmax(x, axis=1), tf.nn.bias_add(x, [0.5, -1.0, 2.0, 0.25]),
         tf.norm(x, axis=-1, keepdims=True), tf.linalg.matmul(x, x, adjoint_b=True)], axis=-1)),
+    tf_operation("TFOpLambda", "tf_like_and_sums", SEQUENCE, lambda tf, x: tf.concat([
+        tf.zeros_like(x) + tf.ones_like(x, dtype=tf.float32) * 0.5, tf.identity(x), tf.math.add_n([x, x * 2.0, x]),
+        tf.math.log_sigmoid(x), tf.cast(tf.math.is_nan(tf.math.log(x)), tf.float32),
+        tf.cast(tf.math.is_finite(1.0 / x), tf.float32), tf.math.atan2(x, x * x + 0.5),
+        tf.math.multiply_no_nan(x, tf.nn.relu(x)), tf.math.scalar_mul(2.5, x)], axis=-1)),
     tf_operation("TFOpLambda", "tf_one_hot_axes", SEQUENCE, lambda tf, x: tf.concat([
         tf.one_hot(tf.cast(x * 2.0, tf.int32), 4, axis=1), tf.one_hot(tf.cast(x[:, :4] * 2.0, tf.int32), 5, axis=2,
                                                                     on_value=0.5)], axis=1)),

@@ -226,6 +226,25 @@ def _unstack(e: Emitter, a: Arguments) -> list[Value]:
     return shaping.unstack(e, a["value"], _axis(e, a.get("axis"), 0), count)
 
 
+def _filled_like(fill: str) -> tuple[tuple[str, ...], Implementation]:
+    """tf.zeros_like, tf.ones_like: the input's shape, in the dtype given or the input's."""
+    def run(e: Emitter, a: Arguments) -> Value:
+        dtype = a.get("dtype")
+        if dtype is not None and dtype not in op.TORCH_DTYPES:
+            raise e.unsupported(f"dtype {str(dtype)[:30]!r} is not built")
+        dtype_argument = f", dtype={op.TORCH_DTYPES[dtype]}" if dtype is not None else ""
+        return op.elementwise(e, f"torch.full_like({{0}}, {fill}{dtype_argument})", [a["input"]])
+    return ("input", "dtype"), run
+
+
+def _add_n(e: Emitter, a: Arguments) -> Value:
+    """tf.math.add_n: the sum of a list of tensors of one shape."""
+    inputs = a["inputs"]
+    if not isinstance(inputs, list) or not inputs or not all(isinstance(item, Value) for item in inputs):
+        raise e.unsupported("add_n of other than a list of tensors")
+    return op.elementwise(e, "(" + " + ".join(f"{{{index}}}" for index in range(len(inputs))) + ")", inputs)
+
+
 def _pad(e: Emitter, a: Arguments) -> Value:
     mode = a.get("mode") or "CONSTANT"
     if not isinstance(mode, str):
@@ -254,6 +273,15 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], Implementation]] = {
     "math.sin": _unary("torch.sin({0})"), "math.cos": _unary("torch.cos({0})"),
     "math.log1p": _unary("torch.log1p({0})"), "math.expm1": _unary("torch.expm1({0})"),
     "math.reciprocal": _unary("torch.reciprocal({0})"), "math.floor": _unary("torch.floor({0})"),
+    "zeros_like": _filled_like("0"), "ones_like": _filled_like("1"), "identity": _unary("{0}", "input"),
+    "math.add_n": (("inputs",), _add_n), "math.log_sigmoid": _unary("F.logsigmoid({0})"),
+    "math.is_nan": _unary("torch.isnan({0})"), "math.is_inf": _unary("torch.isinf({0})"),
+    "math.is_finite": _unary("torch.isfinite({0})"),
+    "math.atan2": (("y", "x"), lambda e, a: op.elementwise(e, "torch.atan2({0}, {1})", [
+        op._as_tensor(e, a["y"]), op._as_tensor(e, a["x"])])),
+    "math.multiply_no_nan": _binary("torch.where({1} == 0, torch.zeros_like({0} * {1}), {0} * {1})", tensors=True),
+    "compat.v1.math.scalar_mul": (("scalar", "x"), lambda e, a: op.elementwise(e, "({0} * {1})", [
+        a["scalar"], a["x"]])),
     "math.ceil": _unary("torch.ceil({0})"), "math.softplus": _unary("F.softplus({0})", "features"),
     "math.round": _unary("torch.round({0})"),  # both round half to even
     **{name: _binary("({0} % {1})") for name in ("math.floormod", "math.mod")},  # torch's % floors, as TF's
@@ -350,6 +378,7 @@ register(Kind("keras.layers.TFOpLambda", forward=tf_op, description="no weights;
                      "reduce_std/variance, pad (constant, REFLECT, SYMMETRIC), tile, image.resize, "
                      "depth_to_space, space_to_depth, one_hot (along any axis), round, floormod, divide_no_nan, "
                      "log_softmax, bias_add, norm, top_k, sort, argsort (ties in index order), slice, unstack (with or "
-                     "without num)"))
+                     "without num), zeros_like, ones_like, identity, add_n, log_sigmoid, is_nan, is_finite, atan2, "
+                     "multiply_no_nan, scalar_mul; a mean of integers (truncated)"))
 register(Kind("keras.layers.SlicingOpLambda", forward=slicing, description="no weights; x[...] in tf.keras",
               tested="ints, slices with steps (negative ones too), new axes, `...`"))
