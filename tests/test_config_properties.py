@@ -207,3 +207,54 @@ def test_a_graph_whose_calls_read_each_other_is_refused():
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+OPERATION_KINDS = sorted(name for name in KINDS if name.startswith("keras.ops."))
+OPERATION_FIELDS = ["axis", "keepdims", "dtype", "newshape", "axes", "subscripts", "x_min", "x_max", "num_classes",
+                    "initial", "decimals", "repeats", "k", "order", "ord", "size", "interpolation", "approximate",
+                    "negative_slope", "alpha", "nan", "posinf", "neginf", "pad_width", "mode", "source",
+                    "destination", "axis1", "axis2", "sparse", "ragged", "data_format", "indices_or_sections"]
+operation_configs = st.dictionaries(st.sampled_from(OPERATION_FIELDS), values, max_size=5)
+
+
+def operation_source(kind: str, name: str, config: dict, shape: list[int], operands: list, layout: str) -> str:
+    """The generated source of a model of one Keras 3 operation (keras.ops.*) on an Input, with `config` and
+    constant operands after its tensor."""
+    module, class_name = "keras.src." + kind[len("keras."):].rsplit(".", 1)[0], kind.rsplit(".", 1)[1]
+    entry = layer_entry(class_name, name, config, "x" if name != "x" else "input")
+    entry["module"] = module
+    entry["config"] = {key: value for key, value in entry["config"].items() if key != "name"}
+    entry["inbound_nodes"][0]["args"] += operands
+    model = model_config("Dense", name, {}, shape, "model")
+    model["config"]["layers"][1] = entry
+    root, inputs = parse_model(model, "<h>")
+    graph = ModelGraph(layers=root.children or [], source="<hypothesis>", format="keras-archive",
+                       keras_version="3.15.1", inputs=inputs, root=root)
+    tag_graph(graph)
+    return model_source(graph, convert_graph(graph), layout).source
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(kind=st.sampled_from(OPERATION_KINDS), name=names, config=operation_configs,
+       shape=st.lists(st.integers(1, 5), min_size=1, max_size=4), operands=st.lists(values, max_size=2),
+       data=st.data())
+def test_any_operation_config_is_refused_or_gives_safe_source(kind, name, config, shape, operands, data):
+    """A Keras 3 operation (keras.ops.*) with any config and constant operands after its tensor: refused with a
+    ConverterError or safe source. An index of [] gave source that did not compile (`x[]`)."""
+    try:
+        source = operation_source(kind, name or "op", config, shape, operands,
+                                  data.draw(st.sampled_from(["torch", "keras"])))
+    except ConverterError:
+        return
+    assert_safe(source)
+
+
+@pytest.mark.parametrize("kind,config,operands", [
+    ("keras.ops.numpy.ZerosLike", {"dtype": []}, []), ("keras.ops.numpy.FullLike", {"dtype": ["int32"]}, [1.0]),
+    ("keras.ops.nn.OneHot", {"num_classes": 3, "dtype": [1]}, []),
+    ("keras.ops.numpy.Add", {}, [{"class_name": "__numpy__", "config": {"value": [1.0, 2.0], "dtype": {}}}])])
+def test_a_dtype_of_other_than_a_name_is_refused_by_name(kind, config, operands):
+    """A crafted dtype (a list, a dict) where a config names one: it stopped with "unhashable type: 'list'"
+    (a mutated config of a saved model)."""
+    with pytest.raises(ConverterError, match="dtype"):
+        operation_source(kind, "op", config, [2], operands, "torch")

@@ -23,6 +23,14 @@ TORCH_DTYPES = {"float16": "torch.float16", "bfloat16": "torch.bfloat16", "float
                 "int64": "torch.int64", "uint8": "torch.uint8", "bool": "torch.bool"}
 
 
+def torch_dtype(e: Emitter, dtype: Any, what: str) -> str:
+    """A dtype a config names, as torch spells it (`torch.int32`); any other value (a crafted list, a dtype no
+    module here computes in) refused by name."""
+    if not isinstance(dtype, str) or dtype not in TORCH_DTYPES:
+        raise e.unsupported(f"{what} of dtype {str(dtype)[:30]!r} is not built")
+    return TORCH_DTYPES[dtype]
+
+
 def is_number(value: Any) -> bool:
     return isinstance(value, (bool, int, float))
 
@@ -36,9 +44,9 @@ def constant(e: Emitter, value: Any) -> tuple[str, int]:
     if recorded is not None:
         value, dtype = recorded
     rank = _array_rank(value)
-    if rank is None or (dtype is not None and dtype not in TORCH_DTYPES):
+    if rank is None:
         raise e.unsupported(f"operand {str(value)[:60]} is neither a tensor, a number nor an array of numbers")
-    dtype_argument = f", dtype={TORCH_DTYPES[dtype]}" if dtype else ""
+    dtype_argument = f", dtype={torch_dtype(e, dtype, 'an array operand')}" if dtype is not None else ""
     made = f"torch.tensor({literal(value)}{dtype_argument})"
     return (e.buffer(made) if rank else made), rank  # a CPU scalar may meet a tensor on any device; no other
 

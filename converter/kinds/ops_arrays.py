@@ -77,8 +77,7 @@ def one_hot(e: Emitter) -> Value:
     if e.config.bool("sparse", False):
         raise e.unsupported("a sparse one_hot is not built")
     dtype = e.config.get("dtype") or "float32"
-    if dtype not in op.TORCH_DTYPES:
-        raise e.unsupported(f"one_hot of dtype {str(dtype)[:20]!r} is not built")
+    op.torch_dtype(e, dtype, "one_hot")
     return op.one_hot(e, operands(e, 1)[0], _int(e, "num_classes"), dtype, e.config.get("axis", -1))
 
 

@@ -154,9 +154,7 @@ def filled_like(fill: str | None) -> Callable[[Emitter], Value]:
                 raise e.unsupported("full_like with a fill value that is not a number is not built")
             value = literal(arguments[1])
         dtype = e.config.get("dtype")
-        if dtype is not None and dtype not in op.TORCH_DTYPES:
-            raise e.unsupported(f"dtype {str(dtype)[:30]!r} is not built")
-        dtype_argument = f", dtype={op.TORCH_DTYPES[dtype]}" if dtype is not None else ""
+        dtype_argument = f", dtype={op.torch_dtype(e, dtype, 'a filled tensor')}" if dtype is not None else ""
         return op.elementwise(e, f"torch.full_like({{0}}, {value}{dtype_argument})", arguments[:1])
     return forward
 

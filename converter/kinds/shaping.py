@@ -81,6 +81,8 @@ def getitem(e: Emitter, operand: Any, spec: Any) -> Value:
     """x[spec]: ints, slices (Keras 3 `__slice__` or tf.keras {start, stop, step}), None (a new axis), `...`."""
     x, rank = keras_value(e, operand)
     items = spec if isinstance(spec, list) else [spec]
+    if not items:  # x[()]: Keras records no such index; `x[]` is not Python
+        raise e.unsupported("an empty index is not built")
     parts, kept = [], 0
     ellipses = [item for item in items if isinstance(item, dict) and item.get("class_name") == "__ellipsis__"]
     if len(ellipses) > 1:
@@ -116,6 +118,8 @@ def getitem(e: Emitter, operand: Any, spec: Any) -> Value:
         else:
             raise e.unsupported(f"index {str(item)[:40]} is not built")
     consumed = sum(1 for item in items if item is not None)
+    if rank is not None and consumed - len(ellipses) > rank:
+        raise e.unsupported(f"an index of {consumed - len(ellipses)} axes of a tensor of {rank}")
     result_rank = None if rank is None else rank - consumed + kept
     if flipped:
         x = f"torch.flip({x}, {literal(tuple(flipped))})"

@@ -230,9 +230,7 @@ def _filled_like(fill: str) -> tuple[tuple[str, ...], Implementation]:
     """tf.zeros_like, tf.ones_like: the input's shape, in the dtype given or the input's."""
     def run(e: Emitter, a: Arguments) -> Value:
         dtype = a.get("dtype")
-        if dtype is not None and dtype not in op.TORCH_DTYPES:
-            raise e.unsupported(f"dtype {str(dtype)[:30]!r} is not built")
-        dtype_argument = f", dtype={op.TORCH_DTYPES[dtype]}" if dtype is not None else ""
+        dtype_argument = f", dtype={op.torch_dtype(e, dtype, 'a filled tensor')}" if dtype is not None else ""
         return op.elementwise(e, f"torch.full_like({{0}}, {fill}{dtype_argument})", [a["input"]])
     return ("input", "dtype"), run
 
