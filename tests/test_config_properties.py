@@ -19,6 +19,7 @@ from converter.convert import convert_graph
 from converter.errors import ConverterError
 from converter.graph import BFLOAT16, ModelGraph, Tensor
 from converter.kinds import KINDS, lookup, tag_graph
+from converter.kinds.tf_ops import FUNCTIONS
 from converter.readers.keras_config import parse_model
 from converter.source import RESERVED, Namer, literal
 from converter.torch_build import model_source
@@ -258,3 +259,43 @@ def test_a_dtype_of_other_than_a_name_is_refused_by_name(kind, config, operands)
     (a mutated config of a saved model)."""
     with pytest.raises(ConverterError, match="dtype"):
         operation_source(kind, "op", config, [2], operands, "torch")
+
+
+def tf_operation_source(function: str, kwargs: dict, shape: list[int], layout: str) -> str:
+    """The generated source of a tf.keras model of one TensorFlow function (a TFOpLambda, or a SlicingOpLambda
+    for `__operators__.getitem`) on an Input, called with `kwargs` after its tensor."""
+    kind = "SlicingOpLambda" if function == "__operators__.getitem" else "TFOpLambda"
+    layers = [{"class_name": "InputLayer", "name": "x", "inbound_nodes": [],
+               "config": {"name": "x", "batch_input_shape": [None] + shape, "dtype": "float32"}},
+              {"class_name": kind, "name": "op", "inbound_nodes": [[["x", 0, 0, kwargs]]],
+               "config": {"name": "op", "trainable": True, "dtype": "float32", "function": function}}]
+    model = {"class_name": "Functional", "config": {"name": "model", "layers": layers, "input_layers": [["x", 0, 0]],
+                                                    "output_layers": [["op", 0, 0]]}}
+    root, inputs = parse_model(model, "<h>")
+    graph = ModelGraph(layers=root.children or [], source="<hypothesis>", format="keras-h5",
+                       keras_version="2.13.1", inputs=inputs, root=root)
+    tag_graph(graph)
+    return model_source(graph, convert_graph(graph), layout).source
+
+
+TF_PARAMETERS = sorted({name for parameters, _ in FUNCTIONS.values() for name in parameters} | {"slice_spec"})
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(function=st.sampled_from(sorted(FUNCTIONS) + ["__operators__.getitem"]),
+       kwargs=st.dictionaries(st.sampled_from(TF_PARAMETERS), values, max_size=4),
+       shape=st.lists(st.integers(1, 5), min_size=1, max_size=4), layout=st.sampled_from(["torch", "keras"]))
+def test_any_tensorflow_function_call_is_refused_or_gives_safe_source(function, kwargs, shape, layout):
+    """A tf.keras op layer calling any TensorFlow function with any arguments: refused with a ConverterError or
+    safe source."""
+    try:
+        source = tf_operation_source(function, kwargs, shape, layout)
+    except ConverterError:
+        return
+    assert_safe(source)
+
+
+def test_a_tensorflow_function_called_without_an_argument_it_requires_is_refused_by_name():
+    """tf.math.add called with its tensor only (a crafted config): it stopped with KeyError: 'y' (exit 70)."""
+    with pytest.raises(ConverterError, match="without its argument 'y'"):
+        tf_operation_source("__operators__.add", {}, [2], "torch")

@@ -16,7 +16,19 @@ from .forward import KERAS, Emitter, Value, floats, literal
 from .ops_nn import resized_images
 from .registry import Kind, register
 
-Arguments = dict[str, Any]
+class Arguments(dict[str, Any]):
+    """A call's arguments by TensorFlow's parameter names. One a function requires that the call lacks (a crafted
+    config) is refused by name, not a KeyError."""
+
+    def __init__(self, emitter: Emitter) -> None:
+        super().__init__()
+        self.emitter = emitter
+
+    def __missing__(self, name: str) -> Any:
+        function = self.emitter.config.get("function")
+        raise self.emitter.unsupported(f"tf.{str(function)[:60]} is called without its argument {name!r}")
+
+
 Implementation = Callable[[Emitter, Arguments], Any]
 _MISSING = object()
 
@@ -346,7 +358,8 @@ def _arguments(e: Emitter, parameters: tuple[str, ...]) -> Arguments:
     """The call's first argument and keyword arguments by TensorFlow's parameter names."""
     if not e.call.positional:
         raise e.unsupported("called with no argument")
-    arguments: Arguments = {parameters[0]: e.positional(0)}
+    arguments = Arguments(e)
+    arguments[parameters[0]] = e.positional(0)
     for name in e.call.kwargs:
         if name == "name":
             continue
