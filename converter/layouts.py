@@ -80,6 +80,26 @@ class Layout(str, Enum):
     KERAS_EINSUM_HKD = "keras_einsum_hkd"  # output kernel (heads, key_dim, d_model)
 
 
+#: how many axes a tensor of each layout has; VECTOR, SAME and UNKNOWN tensors take any. Tagging checks it, so
+#: that a crafted file's tensor of another rank (a scalar kernel) is refused there, before a rule reads its axes
+RANKS: dict[Layout, tuple[int, ...]] = {
+    Layout.KERAS_DENSE_IO: (2,), Layout.TORCH_LINEAR_OI: (2,),
+    Layout.KERAS_CONV1D_WIO: (3,), Layout.KERAS_CONV2D_HWIO: (4,), Layout.KERAS_CONV3D_DHWIO: (5,),
+    Layout.TORCH_CONV1D_OIW: (3,), Layout.TORCH_CONV2D_OIHW: (4,), Layout.TORCH_CONV3D_OIDHW: (5,),
+    Layout.KERAS_CONV1D_TRANSPOSE_WOI: (3,), Layout.KERAS_CONV2D_TRANSPOSE_HWOI: (4,),
+    Layout.KERAS_CONV3D_TRANSPOSE_DHWOI: (5,), Layout.TORCH_CONV_TRANSPOSE1D_IOW: (3,),
+    Layout.TORCH_CONV_TRANSPOSE2D_IOHW: (4,), Layout.TORCH_CONV_TRANSPOSE3D_IODHW: (5,),
+    Layout.KERAS_DEPTHWISE1D_WIM: (3,), Layout.KERAS_DEPTHWISE2D_HWIM: (4,),
+    Layout.THEANO_CONV1D_WIO: (3,), Layout.THEANO_CONV2D_HWIO: (4,), Layout.THEANO_CONV3D_DHWIO: (5,),
+    Layout.THEANO_CONV1D_TRANSPOSE_WOI: (3,), Layout.THEANO_CONV2D_TRANSPOSE_HWOI: (4,),
+    Layout.THEANO_CONV3D_TRANSPOSE_DHWOI: (5,),
+    Layout.KERAS_RNN_KERNEL_IG: (2,), Layout.KERAS_RNN_RECURRENT_UG: (2,), Layout.KERAS_RNN_BIAS_G: (1, 2),
+    Layout.TORCH_RNN_WEIGHT_GI: (2,), Layout.CUDNN_RNN_KERNEL_IG: (2,), Layout.CUDNN_RNN_BIAS_2G: (1,),
+    Layout.TORCH_RNN_BIAS_G: (1,), Layout.KERAS_EINSUM_DHK: (3,), Layout.KERAS_EINSUM_HK: (2,),
+    Layout.KERAS_EINSUM_HKD: (3,),
+}
+
+
 class Transform:
     """A named change of layout: what the record shows, the shape it gives, the array it makes."""
 

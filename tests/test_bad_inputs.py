@@ -240,3 +240,31 @@ def test_tflite_file_is_named(tmp_path):
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("\n") == 1 and "a TensorFlow Lite model (.tflite)" in result.stderr
     assert not (tmp_path / "out.safetensors").exists()
+
+
+@pytest.mark.parametrize("layer, change", [("lstm", "scalar"), ("lstm", "flattened"), ("conv", "scalar"),
+                                           ("conv", "flattened"), ("head", "scalar")])
+def test_a_kernel_of_another_rank_than_keras_stores_is_refused_by_name(tmp_path, layer, change):
+    """A kernel stored as a scalar or flattened (a damaged or crafted file): an LSTM's stopped with "IndexError:
+    tuple index out of range" (exit 70, found by mutating saved weights). Its rank is checked where tensors
+    get their layout, for every kind."""
+    import tf_keras
+
+    inputs = tf_keras.Input((6, 3))
+    x = tf_keras.layers.Conv1D(4, 2, name="conv")(inputs)
+    x = tf_keras.layers.LSTM(5, name="lstm")(x)
+    model = tf_keras.Model(inputs, tf_keras.layers.Dense(2, name="head")(x))
+    path = tmp_path / "model.h5"
+    model.save(path)
+    kernel = f"model_weights/{layer}/{layer}/" + ("lstm_cell/kernel:0" if layer == "lstm" else "kernel:0")
+    with h5py.File(path, "r+") as file:
+        stored = file[kernel][()]
+        del file[kernel]
+        file[kernel] = np.float32(1.5) if change == "scalar" else stored.reshape(-1)
+    destination = tmp_path / "out" / "weights.safetensors"
+    destination.parent.mkdir()
+    result = run_cli("convert", str(path), str(destination))
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert f"kernel of layer {layer} " in result.stderr and "axes" in result.stderr, result.stderr
+    assert list(destination.parent.iterdir()) == []

@@ -6,7 +6,7 @@ import re
 from ..config import quantization_mode
 from ..errors import LayoutError
 from ..graph import Layer, ModelGraph, to_snake_case
-from ..layouts import THEANO_KERNELS, Layout
+from ..layouts import RANKS, THEANO_KERNELS, Layout
 from .registry import distinct, lookup
 from .rules import Variable
 
@@ -105,6 +105,11 @@ def _tag_layer(layer: Layer, expected: list[Variable], quantized: tuple[str, ...
     if missing and layer.has_config:
         raise LayoutError(f"{where}: missing tensors {missing}; expected {_roles(expected)}")
     for tensor, variable in zip(layer.tensors, matched):
+        ranks = RANKS.get(variable.layout)
+        if ranks is not None and len(tensor.shape) not in ranks:
+            raise LayoutError(f"{tensor.source}: {variable.role} of layer {layer.key} ({layer.class_name}) has shape "
+                              f"{tensor.shape}, where Keras stores one of {' or '.join(map(str, ranks))} axes: the "
+                              "file is damaged, or was not written by Keras")
         tensor.role, tensor.layout = variable.role, variable.layout
 
 
