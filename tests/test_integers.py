@@ -282,3 +282,48 @@ def test_integers_made_in_the_graph_are_computed_as_keras_does(tmp_path, writer,
         got = converter.to_torch(path, input_layout="keras")(torch.from_numpy(x)).numpy()
     assert got.dtype == expected.dtype
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5 * max(1.0, float(np.abs(expected).max())))
+
+
+def keras3_integer_path(keras, case: str, x):
+    """Integers through Keras 3 operations that keep them integers (or make booleans), then a layer or an
+    operation that computes them as floats; and two that make floats of them (`+ 0.5`, a where with 0.5)."""
+    layers, ops = keras.layers, keras.ops
+    if case == "add_average":
+        return layers.GlobalAveragePooling1D(name="average")(ops.add(x, 1))
+    if case == "multiply_dense":
+        return layers.Dense(3, name="head")(x * 2)
+    if case == "greater_mean":
+        return ops.mean(ops.greater(x, 3), axis=1)
+    if case == "reshape_mean":
+        return ops.mean(ops.reshape(x, (-1, 24)), axis=1)
+    if case == "slice_average":
+        return layers.GlobalAveragePooling1D(name="average")(x[:, 1:])
+    if case == "absolute_lstm":
+        return layers.LSTM(2, name="lstm")(ops.abs(x - 4))
+    if case == "stack_std":
+        return ops.std(ops.stack([x, -x], axis=1), axis=1)
+    if case == "plus_half_average":
+        return layers.GlobalAveragePooling1D(name="average")(x + 0.5)
+    return layers.GlobalAveragePooling1D(name="average")(ops.where(x > 2, x, 0.5))
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64"])
+@pytest.mark.parametrize("case", ["add_average", "multiply_dense", "greater_mean", "reshape_mean", "slice_average",
+                                  "absolute_lstm", "stack_std", "plus_half_average", "where_average"])
+def test_integers_through_keras3_operations_are_computed_as_keras_does(tmp_path, case, dtype):
+    """Keras 3 keeps integers through +, *, a reshape, a slice (and makes booleans of a comparison): a Dense, a
+    mean or a GlobalAveragePooling after them computes floats of them. The module stopped at run time ("mean():
+    could not infer output dtype"); `+ 0.5` makes floats, which stay as they were."""
+    import keras
+
+    inputs = keras.Input((6, 4), dtype=dtype, name="ids")
+    model = keras.Model(inputs, keras3_integer_path(keras, case, inputs))
+    randomize(model, 3)
+    path = str(tmp_path / "int.keras")
+    model.save(path)
+    ids = signed_ids((3, 6, 4), dtype, seed=8)
+    expected = np.asarray(model(ids))
+    with torch.no_grad():
+        got = converter.to_torch(path, input_layout="keras")(torch.from_numpy(ids)).numpy()
+    assert got.dtype == expected.dtype
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5 * max(1.0, float(np.abs(expected).max())))

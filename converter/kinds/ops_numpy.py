@@ -7,6 +7,7 @@ side), options from the operation's config; what they compute is in operations.p
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable
 
 from . import operations as op
@@ -46,6 +47,13 @@ UNARY = {
 #: operations Keras 3 computes on integers as floats (result_type(x, float)), which torch computes on integers
 #: (floor, ceil: the same numbers as integers) or refuses to (hypot, logaddexp)
 FLOATS_OF_INTEGERS = ("Floor", "Ceil", "Hypot", "Logaddexp", "Logaddexp2")
+#: operations whose result is an integer tensor where every operand is an integer tensor or an int (Keras 3 keeps
+#: their dtype), and those whose result is boolean: a layer with weights, a mean or a pooling then computes on them
+#: as on an integer Input's (Value.integer)
+INTEGER_ARITHMETIC = ("Add", "Subtract", "Multiply", "FloorDivide", "Mod", "Maximum", "Minimum", "Negative",
+                      "Absolute", "Square", "Sign", "Trunc")
+BOOLEAN_RESULTS = ("Equal", "NotEqual", "Greater", "GreaterEqual", "Less", "LessEqual", "LogicalAnd", "LogicalOr",
+                   "LogicalXor", "LogicalNot", "Isnan", "Isinf", "Isfinite", "Signbit")
 REDUCTIONS = {"Mean": "mean", "Sum": "sum", "Max": "max", "Min": "min", "Prod": "prod", "Var": "var", "Std": "std",
               "Any": "any", "All": "all"}
 
@@ -186,6 +194,21 @@ FORWARDS: dict[str, Callable[[Emitter], Any]] = {
     "Einsum": lambda e: op.einsum(e, e.config.get("subscripts"), operands(e, len(e.call.positional))),
 }
 
+def with_integers(name: str, forward: Callable[[Emitter], Any]) -> Callable[[Emitter], Any]:
+    """`forward`, its result flagged an integer tensor where operation `name` gives one (see INTEGER_ARITHMETIC)."""
+    if name not in INTEGER_ARITHMETIC and name not in BOOLEAN_RESULTS:
+        return forward
+
+    def run(e: Emitter) -> Any:
+        value = forward(e)
+        arguments = [e.positional(index) for index in range(len(e.call.positional))]
+        integer = name in BOOLEAN_RESULTS or all(item.integer if isinstance(item, Value) else isinstance(item, int)
+                                                 for item in arguments)
+        return replace(value, integer=True) if integer and isinstance(value, Value) else value
+    return run
+
+
 for _name, _forward in FORWARDS.items():
-    register(Kind(f"keras.ops.numpy.{_name}", forward=_forward, description="an operation, no weights",
+    register(Kind(f"keras.ops.numpy.{_name}", forward=with_integers(_name, _forward),
+                  description="an operation, no weights",
                   tested="tensors and constants on either side, axis and keepdims where it has them"))

@@ -34,7 +34,10 @@ DATA_KEYWORDS = ("inputs", "query", "value", "key")
 _MOVES_ELEMENTS = tuple(f"keras.layers.{name}" for name in (
     "Reshape", "Flatten", "Permute", "Concatenate", "RepeatVector", "Identity", "Cropping1D", "Cropping2D",
     "Cropping3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D",
-    "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D"))
+    "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D")) + tuple(f"keras.ops.numpy.{name}" for name in (
+        "Reshape", "Transpose", "ExpandDims", "Squeeze", "GetItem", "Concatenate", "Stack", "Tile", "Flip", "Repeat",
+        "Moveaxis", "Swapaxes", "Take", "Split", "Tril", "Triu", "Sort")) + (
+    "keras.ops.core.StopGradient", "keras.ops.core.Unstack")
 
 
 def moves_integers(kind: Kind, inputs: list[Value]) -> bool:
