@@ -243,20 +243,22 @@ def test_tflite_file_is_named(tmp_path):
 
 
 @pytest.mark.parametrize("layer, change", [("lstm", "scalar"), ("lstm", "flattened"), ("conv", "scalar"),
-                                           ("conv", "flattened"), ("head", "scalar")])
+                                           ("conv", "flattened"), ("head", "scalar"), ("norm", "scalar")])
 def test_a_kernel_of_another_rank_than_keras_stores_is_refused_by_name(tmp_path, layer, change):
-    """A kernel stored as a scalar or flattened (a damaged or crafted file): an LSTM's stopped with "IndexError:
-    tuple index out of range" (exit 70, found by mutating saved weights). Its rank is checked where tensors
-    get their layout, for every kind."""
+    """A kernel (a GroupNormalization's gamma) stored as a scalar or flattened (a damaged or crafted file): an
+    LSTM's and a GroupNormalization's stopped with "IndexError: tuple index out of range" (exit 70, found by
+    mutating saved weights). A kernel's rank is checked where tensors get their layout, for every kind."""
     import tf_keras
 
     inputs = tf_keras.Input((6, 3))
     x = tf_keras.layers.Conv1D(4, 2, name="conv")(inputs)
+    x = tf_keras.layers.GroupNormalization(2, name="norm")(x)
     x = tf_keras.layers.LSTM(5, name="lstm")(x)
     model = tf_keras.Model(inputs, tf_keras.layers.Dense(2, name="head")(x))
     path = tmp_path / "model.h5"
     model.save(path)
-    kernel = f"model_weights/{layer}/{layer}/" + ("lstm_cell/kernel:0" if layer == "lstm" else "kernel:0")
+    stored_as = {"lstm": "lstm_cell/kernel:0", "norm": "gamma:0"}.get(layer, "kernel:0")
+    kernel = f"model_weights/{layer}/{layer}/{stored_as}"
     with h5py.File(path, "r+") as file:
         stored = file[kernel][()]
         del file[kernel]
@@ -266,5 +268,6 @@ def test_a_kernel_of_another_rank_than_keras_stores_is_refused_by_name(tmp_path,
     result = run_cli("convert", str(path), str(destination))
     assert result.returncode == 2, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
-    assert f"kernel of layer {layer} " in result.stderr and "axes" in result.stderr, result.stderr
+    role = "gamma" if layer == "norm" else "kernel"
+    assert f"{role} of layer {layer} " in result.stderr and ("axes" in result.stderr or "per channel" in result.stderr)
     assert list(destination.parent.iterdir()) == []

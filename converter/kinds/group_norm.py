@@ -13,7 +13,7 @@ from .affine import affine_tensors, scale_and_center
 from ..conversion import LayerConversion, TorchModule
 from .forward import CHANNELS_FIRST, Emitter, Value, literal, require_weights, same
 from .registry import Kind, register
-from .rules import Context, Variable, numbered
+from .rules import Context, Variable, expect_shape, numbered
 
 
 def group_norm_variables(config: Config) -> list[Variable]:
@@ -34,8 +34,10 @@ def _groups_and_eps(config: Config) -> tuple[int, float]:
 
 
 def convert(layer: Layer, context: Context) -> LayerConversion:
-    channels = (layer.tensor("gamma") if layer.has("gamma") else layer.tensor("beta")).shape[0]
-    tensors = affine_tensors(layer, channels, "gamma" if layer.has("gamma") else "beta")
+    role = "gamma" if layer.has("gamma") else "beta"
+    expect_shape(layer, role, (None,), "one value per channel")  # a crafted scalar has no channel count
+    channels = layer.tensor(role).shape[0]
+    tensors = affine_tensors(layer, channels, role)
     groups, eps = _groups_and_eps(layer.config)
     if channels % groups:
         raise LayoutError(f"{layer.config.where}: {channels} channels do not split into {groups} groups")
