@@ -158,6 +158,8 @@ def integer_layer_model(keras, case: str, dtype: str):
         x = layers.Dense(3, name="head")(layers.GlobalMaxPooling1D(name="pool")(inputs))
     elif case == "leaky":
         x = layers.LeakyReLU(0.25, name="leaky")(inputs)
+    elif case == "average_dense":  # tf.keras's mean of integers is integers, which the Dense computes as floats
+        x = layers.Dense(3, name="head")(layers.GlobalAveragePooling1D(name="average")(inputs))
     elif case == "additive_attention":
         x = layers.AdditiveAttention(name="attention")([inputs, inputs])
     return keras.Model(inputs, x)
@@ -170,7 +172,7 @@ def signed_ids(shape: tuple, dtype: str, seed: int = 4) -> np.ndarray:
 
 
 LAYER_CASES = [(writer, case, dtype) for writer in ("keras3", "keras2") for case in (
-    "average", "average_first", "max_same", "max_global", "leaky") for dtype in ("int32", "int64")] + [
+    "average", "average_first", "average_dense", "max_same", "max_global", "leaky") for dtype in ("int32", "int64")] + [
     ("keras3", "additive_attention", "int32")]  # tf.keras's refuses an integer input
 
 
@@ -225,7 +227,7 @@ def test_a_keras3_operation_on_integers_computes_floats(tmp_path, name, dtype):
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5 * max(1.0, float(np.abs(expected).max())))
 
 
-@pytest.mark.parametrize("name", ["reduce_mean", "leaky_relu"])
+@pytest.mark.parametrize("name", ["reduce_mean", "reduce_mean_dense", "leaky_relu"])
 def test_a_tensorflow_operation_on_integers_computes_what_tensorflow_does(tmp_path, name):
     """tf.keras records tf.reduce_mean and tf.nn.leaky_relu as op layers: TensorFlow's mean of integers is an
     integer, truncated towards zero; its leaky_relu casts them to float32. The module stopped at run time."""
@@ -233,7 +235,9 @@ def test_a_tensorflow_operation_on_integers_computes_what_tensorflow_does(tmp_pa
     import tf_keras
 
     inputs = tf_keras.Input((6, 4), dtype="int32", name="ids")
-    outputs = tf.reduce_mean(inputs, axis=1) if name == "reduce_mean" else tf.nn.leaky_relu(inputs, alpha=0.3)
+    outputs = tf.reduce_mean(inputs, axis=1) if name != "leaky_relu" else tf.nn.leaky_relu(inputs, alpha=0.3)
+    if name == "reduce_mean_dense":  # the integer mean read by a Dense, which computes it as floats
+        outputs = tf_keras.layers.Dense(3, name="head")(outputs)
     model = tf_keras.Model(inputs, outputs)
     path = str(tmp_path / "int.h5")
     model.save(path)

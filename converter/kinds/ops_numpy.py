@@ -194,6 +194,7 @@ FORWARDS: dict[str, Callable[[Emitter], Any]] = {
     "Einsum": lambda e: op.einsum(e, e.config.get("subscripts"), operands(e, len(e.call.positional))),
 }
 
+
 def with_integers(name: str, forward: Callable[[Emitter], Any]) -> Callable[[Emitter], Any]:
     """`forward`, its result flagged an integer tensor where operation `name` gives one (see INTEGER_ARITHMETIC)."""
     if name not in INTEGER_ARITHMETIC and name not in BOOLEAN_RESULTS:

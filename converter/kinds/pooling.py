@@ -61,9 +61,9 @@ def global_pooling(kind: str, spatial: int) -> Callable[[Emitter], Value]:
         keep = ", keepdim=True" if keepdims else ""
         if kind == "average" and x.integer and e.keras_major < 3:  # TensorFlow's mean of integers: truncated
             expr = f"{e.helper('integer_mean')}({e.arg(0, layout)}, dim={literal(dims)}{keep})"
-        else:  # Keras 3's mean of integers is float32
-            reduce = "amax" if kind == "max" else "mean"
-            expr = f"{e.convert(floats(x) if kind == 'average' else x, layout)}.{reduce}(dim={literal(dims)}{keep})"
+            return Value(expr, layout, x.rank if keepdims else 2, integer=True)
+        reduce = "amax" if kind == "max" else "mean"  # Keras 3's mean of integers is float32
+        expr = f"{e.convert(floats(x) if kind == 'average' else x, layout)}.{reduce}(dim={literal(dims)}{keep})"
         return Value(expr, layout, x.rank if keepdims else 2)
 
     return forward

@@ -8,6 +8,7 @@ Any other function is refused by name; no TensorFlow function is ever called.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable
 
 from . import operations as op
@@ -50,8 +51,10 @@ def _reduce(kind: str) -> tuple[tuple[str, ...], Implementation]:
     def run(e: Emitter, a: Arguments) -> Value:
         operand = a["input_tensor"]
         # TensorFlow's mean of integers is an integer, truncated; its variance of them fails
-        integer = kind == "mean" and isinstance(operand, Value) and operand.integer
-        return op.reduce(e, "integer_mean" if integer else kind, operand, a.get("axis"), a.get("keepdims") or False)
+        if kind == "mean" and isinstance(operand, Value) and operand.integer:
+            return replace(op.reduce(e, "integer_mean", operand, a.get("axis"), a.get("keepdims") or False),
+                           integer=True)
+        return op.reduce(e, kind, operand, a.get("axis"), a.get("keepdims") or False)
     return ("input_tensor", "axis", "keepdims"), run
 
 
