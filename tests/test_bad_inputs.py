@@ -243,11 +243,13 @@ def test_tflite_file_is_named(tmp_path):
 
 
 @pytest.mark.parametrize("layer, change", [("lstm", "scalar"), ("lstm", "flattened"), ("conv", "scalar"),
-                                           ("conv", "flattened"), ("head", "scalar"), ("norm", "scalar")])
+                                           ("conv", "flattened"), ("head", "scalar"), ("norm", "scalar"),
+                                           ("head", "empty"), ("lstm", "empty")])
 def test_a_kernel_of_another_rank_than_keras_stores_is_refused_by_name(tmp_path, layer, change):
-    """A kernel (a GroupNormalization's gamma) stored as a scalar or flattened (a damaged or crafted file): an
-    LSTM's and a GroupNormalization's stopped with "IndexError: tuple index out of range" (exit 70, found by
-    mutating saved weights). A kernel's rank is checked where tensors get their layout, for every kind."""
+    """A kernel (a GroupNormalization's gamma) stored as a scalar, flattened or empty (a damaged or crafted file):
+    an LSTM's and a GroupNormalization's scalar stopped with "IndexError: tuple index out of range", an empty
+    attention kernel with "cannot reshape array of size 0" (exit 70, found by mutating saved weights). A kernel's
+    rank and sizes are checked where tensors get their layout, for every kind."""
     import tf_keras
 
     inputs = tf_keras.Input((6, 3))
@@ -262,7 +264,8 @@ def test_a_kernel_of_another_rank_than_keras_stores_is_refused_by_name(tmp_path,
     with h5py.File(path, "r+") as file:
         stored = file[kernel][()]
         del file[kernel]
-        file[kernel] = np.float32(1.5) if change == "scalar" else stored.reshape(-1)
+        file[kernel] = np.float32(1.5) if change == "scalar" else stored[:0] if change == "empty" else \
+            stored.reshape(-1)
     destination = tmp_path / "out" / "weights.safetensors"
     destination.parent.mkdir()
     result = run_cli("convert", str(path), str(destination))

@@ -106,10 +106,10 @@ def _tag_layer(layer: Layer, expected: list[Variable], quantized: tuple[str, ...
         raise LayoutError(f"{where}: missing tensors {missing}; expected {_roles(expected)}")
     for tensor, variable in zip(layer.tensors, matched):
         ranks = RANKS.get(variable.layout)
-        if ranks is not None and len(tensor.shape) not in ranks:
+        if ranks is not None and (len(tensor.shape) not in ranks or 0 in tensor.shape):
             raise LayoutError(f"{tensor.source}: {variable.role} of layer {layer.key} ({layer.class_name}) has shape "
-                              f"{tensor.shape}, where Keras stores one of {' or '.join(map(str, ranks))} axes: the "
-                              "file is damaged, or was not written by Keras")
+                              f"{tensor.shape}, where Keras stores one of {' or '.join(map(str, ranks))} axes, none "
+                              "empty: the file is damaged, or was not written by Keras")
         tensor.role, tensor.layout = variable.role, variable.layout
 
 
