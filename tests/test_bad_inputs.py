@@ -274,3 +274,27 @@ def test_a_kernel_of_another_rank_than_keras_stores_is_refused_by_name(tmp_path,
     role = "gamma" if layer == "norm" else "kernel"
     assert f"{role} of layer {layer} " in result.stderr and ("axes" in result.stderr or "per channel" in result.stderr)
     assert list(destination.parent.iterdir()) == []
+
+
+def test_attention_kernels_of_different_dtypes_are_refused_by_name(tmp_path):
+    """A crafted file whose MultiHeadAttention query kernel is int32 beside float32 key and value kernels: packed
+    into one in_proj_weight, the writer stopped with "Cannot cast array data from dtype('float64')" (exit 70,
+    found by mutating saved weights)."""
+    import tf_keras
+
+    inputs = tf_keras.Input((4, 6))
+    model = tf_keras.Model(inputs, tf_keras.layers.MultiHeadAttention(2, 3, name="mha")(inputs, inputs))
+    path = tmp_path / "model.h5"
+    model.save(path)
+    kernel = "model_weights/mha/mha/query/kernel:0"
+    with h5py.File(path, "r+") as file:
+        stored = file[kernel][()]
+        del file[kernel]
+        file[kernel] = (stored * 10).astype("int32")
+    destination = tmp_path / "out" / "weights.safetensors"
+    destination.parent.mkdir()
+    result = run_cli("convert", str(path), str(destination))
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "layer mha (MultiHeadAttention)" in result.stderr and "different dtypes (float32, int32)" in result.stderr
+    assert list(destination.parent.iterdir()) == []

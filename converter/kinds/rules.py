@@ -119,8 +119,15 @@ def kernel_and_bias(layer: Layer, target: Layout, step: Transform | None = None,
 
 
 def concatenated(layer: Layer, torch_param: str, parts: list[TargetTensor], axis: int = 0) -> TargetTensor:
-    """One torch tensor made of several converted ones (q, k, v into in_proj_weight)."""
+    """One torch tensor made of several converted ones (q, k, v into in_proj_weight), of one dtype: a layer's
+    weights share theirs (a crafted file's int32 query kernel beside float32 ones is refused)."""
     first = parts[0]
+    dtypes = sorted({part.dtype for part in parts})
+    if len(dtypes) > 1:
+        raise LayoutError(f"{first.source.source}: layer {layer.key} ({layer.class_name}): "
+                          f"{', '.join(part.source.role for part in parts)} are "
+                          f"stored in different dtypes ({', '.join(dtypes)}) and make one {torch_param}: the file is "
+                          "damaged, or was not written by Keras")
     shape = list(first.shape)
     shape[axis] = sum(part.shape[axis] for part in parts)
     source = Tensor(
