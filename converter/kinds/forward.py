@@ -40,7 +40,9 @@ class Value:
     keras_view: str | None = None  # for per-layer checks: the value as Keras holds it, when not a permute
     flat_order: str | None = None  # a flattened feature map: "hwc" (Keras's order) or "chw" (torch's)
     dtype: str | None = None  # a floating dtype other than float32 it is computed in (bfloat16 layers)
-    integer: bool = False  # an integer tensor (an Input of ids): a layer with weights computes on it as floats
+    # an integer or boolean tensor (an Input of ids, a cast, a comparison): a layer with weights, a mean or a leaky
+    # ReLU computes on it as floats, as Keras does
+    integer: bool = False
 
 
 class SavedBy(Protocol):
