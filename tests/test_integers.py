@@ -143,6 +143,16 @@ def test_a_keras3_layer_normalization_of_an_integer_input_is_refused_by_name(tmp
         converter.to_torch(path)
 
 
+def assert_module_computes_as_keras(model, path: str, inputs: np.ndarray) -> None:
+    """The module built from `path` gives what `model` gives on `inputs` (in Keras's layout): the same dtype, and
+    values within 1e-5 of the largest."""
+    expected = np.asarray(model(inputs))
+    with torch.no_grad():
+        got = converter.to_torch(path, input_layout="keras")(torch.from_numpy(inputs)).numpy()
+    assert got.dtype == expected.dtype
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5 * max(1.0, float(np.abs(expected).max())))
+
+
 def integer_layer_model(keras, case: str, dtype: str):
     """An integer Input (ids of either sign) through a layer without weights that Keras computes on integers, and
     for the max poolings, a Dense after them (their output is still integers, which the Dense computes as floats)."""
@@ -187,11 +197,7 @@ def test_a_layer_without_weights_on_integers_computes_what_keras_does(tmp_path, 
     path = str(tmp_path / ("int.keras" if writer == "keras3" else "int.h5"))
     model.save(path)
     ids = signed_ids((3, 6, 4), dtype)
-    expected = np.asarray(model(ids))
-    with torch.no_grad():
-        got = converter.to_torch(path, input_layout="keras")(torch.from_numpy(ids)).numpy()
-    assert got.dtype == expected.dtype
-    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5 * max(1.0, float(np.abs(expected).max())))
+    assert_module_computes_as_keras(model, path, ids)
 
 
 def keras3_operation(ops, name: str, x):
@@ -242,11 +248,7 @@ def test_a_tensorflow_operation_on_integers_computes_what_tensorflow_does(tmp_pa
     path = str(tmp_path / "int.h5")
     model.save(path)
     ids = signed_ids((3, 6, 4), "int32", seed=6)
-    expected = np.asarray(model(ids))
-    with torch.no_grad():
-        got = converter.to_torch(path, input_layout="keras")(torch.from_numpy(ids)).numpy()
-    assert got.dtype == expected.dtype
-    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5 * max(1.0, float(np.abs(expected).max())))
+    assert_module_computes_as_keras(model, path, ids)
 
 
 MADE_IN_GRAPH = [(writer, case) for writer in ("keras3", "keras2") for case in (
@@ -281,11 +283,7 @@ def test_integers_made_in_the_graph_are_computed_as_keras_does(tmp_path, writer,
     path = str(tmp_path / ("int.keras" if writer == "keras3" else "int.h5"))
     model.save(path)
     x = np.random.default_rng(7).normal(0, 1, (3, 3, 4)).astype("float32")
-    expected = np.asarray(model(x))
-    with torch.no_grad():
-        got = converter.to_torch(path, input_layout="keras")(torch.from_numpy(x)).numpy()
-    assert got.dtype == expected.dtype
-    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5 * max(1.0, float(np.abs(expected).max())))
+    assert_module_computes_as_keras(model, path, x)
 
 
 def keras3_integer_path(keras, case: str, x):
@@ -326,8 +324,4 @@ def test_integers_through_keras3_operations_are_computed_as_keras_does(tmp_path,
     path = str(tmp_path / "int.keras")
     model.save(path)
     ids = signed_ids((3, 6, 4), dtype, seed=8)
-    expected = np.asarray(model(ids))
-    with torch.no_grad():
-        got = converter.to_torch(path, input_layout="keras")(torch.from_numpy(ids)).numpy()
-    assert got.dtype == expected.dtype
-    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5 * max(1.0, float(np.abs(expected).max())))
+    assert_module_computes_as_keras(model, path, ids)
