@@ -25,7 +25,8 @@ from .errors import ReadError
 #: class named after a model must not replace one (tests/test_config_properties.py checks the list is whole).
 MODULE_NAMES = frozenset({
     "torch", "nn", "F", "math", "warnings", "OrderedDict", "load", "self", "to_cf", "to_cl", "torch_layout",
-    "autocast", "same_pad", "same_padding", "transpose_crop", "pool", "keras_torch_same_pad", "keras_torch_pool",
+    "autocast", "integers_as_floats", "same_pad", "same_padding", "transpose_crop", "pool", "keras_torch_same_pad",
+    "keras_torch_pool",
     "keras_torch_same_padding", "keras_torch_same_paddings", "keras_torch_conv_transpose",
     "keras_torch_transpose_padding", "conv_transpose", "pad_argument",
     "keras_tf_bias",

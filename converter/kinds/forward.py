@@ -43,6 +43,9 @@ class Value:
     # an integer or boolean tensor (an Input of ids, a cast, a comparison): a layer with weights, a mean or a leaky
     # ReLU computes on it as floats, as Keras does
     integer: bool = False
+    # computed from an integer tensor by layers or operations that may keep it one (an Add, a ReLU, a tf.abs), where
+    # the builder does not know: a layer with weights computes it as floats if it is integers when it runs
+    from_integers: bool = False
 
 
 class SavedBy(Protocol):

@@ -26,7 +26,7 @@ from .calls import (
 )
 from .emitter import ClassSource, Emitter
 from .in_place import InPlace
-from .integers import DATA_KEYWORDS, floats_for_weights, moves_integers
+from .integers import DATA_KEYWORDS, floats_for_weights, may_be_integers, moves_integers
 from .run_order import CLEARS_MASKS_FROM, ClearedMasks, ObjectEffects, cleared_by, run_order
 from .unbuildable import refuse_unbuildable
 
@@ -75,16 +75,18 @@ class Generator:
         """`value` as an expression in `layout` (None: as it is)."""
         if layout is None or value.layout == layout or one_layout(value.rank):
             return value.expr
-        function = "to_cf" if layout == CHANNELS_FIRST else "to_cl"
-        self.helpers.add(function)
-        return f"{function}({value.expr})"
+        return f"{self.helper('to_cf' if layout == CHANNELS_FIRST else 'to_cl')}({value.expr})"
+
+    def helper(self, name: str) -> str:
+        """A runtime helper's name, the helper copied into the generated source."""
+        self.helpers.add(name)
+        return name
 
     def root_output(self, value: Value) -> str:
         """An output of the model in the layout asked for; one whose rank only the run tells is arranged then
         (a nested model's stay as Keras has them: its caller takes them so)."""
         if value.rank is None and self.input_layout == "torch":
-            self.helpers.add("torch_layout")
-            return f"torch_layout({value.expr}, {value.layout == CHANNELS_FIRST})"
+            return f"{self.helper('torch_layout')}({value.expr}, {value.layout == CHANNELS_FIRST})"
         return self.convert(value, self.boundary_layout(value.rank))
 
     def boundary_layout(self, rank: int | None) -> str:
@@ -210,15 +212,17 @@ class Generator:
                            array_dtypes(call) if kind.name.startswith("keras.ops.") else set())
         cast = None
         first_dtype = inputs[0].dtype if inputs else None
+        weighted = bool((result := self.results.get(call.layer.path)) and result.tensors)
+        from_integers = may_be_integers(kind, weighted, inputs + [v for v in kwargs.values() if isinstance(v, Value)])
         if autocasts(kind):  # every floating tensor argument, keyword ones too (a MultiHeadAttention's value=)
             recorded = any(isinstance(mask, tuple) for mask in recorded_masks(call) or [])
-            weighted = bool((result := self.results.get(call.layer.path)) and result.tensors)
 
             def cast(value: Value) -> Value:
                 return cast_input(self.keras_version, value, self.autocast(value, dtype), recorded)
 
             def floats(value: Value) -> Value:  # the data a layer with weights computes on, not a mask
-                return floats_for_weights(self.graph.source, call, value, kind, weighted, dtype, self.keras_major)
+                return floats_for_weights(self.graph.source, call, value, kind, weighted, dtype, self.keras_major,
+                                          self.helper)
 
             inputs = [cast(floats(value)) for value in inputs]
             kwargs = {key: cast(floats(value) if key in DATA_KEYWORDS else value) if isinstance(value, Value)
@@ -247,8 +251,9 @@ class Generator:
             if value.expr != name:
                 source.forward.append(f"{name} = {value.expr}")
             computed = value.dtype or dtype  # a wrapper's output says "float32" where its layer's differs
+            integer = value.integer or moves_integers(kind, inputs)
             assigned.append(replace(value, expr=name, dtype=None if computed == "float32" else computed,
-                                    integer=value.integer or moves_integers(kind, inputs)))
+                                    integer=integer, from_integers=from_integers and not integer))
         self.calls[(call.layer.key, call.node)] = (
             source.init[init_start:] + emitter.statements + [value.expr for value in produced])
         return assigned
@@ -264,8 +269,7 @@ class Generator:
         """`value` cast to the dtype its consumer computes in, as Keras casts a layer's floating inputs."""
         if value.dtype == dtype:
             return value
-        self.helpers.add("autocast")
-        return replace(value, expr=f"autocast({value.expr}, torch.{dtype or 'float32'})", dtype=dtype)
+        return replace(value, expr=f"{self.helper('autocast')}({value.expr}, torch.{dtype or 'float32'})", dtype=dtype)
 
     def emit_nested(self, source: ClassSource, call: Call, inputs: list[Value]) -> list[Value]:
         """A model used as a layer: its own class, called with the layouts its forward takes."""

@@ -104,8 +104,7 @@ class Emitter:
 
     def helper(self, name: str) -> str:
         """A runtime helper by name; its source goes into the generated file."""
-        self.generator.helpers.add(name)
-        return name
+        return self.generator.helper(name)
 
     def carried_states(self) -> str:
         """The dict in which a stateful recurrent layer keeps the states its call ended with, for its next call

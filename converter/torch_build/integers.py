@@ -3,12 +3,14 @@ move them, and which it refuses."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Callable
 
 from ..config import integer_policy
 from ..errors import UnsupportedLayerError
 from ..graph import Call, ModelGraph
 from ..kinds import Kind, lookup
 from ..kinds.forward import Value
+from ..kinds.registry import wrapped_kind
 from .calls import autocasts
 
 #: kinds whose own default dtype policy is an integer type (their output's): Keras casts no input for them
@@ -28,13 +30,20 @@ _FLOATS_FROM_INTEGERS = ("keras.layers.Dense", "keras.layers.EinsumDense", "kera
                          "keras.layers.AdditiveAttention")  # tf.keras's refuses an integer input
 
 
+#: wrappers whose layer takes their input's data: it computes an integer input as its layer does
+_WRAPPERS = ("TimeDistributed", "Bidirectional")
+
+
 #: the keyword arguments that hold a layer's data (a MultiHeadAttention's value=), not a mask it reads
 DATA_KEYWORDS = ("inputs", "query", "value", "key")
 #: kinds that only move or select their inputs' elements: integer inputs give an integer output
 _MOVES_ELEMENTS = tuple(f"keras.layers.{name}" for name in (
     "Reshape", "Flatten", "Permute", "Concatenate", "RepeatVector", "Identity", "Cropping1D", "Cropping2D",
     "Cropping3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D",
-    "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D")) + tuple(f"keras.ops.numpy.{name}" for name in (
+    "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "UpSampling1D", "UpSampling2D", "UpSampling3D",
+    # identities at inference
+    "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise", "GaussianDropout",
+    "AlphaDropout", "ActivityRegularization")) + tuple(f"keras.ops.numpy.{name}" for name in (
         "Reshape", "Transpose", "ExpandDims", "Squeeze", "GetItem", "Concatenate", "Stack", "Tile", "Flip", "Repeat",
         "Moveaxis", "Swapaxes", "Take", "Split", "Tril", "Triu", "Sort")) + (
     "keras.ops.core.StopGradient", "keras.ops.core.Unstack")
@@ -45,13 +54,32 @@ def moves_integers(kind: Kind, inputs: list[Value]) -> bool:
     return kind.name in _MOVES_ELEMENTS and bool(inputs) and all(value.integer for value in inputs)
 
 
+def may_be_integers(kind: Kind, weighted: bool, inputs: list[Value]) -> bool:
+    """Whether a call's output may be an integer tensor the builder has not flagged (Value.from_integers): any
+    input is or may be one, and the call is an operation or a layer without weights (a layer with weights computes
+    floats, but for the lookups, whose output is integers)."""
+    if weighted and kind.name not in _INTEGER_KINDS:
+        return False
+    return any(value.integer or value.from_integers for value in inputs)
+
+
 def floats_for_weights(source: str, call: Call, value: Value, kind: Kind, weighted: bool,
-                       dtype: str | None, keras_major: int) -> Value:
+                       dtype: str | None, keras_major: int, helper: Callable[[str], str]) -> Value:
     """An integer input of a layer with weights (a Dense on an Input of dtype int32) in the layer's compute dtype,
     where Keras computes it so. Keras's autocast leaves it as it is, so its mask stays. A Keras 3
     LayerNormalization on one is refused by name (tf.keras's casts it to floats); any other kind (a wrapper of an
-    Embedding takes ids) is given it as it is."""
-    if not value.integer or not weighted or kind.name in _ID_KINDS:
+    Embedding takes ids) is given it as it is. An input that may be integers (Value.from_integers: an Add of
+    integer Inputs) is cast where it is integers when the module runs (`helper` names the runtime function)."""
+    if not weighted or kind.name in _ID_KINDS:
+        return value
+    if kind.name.removeprefix("keras.layers.") in _WRAPPERS:
+        kind = wrapped_kind(call.layer.config, kind.name.removeprefix("keras.layers.")) or kind
+    if not value.integer:
+        if value.from_integers and kind.name in _FLOATS_FROM_INTEGERS + ("keras.layers.LayerNormalization",) and (
+                kind.name != "keras.layers.LayerNormalization" or keras_major < 3):
+            # a Keras 3 LayerNormalization is left as it is: on integers, torch stops where Keras truncates
+            return replace(value, expr=f"{helper('integers_as_floats')}({value.expr}, torch.{dtype or 'float32'})",
+                           from_integers=False)
         return value
     if kind.name == "keras.layers.LayerNormalization" and keras_major >= 3:
         raise UnsupportedLayerError(

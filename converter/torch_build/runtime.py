@@ -41,6 +41,12 @@ def autocast(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return x.to(dtype) if x.is_floating_point() else x
 
 
+def integers_as_floats(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """An integer tensor in `dtype`, a floating one as it is: the input of a layer with weights that the module
+    cannot tell is integers before it runs (an Add of integer Inputs), as Keras computes it."""
+    return x if x.is_floating_point() else x.to(dtype)
+
+
 def same_pad(x: torch.Tensor, kernel: tuple, stride: tuple, dilation: tuple, value: float = 0.0) -> torch.Tensor:
     """TensorFlow's 'same' padding of a channels-first tensor: the odd pixel at the end."""
     pads = [same_padding(size, k, s, d) for size, k, s, d in zip(x.shape[2:], kernel, stride, dilation)]

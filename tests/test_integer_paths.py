@@ -1,0 +1,112 @@
+"""Integers through layers and operations the module builder does not follow value by value (an Add, a ReLU, an
+UpSampling, a wrapper, TensorFlow functions in tf.keras op layers), into a layer with weights: Keras computes them
+as floats there, and so must the module. It stopped at run time before ("mat1 and mat2 must have the same dtype")."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import converter
+from layer_harness import keras_module, randomize
+from test_integers import assert_module_computes_as_keras, signed_ids
+
+
+def keras_path(keras, case: str, x):
+    """An integer Input `x` through a layer without weights, then a layer with weights (or a mean)."""
+    layers = keras.layers
+    head = layers.Dense(3, name="head")
+    if case == "relu_dense":
+        return head(layers.Activation("relu", name="relu")(x))
+    if case == "add_dense":
+        return head(layers.Add(name="add")([x, x]))
+    if case == "multiply_dense":
+        return head(layers.Multiply(name="multiply")([x, x]))
+    if case == "maximum_dense":
+        return head(layers.Maximum(name="maximum")([x, layers.Activation("linear", name="same")(x)]))
+    if case == "masking_dense":
+        return head(layers.Masking(0, name="masking")(x))
+    if case == "upsampling_dense":
+        return head(layers.UpSampling1D(2, name="upsampling")(x))
+    if case == "time_distributed_dense":
+        return layers.TimeDistributed(layers.Dense(3), name="steps")(x)
+    if case == "bidirectional_lstm":  # tf.keras's LSTM refuses an integer input
+        return layers.Bidirectional(layers.LSTM(2), name="both")(x)
+    if case == "dropout_average":  # a Dropout keeps integers: the mean after it is Keras's mean of integers
+        return layers.GlobalAveragePooling1D(name="average")(layers.Dropout(0.5, name="dropout")(x))
+    if case == "upsampling_max_dense":
+        return head(layers.GlobalMaxPooling1D(name="pool")(layers.UpSampling1D(2, name="upsampling")(x)))
+    raise ValueError(case)
+
+
+LAYER_CASES = [(writer, case) for writer in ("keras3", "keras2") for case in (
+    "relu_dense", "add_dense", "multiply_dense", "maximum_dense", "masking_dense", "upsampling_dense",
+    "time_distributed_dense", "dropout_average", "upsampling_max_dense")] + [("keras3", "bidirectional_lstm")]
+
+
+@pytest.mark.parametrize("writer,case", LAYER_CASES)
+def test_integers_through_layers_without_weights_are_computed_as_keras_does(tmp_path, writer, case):
+    keras = keras_module(writer)
+    inputs = keras.Input((6, 4), dtype="int32", name="ids")
+    model = keras.Model(inputs, keras_path(keras, case, inputs))
+    randomize(model, 3)
+    path = str(tmp_path / ("int.keras" if writer == "keras3" else "int.h5"))
+    model.save(path)
+    assert_module_computes_as_keras(model, path, signed_ids((3, 6, 4), "int32", seed=9))
+
+
+def tensorflow_path(tf, case: str, x):
+    """An integer tensor through TensorFlow functions (tf.keras records each as an op layer)."""
+    if case == "add":
+        return tf.math.add(x, 1)
+    if case == "absolute":
+        return tf.abs(x)
+    if case == "sum":
+        return tf.reduce_sum(x, axis=1)
+    if case == "tile":
+        return tf.tile(x, [1, 2, 1])
+    if case == "gather":
+        return tf.gather(x, [0, 2], axis=1)
+    if case == "floor_divide":
+        return x // 2
+    if case == "transpose":
+        return tf.transpose(x, (0, 2, 1))
+    raise ValueError(case)
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64"])
+@pytest.mark.parametrize("case", ["add", "absolute", "sum", "tile", "gather", "floor_divide", "transpose"])
+def test_integers_through_tensorflow_functions_are_computed_as_keras_does(tmp_path, case, dtype):
+    import tensorflow as tf
+    import tf_keras
+
+    inputs = tf_keras.Input((6, 4), dtype=dtype, name="ids")
+    model = tf_keras.Model(inputs, tf_keras.layers.Dense(3, name="head")(tensorflow_path(tf, case, inputs)))
+    randomize(model, 3)
+    path = str(tmp_path / "int.h5")
+    model.save(path)
+    assert_module_computes_as_keras(model, path, signed_ids((3, 6, 4), dtype, seed=10))
+
+
+def test_floats_are_not_given_the_integer_cast(tmp_path):
+    """Only what may be integers is checked for them when the module runs: a float Input's path is left as it was,
+    and a model with both casts only what comes of the integer one."""
+    import keras
+
+    layers = keras.layers
+    ids = keras.Input((4,), dtype="int32", name="ids")
+    x = keras.Input((4,), name="x")
+    outputs = [layers.Dense(2, name="from_x")(layers.Add(name="twice_x")([x, x])),
+               layers.Dense(2, name="from_ids")(layers.Add(name="twice_ids")([ids, ids]))]
+    model = keras.Model([ids, x], outputs)
+    randomize(model, 3)
+    path = str(tmp_path / "both.keras")
+    model.save(path)
+    module = converter.to_torch(path)
+    assert module.source.count("integers_as_floats(") == 2  # the helper's definition and its one call
+    counts, values = signed_ids((3, 4), "int32", seed=11), np.random.default_rng(11).normal(size=(3, 4))
+    values = values.astype("float32")
+    with torch.no_grad():
+        got = module(torch.from_numpy(counts), torch.from_numpy(values))
+    for expected, result in zip(model([counts, values]), got):
+        np.testing.assert_allclose(result.numpy(), np.asarray(expected), rtol=0, atol=1e-5)
