@@ -110,3 +110,44 @@ def test_floats_are_not_given_the_integer_cast(tmp_path):
         got = module(torch.from_numpy(counts), torch.from_numpy(values))
     for expected, result in zip(model([counts, values]), got):
         np.testing.assert_allclose(result.numpy(), np.asarray(expected), rtol=0, atol=1e-5)
+
+
+def mean_path(keras, case: str, x):
+    """An integer Input through what the builder does not follow, then a mean: TensorFlow's of integers truncated
+    (tf.keras), Keras 3's float32."""
+    layers = keras.layers
+    if case in ("maximum_mean", "where_mean", "minimum_average"):
+        import tensorflow as tf
+
+        if case == "maximum_mean":
+            return tf.reduce_mean(tf.maximum(x, 1), axis=1)
+        if case == "where_mean":
+            return tf.reduce_mean(tf.where(x > 0, x, 0), axis=1)
+        return layers.GlobalAveragePooling1D(name="average")(tf.minimum(x, 2))
+    if case == "add_average":
+        return layers.GlobalAveragePooling1D(name="average")(layers.Add(name="add")([x, x]))
+    if case == "upsampling_average":
+        return layers.GlobalAveragePooling1D(name="average")(layers.UpSampling1D(2, name="upsampling")(x))
+    if case == "relu_mean":
+        return keras.ops.mean(layers.Activation("relu", name="relu")(x), axis=1)
+    if case == "add_leaky":
+        return layers.LeakyReLU(0.3, name="leaky")(layers.Add(name="add")([x, x]))
+    raise ValueError(case)
+
+
+MEAN_CASES = [("keras2", case) for case in ("maximum_mean", "where_mean", "minimum_average", "add_average",
+                                            "upsampling_average", "add_leaky")] + [
+    ("keras3", case) for case in ("add_average", "upsampling_average", "relu_mean", "add_leaky")]
+
+
+@pytest.mark.parametrize("writer,case", MEAN_CASES)
+def test_a_mean_of_integers_the_builder_does_not_follow_is_the_mean_keras_computes(tmp_path, writer, case):
+    """tf.maximum(x, 1), tf.where(c, x, 0) and tf.minimum keep integers in TensorFlow, whose mean of them is
+    truncated: the module computed them as floats and gave the mean of floats (0.83 off), or stopped at run time
+    on a mean of integers ("mean(): could not infer output dtype")."""
+    keras = keras_module(writer)
+    inputs = keras.Input((6, 4), dtype="int32", name="ids")
+    model = keras.Model(inputs, mean_path(keras, case, inputs))
+    path = str(tmp_path / ("int.keras" if writer == "keras3" else "int.h5"))
+    model.save(path)
+    assert_module_computes_as_keras(model, path, signed_ids((3, 6, 4), "int32", seed=12))

@@ -38,7 +38,7 @@ def _relu(e: Emitter, config: Config, x: str) -> str:
 
 
 def leaky_relu(e: Emitter) -> Value:
-    x = floats(e.inputs[0])  # an integer tensor's leaky ReLU is float32 (TensorFlow's casts it; Keras 3's too)
+    x = floats(e.inputs[0], e)  # an integer tensor's leaky ReLU is float32 (TensorFlow's casts it; Keras 3's too)
     return same(x, _leaky_relu(e.config, x.expr))
 
 

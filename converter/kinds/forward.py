@@ -265,10 +265,14 @@ def same(value: Value, expr: str, rank: int | None = None, layout: str | None = 
                  flat_order=value.flat_order)
 
 
-def floats(operand: Any) -> Any:
+def floats(operand: Any, e: Emitter) -> Any:
     """An integer tensor (an Input of ids, `Value.integer`) as float32, where Keras computes on one so: Keras 3's
-    mean, variance, norm, floor, hypot (result_type(x, float)), a leaky ReLU (TensorFlow casts). Any other operand
-    (a float tensor, a constant) as it is."""
+    mean, variance, norm, floor, hypot (result_type(x, float)), a leaky ReLU (TensorFlow casts); one that may be
+    integers (`Value.from_integers`) so where it is when the module runs. Any other operand (a float tensor, a
+    constant) as it is."""
+    if isinstance(operand, Value) and operand.from_integers and not operand.integer:
+        return replace(operand, expr=f"{e.helper('integers_as_floats')}({operand.expr}, torch.float32)",
+                       keras_view=None, from_integers=False)
     if not isinstance(operand, Value) or not operand.integer:
         return operand
     return replace(operand, expr=f"{operand.expr}.to(torch.float32)", keras_view=None, dtype=None, integer=False)

@@ -175,9 +175,13 @@ def where(e: Emitter, condition: Any, first: Any, second: Any) -> Value:
 
 
 def _as_tensor(e: Emitter, operand: Any) -> Any:
-    """torch.where and torch.maximum take tensors: a scalar constant becomes a 0-d array constant."""
+    """torch.where and torch.maximum take tensors: a scalar constant becomes a 0-d array constant, an int one of
+    int64, which an integer tensor does not promote (TensorFlow's maximum(x, 1) and where(c, x, 0) of integers keep
+    them; a float tensor takes it as floats)."""
     if isinstance(operand, Value) or not is_number(operand):
         return operand
+    if isinstance(operand, int) and not isinstance(operand, bool):
+        return {"class_name": "__tensor__", "config": {"value": operand, "dtype": "int64"}}
     return {"class_name": "__tensor__", "config": {"value": float(operand), "dtype": "float32"}}
 
 

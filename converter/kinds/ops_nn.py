@@ -33,7 +33,7 @@ def gelu(e: Emitter) -> Value:
 
 def leaky_relu(e: Emitter) -> Value:
     slope = e.config.float("negative_slope", 0.2)
-    return op.elementwise(e, f"F.leaky_relu({{0}}, {literal(slope)})", [floats(operands(e, 1)[0])])
+    return op.elementwise(e, f"F.leaky_relu({{0}}, {literal(slope)})", [floats(operands(e, 1)[0], e)])
 
 
 def elu(e: Emitter) -> Value:
@@ -133,7 +133,7 @@ def norm(e: Emitter) -> Value:
     """numpy's norm over one axis (a vector norm of any order) or two (a matrix norm: 'fro', 'nuc', +-1, +-2,
     +-inf), as torch.linalg defines them alike."""
     order = e.config.get("ord")
-    operand = floats(operands(e, 1)[0])
+    operand = floats(operands(e, 1)[0], e)
     x, rank = op.keras_value(e, operand)
     axes = op.axes_of(e, e.config.get("axis"))
     keep = e.config.bool("keepdims", False)

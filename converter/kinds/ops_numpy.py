@@ -71,7 +71,7 @@ def binary(template: str, tensors: bool = False, as_floats: bool = False) -> Cal
     def forward(e: Emitter) -> Value:
         first, second = operands(e, 2)
         if as_floats:
-            first, second = floats(first), floats(second)
+            first, second = floats(first, e), floats(second, e)
         if tensors:
             first, second = op._as_tensor(e, first), op._as_tensor(e, second)
         return op.elementwise(e, template, [first, second])
@@ -92,7 +92,7 @@ def add(e: Emitter) -> Value:
 
 def unary(template: str, as_floats: bool = False) -> Callable[[Emitter], Value]:
     if as_floats:
-        return lambda e: op.elementwise(e, template, [floats(operand) for operand in operands(e, 1)])
+        return lambda e: op.elementwise(e, template, [floats(operand, e) for operand in operands(e, 1)])
     return lambda e: op.elementwise(e, template, operands(e, 1))
 
 
@@ -103,7 +103,7 @@ def reduction(kind: str) -> Callable[[Emitter], Value]:
                 raise e.unsupported("max/min with an initial value is not built yet")
         operand = operands(e, 1)[0]
         if kind in ("mean", "var", "std"):  # of integers, in floats (torch computes these of floats only)
-            operand = floats(operand)
+            operand = floats(operand, e)
         return op.reduce(e, kind, operand, e.config.get("axis"), e.config.bool("keepdims", False))
     return forward
 
@@ -111,7 +111,7 @@ def reduction(kind: str) -> Callable[[Emitter], Value]:
 def average(e: Emitter) -> Value:
     if e.kwargs.get("weights") is not None or len(e.call.positional) > 1:
         raise e.unsupported("a weighted average is not built yet")
-    return op.reduce(e, "mean", floats(operands(e, 1)[0]), e.config.get("axis"))
+    return op.reduce(e, "mean", floats(operands(e, 1)[0], e), e.config.get("axis"))
 
 
 def round_(e: Emitter) -> Value:

@@ -59,11 +59,12 @@ def global_pooling(kind: str, spatial: int) -> Callable[[Emitter], Value]:
                          f"{literal(where)})", KERAS, 3 if keepdims else 2)
         dims = tuple(range(2, 2 + spatial))
         keep = ", keepdim=True" if keepdims else ""
-        if kind == "average" and x.integer and e.keras_major < 3:  # TensorFlow's mean of integers: truncated
+        # TensorFlow's mean of integers: truncated (of what may be integers, so where it is when the module runs)
+        if kind == "average" and (x.integer or x.from_integers) and e.keras_major < 3:
             expr = f"{e.helper('integer_mean')}({e.arg(0, layout)}, dim={literal(dims)}{keep})"
-            return Value(expr, layout, x.rank if keepdims else 2, integer=True)
+            return Value(expr, layout, x.rank if keepdims else 2, integer=x.integer)
         reduce = "amax" if kind == "max" else "mean"  # Keras 3's mean of integers is float32
-        expr = f"{e.convert(floats(x) if kind == 'average' else x, layout)}.{reduce}(dim={literal(dims)}{keep})"
+        expr = f"{e.convert(floats(x, e) if kind == 'average' else x, layout)}.{reduce}(dim={literal(dims)}{keep})"
         return Value(expr, layout, x.rank if keepdims else 2)
 
     return forward

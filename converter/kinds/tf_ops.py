@@ -51,9 +51,9 @@ def _reduce(kind: str) -> tuple[tuple[str, ...], Implementation]:
     def run(e: Emitter, a: Arguments) -> Value:
         operand = a["input_tensor"]
         # TensorFlow's mean of integers is an integer, truncated; its variance of them fails
-        if kind == "mean" and isinstance(operand, Value) and operand.integer:
+        if kind == "mean" and isinstance(operand, Value) and (operand.integer or operand.from_integers):
             return replace(op.reduce(e, "integer_mean", operand, a.get("axis"), a.get("keepdims") or False),
-                           integer=True)
+                           integer=operand.integer)
         return op.reduce(e, kind, operand, a.get("axis"), a.get("keepdims") or False)
     return ("input_tensor", "axis", "keepdims"), run
 
@@ -67,7 +67,7 @@ def _leaky_relu(e: Emitter, a: Arguments) -> Value:
     alpha = a.get("alpha", 0.2)
     if not op.is_number(alpha):
         raise e.unsupported("leaky_relu with a non-number alpha")
-    return op.elementwise(e, f"F.leaky_relu({{0}}, {literal(float(alpha))})", [floats(a["features"])])
+    return op.elementwise(e, f"F.leaky_relu({{0}}, {literal(float(alpha))})", [floats(a["features"], e)])
 
 
 def _gather(e: Emitter, a: Arguments) -> Value:

@@ -356,8 +356,11 @@ def keras_dot(a: torch.Tensor, b: torch.Tensor, axes, normalize: bool) -> torch.
 
 def integer_mean(x: torch.Tensor, dim: int | tuple | None = None, keepdim: bool = False) -> torch.Tensor:
     """TensorFlow's mean of integers (tf.reduce_mean, tf.keras's GlobalAveragePooling): their sum in their dtype
-    over the count, truncated towards zero."""
+    over the count, truncated towards zero; of floats, their mean (a tensor the builder could not tell is integers:
+    an Add of integer Inputs)."""
     dims = tuple(range(x.ndim)) if dim is None else (dim,) if isinstance(dim, int) else tuple(dim)
+    if x.is_floating_point():
+        return x.mean(dim=dims, keepdim=keepdim)
     total = x.sum(dim=dims, keepdim=keepdim, dtype=x.dtype)
     return torch.div(total, math.prod(x.shape[d] for d in dims), rounding_mode="trunc")
 
