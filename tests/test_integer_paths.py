@@ -151,3 +151,28 @@ def test_a_mean_of_integers_the_builder_does_not_follow_is_the_mean_keras_comput
     path = str(tmp_path / ("int.keras" if writer == "keras3" else "int.h5"))
     model.save(path)
     assert_module_computes_as_keras(model, path, signed_ids((3, 6, 4), "int32", seed=12))
+
+
+@pytest.mark.parametrize("writer,output_type", [("keras3", None), ("keras2", None), ("keras2", "int32"),
+                                                ("keras2", "int64")])
+def test_indices_of_an_argmax_have_the_dtype_keras_gives(tmp_path, writer, output_type):
+    """Keras 3's argmax gives int32 indices (torch's are int64); tf.argmax int64, or the output_type it is given
+    (refused by name before)."""
+    keras = keras_module(writer)
+    inputs = keras.Input((6, 4), name="x")
+    if writer == "keras3":
+        indices = keras.ops.argmax(inputs, axis=-1)
+    else:
+        import tensorflow as tf
+
+        indices = tf.argmax(inputs, axis=-1, **({"output_type": output_type} if output_type else {}))
+    model = keras.Model(inputs, [indices, keras.layers.Dense(2, name="head")(keras.layers.Reshape((6, 1))(indices))])
+    randomize(model, 3)
+    path = str(tmp_path / ("argmax.keras" if writer == "keras3" else "argmax.h5"))
+    model.save(path)
+    x = np.random.default_rng(13).normal(size=(3, 6, 4)).astype("float32")
+    with torch.no_grad():
+        got = converter.to_torch(path, input_layout="keras")(torch.from_numpy(x))
+    for expected, result in zip(model(x), got):
+        assert result.numpy().dtype == np.asarray(expected).dtype
+        np.testing.assert_allclose(result.numpy(), np.asarray(expected), rtol=0, atol=1e-5)

@@ -136,16 +136,19 @@ def reduce(e: Emitter, kind: str, operand: Any, axis: Any, keepdims: Any = False
     return Value(f"{function}({x}, dim={literal(dims)}{extra}, keepdim={literal(keep)})", KERAS, result_rank)
 
 
-def arg_reduce(e: Emitter, kind: str, operand: Any, axis: Any, keepdims: Any = False) -> Value:
-    """argmax/argmin over one axis (None: of the flattened tensor)."""
+def arg_reduce(e: Emitter, kind: str, operand: Any, axis: Any, keepdims: Any = False,
+               dtype: str = "int64") -> Value:
+    """argmax/argmin over one axis (None: of the flattened tensor), as indices of `dtype` (torch's are int64;
+    Keras 3's int32)."""
     x, rank = keras_value(e, operand)
     axes = axes_of(e, axis)
+    cast = "" if dtype == "int64" else f".to({torch_dtype(e, dtype, 'indices')})"
     if axes is None:
-        return Value(f"torch.{kind}({x})", KERAS, 0, integer=True)
+        return Value(f"torch.{kind}({x}){cast}", KERAS, 0, integer=True)
     if len(axes) != 1:
         raise e.unsupported(f"{kind} over several axes")
     keep = bool(keepdims)
-    return Value(f"torch.{kind}({x}, dim={axes[0]}, keepdim={literal(keep)})", KERAS,
+    return Value(f"torch.{kind}({x}, dim={axes[0]}, keepdim={literal(keep)}){cast}", KERAS,
                  None if rank is None else rank - (0 if keep else 1), integer=True)
 
 

@@ -176,10 +176,11 @@ FORWARDS: dict[str, Callable[[Emitter], Any]] = {
     "Average": average, "Round": round_, "Pad": pad, "NanToNum": nan_to_num, "Cumsum": cumsum, "Tile": tile,
     "Flip": flip,
     "ZerosLike": filled_like("0"), "OnesLike": filled_like("1"), "FullLike": filled_like(None),
+    # Keras 3's indices are int32 (every backend casts them)
     "Argmax": lambda e: op.arg_reduce(e, "argmax", operands(e, 1)[0], e.config.get("axis"),
-                                      e.config.bool("keepdims", False)),
+                                      e.config.bool("keepdims", False), dtype="int32"),
     "Argmin": lambda e: op.arg_reduce(e, "argmin", operands(e, 1)[0], e.config.get("axis"),
-                                      e.config.bool("keepdims", False)),
+                                      e.config.bool("keepdims", False), dtype="int32"),
     "Reshape": lambda e: shaping.reshape(e, operands(e, 1)[0], e.config.get("newshape")),
     "Transpose": lambda e: shaping.transpose(e, operands(e, 1)[0], e.config.get("axes")),
     "ExpandDims": lambda e: shaping.expand_dims(e, operands(e, 1)[0], e.config.get("axis")),

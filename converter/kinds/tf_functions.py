@@ -1,0 +1,207 @@
+"""The TensorFlow functions of tf.keras op layers (tf_ops.py's FUNCTIONS) that take more than a template: each
+reads the call's arguments by TensorFlow's parameter names (a mapping that refuses by name one a function requires
+and the call lacks) and builds what the function computes, or refuses by name what it does not build."""
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+from . import operations as op
+from . import shaping
+from .forward import KERAS, Emitter, Value, literal
+from .ops_nn import resized_images
+
+Implementation = Callable[[Emitter, Mapping[str, Any]], Any]
+
+
+def one_axis(e: Emitter, axis: Any, default: int | None = None) -> int:
+    """One axis, as an int (tensors and lists refused)."""
+    axis = default if axis is None else axis
+    if not isinstance(axis, int) or isinstance(axis, bool):
+        raise e.unsupported(f"axis {str(axis)[:30]} is not one axis")
+    return axis
+
+
+def arg_reduce(kind: str) -> Implementation:
+    """tf.math.argmax, argmin: the index along one axis (0 by default), int64 or the `output_type` given."""
+    def run(e: Emitter, a: Mapping[str, Any]) -> Value:
+        output_type = a.get("output_type") or "int64"
+        if output_type not in ("int32", "int64"):
+            raise e.unsupported(f"{kind} of output_type {str(output_type)[:20]} is not built (int32, int64 are)")
+        return op.arg_reduce(e, kind, a["input"], a.get("axis") or 0, dtype=output_type)
+    return run
+
+
+def l2_normalize(e: Emitter, a: Mapping[str, Any]) -> Value:
+    """x / sqrt(max(sum(x^2 over axis), epsilon)), as TensorFlow computes it."""
+    axes = op.axes_of(e, a.get("axis") if a.get("axis") is not None else a.get("dim"))
+    if axes is None:
+        raise e.unsupported("l2_normalize over every axis (the batch too) is not built")
+    epsilon = 1e-12 if a.get("epsilon") is None else a["epsilon"]
+    if not op.is_number(epsilon):
+        raise e.unsupported("l2_normalize with a non-number epsilon")
+    dims = literal(axes[0] if len(axes) == 1 else axes)
+    x, rank = op.keras_value(e, a["x"])  # the axes are Keras's
+    return Value(f"({x} * torch.rsqrt(torch.clamp(torch.sum(torch.square({x}), dim={dims}, keepdim=True), "
+                 f"min={literal(float(epsilon))})))", KERAS, rank)
+
+
+def cumsum(e: Emitter, a: Mapping[str, Any]) -> Value:
+    """Sums along an axis; `reverse` from its end, `exclusive` of the element itself (0 first)."""
+    x, rank = op.keras_value(e, a["x"])
+    axis = one_axis(e, a.get("axis"), 0)
+    if a.get("reverse"):
+        x = f"torch.flip({x}, ({axis},))"
+    total = f"torch.cumsum({x}, dim={axis})"
+    if a.get("exclusive"):  # shifted by one step, exactly (not the sum less the element)
+        total = (f"torch.cat([torch.zeros_like({x}.narrow({axis}, 0, 1)), {total}.narrow({axis}, 0, "
+                 f"{x}.shape[{axis}] - 1)], {axis})")
+    if a.get("reverse"):
+        total = f"torch.flip({total}, ({axis},))"
+    return Value(total, KERAS, rank)
+
+
+def resize_size(e: Emitter, a: Mapping[str, Any]) -> list[int]:
+    """A resize's constant [height, width]."""
+    size = a.get("size")
+    if not isinstance(size, list) or len(size) != 2 or not all(isinstance(s, int) and s >= 1 for s in size):
+        raise e.unsupported(f"resize to {str(size)[:30]} is not built (a constant [height, width] is)")
+    return size
+
+
+def resize(e: Emitter, a: Mapping[str, Any]) -> Value:
+    """tf.image.resize (TensorFlow 2: half-pixel centres) to a constant size."""
+    method = a.get("method") or "bilinear"
+    flags = [key for key in ("preserve_aspect_ratio", "antialias") if a.get(key)]
+    return resized_images(e, a["images"], resize_size(e, a), str(method)[:20], flags)
+
+
+def resize_bilinear_v1(e: Emitter, a: Mapping[str, Any]) -> Value:
+    """tf.compat.v1.image.resize_bilinear with align_corners (corner pixels aligned, as torch's) or half-pixel
+    centres (TensorFlow 2's); its default, neither, maps pixels as no torch mode does and is refused."""
+    size = resize_size(e, a)
+    if not a.get("align_corners") and not a.get("half_pixel_centers"):
+        raise e.unsupported("resize_bilinear without align_corners or half_pixel_centers (TensorFlow 1's pixel "
+                            "mapping) is not built")
+    return resized_images(e, a["images"], size, "bilinear", [], align_corners=bool(a.get("align_corners")))
+
+
+def norm(e: Emitter, a: Mapping[str, Any]) -> Value:
+    """tf.norm: the euclidean norm over one axis."""
+    if a.get("ord") not in (None, "euclidean", 2, 2.0):
+        raise e.unsupported(f"norm of order {str(a.get('ord'))[:10]} is not built yet (euclidean is)")
+    keep = bool(a.get("keepdims") or a.get("keep_dims"))
+    return op.vector_norm(e, a["tensor"], None, one_axis(e, a.get("axis")), keep)
+
+
+def space_depth(helper: str) -> tuple[tuple[str, ...], Implementation]:
+    def run(e: Emitter, a: Mapping[str, Any]) -> Value:
+        block = a.get("block_size")
+        if not isinstance(block, int) or isinstance(block, bool) or block < 2:
+            raise e.unsupported(f"block_size {str(block)[:20]} is not built")
+        if a.get("data_format") not in (None, "NHWC"):
+            raise e.unsupported(f"{helper} of {str(a.get('data_format'))[:10]} images is not built (NHWC is)")
+        x, rank = op.keras_value(e, a["input"])
+        if rank != 4:
+            raise e.unsupported(f"{helper} of a tensor of rank {rank} (images are rank 4)")
+        return Value(f"{e.helper(helper)}({x}, {block})", KERAS, 4)
+    return ("input", "block_size", "data_format"), run
+
+
+def one_hot(e: Emitter, a: Mapping[str, Any]) -> Value:
+    """float32 one-hot vectors along a new axis (the last by default); an id outside [0, depth) gives off_value."""
+    depth = a.get("depth")
+    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 1:
+        raise e.unsupported(f"one_hot of depth {str(depth)[:20]} is not built")
+    if a.get("dtype") not in (None, "float32"):
+        raise e.unsupported("one_hot of a dtype other than float32 is not built")
+    on, off = (1.0 if a.get("on_value") is None else a["on_value"]), (0.0 if a.get("off_value") is None
+                                                                       else a["off_value"])
+    if not op.is_number(on) or not op.is_number(off):
+        raise e.unsupported("one_hot with tensor on_value or off_value")
+    hot = op.one_hot(e, a["indices"], depth, "float32", -1 if a.get("axis") is None else a["axis"])
+    if (on, off) == (1.0, 0.0):
+        return hot
+    return Value(f"({hot.expr} * {literal(float(on) - float(off))} + {literal(float(off))})", KERAS, hot.rank)
+
+
+def bias_add(e: Emitter, a: Mapping[str, Any]) -> Value:
+    if a.get("data_format") not in (None, "NHWC", "NWC", "NDHWC", "N...C"):
+        raise e.unsupported(f"bias_add to {str(a.get('data_format'))[:10]} data is not built (channels-last is)")
+    return op.elementwise(e, "({0} + {1})", [a["value"], a["bias"]])
+
+
+def matmul(e: Emitter, a: Mapping[str, Any]) -> Value:
+    if a.get("output_type") is not None:
+        raise e.unsupported("matmul with an output_type is not built")
+    return op.matmul(e, a["a"], a["b"], a.get("transpose_a") or a.get("adjoint_a"),  # real: adjoint = transpose
+                     a.get("transpose_b") or a.get("adjoint_b"))
+
+
+def top_k(e: Emitter, a: Mapping[str, Any]) -> list[Value]:
+    """(values, indices) of the k largest along the last axis, largest first; equal values in index order, as
+    TensorFlow orders them (a stable sort: torch.topk leaves ties unordered)."""
+    k = 1 if a.get("k") is None else a["k"]
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1 or a.get("sorted") is False:
+        raise e.unsupported(f"top_k of k={str(k)[:20]}, or sorted=False (an unspecified order), is not built")
+    if a.get("index_type") not in (None, "int32"):
+        raise e.unsupported("top_k with int64 indices is not built")
+    return op.top_k(e, a["input"], k, "int32")
+
+
+def sorted_part(part: str) -> Implementation:
+    """tf.sort (`values`) or tf.argsort (`indices`, int32): equal values in index order, as TensorFlow's argsort
+    (top_k of the values, or of their negatives, orders ties so) gives them."""
+    def run(e: Emitter, a: Mapping[str, Any]) -> Value:
+        direction = a.get("direction") or "ASCENDING"
+        if direction not in ("ASCENDING", "DESCENDING"):
+            raise e.unsupported(f"sort direction {str(direction)[:20]} is not built")
+        return op.sorted_along(e, a["values"], one_axis(e, a.get("axis"), -1), part, direction == "DESCENDING")
+    return run
+
+
+def slice_of(e: Emitter, a: Mapping[str, Any]) -> Value:
+    """tf.slice: `size` entries from `begin` along each axis (-1: to its end), both constant lists."""
+    begin, size = a.get("begin"), a.get("size")
+    begin, size = (begin if isinstance(begin, list) else []), (size if isinstance(size, list) else [])
+    x, rank = op.keras_value(e, a["input_"])
+    numbers = bool(begin) and len(begin) == len(size) and all(
+        isinstance(n, int) and not isinstance(n, bool) for n in begin + size)
+    if not numbers or (rank is not None and len(begin) != rank) or any(
+            b < 0 or s < -1 for b, s in zip(begin, size)):
+        raise e.unsupported(f"slice from {str(begin)[:30]} of size {str(size)[:30]} is not built (constant lists "
+                            "of the input's rank are)")
+    parts = [f"{b}:" if s == -1 else f"{b}:{b + s}" for b, s in zip(begin, size)]
+    return Value(f"{x}[{', '.join(parts)}]", KERAS, rank)
+
+
+def unstack(e: Emitter, a: Mapping[str, Any]) -> list[Value]:
+    """The slices along `axis`: as many as `num` says, else as the model reads (tf.keras records no shape to
+    count them from; torch.unbind makes them all)."""
+    count = a.get("num") if a.get("num") is not None else e.outputs_read()
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        raise e.unsupported(f"unstack into {str(count)[:20]} slices is not built")
+    return shaping.unstack(e, a["value"], one_axis(e, a.get("axis"), 0), count)
+
+
+def filled_like(fill: str) -> tuple[tuple[str, ...], Implementation]:
+    """tf.zeros_like, tf.ones_like: the input's shape, in the dtype given or the input's."""
+    def run(e: Emitter, a: Mapping[str, Any]) -> Value:
+        dtype = a.get("dtype")
+        dtype_argument = f", dtype={op.torch_dtype(e, dtype, 'a filled tensor')}" if dtype is not None else ""
+        return op.elementwise(e, f"torch.full_like({{0}}, {fill}{dtype_argument})", [a["input"]])
+    return ("input", "dtype"), run
+
+
+def add_n(e: Emitter, a: Mapping[str, Any]) -> Value:
+    """tf.math.add_n: the sum of a list of tensors of one shape."""
+    inputs = a["inputs"]
+    if not isinstance(inputs, list) or not inputs or not all(isinstance(item, Value) for item in inputs):
+        raise e.unsupported("add_n of other than a list of tensors")
+    return op.elementwise(e, "(" + " + ".join(f"{{{index}}}" for index in range(len(inputs))) + ")", inputs)
+
+
+def pad(e: Emitter, a: Mapping[str, Any]) -> Value:
+    mode = a.get("mode") or "CONSTANT"
+    if not isinstance(mode, str):
+        raise e.unsupported(f"padding mode {str(mode)[:20]} is not built")
+    return shaping.pad(e, a["tensor"], a.get("paddings"), mode, a.get("constant_values"))
