@@ -205,8 +205,9 @@ def cast(e: Emitter, operand: Any, dtype: Any) -> Value:
     if isinstance(operand, Value) and operand.mask is not None and (operand.dtype or "float32") == name:
         e.returns_input = True
     cast = elementwise(e, f"{{0}}.to({TORCH_DTYPES[name]})", [operand])
-    # a floating dtype other than float32 is the value's own (the builder would otherwise take the operand's)
-    if name in ("float16", "bfloat16", "float64"):
+    # a floating dtype is the value's own (the builder would otherwise take the call's: a cast to float32 in a
+    # mixed_float16 model is float32)
+    if name in ("float16", "bfloat16", "float64", "float32"):
         return replace(cast, dtype=name)
     return replace(cast, integer=name != "float32")  # integers (or booleans) a layer with weights takes as floats
 
@@ -223,6 +224,8 @@ def matmul(e: Emitter, first: Any, second: Any, transpose_a: Any = False, transp
         e.statement(f"{promoted} = torch.promote_types({a_local}.dtype, {b_local}.dtype)")
         device = a_local if isinstance(first, Value) else b_local  # the constant goes where the tensor is
         a, b = f"{a_local}.to({device}.device, {promoted})", f"{b_local}.to({device}.device, {promoted})"
+    elif first.dtype != second.dtype or first.integer != second.integer:
+        a, b = promoted_operands([first, second], [a, b])
     if transpose_a:
         a = f"{a}.transpose(-1, -2)"
     if transpose_b:
@@ -231,12 +234,24 @@ def matmul(e: Emitter, first: Any, second: Any, transpose_a: Any = False, transp
     return Value(f"torch.matmul({a}, {b})", KERAS, max(ranks) if len(ranks) == 2 and min(ranks) >= 2 else None)
 
 
+def promoted_operands(operands: list[Value], expressions: list[str]) -> list[str]:
+    """The operands of a matmul or einsum (torch's take one dtype) in the dtype Keras promotes them to: float64
+    where one is, else the floating dtype they share, else float32 (float16 with float32 or bfloat16); integers
+    with floats take theirs."""
+    floating = {value.dtype or "float32" for value in operands if not value.integer}
+    if not floating or (len(floating) == 1 and not any(value.integer for value in operands)):
+        return expressions
+    target = "float64" if "float64" in floating else floating.pop() if len(floating) == 1 else "float32"
+    return [expression if not value.integer and (value.dtype or "float32") == target
+            else f"{expression}.to(torch.{target})" for value, expression in zip(operands, expressions)]
+
+
 def einsum(e: Emitter, subscripts: Any, operands: Sequence[Any]) -> Value:
     if not isinstance(subscripts, str) or not re.fullmatch(r"[a-zA-Z.,\->\s]+", subscripts) \
             or "->" not in subscripts:
         raise e.unsupported(f"einsum {str(subscripts)[:40]!r} is not an explicit equation")
     pairs = [keras_value(e, item) for item in operands]
-    values = [value for value, _ in pairs]
+    values = promoted_operands(list(operands), [value for value, _ in pairs])
     inputs, output = (part.replace(" ", "") for part in subscripts.split("->"))
     rank: int | None = len(output)
     if "..." in output:  # the ellipsis spans what each operand has beyond its letters; they broadcast

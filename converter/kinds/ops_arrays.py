@@ -84,6 +84,7 @@ def one_hot(e: Emitter) -> Value:
 #: Keras 3.0.5 (the first with normalize) ran the operation in a model as _normalize(x, order, axis): over axis `order`
 #: by the `axis`-norm, fixed in 3.1
 NORMALIZE_ARGUMENTS_FROM = (3, 1)
+FLOAT16_MAX = 65504.0
 
 
 def normalize(e: Emitter) -> Value:
@@ -105,7 +106,11 @@ def normalize(e: Emitter) -> Value:
     dims = literal(axes[0] if len(axes) == 1 else axes)
     if order == 2:
         inverse = f"torch.rsqrt(torch.sum(torch.square({x}), dim={dims}, keepdim=True))"
-        return Value(f"({x} * torch.clamp({inverse}, max={literal(1.0 / float(epsilon))}))", KERAS, rank)
+        bound = 1.0 / float(epsilon)
+        operand = operands(e, 1)[0]
+        if operand.dtype == "float16" and bound > FLOAT16_MAX:  # Keras's bound in float16 is inf: no bound
+            return Value(f"({x} * {inverse})", KERAS, rank)
+        return Value(f"({x} * torch.clamp({inverse}, max={literal(bound)}))", KERAS, rank)
     norm = f"torch.linalg.vector_norm({x}, ord={order}, dim={dims}, keepdim=True)"
     return Value(f"({x} / torch.clamp({norm}, min={literal(float(epsilon))}))", KERAS, rank)
 

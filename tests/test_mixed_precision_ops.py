@@ -1,0 +1,54 @@
+"""Operations between layers of a mixed_float16 model: a cast to float32 read by a float16 layer, a matmul or
+einsum of a float16 tensor and a float32 one, an l2 normalize of float16. The module stopped at run time on each
+("mat1 and mat2 must have the same dtype", "expected scalar type Half but found Float", "value cannot be converted
+to type c10::Half without overflow") where Keras casts or promotes as it computes."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import converter
+from layer_harness import keras_module, randomize
+
+MIXED = "mixed_float16"
+
+
+def mixed_path(keras, case: str, x):
+    """`x` (float32) through float16 layers and an operation between them."""
+    layers = keras.layers
+    hidden = layers.Dense(4, dtype=MIXED, name="hidden")(x)
+    head = layers.Dense(3, dtype=MIXED, name="head")
+    if case == "cast_float32":  # a float16 layer casts the float32 tensor back to float16
+        if keras.__name__ == "keras":
+            return head(keras.ops.cast(hidden, "float32"))
+        import tensorflow as tf
+
+        return head(tf.cast(hidden, "float32"))
+    ops = keras.ops
+    if case == "matmul":  # float16 @ float32: float32
+        return head(ops.matmul(hidden, ops.transpose(x, (0, 2, 1))))
+    if case == "einsum":
+        return head(ops.einsum("bij,bkj->bik", hidden, x))
+    if case == "normalize":  # Keras's bound on the inverse norm (1 / epsilon) is inf in float16
+        return head(ops.normalize(hidden, axis=-1))
+    raise ValueError(case)
+
+
+@pytest.mark.parametrize("writer,case", [("keras3", "cast_float32"), ("keras2", "cast_float32"), ("keras3", "matmul"),
+                                         ("keras3", "einsum"), ("keras3", "normalize")])
+def test_an_operation_between_mixed_precision_layers_computes_as_keras_does(tmp_path, writer, case):
+    keras = keras_module(writer)
+    inputs = keras.Input((6, 4), name="x")
+    model = keras.Model(inputs, mixed_path(keras, case, inputs))
+    randomize(model, 3)
+    path = str(tmp_path / ("mixed.keras" if writer == "keras3" else "mixed.h5"))
+    model.save(path)
+    x = np.random.default_rng(14).normal(size=(3, 6, 4)).astype("float32")
+    expected = np.asarray(model(x))
+    with torch.no_grad():
+        got = converter.to_torch(path, input_layout="keras")(torch.from_numpy(x))
+    assert str(got.dtype) == f"torch.{expected.dtype}"
+    # float16 rounding of a few layers: a few units of its last place (1e-3) at the outputs' scale
+    np.testing.assert_allclose(got.float().numpy(), expected.astype("float32"), rtol=0,
+                               atol=1e-2 * max(1.0, float(np.abs(expected.astype("float32")).max())))
