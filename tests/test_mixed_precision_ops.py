@@ -52,3 +52,22 @@ def test_an_operation_between_mixed_precision_layers_computes_as_keras_does(tmp_
     # float16 rounding of a few layers: a few units of its last place (1e-3) at the outputs' scale
     np.testing.assert_allclose(got.float().numpy(), expected.astype("float32"), rtol=0,
                                atol=1e-2 * max(1.0, float(np.abs(expected.astype("float32")).max())))
+
+
+@pytest.mark.parametrize("writer,policy", [("keras2", "mixed_float16"), ("keras2", "mixed_bfloat16"),
+                                           ("keras3", "mixed_float16")])
+def test_a_bilinear_upsampling_of_a_mixed_precision_model_has_keras_dtype(tmp_path, writer, policy):
+    """tf.keras's bilinear UpSampling2D resizes with tf.image.resize, which gives float32 of float16 and bfloat16
+    images: the module rounded its output to float16 (1e-3 off). Keras 3's resize keeps the images' dtype."""
+    keras = keras_module(writer)
+    inputs = keras.Input((5, 5, 3), name="x")
+    # on the input itself (cast to float16 alike): a layer before it would round differently in torch and Keras
+    model = keras.Model(inputs, keras.layers.UpSampling2D(2, interpolation="bilinear", dtype=policy, name="up")(inputs))
+    path = str(tmp_path / ("mixed.keras" if writer == "keras3" else "mixed.h5"))
+    model.save(path)
+    x = np.random.default_rng(15).normal(size=(2, 5, 5, 3)).astype("float32")
+    expected = np.asarray(model(x))
+    with torch.no_grad():
+        got = converter.to_torch(path, input_layout="keras")(torch.from_numpy(x))
+    assert str(got.dtype) == f"torch.{expected.dtype}"
+    np.testing.assert_allclose(got.float().numpy(), expected.astype("float32"), rtol=0, atol=1e-5)

@@ -5,6 +5,7 @@ on a channels_first one in Keras's own.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from ..config import Config
@@ -66,7 +67,12 @@ def upsampling(e: Emitter) -> Value:
     x = e.arg(0, layout)
     if interpolation == "bilinear" and spatial == 2:  # TensorFlow's resize: half-pixel centres
         factors = tuple(float(s) for s in size)
-        expr = f"F.interpolate({x}, scale_factor={literal(factors)}, mode='bilinear', align_corners=False)"
+        # tf.keras's resize (tf.image.resize) gives float32 of float16 or bfloat16 images; Keras 3's their dtype
+        in_float32 = e.keras_major < 3 and e.inputs[0].dtype in ("float16", "bfloat16")
+        expr = (f"F.interpolate({x}{'.float()' if in_float32 else ''}, scale_factor={literal(factors)}, "
+                "mode='bilinear', align_corners=False)")
+        if in_float32:
+            return replace(same(e.inputs[0], expr, layout=layout), dtype="float32")
     elif interpolation == "nearest":
         expr = x
         for axis, factor in enumerate(size):
