@@ -71,3 +71,30 @@ def test_a_bilinear_upsampling_of_a_mixed_precision_model_has_keras_dtype(tmp_pa
         got = converter.to_torch(path, input_layout="keras")(torch.from_numpy(x))
     assert str(got.dtype) == f"torch.{expected.dtype}"
     np.testing.assert_allclose(got.float().numpy(), expected.astype("float32"), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype,function", [("float16", "resize"), ("bfloat16", "resize"), ("float16", "v1"),
+                                            ("int32", "resize"), ("float16", "nearest")])
+def test_a_tensorflow_resize_gives_float32_as_tensorflow_does(tmp_path, dtype, function):
+    """tf.image.resize (other than by nearest neighbours) and tf.compat.v1.image.resize_bilinear give float32 of
+    float16, bfloat16 or integer images: the module gave float16 (1e-3 off) and stopped on integers."""
+    import tensorflow as tf
+    import tf_keras
+
+    inputs = tf_keras.Input((5, 5, 3), dtype="int32" if dtype == "int32" else "float32", name="x")
+    images = inputs if dtype == "int32" else tf_keras.layers.Activation("linear", dtype=f"mixed_{dtype}",
+                                                                         name="rounded")(inputs)
+    if function == "v1":
+        resized = tf.compat.v1.image.resize_bilinear(images, (9, 9), align_corners=True)
+    else:
+        resized = tf.image.resize(images, (9, 9), method="nearest" if function == "nearest" else "bilinear")
+    model = tf_keras.Model(inputs, resized)
+    path = str(tmp_path / "resize.h5")
+    model.save(path)
+    x = np.random.default_rng(16).normal(size=(2, 5, 5, 3)) * 4
+    x = x.astype("int32" if dtype == "int32" else "float32")
+    expected = np.asarray(model(x))
+    with torch.no_grad():
+        got = converter.to_torch(path, input_layout="keras")(torch.from_numpy(x))
+    assert str(got.dtype) == f"torch.{expected.dtype}"
+    np.testing.assert_allclose(got.float().numpy(), expected.astype("float32"), rtol=0, atol=1e-5)
