@@ -176,3 +176,24 @@ def test_indices_of_an_argmax_have_the_dtype_keras_gives(tmp_path, writer, outpu
     for expected, result in zip(model(x), got):
         assert result.numpy().dtype == np.asarray(expected).dtype
         np.testing.assert_allclose(result.numpy(), np.asarray(expected), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("writer", ["keras3", "keras2"])
+@pytest.mark.parametrize("case", ["float_inner_dense", "float_inner_average", "add_float_inner_dense",
+                                  "int_inner_average"])
+def test_integers_into_a_nested_model_take_its_input_dtype(tmp_path, writer, case):
+    """Keras converts an integer tensor to the dtype of the nested model's Input: floats for a float32 Input (the
+    module stopped at its Dense, "mat1 and mat2 must have the same dtype"; a mean inside is of floats), integers
+    kept for an integer Input (tf.keras's mean of them truncated)."""
+    keras = keras_module(writer)
+    layers = keras.layers
+    inner_input = keras.Input((6, 4), dtype="int32" if case == "int_inner_average" else "float32", name="inner_x")
+    inner_output = (layers.Dense(3, name="head")(inner_input) if case.endswith("dense")
+                    else layers.GlobalAveragePooling1D(name="average")(inner_input))
+    inner = keras.Model(inner_input, inner_output, name="inner")
+    ids = keras.Input((6, 4), dtype="int32", name="ids")
+    model = keras.Model(ids, inner(layers.Add(name="add")([ids, ids]) if case.startswith("add") else ids))
+    randomize(model, 3)
+    path = str(tmp_path / ("nested.keras" if writer == "keras3" else "nested.h5"))
+    model.save(path)
+    assert_module_computes_as_keras(model, path, signed_ids((3, 6, 4), "int32", seed=17))

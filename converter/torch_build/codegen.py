@@ -26,7 +26,7 @@ from .calls import (
 )
 from .emitter import ClassSource, Emitter
 from .in_place import InPlace
-from .integers import DATA_KEYWORDS, floats_for_weights, may_be_integers, moves_integers
+from .integers import DATA_KEYWORDS, floats_for_weights, may_be_integers, moves_integers, to_input_dtype
 from .run_order import CLEARS_MASKS_FROM, ClearedMasks, ObjectEffects, cleared_by, run_order
 from .unbuildable import refuse_unbuildable
 
@@ -308,7 +308,8 @@ class Generator:
         run_dtypes = run_input_dtypes(self.graph.source, call.layer, self.keras_version, masked)
         for value, layer, dtype in zip(inputs, model_inputs, run_dtypes):
             shape = input_shape(layer)
-            cast = self.autocast(value, None if dtype == "float32" else dtype)
+            converted = to_input_dtype(value, layer, dtype, self.helper)  # integers to a floating Input's dtype
+            cast = self.autocast(converted, None if dtype == "float32" else dtype)
             # the model gets the tensor object it is called on where it needs no cast nor reshape (run_order.py)
             same_objects.append(cast is value and not distributed)
             value = cast

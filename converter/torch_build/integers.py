@@ -7,7 +7,7 @@ from typing import Callable
 
 from ..config import integer_policy
 from ..errors import UnsupportedLayerError
-from ..graph import Call, ModelGraph
+from ..graph import Call, Layer, ModelGraph
 from ..kinds import Kind, lookup
 from ..kinds.forward import Value
 from ..kinds.registry import wrapped_kind
@@ -61,6 +61,15 @@ def may_be_integers(kind: Kind, weighted: bool, inputs: list[Value]) -> bool:
     if weighted and kind.name not in _INTEGER_KINDS:
         return False
     return any(value.integer or value.from_integers for value in inputs)
+
+
+def to_input_dtype(value: Value, model_input: Layer, dtype: str, helper: Callable[[str], str]) -> Value:
+    """An integer tensor (or one that may be) passed to a nested model whose Input (`model_input`, run in `dtype`)
+    is floating: Keras converts it to that dtype at the model's boundary (a mean inside is then of floats)."""
+    if integer_policy(model_input.config) is not None or not (value.integer or value.from_integers):
+        return value
+    return replace(value, expr=f"{helper('integers_as_floats')}({value.expr}, torch.{dtype})",
+                   dtype=None if dtype == "float32" else dtype, integer=False, from_integers=False)
 
 
 def floats_for_weights(source: str, call: Call, value: Value, kind: Kind, weighted: bool,
