@@ -68,8 +68,9 @@ def to_input_dtype(value: Value, model_input: Layer, dtype: str, helper: Callabl
     is floating: Keras converts it to that dtype at the model's boundary (a mean inside is then of floats)."""
     if integer_policy(model_input.config) is not None or not (value.integer or value.from_integers):
         return value
-    return replace(value, expr=f"{helper('integers_as_floats')}({value.expr}, torch.{dtype})",
-                   dtype=None if dtype == "float32" else dtype, integer=False, from_integers=False)
+    expr = (f"{value.expr}.to(torch.{dtype})" if value.integer  # integers for sure; else where they are
+            else f"{helper('integers_as_floats')}({value.expr}, torch.{dtype})")
+    return replace(value, expr=expr, dtype=None if dtype == "float32" else dtype, integer=False, from_integers=False)
 
 
 def floats_for_weights(source: str, call: Call, value: Value, kind: Kind, weighted: bool,
