@@ -124,6 +124,8 @@ def reduce(e: Emitter, kind: str, operand: Any, axis: Any, keepdims: Any = False
         function, extra = e.helper("integer_mean"), ""
     else:
         function, extra = REDUCTIONS[kind], ""
+    if kind in ("sum", "prod") and may_be_integers(operand):  # in the integers' dtype, as Keras sums them
+        function, extra = e.helper("integer_total"), f", kind={literal(kind)}"
     if axes is None:
         if keep or kind == "logsumexp":
             axes = tuple(range(rank)) if rank is not None else None
@@ -134,6 +136,18 @@ def reduce(e: Emitter, kind: str, operand: Any, axis: Any, keepdims: Any = False
     dims = axes[0] if len(axes) == 1 else axes
     result_rank = None if rank is None else (rank if keep else rank - len(axes))
     return Value(f"{function}({x}, dim={literal(dims)}{extra}, keepdim={literal(keep)})", KERAS, result_rank)
+
+
+def may_be_integers(operand: Any) -> bool:
+    """Whether an operand is, or may be when the module runs, an integer tensor (Value.integer, .from_integers)."""
+    return isinstance(operand, Value) and (operand.integer or operand.from_integers)
+
+
+def running_sum(e: Emitter, operand: Any, x: str, axis: int) -> str:
+    """torch.cumsum of `x` (the operand's expression) along `axis`; of integers in their own dtype, as Keras."""
+    if may_be_integers(operand):
+        return f"{e.helper('integer_total')}({x}, 'cumsum', {axis})"
+    return f"torch.cumsum({x}, dim={axis})"
 
 
 def arg_reduce(e: Emitter, kind: str, operand: Any, axis: Any, keepdims: Any = False,

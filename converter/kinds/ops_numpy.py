@@ -134,13 +134,14 @@ def pad(e: Emitter) -> Value:
 
 
 def cumsum(e: Emitter) -> Value:
-    x, rank = op.keras_value(e, operands(e, 1)[0])
+    operand = operands(e, 1)[0]
+    x, rank = op.keras_value(e, operand)
     if e.config.get("dtype") is not None:
         raise e.unsupported("cumsum with a dtype is not built yet")
     axis = e.config.get("axis")
     if axis is None:
-        return Value(f"torch.cumsum({x}.flatten(), dim=0)", "keras", 1)
-    return Value(f"torch.cumsum({x}, dim={e.config.int('axis')})", "keras", rank)
+        return Value(op.running_sum(e, operand, f"{x}.flatten()", 0), "keras", 1)
+    return Value(op.running_sum(e, operand, x, e.config.int("axis")), "keras", rank)
 
 
 def tile(e: Emitter) -> Value:

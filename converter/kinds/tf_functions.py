@@ -52,7 +52,7 @@ def cumsum(e: Emitter, a: Mapping[str, Any]) -> Value:
     axis = one_axis(e, a.get("axis"), 0)
     if a.get("reverse"):
         x = f"torch.flip({x}, ({axis},))"
-    total = f"torch.cumsum({x}, dim={axis})"
+    total = op.running_sum(e, a["x"], x, axis)
     if a.get("exclusive"):  # shifted by one step, exactly (not the sum less the element)
         total = (f"torch.cat([torch.zeros_like({x}.narrow({axis}, 0, 1)), {total}.narrow({axis}, 0, "
                  f"{x}.shape[{axis}] - 1)], {axis})")

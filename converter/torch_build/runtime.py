@@ -354,6 +354,19 @@ def keras_dot(a: torch.Tensor, b: torch.Tensor, axes, normalize: bool) -> torch.
     return torch.bmm(a, b)
 
 
+def integer_total(x: torch.Tensor, kind: str, dim: int | tuple | None = None, keepdim: bool = False) -> torch.Tensor:
+    """A sum, product or running sum (`kind` "sum", "prod", "cumsum") in the dtype Keras gives: integers' own
+    (torch's is int64), booleans' int32 (Keras 3's); floats' as torch's (a tensor the builder could not tell is
+    integers)."""
+    dtype = None if x.is_floating_point() else torch.int32 if x.dtype == torch.bool else x.dtype
+    if dim is None:
+        return (torch.sum if kind == "sum" else torch.prod)(x, dtype=dtype)
+    if kind == "sum":
+        return torch.sum(x, dim, keepdim=keepdim, dtype=dtype)
+    assert isinstance(dim, int)  # a product and a running sum go along one axis
+    return torch.cumsum(x, dim, dtype=dtype) if kind == "cumsum" else torch.prod(x, dim, keepdim=keepdim, dtype=dtype)
+
+
 def integer_mean(x: torch.Tensor, dim: int | tuple | None = None, keepdim: bool = False) -> torch.Tensor:
     """TensorFlow's mean of integers (tf.reduce_mean, tf.keras's GlobalAveragePooling): their sum in their dtype
     over the count, truncated towards zero; of floats, their mean (a tensor the builder could not tell is integers:
