@@ -47,6 +47,11 @@ class Value:
     # the builder does not know: a layer with weights computes it as floats if it is integers when it runs
     from_integers: bool = False
 
+    @property
+    def may_be_integers(self) -> bool:
+        """Whether it is an integer tensor, or may be one when the module runs."""
+        return self.integer or self.from_integers
+
 
 class SavedBy(Protocol):
     """The Keras that ran the model, as the file (or the user) says: a few layers compute differently by
@@ -265,17 +270,26 @@ def same(value: Value, expr: str, rank: int | None = None, layout: str | None = 
                  flat_order=value.flat_order)
 
 
+def floats_where_integers(value: Value, dtype: str | None, helper: Callable[[str], str]) -> Value:
+    """`value` in floating `dtype` (None: float32) where it is integers, as Keras computes them: cast where it is an
+    integer tensor (`Value.integer`); where it may be one (`Value.from_integers`), cast by the runtime helper
+    `helper` names if it is integers when the module runs, a floating one left as it is (its dtype too). Any
+    other value as it is."""
+    torch_dtype = f"torch.{dtype or 'float32'}"
+    if value.integer:
+        return replace(value, expr=f"{value.expr}.to({torch_dtype})", keras_view=None,
+                       dtype=None if dtype in (None, "float32") else dtype, integer=False, from_integers=False)
+    if value.from_integers:
+        return replace(value, expr=f"{helper('integers_as_floats')}({value.expr}, {torch_dtype})", keras_view=None,
+                       from_integers=False)
+    return value
+
+
 def floats(operand: Any, e: Emitter) -> Any:
-    """An integer tensor (an Input of ids, `Value.integer`) as float32, where Keras computes on one so: Keras 3's
-    mean, variance, norm, floor, hypot (result_type(x, float)), a leaky ReLU (TensorFlow casts); one that may be
-    integers (`Value.from_integers`) so where it is when the module runs. Any other operand (a float tensor, a
-    constant) as it is."""
-    if isinstance(operand, Value) and operand.from_integers and not operand.integer:
-        return replace(operand, expr=f"{e.helper('integers_as_floats')}({operand.expr}, torch.float32)",
-                       keras_view=None, from_integers=False)
-    if not isinstance(operand, Value) or not operand.integer:
-        return operand
-    return replace(operand, expr=f"{operand.expr}.to(torch.float32)", keras_view=None, dtype=None, integer=False)
+    """An integer tensor as float32 (floats_where_integers), where Keras computes on one so: Keras 3's mean,
+    variance, norm, floor, hypot (result_type(x, float)), a leaky ReLU (TensorFlow casts). Any other operand (a
+    float tensor, a constant) as it is."""
+    return floats_where_integers(operand, None, e.helper) if isinstance(operand, Value) else operand
 
 
 def constant_tensor(e: Emitter, values: Any, shape: tuple[int, ...] | None = None) -> str:

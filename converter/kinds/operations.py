@@ -140,7 +140,7 @@ def reduce(e: Emitter, kind: str, operand: Any, axis: Any, keepdims: Any = False
 
 def may_be_integers(operand: Any) -> bool:
     """Whether an operand is, or may be when the module runs, an integer tensor (Value.integer, .from_integers)."""
-    return isinstance(operand, Value) and (operand.integer or operand.from_integers)
+    return isinstance(operand, Value) and operand.may_be_integers
 
 
 def running_sum(e: Emitter, operand: Any, x: str, axis: int) -> str:
@@ -238,7 +238,7 @@ def matmul(e: Emitter, first: Any, second: Any, transpose_a: Any = False, transp
         e.statement(f"{promoted} = torch.promote_types({a_local}.dtype, {b_local}.dtype)")
         device = a_local if isinstance(first, Value) else b_local  # the constant goes where the tensor is
         a, b = f"{a_local}.to({device}.device, {promoted})", f"{b_local}.to({device}.device, {promoted})"
-    elif first.dtype != second.dtype or first.integer != second.integer:
+    else:
         a, b = promoted_operands([first, second], [a, b])
     if transpose_a:
         a = f"{a}.transpose(-1, -2)"

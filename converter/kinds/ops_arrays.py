@@ -90,7 +90,8 @@ FLOAT16_MAX = 65504.0
 def normalize(e: Emitter) -> Value:
     """x over its `order`-norm along `axis`: for order 2, x * min(rsqrt(sum(x^2)), 1/epsilon); else x / max(norm,
     epsilon). Keras's epsilon defaults to its backend's (1e-7, keras.json's default)."""
-    x, rank = op.keras_value(e, operands(e, 1)[0])
+    operand = operands(e, 1)[0]
+    x, rank = op.keras_value(e, operand)
     axes = op.axes_of(e, e.config.get("axis", -1))
     order = _int(e, "order", 2)
     if (3, 0) <= e.keras_version < NORMALIZE_ARGUMENTS_FROM:  # as Keras 3.0.5 computed it: axis and order swapped
@@ -107,7 +108,6 @@ def normalize(e: Emitter) -> Value:
     if order == 2:
         inverse = f"torch.rsqrt(torch.sum(torch.square({x}), dim={dims}, keepdim=True))"
         bound = 1.0 / float(epsilon)
-        operand = operands(e, 1)[0]
         if operand.dtype == "float16" and bound > FLOAT16_MAX:  # Keras's bound in float16 is inf: no bound
             return Value(f"({x} * {inverse})", KERAS, rank)
         return Value(f"({x} * torch.clamp({inverse}, max={literal(bound)}))", KERAS, rank)

@@ -60,7 +60,7 @@ def global_pooling(kind: str, spatial: int) -> Callable[[Emitter], Value]:
         dims = tuple(range(2, 2 + spatial))
         keep = ", keepdim=True" if keepdims else ""
         # TensorFlow's mean of integers: truncated (of what may be integers, so where it is when the module runs)
-        if kind == "average" and (x.integer or x.from_integers) and e.keras_major < 3:
+        if kind == "average" and x.may_be_integers and e.keras_major < 3:
             expr = f"{e.helper('integer_mean')}({e.arg(0, layout)}, dim={literal(dims)}{keep})"
             return Value(expr, layout, x.rank if keepdims else 2, integer=x.integer)
         reduce = "amax" if kind == "max" else "mean"  # Keras 3's mean of integers is float32

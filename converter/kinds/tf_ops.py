@@ -52,7 +52,7 @@ def _reduce(kind: str) -> tuple[tuple[str, ...], Implementation]:
     def run(e: Emitter, a: Arguments) -> Value:
         operand = a["input_tensor"]
         # TensorFlow's mean of integers is an integer, truncated; its variance of them fails
-        if kind == "mean" and isinstance(operand, Value) and (operand.integer or operand.from_integers):
+        if kind == "mean" and op.may_be_integers(operand):
             return replace(op.reduce(e, "integer_mean", operand, a.get("axis"), a.get("keepdims") or False),
                            integer=operand.integer)
         return op.reduce(e, kind, operand, a.get("axis"), a.get("keepdims") or False)

@@ -26,7 +26,7 @@ from .calls import (
 )
 from .emitter import ClassSource, Emitter
 from .in_place import InPlace
-from .integers import DATA_KEYWORDS, floats_for_weights, may_be_integers, moves_integers, to_input_dtype
+from .integers import DATA_KEYWORDS, carries_integers, floats_for_weights, moves_integers, to_input_dtype
 from .run_order import CLEARS_MASKS_FROM, ClearedMasks, ObjectEffects, cleared_by, run_order
 from .unbuildable import refuse_unbuildable
 
@@ -213,7 +213,7 @@ class Generator:
         cast = None
         first_dtype = inputs[0].dtype if inputs else None
         weighted = bool((result := self.results.get(call.layer.path)) and result.tensors)
-        from_integers = may_be_integers(kind, weighted, inputs + [v for v in kwargs.values() if isinstance(v, Value)])
+        from_integers = carries_integers(kind, weighted, inputs + [v for v in kwargs.values() if isinstance(v, Value)])
         if autocasts(kind):  # every floating tensor argument, keyword ones too (a MultiHeadAttention's value=)
             recorded = any(isinstance(mask, tuple) for mask in recorded_masks(call) or [])
 

@@ -2,14 +2,13 @@
 move them, and which it refuses."""
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Callable
 
 from ..config import integer_policy
 from ..errors import UnsupportedLayerError
 from ..graph import Call, Layer, ModelGraph
 from ..kinds import Kind, lookup
-from ..kinds.forward import Value
+from ..kinds.forward import Value, floats_where_integers
 from ..kinds.registry import wrapped_kind
 from .calls import autocasts
 
@@ -54,23 +53,21 @@ def moves_integers(kind: Kind, inputs: list[Value]) -> bool:
     return kind.name in _MOVES_ELEMENTS and bool(inputs) and all(value.integer for value in inputs)
 
 
-def may_be_integers(kind: Kind, weighted: bool, inputs: list[Value]) -> bool:
+def carries_integers(kind: Kind, weighted: bool, inputs: list[Value]) -> bool:
     """Whether a call's output may be an integer tensor the builder has not flagged (Value.from_integers): any
     input is or may be one, and the call is an operation or a layer without weights (a layer with weights computes
     floats, but for the lookups, whose output is integers)."""
     if weighted and kind.name not in _INTEGER_KINDS:
         return False
-    return any(value.integer or value.from_integers for value in inputs)
+    return any(value.may_be_integers for value in inputs)
 
 
 def to_input_dtype(value: Value, model_input: Layer, dtype: str, helper: Callable[[str], str]) -> Value:
     """An integer tensor (or one that may be) passed to a nested model whose Input (`model_input`, run in `dtype`)
     is floating: Keras converts it to that dtype at the model's boundary (a mean inside is then of floats)."""
-    if integer_policy(model_input.config) is not None or not (value.integer or value.from_integers):
+    if integer_policy(model_input.config) is not None:
         return value
-    expr = (f"{value.expr}.to(torch.{dtype})" if value.integer  # integers for sure; else where they are
-            else f"{helper('integers_as_floats')}({value.expr}, torch.{dtype})")
-    return replace(value, expr=expr, dtype=None if dtype == "float32" else dtype, integer=False, from_integers=False)
+    return floats_where_integers(value, dtype, helper)
 
 
 def floats_for_weights(source: str, call: Call, value: Value, kind: Kind, weighted: bool,
@@ -84,23 +81,20 @@ def floats_for_weights(source: str, call: Call, value: Value, kind: Kind, weight
         return value
     if kind.name.removeprefix("keras.layers.") in _WRAPPERS:
         kind = wrapped_kind(call.layer.config, kind.name.removeprefix("keras.layers.")) or kind
-    if not value.integer:
-        if value.from_integers and kind.name in _FLOATS_FROM_INTEGERS + ("keras.layers.LayerNormalization",) and (
-                kind.name != "keras.layers.LayerNormalization" or keras_major < 3):
-            # a Keras 3 LayerNormalization is left as it is: on integers, torch stops where Keras truncates
-            return replace(value, expr=f"{helper('integers_as_floats')}({value.expr}, torch.{dtype or 'float32'})",
-                           from_integers=False)
-        return value
-    if kind.name == "keras.layers.LayerNormalization" and keras_major >= 3:
+    keras3_normalization = kind.name == "keras.layers.LayerNormalization" and keras_major >= 3
+    if value.integer and keras3_normalization:
         raise UnsupportedLayerError(
             f"{source}: cannot build layer {call.layer.key} ({call.layer.class_name}): it takes an integer "
             "tensor (an Input of an integer dtype, a cast to one), whose normalized values Keras 3 truncates to that "
             "dtype, which is not built; cast the input to float in Keras, or convert the weights only "
             "(weightport convert)",
             [(call.layer.key, call.layer.class_name)])
-    if kind.name not in _FLOATS_FROM_INTEGERS and kind.name != "keras.layers.LayerNormalization":
+    # a Keras 3 LayerNormalization on what may be integers is left as it is: on integers, torch stops where Keras
+    # truncates
+    if kind.name not in _FLOATS_FROM_INTEGERS and (kind.name != "keras.layers.LayerNormalization"
+                                                   or keras3_normalization):
         return value
-    return replace(value, expr=f"{value.expr}.to(torch.{dtype or 'float32'})", dtype=dtype, integer=False)
+    return floats_where_integers(value, dtype, helper)
 
 
 def refuse_integer_policies(graph: ModelGraph) -> None:
