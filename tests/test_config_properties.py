@@ -128,9 +128,10 @@ def test_names_the_generated_file_defines_are_reserved():
     import inspect
 
     from converter import modeling, padding
-    from converter.torch_build import _HEADER, runtime, runtime_modules, runtime_recurrent
+    from converter.torch_build import _HEADER, runtime, runtime_dtypes, runtime_modules, runtime_recurrent
 
-    source = "\n".join([_HEADER, inspect.getsource(runtime), inspect.getsource(runtime_recurrent),
+    source = "\n".join([_HEADER, inspect.getsource(runtime), inspect.getsource(runtime_dtypes),
+                        inspect.getsource(runtime_recurrent),
                         inspect.getsource(runtime_modules),
                         inspect.getsource(padding),
                         modeling._LOADER.format(root="Model", weights="''")])

@@ -1,7 +1,8 @@
 """Random paths of integer tensors (property-based): an integer Input through a few layers and operations that keep
-integers in Keras, then a layer or an operation that reads them (a Dense, a mean, an LSTM, a nested model with a
-float Input, or none: the integers are an output). The module must compute what Keras does, dtype and values, or
-refuse by name. Examples (tests/test_integer_paths.py) prove the paths someone thought of; these draw the rest."""
+integers in Keras (but tf.keras's bilinear resize: float32), then a layer or an operation that reads them (a Dense,
+a mean, an LSTM, a nested model with a float Input, or none: the integers are an output). The module must compute
+what Keras does, dtype and values, or refuse by name. Examples (tests/test_integer_paths.py) prove the paths
+someone thought of; these draw the rest."""
 from __future__ import annotations
 
 import collections
@@ -35,7 +36,16 @@ def _layer_steps() -> dict[str, Step]:
             2, padding="same")(x), "dropout": lambda k, x: k.layers.Dropout(0.5)(x),
         "permute_twice": lambda k, x: k.layers.Permute((2, 1))(k.layers.Permute((2, 1))(x)),
         "concatenate": lambda k, x: k.layers.Concatenate()([x, x]),
+        "upsampling_bilinear": _bilinear_upsampling,
     }
+
+
+def _bilinear_upsampling(k: Any, x: Any) -> Any:
+    """Twice the steps by a bilinear UpSampling2D of the (steps, features) map: Keras 3 rounds integers back to
+    their dtype, tf.keras gives float32 (TensorFlow's resize)."""
+    steps, features = x.shape[1], x.shape[2]
+    images = k.layers.Reshape((steps, features, 1))(x)
+    return k.layers.Reshape((2 * steps, features))(k.layers.UpSampling2D((2, 1), interpolation="bilinear")(images))
 
 
 def _tensorflow_steps() -> dict[str, Step]:

@@ -13,6 +13,7 @@ from . import operations as op
 from .forward import CHANNELS_FIRST, KERAS, Emitter, Value, floats, literal, ran_on_torch
 from .ops_numpy import operands
 from .registry import Kind, register
+from .resize_dtypes import resized_in_keras_dtype
 
 ACTIVATIONS = {
     "Relu": "F.relu({0})", "Relu6": "F.relu6({0})", "Sigmoid": "torch.sigmoid({0})", "Silu": "F.silu({0})",
@@ -113,20 +114,26 @@ def resized_images(e: Emitter, x: Any, size: Sequence[int], interpolation: str, 
     pixels aligned; no antialiasing): bilinear or nearest; other methods and `flags` (antialias, ...) are refused
     by name. `window` "crop" first takes the largest centred window of the target's aspect ratio (Keras's
     crop_to_aspect_ratio, TensorFlow's smart_resize), "pad" pads to that ratio with `fill` (pad_to_aspect_ratio).
-    `channels_first`: Keras's own tensor is (N, C, H, W) (data_format="channels_first"), resized as it is."""
+    `channels_first`: Keras's own tensor is (N, C, H, W) (data_format="channels_first"), resized as it is. In the
+    dtype the file's Keras resizes in (resize_dtypes.py)."""
     if interpolation not in ("bilinear", "nearest") or flags:
         raise e.unsupported(f"resize with {interpolation} {' '.join(flags)} is not built (bilinear and nearest are)")
     if not isinstance(x, Value) or x.rank != 4:
         raise e.unsupported("resize of something other than a batch of images")
     layout = KERAS if channels_first else CHANNELS_FIRST  # F.interpolate's (N, C, H, W), either way
-    images = e.convert(x, layout)
-    if window == "crop":  # Keras 3 keeps a window of at least one pixel, tf.keras's may be empty
-        images = f"{e.helper('aspect_crop')}({images}, {size[0]}, {size[1]}, {literal(e.keras_major >= 3)})"
-    elif window == "pad":
-        ones_left = ran_on_torch(e) and e.keras_version < TORCH_ASPECT_PAD_FILLED_FROM
-        images = f"{e.helper('aspect_pad')}({images}, {size[0]}, {size[1]}, {literal(fill)}, {literal(ones_left)})"
     mode = f"'bilinear', align_corners={align_corners}" if interpolation == "bilinear" else "'nearest-exact'"
-    return Value(f"F.interpolate({images}, size={literal(size)}, mode={mode})", layout, 4)
+
+    def resize(images: Value) -> Value:
+        source = e.convert(images, layout)
+        if window == "crop":  # Keras 3 keeps a window of at least one pixel, tf.keras's may be empty
+            source = f"{e.helper('aspect_crop')}({source}, {size[0]}, {size[1]}, {literal(e.keras_major >= 3)})"
+        elif window == "pad":
+            ones_left = ran_on_torch(e) and e.keras_version < TORCH_ASPECT_PAD_FILLED_FROM
+            source = (f"{e.helper('aspect_pad')}({source}, {size[0]}, {size[1]}, {literal(fill)}, "
+                      f"{literal(ones_left)})")
+        return Value(f"F.interpolate({source}, size={literal(size)}, mode={mode})", layout, 4)
+
+    return resized_in_keras_dtype(e, x, interpolation, resize)
 
 
 def norm(e: Emitter) -> Value:

@@ -10,18 +10,41 @@ resized bilinearly). tf.keras's RandomCrop at inference is that smart_resize too
 """
 from __future__ import annotations
 
-from .forward import CHANNELS_FIRST, KERAS, Emitter, Value, constant_tensor, literal
+from dataclasses import replace
+
+from ..config import compute_dtype
+from .forward import CHANNELS_FIRST, KERAS, Emitter, Value, constant_tensor, floats_where_integers, literal
 from .ops_nn import resized, resized_images
 from .registry import Kind, register
 
 
 def resizing(e: Emitter) -> Value:
     size = (e.config.int("height", minimum=1), e.config.int("width", minimum=1))
-    return resized(e, e.inputs[0], size)
+    if e.keras_major >= 3:  # Keras 3's keeps the images' dtype (resize_dtypes.py)
+        return resized(e, e.inputs[0], size)
+    # tf.keras's takes its input as its compute dtype for nearest neighbours, as float32 otherwise (TensorFlow's
+    # resize), and gives its compute dtype
+    nearest = e.config.get("interpolation") == "nearest"
+    return _in_compute_dtype(e, resized(e, _as_dtype(e, e.inputs[0], None if nearest else "float32"), size))
+
+
+def _as_dtype(e: Emitter, images: Value, dtype: str | None = None) -> Value:
+    """Integer images as floats of `dtype` (None: the layer's compute dtype), as tf.keras's image preprocessing
+    layers and Keras 3's CenterCrop cast their input."""
+    return floats_where_integers(images, dtype or compute_dtype(e.config), e.helper)
+
+
+def _in_compute_dtype(e: Emitter, resized_images: Value) -> Value:
+    """A tf.keras preprocessing layer's float32 resize cast to its compute dtype (float16 in mixed_float16), as
+    it casts its output."""
+    dtype = compute_dtype(e.config)
+    if resized_images.dtype != "float32" or dtype == "float32":
+        return resized_images
+    return replace(resized_images, expr=f"{resized_images.expr}.to(torch.{dtype})", dtype=dtype)
 
 
 def center_crop(e: Emitter) -> Value:
-    x = e.inputs[0]
+    x = _as_dtype(e, e.inputs[0])  # every Keras's casts its input to its compute dtype
     if x.rank != 4:
         raise e.unsupported("CenterCrop of something other than a batch of images is not built yet")
     # center_crop() takes (N, C, H, W): Keras's own tensor for channels_first (Keras 3), else the permuted one
@@ -41,18 +64,19 @@ def random_crop(e: Emitter) -> Value:
     if e.config.get("data_format") not in (None, "channels_last"):
         raise e.unsupported("RandomCrop of channels-first images is not built yet")
     size = (e.config.int("height", minimum=1), e.config.int("width", minimum=1))
-    return resized_images(e, e.inputs[0], size, "bilinear", [], window="crop")
+    return _in_compute_dtype(e, resized_images(e, _as_dtype(e, e.inputs[0], "float32"), size, "bilinear", [],
+                                               window="crop"))
 
 
 register(Kind("keras.layers.Resizing", forward=resizing, description="no weights; TensorFlow's resize",
               tested="bilinear and nearest, up and down, cropped or padded to the aspect ratio, Keras 3's "
-                     "channels_first"))
+                     "channels_first, images of integers"))
 register(Kind("keras.layers.RandomCrop", forward=random_crop, description="no weights; tf.keras: the centred "
               "window of its aspect ratio, resized (TensorFlow's smart_resize)",
-              tested="wider, taller and smaller images (tf.keras)"))
+              tested="wider, taller and smaller images, of integers (tf.keras)"))
 register(Kind("keras.layers.CenterCrop", forward=center_crop, description="no weights; the centre window, or "
               "images smaller than it resized (smart_resize)",
-              tested="even and odd margins, smaller images, Keras 3's channels_first"))
+              tested="even and odd margins, smaller images, Keras 3's channels_first, images of integers"))
 
 
 #: from which Keras 3 a one_hot CategoryEncoding drops a trailing axis of 1 first (numerical_utils from 3.4; 3.0 to

@@ -5,13 +5,13 @@ on a channels_first one in Keras's own.
 """
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from ..config import Config
 from ..padding import pad_argument
 from .forward import Emitter, Value, literal, same, spatial_layout
 from .registry import Kind, register
+from .resize_dtypes import resized_in_keras_dtype
 
 
 def _pairs(config: Config, key: str, default: Any, spatial: int) -> list[tuple[int, int]]:
@@ -64,16 +64,16 @@ def upsampling(e: Emitter) -> Value:
     size = e.config.ints("size", spatial, 2, minimum=1)
     interpolation = e.config.text("interpolation", "nearest")
     layout = spatial_layout(e)
-    x = e.arg(0, layout)
     if interpolation == "bilinear" and spatial == 2:  # TensorFlow's resize: half-pixel centres
-        factors = tuple(float(s) for s in size)
-        # tf.keras's resize (tf.image.resize) gives float32 of float16 or bfloat16 images; Keras 3's their dtype
-        in_float32 = e.keras_major < 3 and e.inputs[0].dtype in ("float16", "bfloat16")
-        expr = (f"F.interpolate({x}{'.float()' if in_float32 else ''}, scale_factor={literal(factors)}, "
-                "mode='bilinear', align_corners=False)")
-        if in_float32:
-            return replace(same(e.inputs[0], expr, layout=layout), dtype="float32")
-    elif interpolation == "nearest":
+        factors = literal(tuple(float(s) for s in size))
+
+        def resize(images: Value) -> Value:
+            return same(images, f"F.interpolate({e.convert(images, layout)}, scale_factor={factors}, "
+                                "mode='bilinear', align_corners=False)", layout=layout)
+
+        return resized_in_keras_dtype(e, e.inputs[0], interpolation, resize)
+    x = e.arg(0, layout)
+    if interpolation == "nearest":
         expr = x
         for axis, factor in enumerate(size):
             if factor != 1:
@@ -89,4 +89,4 @@ for _d in (1, 2, 3):
     register(Kind(f"keras.layers.Cropping{_d}D", forward=cropping, description="no weights",
                   tested="symmetric and (before, after) cropping"))
     register(Kind(f"keras.layers.UpSampling{_d}D", forward=upsampling, description="no weights",
-                  tested="size; nearest and (2D) bilinear"))
+                  tested="size; nearest and (2D) bilinear; images of int32, int64, uint8 and float64"))

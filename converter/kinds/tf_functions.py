@@ -3,7 +3,6 @@ reads the call's arguments by TensorFlow's parameter names (a mapping that refus
 and the call lacks) and builds what the function computes, or refuses by name what it does not build."""
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any, Callable, Mapping
 
 from . import operations as op
@@ -69,26 +68,11 @@ def resize_size(e: Emitter, a: Mapping[str, Any]) -> list[int]:
     return size
 
 
-def in_float32(images: Any) -> Any:
-    """Images as TensorFlow resizes them other than by nearest neighbours: in float32, whatever their dtype (its
-    result is float32 of float16, bfloat16 or integer images)."""
-    if not isinstance(images, Value) or (images.dtype in (None, "float32") and not images.integer):
-        return images
-    return replace(images, expr=f"{images.expr}.float()", dtype="float32", integer=False, from_integers=False,
-                   keras_view=None)
-
-
-def float32_result(resized: Value) -> Value:
-    return replace(resized, dtype="float32")  # stated: the builder would otherwise take the call's dtype
-
-
 def resize(e: Emitter, a: Mapping[str, Any]) -> Value:
     """tf.image.resize (TensorFlow 2: half-pixel centres) to a constant size."""
     method = str(a.get("method") or "bilinear")[:20]
     flags = [key for key in ("preserve_aspect_ratio", "antialias") if a.get(key)]
-    if method == "nearest":
-        return resized_images(e, a["images"], resize_size(e, a), method, flags)
-    return float32_result(resized_images(e, in_float32(a["images"]), resize_size(e, a), method, flags))
+    return resized_images(e, a["images"], resize_size(e, a), method, flags)
 
 
 def resize_bilinear_v1(e: Emitter, a: Mapping[str, Any]) -> Value:
@@ -98,8 +82,7 @@ def resize_bilinear_v1(e: Emitter, a: Mapping[str, Any]) -> Value:
     if not a.get("align_corners") and not a.get("half_pixel_centers"):
         raise e.unsupported("resize_bilinear without align_corners or half_pixel_centers (TensorFlow 1's pixel "
                             "mapping) is not built")
-    return float32_result(resized_images(e, in_float32(a["images"]), size, "bilinear", [],
-                                         align_corners=bool(a.get("align_corners"))))
+    return resized_images(e, a["images"], size, "bilinear", [], align_corners=bool(a.get("align_corners")))
 
 
 def norm(e: Emitter, a: Mapping[str, Any]) -> Value:

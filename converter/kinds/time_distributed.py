@@ -59,7 +59,8 @@ def forward(e: Emitter) -> Value:
     given = e.mask()  # Keras hands the wrapped layer every time step's slice of it: (batch * time, ...)
     steps = e.variable("steps")  # every time step of every sample: (batch * time, ...)
     steps_mask = e.variable("steps_mask") if given is not None else None
-    step_input = Value(steps, KERAS, x.rank - 1 if x.rank else None, mask=steps_mask, dtype=x.dtype)
+    step_input = Value(steps, KERAS, x.rank - 1 if x.rank else None, mask=steps_mask, dtype=x.dtype,
+                       integer=x.integer, from_integers=x.from_integers)  # integers, where they are, for its layer
     if e.keras_major >= 3:
         # Keras 3 runs the wrapped layer's `call` itself, under the wrapper's dtype policy: it computes in the
         # wrapper's dtype (its weights read in it), whatever its own; tf.keras calls it, in its own dtype
@@ -78,7 +79,8 @@ def forward(e: Emitter) -> Value:
     mask = time_distributed_mask(e.keras_major, x.mask, value.mask, source)
     dtype = value.dtype or compute_dtype(inner_layer.config)  # the dtype the wrapped layer computed in
     if not step.statements and given is None and mask is None:
-        return Value(f"{e.helper('time_distributed')}(lambda {steps}: {body}, {source})", KERAS, rank, dtype=dtype)
+        return Value(f"{e.helper('time_distributed')}(lambda {steps}: {body}, {source})", KERAS, rank, dtype=dtype,
+                     integer=value.integer, from_integers=value.from_integers)
     # a layer written as statements (an LSTM, a nested model), or masked: time folded into the batch around it
     e.statement(f"{steps} = {source}.flatten(0, 1)")
     if steps_mask is not None:
@@ -90,7 +92,7 @@ def forward(e: Emitter) -> Value:
         e.statement(f"{name} = {mask}")
         mask = name
     return Value(f"({body}).unflatten(0, ({source}.shape[0], {source}.shape[1]))", KERAS, rank, mask=mask,
-                 dtype=dtype)
+                 dtype=dtype, integer=value.integer, from_integers=value.from_integers)
 
 
 register(Kind(

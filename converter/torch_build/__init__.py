@@ -71,9 +71,10 @@ def model_source(graph: ModelGraph, conversion: Conversion, input_layout: str = 
         if name not in helpers:
             helpers.add(name)
             waiting.extend(_NEEDS.get(name, []))
-    from . import runtime, runtime_modules, runtime_recurrent  # import torch: only now that source is being written
+    # import torch: only now that source is being written
+    from . import runtime, runtime_dtypes, runtime_modules, runtime_recurrent
 
-    modules = (runtime, runtime_recurrent, runtime_modules)
+    modules = (runtime, runtime_dtypes, runtime_recurrent, runtime_modules)
     parts = [inspect.getsource(next(getattr(module, name) for module in modules if hasattr(module, name)))
              for name in sorted(helpers)]
     resets = any(source.carried for source in generator.classes)

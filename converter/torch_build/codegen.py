@@ -251,7 +251,8 @@ class Generator:
             if value.expr != name:
                 source.forward.append(f"{name} = {value.expr}")
             computed = value.dtype or dtype  # a wrapper's output says "float32" where its layer's differs
-            integer = value.integer or moves_integers(kind, inputs)
+            # a mover's forward that states a dtype computed floats (tf.keras's bilinear UpSampling2D of integers)
+            integer = value.integer or (moves_integers(kind, inputs) and value.dtype is None)
             assigned.append(replace(value, expr=name, dtype=None if computed == "float32" else computed,
                                     integer=integer, from_integers=from_integers and not integer))
         self.calls[(call.layer.key, call.node)] = (

@@ -36,17 +36,6 @@ def torch_layout(x: torch.Tensor, channels_first: bool) -> torch.Tensor:
     return to_cl(x) if channels_first and x.ndim > 2 else x
 
 
-def autocast(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """A floating tensor in the dtype its layer computes in, as Keras casts a layer's inputs."""
-    return x.to(dtype) if x.is_floating_point() else x
-
-
-def integers_as_floats(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """An integer tensor in `dtype`, a floating one as it is: the input of a layer with weights that the module
-    cannot tell is integers before it runs (an Add of integer Inputs), as Keras computes it."""
-    return x if x.is_floating_point() else x.to(dtype)
-
-
 def same_pad(x: torch.Tensor, kernel: tuple, stride: tuple, dilation: tuple, value: float = 0.0) -> torch.Tensor:
     """TensorFlow's 'same' padding of a channels-first tensor: the odd pixel at the end."""
     pads = [same_padding(size, k, s, d) for size, k, s, d in zip(x.shape[2:], kernel, stride, dilation)]
@@ -352,30 +341,6 @@ def keras_dot(a: torch.Tensor, b: torch.Tensor, axes, normalize: bool) -> torch.
     a = a if axes[0] == 2 else a.transpose(1, 2)
     b = b if axes[1] == 1 else b.transpose(1, 2)
     return torch.bmm(a, b)
-
-
-def integer_total(x: torch.Tensor, kind: str, dim: int | tuple | None = None, keepdim: bool = False) -> torch.Tensor:
-    """A sum, product or running sum (`kind` "sum", "prod", "cumsum") in the dtype Keras gives: integers' own
-    (torch's is int64), booleans' int32 (Keras 3's); floats' as torch's (a tensor the builder could not tell is
-    integers)."""
-    dtype = None if x.is_floating_point() else torch.int32 if x.dtype == torch.bool else x.dtype
-    if dim is None:
-        return (torch.sum if kind == "sum" else torch.prod)(x, dtype=dtype)
-    if kind == "sum":
-        return torch.sum(x, dim, keepdim=keepdim, dtype=dtype)
-    assert isinstance(dim, int)  # a product and a running sum go along one axis
-    return torch.cumsum(x, dim, dtype=dtype) if kind == "cumsum" else torch.prod(x, dim, keepdim=keepdim, dtype=dtype)
-
-
-def integer_mean(x: torch.Tensor, dim: int | tuple | None = None, keepdim: bool = False) -> torch.Tensor:
-    """TensorFlow's mean of integers (tf.reduce_mean, tf.keras's GlobalAveragePooling): their sum in their dtype
-    over the count, truncated towards zero; of floats, their mean (a tensor the builder could not tell is integers:
-    an Add of integer Inputs)."""
-    dims = tuple(range(x.ndim)) if dim is None else (dim,) if isinstance(dim, int) else tuple(dim)
-    if x.is_floating_point():
-        return x.mean(dim=dims, keepdim=keepdim)
-    total = x.sum(dim=dims, keepdim=keepdim, dtype=x.dtype)
-    return torch.div(total, math.prod(x.shape[d] for d in dims), rounding_mode="trunc")
 
 
 def masked_mean(x: torch.Tensor, mask, steps_axis: int = 1, keepdims: bool = False,
