@@ -111,7 +111,7 @@ def test_random_integer_paths_compute_as_keras_does(tmp_path, writer):
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
     @given(st.data())
     def check(data):
-        dtype = data.draw(st.sampled_from(["int32", "int64"]), label="dtype")
+        dtype = data.draw(st.sampled_from(["int32", "int64", "int8", "int16"]), label="dtype")
         path_names = data.draw(st.lists(st.sampled_from(sorted(steps)), min_size=1, max_size=3), label="steps")
         consumer = data.draw(st.sampled_from(sorted(CONSUMERS)), label="consumer")
         inputs = keras.Input((6, 3), dtype=dtype, name="ids")

@@ -197,3 +197,47 @@ def test_integers_into_a_nested_model_take_its_input_dtype(tmp_path, writer, cas
     path = str(tmp_path / ("nested.keras" if writer == "keras3" else "nested.h5"))
     model.save(path)
     assert_module_computes_as_keras(model, path, signed_ids((3, 6, 4), "int32", seed=17))
+
+
+def small_integer_path(keras, case: str, x):
+    """8- and 16-bit integers whose sum leaves their range: TensorFlow's mean sums them wider (tf.keras), Keras 3's
+    sum and product give int32."""
+    if case == "average":
+        return keras.layers.GlobalAveragePooling1D(name="average")(x)
+    if case == "tf_mean":
+        import tensorflow as tf
+
+        return tf.reduce_mean(x, axis=1)
+    if case == "tf_mean_empty":  # TensorFlow's mean of integers over an empty axis is 0 (the module divided by 0)
+        import tensorflow as tf
+
+        return tf.reduce_mean(x[:, 36:], axis=1)
+    if case == "tf_sum":  # TensorFlow's sum stays in the dtype: it wraps, and so must the module's
+        import tensorflow as tf
+
+        return tf.reduce_sum(x, axis=1)
+    if case == "sum":
+        return keras.ops.sum(x, axis=1)
+    if case == "sum_all":
+        return keras.ops.sum(x)
+    if case == "prod":
+        return keras.ops.prod(x, axis=-1)
+    raise ValueError(case)
+
+
+@pytest.mark.parametrize("writer,case,dtype", [
+    ("keras2", "average", "uint8"), ("keras2", "average", "int8"), ("keras2", "tf_mean", "int16"),
+    ("keras2", "tf_sum", "uint8"), ("keras2", "tf_mean_empty", "int32"), ("keras3", "sum", "int8"),
+    ("keras3", "sum_all", "int16"), ("keras3", "prod", "int8")])
+def test_sums_and_means_of_small_integers_wrap_only_where_keras_s_do(tmp_path, writer, case, dtype):
+    """A mean of uint8 pixels in tf.keras (GlobalAveragePooling, tf.reduce_mean) wrapped around in the module, which
+    summed in uint8: 64 off (TensorFlow sums wider for a mean, and wraps a sum); Keras 3 sums and multiplies int8
+    and int16 in int32, the module in their dtype."""
+    keras = keras_module(writer)
+    inputs = keras.Input((36, 3), dtype=dtype, name="pixels")
+    model = keras.Model(inputs, small_integer_path(keras, case, inputs))
+    path = str(tmp_path / ("small.keras" if writer == "keras3" else "small.h5"))
+    model.save(path)
+    low, high = (0 if dtype.startswith("u") else -100), (2000 if dtype == "int16" else 120)  # sums leave the range
+    pixels = np.random.default_rng(21).integers(low, high, (2, 36, 3)).astype(dtype)
+    assert_module_computes_as_keras(model, path, pixels)

@@ -125,7 +125,8 @@ def reduce(e: Emitter, kind: str, operand: Any, axis: Any, keepdims: Any = False
     else:
         function, extra = REDUCTIONS[kind], ""
     if kind in ("sum", "prod") and may_be_integers(operand):  # in the integers' dtype, as Keras sums them
-        function, extra = e.helper("integer_total"), f", kind={literal(kind)}"
+        widen = ", widen=True" if e.keras_major >= 3 else ""  # Keras 3's of 8- and 16-bit integers: int32
+        function, extra = e.helper("integer_total"), f", kind={literal(kind)}{widen}"
     if axes is None:
         if keep or kind == "logsumexp":
             axes = tuple(range(rank)) if rank is not None else None

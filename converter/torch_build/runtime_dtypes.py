@@ -21,11 +21,14 @@ def integers_as_floats(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return x if x.is_floating_point() else x.to(dtype)
 
 
-def integer_total(x: torch.Tensor, kind: str, dim: int | tuple | None = None, keepdim: bool = False) -> torch.Tensor:
+def integer_total(x: torch.Tensor, kind: str, dim: int | tuple | None = None, keepdim: bool = False,
+                  widen: bool = False) -> torch.Tensor:
     """A sum, product or running sum (`kind` "sum", "prod", "cumsum") in the dtype Keras gives: integers' own
-    (torch's is int64), booleans' int32 (Keras 3's); floats' as torch's (a tensor the builder could not tell is
-    integers)."""
-    dtype = None if x.is_floating_point() else torch.int32 if x.dtype == torch.bool else x.dtype
+    (TensorFlow's; torch's is int64), booleans' int32 (Keras 3's), and with `widen` (Keras 3's sum and product)
+    int32 of 8- and 16-bit integers (its torch backend's; its others give uint32 of unsigned ones, of the same
+    values); floats' as torch's (a tensor the builder could not tell is integers)."""
+    small = (torch.bool, torch.int8, torch.int16, torch.uint8, torch.uint16) if widen else (torch.bool,)
+    dtype = None if x.is_floating_point() else torch.int32 if x.dtype in small else x.dtype
     if dim is None:
         return (torch.sum if kind == "sum" else torch.prod)(x, dtype=dtype)
     if kind == "sum":
@@ -35,14 +38,15 @@ def integer_total(x: torch.Tensor, kind: str, dim: int | tuple | None = None, ke
 
 
 def integer_mean(x: torch.Tensor, dim: int | tuple | None = None, keepdim: bool = False) -> torch.Tensor:
-    """TensorFlow's mean of integers (tf.reduce_mean, tf.keras's GlobalAveragePooling): their sum in their dtype
-    over the count, truncated towards zero; of floats, their mean (a tensor the builder could not tell is integers:
-    an Add of integer Inputs)."""
+    """TensorFlow's mean of integers (tf.reduce_mean, tf.keras's GlobalAveragePooling): their sum (in int64: a
+    uint8 sum does not wrap) over the count, truncated towards zero, in their dtype (0 over an empty axis, as
+    TensorFlow gives); of floats, their mean (a tensor the builder could not tell is integers: an Add of integer
+    Inputs)."""
     dims = tuple(range(x.ndim)) if dim is None else (dim,) if isinstance(dim, int) else tuple(dim)
     if x.is_floating_point():
         return x.mean(dim=dims, keepdim=keepdim)
-    total = x.sum(dim=dims, keepdim=keepdim, dtype=x.dtype)
-    return torch.div(total, math.prod(x.shape[d] for d in dims), rounding_mode="trunc")
+    total = x.sum(dim=dims, keepdim=keepdim, dtype=torch.int64)
+    return torch.div(total, max(1, math.prod(x.shape[d] for d in dims)), rounding_mode="trunc").to(x.dtype)
 
 
 def rounded_as(resized: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
