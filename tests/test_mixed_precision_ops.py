@@ -1,7 +1,8 @@
 """Operations between layers of a mixed_float16 model: a cast to float32 read by a float16 layer, a matmul or
 einsum of a float16 tensor and a float32 one, an l2 normalize of float16. The module stopped at run time on each
 ("mat1 and mat2 must have the same dtype", "expected scalar type Half but found Float", "value cannot be converted
-to type c10::Half without overflow") where Keras casts or promotes as it computes."""
+to type c10::Half without overflow") where Keras casts or promotes as it computes. And the preprocessing at such a
+model's entry (Rescaling, Normalization), which casts integers and its own constants to float16."""
 from __future__ import annotations
 
 import numpy as np
@@ -98,3 +99,41 @@ def test_a_tensorflow_resize_gives_float32_as_tensorflow_does(tmp_path, dtype, f
         got = converter.to_torch(path, input_layout="keras")(torch.from_numpy(x))
     assert str(got.dtype) == f"torch.{expected.dtype}"
     np.testing.assert_allclose(got.float().numpy(), expected.astype("float32"), rtol=0, atol=1e-5)
+
+
+def entry_path(keras, case: str, x):
+    """Images `x` into the preprocessing at a mixed_float16 model's entry, then a float16 Conv2D."""
+    layers = keras.layers
+    if case == "rescaling":
+        x = layers.Rescaling(1 / 255, dtype=MIXED, name="scale")(x)
+    elif case == "rescaling_per_channel":
+        x = layers.Rescaling([0.5, 0.25, 0.125], offset=[1.0, 2.0, 3.0], dtype=MIXED, name="scale")(x)
+    elif case == "normalization_given":  # mean and variance in the config: buffers the module made float32
+        x = layers.Normalization(mean=[100.0, 110.0, 120.0], variance=[900.0, 1000.0, 1100.0], dtype=MIXED,
+                                 name="normalize")(x)
+    else:
+        raise ValueError(case)
+    return layers.Conv2D(3, 3, padding="same", dtype=MIXED, name="conv")(x)
+
+
+@pytest.mark.parametrize("writer", ["keras3", "keras2"])
+@pytest.mark.parametrize("case,dtype", [("rescaling", "uint8"), ("rescaling", "int32"),
+                                        ("rescaling_per_channel", "uint8"), ("rescaling_per_channel", "float32"),
+                                        ("normalization_given", "uint8"), ("normalization_given", "float32")])
+def test_preprocessing_at_a_mixed_precision_model_s_entry_computes_in_float16(tmp_path, writer, case, dtype):
+    """Rescaling and Normalization cast their input to their compute dtype, integers too, and their constants: the
+    module computed them in float32, and the float16 Conv2D after them stopped at run time ("Input type
+    (torch.FloatTensor) and weight type (torch.HalfTensor) should be the same")."""
+    keras = keras_module(writer)
+    inputs = keras.Input((6, 6, 3), dtype=dtype, name="images")
+    model = keras.Model(inputs, entry_path(keras, case, inputs))
+    randomize(model, 3)
+    path = str(tmp_path / ("entry.keras" if writer == "keras3" else "entry.h5"))
+    model.save(path)
+    images = np.random.default_rng(15).integers(0, 250, (2, 6, 6, 3)).astype(dtype)
+    expected = np.asarray(model(images))
+    with torch.no_grad():
+        got = converter.to_torch(path, input_layout="keras")(torch.from_numpy(images))
+    assert str(got.dtype) == f"torch.{expected.dtype}"
+    np.testing.assert_allclose(got.float().numpy(), expected.astype("float32"), rtol=0,
+                               atol=1e-2 * max(1.0, float(np.abs(expected.astype("float32")).max())))

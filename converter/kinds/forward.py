@@ -292,11 +292,13 @@ def floats(operand: Any, e: Emitter) -> Any:
     return floats_where_integers(operand, None, e.helper) if isinstance(operand, Value) else operand
 
 
-def constant_tensor(e: Emitter, values: Any, shape: tuple[int, ...] | None = None) -> str:
+def constant_tensor(e: Emitter, values: Any, shape: tuple[int, ...] | None = None, dtype: str | None = None) -> str:
     """Numbers from a config (a list, nested lists) as a tensor the module holds as a buffer (torch's default
-    dtype for floats, int64 for integers, as torch.tensor makes them), reshaped to `shape` if given."""
+    dtype for floats, int64 for integers, as torch.tensor makes them; else floating `dtype`, as a layer computing
+    in it casts them), reshaped to `shape` if given."""
     reshaped = f".reshape({literal(shape)})" if shape is not None else ""
-    return e.buffer(f"torch.tensor({literal(values)}){reshaped}")
+    typed = f", dtype=torch.{dtype}" if dtype not in (None, "float32") else ""
+    return e.buffer(f"torch.tensor({literal(values)}{typed}){reshaped}")
 
 
 __all__ = ["CHANNELS_FIRST", "KERAS", "Emitter", "Forward", "Value", "activated", "activation", "channel_dim",

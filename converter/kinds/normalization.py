@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..config import Config
+from ..config import Config, compute_dtype
 from ..graph import Layer
 from ..layouts import Layout
 from ..conversion import LayerConversion, TorchModule
@@ -101,19 +101,21 @@ def _given(e: Emitter, key: str, kept: tuple[int, ...], rank: int | None) -> str
     """A mean or variance given in the config, as a buffer lined up with the input as Keras lined it up."""
     values: Any = e.config.numbers(key)
     shape = _nested_shape(values)
+    dtype = compute_dtype(e.config)  # Keras casts it to the dtype the layer computes in (float16: mixed_float16)
     if e.keras_major == 3 and _BROADCASTS_GIVEN[0] <= e.keras_version < _BROADCASTS_GIVEN[1]:
-        return constant_tensor(e, values)  # torch broadcasts it against the input as Keras did
+        return constant_tensor(e, values, dtype=dtype)  # torch broadcasts it against the input as Keras did
     while len(shape) > len(kept) and shape[0] == 1:  # (tf.keras broadcast it against the kept axes' sizes)
         shape, values = shape[1:], values[0]
     if len(shape) > len(kept):
         raise e.unsupported(f"its {key} of shape {shape} has more axes than its axis {list(kept)}")
     if not shape or kept == _last_axes(kept, rank):
-        return constant_tensor(e, values)  # its axes right to left are the input's last ones: as torch broadcasts
+        # its axes right to left are the input's last ones: as torch broadcasts
+        return constant_tensor(e, values, dtype=dtype)
     if e.keras_major == 3 and e.keras_version < _BROADCASTS_GIVEN[0] and len(shape) < len(kept) \
             and math.prod(shape) > 1:
         raise e.unsupported(f"its {key} of shape {shape} for axis {list(kept)}: Keras 3.0 to 3.7 reshaped it to "
                             "the input's sizes on those axes, which is not built")
-    return constant_tensor(e, values, _placed(shape, kept, rank))
+    return constant_tensor(e, values, _placed(shape, kept, rank), dtype)
 
 
 def _nested_shape(values: Any) -> tuple[int, ...]:

@@ -1,6 +1,7 @@
 """Rescaling: x * scale + offset, per channel when they are lists (no weights)."""
 from __future__ import annotations
 
+from ..config import compute_dtype
 from .forward import KERAS, Emitter, Value, constant_tensor, literal, same
 from .registry import Kind, register
 
@@ -11,7 +12,8 @@ def rescaling(e: Emitter) -> Value:
     if isinstance(scale, float) and isinstance(offset, float):
         return same(x, f"{x.expr} * {literal(scale)} + {literal(offset)}")
     keras = e.arg(0, KERAS)  # per-channel values broadcast over the last axis
-    scale_buffer, offset_buffer = constant_tensor(e, scale), constant_tensor(e, offset)
+    dtype = compute_dtype(e.config)  # Keras casts them to the dtype the layer computes in (float16: mixed_float16)
+    scale_buffer, offset_buffer = constant_tensor(e, scale, dtype=dtype), constant_tensor(e, offset, dtype=dtype)
     return same(x, f"{keras} * {scale_buffer} + {offset_buffer}", layout=KERAS)
 
 

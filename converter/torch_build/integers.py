@@ -29,6 +29,11 @@ _FLOATS_FROM_INTEGERS = ("keras.layers.Dense", "keras.layers.EinsumDense", "kera
                          "keras.layers.AdditiveAttention")  # tf.keras's refuses an integer input
 
 
+#: kinds that cast their input to their compute dtype, integers too, weights or none (Rescaling and Normalization in
+#: either Keras: `cast(inputs, self.compute_dtype)`): float16 under mixed_float16, not torch's float32
+_CAST_TO_COMPUTE_DTYPE = ("keras.layers.Rescaling", "keras.layers.Normalization")
+
+
 #: wrappers whose layer takes their input's data: it computes an integer input as its layer does
 _WRAPPERS = ("TimeDistributed", "Bidirectional")
 
@@ -72,12 +77,13 @@ def to_input_dtype(value: Value, model_input: Layer, dtype: str, helper: Callabl
 
 def floats_for_weights(source: str, call: Call, value: Value, kind: Kind, weighted: bool,
                        dtype: str | None, keras_major: int, helper: Callable[[str], str]) -> Value:
-    """An integer input of a layer with weights (a Dense on an Input of dtype int32) in the layer's compute dtype,
-    where Keras computes it so. Keras's autocast leaves it as it is, so its mask stays. A Keras 3
-    LayerNormalization on one is refused by name (tf.keras's casts it to floats); any other kind (a wrapper of an
-    Embedding takes ids) is given it as it is. An input that may be integers (Value.from_integers: an Add of
-    integer Inputs) is cast where it is integers when the module runs (`helper` names the runtime function)."""
-    if not weighted or kind.name in _ID_KINDS:
+    """An integer input of a layer with weights (a Dense on an Input of dtype int32), or of a Rescaling or
+    Normalization, in the layer's compute dtype, where Keras computes it so. Keras's autocast leaves it as it is,
+    so its mask stays. A Keras 3 LayerNormalization on one is refused by name (tf.keras's casts it to floats); any
+    other kind (a wrapper of an Embedding takes ids) is given it as it is. An input that may be integers
+    (Value.from_integers: an Add of integer Inputs) is cast where it is integers when the module runs (`helper`
+    names the runtime function)."""
+    if (not weighted and kind.name not in _CAST_TO_COMPUTE_DTYPE) or kind.name in _ID_KINDS:
         return value
     if kind.name.removeprefix("keras.layers.") in _WRAPPERS:
         kind = wrapped_kind(call.layer.config, kind.name.removeprefix("keras.layers.")) or kind
@@ -91,8 +97,8 @@ def floats_for_weights(source: str, call: Call, value: Value, kind: Kind, weight
             [(call.layer.key, call.layer.class_name)])
     # a Keras 3 LayerNormalization on what may be integers is left as it is: on integers, torch stops where Keras
     # truncates
-    if kind.name not in _FLOATS_FROM_INTEGERS and (kind.name != "keras.layers.LayerNormalization"
-                                                   or keras3_normalization):
+    layer_norm = kind.name == "keras.layers.LayerNormalization"
+    if kind.name not in _FLOATS_FROM_INTEGERS + _CAST_TO_COMPUTE_DTYPE and (not layer_norm or keras3_normalization):
         return value
     return floats_where_integers(value, dtype, helper)
 
