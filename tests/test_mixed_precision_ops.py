@@ -46,11 +46,16 @@ def test_an_operation_between_mixed_precision_layers_computes_as_keras_does(tmp_
     path = str(tmp_path / ("mixed.keras" if writer == "keras3" else "mixed.h5"))
     model.save(path)
     x = np.random.default_rng(14).normal(size=(3, 6, 4)).astype("float32")
+    assert_float16_module_computes_as_keras(model, path, x)
+
+
+def assert_float16_module_computes_as_keras(model, path: str, x: np.ndarray) -> None:
+    """The module built from `path` gives `model`'s dtype on `x`, and its values within float16 rounding of a few
+    layers: a few units of its last place (1e-3) at the outputs' scale."""
     expected = np.asarray(model(x))
     with torch.no_grad():
         got = converter.to_torch(path, input_layout="keras")(torch.from_numpy(x))
     assert str(got.dtype) == f"torch.{expected.dtype}"
-    # float16 rounding of a few layers: a few units of its last place (1e-3) at the outputs' scale
     np.testing.assert_allclose(got.float().numpy(), expected.astype("float32"), rtol=0,
                                atol=1e-2 * max(1.0, float(np.abs(expected.astype("float32")).max())))
 
@@ -131,9 +136,4 @@ def test_preprocessing_at_a_mixed_precision_model_s_entry_computes_in_float16(tm
     path = str(tmp_path / ("entry.keras" if writer == "keras3" else "entry.h5"))
     model.save(path)
     images = np.random.default_rng(15).integers(0, 250, (2, 6, 6, 3)).astype(dtype)
-    expected = np.asarray(model(images))
-    with torch.no_grad():
-        got = converter.to_torch(path, input_layout="keras")(torch.from_numpy(images))
-    assert str(got.dtype) == f"torch.{expected.dtype}"
-    np.testing.assert_allclose(got.float().numpy(), expected.astype("float32"), rtol=0,
-                               atol=1e-2 * max(1.0, float(np.abs(expected.astype("float32")).max())))
+    assert_float16_module_computes_as_keras(model, path, images)
