@@ -29,8 +29,8 @@ def resizing(e: Emitter) -> Value:
 
 
 def _as_dtype(e: Emitter, images: Value, dtype: str | None = None) -> Value:
-    """Integer images as floats of `dtype` (None: the layer's compute dtype), as tf.keras's image preprocessing
-    layers and Keras 3's CenterCrop cast their input."""
+    """Integer images as floats of `dtype` (None: the layer's compute dtype), as tf.keras's Resizing and RandomCrop
+    cast their input."""
     return floats_where_integers(images, dtype or compute_dtype(e.config), e.helper)
 
 
@@ -44,7 +44,7 @@ def _in_compute_dtype(e: Emitter, resized_images: Value) -> Value:
 
 
 def center_crop(e: Emitter) -> Value:
-    x = _as_dtype(e, e.inputs[0])  # every Keras's casts its input to its compute dtype
+    x = e.inputs[0]  # as its compute dtype: every Keras's casts it (integers.py)
     if x.rank != 4:
         raise e.unsupported("CenterCrop of something other than a batch of images is not built yet")
     # center_crop() takes (N, C, H, W): Keras's own tensor for channels_first (Keras 3), else the permuted one

@@ -29,9 +29,9 @@ _FLOATS_FROM_INTEGERS = ("keras.layers.Dense", "keras.layers.EinsumDense", "kera
                          "keras.layers.AdditiveAttention")  # tf.keras's refuses an integer input
 
 
-#: kinds that cast their input to their compute dtype, integers too, weights or none (Rescaling and Normalization in
-#: either Keras: `cast(inputs, self.compute_dtype)`): float16 under mixed_float16, not torch's float32
-_CAST_TO_COMPUTE_DTYPE = ("keras.layers.Rescaling", "keras.layers.Normalization")
+#: kinds that cast their input to their compute dtype, integers too, weights or none (Rescaling, Normalization and
+#: CenterCrop in either Keras: `cast(inputs, self.compute_dtype)`): float16 under mixed_float16, not torch's float32
+_CAST_TO_COMPUTE_DTYPE = ("keras.layers.Rescaling", "keras.layers.Normalization", "keras.layers.CenterCrop")
 
 
 #: wrappers whose layer takes their input's data: it computes an integer input as its layer does
@@ -61,8 +61,8 @@ def moves_integers(kind: Kind, inputs: list[Value]) -> bool:
 def carries_integers(kind: Kind, weighted: bool, inputs: list[Value]) -> bool:
     """Whether a call's output may be an integer tensor the builder has not flagged (Value.from_integers): any
     input is or may be one, and the call is an operation or a layer without weights (a layer with weights computes
-    floats, but for the lookups, whose output is integers)."""
-    if weighted and kind.name not in _INTEGER_KINDS:
+    floats, but for the lookups, whose output is integers; so do the kinds that cast their input)."""
+    if (weighted and kind.name not in _INTEGER_KINDS) or kind.name in _CAST_TO_COMPUTE_DTYPE:
         return False
     return any(value.may_be_integers for value in inputs)
 
@@ -77,12 +77,12 @@ def to_input_dtype(value: Value, model_input: Layer, dtype: str, helper: Callabl
 
 def floats_for_weights(source: str, call: Call, value: Value, kind: Kind, weighted: bool,
                        dtype: str | None, keras_major: int, helper: Callable[[str], str]) -> Value:
-    """An integer input of a layer with weights (a Dense on an Input of dtype int32), or of a Rescaling or
-    Normalization, in the layer's compute dtype, where Keras computes it so. Keras's autocast leaves it as it is,
-    so its mask stays. A Keras 3 LayerNormalization on one is refused by name (tf.keras's casts it to floats); any
-    other kind (a wrapper of an Embedding takes ids) is given it as it is. An input that may be integers
-    (Value.from_integers: an Add of integer Inputs) is cast where it is integers when the module runs (`helper`
-    names the runtime function)."""
+    """An integer input of a layer with weights (a Dense on an Input of dtype int32), or of a Rescaling,
+    Normalization or CenterCrop, in the layer's compute dtype, where Keras computes it so. Keras's autocast leaves
+    it as it is, so its mask stays. A Keras 3 LayerNormalization on one is refused by name (tf.keras's casts it to
+    floats); any other kind (a wrapper of an Embedding takes ids) is given it as it is. An input that may be
+    integers (Value.from_integers: an Add of integer Inputs) is cast where it is integers when the module runs
+    (`helper` names the runtime function)."""
     if (not weighted and kind.name not in _CAST_TO_COMPUTE_DTYPE) or kind.name in _ID_KINDS:
         return value
     if kind.name.removeprefix("keras.layers.") in _WRAPPERS:
