@@ -1,8 +1,8 @@
 """Operations between layers of a mixed_float16 model: a cast to float32 read by a float16 layer, a matmul or
 einsum of a float16 tensor and a float32 one, an l2 normalize of float16. The module stopped at run time on each
 ("mat1 and mat2 must have the same dtype", "expected scalar type Half but found Float", "value cannot be converted
-to type c10::Half without overflow") where Keras casts or promotes as it computes. And the preprocessing at such a
-model's entry (Rescaling, Normalization), which casts integers and its own constants to float16."""
+to type c10::Half without overflow") where Keras casts or promotes as it computes. And the layers at a model's entry
+that cast integer images to their compute dtype (Rescaling, Normalization, augmentation), and their own constants."""
 from __future__ import annotations
 
 import numpy as np
@@ -137,3 +137,49 @@ def test_preprocessing_at_a_mixed_precision_model_s_entry_computes_in_float16(tm
     model.save(path)
     images = np.random.default_rng(15).integers(0, 250, (2, 6, 6, 3)).astype(dtype)
     assert_float16_module_computes_as_keras(model, path, images)
+
+
+@pytest.mark.parametrize("writer,layer,policy,casts", [
+    ("keras3", "RandomFlip", "float32", True), ("keras3", "RandomRotation", MIXED, True),
+    ("keras3", "RandAugment", "float32", True), ("keras3", "RandomContrast", "float32", False),
+    ("keras2", "RandomFlip", "float32", True), ("keras2", "RandomZoom", MIXED, True),
+    ("keras2", "RandomContrast", "float32", True), ("keras2", "RandomHeight", "float32", False)])
+def test_an_augmentation_layer_gives_integer_images_in_keras_s_dtype(tmp_path, writer, layer, policy, casts):
+    """At inference the geometric augmentation layers cast an integer input to their compute dtype (and tf.keras's
+    contrast and brightness ones); others keep it: the module kept it always, and the Conv2D after stopped at run
+    time ("Input type (unsigned char) and bias type (float) should be the same")."""
+    keras = keras_module(writer)
+    factor = {"RandomRotation": (0.1,), "RandomZoom": (0.1,), "RandomContrast": (0.2,), "RandomHeight": (0.2,)}
+    inputs = keras.Input((6, 6, 3), dtype="uint8", name="images")
+    augmented = getattr(keras.layers, layer)(*factor.get(layer, ()), dtype=policy, name="augment")(inputs)
+    outputs = [augmented, keras.layers.Conv2D(3, 3, dtype=policy, name="conv")(augmented)] if casts else [augmented]
+    model = keras.Model(inputs, outputs)
+    randomize(model, 3)
+    path = str(tmp_path / ("augment.keras" if writer == "keras3" else "augment.h5"))
+    model.save(path)
+    images = np.random.default_rng(16).integers(0, 250, (2, 6, 6, 3)).astype("uint8")
+    expected = model(images, training=False)
+    with torch.no_grad():
+        got = converter.to_torch(path, input_layout="keras")(torch.from_numpy(images))
+    for value, reference in zip(got if casts else [got], expected if casts else [expected]):
+        reference = np.asarray(reference)
+        assert str(value.dtype) == f"torch.{reference.dtype}"
+        np.testing.assert_allclose(value.float().numpy(), reference.astype("float32"), rtol=0,
+                                   atol=1e-2 * max(1.0, float(np.abs(reference.astype("float32")).max())))
+
+
+@pytest.mark.parametrize("version,dtype", [("3.5.0", torch.float32), ("3.6.0", torch.uint8)])
+def test_keras_3_before_3_6_cast_integers_in_its_contrast_layer_too(tmp_path, version, dtype):
+    """RandomContrast and RandomBrightness cast an integer input to floats at inference in Keras 3.0 to 3.5, and keep
+    it from 3.6 (probed on Keras 3.3.3, 3.4.1, 3.5.0 and every minor version from 3.6 to 3.15)."""
+    from helpers import with_keras_version
+
+    keras = keras_module("keras3")
+    inputs = keras.Input((6, 6, 3), dtype="uint8", name="images")
+    keras.Model(inputs, keras.layers.RandomContrast(0.2, name="augment")(inputs)).save(str(tmp_path / "new.keras"))
+    path = with_keras_version(tmp_path / "new.keras", tmp_path / "versioned.keras", version)
+    images = np.random.default_rng(17).integers(0, 250, (2, 6, 6, 3)).astype("uint8")
+    with torch.no_grad():
+        got = converter.to_torch(str(path), input_layout="keras")(torch.from_numpy(images))
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got.numpy(), images)

@@ -3,7 +3,8 @@ random augmentation layers, which transform their input only when called with tr
 RandomCrop is not among them: tf.keras's resizes to its size at inference (preprocessing.py)."""
 from __future__ import annotations
 
-from .forward import Emitter, Value
+from ..config import compute_dtype
+from .forward import Emitter, Value, floats_where_integers
 from .registry import Kind, register
 
 NAMES = ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise", "GaussianDropout",
@@ -18,6 +19,15 @@ AUGMENTATION = ("RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom
 #: and Keras 3.0 to 3.5 return the tensor object they are called on, whose mask stays on it (tried with tf_keras
 #: 2.21 and Keras 3.0.5 to 3.15.1 on each backend)
 AUGMENTATION_NEW_TENSOR_FROM = (3, 6)
+#: the augmentation layers that cast an integer input to their compute dtype at inference (float32, float16 under
+#: mixed_float16; the others keep its dtype): in tf.keras and Keras 3.0 to 3.5 the geometric ones and the contrast
+#: and brightness ones, from Keras 3.6 the geometric ones and the mixing ones built on them (probed with uint8
+#: images on every Keras 3 minor version from 3.3 to 3.15, and tf_keras 2.21)
+CASTS_INTEGERS = ("RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom", "RandomContrast",
+                  "RandomBrightness")
+CASTS_INTEGERS_FROM_3_6 = ("RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom", "RandomSharpness",
+                           "RandomShear", "RandomPerspective", "RandomGaussianBlur", "RandomErasing",
+                           "RandomElasticTransform", "AugMix", "CutMix", "RandAugment")
 
 
 def identity(e: Emitter) -> Value:
@@ -28,9 +38,14 @@ def identity(e: Emitter) -> Value:
 
 
 def augmentation(e: Emitter) -> Value:
-    """The input, unchanged, with its mask where Keras leaves it on the tensor (AUGMENTATION_NEW_TENSOR_FROM)."""
-    e.returns_input = (e.keras_major < 3 or e.keras_version < AUGMENTATION_NEW_TENSOR_FROM) and not e.first_input_cast
-    return e.inputs[0]
+    """The input, unchanged, with its mask where Keras leaves it on the tensor (AUGMENTATION_NEW_TENSOR_FROM); an
+    integer input in the layer's compute dtype where Keras casts it (CASTS_INTEGERS), a new tensor then."""
+    x = e.inputs[0]
+    new_casts = e.keras_major >= 3 and e.keras_version >= AUGMENTATION_NEW_TENSOR_FROM
+    if x.may_be_integers and e.layer.class_name in (CASTS_INTEGERS_FROM_3_6 if new_casts else CASTS_INTEGERS):
+        return floats_where_integers(x, compute_dtype(e.config), e.helper)
+    e.returns_input = not new_casts and not e.first_input_cast
+    return x
 
 
 for _name in NAMES:
