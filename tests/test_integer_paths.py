@@ -241,3 +241,49 @@ def test_sums_and_means_of_small_integers_wrap_only_where_keras_s_do(tmp_path, w
     low, high = (0 if dtype.startswith("u") else -100), (2000 if dtype == "int16" else 120)  # sums leave the range
     pixels = np.random.default_rng(21).integers(low, high, (2, 36, 3)).astype(dtype)
     assert_module_computes_as_keras(model, path, pixels)
+
+
+def bins_path(keras, case: str, x):
+    """Float values into a layer that gives integers whatever its input (bins, vocabulary indices), then a layer that
+    computes them as floats."""
+    layers = keras.layers
+    if case == "discretization_dense":
+        return layers.Dense(2, name="head")(layers.Discretization(bin_boundaries=[2.0, 5.5, 9.0], name="bins")(x))
+    if case == "discretization_average":
+        bins = layers.Discretization(bin_boundaries=[2.0, 5.5, 9.0], name="bins")(x)
+        return layers.GlobalAveragePooling1D(name="average")(layers.Reshape((4, 1), name="steps")(bins))
+    if case == "lookup_dense":
+        return layers.Dense(2, name="head")(layers.IntegerLookup(vocabulary=[3, 5, 7, 11], name="lookup")(x))
+    raise ValueError(case)
+
+
+@pytest.mark.parametrize("writer", ["keras3", "keras2"])
+@pytest.mark.parametrize("case", ["discretization_dense", "discretization_average", "lookup_dense"])
+def test_integers_a_layer_makes_of_floats_are_computed_as_keras_does(tmp_path, writer, case):
+    """A Discretization or IntegerLookup of float values gives integers: the module did not flag them, and a Dense
+    or a mean after it stopped at run time ("mat1 and mat2 must have the same dtype")."""
+    keras = keras_module(writer)
+    inputs = keras.Input((4,), name="values")
+    model = keras.Model(inputs, bins_path(keras, case, inputs))
+    randomize(model, 3)
+    path = str(tmp_path / ("bins.keras" if writer == "keras3" else "bins.h5"))
+    model.save(path)
+    values = np.random.default_rng(23).integers(0, 13, (3, 4)).astype("float32")
+    assert_module_computes_as_keras(model, path, values)
+
+
+@pytest.mark.parametrize("version,dtype", [("3.11.3", torch.int64), ("3.12.0", torch.int32)])
+def test_a_discretization_gives_the_dtype_its_keras_gives(tmp_path, version, dtype):
+    """Keras 3.12 made a Discretization's bins int32 (int64 before, and in tf.keras): probed on every minor version
+    from 3.3 to 3.15. The module gave int64 always."""
+    from helpers import with_keras_version
+
+    keras = keras_module("keras3")
+    inputs = keras.Input((4,), name="values")
+    keras.Model(inputs, keras.layers.Discretization(bin_boundaries=[2.0, 5.5], name="bins")(inputs)).save(
+        str(tmp_path / "bins.keras"))
+    path = with_keras_version(tmp_path / "bins.keras", tmp_path / "versioned.keras", version)
+    with torch.no_grad():
+        got = converter.to_torch(str(path), input_layout="keras")(torch.tensor([[1.0, 2.0, 5.5, 9.0]]))
+    assert got.dtype == dtype
+    assert got.tolist() == [[0, 1, 2, 2]]

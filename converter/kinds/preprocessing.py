@@ -100,8 +100,14 @@ def category_encoding(e: Emitter) -> Value:
     return Value(f"F.one_hot({ids}.long(), {depth}).to(torch.float32).{reduce}(dim=1)", KERAS, 2)
 
 
+#: from which Keras 3 a Discretization's bins are int32 (its output_dtype; int64 before, its default dtype policy,
+#: as tf.keras's): probed on every minor version from 3.3 to 3.15
+DISCRETIZATION_INT32_FROM = (3, 12)
+
+
 def discretization(e: Emitter) -> Value:
-    """The bin of each value: i such that boundaries[i-1] <= x < boundaries[i] (numpy's digitize)."""
+    """The bin of each value: i such that boundaries[i-1] <= x < boundaries[i] (numpy's digitize), as integers
+    (int64, int32 from Keras 3.12) whatever the input's dtype."""
     boundaries = e.config.get("bin_boundaries")
     if not isinstance(boundaries, list) or not all(isinstance(b, (int, float)) for b in boundaries):
         raise e.unsupported("Discretization without bin_boundaries in its config (adapted, not saved) is not built")
@@ -109,8 +115,9 @@ def discretization(e: Emitter) -> Value:
         raise e.unsupported(f"Discretization with output_mode {e.config.get('output_mode')!r} is not built (int is)")
     x = e.inputs[0]
     edges = constant_tensor(e, [float(b) for b in boundaries])
-    expr = f"torch.bucketize({e.arg(0, KERAS)}, {edges}, right=True)"
-    return Value(expr, KERAS, x.rank)
+    int32 = e.keras_major >= 3 and e.keras_version >= DISCRETIZATION_INT32_FROM
+    expr = f"torch.bucketize({e.arg(0, KERAS)}, {edges}, right=True{', out_int32=True' if int32 else ''})"
+    return Value(expr, KERAS, x.rank, integer=True)
 
 
 register(Kind("keras.layers.CategoryEncoding", forward=category_encoding, description="no weights; num_tokens kept",

@@ -82,7 +82,7 @@ def integer_lookup(e: Emitter) -> Value:
     oov_start = 1 if mask is not None else 0
     expr = (f"{e.helper('integer_lookup')}({e.arg(0, KERAS)}, {literal(vocabulary)}, {oov_start + oov}, "
             f"{oov_start}, {oov}, {literal(mask)})")
-    return Value(expr, KERAS, e.inputs[0].rank)
+    return Value(expr, KERAS, e.inputs[0].rank, integer=True)  # int64 indices, whatever the input's dtype
 
 
 register(Kind("keras.layers.IntegerLookup", forward=integer_lookup,
