@@ -82,3 +82,16 @@ def channels_last(x: torch.Tensor) -> torch.Tensor:
 
 def random_input(shape: tuple[int, ...], seed: int = 1, batch: int = 4) -> np.ndarray:
     return np.random.default_rng(seed).normal(0.0, 1.0, (batch,) + tuple(shape)).astype(np.float32)
+
+
+def saved_module_output(model, writer: str, folder: Path, inputs: np.ndarray) -> torch.Tensor | None:
+    """`model` saved as its Keras writes it by default (.keras, tf.keras .h5) into `folder`, built by `to_torch`
+    and run on `inputs` (Keras's layout); None where the converter refuses it by name."""
+    path = str(folder / ("model.keras" if writer == "keras3" else "model.h5"))
+    model.save(path)
+    try:
+        module = converter.to_torch(path, input_layout="keras")
+    except converter.UnsupportedLayerError:
+        return None
+    with torch.no_grad():
+        return module(torch.from_numpy(inputs))
