@@ -129,3 +129,26 @@ def test_a_time_distributed_resize_of_integer_images_computes_as_keras_does(tmp_
         got = converter.to_torch(str(path), input_layout="keras")(torch.from_numpy(frames)).numpy()
     assert got.dtype == expected.dtype
     np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("dtype,target", [("uint8", "float32"), ("int16", "float32"), ("int32", "float64"),
+                                          ("uint8", "float16"), ("float32", "float16"), ("float64", "float32"),
+                                          ("float32", "float32")])
+def test_convert_image_dtype_gives_tensorflow_s_floats(tmp_path, dtype, target):
+    """tf.image.convert_image_dtype in a tf.keras model (refused by name before): integers scaled by 1 / their
+    dtype's maximum, floats cast; bit for bit."""
+    import tensorflow as tf
+
+    keras = keras_module("keras2")
+    inputs = keras.Input((4, 4, 3), dtype=dtype, name="images")
+    model = keras.Model(inputs, tf.image.convert_image_dtype(inputs, getattr(tf, target)))
+    model.save(str(tmp_path / "convert.h5"))
+    low, high = (0, 250) if dtype == "uint8" else (-30000, 30000)
+    images = np.random.default_rng(19).integers(low, high, (2, 4, 4, 3)).astype(dtype)
+    if dtype.startswith("float"):
+        images = (images / 7.0).astype(dtype)
+    expected = np.asarray(model(images))
+    with torch.no_grad():
+        got = converter.to_torch(str(tmp_path / "convert.h5"), input_layout="keras")(torch.from_numpy(images))
+    assert str(got.dtype) == f"torch.{expected.dtype}"
+    np.testing.assert_array_equal(got.numpy(), expected)

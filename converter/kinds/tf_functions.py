@@ -68,6 +68,21 @@ def resize_size(e: Emitter, a: Mapping[str, Any]) -> list[int]:
     return size
 
 
+def convert_image_dtype(e: Emitter, a: Mapping[str, Any]) -> Value:
+    """tf.image.convert_image_dtype to a floating dtype: integers cast and scaled by 1 / their dtype's maximum
+    (uint8 pixels to [0, 1]), floats cast. To an integer dtype (TensorFlow scales and truncates by rules of its
+    own) it is refused."""
+    image, dtype = a["image"], a.get("dtype")
+    if dtype not in ("float16", "bfloat16", "float32", "float64"):
+        raise e.unsupported(f"convert_image_dtype to {str(dtype)[:20]!r} is not built (to a floating dtype is)")
+    if not isinstance(image, Value):
+        raise e.unsupported("convert_image_dtype of a constant: Keras would have folded it")
+    if not image.may_be_integers:
+        return op.cast(e, image, dtype)
+    converted = f"{e.helper('image_as_floats')}({op.keras_value(e, image)[0]}, torch.{dtype})"
+    return Value(converted, KERAS, image.rank, dtype=dtype)
+
+
 def resize(e: Emitter, a: Mapping[str, Any]) -> Value:
     """tf.image.resize (TensorFlow 2: half-pixel centres) to a constant size."""
     method = str(a.get("method") or "bilinear")[:20]

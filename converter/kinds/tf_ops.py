@@ -125,6 +125,7 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], Implementation]] = {
     "tile": (("input", "multiples"), lambda e, a: shaping.tile(e, a["input"], a.get("multiples"), minimum=0)),
     **{name: (("tensor", "paddings", "mode", "constant_values"), fn.pad) for name in ("pad", "compat.v1.pad")},
     "image.resize": (("images", "size", "method", "preserve_aspect_ratio", "antialias"), fn.resize),
+    "image.convert_image_dtype": (("image", "dtype", "saturate"), fn.convert_image_dtype),
     "compat.v1.image.resize_bilinear": (("images", "size", "align_corners", "half_pixel_centers"),
                                         fn.resize_bilinear_v1),
     **{name: (("tensor", "ord", "axis", "keepdims", "keep_dims"), fn.norm) for name in ("norm", "compat.v1.norm")},
@@ -208,7 +209,8 @@ register(Kind("keras.layers.TFOpLambda", forward=tf_op, description="no weights;
               tested="tf.math arithmetic with constants on either side, tf.nn activations, reductions, "
                      "concat, reshape, transpose, expand_dims, split, where, cast, matmul; l2_normalize, cumsum, "
                      "reduce_std/variance, pad (constant, REFLECT, SYMMETRIC), tile, image.resize, "
-                     "depth_to_space, space_to_depth, one_hot (along any axis), round, floormod, divide_no_nan, "
+                     "image.convert_image_dtype (to floats), depth_to_space, space_to_depth, one_hot (along any "
+                     "axis), round, floormod, divide_no_nan, "
                      "log_softmax, bias_add, norm, top_k, sort, argsort (ties in index order), slice, unstack (with or "
                      "without num), zeros_like, ones_like, identity, add_n, log_sigmoid, is_nan, is_finite, atan2, "
                      "multiply_no_nan, scalar_mul, argmax and argmin (with output_type); a mean of integers "

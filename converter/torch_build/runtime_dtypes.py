@@ -49,6 +49,15 @@ def integer_mean(x: torch.Tensor, dim: int | tuple | None = None, keepdim: bool 
     return torch.div(total, max(1, math.prod(x.shape[d] for d in dims)), rounding_mode="trunc").to(x.dtype)
 
 
+def image_as_floats(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """TensorFlow's convert_image_dtype to a floating `dtype`: integers cast and scaled by 1 / their dtype's maximum
+    (uint8 255 -> 1.0), floats cast."""
+    if x.is_floating_point():
+        return x.to(dtype)
+    # the scale in `dtype`, as TensorFlow multiplies (a Python float would multiply unrounded in float16)
+    return x.to(dtype) * torch.tensor(1.0 / torch.iinfo(x.dtype).max, dtype=dtype, device=x.device)
+
+
 def rounded_as(resized: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
     """Keras 3's resize of integer images (resized in float32): rounded half to even and cast back to their dtype;
     of floating ones (a tensor the builder could not tell is integers), as it is."""
