@@ -87,7 +87,8 @@ def floats_for_weights(source: str, call: Call, value: Value, kind: Kind, weight
         return value
     if kind.name.removeprefix("keras.layers.") in _WRAPPERS:
         kind = wrapped_kind(call.layer.config, kind.name.removeprefix("keras.layers.")) or kind
-    keras3_normalization = kind.name == "keras.layers.LayerNormalization" and keras_major >= 3
+    layer_norm = kind.name == "keras.layers.LayerNormalization"
+    keras3_normalization = layer_norm and keras_major >= 3
     if value.integer and keras3_normalization:
         raise UnsupportedLayerError(
             f"{source}: cannot build layer {call.layer.key} ({call.layer.class_name}): it takes an integer "
@@ -97,7 +98,6 @@ def floats_for_weights(source: str, call: Call, value: Value, kind: Kind, weight
             [(call.layer.key, call.layer.class_name)])
     # a Keras 3 LayerNormalization on what may be integers is left as it is: on integers, torch stops where Keras
     # truncates
-    layer_norm = kind.name == "keras.layers.LayerNormalization"
     if kind.name not in _FLOATS_FROM_INTEGERS + _CAST_TO_COMPUTE_DTYPE and (not layer_norm or keras3_normalization):
         return value
     return floats_where_integers(value, dtype, helper)
