@@ -85,6 +85,8 @@ OPERATION_CASES: list[Case] = [
     operation("Max", "op_max_axes", IMAGE, lambda k, x: k.ops.max(x, axis=(1, 2))),
     operation("Min", "op_min", SEQUENCE, lambda k, x: k.ops.min(x, axis=1)),
     operation("Prod", "op_prod", SEQUENCE, lambda k, x: k.ops.prod(x, axis=2)),
+    # over every axis, kept (torch.prod reduces one axis or all: the module failed when it ran)
+    operation("Prod", "op_prod_every_axis_kept", SEQUENCE, lambda k, x: k.ops.prod(x * 0.1 + 1.0, keepdims=True)),
     operation("Var", "op_var", SEQUENCE, lambda k, x: k.ops.var(x, axis=1)),
     operation("Std", "op_std", SEQUENCE, lambda k, x: k.ops.std(x, axis=-1, keepdims=True)),
     operation("Average", "op_average", IMAGE, lambda k, x: k.ops.average(x, axis=-1)),
@@ -118,6 +120,8 @@ OPERATION_CASES: list[Case] = [
         x, ((0, 0), (2, 1), (1, 1), (0, 0)), mode="symmetric")),
     operation("Where", "op_where", SEQUENCE, lambda k, x: k.ops.where(x > 0, x, 0.1 * x)),
     operation("Clip", "op_clip", IMAGE, lambda k, x: k.ops.clip(x, -0.5, 0.5)),
+    # bounds crossed: TensorFlow's clip gives x_min everywhere, torch.clamp x_max
+    operation("Clip", "op_clip_crossed_bounds", IMAGE, lambda k, x: k.ops.clip(x, 0.5, -0.5)),
     operation("Matmul", "op_matmul", SEQUENCE, lambda k, x: k.ops.matmul(x, k.ops.transpose(x, (0, 2, 1)))),
     operation("Einsum", "op_einsum", SEQUENCE, lambda k, x: k.ops.einsum("bij,bkj->bik", x, x)),
     operation("Einsum", "op_einsum_ellipsis_image", IMAGE, lambda k, x: k.ops.einsum("...ij->...ji", x)),
@@ -190,6 +194,10 @@ OPERATION_CASES: list[Case] = [
     tf_operation("TFOpLambda", "tf_split_where_cast", SEQUENCE, lambda tf, x: tf.cast(tf.where(
         tf.split(x, 2, axis=-1)[0] > 0, 1.0, 0.0), tf.float32) + tf.expand_dims(tf.reduce_sum(x, axis=-1), -1)),
     tf_operation("TFOpLambda", "tf_matmul", SEQUENCE, lambda tf, x: tf.matmul(x, x, transpose_b=True)),
+    # bounds crossed (x_min everywhere in TensorFlow, of integers too), and a product over every axis, kept
+    tf_operation("TFOpLambda", "tf_clip_crossed_and_product", SEQUENCE, lambda tf, x: tf.concat([
+        tf.clip_by_value(x, 0.5, -0.5), tf.cast(tf.clip_by_value(tf.cast(x * 4.0, "int32"), 2, -2), "float32"),
+        tf.reduce_prod(x * 0.1 + 1.0, keepdims=True) + x[:, :, :1]], axis=-1)),
     tf_operation("TFOpLambda", "tf_normalize_and_sums", IMAGE, lambda tf, x: tf.math.l2_normalize(x, axis=-1) + (
         tf.cumsum(x, axis=1, exclusive=True, reverse=True) + tf.math.reduce_std(x, axis=[1, 2], keepdims=True)
         - tf.math.reduce_variance(x, axis=-1, keepdims=True)) * tf.stop_gradient(

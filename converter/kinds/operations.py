@@ -15,7 +15,7 @@ import re
 from dataclasses import replace
 from typing import Any, Sequence
 
-from .forward import KERAS, Emitter, Value, literal
+from .forward import KERAS, Emitter, Value, literal, ran_on_jax, ran_on_torch
 
 #: dtype names an operation may cast to, as torch spells them
 TORCH_DTYPES = {"float16": "torch.float16", "bfloat16": "torch.bfloat16", "float32": "torch.float32",
@@ -109,6 +109,10 @@ REDUCTIONS = {"mean": "torch.mean", "sum": "torch.sum", "max": "torch.amax", "mi
               "logsumexp": "torch.logsumexp", "any": "torch.any", "all": "torch.all"}
 
 
+#: reductions whose keepdims Keras 3's torch backend ignores over every axis (axis=None), in every version 3.0 to 3.15
+TORCH_DROPS_KEEPDIMS = ("sum", "max", "min", "prod")
+
+
 def reduce(e: Emitter, kind: str, operand: Any, axis: Any, keepdims: Any = False) -> Value:
     """A reduction over `axis` (None: every axis, the batch too, as Keras does)."""
     x, rank = keras_value(e, operand)
@@ -127,11 +131,17 @@ def reduce(e: Emitter, kind: str, operand: Any, axis: Any, keepdims: Any = False
     if kind in ("sum", "prod") and may_be_integers(operand):  # in the integers' dtype, as Keras sums them
         widen = ", widen=True" if e.keras_major >= 3 else ""  # Keras 3's of 8- and 16-bit integers: int32
         function, extra = e.helper("integer_total"), f", kind={literal(kind)}{widen}"
+    if axes is None and kind in TORCH_DROPS_KEEPDIMS and ran_on_torch(e):
+        keep = False  # Keras's torch backend calls torch.sum(x) (max, min, prod) without keepdims: a 0-d result
     if axes is None:
-        if keep or kind == "logsumexp":
+        if (keep and kind != "prod") or kind == "logsumexp":
             axes = tuple(range(rank)) if rank is not None else None
             if axes is None:
                 raise e.unsupported("a reduction over every axis of a tensor of unknown rank")
+        elif keep:  # torch.prod reduces one axis or all: all, then every axis kept as 1
+            if rank is None:
+                raise e.unsupported("a reduction over every axis of a tensor of unknown rank")
+            return Value(f"{function}({x}{extra}).reshape({literal((1,) * rank)})", KERAS, rank)
         else:
             return Value(f"{function}({x}{extra})", KERAS, 0)
     dims = axes[0] if len(axes) == 1 else axes
@@ -207,6 +217,10 @@ def clip(e: Emitter, operand: Any, low: Any, high: Any) -> Value:
     for bound in (low, high):
         if bound is not None and not is_number(bound):
             raise e.unsupported("clip bounds that are not numbers are not built yet")
+    if low is not None and high is not None and low > high and not (ran_on_torch(e) or ran_on_jax(e)):
+        # Bounds crossed: TensorFlow clips by minimum, then maximum (tf.clip_by_value, which tf.keras and Keras 3 on
+        # TensorFlow call), giving x_min everywhere; torch.clamp (and numpy's clip, JAX's) gives x_max
+        return elementwise(e, f"torch.clamp(torch.clamp({{0}}, max={literal(high)}), min={literal(low)})", [operand])
     return elementwise(e, f"torch.clamp({{0}}, {literal(low)}, {literal(high)})", [operand])
 
 
