@@ -137,6 +137,9 @@ def positive(k: Any, x: Any) -> Any:
 ACTIVATIONS = ["linear", "relu", "sigmoid", "tanh", "softmax", "elu", "selu", "softplus", "softsign", "swish",
                "gelu", "exponential", "hard_sigmoid", "relu6", "log_softmax", "leaky_relu", "silu", "mish"]
 KERAS3_ACTIVATIONS = {"relu6", "log_softmax", "leaky_relu", "mish"}
+#: activations only Keras 3 names (on 6 units: glu halves them)
+KERAS3_ONLY_ACTIVATIONS = ["celu", "log_sigmoid", "tanh_shrink", "hard_silu", "hard_swish", "hard_tanh", "hard_shrink",
+                           "soft_shrink", "glu", "sparse_sigmoid", "squareplus", "sparse_plus"]
 
 def on_tokens(k: Any, shape: tuple[int, ...], layer: Any) -> Any:
     """`layer` on integer token ids of `shape`."""

@@ -9,8 +9,9 @@ layers are in tests/operation_cases.py; how rows build their models, in tests/ca
 from __future__ import annotations
 
 from case_builders import (
-    ACTIVATIONS, KERAS3_ACTIVATIONS, Case, application_layer, bidirectional_states, branch_model, frame_model, graph,
-    grouped_attention, language_model, on_tokens, padded, padded_attention, padded_seq2seq, seq2seq, single, two_inputs,
+    ACTIVATIONS, KERAS3_ACTIVATIONS, KERAS3_ONLY_ACTIVATIONS, Case, application_layer, bidirectional_states,
+    branch_model, frame_model, graph, grouped_attention, language_model, on_tokens, padded, padded_attention,
+    padded_seq2seq, seq2seq, single, two_inputs,
 )
 from operation_cases import OPERATION_CASES
 
@@ -33,6 +34,12 @@ CASES: list[Case] = [
     *[single("Dense", f"dense_{name}", (6,), lambda k, name=name: k.layers.Dense(5, activation=name),
              keras2=name not in KERAS3_ACTIVATIONS, scale=1.0 if name == "exponential" else 3.0)
       for name in ACTIVATIONS],
+    *[single("Dense", f"dense_{name}", (6,), lambda k, name=name: k.layers.Dense(6, activation=name), keras2=False,
+             scale=3.0) for name in KERAS3_ONLY_ACTIVATIONS],
+    # glu's halves along the channels, which are axis 1 of the module's feature maps
+    single("Conv2D", "conv2d_glu", (5, 5, 2), lambda k: k.layers.Conv2D(4, 3, activation="glu"), keras2=False),
+    single("LSTM", "lstm_keras3_activations", (5, 3), lambda k: k.layers.LSTM(
+        4, activation="hard_tanh", recurrent_activation="sparse_sigmoid"), keras2=False),
     single("Dense", "dense_on_image", (3, 3, 4), lambda k: k.layers.Dense(5)),
     single("EinsumDense", "einsum_dense", (3, 6), lambda k: k.layers.EinsumDense("abc,cd->abd", output_shape=(3, 4),
                                                                                   bias_axes="d"), keras2=False),

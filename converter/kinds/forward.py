@@ -141,7 +141,13 @@ def activation(emitter: Emitter, name: Any, value: Value) -> str:
         "hard_silu": f"F.hardswish({x})", "hard_swish": f"F.hardswish({x})", "mish": f"F.mish({x})",
         "leaky_relu": f"F.leaky_relu({x}, 0.2)", "celu": f"F.celu({x})", "log_sigmoid": f"F.logsigmoid({x})",
         "tanh_shrink": f"F.tanhshrink({x})",
+        # Keras 3's, with the defaults a name gives: threshold 0.5, glu's halves along the channel axis
+        "hard_tanh": f"F.hardtanh({x})", "hard_shrink": f"F.hardshrink({x}, 0.5)",
+        "soft_shrink": f"F.softshrink({x}, 0.5)", "glu": f"F.glu({x}, dim={dim})",
+        "sparse_sigmoid": f"torch.clamp(0.5 * ({x} + 1), 0.0, 1.0)",
     }
+    if name in ("squareplus", "sparse_plus"):  # formulas that read x more than once: x computed once
+        return f"{emitter.helper(name)}({x})"
     if name == "hard_sigmoid":
         if emitter.keras_major < 3:  # Keras 2: clip(0.2x + 0.5, 0, 1); Keras 3: relu6(x + 3) / 6
             return f"{emitter.helper('hard_sigmoid_keras2')}({x})"

@@ -168,6 +168,16 @@ def hard_sigmoid_keras2(x: torch.Tensor) -> torch.Tensor:
     return torch.clamp(0.2 * x + 0.5, 0.0, 1.0)
 
 
+def squareplus(x: torch.Tensor) -> torch.Tensor:
+    """Keras 3's squareplus activation (b = 4): (x + sqrt(x^2 + 4)) / 2."""
+    return (x + torch.sqrt(torch.square(x) + 4.0)) / 2
+
+
+def sparse_plus(x: torch.Tensor) -> torch.Tensor:
+    """Keras 3's sparse_plus: 0 up to -1, x from 1, (x + 1)^2 / 4 between."""
+    return torch.where(x <= -1, 0.0, torch.where(x >= 1, x, torch.square(x + 1) / 4))
+
+
 def keras_relu(x: torch.Tensor, max_value, negative_slope: float, threshold: float, multiply: bool = False
                ) -> torch.Tensor:
     """Keras's ReLU layer, in Keras's steps: x above the threshold (strictly: 0 at it), else 0, clipped to
