@@ -15,7 +15,7 @@ from random_choices import Chooser, shape
 KERAS3_OPS = ["reshape", "swapaxes", "moveaxis", "cumsum", "clip", "power", "logsumexp", "std", "mean_axes", "tile",
               "repeat", "pad", "sort", "norm", "where", "matmul", "einsum", "split", "stack", "take", "top_k", "tril",
               "argmax", "one_hot", "log_softmax", "normalize", "rsqrt", "erf", "resize", "var", "prod", "max_axes",
-              "cast", "convert_to_tensor", "elementwise", "elementwise", "glu"]
+              "cast", "convert_to_tensor", "elementwise", "elementwise", "glu", "every_axis"]
 #: continuous elementwise functions (no jump a rounding difference could cross), each on inputs in its domain:
 #: bounded ones on tanh(x) * 0.9, fast-growing ones on tanh(x) * 2; those a Keras lacks are not drawn
 ELEMENTWISE = {"arctan": "x", "arcsinh": "x", "cbrt": "x", "celu": "x", "hard_tanh": "x", "squareplus": "x",
@@ -26,7 +26,7 @@ ELEMENTWISE = {"arctan": "x", "arcsinh": "x", "cbrt": "x", "celu": "x", "hard_ta
 TF_OPS = ["reshape", "transpose", "cumsum", "clip", "power", "logsumexp", "std", "mean_axes", "tile", "pad", "sort",
           "norm", "where", "matmul", "split", "stack", "gather", "top_k", "argmax", "one_hot", "log_softmax",
           "l2_normalize", "rsqrt", "erf", "resize", "squared_difference", "divide_no_nan", "variance", "prod",
-          "max_axes", "cast"]
+          "max_axes", "cast", "every_axis"]
 
 
 def random_op(c: Chooser, keras3: bool, ops: Any, x: Any, steps: list[str]) -> Any:
@@ -64,8 +64,13 @@ def _keras3(c: Chooser, ops: Any, name: str, x: Any, dims: tuple[int, ...], a: i
         return ops.convert_to_tensor(x)
     if name == "cumsum":
         return ops.cumsum(x, axis=a)
-    if name == "clip":
-        return ops.clip(x, -0.5, 0.7)
+    if name == "clip":  # bounds crossed too: x_min everywhere on TensorFlow, x_max on torch
+        return ops.clip(x, 0.5, -0.5) if c.chance(0.2) else ops.clip(x, -0.5, 0.7)
+    if name == "every_axis":  # over every axis, the batch's too, kept
+        function = c.choice(["sum", "max", "min", "prod", "mean"])
+        if function == "prod":
+            return ops.multiply(x, ops.prod(ops.tanh(x) * 0.01 + 1.0, keepdims=True))
+        return ops.subtract(x, getattr(ops, function)(x, keepdims=True))
     if name == "power":
         return ops.power(ops.abs(x) + 0.5, c.choice([1.5, 2.0, -0.5]))
     if name in ("logsumexp", "std", "var", "prod"):
@@ -146,7 +151,12 @@ def _tensorflow(c: Chooser, tf: Any, name: str, x: Any, dims: tuple[int, ...], a
     if name == "cast":  # to the dtype it has (the tensor itself: its mask stays), or away and back
         return tf.cast(x, "float32") if c.chance(0.5) else tf.cast(tf.cast(x, "float16"), "float32")
     if name == "clip":
-        return tf.clip_by_value(x, -0.5, 0.7)
+        return tf.clip_by_value(x, 0.5, -0.5) if c.chance(0.2) else tf.clip_by_value(x, -0.5, 0.7)
+    if name == "every_axis":  # over every axis, the batch's too, kept
+        function = c.choice(["sum", "max", "min", "prod", "mean"])
+        if function == "prod":
+            return x * tf.math.reduce_prod(tf.math.tanh(x) * 0.01 + 1.0, keepdims=True)
+        return x - getattr(tf.math, f"reduce_{function}")(x, keepdims=True)
     if name == "power":
         return tf.math.pow(tf.math.abs(x) + 0.5, c.choice([1.5, 2.0, -0.5]))
     if name in ("logsumexp", "std", "variance", "prod"):
