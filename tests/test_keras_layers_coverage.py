@@ -128,3 +128,33 @@ def test_an_rms_normalization_over_other_axes_is_refused_by_name(tmp_path):
     assert set(converter.state_dict(path)) == {"rms.weight"}  # the weight converts
     with pytest.raises(converter.UnsupportedLayerError, match=r"RMSNormalization over axes \[1\], not the trailing"):
         converter.to_torch(path)
+
+
+@pytest.mark.parametrize("attention_axes", [(1,), None])
+def test_attention_over_one_axis_of_a_rank_4_query_is_refused_by_name(tmp_path, attention_axes):
+    """A MultiHeadAttention of a rank-4 query attends over axis 1 alone (attention_axes=(1,): the axis between it
+    and the features stays apart) or over both (the default): the module takes (batch, sequence, features). Keras
+    records the first as [1], which a rank-3 query's attention also is: the module stopped when it ran ("query
+    should be unbatched 2D or batched 3D"). Both are refused by name now; the weights convert."""
+    x = keras.Input((3, 4, 6))
+    model = keras.Model(x, keras.layers.MultiHeadAttention(2, 3, attention_axes=attention_axes, name="mha")(x, x))
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    if attention_axes is None:  # over axes [1, 2]: refused when converting
+        with pytest.raises(converter.UnsupportedLayerError, match=r"mha \(MultiHeadAttention: attention over axes"):
+            converter.state_dict(path)
+        return
+    assert "mha.in_proj_weight" in converter.state_dict(path)
+    with pytest.raises(converter.UnsupportedLayerError, match=r"attention over axis 1 of a rank-4 query"):
+        converter.to_torch(path)
+
+
+def test_an_attention_output_shape_of_several_axes_is_refused_by_name(tmp_path):
+    """MultiHeadAttention(output_shape=(2, 3)) stores an output kernel of 4 axes; it was refused as a damaged file
+    ("where Keras stores one of 3 axes"), and is refused by name now."""
+    x = keras.Input((4, 5))
+    model = keras.Model(x, keras.layers.MultiHeadAttention(2, 3, output_shape=(2, 3), name="mha")(x, x))
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    with pytest.raises(converter.UnsupportedLayerError, match=r"an output_shape of 2 axes \(\[2, 3\]\)"):
+        converter.state_dict(path)

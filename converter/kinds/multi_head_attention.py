@@ -47,6 +47,9 @@ def _unsupported(layer: Layer) -> str | None:
     axes = layer.config.axes("attention_axes") if layer.config.get("attention_axes") is not None else None
     if axes not in (None, (1,), (-2,)):
         return f"attention over axes {list(axes or ())}; torch attention runs over the sequence axis only"
+    output_shape = layer.config.get("output_shape")
+    if isinstance(output_shape, (list, tuple)) and len(output_shape) > 1:
+        return f"an output_shape of {len(output_shape)} axes ({str(list(output_shape))[:40]}) is not built yet"
     return None
 
 
@@ -131,6 +134,10 @@ def forward(e: Emitter) -> Value | list[Value]:
     else:
         raise e.unsupported("cannot find the value input of this call")
     rank = e.inputs[0].rank
+    if rank is not None and rank != 3:
+        # Keras attends over axis 1 only and keeps the axes between it and the features apart (attention_axes=(1,)
+        # of a rank-4 query); torch attention takes (batch, sequence, features)
+        raise e.unsupported(f"attention over axis 1 of a rank-{rank} query is not built yet (of a rank-3 one is)")
     if rank != 3 and _masked(e, value_of, key_of):
         raise e.unsupported(f"masks over inputs of rank {rank} (attention over several axes) are not built yet")
     with_scores = bool(e.named("return_attention_scores") or e.kwargs.get("return_attention_scores"))

@@ -40,7 +40,12 @@ def tag_graph(graph: ModelGraph) -> None:
         if layer.tensors:
             if found.stored_order is not None and layer.has_config:
                 found.stored_order(layer)
-            _tag_layer(layer, expected, found.quantized)
+            try:
+                _tag_layer(layer, expected, found.quantized)
+            except LayoutError:
+                if layer.has_config and found.unsupported(layer):
+                    continue  # a form its rule does not build, whose tensors differ too: refused by name after
+                raise
             if theano:
                 _trained_on_theano(layer)
         elif layer.has_config and expected:
@@ -104,12 +109,13 @@ def _tag_layer(layer: Layer, expected: list[Variable], quantized: tuple[str, ...
     missing = [variable.role for variable in expected if variable not in matched and not variable.optional]
     if missing and layer.has_config:
         raise LayoutError(f"{where}: missing tensors {missing}; expected {_roles(expected)}")
-    for tensor, variable in zip(layer.tensors, matched):
+    for tensor, variable in zip(layer.tensors, matched):  # every tensor checked before any is tagged
         ranks = RANKS.get(variable.layout)
         if ranks is not None and (len(tensor.shape) not in ranks or 0 in tensor.shape):
             raise LayoutError(f"{tensor.source}: {variable.role} of layer {layer.key} ({layer.class_name}) has shape "
                               f"{tensor.shape}, where Keras stores one of {' or '.join(map(str, ranks))} axes, none "
                               "empty: the file is damaged, or was not written by Keras")
+    for tensor, variable in zip(layer.tensors, matched):
         tensor.role, tensor.layout = variable.role, variable.layout
 
 
