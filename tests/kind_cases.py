@@ -379,8 +379,19 @@ CASES: list[Case] = [
         k, (6,), k.layers.IntegerLookup(vocabulary=[3, 1, 4], **options)), ((6,),), vocabulary=6)
       for name, options in (("integer_lookup", {}), ("integer_lookup_mask", {"mask_token": 0}),
                             ("integer_lookup_oov2", {"num_oov_indices": 2}))],
+    # encoded: the mask token's ids as zeros, the out-of-vocabulary indices first
+    *[Case("keras.layers.IntegerLookup", f"integer_lookup_{mode}{suffix}", lambda k, mode=mode, options=options,
+           length=length: on_tokens(k, (length,), k.layers.IntegerLookup(vocabulary=[3, 1, 4], output_mode=mode,
+                                                                        **options)), ((length,),), vocabulary=6)
+      for mode, length, suffix, options in (("one_hot", 1, "", {}), ("one_hot", 1, "_oov2", {"num_oov_indices": 2}),
+                                            ("multi_hot", 6, "", {}), ("multi_hot", 6, "_mask", {"mask_token": 0}),
+                                            ("count", 6, "_oov2", {"num_oov_indices": 2}),
+                                            ("count", 6, "_mask", {"mask_token": 0}))],
     single("Discretization", "discretization", (5,), lambda k: k.layers.Discretization(
         bin_boundaries=[-0.5, 0.0, 0.5])),
+    *[single("Discretization", f"discretization_{mode}", (length,), lambda k, mode=mode: k.layers.Discretization(
+        bin_boundaries=[-0.5, 0.0, 0.5], output_mode=mode)) for mode, length in (
+            ("one_hot", 1), ("multi_hot", 5), ("count", 5))],
     # ConvLSTM: the steps written out over two convolutions
     single("ConvLSTM2D", "conv_lstm2d", (3, 6, 6, 2), lambda k: k.layers.ConvLSTM2D(4, 3)),
     single("ConvLSTM2D", "conv_lstm2d_same_sequences_relu", (3, 5, 5, 2), lambda k: k.layers.ConvLSTM2D(

@@ -111,16 +111,38 @@ def discretization(e: Emitter) -> Value:
     boundaries = e.config.get("bin_boundaries")
     if not isinstance(boundaries, list) or not all(isinstance(b, (int, float)) for b in boundaries):
         raise e.unsupported("Discretization without bin_boundaries in its config (adapted, not saved) is not built")
-    if e.config.get("output_mode", "int") != "int":
-        raise e.unsupported(f"Discretization with output_mode {e.config.get('output_mode')!r} is not built (int is)")
+    mode = e.config.choice("output_mode", ("int", "one_hot", "multi_hot", "count"), "int")
+    if e.config.bool("sparse", False):
+        raise e.unsupported("a sparse Discretization is not built")
     x = e.inputs[0]
     edges = constant_tensor(e, [float(b) for b in boundaries])
     int32 = e.keras_major >= 3 and e.keras_version >= DISCRETIZATION_INT32_FROM
     expr = f"torch.bucketize({e.arg(0, KERAS)}, {edges}, right=True{', out_int32=True' if int32 else ''})"
-    return Value(expr, KERAS, x.rank, integer=True)
+    if mode == "int":
+        return Value(expr, KERAS, x.rank, integer=True)
+    # encoded as CategoryEncoding encodes, in the layer's dtype (float32; Keras cannot count in float16)
+    squeeze = e.keras_major < 3 or e.keras_version >= ONE_HOT_SQUEEZES_FROM
+    return encoded_indices(e, expr, x.rank, len(boundaries) + 1, mode, compute_dtype(e.config), squeeze)
+
+
+def encoded_indices(e: Emitter, indices: str, rank: int | None, depth: int, mode: str, dtype: str,
+                    squeeze: bool) -> Value:
+    """Category indices (an expression of `rank`) encoded as Keras's output_mode one_hot, multi_hot or count
+    (runtime `encoded`); multi_hot and count of (batch, tokens) only."""
+    if mode not in ("one_hot", "multi_hot", "count"):
+        raise e.unsupported(f"output_mode {str(mode)[:20]!r} is not built (int, one_hot, multi_hot and count are)")
+    if mode != "one_hot" and rank != 2:
+        raise e.unsupported(f"{mode} of a rank-{rank} input is not built; of (batch, tokens) is")
+    torch_dtype = {"float32": "torch.float32", "float64": "torch.float64", "int64": "torch.int64",
+                   "int32": "torch.int32"}.get(dtype)
+    if torch_dtype is None:
+        raise e.unsupported(f"{mode} output in {str(dtype)[:20]} is not built")
+    return Value(f"{e.helper('encoded')}({indices}, {depth}, {literal(mode)}, {torch_dtype}, {literal(squeeze)})",
+                 KERAS, None if mode == "one_hot" else 2)
 
 
 register(Kind("keras.layers.CategoryEncoding", forward=category_encoding, description="no weights; num_tokens kept",
               tested="multi_hot, count, one_hot of (batch, 1) (Keras 3.3's too)"))
 register(Kind("keras.layers.Discretization", forward=discretization,
-              description="no weights; bin_boundaries written into the module", tested="given bin_boundaries"))
+              description="no weights; bin_boundaries written into the module",
+              tested="given bin_boundaries; output_mode one_hot (Keras 3.3's keeping an axis of 1), multi_hot, count"))

@@ -212,9 +212,9 @@ def time_distributed(function, x: torch.Tensor) -> torch.Tensor:
 
 
 def integer_lookup(x: torch.Tensor, vocabulary: list, start: int, oov_start: int, oov_count: int,
-                   mask_token) -> torch.Tensor:
-    """Keras's IntegerLookup ('int' mode): vocabulary ids -> start + position; others -> their
-    out-of-vocabulary index (oov_start + id mod oov_count); the mask token -> 0."""
+                   mask_token, masked: int = 0) -> torch.Tensor:
+    """Keras's IntegerLookup: vocabulary ids -> start + position; others -> their out-of-vocabulary index
+    (oov_start + id mod oov_count); the mask token -> `masked` (0 in 'int' mode; -1, no index, in the others)."""
     keys = torch.tensor(vocabulary, dtype=torch.int64, device=x.device)
     order = keys.argsort()
     ordered = keys[order]
@@ -222,8 +222,20 @@ def integer_lookup(x: torch.Tensor, vocabulary: list, start: int, oov_start: int
     position = torch.searchsorted(ordered, ids).clamp(max=len(vocabulary) - 1)
     result = torch.where(ordered[position] == ids, order[position] + start, torch.remainder(ids, oov_count) + oov_start)
     if mask_token is not None:
-        result = torch.where(ids == mask_token, torch.zeros_like(result), result)
+        result = torch.where(ids == mask_token, torch.full_like(result, masked), result)
     return result
+
+
+def encoded(indices: torch.Tensor, depth: int, mode: str, dtype: torch.dtype, squeeze: bool) -> torch.Tensor:
+    """Keras's encoding of category indices (a lookup's or a Discretization's output_mode): one_hot vectors of
+    `depth` (a trailing axis of 1 dropped first with `squeeze`), or over the last axis each index's presence
+    (multi_hot) or count; an index outside [0, depth) encodes as zeros."""
+    if mode == "one_hot" and squeeze and indices.ndim > 1 and indices.shape[-1] == 1:
+        indices = indices.squeeze(-1)
+    hot = indices.long().unsqueeze(-1) == torch.arange(depth, device=indices.device)
+    if mode == "one_hot":
+        return hot.to(dtype)
+    return (hot.any(dim=-2) if mode == "multi_hot" else hot.sum(dim=-2)).to(dtype)
 
 
 def squeezed_one_hot(x: torch.Tensor, depth: int) -> torch.Tensor:
