@@ -120,6 +120,24 @@ OPERATION_CASES: list[Case] = [
         x, ((0, 0), (2, 1), (1, 1), (0, 0)), mode="symmetric")),
     operation("Where", "op_where", SEQUENCE, lambda k, x: k.ops.where(x > 0, x, 0.1 * x)),
     operation("Clip", "op_clip", IMAGE, lambda k, x: k.ops.clip(x, -0.5, 0.5)),
+    operation("Amax", "op_amax", IMAGE, lambda k, x: k.ops.amax(x, axis=(1, -1), keepdims=True)),
+    operation("Amin", "op_amin_every_axis", IMAGE, lambda k, x: x - k.ops.amin(x)),
+    operation("Max", "op_max_initial", IMAGE, lambda k, x: k.ops.max(x, axis=1, initial=0.3)),
+    operation("Min", "op_min_initial_kept", SEQUENCE, lambda k, x: k.ops.min(x, axis=-1, initial=-0.2,
+                                                                              keepdims=True)),
+    # roll along axes (the batch's too) and of the flattened tensor
+    operation("Roll", "op_roll", IMAGE, lambda k, x: k.ops.roll(x, (1, -2), axis=(1, 3)) + k.ops.roll(x, 7)
+              + k.ops.roll(x, 1, axis=0)),
+    operation("Diff", "op_diff", IMAGE, lambda k, x: k.ops.diff(x, n=2, axis=1)),
+    operation("Diff", "op_diff_last", SEQUENCE, lambda k, x: k.ops.diff(x)),
+    operation("CountNonzero", "op_count_nonzero", IMAGE, lambda k, x: k.ops.cast(
+        k.ops.count_nonzero(k.ops.relu(x), axis=(1, 2)), "float32") + k.ops.cast(k.ops.count_nonzero(
+            k.ops.relu(x)), "float32")),
+    operation("Outer", "op_outer", (3,), lambda k, x: k.ops.outer(x, x * 2.0)),
+    operation("Cumprod", "op_cumprod", SEQUENCE, lambda k, x: k.ops.cumprod(x * 0.3 + 1.0, axis=1)),
+    operation("Cumprod", "op_cumprod_flattened", SEQUENCE, lambda k, x: k.ops.cumprod(x * 0.01 + 1.0)),
+    operation("Round", "op_round_decimals", SEQUENCE, lambda k, x: k.ops.round(x * 10.0, decimals=1)
+              + k.ops.round(x * 100.0, decimals=-1)),
     # bounds crossed: TensorFlow's clip gives x_min everywhere, torch.clamp x_max
     operation("Clip", "op_clip_crossed_bounds", IMAGE, lambda k, x: k.ops.clip(x, 0.5, -0.5)),
     operation("Matmul", "op_matmul", SEQUENCE, lambda k, x: k.ops.matmul(x, k.ops.transpose(x, (0, 2, 1)))),

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from . import operations as op
 from . import shaping
-from .forward import Emitter, Value, floats, literal, tensorflow_bias_add
+from .forward import KERAS, Emitter, Value, floats, literal, ran_on_torch, tensorflow_bias_add
 from .registry import Kind, register
 
 BINARY = {
@@ -98,14 +98,74 @@ def unary(template: str, as_floats: bool = False) -> Callable[[Emitter], Value]:
 
 def reduction(kind: str) -> Callable[[Emitter], Value]:
     def forward(e: Emitter) -> Value:
-        if kind == "max" or kind == "min":
-            if e.config.get("initial") is not None:
-                raise e.unsupported("max/min with an initial value is not built yet")
         operand = operands(e, 1)[0]
         if kind in ("mean", "var", "std"):  # of integers, in floats (torch computes these of floats only)
             operand = floats(operand, e)
-        return op.reduce(e, kind, operand, e.config.get("axis"), e.config.bool("keepdims", False))
+        reduced = op.reduce(e, kind, operand, e.config.get("axis"), e.config.bool("keepdims", False))
+        initial = e.config.get("initial") if kind in ("max", "min") else None
+        if initial is None:
+            return reduced
+        if not op.is_number(initial) or op.may_be_integers(operand):
+            raise e.unsupported("max/min with an initial value that is not a number, or of integers, is not built")
+        # the maximum (minimum) of the reduction and the initial value, as Keras computes it
+        bound = "min" if kind == "max" else "max"
+        return replace(reduced, expr=f"torch.clamp({reduced.expr}, {bound}={literal(float(initial))})")
     return forward
+
+
+def roll(e: Emitter) -> Value:
+    """numpy's roll along axes, or of the flattened tensor (axis=None, the batch too): torch.roll's rule."""
+    x, rank = op.keras_value(e, operands(e, 1)[0])
+    shift, axis = e.config.get("shift"), e.config.get("axis")
+    shifts = shift if isinstance(shift, list) else [shift]
+    if not all(isinstance(item, int) and not isinstance(item, bool) for item in shifts):
+        raise e.unsupported(f"roll by {str(shift)[:30]} is not built (by ints is)")
+    if axis is None:
+        return Value(f"torch.roll({x}, {literal(shift)})", KERAS, rank)
+    axes = op.axes_of(e, axis, allow_none=False) or ()
+    if len(shifts) != len(axes):  # (Keras itself fails on one shift for several axes)
+        raise e.unsupported("roll with as many shifts as axes only is built")
+    return Value(f"torch.roll({x}, {literal(list(shifts))}, {literal(list(axes))})", KERAS, rank)
+
+
+def diff(e: Emitter) -> Value:
+    """numpy's n-th difference along an axis (torch.diff's)."""
+    operand = operands(e, 1)[0]
+    x, rank = op.keras_value(e, operand)
+    n = e.config.int("n", 1, minimum=0)
+    if n == 0:
+        return operand
+    return Value(f"torch.diff({x}, n={n}, dim={e.config.int('axis', -1)})", KERAS, rank)
+
+
+def count_nonzero(e: Emitter) -> Value:
+    """The non-zero entries over `axis` (None: all), int32 as Keras counts them."""
+    operand = operands(e, 1)[0]
+    x, rank = op.keras_value(e, operand)
+    axes = op.axes_of(e, e.config.get("axis"))
+    result_rank = 0 if axes is None else (None if rank is None else rank - len(axes))
+    if ran_on_torch(e) and result_rank != 0 and result_rank != 1:
+        raise e.unsupported("count_nonzero leaving 2 axes or more, which Keras's torch backend transposes (.T), "
+                            "is not built")
+    dim = "" if axes is None else f", dim={literal(axes[0] if len(axes) == 1 else axes)}"
+    return Value(f"torch.count_nonzero({x}{dim}).to(torch.int32)", KERAS, result_rank, integer=True)
+
+
+def outer(e: Emitter) -> Value:
+    """numpy's outer product of the two flattened tensors (the batch's axis flattened too, as Keras does)."""
+    return op.elementwise(e, "torch.outer({0}.flatten(), {1}.flatten())", operands(e, 2))
+
+
+def cumprod(e: Emitter) -> Value:
+    """The running product along an axis, or of the flattened tensor (axis=None); of floats."""
+    operand = operands(e, 1)[0]
+    x, rank = op.keras_value(e, operand)
+    if e.config.get("dtype") is not None or op.may_be_integers(operand):
+        raise e.unsupported("cumprod with a dtype, or of integers, is not built yet")
+    axis = e.config.get("axis")
+    if axis is None:
+        return Value(f"torch.cumprod({x}.flatten(), dim=0)", KERAS, 1)
+    return Value(f"torch.cumprod({x}, dim={e.config.int('axis')})", KERAS, rank)
 
 
 def average(e: Emitter) -> Value:
@@ -115,9 +175,15 @@ def average(e: Emitter) -> Value:
 
 
 def round_(e: Emitter) -> Value:
-    if e.config.int("decimals", 0) != 0:
-        raise e.unsupported("rounding to decimals is not built yet")
-    return op.elementwise(e, "torch.round({0})", operands(e, 1))
+    """Half to even; to `decimals` as Keras rounds floats: times 10**decimals in their dtype, rounded, divided."""
+    decimals = e.config.int("decimals", 0)
+    if decimals == 0:
+        return op.elementwise(e, "torch.round({0})", operands(e, 1))
+    operand = operands(e, 1)[0]
+    if op.may_be_integers(operand):
+        raise e.unsupported("rounding integers to decimals is not built yet")
+    factor = literal(float(10.0 ** decimals))
+    return op.elementwise(e, f"(torch.round({{0}} * {factor}) / {factor})", [operand])
 
 
 def nan_to_num(e: Emitter) -> Value:
@@ -175,7 +241,8 @@ FORWARDS: dict[str, Callable[[Emitter], Any]] = {
     **{name: unary(template, as_floats=name in FLOATS_OF_INTEGERS) for name, template in UNARY.items()},
     **{name: reduction(kind) for name, kind in REDUCTIONS.items()},
     "Average": average, "Round": round_, "Pad": pad, "NanToNum": nan_to_num, "Cumsum": cumsum, "Tile": tile,
-    "Flip": flip,
+    "Flip": flip, "Amax": reduction("max"), "Amin": reduction("min"), "Roll": roll, "Diff": diff,
+    "CountNonzero": count_nonzero, "Outer": outer, "Cumprod": cumprod,
     "ZerosLike": filled_like("0"), "OnesLike": filled_like("1"), "FullLike": filled_like(None),
     # Keras 3's indices are int32 (every backend casts them)
     "Argmax": lambda e: op.arg_reduce(e, "argmax", operands(e, 1)[0], e.config.get("axis"),
