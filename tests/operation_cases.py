@@ -212,6 +212,12 @@ OPERATION_CASES: list[Case] = [
     tf_operation("TFOpLambda", "tf_split_where_cast", SEQUENCE, lambda tf, x: tf.cast(tf.where(
         tf.split(x, 2, axis=-1)[0] > 0, 1.0, 0.0), tf.float32) + tf.expand_dims(tf.reduce_sum(x, axis=-1), -1)),
     tf_operation("TFOpLambda", "tf_matmul", SEQUENCE, lambda tf, x: tf.matmul(x, x, transpose_b=True)),
+    # running products (exclusive, reversed), non-zero counts (int64 by default, kept, over every axis), rolls
+    tf_operation("TFOpLambda", "tf_roll_cumprod_count", SEQUENCE, lambda tf, x: tf.concat([
+        tf.roll(x, [1, -2], axis=[1, 2]) + tf.roll(x, 1, axis=0), tf.math.cumprod(x * 0.3 + 1.0, axis=1),
+        tf.math.cumprod(x * 0.3 + 1.0, axis=-1, exclusive=True, reverse=True),
+        tf.cast(tf.math.count_nonzero(tf.nn.relu(x), axis=-1, keepdims=True), "float32")
+        + tf.math.count_nonzero(tf.nn.relu(x), dtype=tf.float32)], axis=-1)),
     # bounds crossed (x_min everywhere in TensorFlow, of integers too), and a product over every axis, kept
     tf_operation("TFOpLambda", "tf_clip_crossed_and_product", SEQUENCE, lambda tf, x: tf.concat([
         tf.clip_by_value(x, 0.5, -0.5), tf.cast(tf.clip_by_value(tf.cast(x * 4.0, "int32"), 2, -2), "float32"),

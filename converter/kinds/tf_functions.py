@@ -47,17 +47,61 @@ def l2_normalize(e: Emitter, a: Mapping[str, Any]) -> Value:
 
 def cumsum(e: Emitter, a: Mapping[str, Any]) -> Value:
     """Sums along an axis; `reverse` from its end, `exclusive` of the element itself (0 first)."""
+    return _running(e, a, "sum")
+
+
+def cumprod(e: Emitter, a: Mapping[str, Any]) -> Value:
+    """Products along an axis, as cumsum's sums; of floats."""
+    if op.may_be_integers(a["x"]):
+        raise e.unsupported("cumprod of integers is not built yet")
+    return _running(e, a, "prod")
+
+
+def _running(e: Emitter, a: Mapping[str, Any], kind: str) -> Value:
+    """Running sums or products along an axis; `reverse` from its end, `exclusive` of the element itself (0, or 1,
+    first)."""
     x, rank = op.keras_value(e, a["x"])
     axis = one_axis(e, a.get("axis"), 0)
     if a.get("reverse"):
         x = f"torch.flip({x}, ({axis},))"
-    total = op.running_sum(e, a["x"], x, axis)
-    if a.get("exclusive"):  # shifted by one step, exactly (not the sum less the element)
-        total = (f"torch.cat([torch.zeros_like({x}.narrow({axis}, 0, 1)), {total}.narrow({axis}, 0, "
+    total = op.running_sum(e, a["x"], x, axis) if kind == "sum" else f"torch.cumprod({x}, dim={axis})"
+    if a.get("exclusive"):  # shifted by one step, exactly (not the total less the element)
+        first = "zeros_like" if kind == "sum" else "ones_like"
+        total = (f"torch.cat([torch.{first}({x}.narrow({axis}, 0, 1)), {total}.narrow({axis}, 0, "
                  f"{x}.shape[{axis}] - 1)], {axis})")
     if a.get("reverse"):
         total = f"torch.flip({total}, ({axis},))"
     return Value(total, KERAS, rank)
+
+
+def count_nonzero(e: Emitter, a: Mapping[str, Any]) -> Value:
+    """The non-zero entries over `axis` (None: all), kept or not, in `dtype` (TensorFlow's default: int64)."""
+    x, rank = op.keras_value(e, a["input"])
+    axes = op.axes_of(e, a.get("axis"))
+    dtype = op.torch_dtype(e, a.get("dtype") or "int64", "count_nonzero")
+    integer = dtype not in ("torch.float16", "torch.bfloat16", "torch.float32", "torch.float64")
+    keep = bool(a.get("keepdims"))
+    if axes is None:
+        if keep and rank is None:
+            raise e.unsupported("count_nonzero over every axis of a tensor of unknown rank")
+        counted = f"({x} != 0).sum()" + (f".reshape({literal((1,) * (rank or 0))})" if keep else "")
+        return Value(f"{counted}.to({dtype})", KERAS, rank if keep else 0, integer=integer)
+    dims = axes[0] if len(axes) == 1 else axes
+    result_rank = None if rank is None else (rank if keep else rank - len(axes))
+    return Value(f"({x} != 0).sum(dim={literal(dims)}, keepdim={literal(keep)}).to({dtype})", KERAS, result_rank,
+                 integer=integer)
+
+
+def roll(e: Emitter, a: Mapping[str, Any]) -> Value:
+    """tf.roll: each axis rolled by its shift (an int for one axis, or lists as long)."""
+    x, rank = op.keras_value(e, a["input"])
+    shift, axis = a.get("shift"), a.get("axis")
+    shifts = shift if isinstance(shift, list) else [shift]
+    axes = axis if isinstance(axis, list) else [axis]
+    if (len(shifts) != len(axes)
+            or not all(isinstance(item, int) and not isinstance(item, bool) for item in [*shifts, *axes])):
+        raise e.unsupported(f"roll by {str(shift)[:20]} along {str(axis)[:20]} is not built (ints, one per axis, are)")
+    return Value(f"torch.roll({x}, {literal(shifts)}, {literal(axes)})", KERAS, rank)
 
 
 def resize_size(e: Emitter, a: Mapping[str, Any]) -> list[int]:

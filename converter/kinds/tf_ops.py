@@ -122,6 +122,9 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], Implementation]] = {
     "stop_gradient": _unary("{0}", "input"),  # inference: the identity
     "math.l2_normalize": (("x", "axis", "epsilon", "dim"), fn.l2_normalize),
     "math.cumsum": (("x", "axis", "exclusive", "reverse"), fn.cumsum),
+    "math.cumprod": (("x", "axis", "exclusive", "reverse"), fn.cumprod),
+    "math.count_nonzero": (("input", "axis", "keepdims", "dtype"), fn.count_nonzero),
+    "roll": (("input", "shift", "axis"), fn.roll),
     "tile": (("input", "multiples"), lambda e, a: shaping.tile(e, a["input"], a.get("multiples"), minimum=0)),
     **{name: (("tensor", "paddings", "mode", "constant_values"), fn.pad) for name in ("pad", "compat.v1.pad")},
     "image.resize": (("images", "size", "method", "preserve_aspect_ratio", "antialias"), fn.resize),
