@@ -99,6 +99,9 @@ OPERATION_CASES: list[Case] = [
     operation("Reshape", "op_reshape", SEQUENCE, lambda k, x: k.ops.reshape(x, (-1, 20))),
     operation("Transpose", "op_transpose_image", IMAGE, lambda k, x: k.ops.transpose(x, (0, 3, 1, 2))),
     operation("ExpandDims", "op_expand_dims", SEQUENCE, lambda k, x: k.ops.expand_dims(x, 1)),
+    # several axes, each one of the result's (negative ones too), inserted in ascending order
+    operation("ExpandDims", "op_expand_dims_axes", SEQUENCE, lambda k, x: k.ops.expand_dims(x, (1, -1))
+              + k.ops.expand_dims(x, (-3, 3))),
     operation("Squeeze", "op_squeeze", SEQUENCE, lambda k, x: k.ops.squeeze(k.ops.expand_dims(x, -1), -1)),
     # every axis of 1 squeezed: a rank known only at run time, returned in the input layout asked for
     operation("Squeeze", "op_squeeze_every_axis", (1, 4, 5, 3), lambda k, x: k.ops.squeeze(x)),
@@ -199,6 +202,7 @@ OPERATION_CASES: list[Case] = [
         x, order=1), "nn"),
     operation("Repeat", "op_repeat", SEQUENCE, lambda k, x: k.ops.repeat(x, 2, axis=1)),
     operation("Moveaxis", "op_moveaxis", IMAGE, lambda k, x: k.ops.moveaxis(x, -1, 1)),
+    operation("Moveaxis", "op_moveaxis_axes", IMAGE, lambda k, x: k.ops.moveaxis(x, (1, -1), (3, 1))),
     operation("Swapaxes", "op_swapaxes", IMAGE, lambda k, x: k.ops.swapaxes(x, 1, 3)),
     operation("Triu", "op_triu", SEQUENCE, lambda k, x: k.ops.triu(x, k=1)),
     operation("Tril", "op_tril", IMAGE, lambda k, x: k.ops.tril(x, -1)),

@@ -125,9 +125,14 @@ def _axes_operation(template: str, **keys: int) -> Callable[[Emitter], Value]:
 
 
 def _axis_move(e: Emitter, template: str, first: str, second: str) -> Value:
-    """moveaxis or swapaxes of one axis; to where it is, Keras returns the tensor itself (on TensorFlow), which
-    keeps its Keras mask."""
+    """moveaxis or swapaxes of one axis (moveaxis of several: as many sources as destinations); to where it is,
+    Keras returns the tensor itself (on TensorFlow), which keeps its Keras mask."""
     x, rank = op.keras_value(e, operands(e, 1)[0])
+    if template.startswith("torch.movedim") and isinstance(e.config.get(first), list):
+        sources, targets = op.axes_of(e, e.config.get(first)), op.axes_of(e, e.config.get(second))
+        if sources is None or targets is None or len(sources) != len(targets):
+            raise e.unsupported("moveaxis of several axes to as many places only is built")
+        return Value(template.format(x, literal(list(sources)), literal(list(targets))), KERAS, rank)
     a, b = _int(e, first, 0), _int(e, second, 0)
     if rank is not None and a % rank == b % rank:
         e.returns_input = True

@@ -48,9 +48,15 @@ def expand_dims(e: Emitter, operand: Any, axis: Any) -> Value:
     x, rank = keras_value(e, operand)
     axes = axes_of(e, axis, allow_none=False)
     assert axes is not None
-    if len(axes) != 1:
-        raise e.unsupported("expanding several axes at once is not built yet")
-    return Value(f"{x}.unsqueeze({axes[0]})", KERAS, None if rank is None else rank + 1)
+    if len(axes) == 1:
+        return Value(f"{x}.unsqueeze({axes[0]})", KERAS, None if rank is None else rank + 1)
+    if rank is None:
+        raise e.unsupported("expanding several axes of a tensor of unknown rank is not built")
+    out = rank + len(axes)  # numpy's: each axis one of the result's, inserted in ascending order
+    placed = sorted(axis % out for axis in axes if -out <= axis < out)
+    if len(set(placed)) != len(axes):
+        raise e.unsupported(f"expanding axes {list(axes)} (repeated, or beyond a rank-{out} result)")
+    return Value(x + "".join(f".unsqueeze({axis})" for axis in placed), KERAS, out)
 
 
 def squeeze(e: Emitter, operand: Any, axis: Any) -> Value:
