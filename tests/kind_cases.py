@@ -397,6 +397,13 @@ CASES: list[Case] = [
     single("ConvLSTM2D", "conv_lstm2d_same_sequences_relu", (3, 5, 5, 2), lambda k: k.layers.ConvLSTM2D(
         4, (3, 2), padding="same", return_sequences=True, activation="relu")),
     single("ConvLSTM1D", "conv_lstm1d_backwards", (4, 7, 2), lambda k: k.layers.ConvLSTM1D(3, 3, go_backwards=True)),
+    # a strided 'same' input convolution: each step padded as TensorFlow pads it (the odd pixel at the end)
+    single("ConvLSTM2D", "conv_lstm2d_strided_same", (3, 8, 7, 2), lambda k: k.layers.ConvLSTM2D(
+        2, (3, 2), strides=(2, 3), padding="same", return_sequences=True)),
+    single("ConvLSTM1D", "conv_lstm1d_strided_same", (3, 9, 2), lambda k: k.layers.ConvLSTM1D(
+        2, 4, strides=2, padding="same", go_backwards=True)),
+    single("ConvLSTM3D", "conv_lstm3d_strided_same", (2, 5, 5, 5, 1), lambda k: k.layers.ConvLSTM3D(
+        2, 2, strides=2, padding="same")),
     # softmax gates: over the channels, which the steps written out hold first (found by mutating saved configs)
     single("ConvLSTM2D", "conv_lstm2d_softmax_gates", (3, 5, 5, 2), lambda k: k.layers.ConvLSTM2D(
         3, 2, padding="same", activation="softmax", recurrent_activation="softmax", return_sequences=True)),

@@ -13,7 +13,7 @@ from ..config import Config, activation_name
 from ..conversion import LayerConversion, TorchModule
 from ..graph import Layer
 from ..layouts import Layout
-from .conv_options import check_kernel_size, conv_options
+from .conv_options import check_kernel_size, conv_options, padded
 from .forward import CHANNELS_FIRST, KERAS, Emitter, Value, activation, literal, require_weights
 from .recurrent import refuse_unbuilt_state
 from .registry import Kind, register
@@ -67,9 +67,8 @@ def _register(spatial: int) -> None:
         result = require_weights(e)
         refuse_unbuilt_state(e, e.config)
         options = result.options
-        if options.get("tf_same") or e.config.bool("return_state", False) or e.named("initial_state") is not None \
-                or len(e.inputs) != 1:
-            raise e.unsupported("padding='same' with strides, return_state or initial_state is not built yet")
+        if e.config.bool("return_state", False) or e.named("initial_state") is not None or len(e.inputs) != 1:
+            raise e.unsupported("return_state or initial_state is not built yet")
         if e.mask() is not None:
             raise e.unsupported("a masked input is not built yet")
         e.module(result.module)
@@ -78,16 +77,18 @@ def _register(spatial: int) -> None:
         functions = [f"lambda t: {activation(e, e.config.get(name, default), Value('t', CHANNELS_FIRST, spatial + 2))}"
                      for name, default in (("activation", "tanh"), ("recurrent_activation", "sigmoid"))]
         x = e.arg(0, KERAS)
+        pad = f", lambda s: {padded(e, 's')}" if options.get("tf_same") else ""  # a strided 'same' input convolution
         expr = (f"{e.helper('keras_conv_lstm')}({x}, {e.attribute}['input'], {e.attribute}['recurrent'], "
                 f"{functions[0]}, {functions[1]}, {literal(options['return_sequences'])}, "
-                f"{literal(options['go_backwards'])})")
+                f"{literal(options['go_backwards'])}{pad})")
         return Value(expr, KERAS, spatial + 3 if options["return_sequences"] else spatial + 2)
 
     register(Kind(f"keras.layers.ConvLSTM{spatial}D", module=f"nn.Conv{spatial}d x2 (input, recurrent)",
                   variables=variables, convert=convert, forward=forward, unsupported=unsupported,
                   description="kernel, recurrent_kernel (k..., in, 4*filters) -> input.weight, recurrent.weight "
                               "(4*filters, in, k...), gates i,f,c,o kept; bias -> input.bias; steps written out",
-                  tested="padding valid/same, return_sequences, go_backwards, activation relu, softmax gates"))
+                  tested="padding valid/same, strided 'same', return_sequences, go_backwards, activation relu, "
+                         "softmax gates"))
 
 
 for _spatial in (1, 2, 3):

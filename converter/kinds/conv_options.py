@@ -137,7 +137,8 @@ def padded(e: Emitter, x: str) -> str:
     """The channels-first input `x` padded as Keras pads it, when torch's own padding argument cannot."""
     result = require_weights(e)
     options = result.options
-    module = result.module.part("depthwise") if result.module.parts else result.module
+    parts = dict(result.module.parts)
+    module = parts.get("depthwise") or parts.get("input") or result.module  # a separable's, a ConvLSTM's
     arguments = module.arguments
     if options.get("tf_same"):
         kernel, stride, dilation = arguments["kernel_size"], arguments["stride"], arguments["dilation"]

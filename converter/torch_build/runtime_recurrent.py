@@ -72,15 +72,16 @@ def keras_rnn(x: torch.Tensor, kind: str, weight_ih: torch.Tensor, weight_hh: to
 
 
 def keras_conv_lstm(x: torch.Tensor, input_conv: nn.Module, recurrent_conv: nn.Module, activation,
-                    recurrent_activation, return_sequences: bool, go_backwards: bool) -> torch.Tensor:
-    """Keras's ConvLSTM over channels-last steps (batch, time, *spatial, channels), gates i, f, c, o."""
+                    recurrent_activation, return_sequences: bool, go_backwards: bool, pad=None) -> torch.Tensor:
+    """Keras's ConvLSTM over channels-last steps (batch, time, *spatial, channels), gates i, f, c, o; `pad`: how
+    each step is padded before the input convolution (a strided 'same' one: as Keras pads it)."""
     steps = x.movedim(-1, 2)
     if go_backwards:
         steps = steps.flip(1)
     h = c = None
     outputs = []
     for t in range(steps.shape[1]):
-        gates = input_conv(steps[:, t])
+        gates = input_conv(steps[:, t] if pad is None else pad(steps[:, t]))
         if h is None:
             h = torch.zeros_like(gates[:, : gates.shape[1] // 4])
             c = torch.zeros_like(h)
