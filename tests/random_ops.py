@@ -1,6 +1,6 @@
 """Random tensor operations for the graph fuzzer (tests/random_graphs.py): keras.ops in Keras 3, TensorFlow
 functions in tf.keras (saved as TFOpLambda), with random axes (negative ones too), keepdims, modes and
-arguments, over the operations users write between layers: reshapes and axis moves, cumulative and
+arguments, over the operations users write between layers: reshapes, axis moves and rolls, cumulative and
 statistical reductions, padding, tiling, sorting, gathering, splitting and stacking, matmul and einsum,
 clipping and powers, continuous elementwise functions and glu, argmax cast back to float, one-hot, resizing,
 casts (to the dtype a tensor has: the tensor itself, which keeps its Keras mask)."""
@@ -15,7 +15,8 @@ from random_choices import Chooser, shape
 KERAS3_OPS = ["reshape", "swapaxes", "moveaxis", "cumsum", "clip", "power", "logsumexp", "std", "mean_axes", "tile",
               "repeat", "pad", "sort", "norm", "where", "matmul", "einsum", "split", "stack", "take", "top_k", "tril",
               "argmax", "one_hot", "log_softmax", "normalize", "rsqrt", "erf", "resize", "var", "prod", "max_axes",
-              "cast", "convert_to_tensor", "elementwise", "elementwise", "glu", "every_axis"]
+              "cast", "convert_to_tensor", "elementwise", "elementwise", "glu", "every_axis", "roll", "diff",
+              "cumprod", "amax"]
 #: continuous elementwise functions (no jump a rounding difference could cross), each on inputs in its domain:
 #: bounded ones on tanh(x) * 0.9, fast-growing ones on tanh(x) * 2; those a Keras lacks are not drawn
 ELEMENTWISE = {"arctan": "x", "arcsinh": "x", "cbrt": "x", "celu": "x", "hard_tanh": "x", "squareplus": "x",
@@ -26,7 +27,7 @@ ELEMENTWISE = {"arctan": "x", "arcsinh": "x", "cbrt": "x", "celu": "x", "hard_ta
 TF_OPS = ["reshape", "transpose", "cumsum", "clip", "power", "logsumexp", "std", "mean_axes", "tile", "pad", "sort",
           "norm", "where", "matmul", "split", "stack", "gather", "top_k", "argmax", "one_hot", "log_softmax",
           "l2_normalize", "rsqrt", "erf", "resize", "squared_difference", "divide_no_nan", "variance", "prod",
-          "max_axes", "cast", "every_axis"]
+          "max_axes", "cast", "every_axis", "roll", "cumprod"]
 
 
 def random_op(c: Chooser, keras3: bool, ops: Any, x: Any, steps: list[str]) -> Any:
@@ -66,6 +67,14 @@ def _keras3(c: Chooser, ops: Any, name: str, x: Any, dims: tuple[int, ...], a: i
         return ops.cumsum(x, axis=a)
     if name == "clip":  # bounds crossed too: x_min everywhere on TensorFlow, x_max on torch
         return ops.clip(x, 0.5, -0.5) if c.chance(0.2) else ops.clip(x, -0.5, 0.7)
+    if name == "roll":
+        return ops.roll(x, c.integer(-2, 2), axis=a)
+    if name == "diff" and size >= 2:
+        return ops.diff(x, axis=a)
+    if name == "cumprod":
+        return ops.cumprod(ops.tanh(x) * 0.1 + 1.0, axis=a)
+    if name == "amax":
+        return ops.amax(x, axis=a, keepdims=keepdims)
     if name == "every_axis":  # over every axis, the batch's too, kept
         function = c.choice(["sum", "max", "min", "prod", "mean"])
         if function == "prod":
@@ -152,6 +161,10 @@ def _tensorflow(c: Chooser, tf: Any, name: str, x: Any, dims: tuple[int, ...], a
         return tf.cast(x, "float32") if c.chance(0.5) else tf.cast(tf.cast(x, "float16"), "float32")
     if name == "clip":
         return tf.clip_by_value(x, 0.5, -0.5) if c.chance(0.2) else tf.clip_by_value(x, -0.5, 0.7)
+    if name == "roll":
+        return tf.roll(x, c.integer(-2, 2), axis=a)
+    if name == "cumprod":
+        return tf.math.cumprod(tf.math.tanh(x) * 0.1 + 1.0, axis=a, exclusive=c.chance(0.3), reverse=c.chance(0.3))
     if name == "every_axis":  # over every axis, the batch's too, kept
         function = c.choice(["sum", "max", "min", "prod", "mean"])
         if function == "prod":
