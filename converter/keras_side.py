@@ -17,7 +17,7 @@ import numpy as np
 from .code_check import code_carrying
 from .errors import ConverterError, MissingDependencyError, ReadError, UnsafeFileError
 from .graph import ModelGraph
-from .readers import load_architecture, tf_checkpoint
+from .readers import load_architecture, model_folder, tf_checkpoint
 from .user_code import user_module
 
 
@@ -38,6 +38,8 @@ def check_loadable(source: Any, graph: ModelGraph, architecture: Any) -> Any:
         return None  # a live model: already loaded by its owner
     path = os.fspath(source)
     own = graph.own_config
+    if own is None and architecture is None and os.path.isdir(path):
+        architecture = model_folder(path, None)[1]  # a Keras model folder: the config.json beside its weights
     if own is None:  # a weights-only file: Keras builds the architecture given and loads the weights itself
         if architecture is None or graph.format not in WEIGHTS_ONLY_FORMATS:
             raise ReadError(f"{path}: verify needs the model's architecture: this file holds weights only; pass "
@@ -124,6 +126,8 @@ def load_keras_model(source: Any, graph: ModelGraph, checked: Any = None) -> Any
     # resource's initializer, which may write files). Keras builds the model from its checked config and restores
     # the variables checkpoint beside saved_model.pb, data only, as for a checkpoint.
     path = tf_checkpoint.variables_prefix(graph.source) if graph.format == "tf-saved-model" else os.fspath(source)
+    if os.path.isdir(path) and graph.format != "tf-saved-model":  # a Keras model folder: the weights file read
+        path = graph.source
 
     meant = as_meant(checked)
 

@@ -63,3 +63,16 @@ def test_a_keras_model_folder_is_a_source(tmp_path):
     inputs = torch.randn(2, *shape)
     with torch.no_grad():
         torch.testing.assert_close(module(inputs), expected(inputs), rtol=0, atol=0)
+
+
+def test_a_keras_model_folder_is_verified(tmp_path):
+    """verify of a Keras model folder (keras.saving.save_model(..., zipped=False), a KerasHub-style preset) has
+    Keras build its config.json and load its model.weights.h5; it asked for --architecture before, though
+    convert and to_torch read the folder whole."""
+    import keras
+
+    model = keras.saving.load_model(fixture("keras3/nested.keras"), compile=False)
+    folder = tmp_path / "unzipped"
+    keras.saving.save_model(model, str(folder), zipped=False)
+    report = converter.verify(str(folder), per_layer=True)
+    assert report.ok and report.layers
