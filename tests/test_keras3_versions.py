@@ -327,3 +327,21 @@ def test_an_output_padding_keras_3_13_clamps_on_torch_is_built_clamped(tmp_path)
         np.testing.assert_allclose(got.numpy(), want, atol=1e-5, rtol=1e-5)
     for got, want in zip(run_exported(path, inputs, tmp_path, "torch"), expected, strict=True):
         np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
+
+
+def test_a_model_folder_of_an_earlier_keras_3_computes_as_that_keras_did(tmp_path):
+    """A model folder (config.json, metadata.json, model.weights.h5: a .keras archive unzipped, as
+    save_model(zipped=False) writes it) says which Keras wrote it in metadata.json: Keras 3.3's one_hot
+    CategoryEncoding keeps the axis of 1 (fixtures/keras3.3/one_hot.keras). It was read as of an unknown Keras,
+    built as the newest computes."""
+    import zipfile
+
+    with zipfile.ZipFile(fixture("keras3.3/one_hot.keras")) as archive:
+        archive.extractall(tmp_path)
+    assert converter.inspect(str(tmp_path)).to_dict()["keras_version"] == "3.3.3"
+    io = np.load(fixture("keras3.3/io.npz"))
+    inputs = [io[f"one_hot_in{i}"] for i in range(2)]
+    with torch.no_grad():
+        outputs = converter.to_torch(str(tmp_path), input_layout="keras")(*map(torch.from_numpy, inputs))
+    for index, got in enumerate(outputs):
+        np.testing.assert_allclose(got.numpy(), io[f"one_hot_out{index}"], atol=1e-6)

@@ -14,7 +14,7 @@ from .. import hugging_face
 from . import hub_sharded, live, tf_checkpoint
 from .foreign import file_kind, zip_kind
 from .keras_config import numpy_values_read
-from .limits import parse_json, read_json_file, refuse_lfs_pointer
+from .limits import parse_json, read_json_file, refuse_lfs_pointer, version_text
 
 # The HDF5 readers (and h5py, 40 ms to import) are imported when a file needs them: a checkpoint
 # or a SavedModel is read without them.
@@ -102,9 +102,11 @@ def read_source(source: Any, architecture: Any = None, variables: str = "raw") -
     except (OSError, ValueError) as error:  # a file of the checkpoint unreadable, or numpy refusing a mapping
         raise ReadError(f"{path}: cannot read the checkpoint ({type(error).__name__}: {error})") from None
     hub = hub_checkpoint(path) if architecture is None else None
+    folder_version = None
     if hub is not None:
         path = hub[0]
     elif os.path.isdir(path):
+        folder_version = folder_keras_version(path)
         path, architecture = model_folder(path, architecture)
     try:
         if hub is not None and hub_sharded.is_index(path):
@@ -121,6 +123,8 @@ def read_source(source: Any, architecture: Any = None, variables: str = "raw") -
             raise
         raise ReadError(f"{path}: damaged or malformed HDF5 data ({type(error).__name__}: "
                         f"{str(error).splitlines()[0][:200] if str(error) else 'no detail'})") from None
+    if folder_version is not None and graph.keras_version.startswith("unknown"):
+        graph.keras_version = folder_version  # a few layers compute by version: the folder's own says which
     return _with_files(graph, path, architecture)
 
 
@@ -152,6 +156,17 @@ def model_folder(folder: str, architecture: Any) -> tuple[str, Any]:
     if architecture is None and os.path.isfile(config):
         architecture = config
     return os.path.join(folder, weights[0]), architecture
+
+
+def folder_keras_version(folder: str) -> str | None:
+    """The Keras version a model folder's `metadata.json` records (save_model(..., zipped=False) and Keras presets
+    write one beside config.json), or None."""
+    metadata_path = os.path.join(folder, "metadata.json")
+    if not os.path.isfile(metadata_path):
+        return None
+    metadata = read_json_file(metadata_path)
+    version = metadata.get("keras_version") if isinstance(metadata, dict) else None
+    return None if version is None else version_text(version)
 
 
 def hub_checkpoint(path: str) -> tuple[str, dict[str, Any]] | None:
