@@ -38,7 +38,7 @@ def check_loadable(source: Any, graph: ModelGraph, architecture: Any) -> Any:
         return None  # a live model: already loaded by its owner
     path = os.fspath(source)
     own = graph.own_config
-    if own is None and architecture is None and os.path.isdir(path):
+    if own is None and architecture is None and os.path.isdir(path) and graph.format.startswith("keras-weights"):
         architecture = model_folder(path, None)[1]  # a Keras model folder: the config.json beside its weights
     if own is None:  # a weights-only file: Keras builds the architecture given and loads the weights itself
         if architecture is None or graph.format not in WEIGHTS_ONLY_FORMATS:
