@@ -345,3 +345,21 @@ def test_a_model_folder_of_an_earlier_keras_3_computes_as_that_keras_did(tmp_pat
         outputs = converter.to_torch(str(tmp_path), input_layout="keras")(*map(torch.from_numpy, inputs))
     for index, got in enumerate(outputs):
         np.testing.assert_allclose(got.numpy(), io[f"one_hot_out{index}"], atol=1e-6)
+
+
+def test_weights_of_an_earlier_keras_3_take_the_version_of_their_architecture(tmp_path):
+    """A .weights.h5 records no Keras version; the architecture given with it does (a .keras archive's
+    metadata.json): the module computes as that Keras did (Keras 3.3's one_hot CategoryEncoding keeps the axis
+    of 1), where it was built as the newest Keras computes."""
+    import zipfile
+
+    with zipfile.ZipFile(fixture("keras3.3/one_hot.keras")) as archive:
+        (tmp_path / "w.weights.h5").write_bytes(archive.read("model.weights.h5"))
+    io = np.load(fixture("keras3.3/io.npz"))
+    inputs = [io[f"one_hot_in{i}"] for i in range(2)]
+    module = converter.to_torch(str(tmp_path / "w.weights.h5"), architecture=fixture("keras3.3/one_hot.keras"),
+                                input_layout="keras")
+    with torch.no_grad():
+        outputs = module(*map(torch.from_numpy, inputs))
+    for index, got in enumerate(outputs):
+        np.testing.assert_allclose(got.numpy(), io[f"one_hot_out{index}"], atol=1e-6)

@@ -108,6 +108,8 @@ def read_source(source: Any, architecture: Any = None, variables: str = "raw") -
     elif os.path.isdir(path):
         folder_version = folder_keras_version(path)
         path, architecture = model_folder(path, architecture)
+    if folder_version is None and isinstance(architecture, (str, os.PathLike)):
+        folder_version = architecture_keras_version(os.fspath(architecture))
     try:
         if hub is not None and hub_sharded.is_index(path):
             graph = hub_sharded.read(path)
@@ -124,7 +126,8 @@ def read_source(source: Any, architecture: Any = None, variables: str = "raw") -
         raise ReadError(f"{path}: damaged or malformed HDF5 data ({type(error).__name__}: "
                         f"{str(error).splitlines()[0][:200] if str(error) else 'no detail'})") from None
     if folder_version is not None and graph.keras_version.startswith("unknown"):
-        graph.keras_version = folder_version  # a few layers compute by version: the folder's own says which
+        # a few layers compute by version: what the folder's metadata.json, or the architecture's, says
+        graph.keras_version = folder_version
     return _with_files(graph, path, architecture)
 
 
@@ -165,6 +168,37 @@ def folder_keras_version(folder: str) -> str | None:
     if not os.path.isfile(metadata_path):
         return None
     metadata = read_json_file(metadata_path)
+    version = metadata.get("keras_version") if isinstance(metadata, dict) else None
+    return None if version is None else version_text(version)
+
+
+def architecture_keras_version(path: str) -> str | None:
+    """The Keras version an architecture file records (a .keras archive's metadata.json, a full-model .h5's
+    keras_version, a model.to_json() file's), or None: the version a weights-only file beside it is built as."""
+    try:
+        if zipfile.is_zipfile(path):
+            from .zip_member import open_archive, read_json_member
+
+            with open_archive(path) as archive:
+                metadata = (read_json_member(archive, path, "metadata.json")
+                            if "metadata.json" in archive.namelist() else None)
+        elif os.path.isfile(path) and not path.endswith(".json"):
+            import h5py
+
+            from .hdf5_checks import open_hdf5
+            from .hdf5_tensors import attr_text, attribute
+
+            if not h5py.is_hdf5(path):
+                return None
+            with open_hdf5(path, path) as h5:
+                version = attribute(h5, "keras_version", path)
+            return None if version is None else version_text(attr_text(version))
+        elif os.path.isfile(path):
+            metadata = read_json_file(path)
+        else:
+            return None
+    except zipfile.BadZipFile:
+        return None
     version = metadata.get("keras_version") if isinstance(metadata, dict) else None
     return None if version is None else version_text(version)
 
