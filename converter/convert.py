@@ -6,7 +6,7 @@ from typing import Any
 from . import hugging_face
 from .conversion import Conversion, TargetTensor
 from .errors import ArgumentError, LayoutError, UnsupportedLayerError
-from .graph import RAW_VARIABLES, Layer, ModelGraph, built_version
+from .graph import RAW_VARIABLES, UNRECORDED_VERSION, Layer, ModelGraph, built_version
 from .kinds import KERAS1_HINT, keras1_weight_name, lookup, tag_graph
 from .kinds.feature_maps import unseen_flatten_warning
 from .kinds.outside_state import holds_idf_weights, outside_state_warnings
@@ -92,7 +92,7 @@ def convert_graph(graph: ModelGraph, layout: str = "torch", skip_unsupported: bo
             if own:  # a live model's classes are known: these are variables a class made itself
                 hint += (f"; {', '.join(own[:3])}{' ...' if len(own) > 3 else ''}: variables a class creates itself "
                          "(add_weight), which only its own code gives a meaning")
-            keras1 = graph.keras_version.startswith("unknown") and any(  # Keras 2.0 began recording its version
+            keras1 = graph.keras_version == UNRECORDED_VERSION and any(  # Keras 2.0 began recording its version
                 keras1_weight_name(layer, tensor.role) for layer in graph.walk() if not layer.has_config
                 and labels.get(layer.key) for tensor in layer.tensors)
             hint = KERAS1_HINT if keras1 else hint

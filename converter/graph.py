@@ -35,6 +35,11 @@ def minor_version(version: str) -> tuple[int, int] | None:
     return (int(match.group(1)), int(match.group(2) or 0)) if match else None
 
 
+#: the version of a legacy .h5 that records none: Keras 2.0 on record theirs, so Keras 1 or another writer of Keras 2's
+#: layout; built as Keras 2 computes (hard_sigmoid is 0.2x + 0.5 there)
+UNRECORDED_VERSION = "2.x (not stored: before Keras 2.0, or another writer)"
+
+
 def built_version(version: str) -> tuple[int, int]:
     """The Keras version a model is built as computing: minor_version's, or today's (3, 99) where the file does not
     say (a .weights.h5)."""

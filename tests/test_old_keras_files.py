@@ -287,3 +287,24 @@ def test_a_nested_sequential_of_keras_2_3_numbers_its_calls_from_1(tmp_path):
     for got, expected in zip(outputs, model(x), strict=True):
         np.testing.assert_allclose(got.numpy(), expected.numpy(), atol=1e-5)
     assert converter.verify(str(tmp_path / "model.h5"), samples=3).ok
+
+
+def test_a_file_without_a_keras_version_computes_as_keras_2(tmp_path):
+    """Keras 2.0 on record their version in the file; one without it (Keras 1, another writer of this layout) was
+    built as the newest Keras 3 computes: an LSTM's hard_sigmoid as relu6(x + 3) / 6 where Keras 2's is
+    clip(0.2x + 0.5, 0, 1), 0.019 off. It is built as Keras 2 computes now."""
+    import tf_keras as k
+
+    x = k.Input((5, 3))
+    model = k.Model(x, k.layers.LSTM(4, recurrent_activation="hard_sigmoid")(x))
+    randomize(model)
+    path = tmp_path / "unversioned.h5"
+    model.save(path)
+    with h5py.File(path, "a") as h5:
+        for group in (h5, h5["model_weights"]):
+            del group.attrs["keras_version"]
+    inputs = np.random.default_rng(0).normal(size=(2, 5, 3)).astype("float32")
+    with pytest.warns(converter.ConversionWarning, match="hard_sigmoid"):
+        module = converter.to_torch(str(path), input_layout="keras")
+    with torch.no_grad():
+        np.testing.assert_allclose(module(torch.from_numpy(inputs)).numpy(), model(inputs).numpy(), atol=1e-5)

@@ -15,7 +15,7 @@ import h5py
 
 from ..config import Config
 from ..errors import LayoutError, ReadError
-from ..graph import Layer, ModelGraph, Tensor, minor_version
+from ..graph import UNRECORDED_VERSION, Layer, ModelGraph, Tensor, minor_version
 from . import variable_tree
 from .hdf5_checks import file_store
 from .hdf5_tree import Store
@@ -47,7 +47,7 @@ def read_legacy(path: str, h5: h5py.File, architecture: Any = None, as_tree: boo
         graph.format = "legacy-h5" if full_model else "legacy-h5-weights"
         version = attribute(h5, "keras_version", path)
         version = attribute(weights_root, "keras_version", path) if version is None else version
-        graph.keras_version = version_text(attr_text(version)) if version is not None else "unknown (before Keras 2.0?)"
+        graph.keras_version = version_text(attr_text(version)) if version is not None else UNRECORDED_VERSION
         if graph.keras_version.startswith("1."):
             # Keras 1 named weights `dense_1_W` and configs `nb_filter`, `border_mode`, `subsample`; its LSTM kept
             # 12 tensors in gate order i, c, f, o; Keras 2 converted them as it loaded (saving.py)
