@@ -294,3 +294,26 @@ def test_a_keras3_export_whose_names_repeat_is_refused_with_an_architecture(tmp_
     with pytest.raises(converter.ReadError, match=r"cannot be told apart by the names it records \(2 name\(s\) "
                                                   r"stand for two variables \(dense/bias, dense/kernel\)\)"):
         converter.state_dict(folder, architecture=keras_file)
+
+
+def test_a_keras3_export_computes_as_the_keras_of_its_architecture(tmp_path):
+    """A Keras 3 model.export() SavedModel records no Keras version: it was built as tf.keras computes ("2.x", what
+    a tf.keras SavedModel is), a hard_sigmoid Dense 0.08 off. Its architecture's version (the .keras archive's
+    metadata.json) is taken, and it is built as Keras 3 computes."""
+    pytest.importorskip("tensorflow")
+    import keras
+    import numpy as np
+    import torch
+
+    x = keras.Input((4,))
+    model = keras.Model(x, keras.layers.Dense(3, activation="hard_sigmoid", name="d")(x))
+    model.layers[-1].set_weights([np.random.default_rng(1).normal(size=(4, 3)).astype("float32"),
+                                  np.array([0.1, -0.2, 0.3], "float32")])
+    keras_file, folder = str(tmp_path / "model.keras"), str(tmp_path / "exported")
+    model.save(keras_file)
+    model.export(folder, verbose=False)
+    assert converter.inspect(folder, architecture=keras_file).to_dict()["keras_version"] == keras.__version__
+    inputs = np.random.default_rng(0).normal(size=(5, 4)).astype("float32")
+    with torch.no_grad():
+        got = converter.to_torch(folder, architecture=keras_file, input_layout="keras")(torch.from_numpy(inputs))
+    np.testing.assert_allclose(got.numpy(), np.asarray(model(inputs)), atol=1e-6)

@@ -90,8 +90,10 @@ def read_source(source: Any, architecture: Any = None, variables: str = "raw") -
     try:
         folder = tf_checkpoint.saved_model_folder(path)
         if folder is not None:
-            return _with_files(tf_checkpoint.read_saved_model(folder, _architecture(architecture), variables), path,
-                               architecture)
+            graph = tf_checkpoint.read_saved_model(folder, _architecture(architecture), variables)
+            if graph.keras_version.startswith("unknown") and isinstance(architecture, (str, os.PathLike)):
+                graph.keras_version = architecture_keras_version(os.fspath(architecture)) or graph.keras_version
+            return _with_files(graph, path, architecture)
         prefix = tf_checkpoint.checkpoint_prefix(path)
         if prefix is not None:
             return _with_files(tf_checkpoint.read_checkpoint(prefix, _architecture(architecture), source=path,

@@ -109,6 +109,10 @@ def read_saved_model(folder: str, architecture: Any = None, variables: str = "ra
     graph = read_checkpoint(prefix, architecture if architecture is not None else own, source=folder,
                             variables=variables, node_names=names)
     graph.format, graph.own_config = "tf-saved-model", own
+    if own is None and architecture is not None:
+        # no Keras metadata: Keras 3's model.export() (tf.keras records its config), not tf.keras's "2.x"; the
+        # architecture's own version, where its file records one, is taken after (readers.read_source)
+        graph.keras_version = "unknown (a Keras 3 export records none)"
     return graph
 
 
