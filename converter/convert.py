@@ -87,7 +87,9 @@ def convert_graph(graph: ModelGraph, layout: str = "torch", skip_unsupported: bo
             live = graph.format.startswith("live")
             guessed = not live and any(not layer.has_config for layer in graph.walk())
             hint = (" (this file has no architecture, so layer classes were guessed from names: "
-                    "pass --architecture with the model's .keras, .h5 or config JSON)") if guessed else ""
+                    "pass --architecture with the model's .keras, .h5 or config JSON; for keras.applications "
+                    "weights, `keras.applications.<Model>(weights=None).save('arch.keras')` writes one)"
+                    ) if guessed else ""
             own = [key for key, _ in unsupported if live and not _layer_at(graph, key).has_config]
             if own:  # a live model's classes are known: these are variables a class made itself
                 hint += (f"; {', '.join(own[:3])}{' ...' if len(own) > 3 else ''}: variables a class creates itself "

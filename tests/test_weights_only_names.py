@@ -163,3 +163,16 @@ def test_a_dense_that_may_read_a_flattened_map_is_named(tmp_path, writer, case):
         assert all(name in named[0] for name in evidence), named[0]
     with converter.read(str(path), architecture=str(tmp_path / "model.json")) as graph:
         assert not [warning for warning in converter.convert_graph(graph).warnings if "Flatten of a" in warning]
+
+
+def test_application_weights_without_an_architecture_say_how_to_write_one(tmp_path):
+    """keras.applications' weight files (`mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5`) hold weights
+    only, under names no class is told from (`Conv1`, `bn_Conv1`): the error says how to write the architecture."""
+    import tf_keras as k
+
+    x = k.Input((8, 8, 3))
+    model = k.Model(x, k.layers.BatchNormalization(name="bn_Conv1")(k.layers.Conv2D(4, 3, name="Conv1")(x)))
+    model.save_weights(str(tmp_path / "weights.h5"))
+    result = run_cli("convert", str(tmp_path / "weights.h5"), str(tmp_path / "out.safetensors"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "Conv1 (Conv1)" in result.stderr and "keras.applications.<Model>(weights=None)" in result.stderr
