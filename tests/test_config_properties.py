@@ -215,7 +215,8 @@ OPERATION_KINDS = sorted(name for name in KINDS if name.startswith("keras.ops.")
 OPERATION_FIELDS = ["axis", "keepdims", "dtype", "newshape", "axes", "subscripts", "x_min", "x_max", "num_classes",
                     "initial", "decimals", "repeats", "k", "order", "ord", "size", "interpolation", "approximate",
                     "negative_slope", "alpha", "nan", "posinf", "neginf", "pad_width", "mode", "source",
-                    "destination", "axis1", "axis2", "sparse", "ragged", "data_format", "indices_or_sections"]
+                    "destination", "axis1", "axis2", "sparse", "ragged", "data_format", "indices_or_sections", "shift",
+                    "n"]
 operation_configs = st.dictionaries(st.sampled_from(OPERATION_FIELDS), values, max_size=5)
 
 
@@ -260,6 +261,20 @@ def test_a_dtype_of_other_than_a_name_is_refused_by_name(kind, config, operands)
     (a mutated config of a saved model)."""
     with pytest.raises(ConverterError, match="dtype"):
         operation_source(kind, "op", config, [2], operands, "torch")
+
+
+@pytest.mark.parametrize("kind,config,message", [
+    ("keras.ops.numpy.Round", {"decimals": 400}, "400 decimals"), ("keras.ops.numpy.Round", {"decimals": 2 ** 40},
+                                                                     "decimals"),
+    ("keras.ops.numpy.ExpandDims", {"axis": list(range(5000))}, "more than 32"),
+    ("keras.ops.numpy.Roll", {"shift": 1, "axis": 99}, r"axes \[99\] of a rank-2"),
+    ("keras.ops.numpy.Diff", {"n": 1, "axis": 7}, "axes"), ("keras.ops.numpy.CountNonzero", {"axis": [5]}, "axes"),
+    ("keras.ops.numpy.Cumprod", {"axis": -9}, "axes")])
+def test_a_crafted_operation_config_is_refused_by_name(kind, config, message):
+    """Mutated configs of saved models: round's 10.0 ** 400 overflowed (OverflowError, exit 70), 5000 axes gave source
+    Python could not compile (RecursionError), and an axis the tensor lacks built a module that stopped when it ran."""
+    with pytest.raises(ConverterError, match=message):
+        operation_source(kind, "op", config, [2], [], "torch")
 
 
 def tf_operation_source(function: str, kwargs: dict, shape: list[int], layout: str) -> str:

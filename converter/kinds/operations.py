@@ -105,6 +105,12 @@ def axes_of(e: Emitter, axis: Any, allow_none: bool = True) -> tuple[int, ...] |
     return tuple(values)
 
 
+def axes_within(e: Emitter, axes: Any, rank: int | None) -> None:
+    """Refuse axes the tensor does not have (a crafted config: the module would stop when it ran)."""
+    if rank is not None and axes is not None and not all(-rank <= axis < rank for axis in axes):
+        raise e.unsupported(f"axes {str(list(axes))[:40]} of a rank-{rank} tensor")
+
+
 REDUCTIONS = {"mean": "torch.mean", "sum": "torch.sum", "max": "torch.amax", "min": "torch.amin",
               "logsumexp": "torch.logsumexp", "any": "torch.any", "all": "torch.all"}
 

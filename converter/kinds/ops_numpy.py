@@ -113,6 +113,10 @@ def reduction(kind: str) -> Callable[[Emitter], Value]:
     return forward
 
 
+#: the most decimals `round` is built for, either way: float64 has 17 significant digits
+DECIMALS = 30
+
+
 def roll(e: Emitter) -> Value:
     """numpy's roll along axes, or of the flattened tensor (axis=None, the batch too): torch.roll's rule."""
     x, rank = op.keras_value(e, operands(e, 1)[0])
@@ -123,6 +127,7 @@ def roll(e: Emitter) -> Value:
     if axis is None:
         return Value(f"torch.roll({x}, {literal(shift)})", KERAS, rank)
     axes = op.axes_of(e, axis, allow_none=False) or ()
+    op.axes_within(e, axes, rank)
     if len(shifts) != len(axes):  # (Keras itself fails on one shift for several axes)
         raise e.unsupported("roll with as many shifts as axes only is built")
     return Value(f"torch.roll({x}, {literal(list(shifts))}, {literal(list(axes))})", KERAS, rank)
@@ -132,10 +137,11 @@ def diff(e: Emitter) -> Value:
     """numpy's n-th difference along an axis (torch.diff's)."""
     operand = operands(e, 1)[0]
     x, rank = op.keras_value(e, operand)
-    n = e.config.int("n", 1, minimum=0)
+    n, axis = e.config.int("n", 1, minimum=0), e.config.int("axis", -1)
+    op.axes_within(e, (axis,), rank)
     if n == 0:
         return operand
-    return Value(f"torch.diff({x}, n={n}, dim={e.config.int('axis', -1)})", KERAS, rank)
+    return Value(f"torch.diff({x}, n={n}, dim={axis})", KERAS, rank)
 
 
 def count_nonzero(e: Emitter) -> Value:
@@ -143,6 +149,7 @@ def count_nonzero(e: Emitter) -> Value:
     operand = operands(e, 1)[0]
     x, rank = op.keras_value(e, operand)
     axes = op.axes_of(e, e.config.get("axis"))
+    op.axes_within(e, axes, rank)
     result_rank = 0 if axes is None else (None if rank is None else rank - len(axes))
     if ran_on_torch(e) and result_rank != 0 and result_rank != 1:
         raise e.unsupported("count_nonzero leaving 2 axes or more, which Keras's torch backend transposes (.T), "
@@ -162,10 +169,11 @@ def cumprod(e: Emitter) -> Value:
     x, rank = op.keras_value(e, operand)
     if e.config.get("dtype") is not None or op.may_be_integers(operand):
         raise e.unsupported("cumprod with a dtype, or of integers, is not built yet")
-    axis = e.config.get("axis")
-    if axis is None:
+    if e.config.get("axis") is None:
         return Value(f"torch.cumprod({x}.flatten(), dim=0)", KERAS, 1)
-    return Value(f"torch.cumprod({x}, dim={e.config.int('axis')})", KERAS, rank)
+    axis = e.config.int("axis")
+    op.axes_within(e, (axis,), rank)
+    return Value(f"torch.cumprod({x}, dim={axis})", KERAS, rank)
 
 
 def average(e: Emitter) -> Value:
@@ -177,6 +185,8 @@ def average(e: Emitter) -> Value:
 def round_(e: Emitter) -> Value:
     """Half to even; to `decimals` as Keras rounds floats: times 10**decimals in their dtype, rounded, divided."""
     decimals = e.config.int("decimals", 0)
+    if not -DECIMALS <= decimals <= DECIMALS:  # (a crafted one: 10.0 ** 400 overflows)
+        raise e.unsupported(f"rounding to {decimals} decimals is not built (up to {DECIMALS} either way is)")
     if decimals == 0:
         return op.elementwise(e, "torch.round({0})", operands(e, 1))
     operand = operands(e, 1)[0]

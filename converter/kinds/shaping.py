@@ -10,6 +10,9 @@ from ..padding import pad_argument
 from .forward import KERAS, Emitter, Value, literal, ran_on_torch
 from .operations import axes_of, constant, is_number, keras_value
 
+#: the most axes a tensor expand_dims makes is built for (torch's limit is 64; a crafted config asks for thousands)
+MAX_RANK = 32
+
 
 def flip(e: Emitter, operand: Any, axis: Any) -> Value:
     """The operand reversed along `axis` (an axis, a list of them, or None for all)."""
@@ -54,8 +57,9 @@ def expand_dims(e: Emitter, operand: Any, axis: Any) -> Value:
         raise e.unsupported("expanding several axes of a tensor of unknown rank is not built")
     out = rank + len(axes)  # numpy's: each axis one of the result's, inserted in ascending order
     placed = sorted(axis % out for axis in axes if -out <= axis < out)
-    if len(set(placed)) != len(axes):
-        raise e.unsupported(f"expanding axes {list(axes)} (repeated, or beyond a rank-{out} result)")
+    if len(set(placed)) != len(axes) or out > MAX_RANK:
+        raise e.unsupported(f"expanding axes {str(list(axes))[:40]} (repeated, beyond the rank-{out} result, or more "
+                            f"than {MAX_RANK} in all)")
     return Value(x + "".join(f".unsqueeze({axis})" for axis in placed), KERAS, out)
 
 

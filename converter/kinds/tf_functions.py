@@ -62,6 +62,7 @@ def _running(e: Emitter, a: Mapping[str, Any], kind: str) -> Value:
     first)."""
     x, rank = op.keras_value(e, a["x"])
     axis = one_axis(e, a.get("axis"), 0)
+    op.axes_within(e, (axis,), rank)
     if a.get("reverse"):
         x = f"torch.flip({x}, ({axis},))"
     total = op.running_sum(e, a["x"], x, axis) if kind == "sum" else f"torch.cumprod({x}, dim={axis})"
@@ -78,6 +79,7 @@ def count_nonzero(e: Emitter, a: Mapping[str, Any]) -> Value:
     """The non-zero entries over `axis` (None: all), kept or not, in `dtype` (TensorFlow's default: int64)."""
     x, rank = op.keras_value(e, a["input"])
     axes = op.axes_of(e, a.get("axis"))
+    op.axes_within(e, axes, rank)
     dtype = op.torch_dtype(e, a.get("dtype") or "int64", "count_nonzero")
     integer = dtype not in ("torch.float16", "torch.bfloat16", "torch.float32", "torch.float64")
     keep = bool(a.get("keepdims"))
@@ -101,6 +103,7 @@ def roll(e: Emitter, a: Mapping[str, Any]) -> Value:
     if (len(shifts) != len(axes)
             or not all(isinstance(item, int) and not isinstance(item, bool) for item in [*shifts, *axes])):
         raise e.unsupported(f"roll by {str(shift)[:20]} along {str(axis)[:20]} is not built (ints, one per axis, are)")
+    op.axes_within(e, axes, rank)
     return Value(f"torch.roll({x}, {literal(shifts)}, {literal(axes)})", KERAS, rank)
 
 
