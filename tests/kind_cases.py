@@ -411,6 +411,11 @@ CASES: list[Case] = [
     single("ConvLSTM3D", "conv_lstm3d", (2, 4, 4, 4, 1), lambda k: k.layers.ConvLSTM3D(2, 2)),
     # RNN(cell) of each built-in cell, as that cell's layer
     single("RNN", "rnn_lstm_cell", (5, 3), lambda k: k.layers.RNN(k.layers.LSTMCell(4))),
+    # the RNN's own zero_output_for_mask, over padded tokens (it was read from the cell's config, which lacks it)
+    *[Case("keras.layers.RNN", f"rnn_zero_output_for_mask{suffix}", lambda k, sequences=sequences: on_tokens(
+        k, (6,), lambda ids: k.layers.RNN(k.layers.LSTMCell(3), zero_output_for_mask=True,
+                                           return_sequences=sequences)(k.layers.Embedding(6, 2, mask_zero=True)(ids))),
+           ((6,),), vocabulary=6) for suffix, sequences in (("", False), ("_sequences", True))],
     single("RNN", "rnn_gru_cell_sequences", (5, 3), lambda k: k.layers.RNN(k.layers.GRUCell(4), return_sequences=True)),
     single("RNN", "rnn_stacked_lstm_cells", (5, 3), lambda k: k.layers.RNN([k.layers.LSTMCell(4), k.layers.LSTMCell(4)],
                                                                            return_sequences=True)),

@@ -25,7 +25,7 @@ from .rules import Context, Variable, wrapped
 #: a built-in cell -> the layer that runs it
 CELLS = {"LSTMCell": "LSTM", "GRUCell": "GRU", "SimpleRNNCell": "SimpleRNN"}
 #: the RNN's own options, laid over its cell's
-RNN_OPTIONS = ("return_sequences", "return_state", "go_backwards", "stateful", "unroll")
+RNN_OPTIONS = ("return_sequences", "return_state", "go_backwards", "stateful", "unroll", "zero_output_for_mask")
 
 
 def cells(config: Config) -> list[tuple[str, Config]]:
