@@ -155,6 +155,31 @@ def reduce(e: Emitter, kind: str, operand: Any, axis: Any, keepdims: Any = False
     return Value(f"{function}({x}, dim={literal(dims)}{extra}, keepdim={literal(keep)})", KERAS, result_rank)
 
 
+def count_nonzero(e: Emitter, operand: Any, axis: Any, keepdims: Any, dtype: str) -> Value:
+    """The non-zero entries over `axis` (None: every axis), kept or not, in `dtype` (a torch dtype's source)."""
+    x, rank = keras_value(e, operand)
+    axes_within(e, axes_of(e, axis), rank)
+    counted = reduce(e, "sum", Value(f"({x} != 0)", KERAS, rank), axis, keepdims)  # booleans: torch sums to int64
+    floating = dtype in ("torch.float16", "torch.bfloat16", "torch.float32", "torch.float64")
+    return replace(counted, expr=f"{counted.expr}.to({dtype})", integer=not floating)
+
+
+def roll(e: Emitter, operand: Any, shift: Any, axis: Any) -> Value:
+    """Each axis rolled by its shift (an int for one axis, or lists as long), or the flattened tensor (axis None, the
+    batch too): torch.roll's rule, numpy's and TensorFlow's."""
+    x, rank = keras_value(e, operand)
+    shifts = shift if isinstance(shift, list) else [shift]
+    if not all(isinstance(item, int) and not isinstance(item, bool) for item in shifts):
+        raise e.unsupported(f"roll by {str(shift)[:30]} is not built (by ints is)")
+    if axis is None:
+        return Value(f"torch.roll({x}, {literal(shift)})", KERAS, rank)
+    axes = axes_of(e, axis, allow_none=False) or ()
+    axes_within(e, axes, rank)
+    if len(shifts) != len(axes):  # (Keras and TensorFlow fail on one shift for several axes)
+        raise e.unsupported("roll with as many shifts as axes only is built")
+    return Value(f"torch.roll({x}, {literal(list(shifts))}, {literal(list(axes))})", KERAS, rank)
+
+
 def may_be_integers(operand: Any) -> bool:
     """Whether an operand is, or may be when the module runs, an integer tensor (Value.integer, .from_integers)."""
     return isinstance(operand, Value) and operand.may_be_integers

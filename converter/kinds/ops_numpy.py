@@ -117,22 +117,6 @@ def reduction(kind: str) -> Callable[[Emitter], Value]:
 DECIMALS = 30
 
 
-def roll(e: Emitter) -> Value:
-    """numpy's roll along axes, or of the flattened tensor (axis=None, the batch too): torch.roll's rule."""
-    x, rank = op.keras_value(e, operands(e, 1)[0])
-    shift, axis = e.config.get("shift"), e.config.get("axis")
-    shifts = shift if isinstance(shift, list) else [shift]
-    if not all(isinstance(item, int) and not isinstance(item, bool) for item in shifts):
-        raise e.unsupported(f"roll by {str(shift)[:30]} is not built (by ints is)")
-    if axis is None:
-        return Value(f"torch.roll({x}, {literal(shift)})", KERAS, rank)
-    axes = op.axes_of(e, axis, allow_none=False) or ()
-    op.axes_within(e, axes, rank)
-    if len(shifts) != len(axes):  # (Keras itself fails on one shift for several axes)
-        raise e.unsupported("roll with as many shifts as axes only is built")
-    return Value(f"torch.roll({x}, {literal(list(shifts))}, {literal(list(axes))})", KERAS, rank)
-
-
 def diff(e: Emitter) -> Value:
     """numpy's n-th difference along an axis (torch.diff's)."""
     operand = operands(e, 1)[0]
@@ -146,16 +130,11 @@ def diff(e: Emitter) -> Value:
 
 def count_nonzero(e: Emitter) -> Value:
     """The non-zero entries over `axis` (None: all), int32 as Keras counts them."""
-    operand = operands(e, 1)[0]
-    x, rank = op.keras_value(e, operand)
-    axes = op.axes_of(e, e.config.get("axis"))
-    op.axes_within(e, axes, rank)
-    result_rank = 0 if axes is None else (None if rank is None else rank - len(axes))
-    if ran_on_torch(e) and result_rank != 0 and result_rank != 1:
+    counted = op.count_nonzero(e, operands(e, 1)[0], e.config.get("axis"), False, "torch.int32")
+    if ran_on_torch(e) and counted.rank not in (0, 1):
         raise e.unsupported("count_nonzero leaving 2 axes or more, which Keras's torch backend transposes (.T), "
                             "is not built")
-    dim = "" if axes is None else f", dim={literal(axes[0] if len(axes) == 1 else axes)}"
-    return Value(f"torch.count_nonzero({x}{dim}).to(torch.int32)", KERAS, result_rank, integer=True)
+    return counted
 
 
 def outer(e: Emitter) -> Value:
@@ -251,7 +230,8 @@ FORWARDS: dict[str, Callable[[Emitter], Any]] = {
     **{name: unary(template, as_floats=name in FLOATS_OF_INTEGERS) for name, template in UNARY.items()},
     **{name: reduction(kind) for name, kind in REDUCTIONS.items()},
     "Average": average, "Round": round_, "Pad": pad, "NanToNum": nan_to_num, "Cumsum": cumsum, "Tile": tile,
-    "Flip": flip, "Amax": reduction("max"), "Amin": reduction("min"), "Roll": roll, "Diff": diff,
+    "Flip": flip, "Amax": reduction("max"), "Amin": reduction("min"), "Diff": diff,
+    "Roll": lambda e: op.roll(e, operands(e, 1)[0], e.config.get("shift"), e.config.get("axis")),
     "CountNonzero": count_nonzero, "Outer": outer, "Cumprod": cumprod,
     "ZerosLike": filled_like("0"), "OnesLike": filled_like("1"), "FullLike": filled_like(None),
     # Keras 3's indices are int32 (every backend casts them)

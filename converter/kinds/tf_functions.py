@@ -77,34 +77,15 @@ def _running(e: Emitter, a: Mapping[str, Any], kind: str) -> Value:
 
 def count_nonzero(e: Emitter, a: Mapping[str, Any]) -> Value:
     """The non-zero entries over `axis` (None: all), kept or not, in `dtype` (TensorFlow's default: int64)."""
-    x, rank = op.keras_value(e, a["input"])
-    axes = op.axes_of(e, a.get("axis"))
-    op.axes_within(e, axes, rank)
     dtype = op.torch_dtype(e, a.get("dtype") or "int64", "count_nonzero")
-    integer = dtype not in ("torch.float16", "torch.bfloat16", "torch.float32", "torch.float64")
-    keep = bool(a.get("keepdims"))
-    if axes is None:
-        if keep and rank is None:
-            raise e.unsupported("count_nonzero over every axis of a tensor of unknown rank")
-        counted = f"({x} != 0).sum()" + (f".reshape({literal((1,) * (rank or 0))})" if keep else "")
-        return Value(f"{counted}.to({dtype})", KERAS, rank if keep else 0, integer=integer)
-    dims = axes[0] if len(axes) == 1 else axes
-    result_rank = None if rank is None else (rank if keep else rank - len(axes))
-    return Value(f"({x} != 0).sum(dim={literal(dims)}, keepdim={literal(keep)}).to({dtype})", KERAS, result_rank,
-                 integer=integer)
+    return op.count_nonzero(e, a["input"], a.get("axis"), bool(a.get("keepdims")), dtype)
 
 
 def roll(e: Emitter, a: Mapping[str, Any]) -> Value:
-    """tf.roll: each axis rolled by its shift (an int for one axis, or lists as long)."""
-    x, rank = op.keras_value(e, a["input"])
-    shift, axis = a.get("shift"), a.get("axis")
-    shifts = shift if isinstance(shift, list) else [shift]
-    axes = axis if isinstance(axis, list) else [axis]
-    if (len(shifts) != len(axes)
-            or not all(isinstance(item, int) and not isinstance(item, bool) for item in [*shifts, *axes])):
-        raise e.unsupported(f"roll by {str(shift)[:20]} along {str(axis)[:20]} is not built (ints, one per axis, are)")
-    op.axes_within(e, axes, rank)
-    return Value(f"torch.roll({x}, {literal(shifts)}, {literal(axes)})", KERAS, rank)
+    """tf.roll: each axis rolled by its shift (TensorFlow requires the axis: never of the flattened tensor)."""
+    if a.get("axis") is None:
+        raise e.unsupported("tf.roll without an axis is not built")
+    return op.roll(e, a["input"], a.get("shift"), a.get("axis"))
 
 
 def resize_size(e: Emitter, a: Mapping[str, Any]) -> list[int]:
