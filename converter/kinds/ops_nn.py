@@ -46,9 +46,14 @@ def celu(e: Emitter) -> Value:
 
 
 def squareplus(e: Emitter) -> Value:
-    """(x + sqrt(x^2 + b)) / 2, as Keras computes it."""
+    """(x + sqrt(x^2 + b)) / 2, as Keras computes it (a helper: x is read twice, computed once)."""
     b = literal(e.config.float("b", minimum=0.0))
-    return op.elementwise(e, f"(({{0}} + torch.sqrt(torch.square({{0}}) + {b})) / 2)", operands(e, 1))
+    return op.elementwise(e, f"{e.helper('squareplus')}({{0}}, {b})", operands(e, 1))
+
+
+def sparse_plus(e: Emitter) -> Value:
+    """0 up to -1, x from 1, (x + 1)^2 / 4 between: Keras's formula (a helper: x is read thrice)."""
+    return op.elementwise(e, f"{e.helper('sparse_plus')}({{0}})", operands(e, 1))
 
 
 def shrink(function: str) -> Callable[[Emitter], Value]:
@@ -181,8 +186,7 @@ FORWARDS: dict[str, Callable[[Emitter], Any]] = {
     "nn.Celu": celu, "nn.Squareplus": squareplus, "nn.HardShrink": shrink("hardshrink"),
     "nn.SoftShrink": shrink("softshrink"), "nn.Threshold": threshold, "nn.Glu": glu,
     "nn.HardTanh": activation("F.hardtanh({0})"), "nn.TanhShrink": activation("F.tanhshrink({0})"),
-    # 0 up to -1, x from 1, (x + 1)^2 / 4 between: Keras's formula
-    "nn.SparsePlus": activation("torch.where({0} <= -1, 0.0, torch.where({0} >= 1, {0}, torch.square({0} + 1) / 4))"),
+    "nn.SparsePlus": sparse_plus,
     "math.Erfinv": activation("torch.erfinv({0})"),
     "core.StopGradient": activation("{0}.detach()"),  # the value itself: gradients stop in the module too
     "nn.Softmax": lambda e: op.softmax(e, "softmax", operands(e, 1)[0], e.config.get("axis", -1)),

@@ -168,9 +168,9 @@ def hard_sigmoid_keras2(x: torch.Tensor) -> torch.Tensor:
     return torch.clamp(0.2 * x + 0.5, 0.0, 1.0)
 
 
-def squareplus(x: torch.Tensor) -> torch.Tensor:
-    """Keras 3's squareplus activation (b = 4): (x + sqrt(x^2 + 4)) / 2."""
-    return (x + torch.sqrt(torch.square(x) + 4.0)) / 2
+def squareplus(x: torch.Tensor, b: float = 4.0) -> torch.Tensor:
+    """Keras 3's squareplus (the activation's b is 4): (x + sqrt(x^2 + b)) / 2."""
+    return (x + torch.sqrt(torch.square(x) + b)) / 2
 
 
 def sparse_plus(x: torch.Tensor) -> torch.Tensor:
