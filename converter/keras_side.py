@@ -17,7 +17,7 @@ import numpy as np
 from .code_check import code_carrying
 from .errors import ConverterError, MissingDependencyError, ReadError, UnsafeFileError
 from .graph import ModelGraph
-from .readers import load_architecture, model_folder, tf_checkpoint
+from .readers import architecture_config, model_folder, tf_checkpoint
 from .user_code import user_module
 
 
@@ -48,7 +48,7 @@ def check_loadable(source: Any, graph: ModelGraph, architecture: Any) -> Any:
                             if graph.format in WEIGHTS_ONLY_FORMATS else
                             f"{path}: verify needs a full model file (.keras, or an .h5 from model.save): Keras "
                             "rebuilds the model from the file's own config, and this file holds weights only")
-        own = _uncompiled(_architecture_config(architecture))  # what load_keras_model builds
+        own = _uncompiled(architecture_config(architecture))  # what load_keras_model builds
     elif graph.format == "keras-archive":
         # Keras's `.keras` loader sets the top-level compile_config to None before it rebuilds a model loaded
         # with compile=False, as verify loads it: a custom loss or metric named there (common) is never loaded.
@@ -60,7 +60,7 @@ def check_loadable(source: Any, graph: ModelGraph, architecture: Any) -> Any:
                              f"{f' (and {len(found) - 1} more)' if len(found) > 1 else ''}; weightport never "
                              "lets code from a file run: compare with your own code instead")
     if architecture is not None and graph.own_config is not None:
-        if _architecture_config(architecture) != graph.own_config:
+        if architecture_config(architecture) != graph.own_config:
             raise ReadError(f"{path}: the architecture given differs from the model config inside the file; "
                                  "verify compares the file's own model: run it without --architecture")
     return own
@@ -106,11 +106,6 @@ def _uncompiled(config: Any) -> Any:
     """`config` without its top-level compile_config (what Keras does to a model loaded with compile=False)."""
     return {key: value for key, value in config.items() if key != "compile_config"} if isinstance(config, dict) \
         else config
-
-
-def _architecture_config(architecture: Any) -> Any:
-    return load_architecture(os.fspath(architecture)) if isinstance(architecture, (str, os.PathLike)) \
-        else architecture
 
 
 def load_keras_model(source: Any, graph: ModelGraph, checked: Any = None) -> Any:

@@ -19,7 +19,7 @@ from .limits import parse_json, read_json_file, refuse_lfs_pointer, version_text
 # The HDF5 readers (and h5py, 40 ms to import) are imported when a file needs them: a checkpoint
 # or a SavedModel is read without them.
 
-__all__ = ["FORMATS", "load_architecture", "read_source"]
+__all__ = ["FORMATS", "architecture_config", "load_architecture", "read_architecture", "read_source"]
 
 #: Format codes and what `inspect` calls them.
 FORMATS = {
@@ -43,9 +43,30 @@ _HINT = ("expected a Keras .keras archive, a .weights.h5 file (or a sharded .wei
 def load_architecture(path: str) -> Any:
     """A model config from a `.keras` archive, a full-model `.h5`, a JSON file (model.to_json()) or a
     tf.keras SavedModel directory (its keras_metadata.pb)."""
+    return read_architecture(path)[0]
+
+
+def architecture_config(architecture: Any) -> Any:
+    """A model config: as given, or read from a path (.keras, full-model .h5, JSON, SavedModel)."""
+    return load_architecture(os.fspath(architecture)) if isinstance(architecture, (str, os.PathLike)) \
+        else architecture
+
+
+def _resolved(architecture: Any) -> tuple[Any, str | None]:
+    """(model config, the Keras version its file records): a path read once, a config as given (no version)."""
+    if isinstance(architecture, (str, os.PathLike)):
+        return read_architecture(os.fspath(architecture))
+    return architecture, None
+
+
+def read_architecture(path: str) -> tuple[Any, str | None]:
+    """(model config, Keras version or None) from an architecture file: a `.keras` archive (its metadata.json
+    records the version), a full-model `.h5` (its keras_version), a JSON file (model.to_json() records it) or a
+    tf.keras SavedModel directory (its keras_metadata.pb; no version read). The version says which Keras a
+    weights-only file beside it is built as: a few layers compute by version."""
     folder = tf_checkpoint.saved_model_folder(path)
     if folder is not None:
-        return tf_checkpoint.saved_model_architecture(folder)
+        return tf_checkpoint.saved_model_architecture(folder), None
     if not os.path.isfile(path):
         what = "a directory, not a SavedModel" if os.path.isdir(path) else "no such architecture file"
         raise ReadError(f"{path}: {what}; give a .keras file, a full-model .h5, a config JSON or a SavedModel")
@@ -58,7 +79,9 @@ def load_architecture(path: str) -> Any:
             if "config.json" not in archive.namelist():
                 what = zip_kind(archive.namelist()) or "a zip archive without config.json"
                 raise ReadError(f"{path}: {what}; give a .keras file")
-            return read_json_member(archive, path, "config.json")
+            metadata = (read_json_member(archive, path, "metadata.json")
+                        if "metadata.json" in archive.namelist() else None)
+            return read_json_member(archive, path, "config.json"), _recorded_version(metadata)
     import h5py
 
     from .hdf5_checks import open_hdf5
@@ -69,8 +92,17 @@ def load_architecture(path: str) -> Any:
             text = attribute(h5, "model_config", path)
             if text is None:
                 raise ReadError(f"{path}: an HDF5 file without model_config; give a full-model file")
-            return numpy_values_read(parse_json(attr_text(text), f"{path}: model_config"))
-    return numpy_values_read(read_json_file(path))  # Keras 2.0's numpy values read, as in its own files
+            version = attribute(h5, "keras_version", path)
+            return (numpy_values_read(parse_json(attr_text(text), f"{path}: model_config")),
+                    None if version is None else version_text(attr_text(version)))
+    config = numpy_values_read(read_json_file(path))  # Keras 2.0's numpy values read, as in its own files
+    return config, _recorded_version(config)
+
+
+def _recorded_version(record: Any) -> str | None:
+    """The keras_version a metadata.json or a to_json() config records, or None."""
+    version = record.get("keras_version") if isinstance(record, dict) else None
+    return None if version is None else version_text(version)
 
 
 def read_source(source: Any, architecture: Any = None, variables: str = "raw") -> ModelGraph:
@@ -90,13 +122,14 @@ def read_source(source: Any, architecture: Any = None, variables: str = "raw") -
     try:
         folder = tf_checkpoint.saved_model_folder(path)
         if folder is not None:
-            graph = tf_checkpoint.read_saved_model(folder, _architecture(architecture), variables)
-            if graph.keras_version.startswith("unknown") and isinstance(architecture, (str, os.PathLike)):
-                graph.keras_version = architecture_keras_version(os.fspath(architecture)) or graph.keras_version
+            config, version = _resolved(architecture)
+            graph = tf_checkpoint.read_saved_model(folder, config, variables)
+            if graph.keras_version.startswith("unknown") and version is not None:
+                graph.keras_version = version
             return _with_files(graph, path, architecture)
         prefix = tf_checkpoint.checkpoint_prefix(path)
         if prefix is not None:
-            return _with_files(tf_checkpoint.read_checkpoint(prefix, _architecture(architecture), source=path,
+            return _with_files(tf_checkpoint.read_checkpoint(prefix, architecture_config(architecture), source=path,
                                                              variables=variables), path, architecture)
         if variables != "raw":
             raise ArgumentError(f"{path}: variables='ema' chooses among a TensorFlow checkpoint's variables; this "
@@ -110,14 +143,14 @@ def read_source(source: Any, architecture: Any = None, variables: str = "raw") -
     elif os.path.isdir(path):
         folder_version = folder_keras_version(path)
         path, architecture = model_folder(path, architecture)
-    if folder_version is None and isinstance(architecture, (str, os.PathLike)):
-        folder_version = architecture_keras_version(os.fspath(architecture))
     try:
         if hub is not None and hub_sharded.is_index(path):
             graph = hub_sharded.read(path)
             graph.hub_config, graph.hub_folder = hub[1], os.path.dirname(path)
         else:
-            graph = _read_file(path, architecture, hub[1] if hub else None)
+            config, architecture_version = _resolved(architecture)
+            folder_version = folder_version or architecture_version
+            graph = _read_file(path, config, hub[1] if hub else None)
     except RecursionError:
         raise ReadError(f"{path}: structures nested too deeply to be a Keras file") from None
     except (OSError, RuntimeError, KeyError, ValueError, TypeError) as error:
@@ -138,12 +171,6 @@ def _with_files(graph: ModelGraph, path: str, architecture: Any) -> ModelGraph:
     graph.files = [path] + graph.files + ([os.fspath(architecture)] if isinstance(architecture, (str, os.PathLike))
                                           else [])
     return graph
-
-
-def _architecture(architecture: Any) -> Any:
-    """A model config: as given, or read from a path (.keras, full-model .h5, JSON)."""
-    return load_architecture(os.fspath(architecture)) if isinstance(architecture, (str, os.PathLike)) \
-        else architecture
 
 
 def model_folder(folder: str, architecture: Any) -> tuple[str, Any]:
@@ -174,37 +201,6 @@ def folder_keras_version(folder: str) -> str | None:
     return None if version is None else version_text(version)
 
 
-def architecture_keras_version(path: str) -> str | None:
-    """The Keras version an architecture file records (a .keras archive's metadata.json, a full-model .h5's
-    keras_version, a model.to_json() file's), or None: the version a weights-only file beside it is built as."""
-    try:
-        if zipfile.is_zipfile(path):
-            from .zip_member import open_archive, read_json_member
-
-            with open_archive(path) as archive:
-                metadata = (read_json_member(archive, path, "metadata.json")
-                            if "metadata.json" in archive.namelist() else None)
-        elif os.path.isfile(path) and not path.endswith(".json"):
-            import h5py
-
-            from .hdf5_checks import open_hdf5
-            from .hdf5_tensors import attr_text, attribute
-
-            if not h5py.is_hdf5(path):
-                return None
-            with open_hdf5(path, path) as h5:
-                version = attribute(h5, "keras_version", path)
-            return None if version is None else version_text(attr_text(version))
-        elif os.path.isfile(path):
-            metadata = read_json_file(path)
-        else:
-            return None
-    except zipfile.BadZipFile:
-        return None
-    version = metadata.get("keras_version") if isinstance(metadata, dict) else None
-    return None if version is None else version_text(version)
-
-
 def hub_checkpoint(path: str) -> tuple[str, dict[str, Any]] | None:
     """(weights, config) of a Hugging Face TensorFlow checkpoint: a folder holding `tf_model.h5` (or a sharded
     checkpoint's `tf_model.h5.index.json`) and a transformers `config.json`, or such a file with the config
@@ -229,9 +225,9 @@ def hub_checkpoint(path: str) -> tuple[str, dict[str, Any]] | None:
 
 
 def _read_file(path: str, architecture: Any, hub_config: dict[str, Any] | None = None) -> ModelGraph:
+    """The graph of one file; `architecture` a model config or None."""
     from . import keras3
 
-    architecture = _architecture(architecture)
     if not os.path.exists(path):
         raise ReadError(f"{path}: no such file; {_HINT}")
     if os.path.isdir(path):
