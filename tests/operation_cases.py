@@ -137,6 +137,10 @@ OPERATION_CASES: list[Case] = [
         k.ops.count_nonzero(k.ops.relu(x), axis=(1, 2)), "float32") + k.ops.cast(k.ops.count_nonzero(
             k.ops.relu(x)), "float32")),
     operation("Outer", "op_outer", (3,), lambda k, x: k.ops.outer(x, x * 2.0)),
+    # flattened in Keras's order (a feature map's is channels-last), then summed along the last axis of the result
+    operation("Outer", "op_outer_feature_maps", IMAGE, lambda k, x: k.ops.sum(k.ops.outer(k.layers.Conv2D(2, 1)(x), x),
+                                                                              axis=-1)),
+    operation("Outer", "op_outer_numbers", SEQUENCE, lambda k, x: k.ops.outer(x, 2.0) + k.ops.outer(-3.0, x)[0]),
     operation("Cumprod", "op_cumprod", SEQUENCE, lambda k, x: k.ops.cumprod(x * 0.3 + 1.0, axis=1)),
     operation("Cumprod", "op_cumprod_flattened", SEQUENCE, lambda k, x: k.ops.cumprod(x * 0.01 + 1.0)),
     operation("Round", "op_round_decimals", SEQUENCE, lambda k, x: k.ops.round(x * 10.0, decimals=1)

@@ -138,8 +138,21 @@ def count_nonzero(e: Emitter) -> Value:
 
 
 def outer(e: Emitter) -> Value:
-    """numpy's outer product of the two flattened tensors (the batch's axis flattened too, as Keras does)."""
-    return op.elementwise(e, "torch.outer({0}.flatten(), {1}.flatten())", operands(e, 2))
+    """numpy's outer product: each operand flattened in Keras's order (the batch's axis too, as Keras does), a
+    column times a row, as Keras's backends compute it; a number is a column or a row of one. (Flattened in the
+    module's layout, a feature map's channels-first order gave another product.)"""
+    first, second = operands(e, 2)
+    if not any(isinstance(item, Value) for item in (first, second)):
+        raise e.unsupported("an outer product of constants only: Keras would have folded it")
+    return Value(f"({_flattened(e, first, '-1, 1')} * {_flattened(e, second, '1, -1')})", KERAS, 2)
+
+
+def _flattened(e: Emitter, operand: Any, shape: str) -> str:
+    """An operand flattened in Keras's order and reshaped to `shape`; a number as it is."""
+    if isinstance(operand, Value):
+        return f"{e.convert(operand, KERAS)}.reshape({shape})"
+    text, rank = op.constant(e, operand)
+    return text if rank == 0 else f"{text}.reshape({shape})"
 
 
 def cumprod(e: Emitter) -> Value:
