@@ -100,10 +100,10 @@ class Config(dict):
         return tuple(int(v) for v in values)
 
     def numbers(self, key: str, default: Any = _MISSING) -> builtins.float | list[Any]:
-        """A number or a (nested) list of finite numbers (per-channel constants)."""
+        """A number or a (nested) list of finite numbers (per-channel constants), of a regular shape: an array."""
         value = self._value(key, default)
-        if not _numbers(value):
-            raise self.fail(key, "a number or a list of numbers", value)
+        if not _numbers(value) or array_shape(value) is None:
+            raise self.fail(key, "a number or a list of numbers (nested lists of one shape)", value)
         return float(value) if _is_number(value) else value
 
     def section(self, key: str, default: Any = _MISSING) -> Config:
@@ -221,6 +221,18 @@ def _is_int(value: Any) -> bool:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def array_shape(value: Any, depth: int = 0) -> tuple[int, ...] | None:
+    """The shape of a number (()) or of nested lists of numbers as an array holds them: every list at one depth of
+    one length (a ragged one, [[1, 2], [3]], stopped torch.tensor in the module), at most 8 deep; else None."""
+    if isinstance(value, (bool, int, float)):
+        return ()
+    if not isinstance(value, list) or depth >= 8:
+        return None
+    shapes = {array_shape(item, depth + 1) for item in value}
+    inner = shapes.pop() if len(shapes) == 1 else () if not shapes else None
+    return None if inner is None else (len(value),) + inner
 
 
 def _numbers(value: Any, depth: int = 0) -> bool:

@@ -15,6 +15,7 @@ import re
 from dataclasses import replace
 from typing import Any, Sequence
 
+from ..config import array_shape
 from .forward import KERAS, Emitter, Value, literal, ran_on_jax, ran_on_torch
 
 #: dtype names an operation may cast to, as torch spells them
@@ -60,14 +61,10 @@ def array_constant(item: Any) -> tuple[Any, Any] | None:
     return None
 
 
-def _array_rank(value: Any, depth: int = 0) -> int | None:
-    """The rank of a nested list of numbers with a regular shape, else None."""
-    if is_number(value):
-        return 0
-    if not isinstance(value, list) or not value or depth > 8:
-        return None
-    ranks = {_array_rank(item, depth + 1) for item in value}
-    return None if len(ranks) != 1 or None in ranks else ranks.pop() + 1  # type: ignore[operator]
+def _array_rank(value: Any) -> int | None:
+    """The rank of a nested list of numbers with a regular shape and no empty list, else None."""
+    shape = array_shape(value)
+    return None if shape is None or 0 in shape else len(shape)
 
 
 def elementwise(e: Emitter, template: str, operands: Sequence[Any]) -> Value:
