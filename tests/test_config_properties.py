@@ -68,6 +68,13 @@ def model_config(class_name: str, name: str, config: dict, shape: list[int], mod
                                                    "output_layers": [name, 0, 0]}}
 
 
+def graph_of(model: dict, source: str = "<test>") -> ModelGraph:
+    """The graph of a Keras 3 model config, as a `.keras` archive of Keras 3.15 would give it."""
+    root, inputs = parse_model(model, "<h>")
+    return ModelGraph(layers=root.children or [], source=source, format="keras-archive", keras_version="3.15.1",
+                      inputs=inputs, root=root)
+
+
 def attach_tensors(graph: ModelGraph, data: st.DataObject) -> None:
     """Tensors of random small shapes for what the rule expects: consistent or not."""
     for layer in graph.walk():
@@ -109,9 +116,7 @@ def assert_safe(generated: Any) -> None:
        shape=st.lists(st.integers(1, 5), min_size=1, max_size=4), model_name=names, data=st.data())
 def test_any_config_is_refused_or_gives_safe_source(class_name, name, config, shape, model_name, data):
     try:
-        root, inputs = parse_model(model_config(class_name, name or "layer", config, shape, model_name), "<h>")
-        graph = ModelGraph(layers=root.children or [], source="<hypothesis>", format="keras-archive",
-                           keras_version="3.15.1", inputs=inputs, root=root)
+        graph = graph_of(model_config(class_name, name or "layer", config, shape, model_name), "<hypothesis>")
         attach_tensors(graph, data)
         tag_graph(graph)
         generated = model_source(graph, convert_graph(graph), data.draw(st.sampled_from(["torch", "keras"])))
@@ -123,11 +128,7 @@ def test_any_config_is_refused_or_gives_safe_source(class_name, name, config, sh
 @pytest.mark.parametrize("dims", [[None, 1], [1, "2"], [2, True], [[1], 2]])
 def test_a_permutation_of_other_than_axis_numbers_is_refused(dims):
     """Found by mutating saved configs (a None among Permute's dims): sorting them raised a TypeError, a bug."""
-    config = model_config("Permute", "permute", {"dims": dims}, [3, 4], "model")
-    config["config"]["layers"][1]["module"] = "keras.layers"
-    root, inputs = parse_model(config, "<test>")
-    graph = ModelGraph(layers=root.children or [], source="<test>", format="keras-archive", keras_version="3.15.1",
-                       inputs=inputs, root=root)
+    graph = graph_of(model_config("Permute", "permute", {"dims": dims}, [3, 4], "model"))
     tag_graph(graph)
     with pytest.raises(ConverterError, match="dims"):
         model_source(graph, convert_graph(graph), "torch")
@@ -204,11 +205,7 @@ def test_a_graph_whose_calls_read_each_other_is_refused():
     config["config"]["layers"][1] = layer_entry("ReLU", "first", {}, "second")  # reads second, which reads first
     config["config"]["layers"].append(layer_entry("ReLU", "second", {}, "first"))
     config["config"]["output_layers"] = ["second", 0, 0]
-    for layer in config["config"]["layers"][1:]:
-        layer["module"] = "keras.layers"
-    root, inputs = parse_model(config, "<test>")
-    graph = ModelGraph(layers=root.children or [], source="<test>", format="keras-archive", keras_version="3.15.1",
-                       inputs=inputs, root=root)
+    graph = graph_of(config)
     tag_graph(graph)
 
     def stop(signum: int, frame: object) -> None:
@@ -243,9 +240,7 @@ def operation_source(kind: str, name: str, config: dict, shape: list[int], opera
     entry["inbound_nodes"][0]["args"] += operands
     model = model_config("Dense", name, {}, shape, "model")
     model["config"]["layers"][1] = entry
-    root, inputs = parse_model(model, "<h>")
-    graph = ModelGraph(layers=root.children or [], source="<hypothesis>", format="keras-archive",
-                       keras_version="3.15.1", inputs=inputs, root=root)
+    graph = graph_of(model, "<hypothesis>")
     tag_graph(graph)
     return model_source(graph, convert_graph(graph), layout)
 
@@ -308,11 +303,34 @@ def test_a_ragged_array_operand_is_refused_by_name(kind, operands):
 def test_a_ragged_constant_in_a_layer_config_is_refused_by_name(class_name, config):
     """A mean, variance or scale of lists of unequal lengths (found by fuzz/fuzz_readers.py, a mutated .keras):
     the module's torch.tensor stopped with "TypeError: not a sequence" when it was made."""
-    root, inputs = parse_model(model_config(class_name, "layer", config, [3], "model"), "<h>")
-    graph = ModelGraph(layers=root.children or [], source="<crafted>", format="keras-archive", keras_version="3.15.1",
-                       inputs=inputs, root=root)
+    graph = graph_of(model_config(class_name, "layer", config, [3], "model"), "<crafted>")
     tag_graph(graph)
     with pytest.raises(ConverterError, match="nested lists of one shape"):
+        model_source(graph, convert_graph(graph), "torch")
+
+
+def test_a_layer_called_with_no_tensor_as_its_first_argument_is_refused_by_name():
+    """A Softmax whose input's record is damaged (its class_name not __keras_tensor__), called with a mask by keyword
+    (found by fuzz/fuzz_readers.py): its rule read a first input there was not ("IndexError: list index out of
+    range")."""
+    entry = layer_entry("Softmax", "layer", {}, "x")
+    history = entry["inbound_nodes"][0]["args"][0]
+    entry["inbound_nodes"][0] = {"args": [{**history, "class_name": []}], "kwargs": {"mask": history}}
+    model = model_config("Softmax", "layer", {}, [3], "model")
+    model["config"]["layers"][1] = entry
+    graph = graph_of(model, "<crafted>")
+    tag_graph(graph)
+    with pytest.raises(ConverterError, match="no tensor as its first argument"):
+        model_source(graph, convert_graph(graph), "torch")
+
+
+def test_a_lookup_of_a_trillion_out_of_vocabulary_indices_is_refused_by_name():
+    """num_oov_indices of 10**12 (a mutated config): listing the OOV tokens before the vocabulary ran out of
+    memory (MemoryError)."""
+    config = {"num_oov_indices": 10 ** 12, "output_mode": "int", "mask_token": None}  # its vocabulary an asset
+    graph = graph_of(model_config("IntegerLookup", "layer", config, [3], "model"), "<crafted>")
+    with pytest.raises(ConverterError, match="num_oov_indices"):
+        tag_graph(graph)
         model_source(graph, convert_graph(graph), "torch")
 
 

@@ -19,6 +19,19 @@ from .forward import KERAS, Emitter, Value, literal
 from .registry import Kind, register
 
 
+#: the most out-of-vocabulary indices a lookup is read with (Keras sets no bound; a crafted 10**12 ran out of memory
+#: listing the OOV tokens before the vocabulary)
+MAX_OOV_INDICES = 1 << 16
+
+
+def oov_indices(config: Config) -> int:
+    """A lookup's num_oov_indices, checked."""
+    oov = config.int("num_oov_indices", 1, minimum=0)
+    if oov > MAX_OOV_INDICES:
+        raise config.fail("num_oov_indices", f"an integer from 0 to {MAX_OOV_INDICES}", oov)
+    return oov
+
+
 def special_tokens(layer: Layer) -> list[str]:
     """The tokens Keras lists before a lookup layer's vocabulary, as text (as its asset holds them): the mask
     token in output_mode 'int' only (the other modes give it no index), then the out-of-vocabulary ones."""
@@ -26,7 +39,7 @@ def special_tokens(layer: Layer) -> list[str]:
     integers = config.get("output_mode", "int") == "int"
     if layer.class_name == "TextVectorization":
         return ["", "[UNK]"] if integers else ["[UNK]"]
-    mask, oov = config.get("mask_token"), config.int("num_oov_indices", 1, minimum=0)
+    mask, oov = config.get("mask_token"), oov_indices(config)
     token = config.get("oov_token", -1 if layer.class_name == "IntegerLookup" else "[UNK]")
     return ([str(mask)] if mask is not None and integers else []) + [str(token)] * oov
 
@@ -58,7 +71,7 @@ def integer_lookup_refusal(layer: Layer) -> str | None:
     if not isinstance(vocabulary, list) or not vocabulary or not all(isinstance(v, int) for v in vocabulary):
         return ("IntegerLookup whose vocabulary of ids is neither in its config nor in the archive's assets (a "
                 "file given by path, a weights-only source) is not built: run the lookup before the model")
-    mode, oov = config.get("output_mode", "int"), config.int("num_oov_indices", 1, minimum=0)
+    mode, oov = config.get("output_mode", "int"), oov_indices(config)
     if config.bool("invert", False) or oov == 0 or config.get("oov_method", "floormod") != "floormod":
         return "IntegerLookup inverted, or without out-of-vocabulary indices, is not built"
     if mode not in ("int", "one_hot", "multi_hot", "count"):
@@ -83,8 +96,7 @@ def integer_lookup(e: Emitter) -> Value:
     refused = integer_lookup_refusal(e.layer)
     if refused:
         raise e.unsupported(refused)
-    vocabulary, oov, mask = lookup_vocabulary(e.layer), config.int("num_oov_indices", 1, minimum=0), \
-        config.get("mask_token")
+    vocabulary, oov, mask = lookup_vocabulary(e.layer), oov_indices(config), config.get("mask_token")
     mode = config.get("output_mode", "int")
     if mode != "int":
         return _encoded_lookup(e, vocabulary or [], oov, mask, mode)

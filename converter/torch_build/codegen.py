@@ -208,6 +208,12 @@ class Generator:
             return self.emit_nested(source, call, inputs)
         kind = lookup(call.layer)
         assert kind is not None and kind.forward is not None  # generate() refused the others
+        # a layer's rule reads its first positional input; an operation's (keras.ops, a tf.keras TFOpLambda) may take
+        # its tensors by keyword or after a constant
+        if not inputs and not kind.name.startswith("keras.ops.") and not kind.name.endswith("OpLambda"):
+            raise ReadError(f"{self.graph.source}: layer {call.layer.key} ({call.layer.class_name}) is called with "
+                            "no tensor as its first argument (only by keyword, or a damaged record of one); the "
+                            "config is malformed or its call is not built")
         dtype = call_dtype(kind, call.layer, inputs + [v for v in kwargs.values() if isinstance(v, Value)],
                            array_dtypes(call) if kind.name.startswith("keras.ops.") else set())
         cast = None
