@@ -277,7 +277,9 @@ def test_a_dtype_of_other_than_a_name_is_refused_by_name(kind, config, operands)
     ("keras.ops.numpy.ExpandDims", {"axis": list(range(5000))}, "more than 32"),
     ("keras.ops.numpy.Roll", {"shift": 1, "axis": 99}, r"axes \[99\] of a rank-2"),
     ("keras.ops.numpy.Diff", {"n": 1, "axis": 7}, "axes"), ("keras.ops.numpy.CountNonzero", {"axis": [5]}, "axes"),
-    ("keras.ops.numpy.Cumprod", {"axis": -9}, "axes")])
+    ("keras.ops.numpy.Cumprod", {"axis": -9}, "axes"), ("keras.ops.numpy.Rot90", {"k": 1, "axes": [1, -1]}, "rot90"),
+    ("keras.ops.numpy.Diagonal", {"axis1": 0, "axis2": 7}, "axes"),
+    ("keras.ops.nn.Moments", {"axes": [1, -1]}, "moments")])
 def test_a_crafted_operation_config_is_refused_by_name(kind, config, message):
     """Mutated configs of saved models: round's 10.0 ** 400 overflowed (OverflowError, exit 70), 5000 axes gave source
     Python could not compile (RecursionError), and an axis the tensor lacks built a module that stopped when it ran."""

@@ -139,6 +139,28 @@ def _axis_move(e: Emitter, template: str, first: str, second: str) -> Value:
     return Value(template.format(x, a, b), KERAS, rank)
 
 
+def rot90(e: Emitter) -> Value:
+    """numpy's rot90: k quarter turns from the first of `axes` towards the second (torch.rot90's rule)."""
+    x, rank = op.keras_value(e, operands(e, 1)[0])
+    turns, axes = _int(e, "k", 1), e.config.get("axes", [0, 1])
+    planes = op.axes_of(e, axes, allow_none=False) or ()
+    op.axes_within(e, planes, rank)
+    if len(planes) != 2 or rank is None or planes[0] % rank == planes[1] % rank:
+        raise e.unsupported(f"rot90 over axes {str(axes)[:30]} of a rank-{rank} tensor is not built")
+    return Value(f"torch.rot90({x}, {turns % 4}, {literal(list(planes))})", KERAS, rank)
+
+
+def stacked(axis_of_rank: Callable[[int], int]) -> Callable[[Emitter], Value]:
+    """hstack and vstack: the tensors joined along the axis Keras picks by the first one's rank."""
+    def forward(e: Emitter) -> Value:
+        tensors = operands(e, 1)[0]
+        rank = tensors[0].rank if isinstance(tensors, list) and tensors and isinstance(tensors[0], Value) else None
+        if rank is None:
+            raise e.unsupported("stacking something other than a list of tensors of known rank is not built")
+        return shaping.join(e, "cat", tensors, axis_of_rank(rank))
+    return forward
+
+
 def repeat(e: Emitter) -> Value:
     x, rank = op.keras_value(e, operands(e, 1)[0])
     repeats = e.config.get("repeats")
@@ -157,6 +179,12 @@ FORWARDS: dict[str, Callable[[Emitter], Any]] = {
     "numpy.Triu": _axes_operation("torch.triu({0}, diagonal={1})", k=0),
     "numpy.Tril": _axes_operation("torch.tril({0}, diagonal={1})", k=0),
     "numpy.Sort": _axes_operation("torch.sort({0}, dim={1}).values", axis=-1),
+    "numpy.Ravel": lambda e: Value(f"{op.keras_value(e, operands(e, 1)[0])[0]}.flatten()", KERAS, 1),
+    "numpy.Fliplr": lambda e: shaping.flip(e, operands(e, 1)[0], 1),
+    "numpy.Flipud": lambda e: shaping.flip(e, operands(e, 1)[0], 0),
+    "numpy.Rot90": rot90,
+    # Keras joins along axis 1 (axis 0 of 1-D tensors) and axis 0, as TensorFlow's concat
+    "numpy.Hstack": stacked(lambda rank: 0 if rank == 1 else 1), "numpy.Vstack": stacked(lambda rank: 0),
 }
 
 for _name, _forward in FORWARDS.items():

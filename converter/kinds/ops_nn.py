@@ -10,7 +10,7 @@ import math
 from typing import Any, Callable, Sequence
 
 from . import operations as op
-from .forward import CHANNELS_FIRST, KERAS, Emitter, Value, floats, literal, ran_on_torch
+from .forward import CHANNELS_FIRST, KERAS, Emitter, Value, floats, literal, ran_on_jax, ran_on_torch
 from .ops_numpy import operands
 from .registry import Kind, register
 from .resize_dtypes import resized_in_keras_dtype
@@ -167,6 +167,32 @@ def _order(order: Any) -> str:
     return literal(order)
 
 
+def moments(e: Emitter) -> list[Value]:
+    """(mean, variance) over `axes`: the variance as the backend that ran the model computes it, TensorFlow's
+    tf.nn.moments the mean of the squared deviations, Keras's torch and JAX backends E[x^2] - E[x]^2."""
+    operand = floats(operands(e, 1)[0], e)
+    if isinstance(operand, Value) and operand.dtype in ("float16", "bfloat16"):
+        raise e.unsupported("moments of float16 or bfloat16 (Keras computes them in float32) is not built")
+    x, rank = op.keras_value(e, operand)
+    axes = op.axes_of(e, e.config.get("axes"), allow_none=False) or ()
+    op.axes_within(e, axes, rank)
+    if rank is None or len({axis % rank for axis in axes}) != len(axes):
+        raise e.unsupported(f"moments over axes {list(axes)} of a tensor of rank {rank}")
+    keep, dims = e.config.bool("keepdims", False), literal(list(axes))
+    values, mean = e.variable("x"), e.variable("mean")
+    e.statement(f"{values} = {x}")
+    e.statement(f"{mean} = torch.mean({values}, dim={dims}, keepdim=True)")
+    if ran_on_torch(e) or ran_on_jax(e):
+        variance = f"(torch.mean(torch.square({values}), dim={dims}, keepdim=True) - torch.square({mean}))"
+    else:
+        variance = f"torch.mean(torch.square({values} - {mean}), dim={dims}, keepdim=True)"
+    if not keep:
+        squeezed = literal(tuple(axes))
+        mean, variance = f"{mean}.squeeze({squeezed})", f"{variance}.squeeze({squeezed})"
+    result_rank = rank if keep else rank - len(axes)
+    return [Value(mean, KERAS, result_rank), Value(variance, KERAS, result_rank)]
+
+
 def convert_to_tensor(e: Emitter) -> Value:
     """keras.ops.convert_to_tensor of a tensor (Keras 3's Attention passes on its query's mask through it): the
     tensor itself (its Keras mask stays on it), cast where a dtype is given."""
@@ -187,7 +213,8 @@ FORWARDS: dict[str, Callable[[Emitter], Any]] = {
     "nn.SoftShrink": shrink("softshrink"), "nn.Threshold": threshold, "nn.Glu": glu,
     "nn.HardTanh": activation("F.hardtanh({0})"), "nn.TanhShrink": activation("F.tanhshrink({0})"),
     "nn.SparsePlus": sparse_plus,
-    "math.Erfinv": activation("torch.erfinv({0})"),
+    "math.Erfinv": activation("torch.erfinv({0})"), "math.Erfc": activation("torch.erfc({0})"),
+    "nn.SparseSigmoid": activation("torch.clamp(0.5 * ({0} + 1), 0.0, 1.0)"), "nn.Moments": moments,
     "core.StopGradient": activation("{0}.detach()"),  # the value itself: gradients stop in the module too
     "nn.Softmax": lambda e: op.softmax(e, "softmax", operands(e, 1)[0], e.config.get("axis", -1)),
     "nn.LogSoftmax": lambda e: op.softmax(e, "log_softmax", operands(e, 1)[0], e.config.get("axis", -1)),

@@ -29,6 +29,9 @@ TENSOR_BINARY = {
     "LogicalXor": "torch.logical_xor({0}, {1})", "Arctan2": "torch.atan2({0}, {1})", "Hypot": "torch.hypot({0}, {1})",
     "Logaddexp": "torch.logaddexp({0}, {1})", "Logaddexp2": "torch.logaddexp2({0}, {1})",
     "Fmod": "torch.fmod({0}, {1})",
+    # numpy's: a NaN on one side gives the other side; divide_no_nan: 0 wherever the divisor is 0 (TensorFlow's)
+    "Fmax": "torch.fmax({0}, {1})", "Fmin": "torch.fmin({0}, {1})",
+    "DivideNoNan": "torch.where({1} == 0, 0.0, {0} / {1})",
 }
 UNARY = {
     "Negative": "(-{0})", "Absolute": "torch.abs({0})", "Square": "torch.square({0})", "Sqrt": "torch.sqrt({0})",
@@ -43,17 +46,19 @@ UNARY = {
     "Deg2rad": "torch.deg2rad({0})", "Rad2deg": "torch.rad2deg({0})", "Isnan": "torch.isnan({0})",
     "Isinf": "torch.isinf({0})", "Isfinite": "torch.isfinite({0})", "Signbit": "torch.signbit({0})",
     "Cbrt": "(torch.sign({0}) * torch.abs({0}) ** (1 / 3))",  # Keras's own formula (torch has no cbrt)
+    "Sinc": "torch.sinc({0})", "Fabs": "torch.abs({0})", "Isneginf": "torch.isneginf({0})",
+    "Isposinf": "torch.isposinf({0})",
 }
 #: operations Keras 3 computes on integers as floats (result_type(x, float)), which torch computes on integers
 #: (floor, ceil: the same numbers as integers) or refuses to (hypot, logaddexp)
-FLOATS_OF_INTEGERS = ("Floor", "Ceil", "Hypot", "Logaddexp", "Logaddexp2")
+FLOATS_OF_INTEGERS = ("Floor", "Ceil", "Hypot", "Logaddexp", "Logaddexp2", "Sinc", "Fabs", "DivideNoNan")
 #: operations whose result is an integer tensor where every operand is an integer tensor or an int (Keras 3 keeps
 #: their dtype), and those whose result is boolean: a layer with weights, a mean or a pooling then computes on them
 #: as on an integer Input's (Value.integer)
 INTEGER_ARITHMETIC = ("Add", "Subtract", "Multiply", "FloorDivide", "Mod", "Maximum", "Minimum", "Negative",
                       "Absolute", "Square", "Sign", "Trunc")
 BOOLEAN_RESULTS = ("Equal", "NotEqual", "Greater", "GreaterEqual", "Less", "LessEqual", "LogicalAnd", "LogicalOr",
-                   "LogicalXor", "LogicalNot", "Isnan", "Isinf", "Isfinite", "Signbit")
+                   "LogicalXor", "LogicalNot", "Isnan", "Isinf", "Isfinite", "Signbit", "Isneginf", "Isposinf")
 REDUCTIONS = {"Mean": "mean", "Sum": "sum", "Max": "max", "Min": "min", "Prod": "prod", "Var": "var", "Std": "std",
               "Any": "any", "All": "all"}
 
@@ -216,6 +221,13 @@ def tile(e: Emitter) -> Value:
     return shaping.tile(e, operands(e, 1)[0], e.config.get("repeats"), minimum=1)
 
 
+def ptp(e: Emitter) -> Value:
+    """The range, max - min, along the axes (every axis: None), as Keras computes it."""
+    operand, axis, keep = operands(e, 1)[0], e.config.get("axis"), e.config.bool("keepdims", False)
+    high, low = (op.reduce(e, kind, operand, axis, keep) for kind in ("max", "min"))
+    return replace(high, expr=f"({high.expr} - {low.expr})")
+
+
 def flip(e: Emitter) -> Value:
     return shaping.flip(e, operands(e, 1)[0], e.config.get("axis"))
 
@@ -245,7 +257,7 @@ FORWARDS: dict[str, Callable[[Emitter], Any]] = {
     "Average": average, "Round": round_, "Pad": pad, "NanToNum": nan_to_num, "Cumsum": cumsum, "Tile": tile,
     "Flip": flip, "Amax": reduction("max"), "Amin": reduction("min"), "Diff": diff,
     "Roll": lambda e: op.roll(e, operands(e, 1)[0], e.config.get("shift"), e.config.get("axis")),
-    "CountNonzero": count_nonzero, "Outer": outer, "Cumprod": cumprod,
+    "CountNonzero": count_nonzero, "Outer": outer, "Cumprod": cumprod, "Ptp": ptp,
     "ZerosLike": filled_like("0"), "OnesLike": filled_like("1"), "FullLike": filled_like(None),
     # Keras 3's indices are int32 (every backend casts them)
     "Argmax": lambda e: op.arg_reduce(e, "argmax", operands(e, 1)[0], e.config.get("axis"),

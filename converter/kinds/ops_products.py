@@ -1,0 +1,96 @@
+"""keras.ops products and diagonals of tensors: inner, kron, tensordot, trace, diagonal (no weights).
+
+Each takes its tensors in Keras's layout (a feature map channels-last) and computes what numpy
+computes, as Keras's backends do: torch.inner, torch.kron and torch.tensordot follow numpy's
+definitions; trace sums the diagonal that torch.diagonal gives (offset, axis1, axis2 as numpy's).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from . import operations as op
+from .forward import KERAS, Emitter, Value, literal
+from .ops_numpy import operands
+from .registry import Kind, register
+
+
+def _tensors(e: Emitter) -> list[tuple[str, int]]:
+    """The two operands in Keras's layout, with their ranks (a constant operand is refused by name)."""
+    pair = operands(e, 2)
+    if not all(isinstance(item, Value) for item in pair):
+        raise e.unsupported("a product with a constant operand is not built (of two tensors is)")
+    found = [op.keras_value(e, item) for item in pair]
+    if any(rank is None for _, rank in found):
+        raise e.unsupported("a product of tensors of unknown rank is not built")
+    return [(x, rank) for x, rank in found if rank is not None]
+
+
+def inner(e: Emitter) -> Value:
+    """numpy's inner: the sum over the last axes of both (a 0-d operand: a product)."""
+    (a, rank_a), (b, rank_b) = _tensors(e)
+    if rank_a == 0 or rank_b == 0:
+        return Value(f"({a} * {b})", KERAS, max(rank_a, rank_b))
+    return Value(f"torch.inner({a}, {b})", KERAS, rank_a + rank_b - 2)
+
+
+def kron(e: Emitter) -> Value:
+    (a, rank_a), (b, rank_b) = _tensors(e)
+    return Value(f"torch.kron({a}, {b})", KERAS, max(rank_a, rank_b))
+
+
+def tensordot(e: Emitter) -> Value:
+    """The sum over `axes`: the last n of the first operand and the first n of the second (an int), or the axes
+    listed for each."""
+    (a, rank_a), (b, rank_b) = _tensors(e)
+    axes = e.config.get("axes", 2)
+    if isinstance(axes, int) and not isinstance(axes, bool):
+        if not 0 <= axes <= min(rank_a, rank_b):
+            raise e.unsupported(f"tensordot over {axes} axes of rank-{rank_a} and rank-{rank_b} tensors")
+        return Value(f"torch.tensordot({a}, {b}, dims={axes})", KERAS, rank_a + rank_b - 2 * axes)
+    if not (isinstance(axes, list) and len(axes) == 2):
+        raise e.unsupported(f"tensordot axes {str(axes)[:40]} is neither an int nor two lists of axes")
+    first, second = (op.axes_of(e, item, allow_none=False) or () for item in axes)
+    op.axes_within(e, first, rank_a)
+    op.axes_within(e, second, rank_b)
+    if len(first) != len(second) or len({axis % rank_a for axis in first}) != len(first) \
+            or len({axis % rank_b for axis in second}) != len(second):
+        raise e.unsupported(f"tensordot axes {str(axes)[:40]}: as many distinct axes of each are built")
+    dims = literal([list(first), list(second)])
+    return Value(f"torch.tensordot({a}, {b}, dims={dims})", KERAS, rank_a + rank_b - 2 * len(first))
+
+
+def diagonal_of(e: Emitter) -> tuple[str, Any, int]:
+    """torch.diagonal of the operand as numpy's diagonal takes it (offset, axis1, axis2), the operand, its rank."""
+    operand = operands(e, 1)[0]
+    x, rank = op.keras_value(e, operand)
+    values = [e.config.get(key, default) for key, default in (("offset", 0), ("axis1", 0), ("axis2", 1))]
+    if not all(isinstance(item, int) and not isinstance(item, bool) for item in values):
+        raise e.unsupported(f"offset and axes {str(values)[:40]} are not ints")
+    offset, axis1, axis2 = values
+    op.axes_within(e, (axis1, axis2), rank)
+    if rank is None or rank < 2 or axis1 % rank == axis2 % rank:
+        raise e.unsupported(f"a diagonal over axes {axis1} and {axis2} of a rank-{rank} tensor")
+    return f"torch.diagonal({x}, {offset}, {axis1}, {axis2})", operand, rank
+
+
+def diagonal(e: Emitter) -> Value:
+    """The diagonal as a last axis, the two axes removed."""
+    expr, _, rank = diagonal_of(e)
+    return Value(expr, KERAS, rank - 1)
+
+
+def trace(e: Emitter) -> Value:
+    """The sum of that diagonal (of floats: Keras gives int32 for integers, torch int64)."""
+    expr, operand, rank = diagonal_of(e)
+    if op.may_be_integers(operand):
+        raise e.unsupported("trace of integers is not built (of floats is)")
+    return Value(f"{expr}.sum(-1)", KERAS, rank - 2)
+
+
+FORWARDS: dict[str, Callable[[Emitter], Any]] = {
+    "Inner": inner, "Kron": kron, "Tensordot": tensordot, "Diagonal": diagonal, "Trace": trace,
+}
+
+for _name, _forward in FORWARDS.items():
+    register(Kind(f"keras.ops.numpy.{_name}", forward=_forward, description="an operation, no weights",
+                  tested="of feature maps and sequences, in both input layouts"))
