@@ -100,6 +100,38 @@ def test_operations_on_the_torch_backend_compute_as_that_keras_did():
     assert all(got.shape != want.shape or not np.allclose(got.numpy(), want) for got, want in zip(assumed, expected))
 
 
+MOMENTS_ON_TORCH = """
+import sys
+import keras, numpy as np
+x = keras.Input((5, 4))
+mean, variance = keras.ops.moments(x * 100.0 + 1000.0, axes=[1, 2])
+model = keras.Model(x, keras.ops.stack([mean, variance], axis=-1))
+model.save(sys.argv[1] + "/moments.keras")
+data = np.random.default_rng(0).normal(size=(3, 5, 4)).astype("float32")
+np.savez(sys.argv[1] + "/io.npz", x=data, y=keras.ops.convert_to_numpy(model(data)))
+"""
+
+
+def test_moments_on_the_torch_backend_compute_as_that_keras_did(tmp_path):
+    """keras.ops.moments: Keras's torch backend computes the variance as E[x^2] - E[x]^2, TensorFlow's as the mean
+    of the squared deviations; of data of mean 1000 they differ by 0.27 in 7240. Keras 3 on torch (a process of its
+    own) writes the model; built with keras_backend="torch" it gives Keras's numbers, built as TensorFlow computes
+    it does not."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, KERAS_BACKEND="torch")
+    subprocess.run([sys.executable, "-c", MOMENTS_ON_TORCH, str(tmp_path)], check=True, env=env, timeout=300)
+    io = np.load(tmp_path / "io.npz")
+    path = str(tmp_path / "moments.keras")
+    with torch.no_grad():
+        on_torch = converter.to_torch(path, keras_backend="torch")(torch.from_numpy(io["x"])).numpy()
+        as_tensorflow = converter.to_torch(path)(torch.from_numpy(io["x"])).numpy()
+    np.testing.assert_allclose(on_torch, io["y"], atol=0, rtol=1e-6)
+    assert np.abs(as_tensorflow - io["y"]).max() > 1e-2
+
+
 def test_a_masked_input_read_in_two_dtypes_is_refused_for_keras_3_0_to_3_4(tmp_path):
     """Keras 3.0 to 3.4 convert a nested model's input to the dtype of the layer built last on it, and a layer of
     another dtype runs without the mask: with layers of two dtypes on a masked input, which one that was is not in
