@@ -266,7 +266,10 @@ def keras_axis(axis: int, value: Value) -> int:
 def spatial_layout(e: "Emitter") -> str:
     """The layout a spatial layer (pooling, padding, cropping, upsampling) computes in: channels-first.
     With data_format="channels_first" Keras's own tensor already is (batch, channels, *spatial)."""
-    data_format = e.config.choice("data_format", ("channels_last", "channels_first"), "channels_last")
+    # None (keras.ops' default): Keras's image_data_format, channels_last unless a keras.json says otherwise
+    data_format = e.config.get("data_format") or "channels_last"
+    if data_format not in ("channels_last", "channels_first"):
+        data_format = e.config.choice("data_format", ("channels_last", "channels_first"))  # says what is wrong
     return KERAS if data_format == "channels_first" else CHANNELS_FIRST
 
 

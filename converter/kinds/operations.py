@@ -177,6 +177,18 @@ def roll(e: Emitter, operand: Any, shift: Any, axis: Any) -> Value:
     return Value(f"torch.roll({x}, {literal(list(shifts))}, {literal(list(axes))})", KERAS, rank)
 
 
+def space_depth(e: Emitter, helper: str, operand: Any, block: Any, channels_last: bool) -> Value:
+    """depth_to_space or space_to_depth of channels-last images (TensorFlow's order of the moved entries)."""
+    if not isinstance(block, int) or isinstance(block, bool) or block < 2:
+        raise e.unsupported(f"block_size {str(block)[:20]} is not built")
+    if not channels_last:
+        raise e.unsupported(f"{helper} of channels-first images is not built (of channels-last ones is)")
+    x, rank = keras_value(e, operand)
+    if rank != 4:
+        raise e.unsupported(f"{helper} of a tensor of rank {rank} (images are rank 4)")
+    return Value(f"{e.helper(helper)}({x}, {block})", KERAS, 4)
+
+
 def may_be_integers(operand: Any) -> bool:
     """Whether an operand is, or may be when the module runs, an integer tensor (Value.integer, .from_integers)."""
     return isinstance(operand, Value) and operand.may_be_integers

@@ -12,6 +12,7 @@ from typing import Any, Callable, Sequence
 from . import operations as op
 from .forward import CHANNELS_FIRST, KERAS, Emitter, Value, floats, literal, ran_on_jax, ran_on_torch
 from .ops_numpy import operands
+from .pooling import local_pooling
 from .registry import Kind, register
 from .resize_dtypes import resized_in_keras_dtype
 
@@ -193,6 +194,24 @@ def moments(e: Emitter) -> list[Value]:
     return [Value(mean, KERAS, result_rank), Value(variance, KERAS, result_rank)]
 
 
+def pooling(kind: str) -> Callable[[Emitter], Value]:
+    """keras.ops max_pool and average_pool: the pooling layer of the input's rank, which calls them (data_format
+    None: channels_last, Keras's default)."""
+    def forward(e: Emitter) -> Value:
+        x = operands(e, 1)[0]
+        rank = x.rank if isinstance(x, Value) else None
+        if rank not in (3, 4, 5):
+            raise e.unsupported(f"pooling of a tensor of rank {rank} (of rank 3 to 5 is built)")
+        assert rank is not None
+        return local_pooling(kind, rank - 2)(e)
+    return forward
+
+
+def space_depth(helper: str) -> Callable[[Emitter], Value]:
+    return lambda e: op.space_depth(e, helper, operands(e, 1)[0], e.config.get("block_size"),
+                                    e.config.get("data_format") in (None, "channels_last"))
+
+
 def convert_to_tensor(e: Emitter) -> Value:
     """keras.ops.convert_to_tensor of a tensor (Keras 3's Attention passes on its query's mask through it): the
     tensor itself (its Keras mask stays on it), cast where a dtype is given."""
@@ -215,6 +234,9 @@ FORWARDS: dict[str, Callable[[Emitter], Any]] = {
     "nn.SparsePlus": sparse_plus,
     "math.Erfinv": activation("torch.erfinv({0})"), "math.Erfc": activation("torch.erfc({0})"),
     "nn.SparseSigmoid": activation("torch.clamp(0.5 * ({0} + 1), 0.0, 1.0)"), "nn.Moments": moments,
+    # (adaptive_max_pool and adaptive_average_pool stay refused: Keras 3.15 cannot load a model of them back)
+    "nn.MaxPool": pooling("max"), "nn.AveragePool": pooling("average"),
+    "nn.DepthToSpace": space_depth("depth_to_space"), "nn.SpaceToDepth": space_depth("space_to_depth"),
     "core.StopGradient": activation("{0}.detach()"),  # the value itself: gradients stop in the module too
     "nn.Softmax": lambda e: op.softmax(e, "softmax", operands(e, 1)[0], e.config.get("axis", -1)),
     "nn.LogSoftmax": lambda e: op.softmax(e, "log_softmax", operands(e, 1)[0], e.config.get("axis", -1)),

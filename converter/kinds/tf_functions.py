@@ -138,15 +138,7 @@ def norm(e: Emitter, a: Mapping[str, Any]) -> Value:
 
 def space_depth(helper: str) -> tuple[tuple[str, ...], Implementation]:
     def run(e: Emitter, a: Mapping[str, Any]) -> Value:
-        block = a.get("block_size")
-        if not isinstance(block, int) or isinstance(block, bool) or block < 2:
-            raise e.unsupported(f"block_size {str(block)[:20]} is not built")
-        if a.get("data_format") not in (None, "NHWC"):
-            raise e.unsupported(f"{helper} of {str(a.get('data_format'))[:10]} images is not built (NHWC is)")
-        x, rank = op.keras_value(e, a["input"])
-        if rank != 4:
-            raise e.unsupported(f"{helper} of a tensor of rank {rank} (images are rank 4)")
-        return Value(f"{e.helper(helper)}({x}, {block})", KERAS, 4)
+        return op.space_depth(e, helper, a["input"], a.get("block_size"), a.get("data_format") in (None, "NHWC"))
     return ("input", "block_size", "data_format"), run
 
 
