@@ -9,6 +9,15 @@ from case_builders import Case, operation, tf_operation, positive
 
 IMAGE = (4, 5, 3)
 SEQUENCE = (5, 4)
+
+
+def heads(k, x, query_heads: int, key_heads: int, size: int) -> list:
+    """Query, key and value (batch, steps, heads, size) of a sequence, each from a Dense layer."""
+    steps = x.shape[1]
+    return [k.layers.Reshape((steps, count, size))(k.layers.Dense(count * size)(x))
+            for count in (query_heads, key_heads, key_heads)]
+
+
 OPERATION_CASES: list[Case] = [
     # keras.ops.numpy: arithmetic with constants on either side and of another rank, on images and sequences
     operation("Add", "op_add_constant", IMAGE, lambda k, x: x + 1.5),
@@ -183,6 +192,18 @@ OPERATION_CASES: list[Case] = [
     operation("DepthToSpace", "op_depth_to_space", IMAGE, lambda k, x: k.ops.depth_to_space(k.layers.Conv2D(8, 1)(x),
                                                                                             2), "nn"),
     operation("SpaceToDepth", "op_space_to_depth", (4, 6, 3), lambda k, x: k.ops.space_to_depth(x, 2), "nn"),
+    # query, key and value of (batch, steps, heads, head size) made by Dense layers from a sequence
+    operation("DotProductAttention", "op_attention", SEQUENCE, lambda k, x: k.ops.dot_product_attention(
+        *heads(k, x, 2, 2, 2)), "nn"),
+    operation("DotProductAttention", "op_attention_causal_scaled_grouped", SEQUENCE,
+              lambda k, x: k.ops.dot_product_attention(*heads(k, x, 4, 2, 2), scale=0.5, is_causal=True), "nn"),
+    operation("DotProductAttention", "op_attention_masked_biased", SEQUENCE, lambda k, x: k.ops.dot_product_attention(
+        *heads(k, x, 2, 2, 2), mask=k.ops.expand_dims(k.ops.greater(x[..., 0], 0.0), (1, 2))), "nn"),
+    operation("DotProductAttention", "op_attention_biased", SEQUENCE, lambda k, x: k.ops.dot_product_attention(
+        *heads(k, x, 2, 2, 2), bias=k.ops.expand_dims(x[..., :1] * 3.0, 1)), "nn"),
+    # every key masked: TensorFlow's where gives every key the same weight
+    operation("DotProductAttention", "op_attention_masked_whole", SEQUENCE, lambda k, x: k.ops.dot_product_attention(
+        *heads(k, x, 2, 2, 2), mask=k.ops.expand_dims(k.ops.greater(x[..., 0], 100.0), (1, 2))), "nn"),
     operation("Cumprod", "op_cumprod", SEQUENCE, lambda k, x: k.ops.cumprod(x * 0.3 + 1.0, axis=1)),
     operation("Cumprod", "op_cumprod_flattened", SEQUENCE, lambda k, x: k.ops.cumprod(x * 0.01 + 1.0)),
     operation("Round", "op_round_decimals", SEQUENCE, lambda k, x: k.ops.round(x * 10.0, decimals=1)

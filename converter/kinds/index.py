@@ -166,6 +166,7 @@ MODULES: dict[str, str] = {
     "keras.ops.nn.AveragePool": "ops_nn",
     "keras.ops.nn.Celu": "ops_nn",
     "keras.ops.nn.DepthToSpace": "ops_nn",
+    "keras.ops.nn.DotProductAttention": "ops_nn",
     "keras.ops.nn.Elu": "ops_nn",
     "keras.ops.nn.Gelu": "ops_nn",
     "keras.ops.nn.Glu": "ops_nn",

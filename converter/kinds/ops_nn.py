@@ -212,6 +212,31 @@ def space_depth(helper: str) -> Callable[[Emitter], Value]:
                                     e.config.get("data_format") in (None, "channels_last"))
 
 
+def dot_product_attention(e: Emitter) -> Value:
+    """keras.ops.dot_product_attention of (batch, steps, heads, head size) tensors, with a bias, a mask, a scale
+    and causality as the call and config give them, as Keras's backends compute it (runtime_attention.py)."""
+    tensors = operands(e, 3)
+    if not all(isinstance(item, Value) for item in tensors):
+        raise e.unsupported("dot_product_attention of constants is not built (of tensors is)")
+    if e.config.get("flash_attention") or e.config.get("attn_logits_soft_cap") is not None:
+        raise e.unsupported("dot_product_attention with flash attention or a soft cap of its logits is not built")
+
+    def argument(index: int, name: str) -> Any:
+        return e.positional(index) if len(e.call.positional) > index else e.named(name)
+
+    bias, mask, scale = argument(3, "bias"), argument(4, "mask"), argument(5, "scale")
+    if not (scale is None or op.is_number(scale)) or any(item is not None and not isinstance(item, Value)
+                                                         for item in (bias, mask)):
+        raise e.unsupported("dot_product_attention with a constant bias or mask, or a tensor scale, is not built")
+    converted = [op.keras_value(e, item) for item in tensors]
+    if any(rank != 4 for _, rank in converted):
+        raise e.unsupported("dot_product_attention of tensors of other than rank 4 is not built")
+    extras = ["None" if item is None else op.keras_value(e, item)[0] for item in (bias, mask)]
+    arguments = ", ".join([x for x, _ in converted] + extras + [literal(None if scale is None else float(scale)),
+                                                               literal(e.config.bool("is_causal", False))])
+    return Value(f"{e.helper('dot_product_attention')}({arguments})", KERAS, 4)
+
+
 def convert_to_tensor(e: Emitter) -> Value:
     """keras.ops.convert_to_tensor of a tensor (Keras 3's Attention passes on its query's mask through it): the
     tensor itself (its Keras mask stays on it), cast where a dtype is given."""
@@ -235,7 +260,7 @@ FORWARDS: dict[str, Callable[[Emitter], Any]] = {
     "math.Erfinv": activation("torch.erfinv({0})"), "math.Erfc": activation("torch.erfc({0})"),
     "nn.SparseSigmoid": activation("torch.clamp(0.5 * ({0} + 1), 0.0, 1.0)"), "nn.Moments": moments,
     # (adaptive_max_pool and adaptive_average_pool stay refused: Keras 3.15 cannot load a model of them back)
-    "nn.MaxPool": pooling("max"), "nn.AveragePool": pooling("average"),
+    "nn.MaxPool": pooling("max"), "nn.AveragePool": pooling("average"), "nn.DotProductAttention": dot_product_attention,
     "nn.DepthToSpace": space_depth("depth_to_space"), "nn.SpaceToDepth": space_depth("space_to_depth"),
     "core.StopGradient": activation("{0}.detach()"),  # the value itself: gradients stop in the module too
     "nn.Softmax": lambda e: op.softmax(e, "softmax", operands(e, 1)[0], e.config.get("axis", -1)),
