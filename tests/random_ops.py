@@ -16,14 +16,16 @@ KERAS3_OPS = ["reshape", "swapaxes", "moveaxis", "cumsum", "clip", "power", "log
               "repeat", "pad", "sort", "norm", "where", "matmul", "einsum", "split", "stack", "take", "top_k", "tril",
               "argmax", "one_hot", "log_softmax", "normalize", "rsqrt", "erf", "resize", "var", "prod", "max_axes",
               "cast", "convert_to_tensor", "elementwise", "elementwise", "glu", "every_axis", "roll", "diff",
-              "cumprod", "amax"]
+              "cumprod", "amax", "rot90", "fliplr", "ptp", "diagonal", "trace", "moments", "hstack", "pool",
+              "attention", "divide_no_nan"]
 #: continuous elementwise functions (no jump a rounding difference could cross), each on inputs in its domain:
 #: bounded ones on tanh(x) * 0.9, fast-growing ones on tanh(x) * 2; those a Keras lacks are not drawn
 ELEMENTWISE = {"arctan": "x", "arcsinh": "x", "cbrt": "x", "celu": "x", "hard_tanh": "x", "squareplus": "x",
                "soft_shrink": "x", "tanh_shrink": "x", "sparse_plus": "x", "stop_gradient": "x",
                "sinh": "grows", "cosh": "grows", "exp2": "grows",
                "tan": "bounded", "arcsin": "bounded", "arctanh": "bounded", "erfinv": "bounded",
-               "log2": "positive", "log10": "positive", "arctan2": "pair", "hypot": "pair", "logaddexp": "pair"}
+               "log2": "positive", "log10": "positive", "arctan2": "pair", "hypot": "pair", "logaddexp": "pair",
+               "sinc": "x", "fabs": "x", "erfc": "x", "fmax": "pair", "fmin": "pair"}
 TF_OPS = ["reshape", "transpose", "cumsum", "clip", "power", "logsumexp", "std", "mean_axes", "tile", "pad", "sort",
           "norm", "where", "matmul", "split", "stack", "gather", "top_k", "argmax", "one_hot", "log_softmax",
           "l2_normalize", "rsqrt", "erf", "resize", "squared_difference", "divide_no_nan", "variance", "prod",
@@ -75,6 +77,30 @@ def _keras3(c: Chooser, ops: Any, name: str, x: Any, dims: tuple[int, ...], a: i
         return ops.cumprod(ops.tanh(x) * 0.1 + 1.0, axis=a)
     if name == "amax":
         return ops.amax(x, axis=a, keepdims=keepdims)
+    if name in ("rot90", "diagonal", "trace") and rank >= (3 if name == "trace" else 2) and hasattr(ops, name):
+        first = c.integer(1, rank)  # two axes other than the batch's
+        second = c.choice([axis for axis in range(1, rank + 1) if axis != first])
+        if name == "rot90":
+            return ops.rot90(x, k=c.integer(-1, 3), axes=(first, second))
+        offset = c.integer(-1, 1) if min(dims[first - 1], dims[second - 1]) >= 2 else 0
+        return getattr(ops, name)(x, offset=offset, axis1=first, axis2=second)
+    if name == "fliplr" and hasattr(ops, "fliplr"):
+        return ops.fliplr(x)
+    if name == "ptp" and hasattr(ops, "ptp"):
+        return ops.ptp(x, axis=a, keepdims=keepdims)
+    if name == "moments" and hasattr(ops, "moments"):
+        mean, variance = ops.moments(x, axes=[a], keepdims=True)
+        return ops.divide(ops.subtract(x, mean), ops.sqrt(ops.add(variance, 1.0)))
+    if name == "hstack" and hasattr(ops, "hstack"):
+        return ops.hstack([x, ops.tanh(x)])
+    if name == "pool" and rank in (2, 3) and hasattr(ops, "max_pool"):  # sequences and images
+        pool = 2 if min(dims[:-1]) >= 2 else 1
+        return getattr(ops, c.choice(["max_pool", "average_pool"]))(x, pool, strides=c.choice([1, 2]),
+                                                                    padding=c.choice(["valid", "same"]))
+    if name == "attention" and rank == 3 and hasattr(ops, "dot_product_attention"):  # (batch, steps, heads, size)
+        return ops.dot_product_attention(x, ops.tanh(x), x, is_causal=c.chance(0.5))
+    if name == "divide_no_nan" and hasattr(ops, "divide_no_nan"):
+        return ops.divide_no_nan(x, ops.add(ops.abs(x), 0.5))
     if name == "every_axis":  # over every axis, the batch's too, kept
         function = c.choice(["sum", "max", "min", "prod", "mean"])
         if function == "prod":
