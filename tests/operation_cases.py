@@ -192,6 +192,20 @@ OPERATION_CASES: list[Case] = [
     operation("DepthToSpace", "op_depth_to_space", IMAGE, lambda k, x: k.ops.depth_to_space(k.layers.Conv2D(8, 1)(x),
                                                                                             2), "nn"),
     operation("SpaceToDepth", "op_space_to_depth", (4, 6, 3), lambda k, x: k.ops.space_to_depth(x, 2), "nn"),
+    # quantiles at one q: Keras's indices reckoned in float64 from q as a float32 (0.3 * 10 lands above 3)
+    operation("Median", "op_median", IMAGE, lambda k, x: k.ops.median(k.layers.Conv2D(2, 1)(x), axis=(1, 2))),
+    operation("Median", "op_median_every_axis", SEQUENCE, lambda k, x: x - k.ops.median(x, keepdims=True)),
+    operation("Quantile", "op_quantile", SEQUENCE, lambda k, x: k.ops.quantile(x, 0.3, axis=-1, keepdims=True)),
+    # Keras's Quantile operation computes linear whatever method it records
+    operation("Quantile", "op_quantile_method_unused", (11, 2), lambda k, x: k.ops.quantile(x, 0.3, axis=1,
+                                                                                          method="higher")),
+    operation("Percentile", "op_percentile_higher", (11, 2), lambda k, x: k.ops.percentile(x, 30, axis=1,
+                                                                                         method="higher")),
+    operation("Percentile", "op_percentile_nearest", IMAGE, lambda k, x: k.ops.percentile(
+        k.layers.Conv2D(2, 1)(x), 30, axis=-2, method="nearest")),
+    operation("Percentile", "op_percentile_midpoint", SEQUENCE, lambda k, x: k.ops.percentile(x, 62.5, axis=1,
+                                                                                            method="midpoint")),
+    operation("Percentile", "op_percentile_lower", SEQUENCE, lambda k, x: k.ops.percentile(x, 90, method="lower")),
     # query, key and value of (batch, steps, heads, head size) made by Dense layers from a sequence
     operation("DotProductAttention", "op_attention", SEQUENCE, lambda k, x: k.ops.dot_product_attention(
         *heads(k, x, 2, 2, 2)), "nn"),

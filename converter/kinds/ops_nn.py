@@ -214,7 +214,7 @@ def space_depth(helper: str) -> Callable[[Emitter], Value]:
 
 def dot_product_attention(e: Emitter) -> Value:
     """keras.ops.dot_product_attention of (batch, steps, heads, head size) tensors, with a bias, a mask, a scale
-    and causality as the call and config give them, as Keras's backends compute it (runtime_attention.py)."""
+    and causality as the call and config give them, as Keras's backends compute it (runtime_ops.py)."""
     tensors = operands(e, 3)
     if not all(isinstance(item, Value) for item in tensors):
         raise e.unsupported("dot_product_attention of constants is not built (of tensors is)")

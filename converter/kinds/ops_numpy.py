@@ -7,6 +7,7 @@ side), options from the operation's config; what they compute is in operations.p
 """
 from __future__ import annotations
 
+import struct
 from dataclasses import replace
 from typing import Any, Callable
 
@@ -228,6 +229,40 @@ def ptp(e: Emitter) -> Value:
     return replace(high, expr=f"({high.expr} - {low.expr})")
 
 
+#: quantile's methods, as Keras and numpy name them (torch.quantile's interpolation names them alike)
+QUANTILE_METHODS = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+def quantile(scale: float | None) -> Callable[[Emitter], Value]:
+    """median (q 0.5: `scale` None), quantile (q, scale 1) and percentile (q / 100, scale 100) at one q, of floats
+    (integers as float32), over the config's axes (None: every axis); Keras takes q as a float32 (percentile's
+    divided in float32), which torch computes with as it is, and TensorFlow's rule in float64 after it."""
+    def forward(e: Emitter) -> Value:
+        arguments = operands(e, 1 if scale is None else 2)
+        q = 0.5 if scale is None else arguments[1]
+        if not op.is_number(q) or isinstance(q, bool) or not 0 <= q <= (scale or 1):
+            raise e.unsupported(f"a quantile at {str(q)[:30]} is not built (at one number in range is)")
+        # Keras's Quantile operation records its method and computes linear whatever it says (3.0 to 3.15: its call
+        # does not pass it on); Percentile (3.14 on) passes it on
+        method = e.config.get("method", "linear") if scale == 100 else "linear"
+        if method not in QUANTILE_METHODS:
+            raise e.unsupported(f"quantile method {str(method)[:20]!r} is not built")
+        q32 = struct.unpack("f", struct.pack("f", float(q)))[0]
+        q32 = q32 if scale in (None, 1) else struct.unpack("f", struct.pack("f", q32 / 100.0))[0]
+        x, rank = op.keras_value(e, floats(arguments[0], e))
+        axis = e.config.get("axis")
+        axes = None if axis is None else op.axes_of(e, axis, allow_none=False)
+        op.axes_within(e, axes, rank)
+        if axes is not None and (rank is None or len({a % rank for a in axes}) != len(axes)):
+            raise e.unsupported(f"a quantile over axes {str(axis)[:30]} of a tensor of rank {rank}")
+        keep = e.config.bool("keepdims", False)
+        placed = None if axes is None or rank is None else sorted(a % rank for a in axes)
+        result_rank = (rank if keep else 0 if axes is None else rank - len(axes)) if rank is not None else None
+        return Value(f"{e.helper('keras_quantile')}({x}, {literal(q32)}, {literal(placed)}, {literal(method)}, "
+                     f"{literal(keep)}, {literal(ran_on_torch(e))})", KERAS, result_rank)
+    return forward
+
+
 def flip(e: Emitter) -> Value:
     return shaping.flip(e, operands(e, 1)[0], e.config.get("axis"))
 
@@ -258,6 +293,7 @@ FORWARDS: dict[str, Callable[[Emitter], Any]] = {
     "Flip": flip, "Amax": reduction("max"), "Amin": reduction("min"), "Diff": diff,
     "Roll": lambda e: op.roll(e, operands(e, 1)[0], e.config.get("shift"), e.config.get("axis")),
     "CountNonzero": count_nonzero, "Outer": outer, "Cumprod": cumprod, "Ptp": ptp,
+    "Median": quantile(None), "Quantile": quantile(1), "Percentile": quantile(100),
     "ZerosLike": filled_like("0"), "OnesLike": filled_like("1"), "FullLike": filled_like(None),
     # Keras 3's indices are int32 (every backend casts them)
     "Argmax": lambda e: op.arg_reduce(e, "argmax", operands(e, 1)[0], e.config.get("axis"),

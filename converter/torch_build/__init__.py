@@ -72,9 +72,9 @@ def model_source(graph: ModelGraph, conversion: Conversion, input_layout: str = 
             helpers.add(name)
             waiting.extend(_NEEDS.get(name, []))
     # import torch: only now that source is being written
-    from . import runtime, runtime_attention, runtime_dtypes, runtime_modules, runtime_recurrent
+    from . import runtime, runtime_ops, runtime_dtypes, runtime_modules, runtime_recurrent
 
-    modules = (runtime, runtime_dtypes, runtime_recurrent, runtime_modules, runtime_attention)
+    modules = (runtime, runtime_dtypes, runtime_recurrent, runtime_modules, runtime_ops)
     parts = [inspect.getsource(next(getattr(module, name) for module in modules if hasattr(module, name)))
              for name in sorted(helpers)]
     resets = any(source.carried for source in generator.classes)
