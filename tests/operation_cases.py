@@ -206,6 +206,18 @@ OPERATION_CASES: list[Case] = [
     operation("Percentile", "op_percentile_midpoint", SEQUENCE, lambda k, x: k.ops.percentile(x, 62.5, axis=1,
                                                                                             method="midpoint")),
     operation("Percentile", "op_percentile_lower", SEQUENCE, lambda k, x: k.ops.percentile(x, 90, method="lower")),
+    operation("TakeAlongAxis", "op_take_along_axis", SEQUENCE, lambda k, x: k.ops.take_along_axis(
+        x, k.ops.argsort(x, axis=1), axis=1)),
+    operation("TakeAlongAxis", "op_take_along_axis_feature_maps", IMAGE, lambda k, x: k.ops.take_along_axis(
+        k.layers.Conv2D(2, 1)(x), k.ops.argmax(x, axis=-1, keepdims=True) - 2, axis=-1)),
+    operation("Select", "op_select", SEQUENCE, lambda k, x: k.ops.select([x > 0.5, x < -0.5], [x * 2.0, x * 3.0])),
+    operation("Select", "op_select_default", SEQUENCE, lambda k, x: k.ops.select([x > 0.0], [x], -x)),
+    operation("Copy", "op_copy", SEQUENCE, lambda k, x: k.ops.copy(x) + 1.0),
+    operation("Nansum", "op_nansum", SEQUENCE, lambda k, x: k.ops.nansum(k.ops.log(x), axis=1)),
+    operation("Nanmean", "op_nanmean", IMAGE, lambda k, x: x - k.ops.nanmean(k.ops.log(k.layers.Conv2D(2, 1)(x)),
+                                                                            keepdims=True)),
+    operation("Heaviside", "op_heaviside", SEQUENCE, lambda k, x: k.ops.heaviside(k.ops.relu(x), x) +
+              k.ops.heaviside(x, k.ops.ones_like(x) * 0.5)),
     # query, key and value of (batch, steps, heads, head size) made by Dense layers from a sequence
     operation("DotProductAttention", "op_attention", SEQUENCE, lambda k, x: k.ops.dot_product_attention(
         *heads(k, x, 2, 2, 2)), "nn"),

@@ -109,7 +109,8 @@ def axes_within(e: Emitter, axes: Any, rank: int | None) -> None:
 
 
 REDUCTIONS = {"mean": "torch.mean", "sum": "torch.sum", "max": "torch.amax", "min": "torch.amin",
-              "logsumexp": "torch.logsumexp", "any": "torch.any", "all": "torch.all"}
+              "logsumexp": "torch.logsumexp", "any": "torch.any", "all": "torch.all",
+              "nansum": "torch.nansum", "nanmean": "torch.nanmean"}  # NaN as 0, left out of the count
 
 
 #: reductions whose keepdims Keras 3's torch backend ignores over every axis (axis=None), in every version 3.0 to 3.15

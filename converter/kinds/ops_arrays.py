@@ -161,6 +161,36 @@ def stacked(axis_of_rank: Callable[[int], int]) -> Callable[[Emitter], Value]:
     return forward
 
 
+def take_along_axis(e: Emitter) -> Value:
+    """numpy's take_along_axis: the entries the indices name along `axis` (None: of the flattened tensor), a
+    negative index counted from the end as numpy counts it."""
+    x, rank = op.keras_value(e, operands(e, 2)[0])
+    indices, index_rank = op.keras_value(e, operands(e, 2)[1])
+    axis = e.config.get("axis")
+    if axis is None:
+        if index_rank != 1:
+            raise e.unsupported("take_along_axis of the flattened tensor by other than a vector of indices")
+        x, rank, axis = f"{x}.flatten()", 1, 0
+    if not isinstance(axis, int) or isinstance(axis, bool) or rank is None or not -rank <= axis < rank:
+        raise e.unsupported(f"take_along_axis along axis {str(axis)[:20]} of a tensor of rank {rank}")
+    wrapped = f"torch.remainder({indices}.long(), {x}.shape[{axis}])"
+    return Value(f"torch.take_along_dim({x}, {wrapped}, {axis})", KERAS, rank)
+
+
+def select(e: Emitter) -> Value:
+    """numpy's select: each entry from the first choice whose condition holds there, else the default."""
+    conditions, choices = operands(e, 2)
+    default = e.positional(2) if len(e.call.positional) > 2 else e.named("default", 0)
+    if not (isinstance(conditions, list) and isinstance(choices, list) and conditions
+            and len(conditions) == len(choices)):
+        raise e.unsupported("select of other than as many conditions as choices is not built")
+    result = default
+    for condition, choice in reversed(list(zip(conditions, choices))):
+        result = op.where(e, condition, choice, result)
+    assert isinstance(result, Value)
+    return result
+
+
 def repeat(e: Emitter) -> Value:
     x, rank = op.keras_value(e, operands(e, 1)[0])
     repeats = e.config.get("repeats")
@@ -182,7 +212,7 @@ FORWARDS: dict[str, Callable[[Emitter], Any]] = {
     "numpy.Ravel": lambda e: Value(f"{op.keras_value(e, operands(e, 1)[0])[0]}.flatten()", KERAS, 1),
     "numpy.Fliplr": lambda e: shaping.flip(e, operands(e, 1)[0], 1),
     "numpy.Flipud": lambda e: shaping.flip(e, operands(e, 1)[0], 0),
-    "numpy.Rot90": rot90,
+    "numpy.Rot90": rot90, "numpy.TakeAlongAxis": take_along_axis, "numpy.Select": select,
     # Keras joins along axis 1 (axis 0 of 1-D tensors) and axis 0, as TensorFlow's concat
     "numpy.Hstack": stacked(lambda rank: 0 if rank == 1 else 1), "numpy.Vstack": stacked(lambda rank: 0),
 }

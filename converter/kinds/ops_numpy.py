@@ -33,6 +33,8 @@ TENSOR_BINARY = {
     # numpy's: a NaN on one side gives the other side; divide_no_nan: 0 wherever the divisor is 0 (TensorFlow's)
     "Fmax": "torch.fmax({0}, {1})", "Fmin": "torch.fmin({0}, {1})",
     "DivideNoNan": "torch.where({1} == 0, 0.0, {0} / {1})",
+    # TensorFlow's: 0 below zero, 1 above, the second operand at zero and where the first is NaN
+    "Heaviside": "torch.where({0} < 0, 0.0, torch.where({0} > 0, 1.0, {1}))",
 }
 UNARY = {
     "Negative": "(-{0})", "Absolute": "torch.abs({0})", "Square": "torch.square({0})", "Sqrt": "torch.sqrt({0})",
@@ -47,12 +49,14 @@ UNARY = {
     "Deg2rad": "torch.deg2rad({0})", "Rad2deg": "torch.rad2deg({0})", "Isnan": "torch.isnan({0})",
     "Isinf": "torch.isinf({0})", "Isfinite": "torch.isfinite({0})", "Signbit": "torch.signbit({0})",
     "Cbrt": "(torch.sign({0}) * torch.abs({0}) ** (1 / 3))",  # Keras's own formula (torch has no cbrt)
+    "Copy": "{0}.clone()",
     "Sinc": "torch.sinc({0})", "Fabs": "torch.abs({0})", "Isneginf": "torch.isneginf({0})",
     "Isposinf": "torch.isposinf({0})",
 }
 #: operations Keras 3 computes on integers as floats (result_type(x, float)), which torch computes on integers
 #: (floor, ceil: the same numbers as integers) or refuses to (hypot, logaddexp)
-FLOATS_OF_INTEGERS = ("Floor", "Ceil", "Hypot", "Logaddexp", "Logaddexp2", "Sinc", "Fabs", "DivideNoNan")
+FLOATS_OF_INTEGERS = ("Floor", "Ceil", "Hypot", "Logaddexp", "Logaddexp2", "Sinc", "Fabs", "DivideNoNan",
+                      "Heaviside")
 #: operations whose result is an integer tensor where every operand is an integer tensor or an int (Keras 3 keeps
 #: their dtype), and those whose result is boolean: a layer with weights, a mean or a pooling then computes on them
 #: as on an integer Input's (Value.integer)
@@ -61,7 +65,7 @@ INTEGER_ARITHMETIC = ("Add", "Subtract", "Multiply", "FloorDivide", "Mod", "Maxi
 BOOLEAN_RESULTS = ("Equal", "NotEqual", "Greater", "GreaterEqual", "Less", "LessEqual", "LogicalAnd", "LogicalOr",
                    "LogicalXor", "LogicalNot", "Isnan", "Isinf", "Isfinite", "Signbit", "Isneginf", "Isposinf")
 REDUCTIONS = {"Mean": "mean", "Sum": "sum", "Max": "max", "Min": "min", "Prod": "prod", "Var": "var", "Std": "std",
-              "Any": "any", "All": "all"}
+              "Any": "any", "All": "all", "Nansum": "nansum", "Nanmean": "nanmean"}
 
 
 def operands(e: Emitter, count: int) -> list[Any]:
@@ -105,8 +109,10 @@ def unary(template: str, as_floats: bool = False) -> Callable[[Emitter], Value]:
 def reduction(kind: str) -> Callable[[Emitter], Value]:
     def forward(e: Emitter) -> Value:
         operand = operands(e, 1)[0]
-        if kind in ("mean", "var", "std"):  # of integers, in floats (torch computes these of floats only)
+        if kind in ("mean", "var", "std", "nanmean"):  # of integers, in floats (torch computes these of floats only)
             operand = floats(operand, e)
+        if kind == "nansum" and op.may_be_integers(operand):
+            raise e.unsupported("nansum of integers is not built (of floats is)")
         reduced = op.reduce(e, kind, operand, e.config.get("axis"), e.config.bool("keepdims", False))
         initial = e.config.get("initial") if kind in ("max", "min") else None
         if initial is None:
