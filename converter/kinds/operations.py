@@ -108,6 +108,15 @@ def axes_within(e: Emitter, axes: Any, rank: int | None) -> None:
         raise e.unsupported(f"axes {str(list(axes))[:40]} of a rank-{rank} tensor")
 
 
+def distinct_axes(e: Emitter, what: str, axes: Sequence[int], rank: int | None) -> tuple[int, ...]:
+    """`axes` of a tensor of known rank, each within it and none twice (-1 and the last are one), as non-negative
+    axes in the order given; refused by name otherwise, `what` naming the operation."""
+    axes_within(e, axes, rank)
+    if rank is None or len({axis % rank for axis in axes}) != len(axes):
+        raise e.unsupported(f"{what} over axes {str(list(axes))[:40]} of a tensor of rank {rank}")
+    return tuple(axis % rank for axis in axes)
+
+
 REDUCTIONS = {"mean": "torch.mean", "sum": "torch.sum", "max": "torch.amax", "min": "torch.amin",
               "logsumexp": "torch.logsumexp", "any": "torch.any", "all": "torch.all",
               "nansum": "torch.nansum", "nanmean": "torch.nanmean"}  # NaN as 0, left out of the count

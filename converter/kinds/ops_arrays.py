@@ -143,10 +143,9 @@ def rot90(e: Emitter) -> Value:
     """numpy's rot90: k quarter turns from the first of `axes` towards the second (torch.rot90's rule)."""
     x, rank = op.keras_value(e, operands(e, 1)[0])
     turns, axes = _int(e, "k", 1), e.config.get("axes", [0, 1])
-    planes = op.axes_of(e, axes, allow_none=False) or ()
-    op.axes_within(e, planes, rank)
-    if len(planes) != 2 or rank is None or planes[0] % rank == planes[1] % rank:
-        raise e.unsupported(f"rot90 over axes {str(axes)[:30]} of a rank-{rank} tensor is not built")
+    planes = op.distinct_axes(e, "rot90", op.axes_of(e, axes, allow_none=False) or (), rank)
+    if len(planes) != 2:
+        raise e.unsupported(f"rot90 over axes {str(axes)[:30]} (two axes are built)")
     return Value(f"torch.rot90({x}, {turns % 4}, {literal(list(planes))})", KERAS, rank)
 
 

@@ -175,10 +175,8 @@ def moments(e: Emitter) -> list[Value]:
     if isinstance(operand, Value) and operand.dtype in ("float16", "bfloat16"):
         raise e.unsupported("moments of float16 or bfloat16 (Keras computes them in float32) is not built")
     x, rank = op.keras_value(e, operand)
-    axes = op.axes_of(e, e.config.get("axes"), allow_none=False) or ()
-    op.axes_within(e, axes, rank)
-    if rank is None or len({axis % rank for axis in axes}) != len(axes):
-        raise e.unsupported(f"moments over axes {list(axes)} of a tensor of rank {rank}")
+    axes = op.distinct_axes(e, "moments", op.axes_of(e, e.config.get("axes"), allow_none=False) or (), rank)
+    assert rank is not None  # (distinct_axes refuses an unknown rank)
     keep, dims = e.config.bool("keepdims", False), literal(list(axes))
     values, mean = e.variable("x"), e.variable("mean")
     e.statement(f"{values} = {x}")

@@ -257,12 +257,10 @@ def quantile(scale: float | None) -> Callable[[Emitter], Value]:
         q32 = q32 if scale in (None, 1) else struct.unpack("f", struct.pack("f", q32 / 100.0))[0]
         x, rank = op.keras_value(e, floats(arguments[0], e))
         axis = e.config.get("axis")
-        axes = None if axis is None else op.axes_of(e, axis, allow_none=False)
-        op.axes_within(e, axes, rank)
-        if axes is not None and (rank is None or len({a % rank for a in axes}) != len(axes)):
-            raise e.unsupported(f"a quantile over axes {str(axis)[:30]} of a tensor of rank {rank}")
+        axes = None if axis is None else op.distinct_axes(e, "a quantile", op.axes_of(e, axis, allow_none=False) or (),
+                                                           rank)
         keep = e.config.bool("keepdims", False)
-        placed = None if axes is None or rank is None else sorted(a % rank for a in axes)
+        placed = None if axes is None else sorted(axes)
         result_rank = (rank if keep else 0 if axes is None else rank - len(axes)) if rank is not None else None
         return Value(f"{e.helper('keras_quantile')}({x}, {literal(q32)}, {literal(placed)}, {literal(method)}, "
                      f"{literal(keep)}, {literal(ran_on_torch(e))})", KERAS, result_rank)

@@ -49,12 +49,10 @@ def tensordot(e: Emitter) -> Value:
         return Value(f"torch.tensordot({a}, {b}, dims={axes})", KERAS, rank_a + rank_b - 2 * axes)
     if not (isinstance(axes, list) and len(axes) == 2):
         raise e.unsupported(f"tensordot axes {str(axes)[:40]} is neither an int nor two lists of axes")
-    first, second = (op.axes_of(e, item, allow_none=False) or () for item in axes)
-    op.axes_within(e, first, rank_a)
-    op.axes_within(e, second, rank_b)
-    if len(first) != len(second) or len({axis % rank_a for axis in first}) != len(first) \
-            or len({axis % rank_b for axis in second}) != len(second):
-        raise e.unsupported(f"tensordot axes {str(axes)[:40]}: as many distinct axes of each are built")
+    first, second = (op.distinct_axes(e, "tensordot", op.axes_of(e, item, allow_none=False) or (), rank)
+                     for item, rank in zip(axes, (rank_a, rank_b)))
+    if len(first) != len(second):
+        raise e.unsupported(f"tensordot axes {str(axes)[:40]}: as many axes of each are built")
     dims = literal([list(first), list(second)])
     return Value(f"torch.tensordot({a}, {b}, dims={dims})", KERAS, rank_a + rank_b - 2 * len(first))
 
@@ -67,9 +65,8 @@ def diagonal_of(e: Emitter) -> tuple[str, Any, int]:
     if not all(isinstance(item, int) and not isinstance(item, bool) for item in values):
         raise e.unsupported(f"offset and axes {str(values)[:40]} are not ints")
     offset, axis1, axis2 = values
-    op.axes_within(e, (axis1, axis2), rank)
-    if rank is None or rank < 2 or axis1 % rank == axis2 % rank:
-        raise e.unsupported(f"a diagonal over axes {axis1} and {axis2} of a rank-{rank} tensor")
+    op.distinct_axes(e, "a diagonal", (axis1, axis2), rank)
+    assert rank is not None  # (distinct_axes refuses an unknown rank)
     return f"torch.diagonal({x}, {offset}, {axis1}, {axis2})", operand, rank
 
 

@@ -50,12 +50,14 @@ def keras_quantile(x: torch.Tensor, q: float, axes: list[int] | None, method: st
         ordered, count = torch.sort(y, dim=-1).values, y.shape[-1]
         exact = (count - 1) * q
 
-        def at(index: float) -> torch.Tensor:
-            return ordered[..., min(max(int(index), 0), count - 1)]
+        def index(value: float) -> int:  # clipped to the values, as TensorFlow's rule clips it
+            return min(max(int(value), 0), count - 1)
+
+        def at(value: float) -> torch.Tensor:
+            return ordered[..., index(value)]
 
         if method == "linear":
-            higher = min(max(int(math.ceil(exact)), 0), count - 1)
-            lower = max(higher - 1, 0)
+            lower = max(index(math.ceil(exact)) - 1, 0)
             higher = min(lower + 1, count - 1)
             fraction = torch.tensor(higher - exact, dtype=y.dtype, device=y.device)
             result = ordered[..., higher] * (1 - fraction) + ordered[..., lower] * fraction
