@@ -57,8 +57,8 @@ print("PEAK_KB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 WEIGHTPORT = r"""
 sys.path.insert(0, {root!r})
-import cli
-assert cli.main(["convert", {source!r}, {target!r}, "--force", "--quiet"]) == 0
+from converter.cli import main
+assert main(["convert", {source!r}, {target!r}, "--force", "--quiet"]) == 0
 """
 
 KERAS_PATH = r"""
@@ -173,7 +173,9 @@ def main() -> None:
     parser.add_argument("--folder", help="where to write the models (default: a temporary folder)")
     parser.add_argument("--output", help="also write the results as JSON here")
     arguments = parser.parse_args()
-    folder = arguments.folder or tempfile.mkdtemp(prefix="weightport_bench_")
+    # Removed when the script ends: the models run to gigabytes (empty and unused with --folder).
+    temporary = tempfile.TemporaryDirectory(prefix="weightport_bench_")
+    folder = arguments.folder or temporary.name
     byte_compile()
     results = []
     for kind in arguments.kind:

@@ -27,9 +27,13 @@ from bench_convert import MAKE, ROOT, parse_size  # noqa: E402
 STEP = r"""
 import sys
 sys.path.insert(0, {root!r})
-import cli, converter
+import converter
 assert converter.__file__.startswith({root!r}), converter.__file__
-assert cli.main(["convert", {source!r}, {target!r}, "--force", "--quiet"]) == 0
+try:
+    from converter.cli import main
+except ImportError:  # revisions before the CLI moved into the package (issue 14)
+    from cli import main
+assert main(["convert", {source!r}, {target!r}, "--force", "--quiet"]) == 0
 """
 
 
@@ -70,7 +74,9 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=7)
     parser.add_argument("--folder", help="where to write models and the base tree (default: a temporary folder)")
     arguments = parser.parse_args()
-    folder = arguments.folder or tempfile.mkdtemp(prefix="weightport_compare_")
+    # Removed when the script ends: the models run to gigabytes (empty and unused with --folder).
+    temporary = tempfile.TemporaryDirectory(prefix="weightport_compare_")
+    folder = arguments.folder or temporary.name
     base = export(arguments.base, folder)
     compile_tree(ROOT)
     trees = {"this": ROOT, "base": base}

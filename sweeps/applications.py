@@ -28,7 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("KERAS_HOME", tempfile.mkdtemp(prefix="weightport_keras_home_"))
+# A folder of our own, removed when the process ends, unless the caller chose one.
+_KERAS_HOME = None if "KERAS_HOME" in os.environ else tempfile.TemporaryDirectory(prefix="weightport_keras_home_")
+if _KERAS_HOME is not None:
+    os.environ["KERAS_HOME"] = _KERAS_HOME.name
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402

@@ -36,7 +36,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 os.environ.setdefault("KERAS_BACKEND", "torch")  # see the docstring: TensorFlow CPU and channels_first
-os.environ.setdefault("KERAS_HOME", tempfile.mkdtemp(prefix="weightport_keras_home_"))
+# A folder of our own, removed when the process ends, unless the caller chose one.
+_KERAS_HOME = None if "KERAS_HOME" in os.environ else tempfile.TemporaryDirectory(prefix="weightport_keras_home_")
+if _KERAS_HOME is not None:
+    os.environ["KERAS_HOME"] = _KERAS_HOME.name
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from graph_fuzz import run_graph  # noqa: E402

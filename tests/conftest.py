@@ -4,7 +4,9 @@ from __future__ import annotations
 import os
 import tempfile
 
-os.environ["KERAS_HOME"] = tempfile.mkdtemp(prefix="weightport_keras_home_")
+# Removed when the process ends (each xdist worker has its own); mkdtemp left three folders per run behind.
+_KERAS_HOME = tempfile.TemporaryDirectory(prefix="weightport_keras_home_")
+os.environ["KERAS_HOME"] = _KERAS_HOME.name
 os.environ["KERAS_BACKEND"] = "tensorflow"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # As verify does (converter.keras_side.import_keras): without oneDNN, TensorFlow on an AVX2-only CPU has no
