@@ -36,7 +36,7 @@ MODULE_NAMES = frozenset({
     "float32_quotient", "aspect_crop", "aspect_pad", "keras_dot", "masked_mean", "integer_mean", "mirror_pad",
     "edge_pad", "integer_total", "rounded_as", "image_as_floats",
     "keras3_masked_merge", "depth_to_space", "space_to_depth", "Weight", "LocallyConnected", "EinsumDense",
-    "Normalization", "carried_state", "dot_product_attention", "keras_quantile",
+    "Normalization", "carried_state", "dot_product_attention", "keras_quantile", "keras_stft",
 })
 #: Attributes of torch.nn.Module (torch 2.x) and of generated modules: a layer must not shadow them.
 MODULE_ATTRIBUTES = frozenset({

@@ -365,6 +365,18 @@ CASES: list[Case] = [
     *[single("RandomCrop", f"random_crop_{name}", shape, lambda k, target=target: k.layers.RandomCrop(*target),
              keras3=False) for name, shape, target in (
         ("wider", (6, 13, 3), (4, 4)), ("taller", (12, 5, 2), (5, 3)), ("smaller", (3, 4, 2), (6, 5)))],
+    # a spectrogram (Keras 3.7+): every mode; window=None, as Keras needs scipy for a named window (the kernels hold
+    # the window, and the test draws them at random anyway)
+    *[single("STFTSpectrogram", f"stft_{mode}", shape, lambda k, mode=mode, options=options: k.layers.STFTSpectrogram(
+        mode=mode, window=None, **options), keras2=False) for mode, shape, options in (
+            ("log", (70, 2), {"frame_length": 16, "frame_step": 5, "fft_length": 32}),
+            ("magnitude", (64, 2), {"frame_length": 16, "expand_dims": True}),
+            ("psd", (2, 50), {"frame_length": 16, "frame_step": 3, "data_format": "channels_first"}),
+            ("real", (40, 2), {"frame_length": 8, "frame_step": 3, "padding": "same"}),
+            ("imag", (33, 1), {"frame_length": 10, "frame_step": 10, "scaling": "spectrum"}),
+            ("angle", (61, 3), {"frame_length": 15, "frame_step": 4, "padding": "same"}),
+            ("stft", (3, 41), {"frame_length": 8, "frame_step": 3, "padding": "same", "expand_dims": True,
+                               "data_format": "channels_first"}))],
     single("CenterCrop", "center_crop", (8, 7, 3), lambda k: k.layers.CenterCrop(5, 4)),
     # images smaller than the window on one axis or both: resized to it (smart_resize), not cropped
     single("CenterCrop", "center_crop_shorter", (3, 9, 2), lambda k: k.layers.CenterCrop(5, 4)),

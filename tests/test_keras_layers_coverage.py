@@ -16,7 +16,7 @@ keras = pytest.importorskip("keras")
 #: weighted classes without a rule: their weights make `convert` refuse the layer by name
 WEIGHTED_WITHOUT_RULE = {
     "GRUCell", "LSTMCell", "SimpleRNNCell", "StackedRNNCells",
-    "STFTSpectrogram", "FlaxLayer", "JaxLayer", "TorchModuleWrapper", "TFSMLayer",
+    "FlaxLayer", "JaxLayer", "TorchModuleWrapper", "TFSMLayer",
 }
 #: classes with neither weights nor state: nothing to convert; the module builder refuses them by name
 STATELESS_WITHOUT_FORWARD = {

@@ -208,12 +208,12 @@ def test_idf_weights_the_constructor_cannot_give_back_are_kept_as_saved(tmp_path
 
 
 def test_a_keras_layer_without_a_rule_is_not_called_the_users_own_class(tmp_path):
-    """Keras's STFTSpectrogram keeps its DFT kernels as weights; the refusal names it, without asking for the
-    module that defines it (it is Keras's)."""
-    signal = keras.Input((64, 1))
-    path = str(tmp_path / "stft.keras")
-    spectrogram = keras.layers.STFTSpectrogram(frame_length=16, frame_step=8, fft_length=16, window=None)(signal)
-    keras.Model(signal, keras.layers.Dense(2)(spectrogram)).save(path)
+    """Keras's SimpleRNNCell called on its own keeps its kernels as weights; the refusal names it, without asking
+    for the module that defines it (it is Keras's)."""
+    step, state = keras.Input((4,)), keras.Input((3,))
+    path = str(tmp_path / "cell.keras")
+    output, _ = keras.layers.SimpleRNNCell(3)(step, [state])
+    keras.Model([step, state], keras.layers.Dense(2)(output)).save(path)
     result = run_cli("convert", path, str(tmp_path / "out.safetensors"))
-    assert result.returncode == 2 and "stft_spectrogram (STFTSpectrogram)" in result.stderr, result.stderr
+    assert result.returncode == 2 and "simple_rnn_cell (SimpleRNNCell)" in result.stderr, result.stderr
     assert "your own layer classes" not in result.stderr and "--import" not in result.stderr

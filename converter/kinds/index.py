@@ -131,6 +131,7 @@ MODULES: dict[str, str] = {
     "keras.layers.Reshape": "reshaping",
     "keras.layers.Resizing": "preprocessing",
     "keras.layers.ReversibleEmbedding": "reversible_embedding",
+    "keras.layers.STFTSpectrogram": "stft_spectrogram",
     "keras.layers.SeparableConv1D": "separable",
     "keras.layers.SeparableConv2D": "separable",
     "keras.layers.SimpleRNN": "simple_rnn",

@@ -1,5 +1,5 @@
 """Plain-torch helpers that generated models call for keras.ops that torch has no single call for: attention,
-quantiles.
+quantiles, spectrograms.
 
 Copied into exported files as runtime.py's helpers are.
 """
@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 
 def dot_product_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, bias: torch.Tensor | None,
@@ -75,3 +77,42 @@ def keras_quantile(x: torch.Tensor, q: float, axes: list[int] | None, method: st
         for axis in sorted(axes or []):
             result = result.unsqueeze(axis)
     return result
+
+
+def keras_stft(x: torch.Tensor, real: nn.Conv1d | None, imag: nn.Conv1d | None, mode: str, channels_first: bool,
+               expand_dims: bool, pad=None) -> torch.Tensor:
+    """keras.layers.STFTSpectrogram of a Keras-layout signal, (batch, steps, channels) or channels-first: each
+    channel framed by the convolutions of the DFT's real and imaginary kernels (after Keras's 'same' padding,
+    `pad`), as (batch, channels, bins, frames); the mode's spectrum (the magnitude and its log floored at 1e-7,
+    Keras's epsilon); laid out (batch, frames, channels * bins), or with expand_dims (batch, frames, bins,
+    channels); channels-first, with the channels first and the frames last (expand_dims: bins last)."""
+    signal = x if channels_first else x.transpose(1, 2)
+    batch, channels, steps = signal.shape
+    signal = signal.reshape(-1, 1, steps)
+    if pad is not None:
+        signal = pad(signal)
+
+    def framed(conv: nn.Conv1d | None) -> torch.Tensor:
+        assert conv is not None, f"STFTSpectrogram mode {mode!r} needs this kernel"
+        out = conv(signal) if conv.weight.dtype == signal.dtype else F.conv1d(
+            signal, conv.weight.to(signal.dtype), stride=conv.stride)  # Keras casts its kernels to the input's dtype
+        return out.reshape(batch, channels, *out.shape[1:])
+
+    if mode in ("real", "imag"):
+        out = framed(real if mode == "real" else imag)
+    elif mode == "angle":
+        out = torch.atan2(framed(imag), framed(real))
+    elif mode == "stft":
+        out = torch.cat([framed(real), framed(imag)], dim=2)
+    else:
+        power = framed(real).square() + framed(imag).square()
+        if mode == "psd":
+            out = power + F.pad(power[:, :, 1:-1, :], (0, 0, 1, 1))
+        else:
+            out = torch.sqrt(torch.clamp(power, min=1e-7))
+            if mode == "log":
+                out = torch.log(torch.clamp(out, min=1e-7))
+    if expand_dims:
+        return out.permute(0, 1, 3, 2) if channels_first else out.permute(0, 3, 2, 1)
+    out = out.reshape(batch, -1, out.shape[-1])
+    return out if channels_first else out.transpose(1, 2)
