@@ -145,6 +145,10 @@ CASES: list[Case] = [
                                                                                  padding="same")),
     single("Conv2D", "conv2d_same_dilated", (8, 8, 3), lambda k: k.layers.Conv2D(4, 3, dilation_rate=2,
                                                                                  padding="same")),
+    # 'same' of an even kernel (an odd total) at stride 1: padded explicitly, the odd one at the end
+    single("Conv2D", "conv2d_same_even_kernel", (7, 6, 3), lambda k: k.layers.Conv2D(4, (2, 4), padding="same")),
+    single("Conv1D", "conv1d_same_even_dilated", (9, 3), lambda k: k.layers.Conv1D(4, 2, dilation_rate=3,
+                                                                                   padding="same")),
     single("Conv3D", "conv3d_same_stride2", (5, 5, 5, 2), lambda k: k.layers.Conv3D(3, 3, strides=2,
                                                                                     padding="same")),
     single("DepthwiseConv1D", "depthwise1d", (9, 3), lambda k: k.layers.DepthwiseConv1D(3, depth_multiplier=2),
@@ -152,6 +156,10 @@ CASES: list[Case] = [
     single("DepthwiseConv2D", "depthwise_same_stride2", (7, 7, 3), lambda k: k.layers.DepthwiseConv2D(
         3, strides=2, padding="same")),
     single("SeparableConv1D", "separable1d", (9, 3), lambda k: k.layers.SeparableConv1D(4, 3)),
+    single("DepthwiseConv2D", "depthwise_same_even_kernel", (6, 5, 3), lambda k: k.layers.DepthwiseConv2D(
+        2, padding="same")),
+    single("SeparableConv1D", "separable1d_same_even_kernel", (9, 3), lambda k: k.layers.SeparableConv1D(
+        4, 4, padding="same")),
     single("SeparableConv2D", "separable_same_stride2", (7, 7, 3), lambda k: k.layers.SeparableConv2D(
         4, 3, strides=2, padding="same")),
     single("Conv1DTranspose", "conv1d_transpose", (5, 3), lambda k: k.layers.Conv1DTranspose(4, 3, strides=2)),
@@ -419,6 +427,8 @@ CASES: list[Case] = [
     # softmax gates: over the channels, which the steps written out hold first (found by mutating saved configs)
     single("ConvLSTM2D", "conv_lstm2d_softmax_gates", (3, 5, 5, 2), lambda k: k.layers.ConvLSTM2D(
         3, 2, padding="same", activation="softmax", recurrent_activation="softmax", return_sequences=True)),
+    single("ConvLSTM1D", "conv_lstm1d_same_even_kernel", (3, 7, 2), lambda k: k.layers.ConvLSTM1D(
+        3, 2, padding="same", return_sequences=True)),
     single("ConvLSTM1D", "conv_lstm1d_softmax", (3, 6, 2), lambda k: k.layers.ConvLSTM1D(3, 2, activation="softmax")),
     single("ConvLSTM3D", "conv_lstm3d", (2, 4, 4, 4, 1), lambda k: k.layers.ConvLSTM3D(2, 2)),
     # RNN(cell) of each built-in cell, as that cell's layer

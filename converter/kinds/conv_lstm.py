@@ -13,6 +13,7 @@ from ..config import Config, activation_name
 from ..conversion import LayerConversion, TorchModule
 from ..graph import Layer
 from ..layouts import Layout
+from ..padding import pad_argument
 from .conv_options import check_kernel_size, conv_options, padded
 from .forward import CHANNELS_FIRST, KERAS, Emitter, Value, activation, literal, require_weights
 from .recurrent import refuse_unbuilt_state
@@ -47,8 +48,14 @@ def _register(spatial: int) -> None:
         filters = gates // 4
         arguments, options, warnings = conv_options(layer, spatial, kernel_size, context)
         arguments.update(in_channels=inputs, out_channels=gates, bias=layer.has("bias"))
-        recurrent = {"in_channels": filters, "out_channels": gates, "kernel_size": kernel_size, "padding": "same",
-                     "bias": False}
+        # the recurrent convolution is always 'same' at stride 1; of an even kernel, padded explicitly (torch's 'same'
+        # pads it alike but warns that it copies the state)
+        totals = [size - 1 for size in kernel_size]
+        odd = any(total % 2 for total in totals)
+        recurrent = {"in_channels": filters, "out_channels": gates, "kernel_size": kernel_size,
+                     "padding": 0 if odd else "same", "bias": False}
+        if odd:
+            options["recurrent_pad"] = pad_argument([(total // 2, total - total // 2) for total in totals])
         conv = f"Conv{spatial}d"
         module = TorchModule("ModuleDict", parts=(("input", TorchModule(conv, arguments)),
                                                   ("recurrent", TorchModule(conv, recurrent))))
@@ -77,10 +84,13 @@ def _register(spatial: int) -> None:
         functions = [f"lambda t: {activation(e, e.config.get(name, default), Value('t', CHANNELS_FIRST, spatial + 2))}"
                      for name, default in (("activation", "tanh"), ("recurrent_activation", "sigmoid"))]
         x = e.arg(0, KERAS)
-        pad = f", lambda s: {padded(e, 's')}" if options.get("tf_same") else ""  # a strided 'same' input convolution
+        # an input convolution padded apart from torch's own: a strided 'same' one, or 'same' of an even kernel
+        pad = f", lambda s: {padded(e, 's')}" if options.get("tf_same") or "pad_before" in options else ""
+        recurrent_pad = (f", recurrent_pad=lambda s: F.pad(s, {literal(options['recurrent_pad'])})"
+                         if "recurrent_pad" in options else "")
         expr = (f"{e.helper('keras_conv_lstm')}({x}, {e.attribute}['input'], {e.attribute}['recurrent'], "
                 f"{functions[0]}, {functions[1]}, {literal(options['return_sequences'])}, "
-                f"{literal(options['go_backwards'])}{pad})")
+                f"{literal(options['go_backwards'])}{pad}{recurrent_pad})")
         return Value(expr, KERAS, spatial + 3 if options["return_sequences"] else spatial + 2)
 
     register(Kind(f"keras.layers.ConvLSTM{spatial}D", module=f"nn.Conv{spatial}d x2 (input, recurrent)",

@@ -58,7 +58,12 @@ def conv_options(layer: Layer, spatial: int, kernel_size: tuple[int, ...], keras
         warnings.append(f"layer {layer.key}: padding='causal': pad {(kernel_size[0] - 1) * dilation[0]} "
                         "steps at the start of the sequence before the Conv1d")
     elif all(s == 1 for s in strides):
-        arguments["padding"] = "same"  # torch pads like TensorFlow here: the odd one at the end
+        totals = [(k - 1) * d for k, d in zip(kernel_size, dilation)]
+        if all(total % 2 == 0 for total in totals):
+            arguments["padding"] = "same"  # torch pads like TensorFlow here
+        else:  # torch's 'same' pads an odd total as TensorFlow does (the odd one at the end), but warns at every
+            arguments["padding"] = 0  # first call that it copies the input to pad it: padded explicitly instead
+            options["pad_before"] = [(total // 2, total - total // 2) for total in totals]
     else:
         arguments["padding"] = 0
         options["tf_same"] = True  # pad per input size: same_padding() on each spatial axis
@@ -145,7 +150,7 @@ def padded(e: Emitter, x: str) -> str:
         helper = "keras_torch_same_pad" if torch_same_crops(e) else "same_pad"  # Keras 3.0-3.8 on torch crop
         return (f"{e.helper(helper)}({x}, {literal(tuple(kernel))}, {literal(tuple(stride))}, "
                 f"{literal(tuple(dilation))})")
-    if "pad_before" in options:  # causal: the past only
+    if "pad_before" in options:  # causal (the past only), or 'same' of an even kernel at stride 1
         pads = pad_argument(options["pad_before"])
         return f"F.pad({x}, {literal(pads)})"
     return x

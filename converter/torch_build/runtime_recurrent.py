@@ -72,9 +72,11 @@ def keras_rnn(x: torch.Tensor, kind: str, weight_ih: torch.Tensor, weight_hh: to
 
 
 def keras_conv_lstm(x: torch.Tensor, input_conv: nn.Module, recurrent_conv: nn.Module, activation,
-                    recurrent_activation, return_sequences: bool, go_backwards: bool, pad=None) -> torch.Tensor:
+                    recurrent_activation, return_sequences: bool, go_backwards: bool, pad=None,
+                    recurrent_pad=None) -> torch.Tensor:
     """Keras's ConvLSTM over channels-last steps (batch, time, *spatial, channels), gates i, f, c, o; `pad`: how
-    each step is padded before the input convolution (a strided 'same' one: as Keras pads it)."""
+    each step is padded before the input convolution (a strided 'same' one, or 'same' of an even kernel: as Keras
+    pads it), `recurrent_pad` the state before the recurrent one (of an even kernel)."""
     steps = x.movedim(-1, 2)
     if go_backwards:
         steps = steps.flip(1)
@@ -85,7 +87,7 @@ def keras_conv_lstm(x: torch.Tensor, input_conv: nn.Module, recurrent_conv: nn.M
         if h is None:
             h = torch.zeros_like(gates[:, : gates.shape[1] // 4])
             c = torch.zeros_like(h)
-        i, f, g, o = (gates + recurrent_conv(h)).chunk(4, dim=1)
+        i, f, g, o = (gates + recurrent_conv(h if recurrent_pad is None else recurrent_pad(h))).chunk(4, dim=1)
         c = recurrent_activation(f) * c + recurrent_activation(i) * activation(g)
         h = recurrent_activation(o) * activation(c)
         outputs.append(h)

@@ -139,3 +139,29 @@ def test_depthwise_and_separable_match_keras(tmp_path, writer, class_name, shape
     with torch.no_grad():
         actual = channels_last(conv(x))
     assert max_diff(model(inputs), actual) <= LAYER_ATOL
+
+
+def test_same_padding_of_an_even_kernel_is_explicit(tmp_path):
+    """torch's padding='same' of an even kernel pads as TensorFlow does but warns, at the first call, that it
+    copies the input (in verify of real models, and in the user's own runs): the module pads explicitly instead,
+    and computes what Keras does without a warning."""
+    import warnings
+
+    import keras
+    import numpy as np
+
+    import converter
+
+    inputs = keras.Input((7, 6, 3))
+    outputs = keras.layers.Conv2D(4, (2, 4), padding="same")(inputs)
+    outputs = keras.layers.DepthwiseConv2D(2, padding="same")(outputs)
+    model = keras.Model(inputs, outputs)
+    path = str(tmp_path / "even.keras")
+    model.save(path)
+    x = np.random.default_rng(0).normal(size=(2, 7, 6, 3)).astype("float32")
+    module = converter.to_torch(path, input_layout="keras")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning fails the test
+        with torch.no_grad():
+            actual = module(torch.from_numpy(x)).numpy()
+    assert np.abs(actual - np.asarray(model(x))).max() < LAYER_ATOL
