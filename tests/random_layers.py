@@ -286,11 +286,19 @@ class LayerSteps(ImageSteps):
                          "Flatten", "ZeroPadding1D", "Cropping1D", "UpSampling1D", "Permute", "TimeDistributed",
                          "MultiHeadAttention", "Reshape", "Attention", "AdditiveAttention", "UnitNormalization",
                          "Masking"] + self.newer(["GroupQueryAttention", "AdaptiveAveragePooling1D",
-                                                  "AdaptiveMaxPooling1D"]))
+                                                  "AdaptiveMaxPooling1D", "STFTSpectrogram"]))
         if kind.startswith("Adaptive"):  # TensorFlow dies (SIGFPE) pooling an axis of 1, or to 1: Keras's window
             if steps < 2:                 # is then wider than the axis
                 return self.call("GlobalAveragePooling1D", x)
             return self.call(kind, x, c.integer(2, steps))
+        if kind == "STFTSpectrogram":  # window=None: Keras needs scipy for a named one (the kernels hold it)
+            data_format = c.choice(["channels_last", "channels_first"])
+            length = c.integer(1, min(8, steps if data_format == "channels_last" else channels))
+            options = {"mode": c.choice(["log", "magnitude", "psd", "real", "imag", "angle", "stft"]),
+                       "frame_length": length, "frame_step": c.integer(1, length), "window": None,
+                       "fft_length": c.choice([None, 16]), "padding": c.choice(["valid", "same"]),
+                       "expand_dims": c.chance(0.3), "data_format": data_format}
+            return self.call(kind, x, **options)
         if kind == "GroupQueryAttention":
             call = {"use_causal_mask": c.chance(0.4), "return_attention_scores": c.chance(0.3)}
             key_value_heads = c.integer(1, 2)
