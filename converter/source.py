@@ -32,7 +32,7 @@ MODULE_NAMES = frozenset({
     "keras_tf_bias",
     "keras_tf_channels_first_bias", "hard_sigmoid_keras2", "squareplus", "sparse_plus", "keras_relu", "keras_rnn",
     "keras_conv_lstm",
-    "keras_int8_inputs", "time_distributed", "integer_lookup", "encoded", "squeezed_one_hot", "center_crop",
+    "keras_int8_inputs", "time_distributed", "integer_lookup", "encoded", "center_crop",
     "float32_quotient", "aspect_crop", "aspect_pad", "keras_dot", "masked_mean", "integer_mean", "mirror_pad",
     "edge_pad", "integer_total", "rounded_as", "image_as_floats",
     "keras3_masked_merge", "depth_to_space", "space_to_depth", "Weight", "LocallyConnected", "EinsumDense",

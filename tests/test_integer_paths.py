@@ -287,3 +287,22 @@ def test_a_discretization_gives_the_dtype_its_keras_gives(tmp_path, version, dty
         got = converter.to_torch(str(path), input_layout="keras")(torch.tensor([[1.0, 2.0, 5.5, 9.0]]))
     assert got.dtype == dtype
     assert got.tolist() == [[0, 1, 2, 2]]
+
+
+def test_a_one_hot_encoding_of_an_id_out_of_range_is_zeros_as_in_keras(tmp_path):
+    """Keras 3's CategoryEncoding(output_mode="one_hot") of an id outside [0, num_tokens) gives a row of zeros
+    (TensorFlow's one_hot; tf.keras stops on it); the module's F.one_hot stopped there ("Class values must be
+    smaller than num_classes")."""
+    writer = "keras3"
+    keras = keras_module(writer)
+    ids = keras.Input((1,), dtype="int32")
+    model = keras.Model(ids, keras.layers.CategoryEncoding(num_tokens=4, output_mode="one_hot")(ids))
+    path = str(tmp_path / ("m.keras" if writer == "keras3" else "m.h5"))
+    model.save(path)
+    x = np.array([[1], [5], [-1], [3]], dtype=np.int32)
+    expected = np.asarray(model(x))
+    module = converter.to_torch(path, input_layout="keras")
+    with torch.no_grad():
+        actual = module(torch.from_numpy(x)).numpy()
+    assert expected[1].sum() == 0 and expected[2].sum() == 0  # Keras's own answer: zeros
+    np.testing.assert_array_equal(actual, expected)

@@ -91,13 +91,10 @@ def category_encoding(e: Emitter) -> Value:
     mode = e.config.choice("output_mode", ("multi_hot", "one_hot", "count"), "multi_hot")
     if x.rank != 2 or e.config.bool("sparse", False):
         raise e.unsupported(f"CategoryEncoding of a rank-{x.rank} input (or sparse) is not built; (batch, tokens) is")
-    ids = e.arg(0, KERAS)
-    if mode == "one_hot" and (3, 0) <= e.keras_version < ONE_HOT_SQUEEZES_FROM:
-        return Value(f"F.one_hot({ids}.long(), {depth}).to(torch.float32)", KERAS, 3)
-    if mode == "one_hot":  # (batch, 1) -> (batch, depth); (batch, tokens) -> (batch, tokens, depth)
-        return Value(f"{e.helper('squeezed_one_hot')}({ids}, {depth})", KERAS, None)
-    reduce = "amax" if mode == "multi_hot" else "sum"  # a token's presence, or its count
-    return Value(f"F.one_hot({ids}.long(), {depth}).to(torch.float32).{reduce}(dim=1)", KERAS, 2)
+    # one_hot of (batch, 1) -> (batch, depth), (batch, tokens) -> (batch, tokens, depth); an id out of range encodes
+    # as zeros, as TensorFlow's one_hot gives (torch's F.one_hot stopped there)
+    squeeze = not (3, 0) <= e.keras_version < ONE_HOT_SQUEEZES_FROM
+    return encoded_indices(e, e.arg(0, KERAS), x.rank, depth, mode, "float32", squeeze)
 
 
 #: from which Keras 3 a Discretization's bins are int32 (its output_dtype; int64 before, its default dtype policy,

@@ -238,13 +238,6 @@ def encoded(indices: torch.Tensor, depth: int, mode: str, dtype: torch.dtype, sq
     return (hot.any(dim=-2) if mode == "multi_hot" else hot.sum(dim=-2)).to(dtype)
 
 
-def squeezed_one_hot(x: torch.Tensor, depth: int) -> torch.Tensor:
-    """Keras's one_hot CategoryEncoding: a trailing axis of 1 is dropped first."""
-    if x.ndim > 1 and x.shape[-1] == 1:
-        x = x.squeeze(-1)
-    return F.one_hot(x.long(), depth).to(torch.float32)
-
-
 def center_crop(x: torch.Tensor, height: int, width: int, at_least_one: bool) -> torch.Tensor:
     """Keras's CenterCrop of channels-first images: the centred window; images smaller than it on either axis are
     resized to it instead, from the largest centred window of its aspect ratio (smart_resize, bilinear)."""
