@@ -67,11 +67,10 @@ def forward(e: Emitter) -> Value:
     if len(e.inputs) != 1 or e.inputs[0].rank != 3:
         raise e.unsupported("STFTSpectrogram takes one (batch, steps, channels) signal")
     attribute = e.module(result.module)
-    frame_length, step = result.module.parts[0][1].arguments["kernel_size"], result.module.parts[0][1].arguments[
-        "stride"]
+    conv = result.module.parts[0][1].arguments  # both kernels frame alike
     if options["padding"] == "same":
         helper = "keras_torch_same_pad" if torch_same_crops(e) else "same_pad"
-        pad = f"lambda s: {e.helper(helper)}(s, {literal(frame_length)}, {literal(step)}, (1,))"
+        pad = f"lambda s: {e.helper(helper)}(s, {literal(conv['kernel_size'])}, {literal(conv['stride'])}, (1,))"
     else:
         pad = "None"
     kernels = [f"{attribute}[{part!r}]" if part in dict(result.module.parts) else "None" for part in ("real", "imag")]
