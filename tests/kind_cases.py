@@ -329,6 +329,10 @@ CASES: list[Case] = [
            language_model(k, k.layers.ReversibleEmbedding(11, 4, **options)), ((6,),), keras2=False, vocabulary=11)
       for name, options in (("tied", {}), ("untied_soft_cap", {"tie_weights": False, "logit_soft_cap": 2.0}),
                             ("reverse_float64", {"reverse_dtype": "float64"}))],
+    # mask_zero: the ids that are not 0 mask the embeddings, which the pooling then averages alone
+    Case("keras.layers.ReversibleEmbedding", "reversible_embedding_mask_zero", lambda k: on_tokens(
+        k, (6,), lambda tokens: k.layers.GlobalAveragePooling1D()(k.layers.ReversibleEmbedding(
+            5, 4, mask_zero=True)(tokens))), ((6,),), keras2=False, vocabulary=5),
     # Keras 3's adaptive pooling: PyTorch's windows, overlapping where the size does not divide the input
     *[single(f"Adaptive{kind}Pooling{len(shape) - 1}D", f"adaptive_{kind.lower()}_pooling_{len(shape) - 1}d{suffix}",
              shape, lambda k, kind=kind, size=size, options=options: getattr(

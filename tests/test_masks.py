@@ -459,3 +459,28 @@ def test_a_masked_global_average_keeps_dims_and_takes_either_format_as_keras_doe
         return keras.Model(ids, L.Dense(3, name="dense")(L.Flatten(name="flatten")(pooled)))
 
     check(tmp_path, writer, build, [IDS])
+
+
+@pytest.mark.parametrize("version,refused", [("3.13.2", True), ("3.14.0", False)])
+def test_a_masked_reversible_embedding_called_in_reverse_is_built_where_keras_gives_its_logits_no_mask(
+        tmp_path, version, refused):
+    """Keras 3.12 and 3.13 give ReversibleEmbedding(mask_zero=True) Embedding's compute_mask for both calls, so the
+    reverse call's logits carry the mask `hidden != 0`: refused by name there; from 3.14 its call sets the ids' mask
+    and the logits carry none (built)."""
+    import keras
+
+    import converter
+    from converter.errors import UnsupportedLayerError
+    from helpers import with_keras_version
+
+    tokens = keras.Input((6,), dtype="int32")
+    embedding = keras.layers.ReversibleEmbedding(7, 4, mask_zero=True)
+    logits = embedding(keras.layers.Dense(4)(embedding(tokens)), reverse=True)
+    path = tmp_path / "m.keras"
+    keras.Model(tokens, logits).save(str(path))
+    relabelled = with_keras_version(path, tmp_path / "old.keras", version)
+    if refused:
+        with pytest.raises(UnsupportedLayerError, match="mask_zero ReversibleEmbedding called with reverse=True"):
+            converter.to_torch(str(relabelled))
+    else:
+        converter.to_torch(str(relabelled))

@@ -1,7 +1,9 @@
 """ReversibleEmbedding (Keras 3, KerasHub's token embedding) -> nn.Embedding, its table also the output
 projection.
 
-Called as usual it looks ids up, as Embedding does (and computes no mask). Called with
+Called as usual it looks ids up, as Embedding does, with its mask (mask_zero: the ids that are
+not 0; every Keras that has the layer, 3.12 on, gives it: 3.12 and 3.13 by Embedding's
+compute_mask, 3.14 on in its call). Called with
 `reverse=True` it projects hidden states to logits: x @ embeddings.T when the weights are
 tied (the default; one table, as Hugging Face ties `lm_head` to the input embeddings), else
 x @ reverse_embeddings, stored (output_dim, input_dim) as a Dense kernel is: an
@@ -17,6 +19,11 @@ from ..layouts import Layout
 from .forward import KERAS, Emitter, Value, literal, require_weights
 from .registry import Kind, register
 from .rules import Context, Variable, expect_shape, numbered, to_torch
+
+
+#: from which Keras the layer's call sets its output's mask itself (and its compute_mask gives none, so that a
+#: reverse call's logits carry no mask); Keras 3.12 and 3.13 had Embedding's compute_mask for both calls
+MASK_SET_IN_CALL_FROM = (3, 14)
 
 
 def reversible_embedding_variables(config: Config) -> list[Variable]:
@@ -47,9 +54,14 @@ def forward(e: Emitter) -> Value:
     e.module(result.module)
     x = e.inputs[0]
     tied = result.module.kind == "Embedding"
+    masked = e.config.bool("mask_zero", False)
     if not e.named("reverse", False):
         table = e.attribute if tied else f"{e.attribute}['embedding']"
-        return Value(f"{table}({x.expr}.long())", KERAS, x.rank + 1 if x.rank else None)
+        mask = f"({x.expr} != 0)" if masked else None
+        return Value(f"{table}({x.expr}.long())", KERAS, x.rank + 1 if x.rank else None, mask=mask)
+    if masked and e.keras_version < MASK_SET_IN_CALL_FROM:
+        raise e.unsupported("a mask_zero ReversibleEmbedding called with reverse=True is not built for Keras 3.12 "
+                            "and 3.13 (their Embedding.compute_mask masks the logits where the hidden states are 0)")
     hidden = e.arg(0, KERAS)
     weight = f"{e.attribute}.weight" if tied else f"{e.attribute}['reverse'].weight"
     dtype = e.config.get("reverse_dtype")
@@ -70,5 +82,5 @@ register(Kind(
     variables=reversible_embedding_variables, convert=convert, forward=forward,
     description="embeddings -> weight, unchanged, also the output projection (reverse=True: x @ weight.T); "
                 "untied: reverse_embeddings (out, in) -> a bias-free nn.Linear's weight by transpose",
-    tested="ids, reverse=True tied and untied, logit_soft_cap, reverse_dtype",
+    tested="ids, mask_zero, reverse=True tied and untied, logit_soft_cap, reverse_dtype",
 ))
