@@ -7,6 +7,9 @@ BIN := $(VENV)/bin
 # on top of tensorflow-cpu.
 TORCH_PIN := torch==2.13.0
 TF_KERAS_PIN := tf-keras==2.21.0
+# KerasHub, for its layers' tests, without its dependencies: it requires tensorflow-text, which pins another
+# TensorFlow; the layers it tests import nothing of it.
+KERAS_HUB_PIN := keras-hub==0.32.0
 # Test processes (pytest-xdist): on 2 cores the suite takes about 8 minutes instead of 15. Each process imports
 # TensorFlow (about 1.5 GB); TEST_WORKERS=0 runs it in this process.
 TEST_WORKERS ?= 2
@@ -18,7 +21,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet $(TORCH_PIN)
 	$(BIN)/pip install --quiet -e '.[torch,keras,dev]'
-	$(BIN)/pip install --quiet --no-deps $(TF_KERAS_PIN)
+	$(BIN)/pip install --quiet --no-deps $(TF_KERAS_PIN) $(KERAS_HUB_PIN)
 	touch $@
 
 demo: $(VENV)/.installed

@@ -98,7 +98,13 @@ def convert_graph(graph: ModelGraph, layout: str = "torch", skip_unsupported: bo
                 keras1_weight_name(layer, tensor.role) for layer in graph.walk() if not layer.has_config
                 and labels.get(layer.key) for tensor in layer.tensors)
             hint = KERAS1_HINT if keras1 else hint
-            users = [key for key, _ in unsupported if _is_users_class(graph, key)]
+            hub = [key for key, _ in unsupported if _is_keras_hub_class(graph, key)]
+            if hub:
+                hint += (f"; {', '.join(hub[:3])}{' ...' if len(hub) > 3 else ''}: KerasHub's (KerasNLP's) layers, "
+                         "which convert from a .keras archive (or a .weights.h5 with its --architecture); from this "
+                         "file pass --import keras_hub (Keras loads the model; the built-in layers they hold convert "
+                         "by attribute path)")
+            users = [key for key, _ in unsupported if _is_users_class(graph, key) and key not in hub]
             if users and not graph.format.startswith("live"):
                 hint += (f"; {', '.join(users[:3])}{' ...' if len(users) > 3 else ''}: your own layer classes, which a "
                          "file records by their arguments only: pass --import MODULE (the module defining them; "
@@ -178,6 +184,14 @@ def without_graph(graph: ModelGraph) -> str:
 
 def _layer_at(graph: ModelGraph, key: str) -> Layer:
     return next(layer for layer in graph.walk() if layer.key == key)
+
+
+def _is_keras_hub_class(graph: ModelGraph, key: str) -> bool:
+    """The layer at `key` is one of KerasHub's (or KerasNLP's) classes, by its module, registered name or, in an
+    `.h5` file, its class name (`keras_hub>TransformerEncoder`)."""
+    layer = _layer_at(graph, key)
+    return layer.has_config and (layer.kind.startswith("keras_hub.") or
+                                 layer.class_name.split(">")[0] in ("keras_hub", "keras_nlp"))
 
 
 def _is_users_class(graph: ModelGraph, key: str) -> bool:

@@ -46,18 +46,25 @@ def built_version(version: str) -> tuple[int, int]:
     return minor_version(version) or (3, 99)
 
 
+#: the packages of KerasHub's layers: KerasNLP was renamed KerasHub, its classes kept
+KERAS_HUB = ("keras_hub", "keras_nlp")
+
+
 def qualified_name(module: str | None, class_name: str, registered_name: str | None = None) -> str:
     """A Keras kind's identity, as the registry of kinds keys it.
 
     `keras.layers.Dense` for layers (Keras 2 configs name no module), `keras.ops.numpy.Add`
     for an operation Keras 3 recorded in a functional graph (its module `keras.src.ops.numpy`),
-    `custom.<registered name>` for a class registered by user code, `<module>.<class>` for
+    `keras_hub.layers.<class>` for KerasHub's (and KerasNLP's) layers, `custom.<registered name>` for a class
+    registered by user code, `<module>.<class>` for
     anything else: never the same identity for a layer and an operation of the same name.
     """
     if module in ("keras.src.ops", "keras.ops"):  # an operation whose file did not say which module
         return f"keras.ops.{class_name}"
     if module and ".ops." in f".{module}.":
         return "keras.ops." + module.split("ops.", 1)[1] + "." + class_name
+    if (module or "").split(".")[0] in KERAS_HUB or (registered_name or "").split(">")[0] in KERAS_HUB:
+        return f"keras_hub.layers.{class_name}"  # KerasHub's classes (KerasNLP's before it): one kind for both
     if registered_name and ">" in registered_name:
         return f"custom.{registered_name}"
     if module and module.split(".")[0] == "keras" and ".applications." in f".{module}.":
@@ -192,6 +199,9 @@ class Layer:
     registered_name: str | None = None  # the config's `registered_name`: set for user-registered classes
     #: state a `.keras` archive keeps beside the weights, by asset name: a lookup's `vocabulary` (its lines)
     assets: dict[str, list[str]] = field(default_factory=dict)
+    #: the group its weights sit under in its model's group, where that is not the class-numbered name: a KerasHub
+    #: composite's inner layer, kept as an attribute (`_self_attention_layer`; readers/keras_hub.py)
+    stored_as: str | None = None
     #: `key` as last made, with the path it was made from (reports and rules ask for it thousands of times)
     _key: tuple[tuple[str, ...], str] | None = field(default=None, init=False, repr=False, compare=False)
 

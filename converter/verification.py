@@ -176,6 +176,7 @@ def _as_numpy(value: Any) -> np.ndarray:
     """A torch tensor as numpy (bfloat16 and float16 as float64, which numpy compares exactly)."""
     import torch
 
+    value = value.detach()  # an output may be a view of a parameter (a PositionEmbedding's), which no_grad keeps
     return (value.to(torch.float64) if value.is_floating_point() else value).numpy()
 
 

@@ -8,12 +8,21 @@ layers are in tests/operation_cases.py; how rows build their models, in tests/ca
 """
 from __future__ import annotations
 
+from typing import Any
+
 from case_builders import (
     ACTIVATIONS, KERAS3_ACTIVATIONS, KERAS3_ONLY_ACTIVATIONS, Case, application_layer, bidirectional_states,
     branch_model, frame_model, graph, grouped_attention, language_model, on_tokens, padded, padded_attention,
     padded_seq2seq, seq2seq, single, two_inputs,
 )
 from operation_cases import OPERATION_CASES
+
+def keras_hub() -> Any:
+    """KerasHub, imported where a row builds one of its layers (it imports Keras 3)."""
+    import keras_hub as module
+
+    return module
+
 
 CASES: list[Case] = [
     # activations (no weights) and Dense with each activation of the Keras that wrote it
@@ -329,6 +338,13 @@ CASES: list[Case] = [
            language_model(k, k.layers.ReversibleEmbedding(11, 4, **options)), ((6,),), keras2=False, vocabulary=11)
       for name, options in (("tied", {}), ("untied_soft_cap", {"tie_weights": False, "logit_soft_cap": 2.0}),
                             ("reverse_float64", {"reverse_dtype": "float64"}))],
+    # KerasHub's embeddings (tests/test_keras_hub.py: its TransformerEncoder, masks, mixed precision)
+    Case("keras_hub.layers.TokenAndPositionEmbedding", "keras_hub_token_and_position", lambda k: on_tokens(
+        k, (6,), lambda tokens: k.layers.GlobalAveragePooling1D()(keras_hub().layers.TokenAndPositionEmbedding(
+            11, 6, 4, mask_zero=True)(tokens))), ((6,),), keras2=False, vocabulary=11),
+    Case("keras_hub.layers.PositionEmbedding", "keras_hub_position_embedding", lambda k: on_tokens(
+        k, (6,), lambda tokens: (lambda embedded: k.layers.Add()([embedded, keras_hub().layers.PositionEmbedding(6)(
+            embedded)]))(k.layers.Embedding(11, 4)(tokens))), ((6,),), keras2=False, vocabulary=11),
     # mask_zero: the ids that are not 0 mask the embeddings, which the pooling then averages alone
     Case("keras.layers.ReversibleEmbedding", "reversible_embedding_mask_zero", lambda k: on_tokens(
         k, (6,), lambda tokens: k.layers.GlobalAveragePooling1D()(k.layers.ReversibleEmbedding(

@@ -25,7 +25,8 @@ def supported_layers_markdown() -> str:
     lines = ["| Keras layer | PyTorch module | transform | options covered by tests |", "|---|---|---|---|"]
     for kind in distinct():
         if kind.weighted:
-            lines.append(f"| {kind.class_name} | `{kind.module}` | {kind.description} | {kind.tested} |")
+            name = kind.class_name if kind.name.startswith("keras.layers.") else kind.name  # keras_hub.layers.X
+            lines.append(f"| {name} | `{kind.module}` | {kind.description} | {kind.tested} |")
     return "\n".join(lines)
 
 

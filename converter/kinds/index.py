@@ -333,4 +333,7 @@ MODULES: dict[str, str] = {
     "keras.ops.numpy.Vstack": "ops_arrays",
     "keras.ops.numpy.Where": "ops_numpy",
     "keras.ops.numpy.ZerosLike": "ops_numpy",
+    "keras_hub.layers.PositionEmbedding": "keras_hub_layers",
+    "keras_hub.layers.ReversibleEmbedding": "reversible_embedding",
+    "keras_hub.layers.TokenAndPositionEmbedding": "keras_hub_layers",
 }

@@ -31,7 +31,8 @@ PASSING = {
 OWN = {f"keras.layers.{name}" for name in (
     "Embedding", "Masking", "LSTM", "GRU", "SimpleRNN", "RNN", "CuDNNLSTM", "CuDNNGRU", "ConvLSTM1D", "ConvLSTM2D",
     "ConvLSTM3D", "Bidirectional", "Attention", "AdditiveAttention", "Concatenate", "Add", "Subtract", "Multiply",
-    "Average", "Maximum", "Minimum", "TimeDistributed", "SpectralNormalization", "ReversibleEmbedding")}
+    "Average", "Maximum", "Minimum", "TimeDistributed", "SpectralNormalization", "ReversibleEmbedding")} | {
+    "keras_hub.layers.TokenAndPositionEmbedding", "keras_hub.layers.ReversibleEmbedding"}
 
 
 def carried(kind_name: str, keras_major: int, inputs: list[Value], produced: list[Value],

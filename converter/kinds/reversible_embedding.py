@@ -79,6 +79,7 @@ def forward(e: Emitter) -> Value:
 
 register(Kind(
     "keras.layers.ReversibleEmbedding", module="nn.Embedding",
+    aliases=("keras_hub.layers.ReversibleEmbedding",),  # KerasHub's is Keras's (a subclass adding nothing)
     variables=reversible_embedding_variables, convert=convert, forward=forward,
     description="embeddings -> weight, unchanged, also the output projection (reverse=True: x @ weight.T); "
                 "untied: reverse_embeddings (out, in) -> a bias-free nn.Linear's weight by transpose",

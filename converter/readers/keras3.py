@@ -27,6 +27,7 @@ from .hdf5_tensors import (
 from .keras_config import (
     BIDIRECTIONAL_COPY, WRAPPED_RECURRENT, bidirectional_config, is_model_entry, parse_model, snake_class,
 )
+from .keras_hub import with_composites
 from .keras3_variables import StoreOf, attribute_groups, has_datasets, refuse_twice, variable_groups
 from .limits import MAX_JSON_BYTES, MAX_MODEL_DEPTH, version_text
 from .windows_paths import windows_tree
@@ -193,7 +194,7 @@ def _fill(graph: ModelGraph, h5: Any, model_config: Any, where: str,
         if model_config is None:
             graph.layers = _layers_from_file(root_group, (), where, store_of)
             return asset_dirs
-        root, inputs = parse_model(model_config, where)
+        root, inputs = parse_model(with_composites(model_config), where)
         _attach(root, root_group, where, store_of, asset_dirs, graph.notes)
         graph.layers, graph.inputs, graph.root = root.children or [], inputs, root
     except BaseException:
@@ -225,7 +226,8 @@ def _attach(model: Layer, layers_group: h5py.Group, where: str, store_of: StoreO
         if child.is_model:
             if child.time_distributed_model and "layer" in group:
                 group = group["layer"]  # the wrapped model's own group
-            inner = next((group[name] for name in LAYER_GROUPS if name in group), None)
+            inner = group if any(layer.stored_as for layer in child.children or []) else next(
+                (group[name] for name in LAYER_GROUPS if name in group), None)  # a KerasHub composite: attributes
             if inner is not None:
                 _attach(child, inner, where, store_of, asset_dirs, notes)
         else:
@@ -259,6 +261,8 @@ def _store_names(children: list[Layer], layers_group: Any, where: str) -> list[s
     only when there are as many as the config's layers of that class (else it cannot be told).
     A weightless layer's group (a nested model of operations) counts too: it holds that layer's place.
     """
+    if any(child.stored_as for child in children):  # a KerasHub composite's layers: under their attributes' names
+        return [child.stored_as for child in children]
     snake = {name: to_snake_case(PYTHON_CLASS_NAMES.get(name, name))
              for name in {child.class_name for child in children}}  # a few classes
     bases = [snake[child.class_name] for child in children]

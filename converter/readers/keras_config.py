@@ -101,6 +101,8 @@ def _parse_layer_entry(entry: Any, parent: tuple[str, ...], where: str) -> Layer
             _shape_of(layer.config)  # checked once here: the module builder reads it
         if layer.module is None and _is_operation_entry(entry):
             layer.module = OPERATION_OF_UNKNOWN_MODULE
+    stored_as = entry.get("stored_as")  # set only by readers/keras_hub.py
+    layer.stored_as = stored_as if isinstance(stored_as, str) else None
     layer.inbound = _inbound_names(entry.get("inbound_nodes", []))
     layer.inbound_nodes = entry.get("inbound_nodes", [])
     build_config = entry.get("build_config")

@@ -113,6 +113,7 @@ def _render(source: Any, trace: bool, resets: bool = False) -> str:
         lines += ["        self._captured = None", "",
                   "    def _capture(self, name, value, channels_first):",
                   "        if self._captured is not None:",
+                  "            value = value.detach()  # a layer's value may be a view of a parameter",
                   "            self._captured[name] = to_cl(value) if channels_first else value"]
     lines += ["", f"    def forward(self, {', '.join(source.signature)}):"]
     lines += [f"        {line}" for line in source.forward]

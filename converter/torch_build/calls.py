@@ -112,3 +112,48 @@ def run_input_dtypes(source: str, model: Layer, keras_version: tuple[int, int], 
             dtype = consumers.pop() if len(consumers) == 1 else dtype
         dtypes.append(dtype)
     return dtypes
+
+
+def nested_input_masks(call: Call, inputs: list[Value], model_inputs: list[Layer], values: dict[Ref, Value],
+                       keras_major: int, source: str) -> list[str | None]:
+    """The mask Keras hands each input of a nested model's call: the ones Keras 3 records (`mask=`, computed by
+    operations in the graph), else the masks its inputs carry (Keras 3: only to a call of one tensor argument, a
+    list of them counting as one); tf.keras loses one where the model casts its input to another dtype (the
+    cast tensor carries none)."""
+    recorded = recorded_masks(call)
+    if recorded is not None:
+        if len(recorded) != len(inputs):
+            raise ReadError(f"{source}: model {call.layer.key} is called with {len(recorded)} mask(s) for "
+                            f"{len(inputs)} input(s); the config is malformed")
+        return [values[item].expr if isinstance(item, tuple) else None for item in recorded]
+    if keras_major >= 3 and tensor_arguments(call) > 1:
+        return [None] * len(inputs)
+    masks = [value.mask for value in inputs]
+    if keras_major < 3:
+        for index, (value, layer) in enumerate(zip(inputs, model_inputs)):
+            dtype = compute_dtype(layer.config)
+            if value.dtype != (None if dtype == "float32" else dtype):
+                masks[index] = None
+    return masks
+
+
+def composite_of(call: Call, source: str) -> tuple[str | None, list[int | str]]:
+    """The KerasHub class a nested model called here stands for (readers/keras_hub.py), or None for a model, and
+    where each input of its model comes from: a position among the call's tensors, or a keyword (its masks).
+    TransformerDecoder, read for its weights, is refused by name."""
+    composite = call.layer.config.get("keras_hub_composite")
+    if not composite:
+        return None, []
+    if composite == "TransformerDecoder":
+        raise UnsupportedLayerError(
+            f"{source}: layer {call.layer.key} (KerasHub's TransformerDecoder) is not built yet: its attention "
+            "(KerasHub's CachedMultiHeadAttention) masks otherwise than Keras's MultiHeadAttention; its weights "
+            "convert", [(call.layer.key, call.layer.label)])
+    sources = [item for item in call.layer.config.get("keras_hub_inputs") or [] if isinstance(item, (int, str))]
+    keywords = {item for item in sources if isinstance(item, str)}
+    if set(call.kwargs) - keywords - {"training", "use_causal_mask"} or not keywords <= set(call.kwargs):
+        raise UnsupportedLayerError(
+            f"{source}: layer {call.layer.key} (KerasHub's {str(composite)[:40]}) is called with "
+            f"{', '.join(sorted(call.kwargs))[:80]} by keyword: not built (a mask by keyword is)",
+            [(call.layer.key, call.layer.label)])
+    return str(composite), sources

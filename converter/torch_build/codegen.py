@@ -21,8 +21,8 @@ from ..kinds.forward import CHANNELS_FIRST, KERAS, Value, is_image_rank, one_lay
 from ..kinds.masks import carried, cast_input, list_call_masks, time_distributed_mask
 from ..source import Namer, literal
 from .calls import (
-    array_dtypes, autocasts, call_dtype, input_shape, model_calls, recorded_masks, run_input_dtypes,
-    tensor_arguments, with_rank,
+    array_dtypes, autocasts, call_dtype, composite_of, input_shape, model_calls, nested_input_masks, recorded_masks,
+    run_input_dtypes, with_rank,
 )
 from .emitter import ClassSource, Emitter
 from .in_place import InPlace
@@ -204,8 +204,14 @@ class Generator:
                   for key, value in call.kwargs.items()}
         self.values = values
         if call.layer.is_model:
+            composite, sources = composite_of(call, str(self.graph.source))
+            if composite:  # a KerasHub composite: its model's inputs, from the call's tensors and its keywords
+                inputs = [inputs[item] if isinstance(item, int) else kwargs[item] for item in sources]
             self.in_place.ran_call(call, None)
-            return self.emit_nested(source, call, inputs)
+            nested = self.emit_nested(source, call, inputs)
+            if composite:  # a Keras layer (KerasHub's) that supports masking: its output keeps its input's mask
+                nested = [replace(value, mask=inputs[0].mask if inputs else None) for value in nested]
+            return nested
         kind = lookup(call.layer)
         assert kind is not None and kind.forward is not None  # generate() refused the others
         # a layer's rule reads its first positional input; an operation's (keras.ops, a tf.keras TFOpLambda) may take
@@ -285,7 +291,8 @@ class Generator:
         if len(inputs) != len(model_inputs):
             raise ReadError(f"{self.graph.source}: model {call.layer.key} takes {len(model_inputs)} input(s) and is "
                             f"called with {len(inputs)}; the config is malformed")
-        masks = self.nested_input_masks(call, inputs, model_inputs)
+        masks = nested_input_masks(call, inputs, model_inputs, self.values, self.keras_major,
+                                   str(self.graph.source))
         masked = tuple(mask is not None for mask in masks)
         class_name = self.nested_class(call, masked)
         if call.layer.name not in source.defined:
@@ -374,27 +381,6 @@ class Generator:
                         [(call.layer.key, call.layer.label)])
                 self.class_of = class_of
         return self.call_class[key]
-
-    def nested_input_masks(self, call: Call, inputs: list[Value], model_inputs: list[Layer]) -> list[str | None]:
-        """The mask Keras hands each input of a nested model's call: the ones Keras 3 records (`mask=`, computed by
-        operations in the graph), else the masks its inputs carry (Keras 3: only to a call of one tensor argument, a
-        list of them counting as one); tf.keras loses one where the model casts its input to another dtype (the
-        cast tensor carries none)."""
-        recorded = recorded_masks(call)
-        if recorded is not None:
-            if len(recorded) != len(inputs):
-                raise ReadError(f"{self.graph.source}: model {call.layer.key} is called with {len(recorded)} mask(s) "
-                                f"for {len(inputs)} input(s); the config is malformed")
-            return [self.values[item].expr if isinstance(item, tuple) else None for item in recorded]
-        if self.keras_major >= 3 and tensor_arguments(call) > 1:
-            return [None] * len(inputs)
-        masks = [value.mask for value in inputs]
-        if self.keras_major < 3:
-            for index, (value, layer) in enumerate(zip(inputs, model_inputs)):
-                dtype = compute_dtype(layer.config)
-                if value.dtype != (None if dtype == "float32" else dtype):
-                    masks[index] = None
-        return masks
 
     def class_name(self, model_name: str) -> str:
         """A CamelCase class name from a model's name, safe and unique."""

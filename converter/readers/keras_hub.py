@@ -1,0 +1,249 @@
+"""KerasHub's (and KerasNLP's) composite layers, read as the functional models they compute.
+
+(TransformerDecoder is read so for its weights; its module is not built.)
+
+`keras_hub.layers.TransformerEncoder` is a layer whose `call` runs Keras's own layers in a fixed
+order (KerasHub's source, the same from keras_nlp 0.7 to keras_hub 0.32): a config records only
+its arguments, and a `.keras` archive its inner layers' weights under the attribute that holds
+each (`_self_attention_layer/query_dense/vars/0`). It is read as a nested model of those built-in
+layers, named as KerasHub names them (`self_attention_layer`), whose weights are found under those
+attributes (`Layer.stored_as`): every rule and module that serves a Keras model serves it.
+Dropout is left out (a no-op at inference). Its output keeps its input's Keras mask (the module
+builder sees `keras_hub_composite` in its config), as a layer that supports masking does; a call
+that hands it masks by keyword (`padding_mask=`) is refused there. KerasHub's layers with weights
+of their own are kinds (kinds/keras_hub_layers.py).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..graph import qualified_name
+from .limits import MAX_MODEL_DEPTH
+
+def is_keras_hub(entry: dict[str, Any]) -> bool:
+    """Whether a config entry is one of KerasHub's (or KerasNLP's) classes, by its module or registered name."""
+    module, registered = entry.get("module"), entry.get("registered_name")
+    return qualified_name(module if isinstance(module, str) else None, "_",
+                          registered if isinstance(registered, str) else None).startswith("keras_hub.")
+
+
+#: each composite's tensor arguments: those it takes by position (or by their names), then its masks by keyword;
+#: each one a call hands it becomes an input of its model, in this order
+SIGNATURES = {
+    "TransformerEncoder": (("inputs",), ("padding_mask", "attention_mask")),
+    "TransformerDecoder": (("decoder_sequence", "encoder_sequence"), ("decoder_padding_mask", "decoder_attention_mask",
+                                                                     "encoder_padding_mask", "encoder_attention_mask")),
+}
+#: what else a call may set: neither changes what the layer computes at inference (use_causal_mask is the decoder's
+#: default, True, or the layer is not built)
+SETTINGS = ("training", "use_causal_mask")
+
+
+def composite_model(entry: dict[str, Any]) -> dict[str, Any] | None:
+    """The nested functional model a KerasHub composite layer's entry computes, or None (another class, or a
+    config without what the model needs: the shape and dtype of each tensor it is called on, as Keras 3 records
+    them, in one call)."""
+    if not is_keras_hub(entry) or not isinstance(entry.get("config"), dict):
+        return None
+    class_name = str(entry.get("class_name"))
+    build = COMPOSITES.get(class_name)
+    found = _call_tensors(entry, class_name)
+    if build is None or found is None:
+        return None
+    tensors, sources = found
+    config = entry["config"]
+    try:
+        layers, output = build(config, tensors)
+    except (TypeError, ValueError, ZeroDivisionError, KeyError):  # a config the layer could not have been built from
+        return None
+    name = config.get("name") or entry.get("name")
+    inputs = [{"module": "keras.layers", "class_name": "InputLayer", "name": input_name, "inbound_nodes": [],
+               "config": {"name": input_name, "batch_shape": shape, "dtype": dtype}}
+              for input_name, (shape, dtype) in tensors.items()]
+    for layer in layers:  # each runs in the composite's dtype policy, as KerasHub makes them
+        if "dtype" in config and layer["module"] == "keras.layers":
+            layer["config"]["dtype"] = config["dtype"]
+    return {**entry, "class_name": class_name, "name": name,
+            "config": {"name": name, "layers": inputs + layers,
+                       "input_layers": [[input_name, 0, 0] for input_name in tensors],
+                       "output_layers": [[output, 0, 0]], "keras_hub_composite": class_name,
+                       "keras_hub_inputs": sources}}
+
+
+def _call_tensors(entry: dict[str, Any], class_name: str
+                  ) -> tuple[dict[str, tuple[list[Any], str]], list[int | str]] | None:
+    """({argument name: (shape, dtype)}, where each comes from: its position among the call's tensors, or its
+    keyword) for the tensors a composite layer is called with, in its signature's order, from the call's record;
+    None unless it is called once, with tensors its signature names and no other setting than SETTINGS."""
+    nodes = entry.get("inbound_nodes")
+    if class_name not in SIGNATURES or not isinstance(nodes, list) or len(nodes) != 1 \
+            or not isinstance(nodes[0], dict):
+        return None
+    args, kwargs = nodes[0].get("args"), nodes[0].get("kwargs") or {}
+    positional, keywords = SIGNATURES[class_name]
+    if not isinstance(args, list) or not isinstance(kwargs, dict) or len(args) > len(positional) \
+            or set(kwargs) - {*positional, *keywords, *SETTINGS} or kwargs.get("use_causal_mask", True) is not True:
+        return None
+    given: dict[str, tuple[Any, int | str]] = {name: (item, index) for index, (name, item)
+                                               in enumerate(zip(positional, args))}
+    given.update({name: (kwargs[name], name) for name in (*positional, *keywords) if kwargs.get(name) is not None})
+    tensors, sources = {}, []
+    for name in (*positional, *keywords):
+        if name in given:
+            spec = _tensor_spec(given[name][0])
+            if spec is None:
+                return None
+            tensors[name] = spec
+            sources.append(given[name][1])
+    if positional[0] not in tensors:
+        return None
+    return tensors, sources
+
+
+def _tensor_spec(item: Any) -> tuple[list[Any], str] | None:
+    """(shape, dtype) of a recorded tensor argument, or None for anything else."""
+    config = item.get("config") if isinstance(item, dict) and item.get("class_name") == "__keras_tensor__" else None
+    shape = config.get("shape") if isinstance(config, dict) else None
+    dtype = config.get("dtype") if isinstance(config, dict) else None
+    if not isinstance(shape, list) or not all(n is None or (isinstance(n, int) and n > 0) for n in shape) \
+            or not isinstance(dtype, str):
+        return None
+    return shape, dtype
+
+
+def _tensor(layer: str) -> dict[str, Any]:
+    return {"class_name": "__keras_tensor__", "config": {"keras_history": [layer, 0, 0]}}
+
+
+def _operation(class_name: str, module: str, name: str, config: dict[str, Any], *inputs: str) -> dict[str, Any]:
+    """A keras.ops operation entry called on `inputs`."""
+    return {"module": f"keras.src.ops.{module}", "class_name": class_name, "registered_name": class_name,
+            "name": name, "config": {"name": name, **config},
+            "inbound_nodes": [{"args": [_tensor(each) for each in inputs], "kwargs": {}}]}
+
+
+def _attention_mask(tensors: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
+    """The operations that make the self-attention's mask from the masks handed in by keyword, as KerasHub's
+    merge_padding_and_attention_mask does: a padding mask (batch, steps) as (batch, 1, steps) int32 (it replaces
+    the input's own Keras mask there; MultiHeadAttention still applies that one to its query and value), an
+    attention mask (batch, steps, steps) as int32, both: their minimum. (layers, the mask's name or None)."""
+    padding, attention = "padding_mask" in tensors, "attention_mask" in tensors
+    layers: list[dict[str, Any]] = []
+    if padding:
+        layers += [_operation("ExpandDims", "numpy", "padding_mask_expanded", {"axis": 1}, "padding_mask"),
+                   _operation("Cast", "core", "padding_mask_int32", {"dtype": "int32"}, "padding_mask_expanded")]
+    if attention:
+        layers.append(_operation("Cast", "core", "attention_mask_int32", {"dtype": "int32"}, "attention_mask"))
+    if padding and attention:
+        layers.append(_operation("Minimum", "numpy", "self_attention_mask", {}, "padding_mask_int32",
+                                 "attention_mask_int32"))
+        return layers, "self_attention_mask"
+    return layers, "padding_mask_int32" if padding else "attention_mask_int32" if attention else None
+
+
+def _layer(class_name: str, name: str, stored_as: str | None, config: dict[str, Any], *inputs: str | list[str]
+           ) -> dict[str, Any]:
+    """A layer entry called on `inputs` (a list: one argument of several tensors, as Add takes them)."""
+    args = [[_tensor(each) for each in item] if isinstance(item, list) else _tensor(item) for item in inputs]
+    return {"module": "keras.layers", "class_name": class_name, "name": name, "stored_as": stored_as,
+            "config": {"name": name, "trainable": True, **config}, "inbound_nodes": [{"args": args, "kwargs": {}}]}
+
+
+def transformer_encoder(config: dict[str, Any], tensors: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
+    """KerasHub's TransformerEncoder: self-attention (key_dim = width // heads) under the masks handed in, residual
+    and layer norm, then a two-Dense feedforward, residual and layer norm; the norms first with normalize_first."""
+    width, heads = tensors["inputs"][0][-1], config["num_heads"]
+    if not isinstance(width, int) or not isinstance(heads, int) or isinstance(heads, bool) or not 0 < heads <= width:
+        raise ValueError("no attention width")
+    epsilon = config.get("layer_norm_epsilon", 1e-5)
+    norm = {"axis": -1, "epsilon": epsilon, "center": True, "scale": True}
+    attention = {"num_heads": heads, "key_dim": width // heads, "value_dim": width // heads, "use_bias": True,
+                 "output_shape": None, "attention_axes": None, "dropout": 0.0}
+    intermediate = {"units": config["intermediate_dim"], "activation": config.get("activation", "relu"),
+                    "use_bias": True}
+    output = {"units": width, "activation": "linear", "use_bias": True}
+    first = bool(config.get("normalize_first", False))
+    layers, mask = _attention_mask(tensors)
+    attended = "inputs"
+    if first:
+        layers.append(_layer("LayerNormalization", "self_attention_layer_norm", "_self_attention_layer_norm", norm,
+                             "inputs"))
+        attended = "self_attention_layer_norm"
+    layers.append(_layer("MultiHeadAttention", "self_attention_layer", "_self_attention_layer", attention,
+                         attended, attended))
+    if mask is not None:
+        layers[-1]["inbound_nodes"][0]["kwargs"]["attention_mask"] = _tensor(mask)
+    layers.append(_layer("Add", "self_attention_residual", None, {}, ["self_attention_layer", "inputs"]))
+    residual = "self_attention_residual"
+    if not first:
+        layers.append(_layer("LayerNormalization", "self_attention_layer_norm", "_self_attention_layer_norm", norm,
+                             residual))
+        residual = "self_attention_layer_norm"
+    fed = residual
+    if first:
+        layers.append(_layer("LayerNormalization", "feedforward_layer_norm", "_feedforward_layer_norm", norm,
+                             residual))
+        fed = "feedforward_layer_norm"
+    layers.append(_layer("Dense", "feedforward_intermediate_dense", "_feedforward_intermediate_dense", intermediate,
+                         fed))
+    layers.append(_layer("Dense", "feedforward_output_dense", "_feedforward_output_dense", output,
+                         "feedforward_intermediate_dense"))
+    layers.append(_layer("Add", "feedforward_residual", None, {}, ["feedforward_output_dense", residual]))
+    if first:
+        return layers, "feedforward_residual"
+    layers.append(_layer("LayerNormalization", "feedforward_layer_norm", "_feedforward_layer_norm", norm,
+                         "feedforward_residual"))
+    return layers, "feedforward_layer_norm"
+
+
+def transformer_decoder(config: dict[str, Any], tensors: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
+    """KerasHub's TransformerDecoder, for its weights: self-attention, cross-attention over the encoder's sequence
+    where it is given one, and the feedforward, each with its layer norm. The module builder refuses to build it
+    (calls.composite_of): its attention masks its query otherwise than Keras's does, so these calls are only
+    where the weights come from. Its attention layers are named as KerasHub names them (the file records it)."""
+    width, heads = tensors["decoder_sequence"][0][-1], config["num_heads"]
+    if not isinstance(width, int) or not isinstance(heads, int) or isinstance(heads, bool) or not 0 < heads <= width:
+        raise ValueError("no attention width")
+    norm = {"axis": -1, "epsilon": config.get("layer_norm_epsilon", 1e-5), "center": True, "scale": True}
+    attention = {"num_heads": heads, "key_dim": width // heads, "value_dim": width // heads, "use_bias": True,
+                 "output_shape": None, "attention_axes": None, "dropout": 0.0}
+    x = "decoder_sequence"
+    layers = [_layer("MultiHeadAttention", "self_attention", "_self_attention_layer", attention, x, x),
+              _layer("LayerNormalization", "self_attention_layer_norm", "_self_attention_layer_norm", norm,
+                     "self_attention")]
+    x = "self_attention_layer_norm"
+    if "encoder_sequence" in tensors:
+        layers += [_layer("MultiHeadAttention", "cross_attention", "_cross_attention_layer", attention, x,
+                          "encoder_sequence"),
+                   _layer("LayerNormalization", "cross_attention_layer_norm", "_cross_attention_layer_norm", norm,
+                          "cross_attention")]
+        x = "cross_attention_layer_norm"
+    layers += [_layer("Dense", "feedforward_intermediate_dense", "_feedforward_intermediate_dense",
+                      {"units": config["intermediate_dim"], "activation": config.get("activation", "relu")}, x),
+               _layer("Dense", "feedforward_output_dense", "_feedforward_output_dense",
+                      {"units": width, "activation": "linear"}, "feedforward_intermediate_dense"),
+               _layer("LayerNormalization", "feedforward_layer_norm", "_feedforward_layer_norm", norm,
+                      "feedforward_output_dense")]
+    return layers, "feedforward_layer_norm"
+
+
+COMPOSITES = {"TransformerEncoder": transformer_encoder, "TransformerDecoder": transformer_decoder}
+
+
+def with_composites(model_config: Any, depth: int = 0) -> Any:
+    """`model_config` with each KerasHub composite layer in it (nested models' too) replaced by the model it
+    computes; the config itself where there is none. A `stored_as` the file's own entries carry is dropped: only
+    these models' layers are found by attribute (a crafted one would send a layer to another's weights)."""
+    config = model_config.get("config") if isinstance(model_config, dict) else None
+    layers = config.get("layers") if isinstance(config, dict) else None
+    if not isinstance(config, dict) or not isinstance(layers, list) or depth > MAX_MODEL_DEPTH:
+        return model_config
+    replaced = [composite_model(entry) or _without_stored_as(with_composites(entry, depth + 1))
+                if isinstance(entry, dict) else entry for entry in layers]
+    if all(new is old for new, old in zip(replaced, layers)):
+        return model_config
+    return {**model_config, "config": {**config, "layers": replaced}}
+
+
+def _without_stored_as(entry: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in entry.items() if key != "stored_as"} if "stored_as" in entry else entry
