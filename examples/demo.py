@@ -33,7 +33,8 @@ def weightport(*arguments: str) -> None:
 def main() -> None:
     os.chdir(ROOT)
     weightport("inspect", SOURCE)
-    destination = os.path.join(tempfile.mkdtemp(prefix="weightport_demo_"), "mlp.safetensors")
+    work = tempfile.TemporaryDirectory(prefix="weightport_demo_")  # removed when the demo ends
+    destination = os.path.join(work.name, "mlp.safetensors")
     weightport("convert", SOURCE, destination)
 
     import torch
