@@ -285,3 +285,23 @@ def test_any_composite_config_is_refused_or_gives_safe_source(class_name, change
     except ConverterError:
         return
     assert_safe(generated)
+
+
+def test_a_file_claiming_a_composite_is_read_as_what_it_is(tmp_path):
+    """The marks weightport gives the models it reads KerasHub's layers as are taken out of a file's own config: a
+    nested model claiming to be a TransformerDecoder is built as the model it is."""
+    inner = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)], name="inner")
+    outer = keras.Sequential([keras.Input((3,)), inner])
+    randomize(outer)
+    path = tmp_path / "nested.keras"
+    outer.save(str(path))
+
+    def claiming(config: dict) -> dict:
+        config["config"]["layers"][-1]["config"].update(keras_hub_composite="TransformerDecoder",
+                                                        keras_hub_inputs=[0, "mask"])
+        return config
+
+    module = converter.to_torch(str(with_config(path, tmp_path / "claiming.keras", claiming)), input_layout="keras")
+    x = np.random.default_rng(0).normal(size=(2, 3)).astype("float32")
+    with torch.no_grad():
+        np.testing.assert_allclose(module(torch.from_numpy(x)).numpy(), np.asarray(outer(x)), atol=1e-6)

@@ -8,10 +8,11 @@ its arguments, and a `.keras` archive its inner layers' weights under the attrib
 each (`_self_attention_layer/query_dense/vars/0`). It is read as a nested model of those built-in
 layers, named as KerasHub names them (`self_attention_layer`), whose weights are found under those
 attributes (`Layer.stored_as`): every rule and module that serves a Keras model serves it.
-Dropout is left out (a no-op at inference). Its output keeps its input's Keras mask (the module
-builder sees `keras_hub_composite` in its config), as a layer that supports masking does; a call
-that hands it masks by keyword (`padding_mask=`) is refused there. KerasHub's layers with weights
-of their own are kinds (kinds/keras_hub_layers.py).
+Dropout is left out (a no-op at inference). The masks a call hands it by keyword (`padding_mask=`,
+`attention_mask=`) become inputs of its model after the first, merged as KerasHub merges them;
+its output keeps its input's Keras mask (the module builder sees `keras_hub_composite` in its
+config), as a layer that supports masking does. KerasHub's layers with weights of their own are
+kinds (kinds/keras_hub_layers.py).
 """
 from __future__ import annotations
 
@@ -19,6 +20,11 @@ from typing import Any
 
 from ..graph import qualified_name
 from .limits import MAX_MODEL_DEPTH
+
+#: what this module adds to a config, and so takes out of the file's own: a crafted one would send a layer to
+#: another's weights (stored_as) or give a model a composite's masks (the others)
+MARKS = ("stored_as", "keras_hub_composite", "keras_hub_inputs")
+
 
 def is_keras_hub(entry: dict[str, Any]) -> bool:
     """Whether a config entry is one of KerasHub's (or KerasNLP's) classes, by its module or registered name."""
@@ -232,18 +238,17 @@ COMPOSITES = {"TransformerEncoder": transformer_encoder, "TransformerDecoder": t
 
 def with_composites(model_config: Any, depth: int = 0) -> Any:
     """`model_config` with each KerasHub composite layer in it (nested models' too) replaced by the model it
-    computes; the config itself where there is none. A `stored_as` the file's own entries carry is dropped: only
-    these models' layers are found by attribute (a crafted one would send a layer to another's weights)."""
-    config = model_config.get("config") if isinstance(model_config, dict) else None
+    computes; the file's own MARKS dropped (only the models read here carry them)."""
+    if not isinstance(model_config, dict):
+        return model_config
+    config = model_config.get("config")
     layers = config.get("layers") if isinstance(config, dict) else None
     if not isinstance(config, dict) or not isinstance(layers, list) or depth > MAX_MODEL_DEPTH:
-        return model_config
-    replaced = [composite_model(entry) or _without_stored_as(with_composites(entry, depth + 1))
-                if isinstance(entry, dict) else entry for entry in layers]
-    if all(new is old for new, old in zip(replaced, layers)):
-        return model_config
-    return {**model_config, "config": {**config, "layers": replaced}}
+        return _unmarked(model_config)
+    replaced = [composite_model(entry) or with_composites(entry, depth + 1) if isinstance(entry, dict) else entry
+                for entry in layers]
+    return _unmarked({**model_config, "config": {**_unmarked(config), "layers": replaced}})
 
 
-def _without_stored_as(entry: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in entry.items() if key != "stored_as"} if "stored_as" in entry else entry
+def _unmarked(entry: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in entry.items() if key not in MARKS}
