@@ -305,3 +305,21 @@ def test_a_file_claiming_a_composite_is_read_as_what_it_is(tmp_path):
     x = np.random.default_rng(0).normal(size=(2, 3)).astype("float32")
     with torch.no_grad():
         np.testing.assert_allclose(module(torch.from_numpy(x)).numpy(), np.asarray(outer(x)), atol=1e-6)
+
+
+def test_a_mask_keras_3_9_recorded_for_the_encoder_call(tmp_path):
+    """Keras 3.0 to 3.9 record the mask a layer is called with (`mask=`; null where no operation of the graph made
+    it, which Keras fills from the input's own): the encoder reads its input's mask all the same."""
+    model, path = saved(tmp_path, "encoder")
+
+    def recorded(config: dict) -> dict:
+        for layer in config["config"]["layers"]:
+            if layer["class_name"] == "TransformerEncoder":
+                layer["inbound_nodes"][0]["kwargs"]["mask"] = None
+        return config
+
+    module = converter.to_torch(str(with_config(path, tmp_path / "recorded.keras", recorded)), input_layout="keras")
+    batch = ids(3)
+    with torch.no_grad():
+        actual = module(torch.from_numpy(batch)).numpy()
+    np.testing.assert_allclose(actual, np.asarray(model(batch)), atol=1e-5)

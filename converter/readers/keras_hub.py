@@ -40,9 +40,9 @@ SIGNATURES = {
     "TransformerDecoder": (("decoder_sequence", "encoder_sequence"), ("decoder_padding_mask", "decoder_attention_mask",
                                                                      "encoder_padding_mask", "encoder_attention_mask")),
 }
-#: what else a call may set: neither changes what the layer computes at inference (use_causal_mask is the decoder's
+#: what else a call may set: none changes what the layer computes at inference (use_causal_mask is the decoder's
 #: default, True, or the layer is not built)
-SETTINGS = ("training", "use_causal_mask")
+SETTINGS = ("training", "use_causal_mask", "mask")  # mask: the input's, as Keras 3.0 to 3.9 record it
 
 
 def composite_model(entry: dict[str, Any]) -> dict[str, Any] | None:

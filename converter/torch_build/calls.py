@@ -120,6 +120,8 @@ def nested_input_masks(call: Call, inputs: list[Value], model_inputs: list[Layer
     operations in the graph), else the masks its inputs carry (Keras 3: only to a call of one tensor argument, a
     list of them counting as one); tf.keras loses one where the model casts its input to another dtype (the
     cast tensor carries none)."""
+    if call.layer.config.get("keras_hub_composite"):  # a layer: its input's mask reaches its inner layers
+        return [composite_mask(call, inputs, values)] + [None] * (len(inputs) - 1)
     recorded = recorded_masks(call)
     if recorded is not None:
         if len(recorded) != len(inputs):
@@ -137,6 +139,16 @@ def nested_input_masks(call: Call, inputs: list[Value], model_inputs: list[Layer
     return masks
 
 
+def composite_mask(call: Call, inputs: list[Value], values: dict[Ref, Value]) -> str | None:
+    """The mask a KerasHub composite is called with: the one Keras 3.0 to 3.9 recorded (`mask=`, a tensor of the
+    graph), else the one its first input carries (what Keras fills a recorded null with)."""
+    recorded = recorded_masks(call)
+    first = recorded[0] if recorded else None
+    if isinstance(first, tuple) and first in values:
+        return values[first].expr
+    return inputs[0].mask if inputs else None
+
+
 def composite_of(call: Call, source: str) -> tuple[str | None, list[int | str]]:
     """The KerasHub class a nested model called here stands for (readers/keras_hub.py), or None for a model, and
     where each input of its model comes from: a position among the call's tensors, or a keyword (its masks).
@@ -151,7 +163,7 @@ def composite_of(call: Call, source: str) -> tuple[str | None, list[int | str]]:
             "convert", [(call.layer.key, call.layer.label)])
     sources = [item for item in call.layer.config.get("keras_hub_inputs") or [] if isinstance(item, (int, str))]
     keywords = {item for item in sources if isinstance(item, str)}
-    if set(call.kwargs) - keywords - {"training", "use_causal_mask"} or not keywords <= set(call.kwargs):
+    if set(call.kwargs) - keywords - {"training", "use_causal_mask", "mask"} or not keywords <= set(call.kwargs):
         raise UnsupportedLayerError(
             f"{source}: layer {call.layer.key} (KerasHub's {str(composite)[:40]}) is called with "
             f"{', '.join(sorted(call.kwargs))[:80]} by keyword: not built (a mask by keyword is)",

@@ -21,8 +21,8 @@ from ..kinds.forward import CHANNELS_FIRST, KERAS, Value, is_image_rank, one_lay
 from ..kinds.masks import carried, cast_input, list_call_masks, time_distributed_mask
 from ..source import Namer, literal
 from .calls import (
-    array_dtypes, autocasts, call_dtype, composite_of, input_shape, model_calls, nested_input_masks, recorded_masks,
-    run_input_dtypes, with_rank,
+    array_dtypes, autocasts, call_dtype, composite_mask, composite_of, input_shape, model_calls, nested_input_masks,
+    recorded_masks, run_input_dtypes, with_rank,
 )
 from .emitter import ClassSource, Emitter
 from .in_place import InPlace
@@ -210,7 +210,7 @@ class Generator:
             self.in_place.ran_call(call, None)
             nested = self.emit_nested(source, call, inputs)
             if composite:  # a Keras layer (KerasHub's) that supports masking: its output keeps its input's mask
-                nested = [replace(value, mask=inputs[0].mask if inputs else None) for value in nested]
+                nested = [replace(value, mask=composite_mask(call, inputs, values)) for value in nested]
             return nested
         kind = lookup(call.layer)
         assert kind is not None and kind.forward is not None  # generate() refused the others
