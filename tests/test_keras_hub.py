@@ -160,28 +160,64 @@ def test_keras_nlp_names_read_as_keras_hub(tmp_path):
     np.testing.assert_allclose(actual, np.asarray(model(batch)), atol=1e-5)
 
 
-def test_a_transformer_decoder_converts_its_weights_and_is_not_built(tmp_path):
+def translator(decoder_masks: Callable[[Any, Any], dict[str, Any]], mask_zero: bool = True,
+               **options: Any) -> tuple[Any, Any]:
+    """Source and target ids -> an encoder -> a decoder (`decoder_masks(source, target)` by keyword) -> logits; and
+    the decoder."""
     source, target = keras.Input((8,), dtype="int32"), keras.Input((LENGTH,), dtype="int32")
-    encoded = L.TransformerEncoder(16, 2)(L.TokenAndPositionEmbedding(VOCABULARY, 8, WIDTH)(source))
+    encoded = L.TransformerEncoder(16, 2)(L.TokenAndPositionEmbedding(VOCABULARY, 8, WIDTH, mask_zero=mask_zero)(
+        source))
+    decoder = L.TransformerDecoder(16, 2, name="decoder", **options)
+    decoded = decoder(decoder_sequence=embedded(target, mask_zero=mask_zero), encoder_sequence=encoded,
+                      **decoder_masks(source, target))
+    return keras.Model([source, target], keras.layers.Dense(VOCABULARY)(decoded)), decoder
+
+
+def generator(**options: Any) -> tuple[Any, Any]:
+    """ids -> a decoder without an encoder (GPT) -> logits; and the decoder."""
+    tokens = keras.Input((LENGTH,), dtype="int32")
+    decoder = L.TransformerDecoder(16, 2, name="decoder", **options)
+    return keras.Model(tokens, keras.layers.Dense(VOCABULARY)(decoder(embedded(tokens)))), decoder
+
+
+def decoder_skip() -> tuple[Any, Any]:
+    """Its attention clears no mask (KerasHub's CachedMultiHeadAttention): the Add after it reads the embedding's."""
+    tokens = keras.Input((LENGTH,), dtype="int32")
+    tokens_embedded = embedded(tokens)
     decoder = L.TransformerDecoder(16, 2, name="decoder")
-    decoded = decoder(decoder_sequence=embedded(target), encoder_sequence=encoded)
-    model = keras.Model([source, target], keras.layers.Dense(VOCABULARY)(decoded))
-    randomize(model)
-    path = str(tmp_path / "translate.keras")
+    added = keras.layers.Add()([decoder(tokens_embedded), tokens_embedded])
+    return keras.Model(tokens, keras.layers.Dense(3)(keras.layers.GlobalAveragePooling1D()(added))), decoder
+
+
+DECODERS: dict[str, Callable[[], tuple[Any, Any]]] = {
+    "generator": generator,
+    "generator_normalize_first_gelu": lambda: generator(normalize_first=True, activation="gelu"),
+    "translator": lambda: translator(lambda s, t: {}),
+    "translator_unmasked": lambda: translator(lambda s, t: {}, mask_zero=False),
+    "translator_padding_masks": lambda: translator(lambda s, t: {"decoder_padding_mask": padding(t),
+                                                                 "encoder_padding_mask": padding(s)}, mask_zero=False),
+    "translator_padding_over_masks": lambda: translator(lambda s, t: {"decoder_padding_mask": padding(t),
+                                                                      "encoder_padding_mask": padding(s)}),
+    "translator_attention_mask_first": lambda: translator(lambda s, t: {"decoder_attention_mask": pairs(t)},
+                                                          normalize_first=True),
+    "residual_around": decoder_skip,
+}
+
+
+@pytest.mark.parametrize("name", sorted(DECODERS))
+def test_a_transformer_decoder_computes_as_keras_does(tmp_path, name):
+    model, decoder = DECODERS[name]()
+    randomize(model, seed=len(name))
+    path = str(tmp_path / f"{name}.keras")
     model.save(path)
-    state = converter.state_dict(path)
-    for ours, theirs in (("self_attention", decoder._self_attention_layer),
-                         ("cross_attention", decoder._cross_attention_layer)):
-        kernels = [getattr(theirs, f"_{part}_dense").kernel.numpy().reshape(WIDTH, WIDTH).T
-                   for part in ("query", "key", "value")]
-        np.testing.assert_array_equal(state[f"decoder.{ours}.in_proj_weight"],
-                                      np.concatenate(kernels))
-        np.testing.assert_array_equal(state[f"decoder.{ours}.out_proj.weight"],
-                                      theirs._output_dense.kernel.numpy().reshape(WIDTH, WIDTH).T)
-    np.testing.assert_array_equal(state["decoder.feedforward_output_dense.weight"],
-                                  decoder._feedforward_output_dense.kernel.numpy().T)
-    with pytest.raises(UnsupportedLayerError, match="KerasHub's TransformerDecoder"):
-        converter.to_torch(path)
+    inputs = [ids(1)[:, :8], ids(2)] if len(model.inputs) == 2 else [ids(2)]
+    report = converter.verify(path, inputs=inputs, per_layer=True)
+    assert report.ok, report.to_text()
+    state = converter.state_dict(path)  # KerasHub's names for its attention layers, with Keras's transforms
+    attention = decoder._self_attention_layer
+    kernels = [getattr(attention, f"_{part}_dense").kernel.numpy().reshape(WIDTH, WIDTH).T
+               for part in ("query", "key", "value")]
+    np.testing.assert_array_equal(state["decoder.self_attention.in_proj_weight"], np.concatenate(kernels))
 
 
 def test_keras_hub_layers_in_a_legacy_h5_are_refused_naming_keras_hub(tmp_path):

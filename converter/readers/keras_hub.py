@@ -1,9 +1,7 @@
 """KerasHub's (and KerasNLP's) composite layers, read as the functional models they compute.
 
-(TransformerDecoder is read so for its weights; its module is not built.)
-
-`keras_hub.layers.TransformerEncoder` is a layer whose `call` runs Keras's own layers in a fixed
-order (KerasHub's source, the same from keras_nlp 0.7 to keras_hub 0.32): a config records only
+`keras_hub.layers.TransformerEncoder` (and TransformerDecoder) is a layer whose `call` runs Keras's own
+layers in a fixed order (KerasHub's source, the same from keras_nlp 0.7 to keras_hub 0.32): a config records only
 its arguments, and a `.keras` archive its inner layers' weights under the attribute that holds
 each (`_self_attention_layer/query_dense/vars/0`). It is read as a nested model of those built-in
 layers, named as KerasHub names them (`self_attention_layer`), whose weights are found under those
@@ -128,23 +126,25 @@ def _operation(class_name: str, module: str, name: str, config: dict[str, Any], 
             "inbound_nodes": [{"args": [_tensor(each) for each in inputs], "kwargs": {}}]}
 
 
-def _attention_mask(tensors: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
-    """The operations that make the self-attention's mask from the masks handed in by keyword, as KerasHub's
+def _attention_mask(tensors: dict[str, Any], padding: str = "padding_mask", attention: str = "attention_mask",
+                    prefix: str = "") -> tuple[list[dict[str, Any]], str | None]:
+    """The operations that make an attention's mask from the masks handed in by keyword, as KerasHub's
     merge_padding_and_attention_mask does: a padding mask (batch, steps) as (batch, 1, steps) int32 (it replaces
-    the input's own Keras mask there; MultiHeadAttention still applies that one to its query and value), an
-    attention mask (batch, steps, steps) as int32, both: their minimum. (layers, the mask's name or None)."""
-    padding, attention = "padding_mask" in tensors, "attention_mask" in tensors
+    the sequence's own Keras mask there), an attention mask (batch, steps, steps) as int32, both: their minimum.
+    (layers, the mask's name or None)."""
+    padded, attended = padding in tensors, attention in tensors
     layers: list[dict[str, Any]] = []
-    if padding:
-        layers += [_operation("ExpandDims", "numpy", "padding_mask_expanded", {"axis": 1}, "padding_mask"),
-                   _operation("Cast", "core", "padding_mask_int32", {"dtype": "int32"}, "padding_mask_expanded")]
-    if attention:
-        layers.append(_operation("Cast", "core", "attention_mask_int32", {"dtype": "int32"}, "attention_mask"))
-    if padding and attention:
-        layers.append(_operation("Minimum", "numpy", "self_attention_mask", {}, "padding_mask_int32",
-                                 "attention_mask_int32"))
-        return layers, "self_attention_mask"
-    return layers, "padding_mask_int32" if padding else "attention_mask_int32" if attention else None
+    if padded:
+        layers += [_operation("ExpandDims", "numpy", f"{prefix}padding_expanded", {"axis": 1}, padding),
+                   _operation("Cast", "core", f"{prefix}padding_int32", {"dtype": "int32"},
+                              f"{prefix}padding_expanded")]
+    if attended:
+        layers.append(_operation("Cast", "core", f"{prefix}attention_int32", {"dtype": "int32"}, attention))
+    if padded and attended:
+        layers.append(_operation("Minimum", "numpy", f"{prefix}mask", {}, f"{prefix}padding_int32",
+                                 f"{prefix}attention_int32"))
+        return layers, f"{prefix}mask"
+    return layers, f"{prefix}padding_int32" if padded else f"{prefix}attention_int32" if attended else None
 
 
 def _layer(class_name: str, name: str, stored_as: str | None, config: dict[str, Any], *inputs: str | list[str]
@@ -203,33 +203,66 @@ def transformer_encoder(config: dict[str, Any], tensors: dict[str, Any]) -> tupl
 
 
 def transformer_decoder(config: dict[str, Any], tensors: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
-    """KerasHub's TransformerDecoder, for its weights: self-attention, cross-attention over the encoder's sequence
-    where it is given one, and the feedforward, each with its layer norm. The module builder refuses to build it
-    (calls.composite_of): its attention masks its query otherwise than Keras's does, so these calls are only
-    where the weights come from. Its attention layers are named as KerasHub names them (the file records it)."""
+    """KerasHub's TransformerDecoder: causal self-attention, cross-attention over the encoder's sequence where it
+    is given one, then the feedforward, each with its residual and layer norm (the norms first with
+    normalize_first). Its attention (KerasHub's CachedMultiHeadAttention) reads no Keras mask of its own: only the
+    mask KerasHub merges, (batch, 1, steps) from the attended sequence's mask or the padding mask handed in, and an
+    attention mask. Here Keras's MultiHeadAttention computes it so: its query is a copy (which carries no mask),
+    its value the sequence itself (its mask read as that merged one), or a copy too where a padding mask replaces
+    it (then given as the attention mask). The module builder keeps the copies from clearing the masks outside."""
     width, heads = tensors["decoder_sequence"][0][-1], config["num_heads"]
     if not isinstance(width, int) or not isinstance(heads, int) or isinstance(heads, bool) or not 0 < heads <= width:
         raise ValueError("no attention width")
-    norm = {"axis": -1, "epsilon": config.get("layer_norm_epsilon", 1e-5), "center": True, "scale": True}
+    epsilon = config.get("layer_norm_epsilon", 1e-5)
+    norm = {"axis": -1, "epsilon": epsilon, "center": True, "scale": True}
     attention = {"num_heads": heads, "key_dim": width // heads, "value_dim": width // heads, "use_bias": True,
                  "output_shape": None, "attention_axes": None, "dropout": 0.0}
-    x = "decoder_sequence"
-    layers = [_layer("MultiHeadAttention", "self_attention", "_self_attention_layer", attention, x, x),
-              _layer("LayerNormalization", "self_attention_layer_norm", "_self_attention_layer_norm", norm,
-                     "self_attention")]
-    x = "self_attention_layer_norm"
+    first = bool(config.get("normalize_first", False))
+    layers: list[dict[str, Any]] = []
+
+    def block(kind: str, value_of: str | None, padding: str, mask: str, causal: bool, residual: str) -> str:
+        """One attention block on `residual`; returns the name of its output."""
+        attended = residual
+        if first:
+            layers.append(_layer("LayerNormalization", f"{kind}_layer_norm", f"_{kind}_layer_norm", norm, residual))
+            attended = f"{kind}_layer_norm"
+        value = value_of or attended
+        mask_layers, merged = _attention_mask(tensors, padding, mask, prefix=f"{kind}_")
+        layers.extend(mask_layers)
+        layers.append(_operation("Copy", "numpy", f"{kind}_query", {}, attended))
+        if padding in tensors:  # the padding mask replaces the value's own: a copy, which carries none
+            layers.append(_operation("Copy", "numpy", f"{kind}_value", {}, value))
+            value = f"{kind}_value"
+        layers.append(_layer("MultiHeadAttention", kind, f"_{kind}_layer", attention, f"{kind}_query", value))
+        call = layers[-1]["inbound_nodes"][0]["kwargs"]
+        if merged is not None:
+            call["attention_mask"] = _tensor(merged)
+        if causal:
+            call["use_causal_mask"] = True
+        layers.append(_layer("Add", f"{kind}_residual", None, {}, [kind, residual]))
+        if first:
+            return f"{kind}_residual"
+        layers.append(_layer("LayerNormalization", f"{kind}_layer_norm", f"_{kind}_layer_norm", norm,
+                             f"{kind}_residual"))
+        return f"{kind}_layer_norm"
+
+    x = block("self_attention", None, "decoder_padding_mask", "decoder_attention_mask", True, "decoder_sequence")
     if "encoder_sequence" in tensors:
-        layers += [_layer("MultiHeadAttention", "cross_attention", "_cross_attention_layer", attention, x,
-                          "encoder_sequence"),
-                   _layer("LayerNormalization", "cross_attention_layer_norm", "_cross_attention_layer_norm", norm,
-                          "cross_attention")]
-        x = "cross_attention_layer_norm"
+        x = block("cross_attention", "encoder_sequence", "encoder_padding_mask", "encoder_attention_mask", False, x)
+    fed = x
+    if first:
+        layers.append(_layer("LayerNormalization", "feedforward_layer_norm", "_feedforward_layer_norm", norm, x))
+        fed = "feedforward_layer_norm"
     layers += [_layer("Dense", "feedforward_intermediate_dense", "_feedforward_intermediate_dense",
-                      {"units": config["intermediate_dim"], "activation": config.get("activation", "relu")}, x),
+                      {"units": config["intermediate_dim"], "activation": config.get("activation", "relu"),
+                       "use_bias": True}, fed),
                _layer("Dense", "feedforward_output_dense", "_feedforward_output_dense",
-                      {"units": width, "activation": "linear"}, "feedforward_intermediate_dense"),
-               _layer("LayerNormalization", "feedforward_layer_norm", "_feedforward_layer_norm", norm,
-                      "feedforward_output_dense")]
+                      {"units": width, "activation": "linear", "use_bias": True}, "feedforward_intermediate_dense"),
+               _layer("Add", "feedforward_residual", None, {}, ["feedforward_output_dense", x])]
+    if first:
+        return layers, "feedforward_residual"
+    layers.append(_layer("LayerNormalization", "feedforward_layer_norm", "_feedforward_layer_norm", norm,
+                         "feedforward_residual"))
     return layers, "feedforward_layer_norm"
 
 

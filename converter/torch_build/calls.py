@@ -120,8 +120,8 @@ def nested_input_masks(call: Call, inputs: list[Value], model_inputs: list[Layer
     operations in the graph), else the masks its inputs carry (Keras 3: only to a call of one tensor argument, a
     list of them counting as one); tf.keras loses one where the model casts its input to another dtype (the
     cast tensor carries none)."""
-    if call.layer.config.get("keras_hub_composite"):  # a layer: its input's mask reaches its inner layers
-        return [composite_mask(call, inputs, values)] + [None] * (len(inputs) - 1)
+    if call.layer.config.get("keras_hub_composite"):  # a layer: its tensors' masks reach its inner layers
+        return [composite_mask(call, inputs, values)] + [value.mask for value in inputs[1:]]
     recorded = recorded_masks(call)
     if recorded is not None:
         if len(recorded) != len(inputs):
@@ -151,16 +151,10 @@ def composite_mask(call: Call, inputs: list[Value], values: dict[Ref, Value]) ->
 
 def composite_of(call: Call, source: str) -> tuple[str | None, list[int | str]]:
     """The KerasHub class a nested model called here stands for (readers/keras_hub.py), or None for a model, and
-    where each input of its model comes from: a position among the call's tensors, or a keyword (its masks).
-    TransformerDecoder, read for its weights, is refused by name."""
+    where each input of its model comes from: a position among the call's tensors, or a keyword (its masks)."""
     composite = call.layer.config.get("keras_hub_composite")
     if not composite:
         return None, []
-    if composite == "TransformerDecoder":
-        raise UnsupportedLayerError(
-            f"{source}: layer {call.layer.key} (KerasHub's TransformerDecoder) is not built yet: its attention "
-            "(KerasHub's CachedMultiHeadAttention) masks otherwise than Keras's MultiHeadAttention; its weights "
-            "convert", [(call.layer.key, call.layer.label)])
     sources = [item for item in call.layer.config.get("keras_hub_inputs") or [] if isinstance(item, (int, str))]
     keywords = {item for item in sources if isinstance(item, str)}
     if set(call.kwargs) - keywords - {"training", "use_causal_mask", "mask"} or not keywords <= set(call.kwargs):

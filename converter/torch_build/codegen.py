@@ -325,7 +325,9 @@ class Generator:
             converted = to_input_dtype(value, layer, dtype, self.helper)  # integers to a floating Input's dtype
             cast = self.autocast(converted, None if dtype == "float32" else dtype)
             # the model gets the tensor object it is called on where it needs no cast nor reshape (run_order.py)
-            same_objects.append(cast is value and not distributed)
+            # (KerasHub's TransformerDecoder: its attention, CachedMultiHeadAttention, clears no mask of its inputs)
+            same_objects.append(cast is value and not distributed
+                                and call.layer.config.get("keras_hub_composite") != "TransformerDecoder")
             value = cast
             if distributed:  # time folded into the batch: (batch * time, ...) in Keras's layout, then the model's
                 steps = self.convert(value, KERAS)
