@@ -157,7 +157,9 @@ def composite_of(call: Call, source: str) -> tuple[str | None, list[int | str]]:
         return None, []
     if composite == "TransformerDecoder" and any(compute_dtype(child.config) not in ("float32", "float64")
                                                   for child in call.layer.children or [] if child.tensors):
-        # measured: in float16, rows its attention masks whole (a padded-out sample) came out up to 1.5 off
+        # measured: in float16, rows its attention masks whole (a padded-out sample) came out up to 1.5 off: Keras
+        # weighs their keys equally (its dot_product_attention, in float32), the module's float16 mask adds -45850,
+        # which leaves large logits uneven (plain MultiHeadAttention shows it too, on rows its query mask masks)
         raise UnsupportedLayerError(
             f"{source}: layer {call.layer.key} (KerasHub's TransformerDecoder) in float16 or bfloat16 is not built "
             "yet (its weights convert; in float32 it is)", [(call.layer.key, call.layer.label)])
