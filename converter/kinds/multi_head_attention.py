@@ -146,6 +146,7 @@ def forward(e: Emitter) -> Value | list[Value]:
     keep = keep_mask(e, query, value, value_of, key_of)
     adder = score_adder(e, keep, query, with_scores, _mask_as_given(e, value_of, key_of))
     zeroed = zeroes_masked_rows(e, keep, with_scores)
+    even = evens_masked_rows(e, keep, with_scores)
     e.module(result.module)
     m = e.attribute
     if not result.module.parts:  # nn.MultiheadAttention: the mask as a float added to the scaled scores
@@ -156,6 +157,14 @@ def forward(e: Emitter) -> Value | list[Value]:
                                 "which nn.MultiheadAttention cannot; the weights convert")
         attn_mask = "" if adder is None else \
             f", attn_mask={adder}.expand({query}.shape[0], -1, -1).repeat_interleave({heads}, dim=0)"
+        if even:  # a row masked whole weighs every key equally: the output projection of the values' mean
+            width = int(result.module.arguments["embed_dim"])
+            averaged = (f"{m}.out_proj(F.linear({value}, {m}.in_proj_weight[{2 * width}:], "
+                        f"{m}.in_proj_bias[{2 * width}:] if {m}.in_proj_bias is not None else None)"
+                        f".float().mean(1, keepdim=True).to({query}.dtype))")
+            attended = f"{m}({query}, {key}, {value}, need_weights=False{attn_mask})[0]"
+            return Value(f"torch.where({keep}.any(-1, keepdim=True), {attended}, {averaged})", KERAS, rank,
+                         e.inputs[0].mask)
         if not with_scores and not zeroed:
             return Value(f"{m}({query}, {key}, {value}, need_weights=False{attn_mask})[0]", KERAS, rank,
                          e.inputs[0].mask)
@@ -180,6 +189,8 @@ def forward(e: Emitter) -> Value | list[Value]:
     if adder is not None:
         scores += f" + {adder}.unsqueeze(1)"
     e.statement(f"{w} = torch.softmax({scores}, dim=-1)")
+    if even:  # a row masked whole weighs every key equally
+        e.statement(f"{w} = torch.where({keep}.any(-1, keepdim=True).unsqueeze(1), {w}, 1.0 / {w}.shape[-1])")
     if zeroed:
         e.statement(f"{w} = {w} * {keep}.unsqueeze(1).to({w}.dtype)")
     output = Value(f"{m}['output'](({w} @ {v}).transpose(1, 2).flatten(2))", KERAS, rank, e.inputs[0].mask)
@@ -294,6 +305,14 @@ def zeroes_masked_rows(e: Emitter, keep: str | None, with_scores: bool) -> bool:
     Keras 3.10 on does where it computes the softmax itself (its Softmax zeroes them); its
     dot_product_attention, earlier Keras 3 and tf.keras leave such a row uniform."""
     return keep is not None and softmax_zeroes_masked(e) and _own_softmax(e, with_scores)
+
+
+def evens_masked_rows(e: Emitter, keep: str | None, with_scores: bool) -> bool:
+    """Whether a row masked whole must be made to weigh its keys equally: Keras 3.7+'s dot_product_attention
+    (TensorFlow's, in float32) does so exactly, where the module's float16 scores plus -0.7 x 65500 stay uneven
+    when they differ by more than float16's spacing there (32). Other dtypes' large negative swamps any score."""
+    return keep is not None and not _own_softmax(e, with_scores) and e.keras_major >= 3 \
+        and e.inputs[0].dtype == "float16"
 
 
 def keep_mask(e: Emitter, query: str, value: str, value_of: Value | None, key_of: Value | None) -> str | None:

@@ -155,14 +155,6 @@ def composite_of(call: Call, source: str) -> tuple[str | None, list[int | str]]:
     composite = call.layer.config.get("keras_hub_composite")
     if not composite:
         return None, []
-    if composite == "TransformerDecoder" and any(compute_dtype(child.config) not in ("float32", "float64")
-                                                  for child in call.layer.children or [] if child.tensors):
-        # measured: in float16, rows its attention masks whole (a padded-out sample) came out up to 1.5 off: Keras
-        # weighs their keys equally (its dot_product_attention, in float32), the module's float16 mask adds -45850,
-        # which leaves large logits uneven (plain MultiHeadAttention shows it too, on rows its query mask masks)
-        raise UnsupportedLayerError(
-            f"{source}: layer {call.layer.key} (KerasHub's TransformerDecoder) in float16 or bfloat16 is not built "
-            "yet (its weights convert; in float32 it is)", [(call.layer.key, call.layer.label)])
     sources = [item for item in call.layer.config.get("keras_hub_inputs") or [] if isinstance(item, (int, str))]
     keywords = {item for item in sources if isinstance(item, str)}
     if set(call.kwargs) - keywords - {"training", "use_causal_mask", "mask"} or not keywords <= set(call.kwargs):
