@@ -212,8 +212,8 @@ def test_a_keras_layer_without_a_rule_is_not_called_the_users_own_class(tmp_path
     for the module that defines it (it is Keras's)."""
     step, state = keras.Input((4,)), keras.Input((3,))
     path = str(tmp_path / "cell.keras")
-    output, _ = keras.layers.SimpleRNNCell(3)(step, [state])
+    output, _ = keras.layers.SimpleRNNCell(3, name="cell")(step, [state])  # named: auto names count per process
     keras.Model([step, state], keras.layers.Dense(2)(output)).save(path)
     result = run_cli("convert", path, str(tmp_path / "out.safetensors"))
-    assert result.returncode == 2 and "simple_rnn_cell (SimpleRNNCell)" in result.stderr, result.stderr
+    assert result.returncode == 2 and "cell (SimpleRNNCell)" in result.stderr, result.stderr
     assert "your own layer classes" not in result.stderr and "--import" not in result.stderr
