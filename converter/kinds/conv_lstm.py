@@ -14,7 +14,7 @@ from ..conversion import LayerConversion, TorchModule
 from ..graph import Layer
 from ..layouts import Layout
 from ..padding import pad_argument
-from .conv_options import check_kernel_size, conv_options, padded
+from .conv_options import check_kernel_size, conv_options, padded, uneven_same_pads
 from .forward import CHANNELS_FIRST, KERAS, Emitter, Value, activation, literal, require_weights
 from .recurrent import refuse_unbuilt_state
 from .registry import Kind, register
@@ -48,14 +48,12 @@ def _register(spatial: int) -> None:
         filters = gates // 4
         arguments, options, warnings = conv_options(layer, spatial, kernel_size, context)
         arguments.update(in_channels=inputs, out_channels=gates, bias=layer.has("bias"))
-        # the recurrent convolution is always 'same' at stride 1; of an even kernel, padded explicitly (torch's 'same'
-        # pads it alike but warns that it copies the state)
-        totals = [size - 1 for size in kernel_size]
-        odd = any(total % 2 for total in totals)
+        # the recurrent convolution is always 'same' at stride 1; of an even kernel, padded explicitly
+        pads = uneven_same_pads(kernel_size)
         recurrent = {"in_channels": filters, "out_channels": gates, "kernel_size": kernel_size,
-                     "padding": 0 if odd else "same", "bias": False}
-        if odd:
-            options["recurrent_pad"] = pad_argument([(total // 2, total - total // 2) for total in totals])
+                     "padding": "same" if pads is None else 0, "bias": False}
+        if pads is not None:
+            options["recurrent_pad"] = pad_argument(pads)
         conv = f"Conv{spatial}d"
         module = TorchModule("ModuleDict", parts=(("input", TorchModule(conv, arguments)),
                                                   ("recurrent", TorchModule(conv, recurrent))))

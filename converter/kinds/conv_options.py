@@ -37,6 +37,17 @@ def check_kernel_size(layer: Layer, spatial: int, kernel_size: tuple[int, ...], 
                           f"spatial size {kernel_size}, but its config says kernel_size {declared}")
 
 
+def uneven_same_pads(kernel_size: tuple[int, ...], dilation: tuple[int, ...] | None = None
+                     ) -> list[tuple[int, int]] | None:
+    """TensorFlow's 'same' padding at stride 1, (before, after) per axis, where an axis's total is odd (an even
+    kernel): torch's padding='same' pads it alike, but warns at its first call that it copies the input to do so,
+    so it is padded explicitly instead; None where every total is even (torch's own padding serves)."""
+    axes = list(zip(kernel_size, dilation or (1,) * len(kernel_size)))
+    if all((k - 1) * d % 2 == 0 for k, d in axes):
+        return None
+    return [same_padding(1, k, 1, d) for k, d in axes]  # at stride 1 it does not depend on the size
+
+
 def conv_options(layer: Layer, spatial: int, kernel_size: tuple[int, ...], keras: SavedBy
                  ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
     """Module arguments (stride, padding, dilation, groups), options around it, and warnings, for the Keras
@@ -58,12 +69,10 @@ def conv_options(layer: Layer, spatial: int, kernel_size: tuple[int, ...], keras
         warnings.append(f"layer {layer.key}: padding='causal': pad {(kernel_size[0] - 1) * dilation[0]} "
                         "steps at the start of the sequence before the Conv1d")
     elif all(s == 1 for s in strides):
-        totals = [(k - 1) * d for k, d in zip(kernel_size, dilation)]
-        if all(total % 2 == 0 for total in totals):
-            arguments["padding"] = "same"  # torch pads like TensorFlow here
-        else:  # torch's 'same' pads an odd total as TensorFlow does (the odd one at the end), but warns at every
-            arguments["padding"] = 0  # first call that it copies the input to pad it: padded explicitly instead
-            options["pad_before"] = [(total // 2, total - total // 2) for total in totals]
+        pads = uneven_same_pads(kernel_size, dilation)
+        arguments["padding"] = "same" if pads is None else 0  # torch pads like TensorFlow here
+        if pads is not None:
+            options["pad_before"] = pads
     else:
         arguments["padding"] = 0
         options["tf_same"] = True  # pad per input size: same_padding() on each spatial axis

@@ -35,6 +35,11 @@ def convert(layer: Layer, context: Context) -> LayerConversion:
     return LayerConversion(layer, TorchModule("Weight", {"shape": tuple(shape)}), [tensor])
 
 
+def positions(module: str, x: str) -> str:
+    """The first `steps` (axis -2 of `x`) of a PositionEmbedding module's weight, broadcast to `x`'s shape."""
+    return f"{module}.weight[:{x}.shape[-2]].expand_as({x})"
+
+
 def forward(e: Emitter) -> Value:
     """The first `steps` position embeddings (axis -2 of the input), broadcast to the input's shape."""
     result = require_weights(e)
@@ -43,7 +48,7 @@ def forward(e: Emitter) -> Value:
                             "not built; of a (batch, ..., steps, width) input from position 0 is")
     x = e.arg(0, KERAS)
     attribute = e.module(result.module)
-    return Value(f"{attribute}.weight[:{x}.shape[-2]].expand_as({x})", KERAS, e.inputs[0].rank)
+    return Value(positions(attribute, x), KERAS, e.inputs[0].rank)
 
 
 register(Kind(
@@ -92,9 +97,9 @@ def token_and_position_forward(e: Emitter) -> Value:
     ids = e.arg(0, KERAS)
     tokens = e.variable("tokens")
     e.statement(f"{tokens} = {attribute}['token_embedding']({ids}.long())")
-    positions = f"{attribute}['position_embedding'].weight[:{tokens}.shape[-2]].expand_as({tokens})"
+    added = positions(f"{attribute}['position_embedding']", tokens)
     mask = f"({ids} != 0)" if e.config.bool("mask_zero", False) else None
-    return Value(f"{tokens} + {positions}", KERAS, x.rank + 1, mask=mask)
+    return Value(f"{tokens} + {added}", KERAS, x.rank + 1, mask=mask)
 
 
 register(Kind(

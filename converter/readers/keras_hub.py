@@ -155,19 +155,44 @@ def _layer(class_name: str, name: str, stored_as: str | None, config: dict[str, 
             "config": {"name": name, "trainable": True, **config}, "inbound_nodes": [{"args": args, "kwargs": {}}]}
 
 
-def transformer_encoder(config: dict[str, Any], tensors: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
-    """KerasHub's TransformerEncoder: self-attention (key_dim = width // heads) under the masks handed in, residual
-    and layer norm, then a two-Dense feedforward, residual and layer norm; the norms first with normalize_first."""
-    width, heads = tensors["inputs"][0][-1], config["num_heads"]
+def _sizes(config: dict[str, Any], width: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The configs of a Transformer layer's LayerNormalizations and attention (key_dim = width // heads), as
+    KerasHub makes them; ValueError where its width and heads admit none."""
+    heads = config["num_heads"]
     if not isinstance(width, int) or not isinstance(heads, int) or isinstance(heads, bool) or not 0 < heads <= width:
         raise ValueError("no attention width")
-    epsilon = config.get("layer_norm_epsilon", 1e-5)
-    norm = {"axis": -1, "epsilon": epsilon, "center": True, "scale": True}
+    norm = {"axis": -1, "epsilon": config.get("layer_norm_epsilon", 1e-5), "center": True, "scale": True}
     attention = {"num_heads": heads, "key_dim": width // heads, "value_dim": width // heads, "use_bias": True,
                  "output_shape": None, "attention_axes": None, "dropout": 0.0}
-    intermediate = {"units": config["intermediate_dim"], "activation": config.get("activation", "relu"),
-                    "use_bias": True}
-    output = {"units": width, "activation": "linear", "use_bias": True}
+    return norm, attention
+
+
+def _feedforward(layers: list[dict[str, Any]], config: dict[str, Any], width: int, norm: dict[str, Any],
+                 first: bool, x: str) -> str:
+    """A Transformer layer's last block on `x`, appended to `layers`: two Dense layers, the residual and the layer
+    norm (first with normalize_first); returns the name of its output."""
+    fed = x
+    if first:
+        layers.append(_layer("LayerNormalization", "feedforward_layer_norm", "_feedforward_layer_norm", norm, x))
+        fed = "feedforward_layer_norm"
+    layers += [_layer("Dense", "feedforward_intermediate_dense", "_feedforward_intermediate_dense",
+                      {"units": config["intermediate_dim"], "activation": config.get("activation", "relu"),
+                       "use_bias": True}, fed),
+               _layer("Dense", "feedforward_output_dense", "_feedforward_output_dense",
+                      {"units": width, "activation": "linear", "use_bias": True}, "feedforward_intermediate_dense"),
+               _layer("Add", "feedforward_residual", None, {}, ["feedforward_output_dense", x])]
+    if first:
+        return "feedforward_residual"
+    layers.append(_layer("LayerNormalization", "feedforward_layer_norm", "_feedforward_layer_norm", norm,
+                         "feedforward_residual"))
+    return "feedforward_layer_norm"
+
+
+def transformer_encoder(config: dict[str, Any], tensors: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
+    """KerasHub's TransformerEncoder: self-attention under the masks handed in, residual and layer norm, then the
+    feedforward; the norms first with normalize_first."""
+    width = tensors["inputs"][0][-1]
+    norm, attention = _sizes(config, width)
     first = bool(config.get("normalize_first", False))
     layers, mask = _attention_mask(tensors)
     attended = "inputs"
@@ -185,21 +210,7 @@ def transformer_encoder(config: dict[str, Any], tensors: dict[str, Any]) -> tupl
         layers.append(_layer("LayerNormalization", "self_attention_layer_norm", "_self_attention_layer_norm", norm,
                              residual))
         residual = "self_attention_layer_norm"
-    fed = residual
-    if first:
-        layers.append(_layer("LayerNormalization", "feedforward_layer_norm", "_feedforward_layer_norm", norm,
-                             residual))
-        fed = "feedforward_layer_norm"
-    layers.append(_layer("Dense", "feedforward_intermediate_dense", "_feedforward_intermediate_dense", intermediate,
-                         fed))
-    layers.append(_layer("Dense", "feedforward_output_dense", "_feedforward_output_dense", output,
-                         "feedforward_intermediate_dense"))
-    layers.append(_layer("Add", "feedforward_residual", None, {}, ["feedforward_output_dense", residual]))
-    if first:
-        return layers, "feedforward_residual"
-    layers.append(_layer("LayerNormalization", "feedforward_layer_norm", "_feedforward_layer_norm", norm,
-                         "feedforward_residual"))
-    return layers, "feedforward_layer_norm"
+    return layers, _feedforward(layers, config, width, norm, first, residual)
 
 
 def transformer_decoder(config: dict[str, Any], tensors: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
@@ -210,13 +221,8 @@ def transformer_decoder(config: dict[str, Any], tensors: dict[str, Any]) -> tupl
     attention mask. Here Keras's MultiHeadAttention computes it so: its query is a copy (which carries no mask),
     its value the sequence itself (its mask read as that merged one), or a copy too where a padding mask replaces
     it (then given as the attention mask). The module builder keeps the copies from clearing the masks outside."""
-    width, heads = tensors["decoder_sequence"][0][-1], config["num_heads"]
-    if not isinstance(width, int) or not isinstance(heads, int) or isinstance(heads, bool) or not 0 < heads <= width:
-        raise ValueError("no attention width")
-    epsilon = config.get("layer_norm_epsilon", 1e-5)
-    norm = {"axis": -1, "epsilon": epsilon, "center": True, "scale": True}
-    attention = {"num_heads": heads, "key_dim": width // heads, "value_dim": width // heads, "use_bias": True,
-                 "output_shape": None, "attention_axes": None, "dropout": 0.0}
+    width = tensors["decoder_sequence"][0][-1]
+    norm, attention = _sizes(config, width)
     first = bool(config.get("normalize_first", False))
     layers: list[dict[str, Any]] = []
 
@@ -249,21 +255,7 @@ def transformer_decoder(config: dict[str, Any], tensors: dict[str, Any]) -> tupl
     x = block("self_attention", None, "decoder_padding_mask", "decoder_attention_mask", True, "decoder_sequence")
     if "encoder_sequence" in tensors:
         x = block("cross_attention", "encoder_sequence", "encoder_padding_mask", "encoder_attention_mask", False, x)
-    fed = x
-    if first:
-        layers.append(_layer("LayerNormalization", "feedforward_layer_norm", "_feedforward_layer_norm", norm, x))
-        fed = "feedforward_layer_norm"
-    layers += [_layer("Dense", "feedforward_intermediate_dense", "_feedforward_intermediate_dense",
-                      {"units": config["intermediate_dim"], "activation": config.get("activation", "relu"),
-                       "use_bias": True}, fed),
-               _layer("Dense", "feedforward_output_dense", "_feedforward_output_dense",
-                      {"units": width, "activation": "linear", "use_bias": True}, "feedforward_intermediate_dense"),
-               _layer("Add", "feedforward_residual", None, {}, ["feedforward_output_dense", x])]
-    if first:
-        return layers, "feedforward_residual"
-    layers.append(_layer("LayerNormalization", "feedforward_layer_norm", "_feedforward_layer_norm", norm,
-                         "feedforward_residual"))
-    return layers, "feedforward_layer_norm"
+    return layers, _feedforward(layers, config, width, norm, first, x)
 
 
 COMPOSITES = {"TransformerEncoder": transformer_encoder, "TransformerDecoder": transformer_decoder}
