@@ -103,6 +103,9 @@ CASES: list[Case] = [
     single("Flatten", "flatten_channels_first", (4, 5, 3), lambda k: k.layers.Flatten(data_format="channels_first")),
     single("Flatten", "flatten_channels_first_sequence", (5, 3),
            lambda k: k.layers.Flatten(data_format="channels_first")),
+    # a vector per sample (a mean over every other axis) flattens to (batch, 1)
+    graph("Flatten", "flatten_vector", ((5, 3),), lambda k, x: k.layers.Dense(2)(k.layers.Flatten()(
+        k.ops.mean(x, axis=[1, 2]))), keras2=False),
     single("Reshape", "reshape", (4, 6), lambda k: k.layers.Reshape((3, 8))),
     single("Reshape", "reshape_to_image", (12,), lambda k: k.layers.Reshape((2, 2, 3))),
     single("Permute", "permute", (4, 6), lambda k: k.layers.Permute((2, 1))),
