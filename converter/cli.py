@@ -146,6 +146,7 @@ def _run(arguments: argparse.Namespace) -> int:
             arguments.source, arguments.destination, weights=arguments.weights,
             input_layout=arguments.input_layout, force=arguments.force, architecture=arguments.architecture,
             variables=arguments.variables, keras_backend=arguments.keras_backend,
+            lambdas=_lambdas(arguments.lambdas),
         )
         _print(f"wrote {model_file} and {weights}; load with: from {_module_name(model_file)} import load")
     elif arguments.command == "verify":
@@ -156,7 +157,7 @@ def _run(arguments: argparse.Namespace) -> int:
             architecture=arguments.architecture,
             precision="float64" if arguments.float64 else "model", module=own, mapping=_mapping(arguments.map),
             input_layout=arguments.input_layout or ("torch" if own is not None else "keras"),
-            keras_backend=arguments.keras_backend,
+            keras_backend=arguments.keras_backend, lambdas=_lambdas(arguments.lambdas),
         )
         _print(json.dumps(verification.to_dict(), indent=2) if arguments.json else verification.to_text())
         return 0 if verification.ok else 1
@@ -229,6 +230,21 @@ def _own_module(spec: str) -> object:
         raise converter.ArgumentError(f"--module {spec!r}: {factory}() returned a {type(built).__name__}, "
                                       "not a torch.nn.Module")
     return built
+
+
+def _lambdas(values: list[str] | None) -> dict[str, str] | None:
+    """`--lambda NAME=EXPR` options as {NAME: EXPR}."""
+    if not values:
+        return None
+    lambdas: dict[str, str] = {}
+    for value in values:
+        name, equals, expression = value.partition("=")
+        if not equals or not name.strip():
+            raise converter.ArgumentError(f"--lambda {value[:60]!r}: expected NAME=EXPR, e.g. lambda_1='x / 255.0'")
+        if name.strip() in lambdas:
+            raise converter.ArgumentError(f"--lambda: {name.strip()} is given twice")
+        lambdas[name.strip()] = expression
+    return lambdas
 
 
 def _mapping(value: str | None) -> object:

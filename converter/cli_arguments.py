@@ -161,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     _architecture_option(export)
     _variables_option(export)
     _backend_option(export)
+    _lambda_option(export)
     _quiet_option(export, "no warnings")
 
     verify = commands.add_parser(
@@ -200,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     _architecture_option(verify)
     _import_option(verify)
     _backend_option(verify)
+    _lambda_option(verify)
     _quiet_option(verify, "no warnings")
     return parser
 
@@ -212,6 +214,18 @@ def _backend_option(parser: argparse.ArgumentParser) -> None:
         "another axis; Keras 3.0 to 3.14 on torch pad some strided 'same' convolutions otherwise and change a masked "
         "average pooling's input in place; every Keras 3 on torch pads 'symmetric' as 'replicate'), and the module "
         "built and the module arguments shown follow it",
+    )
+
+
+def _lambda_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--lambda", dest="lambdas", action="append", metavar="NAME=EXPR",
+        help="what Lambda layer NAME computes, as an expression of its input x (repeat for each Lambda): e.g. "
+        "--lambda lambda_1='x / 127.5 - 1'. A Lambda's function is code stored in the file, which weightport never "
+        "runs; EXPR is parsed, never run: numbers, + - * / // % **, indexing (x[:, 10:-10], x[0] of a Lambda of "
+        "several inputs) and abs, sqrt, square, exp, log, tanh, sigmoid, relu, sin, cos, sign, maximum, minimum, "
+        "clip, mean, sum, max, min, concatenate, stack, expand_dims, squeeze, l2_normalize, softmax, epsilon, bare "
+        "or as K., tf., keras.ops. spell them. verify has Keras run EXPR in the Lambda's place",
     )
 
 

@@ -1,7 +1,7 @@
 """Read and tag a source, then apply each layer kind's rule: the converted tensors and their record."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 from . import hugging_face
 from .conversion import Conversion, TargetTensor
@@ -10,6 +10,7 @@ from .graph import RAW_VARIABLES, UNRECORDED_VERSION, Layer, ModelGraph, built_v
 from .kinds import KERAS1_HINT, keras1_weight_name, lookup, tag_graph
 from .kinds.feature_maps import unseen_flatten_warning
 from .kinds.outside_state import holds_idf_weights, outside_state_warnings
+from .lambda_expressions import attach as attach_lambdas
 from .readers import read_source
 
 OUTPUT_LAYOUTS = ("torch", "keras")
@@ -22,13 +23,15 @@ KERAS_BACKENDS = ("tensorflow", "jax", "torch", "numpy", "openvino")
 
 
 def read_tagged(source: Any, architecture: Any = None, variables: str = "raw",
-                keras_backend: str | None = None) -> ModelGraph:
+                keras_backend: str | None = None, lambdas: Mapping[str, str] | None = None) -> ModelGraph:
     """Read a source and tag its tensors' roles and layouts (`converter.read`). `keras_backend`: the backend
-    the model ran on, for a file that does not record it (a .keras archive; TensorFlow is assumed)."""
+    the model ran on, for a file that does not record it (a .keras archive; TensorFlow is assumed). `lambdas`:
+    what Lambda layers compute, by name (lambda_expressions.py)."""
     graph = read_source(source, architecture, variables)
     try:
         if keras_backend is not None:
             given_backend(graph, keras_backend)
+        attach_lambdas(graph, lambdas)
         tag_graph(graph)
     except BaseException:
         graph.close()

@@ -19,6 +19,8 @@ from .layouts import Layout
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from .lambda_expressions import LambdaExpression
 else:
     from .lazy_numpy import np  # numpy on first use: reading a file's structure needs none
 
@@ -202,6 +204,8 @@ class Layer:
     #: the group its weights sit under in its model's group, where that is not the class-numbered name: a KerasHub
     #: composite's inner layer, kept as an attribute (`_self_attention_layer`; readers/keras_hub.py)
     stored_as: str | None = None
+    #: what a Lambda layer computes, as the user gave it (lambda_expressions.attach); never read from a file
+    expression: LambdaExpression | None = None
     #: `key` as last made, with the path it was made from (reports and rules ask for it thousands of times)
     _key: tuple[tuple[str, ...], str] | None = field(default=None, init=False, repr=False, compare=False)
 

@@ -17,6 +17,8 @@ import numpy as np
 from .code_check import code_carrying
 from .errors import ConverterError, MissingDependencyError, ReadError, UnsafeFileError
 from .graph import ModelGraph
+from .keras_lambdas import custom_objects, expressions_of, with_expressions
+from .lambda_expressions import lambda_layers
 from .readers import architecture_config, model_folder, tf_checkpoint
 from .user_code import user_module
 
@@ -54,11 +56,15 @@ def check_loadable(source: Any, graph: ModelGraph, architecture: Any) -> Any:
         # with compile=False, as verify loads it: a custom loss or metric named there (common) is never loaded.
         # A nested model's compile_config is compiled even so, and still checked.
         own = _uncompiled(own)
+    own = with_expressions(own, graph)  # Lambdas the user said what they compute: Keras runs that instead
     found = code_carrying(own)
     if found:
+        lambdas = [layer.key for layer in lambda_layers(graph) if layer.expression is None]
+        hint = (f", or say what each Lambda computes (--lambda {lambdas[0]}='x / 127.5 - 1'; README: Lambda "
+                "layers): Keras then runs that in its place" if lambdas else "")
         raise UnsafeFileError(f"{path}: verify would have Keras load {found[0]}"
                              f"{f' (and {len(found) - 1} more)' if len(found) > 1 else ''}; weightport never "
-                             "lets code from a file run: compare with your own code instead")
+                             f"lets code from a file run: compare with your own code instead{hint}")
     if architecture is not None and graph.own_config is not None:
         if architecture_config(architecture) != graph.own_config:
             raise ReadError(f"{path}: the architecture given differs from the model config inside the file; "
@@ -127,7 +133,8 @@ def load_keras_model(source: Any, graph: ModelGraph, checked: Any = None) -> Any
     meant = as_meant(checked)
 
     def built_with_weights(keras: Any) -> Any:
-        model = keras.models.model_from_json(json.dumps(meant))  # deserialize_keras_object: safe mode
+        model = keras.models.model_from_json(json.dumps(meant),  # deserialize_keras_object: safe mode
+                                             custom_objects=custom_objects(keras, graph))
         status = model.load_weights(path)  # converts a cuDNN layer's weights for the layer computing as it
         if hasattr(status, "assert_existing_objects_matched"):  # a TF checkpoint: every variable of the model
             status.assert_existing_objects_matched().expect_partial()  # restored; the rest (configs) said nothing
@@ -138,7 +145,8 @@ def load_keras_model(source: Any, graph: ModelGraph, checked: Any = None) -> Any
             return exported_into(import_keras("keras"), meant, path)
         if (graph.own_config is None or graph.format in ("tf-checkpoint", "tf-saved-model")
                 or graph.metadata.get("numpy_values")
-                or meant != checked):  # a checkpoint holds no model: Keras builds its config, loads the weights
+                or meant != checked  # a checkpoint holds no model: Keras builds its config, loads the weights
+                or expressions_of(graph)):  # a Lambda's expression: Keras builds the config rewritten for it
             return _with_writer_keras(graph, built_with_weights)  # see verification_notes
         return _with_writer_keras(graph, lambda keras: keras.models.load_model(path, compile=False, safe_mode=True))
     except ImportError:
@@ -205,6 +213,12 @@ def verification_notes(graph: ModelGraph, model: Any, checked: Any = None) -> li
     report: cuDNN layers and old GRUs built as meant (as_meant), a Keras 2.0/2.1 config's numpy values read (each
     by model_from_json, then Keras's load_weights), a Theano-trained file's convolution kernels flipped (here)."""
     notes = []
+    expressions = expressions_of(graph)
+    if expressions:
+        notes.append(f"Lambda layers ({', '.join(f'{name}: {e.text}' for name, e in expressions.items())[:300]}): "
+                     "Keras ran the expressions given in place of the functions stored in the file (never run): "
+                     "this checks the conversion given those expressions, not that they are what the file's code "
+                     "computes")
     if as_meant(checked, gru=False) != checked:
         notes.append("CuDNNLSTM/CuDNNGRU run on NVIDIA GPUs only: Keras built the LSTM/GRU(reset_after=True) that "
                      "computes the same for each, and its load_weights converted the file's weights for them")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Mapping
 
 from .hugging_face import refuse_module
 from .convert import convert_graph, read_tagged
@@ -37,7 +37,7 @@ def module_from_graph(graph: ModelGraph, input_layout: str = "torch", trace: boo
 
 
 def to_torch(source: Any, *, input_layout: str = "torch", architecture: Any = None, variables: str = "raw",
-             keras_backend: str | None = None) -> Any:
+             keras_backend: str | None = None, lambdas: Mapping[str, str] | None = None) -> Any:
     """A runnable torch.nn.Module with the Keras weights loaded, built from the Keras architecture.
 
     input_layout="torch": image inputs and outputs of rank 4 and 5 are channels-first
@@ -45,25 +45,28 @@ def to_torch(source: Any, *, input_layout: str = "torch", architecture: Any = No
     returns exactly the arrays Keras does. `module.source` is its Python source.
     `keras_backend` ("jax", "torch", ...): the backend a Keras 3 model ran on, where the file does not
     record it (a .keras archive: TensorFlow is assumed; Keras 3.7+ on TensorFlow adds some biases along
-    another axis).
+    another axis). `lambdas`: what each Lambda layer computes, by layer name, as an expression of its input
+    `x` (`{"lambda_1": "x / 127.5 - 1"}`; README: Lambda layers): a Lambda's function is code stored in the
+    file, which weightport never runs.
 
         >>> model = converter.to_torch("model.keras")          # doctest: +SKIP
         >>> model(torch.randn(1, 3, 224, 224))                  # doctest: +SKIP
     """
     require_torch("to_torch")
-    with read_tagged(source, architecture, variables, keras_backend) as graph:
+    with read_tagged(source, architecture, variables, keras_backend, lambdas) as graph:
         refuse_graphless(graph, "to_torch")
         return module_from_graph(graph, input_layout)
 
 
 def export(source: Any, destination: str | os.PathLike[str], *, weights: str | os.PathLike[str] | None = None,
            input_layout: str = "torch", force: bool = False, architecture: Any = None,
-           variables: str = "raw", keras_backend: str | None = None) -> tuple[str, str]:
+           variables: str = "raw", keras_backend: str | None = None,
+           lambdas: Mapping[str, str] | None = None) -> tuple[str, str]:
     """Write a standalone PyTorch model file (torch only) and its weights; returns both paths.
 
     The weights go beside it as `<name>.safetensors` unless `weights` names another file
     (.safetensors or .pt). The file's `load()` returns the model with its weights.
-    `keras_backend`: as for to_torch.
+    `keras_backend`, `lambdas`: as for to_torch.
 
         >>> converter.export("model.keras", "model.py")         # doctest: +SKIP
     """
@@ -81,7 +84,7 @@ def export(source: Any, destination: str | os.PathLike[str], *, weights: str | o
     check_destination(weights, force, inputs)
     from .torch_build import model_source
 
-    with read_tagged(source, architecture, variables, keras_backend) as graph:
+    with read_tagged(source, architecture, variables, keras_backend, lambdas) as graph:
         refuse_graphless(graph, "export")
         inputs += graph.files
         conversion = convert_graph(graph)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -216,7 +216,8 @@ def output_names(graph: ModelGraph, count: int) -> list[str]:
 def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float | None = None,
            rtol: float | None = None, per_layer: bool = False, architecture: Any = None, seed: int = 0,
            input_layout: str = "keras", precision: str = "model", module: Any = None,
-           mapping: Any = None, keras_backend: str | None = None) -> VerificationReport:
+           mapping: Any = None, keras_backend: str | None = None,
+           lambdas: Mapping[str, str] | None = None) -> VerificationReport:
     """Run Keras and the converted PyTorch model on the same inputs and compare, per output and layer.
 
     `inputs`: an .npz path, a list of arrays (Keras layout), or None for random inputs in a
@@ -229,7 +230,8 @@ def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float | N
     compared instead of weightport's; per layer, each Keras layer whose weights `load_into`
     pairs with a submodule (by key, or `mapping` as load_into takes it) is compared with that
     submodule's output. `keras_backend`: as for to_torch (the module built for the backend named; Keras
-    computes on the one it runs on here).
+    computes on the one it runs on here). `lambdas`: as for to_torch; Keras runs each expression in place of
+    the Lambda's stored function (never run), so this checks the conversion given the expressions.
 
         >>> report = converter.verify("model.keras", per_layer=True)   # doctest: +SKIP
         >>> report.ok, report.first_divergence                         # doctest: +SKIP
@@ -238,7 +240,7 @@ def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float | N
         raise ArgumentError(f"precision {precision!r}: expected 'model' or 'float64'")
     require_torch("verify")
     require_keras("verify")
-    with read_tagged(source, architecture, keras_backend=keras_backend) as graph:
+    with read_tagged(source, architecture, keras_backend=keras_backend, lambdas=lambdas) as graph:
         if module is None:
             refuse_graphless(graph, "verify")
         else:  # your module computes; Keras runs the model (a live subclassed one too: its outputs are compared)

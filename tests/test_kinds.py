@@ -22,6 +22,8 @@ RUNS = [(case, writer) for case in CASES for writer in ("keras3", "keras2")
 #: kinds Keras runs on NVIDIA GPUs only, so that no row of kind_cases can run them: their own test compares them
 #: with the layers that compute the same, given Keras's own conversion of their weights
 GPU_ONLY = {kind: "tests/layers/test_cudnn.py" for kind in ("keras.layers.CuDNNLSTM", "keras.layers.CuDNNGRU")}
+#: kinds built from what the user gives, which a row cannot pass: their own test compares them with Keras
+GIVEN = {"keras.layers.Lambda": "tests/test_lambdas.py"}
 
 
 def test_every_kind_has_a_case():
@@ -29,6 +31,9 @@ def test_every_kind_has_a_case():
     for kind, test in GPU_ONLY.items():
         assert f"layers.{kind.rsplit('.', 1)[1]}(" in (ROOT / test).read_text(), (kind, test)
     covered |= set(GPU_ONLY)
+    for kind, test in GIVEN.items():
+        assert "layers.Lambda(" in (ROOT / test).read_text(), (kind, test)
+    covered |= set(GIVEN)
     missing = [kind.name for kind in distinct() if kind.name not in covered]
     assert not missing, f"kinds without a case in tests/kind_cases.py: {missing}"
     unknown = sorted(covered - {kind.name for kind in distinct()})

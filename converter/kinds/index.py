@@ -81,6 +81,7 @@ MODULES: dict[str, str] = {
     "keras.layers.Identity": "identity",
     "keras.layers.IntegerLookup": "vocabulary",
     "keras.layers.LSTM": "lstm",
+    "keras.layers.Lambda": "lambda_layer",
     "keras.layers.LayerNormalization": "layer_norm",
     "keras.layers.LeakyReLU": "activations",
     "keras.layers.LocallyConnected1D": "locally_connected",

@@ -12,7 +12,8 @@ from .integers import refuse_integer_policies
 def refuse_unbuildable(graph: ModelGraph) -> None:
     """Refuse a graph any of whose layers cannot be built, naming them all and what to do instead."""
     unsupported = [layer for layer in graph.walk() if layer.class_name != "InputLayer"
-                   and (lookup(layer) is None or lookup(layer).forward is None)]  # type: ignore[union-attr]
+                   and (lookup(layer) is None or lookup(layer).forward is None  # type: ignore[union-attr]
+                        or (layer.class_name == "Lambda" and layer.expression is None))]
     unsupported += list(graph.custom_layers())  # its sublayers have rules; what it computes is code
     if unsupported:
         names = ", ".join(f"{layer.key} ({layer.label})" for layer in unsupported)
@@ -20,7 +21,12 @@ def refuse_unbuildable(graph: ModelGraph) -> None:
         hint = (f"; {', '.join(preprocessing)}: preprocessing whose state (a vocabulary, bins) PyTorch cannot "
                 "compute in the model: run it before the model, on the model's input" if preprocessing else "")
         operations = [layer for layer in unsupported if layer.label.startswith("keras.ops.")]
-        what = "; Lambda and custom layers need hand-written code" if len(operations) < len(unsupported) else ""
+        lambdas = [layer.key for layer in unsupported if layer.class_name == "Lambda"]
+        others = len(unsupported) - len(operations) - len(lambdas)
+        what = "; custom layers need hand-written code" if others else ""
+        if lambdas:
+            what += (f"; a Lambda's function is code, which weightport never runs: say what {lambdas[0]} computes, "
+                     f"e.g. --lambda {lambdas[0]}='x / 127.5 - 1' (lambdas={{...}} in Python; README: Lambda layers)")
         if operations:
             what += "; no rule here builds those keras.ops operations yet"
         custom = [layer.key for layer in unsupported if layer.custom]

@@ -1,0 +1,350 @@
+"""A Lambda layer's computation, given by the user as an expression: parsed, checked, evaluated by an algebra.
+
+A Lambda's function is Python bytecode stored in the file (marshalled), which weightport
+never runs nor decodes. The user says what it computes instead, in a small language: a
+Python expression of the layer's input `x` (or `lambda t: ...`, naming it), numbers, + - * /
+// % **, indexing with ints and slices, and the Keras backend functions of FUNCTIONS, written
+bare or as `K.`, `tf.`, `keras.ops.`... spell them (`K.mean(x, axis=1)`, `tf.reduce_mean(x, 1)`).
+The expression is parsed with `ast` and walked: nothing in it is ever evaluated by Python.
+
+The same walk computes it twice: in the PyTorch module (kinds/lambda_layer.py emits code) and,
+for `verify`, in Keras in place of the file's function (keras_lambdas.py).
+"""
+from __future__ import annotations
+
+import ast
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Protocol
+
+from .errors import ArgumentError
+from .graph import Layer, ModelGraph
+
+MAX_TEXT = 2000  # characters of one expression
+MAX_NODES = 400  # syntax nodes of one expression
+#: module prefixes a function may be written with: what the user's lambda called (K.sqrt, tf.reduce_sum, ...)
+PREFIXES = frozenset({"K", "backend", "keras.backend", "tf.keras.backend", "tf", "tf.math", "tf.nn", "keras.ops",
+                      "ops", "np"})
+#: Keras's default fuzz factor (keras.json's `epsilon`), what `K.epsilon()` returns unless a user changed it
+EPSILON = 1e-7
+#: tf.math.l2_normalize's epsilon, which K.l2_normalize passes on
+L2_EPSILON = 1e-12
+
+
+@dataclass(frozen=True)
+class Signature:
+    """A function's parameters, in order; `required` those without default; `keywords` those only by name."""
+
+    positional: tuple[str, ...]
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    keywords: tuple[str, ...] = ()
+
+
+_UNARY = Signature(("x",))
+_REDUCE = Signature(("x", "axis"), {"axis": None, "keepdims": False}, ("keepdims",))
+_AXIS = Signature(("x", "axis"))  # the axis required: the namespaces' defaults differ (np's 0, K's -1)
+#: function name -> its signature; every name means what Keras's backend function of that name computes
+FUNCTIONS: dict[str, Signature] = {
+    **{name: _UNARY for name in ("abs", "sqrt", "square", "exp", "log", "tanh", "sigmoid", "relu", "sin", "cos",
+                                 "sign")},
+    "maximum": Signature(("x", "y")), "minimum": Signature(("x", "y")),
+    "clip": Signature(("x", "low", "high")),
+    **{name: _REDUCE for name in ("mean", "sum", "max", "min")},
+    "concatenate": Signature(("tensors", "axis")), "stack": Signature(("tensors", "axis")),
+    "expand_dims": _AXIS, "squeeze": _AXIS, "l2_normalize": _AXIS,
+    "softmax": Signature(("x", "axis"), {"axis": -1}),
+    "epsilon": Signature(()),
+}
+#: other spellings of the same functions across K., tf. and keras.ops
+SYNONYMS = {"absolute": "abs", "reduce_mean": "mean", "reduce_sum": "sum", "reduce_max": "max", "amax": "max",
+            "reduce_min": "min", "amin": "min", "concat": "concatenate", "clip_by_value": "clip"}
+#: keyword spellings: K's and tf's names for the same parameter
+KEYWORDS = {"keep_dims": "keepdims", "clip_value_min": "low", "clip_value_max": "high", "min_value": "low",
+            "max_value": "high", "values": "tensors", "dim": "axis"}
+BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%", ast.Pow: "**"}
+
+
+@dataclass(frozen=True)
+class LambdaExpression:
+    """What a Lambda layer computes, as the user wrote it: `tree` is the expression of `parameter`."""
+
+    text: str
+    parameter: str
+    tree: ast.expr
+    arguments: Mapping[str, float] = field(default_factory=dict)  # the layer's own `arguments`, numbers only
+
+
+class Algebra(Protocol):
+    """How tensors are computed on: the PyTorch module's code, or Keras's tensors."""
+
+    def is_tensor(self, value: Any) -> bool: ...
+    def binary(self, operator: str, first: Any, second: Any) -> Any: ...
+    def negative(self, value: Any) -> Any: ...
+    def index(self, value: Any, items: list[Any]) -> Any: ...  # ints, slices, None (a new axis), Ellipsis
+    def call(self, function: str, arguments: dict[str, Any]) -> Any: ...
+
+
+def parse(text: str, where: str) -> LambdaExpression:
+    """The expression `text` checked: ArgumentError (one line, naming `where` and the offending part) if it is
+    not one of this language."""
+    if not isinstance(text, str) or not text.strip():
+        raise ArgumentError(f"{where}: the expression is empty")
+    if len(text) > MAX_TEXT:
+        raise ArgumentError(f"{where}: the expression is longer than {MAX_TEXT} characters")
+    try:
+        tree = ast.parse(text.strip(), mode="eval").body
+    except SyntaxError as error:
+        raise ArgumentError(f"{where}: {text.strip()[:80]!r} is not a Python expression ({error.msg})") from None
+    parameter = "x"
+    if isinstance(tree, ast.Lambda):
+        arguments = tree.args
+        if (len(arguments.args) != 1 or arguments.posonlyargs or arguments.kwonlyargs or arguments.vararg
+                or arguments.kwarg or arguments.defaults):
+            raise ArgumentError(f"{where}: a lambda of exactly one parameter is expected (the layer's input)")
+        parameter, tree = arguments.args[0].arg, tree.body
+    nodes = list(ast.walk(tree))
+    if len(nodes) > MAX_NODES:
+        raise ArgumentError(f"{where}: the expression has more than {MAX_NODES} parts")
+    for node in nodes:
+        _check_node(node, where)
+    return LambdaExpression(text.strip(), parameter, tree)
+
+
+_ALLOWED = (ast.BinOp, ast.UnaryOp, ast.Constant, ast.Name, ast.Subscript, ast.Slice, ast.Call, ast.Attribute,
+            ast.Tuple, ast.List, ast.keyword, ast.Load, ast.USub, ast.UAdd, *BINARY)
+
+
+def _check_node(node: ast.AST, where: str) -> None:
+    if not isinstance(node, _ALLOWED):
+        raise ArgumentError(f"{where}: {_shown(node)} is not allowed in a Lambda expression (numbers, the input, "
+                            f"+ - * / // % **, indexing and the functions {', '.join(sorted(FUNCTIONS))})")
+    if isinstance(node, ast.Constant) and not (node.value is None or node.value is Ellipsis
+                                               or isinstance(node.value, (bool, int, float))):
+        raise ArgumentError(f"{where}: {_shown(node)}: only numbers, True, False and None are constants here")
+    if isinstance(node, ast.Call):
+        function_name(node.func, where)  # checked now: the walk meets only known functions
+    # an attribute outside a call's function name (x.T) fails in the walk, which has no rule for it
+
+
+def function_name(node: ast.expr, where: str) -> str:
+    """The function a call names, as FUNCTIONS names it; ArgumentError for any other."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.insert(0, node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        raise ArgumentError(f"{where}: {_shown(node)} is not a function name")
+    parts.insert(0, node.id)
+    prefix, name = ".".join(parts[:-1]), parts[-1]
+    name = SYNONYMS.get(name, name)
+    if (prefix and prefix not in PREFIXES) or name not in FUNCTIONS:
+        raise ArgumentError(f"{where}: {'.'.join(parts)!r} is not a function this language has: "
+                            f"{', '.join(sorted(FUNCTIONS))} (bare or as K., tf., keras.ops. ... write them)")
+    return name
+
+
+def _shown(node: ast.AST) -> str:
+    try:
+        return repr(ast.unparse(node)[:60])
+    except Exception:  # a node unparse cannot show alone (an operator)
+        return type(node).__name__
+
+
+def evaluate(expression: LambdaExpression, inputs: Any, algebra: Algebra, where: str) -> Any:
+    """The expression's value with the parameter bound to `inputs` (a tensor, or a list of them): a tensor of
+    `algebra`. ArgumentError where the expression does not fit what the layer is given."""
+    names = {**expression.arguments, expression.parameter: inputs}
+    value = _evaluate(expression.tree, names, algebra, where)
+    if not algebra.is_tensor(value):
+        raise ArgumentError(f"{where}: {expression.text[:80]!r} does not give a tensor")
+    return value
+
+
+def _evaluate(node: ast.expr, names: dict[str, Any], algebra: Algebra, where: str) -> Any:
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Name):
+        if node.id not in names:
+            raise ArgumentError(f"{where}: unknown name {node.id!r} (the layer's input is {_parameter(names)})")
+        return names[node.id]
+    if isinstance(node, (ast.Tuple, ast.List)):
+        return [_evaluate(item, names, algebra, where) for item in node.elts]
+    if isinstance(node, ast.UnaryOp):
+        value = _evaluate(node.operand, names, algebra, where)
+        if isinstance(node.op, ast.UAdd):
+            return value
+        if _is_number(value):
+            return -value
+        return algebra.negative(_tensor(value, algebra, where, node))
+    if isinstance(node, ast.BinOp):
+        first, second = (_evaluate(side, names, algebra, where) for side in (node.left, node.right))
+        operator = BINARY[type(node.op)]
+        if _is_number(first) and _is_number(second):
+            return _fold(operator, first, second, where)
+        for side in (first, second):
+            if not _is_number(side):
+                _tensor(side, algebra, where, node)
+        return algebra.binary(operator, first, second)
+    if isinstance(node, ast.Subscript):
+        value = _evaluate(node.value, names, algebra, where)
+        items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        index = [_index_item(item, names, algebra, where) for item in items]
+        if isinstance(value, list):  # the inputs of a Lambda called on several tensors
+            if len(index) != 1 or not isinstance(index[0], int) or not -len(value) <= index[0] < len(value):
+                raise ArgumentError(f"{where}: {_shown(node)}: the layer's {len(value)} inputs are indexed by one "
+                                    "int")
+            return value[index[0]]
+        return algebra.index(_tensor(value, algebra, where, node), index)
+    if isinstance(node, ast.Call):
+        name = function_name(node.func, where)
+        arguments = _bind(name, node, [_evaluate(item, names, algebra, where) for item in node.args],
+                          {keyword.arg: _evaluate(keyword.value, names, algebra, where) for keyword in node.keywords},
+                          where)
+        if name == "epsilon":
+            return EPSILON
+        _check_arguments(name, arguments, algebra, where, node)
+        return algebra.call(name, arguments)
+    raise ArgumentError(f"{where}: {_shown(node)} is not allowed here")
+
+
+def _parameter(names: dict[str, Any]) -> str:
+    return " or ".join(repr(name) for name in names)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _tensor(value: Any, algebra: Algebra, where: str, node: ast.AST) -> Any:
+    if not algebra.is_tensor(value):
+        raise ArgumentError(f"{where}: {_shown(node)}: expected a tensor or a number, found "
+                            f"{'the list of the layer inputs' if isinstance(value, list) else repr(value)[:40]}")
+    return value
+
+
+def _fold(operator: str, first: float, second: float, where: str) -> float:
+    """Numbers computed as Python computes them in the user's lambda (before any tensor sees them)."""
+    if operator == "**" and (abs(second) > 64 or abs(first) > 1e6):
+        raise ArgumentError(f"{where}: {first} ** {second}: write the number itself")
+    try:
+        value = {"+": lambda: first + second, "-": lambda: first - second, "*": lambda: first * second,
+                 "/": lambda: first / second, "//": lambda: first // second, "%": lambda: first % second,
+                 "**": lambda: first ** second}[operator]()
+    except (ZeroDivisionError, OverflowError, ValueError) as error:
+        raise ArgumentError(f"{where}: {first} {operator} {second}: {error}") from None
+    if not isinstance(value, (int, float)) or (isinstance(value, float) and not math.isfinite(value)):
+        raise ArgumentError(f"{where}: {first} {operator} {second} is not a finite real number")
+    return value
+
+
+def _index_item(node: ast.expr, names: dict[str, Any], algebra: Algebra, where: str) -> Any:
+    if isinstance(node, ast.Slice):
+        bounds = [None if part is None else _evaluate(part, names, algebra, where)
+                  for part in (node.lower, node.upper, node.step)]
+        if not all(bound is None or (isinstance(bound, int) and not isinstance(bound, bool)) for bound in bounds):
+            raise ArgumentError(f"{where}: {_shown(node)}: slice bounds are ints")
+        if bounds[2] is not None and bounds[2] <= 0:
+            raise ArgumentError(f"{where}: {_shown(node)}: slices with a step of 1 or more are built")
+        return slice(*bounds)
+    value = _evaluate(node, names, algebra, where)
+    if value is None or value is Ellipsis or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise ArgumentError(f"{where}: {_shown(node)}: an index is an int, a slice, None or ...")
+
+
+def _bind(name: str, node: ast.Call, args: list[Any], kwargs: dict[str | None, Any], where: str) -> dict[str, Any]:
+    """The call's arguments by parameter name, defaults filled in; ArgumentError for a missing or unknown one."""
+    signature = FUNCTIONS[name]
+    if len(args) > len(signature.positional):
+        raise ArgumentError(f"{where}: {_shown(node)}: {name} takes {len(signature.positional)} positional "
+                            f"argument(s) ({', '.join(signature.positional)}); pass "
+                            f"{', '.join(signature.keywords) or 'the others'} by name")
+    bound = dict(zip(signature.positional, args))
+    for keyword, value in kwargs.items():
+        key = KEYWORDS.get(str(keyword), str(keyword))
+        if key not in signature.positional + signature.keywords or key in bound:
+            raise ArgumentError(f"{where}: {_shown(node)}: {name} has no argument {keyword!r} here "
+                                f"({', '.join(signature.positional + signature.keywords) or 'none'})")
+        bound[key] = value
+    for parameter in signature.positional + signature.keywords:
+        if parameter not in bound:
+            if parameter not in signature.defaults:
+                raise ArgumentError(f"{where}: {_shown(node)}: give {name}'s {parameter} (Keras's, TensorFlow's "
+                                    "and numpy's defaults differ)")
+            bound[parameter] = signature.defaults[parameter]
+    return bound
+
+
+def _check_arguments(name: str, arguments: dict[str, Any], algebra: Algebra, where: str, node: ast.AST) -> None:
+    """Each argument of the kind the function takes: tensors, numbers, axes, flags."""
+    for key, value in arguments.items():
+        if key == "x" and not algebra.is_tensor(value):
+            raise ArgumentError(f"{where}: {_shown(node)}: {name} of a tensor is built (found {str(value)[:30]})")
+        if key == "y" and not (algebra.is_tensor(value) or _is_number(value)):
+            raise ArgumentError(f"{where}: {_shown(node)}: {name}'s second argument is a tensor or a number")
+        if key in ("low", "high") and not _is_number(value):
+            raise ArgumentError(f"{where}: {_shown(node)}: clip's bounds are numbers")
+        if key == "tensors" and not (isinstance(value, list) and value and all(algebra.is_tensor(item)
+                                                                               for item in value)):
+            raise ArgumentError(f"{where}: {_shown(node)}: {name} takes a list of tensors")
+        if key == "keepdims" and not isinstance(value, bool):
+            raise ArgumentError(f"{where}: {_shown(node)}: keepdims is True or False")
+        if key == "axis" and not (value is None and name in ("mean", "sum", "max", "min")) and not _is_axis(
+                value, several=name in ("mean", "sum", "max", "min")):
+            raise ArgumentError(f"{where}: {_shown(node)}: {name}'s axis is an int"
+                                f"{', a list of ints or None' if name in ('mean', 'sum', 'max', 'min') else ''}")
+    if name == "clip" and arguments["low"] > arguments["high"]:
+        raise ArgumentError(f"{where}: {_shown(node)}: clip's low bound is above its high bound")
+
+
+def _is_axis(value: Any, several: bool) -> bool:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return True
+    return several and isinstance(value, list) and bool(value) and all(
+        isinstance(item, int) and not isinstance(item, bool) for item in value)
+
+
+def lambda_layers(graph: ModelGraph) -> list[Layer]:
+    return [layer for layer in graph.walk() if layer.class_name == "Lambda"]
+
+
+def attach(graph: ModelGraph, lambdas: Mapping[str, str] | None) -> None:
+    """Give each Lambda layer named in `lambdas` (by name, or its key inside nested models) its expression.
+
+    A name that is no Lambda layer's is an error (a typo would leave the layer without its expression),
+    as is a Lambda whose own config gives it a mask or non-number arguments."""
+    if not lambdas:
+        return
+    if not isinstance(lambdas, Mapping):
+        raise ArgumentError("lambdas: expected a dict of Lambda layer name -> expression")
+    layers = lambda_layers(graph)
+    for name, text in lambdas.items():
+        where = f"Lambda {name}"
+        found = [layer for layer in layers if name in (layer.key, layer.name)]
+        if not found:
+            known = ", ".join(layer.key for layer in layers) or "none"
+            raise ArgumentError(f"{graph.source}: {where}: the model has no Lambda layer of that name (its Lambda "
+                                f"layers: {known})")
+        if len(found) > 1:
+            raise ArgumentError(f"{graph.source}: {where}: several Lambda layers have that name: give their keys "
+                                f"({', '.join(layer.key for layer in found)})")
+        layer = found[0]
+        if layer.config.get("mask") is not None:
+            raise ArgumentError(f"{graph.source}: {where}: the Lambda computes its own mask (mask=), which is "
+                                "code too: not built")
+        expression = parse(text, f"{graph.source}: {where}")
+        layer.expression = _with_arguments(expression, layer, f"{graph.source}: {where}")
+
+
+def _with_arguments(expression: LambdaExpression, layer: Layer, where: str) -> LambdaExpression:
+    """The layer's `arguments` (keyword arguments Keras passes its function) that are numbers, by name."""
+    arguments = layer.config.get("arguments") or {}
+    if not isinstance(arguments, dict):
+        raise ArgumentError(f"{where}: the layer's arguments are not a dict")
+    numbers = {str(key): value for key, value in arguments.items() if _is_number(value)}
+    used = {node.id for node in ast.walk(expression.tree) if isinstance(node, ast.Name)}
+    unreadable = sorted(key for key in arguments if key in used and key not in numbers)
+    if unreadable:
+        raise ArgumentError(f"{where}: the layer's argument(s) {', '.join(unreadable)} are not numbers")
+    return LambdaExpression(expression.text, expression.parameter, expression.tree, numbers)
+

@@ -1,0 +1,258 @@
+"""Lambda layers given as expressions (`lambdas=`, `--lambda NAME=EXPR`): the module computes what the Lambda's own
+Python function computed in Keras, verify has Keras run the expression in the Lambda's place, and nothing of the
+file's function is run; expressions outside the language are refused in one line.
+
+Each reference is the live Keras model, whose Lambda runs the real function: the expression's text evaluated with
+Keras's own backend functions (tf_keras.backend, keras.ops), here in the tests only.
+"""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+import converter
+from converter.errors import ArgumentError, ReadError, UnsafeFileError, UnsupportedLayerError
+from helpers import keras3, run_cli, tf_keras, with_config
+from random_weights import randomize
+
+IMAGE, SEQUENCE = (6, 5, 3), (4, 5)
+
+
+def backend(flavor: str) -> Any:
+    """The namespace a user's lambda called: `K` (tf_keras.backend) or `ops` (keras.ops)."""
+    return tf_keras().backend if flavor == "keras2" else keras3().ops
+
+
+#: the globals of the functions the tests' Lambdas run: `K`, the backend of the Keras under test (a closure over it
+#: would not save: Keras copies a Lambda's closure, and a module does not copy)
+NAMESPACE: dict[str, Any] = {}
+
+
+def function_of(flavor: str, text: str) -> Any:
+    """The Python function the user wrote, from the expression's text (the tests' own: weightport never evaluates
+    one): `lambda x: <text>`, or the text itself where it is a lambda."""
+    NAMESPACE["K"] = backend(flavor)
+    return eval(text if text.startswith("lambda") else f"lambda x: {text}", NAMESPACE)  # noqa: S307
+
+
+def saved(tmp_path: Path, flavor: str, build: Any, name: str = "model") -> tuple[str, Any]:
+    keras = tf_keras() if flavor == "keras2" else keras3()
+    model = build(keras)
+    randomize(model)
+    path = str(tmp_path / (f"{name}.h5" if flavor == "keras2" else f"{name}.keras"))
+    model.save(path)
+    return path, model
+
+
+def assert_module_matches(path: str, model: Any, lambdas: dict[str, str], inputs: list[np.ndarray]) -> None:
+    """Both builds of the module (Keras's layout and channels-first images) against the live Keras model."""
+    expected = model(inputs if len(inputs) > 1 else inputs[0])
+    expected = [np.asarray(item) for item in (expected if isinstance(expected, (list, tuple)) else [expected])]
+    for layout in ("keras", "torch"):
+        module = converter.to_torch(path, lambdas=lambdas, input_layout=layout)
+        arrays = [torch.from_numpy(array.transpose(0, 3, 1, 2).copy() if layout == "torch" and array.ndim == 4
+                                   else array) for array in inputs]
+        with torch.no_grad():
+            actual = module(*arrays)
+        actual = [item.numpy() for item in (actual if isinstance(actual, (list, tuple)) else [actual])]
+        for keras_value, value in zip(expected, actual):
+            if layout == "torch" and value.ndim in (4, 5):  # channels-first images and volumes, back to Keras's
+                value = np.moveaxis(value, 1, -1)
+            scale = max(1.0, float(np.abs(keras_value).max()))
+            np.testing.assert_allclose(value, keras_value, atol=1e-5 * scale, rtol=0, err_msg=f"{layout}: {lambdas}")
+
+
+LAMBDAS = {"scale": "x / 127.5 - 1.0", "crop": "lambda t: t[:, 1:-1, :, :]",
+           "distance": "K.sqrt(K.sum(K.square(x[0] - x[1]), axis=1, keepdims=True))",
+           "both": "K.concatenate([x[0], K.maximum(x[1], 0.1)], axis=-1)"}
+
+
+def preprocessing_model(flavor: str) -> Any:
+    """keras.io's and Udacity's pattern: pixels scaled and cropped by Lambdas, then convolutions, and a siamese
+    distance and a joined embedding by Lambdas of several inputs (each Lambda's function: its LAMBDAS text)."""
+    def build(keras: Any) -> Any:
+        def lam(name: str) -> Any:
+            return keras.layers.Lambda(function_of(flavor, LAMBDAS[name]), name=name)
+
+        image = keras.Input(IMAGE)
+        x = keras.layers.Conv2D(4, 3, activation="relu")(lam("crop")(lam("scale")(image)))
+        features = keras.layers.Flatten()(x)
+        a, b = keras.layers.Dense(5)(features), keras.layers.Dense(5)(features)
+        return keras.Model(image, [lam("distance")([a, b]), lam("both")([a, b])])
+    return build
+
+
+def pixels(seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(0, 255, (4, *IMAGE)).astype("float32")
+
+
+@pytest.mark.parametrize("flavor", ["keras2", "keras3"])
+def test_lambdas_build_what_their_functions_compute(tmp_path, flavor):
+    path, model = saved(tmp_path, flavor, preprocessing_model(flavor))
+    assert_module_matches(path, model, LAMBDAS, [pixels()])
+
+
+@pytest.mark.parametrize("flavor", ["keras2", "keras3"])
+def test_verify_runs_the_expressions_in_keras(tmp_path, flavor):
+    path, _ = saved(tmp_path, flavor, preprocessing_model(flavor))
+    report = converter.verify(path, lambdas=LAMBDAS, per_layer=True)
+    assert report.ok, report.to_text()
+    assert {"scale", "crop", "distance", "both"} <= {layer.name for layer in report.layers}
+    assert any("expressions given in place of the functions" in note for note in report.notes)
+    # an expression that computes otherwise than the module is caught: Keras and torch run the same text
+    wrong = converter.verify(path, lambdas={**LAMBDAS, "scale": "x / 255.0 - 0.5"}, per_layer=True)
+    assert wrong.ok  # both sides run the expression given: verify checks the conversion given it, said in a note
+
+
+def test_without_an_expression_a_lambda_is_refused_by_name(tmp_path):
+    path, _ = saved(tmp_path, "keras2", preprocessing_model("keras2"))
+    with pytest.raises(UnsupportedLayerError, match=r"crop \(Lambda\).*--lambda crop="):
+        converter.to_torch(path, lambdas={key: value for key, value in LAMBDAS.items() if key != "crop"})
+    with pytest.raises(UnsafeFileError, match=r"Lambda layer .*--lambda scale="):
+        converter.verify(path)
+
+
+@pytest.mark.parametrize("flavor", ["keras2", "keras3"])
+def test_a_lambda_drops_its_inputs_mask(tmp_path, flavor):
+    """A Lambda without mask= computes no mask: the LSTM after it runs over the padded steps, in Keras and here."""
+    def build(keras: Any) -> Any:
+        ids = keras.Input((6,), dtype="int32")
+        x = keras.layers.Embedding(20, 4, mask_zero=True)(ids)
+        x = keras.layers.Lambda(function_of(flavor, "x * 2.0"), name="double")(x)
+        return keras.Model(ids, keras.layers.LSTM(3)(x))
+
+    path, model = saved(tmp_path, flavor, build)
+    tokens = np.random.default_rng(0).integers(1, 20, (5, 6)).astype("int32")
+    tokens[:, 4:] = 0
+    assert_module_matches(path, model, {"double": "x * 2.0"}, [tokens])
+
+
+def random_expression(rng: random.Random, flavor: str, image: bool) -> str:
+    """An expression of the language, of the same shape as x, then maybe indexed or joined at the top."""
+    functions = ["abs", "square", "exp", "tanh", "sigmoid", "relu", "sin", "cos", "sign"]
+
+    def term(depth: int) -> str:
+        if depth == 0 or rng.random() < 0.25:
+            return rng.choice(["x", "x", f"(x // {rng.choice([0.5, 1.5])})", f"(x % {rng.choice([0.7, 2.0])})"])
+        a = term(depth - 1)
+        choice = rng.randrange(9)
+        if choice == 0:
+            return f"({a} {rng.choice(['+', '-', '*'])} {term(depth - 1)})"
+        if choice == 1:
+            number = rng.choice([0.5, 2.0, -1.5, 3])
+            return rng.choice([f"({a} / {number})", f"({number} - {a})", f"({a} * {number})", f"-{a}"])
+        if choice == 2:
+            return f"K.{rng.choice(functions)}({a})"
+        if choice == 3:
+            return rng.choice([f"K.sqrt(K.abs({a}) + 0.5)", f"K.log(K.abs({a}) + 1.0)", f"(K.abs({a}) + 0.5) ** 1.5",
+                               f"{a} ** 2"])
+        if choice == 4:
+            axis = rng.choice([1, -1] + ([2] if image else []))
+            kind = rng.choice(["mean", "sum", "max", "min"])
+            return f"({a} - K.{kind}({a}, axis={axis}, keepdims=True))"
+        if choice == 5:
+            low = rng.choice([-0.5, 0.0])
+            return f"K.clip({a}, {low}, {low + rng.choice([0.3, 1.0])})"
+        if choice == 6:
+            return f"K.{rng.choice(['maximum', 'minimum'])}({a}, {rng.choice(['0.2', term(depth - 1)])})"
+        if choice == 7:
+            return f"K.softmax({a}, axis={rng.choice([-1, 1])})"
+        if flavor == "keras2":
+            return rng.choice([f"K.l2_normalize({a}, axis={rng.choice([1, -1])})", f"K.maximum({a}, K.epsilon())"])
+        return f"K.expand_dims(K.squeeze(K.expand_dims({a}, 1), 1), -1)[..., 0]"
+
+    body = term(3)
+    top = rng.randrange(5)
+    if top == 0:
+        return f"({body})[:, 1:, ...]" if rng.random() < 0.5 else f"({body})[:, ::2, 1]"
+    if top == 1:
+        return f"K.concatenate([{body}, {term(1)}], axis={rng.choice([1, -1])})"
+    if top == 2:
+        return f"K.stack([{body}, x], axis=1)"
+    if top == 3:
+        return f"K.mean({body}, axis={rng.choice([1, [1, 2]])})"
+    return body
+
+
+@pytest.mark.parametrize("flavor", ["keras2", "keras3"])
+def test_random_expressions_build_what_keras_computes(tmp_path, flavor):
+    """Random expressions of the language, each a Lambda between the input and a layer with weights, against the
+    live Keras model running them as Python functions with Keras's own backend functions."""
+    rng = random.Random(20261205)
+    for index in range(12):
+        image = index % 2 == 0
+        text = random_expression(rng, flavor, image)
+
+        def build(keras: Any) -> Any:
+            x = keras.Input(IMAGE if image else SEQUENCE)
+            y = keras.layers.Lambda(function_of(flavor, text), name="expression")(x)
+            return keras.Model(x, [y, keras.layers.Dense(2)(keras.layers.Flatten()(y))])
+
+        path, model = saved(tmp_path, flavor, build, name=f"random_{index}")
+        inputs = np.random.default_rng(index).normal(0, 1.5, (3, *(IMAGE if image else SEQUENCE))).astype("float32")
+        assert_module_matches(path, model, {"expression": text}, [inputs])
+
+
+@pytest.mark.parametrize("text, message", [
+    ("x.T", "not allowed here"),
+    ("__import__('os').system('true')", "is not a function"),
+    ("eval('1')", "is not a function this language has"),
+    ("os.system('true')", "is not a function this language has"),
+    ("[t for t in x]", "is not allowed in a Lambda expression"),
+    ("x + 'a'", "only numbers"),
+    ("y * 2", "unknown name 'y'"),
+    ("K.concatenate([x, x])", "give concatenate's axis"),
+    ("K.mean(x, 1, True)", "pass keepdims by name"),
+    ("x[::-1]", "step of 1 or more"),
+    ("x +", "is not a Python expression"),
+    ("lambda a, b: a", "exactly one parameter"),
+    ("K.clip(x, 1.0, 0.0)", "low bound is above"),
+    ("2 ** 1000", "write the number itself"),
+    ("1.0 / 0", "division by zero"),
+    ("3", "does not give a tensor"),
+])
+def test_expressions_outside_the_language_are_refused_in_one_line(tmp_path, text, message):
+    def build(keras: Any) -> Any:
+        x = keras.Input(SEQUENCE)
+        return keras.Model(x, keras.layers.Lambda(function_of("keras2", "x * 1.0"), name="lam")(x))
+
+    path, _ = saved(tmp_path, "keras2", build)
+    with pytest.raises(ArgumentError, match=message) as raised:
+        converter.to_torch(path, lambdas={"lam": text})
+    assert "\n" not in str(raised.value) and "lam" in str(raised.value)
+
+
+def test_a_name_that_is_no_lambda_is_an_error(tmp_path):
+    path, _ = saved(tmp_path, "keras2", preprocessing_model("keras2"))
+    with pytest.raises(ArgumentError, match=r"no Lambda layer of that name \(its Lambda layers: scale, crop"):
+        converter.to_torch(path, lambdas={**LAMBDAS, "dense": "x"})
+
+
+def test_a_config_naming_the_replacement_class_is_refused(tmp_path):
+    """A crafted archive whose config already names the class verify puts in a Lambda's place."""
+    path, _ = saved(tmp_path, "keras3", preprocessing_model("keras3"))
+
+    def crafted(config: dict) -> dict:
+        config["config"]["layers"][1]["registered_name"] = "WeightportLambda"
+        return config
+
+    copy = with_config(path, tmp_path / "crafted.keras", crafted)
+    with pytest.raises(ReadError, match="crafted file"):
+        converter.verify(str(copy), lambdas=LAMBDAS)
+
+
+def test_cli_exports_and_verifies_with_lambdas(tmp_path):
+    path, model = saved(tmp_path, "keras2", preprocessing_model("keras2"))
+    options = [f"--lambda={name}={text}" for name, text in LAMBDAS.items()]
+    exported = run_cli("export", path, str(tmp_path / "model.py"), *options)
+    assert exported.returncode == 0, exported.stderr
+    verified = run_cli("verify", path, "--per-layer", *options)
+    assert verified.returncode == 0 and "every layer matches" in verified.stdout, verified.stdout + verified.stderr
+    refused = run_cli("export", path, str(tmp_path / "other.py"), "--lambda", "scale")
+    assert refused.returncode == 2 and "expected NAME=EXPR" in refused.stderr
+    assert "Traceback" not in refused.stderr and not (tmp_path / "other.py").exists()
