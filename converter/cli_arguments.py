@@ -224,8 +224,9 @@ def _lambda_option(parser: argparse.ArgumentParser) -> None:
         "--lambda lambda_1='x / 127.5 - 1'. A Lambda's function is code stored in the file, which weightport never "
         "runs; EXPR is parsed, never run: numbers, + - * / // % **, indexing (x[:, 10:-10], x[0] of a Lambda of "
         "several inputs) and abs, sqrt, square, exp, log, tanh, sigmoid, relu, sin, cos, sign, maximum, minimum, "
-        "clip, mean, sum, max, min, concatenate, stack, expand_dims, squeeze, l2_normalize, softmax, epsilon, bare "
-        "or as K., tf., keras.ops. spell them. verify has Keras run EXPR in the Lambda's place",
+        "power, clip, mean, sum, max, min, concatenate, stack, expand_dims, squeeze, transpose, reshape, "
+        "l2_normalize, softmax, epsilon, bare or as K., tf., keras.ops. spell them. verify has Keras run EXPR in the "
+        "Lambda's place",
     )
 
 

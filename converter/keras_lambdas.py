@@ -103,6 +103,12 @@ class KerasAlgebra:
                 return tensorflow[function](x)
             if function in ("maximum", "minimum"):
                 return getattr(tf, function)(x, arguments["y"])
+            if function == "power":
+                return tf.pow(x, arguments["y"])
+            if function == "transpose":
+                return tf.transpose(x, arguments["axes"])
+            if function == "reshape":
+                return tf.reshape(x, arguments["shape"])
             if function == "clip":
                 return tf.clip_by_value(x, arguments["low"], arguments["high"])
             if function in ("mean", "sum", "max", "min"):
@@ -121,8 +127,12 @@ class KerasAlgebra:
         ops = self.ops
         if function in ("abs", "sqrt", "square", "exp", "log", "tanh", "sigmoid", "relu", "sin", "cos", "sign"):
             return getattr(ops, "absolute" if function == "abs" else function)(x)
-        if function in ("maximum", "minimum"):
+        if function in ("maximum", "minimum", "power"):
             return getattr(ops, function)(x, arguments["y"])
+        if function == "transpose":
+            return ops.transpose(x, arguments["axes"])
+        if function == "reshape":
+            return ops.reshape(x, arguments["shape"])
         if function == "clip":
             return ops.clip(x, arguments["low"], arguments["high"])
         if function in ("mean", "sum", "max", "min"):

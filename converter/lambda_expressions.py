@@ -47,20 +47,24 @@ _AXIS = Signature(("x", "axis"))  # the axis required: the namespaces' defaults 
 FUNCTIONS: dict[str, Signature] = {
     **{name: _UNARY for name in ("abs", "sqrt", "square", "exp", "log", "tanh", "sigmoid", "relu", "sin", "cos",
                                  "sign")},
-    "maximum": Signature(("x", "y")), "minimum": Signature(("x", "y")),
+    "maximum": Signature(("x", "y")), "minimum": Signature(("x", "y")), "power": Signature(("x", "y")),
     "clip": Signature(("x", "low", "high")),
     **{name: _REDUCE for name in ("mean", "sum", "max", "min")},
     "concatenate": Signature(("tensors", "axis")), "stack": Signature(("tensors", "axis")),
     "expand_dims": _AXIS, "squeeze": _AXIS, "l2_normalize": _AXIS,
     "softmax": Signature(("x", "axis"), {"axis": -1}),
+    # every axis, the batch's too, as Keras numbers them (numpy's transpose reverses them without axes: given)
+    "transpose": Signature(("x", "axes")), "reshape": Signature(("x", "shape")),
     "epsilon": Signature(()),
 }
 #: other spellings of the same functions across K., tf. and keras.ops
 SYNONYMS = {"absolute": "abs", "reduce_mean": "mean", "reduce_sum": "sum", "reduce_max": "max", "amax": "max",
-            "reduce_min": "min", "amin": "min", "concat": "concatenate", "clip_by_value": "clip"}
+            "reduce_min": "min", "amin": "min", "concat": "concatenate", "clip_by_value": "clip", "pow": "power",
+            "permute_dimensions": "transpose"}
 #: keyword spellings: K's and tf's names for the same parameter
 KEYWORDS = {"keep_dims": "keepdims", "clip_value_min": "low", "clip_value_max": "high", "min_value": "low",
-            "max_value": "high", "values": "tensors", "dim": "axis"}
+            "max_value": "high", "values": "tensors", "dim": "axis", "perm": "axes", "pattern": "axes",
+            "newshape": "shape"}
 BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%", ast.Pow: "**"}
 
 
@@ -243,8 +247,8 @@ def _index_item(node: ast.expr, names: dict[str, Any], algebra: Algebra, where: 
                   for part in (node.lower, node.upper, node.step)]
         if not all(bound is None or (isinstance(bound, int) and not isinstance(bound, bool)) for bound in bounds):
             raise ArgumentError(f"{where}: {_shown(node)}: slice bounds are ints")
-        if bounds[2] is not None and bounds[2] <= 0:
-            raise ArgumentError(f"{where}: {_shown(node)}: slices with a step of 1 or more are built")
+        if bounds[2] == 0:
+            raise ArgumentError(f"{where}: {_shown(node)}: a slice's step is not 0")
         return slice(*bounds)
     value = _evaluate(node, names, algebra, where)
     if value is None or value is Ellipsis or (isinstance(value, int) and not isinstance(value, bool)):
@@ -293,6 +297,9 @@ def _check_arguments(name: str, arguments: dict[str, Any], algebra: Algebra, whe
                 value, several=name in ("mean", "sum", "max", "min")):
             raise ArgumentError(f"{where}: {_shown(node)}: {name}'s axis is an int"
                                 f"{', a list of ints or None' if name in ('mean', 'sum', 'max', 'min') else ''}")
+        if key in ("axes", "shape") and not (isinstance(value, list) and _is_axis(value, several=True)):
+            raise ArgumentError(f"{where}: {_shown(node)}: {name}'s {key} is a list of ints, the batch axis's "
+                                "included")
     if name == "clip" and arguments["low"] > arguments["high"]:
         raise ArgumentError(f"{where}: {_shown(node)}: clip's low bound is above its high bound")
 

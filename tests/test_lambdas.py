@@ -132,6 +132,21 @@ def test_a_lambda_drops_its_inputs_mask(tmp_path, flavor):
     assert_module_matches(path, model, {"double": "x * 2.0"}, [tokens])
 
 
+@pytest.mark.parametrize("flavor", ["keras2", "keras3"])
+def test_a_lambdas_own_arguments_are_names(tmp_path, flavor):
+    """Lambda(f, arguments={"scale": 2.5}) calls f(x, scale=2.5): the expression reads `scale`."""
+    def build(keras: Any) -> Any:
+        x = keras.Input(SEQUENCE)
+        y = keras.layers.Lambda(function_of(flavor, "lambda t, scale, shift: t * scale - shift"), name="affine",
+                                arguments={"scale": 2.5, "shift": 0.25})(x)
+        return keras.Model(x, keras.layers.Dense(2)(y))
+
+    path, model = saved(tmp_path, flavor, build)
+    inputs = np.random.default_rng(3).normal(size=(4, *SEQUENCE)).astype("float32")
+    assert_module_matches(path, model, {"affine": "x * scale - shift"}, [inputs])
+    assert converter.verify(path, lambdas={"affine": "x * scale - shift"}).ok
+
+
 def random_expression(rng: random.Random, flavor: str, image: bool) -> str:
     """An expression of the language, of the same shape as x, then maybe indexed or joined at the top."""
     functions = ["abs", "square", "exp", "tanh", "sigmoid", "relu", "sin", "cos", "sign"]
@@ -167,9 +182,16 @@ def random_expression(rng: random.Random, flavor: str, image: bool) -> str:
         return f"K.expand_dims(K.squeeze(K.expand_dims({a}, 1), 1), -1)[..., 0]"
 
     body = term(3)
-    top = rng.randrange(5)
+    top = rng.randrange(7)
     if top == 0:
-        return f"({body})[:, 1:, ...]" if rng.random() < 0.5 else f"({body})[:, ::2, 1]"
+        return rng.choice([f"({body})[:, 1:, ...]", f"({body})[:, ::2, 1]", f"({body})[..., ::-1]",
+                           f"({body})[:, -2::-2, None]"])
+    if top == 5:
+        order = (0, 3, 1, 2) if image else (0, 2, 1)
+        return f"K.{'permute_dimensions' if flavor == 'keras2' else 'transpose'}({body}, {order})"
+    if top == 6:
+        power = f"K.{'pow' if flavor == 'keras2' else 'power'}(K.abs({body}) + 0.5, 1.5)"
+        return f"K.reshape({power}, {(-1, 30, 3) if image else (-1, 20)})"
     if top == 1:
         return f"K.concatenate([{body}, {term(1)}], axis={rng.choice([1, -1])})"
     if top == 2:
@@ -208,7 +230,8 @@ def test_random_expressions_build_what_keras_computes(tmp_path, flavor):
     ("y * 2", "unknown name 'y'"),
     ("K.concatenate([x, x])", "give concatenate's axis"),
     ("K.mean(x, 1, True)", "pass keepdims by name"),
-    ("x[::-1]", "step of 1 or more"),
+    ("x[::0]", "step is not 0"),
+    ("K.reshape(x, 5)", "list of ints"),
     ("x +", "is not a Python expression"),
     ("lambda a, b: a", "exactly one parameter"),
     ("K.clip(x, 1.0, 0.0)", "low bound is above"),

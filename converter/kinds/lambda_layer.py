@@ -66,6 +66,12 @@ class TorchAlgebra:
         self._floats(x, arguments.get("y"), *(arguments.get("tensors") or []))
         if function in UNARY:
             made = op.elementwise(e, UNARY[function], [x])
+        elif function == "power":
+            made = op.elementwise(e, "({0} ** {1})", [x, arguments["y"]])
+        elif function == "transpose":
+            made = shaping.transpose(e, x, arguments["axes"])
+        elif function == "reshape":
+            made = shaping.reshape(e, x, arguments["shape"])
         elif function in ("maximum", "minimum"):
             made = op.elementwise(e, f"torch.{function}({{0}}, {{1}})",
                                   [op._as_tensor(e, x), op._as_tensor(e, arguments["y"])])
