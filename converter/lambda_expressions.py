@@ -33,7 +33,8 @@ L2_EPSILON = 1e-12
 
 @dataclass(frozen=True)
 class Signature:
-    """A function's parameters, in order; `required` those without default; `keywords` those only by name."""
+    """A function's parameters: `positional` in order, then `keywords` (by name only); those without a
+    default in `defaults` must be given."""
 
     positional: tuple[str, ...]
     defaults: Mapping[str, Any] = field(default_factory=dict)

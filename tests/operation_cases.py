@@ -2,6 +2,8 @@
 kind, run by tests/test_kinds.py like every other row."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from case_builders import Case, operation, tf_operation, positive
@@ -16,6 +18,15 @@ def heads(k, x, query_heads: int, key_heads: int, size: int) -> list:
     steps = x.shape[1]
     return [k.layers.Reshape((steps, count, size))(k.layers.Dense(count * size)(x))
             for count in (query_heads, key_heads, key_heads)]
+
+
+def rearranged(name: str, shape: tuple[int, ...], combine: Any) -> Case:
+    """keras.ops.rearrange of an input of batch 3: Keras computes its output shape only for known sizes."""
+    def build(keras: Any) -> Any:
+        x = keras.Input(shape, batch_size=3)
+        return keras.Model(x, combine(keras, x))
+
+    return Case("keras.ops.einops.Rearrange", name, build, (shape,), keras2=False)
 
 
 OPERATION_CASES: list[Case] = [
@@ -167,6 +178,25 @@ OPERATION_CASES: list[Case] = [
     operation("Trace", "op_trace", IMAGE, lambda k, x: k.ops.trace(k.layers.Conv2D(2, 1)(x), offset=-1, axis1=2,
                                                                    axis2=1)),
     operation("Inner", "op_inner", SEQUENCE, lambda k, x: k.ops.inner(x, x * 2.0)),
+    # numpy's dot: the matrix product of a constant matrix (a feature map's channels) or vector; of two sequences
+    # TensorFlow's tensordot (the batch axis twice: summed over the second)
+    operation("Dot", "op_dot_matrix", IMAGE, lambda k, x: k.ops.dot(
+        k.layers.Conv2D(4, 1)(x), np.linspace(-1, 1, 12, dtype="float32").reshape(4, 3))),
+    operation("Dot", "op_dot_vector", SEQUENCE, lambda k, x: k.ops.dot(x, np.array([1.0, 2.0, -1.0, 0.5], "float32"))),
+    operation("Dot", "op_dot_tensors", SEQUENCE, lambda k, x: k.ops.sum(k.ops.dot(x, k.ops.transpose(x, (0, 2, 1))),
+                                                                        axis=2)),
+    # every axis named, the batch's as the tests run it (3)
+    operation("BroadcastTo", "op_broadcast_to", SEQUENCE, lambda k, x: k.ops.broadcast_to(x[:, :1, :], (3, 5, 4))),
+    operation("Slice", "op_slice", IMAGE, lambda k, x: k.ops.slice(k.layers.Conv2D(2, 1)(x), [0, 1, 2, 1],
+                                                                    [-1, 2, 3, 1]), "core"),
+    # einops: axes merged, moved, and split by lengths given (one inferred), of a feature map in Keras's order;
+    # Keras computes its output shape only for a batch of known size (3, as the tests run it)
+    rearranged("op_rearrange_merge", IMAGE, lambda k, x: k.ops.rearrange(k.layers.Conv2D(2, 1)(x),
+                                                                          "b h w c -> b c (h w)")),
+    rearranged("op_rearrange_split", (4, 6, 3), lambda k, x: k.ops.rearrange(
+        x, "b (h h1) (w w1) c -> b h w (c h1 w1)", h1=2, w1=3)),
+    rearranged("op_rearrange_batch", SEQUENCE, lambda k, x: k.ops.rearrange(x, "b (t1 t) f -> (b t) f t1", t=5)),
+    operation("Abs", "op_abs_class", SEQUENCE, lambda k, x: k.src.ops.numpy.Abs()(x - 0.5)),
     operation("Kron", "op_kron", (3,), lambda k, x: k.ops.kron(x, x + 1.0)),
     operation("Tensordot", "op_tensordot", IMAGE, lambda k, x: k.ops.tensordot(
         k.layers.Conv2D(2, 1)(x), k.layers.Conv2D(2, 1)(x), axes=[[1, 2, 3], [1, 2, 3]])),

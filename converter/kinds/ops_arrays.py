@@ -200,7 +200,37 @@ def repeat(e: Emitter) -> Value:
     return Value(f"torch.repeat_interleave({x}, {repeats}, dim={_int(e, 'axis')})", KERAS, rank)
 
 
+def broadcast_to(e: Emitter) -> Value:
+    """The tensor broadcast to `shape` (every axis, the batch's too: a functional model's names its size)."""
+    x, _ = op.keras_value(e, operands(e, 1)[0])
+    shape = e.config.get("shape")
+    shape = [shape] if isinstance(shape, int) and not isinstance(shape, bool) else shape
+    if not (isinstance(shape, list) and all(isinstance(size, int) and not isinstance(size, bool) and size >= 0
+                                            for size in shape)):
+        raise e.unsupported(f"broadcast_to {str(shape)[:40]} is not built (a list of sizes is)")
+    return Value(f"torch.broadcast_to({x}, {literal(tuple(shape))})", KERAS, len(shape))
+
+
+def slice_(e: Emitter) -> Value:
+    """keras.ops.slice: `shape` entries from `start_indices` along each axis (-1: to its end), constant starts."""
+    x, rank = op.keras_value(e, operands(e, 1)[0])
+    starts = e.positional(1) if len(e.call.positional) > 1 else e.named("start_indices")
+    shape = e.config.get("shape")
+    if not (isinstance(starts, list) and isinstance(shape, list) and len(starts) == len(shape)
+            and (rank is None or len(shape) == rank)
+            and all(isinstance(item, int) and not isinstance(item, bool) for item in starts + shape)
+            and all(start >= 0 for start in starts) and all(size >= -1 for size in shape)):
+        raise e.unsupported(f"slice from {str(starts)[:30]} of shape {str(shape)[:30]} is not built (constant "
+                            "starts, one per axis, and sizes are)")
+    if -1 in shape and ran_on_torch(e):  # Keras's torch backend slices start:start-1 there: nothing (its bug)
+        raise e.unsupported("slice with a size of -1, which Keras's torch backend computes as an empty slice, "
+                            "is not built")
+    parts = [f"{start}:" if size == -1 else f"{start}:{start + size}" for start, size in zip(starts, shape)]
+    return Value(f"{x}[{', '.join(parts)}]", KERAS, len(shape))
+
+
 FORWARDS: dict[str, Callable[[Emitter], Any]] = {
+    "numpy.BroadcastTo": broadcast_to, "core.Slice": slice_,
     "numpy.Split": split, "core.Unstack": unstack, "math.TopK": top_k, "numpy.Argsort": argsort, "nn.OneHot": one_hot,
     "nn.Normalize": normalize, "numpy.Repeat": repeat,
     "numpy.Moveaxis": lambda e: _axis_move(e, "torch.movedim({0}, {1}, {2})", "source", "destination"),

@@ -37,7 +37,8 @@ TENSOR_BINARY = {
     "Heaviside": "torch.where({0} < 0, 0.0, torch.where({0} > 0, 1.0, {1}))",
 }
 UNARY = {
-    "Negative": "(-{0})", "Absolute": "torch.abs({0})", "Square": "torch.square({0})", "Sqrt": "torch.sqrt({0})",
+    "Negative": "(-{0})", "Absolute": "torch.abs({0})", "Abs": "torch.abs({0})", "Square": "torch.square({0})",
+    "Sqrt": "torch.sqrt({0})",
     "Exp": "torch.exp({0})", "Log": "torch.log({0})", "Log1p": "torch.log1p({0})", "Expm1": "torch.expm1({0})",
     "Sign": "torch.sign({0})", "Floor": "torch.floor({0})", "Ceil": "torch.ceil({0})", "Sin": "torch.sin({0})",
     "Cos": "torch.cos({0})", "Tanh": "torch.tanh({0})", "Reciprocal": "torch.reciprocal({0})",
@@ -61,7 +62,7 @@ FLOATS_OF_INTEGERS = ("Floor", "Ceil", "Hypot", "Logaddexp", "Logaddexp2", "Sinc
 #: their dtype), and those whose result is boolean: a layer with weights, a mean or a pooling then computes on them
 #: as on an integer Input's (Value.integer)
 INTEGER_ARITHMETIC = ("Add", "Subtract", "Multiply", "FloorDivide", "Mod", "Maximum", "Minimum", "Negative",
-                      "Absolute", "Square", "Sign", "Trunc")
+                      "Absolute", "Abs", "Square", "Sign", "Trunc")
 BOOLEAN_RESULTS = ("Equal", "NotEqual", "Greater", "GreaterEqual", "Less", "LessEqual", "LogicalAnd", "LogicalOr",
                    "LogicalXor", "LogicalNot", "Isnan", "Isinf", "Isfinite", "Signbit", "Isneginf", "Isposinf")
 REDUCTIONS = {"Mean": "mean", "Sum": "sum", "Max": "max", "Min": "min", "Prod": "prod", "Var": "var", "Std": "std",

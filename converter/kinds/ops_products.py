@@ -1,4 +1,4 @@
-"""keras.ops products and diagonals of tensors: inner, kron, tensordot, trace, diagonal (no weights).
+"""keras.ops products and diagonals of tensors: inner, kron, tensordot, dot, trace, diagonal (no weights).
 
 Each takes its tensors in Keras's layout (a feature map channels-last) and computes what numpy
 computes, as Keras's backends do: torch.inner, torch.kron and torch.tensordot follow numpy's
@@ -6,10 +6,11 @@ definitions; trace sums the diagonal that torch.diagonal gives (offset, axis1, a
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable
 
 from . import operations as op
-from .forward import KERAS, Emitter, Value, literal
+from .forward import KERAS, Emitter, Value, literal, ran_on_torch
 from .ops_numpy import operands
 from .registry import Kind, register
 
@@ -57,6 +58,28 @@ def tensordot(e: Emitter) -> Value:
     return Value(f"torch.tensordot({a}, {b}, dims={dims})", KERAS, rank_a + rank_b - 2 * len(first))
 
 
+def dot(e: Emitter) -> Value:
+    """numpy's dot as the backend that ran the model computes it: a number's product; the matrix product where
+    the second operand has rank 1 or 2 (every backend); beyond, TensorFlow's tensordot of the first's last axis
+    with the second's second-to-last (numpy's), torch's batched matmul on Keras's torch backend."""
+    first, second = operands(e, 2)
+    if not any(isinstance(item, Value) for item in (first, second)):
+        raise e.unsupported("a product of constants only: Keras would have folded it")
+    if any(isinstance(item, Value) and item.may_be_integers for item in (first, second)):
+        raise e.unsupported("dot of integers is not built (of floats is)")
+    rank_a, rank_b = (item.rank if isinstance(item, Value) else op.constant(e, item)[1] for item in (first, second))
+    if rank_a is None or rank_b is None:
+        raise e.unsupported("dot of a tensor of unknown rank is not built")
+    if rank_a == 0 or rank_b == 0:
+        return op.elementwise(e, "({0} * {1})", [first, second])
+    if rank_b <= 2 or ran_on_torch(e):
+        # torch.matmul's result: a vector operand's axis contracted away, the other's batch axes broadcast
+        rank = rank_a - 1 if rank_b == 1 else rank_b - 1 if rank_a == 1 else max(rank_a, rank_b)
+        return replace(op.matmul(e, first, second), rank=rank)
+    (a, _), (b, _) = _tensors(e)
+    return Value(f"torch.tensordot({a}, {b}, dims=([-1], [-2]))", KERAS, rank_a + rank_b - 2)
+
+
 def diagonal_of(e: Emitter) -> tuple[str, Any, int]:
     """torch.diagonal of the operand as numpy's diagonal takes it (offset, axis1, axis2), the operand, its rank."""
     operand = operands(e, 1)[0]
@@ -85,7 +108,7 @@ def trace(e: Emitter) -> Value:
 
 
 FORWARDS: dict[str, Callable[[Emitter], Any]] = {
-    "Inner": inner, "Kron": kron, "Tensordot": tensordot, "Diagonal": diagonal, "Trace": trace,
+    "Inner": inner, "Kron": kron, "Tensordot": tensordot, "Diagonal": diagonal, "Trace": trace, "Dot": dot,
 }
 
 for _name, _forward in FORWARDS.items():
