@@ -17,7 +17,7 @@ KERAS3_OPS = ["reshape", "swapaxes", "moveaxis", "cumsum", "clip", "power", "log
               "argmax", "one_hot", "log_softmax", "normalize", "rsqrt", "erf", "resize", "var", "prod", "max_axes",
               "cast", "convert_to_tensor", "elementwise", "elementwise", "glu", "every_axis", "roll", "diff",
               "cumprod", "amax", "rot90", "fliplr", "ptp", "diagonal", "trace", "moments", "hstack", "pool",
-              "attention", "divide_no_nan"]
+              "attention", "divide_no_nan", "dot", "slice"]
 #: continuous elementwise functions (no jump a rounding difference could cross), each on inputs in its domain:
 #: bounded ones on tanh(x) * 0.9, fast-growing ones on tanh(x) * 2; those a Keras lacks are not drawn
 ELEMENTWISE = {"arctan": "x", "arcsinh": "x", "cbrt": "x", "celu": "x", "hard_tanh": "x", "squareplus": "x",
@@ -132,6 +132,14 @@ def _keras3(c: Chooser, ops: Any, name: str, x: Any, dims: tuple[int, ...], a: i
         return ops.where(ops.greater(x, 0.2), x, ops.multiply(x, -0.3))
     if name == "matmul" and rank >= 2:
         return ops.matmul(x, ops.swapaxes(x, -1, -2))
+    if name == "dot" and dims and hasattr(ops, "dot"):  # numpy's dot by a constant matrix: along the last axis
+        columns = c.integer(1, 3)
+        matrix = [[math.sin(row + 2.0 * column) for column in range(columns)] for row in range(dims[-1])]
+        return ops.dot(x, ops.convert_to_tensor(matrix, dtype=x.dtype))
+    if name == "slice" and hasattr(ops, "slice"):  # constant starts and sizes (the batch's 2, as the sweep runs)
+        starts = [c.integer(0, size - 1) for size in dims]  # (a size of -1, to the end, Keras's torch backend
+        sizes = [c.integer(1, size - start) for start, size in zip(starts, dims)]  # slices wrongly: the kind row)
+        return ops.slice(x, [0, *starts], [2, *sizes])
     if name == "einsum" and rank >= 2:
         return ops.einsum("...ij->...ji", x) if c.chance(0.5) else ops.einsum("...ij,...ij->...i", x, x)
     if name == "split" and size % 2 == 0:
