@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import ReadError
+from .errors import ArgumentError, ReadError
 from .graph import ModelGraph
 from .lambda_expressions import L2_EPSILON, LambdaExpression, evaluate, lambda_layers
 
@@ -123,6 +123,11 @@ class KerasAlgebra:
                 return tf.math.l2_normalize(x, axis=axis, epsilon=L2_EPSILON)
             if function == "softmax":
                 return tf.nn.softmax(x, axis=axis)
+            if function == "image.resize":
+                return tf.image.resize(x, arguments["size"])
+            if function == "image.resize_images":
+                return tf.compat.v1.image.resize_bilinear(x, arguments["size"], align_corners=False,
+                                                          half_pixel_centers=False)
             raise AssertionError(function)
         ops = self.ops
         if function in ("abs", "sqrt", "square", "exp", "log", "tanh", "sigmoid", "relu", "sin", "cos", "sign"):
@@ -146,6 +151,11 @@ class KerasAlgebra:
             return x * ops.rsqrt(ops.maximum(total, L2_EPSILON))
         if function == "softmax":
             return ops.softmax(x, axis=axis)
+        if function == "image.resize":
+            return ops.image.resize(x, arguments["size"])
+        if function == "image.resize_images":
+            raise ArgumentError("TensorFlow 1's resize_images has no Keras 3 operation: verify it where tf.keras "
+                                "loads the model")
         raise AssertionError(function)
 
 

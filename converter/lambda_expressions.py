@@ -25,6 +25,8 @@ MAX_NODES = 400  # syntax nodes of one expression
 #: module prefixes a function may be written with: what the user's lambda called (K.sqrt, tf.reduce_sum, ...)
 PREFIXES = frozenset({"K", "backend", "keras.backend", "tf.keras.backend", "tf", "tf.math", "tf.nn", "keras.ops",
                       "ops", "np"})
+#: prefixes of image functions: `tf.image.resize` is not the Keras backend's resize_images (by factors)
+IMAGE_PREFIXES = frozenset({"tf.image", "K.tf.image", "tf.compat.v1.image", "keras.ops.image", "ops.image"})
 #: Keras's default fuzz factor (keras.json's `epsilon`), what `K.epsilon()` returns unless a user changed it
 EPSILON = 1e-7
 #: tf.math.l2_normalize's epsilon, which K.l2_normalize passes on
@@ -56,6 +58,9 @@ FUNCTIONS: dict[str, Signature] = {
     "softmax": Signature(("x", "axis"), {"axis": -1}),
     # every axis, the batch's too, as Keras numbers them (numpy's transpose reverses them without axes: given)
     "transpose": Signature(("x", "axes")), "reshape": Signature(("x", "shape")),
+    # bilinear, to a constant (height, width): TensorFlow 2's and Keras 3's resize (half-pixel centres), and
+    # TensorFlow 1's resize_images (neither half-pixel centres nor corners aligned), which 2017's models called
+    "image.resize": Signature(("x", "size")), "image.resize_images": Signature(("x", "size")),
     "epsilon": Signature(()),
 }
 #: other spellings of the same functions across K., tf. and keras.ops
@@ -141,8 +146,8 @@ def function_name(node: ast.expr, where: str) -> str:
         raise ArgumentError(f"{where}: {_shown(node)} is not a function name")
     parts.insert(0, node.id)
     prefix, name = ".".join(parts[:-1]), parts[-1]
-    name = SYNONYMS.get(name, name)
-    if (prefix and prefix not in PREFIXES) or name not in FUNCTIONS:
+    name = f"image.{name}" if prefix in IMAGE_PREFIXES else SYNONYMS.get(name, name)
+    if (prefix and prefix not in PREFIXES | IMAGE_PREFIXES) or name not in FUNCTIONS:
         raise ArgumentError(f"{where}: {'.'.join(parts)!r} is not a function this language has: "
                             f"{', '.join(sorted(FUNCTIONS))} (bare or as K., tf., keras.ops. ... write them)")
     return name
@@ -298,6 +303,9 @@ def _check_arguments(name: str, arguments: dict[str, Any], algebra: Algebra, whe
                 value, several=name in ("mean", "sum", "max", "min")):
             raise ArgumentError(f"{where}: {_shown(node)}: {name}'s axis is an int"
                                 f"{', a list of ints or None' if name in ('mean', 'sum', 'max', 'min') else ''}")
+        if key == "size" and not (isinstance(value, list) and len(value) == 2 and all(
+                isinstance(item, int) and not isinstance(item, bool) and item > 0 for item in value)):
+            raise ArgumentError(f"{where}: {_shown(node)}: the size is a constant (height, width)")
         if key in ("axes", "shape") and not (isinstance(value, list) and _is_axis(value, several=True)):
             raise ArgumentError(f"{where}: {_shown(node)}: {name}'s {key} is a list of ints, the batch axis's "
                                 "included")

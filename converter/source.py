@@ -34,7 +34,7 @@ MODULE_NAMES = frozenset({
     "keras_conv_lstm",
     "keras_int8_inputs", "time_distributed", "integer_lookup", "encoded", "center_crop",
     "float32_quotient", "aspect_crop", "aspect_pad", "keras_dot", "masked_mean", "integer_mean", "mirror_pad",
-    "edge_pad", "integer_total", "rounded_as", "image_as_floats",
+    "edge_pad", "tf1_resize_bilinear", "integer_total", "rounded_as", "image_as_floats",
     "keras3_masked_merge", "depth_to_space", "space_to_depth", "Weight", "LocallyConnected", "EinsumDense",
     "Normalization", "carried_state", "dot_product_attention", "keras_quantile", "keras_stft",
 })

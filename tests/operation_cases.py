@@ -360,6 +360,10 @@ OPERATION_CASES: list[Case] = [
         + tf.tile(x, [1, 1, 1, 1])[:, :1, :1]),
     tf_operation("TFOpLambda", "tf_resize", IMAGE, lambda tf, x: tf.image.resize(x, (7, 9)) * tf.image.resize(
         x, (7, 9), method="nearest") + tf.compat.v1.image.resize_bilinear(x, (7, 9), align_corners=True)),
+    # TensorFlow 1's mapping (resize_bilinear's and resize_images's default), down and up
+    tf_operation("TFOpLambda", "tf_resize_v1_default", IMAGE, lambda tf, x: tf.compat.v1.image.resize_bilinear(
+        x, (3, 7)) * 2.0 + tf.compat.v1.image.resize_bilinear(tf.compat.v1.image.resize_bilinear(x, (9, 11)),
+                                                              (3, 7))),
     tf_operation("TFOpLambda", "tf_depth_space", (4, 6, 8), lambda tf, x: tf.nn.depth_to_space(
         tf.nn.relu(tf.nn.space_to_depth(x, 2)) + 0.5, 2) * tf.tile(tf.nn.depth_to_space(x, 2)[:, ::2, 1::2],
                                                                   [1, 1, 1, 4])),

@@ -17,7 +17,7 @@ import torch
 
 import converter
 from converter.errors import ArgumentError, ReadError, UnsafeFileError, UnsupportedLayerError
-from helpers import keras3, run_cli, tf_keras, with_config
+from helpers import keras3, run_cli, tensorflow, tf_keras, with_config
 from random_weights import randomize
 
 IMAGE, SEQUENCE = (6, 5, 3), (4, 5)
@@ -36,7 +36,7 @@ NAMESPACE: dict[str, Any] = {}
 def function_of(flavor: str, text: str) -> Any:
     """The Python function the user wrote, from the expression's text (the tests' own: weightport never evaluates
     one): `lambda x: <text>`, or the text itself where it is a lambda."""
-    NAMESPACE["K"] = backend(flavor)
+    NAMESPACE.update(K=backend(flavor), ops=backend(flavor), tf=tensorflow())
     return eval(text if text.startswith("lambda") else f"lambda x: {text}", NAMESPACE)  # noqa: S307
 
 
@@ -147,6 +147,23 @@ def test_a_lambdas_own_arguments_are_names(tmp_path, flavor):
     assert converter.verify(path, lambdas={"affine": "x * scale - shift"}).ok
 
 
+@pytest.mark.parametrize("flavor, text", [
+    ("keras2", "tf.compat.v1.image.resize_images(x, (9, 4))"),  # TensorFlow 1's mapping: 2017's Udacity models
+    ("keras2", "tf.image.resize(x[:, 1:, :, :], (3, 8))"),
+    ("keras3", "ops.image.resize(x, (9, 4)) / 255.0"),
+])
+def test_lambdas_resize_images(tmp_path, flavor, text):
+    def build(keras: Any) -> Any:
+        image = keras.Input(IMAGE)
+        resized = keras.layers.Lambda(function_of(flavor, text), name="resize")(image)
+        return keras.Model(image, keras.layers.Conv2D(2, 3)(resized))
+
+    path, model = saved(tmp_path, flavor, build)
+    assert_module_matches(path, model, {"resize": text}, [pixels()])
+    report = converter.verify(path, lambdas={"resize": text}, per_layer=True)
+    assert report.ok, report.to_text()
+
+
 def random_expression(rng: random.Random, flavor: str, image: bool) -> str:
     """An expression of the language, of the same shape as x, then maybe indexed or joined at the top."""
     functions = ["abs", "square", "exp", "tanh", "sigmoid", "relu", "sin", "cos", "sign"]
@@ -232,6 +249,8 @@ def test_random_expressions_build_what_keras_computes(tmp_path, flavor):
     ("K.mean(x, 1, True)", "pass keepdims by name"),
     ("x[::0]", "step is not 0"),
     ("K.reshape(x, 5)", "list of ints"),
+    ("K.resize_images(x, 2, 2, 'channels_last')", "is not a function this language has"),
+    ("tf.image.resize(x, (0, 3))", "constant \\(height, width\\)"),
     ("x +", "is not a Python expression"),
     ("lambda a, b: a", "exactly one parameter"),
     ("K.clip(x, 1.0, 0.0)", "low bound is above"),

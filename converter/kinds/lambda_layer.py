@@ -14,6 +14,7 @@ from ..lambda_expressions import evaluate
 from . import operations as op
 from . import shaping
 from .forward import KERAS, Emitter, Value, literal
+from .ops_nn import resized_images, tf1_resized_images
 from .registry import Kind, register
 
 BINARY = {"+": "({0} + {1})", "-": "({0} - {1})", "*": "({0} * {1})", "/": "({0} / {1})", "//": "({0} // {1})",
@@ -91,6 +92,10 @@ class TorchAlgebra:
             keras, rank = op.keras_value(e, x)
             total = f"torch.sum(torch.square({keras}), dim={literal(arguments['axis'])}, keepdim=True)"
             made = Value(f"({keras} * torch.rsqrt(torch.clamp({total}, min=1e-12)))", KERAS, rank)
+        elif function == "image.resize":
+            made = resized_images(e, x, arguments["size"], "bilinear", [])
+        elif function == "image.resize_images":
+            made = tf1_resized_images(e, x, arguments["size"])
         elif function == "softmax":
             keras, rank = op.keras_value(e, x)
             made = Value(f"torch.softmax({keras}, dim={literal(arguments['axis'])})", KERAS, rank)

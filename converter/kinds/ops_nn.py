@@ -142,6 +142,15 @@ def resized_images(e: Emitter, x: Any, size: Sequence[int], interpolation: str, 
     return resized_in_keras_dtype(e, x, interpolation, resize)
 
 
+def tf1_resized_images(e: Emitter, x: Any, size: Sequence[int]) -> Value:
+    """Channels-last images resized as TensorFlow 1's resize_bilinear and resize_images did by default (neither
+    align_corners nor half-pixel centres; tf.compat.v1 keeps it): float32, as TensorFlow returns it."""
+    if not isinstance(x, Value) or x.rank != 4:
+        raise e.unsupported("resize of something other than a batch of images")
+    source = e.convert(x, CHANNELS_FIRST)
+    return Value(f"{e.helper('tf1_resize_bilinear')}({source}, {int(size[0])}, {int(size[1])})", CHANNELS_FIRST, 4)
+
+
 def norm(e: Emitter) -> Value:
     """numpy's norm over one axis (a vector norm of any order) or two (a matrix norm: 'fro', 'nuc', +-1, +-2,
     +-inf), as torch.linalg defines them alike."""

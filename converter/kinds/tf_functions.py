@@ -8,7 +8,7 @@ from typing import Any, Callable, Mapping
 from . import operations as op
 from . import shaping
 from .forward import KERAS, Emitter, Value, literal
-from .ops_nn import resized_images
+from .ops_nn import resized_images, tf1_resized_images
 
 Implementation = Callable[[Emitter, Mapping[str, Any]], Any]
 
@@ -119,12 +119,12 @@ def resize(e: Emitter, a: Mapping[str, Any]) -> Value:
 
 
 def resize_bilinear_v1(e: Emitter, a: Mapping[str, Any]) -> Value:
-    """tf.compat.v1.image.resize_bilinear with align_corners (corner pixels aligned, as torch's) or half-pixel
-    centres (TensorFlow 2's); its default, neither, maps pixels as no torch mode does and is refused."""
+    """tf.compat.v1.image.resize_bilinear with align_corners (corner pixels aligned, as torch's), half-pixel
+    centres (TensorFlow 2's) or neither, its default (TensorFlow 1's mapping, which no torch mode computes:
+    ops_nn.tf1_resized_images)."""
     size = resize_size(e, a)
     if not a.get("align_corners") and not a.get("half_pixel_centers"):
-        raise e.unsupported("resize_bilinear without align_corners or half_pixel_centers (TensorFlow 1's pixel "
-                            "mapping) is not built")
+        return tf1_resized_images(e, a["images"], size)
     return resized_images(e, a["images"], size, "bilinear", [], align_corners=bool(a.get("align_corners")))
 
 

@@ -116,3 +116,19 @@ def keras_stft(x: torch.Tensor, real: nn.Conv1d | None, imag: nn.Conv1d | None, 
         return out.permute(0, 1, 3, 2) if channels_first else out.permute(0, 3, 2, 1)
     out = out.reshape(batch, -1, out.shape[-1])
     return out if channels_first else out.transpose(1, 2)
+
+
+def tf1_resize_bilinear(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Channels-first images resized as TensorFlow 1's resize_bilinear (resize_images) does by default, neither
+    align_corners nor half-pixel centres: output pixel i samples the input at i * in / out, interpolated between
+    the pixels below and above it (the last one repeated), along the width, then the height, in float32."""
+    x = x.float()
+    for axis, size in ((3, width), (2, height)):
+        count = x.shape[axis]
+        source = torch.arange(size, dtype=torch.float32, device=x.device) * (count / size)
+        low = source.floor()
+        lerp = (source - low).view([size if dim == axis else 1 for dim in range(x.ndim)])
+        below = x.index_select(axis, low.long().clamp(max=count - 1))
+        above = x.index_select(axis, source.ceil().long().clamp(max=count - 1))
+        x = below + (above - below) * lerp
+    return x
