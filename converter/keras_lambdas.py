@@ -126,8 +126,9 @@ class KerasAlgebra:
             if function == "image.resize":
                 return tf.image.resize(x, arguments["size"])
             if function == "image.resize_images":
-                return tf.compat.v1.image.resize_bilinear(x, arguments["size"], align_corners=False,
-                                                          half_pixel_centers=False)
+                # TensorFlow's kernel itself (tf.compat.v1.image.resize_bilinear warns it is deprecated)
+                return tf.raw_ops.ResizeBilinear(images=x, size=arguments["size"],
+                                                 align_corners=arguments["align_corners"], half_pixel_centers=False)
             raise AssertionError(function)
         ops = self.ops
         if function in ("abs", "sqrt", "square", "exp", "log", "tanh", "sigmoid", "relu", "sin", "cos", "sign"):

@@ -281,7 +281,11 @@ def _with_writer_keras(graph: ModelGraph, load: Callable[[Any], Any]) -> Any:
 def _unloadable_hint(graph: ModelGraph) -> str:
     """What to do about a file no Keras here loads and weightport reads: one tf.keras wrote on Windows (group
     paths joined with backslashes), or a `.keras` archive of tf.keras 2.13 to 2.15 (weights under
-    `_layer_checkpoint_dependencies`, which neither Keras 3 nor tf_keras 2.16+ reads)."""
+    `_layer_checkpoint_dependencies`, which neither Keras 3 nor tf_keras 2.16+ reads); with Lambda expressions
+    given, one of them may compute another shape than the file's function did."""
+    if expressions_of(graph):
+        return ("; if a layer's weights do not fit, a Lambda expression given computes another shape than the "
+                "Lambda's own function did (a resize's size, a slice)")
     minor = ".".join(graph.keras_version.split(".")[:2])
     if graph.metadata.get("written_on") == "windows":
         return (f"; tf.keras {graph.keras_version} wrote it on Windows, joining its group paths with backslashes, "

@@ -24,9 +24,10 @@ MAX_TEXT = 2000  # characters of one expression
 MAX_NODES = 400  # syntax nodes of one expression
 #: module prefixes a function may be written with: what the user's lambda called (K.sqrt, tf.reduce_sum, ...)
 PREFIXES = frozenset({"K", "backend", "keras.backend", "tf.keras.backend", "tf", "tf.math", "tf.nn", "keras.ops",
-                      "ops", "np"})
+                      "ops", "np", "ktf"})  # ktf: `from keras.backend import tf as ktf`, common in 2017
 #: prefixes of image functions: `tf.image.resize` is not the Keras backend's resize_images (by factors)
-IMAGE_PREFIXES = frozenset({"tf.image", "K.tf.image", "tf.compat.v1.image", "keras.ops.image", "ops.image"})
+IMAGE_PREFIXES = frozenset({"tf.image", "K.tf.image", "ktf.image", "tf.compat.v1.image", "keras.ops.image",
+                            "ops.image"})
 #: Keras's default fuzz factor (keras.json's `epsilon`), what `K.epsilon()` returns unless a user changed it
 EPSILON = 1e-7
 #: tf.math.l2_normalize's epsilon, which K.l2_normalize passes on
@@ -60,7 +61,8 @@ FUNCTIONS: dict[str, Signature] = {
     "transpose": Signature(("x", "axes")), "reshape": Signature(("x", "shape")),
     # bilinear, to a constant (height, width): TensorFlow 2's and Keras 3's resize (half-pixel centres), and
     # TensorFlow 1's resize_images (neither half-pixel centres nor corners aligned), which 2017's models called
-    "image.resize": Signature(("x", "size")), "image.resize_images": Signature(("x", "size")),
+    "image.resize": Signature(("x", "size")),
+    "image.resize_images": Signature(("x", "size"), {"align_corners": False}, ("align_corners",)),
     "epsilon": Signature(()),
 }
 #: other spellings of the same functions across K., tf. and keras.ops
@@ -297,8 +299,8 @@ def _check_arguments(name: str, arguments: dict[str, Any], algebra: Algebra, whe
         if key == "tensors" and not (isinstance(value, list) and value and all(algebra.is_tensor(item)
                                                                                for item in value)):
             raise ArgumentError(f"{where}: {_shown(node)}: {name} takes a list of tensors")
-        if key == "keepdims" and not isinstance(value, bool):
-            raise ArgumentError(f"{where}: {_shown(node)}: keepdims is True or False")
+        if key in ("keepdims", "align_corners") and not isinstance(value, bool):
+            raise ArgumentError(f"{where}: {_shown(node)}: {key} is True or False")
         if key == "axis" and not (value is None and name in ("mean", "sum", "max", "min")) and not _is_axis(
                 value, several=name in ("mean", "sum", "max", "min")):
             raise ArgumentError(f"{where}: {_shown(node)}: {name}'s axis is an int"

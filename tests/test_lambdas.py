@@ -149,6 +149,7 @@ def test_a_lambdas_own_arguments_are_names(tmp_path, flavor):
 
 @pytest.mark.parametrize("flavor, text", [
     ("keras2", "tf.compat.v1.image.resize_images(x, (9, 4))"),  # TensorFlow 1's mapping: 2017's Udacity models
+    ("keras2", "tf.compat.v1.image.resize_images(x, (9, 4), align_corners=True)"),
     ("keras2", "tf.image.resize(x[:, 1:, :, :], (3, 8))"),
     ("keras3", "ops.image.resize(x, (9, 4)) / 255.0"),
 ])

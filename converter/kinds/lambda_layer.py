@@ -94,6 +94,8 @@ class TorchAlgebra:
             made = Value(f"({keras} * torch.rsqrt(torch.clamp({total}, min=1e-12)))", KERAS, rank)
         elif function == "image.resize":
             made = resized_images(e, x, arguments["size"], "bilinear", [])
+        elif function == "image.resize_images" and arguments["align_corners"]:
+            made = resized_images(e, x, arguments["size"], "bilinear", [], align_corners=True)
         elif function == "image.resize_images":
             made = tf1_resized_images(e, x, arguments["size"])
         elif function == "softmax":
