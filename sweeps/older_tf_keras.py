@@ -65,7 +65,8 @@ def make(folder: Path, seeds: range) -> int:
             path = folder / f"{seed}{suffix}"
             try:  # a file this Keras cannot write, or cannot load back, is no test of the converter
                 built.model.save(str(path))
-                keras.models.load_model(str(path), compile=False)
+                if not built.lambdas:  # a Lambda's function, loaded, lacks the `K` its globals gave it
+                    keras.models.load_model(str(path), compile=False)
                 saved.append(suffix)
             except Exception:  # noqa: BLE001 - Keras's own errors are of many kinds
                 path.unlink(missing_ok=True)
@@ -75,6 +76,7 @@ def make(folder: Path, seeds: range) -> int:
         np.savez(folder / f"{seed}.npz", **{f"in{i}": a for i, a in enumerate(inputs)},
                  **{f"out{i}": a for i, a in enumerate(outputs)})
         (folder / f"{seed}.txt").write_text(built.describe())
+        (folder / f"{seed}.lambdas.json").write_text(json.dumps(built.lambdas))
         status[seed] = "saved " + " ".join(saved)
     previous = folder / "made.json"
     made = json.loads(previous.read_text()) if previous.exists() else {}
@@ -105,14 +107,16 @@ def check(folder: Path, json_path: str | None) -> int:
         inputs = [data[f"in{i}"] for i in range(sum(key.startswith("in") for key in data.files))]
         expected = [data[f"out{i}"] for i in range(sum(key.startswith("out") for key in data.files))]
         status, reason = "matched", ""
+        given = folder / f"{seed}.lambdas.json"
+        lambdas = json.loads(given.read_text()) if given.exists() else None
         try:
             for suffix in (".h5", ".keras"):
                 path = folder / f"{seed}{suffix}"
                 if not path.exists():
                     continue
                 for layout in ("torch", "keras"):
-                    worst = compare(expected, module_outputs(converter.to_torch(str(path), input_layout=layout),
-                                                             inputs, layout))
+                    module = converter.to_torch(str(path), input_layout=layout, lambdas=lambdas)
+                    worst = compare(expected, module_outputs(module, inputs, layout))
                     if worst > TOLERANCE:
                         status, reason = "mismatched", f"{suffix} {layout} layout: {worst:.2e}"
                         break

@@ -94,7 +94,8 @@ def run_graph(chooser: Chooser, writer: str, folder: Path, max_steps: int = 8, e
                 reference = expected
                 unknown = built_as_keras3_loads(path)
             for layout in ("torch", "keras"):
-                module = converter.to_torch(str(path), input_layout=layout, keras_backend=backend)
+                module = converter.to_torch(str(path), input_layout=layout, keras_backend=backend,
+                                            lambdas=built.lambdas)
                 outputs = module_outputs(module, inputs, layout)
                 worst = compare(reference, outputs)
                 if worst > tolerance and reference is not expected and \
@@ -104,14 +105,14 @@ def run_graph(chooser: Chooser, writer: str, folder: Path, max_steps: int = 8, e
                         and unknown:
                     worst = 0.0  # built as Keras 3's loader makes such a layer, which this file it cannot load
                 if worst > tolerance and not built.low_precision and (
-                        agrees_in_float64(path, inputs, layout, backend)
-                        or agrees_with_twin(keras, path, twin, inputs, layout, backend)):
+                        agrees_in_float64(path, inputs, layout, backend, built.lambdas)
+                        or agrees_with_twin(keras, path, twin, inputs, layout, backend, built.lambdas)):
                     float64 = True  # float32 rounding amplified (a norm over one element): float64 decides
                     twin = twin or path
                 elif worst > tolerance:
                     return Outcome("mismatched", f"{suffix} {layout} layout: {worst:.2e}", description)
             if export and not exported:
-                worst = compare(expected, run_exported(str(path), inputs, folder, backend))
+                worst = compare(expected, run_exported(str(path), inputs, folder, backend, built.lambdas))
                 if worst > tolerance and not float64:
                     return Outcome("mismatched", f"exported model.py from {suffix}: {worst:.2e}", description)
                 exported = True
@@ -158,18 +159,19 @@ def keras_cannot_load(keras: Any, path: Path) -> str | None:
     return None
 
 
-def agrees_in_float64(path: Path, inputs: list[np.ndarray], layout: str, backend: str | None) -> bool:
+def agrees_in_float64(path: Path, inputs: list[np.ndarray], layout: str, backend: str | None,
+                      lambdas: dict[str, str] | None = None) -> bool:
     """Both sides again in float64 (Keras rebuilt with float64 layers, the module in float64): within
     verify's float64 tolerance, the float32 difference was rounding, not a convention."""
     try:
         return converter.verify(str(path), inputs=inputs, input_layout=layout, precision="float64",
-                                keras_backend=backend).ok
+                                keras_backend=backend, lambdas=lambdas).ok
     except converter.ConverterError:
         return False
 
 
 def agrees_with_twin(keras: Any, path: Path, twin: Path | None, inputs: list[np.ndarray], layout: str,
-                     backend: str | None) -> bool:
+                     backend: str | None, lambdas: dict[str, str] | None = None) -> bool:
     """Where Keras cannot load `path` again for the float64 check (Keras 3.9's `.h5` of a NotEqual): its
     module against the module of `twin`, the same graph in another format that agreed with Keras in float64,
     both built in float64 as verify's float64 check builds them. Equal to float64 rounding, the twin's agreement
@@ -177,23 +179,25 @@ def agrees_with_twin(keras: Any, path: Path, twin: Path | None, inputs: list[np.
     if twin is None or keras_cannot_load(keras, path) is None:
         return False
     feed = [a.astype(np.float64) if np.issubdtype(a.dtype, np.floating) else a for a in inputs]
-    outputs = [module_outputs(float64_module(file, layout, backend), feed, layout) for file in (twin, path)]
+    outputs = [module_outputs(float64_module(file, layout, backend, lambdas), feed, layout) for file in (twin, path)]
     return compare(*outputs) <= FLOAT64_TOLERANCE
 
 
-def float64_module(path: Path, layout: str, backend: str | None) -> Any:
+def float64_module(path: Path, layout: str, backend: str | None, lambdas: dict[str, str] | None = None) -> Any:
     """The module of `path` with every layer computing in float64, as verify's float64 check builds it. (`.double()`
     of the module is not that: a layer of another dtype policy than its input's still casts to float32; seed
     1540042 raised "expected scalar type Float but found Double".)"""
-    with read_tagged(str(path), None, "raw", backend) as graph:
+    with read_tagged(str(path), None, "raw", backend, lambdas) as graph:
         computes_in_float64(graph)
         return module_from_graph(graph, layout)
 
 
-def run_exported(path: str, inputs: list[np.ndarray], folder: Path, backend: str | None) -> list[np.ndarray]:
+def run_exported(path: str, inputs: list[np.ndarray], folder: Path, backend: str | None,
+                 lambdas: dict[str, str] | None = None) -> list[np.ndarray]:
     """The standalone model.py, imported as a user would, in the torch layout."""
     (folder / "export").mkdir(exist_ok=True)
-    source, _ = converter.export(path, folder / "export" / "model.py", force=True, keras_backend=backend)
+    source, _ = converter.export(path, folder / "export" / "model.py", force=True, keras_backend=backend,
+                                 lambdas=lambdas)
     name = f"weightport_fuzz_export_{abs(hash(source))}"
     spec = importlib.util.spec_from_file_location(name, source)
     assert spec and spec.loader

@@ -33,6 +33,7 @@ class Built:
     steps: list[str] = field(default_factory=list)
     low_precision: bool = False
     vocabularies: dict[int, int] = field(default_factory=dict)  # input index -> ids drawn from range(size)
+    lambdas: dict[str, str] = field(default_factory=dict)  # Lambda layer name -> its expression
 
     def describe(self) -> str:
         return "\n".join(self.steps)
@@ -109,7 +110,7 @@ class Generator(LayerSteps):
             model = k.Sequential([k.Input(input_shapes[0], dtype="int32" if vocabularies else "float32"), *chain],
                                  name=self.name())
             self.steps.append(f"as a Sequential of {len(chain)} layers")
-        return Built(model, input_shapes, self.steps, self.low_precision, vocabularies)
+        return Built(model, input_shapes, self.steps, self.low_precision, vocabularies, in_model(model, self.lambdas))
 
     @staticmethod
     def reached(outputs: list[Any]) -> set[int]:
@@ -335,7 +336,18 @@ def generate_time_distributed(keras: Any, chooser: Chooser, writer: str, max_ste
     if len(shape(output)) == 2 and c.chance(0.5):
         output = g.call("LSTM", output, c.integer(1, 3), return_sequences=c.chance(0.5))
     g.steps.append(f"outputs: {[shape(output)]}")
-    return Built(keras.Model(sequence, output), [(steps,) + frame], g.steps, g.low_precision)
+    model = keras.Model(sequence, output)
+    return Built(model, [(steps,) + frame], g.steps, g.low_precision, lambdas=in_model(model, g.lambdas))
+
+
+def in_model(model: Any, lambdas: dict[str, str]) -> dict[str, str]:
+    """The Lambda layers' expressions of those the model holds (a step may reach no output: left out of it)."""
+    names, pending = set(), list(model.layers)
+    while pending:
+        layer = pending.pop()
+        names.add(layer.name)
+        pending += list(getattr(layer, "layers", [])) + ([layer.layer] if hasattr(layer, "layer") else [])
+    return {name: text for name, text in lambdas.items() if name in names}
 
 
 def _flattened(value: Any) -> list[Any]:

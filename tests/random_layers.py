@@ -14,6 +14,14 @@ from random_image_layers import ACTIVATIONS, ImageSteps
 #: names that stay distinct for Keras but meet once sanitised for Python (`act-1`, `act_1`, `act.1`)
 #: (Keras's auto names, `dense`, `dense_1`, collide with the second call of a shared `dense` on their own),
 #: and names of (nested) models whose class would take a name the generated file defines (`einsum_dense`)
+#: Lambda layers' functions, shape-preserving, as users wrote them with Keras's backend (`K`: tf_keras.backend, or
+#: keras.ops); each Lambda is given its text as its expression (converter's lambdas=)
+LAMBDA_TEXTS = ["x / 127.5 - 1.0", "K.relu(x) * 2.0 - 0.5", "K.square(x) + x", "K.maximum(x, 0.1)",
+                "K.clip(x, -0.5, 0.5)", "x - K.mean(x, axis=-1, keepdims=True)", "K.sigmoid(x) * x", "x[..., ::-1]",
+                "K.tanh(x) ** 2", "K.abs(x) + K.exp(-x)"]
+#: the globals of those functions (a closure would not save: Keras copies a Lambda's closure)
+LAMBDA_GLOBALS: dict[str, Any] = {}
+
 NAME_POOL = ["act-1", "act_1", "act.1", "x", "x_1", "x-1", "1st", "class", "forward", "self", "torch",
              "Dense", "dense-1", "dense.2", "lstm-1", "in0-", "F", "nn", "x__1", "x-", "einsum_dense",
              "locally_connected", "normalization", "weight", "ordered_dict", "warnings", "autocast"]
@@ -38,6 +46,7 @@ class LayerSteps(ImageSteps):
         self.used_names: set[str] = set()
         self.shared: dict[tuple[tuple[int, ...], str], Any] = {}  # (input shape, kind) -> a layer called before
         self.low_precision = False
+        self.lambdas: dict[str, str] = {}  # Lambda layer name -> the expression its function computes
         if not self.keras3:
             import tensorflow as tf
 
@@ -131,7 +140,7 @@ class LayerSteps(ImageSteps):
         rank = len(shape(x))
         kind = self.c.choice(["BatchNormalization", "LayerNormalization", "Activation", "Dropout", "PReLU",
                               "LeakyReLU", "Softmax", "GroupNormalization", "ReLU", "ELU", "Rescaling",
-                              "Normalization", "InferenceOnly"] + self.newer(["RMSNormalization"])
+                              "Normalization", "InferenceOnly", "Lambda"] + self.newer(["RMSNormalization"])
                              + ([] if self.keras3 else ["ThresholdedReLU"]))
         if kind == "GroupNormalization" and not rank:  # a scalar per sample has no channels to group
             kind = "Activation"
@@ -151,6 +160,8 @@ class LayerSteps(ImageSteps):
             return self.call(kind, x, epsilon=self.c.choice([1e-6, 0.1]))
         if kind == "Normalization":
             return self.preprocessing_normalization(x)
+        if kind == "Lambda":
+            return self.lambda_layer(x)
         if kind == "InferenceOnly":
             return self.inference_only(x)
         if kind == "ThresholdedReLU":
@@ -172,6 +183,15 @@ class LayerSteps(ImageSteps):
         if kind == "LeakyReLU":
             return self.call(kind, x, negative_slope=0.2) if self.keras3 else self.call(kind, x, alpha=0.2)
         return self.call(kind, x, axis=self.c.choice([-1, 1]) if rank > 1 else -1)
+
+    def lambda_layer(self, x: Any) -> Any:
+        """A Lambda computing one of LAMBDA_TEXTS, its text recorded as the layer's expression."""
+        text = self.c.choice(LAMBDA_TEXTS)
+        LAMBDA_GLOBALS["K"] = self.k.ops if self.keras3 else self.k.backend
+        layer = self.layer("Lambda", eval(f"lambda x: {text}", LAMBDA_GLOBALS))  # noqa: S307 - our own texts
+        self.lambdas[layer.name] = text
+        self.steps.append(f"Lambda {text!r} as {layer.name} on {shape(x)}")
+        return layer(x)
 
     def inference_only(self, x: Any) -> Any:
         """A layer that is the identity at inference: a dropout or noise (they pass a mask on), or a random
