@@ -8,7 +8,7 @@ bytes are dropped from the config, so loading never decodes them.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from .errors import ArgumentError, ReadError
 from .graph import ModelGraph
@@ -63,17 +63,82 @@ def _replaced(config: Any, names: dict[str, LambdaExpression]) -> Any:
     return {key: _replaced(value, names) for key, value in config.items()}
 
 
+Function = Callable[[dict[str, Any]], Any]
+
+
+def _axis(a: dict[str, Any]) -> Any:
+    return tuple(a["axis"]) if isinstance(a.get("axis"), list) else a.get("axis")
+
+
+def shaping_functions(module: Any, concatenate: Any) -> dict[str, Function]:
+    """The functions that move entries, alike in TensorFlow and keras.ops (`module`), `concatenate` its own."""
+    return {
+        "concatenate": lambda a: concatenate(a["tensors"], axis=_axis(a)),
+        "stack": lambda a: module.stack(a["tensors"], axis=_axis(a)),
+        "expand_dims": lambda a: module.expand_dims(a["x"], _axis(a)),
+        "squeeze": lambda a: module.squeeze(a["x"], _axis(a)),
+        "transpose": lambda a: module.transpose(a["x"], a["axes"]),
+        "reshape": lambda a: module.reshape(a["x"], a["shape"]),
+        "repeat_elements": lambda a: module.repeat(a["x"], a["count"], axis=_axis(a)),
+        "tile": lambda a: module.tile(a["x"], a["counts"]),
+    }
+
+
+def tensorflow_functions(tf: Any) -> dict[str, Function]:
+    """What each function of the language computes in tf.keras: the TensorFlow function K.<name> calls."""
+    unary = {"abs": tf.abs, "sqrt": tf.sqrt, "square": tf.square, "exp": tf.exp, "log": tf.math.log, "tanh": tf.tanh,
+             "sigmoid": tf.sigmoid, "relu": tf.nn.relu, "sin": tf.sin, "cos": tf.cos, "sign": tf.sign}
+    return {
+        **{name: (lambda function: lambda a: function(a["x"]))(function) for name, function in unary.items()},
+        "maximum": lambda a: tf.maximum(a["x"], a["y"]), "minimum": lambda a: tf.minimum(a["x"], a["y"]),
+        "power": lambda a: tf.pow(a["x"], a["y"]), "clip": lambda a: tf.clip_by_value(a["x"], a["low"], a["high"]),
+        **{name: (lambda reduce: lambda a: reduce(a["x"], axis=_axis(a), keepdims=a["keepdims"]))(
+            getattr(tf, f"reduce_{name}")) for name in ("mean", "sum", "max", "min")},
+        **shaping_functions(tf, tf.concat),
+        "l2_normalize": lambda a: tf.math.l2_normalize(a["x"], axis=_axis(a), epsilon=L2_EPSILON),
+        "softmax": lambda a: tf.nn.softmax(a["x"], axis=_axis(a)),
+        "image.resize": lambda a: tf.image.resize(a["x"], a["size"]),
+        # TensorFlow's kernel itself (tf.compat.v1.image.resize_bilinear warns it is deprecated)
+        "image.resize_images": lambda a: tf.raw_ops.ResizeBilinear(
+            images=a["x"], size=a["size"], align_corners=a["align_corners"], half_pixel_centers=False),
+    }
+
+
+def keras_ops_functions(ops: Any) -> dict[str, Function]:
+    """What each function of the language computes in Keras 3: keras.ops's function of that name."""
+    def l2_normalize(a: dict[str, Any]) -> Any:  # TensorFlow's formula (Keras 3's normalize is another)
+        total = ops.sum(ops.square(a["x"]), axis=_axis(a), keepdims=True)
+        return a["x"] * ops.rsqrt(ops.maximum(total, L2_EPSILON))
+
+    def tensorflow_1(a: dict[str, Any]) -> Any:
+        raise ArgumentError("TensorFlow 1's resize_images has no Keras 3 operation: verify it where tf.keras loads "
+                            "the model")
+
+    unary = ("sqrt", "square", "exp", "log", "tanh", "sigmoid", "relu", "sin", "cos", "sign")
+    return {
+        "abs": lambda a: ops.absolute(a["x"]),
+        **{name: (lambda function: lambda a: function(a["x"]))(getattr(ops, name)) for name in unary},
+        **{name: (lambda function: lambda a: function(a["x"], a["y"]))(getattr(ops, name))
+           for name in ("maximum", "minimum", "power")},
+        "clip": lambda a: ops.clip(a["x"], a["low"], a["high"]),
+        **{name: (lambda reduce: lambda a: reduce(a["x"], axis=_axis(a), keepdims=a["keepdims"]))(getattr(ops, name))
+           for name in ("mean", "sum", "max", "min")},
+        **shaping_functions(ops, ops.concatenate),
+        "l2_normalize": l2_normalize, "softmax": lambda a: ops.softmax(a["x"], axis=_axis(a)),
+        "image.resize": lambda a: ops.image.resize(a["x"], a["size"]), "image.resize_images": tensorflow_1,
+    }
+
+
 class KerasAlgebra:
     """The expression's operations on Keras's tensors: keras.ops (Keras 3) or TensorFlow (tf.keras)."""
 
     def __init__(self, keras: Any) -> None:
-        self.tf_keras = keras.__name__.split(".")[0] == "tf_keras"
-        if self.tf_keras:
+        if keras.__name__.split(".")[0] == "tf_keras":
             import tensorflow as tf
 
-            self.tf = tf
+            self.functions = tensorflow_functions(tf)
         else:
-            self.ops = keras.ops
+            self.functions = keras_ops_functions(keras.ops)
 
     def is_tensor(self, value: Any) -> bool:
         return hasattr(value, "shape") and hasattr(value, "dtype")
@@ -90,74 +155,7 @@ class KerasAlgebra:
         return value[tuple(items)]
 
     def call(self, function: str, arguments: dict[str, Any]) -> Any:
-        axis = arguments.get("axis")
-        axis = tuple(axis) if isinstance(axis, list) else axis
-        x = arguments.get("x")
-        if self.tf_keras:
-            tf = self.tf
-            tensorflow = {
-                "abs": tf.abs, "sqrt": tf.sqrt, "square": tf.square, "exp": tf.exp, "log": tf.math.log,
-                "tanh": tf.tanh, "sigmoid": tf.sigmoid, "relu": tf.nn.relu, "sin": tf.sin, "cos": tf.cos,
-                "sign": tf.sign}
-            if function in tensorflow:
-                return tensorflow[function](x)
-            if function in ("maximum", "minimum"):
-                return getattr(tf, function)(x, arguments["y"])
-            if function == "power":
-                return tf.pow(x, arguments["y"])
-            if function == "transpose":
-                return tf.transpose(x, arguments["axes"])
-            if function == "reshape":
-                return tf.reshape(x, arguments["shape"])
-            if function == "clip":
-                return tf.clip_by_value(x, arguments["low"], arguments["high"])
-            if function in ("mean", "sum", "max", "min"):
-                return getattr(tf, f"reduce_{function}")(x, axis=axis, keepdims=arguments["keepdims"])
-            if function in ("concatenate", "stack"):
-                return (tf.concat if function == "concatenate" else tf.stack)(arguments["tensors"], axis=axis)
-            if function == "expand_dims":
-                return tf.expand_dims(x, axis)
-            if function == "squeeze":
-                return tf.squeeze(x, axis)
-            if function == "l2_normalize":
-                return tf.math.l2_normalize(x, axis=axis, epsilon=L2_EPSILON)
-            if function == "softmax":
-                return tf.nn.softmax(x, axis=axis)
-            if function == "image.resize":
-                return tf.image.resize(x, arguments["size"])
-            if function == "image.resize_images":
-                # TensorFlow's kernel itself (tf.compat.v1.image.resize_bilinear warns it is deprecated)
-                return tf.raw_ops.ResizeBilinear(images=x, size=arguments["size"],
-                                                 align_corners=arguments["align_corners"], half_pixel_centers=False)
-            raise AssertionError(function)
-        ops = self.ops
-        if function in ("abs", "sqrt", "square", "exp", "log", "tanh", "sigmoid", "relu", "sin", "cos", "sign"):
-            return getattr(ops, "absolute" if function == "abs" else function)(x)
-        if function in ("maximum", "minimum", "power"):
-            return getattr(ops, function)(x, arguments["y"])
-        if function == "transpose":
-            return ops.transpose(x, arguments["axes"])
-        if function == "reshape":
-            return ops.reshape(x, arguments["shape"])
-        if function == "clip":
-            return ops.clip(x, arguments["low"], arguments["high"])
-        if function in ("mean", "sum", "max", "min"):
-            return getattr(ops, function)(x, axis=axis, keepdims=arguments["keepdims"])
-        if function in ("concatenate", "stack"):
-            return getattr(ops, function)(arguments["tensors"], axis=axis)
-        if function in ("expand_dims", "squeeze"):
-            return getattr(ops, function)(x, axis)
-        if function == "l2_normalize":
-            total = ops.sum(ops.square(x), axis=axis, keepdims=True)
-            return x * ops.rsqrt(ops.maximum(total, L2_EPSILON))
-        if function == "softmax":
-            return ops.softmax(x, axis=axis)
-        if function == "image.resize":
-            return ops.image.resize(x, arguments["size"])
-        if function == "image.resize_images":
-            raise ArgumentError("TensorFlow 1's resize_images has no Keras 3 operation: verify it where tf.keras "
-                                "loads the model")
-        raise AssertionError(function)
+        return self.functions[function](arguments)
 
 
 def custom_objects(keras: Any, graph: ModelGraph) -> dict[str, Any]:

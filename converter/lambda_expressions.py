@@ -59,6 +59,7 @@ FUNCTIONS: dict[str, Signature] = {
     "softmax": Signature(("x", "axis"), {"axis": -1}),
     # every axis, the batch's too, as Keras numbers them (numpy's transpose reverses them without axes: given)
     "transpose": Signature(("x", "axes")), "reshape": Signature(("x", "shape")),
+    "repeat_elements": Signature(("x", "count", "axis")), "tile": Signature(("x", "counts")),
     # bilinear, to a constant (height, width): TensorFlow 2's and Keras 3's resize (half-pixel centres), and
     # TensorFlow 1's resize_images (neither half-pixel centres nor corners aligned), which 2017's models called
     "image.resize": Signature(("x", "size")),
@@ -68,11 +69,12 @@ FUNCTIONS: dict[str, Signature] = {
 #: other spellings of the same functions across K., tf. and keras.ops
 SYNONYMS = {"absolute": "abs", "reduce_mean": "mean", "reduce_sum": "sum", "reduce_max": "max", "amax": "max",
             "reduce_min": "min", "amin": "min", "concat": "concatenate", "clip_by_value": "clip", "pow": "power",
-            "permute_dimensions": "transpose"}
+            "permute_dimensions": "transpose", "repeat": "repeat_elements"}
 #: keyword spellings: K's and tf's names for the same parameter
 KEYWORDS = {"keep_dims": "keepdims", "clip_value_min": "low", "clip_value_max": "high", "min_value": "low",
             "max_value": "high", "values": "tensors", "dim": "axis", "perm": "axes", "pattern": "axes",
-            "newshape": "shape"}
+            "newshape": "shape", "rep": "count", "repeats": "count", "n": "counts", "multiples": "counts",
+            "reps": "counts"}
 BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%", ast.Pow: "**"}
 
 
@@ -308,7 +310,9 @@ def _check_arguments(name: str, arguments: dict[str, Any], algebra: Algebra, whe
         if key == "size" and not (isinstance(value, list) and len(value) == 2 and all(
                 isinstance(item, int) and not isinstance(item, bool) and item > 0 for item in value)):
             raise ArgumentError(f"{where}: {_shown(node)}: the size is a constant (height, width)")
-        if key in ("axes", "shape") and not (isinstance(value, list) and _is_axis(value, several=True)):
+        if key == "count" and not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+            raise ArgumentError(f"{where}: {_shown(node)}: {name}'s count is an int of 1 or more")
+        if key in ("axes", "shape", "counts") and not (isinstance(value, list) and _is_axis(value, several=True)):
             raise ArgumentError(f"{where}: {_shown(node)}: {name}'s {key} is a list of ints, the batch axis's "
                                 "included")
     if name == "clip" and arguments["low"] > arguments["high"]:

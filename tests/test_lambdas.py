@@ -200,7 +200,7 @@ def random_expression(rng: random.Random, flavor: str, image: bool) -> str:
         return f"K.expand_dims(K.squeeze(K.expand_dims({a}, 1), 1), -1)[..., 0]"
 
     body = term(3)
-    top = rng.randrange(7)
+    top = rng.randrange(8)
     if top == 0:
         return rng.choice([f"({body})[:, 1:, ...]", f"({body})[:, ::2, 1]", f"({body})[..., ::-1]",
                            f"({body})[:, -2::-2, None]"])
@@ -210,6 +210,9 @@ def random_expression(rng: random.Random, flavor: str, image: bool) -> str:
     if top == 6:
         power = f"K.{'pow' if flavor == 'keras2' else 'power'}(K.abs({body}) + 0.5, 1.5)"
         return f"K.reshape({power}, {(-1, 30, 3) if image else (-1, 20)})"
+    if top == 7:
+        repeat = f"K.{'repeat_elements' if flavor == 'keras2' else 'repeat'}({body}, 2, axis={rng.choice([1, -1])})"
+        return rng.choice([repeat, f"K.tile({body}, {[1, 2, 1, 3] if image else [1, 2, 3]})"])
     if top == 1:
         return f"K.concatenate([{body}, {term(1)}], axis={rng.choice([1, -1])})"
     if top == 2:
@@ -268,6 +271,16 @@ def test_expressions_outside_the_language_are_refused_in_one_line(tmp_path, text
     with pytest.raises(ArgumentError, match=message) as raised:
         converter.to_torch(path, lambdas={"lam": text})
     assert "\n" not in str(raised.value) and "lam" in str(raised.value)
+
+
+def test_each_function_is_computed_by_each_keras():
+    """Every function of the language has its tf.keras and its Keras 3 computation (verify's Keras side)."""
+    from converter.keras_lambdas import keras_ops_functions, tensorflow_functions
+    from converter.lambda_expressions import FUNCTIONS
+
+    names = set(FUNCTIONS) - {"epsilon"}  # a number, computed by the walk itself
+    assert set(tensorflow_functions(tensorflow())) == names
+    assert set(keras_ops_functions(keras3().ops)) == names
 
 
 def test_a_name_that_is_no_lambda_is_an_error(tmp_path):

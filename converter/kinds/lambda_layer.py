@@ -73,6 +73,12 @@ class TorchAlgebra:
             made = shaping.transpose(e, x, arguments["axes"])
         elif function == "reshape":
             made = shaping.reshape(e, x, arguments["shape"])
+        elif function == "repeat_elements":
+            keras, rank = op.keras_value(e, x)
+            made = Value(f"torch.repeat_interleave({keras}, {arguments['count']}, dim={arguments['axis']})", KERAS,
+                         rank)
+        elif function == "tile":
+            made = shaping.tile(e, x, arguments["counts"], minimum=1)
         elif function in ("maximum", "minimum"):
             made = op.elementwise(e, f"torch.{function}({{0}}, {{1}})",
                                   [op._as_tensor(e, x), op._as_tensor(e, arguments["y"])])
