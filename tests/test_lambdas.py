@@ -111,6 +111,7 @@ def test_verify_runs_the_expressions_in_keras(tmp_path, flavor):
 
 def test_without_an_expression_a_lambda_is_refused_by_name(tmp_path):
     path, _ = saved(tmp_path, "keras2", preprocessing_model("keras2"))
+    assert "Lambda layers: scale, crop, distance, both: their functions are code" in converter.inspect(path).to_text()
     with pytest.raises(UnsupportedLayerError, match=r"crop \(Lambda\).*--lambda crop="):
         converter.to_torch(path, lambdas={key: value for key, value in LAMBDAS.items() if key != "crop"})
     with pytest.raises(UnsafeFileError, match=r"Lambda layer .*--lambda scale="):
