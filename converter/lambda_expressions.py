@@ -347,10 +347,11 @@ def attach(graph: ModelGraph, lambdas: Mapping[str, str] | None) -> None:
             known = ", ".join(layer.key for layer in layers) or "none"
             raise ArgumentError(f"{graph.source}: {where}: the model has no Lambda layer of that name (its Lambda "
                                 f"layers: {known})")
-        if len(found) > 1:
-            raise ArgumentError(f"{graph.source}: {where}: several Lambda layers have that name: give their keys "
-                                f"({', '.join(layer.key for layer in found)})")
         layer = found[0]
+        namesakes = [other.key for other in layers if other.name == layer.name]
+        if len(namesakes) > 1:  # verify's Keras side finds a Lambda by its name (keras_lambdas.py)
+            raise ArgumentError(f"{graph.source}: {where}: several Lambda layers are named {layer.name!r} "
+                                f"({', '.join(namesakes)}), which is not built")
         if layer.config.get("mask") is not None:
             raise ArgumentError(f"{graph.source}: {where}: the Lambda computes its own mask (mask=), which is "
                                 "code too: not built")

@@ -290,6 +290,21 @@ def test_a_name_that_is_no_lambda_is_an_error(tmp_path):
         converter.to_torch(path, lambdas={**LAMBDAS, "dense": "x"})
 
 
+def test_lambdas_of_one_name_in_two_nested_models_are_refused(tmp_path):
+    """verify's Keras side finds a Lambda by its name: two of one name (in two nested models) are refused."""
+    def build(keras: Any) -> Any:
+        def inner(name: str) -> Any:
+            x = keras.Input(SEQUENCE)
+            return keras.Model(x, keras.layers.Lambda(function_of("keras3", "x * 2.0"), name="scale")(x), name=name)
+
+        x = keras.Input(SEQUENCE)
+        return keras.Model(x, [inner("first")(x), inner("second")(x)])
+
+    path, _ = saved(tmp_path, "keras3", build)
+    with pytest.raises(ArgumentError, match=r"several Lambda layers are named 'scale' \(first.scale, second.scale\)"):
+        converter.to_torch(path, lambdas={"first.scale": "x * 2.0", "second.scale": "x * 2.0"})
+
+
 def test_a_config_naming_the_replacement_class_is_refused(tmp_path):
     """A crafted archive whose config already names the class verify puts in a Lambda's place."""
     path, _ = saved(tmp_path, "keras3", preprocessing_model("keras3"))
