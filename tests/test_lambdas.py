@@ -274,12 +274,15 @@ def test_expressions_outside_the_language_are_refused_in_one_line(tmp_path, text
     assert "\n" not in str(raised.value) and "lam" in str(raised.value)
 
 
-def test_each_function_is_computed_by_each_keras():
-    """Every function of the language has its tf.keras and its Keras 3 computation (verify's Keras side)."""
+def test_each_function_is_computed_by_each_side():
+    """Every function of the language has its PyTorch code, and its tf.keras and Keras 3 computations (verify's
+    Keras side)."""
     from converter.keras_lambdas import keras_ops_functions, tensorflow_functions
+    from converter.kinds.lambda_layer import FUNCTIONS as TORCH
     from converter.lambda_expressions import FUNCTIONS
 
     names = set(FUNCTIONS) - {"epsilon"}  # a number, computed by the walk itself
+    assert set(TORCH) == names
     assert set(tensorflow_functions(tensorflow())) == names
     assert set(keras_ops_functions(keras3().ops)) == names
 

@@ -7,10 +7,10 @@ carries no Keras mask: a Lambda without `mask=` computes none (tf.keras and Kera
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import ArgumentError
-from ..lambda_expressions import evaluate
+from ..lambda_expressions import L2_EPSILON, evaluate
 from . import operations as op
 from . import shaping
 from .forward import KERAS, Emitter, Value, literal
@@ -62,54 +62,56 @@ class TorchAlgebra:
         return replace(indexed, dtype=value.dtype, integer=value.integer, from_integers=value.from_integers)
 
     def call(self, function: str, arguments: dict[str, Any]) -> Value:
-        e = self.e
-        x = arguments.get("x")
-        self._floats(x, arguments.get("y"), *(arguments.get("tensors") or []))
-        if function in UNARY:
-            made = op.elementwise(e, UNARY[function], [x])
-        elif function == "power":
-            made = op.elementwise(e, "({0} ** {1})", [x, arguments["y"]])
-        elif function == "transpose":
-            made = shaping.transpose(e, x, arguments["axes"])
-        elif function == "reshape":
-            made = shaping.reshape(e, x, arguments["shape"])
-        elif function == "repeat_elements":
-            keras, rank = op.keras_value(e, x)
-            made = Value(f"torch.repeat_interleave({keras}, {arguments['count']}, dim={arguments['axis']})", KERAS,
-                         rank)
-        elif function == "tile":
-            made = shaping.tile(e, x, arguments["counts"], minimum=1)
-        elif function in ("maximum", "minimum"):
-            made = op.elementwise(e, f"torch.{function}({{0}}, {{1}})",
-                                  [op._as_tensor(e, x), op._as_tensor(e, arguments["y"])])
-        elif function == "clip":
-            made = op.clip(e, x, arguments["low"], arguments["high"])
-        elif function in ("mean", "sum", "max", "min"):
-            made = op.reduce(e, function, x, arguments["axis"], arguments["keepdims"])
-        elif function in ("concatenate", "stack"):
-            tensors = arguments["tensors"]
-            made = shaping.join(e, "cat" if function == "concatenate" else "stack", tensors, arguments["axis"])
-            return self._typed(made, *tensors)
-        elif function == "expand_dims":
-            made = shaping.expand_dims(e, x, arguments["axis"])
-        elif function == "squeeze":
-            made = shaping.squeeze(e, x, arguments["axis"])
-        elif function == "l2_normalize":  # tf.math.l2_normalize, which K.l2_normalize calls
-            keras, rank = op.keras_value(e, x)
-            total = f"torch.sum(torch.square({keras}), dim={literal(arguments['axis'])}, keepdim=True)"
-            made = Value(f"({keras} * torch.rsqrt(torch.clamp({total}, min=1e-12)))", KERAS, rank)
-        elif function == "image.resize":
-            made = resized_images(e, x, arguments["size"], "bilinear", [])
-        elif function == "image.resize_images" and arguments["align_corners"]:
-            made = resized_images(e, x, arguments["size"], "bilinear", [], align_corners=True)
-        elif function == "image.resize_images":
-            made = tf1_resized_images(e, x, arguments["size"])
-        elif function == "softmax":
-            keras, rank = op.keras_value(e, x)
-            made = Value(f"torch.softmax({keras}, dim={literal(arguments['axis'])})", KERAS, rank)
-        else:  # lambda_expressions.FUNCTIONS and this method list the same functions
-            raise AssertionError(function)
-        return self._typed(made, x, arguments.get("y"))
+        tensors = [arguments.get("x"), arguments.get("y"), *(arguments.get("tensors") or [])]
+        self._floats(*tensors)
+        return self._typed(FUNCTIONS[function](self.e, arguments), *tensors)
+
+
+Function = Callable[[Emitter, dict[str, Any]], Value]
+
+
+def _in_keras_axes(template: str) -> Function:
+    """`template` ({x}: the operand in Keras's layout; {axis}, {count}: the arguments) of the same rank."""
+    def build(e: Emitter, a: dict[str, Any]) -> Value:
+        keras, rank = op.keras_value(e, a["x"])
+        return Value(template.format(x=keras, axis=literal(a.get("axis")), count=a.get("count")), KERAS, rank)
+    return build
+
+
+def _resize_images(e: Emitter, a: dict[str, Any]) -> Value:
+    """TensorFlow 1's resize_images: corners aligned (torch's align_corners), or neither that nor half-pixel
+    centres (its default)."""
+    if a["align_corners"]:
+        return resized_images(e, a["x"], a["size"], "bilinear", [], align_corners=True)
+    return tf1_resized_images(e, a["x"], a["size"])
+
+
+#: what each function of the language (lambda_expressions.FUNCTIONS) computes in the module
+FUNCTIONS: dict[str, Function] = {
+    **{name: (lambda template: lambda e, a: op.elementwise(e, template, [a["x"]]))(template)
+       for name, template in UNARY.items()},
+    "power": lambda e, a: op.elementwise(e, "({0} ** {1})", [a["x"], a["y"]]),
+    **{name: (lambda template: lambda e, a: op.elementwise(
+        e, template, [op._as_tensor(e, a["x"]), op._as_tensor(e, a["y"])]))(f"torch.{name}({{0}}, {{1}})")
+       for name in ("maximum", "minimum")},
+    "clip": lambda e, a: op.clip(e, a["x"], a["low"], a["high"]),
+    **{name: (lambda name: lambda e, a: op.reduce(e, name, a["x"], a["axis"], a["keepdims"]))(name)
+       for name in ("mean", "sum", "max", "min")},
+    "concatenate": lambda e, a: shaping.join(e, "cat", a["tensors"], a["axis"]),
+    "stack": lambda e, a: shaping.join(e, "stack", a["tensors"], a["axis"]),
+    "expand_dims": lambda e, a: shaping.expand_dims(e, a["x"], a["axis"]),
+    "squeeze": lambda e, a: shaping.squeeze(e, a["x"], a["axis"]),
+    "transpose": lambda e, a: shaping.transpose(e, a["x"], a["axes"]),
+    "reshape": lambda e, a: shaping.reshape(e, a["x"], a["shape"]),
+    "tile": lambda e, a: shaping.tile(e, a["x"], a["counts"], minimum=1),
+    "repeat_elements": _in_keras_axes("torch.repeat_interleave({x}, {count}, dim={axis})"),
+    # tf.math.l2_normalize, which K.l2_normalize calls
+    "l2_normalize": _in_keras_axes(f"({{x}} * torch.rsqrt(torch.clamp(torch.sum(torch.square({{x}}), dim={{axis}}, "
+                                   f"keepdim=True), min={L2_EPSILON})))"),
+    "softmax": _in_keras_axes("torch.softmax({x}, dim={axis})"),
+    "image.resize": lambda e, a: resized_images(e, a["x"], a["size"], "bilinear", []),
+    "image.resize_images": _resize_images,
+}
 
 
 def lambda_forward(e: Emitter) -> Value:

@@ -8,6 +8,7 @@ arguments, recorded in the graph; anything but names, groups of names and `->` i
 """
 from __future__ import annotations
 
+import math
 import re
 
 from . import operations as op
@@ -57,20 +58,13 @@ def rearrange(e: Emitter) -> Value:
             raise e.unsupported(f"rearrange {pattern[:60]!r}: a group with more than one length not given")
         for name in group:
             sizes[name] = str(lengths[name]) if name in lengths else \
-                f"({size} // {_product([lengths[other] for other in group if other in lengths])})"
+                f"({size} // {math.prod(lengths[other] for other in group if other in lengths)})"
     expression = f"{tensor}.reshape({', '.join(sizes[name] for name in names)})"
     order = [names.index(name) for group, _ in target for name in group]
     if order != list(range(len(names))):
         expression += f".permute({literal(tuple(order))})"
     final = [" * ".join(sizes[name] for name in group) for group, _ in target]
     return Value(f"{expression}.reshape({', '.join(final)})", KERAS, len(target))
-
-
-def _product(values: list[int]) -> int:
-    product = 1
-    for value in values:
-        product *= value
-    return product
 
 
 register(Kind("keras.ops.einops.Rearrange", forward=rearrange, description="an operation, no weights",
