@@ -19,7 +19,9 @@ def random_inputs(graph: ModelGraph, samples: int, seed: int = 0) -> list[np.nda
     integer input or one an Embedding reads (a Keras 2 Sequential gives its Embedding a float32 input: ids
     held as floats, which Keras casts); random booleans for a boolean one (a mask given as an input)."""
     if not graph.inputs:
-        raise ArgumentError(f"{graph.source}: the model records no input shapes (a subclassed model): pass its inputs "
+        sequential = graph.root is not None and graph.root.class_name == "Sequential"
+        what = "a Sequential model built without an input shape" if sequential else "a subclassed model"
+        raise ArgumentError(f"{graph.source}: the model records no input shapes ({what}): pass its inputs "
                             "(inputs=[arrays] in Python, --input FILE.npz on the command line)")
     rng = np.random.default_rng(seed)
     arrays = []

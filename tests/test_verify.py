@@ -439,3 +439,21 @@ def test_an_embedding_input_dim_that_is_not_a_size_draws_ids_below_ten(tmp_path,
     with converter.read(path) as graph:
         (drawn,) = random_inputs(graph, 16)
     assert drawn.dtype == np.int32 and 0 <= drawn.min() and drawn.max() < 10
+
+
+def test_a_sequential_without_an_input_shape_asks_for_inputs(tmp_path):
+    """A Sequential whose config names no input shape (tf.keras 2.2's, built on data by fit) is no subclassed model:
+    the message says which it is, and what to pass."""
+    import h5py
+    import tf_keras
+
+    path = tmp_path / "sequential.h5"
+    tf_keras.Sequential([tf_keras.Input((3,)), tf_keras.layers.Dense(2, name="fc")]).save(path)
+    with h5py.File(path, "r+") as h5:
+        config = json.loads(h5.attrs["model_config"])
+        config["config"]["layers"] = [layer for layer in config["config"]["layers"]
+                                      if layer["class_name"] != "InputLayer"]
+        h5.attrs["model_config"] = json.dumps(config)
+    with pytest.raises(converter.ArgumentError, match=r"no input shapes \(a Sequential model built without an input "
+                                                      r"shape\): pass its inputs"):
+        converter.verify(str(path))
