@@ -18,7 +18,7 @@ from .code_check import code_carrying
 from .errors import ConverterError, MissingDependencyError, ReadError, UnsafeFileError
 from .graph import ModelGraph
 from .keras_lambdas import custom_objects, expressions_of, with_expressions
-from .lambda_expressions import lambda_layers
+from .lambda_expressions import lambda_layers, option_example
 from .readers import architecture_config, model_folder, tf_checkpoint
 from .user_code import user_module
 
@@ -60,8 +60,8 @@ def check_loadable(source: Any, graph: ModelGraph, architecture: Any) -> Any:
     found = code_carrying(own)
     if found:
         lambdas = [layer.key for layer in lambda_layers(graph) if layer.expression is None]
-        hint = (f", or say what each Lambda computes (--lambda {lambdas[0]}='x / 127.5 - 1'; README: Lambda "
-                "layers): Keras then runs that in its place" if lambdas else "")
+        hint = (f", or say what each Lambda computes ({option_example(lambdas[0])}; README: Lambda layers): "
+                "Keras then runs that in its place" if lambdas else "")
         raise UnsafeFileError(f"{path}: verify would have Keras load {found[0]}"
                              f"{f' (and {len(found) - 1} more)' if len(found) > 1 else ''}; weightport never "
                              f"lets code from a file run: compare with your own code instead{hint}")

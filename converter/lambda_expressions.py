@@ -330,6 +330,11 @@ def lambda_layers(graph: ModelGraph) -> list[Layer]:
     return [layer for layer in graph.walk() if layer.class_name == "Lambda"]
 
 
+def option_example(key: str) -> str:
+    """The option that gives Lambda `key` an expression, as messages show it."""
+    return f"--lambda {key}='x / 127.5 - 1'"
+
+
 def attach(graph: ModelGraph, lambdas: Mapping[str, str] | None) -> None:
     """Give each Lambda layer named in `lambdas` (by name, or its key inside nested models) its expression.
 

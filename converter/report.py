@@ -8,6 +8,7 @@ from .config import activation_name
 from .conversion import Conversion
 from .graph import RAW_VARIABLES
 from .kinds.outside_state import holds_idf_weights
+from .lambda_expressions import lambda_layers, option_example
 from .readers import FORMATS
 
 
@@ -123,11 +124,11 @@ class Report:
                 modules.append(f"    keras options: {_args(layer['options'])}")
         if modules:
             lines += ["", "PyTorch modules these weights load into:"] + modules
-        lambdas = [layer.key for layer in self.conversion.graph.walk() if layer.class_name == "Lambda"]
+        lambdas = [layer.key for layer in lambda_layers(self.conversion.graph)]
         if lambdas:  # their weights-free code: convert needs nothing, to_torch/export/verify an expression each
             lines += ["", f"Lambda layers: {', '.join(lambdas[:8])}{', ...' if len(lambdas) > 8 else ''}: their "
-                      "functions are code, never run; to build or verify the model say what each computes "
-                      f"(--lambda {lambdas[0]}='x / 127.5 - 1')"]
+                      f"functions are code, never run; to build or verify the model say what each computes "
+                      f"({option_example(lambdas[0])})"]
         lines += [f"warning: {warning}" for warning in data["warnings"]]
         return "\n".join(lines)
 

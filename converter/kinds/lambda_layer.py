@@ -9,16 +9,17 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Callable
 
-from ..errors import ArgumentError
 from ..lambda_expressions import L2_EPSILON, evaluate
 from . import operations as op
-from . import shaping
+from . import ops_numpy, shaping
 from .forward import KERAS, Emitter, Value, literal
 from .ops_nn import resized_images, tf1_resized_images
 from .registry import Kind, register
 
-BINARY = {"+": "({0} + {1})", "-": "({0} - {1})", "*": "({0} * {1})", "/": "({0} / {1})", "//": "({0} // {1})",
-          "%": "({0} % {1})", "**": "({0} ** {1})"}
+#: Python's operators as the keras.ops operations of the same names compute them (ops_numpy.BINARY)
+BINARY = {operator: ops_numpy.BINARY[name] for operator, name in (
+    ("+", "Add"), ("-", "Subtract"), ("*", "Multiply"), ("/", "TrueDivide"), ("//", "FloorDivide"), ("%", "Mod"),
+    ("**", "Power"))}
 UNARY = {"abs": "torch.abs({0})", "sqrt": "torch.sqrt({0})", "square": "torch.square({0})", "exp": "torch.exp({0})",
          "log": "torch.log({0})", "tanh": "torch.tanh({0})", "sigmoid": "torch.sigmoid({0})",
          "relu": "torch.relu({0})", "sin": "torch.sin({0})", "cos": "torch.cos({0})", "sign": "torch.sign({0})"}
@@ -90,7 +91,7 @@ def _resize_images(e: Emitter, a: dict[str, Any]) -> Value:
 FUNCTIONS: dict[str, Function] = {
     **{name: (lambda template: lambda e, a: op.elementwise(e, template, [a["x"]]))(template)
        for name, template in UNARY.items()},
-    "power": lambda e, a: op.elementwise(e, "({0} ** {1})", [a["x"], a["y"]]),
+    "power": lambda e, a: op.elementwise(e, BINARY["**"], [a["x"], a["y"]]),
     **{name: (lambda template: lambda e, a: op.elementwise(
         e, template, [op._as_tensor(e, a["x"]), op._as_tensor(e, a["y"])]))(f"torch.{name}({{0}}, {{1}})")
        for name in ("maximum", "minimum")},
@@ -120,9 +121,7 @@ def lambda_forward(e: Emitter) -> Value:
         raise e.unsupported("its function is code stored in the file: give what it computes as an expression")
     several = len(e.inputs) > 1 or bool(e.call.positional and isinstance(e.call.positional[0], list))
     value = evaluate(expression, list(e.inputs) if several else e.inputs[0], TorchAlgebra(e),
-                     f"{e.layer.key} (Lambda)")
-    if not isinstance(value, Value):
-        raise ArgumentError(f"{e.layer.key} (Lambda): {expression.text[:80]!r} does not give a tensor")
+                     f"{e.layer.key} (Lambda)")  # a tensor: evaluate refuses an expression that gives none
     return replace(value, mask=None)
 
 

@@ -6,6 +6,7 @@ from ..errors import UnsupportedLayerError
 from ..graph import ModelGraph
 from ..kinds import lookup
 from ..kinds.outside_state import OUTSIDE_STATE
+from ..lambda_expressions import option_example
 from .integers import refuse_integer_policies
 
 
@@ -26,7 +27,7 @@ def refuse_unbuildable(graph: ModelGraph) -> None:
         what = "; custom layers need hand-written code" if others else ""
         if lambdas:
             what += (f"; a Lambda's function is code, which weightport never runs: say what {lambdas[0]} computes, "
-                     f"e.g. --lambda {lambdas[0]}='x / 127.5 - 1' (lambdas={{...}} in Python; README: Lambda layers)")
+                     f"e.g. {option_example(lambdas[0])} (lambdas={{...}} in Python; README: Lambda layers)")
         if operations:
             what += "; no rule here builds those keras.ops operations yet"
         custom = [layer.key for layer in unsupported if layer.custom]
