@@ -12,7 +12,8 @@ from typing import Any, Callable
 
 from .errors import ArgumentError, ReadError
 from .graph import ModelGraph
-from .lambda_expressions import L2_EPSILON, LambdaExpression, evaluate, lambda_layers
+from .lambda_expressions import LambdaExpression, evaluate, lambda_layers
+from .lambda_functions import L2_EPSILON
 
 CLASS_NAME = "WeightportLambda"
 #: the config keys a Lambda's replacement keeps (its function, output_shape, mask and arguments are code or
@@ -84,6 +85,10 @@ def shaping_functions(module: Any, concatenate: Any) -> dict[str, Function]:
     }
 
 
+def _image_axes(a: dict[str, Any]) -> tuple[int, int]:
+    return (1, 2) if a["data_format"] == "channels_last" else (2, 3)
+
+
 def tensorflow_functions(tf: Any) -> dict[str, Function]:
     """What each function of the language computes in tf.keras: the TensorFlow function K.<name> calls."""
     unary = {"abs": tf.abs, "sqrt": tf.sqrt, "square": tf.square, "exp": tf.exp, "log": tf.math.log, "tanh": tf.tanh,
@@ -97,6 +102,13 @@ def tensorflow_functions(tf: Any) -> dict[str, Function]:
         **shaping_functions(tf, tf.concat),
         "l2_normalize": lambda a: tf.math.l2_normalize(a["x"], axis=_axis(a), epsilon=L2_EPSILON),
         "softmax": lambda a: tf.nn.softmax(a["x"], axis=_axis(a)),
+        "matmul": lambda a: tf.matmul(a["x"], a["y"], transpose_a=a["transpose_a"], transpose_b=a["transpose_b"]),
+        "pad": lambda a: tf.pad(a["x"], a["paddings"], mode=a["mode"], constant_values=a["constant_values"]),
+        "depth_to_space": lambda a: tf.nn.depth_to_space(a["x"], a["block_size"]),
+        "space_to_depth": lambda a: tf.nn.space_to_depth(a["x"], a["block_size"]),
+        # K.resize_images, nearest, by integer factors: each pixel repeated
+        "resize_images": lambda a: tf.repeat(tf.repeat(a["x"], a["height_factor"], axis=_image_axes(a)[0]),
+                                             a["width_factor"], axis=_image_axes(a)[1]),
         "image.resize": lambda a: tf.image.resize(a["x"], a["size"]),
         # TensorFlow's kernel itself (tf.compat.v1.image.resize_bilinear warns it is deprecated)
         "image.resize_images": lambda a: tf.raw_ops.ResizeBilinear(
@@ -114,6 +126,35 @@ def keras_ops_functions(ops: Any) -> dict[str, Function]:
         raise ArgumentError("TensorFlow 1's resize_images has no Keras 3 operation: verify it where tf.keras loads "
                             "the model")
 
+    def matmul(a: dict[str, Any]) -> Any:  # tf.matmul's flags: the last two axes swapped first
+        first, second = (ops.swapaxes(a[key], -1, -2) if a[flag] else a[key]
+                         for key, flag in (("x", "transpose_a"), ("y", "transpose_b")))
+        return ops.matmul(first, second)
+
+    def image_size(x: Any) -> tuple[int, int, int]:
+        if len(x.shape) != 4 or None in x.shape[1:]:
+            raise ArgumentError(f"depth_to_space and space_to_depth of images of shape {tuple(x.shape)} are "
+                                "verified in Keras 3 for a known height, width and channels only")
+        return tuple(x.shape[1:])
+
+    def depth_to_space(a: dict[str, Any]) -> Any:  # TensorFlow's order: channel (i * block + j) * c + k
+        x, block = a["x"], a["block_size"]
+        height, width, channels = image_size(x)
+        blocks = ops.reshape(x, (-1, height, width, block, block, channels // block ** 2))
+        return ops.reshape(ops.transpose(blocks, (0, 1, 3, 2, 4, 5)), (-1, height * block, width * block,
+                                                                        channels // block ** 2))
+
+    def space_to_depth(a: dict[str, Any]) -> Any:
+        x, block = a["x"], a["block_size"]
+        height, width, channels = image_size(x)
+        blocks = ops.reshape(x, (-1, height // block, block, width // block, block, channels))
+        return ops.reshape(ops.transpose(blocks, (0, 1, 3, 2, 4, 5)), (-1, height // block, width // block,
+                                                                        channels * block ** 2))
+
+    def pad(a: dict[str, Any]) -> Any:
+        constant = a["constant_values"] if a["mode"] == "constant" else None
+        return ops.pad(a["x"], a["paddings"], mode=a["mode"], constant_values=constant)
+
     unary = ("sqrt", "square", "exp", "log", "tanh", "sigmoid", "relu", "sin", "cos", "sign")
     return {
         "abs": lambda a: ops.absolute(a["x"]),
@@ -125,6 +166,9 @@ def keras_ops_functions(ops: Any) -> dict[str, Function]:
            for name in ("mean", "sum", "max", "min")},
         **shaping_functions(ops, ops.concatenate),
         "l2_normalize": l2_normalize, "softmax": lambda a: ops.softmax(a["x"], axis=_axis(a)),
+        "matmul": matmul, "pad": pad, "depth_to_space": depth_to_space, "space_to_depth": space_to_depth,
+        "resize_images": lambda a: ops.repeat(ops.repeat(a["x"], a["height_factor"], axis=_image_axes(a)[0]),
+                                              a["width_factor"], axis=_image_axes(a)[1]),
         "image.resize": lambda a: ops.image.resize(a["x"], a["size"]), "image.resize_images": tensorflow_1,
     }
 

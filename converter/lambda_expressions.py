@@ -3,7 +3,7 @@
 A Lambda's function is Python bytecode stored in the file (marshalled), which weightport
 never runs nor decodes. The user says what it computes instead, in a small language: a
 Python expression of the layer's input `x` (or `lambda t: ...`, naming it), numbers, + - * /
-// % **, indexing with ints and slices, and the Keras backend functions of FUNCTIONS, written
+// % **, indexing with ints and slices, and the Keras backend functions of FUNCTIONS (lambda_functions.py), written
 bare or as `K.`, `tf.`, `keras.ops.`... spell them (`K.mean(x, axis=1)`, `tf.reduce_mean(x, 1)`).
 The expression is parsed with `ast` and walked: nothing in it is ever evaluated by Python.
 
@@ -19,62 +19,17 @@ from typing import Any, Mapping, Protocol
 
 from .errors import ArgumentError
 from .graph import Layer, ModelGraph
+from .lambda_functions import EPSILON, FUNCTIONS, SYNONYMS, bind, check_arguments, is_number, shown
 
 MAX_TEXT = 2000  # characters of one expression
 MAX_NODES = 400  # syntax nodes of one expression
+MAX_WORD = 20  # characters of a string constant: a function's word (pad's mode), checked against its few
 #: module prefixes a function may be written with: what the user's lambda called (K.sqrt, tf.reduce_sum, ...)
 PREFIXES = frozenset({"K", "backend", "keras.backend", "tf.keras.backend", "tf", "tf.math", "tf.nn", "keras.ops",
                       "ops", "np", "ktf"})  # ktf: `from keras.backend import tf as ktf`, common in 2017
 #: prefixes of image functions: `tf.image.resize` is not the Keras backend's resize_images (by factors)
 IMAGE_PREFIXES = frozenset({"tf.image", "K.tf.image", "ktf.image", "tf.compat.v1.image", "keras.ops.image",
                             "ops.image"})
-#: Keras's default fuzz factor (keras.json's `epsilon`), what `K.epsilon()` returns unless a user changed it
-EPSILON = 1e-7
-#: tf.math.l2_normalize's epsilon, which K.l2_normalize passes on
-L2_EPSILON = 1e-12
-
-
-@dataclass(frozen=True)
-class Signature:
-    """A function's parameters: `positional` in order, then `keywords` (by name only); those without a
-    default in `defaults` must be given."""
-
-    positional: tuple[str, ...]
-    defaults: Mapping[str, Any] = field(default_factory=dict)
-    keywords: tuple[str, ...] = ()
-
-
-_UNARY = Signature(("x",))
-_REDUCE = Signature(("x", "axis"), {"axis": None, "keepdims": False}, ("keepdims",))
-_AXIS = Signature(("x", "axis"))  # the axis required: the namespaces' defaults differ (np's 0, K's -1)
-#: function name -> its signature; every name means what Keras's backend function of that name computes
-FUNCTIONS: dict[str, Signature] = {
-    **{name: _UNARY for name in ("abs", "sqrt", "square", "exp", "log", "tanh", "sigmoid", "relu", "sin", "cos",
-                                 "sign")},
-    "maximum": Signature(("x", "y")), "minimum": Signature(("x", "y")), "power": Signature(("x", "y")),
-    "clip": Signature(("x", "low", "high")),
-    **{name: _REDUCE for name in ("mean", "sum", "max", "min")},
-    "concatenate": Signature(("tensors", "axis")), "stack": Signature(("tensors", "axis")),
-    "expand_dims": _AXIS, "squeeze": _AXIS, "l2_normalize": _AXIS,
-    "softmax": Signature(("x", "axis"), {"axis": -1}),
-    # every axis, the batch's too, as Keras numbers them (numpy's transpose reverses them without axes: given)
-    "transpose": Signature(("x", "axes")), "reshape": Signature(("x", "shape")),
-    "repeat_elements": Signature(("x", "count", "axis")), "tile": Signature(("x", "counts")),
-    # bilinear, to a constant (height, width): TensorFlow 2's and Keras 3's resize (half-pixel centres), and
-    # TensorFlow 1's resize_images (neither half-pixel centres nor corners aligned), which 2017's models called
-    "image.resize": Signature(("x", "size")),
-    "image.resize_images": Signature(("x", "size"), {"align_corners": False}, ("align_corners",)),
-    "epsilon": Signature(()),
-}
-#: other spellings of the same functions across K., tf. and keras.ops
-SYNONYMS = {"absolute": "abs", "reduce_mean": "mean", "reduce_sum": "sum", "reduce_max": "max", "amax": "max",
-            "reduce_min": "min", "amin": "min", "concat": "concatenate", "clip_by_value": "clip", "pow": "power",
-            "permute_dimensions": "transpose", "repeat": "repeat_elements"}
-#: keyword spellings: K's and tf's names for the same parameter
-KEYWORDS = {"keep_dims": "keepdims", "clip_value_min": "low", "clip_value_max": "high", "min_value": "low",
-            "max_value": "high", "values": "tensors", "dim": "axis", "perm": "axes", "pattern": "axes",
-            "newshape": "shape", "rep": "count", "repeats": "count", "n": "counts", "multiples": "counts",
-            "reps": "counts"}
 BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%", ast.Pow: "**"}
 
 
@@ -130,11 +85,13 @@ _ALLOWED = (ast.BinOp, ast.UnaryOp, ast.Constant, ast.Name, ast.Subscript, ast.S
 
 def _check_node(node: ast.AST, where: str) -> None:
     if not isinstance(node, _ALLOWED):
-        raise ArgumentError(f"{where}: {_shown(node)} is not allowed in a Lambda expression (numbers, the input, "
+        raise ArgumentError(f"{where}: {shown(node)} is not allowed in a Lambda expression (numbers, the input, "
                             f"+ - * / // % **, indexing and the functions {', '.join(sorted(FUNCTIONS))})")
     if isinstance(node, ast.Constant) and not (node.value is None or node.value is Ellipsis
-                                               or isinstance(node.value, (bool, int, float))):
-        raise ArgumentError(f"{where}: {_shown(node)}: only numbers, True, False and None are constants here")
+                                               or isinstance(node.value, (bool, int, float))
+                                               or (isinstance(node.value, str) and len(node.value) <= MAX_WORD)):
+        raise ArgumentError(f"{where}: {shown(node)}: only numbers, True, False, None and a function's words "
+                            "('reflect', 'channels_last') are constants here")
     if isinstance(node, ast.Call):
         function_name(node.func, where)  # checked now: the walk meets only known functions
     # an attribute outside a call's function name (x.T) fails in the walk, which has no rule for it
@@ -147,7 +104,7 @@ def function_name(node: ast.expr, where: str) -> str:
         parts.insert(0, node.attr)
         node = node.value
     if not isinstance(node, ast.Name):
-        raise ArgumentError(f"{where}: {_shown(node)} is not a function name")
+        raise ArgumentError(f"{where}: {shown(node)} is not a function name")
     parts.insert(0, node.id)
     prefix, name = ".".join(parts[:-1]), parts[-1]
     name = f"image.{name}" if prefix in IMAGE_PREFIXES else SYNONYMS.get(name, name)
@@ -155,13 +112,6 @@ def function_name(node: ast.expr, where: str) -> str:
         raise ArgumentError(f"{where}: {'.'.join(parts)!r} is not a function this language has: "
                             f"{', '.join(sorted(FUNCTIONS))} (bare or as K., tf., keras.ops. ... write them)")
     return name
-
-
-def _shown(node: ast.AST) -> str:
-    try:
-        return repr(ast.unparse(node)[:60])
-    except Exception:  # a node unparse cannot show alone (an operator)
-        return type(node).__name__
 
 
 def evaluate(expression: LambdaExpression, inputs: Any, algebra: Algebra, where: str) -> Any:
@@ -187,16 +137,16 @@ def _evaluate(node: ast.expr, names: dict[str, Any], algebra: Algebra, where: st
         value = _evaluate(node.operand, names, algebra, where)
         if isinstance(node.op, ast.UAdd):
             return value
-        if _is_number(value):
+        if is_number(value):
             return -value
         return algebra.negative(_tensor(value, algebra, where, node))
     if isinstance(node, ast.BinOp):
         first, second = (_evaluate(side, names, algebra, where) for side in (node.left, node.right))
         operator = BINARY[type(node.op)]
-        if _is_number(first) and _is_number(second):
+        if is_number(first) and is_number(second):
             return _fold(operator, first, second, where)
         for side in (first, second):
-            if not _is_number(side):
+            if not is_number(side):
                 _tensor(side, algebra, where, node)
         return algebra.binary(operator, first, second)
     if isinstance(node, ast.Subscript):
@@ -205,33 +155,29 @@ def _evaluate(node: ast.expr, names: dict[str, Any], algebra: Algebra, where: st
         index = [_index_item(item, names, algebra, where) for item in items]
         if isinstance(value, list):  # the inputs of a Lambda called on several tensors
             if len(index) != 1 or not isinstance(index[0], int) or not -len(value) <= index[0] < len(value):
-                raise ArgumentError(f"{where}: {_shown(node)}: the layer's {len(value)} inputs are indexed by one "
+                raise ArgumentError(f"{where}: {shown(node)}: the layer's {len(value)} inputs are indexed by one "
                                     "int")
             return value[index[0]]
         return algebra.index(_tensor(value, algebra, where, node), index)
     if isinstance(node, ast.Call):
         name = function_name(node.func, where)
-        arguments = _bind(name, node, [_evaluate(item, names, algebra, where) for item in node.args],
+        arguments = bind(name, node, [_evaluate(item, names, algebra, where) for item in node.args],
                           {keyword.arg: _evaluate(keyword.value, names, algebra, where) for keyword in node.keywords},
                           where)
         if name == "epsilon":
             return EPSILON
-        _check_arguments(name, arguments, algebra, where, node)
+        check_arguments(name, arguments, algebra.is_tensor, where, node)
         return algebra.call(name, arguments)
-    raise ArgumentError(f"{where}: {_shown(node)} is not allowed here")
+    raise ArgumentError(f"{where}: {shown(node)} is not allowed here")
 
 
 def _parameter(names: dict[str, Any]) -> str:
     return " or ".join(repr(name) for name in names)
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def _tensor(value: Any, algebra: Algebra, where: str, node: ast.AST) -> Any:
     if not algebra.is_tensor(value):
-        raise ArgumentError(f"{where}: {_shown(node)}: expected a tensor or a number, found "
+        raise ArgumentError(f"{where}: {shown(node)}: expected a tensor or a number, found "
                             f"{'the list of the layer inputs' if isinstance(value, list) else repr(value)[:40]}")
     return value
 
@@ -256,74 +202,14 @@ def _index_item(node: ast.expr, names: dict[str, Any], algebra: Algebra, where: 
         bounds = [None if part is None else _evaluate(part, names, algebra, where)
                   for part in (node.lower, node.upper, node.step)]
         if not all(bound is None or (isinstance(bound, int) and not isinstance(bound, bool)) for bound in bounds):
-            raise ArgumentError(f"{where}: {_shown(node)}: slice bounds are ints")
+            raise ArgumentError(f"{where}: {shown(node)}: slice bounds are ints")
         if bounds[2] == 0:
-            raise ArgumentError(f"{where}: {_shown(node)}: a slice's step is not 0")
+            raise ArgumentError(f"{where}: {shown(node)}: a slice's step is not 0")
         return slice(*bounds)
     value = _evaluate(node, names, algebra, where)
     if value is None or value is Ellipsis or (isinstance(value, int) and not isinstance(value, bool)):
         return value
-    raise ArgumentError(f"{where}: {_shown(node)}: an index is an int, a slice, None or ...")
-
-
-def _bind(name: str, node: ast.Call, args: list[Any], kwargs: dict[str | None, Any], where: str) -> dict[str, Any]:
-    """The call's arguments by parameter name, defaults filled in; ArgumentError for a missing or unknown one."""
-    signature = FUNCTIONS[name]
-    if len(args) > len(signature.positional):
-        raise ArgumentError(f"{where}: {_shown(node)}: {name} takes {len(signature.positional)} positional "
-                            f"argument(s) ({', '.join(signature.positional)}); pass "
-                            f"{', '.join(signature.keywords) or 'the others'} by name")
-    bound = dict(zip(signature.positional, args))
-    for keyword, value in kwargs.items():
-        key = KEYWORDS.get(str(keyword), str(keyword))
-        if key not in signature.positional + signature.keywords or key in bound:
-            raise ArgumentError(f"{where}: {_shown(node)}: {name} has no argument {keyword!r} here "
-                                f"({', '.join(signature.positional + signature.keywords) or 'none'})")
-        bound[key] = value
-    for parameter in signature.positional + signature.keywords:
-        if parameter not in bound:
-            if parameter not in signature.defaults:
-                raise ArgumentError(f"{where}: {_shown(node)}: give {name}'s {parameter} (Keras's, TensorFlow's "
-                                    "and numpy's defaults differ)")
-            bound[parameter] = signature.defaults[parameter]
-    return bound
-
-
-def _check_arguments(name: str, arguments: dict[str, Any], algebra: Algebra, where: str, node: ast.AST) -> None:
-    """Each argument of the kind the function takes: tensors, numbers, axes, flags."""
-    for key, value in arguments.items():
-        if key == "x" and not algebra.is_tensor(value):
-            raise ArgumentError(f"{where}: {_shown(node)}: {name} of a tensor is built (found {str(value)[:30]})")
-        if key == "y" and not (algebra.is_tensor(value) or _is_number(value)):
-            raise ArgumentError(f"{where}: {_shown(node)}: {name}'s second argument is a tensor or a number")
-        if key in ("low", "high") and not _is_number(value):
-            raise ArgumentError(f"{where}: {_shown(node)}: clip's bounds are numbers")
-        if key == "tensors" and not (isinstance(value, list) and value and all(algebra.is_tensor(item)
-                                                                               for item in value)):
-            raise ArgumentError(f"{where}: {_shown(node)}: {name} takes a list of tensors")
-        if key in ("keepdims", "align_corners") and not isinstance(value, bool):
-            raise ArgumentError(f"{where}: {_shown(node)}: {key} is True or False")
-        if key == "axis" and not (value is None and name in ("mean", "sum", "max", "min")) and not _is_axis(
-                value, several=name in ("mean", "sum", "max", "min")):
-            raise ArgumentError(f"{where}: {_shown(node)}: {name}'s axis is an int"
-                                f"{', a list of ints or None' if name in ('mean', 'sum', 'max', 'min') else ''}")
-        if key == "size" and not (isinstance(value, list) and len(value) == 2 and all(
-                isinstance(item, int) and not isinstance(item, bool) and item > 0 for item in value)):
-            raise ArgumentError(f"{where}: {_shown(node)}: the size is a constant (height, width)")
-        if key == "count" and not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
-            raise ArgumentError(f"{where}: {_shown(node)}: {name}'s count is an int of 1 or more")
-        if key in ("axes", "shape", "counts") and not (isinstance(value, list) and _is_axis(value, several=True)):
-            raise ArgumentError(f"{where}: {_shown(node)}: {name}'s {key} is a list of ints, the batch axis's "
-                                "included")
-    if name == "clip" and arguments["low"] > arguments["high"]:
-        raise ArgumentError(f"{where}: {_shown(node)}: clip's low bound is above its high bound")
-
-
-def _is_axis(value: Any, several: bool) -> bool:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return True
-    return several and isinstance(value, list) and bool(value) and all(
-        isinstance(item, int) and not isinstance(item, bool) for item in value)
+    raise ArgumentError(f"{where}: {shown(node)}: an index is an int, a slice, None or ...")
 
 
 def lambda_layers(graph: ModelGraph) -> list[Layer]:
@@ -369,7 +255,7 @@ def _with_arguments(expression: LambdaExpression, layer: Layer, where: str) -> L
     arguments = layer.config.get("arguments") or {}
     if not isinstance(arguments, dict):
         raise ArgumentError(f"{where}: the layer's arguments are not a dict")
-    numbers = {str(key): value for key, value in arguments.items() if _is_number(value)}
+    numbers = {str(key): value for key, value in arguments.items() if is_number(value)}
     used = {node.id for node in ast.walk(expression.tree) if isinstance(node, ast.Name)}
     unreadable = sorted(key for key in arguments if key in used and key not in numbers)
     if unreadable:

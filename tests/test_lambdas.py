@@ -166,6 +166,54 @@ def test_lambdas_resize_images(tmp_path, flavor, text):
     assert report.ok, report.to_text()
 
 
+@pytest.mark.parametrize("flavor, text", [
+    ("keras2", "tf.nn.depth_to_space(x, 2)"),  # the sub-pixel upsampling of super-resolution models
+    ("keras2", "tf.nn.space_to_depth(x, 2)"),
+    ("keras2", "tf.pad(x, [[0, 0], [2, 1], [1, 1], [0, 0]], 'REFLECT')"),  # style transfer's reflection padding
+    ("keras2", "tf.pad(x, [[0, 0], [1, 1], [0, 2], [0, 0]], mode='SYMMETRIC')"),
+    ("keras2", "tf.pad(x, [[0, 0], [1, 0], [0, 0], [0, 3]], constant_values=0.5)"),
+    ("keras2", "K.resize_images(x, 2, 3, 'channels_last')"),
+    ("keras2", "K.resize_images(x, 2, 1, data_format='channels_first')"),
+    ("keras3", "tf.nn.depth_to_space(x, 2) * 2.0"),
+    ("keras3", "tf.nn.space_to_depth(x, 2)"),
+    ("keras3", "ops.pad(x, ((0, 0), (2, 1), (1, 1), (0, 0)), mode='reflect')"),
+    ("keras3", "ops.pad(x, [[0, 0], [1, 0], [0, 0], [0, 3]], constant_values=-1.0)"),
+])
+def test_lambdas_move_pixels(tmp_path, flavor, text):
+    """Images rearranged by a Lambda between convolutions: each as the function it names computed it in Keras."""
+    def build(keras: Any) -> Any:
+        image = keras.Input((6, 4, 3))
+        features = keras.layers.Conv2D(8, 1)(image)
+        moved = keras.layers.Lambda(function_of(flavor, text), name="move")(features)
+        return keras.Model(image, [moved, keras.layers.Conv2D(2, 1)(moved)])
+
+    path, model = saved(tmp_path, flavor, build)
+    assert_module_matches(path, model, {"move": text}, [np.random.default_rng(4).normal(size=(3, 6, 4, 3))
+                                                        .astype("float32")])
+    report = converter.verify(path, lambdas={"move": text}, per_layer=True)
+    assert report.ok, report.to_text()
+
+
+@pytest.mark.parametrize("flavor, text", [
+    ("keras2", "K.softmax(tf.matmul(x[0], x[1], transpose_b=True) / 2.0)"),  # attention written as Lambdas
+    ("keras2", "tf.matmul(x[0], x[1], transpose_a=True)"),
+    ("keras3", "ops.matmul(x[0], ops.transpose(x[1], (0, 2, 1)))"),
+    ("keras3", "tf.matmul(x[1], x[0], transpose_a=True, transpose_b=False) - 1.0"),
+])
+def test_lambdas_multiply_matrices(tmp_path, flavor, text):
+    def build(keras: Any) -> Any:
+        sequence = keras.Input(SEQUENCE)
+        queries, keys = keras.layers.Dense(3)(sequence), keras.layers.Dense(3)(sequence)
+        scores = keras.layers.Lambda(function_of(flavor, text), name="scores")([queries, keys])
+        return keras.Model(sequence, [scores, keras.layers.Dense(2)(scores)])
+
+    path, model = saved(tmp_path, flavor, build)
+    assert_module_matches(path, model, {"scores": text}, [np.random.default_rng(5).normal(size=(3, *SEQUENCE))
+                                                          .astype("float32")])
+    report = converter.verify(path, lambdas={"scores": text}, per_layer=True)
+    assert report.ok, report.to_text()
+
+
 def random_expression(rng: random.Random, flavor: str, image: bool) -> str:
     """An expression of the language, of the same shape as x, then maybe indexed or joined at the top."""
     functions = ["abs", "square", "exp", "tanh", "sigmoid", "relu", "sin", "cos", "sign"]
@@ -220,6 +268,11 @@ def random_expression(rng: random.Random, flavor: str, image: bool) -> str:
         return f"K.stack([{body}, x], axis=1)"
     if top == 3:
         return f"K.mean({body}, axis={rng.choice([1, [1, 2]])})"
+    if top == 4 and rng.random() < 0.5:
+        widths = [[0, 0], [rng.choice([0, 1, 2]), 1], [1, rng.choice([0, 2])]] + ([[0, 1]] if image else [])
+        mode = rng.choice(["reflect", "symmetric", "constant"])
+        return (f"tf.pad({body}, {widths}, '{mode.upper()}')" if flavor == "keras2" else
+                f"K.pad({body}, {widths}, mode='{mode}')")
     return body
 
 
@@ -248,13 +301,22 @@ def test_random_expressions_build_what_keras_computes(tmp_path, flavor):
     ("eval('1')", "is not a function this language has"),
     ("os.system('true')", "is not a function this language has"),
     ("[t for t in x]", "is not allowed in a Lambda expression"),
-    ("x + 'a'", "only numbers"),
+    ("x + 'a'", "expected a tensor or a number, found 'a'"),
+    ("x + 'a long sentence, not a word'", "only numbers"),
+    ("tf.pad(x, [[0, 0], [1, 1], [0, 0]], 'wrap')", "mode is 'constant' or 'reflect' or 'symmetric'"),
+    ("tf.pad(x, [[0, 0], [1, 1], [0, 0]], 'reflect', 2.0)", "constant_values go with mode 'constant' only"),
+    ("tf.pad(x, [[0, 0], [1, -1], [0, 0]])", "a \\(before, after\\) pair of sizes per axis"),
+    ("K.mean(x, axis='1')", "mean's axis is not a string"),
+    ("tf.nn.depth_to_space(x, 1)", "block_size is an int of 2 or more"),
+    ("tf.matmul(x, 2.0)", "matmul's second argument is a tensor"),
+    ("K.resize_images(x, 2, 2, 'channels_last', 'bilinear')", "computes differently by Keras version"),
+    ("K.resize_images(x, 0.5, 2, 'channels_last')", "height_factor is an int of 1 or more"),
     ("y * 2", "unknown name 'y'"),
     ("K.concatenate([x, x])", "give concatenate's axis"),
     ("K.mean(x, 1, True)", "pass keepdims by name"),
     ("x[::0]", "step is not 0"),
     ("K.reshape(x, 5)", "list of ints"),
-    ("K.resize_images(x, 2, 2, 'channels_last')", "is not a function this language has"),
+    ("K.batch_dot(x, x)", "is not a function this language has"),
     ("tf.image.resize(x, (0, 3))", "constant \\(height, width\\)"),
     ("x +", "is not a Python expression"),
     ("lambda a, b: a", "exactly one parameter"),
@@ -279,7 +341,7 @@ def test_each_function_is_computed_by_each_side():
     Keras side)."""
     from converter.keras_lambdas import keras_ops_functions, tensorflow_functions
     from converter.kinds.lambda_layer import FUNCTIONS as TORCH
-    from converter.lambda_expressions import FUNCTIONS
+    from converter.lambda_functions import FUNCTIONS
 
     names = set(FUNCTIONS) - {"epsilon"}  # a number, computed by the walk itself
     assert set(TORCH) == names

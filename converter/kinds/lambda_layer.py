@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Callable
 
-from ..lambda_expressions import L2_EPSILON, evaluate
+from ..lambda_expressions import evaluate
+from ..lambda_functions import L2_EPSILON
 from . import operations as op
 from . import ops_numpy, shaping
 from .forward import KERAS, Emitter, Value, literal
@@ -87,6 +88,17 @@ def _resize_images(e: Emitter, a: dict[str, Any]) -> Value:
     return tf1_resized_images(e, a["x"], a["size"])
 
 
+def _repeated_pixels(e: Emitter, a: dict[str, Any]) -> Value:
+    """K.resize_images, nearest, by integer factors: each pixel repeated (TensorFlow's nearest resize of either
+    version, which Keras called, picks the same pixels)."""
+    keras, rank = op.keras_value(e, a["x"])
+    if rank != 4:
+        raise e.unsupported(f"resize_images of a tensor of rank {rank} (images are rank 4)")
+    height = 1 if a["data_format"] == "channels_last" else 2
+    repeated = f"torch.repeat_interleave({keras}, {int(a['height_factor'])}, dim={height})"
+    return Value(f"torch.repeat_interleave({repeated}, {int(a['width_factor'])}, dim={height + 1})", KERAS, 4)
+
+
 #: what each function of the language (lambda_expressions.FUNCTIONS) computes in the module
 FUNCTIONS: dict[str, Function] = {
     **{name: (lambda template: lambda e, a: op.elementwise(e, template, [a["x"]]))(template)
@@ -110,6 +122,11 @@ FUNCTIONS: dict[str, Function] = {
     "l2_normalize": _in_keras_axes(f"({{x}} * torch.rsqrt(torch.clamp(torch.sum(torch.square({{x}}), dim={{axis}}, "
                                    f"keepdim=True), min={L2_EPSILON})))"),
     "softmax": _in_keras_axes("torch.softmax({x}, dim={axis})"),
+    "matmul": lambda e, a: op.matmul(e, a["x"], a["y"], a["transpose_a"], a["transpose_b"]),
+    "pad": lambda e, a: shaping.pad(e, a["x"], a["paddings"], a["mode"], a["constant_values"]),
+    **{name: (lambda name: lambda e, a: op.space_depth(e, name, a["x"], a["block_size"], channels_last=True))(name)
+       for name in ("depth_to_space", "space_to_depth")},
+    "resize_images": _repeated_pixels,
     "image.resize": lambda e, a: resized_images(e, a["x"], a["size"], "bilinear", []),
     "image.resize_images": _resize_images,
 }
