@@ -225,8 +225,8 @@ def _lambda_option(parser: argparse.ArgumentParser) -> None:
         "runs; EXPR is parsed, never run: numbers, + - * / // % **, indexing (x[:, 10:-10], x[0] of a Lambda of "
         "several inputs) and abs, sqrt, square, exp, log, tanh, sigmoid, relu, sin, cos, sign, maximum, minimum, "
         "power, clip, mean, sum, max, min, concatenate, stack, expand_dims, squeeze, transpose, reshape, "
-        "repeat_elements, tile, l2_normalize, softmax, epsilon, matmul, pad, depth_to_space, space_to_depth, "
-        "resize_images (K.'s, nearest), bare or as K., tf., keras.ops. spell them, and tf.image.resize (TensorFlow "
+        "repeat_elements, tile, l2_normalize, softmax, epsilon, matmul, batch_dot, pad, depth_to_space, "
+        "space_to_depth, resize_images (K.'s, nearest), bare or as K., tf., keras.ops. spell them, and tf.image.resize (TensorFlow "
         "2's) and tf.image.resize_images (TensorFlow 1's) to a constant size. verify has Keras run EXPR in the "
         "Lambda's place",
     )

@@ -13,7 +13,7 @@ from typing import Any, Callable
 from .errors import ArgumentError, ReadError
 from .graph import ModelGraph
 from .lambda_expressions import LambdaExpression, evaluate, lambda_layers
-from .lambda_functions import L2_EPSILON
+from .lambda_functions import L2_EPSILON, batch_dot_equation
 
 CLASS_NAME = "WeightportLambda"
 #: the config keys a Lambda's replacement keeps (its function, output_shape, mask and arguments are code or
@@ -85,6 +85,19 @@ def shaping_functions(module: Any, concatenate: Any) -> dict[str, Function]:
     }
 
 
+def _batch_dot(einsum: Any, expand_dims: Any) -> Function:
+    """K.batch_dot as one einsum (lambda_functions.batch_dot_equation), of `einsum` and `expand_dims`."""
+    def compute(a: dict[str, Any]) -> Any:
+        ranks = len(a["x"].shape), len(a["y"].shape)
+        equation = batch_dot_equation(a["axes"], *ranks)
+        if equation is None:
+            raise ArgumentError(f"batch_dot of tensors of rank {ranks[0]} and {ranks[1]} along axes {a['axes']}: "
+                                "not built")
+        product = einsum(equation, a["x"], a["y"])
+        return expand_dims(product, -1) if ranks == (2, 2) else product
+    return compute
+
+
 def _image_axes(a: dict[str, Any]) -> tuple[int, int]:
     return (1, 2) if a["data_format"] == "channels_last" else (2, 3)
 
@@ -102,6 +115,7 @@ def tensorflow_functions(tf: Any) -> dict[str, Function]:
         **shaping_functions(tf, tf.concat),
         "l2_normalize": lambda a: tf.math.l2_normalize(a["x"], axis=_axis(a), epsilon=L2_EPSILON),
         "softmax": lambda a: tf.nn.softmax(a["x"], axis=_axis(a)),
+        "batch_dot": _batch_dot(tf.einsum, tf.expand_dims),
         "matmul": lambda a: tf.matmul(a["x"], a["y"], transpose_a=a["transpose_a"], transpose_b=a["transpose_b"]),
         "pad": lambda a: tf.pad(a["x"], a["paddings"], mode=a["mode"], constant_values=a["constant_values"]),
         "depth_to_space": lambda a: tf.nn.depth_to_space(a["x"], a["block_size"]),
@@ -166,7 +180,8 @@ def keras_ops_functions(ops: Any) -> dict[str, Function]:
            for name in ("mean", "sum", "max", "min")},
         **shaping_functions(ops, ops.concatenate),
         "l2_normalize": l2_normalize, "softmax": lambda a: ops.softmax(a["x"], axis=_axis(a)),
-        "matmul": matmul, "pad": pad, "depth_to_space": depth_to_space, "space_to_depth": space_to_depth,
+        "batch_dot": _batch_dot(ops.einsum, ops.expand_dims), "matmul": matmul, "pad": pad,
+        "depth_to_space": depth_to_space, "space_to_depth": space_to_depth,
         "resize_images": lambda a: ops.repeat(ops.repeat(a["x"], a["height_factor"], axis=_image_axes(a)[0]),
                                               a["width_factor"], axis=_image_axes(a)[1]),
         "image.resize": lambda a: ops.image.resize(a["x"], a["size"]), "image.resize_images": tensorflow_1,

@@ -47,6 +47,8 @@ FUNCTIONS: dict[str, Signature] = {
     "repeat_elements": Signature(("x", "count", "axis")), "tile": Signature(("x", "counts")),
     # tf.matmul's (ops.matmul and np.matmul take no flags: False), batch axes broadcast
     "matmul": Signature(("x", "y"), {"transpose_a": False, "transpose_b": False}, ("transpose_a", "transpose_b")),
+    # K.batch_dot (tf.keras's): per sample, x's axis axes[0] contracted with y's axes[1] (batch_dot_equation)
+    "batch_dot": Signature(("x", "y", "axes"), {"axes": None}),
     # tf.pad's, np.pad's and ops.pad's: (before, after) per axis, the batch's included; the mode in any case
     "pad": Signature(("x", "paddings", "mode", "constant_values"), {"mode": "constant", "constant_values": 0}),
     "depth_to_space": _BLOCK, "space_to_depth": _BLOCK,
@@ -73,6 +75,7 @@ KEYWORDS = {"keep_dims": "keepdims", "clip_value_min": "low", "clip_value_max": 
 WORDS = {"mode": ("constant", "reflect", "symmetric"), "data_format": ("channels_last", "channels_first"),
          "interpolation": ("nearest", "bilinear")}
 _REDUCTIONS = ("mean", "sum", "max", "min")
+_PRODUCTS = ("matmul", "batch_dot")
 
 
 def shown(node: ast.AST) -> str:
@@ -122,8 +125,8 @@ def check_arguments(name: str, arguments: dict[str, Any], is_tensor: Callable[[A
             raise fail(f"{name}'s {key} is {' or '.join(map(repr, WORDS[key]))}")
         if key == "x" and not is_tensor(value):
             raise fail(f"{name} of a tensor is built (found {str(value)[:30]})")
-        if key == "y" and not (is_tensor(value) or (is_number(value) and name != "matmul")):
-            raise fail(f"{name}'s second argument is a tensor{'' if name == 'matmul' else ' or a number'}")
+        if key == "y" and not (is_tensor(value) or (is_number(value) and name not in _PRODUCTS)):
+            raise fail(f"{name}'s second argument is a tensor{'' if name in _PRODUCTS else ' or a number'}")
         if key in ("low", "high", "constant_values") and not is_number(value):
             raise fail(f"{name}'s {'bounds are numbers' if key != 'constant_values' else 'value is a number'}")
         if key == "tensors" and not (isinstance(value, list) and value and all(is_tensor(item) for item in value)):
@@ -140,7 +143,11 @@ def check_arguments(name: str, arguments: dict[str, Any], is_tensor: Callable[[A
             raise fail(f"{name}'s {key} is an int of 1 or more")
         if key == "block_size" and not is_count(value, 2):
             raise fail(f"{name}'s block_size is an int of 2 or more")
-        if key in ("axes", "shape", "counts") and not (isinstance(value, list) and is_axis(value, several=True)):
+        if key == "axes" and name == "batch_dot":
+            if not (value is None or is_axis(value, several=False) or (isinstance(value, list) and len(value) == 2
+                                                                         and is_axis(value, several=True))):
+                raise fail("batch_dot's axes are an int or a pair of ints")
+        elif key in ("axes", "shape", "counts") and not (isinstance(value, list) and is_axis(value, several=True)):
             raise fail(f"{name}'s {key} is a list of ints, the batch axis's included")
         if key == "paddings" and not (isinstance(value, list) and value and all(
                 isinstance(pair, list) and len(pair) == 2 and all(is_count(size, 0) for size in pair)
@@ -169,3 +176,19 @@ def is_axis(value: Any, several: bool) -> bool:
         return True
     return several and isinstance(value, list) and bool(value) and all(
         isinstance(item, int) and not isinstance(item, bool) for item in value)
+
+
+def batch_dot_equation(axes: Any, x_rank: int, y_rank: int) -> str | None:
+    """The einsum equation of tf.keras's K.batch_dot(x, y, axes) for operands of these ranks (2 to 4), or None
+    where Keras refuses it (the batch axis contracted, or axes out of range). The result's axes are the batch's,
+    x's others, then y's others; of two rank-2 operands it is (batch,), which K.batch_dot returns as (batch, 1)."""
+    if not (2 <= x_rank <= 4 and 2 <= y_rank <= 4):
+        return None
+    pair = [x_rank - 1, y_rank - 2] if axes is None else [axes, axes] if isinstance(axes, int) else list(axes)
+    first, second = pair[0] + (x_rank if pair[0] < 0 else 0), pair[1] + (y_rank if pair[1] < 0 else 0)
+    if not (0 < first < x_rank and 0 < second < y_rank):
+        return None
+    x_letters = ["z" if axis == first else "bcd"[axis - 1] for axis in range(1, x_rank)]
+    y_letters = ["z" if axis == second else "efg"[axis - 1] for axis in range(1, y_rank)]
+    kept = [letter for letter in x_letters + y_letters if letter != "z"]
+    return f"a{''.join(x_letters)},a{''.join(y_letters)}->a{''.join(kept)}"

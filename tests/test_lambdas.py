@@ -194,13 +194,23 @@ def test_lambdas_move_pixels(tmp_path, flavor, text):
     assert report.ok, report.to_text()
 
 
-@pytest.mark.parametrize("flavor, text", [
-    ("keras2", "K.softmax(tf.matmul(x[0], x[1], transpose_b=True) / 2.0)"),  # attention written as Lambdas
-    ("keras2", "tf.matmul(x[0], x[1], transpose_a=True)"),
-    ("keras3", "ops.matmul(x[0], ops.transpose(x[1], (0, 2, 1)))"),
-    ("keras3", "tf.matmul(x[1], x[0], transpose_a=True, transpose_b=False) - 1.0"),
+@pytest.mark.parametrize("flavor, text, given", [
+    ("keras2", "K.softmax(tf.matmul(x[0], x[1], transpose_b=True) / 2.0)", None),  # attention written as Lambdas
+    ("keras2", "tf.matmul(x[0], x[1], transpose_a=True)", None),
+    ("keras3", "ops.matmul(x[0], ops.transpose(x[1], (0, 2, 1)))", None),
+    ("keras3", "tf.matmul(x[1], x[0], transpose_a=True, transpose_b=False) - 1.0", None),
+    ("keras2", "K.batch_dot(x[0], x[1], axes=[2, 2])", None),  # tf.keras's K.batch_dot, every rank it takes here
+    ("keras2", "K.batch_dot(x[0], x[1], axes=(1, 1))", None),
+    ("keras2", "K.batch_dot(x[0], K.permute_dimensions(x[1], (0, 2, 1)))", None),
+    ("keras2", "K.batch_dot(K.mean(x[0], axis=1), K.mean(x[1], axis=1), axes=1)", None),
+    ("keras2", "K.batch_dot(K.mean(x[0], axis=1), x[1], axes=[1, 2])", None),
+    ("keras2", "K.batch_dot(x[0], K.mean(x[1], axis=2), axes=[-2, 1])", None),
+    ("keras2", "K.batch_dot(K.expand_dims(x[0], 1), x[1], axes=(3, 2))", None),
+    ("keras2", "K.batch_dot(K.expand_dims(x[0], 2), K.expand_dims(x[1], 1), axes=[1, 2])", None),
+    # Keras 3 has no batch_dot: the same product written as the user's Keras 3 function computed it
+    ("keras3", "ops.matmul(x[0], ops.transpose(x[1], (0, 2, 1)))", "K.batch_dot(x[0], x[1], axes=[2, 2])"),
 ])
-def test_lambdas_multiply_matrices(tmp_path, flavor, text):
+def test_lambdas_multiply_matrices(tmp_path, flavor, text, given):
     def build(keras: Any) -> Any:
         sequence = keras.Input(SEQUENCE)
         queries, keys = keras.layers.Dense(3)(sequence), keras.layers.Dense(3)(sequence)
@@ -208,9 +218,10 @@ def test_lambdas_multiply_matrices(tmp_path, flavor, text):
         return keras.Model(sequence, [scores, keras.layers.Dense(2)(scores)])
 
     path, model = saved(tmp_path, flavor, build)
-    assert_module_matches(path, model, {"scores": text}, [np.random.default_rng(5).normal(size=(3, *SEQUENCE))
-                                                          .astype("float32")])
-    report = converter.verify(path, lambdas={"scores": text}, per_layer=True)
+    given = given or text
+    assert_module_matches(path, model, {"scores": given}, [np.random.default_rng(5).normal(size=(3, *SEQUENCE))
+                                                           .astype("float32")])
+    report = converter.verify(path, lambdas={"scores": given}, per_layer=True)
     assert report.ok, report.to_text()
 
 
@@ -316,7 +327,8 @@ def test_random_expressions_build_what_keras_computes(tmp_path, flavor):
     ("K.mean(x, 1, True)", "pass keepdims by name"),
     ("x[::0]", "step is not 0"),
     ("K.reshape(x, 5)", "list of ints"),
-    ("K.batch_dot(x, x)", "is not a function this language has"),
+    ("K.dot(x, x)", "is not a function this language has"),
+    ("K.batch_dot(x, 2.0)", "batch_dot's second argument is a tensor"),
     ("tf.image.resize(x, (0, 3))", "constant \\(height, width\\)"),
     ("x +", "is not a Python expression"),
     ("lambda a, b: a", "exactly one parameter"),
@@ -334,6 +346,33 @@ def test_expressions_outside_the_language_are_refused_in_one_line(tmp_path, text
     with pytest.raises(ArgumentError, match=message) as raised:
         converter.to_torch(path, lambdas={"lam": text})
     assert "\n" not in str(raised.value) and "lam" in str(raised.value)
+
+
+@pytest.mark.parametrize("text", ["K.batch_dot(x, x, axes=0)", "K.batch_dot(x, x, axes=[1, 3])",
+                                  "K.batch_dot(K.expand_dims(K.expand_dims(x, 1), 1), x, axes=[4, 2])"])
+def test_a_batch_dot_keras_refuses_is_refused_by_name(tmp_path, text):
+    """The batch axis contracted, an axis out of range, a rank over 4: refused naming the layer."""
+    def build(keras: Any) -> Any:
+        x = keras.Input(SEQUENCE)
+        return keras.Model(x, keras.layers.Lambda(function_of("keras2", "x * 1.0"), name="lam")(x))
+
+    path, _ = saved(tmp_path, "keras2", build)
+    with pytest.raises(UnsupportedLayerError, match=r"lam \(Lambda\): batch_dot of tensors of rank \d and 3"):
+        converter.to_torch(path, lambdas={"lam": text})
+
+
+def test_a_rank_4_batch_dot_of_keras_before_2_3_is_refused(tmp_path):
+    """Keras before 2.3 padded and squeezed products of rank-4 tensors otherwise: refused where the file says it."""
+    import h5py
+
+    path, _ = saved(tmp_path, "keras2", lambda keras: keras.Sequential(
+        [keras.Input(SEQUENCE), keras.layers.Lambda(function_of("keras2", "x * 1.0"), name="lam")]))
+    text = "K.batch_dot(K.expand_dims(x, 1), x, axes=(3, 2))"
+    assert converter.to_torch(path, lambdas={"lam": text}) is not None
+    with h5py.File(path, "r+") as handle:
+        handle.attrs["keras_version"] = "2.2.4"
+    with pytest.raises(UnsupportedLayerError, match="rank 4 as Keras before 2.3"):
+        converter.to_torch(path, lambdas={"lam": text})
 
 
 def test_each_function_is_computed_by_each_side():

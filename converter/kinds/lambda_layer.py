@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import Any, Callable
 
 from ..lambda_expressions import evaluate
-from ..lambda_functions import L2_EPSILON
+from ..lambda_functions import L2_EPSILON, batch_dot_equation
 from . import operations as op
 from . import ops_numpy, shaping
 from .forward import KERAS, Emitter, Value, literal
@@ -99,7 +99,23 @@ def _repeated_pixels(e: Emitter, a: dict[str, Any]) -> Value:
     return Value(f"torch.repeat_interleave({repeated}, {int(a['width_factor'])}, dim={height + 1})", KERAS, 4)
 
 
-#: what each function of the language (lambda_expressions.FUNCTIONS) computes in the module
+def _batch_dot(e: Emitter, a: dict[str, Any]) -> Value:
+    """K.batch_dot: one einsum (lambda_functions.batch_dot_equation); of two rank-2 operands, (batch, 1)."""
+    (first, x_rank), (second, y_rank) = op.keras_value(e, a["x"]), op.keras_value(e, a["y"])
+    equation = batch_dot_equation(a["axes"], x_rank or 0, y_rank or 0)
+    if x_rank is None or y_rank is None or equation is None:
+        raise e.unsupported(f"batch_dot of tensors of rank {x_rank} and {y_rank} along axes {a['axes']} is not "
+                            "built (ranks 2 to 4, the batch axis not contracted, are)")
+    if max(x_rank, y_rank) > 3 and e.keras_version < (2, 3):  # it squeezed such products otherwise before
+        raise e.unsupported("batch_dot of a tensor of rank 4 as Keras before 2.3 computed it is not built")
+    first, second = op.promoted_operands([a["x"], a["y"]], [first, second])
+    product = f"torch.einsum({equation!r}, {first}, {second})"
+    if x_rank == y_rank == 2:
+        return Value(f"{product}.unsqueeze(-1)", KERAS, 2)
+    return Value(product, KERAS, x_rank + y_rank - 3)
+
+
+#: what each function of the language (lambda_functions.FUNCTIONS) computes in the module
 FUNCTIONS: dict[str, Function] = {
     **{name: (lambda template: lambda e, a: op.elementwise(e, template, [a["x"]]))(template)
        for name, template in UNARY.items()},
@@ -122,6 +138,7 @@ FUNCTIONS: dict[str, Function] = {
     "l2_normalize": _in_keras_axes(f"({{x}} * torch.rsqrt(torch.clamp(torch.sum(torch.square({{x}}), dim={{axis}}, "
                                    f"keepdim=True), min={L2_EPSILON})))"),
     "softmax": _in_keras_axes("torch.softmax({x}, dim={axis})"),
+    "batch_dot": _batch_dot,
     "matmul": lambda e, a: op.matmul(e, a["x"], a["y"], a["transpose_a"], a["transpose_b"]),
     "pad": lambda e, a: shaping.pad(e, a["x"], a["paddings"], a["mode"], a["constant_values"]),
     **{name: (lambda name: lambda e, a: op.space_depth(e, name, a["x"], a["block_size"], channels_last=True))(name)
