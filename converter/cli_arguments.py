@@ -222,13 +222,13 @@ def _lambda_option(parser: argparse.ArgumentParser) -> None:
         "--lambda", dest="lambdas", action="append", metavar="NAME=EXPR",
         help="what Lambda layer NAME computes, as an expression of its input x (repeat for each Lambda): e.g. "
         "--lambda lambda_1='x / 127.5 - 1'. A Lambda's function is code stored in the file, which weightport never "
-        "runs; EXPR is parsed, never run: numbers, + - * / // % **, indexing (x[:, 10:-10], x[0] of a Lambda of "
+        "runs; EXPR is parsed, never run: numbers, + - * / // %% **, indexing (x[:, 10:-10], x[0] of a Lambda of "
         "several inputs) and abs, sqrt, square, exp, log, tanh, sigmoid, relu, sin, cos, sign, maximum, minimum, "
         "power, clip, mean, sum, max, min, concatenate, stack, expand_dims, squeeze, transpose, reshape, "
         "repeat_elements, tile, l2_normalize, softmax, epsilon, matmul, batch_dot, pad, depth_to_space, "
-        "space_to_depth, resize_images (K.'s, nearest), bare or as K., tf., keras.ops. spell them, and tf.image.resize (TensorFlow "
-        "2's) and tf.image.resize_images (TensorFlow 1's) to a constant size. verify has Keras run EXPR in the "
-        "Lambda's place",
+        "space_to_depth, resize_images (K.'s, nearest), bare or as K., tf., keras.ops. spell them, and "
+        "tf.image.resize (TensorFlow 2's) and tf.image.resize_images (TensorFlow 1's) to a constant size. verify has "
+        "Keras run EXPR in the Lambda's place",
     )
 
 

@@ -144,6 +144,22 @@ def test_help_teaches():
         assert option in convert_help
 
 
+def test_every_commands_help_prints():
+    """argparse expands % in help texts: a stray one (the Lambda language's `%` operator) crashed `export --help`
+    and `verify --help` with a traceback."""
+    import argparse
+
+    from converter.cli_arguments import build_parser
+
+    parser = build_parser()
+    commands = next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
+    assert {"inspect", "convert", "export", "verify"} <= set(commands.choices)
+    for name, command in commands.choices.items():
+        assert command.format_help().startswith("usage:"), name
+    result = run_cli("export", "--help")
+    assert result.returncode == 0 and "--lambda" in result.stdout and "% **" in result.stdout, result.stderr
+
+
 def test_weights_file_with_config_json_architecture(tmp_path):
     import zipfile
 
