@@ -226,6 +226,10 @@ def test_damaged_checkpoints_are_one_line_errors(written, tmp_path):
     data.write_text("version https://git-lfs.github.com/spec/v1\noid sha256:00\nsize 2000000\n")  # not pulled
     result = run_cli("inspect", str(damaged / "weights"))
     assert result.returncode == 2 and "a Git LFS pointer to a 2.0 MB file" in result.stderr
+    data.write_bytes(b"")  # committed or copied without its content (found in public repositories)
+    result = run_cli("convert", str(damaged / "weights"), str(tmp_path / "out.safetensors"), "--layout", "keras")
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert "weights.data-00000-of-00001: the data file is empty, where the index places " in result.stderr
     data.unlink()  # only the index copied: a SavedModel's variables folder committed without its data file
     result = run_cli("convert", str(damaged / "weights"), str(tmp_path / "out.safetensors"), "--layout", "keras")
     assert result.returncode == 2 and len(result.stderr.splitlines()) == 1

@@ -308,6 +308,9 @@ def loader(prefix: str, shards: int, entry: Entry, checksums: Checksums) -> tupl
     if entry.offset < 0 or entry.offset + entry.size > os.path.getsize(path):
         with open(path, "rb") as handle:
             refuse_lfs_pointer(path, handle.read(200))
+        if os.path.getsize(path) == 0:  # committed or copied without its content
+            raise ReadError(f"{path}: the data file is empty, where the index places {entry.name} and the other "
+                            "weights; copy the data file itself (a checkpoint is its .index and every .data-* file)")
         raise ReadError(f"{where}: bytes {entry.offset}..{entry.offset + entry.size} lie past the end of the data "
                         "file; it is truncated or the index is damaged")
     stored = np.dtype(np.uint16) if entry.dtype == "bfloat16" else np.dtype(entry.dtype)
