@@ -8,6 +8,7 @@ import argparse
 
 import converter
 from .convert import KERAS_BACKENDS
+from .lambda_functions import FUNCTIONS
 
 DESCRIPTION = """\
 Move trained Keras weights to PyTorch without TensorFlow.
@@ -223,12 +224,10 @@ def _lambda_option(parser: argparse.ArgumentParser) -> None:
         help="what Lambda layer NAME computes, as an expression of its input x (repeat for each Lambda): e.g. "
         "--lambda lambda_1='x / 127.5 - 1'. A Lambda's function is code stored in the file, which weightport never "
         "runs; EXPR is parsed, never run: numbers, + - * / // %% **, indexing (x[:, 10:-10], x[0] of a Lambda of "
-        "several inputs) and abs, sqrt, square, exp, log, tanh, sigmoid, relu, sin, cos, sign, maximum, minimum, "
-        "power, clip, mean, sum, max, min, concatenate, stack, expand_dims, squeeze, transpose, reshape, "
-        "repeat_elements, tile, l2_normalize, softmax, epsilon, matmul, batch_dot, pad, depth_to_space, "
-        "space_to_depth, resize_images (K.'s, nearest), bare or as K., tf., keras.ops. spell them, and "
-        "tf.image.resize (TensorFlow 2's) and tf.image.resize_images (TensorFlow 1's) to a constant size. verify has "
-        "Keras run EXPR in the Lambda's place",
+        f"several inputs) and {', '.join(sorted(name for name in FUNCTIONS if '.' not in name))}, bare or as K., "
+        "tf., keras.ops. spell them (resize_images: K.'s, nearest, by factors), and tf.image.resize (TensorFlow 2's) "
+        "and tf.image.resize_images (TensorFlow 1's) to a constant size. verify has Keras run EXPR in the Lambda's "
+        "place",
     )
 
 

@@ -3,8 +3,9 @@
 A Lambda's function is Python bytecode stored in the file (marshalled), which weightport
 never runs nor decodes. The user says what it computes instead, in a small language: a
 Python expression of the layer's input `x` (or `lambda t: ...`, naming it), numbers, + - * /
-// % **, indexing with ints and slices, and the Keras backend functions of FUNCTIONS (lambda_functions.py), written
-bare or as `K.`, `tf.`, `keras.ops.`... spell them (`K.mean(x, axis=1)`, `tf.reduce_mean(x, 1)`).
+// % **, indexing with ints and slices, and the Keras backend functions of FUNCTIONS
+(lambda_functions.py), written bare or as `K.`, `tf.`, `keras.ops.`... spell them
+(`K.mean(x, axis=1)`, `tf.reduce_mean(x, 1)`).
 The expression is parsed with `ast` and walked: nothing in it is ever evaluated by Python.
 
 The same walk computes it twice: in the PyTorch module (kinds/lambda_layer.py emits code) and,
@@ -19,7 +20,7 @@ from typing import Any, Mapping, Protocol
 
 from .errors import ArgumentError
 from .graph import Layer, ModelGraph
-from .lambda_functions import EPSILON, FUNCTIONS, SYNONYMS, bind, check_arguments, is_number, shown
+from .lambda_functions import DTYPES, EPSILON, FUNCTIONS, SYNONYMS, bind, check_arguments, is_number, shown
 
 MAX_TEXT = 2000  # characters of one expression
 MAX_NODES = 400  # syntax nodes of one expression
@@ -30,6 +31,8 @@ PREFIXES = frozenset({"K", "backend", "keras.backend", "tf.keras.backend", "tf",
 #: prefixes of image functions: `tf.image.resize` is not the Keras backend's resize_images (by factors)
 IMAGE_PREFIXES = frozenset({"tf.image", "K.tf.image", "ktf.image", "tf.compat.v1.image", "keras.ops.image",
                             "ops.image"})
+#: modules a dtype attribute may be written from (tf.int32, np.float32, tf.dtypes.int64)
+DTYPE_PREFIXES = frozenset({"tf", "np", "tf.dtypes"})
 BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%", ast.Pow: "**"}
 
 
@@ -94,7 +97,7 @@ def _check_node(node: ast.AST, where: str) -> None:
                             "('reflect', 'channels_last') are constants here")
     if isinstance(node, ast.Call):
         function_name(node.func, where)  # checked now: the walk meets only known functions
-    # an attribute outside a call's function name (x.T) fails in the walk, which has no rule for it
+    # an attribute outside a call's function name (x.T) fails in the walk, unless it names a dtype (tf.int32)
 
 
 def function_name(node: ast.expr, where: str) -> str:
@@ -133,6 +136,12 @@ def _evaluate(node: ast.expr, names: dict[str, Any], algebra: Algebra, where: st
         return names[node.id]
     if isinstance(node, (ast.Tuple, ast.List)):
         return [_evaluate(item, names, algebra, where) for item in node.elts]
+    if isinstance(node, ast.Attribute):  # a dtype (tf.int32) is its word; any other attribute is refused
+        dotted = ast.unparse(node)
+        prefix, _, name = dotted.rpartition(".")
+        if prefix in DTYPE_PREFIXES and name in DTYPES:
+            return name
+        raise ArgumentError(f"{where}: {shown(node)} is not allowed here (a dtype is: 'int32', tf.int32)")
     if isinstance(node, ast.UnaryOp):
         value = _evaluate(node.operand, names, algebra, where)
         if isinstance(node.op, ast.UAdd):
@@ -166,6 +175,8 @@ def _evaluate(node: ast.expr, names: dict[str, Any], algebra: Algebra, where: st
                           where)
         if name == "epsilon":
             return EPSILON
+        if name == "floatx":  # Keras's default (keras.json's floatx)
+            return "float32"
         check_arguments(name, arguments, algebra.is_tensor, where, node)
         return algebra.call(name, arguments)
     raise ArgumentError(f"{where}: {shown(node)} is not allowed here")

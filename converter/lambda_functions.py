@@ -47,6 +47,8 @@ FUNCTIONS: dict[str, Signature] = {
     "repeat_elements": Signature(("x", "count", "axis")), "tile": Signature(("x", "counts")),
     # tf.matmul's (ops.matmul and np.matmul take no flags: False), batch axes broadcast
     "matmul": Signature(("x", "y"), {"transpose_a": False, "transpose_b": False}, ("transpose_a", "transpose_b")),
+    # indices (int64 in tf.keras, int32 in Keras 3, as each returned them), ids to one-hot floats, dtypes
+    "argmax": _AXIS, "argmin": _AXIS, "one_hot": Signature(("x", "num_classes")), "cast": Signature(("x", "dtype")),
     # K.batch_dot (tf.keras's): per sample, x's axis axes[0] contracted with y's axes[1] (batch_dot_equation)
     "batch_dot": Signature(("x", "y", "axes"), {"axes": None}),
     # tf.pad's, np.pad's and ops.pad's: (before, after) per axis, the batch's included; the mode in any case
@@ -59,7 +61,7 @@ FUNCTIONS: dict[str, Signature] = {
     # TensorFlow 1's resize_images (neither half-pixel centres nor corners aligned), which 2017's models called
     "image.resize": Signature(("x", "size")),
     "image.resize_images": Signature(("x", "size"), {"align_corners": False}, ("align_corners",)),
-    "epsilon": Signature(()),
+    "epsilon": Signature(()), "floatx": Signature(()),
 }
 #: other spellings of the same functions across K., tf. and keras.ops
 SYNONYMS = {"absolute": "abs", "reduce_mean": "mean", "reduce_sum": "sum", "reduce_max": "max", "amax": "max",
@@ -70,10 +72,12 @@ KEYWORDS = {"keep_dims": "keepdims", "clip_value_min": "low", "clip_value_max": 
             "max_value": "high", "values": "tensors", "dim": "axis", "perm": "axes", "pattern": "axes",
             "newshape": "shape", "rep": "count", "repeats": "count", "n": "counts", "multiples": "counts",
             "reps": "counts", "input": "x", "tensor": "x", "array": "x", "a": "x", "b": "y", "x1": "x", "x2": "y",
-            "pad_width": "paddings"}
+            "pad_width": "paddings", "depth": "num_classes", "indices": "x"}
+#: dtypes a cast may name, as a word ('int32') or an attribute (tf.int32, np.float32)
+DTYPES = ("float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool")
 #: the words a string argument may be (compared, never written into code), by parameter
 WORDS = {"mode": ("constant", "reflect", "symmetric"), "data_format": ("channels_last", "channels_first"),
-         "interpolation": ("nearest", "bilinear")}
+         "interpolation": ("nearest", "bilinear"), "dtype": DTYPES}
 _REDUCTIONS = ("mean", "sum", "max", "min")
 _PRODUCTS = ("matmul", "batch_dot")
 
@@ -141,6 +145,8 @@ def check_arguments(name: str, arguments: dict[str, Any], is_tensor: Callable[[A
             raise fail("the size is a constant (height, width)")
         if key in ("count", "height_factor", "width_factor") and not is_count(value, 1):
             raise fail(f"{name}'s {key} is an int of 1 or more")
+        if key == "num_classes" and not is_count(value, 1):
+            raise fail(f"{name}'s num_classes is an int of 1 or more")
         if key == "block_size" and not is_count(value, 2):
             raise fail(f"{name}'s block_size is an int of 2 or more")
         if key == "axes" and name == "batch_dot":

@@ -225,6 +225,31 @@ def test_lambdas_multiply_matrices(tmp_path, flavor, text, given):
     assert report.ok, report.to_text()
 
 
+@pytest.mark.parametrize("flavor, text, ids", [
+    ("keras2", "K.one_hot(x, 7)", True),  # ids out of range (negative, 7 and more) give rows of zeros
+    ("keras2", "K.cast(x, 'float32') / 4.0 - 1.0", True),
+    ("keras2", "tf.one_hot(tf.cast(x, tf.int64), depth=7)", True),
+    ("keras2", "K.one_hot(K.argmax(x, axis=-1), 5)", False),
+    ("keras2", "K.cast(K.argmin(x, axis=1), K.floatx()) * 0.5", False),
+    ("keras3", "ops.one_hot(x, 7)", True),
+    ("keras3", "ops.cast(ops.argmax(x, axis=1), 'float32') * 0.5 + x[:, 0, :]", False),
+    ("keras3", "ops.one_hot(ops.argmin(x, axis=-1), 5)", False),
+])
+def test_lambdas_of_ids(tmp_path, flavor, text, ids):
+    """Ids one-hot encoded, indices of the largest entries, casts: the functions of integer tensors."""
+    def build(keras: Any) -> Any:
+        x = keras.Input((5,), dtype="int32") if ids else keras.Input(SEQUENCE)
+        y = keras.layers.Lambda(function_of(flavor, text), name="ids")(x)
+        return keras.Model(x, [y, keras.layers.Dense(2)(y)])
+
+    path, model = saved(tmp_path, flavor, build)
+    rng = np.random.default_rng(6)
+    inputs = rng.integers(-2, 9, (4, 5)).astype("int32") if ids else rng.normal(size=(4, *SEQUENCE)).astype("float32")
+    assert_module_matches(path, model, {"ids": text}, [inputs])
+    report = converter.verify(path, lambdas={"ids": text}, per_layer=True)
+    assert report.ok, report.to_text()
+
+
 def random_expression(rng: random.Random, flavor: str, image: bool) -> str:
     """An expression of the language, of the same shape as x, then maybe indexed or joined at the top."""
     functions = ["abs", "square", "exp", "tanh", "sigmoid", "relu", "sin", "cos", "sign"]
@@ -284,6 +309,9 @@ def random_expression(rng: random.Random, flavor: str, image: bool) -> str:
         mode = rng.choice(["reflect", "symmetric", "constant"])
         return (f"tf.pad({body}, {widths}, '{mode.upper()}')" if flavor == "keras2" else
                 f"K.pad({body}, {widths}, mode='{mode}')")
+    if top == 4 and not image:  # a product of the sequence with itself: (batch, steps, steps)
+        return (f"K.batch_dot({body}, x, axes=[2, 2])" if flavor == "keras2" else
+                f"K.matmul({body}, K.transpose(x, (0, 2, 1)))")
     return body
 
 
@@ -328,6 +356,11 @@ def test_random_expressions_build_what_keras_computes(tmp_path, flavor):
     ("x[::0]", "step is not 0"),
     ("K.reshape(x, 5)", "list of ints"),
     ("K.dot(x, x)", "is not a function this language has"),
+    ("K.argmax(x)", "give argmax's axis"),
+    ("K.cast(x, 'int128')", "cast's dtype is 'float16' or"),
+    ("K.cast(x, tf.complex64)", "is not allowed here \\(a dtype is"),
+    ("x.dtype", "is not allowed here \\(a dtype is"),
+    ("K.one_hot(x, 0)", "num_classes is an int of 1 or more"),
     ("K.batch_dot(x, 2.0)", "batch_dot's second argument is a tensor"),
     ("tf.image.resize(x, (0, 3))", "constant \\(height, width\\)"),
     ("x +", "is not a Python expression"),
@@ -348,16 +381,21 @@ def test_expressions_outside_the_language_are_refused_in_one_line(tmp_path, text
     assert "\n" not in str(raised.value) and "lam" in str(raised.value)
 
 
-@pytest.mark.parametrize("text", ["K.batch_dot(x, x, axes=0)", "K.batch_dot(x, x, axes=[1, 3])",
-                                  "K.batch_dot(K.expand_dims(K.expand_dims(x, 1), 1), x, axes=[4, 2])"])
-def test_a_batch_dot_keras_refuses_is_refused_by_name(tmp_path, text):
-    """The batch axis contracted, an axis out of range, a rank over 4: refused naming the layer."""
+@pytest.mark.parametrize("text, message", [
+    ("K.batch_dot(x, x, axes=0)", r"batch_dot of tensors of rank 3 and 3"),
+    ("K.batch_dot(x, x, axes=[1, 3])", r"batch_dot of tensors of rank 3 and 3"),
+    ("K.batch_dot(K.expand_dims(K.expand_dims(x, 1), 1), x, axes=[4, 2])", r"batch_dot of tensors of rank 5 and 3"),
+    ("K.argmax(x, axis=1) * 2", "arithmetic on an integer tensor"),  # promoted otherwise by tf.keras and Keras 3
+])
+def test_expressions_the_module_cannot_compute_are_refused_by_name(tmp_path, text, message):
+    """The batch axis contracted, an axis out of range, a rank over 4, integer arithmetic: refused naming the
+    layer."""
     def build(keras: Any) -> Any:
         x = keras.Input(SEQUENCE)
         return keras.Model(x, keras.layers.Lambda(function_of("keras2", "x * 1.0"), name="lam")(x))
 
     path, _ = saved(tmp_path, "keras2", build)
-    with pytest.raises(UnsupportedLayerError, match=r"lam \(Lambda\): batch_dot of tensors of rank \d and 3"):
+    with pytest.raises(UnsupportedLayerError, match=r"lam \(Lambda\): " + message):
         converter.to_torch(path, lambdas={"lam": text})
 
 
@@ -382,7 +420,7 @@ def test_each_function_is_computed_by_each_side():
     from converter.kinds.lambda_layer import FUNCTIONS as TORCH
     from converter.lambda_functions import FUNCTIONS
 
-    names = set(FUNCTIONS) - {"epsilon"}  # a number, computed by the walk itself
+    names = set(FUNCTIONS) - {"epsilon", "floatx"}  # constants, given by the walk itself
     assert set(TORCH) == names
     assert set(tensorflow_functions(tensorflow())) == names
     assert set(keras_ops_functions(keras3().ops)) == names

@@ -64,6 +64,8 @@ class TorchAlgebra:
         return replace(indexed, dtype=value.dtype, integer=value.integer, from_integers=value.from_integers)
 
     def call(self, function: str, arguments: dict[str, Any]) -> Value:
+        if function in TYPED:  # of ids or any tensor, in a dtype of their own
+            return FUNCTIONS[function](self.e, arguments)
         tensors = [arguments.get("x"), arguments.get("y"), *(arguments.get("tensors") or [])]
         self._floats(*tensors)
         return self._typed(FUNCTIONS[function](self.e, arguments), *tensors)
@@ -115,6 +117,10 @@ def _batch_dot(e: Emitter, a: dict[str, Any]) -> Value:
     return Value(product, KERAS, x_rank + y_rank - 3)
 
 
+#: the functions whose result has a dtype of its own (indices, one-hot floats, a cast), of integer tensors too
+TYPED = frozenset({"argmax", "argmin", "one_hot", "cast"})
+
+
 #: what each function of the language (lambda_functions.FUNCTIONS) computes in the module
 FUNCTIONS: dict[str, Function] = {
     **{name: (lambda template: lambda e, a: op.elementwise(e, template, [a["x"]]))(template)
@@ -139,6 +145,12 @@ FUNCTIONS: dict[str, Function] = {
                                    f"keepdim=True), min={L2_EPSILON})))"),
     "softmax": _in_keras_axes("torch.softmax({x}, dim={axis})"),
     "batch_dot": _batch_dot,
+    # indices as the Keras that ran the model returned them: tf.argmax's int64, keras.ops.argmax's int32
+    **{name: (lambda name: lambda e, a: op.arg_reduce(e, name, a["x"], a["axis"],
+                                                      dtype="int32" if e.keras_major >= 3 else "int64"))(name)
+       for name in ("argmax", "argmin")},
+    "one_hot": lambda e, a: op.one_hot(e, a["x"], a["num_classes"], "float32"),
+    "cast": lambda e, a: op.cast(e, a["x"], a["dtype"]),
     "matmul": lambda e, a: op.matmul(e, a["x"], a["y"], a["transpose_a"], a["transpose_b"]),
     "pad": lambda e, a: shaping.pad(e, a["x"], a["paddings"], a["mode"], a["constant_values"]),
     **{name: (lambda name: lambda e, a: op.space_depth(e, name, a["x"], a["block_size"], channels_last=True))(name)
