@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from .errors import ArgumentError, ReadError
 from .graph import ModelGraph
-from .lambda_expressions import LambdaExpression, evaluate, lambda_layers
+from .lambda_expressions import LambdaExpression, evaluate, lambda_layers, lambda_name
 from .lambda_functions import L2_EPSILON, batch_dot_equation
 
 CLASS_NAME = "WeightportLambda"
@@ -23,7 +23,7 @@ KEPT = ("name", "trainable", "dtype", "batch_input_shape", "batch_size")
 
 def expressions_of(graph: ModelGraph) -> dict[str, LambdaExpression]:
     """Each Lambda layer's expression, by layer name (attach() made the names of those given unique)."""
-    return {layer.name: layer.expression for layer in lambda_layers(graph) if layer.expression is not None}
+    return {lambda_name(layer): layer.expression for layer in lambda_layers(graph) if layer.expression is not None}
 
 
 def with_expressions(config: Any, graph: ModelGraph) -> Any:
@@ -196,7 +196,8 @@ class KerasAlgebra:
     """The expression's operations on Keras's tensors: keras.ops (Keras 3) or TensorFlow (tf.keras)."""
 
     def __init__(self, keras: Any) -> None:
-        if keras.__name__.split(".")[0] == "tf_keras":
+        self.tensorflow = keras.__name__.split(".")[0] == "tf_keras"
+        if self.tensorflow:
             import tensorflow as tf
 
             self.functions = tensorflow_functions(tf)
@@ -237,4 +238,16 @@ def custom_objects(keras: Any, graph: ModelGraph) -> dict[str, Any]:
         def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
             return None  # a Lambda without mask= computes none
 
+    if not algebra.tensorflow:
+        class ShapedLambda(WeightportLambda):
+            """Keras 3's TimeDistributed asks its layer for its output shape: the expression run on symbolic tensors
+            (keras.ops computes their shapes), as Keras 3's Lambda infers its own."""
+
+            def compute_output_shape(self, input_shape: Any) -> Any:
+                several = isinstance(input_shape, list) and all(isinstance(item, (tuple, list)) for item in input_shape)
+                symbolic = ([keras.KerasTensor(tuple(item)) for item in input_shape] if several
+                            else keras.KerasTensor(tuple(input_shape)))
+                return keras.tree.map_structure(lambda tensor: tensor.shape, self.call(symbolic))
+
+        return {CLASS_NAME: ShapedLambda}
     return {CLASS_NAME: WeightportLambda}

@@ -223,8 +223,26 @@ def _index_item(node: ast.expr, names: dict[str, Any], algebra: Algebra, where: 
     raise ArgumentError(f"{where}: {shown(node)}: an index is an int, a slice, None or ...")
 
 
+def lambda_config(layer: Layer) -> Mapping[str, Any] | None:
+    """The config of the Lambda a layer is, or wraps (TimeDistributed(Lambda): one function per time step), or
+    None for any other layer."""
+    if layer.class_name == "Lambda":
+        return layer.config
+    inner = layer.config.get("layer") if layer.class_name == "TimeDistributed" else None
+    if isinstance(inner, dict) and inner.get("class_name") == "Lambda" and isinstance(inner.get("config"), dict):
+        return inner["config"]
+    return None
+
+
+def lambda_name(layer: Layer) -> str:
+    """The Lambda's own name in Keras (a wrapped one's, not its wrapper's)."""
+    name = (lambda_config(layer) or {}).get("name")
+    return name if isinstance(name, str) and layer.class_name != "Lambda" else layer.name
+
+
 def lambda_layers(graph: ModelGraph) -> list[Layer]:
-    return [layer for layer in graph.walk() if layer.class_name == "Lambda"]
+    """The Lambda layers of a graph, those wrapped in TimeDistributed too."""
+    return [layer for layer in graph.walk() if lambda_config(layer) is not None]
 
 
 def option_example(key: str) -> str:
@@ -244,17 +262,17 @@ def attach(graph: ModelGraph, lambdas: Mapping[str, str] | None) -> None:
     layers = lambda_layers(graph)
     for name, text in lambdas.items():
         where = f"Lambda {name}"
-        found = [layer for layer in layers if name in (layer.key, layer.name)]
+        found = [layer for layer in layers if name in (layer.key, layer.name, lambda_name(layer))]
         if not found:
             known = ", ".join(layer.key for layer in layers) or "none"
             raise ArgumentError(f"{graph.source}: {where}: the model has no Lambda layer of that name (its Lambda "
                                 f"layers: {known})")
         layer = found[0]
-        namesakes = [other.key for other in layers if other.name == layer.name]
+        namesakes = [other.key for other in layers if lambda_name(other) == lambda_name(layer)]
         if len(namesakes) > 1:  # verify's Keras side finds a Lambda by its name (keras_lambdas.py)
-            raise ArgumentError(f"{graph.source}: {where}: several Lambda layers are named {layer.name!r} "
+            raise ArgumentError(f"{graph.source}: {where}: several Lambda layers are named {lambda_name(layer)!r} "
                                 f"({', '.join(namesakes)}), which is not built")
-        if layer.config.get("mask") is not None:
+        if (lambda_config(layer) or {}).get("mask") is not None:
             raise ArgumentError(f"{graph.source}: {where}: the Lambda computes its own mask (mask=), which is "
                                 "code too: not built")
         expression = parse(text, f"{graph.source}: {where}")
@@ -263,7 +281,7 @@ def attach(graph: ModelGraph, lambdas: Mapping[str, str] | None) -> None:
 
 def _with_arguments(expression: LambdaExpression, layer: Layer, where: str) -> LambdaExpression:
     """The layer's `arguments` (keyword arguments Keras passes its function) that are numbers, by name."""
-    arguments = layer.config.get("arguments") or {}
+    arguments = (lambda_config(layer) or {}).get("arguments") or {}
     if not isinstance(arguments, dict):
         raise ArgumentError(f"{where}: the layer's arguments are not a dict")
     numbers = {str(key): value for key, value in arguments.items() if is_number(value)}

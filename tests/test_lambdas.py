@@ -55,8 +55,8 @@ def assert_module_matches(path: str, model: Any, lambdas: dict[str, str], inputs
     expected = [np.asarray(item) for item in (expected if isinstance(expected, (list, tuple)) else [expected])]
     for layout in ("keras", "torch"):
         module = converter.to_torch(path, lambdas=lambdas, input_layout=layout)
-        arrays = [torch.from_numpy(array.transpose(0, 3, 1, 2).copy() if layout == "torch" and array.ndim == 4
-                                   else array) for array in inputs]
+        arrays = [torch.from_numpy(np.moveaxis(array, -1, 1).copy() if layout == "torch" and array.ndim in (4, 5)
+                                   else array) for array in inputs]  # channels-first images and volumes
         with torch.no_grad():
             actual = module(*arrays)
         actual = [item.numpy() for item in (actual if isinstance(actual, (list, tuple)) else [actual])]
@@ -248,6 +248,31 @@ def test_lambdas_of_ids(tmp_path, flavor, text, ids):
     assert_module_matches(path, model, {"ids": text}, [inputs])
     report = converter.verify(path, lambdas={"ids": text}, per_layer=True)
     assert report.ok, report.to_text()
+
+
+@pytest.mark.parametrize("flavor, text", [
+    ("keras2", "tf.compat.v1.image.resize_images(x, (4, 3))"),  # each video frame resized, as C3D models did
+    ("keras2", "K.mean(x, axis=[1, 2], keepdims=True) * 2.0"),
+    ("keras3", "ops.image.resize(x, (4, 3))"),
+    ("keras3", "lambda frame: frame[:, 1:, ::-1, :] - 0.5"),
+])
+def test_time_distributed_lambdas(tmp_path, flavor, text):
+    """TimeDistributed(Lambda): the expression, given by the Lambda's own name or its wrapper's, on every frame."""
+    def build(keras: Any) -> Any:
+        video = keras.Input((3, 6, 5, 2))
+        frames = keras.layers.TimeDistributed(keras.layers.Lambda(function_of(flavor, text), name="per_frame"),
+                                              name="frames")(video)
+        return keras.Model(video, [frames, keras.layers.TimeDistributed(keras.layers.Conv2D(2, 1))(frames)])
+
+    path, model = saved(tmp_path, flavor, build)
+    assert "Lambda layers: frames: their functions are code" in converter.inspect(path).to_text()
+    with pytest.raises(UnsupportedLayerError, match="--lambda frames="):
+        converter.to_torch(path)
+    inputs = np.random.default_rng(7).normal(size=(2, 3, 6, 5, 2)).astype("float32")
+    for name in ("per_frame", "frames"):
+        assert_module_matches(path, model, {name: text}, [inputs])
+        report = converter.verify(path, lambdas={name: text}, per_layer=True)
+        assert report.ok, report.to_text()
 
 
 def random_expression(rng: random.Random, flavor: str, image: bool) -> str:

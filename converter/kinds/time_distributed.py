@@ -29,7 +29,8 @@ def _wrapped(layer: Layer) -> Layer:
     class_name, inner = wrapped(layer.config)
     shape = layer.input_shape
     return Layer(name=layer.name, class_name=class_name, config=inner, path=layer.path, tensors=layer.tensors,
-                 input_shape=(shape[0],) + tuple(shape[2:]) if shape else None)
+                 input_shape=(shape[0],) + tuple(shape[2:]) if shape else None,
+                 expression=layer.expression)  # a wrapped Lambda's, given by the user
 
 
 def _unsupported(layer: Layer) -> str | None:

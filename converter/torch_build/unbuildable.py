@@ -6,7 +6,7 @@ from ..errors import UnsupportedLayerError
 from ..graph import ModelGraph
 from ..kinds import lookup
 from ..kinds.outside_state import OUTSIDE_STATE
-from ..lambda_expressions import option_example
+from ..lambda_expressions import lambda_config, option_example
 from .integers import refuse_integer_policies
 
 
@@ -14,7 +14,7 @@ def refuse_unbuildable(graph: ModelGraph) -> None:
     """Refuse a graph any of whose layers cannot be built, naming them all and what to do instead."""
     unsupported = [layer for layer in graph.walk() if layer.class_name != "InputLayer"
                    and (lookup(layer) is None or lookup(layer).forward is None  # type: ignore[union-attr]
-                        or (layer.class_name == "Lambda" and layer.expression is None))]
+                        or (lambda_config(layer) is not None and layer.expression is None))]
     unsupported += list(graph.custom_layers())  # its sublayers have rules; what it computes is code
     if unsupported:
         names = ", ".join(f"{layer.key} ({layer.label})" for layer in unsupported)
@@ -22,7 +22,7 @@ def refuse_unbuildable(graph: ModelGraph) -> None:
         hint = (f"; {', '.join(preprocessing)}: preprocessing whose state (a vocabulary, bins) PyTorch cannot "
                 "compute in the model: run it before the model, on the model's input" if preprocessing else "")
         operations = [layer for layer in unsupported if layer.label.startswith("keras.ops.")]
-        lambdas = [layer.key for layer in unsupported if layer.class_name == "Lambda"]
+        lambdas = [layer.key for layer in unsupported if lambda_config(layer) is not None]
         others = len(unsupported) - len(operations) - len(lambdas)
         what = "; custom layers need hand-written code" if others else ""
         if lambdas:
