@@ -111,6 +111,10 @@ def function_name(node: ast.expr, where: str) -> str:
     parts.insert(0, node.id)
     prefix, name = ".".join(parts[:-1]), parts[-1]
     name = f"image.{name}" if prefix in IMAGE_PREFIXES else SYNONYMS.get(name, name)
+    if "random" in name or "random" in prefix or name in ("truncated_normal", "dropout"):
+        raise ArgumentError(f"{where}: {'.'.join(parts)!r} draws noise at every call, in Keras too, which no "
+                            "conversion can match: give what the model should compute in its place (a VAE's sampling "
+                            "Lambda: its mean, x[0])")
     if (prefix and prefix not in PREFIXES | IMAGE_PREFIXES) or name not in FUNCTIONS:
         raise ArgumentError(f"{where}: {'.'.join(parts)!r} is not a function this language has: "
                             f"{', '.join(sorted(FUNCTIONS))} (bare or as K., tf., keras.ops. ... write them)")

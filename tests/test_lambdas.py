@@ -381,6 +381,8 @@ def test_random_expressions_build_what_keras_computes(tmp_path, flavor):
     ("x[::0]", "step is not 0"),
     ("K.reshape(x, 5)", "list of ints"),
     ("K.dot(x, x)", "is not a function this language has"),
+    ("x + K.random_normal(K.shape(x))", "draws noise at every call.*its mean, x\\[0\\]"),
+    ("tf.random.uniform((2, 3))", "draws noise at every call"),
     ("K.argmax(x)", "give argmax's axis"),
     ("K.cast(x, 'int128')", "cast's dtype is 'float16' or"),
     ("K.cast(x, tf.complex64)", "is not allowed here \\(a dtype is"),
