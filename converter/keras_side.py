@@ -5,6 +5,7 @@ Imports keras (or tf_keras) only inside the functions that need it.
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib
 import inspect
 import json
@@ -133,8 +134,11 @@ def load_keras_model(source: Any, graph: ModelGraph, checked: Any = None) -> Any
     meant = as_meant(checked)
 
     def built_with_weights(keras: Any) -> Any:
-        model = keras.models.model_from_json(json.dumps(meant),  # deserialize_keras_object: safe mode
-                                             custom_objects=custom_objects(keras, graph))
+        if _is_legacy(keras, meant):
+            model = _from_legacy_config(meant, custom_objects(keras, graph))
+        else:
+            model = keras.models.model_from_json(json.dumps(meant),  # deserialize_keras_object: safe mode
+                                                 custom_objects=custom_objects(keras, graph))
         status = model.load_weights(path)  # converts a cuDNN layer's weights for the layer computing as it
         if hasattr(status, "assert_existing_objects_matched"):  # a TF checkpoint: every variable of the model
             status.assert_existing_objects_matched().expect_partial()  # restored; the rest (configs) said nothing
@@ -156,6 +160,22 @@ def load_keras_model(source: Any, graph: ModelGraph, checked: Any = None) -> Any
     except Exception as error:  # Keras's own loading errors are of many kinds
         raise ReadError(f"{path}: Keras cannot load this file to compare with ({type(error).__name__}: "
                         f"{str(error).splitlines()[0][:200]}){_unloadable_hint(graph)}") from None
+
+
+def _is_legacy(keras: Any, config: Any) -> bool:
+    """Whether Keras 3 is given a legacy .h5's config (Keras 2's, or Keras 3's own .h5: no module names), which its
+    model_from_json cannot place ('Could not locate class Functional')."""
+    return keras.__name__.split(".")[0] == "keras" and isinstance(config, dict) and "module" not in config
+
+
+def _from_legacy_config(config: Any, objects: dict[str, Any]) -> Any:
+    """The model of a legacy .h5's config, built by Keras 3 as its own .h5 loader builds it (legacy deserialization
+    of the config, in safe mode; Keras 3.3 to 3.15 name these modules alike); no weights."""
+    from keras.src.legacy.saving import saving_options, saving_utils
+    from keras.src.saving import serialization_lib
+
+    with saving_options.keras_option_scope(use_legacy_config=True), serialization_lib.SafeModeScope(True):
+        return saving_utils.model_from_config(copy.deepcopy(config), custom_objects=objects)
 
 
 def exported_into(keras: Any, config: Any, prefix: str) -> Any:

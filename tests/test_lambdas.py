@@ -109,6 +109,19 @@ def test_verify_runs_the_expressions_in_keras(tmp_path, flavor):
     assert wrong.ok  # both sides run the expression given: verify checks the conversion given it, said in a note
 
 
+def test_verify_of_a_keras3_h5_with_lambdas(tmp_path):
+    """Keras 3's own .h5 holds a legacy config (no module names), which its model_from_json cannot place: verify
+    builds it as Keras 3's .h5 loader does (a real one: a conditional VAE's encoder, Keras 3.12)."""
+    keras = keras3()
+    model = preprocessing_model("keras3")(keras)
+    randomize(model)
+    path = str(tmp_path / "model.h5")
+    model.save(path)
+    report = converter.verify(path, lambdas=LAMBDAS, per_layer=True)
+    assert report.ok, report.to_text()
+    assert {"scale", "crop", "distance", "both"} <= {layer.name for layer in report.layers}
+
+
 def test_without_an_expression_a_lambda_is_refused_by_name(tmp_path):
     path, _ = saved(tmp_path, "keras2", preprocessing_model("keras2"))
     assert "Lambda layers: scale, crop, distance, both: their functions are code" in converter.inspect(path).to_text()
