@@ -8,12 +8,13 @@ bytes are dropped from the config, so loading never decodes them.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 from .errors import ArgumentError, ReadError
 from .graph import ModelGraph
 from .lambda_expressions import LambdaExpression, evaluate, lambda_layers, lambda_name
-from .lambda_functions import L2_EPSILON, batch_dot_equation
+from .lambda_functions import L2_EPSILON, REDUCTIONS, UNARY, batch_dot_equation
 
 CLASS_NAME = "WeightportLambda"
 #: the config keys a Lambda's replacement keeps (its function, output_shape, mask and arguments are code or
@@ -105,13 +106,18 @@ def _image_axes(a: dict[str, Any]) -> tuple[int, int]:
 def tensorflow_functions(tf: Any) -> dict[str, Function]:
     """What each function of the language computes in tf.keras: the TensorFlow function K.<name> calls."""
     unary = {"abs": tf.abs, "sqrt": tf.sqrt, "square": tf.square, "exp": tf.exp, "log": tf.math.log, "tanh": tf.tanh,
-             "sigmoid": tf.sigmoid, "relu": tf.nn.relu, "sin": tf.sin, "cos": tf.cos, "sign": tf.sign}
+             "sigmoid": tf.sigmoid, "relu": tf.nn.relu, "sin": tf.sin, "cos": tf.cos, "sign": tf.sign,
+             "softplus": tf.nn.softplus, "softsign": tf.nn.softsign, "log1p": tf.math.log1p, "expm1": tf.math.expm1,
+             "floor": tf.floor, "ceil": tf.math.ceil, "round": tf.round}
+    reductions = {"var": tf.math.reduce_variance, **{name: getattr(tf.math, f"reduce_{name}") for name in REDUCTIONS
+                                                     if name != "var"}}
     return {
         **{name: (lambda function: lambda a: function(a["x"]))(function) for name, function in unary.items()},
         "maximum": lambda a: tf.maximum(a["x"], a["y"]), "minimum": lambda a: tf.minimum(a["x"], a["y"]),
         "power": lambda a: tf.pow(a["x"], a["y"]), "clip": lambda a: tf.clip_by_value(a["x"], a["low"], a["high"]),
-        **{name: (lambda reduce: lambda a: reduce(a["x"], axis=_axis(a), keepdims=a["keepdims"]))(
-            getattr(tf, f"reduce_{name}")) for name in ("mean", "sum", "max", "min")},
+        **{name: (lambda reduce: lambda a: reduce(a["x"], axis=_axis(a), keepdims=a["keepdims"]))(reduce)
+           for name, reduce in reductions.items()},
+        "batch_flatten": lambda a: tf.reshape(a["x"], (tf.shape(a["x"])[0], -1)),
         **shaping_functions(tf, tf.concat),
         "l2_normalize": lambda a: tf.math.l2_normalize(a["x"], axis=_axis(a), epsilon=L2_EPSILON),
         "softmax": lambda a: tf.nn.softmax(a["x"], axis=_axis(a)),
@@ -171,15 +177,21 @@ def keras_ops_functions(ops: Any) -> dict[str, Function]:
         constant = a["constant_values"] if a["mode"] == "constant" else None
         return ops.pad(a["x"], a["paddings"], mode=a["mode"], constant_values=constant)
 
-    unary = ("sqrt", "square", "exp", "log", "tanh", "sigmoid", "relu", "sin", "cos", "sign")
+    def batch_flatten(a: dict[str, Any]) -> Any:
+        if None in a["x"].shape[1:]:
+            raise ArgumentError(f"batch_flatten of a tensor of shape {tuple(a['x'].shape)} is verified in Keras 3 "
+                                "for known sizes only")
+        return ops.reshape(a["x"], (-1, math.prod(a["x"].shape[1:])))
+
     return {
         "abs": lambda a: ops.absolute(a["x"]),
-        **{name: (lambda function: lambda a: function(a["x"]))(getattr(ops, name)) for name in unary},
+        **{name: (lambda function: lambda a: function(a["x"]))(getattr(ops, name)) for name in UNARY if name != "abs"},
         **{name: (lambda function: lambda a: function(a["x"], a["y"]))(getattr(ops, name))
            for name in ("maximum", "minimum", "power")},
         "clip": lambda a: ops.clip(a["x"], a["low"], a["high"]),
         **{name: (lambda reduce: lambda a: reduce(a["x"], axis=_axis(a), keepdims=a["keepdims"]))(getattr(ops, name))
-           for name in ("mean", "sum", "max", "min")},
+           for name in REDUCTIONS},
+        "batch_flatten": batch_flatten,
         **shaping_functions(ops, ops.concatenate),
         "l2_normalize": l2_normalize, "softmax": lambda a: ops.softmax(a["x"], axis=_axis(a)),
         "batch_dot": _batch_dot(ops.einsum, ops.expand_dims), "matmul": matmul, "pad": pad,

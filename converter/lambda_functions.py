@@ -32,13 +32,18 @@ _UNARY = Signature(("x",))
 _REDUCE = Signature(("x", "axis"), {"axis": None, "keepdims": False}, ("keepdims",))
 _AXIS = Signature(("x", "axis"))  # the axis required: the namespaces' defaults differ (np's 0, K's -1)
 _BLOCK = Signature(("x", "block_size"))  # tf.nn's, of channels-last (NHWC) images
+#: elementwise functions of one tensor
+UNARY = ("abs", "sqrt", "square", "exp", "log", "tanh", "sigmoid", "relu", "sin", "cos", "sign", "softplus",
+         "softsign", "log1p", "expm1", "floor", "ceil", "round")
+#: reductions over an axis, several or all (None); std and var of the population, as Keras's
+REDUCTIONS = ("mean", "sum", "max", "min", "std", "var", "prod", "logsumexp")
 #: function name -> its signature
 FUNCTIONS: dict[str, Signature] = {
-    **{name: _UNARY for name in ("abs", "sqrt", "square", "exp", "log", "tanh", "sigmoid", "relu", "sin", "cos",
-                                 "sign")},
+    **{name: _UNARY for name in UNARY},
     "maximum": Signature(("x", "y")), "minimum": Signature(("x", "y")), "power": Signature(("x", "y")),
     "clip": Signature(("x", "low", "high")),
-    **{name: _REDUCE for name in ("mean", "sum", "max", "min")},
+    **{name: _REDUCE for name in REDUCTIONS},
+    "batch_flatten": _UNARY,  # K.batch_flatten: (batch, everything else)
     "concatenate": Signature(("tensors", "axis")), "stack": Signature(("tensors", "axis")),
     "expand_dims": _AXIS, "squeeze": _AXIS, "l2_normalize": _AXIS,
     "softmax": Signature(("x", "axis"), {"axis": -1}),
@@ -66,7 +71,8 @@ FUNCTIONS: dict[str, Signature] = {
 #: other spellings of the same functions across K., tf. and keras.ops
 SYNONYMS = {"absolute": "abs", "reduce_mean": "mean", "reduce_sum": "sum", "reduce_max": "max", "amax": "max",
             "reduce_min": "min", "amin": "min", "concat": "concatenate", "clip_by_value": "clip", "pow": "power",
-            "permute_dimensions": "transpose", "repeat": "repeat_elements"}
+            "permute_dimensions": "transpose", "repeat": "repeat_elements", "reduce_std": "std",
+            "reduce_variance": "var", "variance": "var", "reduce_prod": "prod", "reduce_logsumexp": "logsumexp"}
 #: keyword spellings: K's, tf's, numpy's and keras.ops's names for the same parameter
 KEYWORDS = {"keep_dims": "keepdims", "clip_value_min": "low", "clip_value_max": "high", "min_value": "low",
             "max_value": "high", "values": "tensors", "dim": "axis", "perm": "axes", "pattern": "axes",
@@ -78,7 +84,6 @@ DTYPES = ("float16", "bfloat16", "float32", "float64", "int8", "int16", "int32",
 #: the words a string argument may be (compared, never written into code), by parameter
 WORDS = {"mode": ("constant", "reflect", "symmetric"), "data_format": ("channels_last", "channels_first"),
          "interpolation": ("nearest", "bilinear"), "dtype": DTYPES}
-_REDUCTIONS = ("mean", "sum", "max", "min")
 _PRODUCTS = ("matmul", "batch_dot")
 
 
@@ -137,9 +142,9 @@ def check_arguments(name: str, arguments: dict[str, Any], is_tensor: Callable[[A
             raise fail(f"{name} takes a list of tensors")
         if key in ("keepdims", "align_corners", "transpose_a", "transpose_b") and not isinstance(value, bool):
             raise fail(f"{key} is True or False")
-        if key == "axis" and not (value is None and name in _REDUCTIONS) and not is_axis(
-                value, several=name in _REDUCTIONS):
-            raise fail(f"{name}'s axis is an int{', a list of ints or None' if name in _REDUCTIONS else ''}")
+        if key == "axis" and not (value is None and name in REDUCTIONS) and not is_axis(
+                value, several=name in REDUCTIONS):
+            raise fail(f"{name}'s axis is an int{', a list of ints or None' if name in REDUCTIONS else ''}")
         if key == "size" and not (isinstance(value, list) and len(value) == 2 and all(
                 is_count(item, 1) for item in value)):
             raise fail("the size is a constant (height, width)")

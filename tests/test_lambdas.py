@@ -238,6 +238,33 @@ def test_lambdas_multiply_matrices(tmp_path, flavor, text, given):
     assert report.ok, report.to_text()
 
 
+@pytest.mark.parametrize("flavor, text", [
+    ("keras2", "K.softplus(x) - K.softsign(x) + tf.math.log1p(K.abs(x)) * tf.math.expm1(x * 0.1)"),
+    ("keras2", "K.round(x * 2.0) + tf.floor(x) - tf.math.ceil(x * 3.0)"),
+    ("keras2", "K.std(x, axis=1, keepdims=True) + K.var(x, axis=-1, keepdims=True)"),
+    ("keras2", "K.prod(x, axis=1) - tf.reduce_logsumexp(x, axis=1)"),
+    ("keras2", "tf.reduce_logsumexp(x, axis=[1, 2], keepdims=True) + tf.math.reduce_std(x) * 0.0 + x"),
+    ("keras2", "K.batch_flatten(x[:, 1:, :])"),
+    ("keras3", "ops.softplus(x) * ops.round(x) + ops.softsign(ops.expm1(x))"),
+    ("keras3", "ops.std(x, axis=1) - ops.logsumexp(x, axis=1) + ops.var(x, axis=1)"),
+    ("keras3", "ops.prod(x, axis=-1, keepdims=True) * ops.log1p(ops.abs(x))"),
+])
+def test_lambdas_of_more_functions(tmp_path, flavor, text):
+    """Activations, roundings and reductions K. and keras.ops give, each against the live Keras model."""
+    def build(keras: Any) -> Any:
+        x = keras.Input(SEQUENCE)
+        y = keras.layers.Lambda(function_of(flavor, text), name="more")(x)
+        if "batch_flatten" in text:  # tf.keras gives it no static size: no Dense after it
+            return keras.Model(x, y)
+        return keras.Model(x, [y, keras.layers.Dense(2)(keras.layers.Flatten()(y))])
+
+    path, model = saved(tmp_path, flavor, build)
+    inputs = np.random.default_rng(8).normal(0, 1.5, (4, *SEQUENCE)).astype("float32")
+    assert_module_matches(path, model, {"more": text}, [inputs])
+    report = converter.verify(path, lambdas={"more": text}, per_layer=True)
+    assert report.ok, report.to_text()
+
+
 @pytest.mark.parametrize("flavor, text, ids", [
     ("keras2", "K.one_hot(x, 7)", True),  # ids out of range (negative, 7 and more) give rows of zeros
     ("keras2", "K.cast(x, 'float32') / 4.0 - 1.0", True),

@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import Any, Callable
 
 from ..lambda_expressions import evaluate
-from ..lambda_functions import L2_EPSILON, batch_dot_equation
+from ..lambda_functions import L2_EPSILON, REDUCTIONS, batch_dot_equation
 from . import operations as op
 from . import ops_numpy, shaping
 from .forward import KERAS, Emitter, Value, literal
@@ -21,9 +21,11 @@ from .registry import Kind, register
 BINARY = {operator: ops_numpy.BINARY[name] for operator, name in (
     ("+", "Add"), ("-", "Subtract"), ("*", "Multiply"), ("/", "TrueDivide"), ("//", "FloorDivide"), ("%", "Mod"),
     ("**", "Power"))}
-UNARY = {"abs": "torch.abs({0})", "sqrt": "torch.sqrt({0})", "square": "torch.square({0})", "exp": "torch.exp({0})",
-         "log": "torch.log({0})", "tanh": "torch.tanh({0})", "sigmoid": "torch.sigmoid({0})",
-         "relu": "torch.relu({0})", "sin": "torch.sin({0})", "cos": "torch.cos({0})", "sign": "torch.sign({0})"}
+#: lambda_functions.UNARY's functions; torch.round, as TensorFlow's, rounds halves to even
+UNARY = {**{name: f"torch.{name}({{0}})" for name in ("abs", "sqrt", "square", "exp", "log", "tanh", "sigmoid", "relu",
+                                                        "sin", "cos", "sign", "log1p", "expm1", "floor", "ceil",
+                                                        "round")},
+         "softplus": "torch.nn.functional.softplus({0})", "softsign": "torch.nn.functional.softsign({0})"}
 
 
 class TorchAlgebra:
@@ -90,6 +92,12 @@ def _resize_images(e: Emitter, a: dict[str, Any]) -> Value:
     return tf1_resized_images(e, a["x"], a["size"])
 
 
+def _batch_flatten(e: Emitter, a: dict[str, Any]) -> Value:
+    """K.batch_flatten: each sample's entries in Keras's order, (batch, everything else)."""
+    keras, _ = op.keras_value(e, a["x"])
+    return Value(f"{keras}.reshape({keras}.shape[0], -1)", KERAS, 2)
+
+
 def _repeated_pixels(e: Emitter, a: dict[str, Any]) -> Value:
     """K.resize_images, nearest, by integer factors: each pixel repeated (TensorFlow's nearest resize of either
     version, which Keras called, picks the same pixels)."""
@@ -131,7 +139,8 @@ FUNCTIONS: dict[str, Function] = {
        for name in ("maximum", "minimum")},
     "clip": lambda e, a: op.clip(e, a["x"], a["low"], a["high"]),
     **{name: (lambda name: lambda e, a: op.reduce(e, name, a["x"], a["axis"], a["keepdims"]))(name)
-       for name in ("mean", "sum", "max", "min")},
+       for name in REDUCTIONS},
+    "batch_flatten": _batch_flatten,
     "concatenate": lambda e, a: shaping.join(e, "cat", a["tensors"], a["axis"]),
     "stack": lambda e, a: shaping.join(e, "stack", a["tensors"], a["axis"]),
     "expand_dims": lambda e, a: shaping.expand_dims(e, a["x"], a["axis"]),
