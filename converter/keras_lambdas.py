@@ -14,7 +14,7 @@ from typing import Any, Callable
 from .errors import ArgumentError, ReadError
 from .graph import ModelGraph
 from .lambda_expressions import LambdaExpression, evaluate, lambda_layers, lambda_name
-from .lambda_functions import L2_EPSILON, REDUCTIONS, UNARY, batch_dot_equation
+from .lambda_functions import COMPARISONS, L2_EPSILON, REDUCTIONS, UNARY, batch_dot_equation
 
 CLASS_NAME = "WeightportLambda"
 #: the config keys a Lambda's replacement keeps (its function, output_shape, mask and arguments are code or
@@ -122,6 +122,9 @@ def tensorflow_functions(tf: Any) -> dict[str, Function]:
         "l2_normalize": lambda a: tf.math.l2_normalize(a["x"], axis=_axis(a), epsilon=L2_EPSILON),
         "softmax": lambda a: tf.nn.softmax(a["x"], axis=_axis(a)),
         "batch_dot": _batch_dot(tf.einsum, tf.expand_dims),
+        **{name: (lambda compare: lambda a: compare(a["x"], a["y"]))(getattr(tf.math, name))
+           for name in COMPARISONS.values()},
+        "where": lambda a: tf.where(a["condition"], a["x"], a["y"]),
         "argmax": lambda a: tf.argmax(a["x"], axis=a["axis"]), "argmin": lambda a: tf.argmin(a["x"], axis=a["axis"]),
         "one_hot": lambda a: tf.one_hot(a["x"], a["num_classes"]), "cast": lambda a: tf.cast(a["x"], a["dtype"]),
         "matmul": lambda a: tf.matmul(a["x"], a["y"], transpose_a=a["transpose_a"], transpose_b=a["transpose_b"]),
@@ -195,6 +198,9 @@ def keras_ops_functions(ops: Any) -> dict[str, Function]:
         **shaping_functions(ops, ops.concatenate),
         "l2_normalize": l2_normalize, "softmax": lambda a: ops.softmax(a["x"], axis=_axis(a)),
         "batch_dot": _batch_dot(ops.einsum, ops.expand_dims), "matmul": matmul, "pad": pad,
+        **{name: (lambda compare: lambda a: compare(a["x"], a["y"]))(getattr(ops, name))
+           for name in COMPARISONS.values()},
+        "where": lambda a: ops.where(a["condition"], a["x"], a["y"]),
         "argmax": lambda a: ops.argmax(a["x"], axis=a["axis"]), "argmin": lambda a: ops.argmin(a["x"], axis=a["axis"]),
         "one_hot": lambda a: ops.one_hot(a["x"], a["num_classes"]), "cast": lambda a: ops.cast(a["x"], a["dtype"]),
         "depth_to_space": depth_to_space, "space_to_depth": space_to_depth,

@@ -20,7 +20,9 @@ from typing import Any, Mapping, Protocol
 
 from .errors import ArgumentError
 from .graph import Layer, ModelGraph
-from .lambda_functions import DTYPES, EPSILON, FUNCTIONS, SYNONYMS, bind, check_arguments, is_number, shown
+from .lambda_functions import (
+    COMPARISONS, DTYPES, EPSILON, FUNCTIONS, SYNONYMS, bind, check_arguments, is_number, shown,
+)
 
 MAX_TEXT = 2000  # characters of one expression
 MAX_NODES = 400  # syntax nodes of one expression
@@ -83,7 +85,7 @@ def parse(text: str, where: str) -> LambdaExpression:
 
 
 _ALLOWED = (ast.BinOp, ast.UnaryOp, ast.Constant, ast.Name, ast.Subscript, ast.Slice, ast.Call, ast.Attribute,
-            ast.Tuple, ast.List, ast.keyword, ast.Load, ast.USub, ast.UAdd, *BINARY)
+            ast.Tuple, ast.List, ast.keyword, ast.Load, ast.USub, ast.UAdd, ast.Compare, *BINARY, *COMPARISONS)
 
 
 def _check_node(node: ast.AST, where: str) -> None:
@@ -172,6 +174,16 @@ def _evaluate(node: ast.expr, names: dict[str, Any], algebra: Algebra, where: st
                                     "int")
             return value[index[0]]
         return algebra.index(_tensor(value, algebra, where, node), index)
+    if isinstance(node, ast.Compare):  # x > 0: the comparison's function, of one pair
+        if len(node.ops) != 1:
+            raise ArgumentError(f"{where}: {shown(node)}: compare two things at a time (a < x < b is not built)")
+        first, second = (_evaluate(side, names, algebra, where) for side in (node.left, node.comparators[0]))
+        if not (algebra.is_tensor(first) or algebra.is_tensor(second)):
+            raise ArgumentError(f"{where}: {shown(node)}: a comparison of constants")
+        name = COMPARISONS[type(node.ops[0])]
+        arguments = {"x": first, "y": second}
+        check_arguments(name, arguments, algebra.is_tensor, where, node)
+        return algebra.call(name, arguments)
     if isinstance(node, ast.Call):
         name = function_name(node.func, where)
         arguments = bind(name, node, [_evaluate(item, names, algebra, where) for item in node.args],

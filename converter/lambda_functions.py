@@ -37,6 +37,9 @@ UNARY = ("abs", "sqrt", "square", "exp", "log", "tanh", "sigmoid", "relu", "sin"
          "softsign", "log1p", "expm1", "floor", "ceil", "round")
 #: reductions over an axis, several or all (None); std and var of the population, as Keras's
 REDUCTIONS = ("mean", "sum", "max", "min", "std", "var", "prod", "logsumexp")
+#: Python's comparison operators, as the functions they call
+COMPARISONS = {ast.Gt: "greater", ast.GtE: "greater_equal", ast.Lt: "less", ast.LtE: "less_equal", ast.Eq: "equal",
+               ast.NotEq: "not_equal"}
 #: function name -> its signature
 FUNCTIONS: dict[str, Signature] = {
     **{name: _UNARY for name in UNARY},
@@ -54,6 +57,9 @@ FUNCTIONS: dict[str, Signature] = {
     "matmul": Signature(("x", "y"), {"transpose_a": False, "transpose_b": False}, ("transpose_a", "transpose_b")),
     # indices (int64 in tf.keras, int32 in Keras 3, as each returned them), ids to one-hot floats, dtypes
     "argmax": _AXIS, "argmin": _AXIS, "one_hot": Signature(("x", "num_classes")), "cast": Signature(("x", "dtype")),
+    # comparisons (also written x > 0 ...): booleans, cast to be computed with; where (K.switch) picks by one
+    **{name: Signature(("x", "y")) for name in COMPARISONS.values()},
+    "where": Signature(("condition", "x", "y")),
     # K.batch_dot (tf.keras's): per sample, x's axis axes[0] contracted with y's axes[1] (batch_dot_equation)
     "batch_dot": Signature(("x", "y", "axes"), {"axes": None}),
     # tf.pad's, np.pad's and ops.pad's: (before, after) per axis, the batch's included; the mode in any case
@@ -72,13 +78,15 @@ FUNCTIONS: dict[str, Signature] = {
 SYNONYMS = {"absolute": "abs", "reduce_mean": "mean", "reduce_sum": "sum", "reduce_max": "max", "amax": "max",
             "reduce_min": "min", "amin": "min", "concat": "concatenate", "clip_by_value": "clip", "pow": "power",
             "permute_dimensions": "transpose", "repeat": "repeat_elements", "reduce_std": "std",
-            "reduce_variance": "var", "variance": "var", "reduce_prod": "prod", "reduce_logsumexp": "logsumexp"}
+            "reduce_variance": "var", "variance": "var", "switch": "where", "reduce_prod": "prod",
+            "reduce_logsumexp": "logsumexp"}
 #: keyword spellings: K's, tf's, numpy's and keras.ops's names for the same parameter
 KEYWORDS = {"keep_dims": "keepdims", "clip_value_min": "low", "clip_value_max": "high", "min_value": "low",
             "max_value": "high", "values": "tensors", "dim": "axis", "perm": "axes", "pattern": "axes",
             "newshape": "shape", "rep": "count", "repeats": "count", "n": "counts", "multiples": "counts",
             "reps": "counts", "input": "x", "tensor": "x", "array": "x", "a": "x", "b": "y", "x1": "x", "x2": "y",
-            "pad_width": "paddings", "depth": "num_classes", "indices": "x"}
+            "pad_width": "paddings", "depth": "num_classes", "indices": "x", "then_expression": "x",
+            "else_expression": "y"}
 #: dtypes a cast may name, as a word ('int32') or an attribute (tf.int32, np.float32)
 DTYPES = ("float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool")
 #: the words a string argument may be (compared, never written into code), by parameter
@@ -132,7 +140,9 @@ def check_arguments(name: str, arguments: dict[str, Any], is_tensor: Callable[[A
             arguments[key] = value.lower()
         elif key in WORDS:
             raise fail(f"{name}'s {key} is {' or '.join(map(repr, WORDS[key]))}")
-        if key == "x" and not is_tensor(value):
+        if key == "condition" and not is_tensor(value):
+            raise fail(f"{name}'s condition is a tensor (a comparison: x > 0)")
+        if key == "x" and not is_tensor(value) and not (name in COMPARISONS.values() and is_number(value)):
             raise fail(f"{name} of a tensor is built (found {str(value)[:30]})")
         if key == "y" and not (is_tensor(value) or (is_number(value) and name not in _PRODUCTS)):
             raise fail(f"{name}'s second argument is a tensor{'' if name in _PRODUCTS else ' or a number'}")

@@ -123,6 +123,14 @@ def test_lambdas_of_more_functions(tmp_path, flavor, text):
 
 
 @pytest.mark.parametrize("flavor, text, ids", [
+    ("keras2", "K.cast(K.not_equal(x, 0), 'float32')", True),  # a mask of the ids that are not padding
+    ("keras2", "K.cast(x > 3, K.floatx()) * 2.0 - 1.0", True),
+    ("keras2", "tf.where(x > 0.0, x, 0.1 * x)", False),
+    ("keras2", "K.switch(K.greater_equal(x, 0.5), K.square(x), -x)", False),
+    ("keras2", "K.cast(K.equal(K.argmax(x, axis=-1), 2), 'float32')", False),
+    ("keras3", "ops.cast(ops.not_equal(x, 0), 'float32')", True),
+    ("keras3", "ops.where(x > 0.0, x, 0.1 * x) + ops.cast(0.5 < x, 'float32')", False),
+    ("keras3", "ops.cast(x <= 2, 'float32') + ops.cast(ops.less(2, x), 'float32') * 3.0", True),
     ("keras2", "K.one_hot(x, 7)", True),  # ids out of range (negative, 7 and more) give rows of zeros
     ("keras2", "K.cast(x, 'float32') / 4.0 - 1.0", True),
     ("keras2", "tf.one_hot(tf.cast(x, tf.int64), depth=7)", True),

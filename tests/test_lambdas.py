@@ -131,6 +131,9 @@ def test_a_lambdas_own_arguments_are_names(tmp_path, flavor):
     ("x[::0]", "step is not 0"),
     ("K.reshape(x, 5)", "list of ints"),
     ("K.dot(x, x)", "is not a function this language has"),
+    ("x > 0 > 1", "compare two things at a time"),
+    ("x + (1 < 2)", "a comparison of constants"),
+    ("tf.where(1.0, x, x)", "where's condition is a tensor"),
     ("x + K.random_normal(K.shape(x))", "draws noise at every call.*its mean, x\\[0\\]"),
     ("tf.random.uniform((2, 3))", "draws noise at every call"),
     ("K.argmax(x)", "give argmax's axis"),
@@ -163,6 +166,8 @@ def test_expressions_outside_the_language_are_refused_in_one_line(tmp_path, text
     ("K.batch_dot(x, x, axes=[1, 3])", r"batch_dot of tensors of rank 3 and 3"),
     ("K.batch_dot(K.expand_dims(K.expand_dims(x, 1), 1), x, axes=[4, 2])", r"batch_dot of tensors of rank 5 and 3"),
     ("K.argmax(x, axis=1) * 2", "arithmetic on an integer tensor"),  # promoted otherwise by tf.keras and Keras 3
+    ("(x > 0) * 2.0", "arithmetic on an integer tensor"),  # booleans: cast them first, as tf.keras needs
+    ("tf.where(x, x, 0.0)", "where's condition is a comparison"),
 ])
 def test_expressions_the_module_cannot_compute_are_refused_by_name(tmp_path, text, message):
     """The batch axis contracted, an axis out of range, a rank over 4, integer arithmetic: refused naming the

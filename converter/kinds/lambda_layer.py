@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import Any, Callable
 
 from ..lambda_expressions import evaluate
-from ..lambda_functions import L2_EPSILON, REDUCTIONS, batch_dot_equation
+from ..lambda_functions import COMPARISONS, L2_EPSILON, REDUCTIONS, batch_dot_equation
 from . import operations as op
 from . import ops_numpy, shaping
 from .forward import KERAS, Emitter, Value, literal
@@ -92,6 +92,14 @@ def _resize_images(e: Emitter, a: dict[str, Any]) -> Value:
     return tf1_resized_images(e, a["x"], a["size"])
 
 
+def _where(e: Emitter, a: dict[str, Any]) -> Value:
+    """tf.where / K.switch of a boolean condition (a comparison, or a cast to bool), elementwise."""
+    condition = a["condition"]
+    if not isinstance(condition, Value) or condition.dtype != "bool":
+        raise e.unsupported("where's condition is a comparison (x > 0) or a cast to bool here")
+    return op.where(e, condition, a["x"], a["y"])
+
+
 def _batch_flatten(e: Emitter, a: dict[str, Any]) -> Value:
     """K.batch_flatten: each sample's entries in Keras's order, (batch, everything else)."""
     keras, _ = op.keras_value(e, a["x"])
@@ -126,7 +134,7 @@ def _batch_dot(e: Emitter, a: dict[str, Any]) -> Value:
 
 
 #: the functions whose result has a dtype of its own (indices, one-hot floats, a cast), of integer tensors too
-TYPED = frozenset({"argmax", "argmin", "one_hot", "cast"})
+TYPED = frozenset({"argmax", "argmin", "one_hot", "cast", *COMPARISONS.values()})
 
 
 #: what each function of the language (lambda_functions.FUNCTIONS) computes in the module
@@ -154,12 +162,18 @@ FUNCTIONS: dict[str, Function] = {
                                    f"keepdim=True), min={L2_EPSILON})))"),
     "softmax": _in_keras_axes("torch.softmax({x}, dim={axis})"),
     "batch_dot": _batch_dot,
+    **{name: (lambda operator: lambda e, a: replace(op.elementwise(e, f"({{0}} {operator} {{1}})", [a["x"], a["y"]]),
+                                                    dtype="bool", integer=True))(operator)
+       for name, operator in (("greater", ">"), ("greater_equal", ">="), ("less", "<"), ("less_equal", "<="),
+                              ("equal", "=="), ("not_equal", "!="))},
+    "where": _where,
     # indices as the Keras that ran the model returned them: tf.argmax's int64, keras.ops.argmax's int32
     **{name: (lambda name: lambda e, a: op.arg_reduce(e, name, a["x"], a["axis"],
                                                       dtype="int32" if e.keras_major >= 3 else "int64"))(name)
        for name in ("argmax", "argmin")},
     "one_hot": lambda e, a: op.one_hot(e, a["x"], a["num_classes"], "float32"),
-    "cast": lambda e, a: op.cast(e, a["x"], a["dtype"]),
+    "cast": lambda e, a: replace(op.cast(e, a["x"], a["dtype"]), dtype="bool", integer=True) if a["dtype"] == "bool"
+    else op.cast(e, a["x"], a["dtype"]),
     "matmul": lambda e, a: op.matmul(e, a["x"], a["y"], a["transpose_a"], a["transpose_b"]),
     "pad": lambda e, a: shaping.pad(e, a["x"], a["paddings"], a["mode"], a["constant_values"]),
     **{name: (lambda name: lambda e, a: op.space_depth(e, name, a["x"], a["block_size"], channels_last=True))(name)
