@@ -18,7 +18,8 @@ from random_image_layers import ACTIVATIONS, ImageSteps
 #: keras.ops); each Lambda is given its text as its expression (converter's lambdas=)
 LAMBDA_TEXTS = ["x / 127.5 - 1.0", "K.relu(x) * 2.0 - 0.5", "K.square(x) + x", "K.maximum(x, 0.1)",
                 "K.clip(x, -0.5, 0.5)", "x - K.mean(x, axis=-1, keepdims=True)", "K.sigmoid(x) * x", "x[..., ::-1]",
-                "K.tanh(x) ** 2", "K.abs(x) + K.exp(-x)"]
+                "K.tanh(x) ** 2", "K.abs(x) + K.exp(-x)", "K.softplus(x) - K.softsign(x)", "K.round(x * 4.0) / 4.0",
+                "x - K.std(x, axis=-1, keepdims=True)"]
 #: the globals of those functions (a closure would not save: Keras copies a Lambda's closure)
 LAMBDA_GLOBALS: dict[str, Any] = {}
 
