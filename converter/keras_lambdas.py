@@ -118,6 +118,7 @@ def tensorflow_functions(tf: Any) -> dict[str, Function]:
         **{name: (lambda reduce: lambda a: reduce(a["x"], axis=_axis(a), keepdims=a["keepdims"]))(reduce)
            for name, reduce in reductions.items()},
         "batch_flatten": lambda a: tf.reshape(a["x"], (tf.shape(a["x"])[0], -1)),
+        "reverse": lambda a: tf.reverse(a["x"], axis=list(a["axis"]) if isinstance(a["axis"], list) else [a["axis"]]),
         **shaping_functions(tf, tf.concat),
         "l2_normalize": lambda a: tf.math.l2_normalize(a["x"], axis=_axis(a), epsilon=L2_EPSILON),
         "softmax": lambda a: tf.nn.softmax(a["x"], axis=_axis(a)),
@@ -194,7 +195,7 @@ def keras_ops_functions(ops: Any) -> dict[str, Function]:
         "clip": lambda a: ops.clip(a["x"], a["low"], a["high"]),
         **{name: (lambda reduce: lambda a: reduce(a["x"], axis=_axis(a), keepdims=a["keepdims"]))(getattr(ops, name))
            for name in REDUCTIONS},
-        "batch_flatten": batch_flatten,
+        "batch_flatten": batch_flatten, "reverse": lambda a: ops.flip(a["x"], axis=_axis(a)),
         **shaping_functions(ops, ops.concatenate),
         "l2_normalize": l2_normalize, "softmax": lambda a: ops.softmax(a["x"], axis=_axis(a)),
         "batch_dot": _batch_dot(ops.einsum, ops.expand_dims), "matmul": matmul, "pad": pad,

@@ -47,6 +47,7 @@ FUNCTIONS: dict[str, Signature] = {
     "clip": Signature(("x", "low", "high")),
     **{name: _REDUCE for name in REDUCTIONS},
     "batch_flatten": _UNARY,  # K.batch_flatten: (batch, everything else)
+    "reverse": _AXIS,  # K.reverse, tf.reverse, ops.flip: along the axes given (np's and ops's default: every one)
     "concatenate": Signature(("tensors", "axis")), "stack": Signature(("tensors", "axis")),
     "expand_dims": _AXIS, "squeeze": _AXIS, "l2_normalize": _AXIS,
     "softmax": Signature(("x", "axis"), {"axis": -1}),
@@ -79,7 +80,7 @@ SYNONYMS = {"absolute": "abs", "reduce_mean": "mean", "reduce_sum": "sum", "redu
             "reduce_min": "min", "amin": "min", "concat": "concatenate", "clip_by_value": "clip", "pow": "power",
             "permute_dimensions": "transpose", "repeat": "repeat_elements", "reduce_std": "std",
             "reduce_variance": "var", "variance": "var", "switch": "where", "reduce_prod": "prod",
-            "reduce_logsumexp": "logsumexp"}
+            "reduce_logsumexp": "logsumexp", "flip": "reverse"}
 #: keyword spellings: K's, tf's, numpy's and keras.ops's names for the same parameter
 KEYWORDS = {"keep_dims": "keepdims", "clip_value_min": "low", "clip_value_max": "high", "min_value": "low",
             "max_value": "high", "values": "tensors", "dim": "axis", "perm": "axes", "pattern": "axes",
@@ -87,6 +88,8 @@ KEYWORDS = {"keep_dims": "keepdims", "clip_value_min": "low", "clip_value_max": 
             "reps": "counts", "input": "x", "tensor": "x", "array": "x", "a": "x", "b": "y", "x1": "x", "x2": "y",
             "pad_width": "paddings", "depth": "num_classes", "indices": "x", "then_expression": "x",
             "else_expression": "y"}
+#: keyword spellings of one function's parameter (K.reverse's `axes` is tf.reverse's `axis`)
+FUNCTION_KEYWORDS = {"reverse": {"axes": "axis"}}
 #: dtypes a cast may name, as a word ('int32') or an attribute (tf.int32, np.float32)
 DTYPES = ("float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool")
 #: the words a string argument may be (compared, never written into code), by parameter
@@ -111,7 +114,7 @@ def bind(name: str, node: ast.Call, args: list[Any], kwargs: dict[str | None, An
                             f"{', '.join(signature.keywords) or 'the others'} by name")
     bound = dict(zip(signature.positional, args))
     for keyword, value in kwargs.items():
-        key = KEYWORDS.get(str(keyword), str(keyword))
+        key = FUNCTION_KEYWORDS.get(name, {}).get(str(keyword)) or KEYWORDS.get(str(keyword), str(keyword))
         if key not in signature.positional + signature.keywords or key in bound:
             raise ArgumentError(f"{where}: {shown(node)}: {name} has no argument {keyword!r} here "
                                 f"({', '.join(signature.positional + signature.keywords) or 'none'})")
@@ -152,9 +155,10 @@ def check_arguments(name: str, arguments: dict[str, Any], is_tensor: Callable[[A
             raise fail(f"{name} takes a list of tensors")
         if key in ("keepdims", "align_corners", "transpose_a", "transpose_b") and not isinstance(value, bool):
             raise fail(f"{key} is True or False")
-        if key == "axis" and not (value is None and name in REDUCTIONS) and not is_axis(
-                value, several=name in REDUCTIONS):
-            raise fail(f"{name}'s axis is an int{', a list of ints or None' if name in REDUCTIONS else ''}")
+        several = name in REDUCTIONS or name == "reverse"
+        if key == "axis" and not (value is None and name in REDUCTIONS) and not is_axis(value, several=several):
+            raise fail(f"{name}'s axis is an int{', a list of ints or None' if name in REDUCTIONS else ''}"
+                       f"{' or a list of ints' if name == 'reverse' else ''}")
         if key == "size" and not (isinstance(value, list) and len(value) == 2 and all(
                 is_count(item, 1) for item in value)):
             raise fail("the size is a constant (height, width)")

@@ -102,6 +102,8 @@ def test_lambdas_multiply_matrices(tmp_path, flavor, text, given):
     ("keras2", "K.prod(x, axis=1) - tf.reduce_logsumexp(x, axis=1)"),
     ("keras2", "tf.reduce_logsumexp(x, axis=[1, 2], keepdims=True) + tf.math.reduce_std(x) * 0.0 + x"),
     ("keras2", "K.batch_flatten(x[:, 1:, :])"),
+    ("keras2", "K.reverse(x, axes=1) - K.reverse(x, 2) + tf.reverse(x, axis=[1, 2]) * 2.0"),
+    ("keras3", "ops.flip(x, axis=1) + ops.flip(x, axis=(1, 2)) * 2.0"),
     ("keras3", "ops.softplus(x) * ops.round(x) + ops.softsign(ops.expm1(x))"),
     ("keras3", "ops.std(x, axis=1) - ops.logsumexp(x, axis=1) + ops.var(x, axis=1)"),
     ("keras3", "ops.prod(x, axis=-1, keepdims=True) * ops.log1p(ops.abs(x))"),

@@ -131,6 +131,7 @@ def test_a_lambdas_own_arguments_are_names(tmp_path, flavor):
     ("x[::0]", "step is not 0"),
     ("K.reshape(x, 5)", "list of ints"),
     ("K.dot(x, x)", "is not a function this language has"),
+    ("ops.flip(x)", "give reverse's axis"),
     ("x > 0 > 1", "compare two things at a time"),
     ("x + (1 < 2)", "a comparison of constants"),
     ("tf.where(1.0, x, x)", "where's condition is a tensor"),

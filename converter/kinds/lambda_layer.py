@@ -149,6 +149,8 @@ FUNCTIONS: dict[str, Function] = {
     **{name: (lambda name: lambda e, a: op.reduce(e, name, a["x"], a["axis"], a["keepdims"]))(name)
        for name in REDUCTIONS},
     "batch_flatten": _batch_flatten,
+    "reverse": lambda e, a: _in_keras_axes("torch.flip({x}, {axis})")(
+        e, {**a, "axis": tuple(a["axis"]) if isinstance(a["axis"], list) else (a["axis"],)}),
     "concatenate": lambda e, a: shaping.join(e, "cat", a["tensors"], a["axis"]),
     "stack": lambda e, a: shaping.join(e, "stack", a["tensors"], a["axis"]),
     "expand_dims": lambda e, a: shaping.expand_dims(e, a["x"], a["axis"]),
