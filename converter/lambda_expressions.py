@@ -1,11 +1,11 @@
 """A Lambda layer's computation, given by the user as an expression: parsed, checked, evaluated by an algebra.
 
 A Lambda's function is Python bytecode stored in the file (marshalled), which weightport
-never runs nor decodes. The user says what it computes instead, in a small language: a
-Python expression of the layer's input `x` (or `lambda t: ...`, naming it), numbers, + - * /
-// % **, indexing with ints and slices, and the Keras backend functions of FUNCTIONS
-(lambda_functions.py), written bare or as `K.`, `tf.`, `keras.ops.`... spell them
-(`K.mean(x, axis=1)`, `tf.reduce_mean(x, 1)`).
+never runs nor unmarshals (inspect reads the names in it as text: lambda_code.py). The user
+says what it computes instead, in a small language: a Python expression of the layer's input
+`x` (or `lambda t: ...`, naming it), numbers, + - * / // % **, indexing with ints and slices,
+and the Keras backend functions of FUNCTIONS (lambda_functions.py), written bare or as `K.`,
+`tf.`, `keras.ops.`... spell them (`K.mean(x, axis=1)`, `tf.reduce_mean(x, 1)`).
 The expression is parsed with `ast` and walked: nothing in it is ever evaluated by Python.
 
 The same walk computes it twice: in the PyTorch module (kinds/lambda_layer.py emits code) and,

@@ -8,7 +8,8 @@ from .config import activation_name
 from .conversion import Conversion
 from .graph import RAW_VARIABLES
 from .kinds.outside_state import holds_idf_weights
-from .lambda_expressions import lambda_layers, option_example
+from .lambda_code import described
+from .lambda_expressions import lambda_config, lambda_layers, option_example
 from .readers import FORMATS
 
 
@@ -124,11 +125,13 @@ class Report:
                 modules.append(f"    keras options: {_args(layer['options'])}")
         if modules:
             lines += ["", "PyTorch modules these weights load into:"] + modules
-        lambdas = [layer.key for layer in lambda_layers(self.conversion.graph)]
+        lambdas = lambda_layers(self.conversion.graph)
         if lambdas:  # their weights-free code: convert needs nothing, to_torch/export/verify an expression each
-            lines += ["", f"Lambda layers: {', '.join(lambdas[:8])}{', ...' if len(lambdas) > 8 else ''}: their "
+            shown = [layer.key + (f" ({what})" if (what := described(lambda_config(layer) or {})) else "")
+                     for layer in lambdas[:8]]
+            lines += ["", f"Lambda layers: {', '.join(shown)}{', ...' if len(lambdas) > 8 else ''}: their "
                       f"functions are code, never run; to build or verify the model say what each computes "
-                      f"({option_example(lambdas[0])})"]
+                      f"({option_example(lambdas[0].key)})"]
         lines += [f"warning: {warning}" for warning in data["warnings"]]
         return "\n".join(lines)
 

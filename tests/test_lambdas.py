@@ -72,7 +72,9 @@ def test_verify_of_a_keras3_h5_with_lambdas(tmp_path):
 
 def test_without_an_expression_a_lambda_is_refused_by_name(tmp_path):
     path, _ = saved(tmp_path, "keras2", preprocessing_model("keras2"))
-    assert "Lambda layers: scale, crop, distance, both: their functions are code" in converter.inspect(path).to_text()
+    # with the names each stored function mentions, read from its bytes as text (never unmarshalled nor run)
+    assert ("Lambda layers: scale, crop, distance (its code names sqrt, sum, square), both (its code names "
+            "concatenate, maximum): their functions are code" in converter.inspect(path).to_text())
     with pytest.raises(UnsupportedLayerError, match=r"crop \(Lambda\).*--lambda crop="):
         converter.to_torch(path, lambdas={key: value for key, value in LAMBDAS.items() if key != "crop"})
     with pytest.raises(UnsafeFileError, match=r"Lambda layer .*--lambda scale="):
@@ -180,6 +182,44 @@ def test_expressions_the_module_cannot_compute_are_refused_by_name(tmp_path, tex
     path, _ = saved(tmp_path, "keras2", build)
     with pytest.raises(UnsupportedLayerError, match=r"lam \(Lambda\): " + message):
         converter.to_torch(path, lambdas={"lam": text})
+
+
+def halved(t: Any) -> Any:
+    """A function defined with def, as a VAE's `sampling`: Keras 3 stores its name, not its code."""
+    return t * 0.5
+
+
+@pytest.mark.parametrize("flavor", ["keras2", "keras3"])
+def test_inspect_shows_what_each_lambdas_stored_function_names(tmp_path, flavor):
+    """The names a stored lambda calls, read from its bytes as text (tf.keras's base64, Keras 3's), and a named
+    function's name (Keras 3 stores a def function by name; tf.keras as code)."""
+    keras_path, _ = saved(tmp_path, flavor, preprocessing_model(flavor))
+    text = converter.inspect(keras_path).to_text()
+    assert "distance (its code names sqrt, sum, square)" in text, text
+    if flavor == "keras3":
+        def build(keras: Any) -> Any:
+            x = keras.Input(SEQUENCE)
+            return keras.Model(x, keras.layers.Lambda(halved, name="half")(x))
+
+        named, _ = saved(tmp_path, flavor, build, name="named")
+        assert "Lambda layers: half (function 'halved')" in converter.inspect(named).to_text()
+
+
+def test_stored_code_names_are_read_as_text():
+    """Keras 2.0 and 2.1 stored the marshalled bytes themselves as text (2017's Udacity models): their names are read
+    too; anything else gives no description, never an error."""
+    import marshal
+
+    from converter.lambda_code import described
+
+    def code(t: Any) -> Any:
+        return t.sqrt() + t.square()  # never run: its code's names are what is read
+
+    raw = marshal.dumps(code.__code__).decode("raw_unicode_escape")
+    assert described({"function": [raw, None, None], "function_type": "lambda"}) == "its code names sqrt, square"
+    for config in ({"function": ["%%% not code"]}, {"function": 3}, {}, {"function": {"class_name": "x"}},
+                   {"function": ["QUFB" * 100000]}):
+        assert described(config) is None
 
 
 def test_a_name_that_is_no_lambda_is_an_error(tmp_path):
