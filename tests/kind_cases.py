@@ -271,6 +271,12 @@ CASES: list[Case] = [
     graph("Add", "add_after_add_operation", ((4, 4, 3),), lambda k, x: k.layers.Add()([x + 3.0, k.layers.Dense(3)(
         x)]), keras2=False),
     two_inputs("Dot", "dot", (3, 4), lambda k, a, b: k.layers.Dot(axes=(2, 2))([a, b])),
+    # an attention block's (philipperemy/keras-attention): the last state against the sequence, then the weights
+    # against the sequence: inputs of ranks 2 and 3
+    graph("Dot", "dot_mixed_ranks", ((4,), (5, 4)), lambda k, h, s: k.layers.Dot(axes=[1, 1])(
+        [s, k.layers.Activation("softmax")(k.layers.Dot(axes=[1, 2])([h, s]))])),
+    graph("Dot", "dot_rank_4", ((2, 3, 4), (4, 5)),
+          lambda k, a, b: k.layers.Dot(axes=(3, 1), normalize=True)([a, b])),
     two_inputs("MultiHeadAttention", "attention_cross", (5, 8), lambda k, a, b: k.layers.MultiHeadAttention(
         2, 4)(a, b)),
     # (heads, 1) projection biases, sequences as long as there are heads: Keras 3.7+ on TensorFlow adds them along

@@ -5,6 +5,7 @@ as the operation `keras.ops.numpy.Add`, a different kind.
 """
 from __future__ import annotations
 
+from ..lambda_functions import batch_dot_equation
 from .forward import KERAS, Emitter, Value, keras_axis, literal
 from .masks import MASKED_MERGES_FROM, concatenated_mask, merged_mask
 from .registry import Kind, register
@@ -75,11 +76,16 @@ def dot(e: Emitter) -> Value:
         raise e.unsupported(f"Dot of {len(e.inputs)} inputs over axes {axes} is not built")
     normalize = e.config.bool("normalize", False)
     a, b = e.arg(0, KERAS), e.arg(1, KERAS)
-    rank = e.inputs[0].rank
-    if rank not in (2, 3):
-        raise e.unsupported(f"Dot of rank-{rank} inputs is not built (ranks 2 and 3 are)")
-    return Value(f"{e.helper('keras_dot')}({a}, {b}, {literal(axes if len(axes) == 2 else axes[0])}, "
-                 f"{literal(normalize)})", KERAS, 2 if rank == 2 else rank)
+    first, second = e.inputs[0].rank, e.inputs[1].rank
+    given = axes if len(axes) == 2 else axes[0]
+    # Keras's Dot computes batch_dot, whose axes and result the Lambda language's batch_dot shares
+    if first is None or second is None or batch_dot_equation(given, first, second) is None:
+        raise e.unsupported(f"Dot of inputs of ranks {first} and {second} over axes {axes} is not built "
+                            "(ranks 2 to 4, the batch axis not contracted, are)")
+    if max(first, second) > 3 and e.keras_version < (2, 3):  # Keras before 2.3 squeezed such products otherwise
+        raise e.unsupported("Dot of a rank-4 input as Keras before 2.3 computed it is not built")
+    return Value(f"{e.helper('keras_dot')}({a}, {b}, {literal(given)}, {literal(normalize)})", KERAS,
+                 2 if first == second == 2 else first + second - 3)
 
 
 for _name in ELEMENTWISE:
@@ -87,4 +93,6 @@ for _name in ELEMENTWISE:
                   tested="two image inputs, one of them convolved; two outputs"))
 register(Kind("keras.layers.Concatenate", forward=concatenate, description="no weights",
               tested="axis -1 and others, both layouts"))
-register(Kind("keras.layers.Dot", forward=dot, description="no weights", tested="axes, normalize, ranks 2 and 3"))
+register(Kind("keras.layers.Dot", forward=dot, description="no weights",
+              tested="axes, normalize, ranks 2 and 3, mixed ranks (an attention's last state and its sequence), "
+                     "rank 4"))

@@ -344,18 +344,19 @@ def space_to_depth(x: torch.Tensor, block: int) -> torch.Tensor:
 
 
 def keras_dot(a: torch.Tensor, b: torch.Tensor, axes, normalize: bool) -> torch.Tensor:
-    """Keras's Dot layer (batch_dot) for 2-D and 3-D inputs."""
+    """Keras's Dot layer (batch_dot) of inputs of rank 2 to 4: per sample, a's axis axes[0] contracted with b's
+    axes[1]; the result's axes are a's others, then b's ((batch, 1) for two vectors per sample)."""
     if isinstance(axes, int):
         axes = (axes, axes)
     axes = [axis % tensor.ndim for axis, tensor in zip(axes, (a, b))]
     if normalize:
         a = F.normalize(a, dim=axes[0])
         b = F.normalize(b, dim=axes[1])
-    if a.ndim == 2:
-        return (a * b).sum(1, keepdim=True)
-    a = a if axes[0] == 2 else a.transpose(1, 2)
-    b = b if axes[1] == 1 else b.transpose(1, 2)
-    return torch.bmm(a, b)
+    a_letters = ["z" if axis == axes[0] else "bcd"[axis - 1] for axis in range(1, a.ndim)]
+    b_letters = ["z" if axis == axes[1] else "efg"[axis - 1] for axis in range(1, b.ndim)]
+    kept = "".join(letter for letter in a_letters + b_letters if letter != "z")
+    product = torch.einsum(f"a{''.join(a_letters)},a{''.join(b_letters)}->a{kept}", a, b)
+    return product.unsqueeze(-1) if a.ndim == b.ndim == 2 else product
 
 
 def masked_mean(x: torch.Tensor, mask, steps_axis: int = 1, keepdims: bool = False,
