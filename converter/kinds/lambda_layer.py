@@ -10,10 +10,11 @@ from dataclasses import replace
 from typing import Any, Callable
 
 from ..lambda_expressions import evaluate
-from ..lambda_functions import COMPARISONS, L2_EPSILON, REDUCTIONS, batch_dot_equation
+from ..lambda_functions import COMPARISONS, L2_EPSILON, REDUCTIONS
 from . import operations as op
 from . import ops_numpy, shaping
 from .forward import KERAS, Emitter, Value, literal
+from .merging import batch_dot
 from .ops_nn import resized_images, tf1_resized_images
 from .registry import Kind, register
 
@@ -117,22 +118,6 @@ def _repeated_pixels(e: Emitter, a: dict[str, Any]) -> Value:
     return Value(f"torch.repeat_interleave({repeated}, {int(a['width_factor'])}, dim={height + 1})", KERAS, 4)
 
 
-def _batch_dot(e: Emitter, a: dict[str, Any]) -> Value:
-    """K.batch_dot: one einsum (lambda_functions.batch_dot_equation); of two rank-2 operands, (batch, 1)."""
-    (first, x_rank), (second, y_rank) = op.keras_value(e, a["x"]), op.keras_value(e, a["y"])
-    equation = batch_dot_equation(a["axes"], x_rank or 0, y_rank or 0)
-    if x_rank is None or y_rank is None or equation is None:
-        raise e.unsupported(f"batch_dot of tensors of rank {x_rank} and {y_rank} along axes {a['axes']} is not "
-                            "built (ranks 2 to 4, the batch axis not contracted, are)")
-    if max(x_rank, y_rank) > 3 and e.keras_version < (2, 3):  # it squeezed such products otherwise before
-        raise e.unsupported("batch_dot of a tensor of rank 4 as Keras before 2.3 computed it is not built")
-    first, second = op.promoted_operands([a["x"], a["y"]], [first, second])
-    product = f"torch.einsum({equation!r}, {first}, {second})"
-    if x_rank == y_rank == 2:
-        return Value(f"{product}.unsqueeze(-1)", KERAS, 2)
-    return Value(product, KERAS, x_rank + y_rank - 3)
-
-
 #: the functions whose result has a dtype of its own (indices, one-hot floats, a cast), of integer tensors too
 TYPED = frozenset({"argmax", "argmin", "one_hot", "cast", *COMPARISONS.values()})
 
@@ -163,7 +148,7 @@ FUNCTIONS: dict[str, Function] = {
     "l2_normalize": _in_keras_axes(f"({{x}} * torch.rsqrt(torch.clamp(torch.sum(torch.square({{x}}), dim={{axis}}, "
                                    f"keepdim=True), min={L2_EPSILON})))"),
     "softmax": _in_keras_axes("torch.softmax({x}, dim={axis})"),
-    "batch_dot": _batch_dot,
+    "batch_dot": lambda e, a: batch_dot(e, a["x"], a["y"], a["axes"], False, "batch_dot"),
     **{name: (lambda operator: lambda e, a: replace(op.elementwise(e, f"({{0}} {operator} {{1}})", [a["x"], a["y"]]),
                                                     dtype="bool", integer=True))(operator)
        for name, operator in (("greater", ">"), ("greater_equal", ">="), ("less", "<"), ("less_equal", "<="),

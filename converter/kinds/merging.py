@@ -5,7 +5,10 @@ as the operation `keras.ops.numpy.Add`, a different kind.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from ..lambda_functions import batch_dot_equation
+from . import operations as op
 from .forward import KERAS, Emitter, Value, keras_axis, literal
 from .masks import MASKED_MERGES_FROM, concatenated_mask, merged_mask
 from .registry import Kind, register
@@ -74,18 +77,24 @@ def dot(e: Emitter) -> Value:
     axes = e.config.axes("axes", -1)
     if len(axes) not in (1, 2) or len(e.inputs) != 2:
         raise e.unsupported(f"Dot of {len(e.inputs)} inputs over axes {axes} is not built")
-    normalize = e.config.bool("normalize", False)
-    a, b = e.arg(0, KERAS), e.arg(1, KERAS)
-    first, second = e.inputs[0].rank, e.inputs[1].rank
-    given = axes if len(axes) == 2 else axes[0]
-    # Keras's Dot computes batch_dot, whose axes and result the Lambda language's batch_dot shares
-    if first is None or second is None or batch_dot_equation(given, first, second) is None:
-        raise e.unsupported(f"Dot of inputs of ranks {first} and {second} over axes {axes} is not built "
-                            "(ranks 2 to 4, the batch axis not contracted, are)")
-    if max(first, second) > 3 and e.keras_version < (2, 3):  # Keras before 2.3 squeezed such products otherwise
-        raise e.unsupported("Dot of a rank-4 input as Keras before 2.3 computed it is not built")
+    return batch_dot(e, e.inputs[0], e.inputs[1], axes if len(axes) == 2 else axes[0],
+                     e.config.bool("normalize", False), "Dot")
+
+
+def batch_dot(e: Emitter, first: Any, second: Any, axes: Any, normalize: bool, what: str) -> Value:
+    """Keras's batch_dot, which its Dot layer and K.batch_dot compute: per sample, `first`'s axis axes[0] contracted
+    with `second`'s axes[1] (an int: both; None: the last and the second-to-last), of tensors of rank 2 to 4, through
+    the runtime's keras_dot. `what` names the caller in refusals."""
+    (a, first_rank), (b, second_rank) = op.keras_value(e, first), op.keras_value(e, second)
+    if first_rank is None or second_rank is None or batch_dot_equation(axes, first_rank, second_rank) is None:
+        raise e.unsupported(f"{what} of tensors of rank {first_rank} and {second_rank} along axes {axes} is not "
+                            "built (ranks 2 to 4, the batch axis not contracted, are)")
+    if max(first_rank, second_rank) > 3 and e.keras_version < (2, 3):  # it squeezed such products otherwise
+        raise e.unsupported(f"{what} of a tensor of rank 4 as Keras before 2.3 computed it is not built")
+    a, b = op.promoted_operands([first, second], [a, b])
+    given = [first_rank - 1, second_rank - 2] if axes is None else axes
     return Value(f"{e.helper('keras_dot')}({a}, {b}, {literal(given)}, {literal(normalize)})", KERAS,
-                 2 if first == second == 2 else first + second - 3)
+                 2 if first_rank == second_rank == 2 else first_rank + second_rank - 3)
 
 
 for _name in ELEMENTWISE:
