@@ -62,6 +62,14 @@ def assert_module_matches(path: str, model: Any, lambdas: dict[str, str], inputs
             np.testing.assert_allclose(value, keras_value, atol=1e-5 * scale, rtol=0, err_msg=f"{layout}: {lambdas}")
 
 
+def assert_built_and_verified(path: str, model: Any, lambdas: dict[str, str], inputs: list[np.ndarray]) -> None:
+    """The module against the live Keras model (assert_module_matches), then verify, per layer, with the same
+    expressions in Keras."""
+    assert_module_matches(path, model, lambdas, inputs)
+    report = converter.verify(path, lambdas=lambdas, per_layer=True)
+    assert report.ok, report.to_text()
+
+
 def pixels(seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).uniform(0, 255, (4, *IMAGE)).astype("float32")
 

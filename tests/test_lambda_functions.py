@@ -13,7 +13,7 @@ import converter
 from converter.errors import UnsupportedLayerError
 from helpers import keras3, tensorflow
 from lambda_models import (
-    IMAGE, SEQUENCE, assert_module_matches, function_of, pixels, random_expression, saved,
+    IMAGE, SEQUENCE, assert_built_and_verified, assert_module_matches, function_of, pixels, random_expression, saved,
 )
 
 
@@ -31,9 +31,7 @@ def test_lambdas_resize_images(tmp_path, flavor, text):
         return keras.Model(image, keras.layers.Conv2D(2, 3)(resized))
 
     path, model = saved(tmp_path, flavor, build)
-    assert_module_matches(path, model, {"resize": text}, [pixels()])
-    report = converter.verify(path, lambdas={"resize": text}, per_layer=True)
-    assert report.ok, report.to_text()
+    assert_built_and_verified(path, model, {"resize": text}, [pixels()])
 
 
 @pytest.mark.parametrize("flavor, text", [
@@ -58,10 +56,8 @@ def test_lambdas_move_pixels(tmp_path, flavor, text):
         return keras.Model(image, [moved, keras.layers.Conv2D(2, 1)(moved)])
 
     path, model = saved(tmp_path, flavor, build)
-    assert_module_matches(path, model, {"move": text}, [np.random.default_rng(4).normal(size=(3, 6, 4, 3))
-                                                        .astype("float32")])
-    report = converter.verify(path, lambdas={"move": text}, per_layer=True)
-    assert report.ok, report.to_text()
+    inputs = np.random.default_rng(4).normal(size=(3, 6, 4, 3)).astype("float32")
+    assert_built_and_verified(path, model, {"move": text}, [inputs])
 
 
 @pytest.mark.parametrize("flavor, text, given", [
@@ -89,10 +85,8 @@ def test_lambdas_multiply_matrices(tmp_path, flavor, text, given):
 
     path, model = saved(tmp_path, flavor, build)
     given = given or text
-    assert_module_matches(path, model, {"scores": given}, [np.random.default_rng(5).normal(size=(3, *SEQUENCE))
-                                                           .astype("float32")])
-    report = converter.verify(path, lambdas={"scores": given}, per_layer=True)
-    assert report.ok, report.to_text()
+    inputs = np.random.default_rng(5).normal(size=(3, *SEQUENCE)).astype("float32")
+    assert_built_and_verified(path, model, {"scores": given}, [inputs])
 
 
 @pytest.mark.parametrize("flavor, text", [
@@ -119,9 +113,7 @@ def test_lambdas_of_more_functions(tmp_path, flavor, text):
 
     path, model = saved(tmp_path, flavor, build)
     inputs = np.random.default_rng(8).normal(0, 1.5, (4, *SEQUENCE)).astype("float32")
-    assert_module_matches(path, model, {"more": text}, [inputs])
-    report = converter.verify(path, lambdas={"more": text}, per_layer=True)
-    assert report.ok, report.to_text()
+    assert_built_and_verified(path, model, {"more": text}, [inputs])
 
 
 @pytest.mark.parametrize("flavor, text, ids", [
@@ -152,9 +144,7 @@ def test_lambdas_of_ids(tmp_path, flavor, text, ids):
     path, model = saved(tmp_path, flavor, build)
     rng = np.random.default_rng(6)
     inputs = rng.integers(-2, 9, (4, 5)).astype("int32") if ids else rng.normal(size=(4, *SEQUENCE)).astype("float32")
-    assert_module_matches(path, model, {"ids": text}, [inputs])
-    report = converter.verify(path, lambdas={"ids": text}, per_layer=True)
-    assert report.ok, report.to_text()
+    assert_built_and_verified(path, model, {"ids": text}, [inputs])
 
 
 @pytest.mark.parametrize("flavor, text", [
@@ -178,9 +168,7 @@ def test_time_distributed_lambdas(tmp_path, flavor, text):
         converter.to_torch(path)
     inputs = np.random.default_rng(7).normal(size=(2, 3, 6, 5, 2)).astype("float32")
     for name in ("per_frame", "frames"):
-        assert_module_matches(path, model, {name: text}, [inputs])
-        report = converter.verify(path, lambdas={name: text}, per_layer=True)
-        assert report.ok, report.to_text()
+        assert_built_and_verified(path, model, {name: text}, [inputs])
 
 
 @pytest.mark.parametrize("flavor", ["keras2", "keras3"])
