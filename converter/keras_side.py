@@ -20,7 +20,7 @@ from .errors import ConverterError, MissingDependencyError, ReadError, UnsafeFil
 from .graph import ModelGraph
 from .keras_lambdas import custom_objects, expressions_of, with_expressions
 from .lambda_expressions import lambda_layers, option_example
-from .readers import architecture_config, model_folder, tf_checkpoint
+from .readers import architecture_config, legacy_merge, model_folder, tf_checkpoint
 from .user_code import user_module
 
 
@@ -139,6 +139,9 @@ def load_keras_model(source: Any, graph: ModelGraph, checked: Any = None) -> Any
         else:
             model = keras.models.model_from_json(json.dumps(meant),  # deserialize_keras_object: safe mode
                                                  custom_objects=custom_objects(keras, graph))
+        if legacy_merge.holds_merge(checked):  # Keras stored its layers branch by branch, not in the functional order
+            model.load_weights(path, by_name=True)
+            return model
         status = model.load_weights(path)  # converts a cuDNN layer's weights for the layer computing as it
         if hasattr(status, "assert_existing_objects_matched"):  # a TF checkpoint: every variable of the model
             status.assert_existing_objects_matched().expect_partial()  # restored; the rest (configs) said nothing
@@ -219,6 +222,9 @@ def as_meant(config: Any, cudnn: bool = True, gru: bool = True) -> Any:
     if not isinstance(config, dict):
         return config
     inner: Any = config.get("config")
+    merged = legacy_merge.entry_as_functional(config)
+    if merged is not None:  # a Keras 2.0/2.1 Sequential starting with a legacy Merge, which later Keras cannot build
+        return as_meant({**config, "class_name": "Model", "config": merged}, cudnn, gru)
     class_name = config.get("class_name")  # any JSON value in a crafted file: only a name is looked up
     twin = _CUDNN_TWINS.get(class_name) if isinstance(class_name, str) and isinstance(inner, dict) and cudnn else None
     if twin is not None:
@@ -239,10 +245,15 @@ def verification_notes(graph: ModelGraph, model: Any, checked: Any = None) -> li
                      "Keras ran the expressions given in place of the functions stored in the file (never run): "
                      "this checks the conversion given those expressions, not that they are what the file's code "
                      "computes")
-    if as_meant(checked, gru=False) != checked:
+    if legacy_merge.holds_merge(checked):
+        notes.append("a legacy Merge (Keras 2.0/2.1), which later Keras cannot build: Keras built the functional "
+                     "model it stands for (an input per branch, the merge layer of its mode), then loaded the "
+                     "file's weights with its own load_weights")
+    rebuilt = as_meant(checked, cudnn=False, gru=False)  # the legacy Merge alone
+    if as_meant(checked, gru=False) != rebuilt:
         notes.append("CuDNNLSTM/CuDNNGRU run on NVIDIA GPUs only: Keras built the LSTM/GRU(reset_after=True) that "
                      "computes the same for each, and its load_weights converted the file's weights for them")
-    if as_meant(checked, cudnn=False) != checked:
+    if as_meant(checked, cudnn=False) != rebuilt:
         notes.append("GRU layers without reset_after (Keras before 2.1.3 had no such option, and computed as "
                      "reset_after=False, which later Keras no longer defaults to): Keras built them with "
                      "reset_after=False")

@@ -8,6 +8,7 @@ from typing import Any
 from ..config import Config, policy_name
 from ..errors import ReadError
 from ..graph import CallGraph, InputSpec, Layer
+from . import legacy_merge
 from .call_graph import call_graph, input_layer_names
 from .limits import MAX_MODEL_DEPTH
 
@@ -46,6 +47,8 @@ def _parse_model_entry(entry: dict[str, Any], path: tuple[str, ...], where: str)
     name = config.get("name") or entry.get("name") or class_name.lower()
     if not isinstance(name, str):
         raise ReadError(f"{where}: a model of class {class_name} has a name that is not a string: {str(name)[:60]}")
+    if class_name == "Sequential" and legacy_merge.starts_with_merge(config["layers"]):
+        class_name, config = "Functional", legacy_merge.as_functional(name, config["layers"], where)
     sequential = class_name == "Sequential"
     children: list[Layer] = []
     previous: str | None = None
