@@ -225,6 +225,9 @@ def as_meant(config: Any, cudnn: bool = True, gru: bool = True) -> Any:
     merged = legacy_merge.entry_as_functional(config)
     if merged is not None:  # a Keras 2.0/2.1 Sequential starting with a legacy Merge, which later Keras cannot build
         return as_meant({**config, "class_name": "Model", "config": merged}, cudnn, gru)
+    if config.get("class_name") == legacy_merge.MERGE and isinstance(inner, dict) and "layers" not in inner:
+        merge_class, merge_config = legacy_merge.merge_layer(inner, "the model config")  # a functional merge()
+        return {**config, "class_name": merge_class, "config": merge_config}
     class_name = config.get("class_name")  # any JSON value in a crafted file: only a name is looked up
     twin = _CUDNN_TWINS.get(class_name) if isinstance(class_name, str) and isinstance(inner, dict) and cudnn else None
     if twin is not None:
@@ -246,9 +249,9 @@ def verification_notes(graph: ModelGraph, model: Any, checked: Any = None) -> li
                      "this checks the conversion given those expressions, not that they are what the file's code "
                      "computes")
     if legacy_merge.holds_merge(checked):
-        notes.append("a legacy Merge (Keras 2.0/2.1), which later Keras cannot build: Keras built the functional "
-                     "model it stands for (an input per branch, the merge layer of its mode), then loaded the "
-                     "file's weights with its own load_weights")
+        notes.append("a legacy Merge (Keras 2.0/2.1), which later Keras cannot build: Keras built the merge layer "
+                     "of its mode in its place (a Sequential starting with one: the functional model it stands for, "
+                     "an input per branch), then loaded the file's weights by layer name with its own load_weights")
     rebuilt = as_meant(checked, cudnn=False, gru=False)  # the legacy Merge alone
     if as_meant(checked, gru=False) != rebuilt:
         notes.append("CuDNNLSTM/CuDNNGRU run on NVIDIA GPUs only: Keras built the LSTM/GRU(reset_after=True) that "

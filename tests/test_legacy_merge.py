@@ -219,3 +219,44 @@ def test_weights_saved_alone_convert_and_verify_with_the_architecture(tmp_path):
     np.testing.assert_allclose(got, model(arrays).numpy(), atol=1e-5)
     report = converter.verify(str(tmp_path / "weights.h5"), architecture=str(tmp_path / "model.json"), samples=3)
     assert report.ok and any("legacy Merge" in note for note in report.notes), report.to_text()
+
+
+@pytest.mark.parametrize("mode", ["concat", "mul", "dot"])
+def test_a_functional_merge_call_converts_and_verifies(tmp_path, mode):
+    """Keras 2.0's functional `merge([a, b], mode=...)` made a Merge layer in a functional model, given the merged
+    layers: its dot_axes recorded as two axes counted from the front."""
+    import tf_keras as k
+
+    first, second = k.Input((3, 4), name="first"), k.Input((3, 4), name="second")
+    a = k.layers.Dense(4, activation="relu", name="dense_1")(first)
+    b = k.layers.LSTM(4, return_sequences=True, name="lstm_1")(second)
+    layer = {"concat": k.layers.Concatenate(axis=1, name="merge_1"), "mul": k.layers.Multiply(name="merge_1"),
+             "dot": k.layers.Dot(axes=[2, 2], name="merge_1")}[mode]
+    model = k.Model([first, second], k.layers.Dense(2, name="dense_2")(k.layers.Flatten(name="flatten_1")(
+        layer([a, b]))))
+    randomize(model, seed=9)
+    model.save(str(tmp_path / "m.h5"))
+    with h5py.File(tmp_path / "m.h5", "a") as h5:
+        config = json.loads(h5.attrs["model_config"])
+        (entry,) = [entry for entry in config["config"]["layers"] if entry["name"] == "merge_1"]
+        entry["class_name"] = "Merge"
+        entry["config"] = {"name": "merge_1", "mode": mode, "mode_type": "raw", "concat_axis": 1,
+                           "dot_axes": [2, 2] if mode == "dot" else -1, "output_shape": None,
+                           "output_shape_type": "raw", "output_mask": None, "output_mask_type": "raw",
+                           "arguments": {}}
+        h5.attrs["model_config"] = json.dumps(config)
+        h5.attrs["keras_version"] = "2.0.8"
+    rng = np.random.default_rng(3)
+    arrays = [rng.normal(size=(4, 3, 4)).astype("float32") for _ in range(2)]
+    np.testing.assert_allclose(_outputs(tmp_path / "m.h5", arrays), model(arrays).numpy(), atol=1e-5)
+    report = converter.verify(str(tmp_path / "m.h5"), samples=3, per_layer=True)
+    assert report.ok and any("legacy Merge" in note for note in report.notes), report.to_text()
+    if mode == "dot":  # axes Keras did not count from the front: K.batch_dot read them otherwise than Dot does
+        for axes in (-1, [-1, -1], [2]):
+            with h5py.File(tmp_path / "m.h5", "a") as h5:
+                config = json.loads(h5.attrs["model_config"])
+                (entry,) = [entry for entry in config["config"]["layers"] if entry["name"] == "merge_1"]
+                entry["config"]["dot_axes"] = axes
+                h5.attrs["model_config"] = json.dumps(config)
+            with pytest.raises(converter.ConverterError, match="mode 'dot' along dot_axes"):
+                converter.to_torch(str(tmp_path / "m.h5"))

@@ -98,6 +98,8 @@ def _parse_layer_entry(entry: Any, parent: tuple[str, ...], where: str) -> Layer
         layer.name, layer.class_name = name, TIME_DISTRIBUTED
     else:
         class_name = _class_name(entry, where)
+        if class_name == legacy_merge.MERGE:  # Keras 2.0's functional merge([a, b], mode=...)
+            class_name, config = legacy_merge.merge_layer(config, f"{where}: legacy Merge layer {name!r}")
         layer = Layer(name=name, class_name=class_name, config=Config(config, f"{where}: layer {name} ({class_name})"),
                       path=path, module=_text(entry.get("module")), registered_name=_text(entry.get("registered_name")))
         if class_name == "InputLayer" or "batch_input_shape" in layer.config:

@@ -42,8 +42,8 @@ def as_functional(name: str, layers: list[Any], where: str) -> dict[str, Any]:
     if not isinstance(merge_name, str) or not merge_name:
         raise ReadError(f"{where}: the legacy Merge layer of model {name!r} has no name; the config is malformed")
     label = f"{where}: legacy Merge layer {merge_name!r}"
-    merge_layer: dict[str, Any] = {"class_name": _merge_class(merge, label), "name": merge_name,
-                   "config": _merge_config(merge, merge_name, label)}
+    class_name, config = merge_layer(merge, label)
+    merged: dict[str, Any] = {"class_name": class_name, "name": merge_name, "config": config}
     branches = merge.get("layers")
     if not isinstance(branches, list) or len(branches) < 2:
         count = len(branches) if isinstance(branches, list) else 0
@@ -80,8 +80,8 @@ def as_functional(name: str, layers: list[Any], where: str) -> dict[str, Any]:
             entry["inbound_nodes"].append([previous + [{}]])
             previous = [entry["name"], node, 0]
         ends.append(previous)
-    merge_layer["inbound_nodes"] = [[end + [{}] for end in ends]]
-    entries.append(merge_layer)
+    merged["inbound_nodes"] = [[end + [{}] for end in ends]]
+    entries.append(merged)
     previous = [merge_name, 0, 0]
     for entry in layers[1:]:
         layer = _layer_entry(entry, f"{where}: model {name!r}")
@@ -94,6 +94,15 @@ def as_functional(name: str, layers: list[Any], where: str) -> dict[str, Any]:
         raise ReadError(f"{where}: model {name!r} has several layers named {repeated[0]!r}; Keras names layers "
                         "uniquely, so the config is malformed")
     return {"name": name, "layers": entries, "input_layers": inputs, "output_layers": [previous]}
+
+
+def merge_layer(merge: dict[str, Any], label: str) -> tuple[str, dict[str, Any]]:
+    """The class name and config of the merge layer computing as a legacy Merge of config `merge` did (also the
+    layer Keras 2.0's functional `merge([a, b], mode=...)` made), or a ReadError naming what is not read."""
+    name = merge.get("name")
+    if not isinstance(name, str) or not name:
+        raise ReadError(f"{label}: has no name; the config is malformed")
+    return _merge_class(merge, label), _merge_config(merge, name, label)
 
 
 def _merge_class(merge: dict[str, Any], label: str) -> str:
@@ -116,9 +125,13 @@ def _merge_config(merge: dict[str, Any], name: str, label: str) -> dict[str, Any
     if merge.get("mode") == "concat":
         config["axis"] = merge.get("concat_axis", -1)
     elif merge.get("mode") == "dot":
-        axes = merge.get("dot_axes", -1)
-        if not (isinstance(axes, int) or (isinstance(axes, list) and len(axes) == 2)):
-            raise ReadError(f"{label}: dot_axes {str(axes)[:40]} is neither an axis nor two; the config is malformed")
+        # Keras made an int two axes counted from the front when given the merged layers (the Sequential's Merge,
+        # the functional merge()); others went to K.batch_dot as they were, which read a negative or single axis
+        # otherwise than the Dot layer does
+        axes = merge.get("dot_axes")
+        if not (isinstance(axes, list) and len(axes) == 2 and all(type(axis) is int and axis > 0 for axis in axes)):
+            raise ReadError(f"{label}: mode 'dot' along dot_axes {str(axes)[:40]}, not two positive axes as Keras "
+                            "recorded for the layers it merged; not converted")
         config["axes"], config["normalize"] = axes, False
     return config
 
@@ -175,9 +188,9 @@ def entry_as_functional(entry: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def holds_merge(config: Any) -> bool:
-    """Whether a model config holds a Sequential starting with a legacy Merge, at any depth."""
+    """Whether a model config holds a legacy Merge (first in a Sequential, or a functional merge()), at any depth."""
     if isinstance(config, list):
         return any(holds_merge(value) for value in config)
     if not isinstance(config, dict):
         return False
-    return entry_as_functional(config) is not None or any(holds_merge(value) for value in config.values())
+    return config.get("class_name") == MERGE or any(holds_merge(value) for value in config.values())
