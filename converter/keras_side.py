@@ -20,7 +20,7 @@ from .errors import ConverterError, MissingDependencyError, ReadError, UnsafeFil
 from .graph import ModelGraph
 from .keras_lambdas import custom_objects, expressions_of, with_expressions
 from .lambda_expressions import lambda_layers, option_example
-from .readers import architecture_config, legacy_merge, model_folder, tf_checkpoint
+from .readers import architecture_config, keras1, legacy_merge, model_folder, tf_checkpoint
 from .user_code import user_module
 
 
@@ -52,6 +52,8 @@ def check_loadable(source: Any, graph: ModelGraph, architecture: Any) -> Any:
                             f"{path}: verify needs a full model file (.keras, or an .h5 from model.save): Keras "
                             "rebuilds the model from the file's own config, and this file holds weights only")
         own = _uncompiled(architecture_config(architecture))  # what load_keras_model builds
+        if graph.metadata.get("keras1"):  # a Keras 1 model.to_json(): built as Keras 2's model (as converted)
+            own = keras1.keras2_config(own, path)
     elif graph.format == "keras-archive":
         # Keras's `.keras` loader sets the top-level compile_config to None before it rebuilds a model loaded
         # with compile=False, as verify loads it: a custom loss or metric named there (common) is never loaded.
@@ -139,7 +141,7 @@ def load_keras_model(source: Any, graph: ModelGraph, checked: Any = None) -> Any
         else:
             model = keras.models.model_from_json(json.dumps(meant),  # deserialize_keras_object: safe mode
                                                  custom_objects=custom_objects(keras, graph))
-        if legacy_merge.holds_merge(checked):  # Keras stored its layers branch by branch, not in the functional order
+        if legacy_merge.holds_merge(checked) or graph.metadata.get("keras1"):  # (Keras 1: no conversion by Keras)
             model.load_weights(path, by_name=True)
             return model
         status = model.load_weights(path)  # converts a cuDNN layer's weights for the layer computing as it
@@ -151,7 +153,7 @@ def load_keras_model(source: Any, graph: ModelGraph, checked: Any = None) -> Any
         if graph.format == "tf-saved-model" and graph.own_config is None:  # Keras 3's: no Keras metadata
             return exported_into(import_keras("keras"), meant, path)
         if (graph.own_config is None or graph.format in ("tf-checkpoint", "tf-saved-model")
-                or graph.metadata.get("numpy_values")
+                or graph.metadata.get("numpy_values") or graph.metadata.get("keras1")
                 or meant != checked  # a checkpoint holds no model: Keras builds its config, loads the weights
                 or expressions_of(graph)):  # a Lambda's expression: Keras builds the config rewritten for it
             return _with_writer_keras(graph, built_with_weights)  # see verification_notes
@@ -248,6 +250,10 @@ def verification_notes(graph: ModelGraph, model: Any, checked: Any = None) -> li
                      "Keras ran the expressions given in place of the functions stored in the file (never run): "
                      "this checks the conversion given those expressions, not that they are what the file's code "
                      "computes")
+    if graph.metadata.get("keras1"):
+        notes.append(f"written by Keras {graph.metadata['keras1']} (Keras 1), which no Keras today loads: Keras built "
+                     "the Keras 2 model its config describes (its arguments as Keras 2 renamed them), then loaded the "
+                     "file's weights by layer name with its own load_weights")
     if legacy_merge.holds_merge(checked):
         notes.append("a legacy Merge (Keras 2.0/2.1), which later Keras cannot build: Keras built the merge layer "
                      "of its mode in its place (a Sequential starting with one: the functional model it stands for, "

@@ -23,9 +23,10 @@ from layer_harness import randomize
 
 
 def _images(k: Any) -> Any:
-    return k.Sequential([k.Input((12, 10, 3)), k.layers.Conv2D(4, (3, 2), padding="same"),
+    # (padding 'valid': Theano placed 'same' padding otherwise, refused; see test_theano_same_padding_is_refused)
+    return k.Sequential([k.Input((12, 10, 3)), k.layers.Conv2D(4, (3, 2)),
                          k.layers.Conv2DTranspose(3, (2, 3), strides=2), k.layers.BatchNormalization(),
-                         k.layers.Reshape((24 * 21, 3)), k.layers.Conv1D(5, 3, strides=2), k.layers.Flatten(),
+                         k.layers.Reshape((20 * 19, 3)), k.layers.Conv1D(5, 3, strides=2), k.layers.Flatten(),
                          k.layers.Dense(2)])
 
 
@@ -208,14 +209,36 @@ def _dense_file(folder: Path) -> Path:
     return folder / "dense.h5"
 
 
-def test_a_keras_1_file_is_refused_by_name(tmp_path):
+def test_a_keras_2_config_said_to_be_keras_1_is_refused_by_name(tmp_path):
+    """Keras 1 files are read with Keras 1's argument names (tests/test_keras1_files.py); Keras 2's are not
+    guessed at in a file whose version says 1.x."""
     path = _dense_file(tmp_path)
     with h5py.File(path, "a") as h5:
         h5.attrs["keras_version"] = "1.2.1"
     result = run_cli("convert", str(path), str(tmp_path / "out.safetensors"))
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "Keras 1.2.1 (Keras 1)" in result.stderr and "Keras 2.0-2.3" in result.stderr
+    assert "dense_1 (Dense) of a Keras 1 file: argument" in result.stderr and "is not read" in result.stderr
     assert not (tmp_path / "out.safetensors").exists()
+
+
+@pytest.mark.parametrize("layer", ["conv_stride", "conv_even", "conv_dilated", "pool"])
+def test_theano_same_padding_is_refused(tmp_path, layer):
+    """Keras's Theano backend padded 'same' by k // 2 on both sides (a pooling window - 1), then cut the end:
+    otherwise than TensorFlow and PyTorch for a stride above 1, an even window or a dilation. A stride-1 odd
+    kernel pads alike, and converts."""
+    import tf_keras as k
+
+    made = {"conv_stride": k.layers.Conv2D(2, 3, strides=2, padding="same"),
+            "conv_even": k.layers.Conv2D(2, (3, 2), padding="same"),
+            "conv_dilated": k.layers.Conv2D(2, 3, dilation_rate=2, padding="same"),
+            "pool": k.layers.MaxPooling2D(2, padding="same")}[layer]
+    model = k.Sequential([k.Input((8, 8, 2)), k.layers.Conv2D(2, 3, padding="same"), made, k.layers.Flatten()])
+    randomize(model, seed=1)
+    model.save(str(tmp_path / "tensorflow.h5"))
+    _as_theano(tmp_path / "tensorflow.h5", tmp_path / "theano.h5")
+    with pytest.raises(converter.LayoutError, match="Theano backend, whose 'same' padding"):
+        converter.state_dict(str(tmp_path / "theano.h5"))
+    converter.state_dict(str(tmp_path / "tensorflow.h5"))
 
 
 def _with_keras1_names(layer: h5py.Group, suffix: str) -> None:

@@ -20,6 +20,8 @@ def tag_graph(graph: ModelGraph) -> None:
     by_snake_name: dict[str, str] | None = None  # every kind's module imported: only for a file without config
     theano = graph.metadata.get("backend") == "theano"
     for layer in graph.walk():
+        if theano:
+            _theano_padding(layer)
         named = layer.class_name
         if not layer.has_config:
             if by_snake_name is None:
@@ -137,6 +139,33 @@ def _trained_on_theano(layer: Layer) -> None:
                               "which way this one holds cannot be told, so it is refused, not guessed")
 
 
+def _sizes(value: object) -> list[int]:
+    values = value if isinstance(value, (list, tuple)) else [value]
+    return [size for size in values if type(size) is int]
+
+
+def _theano_padding(layer: Layer) -> None:
+    """Refuse a Theano-trained convolution or pooling whose 'same' padding Theano placed otherwise than TensorFlow
+    and PyTorch: Keras's Theano backend padded k // 2 on both sides (a pooling window - 1), then cut the output to
+    ceil(size / stride); TensorFlow pads what is missing, the larger half after. They agree for a convolution of
+    stride 1 and odd kernel only."""
+    if not layer.has_config or layer.config.get("padding") != "same":
+        return
+    name = layer.class_name
+    if "Pooling" in name and "Global" not in name and "Adaptive" not in name:
+        odd = any(size > 1 for size in _sizes(layer.config.get("pool_size")))
+    elif name.startswith(("Conv", "SeparableConv", "DepthwiseConv")) and "LSTM" not in name:
+        odd = (any(size > 1 for size in _sizes(layer.config.get("strides", 1)))
+               or any(size % 2 == 0 for size in _sizes(layer.config.get("kernel_size")))
+               or any(size > 1 for size in _sizes(layer.config.get("dilation_rate", 1))))
+    else:
+        return
+    if odd:
+        raise LayoutError(f"layer {layer.key} ({name}) was trained with Keras's Theano backend, whose 'same' padding "
+                          "of a stride above 1, an even window or a dilation sits otherwise than TensorFlow's and "
+                          "PyTorch's (Theano padded both sides alike, then cut the end): not converted")
+
+
 def _fits(layer: Layer, expected: list[Variable]) -> bool:
     """Whether some tensor of the layer is one of the `expected` variables, by name or by where Keras 3 keeps it."""
     known = {name for variable in expected for name in variable.names} | {v.store_path for v in expected}
@@ -153,8 +182,9 @@ def _unique_names(layer: Layer, expected: list[Variable]) -> bool:
     return len(set(roles)) == len(roles) and all(len(owners.get(role, [])) == 1 for role in roles)
 
 
-KERAS1_HINT = ("; these are Keras 1's weight names: weightport reads files of Keras 2 and later: load it with Keras "
-               "2.0-2.3, which converts Keras 1 files, and save it again")
+KERAS1_HINT = ("; these are Keras 1's weight names, in a file that records no Keras version (Keras 1.0 and 1.1 wrote "
+               "none) or no model config: weightport reads Keras 1 files whose keras_version says 1.x, with their "
+               "config; load it with Keras 2.0-2.3, which converts Keras 1 files, and save it again")
 
 
 def keras1_weight_name(layer: Layer, role: str) -> bool:

@@ -95,7 +95,10 @@ def read_architecture(path: str) -> tuple[Any, str | None]:
             version = attribute(h5, "keras_version", path)
             return (numpy_values_read(parse_json(attr_text(text), f"{path}: model_config")),
                     None if version is None else version_text(attr_text(version)))
-    config = numpy_values_read(read_json_file(path))  # Keras 2.0's numpy values read, as in its own files
+    config = read_json_file(path)
+    if isinstance(config, str):  # json.dump(model.to_json(), file): the config's JSON text as a JSON string
+        config = parse_json(config, path)
+    config = numpy_values_read(config)  # Keras 2.0's numpy values read, as in its own files
     return config, _recorded_version(config)
 
 

@@ -16,7 +16,7 @@ import h5py
 from ..config import Config
 from ..errors import LayoutError, ReadError
 from ..graph import UNRECORDED_VERSION, Layer, ModelGraph, Tensor, minor_version
-from . import variable_tree
+from . import keras1, variable_tree
 from .hdf5_checks import file_store
 from .hdf5_tree import Store
 from .hdf5_tensors import attr_text, attribute, list_attribute, tensor_from_dataset
@@ -48,12 +48,10 @@ def read_legacy(path: str, h5: h5py.File, architecture: Any = None, as_tree: boo
         version = attribute(h5, "keras_version", path)
         version = attribute(weights_root, "keras_version", path) if version is None else version
         graph.keras_version = version_text(attr_text(version)) if version is not None else UNRECORDED_VERSION
-        if graph.keras_version.startswith("1."):
-            # Keras 1 named weights `dense_1_W` and configs `nb_filter`, `border_mode`, `subsample`; its LSTM kept
-            # 12 tensors in gate order i, c, f, o; Keras 2 converted them as it loaded (saving.py)
-            raise ReadError(f"{path}: written by Keras {graph.keras_version} (Keras 1), whose layer configs and "
-                            "weights are laid out differently; weightport reads files of Keras 2 and later: load "
-                            "it with Keras 2.0-2.3, which converts Keras 1 files, and save it again")
+        described = architecture.get("keras_version") if isinstance(architecture, dict) else None
+        if version is None and described is not None:  # weights alone, their model.to_json() given (it records it)
+            graph.keras_version = version_text(described)
+        written_by_keras1 = graph.keras_version.startswith("1.")  # configs and weight names rewritten (keras1.py)
         backend = attribute(h5, "backend", path)
         backend = attribute(weights_root, "backend", path) if backend is None else backend
         if backend is not None:
@@ -65,7 +63,11 @@ def read_legacy(path: str, h5: h5py.File, architecture: Any = None, as_tree: boo
             if holds_numpy_values(graph.own_config):
                 graph.own_config = numpy_values_read(graph.own_config)
                 graph.metadata["numpy_values"] = "unwrapped"
+            if written_by_keras1:
+                graph.own_config = keras1.keras2_config(graph.own_config, path)
         model_config = architecture if architecture is not None else graph.own_config
+        if written_by_keras1 and architecture is not None:
+            model_config = keras1.keras2_config(architecture, path)
         layer_names = list_attribute(weights_root, "layer_names", path)
         if layer_names is None:
             raise ReadError(f"{path}: no layer_names attribute under {weights_root.name}; "
@@ -74,6 +76,12 @@ def read_legacy(path: str, h5: h5py.File, architecture: Any = None, as_tree: boo
         if missing:
             raise ReadError(f"{path}: layer_names lists {', '.join(missing[:5])} but {weights_root.name} has no "
                             "such group; the file is damaged")
+        if written_by_keras1:
+            if model_config is None:
+                raise ReadError(f"{path}: weights of Keras {graph.keras_version} (Keras 1), named after their "
+                                "layers only: pass --architecture with the model's JSON (model.to_json())")
+            graph.metadata["keras1"] = graph.keras_version
+            _keras1_backend(graph, weights_root, layer_names, path)
         if model_config is None:
             grouped = {name: _weights_of(weights_root[name], path, store) for name in layer_names}
             if as_tree or _needs_tree(grouped):
@@ -87,6 +95,10 @@ def read_legacy(path: str, h5: h5py.File, architecture: Any = None, as_tree: boo
         else:
             root, graph.inputs = parse_model(model_config, path)
             _attach(root, weights_root, layer_names, path, store)
+            if written_by_keras1:
+                for layer in root.walk():
+                    for tensor in layer.tensors:
+                        tensor.role = keras1.weight_name(layer.class_name, layer.name, tensor.role, path)
             version = minor_version(graph.keras_version)
             if architecture is None and version is not None and version[0] >= 3:
                 graph.notes += as_keras3_loads(root, version, graph.metadata.get("backend"))
@@ -95,6 +107,18 @@ def read_legacy(path: str, h5: h5py.File, architecture: Any = None, as_tree: boo
         graph.close()
         raise
     return graph
+
+
+def _keras1_backend(graph: ModelGraph, weights_root: h5py.Group, layer_names: list[str], path: str) -> None:
+    """The backend a Keras 1 file was trained with, which it does not record, from its weights' names: Theano's
+    convolution kernels are flipped (tagging), TensorFlow's are not."""
+    names = [name for layer in layer_names for name in list_attribute(weights_root[layer], "weight_names", path) or []]
+    backend = keras1.backend_of(names)
+    if backend is None and names:
+        raise ReadError(f"{path}: a Keras 1 file whose weight names are TensorFlow's (name:0) and Theano's alike: "
+                        "which backend trained it, and so which way its convolution kernels hold, cannot be told")
+    if backend is not None:
+        graph.metadata["backend"] = backend
 
 
 def _weights_of(group: h5py.Group, path: str, store: Store) -> list[tuple[list[str], Tensor]]:

@@ -1,0 +1,301 @@
+"""Keras 1 files (Keras 1.0 to 1.2: 2016 and early 2017, Udacity's self-driving car course among many).
+
+No Keras here writes them, so each is made as Keras 1.2 wrote its `.h5` (keras/engine/topology.py and the layers
+of Keras 1.2; the argument names as a real Keras 1.2.1 file of a behavioural-cloning model holds them): a tf_keras
+model saved, then its config rewritten with Keras 1's class and argument names, each weight renamed
+`<layer>_W:0` (Theano's without `:0`, its convolution kernels flipped), `keras_version` 1.2.1 and no `backend`.
+The tf_keras model's outputs are the reference.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+import converter
+from helpers import run_cli
+from layer_harness import randomize
+
+_REGULARIZED = {"init": "glorot_uniform", "W_regularizer": None, "b_regularizer": None, "activity_regularizer": None,
+                "W_constraint": None, "b_constraint": None}
+
+
+def _keras1_config(layer: Any) -> tuple[str, dict[str, Any]]:
+    """Keras 1.2's class name and config of the layer, as Keras 1 wrote them."""
+    c = layer.get_config()
+    kind = type(layer).__name__
+    base = {"name": c["name"], "trainable": True}
+    if kind == "Dense":
+        return "Dense", {**base, **_REGULARIZED, "output_dim": c["units"], "activation": c["activation"],
+                         "bias": c["use_bias"], "input_dim": None}
+    if kind == "Conv2D":
+        return "Convolution2D", {**base, **_REGULARIZED, "nb_filter": c["filters"], "nb_row": c["kernel_size"][0],
+                                 "nb_col": c["kernel_size"][1], "subsample": list(c["strides"]),
+                                 "border_mode": c["padding"], "dim_ordering": "tf", "activation": c["activation"],
+                                 "bias": c["use_bias"]}
+    if kind in ("MaxPooling2D", "AveragePooling2D"):
+        return kind, {**base, "pool_size": list(c["pool_size"]), "strides": list(c["strides"]),
+                      "border_mode": c["padding"], "dim_ordering": "tf"}
+    if kind in ("MaxPooling1D", "AveragePooling1D"):
+        return kind, {**base, "pool_length": c["pool_size"][0], "stride": c["strides"][0],
+                      "border_mode": c["padding"]}
+    if kind == "BatchNormalization":
+        return kind, {**base, "epsilon": c["epsilon"], "mode": 0, "axis": c["axis"] if isinstance(c["axis"], int)
+                      else c["axis"][0], "momentum": c["momentum"], "gamma_regularizer": None,
+                      "beta_regularizer": None}
+    if kind == "Dropout":
+        return kind, {**base, "p": c["rate"]}
+    if kind == "Activation":
+        return kind, {**base, "activation": c["activation"]}
+    if kind in ("ELU", "LeakyReLU"):
+        return kind, {**base, "alpha": float(c["alpha"])}
+    if kind == "Cropping2D":
+        return kind, {**base, "cropping": [list(pair) for pair in c["cropping"]], "dim_ordering": "tf"}
+    if kind == "ZeroPadding2D":
+        (top, bottom), (left, right) = c["padding"]
+        assert top == bottom and left == right
+        return kind, {**base, "padding": [top, left], "dim_ordering": "tf"}
+    if kind == "UpSampling2D":
+        return kind, {**base, "size": list(c["size"]), "dim_ordering": "tf"}
+    if kind == "Embedding":
+        return kind, {**base, "input_dim": c["input_dim"], "output_dim": c["output_dim"], "mask_zero": c["mask_zero"],
+                      "input_length": None, "dropout": 0.0, "init": "uniform", "W_regularizer": None,
+                      "activity_regularizer": None, "W_constraint": None}
+    if kind in ("Flatten", "GlobalAveragePooling1D", "GlobalMaxPooling1D"):
+        return kind, base
+    if kind in ("GlobalAveragePooling2D", "GlobalMaxPooling2D"):
+        return kind, {**base, "dim_ordering": "tf"}
+    if kind == "Lambda":
+        return kind, {**base, **{key: c[key] for key in ("function", "function_type", "output_shape",
+                                                         "output_shape_type", "arguments")}}
+    if kind == "Concatenate":  # Keras 1's functional merge(mode='concat')
+        return "Merge", {**base, "mode": "concat", "mode_type": "raw", "concat_axis": c["axis"], "dot_axes": -1,
+                         "output_shape": None, "output_shape_type": "raw", "output_mask": None,
+                         "output_mask_type": "raw", "arguments": {}}
+    raise AssertionError(f"no Keras 1 form written for {kind}")
+
+
+_WEIGHT_NAMES = {"kernel": "W", "bias": "b", "gamma": "gamma", "beta": "beta", "moving_mean": "running_mean",
+                 "moving_variance": "running_std", "embeddings": "W"}
+
+
+def _as_keras1(model: Any, path: Path, theano: bool = False) -> None:
+    """The tf_keras `.h5` at `path` rewritten as Keras 1.2 saved the same model (module docstring)."""
+    with h5py.File(path, "a") as h5:
+        config = json.loads(h5.attrs["model_config"])
+        by_name = {layer.name: layer for layer in model.layers}
+        entries = config["config"]["layers"]
+        kept = []
+        for entry in entries:
+            if entry["class_name"] == "InputLayer":
+                if config["class_name"] == "Sequential":
+                    continue  # Keras 1's Sequential listed no InputLayer: its first layer held the shape
+                c = entry["config"]
+                entry["config"] = {"batch_input_shape": c["batch_input_shape"], "input_dtype": c["dtype"],
+                                   "sparse": False, "name": c["name"]}
+            else:
+                entry["class_name"], entry["config"] = _keras1_config(by_name[entry["config"]["name"]])
+                if "inbound_nodes" in entry:  # Keras 1: [layer, node, tensor] without kwargs
+                    entry["inbound_nodes"] = [[ref[:3] for ref in node] for node in entry["inbound_nodes"]]
+            kept.append(entry)
+        if config["class_name"] == "Sequential":
+            kept[0]["config"]["batch_input_shape"] = [None, *model.input_shape[1:]]
+            kept[0]["config"]["input_dtype"] = "float32"
+            config = {"class_name": "Sequential", "config": kept}
+        else:
+            config = {"class_name": "Model", "config": {**config["config"], "layers": kept}}
+        h5.attrs["model_config"] = json.dumps(config)
+        h5.attrs["keras_version"] = "1.2.1"
+        del h5.attrs["backend"]
+        weights = h5["model_weights"]
+        for attribute in ("backend", "keras_version"):
+            if attribute in weights.attrs:
+                del weights.attrs[attribute]
+        for name in weights.attrs["layer_names"]:
+            group = weights[name]
+            renamed = []
+            for stored in group.attrs["weight_names"]:
+                stored = stored.decode() if isinstance(stored, bytes) else stored
+                role = stored.rsplit("/", 1)[-1].split(":")[0]
+                layer_name = name.decode() if isinstance(name, bytes) else name
+                new = f"{layer_name}_{_WEIGHT_NAMES[role]}" + ("" if theano else ":0")
+                array = group[stored][()]
+                if theano and role == "kernel" and array.ndim == 4:
+                    array = array[::-1, ::-1]  # Theano convolved: the same model holds its kernels flipped
+                del group[stored]
+                group.create_dataset(new, data=array)
+                renamed.append(new.encode())
+            for child in list(group):  # the emptied `<layer>/` scopes tf_keras wrote
+                if isinstance(group[child], h5py.Group):
+                    del group[child]
+            group.attrs["weight_names"] = np.array(renamed, dtype="S64") if renamed else np.array([], dtype="float64")
+
+
+def _driving(k: Any) -> Any:
+    """The shape of 2017's behavioural-cloning models: crop, scale, strided convolutions, dense head."""
+    return k.Sequential([
+        k.Input((24, 20, 3)), k.layers.Cropping2D(((4, 2), (0, 0))), k.layers.Lambda(lambda x: x / 255.0 - 0.5),
+        k.layers.Conv2D(6, (5, 5), strides=(2, 2), activation="relu"), k.layers.BatchNormalization(),
+        k.layers.Conv2D(8, (3, 3), padding="same"), k.layers.ELU(alpha=0.7), k.layers.ZeroPadding2D((1, 2)),
+        k.layers.MaxPooling2D((2, 2)), k.layers.UpSampling2D((2, 1)), k.layers.AveragePooling2D((2, 2), (1, 1)),
+        k.layers.Dropout(0.3), k.layers.Flatten(), k.layers.Dense(10, activation="relu"),
+        k.layers.LeakyReLU(alpha=0.2), k.layers.Activation("tanh"), k.layers.Dense(1)])
+
+
+LAMBDA = {"lambda": "x / 255.0 - 0.5"}
+
+
+@pytest.fixture(scope="module")
+def driving(tmp_path_factory):
+    import tf_keras as k
+
+    folder = tmp_path_factory.mktemp("keras1")
+    model = _driving(k)
+    randomize(model, seed=11)
+    for theano in (False, True):
+        path = folder / f"{'theano' if theano else 'tensorflow'}.h5"
+        model.save(str(path))
+        _as_keras1(model, path, theano)
+    x = np.random.default_rng(2).uniform(0, 255, size=(3, 24, 20, 3)).astype("float32")
+    return model, folder, x
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "theano"])
+@pytest.mark.parametrize("layout", ["keras", "torch"])
+def test_a_keras1_model_converts_to_what_it_computed(driving, backend, layout):
+    model, folder, x = driving
+    module = converter.to_torch(str(folder / f"{backend}.h5"), input_layout=layout, lambdas=LAMBDA)
+    module.eval()
+    given = torch.from_numpy(x if layout == "keras" else np.moveaxis(x, -1, 1).copy())
+    with torch.no_grad():
+        got = module(given).numpy()
+    np.testing.assert_allclose(got, model(x).numpy(), atol=1e-5, rtol=1e-5)
+
+
+def test_the_state_dict_is_that_of_the_same_model_saved_by_keras_2(driving):
+    model, folder, _ = driving
+    model.save(str(folder / "keras2.h5"))
+    expected = converter.state_dict(str(folder / "keras2.h5"))
+    for backend in ("tensorflow", "theano"):
+        got = converter.state_dict(str(folder / f"{backend}.h5"))
+        assert sorted(got) == sorted(expected)
+        for key in expected:
+            np.testing.assert_array_equal(got[key], expected[key], err_msg=f"{backend}: {key}")
+
+
+def test_inspect_and_the_cli(driving, tmp_path):
+    _, folder, _ = driving
+    text = converter.inspect(str(folder / "theano.h5")).to_text()
+    assert "keras    1.2.1" in text and "backend  theano" in text and "Conv2D" in text and "flip(0,1)" in text
+    assert "backend  theano" not in converter.inspect(str(folder / "tensorflow.h5")).to_text()
+    result = run_cli("convert", str(folder / "tensorflow.h5"), str(tmp_path / "out.safetensors"))
+    assert result.returncode == 0, result.stderr
+
+
+def test_verify_builds_the_keras2_model_it_describes(driving):
+    _, folder, _ = driving
+    for backend in ("tensorflow", "theano"):
+        report = converter.verify(str(folder / f"{backend}.h5"), samples=3, per_layer=True, lambdas=LAMBDA)
+        assert report.ok, report.to_text()
+        assert any("Keras 1" in note for note in report.notes), report.notes
+
+
+def test_a_functional_keras1_model_with_a_merge(tmp_path):
+    """Keras 1's functional API: inputs, an Embedding, merge(mode='concat') of two branches."""
+    import tf_keras as k
+
+    words, numbers = k.Input((5,), name="input_1"), k.Input((6, 4), name="input_2")
+    a = k.layers.GlobalAveragePooling1D(name="pool_1")(k.layers.Embedding(12, 4, name="embedding_1")(words))
+    b = k.layers.Flatten(name="flatten_1")(k.layers.MaxPooling1D(2, name="pool_2")(numbers))
+    merged = k.layers.Concatenate(name="merge_1")([a, k.layers.Dense(3, name="dense_1")(b)])
+    model = k.Model([words, numbers], k.layers.Dense(2, activation="softmax", name="dense_2")(merged))
+    randomize(model, seed=12)
+    model.save(str(tmp_path / "m.h5"))
+    _as_keras1(model, tmp_path / "m.h5")
+    rng = np.random.default_rng(4)
+    arrays = [rng.integers(0, 12, size=(4, 5)).astype("int32"), rng.normal(size=(4, 6, 4)).astype("float32")]
+    module = converter.to_torch(str(tmp_path / "m.h5"))
+    module.eval()
+    with torch.no_grad():
+        got = module(*[torch.from_numpy(a) for a in arrays]).numpy()
+    np.testing.assert_allclose(got, model(arrays).numpy(), atol=1e-5)
+    report = converter.verify(str(tmp_path / "m.h5"), samples=3, per_layer=True)
+    assert report.ok and any("Keras 1" in note for note in report.notes), report.to_text()
+
+
+def _edited(source: Path, target: Path, edit: Any) -> Path:
+    target.write_bytes(source.read_bytes())
+    with h5py.File(target, "a") as h5:
+        config = json.loads(h5.attrs["model_config"])
+        edit(config["config"])
+        h5.attrs["model_config"] = json.dumps(config)
+    return target
+
+
+def _entry(layers: list[dict[str, Any]], class_name: str) -> dict[str, Any]:
+    return next(entry for entry in layers if entry["class_name"] == class_name)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda layers: _entry(layers, "Convolution2D")["config"].update(dim_ordering="th"), "dim_ordering 'th'"),
+    (lambda layers: _entry(layers, "Convolution2D")["config"].update(border_mode="full"), "border_mode 'full'"),
+    (lambda layers: _entry(layers, "BatchNormalization")["config"].update(mode=2), "mode 2"),
+    (lambda layers: _entry(layers, "Dense")["config"].update(W_learning_rate_multiplier=2),
+     "argument 'W_learning_rate_multiplier' is not read"),
+    (lambda layers: _entry(layers, "Dense").update(class_name="MaxoutDense"), "MaxoutDense.*not read yet"),
+    (lambda layers: _entry(layers, "Activation").update(class_name="LSTM"), "LSTM.*Keras 2.0-2.3"),
+])
+def test_what_is_not_read_is_refused_by_name(driving, tmp_path, edit, message):
+    _, folder, _ = driving
+    path = _edited(folder / "tensorflow.h5", tmp_path / "edited.h5", edit)
+    with pytest.raises(converter.ConverterError, match=message):
+        converter.state_dict(str(path))
+    result = run_cli("convert", str(path), str(tmp_path / "out.safetensors"))
+    assert result.returncode == 2 and "Keras 1" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out.safetensors").exists()
+
+
+def test_weights_of_two_backends_or_none_are_refused(driving, tmp_path):
+    _, folder, _ = driving
+    path = tmp_path / "mixed.h5"
+    path.write_bytes((folder / "tensorflow.h5").read_bytes())
+    with h5py.File(path, "a") as h5:
+        weights = h5["model_weights"]
+        group = weights[[name for name in weights.attrs["layer_names"] if len(weights[name].attrs["weight_names"])][-1]]
+        stored = [n.decode() for n in group.attrs["weight_names"]]
+        for old in stored:
+            group.move(old, old[:-2])
+        group.attrs["weight_names"] = np.array([n[:-2].encode() for n in stored])
+    with pytest.raises(converter.ConverterError, match="cannot be told"):
+        converter.state_dict(str(path))
+
+
+def test_weights_saved_alone_with_their_to_json(driving, tmp_path):
+    """2017's common pair: model.save_weights('model.h5') (Keras 1.1 wrote no keras_version in it) and
+    json.dump(model.to_json(), f), the config's JSON text as a JSON string, which records keras_version."""
+    model, folder, x = driving
+    with h5py.File(folder / "tensorflow.h5", "r") as full, h5py.File(tmp_path / "model.h5", "w") as weights:
+        for name in full["model_weights"]:
+            full.copy(full["model_weights"][name], weights, name)
+        weights.attrs["layer_names"] = full["model_weights"].attrs["layer_names"]
+        config = json.loads(full.attrs["model_config"])
+    (tmp_path / "model.json").write_text(json.dumps(json.dumps({**config, "keras_version": "1.1.2"})))
+    module = converter.to_torch(str(tmp_path / "model.h5"), architecture=str(tmp_path / "model.json"),
+                                input_layout="keras", lambdas=LAMBDA)
+    module.eval()
+    with torch.no_grad():
+        got = module(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, model(x).numpy(), atol=1e-5, rtol=1e-5)
+    assert "keras    1.1.2" in converter.inspect(str(tmp_path / "model.h5"),
+                                               architecture=str(tmp_path / "model.json")).to_text()
+    report = converter.verify(str(tmp_path / "model.h5"), architecture=str(tmp_path / "model.json"), samples=3,
+                              lambdas=LAMBDA)
+    assert report.ok and any("Keras 1" in note for note in report.notes), report.to_text()
+    # without its JSON, the hint says what these names are
+    with pytest.raises(converter.ConverterError, match="Keras 1's weight names"):
+        converter.state_dict(str(tmp_path / "model.h5"))
