@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from .errors import ArgumentError, ReadError
-from .graph import ModelGraph
+from .graph import Layer, ModelGraph
 
 #: at most this many bytes of random inputs (float64 while drawn): an input shape is what the file says, and a large
 #: or crafted one would otherwise have verify allocate whatever it names
@@ -37,7 +37,7 @@ def random_inputs(graph: ModelGraph, samples: int, seed: int = 0) -> list[np.nda
                             "pass fewer samples (--samples), or inputs of your own (inputs=[arrays] in Python, "
                             "--input FILE.npz on the command line)")
     for spec, shape in zip(graph.inputs, shapes):
-        readers = [layer for layer in graph.walk() if spec.name in layer.inbound]
+        readers = [layer for layer in graph.walk() if spec.name in layer.inbound] or _first_of_sequential(graph)
         vocabularies = [layer.config.get("input_dim", 10) for layer in readers if layer.class_name == "Embedding"]
         # (a crafted input_dim, not a positive number, bounds nothing: Keras refuses the file when it loads it)
         vocabularies = [size for size in vocabularies if type(size) is int and size > 0]
@@ -55,6 +55,14 @@ def random_inputs(graph: ModelGraph, samples: int, seed: int = 0) -> list[np.nda
                     pad_steps(array, rng, float(layer.config.get("mask_value", 0.0)))
         arrays.append(array)
     return arrays
+
+
+def _first_of_sequential(graph: ModelGraph) -> list[Layer]:
+    """A Sequential without an InputLayer (Keras 1 to 2.3 wrote none: its first layer held the input shape): its
+    first layer reads the input, which no layer lists as inbound."""
+    if graph.root is None or graph.root.class_name != "Sequential" or not graph.root.children:
+        return []
+    return [layer for layer in graph.root.children if layer.class_name != "InputLayer"][:1]
 
 
 def pad_steps(array: np.ndarray, rng: np.random.Generator, value: float) -> None:

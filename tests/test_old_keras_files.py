@@ -331,3 +331,26 @@ def test_a_file_without_a_keras_version_computes_as_keras_2(tmp_path):
         module = converter.to_torch(str(path), input_layout="keras")
     with torch.no_grad():
         np.testing.assert_allclose(module(torch.from_numpy(inputs)).numpy(), model(inputs).numpy(), atol=1e-5)
+
+
+def test_verify_gives_ids_to_a_sequential_that_starts_with_an_embedding(tmp_path):
+    """Keras 2.0 to 2.3 wrote a Sequential without an InputLayer, its first layer holding the input shape: an
+    Embedding there reads the model's input, which no layer lists as inbound; verify gives it ids below its
+    vocabulary (with padding, for mask_zero), not normal floats Keras cannot look up."""
+    import json
+
+    import tf_keras as k
+
+    model = k.Sequential([k.Input((6,)), k.layers.Embedding(9, 4, mask_zero=True), k.layers.LSTM(3),
+                          k.layers.Dense(2)])
+    randomize(model, seed=3)
+    model.save(str(tmp_path / "model.h5"))
+    with h5py.File(tmp_path / "model.h5", "a") as h5:
+        config = json.loads(h5.attrs["model_config"])
+        layers = config["config"]["layers"]
+        assert layers[0]["class_name"] == "InputLayer"
+        layers[1]["config"]["batch_input_shape"] = layers.pop(0)["config"]["batch_input_shape"]
+        h5.attrs["model_config"] = json.dumps(config)
+        h5.attrs["keras_version"] = "2.2.4"
+    report = converter.verify(str(tmp_path / "model.h5"), samples=4)
+    assert report.ok, report.to_text()
