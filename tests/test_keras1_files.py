@@ -66,6 +66,23 @@ def _keras1_config(layer: Any) -> tuple[str, dict[str, Any]]:
         return kind, {**base, "input_dim": c["input_dim"], "output_dim": c["output_dim"], "mask_zero": c["mask_zero"],
                       "input_length": None, "dropout": 0.0, "init": "uniform", "W_regularizer": None,
                       "activity_regularizer": None, "W_constraint": None}
+    if kind == "Conv1D":
+        return "Convolution1D", {**base, **_REGULARIZED, "nb_filter": c["filters"],
+                                 "filter_length": c["kernel_size"][0], "subsample_length": c["strides"][0],
+                                 "border_mode": c["padding"],
+                                 "activation": c["activation"], "bias": c["use_bias"], "input_dim": None,
+                                 "input_length": None}
+    if kind in ("LSTM", "GRU", "SimpleRNN"):
+        config = {**base, "output_dim": c["units"], "init": "glorot_uniform", "inner_init": "orthogonal",
+                  "activation": c["activation"], "W_regularizer": None, "U_regularizer": None,
+                  "b_regularizer": None, "dropout_W": 0.0, "dropout_U": 0.0, "consume_less": "cpu",
+                  **{key: c[key] for key in ("return_sequences", "go_backwards", "stateful", "unroll")},
+                  "input_dim": None, "input_length": None}
+        if kind != "SimpleRNN":
+            config["inner_activation"] = c["recurrent_activation"]
+        if kind == "LSTM":
+            config["forget_bias_init"] = "one"
+        return kind, config
     if kind in ("Flatten", "GlobalAveragePooling1D", "GlobalMaxPooling1D"):
         return kind, base
     if kind in ("GlobalAveragePooling2D", "GlobalMaxPooling2D"):
@@ -81,11 +98,33 @@ def _keras1_config(layer: Any) -> tuple[str, dict[str, Any]]:
 
 
 _WEIGHT_NAMES = {"kernel": "W", "bias": "b", "gamma": "gamma", "beta": "beta", "moving_mean": "running_mean",
-                 "moving_variance": "running_std", "embeddings": "W"}
+                 "moving_variance": "running_std", "embeddings": "W", "recurrent_kernel": "U"}
+
+#: the gates of Keras 2's joined recurrent weights, in its order, and the order Keras 1 stored them one by one
+_GATES = {"LSTM": ("ifco", "icfo"), "GRU": ("zrh", "zrh")}
 
 
-def _as_keras1(model: Any, path: Path, theano: bool = False) -> None:
-    """The tf_keras `.h5` at `path` rewritten as Keras 1.2 saved the same model (module docstring)."""
+def _keras1_weights(kind: str, arrays: dict[str, np.ndarray], gates: str, conv1d: str,
+                    theano: bool) -> list[tuple[str, np.ndarray]]:
+    """(Keras 1 name after the layer's, array) of one layer's Keras 2 weights, in the order Keras 1 listed them."""
+    if kind in _GATES and gates == "cpu":  # consume_less 'cpu'/'mem': one W, U, b per gate
+        order, stored = _GATES[kind]
+        split = {role: dict(zip(order, np.split(arrays[role], len(order), axis=-1))) for role in arrays}
+        return [(f"{_WEIGHT_NAMES[role]}_{gate}", split[role][gate]) for gate in stored
+                for role in ("kernel", "recurrent_kernel", "bias")]
+    named = []
+    for role, array in arrays.items():
+        if theano and role == "kernel" and kind in ("Conv1D", "Conv2D"):
+            array = array[::-1, ::-1] if kind == "Conv2D" else array[::-1]  # Theano convolved: flipped kernels
+        if kind == "Conv1D" and role == "kernel":  # Keras 1 ran it as a one-column Conv2D
+            array = array[:, None] if conv1d == "1.2" else np.transpose(array[:, None], (3, 2, 0, 1))
+        named.append((_WEIGHT_NAMES[role], array))
+    return named
+
+
+def _as_keras1(model: Any, path: Path, theano: bool = False, gates: str = "cpu", conv1d: str = "1.2") -> None:
+    """The tf_keras `.h5` at `path` rewritten as Keras 1.2 saved the same model (module docstring): a recurrent
+    layer's `gates` one by one ('cpu') or joined ('gpu'), a Conv1D kernel as Keras `conv1d` (1.2 or 1.1) kept it."""
     with h5py.File(path, "a") as h5:
         config = json.loads(h5.attrs["model_config"])
         by_name = {layer.name: layer for layer in model.layers}
@@ -105,7 +144,7 @@ def _as_keras1(model: Any, path: Path, theano: bool = False) -> None:
             kept.append(entry)
         if config["class_name"] == "Sequential":
             kept[0]["config"]["batch_input_shape"] = [None, *model.input_shape[1:]]
-            kept[0]["config"]["input_dtype"] = "float32"
+            kept[0]["config"]["input_dtype"] = "int32" if kept[0]["class_name"] == "Embedding" else "float32"
             config = {"class_name": "Sequential", "config": kept}
         else:
             config = {"class_name": "Model", "config": {**config["config"], "layers": kept}}
@@ -118,16 +157,15 @@ def _as_keras1(model: Any, path: Path, theano: bool = False) -> None:
                 del weights.attrs[attribute]
         for name in weights.attrs["layer_names"]:
             group = weights[name]
-            renamed = []
+            layer_name = name.decode() if isinstance(name, bytes) else name
+            arrays = {}
             for stored in group.attrs["weight_names"]:
                 stored = stored.decode() if isinstance(stored, bytes) else stored
-                role = stored.rsplit("/", 1)[-1].split(":")[0]
-                layer_name = name.decode() if isinstance(name, bytes) else name
-                new = f"{layer_name}_{_WEIGHT_NAMES[role]}" + ("" if theano else ":0")
-                array = group[stored][()]
-                if theano and role == "kernel" and array.ndim == 4:
-                    array = array[::-1, ::-1]  # Theano convolved: the same model holds its kernels flipped
+                arrays[stored.rsplit("/", 1)[-1].split(":")[0]] = group[stored][()]
                 del group[stored]
+            renamed = []
+            for short, array in _keras1_weights(type(by_name[layer_name]).__name__, arrays, gates, conv1d, theano):
+                new = f"{layer_name}_{short}" + ("" if theano else ":0")
                 group.create_dataset(new, data=array)
                 renamed.append(new.encode())
             for child in list(group):  # the emptied `<layer>/` scopes tf_keras wrote
@@ -248,7 +286,7 @@ def _entry(layers: list[dict[str, Any]], class_name: str) -> dict[str, Any]:
     (lambda layers: _entry(layers, "Dense")["config"].update(W_learning_rate_multiplier=2),
      "argument 'W_learning_rate_multiplier' is not read"),
     (lambda layers: _entry(layers, "Dense").update(class_name="MaxoutDense"), "MaxoutDense.*not read yet"),
-    (lambda layers: _entry(layers, "Activation").update(class_name="LSTM"), "LSTM.*Keras 2.0-2.3"),
+    (lambda layers: _entry(layers, "Activation").update(class_name="Highway"), "Highway.*Keras 2.0-2.3"),
 ])
 def test_what_is_not_read_is_refused_by_name(driving, tmp_path, edit, message):
     _, folder, _ = driving
@@ -299,3 +337,56 @@ def test_weights_saved_alone_with_their_to_json(driving, tmp_path):
     # without its JSON, the hint says what these names are
     with pytest.raises(converter.ConverterError, match="Keras 1's weight names"):
         converter.state_dict(str(tmp_path / "model.h5"))
+
+
+def _text(k: Any) -> Any:
+    """2016's text models: masked ids, stacked recurrent layers of each kind (Keras 1's hard sigmoid gates)."""
+    return k.Sequential([
+        k.Input((7,)), k.layers.Embedding(20, 6, mask_zero=True),
+        k.layers.LSTM(5, return_sequences=True, recurrent_activation="hard_sigmoid"),
+        k.layers.GRU(4, return_sequences=True, reset_after=False, recurrent_activation="hard_sigmoid"),
+        k.layers.SimpleRNN(3, activation="relu", go_backwards=True), k.layers.Dense(2)])
+
+
+@pytest.mark.parametrize("gates", ["cpu", "gpu"])
+def test_recurrent_layers_of_either_weight_form(tmp_path, gates):
+    import tf_keras as k
+
+    model = _text(k)
+    randomize(model, seed=13)
+    model.save(str(tmp_path / "m.h5"))
+    _as_keras1(model, tmp_path / "m.h5", gates=gates)
+    ids = np.random.default_rng(5).integers(1, 20, size=(4, 7)).astype("int32")
+    ids[1, 4:] = 0
+    ids[3, :2] = 0
+    module = converter.to_torch(str(tmp_path / "m.h5"))
+    module.eval()
+    with torch.no_grad():
+        got = module(torch.from_numpy(ids)).numpy()
+    np.testing.assert_allclose(got, model(ids).numpy(), atol=1e-5)
+    model.save(str(tmp_path / "keras2.h5"))
+    expected = converter.state_dict(str(tmp_path / "keras2.h5"))
+    got_state = converter.state_dict(str(tmp_path / "m.h5"))
+    assert sorted(got_state) == sorted(expected)
+    for key in expected:
+        np.testing.assert_array_equal(got_state[key], expected[key], err_msg=key)
+    report = converter.verify(str(tmp_path / "m.h5"), samples=3, per_layer=True)
+    assert report.ok, report.to_text()
+
+
+@pytest.mark.parametrize("conv1d", ["1.2", "1.1"])
+@pytest.mark.parametrize("theano", [False, True])
+def test_conv1d_kernels_of_either_keras1_form(tmp_path, conv1d, theano):
+    import tf_keras as k
+
+    model = k.Sequential([k.Input((10, 3)), k.layers.Conv1D(4, 3, activation="relu"), k.layers.MaxPooling1D(2),
+                          k.layers.Conv1D(2, 2, strides=2), k.layers.Flatten(), k.layers.Dense(1)])
+    randomize(model, seed=14)
+    model.save(str(tmp_path / "m.h5"))
+    _as_keras1(model, tmp_path / "m.h5", theano=theano, conv1d=conv1d)
+    x = np.random.default_rng(6).normal(size=(3, 10, 3)).astype("float32")
+    module = converter.to_torch(str(tmp_path / "m.h5"))  # (sequences are taken as Keras lays them out)
+    module.eval()
+    with torch.no_grad():
+        got = module(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, model(x).numpy(), atol=1e-5)

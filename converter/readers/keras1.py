@@ -14,16 +14,26 @@ a Theano-trained file's convolution kernels are flipped (tagging), as Keras 2's 
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import ReadError
+from ..graph import Layer, Tensor
 from .legacy_merge import MERGE
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    from ..lazy_numpy import np  # numpy on first use: reading a file's structure needs none
 
 #: arguments no class here computes differently with (initializers, regularizers, constraints, training-only
 #: options) or that its batch_input_shape already says
 _IGNORED = frozenset({"init", "W_regularizer", "b_regularizer", "activity_regularizer", "W_constraint",
                       "b_constraint", "gamma_regularizer", "beta_regularizer", "input_dim", "input_length",
-                      "trainable", "name", "batch_input_shape", "input_dtype", "dropout", "create_input_layer"})
+                      "trainable", "name", "batch_input_shape", "input_dtype", "dropout", "create_input_layer",
+                      "inner_init", "forget_bias_init", "U_regularizer", "dropout_W", "dropout_U", "consume_less"})
+
+#: what a Keras 1 recurrent layer returns and how it steps, named as in Keras 2
+_SEQUENCE = ("return_sequences", "go_backwards", "stateful", "unroll")
 
 Rewrite = Callable[[dict[str, Any], str], dict[str, Any]]
 
@@ -56,6 +66,26 @@ def _conv2d(c: dict[str, Any], label: str) -> dict[str, Any]:
             "strides": c.get("subsample", [1, 1]), "padding": _padding(c, label),
             "data_format": _data_format(c, label), "dilation_rate": c.get("atrous_rate", [1, 1]),
             "activation": c.get("activation", "linear"), "use_bias": c.get("bias", True)}
+
+
+def _conv1d(c: dict[str, Any], label: str) -> dict[str, Any]:
+    return {"filters": c.get("nb_filter"), "kernel_size": [c.get("filter_length")],
+            "strides": [c.get("subsample_length", 1)], "padding": _padding(c, label),
+            "dilation_rate": [c.get("atrous_rate", 1)], "activation": c.get("activation", "linear"),
+            "use_bias": c.get("bias", True)}
+
+
+def _simple_rnn(c: dict[str, Any], label: str) -> dict[str, Any]:
+    return {"units": c.get("output_dim"), "activation": c.get("activation", "tanh"), "use_bias": True,
+            **{key: c.get(key, False) for key in _SEQUENCE}}
+
+
+def _lstm(c: dict[str, Any], label: str) -> dict[str, Any]:
+    return {**_simple_rnn(c, label), "recurrent_activation": c.get("inner_activation", "hard_sigmoid")}
+
+
+def _gru(c: dict[str, Any], label: str) -> dict[str, Any]:
+    return {**_lstm(c, label), "reset_after": False}  # Keras 1's GRU: Keras 2's default until 2.3
 
 
 def _pooling2d(c: dict[str, Any], label: str) -> dict[str, Any]:
@@ -98,6 +128,13 @@ REWRITES: dict[str, tuple[str, Rewrite, frozenset[str]]] = {
     "AtrousConvolution2D": ("Conv2D", _conv2d, frozenset({"nb_filter", "nb_row", "nb_col", "subsample",
                                                           "border_mode", "dim_ordering", "activation", "bias",
                                                           "atrous_rate"})),
+    "Convolution1D": ("Conv1D", _conv1d, frozenset({"nb_filter", "filter_length", "subsample_length",
+                                                    "border_mode", "activation", "bias"})),
+    "AtrousConvolution1D": ("Conv1D", _conv1d, frozenset({"nb_filter", "filter_length", "subsample_length",
+                                                          "border_mode", "activation", "bias", "atrous_rate"})),
+    "LSTM": ("LSTM", _lstm, frozenset({"output_dim", "activation", "inner_activation", *_SEQUENCE})),
+    "GRU": ("GRU", _gru, frozenset({"output_dim", "activation", "inner_activation", *_SEQUENCE})),
+    "SimpleRNN": ("SimpleRNN", _simple_rnn, frozenset({"output_dim", "activation", *_SEQUENCE})),
     "MaxPooling2D": ("MaxPooling2D", _pooling2d, frozenset({"pool_size", "strides", "border_mode", "dim_ordering"})),
     "AveragePooling2D": ("AveragePooling2D", _pooling2d,
                          frozenset({"pool_size", "strides", "border_mode", "dim_ordering"})),
@@ -133,6 +170,10 @@ REWRITES: dict[str, tuple[str, Rewrite, frozenset[str]]] = {
 WEIGHT_NAMES: dict[str, dict[str, str]] = {
     "Dense": {"W": "kernel", "b": "bias"},
     "Conv2D": {"W": "kernel", "b": "bias"},
+    "Conv1D": {"W": "kernel", "b": "bias"},
+    "LSTM": {"W": "kernel", "U": "recurrent_kernel", "b": "bias"},  # consume_less='gpu': the gates joined
+    "GRU": {"W": "kernel", "U": "recurrent_kernel", "b": "bias"},
+    "SimpleRNN": {"W": "kernel", "U": "recurrent_kernel", "b": "bias"},
     "BatchNormalization": {"gamma": "gamma", "beta": "beta", "running_mean": "moving_mean",
                            "running_std": "moving_variance"},  # Keras 1 kept the variance under this name
     "Embedding": {"W": "embeddings"},
@@ -181,20 +222,63 @@ def _entry(entry: Any, where: str) -> Any:
 
 
 def _kept(config: dict[str, Any]) -> dict[str, Any]:
-    kept: dict[str, Any] = {key: config[key] for key in ("name", "trainable", "batch_input_shape") if key in config}
-    if "input_dtype" in config:
-        kept["dtype"] = config["input_dtype"]
-    return kept
+    """The arguments every layer keeps. A first layer's `input_dtype` is left out: it typed the input Keras 1 made
+    for it (an Embedding's ids as int32), where Keras 2's `dtype` would be the layer's own computing dtype; Keras 1
+    computed in float32, and a Keras 2 Sequential gives an Embedding float ids, which it casts."""
+    return {key: config[key] for key in ("name", "trainable", "batch_input_shape") if key in config}
 
 
-def weight_name(class_name: str, layer_name: str, stored: str, where: str) -> str:
-    """The Keras 2 name of a Keras 1 weight stored as `<layer name>_<name>` (`:0` already dropped)."""
-    short = stored[len(layer_name) + 1:] if stored.startswith(f"{layer_name}_") else stored
-    known = WEIGHT_NAMES.get(class_name, {})
-    if short not in known:
-        raise ReadError(f"{where}: weight {stored!r} of layer {layer_name} ({class_name}) is none Keras 1 wrote "
-                        f"for it ({', '.join(known) or 'none'}); the file is damaged")
-    return known[short]
+#: a Keras 1 recurrent layer's gates as it stored them one by one (consume_less 'cpu' or 'mem'), in the order
+#: Keras 2 joins them (LSTM: i, f, c, o, where Keras 1 listed i, c, f, o; GRU: z, r, h)
+GATES = {"LSTM": ("i", "f", "c", "o"), "GRU": ("z", "r", "h")}
+
+
+def keras2_tensors(layer: Layer, where: str) -> list[Tensor]:
+    """A Keras 1 layer's tensors (roles `<layer name>_<name>`, `:0` already dropped) as Keras 2's: renamed, a
+    recurrent layer's gates joined, a Conv1D kernel (stored as a one-column Conv2D's) made (k, in, out)."""
+    stored = {(t.role[len(layer.name) + 1:] if t.role.startswith(f"{layer.name}_") else t.role): t
+              for t in layer.tensors}
+    gates = GATES.get(layer.class_name)
+    if gates is not None and set(stored) == {f"{kind}_{gate}" for kind in "WUb" for gate in gates}:
+        return [_joined(role, [stored[f"{kind}_{gate}"] for gate in gates], layer, where)
+                for kind, role in (("W", "kernel"), ("U", "recurrent_kernel"), ("b", "bias"))]
+    known = WEIGHT_NAMES.get(layer.class_name, {})
+    unknown = [name for name in stored if name not in known]
+    if unknown:
+        raise ReadError(f"{where}: weight {unknown[0]!r} of layer {layer.name} ({layer.class_name}) is none Keras 1 "
+                        f"wrote for it ({', '.join(known) or 'none'}); the file is damaged")
+    for name, tensor in stored.items():
+        tensor.role = known[name]
+    tensors = list(stored.values())
+    if layer.class_name == "Conv1D":
+        tensors = [_conv1d_kernel(t, layer, where) if t.role == "kernel" else t for t in tensors]
+    return tensors
+
+
+def _joined(role: str, parts: list[Tensor], layer: Layer, where: str) -> Tensor:
+    """One tensor of `parts` side by side along their last axis (read when loaded)."""
+    if len({part.shape for part in parts}) != 1 or len({part.dtype for part in parts}) != 1:
+        raise ReadError(f"{where}: the gates of layer {layer.name} ({layer.class_name}) differ in shape or dtype "
+                        f"({', '.join(str(part.shape) for part in parts)}); the file is damaged")
+    shape = parts[0].shape[:-1] + (parts[0].shape[-1] * len(parts),)
+    return Tensor(role, shape, parts[0].dtype, f"{parts[0].source} (its gates joined, Keras 2's order)",
+                  lambda: np.concatenate([part.load() for part in parts], axis=-1))
+
+
+def _conv1d_kernel(kernel: Tensor, layer: Layer, where: str) -> Tensor:
+    """Keras 1.2 kept a Conv1D kernel as (k, 1, in, out), Keras 1.1 as (out, in, k, 1): (k, in, out) either way,
+    as Keras 2's loader made it (the Keras 1.2 form tried first, as there)."""
+    size, filters = layer.config.get("kernel_size", [None])[0], layer.config.get("filters")
+    shape = kernel.shape
+    if len(shape) == 4 and shape[:2] == (size, 1) and shape[3] == filters:
+        return Tensor("kernel", (shape[0], shape[2], shape[3]), kernel.dtype, kernel.source,
+                      lambda: kernel.load()[:, 0])
+    if len(shape) == 4 and shape[0] == filters and shape[2:] == (size, 1):
+        return Tensor("kernel", (shape[2], shape[1], shape[0]), kernel.dtype, f"{kernel.source} (Keras 1.1's order)",
+                      lambda: np.transpose(kernel.load(), (2, 3, 1, 0))[:, 0])
+    raise ReadError(f"{where}: the kernel of layer {layer.name} (Conv1D) has shape {shape}, neither Keras 1.2's "
+                    f"(k, 1, in, out) nor Keras 1.1's (out, in, k, 1) for {filters} filters of {size}; the file is "
+                    "damaged")
 
 
 def backend_of(weight_names: list[str]) -> str | None:

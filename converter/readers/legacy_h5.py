@@ -97,8 +97,8 @@ def read_legacy(path: str, h5: h5py.File, architecture: Any = None, as_tree: boo
             _attach(root, weights_root, layer_names, path, store)
             if written_by_keras1:
                 for layer in root.walk():
-                    for tensor in layer.tensors:
-                        tensor.role = keras1.weight_name(layer.class_name, layer.name, tensor.role, path)
+                    if layer.tensors:
+                        layer.tensors = keras1.keras2_tensors(layer, path)
             version = minor_version(graph.keras_version)
             if architecture is None and version is not None and version[0] >= 3:
                 graph.notes += as_keras3_loads(root, version, graph.metadata.get("backend"))
