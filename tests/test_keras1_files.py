@@ -30,17 +30,18 @@ def _keras1_config(layer: Any) -> tuple[str, dict[str, Any]]:
     c = layer.get_config()
     kind = type(layer).__name__
     base = {"name": c["name"], "trainable": True}
+    ordering = "th" if c.get("data_format") == "channels_first" else "tf"
     if kind == "Dense":
         return "Dense", {**base, **_REGULARIZED, "output_dim": c["units"], "activation": c["activation"],
                          "bias": c["use_bias"], "input_dim": None}
     if kind == "Conv2D":
         return "Convolution2D", {**base, **_REGULARIZED, "nb_filter": c["filters"], "nb_row": c["kernel_size"][0],
                                  "nb_col": c["kernel_size"][1], "subsample": list(c["strides"]),
-                                 "border_mode": c["padding"], "dim_ordering": "tf", "activation": c["activation"],
+                                 "border_mode": c["padding"], "dim_ordering": ordering, "activation": c["activation"],
                                  "bias": c["use_bias"]}
     if kind in ("MaxPooling2D", "AveragePooling2D"):
         return kind, {**base, "pool_size": list(c["pool_size"]), "strides": list(c["strides"]),
-                      "border_mode": c["padding"], "dim_ordering": "tf"}
+                      "border_mode": c["padding"], "dim_ordering": ordering}
     if kind in ("MaxPooling1D", "AveragePooling1D"):
         return kind, {**base, "pool_length": c["pool_size"][0], "stride": c["strides"][0],
                       "border_mode": c["padding"]}
@@ -104,8 +105,8 @@ _WEIGHT_NAMES = {"kernel": "W", "bias": "b", "gamma": "gamma", "beta": "beta", "
 _GATES = {"LSTM": ("ifco", "icfo"), "GRU": ("zrh", "zrh")}
 
 
-def _keras1_weights(kind: str, arrays: dict[str, np.ndarray], gates: str, conv1d: str,
-                    theano: bool) -> list[tuple[str, np.ndarray]]:
+def _keras1_weights(kind: str, arrays: dict[str, np.ndarray], gates: str, conv1d: str, theano: bool,
+                    channels_first: bool = False) -> list[tuple[str, np.ndarray]]:
     """(Keras 1 name after the layer's, array) of one layer's Keras 2 weights, in the order Keras 1 listed them."""
     if kind in _GATES and gates == "cpu":  # consume_less 'cpu'/'mem': one W, U, b per gate
         order, stored = _GATES[kind]
@@ -116,6 +117,8 @@ def _keras1_weights(kind: str, arrays: dict[str, np.ndarray], gates: str, conv1d
     for role, array in arrays.items():
         if theano and role == "kernel" and kind in ("Conv1D", "Conv2D"):
             array = array[::-1, ::-1] if kind == "Conv2D" else array[::-1]  # Theano convolved: flipped kernels
+        if kind == "Conv2D" and role == "kernel" and channels_first:  # 'th': (out, in, rows, cols)
+            array = np.transpose(array, (3, 2, 0, 1))
         if kind == "Conv1D" and role == "kernel":  # Keras 1 ran it as a one-column Conv2D
             array = array[:, None] if conv1d == "1.2" else np.transpose(array[:, None], (3, 2, 0, 1))
         named.append((_WEIGHT_NAMES[role], array))
@@ -164,7 +167,9 @@ def _as_keras1(model: Any, path: Path, theano: bool = False, gates: str = "cpu",
                 arrays[stored.rsplit("/", 1)[-1].split(":")[0]] = group[stored][()]
                 del group[stored]
             renamed = []
-            for short, array in _keras1_weights(type(by_name[layer_name]).__name__, arrays, gates, conv1d, theano):
+            layer = by_name[layer_name]
+            channels_first = getattr(layer, "data_format", None) == "channels_first"
+            for short, array in _keras1_weights(type(layer).__name__, arrays, gates, conv1d, theano, channels_first):
                 new = f"{layer_name}_{short}" + ("" if theano else ":0")
                 group.create_dataset(new, data=array)
                 renamed.append(new.encode())
@@ -280,7 +285,7 @@ def _entry(layers: list[dict[str, Any]], class_name: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("edit, message", [
-    (lambda layers: _entry(layers, "Convolution2D")["config"].update(dim_ordering="th"), "dim_ordering 'th'"),
+    (lambda layers: _entry(layers, "Convolution2D")["config"].update(dim_ordering="default"), "dim_ordering"),
     (lambda layers: _entry(layers, "Convolution2D")["config"].update(border_mode="full"), "border_mode 'full'"),
     (lambda layers: _entry(layers, "BatchNormalization")["config"].update(mode=2), "mode 2"),
     (lambda layers: _entry(layers, "Dense")["config"].update(W_learning_rate_multiplier=2),
@@ -390,3 +395,28 @@ def test_conv1d_kernels_of_either_keras1_form(tmp_path, conv1d, theano):
     with torch.no_grad():
         got = module(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(got, model(x).numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("theano", [False, True])
+def test_channels_first_th_ordering(tmp_path, theano):
+    """dim_ordering 'th' (Theano's default): channels-first layers, kernels kept as (out, in, rows, cols)."""
+    import tf_keras as k
+
+    model = k.Sequential([k.Input((2, 9, 8)), k.layers.Conv2D(3, (3, 2), data_format="channels_first"),
+                          k.layers.BatchNormalization(axis=1),
+                          k.layers.MaxPooling2D((2, 2), data_format="channels_first"),
+                          k.layers.Conv2D(4, 2, activation="relu", data_format="channels_first"),
+                          k.layers.Flatten(), k.layers.Dense(2)])
+    randomize(model, seed=15)
+    model.save(str(tmp_path / "m.h5"))
+    _as_keras1(model, tmp_path / "m.h5", theano=theano)
+    with h5py.File(tmp_path / "m.h5", "r") as h5:
+        assert '"dim_ordering": "th"' in h5.attrs["model_config"]
+    x = np.random.default_rng(7).normal(size=(3, 2, 9, 8)).astype("float32")
+    module = converter.to_torch(str(tmp_path / "m.h5"), input_layout="keras")
+    module.eval()
+    with torch.no_grad():
+        got = module(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, model(x).numpy(), atol=1e-5)
+    report = converter.verify(str(tmp_path / "m.h5"), samples=3, per_layer=True)
+    assert report.ok, report.to_text()

@@ -5,9 +5,8 @@ Keras 1 named layer arguments otherwise (`nb_filter`, `border_mode`, `subsample`
 layer entry of the config is rewritten here as Keras 2's legacy interfaces read the same arguments
 (keras/legacy/interfaces.py), and each weight takes its Keras 2 name. Only arguments listed here are
 read: any other that could change what a layer computes is refused by name, as are the classes
-without a rewrite (recurrent layers, whose 9 or 12 tensors Keras 2 concatenated in another gate
-order, wrappers, channels-first convolution kernels). The weights' arrays are those of Keras 2 for
-every class read here (Keras 2's loader changed only recurrent, Conv1D and channels-first kernels).
+without a rewrite (wrappers among them). Keras 2's loader regrouped a few layers' weights: a recurrent
+layer's gates, a Conv1D kernel and a channels-first Conv2D kernel; so does this module, as it did.
 
 Keras 1 files record no backend, but TensorFlow names its variables `name:0` and Theano does not:
 a Theano-trained file's convolution kernels are flipped (tagging), as Keras 2's own loader could not.
@@ -40,13 +39,10 @@ Rewrite = Callable[[dict[str, Any], str], dict[str, Any]]
 
 def _data_format(config: dict[str, Any], label: str) -> str:
     ordering = config.get("dim_ordering", "tf")
-    if ordering == "th":
-        raise ReadError(f"{label}: dim_ordering 'th' (channels first, Theano's: its kernels Keras 2 transposed "
-                        "as it loaded them) is not read yet; load the file with Keras 2.0-2.3 and save it again")
-    if ordering != "tf":
+    if ordering not in ("tf", "th"):
         raise ReadError(f"{label}: dim_ordering {str(ordering)[:20]!r} is neither 'tf' nor 'th'; the config is "
                         "malformed")
-    return "channels_last"
+    return "channels_last" if ordering == "tf" else "channels_first"
 
 
 def _padding(config: dict[str, Any], label: str) -> str:
@@ -252,7 +248,17 @@ def keras2_tensors(layer: Layer, where: str) -> list[Tensor]:
     tensors = list(stored.values())
     if layer.class_name == "Conv1D":
         tensors = [_conv1d_kernel(t, layer, where) if t.role == "kernel" else t for t in tensors]
+    if layer.class_name == "Conv2D" and layer.config.get("data_format") == "channels_first":
+        tensors = [_channels_first_kernel(t) if t.role == "kernel" else t for t in tensors]
     return tensors
+
+
+def _channels_first_kernel(kernel: Tensor) -> Tensor:
+    """Keras 1 kept a channels-first ('th') Conv2D kernel as (out, in, rows, cols): Keras 2's (rows, cols, in, out),
+    as its loader made it."""
+    out, into, rows, cols = kernel.shape
+    return Tensor("kernel", (rows, cols, into, out), kernel.dtype, f"{kernel.source} (Keras 1's 'th' order)",
+                  lambda: np.transpose(kernel.load(), (2, 3, 1, 0)))
 
 
 def _joined(role: str, parts: list[Tensor], layer: Layer, where: str) -> Tensor:
