@@ -84,6 +84,18 @@ def _keras1_config(layer: Any) -> tuple[str, dict[str, Any]]:
         if kind == "LSTM":
             config["forget_bias_init"] = "one"
         return kind, config
+    if kind == "PReLU":
+        return kind, {**base, "init": "zero", "shared_axes": c["shared_axes"]}
+    if kind == "GaussianNoise":
+        return kind, {**base, "sigma": c["stddev"]}
+    if kind == "GaussianDropout":
+        return kind, {**base, "p": c["rate"]}
+    if kind in ("ActivityRegularization", "Masking", "Cropping1D"):
+        return kind, {**base, **{key: c[key] for key in ("l1", "l2", "mask_value", "cropping") if key in c}}
+    if kind == "ZeroPadding1D":
+        return kind, {**base, "padding": list(c["padding"])}
+    if kind == "UpSampling1D":
+        return kind, {**base, "length": c["size"]}
     if kind in ("Flatten", "GlobalAveragePooling1D", "GlobalMaxPooling1D"):
         return kind, base
     if kind in ("GlobalAveragePooling2D", "GlobalMaxPooling2D"):
@@ -99,7 +111,7 @@ def _keras1_config(layer: Any) -> tuple[str, dict[str, Any]]:
 
 
 _WEIGHT_NAMES = {"kernel": "W", "bias": "b", "gamma": "gamma", "beta": "beta", "moving_mean": "running_mean",
-                 "moving_variance": "running_std", "embeddings": "W", "recurrent_kernel": "U"}
+                 "moving_variance": "running_std", "embeddings": "W", "recurrent_kernel": "U", "alpha": "alphas"}
 
 #: the gates of Keras 2's joined recurrent weights, in its order, and the order Keras 1 stored them one by one
 _GATES = {"LSTM": ("ifco", "icfo"), "GRU": ("zrh", "zrh")}
@@ -420,3 +432,87 @@ def test_channels_first_th_ordering(tmp_path, theano):
     np.testing.assert_allclose(got, model(x).numpy(), atol=1e-5)
     report = converter.verify(str(tmp_path / "m.h5"), samples=3, per_layer=True)
     assert report.ok, report.to_text()
+
+
+def test_a_sequential_of_a_merge_of_branches(tmp_path):
+    """Keras 1's multi-input models: Sequential([Merge([left, right], mode='concat'), Dense]), branches of their own
+    Sequentials, weights stored branch by branch (legacy_merge)."""
+    import tf_keras as k
+
+    left = [k.layers.Dense(4, activation="tanh", name="dense_1"), k.layers.Dropout(0.2, name="dropout_1")]
+    right = [k.layers.Conv2D(2, 3, name="convolution2d_1"), k.layers.Flatten(name="flatten_1")]
+    a, b = k.Input((5,), name="dense_1_input"), k.Input((6, 5, 1), name="convolution2d_1_input")
+    xa, xb = a, b
+    for layer in left:
+        xa = layer(xa)
+    for layer in right:
+        xb = layer(xb)
+    head = k.layers.Dense(2, name="dense_2")
+    model = k.Model([a, b], head(k.layers.Concatenate(name="merge_1")([xa, xb])))
+    randomize(model, seed=16)
+    model.save(str(tmp_path / "m.h5"))
+
+    def branch(layers: list[Any], shape: tuple) -> dict[str, Any]:
+        entries = [dict(zip(("class_name", "config"), _keras1_config(layer))) for layer in layers]
+        entries[0]["config"]["batch_input_shape"] = [None, *shape]
+        return {"class_name": "Sequential", "config": entries}
+
+    merge = {"name": "merge_1", "mode": "concat", "mode_type": "raw", "concat_axis": -1, "dot_axes": -1,
+             "output_shape": None, "output_shape_type": "raw", "output_mask": None, "output_mask_type": "raw",
+             "arguments": {}, "layers": [branch(left, (5,)), branch(right, (6, 5, 1))]}
+    stored = ["dense_1", "dropout_1", "convolution2d_1", "flatten_1", "dense_2"]
+    with h5py.File(tmp_path / "m.h5", "a") as h5:
+        h5.attrs["model_config"] = json.dumps({"class_name": "Sequential", "config": [
+            {"class_name": "Merge", "config": merge}, dict(zip(("class_name", "config"), _keras1_config(head)))]})
+        h5.attrs["keras_version"] = "1.2.1"
+        del h5.attrs["backend"]
+        weights = h5["model_weights"]
+        for name in list(weights):
+            if name not in stored:
+                del weights[name]
+                continue
+            group = weights[name]
+            arrays = {}
+            for old in group.attrs["weight_names"]:
+                old = old.decode() if isinstance(old, bytes) else old
+                arrays[old.rsplit("/", 1)[-1].split(":")[0]] = group[old][()]
+                del group[old]
+            for child in list(group):
+                del group[child]
+            kind = type(model.get_layer(name)).__name__
+            names = [f"{name}_{short}:0" for short, _ in _keras1_weights(kind, arrays, "cpu", "1.2", False)]
+            for new, (_, array) in zip(names, _keras1_weights(kind, arrays, "cpu", "1.2", False)):
+                group.create_dataset(new, data=array)
+            group.attrs["weight_names"] = np.array([n.encode() for n in names], dtype="S64") if names else \
+                np.array([], dtype="float64")
+        weights.attrs["layer_names"] = np.array([n.encode() for n in stored])
+    rng = np.random.default_rng(8)
+    arrays = [rng.normal(size=(3, 5)).astype("float32"), rng.normal(size=(3, 6, 5, 1)).astype("float32")]
+    module = converter.to_torch(str(tmp_path / "m.h5"), input_layout="keras")
+    module.eval()
+    with torch.no_grad():
+        got = module(*[torch.from_numpy(x) for x in arrays]).numpy()
+    np.testing.assert_allclose(got, model(arrays).numpy(), atol=1e-5)
+    report = converter.verify(str(tmp_path / "m.h5"), samples=3, per_layer=True)
+    assert report.ok and any("Keras 1" in note for note in report.notes), report.to_text()
+
+
+def test_the_other_layers_read(tmp_path):
+    """PReLU (its alphas), noise and regularization layers (inference no-ops), masking, 1-D padding, cropping and
+    upsampling, each from Keras 1's arguments."""
+    import tf_keras as k
+
+    model = k.Sequential([k.Input((9, 3)), k.layers.Masking(0.0), k.layers.ZeroPadding1D((1, 2)),
+                          k.layers.Cropping1D((2, 1)), k.layers.UpSampling1D(2), k.layers.Conv1D(4, 3),
+                          k.layers.PReLU(shared_axes=[1]), k.layers.GaussianNoise(0.3), k.layers.GaussianDropout(0.2),
+                          k.layers.ActivityRegularization(0.01, 0.02), k.layers.Flatten(), k.layers.Dense(3),
+                          k.layers.PReLU()])
+    randomize(model, seed=17)
+    model.save(str(tmp_path / "m.h5"))
+    _as_keras1(model, tmp_path / "m.h5")
+    x = np.random.default_rng(9).normal(size=(4, 9, 3)).astype("float32")
+    module = converter.to_torch(str(tmp_path / "m.h5"))
+    module.eval()
+    with torch.no_grad():
+        got = module(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, model(x).numpy(), atol=1e-5)

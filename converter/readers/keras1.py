@@ -147,6 +147,15 @@ REWRITES: dict[str, tuple[str, Rewrite, frozenset[str]]] = {
     "Activation": ("Activation", _same("activation"), frozenset({"activation"})),
     "ELU": ("ELU", _same("alpha"), frozenset({"alpha"})),
     "LeakyReLU": ("LeakyReLU", _same("alpha"), frozenset({"alpha"})),
+    "PReLU": ("PReLU", _same("shared_axes"), frozenset({"shared_axes"})),
+    "ThresholdedReLU": ("ThresholdedReLU", _same("theta"), frozenset({"theta"})),
+    "GaussianNoise": ("GaussianNoise", lambda c, label: {"stddev": c.get("sigma", 0.0)}, frozenset({"sigma"})),
+    "GaussianDropout": ("GaussianDropout", lambda c, label: {"rate": c.get("p", 0.5)}, frozenset({"p"})),
+    "ActivityRegularization": ("ActivityRegularization", _same("l1", "l2"), frozenset({"l1", "l2"})),
+    "Masking": ("Masking", _same("mask_value"), frozenset({"mask_value"})),
+    "Cropping1D": ("Cropping1D", _same("cropping"), frozenset({"cropping"})),
+    "ZeroPadding1D": ("ZeroPadding1D", _same("padding"), frozenset({"padding"})),
+    "UpSampling1D": ("UpSampling1D", lambda c, label: {"size": c.get("length", 2)}, frozenset({"length"})),
     "Cropping2D": ("Cropping2D", lambda c, label: {"cropping": c.get("cropping"), **_channels(c, label)},
                    frozenset({"cropping", "dim_ordering"})),
     "ZeroPadding2D": ("ZeroPadding2D", _zero_padding2d, frozenset({"padding", "dim_ordering"})),
@@ -173,6 +182,7 @@ WEIGHT_NAMES: dict[str, dict[str, str]] = {
     "BatchNormalization": {"gamma": "gamma", "beta": "beta", "running_mean": "moving_mean",
                            "running_std": "moving_variance"},  # Keras 1 kept the variance under this name
     "Embedding": {"W": "embeddings"},
+    "PReLU": {"alphas": "alpha"},
 }
 
 
