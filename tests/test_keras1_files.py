@@ -191,6 +191,29 @@ def _as_keras1(model: Any, path: Path, theano: bool = False, gates: str = "cpu",
             group.attrs["weight_names"] = np.array(renamed, dtype="S64") if renamed else np.array([], dtype="float64")
 
 
+def _assert_converts(path: Path, model: Any, inputs: Any, verified: bool = False, **options: Any) -> None:
+    """The module converted from `path` (to_torch `options`) computes what the tf_keras `model` does on `inputs`
+    (Keras layout: one array or a list), to 1e-5; with `verified`, verify per layer also passes, noting Keras 1."""
+    arrays = inputs if isinstance(inputs, list) else [inputs]
+    module = converter.to_torch(str(path), **{"input_layout": "keras", **options})
+    module.eval()
+    with torch.no_grad():
+        got = module(*[torch.from_numpy(array) for array in arrays]).numpy()
+    np.testing.assert_allclose(got, model(inputs).numpy(), atol=1e-5, rtol=1e-5)
+    if verified:
+        report = converter.verify(str(path), samples=3, per_layer=True, lambdas=options.get("lambdas"),
+                                  architecture=options.get("architecture"))
+        assert report.ok and any("Keras 1" in note for note in report.notes), report.to_text()
+
+
+def _assert_same_state(path: Path, keras2: Path) -> None:
+    """The Keras 1 file converts tensor for tensor to what the same model saved by Keras 2 (tf_keras) does."""
+    expected, got = converter.state_dict(str(keras2)), converter.state_dict(str(path))
+    assert sorted(got) == sorted(expected)
+    for key in expected:
+        np.testing.assert_array_equal(got[key], expected[key], err_msg=f"{path.name}: {key}")
+
+
 def _driving(k: Any) -> Any:
     """The shape of 2017's behavioural-cloning models: crop, scale, strided convolutions, dense head."""
     return k.Sequential([
@@ -235,12 +258,8 @@ def test_a_keras1_model_converts_to_what_it_computed(driving, backend, layout):
 def test_the_state_dict_is_that_of_the_same_model_saved_by_keras_2(driving):
     model, folder, _ = driving
     model.save(str(folder / "keras2.h5"))
-    expected = converter.state_dict(str(folder / "keras2.h5"))
     for backend in ("tensorflow", "theano"):
-        got = converter.state_dict(str(folder / f"{backend}.h5"))
-        assert sorted(got) == sorted(expected)
-        for key in expected:
-            np.testing.assert_array_equal(got[key], expected[key], err_msg=f"{backend}: {key}")
+        _assert_same_state(folder / f"{backend}.h5", folder / "keras2.h5")
 
 
 def test_inspect_and_the_cli(driving, tmp_path):
@@ -274,13 +293,7 @@ def test_a_functional_keras1_model_with_a_merge(tmp_path):
     _as_keras1(model, tmp_path / "m.h5")
     rng = np.random.default_rng(4)
     arrays = [rng.integers(0, 12, size=(4, 5)).astype("int32"), rng.normal(size=(4, 6, 4)).astype("float32")]
-    module = converter.to_torch(str(tmp_path / "m.h5"))
-    module.eval()
-    with torch.no_grad():
-        got = module(*[torch.from_numpy(a) for a in arrays]).numpy()
-    np.testing.assert_allclose(got, model(arrays).numpy(), atol=1e-5)
-    report = converter.verify(str(tmp_path / "m.h5"), samples=3, per_layer=True)
-    assert report.ok and any("Keras 1" in note for note in report.notes), report.to_text()
+    _assert_converts(tmp_path / "m.h5", model, arrays, verified=True)
 
 
 def _edited(source: Path, target: Path, edit: Any) -> Path:
@@ -340,17 +353,10 @@ def test_weights_saved_alone_with_their_to_json(driving, tmp_path):
         weights.attrs["layer_names"] = full["model_weights"].attrs["layer_names"]
         config = json.loads(full.attrs["model_config"])
     (tmp_path / "model.json").write_text(json.dumps(json.dumps({**config, "keras_version": "1.1.2"})))
-    module = converter.to_torch(str(tmp_path / "model.h5"), architecture=str(tmp_path / "model.json"),
-                                input_layout="keras", lambdas=LAMBDA)
-    module.eval()
-    with torch.no_grad():
-        got = module(torch.from_numpy(x)).numpy()
-    np.testing.assert_allclose(got, model(x).numpy(), atol=1e-5, rtol=1e-5)
+    _assert_converts(tmp_path / "model.h5", model, x, verified=True, architecture=str(tmp_path / "model.json"),
+                     lambdas=LAMBDA)
     assert "keras    1.1.2" in converter.inspect(str(tmp_path / "model.h5"),
                                                architecture=str(tmp_path / "model.json")).to_text()
-    report = converter.verify(str(tmp_path / "model.h5"), architecture=str(tmp_path / "model.json"), samples=3,
-                              lambdas=LAMBDA)
-    assert report.ok and any("Keras 1" in note for note in report.notes), report.to_text()
     # without its JSON, the hint says what these names are
     with pytest.raises(converter.ConverterError, match="Keras 1's weight names"):
         converter.state_dict(str(tmp_path / "model.h5"))
@@ -376,19 +382,9 @@ def test_recurrent_layers_of_either_weight_form(tmp_path, gates):
     ids = np.random.default_rng(5).integers(1, 20, size=(4, 7)).astype("int32")
     ids[1, 4:] = 0
     ids[3, :2] = 0
-    module = converter.to_torch(str(tmp_path / "m.h5"))
-    module.eval()
-    with torch.no_grad():
-        got = module(torch.from_numpy(ids)).numpy()
-    np.testing.assert_allclose(got, model(ids).numpy(), atol=1e-5)
+    _assert_converts(tmp_path / "m.h5", model, ids, verified=True)
     model.save(str(tmp_path / "keras2.h5"))
-    expected = converter.state_dict(str(tmp_path / "keras2.h5"))
-    got_state = converter.state_dict(str(tmp_path / "m.h5"))
-    assert sorted(got_state) == sorted(expected)
-    for key in expected:
-        np.testing.assert_array_equal(got_state[key], expected[key], err_msg=key)
-    report = converter.verify(str(tmp_path / "m.h5"), samples=3, per_layer=True)
-    assert report.ok, report.to_text()
+    _assert_same_state(tmp_path / "m.h5", tmp_path / "keras2.h5")
 
 
 @pytest.mark.parametrize("conv1d", ["1.2", "1.1"])
@@ -402,11 +398,7 @@ def test_conv1d_kernels_of_either_keras1_form(tmp_path, conv1d, theano):
     model.save(str(tmp_path / "m.h5"))
     _as_keras1(model, tmp_path / "m.h5", theano=theano, conv1d=conv1d)
     x = np.random.default_rng(6).normal(size=(3, 10, 3)).astype("float32")
-    module = converter.to_torch(str(tmp_path / "m.h5"))  # (sequences are taken as Keras lays them out)
-    module.eval()
-    with torch.no_grad():
-        got = module(torch.from_numpy(x)).numpy()
-    np.testing.assert_allclose(got, model(x).numpy(), atol=1e-5)
+    _assert_converts(tmp_path / "m.h5", model, x)
 
 
 @pytest.mark.parametrize("theano", [False, True])
@@ -425,13 +417,7 @@ def test_channels_first_th_ordering(tmp_path, theano):
     with h5py.File(tmp_path / "m.h5", "r") as h5:
         assert '"dim_ordering": "th"' in h5.attrs["model_config"]
     x = np.random.default_rng(7).normal(size=(3, 2, 9, 8)).astype("float32")
-    module = converter.to_torch(str(tmp_path / "m.h5"), input_layout="keras")
-    module.eval()
-    with torch.no_grad():
-        got = module(torch.from_numpy(x)).numpy()
-    np.testing.assert_allclose(got, model(x).numpy(), atol=1e-5)
-    report = converter.verify(str(tmp_path / "m.h5"), samples=3, per_layer=True)
-    assert report.ok, report.to_text()
+    _assert_converts(tmp_path / "m.h5", model, x, verified=True)
 
 
 def test_a_sequential_of_a_merge_of_branches(tmp_path):
@@ -488,13 +474,7 @@ def test_a_sequential_of_a_merge_of_branches(tmp_path):
         weights.attrs["layer_names"] = np.array([n.encode() for n in stored])
     rng = np.random.default_rng(8)
     arrays = [rng.normal(size=(3, 5)).astype("float32"), rng.normal(size=(3, 6, 5, 1)).astype("float32")]
-    module = converter.to_torch(str(tmp_path / "m.h5"), input_layout="keras")
-    module.eval()
-    with torch.no_grad():
-        got = module(*[torch.from_numpy(x) for x in arrays]).numpy()
-    np.testing.assert_allclose(got, model(arrays).numpy(), atol=1e-5)
-    report = converter.verify(str(tmp_path / "m.h5"), samples=3, per_layer=True)
-    assert report.ok and any("Keras 1" in note for note in report.notes), report.to_text()
+    _assert_converts(tmp_path / "m.h5", model, arrays, verified=True)
 
 
 def test_the_other_layers_read(tmp_path):
@@ -511,8 +491,4 @@ def test_the_other_layers_read(tmp_path):
     model.save(str(tmp_path / "m.h5"))
     _as_keras1(model, tmp_path / "m.h5")
     x = np.random.default_rng(9).normal(size=(4, 9, 3)).astype("float32")
-    module = converter.to_torch(str(tmp_path / "m.h5"))
-    module.eval()
-    with torch.no_grad():
-        got = module(torch.from_numpy(x)).numpy()
-    np.testing.assert_allclose(got, model(x).numpy(), atol=1e-5)
+    _assert_converts(tmp_path / "m.h5", model, x)
