@@ -84,6 +84,9 @@ def _keras1_config(layer: Any) -> tuple[str, dict[str, Any]]:
         if kind == "LSTM":
             config["forget_bias_init"] = "one"
         return kind, config
+    if kind == "TimeDistributed":
+        inner_class, inner = _keras1_config(layer.layer)
+        return kind, {**base, "layer": {"class_name": inner_class, "config": inner}}
     if kind == "PReLU":
         return kind, {**base, "init": "zero", "shared_axes": c["shared_axes"]}
     if kind == "GaussianNoise":
@@ -140,6 +143,9 @@ def _keras1_weights(kind: str, arrays: dict[str, np.ndarray], gates: str, conv1d
 def _as_keras1(model: Any, path: Path, theano: bool = False, gates: str = "cpu", conv1d: str = "1.2") -> None:
     """The tf_keras `.h5` at `path` rewritten as Keras 1.2 saved the same model (module docstring): a recurrent
     layer's `gates` one by one ('cpu') or joined ('gpu'), a Conv1D kernel as Keras `conv1d` (1.2 or 1.1) kept it."""
+    import tf_keras
+
+    k_time_distributed = tf_keras.layers.TimeDistributed
     with h5py.File(path, "a") as h5:
         config = json.loads(h5.attrs["model_config"])
         by_name = {layer.name: layer for layer in model.layers}
@@ -180,9 +186,12 @@ def _as_keras1(model: Any, path: Path, theano: bool = False, gates: str = "cpu",
                 del group[stored]
             renamed = []
             layer = by_name[layer_name]
+            prefix = layer_name
+            if isinstance(layer, k_time_distributed):  # Keras 1 named them after the inner layer
+                layer, prefix = layer.layer, layer.layer.name
             channels_first = getattr(layer, "data_format", None) == "channels_first"
             for short, array in _keras1_weights(type(layer).__name__, arrays, gates, conv1d, theano, channels_first):
-                new = f"{layer_name}_{short}" + ("" if theano else ":0")
+                new = f"{prefix}_{short}" + ("" if theano else ":0")
                 group.create_dataset(new, data=array)
                 renamed.append(new.encode())
             for child in list(group):  # the emptied `<layer>/` scopes tf_keras wrote
@@ -492,3 +501,21 @@ def test_the_other_layers_read(tmp_path):
     _as_keras1(model, tmp_path / "m.h5")
     x = np.random.default_rng(9).normal(size=(4, 9, 3)).astype("float32")
     _assert_converts(tmp_path / "m.h5", model, x)
+
+
+def test_time_distributed_layers(tmp_path):
+    """Keras 1's TimeDistributed (2016's sequence labelling and video models): its inner layer's arguments and
+    weights, which Keras 1 named after that layer."""
+    import tf_keras as k
+
+    frames = k.Input((3, 8, 7, 2), name="input_1")
+    x = k.layers.TimeDistributed(k.layers.Conv2D(3, 3, activation="relu"), name="timedistributed_1")(frames)
+    x = k.layers.TimeDistributed(k.layers.Flatten(), name="timedistributed_2")(x)
+    x = k.layers.LSTM(4, return_sequences=True, recurrent_activation="hard_sigmoid", name="lstm_1")(x)
+    x = k.layers.TimeDistributed(k.layers.Dense(2, activation="softmax"), name="timedistributed_3")(x)
+    model = k.Model(frames, x)
+    randomize(model, seed=18)
+    model.save(str(tmp_path / "m.h5"))
+    _as_keras1(model, tmp_path / "m.h5")
+    x = np.random.default_rng(10).normal(size=(2, 3, 8, 7, 2)).astype("float32")
+    _assert_converts(tmp_path / "m.h5", model, x, verified=True)

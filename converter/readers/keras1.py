@@ -214,6 +214,13 @@ def _entry(entry: Any, where: str) -> Any:
         if isinstance(branches, list):
             config = {**config, "layers": [_entry(branch, where) for branch in branches]}
         return {**entry, "config": config}
+    if class_name == "TimeDistributed":  # its inner layer rewritten; its weights named after that layer
+        inner = config.get("layer")
+        unread = sorted(key for key in config if key not in ("layer", *_IGNORED))
+        if unread or not isinstance(inner, dict) or inner.get("class_name") in ("Sequential", "Model", MERGE):
+            raise ReadError(f"{label}: {'argument ' + repr(unread[0]) if unread else 'its inner layer'} is not "
+                            "read; not converted")
+        return {**entry, "config": {**_kept(config), "layer": _entry(inner, where)}}
     if class_name == "InputLayer":
         return {**entry, "config": {**_kept(config), "dtype": config.get("input_dtype", "float32"),
                                     "sparse": config.get("sparse", False)}}
@@ -241,26 +248,37 @@ GATES = {"LSTM": ("i", "f", "c", "o"), "GRU": ("z", "r", "h")}
 
 def keras2_tensors(layer: Layer, where: str) -> list[Tensor]:
     """A Keras 1 layer's tensors (roles `<layer name>_<name>`, `:0` already dropped) as Keras 2's: renamed, a
-    recurrent layer's gates joined, a Conv1D kernel (stored as a one-column Conv2D's) made (k, in, out)."""
-    stored = {(t.role[len(layer.name) + 1:] if t.role.startswith(f"{layer.name}_") else t.role): t
-              for t in layer.tensors}
-    gates = GATES.get(layer.class_name)
+    recurrent layer's gates joined, a Conv1D kernel (stored as a one-column Conv2D's) made (k, in, out); a
+    TimeDistributed layer's are its inner layer's, named after that layer."""
+    if layer.class_name == "TimeDistributed":
+        inner = layer.config.get("layer")
+        if not isinstance(inner, dict) or not isinstance(inner.get("config"), dict):
+            raise ReadError(f"{where}: layer {layer.name} (TimeDistributed) wraps no layer config; the file is damaged")
+        return _as_keras2(str(inner.get("class_name")), str(inner["config"].get("name")), inner["config"],
+                          layer.tensors, where)
+    return _as_keras2(layer.class_name, layer.name, layer.config, layer.tensors, where)
+
+
+def _as_keras2(class_name: str, name: str, config: Any, tensors: list[Tensor], where: str) -> list[Tensor]:
+    label = f"layer {name} ({class_name})"
+    stored = {(t.role[len(name) + 1:] if t.role.startswith(f"{name}_") else t.role): t for t in tensors}
+    gates = GATES.get(class_name)
     if gates is not None and set(stored) == {f"{kind}_{gate}" for kind in "WUb" for gate in gates}:
-        return [_joined(role, [stored[f"{kind}_{gate}"] for gate in gates], layer, where)
+        return [_joined(role, [stored[f"{kind}_{gate}"] for gate in gates], label, where)
                 for kind, role in (("W", "kernel"), ("U", "recurrent_kernel"), ("b", "bias"))]
-    known = WEIGHT_NAMES.get(layer.class_name, {})
-    unknown = [name for name in stored if name not in known]
+    known = WEIGHT_NAMES.get(class_name, {})
+    unknown = [weight for weight in stored if weight not in known]
     if unknown:
-        raise ReadError(f"{where}: weight {unknown[0]!r} of layer {layer.name} ({layer.class_name}) is none Keras 1 "
-                        f"wrote for it ({', '.join(known) or 'none'}); the file is damaged")
-    for name, tensor in stored.items():
-        tensor.role = known[name]
-    tensors = list(stored.values())
-    if layer.class_name == "Conv1D":
-        tensors = [_conv1d_kernel(t, layer, where) if t.role == "kernel" else t for t in tensors]
-    if layer.class_name == "Conv2D" and layer.config.get("data_format") == "channels_first":
-        tensors = [_channels_first_kernel(t) if t.role == "kernel" else t for t in tensors]
-    return tensors
+        raise ReadError(f"{where}: weight {unknown[0]!r} of {label} is none Keras 1 wrote for it "
+                        f"({', '.join(known) or 'none'}); the file is damaged")
+    for weight, tensor in stored.items():
+        tensor.role = known[weight]
+    result = list(stored.values())
+    if class_name == "Conv1D":
+        result = [_conv1d_kernel(t, label, config, where) if t.role == "kernel" else t for t in result]
+    if class_name == "Conv2D" and config.get("data_format") == "channels_first":
+        result = [_channels_first_kernel(t) if t.role == "kernel" else t for t in result]
+    return result
 
 
 def _channels_first_kernel(kernel: Tensor) -> Tensor:
@@ -271,20 +289,20 @@ def _channels_first_kernel(kernel: Tensor) -> Tensor:
                   lambda: np.transpose(kernel.load(), (2, 3, 1, 0)))
 
 
-def _joined(role: str, parts: list[Tensor], layer: Layer, where: str) -> Tensor:
+def _joined(role: str, parts: list[Tensor], label: str, where: str) -> Tensor:
     """One tensor of `parts` side by side along their last axis (read when loaded)."""
     if len({part.shape for part in parts}) != 1 or len({part.dtype for part in parts}) != 1:
-        raise ReadError(f"{where}: the gates of layer {layer.name} ({layer.class_name}) differ in shape or dtype "
+        raise ReadError(f"{where}: the gates of {label} differ in shape or dtype "
                         f"({', '.join(str(part.shape) for part in parts)}); the file is damaged")
     shape = parts[0].shape[:-1] + (parts[0].shape[-1] * len(parts),)
     return Tensor(role, shape, parts[0].dtype, f"{parts[0].source} (its gates joined, Keras 2's order)",
                   lambda: np.concatenate([part.load() for part in parts], axis=-1))
 
 
-def _conv1d_kernel(kernel: Tensor, layer: Layer, where: str) -> Tensor:
+def _conv1d_kernel(kernel: Tensor, label: str, config: Any, where: str) -> Tensor:
     """Keras 1.2 kept a Conv1D kernel as (k, 1, in, out), Keras 1.1 as (out, in, k, 1): (k, in, out) either way,
     as Keras 2's loader made it (the Keras 1.2 form tried first, as there)."""
-    size, filters = layer.config.get("kernel_size", [None])[0], layer.config.get("filters")
+    size, filters = config.get("kernel_size", [None])[0], config.get("filters")
     shape = kernel.shape
     if len(shape) == 4 and shape[:2] == (size, 1) and shape[3] == filters:
         return Tensor("kernel", (shape[0], shape[2], shape[3]), kernel.dtype, kernel.source,
@@ -292,7 +310,7 @@ def _conv1d_kernel(kernel: Tensor, layer: Layer, where: str) -> Tensor:
     if len(shape) == 4 and shape[0] == filters and shape[2:] == (size, 1):
         return Tensor("kernel", (shape[2], shape[1], shape[0]), kernel.dtype, f"{kernel.source} (Keras 1.1's order)",
                       lambda: np.transpose(kernel.load(), (2, 3, 1, 0))[:, 0])
-    raise ReadError(f"{where}: the kernel of layer {layer.name} (Conv1D) has shape {shape}, neither Keras 1.2's "
+    raise ReadError(f"{where}: the kernel of {label} has shape {shape}, neither Keras 1.2's "
                     f"(k, 1, in, out) nor Keras 1.1's (out, in, k, 1) for {filters} filters of {size}; the file is "
                     "damaged")
 
