@@ -251,7 +251,9 @@ def verification_notes(graph: ModelGraph, model: Any, checked: Any = None) -> li
                      "this checks the conversion given those expressions, not that they are what the file's code "
                      "computes")
     if graph.metadata.get("keras1"):
-        notes.append(f"written by Keras {graph.metadata['keras1']} (Keras 1), which no Keras today loads: Keras built "
+        version = graph.metadata["keras1"]
+        notes.append(f"written by Keras {version}{'' if 'Keras 1' in version else ' (Keras 1)'}, which no Keras today "
+                     "loads: Keras built "
                      "the Keras 2 model its config describes (its arguments as Keras 2 renamed them), then loaded the "
                      "file's weights by layer name with its own load_weights")
     if legacy_merge.holds_merge(checked):

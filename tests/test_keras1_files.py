@@ -574,3 +574,14 @@ def test_random_keras1_image_models(tmp_path, seed):
     _as_keras1(model, tmp_path / "m.h5", theano=theano)
     x = rng.normal(size=(2, *model.input_shape[1:])).astype("float32")
     _assert_converts(tmp_path / "m.h5", model, x)
+
+
+def test_a_keras1_file_that_records_no_version(driving, tmp_path):
+    """Keras 1.0 and 1.1 wrote no keras_version: a config of Keras 1's classes or argument names says it."""
+    model, folder, x = driving
+    path = tmp_path / "m.h5"
+    path.write_bytes((folder / "tensorflow.h5").read_bytes())
+    with h5py.File(path, "a") as h5:
+        del h5.attrs["keras_version"]
+    assert "keras    1.x (not stored: its config is Keras 1's)" in converter.inspect(str(path)).to_text()
+    _assert_converts(path, model, x, verified=True, lambdas=LAMBDA)

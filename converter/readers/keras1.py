@@ -186,6 +186,30 @@ WEIGHT_NAMES: dict[str, dict[str, str]] = {
 }
 
 
+#: classes only Keras 1 had, and those whose Keras 1 width argument Keras 2 renamed (`output_dim` -> `units`)
+_KERAS1_ONLY = frozenset({"Convolution1D", "Convolution2D", "Convolution3D", "AtrousConvolution1D",
+                          "AtrousConvolution2D", "Deconvolution2D", "TimeDistributedDense", "MaxoutDense", "Highway"})
+_RENAMED_WIDTH = frozenset({"Dense", "LSTM", "GRU", "SimpleRNN"})
+
+#: the Keras version of a file that records none (Keras 1.0 and 1.1) but whose config is Keras 1's
+UNRECORDED_KERAS1 = "1.x (not stored: its config is Keras 1's)"
+
+
+def looks_keras1(config: Any) -> bool:
+    """Whether a model config holds a layer only Keras 1 wrote: a Keras 1 class, or a Dense or recurrent layer
+    given its width as `output_dim` (Keras 2's is `units`)."""
+    if isinstance(config, list):
+        return any(looks_keras1(value) for value in config)
+    if not isinstance(config, dict):
+        return False
+    inner = config.get("config")
+    if config.get("class_name") in _KERAS1_ONLY or (
+            config.get("class_name") in _RENAMED_WIDTH and isinstance(inner, dict)
+            and "output_dim" in inner and "units" not in inner):
+        return True
+    return any(looks_keras1(value) for value in config.values())
+
+
 def keras2_config(config: Any, where: str) -> Any:
     """A Keras 1 model config (Sequential's list, or a Model's layers with inbound nodes), as Keras 2's."""
     if not isinstance(config, dict):

@@ -51,7 +51,6 @@ def read_legacy(path: str, h5: h5py.File, architecture: Any = None, as_tree: boo
         described = architecture.get("keras_version") if isinstance(architecture, dict) else None
         if version is None and described is not None:  # weights alone, their model.to_json() given (it records it)
             graph.keras_version = version_text(described)
-        written_by_keras1 = graph.keras_version.startswith("1.")  # configs and weight names rewritten (keras1.py)
         backend = attribute(h5, "backend", path)
         backend = attribute(weights_root, "backend", path) if backend is None else backend
         if backend is not None:
@@ -63,8 +62,12 @@ def read_legacy(path: str, h5: h5py.File, architecture: Any = None, as_tree: boo
             if holds_numpy_values(graph.own_config):
                 graph.own_config = numpy_values_read(graph.own_config)
                 graph.metadata["numpy_values"] = "unwrapped"
-            if written_by_keras1:
-                graph.own_config = keras1.keras2_config(graph.own_config, path)
+        if graph.keras_version == UNRECORDED_VERSION and keras1.looks_keras1(
+                graph.own_config if architecture is None else architecture):
+            graph.keras_version = keras1.UNRECORDED_KERAS1  # Keras 1.0 and 1.1 recorded no version
+        written_by_keras1 = graph.keras_version.startswith("1.")  # configs and weight names rewritten (keras1.py)
+        if written_by_keras1 and graph.own_config is not None:
+            graph.own_config = keras1.keras2_config(graph.own_config, path)
         model_config = architecture if architecture is not None else graph.own_config
         if written_by_keras1 and architecture is not None:
             model_config = keras1.keras2_config(architecture, path)
