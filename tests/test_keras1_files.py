@@ -84,9 +84,10 @@ def _keras1_config(layer: Any) -> tuple[str, dict[str, Any]]:
         if kind == "LSTM":
             config["forget_bias_init"] = "one"
         return kind, config
-    if kind == "TimeDistributed":
+    if kind in ("TimeDistributed", "Bidirectional"):
         inner_class, inner = _keras1_config(layer.layer)
-        return kind, {**base, "layer": {"class_name": inner_class, "config": inner}}
+        merge_mode = {"merge_mode": c["merge_mode"]} if kind == "Bidirectional" else {}
+        return kind, {**base, "layer": {"class_name": inner_class, "config": inner}, **merge_mode}
     if kind == "PReLU":
         return kind, {**base, "init": "zero", "shared_axes": c["shared_axes"]}
     if kind == "GaussianNoise":
@@ -145,7 +146,7 @@ def _as_keras1(model: Any, path: Path, theano: bool = False, gates: str = "cpu",
     layer's `gates` one by one ('cpu') or joined ('gpu'), a Conv1D kernel as Keras `conv1d` (1.2 or 1.1) kept it."""
     import tf_keras
 
-    k_time_distributed = tf_keras.layers.TimeDistributed
+    k_time_distributed, k_bidirectional = tf_keras.layers.TimeDistributed, tf_keras.layers.Bidirectional
     with h5py.File(path, "a") as h5:
         config = json.loads(h5.attrs["model_config"])
         by_name = {layer.name: layer for layer in model.layers}
@@ -179,21 +180,25 @@ def _as_keras1(model: Any, path: Path, theano: bool = False, gates: str = "cpu",
         for name in weights.attrs["layer_names"]:
             group = weights[name]
             layer_name = name.decode() if isinstance(name, bytes) else name
-            arrays = {}
+            directions: dict[str, dict[str, np.ndarray]] = {}  # (a Bidirectional: its two copies' weights)
             for stored in group.attrs["weight_names"]:
                 stored = stored.decode() if isinstance(stored, bytes) else stored
-                arrays[stored.rsplit("/", 1)[-1].split(":")[0]] = group[stored][()]
+                direction = "backward" if "/backward_" in stored else "forward" if "/forward_" in stored else ""
+                directions.setdefault(direction, {})[stored.rsplit("/", 1)[-1].split(":")[0]] = group[stored][()]
                 del group[stored]
             renamed = []
             layer = by_name[layer_name]
-            prefix = layer_name
-            if isinstance(layer, k_time_distributed):  # Keras 1 named them after the inner layer
-                layer, prefix = layer.layer, layer.layer.name
+            prefixes = {"": layer_name}
+            if isinstance(layer, (k_time_distributed, k_bidirectional)):  # Keras 1 named them after the inner layer
+                layer = layer.layer
+                prefixes = {"": layer.name, "forward": f"forward_{layer.name}", "backward": f"backward_{layer.name}"}
             channels_first = getattr(layer, "data_format", None) == "channels_first"
-            for short, array in _keras1_weights(type(layer).__name__, arrays, gates, conv1d, theano, channels_first):
-                new = f"{prefix}_{short}" + ("" if theano else ":0")
-                group.create_dataset(new, data=array)
-                renamed.append(new.encode())
+            for direction, arrays in directions.items():
+                for short, array in _keras1_weights(type(layer).__name__, arrays, gates, conv1d, theano,
+                                                    channels_first):
+                    new = f"{prefixes[direction]}_{short}" + ("" if theano else ":0")
+                    group.create_dataset(new, data=array)
+                    renamed.append(new.encode())
             for child in list(group):  # the emptied `<layer>/` scopes tf_keras wrote
                 if isinstance(group[child], h5py.Group):
                     del group[child]
@@ -585,3 +590,29 @@ def test_a_keras1_file_that_records_no_version(driving, tmp_path):
         del h5.attrs["keras_version"]
     assert "keras    1.x (not stored: its config is Keras 1's)" in converter.inspect(str(path)).to_text()
     _assert_converts(path, model, x, verified=True, lambdas=LAMBDA)
+
+
+@pytest.mark.parametrize("merge_mode", ["concat", "sum"])
+@pytest.mark.parametrize("gates", ["cpu", "gpu"])
+def test_bidirectional_layers(tmp_path, merge_mode, gates):
+    """Keras 1's Bidirectional: its forward and backward copies' weights, named `forward_<layer>_W_i`, ...; masked
+    ids, as 2016's taggers ran it."""
+    import tf_keras as k
+
+    model = k.Sequential([
+        k.Input((6,)), k.layers.Embedding(15, 4, mask_zero=True),
+        k.layers.Bidirectional(k.layers.LSTM(3, return_sequences=True, recurrent_activation="hard_sigmoid",
+                                             name="lstm_1"), merge_mode=merge_mode, name="bidirectional_1"),
+        k.layers.Bidirectional(k.layers.GRU(2, reset_after=False, recurrent_activation="hard_sigmoid",
+                                            name="gru_1"), name="bidirectional_2"),
+        k.layers.Dense(2)])
+    randomize(model, seed=19)
+    model.save(str(tmp_path / "m.h5"))
+    _as_keras1(model, tmp_path / "m.h5", gates=gates)
+    with h5py.File(tmp_path / "m.h5", "r") as h5:
+        names = [n.decode() for n in h5["model_weights/bidirectional_1"].attrs["weight_names"]]
+    assert names[0].startswith("forward_lstm_1_W") and any(n.startswith("backward_lstm_1_") for n in names)
+    ids = np.random.default_rng(11).integers(1, 15, size=(4, 6)).astype("int32")
+    ids[0, 3:] = 0
+    ids[2, :2] = 0
+    _assert_converts(tmp_path / "m.h5", model, ids, verified=True)

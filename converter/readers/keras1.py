@@ -238,13 +238,14 @@ def _entry(entry: Any, where: str) -> Any:
         if isinstance(branches, list):
             config = {**config, "layers": [_entry(branch, where) for branch in branches]}
         return {**entry, "config": config}
-    if class_name == "TimeDistributed":  # its inner layer rewritten; its weights named after that layer
+    if class_name in WRAPPERS:  # its inner layer rewritten; its weights named after that layer
         inner = config.get("layer")
-        unread = sorted(key for key in config if key not in ("layer", *_IGNORED))
+        unread = sorted(key for key in config if key not in ("layer", "merge_mode", *_IGNORED))
         if unread or not isinstance(inner, dict) or inner.get("class_name") in ("Sequential", "Model", MERGE):
             raise ReadError(f"{label}: {'argument ' + repr(unread[0]) if unread else 'its inner layer'} is not "
                             "read; not converted")
-        return {**entry, "config": {**_kept(config), "layer": _entry(inner, where)}}
+        merge_mode = {"merge_mode": config.get("merge_mode", "concat")} if class_name == "Bidirectional" else {}
+        return {**entry, "config": {**_kept(config), "layer": _entry(inner, where), **merge_mode}}
     if class_name == "InputLayer":
         return {**entry, "config": {**_kept(config), "dtype": config.get("input_dtype", "float32"),
                                     "sparse": config.get("sparse", False)}}
@@ -265,6 +266,9 @@ def _kept(config: dict[str, Any]) -> dict[str, Any]:
     return {key: config[key] for key in ("name", "trainable", "batch_input_shape") if key in config}
 
 
+#: Keras 1 wrappers read: their inner layer's weights named after it (Bidirectional: its two copies')
+WRAPPERS = ("TimeDistributed", "Bidirectional")
+
 #: a Keras 1 recurrent layer's gates as it stored them one by one (consume_less 'cpu' or 'mem'), in the order
 #: Keras 2 joins them (LSTM: i, f, c, o, where Keras 1 listed i, c, f, o; GRU: z, r, h)
 GATES = {"LSTM": ("i", "f", "c", "o"), "GRU": ("z", "r", "h")}
@@ -274,13 +278,22 @@ def keras2_tensors(layer: Layer, where: str) -> list[Tensor]:
     """A Keras 1 layer's tensors (roles `<layer name>_<name>`, `:0` already dropped) as Keras 2's: renamed, a
     recurrent layer's gates joined, a Conv1D kernel (stored as a one-column Conv2D's) made (k, in, out); a
     TimeDistributed layer's are its inner layer's, named after that layer."""
+    if layer.class_name not in WRAPPERS:
+        return _as_keras2(layer.class_name, layer.name, layer.config, layer.tensors, where)
+    inner = layer.config.get("layer")
+    if not isinstance(inner, dict) or not isinstance(inner.get("config"), dict):
+        raise ReadError(f"{where}: layer {layer.name} ({layer.class_name}) wraps no layer config; the file is damaged")
+    class_name, name = str(inner.get("class_name")), str(inner["config"].get("name"))
     if layer.class_name == "TimeDistributed":
-        inner = layer.config.get("layer")
-        if not isinstance(inner, dict) or not isinstance(inner.get("config"), dict):
-            raise ReadError(f"{where}: layer {layer.name} (TimeDistributed) wraps no layer config; the file is damaged")
-        return _as_keras2(str(inner.get("class_name")), str(inner["config"].get("name")), inner["config"],
-                          layer.tensors, where)
-    return _as_keras2(layer.class_name, layer.name, layer.config, layer.tensors, where)
+        return _as_keras2(class_name, name, inner["config"], layer.tensors, where)
+    # Bidirectional: its forward copy's weights (named `forward_<layer>_...`), then its backward copy's
+    directions = {direction: [tensor for tensor in layer.tensors if tensor.role.startswith(f"{direction}_{name}_")]
+                  for direction in ("forward", "backward")}
+    if not all(directions.values()) or sum(map(len, directions.values())) != len(layer.tensors):
+        raise ReadError(f"{where}: layer {layer.name} (Bidirectional) holds weights of neither its forward nor its "
+                        f"backward {name} (forward_{name}_..., backward_{name}_...); the file is damaged")
+    return [tensor for direction, own in directions.items()
+            for tensor in _as_keras2(class_name, f"{direction}_{name}", inner["config"], own, where)]
 
 
 def _as_keras2(class_name: str, name: str, config: Any, tensors: list[Tensor], where: str) -> list[Tensor]:
