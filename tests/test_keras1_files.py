@@ -331,6 +331,7 @@ def _entry(layers: list[dict[str, Any]], class_name: str) -> dict[str, Any]:
      "argument 'W_learning_rate_multiplier' is not read"),
     (lambda layers: _entry(layers, "Dense").update(class_name="MaxoutDense"), "MaxoutDense.*not read yet"),
     (lambda layers: _entry(layers, "Activation").update(class_name="Highway"), "Highway.*Keras 2.0-2.3"),
+    (lambda layers: _entry(layers, "Dense").update(config=[1, 2]), "a list for its config"),
 ])
 def test_what_is_not_read_is_refused_by_name(driving, tmp_path, edit, message):
     _, folder, _ = driving

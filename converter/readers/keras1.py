@@ -231,7 +231,10 @@ def _entry(entry: Any, where: str) -> Any:
     class_name, config = entry.get("class_name"), entry["config"]
     if class_name in ("Sequential", "Model"):
         return keras2_config(entry, where)
-    name = config.get("name") if isinstance(config, dict) else None
+    if not isinstance(config, dict):
+        raise ReadError(f"{where}: a layer of class {str(class_name)[:40]} of a Keras 1 file has a list for its "
+                        "config; the config is malformed")
+    name = config.get("name")
     label = f"{where}: layer {str(name)[:60]} ({str(class_name)[:40]}) of a Keras 1 file"
     if class_name == MERGE:  # read as Keras 2's legacy Merge (legacy_merge): its branches rewritten here
         branches = config.get("layers")
