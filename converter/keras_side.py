@@ -40,6 +40,10 @@ def check_loadable(source: Any, graph: ModelGraph, architecture: Any) -> Any:
     if not isinstance(source, (str, os.PathLike)):
         return None  # a live model: already loaded by its owner
     path = os.fspath(source)
+    if graph.format == "tfjs-layers":
+        raise ReadError(f"{path}: verify runs the model in Keras, which cannot read a TensorFlow.js model; verify "
+                        "the Keras file it was converted from, or compare the converted module with TensorFlow.js's "
+                        "outputs yourself")
     own = graph.own_config
     if own is None and architecture is None and os.path.isdir(path) and graph.format.startswith("keras-weights"):
         architecture = model_folder(path, None)[1]  # a Keras model folder: the config.json beside its weights

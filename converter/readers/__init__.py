@@ -34,10 +34,11 @@ FORMATS = {
     "tf-saved-model": "TensorFlow SavedModel directory (saved_model.pb + variables/)",
     "hf-tf": "Hugging Face TensorFlow checkpoint (tf_model.h5 + config.json)",
     "hf-tf-sharded": "Hugging Face TensorFlow checkpoint, sharded (tf_model.h5.index.json, its shards, config.json)",
+    "tfjs-layers": "TensorFlow.js layers model (model.json and its .bin weight files)",
 }
 
-_HINT = ("expected a Keras .keras archive, a .weights.h5 file (or a sharded .weights.json index) or a Keras "
-         "HDF5 (.h5) file")
+_HINT = ("expected a Keras .keras archive, a .weights.h5 file (or a sharded .weights.json index), a Keras "
+         "HDF5 (.h5) file or a TensorFlow.js model.json")
 
 
 def load_architecture(path: str) -> Any:
@@ -184,9 +185,11 @@ def model_folder(folder: str, architecture: Any) -> tuple[str, Any]:
     if not weights:
         candidates = sorted(name for name in names if name.endswith((".weights.h5", ".weights.json")))
         weights = candidates if len(candidates) == 1 else []
+    if not weights and "model.json" in names:  # a TensorFlow.js layers model's folder (read as its model.json)
+        return os.path.join(folder, "model.json"), architecture
     if not weights:
         raise ReadError(f"{folder}: is a directory without model.weights.h5 (a Keras model folder holds it beside "
-                        f"config.json); {_HINT}")
+                        f"config.json) or model.json (a TensorFlow.js model's); {_HINT}")
     config = os.path.join(folder, "config.json")
     if architecture is None and os.path.isfile(config):
         architecture = config
@@ -257,7 +260,14 @@ def _read_file(path: str, architecture: Any, hub_config: dict[str, Any] | None =
     from .hdf5_checks import open_hdf5
     from .hdf5_tensors import is_legacy
 
-    if sharded.is_keras_shard_index(path):
+    if sharded.is_keras_shard_index(path):  # JSON
+        from . import tfjs
+
+        document = read_json_file(path)
+        if tfjs.is_tfjs_model(document):
+            if architecture is not None:
+                raise ArgumentError(f"{path}: a TensorFlow.js model.json holds its model config; drop --architecture")
+            return tfjs.read_tfjs(path, document)
         return keras3.read_sharded(path, architecture)
     if not h5py.is_hdf5(path):
         raise ReadError(f"{path}: {file_kind(head) or 'neither a zip archive nor an HDF5 file'}; {_HINT}")

@@ -41,7 +41,7 @@ def shard_files(path: str, weight_map: dict[str, Any] | None = None) -> list[str
     for value in weight_map.values():
         for name in value if isinstance(value, list) else [value]:
             if name not in names:
-                names.append(_bare_name(name, path))
+                names.append(bare_file_name(name, path))
     files = [os.path.join(folder, name) for name in names]
     missing = [name for name, file in zip(names, files) if not os.path.isfile(file)]
     if missing:
@@ -54,7 +54,7 @@ def shard_files(path: str, weight_map: dict[str, Any] | None = None) -> list[str
     return files
 
 
-def _bare_name(name: Any, path: str) -> str:
+def bare_file_name(name: Any, path: str) -> str:
     """A shard name as the index must give it: a file name, no folder, nothing above."""
     if not isinstance(name, str) or not name or name in (".", "..") or "\0" in name \
             or os.path.basename(name) != name or "/" in name or "\\" in name:
