@@ -19,6 +19,7 @@ from .code_check import code_carrying
 from .errors import ConverterError, MissingDependencyError, ReadError, UnsafeFileError
 from .graph import ModelGraph
 from .keras_lambdas import custom_objects, expressions_of, with_expressions
+from .keras_meant import as_meant, given_weights
 from .lambda_expressions import lambda_layers, option_example
 from .readers import architecture_config, keras1, legacy_merge, model_folder, tf_checkpoint
 from .user_code import user_module
@@ -40,10 +41,6 @@ def check_loadable(source: Any, graph: ModelGraph, architecture: Any) -> Any:
     if not isinstance(source, (str, os.PathLike)):
         return None  # a live model: already loaded by its owner
     path = os.fspath(source)
-    if graph.format == "tfjs-layers":
-        raise ReadError(f"{path}: verify runs the model in Keras, which cannot read a TensorFlow.js model; verify "
-                        "the Keras file it was converted from, or compare the converted module with TensorFlow.js's "
-                        "outputs yourself")
     own = graph.own_config
     if own is None and architecture is None and os.path.isdir(path) and graph.format.startswith("keras-weights"):
         architecture = model_folder(path, None)[1]  # a Keras model folder: the config.json beside its weights
@@ -145,6 +142,9 @@ def load_keras_model(source: Any, graph: ModelGraph, checked: Any = None) -> Any
         else:
             model = keras.models.model_from_json(json.dumps(meant),  # deserialize_keras_object: safe mode
                                                  custom_objects=custom_objects(keras, graph))
+        if graph.format == "tfjs-layers":  # no Keras reads one: given the weights weightport read, layer by layer
+            given_weights(model, graph)
+            return model
         if legacy_merge.holds_merge(checked) or graph.metadata.get("keras1"):  # (Keras 1: no conversion by Keras)
             model.load_weights(path, by_name=True)
             return model
@@ -157,7 +157,7 @@ def load_keras_model(source: Any, graph: ModelGraph, checked: Any = None) -> Any
         if graph.format == "tf-saved-model" and graph.own_config is None:  # Keras 3's: no Keras metadata
             return exported_into(import_keras("keras"), meant, path)
         if (graph.own_config is None or graph.format in ("tf-checkpoint", "tf-saved-model")
-                or graph.metadata.get("numpy_values") or graph.metadata.get("keras1")
+                or graph.metadata.get("numpy_values") or graph.metadata.get("keras1") or graph.format == "tfjs-layers"
                 or meant != checked  # a checkpoint holds no model: Keras builds its config, loads the weights
                 or expressions_of(graph)):  # a Lambda's expression: Keras builds the config rewritten for it
             return _with_writer_keras(graph, built_with_weights)  # see verification_notes
@@ -203,113 +203,6 @@ def exported_into(keras: Any, config: Any, prefix: str) -> Any:
     for index, variable in enumerate(model.variables):
         variable.assign(reader.get_tensor(f"variables/{index}{tf_checkpoint.VALUE_SUFFIX}"))
     return model
-
-
-#: the layers whose kernels Keras 2 flipped when it loaded a Theano-trained file on TensorFlow (its saving.py,
-#: _need_convert_kernel; Conv1D/3D transposed and ConvLSTM1D/3D came later, and convolve alike)
-_CONVOLUTIONS = ("Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
-                 "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D")
-
-
-#: cuDNN-only layers (they run on NVIDIA GPUs only), and the arguments of the layer that computes the same on any
-#: device: Keras's load_weights converts cuDNN weights for it (hdf5_format._convert_rnn_weights)
-_CUDNN_TWINS: dict[str, tuple[str, dict[str, Any]]] = {
-    "CuDNNLSTM": ("LSTM", {"activation": "tanh", "recurrent_activation": "sigmoid"}),
-    "CuDNNGRU": ("GRU", {"activation": "tanh", "recurrent_activation": "sigmoid", "reset_after": True})}
-
-
-def as_meant(config: Any, cudnn: bool = True, gru: bool = True) -> Any:
-    """`config` as the Keras that wrote it meant it, for a Keras here to build: each CuDNNLSTM/CuDNNGRU the
-    LSTM/GRU that computes the same (`cudnn`; Keras's load_weights converts their weights), and each GRU without
-    reset_after (Keras before 2.1.3 had no such option: False, where later Keras defaults to True) given
-    reset_after=False (`gru`)."""
-    if isinstance(config, list):
-        return [as_meant(value, cudnn, gru) for value in config]
-    if not isinstance(config, dict):
-        return config
-    inner: Any = config.get("config")
-    merged = legacy_merge.entry_as_functional(config)
-    if merged is not None:  # a Keras 2.0/2.1 Sequential starting with a legacy Merge, which later Keras cannot build
-        return as_meant({**config, "class_name": "Model", "config": merged}, cudnn, gru)
-    if config.get("class_name") == legacy_merge.MERGE and isinstance(inner, dict) and "layers" not in inner:
-        merge_class, merge_config = legacy_merge.merge_layer(inner, "the model config")  # a functional merge()
-        return {**config, "class_name": merge_class, "config": merge_config}
-    class_name = config.get("class_name")  # any JSON value in a crafted file: only a name is looked up
-    twin = _CUDNN_TWINS.get(class_name) if isinstance(class_name, str) and isinstance(inner, dict) and cudnn else None
-    if twin is not None:
-        return {**config, "class_name": twin[0], "config": {**inner, **twin[1]}}
-    if gru and config.get("class_name") == "GRU" and isinstance(inner, dict) and "reset_after" not in inner:
-        return {**config, "config": {**inner, "reset_after": False}}
-    return {key: as_meant(value, cudnn, gru) for key, value in config.items()}
-
-
-def verification_notes(graph: ModelGraph, model: Any, checked: Any = None) -> list[str]:
-    """What load_keras_model and this function did to have Keras load the model the file describes, for the
-    report: cuDNN layers and old GRUs built as meant (as_meant), a Keras 2.0/2.1 config's numpy values read (each
-    by model_from_json, then Keras's load_weights), a Theano-trained file's convolution kernels flipped (here)."""
-    notes = []
-    expressions = expressions_of(graph)
-    if expressions:
-        notes.append(f"Lambda layers ({', '.join(f'{name}: {e.text}' for name, e in expressions.items())[:300]}): "
-                     "Keras ran the expressions given in place of the functions stored in the file (never run): "
-                     "this checks the conversion given those expressions, not that they are what the file's code "
-                     "computes")
-    if graph.metadata.get("keras1"):
-        version = graph.metadata["keras1"]
-        notes.append(f"written by Keras {version}{'' if 'Keras 1' in version else ' (Keras 1)'}, which no Keras today "
-                     "loads: Keras built "
-                     "the Keras 2 model its config describes (its arguments as Keras 2 renamed them), then loaded the "
-                     "file's weights by layer name with its own load_weights")
-    if legacy_merge.holds_merge(checked):
-        notes.append("a legacy Merge (Keras 2.0/2.1), which later Keras cannot build: Keras built the merge layer "
-                     "of its mode in its place (a Sequential starting with one: the functional model it stands for, "
-                     "an input per branch), then loaded the file's weights by layer name with its own load_weights")
-    rebuilt = as_meant(checked, cudnn=False, gru=False)  # the legacy Merge alone
-    if as_meant(checked, gru=False) != rebuilt:
-        notes.append("CuDNNLSTM/CuDNNGRU run on NVIDIA GPUs only: Keras built the LSTM/GRU(reset_after=True) that "
-                     "computes the same for each, and its load_weights converted the file's weights for them")
-    if as_meant(checked, cudnn=False) != rebuilt:
-        notes.append("GRU layers without reset_after (Keras before 2.1.3 had no such option, and computed as "
-                     "reset_after=False, which later Keras no longer defaults to): Keras built them with "
-                     "reset_after=False")
-    if graph.metadata.get("numpy_values"):
-        notes.append("the file's config holds numpy values as Keras 2.0 and 2.1 wrote them ({'type': 'ndarray', "
-                     "'value': ...}), which no later Keras reads: Keras built the model from the config with those "
-                     "values read, then loaded the file's weights with its own load_weights")
-    if graph.metadata.get("backend") == "theano":
-        flipped = flip_theano_kernels(model)
-        if flipped:
-            notes.append(f"trained with Theano: the kernels of {flipped} convolution layers flipped on the Keras "
-                         "side too, as Keras 2 flipped them to load the file on TensorFlow (tf_keras loads them "
-                         "unflipped)")
-    return notes
-
-
-def flip_theano_kernels(model: Any) -> int:
-    """Flip the convolution kernels of a Theano-trained file's model as Keras 2 did to load it on TensorFlow
-    (tf_keras loads them as stored, unflipped: a different model); how many layers."""
-    flipped = []
-    for layer in _all_layers(model):
-        if type(layer).__name__ in _CONVOLUTIONS:
-            layer.set_weights([np.ascontiguousarray(value[(slice(None, None, -1),) * (value.ndim - 2)])
-                               if value.ndim >= 3 else value for value in layer.get_weights()])
-            flipped.append(layer.name)
-    return len(flipped)
-
-
-def _all_layers(model: Any) -> Iterator[Any]:
-    """Every layer inside `model`: nested models' and wrappers' (TimeDistributed, Bidirectional) too, once."""
-    seen: set[int] = set()
-    pending = list(getattr(model, "layers", []))
-    while pending:
-        layer = pending.pop(0)
-        if id(layer) in seen:
-            continue
-        seen.add(id(layer))
-        yield layer
-        pending += list(getattr(layer, "layers", []))
-        pending += [getattr(layer, name) for name in ("layer", "forward_layer", "backward_layer")
-                    if getattr(layer, name, None) is not None]
 
 
 def _with_writer_keras(graph: ModelGraph, load: Callable[[Any], Any]) -> Any:

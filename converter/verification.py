@@ -23,7 +23,8 @@ from .errors import ArgumentError, ReadError, VerificationError
 from .graph import ModelGraph
 from .hugging_face import refuse_module
 from .keras_probes import keras_layer_outputs
-from .keras_side import check_loadable, keras_call, load_keras_model, verification_notes
+from .keras_meant import verification_notes
+from .keras_side import check_loadable, keras_call, load_keras_model
 from .kinds.forward import is_image_rank
 from .loading import warn_if_training
 from .modeling import module_from_graph, refuse_graphless

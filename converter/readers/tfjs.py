@@ -49,6 +49,7 @@ def read_tfjs(path: str, document: dict[str, Any]) -> ModelGraph:
     if not version[:1].isdigit():  # TensorFlow.js's own save ("tfjs-layers 4.22.0"): its layers are tf.keras 2's
         version = f"2.x (TensorFlow.js: {version_text(document.get('generatedBy', version))})"
     graph = ModelGraph(layers=[], source=path, format="tfjs-layers", keras_version=version)
+    graph.own_config = config  # (verify has Keras build it, then gives it the weights read here)
     root, graph.inputs = parse_model(config, path)
     graph.layers, graph.root = root.children or [], root
     leaves: dict[str, Layer] = {}
