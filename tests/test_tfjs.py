@@ -244,3 +244,43 @@ def test_a_truncated_weight_file_is_refused(tmp_path):
     shard.write_bytes(shard.read_bytes()[:-8])
     with pytest.raises(converter.ConverterError, match="past the end"):
         converter.state_dict(str(path))
+
+
+def test_a_teachable_machine_export(tmp_path):
+    """Teachable Machine's image exports: a Sequential of a Sequential holding a truncated MobileNet (a functional
+    model, the only one recording an input shape) and a Sequential head, saved by TensorFlow.js (its Sequentials
+    list no InputLayer). The inputs are the first nested model's."""
+    import tf_keras as k
+
+    inputs = k.Input((12, 12, 3), name="input_1")
+    x = k.layers.Conv2D(4, 3, strides=2, name="Conv1")(inputs)
+    x = k.layers.BatchNormalization(name="bn_Conv1")(x)
+    x = k.layers.DepthwiseConv2D(3, name="expanded_conv_depthwise")(k.layers.ReLU(6.0, name="Conv1_relu")(x))
+    base = k.Model(inputs, k.layers.GlobalAveragePooling2D(name="pool")(x), name="model1")
+    model = k.Sequential([k.Sequential([base], name="sequential_1"),
+                          k.Sequential([k.layers.Dense(5, activation="relu", name="dense_Dense1"),
+                                        k.layers.Dense(2, activation="softmax", name="dense_Dense2")],
+                                       name="sequential_3")], name="sequential_4")
+    model.build((None, 12, 12, 3))
+    randomize(model, seed=10)
+    path, _ = _write(model, tmp_path / "my_model", own_save=True)
+    document = json.loads(path.read_text())
+
+    def without_input_layers(config: Any) -> None:  # as TensorFlow.js writes its Sequentials
+        if isinstance(config, dict):
+            if config.get("class_name") == "Sequential":
+                layers = config["config"]["layers"]
+                layers[:] = [layer for layer in layers if layer["class_name"] != "InputLayer"]
+            for value in config.values():
+                without_input_layers(value)
+        elif isinstance(config, list):
+            for value in config:
+                without_input_layers(value)
+
+    without_input_layers(document["modelTopology"])
+    path.write_text(json.dumps(document))
+    assert converter.inspect(str(path)).to_dict()["inputs"][0]["shape"] == [None, 12, 12, 3]
+    x = np.random.default_rng(5).normal(size=(2, 12, 12, 3)).astype("float32")
+    np.testing.assert_allclose(_outputs(path, [x]), model(x).numpy(), atol=1e-5)
+    report = converter.verify(str(path), samples=3, per_layer=True)
+    assert report.ok, report.to_text()

@@ -207,6 +207,10 @@ def _input_specs(model_config: dict[str, Any], root: Layer) -> list[InputSpec]:
     shape = _shape_of(first.config)
     if shape is not None:
         specs.append(InputSpec(f"{first.name}_input", shape, _dtype_name(first.config.get("dtype"))))
+    elif root.class_name == "Sequential" and first.is_model and first.children:
+        # a Sequential starting with a model (Teachable Machine's exports: a Sequential of a MobileNet, then a
+        # head): that model's inputs are the Sequential's
+        return _input_specs(first.config, first)
     return specs
 
 
