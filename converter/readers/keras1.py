@@ -188,7 +188,8 @@ WEIGHT_NAMES: dict[str, dict[str, str]] = {
 
 #: classes only Keras 1 had, and those whose Keras 1 width argument Keras 2 renamed (`output_dim` -> `units`)
 _KERAS1_ONLY = frozenset({"Convolution1D", "Convolution2D", "Convolution3D", "AtrousConvolution1D",
-                          "AtrousConvolution2D", "Deconvolution2D", "TimeDistributedDense", "MaxoutDense", "Highway"})
+                          "AtrousConvolution2D", "Deconvolution2D", "TimeDistributedDense"})  # (not Highway: a
+#: class name users give their own layers too)
 _RENAMED_WIDTH = frozenset({"Dense", "LSTM", "GRU", "SimpleRNN"})
 
 #: the Keras version of a file that records none (Keras 1.0 and 1.1) but whose config is Keras 1's
