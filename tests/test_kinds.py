@@ -84,6 +84,12 @@ def test_every_reader_gives_the_same_weights(tmp_path, format_name):
         model = keras.saving.load_model(fixture("keras3/mlp.keras"), compile=False)
         source = str(tmp_path / "mlp.weights.json")
         model.save_weights(source, max_shard_size=0.1)
+    elif format_name == "tfjs-layers":
+        import tf_keras
+        from test_tfjs import _write
+
+        source = str(_write(tf_keras.models.load_model(fixture("keras2/mlp.h5"), compile=False),
+                            tmp_path / "web", shards=2)[0])
     elif format_name in ("tf-checkpoint", "tf-saved-model"):
         import tf_keras
 
