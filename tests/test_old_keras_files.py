@@ -354,3 +354,20 @@ def test_verify_gives_ids_to_a_sequential_that_starts_with_an_embedding(tmp_path
         h5.attrs["keras_version"] = "2.2.4"
     report = converter.verify(str(tmp_path / "model.h5"), samples=4)
     assert report.ok, report.to_text()
+
+
+def test_an_architecture_json_written_as_a_json_string(tmp_path):
+    """json.dump(model.to_json(), f), common in 2017's scripts, writes the config's JSON text as a JSON string:
+    read as the config it holds."""
+    import json
+
+    import tf_keras as k
+
+    model = k.Sequential([k.Input((4,)), k.layers.Dense(3, name="dense_1"), k.layers.Dense(2, name="dense_2")])
+    randomize(model, seed=5)
+    model.save_weights(str(tmp_path / "weights.h5"))
+    (tmp_path / "model.json").write_text(json.dumps(model.to_json()))
+    x = np.random.default_rng(3).normal(size=(2, 4)).astype("float32")
+    module = converter.to_torch(str(tmp_path / "weights.h5"), architecture=str(tmp_path / "model.json"))
+    with torch.no_grad():
+        np.testing.assert_allclose(module(torch.from_numpy(x)).numpy(), model(x).numpy(), atol=1e-5)
