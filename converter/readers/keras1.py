@@ -98,9 +98,10 @@ def _channels(c: dict[str, Any], label: str) -> dict[str, Any]:
 
 
 def _batch_norm(c: dict[str, Any], label: str) -> dict[str, Any]:
-    if c.get("mode", 0) != 0:
-        raise ReadError(f"{label}: BatchNormalization mode {str(c.get('mode'))[:10]} normalizes each sample by its "
-                        "own statistics (Keras 1's modes 1 and 2), which no Keras 2 layer computes; not converted")
+    if c.get("mode", 0) != 0:  # 1: each sample by its own statistics; 2: by the batch's, at inference too
+        raise ReadError(f"{label}: BatchNormalization mode {str(c.get('mode'))[:10]} normalizes by statistics of "
+                        "the data it is given (mode 1: each sample's own; mode 2: the batch's, at inference too), "
+                        "which no Keras 2 layer computes; not converted")
     return {"axis": c.get("axis", -1), "epsilon": c.get("epsilon", 1e-3), "momentum": c.get("momentum", 0.99),
             "center": True, "scale": True}
 
