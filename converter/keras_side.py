@@ -226,6 +226,10 @@ def _unloadable_hint(graph: ModelGraph) -> str:
         return ("; if a layer's weights do not fit, a Lambda expression given computes another shape than the "
                 "Lambda's own function did (a resize's size, a slice)")
     minor = ".".join(graph.keras_version.split(".")[:2])
+    if graph.inputs and all(size is None for spec in graph.inputs for size in spec.shape[1:]):
+        return ("; the model records its input shape as all None (a Sequential fed data of unknown shape before it "
+                "was saved), from which Keras cannot build its layers; converting needs no shape, and the "
+                "converted module runs on inputs of the shape the model was trained on")
     if graph.metadata.get("written_on") == "windows":
         return (f"; tf.keras {graph.keras_version} wrote it on Windows, joining its group paths with backslashes, "
                 f"and Keras loads it only there: run verify on Windows with tensorflow=={minor}.*; converting "

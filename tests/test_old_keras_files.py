@@ -371,3 +371,23 @@ def test_an_architecture_json_written_as_a_json_string(tmp_path):
     module = converter.to_torch(str(tmp_path / "weights.h5"), architecture=str(tmp_path / "model.json"))
     with torch.no_grad():
         np.testing.assert_allclose(module(torch.from_numpy(x)).numpy(), model(x).numpy(), atol=1e-5)
+
+
+def test_a_model_whose_input_shape_is_all_none(tmp_path):
+    """A Sequential fed data of unknown shape before it was saved records its input as (None, None, None, None):
+    Keras cannot build it again, weightport converts it; verify says why it stops."""
+    import json
+
+    import tf_keras as k
+
+    model = k.Sequential([k.Input((10, 10, 3)), k.layers.Conv2D(2, 3), k.layers.Flatten(), k.layers.Dense(1)])
+    randomize(model, seed=6)
+    model.save(str(tmp_path / "model.h5"))
+    with h5py.File(tmp_path / "model.h5", "a") as h5:
+        config = json.loads(h5.attrs["model_config"])
+        config["config"]["layers"][0]["config"]["batch_input_shape"] = [None, None, None, None]
+        h5.attrs["model_config"] = json.dumps(config)
+    x = np.random.default_rng(4).normal(size=(2, 10, 10, 3)).astype("float32")
+    np.testing.assert_allclose(_torch_outputs(tmp_path / "model.h5", x), model(x).numpy(), atol=1e-5)
+    with pytest.raises(converter.ConverterError, match="input shape as all None"):
+        converter.verify(str(tmp_path / "model.h5"), inputs=[x])
