@@ -37,7 +37,7 @@ def random_inputs(graph: ModelGraph, samples: int, seed: int = 0) -> list[np.nda
                             "pass fewer samples (--samples), or inputs of your own (inputs=[arrays] in Python, "
                             "--input FILE.npz on the command line)")
     for spec, shape in zip(graph.inputs, shapes):
-        readers = [layer for layer in graph.walk() if spec.name in layer.inbound] or _first_of_sequential(graph)
+        readers = _readers(graph, spec.name)
         vocabularies = [layer.config.get("input_dim", 10) for layer in readers if layer.class_name == "Embedding"]
         # (a crafted input_dim, not a positive number, bounds nothing: Keras refuses the file when it loads it)
         vocabularies = [size for size in vocabularies if type(size) is int and size > 0]
@@ -57,12 +57,13 @@ def random_inputs(graph: ModelGraph, samples: int, seed: int = 0) -> list[np.nda
     return arrays
 
 
-def _first_of_sequential(graph: ModelGraph) -> list[Layer]:
-    """A Sequential without an InputLayer (Keras 1 to 2.3 wrote none: its first layer held the input shape): its
-    first layer reads the input, which no layer lists as inbound."""
-    if graph.root is None or graph.root.class_name != "Sequential" or not graph.root.children:
-        return []
-    return [layer for layer in graph.root.children if layer.class_name != "InputLayer"][:1]
+def _readers(graph: ModelGraph, name: str) -> list[Layer]:
+    """The layers the model calls on its input `name`: from its call graph, which also knows the input a Sequential
+    without an InputLayer (Keras 1 to 2.3 wrote none) makes for its first layer; else from the layers' inbound
+    names (an input of a nested model's, taken as the model's)."""
+    calls = graph.root.call_graph.calls if graph.root is not None and graph.root.call_graph is not None else []
+    return [call.layer for call in calls if any(ref[0] == name for ref in call.refs())] or [
+        layer for layer in graph.walk() if name in layer.inbound]
 
 
 def pad_steps(array: np.ndarray, rng: np.random.Generator, value: float) -> None:
