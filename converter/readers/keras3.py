@@ -151,8 +151,9 @@ def read_weights(path: str, h5: h5py.File | TreeGroup, architecture: Any = None)
     return graph
 
 
-def read_sharded(path: str, architecture: Any = None) -> ModelGraph:
-    """Read Keras 3 sharded weights: the `.weights.json` index and its `.weights.h5` shards."""
+def read_sharded(path: str, architecture: Any = None, weight_map: dict[str, Any] | None = None) -> ModelGraph:
+    """Read Keras 3 sharded weights: the `.weights.json` index (its `weight_map` given when read already) and its
+    `.weights.h5` shards."""
     from .hdf5_checks import file_store, open_hdf5
     from .sharded import MergedGroup, shard_files
 
@@ -161,7 +162,7 @@ def read_sharded(path: str, architecture: Any = None) -> ModelGraph:
     stores: dict[str, Store] = {}
     try:
         files = []
-        for file in shard_files(path):
+        for file in shard_files(path, weight_map):
             h5 = graph.resources.enter_context(open_hdf5(file, file))
             stores[h5.filename] = file_store(h5, file)
             files.append(h5)

@@ -26,7 +26,11 @@ def is_keras_shard_index(path: str) -> bool:
 
 def read_weight_map(path: str, what: str = "a Keras sharded-weights index") -> dict[str, Any]:
     """The index's weight_map object (what each name is kept in)."""
-    index = read_json_file(path)
+    return weight_map_of(read_json_file(path), path, what)
+
+
+def weight_map_of(index: Any, path: str, what: str = "a Keras sharded-weights index") -> dict[str, Any]:
+    """The weight_map object of an index read already (`path` names it in messages)."""
     weight_map = index.get("weight_map") if isinstance(index, dict) else None
     if not isinstance(weight_map, dict):
         raise ReadError(f"{path}: JSON without a weight_map object; not {what}")
