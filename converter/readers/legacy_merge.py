@@ -88,11 +88,7 @@ def as_functional(name: str, layers: list[Any], where: str) -> dict[str, Any]:
         layer["inbound_nodes"] = [[previous + [{}]]]
         entries.append(layer)
         previous = [layer["name"], 0, 0]
-    names = [entry["name"] for entry in entries]
-    repeated = sorted({item for item in names if names.count(item) > 1})
-    if repeated:
-        raise ReadError(f"{where}: model {name!r} has several layers named {repeated[0]!r}; Keras names layers "
-                        "uniquely, so the config is malformed")
+    # (two layers of one name are refused as in any model's config: keras_config parses this one next)
     return {"name": name, "layers": entries, "input_layers": inputs, "output_layers": [previous]}
 
 
