@@ -54,6 +54,12 @@ def as_meant(config: Any, cudnn: bool = True, gru: bool = True) -> Any:
     return {key: as_meant(value, cudnn, gru) for key, value in config.items()}
 
 
+#: how verify had Keras hold the weights of a file no Keras here loads
+_GIVEN = ("Keras built the model from its config and was given the weights weightport read, layer by layer; this "
+          "checks what the conversion made of them, not which of the file's groups each was read from (weightport's "
+          "tests check that against the outputs TensorFlow computed)")
+
+
 def verification_notes(graph: ModelGraph, model: Any, checked: Any = None) -> list[str]:
     """What load_keras_model and this function did to have Keras load the model the file describes, for the
     report: cuDNN layers and old GRUs built as meant (as_meant), a Keras 2.0/2.1 config's numpy values read (each
@@ -69,6 +75,12 @@ def verification_notes(graph: ModelGraph, model: Any, checked: Any = None) -> li
         notes.append("a TensorFlow.js model, which no Keras reads: Keras built the model from its config and was "
                      "given the weights weightport read, layer by layer; this checks what the conversion made of "
                      "them, not their reading (which the manifest's sizes and offsets check)")
+    if graph.metadata.get("layer_groups") == "_layer_checkpoint_dependencies":
+        notes.append(f"a .keras archive of tf.keras {graph.keras_version} (weights under "
+                     "_layer_checkpoint_dependencies), which no later Keras loads: " + _GIVEN)
+    if graph.metadata.get("written_on") == "windows":
+        notes.append(f"written by tf.keras {graph.keras_version} on Windows (group paths joined with backslashes), "
+                     "which Keras loads on Windows alone: " + _GIVEN)
     if graph.metadata.get("keras1"):
         version = graph.metadata["keras1"]
         notes.append(f"written by Keras {version}{'' if 'Keras 1' in version else ' (Keras 1)'}, which no Keras today "

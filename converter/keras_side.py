@@ -142,7 +142,7 @@ def load_keras_model(source: Any, graph: ModelGraph, checked: Any = None) -> Any
         else:
             model = keras.models.model_from_json(json.dumps(meant),  # deserialize_keras_object: safe mode
                                                  custom_objects=custom_objects(keras, graph))
-        if graph.format == "tfjs-layers":  # no Keras reads one: given the weights weightport read, layer by layer
+        if _unreadable_by_keras(graph):  # given the weights weightport read, layer by layer
             given_weights(model, graph)
             return model
         if legacy_merge.holds_merge(checked) or graph.metadata.get("keras1"):  # (Keras 1: no conversion by Keras)
@@ -157,7 +157,7 @@ def load_keras_model(source: Any, graph: ModelGraph, checked: Any = None) -> Any
         if graph.format == "tf-saved-model" and graph.own_config is None:  # Keras 3's: no Keras metadata
             return exported_into(import_keras("keras"), meant, path)
         if (graph.own_config is None or graph.format in ("tf-checkpoint", "tf-saved-model")
-                or graph.metadata.get("numpy_values") or graph.metadata.get("keras1") or graph.format == "tfjs-layers"
+                or graph.metadata.get("numpy_values") or graph.metadata.get("keras1") or _unreadable_by_keras(graph)
                 or meant != checked  # a checkpoint holds no model: Keras builds its config, loads the weights
                 or expressions_of(graph)):  # a Lambda's expression: Keras builds the config rewritten for it
             return _with_writer_keras(graph, built_with_weights)  # see verification_notes
@@ -169,6 +169,15 @@ def load_keras_model(source: Any, graph: ModelGraph, checked: Any = None) -> Any
     except Exception as error:  # Keras's own loading errors are of many kinds
         raise ReadError(f"{path}: Keras cannot load this file to compare with ({type(error).__name__}: "
                         f"{str(error).splitlines()[0][:200]}){_unloadable_hint(graph)}") from None
+
+
+def _unreadable_by_keras(graph: ModelGraph) -> bool:
+    """A file no Keras here loads: a TensorFlow.js model, a tf.keras 2.13 to 2.15 `.keras` archive (weights under
+    `_layer_checkpoint_dependencies`, which neither Keras 3 nor tf_keras 2.16+ reads, and TensorFlow 2.15 has no
+    wheel for Python 3.12 and later), or one tf.keras wrote on Windows (group paths joined with backslashes, which
+    Keras reads on Windows alone)."""
+    return (graph.format == "tfjs-layers" or graph.metadata.get("layer_groups") == "_layer_checkpoint_dependencies"
+            or graph.metadata.get("written_on") == "windows")
 
 
 def _is_legacy(keras: Any, config: Any) -> bool:
@@ -218,27 +227,16 @@ def _with_writer_keras(graph: ModelGraph, load: Callable[[Any], Any]) -> Any:
 
 
 def _unloadable_hint(graph: ModelGraph) -> str:
-    """What to do about a file no Keras here loads and weightport reads: one tf.keras wrote on Windows (group
-    paths joined with backslashes), or a `.keras` archive of tf.keras 2.13 to 2.15 (weights under
-    `_layer_checkpoint_dependencies`, which neither Keras 3 nor tf_keras 2.16+ reads); with Lambda expressions
-    given, one of them may compute another shape than the file's function did."""
+    """What to do about a file no Keras here loads and weightport reads: one recording all-None input shapes; with
+    Lambda expressions given, one of them may compute another shape than the file's function did."""
     if expressions_of(graph):
         return ("; if a layer's weights do not fit, a Lambda expression given computes another shape than the "
                 "Lambda's own function did (a resize's size, a slice)")
-    minor = ".".join(graph.keras_version.split(".")[:2])
     if graph.inputs and all(size is None for spec in graph.inputs for size in spec.shape[1:]):
         return ("; the model records its input shape as all None (a Sequential fed data of unknown shape before it "
                 "was saved), from which Keras cannot build its layers; converting needs no shape, and the "
                 "converted module runs on inputs of the shape the model was trained on")
-    if graph.metadata.get("written_on") == "windows":
-        return (f"; tf.keras {graph.keras_version} wrote it on Windows, joining its group paths with backslashes, "
-                f"and Keras loads it only there: run verify on Windows with tensorflow=={minor}.*; converting "
-                "needs neither")
-    if graph.format != "keras-archive" or minor not in ("2.13", "2.14", "2.15"):
-        return ""
-    return (f"; tf.keras {minor} wrote it, and no later Keras loads its .keras files (weights under "
-            f"_layer_checkpoint_dependencies): run verify where tensorflow=={minor}.* is installed, whose tf.keras "
-            "loads it; converting needs neither")
+    return ""
 
 
 def load_with_import(path: str, spec: str) -> Any:

@@ -74,9 +74,9 @@ def test_inspect_and_verify_say_the_file_was_written_on_windows(model_files):
     report = converter.inspect(str(folder / "windows.keras")).to_text()
     assert "written on Windows" in report
     assert "written on Windows" not in converter.inspect(str(folder / "linux.keras")).to_text()
-    result = run_cli("verify", str(folder / "windows.keras"))
-    assert result.returncode == 2, result.stderr
-    assert "on Windows" in result.stderr and "Keras cannot load this file" in result.stderr
+    result = run_cli("verify", str(folder / "windows.keras"), "--per-layer")  # Keras given the weights read
+    assert result.returncode == 0, result.stderr
+    assert "on Windows" in result.stdout and "every layer matches" in result.stdout
 
 
 def test_two_links_spelling_one_path_are_refused(model_files, tmp_path):

@@ -192,6 +192,8 @@ def _fill(graph: ModelGraph, h5: Any, model_config: Any, where: str,
         root_group = next((h5[name] for name in LAYER_GROUPS if name in h5), None)
         if root_group is None:
             raise ReadError(f"{where}: no 'layers' group; this is not a Keras 3 weights file")
+        if root_group.name.endswith("_layer_checkpoint_dependencies"):  # tf.keras 2.13-2.15's: no Keras reads it
+            graph.metadata["layer_groups"] = "_layer_checkpoint_dependencies"
         if model_config is None:
             graph.layers = _layers_from_file(root_group, (), where, store_of)
             return asset_dirs
