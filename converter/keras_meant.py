@@ -141,6 +141,12 @@ def given_weights(model: Any, graph: ModelGraph) -> None:
         if source is None or len(source.tensors) != len(layer.weights):
             raise ReadError(f"{graph.source}: Keras's layer {layer.name} holds {len(layer.weights)} weights and the "
                             f"file {len(source.tensors) if source else 'none'} for it; not one model")
+        groups = {tensor.source.rsplit("/vars/", 1)[0] for tensor in source.tensors if "/vars/" in tensor.source}
+        if len(groups) > 1:  # (an archive's) the order of its sublayers' groups is not Keras's order of its weights
+            raise ReadError(
+                f"{graph.source}: layer {layer.name} ({type(layer).__name__}) keeps its weights in {len(groups)} "
+                "groups of the file, and verify, which gives Keras the weights weightport read for a file no Keras "
+                "here loads, cannot tell Keras's order of them: not verified (converting reads each group by name)")
         layer.set_weights([tensor.load() for tensor in source.tensors])
 
 

@@ -79,6 +79,22 @@ def test_inspect_and_verify_say_the_file_was_written_on_windows(model_files):
     assert "on Windows" in result.stdout and "every layer matches" in result.stdout
 
 
+def test_verify_refuses_a_layer_of_several_groups(tmp_path):
+    """Keras is given the weights read layer by layer, in order: a layer whose weights lie in several groups
+    (MultiHeadAttention's four projections, read in the file's order) cannot be given them in Keras's order; verify
+    says so by name (it stopped with Keras's shape error, or would have given query's weights to key)."""
+    import tf_keras as k
+
+    x = k.Input((4, 6))
+    model = k.Model(x, k.layers.MultiHeadAttention(2, 3)(x, x))
+    randomize(model, seed=4)
+    model.save(str(tmp_path / "linux.keras"))
+    _windows_copy(tmp_path / "linux.keras", tmp_path / "windows.keras")
+    result = run_cli("verify", str(tmp_path / "windows.keras"))
+    assert result.returncode == 2, result.stderr
+    assert "MultiHeadAttention) keeps its weights in 4 groups" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_two_links_spelling_one_path_are_refused(model_files, tmp_path):
     _, folder = model_files
     _windows_copy(folder / "linux.keras", tmp_path / "twice.keras", conflict=True)
