@@ -204,6 +204,9 @@ class Layer:
     #: the group its weights sit under in its model's group, where that is not the class-numbered name: a KerasHub
     #: composite's inner layer, kept as an attribute (`_self_attention_layer`; readers/keras_hub.py)
     stored_as: str | None = None
+    #: the HDF5 group holding its weights, where a Keras 3 weights file keeps them (`/layers/dense_1`): verify writes
+    #: what was read under it where Keras reads the layer's weights (keras_regrouped.py)
+    stored_at: str | None = None
     #: what a Lambda layer computes, as the user gave it (lambda_expressions.attach); never read from a file
     expression: LambdaExpression | None = None
     #: `key` as last made, with the path it was made from (reports and rules ask for it thousands of times)

@@ -54,10 +54,11 @@ def as_meant(config: Any, cudnn: bool = True, gru: bool = True) -> Any:
     return {key: as_meant(value, cudnn, gru) for key, value in config.items()}
 
 
-#: how verify had Keras hold the weights of a file no Keras here loads
-_GIVEN = ("Keras built the model from its config and was given the weights weightport read, layer by layer; this "
-          "checks what the conversion made of them, not which of the file's groups each was read from (weightport's "
-          "tests check that against the outputs TensorFlow computed)")
+#: how verify had Keras hold the weights of a file no Keras here loads (keras_regrouped.py)
+_GIVEN = ("Keras built the model from its config and loaded the weights weightport read, each written where Keras's "
+          "own save_weights keeps that variable (by its path inside its layer's group); this checks the conversion, "
+          "and not which of the file's layer groups weightport read for each layer (weightport's tests check that "
+          "against the outputs TensorFlow computed)")
 
 
 def verification_notes(graph: ModelGraph, model: Any, checked: Any = None) -> list[str]:
@@ -141,12 +142,6 @@ def given_weights(model: Any, graph: ModelGraph) -> None:
         if source is None or len(source.tensors) != len(layer.weights):
             raise ReadError(f"{graph.source}: Keras's layer {layer.name} holds {len(layer.weights)} weights and the "
                             f"file {len(source.tensors) if source else 'none'} for it; not one model")
-        groups = {tensor.source.rsplit("/vars/", 1)[0] for tensor in source.tensors if "/vars/" in tensor.source}
-        if len(groups) > 1:  # (an archive's) the order of its sublayers' groups is not Keras's order of its weights
-            raise ReadError(
-                f"{graph.source}: layer {layer.name} ({type(layer).__name__}) keeps its weights in {len(groups)} "
-                "groups of the file, and verify, which gives Keras the weights weightport read for a file no Keras "
-                "here loads, cannot tell Keras's order of them: not verified (converting reads each group by name)")
         layer.set_weights([tensor.load() for tensor in source.tensors])
 
 

@@ -20,6 +20,7 @@ from .errors import ConverterError, MissingDependencyError, ReadError, UnsafeFil
 from .graph import ModelGraph
 from .keras_lambdas import custom_objects, expressions_of, with_expressions
 from .keras_meant import as_meant, given_weights
+from .keras_regrouped import load_regrouped
 from .lambda_expressions import lambda_layers, option_example
 from .readers import architecture_config, keras1, legacy_merge, model_folder, tf_checkpoint
 from .user_code import user_module
@@ -142,8 +143,11 @@ def load_keras_model(source: Any, graph: ModelGraph, checked: Any = None) -> Any
         else:
             model = keras.models.model_from_json(json.dumps(meant),  # deserialize_keras_object: safe mode
                                                  custom_objects=custom_objects(keras, graph))
-        if _unreadable_by_keras(graph):  # given the weights weightport read, layer by layer
+        if graph.format == "tfjs-layers":  # given the weights weightport read, layer by layer (manifest order)
             given_weights(model, graph)
+            return model
+        if _unreadable_by_keras(graph):  # the weights read, each where Keras's own save_weights puts it
+            load_regrouped(model, graph)
             return model
         if legacy_merge.holds_merge(checked) or graph.metadata.get("keras1"):  # (Keras 1: no conversion by Keras)
             model.load_weights(path, by_name=True)

@@ -234,7 +234,7 @@ def _attach(model: Layer, layers_group: h5py.Group, where: str, store_of: StoreO
             if inner is not None:
                 _attach(child, inner, where, store_of, asset_dirs, notes)
         else:
-            child.tensors = _tensors_of(group, where, store_of)
+            child.tensors, child.stored_at = _tensors_of(group, where, store_of), group.name
             if child.class_name == "Bidirectional" and {"layer", "forward_layer", "backward_layer"} <= set(group):
                 # Keras 3.0 to 3.2 build the wrapped layer itself too when a Bidirectional is made from its config
                 # (a clone, a model loaded and saved again) and save its weights: a template their call never uses
