@@ -37,6 +37,11 @@ def minor_version(version: str) -> tuple[int, int] | None:
     return (int(match.group(1)), int(match.group(2) or 0)) if match else None
 
 
+#: the config key of a BatchNormalization normalizing by the statistics of the batch it is given, at inference too
+#: (Keras 1's mode 2): weightport's own, not a Keras argument (readers/keras1.py sets it, keras_meant.py takes it out)
+BATCH_STATISTICS = "weightport_batch_statistics"
+
+
 #: the version of a legacy .h5 that records none: Keras 2.0 on record theirs, so Keras 1 or another writer of Keras 2's
 #: layout; built as Keras 2 computes (hard_sigmoid is 0.2x + 0.5 there)
 UNRECORDED_VERSION = "2.x (not stored: before Keras 2.0, or another writer)"

@@ -11,7 +11,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from .errors import ReadError
-from .graph import ModelGraph
+from .graph import BATCH_STATISTICS, ModelGraph
 from .keras_lambdas import expressions_of
 from .readers import legacy_merge
 
@@ -51,6 +51,8 @@ def as_meant(config: Any, cudnn: bool = True, gru: bool = True) -> Any:
         return {**config, "class_name": twin[0], "config": {**inner, **twin[1]}}
     if gru and config.get("class_name") == "GRU" and isinstance(inner, dict) and "reset_after" not in inner:
         return {**config, "config": {**inner, "reset_after": False}}
+    if config.get("class_name") == "BatchNormalization" and isinstance(inner, dict) and BATCH_STATISTICS in inner:
+        return {**config, "config": {key: value for key, value in inner.items() if key != BATCH_STATISTICS}}
     return {key: as_meant(value, cudnn, gru) for key, value in config.items()}
 
 
@@ -104,6 +106,11 @@ def verification_notes(graph: ModelGraph, model: Any, checked: Any = None) -> li
         notes.append("the file's config holds numpy values as Keras 2.0 and 2.1 wrote them ({'type': 'ndarray', "
                      "'value': ...}), which no later Keras reads: Keras built the model from the config with those "
                      "values read, then loaded the file's weights with its own load_weights")
+    batch_statistics = _in_batch_statistics(model, _batch_statistics_layers(checked))
+    if batch_statistics:
+        notes.append(f"BatchNormalization of Keras 1's mode 2 ({', '.join(batch_statistics)[:200]}): normalizing by "
+                     "the statistics of the batch it is given at inference too, which Keras 2 computes in training "
+                     "alone: Keras ran those layers as in training (their moving statistics are never used)")
     if graph.metadata.get("backend") == "theano":
         flipped = flip_theano_kernels(model)
         if flipped:
@@ -111,6 +118,34 @@ def verification_notes(graph: ModelGraph, model: Any, checked: Any = None) -> li
                          "side too, as Keras 2 flipped them to load the file on TensorFlow (tf_keras loads them "
                          "unflipped)")
     return notes
+
+
+def _batch_statistics_layers(config: Any) -> set[str]:
+    """The names of the BatchNormalization layers that Keras 1's mode 2 marked (readers/keras1.py)."""
+    if isinstance(config, list):
+        return set().union(*(_batch_statistics_layers(value) for value in config))
+    if not isinstance(config, dict):
+        return set()
+    inner = config.get("config")
+    if config.get("class_name") == "BatchNormalization" and isinstance(inner, dict) and inner.get(BATCH_STATISTICS):
+        return {str(inner.get("name"))}
+    return set().union(*(_batch_statistics_layers(value) for value in config.values()))
+
+
+def _in_batch_statistics(model: Any, names: set[str]) -> list[str]:
+    """Have the Keras model's layers of `names` compute as in training (by the batch's statistics) in any call."""
+    patched = []
+    for layer in _all_layers(model):
+        if layer.name in names:
+            original = layer.call
+
+            def call(inputs: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+                kwargs["training"] = True
+                return _original(inputs, *args, **kwargs)
+
+            layer.call = call
+            patched.append(layer.name)
+    return patched
 
 
 def flip_theano_kernels(model: Any) -> int:

@@ -324,10 +324,51 @@ def _entry(layers: list[dict[str, Any]], class_name: str) -> dict[str, Any]:
     return next(entry for entry in layers if entry["class_name"] == class_name)
 
 
+@pytest.mark.parametrize("backend", ["tensorflow", "theano"])
+def test_batch_normalization_mode_2_normalizes_by_the_batch(driving, tmp_path, backend):
+    """Keras 1's BatchNormalization(mode=2) (2016's GAN and driving models; datlife/behavioral-cloning's real files)
+    normalizes by the statistics of the batch it is given, at inference too, as Keras 2's does in training:
+    converted to nn.BatchNorm(track_running_stats=False), against tf_keras running each layer with the
+    BatchNormalization in training (the model's moving statistics are random, not the batch's); verify has Keras run
+    it so. Refused before."""
+    import tf_keras as k
+
+    shared, folder, x = driving
+    model = k.models.clone_model(shared)  # running a BatchNormalization in training moves its moving statistics
+    model.set_weights(shared.get_weights())
+    path = _edited(folder / f"{backend}.h5", tmp_path / "m.h5",
+                   lambda layers: _entry(layers, "BatchNormalization")["config"].update(mode=2))
+
+    def by_the_batch(inputs: Any) -> Any:
+        for layer in model.layers:
+            inputs = layer(inputs, training=isinstance(layer, k.layers.BatchNormalization))
+        return inputs
+
+    assert np.abs(by_the_batch(x).numpy() - model(x).numpy()).max() > 1e-3  # the moving statistics differ
+    _assert_converts(path, by_the_batch, x, verified=True, lambdas=LAMBDA)
+    state = converter.state_dict(str(path))
+    assert not any("running" in key or "num_batches" in key for key in state), sorted(state)  # torch's has none
+
+
+def test_sizes_written_as_whole_floats(driving, tmp_path):
+    """Python 2's arithmetic left some sizes as whole floats (a real file's `pool_size` [23.0, 23.0], Keras 1 took
+    int() of them): read as ints; a size of 2.5 is refused by name."""
+    model, folder, x = driving
+
+    def pool(size: Any) -> Any:
+        return lambda layers: _entry(layers, "MaxPooling2D")["config"].update(pool_size=size, strides=[2.0, 2.0])
+
+    _assert_converts(_edited(folder / "tensorflow.h5", tmp_path / "whole.h5", pool([2.0, 2.0])), model, x,
+                     lambdas=LAMBDA)
+    with pytest.raises(converter.ConverterError, match="pool_size"):
+        converter.to_torch(str(_edited(folder / "tensorflow.h5", tmp_path / "half.h5", pool([2.5, 2.0]))),
+                           lambdas=LAMBDA)
+
+
 @pytest.mark.parametrize("edit, message", [
     (lambda layers: _entry(layers, "Convolution2D")["config"].update(dim_ordering="default"), "dim_ordering"),
     (lambda layers: _entry(layers, "Convolution2D")["config"].update(border_mode="full"), "border_mode 'full'"),
-    (lambda layers: _entry(layers, "BatchNormalization")["config"].update(mode=2), "mode 2"),
+    (lambda layers: _entry(layers, "BatchNormalization")["config"].update(mode=1), "mode 1"),
     (lambda layers: _entry(layers, "Dense")["config"].update(W_learning_rate_multiplier=2),
      "argument 'W_learning_rate_multiplier' is not read"),
     (lambda layers: _entry(layers, "Dense").update(class_name="MaxoutDense"), "MaxoutDense.*not read yet"),

@@ -8,7 +8,7 @@ momentum becomes 1 - momentum. PyTorch's module always has weight and bias (affi
 from __future__ import annotations
 
 from ..config import Config
-from ..graph import Layer
+from ..graph import BATCH_STATISTICS, Layer
 from ..layouts import Layout
 from .affine import affine_tensors, scale_and_center
 from ..conversion import LayerConversion, TorchModule
@@ -43,9 +43,11 @@ def convert(layer: Layer, context: Context) -> LayerConversion:
     expect_shape(layer, "moving_variance", (channels,), f"one value per channel, {channels} channels")
     affine = layer.has("gamma") or layer.has("beta")  # torch's module has both or neither
     tensors = affine_tensors(layer, channels, "moving_mean") if affine else []
-    tensors += [to_torch(layer, "moving_mean", "running_mean", Layout.VECTOR),
-                to_torch(layer, "moving_variance", "running_var", Layout.VECTOR),
-                created(layer, "num_batches_tracked", 0, (), "int64", "0 (PyTorch's batch counter)")]
+    batch_statistics = layer.config.bool(BATCH_STATISTICS, False)
+    if not batch_statistics:
+        tensors += [to_torch(layer, "moving_mean", "running_mean", Layout.VECTOR),
+                    to_torch(layer, "moving_variance", "running_var", Layout.VECTOR),
+                    created(layer, "num_batches_tracked", 0, (), "int64", "0 (PyTorch's batch counter)")]
     rank = len(layer.input_shape) if layer.input_shape else None
     momentum = layer.config.float("momentum", 0.99)
     arguments = {
@@ -56,6 +58,11 @@ def convert(layer: Layer, context: Context) -> LayerConversion:
     warnings = [f"layer {layer.key}: renorm=True: left out {', '.join(left_out)}, which batch renormalization uses "
                 "in training only (inference normalizes with the moving mean and variance, as converted)"] \
         if left_out else []
+    if batch_statistics:  # nn.BatchNorm without running statistics normalizes by the batch's in eval mode too
+        arguments["track_running_stats"] = False
+        warnings.append(f"layer {layer.key}: Keras 1's mode 2 normalizes by the statistics of the batch it is given, "
+                        "at inference too: nn.BatchNorm(track_running_stats=False) does; its moving mean and "
+                        "variance, which it never uses, are left out (each output depends on the whole batch)")
     return LayerConversion(layer, TorchModule(BATCH_NORMS.get(rank or 0, "BatchNorm"), arguments), tensors,
                            warnings=warnings)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import ReadError
-from ..graph import Layer, Tensor
+from ..graph import BATCH_STATISTICS, Layer, Tensor
 from .legacy_merge import MERGE
 
 if TYPE_CHECKING:
@@ -98,12 +98,14 @@ def _channels(c: dict[str, Any], label: str) -> dict[str, Any]:
 
 
 def _batch_norm(c: dict[str, Any], label: str) -> dict[str, Any]:
-    if c.get("mode", 0) != 0:  # 1: each sample by its own statistics; 2: by the batch's, at inference too
-        raise ReadError(f"{label}: BatchNormalization mode {str(c.get('mode'))[:10]} normalizes by statistics of "
-                        "the data it is given (mode 1: each sample's own; mode 2: the batch's, at inference too), "
-                        "which no Keras 2 layer computes; not converted")
+    mode = c.get("mode", 0)
+    if mode not in (0, 2):  # 1: each sample by its own statistics, (x - mean) / (std + eps) with std of eps too
+        raise ReadError(f"{label}: BatchNormalization mode {str(mode)[:10]} normalizes each sample by its own "
+                        "statistics, which no Keras 2 layer computes; not converted")
+    # mode 2: by the statistics of the batch it is given, at inference too (Keras 1's normalize_batch_in_training,
+    # as Keras 2 computes in training); weightport's own key, which verify takes out for Keras (keras_meant.py)
     return {"axis": c.get("axis", -1), "epsilon": c.get("epsilon", 1e-3), "momentum": c.get("momentum", 0.99),
-            "center": True, "scale": True}
+            "center": True, "scale": True, **({BATCH_STATISTICS: True} if mode == 2 else {})}
 
 
 def _zero_padding2d(c: dict[str, Any], label: str) -> dict[str, Any]:
@@ -261,7 +263,22 @@ def _entry(entry: Any, where: str) -> Any:
     unread = sorted(key for key in config if key not in reads and key not in _IGNORED)
     if unread:
         raise ReadError(f"{label}: argument {unread[0]!r} is not read; not converted")
+    config = {key: _whole(value) if key in _SIZES else value for key, value in config.items()}
     return {**entry, "class_name": keras2_class, "config": {**_kept(config), **rewrite(config, label)}}
+
+
+#: arguments that are sizes, which Python 2's arithmetic left as whole floats in some files (`pool_size` [23.0,
+#: 23.0]: Keras 1 took int() of them, and so does this reading; any other float is left for the checks to refuse)
+_SIZES = frozenset({"pool_size", "pool_length", "strides", "stride", "nb_row", "nb_col", "nb_filter", "subsample",
+                    "subsample_length", "filter_length", "output_dim", "input_dim", "input_length", "size", "length",
+                    "padding", "cropping", "atrous_rate", "batch_input_shape"})
+
+
+def _whole(value: Any) -> Any:
+    """`value` with each float that is a whole number (23.0) as an int, in lists too."""
+    if isinstance(value, list):
+        return [_whole(item) for item in value]
+    return int(value) if isinstance(value, float) and value.is_integer() and abs(value) < 2 ** 31 else value
 
 
 def _kept(config: dict[str, Any]) -> dict[str, Any]:
