@@ -253,13 +253,6 @@ def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float | N
         default_atol, default_rtol = FLOAT64_TOLERANCE if precision == "float64" else TOLERANCES[dtype]
         atol = default_atol if atol is None else atol
         rtol = default_rtol if rtol is None else rtol
-        if isinstance(inputs, (str, os.PathLike)):
-            arrays = load_inputs(os.fspath(inputs), graph)
-        elif inputs is not None:
-            arrays = [np.asarray(array) for array in inputs]
-        else:
-            arrays = random_inputs(graph, samples, seed)
-        check_inputs(arrays, graph)
         own = module is not None
         running, differing = None, []  # the Keras here, where it computes some layers otherwise
         if own:
@@ -269,6 +262,14 @@ def verify(source: Any, *, inputs: Any = None, samples: int = 8, atol: float | N
             running = running_keras(graph)
             differing = computed_differently(graph, input_layout, running) if running else []
             module = module_from_graph(graph, input_layout, trace=True, keras=running if differing else None)
+        # after the module: a layer without a rule says so before a model without input shapes asks for inputs
+        if isinstance(inputs, (str, os.PathLike)):
+            arrays = load_inputs(os.fspath(inputs), graph)
+        elif inputs is not None:
+            arrays = [np.asarray(array) for array in inputs]
+        else:
+            arrays = random_inputs(graph, samples, seed)
+        check_inputs(arrays, graph)
         keras_model = load_keras_model(source, graph, checked)
         notes = verification_notes(graph, keras_model, checked)
         if running and differing:

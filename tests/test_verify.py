@@ -470,3 +470,21 @@ def test_a_sequential_without_an_input_shape_asks_for_inputs(tmp_path):
     with pytest.raises(converter.ArgumentError, match=r"no input shapes \(a Sequential model built without an input "
                                                       r"shape\): pass its inputs"):
         converter.verify(str(path))
+
+
+def test_a_layer_without_a_rule_is_named_before_inputs_are_asked_for(tmp_path):
+    """The same Sequential with a layer of the user's own class (a real tf.keras file's ECLSTM1D layers): verify names
+    that layer, which no inputs would mend, before asking for inputs (it asked for inputs first)."""
+    import h5py
+    import tf_keras
+
+    path = tmp_path / "sequential.h5"
+    tf_keras.Sequential([tf_keras.Input((3,)), tf_keras.layers.Dense(2, name="fc")]).save(path)
+    with h5py.File(path, "r+") as h5:
+        config = json.loads(h5.attrs["model_config"])
+        config["config"]["layers"] = [dict(layer, class_name="OwnDense") for layer in config["config"]["layers"]
+                                      if layer["class_name"] != "InputLayer"]
+        h5.attrs["model_config"] = json.dumps(config)
+    with pytest.raises(converter.UnsupportedLayerError,
+                       match=r"no rule for 1 layer\(s\) with weights: fc \(OwnDense\)"):
+        converter.verify(str(path))
