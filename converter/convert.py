@@ -107,7 +107,11 @@ def convert_graph(graph: ModelGraph, layout: str = "torch", skip_unsupported: bo
                          "which convert from a .keras archive (or a .weights.h5 with its --architecture); from this "
                          "file pass --import keras_hub (Keras loads the model; the built-in layers they hold convert "
                          "by attribute path)")
-            users = [key for key, _ in unsupported if _is_users_class(graph, key) and key not in hub]
+            addons = [key for key, _ in unsupported if _layer_at(graph, key).kind.startswith("tensorflow_addons.")]
+            if addons:
+                hint += (f"; {', '.join(addons[:3])}{' ...' if len(addons) > 3 else ''}: TensorFlow Addons' layers, "
+                         "of which weightport converts InstanceNormalization and GroupNormalization, not these yet")
+            users = [key for key, _ in unsupported if _is_users_class(graph, key) and key not in hub + addons]
             if users and not graph.format.startswith("live"):
                 hint += (f"; {', '.join(users[:3])}{' ...' if len(users) > 3 else ''}: your own layer classes, which a "
                          "file records by their arguments only: pass --import MODULE (the module defining them; "

@@ -62,10 +62,14 @@ def qualified_name(module: str | None, class_name: str, registered_name: str | N
 
     `keras.layers.Dense` for layers (Keras 2 configs name no module), `keras.ops.numpy.Add`
     for an operation Keras 3 recorded in a functional graph (its module `keras.src.ops.numpy`),
-    `keras_hub.layers.<class>` for KerasHub's (and KerasNLP's) layers, `custom.<registered name>` for a class
+    `keras_hub.layers.<class>` for KerasHub's (and KerasNLP's) layers, `tensorflow_addons.layers.<class>` for
+    TensorFlow Addons' (registered `Addons>...`), `custom.<registered name>` for a class
     registered by user code, `<module>.<class>` for
     anything else: never the same identity for a layer and an operation of the same name.
     """
+    addons = _addons_class(module, class_name, registered_name)
+    if addons is not None:
+        return f"tensorflow_addons.layers.{addons}"
     if module in ("keras.src.ops", "keras.ops"):  # an operation whose file did not say which module
         return f"keras.ops.{class_name}"
     if module and ".ops." in f".{module}.":
@@ -79,6 +83,19 @@ def qualified_name(module: str | None, class_name: str, registered_name: str | N
     if not module or module.split(".")[0] in ("keras", "tf_keras"):
         return f"keras.layers.{class_name}"
     return f"{module}.{class_name}"
+
+
+#: the package name TensorFlow Addons registered its classes under (`Addons>InstanceNormalization`)
+ADDONS = "Addons>"
+
+
+def _addons_class(module: str | None, class_name: str, registered_name: str | None) -> str | None:
+    """The class of a TensorFlow Addons layer (tf.keras wrote its registered name as the class, `.h5` and `.keras`
+    alike), or None for any other."""
+    for name in (class_name, registered_name or ""):
+        if name.startswith(ADDONS):
+            return name[len(ADDONS):]
+    return class_name if (module or "").split(".")[0] == "tensorflow_addons" else None
 
 
 def key_name(layer_name: str) -> str:

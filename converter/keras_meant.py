@@ -6,12 +6,13 @@ Imports neither keras nor tf_keras: it works on configs and on models already bu
 """
 from __future__ import annotations
 
+import json
 from typing import Any, Iterator
 
 import numpy as np
 
 from .errors import ReadError
-from .graph import BATCH_STATISTICS, ModelGraph
+from .graph import ADDONS, BATCH_STATISTICS, ModelGraph
 from .keras_lambdas import expressions_of
 from .readers import legacy_merge
 
@@ -27,6 +28,11 @@ _CONVOLUTIONS = ("Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspo
 _CUDNN_TWINS: dict[str, tuple[str, dict[str, Any]]] = {
     "CuDNNLSTM": ("LSTM", {"activation": "tanh", "recurrent_activation": "sigmoid"}),
     "CuDNNGRU": ("GRU", {"activation": "tanh", "recurrent_activation": "sigmoid", "reset_after": True})}
+
+
+#: TensorFlow Addons' normalizations, as tf.keras wrote their class (no TensorFlow today runs tfa): Keras's own
+#: GroupNormalization, ported from tfa's, computes the same (a group per channel for InstanceNormalization)
+_ADDONS_NORMALIZATIONS = (f"{ADDONS}InstanceNormalization", f"{ADDONS}GroupNormalization")
 
 
 def as_meant(config: Any, cudnn: bool = True, gru: bool = True) -> Any:
@@ -51,6 +57,10 @@ def as_meant(config: Any, cudnn: bool = True, gru: bool = True) -> Any:
         return {**config, "class_name": twin[0], "config": {**inner, **twin[1]}}
     if gru and config.get("class_name") == "GRU" and isinstance(inner, dict) and "reset_after" not in inner:
         return {**config, "config": {**inner, "reset_after": False}}
+    if isinstance(class_name, str) and class_name in _ADDONS_NORMALIZATIONS and isinstance(inner, dict):
+        entry = {key: value for key, value in config.items() if key not in ("module", "registered_name")}
+        groups = -1 if class_name.endswith("InstanceNormalization") else inner.get("groups")  # -1: one per channel
+        return {**entry, "class_name": "GroupNormalization", "config": {**inner, "groups": groups}}
     if config.get("class_name") == "BatchNormalization" and isinstance(inner, dict) and BATCH_STATISTICS in inner:
         return {**config, "config": {key: value for key, value in inner.items() if key != BATCH_STATISTICS}}
     return {key: as_meant(value, cudnn, gru) for key, value in config.items()}
@@ -106,6 +116,10 @@ def verification_notes(graph: ModelGraph, model: Any, checked: Any = None) -> li
         notes.append("the file's config holds numpy values as Keras 2.0 and 2.1 wrote them ({'type': 'ndarray', "
                      "'value': ...}), which no later Keras reads: Keras built the model from the config with those "
                      "values read, then loaded the file's weights with its own load_weights")
+    if any(f'"{name}"' in json.dumps(checked) for name in _ADDONS_NORMALIZATIONS):
+        notes.append("TensorFlow Addons' InstanceNormalization or GroupNormalization, which no TensorFlow here runs "
+                     "(tfa ended in 2024): Keras built its own GroupNormalization, ported from tfa's and computing "
+                     "the same (a group per channel for InstanceNormalization), in their place")
     batch_statistics = _in_batch_statistics(model, _batch_statistics_layers(checked))
     if batch_statistics:
         notes.append(f"BatchNormalization of Keras 1's mode 2 ({', '.join(batch_statistics)[:200]}): normalizing by "

@@ -24,6 +24,8 @@ RUNS = [(case, writer) for case in CASES for writer in ("keras3", "keras2")
 GPU_ONLY = {kind: "tests/layers/test_cudnn.py" for kind in ("keras.layers.CuDNNLSTM", "keras.layers.CuDNNGRU")}
 #: kinds built from what the user gives, which a row cannot pass: their own test compares them with Keras
 GIVEN = {"keras.layers.Lambda": "tests/test_lambdas.py"}
+#: kinds of a package no TensorFlow here runs: their own test compares files it wrote with the outputs it computed
+FIXTURED = {"tensorflow_addons.layers.InstanceNormalization": "tests/test_tf_addons.py"}
 
 
 def test_every_kind_has_a_case():
@@ -34,6 +36,9 @@ def test_every_kind_has_a_case():
     for kind, test in GIVEN.items():
         assert "layers.Lambda(" in (ROOT / test).read_text(), (kind, test)
     covered |= set(GIVEN)
+    for kind, test in FIXTURED.items():
+        assert f"Addons>{kind.rsplit('.', 1)[1]}" in (ROOT / test).read_text(), (kind, test)
+    covered |= set(FIXTURED)
     missing = [kind.name for kind in distinct() if kind.name not in covered]
     assert not missing, f"kinds without a case in tests/kind_cases.py: {missing}"
     unknown = sorted(covered - {kind.name for kind in distinct()})

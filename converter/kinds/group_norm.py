@@ -3,6 +3,10 @@
 Both split the channels into contiguous groups. Keras's epsilon defaults to 1e-3
 (PyTorch 1e-5): carried. A missing gamma or beta is created (torch's affine has both); with
 neither (scale and center off) there are no weights: F.group_norm alone.
+
+TensorFlow Addons' GroupNormalization is the one Keras ported (the same moments, the same
+tf.nn.batch_normalization); its InstanceNormalization is that with a group per channel
+(nn.GroupNorm of as many groups as channels; F.instance_norm without weights).
 """
 from __future__ import annotations
 
@@ -33,12 +37,19 @@ def _groups_and_eps(config: Config) -> tuple[int, float]:
     return config.int("groups", 32, minimum=1), config.float("epsilon", 1e-3, minimum=0.0)
 
 
+def _instance(layer: Layer) -> bool:
+    """TensorFlow Addons' InstanceNormalization: a group per channel, whatever its config's `groups` says (-1 before
+    it was built)."""
+    return layer.kind == INSTANCE_NORMALIZATION
+
+
 def convert(layer: Layer, context: Context) -> LayerConversion:
     role = "gamma" if layer.has("gamma") else "beta"
     expect_shape(layer, role, (None,), "one value per channel")  # a crafted scalar has no channel count
     channels = layer.tensor(role).shape[0]
     tensors = affine_tensors(layer, channels, role)
-    groups, eps = _groups_and_eps(layer.config)
+    groups, eps = (channels, layer.config.float("epsilon", 1e-3, minimum=0.0)) if _instance(layer) \
+        else _groups_and_eps(layer.config)
     if channels % groups:
         raise LayoutError(f"{layer.config.where}: {channels} channels do not split into {groups} groups")
     arguments = {"num_groups": groups, "num_channels": channels, "eps": eps, "affine": True}
@@ -50,6 +61,9 @@ def forward(e: Emitter) -> Value:
     if e.keras_major < 3 and e.mask() is not None:  # tf.keras takes its statistics over the unmasked values
         raise e.unsupported("a masked input is not built yet (tf.keras normalizes over its unmasked values)")
     x = e.arg(0, CHANNELS_FIRST)
+    if not scale_and_center(e.config) and e.layer.kind == INSTANCE_NORMALIZATION:  # over each channel alone
+        eps = e.config.float("epsilon", 1e-3, minimum=0.0)
+        return same(e.inputs[0], f"F.instance_norm({x}, eps={literal(eps)})", layout=CHANNELS_FIRST)
     if not scale_and_center(e.config):  # no weights to hold
         groups, eps = _groups_and_eps(e.config)
         return same(e.inputs[0], f"F.group_norm({x}, {groups}, eps={literal(eps)})", layout=CHANNELS_FIRST)
@@ -57,9 +71,20 @@ def forward(e: Emitter) -> Value:
     return same(e.inputs[0], f"{e.attribute}({x})", layout=CHANNELS_FIRST)
 
 
+#: TensorFlow Addons' InstanceNormalization (graph.qualified_name)
+INSTANCE_NORMALIZATION = "tensorflow_addons.layers.InstanceNormalization"
+
 register(Kind(
     "keras.layers.GroupNormalization", module="nn.GroupNorm", variables=group_norm_variables, convert=convert,
+    forward=forward, unsupported=_unsupported, aliases=("tensorflow_addons.layers.GroupNormalization",),
+    description="gamma, beta -> weight, bias; groups and eps carried (Keras 1e-3); TensorFlow Addons' too",
+    tested="groups, epsilon, center/scale off (both: no weights), 3-D and 4-D inputs; tfa 0.21's, saved by "
+           "TensorFlow 2.13",
+))
+register(Kind(
+    INSTANCE_NORMALIZATION, module="nn.GroupNorm", variables=group_norm_variables, convert=convert,
     forward=forward, unsupported=_unsupported,
-    description="gamma, beta -> weight, bias; groups and eps carried (Keras 1e-3)",
-    tested="groups, epsilon, center/scale off (both: no weights), 3-D and 4-D inputs",
+    description="gamma, beta -> weight, bias; a group per channel; eps carried (1e-3)",
+    tested="TensorFlow Addons 0.21's, saved by TensorFlow 2.13 (.h5 and .keras): epsilon, center/scale off, 3-D "
+           "and 4-D inputs",
 ))

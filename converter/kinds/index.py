@@ -342,4 +342,6 @@ MODULES: dict[str, str] = {
     "keras_hub.layers.PositionEmbedding": "keras_hub_layers",
     "keras_hub.layers.ReversibleEmbedding": "reversible_embedding",
     "keras_hub.layers.TokenAndPositionEmbedding": "keras_hub_layers",
+    "tensorflow_addons.layers.GroupNormalization": "group_norm",
+    "tensorflow_addons.layers.InstanceNormalization": "group_norm",
 }

@@ -266,7 +266,8 @@ def _store_names(children: list[Layer], layers_group: Any, where: str) -> list[s
     """
     if any(child.stored_as for child in children):  # a KerasHub composite's layers: under their attributes' names
         return [child.stored_as for child in children]
-    snake = {name: to_snake_case(PYTHON_CLASS_NAMES.get(name, name))
+    # a registered class (`Addons>InstanceNormalization`) is named by its Python class, after the package
+    snake = {name: to_snake_case(PYTHON_CLASS_NAMES.get(name, name.rsplit(">", 1)[-1]))
              for name in {child.class_name for child in children}}  # a few classes
     bases = [snake[child.class_name] for child in children]
     if not layers_group.name.endswith("_layer_checkpoint_dependencies"):

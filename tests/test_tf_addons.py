@@ -1,0 +1,71 @@
+"""TensorFlow Addons' InstanceNormalization and GroupNormalization (TF2-era CycleGAN and style-transfer generators
+use them; `Addons>InstanceNormalization` in their configs), in files TensorFlow 2.13 with tfa 0.21 wrote, against the
+outputs it computed (fixtures/make_tf_addons.py; tfa ended in 2024 and runs on no TensorFlow here). They were refused
+as layers of the user's own classes ("no rule for ... Addons>InstanceNormalization")."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import converter
+from helpers import fixture, run_cli
+
+IO = "tfa0.21/io.npz"
+
+
+@pytest.mark.parametrize("name, layouts", [("images", ("keras", "torch")), ("sequences", ("keras",))])
+@pytest.mark.parametrize("suffix", ["h5", "keras"])
+def test_converted_against_what_tensorflow_computed(name, layouts, suffix):
+    """Instance normalization with and without gamma and beta, a group normalization of 3 groups (epsilon 1e-5),
+    after 2-D and 1-D convolutions (non-trivial gammas and betas); the `.keras` archive's groups are named by tfa's
+    Python classes (`instance_normalization`), which the class numbering now takes after the `Addons>` package."""
+    io = np.load(fixture(IO))
+    for layout in layouts:
+        module = converter.to_torch(fixture(f"tfa0.21/{name}.{suffix}"), input_layout=layout)
+        x = io[f"in_{name}"]
+        x = np.ascontiguousarray(np.moveaxis(x, -1, 1)) if layout == "torch" else x
+        with torch.no_grad():
+            actual = module(torch.from_numpy(x)).numpy()
+        np.testing.assert_allclose(actual, io[f"out_{name}"], atol=1e-5, err_msg=f"{suffix} {layout}")
+
+
+def test_instance_normalization_is_a_group_per_channel():
+    """nn.GroupNorm of as many groups as channels, epsilon carried; a gamma alone gets a zero bias; without either,
+    no weights (F.instance_norm)."""
+    state = converter.state_dict(fixture("tfa0.21/images.h5"))
+    assert {key for key in state if key.startswith(("in1.", "in_scale.", "in_plain.", "gn."))} == {
+        "in1.weight", "in1.bias", "in_scale.weight", "in_scale.bias", "gn.weight", "gn.bias"}
+    np.testing.assert_array_equal(state["in_scale.bias"], np.zeros(6, "float32"))
+    module = converter.to_torch(fixture("tfa0.21/images.h5"))
+    assert (module.in1.num_groups, module.in1.num_channels, module.in1.eps) == (4, 4, 1e-3)
+    assert (module.gn.num_groups, module.gn.num_channels, module.gn.eps) == (3, 6, 1e-5)
+
+
+@pytest.mark.parametrize("suffix", ["h5", "keras"])
+def test_verify_has_keras_build_its_own_group_normalization(suffix):
+    """No TensorFlow here runs tfa: Keras builds its GroupNormalization (ported from tfa's) in their place, loads the
+    file's weights, and every layer matches; the report says so."""
+    result = run_cli("verify", fixture(f"tfa0.21/images.{suffix}"), "--per-layer")
+    assert result.returncode == 0, result.stderr
+    assert "every layer matches" in result.stdout and "TensorFlow Addons" in result.stdout
+
+
+def test_another_addons_layer_is_refused_by_name(tmp_path):
+    """Another tfa layer with weights is refused naming it as tfa's (not as the user's own class), exit 2."""
+    import json
+
+    import h5py
+
+    path = tmp_path / "m.h5"
+    path.write_bytes(open(fixture("tfa0.21/sequences.h5"), "rb").read())
+    with h5py.File(path, "a") as h5:
+        config = json.loads(h5.attrs["model_config"])
+        for layer in config["config"]["layers"]:
+            if layer["class_name"] == "Addons>InstanceNormalization":
+                layer["class_name"] = "Addons>FilterResponseNormalization"
+        h5.attrs["model_config"] = json.dumps(config)
+    result = run_cli("convert", str(path), str(tmp_path / "out.safetensors"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "in_seq (Addons>FilterResponseNormalization)" in result.stderr
+    assert "TensorFlow Addons' layers" in result.stderr and "your own layer classes" not in result.stderr
