@@ -14,12 +14,15 @@ from helpers import fixture, run_cli
 IO = "tfa0.21/io.npz"
 
 
-@pytest.mark.parametrize("name, layouts", [("images", ("keras", "torch")), ("sequences", ("keras",))])
+@pytest.mark.parametrize("name, layouts", [("images", ("keras", "torch")), ("sequences", ("keras",)),
+                                           ("blocks", ("keras", "torch"))])
 @pytest.mark.parametrize("suffix", ["h5", "keras"])
 def test_converted_against_what_tensorflow_computed(name, layouts, suffix):
     """Instance normalization with and without gamma and beta, a group normalization of 3 groups (epsilon 1e-5),
     after 2-D and 1-D convolutions (non-trivial gammas and betas); the `.keras` archive's groups are named by tfa's
-    Python classes (`instance_normalization`), which the class numbering now takes after the `Addons>` package."""
+    Python classes (`instance_normalization`), which the class numbering now takes after the `Addons>` package.
+    `blocks` is the Monet CycleGAN tutorial's shape: nested Sequentials of a (transposed) convolution, tfa's
+    InstanceNormalization and an activation, with a skip connection."""
     io = np.load(fixture(IO))
     for layout in layouts:
         module = converter.to_torch(fixture(f"tfa0.21/{name}.{suffix}"), input_layout=layout)
@@ -27,6 +30,7 @@ def test_converted_against_what_tensorflow_computed(name, layouts, suffix):
         x = np.ascontiguousarray(np.moveaxis(x, -1, 1)) if layout == "torch" else x
         with torch.no_grad():
             actual = module(torch.from_numpy(x)).numpy()
+        actual = np.moveaxis(actual, 1, -1) if layout == "torch" and actual.ndim == 4 else actual  # an image out
         np.testing.assert_allclose(actual, io[f"out_{name}"], atol=1e-5, err_msg=f"{suffix} {layout}")
 
 
@@ -42,11 +46,12 @@ def test_instance_normalization_is_a_group_per_channel():
     assert (module.gn.num_groups, module.gn.num_channels, module.gn.eps) == (3, 6, 1e-5)
 
 
+@pytest.mark.parametrize("name", ["images", "blocks"])
 @pytest.mark.parametrize("suffix", ["h5", "keras"])
-def test_verify_has_keras_build_its_own_group_normalization(suffix):
+def test_verify_has_keras_build_its_own_group_normalization(name, suffix):
     """No TensorFlow here runs tfa: Keras builds its GroupNormalization (ported from tfa's) in their place, loads the
     file's weights, and every layer matches; the report says so."""
-    result = run_cli("verify", fixture(f"tfa0.21/images.{suffix}"), "--per-layer")
+    result = run_cli("verify", fixture(f"tfa0.21/{name}.{suffix}"), "--per-layer")
     assert result.returncode == 0, result.stderr
     assert "every layer matches" in result.stdout and "TensorFlow Addons" in result.stdout
 
