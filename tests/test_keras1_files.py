@@ -351,8 +351,8 @@ def test_batch_normalization_mode_2_normalizes_by_the_batch(driving, tmp_path, b
 
 
 def test_sizes_written_as_whole_floats(driving, tmp_path):
-    """Python 2's arithmetic left some sizes as whole floats (a real file's `pool_size` [23.0, 23.0], Keras 1 took
-    int() of them): read as ints; a size of 2.5 is refused by name."""
+    """Python 2's arithmetic left some sizes as whole floats (a real file's `pool_size` [23.0, 23.0], its backend
+    ran them as the whole numbers they are): read as ints; a size of 2.5 is refused by name."""
     model, folder, x = driving
 
     def pool(size: Any) -> Any:

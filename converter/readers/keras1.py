@@ -268,7 +268,8 @@ def _entry(entry: Any, where: str) -> Any:
 
 
 #: arguments that are sizes, which Python 2's arithmetic left as whole floats in some files (`pool_size` [23.0,
-#: 23.0]: Keras 1 took int() of them, and so does this reading; any other float is left for the checks to refuse)
+#: 23.0]: the backend ran them as the whole numbers they are, and so does this reading; any other float is left for
+#: the checks to refuse)
 _SIZES = frozenset({"pool_size", "pool_length", "strides", "stride", "nb_row", "nb_col", "nb_filter", "subsample",
                     "subsample_length", "filter_length", "output_dim", "input_dim", "input_length", "size", "length",
                     "padding", "cropping", "atrous_rate", "batch_input_shape"})
