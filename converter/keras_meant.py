@@ -30,9 +30,11 @@ _CUDNN_TWINS: dict[str, tuple[str, dict[str, Any]]] = {
     "CuDNNGRU": ("GRU", {"activation": "tanh", "recurrent_activation": "sigmoid", "reset_after": True})}
 
 
-#: TensorFlow Addons' normalizations, as tf.keras wrote their class (no TensorFlow today runs tfa): Keras's own
-#: GroupNormalization, ported from tfa's, computes the same (a group per channel for InstanceNormalization)
-_ADDONS_NORMALIZATIONS = (f"{ADDONS}InstanceNormalization", f"{ADDONS}GroupNormalization")
+#: TensorFlow Addons' layers, as tf.keras wrote their class (no TensorFlow today runs tfa), and Keras's own that
+#: compute the same: its GroupNormalization, ported from tfa's (a group per channel for InstanceNormalization).
+#: (tfa's SpectralNormalization has none here: tf_keras 2.21's cannot be built, keras_side._unloadable_hint)
+_ADDONS_TWINS = {f"{ADDONS}InstanceNormalization": "GroupNormalization",
+                 f"{ADDONS}GroupNormalization": "GroupNormalization"}
 
 
 def as_meant(config: Any, cudnn: bool = True, gru: bool = True) -> Any:
@@ -57,10 +59,11 @@ def as_meant(config: Any, cudnn: bool = True, gru: bool = True) -> Any:
         return {**config, "class_name": twin[0], "config": {**inner, **twin[1]}}
     if gru and config.get("class_name") == "GRU" and isinstance(inner, dict) and "reset_after" not in inner:
         return {**config, "config": {**inner, "reset_after": False}}
-    if isinstance(class_name, str) and class_name in _ADDONS_NORMALIZATIONS and isinstance(inner, dict):
+    if isinstance(class_name, str) and class_name in _ADDONS_TWINS and isinstance(inner, dict):
         entry = {key: value for key, value in config.items() if key not in ("module", "registered_name")}
-        groups = -1 if class_name.endswith("InstanceNormalization") else inner.get("groups")  # -1: one per channel
-        return {**entry, "class_name": "GroupNormalization", "config": {**inner, "groups": groups}}
+        if class_name.endswith("InstanceNormalization"):
+            inner = {**inner, "groups": -1}  # one per channel
+        return {**entry, "class_name": _ADDONS_TWINS[class_name], "config": as_meant(inner, cudnn, gru)}
     if config.get("class_name") == "BatchNormalization" and isinstance(inner, dict) and BATCH_STATISTICS in inner:
         return {**config, "config": {key: value for key, value in inner.items() if key != BATCH_STATISTICS}}
     return {key: as_meant(value, cudnn, gru) for key, value in config.items()}
@@ -116,10 +119,11 @@ def verification_notes(graph: ModelGraph, model: Any, checked: Any = None) -> li
         notes.append("the file's config holds numpy values as Keras 2.0 and 2.1 wrote them ({'type': 'ndarray', "
                      "'value': ...}), which no later Keras reads: Keras built the model from the config with those "
                      "values read, then loaded the file's weights with its own load_weights")
-    if any(f'"{name}"' in json.dumps(checked) for name in _ADDONS_NORMALIZATIONS):
-        notes.append("TensorFlow Addons' InstanceNormalization or GroupNormalization, which no TensorFlow here runs "
-                     "(tfa ended in 2024): Keras built its own GroupNormalization, ported from tfa's and computing "
-                     "the same (a group per channel for InstanceNormalization), in their place")
+    addons = sorted({name for name in _ADDONS_TWINS if f'"{name}"' in json.dumps(checked)})
+    if addons:
+        notes.append(f"TensorFlow Addons' {' and '.join(name[len(ADDONS):] for name in addons)}, which no "
+                     "TensorFlow here runs (tfa ended in 2024): Keras built its own GroupNormalization, ported from "
+                     "tfa's and computing the same (a group per channel for InstanceNormalization), in their place")
     batch_statistics = _in_batch_statistics(model, _batch_statistics_layers(checked))
     if batch_statistics:
         notes.append(f"BatchNormalization of Keras 1's mode 2 ({', '.join(batch_statistics)[:200]}): normalizing by "

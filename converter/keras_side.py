@@ -231,11 +231,16 @@ def _with_writer_keras(graph: ModelGraph, load: Callable[[Any], Any]) -> Any:
 
 
 def _unloadable_hint(graph: ModelGraph) -> str:
-    """What to do about a file no Keras here loads and weightport reads: one recording all-None input shapes; with
-    Lambda expressions given, one of them may compute another shape than the file's function did."""
+    """What to do about a file no Keras here loads and weightport reads: one of TensorFlow Addons'
+    SpectralNormalization, or one recording all-None input shapes; with Lambda expressions given, one of them may
+    compute another shape than the file's function did."""
     if expressions_of(graph):
         return ("; if a layer's weights do not fit, a Lambda expression given computes another shape than the "
                 "Lambda's own function did (a resize's size, a slice)")
+    if any(layer.kind == "tensorflow_addons.layers.SpectralNormalization" for layer in graph.every_layer()):
+        return ("; it holds TensorFlow Addons' SpectralNormalization, which no TensorFlow here runs, and tf_keras "
+                "2.21's own cannot be built: not verified (the conversion, the wrapped layer on its stored kernel, "
+                "is tested against the outputs TensorFlow 2.13 with tfa computed)")
     if graph.inputs and all(size is None for spec in graph.inputs for size in spec.shape[1:]):
         return ("; the model records its input shape as all None (a Sequential fed data of unknown shape before it "
                 "was saved), from which Keras cannot build its layers; converting needs no shape, and the "

@@ -15,14 +15,15 @@ IO = "tfa0.21/io.npz"
 
 
 @pytest.mark.parametrize("name, layouts", [("images", ("keras", "torch")), ("sequences", ("keras",)),
-                                           ("blocks", ("keras", "torch"))])
+                                           ("blocks", ("keras", "torch")), ("spectral", ("keras", "torch"))])
 @pytest.mark.parametrize("suffix", ["h5", "keras"])
 def test_converted_against_what_tensorflow_computed(name, layouts, suffix):
     """Instance normalization with and without gamma and beta, a group normalization of 3 groups (epsilon 1e-5),
     after 2-D and 1-D convolutions (non-trivial gammas and betas); the `.keras` archive's groups are named by tfa's
     Python classes (`instance_normalization`), which the class numbering now takes after the `Addons>` package.
     `blocks` is the Monet CycleGAN tutorial's shape: nested Sequentials of a (transposed) convolution, tfa's
-    InstanceNormalization and an activation, with a skip connection."""
+    InstanceNormalization and an activation, with a skip connection. `spectral` wraps a Conv2D and a Dense in tfa's
+    SpectralNormalization after one training call (the kernels stored are normalized ones; its sn_u left out)."""
     io = np.load(fixture(IO))
     for layout in layouts:
         module = converter.to_torch(fixture(f"tfa0.21/{name}.{suffix}"), input_layout=layout)
@@ -74,3 +75,11 @@ def test_another_addons_layer_is_refused_by_name(tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "in_seq (Addons>FilterResponseNormalization)" in result.stderr
     assert "TensorFlow Addons' layers" in result.stderr and "your own layer classes" not in result.stderr
+
+
+def test_verify_of_addons_spectral_normalization_says_why_it_cannot():
+    """tf_keras 2.21's own SpectralNormalization cannot be built and no TensorFlow here runs tfa's: verify says so by
+    name (it gave Keras's TypeError alone), exit 2."""
+    result = run_cli("verify", fixture("tfa0.21/spectral.keras"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "TensorFlow Addons' SpectralNormalization" in result.stderr and "not verified" in result.stderr

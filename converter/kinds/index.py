@@ -344,4 +344,5 @@ MODULES: dict[str, str] = {
     "keras_hub.layers.TokenAndPositionEmbedding": "keras_hub_layers",
     "tensorflow_addons.layers.GroupNormalization": "group_norm",
     "tensorflow_addons.layers.InstanceNormalization": "group_norm",
+    "tensorflow_addons.layers.SpectralNormalization": "spectral_normalization",
 }

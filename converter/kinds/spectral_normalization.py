@@ -5,6 +5,8 @@ at inference the wrapped layer runs on its kernel as it is, and its output is ca
 input's dtype (an Embedding's integer ids make it integers). The wrapper's own variables, the
 power iteration's `vector_u` and a second reference to the kernel (which a `.keras` file
 stores again and an `.h5` file once), are training state: left out, and the record says so.
+TensorFlow Addons' SpectralNormalization, which Keras's follows, computes and stores alike
+(its `sn_u` is Keras's `vector_u`).
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ def variables(config: Config) -> list[Variable]:
         return []
     kernel = next((v.layout for v in inner_variables if v.role in ("kernel", "embeddings")), Layout.UNKNOWN)
     return inner_variables + [Variable("kernel_alias", kernel, "vars/0", ("kernel_alias",), optional=True),
-                              Variable("vector_u", Layout.VECTOR, "vars/1", ("vector_u",))]
+                              Variable("vector_u", Layout.VECTOR, "vars/1", ("vector_u", "sn_u"))]  # tfa: sn_u
 
 
 def _wrapped(layer: Layer) -> Layer:
@@ -79,6 +81,9 @@ def forward(e: Emitter) -> Value | list[Value]:
 register(Kind(
     "keras.layers.SpectralNormalization", module="the wrapped layer's module", variables=variables,
     convert=convert, forward=forward, unsupported=unsupported,
-    description="the wrapped layer's rule on its stored kernel; vector_u (training state) left out",
-    tested="wrapping Dense, Conv2D and Embedding (Keras 3), in .keras and .h5",
+    aliases=("tensorflow_addons.layers.SpectralNormalization",),
+    description="the wrapped layer's rule on its stored kernel; vector_u (training state) left out; TensorFlow Addons' "
+                "too",
+    tested="wrapping Dense, Conv2D and Embedding (Keras 3), in .keras and .h5; tfa 0.21's wrapping Dense and Conv2D, "
+           "saved by TensorFlow 2.13",
 ))
