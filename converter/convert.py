@@ -110,7 +110,8 @@ def convert_graph(graph: ModelGraph, layout: str = "torch", skip_unsupported: bo
             addons = [key for key, _ in unsupported if _layer_at(graph, key).kind.startswith("tensorflow_addons.")]
             if addons:
                 hint += (f"; {', '.join(addons[:3])}{' ...' if len(addons) > 3 else ''}: TensorFlow Addons' layers, "
-                         "of which weightport converts InstanceNormalization and GroupNormalization, not these yet")
+                         "of which weightport converts InstanceNormalization, GroupNormalization and "
+                         "SpectralNormalization, not these yet")
             users = [key for key, _ in unsupported if _is_users_class(graph, key) and key not in hub + addons]
             if users and not graph.format.startswith("live"):
                 hint += (f"; {', '.join(users[:3])}{' ...' if len(users) > 3 else ''}: your own layer classes, which a "
