@@ -59,11 +59,13 @@ def as_meant(config: Any, cudnn: bool = True, gru: bool = True) -> Any:
         return {**config, "class_name": twin[0], "config": {**inner, **twin[1]}}
     if gru and config.get("class_name") == "GRU" and isinstance(inner, dict) and "reset_after" not in inner:
         return {**config, "config": {**inner, "reset_after": False}}
-    if isinstance(class_name, str) and class_name in _ADDONS_TWINS and isinstance(inner, dict):
+    addons = next((name for name in (class_name, config.get("registered_name"))
+                   if isinstance(name, str) and name in _ADDONS_TWINS), None)
+    if addons is not None and isinstance(inner, dict):  # (a to_json() names tfa's module and its registered name)
         entry = {key: value for key, value in config.items() if key not in ("module", "registered_name")}
-        if class_name.endswith("InstanceNormalization"):
+        if addons.endswith("InstanceNormalization"):
             inner = {**inner, "groups": -1}  # one per channel
-        return {**entry, "class_name": _ADDONS_TWINS[class_name], "config": as_meant(inner, cudnn, gru)}
+        return {**entry, "class_name": _ADDONS_TWINS[addons], "config": as_meant(inner, cudnn, gru)}
     if config.get("class_name") == "BatchNormalization" and isinstance(inner, dict) and BATCH_STATISTICS in inner:
         return {**config, "config": {key: value for key, value in inner.items() if key != BATCH_STATISTICS}}
     return {key: as_meant(value, cudnn, gru) for key, value in config.items()}

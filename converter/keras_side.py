@@ -62,7 +62,7 @@ def check_loadable(source: Any, graph: ModelGraph, architecture: Any) -> Any:
         # A nested model's compile_config is compiled even so, and still checked.
         own = _uncompiled(own)
     own = with_expressions(own, graph)  # Lambdas the user said what they compute: Keras runs that instead
-    found = code_carrying(own)
+    found = code_carrying(as_meant(own))  # what Keras builds: TensorFlow Addons' layers by Keras's own twins
     if found:
         lambdas = [layer.key for layer in lambda_layers(graph) if layer.expression is None]
         hint = (f", or say what each Lambda computes ({option_example(lambdas[0])}; README: Lambda layers): "

@@ -4,6 +4,8 @@ outputs it computed (fixtures/make_tf_addons.py; tfa ended in 2024 and runs on n
 as layers of the user's own classes ("no rule for ... Addons>InstanceNormalization")."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -83,3 +85,28 @@ def test_verify_of_addons_spectral_normalization_says_why_it_cannot():
     result = run_cli("verify", fixture("tfa0.21/spectral.keras"))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "TensorFlow Addons' SpectralNormalization" in result.stderr and "not verified" in result.stderr
+
+
+@pytest.mark.parametrize("form", ["registered", "module"])
+def test_a_checkpoint_with_its_to_json(tmp_path, form):
+    """The images model's TF checkpoint (`save_weights`) with its `to_json()`: converted against TensorFlow's outputs,
+    and verified with Keras's GroupNormalization in their place. TensorFlow 2.13's to_json names tfa's classes by
+    their registered name (`Addons>InstanceNormalization`, the fixture's), or, after the model was saved as a
+    SavedModel, by module, class and registered name (`module`, rewritten so here as TensorFlow 2.13 wrote it):
+    verify refused that one, as importing tfa's module."""
+    io = np.load(fixture(IO))
+    source, architecture = fixture("tfa0.21/images_checkpoint/weights"), fixture("tfa0.21/images_checkpoint/model.json")
+    if form == "module":
+        config = json.loads(open(architecture).read())
+        for layer in config["config"]["layers"]:
+            if layer["class_name"].startswith("Addons>"):
+                layer.update(module="tensorflow_addons.layers.normalizations", registered_name=layer["class_name"],
+                             class_name=layer["class_name"].split(">")[1])
+        architecture = str(tmp_path / "model.json")
+        open(architecture, "w").write(json.dumps(config))
+    module = converter.to_torch(source, architecture=architecture, input_layout="keras")
+    with torch.no_grad():
+        actual = module(torch.from_numpy(io["in_images"])).numpy()
+    np.testing.assert_allclose(actual, io["out_images"], atol=1e-5)
+    report = converter.verify(source, architecture=architecture, samples=3, per_layer=True)
+    assert report.ok and any("TensorFlow Addons" in note for note in report.notes), report.to_text()
