@@ -284,3 +284,39 @@ def test_a_teachable_machine_export(tmp_path):
     np.testing.assert_allclose(_outputs(path, [x]), model(x).numpy(), atol=1e-5)
     report = converter.verify(str(path), samples=3, per_layer=True)
     assert report.ok, report.to_text()
+
+
+def _named_images(k: Any) -> Any:
+    return k.Sequential([k.Input((10, 9, 3)), k.layers.Conv2D(4, 3, activation="relu", name="c1"),
+                         k.layers.BatchNormalization(name="bn"), k.layers.Flatten(name="flat"),
+                         k.layers.Dense(3, name="fc")], name="images")
+
+
+@pytest.mark.parametrize("keras_major", [2, 3])
+def test_an_input_shape_named_as_tensorflow_js_reads_it(tmp_path, keras_major):
+    """TensorFlow.js reads an InputLayer's shape as `batchInputShape` only (not Keras 3's `batch_shape`), so Keras 3
+    models' model.json files hold it so (a real Keras 3.15.1 export's): read as the input's shape, and verify, which
+    asked for inputs ("records no input shapes"), has Keras build the model."""
+    import keras
+    import tf_keras as k
+
+    model = _named_images(k)
+    randomize(model, seed=12)
+    path, _ = _write(model, tmp_path / "web")
+    document = json.loads(path.read_text())
+    if keras_major == 3:  # the same model as Keras 3 configures it, its weights by the same layer names
+        document["modelTopology"] = {"keras_version": "3.15.1", "backend": "tensorflow",
+                                     "model_config": json.loads(_named_images(keras).to_json())}
+    layers = document["modelTopology"]["model_config"]["config"]["layers"]
+    shape_key = "batch_shape" if keras_major == 3 else "batch_input_shape"
+    entry = next(layer["config"] for layer in layers if layer["class_name"] == "InputLayer")
+    entry["batchInputShape"] = entry.pop(shape_key)
+    path.write_text(json.dumps(document))
+    with converter.read(str(path)) as graph:
+        assert [spec.shape for spec in graph.inputs] == [(None, 10, 9, 3)]
+    x = np.random.default_rng(3).normal(size=(2, 10, 9, 3)).astype("float32")
+    module = converter.to_torch(str(path), input_layout="keras")
+    with torch.no_grad():
+        np.testing.assert_allclose(module(torch.from_numpy(x)).numpy(), model(x).numpy(), atol=1e-5)
+    report = converter.verify(str(path), samples=3, per_layer=True)
+    assert report.ok, report.to_text()

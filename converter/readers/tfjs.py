@@ -49,6 +49,7 @@ def read_tfjs(path: str, document: dict[str, Any]) -> ModelGraph:
     if not version[:1].isdigit():  # TensorFlow.js's own save ("tfjs-layers 4.22.0"): its layers are tf.keras 2's
         version = f"2.x (TensorFlow.js: {version_text(document.get('generatedBy', version))})"
     graph = ModelGraph(layers=[], source=path, format="tfjs-layers", keras_version=version)
+    config = _input_shapes_named(config, "batch_shape" if version.startswith("3") else "batch_input_shape")
     graph.own_config = config  # (verify has Keras build it, then gives it the weights read here)
     root, graph.inputs = parse_model(config, path)
     graph.layers, graph.root = root.children or [], root
@@ -70,6 +71,22 @@ def read_tfjs(path: str, document: dict[str, Any]) -> ModelGraph:
         owner.tensors.append(tensor)
     graph.files = [path]
     return graph
+
+
+def _input_shapes_named(config: Any, key: str) -> Any:
+    """`config` with each InputLayer's `batchInputShape` named `key`, as its Keras names it: TensorFlow.js reads
+    Keras 3's `batch_shape` under that name only, so Keras 3 models' model.json files hold it so (edited by hand, or
+    written so by the converter)."""
+    if isinstance(config, list):
+        return [_input_shapes_named(value, key) for value in config]
+    if not isinstance(config, dict):
+        return config
+    inner = config.get("config")
+    if (config.get("class_name") == "InputLayer" and isinstance(inner, dict) and "batchInputShape" in inner
+            and "batch_shape" not in inner and "batch_input_shape" not in inner):
+        inner = {(key if name == "batchInputShape" else name): value for name, value in inner.items()}
+        return {**config, "config": inner}
+    return {name: _input_shapes_named(value, key) for name, value in config.items()}
 
 
 def _weights(path: str, manifest: Any) -> list[tuple[str, Tensor]]:
