@@ -320,3 +320,13 @@ def test_an_input_shape_named_as_tensorflow_js_reads_it(tmp_path, keras_major):
         np.testing.assert_allclose(module(torch.from_numpy(x)).numpy(), model(x).numpy(), atol=1e-5)
     report = converter.verify(str(path), samples=3, per_layer=True)
     assert report.ok, report.to_text()
+
+
+def test_a_json_file_of_another_kind_is_refused_saying_what_it_is_not(tmp_path):
+    """A model.json of some app's own (labels, normalization; a real repository's) is neither a Keras shard index nor
+    a TensorFlow.js model: the message names both, exit 2 (it named the index alone)."""
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps({"format": "handglow_mlp_v1", "labels": ["BAD", "GOOD"], "normalization": {}}))
+    result = run_cli("convert", str(path), str(tmp_path / "out.safetensors"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "not a Keras sharded-weights index, nor a TensorFlow.js model.json" in result.stderr

@@ -268,7 +268,8 @@ def _read_file(path: str, architecture: Any, hub_config: dict[str, Any] | None =
             if architecture is not None:
                 raise ArgumentError(f"{path}: a TensorFlow.js model.json holds its model config; drop --architecture")
             return tfjs.read_tfjs(path, document)
-        return keras3.read_sharded(path, architecture, sharded.weight_map_of(document, path))
+        what = "a Keras sharded-weights index, nor a TensorFlow.js model.json (no weightsManifest)"
+        return keras3.read_sharded(path, architecture, sharded.weight_map_of(document, path, what))
     if not h5py.is_hdf5(path):
         raise ReadError(f"{path}: {file_kind(head) or 'neither a zip archive nor an HDF5 file'}; {_HINT}")
     h5 = open_hdf5(path, path)
