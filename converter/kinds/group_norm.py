@@ -32,9 +32,14 @@ def _unsupported(layer: Layer) -> str | None:
     return f"channel axis {list(axes) if len(axes) > 1 else axes[0]} is not the last"
 
 
+def _epsilon(config: Config) -> float:
+    """Keras's epsilon, 1e-3 by default (PyTorch's is 1e-5)."""
+    return config.float("epsilon", 1e-3, minimum=0.0)
+
+
 def _groups_and_eps(config: Config) -> tuple[int, float]:
-    """The groups and epsilon, with Keras's defaults (32; 1e-3, where PyTorch's is 1e-5)."""
-    return config.int("groups", 32, minimum=1), config.float("epsilon", 1e-3, minimum=0.0)
+    """The groups and epsilon, with Keras's defaults (32; 1e-3)."""
+    return config.int("groups", 32, minimum=1), _epsilon(config)
 
 
 def _instance(layer: Layer) -> bool:
@@ -48,8 +53,7 @@ def convert(layer: Layer, context: Context) -> LayerConversion:
     expect_shape(layer, role, (None,), "one value per channel")  # a crafted scalar has no channel count
     channels = layer.tensor(role).shape[0]
     tensors = affine_tensors(layer, channels, role)
-    groups, eps = (channels, layer.config.float("epsilon", 1e-3, minimum=0.0)) if _instance(layer) \
-        else _groups_and_eps(layer.config)
+    groups, eps = (channels, _epsilon(layer.config)) if _instance(layer) else _groups_and_eps(layer.config)
     if channels % groups:
         raise LayoutError(f"{layer.config.where}: {channels} channels do not split into {groups} groups")
     arguments = {"num_groups": groups, "num_channels": channels, "eps": eps, "affine": True}
@@ -61,9 +65,8 @@ def forward(e: Emitter) -> Value:
     if e.keras_major < 3 and e.mask() is not None:  # tf.keras takes its statistics over the unmasked values
         raise e.unsupported("a masked input is not built yet (tf.keras normalizes over its unmasked values)")
     x = e.arg(0, CHANNELS_FIRST)
-    if not scale_and_center(e.config) and e.layer.kind == INSTANCE_NORMALIZATION:  # over each channel alone
-        eps = e.config.float("epsilon", 1e-3, minimum=0.0)
-        return same(e.inputs[0], f"F.instance_norm({x}, eps={literal(eps)})", layout=CHANNELS_FIRST)
+    if not scale_and_center(e.config) and _instance(e.layer):  # over each channel alone
+        return same(e.inputs[0], f"F.instance_norm({x}, eps={literal(_epsilon(e.config))})", layout=CHANNELS_FIRST)
     if not scale_and_center(e.config):  # no weights to hold
         groups, eps = _groups_and_eps(e.config)
         return same(e.inputs[0], f"F.group_norm({x}, {groups}, eps={literal(eps)})", layout=CHANNELS_FIRST)
