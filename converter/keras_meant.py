@@ -6,7 +6,6 @@ Imports neither keras nor tf_keras: it works on configs and on models already bu
 """
 from __future__ import annotations
 
-import json
 from typing import Any, Iterator
 
 import numpy as np
@@ -35,6 +34,7 @@ _CUDNN_TWINS: dict[str, tuple[str, dict[str, Any]]] = {
 #: (tfa's SpectralNormalization has none here: tf_keras 2.21's cannot be built, keras_side._unloadable_hint)
 _ADDONS_TWINS = {f"{ADDONS}InstanceNormalization": "GroupNormalization",
                  f"{ADDONS}GroupNormalization": "GroupNormalization"}
+_ADDONS_KINDS = {f"tensorflow_addons.layers.{name[len(ADDONS):]}" for name in _ADDONS_TWINS}  # (graph.py's names)
 
 
 def as_meant(config: Any, cudnn: bool = True, gru: bool = True) -> Any:
@@ -121,12 +121,13 @@ def verification_notes(graph: ModelGraph, model: Any, checked: Any = None) -> li
         notes.append("the file's config holds numpy values as Keras 2.0 and 2.1 wrote them ({'type': 'ndarray', "
                      "'value': ...}), which no later Keras reads: Keras built the model from the config with those "
                      "values read, then loaded the file's weights with its own load_weights")
-    addons = sorted({name for name in _ADDONS_TWINS if f'"{name}"' in json.dumps(checked)})
+    addons = sorted({layer.kind.rsplit(".", 1)[1] for layer in graph.every_layer() if layer.kind in _ADDONS_KINDS})
     if addons:
-        notes.append(f"TensorFlow Addons' {' and '.join(name[len(ADDONS):] for name in addons)}, which no "
+        notes.append(f"TensorFlow Addons' {' and '.join(addons)}, which no "
                      "TensorFlow here runs (tfa ended in 2024): Keras built its own GroupNormalization, ported from "
                      "tfa's and computing the same (a group per channel for InstanceNormalization), in their place")
-    batch_statistics = _in_batch_statistics(model, _batch_statistics_layers(checked))
+    batch_statistics = _in_batch_statistics(model, {layer.name for layer in graph.every_layer() if layer.has_config
+                                                     and layer.config.bool(BATCH_STATISTICS, False)})
     if batch_statistics:
         notes.append(f"BatchNormalization of Keras 1's mode 2 ({', '.join(batch_statistics)[:200]}): normalizing by "
                      "the statistics of the batch it is given at inference too, which Keras 2 computes in training "
@@ -138,18 +139,6 @@ def verification_notes(graph: ModelGraph, model: Any, checked: Any = None) -> li
                          "side too, as Keras 2 flipped them to load the file on TensorFlow (tf_keras loads them "
                          "unflipped)")
     return notes
-
-
-def _batch_statistics_layers(config: Any) -> set[str]:
-    """The names of the BatchNormalization layers that Keras 1's mode 2 marked (readers/keras1.py)."""
-    if isinstance(config, list):
-        return set().union(*(_batch_statistics_layers(value) for value in config))
-    if not isinstance(config, dict):
-        return set()
-    inner = config.get("config")
-    if config.get("class_name") == "BatchNormalization" and isinstance(inner, dict) and inner.get(BATCH_STATISTICS):
-        return {str(inner.get("name"))}
-    return set().union(*(_batch_statistics_layers(value) for value in config.values()))
 
 
 def _in_batch_statistics(model: Any, names: set[str]) -> list[str]:
@@ -185,19 +174,25 @@ def given_weights(model: Any, graph: ModelGraph) -> None:
     weightport read for the layer of that name, in their order (a TensorFlow.js manifest lists a layer's weights
     in the order Keras holds them)."""
     read = {layer.name: layer for layer in graph.root.walk()} if graph.root is not None else {}
-    pending = list(model.layers)
-    while pending:
-        layer = pending.pop(0)
-        if hasattr(layer, "layers") and not hasattr(layer, "layer"):  # a nested model, not a wrapper
-            pending += list(layer.layers)
-            continue
-        if not layer.weights:
-            continue
+    for layer in weighted_layers(model):
         source = read.get(layer.name)
         if source is None or len(source.tensors) != len(layer.weights):
             raise ReadError(f"{graph.source}: Keras's layer {layer.name} holds {len(layer.weights)} weights and the "
                             f"file {len(source.tensors) if source else 'none'} for it; not one model")
         layer.set_weights([tensor.load() for tensor in source.tensors])
+
+
+def weighted_layers(model: Any) -> list[Any]:
+    """The layers of the Keras `model` holding variables: nested models opened up, wrappers kept whole (their
+    variables are theirs)."""
+    found, pending = [], list(model.layers)
+    while pending:
+        layer = pending.pop(0)
+        if hasattr(layer, "layers") and not hasattr(layer, "layer"):  # a nested model, not a wrapper
+            pending += list(layer.layers)
+        elif layer.weights:
+            found.append(layer)
+    return found
 
 
 def _all_layers(model: Any) -> Iterator[Any]:

@@ -17,6 +17,7 @@ import numpy as np
 
 from .errors import ReadError
 from .graph import Layer, ModelGraph
+from .keras_meant import weighted_layers
 
 
 def load_regrouped(model: Any, graph: ModelGraph) -> None:
@@ -26,7 +27,7 @@ def load_regrouped(model: Any, graph: ModelGraph) -> None:
 
     read = {layer.name: layer for layer in graph.root.walk()} if graph.root is not None else {}
     variables = list(model.weights)
-    owner = {id(variable): layer for layer in _leaf_layers(model) for variable in layer.weights}
+    owner = {id(variable): layer for layer in weighted_layers(model) for variable in layer.weights}
     with tempfile.TemporaryDirectory(prefix="weightport-") as folder:
         template = os.path.join(folder, "model.weights.h5")
         saved = [variable.numpy() for variable in variables]
@@ -69,14 +70,3 @@ def _fill(h5: Any, paths: list[str], layer: Layer | None, name: str, source: str
                             "in Keras; not the model the config describes")
         dataset[...] = tensor.load()
 
-
-def _leaf_layers(model: Any) -> list[Any]:
-    """The layers holding variables: nested models opened up (wrappers kept whole: their variables are theirs)."""
-    found, pending = [], list(model.layers)
-    while pending:
-        layer = pending.pop(0)
-        if hasattr(layer, "layers") and not hasattr(layer, "layer"):
-            pending += list(layer.layers)
-        elif layer.weights:
-            found.append(layer)
-    return found
