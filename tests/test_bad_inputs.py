@@ -242,6 +242,27 @@ def test_tflite_file_is_named(tmp_path):
     assert not (tmp_path / "out.safetensors").exists()
 
 
+def test_tensorflow_protobufs_are_named(tmp_path):
+    """A frozen graph (GraphDef, as tf.compat.v1's freeze_graph wrote; seen as a real repository's `model.pb`)
+    and a SavedModel's saved_model.pb under another name, both written by TensorFlow."""
+    tf = pytest.importorskip("tensorflow")
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    module = tf.Module()
+    module.kernel = tf.Variable(np.arange(6, dtype="float32").reshape(3, 2))
+    module.call = tf.function(lambda x: tf.matmul(x, module.kernel), input_signature=[tf.TensorSpec([None, 3])])
+    frozen = convert_variables_to_constants_v2(module.call.get_concrete_function())
+    (tmp_path / "frozen.pb").write_bytes(frozen.graph.as_graph_def().SerializeToString())
+    tf.saved_model.save(module, str(tmp_path / "saved"))
+    (tmp_path / "model.pb").write_bytes((tmp_path / "saved" / "saved_model.pb").read_bytes())
+    for name, words in [("frozen.pb", "a TensorFlow frozen graph (a GraphDef .pb)"),
+                        ("model.pb", "a TensorFlow SavedModel's saved_model.pb under another name")]:
+        result = run_cli("convert", str(tmp_path / name), str(tmp_path / "out.safetensors"))
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.count("\n") == 1 and words in result.stderr, result.stderr
+        assert not (tmp_path / "out.safetensors").exists()
+
+
 @pytest.mark.parametrize("layer, change", [("lstm", "scalar"), ("lstm", "flattened"), ("conv", "scalar"),
                                            ("conv", "flattened"), ("head", "scalar"), ("norm", "scalar"),
                                            ("head", "empty"), ("lstm", "empty")])

@@ -6,6 +6,7 @@ Only bytes are looked at: nothing here unpickles, decompresses or parses the fil
 """
 from __future__ import annotations
 
+import re
 import struct
 
 __all__ = ["file_kind", "zip_kind"]
@@ -39,6 +40,13 @@ def file_kind(head: bytes) -> str | None:
     if head[4:8] == b"TFL3":
         return ("a TensorFlow Lite model (.tflite), not a Keras file: its weights are fused and often quantized; "
                 "convert the Keras model it was made from")
+    if _is_graph_def(head):
+        return ("a TensorFlow frozen graph (a GraphDef .pb): its weights are constants among graph operations, "
+                "with no Keras layers to read; convert the Keras model (.keras, .h5 or SavedModel folder) it was "
+                "frozen from")
+    if head.startswith(b"\x08\x01\x12"):  # SavedModel: saved_model_schema_version 1, then its meta graphs
+        return ("a TensorFlow SavedModel's saved_model.pb under another name: give its folder (the .pb named "
+                "saved_model.pb, with the variables/ folder beside it)")
     if _is_safetensors(head):
         return "a safetensors file, already tensors by name (weightport writes these from Keras files)"
     text = head.lstrip().lower()
@@ -62,3 +70,32 @@ def _is_safetensors(head: bytes) -> bool:
     if len(head) < 10 or head[8:10] not in (b'{"', b"{}"):
         return False
     return 2 <= struct.unpack_from("<Q", head)[0] < 1 << 32
+
+
+def _is_graph_def(head: bytes) -> bool:
+    """A GraphDef's first field is a NodeDef (field 1) whose name (field 1) and op (field 2) come first:
+    the op is a TensorFlow operation's name, such as `Placeholder` or `Const`."""
+    if not head.startswith(b"\x0a"):
+        return False
+    position = _varint(head, 1)[1]
+    if head[position:position + 1] != b"\x0a":
+        return False
+    name_length, position = _varint(head, position + 1)
+    position += name_length
+    if head[position:position + 1] != b"\x12":
+        return False
+    op_length, position = _varint(head, position + 1)
+    op = head[position:position + op_length]
+    return 0 < op_length <= 64 and len(op) == op_length and re.fullmatch(rb"[A-Z][A-Za-z0-9_]*", op) is not None
+
+
+def _varint(data: bytes, position: int) -> tuple[int, int]:
+    """The varint at `position` and the position after it; (a length past any file, end) when truncated."""
+    value = shift = 0
+    while position < len(data) and shift < 35:
+        byte = data[position]
+        value, position, shift = value | (byte & 0x7F) << shift, position + 1, shift + 7
+        if not byte & 0x80:
+            return value, position
+    return 1 << 40, len(data)
+
