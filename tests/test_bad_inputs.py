@@ -169,6 +169,14 @@ def make_png(folder: Path) -> Path:
     return path
 
 
+def make_model_config_json(folder: Path) -> Path:
+    """model.to_json() written alone, as a real repository's model.json beside its weights.best.hdf5."""
+    path = folder / "model.json"
+    with h5py.File(fixture("keras2/mlp.h5"), "r") as h5:
+        path.write_text(h5.attrs["model_config"])
+    return path
+
+
 CASES = {
     "empty": (make_empty, "empty"),
     "truncated_h5": (make_truncated_h5, "truncated"),
@@ -192,6 +200,7 @@ CASES = {
     "web_page": (make_web_page, "a web page, not a model"),
     "png": (make_png, "a PNG image, not a model file"),
     "jpeg": (make_jpeg, "a JPEG image, not a model file"),
+    "model_config_json": (make_model_config_json, "a Keras model config (model.to_json()), which holds no weights"),
 }
 
 

@@ -268,6 +268,9 @@ def _read_file(path: str, architecture: Any, hub_config: dict[str, Any] | None =
             if architecture is not None:
                 raise ArgumentError(f"{path}: a TensorFlow.js model.json holds its model config; drop --architecture")
             return tfjs.read_tfjs(path, document)
+        if _is_model_config(document):
+            raise ReadError(f"{path}: a Keras model config (model.to_json()), which holds no weights: convert the "
+                            f"weights file saved with it, giving --architecture {path}")
         what = "a Keras sharded-weights index, nor a TensorFlow.js model.json (no weightsManifest)"
         return keras3.read_sharded(path, architecture, sharded.weight_map_of(document, path, what))
     if not h5py.is_hdf5(path):
@@ -290,3 +293,8 @@ def _read_file(path: str, architecture: Any, hub_config: dict[str, Any] | None =
         f"{path}: an HDF5 file, but not one Keras wrote (no model_config, layer_names or "
         f"layers group); {_HINT}"
     )
+
+
+def _is_model_config(document: Any) -> bool:
+    """model.to_json(): a model's class_name and its config."""
+    return isinstance(document, dict) and isinstance(document.get("class_name"), str) and "config" in document
