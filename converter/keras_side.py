@@ -131,8 +131,12 @@ def load_keras_model(source: Any, graph: ModelGraph, checked: Any = None) -> Any
     # A SavedModel is never given to TensorFlow's SavedModel loader: loading one runs functions the file holds (a
     # resource's initializer, which may write files). Keras builds the model from its checked config and restores
     # the variables checkpoint beside saved_model.pb, data only, as for a checkpoint.
-    path = tf_checkpoint.variables_prefix(graph.source) if graph.format == "tf-saved-model" else os.fspath(source)
-    if os.path.isdir(path) and graph.format != "tf-saved-model":  # a Keras model folder: the weights file read
+    path = os.fspath(source)
+    if graph.format == "tf-saved-model":
+        path = tf_checkpoint.variables_prefix(graph.source)
+    elif graph.format == "tf-checkpoint":  # PREFIX.index, a data shard, the `checkpoint` file or its folder
+        path = tf_checkpoint.checkpoint_prefix(path) or path  # Keras's load_weights takes the prefix alone
+    elif os.path.isdir(path):  # a Keras model folder: the weights file read
         path = graph.source
 
     meant = as_meant(checked)

@@ -64,6 +64,16 @@ def test_saved_model_and_checkpoint_equal_the_h5(written):
         assert "optimizer/" in graph.metadata["left_out"]
 
 
+def test_checkpoint_verifies_however_it_is_named(written):
+    """Keras's load_weights takes the bare prefix; users name a checkpoint by its .index (a real repository's
+    `weights.index` beside its `tf_model.h5`), a data shard, the `checkpoint` state file or the folder."""
+    folder, _ = written
+    for source in ("ckpt/weights", "ckpt/weights.index", "ckpt/weights.data-00000-of-00001", "ckpt",
+                   "ckpt/checkpoint"):
+        report = converter.verify(str(folder / source), architecture=str(folder / "model.h5"), per_layer=True)
+        assert report.ok and report.layers, source
+
+
 def test_saved_model_builds_and_verifies(written):
     folder, model = written
     inputs = np.random.default_rng(1).normal(size=(3, 5, 4)).astype("float32")
