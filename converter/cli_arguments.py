@@ -264,6 +264,7 @@ def _quiet_option(parser: argparse.ArgumentParser, what: str) -> None:
 def _architecture_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--architecture", metavar="FILE",
-        help="a .keras file, full-model .h5, model config JSON or tf.keras SavedModel directory giving the layer "
-             "names of a .weights.h5 file, a TensorFlow checkpoint or a Keras 3 model.export() SavedModel",
+        help="a .keras file, full-model .h5, model config JSON, Keras model folder (config.json) or tf.keras "
+             "SavedModel directory giving the layer names of a .weights.h5 file (or a sharded .weights.json), a "
+             "TensorFlow checkpoint or a Keras 3 model.export() SavedModel",
     )

@@ -28,7 +28,8 @@ from .user_code import user_module
 
 #: weights-only files verify can load into a model built from --architecture, with Keras's own load_weights (a
 #: Keras 3 model.export() SavedModel: by the position TensorFlow's checkpoint reader gives each variable)
-WEIGHTS_ONLY_FORMATS = ("legacy-h5-weights", "keras-weights", "tf-checkpoint", "tf-saved-model")
+WEIGHTS_ONLY_FORMATS = ("legacy-h5-weights", "keras-weights", "keras-weights-sharded", "tf-checkpoint",
+                        "tf-saved-model")
 
 
 def check_loadable(source: Any, graph: ModelGraph, architecture: Any) -> Any:

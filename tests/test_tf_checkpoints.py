@@ -52,7 +52,7 @@ def test_saved_model_and_checkpoint_equal_the_h5(written):
         (folder / "bare" / name).symlink_to(folder / "saved" / name)
     with pytest.raises(converter.ReadError, match="without a Keras model config"):
         converter.state_dict(str(folder / "ckpt"), architecture=str(folder / "bare"))
-    with pytest.raises(converter.ReadError, match="a directory, not a SavedModel"):
+    with pytest.raises(converter.ReadError, match="a directory, neither a SavedModel nor a Keras model folder"):
         converter.state_dict(str(folder / "ckpt"), architecture=str(folder))
     (folder / "committed").mkdir(exist_ok=True)  # a repository that committed saved_model.pb alone
     (folder / "committed" / "saved_model.pb").write_bytes((folder / "saved" / "saved_model.pb").read_bytes())

@@ -488,3 +488,24 @@ def test_a_layer_without_a_rule_is_named_before_inputs_are_asked_for(tmp_path):
     with pytest.raises(converter.UnsupportedLayerError,
                        match=r"no rule for 1 layer\(s\) with weights: fc \(OwnDense\)"):
         converter.verify(str(path))
+
+
+def test_sharded_keras_weights_verify_with_their_architecture(tmp_path):
+    """Keras 3's sharded weights (`save_weights(..., max_shard_size=)`, as large KerasHub presets are kept), given
+    alone with --architecture (a config JSON, or a Keras model folder) or in a Keras model folder beside
+    config.json: Keras loads the shards itself."""
+    import keras
+
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(256, activation="relu", name="a"),
+                              keras.layers.Dense(256, activation="tanh", name="b"), keras.layers.Dense(8, name="c")])
+    randomize(model, seed=4)
+    (tmp_path / "folder").mkdir()
+    model.save_weights(str(tmp_path / "sharded.weights.json"), max_shard_size=0.0003)  # GB: one layer a shard
+    model.save_weights(str(tmp_path / "folder" / "model.weights.json"), max_shard_size=0.0003)
+    (tmp_path / "folder" / "config.json").write_text(model.to_json())
+    assert len(list(tmp_path.glob("sharded_*.weights.h5"))) >= 2
+    for source, architecture in [("sharded.weights.json", "folder/config.json"), ("sharded.weights.json", "folder"),
+                                 ("folder", None)]:
+        report = converter.verify(str(tmp_path / source), per_layer=True,
+                                  architecture=architecture and str(tmp_path / architecture))
+        assert report.ok and [layer.name for layer in report.layers] == ["a", "b", "c"], source

@@ -62,14 +62,18 @@ def _resolved(architecture: Any) -> tuple[Any, str | None]:
 
 def read_architecture(path: str) -> tuple[Any, str | None]:
     """(model config, Keras version or None) from an architecture file: a `.keras` archive (its metadata.json
-    records the version), a full-model `.h5` (its keras_version), a JSON file (model.to_json() records it) or a
-    tf.keras SavedModel directory (its keras_metadata.pb; no version read). The version says which Keras a
+    records the version), a full-model `.h5` (its keras_version), a JSON file (model.to_json() records it), a
+    Keras model folder (its config.json and metadata.json) or a tf.keras SavedModel directory (its
+    keras_metadata.pb; no version read). The version says which Keras a
     weights-only file beside it is built as: a few layers compute by version."""
     folder = tf_checkpoint.saved_model_folder(path)
     if folder is not None:
         return tf_checkpoint.saved_model_architecture(folder), None
+    if os.path.isdir(path) and os.path.isfile(os.path.join(path, "config.json")):  # a Keras model folder
+        return read_architecture(os.path.join(path, "config.json"))[0], folder_keras_version(path)
     if not os.path.isfile(path):
-        what = "a directory, not a SavedModel" if os.path.isdir(path) else "no such architecture file"
+        what = ("a directory, neither a SavedModel nor a Keras model folder (config.json)" if os.path.isdir(path)
+                else "no such architecture file")
         raise ReadError(f"{path}: {what}; give a .keras file, a full-model .h5, a config JSON or a SavedModel")
     with open(path, "rb") as handle:
         refuse_lfs_pointer(path, handle.read(200))
@@ -202,9 +206,7 @@ def folder_keras_version(folder: str) -> str | None:
     metadata_path = os.path.join(folder, "metadata.json")
     if not os.path.isfile(metadata_path):
         return None
-    metadata = read_json_file(metadata_path)
-    version = metadata.get("keras_version") if isinstance(metadata, dict) else None
-    return None if version is None else version_text(version)
+    return _recorded_version(read_json_file(metadata_path))
 
 
 def hub_checkpoint(path: str) -> tuple[str, dict[str, Any]] | None:
