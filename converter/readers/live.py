@@ -77,6 +77,8 @@ def _attach(parsed: Layer, keras_model: Any, where: str) -> None:
         except ValueError:
             if child.class_name == "InputLayer":
                 continue  # a Sequential's InputLayer is not among its layers
+            if child.kind.startswith("keras.ops."):
+                continue  # an operation (`x + y` in a functional graph): not among the layers, and weightless
             raise ReadError(f"{where}: the config names layer {child.name} but the model has none") from None
         if child.is_model:
             _attach(child, keras_layer.layer if child.time_distributed_model else keras_layer, where)
