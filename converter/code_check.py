@@ -26,8 +26,11 @@ PURE_TF_FUNCTIONS = frozenset({
     "repeat", "sort", "argsort", "unique", "boolean_mask", "maximum", "minimum", "abs", "exp", "sqrt", "square",
     "tanh", "sigmoid", "add", "subtract", "multiply", "divide", "pow", "reduce_sum", "reduce_mean", "reduce_max",
     "reduce_min", "reduce_prod", "reduce_any", "reduce_all", "argmax", "argmin", "norm", "image.resize",
-    "compat.v1.transpose", "compat.v1.squeeze", "compat.v1.gather", "compat.v1.shape",
+    "image.resize_images", "image.resize_bilinear", "image.resize_nearest_neighbor", "image.resize_bicubic",
+    "image.resize_area", "image.convert_image_dtype", "stop_gradient", "floor_div",
 })
+#: TensorFlow 1's names of the same functions (`tf.compat.v1.pad`), as tf.keras records what a model called
+COMPAT_V1 = "compat.v1."
 
 
 def code_carrying(config: Any) -> list[str]:
@@ -60,4 +63,5 @@ def code_carrying(config: Any) -> list[str]:
 
 
 def _pure(function: str) -> bool:
-    return function in PURE_TF_FUNCTIONS or (function.startswith(PURE_TF_PREFIXES) and "py_function" not in function)
+    bare = function.removeprefix(COMPAT_V1)
+    return bare in PURE_TF_FUNCTIONS or (bare.startswith(PURE_TF_PREFIXES) and "py_function" not in bare)
