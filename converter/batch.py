@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 from .errors import ArgumentError, ConversionWarning, ConverterError
-from .readers import hub_sharded
+from .readers import hub_checkpoint, hub_sharded
 from .writers import WRITERS
 
 #: the suffixes of Keras files a folder is searched for (a sharded index counts as one model, and so does a sharded
@@ -39,16 +39,22 @@ class BatchItem:
 
 
 def keras_files(paths: Iterable[str]) -> list[str]:
-    """The Keras files named by `paths`: files as given, folders searched (not recursively), globs expanded."""
+    """The Keras files named by `paths`: files as given, folders searched (their files, and their subfolders that
+    are one model as a whole: not deeper), globs expanded."""
     found: list[str] = []
     for path in paths:
         if os.path.isdir(path):
+            path = os.path.normpath(path)  # `zoo/` names its models as `zoo` does
             names = sorted(os.listdir(path))
+            taken = _whole_model(path, names)
             shards = {name for name in names if name.endswith(".weights.json")}
             hub_shards = hub_sharded.INDEX in names
+            found += [path] if taken is not None else []
             found += [os.path.join(path, name) for name in names if name.endswith(KERAS_SUFFIXES)
-                      and not _is_shard_of(name, shards) and not (hub_shards and HUB_SHARD.fullmatch(name))
-                      and os.path.isfile(os.path.join(path, name))]
+                      and name not in (taken or ()) and not _is_shard_of(name, shards)
+                      and not (hub_shards and HUB_SHARD.fullmatch(name)) and os.path.isfile(os.path.join(path, name))]
+            found += [os.path.join(path, name) for name in names if os.path.isdir(os.path.join(path, name))
+                      and _whole_model(os.path.join(path, name), os.listdir(os.path.join(path, name))) is not None]
         elif not os.path.exists(path) and glob.has_magic(path):
             matches = sorted(glob.glob(path))
             if not matches:
@@ -57,6 +63,27 @@ def keras_files(paths: Iterable[str]) -> list[str]:
         else:
             found.append(path)  # a missing file fails in its own row, with the reader's message
     return list(dict.fromkeys(found))
+
+
+def _whole_model(folder: str, names: list[str]) -> set[str] | None:
+    """The file names of a folder that is one model as a whole, which convert reads through the folder (a Keras
+    model folder's weights are read with the config.json beside them), or None when it is not one: a SavedModel, a
+    Keras model folder (config.json beside model.weights.h5 or .json), a TensorFlow.js model's folder (model.json
+    and its .bin files) or a Hugging Face TensorFlow checkpoint's (config.json beside tf_model.h5)."""
+    if "saved_model.pb" in names and os.path.isdir(os.path.join(folder, "variables")):
+        return set()
+    if "model.json" in names and any(name.endswith(".bin") for name in names):
+        return {"model.json"}
+    if "config.json" not in names:
+        return None
+    keras_weights = {"model.weights.h5", "model.weights.json"} & set(names)
+    if keras_weights:
+        return keras_weights
+    hub_weights = {"tf_model.h5", hub_sharded.INDEX} & set(names)
+    try:  # a transformers config.json ("model_type") beside tf_model.h5, else a Keras file of that name
+        return hub_weights if hub_weights and hub_checkpoint(folder) is not None else None
+    except ConverterError:
+        return None
 
 
 def _is_shard_of(name: str, indexes: set[str]) -> bool:

@@ -59,9 +59,41 @@ def test_a_sharded_hugging_face_checkpoint_in_a_folder_is_one_model(tmp_path):
     out.mkdir()
     items = converter.convert_many([fixture("hf_tf/gpt2_sharded")], str(out))
     assert [(item.source.rsplit("/", 1)[-1], item.status, item.tensors) for item in items] == \
-        [("tf_model.h5.index.json", "ok", 28)]
-    written = load_file(str(out / "tf_model.safetensors"))
+        [("gpt2_sharded", "ok", 28)]
+    written = load_file(str(out / "gpt2_sharded.safetensors"))
     expected = converter.state_dict(fixture("hf_tf/gpt2_sharded"))
     assert set(written) == set(expected)
     for key, value in expected.items():
         np.testing.assert_array_equal(written[key], value)
+
+
+def test_folders_that_are_one_model_convert_as_their_folder(tmp_path):
+    """A Keras model folder (config.json beside model.weights.h5: Keras presets, save_model(zipped=False)) converts
+    with its config, as `convert FOLDER` does, whether it is the folder named or a subfolder of it (one level); its
+    weights file is not converted again alone, and the other files beside it are (a real repository kept two
+    .keras files beside such a pair)."""
+    import keras
+
+    from random_weights import randomize
+
+    model = keras.Sequential([keras.Input((4, 4, 2)), keras.layers.Conv2D(3, 2, name="conv"), keras.layers.Flatten(),
+                              keras.layers.Dense(2, name="head")])
+    randomize(model)
+    zoo, root, out = tmp_path / "zoo", tmp_path / "root", tmp_path / "out"
+    zoo.mkdir()
+    out.mkdir()
+    keras.saving.save_model(model, str(zoo / "preset"), zipped=False)
+    keras.saving.save_model(model, str(root), zipped=False)
+    shutil.copy(fixture("keras3/mlp.keras"), root / "extra.keras")
+    items = converter.convert_many([str(zoo), str(root) + "/"], str(out))
+    assert sorted((item.destination.rsplit("/", 1)[-1], item.status) for item in items) == \
+        [("extra.safetensors", "ok"), ("preset.safetensors", "ok"), ("root.safetensors", "ok")]
+    expected = converter.state_dict(str(zoo / "preset"))
+    for name in ("preset", "root"):
+        written = load_file(str(out / f"{name}.safetensors"))
+        assert set(written) == set(expected)
+        for key, value in expected.items():
+            np.testing.assert_array_equal(written[key], value)
+    # what converting the weights file alone gives: the Dense after the Flatten left in Keras's row order
+    alone = converter.state_dict(str(zoo / "preset" / "model.weights.h5"))
+    assert not np.array_equal(alone["head.weight"], expected["head.weight"])
