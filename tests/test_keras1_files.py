@@ -39,6 +39,21 @@ def _keras1_config(layer: Any) -> tuple[str, dict[str, Any]]:
                                  "nb_col": c["kernel_size"][1], "subsample": list(c["strides"]),
                                  "border_mode": c["padding"], "dim_ordering": ordering, "activation": c["activation"],
                                  "bias": c["use_bias"]}
+    if kind == "Conv3D":
+        return "Convolution3D", {**base, **_REGULARIZED, "nb_filter": c["filters"],
+                                 **{f"kernel_dim{axis + 1}": size for axis, size in enumerate(c["kernel_size"])},
+                                 "subsample": list(c["strides"]), "border_mode": c["padding"],
+                                 "dim_ordering": ordering, "activation": c["activation"], "bias": c["use_bias"]}
+    if kind in ("MaxPooling3D", "AveragePooling3D"):
+        return kind, {**base, "pool_size": list(c["pool_size"]), "strides": list(c["strides"]),
+                      "border_mode": c["padding"], "dim_ordering": ordering}
+    if kind == "ZeroPadding3D":
+        assert all(before == after for before, after in c["padding"])
+        return kind, {**base, "padding": [before for before, _ in c["padding"]], "dim_ordering": ordering}
+    if kind in ("UpSampling3D", "Cropping3D"):
+        key = "size" if kind == "UpSampling3D" else "cropping"
+        return kind, {**base, key: [list(v) if isinstance(v, (list, tuple)) else v for v in c[key]],
+                      "dim_ordering": ordering}
     if kind in ("MaxPooling2D", "AveragePooling2D"):
         return kind, {**base, "pool_size": list(c["pool_size"]), "strides": list(c["strides"]),
                       "border_mode": c["padding"], "dim_ordering": ordering}
@@ -131,10 +146,11 @@ def _keras1_weights(kind: str, arrays: dict[str, np.ndarray], gates: str, conv1d
                 for role in ("kernel", "recurrent_kernel", "bias")]
     named = []
     for role, array in arrays.items():
-        if theano and role == "kernel" and kind in ("Conv1D", "Conv2D"):
-            array = array[::-1, ::-1] if kind == "Conv2D" else array[::-1]  # Theano convolved: flipped kernels
-        if kind == "Conv2D" and role == "kernel" and channels_first:  # 'th': (out, in, rows, cols)
-            array = np.transpose(array, (3, 2, 0, 1))
+        spatial = {"Conv1D": 1, "Conv2D": 2, "Conv3D": 3}.get(kind, 0)
+        if theano and role == "kernel" and spatial:  # Theano convolved: kernels flipped along every spatial axis
+            array = array[(slice(None, None, -1),) * spatial]
+        if kind in ("Conv2D", "Conv3D") and role == "kernel" and channels_first:  # 'th': (out, in, *spatial)
+            array = np.transpose(array, (spatial + 1, spatial, *range(spatial)))
         if kind == "Conv1D" and role == "kernel":  # Keras 1 ran it as a one-column Conv2D
             array = array[:, None] if conv1d == "1.2" else np.transpose(array[:, None], (3, 2, 0, 1))
         named.append((_WEIGHT_NAMES[role], array))

@@ -172,17 +172,21 @@ def _as_keras2(class_name: str, name: str, config: Any, tensors: list[Tensor], w
     result = list(stored.values())
     if class_name == "Conv1D":
         result = [_conv1d_kernel(t, label, config, where) if t.role == "kernel" else t for t in result]
-    if class_name == "Conv2D" and config.get("data_format") == "channels_first":
-        result = [_channels_first_kernel(t) if t.role == "kernel" else t for t in result]
+    if class_name in ("Conv2D", "Conv3D") and config.get("data_format") == "channels_first":
+        result = [_channels_first_kernel(t, label, where) if t.role == "kernel" else t for t in result]
     return result
 
 
-def _channels_first_kernel(kernel: Tensor) -> Tensor:
-    """Keras 1 kept a channels-first ('th') Conv2D kernel as (out, in, rows, cols): Keras 2's (rows, cols, in, out),
-    as its loader made it."""
-    out, into, rows, cols = kernel.shape
-    return Tensor("kernel", (rows, cols, into, out), kernel.dtype, f"{kernel.source} (Keras 1's 'th' order)",
-                  lambda: np.transpose(kernel.load(), (2, 3, 1, 0)))
+def _channels_first_kernel(kernel: Tensor, label: str, where: str) -> Tensor:
+    """Keras 1 kept a channels-first ('th') Conv2D or Conv3D kernel as (out, in, *spatial): Keras 2's (*spatial, in,
+    out), as its loader made it."""
+    if len(kernel.shape) not in (4, 5):
+        raise ReadError(f"{where}: the kernel of {label} has shape {kernel.shape}, where Keras 1 kept (out, in, "
+                        "*spatial); the file is damaged")
+    spatial = len(kernel.shape) - 2
+    order = (*range(2, 2 + spatial), 1, 0)
+    return Tensor("kernel", tuple(kernel.shape[axis] for axis in order), kernel.dtype,
+                  f"{kernel.source} (Keras 1's 'th' order)", lambda: np.transpose(kernel.load(), order))
 
 
 def _joined(role: str, parts: list[Tensor], label: str, where: str) -> Tensor:

@@ -67,6 +67,19 @@ def _gru(c: dict[str, Any], label: str) -> dict[str, Any]:
     return {**_lstm(c, label), "reset_after": False}  # Keras 1's GRU: Keras 2's default until 2.3
 
 
+def _conv3d(c: dict[str, Any], label: str) -> dict[str, Any]:
+    return {"filters": c.get("nb_filter"),
+            "kernel_size": [c.get("kernel_dim1"), c.get("kernel_dim2"), c.get("kernel_dim3")],
+            "strides": c.get("subsample", [1, 1, 1]), "padding": _padding(c, label),
+            "data_format": _data_format(c, label), "activation": c.get("activation", "linear"),
+            "use_bias": c.get("bias", True)}
+
+
+def _pooling3d(c: dict[str, Any], label: str) -> dict[str, Any]:
+    return {"pool_size": c.get("pool_size", [2, 2, 2]), "strides": c.get("strides"), "padding": _padding(c, label),
+            "data_format": _data_format(c, label)}
+
+
 def _pooling2d(c: dict[str, Any], label: str) -> dict[str, Any]:
     return {"pool_size": c.get("pool_size", [2, 2]), "strides": c.get("strides"), "padding": _padding(c, label),
             "data_format": _data_format(c, label)}
@@ -91,11 +104,15 @@ def _batch_norm(c: dict[str, Any], label: str) -> dict[str, Any]:
             "center": True, "scale": True, **({BATCH_STATISTICS: True} if mode == 2 else {})}
 
 
-def _zero_padding2d(c: dict[str, Any], label: str) -> dict[str, Any]:
-    padding = c.get("padding", [1, 1])
-    if not (isinstance(padding, list) and len(padding) == 2 and all(type(p) is int for p in padding)):
-        raise ReadError(f"{label}: padding {str(padding)[:40]} is not read yet (a pair of sizes is); not converted")
-    return {"padding": padding, "data_format": _data_format(c, label)}
+def _zero_padding(rank: int) -> Rewrite:
+    """ZeroPadding2D/3D: Keras 1's one size per axis, padded on both sides (as Keras 2's own tuple of ints)."""
+    def rewrite(c: dict[str, Any], label: str) -> dict[str, Any]:
+        padding = c.get("padding", [1] * rank)
+        if not (isinstance(padding, list) and len(padding) == rank and all(type(p) is int for p in padding)):
+            raise ReadError(f"{label}: padding {str(padding)[:40]} is not read yet ({rank} sizes are); not "
+                            "converted")
+        return {"padding": padding, "data_format": _data_format(c, label)}
+    return rewrite
 
 
 def _same(*keys: str) -> Rewrite:
@@ -144,9 +161,21 @@ REWRITES: dict[str, tuple[str, Rewrite, frozenset[str]]] = {
     "UpSampling1D": ("UpSampling1D", lambda c, label: {"size": c.get("length", 2)}, frozenset({"length"})),
     "Cropping2D": ("Cropping2D", lambda c, label: {"cropping": c.get("cropping"), **_channels(c, label)},
                    frozenset({"cropping", "dim_ordering"})),
-    "ZeroPadding2D": ("ZeroPadding2D", _zero_padding2d, frozenset({"padding", "dim_ordering"})),
+    "ZeroPadding2D": ("ZeroPadding2D", _zero_padding(2), frozenset({"padding", "dim_ordering"})),
     "UpSampling2D": ("UpSampling2D", lambda c, label: {"size": c.get("size", [2, 2]), **_channels(c, label)},
                      frozenset({"size", "dim_ordering"})),
+    # 3D (C3D's video models): Keras 1 kept a 'th' kernel as (out, in, d, h, w), made Keras 2's by keras1.py
+    "Convolution3D": ("Conv3D", _conv3d, frozenset({"nb_filter", "kernel_dim1", "kernel_dim2", "kernel_dim3",
+                                                    "subsample", "border_mode", "dim_ordering", "activation",
+                                                    "bias"})),
+    "MaxPooling3D": ("MaxPooling3D", _pooling3d, frozenset({"pool_size", "strides", "border_mode", "dim_ordering"})),
+    "AveragePooling3D": ("AveragePooling3D", _pooling3d,
+                         frozenset({"pool_size", "strides", "border_mode", "dim_ordering"})),
+    "ZeroPadding3D": ("ZeroPadding3D", _zero_padding(3), frozenset({"padding", "dim_ordering"})),
+    "UpSampling3D": ("UpSampling3D", lambda c, label: {"size": c.get("size", [2, 2, 2]), **_channels(c, label)},
+                     frozenset({"size", "dim_ordering"})),
+    "Cropping3D": ("Cropping3D", lambda c, label: {"cropping": c.get("cropping"), **_channels(c, label)},
+                   frozenset({"cropping", "dim_ordering"})),
     "BatchNormalization": ("BatchNormalization", _batch_norm, frozenset({"mode", "axis", "epsilon", "momentum"})),
     "Reshape": ("Reshape", _same("target_shape"), frozenset({"target_shape"})),
     "Permute": ("Permute", _same("dims"), frozenset({"dims"})),
@@ -161,6 +190,7 @@ REWRITES: dict[str, tuple[str, Rewrite, frozenset[str]]] = {
 WEIGHT_NAMES: dict[str, dict[str, str]] = {
     "Dense": {"W": "kernel", "b": "bias"},
     "Conv2D": {"W": "kernel", "b": "bias"},
+    "Conv3D": {"W": "kernel", "b": "bias"},
     "Conv1D": {"W": "kernel", "b": "bias"},
     "LSTM": {"W": "kernel", "U": "recurrent_kernel", "b": "bias"},  # consume_less='gpu': the gates joined
     "GRU": {"W": "kernel", "U": "recurrent_kernel", "b": "bias"},
