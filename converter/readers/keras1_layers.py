@@ -122,6 +122,8 @@ def _same(*keys: str) -> Rewrite:
 #: Keras 1 class -> (Keras 2 class, the Keras 2 arguments of its config); the Keras 1 arguments each reads
 REWRITES: dict[str, tuple[str, Rewrite, frozenset[str]]] = {
     "Dense": ("Dense", _dense, frozenset({"output_dim", "activation", "bias"})),
+    # Keras 1.0's Dense of each step of a sequence: Keras 2's Dense computes the same on (batch, steps, features)
+    "TimeDistributedDense": ("Dense", _dense, frozenset({"output_dim", "activation", "bias"})),
     "Convolution2D": ("Conv2D", _conv2d, frozenset({"nb_filter", "nb_row", "nb_col", "subsample", "border_mode",
                                                     "dim_ordering", "activation", "bias"})),
     "AtrousConvolution2D": ("Conv2D", _conv2d, frozenset({"nb_filter", "nb_row", "nb_col", "subsample",
