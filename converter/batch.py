@@ -54,7 +54,7 @@ def keras_files(paths: Iterable[str]) -> list[str]:
                       and name not in (taken or ()) and not _is_shard_of(name, shards)
                       and not (hub_shards and HUB_SHARD.fullmatch(name)) and os.path.isfile(os.path.join(path, name))]
             found += [os.path.join(path, name) for name in names if os.path.isdir(os.path.join(path, name))
-                      and _whole_model(os.path.join(path, name), os.listdir(os.path.join(path, name))) is not None]
+                      and _whole_model(os.path.join(path, name), _names_in(os.path.join(path, name))) is not None]
         elif not os.path.exists(path) and glob.has_magic(path):
             matches = sorted(glob.glob(path))
             if not matches:
@@ -63,6 +63,14 @@ def keras_files(paths: Iterable[str]) -> list[str]:
         else:
             found.append(path)  # a missing file fails in its own row, with the reader's message
     return list(dict.fromkeys(found))
+
+
+def _names_in(folder: str) -> list[str]:
+    """A subfolder's names; none when it cannot be listed (it is then no model of the batch)."""
+    try:
+        return os.listdir(folder)
+    except OSError:
+        return []
 
 
 def _whole_model(folder: str, names: list[str]) -> set[str] | None:

@@ -3,10 +3,11 @@
 Keras 1 named layer arguments otherwise (`nb_filter`, `border_mode`, `subsample`, `dim_ordering`,
 `output_dim`, Dropout's `p`) and weights after their layer (`dense_1_W`, `convolution2d_1_b`). Each
 layer entry of the config is rewritten here as Keras 2's legacy interfaces read the same arguments
-(keras/legacy/interfaces.py), and each weight takes its Keras 2 name. Only arguments listed here are
-read: any other that could change what a layer computes is refused by name, as are the classes
-without a rewrite (wrappers among them). Keras 2's loader regrouped a few layers' weights: a recurrent
-layer's gates, a Conv1D kernel and a channels-first Conv2D kernel; so does this module, as it did.
+(keras/legacy/interfaces.py; each class's rewrite in keras1_layers.py), and each weight takes its
+Keras 2 name. Only arguments listed there are read: any other that could change what a layer
+computes is refused by name, as are the classes without a rewrite (wrappers among them). Keras 2's
+loader regrouped a few layers' weights: a recurrent layer's gates, a Conv1D kernel and a
+channels-first Conv2D or Conv3D kernel; so does this module, as it did.
 
 Keras 1 files record no backend, but TensorFlow names its variables `name:0` and Theano does not:
 a Theano-trained file's convolution kernels are flipped (tagging), as Keras 2's own loader could not.
