@@ -241,6 +241,33 @@ def test_theano_same_padding_is_refused(tmp_path, layer):
     converter.state_dict(str(tmp_path / "tensorflow.h5"))
 
 
+@pytest.mark.parametrize("same", [True, False])
+def test_cntk_same_padding_is_refused_as_theanos(tmp_path, same):
+    """Keras 2's CNTK backend padded 'same' as Theano did (keras-team/keras-applications#27: MobileNetV2 and NASNet
+    gave Theano's outputs under CNTK, not TensorFlow's): a CNTK-trained file's strided 'same' convolution is refused
+    so too; CNTK correlated as TensorFlow does, so its kernels are not flipped, and the rest converts as stored."""
+    import tf_keras as k
+
+    padding = "same" if same else "valid"
+    model = k.Sequential([k.Input((8, 8, 2)), k.layers.Conv2D(2, 3, padding="same"),
+                          k.layers.Conv2D(2, 3, strides=2, padding=padding), k.layers.Flatten()])
+    randomize(model, seed=1)
+    model.save(str(tmp_path / "tensorflow.h5"))
+    (tmp_path / "cntk.h5").write_bytes((tmp_path / "tensorflow.h5").read_bytes())
+    with h5py.File(tmp_path / "cntk.h5", "a") as h5:
+        h5.attrs["backend"] = "cntk"
+        h5["model_weights"].attrs["backend"] = "cntk"
+    if same:
+        with pytest.raises(converter.LayoutError, match="CNTK backend, whose 'same' padding"):
+            converter.state_dict(str(tmp_path / "cntk.h5"))
+    else:
+        expected = converter.state_dict(str(tmp_path / "tensorflow.h5"))
+        got = converter.state_dict(str(tmp_path / "cntk.h5"))
+        assert sorted(got) == sorted(expected)
+        for key, value in expected.items():
+            np.testing.assert_array_equal(got[key], value)
+
+
 def _with_keras1_names(layer: h5py.Group, suffix: str) -> None:
     """dense_1's weights named as Keras 1 named them: after the layer (`dense_1_W`)."""
     kernel, bias = layer["dense_1/kernel:0"][()], layer["dense_1/bias:0"][()]

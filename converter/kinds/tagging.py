@@ -18,10 +18,11 @@ def tag_graph(graph: ModelGraph) -> None:
     name the file gave it (`batch_normalization_2` -> BatchNormalization).
     """
     by_snake_name: dict[str, str] | None = None  # every kind's module imported: only for a file without config
-    theano = graph.metadata.get("backend") == "theano"
+    backend = graph.metadata.get("backend")
+    theano = backend == "theano"
     for layer in graph.walk():
-        if theano:
-            _theano_padding(layer)
+        if backend in _PADDED_OTHERWISE:
+            _theano_padding(layer, _PADDED_OTHERWISE[backend])
         named = layer.class_name
         if not layer.has_config:
             if by_snake_name is None:
@@ -144,11 +145,16 @@ def _sizes(value: object) -> list[int]:
     return [size for size in values if type(size) is int]
 
 
-def _theano_padding(layer: Layer) -> None:
-    """Refuse a Theano-trained convolution or pooling whose 'same' padding Theano placed otherwise than TensorFlow
-    and PyTorch: Keras's Theano backend padded k // 2 on both sides (a pooling window - 1), then cut the output to
-    ceil(size / stride); TensorFlow pads what is missing, the larger half after. They agree for a convolution of
-    stride 1 and odd kernel only."""
+#: Keras 2 backends whose 'same' padding sits otherwise than TensorFlow's and PyTorch's (CNTK's computes as
+#: Theano's: keras-team/keras-applications#27 and keras-team/keras#9473 found their outputs equal, TensorFlow's not)
+_PADDED_OTHERWISE = {"theano": "Theano", "cntk": "CNTK"}
+
+
+def _theano_padding(layer: Layer, backend: str) -> None:
+    """Refuse a Theano- (or CNTK-) trained convolution or pooling whose 'same' padding that backend placed otherwise
+    than TensorFlow and PyTorch: Keras's Theano backend padded k // 2 on both sides (a pooling window - 1), then cut
+    the output to ceil(size / stride); TensorFlow pads what is missing, the larger half after. They agree for a
+    convolution of stride 1 and odd kernel only."""
     if not layer.has_config or layer.config.get("padding") != "same":
         return
     name = layer.class_name
@@ -161,9 +167,9 @@ def _theano_padding(layer: Layer) -> None:
     else:
         return
     if odd:
-        raise LayoutError(f"layer {layer.key} ({name}) was trained with Keras's Theano backend, whose 'same' padding "
-                          "of a stride above 1, an even window or a dilation sits otherwise than TensorFlow's and "
-                          "PyTorch's (Theano padded both sides alike, then cut the end): not converted")
+        raise LayoutError(f"layer {layer.key} ({name}) was trained with Keras's {backend} backend, whose 'same' "
+                          "padding of a stride above 1, an even window or a dilation sits otherwise than TensorFlow's "
+                          f"and PyTorch's ({backend} padded both sides alike, then cut the end): not converted")
 
 
 def _fits(layer: Layer, expected: list[Variable]) -> bool:
