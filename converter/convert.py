@@ -185,6 +185,11 @@ def without_graph(graph: ModelGraph) -> str:
             if subclassed else "named variables without a Keras model (no architecture)")
     options = ("--import MODULE[:FACTORY] (your module with the model's classes: Keras loads it and its layers convert "
                "by attribute path), " if subclassed else "--architecture FILE (the model's .keras, .h5 or JSON), ")
+    package = graph.metadata.get("subclassed_package")
+    if package:  # KerasHub's own class: its package is the module to import
+        what = f"a {'KerasHub' if package == 'keras_hub' else 'KerasNLP'} model{named}, whose file records no layers"
+        options = (f"--import {package} (pip install {package.replace('_', '-')}: Keras builds the model with it and "
+                   "its layers convert by attribute path), ")
     return (f"{graph.source}: {what}; convert with {options}or --like TEMPLATE (a state_dict of your PyTorch model: "
             "its modules decide each transform; load_into(module, ...) in Python), or --layout keras (every "
             "variable as stored)")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import Config
 from ..errors import LayoutError, ReadError
-from ..graph import Layer, ModelGraph, Tensor, to_snake_case
+from ..graph import KERAS_HUB, Layer, ModelGraph, Tensor, to_snake_case
 from .foreign import zip_kind
 from .hdf5_tree import Store, TreeGroup, simple_tree
 from .hdf5_tensors import (
@@ -188,6 +188,9 @@ def _fill(graph: ModelGraph, h5: Any, model_config: Any, where: str,
             graph.layers = variable_groups(h5, where, store_of)
             graph.metadata["subclassed"] = model_config.get("class_name", "") if isinstance(model_config, dict) \
                 else "unknown"
+            module = model_config.get("module") if isinstance(model_config, dict) else None
+            if isinstance(module, str) and module.split(".")[0] in KERAS_HUB:  # a KerasHub model (a Backbone)
+                graph.metadata["subclassed_package"] = module.split(".")[0]
             return asset_dirs
         root_group = next((h5[name] for name in LAYER_GROUPS if name in h5), None)
         if root_group is None:
