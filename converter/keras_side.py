@@ -157,7 +157,13 @@ def load_keras_model(source: Any, graph: ModelGraph, checked: Any = None) -> Any
         if legacy_merge.holds_merge(checked) or graph.metadata.get("keras1"):  # (Keras 1: no conversion by Keras)
             model.load_weights(path, by_name=True)
             return model
-        status = model.load_weights(path)  # converts a cuDNN layer's weights for the layer computing as it
+        named = graph.metadata.get("checkpoint_object")
+        if named:  # one object of a tf.train.Checkpoint of several (generator=, discriminator=): under its name
+            import tensorflow as tf
+
+            status = tf.train.Checkpoint(**{named: model}).restore(path)
+        else:
+            status = model.load_weights(path)  # converts a cuDNN layer's weights for the layer computing as it
         if hasattr(status, "assert_existing_objects_matched"):  # a TF checkpoint: every variable of the model
             status.assert_existing_objects_matched().expect_partial()  # restored; the rest (configs) said nothing
         return model

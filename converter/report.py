@@ -87,9 +87,10 @@ class Report:
             lines.append(f"backend  theano: {flipped} convolution kernels flipped (Theano convolves, PyTorch "
                          "cross-correlates), as Keras 2 flipped them to load the file on TensorFlow")
         left_out = self.conversion.graph.metadata.get("left_out", "")
-        if left_out:  # a checkpoint's training state: optimizer slots, counters, moving-average shadows
+        if left_out:  # a checkpoint's training state (optimizer slots, counters, moving-average shadows), others
             names = left_out.split(", ")
-            lines.append(f"left out {len(names)} variables of training state or aliases: {', '.join(names[:6])}"
+            lines.append(f"left out {len(names)} variables of training state, aliases or other objects: "
+                         f"{', '.join(names[:6])}"
                          + (", ..." if len(names) > 6 else ""))
         header = ("layer", "class", "keras tensor", "keras shape", "keras layout", "torch key",
                   "torch shape", "transform")

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from ..errors import ReadError
 from ..graph import Layer, ModelGraph, Tensor
 from . import saved_variables, tf_bundle, variable_tree
+from .checkpoint_objects import NUMBERED, ObjectNode, model_object, numbered
 from .keras_config import parse_model
 from .limits import MAX_JSON_BYTES, parse_json
 from .protowire import all_bytes, first_bytes, first_int, message
@@ -171,7 +172,6 @@ def read_checkpoint(prefix: str, architecture: Any = None, source: str | None = 
                      for key in found.keys}
         weights, aliases, unnamed = saved_variables.named_weights(weights, key_names)
         left_out += aliases
-    graph.metadata["left_out"] = ", ".join(left_out)
     graph.own_config = _own_config(prefix, shards, entries)
     architecture = architecture if architecture is not None else graph.own_config
     if architecture is not None:
@@ -180,21 +180,20 @@ def read_checkpoint(prefix: str, architecture: Any = None, source: str | None = 
         if node_names:
             saved_variables.place_named(root, weights, index, unnamed)
         else:
-            _attach(root, weights, _object_graph(prefix, shards, entries), index)
+            objects = _object_graph(prefix, shards, entries)
+            node, holder = model_object(root, objects, index)
+            if holder is not None:  # one object of several: the others' variables are no part of the model
+                graph.metadata["checkpoint_object"] = holder
+                left_out += [f"{weight} (another object of the checkpoint than {holder})"
+                             for weight, _ in weights if not weight.startswith(f"{holder}/")]
+                weights = [(weight, tensor) for weight, tensor in weights if weight.startswith(f"{holder}/")]
+            _attach(root, node, weights, objects, index)
         graph.layers, graph.root = root.children or [], root
         graph.keras_version = "2.x"  # tf.keras: the Keras that writes object-based checkpoints and SavedModels
     else:
         graph.layers = variable_tree.tree(weights)
+    graph.metadata["left_out"] = ", ".join(left_out)
     return graph
-
-
-@dataclass
-class ObjectNode:
-    """One object of a TF2 checkpoint's object graph: its children by local name, and the checkpoint keys
-    of the tensors it holds (a variable holds one, `.../.ATTRIBUTES/VARIABLE_VALUE`)."""
-
-    children: dict[str, int]
-    keys: list[str]
 
 
 def _object_graph(prefix: str, shards: int, entries: list[tf_bundle.Entry]) -> list[ObjectNode]:
@@ -245,10 +244,12 @@ def _own_config(prefix: str, shards: int, entries: list[tf_bundle.Entry]) -> Any
     return {"class_name": config["class_name"], "config": config["config"]}
 
 
-def _attach(model: Layer, weights: list[tuple[str, Tensor]], objects: list[ObjectNode], where: str) -> None:
-    """Give each layer of `model` the variables the object graph places under it (its `layer-K` child)."""
+def _attach(model: Layer, node: int, weights: list[tuple[str, Tensor]], objects: list[ObjectNode],
+            where: str) -> None:
+    """Give each layer of `model` (the object `node` of the object graph) the variables the object graph places
+    under it (its `layer-K` child)."""
     places: dict[str, tuple[Layer, str]] = {}  # checkpoint key -> (layer, variable name)
-    _place(model, 0, objects, places, where)
+    _place(model, node, objects, places, where)
     unplaced = []
     for name, tensor in weights:
         key = tensor.source.rsplit(":", 1)[-1]
@@ -274,10 +275,9 @@ def _place(model: Layer, node: int, objects: list[ObjectNode], places: dict[str,
         raise ReadError(f"{where}: the object graph nests models too deeply or names a missing object")
     layers = [child for child in model.children or []
               if not (model.class_name == "Sequential" and child.class_name == "InputLayer")]
-    numbered = [local for local in objects[node].children if re.match(r"^layer-\d+$", local)]
-    shift = 1 if model.class_name == "Sequential" and len(numbered) == len(layers) + 1 else 0
+    shift = 1 if model.class_name == "Sequential" and len(numbered(objects[node])) == len(layers) + 1 else 0
     for local, child in objects[node].children.items():
-        found = re.match(r"^layer-(\d+)$", local)
+        found = NUMBERED.match(local)
         if not found or int(found.group(1)) < shift:
             continue
         index = int(found.group(1)) - shift
