@@ -112,7 +112,14 @@ def convert_graph(graph: ModelGraph, layout: str = "torch", skip_unsupported: bo
                 hint += (f"; {', '.join(addons[:3])}{' ...' if len(addons) > 3 else ''}: TensorFlow Addons' layers, "
                          "of which weightport converts InstanceNormalization, GroupNormalization and "
                          "SpectralNormalization, not these yet")
-            users = [key for key, _ in unsupported if _is_users_class(graph, key) and key not in hub + addons]
+            tf_hub = [key for key, _ in unsupported if _is_tf_hub_layer(_layer_at(graph, key))]
+            if tf_hub:
+                handle = str(_layer_at(graph, tf_hub[0]).config.get("handle"))[:120]
+                hint += (f"; {', '.join(tf_hub[:3])}: TensorFlow Hub's KerasLayer, a SavedModel loaded from its "
+                         f"handle ({handle}) whose variables the file holds but not the layers they belong to: no "
+                         "rule can be told for them; --keep-unsupported writes them as stored under their names, "
+                         "for the PyTorch model of that network you write or take")
+            users = [key for key, _ in unsupported if _is_users_class(graph, key) and key not in hub + addons + tf_hub]
             if users and not graph.format.startswith("live"):
                 hint += (f"; {', '.join(users[:3])}{' ...' if len(users) > 3 else ''}: your own layer classes, which a "
                          "file records by their arguments only: pass --import MODULE (the module defining them; "
@@ -217,6 +224,12 @@ def _is_users_class(graph: ModelGraph, key: str) -> bool:
     return layer.has_config and (bool(layer.registered_name) or ">" in layer.class_name or
                                  package not in ("keras", "tf_keras", "tensorflow") or
                                  (layer.module is None and lookup(layer) is None))
+
+
+def _is_tf_hub_layer(layer: Layer) -> bool:
+    """TensorFlow Hub's `hub.KerasLayer` (TensorFlow's transfer-learning tutorials): its config names a `handle`."""
+    return layer.has_config and layer.class_name == "KerasLayer" and "handle" in layer.config and (
+        layer.module is None or layer.module.split(".")[0] == "tensorflow_hub")
 
 
 def _unsupported_label(layer: Layer) -> str | None:

@@ -120,3 +120,31 @@ def test_a_live_layers_own_variable_is_kept_and_the_layers_it_holds_converted():
     assert sorted(weights) == ["block.proj.bias", "block.proj.weight", "block.scale", "out.bias", "out.weight"]
     np.testing.assert_array_equal(weights["block.scale"], np.asarray(block.scale))
     np.testing.assert_array_equal(weights["block.proj.weight"], np.asarray(block.proj.kernel).T)
+
+
+def test_a_tensorflow_hub_layer_is_named_with_its_handle_and_kept(tmp_path):
+    """TensorFlow Hub's KerasLayer (transfer-learning tutorials: a hub module, then a Dense head) records its
+    handle, not the layers of the SavedModel it loads: named as such, and --keep-unsupported writes its variables."""
+    import h5py
+
+    k = keras_module("keras2")
+    model = k.Sequential([k.Input((6,)), k.layers.Dense(4, name="keras_layer"), k.layers.Dense(5, name="head")])
+    randomize(model, seed=3)
+    path = tmp_path / "hub.h5"
+    model.save(str(path))
+    handle = "https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5"
+    with h5py.File(path, "r+") as h5:
+        config = json.loads(h5.attrs["model_config"])
+        entry = next(layer for layer in config["config"]["layers"] if layer["config"]["name"] == "keras_layer")
+        entry["class_name"], entry["config"] = "KerasLayer", {"name": "keras_layer", "trainable": False,
+                                                              "dtype": "float32", "handle": handle}
+        h5.attrs["model_config"] = json.dumps(config)
+    result = run_cli("convert", str(path), str(tmp_path / "out.safetensors"))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert f"TensorFlow Hub's KerasLayer, a SavedModel loaded from its handle ({handle})" in result.stderr
+    assert "your own layer classes" not in result.stderr
+    result = run_cli("convert", str(path), str(tmp_path / "out.safetensors"), "--keep-unsupported", "-q")
+    assert result.returncode == 0, result.stderr
+    written = load_file(str(tmp_path / "out.safetensors"))
+    np.testing.assert_array_equal(written["keras_layer.kernel"], model.get_layer("keras_layer").get_weights()[0])
+    np.testing.assert_array_equal(written["head.weight"], model.get_layer("head").get_weights()[0].T)
