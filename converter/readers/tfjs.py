@@ -114,8 +114,12 @@ def _weights(path: str, manifest: Any) -> list[tuple[str, Tensor]]:
             name, shape, stored, dequantize = _entry(entry, path)
             size = math.prod(shape) * _ITEM_BYTES[stored]
             if offset + size > total:
+                empty = [os.path.basename(file) for file, file_size in pieces if file_size == 0]
+                why = (f"{', '.join(empty)} {'is' if len(empty) == 1 else 'are'} empty (an unfinished download or "
+                       "copy, or a file too large for where it was kept); fetch the .bin files again") if empty else \
+                    "a .bin file is truncated or the manifest is not theirs"
                 raise ReadError(f"{path}: weight {name!r} lies past the end of its group's files ({total} bytes); "
-                                "a .bin file is truncated or the manifest is not theirs")
+                                f"{why}")
             weights.append((name, _tensor(path, name, shape, stored, dequantize, pieces, offset, size)))
             offset += size
     return weights
