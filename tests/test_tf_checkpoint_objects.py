@@ -90,3 +90,42 @@ def test_a_checkpoint_of_no_model_of_that_architecture_is_refused(gan):
     folder, _, _ = gan
     with pytest.raises(converter.ReadError, match="none has the architecture's 3 layers"):
         converter.state_dict(str(folder / "cyclegan"), architecture=str(folder / "discriminator.json"))
+
+
+@pytest.fixture(scope="module")
+def keras3_gan(tmp_path_factory):
+    """The same tutorial under TensorFlow 2.16 on, whose tf.keras is Keras 3: its models keep their layers as
+    `_operations/K` (a Sequential's under `_functional`), a Dense's kernel as `_kernel`. The discriminator's two
+    branches make its operations' order differ from the order its layers were made in."""
+    import keras
+    import tensorflow as tf
+
+    folder = tmp_path_factory.mktemp("gan3")
+    generator = _generator(keras)
+    x = keras.Input((4, 4, 2))
+    wide, narrow = keras.layers.Conv2D(3, 3, name="wide")(x), keras.layers.Conv2D(3, 1, name="narrow")(x)
+    merged = keras.layers.Add()([keras.layers.Cropping2D(1)(narrow), wide])
+    discriminator = keras.Model(x, keras.layers.Dense(1, name="score")(keras.layers.Flatten()(merged)))
+    for seed, model in enumerate((generator, discriminator)):
+        randomize(model, seed=seed + 7)
+    tf.train.Checkpoint(generator=generator, discriminator=discriminator,
+                        generator_optimizer=keras.optimizers.Adam()).save(str(folder / "checkpoints" / "ckpt"))
+    for name, model in (("generator", generator), ("discriminator", discriminator)):
+        model.save(str(folder / f"{name}.keras"))
+    return folder, generator, discriminator
+
+
+@pytest.mark.parametrize("name, shape", [("generator", (3, 4)), ("discriminator", (3, 4, 4, 2))])
+def test_keras_3_models_in_a_checkpoint_convert_and_verify(keras3_gan, name, shape):
+    folder, *models = keras3_gan
+    model = dict(zip(("generator", "discriminator"), models))[name]
+    source, architecture = str(folder / "checkpoints"), str(folder / f"{name}.keras")
+    x = np.random.default_rng(2).normal(size=shape).astype("float32")
+    module = converter.to_torch(source, architecture=architecture, input_layout="keras")
+    with torch.no_grad():
+        got = module(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, np.asarray(model(x, training=False)), atol=1e-5, rtol=1e-5)
+    report = converter.verify(source, architecture=architecture, per_layer=True)
+    assert report.ok and report.layers, report.to_text()
+    with converter.read(source, architecture=architecture) as graph:
+        assert graph.keras_version.startswith("3.") and graph.metadata["checkpoint_object"] == name

@@ -137,8 +137,11 @@ def read_source(source: Any, architecture: Any = None, variables: str = "raw") -
             return _with_files(graph, path, architecture)
         prefix = tf_checkpoint.checkpoint_prefix(path)
         if prefix is not None:
-            return _with_files(tf_checkpoint.read_checkpoint(prefix, architecture_config(architecture), source=path,
-                                                             variables=variables), path, architecture)
+            config, version = _resolved(architecture)
+            graph = tf_checkpoint.read_checkpoint(prefix, config, source=path, variables=variables)
+            if graph.keras_version.startswith("unknown") and version is not None:  # Keras 3's: its file's version
+                graph.keras_version = version
+            return _with_files(graph, path, architecture)
         if variables != "raw":
             raise ArgumentError(f"{path}: variables='ema' chooses among a TensorFlow checkpoint's variables; this "
                                 "is not a checkpoint")

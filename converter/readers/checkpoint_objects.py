@@ -27,24 +27,65 @@ class ObjectNode:
 
 
 def numbered(node: ObjectNode) -> list[str]:
-    """The local names of a model object's layers (`layer-0`, `layer-1`, ...)."""
+    """The local names of a tf.keras model object's layers (`layer-0`, `layer-1`, ...)."""
     return [local for local in node.children if NUMBERED.match(local)]
+
+
+def operations(objects: list[ObjectNode], node: int) -> dict[int, int] | None:
+    """A Keras 3 model object's operations, {K: node} (`_operations/K`, through `_functional` for a Sequential: the
+    K-th of model.operations, InputLayers included, the order its config lists them in); None for another object."""
+    children = objects[node].children
+    if "_functional" in children and children["_functional"] < len(objects):
+        children = objects[children["_functional"]].children
+    listed = children.get("_operations")
+    if listed is None or listed >= len(objects):
+        return None
+    return {int(local): child for local, child in objects[listed].children.items() if local.isdigit()}
+
+
+def layer_objects(model: Layer, objects: list[ObjectNode], node: int, where: str) -> list[tuple[Layer, int]]:
+    """(layer, its object's node) for each layer of `model` the object `node` holds: a tf.keras model's `layer-K`
+    (the K-th of model.layers; a Sequential's list holds no InputLayer from TF 2.4 on, before its `layer-0` was
+    the InputLayer it made, which its config does not list: told by their count), a Keras 3 model's operations."""
+    found = operations(objects, node)
+    if found is not None:  # Keras 3: every operation its config lists, InputLayers too
+        pairs = list(found.items())
+        layers = model.children or []
+    else:
+        layers = [child for child in model.children or []
+                  if not (model.class_name == "Sequential" and child.class_name == "InputLayer")]
+        shift = 1 if model.class_name == "Sequential" and len(numbered(objects[node])) == len(layers) + 1 else 0
+        pairs = [(int(match.group(1)) - shift, child) for local, child in objects[node].children.items()
+                 if (match := NUMBERED.match(local)) and int(match.group(1)) >= shift]
+    for index, child in pairs:
+        if index >= len(layers) or child >= len(objects):
+            raise ReadError(f"{where}: the checkpoint's layer {index} is no layer of the architecture's {model.name}")
+    return [(layers[index], child) for index, child in pairs]
+
+
+def _layer_count(objects: list[ObjectNode], node: int) -> int:
+    """How many layers a model object holds (0: not a model): Keras 3's operations or tf.keras's `layer-K`."""
+    found = operations(objects, node)
+    return len(found) if found is not None else len(numbered(objects[node]))
 
 
 def model_object(model: Layer, objects: list[ObjectNode], where: str) -> tuple[int, str | None]:
     """(node, name) of the object holding `model`'s layers: the root (node 0, no name) when the root is a model,
     else the one child of the root whose layers are as many as the architecture's."""
-    if not objects or numbered(objects[0]):
+    if not objects or _layer_count(objects, 0):
         return 0, None
     models = {name: child for name, child in objects[0].children.items()
-              if child < len(objects) and numbered(objects[child])}
+              if child < len(objects) and _layer_count(objects, child)}
     if not models:
         return 0, None  # no model among them: every variable is reported as belonging to no layer
+    everything = len(model.children or [])  # Keras 3 lists the InputLayers among its operations
     layers = len([child for child in model.children or []
                   if not (model.class_name == "Sequential" and child.class_name == "InputLayer")])
     extra = 1 if model.class_name == "Sequential" else 0  # an early Sequential counted the InputLayer it made
-    fits = [name for name, child in models.items() if layers <= len(numbered(objects[child])) <= layers + extra]
-    listed = ", ".join(f"{name} ({len(numbered(objects[child]))} layers)" for name, child in models.items())
+    fits = [name for name, child in models.items()
+            if (_layer_count(objects, child) == everything if operations(objects, child) is not None
+                else layers <= _layer_count(objects, child) <= layers + extra)]
+    listed = ", ".join(f"{name} ({_layer_count(objects, child)} layers)" for name, child in models.items())
     if not fits:
         raise ReadError(f"{where}: a checkpoint of several objects, whose models are {listed}; none has the "
                         f"architecture's {layers} layers: is it the model these weights were saved from?")

@@ -22,7 +22,7 @@ from typing import Any
 from ..errors import ReadError
 from ..graph import Layer, ModelGraph, Tensor
 from . import saved_variables, tf_bundle, variable_tree
-from .checkpoint_objects import NUMBERED, ObjectNode, model_object, numbered
+from .checkpoint_objects import ObjectNode, layer_objects, model_object, operations
 from .keras_config import parse_model
 from .limits import MAX_JSON_BYTES, parse_json
 from .protowire import all_bytes, first_bytes, first_int, message
@@ -188,8 +188,11 @@ def read_checkpoint(prefix: str, architecture: Any = None, source: str | None = 
                              for weight, _ in weights if not weight.startswith(f"{holder}/")]
                 weights = [(weight, tensor) for weight, tensor in weights if weight.startswith(f"{holder}/")]
             _attach(root, node, weights, objects, index)
+            if operations(objects, node) is not None:  # Keras 3's model, in a tf.train.Checkpoint (TF backend)
+                graph.keras_version = "unknown (Keras 3's objects in a checkpoint record no version)"
         graph.layers, graph.root = root.children or [], root
-        graph.keras_version = "2.x"  # tf.keras: the Keras that writes object-based checkpoints and SavedModels
+        if not graph.keras_version.startswith("unknown ("):
+            graph.keras_version = "2.x"  # tf.keras: the Keras that writes object-based checkpoints and SavedModels
     else:
         graph.layers = variable_tree.tree(weights)
     graph.metadata["left_out"] = ", ".join(left_out)
@@ -266,24 +269,10 @@ def _attach(model: Layer, node: int, weights: list[tuple[str, Tensor]], objects:
 
 def _place(model: Layer, node: int, objects: list[ObjectNode], places: dict[str, tuple[Layer, str]],
            where: str, depth: int = 0) -> None:
-    """Walk a model's `layer-K` children (the K-th of its layers, as model.layers lists them).
-
-    A Sequential's list holds no InputLayer from TF 2.4 on; before, its `layer-0` was the InputLayer
-    it made (which its config does not list): told by the count of `layer-K` children.
-    """
+    """Walk a model's layers as the object graph holds them (checkpoint_objects.layer_objects)."""
     if depth > 64 or node >= len(objects):
         raise ReadError(f"{where}: the object graph nests models too deeply or names a missing object")
-    layers = [child for child in model.children or []
-              if not (model.class_name == "Sequential" and child.class_name == "InputLayer")]
-    shift = 1 if model.class_name == "Sequential" and len(numbered(objects[node])) == len(layers) + 1 else 0
-    for local, child in objects[node].children.items():
-        found = NUMBERED.match(local)
-        if not found or int(found.group(1)) < shift:
-            continue
-        index = int(found.group(1)) - shift
-        if index >= len(layers) or child >= len(objects):
-            raise ReadError(f"{where}: the checkpoint's {local} is no layer of the architecture's {model.name}")
-        layer = layers[index]
+    for layer, child in layer_objects(model, objects, node, where):
         if layer.is_model:
             _place(layer, child, objects, places, where, depth + 1)
         else:
@@ -299,7 +288,7 @@ def _collect(layer: Layer, node: int, objects: list[ObjectNode], places: dict[st
         for key in objects[child].keys:
             # a layer's own lists of its variables name them by position ("0"): its attribute names win
             if key not in places or places[key][1].isdigit():
-                places[key] = (layer, local)
+                places[key] = (layer, local.removeprefix("_"))  # Keras 3 keeps a Dense's kernel as `_kernel`
         if not objects[child].keys and child not in seen:
             seen.add(child)
             _collect(layer, child, objects, places, seen)
