@@ -90,6 +90,16 @@ def _tag_layer(layer: Layer, expected: list[Variable], quantized: tuple[str, ...
                                       "the stored tensors as they are")
                 raise LayoutError(f"{where}: unexpected tensor {tensor.role}; expected {_roles(expected)}")
             matched.append(by_path[role])
+    elif all("/" in tensor.role for tensor in layer.tensors):
+        # a TF checkpoint's variables of sublayers of alike names (a Bidirectional's forward_layer/cell/kernel and
+        # backward_layer/cell/kernel, listed alphabetically): by the sublayer path their store path shares
+        for tensor in layer.tensors:
+            prefix, name = tensor.role.rsplit("/", 1)
+            found = [variable for variable in expected
+                     if variable.store_path.rsplit("vars/", 1)[0] == prefix + "/" and name in variable.names]
+            if len(found) != 1 or found[0] in matched:
+                raise LayoutError(f"{where}: unexpected tensor {tensor.role}; expected {_roles(expected)}")
+            matched.append(found[0])
     elif _unique_names(layer, expected):
         # every tensor names one expected variable: matched by name, whatever the stored order (a
         # checkpoint lists variables alphabetically; Keras 2.0 wrote BatchNormalization's in its own order)

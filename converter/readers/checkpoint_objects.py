@@ -63,6 +63,14 @@ def layer_objects(model: Layer, objects: list[ObjectNode], node: int, where: str
     return [(layers[index], child) for index, child in pairs]
 
 
+def _keras3_fits(model: Layer, objects: list[ObjectNode], node: int) -> bool:
+    """A Keras 3 model object holds an object at each position of `model`'s layers, none at its operations'
+    (`x + y` is no object TensorFlow tracks: the list keeps its positions, gaps and all)."""
+    held = set(operations(objects, node) or {})
+    return held == {index for index, child in enumerate(model.children or [])
+                    if not child.kind.startswith("keras.ops.")}
+
+
 def _layer_count(objects: list[ObjectNode], node: int) -> int:
     """How many layers a model object holds (0: not a model): Keras 3's operations or tf.keras's `layer-K`."""
     found = operations(objects, node)
@@ -78,12 +86,11 @@ def model_object(model: Layer, objects: list[ObjectNode], where: str) -> tuple[i
               if child < len(objects) and _layer_count(objects, child)}
     if not models:
         return 0, None  # no model among them: every variable is reported as belonging to no layer
-    everything = len(model.children or [])  # Keras 3 lists the InputLayers among its operations
     layers = len([child for child in model.children or []
                   if not (model.class_name == "Sequential" and child.class_name == "InputLayer")])
     extra = 1 if model.class_name == "Sequential" else 0  # an early Sequential counted the InputLayer it made
     fits = [name for name, child in models.items()
-            if (_layer_count(objects, child) == everything if operations(objects, child) is not None
+            if (_keras3_fits(model, objects, child) if operations(objects, child) is not None
                 else layers <= _layer_count(objects, child) <= layers + extra)]
     listed = ", ".join(f"{name} ({_layer_count(objects, child)} layers)" for name, child in models.items())
     if not fits:

@@ -265,6 +265,11 @@ def _attach(model: Layer, node: int, weights: list[tuple[str, Tensor]], objects:
     if unplaced:
         raise ReadError(f"{where}: variables {', '.join(unplaced[:4])} belong to no layer of the architecture; "
                         "is it the model these weights were saved from?")
+    for layer in model.walk():
+        names = [tensor.role.rsplit("/", 1)[-1] for tensor in layer.tensors]
+        if len(set(names)) == len(names):  # named by their own names; sublayers' alike names keep their paths
+            for tensor, name in zip(layer.tensors, names):  # (a Bidirectional's forward_layer/cell/kernel)
+                tensor.role = name
 
 
 def _place(model: Layer, node: int, objects: list[ObjectNode], places: dict[str, tuple[Layer, str]],
@@ -280,18 +285,21 @@ def _place(model: Layer, node: int, objects: list[ObjectNode], places: dict[str,
 
 
 def _collect(layer: Layer, node: int, objects: list[ObjectNode], places: dict[str, tuple[Layer, str]],
-             seen: set[int]) -> None:
-    """The variables under one layer's object (through its cell or sublayers), named by their own name."""
+             seen: set[int], path: str = "") -> None:
+    """The variables under one layer's object (through its cell or sublayers), each named by its path there, each
+    attribute's leading underscore dropped (Keras 3 keeps a Dense's kernel as `_kernel`, tf.keras a
+    MultiHeadAttention's query as `_query_dense`): `kernel`, `cell/kernel`, `query_dense/kernel`."""
     for local, child in objects[node].children.items():
         if child >= len(objects):
             continue
+        named = path + local.removeprefix("_")
         for key in objects[child].keys:
             # a layer's own lists of its variables name them by position ("0"): its attribute names win
-            if key not in places or places[key][1].isdigit():
-                places[key] = (layer, local.removeprefix("_"))  # Keras 3 keeps a Dense's kernel as `_kernel`
+            if key not in places or places[key][1].rsplit("/", 1)[-1].isdigit():
+                places[key] = (layer, named)
         if not objects[child].keys and child not in seen:
             seen.add(child)
-            _collect(layer, child, objects, places, seen)
+            _collect(layer, child, objects, places, seen, named + "/")
 
 
 def _keras_metadata_config(folder: str) -> Any:
