@@ -1,8 +1,9 @@
 """The kinds with sublayers or several alike-named variables, saved as TF checkpoints (tf.keras `save_weights`,
-Keras 3 `tf.train.Checkpoint(model=...)`) and read with their model file as the architecture: the same tensors as
-the file gives, or refused by name; never others. A checkpoint lists its variables alphabetically, so a
-Bidirectional's backward copy comes before its forward one and a MultiHeadAttention's key before its query:
-they are told apart by their sublayers' paths."""
+Keras 3 `tf.train.Checkpoint(model=...)`) and read with their model file as the architecture, or as tf.keras
+SavedModels: the same tensors as the file gives, or refused by name; never others. A checkpoint lists its
+variables alphabetically, so a Bidirectional's backward copy comes before its forward one and a
+MultiHeadAttention's key before its query: they are told apart by their sublayers' paths (a SavedModel reaches
+them by a second, longer way too: `keras_api/layers/0`)."""
 from __future__ import annotations
 
 import numpy as np
@@ -16,12 +17,16 @@ KINDS = ("Bidirectional", "MultiHeadAttention", "LSTM", "GRU", "ConvLSTM2D", "Ba
          "RNN", "SeparableConv2D", "Conv2DTranspose", "SimpleRNN", "EinsumDense", "LayerNormalization")
 #: read whole (each case of these kinds once refused for their alike-named variables, or swapped by them)
 READ = ("Bidirectional", "MultiHeadAttention")
-RUNS = [(case, writer) for case in CASES if case.kind.removeprefix("keras.layers.") in KINDS
-        for writer in ("keras2", "keras3") if getattr(case, writer)]
+#: SavedModels (a second or so each to write) of the kinds whose variables sit deepest
+SAVED_MODELS = ("Bidirectional", "MultiHeadAttention", "RNN", "TimeDistributed", "ConvLSTM2D")
+RUNS = [(case, writer, saved) for case in CASES if (kind := case.kind.removeprefix("keras.layers.")) in KINDS
+        for writer, saved in (("keras2", "checkpoint"), ("keras2", "saved_model"), ("keras3", "checkpoint"))
+        if getattr(case, writer) and (saved == "checkpoint" or kind in SAVED_MODELS)]
 
 
-@pytest.mark.parametrize("case, writer", RUNS, ids=[f"{case.name}-{writer}" for case, writer in RUNS])
-def test_a_checkpoint_gives_the_files_tensors_or_is_refused(tmp_path, case, writer):
+@pytest.mark.parametrize("case, writer, saved", RUNS, ids=[f"{case.name}-{writer}-{saved}" for case, writer, saved
+                                                           in RUNS])
+def test_a_checkpoint_gives_the_files_tensors_or_is_refused(tmp_path, case, writer, saved):
     import tensorflow as tf
 
     keras = keras_module(writer)
@@ -29,13 +34,18 @@ def test_a_checkpoint_gives_the_files_tensors_or_is_refused(tmp_path, case, writ
     randomize(model, seed=11)
     architecture = str(tmp_path / ("model.h5" if writer == "keras2" else "model.keras"))
     model.save(architecture)
-    if writer == "keras2":
-        model.save_weights(str(tmp_path / "checkpoint" / "weights"))
+    if saved == "saved_model":  # its own architecture: keras_metadata.pb
+        model.save(str(tmp_path / "saved"), save_format="tf")
+        source, architecture_given = str(tmp_path / "saved"), None
     else:
-        tf.train.Checkpoint(model=model).save(str(tmp_path / "checkpoint" / "ckpt"))
+        if writer == "keras2":
+            model.save_weights(str(tmp_path / "checkpoint" / "weights"))
+        else:
+            tf.train.Checkpoint(model=model).save(str(tmp_path / "checkpoint" / "ckpt"))
+        source, architecture_given = str(tmp_path / "checkpoint"), architecture
     expected = converter.state_dict(architecture)
     try:
-        got = converter.state_dict(str(tmp_path / "checkpoint"), architecture=architecture)
+        got = converter.state_dict(source, architecture=architecture_given)
     except converter.ConverterError:
         assert case.kind.removeprefix("keras.layers.") not in READ, case.name
         return

@@ -281,25 +281,30 @@ def _place(model: Layer, node: int, objects: list[ObjectNode], places: dict[str,
         if layer.is_model:
             _place(layer, child, objects, places, where, depth + 1)
         else:
-            _collect(layer, child, objects, places, {child})
+            _collect(layer, child, objects, places)
 
 
-def _collect(layer: Layer, node: int, objects: list[ObjectNode], places: dict[str, tuple[Layer, str]],
-             seen: set[int], path: str = "") -> None:
+def _collect(layer: Layer, node: int, objects: list[ObjectNode], places: dict[str, tuple[Layer, str]]) -> None:
     """The variables under one layer's object (through its cell or sublayers), each named by its path there, each
     attribute's leading underscore dropped (Keras 3 keeps a Dense's kernel as `_kernel`, tf.keras a
-    MultiHeadAttention's query as `_query_dense`): `kernel`, `cell/kernel`, `query_dense/kernel`."""
-    for local, child in objects[node].children.items():
-        if child >= len(objects):
-            continue
-        named = path + local.removeprefix("_")
-        for key in objects[child].keys:
-            # a layer's own lists of its variables name them by position ("0"): its attribute names win
-            if key not in places or places[key][1].rsplit("/", 1)[-1].isdigit():
-                places[key] = (layer, named)
-        if not objects[child].keys and child not in seen:
-            seen.add(child)
-            _collect(layer, child, objects, places, seen, named + "/")
+    MultiHeadAttention's query as `_query_dense`): `kernel`, `cell/kernel`, `query_dense/kernel`.
+
+    Objects are walked nearest first: a variable reached on several paths is named by the shortest, its
+    attribute's (a SavedModel's layer reaches its sublayers' again as `keras_api/layers/0`), and by an attribute
+    rather than a position (a layer's own lists of its variables name them `0`, `1`)."""
+    queue, seen = [(node, "")], {node}
+    for current, path in queue:  # (the queue grows while it is walked: breadth first)
+        for local, child in objects[current].children.items():
+            if child >= len(objects):
+                continue
+            named = path + local.removeprefix("_")
+            for key in objects[child].keys:
+                if key not in places or (places[key][1].rsplit("/", 1)[-1].isdigit()
+                                         and not named.rsplit("/", 1)[-1].isdigit()):
+                    places[key] = (layer, named)
+            if not objects[child].keys and child not in seen:
+                seen.add(child)
+                queue.append((child, named + "/"))
 
 
 def _keras_metadata_config(folder: str) -> Any:
