@@ -162,6 +162,9 @@ def load_keras_model(source: Any, graph: ModelGraph, checked: Any = None) -> Any
             import tensorflow as tf
 
             status = tf.train.Checkpoint(**{named: model}).restore(path)
+            for layer in getattr(model, "_flatten_layers", lambda: [])():
+                if hasattr(layer, "finalize_state"):  # Keras 3's loaders do (a Normalization's mean from its state)
+                    layer.finalize_state()
         else:
             status = model.load_weights(path)  # converts a cuDNN layer's weights for the layer computing as it
         if hasattr(status, "assert_existing_objects_matched"):  # a TF checkpoint: every variable of the model

@@ -14,9 +14,11 @@ from kind_cases import CASES
 from layer_harness import keras_module, randomize
 
 KINDS = ("Bidirectional", "MultiHeadAttention", "LSTM", "GRU", "ConvLSTM2D", "BatchNormalization", "TimeDistributed",
-         "RNN", "SeparableConv2D", "Conv2DTranspose", "SimpleRNN", "EinsumDense", "LayerNormalization")
-#: read whole (each case of these kinds once refused for their alike-named variables, or swapped by them)
-READ = ("Bidirectional", "MultiHeadAttention")
+         "RNN", "SeparableConv2D", "Conv2DTranspose", "SimpleRNN", "EinsumDense", "LayerNormalization",
+         "Normalization")
+#: read whole (each case of these kinds once refused for their alike-named variables, or a Normalization's
+#: Keras 3 attribute names, `adapt_mean`)
+READ = ("Bidirectional", "MultiHeadAttention", "Normalization")
 #: SavedModels (a second or so each to write) of the kinds whose variables sit deepest
 SAVED_MODELS = ("Bidirectional", "MultiHeadAttention", "RNN", "TimeDistributed", "ConvLSTM2D")
 RUNS = [(case, writer, saved) for case in CASES if (kind := case.kind.removeprefix("keras.layers.")) in KINDS

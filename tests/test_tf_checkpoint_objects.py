@@ -129,3 +129,20 @@ def test_keras_3_models_in_a_checkpoint_convert_and_verify(keras3_gan, name, sha
     assert report.ok and report.layers, report.to_text()
     with converter.read(source, architecture=architecture) as graph:
         assert graph.keras_version.startswith("3.") and graph.metadata["checkpoint_object"] == name
+
+
+def test_an_adapted_keras_3_normalization_in_a_checkpoint_verifies(tmp_path):
+    """Keras 3 keeps an adapted Normalization's statistics as `adapt_mean` and `adapt_variance`, and computes its
+    mean from them once loaded (finalize_state, which its own loaders call and a checkpoint's restore does not)."""
+    import keras
+    import tensorflow as tf
+
+    normalize = keras.layers.Normalization()
+    normalize.adapt(np.random.default_rng(0).normal(2.0, 3.0, size=(50, 4)).astype("float32"))
+    model = keras.Sequential([keras.Input((4,)), normalize, keras.layers.Dense(2)])
+    randomize(model.layers[-1], seed=3)
+    tf.train.Checkpoint(model=model).save(str(tmp_path / "checkpoint" / "ckpt"))
+    model.save(str(tmp_path / "model.keras"))
+    report = converter.verify(str(tmp_path / "checkpoint"), architecture=str(tmp_path / "model.keras"),
+                              per_layer=True)
+    assert report.ok and [layer.name for layer in report.layers][0].startswith("normalization"), report.to_text()

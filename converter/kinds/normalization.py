@@ -30,7 +30,9 @@ _BROADCASTS_GIVEN = ((3, 8), (3, 14))
 def normalization_variables(config: Config) -> list[Variable]:
     if config.get("mean") is not None:
         return []  # mean and variance given in the config: constants, no weights
-    return numbered("", [("mean", Layout.SAME), ("variance", Layout.SAME), ("count", Layout.SAME)])
+    # Keras 3 keeps them as attributes `adapt_mean` and `adapt_variance` (a TF checkpoint names them so)
+    return numbered("", [("mean", Layout.SAME, ("adapt_mean",)), ("variance", Layout.SAME, ("adapt_variance",)),
+                         ("count", Layout.SAME)])
 
 
 def convert(layer: Layer, context: Context) -> LayerConversion:
