@@ -97,6 +97,8 @@ def _tag_layer(layer: Layer, expected: list[Variable], quantized: tuple[str, ...
             prefix, name = tensor.role.rsplit("/", 1)
             found = [variable for variable in expected
                      if variable.store_path.rsplit("vars/", 1)[0] == prefix + "/" and name in variable.names]
+            # (a stack of cells: tf.keras's cell/cells/0/kernel is the variable in role cells/0/kernel)
+            found = found or [variable for variable in expected if f"/{tensor.role}".endswith(f"/{variable.role}")]
             if len(found) != 1 or found[0] in matched:
                 raise LayoutError(f"{where}: unexpected tensor {tensor.role}; expected {_roles(expected)}")
             matched.append(found[0])
