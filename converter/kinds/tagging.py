@@ -22,7 +22,7 @@ def tag_graph(graph: ModelGraph) -> None:
     theano = backend == "theano"
     for layer in graph.walk():
         if backend in _PADDED_OTHERWISE:
-            _theano_padding(layer, _PADDED_OTHERWISE[backend])
+            _refuse_other_same_padding(layer, _PADDED_OTHERWISE[backend])
         named = layer.class_name
         if not layer.has_config:
             if by_snake_name is None:
@@ -162,7 +162,7 @@ def _sizes(value: object) -> list[int]:
 _PADDED_OTHERWISE = {"theano": "Theano", "cntk": "CNTK"}
 
 
-def _theano_padding(layer: Layer, backend: str) -> None:
+def _refuse_other_same_padding(layer: Layer, backend: str) -> None:
     """Refuse a Theano- (or CNTK-) trained convolution or pooling whose 'same' padding that backend placed otherwise
     than TensorFlow and PyTorch: Keras's Theano backend padded k // 2 on both sides (a pooling window - 1), then cut
     the output to ceil(size / stride); TensorFlow pads what is missing, the larger half after. They agree for a

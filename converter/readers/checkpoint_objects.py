@@ -2,8 +2,9 @@
 
 `model.save_weights` makes the model the checkpoint's root. A `tf.train.Checkpoint` of several objects puts each
 under its own name instead: TensorFlow's GAN tutorials save `generator=`, `discriminator=` and their optimizers,
-custom training loops `model=` and `optimizer=`. The model meant is the one object whose numbered layers
-(`layer-K`) are as many as the architecture's; the others are left out, and two that fit are refused by name.
+custom training loops `model=` and `optimizer=`. The model meant is the one object whose layers are the
+architecture's (tf.keras numbers them `layer-K`, Keras 3 keeps them as `_operations/K`); the others are left out,
+and two that fit are refused by name.
 """
 from __future__ import annotations
 
