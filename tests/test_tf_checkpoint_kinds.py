@@ -15,11 +15,11 @@ from layer_harness import keras_module, randomize
 
 KINDS = ("Bidirectional", "MultiHeadAttention", "LSTM", "GRU", "ConvLSTM2D", "BatchNormalization", "TimeDistributed",
          "RNN", "SeparableConv2D", "Conv2DTranspose", "SimpleRNN", "EinsumDense", "LayerNormalization",
-         "Normalization")
+         "Normalization", "GroupQueryAttention")
 #: read whole (each case of these kinds once refused for their alike-named variables, or a Normalization's
 #: Keras 3 attribute names, `adapt_mean`); tf.keras's stacked cells too (`cell/cells/0/kernel`: Keras 3 leaves a
 #: stack's cells out of a checkpoint altogether, which is refused as holding no weights)
-READ = ("Bidirectional", "MultiHeadAttention", "Normalization")
+READ = ("Bidirectional", "MultiHeadAttention", "Normalization", "GroupQueryAttention")
 READ_TF_KERAS = ("RNN",)
 #: SavedModels (a second or so each to write) of the kinds whose variables sit deepest
 SAVED_MODELS = ("Bidirectional", "MultiHeadAttention", "RNN", "TimeDistributed", "ConvLSTM2D")

@@ -95,8 +95,9 @@ def _tag_layer(layer: Layer, expected: list[Variable], quantized: tuple[str, ...
         # backward_layer/cell/kernel, listed alphabetically): by the sublayer path their store path shares
         for tensor in layer.tensors:
             prefix, name = tensor.role.rsplit("/", 1)
-            found = [variable for variable in expected
-                     if variable.store_path.rsplit("vars/", 1)[0] == prefix + "/" and name in variable.names]
+            found = [variable for variable in expected  # (the path's leading underscores dropped: its store's too)
+                     if re.sub(r"(^|/)_+", r"\1", variable.store_path.rsplit("vars/", 1)[0]) == prefix + "/"
+                     and name in variable.names]
             # (a stack of cells: tf.keras's cell/cells/0/kernel is the variable in role cells/0/kernel)
             found = found or [variable for variable in expected if f"/{tensor.role}".endswith(f"/{variable.role}")]
             if len(found) != 1 or found[0] in matched:
