@@ -19,7 +19,7 @@ KINDS = ("Bidirectional", "MultiHeadAttention", "LSTM", "GRU", "ConvLSTM2D", "Ba
 #: read whole (each case of these kinds once refused for their alike-named variables, or a Normalization's
 #: Keras 3 attribute names, `adapt_mean`); tf.keras's stacked cells too (`cell/cells/0/kernel`: Keras 3 leaves a
 #: stack's cells out of a checkpoint altogether, which is refused as holding no weights)
-READ = ("Bidirectional", "MultiHeadAttention", "Normalization", "GroupQueryAttention")
+READ = ("Bidirectional", "MultiHeadAttention", "Normalization", "GroupQueryAttention", "TimeDistributed")
 READ_TF_KERAS = ("RNN",)
 #: SavedModels (a second or so each to write) of the kinds whose variables sit deepest
 SAVED_MODELS = ("Bidirectional", "MultiHeadAttention", "RNN", "TimeDistributed", "ConvLSTM2D")
@@ -55,5 +55,22 @@ def test_a_checkpoint_gives_the_files_tensors_or_is_refused(tmp_path, case, writ
         assert kind not in READ and (writer == "keras3" or kind not in READ_TF_KERAS), case.name
         return
     assert sorted(got) == sorted(expected)
+    for key, value in expected.items():
+        np.testing.assert_array_equal(got[key], value, err_msg=key)
+
+
+def test_a_time_distributed_sequential_of_alike_layers_keeps_each_its_own(tmp_path):
+    """tf.keras numbers a wrapped Sequential's layers without its InputLayer: two Dense layers of one shape, where
+    an off-by-one would give the first the second's weights and no error."""
+    import tf_keras as k
+
+    inner = k.Sequential([k.Input((3,)), k.layers.Dense(3), k.layers.Dense(3)])
+    model = k.Sequential([k.Input((5, 3)), k.layers.TimeDistributed(inner)])
+    randomize(model, seed=4)
+    model.save(str(tmp_path / "model.h5"))
+    model.save_weights(str(tmp_path / "checkpoint" / "weights"))
+    expected = converter.state_dict(str(tmp_path / "model.h5"))
+    got = converter.state_dict(str(tmp_path / "checkpoint"), architecture=str(tmp_path / "model.h5"))
+    assert sorted(got) == sorted(expected) and len(expected) == 4
     for key, value in expected.items():
         np.testing.assert_array_equal(got[key], value, err_msg=key)

@@ -53,15 +53,22 @@ def layer_objects(model: Layer, objects: list[ObjectNode], node: int, where: str
         pairs = list(found.items())
         layers = model.children or []
     else:
-        layers = [child for child in model.children or []
-                  if not (model.class_name == "Sequential" and child.class_name == "InputLayer")]
-        shift = 1 if model.class_name == "Sequential" and len(numbered(objects[node])) == len(layers) + 1 else 0
+        sequential = _sequential(model)
+        layers = [child for child in model.children or [] if not (sequential and child.class_name == "InputLayer")]
+        shift = 1 if sequential and len(numbered(objects[node])) == len(layers) + 1 else 0
         pairs = [(int(match.group(1)) - shift, child) for local, child in objects[node].children.items()
                  if (match := NUMBERED.match(local)) and int(match.group(1)) >= shift]
     for index, child in pairs:
         if index >= len(layers) or child >= len(objects):
             raise ReadError(f"{where}: the checkpoint's layer {index} is no layer of the architecture's {model.name}")
     return [(layers[index], child) for index, child in pairs]
+
+
+def _sequential(model: Layer) -> bool:
+    """A Sequential, or a TimeDistributed of one (read as the model it wraps: a Sequential's config names no
+    input_layers)."""
+    return model.class_name == "Sequential" or (model.time_distributed_model
+                                                and model.config.get("input_layers") is None)
 
 
 def _keras3_fits(model: Layer, objects: list[ObjectNode], node: int) -> bool:

@@ -279,6 +279,8 @@ def _place(model: Layer, node: int, objects: list[ObjectNode], places: dict[str,
         raise ReadError(f"{where}: the object graph nests models too deeply or names a missing object")
     for layer, child in layer_objects(model, objects, node, where):
         if layer.is_model:
+            if layer.time_distributed_model:  # a TimeDistributed of a model: the model is its `layer`
+                child = objects[child].children.get("layer", len(objects)) if child < len(objects) else child
             _place(layer, child, objects, places, where, depth + 1)
         else:
             _collect(layer, child, objects, places)
