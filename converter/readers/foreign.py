@@ -9,6 +9,9 @@ from __future__ import annotations
 import re
 import struct
 
+from ..errors import ReadError
+from .protowire import varint
+
 __all__ = ["file_kind", "zip_kind"]
 
 # torch.save before PyTorch 1.6: pickle protocol 2, then its magic number 0x1950a86a20f9469cfc6c as a LONG1
@@ -77,25 +80,16 @@ def _is_graph_def(head: bytes) -> bool:
     the op is a TensorFlow operation's name, such as `Placeholder` or `Const`."""
     if not head.startswith(b"\x0a"):
         return False
-    position = _varint(head, 1)[1]
-    if head[position:position + 1] != b"\x0a":
+    try:
+        position = varint(head, 1, "")[1]
+        if head[position:position + 1] != b"\x0a":
+            return False
+        name_length, position = varint(head, position + 1, "")
+        position += name_length
+        if head[position:position + 1] != b"\x12":
+            return False
+        op_length, position = varint(head, position + 1, "")
+    except ReadError:  # a varint the first bytes cut off: no GraphDef that can be told
         return False
-    name_length, position = _varint(head, position + 1)
-    position += name_length
-    if head[position:position + 1] != b"\x12":
-        return False
-    op_length, position = _varint(head, position + 1)
     op = head[position:position + op_length]
     return 0 < op_length <= 64 and len(op) == op_length and re.fullmatch(rb"[A-Z][A-Za-z0-9_]*", op) is not None
-
-
-def _varint(data: bytes, position: int) -> tuple[int, int]:
-    """The varint at `position` and the position after it; (a length past any file, end) when truncated."""
-    value = shift = 0
-    while position < len(data) and shift < 35:
-        byte = data[position]
-        value, position, shift = value | (byte & 0x7F) << shift, position + 1, shift + 7
-        if not byte & 0x80:
-            return value, position
-    return 1 << 40, len(data)
-
