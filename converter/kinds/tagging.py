@@ -79,7 +79,7 @@ def _tag_layer(layer: Layer, expected: list[Variable], quantized: tuple[str, ...
     if all("vars/" in tensor.role for tensor in layer.tensors):
         for tensor in layer.tensors:
             # tf.keras 2's `.keras` writer names sublayers by their private attributes (`_query_dense/vars/0`)
-            role = tensor.role if tensor.role in by_path else re.sub(r"(^|/)_+", r"\1", tensor.role)
+            role = tensor.role if tensor.role in by_path else _public(tensor.role)
             if role not in by_path:
                 int8 = any(other.dtype == "int8" for other in layer.tensors)
                 if int8 and ("int8" not in quantized or not layer.has_config):
@@ -96,7 +96,7 @@ def _tag_layer(layer: Layer, expected: list[Variable], quantized: tuple[str, ...
         for tensor in layer.tensors:
             prefix, name = tensor.role.rsplit("/", 1)
             found = [variable for variable in expected  # (the path's leading underscores dropped: its store's too)
-                     if re.sub(r"(^|/)_+", r"\1", variable.store_path.rsplit("vars/", 1)[0]) == prefix + "/"
+                     if _public(variable.store_path.rsplit("vars/", 1)[0]) == prefix + "/"
                      and name in variable.names]
             # (a stack of cells: tf.keras's cell/cells/0/kernel is the variable in role cells/0/kernel)
             found = found or [variable for variable in expected if f"/{tensor.role}".endswith(f"/{variable.role}")]
@@ -183,6 +183,12 @@ def _refuse_other_same_padding(layer: Layer, backend: str) -> None:
         raise LayoutError(f"layer {layer.key} ({name}) was trained with Keras's {backend} backend, whose 'same' "
                           "padding of a stride above 1, an even window or a dilation sits otherwise than TensorFlow's "
                           f"and PyTorch's ({backend} padded both sides alike, then cut the end): not converted")
+
+
+def _public(path: str) -> str:
+    """A path of attributes without their leading underscores (`_query_dense/vars/0` -> `query_dense/vars/0`):
+    tf.keras's writers and TF checkpoints name sublayers by their private attributes, Keras 3 mostly not."""
+    return re.sub(r"(^|/)_+", r"\1", path)
 
 
 def _fits(layer: Layer, expected: list[Variable]) -> bool:

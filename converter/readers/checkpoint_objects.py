@@ -53,9 +53,8 @@ def layer_objects(model: Layer, objects: list[ObjectNode], node: int, where: str
         pairs = list(found.items())
         layers = model.children or []
     else:
-        sequential = _sequential(model)
-        layers = [child for child in model.children or [] if not (sequential and child.class_name == "InputLayer")]
-        shift = 1 if sequential and len(numbered(objects[node])) == len(layers) + 1 else 0
+        layers = _tf_keras_layers(model)
+        shift = 1 if _sequential(model) and len(numbered(objects[node])) == len(layers) + 1 else 0
         pairs = [(int(match.group(1)) - shift, child) for local, child in objects[node].children.items()
                  if (match := NUMBERED.match(local)) and int(match.group(1)) >= shift]
     for index, child in pairs:
@@ -71,12 +70,23 @@ def _sequential(model: Layer) -> bool:
                                                 and model.config.get("input_layers") is None)
 
 
-def _keras3_fits(model: Layer, objects: list[ObjectNode], node: int) -> bool:
-    """A Keras 3 model object holds an object at each position of `model`'s layers, none at its operations'
-    (`x + y` is no object TensorFlow tracks: the list keeps its positions, gaps and all)."""
-    held = set(operations(objects, node) or {})
-    return held == {index for index, child in enumerate(model.children or [])
-                    if not child.kind.startswith("keras.ops.")}
+def _holds(model: Layer, objects: list[ObjectNode], node: int) -> bool:
+    """Whether the model object `node` holds `model`'s layers: a Keras 3 one an object at each position of its
+    layers and none at its operations' (`x + y` is no object TensorFlow tracks: the list keeps its positions, gaps
+    and all); a tf.keras one as many `layer-K` as its layers (an early Sequential one more: the InputLayer it
+    made)."""
+    found = operations(objects, node)
+    if found is not None:
+        return set(found) == {index for index, child in enumerate(model.children or [])
+                              if not child.kind.startswith("keras.ops.")}
+    layers = _tf_keras_layers(model)
+    return len(layers) <= len(numbered(objects[node])) <= len(layers) + (1 if _sequential(model) else 0)
+
+
+def _tf_keras_layers(model: Layer) -> list[Layer]:
+    """The layers tf.keras numbers `layer-K`: a Sequential's without its InputLayer."""
+    sequential = _sequential(model)
+    return [child for child in model.children or [] if not (sequential and child.class_name == "InputLayer")]
 
 
 def _layer_count(objects: list[ObjectNode], node: int) -> int:
@@ -94,12 +104,8 @@ def model_object(model: Layer, objects: list[ObjectNode], where: str) -> tuple[i
               if child < len(objects) and _layer_count(objects, child)}
     if not models:
         return 0, None  # no model among them: every variable is reported as belonging to no layer
-    layers = len([child for child in model.children or []
-                  if not (model.class_name == "Sequential" and child.class_name == "InputLayer")])
-    extra = 1 if model.class_name == "Sequential" else 0  # an early Sequential counted the InputLayer it made
-    fits = [name for name, child in models.items()
-            if (_keras3_fits(model, objects, child) if operations(objects, child) is not None
-                else layers <= _layer_count(objects, child) <= layers + extra)]
+    layers = len(_tf_keras_layers(model))
+    fits = [name for name, child in models.items() if _holds(model, objects, child)]
     listed = ", ".join(f"{name} ({_layer_count(objects, child)} layers)" for name, child in models.items())
     if not fits:
         raise ReadError(f"{where}: a checkpoint of several objects, whose models are {listed}; none has the "
