@@ -9,7 +9,7 @@ import zipfile
 from typing import Any
 
 from ..errors import ArgumentError, ReadError
-from ..graph import ModelGraph
+from ..graph import ModelGraph, minor_version
 from .. import hugging_face
 from . import hub_sharded, live, tf_checkpoint
 from .foreign import file_kind, zip_kind
@@ -162,6 +162,8 @@ def read_source(source: Any, architecture: Any = None, variables: str = "raw") -
             config, architecture_version = _resolved(architecture)
             folder_version = folder_version or architecture_version
             graph = _read_file(path, config, hub[1] if hub else None)
+            if config is not None:
+                _built_as_architecture(graph, config, architecture_version)
     except RecursionError:
         raise ReadError(f"{path}: structures nested too deeply to be a Keras file") from None
     except (OSError, RuntimeError, KeyError, ValueError, TypeError) as error:
@@ -175,6 +177,19 @@ def read_source(source: Any, architecture: Any = None, variables: str = "raw") -
         # a few layers compute by version: what the folder's metadata.json, or the architecture's, says
         graph.keras_version = folder_version
     return _with_files(graph, path, architecture)
+
+
+def _built_as_architecture(graph: ModelGraph, config: Any, version: str | None) -> None:
+    """Weights Keras 2 wrote, with a Keras 3 architecture (its to_json records no version, but a `module` beside
+    its class): the model is Keras 3's, built and verified as Keras 3 computes (Keras 3 loads such an `.h5` with its
+    own load_weights). The weights' layout is the same in both."""
+    written = minor_version(graph.keras_version)
+    described = minor_version(version) if version is not None else None
+    keras3 = described[0] >= 3 if described is not None else isinstance(config, dict) and "module" in config
+    if keras3 and written is not None and written[0] == 2 and not graph.metadata.get("keras1"):
+        graph.notes.append(f"weights written by Keras {graph.keras_version} with an architecture of Keras 3: "
+                           "built as Keras 3 computes")
+        graph.keras_version = version or "unknown (the architecture's Keras 3, which records no version)"
 
 
 def _with_files(graph: ModelGraph, path: str, architecture: Any) -> ModelGraph:

@@ -17,6 +17,7 @@ from ..config import Config
 from ..errors import LayoutError, ReadError
 from ..graph import UNRECORDED_VERSION, Layer, ModelGraph, Tensor, minor_version
 from . import keras1, variable_tree
+from .h5_layer_order import paired_by_order
 from .hdf5_checks import file_store
 from .hdf5_tree import Store
 from .hdf5_tensors import attr_text, attribute, list_attribute, tensor_from_dataset
@@ -97,7 +98,7 @@ def read_legacy(path: str, h5: h5py.File, architecture: Any = None, as_tree: boo
                 graph.layers = [_layer_from_weights(grouped[name], name) for name in layer_names]
         else:
             root, graph.inputs = parse_model(model_config, path)
-            _attach(root, weights_root, layer_names, path, store)
+            _attach(root, weights_root, layer_names, path, store, graph.notes)
             if written_by_keras1:
                 for layer in root.walk():
                     if layer.tensors:
@@ -137,12 +138,22 @@ def _weights_of(group: h5py.Group, path: str, store: Store) -> list[tuple[list[s
     return weights
 
 
-def _attach(root: Layer, weights_root: h5py.Group, layer_names: list[str], path: str, store: Store) -> None:
+def _attach(root: Layer, weights_root: h5py.Group, layer_names: list[str], path: str, store: Store,
+            notes: list[str]) -> None:
     by_name = {child.name: child for child in root.children or []}
-    stray = [name for name in layer_names
-             if name not in by_name and list_attribute(weights_root[name], "weight_names", path)]
+    weighted = [name for name in layer_names if list_attribute(weights_root[name], "weight_names", path)]
+    stray = [name for name in weighted if name not in by_name]
     if stray:
-        raise LayoutError(f"{path}: weights for {', '.join(stray)} match no layer of the model config")
+        paired = paired_by_order(root.children or [], weighted)
+        if paired is None:
+            raise LayoutError(f"{path}: weights for {', '.join(stray)} match no layer of the model config, and "
+                              "pairing the file's layers with the config's in order (as Keras's load_weights "
+                              "does) cannot be told from their names; pass the config of the model that saved "
+                              "these weights")
+        renamed = [f"{name} -> {layer.name}" for name, layer in paired.items() if name != layer.name]
+        notes.append("the file's layers hold other names than the config's: paired in order, as Keras's "
+                     f"load_weights does ({', '.join(renamed)})")
+        by_name = {name: layer for name, layer in paired.items()}
     for name in layer_names:
         layer = by_name.get(name)
         if layer is None:
