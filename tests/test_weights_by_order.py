@@ -154,3 +154,54 @@ def test_renamed_layers_of_another_kind_are_refused(tmp_path):
     trained.save_weights(str(weights))
     with pytest.raises(LayoutError, match="encoder, head match no layer"):
         converter.state_dict(str(weights), architecture=described)
+
+
+def _keras3_model(keras, seed: int):
+    """A functional model around a nested Sequential, auto-named (recent Keras 3 records each name in the file)."""
+    rng = np.random.default_rng(seed)
+    inner = keras.Sequential([keras.Input((6,)), keras.layers.Dense(int(rng.integers(3, 7))),
+                              keras.layers.BatchNormalization()])
+    x = keras.Input((6,))
+    y = keras.layers.Dense(4, activation="tanh")(inner(x))
+    return keras.Model(x, keras.layers.Dense(3)(keras.layers.Concatenate()([y, x])))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_keras3_weights_of_another_session_read_from_their_places(tmp_path, seed):
+    """Keras 3's `.weights.h5` places weights by path; the names the file records differ as a second session's."""
+    import keras
+
+    keras.utils.clear_session()
+    described = _keras3_model(keras, seed)
+    for _ in range(seed):
+        _keras3_model(keras, seed)  # more sessions' worth of layers named before
+    trained = _keras3_model(keras, seed)
+    randomize(trained, seed)
+    architecture, weights = tmp_path / "model.json", tmp_path / "model.weights.h5"
+    architecture.write_text(described.to_json())
+    trained.save_weights(str(weights))
+    inputs = np.random.default_rng(seed).normal(0, 1, (4, 6)).astype("float32")
+    expected = np.asarray(_keras_loaded(keras, architecture, weights)(inputs))
+    np.testing.assert_allclose(_module_outputs(weights, architecture, inputs), expected, atol=1e-5)
+    conversion = converter.convert(str(weights), tmp_path / "out.safetensors", architecture=str(architecture))
+    assert any("another session" in note for note in conversion.warnings)
+
+
+@pytest.mark.parametrize("edit", ["renamed", "swapped"])
+def test_keras3_names_that_differ_otherwise_are_refused(tmp_path, edit):
+    """A layer renamed by its user, or two of a class whose numbers run against the file's: not another session's
+    numbering, so the architecture is taken not to be these weights'."""
+    import keras
+
+    keras.utils.clear_session()
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4), keras.layers.Dense(4)])
+    weights = tmp_path / "model.weights.h5"
+    model.save_weights(str(weights))
+    described = json.loads(model.to_json())
+    first, second = described["config"]["layers"][1:]
+    if edit == "renamed":
+        first["config"]["name"] = "encoder"
+    else:
+        first["config"]["name"], second["config"]["name"] = second["config"]["name"], first["config"]["name"]
+    with pytest.raises(LayoutError, match="names its layers otherwise than the architecture"):
+        converter.state_dict(str(weights), architecture=described)

@@ -29,6 +29,7 @@ from .keras_config import (
 )
 from .keras_hub import with_composites
 from .keras3_variables import StoreOf, attribute_groups, has_datasets, refuse_twice, variable_groups
+from .renamed_layers import check_name, renamed_note
 from .limits import MAX_JSON_BYTES, MAX_MODEL_DEPTH, version_text
 from .windows_paths import windows_tree
 from .zip_member import open_archive, open_member, read_json_member, read_small_member
@@ -98,7 +99,7 @@ def read_archive(path: str, architecture: Any = None) -> ModelGraph:
             store = Store(path, check.start + skip, check.info.file_size - skip, check.start_once)
         else:
             store = Store(None, 0, region[2] - skip)
-        asset_dirs = _fill(graph, h5, model_config, where, lambda dataset: store)
+        asset_dirs = _fill(graph, h5, model_config, where, lambda dataset: store, separate=False)
         try:
             _read_vocabularies(archive, path, names, graph, asset_dirs)
         except BaseException:
@@ -176,8 +177,9 @@ def read_sharded(path: str, architecture: Any = None, weight_map: dict[str, Any]
 
 
 def _fill(graph: ModelGraph, h5: Any, model_config: Any, where: str,
-          store_of: StoreOf) -> dict[tuple[str, ...], str]:
-    """Read the layers into `graph`; returns where an archive keeps each layer's assets (by path)."""
+          store_of: StoreOf, separate: bool = True) -> dict[tuple[str, ...], str]:
+    """Read the layers into `graph`; returns where an archive keeps each layer's assets (by path). `separate`: the
+    config is not the file's own (an architecture given beside weights)."""
     asset_dirs: dict[tuple[str, ...], str] = {}
     try:
         split = windows_tree(h5, where, LAYER_GROUPS)
@@ -201,7 +203,10 @@ def _fill(graph: ModelGraph, h5: Any, model_config: Any, where: str,
             graph.layers = _layers_from_file(root_group, (), where, store_of)
             return asset_dirs
         root, inputs = parse_model(with_composites(model_config), where)
-        _attach(root, root_group, where, store_of, asset_dirs, graph.notes)
+        renamed: list[tuple[str, str]] | None = [] if separate else None
+        _attach(root, root_group, where, store_of, asset_dirs, graph.notes, renamed)
+        if renamed:
+            renamed_note(renamed, where, graph.notes)
         graph.layers, graph.inputs, graph.root = root.children or [], inputs, root
     except BaseException:
         graph.close()
@@ -210,7 +215,7 @@ def _fill(graph: ModelGraph, h5: Any, model_config: Any, where: str,
 
 
 def _attach(model: Layer, layers_group: h5py.Group, where: str, store_of: StoreOf,
-            asset_dirs: dict[tuple[str, ...], str], notes: list[str]) -> None:
+            asset_dirs: dict[tuple[str, ...], str], notes: list[str], renamed: list[tuple[str, str]] | None) -> None:
     """Give each layer of `model` the tensors of its class-name-numbered group; note where its assets
     are (Keras keeps them under the same path)."""
     claimed: set[str] = set()
@@ -228,14 +233,14 @@ def _attach(model: Layer, layers_group: h5py.Group, where: str, store_of: StoreO
         if not is_group(group):
             raise ReadError(f"{where}/{layers_group.name.lstrip('/')}/{store_name}: a dataset where Keras writes "
                             "a layer group")
-        _check_name(group, child, f"{where}/{group.name.lstrip('/')}")
+        check_name(group, child, f"{where}/{group.name.lstrip('/')}", renamed)
         if child.is_model:
             if child.time_distributed_model and "layer" in group:
                 group = group["layer"]  # the wrapped model's own group
             inner = group if any(layer.stored_as for layer in child.children or []) else next(
                 (group[name] for name in LAYER_GROUPS if name in group), None)  # a KerasHub composite: attributes
             if inner is not None:
-                _attach(child, inner, where, store_of, asset_dirs, notes)
+                _attach(child, inner, where, store_of, asset_dirs, notes, renamed)
         else:
             child.tensors, child.stored_at = _tensors_of(group, where, store_of), group.name
             if child.class_name == "Bidirectional" and {"layer", "forward_layer", "backward_layer"} <= set(group):
@@ -297,17 +302,6 @@ def _store_names(children: list[Layer], layers_group: Any, where: str) -> list[s
         taken[base] = taken.get(base, -1) + 1
         result.append(groups[taken[base]][1] if groups else None)
     return result
-
-
-def _check_name(group: h5py.Group, layer: Layer, where: str) -> None:
-    # Recent Keras 3 files record the layer's real name: a disagreement means the
-    # numbering above does not match how this file was written, so stop rather than guess.
-    recorded = attribute(group["vars"], "name", where) if "vars" in group else None
-    if recorded is not None and attr_text(recorded) != layer.name:
-        raise LayoutError(
-            f"{where}: the file names this layer {attr_text(recorded)!r} but the config's layer in its "
-            f"place is {layer.name!r}; the architecture does not match these weights"
-        )
 
 
 def _tensors_of(group: h5py.Group, where: str, store_of: StoreOf) -> list[Tensor]:

@@ -17,7 +17,7 @@ from ..config import Config
 from ..errors import LayoutError, ReadError
 from ..graph import UNRECORDED_VERSION, Layer, ModelGraph, Tensor, minor_version
 from . import keras1, variable_tree
-from .h5_layer_order import paired_by_order
+from .renamed_layers import paired_by_order
 from .hdf5_checks import file_store
 from .hdf5_tree import Store
 from .hdf5_tensors import attr_text, attribute, list_attribute, tensor_from_dataset
