@@ -205,3 +205,20 @@ def test_keras3_names_that_differ_otherwise_are_refused(tmp_path, edit):
         first["config"]["name"], second["config"]["name"] = second["config"]["name"], first["config"]["name"]
     with pytest.raises(LayoutError, match="names its layers otherwise than the architecture"):
         converter.state_dict(str(weights), architecture=described)
+
+
+def test_an_architecture_with_a_layer_more_than_the_weights_names_the_architecture(tmp_path):
+    """A real repository's `model_weights.h5` of two LSTMs beside a `model.json` of three: the third has no
+    weights, and the architecture (not an unbuilt model) is what to doubt."""
+    import tf_keras as k
+
+    k.backend.clear_session()
+    trained = k.Sequential([k.Input((5, 3)), k.layers.LSTM(4, return_sequences=True, name="lstm"),
+                            k.layers.LSTM(2, name="lstm_1"), k.layers.Dense(2, name="dense")])
+    described = k.Sequential([k.Input((5, 3)), k.layers.LSTM(4, return_sequences=True, name="lstm"),
+                              k.layers.LSTM(4, return_sequences=True, name="lstm_1"),
+                              k.layers.LSTM(2, name="lstm_2"), k.layers.Dense(2, name="dense")])
+    weights = tmp_path / "model_weights.h5"
+    trained.save_weights(str(weights))
+    with pytest.raises(LayoutError, match="is the architecture given the model these weights were saved from"):
+        converter.state_dict(str(weights), architecture=json.loads(described.to_json()))

@@ -53,10 +53,10 @@ def tag_graph(graph: ModelGraph) -> None:
                 _trained_on_theano(layer)
         elif layer.has_config and expected:
             # A weighted layer kind whose weights the file does not hold: never a silent gap.
-            raise LayoutError(
-                f"{graph.source}: layer {layer.key} ({layer.class_name}) has no weights in the file; "
-                f"expected {_roles(expected)}; was the model built before it was saved?"
-            )
+            why = ("is the architecture given the model these weights were saved from?"
+                   if graph.metadata.get("architecture") == "given" else "was the model built before it was saved?")
+            raise LayoutError(f"{graph.source}: layer {layer.key} ({layer.class_name}) has no weights in the file; "
+                              f"expected {_roles(expected)}; {why}")
 
 
 def _tag_layer(layer: Layer, expected: list[Variable], quantized: tuple[str, ...] = ()) -> None:

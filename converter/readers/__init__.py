@@ -193,7 +193,10 @@ def _built_as_architecture(graph: ModelGraph, config: Any, version: str | None) 
 
 
 def _with_files(graph: ModelGraph, path: str, architecture: Any) -> ModelGraph:
-    """Every file the graph was read from (no output may overwrite one)."""
+    """Every file the graph was read from (no output may overwrite one); whether an architecture came apart from
+    the weights (a config layer without weights may then be another model's)."""
+    if architecture is not None:
+        graph.metadata["architecture"] = "given"
     graph.files = [path] + graph.files + ([os.fspath(architecture)] if isinstance(architecture, (str, os.PathLike))
                                           else [])
     return graph
