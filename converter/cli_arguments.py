@@ -264,7 +264,8 @@ def _quiet_option(parser: argparse.ArgumentParser, what: str) -> None:
 def _architecture_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--architecture", metavar="FILE",
-        help="a .keras file, full-model .h5, model config JSON, Keras model folder (config.json) or tf.keras "
+        help="a .keras file, full-model .h5, model config JSON (model.to_json(); Keras 2's model.to_yaml() with "
+             "PyYAML installed), Keras model folder (config.json) or tf.keras "
              "SavedModel directory giving the layer names of a .weights.h5 file (or a sharded .weights.json), a "
              "TensorFlow checkpoint or a Keras 3 model.export() SavedModel",
     )

@@ -14,7 +14,8 @@ from .. import hugging_face
 from . import hub_sharded, live, tf_checkpoint
 from .foreign import file_kind, zip_kind
 from .keras_config import numpy_values_read
-from .limits import parse_json, read_json_file, refuse_lfs_pointer, version_text
+from .limits import MAX_JSON_BYTES, parse_json, read_json_file, refuse_lfs_pointer, version_text
+from .yaml_config import looks_yaml, parse_yaml
 
 # The HDF5 readers (and h5py, 40 ms to import) are imported when a file needs them: a checkpoint
 # or a SavedModel is read without them.
@@ -100,10 +101,21 @@ def read_architecture(path: str) -> tuple[Any, str | None]:
             version = attribute(h5, "keras_version", path)
             return (numpy_values_read(parse_json(attr_text(text), f"{path}: model_config")),
                     None if version is None else version_text(attr_text(version)))
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+    if looks_yaml(path, head):  # Keras 2's model.to_yaml()
+        with open(path, "rb") as handle:
+            return _legacy_config(parse_yaml(handle.read(MAX_JSON_BYTES + 1), path))
     config = read_json_file(path)
     if isinstance(config, str):  # json.dump(model.to_json(), file): the config's JSON text as a JSON string
         config = parse_json(config, path)
-    config = numpy_values_read(config)  # Keras 2.0's numpy values read, as in its own files
+    return _legacy_config(config)
+
+
+def _legacy_config(config: Any) -> tuple[Any, str | None]:
+    """A to_json() or to_yaml() config and the version it records; Keras 2.0's numpy values read, as in its own
+    files."""
+    config = numpy_values_read(config)
     return config, _recorded_version(config)
 
 

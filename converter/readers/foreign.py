@@ -11,6 +11,7 @@ import struct
 
 from ..errors import ReadError
 from .protowire import varint
+from .yaml_config import looks_yaml
 
 __all__ = ["file_kind", "zip_kind"]
 
@@ -52,6 +53,9 @@ def file_kind(head: bytes) -> str | None:
                 "saved_model.pb, with the variables/ folder beside it)")
     if _is_safetensors(head):
         return "a safetensors file, already tensors by name (weightport writes these from Keras files)"
+    if looks_yaml("", head):
+        return ("a Keras model config as YAML (Keras 2's model.to_yaml()), which holds no weights: convert the "
+                "weights file saved with it, giving --architecture with this file")
     text = head.lstrip().lower()
     if text.startswith((b"<!doctype html", b"<html")):
         return ("a web page, not a model: it was downloaded from the page showing the file; download the raw "
