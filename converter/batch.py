@@ -56,7 +56,7 @@ def keras_files(paths: Iterable[str]) -> list[str]:
             found += [os.path.join(path, name) for name in names if os.path.isdir(os.path.join(path, name))
                       and _whole_model(os.path.join(path, name), _names_in(os.path.join(path, name))) is not None]
         elif not os.path.exists(path) and glob.has_magic(path):
-            matches = sorted(glob.glob(path))
+            matches = sorted(glob.glob(path, recursive=True))  # `zoo/**/*.h5`: every folder under zoo
             if not matches:
                 raise ArgumentError(f"{path}: matches no file")
             found += keras_files(matches)
@@ -108,6 +108,41 @@ def output_name(source: str, suffix: str) -> str:
     return base + suffix
 
 
+def _output_names(sources: list[str], suffix: str) -> list[str]:
+    """Each source's output name: its own, unless two would share one. One model saved in two formats side by
+    side (model.keras, model.h5) keeps its format in both names; models of one name in different folders (a zoo of
+    `resnet/model.h5` and `bert/model.h5`) take their folders' paths below the folder all share."""
+    folders = [os.path.dirname(os.path.abspath(source)) for source in sources]
+    bases = [output_name(source, suffix) for source in sources]
+    places = list(zip(folders, bases))
+    names = [os.path.basename(source).replace(".", "_") + suffix if places.count(place) > 1 else base
+             for source, base, place in zip(sources, bases, places)]
+    spread = [len({folder for folder, other in places if other == base}) > 1 for base in bases]
+    if not any(spread):
+        return names
+    common = os.path.commonpath([folder for folder, repeated in zip(folders, spread) if repeated])
+    prefixes = [os.path.relpath(folder, common).replace(os.sep, "_") for folder in folders]
+    return [f"{prefix}_{name}" if repeated and prefix != os.curdir else name  # the shared folder's own: as it is
+            for prefix, name, repeated in zip(prefixes, names, spread)]
+
+
+def _deeper_hint(paths: Sequence[str]) -> str:
+    """Where a folder's Keras files lie deeper than it is searched (a zoo of one folder per model): how many, and
+    how to name them."""
+    folders = [path for path in paths if os.path.isdir(path)]
+    deeper = 0
+    for folder in folders:
+        for _, _, files in os.walk(folder):
+            deeper += sum(name.endswith(KERAS_SUFFIXES) for name in files)
+            if deeper > 10_000:
+                break
+    if not deeper:
+        return ""
+    examples = " ".join(f"'{os.path.join(folders[0], '**', '*' + suffix)}'" for suffix in (".h5", ".keras"))
+    return (f"; its subfolders hold {deeper:,}{'+' if deeper > 10_000 else ''} (a folder gives its own files and "
+            f"its subfolders that are one model as a whole): name them with quoted globs, such as {examples}")
+
+
 def plan_batch(paths: Sequence[str], out_dir: str, suffix: str = ".safetensors") -> list[BatchItem]:
     """One item per Keras file, each with its destination in `out_dir`; two sources of one name are refused."""
     if suffix not in WRITERS:
@@ -116,11 +151,9 @@ def plan_batch(paths: Sequence[str], out_dir: str, suffix: str = ".safetensors")
         raise ArgumentError(f"{out_dir}: the output folder does not exist; create it first")
     sources = keras_files(paths)
     if not sources:
-        raise ArgumentError(f"no Keras file in {', '.join(paths)} (looked for {', '.join(KERAS_SUFFIXES)})")
-    names = [output_name(source, suffix) for source in sources]
-    # one model saved in two formats side by side (model.keras, model.h5): keep the format in both names
-    names = [os.path.basename(source).replace(".", "_") + suffix if names.count(name) > 1 else name
-             for source, name in zip(sources, names)]
+        raise ArgumentError(f"no Keras file in {', '.join(paths)} (looked for {', '.join(KERAS_SUFFIXES)})"
+                            f"{_deeper_hint(paths)}")
+    names = _output_names(sources, suffix)
     items = [BatchItem(source, os.path.join(out_dir, name)) for source, name in zip(sources, names)]
     seen: dict[str, str] = {}
     for item in items:

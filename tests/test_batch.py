@@ -97,3 +97,37 @@ def test_folders_that_are_one_model_convert_as_their_folder(tmp_path):
     # what converting the weights file alone gives: the Dense after the Flatten left in Keras's row order
     alone = converter.state_dict(str(zoo / "preset" / "model.weights.h5"))
     assert not np.array_equal(alone["head.weight"], expected["head.weight"])
+
+
+def _model_per_folder(tmp_path):
+    """A zoo of one folder per model, each file of one name (`resnet/model.h5`, `bert/model.h5`)."""
+    zoo = tmp_path / "zoo"
+    for name, source in (("small", "keras3/mlp.keras"), ("nested", "keras2/nested.h5")):
+        (zoo / name / "v1").mkdir(parents=True)
+        shutil.copy(fixture(source), zoo / name / "v1" / ("model" + source[source.rindex("."):]))
+    shutil.copy(fixture("keras3/mlp.h5"), zoo / "small" / "v1" / "model.h5")  # beside its .keras: two formats
+    return zoo
+
+
+def test_models_of_one_name_in_different_folders_take_their_folders_names(tmp_path):
+    zoo, out = _model_per_folder(tmp_path), tmp_path / "out"
+    out.mkdir()
+    items = converter.convert_many([str(zoo / "**" / "*.h5"), str(zoo / "**" / "*.keras")], str(out))
+    assert [item.status for item in items] == ["ok"] * 3
+    assert sorted(path.name for path in out.iterdir()) == \
+        ["nested_v1_model.safetensors", "small_v1_model_h5.safetensors", "small_v1_model_keras.safetensors"]
+    for name, source in (("nested_v1_model", zoo / "nested" / "v1" / "model.h5"),
+                         ("small_v1_model_keras", zoo / "small" / "v1" / "model.keras")):
+        written, expected = load_file(str(out / f"{name}.safetensors")), converter.state_dict(str(source))
+        assert set(written) == set(expected)
+        for key, value in expected.items():
+            np.testing.assert_array_equal(written[key], value)
+
+
+def test_a_folder_whose_models_lie_deeper_says_how_to_name_them(tmp_path):
+    zoo, out = _model_per_folder(tmp_path), tmp_path / "out"
+    out.mkdir()
+    result = run_cli("convert", str(zoo), "--out-dir", str(out))
+    assert result.returncode == 2
+    assert "its subfolders hold 3" in result.stderr and f"'{zoo}/**/*.h5'" in result.stderr
+    assert list(out.iterdir()) == []
