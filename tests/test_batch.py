@@ -30,10 +30,15 @@ def test_cli_converts_a_folder_and_reports_each_model(tmp_path):
     assert "broken.h5" in table and "failed:" in table and "2 of 3 converted, 1 failed" in table
     assert "notes.txt" not in table
     for name, source in (("a", "keras3/mlp.keras"), ("b", "keras2/nested.h5")):
-        written, expected = load_file(str(out / f"{name}.safetensors")), converter.state_dict(fixture(source))
-        assert set(written) == set(expected)
-        for key, value in expected.items():
-            np.testing.assert_array_equal(written[key], value)
+        _written_as_converted(out / f"{name}.safetensors", fixture(source))
+
+
+def _written_as_converted(written_path, source) -> None:
+    """A batch's output file holds what converting its source alone gives."""
+    written, expected = load_file(str(written_path)), converter.state_dict(str(source))
+    assert set(written) == set(expected)
+    for key, value in expected.items():
+        np.testing.assert_array_equal(written[key], value)
 
 
 def test_python_api_and_options(tmp_path):
@@ -118,10 +123,7 @@ def test_models_of_one_name_in_different_folders_take_their_folders_names(tmp_pa
         ["nested_v1_model.safetensors", "small_v1_model_h5.safetensors", "small_v1_model_keras.safetensors"]
     for name, source in (("nested_v1_model", zoo / "nested" / "v1" / "model.h5"),
                          ("small_v1_model_keras", zoo / "small" / "v1" / "model.keras")):
-        written, expected = load_file(str(out / f"{name}.safetensors")), converter.state_dict(str(source))
-        assert set(written) == set(expected)
-        for key, value in expected.items():
-            np.testing.assert_array_equal(written[key], value)
+        _written_as_converted(out / f"{name}.safetensors", source)
 
 
 def test_a_folder_whose_models_lie_deeper_says_how_to_name_them(tmp_path):
