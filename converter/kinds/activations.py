@@ -123,7 +123,7 @@ def _masked_softmax(e: Emitter, axis: int, mask: str) -> Value:
             added = e.variable("added")
             e.statement(f"{added} = {scores}")
             scores = added
-            e.changed_input = replace(x, expr=added, layout=KERAS, keras_view=None)
+            e.changed_input = replace(x, expr=added, layout=KERAS)
     output = f"torch.softmax({scores}, dim={axis})"
     if softmax_zeroes_masked(e):
         output = f"({output} * {kept}.to({dtype}))"

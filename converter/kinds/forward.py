@@ -37,8 +37,8 @@ class Value:
     layout: str
     rank: int | None
     mask: str | None = None
-    keras_view: str | None = None  # for per-layer checks: the value as Keras holds it, when not a permute
     flat_order: str | None = None  # a flattened feature map: "hwc" (Keras's order) or "chw" (torch's)
+    flat_channels: int | None = None  # a "chw" one's channels: per-layer checks regroup it as Keras holds it
     dtype: str | None = None  # a floating dtype other than float32 it is computed in (bfloat16 layers)
     # an integer or boolean tensor (an Input of ids, a cast, a comparison): a layer with weights, a mean or a leaky
     # ReLU computes on it as floats, as Keras does
@@ -75,7 +75,6 @@ class Emitter(Protocol):
     keras_version: tuple[int, int]  # its major and minor version ((3, 99) when the file does not say)
     backend: str | None  # the backend it ran on, where the file records it (legacy .h5)
     first_input_cast: bool  # whether the call's first input was cast to the layer's dtype (Keras's autocast)
-    tracing: bool  # per-layer capture is on (verify --per-layer)
     #: set by a forward where Keras returns its input tensor itself (a cast to the dtype it has, a move of an axis
     #: to where it is, a Dropout at inference): the input's Keras mask stays on it, as on that tensor object in
     #: Keras, and a MultiHeadAttention that clears one clears the other (run_order.py)
@@ -276,7 +275,7 @@ def spatial_layout(e: "Emitter") -> str:
 def same(value: Value, expr: str, rank: int | None = None, layout: str | None = None) -> Value:
     """A new value like `value` (layout, rank, mask, flattening order) with a new expression."""
     return Value(expr, layout or value.layout, value.rank if rank is None else rank, value.mask,
-                 flat_order=value.flat_order)
+                 flat_order=value.flat_order, flat_channels=value.flat_channels)
 
 
 def floats_where_integers(value: Value, dtype: str | None, helper: Callable[[str], str]) -> Value:
@@ -286,10 +285,10 @@ def floats_where_integers(value: Value, dtype: str | None, helper: Callable[[str
     other value as it is."""
     torch_dtype = f"torch.{dtype or 'float32'}"
     if value.integer:
-        return replace(value, expr=f"{value.expr}.to({torch_dtype})", keras_view=None,
+        return replace(value, expr=f"{value.expr}.to({torch_dtype})",
                        dtype=None if dtype in (None, "float32") else dtype, integer=False, from_integers=False)
     if value.from_integers:
-        return replace(value, expr=f"{helper('integers_as_floats')}({value.expr}, {torch_dtype})", keras_view=None,
+        return replace(value, expr=f"{helper('integers_as_floats')}({value.expr}, {torch_dtype})",
                        from_integers=False)
     return value
 

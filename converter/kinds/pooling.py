@@ -54,7 +54,7 @@ def global_pooling(kind: str, spatial: int) -> Callable[[Emitter], Value]:
             if torch_changes_input(e, MASKED_MEAN_WHERE_FROM):  # `inputs *= mask`: the masked steps zeroed
                 dtype = f"torch.{x.dtype or 'float32'}"
                 e.changed_input = replace(x, expr=f"({x_keras} * {e.mask()}.to({dtype}).unsqueeze({3 - steps_axis}))",
-                                          layout=KERAS, keras_view=None)
+                                          layout=KERAS)
             return Value(f"{e.helper('masked_mean')}({x_keras}, {e.mask()}, {steps_axis}, {literal(keepdims)}, "
                          f"{literal(where)})", KERAS, 3 if keepdims else 2)
         dims = tuple(range(2, 2 + spatial))

@@ -21,9 +21,9 @@ def flatten(e: Emitter) -> Value:
     if moves_channels_last:
         keras_order = f"{e.helper('to_cl')}({keras_order})"
     if channels and _feeds_only_regrouped_dense(e):
-        keras_view = f"torch.flatten({keras_order}, 1)" if e.tracing else None
         channels_first = e.arg(0, KERAS) if moves_channels_last else e.arg(0, CHANNELS_FIRST)
-        return Value(f"torch.flatten({channels_first}, 1)", KERAS, 2, value.mask, keras_view, "chw")
+        return Value(f"torch.flatten({channels_first}, 1)", KERAS, 2, value.mask, flat_order="chw",
+                     flat_channels=int(channels))
     if value.rank == 1:  # Keras gives a vector of the batch (a reduction over every other axis) shape (batch, 1)
         return Value(f"{keras_order}.unsqueeze(1)", KERAS, 2, value.mask)
     return Value(f"torch.flatten({keras_order}, 1)", KERAS, 2, value.mask, flat_order="hwc" if channels else None)

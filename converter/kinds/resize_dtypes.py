@@ -34,7 +34,7 @@ def resized_in_keras_dtype(e: Emitter, images: Any, interpolation: str, resize: 
     if e.keras_major < 3:
         if images.may_be_integers or images.dtype not in (None, "float32"):
             images = replace(images, expr=f"{images.expr}.float()", dtype=None, integer=False,
-                             from_integers=False, keras_view=None)
+                             from_integers=False)
         # stated: the builder would otherwise take the call's dtype (float16 in a mixed_float16 model)
         return replace(resize(images), dtype="float32")
     if not images.may_be_integers:

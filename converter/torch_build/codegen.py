@@ -190,8 +190,9 @@ class Generator:
         return source.name
 
     def capture_line(self, name: str, value: Value) -> str:
-        if value.keras_view:
-            return f"self._capture({literal(name)}, {value.keras_view}, False)"
+        if value.flat_order == "chw" and value.flat_channels:  # flattened as (c, h, w): Keras's (h, w, c) order
+            keras_order = f"{value.expr}.unflatten(1, ({value.flat_channels}, -1)).transpose(1, 2).flatten(1)"
+            return f"self._capture({literal(name)}, {keras_order}, False)"
         channels_first = value.layout == CHANNELS_FIRST and not one_layout(value.rank)
         return f"self._capture({literal(name)}, {value.expr}, {channels_first})"
 

@@ -68,7 +68,6 @@ class Emitter:
         self.keras_major = generator.keras_major
         self.keras_version = generator.keras_version
         self.backend = generator.backend
-        self.tracing = generator.trace
         self.returns_input = False
         self.changed_input: Value | None = None  # what Keras changed its first input's tensor to in place
 

@@ -81,7 +81,7 @@ class InPlace:
         source.forward.append(f"{name} = {changed.expr}")
         for other in list(values):
             if clearing.object(other) == obj:
-                values[other] = replace(values[other], expr=name, layout=KERAS, keras_view=None, flat_order=None)
+                values[other] = replace(values[other], expr=name, layout=KERAS, flat_order=None)
 
     def _unsure(self, call: Call, obj: Ref, clearing: ClearedMasks,
                 outputs: dict[tuple[str, int], list[Ref]]) -> str | None:
