@@ -192,3 +192,27 @@ def test_moving_averages_are_a_choice(tmp_path):
 
     refused = run_cli("convert", fixture("keras3/mlp.keras"), str(tmp_path / "x.safetensors"), "--variables", "ema")
     assert refused.returncode == 2 and "not a checkpoint" in refused.stderr
+
+
+def test_tf1_adam_state_in_a_scope_is_left_out(tmp_path):
+    """TF1's AdamOptimizer keeps beta1_power and beta2_power beside its slots, in the scope minimize ran in
+    (`train/beta1_power`: a real repository's policy-gradient checkpoint); they are training state."""
+    import tensorflow as tf
+
+    prefix = str(tmp_path / "model.ckpt")
+    graph = tf.Graph()
+    with graph.as_default():
+        inputs = tf.compat.v1.placeholder(tf.float32, (None, 4))
+        weight = tf.compat.v1.get_variable("W1", initializer=np.linspace(-1, 1, 12, dtype="float32").reshape(4, 3))
+        with tf.compat.v1.variable_scope("train"):
+            tf.compat.v1.train.AdamOptimizer(0.01).minimize(tf.reduce_sum(tf.matmul(inputs, weight)))
+        saver = tf.compat.v1.train.Saver()
+        with tf.compat.v1.Session() as session:
+            session.run(tf.compat.v1.global_variables_initializer())
+            saver.save(session, prefix)
+    assert {name for name, _ in tf.train.list_variables(prefix)} >= {"train/beta1_power", "train/beta2_power"}
+    state = converter.state_dict(prefix, layout="keras")
+    assert list(state) == ["variables.W1"]  # a variable at the root: under "variables"
+    np.testing.assert_array_equal(state["variables.W1"], np.linspace(-1, 1, 12, dtype="float32").reshape(4, 3))
+    with converter.read(prefix) as read:
+        assert "train/beta1_power" in read.metadata["left_out"] and "train/W1/Adam_1" in read.metadata["left_out"]

@@ -37,7 +37,7 @@ VALUE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
 TRAINING_STATE = re.compile(r"(^|/)(optimizer|save_counter|global_step|keras_api)(/|$)|/\.OPTIMIZER_SLOT/|"
                             r"/(Adam|Adam_1|adam_m|adam_v|Momentum|RMSProp|RMSProp_1|Adagrad|"
                             r"AdamWeightDecayOptimizer(_1)?)$|"
-                            r"^(beta1_power|beta2_power|learning_rate)$")
+                            r"(^|/)(beta1_power|beta2_power)$|^learning_rate$")  # TF1 Adam's, in its scope too
 EMA_SUFFIX = "/ExponentialMovingAverage"
 EMA = re.compile(r"/ExponentialMovingAverage$")
 #: a Keras model's lists of its own variables, saved beside the layers' (SavedModel): aliases
