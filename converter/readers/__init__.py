@@ -51,14 +51,33 @@ def load_architecture(path: str) -> Any:
 def architecture_config(architecture: Any) -> Any:
     """A model config: as given, or read from a path (.keras, full-model .h5, JSON, SavedModel)."""
     return load_architecture(os.fspath(architecture)) if isinstance(architecture, (str, os.PathLike)) \
-        else architecture
+        else model_entry(architecture)
+
+
+def model_entry(config: Any, where: str = "the architecture given") -> Any:
+    """`config` as to_json() writes a model: a model's get_config() (`json.dump(model.get_config(), f)`, its layers
+    without the class around them, as Sequential.from_config and Model.from_config take it) wrapped in its class;
+    a model entry as it is; anything else (a dict naming no class) a ReadError naming `where`."""
+    if not isinstance(config, dict) or "class_name" in config:
+        return config
+    if not isinstance(config.get("layers"), list):
+        raise ReadError(f"{where}: not a Keras model config (neither a class_name nor layers); give the model's "
+                        "to_json() or get_config() as JSON, its .keras or full-model .h5")
+    functional = "input_layers" in config and "output_layers" in config
+    entry: dict[str, Any] = {"class_name": "Functional" if functional else "Sequential", "config": config}
+    # Keras 3's InputLayer has `batch_shape` where tf.keras's has `batch_input_shape` (both name each layer's module)
+    if any(isinstance(layer, dict) and layer.get("class_name") == "InputLayer" and isinstance(layer.get("config"), dict)
+           and "batch_shape" in layer["config"] for layer in config["layers"]):
+        entry.update({"module": "keras.src.models.functional", "registered_name": "Functional"} if functional
+                     else {"module": "keras", "registered_name": None})  # as Keras 3's to_json() writes them
+    return entry
 
 
 def _resolved(architecture: Any) -> tuple[Any, str | None]:
     """(model config, the Keras version its file records): a path read once, a config as given (no version)."""
     if isinstance(architecture, (str, os.PathLike)):
         return read_architecture(os.fspath(architecture))
-    return architecture, None
+    return model_entry(architecture), None
 
 
 def read_architecture(path: str) -> tuple[Any, str | None]:
@@ -105,17 +124,17 @@ def read_architecture(path: str) -> tuple[Any, str | None]:
         head = handle.read(4096)
     if looks_yaml(path, head):  # Keras 2's model.to_yaml()
         with open(path, "rb") as handle:
-            return _legacy_config(parse_yaml(handle.read(MAX_JSON_BYTES + 1), path))
+            return _legacy_config(parse_yaml(handle.read(MAX_JSON_BYTES + 1), path), path)
     config = read_json_file(path)
     if isinstance(config, str):  # json.dump(model.to_json(), file): the config's JSON text as a JSON string
         config = parse_json(config, path)
-    return _legacy_config(config)
+    return _legacy_config(config, path)
 
 
-def _legacy_config(config: Any) -> tuple[Any, str | None]:
+def _legacy_config(config: Any, where: str) -> tuple[Any, str | None]:
     """A to_json() or to_yaml() config and the version it records; Keras 2.0's numpy values read, as in its own
     files."""
-    config = numpy_values_read(config)
+    config = model_entry(numpy_values_read(config), where)
     return config, _recorded_version(config)
 
 

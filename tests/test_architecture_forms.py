@@ -1,0 +1,63 @@
+"""The forms a model's architecture comes in beside its weights: `json.dump(model.get_config(), f)` as well as
+`model.to_json()` (tested elsewhere), for tf.keras and Keras 3, Sequential and functional, as a file or a dict.
+
+get_config() holds the layers without the model's class around them (Sequential.from_config and
+Model.from_config take it); it was refused as "not a Keras model config (no class_name)", or for Keras 3 weights
+read as a subclassed model's ("named variables without a Keras model (no architecture)").
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import converter
+from converter.errors import ReadError
+from random_weights import randomize
+
+
+def _model(k, functional: bool):
+    inputs = k.Input((6,))
+    hidden = k.layers.Dense(5, activation="tanh", name="hidden")(inputs)
+    hidden = k.layers.BatchNormalization(name="norm")(hidden)
+    outputs = k.layers.Dense(3, name="head")(hidden)
+    if functional:
+        return k.Model(inputs, outputs)
+    return k.Sequential([inputs, k.layers.Dense(5, activation="tanh", name="hidden"),
+                         k.layers.BatchNormalization(name="norm"), k.layers.Dense(3, name="head")])
+
+
+@pytest.mark.parametrize("functional", [False, True], ids=["sequential", "functional"])
+@pytest.mark.parametrize("writer", ["keras3", "tf_keras"])
+def test_get_config_as_the_architecture_converts_and_verifies(tmp_path, writer, functional):
+    if writer == "keras3":
+        import keras as k
+    else:
+        import tf_keras as k
+    model = _model(k, functional)
+    randomize(model, 4)
+    weights = tmp_path / ("model.weights.h5" if writer == "keras3" else "weights.h5")
+    model.save_weights(str(weights))
+    architecture = tmp_path / "config.json"
+    architecture.write_text(json.dumps(model.get_config()))
+    inputs = np.random.default_rng(0).normal(0, 1, (5, 6)).astype("float32")
+    expected = np.asarray(model(inputs, training=False))
+    for given in (str(architecture), json.loads(architecture.read_text())):
+        module = converter.to_torch(str(weights), architecture=given, input_layout="keras")
+        with torch.no_grad():
+            np.testing.assert_allclose(module(torch.from_numpy(inputs)).numpy(), expected, atol=1e-5)
+        assert converter.verify(str(weights), architecture=given, per_layer=True).ok
+
+
+def test_a_json_that_is_no_model_config_is_named_as_such(tmp_path):
+    import keras
+
+    model = _model(keras, False)
+    weights = tmp_path / "model.weights.h5"
+    model.save_weights(str(weights))
+    other = tmp_path / "config.json"
+    other.write_text(json.dumps({"model_type": "bert", "hidden_size": 8}))  # a transformers config
+    with pytest.raises(ReadError, match="not a Keras model config"):
+        converter.state_dict(str(weights), architecture=str(other))
