@@ -322,6 +322,12 @@ CASES: list[Case] = [
          lambda k: padded(k, k.layers.AdditiveAttention()), ((6,),), vocabulary=5),
     single("BatchNormalization", "batch_renormalization", (5,), lambda k: k.layers.BatchNormalization(renorm=True),
            keras3=False),
+    # tf.keras's experimental synchronized BatchNormalization: BatchNormalization at inference
+    single("SyncBatchNormalization", "sync_batch_norm", (5,),
+           lambda k: k.layers.experimental.SyncBatchNormalization(), keras3=False),
+    single("SyncBatchNormalization", "sync_batch_norm_image_unscaled", (4, 4, 3),
+           lambda k: k.layers.experimental.SyncBatchNormalization(center=False, scale=False, epsilon=0.01),
+           keras3=False),
     single("SpectralNormalization", "spectral_normalization_dense", (5,), lambda k: k.layers.SpectralNormalization(
         k.layers.Dense(3)), keras2=False),
     single("SpectralNormalization", "spectral_normalization_conv", (6, 6, 2), lambda k:

@@ -90,10 +90,18 @@ def forward(e: Emitter) -> Value:
     return same(x, f"{e.attribute}({e.arg(0, layout)})", layout=layout)
 
 
-register(Kind(
-    "keras.layers.BatchNormalization", module="nn.BatchNorm1d/2d/3d", variables=batch_norm_variables,
-    convert=convert, forward=forward, unsupported=_unsupported,
-    description="gamma, beta, moving_mean, moving_variance -> weight, bias, running_mean, running_var; eps carried "
-                "(Keras 1e-3), momentum -> 1 - momentum",
-    tested="center/scale off, epsilon, momentum, 2-D/3-D/4-D inputs, over a middle axis, a rank-6 input",
-))
+# tf.keras's experimental SyncBatchNormalization (TF 2.2 on; multi-GPU training of EfficientDet-era detectors)
+# gathers its statistics across replicas in training only; at inference it is BatchNormalization, with its
+# variables and config
+for class_name, description, tested in (
+    ("BatchNormalization",
+     "gamma, beta, moving_mean, moving_variance -> weight, bias, running_mean, running_var; eps carried (Keras 1e-3), "
+     "momentum -> 1 - momentum",
+     "center/scale off, epsilon, momentum, 2-D/3-D/4-D inputs, over a middle axis, a rank-6 input"),
+    ("SyncBatchNormalization",
+     "as BatchNormalization (the replicas' statistics are gathered in training only): gamma, beta, moving_mean, "
+     "moving_variance -> weight, bias, running_mean, running_var; eps carried",
+     "dense and image inputs, center/scale off (tf.keras; Keras 3 has BatchNormalization(synchronized=True))"),
+):
+    register(Kind(f"keras.layers.{class_name}", module="nn.BatchNorm1d/2d/3d", variables=batch_norm_variables,
+                  convert=convert, forward=forward, unsupported=_unsupported, description=description, tested=tested))
