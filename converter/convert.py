@@ -20,6 +20,9 @@ SKIP_OR_KEEP = ("--skip-unsupported leaves the layers without a rule out and --k
 
 #: Keras 3's backends: a model computes a few layers differently on TensorFlow (forward.tensorflow_bias_add)
 KERAS_BACKENDS = ("tensorflow", "jax", "torch", "numpy", "openvino")
+#: Keras's own layer classes with weights that no rule converts (an `.h5` names no module: these are not the user's)
+KERAS_WITHOUT_RULE = frozenset({"RandomFourierFeatures", "DenseFeatures", "DynamicEmbedding", "JaxLayer",
+                                "FlaxLayer", "TorchModuleWrapper", "TFSMLayer"})
 
 
 def read_tagged(source: Any, architecture: Any = None, variables: str = "raw",
@@ -119,7 +122,12 @@ def convert_graph(graph: ModelGraph, layout: str = "torch", skip_unsupported: bo
                          f"handle ({handle}) whose variables the file holds but not the layers they belong to: no "
                          "rule can be told for them; --keep-unsupported writes them as stored under their names, "
                          "for the PyTorch model of that network you write or take")
-            users = [key for key, _ in unsupported if _is_users_class(graph, key) and key not in hub + addons + tf_hub]
+            keras_own = [key for key, _ in unsupported if _layer_at(graph, key).class_name in KERAS_WITHOUT_RULE]
+            if keras_own:
+                hint += (f"; {', '.join(keras_own[:3])}{' ...' if len(keras_own) > 3 else ''}: Keras's own layers, "
+                         "which no rule of weightport converts yet")
+            users = [key for key, _ in unsupported if _is_users_class(graph, key)
+                     and key not in hub + addons + tf_hub + keras_own]
             if users and not graph.format.startswith("live"):
                 hint += (f"; {', '.join(users[:3])}{' ...' if len(users) > 3 else ''}: your own layer classes, which a "
                          "file records by their arguments only: pass --import MODULE (the module defining them; "

@@ -148,3 +148,19 @@ def test_a_tensorflow_hub_layer_is_named_with_its_handle_and_kept(tmp_path):
     written = load_file(str(tmp_path / "out.safetensors"))
     np.testing.assert_array_equal(written["keras_layer.kernel"], model.get_layer("keras_layer").get_weights()[0])
     np.testing.assert_array_equal(written["head.weight"], model.get_layer("head").get_weights()[0].T)
+
+
+def test_a_keras_layer_without_a_rule_is_named_as_keras_own(tmp_path):
+    """tf.keras's RandomFourierFeatures: Keras's, not the user's (an `.h5` names no module); --import cannot
+    help, and the message does not say it could. --keep-unsupported still writes its tensors as stored."""
+    k = keras_module("keras2")
+    model = k.Sequential([k.Input((4,)), k.layers.experimental.RandomFourierFeatures(8, name="features"),
+                          k.layers.Dense(2, name="head")])
+    path = tmp_path / "rff.h5"
+    model.save(str(path))
+    result = run_cli("convert", str(path), str(tmp_path / "out.safetensors"))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "features: Keras's own layers, which no rule of weightport converts yet" in result.stderr
+    assert "your own layer classes" not in result.stderr
+    kept = converter.state_dict(str(path), keep_unsupported=True)
+    np.testing.assert_array_equal(kept["features.unscaled_kernel"], model.layers[0].unscaled_kernel.numpy())
