@@ -289,7 +289,7 @@ def test_keras_1_weight_names_without_a_version_get_a_hint(tmp_path):
 
 def test_keras_1_weights_only_get_the_hint(tmp_path):
     """The same in a weights-only file (real ones of Keras 1.2: `convolution2d_1_W:0`): its layers have no rule, and
-    the error says why instead of asking for an architecture, which would be Keras 1's too."""
+    the error says why, and to give the model's to_json() (Keras 1 weights convert with it: test_keras1_files)."""
     import tf_keras as k
 
     model = k.Sequential([k.Input((4,)), k.layers.Dense(3, name="dense_1")])
@@ -299,7 +299,9 @@ def test_keras_1_weights_only_get_the_hint(tmp_path):
         _with_keras1_names(h5["dense_1"], ":0")
     result = run_cli("convert", str(tmp_path / "weights.h5"), str(tmp_path / "out.safetensors"))
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "Keras 1's weight names" in result.stderr and "--architecture" not in result.stderr
+    assert "Keras 1's weight names" in result.stderr and "pass --architecture with the model's to_json()" in \
+        result.stderr
+    assert "guessed from names" not in result.stderr  # the Keras 1 hint in its place
 
 
 def test_a_nested_sequential_of_keras_2_3_numbers_its_calls_from_1(tmp_path):

@@ -207,9 +207,9 @@ def _unique_names(layer: Layer, expected: list[Variable]) -> bool:
     return len(set(roles)) == len(roles) and all(len(owners.get(role, [])) == 1 for role in roles)
 
 
-KERAS1_HINT = ("; these are Keras 1's weight names, in a file that records no Keras version (Keras 1.0 and 1.1 wrote "
-               "none) or no model config: weightport reads Keras 1 files whose keras_version says 1.x, with their "
-               "config; load it with Keras 2.0-2.3, which converts Keras 1 files, and save it again")
+KERAS1_HINT = ("; these are Keras 1's weight names (`dense_1_W`), in a file that records neither a Keras 1 version "
+               "nor a Keras 1 model config: pass --architecture with the model's to_json() (Keras 1 code saved it "
+               "beside such weights, as model.json; it records the Keras 1 version)")
 
 
 def keras1_weight_name(layer: Layer, role: str) -> bool:
