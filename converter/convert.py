@@ -12,6 +12,7 @@ from .kinds.feature_maps import unseen_flatten_warning
 from .kinds.outside_state import holds_idf_weights, outside_state_warnings
 from .lambda_expressions import attach as attach_lambdas
 from .readers import read_source
+from .readers.beside import beside_hint
 
 OUTPUT_LAYOUTS = ("torch", "keras")
 SKIP_OR_KEEP = ("--skip-unsupported leaves the layers without a rule out and --keep-unsupported writes their "
@@ -104,6 +105,7 @@ def convert_graph(graph: ModelGraph, layout: str = "torch", skip_unsupported: bo
                 keras1_weight_name(layer, tensor.role) for layer in graph.walk() if not layer.has_config
                 and labels.get(layer.key) for tensor in layer.tensors)
             hint = KERAS1_HINT if keras1 else hint
+            hint += beside_hint(graph) if guessed or keras1 else ""
             hub = [key for key, _ in unsupported if _is_keras_hub_class(graph, key)]
             if hub:
                 hint += (f"; {', '.join(hub[:3])}{' ...' if len(hub) > 3 else ''}: KerasHub's (KerasNLP's) layers, "
@@ -160,6 +162,10 @@ def convert_graph(graph: ModelGraph, layout: str = "torch", skip_unsupported: bo
                 conversion.warnings += result.warnings
         flatten_warning = unseen_flatten_warning(graph, conversion.layers)
         conversion.warnings += [flatten_warning] if flatten_warning else []
+        beside = beside_hint(graph) if any(not result.layer.has_config for result in conversion.layers) else ""
+        conversion.warnings += [f"{graph.source}: converted from its weights' names alone (it holds no config)"
+                                f"{beside}, to convert with the model's own (a Flatten's row order, each layer's "
+                                "options)"] if beside else []
     conversion.warnings += outside_state_warnings(graph) + graph.notes
     _check_unique_keys(conversion)
     return conversion
@@ -207,7 +213,7 @@ def without_graph(graph: ModelGraph) -> str:
                    "its layers convert by attribute path), ")
     return (f"{graph.source}: {what}; convert with {options}or --like TEMPLATE (a state_dict of your PyTorch model: "
             "its modules decide each transform; load_into(module, ...) in Python), or --layout keras (every "
-            "variable as stored)")
+            f"variable as stored){'' if subclassed else beside_hint(graph)}")
 
 
 def _layer_at(graph: ModelGraph, key: str) -> Layer:

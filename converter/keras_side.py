@@ -23,6 +23,7 @@ from .keras_meant import as_meant, given_weights
 from .keras_regrouped import load_regrouped
 from .lambda_expressions import lambda_layers, option_example
 from .readers import architecture_config, keras1, legacy_merge, model_folder, tf_checkpoint
+from .readers.beside import beside_hint
 from .user_code import user_module
 
 
@@ -51,6 +52,7 @@ def check_loadable(source: Any, graph: ModelGraph, architecture: Any) -> Any:
             raise ReadError(f"{path}: verify needs the model's architecture: this file holds weights only; pass "
                             "--architecture with the model's .keras, full-model .h5 or config JSON (Keras builds "
                             "the model from it and loads these weights with its own load_weights)"
+                            f"{beside_hint(graph)}"
                             if graph.format in WEIGHTS_ONLY_FORMATS else
                             f"{path}: verify needs a full model file (.keras, or an .h5 from model.save): Keras "
                             "rebuilds the model from the file's own config, and this file holds weights only")

@@ -61,3 +61,43 @@ def test_a_json_that_is_no_model_config_is_named_as_such(tmp_path):
     other.write_text(json.dumps({"model_type": "bert", "hidden_size": 8}))  # a transformers config
     with pytest.raises(ReadError, match="not a Keras model config"):
         converter.state_dict(str(weights), architecture=str(other))
+
+
+def test_the_architecture_beside_weights_is_named_when_it_is_missing(tmp_path):
+    """Keras 2 code saved model.to_json() beside save_weights("model.h5"): converted alone, the refusal names the
+    JSON to pass (it is never read in its place); a JSON beside that is no model config is not named."""
+    import tf_keras as k
+
+    from helpers import run_cli
+
+    model = _model(k, False)
+    weights = tmp_path / "model.h5"
+    model.save_weights(str(weights))
+    (tmp_path / "model.json").write_text(json.dumps({"loss": [0.3, 0.2]}))  # a training history
+    (tmp_path / "model_architecture.json").write_text(model.to_json())
+    hint = f"{tmp_path / 'model_architecture.json'}, beside it, holds a Keras model config: pass --architecture"
+    for command in ("convert", "verify"):
+        arguments = [command, str(weights)] + ([str(tmp_path / "out.safetensors")] if command == "convert" else [])
+        result = run_cli(*arguments)
+        assert result.returncode == 2 and hint in result.stderr, result.stderr
+        assert "model.json," not in result.stderr
+        assert not (tmp_path / "out.safetensors").exists()
+    given = converter.state_dict(str(weights), architecture=str(tmp_path / "model_architecture.json"))
+    assert set(given) == {"hidden.weight", "hidden.bias", "norm.weight", "norm.bias", "norm.running_mean",
+                          "norm.running_var", "norm.num_batches_tracked", "head.weight", "head.bias"}
+
+
+def test_a_conversion_from_names_alone_says_which_architecture_lies_beside(tmp_path):
+    """Weights whose layer names tell their classes convert without a config (Keras's defaults for the rest); the
+    warning names the model.json beside them, which would give the model's own options."""
+    import tf_keras as k
+
+    model = k.Sequential([k.Input((4,)), k.layers.Dense(3, activation="relu"), k.layers.Dense(2)])
+    model.save_weights(str(tmp_path / "model.h5"))
+    (tmp_path / "model.json").write_text(model.to_json())
+    conversion = converter.convert(str(tmp_path / "model.h5"), tmp_path / "out.safetensors")
+    assert any(f"{tmp_path / 'model.json'}, beside it, holds a Keras model config" in warning
+               for warning in conversion.warnings), conversion.warnings
+    given = converter.convert(str(tmp_path / "model.h5"), tmp_path / "given.safetensors",
+                              architecture=str(tmp_path / "model.json"))
+    assert not any("beside it" in warning for warning in given.warnings)
