@@ -143,6 +143,7 @@ MODULES: dict[str, str] = {
     "keras.layers.SpatialDropout3D": "identity",
     "keras.layers.SpectralNormalization": "spectral_normalization",
     "keras.layers.Subtract": "merging",
+    "keras.layers.SyncBatchNormalization": "batch_norm",
     "keras.layers.TFOpLambda": "tf_ops",
     "keras.layers.ThresholdedReLU": "activations",
     "keras.layers.TimeDistributed": "time_distributed",
