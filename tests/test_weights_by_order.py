@@ -222,3 +222,27 @@ def test_an_architecture_with_a_layer_more_than_the_weights_names_the_architectu
     trained.save_weights(str(weights))
     with pytest.raises(LayoutError, match="is the architecture given the model these weights were saved from"):
         converter.state_dict(str(weights), architecture=json.loads(described.to_json()))
+
+
+def test_a_nested_model_of_another_session_pairs_its_layers_in_order(tmp_path):
+    """A nested Sequential's group names its layers' scopes as the weights' session did (`dense_8/kernel:0` where
+    the JSON's nested model holds `dense_2`): paired by order within each stem, as Keras loads them by position;
+    two Dense of one shape, so only the outputs tell a wrong pairing."""
+    import tf_keras as k
+
+    def model():
+        inner = k.Sequential([k.layers.Dense(4), k.layers.Dropout(0.1), k.layers.Dense(4),
+                              k.layers.BatchNormalization()])
+        return k.Sequential([k.Input((4,)), k.layers.Dense(4), inner, k.layers.Dense(2)])
+
+    k.backend.clear_session()
+    described = model()
+    model()
+    trained = model()
+    randomize(trained, 9)
+    architecture, weights = tmp_path / "model.json", tmp_path / "model.h5"
+    architecture.write_text(described.to_json())
+    trained.save_weights(str(weights))
+    inputs = np.random.default_rng(2).normal(0, 1, (5, 4)).astype("float32")
+    expected = np.asarray(_keras_loaded(k, architecture, weights)(inputs, training=False))
+    np.testing.assert_allclose(_module_outputs(weights, architecture, inputs), expected, atol=1e-5)

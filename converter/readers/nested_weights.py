@@ -7,7 +7,9 @@ made a scope unique with a suffix: a layer named `latent_vector` in a model buil
 one session stores `latent_vector_1/kernel:0`. Keras itself loads such a group by position
 (the model's trainable weights layer by layer, then its non-trainable ones), never by name;
 so a weight whose scope names no layer goes to the layer of the name without the suffix only
-when that placement is the one Keras's order gives, and is refused otherwise. tf.keras's adapted
+when that placement is the one Keras's order gives, and is refused otherwise. Scopes of another
+session (`dense_8` where the architecture's nested model holds `dense_2`) pair with its layers in
+order within each name stem, again only where Keras's order confirms it. tf.keras's adapted
 Normalization names its weights with no scope at all (`mean:0`): they go to the model's one
 Normalization.
 """
@@ -18,6 +20,7 @@ from typing import Iterator
 
 from ..errors import LayoutError
 from ..graph import Layer, Tensor
+from .renamed_layers import paired_by_order
 
 #: a scope made unique by TF1-era Keras: `latent_vector_1` for layer `latent_vector`
 UNIQUIFIED = re.compile(r"(.+)_\d+")
@@ -46,15 +49,37 @@ def place_weights(model: Layer, weights: list[tuple[list[str], Tensor]]) -> None
         normalizations[0].tensors += unscoped  # the one layer they can be
         return
     claimed = {id(leaf) for leaf in model.walk() if leaf.tensors}  # named by their own scope
-    scopes: dict[int, str] = {}
-    for components, tensor, refusal in unplaced:
-        leaf, scope = _unsuffixed(model, components)
-        if leaf is None or id(leaf) in claimed or scopes.setdefault(id(leaf), scope) != scope:
-            raise refusal
-        leaf.tensors.append(tensor)
+    if not _paired_by_stem(model, unplaced, claimed):
+        scopes: dict[int, str] = {}
+        for components, tensor, refusal in unplaced:
+            leaf, scope = _unsuffixed(model, components)
+            if leaf is None or id(leaf) in claimed or scopes.setdefault(id(leaf), scope) != scope:
+                raise refusal
+            leaf.tensors.append(tensor)
     if not _in_keras_order(model, [tensor for _, tensor in weights]):
         raise LayoutError(f"{unplaced[0][2]}; its scope {'/'.join(unplaced[0][0])} is a layer's name made unique "
                           "(a suffix), but the order Keras loads the weights in does not confirm which layer")
+
+
+def _paired_by_stem(model: Layer, unplaced: list[tuple[list[str], Tensor, LayoutError]], claimed: set[int]) -> bool:
+    """Scopes naming no layer, each a layer's own (`dense_8/kernel:0`), paired with the model's unclaimed leaves in
+    order within each name stem (renamed_layers.paired_by_order): the nested model of weights and an architecture
+    of two sessions (tf.keras numbered `dense_8` where the config says `dense_2`), which Keras loads by position.
+    Only where every stem counts alike in both; True when every weight was placed so (place_weights then checks
+    Keras's order)."""
+    if any(len(components) != 1 for components, _, _ in unplaced):
+        return False
+    leaves = [leaf for leaf in model.walk() if leaf.children is None and id(leaf) not in claimed
+              and leaf is not model and leaf.class_name != "InputLayer"]
+    scopes = list(dict.fromkeys(components[0] for components, _, _ in unplaced))
+    if len(scopes) > len(leaves):
+        return False
+    paired = paired_by_order(leaves, scopes)
+    if paired is None:
+        return False
+    for components, tensor, _ in unplaced:
+        paired[components[0]].tensors.append(tensor)
+    return True
 
 
 def _place(model: Layer, components: list[str], tensor: Tensor) -> None:
