@@ -11,6 +11,7 @@ import inspect
 import json
 import os
 import sys
+import warnings
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -279,18 +280,32 @@ def load_with_import(path: str, spec: str) -> Any:
                       if (inspect.isclass(value) or inspect.isfunction(value))
                       and getattr(value, "__module__", None) == module.__name__}
     try:
-        if make is not None:
-            model = make()
-            model.load_weights(path)
-            return model
-        if _written_by_keras2(path):
-            return import_keras("tf_keras").models.load_model(path, compile=False, safe_mode=True,
-                                                               custom_objects=custom_objects)
-        return import_keras("keras").saving.load_model(path, compile=False, safe_mode=True,
-                                                       custom_objects=custom_objects)
+        with warnings.catch_warnings():
+            # Keras's own advice while loading (a layer without build()) would print above the one-line error,
+            # which says what to do
+            warnings.simplefilter("ignore", UserWarning)
+            return _load_into_keras(path, make, custom_objects)
     except Exception as error:  # Keras's own loading errors are of many kinds
+        # Without a factory, Keras rebuilds the model from the file's config: a layer class without build() (the
+        # Keras tutorials' TransformerBlock) leaves its sub-layers unbuilt there, and loading fails as it would in
+        # the user's own load_model; their own model-building code builds them by calling the model
+        hint = "" if make is not None else (
+            f"; --import {spec.split(':')[0]}:FACTORY builds the model with your function instead (one that makes "
+            "it and calls it once, so that every layer is built; the file's weights are then loaded into it)")
         raise ReadError(f"{path}: Keras cannot load this file with --import {spec} ({type(error).__name__}: "
-                        f"{str(error).splitlines()[0][:200] if str(error) else ''})") from None
+                        f"{str(error).splitlines()[0][:200] if str(error) else ''}){hint}") from None
+
+
+def _load_into_keras(path: str, make: Callable[[], Any] | None, custom_objects: dict[str, Any]) -> Any:
+    """The model FACTORY() builds with the file's weights loaded, or the file loaded by Keras's load_model."""
+    if make is not None:
+        model = make()
+        model.load_weights(path)
+        return model
+    if _written_by_keras2(path):
+        return import_keras("tf_keras").models.load_model(path, compile=False, safe_mode=True,
+                                                           custom_objects=custom_objects)
+    return import_keras("keras").saving.load_model(path, compile=False, safe_mode=True, custom_objects=custom_objects)
 
 
 def _written_by_keras2(path: str) -> bool:

@@ -207,3 +207,65 @@ def test_import_gives_keras_an_unregistered_class_by_its_name(tmp_path, package,
     np.testing.assert_array_equal(written["att.project.weight"], np.asarray(kernel).T)
     score = next(weight for weight in model.weights if weight.shape == (3, 1))
     assert any(np.array_equal(value, np.asarray(score)) for value in written.values())
+
+
+UNBUILT = '''
+import keras
+
+
+class Block(keras.layers.Layer):
+    """As the Keras tutorials' TransformerBlock: sub-layers made in __init__, no build() (built when called), and
+    compute_output_shape."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.dense = keras.layers.Dense(units)
+
+    def call(self, x):
+        return self.dense(x)
+
+    def compute_output_shape(self, input_shape):  # Keras then never calls it symbolically: nothing builds dense
+        return (*input_shape[:-1], self.units)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+def build():
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, Block(4, name="block")(inputs))
+    model(keras.ops.zeros((1, 3)))
+    return model
+'''
+
+
+def test_a_file_keras_cannot_rebuild_converts_with_a_factory(tmp_path):
+    """A layer class without build() but with compute_output_shape leaves its sub-layers unbuilt when Keras
+    rebuilds the model from a .keras file: load_model fails, and the refusal (one line, Keras's warnings kept
+    quiet) offers --import MODULE:FACTORY, which builds the model with the user's own code and converts it (each
+    weight as the trained model holds it)."""
+    keras = pytest.importorskip("keras")
+    (tmp_path / "unbuilt_module.py").write_text(UNBUILT)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import unbuilt_module
+    finally:
+        sys.path.pop(0)
+        sys.modules.pop("unbuilt_module", None)
+    model = unbuilt_module.build()
+    for weight in model.weights:
+        weight.assign(np.random.default_rng(3).normal(size=weight.shape).astype("float32"))
+    path, out = str(tmp_path / "net.keras"), tmp_path / "net.safetensors"
+    model.save(path)
+    with pytest.raises(ValueError):
+        keras.saving.load_model(path, custom_objects={"Block": unbuilt_module.Block})  # Keras's own failure
+    refused = run_cli("convert", path, str(out), "--import", "unbuilt_module", cwd=tmp_path)
+    assert refused.returncode == 2 and "--import unbuilt_module:FACTORY builds the model" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    result = run_cli("convert", path, str(out), "--import", "unbuilt_module:build", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    written = {key: value.numpy() for key, value in load_file(str(out)).items()}
+    dense = model.get_layer("block").dense
+    np.testing.assert_array_equal(written["block.dense.weight"], np.asarray(dense.kernel).T)
+    np.testing.assert_array_equal(written["block.dense.bias"], np.asarray(dense.bias))
