@@ -25,7 +25,8 @@ from typing import Any
 from .conversion import Conversion, TargetTensor
 from .dependencies import require_transformers
 from .errors import ArgumentError, LayoutError, ReadError
-from .graph import Filled, ModelGraph, Tensor, to_snake_case
+from .graph import Filled, ModelGraph, Tensor
+from .keras_names import to_snake_case
 from .layouts import Chain, Layout, Transform, permutation
 from .regroupings import DepthwiseToGrouped, UnitAxes
 

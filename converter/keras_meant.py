@@ -11,7 +11,8 @@ from typing import Any, Iterator
 import numpy as np
 
 from .errors import ReadError
-from .graph import ADDONS, BATCH_STATISTICS, ModelGraph
+from .graph import BATCH_STATISTICS, ModelGraph
+from .keras_names import ADDONS
 from .keras_lambdas import expressions_of
 from .readers import legacy_merge
 

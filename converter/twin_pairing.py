@@ -18,7 +18,8 @@ from dataclasses import replace
 
 from .config import Config
 from .errors import LoadError
-from .graph import Layer, ModelGraph, to_snake_case
+from .graph import Layer, ModelGraph
+from .keras_names import to_snake_case
 from .matching import TargetUnit
 
 #: a torch module kind -> the Keras class it twins and, by how many variables it saved, their roles

@@ -72,7 +72,7 @@ def torch_model_for(graph):
     import torch
     from torch import nn
 
-    from converter.graph import key_name
+    from converter.keras_names import key_name
 
     activations = {
         "linear": nn.Identity, "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh,

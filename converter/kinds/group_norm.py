@@ -74,7 +74,7 @@ def forward(e: Emitter) -> Value:
     return same(e.inputs[0], f"{e.attribute}({x})", layout=CHANNELS_FIRST)
 
 
-#: TensorFlow Addons' InstanceNormalization (graph.qualified_name)
+#: TensorFlow Addons' InstanceNormalization (keras_names.qualified_name)
 INSTANCE_NORMALIZATION = "tensorflow_addons.layers.InstanceNormalization"
 
 register(Kind(

@@ -1,7 +1,7 @@
 """The one registry of Keras kinds: a layer or an operation, its weight rule and its forward.
 
 A kind is keyed by its qualified identity (`keras.layers.Dense`, `keras.ops.numpy.Add`;
-see `graph.qualified_name`), with the aliases Keras writes (`Convolution2D`), so that a
+see `keras_names.qualified_name`), with the aliases Keras writes (`Convolution2D`), so that a
 Keras 3 operation recorded in a graph is never taken for the layer of the same name.
 Each kind lives in one module of this package and registers itself with `register`.
 

@@ -14,7 +14,8 @@ from typing import Any
 
 from ..config import Config
 from ..conversion import LayerConversion
-from ..graph import Layer, to_snake_case
+from ..graph import Layer
+from ..keras_names import to_snake_case
 from .forward import Emitter, Value
 from .recurrent import (
     needs_own_cell, recurrent_convert, recurrent_forward, rnn_tensors, rnn_variables,

@@ -5,7 +5,8 @@ import re
 
 from ..config import quantization_mode
 from ..errors import LayoutError
-from ..graph import Layer, ModelGraph, to_snake_case
+from ..graph import Layer, ModelGraph
+from ..keras_names import to_snake_case
 from ..layouts import RANKS, THEANO_KERNELS, Layout
 from .registry import distinct, lookup
 from .rules import Variable

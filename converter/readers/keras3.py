@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import Config
 from ..errors import LayoutError, ReadError
-from ..graph import KERAS_HUB, Layer, ModelGraph, Tensor, to_snake_case
+from ..graph import Layer, ModelGraph, Tensor
+from ..keras_names import KERAS_HUB, to_snake_case
 from .foreign import zip_kind
 from .hdf5_tree import Store, TreeGroup, simple_tree
 from .hdf5_tensors import (

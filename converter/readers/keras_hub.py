@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..graph import qualified_name
+from ..keras_names import qualified_name
 from .limits import MAX_MODEL_DEPTH
 
 #: what this module adds to a config, and so takes out of the file's own: a crafted one would send a layer to
