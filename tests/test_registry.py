@@ -13,7 +13,7 @@ def test_every_rule_is_built_in_keras_by_a_layer_test():
     """Each registered class is built as `keras.layers.<Class>` or named in a test of tests/layers/."""
     sources = "\n".join(path.read_text() for path in (ROOT / "tests" / "layers").glob("test_*.py"))
     sources += "\n".join((ROOT / "tests" / name).read_text() for name in (
-        "test_applications.py", "kind_cases.py", "case_builders.py", "operation_cases.py"))
+        "test_applications.py", "kind_cases.py", "more_kind_cases.py", "case_builders.py", "operation_cases.py"))
     # TensorFlow Addons' layers: built by the TensorFlow that ran tfa, with outputs tests/test_tf_addons.py compares
     sources += (ROOT / "fixtures" / "make_tf_addons.py").read_text()
     untested = [kind.class_name for kind in converter.kinds.distinct() if kind.weighted
