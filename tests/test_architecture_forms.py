@@ -63,6 +63,22 @@ def test_a_json_that_is_no_model_config_is_named_as_such(tmp_path):
         converter.state_dict(str(weights), architecture=str(other))
 
 
+@pytest.mark.parametrize("name, content, message", [
+    ("model.h5", b"", "the architecture file is empty"),  # a checkout or download that failed
+    ("model.json", b"\xff\xd8\xff\xe0 an image", "as the architecture: a JPEG image"),
+    ("arch.h5", b"\x80\x04\x95 a pickle", "as the architecture: a Python pickle"),
+])
+def test_an_architecture_that_is_no_config_file_is_named_as_what_it_is(tmp_path, name, content, message):
+    """An empty file or another kind of file given as --architecture is named so, not as "not valid JSON"."""
+    import keras
+
+    weights = tmp_path / "model.weights.h5"
+    _model(keras, False).save_weights(str(weights))
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(ReadError, match=message):
+        converter.state_dict(str(weights), architecture=str(tmp_path / name))
+
+
 def test_the_architecture_beside_weights_is_named_when_it_is_missing(tmp_path):
     """Keras 2 code saved model.to_json() beside save_weights("model.h5"): converted alone, the refusal names the
     JSON to pass (it is never read in its place); a JSON beside that is no model config is not named."""

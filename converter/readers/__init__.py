@@ -95,6 +95,9 @@ def read_architecture(path: str) -> tuple[Any, str | None]:
         what = ("a directory, neither a SavedModel nor a Keras model folder (config.json)" if os.path.isdir(path)
                 else "no such architecture file")
         raise ReadError(f"{path}: {what}; give a .keras file, a full-model .h5, a config JSON or a SavedModel")
+    if os.path.getsize(path) == 0:  # (a download or checkout that failed): not "not valid JSON"
+        raise ReadError(f"{path}: the architecture file is empty; give the model's .keras file, full-model .h5, "
+                        "config JSON or SavedModel")
     with open(path, "rb") as handle:
         refuse_lfs_pointer(path, handle.read(200))
     if zipfile.is_zipfile(path):
@@ -125,6 +128,9 @@ def read_architecture(path: str) -> tuple[Any, str | None]:
     if looks_yaml(path, head):  # Keras 2's model.to_yaml()
         with open(path, "rb") as handle:
             return _legacy_config(parse_yaml(handle.read(MAX_JSON_BYTES + 1), path), path)
+    kind = file_kind(head)
+    if kind is not None:  # an image, a pickle, a TensorFlow Lite model...: named, not "not valid JSON"
+        raise ReadError(f"{path}: as the architecture: {kind}")
     config = read_json_file(path)
     if isinstance(config, str):  # json.dump(model.to_json(), file): the config's JSON text as a JSON string
         config = parse_json(config, path)
