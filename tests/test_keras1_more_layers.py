@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from layer_harness import randomize
-from test_keras1_files import _as_keras1, _assert_converts
+from keras1_writer import as_keras1, assert_converts
 
 
 def _c3d(k, data_format):
@@ -35,13 +35,13 @@ def test_a_c3d_like_model_converts_to_what_it_computed(tmp_path, data_format, th
     randomize(model, seed=21)
     path = tmp_path / "c3d.h5"
     model.save(str(path))
-    _as_keras1(model, path, theano=theano)
+    as_keras1(model, path, theano=theano)
     with h5py.File(path, "r") as h5:
         config = h5.attrs["model_config"]
     assert '"class_name": "Convolution3D"' in config
     assert f'"dim_ordering": "{"tf" if data_format == "channels_last" else "th"}"' in config
     x = np.random.default_rng(3).normal(size=(2, *model.input_shape[1:])).astype("float32")
-    _assert_converts(path, model, x, verified=True)
+    assert_converts(path, model, x, verified=True)
 
 
 @pytest.mark.parametrize("theano", [False, True])
@@ -55,7 +55,7 @@ def test_time_distributed_dense_is_a_dense_of_each_step(tmp_path, theano):
     randomize(model, seed=23)
     path = tmp_path / "tagger.h5"
     model.save(str(path))
-    _as_keras1(model, path, theano=theano)
+    as_keras1(model, path, theano=theano)
     with h5py.File(path, "r+") as h5:
         config = json.loads(h5.attrs["model_config"])
         tagger = next(entry for entry in config["config"] if entry["config"]["name"] == "tagger")
@@ -64,4 +64,4 @@ def test_time_distributed_dense_is_a_dense_of_each_step(tmp_path, theano):
         h5.attrs["model_config"] = json.dumps(config)
     x = np.random.default_rng(5).normal(size=(3, 7, 4)).astype("float32")
     x[0, 5:] = 0.0  # masked steps
-    _assert_converts(path, model, x, verified=True)
+    assert_converts(path, model, x, verified=True)
