@@ -290,7 +290,7 @@ def load_with_import(path: str, spec: str) -> Any:
         # Keras tutorials' TransformerBlock) leaves its sub-layers unbuilt there, and loading fails as it would in
         # the user's own load_model; their own model-building code builds them by calling the model
         hint = "" if make is not None else (
-            f"; --import {spec.split(':')[0]}:FACTORY builds the model with your function instead (one that makes "
+            f"; --import {module.__name__}:FACTORY builds the model with your function instead (one that makes "
             "it and calls it once, so that every layer is built; the file's weights are then loaded into it)")
         raise ReadError(f"{path}: Keras cannot load this file with --import {spec} ({type(error).__name__}: "
                         f"{str(error).splitlines()[0][:200] if str(error) else ''}){hint}") from None

@@ -99,7 +99,8 @@ def read_architecture(path: str) -> tuple[Any, str | None]:
         raise ReadError(f"{path}: the architecture file is empty; give the model's .keras file, full-model .h5, "
                         "config JSON or SavedModel")
     with open(path, "rb") as handle:
-        refuse_lfs_pointer(path, handle.read(200))
+        head = handle.read(4096)  # for an LFS pointer here, and for the config formats told by their first bytes below
+    refuse_lfs_pointer(path, head)
     if zipfile.is_zipfile(path):
         from .zip_member import open_archive, read_json_member
 
@@ -123,8 +124,6 @@ def read_architecture(path: str) -> tuple[Any, str | None]:
             version = attribute(h5, "keras_version", path)
             return (numpy_values_read(parse_json(attr_text(text), f"{path}: model_config")),
                     None if version is None else version_text(attr_text(version)))
-    with open(path, "rb") as handle:
-        head = handle.read(4096)
     if looks_yaml(path, head):  # Keras 2's model.to_yaml()
         with open(path, "rb") as handle:
             return _legacy_config(parse_yaml(handle.read(MAX_JSON_BYTES + 1), path), path)

@@ -153,7 +153,7 @@ def _attach(root: Layer, weights_root: h5py.Group, layer_names: list[str], path:
         renamed = [f"{name} -> {layer.name}" for name, layer in paired.items() if name != layer.name]
         notes.append("the file's layers hold other names than the config's: paired in order, as Keras's "
                      f"load_weights does ({', '.join(renamed)})")
-        by_name = {name: layer for name, layer in paired.items()}
+        by_name = paired
     for name in layer_names:
         layer = by_name.get(name)
         if layer is None:

@@ -15,15 +15,11 @@ Normalization.
 """
 from __future__ import annotations
 
-import re
 from typing import Iterator
 
 from ..errors import LayoutError
 from ..graph import Layer, Tensor
-from .renamed_layers import paired_by_order
-
-#: a scope made unique by TF1-era Keras: `latent_vector_1` for layer `latent_vector`
-UNIQUIFIED = re.compile(r"(.+)_\d+")
+from .renamed_layers import paired_by_order, stem
 #: roles Keras keeps among a layer's non-trainable weights (saved after every trainable one)
 NON_TRAINABLE_ROLES = frozenset({"moving_mean", "moving_variance"})
 #: tf.keras's adapted Normalization creates its weights outside its name scope: in a nested model's group they are
@@ -111,8 +107,9 @@ def _place(model: Layer, components: list[str], tensor: Tensor) -> None:
 def _unsuffixed(model: Layer, components: list[str]) -> tuple[Layer | None, str]:
     """The one leaf whose name is a component of `components` without its unique-making suffix, and that
     component; (None, "") unless exactly one leaf is found so."""
-    found = [(leaf, component) for component in components if (match := UNIQUIFIED.fullmatch(component))
-             for leaf in model.walk() if leaf.name == match.group(1)]
+    # (a scope made unique by TF1-era Keras: `latent_vector_1` for layer `latent_vector`)
+    found = [(leaf, component) for component in components if (base := stem(component)) != component
+             for leaf in model.walk() if leaf.name == base]
     return found[0] if len(found) == 1 else (None, "")
 
 

@@ -23,9 +23,14 @@ if TYPE_CHECKING:  # h5py is imported only for files that need it (a simple .wei
     import h5py
 
 
+#: a layer name Keras made unique with a suffix: `conv2d_transpose_3` for `conv2d_transpose`
+UNIQUIFIED = re.compile(r"(.+)_\d+")
+
+
 def stem(name: str) -> str:
     """A layer name without the `_N` Keras adds to make it unique (`conv2d_transpose_3` -> `conv2d_transpose`)."""
-    return re.sub(r"_\d+$", "", name)
+    match = UNIQUIFIED.fullmatch(name)
+    return match.group(1) if match else name
 
 
 def paired_by_order(children: list[Layer], weighted: list[str]) -> dict[str, Layer] | None:
