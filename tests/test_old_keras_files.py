@@ -12,14 +12,9 @@ import pytest
 import torch
 
 import converter
+from build_harness import torch_outputs
 from helpers import run_cli
 from layer_harness import randomize
-
-
-def _torch_outputs(path: Path, x: np.ndarray) -> np.ndarray:
-    module = converter.to_torch(str(path), input_layout="keras")
-    with torch.no_grad():
-        return module(torch.from_numpy(x)).numpy()
 
 
 def test_keras_2_0_numpy_values_in_a_config_are_read(tmp_path):
@@ -40,7 +35,7 @@ def test_keras_2_0_numpy_values_in_a_config_are_read(tmp_path):
                 layer["config"]["alpha"] = {"type": "ndarray", "value": layer["config"]["alpha"]}
         h5.attrs["model_config"] = json.dumps(config)
     x = np.random.default_rng(0).normal(size=(6, 5)).astype("float32")
-    np.testing.assert_allclose(_torch_outputs(tmp_path / "model.h5", x), model(x).numpy(), atol=1e-5)
+    np.testing.assert_allclose(torch_outputs(str(tmp_path / "model.h5"), [x], "keras")[0], model(x).numpy(), atol=1e-5)
     report = converter.verify(str(tmp_path / "model.h5"), samples=4)
     assert report.ok and "numpy values" in report.notes[0], report.to_text()
     # the same config as an architecture (model.to_json() of Keras 2.0 wrote them alike) for a weights-only file
@@ -75,7 +70,7 @@ def test_a_gru_of_keras_before_2_1_3_verifies(tmp_path):
     with h5py.File(tmp_path / "model.h5", "a") as h5:
         h5.attrs["model_config"] = json.dumps(without_reset_after(json.loads(h5.attrs["model_config"])))
     x = np.random.default_rng(2).normal(size=(3, 6, 3)).astype("float32")
-    np.testing.assert_allclose(_torch_outputs(tmp_path / "model.h5", x), model(x).numpy(), atol=1e-5)
+    np.testing.assert_allclose(torch_outputs(str(tmp_path / "model.h5"), [x], "keras")[0], model(x).numpy(), atol=1e-5)
     report = converter.verify(str(tmp_path / "model.h5"), samples=3)
     assert report.ok and "reset_after=False" in " ".join(report.notes), report.to_text()
 
@@ -250,6 +245,6 @@ def test_a_model_whose_input_shape_is_all_none(tmp_path):
         config["config"]["layers"][0]["config"]["batch_input_shape"] = [None, None, None, None]
         h5.attrs["model_config"] = json.dumps(config)
     x = np.random.default_rng(4).normal(size=(2, 10, 10, 3)).astype("float32")
-    np.testing.assert_allclose(_torch_outputs(tmp_path / "model.h5", x), model(x).numpy(), atol=1e-5)
+    np.testing.assert_allclose(torch_outputs(str(tmp_path / "model.h5"), [x], "keras")[0], model(x).numpy(), atol=1e-5)
     with pytest.raises(converter.ConverterError, match="input shape as all None"):
         converter.verify(str(tmp_path / "model.h5"), inputs=[x])
