@@ -105,7 +105,7 @@ def main() -> int:
     print("|---|---|---|---|---|---|---|")
     for name, size, seconds, baseline, base_seconds, peak, base_peak in rows:
         base_rss = "" if base_peak != base_peak else f" ({base_peak:.0f})"
-        print(f"| {name} | {size / 1e6:.2f} MB | {seconds:.2f} | {baseline} | {base_seconds:.2f} | "
+        print(f"| {name} | {size / 1e6:.2f} MB | {seconds:.3f} | {baseline} | {base_seconds:.3f} | "
               f"{seconds / base_seconds:.2f}x | {peak:.0f}{base_rss} |")
     return 0
 
