@@ -10,6 +10,7 @@ import os
 import re
 import time
 import warnings
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
@@ -115,9 +116,13 @@ def _output_names(sources: list[str], suffix: str) -> list[str]:
     folders = [os.path.dirname(os.path.abspath(source)) for source in sources]
     bases = [output_name(source, suffix) for source in sources]
     places = list(zip(folders, bases))
-    names = [os.path.basename(source).replace(".", "_") + suffix if places.count(place) > 1 else base
+    counts = Counter(places)  # counted once: a zoo of thousands of models is not compared pair by pair
+    names = [os.path.basename(source).replace(".", "_") + suffix if counts[place] > 1 else base
              for source, base, place in zip(sources, bases, places)]
-    spread = [len({folder for folder, other in places if other == base}) > 1 for base in bases]
+    folders_of: dict[str, set[str]] = {}
+    for folder, base in places:
+        folders_of.setdefault(base, set()).add(folder)
+    spread = [len(folders_of[base]) > 1 for base in bases]
     if not any(spread):
         return names
     common = os.path.commonpath([folder for folder, repeated in zip(folders, spread) if repeated])
