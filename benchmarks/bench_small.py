@@ -5,7 +5,8 @@
   NASNetMobile       `weightport inspect` against start-up alone
 
 Each step is a fresh process timed from outside (imports included, as a user waits for
-them), with its peak resident set (ru_maxrss). The median of --repeats runs is reported.
+them), with its peak resident set (ru_maxrss). The steps run in turn, --repeats rounds of
+all of them, and the median of each step's runs is reported.
 
     .venv/bin/python benchmarks/bench_small.py --repeats 5
 
@@ -67,13 +68,24 @@ def main() -> int:
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         out = os.path.join(folder, "out.safetensors")
 
-        def repeat(command: list[str], cleanup: str | None = None) -> tuple[float, list[float]]:
-            seconds = []
-            for _ in range(arguments.repeats):
-                if cleanup and os.path.exists(cleanup):
-                    os.remove(cleanup)
-                seconds.append(timed(command, env))
-            return median(seconds), seconds
+        copy_target = os.path.join(folder, "copy.keras")
+        steps = {  # name: (command, a file it writes, removed before each run)
+            "start-up": ([python, "-c", "import converter"], None),
+            "small": (cli + ["convert", paths["small"], out], out),
+            "copy": ([python, "-c", f"import shutil; shutil.copyfile({paths['ResNet50']!r}, {copy_target!r})"],
+                     copy_target),
+            "resnet": (cli + ["convert", paths["ResNet50"], out], out),
+            "nasnet": (cli + ["inspect", paths["NASNetMobile"]], None),
+        }
+        # Round-robin: each round runs every step once, so that a change in the machine's speed while the
+        # benchmark runs (a VM's neighbours) weighs on a step and its baseline alike.
+        seconds: dict[str, list[float]] = {name: [] for name in steps}
+        for _ in range(arguments.repeats):
+            for name, (command, written) in steps.items():
+                if written and os.path.exists(written):
+                    os.remove(written)
+                seconds[name].append(timed(command, env))
+        took = {name: median(runs) for name, runs in seconds.items()}
 
         # memory: each step once more, in a probe process reporting its child's peak (ru_maxrss)
         def peak_mb(command: list[str]) -> float:
@@ -86,20 +98,12 @@ def main() -> int:
                                     text=True)
             return int(result.stdout.strip()) / 1024
 
-        start_up = repeat([python, "-c", "import converter"])
-        small = repeat(cli + ["convert", paths["small"], out], out)
-        rows.append(("34 KB model: convert", os.path.getsize(paths["small"]), small[0],
-                     "import converter", start_up[0], peak_mb(cli + ["convert", paths["small"], out]),
-                     peak_mb([python, "-c", "import converter"])))
-        copy_target = os.path.join(folder, "copy.keras")
-        copy = repeat([python, "-c", f"import shutil; shutil.copyfile({paths['ResNet50']!r}, {copy_target!r})"],
-                      copy_target)
-        resnet = repeat(cli + ["convert", paths["ResNet50"], out], out)
-        rows.append(("ResNet50: convert", os.path.getsize(paths["ResNet50"]), resnet[0], "copy (a process)", copy[0],
-                     peak_mb(cli + ["convert", paths["ResNet50"], out]), float("nan")))
-        nasnet = repeat(cli + ["inspect", paths["NASNetMobile"]])
-        rows.append(("NASNetMobile: inspect", os.path.getsize(paths["NASNetMobile"]), nasnet[0], "import converter",
-                     start_up[0], peak_mb(cli + ["inspect", paths["NASNetMobile"]]), float("nan")))
+        rows.append(("34 KB model: convert", os.path.getsize(paths["small"]), took["small"], "import converter",
+                     took["start-up"], peak_mb(steps["small"][0]), peak_mb(steps["start-up"][0])))
+        rows.append(("ResNet50: convert", os.path.getsize(paths["ResNet50"]), took["resnet"], "copy (a process)",
+                     took["copy"], peak_mb(steps["resnet"][0]), float("nan")))
+        rows.append(("NASNetMobile: inspect", os.path.getsize(paths["NASNetMobile"]), took["nasnet"],
+                     "import converter", took["start-up"], peak_mb(steps["nasnet"][0]), float("nan")))
         shutil.rmtree(folder, ignore_errors=True)
     print("| step | file | seconds | baseline | baseline seconds | ratio | peak RSS MB (baseline) |")
     print("|---|---|---|---|---|---|---|")
