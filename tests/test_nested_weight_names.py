@@ -132,3 +132,32 @@ def test_an_adapted_normalization_in_a_tf_keras_nested_model_gets_its_unscoped_w
     module = converter.to_torch(str(tmp_path / "m.h5"), input_layout="keras")
     with torch.no_grad():
         np.testing.assert_allclose(module(torch.from_numpy(x)).numpy(), expected, atol=1e-5)
+
+
+def test_bare_weight_names_of_keras_3_0_to_3_2_are_refused_with_what_to_do(tmp_path):
+    """Keras 3.0 to 3.2 write a nested model's weights into a legacy .h5 under bare names (`kernel`, `gamma`: checked
+    with Keras 3.2.1, which fails to save a nested model with two weights of one name): no name tells the layer, so the
+    refusal says so and how to get a file that does (a .keras archive, which names them)."""
+    import tf_keras as k
+
+    inner_in = k.Input((6,))
+    encoder = k.Model(inner_in, k.layers.BatchNormalization(name="norm")(k.layers.Dense(4, name="hidden")(inner_in)),
+                      name="encoder")
+    x = k.Input((6,))
+    model = k.Model(x, k.layers.Dense(2, name="head")(encoder(x)))
+    randomize(model, seed=3)
+    path = tmp_path / "model.h5"
+    model.save(str(path))
+    with h5py.File(path, "r+") as handle:  # as Keras 3.2.1 wrote it: `inner/kernel`, no layer scope
+        group = handle["model_weights"]["encoder"]
+        names = [name.decode() if isinstance(name, bytes) else str(name) for name in group.attrs["weight_names"]]
+        bare = [name.split("/")[-1].split(":")[0] for name in names]
+        assert sorted(bare) == ["beta", "bias", "gamma", "kernel", "moving_mean", "moving_variance"]
+        for name, new in zip(names, bare):
+            group.move(name, new)
+        group.attrs["weight_names"] = [name.encode() for name in bare]
+    with pytest.raises(converter.LayoutError, match=r"encoder/\w+: cannot tell which layer of nested model encoder") \
+            as refused:
+        converter.state_dict(str(path))
+    assert "names no layer, as Keras 3.0 to 3.2 store" in str(refused.value)
+    assert "model.save('model.keras')" in str(refused.value)

@@ -95,6 +95,13 @@ def _place(model: Layer, components: list[str], tensor: Tensor) -> None:
         else:
             child.tensors.append(tensor)
         return
+    if not components:  # a bare name (`kernel`): no scope to go by, and Keras's order alone is no proof of a layer
+        raise LayoutError(
+            f"{tensor.source}: cannot tell which layer of nested model {model.name} this weight belongs to: its "
+            f"name ({tensor.source.rsplit('/', 1)[-1]}) names no layer, as Keras 3.0 to 3.2 store a nested model's "
+            "weights in a legacy .h5; load the file with that Keras and save it as .keras "
+            "(model.save('model.keras')), then convert that"
+        )
     leaves = [leaf for leaf in model.walk() if leaf.name in components]
     if len(leaves) != 1:
         raise LayoutError(
