@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from array import array
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,15 @@ _TILE_BYTES = 128 << 10
 _STAGED_COLUMNS = 1024  # at most; a 16 x 1024 float32 staging tile is 64 KB: it stays in L2
 _STAGED_BYTES = 256 << 10  # a taller tile (kernel groups) gets fewer columns
 _TILED_BYTES = 2 << 20  # smaller arrays: numpy's own copy (twice as fast as tiles at 1 MB, in cache)
+
+_this_thread = threading.local()
+
+
+def one_core_in_this_thread() -> None:
+    """This thread's transposes run in it alone, not split across a pool: for threads that already run
+    side by side, each on a part of the work (the safetensors writer's), where splitting again only adds
+    hand-offs."""
+    _this_thread.one_core = True
 
 
 def transpose_2d(array: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -147,7 +157,7 @@ def _transpose_groups(groups: np.ndarray, result: np.ndarray) -> None:
                     np.copyto(tile, groups[i:i + n, :, columns_j])
                     result[columns_j, rows_i] = tile.reshape(n * k, -1).T
 
-    workers = min(os.cpu_count() or 1, 8)
+    workers = 1 if getattr(_this_thread, "one_core", False) else min(os.cpu_count() or 1, 8)
     if workers == 1:
         copy_tiles(0, count, 0, columns)
     elif count * k >= columns:

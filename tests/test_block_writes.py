@@ -122,6 +122,7 @@ class _Made:
         return self.array
 
     def rows(self):
+        self.made = getattr(self, "made", 0) + 1
         if self.fail is not None:
             raise self.fail
         return lambda start, stop, out: np.copyto(out, self.array[start:stop])
@@ -133,19 +134,43 @@ def _band_threads() -> list:
     return [thread for thread in threading.enumerate() if thread.name == "weightport-bands"]
 
 
-def test_page_cache_writer_makes_bands_while_it_writes_and_equals_the_library(tmp_path, monkeypatch):
-    """Tensors made in a background thread, two buffers ahead, several bands each: the library's bytes."""
+@pytest.mark.parametrize("writers", [1, 2, 4])
+def test_page_cache_writer_makes_bands_while_it_writes_and_equals_the_library(tmp_path, monkeypatch, writers):
+    """Tensors made band by band in threads that each write their bands at their places, out of order:
+    the library's bytes, every byte reported to progress, each tensor's rows made once."""
     from safetensors.numpy import load_file
 
     from converter.writers import safetensors_file
 
     monkeypatch.setattr(safetensors_file, "BAND", 1 << 16)  # 4 rows of 16 KB per band: many pieces
-    tensors = [_Made(f"t{i}", rows) for i, rows in enumerate([1, 3, 4, 5, 17, 64])]
-    safetensors_file.write(str(tmp_path / "made.safetensors"), tensors, {})
+    monkeypatch.setattr(safetensors_file._BandWriters, "WRITERS", writers)
+    monkeypatch.setattr(safetensors_file.os, "cpu_count", lambda: writers)
+    tensors = [_Made(f"t{i}", rows) for i, rows in enumerate([1, 3, 4, 5, 17, 64, 2, 33])]
+    reported: list[int] = []
+    safetensors_file.write(str(tmp_path / "made.safetensors"), tensors, {}, progress=reported.append)
     loaded = load_file(str(tmp_path / "made.safetensors"))
     for tensor in tensors:
         np.testing.assert_array_equal(loaded[tensor.key], tensor.array)
+        assert tensor.made == 1
+    assert sum(reported) == sum(tensor.array.nbytes for tensor in tensors)
     assert _band_threads() == []
+
+
+def test_page_cache_writer_without_pwrite_seeks_and_writes_one_thread_at_a_time(tmp_path, monkeypatch):
+    """Windows has no os.pwrite: the band writers (four here, on many bands) seek and write under one lock."""
+    from safetensors.numpy import load_file
+
+    from converter.writers import safetensors_file
+
+    monkeypatch.delattr(os, "pwrite")
+    monkeypatch.setattr(safetensors_file, "BAND", 1 << 14)  # one row of 16 KB per band
+    monkeypatch.setattr(safetensors_file._BandWriters, "WRITERS", 4)
+    monkeypatch.setattr(safetensors_file.os, "cpu_count", lambda: 4)
+    tensors = [_Made(f"t{i}", rows) for i, rows in enumerate([64, 17, 40, 3, 64])]
+    safetensors_file.write(str(tmp_path / "seek.safetensors"), tensors, {})
+    loaded = load_file(str(tmp_path / "seek.safetensors"))
+    for tensor in tensors:
+        np.testing.assert_array_equal(loaded[tensor.key], tensor.array)
 
 
 @pytest.mark.parametrize("where", ["making", "writing"])

@@ -128,13 +128,19 @@ def _read(source: int, buffer: bytearray, count: int, offset: int) -> np.ndarray
     return chunk
 
 
+#: where there is no pwrite (Windows), a seek and the write after it must not interleave with another thread's
+_SEEK_AND_WRITE = threading.Lock()
+
+
 def write_all(target: int, data: Any, at: int) -> None:
-    """Every byte of `data` (bytes, or a contiguous array) written at offset `at` of descriptor `target`."""
+    """Every byte of `data` (bytes, or a contiguous array) written at offset `at` of descriptor `target`; threads
+    may write one file at once."""
     view = memoryview(data).cast("B")
     while len(view):
         if hasattr(os, "pwrite"):
             written = os.pwrite(target, view, at)
-        else:  # Windows: one thread writes this file, so a seek and a write do
-            os.lseek(target, at, os.SEEK_SET)
-            written = os.write(target, view)
+        else:
+            with _SEEK_AND_WRITE:
+                os.lseek(target, at, os.SEEK_SET)
+                written = os.write(target, view)
         view, at = view[written:], at + written

@@ -2,10 +2,10 @@
 
 The safetensors library serializes from buffers that must all be in memory at once;
 a conversion streams instead: the header (names, dtypes, shapes, offsets) is known from
-the lazy tensors, then each tensor is written in order. Up to PAGE_CACHE_BYTES of made
+the lazy tensors, then each tensor is written at its place. Up to PAGE_CACHE_BYTES of made
 tensors, through the page cache (a tensor stored in its source as it is written, a
 checkpoint's or a Keras file's in Keras layout, copied file to file by the kernel; the
-others made in bands); beyond, each is made, piece by piece, inside the buffers of a
+others made in bands, by a thread per core); beyond, each is made, piece by piece, inside the buffers of a
 `BlockFile` (written directly to the disk by background threads while the next piece is
 made) and freed. The bytes are the library's own: the same header (metadata first, tensors ordered by dtype
 rank then name, padded with spaces to 8 bytes) and layout, which the tests check against it.
@@ -18,9 +18,10 @@ import os
 import queue
 import struct
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ..graph import FileRegion
+from ..transposes import one_core_in_this_thread
 from . import file_copy
 from .block_file import BlockFile
 
@@ -46,7 +47,7 @@ Progress = Callable[[int], None]  # called with the bytes just written
 #: 0.44 to 1.0 s through it against 0.48 to 0.54 s by direct writes; 1 GB with dd 1.8 to 2.8 s against
 #: 1.0 s), where a BlockFile's direct writes take over
 PAGE_CACHE_BYTES = 128 << 20
-BAND = 16 << 20  # bytes of a transposed tensor made at a time on the page-cache path
+BAND = 4 << 20  # bytes of a transposed tensor made at a time on the page-cache path, by each writer thread
 #: made tensors of at most this many bytes in all are made without numpy (transposes.permuted_bytes: 20 to
 #: 40 ms for 8 MB, where importing numpy costs 0.15 to 0.2 s)
 SMALL_BYTES = 8 << 20
@@ -98,22 +99,25 @@ def _region(tensor: Any) -> FileRegion | None:
 
 def _write_through_page_cache(path: str, head: bytes, tensors: Sequence[Any], copying: bool,
                               progress: Progress | None) -> None:
-    """The file written in order through the page cache: each tensor stored as it is written copied by
-    the kernel from its source file (when `copying`), the others (PAGE_CACHE_BYTES at most) made in
-    bands of BAND bytes and written."""
+    """The file written through the page cache: each tensor stored as it is written copied by the kernel from
+    its source file (when `copying`), the others (PAGE_CACHE_BYTES at most) made in bands of BAND bytes by
+    `_BandWriters`, each band written at its place as soon as it is made."""
     # No O_TRUNC: ext4 flushes a file truncated to nothing when it is closed (its auto_da_alloc guard
     # for rewrite-in-place): 0.7 s measured at close for 1 GB, which the kernel otherwise writes later.
     # The file is cut to its length at the end instead.
     regions = [_region(tensor) if copying else None for tensor in tensors]
-    made = [tensor for tensor, region in zip(tensors, regions) if region is None]
-    small = _small_pieces(made)
+    places, at = [], len(head)
+    for tensor in tensors:
+        places.append(at)
+        at += nbytes(tensor)
+    made = [(tensor, place) for tensor, region, place in zip(tensors, regions, places) if region is None]
+    small = _small_pieces([tensor for tensor, _ in made])
     target = os.open(path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
     sources: dict[str, int] = {}
-    maker = _Maker([] if small is not None else made)
+    writers = _BandWriters(target, [] if small is not None else made)
     try:
         file_copy.write_all(target, head, 0)
-        at = len(head)
-        for tensor, region in zip(tensors, regions):
+        for tensor, region, place in zip(tensors, regions, places):
             size = nbytes(tensor)
             if region is not None:
                 if region.path not in sources:
@@ -121,29 +125,18 @@ def _write_through_page_cache(path: str, head: bytes, tensors: Sequence[Any], co
                 watcher = region.watch() if region.watch is not None else None
                 if watcher is None:
                     region.touch()
-                    file_copy.copy_range(sources[region.path], region.offset, size, target, at, progress)
+                    file_copy.copy_range(sources[region.path], region.offset, size, target, place, progress)
                 else:  # the source checks the bytes as they pass: one read of them, not two
-                    file_copy.copy_range_watched(sources[region.path], region.offset, size, target, at, watcher,
+                    file_copy.copy_range_watched(sources[region.path], region.offset, size, target, place, watcher,
                                                  progress)
-                at += size
-                continue
-            if small is not None:  # made already, without numpy
-                file_copy.write_all(target, small[id(tensor)], at)
-                at += size
+            elif small is not None:  # made already, without numpy
+                file_copy.write_all(target, small[id(tensor)], place)
                 if progress:
                     progress(size)
-                continue
-            end = at + size
-            while at < end:  # the maker's pieces of this tensor, in order
-                piece, band = maker.next_piece()
-                file_copy.write_all(target, piece, at)
-                maker.release(band)
-                at += len(piece)
-                if progress:
-                    progress(len(piece))
+        writers.wait(progress)
         os.ftruncate(target, at)
     finally:
-        maker.close()
+        writers.close()
         for descriptor in [target, *sources.values()]:
             os.close(descriptor)
 
@@ -165,57 +158,109 @@ def _small_pieces(tensors: Sequence[Any]) -> dict[int, bytes] | None:
     return pieces
 
 
-class _Maker:
-    """Makes the bands of `tensors`, in order, in a background thread while the caller writes the previous
-    ones: two buffers, so that making one overlaps writing the other (ResNet50: transposes 0.065 s, writes
-    0.025 s, about 0.02 s less in all). Errors are raised in the caller, by `next_piece`."""
+class _Rows:
+    """A made tensor shared by its bands: its RowFiller made once, by the first band to need it, and dropped
+    after the last (it may hold a whole result: a transform without bands of its own)."""
 
-    def __init__(self, tensors: list[Any]) -> None:
-        self.pieces: queue.SimpleQueue[tuple[np.ndarray, _Band | None] | BaseException] = queue.SimpleQueue()
-        self.free: queue.SimpleQueue[_Band | None] = queue.SimpleQueue()
-        self.thread: threading.Thread | None = None
-        if tensors:  # (none when every tensor is copied or made without numpy: no buffers then)
-            for _ in range(2):
-                self.free.put(_Band())
-            self.thread = threading.Thread(target=self._make, args=(tensors,), name="weightport-bands", daemon=True)
-            self.thread.start()
+    def __init__(self, tensor: Any, bands: int) -> None:
+        self.tensor, self.left = tensor, bands
+        self.lock = threading.Lock()
+        self.fill: Callable[[int, int, np.ndarray], object] | None = None
 
-    def _make(self, tensors: list[Any]) -> None:
+    def filler(self) -> Callable[[int, int, np.ndarray], object]:
+        with self.lock:
+            if self.fill is None:
+                self.fill = self.tensor.rows()
+            return self.fill
+
+    def band_done(self) -> None:
+        with self.lock:
+            self.left -= 1
+            if not self.left:
+                self.fill = None
+
+
+# a band: the tensor's rows start:stop, written at a place in the file; (tensor, None, 0, 0, place): loaded whole
+_Job = tuple[Any, "_Rows | None", int, int, int]
+
+
+class _BandWriters:
+    """Makes the bands of the made tensors and writes each at its place in the file, in threads of their own
+    (one per core, up to WRITERS), each taking the next band in file order: making one band (a transpose)
+    overlaps writing another, and every core makes and writes. ResNet50's 102 MB of kernels, after numpy's
+    import: 0.05 s (medians of 12 alternated runs, 2 cores) against 0.10 s when one thread made the bands,
+    each split across the cores, for the caller to write in order. `wait` reports each band as it is written
+    and raises the first error; `close` stops the threads."""
+
+    WRITERS = 4  # at most: each holds a band of up to BAND bytes
+
+    def __init__(self, target: int, made: list[tuple[Any, int]]) -> None:
+        self.target = target
+        self.jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self.done: queue.SimpleQueue[int | BaseException] = queue.SimpleQueue()
+        self.count = 0
+        self.stopped = False
+        for tensor, place in made:
+            for job in _jobs(tensor, place):
+                self.jobs.put(job)
+                self.count += 1
+        workers = min(self.count, os.cpu_count() or 1, self.WRITERS)
+        self.threads = [threading.Thread(target=self._work, name="weightport-bands", daemon=True)
+                        for _ in range(workers)]
+        for thread in self.threads:
+            thread.start()
+
+    def _work(self) -> None:
+        one_core_in_this_thread()  # the bands are the split: a band's transpose takes one core
+        band = _Band()
         try:
-            for tensor in tensors:
-                for piece in _bands(tensor, self._take):
-                    self.pieces.put(piece)
-        except _Stopped:
-            pass
-        except BaseException as error:  # raised in the caller's thread
-            self.pieces.put(error)
+            while not self.stopped:
+                try:
+                    tensor, rows, start, stop, place = self.jobs.get_nowait()
+                except queue.Empty:
+                    return
+                if rows is None:
+                    piece = _load(tensor).reshape(-1).view(np.uint8)
+                else:
+                    shape = tuple(tensor.shape)
+                    out = band.rows(stored_dtype(tensor.dtype), (stop - start,) + shape[1:])
+                    rows.filler()(start, stop, out)
+                    rows.band_done()
+                    piece = out.reshape(-1).view(np.uint8)
+                file_copy.write_all(self.target, piece, place)
+                self.done.put(len(piece))
+        except BaseException as error:  # raised in the caller's thread, by wait()
+            self.stopped = True
+            self.done.put(error)
 
-    def _take(self) -> _Band:
-        band = self.free.get()
-        if band is None:
-            raise _Stopped
-        return band
-
-    def next_piece(self) -> tuple[np.ndarray, _Band | None]:
-        item = self.pieces.get()
-        if isinstance(item, BaseException):
-            raise item
-        return item
-
-    def release(self, band: _Band | None) -> None:
-        if band is not None:
-            self.free.put(band)
+    def wait(self, progress: Progress | None) -> None:
+        """Until every band is written; each reported to `progress` as it is."""
+        for _ in range(self.count):
+            item = self.done.get()
+            if isinstance(item, BaseException):
+                raise item
+            if progress:
+                progress(item)
 
     def close(self) -> None:
-        """Stop making (after the piece in hand, if the caller stopped early) and wait for the thread."""
-        if self.thread is not None:
-            self.free.put(None)
-            self.thread.join()
-            self.thread = None
+        """Stop (after the bands in hand, when the caller stopped early) and wait for the threads."""
+        self.stopped = True
+        for thread in self.threads:
+            thread.join()
+        self.threads = []
 
 
-class _Stopped(Exception):
-    """The writer stopped before every band was made."""
+def _jobs(tensor: Any, place: int) -> list[_Job]:
+    """A tensor's bands, in order: of at most BAND bytes each when it can make its rows on demand (a
+    transpose), else the tensor loaded whole."""
+    shape, size = tuple(tensor.shape), nbytes(tensor)
+    row_bytes = size // shape[0] if shape and shape[0] else 0
+    if not (0 < row_bytes <= BAND and hasattr(tensor, "rows")):
+        return [(tensor, None, 0, 0, place)]
+    count = BAND // row_bytes
+    starts = range(0, shape[0], count)
+    rows = _Rows(tensor, len(starts))
+    return [(tensor, rows, start, min(shape[0], start + count), place + start * row_bytes) for start in starts]
 
 
 class _Band:
@@ -230,24 +275,6 @@ class _Band:
         if self.buffer.size < size:
             self.buffer = np.empty(min(BAND, max(size, 2 * self.buffer.size)), np.uint8)
         return self.buffer[:size].view(dtype).reshape(shape)
-
-
-def _bands(tensor: Any, take: Callable[[], _Band]) -> Iterator[tuple[np.ndarray, _Band | None]]:
-    """A tensor's bytes in order, with the buffer holding them: band by band (of at most BAND bytes, each in
-    a buffer from `take`) when it can make its rows on demand (a transpose), else loaded whole (no buffer)."""
-    dtype = stored_dtype(tensor.dtype)
-    shape, size = tuple(tensor.shape), nbytes(tensor)
-    row_bytes = size // shape[0] if shape and shape[0] else 0
-    if 0 < row_bytes <= BAND and hasattr(tensor, "rows"):
-        fill_rows, count = tensor.rows(), BAND // row_bytes
-        for start in range(0, shape[0], count):
-            stop = min(shape[0], start + count)
-            band = take()
-            rows = band.rows(dtype, (stop - start,) + shape[1:])
-            fill_rows(start, stop, rows)
-            yield rows.reshape(-1).view(np.uint8), band
-        return
-    yield _load(tensor).reshape(-1).view(np.uint8), None
 
 
 def _write_tensor(handle: BlockFile, tensor: Any, progress: Progress | None) -> None:
