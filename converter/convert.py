@@ -10,7 +10,6 @@ from .graph import RAW_VARIABLES, UNRECORDED_VERSION, Layer, ModelGraph, built_v
 from .kinds import KERAS1_HINT, keras1_weight_name, lookup, tag_graph
 from .kinds.feature_maps import unseen_flatten_warning
 from .kinds.outside_state import holds_idf_weights, outside_state_warnings
-from .lambda_expressions import attach as attach_lambdas
 from .readers import read_source
 from .readers.beside import beside_hint
 
@@ -35,7 +34,10 @@ def read_tagged(source: Any, architecture: Any = None, variables: str = "raw",
     try:
         if keras_backend is not None:
             given_backend(graph, keras_backend)
-        attach_lambdas(graph, lambdas)
+        if lambdas:  # the Lambda expressions' module only for them: 2 ms of every start-up otherwise
+            from .lambda_expressions import attach as attach_lambdas
+
+            attach_lambdas(graph, lambdas)
         tag_graph(graph)
     except BaseException:
         graph.close()

@@ -28,7 +28,6 @@ from .errors import ArgumentError, LayoutError, ReadError
 from .graph import Filled, ModelGraph, Tensor
 from .keras_names import to_snake_case
 from .layouts import Chain, Layout, Transform, permutation
-from .regroupings import DepthwiseToGrouped, UnitAxes
 
 #: the weights file and config of a Hugging Face TensorFlow model folder
 TF_WEIGHTS = "tf_model.h5"
@@ -201,6 +200,8 @@ def torch_name(tf_name: str) -> tuple[str, str]:
 def tf_step(leaf: str, scopes: list[str], shape: tuple[int, ...]) -> Transform | None:
     """How a TF variable becomes its PyTorch tensor, from its leaf name, scopes and rank."""
     if leaf == "depthwise_kernel" and len(shape) in (3, 4):
+        from .regroupings import DepthwiseToGrouped  # here: a conversion without one imports no regroupings
+
         return DepthwiseToGrouped(len(shape) - 2)
     if leaf in ("kernel", "pointwise_kernel") and len(shape) in KERNEL_LAYOUTS:
         return permutation(*KERNEL_LAYOUTS[len(shape)])
@@ -304,6 +305,8 @@ def _target(key: str, shape: tuple[int, ...], tf_name: str, tensor: Tensor, step
     try:
         converted = step.shape(tensor.shape) if step else tensor.shape
         if converted != shape:
+            from .regroupings import UnitAxes
+
             unit = UnitAxes(shape)
             unit.shape(converted)
             step = Chain((step, unit)) if step else unit

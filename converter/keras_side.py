@@ -23,7 +23,7 @@ from .keras_lambdas import custom_objects, expressions_of, with_expressions
 from .keras_meant import as_meant, given_weights
 from .keras_regrouped import load_regrouped
 from .lambda_expressions import lambda_layers, option_example
-from .readers import architecture_config, keras1, legacy_merge, model_folder, tf_checkpoint
+from .readers import architecture_config, keras1, legacy_merge, model_folder, tf_checkpoint, tf_paths
 from .readers.beside import beside_hint
 from .user_code import user_module
 
@@ -137,9 +137,9 @@ def load_keras_model(source: Any, graph: ModelGraph, checked: Any = None) -> Any
     # the variables checkpoint beside saved_model.pb, data only, as for a checkpoint.
     path = os.fspath(source)
     if graph.format == "tf-saved-model":
-        path = tf_checkpoint.variables_prefix(graph.source)
+        path = tf_paths.variables_prefix(graph.source)
     elif graph.format == "tf-checkpoint":  # PREFIX.index, a data shard, the `checkpoint` file or its folder
-        path = tf_checkpoint.checkpoint_prefix(path) or path  # Keras's load_weights takes the prefix alone
+        path = tf_paths.checkpoint_prefix(path) or path  # Keras's load_weights takes the prefix alone
     elif os.path.isdir(path):  # a Keras model folder: the weights file read
         path = graph.source
 

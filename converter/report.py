@@ -8,8 +8,6 @@ from .config import activation_name
 from .conversion import Conversion
 from .graph import RAW_VARIABLES
 from .kinds.outside_state import holds_idf_weights
-from .lambda_code import described
-from .lambda_expressions import lambda_config, lambda_layers, option_example
 from .readers import FORMATS
 
 
@@ -126,6 +124,9 @@ class Report:
                 modules.append(f"    keras options: {_args(layer['options'])}")
         if modules:
             lines += ["", "PyTorch modules these weights load into:"] + modules
+        from .lambda_code import described  # here: a conversion that reports nothing imports neither
+        from .lambda_expressions import lambda_config, lambda_layers, option_example
+
         lambdas = lambda_layers(self.conversion.graph)
         if lambdas:  # their weights-free code: convert needs nothing, to_torch/export/verify an expression each
             shown = [layer.key + (f" ({what})" if (what := described(lambda_config(layer) or {})) else "")

@@ -74,6 +74,24 @@ def test_keras3_weights_are_read_without_h5py(tmp_path, source):
     assert "HEAVY []" in result.stdout
 
 
+UNUSED_HERE = ("converter.readers.tf_checkpoint", "converter.readers.tf_bundle", "converter.lambda_expressions",
+               "converter.lambda_code", "converter.regroupings")
+
+
+@pytest.mark.parametrize("source", ["keras3/mlp.keras", "keras2/mlp.h5"])
+def test_converting_imports_no_reader_or_transform_the_model_does_not_use(tmp_path, source):
+    """Start-up is most of a small conversion: a model of Dense layers imports neither the TensorFlow
+    checkpoint readers, nor the Lambda expressions, nor the regroupings (Flatten's row order, depthwise kernels,
+    gate orders), each a few ms of every start-up; converting a checkpoint imports its readers
+    (test_converting_a_tensorflow_checkpoint_imports_no_framework)."""
+    code = ("import sys; from converter import cli\n"
+            "code = cli.main(['convert', sys.argv[1], sys.argv[2], '--quiet'])\n"
+            f"print(code, sorted(name for name in sys.modules if name in {UNUSED_HERE!r}))")
+    result = subprocess.run([sys.executable, "-c", code, fixture(source), str(tmp_path / "out.safetensors")],
+                            capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.stdout.split()[-2:] == ["0", "[]"], result.stdout + result.stderr
+
+
 @pytest.mark.parametrize("source", ["keras3/mlp.keras", "keras3/dtypes.keras", "keras3/mlp.weights.h5"])
 def test_import_and_inspect_import_no_numpy(source):
     """numpy (most of start-up) is imported on first use (converter/lazy_numpy.py): `import converter` and

