@@ -205,14 +205,15 @@ class _BandWriters:
                 self.jobs.put(job)
                 self.count += 1
         workers = min(self.count, os.cpu_count() or 1, self.WRITERS)
-        self.threads = [threading.Thread(target=self._work, name="weightport-bands", daemon=True)
+        # The buffers (and numpy, on first use) made here: an import in a thread beside others waits for the
+        # GIL at each file it reads (0.115 against 0.149 s for numpy and ResNet50's bands, medians of 16 runs)
+        self.threads = [threading.Thread(target=self._work, args=(_Band(),), name="weightport-bands", daemon=True)
                         for _ in range(workers)]
         for thread in self.threads:
             thread.start()
 
-    def _work(self) -> None:
+    def _work(self, band: _Band) -> None:
         one_core_in_this_thread()  # the bands are the split: a band's transpose takes one core
-        band = _Band()
         try:
             while not self.stopped:
                 try:
