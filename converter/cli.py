@@ -41,12 +41,14 @@ def entry() -> None:
     tests and scripts call it, leaves the collector alone.
     """
     gc.freeze()
-    code = main()
+    code = main(own_process=True)
     gc.freeze()
     sys.exit(code)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, own_process: bool = False) -> int:
+    """The command line `argv` (sys.argv's by default), run; its exit code. `own_process`: nothing but this
+    command runs in the process (entry()), which it may tune: `_spare_collector`."""
     arguments = build_parser().parse_args(argv)
     if arguments.command == "convert" and arguments.out_dir is None and len(arguments.paths) != 2:
         arguments.subparser.error(f"convert takes SRC and DST (got {len(arguments.paths)} path(s)); to convert "
@@ -57,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("always", converter.ConversionWarning)
             warnings.showwarning = _warning_printer(warnings.showwarning, getattr(arguments, "quiet", False))
-            return _run(arguments)
+            return _run(arguments, own_process)
     except converter.LoadError as error:
         print(error.plan, file=sys.stderr)
         print(f"weightport: error: {error}", file=sys.stderr)
@@ -98,9 +100,11 @@ def _warning_printer(original: Any, quiet: bool) -> Any:
     return show
 
 
-def _run(arguments: argparse.Namespace) -> int:
+def _run(arguments: argparse.Namespace, own_process: bool = False) -> int:
     if arguments.command in ("convert", "inspect"):
         _spare_blas_threads()
+        if own_process:
+            _spare_collector(arguments)
     if arguments.command == "inspect":
         source = _imported(arguments.source, arguments.import_module)
         report = converter.inspect(source, architecture=arguments.architecture, variables=arguments.variables,
@@ -199,6 +203,15 @@ def _spare_blas_threads() -> None:
     """
     if "numpy" not in sys.modules:
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
+def _spare_collector(arguments: argparse.Namespace) -> None:
+    """No garbage collection while converting or inspecting one file in a process of its own: its collections
+    only walk the objects the read makes, which live until the process ends anyway (ResNet50: 51 collections,
+    6 ms of 0.2 s). Not for many files at once (each conversion's garbage is freed before the next), nor with
+    --import (the user's code and Keras make garbage of their own)."""
+    if getattr(arguments, "out_dir", None) is None and not arguments.import_module:
+        gc.disable()
 
 
 def _print(text: str) -> None:

@@ -8,11 +8,15 @@ it hands out, so that after the first use a lookup costs what the module's own d
 """
 from __future__ import annotations
 
+import gc
+import sys
 from typing import Any
 
 
 class _Numpy:
     def __getattr__(self, name: str) -> Any:
+        if "numpy" not in sys.modules:
+            _import_numpy()
         import numpy
 
         value = getattr(numpy, name)
@@ -21,3 +25,15 @@ class _Numpy:
 
 
 np = _Numpy()
+
+
+def _import_numpy() -> None:
+    """numpy imported with the garbage collector paused (as it was left): its import makes thousands of objects
+    and no garbage, and the 25 collections they trigger only walk them (3 ms of its 45 ms, medians of 20 runs)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        import numpy  # noqa: F401
+    finally:
+        if collecting:
+            gc.enable()

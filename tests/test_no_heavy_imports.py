@@ -148,3 +148,36 @@ def test_recurrent_and_convolutional_models_convert_without_numpy_to_numpys_byte
         assert sorted(written) == sorted(expected)
         for key in expected:
             assert written[key].tobytes() == np.ascontiguousarray(expected[key]).tobytes(), key
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_numpy_is_imported_with_the_collector_paused_and_left_as_found(enabled):
+    """lazy_numpy imports numpy with collections paused (its import makes thousands of objects and no garbage)
+    and restores the collector's state, whichever it was."""
+    code = (f"import gc, sys; {'' if enabled else 'gc.disable(); '}import converter\n"
+            "from converter.lazy_numpy import np\n"
+            "seen = []; gc.callbacks.append(lambda phase, info: seen.append(phase))\n"
+            "np.float32; print('numpy' in sys.modules, gc.isenabled(), len(seen))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.stdout.split() == ["True", str(enabled), "0"], result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("own_process", [True, False])
+@pytest.mark.parametrize("many", [False, True])
+def test_the_command_converts_one_file_without_collections_in_a_process_of_its_own(tmp_path, own_process, many):
+    """entry() (the `weightport` command) converting one file pauses the collector for the rest of its process:
+    its collections would only walk what the read made. main() as scripts and tests call it, and a batch
+    (each conversion's garbage freed before the next), leave it alone."""
+    import gc
+
+    from converter import cli
+
+    paths = [fixture("keras3/mlp.keras")]
+    argv = ["convert", *paths, "--out-dir", str(tmp_path), "-q"] if many else \
+        ["convert", *paths, str(tmp_path / "out.safetensors"), "-q"]
+    assert gc.isenabled()
+    try:
+        assert cli.main(argv, own_process=own_process) == 0
+        assert gc.isenabled() == (not own_process or many)
+    finally:
+        gc.enable()
