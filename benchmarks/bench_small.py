@@ -79,13 +79,13 @@ def main() -> int:
         }
         # Round-robin: each round runs every step once, so that a change in the machine's speed while the
         # benchmark runs (a VM's neighbours) weighs on a step and its baseline alike.
-        seconds: dict[str, list[float]] = {name: [] for name in steps}
+        every_run: dict[str, list[float]] = {name: [] for name in steps}
         for _ in range(arguments.repeats):
             for name, (command, written) in steps.items():
                 if written and os.path.exists(written):
                     os.remove(written)
-                seconds[name].append(timed(command, env))
-        took = {name: median(runs) for name, runs in seconds.items()}
+                every_run[name].append(timed(command, env))
+        took = {name: median(runs) for name, runs in every_run.items()}
 
         # memory: each step once more, in a probe process reporting its child's peak (ru_maxrss)
         def peak_mb(command: list[str]) -> float:
@@ -111,6 +111,9 @@ def main() -> int:
         base_rss = "" if base_peak != base_peak else f" ({base_peak:.0f})"
         print(f"| {name} | {size / 1e6:.2f} MB | {seconds:.3f} | {baseline} | {base_seconds:.3f} | "
               f"{seconds / base_seconds:.2f}x | {peak:.0f}{base_rss} |")
+    print("\nevery run, in ms, round by round (the medians above are of these):")
+    for name, runs in every_run.items():
+        print(f"  {name:9} " + " ".join(f"{run * 1e3:4.0f}" for run in runs))
     return 0
 
 
