@@ -341,11 +341,13 @@ def generate_time_distributed(keras: Any, chooser: Chooser, writer: str, max_ste
 
 
 def in_model(model: Any, lambdas: dict[str, str]) -> dict[str, str]:
-    """The Lambda layers' expressions of those the model holds (a step may reach no output: left out of it)."""
+    """The Lambda layers' expressions of those the model holds (a step may reach no output: left out of it; another
+    layer may then have its name, an EinsumDense auto-named `einsum_dense` after a left-out Lambda of that name)."""
     names, pending = set(), list(model.layers)
     while pending:
         layer = pending.pop()
-        names.add(layer.name)
+        if type(layer).__name__ == "Lambda":
+            names.add(layer.name)
         pending += list(getattr(layer, "layers", [])) + ([layer.layer] if hasattr(layer, "layer") else [])
     return {name: text for name, text in lambdas.items() if name in names}
 
